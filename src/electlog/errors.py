@@ -1,0 +1,230 @@
+"""The electlog error hierarchy.
+
+Every error raised by a public electlog call is an :class:`ElectlogError`. No foreign exception
+(msgpack, cryptography, sqlite3, psycopg, OSError) escapes a public call: it is wrapped in the
+matching subclass here, with the original chained as ``__cause__``.
+
+Verification failures (a signature, a proof, a checkpoint, a chain link that does not hold) are
+:class:`VerificationError` subclasses; malformed bytes are :class:`DecodeError` subclasses and
+carry the byte ``offset`` where the problem was found.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AppendError",
+    "AuditError",
+    "AuthorChainError",
+    "BundleError",
+    "CheckpointError",
+    "ConsistencyProofError",
+    "DecodeError",
+    "DiskFullError",
+    "DuplicateKeyError",
+    "ElectlogError",
+    "EncodeError",
+    "EntryError",
+    "ExtTypeError",
+    "FloatNotAllowedError",
+    "InclusionProofError",
+    "InvalidUTF8Error",
+    "KeyFormatError",
+    "LengthLimitError",
+    "LogIdMismatchError",
+    "NestingTooDeepError",
+    "NonMinimalIntError",
+    "NoteError",
+    "ProofError",
+    "ReadOnlyStoreError",
+    "RuleViolation",
+    "SignatureError",
+    "StorageError",
+    "StoreCorruptedError",
+    "TilesError",
+    "TrailingBytesError",
+    "TruncatedError",
+    "TrustFileError",
+    "UnexpectedTypeError",
+    "UnsortedKeysError",
+    "UsageError",
+    "VerificationError",
+]
+
+
+class ElectlogError(Exception):
+    """Root of every error electlog raises."""
+
+
+class UsageError(ElectlogError, ValueError):
+    """A public call was given an argument it cannot accept (wrong type, out of range)."""
+
+
+# --------------------------------------------------------------------------- codec
+
+
+class EncodeError(ElectlogError, ValueError):
+    """A value cannot be encoded in the canonical profile (float, unsorted keys, bad type...)."""
+
+
+class DecodeError(ElectlogError, ValueError):
+    """Bytes are not a canonical encoding. ``offset`` is the byte offset of the problem."""
+
+    def __init__(self, message: str, *, offset: int | None = None) -> None:
+        self.offset = offset
+        if offset is not None:
+            message = f"{message} (at byte offset {offset})"
+        super().__init__(message)
+
+
+class TruncatedError(DecodeError):
+    """The input ends before the value it declares is complete."""
+
+
+class TrailingBytesError(DecodeError):
+    """Bytes follow a complete top-level value."""
+
+
+class UnsortedKeysError(DecodeError):
+    """Map keys are not in ascending UTF-8 byte order."""
+
+
+class DuplicateKeyError(DecodeError):
+    """A map key appears twice."""
+
+
+class NonMinimalIntError(DecodeError):
+    """An integer, length or count is not in its shortest form."""
+
+
+class FloatNotAllowedError(DecodeError):
+    """A float32/float64 appears; the profile has no floats."""
+
+
+class ExtTypeError(DecodeError):
+    """An ext / timestamp type appears; the profile has none."""
+
+
+class InvalidUTF8Error(DecodeError):
+    """A str value or key is not valid UTF-8."""
+
+
+class NestingTooDeepError(DecodeError):
+    """Arrays/maps are nested deeper than the limit."""
+
+
+class LengthLimitError(DecodeError):
+    """A declared length or count exceeds the input or a configured limit."""
+
+
+class UnexpectedTypeError(DecodeError):
+    """A value has a type the profile or the schema does not allow here (e.g. a non-str map key,
+    a reserved byte 0xc1, a field of the wrong type)."""
+
+
+# --------------------------------------------------------------------------- keys
+
+
+class KeyFormatError(ElectlogError, ValueError):
+    """A key file or key string is malformed. Never contains private material."""
+
+
+# --------------------------------------------------------------------------- verification
+
+
+class VerificationError(ElectlogError):
+    """Something that should verify does not."""
+
+
+class SignatureError(VerificationError):
+    """An Ed25519 signature does not verify."""
+
+
+class EntryError(VerificationError):
+    """A log entry is malformed or inconsistent (schema, key id, version)."""
+
+
+class LogIdMismatchError(EntryError):
+    """An entry was signed for another log (origin)."""
+
+
+class AuthorChainError(EntryError):
+    """An author's sequence number or previous-entry hash does not continue its chain."""
+
+
+class ProofError(VerificationError):
+    """A Merkle proof does not verify."""
+
+
+class InclusionProofError(ProofError):
+    """An inclusion proof does not verify."""
+
+
+class ConsistencyProofError(ProofError):
+    """A consistency proof does not verify."""
+
+
+class NoteError(VerificationError):
+    """A C2SP signed note is malformed or its signatures do not verify."""
+
+
+class CheckpointError(VerificationError):
+    """A checkpoint is malformed, or its signatures / witness quorum do not verify."""
+
+
+# --------------------------------------------------------------------------- log and storage
+
+
+class AppendError(ElectlogError):
+    """An append was refused; the log is unchanged."""
+
+
+class StorageError(ElectlogError):
+    """The storage backend failed (I/O, database). Nothing acknowledged is lost."""
+
+
+class StoreCorruptedError(StorageError):
+    """The stored data does not match its own checkpoints or is unreadable; the store refuses
+    writes."""
+
+
+class DiskFullError(StorageError):
+    """The disk (or database) is full; the append was not acknowledged."""
+
+
+class ReadOnlyStoreError(StorageError):
+    """The store (file, directory or database) cannot be written."""
+
+
+class BundleError(DecodeError):
+    """A bundle file is truncated or corrupted. ``offset`` is the byte offset of the problem and
+    ``last_good_index`` the index of the last entry read intact (-1 if none)."""
+
+    def __init__(self, message: str, *, offset: int | None = None, last_good_index: int = -1) -> None:
+        self.last_good_index = last_good_index
+        super().__init__(f"{message}; last good entry index {last_good_index}", offset=offset)
+
+
+class TilesError(ElectlogError):
+    """A tlog-tiles directory is incomplete or inconsistent."""
+
+
+# --------------------------------------------------------------------------- election and audit
+
+
+class RuleViolation(ElectlogError):
+    """An election event breaks a rule. ``code`` is a stable rule code such as
+    ``voter.duplicate``; ``ids`` names the offending ids."""
+
+    def __init__(self, code: str, message: str, *, ids: tuple[str, ...] = ()) -> None:
+        self.code = code
+        self.ids = ids
+        detail = f" [{', '.join(ids)}]" if ids else ""
+        super().__init__(f"{code}: {message}{detail}")
+
+
+class TrustFileError(ElectlogError):
+    """An auditor's trust file is missing, malformed or incomplete."""
+
+
+class AuditError(ElectlogError):
+    """The auditor could not run at all (as opposed to producing findings)."""
