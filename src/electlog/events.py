@@ -1,0 +1,320 @@
+"""Signed events: the statement, the entry envelope, and an author's chain.
+
+A *statement* says who (author key id) claims what (event type, schema version, body) in which
+log (log id = origin), at which position of the author's own chain (sequence number and the leaf
+hash of the author's previous entry), at which claimed time (integer microseconds UTC).
+
+An *entry* is the canonical map ``{"key": <32-byte public key>, "sig": <64-byte signature>,
+"stmt": <exact statement bytes>}``. The signature is Ed25519 over ``SIGNATURE_CONTEXT`` followed by
+the statement bytes. The Merkle leaf is ``SHA-256(0x00 || entry bytes)``. docs/format.md §2 is the
+normative description.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Final
+
+import attrs
+
+from .codec import decode_map, encode
+from .errors import (
+    DecodeError,
+    EncodeError,
+    EntryError,
+    SignatureError,
+    UsageError,
+)
+from .keys import SigningKey, VerifyKey
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAX_ENTRY_SIZE",
+    "SIGNATURE_CONTEXT",
+    "ZERO_HASH",
+    "Author",
+    "AuthorHead",
+    "Entry",
+    "Statement",
+    "entry_leaf_hash",
+]
+
+FORMAT_VERSION: Final = 1
+SIGNATURE_CONTEXT: Final = b"electlog/v1/event\x00"
+ZERO_HASH: Final = b"\x00" * 32
+MAX_ENTRY_SIZE: Final = 64 * 1024
+MAX_ORIGIN_LEN: Final = 255
+MAX_TYPE_LEN: Final = 64
+_UINT63: Final = 2**63 - 1
+
+_STATEMENT_KEYS: Final = frozenset(
+    {"author", "body", "log", "prev", "schema", "seq", "time", "type", "v"}
+)
+_ENTRY_KEYS: Final = frozenset({"key", "sig", "stmt"})
+_LEAF_PREFIX: Final = b"\x00"
+
+
+def entry_leaf_hash(entry_bytes: bytes) -> bytes:
+    """The Merkle leaf hash of an entry: SHA-256(0x00 || entry bytes)."""
+    return hashlib.sha256(_LEAF_PREFIX + entry_bytes).digest()
+
+
+def _check_text(value: object, field: str, max_len: int) -> str:
+    if not isinstance(value, str) or not value:
+        raise EntryError(f"statement field {field!r} must be a non-empty string")
+    if len(value.encode("utf-8")) > max_len:
+        raise EntryError(f"statement field {field!r} is longer than {max_len} bytes")
+    if any(c.isspace() or ord(c) < 0x20 for c in value):
+        raise EntryError(f"statement field {field!r} must not contain whitespace or controls")
+    return value
+
+
+def _check_uint(value: object, field: str, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= _UINT63:
+        raise EntryError(f"statement field {field!r} must be an integer in [{minimum}, 2**63-1]")
+    return value
+
+
+def _check_hash(value: object, field: str) -> bytes:
+    if not isinstance(value, bytes) or len(value) != 32:
+        raise EntryError(f"statement field {field!r} must be 32 bytes")
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class Statement:
+    """What an author signs. See docs/format.md §2."""
+
+    log: str
+    type: str
+    schema: int
+    author: bytes
+    seq: int
+    prev: bytes
+    time: int
+    body: dict[str, Any]
+    version: int = FORMAT_VERSION
+
+    def validate(self) -> None:
+        """Raise :class:`EntryError` naming the first field that is out of range."""
+        if self.version != FORMAT_VERSION or isinstance(self.version, bool):
+            raise EntryError(f"unsupported format version {self.version!r}")
+        _check_text(self.log, "log", MAX_ORIGIN_LEN)
+        _check_text(self.type, "type", MAX_TYPE_LEN)
+        _check_uint(self.schema, "schema", 1)
+        _check_hash(self.author, "author")
+        _check_uint(self.seq, "seq", 1)
+        _check_hash(self.prev, "prev")
+        _check_uint(self.time, "time", 0)
+        if not isinstance(self.body, dict):
+            raise EntryError("statement field 'body' must be a map")
+        if self.seq == 1 and self.prev != ZERO_HASH:
+            raise EntryError("an author's first statement (seq 1) must have prev = 32 zero bytes")
+
+    def to_map(self) -> dict[str, Any]:
+        """The statement as the canonical map that is signed."""
+        return {
+            "author": self.author,
+            "body": self.body,
+            "log": self.log,
+            "prev": self.prev,
+            "schema": self.schema,
+            "seq": self.seq,
+            "time": self.time,
+            "type": self.type,
+            "v": self.version,
+        }
+
+    def to_bytes(self) -> bytes:
+        """The canonical statement bytes (what is signed, after the context prefix)."""
+        self.validate()
+        try:
+            return encode(self.to_map())
+        except EncodeError as exc:
+            raise EntryError(f"statement body is not canonically encodable: {exc}") from exc
+
+    @classmethod
+    def from_map(cls, m: dict[str, Any]) -> Statement:
+        """Build and validate a statement from its decoded canonical map."""
+        keys = set(m)
+        if keys != _STATEMENT_KEYS:
+            missing = sorted(_STATEMENT_KEYS - keys)
+            extra = sorted(keys - _STATEMENT_KEYS)
+            raise EntryError(f"statement fields wrong: missing {missing}, unexpected {extra}")
+        st = cls(
+            log=m["log"],
+            type=m["type"],
+            schema=m["schema"],
+            author=m["author"],
+            seq=m["seq"],
+            prev=m["prev"],
+            time=m["time"],
+            body=m["body"],
+            version=m["v"],
+        )
+        st.validate()
+        return st
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Statement:
+        """Strictly decode statement bytes."""
+        try:
+            m = decode_map(data, max_size=MAX_ENTRY_SIZE)
+        except DecodeError as exc:
+            raise EntryError(f"statement is not canonical: {exc}") from exc
+        return cls.from_map(m)
+
+
+@attrs.frozen(eq=False)
+class Entry:
+    """A signed entry: the exact bytes stored in the log, with their parsed parts."""
+
+    data: bytes
+    statement: Statement
+    public_key: bytes
+    signature: bytes
+    statement_bytes: bytes
+    leaf_hash: bytes
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Entry) and other.data == self.data
+
+    def __hash__(self) -> int:
+        return hash(self.data)
+
+    @property
+    def author(self) -> bytes:
+        """The author's key id."""
+        return self.statement.author
+
+    @property
+    def type(self) -> str:
+        """The event type."""
+        return self.statement.type
+
+    @classmethod
+    def create(cls, statement: Statement, key: SigningKey) -> Entry:
+        """Sign ``statement`` with ``key``. The statement's author must be the key's id."""
+        if not isinstance(key, SigningKey):
+            raise UsageError("Entry.create needs a SigningKey")
+        if statement.author != key.key_id:
+            raise EntryError("statement author is not the signing key's id")
+        stmt = statement.to_bytes()
+        sig = key.sign(SIGNATURE_CONTEXT + stmt)
+        data = encode({"key": key.public.raw, "sig": sig, "stmt": stmt})
+        if len(data) > MAX_ENTRY_SIZE:
+            raise EntryError(f"entry is {len(data)} bytes, more than {MAX_ENTRY_SIZE}")
+        return cls(
+            data=data,
+            statement=statement,
+            public_key=key.public.raw,
+            signature=sig,
+            statement_bytes=stmt,
+            leaf_hash=entry_leaf_hash(data),
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, verify: bool = True) -> Entry:
+        """Parse entry bytes: canonical form, fields, key id, and (unless ``verify=False``) the
+        signature. Raises :class:`EntryError` or :class:`SignatureError`."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise UsageError("entry data must be bytes")
+        data = bytes(data)
+        if len(data) > MAX_ENTRY_SIZE:
+            raise EntryError(f"entry is {len(data)} bytes, more than {MAX_ENTRY_SIZE}")
+        try:
+            m = decode_map(data, max_size=MAX_ENTRY_SIZE)
+        except DecodeError as exc:
+            raise EntryError(f"entry is not canonical: {exc}") from exc
+        if set(m) != _ENTRY_KEYS:
+            raise EntryError(f"entry fields must be exactly {sorted(_ENTRY_KEYS)}, got {sorted(m)}")
+        pub, sig, stmt = m["key"], m["sig"], m["stmt"]
+        if not isinstance(pub, bytes) or len(pub) != 32:
+            raise EntryError("entry field 'key' must be 32 bytes")
+        if not isinstance(sig, bytes) or len(sig) != 64:
+            raise EntryError("entry field 'sig' must be 64 bytes")
+        if not isinstance(stmt, bytes):
+            raise EntryError("entry field 'stmt' must be bytes")
+        statement = Statement.from_bytes(stmt)
+        if hashlib.sha256(pub).digest() != statement.author:
+            raise EntryError("statement author is not SHA-256 of the entry's public key")
+        if verify:
+            try:
+                VerifyKey(pub).verify(sig, SIGNATURE_CONTEXT + stmt)
+            except SignatureError:
+                raise SignatureError(
+                    f"signature of {statement.type} by {statement.author.hex()[:16]}… "
+                    f"seq {statement.seq} does not verify"
+                ) from None
+            except Exception as exc:  # invalid point encodings etc.
+                raise SignatureError(f"public key unusable: {exc}") from None
+        return cls(
+            data=data,
+            statement=statement,
+            public_key=pub,
+            signature=sig,
+            statement_bytes=stmt,
+            leaf_hash=entry_leaf_hash(data),
+        )
+
+
+@attrs.frozen
+class AuthorHead:
+    """The last position of an author's chain: sequence number and leaf hash of that entry."""
+
+    seq: int
+    prev: bytes
+
+
+class Author:
+    """Signs statements for one key in one log, keeping the author's chain (seq, prev).
+
+    ``seq``/``prev`` start at the author's current head (0 / zero hash for a new author); resume
+    an existing author with ``Author(key, log, seq=head.seq, prev=head.prev)``.
+    """
+
+    def __init__(
+        self, key: SigningKey, log_id: str, *, seq: int = 0, prev: bytes = ZERO_HASH
+    ) -> None:
+        if not isinstance(key, SigningKey):
+            raise UsageError("Author needs a SigningKey")
+        _check_text(log_id, "log", MAX_ORIGIN_LEN)
+        if seq < 0 or (seq == 0 and prev != ZERO_HASH) or len(prev) != 32:
+            raise UsageError("an author head is seq >= 0 with a 32-byte prev (zero for seq 0)")
+        self.key = key
+        self.log_id = log_id
+        self.seq = seq
+        self.prev = prev
+
+    @property
+    def key_id(self) -> bytes:
+        """The author's key id."""
+        return self.key.key_id
+
+    def head(self) -> AuthorHead:
+        """The author's current head."""
+        return AuthorHead(self.seq, self.prev)
+
+    def sign(self, type: str, body: dict[str, Any], *, time: int, schema: int = 1) -> Entry:
+        """Sign the next statement of this author's chain and advance the chain."""
+        statement = Statement(
+            log=self.log_id,
+            type=type,
+            schema=schema,
+            author=self.key.key_id,
+            seq=self.seq + 1,
+            prev=self.prev,
+            time=time,
+            body=body,
+        )
+        entry = Entry.create(statement, self.key)
+        self.seq += 1
+        self.prev = entry.leaf_hash
+        return entry
+
+    def rewind(self, head: AuthorHead) -> None:
+        """Reset the chain to ``head`` (after an append of this author's entry was refused)."""
+        self.seq, self.prev = head.seq, head.prev
+
+    def __repr__(self) -> str:
+        return f"Author(key_id={self.key_id.hex()[:16]}…, log={self.log_id!r}, seq={self.seq})"
