@@ -1,0 +1,588 @@
+"""Canonical msgpack encoding and strict decoding.
+
+electlog uses exactly one msgpack profile (normative description: ``docs/format.md`` §1):
+
+* ``nil``, ``false``/``true``, integers in ``[-2**63, 2**64-1]`` in their shortest form (a
+  non-negative value always uses positive fixint or the ``uint`` family), ``bin`` for bytes,
+  ``str`` (valid UTF-8) for text, arrays, and maps whose keys are ``str`` sorted by their UTF-8
+  bytes with no duplicates;
+* every length and count header in its shortest form;
+* no floats, no ext types (the timestamp type included), never the reserved byte ``0xc1``.
+
+Every value therefore has exactly one encoding. :func:`decode` is strict: it accepts a byte string
+only if re-encoding the decoded value gives back the very same bytes, and otherwise raises the
+specific :class:`~electlog.errors.DecodeError` subclass with the byte offset of the problem.
+
+Decoding runs a fast path first (msgpack's C unpacker with size limits, a structural check of the
+result and a byte-for-byte comparison with its re-encoding); only when that fails does a strict
+hand-written parser walk the input to classify the error and find its offset. The strict parser
+alone defines what is accepted; the fast path can only accept what it accepts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, cast
+
+import msgpack
+
+from electlog.errors import (
+    DuplicateKeyError,
+    EncodeError,
+    ExtTypeError,
+    FloatNotAllowedError,
+    InvalidUTF8Error,
+    LengthLimitError,
+    NestingTooDeepError,
+    NonMinimalIntError,
+    TrailingBytesError,
+    TruncatedError,
+    UnexpectedTypeError,
+    UnsortedKeysError,
+    UsageError,
+)
+
+__all__ = [
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_ITEMS",
+    "DEFAULT_MAX_SIZE",
+    "MAX_DEPTH_CAP",
+    "decode",
+    "decode_map",
+    "encode",
+]
+
+DEFAULT_MAX_SIZE: Final[int] = 1 << 20
+"""Largest input :func:`decode` accepts by default, in bytes (1 MiB)."""
+
+DEFAULT_MAX_DEPTH: Final[int] = 32
+"""Deepest nesting of arrays/maps accepted by default (a top-level array or map is depth 1)."""
+
+DEFAULT_MAX_ITEMS: Final[int] = 100_000
+"""Largest element count of one array, or entry count of one map, accepted by default."""
+
+MAX_DEPTH_CAP: Final[int] = 256
+"""Largest ``max_depth`` a caller may ask for (keeps the recursive walkers far from Python's
+recursion limit)."""
+
+_INT_MIN: Final[int] = -(1 << 63)
+_INT_MAX: Final[int] = (1 << 64) - 1
+
+_packb: Any = msgpack.packb
+_unpackb: Any = msgpack.unpackb
+
+_SCALAR_TYPES: Final[frozenset[type]] = frozenset({str, bytes, int, bool, type(None)})
+
+
+# --------------------------------------------------------------------------- argument checks
+
+
+def _check_limit(name: str, value: object, cap: int | None = None) -> int:
+    if type(value) is not int or value < 0 or (cap is not None and value > cap):
+        bound = f"0..{cap}" if cap is not None else "a non-negative int"
+        raise UsageError(f"{name} must be {bound}, got {value!r}")
+    return value
+
+
+def _as_bytes(data: object) -> bytes:
+    if type(data) is bytes:
+        return data
+    if isinstance(data, bytes | bytearray):
+        return bytes(data)
+    if isinstance(data, memoryview):
+        return data.tobytes()
+    raise UsageError(f"decode needs bytes, bytearray or memoryview, got {type(data).__name__}")
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+class _Refused(Exception):
+    """Internal: a value cannot be encoded. ``path`` is filled innermost-first while unwinding."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path: list[str | int] = []
+
+
+def _format_path(path: list[str | int]) -> str:
+    """``["marks", 3, "body"]`` (innermost first) -> ``body.marks[3]``."""
+    if not path:
+        return "top level"
+    parts: list[str] = []
+    for comp in reversed(path):
+        if isinstance(comp, int):
+            parts.append(f"[{comp}]")
+        elif comp.isidentifier():
+            parts.append(f".{comp}" if parts else comp)
+        else:
+            parts.append(f"[{comp!r}]")
+    return "".join(parts)
+
+
+def _str_keys(obj: dict[Any, Any]) -> dict[str, Any]:
+    """Slow path for maps whose keys are not all exactly ``str``: accept ``str`` subclasses
+    (converted to plain ``str``), refuse anything else."""
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        if not isinstance(k, str):
+            raise _Refused(f"map key {k!r} is {type(k).__name__}, only str keys are allowed")
+        plain = str(k)
+        if plain in out:
+            raise _Refused(f"map key {plain!r} appears twice")
+        out[plain] = v
+    return out
+
+
+def _norm(obj: object, depth: int, max_depth: int) -> object:
+    """Validate ``obj`` and return a copy msgpack packs canonically (maps rebuilt in key order,
+    bytes-likes as ``bytes``, subclasses of ``int``/``str`` as the plain type)."""
+    t = type(obj)
+    if t is str or t is bytes or t is bool or obj is None:
+        return obj
+    if t is int:
+        if _INT_MIN <= cast(int, obj) <= _INT_MAX:
+            return obj
+        raise _Refused(f"integer {obj} is outside [-2**63, 2**64-1]")
+    if t is dict or t is list or t is tuple:
+        pass
+    elif t is float:
+        raise _Refused("float values are not allowed")
+    elif isinstance(obj, bytearray | memoryview):
+        return bytes(obj) if isinstance(obj, bytearray) else obj.tobytes()
+    elif isinstance(obj, int):  # int subclasses such as IntEnum (bool was handled above)
+        return _norm(int(obj), depth, max_depth)
+    elif isinstance(obj, str):
+        return str(obj)
+    elif isinstance(obj, bytes):
+        return bytes(obj)
+    elif not isinstance(obj, dict | list | tuple):
+        raise _Refused(f"type {t.__name__} cannot be encoded")
+
+    if depth >= max_depth:
+        raise _Refused(f"nesting deeper than max_depth {max_depth}")
+    inner = depth + 1
+    if isinstance(obj, dict):
+        src: dict[Any, Any] = obj
+        try:
+            keys = sorted(src)
+        except TypeError:  # keys of mixed, incomparable types
+            keys = list(src)
+        for k in keys:
+            if type(k) is not str:
+                src = _str_keys(src)
+                keys = sorted(src)
+                break
+        # Python orders str by code point, which is exactly the UTF-8 byte order.
+        out: dict[str, object] = {}
+        for k in keys:
+            try:
+                out[k] = _norm(src[k], inner, max_depth)
+            except _Refused as exc:
+                exc.path.append(k)
+                raise
+        return out
+    items: list[object] = []
+    append = items.append
+    try:
+        for v in cast("list[object]", obj):
+            append(_norm(v, inner, max_depth))
+    except _Refused as exc:
+        exc.path.append(len(items))  # the failing element is the one not yet appended
+        raise
+    return items
+
+
+def _bad_text(obj: object, path: list[str | int]) -> tuple[list[str | int], str] | None:
+    """Find the first str (value or key) that is not encodable as UTF-8 (a lone surrogate)."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            return path, "str value"
+        return None
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            try:
+                k.encode("utf-8")
+            except UnicodeEncodeError:
+                return path, f"map key {k!r}"
+            found = _bad_text(v, [k, *path])
+            if found is not None:
+                return found
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            found = _bad_text(v, [i, *path])
+            if found is not None:
+                return found
+    return None
+
+
+def encode(obj: object, *, max_depth: int = DEFAULT_MAX_DEPTH) -> bytes:
+    """Encode ``obj`` in the canonical msgpack profile.
+
+    Accepts ``None``, ``bool``, ``int`` in ``[-2**63, 2**64-1]``, ``str`` (no lone surrogates),
+    ``bytes``/``bytearray``/``memoryview`` (as ``bin``), ``list``/``tuple`` (as arrays) and
+    ``dict`` with ``str`` keys (as maps; the keys are sorted here by their UTF-8 bytes).
+    Arrays and maps may nest at most ``max_depth`` deep (a top-level container is depth 1).
+
+    Raises :class:`~electlog.errors.EncodeError` naming the path of the offending value
+    (for example ``body.marks[3]``) for a float, a non-``str`` key, an out-of-range integer, a
+    lone surrogate, any other type, or nesting deeper than ``max_depth``.
+    """
+    _check_limit("max_depth", max_depth, MAX_DEPTH_CAP)
+    try:
+        norm = _norm(obj, 0, max_depth)
+    except _Refused as exc:
+        raise EncodeError(f"cannot encode: {exc.reason} at {_format_path(exc.path)}") from None
+    try:
+        return cast(bytes, _packb(norm, use_bin_type=True))
+    except UnicodeEncodeError as exc:
+        found = _bad_text(norm, [])
+        where, what = found if found is not None else ([], "str")
+        raise EncodeError(
+            f"cannot encode: {what} is not valid Unicode text (lone surrogate) "
+            f"at {_format_path(where)}"
+        ) from exc
+    except Exception as exc:  # pragma: no cover - _norm admits only values msgpack packs
+        raise EncodeError(f"cannot encode: msgpack refused the value: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- decoding: fast
+
+
+def _canonical_shape(obj: object, depth: int, max_depth: int) -> bool:
+    """True if a value msgpack unpacked has only profile types, str keys in strictly increasing
+    order (as they appeared in the input) and nesting within ``max_depth``."""
+    t = type(obj)
+    if t is dict:
+        if depth >= max_depth:
+            return False
+        inner = depth + 1
+        first = True
+        prev = ""
+        for k, v in cast("dict[object, object]", obj).items():
+            if type(k) is not str:
+                return False
+            if not first and not prev < k:
+                return False
+            first = False
+            prev = k
+            if type(v) not in _SCALAR_TYPES and not _canonical_shape(v, inner, max_depth):
+                return False
+        return True
+    if t is list:
+        if depth >= max_depth:
+            return False
+        inner = depth + 1
+        for v in cast("list[object]", obj):
+            if type(v) not in _SCALAR_TYPES and not _canonical_shape(v, inner, max_depth):
+                return False
+        return True
+    return t in _SCALAR_TYPES
+
+
+# --------------------------------------------------------------------------- decoding: strict
+
+_UINT_MIN: Final[dict[int, int]] = {1: 0x80, 2: 0x100, 4: 0x1_0000, 8: 0x1_0000_0000}
+"""Smallest value a uintN may carry (anything smaller has a shorter form)."""
+
+_INT_MAX_NEG: Final[dict[int, int]] = {1: -33, 2: -129, 4: -0x8001, 8: -0x8000_0001}
+"""Largest value an intN may carry (anything larger has a shorter form)."""
+
+_STR_MIN: Final[dict[int, int]] = {1: 32, 2: 0x100, 4: 0x1_0000}
+_BIN_MIN: Final[dict[int, int]] = {1: 0, 2: 0x100, 4: 0x1_0000}
+_CONTAINER_MIN: Final[dict[int, int]] = {2: 16, 4: 0x1_0000}
+
+_WIDTH: Final[dict[int, int]] = {
+    0xC4: 1, 0xC5: 2, 0xC6: 4,  # bin8/16/32
+    0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8,  # uint8..64
+    0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8,  # int8..64
+    0xD9: 1, 0xDA: 2, 0xDB: 4,  # str8/16/32
+    0xDC: 2, 0xDD: 4,  # array16/32
+    0xDE: 2, 0xDF: 4,  # map16/32
+}  # fmt: skip
+
+_NAME: Final[dict[int, str]] = {
+    0xC4: "bin8", 0xC5: "bin16", 0xC6: "bin32",
+    0xCC: "uint8", 0xCD: "uint16", 0xCE: "uint32", 0xCF: "uint64",
+    0xD0: "int8", 0xD1: "int16", 0xD2: "int32", 0xD3: "int64",
+    0xD9: "str8", 0xDA: "str16", 0xDB: "str32",
+    0xDC: "array16", 0xDD: "array32", 0xDE: "map16", 0xDF: "map32",
+}  # fmt: skip
+
+_EXT: Final[frozenset[int]] = frozenset({0xC7, 0xC8, 0xC9, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8})
+
+
+class _Strict:
+    """The normative strict parser: accepts exactly the canonical encodings within the limits,
+    and otherwise raises the specific error for the first problem in input order."""
+
+    __slots__ = ("data", "last_text_len", "max_depth", "max_items", "n")
+
+    def __init__(self, data: bytes, max_depth: int, max_items: int) -> None:
+        self.data = data
+        self.n = len(data)
+        self.max_depth = max_depth
+        self.max_items = max_items
+        self.last_text_len = 0  # payload length of the str most recently parsed
+
+    def run(self) -> object:
+        value, end = self.value(0, 0)
+        if end != self.n:
+            raise TrailingBytesError(
+                f"{self.n - end} byte(s) follow the complete top-level value", offset=end
+            )
+        return value
+
+    def header(self, pos: int, tag: int) -> int:
+        """Read the big-endian unsigned field that follows the type byte at ``pos``."""
+        width = _WIDTH[tag]
+        start = pos + 1
+        if start + width > self.n:
+            raise TruncatedError(
+                f"{_NAME[tag]} header needs {width} byte(s) after the type byte, "
+                f"only {self.n - start} remain",
+                offset=pos,
+            )
+        return int.from_bytes(self.data[start : start + width], "big")
+
+    def value(self, pos: int, depth: int) -> tuple[object, int]:
+        if pos >= self.n:
+            raise TruncatedError("input ends where a value was expected", offset=pos)
+        b = self.data[pos]
+        if b <= 0x7F:
+            return b, pos + 1
+        if b >= 0xE0:
+            return b - 0x100, pos + 1
+        if b <= 0x8F:
+            return self.map(pos, b & 0x0F, pos + 1, depth)
+        if b <= 0x9F:
+            return self.array(pos, b & 0x0F, pos + 1, depth)
+        if b <= 0xBF:
+            return self.text(pos, b & 0x1F, pos + 1)
+        if b == 0xC0:
+            return None, pos + 1
+        if b == 0xC2:
+            return False, pos + 1
+        if b == 0xC3:
+            return True, pos + 1
+        if b == 0xC1:
+            raise UnexpectedTypeError("reserved type byte 0xc1", offset=pos)
+        if b in (0xCA, 0xCB):
+            raise FloatNotAllowedError(
+                f"float{32 if b == 0xCA else 64} is not allowed (type byte 0x{b:02x})", offset=pos
+            )
+        if b in _EXT:
+            raise ExtTypeError(f"ext type (type byte 0x{b:02x}) is not allowed", offset=pos)
+        width = _WIDTH[b]
+        field = self.header(pos, b)
+        after = pos + 1 + width
+        if 0xCC <= b <= 0xCF:
+            if field < _UINT_MIN[width]:
+                raise NonMinimalIntError(
+                    f"integer {field} encoded as {_NAME[b]} has a shorter form", offset=pos
+                )
+            return field, after
+        if 0xD0 <= b <= 0xD3:
+            bits = 8 * width
+            signed = field - (1 << bits) if field >> (bits - 1) else field
+            if signed >= 0:
+                raise NonMinimalIntError(
+                    f"non-negative integer {signed} encoded as {_NAME[b]}; "
+                    "it must use positive fixint or the uint family",
+                    offset=pos,
+                )
+            if signed > _INT_MAX_NEG[width]:
+                raise NonMinimalIntError(
+                    f"integer {signed} encoded as {_NAME[b]} has a shorter form", offset=pos
+                )
+            return signed, after
+        if b <= 0xC6:
+            if field < _BIN_MIN[width]:
+                raise NonMinimalIntError(
+                    f"bin length {field} encoded as {_NAME[b]} has a shorter form", offset=pos
+                )
+            end = self.payload_end(pos, after, field, _NAME[b])
+            return self.data[after:end], end
+        if b <= 0xDB:
+            if field < _STR_MIN[width]:
+                raise NonMinimalIntError(
+                    f"str length {field} encoded as {_NAME[b]} has a shorter form", offset=pos
+                )
+            return self.text(pos, field, after)
+        if field < _CONTAINER_MIN[width]:
+            kind = "array" if b <= 0xDD else "map"
+            raise NonMinimalIntError(
+                f"{kind} count {field} encoded as {_NAME[b]} has a shorter form", offset=pos
+            )
+        if b <= 0xDD:
+            return self.array(pos, field, after, depth)
+        return self.map(pos, field, after, depth)
+
+    def payload_end(self, pos: int, start: int, length: int, name: str) -> int:
+        remaining = self.n - start
+        if length > remaining:
+            raise LengthLimitError(
+                f"{name} declares {length} byte(s) but only {remaining} remain", offset=pos
+            )
+        return start + length
+
+    def text(self, pos: int, length: int, start: int) -> tuple[str, int]:
+        end = self.payload_end(pos, start, length, "str")
+        self.last_text_len = length
+        try:
+            return self.data[start:end].decode("utf-8"), end
+        except UnicodeDecodeError as exc:
+            raise InvalidUTF8Error(
+                f"str is not valid UTF-8 ({exc.reason})", offset=start + exc.start
+            ) from None
+
+    def container(self, pos: int, count: int, start: int, depth: int, kind: str) -> None:
+        if depth >= self.max_depth:
+            raise NestingTooDeepError(
+                f"{kind} nested deeper than max_depth {self.max_depth}", offset=pos
+            )
+        if count > self.max_items:
+            raise LengthLimitError(
+                f"{kind} declares {count} items, more than max_items {self.max_items}", offset=pos
+            )
+        per_item = 2 if kind == "map" else 1
+        remaining = self.n - start
+        if count * per_item > remaining:
+            raise LengthLimitError(
+                f"{kind} declares {count} items but only {remaining} byte(s) remain", offset=pos
+            )
+
+    def array(self, pos: int, count: int, start: int, depth: int) -> tuple[list[object], int]:
+        self.container(pos, count, start, depth, "array")
+        out: list[object] = []
+        at = start
+        for _ in range(count):
+            item, at = self.value(at, depth + 1)
+            out.append(item)
+        return out, at
+
+    def map(self, pos: int, count: int, start: int, depth: int) -> tuple[dict[str, object], int]:
+        self.container(pos, count, start, depth, "map")
+        data = self.data
+        out: dict[str, object] = {}
+        at = start
+        prev: bytes | None = None
+        for _ in range(count):
+            if at >= self.n:
+                raise TruncatedError("input ends where a map key was expected", offset=at)
+            b = data[at]
+            if not (0xA0 <= b <= 0xBF or 0xD9 <= b <= 0xDB):
+                raise UnexpectedTypeError(
+                    f"map key has type byte 0x{b:02x}; keys must be str", offset=at
+                )
+            key_pos = at
+            key_obj, at = self.value(at, depth + 1)
+            key = cast(str, key_obj)  # the type byte check above admits only str
+            raw = data[at - self.last_text_len : at]
+            if prev is not None:
+                if raw == prev:
+                    raise DuplicateKeyError(f"map key {key!r} appears twice", offset=key_pos)
+                if raw < prev:
+                    raise UnsortedKeysError(
+                        f"map key {key!r} sorts before the previous key {prev.decode('utf-8')!r}",
+                        offset=key_pos,
+                    )
+            prev = raw
+            out[key], at = self.value(at, depth + 1)
+        return out, at
+
+
+# --------------------------------------------------------------------------- public decoding
+
+
+def _strict_decode(data: bytes, max_depth: int, max_items: int) -> object:
+    return _Strict(data, max_depth, max_items).run()
+
+
+def decode(
+    data: bytes,
+    *,
+    max_size: int = DEFAULT_MAX_SIZE,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_items: int = DEFAULT_MAX_ITEMS,
+) -> object:
+    """Decode one canonical value from ``data`` (``bytes``, ``bytearray`` or ``memoryview``).
+
+    Strict: ``data`` must be exactly one value in the canonical profile, so that
+    ``encode(decode(data)) == data``. Arrays come back as ``list``, maps as ``dict`` (in key
+    order), ``bin`` as ``bytes``, ``str`` as ``str``.
+
+    Limits: ``len(data) <= max_size``; arrays/maps nested at most ``max_depth`` deep (a top-level
+    container is depth 1, ``max_depth <= MAX_DEPTH_CAP``); each array or map declares at most
+    ``max_items`` elements/entries. No declared length is trusted before it is checked against
+    the bytes that remain.
+
+    Raises the specific :class:`~electlog.errors.DecodeError` subclass (``TruncatedError``,
+    ``TrailingBytesError``, ``UnsortedKeysError``, ``DuplicateKeyError``, ``NonMinimalIntError``,
+    ``FloatNotAllowedError``, ``ExtTypeError``, ``InvalidUTF8Error``, ``NestingTooDeepError``,
+    ``LengthLimitError``, ``UnexpectedTypeError``) carrying the byte ``offset`` of the first
+    problem; :class:`~electlog.errors.UsageError` for a bad argument.
+    """
+    buf = _as_bytes(data)
+    _check_limit("max_size", max_size)
+    _check_limit("max_depth", max_depth, MAX_DEPTH_CAP)
+    _check_limit("max_items", max_items)
+    n = len(buf)
+    if n > max_size:
+        raise LengthLimitError(
+            f"input is {n} bytes, more than max_size {max_size}", offset=max_size
+        )
+    try:
+        obj = _unpackb(
+            buf,
+            use_list=True,
+            raw=False,
+            strict_map_key=True,
+            timestamp=0,
+            max_str_len=n,
+            max_bin_len=n,
+            max_array_len=min(max_items, n),
+            max_map_len=min(max_items, n // 2),
+            max_ext_len=0,
+        )
+    except Exception:  # any complaint from msgpack: the strict parser classifies it
+        return _strict_decode(buf, max_depth, max_items)
+    if _canonical_shape(obj, 0, max_depth):
+        try:
+            again = _packb(obj, use_bin_type=True)
+        except Exception:  # pragma: no cover - a checked shape always packs
+            again = None
+        if again == buf:
+            return cast(object, obj)
+    return _strict_decode(buf, max_depth, max_items)
+
+
+def decode_map(
+    data: bytes,
+    *,
+    max_size: int = DEFAULT_MAX_SIZE,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_items: int = DEFAULT_MAX_ITEMS,
+) -> dict[str, object]:
+    """Like :func:`decode`, and the top-level value must be a map
+    (:class:`~electlog.errors.UnexpectedTypeError` at offset 0 otherwise)."""
+    obj = decode(data, max_size=max_size, max_depth=max_depth, max_items=max_items)
+    if type(obj) is not dict:
+        raise UnexpectedTypeError(f"top-level value is {_kind(obj)}, expected a map", offset=0)
+    return cast("dict[str, object]", obj)
+
+
+def _kind(obj: object) -> str:
+    if obj is None:
+        return "nil"
+    if isinstance(obj, bool):
+        return "a bool"
+    if isinstance(obj, int):
+        return "an integer"
+    if isinstance(obj, str):
+        return "a str"
+    if isinstance(obj, bytes):
+        return "a bin"
+    return "an array"
