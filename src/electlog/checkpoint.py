@@ -1,0 +1,1004 @@
+"""C2SP signed notes, tlog-checkpoints and witness cosignatures.
+
+This module implements three C2SP specifications byte for byte:
+
+* `signed-note <https://c2sp.org/signed-note>`_: a text ending in a newline, a blank line, and
+  one or more signature lines ``— <name> <base64(key id || signature)>``. Keys are Ed25519
+  (signature type ``0x01``) and are exchanged as Go-compatible key strings: the verifier key
+  ``<name>+<hex8>+<base64(0x01 || public key)>`` and the signer key
+  ``PRIVATE+KEY+<name>+<hex8>+<base64(0x01 || seed)>``, where ``hex8`` is the key id
+  ``SHA-256(name || 0x0A || 0x01 || public key)[:4]`` in lower-case hex.
+* `tlog-checkpoint <https://c2sp.org/tlog-checkpoint>`_: the note text ``origin``, decimal tree
+  size, base64 root hash and optional extension lines (:class:`Checkpoint`).
+* `tlog-cosignature <https://c2sp.org/tlog-cosignature>`_ (``cosignature/v1``): timestamped
+  Ed25519 witness cosignatures, signature type ``0x04``.
+
+Signing and verification never read the clock or a random source: the witness timestamp is an
+argument of :func:`cosign`, and only :meth:`NoteSigner.generate` / :meth:`WitnessSigner.generate`
+draw randomness (from ``os.urandom``) when no seed is given.
+
+The normative description, with golden vectors, is section 4 of ``docs/format.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import attrs
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from electlog.errors import CheckpointError, KeyFormatError, NoteError, UsageError
+
+__all__ = [
+    "ALG_COSIGNATURE_V1",
+    "ALG_ED25519",
+    "MAX_NOTE_SIGNATURES",
+    "MAX_TREE_SIZE",
+    "Checkpoint",
+    "Note",
+    "NoteSignature",
+    "NoteSigner",
+    "NoteVerifier",
+    "VerifiedCheckpoint",
+    "Verifier",
+    "WitnessSigner",
+    "WitnessVerifier",
+    "cosign",
+    "cosignature_message",
+    "key_id",
+    "open_note",
+    "parse_vkey",
+    "sign_note",
+    "verify_checkpoint",
+    "verify_checkpoint_detailed",
+]
+
+ALG_ED25519 = 0x01
+"""Signature type byte of plain Ed25519 note signatures (c2sp.org/signed-note)."""
+
+ALG_COSIGNATURE_V1 = 0x04
+"""Signature type byte of timestamped Ed25519 witness cosignatures (c2sp.org/tlog-cosignature)."""
+
+MAX_NOTE_SIGNATURES = 100
+"""A note with more signature lines than this is rejected as malformed (as Go's note.Open)."""
+
+MAX_TREE_SIZE = 2**63 - 1
+"""Largest tree size a checkpoint may carry (the range of a signed 64-bit integer)."""
+
+_MAX_TIMESTAMP = 2**64 - 1
+_SEED_SIZE = 32
+_PUBLIC_KEY_SIZE = 32
+_ED25519_SIG_SIZE = 64
+_COSIG_SIZE = 8 + _ED25519_SIG_SIZE
+_SIG_PREFIX = "— "  # em dash U+2014, space
+_PRIVATE_PREFIX = "PRIVATE+KEY+"
+
+# Go's unicode.IsSpace (White_Space property plus the Latin-1 spaces), which the C2SP/Go name
+# rule forbids in key names.
+_SPACES = frozenset(
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# ASCII control characters other than newline (forbidden anywhere in a signed note).
+_CONTROL_RE = re.compile("[\x00-\x09\x0b-\x1f]")
+_HEX8_RE = re.compile("[0-9a-f]{8}")
+_DECIMAL_RE = re.compile("0|[1-9][0-9]*")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _b64decode_canonical(text: str) -> bytes | None:
+    """Decode standard padded base64; ``None`` unless ``text`` is the canonical encoding."""
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        return None
+    if _b64encode(raw) != text:
+        return None
+    return raw
+
+
+def _name_problem(name: object) -> str | None:
+    """Why ``name`` is not a valid C2SP key name, or ``None`` if it is."""
+    if not isinstance(name, str):
+        return f"key name must be str, not {type(name).__name__}"
+    if name == "":
+        return "key name is empty"
+    if "+" in name:
+        return "key name contains '+'"
+    for ch in name:
+        if ch in _SPACES:
+            return f"key name contains a space character U+{ord(ch):04X}"
+        if ord(ch) < 0x20:
+            return f"key name contains control character U+{ord(ch):04X}"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "key name is not valid UTF-8 (lone surrogate)"
+    return None
+
+
+def key_id(name: str, alg: int, public_key: bytes) -> int:
+    """The C2SP key id: the first four bytes, big-endian, of
+    ``SHA-256(name || 0x0A || alg || public_key)``, as an unsigned 32-bit integer."""
+    digest = hashlib.sha256(
+        name.encode("utf-8") + b"\n" + bytes((alg,)) + bytes(public_key)
+    ).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def _private_key_from_seed(seed: bytes) -> tuple[Ed25519PrivateKey, bytes]:
+    private = Ed25519PrivateKey.from_private_bytes(seed)
+    public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return private, public
+
+
+def _load_public_key(public_key: bytes, what: str) -> Ed25519PublicKey:
+    try:
+        return Ed25519PublicKey.from_public_bytes(public_key)
+    except (ValueError, TypeError) as exc:
+        raise KeyFormatError(f"{what}: not a valid Ed25519 public key") from exc
+
+
+def _ed25519_verify(key: Ed25519PublicKey, message: bytes, signature: bytes) -> bool:
+    if len(signature) != _ED25519_SIG_SIZE:
+        return False
+    try:
+        key.verify(signature, message)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _seed_for_generate(rng_seed: bytes | None) -> bytes:
+    if rng_seed is None:
+        return os.urandom(_SEED_SIZE)
+    if not isinstance(rng_seed, bytes | bytearray) or len(rng_seed) != _SEED_SIZE:
+        raise UsageError(f"rng_seed must be {_SEED_SIZE} bytes")
+    return bytes(rng_seed)
+
+
+def _check_name_arg(name: object) -> str:
+    problem = _name_problem(name)
+    if problem is not None:
+        raise UsageError(f"invalid key name {name!r}: {problem}")
+    assert isinstance(name, str)
+    return name
+
+
+def parse_vkey(vkey: str) -> tuple[str, int, int, bytes]:
+    """Parse a verifier key string ``<name>+<hex8>+<base64(alg || public key)>``.
+
+    Returns ``(name, key_id, alg, public_key)``. Accepted algorithms are Ed25519 note keys
+    (``0x01``) and cosignature/v1 witness keys (``0x04``), both with a 32-byte public key.
+    ``hex8`` must be eight lower-case hex digits equal to :func:`key_id` of the name, the
+    algorithm byte and the public key; the base64 must be canonical standard base64.
+
+    Raises :class:`~electlog.errors.KeyFormatError` on any deviation.
+    """
+    if not isinstance(vkey, str):
+        raise KeyFormatError(f"verifier key must be str, not {type(vkey).__name__}")
+    parts = vkey.split("+", 2)
+    if len(parts) != 3:
+        raise KeyFormatError("malformed verifier key: expected <name>+<hex8>+<base64 key>")
+    name, hex8, key64 = parts
+    problem = _name_problem(name)
+    if problem is not None:
+        raise KeyFormatError(f"malformed verifier key: {problem}")
+    if _HEX8_RE.fullmatch(hex8) is None:
+        raise KeyFormatError(
+            f"malformed verifier key {name!r}: key id {hex8!r} is not 8 lower-case hex digits"
+        )
+    raw = _b64decode_canonical(key64)
+    if raw is None or len(raw) == 0:
+        raise KeyFormatError(f"malformed verifier key {name!r}: key is not canonical base64")
+    alg, public_key = raw[0], raw[1:]
+    if alg not in (ALG_ED25519, ALG_COSIGNATURE_V1):
+        raise KeyFormatError(f"verifier key {name!r}: unsupported signature type 0x{alg:02x}")
+    if len(public_key) != _PUBLIC_KEY_SIZE:
+        raise KeyFormatError(
+            f"verifier key {name!r}: public key is {len(public_key)} bytes, expected 32"
+        )
+    kid = int(hex8, 16)
+    expected = key_id(name, alg, public_key)
+    if kid != expected:
+        raise KeyFormatError(
+            f"verifier key {name!r}: key id {hex8} does not match the key (computed {expected:08x})"
+        )
+    return name, kid, alg, public_key
+
+
+def _parse_skey(skey: str, allowed_algs: tuple[int, ...]) -> tuple[str, int, int, bytes]:
+    """Parse ``PRIVATE+KEY+<name>+<hex8>+<base64(alg || seed)>`` into (name, hex id, alg, seed).
+
+    The key id is checked against the public key derived from the seed. Error messages never
+    contain key material."""
+    if not isinstance(skey, str):
+        raise KeyFormatError(f"signer key must be str, not {type(skey).__name__}")
+    if not skey.startswith(_PRIVATE_PREFIX):
+        raise KeyFormatError("malformed signer key: it must start with 'PRIVATE+KEY+'")
+    parts = skey[len(_PRIVATE_PREFIX) :].split("+", 2)
+    if len(parts) != 3:
+        raise KeyFormatError(
+            "malformed signer key: expected PRIVATE+KEY+<name>+<hex8>+<base64 key>"
+        )
+    name, hex8, key64 = parts
+    problem = _name_problem(name)
+    if problem is not None:
+        raise KeyFormatError(f"malformed signer key: {problem}")
+    if _HEX8_RE.fullmatch(hex8) is None:
+        raise KeyFormatError(
+            f"malformed signer key {name!r}: key id is not 8 lower-case hex digits"
+        )
+    raw = _b64decode_canonical(key64)
+    if raw is None or len(raw) == 0:
+        raise KeyFormatError(f"malformed signer key {name!r}: key is not canonical base64")
+    alg, seed = raw[0], raw[1:]
+    if alg not in allowed_algs:
+        raise KeyFormatError(f"signer key {name!r}: unsupported signature type 0x{alg:02x}")
+    if len(seed) != _SEED_SIZE:
+        raise KeyFormatError(f"signer key {name!r}: seed is {len(seed)} bytes, expected 32")
+    _, public = _private_key_from_seed(seed)
+    if int(hex8, 16) != key_id(name, alg, public):
+        raise KeyFormatError(f"signer key {name!r}: key id {hex8} does not match the key")
+    return name, int(hex8, 16), alg, seed
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """What :func:`open_note` needs from a verifier: a key name, a key id, and a check of a
+    signature (the bytes after the 4-byte key id in a signature line) over the note text."""
+
+    @property
+    def name(self) -> str:
+        """The key name, as it appears in signature lines."""
+        ...
+
+    @property
+    def key_id(self) -> int:
+        """The 32-bit key id, as it appears (big-endian) at the start of the signature."""
+        ...
+
+    def verify(self, msg: bytes, sig: bytes) -> bool:
+        """Whether ``sig`` is a valid signature of the note text ``msg``."""
+        ...
+
+
+class NoteVerifier:
+    """An Ed25519 (type ``0x01``) signed-note verifier key.
+
+    Construct it with :meth:`from_vkey` or ``NoteVerifier(name, public_key)``.
+    """
+
+    __slots__ = ("_key", "_key_id", "_name", "_public_key")
+
+    def __init__(self, name: str, public_key: bytes) -> None:
+        self._name = _check_name_arg(name)
+        if not isinstance(public_key, bytes | bytearray) or len(public_key) != _PUBLIC_KEY_SIZE:
+            raise UsageError("public_key must be 32 bytes")
+        self._public_key = bytes(public_key)
+        self._key = _load_public_key(self._public_key, f"note key {name!r}")
+        self._key_id = key_id(name, ALG_ED25519, self._public_key)
+
+    @classmethod
+    def from_vkey(cls, vkey: str) -> NoteVerifier:
+        """Parse a ``<name>+<hex8>+<base64(0x01 || public key)>`` verifier key.
+
+        Raises :class:`~electlog.errors.KeyFormatError` if it is malformed, of another type
+        or if its key id does not match."""
+        name, _, alg, public_key = parse_vkey(vkey)
+        if alg != ALG_ED25519:
+            raise KeyFormatError(
+                f"verifier key {name!r} has signature type 0x{alg:02x}, a note key needs 0x01"
+            )
+        return cls(name, public_key)
+
+    @property
+    def name(self) -> str:
+        """The key name."""
+        return self._name
+
+    @property
+    def key_id(self) -> int:
+        """The key id ``SHA-256(name || 0x0A || 0x01 || public key)[:4]`` as an integer."""
+        return self._key_id
+
+    @property
+    def public_key(self) -> bytes:
+        """The raw 32-byte Ed25519 public key."""
+        return self._public_key
+
+    @property
+    def vkey(self) -> str:
+        """The verifier key string ``<name>+<hex8>+<base64(0x01 || public key)>``."""
+        encoded = _b64encode(bytes((ALG_ED25519,)) + self._public_key)
+        return f"{self._name}+{self._key_id:08x}+{encoded}"
+
+    def verify(self, msg: bytes, sig: bytes) -> bool:
+        """Whether ``sig`` (64 bytes) is this key's Ed25519 signature of ``msg``."""
+        return _ed25519_verify(self._key, msg, sig)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, NoteVerifier):
+            return NotImplemented
+        return self._name == other._name and self._public_key == other._public_key
+
+    def __hash__(self) -> int:
+        return hash((NoteVerifier, self._name, self._public_key))
+
+    def __repr__(self) -> str:
+        return f"NoteVerifier({self.vkey!r})"
+
+
+class NoteSigner:
+    """An Ed25519 (type ``0x01``) signed-note signer key. ``repr`` never shows the seed."""
+
+    __slots__ = ("_key", "_key_id", "_name", "_public_key", "_seed")
+
+    def __init__(self, name: str, seed: bytes) -> None:
+        self._name = _check_name_arg(name)
+        if not isinstance(seed, bytes | bytearray) or len(seed) != _SEED_SIZE:
+            raise UsageError("seed must be 32 bytes")
+        self._seed = bytes(seed)
+        self._key, self._public_key = _private_key_from_seed(self._seed)
+        self._key_id = key_id(name, ALG_ED25519, self._public_key)
+
+    @classmethod
+    def generate(cls, name: str, *, rng_seed: bytes | None = None) -> NoteSigner:
+        """A new key named ``name``. ``rng_seed`` (32 bytes) is used as the Ed25519 seed when
+        given (deterministic keys for tests and vectors); otherwise ``os.urandom`` is used."""
+        return cls(name, _seed_for_generate(rng_seed))
+
+    @classmethod
+    def from_skey(cls, skey: str) -> NoteSigner:
+        """Parse Go's ``PRIVATE+KEY+<name>+<hex8>+<base64(0x01 || 32-byte seed)>`` signer key.
+
+        Raises :class:`~electlog.errors.KeyFormatError` (never echoing key material)."""
+        name, _, _, seed = _parse_skey(skey, (ALG_ED25519,))
+        return cls(name, seed)
+
+    @property
+    def name(self) -> str:
+        """The key name."""
+        return self._name
+
+    @property
+    def key_id(self) -> int:
+        """The key id ``SHA-256(name || 0x0A || 0x01 || public key)[:4]`` as an integer."""
+        return self._key_id
+
+    @property
+    def public_key(self) -> bytes:
+        """The raw 32-byte Ed25519 public key."""
+        return self._public_key
+
+    @property
+    def skey(self) -> str:
+        """The secret signer key string ``PRIVATE+KEY+<name>+<hex8>+<base64(0x01 || seed)>``."""
+        encoded = _b64encode(bytes((ALG_ED25519,)) + self._seed)
+        return f"{_PRIVATE_PREFIX}{self._name}+{self._key_id:08x}+{encoded}"
+
+    @property
+    def vkey(self) -> str:
+        """The public verifier key string ``<name>+<hex8>+<base64(0x01 || public key)>``."""
+        return self.verifier().vkey
+
+    def verifier(self) -> NoteVerifier:
+        """The matching :class:`NoteVerifier`."""
+        return NoteVerifier(self._name, self._public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        """The 64-byte Ed25519 signature of ``message`` (for a note: its text)."""
+        return self._key.sign(bytes(message))
+
+    def __repr__(self) -> str:
+        return f"NoteSigner(name={self._name!r}, key_id={self._key_id:08x})"
+
+
+def cosignature_message(text: bytes, timestamp: int) -> bytes:
+    """The message a cosignature/v1 signs: ``b"cosignature/v1\\ntime <timestamp>\\n" + text``,
+    where ``text`` is the whole checkpoint note text and ``timestamp`` is in decimal."""
+    return b"cosignature/v1\ntime %d\n" % timestamp + text
+
+
+def _check_timestamp(timestamp: object) -> int:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        raise UsageError(f"timestamp must be an int, not {type(timestamp).__name__}")
+    if not 0 <= timestamp <= _MAX_TIMESTAMP:
+        raise UsageError(f"timestamp {timestamp} is outside 0..2**64-1")
+    return timestamp
+
+
+class WitnessVerifier:
+    """A cosignature/v1 (type ``0x04``) witness verifier key.
+
+    Its ``verify(msg, sig)`` takes ``sig`` = 8-byte big-endian timestamp || 64-byte Ed25519
+    signature of :func:`cosignature_message` ``(msg, timestamp)``.
+    """
+
+    __slots__ = ("_key", "_key_id", "_name", "_public_key")
+
+    def __init__(self, name: str, public_key: bytes) -> None:
+        self._name = _check_name_arg(name)
+        if not isinstance(public_key, bytes | bytearray) or len(public_key) != _PUBLIC_KEY_SIZE:
+            raise UsageError("public_key must be 32 bytes")
+        self._public_key = bytes(public_key)
+        self._key = _load_public_key(self._public_key, f"witness key {name!r}")
+        self._key_id = key_id(name, ALG_COSIGNATURE_V1, self._public_key)
+
+    @classmethod
+    def from_vkey(cls, vkey: str) -> WitnessVerifier:
+        """Parse a witness verifier key.
+
+        The canonical form is ``<name>+<hex8>+<base64(0x04 || public key)>``. For
+        compatibility with witnesses configured by their plain Ed25519 note key (as
+        transparency-dev's ``NewVerifierForCosignatureV1``), a ``0x01`` vkey is accepted too: its
+        hex8 is checked as a ``0x01`` key id, and the witness key id is then computed with
+        ``0x04``. :attr:`vkey` always returns the ``0x04`` form."""
+        name, _, _, public_key = parse_vkey(vkey)
+        return cls(name, public_key)
+
+    @property
+    def name(self) -> str:
+        """The witness name."""
+        return self._name
+
+    @property
+    def key_id(self) -> int:
+        """The key id ``SHA-256(name || 0x0A || 0x04 || public key)[:4]`` as an integer."""
+        return self._key_id
+
+    @property
+    def public_key(self) -> bytes:
+        """The raw 32-byte Ed25519 public key."""
+        return self._public_key
+
+    @property
+    def vkey(self) -> str:
+        """The verifier key string ``<name>+<hex8>+<base64(0x04 || public key)>``."""
+        encoded = _b64encode(bytes((ALG_COSIGNATURE_V1,)) + self._public_key)
+        return f"{self._name}+{self._key_id:08x}+{encoded}"
+
+    def verify(self, msg: bytes, sig: bytes) -> bool:
+        """Whether ``sig`` (72 bytes: timestamp || signature) is this witness's cosignature of
+        the checkpoint text ``msg``."""
+        if len(sig) != _COSIG_SIZE:
+            return False
+        timestamp = int.from_bytes(sig[:8], "big")
+        return _ed25519_verify(self._key, cosignature_message(msg, timestamp), sig[8:])
+
+    @staticmethod
+    def timestamp_of(sig: bytes) -> int:
+        """The timestamp carried by a 72-byte cosignature (the bytes after the key id)."""
+        if len(sig) != _COSIG_SIZE:
+            raise UsageError(f"a cosignature is {_COSIG_SIZE} bytes, not {len(sig)}")
+        return int.from_bytes(sig[:8], "big")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WitnessVerifier):
+            return NotImplemented
+        return self._name == other._name and self._public_key == other._public_key
+
+    def __hash__(self) -> int:
+        return hash((WitnessVerifier, self._name, self._public_key))
+
+    def __repr__(self) -> str:
+        return f"WitnessVerifier({self.vkey!r})"
+
+
+class WitnessSigner:
+    """A cosignature/v1 (type ``0x04``) witness signer key. ``repr`` never shows the seed."""
+
+    __slots__ = ("_key", "_key_id", "_name", "_public_key", "_seed")
+
+    def __init__(self, name: str, seed: bytes) -> None:
+        self._name = _check_name_arg(name)
+        if not isinstance(seed, bytes | bytearray) or len(seed) != _SEED_SIZE:
+            raise UsageError("seed must be 32 bytes")
+        self._seed = bytes(seed)
+        self._key, self._public_key = _private_key_from_seed(self._seed)
+        self._key_id = key_id(name, ALG_COSIGNATURE_V1, self._public_key)
+
+    @classmethod
+    def generate(cls, name: str, *, rng_seed: bytes | None = None) -> WitnessSigner:
+        """A new witness key named ``name``; ``rng_seed`` (32 bytes) is the Ed25519 seed when
+        given, otherwise ``os.urandom`` is used."""
+        return cls(name, _seed_for_generate(rng_seed))
+
+    @classmethod
+    def from_skey(cls, skey: str) -> WitnessSigner:
+        """Parse a witness signer key ``PRIVATE+KEY+<name>+<hex8>+<base64(alg || seed)>``.
+
+        The C2SP specs define no private key string for witnesses; electlog uses Go's form with
+        type byte ``0x04`` and the ``0x04`` key id (what :attr:`skey` returns). A plain
+        ``0x01`` note signer key (hex8 = ``0x01`` key id) is accepted too, as
+        transparency-dev's ``NewSignerForCosignatureV1`` does."""
+        name, _, _, seed = _parse_skey(skey, (ALG_COSIGNATURE_V1, ALG_ED25519))
+        return cls(name, seed)
+
+    @property
+    def name(self) -> str:
+        """The witness name."""
+        return self._name
+
+    @property
+    def key_id(self) -> int:
+        """The key id ``SHA-256(name || 0x0A || 0x04 || public key)[:4]`` as an integer."""
+        return self._key_id
+
+    @property
+    def public_key(self) -> bytes:
+        """The raw 32-byte Ed25519 public key."""
+        return self._public_key
+
+    @property
+    def skey(self) -> str:
+        """The secret key string ``PRIVATE+KEY+<name>+<hex8>+<base64(0x04 || seed)>``."""
+        encoded = _b64encode(bytes((ALG_COSIGNATURE_V1,)) + self._seed)
+        return f"{_PRIVATE_PREFIX}{self._name}+{self._key_id:08x}+{encoded}"
+
+    @property
+    def vkey(self) -> str:
+        """The verifier key string ``<name>+<hex8>+<base64(0x04 || public key)>``."""
+        return self.verifier().vkey
+
+    def verifier(self) -> WitnessVerifier:
+        """The matching :class:`WitnessVerifier`."""
+        return WitnessVerifier(self._name, self._public_key)
+
+    def sign(self, message: bytes, *, timestamp: int) -> bytes:
+        """The 72-byte timestamped cosignature of the checkpoint text ``message``:
+        8-byte big-endian ``timestamp`` || Ed25519 signature of
+        :func:`cosignature_message` ``(message, timestamp)``."""
+        timestamp = _check_timestamp(timestamp)
+        signature = self._key.sign(cosignature_message(bytes(message), timestamp))
+        return timestamp.to_bytes(8, "big") + signature
+
+    def __repr__(self) -> str:
+        return f"WitnessSigner(name={self._name!r}, key_id={self._key_id:08x})"
+
+
+# --------------------------------------------------------------------------- notes
+
+
+@attrs.frozen(kw_only=True)
+class NoteSignature:
+    """One signature line of a note: key name, 32-bit key id and the signature bytes that
+    follow the key id (64 bytes for Ed25519, 72 for a cosignature)."""
+
+    name: str
+    key_id: int
+    signature_bytes: bytes
+
+    def to_line(self) -> str:
+        """The signature line ``— <name> <base64(key id || signature)>\\n``."""
+        encoded = _b64encode(self.key_id.to_bytes(4, "big") + self.signature_bytes)
+        return f"{_SIG_PREFIX}{self.name} {encoded}\n"
+
+
+@attrs.frozen(kw_only=True)
+class Note:
+    """An opened note: its text, the signatures verified by known keys (one per key, in order
+    of appearance) and the signatures of unknown keys (identical lines listed once)."""
+
+    text: str
+    sigs: tuple[NoteSignature, ...]
+    unverified_sigs: tuple[NoteSignature, ...]
+
+
+@attrs.frozen
+class _ParsedLine:
+    line: str
+    sig: NoteSignature
+
+
+def _parse_note(note: object) -> tuple[str, list[_ParsedLine]]:
+    """Split a signed note into its text and its syntactically valid signature lines.
+
+    Raises NoteError naming the problem and its character offset."""
+    if isinstance(note, bytes | bytearray | memoryview):
+        try:
+            note = bytes(note).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NoteError(f"malformed note: invalid UTF-8 at byte offset {exc.start}") from exc
+    if not isinstance(note, str):
+        raise UsageError(f"a note must be str or bytes, not {type(note).__name__}")
+    try:
+        note.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise NoteError(
+            f"malformed note: lone surrogate (not valid UTF-8) at character offset {exc.start}"
+        ) from exc
+    bad = _CONTROL_RE.search(note)
+    if bad is not None:
+        raise NoteError(
+            f"malformed note: control character U+{ord(bad.group()):04X} "
+            f"at character offset {bad.start()}"
+        )
+    split = note.rfind("\n\n")
+    if split < 0:
+        raise NoteError("malformed note: no blank line separates the text from signatures")
+    text, block = note[: split + 1], note[split + 2 :]
+    if block == "":
+        raise NoteError("malformed note: no signature lines after the blank line")
+    if not block.endswith("\n"):
+        raise NoteError("malformed note: the last signature line does not end with a newline")
+    raw_lines = block[:-1].split("\n")
+    if len(raw_lines) > MAX_NOTE_SIGNATURES:
+        raise NoteError(
+            f"malformed note: {len(raw_lines)} signature lines, more than {MAX_NOTE_SIGNATURES}"
+        )
+    parsed: list[_ParsedLine] = []
+    offset = split + 2
+    for number, line in enumerate(raw_lines, start=1):
+        where = f"signature line {number} (character offset {offset})"
+        offset += len(line) + 1
+        if not line.startswith(_SIG_PREFIX):
+            raise NoteError(f"malformed note: {where} does not start with '— '")
+        name, _, encoded = line[len(_SIG_PREFIX) :].partition(" ")
+        problem = _name_problem(name)
+        if problem is not None:
+            raise NoteError(f"malformed note: {where}: {problem}")
+        raw = _b64decode_canonical(encoded) if encoded else None
+        if raw is None:
+            raise NoteError(f"malformed note: {where}: signature is not canonical base64")
+        if len(raw) < 5:
+            raise NoteError(f"malformed note: {where}: signature shorter than 5 bytes")
+        sig = NoteSignature(
+            name=name, key_id=int.from_bytes(raw[:4], "big"), signature_bytes=raw[4:]
+        )
+        parsed.append(_ParsedLine(line=line, sig=sig))
+    return text, parsed
+
+
+def _verifier_map(verifiers: Sequence[Verifier]) -> dict[tuple[str, int], Verifier]:
+    if isinstance(verifiers, str | bytes) or not isinstance(verifiers, Sequence):
+        raise UsageError("verifiers must be a sequence of verifiers")
+    known: dict[tuple[str, int], Verifier] = {}
+    for v in verifiers:
+        if not isinstance(v, Verifier):
+            raise UsageError(f"{v!r} is not a Verifier (needs name, key_id and verify)")
+        k = (v.name, v.key_id)
+        if k in known:
+            raise NoteError(f"ambiguous key {v.name}+{v.key_id:08x}: listed twice in verifiers")
+        known[k] = v
+    return known
+
+
+def open_note(note: str | bytes, verifiers: Sequence[Verifier]) -> Note:
+    """Parse a signed note and verify its signatures by the known ``verifiers``.
+
+    Rules (c2sp.org/signed-note, Go's ``note.Open``): the note must be valid UTF-8 without ASCII
+    control characters other than newline; the last blank line separates the text (which keeps
+    its final newline) from at least one signature line ``— <name> <base64>``; at most
+    :data:`MAX_NOTE_SIGNATURES` lines; key names non-empty without spaces or ``+``; signatures
+    canonical base64 of at least 5 bytes. Signatures whose (name, key id) no verifier has are
+    ignored (listed in ``unverified_sigs``). Every signature line by a known key must verify,
+    otherwise the whole note is rejected. At least one signature must verify.
+
+    Raises :class:`~electlog.errors.NoteError`: ``"malformed note: ..."``,
+    ``"ambiguous key ..."`` (two verifiers with the same name and key id),
+    ``"invalid signature for key <name>+<hex8>"`` or ``"note has no verifiable signature"``.
+    """
+    known = _verifier_map(verifiers)
+    text, lines = _parse_note(note)
+    message = text.encode("utf-8")
+    sigs: list[NoteSignature] = []
+    seen_verified: set[tuple[str, int]] = set()
+    unverified: list[NoteSignature] = []
+    seen_unverified: set[str] = set()
+    for item in lines:
+        sig = item.sig
+        k = (sig.name, sig.key_id)
+        verifier = known.get(k)
+        if verifier is None:
+            if item.line not in seen_unverified:
+                seen_unverified.add(item.line)
+                unverified.append(sig)
+            continue
+        if not verifier.verify(message, sig.signature_bytes):
+            raise NoteError(f"invalid signature for key {sig.name}+{sig.key_id:08x}")
+        if k not in seen_verified:
+            seen_verified.add(k)
+            sigs.append(sig)
+    if not sigs:
+        names = ", ".join(f"{s.name}+{s.key_id:08x}" for s in unverified)
+        raise NoteError(
+            f"note has no verifiable signature (signatures by unknown keys: {names or 'none'})"
+        )
+    return Note(text=text, sigs=tuple(sigs), unverified_sigs=tuple(unverified))
+
+
+def _check_note_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise UsageError(f"note text must be str, not {type(text).__name__}")
+    if text == "":
+        raise UsageError("note text is empty")
+    if not text.endswith("\n"):
+        raise UsageError("note text must end with a newline")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(f"note text has a lone surrogate at offset {exc.start}") from exc
+    bad = _CONTROL_RE.search(text)
+    if bad is not None:
+        raise UsageError(
+            f"note text has control character U+{ord(bad.group()):04X} at offset {bad.start()}"
+        )
+    return text
+
+
+def sign_note(text: str, signers: Sequence[NoteSigner]) -> str:
+    """Sign ``text`` with each signer: ``text + "\\n" + one line per signer``, each line
+    ``— <name> <base64(4-byte big-endian key id || Ed25519 signature of text)>\\n``.
+
+    ``text`` must be non-empty, end with a newline and contain no ASCII control character
+    other than newline (else :class:`~electlog.errors.UsageError`); at least one signer."""
+    text = _check_note_text(text)
+    if isinstance(signers, NoteSigner) or not isinstance(signers, Sequence):
+        raise UsageError("signers must be a sequence of NoteSigner")
+    if not signers:
+        raise UsageError("sign_note needs at least one signer")
+    if len(signers) > MAX_NOTE_SIGNATURES:
+        raise UsageError(f"at most {MAX_NOTE_SIGNATURES} signers")
+    message = text.encode("utf-8")
+    parts = [text, "\n"]
+    for signer in signers:
+        if not isinstance(signer, NoteSigner):
+            raise UsageError(f"{signer!r} is not a NoteSigner")
+        parts.append(
+            NoteSignature(
+                name=signer.name, key_id=signer.key_id, signature_bytes=signer.sign(message)
+            ).to_line()
+        )
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def _line_problem(value: object, what: str) -> str | None:
+    if not isinstance(value, str):
+        return f"{what} must be str, not {type(value).__name__}"
+    if value == "":
+        return f"{what} is empty"
+    if "\n" in value:
+        return f"{what} contains a newline"
+    bad = _CONTROL_RE.search(value)
+    if bad is not None:
+        return f"{what} contains control character U+{ord(bad.group()):04X}"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{what} contains a lone surrogate"
+    return None
+
+
+def _validate_checkpoint(cp: Checkpoint) -> None:
+    problem = _line_problem(cp.origin, "origin")
+    if problem is not None:
+        raise UsageError(f"checkpoint {problem}")
+    if isinstance(cp.size, bool) or not isinstance(cp.size, int):
+        raise UsageError(f"checkpoint size must be an int, not {type(cp.size).__name__}")
+    if not 0 <= cp.size <= MAX_TREE_SIZE:
+        raise UsageError(f"checkpoint size {cp.size} is outside 0..2**63-1")
+    if not isinstance(cp.root, bytes) or len(cp.root) != 32:
+        raise UsageError("checkpoint root must be 32 bytes")
+    if not isinstance(cp.extensions, tuple):
+        raise UsageError("checkpoint extensions must be a tuple of str")
+    for i, ext in enumerate(cp.extensions):
+        problem = _line_problem(ext, f"extension line {i}")
+        if problem is not None:
+            raise UsageError(f"checkpoint {problem}")
+
+
+@attrs.frozen(kw_only=True)
+class Checkpoint:
+    """A C2SP tlog-checkpoint note text: origin, tree size, RFC 6962 root hash and optional
+    extension lines. Constructing one with invalid fields raises
+    :class:`~electlog.errors.UsageError`."""
+
+    origin: str
+    size: int
+    root: bytes
+    extensions: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        _validate_checkpoint(self)
+
+    def to_text(self) -> str:
+        """``origin\\nsize\\nbase64(root)\\n`` followed by ``extension\\n`` for each extension."""
+        head = f"{self.origin}\n{self.size}\n{_b64encode(self.root)}\n"
+        return head + "".join(f"{ext}\n" for ext in self.extensions)
+
+    @classmethod
+    def from_text(cls, text: str) -> Checkpoint:
+        """Parse a checkpoint note text strictly.
+
+        Raises :class:`~electlog.errors.CheckpointError` on: a missing final newline, fewer
+        than three lines, an empty line (origin, size, root or extension), a size that is not
+        ASCII decimal without leading zeros or exceeds :data:`MAX_TREE_SIZE`, a root that is not
+        the canonical padded standard base64 of 32 bytes, or a control character."""
+        if not isinstance(text, str):
+            raise UsageError(f"checkpoint text must be str, not {type(text).__name__}")
+        if not text.endswith("\n"):
+            raise CheckpointError("malformed checkpoint: text does not end with a newline")
+        lines = text[:-1].split("\n")
+        if len(lines) < 3:
+            raise CheckpointError(
+                f"malformed checkpoint: {len(lines)} line(s), need origin, size and root"
+            )
+        labels = ["line 1 (origin)", "line 2 (size)", "line 3 (root)"]
+        for i, line in enumerate(lines):
+            label = labels[i] if i < 3 else f"line {i + 1} (extension)"
+            problem = _line_problem(line, label)
+            if problem is not None:
+                raise CheckpointError(f"malformed checkpoint: {problem}")
+        origin, size_text, root_text = lines[0], lines[1], lines[2]
+        if len(size_text) > 19 or _DECIMAL_RE.fullmatch(size_text) is None:
+            raise CheckpointError(
+                f"malformed checkpoint: line 2 (size) {size_text[:40]!r} is not a decimal "
+                "number without sign or leading zeros"
+            )
+        size = int(size_text)
+        if size > MAX_TREE_SIZE:
+            raise CheckpointError(f"malformed checkpoint: line 2 (size) {size} exceeds 2**63-1")
+        root = _b64decode_canonical(root_text)
+        if root is None or len(root) != 32:
+            raise CheckpointError(
+                "malformed checkpoint: line 3 (root) is not the padded standard base64 of 32 bytes"
+            )
+        return cls(origin=origin, size=size, root=root, extensions=tuple(lines[3:]))
+
+
+@attrs.frozen(kw_only=True)
+class VerifiedCheckpoint:
+    """The result of :func:`verify_checkpoint_detailed`: the checkpoint and the witnesses whose
+    cosignatures verified, as ``(name, timestamp)`` pairs in order of appearance (one per
+    witness)."""
+
+    checkpoint: Checkpoint
+    witnesses: tuple[tuple[str, int], ...]
+
+
+def cosign(
+    note: str,
+    witness: WitnessSigner,
+    timestamp: int,
+    *,
+    log_verifier: NoteVerifier | None = None,
+) -> str:
+    """Add ``witness``'s cosignature/v1 line, made at ``timestamp`` (seconds since the UNIX
+    epoch, injected by the caller), to the signed checkpoint ``note``.
+
+    The note must be well-formed (:class:`~electlog.errors.NoteError` otherwise) and its text a
+    valid checkpoint (:class:`~electlog.errors.CheckpointError`). If ``log_verifier`` is given,
+    the log signature is verified first with :func:`verify_checkpoint`. An earlier cosignature
+    line by the same witness key is dropped; the new line is appended last.
+    """
+    if not isinstance(witness, WitnessSigner):
+        raise UsageError(f"{witness!r} is not a WitnessSigner")
+    timestamp = _check_timestamp(timestamp)
+    if log_verifier is not None:
+        verify_checkpoint(note, log_verifier)
+    text, lines = _parse_note(note)
+    Checkpoint.from_text(text)
+    kept = [
+        item.line + "\n"
+        for item in lines
+        if (item.sig.name, item.sig.key_id) != (witness.name, witness.key_id)
+    ]
+    if len(kept) >= MAX_NOTE_SIGNATURES:
+        raise NoteError(f"note already has {len(kept)} signature lines; cannot add another")
+    new = NoteSignature(
+        name=witness.name,
+        key_id=witness.key_id,
+        signature_bytes=witness.sign(text.encode("utf-8"), timestamp=timestamp),
+    )
+    return text + "\n" + "".join(kept) + new.to_line()
+
+
+def verify_checkpoint_detailed(
+    note: str | bytes,
+    log_verifier: NoteVerifier,
+    witnesses: Sequence[WitnessVerifier] = (),
+    quorum: int = 0,
+) -> VerifiedCheckpoint:
+    """Verify a signed, possibly cosigned, checkpoint note under a witness policy.
+
+    Accepts the note only if: it opens (:func:`open_note`) with ``log_verifier`` and the
+    ``witnesses`` as known keys (so every signature line by any of them verifies); it carries a
+    valid signature by ``log_verifier``; its text is a valid :class:`Checkpoint` whose origin
+    equals ``log_verifier.name`` (the C2SP convention: the log's key name is its origin); and
+    at least ``quorum`` distinct witnesses of ``witnesses`` cosigned it. Cosignatures by
+    unknown witnesses are ignored; several cosignatures by one witness count once. Timestamps
+    are reported, not judged: freshness is the caller's policy.
+
+    Identical entries in ``witnesses`` are merged. Raises :class:`~electlog.errors.UsageError`
+    for an unusable policy (quorum negative or above the number of distinct witnesses, two
+    witnesses with the same name and key id or the same public key) and
+    :class:`~electlog.errors.CheckpointError` for every verification failure.
+    """
+    if not isinstance(log_verifier, NoteVerifier):
+        raise UsageError(f"log_verifier must be a NoteVerifier, not {type(log_verifier).__name__}")
+    if isinstance(quorum, bool) or not isinstance(quorum, int) or quorum < 0:
+        raise UsageError(f"quorum must be a non-negative int, not {quorum!r}")
+    if isinstance(witnesses, str | bytes) or not isinstance(witnesses, Sequence):
+        raise UsageError("witnesses must be a sequence of WitnessVerifier")
+    unique: dict[tuple[str, int], WitnessVerifier] = {}
+    by_public: dict[bytes, WitnessVerifier] = {}
+    for w in witnesses:
+        if not isinstance(w, WitnessVerifier):
+            raise UsageError(f"{w!r} is not a WitnessVerifier")
+        k = (w.name, w.key_id)
+        if k in unique:
+            if unique[k] != w:
+                raise UsageError(f"ambiguous witness key {w.name}+{w.key_id:08x}")
+            continue
+        other = by_public.get(w.public_key)
+        if other is not None:
+            raise UsageError(f"witnesses {other.name!r} and {w.name!r} have the same public key")
+        unique[k] = w
+        by_public[w.public_key] = w
+    if quorum > len(unique):
+        raise UsageError(f"quorum {quorum} exceeds the {len(unique)} distinct witnesses given")
+    log_key = (log_verifier.name, log_verifier.key_id)
+    if log_key in unique:
+        raise UsageError(
+            f"witness key {log_verifier.name}+{log_verifier.key_id:08x} is the log key"
+        )
+    try:
+        opened = open_note(note, [log_verifier, *unique.values()])
+    except NoteError as exc:
+        raise CheckpointError(f"checkpoint note rejected: {exc}") from exc
+    if not any((s.name, s.key_id) == log_key for s in opened.sigs):
+        raise CheckpointError(
+            f"checkpoint is not signed by the log key {log_verifier.name}+{log_verifier.key_id:08x}"
+        )
+    checkpoint = Checkpoint.from_text(opened.text)
+    if checkpoint.origin != log_verifier.name:
+        raise CheckpointError(
+            f"checkpoint origin {checkpoint.origin!r} does not match the log key name "
+            f"{log_verifier.name!r}"
+        )
+    cosigned = tuple(
+        (s.name, WitnessVerifier.timestamp_of(s.signature_bytes))
+        for s in opened.sigs
+        if (s.name, s.key_id) in unique
+    )
+    if len(cosigned) < quorum:
+        names = ", ".join(name for name, _ in cosigned) or "none"
+        raise CheckpointError(
+            f"witness quorum not met: {len(cosigned)} of {quorum} required cosignatures "
+            f"verified (cosigned by: {names})"
+        )
+    return VerifiedCheckpoint(checkpoint=checkpoint, witnesses=cosigned)
+
+
+def verify_checkpoint(
+    note: str | bytes,
+    log_verifier: NoteVerifier,
+    witnesses: Sequence[WitnessVerifier] = (),
+    quorum: int = 0,
+) -> Checkpoint:
+    """Like :func:`verify_checkpoint_detailed`, returning only the :class:`Checkpoint`."""
+    return verify_checkpoint_detailed(note, log_verifier, witnesses, quorum).checkpoint
