@@ -20,6 +20,7 @@ import attrs
 from .codec import decode_map, encode
 from .errors import (
     DecodeError,
+    ElectlogError,
     EncodeError,
     EntryError,
     SignatureError,
@@ -175,6 +176,8 @@ class Entry:
     signature: bytes
     statement_bytes: bytes
     leaf_hash: bytes
+    # True only for entries made by Entry.create or verified by Entry.from_bytes in this process
+    _verified: bool = attrs.field(default=False, init=False, repr=False)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Entry) and other.data == self.data
@@ -204,7 +207,7 @@ class Entry:
         data = encode({"key": key.public.raw, "sig": sig, "stmt": stmt})
         if len(data) > MAX_ENTRY_SIZE:
             raise EntryError(f"entry is {len(data)} bytes, more than {MAX_ENTRY_SIZE}")
-        return cls(
+        entry = cls(
             data=data,
             statement=statement,
             public_key=key.public.raw,
@@ -212,6 +215,8 @@ class Entry:
             statement_bytes=stmt,
             leaf_hash=entry_leaf_hash(data),
         )
+        object.__setattr__(entry, "_verified", True)
+        return entry
 
     @classmethod
     def from_bytes(cls, data: bytes, *, verify: bool = True) -> Entry:
@@ -246,9 +251,9 @@ class Entry:
                     f"signature of {statement.type} by {statement.author.hex()[:16]}… "
                     f"seq {statement.seq} does not verify"
                 ) from None
-            except Exception as exc:  # invalid point encodings etc.
+            except ElectlogError as exc:  # invalid point encodings etc.
                 raise SignatureError(f"public key unusable: {exc}") from None
-        return cls(
+        entry = cls(
             data=data,
             statement=statement,
             public_key=pub,
@@ -256,6 +261,9 @@ class Entry:
             statement_bytes=stmt,
             leaf_hash=entry_leaf_hash(data),
         )
+        if verify:
+            object.__setattr__(entry, "_verified", True)
+        return entry
 
 
 @attrs.frozen

@@ -1,0 +1,210 @@
+"""The append-only log: checked appends, the Merkle tree over a store, checkpoints and proofs.
+
+Every append re-checks the entry (canonical form, signature, log id) and the author's chain
+(sequence number ``head.seq + 1`` and ``prev`` = leaf hash of the author's previous entry) inside
+the store's exclusive transaction. A refused append raises a named error and leaves the log
+exactly as it was; a batch is all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import attrs
+
+from . import merkle
+from .checkpoint import Checkpoint, NoteSigner, sign_note
+from .errors import (
+    AppendError,
+    AuthorChainError,
+    CheckpointError,
+    ElectlogError,
+    LogIdMismatchError,
+    NoteError,
+    UsageError,
+)
+from .events import ZERO_HASH, AuthorHead, Entry
+from .store.base import Store, StoredCheckpoint
+from .store.memory import MemoryStore
+
+__all__ = ["Log", "Receipt"]
+
+
+@attrs.frozen
+class Receipt:
+    """Acknowledgement of a durable append: the entry's index and leaf hash."""
+
+    index: int
+    leaf_hash: bytes
+
+
+def _as_entry(item: Entry | bytes, position: int) -> Entry:
+    if isinstance(item, Entry):
+        if item._verified:
+            return item
+        data = item.data
+    elif isinstance(item, bytes | bytearray | memoryview):
+        data = bytes(item)
+    else:
+        raise UsageError(f"batch item {position}: expected an Entry or entry bytes")
+    try:
+        return Entry.from_bytes(data, verify=True)
+    except ElectlogError as exc:
+        raise type(exc)(f"batch item {position}: {exc}") from exc
+
+
+class Log:
+    """An append-only, Merkle-committed log of signed entries over a :class:`Store`.
+
+    ``Log("example.org/election-2026")`` is an in-memory log; ``Log(store)`` uses a durable store.
+    """
+
+    def __init__(self, store: Store | str) -> None:
+        if isinstance(store, str):
+            store = MemoryStore(store)
+        if not isinstance(store, Store):
+            raise UsageError("Log needs a Store or an origin string")
+        self._store = store
+
+    @property
+    def store(self) -> Store:
+        """The underlying store."""
+        return self._store
+
+    @property
+    def origin(self) -> str:
+        """The log id (C2SP origin)."""
+        return self._store.origin
+
+    def __len__(self) -> int:
+        return self._store.size()
+
+    # ------------------------------------------------------------------ appends
+
+    def append(self, entry: Entry | bytes) -> Receipt:
+        """Check and durably append one entry."""
+        return self.append_many([entry])[0]
+
+    def append_many(self, entries: Iterable[Entry | bytes]) -> list[Receipt]:
+        """Check and durably append a batch: all entries or none. One commit for the batch."""
+        batch = [_as_entry(item, i) for i, item in enumerate(entries)]
+        if not batch:
+            return []
+        origin = self.origin
+        for i, e in enumerate(batch):
+            if e.statement.log != origin:
+                raise LogIdMismatchError(
+                    f"batch item {i}: entry is for log {e.statement.log!r}, this log is {origin!r}"
+                )
+        receipts: list[Receipt] = []
+        with self._store.transaction() as tx:
+            start = tx.size
+            heads: dict[bytes, AuthorHead | None] = {}
+            for i, e in enumerate(batch):
+                st = e.statement
+                author = st.author
+                head = heads[author] if author in heads else tx.author_head(author)
+                want_seq = 1 if head is None else head.seq + 1
+                want_prev = ZERO_HASH if head is None else head.prev
+                if st.seq != want_seq:
+                    raise AuthorChainError(
+                        f"batch item {i}: author {author.hex()[:16]}… sequence number {st.seq}, "
+                        f"expected {want_seq}"
+                    )
+                if st.prev != want_prev:
+                    raise AuthorChainError(
+                        f"batch item {i}: author {author.hex()[:16]}… seq {st.seq} does not link "
+                        f"to the author's previous entry"
+                    )
+                heads[author] = AuthorHead(st.seq, e.leaf_hash)
+                index = tx.append(e.data, e.leaf_hash, author, st.seq)
+                receipts.append(Receipt(index, e.leaf_hash))
+            leaves = [e.leaf_hash for e in batch]
+            nodes = merkle.new_nodes_batch(tx.node, start, leaves)
+            tx.put_nodes(n for n in nodes if n[0] >= 1)
+        return receipts
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, index: int) -> Entry:
+        """Entry ``index``, parsed (the stored bytes are re-checked; signature not re-verified)."""
+        return Entry.from_bytes(self._store.entry(index), verify=False)
+
+    def get_bytes(self, index: int) -> bytes:
+        """The exact stored bytes of entry ``index``."""
+        return self._store.entry(index)
+
+    def __iter__(self) -> Iterator[Entry]:
+        for data in self._store.entries():
+            yield Entry.from_bytes(data, verify=False)
+
+    def author_head(self, key_id: bytes) -> AuthorHead | None:
+        """The author's head (sequence number, leaf hash of the last entry) or None."""
+        return self._store.author_head(key_id)
+
+    def _size(self, size: int | None) -> int:
+        n = self._store.size()
+        if size is None:
+            return n
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= n:
+            raise UsageError(f"tree size {size!r} out of range [0, {n}]")
+        return size
+
+    def root(self, size: int | None = None) -> bytes:
+        """The RFC 6962 root of the first ``size`` entries (default: all)."""
+        return merkle.root_at(self._store.node, self._size(size))
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """RFC 6962 inclusion proof of entry ``index`` in the tree of ``size`` entries."""
+        n = self._size(size)
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n:
+            raise UsageError(f"index {index!r} out of range for tree size {n}")
+        return merkle.inclusion_proof_at(self._store.node, index, n)
+
+    def consistency_proof(self, size1: int, size2: int | None = None) -> list[bytes]:
+        """RFC 6962 consistency proof from tree size ``size1`` to ``size2`` (default: all)."""
+        n = self._size(size2)
+        if not isinstance(size1, int) or isinstance(size1, bool) or not 1 <= size1 <= n:
+            raise UsageError(f"size1 {size1!r} out of range [1, {n}]")
+        return merkle.consistency_proof_at(self._store.node, size1, n)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def checkpoint(
+        self, signer: NoteSigner, *, size: int | None = None, extensions: Sequence[str] = ()
+    ) -> str:
+        """Sign and store a C2SP checkpoint of the first ``size`` entries; returns the note.
+
+        The signer's key name must be the log's origin (the C2SP convention)."""
+        if signer.name != self.origin:
+            raise UsageError(
+                f"checkpoint signer name {signer.name!r} must equal the log origin {self.origin!r}"
+            )
+        n = self._size(size)
+        cp = Checkpoint(origin=self.origin, size=n, root=self.root(n), extensions=tuple(extensions))
+        note = sign_note(cp.to_text(), [signer])
+        self._store.add_checkpoint(n, note)
+        return note
+
+    def add_checkpoint(self, note: str) -> Checkpoint:
+        """Store a checkpoint note received back from witnesses (e.g. with cosignatures added)
+        after checking that it is for this log and commits to this log's tree."""
+        try:
+            text = note[: note.rindex("\n\n") + 1] if "\n\n" in note else note
+            cp = Checkpoint.from_text(text)
+        except (NoteError, CheckpointError) as exc:
+            raise AppendError(f"not a checkpoint note: {exc}") from exc
+        if cp.origin != self.origin:
+            raise AppendError(f"checkpoint is for log {cp.origin!r}, this log is {self.origin!r}")
+        if cp.size > len(self) or self.root(cp.size) != cp.root:
+            raise AppendError(f"checkpoint of size {cp.size} does not commit to this log's tree")
+        self._store.add_checkpoint(cp.size, note)
+        return cp
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Every stored checkpoint note, oldest first."""
+        return self._store.checkpoints()
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The most recent stored checkpoint."""
+        return self._store.latest_checkpoint()
