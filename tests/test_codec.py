@@ -386,6 +386,19 @@ def test_nesting_too_deep() -> None:
     raises_at(b"\x91" * 5000 + b"\xc0", errors.NestingTooDeepError, 32)
 
 
+def test_depth_cap_is_safe_from_recursion_limits() -> None:
+    cap = codec.MAX_DEPTH_CAP
+    deep = b"\x91" * cap + b"\xc0"
+    assert encode(encode_nested(cap), max_depth=cap) == deep
+    assert decode(deep, max_depth=cap) == encode_nested(cap)
+    assert codec._Strict(deep, cap, DEFAULT_MAX_ITEMS).run() == encode_nested(cap)
+    raises_at(
+        b"\x81\xa1a" * (cap + 1) + b"\x00", errors.NestingTooDeepError, 3 * cap, max_depth=cap
+    )
+    with pytest.raises(errors.UsageError):
+        decode(deep, max_depth=cap + 1)
+
+
 def encode_nested(depth: int) -> object:
     value: object = None
     for _ in range(depth):
