@@ -1,0 +1,170 @@
+"""Subcommands for operators of a log: keygen, append, checkpoint, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import NoteSigner, WitnessSigner, cosign
+from ..errors import StorageError, UsageError
+from ..events import Author
+from ..keys import SigningKey
+from ..log import Log
+
+__all__ = ["register"]
+
+
+def _write_secret(path: Path, text: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise StorageError(f"refusing to overwrite existing key file {path}") from None
+    except OSError as exc:
+        raise StorageError(f"cannot create key file {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+
+
+def _read_text(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise StorageError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} {path} is not UTF-8 text") from None
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.kind == "author":
+        key = SigningKey.generate()
+        key.save(out)
+        print(key.public.to_text())
+    elif args.kind == "log":
+        if not args.name:
+            raise UsageError("a log key needs --name (the log's origin)")
+        signer = NoteSigner.generate(args.name)
+        _write_secret(out, signer.skey)
+        print(signer.vkey)
+    else:
+        if not args.name:
+            raise UsageError("a witness key needs --name")
+        witness = WitnessSigner.generate(args.name)
+        _write_secret(out, witness.skey)
+        print(witness.vkey)
+    print(f"private key written to {out} (mode 0600)", file=sys.stderr)
+    return 0
+
+
+def _json_to_canonical(value: Any, where: str) -> Any:
+    """JSON has no bytes and has floats; map "hex:..." strings to bytes and refuse floats."""
+    if isinstance(value, float):
+        raise UsageError(f"{where}: floats are not allowed in event bodies")
+    if isinstance(value, str) and value.startswith("hex:"):
+        try:
+            return bytes.fromhex(value[4:])
+        except ValueError:
+            raise UsageError(f"{where}: invalid hex after 'hex:'") from None
+    if isinstance(value, list):
+        return [_json_to_canonical(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _json_to_canonical(v, f"{where}.{k}") for k, v in value.items()}
+    return value
+
+
+def _open_log(target: str, origin: str | None) -> Log:
+    from ..store import open_store
+
+    return Log(open_store(target, origin=origin))
+
+
+def _append(args: argparse.Namespace) -> int:
+    try:
+        body = json.loads(args.body)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise UsageError("--body must be a JSON object")
+    body = _json_to_canonical(body, "body")
+    key = SigningKey.load(args.key)
+    log = _open_log(args.store, args.origin)
+    head = log.author_head(key.key_id)
+    author = (
+        Author(key, log.origin)
+        if head is None
+        else Author(key, log.origin, seq=head.seq, prev=head.prev)
+    )
+    # the command line is the outer edge: it may read the clock when --time is not given
+    claimed = args.time if args.time is not None else time.time_ns() // 1000
+    entry = author.sign(args.type, body, time=claimed, schema=args.schema)
+    receipt = log.append(entry)
+    print(json.dumps({"index": receipt.index, "leaf_hash": receipt.leaf_hash.hex()}))
+    return 0
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    log = _open_log(args.store, None)
+    signer = NoteSigner.from_skey(_read_text(args.log_key, "log key file"))
+    note = log.checkpoint(signer)
+    if args.witness_key:
+        stamp = args.timestamp if args.timestamp is not None else int(time.time())
+        for path in args.witness_key:
+            note = cosign(note, WitnessSigner.from_skey(_read_text(path, "witness key file")), stamp)
+        log.add_checkpoint(note)
+    sys.stdout.write(note)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ..store import open_store
+    from ..store.bundle import export_bundle
+    from ..store.tiles import export_tiles
+
+    store = open_store(args.store, create=False)
+    try:
+        if args.bundle:
+            export_bundle(store, args.bundle)
+            print(f"bundle written to {args.bundle}")
+        if args.tiles:
+            export_tiles(store, args.tiles)
+            print(f"tiles written to {args.tiles}")
+    finally:
+        store.close()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add keygen, append, checkpoint and export."""
+    p = sub.add_parser("keygen", help="generate an author, log (checkpoint) or witness key")
+    p.add_argument("kind", choices=["author", "log", "witness"])
+    p.add_argument("--name", help="key name (log: the log's origin; witness: its name)")
+    p.add_argument("--out", required=True, help="private key file to create (mode 0600)")
+    p.set_defaults(func=_keygen)
+
+    p = sub.add_parser("append", help="sign and append one generic event to a store")
+    p.add_argument("store", help="SQLite path or postgresql:// DSN")
+    p.add_argument("--origin", help="log id, needed when the store is created")
+    p.add_argument("--key", required=True, help="author private key (PEM)")
+    p.add_argument("--type", required=True, help="event type, e.g. demo.note")
+    p.add_argument("--schema", type=int, default=1)
+    p.add_argument("--body", required=True, help='JSON object; "hex:.." strings become bytes')
+    p.add_argument("--time", type=int, help="claimed time in µs UTC (default: now)")
+    p.set_defaults(func=_append)
+
+    p = sub.add_parser("checkpoint", help="sign (and cosign) a checkpoint of a store")
+    p.add_argument("store")
+    p.add_argument("--log-key", required=True, help="file with the log's PRIVATE+KEY string")
+    p.add_argument("--witness-key", action="append", help="witness PRIVATE+KEY file (repeat)")
+    p.add_argument("--timestamp", type=int, help="cosignature time, seconds (default: now)")
+    p.set_defaults(func=_checkpoint)
+
+    p = sub.add_parser("export", help="export a store as a bundle file and/or tiles directory")
+    p.add_argument("store")
+    p.add_argument("--bundle", help="bundle file to write")
+    p.add_argument("--tiles", help="tlog-tiles directory to write")
+    p.set_defaults(func=_export)
