@@ -1,0 +1,956 @@
+"""The election tally: classify ballots, count votes per post, decide winners, explain every seat.
+
+One *round* is one ballot paper of one electorate (normally one community): every ballot of the
+round carries marks for the round's posts (director, deputy directors, members). The tally is a
+streaming fold: :class:`RoundTally` keeps one counter per candidate and per post, never the
+ballots, so 100,000 ballots cost 100,000 cheap :meth:`RoundTally.add` calls and O(candidates)
+memory. :meth:`RoundTally.result` turns the counters into a :class:`RoundResult` that carries
+every count, every decision and the reason for every seat filled or not.
+
+Rules (GUIDE §4, issue 4; every number is a :class:`TallyRules` parameter):
+
+* A post is **void on a ballot** when ``len(for_) + len(write_ins) > seats`` (overvote), or when
+  its marks are malformed: a "for"/"against" mark on someone not on that post's list, a candidate
+  marked both "for" and "against", a write-in naming a listed candidate (a listed candidate is
+  marked in the "for" column), a name repeated within one column, or marks for a post id that is
+  not part of the round. None of these raises: the ballot is a physical fact, it is counted as
+  cast, and only the affected post contributes nothing.
+* A ballot is ``blank`` (no mark on any post), ``valid`` (at least one mark, no void post),
+  ``void`` (marks, but every marked post void) or ``partly_valid`` (some post void, some valid).
+* The round is **void** when more ballots were returned than issued, or when the ballots cast
+  (returned, including blank and void ones) are not *strictly more* than ``turnout_min`` of the
+  registered voters.
+* A person is **elected** when their count is strictly more than ``majority`` of the ballots cast
+  (not of valid votes), highest counts first, up to the seats. A group of equal counts that
+  straddles the last seat is **tied**: none of them is elected, the seats they compete for stay
+  open for a re-vote among them (never a silent pick).
+* Seats left because too few persons passed the threshold are **unfilled** and call for a
+  supplementary round (另行选举) whose candidates are the unelected of this round in vote order
+  (:func:`supplementary_candidates`); there a person needs at least ``supplementary_min`` of the
+  ballots cast, highest counts first, same tie rule.
+* With ``combined_ballot`` (合并计票) a person's count for a post also includes the votes they got
+  for every higher post of the round (lower ``rank`` number), so a director candidate who is not
+  elected director can be elected deputy or member with the sum of their votes.
+* One person holds one post: a person elected to a higher post of the round is not counted for
+  the lower posts (``excluded``). A person *tied* for a higher post still competes for the lower
+  ones (whether they win the re-vote is not known yet).
+
+Every comparison is exact integer arithmetic on :class:`fractions.Fraction` parameters.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from fractions import Fraction
+from typing import Any, Final
+
+import attrs
+
+from electlog.errors import UsageError
+
+__all__ = [
+    "VOID_RETURNED_EXCEEDS_ISSUED",
+    "VOID_TURNOUT",
+    "BallotClass",
+    "Discrepancy",
+    "PostMarks",
+    "PostResult",
+    "PostSpec",
+    "RoundResult",
+    "RoundTally",
+    "TallyRules",
+    "compare_declared",
+    "supplementary_candidates",
+    "tally_round",
+]
+
+VOID_RETURNED_EXCEEDS_ISSUED: Final = "returned_exceeds_issued"
+"""``RoundResult.void_reason`` when more ballots were returned than issued."""
+
+VOID_TURNOUT: Final = "turnout_not_above_half"
+"""``RoundResult.void_reason`` when ballots cast are not more than ``turnout_min`` of registered
+(the name keeps the default ½ for stability; the share used is ``rules.turnout_min``)."""
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _to_fraction(value: object) -> Fraction:
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Fraction(value)
+    raise UsageError(f"tally rule share must be a fractions.Fraction, got {type(value).__name__}")
+
+
+def _share_in_unit_interval(
+    _inst: object, attribute: attrs.Attribute[Any], value: Fraction
+) -> None:
+    if not 0 <= value <= 1:
+        raise UsageError(f"TallyRules.{attribute.name} must be between 0 and 1, got {value}")
+
+
+def _check_bool(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise UsageError(f"{attribute.name} must be a bool, got {type(value).__name__}")
+
+
+@attrs.frozen(kw_only=True)
+class TallyRules:
+    """The tally parameters of a RuleSet.
+
+    ``majority``: a winner needs strictly more than this share of the ballots cast (returned),
+    not of the valid votes. ``supplementary_min``: a supplementary-round (另行选举) winner needs
+    at least this share of the ballots cast. ``turnout_min``: the round is void unless the
+    ballots cast are strictly more than this share of the registered voters.
+    ``combined_ballot``: 合并计票, a person's count for a post includes their votes for every
+    higher post of the round.
+    """
+
+    majority: Fraction = attrs.field(
+        default=Fraction(1, 2), converter=_to_fraction, validator=_share_in_unit_interval
+    )
+    supplementary_min: Fraction = attrs.field(
+        default=Fraction(1, 3), converter=_to_fraction, validator=_share_in_unit_interval
+    )
+    turnout_min: Fraction = attrs.field(
+        default=Fraction(1, 2), converter=_to_fraction, validator=_share_in_unit_interval
+    )
+    combined_ballot: bool = attrs.field(default=False, validator=_check_bool)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain canonical-encodable form: shares as ``"num/den"`` strings."""
+        return {
+            "majority": str(self.majority),
+            "supplementary_min": str(self.supplementary_min),
+            "turnout_min": str(self.turnout_min),
+            "combined_ballot": self.combined_ballot,
+        }
+
+
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise UsageError("expected a sequence of ids, got a single str")
+    try:
+        items = tuple(value)
+    except TypeError as exc:
+        raise UsageError(f"expected a sequence of ids, got {type(value).__name__}") from exc
+    for item in items:
+        if not isinstance(item, str):
+            raise UsageError(f"ids must be str, got {type(item).__name__}")
+    return items
+
+
+@attrs.frozen(kw_only=True)
+class PostSpec:
+    """One post of a round: its id, seats, candidate list (list order) and rank.
+
+    ``rank`` orders posts for the one-person-one-post rule and for combined counting: higher
+    posts have lower rank numbers (director 0, deputy 1, member 2).
+    """
+
+    post: str
+    seats: int
+    candidates: tuple[str, ...] = attrs.field(converter=_str_tuple)
+    rank: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.post, str) or not self.post:
+            raise UsageError(f"PostSpec.post must be a non-empty str, got {self.post!r}")
+        if not isinstance(self.seats, int) or isinstance(self.seats, bool) or self.seats < 0:
+            raise UsageError(f"PostSpec {self.post}: seats must be an int >= 0, got {self.seats!r}")
+        if not isinstance(self.rank, int) or isinstance(self.rank, bool):
+            raise UsageError(f"PostSpec {self.post}: rank must be an int, got {self.rank!r}")
+        if len(set(self.candidates)) != len(self.candidates):
+            raise UsageError(f"PostSpec {self.post}: a candidate is listed twice")
+
+
+@attrs.frozen(kw_only=True)
+class PostMarks:
+    """The marks of one ballot for one post.
+
+    ``for_``: listed candidates marked "for"; ``against``: listed candidates marked "against";
+    ``write_ins``: persons (voter ids) written in. Each is sorted and unique by contract. A listed
+    candidate with no mark abstains; a post absent from a ballot (or with no mark at all) is
+    blank for that post. Malformed marks are not rejected here: the tally voids that post.
+    """
+
+    for_: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    against: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    write_ins: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+
+class BallotClass(enum.StrEnum):
+    """How one ballot was classified (the value is the stable string)."""
+
+    VALID = "valid"
+    """At least one mark, and every marked post valid."""
+    PARTLY_VALID = "partly_valid"
+    """At least one post void (overvote or malformed marks) and at least one post valid."""
+    VOID = "void"
+    """Marks, but every marked post void."""
+    BLANK = "blank"
+    """No mark on any post."""
+
+
+# --------------------------------------------------------------------------- results
+
+
+@attrs.frozen(kw_only=True, eq=True)
+class PostResult:
+    """The counts and decision of one post in one round.
+
+    ``votes``: for-votes on this post per person (every listed candidate, zero included, then
+    write-in persons). ``against``: against-marks per listed candidate. ``counts``: the count the
+    decision used (equal to ``votes`` unless ``combined_ballot`` adds the votes for higher posts).
+    ``valid_ballots`` / ``void_ballots`` (= ``overvote_ballots`` + ``invalid_ballots``) /
+    ``blank_ballots``: how the ballots cast treated this post. ``elected``: winners, highest count
+    first (equal counts by id). ``tied``: persons tied across the last open seat(s), who need a
+    re-vote for ``revote_seats`` seats. ``unfilled``: seats not filled because too few persons
+    reached the threshold (a supplementary round). ``excluded``: persons with a count here who
+    were elected to a higher post of the round. ``reasons``: for every person in ``counts``, why
+    they were or were not elected. ``seat_reasons``: one line per seat.
+    """
+
+    post: str
+    seats: int
+    rank: int
+    votes: dict[str, int]
+    against: dict[str, int]
+    counts: dict[str, int]
+    valid_ballots: int
+    void_ballots: int
+    overvote_ballots: int
+    invalid_ballots: int
+    blank_ballots: int
+    elected: tuple[str, ...]
+    tied: tuple[str, ...]
+    excluded: tuple[str, ...]
+    unfilled: int
+    revote_seats: int
+    reasons: dict[str, str]
+    seat_reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain canonical-encodable form (str keys; ints, strs, bools, lists, dicts)."""
+        return {
+            "post": self.post,
+            "seats": self.seats,
+            "rank": self.rank,
+            "votes": dict(self.votes),
+            "against": dict(self.against),
+            "counts": dict(self.counts),
+            "valid_ballots": self.valid_ballots,
+            "void_ballots": self.void_ballots,
+            "overvote_ballots": self.overvote_ballots,
+            "invalid_ballots": self.invalid_ballots,
+            "blank_ballots": self.blank_ballots,
+            "elected": list(self.elected),
+            "tied": list(self.tied),
+            "excluded": list(self.excluded),
+            "unfilled": self.unfilled,
+            "revote_seats": self.revote_seats,
+            "reasons": dict(self.reasons),
+            "seat_reasons": list(self.seat_reasons),
+        }
+
+
+@attrs.frozen(kw_only=True, eq=True)
+class RoundResult:
+    """The result of one round: ballot counts, validity, and a :class:`PostResult` per post.
+
+    ``returned`` is the number of ballots cast (every ballot given to :meth:`RoundTally.add`,
+    blank and void ones included); ``valid + partly_valid + void + blank == returned``.
+    ``unknown_post_ballots`` counts ballots with marks for a post id not in the round.
+    ``min_votes`` is the smallest count that meets the threshold of this round (majority, or
+    ``supplementary_min`` in a supplementary round; never below 1). ``round_void`` /
+    ``void_reason`` (:data:`VOID_RETURNED_EXCEEDS_ISSUED` or :data:`VOID_TURNOUT`, checked in
+    that order; ``None`` when valid): a void round elects nobody and leaves every seat unfilled.
+    """
+
+    registered: int
+    issued: int
+    returned: int
+    valid: int
+    partly_valid: int
+    void: int
+    blank: int
+    unknown_post_ballots: int
+    round_void: bool
+    void_reason: str | None
+    supplementary: bool
+    rules: TallyRules
+    min_votes: int
+    posts: dict[str, PostResult]
+
+    @property
+    def elected(self) -> dict[str, tuple[str, ...]]:
+        """Winners per post id."""
+        return {post: pr.elected for post, pr in self.posts.items()}
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain canonical-encodable form; ``void_reason`` is ``""`` for a valid round.
+
+        This is the form a declared result takes in a signed event; :func:`compare_declared`
+        compares such a dict with a recomputed result.
+        """
+        return {
+            "registered": self.registered,
+            "issued": self.issued,
+            "returned": self.returned,
+            "valid": self.valid,
+            "partly_valid": self.partly_valid,
+            "void": self.void,
+            "blank": self.blank,
+            "unknown_post_ballots": self.unknown_post_ballots,
+            "round_void": self.round_void,
+            "void_reason": self.void_reason or "",
+            "supplementary": self.supplementary,
+            "rules": self.rules.to_dict(),
+            "min_votes": self.min_votes,
+            "posts": {post: pr.to_dict() for post, pr in self.posts.items()},
+        }
+
+    def format_table(self) -> str:
+        """A plain-text results table: the round's ballot counts, then one line per person."""
+        lines = [
+            f"registered {self.registered}  issued {self.issued}  returned {self.returned}  "
+            f"valid {self.valid}  partly valid {self.partly_valid}  void {self.void}  "
+            f"blank {self.blank}",
+            f"round {'VOID: ' + (self.void_reason or '') if self.round_void else 'valid'}; "
+            f"threshold {self.min_votes} votes",
+        ]
+        for pr in self.posts.values():
+            lines.append(
+                f"{pr.post} ({pr.seats} seat(s)): valid {pr.valid_ballots}  "
+                f"void {pr.void_ballots}  blank {pr.blank_ballots}"
+            )
+            for person, count in pr.counts.items():
+                against = pr.against.get(person)
+                against_text = f"  against {against}" if against is not None else ""
+                lines.append(f"  {person:<12} {count:>8}{against_text}  {pr.reasons[person]}")
+            lines.extend(f"  {line}" for line in pr.seat_reasons)
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- counting
+
+
+class _PostAcc:
+    """Counters of one post (O(candidates) memory)."""
+
+    __slots__ = (
+        "against",
+        "cands",
+        "invalid",
+        "overvote",
+        "seats",
+        "spec",
+        "valid",
+        "votes",
+        "write_ins",
+    )
+
+    def __init__(self, spec: PostSpec) -> None:
+        self.spec = spec
+        self.seats = spec.seats
+        self.cands = frozenset(spec.candidates)
+        self.votes: dict[str, int] = dict.fromkeys(spec.candidates, 0)
+        self.against: dict[str, int] = dict.fromkeys(spec.candidates, 0)
+        self.write_ins: dict[str, int] = {}
+        self.valid = 0
+        self.overvote = 0
+        self.invalid = 0
+
+
+_VALID: Final = BallotClass.VALID
+_PARTLY: Final = BallotClass.PARTLY_VALID
+_VOID: Final = BallotClass.VOID
+_BLANK: Final = BallotClass.BLANK
+
+
+class RoundTally:
+    """Streaming accumulator of one round: :meth:`add` each ballot, then :meth:`result`.
+
+    Memory is O(candidates + distinct write-in persons), never O(ballots). :meth:`result` does
+    not consume the accumulator: more ballots may be added and a new result taken.
+    """
+
+    __slots__ = (
+        "_accs",
+        "_blank",
+        "_partly",
+        "_posts",
+        "_returned",
+        "_rules",
+        "_supplementary",
+        "_unknown",
+        "_valid",
+        "_void",
+    )
+
+    def __init__(
+        self, posts: Sequence[PostSpec], rules: TallyRules, *, supplementary: bool = False
+    ) -> None:
+        if not isinstance(rules, TallyRules):
+            raise UsageError(f"rules must be a TallyRules, got {type(rules).__name__}")
+        if not isinstance(supplementary, bool):
+            raise UsageError("supplementary must be a bool")
+        posts = tuple(posts)
+        accs: dict[str, _PostAcc] = {}
+        for spec in posts:
+            if not isinstance(spec, PostSpec):
+                raise UsageError(f"posts must be PostSpec objects, got {type(spec).__name__}")
+            if spec.post in accs:
+                raise UsageError(f"post {spec.post} appears twice in the round")
+            accs[spec.post] = _PostAcc(spec)
+        self._posts = posts
+        self._rules = rules
+        self._supplementary = supplementary
+        self._accs = accs
+        self._returned = 0
+        self._valid = 0
+        self._partly = 0
+        self._void = 0
+        self._blank = 0
+        self._unknown = 0
+
+    def add(self, marks: Mapping[str, PostMarks]) -> BallotClass:
+        """Classify and count one ballot (post id -> marks); return its :class:`BallotClass`.
+
+        The ballot is counted as cast whatever its content. A void post (overvote or malformed
+        marks, see the module docstring) contributes nothing to that post. Raises
+        :class:`~electlog.errors.UsageError` only when ``marks`` is not a mapping of post ids to
+        :class:`PostMarks` (a programming error); the tally is then unchanged.
+        """
+        accs = self._accs
+        good: list[tuple[_PostAcc, PostMarks]] = []
+        bad: list[tuple[_PostAcc, bool]] = []  # (post, overvote?)
+        unknown = False
+        try:
+            for pid, pm in marks.items():
+                f = pm.for_
+                a = pm.against
+                w = pm.write_ins
+                if not (f or a or w):
+                    continue
+                acc = accs.get(pid)
+                if acc is None:
+                    unknown = True
+                    continue
+                if len(f) + len(w) > acc.seats:
+                    bad.append((acc, True))
+                    continue
+                fa = f + a if a else f
+                cands = acc.cands
+                if not cands.issuperset(fa) or (len(fa) > 1 and len(set(fa)) != len(fa)):
+                    bad.append((acc, False))
+                    continue
+                if w and (
+                    not cands.isdisjoint(w)
+                    or (len(w) > 1 and len(set(w)) != len(w))
+                    or not all(type(x) is str for x in w)
+                ):
+                    bad.append((acc, False))
+                    continue
+                good.append((acc, pm))
+        except (AttributeError, TypeError) as exc:
+            raise UsageError(
+                f"ballot {self._returned}: marks must map post ids to PostMarks ({exc})"
+            ) from exc
+
+        # Phase 2: nothing below can fail, so a ballot is counted completely or not at all.
+        self._returned += 1
+        if unknown:
+            self._unknown += 1
+        for acc, pm in good:
+            acc.valid += 1
+            votes = acc.votes
+            for c in pm.for_:
+                votes[c] += 1
+            if pm.against:
+                against = acc.against
+                for c in pm.against:
+                    against[c] += 1
+            if pm.write_ins:
+                wi = acc.write_ins
+                for c in pm.write_ins:
+                    wi[c] = wi.get(c, 0) + 1
+        for acc, over in bad:
+            if over:
+                acc.overvote += 1
+            else:
+                acc.invalid += 1
+        if good:
+            if bad or unknown:
+                self._partly += 1
+                return _PARTLY
+            self._valid += 1
+            return _VALID
+        if bad or unknown:
+            self._void += 1
+            return _VOID
+        self._blank += 1
+        return _BLANK
+
+    def result(self, *, registered: int, issued: int) -> RoundResult:
+        """Decide the round from the ballots added so far.
+
+        ``registered``: voters on the roll of this round's electorate; ``issued``: ballots handed
+        out. Raises :class:`~electlog.errors.UsageError` when either is not an int >= 0.
+        """
+        for name, value in (("registered", registered), ("issued", issued)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise UsageError(f"{name} must be an int >= 0, got {value!r}")
+        rules = self._rules
+        cast = self._returned
+        share = rules.supplementary_min if self._supplementary else rules.majority
+        if self._supplementary:
+            min_votes = max(1, -(-cast * share.numerator // share.denominator))
+        else:
+            min_votes = cast * share.numerator // share.denominator + 1
+
+        void_reason: str | None = None
+        void_detail = ""
+        if cast > issued:
+            void_reason = VOID_RETURNED_EXCEEDS_ISSUED
+            void_detail = f"{cast} ballots returned > {issued} issued"
+        elif cast * rules.turnout_min.denominator <= registered * rules.turnout_min.numerator:
+            void_reason = VOID_TURNOUT
+            void_detail = (
+                f"{cast} ballots cast not > {rules.turnout_min} of {registered} registered"
+            )
+
+        # raw for-votes per post (listed candidates first, in list order, then write-ins)
+        raw: dict[str, dict[str, int]] = {}
+        for pid, acc in self._accs.items():
+            votes = dict(acc.votes)
+            for person in sorted(acc.write_ins):
+                votes[person] = acc.write_ins[person]
+            raw[pid] = votes
+
+        decide = _Decider(
+            cast=cast,
+            min_votes=min_votes,
+            share=share,
+            supplementary=self._supplementary,
+            void_reason=void_reason,
+            void_detail=void_detail,
+        )
+        results: dict[str, PostResult] = {}
+        elected_above: dict[str, str] = {}  # person -> higher post they were elected to
+        ranks = sorted({spec.rank for spec in self._posts})
+        for rank in ranks:
+            newly: dict[str, str] = {}
+            for spec in self._posts:
+                if spec.rank != rank:
+                    continue
+                acc = self._accs[spec.post]
+                votes = raw[spec.post]
+                higher: dict[str, int] = {}
+                if rules.combined_ballot:
+                    for other in self._posts:
+                        if other.rank < rank:
+                            for person, n in raw[other.post].items():
+                                if n:
+                                    higher[person] = higher.get(person, 0) + n
+                counts = dict(votes)
+                for person in sorted(higher):
+                    counts[person] = counts.get(person, 0) + higher[person]
+                pr = decide.post(
+                    spec=spec,
+                    acc=acc,
+                    votes=votes,
+                    counts=counts,
+                    higher=higher,
+                    elected_above=elected_above,
+                )
+                results[spec.post] = pr
+                for person in pr.elected:
+                    newly.setdefault(person, spec.post)
+            for person, post in newly.items():
+                elected_above.setdefault(person, post)
+
+        return RoundResult(
+            registered=registered,
+            issued=issued,
+            returned=cast,
+            valid=self._valid,
+            partly_valid=self._partly,
+            void=self._void,
+            blank=self._blank,
+            unknown_post_ballots=self._unknown,
+            round_void=void_reason is not None,
+            void_reason=void_reason,
+            supplementary=self._supplementary,
+            rules=rules,
+            min_votes=min_votes,
+            posts={spec.post: results[spec.post] for spec in self._posts},
+        )
+
+
+@attrs.frozen(kw_only=True)
+class _Decider:
+    """Winner determination and reason wording for one round."""
+
+    cast: int
+    min_votes: int
+    share: Fraction
+    supplementary: bool
+    void_reason: str | None
+    void_detail: str
+
+    def _threshold_text(self) -> str:
+        op = ">=" if self.supplementary else ">"
+        return f"{op} {self.share} of {self.cast} ballots cast"
+
+    def _below_text(self) -> str:
+        op = "<" if self.supplementary else "not >"
+        return f"{op} {self.share} of {self.cast} ballots cast ({self.min_votes} needed)"
+
+    def post(
+        self,
+        *,
+        spec: PostSpec,
+        acc: _PostAcc,
+        votes: dict[str, int],
+        counts: dict[str, int],
+        higher: dict[str, int],
+        elected_above: Mapping[str, str],
+    ) -> PostResult:
+        seats = spec.seats
+        valid = acc.valid
+        void = acc.overvote + acc.invalid
+        excluded = tuple(sorted(p for p in counts if p in elected_above))
+        reasons: dict[str, str] = {}
+
+        def votes_text(person: str) -> str:
+            n = counts[person]
+            extra = higher.get(person, 0)
+            if extra:
+                return (
+                    f"{n} votes ({votes.get(person, 0)} for this post + {extra} for higher posts)"
+                )
+            return f"{n} votes"
+
+        elected: list[str] = []
+        tied: list[str] = []
+        unfilled = 0
+        revote = 0
+        seat_reasons: list[str] = []
+        if self.void_reason is not None:
+            for person in counts:
+                reasons[person] = (
+                    f"not elected: {votes_text(person)}; round void ({self.void_detail})"
+                )
+            unfilled = seats
+            seat_reasons = [
+                f"seat {i}: unfilled, round void ({self.void_detail}): the round must be held again"
+                for i in range(1, seats + 1)
+            ]
+        else:
+            for person in excluded:
+                reasons[person] = (
+                    f"not counted: {votes_text(person)}; elected to higher post "
+                    f"{elected_above[person]} (one person, one post)"
+                )
+            qualified = sorted(
+                (
+                    (n, person)
+                    for person, n in counts.items()
+                    if n >= self.min_votes and person not in elected_above
+                ),
+                key=lambda item: (-item[0], item[1]),
+            )
+            # A person with count c is elected iff at most `seats` qualified persons have a count
+            # >= c; the equal-count group that straddles the last seat is tied.
+            i = 0
+            while i < len(qualified):
+                n = qualified[i][0]
+                j = i
+                while j < len(qualified) and qualified[j][0] == n:
+                    j += 1
+                group = [person for _, person in qualified[i:j]]
+                if j <= seats:
+                    for person in group:
+                        elected.append(person)
+                        reasons[person] = f"elected: {votes_text(person)} {self._threshold_text()}"
+                elif i < seats:
+                    tied.extend(group)
+                    revote = seats - i
+                    for person in group:
+                        others = ", ".join(p for p in group if p != person)
+                        reasons[person] = (
+                            f"tied at cut-off: {votes_text(person)}, equal with {others} for "
+                            f"the last {revote} seat(s): re-vote among the tied"
+                        )
+                else:
+                    for person in group:
+                        reasons[person] = (
+                            f"not elected: {votes_text(person)} {self._threshold_text()} but "
+                            f"{i} person(s) have more votes for {seats} seat(s)"
+                        )
+                i = j
+            for person in counts:
+                if person not in reasons:
+                    reasons[person] = f"not elected: {votes_text(person)} {self._below_text()}"
+            if not tied:
+                unfilled = seats - len(elected)
+            for k, person in enumerate(elected, start=1):
+                seat_reasons.append(f"seat {k}: {person} ({counts[person]} votes)")
+            if tied:
+                seat_reasons.extend(
+                    f"seat {k}: open, tie at cut-off among {', '.join(tied)} "
+                    f"({counts[tied[0]]} votes): re-vote"
+                    for k in range(len(elected) + 1, seats + 1)
+                )
+            else:
+                what = "supplementary round (另行选举)" if not self.supplementary else "not filled"
+                seat_reasons.extend(
+                    f"seat {k}: unfilled, only {len(elected)} person(s) reached "
+                    f"{self.min_votes} votes: {what}"
+                    for k in range(len(elected) + 1, seats + 1)
+                )
+        return PostResult(
+            post=spec.post,
+            seats=seats,
+            rank=spec.rank,
+            votes=votes,
+            against=dict(acc.against),
+            counts=counts,
+            valid_ballots=valid,
+            void_ballots=void,
+            overvote_ballots=acc.overvote,
+            invalid_ballots=acc.invalid,
+            blank_ballots=self.cast - valid - void,
+            elected=tuple(elected),
+            tied=tuple(tied),
+            excluded=excluded,
+            unfilled=unfilled,
+            revote_seats=revote,
+            reasons=reasons,
+            seat_reasons=tuple(seat_reasons),
+        )
+
+
+def tally_round(
+    posts: Sequence[PostSpec],
+    ballots: Iterable[Mapping[str, PostMarks]],
+    *,
+    registered: int,
+    issued: int,
+    rules: TallyRules = TallyRules(),
+    supplementary: bool = False,
+) -> RoundResult:
+    """Tally a whole round in one call: a :class:`RoundTally` fed with every ballot."""
+    tally = RoundTally(posts, rules, supplementary=supplementary)
+    add = tally.add
+    for ballot in ballots:
+        add(ballot)
+    return tally.result(registered=registered, issued=issued)
+
+
+def supplementary_candidates(first: PostResult, count: int) -> tuple[str, ...]:
+    """Candidates of a supplementary round (另行选举) for a post of a finished first round.
+
+    The persons of ``first`` who were neither elected, tied, nor elected to a higher post, in
+    order of their count (highest first, equal counts by id), ``count`` of them; persons whose
+    count equals that of the last one taken are included too, so the list may be longer than
+    ``count`` rather than silently dropping one of equal standing.
+    """
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise UsageError(f"count must be an int >= 0, got {count!r}")
+    if count == 0:
+        return ()
+    skip = set(first.elected) | set(first.tied) | set(first.excluded)
+    ranked = sorted(
+        ((n, person) for person, n in first.counts.items() if person not in skip),
+        key=lambda item: (-item[0], item[1]),
+    )
+    if len(ranked) <= count:
+        return tuple(person for _, person in ranked)
+    last = ranked[count - 1][0]
+    return tuple(person for n, person in ranked if n >= last)
+
+
+# --------------------------------------------------------------------------- declared results
+
+
+@attrs.frozen(kw_only=True)
+class Discrepancy:
+    """One difference between a declared result and the recomputed one.
+
+    ``post`` is ``None`` for round-level fields (``field`` such as ``"returned"`` or
+    ``"rules.majority"``); ``candidate`` is set for per-person counts (``votes``, ``against``,
+    ``counts``). ``declared`` / ``recomputed`` are the two values; ``None`` means absent.
+    A post present on one side only is reported with ``field="post"`` and values
+    ``"present"`` / ``"missing"``.
+    """
+
+    post: str | None
+    field: str
+    candidate: str | None
+    declared: object
+    recomputed: object
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain form for a finding; absent values (``None``) are left out."""
+        out: dict[str, object] = {"field": self.field}
+        if self.post is not None:
+            out["post"] = self.post
+        if self.candidate is not None:
+            out["candidate"] = self.candidate
+        if self.declared is not None:
+            out["declared"] = self.declared
+        if self.recomputed is not None:
+            out["recomputed"] = self.recomputed
+        return out
+
+    def __str__(self) -> str:
+        where = self.field if self.post is None else f"{self.post}.{self.field}"
+        if self.candidate is not None:
+            where = f"{where}[{self.candidate}]"
+        return f"{where}: declared {self.declared!r}, recomputed {self.recomputed!r}"
+
+
+_ROUND_SCALARS: Final = (
+    "registered",
+    "issued",
+    "returned",
+    "valid",
+    "partly_valid",
+    "void",
+    "blank",
+    "unknown_post_ballots",
+    "round_void",
+    "void_reason",
+    "supplementary",
+    "min_votes",
+)
+_RULE_FIELDS: Final = ("majority", "supplementary_min", "turnout_min", "combined_ballot")
+_POST_SCALARS: Final = (
+    "seats",
+    "rank",
+    "valid_ballots",
+    "void_ballots",
+    "overvote_ballots",
+    "invalid_ballots",
+    "blank_ballots",
+    "unfilled",
+    "revote_seats",
+)
+_POST_MAPS: Final = ("votes", "against", "counts")
+_POST_LISTS: Final = ("elected", "tied", "excluded")
+
+
+def _same(a: object, b: object) -> bool:
+    """Strict equality: same type (list and tuple alike), so True is not 1."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def _get(mapping: object, key: str) -> object:
+    if isinstance(mapping, Mapping):
+        return mapping.get(key)
+    return None
+
+
+def compare_declared(declared: Mapping[str, object], recomputed: RoundResult) -> list[Discrepancy]:
+    """Every difference between a declared result dict and a recomputed :class:`RoundResult`.
+
+    ``declared`` has the shape of :meth:`RoundResult.to_dict` (as carried in a signed event).
+    Compared: every round count and flag, the rules, and per post every count, every per-person
+    vote / against / count, and the ``elected`` / ``tied`` / ``excluded`` lists. Not compared:
+    the explanatory texts (``reasons``, ``seat_reasons``) and keys the recomputed form does not
+    have. A missing or wrongly typed value is a discrepancy (``True`` is not ``1``). An empty
+    list means the declared result matches. Never raises on a malformed ``declared``.
+    """
+    mine = recomputed.to_dict()
+    out: list[Discrepancy] = []
+    for key in _ROUND_SCALARS:
+        got = _get(declared, key)
+        if not _same(got, mine[key]):
+            out.append(
+                Discrepancy(
+                    post=None, field=key, candidate=None, declared=got, recomputed=mine[key]
+                )
+            )
+    my_rules = recomputed.rules.to_dict()
+    their_rules = _get(declared, "rules")
+    for key in _RULE_FIELDS:
+        got = _get(their_rules, key)
+        if not _same(got, my_rules[key]):
+            out.append(
+                Discrepancy(
+                    post=None,
+                    field=f"rules.{key}",
+                    candidate=None,
+                    declared=got,
+                    recomputed=my_rules[key],
+                )
+            )
+    their_posts = _get(declared, "posts")
+    if not isinstance(their_posts, Mapping):
+        their_posts = {}
+    for pid, pr in recomputed.posts.items():
+        theirs = their_posts.get(pid)
+        if not isinstance(theirs, Mapping):
+            out.append(
+                Discrepancy(
+                    post=pid, field="post", candidate=None, declared="missing", recomputed="present"
+                )
+            )
+            continue
+        ours = pr.to_dict()
+        for key in _POST_SCALARS + _POST_LISTS:
+            got = theirs.get(key)
+            if not _same(got, ours[key]):
+                out.append(
+                    Discrepancy(
+                        post=pid, field=key, candidate=None, declared=got, recomputed=ours[key]
+                    )
+                )
+        for key in _POST_MAPS:
+            my_map = ours[key]
+            assert isinstance(my_map, dict)
+            their_map = theirs.get(key)
+            if not isinstance(their_map, Mapping):
+                out.append(
+                    Discrepancy(
+                        post=pid, field=key, candidate=None, declared=their_map, recomputed=my_map
+                    )
+                )
+                continue
+            names = set(my_map) | {k for k in their_map if isinstance(k, str)}
+            for name in sorted(names):
+                got = their_map.get(name)
+                want = my_map.get(name)
+                if not _same(got, want):
+                    out.append(
+                        Discrepancy(
+                            post=pid, field=key, candidate=name, declared=got, recomputed=want
+                        )
+                    )
+            for odd in their_map:
+                if not isinstance(odd, str):
+                    out.append(
+                        Discrepancy(
+                            post=pid,
+                            field=key,
+                            candidate=repr(odd),
+                            declared=their_map[odd],
+                            recomputed=None,
+                        )
+                    )
+    extra = sorted(
+        repr(k) if not isinstance(k, str) else k for k in their_posts if k not in recomputed.posts
+    )
+    out.extend(
+        Discrepancy(
+            post=pid, field="post", candidate=None, declared="present", recomputed="missing"
+        )
+        for pid in extra
+    )
+    return out
