@@ -461,6 +461,7 @@ def test_tree_append_returns_index_and_len() -> None:
         (lambda t: t.append("x" * 32), "leaf hash must be bytes"),
         (lambda t: t.extend([sha(b"a"), b"bad"]), "leaf hash 6 is 3 bytes"),
         (lambda t: t.extend(sha(b"a")), "not one value"),
+        (lambda t: t.extend(5), "iterable of 32-byte leaf hashes, got int"),
         (lambda t: t.root(6), "size 6 is larger than the tree"),
         (lambda t: t.root(-1), "size -1 is out of range"),
         (lambda t: t.root(True), "size must be an int"),
@@ -562,6 +563,11 @@ def test_new_nodes_lists_completed_subtrees() -> None:
     ]
     assert reader.reads == 3
     assert new_nodes(CountingReader(tree, 7), 8, new_leaf) == [(0, 8, new_leaf)]
+    with pytest.raises(UsageError, match="leaf index -1"):
+        new_nodes(tree.node, -1, new_leaf)
+    with pytest.raises(UsageError, match="start index must be an int"):
+        new_nodes_batch(tree.node, "7", [new_leaf])  # type: ignore[arg-type]
+    assert new_nodes_batch(tree.node, 7, []) == []
 
 
 @settings(max_examples=60, deadline=None)

@@ -107,6 +107,8 @@ def new_nodes(get_node: NodeReader, index: int, leaf_hash: bytes) -> list[tuple[
     Reads only nodes that were already complete (the left siblings on the way up), one per new
     interior node.
     """
+    if type(index) is not int or index < 0:
+        _require_size(index, "leaf index", UsageError)
     nodes = [(0, index, leaf_hash)]
     h = leaf_hash
     level = 0
@@ -128,6 +130,7 @@ def new_nodes_batch(
     The result holds the same nodes as calling :func:`new_nodes` for each leaf in turn, ordered
     by level and then index. Each needed pre-existing node (at most one per level) is read once.
     """
+    _require_size(start_index, "start index", UsageError)
     out: list[tuple[int, int, bytes]] = []
     for level, (start, hashes) in enumerate(_new_levels(get_node, start_index, leaf_hashes)):
         out.extend(zip(repeat(level), count(start), hashes, strict=False))
@@ -488,7 +491,12 @@ def _require_proof(proof: object, err: type[ProofError]) -> list[bytes]:
 
 
 def _checked_leaf_hashes(leaf_hashes: Iterable[bytes], first_index: int) -> list[bytes]:
-    out = list(leaf_hashes)
+    try:
+        out = list(leaf_hashes)
+    except TypeError as exc:
+        raise UsageError(
+            f"expected an iterable of 32-byte leaf hashes, got {type(leaf_hashes).__name__}"
+        ) from exc
     for i, h in enumerate(out):
         if type(h) is not bytes or len(h) != HASH_SIZE:
             out[i] = _require_hash(h, f"leaf hash {first_index + i}", UsageError)
