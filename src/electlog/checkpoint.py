@@ -854,14 +854,17 @@ class Checkpoint:
             if problem is not None:
                 raise CheckpointError(f"malformed checkpoint: {problem}")
         origin, size_text, root_text = lines[0], lines[1], lines[2]
-        if len(size_text) > 19 or _DECIMAL_RE.fullmatch(size_text) is None:
+        if _DECIMAL_RE.fullmatch(size_text) is None:
             raise CheckpointError(
                 f"malformed checkpoint: line 2 (size) {size_text[:40]!r} is not a decimal "
                 "number without sign or leading zeros"
             )
+        # the length test keeps int() away from huge digit strings
+        if len(size_text) > 19 or int(size_text) > MAX_TREE_SIZE:
+            raise CheckpointError(
+                f"malformed checkpoint: line 2 (size) {size_text[:40]} exceeds 2**63-1"
+            )
         size = int(size_text)
-        if size > MAX_TREE_SIZE:
-            raise CheckpointError(f"malformed checkpoint: line 2 (size) {size} exceeds 2**63-1")
         root = _b64decode_canonical(root_text)
         if root is None or len(root) != 32:
             raise CheckpointError(
