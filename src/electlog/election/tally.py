@@ -328,8 +328,10 @@ class RoundResult:
             )
             for person, count in pr.counts.items():
                 against = pr.against.get(person)
-                against_text = f"  against {against}" if against is not None else ""
-                lines.append(f"  {person:<12} {count:>8}{against_text}  {pr.reasons[person]}")
+                against_text = "-" if against is None else str(against)
+                lines.append(
+                    f"  {person:<12} {count:>8}  against {against_text:>6}  {pr.reasons[person]}"
+                )
             lines.extend(f"  {line}" for line in pr.seat_reasons)
         return "\n".join(lines)
 
