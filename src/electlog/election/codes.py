@@ -1,0 +1,343 @@
+"""Stable rule codes: one constant per rule, and the :data:`RULES` table that documents them.
+
+A :class:`~electlog.errors.RuleViolation` carries one of these codes. The codes are part of the
+public contract (the auditor reports them as findings, users match on them): they never change
+meaning; a new rule gets a new code. docs/election.md lists every code of :data:`RULES` with its
+summary and RuleSet parameter (a test keeps the two in step).
+
+``RuleInfo.kind`` says how the rule acts:
+
+* ``"violation"``: :meth:`ElectionState.check` raises ``RuleViolation`` and the event is refused;
+* ``"void"``: not refused (a ballot is a physical fact and is always recorded); the offending
+  post of that ballot is counted as void, as the law says;
+* ``"finding"``: not refused by the writer; the fact is exposed by the projections and reported
+  by the auditor (e.g. more ballots returned than issued at a unit, which voids the round).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+
+__all__ = [
+    "BALLOT_DUPLICATE_ISSUE",
+    "BALLOT_DUPLICATE_SERIAL",
+    "BALLOT_NOT_ENTITLED",
+    "BALLOT_NOT_REGISTERED",
+    "BOX_SEQUENCE",
+    "CANDIDATES_LIST_LATE",
+    "CANDIDATES_LIST_MISMATCH",
+    "CANDIDATES_NOT_MORE_THAN_SEATS",
+    "COMMITTEE_MEMBER_NOT_WITHDRAWN",
+    "COMMITTEE_SIZE",
+    "GENESIS_DUPLICATE",
+    "GENESIS_INVALID",
+    "GENESIS_MISSING",
+    "GENESIS_NOT_AUTHORITY",
+    "GENESIS_RULES_HASH",
+    "HOUSEHOLD_DUPLICATE_BALLOT",
+    "NOMINATION_NOMINATOR_LIMIT",
+    "NOMINATION_NOT_REGISTERED",
+    "OBJECTION_DECISION_LATE",
+    "OBJECTION_LATE",
+    "PHASE_OUT_OF_WINDOW",
+    "PROXY_CAP_EXCEEDED",
+    "PROXY_LIST_MISMATCH",
+    "PROXY_NOT_AUTHORISED",
+    "PROXY_NOT_CLOSE_RELATIVE",
+    "PROXY_NOT_REGISTERED",
+    "PROXY_PRINCIPAL_VOTED",
+    "REF_DUPLICATE",
+    "REF_UNKNOWN",
+    "REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION",
+    "RESULT_MISMATCH",
+    "RESULT_PREMATURE",
+    "ROLL_HASH_MISMATCH",
+    "ROLL_PUBLISHED_LATE",
+    "ROUND_CANDIDATES_MISMATCH",
+    "ROUND_NOT_WARRANTED",
+    "RULES",
+    "SIGNER_REVOKED",
+    "SIGNER_ROLE",
+    "SIGNER_SCOPE",
+    "SIGNER_UNAUTHORISED",
+    "UNIT_NOT_OPEN",
+    "UNIT_OBSERVERS",
+    "UNIT_OBSERVER_IS_CANDIDATE",
+    "UNIT_RETURNED_EXCEEDS_ISSUED",
+    "VETTING_MISSING",
+    "VOTER_BASIS_INVALID",
+    "VOTER_DUPLICATE",
+    "VOTER_NOT_REGISTERED",
+    "VOTER_REMOVAL_WITHOUT_REASON",
+    "VOTER_UNDERAGE",
+    "WRITEIN_NOT_REGISTERED",
+    "RuleInfo",
+]
+
+
+@attrs.frozen(kw_only=True)
+class RuleInfo:
+    """One rule: its stable ``code``, a one-line ``summary``, the :class:`RuleSet` parameter(s)
+    it reads (``None`` if none) and its ``kind`` (``violation`` / ``void`` / ``finding``)."""
+
+    code: str
+    summary: str
+    parameter: str | None = None
+    kind: str = "violation"
+
+
+# genesis and signers
+GENESIS_MISSING: Final = "genesis.missing"
+GENESIS_NOT_AUTHORITY: Final = "genesis.not_authority"
+GENESIS_DUPLICATE: Final = "genesis.duplicate"
+GENESIS_RULES_HASH: Final = "genesis.rules_hash"
+GENESIS_INVALID: Final = "genesis.invalid"
+SIGNER_UNAUTHORISED: Final = "signer.unauthorised"
+SIGNER_ROLE: Final = "signer.role"
+SIGNER_SCOPE: Final = "signer.scope"
+SIGNER_REVOKED: Final = "signer.revoked"
+REF_UNKNOWN: Final = "ref.unknown"
+REF_DUPLICATE: Final = "ref.duplicate"
+PHASE_OUT_OF_WINDOW: Final = "phase.out_of_window"
+# committee
+COMMITTEE_SIZE: Final = "committee.size"
+COMMITTEE_MEMBER_NOT_WITHDRAWN: Final = "committee.member_not_withdrawn"
+# voters and roll
+VOTER_DUPLICATE: Final = "voter.duplicate"
+VOTER_UNDERAGE: Final = "voter.underage"
+VOTER_BASIS_INVALID: Final = "voter.basis_invalid"
+VOTER_REMOVAL_WITHOUT_REASON: Final = "voter.removal_without_reason"
+VOTER_NOT_REGISTERED: Final = "voter.not_registered"
+REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION: Final = "registration.after_roll_without_objection"
+ROLL_PUBLISHED_LATE: Final = "roll.published_late"
+ROLL_HASH_MISMATCH: Final = "roll.hash_mismatch"
+OBJECTION_LATE: Final = "objection.late"
+OBJECTION_DECISION_LATE: Final = "objection.decision_late"
+# households and groups
+HOUSEHOLD_DUPLICATE_BALLOT: Final = "household.duplicate_ballot"
+# nominations, vetting, candidate list
+NOMINATION_NOMINATOR_LIMIT: Final = "nomination.nominator_limit"
+NOMINATION_NOT_REGISTERED: Final = "nomination.not_registered"
+VETTING_MISSING: Final = "vetting.missing"
+CANDIDATES_NOT_MORE_THAN_SEATS: Final = "candidates.not_more_than_seats"
+CANDIDATES_LIST_LATE: Final = "candidates.list_late"
+CANDIDATES_LIST_MISMATCH: Final = "candidates.list_mismatch"
+# proxies
+PROXY_CAP_EXCEEDED: Final = "proxy.cap_exceeded"
+PROXY_PRINCIPAL_VOTED: Final = "proxy.principal_voted"
+PROXY_NOT_REGISTERED: Final = "proxy.not_registered"
+PROXY_NOT_CLOSE_RELATIVE: Final = "proxy.not_close_relative"
+PROXY_NOT_AUTHORISED: Final = "proxy.not_authorised"
+PROXY_LIST_MISMATCH: Final = "proxy.list_mismatch"
+# polling units, boxes, ballots
+UNIT_OBSERVERS: Final = "unit.observers"
+UNIT_OBSERVER_IS_CANDIDATE: Final = "unit.observer_is_candidate"
+UNIT_NOT_OPEN: Final = "unit.not_open"
+UNIT_RETURNED_EXCEEDS_ISSUED: Final = "unit.returned_exceeds_issued"
+BOX_SEQUENCE: Final = "box.sequence"
+BALLOT_DUPLICATE_ISSUE: Final = "ballot.duplicate_issue"
+BALLOT_NOT_REGISTERED: Final = "ballot.not_registered"
+BALLOT_NOT_ENTITLED: Final = "ballot.not_entitled"
+BALLOT_DUPLICATE_SERIAL: Final = "ballot.duplicate_serial"
+WRITEIN_NOT_REGISTERED: Final = "writein.not_registered"
+# results and rounds
+RESULT_MISMATCH: Final = "result.mismatch"
+RESULT_PREMATURE: Final = "result.premature"
+ROUND_NOT_WARRANTED: Final = "round.not_warranted"
+ROUND_CANDIDATES_MISMATCH: Final = "round.candidates_mismatch"
+
+
+def _r(code: str, summary: str, parameter: str | None = None, kind: str = "violation") -> RuleInfo:
+    return RuleInfo(code=code, summary=summary, parameter=parameter, kind=kind)
+
+
+RULES: Final[dict[str, RuleInfo]] = {
+    info.code: info
+    for info in (
+        _r(GENESIS_MISSING, "the first event of the log is not election.defined"),
+        _r(GENESIS_NOT_AUTHORITY, "election.defined is not signed by the election authority key"),
+        _r(GENESIS_DUPLICATE, "a second election.defined after the genesis"),
+        _r(GENESIS_RULES_HASH, "the genesis rules_hash is not SHA-256 of the recorded RuleSet"),
+        _r(
+            GENESIS_INVALID,
+            "the election definition is inconsistent (repeated community, group or post id, "
+            "a post without seats, group posts clashing with community posts)",
+        ),
+        _r(SIGNER_UNAUTHORISED, "the signer key was never authorised in this election"),
+        _r(SIGNER_ROLE, "the signer key holds no role allowed to sign this event type"),
+        _r(SIGNER_SCOPE, "the signer's role is limited to other communities"),
+        _r(SIGNER_REVOKED, "the signer key was revoked before this entry"),
+        _r(
+            REF_UNKNOWN,
+            "the event names an id that does not exist (community, group, post, "
+            "unit, box, objection, nomination, committee member, key)",
+        ),
+        _r(
+            REF_DUPLICATE,
+            "the event reuses an id that must be unique, or repeats a one-time "
+            "act (unit, box, objection decision, candidate list, result, round)",
+        ),
+        _r(
+            PHASE_OUT_OF_WINDOW,
+            "the event is outside its phase (e.g. a nomination before the "
+            "roll is published, a ballot after election day's units closed)",
+        ),
+        _r(
+            COMMITTEE_SIZE,
+            "the election committee has fewer than committee_min (when the roll "
+            "is published) or more than committee_max members",
+            "committee_min, committee_max",
+        ),
+        _r(
+            COMMITTEE_MEMBER_NOT_WITHDRAWN,
+            "a listed candidate is still an election committee "
+            "member when the candidate list is published",
+        ),
+        _r(
+            VOTER_DUPLICATE,
+            "a person (voter id or dedup tag) already has an active registration, in any community",
+        ),
+        _r(VOTER_UNDERAGE, "the voter is younger than min_age on election day", "min_age"),
+        _r(
+            VOTER_BASIS_INVALID,
+            "the eligibility basis is not accepted or its evidence is "
+            "missing (non-local: years resident and meeting approval)",
+            "eligible_bases, non_local_min_years",
+        ),
+        _r(
+            VOTER_REMOVAL_WITHOUT_REASON,
+            "a removal without one of the accepted reasons (or "
+            "'objection_upheld' without an upheld objection)",
+            "removal_reasons",
+        ),
+        _r(VOTER_NOT_REGISTERED, "a removal names a voter who is not on the roll"),
+        _r(
+            REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION,
+            "a registration after the roll's first "
+            "publication that does not cite an upheld objection for that voter",
+        ),
+        _r(
+            ROLL_PUBLISHED_LATE,
+            "the roll is first published fewer than roll_days_before days before election day",
+            "roll_days_before",
+        ),
+        _r(ROLL_HASH_MISMATCH, "roll.published size or hash differs from the replayed roll"),
+        _r(
+            OBJECTION_LATE,
+            "an objection filed more than objection_days days after the roll's first publication",
+            "objection_days",
+        ),
+        _r(
+            OBJECTION_DECISION_LATE,
+            "an objection decided more than objection_decision_days days after its filing",
+            "objection_decision_days",
+        ),
+        _r(
+            HOUSEHOLD_DUPLICATE_BALLOT,
+            "a household received more than household_ballots "
+            "ballots (group election, or a household_rep community)",
+            "household_ballots",
+        ),
+        _r(
+            NOMINATION_NOMINATOR_LIMIT,
+            "a nominator named more candidates for a post than allowed (default: the post's seats)",
+            "nominator_limit",
+        ),
+        _r(
+            NOMINATION_NOT_REGISTERED,
+            "a candidate or nominator is not a registered voter of the community",
+        ),
+        _r(VETTING_MISSING, "a listed candidate has no approving vetting decision"),
+        _r(
+            CANDIDATES_NOT_MORE_THAN_SEATS,
+            "差额: a post lists fewer than seats + min_candidate_excess candidates",
+            "min_candidate_excess",
+        ),
+        _r(
+            CANDIDATES_LIST_LATE,
+            "the candidate list is published fewer than "
+            "candidates_days_before days before election day",
+            "candidates_days_before",
+        ),
+        _r(
+            CANDIDATES_LIST_MISMATCH,
+            "the published list omits an approved, not withdrawn "
+            "nominee, or its posts and seats differ from the definition",
+        ),
+        _r(PROXY_CAP_EXCEEDED, "a proxy would hold more than proxy_cap principals", "proxy_cap"),
+        _r(
+            PROXY_PRINCIPAL_VOTED,
+            "a principal who gave a proxy is issued a ballot in person, "
+            "or gives a proxy after being issued one",
+        ),
+        _r(
+            PROXY_NOT_REGISTERED,
+            "principal or proxy is not a registered voter of the "
+            "community, or they are the same person, or the proxy gave a proxy themselves",
+        ),
+        _r(
+            PROXY_NOT_CLOSE_RELATIVE,
+            "the proxy's relationship is not an accepted close relative",
+            "proxy_relationships",
+        ),
+        _r(PROXY_NOT_AUTHORISED, "a proxy ballot for a principal without a matching authorisation"),
+        _r(
+            PROXY_LIST_MISMATCH,
+            "proxy.list_published count or hash differs from the replayed proxies",
+        ),
+        _r(
+            UNIT_OBSERVERS,
+            "fewer than min_observers distinct observers when a unit or a box is opened",
+            "min_observers",
+        ),
+        _r(UNIT_OBSERVER_IS_CANDIDATE, "an observer is a candidate of the community"),
+        _r(UNIT_NOT_OPEN, "a ballot issued at, or an act on, a unit that is not open"),
+        _r(
+            UNIT_RETURNED_EXCEEDS_ISSUED,
+            "more ballots recorded than issued at a unit (the "
+            "round is void; reported by the auditor)",
+            kind="finding",
+        ),
+        _r(
+            BOX_SEQUENCE,
+            "box acts out of order: sealed once, transferred while sealed, opened "
+            "once after its unit closed; ballots recorded only into an opened box",
+        ),
+        _r(BALLOT_DUPLICATE_ISSUE, "a second ballot issued to one voter in one round"),
+        _r(
+            BALLOT_NOT_REGISTERED,
+            "a ballot issued to someone not on the community's roll "
+            "(unit representatives do not vote)",
+        ),
+        _r(
+            BALLOT_NOT_ENTITLED,
+            "in a group_rep community, a ballot issued to a voter who is "
+            "not an elected group representative",
+        ),
+        _r(BALLOT_DUPLICATE_SERIAL, "a ballot serial recorded twice in one round"),
+        _r(
+            WRITEIN_NOT_REGISTERED,
+            "a write-in names someone not on the roll: that post of the "
+            "ballot is void (the ballot is still recorded)",
+            kind="void",
+        ),
+        _r(RESULT_MISMATCH, "a declared result differs from the recomputed tally"),
+        _r(
+            RESULT_PREMATURE,
+            "a result declared while a unit of the round is open or a sealed box is unopened",
+        ),
+        _r(
+            ROUND_NOT_WARRANTED,
+            "a re-vote or supplementary round called for a post without a "
+            "tie, unfilled seats or a void round",
+        ),
+        _r(
+            ROUND_CANDIDATES_MISMATCH,
+            "a called round's seats or candidates differ from the "
+            "tied persons / the supplementary candidates of the previous round",
+            "supplementary_min",
+        ),
+    )
+}

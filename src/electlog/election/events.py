@@ -1,0 +1,802 @@
+"""Election event types: one attrs class per act of the election, with a strict body schema.
+
+Every event class has ``TYPE`` (the statement's event type, a stable dotted name), ``SCHEMA`` (the
+body schema version), :meth:`ElectionEvent.to_body` (the canonical-encodable body) and
+:meth:`ElectionEvent.from_body` (strict: a missing, extra or wrongly typed field raises
+:class:`~electlog.errors.EntryError` naming the event type and the field). :data:`EVENT_TYPES`
+maps types to classes and :func:`decode_event` turns a signed :class:`~electlog.events.Statement`
+into its event.
+
+Body conventions: str keys; ids are non-empty strings without whitespace (at most 64 bytes);
+texts are strings (at most 1024 bytes); dates are ISO ``YYYY-MM-DD`` strings; key ids, hashes
+and commitments are 32-byte ``bin``; ballot serials 16-byte ``bin``; optional fields are present
+with value ``nil``. Field semantics and signer roles: docs/election.md.
+
+Secrecy by schema: no event type has both a field naming a voter (marked ``identifies=True``)
+and ballot marks; :func:`identifying_fields` / :func:`has_marks` let a test and the auditor's
+secrecy lint check that.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final, Self
+
+import attrs
+
+from electlog.errors import EntryError
+from electlog.events import Statement
+
+from .rules import ELIGIBILITY_BASES, ElectionMode, Role, RuleSet
+from .tally import PostMarks
+
+__all__ = [
+    "EVENT_TYPES",
+    "BallotIssued",
+    "BallotRecorded",
+    "BoxOpened",
+    "BoxSealed",
+    "BoxTransferred",
+    "CandidatesPublished",
+    "CommitteeMemberAppointed",
+    "CommitteeMemberWithdrawn",
+    "CommitteeVacancyFilled",
+    "CommunityDef",
+    "ElectionDefined",
+    "ElectionEvent",
+    "GroupResultDeclared",
+    "HouseholdBallotCast",
+    "HouseholdBallotIssued",
+    "KeyAuthorised",
+    "KeyRevoked",
+    "NominationFiled",
+    "NominationWithdrawn",
+    "ObjectionDecided",
+    "ObjectionFiled",
+    "PostDef",
+    "PostList",
+    "ProxyAuthorised",
+    "ProxyListPublished",
+    "ResultDeclared",
+    "RollPublished",
+    "RoundCalled",
+    "UnitClosed",
+    "UnitOpened",
+    "UnitRepRegistered",
+    "VettingDecided",
+    "VoterRegistered",
+    "VoterRemoved",
+    "decode_event",
+    "has_marks",
+    "identifying_fields",
+]
+
+MAX_ID: Final = 64
+MAX_TEXT: Final = 1024
+MAX_LIST: Final = 100_000
+UNIT_KINDS: Final = ("main", "station", "mobile")
+OBJECTION_KINDS: Final = ("omission", "wrongful_inclusion", "data_error")
+ROUND_KINDS: Final = ("revote", "supplementary", "rerun")
+ROLES: Final = tuple(r.value for r in Role)
+MODES: Final = tuple(m.value for m in ElectionMode)
+
+
+# --------------------------------------------------------------------------- field kinds
+
+
+class _Kind:
+    """How one field is checked (``load``) and written (``dump``)."""
+
+    identifies = False
+    marks = False
+
+    def load(self, value: Any, where: str) -> Any:
+        raise NotImplementedError
+
+    def dump(self, value: Any) -> Any:
+        return value
+
+
+class _Id(_Kind):
+    def __init__(self, *, identifies: bool = False) -> None:
+        self.identifies = identifies
+
+    def load(self, value: Any, where: str) -> Any:
+        if type(value) is not str or not value or len(value) > MAX_ID:
+            raise EntryError(f"{where} must be an id (a non-empty str of at most {MAX_ID} chars)")
+        if not value.isprintable() or " " in value:
+            raise EntryError(f"{where} must not contain whitespace or control characters")
+        return value
+
+
+class _Text(_Kind):
+    def __init__(self, *, empty: bool = False) -> None:
+        self.empty = empty
+
+    def load(self, value: Any, where: str) -> Any:
+        if type(value) is not str or len(value) > MAX_TEXT or (not value and not self.empty):
+            what = "a str" if self.empty else "a non-empty str"
+            raise EntryError(f"{where} must be {what} of at most {MAX_TEXT} chars")
+        return value
+
+
+class _Int(_Kind):
+    def __init__(self, minimum: int = 0, maximum: int = 2**63 - 1) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def load(self, value: Any, where: str) -> Any:
+        if type(value) is not int or not self.minimum <= value <= self.maximum:
+            raise EntryError(f"{where} must be an integer in [{self.minimum}, {self.maximum}]")
+        return value
+
+
+class _Bool(_Kind):
+    def load(self, value: Any, where: str) -> Any:
+        if type(value) is not bool:
+            raise EntryError(f"{where} must be a boolean")
+        return value
+
+
+class _Bytes(_Kind):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def load(self, value: Any, where: str) -> Any:
+        if type(value) is not bytes or len(value) != self.size:
+            raise EntryError(f"{where} must be {self.size} bytes")
+        return value
+
+
+class _Date(_Kind):
+    def load(self, value: Any, where: str) -> Any:
+        if type(value) is not str or len(value) != 10 or value[4] != "-" or value[7] != "-":
+            raise EntryError(f"{where} must be an ISO date YYYY-MM-DD")
+        try:
+            d = _dt.date.fromisoformat(value)
+        except ValueError:
+            raise EntryError(f"{where} is not a valid date: {value!r}") from None
+        if d.isoformat() != value:
+            raise EntryError(f"{where} must be an ISO date YYYY-MM-DD")
+        return d
+
+    def dump(self, value: Any) -> Any:
+        return value.isoformat() if isinstance(value, _dt.date) else value
+
+
+class _Enum(_Kind):
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = frozenset(values)
+        self.listed = ", ".join(values)
+
+    def load(self, value: Any, where: str) -> Any:
+        if type(value) is not str or value not in self.values:
+            raise EntryError(f"{where} must be one of {self.listed}")
+        return value
+
+    def dump(self, value: Any) -> Any:
+        return str(value) if isinstance(value, str) else value
+
+
+class _Opt(_Kind):
+    def __init__(self, inner: _Kind) -> None:
+        self.inner = inner
+        self.identifies = inner.identifies
+
+    def load(self, value: Any, where: str) -> Any:
+        return None if value is None else self.inner.load(value, where)
+
+    def dump(self, value: Any) -> Any:
+        return None if value is None else self.inner.dump(value)
+
+
+class _List(_Kind):
+    def __init__(self, inner: _Kind, *, min_items: int = 0, unique: bool = False) -> None:
+        self.inner = inner
+        self.min_items = min_items
+        self.unique = unique
+        self.identifies = inner.identifies
+
+    def load(self, value: Any, where: str) -> Any:
+        if type(value) is not list and type(value) is not tuple:
+            raise EntryError(f"{where} must be an array")
+        if not self.min_items <= len(value) <= MAX_LIST:
+            raise EntryError(f"{where} must have between {self.min_items} and {MAX_LIST} items")
+        load = self.inner.load
+        out = tuple(load(item, f"{where}[{i}]") for i, item in enumerate(value))
+        if self.unique and len(set(out)) != len(out):
+            raise EntryError(f"{where} must not repeat an item")
+        return out
+
+    def dump(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [self.inner.dump(item) for item in value]
+        return value
+
+
+class _Struct(_Kind):
+    def __init__(self, cls: type[_Record]) -> None:
+        self.cls = cls
+
+    def load(self, value: Any, where: str) -> Any:
+        return self.cls._load(value, where)
+
+    def dump(self, value: Any) -> Any:
+        return value.to_body() if isinstance(value, _Record) else value
+
+
+class _RuleSetKind(_Kind):
+    def load(self, value: Any, where: str) -> Any:
+        return RuleSet.from_body(value, where=where) if isinstance(value, dict) else _bad_map(where)
+
+    def dump(self, value: Any) -> Any:
+        return value.to_body() if isinstance(value, RuleSet) else value
+
+
+class _AnyMap(_Kind):
+    """A map with str keys whose content is checked by the rules (a declared result)."""
+
+    def load(self, value: Any, where: str) -> Any:
+        if type(value) is not dict or not all(type(k) is str for k in value):
+            raise EntryError(f"{where} must be a map with str keys")
+        return value
+
+
+def _bad_map(where: str) -> Any:
+    raise EntryError(f"{where} must be a map")
+
+
+_MARK_KEYS: Final = frozenset({"for", "against", "write_ins"})
+
+
+class _Marks(_Kind):
+    """Marks per post: ``{post: {"against": [ids], "for": [ids], "write_ins": [ids]}}``."""
+
+    marks = True
+
+    def load(self, value: Any, where: str) -> Any:
+        if type(value) is not dict or len(value) > 64:
+            raise EntryError(f"{where} must be a map of at most 64 posts")
+        out: dict[str, PostMarks] = {}
+        for post, pm in value.items():
+            if type(post) is not str or not post or len(post) > MAX_ID:
+                raise EntryError(f"{where} has a bad post id {post!r}")
+            w = f"{where}.{post}"
+            if type(pm) is not dict or pm.keys() != _MARK_KEYS:
+                raise EntryError(f"{w} must be a map with exactly 'against', 'for', 'write_ins'")
+            cols = []
+            for col in ("for", "against", "write_ins"):
+                ids = pm[col]
+                if type(ids) is not list and type(ids) is not tuple:
+                    raise EntryError(f"{w}.{col} must be an array of ids")
+                if len(ids) > 256:
+                    raise EntryError(f"{w}.{col} has more than 256 marks")
+                for x in ids:
+                    if type(x) is not str or not x or len(x) > MAX_ID:
+                        raise EntryError(f"{w}.{col} must be an array of ids")
+                if list(ids) != sorted(set(ids)):
+                    raise EntryError(f"{w}.{col} must be sorted and without repeats")
+                cols.append(tuple(ids))
+            out[post] = PostMarks(for_=cols[0], against=cols[1], write_ins=cols[2])
+        return out
+
+    def dump(self, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        return {
+            post: (
+                {
+                    "against": sorted(pm.against),
+                    "for": sorted(pm.for_),
+                    "write_ins": sorted(pm.write_ins),
+                }
+                if isinstance(pm, PostMarks)
+                else pm
+            )
+            for post, pm in value.items()
+        }
+
+
+ID: Final = _Id()
+PERSON: Final = _Id(identifies=True)
+TEXT: Final = _Text()
+COUNT: Final = _Int()
+HASH32: Final = _Bytes(32)
+SERIAL: Final = _Bytes(16)
+DATE: Final = _Date()
+
+
+def _k(kind: _Kind) -> dict[str, _Kind]:
+    """attrs field metadata carrying the field's body kind."""
+    return {"kind": kind}
+
+
+# --------------------------------------------------------------------------- records
+
+
+class _Record:
+    """Generic strict body codec over the ``kind`` metadata of attrs fields."""
+
+    _FIELDS: ClassVar[tuple[tuple[str, _Kind], ...]] = ()
+    _KEYS: ClassVar[frozenset[str]] = frozenset()
+    _NAME: ClassVar[str] = ""
+
+    @classmethod
+    def _init_fields(cls) -> None:
+        fields = tuple((a.name, a.metadata["kind"]) for a in attrs.fields(cls))  # type: ignore[arg-type]
+        cls._FIELDS = fields
+        cls._KEYS = frozenset(name for name, _ in fields)
+
+    def to_body(self) -> dict[str, Any]:
+        """The canonical-encodable body (keys are the field names)."""
+        return {name: kind.dump(getattr(self, name)) for name, kind in self._FIELDS}
+
+    @classmethod
+    def _load(cls, body: Any, where: str) -> Self:
+        if type(body) is not dict:
+            raise EntryError(f"{where} must be a map")
+        if body.keys() != cls._KEYS:
+            keys = set(body)
+            missing = sorted(cls._KEYS - keys)
+            extra = sorted(str(k) for k in keys - cls._KEYS)
+            raise EntryError(f"{where}: fields wrong: missing {missing}, unexpected {extra}")
+        values = {name: kind.load(body[name], f"{where}.{name}") for name, kind in cls._FIELDS}
+        return cls(**values)
+
+
+def _record(cls: type[_Record]) -> Any:
+    cls._init_fields()
+    return cls
+
+
+@_record
+@attrs.frozen(kw_only=True)
+class PostDef(_Record):
+    """A post of a community: id, seats, rank (0 = highest, e.g. director)."""
+
+    post: str = attrs.field(metadata=_k(ID))
+    seats: int = attrs.field(metadata=_k(_Int(1, 10_000)))
+    rank: int = attrs.field(metadata=_k(_Int(0, 1000)))
+
+
+@_record
+@attrs.frozen(kw_only=True)
+class CommunityDef(_Record):
+    """A community of the election: its resident groups, posts and election mode."""
+
+    community: str = attrs.field(metadata=_k(ID))
+    name: str = attrs.field(metadata=_k(TEXT))
+    mode: str = attrs.field(metadata=_k(_Enum(MODES)))
+    groups: tuple[str, ...] = attrs.field(metadata=_k(_List(ID, unique=True)))
+    posts: tuple[PostDef, ...] = attrs.field(metadata=_k(_List(_Struct(PostDef), min_items=1)))
+
+
+@_record
+@attrs.frozen(kw_only=True)
+class PostList(_Record):
+    """Candidates of one post in a candidate list or a called round (ballot order)."""
+
+    post: str = attrs.field(metadata=_k(ID))
+    seats: int = attrs.field(metadata=_k(_Int(1, 10_000)))
+    candidates: tuple[str, ...] = attrs.field(metadata=_k(_List(ID, unique=True)))
+
+
+# --------------------------------------------------------------------------- events
+
+
+class ElectionEvent(_Record):
+    """Base class of every election event."""
+
+    TYPE: ClassVar[str] = ""
+    SCHEMA: ClassVar[int] = 1
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Self:
+        """Strictly parse a body; raises :class:`EntryError` naming the type and field."""
+        return cls._load(body if type(body) is dict else dict(body), cls.TYPE)
+
+
+EVENT_TYPES: dict[str, type[ElectionEvent]] = {}
+"""Event type name -> event class."""
+
+
+def _event(cls: type[ElectionEvent]) -> Any:
+    if cls.TYPE in EVENT_TYPES:  # pragma: no cover - programming error
+        raise RuntimeError(f"event type {cls.TYPE} defined twice")
+    cls._init_fields()
+    EVENT_TYPES[cls.TYPE] = cls
+    return cls
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class ElectionDefined(ElectionEvent):
+    """Genesis: the election, its day, communities, posts, modes and RuleSet (authority)."""
+
+    TYPE: ClassVar[str] = "election.defined"
+    election_id: str = attrs.field(metadata=_k(ID))
+    name: str = attrs.field(metadata=_k(TEXT))
+    election_day: _dt.date = attrs.field(metadata=_k(DATE))
+    communities: tuple[CommunityDef, ...] = attrs.field(
+        metadata=_k(_List(_Struct(CommunityDef), min_items=1))
+    )
+    rules: RuleSet = attrs.field(metadata=_k(_RuleSetKind()))
+    rules_hash: bytes = attrs.field(metadata=_k(HASH32))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class KeyAuthorised(ElectionEvent):
+    """A key receives a role, for the whole election (``scope=()``) or listed communities."""
+
+    TYPE: ClassVar[str] = "key.authorised"
+    key_id: bytes = attrs.field(metadata=_k(HASH32))
+    role: str = attrs.field(metadata=_k(_Enum(ROLES)))
+    scope: tuple[str, ...] = attrs.field(metadata=_k(_List(ID, unique=True)))
+    label: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class KeyRevoked(ElectionEvent):
+    """Every role of a key ends, effective from this entry."""
+
+    TYPE: ClassVar[str] = "key.revoked"
+    key_id: bytes = attrs.field(metadata=_k(HASH32))
+    reason: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class CommitteeMemberAppointed(ElectionEvent):
+    """A member of a community's election committee is appointed (by ``appointed_by``)."""
+
+    TYPE: ClassVar[str] = "committee.member_appointed"
+    community: str = attrs.field(metadata=_k(ID))
+    member: str = attrs.field(metadata=_k(PERSON))
+    appointed_by: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class CommitteeMemberWithdrawn(ElectionEvent):
+    """A committee member withdraws (``reason``; e.g. nominated as a candidate)."""
+
+    TYPE: ClassVar[str] = "committee.member_withdrawn"
+    community: str = attrs.field(metadata=_k(ID))
+    member: str = attrs.field(metadata=_k(PERSON))
+    reason: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class CommitteeVacancyFilled(ElectionEvent):
+    """A new member fills the seat of a withdrawn member (``replaces``)."""
+
+    TYPE: ClassVar[str] = "committee.vacancy_filled"
+    community: str = attrs.field(metadata=_k(ID))
+    member: str = attrs.field(metadata=_k(PERSON))
+    replaces: str = attrs.field(metadata=_k(PERSON))
+    appointed_by: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class VoterRegistered(ElectionEvent):
+    """A voter enters the roll under a pseudonymous id (no names, no ID numbers).
+
+    ``dedup`` is the registrars' keyed tag of the person (HMAC-SHA-256 under a registrars'
+    secret, :func:`electlog.election.receipts.dedup_tag`): equal for one person in every
+    community, meaningless without the secret. ``commitment`` is the salted commitment to the
+    personal data (:func:`electlog.election.receipts.commitment`). ``years_resident`` and
+    ``approval_ref`` are set for basis ``non_local_approved`` only; ``objection`` cites the upheld
+    objection that allows a registration after the roll's first publication.
+    """
+
+    TYPE: ClassVar[str] = "voter.registered"
+    voter: str = attrs.field(metadata=_k(PERSON))
+    community: str = attrs.field(metadata=_k(ID))
+    group: str = attrs.field(metadata=_k(ID))
+    household: str = attrs.field(metadata=_k(PERSON))
+    birth_date: _dt.date = attrs.field(metadata=_k(DATE))
+    basis: str = attrs.field(metadata=_k(_Enum(ELIGIBILITY_BASES)))
+    years_resident: int | None = attrs.field(metadata=_k(_Opt(COUNT)), default=None)
+    approval_ref: str | None = attrs.field(metadata=_k(_Opt(TEXT)), default=None)
+    objection: str | None = attrs.field(metadata=_k(_Opt(ID)), default=None)
+    dedup: bytes = attrs.field(metadata=_k(HASH32))
+    commitment: bytes = attrs.field(metadata=_k(HASH32))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class VoterRemoved(ElectionEvent):
+    """A voter leaves the roll for ``reason`` (one of ``RuleSet.removal_reasons``)."""
+
+    TYPE: ClassVar[str] = "voter.removed"
+    voter: str = attrs.field(metadata=_k(PERSON))
+    community: str = attrs.field(metadata=_k(ID))
+    reason: str = attrs.field(metadata=_k(_Text(empty=True)))
+    objection: str | None = attrs.field(metadata=_k(_Opt(ID)), default=None)
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class RollPublished(ElectionEvent):
+    """The community's roll is published: its size and hash (``ElectionState.roll_hash``)."""
+
+    TYPE: ClassVar[str] = "roll.published"
+    community: str = attrs.field(metadata=_k(ID))
+    size: int = attrs.field(metadata=_k(COUNT))
+    roll_hash: bytes = attrs.field(metadata=_k(HASH32))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class ObjectionFiled(ElectionEvent):
+    """An objection to the roll about ``voter`` (omission, wrongful inclusion, data error)."""
+
+    TYPE: ClassVar[str] = "objection.filed"
+    objection: str = attrs.field(metadata=_k(ID))
+    community: str = attrs.field(metadata=_k(ID))
+    voter: str = attrs.field(metadata=_k(PERSON))
+    kind: str = attrs.field(metadata=_k(_Enum(OBJECTION_KINDS)))
+    grounds: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class ObjectionDecided(ElectionEvent):
+    """The committee decides an objection (upheld or not) with a reason."""
+
+    TYPE: ClassVar[str] = "objection.decided"
+    objection: str = attrs.field(metadata=_k(ID))
+    community: str = attrs.field(metadata=_k(ID))
+    upheld: bool = attrs.field(metadata=_k(_Bool()))
+    reason: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class UnitRepRegistered(ElectionEvent):
+    """A unit representative (a participant who does not vote)."""
+
+    TYPE: ClassVar[str] = "unit_rep.registered"
+    rep: str = attrs.field(metadata=_k(PERSON))
+    community: str = attrs.field(metadata=_k(ID))
+    organisation: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class HouseholdBallotIssued(ElectionEvent):
+    """A household receives its ballot for its resident group's election."""
+
+    TYPE: ClassVar[str] = "group.household_ballot_issued"
+    community: str = attrs.field(metadata=_k(ID))
+    group: str = attrs.field(metadata=_k(ID))
+    household: str = attrs.field(metadata=_k(PERSON))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class HouseholdBallotCast(ElectionEvent):
+    """A household ballot's content (no household id): write-ins for group posts."""
+
+    TYPE: ClassVar[str] = "group.household_ballot_cast"
+    community: str = attrs.field(metadata=_k(ID))
+    group: str = attrs.field(metadata=_k(ID))
+    serial: bytes = attrs.field(metadata=_k(SERIAL))
+    marks: dict[str, PostMarks] = attrs.field(metadata=_k(_Marks()))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class GroupResultDeclared(ElectionEvent):
+    """The result of a resident group election (``RoundResult.to_dict()`` shape)."""
+
+    TYPE: ClassVar[str] = "group.result_declared"
+    community: str = attrs.field(metadata=_k(ID))
+    group: str = attrs.field(metadata=_k(ID))
+    result: dict[str, Any] = attrs.field(metadata=_k(_AnyMap()))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class NominationFiled(ElectionEvent):
+    """Nominators (voters) nominate ``candidate`` for ``post``."""
+
+    TYPE: ClassVar[str] = "nomination.filed"
+    nomination: str = attrs.field(metadata=_k(ID))
+    community: str = attrs.field(metadata=_k(ID))
+    post: str = attrs.field(metadata=_k(ID))
+    candidate: str = attrs.field(metadata=_k(PERSON))
+    nominators: tuple[str, ...] = attrs.field(metadata=_k(_List(PERSON, min_items=1, unique=True)))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class NominationWithdrawn(ElectionEvent):
+    """A candidate withdraws from a post before the candidate list is published."""
+
+    TYPE: ClassVar[str] = "nomination.withdrawn"
+    community: str = attrs.field(metadata=_k(ID))
+    post: str = attrs.field(metadata=_k(ID))
+    candidate: str = attrs.field(metadata=_k(PERSON))
+    reason: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class VettingDecided(ElectionEvent):
+    """The vetting committee's decision on a nominee's qualification (latest decision counts)."""
+
+    TYPE: ClassVar[str] = "vetting.decided"
+    community: str = attrs.field(metadata=_k(ID))
+    candidate: str = attrs.field(metadata=_k(PERSON))
+    approved: bool = attrs.field(metadata=_k(_Bool()))
+    criteria_ref: str = attrs.field(metadata=_k(TEXT))
+    reason: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class CandidatesPublished(ElectionEvent):
+    """The candidate list of round 1: every post with its seats and candidates (ballot order)."""
+
+    TYPE: ClassVar[str] = "candidates.published"
+    community: str = attrs.field(metadata=_k(ID))
+    posts: tuple[PostList, ...] = attrs.field(metadata=_k(_List(_Struct(PostList), min_items=1)))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class ProxyAuthorised(ElectionEvent):
+    """A written proxy: ``principal`` authorises close relative ``proxy`` to vote for them.
+
+    ``attestation`` is SHA-256 of the signed written authorisation (kept off the log)."""
+
+    TYPE: ClassVar[str] = "proxy.authorised"
+    community: str = attrs.field(metadata=_k(ID))
+    principal: str = attrs.field(metadata=_k(PERSON))
+    proxy: str = attrs.field(metadata=_k(PERSON))
+    relationship: str = attrs.field(metadata=_k(ID))
+    attestation: bytes = attrs.field(metadata=_k(HASH32))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class ProxyListPublished(ElectionEvent):
+    """The community's proxy list is published (count and ``ElectionState.proxy_hash``)."""
+
+    TYPE: ClassVar[str] = "proxy.list_published"
+    community: str = attrs.field(metadata=_k(ID))
+    count: int = attrs.field(metadata=_k(COUNT))
+    list_hash: bytes = attrs.field(metadata=_k(HASH32))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class UnitOpened(ElectionEvent):
+    """A polling unit (main venue, station, mobile box) opens for a round, with observers."""
+
+    TYPE: ClassVar[str] = "unit.opened"
+    unit: str = attrs.field(metadata=_k(ID))
+    community: str = attrs.field(metadata=_k(ID))
+    round: int = attrs.field(metadata=_k(_Int(1, 1000)))
+    kind: str = attrs.field(metadata=_k(_Enum(UNIT_KINDS)))
+    observers: tuple[str, ...] = attrs.field(metadata=_k(_List(ID)))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class UnitClosed(ElectionEvent):
+    """A polling unit closes: no more ballots are issued there."""
+
+    TYPE: ClassVar[str] = "unit.closed"
+    unit: str = attrs.field(metadata=_k(ID))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class BoxSealed(ElectionEvent):
+    """A ballot box of an open unit is shown empty and sealed."""
+
+    TYPE: ClassVar[str] = "box.sealed"
+    unit: str = attrs.field(metadata=_k(ID))
+    box: str = attrs.field(metadata=_k(ID))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class BoxTransferred(ElectionEvent):
+    """A sealed box changes custody to another unit of the round (e.g. mobile box returns)."""
+
+    TYPE: ClassVar[str] = "box.transferred"
+    box: str = attrs.field(metadata=_k(ID))
+    to_unit: str = attrs.field(metadata=_k(ID))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class BoxOpened(ElectionEvent):
+    """A sealed box is opened for counting, after its unit closed, before observers."""
+
+    TYPE: ClassVar[str] = "box.opened"
+    box: str = attrs.field(metadata=_k(ID))
+    observers: tuple[str, ...] = attrs.field(metadata=_k(_List(ID)))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class BallotIssued(ElectionEvent):
+    """A voter (or a proxy for ``proxy_for``) receives a ballot at a unit. No marks."""
+
+    TYPE: ClassVar[str] = "ballot.issued"
+    unit: str = attrs.field(metadata=_k(ID))
+    voter: str = attrs.field(metadata=_k(PERSON))
+    proxy_for: str | None = attrs.field(metadata=_k(_Opt(PERSON)), default=None)
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class BallotRecorded(ElectionEvent):
+    """A ballot's content as read from an opened box: random serial, marks per post.
+    No voter id."""
+
+    TYPE: ClassVar[str] = "ballot.recorded"
+    box: str = attrs.field(metadata=_k(ID))
+    serial: bytes = attrs.field(metadata=_k(SERIAL))
+    marks: dict[str, PostMarks] = attrs.field(metadata=_k(_Marks()))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class ResultDeclared(ElectionEvent):
+    """The declared result of a community's round (``RoundResult.to_dict()`` shape)."""
+
+    TYPE: ClassVar[str] = "result.declared"
+    community: str = attrs.field(metadata=_k(ID))
+    round: int = attrs.field(metadata=_k(_Int(1, 1000)))
+    result: dict[str, Any] = attrs.field(metadata=_k(_AnyMap()))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class RoundCalled(ElectionEvent):
+    """A further round after ``source_round``: ``revote`` among the tied, ``supplementary``
+    (另行选举) for unfilled seats, or ``rerun`` of a void round."""
+
+    TYPE: ClassVar[str] = "round.called"
+    community: str = attrs.field(metadata=_k(ID))
+    round: int = attrs.field(metadata=_k(_Int(2, 1000)))
+    source_round: int = attrs.field(metadata=_k(_Int(1, 1000)))
+    kind: str = attrs.field(metadata=_k(_Enum(ROUND_KINDS)))
+    posts: tuple[PostList, ...] = attrs.field(metadata=_k(_List(_Struct(PostList), min_items=1)))
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode_event(statement: Statement) -> ElectionEvent:
+    """The election event of a signed statement; :class:`EntryError` for an unknown type or
+    schema version, or a body that does not match the schema."""
+    cls = EVENT_TYPES.get(statement.type)
+    if cls is None:
+        raise EntryError(f"unknown election event type {statement.type!r}")
+    if statement.schema != cls.SCHEMA:
+        raise EntryError(
+            f"{statement.type}: unsupported schema version {statement.schema} "
+            f"(this version reads {cls.SCHEMA})"
+        )
+    return cls.from_body(statement.body)
+
+
+def identifying_fields(cls: type[ElectionEvent]) -> tuple[str, ...]:
+    """Fields of an event type that name a voter, household or committee member."""
+    return tuple(name for name, kind in cls._FIELDS if kind.identifies)
+
+
+def has_marks(cls: type[ElectionEvent]) -> bool:
+    """Whether an event type carries ballot marks."""
+    return any(kind.marks for _, kind in cls._FIELDS)

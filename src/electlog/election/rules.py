@@ -1,0 +1,288 @@
+"""The RuleSet: every number of the election rules as a parameter, plus roles and scopes.
+
+A :class:`RuleSet` is recorded in the genesis event (``election.defined``) together with its
+:meth:`RuleSet.hash`; the admission rules (:mod:`electlog.election.state`) read every deadline,
+limit and share from it, so another jurisdiction configures rather than forks. The defaults are
+the rules of the motivating election (GUIDE §4, docs/election.md "Rule codes").
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Mapping
+from fractions import Fraction
+from typing import Any, Final, Self
+
+import attrs
+
+from electlog.codec import encode
+from electlog.errors import EncodeError, EntryError, UsageError
+
+from .tally import TallyRules
+
+__all__ = [
+    "DEFAULT_PROXY_RELATIONSHIPS",
+    "DEFAULT_REMOVAL_REASONS",
+    "ELIGIBILITY_BASES",
+    "ElectionMode",
+    "EligibilityBasis",
+    "Role",
+    "RuleSet",
+]
+
+
+class Role(enum.StrEnum):
+    """The role a key is authorised for (``key.authorised``)."""
+
+    AUTHORITY = "authority"
+    ELECTION_COMMITTEE = "election_committee"
+    REGISTRAR = "registrar"
+    VETTING_COMMITTEE = "vetting_committee"
+    POLLING_STATION = "polling_station"
+    COUNTING_UNIT = "counting_unit"
+    OBSERVER = "observer"
+
+
+class EligibilityBasis(enum.StrEnum):
+    """Why a person may vote in a community (GUIDE §4 "eligible voter")."""
+
+    LOCAL_RESIDENT = "local_resident"
+    """Household registration here and living here."""
+    REGISTERED_LIVING_ELSEWHERE_OPTED_IN = "registered_living_elsewhere_opted_in"
+    """Household registration here, living elsewhere, opted in to vote here."""
+    NON_LOCAL_APPROVED = "non_local_approved"
+    """Not registered here, resident for at least ``non_local_min_years``, approved by the
+    residents' meeting (``approval_ref``)."""
+
+
+ELIGIBILITY_BASES: Final = tuple(b.value for b in EligibilityBasis)
+
+
+class ElectionMode(enum.StrEnum):
+    """How a community elects its committee (who receives a ballot)."""
+
+    ALL_VOTERS = "all_voters"
+    """Every registered voter votes."""
+    HOUSEHOLD_REP = "household_rep"
+    """One representative per household votes (one issued ballot per household)."""
+    GROUP_REP = "group_rep"
+    """The 2–3 representatives per resident group elected in the group elections vote."""
+
+
+DEFAULT_REMOVAL_REASONS: Final = (
+    "died",
+    "moved_out",
+    "deprived_of_rights",
+    "duplicate",
+    "objection_upheld",
+)
+DEFAULT_PROXY_RELATIONSHIPS: Final = (
+    "spouse",
+    "parent",
+    "child",
+    "sibling",
+    "grandparent",
+    "grandchild",
+)
+
+_INT_FIELDS: Final = (
+    "min_age",
+    "roll_days_before",
+    "objection_days",
+    "objection_decision_days",
+    "committee_min",
+    "committee_max",
+    "candidates_days_before",
+    "min_candidate_excess",
+    "proxy_cap",
+    "min_observers",
+    "household_ballots",
+    "group_leader_seats",
+    "group_rep_seats",
+    "non_local_min_years",
+    "tz_offset_minutes",
+)
+_TUPLE_FIELDS: Final = ("eligible_bases", "removal_reasons", "proxy_relationships")
+_SHARE_FIELDS: Final = ("majority", "supplementary_min", "turnout_min")
+
+
+def _nonneg_int(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UsageError(f"RuleSet.{attribute.name} must be an int >= 0, got {value!r}")
+
+
+def _str_tuple(value: object) -> tuple[str, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise UsageError(f"expected a sequence of str, got {type(value).__name__}")
+    for item in value:
+        if not isinstance(item, str) or not item:
+            raise UsageError(f"expected non-empty str items, got {item!r}")
+    return tuple(value)
+
+
+def _fraction_text(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _parse_fraction(value: object, where: str) -> Fraction:
+    if not isinstance(value, str) or value.count("/") != 1:
+        raise EntryError(f"{where} must be a 'num/den' string, got {value!r}")
+    num, den = value.split("/")
+    if not (num.isdigit() and den.isdigit() and num.isascii() and den.isascii()):
+        raise EntryError(f"{where} must be a 'num/den' string of decimal digits, got {value!r}")
+    if int(den) == 0:
+        raise EntryError(f"{where} has a zero denominator")
+    frac = Fraction(int(num), int(den))
+    if _fraction_text(frac) != value:
+        raise EntryError(f"{where} must be in lowest terms ({_fraction_text(frac)}), got {value!r}")
+    return frac
+
+
+@attrs.frozen(kw_only=True)
+class RuleSet:
+    """Every parameter of the admission rules and the tally (defaults: GUIDE §4).
+
+    Days are calendar days of the election's local time zone (``tz_offset_minutes`` east of UTC,
+    default UTC+8): a statement's claimed time is converted to a local date, and a deadline
+    "≥ N days before election day" holds when ``election_day - local_date >= N``.
+    """
+
+    min_age: int = attrs.field(default=18, validator=_nonneg_int)
+    """A voter is at least this old on election day."""
+    roll_days_before: int = attrs.field(default=20, validator=_nonneg_int)
+    """The voter roll is first published at least this many days before election day."""
+    objection_days: int = attrs.field(default=5, validator=_nonneg_int)
+    """Objections to the roll are filed within this many days of its first publication."""
+    objection_decision_days: int = attrs.field(default=3, validator=_nonneg_int)
+    """Each objection is decided within this many days of its filing."""
+    committee_min: int = attrs.field(default=7, validator=_nonneg_int)
+    """Smallest election committee (checked when the roll is published)."""
+    committee_max: int = attrs.field(default=9, validator=_nonneg_int)
+    """Largest election committee (checked at every appointment)."""
+    nominator_limit: int | None = attrs.field(default=None)
+    """A nominator names at most this many candidates per post; ``None``: the post's seats."""
+    candidates_days_before: int = attrs.field(default=5, validator=_nonneg_int)
+    """The candidate list is published at least this many days before election day."""
+    min_candidate_excess: int = attrs.field(default=1, validator=_nonneg_int)
+    """差额: every post lists at least ``seats + min_candidate_excess`` candidates."""
+    proxy_cap: int = attrs.field(default=3, validator=_nonneg_int)
+    """A proxy holds at most this many principals."""
+    proxy_relationships: tuple[str, ...] = attrs.field(
+        default=DEFAULT_PROXY_RELATIONSHIPS, converter=_str_tuple
+    )
+    """Close relatives who may hold a proxy."""
+    min_observers: int = attrs.field(default=3, validator=_nonneg_int)
+    """Observers named when a polling unit is opened and when a box is opened."""
+    household_ballots: int = attrs.field(default=1, validator=_nonneg_int)
+    """Household ballots per household in a group election (and ballots per household in
+    ``household_rep`` communities)."""
+    group_leader_seats: int = attrs.field(default=1, validator=_nonneg_int)
+    """Seats of post ``group_leader`` in a resident group election."""
+    group_rep_seats: int = attrs.field(default=2, validator=_nonneg_int)
+    """Seats of post ``group_rep`` (resident representatives) in a group election."""
+    eligible_bases: tuple[str, ...] = attrs.field(default=ELIGIBILITY_BASES, converter=_str_tuple)
+    """Eligibility bases accepted for registration (a subset of :class:`EligibilityBasis`)."""
+    non_local_min_years: int = attrs.field(default=1, validator=_nonneg_int)
+    """Years of residence a ``non_local_approved`` voter needs."""
+    removal_reasons: tuple[str, ...] = attrs.field(
+        default=DEFAULT_REMOVAL_REASONS, converter=_str_tuple
+    )
+    """Reasons a voter may be removed from the roll."""
+    tally: TallyRules = attrs.field(factory=TallyRules)
+    """Tally parameters (majority, supplementary minimum, turnout minimum, combined ballot)."""
+    tz_offset_minutes: int = attrs.field(default=480)
+    """Offset of the election's local time from UTC in minutes (UTC+8 = 480)."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.nominator_limit is not None:
+            _nonneg_int(self, attrs.fields(RuleSet).nominator_limit, self.nominator_limit)
+        tz = self.tz_offset_minutes
+        if not isinstance(tz, int) or isinstance(tz, bool) or not -1440 < tz < 1440:
+            raise UsageError(
+                f"RuleSet.tz_offset_minutes must be an int in (-1440, 1440), got {tz!r}"
+            )
+        if not isinstance(self.tally, TallyRules):
+            raise UsageError("RuleSet.tally must be a TallyRules")
+        if self.committee_min > self.committee_max:
+            raise UsageError("RuleSet.committee_min exceeds committee_max")
+        unknown = set(self.eligible_bases) - set(ELIGIBILITY_BASES)
+        if unknown:
+            raise UsageError(f"RuleSet.eligible_bases has unknown bases {sorted(unknown)}")
+
+    # ------------------------------------------------------------------ encoding
+
+    def to_body(self) -> dict[str, Any]:
+        """The canonical-encodable form recorded in ``election.defined`` (shares as
+        ``"num/den"`` strings in lowest terms)."""
+        body: dict[str, Any] = {name: getattr(self, name) for name in _INT_FIELDS}
+        body["nominator_limit"] = self.nominator_limit
+        for name in _TUPLE_FIELDS:
+            body[name] = list(getattr(self, name))
+        for name in _SHARE_FIELDS:
+            body[name] = _fraction_text(getattr(self.tally, name))
+        body["combined_ballot"] = self.tally.combined_ballot
+        return body
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any], *, where: str = "rules") -> Self:
+        """Strictly parse :meth:`to_body` output; raises :class:`EntryError` naming the field."""
+        if not isinstance(body, Mapping):
+            raise EntryError(f"{where} must be a map")
+        expected = {
+            *_INT_FIELDS,
+            *_TUPLE_FIELDS,
+            *_SHARE_FIELDS,
+            "nominator_limit",
+            "combined_ballot",
+        }
+        keys = set(body)
+        if keys != expected:
+            missing = sorted(expected - keys)
+            extra = sorted(str(k) for k in keys - expected)
+            raise EntryError(f"{where}: fields wrong: missing {missing}, unexpected {extra}")
+        kw: dict[str, Any] = {}
+        for name in _INT_FIELDS:
+            v = body[name]
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise EntryError(f"{where}.{name} must be an integer")
+            kw[name] = v
+        nl = body["nominator_limit"]
+        if nl is not None and (not isinstance(nl, int) or isinstance(nl, bool)):
+            raise EntryError(f"{where}.nominator_limit must be an integer or nil")
+        kw["nominator_limit"] = nl
+        for name in _TUPLE_FIELDS:
+            v = body[name]
+            if not isinstance(v, list | tuple) or not all(isinstance(x, str) and x for x in v):
+                raise EntryError(f"{where}.{name} must be an array of non-empty strings")
+            kw[name] = tuple(v)
+        cb = body["combined_ballot"]
+        if not isinstance(cb, bool):
+            raise EntryError(f"{where}.combined_ballot must be a boolean")
+        try:
+            kw["tally"] = TallyRules(
+                majority=_parse_fraction(body["majority"], f"{where}.majority"),
+                supplementary_min=_parse_fraction(
+                    body["supplementary_min"], f"{where}.supplementary_min"
+                ),
+                turnout_min=_parse_fraction(body["turnout_min"], f"{where}.turnout_min"),
+                combined_ballot=cb,
+            )
+            return cls(**kw)
+        except UsageError as exc:
+            raise EntryError(f"{where}: {exc}") from exc
+
+    def canonical_bytes(self) -> bytes:
+        """The canonical encoding of :meth:`to_body`."""
+        try:
+            return encode(self.to_body())
+        except EncodeError as exc:  # pragma: no cover - validated fields always encode
+            raise UsageError(f"RuleSet does not encode: {exc}") from exc
+
+    def hash(self) -> bytes:
+        """SHA-256 of :meth:`canonical_bytes` (recorded in the genesis event and checked)."""
+        return hashlib.sha256(self.canonical_bytes()).digest()
+
+    def nominator_limit_for(self, seats: int) -> int:
+        """How many candidates one nominator may name for a post with ``seats`` seats."""
+        return seats if self.nominator_limit is None else self.nominator_limit
