@@ -467,6 +467,29 @@ def test_combined_ballot_ranks_exact() -> None:
     assert m.tied == ("q", "z") and m.elected == ()
 
 
+def test_combined_ballot_does_not_sum_posts_of_the_same_rank() -> None:
+    # two posts of rank 0 (e.g. two directors' lists on one paper) do not feed each other
+    first = PostSpec(post="x", seats=1, candidates=("a",), rank=0)
+    second = PostSpec(post="y", seats=1, candidates=("b",), rank=0)
+    lower = PostSpec(post="z", seats=1, candidates=("c",), rank=1)
+    ballots = [{"x": for_("a"), "y": M(write_ins=("a",)), "z": M(write_ins=("b",))}] * 4
+    ballots += [{"y": for_("b")}] * 2
+    r = tally_round(
+        [first, second, lower],
+        ballots,
+        registered=6,
+        issued=6,
+        rules=TallyRules(combined_ballot=True),
+    )
+    assert r.posts["y"].counts == {"b": 2, "a": 4}  # no director votes added at the same rank
+    assert r.posts["y"].excluded == ()  # same rank: not a higher post
+    assert r.posts["x"].elected == ("a",)
+    # the lower post sums both rank-0 posts: b 2 + 4 write-ins = 6; a excluded (elected above)
+    assert r.posts["z"].counts == {"c": 0, "b": 6, "a": 8}
+    assert r.posts["z"].excluded == ("a",)
+    assert r.posts["z"].elected == ("b",)
+
+
 def test_excluded_person_applies_without_combined_ballot() -> None:
     # a write-in for the elected director on the member post does not give them a second post
     director = PostSpec(post="d", seats=1, candidates=("a", "b"), rank=0)
@@ -505,7 +528,7 @@ def test_usage_errors() -> None:
     with pytest.raises(UsageError):
         PostSpec(post="", seats=1, candidates=("a",))
     with pytest.raises(UsageError):
-        TallyRules(majority=0.5)  # type: ignore[arg-type]
+        TallyRules(majority=0.5)
     with pytest.raises(UsageError):
         TallyRules(turnout_min=Fraction(3, 2))
     with pytest.raises(UsageError):
@@ -515,6 +538,14 @@ def test_usage_errors() -> None:
         RoundTally([spec, spec], TallyRules())
     with pytest.raises(UsageError):
         RoundTally([spec], None)  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        RoundTally(3, TallyRules())  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        tally_round([spec], 3, registered=1, issued=1)  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        supplementary_candidates(None, 1)  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        compare_declared({}, None)  # type: ignore[arg-type]
     tally = RoundTally([spec], TallyRules())
     with pytest.raises(UsageError):
         tally.result(registered=-1, issued=0)
@@ -529,7 +560,7 @@ def test_malformed_ballot_object_raises_usage_error_and_changes_nothing() -> Non
     tally = RoundTally([spec], TallyRules())
     tally.add({"p": for_("a")})
     before = tally.result(registered=1, issued=1)
-    for bad in (["p"], {"p": ("a",)}, {"p": None}, {"p": PostMarks(for_=(["x"],))}):
+    for bad in (["p"], {"p": ("a",)}, {"p": None}, {"p": PostMarks(for_=(["x"],))}):  # type: ignore[arg-type]
         with pytest.raises(UsageError):
             tally.add(bad)  # type: ignore[arg-type]
     # a valid post followed by a broken one: nothing of the ballot is counted
@@ -618,8 +649,9 @@ def test_compare_declared_hand() -> None:
     ]
     # True is not 1
     d = r.to_dict()
-    d["valid"] = bool(d["valid"])
-    assert [x.field for x in compare_declared(d, r)] == ["valid"]
+    assert d["unknown_post_ballots"] == 0
+    d["unknown_post_ballots"] = False
+    assert [x.field for x in compare_declared(d, r)] == ["unknown_post_ballots"]
     # missing / extra posts
     d = r.to_dict()
     posts = d["posts"]
@@ -924,7 +956,7 @@ def test_compare_declared_flags_exactly_the_changed_count(
     n = len(ballots)
     r = tally_round(posts, ballots, registered=n, issued=n, rules=rules, supplementary=supp)
     assert compare_declared(r.to_dict(), r) == []
-    d = r.to_dict()
+    d: dict[str, Any] = r.to_dict()
     paths = _count_paths(d)
     post, field, cand = data.draw(st.sampled_from(paths))
     delta = data.draw(st.sampled_from([1, -1, 7]))

@@ -166,6 +166,11 @@ class PostSpec:
             raise UsageError(f"PostSpec {self.post}: a candidate is listed twice")
 
 
+def _marks_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    # no validation: malformed marks void the post at tally time instead of raising here
+    return value if type(value) is tuple else tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class PostMarks:
     """The marks of one ballot for one post.
@@ -176,9 +181,9 @@ class PostMarks:
     blank for that post. Malformed marks are not rejected here: the tally voids that post.
     """
 
-    for_: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    against: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    write_ins: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    for_: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
+    against: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
+    write_ins: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
 
 
 class BallotClass(enum.StrEnum):
@@ -399,7 +404,10 @@ class RoundTally:
             raise UsageError(f"rules must be a TallyRules, got {type(rules).__name__}")
         if not isinstance(supplementary, bool):
             raise UsageError("supplementary must be a bool")
-        posts = tuple(posts)
+        try:
+            posts = tuple(posts)
+        except TypeError as exc:
+            raise UsageError(f"posts must be a sequence of PostSpec ({exc})") from exc
         accs: dict[str, _PostAcc] = {}
         for spec in posts:
             if not isinstance(spec, PostSpec):
@@ -748,7 +756,11 @@ def tally_round(
     """Tally a whole round in one call: a :class:`RoundTally` fed with every ballot."""
     tally = RoundTally(posts, rules, supplementary=supplementary)
     add = tally.add
-    for ballot in ballots:
+    try:
+        iterator = iter(ballots)
+    except TypeError as exc:
+        raise UsageError(f"ballots must be an iterable of mappings ({exc})") from exc
+    for ballot in iterator:
         add(ballot)
     return tally.result(registered=registered, issued=issued)
 
@@ -761,6 +773,8 @@ def supplementary_candidates(first: PostResult, count: int) -> tuple[str, ...]:
     count equals that of the last one taken are included too, so the list may be longer than
     ``count`` rather than silently dropping one of equal standing.
     """
+    if not isinstance(first, PostResult):
+        raise UsageError(f"first must be a PostResult, got {type(first).__name__}")
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise UsageError(f"count must be an int >= 0, got {count!r}")
     if count == 0:
@@ -869,6 +883,8 @@ def compare_declared(declared: Mapping[str, object], recomputed: RoundResult) ->
     have. A missing or wrongly typed value is a discrepancy (``True`` is not ``1``). An empty
     list means the declared result matches. Never raises on a malformed ``declared``.
     """
+    if not isinstance(recomputed, RoundResult):
+        raise UsageError(f"recomputed must be a RoundResult, got {type(recomputed).__name__}")
     mine = recomputed.to_dict()
     out: list[Discrepancy] = []
     for key in _ROUND_SCALARS:
