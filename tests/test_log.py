@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from electlog import merkle
+from electlog import codec, merkle
 from electlog.checkpoint import (
     Checkpoint,
     NoteSigner,
@@ -27,7 +27,6 @@ from electlog.errors import (
 from electlog.events import Author, Entry
 from electlog.keys import SigningKey
 from electlog.log import Log
-from electlog import codec
 
 ORIGIN = "example.org/log-test"
 

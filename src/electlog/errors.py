@@ -199,7 +199,9 @@ class BundleError(DecodeError):
     """A bundle file is truncated or corrupted. ``offset`` is the byte offset of the problem and
     ``last_good_index`` the index of the last entry read intact (-1 if none)."""
 
-    def __init__(self, message: str, *, offset: int | None = None, last_good_index: int = -1) -> None:
+    def __init__(
+        self, message: str, *, offset: int | None = None, last_good_index: int = -1
+    ) -> None:
         self.last_good_index = last_good_index
         super().__init__(f"{message}; last good entry index {last_good_index}", offset=offset)
 

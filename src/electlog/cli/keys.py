@@ -114,7 +114,9 @@ def _checkpoint(args: argparse.Namespace) -> int:
     if args.witness_key:
         stamp = args.timestamp if args.timestamp is not None else int(time.time())
         for path in args.witness_key:
-            note = cosign(note, WitnessSigner.from_skey(_read_text(path, "witness key file")), stamp)
+            note = cosign(
+                note, WitnessSigner.from_skey(_read_text(path, "witness key file")), stamp
+            )
         log.add_checkpoint(note)
     sys.stdout.write(note)
     return 0
