@@ -36,6 +36,7 @@ __all__ = [
     "NoteError",
     "ProofError",
     "ReadOnlyStoreError",
+    "ReceiptError",
     "RuleViolation",
     "SignatureError",
     "StorageError",
@@ -222,6 +223,11 @@ class RuleViolation(ElectlogError):
         self.ids = ids
         detail = f" [{', '.join(ids)}]" if ids else ""
         super().__init__(f"{code}: {message}{detail}")
+
+
+class ReceiptError(VerificationError):
+    """A voter's registration receipt is malformed, or its entry is not a registration whose
+    commitment matches the voter's salt and personal data."""
 
 
 class TrustFileError(ElectlogError):
