@@ -1,13 +1,63 @@
 """Stores: where a log's entries, Merkle nodes, checkpoints and author heads live.
 
 ``open_store(target)`` chooses the backend: ``":memory:"`` → :class:`MemoryStore`, a
-``postgresql://`` or ``postgres://`` DSN → ``PostgresStore``, anything else is a path to a SQLite
-file → ``SQLiteStore`` (the embedded default). See docs/storage.md for the guarantees.
+``postgresql://`` or ``postgres://`` DSN → ``PostgresStore``, anything else is a path to a
+SQLite file → :class:`SQLiteStore` (the embedded default). See docs/storage.md for the
+guarantees, and docs/format.md for the bundle and tlog-tiles formats.
 """
 
 from __future__ import annotations
 
+import os
+
+from ..errors import UsageError
 from .base import Store, StoredCheckpoint, StoreTx
 from .memory import MemoryStore
+from .sqlite import SQLiteStore
 
-__all__ = ["MemoryStore", "Store", "StoreTx", "StoredCheckpoint"]
+__all__ = [
+    "MemoryStore",
+    "SQLiteStore",
+    "Store",
+    "StoreTx",
+    "StoredCheckpoint",
+    "is_postgres_dsn",
+    "open_store",
+]
+
+_DSN_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_dsn(target: object) -> bool:
+    """Whether ``target`` is a ``postgresql://`` / ``postgres://`` connection URI."""
+    return isinstance(target, str) and target.lower().startswith(_DSN_SCHEMES)
+
+
+def open_store(
+    target: str | os.PathLike[str],
+    *,
+    origin: str | None = None,
+    create: bool = True,
+    read_only: bool = False,
+) -> Store:
+    """Open (or create) the store at ``target``.
+
+    ``":memory:"`` gives a new :class:`MemoryStore` (``origin`` required); a ``postgresql://``
+    DSN a ``PostgresStore``; any other string or path a :class:`SQLiteStore`. ``origin``
+    is required to create a store and, when given for an existing one, must match it.
+    ``create=False`` requires the store to exist; ``read_only=True`` opens without write access
+    (writes raise :class:`~electlog.errors.ReadOnlyStoreError`).
+    """
+    if isinstance(target, os.PathLike):
+        target = os.fspath(target)
+    if not isinstance(target, str) or not target:
+        raise UsageError(f"open_store needs a path or a DSN, got {target!r}")
+    if target == ":memory:":
+        if origin is None:
+            raise UsageError("an in-memory store needs an origin")
+        return MemoryStore(origin)
+    if is_postgres_dsn(target):
+        from .postgres import PostgresStore
+
+        return PostgresStore(target, origin=origin, create=create, read_only=read_only)
+    return SQLiteStore(target, origin=origin, create=create, read_only=read_only)
