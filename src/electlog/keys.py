@@ -3,6 +3,16 @@
 A key id is SHA-256 of the raw 32-byte public key. Private keys are saved as PKCS#8 PEM files
 with mode 0600; public keys have a one-line text form ``ed25519-pub:<base64 of 32 raw bytes>``.
 No repr, str or error message ever contains private key material.
+
+Verification backends: signatures are verified by libsodium (PyNaCl, the optional
+``electlog[fast]`` extra) when it is installed, else by OpenSSL (``cryptography``). Both apply the
+same *strict rule* (canonical ``S < L``; ``R`` canonical and not of small order; the public key a
+canonical point of the prime-order subgroup; cofactorless equation), so a signature verifies
+under one backend exactly when it verifies under the other. ``ELECTLOG_ED25519_BACKEND`` =
+``nacl`` | ``cryptography`` | ``auto`` (read when the backend is first needed) or
+:func:`set_verify_backend` choose explicitly; :func:`verify_backend` says which one is in use.
+:func:`verify_many` is the bulk path (one call per batch, no exceptions per item). Signing always
+uses ``cryptography``: Ed25519 signatures are deterministic, so the bytes are the same anyway.
 """
 
 from __future__ import annotations
@@ -11,23 +21,112 @@ import base64
 import binascii
 import hashlib
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from . import _ed25519
 from .errors import KeyFormatError, SignatureError, StorageError, UsageError
 
 __all__ = [
+    "BACKEND_ENV",
     "PUBLIC_TEXT_PREFIX",
     "SigningKey",
     "VerifyKey",
+    "available_verify_backends",
     "key_id",
+    "set_verify_backend",
+    "verify_backend",
+    "verify_many",
 ]
 
 PUBLIC_TEXT_PREFIX: Final = "ed25519-pub:"
+BACKEND_ENV: Final = "ELECTLOG_ED25519_BACKEND"
+"""Environment variable choosing the verification backend: ``nacl``, ``cryptography`` or
+``auto`` (the default: ``nacl`` when PyNaCl is installed)."""
+
+_AUTO: Final = "auto"
+
+BulkVerifier = Callable[[Sequence[tuple[bytes, bytes, bytes]]], list[bool]]
+
+
+class _Backend:
+    """The resolved backend: its name and bulk verifier (None until first needed)."""
+
+    name: str | None = None
+    bulk: BulkVerifier | None = None
+
+
+def available_verify_backends() -> tuple[str, ...]:
+    """Backends usable here, fastest first: ``("nacl", "cryptography")`` with PyNaCl installed,
+    ``("cryptography",)`` without."""
+    return _ed25519.available_backends()
+
+
+def _resolve(name: str, source: str) -> str:
+    choice = name.strip().lower()
+    if choice in ("", _AUTO):
+        return available_verify_backends()[0]
+    if choice not in _ed25519.BACKENDS:
+        raise UsageError(
+            f"{source}: unknown Ed25519 backend {name!r}; choose one of "
+            f"{', '.join((*_ed25519.BACKENDS, _AUTO))}"
+        )
+    if choice not in available_verify_backends():
+        raise UsageError(
+            f"{source}: the {choice!r} Ed25519 backend needs PyNaCl (pip install 'electlog[fast]')"
+        )
+    return choice
+
+
+def set_verify_backend(name: str | None) -> str:
+    """Choose the verification backend for this process: ``"nacl"``, ``"cryptography"``, or
+    ``"auto"`` / ``None`` (the environment variable :data:`BACKEND_ENV` if set, else the fastest
+    available). Returns the name now in use. Raises :class:`UsageError` for an unknown name or
+    ``"nacl"`` without PyNaCl.
+
+    Worker processes started with ``spawn`` choose again on their own; pass the name on (or set
+    :data:`BACKEND_ENV`) to keep them on the same backend. Results are identical either way.
+    """
+    if name is not None and not isinstance(name, str):
+        raise UsageError("the backend name must be a str or None")
+    if name is None or name.strip().lower() == _AUTO:
+        chosen = _resolve(os.environ.get(BACKEND_ENV, _AUTO), BACKEND_ENV)
+    else:
+        chosen = _resolve(name, "set_verify_backend")
+    _Backend.bulk = _ed25519.verifier(chosen)
+    _Backend.name = chosen
+    return chosen
+
+
+def verify_backend() -> str:
+    """The name of the verification backend in use (``"nacl"`` or ``"cryptography"``)."""
+    return _Backend.name if _Backend.name is not None else set_verify_backend(None)
+
+
+def verify_many(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    """Verify a batch of ``(public_key, signature, message)`` byte triples; element ``i`` of the
+    result says whether triple ``i`` verifies under the strict rule (see the module docstring).
+
+    The bulk path for auditors: no exception or object per item, key checks cached. A malformed
+    key or signature (wrong length, off the curve, small order) is simply ``False``. Items of
+    the wrong type raise :class:`UsageError`.
+    """
+    bulk = _Backend.bulk
+    if bulk is None:
+        set_verify_backend(None)
+        bulk = _Backend.bulk
+        assert bulk is not None
+    try:
+        return bulk(items)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(
+            f"verify_many takes a sequence of (public key, signature, message) bytes: {exc}"
+        ) from exc
 
 
 def key_id(public_raw: bytes) -> bytes:
@@ -46,10 +145,7 @@ class VerifyKey:
         if not isinstance(raw, bytes | bytearray) or len(raw) != 32:
             raise KeyFormatError("an Ed25519 public key is exactly 32 raw bytes")
         self._raw = bytes(raw)
-        try:
-            self._key = Ed25519PublicKey.from_public_bytes(self._raw)
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            raise KeyFormatError(f"not a valid Ed25519 public key: {exc}") from exc
+        self._key: Ed25519PublicKey | None = None  # made when the OpenSSL backend first needs it
         self._key_id = hashlib.sha256(self._raw).digest()
 
     @property
@@ -63,15 +159,30 @@ class VerifyKey:
         return self._key_id
 
     def verify(self, signature: bytes, message: bytes) -> None:
-        """Raise :class:`SignatureError` unless ``signature`` is valid for ``message``."""
+        """Raise :class:`SignatureError` unless ``signature`` is valid for ``message`` under the
+        strict rule (see the module docstring), whichever backend is in use."""
         if not isinstance(signature, bytes) or len(signature) != 64:
             raise SignatureError("an Ed25519 signature is exactly 64 bytes")
-        try:
-            self._key.verify(signature, message)
-        except InvalidSignature:
-            raise SignatureError(
-                f"Ed25519 signature does not verify for key {self._key_id.hex()[:16]}…"
-            ) from None
+        if not isinstance(message, bytes):
+            if not isinstance(message, bytearray | memoryview):
+                raise UsageError("the signed message must be bytes")
+            message = bytes(message)
+        raw = self._raw
+        if _ed25519.strict_precheck(raw, signature):
+            name = _Backend.name if _Backend.name is not None else verify_backend()
+            if name == "nacl":
+                if _ed25519.nacl_verify_one(raw, signature, message):
+                    return
+            else:
+                key = self._key
+                if key is None:
+                    key = self._key = _ed25519.openssl_key(raw)
+                if _ed25519.openssl_verify_one(key, signature, message):
+                    return
+            reason = "does not verify"
+        else:
+            reason = f"is rejected: {_ed25519.strict_violation(raw, signature)}"
+        raise SignatureError(f"Ed25519 signature {reason} for key {self._key_id.hex()[:16]}…")
 
     def to_text(self) -> str:
         """``ed25519-pub:<base64>``: the documented one-line text form."""

@@ -1,0 +1,452 @@
+"""Ed25519 verification backends and the strict acceptance rule they share.
+
+Two C implementations can verify Ed25519 signatures here: OpenSSL (through ``cryptography``, a
+hard dependency) and libsodium (through PyNaCl, the optional ``electlog[fast]`` extra, about 1.6×
+faster on the reference machine). They disagree on edge cases that RFC 8032 leaves open:
+libsodium rejects small-order and non-canonical points that OpenSSL accepts. So that a log
+verifies identically whichever backend an auditor has installed, every signature is first held to
+one *strict rule*, checked in Python before either library is called:
+
+1. the signature is 64 bytes, the public key 32 bytes;
+2. ``S`` (signature bytes 32..63, little-endian) is below the group order ``L`` (no malleability);
+3. ``R`` (signature bytes 0..31) is a canonical encoding (its y coordinate below ``p``) and not
+   one of the small-order points (identity, order 2, 4 and 8, either sign bit);
+4. the public key ``A`` is a canonical encoding of a curve point that is not of small order and
+   lies in the prime-order subgroup (``[L]A`` is the identity);
+5. the cofactorless equation holds: the encoding of ``[S]B - [k]A`` equals ``R`` byte for byte,
+   ``k = SHA-512(R || A || M) mod L``.
+
+Steps 1–4 are checked here; step 5 is what both libraries compute. Given 1–4 the libraries
+agree, because with a prime-order ``A`` and a canonical, non-small-order ``R`` the cofactored and
+cofactorless equations accept the same signatures and no encoding ambiguity is left. This is the
+rule of libsodium's default build (and ed25519-dalek's ``verify_strict``), made explicit.
+
+The per-signature cost of steps 2–3 is a 32-byte set lookup and an integer comparison; step 4 is
+cached per key (libsodium's ``crypto_core_ed25519_is_valid_point`` when PyNaCl is installed, the
+pure-Python arithmetic below otherwise — the two are tested to agree).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+__all__ = [
+    "BACKENDS",
+    "GROUP_ORDER",
+    "P",
+    "available_backends",
+    "base_point_mul",
+    "decode_point",
+    "encode_point",
+    "is_strict_public_key",
+    "nacl_verify_one",
+    "openssl_key",
+    "openssl_verify_one",
+    "point_add",
+    "point_mul",
+    "point_neg",
+    "r_is_acceptable",
+    "s_is_canonical",
+    "small_order_encodings",
+    "strict_precheck",
+    "strict_violation",
+    "verifier",
+]
+
+# --------------------------------------------------------------------------- curve arithmetic
+# Reference arithmetic for edwards25519 in extended coordinates (X, Y, Z, T), x = X/Z, y = Y/Z,
+# x*y = T/Z. Used for the per-key subgroup check when libsodium is absent, and by the tests to
+# build edge-case vectors. Not constant time: it only ever handles public values.
+
+P: Final = 2**255 - 19
+"""The field prime."""
+GROUP_ORDER: Final = 2**252 + 27742317777372353535851937790883648493
+"""``L``, the order of the prime-order subgroup."""
+_D: Final = (-121665 * pow(121666, P - 2, P)) % P
+_SQRT_M1: Final = pow(2, (P - 1) // 4, P)
+
+Point = tuple[int, int, int, int]
+
+_IDENTITY: Final[Point] = (0, 1, 1, 0)
+
+
+def _recover_x(y: int, sign: int) -> int | None:
+    """RFC 8032 §5.1.3 step 2-4: the x with the given sign bit for ``y``, or None."""
+    if y >= P:
+        return None
+    x2 = (y * y - 1) * pow(_D * y * y + 1, P - 2, P) % P
+    if x2 == 0:
+        return None if sign else 0
+    x = pow(x2, (P + 3) // 8, P)
+    if (x * x - x2) % P:
+        x = x * _SQRT_M1 % P
+    if (x * x - x2) % P:
+        return None
+    if (x & 1) != sign:
+        x = P - x
+    return x
+
+
+def decode_point(data: bytes) -> Point | None:
+    """Strict RFC 8032 decoding of a 32-byte point: None if ``y >= p``, not on the curve, or
+    ``x = 0`` with the sign bit set."""
+    if len(data) != 32:
+        return None
+    n = int.from_bytes(data, "little")
+    y = n & ((1 << 255) - 1)
+    x = _recover_x(y, n >> 255)
+    if x is None:
+        return None
+    return (x, y, 1, x * y % P)
+
+
+def encode_point(pt: Point) -> bytes:
+    """The canonical 32-byte encoding of a point."""
+    x, y, z, _ = pt
+    zi = pow(z, P - 2, P)
+    x, y = x * zi % P, y * zi % P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def point_add(a: Point, b: Point) -> Point:
+    """``a + b`` (RFC 8032 §5.1.4 addition formulas)."""
+    x1, y1, z1, t1 = a
+    x2, y2, z2, t2 = b
+    aa = (y1 - x1) * (y2 - x2) % P
+    bb = (y1 + x1) * (y2 + x2) % P
+    c = 2 * t1 * t2 * _D % P
+    dd = 2 * z1 * z2 % P
+    e, f, g, h = bb - aa, dd - c, dd + c, bb + aa
+    return (e * f % P, g * h % P, f * g % P, e * h % P)
+
+
+def _point_double(a: Point) -> Point:
+    x1, y1, z1, _ = a
+    aa = x1 * x1 % P
+    bb = y1 * y1 % P
+    c = 2 * z1 * z1 % P
+    h = aa + bb
+    e = h - (x1 + y1) * (x1 + y1)
+    g = aa - bb
+    f = c + g
+    return (e * f % P, g * h % P, f * g % P, e * h % P)
+
+
+def point_neg(a: Point) -> Point:
+    """``-a``."""
+    x, y, z, t = a
+    return ((-x) % P, y, z, (-t) % P)
+
+
+def point_mul(scalar: int, pt: Point) -> Point:
+    """``[scalar] pt`` (double and add; public inputs only)."""
+    q = _IDENTITY
+    while scalar > 0:
+        if scalar & 1:
+            q = point_add(q, pt)
+        pt = _point_double(pt)
+        scalar >>= 1
+    return q
+
+
+def _is_identity(pt: Point) -> bool:
+    x, y, z, _ = pt
+    return x % P == 0 and (y - z) % P == 0
+
+
+def _base_point() -> Point:
+    y = 4 * pow(5, P - 2, P) % P
+    x = _recover_x(y, 0)
+    assert x is not None
+    return (x, y, 1, x * y % P)
+
+
+_BASE: Final[Point] = _base_point()
+
+
+def base_point_mul(scalar: int) -> Point:
+    """``[scalar] B`` for the standard base point ``B``."""
+    return point_mul(scalar, _BASE)
+
+
+# --------------------------------------------------------------------------- the strict rule
+
+
+def small_order_encodings() -> frozenset[bytes]:
+    """Every 32-byte encoding (canonical or not, either sign bit) whose y coordinate is that of
+    a point of order 1, 2, 4 or 8 — libsodium's blocklist, ignoring the sign bit."""
+    # y coordinates of the small-order points: 1 (identity), p - 1 (order 2), 0 (order 4), and
+    # the two y values of the order-8 points, computed from a point of order 8.
+    t8 = _torsion_point()
+    ys = {1, P - 1, 0}
+    for k in range(1, 8):
+        ys.add(_affine(point_mul(k, t8))[1])
+    out: set[bytes] = set()
+    for y in ys:
+        for yy in (y, y + P):
+            if yy < 1 << 255:
+                out.add(yy.to_bytes(32, "little"))
+                out.add((yy | (1 << 255)).to_bytes(32, "little"))
+    return frozenset(out)
+
+
+def _affine(pt: Point) -> tuple[int, int]:
+    x, y, z, _ = pt
+    zi = pow(z, P - 2, P)
+    return x * zi % P, y * zi % P
+
+
+def _torsion_point() -> Point:
+    """A point of order exactly 8 (found deterministically: [L] times a curve point whose
+    8-torsion component has order 8)."""
+    y = 2
+    while True:
+        for sign in (0, 1):
+            x = _recover_x(y, sign)
+            if x is None:
+                continue
+            t = point_mul(GROUP_ORDER, (x, y, 1, x * y % P))
+            if not _is_identity(point_mul(4, t)):
+                return t
+        y += 1
+
+
+def _non_canonical_encodings() -> frozenset[bytes]:
+    """Every encoding whose y field is ``>= p`` (19 values, two sign bits each)."""
+    out: set[bytes] = set()
+    for y in range(P, 1 << 255):
+        out.add(y.to_bytes(32, "little"))
+        out.add((y | (1 << 255)).to_bytes(32, "little"))
+    return frozenset(out)
+
+
+_REJECTED_R: Final = small_order_encodings() | _non_canonical_encodings()
+
+
+def s_is_canonical(sig: bytes) -> bool:
+    """Rule 2: ``S < L``."""
+    return int.from_bytes(sig[32:64], "little") < GROUP_ORDER
+
+
+def r_is_acceptable(sig: bytes) -> bool:
+    """Rule 3: ``R`` is canonical and not a small-order point."""
+    return sig[:32] not in _REJECTED_R
+
+
+def _strict_key_pure(raw: bytes) -> bool:
+    if raw in _REJECTED_R:
+        return False
+    pt = decode_point(raw)
+    if pt is None:
+        return False
+    return _is_identity(point_mul(GROUP_ORDER, pt))
+
+
+_valid_point: Callable[[bytes], bool] | None
+try:  # libsodium's check: canonical, on the curve, not small order, in the main subgroup
+    from nacl.bindings import crypto_core_ed25519_is_valid_point as _nacl_valid_point
+
+    def _strict_key_nacl(raw: bytes) -> bool:
+        return raw not in _REJECTED_R and bool(_nacl_valid_point(raw))
+
+    _valid_point = _strict_key_nacl
+except ImportError:  # pragma: no cover - depends on the optional extra
+    _valid_point = None
+
+_KEY_CACHE: dict[bytes, bool] = {}
+_KEY_CACHE_MAX: Final = 1 << 16
+
+
+def is_strict_public_key(raw: bytes, *, use_nacl: bool | None = None) -> bool:
+    """Rule 4: ``raw`` is a canonical, non-small-order point of the prime-order subgroup.
+
+    Cached per key. ``use_nacl`` forces (True) or forbids (False) libsodium's check; by default
+    it is used when PyNaCl is installed. Both give the same answer (tested).
+    """
+    if use_nacl is None:
+        found = _KEY_CACHE.get(raw)
+        if found is not None:
+            return found
+        ok = _valid_point(raw) if _valid_point is not None else _strict_key_pure(raw)
+        if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
+            _KEY_CACHE.clear()
+        _KEY_CACHE[raw] = ok
+        return ok
+    if use_nacl:
+        if _valid_point is None:
+            raise ImportError("PyNaCl is not installed")
+        return _valid_point(raw)
+    return _strict_key_pure(raw)
+
+
+# --------------------------------------------------------------------------- backends
+
+BACKENDS: Final = ("nacl", "cryptography")
+"""Backend names, fastest first."""
+
+
+def available_backends() -> tuple[str, ...]:
+    """The backends that can be used in this environment, fastest first."""
+    return tuple(name for name in BACKENDS if name != "nacl" or _nacl_open() is not None)
+
+
+_nacl_state: list[Any] = []  # [lib.crypto_sign_open, ffi] once loaded, [None] if unavailable
+
+
+def _nacl_open() -> Any:
+    if not _nacl_state:
+        try:
+            from nacl._sodium import ffi, lib
+
+            _nacl_state.extend([lib.crypto_sign_open, ffi])
+        except (ImportError, AttributeError):
+            _nacl_state.extend([None, None])
+    return _nacl_state[0]
+
+
+_tls = threading.local()
+
+
+def _nacl_buffers(size: int) -> tuple[Any, Any]:
+    """A per-thread output buffer of at least ``size`` bytes and a length cell."""
+    buf = getattr(_tls, "buf", None)
+    if buf is None or _tls.size < size:
+        ffi = _nacl_state[1]
+        cap = max(size, 1 << 17)
+        _tls.buf = buf = ffi.new("unsigned char[]", cap)
+        _tls.size = cap
+        _tls.lenp = ffi.new("unsigned long long *")
+    return buf, _tls.lenp
+
+
+def strict_precheck(pub: bytes, sig: bytes) -> bool:
+    """Rules 1-4 of the module docstring for one signature (rule 4 cached per key)."""
+    return (
+        len(sig) == 64
+        and len(pub) == 32
+        and sig[:32] not in _REJECTED_R
+        and int.from_bytes(sig[32:], "little") < GROUP_ORDER
+        and is_strict_public_key(pub)
+    )
+
+
+def strict_violation(pub: bytes, sig: bytes) -> str | None:
+    """Which of rules 1-4 ``(pub, sig)`` breaks, in words, or None (slow path for messages)."""
+    if len(sig) != 64:
+        return "an Ed25519 signature is exactly 64 bytes"
+    if len(pub) != 32:
+        return "an Ed25519 public key is exactly 32 bytes"
+    if sig[:32] in _REJECTED_R:
+        return "signature R is a non-canonical or small-order point"
+    if int.from_bytes(sig[32:], "little") >= GROUP_ORDER:
+        return "signature S is not below the group order (malleated signature)"
+    if not is_strict_public_key(pub):
+        return (
+            "public key is not a canonical point of the prime-order subgroup "
+            "(off the curve, small order, mixed order or non-canonical)"
+        )
+    return None
+
+
+def nacl_verify_one(pub: bytes, sig: bytes, msg: bytes) -> bool:
+    """Rule 5 by libsodium (call :func:`strict_precheck` first)."""
+    sign_open = _nacl_open()
+    sm = sig + msg
+    buf, lenp = _nacl_buffers(len(sm))
+    return bool(sign_open(buf, lenp, sm, len(sm), pub) == 0)
+
+
+def openssl_verify_one(key: Ed25519PublicKey, sig: bytes, msg: bytes) -> bool:
+    """Rule 5 by OpenSSL (call :func:`strict_precheck` first)."""
+    try:
+        key.verify(sig, msg)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def openssl_key(pub: bytes) -> Ed25519PublicKey:
+    """cryptography's key object for 32 raw bytes (never fails for 32 bytes; the point is only
+    decoded when verifying)."""
+    try:
+        return Ed25519PublicKey.from_public_bytes(pub)
+    except (ValueError, UnsupportedAlgorithm) as exc:  # pragma: no cover - not for 32 bytes
+        raise ValueError(f"not an Ed25519 public key: {exc}") from exc
+
+
+def _verify_many_nacl(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    sign_open = _nacl_open()
+    longest = max((len(m) for _, _, m in items), default=0) + 64
+    buf, lenp = _nacl_buffers(longest)
+    rejected = _REJECTED_R
+    order = GROUP_ORDER
+    key_ok = is_strict_public_key
+    from_bytes = int.from_bytes
+    out: list[bool] = []
+    append = out.append
+    for pub, sig, msg in items:
+        if (
+            len(sig) != 64
+            or len(pub) != 32
+            or sig[:32] in rejected
+            or from_bytes(sig[32:], "little") >= order
+            or not key_ok(pub)
+        ):
+            append(False)
+            continue
+        sm = sig + msg
+        append(sign_open(buf, lenp, sm, len(sm), pub) == 0)
+    return out
+
+
+def _verify_many_openssl(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    rejected = _REJECTED_R
+    order = GROUP_ORDER
+    key_ok = is_strict_public_key
+    from_bytes = int.from_bytes
+    keys: dict[bytes, Ed25519PublicKey] = {}
+    out: list[bool] = []
+    append = out.append
+    for pub, sig, msg in items:
+        if (
+            len(sig) != 64
+            or len(pub) != 32
+            or sig[:32] in rejected
+            or from_bytes(sig[32:], "little") >= order
+            or not key_ok(pub)
+        ):
+            append(False)
+            continue
+        key = keys.get(pub)
+        if key is None:
+            try:
+                key = keys[pub] = Ed25519PublicKey.from_public_bytes(pub)
+            except (ValueError, UnsupportedAlgorithm):
+                append(False)
+                continue
+        try:
+            key.verify(sig, msg)
+        except InvalidSignature:
+            append(False)
+        else:
+            append(True)
+    return out
+
+
+def verifier(name: str) -> Callable[[Sequence[tuple[bytes, bytes, bytes]]], list[bool]]:
+    """The bulk verify function of backend ``name`` (``KeyError`` if unknown, ``ImportError``
+    if PyNaCl is missing for ``"nacl"``)."""
+    if name == "cryptography":
+        return _verify_many_openssl
+    if name == "nacl":
+        if _nacl_open() is None:
+            raise ImportError(
+                "the 'nacl' Ed25519 backend needs PyNaCl (pip install electlog[fast])"
+            )
+        return _verify_many_nacl
+    raise KeyError(name)
