@@ -1,0 +1,285 @@
+"""Voter registration receipts: salted commitments, dedup tags and offline-verifiable proofs.
+
+The public log names a voter only by a pseudonymous id. Personal data enter it as
+:func:`commitment` (SHA-256 over a domain tag and the canonical encoding of salt and data), and
+the person behind a registration as :func:`dedup_tag` (an HMAC under the registrars' secret, so
+that one person registered in two communities is caught without publishing an ID number).
+
+A registration receipt is a C2SP ``tlog-proof@v1`` text (https://c2sp.org/tlog-proof): the
+``extra`` line carries the registration entry's exact bytes and the voter's salt, then the
+entry index, the inclusion proof and the cosigned checkpoint. The voter (or anyone they show it
+to, with their personal data) verifies it offline with :func:`verify_registration_receipt`
+against the log's key and a witness policy; the receipt alone reveals only what the public log
+already shows, plus the salt.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+import attrs
+
+from electlog.checkpoint import (
+    Checkpoint,
+    NoteVerifier,
+    WitnessVerifier,
+    verify_checkpoint_detailed,
+)
+from electlog.codec import decode_map, encode
+from electlog.errors import (
+    CheckpointError,
+    DecodeError,
+    ElectlogError,
+    EntryError,
+    NoteError,
+    ReceiptError,
+    SignatureError,
+    UsageError,
+)
+from electlog.events import Entry
+from electlog.log import Log
+from electlog.merkle import verify_inclusion
+
+from .events import VoterRegistered, decode_event
+
+__all__ = [
+    "COMMITMENT_CONTEXT",
+    "DEDUP_CONTEXT",
+    "PROOF_HEADER",
+    "RECEIPT_EXTRA_VERSION",
+    "VerifiedReceipt",
+    "commitment",
+    "dedup_tag",
+    "make_registration_receipt",
+    "verify_registration_receipt",
+]
+
+COMMITMENT_CONTEXT: Final = b"electlog/v1/voter-commitment\x00"
+DEDUP_CONTEXT: Final = b"electlog/v1/voter-dedup\x00"
+PROOF_HEADER: Final = "c2sp.org/tlog-proof@v1"
+RECEIPT_EXTRA_VERSION: Final = "electlog/registration-receipt/v1"
+MIN_SALT: Final = 16
+MAX_RECEIPT: Final = 256 * 1024
+
+
+def _check_personal(personal: Mapping[str, str]) -> dict[str, str]:
+    if not isinstance(personal, Mapping) or not personal:
+        raise UsageError("personal data must be a non-empty mapping of str to str")
+    out: dict[str, str] = {}
+    for k, v in personal.items():
+        if not isinstance(k, str) or not isinstance(v, str) or not k:
+            raise UsageError("personal data must map non-empty str keys to str values")
+        out[k] = v
+    return out
+
+
+def _check_salt(salt: bytes) -> bytes:
+    if not isinstance(salt, bytes) or len(salt) < MIN_SALT:
+        raise UsageError(f"a salt is at least {MIN_SALT} random bytes")
+    return salt
+
+
+def commitment(salt: bytes, personal: Mapping[str, str]) -> bytes:
+    """SHA-256(``COMMITMENT_CONTEXT`` || canonical encoding of
+    ``{"personal": {field: value, ...}, "salt": salt}``).
+
+    ``salt``: at least 16 random bytes chosen by the registrar and given to the voter.
+    ``personal``: the personal data as str fields (e.g. name, ID number, address); keys sort
+    canonically, so the order of the mapping does not matter.
+    """
+    body = {"personal": _check_personal(personal), "salt": _check_salt(salt)}
+    return hashlib.sha256(COMMITMENT_CONTEXT + encode(body)).digest()
+
+
+def dedup_tag(secret: bytes, person: str) -> bytes:
+    """HMAC-SHA-256 under the registrars' ``secret`` of ``DEDUP_CONTEXT`` || UTF-8 ``person``
+    (a normalised ID number): equal for one person everywhere, useless without the secret."""
+    if not isinstance(secret, bytes) or len(secret) < 16:
+        raise UsageError("the dedup secret is at least 16 bytes")
+    if not isinstance(person, str) or not person:
+        raise UsageError("person must be a non-empty str")
+    return hmac.new(secret, DEDUP_CONTEXT + person.encode("utf-8"), hashlib.sha256).digest()
+
+
+@attrs.frozen(kw_only=True)
+class VerifiedReceipt:
+    """What a verified registration receipt proves: ``voter`` (pseudonymous id) of
+    ``community`` is registered at entry ``index`` (leaf hash ``leaf_hash``, claimed ``time``)
+    of log ``origin``, committed to by the checkpoint of ``size`` entries and ``root``, which
+    the listed ``witnesses`` (name, timestamp) cosigned."""
+
+    origin: str
+    index: int
+    leaf_hash: bytes
+    voter: str
+    community: str
+    time: int
+    size: int
+    root: bytes
+    witnesses: tuple[tuple[str, int], ...]
+    registration: VoterRegistered
+
+
+def _note_text(note: str) -> str:
+    if not isinstance(note, str) or "\n\n" not in note:
+        raise UsageError("a cosigned checkpoint is a signed note (text, blank line, signatures)")
+    return note[: note.index("\n\n") + 1]
+
+
+def make_registration_receipt(
+    log: Log,
+    index: int,
+    cosigned_checkpoint_note: str,
+    salt: bytes,
+    personal: Mapping[str, str],
+) -> str:
+    """The ``tlog-proof@v1`` receipt of the registration at entry ``index``.
+
+    ``cosigned_checkpoint_note`` is a checkpoint of this log (any size above ``index``) with
+    the witnesses' cosignatures. The entry must be a ``voter.registered`` event whose commitment
+    matches ``salt`` and ``personal`` (checked here, so a desk never hands out a wrong receipt).
+    ``personal`` is not put in the receipt.
+    """
+    try:
+        cp = Checkpoint.from_text(_note_text(cosigned_checkpoint_note))
+    except (NoteError, CheckpointError) as exc:
+        raise UsageError(f"not a checkpoint note: {exc}") from exc
+    if cp.origin != log.origin:
+        raise UsageError(f"checkpoint is for log {cp.origin!r}, not {log.origin!r}")
+    if cp.size > len(log) or log.root(cp.size) != cp.root:
+        raise UsageError(f"checkpoint of size {cp.size} does not commit to this log")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < cp.size:
+        raise UsageError(f"entry index {index!r} is not inside the checkpoint (size {cp.size})")
+    data = log.get_bytes(index)
+    entry = Entry.from_bytes(data, verify=False)
+    event = _registration(entry, index)
+    if event.commitment != commitment(salt, personal):
+        raise UsageError(f"entry {index}: the salt and personal data do not match its commitment")
+    proof = log.inclusion_proof(index, cp.size)
+    extra = encode({"entry": data, "salt": salt, "v": RECEIPT_EXTRA_VERSION})
+    lines = [
+        PROOF_HEADER,
+        "extra " + base64.b64encode(extra).decode("ascii"),
+        f"index {index}",
+        *(base64.b64encode(h).decode("ascii") for h in proof),
+    ]
+    return "\n".join(lines) + "\n\n" + cosigned_checkpoint_note
+
+
+def _registration(entry: Entry, index: int) -> VoterRegistered:
+    if entry.statement.type != VoterRegistered.TYPE:
+        raise ReceiptError(f"entry {index} is a {entry.statement.type}, not a voter registration")
+    try:
+        event = decode_event(entry.statement)
+    except EntryError as exc:
+        raise ReceiptError(f"entry {index}: {exc}") from exc
+    assert isinstance(event, VoterRegistered)
+    return event
+
+
+def _b64(text: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ReceiptError(f"receipt {what} is not base64") from exc
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise ReceiptError(f"receipt {what} is not canonical base64")
+    return raw
+
+
+def _parse(receipt: str) -> tuple[bytes, int, list[bytes], str]:
+    if not isinstance(receipt, str):
+        raise UsageError("a receipt is a str")
+    if len(receipt) > MAX_RECEIPT:
+        raise ReceiptError(f"receipt is longer than {MAX_RECEIPT} characters")
+    head, sep, note = receipt.partition("\n\n")
+    if not sep:
+        raise ReceiptError("receipt has no blank line before the checkpoint")
+    lines = head.split("\n")
+    if lines[0] != PROOF_HEADER:
+        raise ReceiptError(f"receipt does not start with {PROOF_HEADER!r}")
+    pos = 1
+    extra = b""
+    if pos < len(lines) and lines[pos].startswith("extra "):
+        extra = _b64(lines[pos][6:], "extra data")
+        pos += 1
+    if pos >= len(lines) or not lines[pos].startswith("index "):
+        raise ReceiptError("receipt has no 'index' line")
+    digits = lines[pos][6:]
+    if not digits.isdigit() or not digits.isascii() or (digits != "0" and digits[0] == "0"):
+        raise ReceiptError(f"receipt index {digits!r} is not a decimal without leading zeros")
+    index = int(digits)
+    proof = []
+    for i, line in enumerate(lines[pos + 1 :]):
+        h = _b64(line, f"proof line {i}")
+        if len(h) != 32:
+            raise ReceiptError(f"receipt proof line {i} is not a 32-byte hash")
+        proof.append(h)
+    if not extra:
+        raise ReceiptError("receipt has no extra data (the registration entry and salt)")
+    return extra, index, proof, note
+
+
+def verify_registration_receipt(
+    receipt: str,
+    *,
+    log_verifier: NoteVerifier,
+    witnesses: Sequence[WitnessVerifier] = (),
+    quorum: int = 0,
+    personal: Mapping[str, str],
+) -> VerifiedReceipt:
+    """Verify a registration receipt offline.
+
+    Checks, in order: the format; the checkpoint's log signature and ``quorum`` of the
+    ``witnesses`` (:class:`CheckpointError`); the inclusion proof of the entry bytes at the index
+    in the checkpoint's tree (:class:`InclusionProofError`); the entry's canonical form,
+    signature and log origin; that it is a ``voter.registered`` event whose commitment equals
+    :func:`commitment` of the receipt's salt and ``personal`` (:class:`ReceiptError`).
+    """
+    personal = _check_personal(personal)
+    extra, index, proof, note = _parse(receipt)
+    verified = verify_checkpoint_detailed(note, log_verifier, witnesses, quorum)
+    cp = verified.checkpoint
+    try:
+        fields = decode_map(extra)
+    except DecodeError as exc:
+        raise ReceiptError(f"receipt extra data is not canonical: {exc}") from exc
+    if set(fields) != {"entry", "salt", "v"} or fields["v"] != RECEIPT_EXTRA_VERSION:
+        raise ReceiptError(f"receipt extra data is not a {RECEIPT_EXTRA_VERSION} map")
+    data, salt = fields["entry"], fields["salt"]
+    if not isinstance(data, bytes) or not isinstance(salt, bytes) or len(salt) < MIN_SALT:
+        raise ReceiptError("receipt extra data needs entry bytes and a salt of >= 16 bytes")
+    entry_leaf = hashlib.sha256(b"\x00" + data).digest()
+    verify_inclusion(entry_leaf, index, cp.size, proof, cp.root)
+    try:
+        entry = Entry.from_bytes(data, verify=True)
+    except (EntryError, SignatureError) as exc:
+        raise ReceiptError(f"receipt entry: {exc}") from exc
+    except ElectlogError as exc:  # pragma: no cover - from_bytes raises only the above
+        raise ReceiptError(f"receipt entry: {exc}") from exc
+    if entry.statement.log != cp.origin:
+        raise ReceiptError(
+            f"receipt entry is for log {entry.statement.log!r}, checkpoint for {cp.origin!r}"
+        )
+    event = _registration(entry, index)
+    if event.commitment != commitment(salt, personal):
+        raise ReceiptError(
+            f"the personal data and salt do not match the commitment of voter {event.voter}"
+        )
+    return VerifiedReceipt(
+        origin=cp.origin,
+        index=index,
+        leaf_hash=entry_leaf,
+        voter=event.voter,
+        community=event.community,
+        time=entry.statement.time,
+        size=cp.size,
+        root=cp.root,
+        witnesses=verified.witnesses,
+        registration=event,
+    )

@@ -1,0 +1,685 @@
+"""A tiny deterministic election, phase by phase, for tests, tamper tests and examples.
+
+:func:`build_small_election` runs every phase of a two-community election (a few dozen voters)
+through the :class:`~electlog.election.facade.Election` facade on an in-memory log and returns
+``(log, keys, election)``. :class:`Scenario` exposes the phases one by one, so a test can stop
+before a phase and submit an event that breaks a rule. Everything derives from ``seed``: keys,
+salts, the order of ballots; the counts (and so the outcome, including one supplementary round
+in community ``c1``) are fixed by construction.
+
+Layout: election day 2026-05-17 (UTC+8). Community ``c1`` (mode ``all_voters``): 30 voters in 15
+households in groups ``c1-g1`` / ``c1-g2``; posts director (1 seat), deputy (1), member (2).
+Community ``c2`` (mode ``household_rep``): 24 voters in 12 households; posts director (1),
+member (2). Each community: a 7-member election committee, one omission objection upheld (a
+late registration), group elections in its first group, nominations, vetting, a candidate list,
+two proxies, a main unit and a station with three observers each, one box per unit. In ``c1``
+only one member reaches the majority, so a supplementary round (round 2) fills the last seat.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import random
+from collections.abc import Iterable
+
+import attrs
+
+from electlog.errors import UsageError
+from electlog.keys import SigningKey
+from electlog.log import Log
+
+from .events import (
+    BallotIssued,
+    BallotRecorded,
+    BoxOpened,
+    BoxSealed,
+    CandidatesPublished,
+    CommitteeMemberAppointed,
+    CommitteeMemberWithdrawn,
+    CommitteeVacancyFilled,
+    CommunityDef,
+    ElectionDefined,
+    ElectionEvent,
+    GroupResultDeclared,
+    HouseholdBallotCast,
+    HouseholdBallotIssued,
+    KeyAuthorised,
+    NominationFiled,
+    ObjectionDecided,
+    ObjectionFiled,
+    PostDef,
+    PostList,
+    ProxyAuthorised,
+    ProxyListPublished,
+    ResultDeclared,
+    RollPublished,
+    RoundCalled,
+    UnitClosed,
+    UnitOpened,
+    UnitRepRegistered,
+    VettingDecided,
+    VoterRegistered,
+)
+from .facade import Election
+from .receipts import commitment, dedup_tag
+from .rules import Role, RuleSet
+from .state import GROUP_LEADER, GROUP_REP
+from .tally import PostMarks, supplementary_candidates
+
+__all__ = [
+    "ELECTION_DAY",
+    "OBSERVERS",
+    "Scenario",
+    "ScenarioKeys",
+    "build_small_election",
+]
+
+ELECTION_DAY = _dt.date(2026, 5, 17)
+OBSERVERS = ("obs-1", "obs-2", "obs-3")
+_EPOCH = _dt.date(1970, 1, 1).toordinal()
+
+
+def _key(seed: int, name: str) -> SigningKey:
+    return SigningKey.from_seed(
+        hashlib.sha256(f"electlog-scenario/{seed}/{name}".encode()).digest()
+    )
+
+
+@attrs.frozen(kw_only=True)
+class ScenarioKeys:
+    """The scenario's keys (all with whole-election scope)."""
+
+    authority: SigningKey
+    registrar: SigningKey
+    committee: SigningKey
+    vetting: SigningKey
+    polling: SigningKey
+    counting: SigningKey
+
+    @classmethod
+    def from_seed(cls, seed: int) -> ScenarioKeys:
+        """Deterministic keys for ``seed``."""
+        names = ("authority", "registrar", "committee", "vetting", "polling", "counting")
+        return cls(**{n: _key(seed, n) for n in names})
+
+    def roles(self) -> list[tuple[SigningKey, Role]]:
+        """Every non-authority key with its role."""
+        return [
+            (self.registrar, Role.REGISTRAR),
+            (self.committee, Role.ELECTION_COMMITTEE),
+            (self.vetting, Role.VETTING_COMMITTEE),
+            (self.polling, Role.POLLING_STATION),
+            (self.counting, Role.COUNTING_UNIT),
+        ]
+
+
+class Scenario:
+    """The small election, one phase per method (call them in order, or :meth:`run_all`).
+
+    ``at(day, hour)`` is the time in µs UTC of local ``hour`` on election day + ``day``.
+    """
+
+    def __init__(self, seed: int = 0, *, rules: RuleSet | None = None, origin: str = "") -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.keys = ScenarioKeys.from_seed(seed)
+        self.rules = rules or RuleSet()
+        self.log = Log(origin or f"example.org/electlog-scenario-{seed}")
+        self.election: Election | None = None
+        self.dedup_secret = hashlib.sha256(f"dedup/{seed}".encode()).digest()
+        self.salts: dict[str, bytes] = {}
+        self.personal: dict[str, dict[str, str]] = {}
+        self.registration_index: dict[str, int] = {}
+        self.voters: dict[str, list[str]] = {"c1": [], "c2": []}
+        self.households: dict[str, str] = {}
+        self.groups: dict[str, str] = {}
+        self.committee: dict[str, list[str]] = {}
+        self.candidates: dict[str, dict[str, tuple[str, ...]]] = {}
+        self.proxies: dict[str, list[tuple[str, str]]] = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    def at(self, day: int, hour: int = 10, minute: int = 0) -> int:
+        """µs UTC of local time ``hour:minute`` on election day + ``day`` (UTC+tz)."""
+        local = (ELECTION_DAY.toordinal() - _EPOCH + day) * 86_400 + hour * 3600 + minute * 60
+        return (local - self.rules.tz_offset_minutes * 60) * 1_000_000
+
+    @property
+    def e(self) -> Election:
+        """The election (after :meth:`define`)."""
+        if self.election is None:
+            raise UsageError("call define() first")
+        return self.election
+
+    def submit(self, key: SigningKey, event: ElectionEvent, time: int) -> int:
+        """Submit one event signed by ``key``; returns its log index."""
+        return self.e.submit(self.e.author(key), event, time=time).index
+
+    def submit_many(self, key: SigningKey, items: Iterable[tuple[ElectionEvent, int]]) -> None:
+        """Submit a batch signed by ``key``."""
+        self.e.submit_many(self.e.author(key), items)
+
+    def definition(self) -> ElectionDefined:
+        """The genesis event of the scenario."""
+        c1 = CommunityDef(
+            community="c1",
+            name="Community One",
+            mode="all_voters",
+            groups=("c1-g1", "c1-g2"),
+            posts=(
+                PostDef(post="director", seats=1, rank=0),
+                PostDef(post="deputy", seats=1, rank=1),
+                PostDef(post="member", seats=2, rank=2),
+            ),
+        )
+        c2 = CommunityDef(
+            community="c2",
+            name="Community Two",
+            mode="household_rep",
+            groups=("c2-g1", "c2-g2"),
+            posts=(
+                PostDef(post="director", seats=1, rank=0),
+                PostDef(post="member", seats=2, rank=1),
+            ),
+        )
+        return ElectionDefined(
+            election_id=f"scenario-{self.seed}",
+            name="Small residents' committee election",
+            election_day=ELECTION_DAY,
+            communities=(c1, c2),
+            rules=self.rules,
+            rules_hash=self.rules.hash(),
+        )
+
+    def registration(
+        self, voter: str, community: str, group: str, household: str, **kw: object
+    ) -> VoterRegistered:
+        """A registration of ``voter`` with deterministic salt, personal data and dedup tag
+        (override any field with ``kw``)."""
+        salt = hashlib.sha256(f"salt/{self.seed}/{voter}".encode()).digest()[:16]
+        personal = {"name": f"Resident {voter}", "id_number": f"ID-{self.seed}-{voter}"}
+        self.salts[voter] = salt
+        self.personal[voter] = personal
+        fields: dict[str, object] = {
+            "voter": voter,
+            "community": community,
+            "group": group,
+            "household": household,
+            "birth_date": _dt.date(1960 + (sum(map(ord, voter)) % 40), 3, 1),
+            "basis": "local_resident",
+            "dedup": dedup_tag(self.dedup_secret, personal["id_number"]),
+            "commitment": commitment(salt, personal),
+        }
+        fields.update(kw)
+        return VoterRegistered(**fields)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ phases
+
+    def define(self) -> None:
+        """Genesis and key authorisations (day -40)."""
+        self.election = Election.create(
+            self.log, self.keys.authority, self.definition(), time=self.at(-40)
+        )
+        self.submit_many(
+            self.keys.authority,
+            [
+                (
+                    KeyAuthorised(key_id=key.key_id, role=role, scope=(), label=str(role)),
+                    self.at(-40, 11),
+                )
+                for key, role in self.keys.roles()
+            ],
+        )
+
+    def appoint_committees(self) -> None:
+        """Seven committee members per community (day -39); members are voters' ids."""
+        items = []
+        for c, n in (("c1", 30), ("c2", 24)):
+            members = [f"{c}-v{i:02d}" for i in range(n - 7, n)]
+            self.committee[c] = members
+            items += [
+                (
+                    CommitteeMemberAppointed(community=c, member=m, appointed_by="street office"),
+                    self.at(-39),
+                )
+                for m in members
+            ]
+        self.submit_many(self.keys.authority, items)
+
+    def register_voters(self) -> None:
+        """Registrations (day -30): c1 30 voters (15 households), c2 24 (12 households);
+        one c1 resident (``c1-v30``) is missing from the first roll."""
+        items = []
+        for c, n in (("c1", 30), ("c2", 24)):
+            for i in range(n):
+                v = f"{c}-v{i:02d}"
+                hh = f"{c}-h{i // 2:02d}"
+                g = f"{c}-g{1 + (i // 2) % 2}"
+                self.households[v] = hh
+                self.groups[v] = g
+                self.voters[c].append(v)
+                items.append((self.registration(v, c, g, hh), self.at(-30, 9, i % 60)))
+        base = len(self.log)
+        self.submit_many(self.keys.registrar, items)
+        for i, (ev, _) in enumerate(items):
+            assert isinstance(ev, VoterRegistered)
+            self.registration_index[ev.voter] = base + i
+        self.submit(
+            self.keys.registrar,
+            UnitRepRegistered(rep="c1-rep1", community="c1", organisation="Property company"),
+            self.at(-30, 12),
+        )
+
+    def publish_rolls(self) -> None:
+        """Rolls published (day -25)."""
+        st = self.e.state
+        for c in ("c1", "c2"):
+            self.submit(
+                self.keys.registrar,
+                RollPublished(community=c, size=st.roll_size(c), roll_hash=st.roll_hash(c)),
+                self.at(-25),
+            )
+
+    def objections(self) -> None:
+        """An omission objection in c1 (day -23), upheld (day -22); the voter is registered
+        citing it and the roll is republished."""
+        self.submit(
+            self.keys.committee,
+            ObjectionFiled(
+                objection="obj-1",
+                community="c1",
+                voter="c1-v30",
+                kind="omission",
+                grounds="resident since 2019, missing from the roll",
+            ),
+            self.at(-23),
+        )
+        self.submit(
+            self.keys.committee,
+            ObjectionDecided(objection="obj-1", community="c1", upheld=True, reason="verified"),
+            self.at(-22),
+        )
+        ev = self.registration("c1-v30", "c1", "c1-g1", "c1-h14", objection="obj-1")
+        self.registration_index["c1-v30"] = self.submit(self.keys.registrar, ev, self.at(-22, 11))
+        self.voters["c1"].append("c1-v30")
+        self.households["c1-v30"] = "c1-h14"
+        self.groups["c1-v30"] = "c1-g1"
+        st = self.e.state
+        self.submit(
+            self.keys.registrar,
+            RollPublished(community="c1", size=st.roll_size("c1"), roll_hash=st.roll_hash("c1")),
+            self.at(-22, 12),
+        )
+
+    def group_elections(self) -> None:
+        """Household ballots in the first group of each community (day -20)."""
+        st = self.e.state
+        for c in ("c1", "c2"):
+            group = f"{c}-g1"
+            households = sorted({h for (g, h) in st.community(c).households if g == group})
+            members = sorted(v for v in self.voters[c] if self.groups[v] == group)
+            leader, reps = members[0], members[1:3]
+            self.submit_many(
+                self.keys.polling,
+                [
+                    (HouseholdBallotIssued(community=c, group=group, household=h), self.at(-20, 9))
+                    for h in households
+                ],
+            )
+            casts = []
+            for k in range(len(households)):
+                rep_marks = tuple(sorted(reps)) if k % 4 else (reps[0],)
+                marks = {
+                    GROUP_LEADER: PostMarks(write_ins=(leader,)),
+                    GROUP_REP: PostMarks(write_ins=rep_marks),
+                }
+                serial = self.rng.randbytes(16)
+                casts.append(
+                    (
+                        HouseholdBallotCast(community=c, group=group, serial=serial, marks=marks),
+                        self.at(-20, 17),
+                    )
+                )
+            self.submit_many(self.keys.counting, casts)
+            result = st.group_result(c, group).to_dict()
+            self.submit(
+                self.keys.committee,
+                GroupResultDeclared(community=c, group=group, result=result),
+                self.at(-20, 18),
+            )
+
+    def nominate(self) -> None:
+        """Nominations (day -15). A c1 committee member is nominated and withdraws; the
+        vacancy is filled."""
+        plan = {
+            "c1": {
+                "director": ["c1-v00", "c1-v01"],
+                "deputy": ["c1-v02", "c1-v03"],
+                "member": ["c1-v04", "c1-v05", "c1-v06", self.committee["c1"][0]],
+            },
+            "c2": {"director": ["c2-v00", "c2-v01"], "member": ["c2-v02", "c2-v03", "c2-v04"]},
+        }
+        items = []
+        n = 0
+        for c, posts in plan.items():
+            for post, cands in posts.items():
+                for cand in cands:
+                    n += 1
+                    nominators = (f"{c}-v{10 + n % 5:02d}", f"{c}-v{15 + n % 3:02d}")
+                    items.append(
+                        (
+                            NominationFiled(
+                                nomination=f"nom-{n}",
+                                community=c,
+                                post=post,
+                                candidate=cand,
+                                nominators=nominators,
+                            ),
+                            self.at(-15),
+                        )
+                    )
+            self.candidates[c] = {p: tuple(v) for p, v in posts.items()}
+        self.submit_many(self.keys.committee, items)
+        member = self.committee["c1"][0]
+        self.submit(
+            self.keys.authority,
+            CommitteeMemberWithdrawn(
+                community="c1", member=member, reason="nominated as candidate"
+            ),
+            self.at(-14),
+        )
+        self.submit(
+            self.keys.authority,
+            CommitteeVacancyFilled(
+                community="c1", member="c1-v20", replaces=member, appointed_by="street office"
+            ),
+            self.at(-14, 11),
+        )
+
+    def vet(self) -> None:
+        """Every nominee approved (day -12)."""
+        items = [
+            (
+                VettingDecided(
+                    community=c,
+                    candidate=cand,
+                    approved=True,
+                    criteria_ref="regulation art. 12",
+                    reason="meets every criterion",
+                ),
+                self.at(-12),
+            )
+            for c, posts in self.candidates.items()
+            for cand in sorted({x for v in posts.values() for x in v})
+        ]
+        self.submit_many(self.keys.vetting, items)
+
+    def publish_candidates(self) -> None:
+        """Candidate lists (day -8)."""
+        defs = {c.community: c for c in self.definition().communities}
+        for c, posts in self.candidates.items():
+            seats = {p.post: p.seats for p in defs[c].posts}
+            self.submit(
+                self.keys.committee,
+                CandidatesPublished(
+                    community=c,
+                    posts=tuple(
+                        PostList(post=p, seats=seats[p], candidates=cands)
+                        for p, cands in posts.items()
+                    ),
+                ),
+                self.at(-8),
+            )
+
+    def authorise_proxies(self) -> None:
+        """c1: ``c1-v08`` holds proxies of ``c1-v09`` and ``c1-v07`` (day -6); lists published."""
+        self.proxies = {"c1": [("c1-v09", "c1-v08"), ("c1-v07", "c1-v08")], "c2": []}
+        for c, pairs in self.proxies.items():
+            for principal, proxy in pairs:
+                self.submit(
+                    self.keys.committee,
+                    ProxyAuthorised(
+                        community=c,
+                        principal=principal,
+                        proxy=proxy,
+                        relationship="spouse" if principal.endswith("9") else "parent",
+                        attestation=hashlib.sha256(f"letter/{principal}".encode()).digest(),
+                    ),
+                    self.at(-6),
+                )
+            st = self.e.state
+            self.submit(
+                self.keys.committee,
+                ProxyListPublished(community=c, count=len(pairs), list_hash=st.proxy_hash(c)),
+                self.at(-6, 12),
+            )
+
+    def _ballots_c1_round1(self, n: int) -> list[dict[str, PostMarks]]:
+        ballots = []
+        for i in range(n):
+            m: dict[str, PostMarks] = {}
+            m["director"] = PostMarks(for_=("c1-v00",) if i % 5 else ("c1-v01",))
+            m["deputy"] = PostMarks(for_=("c1-v02",) if i % 4 else (), against=("c1-v03",))
+            # member (2 seats): v04 gets ~80%, v05 ~40%, v06 ~35%: one seat unfilled
+            fors = []
+            if i % 5:
+                fors.append("c1-v04")
+            if i % 5 in (0, 1):
+                fors.append("c1-v05")
+            elif i % 20 in (2, 7, 12) or i % 20 == 17:
+                fors.append("c1-v06")
+            if i == 3:  # a write-in of a registered voter (and an unregistered one on i == 6)
+                m["member"] = PostMarks(for_=("c1-v04",), write_ins=("c1-v11",))
+            elif i == 6:
+                m["member"] = PostMarks(for_=("c1-v04",), write_ins=("nobody-99",))
+            elif i == 9:  # overvote: void for this post
+                m["member"] = PostMarks(for_=("c1-v04", "c1-v05", "c1-v06"))
+            else:
+                m["member"] = PostMarks(for_=tuple(sorted(fors)))
+            if i == n - 1:
+                m = {}  # a blank ballot
+            ballots.append(m)
+        return ballots
+
+    def _ballots_c2_round1(self, n: int) -> list[dict[str, PostMarks]]:
+        ballots = []
+        for i in range(n):
+            ballots.append(
+                {
+                    "director": PostMarks(for_=("c2-v00",) if i % 3 else ("c2-v01",)),
+                    "member": PostMarks(
+                        for_=("c2-v02", "c2-v03") if i % 4 else ("c2-v03", "c2-v04")
+                    ),
+                }
+            )
+        return ballots
+
+    def vote(self) -> None:
+        """Election day: units, boxes, ballots issued, units closed, boxes opened, ballots
+        recorded in shuffled order, results declared."""
+        k = self.keys
+        for c in ("c1", "c2"):
+            main, station = f"{c}-r1-main", f"{c}-r1-station"
+            self.submit_many(
+                k.polling,
+                [
+                    (
+                        UnitOpened(
+                            unit=main, community=c, round=1, kind="main", observers=OBSERVERS
+                        ),
+                        self.at(0, 7, 30),
+                    ),
+                    (
+                        UnitOpened(
+                            unit=station, community=c, round=1, kind="station", observers=OBSERVERS
+                        ),
+                        self.at(0, 7, 31),
+                    ),
+                    (BoxSealed(unit=main, box=f"{main}-box1"), self.at(0, 7, 45)),
+                    (BoxSealed(unit=station, box=f"{station}-box1"), self.at(0, 7, 46)),
+                ],
+            )
+            st = self.e.state
+            cs = st.community(c)
+            voters = [v for v in self.voters[c] if v not in cs.proxies and v != "c1-v05"]
+            issued: list[tuple[ElectionEvent, int]] = []
+            seen_households: set[str] = set()
+            for i, v in enumerate(voters):
+                if cs.mode == "household_rep":
+                    if self.households[v] in seen_households:
+                        continue
+                    seen_households.add(self.households[v])
+                unit = main if i % 3 else station
+                issued.append((BallotIssued(unit=unit, voter=v), self.at(0, 8 + i % 9, i % 60)))
+                for principal, proxy in self.proxies.get(c, []):
+                    if proxy == v:
+                        issued.append(
+                            (
+                                BallotIssued(unit=unit, voter=v, proxy_for=principal),
+                                self.at(0, 8 + i % 9, i % 60),
+                            )
+                        )
+            self.submit_many(k.polling, issued)
+            per_unit = {main: 0, station: 0}
+            for ev, _ in issued:
+                assert isinstance(ev, BallotIssued)
+                per_unit[ev.unit] += 1
+            self.submit_many(
+                k.polling,
+                [
+                    (UnitClosed(unit=main), self.at(0, 18)),
+                    (UnitClosed(unit=station), self.at(0, 18)),
+                ],
+            )
+            self.submit_many(
+                k.counting,
+                [
+                    (BoxOpened(box=f"{main}-box1", observers=OBSERVERS), self.at(0, 18, 30)),
+                    (BoxOpened(box=f"{station}-box1", observers=OBSERVERS), self.at(0, 18, 31)),
+                ],
+            )
+            total = len(issued)
+            ballots = (
+                self._ballots_c1_round1(total) if c == "c1" else self._ballots_c2_round1(total)
+            )
+            self.rng.shuffle(ballots)
+            recorded: list[tuple[ElectionEvent, int]] = []
+            pos = 0
+            for unit in (main, station):
+                for _ in range(per_unit[unit]):
+                    recorded.append(
+                        (
+                            BallotRecorded(
+                                box=f"{unit}-box1",
+                                serial=self.rng.randbytes(16),
+                                marks=ballots[pos],
+                            ),
+                            self.at(0, 19, pos % 60),
+                        )
+                    )
+                    pos += 1
+            self.submit_many(k.counting, recorded)
+            self.submit(
+                k.committee,
+                ResultDeclared(community=c, round=1, result=self.e.tally(c, 1).to_dict()),
+                self.at(0, 21),
+            )
+
+    def supplementary_round(self) -> None:
+        """c1 round 2 (day +7): one member seat, candidates from round 1 in vote order."""
+        k = self.keys
+        first = self.e.tally("c1", 1).posts["member"]
+        seats = first.unfilled
+        cands = supplementary_candidates(first, seats + self.rules.min_candidate_excess)
+        self.submit(
+            k.committee,
+            RoundCalled(
+                community="c1",
+                round=2,
+                source_round=1,
+                kind="supplementary",
+                posts=(PostList(post="member", seats=seats, candidates=cands),),
+            ),
+            self.at(1),
+        )
+        unit, box = "c1-r2-main", "c1-r2-main-box1"
+        self.submit_many(
+            k.polling,
+            [
+                (
+                    UnitOpened(
+                        unit=unit, community="c1", round=2, kind="main", observers=OBSERVERS
+                    ),
+                    self.at(7, 7, 30),
+                ),
+                (BoxSealed(unit=unit, box=box), self.at(7, 7, 45)),
+            ],
+        )
+        cs = self.e.state.community("c1")
+        voters = [v for v in self.voters["c1"] if v not in cs.proxies][:24]
+        self.submit_many(
+            k.polling,
+            [
+                (BallotIssued(unit=unit, voter=v), self.at(7, 9, i % 60))
+                for i, v in enumerate(voters)
+            ],
+        )
+        self.submit(k.polling, UnitClosed(unit=unit), self.at(7, 18))
+        self.submit(k.counting, BoxOpened(box=box, observers=OBSERVERS), self.at(7, 18, 30))
+        ballots = [
+            {"member": PostMarks(for_=(cands[0],) if i % 3 else (cands[-1],))}
+            for i in range(len(voters))
+        ]
+        self.rng.shuffle(ballots)
+        self.submit_many(
+            k.counting,
+            [
+                (BallotRecorded(box=box, serial=self.rng.randbytes(16), marks=b), self.at(7, 19))
+                for b in ballots
+            ],
+        )
+        self.submit(
+            k.committee,
+            ResultDeclared(community="c1", round=2, result=self.e.tally("c1", 2).to_dict()),
+            self.at(7, 21),
+        )
+
+    PHASES = (
+        "define",
+        "appoint_committees",
+        "register_voters",
+        "publish_rolls",
+        "objections",
+        "group_elections",
+        "nominate",
+        "vet",
+        "publish_candidates",
+        "authorise_proxies",
+        "vote",
+        "supplementary_round",
+    )
+
+    def run_until(self, phase: str) -> Scenario:
+        """Run every phase before ``phase`` (not ``phase`` itself)."""
+        if phase not in self.PHASES:
+            raise UsageError(f"unknown phase {phase!r}")
+        for name in self.PHASES:
+            if name == phase:
+                break
+            getattr(self, name)()
+        return self
+
+    def run_all(self) -> Scenario:
+        """Run every phase."""
+        for name in self.PHASES:
+            getattr(self, name)()
+        return self
+
+
+def build_small_election(
+    seed: int = 0, *, rules: RuleSet | None = None, origin: str = ""
+) -> tuple[Log, ScenarioKeys, Election]:
+    """Run the whole small election; returns ``(log, keys, election)``."""
+    s = Scenario(seed, rules=rules, origin=origin).run_all()
+    return s.log, s.keys, s.e
