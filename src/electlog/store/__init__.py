@@ -1,7 +1,7 @@
 """Stores: where a log's entries, Merkle nodes, checkpoints and author heads live.
 
 ``open_store(target)`` chooses the backend: ``":memory:"`` → :class:`MemoryStore`, a
-``postgresql://`` or ``postgres://`` DSN → ``PostgresStore``, anything else is a path to a
+``postgresql://`` or ``postgres://`` DSN → :class:`PostgresStore`, anything else is a path to a
 SQLite file → :class:`SQLiteStore` (the embedded default). See docs/storage.md for the
 guarantees, and docs/format.md for the bundle and tlog-tiles formats.
 """
@@ -13,10 +13,12 @@ import os
 from ..errors import UsageError
 from .base import Store, StoredCheckpoint, StoreTx
 from .memory import MemoryStore
+from .postgres import PostgresStore
 from .sqlite import SQLiteStore
 
 __all__ = [
     "MemoryStore",
+    "PostgresStore",
     "SQLiteStore",
     "Store",
     "StoreTx",
@@ -43,7 +45,7 @@ def open_store(
     """Open (or create) the store at ``target``.
 
     ``":memory:"`` gives a new :class:`MemoryStore` (``origin`` required); a ``postgresql://``
-    DSN a ``PostgresStore``; any other string or path a :class:`SQLiteStore`. ``origin``
+    DSN a :class:`PostgresStore`; any other string or path a :class:`SQLiteStore`. ``origin``
     is required to create a store and, when given for an existing one, must match it.
     ``create=False`` requires the store to exist; ``read_only=True`` opens without write access
     (writes raise :class:`~electlog.errors.ReadOnlyStoreError`).
@@ -57,7 +59,5 @@ def open_store(
             raise UsageError("an in-memory store needs an origin")
         return MemoryStore(origin)
     if is_postgres_dsn(target):
-        from .postgres import PostgresStore
-
         return PostgresStore(target, origin=origin, create=create, read_only=read_only)
     return SQLiteStore(target, origin=origin, create=create, read_only=read_only)
