@@ -1,0 +1,33 @@
+"""The auditor: replay a copy of a log, run every check, and report named findings.
+
+``audit(source, trust)`` reads a log copy (bundle, SQLite file, tiles directory, PostgreSQL DSN,
+or an in-memory log), verifies every entry (canonical form, signature, log id, author chain),
+rebuilds the Merkle tree and checks every checkpoint (root, log signature, witness quorum, split
+views, consistency with a checkpoint seen before), replays the election with the writers' own
+rules and tally, and returns a :class:`Report`: a verdict, counts, per-community tallies and every
+:class:`Finding`. docs/auditing.md is the auditor's guide.
+"""
+
+from __future__ import annotations
+
+from .core import audit, read_since
+from .findings import FINDINGS, Finding, FindingInfo, Severity, all_codes, finding_info
+from .report import REPORT_SCHEMA, Counts, Report
+from .trust import TRUST_FORMAT, Trust, load_trust
+
+__all__ = [
+    "FINDINGS",
+    "REPORT_SCHEMA",
+    "TRUST_FORMAT",
+    "Counts",
+    "Finding",
+    "FindingInfo",
+    "Report",
+    "Severity",
+    "Trust",
+    "all_codes",
+    "audit",
+    "finding_info",
+    "load_trust",
+    "read_since",
+]

@@ -1,0 +1,748 @@
+"""The in-order replay: author chains, the Merkle tree, checkpoints, ``--since`` and the election.
+
+:class:`Replay` consumes the per-entry results of the verification pipeline
+(:mod:`electlog.audit.pipeline`) in log order and keeps only what the checks need: each author's
+head (sequence number and leaf hash of its last entry, kept by the auditor itself, never taken
+from the store), a compact Merkle tree of leaf hashes (32 bytes per node, about 64 bytes per
+entry in all), per-type counts and the election projections. It never keeps entries.
+
+The checks reuse the writers' code: :mod:`electlog.merkle` for roots and proofs,
+:func:`electlog.checkpoint.verify_checkpoint_detailed` for checkpoints, and the election's own
+:meth:`ElectionState.check` / :meth:`ElectionState.apply` (one implementation of every rule).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Final
+
+import attrs
+
+from electlog import merkle
+from electlog.checkpoint import Checkpoint, verify_checkpoint, verify_checkpoint_detailed
+from electlog.election.events import ElectionEvent, ResultDeclared, decode_event
+from electlog.election.state import ElectionState, EventContext
+from electlog.election.tally import compare_declared
+from electlog.errors import (
+    CheckpointError,
+    ConsistencyProofError,
+    ElectlogError,
+    RuleViolation,
+    UsageError,
+)
+from electlog.events import ZERO_HASH, Statement
+
+from . import findings as F
+from .findings import Finding, Severity, finding_info, rule_finding_code
+from .pipeline import EntryResult
+from .trust import Trust
+
+__all__ = ["MAX_FINDINGS_PER_CODE", "CompactMerkleTree", "FindingSink", "Replay"]
+
+MAX_FINDINGS_PER_CODE: Final = 1000
+"""At most this many findings of one code are listed; the rest are counted
+(:data:`~electlog.audit.findings.AUDIT_FINDINGS_CAPPED`)."""
+
+_HASH: Final = 32
+
+
+# --------------------------------------------------------------------------- findings
+
+
+class FindingSink:
+    """Collects findings in order, listing at most ``cap`` per code and counting the rest."""
+
+    def __init__(self, cap: int = MAX_FINDINGS_PER_CODE) -> None:
+        self._cap = cap
+        self._items: list[Finding] = []
+        self._counts: Counter[str] = Counter()
+        self._severity: dict[str, Severity] = {}
+
+    def add(
+        self, code: str, index: int | None, message: str, evidence: dict[str, Any] | None = None
+    ) -> None:
+        """Record one finding (``evidence`` values must be JSON-able)."""
+        n = self._counts[code] + 1
+        self._counts[code] = n
+        if n > self._cap:
+            return
+        severity = self._severity.get(code)
+        if severity is None:
+            severity = self._severity[code] = finding_info(code).severity
+        self._items.append(
+            Finding(
+                code=code, severity=severity, index=index, message=message, evidence=evidence or {}
+            )
+        )
+
+    def count(self, code: str) -> int:
+        """How many findings of ``code`` were made (listed or not)."""
+        return self._counts[code]
+
+    def __len__(self) -> int:
+        return sum(self._counts.values())
+
+    def result(self) -> tuple[Finding, ...]:
+        """Every listed finding, plus one :data:`~F.AUDIT_FINDINGS_CAPPED` per capped code."""
+        out = list(self._items)
+        for code, n in sorted(self._counts.items()):
+            if n > self._cap:
+                out.append(
+                    Finding(
+                        code=F.AUDIT_FINDINGS_CAPPED,
+                        severity=finding_info(F.AUDIT_FINDINGS_CAPPED).severity,
+                        index=None,
+                        message=f"{n} findings of {code}; only the first {self._cap} are listed",
+                        evidence={"code": code, "total": n, "listed": self._cap},
+                    )
+                )
+        return tuple(out)
+
+
+# --------------------------------------------------------------------------- Merkle tree
+
+
+class CompactMerkleTree:
+    """An append-only RFC 6962 tree keeping every complete subtree hash in one ``bytearray`` per
+    level (32 bytes per node, no per-node objects): 600,000 leaves take about 38 MB.
+
+    Roots and proofs at any size come from :mod:`electlog.merkle`'s node-reader functions, the
+    same code the stores use.
+    """
+
+    __slots__ = ("_levels",)
+
+    def __init__(self) -> None:
+        self._levels: list[bytearray] = [bytearray()]
+
+    def __len__(self) -> int:
+        return len(self._levels[0]) // _HASH
+
+    def node(self, level: int, index: int) -> bytes:
+        """The complete subtree hash at ``(level, index)`` (a :data:`merkle.NodeReader`)."""
+        start = index * _HASH
+        return bytes(self._levels[level][start : start + _HASH])
+
+    def extend(self, leaf_hashes: Sequence[bytes]) -> None:
+        """Append leaves (32-byte hashes) in order."""
+        if not leaf_hashes:
+            return
+        levels = self._levels
+        nodes = merkle.new_nodes_batch(self.node, len(self), leaf_hashes)
+        for level, _, h in nodes:
+            if level == len(levels):
+                levels.append(bytearray())
+            levels[level] += h
+
+    def root(self, size: int) -> bytes:
+        """The root of the first ``size`` leaves."""
+        return merkle.root_at(self.node, size)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 6962 consistency proof between two sizes ``1 <= size1 <= size2 <= len``."""
+        return merkle.consistency_proof_at(self.node, size1, size2)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 6962 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
+        return merkle.inclusion_proof_at(self.node, index, size)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+@attrs.frozen(kw_only=True)
+class _SignedCheckpoint:
+    """A checkpoint note that carries a valid log signature."""
+
+    position: int
+    note: str
+    checkpoint: Checkpoint
+    witnessed: bool
+    witnesses: tuple[tuple[str, int], ...]
+
+
+def _note_text(note: str) -> str | None:
+    cut = note.rfind("\n\n")
+    return None if cut < 0 else note[: cut + 1]
+
+
+def _hexes(proof: Sequence[bytes]) -> list[str]:
+    return [h.hex() for h in proof]
+
+
+# --------------------------------------------------------------------------- the replay
+
+
+class Replay:
+    """Consumes verification results in log order and runs every ordered check.
+
+    Call :meth:`feed` for each chunk, then :meth:`finish` with the source's checkpoint notes.
+    ``election=False`` skips the election replay (for generic, non-election logs).
+    """
+
+    def __init__(self, trust: Trust, sink: FindingSink, *, election: bool = True) -> None:
+        self.trust = trust
+        self.sink = sink
+        self.origin = trust.origin
+        self.size = 0
+        self.tree = CompactMerkleTree()
+        self.heads: dict[bytes, tuple[int, bytes]] = {}
+        self.events: Counter[str] = Counter()
+        self.state: ElectionState | None = (
+            ElectionState(trust.authority_key.key_id) if election else None
+        )
+        self.complete = True  # False once the source turned out unreadable
+        self.signed: list[_SignedCheckpoint] = []
+        self.checkpoint_notes = 0
+        self.latest: _SignedCheckpoint | None = None
+        self.since_info: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ entries
+
+    def feed(self, results: Sequence[EntryResult]) -> None:
+        """Check one chunk of per-entry results (in log order)."""
+        add = self.sink.add
+        origin = self.origin
+        heads = self.heads
+        events = self.events
+        state = self.state
+        index = self.size
+        leaves: list[bytes] = []
+        for r in results:
+            leaf = r[0]
+            leaves.append(leaf)
+            i = index
+            index += 1
+            if r[1] is not None:
+                add(r[1], i, r[2], r[3])
+                continue
+            _, _, log, etype, schema, author, seq, prev, time, body, secrecy = r
+            if log != origin:
+                add(
+                    F.ENTRY_WRONG_LOG,
+                    i,
+                    f"entry was signed for log {log!r}, not {origin!r}",
+                    {"log": log, "origin": origin, "author": author.hex(), "seq": seq},
+                )
+                continue
+            head = heads.get(author)
+            want_seq, want_prev = (1, ZERO_HASH) if head is None else (head[0] + 1, head[1])
+            if seq != want_seq:
+                add(
+                    F.CHAIN_SEQ_GAP,
+                    i,
+                    f"author {author.hex()[:16]}… has sequence number {seq}, expected {want_seq}",
+                    {"author": author.hex(), "seq": seq, "expected_seq": want_seq},
+                )
+            elif prev != want_prev:
+                add(
+                    F.CHAIN_PREV_MISMATCH,
+                    i,
+                    f"author {author.hex()[:16]}… seq {seq} does not link to the author's "
+                    "previous entry",
+                    {
+                        "author": author.hex(),
+                        "seq": seq,
+                        "prev": prev.hex(),
+                        "expected_prev": want_prev.hex(),
+                    },
+                )
+            heads[author] = (seq, leaf)
+            events[etype] += 1
+            if secrecy is not None:
+                add(
+                    F.SECRECY_VOTER_LINKED_TO_MARKS,
+                    i,
+                    f"{etype} body carries both a voter-identifying field and ballot marks: "
+                    f"{', '.join(secrecy)}",
+                    {"type": etype, "fields": list(secrecy)},
+                )
+            if state is not None:
+                self._election(i, state, log, etype, schema, author, seq, prev, time, body, leaf)
+        self.size = index
+        self.tree.extend(leaves)
+
+    def _election(
+        self,
+        index: int,
+        state: ElectionState,
+        log: str,
+        etype: str,
+        schema: int,
+        author: bytes,
+        seq: int,
+        prev: bytes,
+        time: int,
+        body: dict[str, Any],
+        leaf: bytes,
+    ) -> None:
+        statement = Statement(
+            log=log,
+            type=etype,
+            schema=schema,
+            author=author,
+            seq=seq,
+            prev=prev,
+            time=time,
+            body=body,
+        )
+        try:
+            event = decode_event(statement)
+        except ElectlogError as exc:
+            self.sink.add(F.EVENT_MALFORMED, index, str(exc), {"type": etype, "schema": schema})
+            return
+        ctx = EventContext(index=index, time=time, signer=author, leaf_hash=leaf)
+        try:
+            state.check(ctx, event)
+        except RuleViolation as exc:
+            self.sink.add(
+                rule_finding_code(exc.code),
+                index,
+                str(exc),
+                self._rule_evidence(state, event, exc, author),
+            )
+        except Exception as exc:  # a crafted entry must not stop the audit
+            self.sink.add(
+                F.ELECTION_REPLAY_ERROR,
+                index,
+                f"checking {etype} failed: {type(exc).__name__}: {exc}",
+                {"type": etype},
+            )
+        try:
+            state.apply(ctx, event)
+        except Exception as exc:  # apply never raises by contract; report if it does
+            self.sink.add(
+                F.ELECTION_REPLAY_ERROR,
+                index,
+                f"applying {etype} failed: {type(exc).__name__}: {exc}",
+                {"type": etype},
+            )
+
+    @staticmethod
+    def _rule_evidence(
+        state: ElectionState, event: ElectionEvent, exc: RuleViolation, author: bytes
+    ) -> dict[str, Any]:
+        evidence: dict[str, Any] = {
+            "rule": exc.code,
+            "type": event.TYPE,
+            "ids": list(exc.ids),
+            "signer": author.hex(),
+        }
+        if exc.code == "result.mismatch" and isinstance(event, ResultDeclared):
+            try:
+                recomputed = state.result(event.community, event.round)
+                diffs = compare_declared(event.result, recomputed)
+            except ElectlogError:
+                diffs = []
+            evidence["community"] = event.community
+            evidence["round"] = event.round
+            evidence["discrepancies"] = [_jsonable(d.to_dict()) for d in diffs]
+        return evidence
+
+    # ------------------------------------------------------------------ the end
+
+    def source_unreadable(self, message: str, offset: int | None, last_good: int) -> None:
+        """Record that the source could not be read beyond entry ``last_good``."""
+        self.complete = False
+        evidence: dict[str, Any] = {"last_good_index": last_good, "entries_read": self.size}
+        if offset is not None:
+            evidence["offset"] = offset
+        where = f"byte offset {offset}" if offset is not None else f"entry {last_good + 1}"
+        self.sink.add(
+            F.SOURCE_UNREADABLE,
+            last_good + 1 if last_good + 1 >= 0 else None,
+            f"the source is unreadable from {where} on: {message}; the {self.size} entries "
+            "before were checked",
+            evidence,
+        )
+
+    def finish(self, notes: Sequence[str], since: str | None = None) -> None:
+        """Run the end-of-log checks: checkpoints, ``since``, the election's loose ends."""
+        if self.size == 0 and self.complete:
+            self.sink.add(F.LOG_EMPTY, None, "the log has no entries", {})
+        self._checkpoints(notes)
+        if since is not None:
+            self._since(since)
+        if self.state is not None:
+            self._election_end(self.state)
+
+    def _checkpoints(self, notes: Sequence[str]) -> None:
+        trust = self.trust
+        add = self.sink.add
+        self.checkpoint_notes = len(notes)
+        for position, note in enumerate(notes):
+            where = {"checkpoint": position, "note": note}
+            text = _note_text(note)
+            malformed: str | None = None
+            if text is None:
+                malformed = "no blank line separates the text from the signatures"
+            else:
+                try:
+                    Checkpoint.from_text(text)
+                except (CheckpointError, UsageError) as exc:
+                    malformed = str(exc)
+            if malformed is not None:
+                add(F.CHECKPOINT_MALFORMED, None, f"checkpoint {position}: {malformed}", where)
+                continue
+            try:
+                cp = verify_checkpoint(note, trust.log_key)
+            except (CheckpointError, UsageError) as exc:
+                code = (
+                    F.CHECKPOINT_MALFORMED
+                    if "malformed" in str(exc)
+                    else F.CHECKPOINT_SIGNATURE_INVALID
+                )
+                add(code, None, f"checkpoint {position}: {exc}", where)
+                continue
+            witnessed = False
+            witnesses: tuple[tuple[str, int], ...] = ()
+            try:
+                detailed = verify_checkpoint_detailed(note, trust.log_key, list(trust.witnesses))
+            except (CheckpointError, UsageError) as exc:
+                add(
+                    F.CHECKPOINT_COSIGNATURE_INVALID,
+                    None,
+                    f"checkpoint {position} (size {cp.size}): {exc}",
+                    where,
+                )
+            else:
+                witnesses = detailed.witnesses
+                if len(witnesses) >= trust.quorum:
+                    witnessed = True
+                else:
+                    add(
+                        F.CHECKPOINT_WITNESS_QUORUM,
+                        None,
+                        f"checkpoint {position} (size {cp.size}) is cosigned by "
+                        f"{len(witnesses)} trusted witness(es), the quorum is {trust.quorum}",
+                        {
+                            **where,
+                            "cosigned_by": [name for name, _ in witnesses],
+                            "quorum": trust.quorum,
+                        },
+                    )
+            self.signed.append(
+                _SignedCheckpoint(
+                    position=position,
+                    note=note,
+                    checkpoint=cp,
+                    witnessed=witnessed,
+                    witnesses=witnesses,
+                )
+            )
+        self._checkpoint_trees()
+
+    def _checkpoint_trees(self) -> None:
+        add = self.sink.add
+        n = self.size
+        matching: list[_SignedCheckpoint] = []
+        mismatching: list[_SignedCheckpoint] = []
+        by_size: dict[int, list[_SignedCheckpoint]] = {}
+        for sc in self.signed:
+            cp = sc.checkpoint
+            by_size.setdefault(cp.size, []).append(sc)
+            if cp.size > n:
+                if self.complete:
+                    add(
+                        F.LOG_TRUNCATED,
+                        None,
+                        f"checkpoint {sc.position} commits to {cp.size} entries but the copy "
+                        f"holds {n}: entries were removed from the end",
+                        {
+                            "checkpoint": sc.position,
+                            "checkpoint_size": cp.size,
+                            "entries": n,
+                            "note": sc.note,
+                        },
+                    )
+                continue
+            replayed = self.tree.root(cp.size)
+            if replayed == cp.root:
+                matching.append(sc)
+                continue
+            mismatching.append(sc)
+            add(
+                F.CHECKPOINT_ROOT_MISMATCH,
+                None,
+                f"checkpoint {sc.position} (size {cp.size}) has root {cp.root.hex()[:16]}…, "
+                f"the replayed entries give {replayed.hex()[:16]}…",
+                {
+                    "checkpoint": sc.position,
+                    "size": cp.size,
+                    "root": cp.root.hex(),
+                    "replayed_root": replayed.hex(),
+                    "note": sc.note,
+                },
+            )
+        reported: set[tuple[int, int]] = set()
+        for size, group in sorted(by_size.items()):
+            roots = {sc.checkpoint.root for sc in group}
+            if len(roots) > 1:
+                first = group[0]
+                for other in group[1:]:
+                    if other.checkpoint.root != first.checkpoint.root:
+                        reported.add((first.position, other.position))
+                        add(
+                            F.CHECKPOINT_SPLIT_VIEW,
+                            None,
+                            f"the log key signed two different trees of size {size} "
+                            f"(checkpoints {first.position} and {other.position})",
+                            {
+                                "size": size,
+                                "note1": first.note,
+                                "note2": other.note,
+                                "root1": first.checkpoint.root.hex(),
+                                "root2": other.checkpoint.root.hex(),
+                            },
+                        )
+        for bad in mismatching:
+            witness = next(
+                (
+                    good
+                    for good in sorted(matching, key=lambda s: s.checkpoint.size)
+                    if good.checkpoint.size > bad.checkpoint.size
+                ),
+                None,
+            )
+            if witness is None:
+                continue
+            s1, s2 = bad.checkpoint.size, witness.checkpoint.size
+            proof = self.tree.consistency_proof(s1, s2) if s1 >= 1 else []
+            try:
+                merkle.verify_consistency(
+                    s1, s2, proof, bad.checkpoint.root, witness.checkpoint.root
+                )
+                error = "consistency proof unexpectedly verified"
+            except ConsistencyProofError as exc:
+                error = str(exc)
+            add(
+                F.CHECKPOINT_SPLIT_VIEW,
+                None,
+                f"the log key signed checkpoint {bad.position} (size {s1}), which is not a "
+                f"prefix of the tree of its checkpoint {witness.position} (size {s2})",
+                {
+                    "size1": s1,
+                    "size2": s2,
+                    "note1": bad.note,
+                    "note2": witness.note,
+                    "proof": _hexes(proof),
+                    "error": error,
+                },
+            )
+        good = [sc for sc in matching if sc.witnessed]
+        if good:
+            self.latest = max(good, key=lambda s: (s.checkpoint.size, -s.position))
+        if n and self.latest is None:
+            self.sink.add(
+                F.CHECKPOINT_NONE,
+                None,
+                "no checkpoint in the copy verifies against the trust file and the replayed "
+                "entries: nothing signed commits to them",
+                {"checkpoints": len(self.signed)},
+            )
+        elif self.latest is not None and self.latest.checkpoint.size < n:
+            size = self.latest.checkpoint.size
+            self.sink.add(
+                F.CHECKPOINT_UNCOVERED_ENTRIES,
+                None,
+                f"entries {size}..{n - 1} come after the last verified checkpoint (size {size})",
+                {"checkpoint_size": size, "entries": n},
+            )
+
+    def _since(self, since: str) -> None:
+        trust = self.trust
+        add = self.sink.add
+        try:
+            verified = verify_checkpoint_detailed(
+                since, trust.log_key, list(trust.witnesses), trust.quorum
+            )
+        except (CheckpointError, UsageError) as exc:
+            add(
+                F.SINCE_UNVERIFIED,
+                None,
+                f"the --since checkpoint does not verify with the trust file: {exc}",
+                {"since_note": since},
+            )
+            self.since_info = {"verified": False}
+            return
+        cp = verified.checkpoint
+        info: dict[str, Any] = {
+            "verified": True,
+            "size": cp.size,
+            "root": cp.root.hex(),
+            "consistent": False,
+        }
+        self.since_info = info
+        n = self.size
+        if cp.size > n:
+            if self.complete:
+                add(
+                    F.SINCE_BEYOND_LOG,
+                    None,
+                    f"the --since checkpoint commits to {cp.size} entries, the copy holds only "
+                    f"{n}: the log was rolled back or truncated",
+                    {"since_note": since, "since_size": cp.size, "entries": n},
+                )
+            return
+        ref = self.latest
+        if ref is not None and ref.checkpoint.size >= cp.size:
+            size2, root2, note2 = ref.checkpoint.size, ref.checkpoint.root, ref.note
+        else:
+            size2, root2, note2 = n, self.tree.root(n), None
+        if cp.size == 0:
+            ok = cp.root == merkle.EMPTY_ROOT
+            proof: list[bytes] = []
+            error = "" if ok else "a tree of size 0 must have the empty root"
+        else:
+            proof = self.tree.consistency_proof(cp.size, size2)
+            try:
+                merkle.verify_consistency(cp.size, size2, proof, cp.root, root2)
+                ok, error = True, ""
+            except ConsistencyProofError as exc:
+                ok, error = False, str(exc)
+        if ok:
+            info["consistent"] = True
+            return
+        add(
+            F.FORK_INCONSISTENT,
+            None,
+            f"fork evidence: the --since checkpoint (size {cp.size}) is not consistent with "
+            f"this log (size {size2}): {error}",
+            {
+                "since_note": since,
+                "log_note": note2,
+                "size1": cp.size,
+                "size2": size2,
+                "root1": cp.root.hex(),
+                "root2": root2.hex(),
+                "proof": _hexes(proof),
+                "error": error,
+            },
+        )
+
+    # ------------------------------------------------------------------ election end
+
+    def _election_end(self, state: ElectionState) -> None:
+        add = self.sink.add
+        if self.size and state.definition is None:
+            return  # every entry already reported rule.genesis.missing
+        for unit in sorted(state.units.values(), key=lambda u: u.index):
+            if unit.recorded > unit.issued:
+                add(
+                    rule_finding_code("unit.returned_exceeds_issued"),
+                    unit.index,
+                    f"unit {unit.unit} ({unit.community}, round {unit.round}): {unit.recorded} "
+                    f"ballots recorded, {unit.issued} issued; the round is void",
+                    {
+                        "unit": unit.unit,
+                        "community": unit.community,
+                        "round": unit.round,
+                        "issued": unit.issued,
+                        "recorded": unit.recorded,
+                    },
+                )
+            if not unit.closed:
+                add(
+                    F.ELECTION_INCOMPLETE,
+                    unit.index,
+                    f"unit {unit.unit} ({unit.community}, round {unit.round}) was never closed",
+                    {"unit": unit.unit, "community": unit.community, "what": "unit_open"},
+                )
+        for box in sorted(state.boxes.values(), key=lambda b: b.box):
+            if not box.opened:
+                add(
+                    F.ELECTION_INCOMPLETE,
+                    None,
+                    f"box {box.box} (unit {box.unit}) was sealed but never opened",
+                    {"box": box.box, "unit": box.unit, "what": "box_unopened"},
+                )
+        for cid, cs in sorted(state.communities.items()):
+            for number, rs in sorted(cs.rounds.items()):
+                if rs.declared is None and (rs.issued or rs.serials):
+                    add(
+                        F.ELECTION_INCOMPLETE,
+                        None,
+                        f"{cid} round {number}: {rs.issued} ballots issued, "
+                        f"{len(rs.serials)} recorded, but no result declared",
+                        {
+                            "community": cid,
+                            "round": number,
+                            "issued": rs.issued,
+                            "recorded": len(rs.serials),
+                            "what": "no_result",
+                        },
+                    )
+
+    # ------------------------------------------------------------------ summaries
+
+    def tallies(self) -> dict[str, Any]:
+        """Per community: roll size, electorate, units and every round's recomputed result."""
+        state = self.state
+        if state is None or state.definition is None:
+            return {}
+        out: dict[str, Any] = {}
+        for cid, cs in sorted(state.communities.items()):
+            rounds: dict[str, Any] = {}
+            for number, rs in sorted(cs.rounds.items()):
+                try:
+                    result = state.result(cid, number)
+                except ElectlogError:
+                    continue
+                declared = rs.declared
+                matches: bool | None = None
+                if declared is not None:
+                    try:
+                        matches = not compare_declared(declared, result)
+                    except ElectlogError:
+                        matches = False
+                rounds[str(number)] = {
+                    "kind": rs.kind,
+                    "declared": declared is not None,
+                    "matches_declared": matches,
+                    "result": _jsonable(result.to_dict()),
+                }
+            units = {
+                u.unit: {
+                    "round": u.round,
+                    "kind": u.kind,
+                    "issued": u.issued,
+                    "recorded": u.recorded,
+                }
+                for u in sorted(state.units.values(), key=lambda u: u.index)
+                if u.community == cid
+            }
+            out[cid] = {
+                "name": cs.definition.name,
+                "mode": str(cs.mode),
+                "roll": len(cs.roll),
+                "electorate": state.electorate(cid),
+                "units": units,
+                "rounds": rounds,
+            }
+        return out
+
+    def checkpoint_summary(self) -> dict[str, Any] | None:
+        """The latest verified checkpoint that matches the replay, as JSON."""
+        sc = self.latest
+        if sc is None:
+            return None
+        return {
+            "size": sc.checkpoint.size,
+            "root": sc.checkpoint.root.hex(),
+            "witnesses": [{"name": name, "timestamp": ts} for name, ts in sc.witnesses],
+            "note": sc.note,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with bytes as hex, tuples as lists and dict keys as str (for JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

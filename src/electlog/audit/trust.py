@@ -1,0 +1,213 @@
+"""The auditor's trust anchors: the trust file.
+
+A trust file is a small JSON object the auditor obtains out of band (from the election authority's
+public notice, the observers' mailing list, a witness operator) and keeps. It names the log and the
+four things an audit trusts instead of the people who ran the election:
+
+* ``origin``: the log id (C2SP origin) of the log copy to audit;
+* ``authority_key``: the election authority's Ed25519 public key (``ed25519-pub:<base64>``, as
+  written by :meth:`electlog.keys.VerifyKey.to_text`); it signs the genesis event, and every other
+  signer's role is derived from it through ``key.authorised`` / ``key.revoked`` events;
+* ``log_key``: the log's C2SP note verifier key (``<origin>+<hex8>+<base64(0x01 || key)>``) that
+  signs checkpoints; its name must equal ``origin``;
+* ``witnesses`` and ``quorum``: C2SP cosignature/v1 verifier keys (type ``0x04``) and how many of
+  them must have cosigned every checkpoint.
+
+The file is parsed strictly: unknown fields, missing fields and malformed keys are a
+:class:`~electlog.errors.TrustFileError` naming the field. docs/auditing.md documents the format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+
+from electlog.checkpoint import NoteVerifier, WitnessVerifier
+from electlog.errors import ElectlogError, TrustFileError
+from electlog.keys import VerifyKey
+
+__all__ = ["TRUST_FORMAT", "Trust", "load_trust"]
+
+TRUST_FORMAT: Final = "electlog-trust/1"
+"""The value of the ``format`` field of every trust file this version reads and writes."""
+
+_FIELDS: Final = ("format", "origin", "authority_key", "log_key", "witnesses", "quorum")
+_MAX_TRUST_FILE: Final = 1 << 20
+
+
+def _require_str(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise TrustFileError(f"trust file field {field!r} must be a non-empty string")
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class Trust:
+    """The trust anchors of one audit. Build one with :meth:`create`, :meth:`from_json` or
+    :func:`load_trust`; every constructor validates every field."""
+
+    origin: str
+    authority_key: VerifyKey
+    log_key: NoteVerifier
+    witnesses: tuple[WitnessVerifier, ...] = ()
+    quorum: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.origin, str) or not self.origin:
+            raise TrustFileError("trust field 'origin' must be a non-empty string")
+        if not isinstance(self.authority_key, VerifyKey):
+            raise TrustFileError("trust field 'authority_key' must be a VerifyKey")
+        if not isinstance(self.log_key, NoteVerifier):
+            raise TrustFileError("trust field 'log_key' must be a NoteVerifier")
+        if self.log_key.name != self.origin:
+            raise TrustFileError(
+                f"trust field 'log_key': the key is named {self.log_key.name!r}, but a log's "
+                f"checkpoint key is named after its origin {self.origin!r}"
+            )
+        if not isinstance(self.witnesses, tuple) or not all(
+            isinstance(w, WitnessVerifier) for w in self.witnesses
+        ):
+            raise TrustFileError("trust field 'witnesses' must be a tuple of WitnessVerifier")
+        names = [(w.name, w.key_id) for w in self.witnesses]
+        if len(set(names)) != len(names):
+            raise TrustFileError("trust field 'witnesses' lists a witness key twice")
+        publics = [w.public_key for w in self.witnesses]
+        if len(set(publics)) != len(publics):
+            raise TrustFileError("trust field 'witnesses' lists one public key under two names")
+        if self.log_key.public_key in publics:
+            raise TrustFileError("trust field 'witnesses' contains the log's own key")
+        if (
+            isinstance(self.quorum, bool)
+            or not isinstance(self.quorum, int)
+            or not 0 <= self.quorum <= len(self.witnesses)
+        ):
+            raise TrustFileError(
+                f"trust field 'quorum' must be an integer between 0 and the number of witnesses "
+                f"({len(self.witnesses)}), got {self.quorum!r}"
+            )
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        origin: str,
+        authority_key: VerifyKey | str,
+        log_key: NoteVerifier | str,
+        witnesses: tuple[WitnessVerifier | str, ...] | list[WitnessVerifier | str] = (),
+        quorum: int = 0,
+    ) -> Trust:
+        """A trust from keys or their text forms (``ed25519-pub:...`` and C2SP vkeys)."""
+        data: dict[str, Any] = {
+            "format": TRUST_FORMAT,
+            "origin": origin,
+            "authority_key": (
+                authority_key.to_text() if isinstance(authority_key, VerifyKey) else authority_key
+            ),
+            "log_key": log_key.vkey if isinstance(log_key, NoteVerifier) else log_key,
+            "witnesses": [w.vkey if isinstance(w, WitnessVerifier) else w for w in witnesses],
+            "quorum": quorum,
+        }
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: object) -> Trust:
+        """Parse the decoded JSON object of a trust file (strict: every field, no other)."""
+        if not isinstance(data, dict):
+            raise TrustFileError("a trust file is a JSON object")
+        unknown = sorted(set(data) - set(_FIELDS))
+        if unknown:
+            raise TrustFileError(f"trust file has unknown field(s) {unknown}")
+        missing = [f for f in _FIELDS if f not in data]
+        if missing:
+            raise TrustFileError(f"trust file is missing field(s) {missing}")
+        if data["format"] != TRUST_FORMAT:
+            raise TrustFileError(
+                f"trust file field 'format' must be {TRUST_FORMAT!r}, got {data['format']!r}"
+            )
+        origin = _require_str(data["origin"], "origin")
+        try:
+            authority = VerifyKey.from_text(_require_str(data["authority_key"], "authority_key"))
+        except ElectlogError as exc:
+            raise TrustFileError(f"trust file field 'authority_key': {exc}") from exc
+        try:
+            log_key = NoteVerifier.from_vkey(_require_str(data["log_key"], "log_key"))
+        except ElectlogError as exc:
+            raise TrustFileError(f"trust file field 'log_key': {exc}") from exc
+        raw_witnesses = data["witnesses"]
+        if not isinstance(raw_witnesses, list):
+            raise TrustFileError("trust file field 'witnesses' must be a list of verifier keys")
+        witnesses: list[WitnessVerifier] = []
+        for i, item in enumerate(raw_witnesses):
+            field = f"witnesses[{i}]"
+            try:
+                witnesses.append(WitnessVerifier.from_vkey(_require_str(item, field)))
+            except TrustFileError:
+                raise
+            except ElectlogError as exc:
+                raise TrustFileError(f"trust file field {field!r}: {exc}") from exc
+        quorum = data["quorum"]
+        if isinstance(quorum, bool) or not isinstance(quorum, int):
+            raise TrustFileError("trust file field 'quorum' must be an integer")
+        return cls(
+            origin=origin,
+            authority_key=authority,
+            log_key=log_key,
+            witnesses=tuple(witnesses),
+            quorum=quorum,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Trust:
+        """Parse the text of a trust file."""
+        try:
+            data = json.loads(text)
+        except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError
+            raise TrustFileError(f"trust file is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    # ------------------------------------------------------------------ output
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of the trust file."""
+        return {
+            "format": TRUST_FORMAT,
+            "origin": self.origin,
+            "authority_key": self.authority_key.to_text(),
+            "log_key": self.log_key.vkey,
+            "witnesses": [w.vkey for w in self.witnesses],
+            "quorum": self.quorum,
+        }
+
+    def to_json(self) -> str:
+        """The trust file text (pretty-printed JSON, trailing newline)."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_json` to ``path``."""
+        try:
+            Path(path).write_text(self.to_json(), encoding="utf-8")
+        except OSError as exc:
+            raise TrustFileError(f"cannot write trust file {path}: {exc.strerror}") from exc
+
+
+def load_trust(path: str | os.PathLike[str]) -> Trust:
+    """Read and strictly parse a trust file; :class:`~electlog.errors.TrustFileError` names the
+    file and the field at fault."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(_MAX_TRUST_FILE + 1)
+    except OSError as exc:
+        raise TrustFileError(f"cannot read trust file {p}: {exc.strerror}") from exc
+    if len(data) > _MAX_TRUST_FILE:
+        raise TrustFileError(f"trust file {p} is larger than {_MAX_TRUST_FILE} bytes")
+    try:
+        return Trust.from_json(data)
+    except TrustFileError as exc:
+        raise TrustFileError(f"{p}: {exc}") from None

@@ -1,0 +1,172 @@
+"""Helpers for the auditor's tests: deterministic generic logs with checkpoints and witnesses,
+and re-signing tools for tamper tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from electlog import Author, Log, NoteSigner, SigningKey, WitnessSigner, cosign
+from electlog.audit import Trust
+from electlog.audit.sources import BytesSource
+from electlog.checkpoint import Checkpoint, sign_note
+from electlog.codec import decode_map, encode
+from electlog.events import SIGNATURE_CONTEXT, Entry, Statement
+
+T0 = 1_790_000_000_000_000
+
+
+def seed(n: int) -> bytes:
+    return bytes([n]) * 32
+
+
+@attrs.define
+class GenericLog:
+    """A generic (non-election) log: ``authors`` sign ``demo.note`` entries round-robin."""
+
+    origin: str
+    log: Log
+    authority: SigningKey
+    authors: list[Author]
+    log_signer: NoteSigner
+    witnesses: list[WitnessSigner]
+    trust: Trust
+    notes: list[str]
+
+    @property
+    def entries(self) -> list[bytes]:
+        return [self.log.get_bytes(i) for i in range(len(self.log))]
+
+    def source(
+        self, entries: list[bytes] | None = None, notes: list[str] | None = None
+    ) -> BytesSource:
+        return BytesSource(
+            self.entries if entries is None else entries,
+            self.notes if notes is None else notes,
+            origin=self.origin,
+        )
+
+    def signed_note(self, size: int, root: bytes, *, cosigners: int | None = None) -> str:
+        """A checkpoint note for (size, root) signed by the log key and cosigned."""
+        text = Checkpoint(origin=self.origin, size=size, root=root).to_text()
+        note = sign_note(text, [self.log_signer])
+        for w in self.witnesses[: len(self.witnesses) if cosigners is None else cosigners]:
+            note = cosign(note, w, 1_790_000_000)
+        return note
+
+
+def build_generic(
+    *,
+    origin: str = "example.org/audit-generic",
+    n_authors: int = 3,
+    rounds: int = 20,
+    checkpoint_every: int = 10,
+    n_witnesses: int = 2,
+    quorum: int = 2,
+) -> GenericLog:
+    log = Log(origin)
+    authority = SigningKey.from_seed(seed(1))
+    authors = [Author(SigningKey.from_seed(seed(10 + i)), origin) for i in range(n_authors)]
+    log_signer = NoteSigner.generate(origin, rng_seed=seed(2))
+    witnesses = [
+        WitnessSigner.generate(f"witness{i}.example", rng_seed=seed(3 + i))
+        for i in range(n_witnesses)
+    ]
+    notes: list[str] = []
+    t = T0
+    for r in range(rounds):
+        batch = []
+        for a in authors:
+            t += 1
+            batch.append(a.sign("demo.note", {"round": r, "text": f"note {r}"}, time=t))
+        log.append_many(batch)
+        if (r + 1) % checkpoint_every == 0:
+            text = Checkpoint(origin=origin, size=len(log), root=log.root()).to_text()
+            note = sign_note(text, [log_signer])
+            for w in witnesses:
+                note = cosign(note, w, 1_790_000_000 + r)
+            log.add_checkpoint(note)
+            notes.append(note)
+    trust = Trust.create(
+        origin=origin,
+        authority_key=authority.public,
+        log_key=log_signer.vkey,
+        witnesses=[w.vkey for w in witnesses],
+        quorum=quorum,
+    )
+    return GenericLog(
+        origin=origin,
+        log=log,
+        authority=authority,
+        authors=authors,
+        log_signer=log_signer,
+        witnesses=witnesses,
+        trust=trust,
+        notes=notes,
+    )
+
+
+def resign(data: bytes, key: SigningKey, **changes: Any) -> bytes:
+    """Entry ``data`` with statement fields changed (``body=...``, ``log=...``, ``prev=...``)
+    and signed by ``key`` (whose key id becomes the author unless ``author`` is given)."""
+    entry = Entry.from_bytes(data, verify=False)
+    st = entry.statement
+    fields = {
+        "log": st.log,
+        "type": st.type,
+        "schema": st.schema,
+        "author": key.key_id,
+        "seq": st.seq,
+        "prev": st.prev,
+        "time": st.time,
+        "body": st.body,
+    }
+    fields.update(changes)
+    return Entry.create(Statement(**fields), key).data
+
+
+def rechain(entries: list[bytes], start: int, keys: dict[bytes, SigningKey]) -> list[bytes]:
+    """Re-sign every entry from ``start`` on whose author has a key in ``keys`` so that its
+    author chain (seq, prev) is continuous again over ``entries``."""
+    out = list(entries)
+    heads: dict[bytes, tuple[int, bytes]] = {}
+    for i, original in enumerate(out):
+        e = Entry.from_bytes(original, verify=False)
+        author = e.statement.author
+        want_seq, want_prev = heads.get(author, (0, bytes(32)))
+        want_seq += 1
+        if (
+            i >= start
+            and author in keys
+            and (e.statement.seq != want_seq or e.statement.prev != want_prev)
+        ):
+            out[i] = resign(original, keys[author], seq=want_seq, prev=want_prev)
+            e = Entry.from_bytes(out[i], verify=False)
+        heads[author] = (e.statement.seq, e.leaf_hash)
+    return out
+
+
+def body_of(data: bytes) -> dict[str, Any]:
+    return Entry.from_bytes(data, verify=False).statement.body
+
+
+def flip(data: bytes, offset: int, mask: int = 0x01) -> bytes:
+    b = bytearray(data)
+    b[offset] ^= mask
+    return bytes(b)
+
+
+__all__ = [
+    "SIGNATURE_CONTEXT",
+    "T0",
+    "GenericLog",
+    "body_of",
+    "build_generic",
+    "decode_map",
+    "encode",
+    "flip",
+    "rechain",
+    "resign",
+    "seed",
+]

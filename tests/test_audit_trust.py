@@ -1,0 +1,133 @@
+"""The auditor's trust file: round trip and strict parsing with the field at fault named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from electlog import NoteSigner, SigningKey, WitnessSigner
+from electlog.audit import TRUST_FORMAT, Trust, load_trust
+from electlog.errors import TrustFileError
+
+ORIGIN = "example.org/trust-test"
+
+
+def _trust_dict() -> dict[str, object]:
+    authority = SigningKey.from_seed(bytes([1]) * 32)
+    log_key = NoteSigner.generate(ORIGIN, rng_seed=bytes([2]) * 32)
+    w1 = WitnessSigner.generate("w1.example", rng_seed=bytes([3]) * 32)
+    w2 = WitnessSigner.generate("w2.example", rng_seed=bytes([4]) * 32)
+    return {
+        "format": TRUST_FORMAT,
+        "origin": ORIGIN,
+        "authority_key": authority.public.to_text(),
+        "log_key": log_key.vkey,
+        "witnesses": [w1.vkey, w2.vkey],
+        "quorum": 2,
+    }
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    data = _trust_dict()
+    trust = Trust.from_dict(data)
+    assert trust.origin == ORIGIN
+    assert trust.quorum == 2
+    assert [w.name for w in trust.witnesses] == ["w1.example", "w2.example"]
+    assert trust.to_dict() == data
+    path = tmp_path / "trust.json"
+    trust.save(path)
+    assert json.loads(path.read_text()) == data
+    again = load_trust(path)
+    assert again == trust
+    assert again.authority_key.key_id == SigningKey.from_seed(bytes([1]) * 32).key_id
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"format": "electlog-trust/2"}, "format"),
+        ({"origin": ""}, "origin"),
+        ({"origin": 7}, "origin"),
+        ({"authority_key": "ed25519-pub:AAAA"}, "authority_key"),
+        ({"authority_key": "not a key"}, "authority_key"),
+        ({"log_key": "example.org/trust-test+00000000+AQ=="}, "log_key"),
+        ({"witnesses": "w1"}, "witnesses"),
+        ({"witnesses": ["nonsense"]}, "witnesses[0]"),
+        ({"quorum": 3}, "quorum"),
+        ({"quorum": -1}, "quorum"),
+        ({"quorum": True}, "quorum"),
+        ({"quorum": "2"}, "quorum"),
+    ],
+)
+def test_bad_fields_are_named(change: dict[str, object], field: str) -> None:
+    data = _trust_dict()
+    data.update(change)
+    with pytest.raises(TrustFileError) as info:
+        Trust.from_dict(data)
+    assert f"'{field}'" in str(info.value)
+
+
+def test_log_key_must_be_named_after_origin() -> None:
+    data = _trust_dict()
+    data["log_key"] = NoteSigner.generate("other.example/log", rng_seed=bytes(32)).vkey
+    with pytest.raises(TrustFileError, match=r"'log_key'.*origin"):
+        Trust.from_dict(data)
+
+
+def test_witness_listed_twice_or_log_key_as_witness() -> None:
+    data = _trust_dict()
+    witnesses = data["witnesses"]
+    assert isinstance(witnesses, list)
+    data["witnesses"] = [witnesses[0], witnesses[0]]
+    data["quorum"] = 1
+    with pytest.raises(TrustFileError, match="'witnesses'"):
+        Trust.from_dict(data)
+    log_key = NoteSigner.generate(ORIGIN, rng_seed=bytes([2]) * 32)
+    as_witness = WitnessSigner(ORIGIN, bytes([2]) * 32).vkey  # same public key as the log key
+    assert log_key.vkey != as_witness
+    data["witnesses"] = [as_witness]
+    with pytest.raises(TrustFileError, match="log's own key"):
+        Trust.from_dict(data)
+
+
+def test_unknown_and_missing_fields() -> None:
+    data = _trust_dict()
+    data["extra"] = 1
+    with pytest.raises(TrustFileError, match=r"unknown field.*extra"):
+        Trust.from_dict(data)
+    data = _trust_dict()
+    del data["quorum"]
+    with pytest.raises(TrustFileError, match=r"missing field.*quorum"):
+        Trust.from_dict(data)
+
+
+def test_file_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(TrustFileError, match="cannot read trust file"):
+        load_trust(tmp_path / "absent.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(TrustFileError, match=r"bad\.json: trust file is not valid JSON"):
+        load_trust(bad)
+    bad.write_bytes(b"\xff\xfe")
+    with pytest.raises(TrustFileError, match="not valid JSON"):
+        load_trust(bad)
+    bad.write_text("[]")
+    with pytest.raises(TrustFileError, match="JSON object"):
+        load_trust(bad)
+
+
+def test_create_from_objects() -> None:
+    data = _trust_dict()
+    trust = Trust.from_dict(data)
+    made = Trust.create(
+        origin=ORIGIN,
+        authority_key=trust.authority_key,
+        log_key=trust.log_key,
+        witnesses=list(trust.witnesses),
+        quorum=1,
+    )
+    assert made.log_key == trust.log_key
+    assert made.quorum == 1
+    assert Trust.from_json(made.to_json()) == made
