@@ -12,17 +12,23 @@ import os
 
 from ..errors import UsageError
 from .base import Store, StoredCheckpoint, StoreTx
+from .bundle import BundleImport, BundleInfo, BundleReader, export_bundle, import_bundle
 from .memory import MemoryStore
 from .postgres import PostgresStore
 from .sqlite import SQLiteStore
 
 __all__ = [
+    "BundleImport",
+    "BundleInfo",
+    "BundleReader",
     "MemoryStore",
     "PostgresStore",
     "SQLiteStore",
     "Store",
     "StoreTx",
     "StoredCheckpoint",
+    "export_bundle",
+    "import_bundle",
     "is_postgres_dsn",
     "open_store",
 ]
