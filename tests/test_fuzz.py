@@ -1,0 +1,690 @@
+"""Fuzz every decoder: whatever bytes or text it is given, it returns or raises an ElectlogError.
+
+Each target feeds one decoder inputs made from *valid* seeds (canonical values, signed entries,
+signed and cosigned checkpoints, trust files, election event bodies) plus mutations (bit flips,
+interesting bytes and length fields, insertions, deletions, truncations, duplicated ranges,
+structured field replacements that are re-encoded and re-signed so they reach deep checks), and
+some plain random input. Per example it checks that:
+
+* nothing but an :class:`~electlog.errors.ElectlogError` escapes;
+* it finishes (a hard ``SIGALRM`` timer, ``ELECTLOG_FUZZ_TIMEOUT`` seconds, default 10);
+* Python allocations traced by :mod:`tracemalloc` peak below ``2 MiB + 50 x input size``.
+
+After each target the test asserts that the inputs reached both acceptance and several distinct
+rejections (a fuzzer that only ever hits the first length check proves little).
+
+CI runs a modest number of examples per target. The long run is::
+
+    ELECTLOG_FUZZ_EXAMPLES=100000 ELECTLOG_FUZZ_REPORT=fuzz-report.json \\
+        python -m pytest tests/test_fuzz.py -p no:randomly -p no:xdist -q
+
+(``ELECTLOG_FUZZ_EXAMPLES`` selects the ``electlog-fuzz-long`` hypothesis settings profile;
+docs/testing.md has the figures of the last long run.)
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import contextlib
+import json
+import os
+import re
+import signal
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from electlog import codec
+from electlog.audit.trust import Trust, load_trust
+from electlog.checkpoint import (
+    Checkpoint,
+    NoteSigner,
+    NoteVerifier,
+    WitnessSigner,
+    WitnessVerifier,
+    cosign,
+    open_note,
+    parse_vkey,
+    sign_note,
+    verify_checkpoint,
+    verify_checkpoint_detailed,
+)
+from electlog.election import EVENT_TYPES
+from electlog.election.events import decode_event
+from electlog.errors import ElectlogError
+from electlog.events import ZERO_HASH, Author, Entry, Statement
+from electlog.keys import SigningKey, VerifyKey
+from electlog.testing import strategies as est
+
+# --------------------------------------------------------------------------- settings
+
+EXAMPLES = int(os.environ.get("ELECTLOG_FUZZ_EXAMPLES", "0") or 0)
+TIMEOUT = float(os.environ.get("ELECTLOG_FUZZ_TIMEOUT", "10"))
+REPORT = os.environ.get("ELECTLOG_FUZZ_REPORT")
+_SUPPRESS = [
+    HealthCheck.too_slow,
+    HealthCheck.data_too_large,
+    HealthCheck.filter_too_much,
+    HealthCheck.large_base_example,
+]
+settings.register_profile(
+    "electlog-fuzz-ci",
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=_SUPPRESS,
+)
+settings.register_profile(
+    "electlog-fuzz-long",
+    max_examples=max(EXAMPLES, 1),
+    deadline=None,
+    database=None,
+    suppress_health_check=_SUPPRESS,
+)
+FUZZ = settings.get_profile("electlog-fuzz-long" if EXAMPLES else "electlog-fuzz-ci")
+MEMORY_BASE = 2 << 20
+MEMORY_PER_BYTE = 50
+
+
+# --------------------------------------------------------------------------- the guard
+
+
+class Hang(BaseException):
+    """Raised by the SIGALRM handler: a decoder ran longer than TIMEOUT. A BaseException so
+    that no ``except Exception`` inside a decoder can swallow it."""
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.count = 0
+        self.accepted = 0
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.reasons: set[str] = set()
+        self.max_seconds = 0.0
+        self.max_peak = 0
+        self.max_input = 0
+        self.started = time.perf_counter()
+        self.finished = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "inputs": self.count,
+            "accepted": self.accepted,
+            "rejected": sum(self.errors.values()),
+            "error_classes": dict(sorted(self.errors.items())),
+            "distinct_rejection_reasons": len(self.reasons),
+            "max_seconds_per_input": round(self.max_seconds, 4),
+            "max_traced_peak_bytes": self.max_peak,
+            "largest_input_bytes": self.max_input,
+            "wall_seconds": round((self.finished or time.perf_counter()) - self.started, 1),
+        }
+
+
+STATS: dict[str, _Stats] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tracing() -> Iterator[None]:
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    yield
+    if started:
+        tracemalloc.stop()
+    if REPORT:
+        Path(REPORT).write_text(
+            json.dumps({name: s.as_dict() for name, s in STATS.items()}, indent=2) + "\n",
+            encoding="utf-8",
+        )
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise Hang(f"decoder still running after {TIMEOUT} s")
+
+
+@contextlib.contextmanager
+def _bounded(target: str, data: object) -> Iterator[None]:
+    size = len(data) if isinstance(data, bytes | str) else 0
+    stats = STATS.setdefault(target, _Stats())
+    old = signal.signal(signal.SIGALRM, _on_alarm)
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    t0 = time.perf_counter()
+    signal.setitimer(signal.ITIMER_REAL, TIMEOUT)
+    try:
+        yield
+    except Hang as exc:
+        raise AssertionError(f"{target}: {exc}; input {data!r:.300}") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1] - base
+    stats.count += 1
+    stats.max_seconds = max(stats.max_seconds, elapsed)
+    stats.max_peak = max(stats.max_peak, peak)
+    stats.max_input = max(stats.max_input, size)
+    stats.finished = time.perf_counter()
+    bound = MEMORY_BASE + MEMORY_PER_BYTE * size
+    assert peak <= bound, f"{target}: traced peak {peak} bytes > bound {bound}; input {data!r:.300}"
+
+
+def run(target: str, data: object, fn: Callable[[], object]) -> None:
+    """Run one decoder call under the guard; only ElectlogError may escape ``fn``."""
+    with _bounded(target, data):
+        try:
+            fn()
+        except ElectlogError as exc:
+            STATS[target].errors[type(exc).__name__] += 1
+            STATS[target].reasons.add(_reason(exc))
+            assert str(exc), f"{target}: {type(exc).__name__} with an empty message"
+            return
+    STATS[target].accepted += 1
+
+
+def _reason(exc: ElectlogError) -> str:
+    """The kind of a rejection: error class and message shape (numbers, hex, quotes elided)."""
+    text = re.sub(r"[0-9a-f]{8,}|\d+|'[^']*'|\"[^\"]*\"", "#", str(exc))
+    return f"{type(exc).__name__}: {text[:48]}"
+
+
+def check_reach(target: str, *, reasons: int = 4, accepted: bool = True) -> None:
+    """The inputs reached acceptance (if ``accepted``) and several distinct rejections."""
+    stats = STATS[target]
+    assert stats.count > 0
+    if accepted:
+        assert stats.accepted > 0, f"{target}: no input was accepted: {stats.as_dict()}"
+    assert len(stats.reasons) >= reasons, f"{target}: {stats.as_dict()} {sorted(stats.reasons)}"
+
+
+# --------------------------------------------------------------------------- mutations
+
+INTERESTING_BYTES = (
+    0x00, 0x01, 0x0A, 0x20, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xC3,
+    0xC4, 0xC5, 0xC6, 0xC7, 0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF, 0xD0, 0xD3, 0xD4, 0xD9, 0xDA,
+    0xDB, 0xDC, 0xDD, 0xDE, 0xDF, 0xE0, 0xFF,
+)  # fmt: skip
+INTERESTING_RUNS = (
+    b"\xff\xff\xff\xff",
+    b"\x7f\xff\xff\xff",
+    b"\x00\x00\x00\x00",
+    b"\xdd\xff\xff\xff\xff",
+    b"\xdf\x7f\xff\xff\xff",
+    b"\xc6\x7f\xff\xff\xff",
+    b"\xdb\xff\xff\xff\xff",
+    b"\xcf\xff\xff\xff\xff\xff\xff\xff\xff",
+    b"\xd3\x80\x00\x00\x00\x00\x00\x00\x00",
+    b"\x9f" * 8,
+    b"\x81\xa0" * 8,
+    b"\xed\xa0\x80",  # an encoded surrogate (invalid UTF-8)
+    b"\xe2\x80\x94 ",  # "— "
+    b"\n\n",
+)
+INTERESTING_TEXT = (
+    "\n", "\n\n", "— ", "—", " ", "+", "=", "/", "\x00", "\t", "\r", "\x7f", "\u2028",
+    "\ud800", "\ufeff", "0", "-1", "00", "18446744073709551616", "9" * 25, "1" * 5000, "A" * 90,
+    '"', "{", "}", "[", "]", "[" * 3000, ",", ":", "null", "1e999", "true", "\\u0000",
+    "PRIVATE+KEY+", "ed25519-pub:", "cosignature/v1",
+)  # fmt: skip
+
+
+@st.composite
+def mutated_bytes(draw: st.DrawFn, seeds: st.SearchStrategy[bytes]) -> bytes:
+    """A seed with 0-4 byte-level mutations (0 mutations keeps a valid input)."""
+    data = bytearray(draw(seeds))
+    for _ in range(draw(st.integers(0, 4))):
+        op = draw(st.integers(0, 6))
+        pos = draw(st.integers(0, len(data)))
+        if op == 0 and pos < len(data):
+            data[pos] ^= 1 << draw(st.integers(0, 7))
+        elif op == 1 and pos < len(data):
+            data[pos] = draw(st.sampled_from(INTERESTING_BYTES))
+        elif op == 2:
+            data[pos:pos] = draw(
+                st.sampled_from(INTERESTING_RUNS) | st.binary(min_size=1, max_size=8)
+            )
+        elif op == 3:
+            end = draw(st.integers(pos, min(len(data), pos + 16)))
+            del data[pos:end]
+        elif op == 4:
+            del data[pos:]
+        elif op == 5 and data:
+            a = draw(st.integers(0, len(data) - 1))
+            b = draw(st.integers(a, min(len(data), a + 64)))
+            data[pos:pos] = data[a:b] * draw(st.integers(1, 4))
+        else:
+            run_ = draw(st.sampled_from(INTERESTING_RUNS))
+            data[pos : pos + len(run_)] = run_
+    return bytes(data)
+
+
+@st.composite
+def mutated_text(draw: st.DrawFn, seeds: st.SearchStrategy[str]) -> str:
+    """A text seed with 0-4 mutations (interesting tokens, deletions, duplications, case)."""
+    text = draw(seeds)
+    for _ in range(draw(st.integers(0, 4))):
+        op = draw(st.integers(0, 4))
+        pos = draw(st.integers(0, len(text)))
+        if op == 0:
+            token = draw(st.sampled_from(INTERESTING_TEXT) | st.text(max_size=4))
+            text = text[:pos] + token + text[pos:]
+        elif op == 1:
+            end = draw(st.integers(pos, min(len(text), pos + 12)))
+            text = text[:pos] + text[end:]
+        elif op == 2:
+            text = text[:pos]
+        elif op == 3 and text:
+            a = draw(st.integers(0, len(text) - 1))
+            b = draw(st.integers(a, min(len(text), a + 80)))
+            text = text[:pos] + text[a:b] * draw(st.integers(1, 3)) + text[pos:]
+        elif pos < len(text):
+            text = text[:pos] + draw(st.sampled_from(INTERESTING_TEXT)) + text[pos + 1 :]
+    return text
+
+
+def _mutate_tree(draw: st.DrawFn, value: object, depth: int = 0) -> object:
+    """A structurally mutated copy of a decoded canonical value: one field or item replaced,
+    removed or added somewhere in the tree, or a scalar pushed to an edge."""
+    choice = draw(st.integers(0, 4))
+    if depth < 6 and choice <= 1:
+        if isinstance(value, dict) and value:
+            key = draw(st.sampled_from(sorted(value)))
+            out = dict(value)
+            out[key] = _mutate_tree(draw, value[key], depth + 1)
+            return out
+        if isinstance(value, list) and value:
+            i = draw(st.integers(0, len(value) - 1))
+            items = list(value)
+            items[i] = _mutate_tree(draw, value[i], depth + 1)
+            return items
+    if choice == 2:
+        if isinstance(value, dict):
+            out = dict(value)
+            if value and draw(st.booleans()):
+                del out[draw(st.sampled_from(sorted(value)))]
+            else:
+                out[draw(st.text(max_size=10))] = draw(est.canonical_values(max_leaves=4))
+            return out
+        if isinstance(value, list):
+            items = list(value)
+            if items and draw(st.booleans()):
+                del items[draw(st.integers(0, len(items) - 1))]
+            else:
+                items.append(draw(est.canonical_values(max_leaves=4)) if not items else items[0])
+            return items
+    if choice == 3:
+        if isinstance(value, bool):
+            return not value
+        if isinstance(value, int):
+            return draw(
+                st.sampled_from([0, -1, 1, 2**63 - 1, 2**63, 2**64 - 1, -(2**63), value + 1])
+            )
+        if isinstance(value, str):
+            return draw(mutated_text(st.just(value)))
+        if isinstance(value, bytes):
+            return draw(mutated_bytes(st.just(value)))
+    return draw(est.canonical_values(max_leaves=6))
+
+
+@st.composite
+def mutated_tree(draw: st.DrawFn, seeds: st.SearchStrategy[Any]) -> Any:
+    value = draw(seeds)
+    for _ in range(draw(st.integers(0, 2))):
+        value = _mutate_tree(draw, value)
+    return value
+
+
+# --------------------------------------------------------------------------- seeds
+
+ORIGIN = "example.org/fuzz"
+T0 = 1_790_000_000_000_000
+LOG_SIGNER = NoteSigner(ORIGIN, bytes([1]) * 32)
+WITNESSES = [WitnessSigner(f"witness{i}", bytes([10 + i]) * 32) for i in range(1, 4)]
+AUTHOR_KEY = SigningKey.from_seed(bytes([7]) * 32)
+
+
+def _seed_entry(body: dict[str, Any], type_: str = "fuzz.event", seq: int = 1) -> bytes:
+    author = Author(AUTHOR_KEY, ORIGIN)
+    for _ in range(seq - 1):
+        author.sign(type_, {}, time=T0)
+    return author.sign(type_, body, time=T0 + seq).data
+
+
+canonical_seeds = est.canonical_values(max_leaves=30).map(codec.encode)
+
+
+@st.composite
+def entry_seeds(draw: st.DrawFn) -> bytes:
+    if draw(st.booleans()):
+        cls = draw(st.sampled_from(sorted(EVENT_TYPES.values(), key=lambda c: c.TYPE)))
+        body = draw(est.event_bodies(cls))
+        return _seed_entry(body, cls.TYPE, draw(st.integers(1, 3)))
+    body = draw(
+        st.dictionaries(st.text(max_size=6), est.canonical_values(max_leaves=8), max_size=4)
+    )
+    return _seed_entry(body)
+
+
+@st.composite
+def structured_entries(draw: st.DrawFn) -> bytes:
+    """A valid entry whose entry map or statement map is mutated as a tree, re-encoded and
+    (usually) re-signed, so the input is canonical and reaches field validation."""
+    data = draw(entry_seeds())
+    outer = codec.decode(data)
+    assert isinstance(outer, dict)
+    if draw(st.booleans()):
+        stmt = codec.decode(outer["stmt"])
+        stmt = _mutate_tree(draw, stmt)
+        try:
+            outer["stmt"] = codec.encode(stmt)
+        except ElectlogError:
+            return data
+        if draw(st.integers(0, 3)):
+            outer["sig"] = AUTHOR_KEY.sign(b"electlog/v1/event\x00" + outer["stmt"])
+    else:
+        outer = _mutate_tree(draw, outer)
+    try:
+        return codec.encode(outer)
+    except ElectlogError:
+        return data
+
+
+@st.composite
+def checkpoint_texts(draw: st.DrawFn) -> str:
+    size = draw(st.integers(0, 2**63 - 1) | st.integers(0, 100))
+    root = draw(st.binary(min_size=32, max_size=32))
+    extensions = draw(
+        st.lists(
+            st.text(
+                st.characters(codec="utf-8", min_codepoint=0x20), min_size=1, max_size=12
+            ).filter(lambda s: "\n" not in s),
+            max_size=2,
+        )
+    )
+    return Checkpoint(origin=ORIGIN, size=size, root=root, extensions=tuple(extensions)).to_text()
+
+
+@st.composite
+def signed_notes(draw: st.DrawFn) -> str:
+    """A signed checkpoint note, cosigned by 0-3 witnesses (and sometimes a stranger)."""
+    note = sign_note(draw(checkpoint_texts()), [LOG_SIGNER])
+    for w in draw(st.lists(st.sampled_from(WITNESSES), max_size=3, unique_by=lambda w: w.name)):
+        note = cosign(note, w, draw(st.integers(0, 2**64 - 1)))
+    if draw(st.integers(0, 4)) == 0:
+        stranger = NoteSigner("stranger", bytes([99]) * 32)
+        text, _, sigs = note.partition("\n\n")
+        extra = sign_note(text + "\n", [stranger]).partition("\n\n")[2]
+        note = text + "\n\n" + sigs + extra
+    return note
+
+
+@st.composite
+def cosignature_mutants(draw: st.DrawFn) -> str:
+    """A cosigned note whose cosignature bytes (key id, timestamp, signature) are mutated and
+    re-encoded in canonical base64: syntactically a note, semantically anything."""
+    note = draw(signed_notes())
+    text, _, block = note.partition("\n\n")
+    lines = block.splitlines()
+    i = draw(st.integers(0, len(lines) - 1))
+    name, _, b64 = lines[i][2:].partition(" ")
+    raw = draw(mutated_bytes(st.just(base64.b64decode(b64))))
+    if len(raw) < 5:
+        raw = raw + bytes(5 - len(raw))
+    lines[i] = f"— {name} {base64.b64encode(raw).decode()}"
+    return text + "\n\n" + "\n".join(lines) + "\n"
+
+
+def _trust_dict(witnesses: int, quorum: int) -> dict[str, Any]:
+    return Trust.create(
+        origin=ORIGIN,
+        authority_key=AUTHOR_KEY.public,
+        log_key=LOG_SIGNER.verifier(),
+        witnesses=[w.verifier() for w in WITNESSES[:witnesses]],
+        quorum=quorum,
+    ).to_dict()
+
+
+@st.composite
+def trust_seeds(draw: st.DrawFn) -> Any:
+    n = draw(st.integers(0, 3))
+    return _trust_dict(n, draw(st.integers(0, n)))
+
+
+@st.composite
+def trust_texts(draw: st.DrawFn) -> str | bytes:
+    kind = draw(st.integers(0, 3))
+    if kind == 0:
+        data = draw(mutated_tree(trust_seeds()))
+        text = json.dumps(data, ensure_ascii=draw(st.booleans()), default=lambda b: b.hex())
+    elif kind == 1:
+        text = draw(mutated_text(trust_seeds().map(json.dumps)))
+    elif kind == 2:
+        return draw(mutated_bytes(trust_seeds().map(lambda d: json.dumps(d).encode())))
+    else:
+        text = draw(st.text(max_size=64))
+    return text
+
+
+KEY_TEXTS = (
+    AUTHOR_KEY.public.to_text(),
+    LOG_SIGNER.vkey,
+    LOG_SIGNER.skey,
+    WITNESSES[0].vkey,
+    WITNESSES[0].skey,
+    AUTHOR_KEY.to_pem().decode(),
+)
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def test_fuzz_codec_decode() -> None:
+    limits = st.tuples(st.integers(0, 40), st.integers(0, 300)) | st.just((32, 100_000))
+
+    @FUZZ
+    @given(
+        data=st.one_of(mutated_bytes(canonical_seeds), st.binary(max_size=64)),
+        limits=limits,
+        as_map=st.booleans(),
+    )
+    def fuzz(data: bytes, limits: tuple[int, int], as_map: bool) -> None:
+        depth, items = limits
+        fn = codec.decode_map if as_map else codec.decode
+
+        def call() -> None:
+            value = fn(data, max_depth=depth, max_items=items)
+            assert codec.encode(value, max_depth=max(depth, 1)) == data
+
+        run("codec.decode", data, call)
+
+    fuzz()
+    check_reach("codec.decode")
+
+
+def test_fuzz_entries() -> None:
+    @FUZZ
+    @given(
+        data=st.one_of(mutated_bytes(entry_seeds()), structured_entries(), st.binary(max_size=64)),
+        verify=st.booleans(),
+    )
+    def fuzz(data: bytes, verify: bool) -> None:
+        def call() -> None:
+            entry = Entry.from_bytes(data, verify=verify)
+            assert entry.data == data
+
+        run("Entry.from_bytes", data, call)
+
+    fuzz()
+    check_reach("Entry.from_bytes")
+
+
+def test_fuzz_statements() -> None:
+    @FUZZ
+    @given(data=st.one_of(mutated_bytes(entry_seeds().map(lambda d: codec.decode(d)["stmt"]))))  # type: ignore[index]
+    def fuzz(data: bytes) -> None:
+        run("Statement.from_bytes", data, lambda: Statement.from_bytes(data))
+
+    fuzz()
+    check_reach("Statement.from_bytes")
+
+
+def test_fuzz_open_note() -> None:
+    verifiers = [LOG_SIGNER.verifier(), *(w.verifier() for w in WITNESSES)]
+
+    @FUZZ
+    @given(
+        note=st.one_of(
+            mutated_text(signed_notes()),
+            mutated_bytes(signed_notes().map(str.encode)),
+            cosignature_mutants(),
+            st.text(max_size=40),
+        ),
+        known=st.integers(1, len(verifiers)),
+    )
+    def fuzz(note: str | bytes, known: int) -> None:
+        run("open_note", note, lambda: open_note(note, verifiers[:known]))
+
+    fuzz()
+    check_reach("open_note")
+
+
+def test_fuzz_checkpoint_text() -> None:
+    @FUZZ
+    @given(text=st.one_of(mutated_text(checkpoint_texts()), st.text(max_size=40)))
+    def fuzz(text: str) -> None:
+        def call() -> None:
+            cp = Checkpoint.from_text(text)
+            assert cp.to_text() == text
+
+        run("Checkpoint.from_text", text, call)
+
+    fuzz()
+    check_reach("Checkpoint.from_text")
+
+
+def test_fuzz_verify_checkpoint() -> None:
+    log_verifier = LOG_SIGNER.verifier()
+    witnesses = [w.verifier() for w in WITNESSES]
+
+    @FUZZ
+    @given(
+        note=st.one_of(mutated_text(signed_notes()), cosignature_mutants()),
+        quorum=st.integers(0, len(witnesses)),
+        detailed=st.booleans(),
+    )
+    def fuzz(note: str, quorum: int, detailed: bool) -> None:
+        fn = verify_checkpoint_detailed if detailed else verify_checkpoint
+        run("verify_checkpoint", note, lambda: fn(note, log_verifier, witnesses, quorum))
+
+    fuzz()
+    check_reach("verify_checkpoint")
+
+
+def test_fuzz_cosignatures() -> None:
+    """Cosignature parsing and checking: cosign() on mutated notes, witness verification of
+    mutated cosignature bytes, timestamps of any length."""
+    verifier = WITNESSES[0].verifier()
+
+    @FUZZ
+    @given(
+        note=st.one_of(mutated_text(signed_notes()), cosignature_mutants()),
+        sig=mutated_bytes(st.just(WITNESSES[0].sign(b"x\n", timestamp=5))),
+        timestamp=st.integers(0, 2**64 - 1),
+    )
+    def fuzz(note: str, sig: bytes, timestamp: int) -> None:
+        def call() -> None:
+            assert isinstance(verifier.verify(b"x\n", sig), bool)
+            if len(sig) == 72:
+                WitnessVerifier.timestamp_of(sig)
+            out = cosign(note, WITNESSES[0], timestamp, log_verifier=LOG_SIGNER.verifier())
+            verify_checkpoint(out, LOG_SIGNER.verifier(), [verifier], 1)
+
+        run("cosign", note, call)
+
+    fuzz()
+    check_reach("cosign")
+
+
+def test_fuzz_key_texts() -> None:
+    parsers: list[Callable[[str], object]] = [
+        VerifyKey.from_text,
+        parse_vkey,
+        NoteVerifier.from_vkey,
+        WitnessVerifier.from_vkey,
+        NoteSigner.from_skey,
+        WitnessSigner.from_skey,
+        lambda t: SigningKey.from_pem(t.encode("utf-8", "surrogatepass")),
+    ]
+
+    @FUZZ
+    @given(text=mutated_text(st.sampled_from(KEY_TEXTS)), which=st.integers(0, len(parsers) - 1))
+    def fuzz(text: str, which: int) -> None:
+        run("key texts", text, lambda: parsers[which](text))
+
+    fuzz()
+    check_reach("key texts")
+
+
+def test_fuzz_trust_files(tmp_path: Path) -> None:
+    path = tmp_path / "trust.json"
+
+    @FUZZ
+    @given(text=trust_texts(), from_file=st.integers(0, 7))
+    def fuzz(text: str | bytes, from_file: int) -> None:
+        if from_file == 0:
+            raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+            path.write_bytes(raw)
+            run("trust files", text, lambda: load_trust(path))
+        else:
+            run("trust files", text, lambda: Trust.from_json(text))
+
+    fuzz()
+    check_reach("trust files")
+
+
+@st.composite
+def event_statements(draw: st.DrawFn) -> Statement:
+    """Statements whose type is an election event type (sometimes not) and whose body is a
+    valid body of some event type, structurally mutated."""
+    cls = draw(st.sampled_from(sorted(EVENT_TYPES.values(), key=lambda c: c.TYPE)))
+    body = draw(mutated_tree(est.event_bodies(cls)))
+    if not isinstance(body, dict):
+        body = {"value": body}
+    type_ = cls.TYPE if draw(st.integers(0, 9)) else draw(st.sampled_from([*EVENT_TYPES, "x.y"]))
+    schema = 1 if draw(st.integers(0, 9)) else draw(st.integers(1, 2**63 - 1))
+    return Statement(
+        log=ORIGIN,
+        type=type_,
+        schema=schema,
+        author=AUTHOR_KEY.key_id,
+        seq=1,
+        prev=ZERO_HASH,
+        time=T0,
+        body=body,
+    )
+
+
+def test_fuzz_decode_event() -> None:
+    @FUZZ
+    @given(statement=event_statements())
+    def fuzz(statement: Statement) -> None:
+        try:
+            data = Entry.create(statement, AUTHOR_KEY).data
+        except ElectlogError:
+            data = b""
+
+        def call() -> None:
+            st_ = Entry.from_bytes(data).statement if data else statement
+            event = decode_event(st_)
+            assert type(event).from_body(event.to_body()) == event
+
+        run("decode_event", data, call)
+
+    fuzz()
+    check_reach("decode_event")
