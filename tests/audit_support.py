@@ -160,8 +160,10 @@ def flip(data: bytes, offset: int, mask: int = 0x01) -> bytes:
 __all__ = [
     "SIGNATURE_CONTEXT",
     "T0",
+    "ElectionLog",
     "GenericLog",
     "body_of",
+    "build_election",
     "build_generic",
     "decode_map",
     "encode",
@@ -170,3 +172,81 @@ __all__ = [
     "resign",
     "seed",
 ]
+
+
+@attrs.define
+class ElectionLog:
+    """The small scenario election with checkpoints (log key, two witnesses, quorum 2)."""
+
+    origin: str
+    log: Log
+    keys: Any  # electlog.election.scenario.ScenarioKeys
+    log_signer: NoteSigner
+    witnesses: list[WitnessSigner]
+    trust: Trust
+    notes: list[str]
+    entries: list[bytes]
+
+    def note(self, size: int, root: bytes | None = None, *, cosigners: int | None = None) -> str:
+        """A checkpoint note of the first ``size`` entries (or of ``root``), log-signed and
+        cosigned by the first ``cosigners`` witnesses (default: all)."""
+        text = Checkpoint(
+            origin=self.origin, size=size, root=self.log.root(size) if root is None else root
+        ).to_text()
+        note = sign_note(text, [self.log_signer])
+        for w in self.witnesses[: len(self.witnesses) if cosigners is None else cosigners]:
+            note = cosign(note, w, 1_790_000_000 + size)
+        return note
+
+    def source(
+        self, entries: list[bytes] | None = None, notes: list[str] | None = None
+    ) -> BytesSource:
+        return BytesSource(
+            self.entries if entries is None else entries,
+            self.notes if notes is None else notes,
+            origin=self.origin,
+        )
+
+    def key_map(self) -> dict[bytes, SigningKey]:
+        names = ("authority", "registrar", "committee", "vetting", "polling", "counting")
+        return {getattr(self.keys, n).key_id: getattr(self.keys, n) for n in names}
+
+    def index_of(self, etype: str, nth: int = 0, **body: Any) -> int:
+        """Index of the ``nth`` entry of type ``etype`` whose body has the given values."""
+        found = 0
+        for i, data in enumerate(self.entries):
+            st = Entry.from_bytes(data, verify=False).statement
+            if st.type == etype and all(st.body.get(k) == v for k, v in body.items()):
+                if found == nth:
+                    return i
+                found += 1
+        raise LookupError(f"no entry {etype} {body} #{nth}")
+
+
+def build_election(seed_value: int = 0, *, origin: str = "") -> ElectionLog:
+    from electlog.election.scenario import build_small_election
+
+    log, keys, _ = build_small_election(seed_value, origin=origin)
+    log_signer = NoteSigner.generate(log.origin, rng_seed=seed(40 + seed_value))
+    witnesses = [
+        WitnessSigner.generate(f"witness{i}.example", rng_seed=seed(50 + i)) for i in range(2)
+    ]
+    trust = Trust.create(
+        origin=log.origin,
+        authority_key=keys.authority.public,
+        log_key=log_signer.vkey,
+        witnesses=[w.vkey for w in witnesses],
+        quorum=2,
+    )
+    el = ElectionLog(
+        origin=log.origin,
+        log=log,
+        keys=keys,
+        log_signer=log_signer,
+        witnesses=witnesses,
+        trust=trust,
+        notes=[],
+        entries=[log.get_bytes(i) for i in range(len(log))],
+    )
+    el.notes = [el.note(size) for size in (100, 200, len(log))]
+    return el

@@ -21,7 +21,13 @@ import attrs
 
 from electlog import merkle
 from electlog.checkpoint import Checkpoint, verify_checkpoint, verify_checkpoint_detailed
-from electlog.election.events import ElectionEvent, ResultDeclared, decode_event
+from electlog.election.codes import RESULT_MISMATCH, UNIT_RETURNED_EXCEEDS_ISSUED
+from electlog.election.events import (
+    ElectionEvent,
+    GroupResultDeclared,
+    ResultDeclared,
+    decode_event,
+)
 from electlog.election.state import ElectionState, EventContext
 from electlog.election.tally import compare_declared
 from electlog.errors import (
@@ -329,14 +335,18 @@ class Replay:
             "ids": list(exc.ids),
             "signer": author.hex(),
         }
-        if exc.code == "result.mismatch" and isinstance(event, ResultDeclared):
+        if exc.code == RESULT_MISMATCH and isinstance(event, ResultDeclared | GroupResultDeclared):
+            evidence["community"] = event.community
             try:
-                recomputed = state.result(event.community, event.round)
+                if isinstance(event, ResultDeclared):
+                    evidence["round"] = event.round
+                    recomputed = state.result(event.community, event.round)
+                else:
+                    evidence["group"] = event.group
+                    recomputed = state.group_result(event.community, event.group)
                 diffs = compare_declared(event.result, recomputed)
             except ElectlogError:
                 diffs = []
-            evidence["community"] = event.community
-            evidence["round"] = event.round
             evidence["discrepancies"] = [_jsonable(d.to_dict()) for d in diffs]
         return evidence
 
@@ -630,7 +640,7 @@ class Replay:
         for unit in sorted(state.units.values(), key=lambda u: u.index):
             if unit.recorded > unit.issued:
                 add(
-                    rule_finding_code("unit.returned_exceeds_issued"),
+                    rule_finding_code(UNIT_RETURNED_EXCEEDS_ISSUED),
                     unit.index,
                     f"unit {unit.unit} ({unit.community}, round {unit.round}): {unit.recorded} "
                     f"ballots recorded, {unit.issued} issued; the round is void",
@@ -712,6 +722,23 @@ class Replay:
                 for u in sorted(state.units.values(), key=lambda u: u.index)
                 if u.community == cid
             }
+            groups: dict[str, Any] = {}
+            for gid, ge in sorted(cs.group_elections.items()):
+                try:
+                    gresult = state.group_result(cid, gid)
+                except ElectlogError:
+                    continue
+                gmatches: bool | None = None
+                if ge.declared is not None:
+                    try:
+                        gmatches = not compare_declared(ge.declared, gresult)
+                    except ElectlogError:
+                        gmatches = False
+                groups[gid] = {
+                    "declared": ge.declared is not None,
+                    "matches_declared": gmatches,
+                    "result": _jsonable(gresult.to_dict()),
+                }
             out[cid] = {
                 "name": cs.definition.name,
                 "mode": str(cs.mode),
@@ -719,6 +746,7 @@ class Replay:
                 "electorate": state.electorate(cid),
                 "units": units,
                 "rounds": rounds,
+                "groups": groups,
             }
         return out
 
