@@ -120,12 +120,23 @@ class Scenario:
     ``at(day, hour)`` is the time in µs UTC of local ``hour`` on election day + ``day``.
     """
 
-    def __init__(self, seed: int = 0, *, rules: RuleSet | None = None, origin: str = "") -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        rules: RuleSet | None = None,
+        origin: str = "",
+        log: Log | None = None,
+    ) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.keys = ScenarioKeys.from_seed(seed)
         self.rules = rules or RuleSet()
-        self.log = Log(origin or f"example.org/electlog-scenario-{seed}")
+        if log is not None and len(log):
+            raise UsageError("the scenario needs an empty log")
+        self.log = (
+            log if log is not None else Log(origin or f"example.org/electlog-scenario-{seed}")
+        )
         self.election: Election | None = None
         self.dedup_secret = hashlib.sha256(f"dedup/{seed}".encode()).digest()
         self.salts: dict[str, bytes] = {}
@@ -678,8 +689,9 @@ class Scenario:
 
 
 def build_small_election(
-    seed: int = 0, *, rules: RuleSet | None = None, origin: str = ""
+    seed: int = 0, *, rules: RuleSet | None = None, origin: str = "", log: Log | None = None
 ) -> tuple[Log, ScenarioKeys, Election]:
-    """Run the whole small election; returns ``(log, keys, election)``."""
-    s = Scenario(seed, rules=rules, origin=origin).run_all()
+    """Run the whole small election on ``log`` (default: a new in-memory log named ``origin``);
+    returns ``(log, keys, election)``."""
+    s = Scenario(seed, rules=rules, origin=origin, log=log).run_all()
     return s.log, s.keys, s.e
