@@ -16,6 +16,7 @@ from .bundle import BundleImport, BundleInfo, BundleReader, export_bundle, impor
 from .memory import MemoryStore
 from .postgres import PostgresStore
 from .sqlite import SQLiteStore
+from .tiles import TilesInfo, TilesReader, export_tiles
 
 __all__ = [
     "BundleImport",
@@ -27,7 +28,10 @@ __all__ = [
     "Store",
     "StoreTx",
     "StoredCheckpoint",
+    "TilesInfo",
+    "TilesReader",
     "export_bundle",
+    "export_tiles",
     "import_bundle",
     "is_postgres_dsn",
     "open_store",

@@ -1,0 +1,521 @@
+"""C2SP tlog-tiles export (https://c2sp.org/tlog-tiles) and a reader that needs nothing else.
+
+:func:`export_tiles` writes a log, up to a checkpoint, as a static directory any web server or
+object store can serve to standard transparency-log clients and witnesses::
+
+    checkpoint                       the signed checkpoint note
+    tile/<L>/<N>[.p/<W>]             Merkle hash tiles, height 8 (256 hashes of 32 bytes)
+    tile/entries/<N>[.p/<W>]         entry bundles: u16be(len) || entry, 256 per full bundle
+
+``<N>`` is written in 3-digit groups, all but the last prefixed with ``x`` (1234067 →
+``x001/x234/067``); ``.p/<W>`` marks a partial tile of width ``W`` (1..255). Tile ``N`` of level
+``L`` holds, for ``i`` in 0..255, the hash of the complete subtree over leaves
+``[(N*256 + i) * 256**L, (N*256 + i + 1) * 256**L)``. Section 6 of docs/format.md is normative.
+
+:class:`TilesReader` opens such a directory as a read-only :class:`~electlog.store.Store`:
+it recomputes any Merkle node (hence roots and proofs at any size) from the tiles alone,
+checks every full tile against the hash the tile above holds for it, and checks every entry
+against its level-0 hash.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from hashlib import sha256
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from .. import merkle
+from ..checkpoint import Checkpoint
+from ..errors import (
+    CheckpointError,
+    ElectlogError,
+    EntryError,
+    ReadOnlyStoreError,
+    StorageError,
+    TilesError,
+    UsageError,
+)
+from ..events import AuthorHead, Entry
+from . import _common
+from .base import Store, StoredCheckpoint, StoreTx
+
+if TYPE_CHECKING:
+    from ..log import Log
+
+__all__ = [
+    "MAX_TILES_ENTRY_SIZE",
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
+    "TilesInfo",
+    "TilesReader",
+    "entries_path",
+    "export_tiles",
+    "tile_path",
+]
+
+TILE_HEIGHT: Final = 8
+"""Levels of the Merkle tree one tile spans (fixed by tlog-tiles)."""
+
+TILE_WIDTH: Final = 1 << TILE_HEIGHT
+"""Hashes in a full tile, and entries in a full entry bundle (256)."""
+
+MAX_TILES_ENTRY_SIZE: Final = 0xFFFF
+"""Largest entry an entry bundle can carry (its length prefix is a big-endian uint16)."""
+
+_U16: Final = struct.Struct(">H")
+_MAX_CHECKPOINT_FILE: Final = 1 << 20
+_TILE_CACHE: Final = 1024
+
+
+def _encode_index(n: int) -> str:
+    """``<N>`` of a tile path: zero-padded 3-digit groups, all but the last prefixed ``x``."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise UsageError(f"tile index {n!r} must be a non-negative integer")
+    text = f"{n % 1000:03d}"
+    n //= 1000
+    while n:
+        text = f"x{n % 1000:03d}/{text}"
+        n //= 1000
+    return text
+
+
+def _suffix(width: int) -> str:
+    if width == TILE_WIDTH:
+        return ""
+    if not isinstance(width, int) or not 1 <= width < TILE_WIDTH:
+        raise UsageError(f"tile width {width!r} must be 1..256")
+    return f".p/{width}"
+
+
+def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
+    """The tlog-tiles path of hash tile ``index`` at ``level`` (``tile/<L>/<N>[.p/<W>]``)."""
+    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 63:
+        raise UsageError(f"tile level {level!r} must be 0..63")
+    return f"tile/{level}/{_encode_index(index)}{_suffix(width)}"
+
+
+def entries_path(index: int, width: int = TILE_WIDTH) -> str:
+    """The tlog-tiles path of entry bundle ``index`` (``tile/entries/<N>[.p/<W>]``)."""
+    return f"tile/entries/{_encode_index(index)}{_suffix(width)}"
+
+
+@attrs.frozen(kw_only=True)
+class TilesInfo:
+    """What :func:`export_tiles` wrote."""
+
+    directory: Path
+    origin: str
+    size: int
+    root: bytes
+    tiles: int
+    entry_bundles: int
+    unchanged: int
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _source_store(source: Store | Log) -> Store:
+    if isinstance(source, Store):
+        return source
+    store = getattr(source, "store", None)
+    if isinstance(store, Store):
+        return store
+    raise UsageError("export_tiles needs a Store or a Log")
+
+
+def _parse_note(note: str, what: str) -> Checkpoint:
+    if not isinstance(note, str):
+        raise UsageError(f"{what} must be a signed note (str)")
+    try:
+        return Checkpoint.from_text(_common.checkpoint_text(note))
+    except CheckpointError as exc:
+        raise CheckpointError(f"{what} does not parse: {exc}") from exc
+
+
+class _Writer:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.written = 0
+        self.unchanged = 0
+
+    def put(self, rel: str, data: bytes, *, immutable: bool = True) -> None:
+        path = self.directory / rel
+        try:
+            if immutable and path.is_file():
+                old = path.read_bytes()
+                if old == data:
+                    self.unchanged += 1
+                    return
+                raise TilesError(
+                    f"{path} already exists with other contents; tiles are immutable "
+                    "(is this directory another log's export?)"
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StorageError(f"writing {path} failed: {exc}") from exc
+        self.written += 1
+
+
+def export_tiles(
+    source: Store | Log,
+    directory: str | os.PathLike[str],
+    *,
+    checkpoint_note: str | None = None,
+    all_checkpoints: bool = True,
+) -> TilesInfo:
+    """Export the log in ``source`` as a tlog-tiles directory, up to a checkpoint.
+
+    ``checkpoint_note`` is the signed note written as ``checkpoint`` (default: the store's
+    latest checkpoint); its origin must be the log's and its root the store's root at its size,
+    and the tree is exported at that size. With ``all_checkpoints`` (the default) the partial
+    tiles and entry bundles of every stored checkpoint of a smaller size are written too, as
+    the spec requires of a log that published those checkpoints. Existing identical files are
+    left alone (so a later export extends an earlier one); an existing tile with other
+    contents raises :class:`~electlog.errors.TilesError`. The ``checkpoint`` file is replaced
+    last, after every tile it refers to exists.
+    """
+    store = _source_store(source)
+    if checkpoint_note is None:
+        latest = store.latest_checkpoint()
+        if latest is None:
+            raise UsageError("the log has no checkpoint to export; sign one first")
+        checkpoint_note = latest.note
+    cp = _parse_note(checkpoint_note, "checkpoint note")
+    if cp.origin != store.origin:
+        raise CheckpointError(
+            f"checkpoint is for log {cp.origin!r}, the store holds {store.origin!r}"
+        )
+    if cp.size > store.size():
+        raise CheckpointError(f"checkpoint size {cp.size} exceeds the log size {store.size()}")
+    if merkle.root_at(store.node, cp.size) != cp.root:
+        raise CheckpointError(f"checkpoint root does not match the log's root at size {cp.size}")
+    size = cp.size
+    out = _Writer(Path(os.fspath(directory)))
+    sizes = {size}
+    if all_checkpoints:
+        sizes.update(c.size for c in store.checkpoints() if 0 < c.size <= size)
+    tiles = bundles = 0
+    # full tiles and bundles of the exported size, then partial ones of every size
+    level = 0
+    while size >> (TILE_HEIGHT * level):
+        count = size >> (TILE_HEIGHT * level)
+        for n in range(count >> TILE_HEIGHT):
+            out.put(tile_path(level, n), _tile_bytes(store, level, n * TILE_WIDTH, TILE_WIDTH))
+            tiles += 1
+        level += 1
+    for n in range(size >> TILE_HEIGHT):
+        out.put(entries_path(n), _bundle_bytes(store, n * TILE_WIDTH, TILE_WIDTH))
+        bundles += 1
+    for s in sorted(sizes):
+        level = 0
+        while s >> (TILE_HEIGHT * level):
+            count = s >> (TILE_HEIGHT * level)
+            width = count & (TILE_WIDTH - 1)
+            if width:
+                n = count >> TILE_HEIGHT
+                out.put(
+                    tile_path(level, n, width),
+                    _tile_bytes(store, level, n * TILE_WIDTH, width),
+                )
+                tiles += 1
+            level += 1
+        width = s & (TILE_WIDTH - 1)
+        if width:
+            n = s >> TILE_HEIGHT
+            out.put(entries_path(n, width), _bundle_bytes(store, n * TILE_WIDTH, width))
+            bundles += 1
+    out.put("checkpoint", checkpoint_note.encode("utf-8"), immutable=False)
+    return TilesInfo(
+        directory=out.directory,
+        origin=store.origin,
+        size=size,
+        root=cp.root,
+        tiles=tiles,
+        entry_bundles=bundles,
+        unchanged=out.unchanged,
+    )
+
+
+def _tile_bytes(store: Store, level: int, first: int, width: int) -> bytes:
+    """The hashes ``first .. first + width - 1`` of Merkle level ``8 * level``."""
+    if level == 0:
+        return b"".join(store.leaf_hashes(first, first + width))
+    height = TILE_HEIGHT * level
+    return b"".join(store.node(height, i) for i in range(first, first + width))
+
+
+def _bundle_bytes(store: Store, first: int, width: int) -> bytes:
+    parts = []
+    for i, data in enumerate(store.entries(first, first + width), start=first):
+        if len(data) > MAX_TILES_ENTRY_SIZE:
+            raise TilesError(
+                f"entry {i} is {len(data)} bytes; tlog-tiles entry bundles carry at most "
+                f"{MAX_TILES_ENTRY_SIZE}"
+            )
+        parts.append(_U16.pack(len(data)))
+        parts.append(data)
+    return b"".join(parts)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class TilesReader(Store):
+    """A tlog-tiles directory opened as a read-only store (see the module docstring).
+
+    ``checkpoint`` is read and parsed (its signatures are *not* verified here: pass
+    :attr:`checkpoint_note` to :func:`~electlog.checkpoint.verify_checkpoint` with the log's
+    key). ``size()`` is the checkpoint's size. Nodes, roots and proofs come from the tiles; a
+    missing, mis-sized or inconsistent tile or entry bundle raises
+    :class:`~electlog.errors.TilesError` naming the file. :meth:`verify` checks everything.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self._dir = Path(os.fspath(directory))
+        path = self._dir / "checkpoint"
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise TilesError(f"cannot read {path}: {exc}") from exc
+        if len(raw) > _MAX_CHECKPOINT_FILE:
+            raise TilesError(f"{path} is larger than {_MAX_CHECKPOINT_FILE} bytes")
+        try:
+            note = raw.decode("utf-8")
+            cp = Checkpoint.from_text(_common.checkpoint_text(note))
+        except (UnicodeDecodeError, CheckpointError, UsageError) as exc:
+            raise TilesError(f"{path} is not a checkpoint note: {exc}") from exc
+        self._note = note
+        self._checkpoint = cp
+        self._tiles: dict[tuple[int, int], list[bytes]] = {}
+        self._heads: dict[bytes, AuthorHead] | None = None
+
+    # ------------------------------------------------------------------ store API
+
+    @property
+    def origin(self) -> str:
+        return self._checkpoint.origin
+
+    @property
+    def directory(self) -> Path:
+        """The tiles directory."""
+        return self._dir
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """The parsed checkpoint (signatures not verified)."""
+        return self._checkpoint
+
+    @property
+    def checkpoint_note(self) -> str:
+        """The signed note as found in the ``checkpoint`` file."""
+        return self._note
+
+    def size(self) -> int:
+        return self._checkpoint.size
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        return [StoredCheckpoint(self._checkpoint.size, self._note)]
+
+    def add_checkpoint(self, size: int, note: str) -> None:
+        raise ReadOnlyStoreError(f"tiles directory {self._dir} is read-only")
+
+    def transaction(self) -> AbstractContextManager[StoreTx]:
+        raise ReadOnlyStoreError(f"tiles directory {self._dir} is read-only")
+
+    # ------------------------------------------------------------------ tiles
+
+    def _read(self, rel: str, expect: int | None = None) -> bytes:
+        path = self._dir / rel
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise TilesError(f"missing or unreadable {path}: {exc}") from exc
+        if expect is not None and len(data) != expect:
+            raise TilesError(f"{path} is {len(data)} bytes, expected {expect}")
+        return data
+
+    def _width(self, level: int, n: int) -> int:
+        """The width of tile ``n`` at tile level ``level`` in this tree (0 if it is empty)."""
+        count = self.size() >> (TILE_HEIGHT * level)
+        full = count >> TILE_HEIGHT
+        if n < full:
+            return TILE_WIDTH
+        if n == full:
+            return count & (TILE_WIDTH - 1)
+        return 0
+
+    def _tile(self, level: int, n: int) -> list[bytes]:
+        """The 9 levels of hash tile ``n`` at tile level ``level``, checked against the tile
+        above when full."""
+        found = self._tiles.get((level, n))
+        if found is not None:
+            return found
+        width = self._width(level, n)
+        if width == 0:
+            raise UsageError(f"tile {n} of level {level} is beyond a tree of size {self.size()}")
+        data = self._read(tile_path(level, n, width), 32 * width)
+        rows = [[data[i : i + 32] for i in range(0, len(data), 32)]]
+        while len(rows[-1]) > 1:
+            below = rows[-1]
+            rows.append(
+                [
+                    sha256(b"\x01" + below[i] + below[i + 1]).digest()
+                    for i in range(0, len(below) - 1, 2)
+                ]
+            )
+        flat = [b"".join(r) for r in rows]
+        if width == TILE_WIDTH:
+            top = flat[TILE_HEIGHT]
+            above = self._tile(level + 1, n >> TILE_HEIGHT)[0]
+            pos = (n & (TILE_WIDTH - 1)) * 32
+            if above[pos : pos + 32] != top:
+                raise TilesError(
+                    f"{self._dir / tile_path(level, n)} does not hash to the value tile level "
+                    f"{level + 1} holds for it"
+                )
+        if len(self._tiles) >= _TILE_CACHE:
+            self._tiles.clear()
+        self._tiles[(level, n)] = flat
+        return flat
+
+    def node(self, level: int, index: int) -> bytes:
+        if not isinstance(level, int) or not isinstance(index, int) or level < 0 or index < 0:
+            raise UsageError("node level and index are non-negative integers")
+        if (index + 1) << level > self.size():
+            raise UsageError(
+                f"no complete Merkle node at level {level} index {index} in a tree of size "
+                f"{self.size()}"
+            )
+        tile_level, sub = divmod(level, TILE_HEIGHT)
+        first = index << sub  # index of the first covered hash at Merkle level 8 * tile_level
+        rows = self._tile(tile_level, first >> TILE_HEIGHT)
+        pos = (index & ((TILE_WIDTH >> sub) - 1)) * 32
+        return rows[sub][pos : pos + 32]
+
+    def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
+        if not 0 <= start <= stop <= self.size():
+            raise UsageError(f"leaf range [{start}, {stop}) out of range")
+        out: list[bytes] = []
+        i = start
+        while i < stop:
+            row = self._tile(0, i >> TILE_HEIGHT)[0]
+            end = min(stop, ((i >> TILE_HEIGHT) + 1) << TILE_HEIGHT)
+            off = i & (TILE_WIDTH - 1)
+            out.extend(row[(off + k) * 32 : (off + k + 1) * 32] for k in range(end - i))
+            i = end
+        return out
+
+    def _bundle(self, n: int) -> list[bytes]:
+        width = self._width(0, n)
+        if width == 0:
+            raise UsageError(f"entry bundle {n} is beyond a tree of size {self.size()}")
+        rel = entries_path(n, width)
+        data = self._read(rel)
+        entries: list[bytes] = []
+        pos = 0
+        while pos < len(data):
+            if pos + 2 > len(data):
+                raise TilesError(f"{self._dir / rel}: truncated length at byte {pos}")
+            (length,) = _U16.unpack_from(data, pos)
+            if pos + 2 + length > len(data):
+                raise TilesError(f"{self._dir / rel}: entry at byte {pos} is cut short")
+            entries.append(data[pos + 2 : pos + 2 + length])
+            pos += 2 + length
+        if len(entries) != width:
+            raise TilesError(f"{self._dir / rel} holds {len(entries)} entries, expected {width}")
+        leaves = self._tile(0, n)[0]
+        for k, e in enumerate(entries):
+            if sha256(b"\x00" + e).digest() != leaves[k * 32 : (k + 1) * 32]:
+                raise TilesError(
+                    f"{self._dir / rel}: entry {n * TILE_WIDTH + k} does not match its leaf hash"
+                )
+        return entries
+
+    def entry(self, index: int) -> bytes:
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < self.size():
+            raise UsageError(f"entry index {index!r} out of range for size {self.size()}")
+        return self._bundle(index >> TILE_HEIGHT)[index & (TILE_WIDTH - 1)]
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        end = self.size() if stop is None else stop
+        if not isinstance(start, int) or not isinstance(end, int):
+            raise UsageError("entry range bounds must be integers")
+        if not 0 <= start <= end <= self.size():
+            raise UsageError(f"entry range [{start}, {end}) out of range")
+        return self._stream(start, end)
+
+    def _stream(self, start: int, end: int) -> Iterator[bytes]:
+        i = start
+        while i < end:
+            n = i >> TILE_HEIGHT
+            bundle = self._bundle(n)
+            stop = min(end, (n + 1) << TILE_HEIGHT)
+            yield from bundle[i - (n << TILE_HEIGHT) : stop - (n << TILE_HEIGHT)]
+            i = stop
+
+    def author_head(self, key_id: bytes) -> AuthorHead | None:
+        """The author's head after the last entry (computed by one pass over the entries)."""
+        if self._heads is None:
+            heads: dict[bytes, AuthorHead] = {}
+            for i, data in enumerate(self.entries()):
+                try:
+                    e = Entry.from_bytes(data, verify=False)
+                except ElectlogError as exc:
+                    raise EntryError(f"entry {i} in the tiles does not parse: {exc}") from exc
+                heads[e.author] = AuthorHead(e.statement.seq, e.leaf_hash)
+            self._heads = heads
+        return self._heads.get(key_id)
+
+    # ------------------------------------------------------------------ proofs
+
+    def root(self, size: int | None = None) -> bytes:
+        """The Merkle root of the first ``size`` entries (default: the checkpoint's size)."""
+        return merkle.root_at(self.node, self._size_arg(size))
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """Inclusion proof of entry ``index`` in the tree of ``size`` entries."""
+        return merkle.inclusion_proof_at(self.node, index, self._size_arg(size))
+
+    def consistency_proof(self, size1: int, size2: int | None = None) -> list[bytes]:
+        """Consistency proof from tree size ``size1`` to ``size2``."""
+        return merkle.consistency_proof_at(self.node, size1, self._size_arg(size2))
+
+    def _size_arg(self, size: int | None) -> int:
+        if size is None:
+            return self.size()
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= self.size():
+            raise UsageError(f"tree size {size!r} out of range [0, {self.size()}]")
+        return size
+
+    def verify(self) -> None:
+        """Check the whole directory: every tile against the tile above, every entry against
+        its leaf hash, and the root recomputed from the tiles against the checkpoint's root.
+        Raises :class:`~electlog.errors.TilesError`."""
+        size = self.size()
+        level = 0
+        while size >> (TILE_HEIGHT * level):
+            count = size >> (TILE_HEIGHT * level)
+            for n in range((count + TILE_WIDTH - 1) >> TILE_HEIGHT):
+                self._tile(level, n)
+            level += 1
+        for n in range((size + TILE_WIDTH - 1) >> TILE_HEIGHT):
+            self._bundle(n)
+        root = self.root()
+        if root != self._checkpoint.root:
+            raise TilesError(
+                f"root recomputed from the tiles {root.hex()} differs from the checkpoint's "
+                f"{self._checkpoint.root.hex()}"
+            )
+
+    def __repr__(self) -> str:
+        return f"TilesReader({str(self._dir)!r}, origin={self.origin!r}, size={self.size()})"
