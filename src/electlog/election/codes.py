@@ -162,8 +162,9 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(GENESIS_RULES_HASH, "the genesis rules_hash is not SHA-256 of the recorded RuleSet"),
         _r(
             GENESIS_INVALID,
-            "the election definition is inconsistent (repeated community, group or post id, "
-            "a post without seats, group posts clashing with community posts)",
+            "the election definition is inconsistent (a repeated community or post id, a "
+            "reserved group post id used as a community post, a group_rep community without "
+            "resident groups)",
         ),
         _r(SIGNER_UNAUTHORISED, "the signer key was never authorised in this election"),
         _r(SIGNER_ROLE, "the signer key holds no role allowed to sign this event type"),
@@ -182,7 +183,8 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(
             PHASE_OUT_OF_WINDOW,
             "the event is outside its phase (e.g. a nomination before the "
-            "roll is published, a ballot after election day's units closed)",
+            "roll is published or after the candidate list, a unit opened before election day "
+            "or before the proxy list, a ballot recorded after the round's result)",
         ),
         _r(
             COMMITTEE_SIZE,
@@ -336,8 +338,8 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(
             ROUND_CANDIDATES_MISMATCH,
             "a called round's seats or candidates differ from the "
-            "tied persons / the supplementary candidates of the previous round",
-            "supplementary_min",
+            "tied persons / the supplementary candidates of the source round",
+            "min_candidate_excess",
         ),
     )
 }
