@@ -1,0 +1,1309 @@
+"""Drive a simulated district election through the :class:`~electlog.election.Election` facade.
+
+Every act is an election event checked by the same admission rules the auditor replays, signed
+by the key holding the right role for that community, appended in batches (one durable commit
+per ``submit_many``) and, every ``checkpoint_every`` entries, committed to by a checkpoint signed
+with the log key and cosigned by two witnesses.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import random
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
+
+from electlog.checkpoint import Checkpoint, NoteSigner, WitnessSigner, cosign, sign_note
+from electlog.election.events import (
+    BallotIssued,
+    BallotRecorded,
+    BoxOpened,
+    BoxSealed,
+    BoxTransferred,
+    CandidatesPublished,
+    CommitteeMemberAppointed,
+    CommitteeMemberWithdrawn,
+    CommitteeVacancyFilled,
+    CommunityDef,
+    ElectionDefined,
+    ElectionEvent,
+    GroupResultDeclared,
+    HouseholdBallotCast,
+    HouseholdBallotIssued,
+    KeyAuthorised,
+    NominationFiled,
+    NominationWithdrawn,
+    ObjectionDecided,
+    ObjectionFiled,
+    PostDef,
+    PostList,
+    ProxyAuthorised,
+    ProxyListPublished,
+    ResultDeclared,
+    RollPublished,
+    RoundCalled,
+    UnitClosed,
+    UnitOpened,
+    UnitRepRegistered,
+    VettingDecided,
+    VoterRegistered,
+    VoterRemoved,
+)
+from electlog.election.facade import Election
+from electlog.election.receipts import commitment, dedup_tag
+from electlog.election.rules import ElectionMode, Role, RuleSet
+from electlog.election.state import DAY_US, GROUP_LEADER, GROUP_REP
+from electlog.election.tally import (
+    PostSpec,
+    RoundResult,
+    TallyRules,
+    supplementary_candidates,
+    tally_round,
+)
+from electlog.errors import UsageError
+from electlog.events import Author
+from electlog.keys import SigningKey
+from electlog.log import Log
+from electlog.store.base import Store
+
+from ._ballots import GroupPlan, PostPlan, group_ballots, round_ballots
+from ._config import (
+    FULL_VOTERS,
+    CommunityOutcome,
+    DistrictConfig,
+    SimulationKeys,
+    SimulationResult,
+)
+from ._population import ELSEWHERE, NON_LOCAL, Community, Population, Voter, build_population
+
+__all__ = ["ProgressCallback", "make_keys", "simulate_district"]
+
+ProgressCallback = Callable[[str, int, int], None]
+"""``progress(phase, entries_done, entries_expected)``; the last call has done == expected."""
+
+ROLES: Final = (
+    Role.ELECTION_COMMITTEE,
+    Role.REGISTRAR,
+    Role.VETTING_COMMITTEE,
+    Role.POLLING_STATION,
+    Role.COUNTING_UNIT,
+)
+WITNESS_NAMES: Final = ("witness.observers.example/a", "witness.university.example/b")
+TZ_MINUTES: Final = 480
+_MAX_ATTEMPTS: Final = 200
+_ORGANISATIONS: Final = (
+    "district primary school",
+    "community health centre",
+    "street office",
+    "property management company",
+    "neighbourhood police station",
+    "elderly care centre",
+    "kindergarten",
+    "post office",
+    "supermarket cooperative",
+    "sub-district library",
+)
+_REJECTIONS: Final = (
+    ("Measures art. 12(2)", "deprived of political rights by a court judgment still in force"),
+    ("Measures art. 12(4)", "under criminal investigation at the time of vetting"),
+    ("Measures art. 12(3)", "household registration moved out of the community during vetting"),
+)
+_APPROVAL: Final = ("Measures art. 12", "meets every qualification criterion")
+
+
+def _seed_bytes(seed: int, label: str) -> bytes:
+    return hashlib.sha256(f"electlog-simulate/v1\x00{seed}\x00{label}".encode()).digest()
+
+
+def _rng(seed: int, label: str) -> random.Random:
+    return random.Random(int.from_bytes(_seed_bytes(seed, label)[:16], "big"))
+
+
+def make_keys(seed: int, origin: str, communities: Sequence[str]) -> SimulationKeys:
+    """Every key of a simulated election, deterministic from ``seed`` and ``origin``."""
+    roles = {
+        f"{cid}/{role.value}": SigningKey.from_seed(_seed_bytes(seed, f"{origin}/{cid}/{role}"))
+        for cid in communities
+        for role in ROLES
+    }
+    return SimulationKeys(
+        authority=SigningKey.from_seed(_seed_bytes(seed, f"{origin}/authority")),
+        log=NoteSigner(origin, _seed_bytes(seed, f"{origin}/log")),
+        witnesses=tuple(
+            WitnessSigner(name, _seed_bytes(seed, f"{origin}/{name}")) for name in WITNESS_NAMES
+        ),
+        roles=roles,
+    )
+
+
+class _Clock:
+    """Local times of the election calendar as µs UTC (UTC+8)."""
+
+    def __init__(self, election_day: _dt.date) -> None:
+        epoch = _dt.date(1970, 1, 1).toordinal()
+        self.midnight = (election_day.toordinal() - epoch) * DAY_US - TZ_MINUTES * 60_000_000
+
+    def at(self, day: int, hour: int, minute: int = 0, second: int = 0) -> int:
+        """``day`` days from election day, at ``hour:minute:second`` local time."""
+        return self.midnight + day * DAY_US + ((hour * 60 + minute) * 60 + second) * 1_000_000
+
+    def spread(self, rng: random.Random, n: int, start: int, end: int) -> list[int]:
+        """``n`` sorted times in ``[start, end)``."""
+        return sorted(rng.randrange(start, end) for _ in range(n))
+
+
+class _CommunityPlan:
+    """What the simulation decided for one community (committee, candidates, proxies ...)."""
+
+    def __init__(self, c: Community) -> None:
+        self.c = c
+        self.committee: list[str] = []
+        self.posts: list[PostPlan] = []
+        self.listed: dict[str, list[str]] = {}
+        self.nominees: list[tuple[str, str]] = []  # (post, candidate)
+        self.rejected: list[str] = []
+        self.withdrawn: tuple[str, str] | None = None
+        self.proxies: list[tuple[Voter, Voter, str]] = []  # (principal, proxy, relationship)
+        self.result1: RoundResult | None = None
+        self.result2: RoundResult | None = None
+        self.issued1 = 0
+        self.cast1 = 0
+
+    @property
+    def excluded(self) -> set[str]:
+        """Voters who are not observers: candidates, nominees, committee, proxies' principals."""
+        out = set(self.committee)
+        out.update(cand for _, cand in self.nominees)
+        out.update(p.vid for p, _, _ in self.proxies)
+        return out
+
+
+class _Builder:
+    def __init__(
+        self,
+        log: Log,
+        config: DistrictConfig,
+        seed: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.log = log
+        self.config = config
+        self.seed = seed
+        self.progress = progress
+        self.origin = log.origin
+        self.clock = _Clock(config.election_day)
+        self.pop: Population = build_population(config, _rng(seed, "population"))
+        self.plans = {c.cid: _CommunityPlan(c) for c in self.pop.communities}
+        self.keys = make_keys(seed, self.origin, [c.cid for c in self.pop.communities])
+        self.secret = _seed_bytes(seed, "registrars' dedup secret")
+        self.salts = _rng(seed, "salts")
+        self.rng = _rng(seed, "plan")
+        self.rules = RuleSet(tz_offset_minutes=TZ_MINUTES)
+        self.counts: dict[str, int] = {}
+        self.features: dict[str, list[str]] = {}
+        self.declared: dict[tuple[str, int], dict[str, Any]] = {}
+        self.now = 0
+        self.last_checkpoint = 0
+        self.checkpoints = 0
+        self.expected = self._estimate()
+        self.election: Election | None = None
+        self.authors: dict[str, Author] = {}
+        self.phase = ""
+        self.supplementary_community = ""
+        self.committee_case = ("", "")
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _estimate(self) -> int:
+        voters = self.pop.voters
+        extras = sum(len(v) for v in self.pop.extras.values())
+        households = sum(len(c.households) for c in self.pop.communities)
+        smallest = min(len(c.voters) for c in self.pop.communities)
+        return int(
+            voters * (1 + 2 * 0.85)
+            + 2 * extras
+            + households * 0.88 * 2
+            + self.config.groups
+            + 2 * 0.72 * smallest
+            + 60 * self.config.communities
+        )
+
+    def _count(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+
+    def _feature(self, name: str, *ids: str) -> None:
+        self.features.setdefault(name, []).extend(ids)
+
+    @property
+    def e(self) -> Election:
+        assert self.election is not None
+        return self.election
+
+    def _author(self, name: str) -> Author:
+        author = self.authors.get(name)
+        if author is None:
+            key = self.keys.authority if name == "authority" else self.keys.roles[name]
+            author = self.authors[name] = self.e.author(key)
+        return author
+
+    def _submit(self, who: str, items: Sequence[tuple[ElectionEvent, int]]) -> None:
+        """Submit ``items`` as ``who`` (``"authority"`` or ``"<community>/<role>"``)."""
+        if not items:
+            return
+        author = self._author(who)
+        size = self.config.batch_size
+        for i in range(0, len(items), size):
+            chunk = items[i : i + size]
+            self.e.submit_many(author, chunk)
+            self.now = max(self.now, *(t for _, t in chunk))
+            self._advanced()
+
+    def _advanced(self) -> None:
+        n = len(self.log)
+        if n - self.last_checkpoint >= self.config.checkpoint_every:
+            self._checkpoint()
+        if self.progress is not None:
+            self.progress(self.phase, n, max(self.expected, n + 1))
+
+    def _checkpoint(self) -> None:
+        n = len(self.log)
+        text = Checkpoint(origin=self.origin, size=n, root=self.log.root(n)).to_text()
+        note = sign_note(text, [self.keys.log])
+        timestamp = self.now // 1_000_000 + 30
+        for witness in self.keys.witnesses:
+            note = cosign(note, witness, timestamp)
+        self.log.add_checkpoint(note)
+        self.last_checkpoint = n
+        self.checkpoints += 1
+
+    def _set_phase(self, phase: str) -> None:
+        self.phase = phase
+        if self.progress is not None:
+            n = len(self.log)
+            self.progress(phase, n, max(self.expected, n + 1))
+
+    # ------------------------------------------------------------------ phases
+
+    def run(self) -> SimulationResult:
+        self.define()
+        self.appoint_committees()
+        self.register()
+        self.remove_and_move()
+        self.publish_rolls(day=-22, communities=[c.cid for c in self.pop.communities])
+        self.objections()
+        self.group_elections()
+        self.nominate()
+        self.vet_and_list()
+        self.proxies()
+        self.vote()
+        self.supplementary()
+        if len(self.log) != self.last_checkpoint:
+            self._checkpoint()
+        if self.progress is not None:
+            n = len(self.log)
+            self.progress("done", n, n)
+        return self._result()
+
+    def define(self) -> None:
+        self._set_phase("defining the election")
+        cfg = self.config
+        defs = tuple(
+            CommunityDef(
+                community=c.cid,
+                name=c.name,
+                mode=ElectionMode.ALL_VOTERS.value,
+                groups=tuple(c.groups),
+                posts=(
+                    PostDef(post=f"{c.cid}-director", seats=1, rank=0),
+                    PostDef(post=f"{c.cid}-deputy", seats=cfg.deputies, rank=1),
+                    PostDef(post=f"{c.cid}-member", seats=c.member_seats, rank=2),
+                ),
+            )
+            for c in self.pop.communities
+        )
+        definition = ElectionDefined(
+            election_id=f"district-{cfg.election_day.year}-residents-committees",
+            name=(
+                f"Residents' committee elections {cfg.election_day.year}, "
+                f"{len(defs)} communities of the district"
+            ),
+            election_day=cfg.election_day,
+            communities=defs,
+            rules=self.rules,
+            rules_hash=self.rules.hash(),
+        )
+        self.election = Election.create(
+            self.log, self.keys.authority, definition, time=self.clock.at(-45, 9)
+        )
+        self.now = self.clock.at(-45, 9)
+        items: list[tuple[ElectionEvent, int]] = []
+        t = self.clock.at(-45, 9, 5)
+        for c in self.pop.communities:
+            for role in ROLES:
+                key = self.keys.roles[f"{c.cid}/{role.value}"]
+                label = f"{c.name} {role.value.replace('_', ' ')}"
+                items.append(
+                    (
+                        KeyAuthorised(
+                            key_id=key.key_id, role=role.value, scope=(c.cid,), label=label
+                        ),
+                        t,
+                    )
+                )
+                t += 1_000_000
+        self._submit("authority", items)
+        self._count("keys", len(items))
+
+    def appoint_committees(self) -> None:
+        self._set_phase("appointing election committees")
+        items: list[tuple[ElectionEvent, int]] = []
+        t = self.clock.at(-44, 10)
+        for c in self.pop.communities:
+            plan = self.plans[c.cid]
+            size = self.rng.randint(self.rules.committee_min, self.rules.committee_max)
+            pool = [v for v in c.voters if 30 <= v.age <= 70 and v not in self.pop.late]
+            plan.committee = [v.vid for v in self.rng.sample(pool, size)]
+            meeting = f"residents' meeting of {c.name}, {self.config.election_day.year}-04-29"
+            for member in plan.committee:
+                items.append(
+                    (
+                        CommitteeMemberAppointed(
+                            community=c.cid, member=member, appointed_by=meeting
+                        ),
+                        t,
+                    )
+                )
+                t += 60_000_000
+            self._count("committee_members", size)
+        self._submit("authority", items)
+
+    def _registration(self, v: Voter, objection: str | None = None) -> VoterRegistered:
+        salt = self.salts.randbytes(16)
+        return VoterRegistered(
+            voter=v.vid,
+            community=v.community,
+            group=v.group,
+            household=v.household,
+            birth_date=v.birth,
+            basis=v.basis,
+            years_resident=v.years,
+            approval_ref=v.approval,
+            objection=objection,
+            dedup=dedup_tag(self.secret, v.idn),
+            commitment=commitment(salt, {"id_number": v.idn, "name": v.name}),
+        )
+
+    def register(self) -> None:
+        self._set_phase("registering voters")
+        pop = self.pop
+        later = {v.vid for v in pop.late} | {new.vid for _, new in pop.movers}
+        extras: dict[str, list[Voter]] = {}
+        for group in pop.extras.values():
+            for v in group:
+                extras.setdefault(v.community, []).append(v)
+        start, end = self.clock.at(-40, 8, 30), self.clock.at(-26, 17, 30)
+        for c in pop.communities:
+            people = [v for v in c.voters if v.vid not in later] + extras.get(c.cid, [])
+            people.sort(key=lambda v: (v.household, v.vid))
+            times = self.clock.spread(self.rng, len(people), start, end)
+            self._submit(
+                f"{c.cid}/registrar",
+                [(self._registration(v), t) for v, t in zip(people, times, strict=True)],
+            )
+            self._count("registrations", len(people))
+        for basis in (NON_LOCAL, ELSEWHERE):
+            sample = [v.vid for c in pop.communities for v in c.voters if v.basis == basis][:3]
+            self._feature(f"basis.{basis}", *sample)
+        if pop.coming_of_age is not None:
+            self._feature("voter.aged_18_on_election_day", pop.coming_of_age.vid)
+        # unit representatives: participants who do not vote
+        reps: dict[str, list[tuple[ElectionEvent, int]]] = {}
+        t = self.clock.at(-27, 9)
+        for n in range(self.config.unit_reps):
+            c = pop.communities[n % len(pop.communities)]
+            k = n // len(pop.communities) + 1
+            rep = f"{c.cid}-r{k:02d}"
+            org = f"{self.rng.choice(_ORGANISATIONS)} ({c.name})"
+            reps.setdefault(c.cid, []).append(
+                (UnitRepRegistered(rep=rep, community=c.cid, organisation=org), t + n * 1_000_000)
+            )
+            self._feature("unit_rep", rep)
+        for cid, items in reps.items():
+            self._submit(f"{cid}/registrar", items)
+        self._count("unit_reps", self.config.unit_reps)
+
+    def remove_and_move(self) -> None:
+        self._set_phase("removing and moving voters")
+        pop = self.pop
+        reasons = {
+            "died": "died",
+            "moved_away": "moved_out",
+            "moved_within": "moved_out",
+            "deprived": "deprived_of_rights",
+        }
+        by_comm: dict[str, list[tuple[ElectionEvent, int]]] = {}
+        t = self.clock.at(-25, 9)
+        for why, reason in reasons.items():
+            for v in pop.extras[why]:
+                by_comm.setdefault(v.community, []).append(
+                    (VoterRemoved(voter=v.vid, community=v.community, reason=reason), t)
+                )
+                t += 1_000_000
+                self._feature(f"removal.{reason}", v.vid)
+                self._count("removals")
+        for cid, items in sorted(by_comm.items()):
+            self._submit(f"{cid}/registrar", items)
+        # the movers register in their new community (same person: same dedup tag)
+        moved: dict[str, list[tuple[ElectionEvent, int]]] = {}
+        t = self.clock.at(-24, 10)
+        for old, new in pop.movers:
+            moved.setdefault(new.community, []).append((self._registration(new), t))
+            t += 1_000_000
+            self._feature("voter.moved_within_district", f"{old.vid}->{new.vid}")
+            self._count("registrations")
+        for cid, items in sorted(moved.items()):
+            self._submit(f"{cid}/registrar", items)
+
+    def publish_rolls(self, *, day: int, communities: Iterable[str]) -> None:
+        self._set_phase("publishing voter rolls")
+        state = self.e.state
+        t = self.clock.at(day, 10)
+        for cid in communities:
+            event = RollPublished(
+                community=cid, size=state.roll_size(cid), roll_hash=state.roll_hash(cid)
+            )
+            self._submit(f"{cid}/registrar", [(event, t)])
+            self._count("roll_publications")
+
+    def objections(self) -> None:
+        self._set_phase("objections to the rolls")
+        pop = self.pop
+        comms = {c.cid: c for c in pop.communities}
+        filed: list[tuple[ObjectionFiled, bool, str]] = []  # (objection, upheld, reason)
+        n = 0
+
+        def oid(cid: str) -> str:
+            nonlocal n
+            n += 1
+            return f"{cid}-obj{n:02d}"
+
+        for v in pop.late:
+            filed.append(
+                (
+                    ObjectionFiled(
+                        objection=oid(v.community),
+                        community=v.community,
+                        voter=v.vid,
+                        kind="omission",
+                        grounds="an adult of a registered household is missing from the roll",
+                    ),
+                    True,
+                    "household register and residence confirmed: to be added to the roll",
+                )
+            )
+        for v in pop.extras["wrongful"]:
+            filed.append(
+                (
+                    ObjectionFiled(
+                        objection=oid(v.community),
+                        community=v.community,
+                        voter=v.vid,
+                        kind="wrongful_inclusion",
+                        grounds="does not live in the community and holds no registration here",
+                    ),
+                    True,
+                    "neighbours and the property office confirm: not a resident",
+                )
+            )
+        c = self.rng.choice(pop.communities)
+        target = self.rng.choice(c.voters)
+        filed.append(
+            (
+                ObjectionFiled(
+                    objection=oid(c.cid),
+                    community=c.cid,
+                    voter=target.vid,
+                    kind="data_error",
+                    grounds="the birth date on the published roll is said to be wrong",
+                ),
+                False,
+                "the registration matches the household register; no correction needed",
+            )
+        )
+        c = self.rng.choice(pop.communities)
+        filed.append(
+            (
+                ObjectionFiled(
+                    objection=oid(c.cid),
+                    community=c.cid,
+                    voter=comms[c.cid].new_vid(),
+                    kind="omission",
+                    grounds="a resident asks to be added to the roll",
+                ),
+                False,
+                "aged 17 on election day: not eligible",
+            )
+        )
+        by_comm: dict[str, list[tuple[ElectionEvent, int]]] = {}
+        t = self.clock.at(-20, 10)
+        for ev, _, _ in filed:
+            by_comm.setdefault(ev.community, []).append((ev, t))
+            t += 60_000_000
+        t = self.clock.at(-18, 15)
+        for ev, upheld, reason in filed:
+            by_comm[ev.community].append(
+                (
+                    ObjectionDecided(
+                        objection=ev.objection, community=ev.community, upheld=upheld, reason=reason
+                    ),
+                    t,
+                )
+            )
+            t += 60_000_000
+            self._feature("objection.upheld" if upheld else "objection.rejected", ev.objection)
+            self._count("objections")
+        for cid, items in sorted(by_comm.items()):
+            self._submit(f"{cid}/election_committee", items)
+        # act on the upheld ones
+        acts: dict[str, list[tuple[ElectionEvent, int]]] = {}
+        t = self.clock.at(-17, 9)
+        for ev, upheld, _ in filed:
+            if not upheld:
+                continue
+            if ev.kind == "omission":
+                v = next(v for v in pop.late if v.vid == ev.voter)
+                acts.setdefault(ev.community, []).append(
+                    (self._registration(v, objection=ev.objection), t)
+                )
+                self._feature("registration.after_upheld_objection", v.vid)
+                self._count("registrations")
+            else:
+                acts.setdefault(ev.community, []).append(
+                    (
+                        VoterRemoved(
+                            voter=ev.voter,
+                            community=ev.community,
+                            reason="objection_upheld",
+                            objection=ev.objection,
+                        ),
+                        t,
+                    )
+                )
+                self._feature("removal.objection_upheld", ev.voter)
+                self._count("removals")
+            t += 60_000_000
+        for cid, items in sorted(acts.items()):
+            self._submit(f"{cid}/registrar", items)
+        self.publish_rolls(day=-16, communities=sorted(acts))
+
+    # ------------------------------------------------------------------ resident groups
+
+    def _group_plan(self, c: Community, group: str, voters: list[Voter]) -> GroupPlan:
+        rng = self.rng
+        pool = [v.vid for v in voters if 28 <= v.age <= 70] or [v.vid for v in voters]
+        if len(pool) < 5:
+            pool = [v.vid for v in voters]
+        picks = rng.sample(pool, 5)
+        others = [v.vid for v in voters if v.vid not in picks]
+        stranger = f"{group}-x1"
+        for _ in range(20):
+            v = rng.choice(c.voters)
+            if v.group != group:
+                stranger = v.vid
+                break
+        return GroupPlan(
+            leader=picks[0],
+            leader_alt=picks[1],
+            reps=(picks[2], picks[3]),
+            rep_alt=picks[4],
+            others=tuple(rng.sample(others, min(8, len(others)))),
+            stranger=stranger,
+        )
+
+    def group_elections(self) -> None:
+        self._set_phase("resident group elections")
+        rules = TallyRules()
+        posts = (
+            PostSpec(post=GROUP_LEADER, seats=self.rules.group_leader_seats, candidates=(), rank=0),
+            PostSpec(post=GROUP_REP, seats=self.rules.group_rep_seats, candidates=(), rank=1),
+        )
+        for c in self.pop.communities:
+            households: dict[str, list[str]] = {}
+            voters_of: dict[str, list[Voter]] = {}
+            for hh in c.households:
+                households.setdefault(hh.group, []).append(hh.hid)
+                voters_of.setdefault(hh.group, []).extend(hh.voters)
+            issued: list[tuple[ElectionEvent, int]] = []
+            cast: list[tuple[ElectionEvent, int]] = []
+            t0, t1 = self.clock.at(-15, 9), self.clock.at(-15, 16)
+            c0, c1 = self.clock.at(-15, 16, 30), self.clock.at(-15, 19)
+            for group in c.groups:
+                hids = households.get(group, [])
+                if len(hids) < 2 or len(voters_of[group]) < 5:
+                    continue
+                plan = self._group_plan(c, group, voters_of[group])
+                for attempt in range(_MAX_ATTEMPTS):
+                    rng = _rng(self.seed, f"group/{group}/{attempt}")
+                    came = [h for h in hids if rng.random() < 0.88]
+                    recorded, tallied = group_ballots(rng, plan, len(came))
+                    result = tally_round(
+                        posts, tallied, registered=len(hids), issued=len(came), rules=rules
+                    )
+                    leader, reps = result.posts[GROUP_LEADER], result.posts[GROUP_REP]
+                    if (
+                        not result.round_void
+                        and leader.elected == (plan.leader,)
+                        and set(reps.elected) == set(plan.reps)
+                    ):
+                        break
+                else:  # pragma: no cover - the margins make this practically impossible
+                    raise UsageError(f"cannot draw a decisive election for group {group}")
+                times = self.clock.spread(rng, len(came), t0, t1)
+                issued.extend(
+                    (HouseholdBallotIssued(community=c.cid, group=group, household=h), t)
+                    for h, t in zip(came, times, strict=True)
+                )
+                rng.shuffle(recorded)
+                ctimes = self.clock.spread(rng, len(recorded), c0, c1)
+                cast.extend(
+                    (
+                        HouseholdBallotCast(
+                            community=c.cid, group=group, serial=rng.randbytes(16), marks=marks
+                        ),
+                        t,
+                    )
+                    for marks, t in zip(recorded, ctimes, strict=True)
+                )
+                self._count("household_ballots_issued", len(came))
+                self._count("households_eligible", len(hids))
+            self._submit(f"{c.cid}/polling_station", issued)
+            self._submit(f"{c.cid}/counting_unit", cast)
+            state = self.e.state
+            declared: list[tuple[ElectionEvent, int]] = []
+            t = self.clock.at(-15, 20)
+            for group in c.groups:
+                ge = state.community(c.cid).group_elections.get(group)
+                if ge is None:
+                    continue
+                result_dict = state.group_result(c.cid, group).to_dict()
+                declared.append(
+                    (GroupResultDeclared(community=c.cid, group=group, result=result_dict), t)
+                )
+                t += 10_000_000
+                self._count("group_elections")
+            self._submit(f"{c.cid}/election_committee", declared)
+            self._count("household_ballots_cast", len(cast))
+
+    # ------------------------------------------------------------------ candidates
+
+    def nominate(self) -> None:
+        self._set_phase("nominations")
+        rng = self.rng
+        cfg = self.config
+        comms = self.pop.communities
+        supp = min(comms, key=lambda c: (len(c.voters), c.index))
+        self.supplementary_community = supp.cid
+        others = [c for c in comms if c is not supp]
+        committee_case = rng.choice(others)
+        rejecting = set(rng.sample(range(len(comms)), max(1, len(comms) // 3)))
+        withdrawing = rng.choice(others)
+        for c in comms:
+            plan = self.plans[c.cid]
+            seats = {"director": 1, "deputy": cfg.deputies, "member": c.member_seats}
+            extra = {
+                "director": 1 + (rng.random() < 0.3),
+                "deputy": 1 + (rng.random() < 0.5),
+                "member": 2 if c is supp else 1 + (rng.random() < 0.5),
+            }
+            committee = set(plan.committee)
+            pool = [v.vid for v in c.voters if 25 <= v.age <= 65 and v.vid not in committee]
+            need = sum(seats[p] + extra[p] for p in seats) + 2
+            chosen = rng.sample(pool, need)
+            if c is committee_case:
+                # a committee member stands for member (and must leave the committee)
+                start = sum(seats[p] + extra[p] for p in ("director", "deputy"))
+                chosen[start] = plan.committee[0]
+                self.committee_case = (c.cid, plan.committee[0])
+            k = 0
+            for post, n in seats.items():
+                pid = f"{c.cid}-{post}"
+                count = n + extra[post]
+                cands = chosen[k : k + count]
+                k += count
+                plan.listed[pid] = list(cands)
+                if c is supp and post == "member":
+                    weights = tuple([6.0] * (n - 1) + [1.5] * (count - n + 1))
+                else:
+                    weights = tuple([6.0] * n + [1.0] * (count - n))
+                plan.posts.append(
+                    PostPlan(post=pid, seats=n, candidates=tuple(cands), weights=weights)
+                )
+                plan.nominees.extend((pid, cand) for cand in cands)
+            spare = chosen[k:]
+            if c.index in rejecting:
+                post = rng.choice(list(plan.listed))
+                plan.nominees.append((post, spare[0]))
+                plan.rejected.append(spare[0])
+            if c is withdrawing:
+                post = f"{c.cid}-deputy"
+                plan.nominees.append((post, spare[1]))
+                plan.withdrawn = (post, spare[1])
+        self._file_nominations()
+
+    def _file_nominations(self) -> None:
+        rng = self.rng
+        t0 = self.clock.at(-12, 9)
+        for c in self.pop.communities:
+            plan = self.plans[c.cid]
+            excluded = set(plan.committee) | {cand for _, cand in plan.nominees}
+            pool = [v.vid for v in c.voters if v.vid not in excluded]
+            k_nominators = max(3, min(10, len(c.voters) // 12))
+            used: dict[str, set[str]] = {}
+            items: list[tuple[ElectionEvent, int]] = []
+            for j, (post, cand) in enumerate(plan.nominees, start=1):
+                taken = used.setdefault(post, set())
+                free = [v for v in pool if v not in taken]
+                nominators = rng.sample(free, k_nominators)
+                taken.update(nominators)
+                items.append(
+                    (
+                        NominationFiled(
+                            nomination=f"{c.cid}-nom{j:02d}",
+                            community=c.cid,
+                            post=post,
+                            candidate=cand,
+                            nominators=tuple(sorted(nominators)),
+                        ),
+                        t0 + j * 600_000_000,
+                    )
+                )
+            self._submit(f"{c.cid}/election_committee", items)
+            self._count("nominations", len(items))
+        # the committee member who was nominated withdraws from the committee; a vacancy is filled
+        cid, member = self.committee_case
+        plan = self.plans[cid]
+        c = next(c for c in self.pop.communities if c.cid == cid)
+        excluded = set(plan.committee) | {cand for _, cand in plan.nominees}
+        replacement = rng.choice([v.vid for v in c.voters if v.vid not in excluded and v.age >= 30])
+        self._submit(
+            "authority",
+            [
+                (
+                    CommitteeMemberWithdrawn(
+                        community=cid,
+                        member=member,
+                        reason="nominated as a candidate: withdraws from the election committee",
+                    ),
+                    self.clock.at(-11, 9),
+                ),
+                (
+                    CommitteeVacancyFilled(
+                        community=cid,
+                        member=replacement,
+                        replaces=member,
+                        appointed_by=f"residents' meeting of {c.name}, by-appointment",
+                    ),
+                    self.clock.at(-11, 14),
+                ),
+            ],
+        )
+        plan.committee = [replacement if m == member else m for m in plan.committee]
+        self._feature("committee.withdrawn_nominated", member)
+        self._feature("committee.vacancy_filled", replacement)
+
+    def vet_and_list(self) -> None:
+        self._set_phase("vetting and candidate lists")
+        rng = self.rng
+        for c in self.pop.communities:
+            plan = self.plans[c.cid]
+            if plan.withdrawn is not None:
+                post, cand = plan.withdrawn
+                self._submit(
+                    f"{c.cid}/election_committee",
+                    [
+                        (
+                            NominationWithdrawn(
+                                community=c.cid,
+                                post=post,
+                                candidate=cand,
+                                reason="withdrew for family reasons",
+                            ),
+                            self.clock.at(-11, 11),
+                        )
+                    ],
+                )
+                self._feature("nomination.withdrawn", cand)
+            items: list[tuple[ElectionEvent, int]] = []
+            t = self.clock.at(-10, 9)
+            for post, cand in plan.nominees:
+                if plan.withdrawn == (post, cand):
+                    continue
+                if cand in plan.rejected:
+                    ref, reason = rng.choice(_REJECTIONS)
+                    approved = False
+                    self._feature("vetting.rejected", cand)
+                else:
+                    ref, reason = _APPROVAL
+                    approved = True
+                items.append(
+                    (
+                        VettingDecided(
+                            community=c.cid,
+                            candidate=cand,
+                            approved=approved,
+                            criteria_ref=ref,
+                            reason=reason,
+                        ),
+                        t,
+                    )
+                )
+                t += 300_000_000
+            self._submit(f"{c.cid}/vetting_committee", items)
+            self._count("vetting_decisions", len(items))
+            lists = []
+            for p in plan.posts:
+                order = list(p.candidates)
+                rng.shuffle(order)  # ballot order (by surname strokes in real life)
+                lists.append(PostList(post=p.post, seats=p.seats, candidates=tuple(order)))
+                self._count("candidates", len(order))
+            self._submit(
+                f"{c.cid}/election_committee",
+                [(CandidatesPublished(community=c.cid, posts=tuple(lists)), self.clock.at(-8, 10))],
+            )
+
+    # ------------------------------------------------------------------ proxies
+
+    def proxies(self) -> None:
+        self._set_phase("proxies")
+        rng = self.rng
+        pop = self.pop
+        target = max(4, round(pop.voters * 0.008))
+        households = [
+            (c, hh) for c in pop.communities for hh in c.households if len(hh.voters) >= 2
+        ]
+        rng.shuffle(households)
+        made = 0
+        three = False  # one proxy holds the maximum of three principals
+        for c, hh in households:
+            if made >= target and three:
+                break
+            plan = self.plans[c.cid]
+            busy = set(plan.committee) | {cand for _, cand in plan.nominees}
+            members = sorted((v for v in hh.voters if v.vid not in busy), key=lambda v: v.age)
+            proxy = next((v for v in members if v.age < 70), None)
+            if proxy is None:
+                continue
+            others = [v for v in members if v is not proxy]
+            if not three:
+                if len(others) < 3:
+                    continue
+                principals = others[-3:]
+                three = True
+                self._feature("proxy.holds_three", proxy.vid)
+            elif made < target:
+                principals = [v for v in others if v.age >= 65 or v.basis == ELSEWHERE][-1:]
+            else:
+                continue
+            for p in principals:
+                plan.proxies.append((p, proxy, _relationship(p, proxy)))
+                made += 1
+        if not three:
+            raise UsageError("the district has no household of four voters for a full proxy")
+        for c in pop.communities:
+            plan = self.plans[c.cid]
+            items: list[tuple[ElectionEvent, int]] = []
+            times = self.clock.spread(
+                rng, len(plan.proxies), self.clock.at(-7, 9), self.clock.at(-3, 17)
+            )
+            for (p, proxy, rel), t in zip(plan.proxies, times, strict=True):
+                attestation = hashlib.sha256(
+                    f"written proxy form|{c.cid}|{p.vid}|{proxy.vid}|{rel}".encode()
+                ).digest()
+                items.append(
+                    (
+                        ProxyAuthorised(
+                            community=c.cid,
+                            principal=p.vid,
+                            proxy=proxy.vid,
+                            relationship=rel,
+                            attestation=attestation,
+                        ),
+                        t,
+                    )
+                )
+            self._submit(f"{c.cid}/election_committee", items)
+            self._count("proxies", len(plan.proxies))
+            state = self.e.state
+            published = ProxyListPublished(
+                community=c.cid,
+                count=len(state.community(c.cid).proxies),
+                list_hash=state.proxy_hash(c.cid),
+            )
+            self._submit(f"{c.cid}/election_committee", [(published, self.clock.at(-2, 10))])
+
+    # ------------------------------------------------------------------ voting
+
+    def _observers(
+        self, c: Community, plan: _CommunityPlan, n: int, used: set[str]
+    ) -> tuple[str, ...]:
+        excluded = plan.excluded | used
+        pool = [v.vid for v in c.voters if v.vid not in excluded and 25 <= v.age <= 70]
+        picked = tuple(sorted(self.rng.sample(pool, n)))
+        used.update(picked)
+        return picked
+
+    def vote(self) -> None:
+        self._set_phase("election day")
+        for c in self.pop.communities:
+            self._round(c, 1)
+
+    def _round(self, c: Community, number: int) -> None:
+        rng = _rng(self.seed, f"vote/{c.cid}/{number}")
+        plan = self.plans[c.cid]
+        day = 0 if number == 1 else 7
+        at = self.clock.at
+        principals = {p.vid: proxy for p, proxy, _ in plan.proxies}
+        proxies = {proxy.vid for proxy in principals.values()}
+        turnout = rng.uniform(0.80, 0.90) if number == 1 else rng.uniform(0.68, 0.78)
+        # who comes, and where
+        mobile_voters: list[Voter] = []
+        in_person: list[Voter] = []
+        for v in c.voters:
+            if v.vid in principals:
+                continue
+            p = turnout * (0.7 if v.basis == ELSEWHERE else 1.0)
+            if v.vid in proxies or rng.random() < p:
+                if v.age >= 75 and v.vid not in proxies and rng.random() < 0.55:
+                    mobile_voters.append(v)
+                else:
+                    in_person.append(v)
+        if not mobile_voters:  # the oldest voter who came is visited at home
+            oldest = max(in_person, key=lambda v: (v.age, v.vid))
+            in_person.remove(oldest)
+            mobile_voters.append(oldest)
+        n_stations = max(1, len(c.voters) // 3000) if number == 1 else 1
+        n_mobile = max(1, round(len(mobile_voters) / 250)) if number == 1 else 1
+        prefix = f"{c.cid}-r{number}"
+        units: list[tuple[str, str]] = [(f"{prefix}-main", "main")]
+        units += [(f"{prefix}-s{i + 1}", "station") for i in range(n_stations)]
+        units += [(f"{prefix}-m{i + 1}", "mobile") for i in range(n_mobile)]
+        used: set[str] = set()
+        observers = {u: self._observers(c, plan, 3 + (k == "main"), used) for u, k in units}
+        boxes: dict[str, list[str]] = {
+            u: [f"{u}-b{j + 1}" for j in range(2 if kind == "main" else 1)] for u, kind in units
+        }
+        issue: list[tuple[str, str, str | None]] = []  # (unit, voter, proxy_for)
+        stations = [u for u, k in units if k != "mobile"]
+        mobiles = [u for u, k in units if k == "mobile"]
+        for v in in_person:
+            unit = stations[0] if rng.random() < 0.45 else rng.choice(stations)
+            issue.append((unit, v.vid, None))
+            if v.vid in proxies:
+                for principal, proxy in principals.items():
+                    if proxy is v:
+                        issue.append((unit, v.vid, principal))
+        for i, v in enumerate(mobile_voters):
+            issue.append((mobiles[i % len(mobiles)], v.vid, None))
+        rng.shuffle(issue)
+        issued_at: dict[str, int] = {}
+        for unit, _, _ in issue:
+            issued_at[unit] = issued_at.get(unit, 0) + 1
+        # ballots returned per box (a ballot taken home now and then is never returned)
+        returned: dict[str, int] = {}
+        for unit, _ in units:
+            n = issued_at.get(unit, 0)
+            if unit.endswith("-main") and n > 20 and rng.random() < 0.5:
+                n -= 1
+            bx = boxes[unit]
+            for j, box in enumerate(bx):
+                returned[box] = n // len(bx) + (1 if j < n % len(bx) else 0)
+        total = sum(returned.values())
+        posts = self._round_posts(plan, number)
+        ballots = self._decisive_ballots(c, plan, number, posts, total, len(issue))
+        self._count("ballots_issued", len(issue))
+        self._count("ballots_recorded", total)
+        self._count("units", len(units))
+        self._count("boxes", sum(len(b) for b in boxes.values()))
+        self._feature("unit.mobile", *mobiles)
+        if number == 1:
+            plan.issued1, plan.cast1 = len(issue), total
+        # the polling station's day
+        ps: list[tuple[ElectionEvent, int]] = []
+        t = at(day, 7, 30)
+        for unit, kind in units:
+            ps.append(
+                (
+                    UnitOpened(
+                        unit=unit,
+                        community=c.cid,
+                        round=number,
+                        kind=kind,
+                        observers=observers[unit],
+                    ),
+                    t,
+                )
+            )
+            for box in boxes[unit]:
+                ps.append((BoxSealed(unit=unit, box=box), t + 600_000_000))
+        times = self.clock.spread(rng, len(issue), at(day, 8), at(day, 17))
+        ps.extend(
+            (BallotIssued(unit=unit, voter=voter, proxy_for=proxy_for), when)
+            for (unit, voter, proxy_for), when in zip(issue, times, strict=True)
+        )
+        main = units[0][0]
+        for unit, _ in units:
+            ps.append((UnitClosed(unit=unit), at(day, 17)))
+        for unit in mobiles:
+            for box in boxes[unit]:
+                ps.append((BoxTransferred(box=box, to_unit=main), at(day, 17, 20)))
+                self._feature("box.transferred", box)
+        self._submit(f"{c.cid}/polling_station", ps)
+        # the count: boxes opened before observers, ballots recorded in the box's order
+        cu: list[tuple[ElectionEvent, int]] = []
+        t = at(day, 17, 40)
+        k = 0
+        for unit, _ in units:
+            watchers = observers[main] if unit in mobiles else observers[unit]
+            for box in boxes[unit]:
+                cu.append((BoxOpened(box=box, observers=watchers), t))
+                n = returned[box]
+                chunk = ballots[k : k + n]
+                k += n
+                rtimes = self.clock.spread(rng, n, t + 60_000_000, at(day, 22))
+                cu.extend(
+                    (BallotRecorded(box=box, serial=rng.randbytes(16), marks=marks), when)
+                    for marks, when in zip(chunk, rtimes, strict=True)
+                )
+        self._submit(f"{c.cid}/counting_unit", cu)
+        result = self.e.tally(c.cid, number)
+        declared = result.to_dict()
+        self._submit(
+            f"{c.cid}/election_committee",
+            [(ResultDeclared(community=c.cid, round=number, result=declared), at(day, 23))],
+        )
+        self.declared[(c.cid, number)] = declared
+        if number == 1:
+            plan.result1 = result
+        else:
+            plan.result2 = result
+        for name in ("valid", "partly_valid", "void", "blank"):
+            self._count(f"ballots_{name}", int(getattr(result, name)))
+        for pr in result.posts.values():
+            listed = set(next(p.candidates for p in posts if p.post == pr.post))
+            written = sum(n for person, n in pr.votes.items() if person not in listed)
+            self._count("write_in_votes", written)
+            self._count("against_marks", sum(pr.against.values()))
+            if written:
+                self._feature("ballot.write_in", f"{c.cid}#{number}/{pr.post}")
+        voided = self.e.state.round(c.cid, number).void_writeins
+        if voided:
+            self._feature("ballot.unregistered_write_in", f"{c.cid}#{number}")
+            self._count("posts_void_by_unregistered_write_in", voided)
+
+    def _round_posts(self, plan: _CommunityPlan, number: int) -> list[PostPlan]:
+        if number == 1:
+            return plan.posts
+        rs = self.e.state.round(plan.c.cid, number)
+        out = []
+        for spec in rs.posts:
+            weights = tuple(3.0 if i == 0 else 1.0 for i in range(len(spec.candidates)))
+            out.append(
+                PostPlan(
+                    post=spec.post, seats=spec.seats, candidates=spec.candidates, weights=weights
+                )
+            )
+        return out
+
+    def _decisive_ballots(
+        self,
+        c: Community,
+        plan: _CommunityPlan,
+        number: int,
+        posts: list[PostPlan],
+        count: int,
+        issued: int,
+    ) -> list[dict[str, Any]]:
+        """Draw ballots until the round has the intended outcome: every seat filled by a clear
+        winner, except the one member seat left unfilled in round 1 of the supplementary
+        community. (Ties and near-misses are legal, but the district's story is fixed.)"""
+        excluded = plan.excluded
+        pool = [v.vid for v in c.voters if v.vid not in excluded]
+        specs = [
+            PostSpec(post=p.post, seats=p.seats, candidates=p.candidates, rank=r)
+            for r, p in enumerate(posts)
+        ]
+        supp = number == 1 and c.cid == self.supplementary_community
+        for attempt in range(_MAX_ATTEMPTS):
+            rng = _rng(self.seed, f"ballots/{c.cid}/{number}/{attempt}")
+            write_ins = rng.sample(pool, min(20, len(pool)))
+            recorded, tallied = round_ballots(
+                rng, posts, count, write_ins=write_ins, unregistered=f"{c.cid}-x{attempt + 1:04d}"
+            )
+            result = tally_round(
+                specs,
+                tallied,
+                registered=len(c.voters),
+                issued=issued,
+                rules=self.rules.tally,
+                supplementary=number > 1,
+            )
+            if result.round_void:
+                continue
+            ok = True
+            for p in posts:
+                pr = result.posts[p.post]
+                want = p.seats - 1 if supp and p.post.endswith("-member") else p.seats
+                if pr.tied or len(pr.elected) != want:
+                    ok = False
+                    break
+            if ok:
+                return recorded
+        raise UsageError(  # pragma: no cover - the margins make this practically impossible
+            f"cannot draw a decisive round {number} for {c.cid}"
+        )
+
+    def supplementary(self) -> None:
+        self._set_phase("supplementary round")
+        cid = self.supplementary_community
+        c = next(c for c in self.pop.communities if c.cid == cid)
+        plan = self.plans[cid]
+        assert plan.result1 is not None
+        lists = []
+        for post, pr in plan.result1.posts.items():
+            if pr.unfilled:
+                cands = supplementary_candidates(pr, pr.unfilled + self.rules.min_candidate_excess)
+                lists.append(PostList(post=post, seats=pr.unfilled, candidates=cands))
+        self._submit(
+            f"{cid}/election_committee",
+            [
+                (
+                    RoundCalled(
+                        community=cid,
+                        round=2,
+                        source_round=1,
+                        kind="supplementary",
+                        posts=tuple(lists),
+                    ),
+                    self.clock.at(0, 23, 30),
+                )
+            ],
+        )
+        self._feature("round.supplementary", cid)
+        self._round(c, 2)
+
+    # ------------------------------------------------------------------ result
+
+    def _result(self) -> SimulationResult:
+        state = self.e.state
+        outcomes = []
+        for c in self.pop.communities:
+            plan = self.plans[c.cid]
+            assert plan.result1 is not None
+            elected: dict[str, tuple[str, ...]] = {
+                post: pr.elected for post, pr in plan.result1.posts.items()
+            }
+            if plan.result2 is not None:
+                for post, pr in plan.result2.posts.items():
+                    elected[post] = elected.get(post, ()) + pr.elected
+            cs = state.community(c.cid)
+            outcomes.append(
+                CommunityOutcome(
+                    community=c.cid,
+                    name=c.name,
+                    registered=len(cs.roll),
+                    households=cs.households_count(),
+                    groups=len(c.groups),
+                    issued=plan.issued1,
+                    cast=plan.cast1,
+                    seats=sum(p.seats for p in plan.posts),
+                    elected=elected,
+                    rounds=len(cs.rounds),
+                )
+            )
+        counts = dict(sorted(self.counts.items()))
+        counts["entries"] = len(self.log)
+        counts["checkpoints"] = self.checkpoints
+        counts["voters"] = sum(o.registered for o in outcomes)
+        counts["households"] = sum(o.households for o in outcomes)
+        counts["groups"] = sum(o.groups for o in outcomes)
+        counts["communities"] = len(outcomes)
+        counts["seats"] = sum(o.seats for o in outcomes)
+        counts["elected"] = sum(o.elected_count for o in outcomes)
+        for name in ("ballot.void", "ballot.partly_valid", "ballot.blank"):
+            kind = name.split(".")[1]
+            self.features[name] = [f"{cid}#{n}" for (cid, n), d in self.declared.items() if d[kind]]
+        keys = self.keys
+        return SimulationResult(
+            origin=self.origin,
+            election_id=self.e.state.definition.election_id if self.e.state.definition else "",
+            seed=self.seed,
+            config=self.config,
+            size=len(self.log),
+            root=self.log.root(),
+            checkpoints=self.checkpoints,
+            keys=keys,
+            authority_key=keys.authority.public,
+            log_vkey=keys.log.vkey,
+            witness_vkeys=tuple(w.vkey for w in keys.witnesses),
+            quorum=len(keys.witnesses),
+            counts=counts,
+            communities=tuple(outcomes),
+            declared=dict(self.declared),
+            features={k: tuple(v) for k, v in sorted(self.features.items())},
+        )
+
+
+def _relationship(principal: Voter, proxy: Voter) -> str:
+    """What the proxy is to the principal, from their ages."""
+    gap = principal.age - proxy.age
+    if gap >= 40:
+        return "grandchild"
+    if gap >= 18:
+        return "child"
+    if gap <= -40:
+        return "grandparent"
+    if gap <= -18:
+        return "parent"
+    return "spouse" if abs(gap) <= 8 else "sibling"
+
+
+def simulate_district(
+    store_or_log: Store | Log,
+    *,
+    voters: int = FULL_VOTERS,
+    seed: int = 0,
+    config: DistrictConfig | None = None,
+    progress: ProgressCallback | None = None,
+) -> SimulationResult:
+    """Build a whole district election, deterministically from ``seed``, into an empty log.
+
+    ``store_or_log``: an empty :class:`~electlog.store.Store` or :class:`~electlog.log.Log`;
+    its origin becomes the log id. ``voters``: the size of the final roll (the district's
+    shape scales with it, :meth:`DistrictConfig.scaled`); ``config`` overrides the whole shape
+    (then ``voters`` must be left at its default or equal ``config.voters``). ``progress`` is
+    called after every batch as ``progress(phase, entries_done, entries_expected)``.
+
+    Every event goes through :class:`~electlog.election.Election`, so every admission rule
+    runs; the same seed gives the same log byte for byte (same root). Raises
+    :class:`~electlog.errors.UsageError` for a non-empty log or an impossible shape.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"seed must be an int >= 0, got {seed!r}")
+    if config is None:
+        config = DistrictConfig.scaled(voters)
+    elif not isinstance(config, DistrictConfig):
+        raise UsageError("config must be a DistrictConfig")
+    elif voters not in (FULL_VOTERS, config.voters):
+        raise UsageError(f"voters={voters} contradicts config.voters={config.voters}")
+    if isinstance(store_or_log, Log):
+        log = store_or_log
+    elif isinstance(store_or_log, Store):
+        log = Log(store_or_log)
+    else:
+        raise UsageError("simulate_district needs a Store or a Log")
+    if len(log) != 0:
+        raise UsageError(f"simulate_district needs an empty log; {log.origin} has {len(log)}")
+    if any(c.isspace() or c == "+" for c in log.origin):
+        raise UsageError(f"log origin {log.origin!r} cannot name a checkpoint key")
+    return _Builder(log, config, seed, progress).run()
