@@ -209,10 +209,7 @@ class SQLiteStore(Store):
     def _connect(self, timeout: float) -> sqlite3.Connection:
         try:
             if self._read_only:
-                uri = "file:" + urllib.parse.quote(str(self._path.resolve())) + "?mode=ro"
-                conn = sqlite3.connect(
-                    uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False
-                )
+                conn = self._connect_read_only(timeout)
             else:
                 conn = sqlite3.connect(
                     self._path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -234,6 +231,32 @@ class SQLiteStore(Store):
             conn.close()
             raise
         return conn
+
+    def _connect_read_only(self, timeout: float) -> sqlite3.Connection:
+        """Open with ``mode=ro``. A WAL database in a directory we cannot write to (so SQLite
+        cannot create its shared-memory file) is opened ``immutable`` instead -- but only when
+        no write-ahead log exists, so no committed transaction can be missed."""
+        base = "file:" + urllib.parse.quote(str(self._path.resolve())) + "?mode=ro"
+        conn = sqlite3.connect(
+            base, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.Error as exc:
+            conn.close()
+            wal = Path(str(self._path) + "-wal")
+            if _code(exc) not in (_SQLITE_READONLY, _SQLITE_CANTOPEN) or (
+                wal.exists() and wal.stat().st_size > 0
+            ):
+                raise
+        return sqlite3.connect(
+            base + "&immutable=1",
+            uri=True,
+            timeout=timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
 
     def _open(self, origin: str | None, create: bool) -> str:
         conn = self._conn
@@ -377,6 +400,8 @@ class SQLiteStore(Store):
         if code == _SQLITE_FULL or "database or disk is full" in text:
             raise DiskFullError(msg) from exc
         if code == _SQLITE_READONLY or "readonly database" in text:
+            if what == "open":
+                msg += " (open it with read_only=True to read it)"
             raise ReadOnlyStoreError(msg) from exc
         if (
             code in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
