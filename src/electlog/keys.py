@@ -158,7 +158,7 @@ class VerifyKey:
         """SHA-256 of the raw public key."""
         return self._key_id
 
-    def verify(self, signature: bytes, message: bytes) -> None:
+    def verify(self, signature: bytes, message: bytes | bytearray | memoryview) -> None:
         """Raise :class:`SignatureError` unless ``signature`` is valid for ``message`` under the
         strict rule (see the module docstring), whichever backend is in use."""
         if not isinstance(signature, bytes) or len(signature) != 64:

@@ -1,0 +1,87 @@
+"""Run one audit in this (child) process and print its timing and memory as one JSON line.
+
+``python -m benchmarks._child SOURCE TRUST JOBS ELECTION``: ``ELECTION`` is 1 to replay the
+election, 0 for a generic log. Peak memory is sampled every 20 ms as the sum of the resident set
+sizes of this process and all its descendants (the audit's worker processes) with psutil, and is
+also read from ``getrusage`` (this process; largest child) at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import sys
+import threading
+import time
+
+
+class _Sampler(threading.Thread):
+    """Samples the summed RSS of this process tree until stopped; keeps the peak."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peak = 0
+        self.available = True
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            import psutil
+        except ImportError:
+            self.available = False
+            return
+        me = psutil.Process(os.getpid())
+        while not self._stop_event.is_set():
+            total = 0
+            try:
+                total = me.memory_info().rss
+                for child in me.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        total += child.memory_info().rss
+            except psutil.Error:
+                pass
+            self.peak = max(self.peak, total)
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+def main(argv: list[str]) -> int:
+    source, trust, jobs, election = argv[0], argv[1], int(argv[2]), argv[3] == "1"
+    from electlog.audit import audit
+
+    sampler = _Sampler()
+    sampler.start()
+    t0 = time.perf_counter()
+    report = audit(source, trust, jobs=jobs, election=election)
+    seconds = time.perf_counter() - t0
+    sampler.stop()
+    self_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    codes: dict[str, int] = {}
+    for f in report.findings:
+        codes[f.code] = codes.get(f.code, 0) + 1
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "entries": report.counts.entries,
+                "verdict": report.verdict,
+                "findings": codes,
+                "backend": report.run.get("signature_backend"),
+                "peak_tree_rss_mb": sampler.peak / 2**20 if sampler.available else None,
+                "self_maxrss_mb": self_kib / 1024,
+                "largest_child_maxrss_mb": child_kib / 1024,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

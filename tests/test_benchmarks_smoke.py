@@ -1,0 +1,161 @@
+"""The benchmark harness still runs: ``python -m benchmarks.run --quick`` in a scratch directory
+produces a well-formed table and report. No timing is asserted here, ever."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks import cases, run  # noqa: E402
+from benchmarks._harness import MET, NOT_AVAILABLE, NOT_MET, Row, markdown  # noqa: E402
+
+STATUSES = (MET, NOT_MET, "info")
+ROW_RE = re.compile(r"^\| (?P<key>[^|]+?) \| (?P<rest>.*) \|$")
+
+
+def _table_rows(report: str) -> dict[str, list[str]]:
+    """Results-table rows of a RESULTS.md, by key (first cell)."""
+    body = report.split("## Results", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, list[str]] = {}
+    for line in body.strip().splitlines()[2:]:  # skip header and separator
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        assert len(cells) == 7, line
+        rows[cells[0]] = cells
+    return rows
+
+
+@pytest.fixture(scope="module")
+def quick_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    tmp = tmp_path_factory.mktemp("bench")
+    out = tmp / "RESULTS.md"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--quick",
+            "--output",
+            str(out),
+            "--workdir",
+            str(tmp / "work"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.exists(), proc.stderr[-2000:]
+    return proc, out.read_text(encoding="utf-8")
+
+
+def test_quick_run_succeeds_and_prints_the_table(
+    quick_run: tuple[subprocess.CompletedProcess[str], str],
+) -> None:
+    proc, _ = quick_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "electlog benchmarks (quick run" in proc.stdout
+    for column in ("What", "electlog", "Baseline", "Ratio", "Target", "Status"):
+        assert column in proc.stdout
+    assert "Report written to" in proc.stdout
+
+
+def test_report_describes_the_machine(
+    quick_run: tuple[subprocess.CompletedProcess[str], str],
+) -> None:
+    _, report = quick_run
+    assert report.startswith("# electlog benchmark results")
+    machine = report.split("## Machine", 1)[1].split("## Results", 1)[0]
+    for field in ("Date (UTC)", "CPU", "Cores", "RAM", "Python", "OpenSSL", "libsodium", "SQLite"):
+        assert f"| {field}" in machine, field
+    assert "python -m benchmarks.run --quick" in report
+
+
+def test_report_has_every_row_with_a_plain_status(
+    quick_run: tuple[subprocess.CompletedProcess[str], str],
+) -> None:
+    _, report = quick_run
+    rows = _table_rows(report)
+    # one row (or an explicit "not available") for every item of the brief
+    for key in ("a", "c1", "c2", "d-store", "g3"):
+        assert key in rows, sorted(rows)
+    assert any(k.startswith("b") for k in rows)
+    assert any(k.startswith("e") for k in rows)
+    assert any(k.startswith("f") for k in rows)
+    assert any(k.startswith("g1") for k in rows)
+    assert len([k for k in rows if re.fullmatch(r"d\d+[ap]", k)]) == 2 * len(
+        cases.QUICK.merkle_sizes
+    )
+    for key, cells in rows.items():
+        status = cells[6]
+        assert status in STATUSES or status.startswith(f"{NOT_AVAILABLE}: "), (key, status)
+        assert "benchmark failed" not in status, (key, status)
+        if status in (MET, NOT_MET):
+            assert cells[5] not in ("", "—"), f"{key}: a judged row names its target"
+        if status.startswith(NOT_AVAILABLE):
+            assert len(status) > len(NOT_AVAILABLE) + 5, f"{key}: says why"
+        if cells[4] != "—":
+            assert re.fullmatch(r"\d+\.\d\d×", cells[4]), (key, cells[4])
+    # targets of the brief appear where measured
+    assert rows["a"][5] == "≥ 0.8×"
+    assert rows["c1"][5] == "≥ 3×"
+    assert rows["d-store"][5] == "≥ 10×"
+
+
+def test_only_with_an_unknown_name_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as info:
+        run.main(["--only", "nonsense"])
+    assert info.value.code == 2
+
+
+def test_a_failing_benchmark_becomes_a_row_and_exit_status_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(ctx: cases.Context) -> list[Row]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(cases.BENCHMARKS, "verify", broken)
+    out = tmp_path / "r.md"
+    code = run.main(
+        ["--quick", "--only", "verify", "--output", str(out), "--workdir", str(tmp_path)]
+    )
+    assert code == 1
+    rows = _table_rows(out.read_text(encoding="utf-8"))
+    assert rows["verify"][6] == "not available: benchmark failed: RuntimeError: boom"
+
+
+def test_markdown_escapes_pipes_and_lists_notes() -> None:
+    row = Row(
+        key="x",
+        bench="x",
+        what="a | b",
+        measured="1 op/s",
+        baseline="2 op/s",
+        ratio=0.5,
+        target="≥ 1×",
+        status=NOT_MET,
+        note="why | because",
+    )
+    text = markdown(
+        [row],
+        machine_info=[("CPU", "z")],
+        command="cmd",
+        mode="quick",
+        elapsed=1.0,
+        methodology=["m"],
+    )
+    assert "| x | a \\| b | 1 op/s | 2 op/s | 0.50× | ≥ 1× | not met |" in text
+    assert "- **x** — why \\| because" in text
+    assert _table_rows(text)["x"][1] == "a \\| b"
