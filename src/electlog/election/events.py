@@ -250,6 +250,23 @@ def _bad_map(where: str) -> Any:
 _MARK_KEYS: Final = frozenset({"for", "against", "write_ins"})
 
 
+def _ids_ok(ids: Any) -> bool:
+    """A marks column: a list (or tuple) of at most 256 ids, strictly increasing."""
+    if type(ids) is not list and type(ids) is not tuple:
+        return False
+    n = len(ids)
+    if n == 0:
+        return True
+    if n > 256:
+        return False
+    prev = ""
+    for x in ids:
+        if type(x) is not str or not prev < x or len(x) > MAX_ID:
+            return False
+        prev = x
+    return True
+
+
 class _Marks(_Kind):
     """Marks per post: ``{post: {"against": [ids], "for": [ids], "write_ins": [ids]}}``."""
 
@@ -259,26 +276,23 @@ class _Marks(_Kind):
         if type(value) is not dict or len(value) > 64:
             raise EntryError(f"{where} must be a map of at most 64 posts")
         out: dict[str, PostMarks] = {}
+        ids_ok = _ids_ok
         for post, pm in value.items():
             if type(post) is not str or not post or len(post) > MAX_ID:
                 raise EntryError(f"{where} has a bad post id {post!r}")
-            w = f"{where}.{post}"
             if type(pm) is not dict or pm.keys() != _MARK_KEYS:
-                raise EntryError(f"{w} must be a map with exactly 'against', 'for', 'write_ins'")
-            cols = []
-            for col in ("for", "against", "write_ins"):
-                ids = pm[col]
-                if type(ids) is not list and type(ids) is not tuple:
-                    raise EntryError(f"{w}.{col} must be an array of ids")
-                if len(ids) > 256:
-                    raise EntryError(f"{w}.{col} has more than 256 marks")
-                for x in ids:
-                    if type(x) is not str or not x or len(x) > MAX_ID:
-                        raise EntryError(f"{w}.{col} must be an array of ids")
-                if list(ids) != sorted(set(ids)):
-                    raise EntryError(f"{w}.{col} must be sorted and without repeats")
-                cols.append(tuple(ids))
-            out[post] = PostMarks(for_=cols[0], against=cols[1], write_ins=cols[2])
+                raise EntryError(
+                    f"{where}.{post} must be a map with exactly 'against', 'for', 'write_ins'"
+                )
+            f, a, w = pm["for"], pm["against"], pm["write_ins"]
+            if not (ids_ok(f) and ids_ok(a) and ids_ok(w)):
+                for col, ids in (("for", f), ("against", a), ("write_ins", w)):
+                    if not ids_ok(ids):
+                        raise EntryError(
+                            f"{where}.{post}.{col} must be a sorted array of at most 256 "
+                            f"distinct ids"
+                        )
+            out[post] = PostMarks(for_=tuple(f), against=tuple(a), write_ins=tuple(w))
         return out
 
     def dump(self, value: Any) -> Any:
@@ -341,7 +355,14 @@ class _Record:
             missing = sorted(cls._KEYS - keys)
             extra = sorted(str(k) for k in keys - cls._KEYS)
             raise EntryError(f"{where}: fields wrong: missing {missing}, unexpected {extra}")
-        values = {name: kind.load(body[name], f"{where}.{name}") for name, kind in cls._FIELDS}
+        fields = cls._FIELDS
+        try:  # fast path: no per-field path strings
+            values = {name: kind.load(body[name], "") for name, kind in fields}
+        except EntryError:
+            # again with full paths, for a message that names the event type and field
+            for name, kind in fields:
+                kind.load(body[name], f"{where}.{name}")
+            raise  # pragma: no cover - the loop above raises the same error
         return cls(**values)
 
 

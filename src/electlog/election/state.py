@@ -401,6 +401,7 @@ class ElectionState:
         self.units: dict[str, UnitState] = {}
         self.boxes: dict[str, BoxState] = {}
         self._tz = 0
+        self._signer_scopes: dict[tuple[bytes, type], frozenset[str] | None] = {}
         self._checks: dict[type[ElectionEvent], Callable[[EventContext, Any], None]] = {
             KeyAuthorised: self._check_key_authorised,
             KeyRevoked: self._check_key_revoked,
@@ -775,7 +776,26 @@ class ElectionState:
         return None
 
     def _check_signer(self, ctx: EventContext, event: ElectionEvent) -> None:
-        signer = ctx.signer
+        etype = type(event)
+        key = (ctx.signer, etype)
+        cache = self._signer_scopes
+        if key in cache:
+            scope = cache[key]
+        else:
+            scope = cache[key] = self._signer_scope(ctx.signer, event)
+        community = self._scope_of(event)
+        if scope is None:
+            return
+        if community is None or community not in scope:
+            where = "the whole election" if community is None else f"community {community}"
+            raise _violation(
+                C.SIGNER_SCOPE,
+                f"{event.TYPE} acts in {where}, outside the signer's scope",
+                ctx.signer.hex()[:16],
+            )
+
+    def _signer_scope(self, signer: bytes, event: ElectionEvent) -> frozenset[str] | None:
+        """The communities ``signer`` may sign ``event``'s type for (``None``: all), or raise."""
         grants = self.grants.get(signer)
         who = signer.hex()[:16]
         if not grants:
@@ -785,31 +805,16 @@ class ElectionState:
                 C.SIGNER_UNAUTHORISED, f"{event.TYPE} signed by a key never authorised", who
             )
         roles = SIGNER_ROLES[type(event)]
-        scope: frozenset[str] | None = frozenset()
-        found = False
-        for role in roles:
-            if role in grants:
-                found = True
-                s = grants[role]
-                if s is None:
-                    scope = None
-                    break
-                assert scope is not None
-                scope = scope | s
-        if not found:
-            held = ", ".join(sorted(str(r) for r in grants))
+        held = [grants[r] for r in roles if r in grants]
+        if not held:
+            have = ", ".join(sorted(str(r) for r in grants))
             need = ", ".join(str(r) for r in roles)
             raise _violation(
-                C.SIGNER_ROLE, f"{event.TYPE} needs role {need}; the signer holds {held}", who
+                C.SIGNER_ROLE, f"{event.TYPE} needs role {need}; the signer holds {have}", who
             )
-        community = self._scope_of(event)
-        if scope is None:
-            return
-        if community is None or community not in scope:
-            where = "the whole election" if community is None else f"community {community}"
-            raise _violation(
-                C.SIGNER_SCOPE, f"{event.TYPE} acts in {where}, outside the signer's scope", who
-            )
+        if any(s is None for s in held):
+            return None
+        return frozenset().union(*held)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ genesis and keys
 
@@ -855,6 +860,7 @@ class ElectionState:
         for c in ev.communities:
             self.communities.setdefault(c.community, CommunityState(c))
         self.grants[self.authority_key_id] = {Role.AUTHORITY: None}
+        self._signer_scopes.clear()
 
     def _check_key_authorised(self, ctx: EventContext, ev: KeyAuthorised) -> None:
         for c in ev.scope:
@@ -868,6 +874,7 @@ class ElectionState:
         old = grants.get(role, frozenset())
         grants[role] = None if new is None or old is None else old | new
         self.revoked.discard(ev.key_id)
+        self._signer_scopes.clear()
 
     def _check_key_revoked(self, ctx: EventContext, ev: KeyRevoked) -> None:
         if not self.grants.get(ev.key_id):
@@ -876,6 +883,7 @@ class ElectionState:
     def _apply_key_revoked(self, ctx: EventContext, ev: KeyRevoked) -> None:
         if self.grants.pop(ev.key_id, None) is not None:
             self.revoked.add(ev.key_id)
+            self._signer_scopes.clear()
 
     # ------------------------------------------------------------------ committee
 
