@@ -26,7 +26,8 @@ registers nothing; hypothesis's entry point (:mod:`electlog.testing._hypothesis_
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, Final, TypeVar
 
@@ -39,8 +40,21 @@ except ImportError as _exc:  # pragma: no cover - exercised by a subprocess test
     ) from _exc
 
 
-from electlog.checkpoint import NoteSigner, WitnessSigner
-from electlog.election import EVENT_TYPES, ElectionEvent, ElectionMode, Role, RuleSet
+import attrs
+
+from electlog.audit import Trust
+from electlog.checkpoint import Checkpoint, NoteSigner, WitnessSigner, cosign, sign_note
+from electlog.election import (
+    EVENT_TYPES,
+    ElectionEvent,
+    ElectionMode,
+    EligibilityBasis,
+    Role,
+    RoundResult,
+    RuleSet,
+    decode_event,
+    supplementary_candidates,
+)
 from electlog.election.events import (
     BallotIssued,
     BallotRecorded,
@@ -76,15 +90,25 @@ from electlog.election.events import (
     VoterRegistered,
     VoterRemoved,
 )
+from electlog.election.facade import Election
+from electlog.election.receipts import commitment, dedup_tag
 from electlog.election.rules import (
     DEFAULT_PROXY_RELATIONSHIPS,
     DEFAULT_REMOVAL_REASONS,
     ELIGIBILITY_BASES,
 )
+from electlog.election.state import ElectionState, EventContext
 from electlog.election.tally import PostMarks, PostSpec, TallyRules, tally_round
+from electlog.errors import UsageError
+from electlog.events import Author, Entry
 from electlog.keys import SigningKey
+from electlog.log import Log
+from electlog.store import MemoryStore, Store
 
 __all__ = [
+    "ElectionBuilder",
+    "ElectionKeys",
+    "SignedElection",
     "ballots",
     "canonical_values",
     "community_defs",
@@ -94,6 +118,7 @@ __all__ = [
     "note_signers",
     "post_marks",
     "rulesets",
+    "signed_event_streams",
     "signing_keys",
     "tally_rules",
     "witness_signers",
@@ -114,6 +139,10 @@ ROUND_KINDS: Final = ("revote", "supplementary", "rerun")
 
 
 _ONE_TO_THREE: Final = st.integers(1, 3)
+_ONE_TO_TWO: Final = st.integers(1, 2)
+_ZERO_TO_TWO: Final = st.integers(0, 2)
+_ZERO_TO_THREE: Final = st.integers(0, 3)
+_MODES: Final = tuple(str(m) for m in ElectionMode)
 
 
 def _as_strategy(value: int | SearchStrategy[int]) -> SearchStrategy[int]:
@@ -395,7 +424,7 @@ def community_defs(
     community: str = "c1",
     *,
     groups: int | SearchStrategy[int] = _ONE_TO_THREE,
-    modes: Sequence[str] = tuple(ElectionMode),
+    modes: Sequence[str] = _MODES,
 ) -> CommunityDef:
     """One community: ``groups`` resident groups (``c1-g1`` ...), posts ``<community>/director``
     (1 seat), ``/deputy`` and ``/member`` (1-2 seats each), an election mode from ``modes``."""
@@ -417,7 +446,7 @@ def election_definitions(
     *,
     communities: int | SearchStrategy[int] = _ONE_TO_THREE,
     groups: int | SearchStrategy[int] = _ONE_TO_THREE,
-    modes: Sequence[str] = tuple(ElectionMode),
+    modes: Sequence[str] = _MODES,
     rules: RuleSet | SearchStrategy[RuleSet] | None = None,
     election_day: _dt.date | SearchStrategy[_dt.date] | None = None,
 ) -> ElectionDefined:
@@ -647,3 +676,913 @@ def _check_coverage() -> None:
 
 
 _check_coverage()
+
+
+# --------------------------------------------------------------------------- whole elections
+
+_EPOCH_ORDINAL: Final = _dt.date(1970, 1, 1).toordinal()
+_POST_NAMES: Final = ("director", "deputy", "member")
+_ROLE_NAMES: Final = ("registrar", "committee", "vetting", "polling", "counting")
+_ROLES: Final = {
+    "registrar": Role.REGISTRAR,
+    "committee": Role.ELECTION_COMMITTEE,
+    "vetting": Role.VETTING_COMMITTEE,
+    "polling": Role.POLLING_STATION,
+    "counting": Role.COUNTING_UNIT,
+}
+
+
+@attrs.frozen(kw_only=True)
+class ElectionKeys:
+    """The signing keys of a generated election: the authority (genesis, keys, committees) and
+    one whole-election key per role."""
+
+    authority: SigningKey
+    registrar: SigningKey
+    committee: SigningKey
+    vetting: SigningKey
+    polling: SigningKey
+    counting: SigningKey
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> ElectionKeys:
+        """Deterministic keys derived from ``seed``."""
+        return cls(
+            **{
+                name: SigningKey.from_seed(hashlib.sha256(seed + name.encode()).digest())
+                for name in ("authority", *_ROLE_NAMES)
+            }
+        )
+
+    def by_key_id(self) -> dict[bytes, SigningKey]:
+        """Every key by its key id."""
+        keys = [self.authority, *(getattr(self, n) for n in _ROLE_NAMES)]
+        return {k.key_id: k for k in keys}
+
+
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class SignedElection:
+    """A whole election drawn by :func:`signed_event_streams`: every entry (exactly as signed
+    and appended), the cosigned checkpoints, and the keys and trust anchors to check them.
+
+    Every event passed the admission rules when it was appended (it was submitted through
+    :class:`~electlog.election.facade.Election`), so an audit of :meth:`log` with :meth:`trust`
+    reports no finding.
+    """
+
+    origin: str
+    definition: ElectionDefined
+    keys: ElectionKeys
+    log_signer: NoteSigner
+    witnesses: tuple[WitnessSigner, ...]
+    quorum: int
+    entries: tuple[Entry, ...]
+    checkpoints: tuple[str, ...]
+    results: dict[tuple[str, int], RoundResult]
+    """The declared result of every round, by ``(community, round)``."""
+    summary: str
+    """One line per community: mode, voters, posts, rounds (also the repr)."""
+
+    def __repr__(self) -> str:
+        return f"SignedElection({self.origin!r}, {len(self.entries)} entries; {self.summary})"
+
+    @property
+    def entry_bytes(self) -> tuple[bytes, ...]:
+        """The exact bytes of every entry, in log order."""
+        return tuple(e.data for e in self.entries)
+
+    def events(self) -> list[tuple[EventContext, ElectionEvent]]:
+        """Every entry as ``(EventContext, event)``, in log order."""
+        out = []
+        for index, entry in enumerate(self.entries):
+            st_ = entry.statement
+            ctx = EventContext(
+                index=index, time=st_.time, signer=st_.author, leaf_hash=entry.leaf_hash
+            )
+            out.append((ctx, decode_event(st_)))
+        return out
+
+    def state(self) -> ElectionState:
+        """The projections rebuilt from the entries."""
+        return ElectionState.rebuild(self.keys.authority.key_id, self.events())
+
+    def trust(self) -> Trust:
+        """The auditor's trust anchors for this election."""
+        return Trust.create(
+            origin=self.origin,
+            authority_key=self.keys.authority.public,
+            log_key=self.log_signer.verifier(),
+            witnesses=[w.verifier() for w in self.witnesses],
+            quorum=self.quorum,
+        )
+
+    def log(self, store: Store | None = None) -> Log:
+        """A log holding every entry and checkpoint, in ``store`` (an empty store; default a
+        new :class:`~electlog.store.MemoryStore`)."""
+        log = Log(MemoryStore(self.origin) if store is None else store)
+        log.append_many(self.entries)
+        for note in self.checkpoints:
+            log.add_checkpoint(note)
+        return log
+
+
+class _Community:
+    """What the builder decided for one community."""
+
+    def __init__(self, cid: str) -> None:
+        self.cid = cid
+        self.mode = ""
+        self.groups: list[str] = []
+        self.posts: list[tuple[str, int]] = []
+        self.households: list[list[str]] = []  # voters per household
+        self.group_of: dict[str, str] = {}  # household -> group
+        self.household_of: dict[str, str] = {}  # voter -> household
+        self.voters: list[str] = []  # everyone registered before the roll
+        self.late: str | None = None  # registered after an upheld omission objection
+        self.removed: str | None = None  # removed after an upheld wrongful-inclusion objection
+        self.candidates: dict[str, list[str]] = {}  # post -> listed candidates
+        self.dropped: tuple[str, str, str] | None = None  # (post, person, how)
+        self.committee_candidate: str | None = None
+        self.committee: list[str] = []
+        self.proxies: list[tuple[str, str]] = []  # (principal, proxy)
+
+
+class ElectionBuilder:
+    """Builds a valid election phase by phase, drawing every choice from ``draw`` (a
+    hypothesis draw function, e.g. ``data.draw``). Used by :func:`signed_event_streams` and by
+    :class:`electlog.testing.stateful.ElectionMachine` (one phase per step).
+
+    Every event is submitted through :class:`~electlog.election.facade.Election`; a
+    :class:`~electlog.errors.RuleViolation` here means the builder (or the rules) are wrong.
+    """
+
+    PHASES: Final = (
+        "define",
+        "appoint_committees",
+        "register_voters",
+        "publish_rolls",
+        "objections",
+        "group_elections",
+        "nominate",
+        "publish_candidates",
+        "authorise_proxies",
+        "vote",
+        "follow_up_rounds",
+        "checkpoint",
+    )
+
+    def __init__(
+        self,
+        draw: Callable[[SearchStrategy[Any]], Any],
+        *,
+        communities: int | SearchStrategy[int] = _ONE_TO_TWO,
+        extra_voters: int | SearchStrategy[int] = _ZERO_TO_THREE,
+        modes: Sequence[str] = _MODES,
+        rules: RuleSet | SearchStrategy[RuleSet] | None = None,
+        witnesses: int | SearchStrategy[int] = _ZERO_TO_TWO,
+        follow_up_rounds: bool = True,
+        origin: str = "example.org/election",
+        store: Store | None = None,
+    ) -> None:
+        self.draw = draw
+        self.origin = origin
+        rule_set: RuleSet
+        if rules is None:
+            rule_set = draw(rulesets())
+        elif isinstance(rules, RuleSet):
+            rule_set = rules
+        else:
+            rule_set = draw(rules)
+        self.rules = rule_set
+        self.n_communities = draw(_as_strategy(communities))
+        self.extra_voters = extra_voters
+        self.modes = tuple(modes)
+        self.follow_ups = follow_up_rounds
+        seed = draw(st.binary(min_size=8, max_size=8))
+        self.keys = ElectionKeys.from_seed(seed)
+        self.dedup_secret = hashlib.sha256(b"dedup" + seed).digest()
+        self.log_signer = NoteSigner(origin, hashlib.sha256(b"log" + seed).digest())
+        n_witnesses = draw(_as_strategy(witnesses))
+        self.witnesses = tuple(
+            WitnessSigner(f"witness{i}", hashlib.sha256(b"w%d" % i + seed).digest())
+            for i in range(1, n_witnesses + 1)
+        )
+        self.quorum = draw(st.integers(0, n_witnesses)) if n_witnesses else 0
+        self.day: _dt.date = draw(st.dates(_FIRST_DAY, _LAST_DAY))
+        self.definition: ElectionDefined | None = None
+        self.log = Log(MemoryStore(origin) if store is None else store)
+        self.election: Election | None = None
+        self.authors: dict[bytes, Author] = {}
+        self.communities: list[_Community] = []
+        self.results: dict[tuple[str, int], RoundResult] = {}
+        self.rounds_held: dict[str, int] = {}
+        self.checkpoints: list[str] = []
+        self.done: list[str] = []
+        self._minute = 0
+        self._today = -10_000
+        # the calendar: roll first published on day `roll`, candidate list on day `listing`
+        r = self.rules
+        self.listing = -max(r.candidates_days_before, 1)
+        self.roll = min(-r.roll_days_before, self.listing) - 1
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def e(self) -> Election:
+        """The election (after the ``define`` phase)."""
+        if self.election is None:
+            raise UsageError("the define phase has not run")
+        return self.election
+
+    def at(self, day: int) -> int:
+        """A time (µs UTC) on local day ``election day + day``, one minute after the previous
+        event of that day (days never go backwards)."""
+        if day != self._today:
+            if day < self._today:
+                raise UsageError(f"day {day} comes before day {self._today}")
+            self._today = day
+            self._minute = 8 * 60
+        self._minute += 1
+        local = (self.day.toordinal() - _EPOCH_ORDINAL + day) * 86_400 + self._minute * 60
+        return (local - self.rules.tz_offset_minutes * 60) * 1_000_000
+
+    def submit(self, key: SigningKey, event: ElectionEvent, day: int) -> None:
+        """Check, sign, append and apply one event."""
+        author = self.authors.get(key.key_id)
+        if author is None:
+            author = self.authors[key.key_id] = self.e.author(key)
+        self.e.submit(author, event, time=self.at(day))
+
+    def next_phase(self) -> str | None:
+        """Run the next phase; returns its name (``None`` when every phase has run)."""
+        if len(self.done) == len(self.PHASES):
+            return None
+        name = self.PHASES[len(self.done)]
+        getattr(self, name)()
+        self.done.append(name)
+        return name
+
+    def run_all(self) -> SignedElection:
+        """Run every remaining phase and return the election."""
+        while self.next_phase() is not None:
+            pass
+        return self.result()
+
+    def result(self) -> SignedElection:
+        """The election as built so far."""
+        entries = tuple(self.log)
+        definition = self.definition
+        if definition is None:
+            raise UsageError("the define phase has not run")
+        return SignedElection(
+            origin=self.origin,
+            definition=definition,
+            keys=self.keys,
+            log_signer=self.log_signer,
+            witnesses=self.witnesses,
+            quorum=self.quorum,
+            entries=entries,
+            checkpoints=tuple(self.checkpoints),
+            results=dict(self.results),
+            summary=self.summary(),
+        )
+
+    def summary(self) -> str:
+        """One readable line per community."""
+        parts = []
+        for c in self.communities:
+            posts = ", ".join(f"{p}×{s}" for p, s in c.posts)
+            rounds = self.rounds_held.get(c.cid, 0)
+            parts.append(
+                f"{c.cid} {c.mode} {len(c.voters)} voters in {len(c.households)} households, "
+                f"posts {posts}, {rounds} round(s)"
+            )
+        return "; ".join(parts)
+
+    # ------------------------------------------------------------------ phases
+
+    def define(self) -> None:
+        """Draw the communities (sizes first), sign the genesis and authorise the role keys."""
+        draw = self.draw
+        r = self.rules
+        for i in range(1, self.n_communities + 1):
+            c = _Community(f"c{i}")
+            c.mode = draw(st.sampled_from(self.modes))
+            c.groups = [f"{c.cid}-g{j}" for j in range(1, draw(st.integers(1, 2)) + 1)]
+            n_posts = draw(st.integers(1, 3))
+            c.posts = [
+                (name, 1 if name == "director" else draw(st.integers(1, 2)))
+                for name in _POST_NAMES[:n_posts]
+            ]
+            listed = {
+                post: seats + r.min_candidate_excess + draw(st.integers(0, 1))
+                for post, seats in c.posts
+            }
+            dropped = draw(st.sampled_from((None, "withdrawn", "rejected")))
+            needed = sum(listed.values()) + (1 if dropped else 0)
+            late = draw(st.booleans())
+            removed = draw(st.booleans())
+            n_voters = max(needed, 2) + draw(_as_strategy(self.extra_voters))
+            n_voters += int(late) + int(removed)
+            voters = [f"{c.cid}-v{k}" for k in range(1, n_voters + 1)]
+            # households of 1-3 voters, spread over the groups
+            k = 0
+            while k < len(voters):
+                size = draw(st.integers(1, 3))
+                members = voters[k : k + size]
+                hh = f"{c.cid}-h{len(c.households) + 1}"
+                c.households.append(members)
+                c.group_of[hh] = c.groups[(len(c.households) - 1) % len(c.groups)]
+                for v in members:
+                    c.household_of[v] = hh
+                k += size
+            c.voters = voters
+            if late:
+                c.late = voters[-1]
+                c.voters = voters[:-1]
+            if removed:
+                c.removed = c.voters[-1]
+            pool = [v for v in c.voters if v != c.removed]
+            at = 0
+            for post, _ in c.posts:
+                c.candidates[post] = pool[at : at + listed[post]]
+                at += listed[post]
+            if dropped:
+                c.dropped = (draw(st.sampled_from([p for p, _ in c.posts])), pool[at], dropped)
+            if r.committee_min >= 1 and draw(st.booleans()):
+                c.committee_candidate = c.candidates[c.posts[-1][0]][0]
+            self.communities.append(c)
+        self.definition = ElectionDefined(
+            election_id=f"e{self.day.year}",
+            name=f"Residents' committee election {self.day.year}",
+            election_day=self.day,
+            communities=tuple(
+                CommunityDef(
+                    community=c.cid,
+                    name=f"Community {c.cid}",
+                    mode=c.mode,
+                    groups=tuple(c.groups),
+                    posts=tuple(
+                        PostDef(post=p, seats=s, rank=_POST_NAMES.index(p)) for p, s in c.posts
+                    ),
+                )
+                for c in self.communities
+            ),
+            rules=r,
+            rules_hash=r.hash(),
+        )
+        start = self.roll - 3
+        self.election = Election.create(
+            self.log, self.keys.authority, self.definition, time=self.at(start)
+        )
+        self.authors[self.keys.authority.key_id] = self.e.author(self.keys.authority)
+        for name in _ROLE_NAMES:
+            key = getattr(self.keys, name)
+            self.submit(
+                self.keys.authority,
+                KeyAuthorised(key_id=key.key_id, role=str(_ROLES[name]), scope=(), label=name),
+                start,
+            )
+
+    def appoint_committees(self) -> None:
+        """``committee_min`` members per community (one may be a future candidate)."""
+        size = self.rules.committee_min
+        for c in self.communities:
+            c.committee = [f"{c.cid}-m{i}" for i in range(1, size + 1)]
+            if c.committee_candidate is not None:
+                c.committee[-1] = c.committee_candidate
+            for m in c.committee:
+                self.submit(
+                    self.keys.authority,
+                    CommitteeMemberAppointed(community=c.cid, member=m, appointed_by="district"),
+                    self.roll - 3,
+                )
+
+    def _registration(self, c: _Community, voter: str, **kw: Any) -> VoterRegistered:
+        draw = self.draw
+        r = self.rules
+        basis = draw(st.sampled_from(r.eligible_bases))
+        eday = self.day
+        oldest = eday.year - 95
+        youngest = eday.year - r.min_age - 1
+        birth = _dt.date(draw(st.integers(oldest, max(oldest, youngest))), 6, 1)
+        salt = hashlib.sha256(b"salt" + voter.encode()).digest()[:16]
+        personal = {"name": f"Resident {voter}", "id_number": f"ID-{voter}"}
+        hh = c.household_of[voter]
+        non_local = basis == str(EligibilityBasis.NON_LOCAL_APPROVED)
+        return VoterRegistered(
+            voter=voter,
+            community=c.cid,
+            group=c.group_of[hh],
+            household=hh,
+            birth_date=birth,
+            basis=basis,
+            years_resident=r.non_local_min_years + draw(st.integers(0, 3)) if non_local else None,
+            approval_ref="residents' meeting minutes" if non_local else None,
+            dedup=dedup_tag(self.dedup_secret, personal["id_number"]),
+            commitment=commitment(salt, personal),
+            **kw,
+        )
+
+    def register_voters(self) -> None:
+        """Every voter of the first roll; sometimes a unit representative and a removal."""
+        for c in self.communities:
+            for v in c.voters:
+                self.submit(self.keys.registrar, self._registration(c, v), self.roll - 2)
+            if self.draw(st.booleans()):
+                self.submit(
+                    self.keys.registrar,
+                    UnitRepRegistered(
+                        rep=f"{c.cid}-rep1", community=c.cid, organisation="Property company"
+                    ),
+                    self.roll - 2,
+                )
+
+    def _publish_roll(self, c: _Community, day: int) -> None:
+        s = self.e.state
+        self.submit(
+            self.keys.registrar,
+            RollPublished(community=c.cid, size=s.roll_size(c.cid), roll_hash=s.roll_hash(c.cid)),
+            day,
+        )
+
+    def publish_rolls(self) -> None:
+        """Each roll published ``roll_days_before`` days (or more) before election day."""
+        for c in self.communities:
+            self._publish_roll(c, self.roll)
+
+    def objections(self) -> None:
+        """An upheld omission (late registration) and an upheld wrongful inclusion (removal)
+        where drawn, each followed by a republished roll; sometimes a rejected objection."""
+        for c in self.communities:
+            changed = False
+            if c.late is not None:
+                obj = f"{c.cid}-obj1"
+                self.submit(
+                    self.keys.committee,
+                    ObjectionFiled(
+                        objection=obj,
+                        community=c.cid,
+                        voter=c.late,
+                        kind="omission",
+                        grounds="resident, missing from the roll",
+                    ),
+                    self.roll,
+                )
+                self.submit(
+                    self.keys.committee,
+                    ObjectionDecided(objection=obj, community=c.cid, upheld=True, reason="ok"),
+                    self.roll,
+                )
+                self.submit(
+                    self.keys.registrar, self._registration(c, c.late, objection=obj), self.roll
+                )
+                c.voters.append(c.late)
+                changed = True
+            if c.removed is not None and "objection_upheld" not in self.rules.removal_reasons:
+                self.submit(
+                    self.keys.registrar,
+                    VoterRemoved(
+                        voter=c.removed, community=c.cid, reason=self.rules.removal_reasons[0]
+                    ),
+                    self.roll,
+                )
+                changed = True
+            elif c.removed is not None:
+                obj = f"{c.cid}-obj2"
+                self.submit(
+                    self.keys.committee,
+                    ObjectionFiled(
+                        objection=obj,
+                        community=c.cid,
+                        voter=c.removed,
+                        kind="wrongful_inclusion",
+                        grounds="moved away",
+                    ),
+                    self.roll,
+                )
+                self.submit(
+                    self.keys.committee,
+                    ObjectionDecided(objection=obj, community=c.cid, upheld=True, reason="ok"),
+                    self.roll,
+                )
+                self.submit(
+                    self.keys.registrar,
+                    VoterRemoved(
+                        voter=c.removed, community=c.cid, reason="objection_upheld", objection=obj
+                    ),
+                    self.roll,
+                )
+                changed = True
+            if self.draw(st.booleans()):
+                obj = f"{c.cid}-obj3"
+                self.submit(
+                    self.keys.committee,
+                    ObjectionFiled(
+                        objection=obj,
+                        community=c.cid,
+                        voter=c.voters[0],
+                        kind="data_error",
+                        grounds="birth date",
+                    ),
+                    self.roll,
+                )
+                self.submit(
+                    self.keys.committee,
+                    ObjectionDecided(
+                        objection=obj, community=c.cid, upheld=False, reason="data correct"
+                    ),
+                    self.roll,
+                )
+            if changed:
+                self._publish_roll(c, self.roll)
+
+    def _active(self, c: _Community) -> list[str]:
+        roll = self.e.state.community(c.cid).roll
+        return [v for v in c.voters if v in roll]
+
+    def group_elections(self) -> None:
+        """Household-ballot elections of group leader and representatives: in every group of a
+        ``group_rep`` community (its electorate), in some groups elsewhere."""
+        draw = self.draw
+        r = self.rules
+        s = self.e.state
+        if r.household_ballots < 1:
+            return
+        for c in self.communities:
+            cs = s.community(c.cid)
+            for group in c.groups:
+                if c.mode != str(ElectionMode.GROUP_REP) and not draw(st.booleans()):
+                    continue
+                households = sorted(h for (g, h) in cs.households if g == group)
+                if not households:
+                    continue
+                members = sorted(
+                    v for v in self._active(c) if c.group_of[c.household_of[v]] == group
+                )
+                issued = [h for h in households if not draw(st.booleans())] or households[:1]
+                for h in issued:
+                    self.submit(
+                        self.keys.polling,
+                        HouseholdBallotIssued(community=c.cid, group=group, household=h),
+                        self.roll,
+                    )
+                consensus = {
+                    "group_leader": PostMarks(
+                        write_ins=tuple(sorted(members[: r.group_leader_seats]))
+                    ),
+                    "group_rep": PostMarks(
+                        write_ins=tuple(
+                            sorted(
+                                members[
+                                    r.group_leader_seats : r.group_leader_seats + r.group_rep_seats
+                                ]
+                            )
+                        )
+                    ),
+                }
+                posts = {
+                    "group_leader": (r.group_leader_seats, ()),
+                    "group_rep": (r.group_rep_seats, ()),
+                }
+                choice = st.just(consensus) | ballots(
+                    posts, write_ins=(*members, f"{c.cid}-nobody")
+                )
+                returned = len(issued) - (1 if len(issued) > 1 and draw(st.booleans()) else 0)
+                for i in range(returned):
+                    self.submit(
+                        self.keys.counting,
+                        HouseholdBallotCast(
+                            community=c.cid,
+                            group=group,
+                            serial=_serial(f"{c.cid}/{group}/{i}"),
+                            marks=draw(choice),
+                        ),
+                        self.roll,
+                    )
+                self.submit(
+                    self.keys.committee,
+                    GroupResultDeclared(
+                        community=c.cid,
+                        group=group,
+                        result=s.group_result(c.cid, group).to_dict(),
+                    ),
+                    self.roll,
+                )
+
+    def nominate(self) -> None:
+        """Nominations (nominators within the per-post limit), a withdrawal or a rejection,
+        vetting, and the committee member who is a candidate withdrawing from the committee."""
+        r = self.rules
+        n = 0
+        for c in self.communities:
+            named: dict[tuple[str, str], int] = {}
+            pool = self._active(c)
+            seats = dict(c.posts)
+            entries = [(p, cand) for p, cands in c.candidates.items() for cand in cands]
+            if c.dropped is not None:
+                entries.append((c.dropped[0], c.dropped[1]))
+            for post, cand in entries:
+                limit = r.nominator_limit_for(seats[post])
+                free = [v for v in pool if named.get((post, v), 0) < limit]
+                if not free:
+                    raise UsageError(f"{c.cid}: no nominator left for {post} (limit {limit})")
+                nominator = free[0]
+                named[(post, nominator)] = named.get((post, nominator), 0) + 1
+                n += 1
+                self.submit(
+                    self.keys.committee,
+                    NominationFiled(
+                        nomination=f"n{n}",
+                        community=c.cid,
+                        post=post,
+                        candidate=cand,
+                        nominators=(nominator,),
+                    ),
+                    self.roll,
+                )
+            if c.dropped is not None and c.dropped[2] == "withdrawn":
+                self.submit(
+                    self.keys.committee,
+                    NominationWithdrawn(
+                        community=c.cid, post=c.dropped[0], candidate=c.dropped[1], reason="moved"
+                    ),
+                    self.roll,
+                )
+            for _post, cand in entries:
+                if c.dropped is not None and c.dropped[2] == "withdrawn" and cand == c.dropped[1]:
+                    continue
+                approved = not (c.dropped is not None and cand == c.dropped[1])
+                self.submit(
+                    self.keys.vetting,
+                    VettingDecided(
+                        community=c.cid,
+                        candidate=cand,
+                        approved=approved,
+                        criteria_ref="regulation art. 12",
+                        reason="meets every criterion" if approved else "not resident",
+                    ),
+                    self.roll,
+                )
+            if c.committee_candidate is not None:
+                self.submit(
+                    self.keys.authority,
+                    CommitteeMemberWithdrawn(
+                        community=c.cid, member=c.committee_candidate, reason="nominated"
+                    ),
+                    self.roll,
+                )
+                self.submit(
+                    self.keys.authority,
+                    CommitteeVacancyFilled(
+                        community=c.cid,
+                        member=f"{c.cid}-m{len(c.committee) + 1}",
+                        replaces=c.committee_candidate,
+                        appointed_by="district",
+                    ),
+                    self.roll,
+                )
+
+    def publish_candidates(self) -> None:
+        """Candidate lists, ``candidates_days_before`` days (or more) before election day."""
+        for c in self.communities:
+            self.submit(
+                self.keys.committee,
+                CandidatesPublished(
+                    community=c.cid,
+                    posts=tuple(
+                        PostList(post=p, seats=s, candidates=tuple(c.candidates[p]))
+                        for p, s in c.posts
+                    ),
+                ),
+                self.listing,
+            )
+
+    def authorise_proxies(self) -> None:
+        """A few written proxies to close relatives (within the cap), then every proxy list."""
+        draw = self.draw
+        r = self.rules
+        for c in self.communities:
+            pool = self._active(c)
+            holders: dict[str, int] = {}
+            principals: set[str] = set()
+            for _ in range(draw(st.integers(0, 2))):
+                free = [v for v in pool if v not in principals and v not in holders]
+                if len(free) < 2:
+                    break
+                principal = draw(st.sampled_from(free))
+                proxies = [
+                    v
+                    for v in pool
+                    if v != principal and v not in principals and holders.get(v, 0) < r.proxy_cap
+                ]
+                if not proxies:
+                    break
+                proxy = draw(st.sampled_from(proxies))
+                holders[proxy] = holders.get(proxy, 0) + 1
+                principals.add(principal)
+                c.proxies.append((principal, proxy))
+                self.submit(
+                    self.keys.committee,
+                    ProxyAuthorised(
+                        community=c.cid,
+                        principal=principal,
+                        proxy=proxy,
+                        relationship=draw(st.sampled_from(r.proxy_relationships)),
+                        attestation=hashlib.sha256(f"letter/{principal}".encode()).digest(),
+                    ),
+                    self.listing,
+                )
+            s = self.e.state
+            self.submit(
+                self.keys.committee,
+                ProxyListPublished(
+                    community=c.cid, count=len(c.proxies), list_hash=s.proxy_hash(c.cid)
+                ),
+                self.listing,
+            )
+
+    def _principals(self, c: _Community, number: int) -> list[str]:
+        """Who may be issued a ballot in round ``number`` (the electorate, in roll order)."""
+        cs = self.e.state.community(c.cid)
+        active = self._active(c)
+        if c.mode == str(ElectionMode.GROUP_REP):
+            return [v for v in active if v in cs.entitled]
+        if c.mode == str(ElectionMode.HOUSEHOLD_REP):
+            seen: set[str] = set()
+            out = []
+            for v in active:
+                hh = c.household_of[v]
+                if hh not in seen:
+                    seen.add(hh)
+                    out.append(v)
+            return out
+        return active
+
+    def _hold_round(self, c: _Community, number: int, posts: Sequence[PostList], day: int) -> None:
+        draw = self.draw
+        r = self.rules
+        observers = tuple(f"obs-{i}" for i in range(1, max(r.min_observers, 1) + 1))
+        kinds = draw(st.lists(st.sampled_from(UNIT_KINDS), min_size=1, max_size=2))
+        units = [f"{c.cid}-r{number}-u{i}" for i in range(1, len(kinds) + 1)]
+        for unit, kind in zip(units, kinds, strict=True):
+            self.submit(
+                self.keys.polling,
+                UnitOpened(
+                    unit=unit, community=c.cid, round=number, kind=kind, observers=observers
+                ),
+                day,
+            )
+            self.submit(self.keys.polling, BoxSealed(unit=unit, box=f"{unit}-box"), day)
+        proxy_of = dict(c.proxies)
+        issued = {u: 0 for u in units}
+        for principal in self._principals(c, number):
+            if draw(st.integers(0, 3)) == 3:  # abstains (shrinks towards everyone voting)
+                continue
+            unit = draw(st.sampled_from(units))
+            holder = proxy_of.get(principal)
+            event = (
+                BallotIssued(unit=unit, voter=holder, proxy_for=principal)
+                if holder is not None
+                else BallotIssued(unit=unit, voter=principal)
+            )
+            self.submit(self.keys.polling, event, day)
+            issued[unit] += 1
+        for unit in units:
+            self.submit(self.keys.polling, UnitClosed(unit=unit), day)
+        if len(units) > 1 and draw(st.booleans()):
+            self.submit(
+                self.keys.polling, BoxTransferred(box=f"{units[-1]}-box", to_unit=units[0]), day
+            )
+        for unit in units:
+            self.submit(self.keys.counting, BoxOpened(box=f"{unit}-box", observers=observers), day)
+        write_ins = (*self._active(c)[:3], f"{c.cid}-nobody")
+        paper = ballots(list(posts), write_ins=write_ins)
+        for unit in units:
+            returned = issued[unit] - (1 if issued[unit] and draw(st.integers(0, 4)) == 0 else 0)
+            for i in range(returned):
+                self.submit(
+                    self.keys.counting,
+                    BallotRecorded(
+                        box=f"{unit}-box",
+                        serial=_serial(f"{unit}/{i}/{self.origin}"),
+                        marks=draw(paper),
+                    ),
+                    day,
+                )
+        result = self.e.tally(c.cid, number)
+        self.results[(c.cid, number)] = result
+        self.rounds_held[c.cid] = number
+        self.submit(
+            self.keys.committee,
+            ResultDeclared(community=c.cid, round=number, result=result.to_dict()),
+            day,
+        )
+
+    def vote(self) -> None:
+        """Election day: units with observers, boxes, ballots issued (proxies for their
+        principals), units closed, boxes opened, ballots recorded, results declared."""
+        for c in self.communities:
+            posts = [
+                PostList(post=p, seats=s, candidates=tuple(c.candidates[p])) for p, s in c.posts
+            ]
+            self._hold_round(c, 1, posts, 0)
+
+    def follow_up_rounds(self) -> None:
+        """Where round 1 asks for one: a re-run of a void round, a re-vote among the tied, or a
+        supplementary round (另行选举) for unfilled seats (one further round at most)."""
+        if not self.follow_ups:
+            return
+        r = self.rules
+        called: list[tuple[_Community, list[PostList]]] = []
+        for c in self.communities:
+            first = self.results[(c.cid, 1)]
+            if first.round_void:
+                kind = "rerun"
+                posts = [
+                    PostList(post=p, seats=s, candidates=tuple(c.candidates[p])) for p, s in c.posts
+                ]
+            elif any(pr.tied for pr in first.posts.values()):
+                kind = "revote"
+                posts = [
+                    PostList(post=pr.post, seats=pr.revote_seats, candidates=tuple(sorted(pr.tied)))
+                    for pr in first.posts.values()
+                    if pr.tied
+                ]
+            else:
+                kind = "supplementary"
+                posts = []
+                for pr in first.posts.values():
+                    if pr.unfilled:
+                        cands = supplementary_candidates(pr, pr.unfilled + r.min_candidate_excess)
+                        if cands:
+                            posts.append(
+                                PostList(post=pr.post, seats=pr.unfilled, candidates=cands)
+                            )
+            if not posts or self.draw(st.booleans()):
+                continue
+            self.submit(
+                self.keys.committee,
+                RoundCalled(
+                    community=c.cid, round=2, source_round=1, kind=kind, posts=tuple(posts)
+                ),
+                1,
+            )
+            called.append((c, posts))
+        for c, posts in called:
+            self._hold_round(c, 2, posts, 7)
+
+    def checkpoint(self) -> None:
+        """A checkpoint of the whole log signed by the log key and cosigned by every witness."""
+        size = len(self.log)
+        text = Checkpoint(origin=self.origin, size=size, root=self.log.root(size)).to_text()
+        note = sign_note(text, [self.log_signer])
+        stamp = self.at(8) // 1_000_000
+        for w in self.witnesses:
+            note = cosign(note, w, stamp)
+        self.log.add_checkpoint(note)
+        self.checkpoints.append(note)
+
+
+def _serial(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()[:16]
+
+
+@st.composite
+def signed_event_streams(
+    draw: st.DrawFn,
+    *,
+    communities: int | SearchStrategy[int] = _ONE_TO_TWO,
+    extra_voters: int | SearchStrategy[int] = _ZERO_TO_THREE,
+    modes: Sequence[str] = _MODES,
+    rules: RuleSet | SearchStrategy[RuleSet] | None = None,
+    witnesses: int | SearchStrategy[int] = _ZERO_TO_TWO,
+    follow_up_rounds: bool = True,
+    origin: str = "example.org/election",
+) -> SignedElection:
+    """Whole elections, valid by construction: genesis and role keys, committees, voter
+    registrations (households, groups, eligibility bases), the roll published in time,
+    objections (a late registration, a removal), resident group elections, nominations within
+    the nominator limits, a withdrawal or a rejected vetting, the candidate list, proxies, the
+    vote (units, observers, sealed boxes, ballots issued and recorded with drawn marks,
+    overvotes and write-ins included), declared results, a re-run / re-vote / supplementary
+    round where the result calls for one, and a cosigned checkpoint.
+
+    ``communities``: how many (``c1``, ``c2``, ...); ``extra_voters``: voters beyond the
+    candidates each community needs; ``modes``: election modes to draw from; ``rules``: a
+    RuleSet or a strategy of them (default :func:`rulesets`, which shrinks to the defaults);
+    ``witnesses``: how many witnesses cosign the checkpoint (the quorum is drawn up to that).
+    Every choice shrinks towards one community with the fewest voters, everyone voting, the
+    default rules.
+    """
+    builder = ElectionBuilder(
+        draw,
+        communities=communities,
+        extra_voters=extra_voters,
+        modes=modes,
+        rules=rules,
+        witnesses=witnesses,
+        follow_up_rounds=follow_up_rounds,
+        origin=origin,
+    )
+    return builder.run_all()
