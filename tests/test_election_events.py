@@ -246,6 +246,7 @@ def test_ruleset_defaults_round_trip_and_hash() -> None:
         {"removal_reasons": ("died",)},
         {"tally": TallyRules(majority=Fraction(2, 3))},
         {"tally": TallyRules(combined_ballot=True)},
+        {"post_candidate_excess": {"member": 2}},
     ):
         h = attrs.evolve(r, **change).hash()  # type: ignore[arg-type]
         assert h not in seen
@@ -266,6 +267,8 @@ def test_ruleset_from_body_is_strict() -> None:
         ({**body, "combined_ballot": 0}, "combined_ballot"),
         ({k: v for k, v in body.items() if k != "proxy_cap"}, "proxy_cap"),
         ({**body, "extra": 1}, "extra"),
+        ({**body, "post_candidate_excess": {"member": "2"}}, "post_candidate_excess"),
+        ({**body, "post_candidate_excess": {"member": -1}}, "post_candidate_excess"),
     ):
         with pytest.raises(EntryError, match=match):
             RuleSet.from_body(bad)

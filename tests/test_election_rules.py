@@ -365,6 +365,11 @@ def test_committee_member_not_withdrawn() -> None:
         s.at(-9),
     )
     s.submit(s.keys.committee, lists["c1"], s.at(-8))
+    # once listed, a candidate cannot join the committee
+    late = CommitteeMemberAppointed(community="c1", member="c1-v00", appointed_by="office")
+    v = refused(s, s.keys.authority, late, s.at(-7), C.COMMITTEE_MEMBER_NOT_WITHDRAWN)
+    assert v.ids == ("c1-v00",)
+    s.submit(s.keys.authority, attrs.evolve(late, member="c1-v19"), s.at(-7))
 
 
 def _candidate_lists(s: Scenario) -> dict[str, CandidatesPublished]:
@@ -734,6 +739,17 @@ def test_candidates_not_more_than_seats() -> None:
         s2.at(-9),
     )
     s2.submit(s2.keys.committee, one, s2.at(-8))
+    # a per-post override: members need two more candidates than seats
+    s3 = until("publish_candidates", rules=RuleSet(post_candidate_excess={"member": 2}))
+    v = refused(
+        s3,
+        s3.keys.committee,
+        _candidate_lists(s3)["c2"],
+        s3.at(-8),
+        C.CANDIDATES_NOT_MORE_THAN_SEATS,
+    )
+    assert v.ids == ("c2", "member")
+    s3.submit(s3.keys.committee, _candidate_lists(s3)["c1"], s3.at(-8))  # c1: 4 for 2 seats
 
 
 @covers(C.CANDIDATES_LIST_LATE)

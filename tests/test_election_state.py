@@ -171,6 +171,12 @@ def test_submit_many_is_all_or_nothing() -> None:
     assert [r.index for r in receipts] == [size, size + 1, size + 2]
     assert {"c1-v91", "c1-v92", "c1-v93"} <= set(e.state.voters)
     assert e.submit_many(author, []) == []
+    # a malformed item is named too, and nothing is appended
+    size = len(s.log)
+    bad = attrs.evolve(batch[3][0], voter="has space")
+    with pytest.raises(EntryError, match=r"batch item 1: voter\.registered\.voter"):
+        e.submit_many(author, [(s.registration("c1-v96", "c1", "c1-g1", "h"), 0), (bad, 0)])
+    assert len(s.log) == size and "c1-v96" not in e.state.voters
 
 
 def test_submit_rewinds_the_author_on_violation() -> None:

@@ -195,7 +195,7 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(
             COMMITTEE_MEMBER_NOT_WITHDRAWN,
             "a listed candidate is still an election committee "
-            "member when the candidate list is published",
+            "member when the candidate list is published, or joins the committee afterwards",
         ),
         _r(
             VOTER_DUPLICATE,
@@ -254,8 +254,9 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(VETTING_MISSING, "a listed candidate has no approving vetting decision"),
         _r(
             CANDIDATES_NOT_MORE_THAN_SEATS,
-            "差额: a post lists fewer than seats + min_candidate_excess candidates",
-            "min_candidate_excess",
+            "差额: a post lists fewer than seats + its excess (min_candidate_excess, or the "
+            "post's override) candidates",
+            "min_candidate_excess, post_candidate_excess",
         ),
         _r(
             CANDIDATES_LIST_LATE,
@@ -339,7 +340,7 @@ RULES: Final[dict[str, RuleInfo]] = {
             ROUND_CANDIDATES_MISMATCH,
             "a called round's seats or candidates differ from the "
             "tied persons / the supplementary candidates of the source round",
-            "min_candidate_excess",
+            "min_candidate_excess, post_candidate_excess",
         ),
     )
 }

@@ -141,7 +141,10 @@ class Election:
         touched = False
         try:
             for i, (raw, time) in enumerate(items):
-                event = _canonical(raw)
+                try:
+                    event = _canonical(raw)
+                except EntryError as exc:
+                    raise EntryError(f"batch item {i}: {exc}") from exc
                 entry = author.sign(event.TYPE, event.to_body(), time=time, schema=event.SCHEMA)
                 ctx = EventContext(
                     index=base + i, time=time, signer=author.key_id, leaf_hash=entry.leaf_hash

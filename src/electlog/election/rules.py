@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any, Final, Self
 
@@ -121,6 +121,28 @@ def _str_tuple(value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _excess_pairs(value: object) -> tuple[tuple[str, int], ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Mapping | list | tuple):
+        raise UsageError("post_candidate_excess must map post ids to ints")
+    items: Iterable[Any] = value.items() if isinstance(value, Mapping) else value
+    try:
+        pairs = sorted((k, v) for k, v in items)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"post_candidate_excess must map post ids to ints: {exc}") from None
+    for k, v in pairs:
+        if (
+            not isinstance(k, str)
+            or not k
+            or not isinstance(v, int)
+            or isinstance(v, bool)
+            or v < 0
+        ):
+            raise UsageError(f"post_candidate_excess: {k!r} -> {v!r} is not post id -> int >= 0")
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise UsageError("post_candidate_excess names a post twice")
+    return tuple(pairs)
+
+
 def _fraction_text(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
@@ -166,6 +188,11 @@ class RuleSet:
     """The candidate list is published at least this many days before election day."""
     min_candidate_excess: int = attrs.field(default=1, validator=_nonneg_int)
     """差额: every post lists at least ``seats + min_candidate_excess`` candidates."""
+    post_candidate_excess: tuple[tuple[str, int], ...] = attrs.field(
+        default=(), converter=_excess_pairs
+    )
+    """Per-post overrides of ``min_candidate_excess`` (post id -> excess), e.g.
+    ``{"member": 2}``; recorded as a map."""
     proxy_cap: int = attrs.field(default=3, validator=_nonneg_int)
     """A proxy holds at most this many principals."""
     proxy_relationships: tuple[str, ...] = attrs.field(
@@ -217,6 +244,7 @@ class RuleSet:
         ``"num/den"`` strings in lowest terms)."""
         body: dict[str, Any] = {name: getattr(self, name) for name in _INT_FIELDS}
         body["nominator_limit"] = self.nominator_limit
+        body["post_candidate_excess"] = dict(self.post_candidate_excess)
         for name in _TUPLE_FIELDS:
             body[name] = list(getattr(self, name))
         for name in _SHARE_FIELDS:
@@ -234,6 +262,7 @@ class RuleSet:
             *_TUPLE_FIELDS,
             *_SHARE_FIELDS,
             "nominator_limit",
+            "post_candidate_excess",
             "combined_ballot",
         }
         keys = set(body)
@@ -251,6 +280,13 @@ class RuleSet:
         if nl is not None and (not isinstance(nl, int) or isinstance(nl, bool)):
             raise EntryError(f"{where}.nominator_limit must be an integer or nil")
         kw["nominator_limit"] = nl
+        pe = body["post_candidate_excess"]
+        if not isinstance(pe, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in pe.items()
+        ):
+            raise EntryError(f"{where}.post_candidate_excess must be a map of post id to integer")
+        kw["post_candidate_excess"] = pe
         for name in _TUPLE_FIELDS:
             v = body[name]
             if not isinstance(v, list | tuple) or not all(isinstance(x, str) and x for x in v):
@@ -282,6 +318,14 @@ class RuleSet:
     def hash(self) -> bytes:
         """SHA-256 of :meth:`canonical_bytes` (recorded in the genesis event and checked)."""
         return hashlib.sha256(self.canonical_bytes()).digest()
+
+    def candidate_excess_for(self, post: str) -> int:
+        """差额 for ``post``: its override in ``post_candidate_excess`` or
+        ``min_candidate_excess``."""
+        for k, v in self.post_candidate_excess:
+            if k == post:
+                return v
+        return self.min_candidate_excess
 
     def nominator_limit_for(self, seats: int) -> int:
         """How many candidates one nominator may name for a post with ``seats`` seats."""

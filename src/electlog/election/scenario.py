@@ -602,7 +602,7 @@ class Scenario:
         k = self.keys
         first = self.e.tally("c1", 1).posts["member"]
         seats = first.unfilled
-        cands = supplementary_candidates(first, seats + self.rules.min_candidate_excess)
+        cands = supplementary_candidates(first, seats + self.rules.candidate_excess_for("member"))
         self.submit(
             k.committee,
             RoundCalled(

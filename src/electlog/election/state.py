@@ -77,6 +77,7 @@ from .tally import (
 )
 
 __all__ = [
+    "DAY_US",
     "GROUP_LEADER",
     "GROUP_REP",
     "SIGNER_ROLES",
@@ -891,6 +892,7 @@ class ElectionState:
         cs = self.communities[ev.community]
         if ev.member in cs.committee:
             raise _violation(C.REF_DUPLICATE, "already a committee member", ev.member)
+        self._not_a_candidate(cs, ev.member)
         if len(cs.committee) + len(cs.vacancies) >= self.rules.committee_max:
             raise _violation(
                 C.COMMITTEE_SIZE,
@@ -923,6 +925,16 @@ class ElectionState:
             raise _violation(C.REF_DUPLICATE, "already a committee member", ev.member)
         if ev.member in cs.former:
             raise _violation(C.REF_DUPLICATE, "a withdrawn member cannot fill a vacancy", ev.member)
+        self._not_a_candidate(cs, ev.member)
+
+    @staticmethod
+    def _not_a_candidate(cs: CommunityState, member: str) -> None:
+        if member in cs.candidates:
+            raise _violation(
+                C.COMMITTEE_MEMBER_NOT_WITHDRAWN,
+                "a listed candidate cannot join the election committee",
+                member,
+            )
 
     def _apply_vacancy_filled(self, ctx: EventContext, ev: CommitteeVacancyFilled) -> None:
         cs = self.communities[ev.community]
@@ -1384,7 +1396,7 @@ class ElectionState:
                     f"approved nominees for {pl.post} missing from the list",
                     *omitted,
                 )
-            need = pl.seats + self.rules.min_candidate_excess
+            need = pl.seats + self.rules.candidate_excess_for(pl.post)
             if len(pl.candidates) < need:
                 raise _violation(
                     C.CANDIDATES_NOT_MORE_THAN_SEATS,
@@ -1793,7 +1805,9 @@ class ElectionState:
                     raise _violation(
                         C.ROUND_NOT_WARRANTED, f"{pl.post}: no unfilled seats", pl.post
                     )
-                want_c = supplementary_candidates(pr, pr.unfilled + self.rules.min_candidate_excess)
+                want_c = supplementary_candidates(
+                    pr, pr.unfilled + self.rules.candidate_excess_for(pl.post)
+                )
                 if pl.seats != pr.unfilled or set(pl.candidates) != set(want_c):
                     raise _violation(
                         C.ROUND_CANDIDATES_MISMATCH,
