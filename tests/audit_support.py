@@ -171,6 +171,7 @@ __all__ = [
     "rechain",
     "resign",
     "seed",
+    "write_bundle",
 ]
 
 
@@ -250,3 +251,46 @@ def build_election(seed_value: int = 0, *, origin: str = "") -> ElectionLog:
     )
     el.notes = [el.note(size) for size in (100, 200, len(log))]
     return el
+
+
+def write_bundle(
+    path: Any,
+    origin: str,
+    entries: list[bytes],
+    notes: list[str],
+    *,
+    header_entries: int | None = None,
+    header_checkpoints: int | None = None,
+) -> bytes:
+    """Write a bundle exactly as docs/format.md §5 lays it out (an independent writer, so tamper
+    tests can make an attacker's bundle: consistent CRCs and trailer, any content). Returns the
+    file's bytes."""
+    import hashlib
+    import struct
+    import zlib
+
+    def record(payload: bytes) -> bytes:
+        head = struct.pack(">I", len(payload))
+        return head + payload + struct.pack(">I", zlib.crc32(head + payload))
+
+    header = encode(
+        {
+            "checkpoints": len(notes) if header_checkpoints is None else header_checkpoints,
+            "entries": len(entries) if header_entries is None else header_entries,
+            "origin": origin,
+            "v": 1,
+        }
+    )
+    body = bytearray(b"ELECTLOG-BUNDLE\n")
+    body += record(header)
+    for data in entries:
+        body += record(data)
+    body += b"\x00\x00\x00\x00"
+    for note in notes:
+        body += record(note.encode("utf-8"))
+    body += b"\x00\x00\x00\x00"
+    body += hashlib.sha256(body).digest()
+    from pathlib import Path
+
+    Path(path).write_bytes(bytes(body))
+    return bytes(body)

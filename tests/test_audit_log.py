@@ -356,3 +356,13 @@ def test_entry_from_bytes_is_the_parser(glog: GenericLog) -> None:
     # the auditor accepts exactly what Entry.from_bytes accepts (same code path)
     for data in glog.entries[:5]:
         Entry.from_bytes(data)
+
+
+def test_bare_note_next_to_its_cosigned_note(glog: GenericLog) -> None:
+    # `electlog checkpoint --witness-key` keeps the log's bare note and adds the cosigned one
+    bare = glog.signed_note(60, glog.log.root(60), cosigners=0)
+    report = run(glog, notes=[glog.notes[0], bare, glog.notes[1]])
+    assert report.findings == ()
+    assert report.counts.checkpoints == 3 and report.counts.checkpoints_verified == 2
+    report = run(glog, notes=[glog.notes[0], bare])
+    assert report.codes() == {F.CHECKPOINT_WITNESS_QUORUM, F.CHECKPOINT_UNCOVERED_ENTRIES}

@@ -81,6 +81,15 @@ def audit(
                     except SourceUnreadable as exc:
                         replay.source_unreadable(exc.message, exc.offset, exc.last_good_index)
                 notes = src.checkpoint_notes()
+                if src.notes_problem is not None:
+                    message, offset = src.notes_problem
+                    sink.add(
+                        F.SOURCE_UNREADABLE,
+                        None,
+                        f"{src.description}: the checkpoint section is damaged: {message}; "
+                        f"the {len(notes)} checkpoint(s) before it were checked",
+                        {"offset": offset, "entries_read": replay.size},
+                    )
                 replay.finish(notes, since)
                 description = src.description
             finally:

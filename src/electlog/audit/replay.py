@@ -418,20 +418,7 @@ class Replay:
                 )
             else:
                 witnesses = detailed.witnesses
-                if len(witnesses) >= trust.quorum:
-                    witnessed = True
-                else:
-                    add(
-                        F.CHECKPOINT_WITNESS_QUORUM,
-                        None,
-                        f"checkpoint {position} (size {cp.size}) is cosigned by "
-                        f"{len(witnesses)} trusted witness(es), the quorum is {trust.quorum}",
-                        {
-                            **where,
-                            "cosigned_by": [name for name, _ in witnesses],
-                            "quorum": trust.quorum,
-                        },
-                    )
+                witnessed = len(witnesses) >= trust.quorum
             self.signed.append(
                 _SignedCheckpoint(
                     position=position,
@@ -440,6 +427,27 @@ class Replay:
                     witnessed=witnessed,
                     witnesses=witnesses,
                 )
+            )
+        # A tree (size, root) is witnessed when any of its log-signed notes meets the quorum:
+        # a log may keep its bare signed note next to the cosigned one of the same tree.
+        trees: dict[tuple[int, bytes], list[_SignedCheckpoint]] = {}
+        for sc in self.signed:
+            trees.setdefault((sc.checkpoint.size, sc.checkpoint.root), []).append(sc)
+        for (size, _), group in trees.items():
+            if any(sc.witnessed for sc in group):
+                continue
+            best = max(group, key=lambda sc: len(sc.witnesses))
+            add(
+                F.CHECKPOINT_WITNESS_QUORUM,
+                None,
+                f"checkpoint {best.position} (size {size}) is cosigned by {len(best.witnesses)} "
+                f"trusted witness(es), the quorum is {trust.quorum}",
+                {
+                    "checkpoint": best.position,
+                    "note": best.note,
+                    "cosigned_by": [name for name, _ in best.witnesses],
+                    "quorum": trust.quorum,
+                },
             )
         self._checkpoint_trees()
 

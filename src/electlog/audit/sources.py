@@ -11,9 +11,12 @@ have already been yielded and are checked.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
+import struct
 import urllib.parse
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
@@ -21,10 +24,21 @@ from typing import Final
 from electlog.errors import AuditError, BundleError, ElectlogError, StoreCorruptedError
 from electlog.log import Log
 from electlog.store import Store, is_postgres_dsn, open_store
+from electlog.store.bundle import MAX_BUNDLE_NOTE_SIZE, BundleReader
+from electlog.store.tiles import TilesReader
 
-__all__ = ["BytesSource", "Source", "SourceUnreadable", "StoreSource", "open_source"]
+__all__ = [
+    "BundleSource",
+    "BytesSource",
+    "Source",
+    "SourceUnreadable",
+    "StoreSource",
+    "open_source",
+]
 
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+_U32: Final = struct.Struct(">I")
+_END: Final = b"\x00\x00\x00\x00"
 
 
 class SourceUnreadable(Exception):
@@ -43,6 +57,8 @@ class Source:
     description: str = ""
     origin: str | None = None
     """The origin the source declares (bundle header, store metadata), if it declares one."""
+    notes_problem: tuple[str, int | None] | None = None
+    """Damage found after the entries (in the checkpoint section): message and byte offset."""
 
     def size_hint(self) -> int | None:
         """How many entries the source says it holds (for progress), if known."""
@@ -233,12 +249,136 @@ def open_source(source: object) -> Source:
     return _bundle_source(path)
 
 
+class BundleSource(Source):
+    """A bundle file (docs/format.md §5), read with :class:`~electlog.store.BundleReader`.
+
+    Entries stream through the reader, which checks every record's CRC and stops at the first
+    damage (:class:`SourceUnreadable` with the byte offset and the last good entry). The
+    reader also refuses checkpoint notes that name another origin or more entries than the
+    bundle holds; those are exactly what the auditor must judge itself (a truncated log, a
+    replayed checkpoint), so in that case the checkpoint section is read again leniently here,
+    record by record, keeping every note whose record is intact, and the damage past it, if any,
+    is reported in :attr:`notes_problem`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.description = f"bundle {str(path)!r}"
+        try:
+            self._reader = BundleReader(path)
+        except BundleError as exc:
+            raise AuditError(f"{self.description} cannot be read: {exc}") from exc
+        self.origin = self._reader.origin
+        self._end_of_entries: int | None = None
+        self._notes: list[str] | None = None
+        self._failure: BundleError | None = None
+
+    def size_hint(self) -> int | None:
+        return self._reader.entry_count
+
+    def chunks(self, size: int) -> Iterator[list[bytes]]:
+        chunk: list[bytes] = []
+        end = getattr(self._reader, "_entries_offset", None)
+        last = -1
+        try:
+            for index, data, offset in self._reader:
+                chunk.append(data)
+                last = index
+                end = offset + len(data) + 8
+                if len(chunk) >= size:
+                    yield chunk
+                    chunk = []
+            self._notes = [c.note for c in self._reader.checkpoints]
+        except BundleError as exc:
+            if chunk:
+                yield chunk
+                chunk = []
+            if last + 1 < self._reader.entry_count:
+                raise SourceUnreadable(
+                    str(exc), offset=exc.offset, last_good_index=exc.last_good_index
+                ) from exc
+            self._failure = exc  # every entry was read: the damage is after the entries
+        if chunk:
+            yield chunk
+        self._end_of_entries = end
+
+    def checkpoint_notes(self) -> list[str]:
+        if self._notes is not None:
+            return list(self._notes)
+        if self._failure is None or self._end_of_entries is None:
+            return []
+        notes, problem = self._lenient_notes(self._end_of_entries)
+        semantic = any(
+            phrase in str(self._failure)
+            for phrase in ("commits to", "is for log", "does not parse")
+        )
+        if problem is not None:
+            self.notes_problem = problem
+        elif not semantic:
+            offset = self._failure.offset
+            self.notes_problem = (str(self._failure), offset)
+        return notes
+
+    def _lenient_notes(self, start: int) -> tuple[list[str], tuple[str, int | None] | None]:
+        """Every intact note record after the entries; the first structural problem."""
+        notes: list[str] = []
+        digest_ok = True
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(start)
+                if fh.read(4) != _END:
+                    return notes, ("no end-of-entries marker after the last entry", start)
+                pos = start + 4
+                for i in range(self._reader.checkpoint_count):
+                    head = fh.read(4)
+                    if len(head) < 4:
+                        return notes, (f"truncated before checkpoint {i}", pos)
+                    (length,) = _U32.unpack(head)
+                    if length == 0 or length > MAX_BUNDLE_NOTE_SIZE:
+                        return notes, (f"checkpoint {i} record has length {length}", pos)
+                    body = fh.read(length + 4)
+                    if len(body) < length + 4:
+                        return notes, (f"truncated inside checkpoint {i}", pos)
+                    payload = body[:length]
+                    if zlib.crc32(payload, zlib.crc32(head)) != _U32.unpack(body[length:])[0]:
+                        return notes, (f"checkpoint {i} record fails its CRC-32", pos)
+                    try:
+                        notes.append(payload.decode("utf-8"))
+                    except UnicodeDecodeError:
+                        return notes, (f"checkpoint {i} is not UTF-8", pos)
+                    pos += length + 8
+                if fh.read(4) != _END:
+                    return notes, ("no end-of-checkpoints marker", pos)
+                pos += 4
+                trailer = fh.read(32)
+                extra = fh.read(1)
+                fh.seek(0)
+                digest = hashlib.sha256()
+                remaining = pos
+                while remaining:
+                    block = fh.read(min(remaining, 1 << 20))
+                    if not block:
+                        break
+                    digest.update(block)
+                    remaining -= len(block)
+                digest_ok = trailer == digest.digest() and not extra
+        except OSError as exc:
+            return notes, (f"cannot read the checkpoints: {exc.strerror}", start)
+        if not digest_ok:
+            return notes, ("SHA-256 trailer does not match the bundle's contents", pos)
+        return notes, None
+
+    def close(self) -> None:
+        self._reader.close()
+
+
 def _bundle_source(path: Path) -> Source:
-    raise AuditError(f"{str(path)!r} is not a SQLite store, and bundles are not supported yet")
+    return BundleSource(path)
 
 
 def _tiles_source(path: Path) -> Source:
-    raise AuditError(f"{str(path)!r} is a directory, and tiles are not supported yet")
-
-
-_ = BundleError
+    try:
+        reader = TilesReader(path)
+    except ElectlogError as exc:
+        raise AuditError(f"{str(path)!r} is not a readable tlog-tiles directory: {exc}") from exc
+    return StoreSource(reader, f"tiles directory {str(path)!r}", owned=True)

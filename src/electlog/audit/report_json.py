@@ -1,0 +1,99 @@
+"""The JSON report (schema ``electlog-audit-report/1``, documented in docs/auditing.md).
+
+The schema is stable: fields are only ever added in a new schema version. :data:`REPORT_FIELDS`,
+:data:`COUNTS_FIELDS`, :data:`FINDING_FIELDS` and :data:`RUN_FIELDS` list the fields in order
+(a test checks them against docs/auditing.md and against real reports).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from .report import REPORT_SCHEMA, Report
+
+__all__ = [
+    "CHECKPOINT_FIELDS",
+    "COUNTS_FIELDS",
+    "FINDING_FIELDS",
+    "REPORT_FIELDS",
+    "REPORT_SCHEMA",
+    "RUN_FIELDS",
+    "render_json",
+    "validate_report_dict",
+]
+
+REPORT_FIELDS: Final = (
+    "schema",
+    "verdict",
+    "origin",
+    "source",
+    "counts",
+    "checkpoint",
+    "since",
+    "tallies",
+    "findings",
+    "run",
+)
+COUNTS_FIELDS: Final = (
+    "entries",
+    "authors",
+    "checkpoints",
+    "checkpoints_verified",
+    "findings",
+    "events",
+)
+CHECKPOINT_FIELDS: Final = ("size", "root", "witnesses", "note")
+FINDING_FIELDS: Final = ("code", "severity", "index", "message", "evidence")
+RUN_FIELDS: Final = (
+    "jobs",
+    "signature_backend",
+    "elapsed_seconds",
+    "entries_per_second",
+    "election_replay",
+)
+_SEVERITIES: Final = ("error", "warning", "info")
+
+
+def render_json(report: Report, *, indent: int | None = 2) -> str:
+    """The report as JSON text (UTF-8, keys in schema order, trailing newline)."""
+    return report.to_json(indent=indent)
+
+
+def _require(cond: bool, what: str) -> None:
+    if not cond:
+        raise ValueError(f"report does not follow {REPORT_SCHEMA}: {what}")
+
+
+def validate_report_dict(data: Any) -> None:
+    """Check that ``data`` (a decoded JSON report) has exactly the documented shape; raises
+    ``ValueError`` naming the first deviation. For consumers' tests and ours."""
+    _require(isinstance(data, dict), "top level is not an object")
+    _require(tuple(data) == REPORT_FIELDS, f"top-level fields {list(data)}")
+    _require(data["schema"] == REPORT_SCHEMA, f"schema {data['schema']!r}")
+    _require(data["verdict"] in ("clean", "findings"), f"verdict {data['verdict']!r}")
+    _require(isinstance(data["origin"], str) and isinstance(data["source"], str), "origin/source")
+    counts = data["counts"]
+    _require(isinstance(counts, dict) and tuple(counts) == COUNTS_FIELDS, "counts fields")
+    for name in ("entries", "authors", "checkpoints", "checkpoints_verified"):
+        _require(isinstance(counts[name], int) and counts[name] >= 0, f"counts.{name}")
+    _require(tuple(counts["findings"]) == _SEVERITIES, "counts.findings severities")
+    _require(
+        all(isinstance(k, str) and isinstance(v, int) for k, v in counts["events"].items()),
+        "counts.events",
+    )
+    cp = data["checkpoint"]
+    _require(cp is None or (isinstance(cp, dict) and tuple(cp) == CHECKPOINT_FIELDS), "checkpoint")
+    _require(data["since"] is None or isinstance(data["since"], dict), "since")
+    _require(isinstance(data["tallies"], dict), "tallies")
+    _require(isinstance(data["findings"], list), "findings")
+    for i, f in enumerate(data["findings"]):
+        _require(isinstance(f, dict) and tuple(f) == FINDING_FIELDS, f"findings[{i}] fields")
+        _require(isinstance(f["code"], str) and bool(f["code"]), f"findings[{i}].code")
+        _require(f["severity"] in _SEVERITIES, f"findings[{i}].severity")
+        _require(f["index"] is None or isinstance(f["index"], int), f"findings[{i}].index")
+        _require(isinstance(f["message"], str), f"findings[{i}].message")
+        _require(isinstance(f["evidence"], dict), f"findings[{i}].evidence")
+    run = data["run"]
+    _require(isinstance(run, dict) and tuple(run) == RUN_FIELDS, "run fields")
+    errors = counts["findings"]["error"] + counts["findings"]["warning"]
+    _require((data["verdict"] == "clean") == (errors == 0), "verdict does not match the counts")

@@ -1,0 +1,109 @@
+"""The plain-text report: verdict first, then counts, checkpoint, tallies and every finding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .report import Report
+
+__all__ = ["render_tallies", "render_text"]
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def _round_lines(number: str, rnd: dict[str, Any], electorate: int) -> list[str]:
+    res = rnd["result"]
+    declared = "not declared"
+    if rnd["declared"]:
+        declared = "declared, matches" if rnd["matches_declared"] else "declared, DIFFERS"
+    void = f"  VOID ({res['void_reason']})" if res.get("round_void") else ""
+    lines = [
+        f"    round {number} ({rnd['kind']}): issued {res['issued']}, returned "
+        f"{res['returned']} (turnout {_pct(res['returned'], electorate)}), valid {res['valid']}, "
+        f"partly valid {res['partly_valid']}, void {res['void']}, blank {res['blank']}; "
+        f"{declared}{void}"
+    ]
+    for post, pr in res["posts"].items():
+        elected = ", ".join(f"{p} ({pr['counts'].get(p, 0)})" for p in pr["elected"]) or "nobody"
+        extra = []
+        if pr["tied"]:
+            extra.append(f"tied: {', '.join(pr['tied'])}")
+        if pr["unfilled"]:
+            extra.append(f"{pr['unfilled']} unfilled")
+        tail = f" [{'; '.join(extra)}]" if extra else ""
+        lines.append(f"      {post} ({pr['seats']} seat(s)): elected {elected}{tail}")
+        ranked = sorted(pr["counts"].items(), key=lambda kv: (-kv[1], kv[0]))
+        lines.append("        " + ", ".join(f"{p} {n}" for p, n in ranked))
+    return lines
+
+
+def render_tallies(tallies: dict[str, Any], community: str | None = None) -> str:
+    """The recomputed results per community, round and post (``community`` filters)."""
+    lines: list[str] = []
+    for cid, c in tallies.items():
+        if community is not None and cid != community:
+            continue
+        lines.append(
+            f"  {cid} {c['name']} ({c['mode']}): roll {c['roll']}, electorate {c['electorate']}"
+        )
+        for number, rnd in c["rounds"].items():
+            lines.extend(_round_lines(number, rnd, c["electorate"]))
+        for gid, g in c.get("groups", {}).items():
+            res = g["result"]
+            elected = "; ".join(
+                f"{post}: {', '.join(pr['elected']) or 'nobody'}"
+                for post, pr in res["posts"].items()
+            )
+            state = "matches" if g["matches_declared"] else "DIFFERS"
+            if not g["declared"]:
+                state = "not declared"
+            lines.append(
+                f"    group {gid}: {res['returned']} household ballots; {elected} ({state})"
+            )
+    return "\n".join(lines)
+
+
+def render_text(report: Report) -> str:
+    """The report as plain text (ends with a newline)."""
+    c = report.counts
+    f = c.findings
+    lines = [
+        f"VERDICT: {report.verdict.upper()}"
+        + ("" if report.clean else f" ({f['error']} error(s), {f['warning']} warning(s))"),
+        f"log          {report.origin}",
+        f"source       {report.source}",
+        f"entries      {c.entries} from {c.authors} author(s)",
+        f"checkpoints  {c.checkpoints} found, {c.checkpoints_verified} verified",
+    ]
+    if report.checkpoint is not None:
+        cp = report.checkpoint
+        names = ", ".join(w["name"] for w in cp["witnesses"]) or "no witness"
+        lines.append(f"latest       size {cp['size']} root {cp['root']} (cosigned by {names})")
+    if report.since is not None:
+        s = report.since
+        if not s.get("verified"):
+            lines.append("since        the given checkpoint does not verify")
+        else:
+            state = "consistent" if s["consistent"] else "NOT consistent"
+            lines.append(f"since        size {s['size']}: {state} with this log")
+    run = report.run
+    if run:
+        lines.append(
+            f"run          {run.get('jobs')} job(s), {run.get('signature_backend')}, "
+            f"{run.get('elapsed_seconds')} s, {run.get('entries_per_second')} entries/s"
+        )
+    if c.events:
+        lines.append("events")
+        lines.extend(f"  {t:<36} {n:>9}" for t, n in sorted(c.events.items()))
+    if report.tallies:
+        lines.append("tallies (recomputed from the recorded ballots)")
+        lines.append(render_tallies(report.tallies))
+    lines.append(f"findings     {f['error']} error, {f['warning']} warning, {f['info']} info")
+    for finding in report.findings:
+        where = "-" if finding.index is None else f"entry {finding.index}"
+        lines.append(
+            f"  {finding.severity.value.upper():<7} {where:<12} {finding.code}: {finding.message}"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,214 @@
+"""Subcommands for auditors: ``verify``, ``prove inclusion|consistency`` and ``tally``.
+
+``electlog verify SOURCE --trust FILE`` exits 0 when the verdict is clean, 1 when there are
+findings and 2 when the audit could not run (usage, unreadable input, bad trust file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..audit import Report, audit, read_since
+from ..audit.pipeline import CHUNK_SIZE
+from ..audit.progress import stderr_is_terminal
+from ..audit.replay import CompactMerkleTree
+from ..audit.report_html import render_html
+from ..audit.report_json import render_json
+from ..audit.report_text import render_tallies, render_text
+from ..audit.sources import SourceUnreadable, open_source
+from ..errors import AuditError, StorageError, UsageError
+from ..events import entry_leaf_hash
+
+__all__ = ["register"]
+
+_EXIT_CLEAN = 0
+_EXIT_FINDINGS = 1
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise StorageError(f"cannot write {output}: {exc.strerror}") from exc
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return stderr_is_terminal() if args.progress is None else bool(args.progress)
+
+
+def _run_audit(args: argparse.Namespace) -> Report:
+    since = read_since(args.since) if getattr(args, "since", None) else None
+    return audit(
+        args.source,
+        args.trust,
+        since=since,
+        jobs=args.jobs,
+        progress=_progress(args),
+        election=not args.no_election,
+    )
+
+
+def _verify(args: argparse.Namespace) -> int:
+    report = _run_audit(args)
+    if args.format == "json":
+        text = render_json(report)
+    elif args.format == "html":
+        text = render_html(report)
+    else:
+        text = render_text(report)
+    _write(text, args.output)
+    if args.output not in (None, "-"):
+        print(f"verdict: {report.verdict}; report written to {args.output}", file=sys.stderr)
+    return _EXIT_CLEAN if report.clean else _EXIT_FINDINGS
+
+
+def _tally(args: argparse.Namespace) -> int:
+    report = _run_audit(args)
+    tallies = report.tallies
+    if args.community is not None:
+        if args.community not in tallies:
+            raise UsageError(
+                f"no community {args.community!r} in the log (communities: "
+                f"{', '.join(tallies) or 'none'})"
+            )
+        tallies = {args.community: tallies[args.community]}
+    if args.format == "json":
+        _write(json.dumps(tallies, indent=2, ensure_ascii=False) + "\n", None)
+    else:
+        _write(render_tallies(tallies) + "\n", None)
+    if not report.clean:
+        f = report.counts.findings
+        print(
+            f"warning: the audit of this log has findings ({f['error']} error(s), "
+            f"{f['warning']} warning(s)); run electlog verify for the report",
+            file=sys.stderr,
+        )
+        return _EXIT_FINDINGS
+    return _EXIT_CLEAN
+
+
+def _tree(source: str) -> CompactMerkleTree:
+    """The Merkle tree recomputed from the source's own entry bytes."""
+    src = open_source(source)
+    tree = CompactMerkleTree()
+    try:
+        for chunk in src.chunks(CHUNK_SIZE):
+            tree.extend([entry_leaf_hash(data) for data in chunk])
+    except SourceUnreadable as exc:
+        raise AuditError(f"the source is unreadable: {exc.message}") from exc
+    finally:
+        src.close()
+    return tree
+
+
+def _size(value: int | None, n: int, name: str) -> int:
+    size = n if value is None else value
+    if not 0 <= size <= n:
+        raise UsageError(f"{name} {size} is out of range: the log has {n} entries")
+    return size
+
+
+def _prove_inclusion(args: argparse.Namespace) -> int:
+    tree = _tree(args.source)
+    size = _size(args.size, len(tree), "--size")
+    if not 0 <= args.index < size:
+        raise UsageError(f"--index {args.index} is not in a tree of size {size}")
+    proof = tree.inclusion_proof(args.index, size)
+    out: dict[str, Any] = {
+        "index": args.index,
+        "size": size,
+        "leaf_hash": tree.node(0, args.index).hex(),
+        "root": tree.root(size).hex(),
+        "proof": [h.hex() for h in proof],
+    }
+    _emit_proof(out, args.format)
+    return 0
+
+
+def _prove_consistency(args: argparse.Namespace) -> int:
+    tree = _tree(args.source)
+    size2 = _size(args.size2, len(tree), "--size2")
+    if not 1 <= args.size1 <= size2:
+        raise UsageError(f"--size1 must be between 1 and {size2}, got {args.size1}")
+    proof = tree.consistency_proof(args.size1, size2)
+    out: dict[str, Any] = {
+        "size1": args.size1,
+        "size2": size2,
+        "root1": tree.root(args.size1).hex(),
+        "root2": tree.root(size2).hex(),
+        "proof": [h.hex() for h in proof],
+    }
+    _emit_proof(out, args.format)
+    return 0
+
+
+def _emit_proof(out: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        _write(json.dumps(out, indent=2) + "\n", None)
+        return
+    for key, value in out.items():
+        if key != "proof":
+            print(f"# {key} {value}", file=sys.stderr)
+    _write("".join(f"{h}\n" for h in out["proof"]), None)
+
+
+def _add_audit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="bundle file, SQLite file, tiles directory or postgresql:// DSN")
+    p.add_argument("--trust", required=True, help="the auditor's trust file (JSON)")
+    p.add_argument("--jobs", type=int, default=1, help="verification processes (default 1)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar on stderr (default: only when stderr is a terminal)",
+    )
+    p.add_argument(
+        "--no-election",
+        action="store_true",
+        help="audit a generic (non-election) log: skip the election replay",
+    )
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``verify``, ``prove`` and ``tally``."""
+    p = sub.add_parser(
+        "verify",
+        help="audit a log copy: every signature, chain, checkpoint, rule and tally",
+        description="Replay a log copy and report every finding. Exit status: 0 clean, "
+        "1 findings, 2 could not run.",
+    )
+    _add_audit_options(p)
+    p.add_argument("--since", help="a checkpoint note file you saw earlier (fork check)")
+    p.add_argument("--format", choices=["text", "json", "html"], default="text")
+    p.add_argument("--output", "-o", help="write the report here instead of stdout")
+    p.set_defaults(func=_verify)
+
+    p = sub.add_parser("prove", help="print an inclusion or consistency proof")
+    prove = p.add_subparsers(dest="proof", metavar="KIND", parser_class=type(p))
+    prove.required = True
+    q = prove.add_parser("inclusion", help="proof that entry --index is in the tree of --size")
+    q.add_argument("source")
+    q.add_argument("--index", type=int, required=True)
+    q.add_argument("--size", type=int, help="tree size (default: every entry)")
+    q.add_argument("--format", choices=["text", "json"], default="text")
+    q.set_defaults(func=_prove_inclusion)
+    q = prove.add_parser("consistency", help="proof that the tree of --size2 extends --size1")
+    q.add_argument("source")
+    q.add_argument("--size1", type=int, required=True)
+    q.add_argument("--size2", type=int, help="newer tree size (default: every entry)")
+    q.add_argument("--format", choices=["text", "json"], default="text")
+    q.set_defaults(func=_prove_consistency)
+
+    p = sub.add_parser("tally", help="print the results recomputed from the recorded ballots")
+    _add_audit_options(p)
+    p.add_argument("--community", help="only this community")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=_tally)
