@@ -679,6 +679,15 @@ def test_nomination_not_registered() -> None:
     v = refused(s, s.keys.committee, bad_nominator, s.at(-15), C.NOMINATION_NOT_REGISTERED)
     assert v.ids == ("c1-rep1",)
     s.submit(s.keys.committee, attrs.evolve(bad_nominator, nominators=("c1-v10",)), s.at(-15))
+    # a nominee who leaves the roll cannot be listed
+    s2 = until("publish_candidates")
+    s2.submit(
+        s2.keys.registrar, VoterRemoved(voter="c2-v04", community="c2", reason="died"), s2.at(-9)
+    )
+    v = refused(
+        s2, s2.keys.committee, _candidate_lists(s2)["c2"], s2.at(-8), C.NOMINATION_NOT_REGISTERED
+    )
+    assert v.ids == ("c2-v04",)
 
 
 @covers(C.VETTING_MISSING)

@@ -249,7 +249,8 @@ RULES: Final[dict[str, RuleInfo]] = {
         ),
         _r(
             NOMINATION_NOT_REGISTERED,
-            "a candidate or nominator is not a registered voter of the community",
+            "a candidate or nominator is not a registered voter of the community (when "
+            "nominated, or when the candidate list is published)",
         ),
         _r(VETTING_MISSING, "a listed candidate has no approving vetting decision"),
         _r(

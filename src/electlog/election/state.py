@@ -1380,6 +1380,13 @@ class ElectionState:
                     f"listed for {pl.post} without a standing nomination",
                     *strangers,
                 )
+            gone = [c for c in pl.candidates if c not in cs.roll]
+            if gone:
+                raise _violation(
+                    C.NOMINATION_NOT_REGISTERED,
+                    f"listed for {pl.post} but no longer a registered voter of {ev.community}",
+                    *gone,
+                )
             unvetted = [c for c in pl.candidates if not cs.vetting.get(c, False)]
             if unvetted:
                 raise _violation(
