@@ -9,6 +9,7 @@ with the log key and cosigned by two witnesses.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import hashlib
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -1306,4 +1307,11 @@ def simulate_district(
         raise UsageError(f"simulate_district needs an empty log; {log.origin} has {len(log)}")
     if any(c.isspace() or c == "+" for c in log.origin):
         raise UsageError(f"log origin {log.origin!r} cannot name a checkpoint key")
-    return _Builder(log, config, seed, progress).run()
+    # Millions of small, long-lived objects (the roll, the projections): collect the young
+    # generation less often, as the auditor does (about a fifth of the build's CPU time).
+    threshold = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        return _Builder(log, config, seed, progress).run()
+    finally:
+        gc.set_threshold(*threshold)

@@ -1,0 +1,382 @@
+"""``electlog demo``: build a whole simulated district election, audit it, show the result.
+
+The README's first command. It builds the election into the embedded SQLite store under
+``--dir``, exports the portable bundle and the auditor's trust file, writes every private key
+(mode 0600), audits the bundle with every core, prints the verdict and a per-community results
+table, writes the HTML report and says what an auditor would run next. Exit status: 0 when the
+audit is clean, 1 when it has findings, 2 when the demo could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Final
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ..audit import Report, Trust, audit
+from ..audit.report_html import render_html
+from ..errors import StorageError, UsageError
+from ..simulate import FULL_VOTERS, DistrictConfig, SimulationResult, simulate_district
+from ..store.bundle import export_bundle
+from ..store.sqlite import SQLiteStore
+
+__all__ = ["DEMO_FILES", "register", "run_demo"]
+
+STORE_NAME: Final = "election.sqlite"
+BUNDLE_NAME: Final = "election.bundle"
+TRUST_NAME: Final = "trust.json"
+REPORT_NAME: Final = "report.html"
+KEYS_DIR: Final = "keys"
+DEMO_FILES: Final = (
+    STORE_NAME,
+    f"{STORE_NAME}-wal",
+    f"{STORE_NAME}-shm",
+    f"{STORE_NAME}-journal",
+    BUNDLE_NAME,
+    TRUST_NAME,
+    REPORT_NAME,
+)
+"""Files the demo writes directly under its directory (plus the ``keys/`` directory)."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _prepare_dir(directory: Path, force: bool) -> None:
+    """Create ``directory``, refusing a non-empty one unless ``force`` (then only the demo's own
+    files are removed; anything else in it is left alone)."""
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory} exists and is not a directory")
+    if directory.is_dir() and any(directory.iterdir()):
+        if not force:
+            raise UsageError(
+                f"{directory} exists and is not empty; pass --force to replace the demo files "
+                f"in it, or choose another --dir"
+            )
+        try:
+            for name in DEMO_FILES:
+                (directory / name).unlink(missing_ok=True)
+            keys = directory / KEYS_DIR
+            if keys.is_dir():
+                for path in sorted(keys.rglob("*"), reverse=True):
+                    if path.is_dir():
+                        path.rmdir()
+                    else:
+                        path.unlink()
+                keys.rmdir()
+        except OSError as exc:
+            raise StorageError(f"cannot clear the demo files in {directory}: {exc}") from exc
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create {directory}: {exc.strerror}") from exc
+
+
+def _write_secret(path: Path, text: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    except OSError as exc:
+        raise StorageError(f"cannot write key file {path}: {exc.strerror}") from exc
+
+
+def _write_keys(directory: Path, result: SimulationResult) -> Path:
+    """Every private key of the election under ``directory/keys`` (files 0600, dirs 0700)."""
+    keys_dir = directory / KEYS_DIR
+    roles_dir = keys_dir / "roles"
+    try:
+        keys_dir.mkdir(mode=0o700)
+        roles_dir.mkdir(mode=0o700)
+    except OSError as exc:
+        raise StorageError(f"cannot create {keys_dir}: {exc.strerror}") from exc
+    keys = result.keys
+    keys.authority.save(keys_dir / "authority.pem")
+    _write_secret(keys_dir / "log.skey", keys.log.skey)
+    for i, witness in enumerate(keys.witnesses):
+        _write_secret(keys_dir / f"witness-{chr(ord('a') + i)}.skey", witness.skey)
+    for name, key in sorted(keys.roles.items()):
+        key.save(roles_dir / (name.replace("/", "-") + ".pem"))
+    return keys_dir
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _peak_rss_mb() -> tuple[float, float]:
+    """Peak resident set size (MB) of this process and of its finished children."""
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024
+    return me / scale, kids / scale
+
+
+class _Steps:
+    """Progress display: rich bars on a terminal, one plain line per step otherwise."""
+
+    def __init__(self, console: Console, live: bool) -> None:
+        self.console = console
+        self.live = live
+
+    @contextlib.contextmanager
+    def bar(self, title: str, total: int | None) -> Iterator[Callable[[int, int | None], None]]:
+        """A progress bar; yields ``update(done, total)``."""
+        if not self.live:
+            self.console.print(f"{title} ...")
+            yield lambda _done, _total: None
+            return
+        columns: list[Any] = [
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        ]
+        with Progress(*columns, console=self.console, transient=False) as progress:
+            task = progress.add_task(title, total=total)
+
+            def update(done: int, new_total: int | None) -> None:
+                progress.update(task, completed=done, total=new_total)
+
+            yield update
+            progress.update(task, completed=progress.tasks[0].total or 0)
+
+
+def _results_table(report: Report, result: SimulationResult) -> Table:
+    """Community, registered, ballots cast, turnout, seats, elected — from the auditor's own
+    recomputation when it has the community, else from the simulation."""
+    table = Table(title="Results recomputed by the auditor", show_lines=False)
+    table.add_column("community", no_wrap=True)
+    table.add_column("registered", justify="right", no_wrap=True)
+    table.add_column("ballots cast", justify="right", no_wrap=True)
+    table.add_column("turnout %", justify="right", no_wrap=True)
+    table.add_column("seats", justify="right", no_wrap=True)
+    table.add_column("elected", justify="right", no_wrap=True)
+    table.add_column("rounds", justify="right", no_wrap=True)
+    totals = [0, 0, 0, 0]
+    for outcome in result.communities:
+        tally = report.tallies.get(outcome.community)
+        registered, cast, seats, elected, rounds = (
+            outcome.registered,
+            outcome.cast,
+            outcome.seats,
+            outcome.elected_count,
+            outcome.rounds,
+        )
+        if isinstance(tally, dict) and isinstance(tally.get("rounds"), dict) and tally["rounds"]:
+            registered = int(tally.get("roll", registered))
+            rounds_data = tally["rounds"]
+            first = rounds_data.get("1", {}).get("result", {})
+            cast = int(first.get("returned", cast))
+            seats = sum(int(p.get("seats", 0)) for p in first.get("posts", {}).values())
+            elected = sum(
+                len(p.get("elected", ()))
+                for rnd in rounds_data.values()
+                for p in rnd.get("result", {}).get("posts", {}).values()
+            )
+            rounds = len(rounds_data)
+        turnout = 100.0 * cast / registered if registered else 0.0
+        table.add_row(
+            f"{outcome.community} {outcome.name.removesuffix(' Community')}",
+            f"{registered:,}",
+            f"{cast:,}",
+            f"{turnout:.1f}",
+            str(seats),
+            str(elected),
+            str(rounds),
+        )
+        for i, value in enumerate((registered, cast, seats, elected)):
+            totals[i] += value
+    turnout = 100.0 * totals[1] / totals[0] if totals[0] else 0.0
+    table.add_section()
+    table.add_row(
+        f"district ({len(result.communities)})",
+        f"{totals[0]:,}",
+        f"{totals[1]:,}",
+        f"{turnout:.1f}",
+        str(totals[2]),
+        str(totals[3]),
+        "",
+    )
+    return table
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def run_demo(
+    directory: str | os.PathLike[str],
+    *,
+    voters: int = FULL_VOTERS,
+    seed: int = 0,
+    jobs: int | None = None,
+    force: bool = False,
+    console: Console | None = None,
+    progress: bool | None = None,
+) -> int:
+    """Run the demo into ``directory``; returns the exit status (0 clean, 1 findings).
+
+    ``console`` receives the output (default: stdout); ``progress`` shows rich progress bars
+    (default: when stderr is a terminal)."""
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise UsageError(f"--jobs must be a positive integer, got {jobs!r}")
+    config = DistrictConfig.scaled(voters)
+    out = console if console is not None else Console(width=None if sys.stdout.isatty() else 100)
+    err = Console(stderr=True) if console is None else console
+    live = sys.stderr.isatty() if progress is None else progress
+    steps = _Steps(err, live)
+    target = Path(directory)
+    _prepare_dir(target, force)
+    store_path = target / STORE_NAME
+    bundle_path = target / BUNDLE_NAME
+    trust_path = target / TRUST_NAME
+    report_path = target / REPORT_NAME
+    out.print(
+        f"[bold]electlog demo[/]: a district election of {config.communities} communities, "
+        f"{config.voters:,} registered voters, {config.groups:,} resident groups "
+        f"(seed {seed})"
+    )
+    timings: dict[str, float] = {}
+
+    # 1. build
+    started = time.perf_counter()
+    store = SQLiteStore(store_path, origin=config.origin)
+    try:
+        with steps.bar("building the election", None) as update:
+
+            def on_batch(_phase: str, done: int, total: int) -> None:
+                update(done, total)
+
+            result = simulate_district(store, seed=seed, config=config, progress=on_batch)
+        timings["build"] = time.perf_counter() - started
+
+        # 2. export the bundle, the trust file and the keys
+        started = time.perf_counter()
+        with steps.bar("exporting the bundle", result.size) as update:
+            info = export_bundle(store, bundle_path)
+            update(info.entries, info.entries)
+    finally:
+        store.close()
+    trust = Trust.create(
+        origin=result.origin,
+        authority_key=result.authority_key,
+        log_key=result.log_vkey,
+        witnesses=list(result.witness_vkeys),
+        quorum=result.quorum,
+    )
+    _write_text(trust_path, trust.to_json())
+    keys_dir = _write_keys(target, result)
+    timings["export"] = time.perf_counter() - started
+    build_rss, _ = _peak_rss_mb()
+
+    # 3. audit the bundle, as an auditor would, with every core
+    gc.collect()
+    started = time.perf_counter()
+    with steps.bar(f"auditing with {jobs} job(s)", result.size) as update:
+        report = audit(bundle_path, trust, jobs=jobs, progress=update)
+    timings["audit"] = time.perf_counter() - started
+    _write_text(report_path, render_html(report))
+    peak, children = _peak_rss_mb()
+
+    # 4. say what happened
+    out.print()
+    out.print(_results_table(report, result))
+    verdict = report.verdict.upper()
+    colour = "green" if report.clean else "red"
+    f = report.counts.findings
+    out.print(
+        f"[bold {colour}]verdict: {verdict}[/] — {report.counts.entries:,} entries by "
+        f"{report.counts.authors} keys, {report.counts.checkpoints_verified} of "
+        f"{report.counts.checkpoints} checkpoints verified with 2-of-2 witness cosignatures; "
+        f"{f.get('error', 0)} error(s), {f.get('warning', 0)} warning(s)"
+    )
+    for finding in report.findings[:10]:
+        out.print(f"  {finding.code} at entry {finding.index}: {finding.message}")
+    if len(report.findings) > 10:
+        out.print(f"  ... and {len(report.findings) - 10} more (see the HTML report)")
+    total = timings["build"] + timings["audit"]
+    out.print(
+        f"times: build {timings['build']:.1f} s, export {timings['export']:.1f} s, "
+        f"audit {timings['audit']:.1f} s (build + audit {total:.1f} s); peak memory: "
+        f"build {build_rss:.0f} MB, audit {max(peak, children):.0f} MB"
+    )
+    out.print()
+    out.print(f"  log store     {store_path}  (SQLite, {result.size:,} entries)")
+    out.print(f"  bundle        {bundle_path}  ({info.size_bytes / 1e6:.1f} MB, portable copy)")
+    out.print(f"  trust file    {trust_path}  (authority key, log key, 2 witnesses, quorum 2)")
+    out.print(f"  private keys  {keys_dir}/  (mode 0600; keep them off a public machine)")
+    out.print(f"  HTML report   {report_path}")
+    out.print()
+    out.print("An auditor holding the bundle and the trust file runs:")
+    out.print(
+        f"  electlog verify {bundle_path} --trust {trust_path} --format html --output report.html",
+        markup=False,
+        highlight=False,
+    )
+    return 0 if report.clean else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    return run_demo(
+        args.dir,
+        voters=args.voters,
+        seed=args.seed,
+        jobs=args.jobs,
+        force=args.force,
+    )
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``demo``."""
+    p = sub.add_parser(
+        "demo",
+        help="build a whole simulated district election, audit it and show the results",
+        description="Build a deterministic simulated district election (19 communities, "
+        f"{FULL_VOTERS:,} voters by default) into a SQLite store, export the bundle, trust file "
+        "and keys, audit it with every core and write the HTML report. Exit status: 0 clean, "
+        "1 findings, 2 could not run.",
+    )
+    p.add_argument(
+        "--dir", default="electlog-demo", help="where to write everything (default ./electlog-demo)"
+    )
+    p.add_argument(
+        "--voters",
+        type=int,
+        default=FULL_VOTERS,
+        help=f"registered voters (default {FULL_VOTERS:,}, the full district)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
+    p.add_argument("--jobs", type=int, default=None, help="audit processes (default: every core)")
+    p.add_argument(
+        "--force", action="store_true", help="replace the demo files in a non-empty --dir"
+    )
+    p.set_defaults(func=_demo)
