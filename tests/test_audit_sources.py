@@ -147,3 +147,48 @@ def test_tiles_directory(glog: GenericLog, tmp_path: Path) -> None:
 def test_not_a_tiles_directory(glog: GenericLog, tmp_path: Path) -> None:
     with pytest.raises(AuditError, match="tlog-tiles"):
         audit(tmp_path, glog.trust)
+
+
+@pytest.mark.postgres
+def test_postgresql_dsn(glog: GenericLog, postgres_dsn: str) -> None:
+    from electlog import Log
+    from electlog.store import open_store
+
+    store = open_store(postgres_dsn, origin=glog.origin)
+    log = Log(store)
+    log.append_many(glog.entries)
+    for note in glog.notes:
+        log.add_checkpoint(note)
+    store.close()
+    report = audit(postgres_dsn, glog.trust, election=False, jobs=2)
+    assert report.findings == ()
+    assert report.counts.entries == 60 and report.source == "PostgreSQL log"
+
+
+def test_sqlite_store_that_refuses_to_open(glog: GenericLog, tmp_path: Path) -> None:
+    # the store's own open-time check fails (newest entry no longer hashes to its leaf): the
+    # auditor still reads the tables as they are and reports what is wrong
+    import sqlite3
+
+    from electlog import Log
+    from electlog.errors import StoreCorruptedError
+    from electlog.store import SQLiteStore
+
+    path = tmp_path / "log.sqlite"
+    store = SQLiteStore(path, origin=glog.origin)
+    log = Log(store)
+    log.append_many(glog.entries)
+    for note in glog.notes:
+        log.add_checkpoint(note)
+    store.close()
+    conn = sqlite3.connect(path)
+    data = conn.execute("SELECT data FROM entries WHERE idx = 59").fetchone()[0]
+    conn.execute("UPDATE entries SET data = ? WHERE idx = 59", (flip(bytes(data), 70),))
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreCorruptedError):
+        SQLiteStore(path, read_only=True)
+    report = audit(path, glog.trust, election=False)
+    assert [f.index for f in report.by_code(F.ENTRY_SIGNATURE_INVALID)] == [59]
+    assert report.by_code(F.CHECKPOINT_ROOT_MISMATCH)
+    assert report.counts.entries == 60 and report.counts.checkpoints == 2
