@@ -329,19 +329,19 @@ def run_demo(
         f"audit {timings['audit']:.1f} s (build + audit {total:.1f} s); peak memory: "
         f"build {build_rss:.0f} MB, audit {max(peak, children):.0f} MB"
     )
-    out.print()
-    out.print(f"  log store     {store_path}  (SQLite, {result.size:,} entries)")
-    out.print(f"  bundle        {bundle_path}  ({info.size_bytes / 1e6:.1f} MB, portable copy)")
-    out.print(f"  trust file    {trust_path}  (authority key, log key, 2 witnesses, quorum 2)")
-    out.print(f"  private keys  {keys_dir}/  (mode 0600; keep them off a public machine)")
-    out.print(f"  HTML report   {report_path}")
-    out.print()
-    out.print("An auditor holding the bundle and the trust file runs:")
-    out.print(
+    lines = [
+        "",
+        f"  log store     {store_path}  (SQLite, {result.size:,} entries)",
+        f"  bundle        {bundle_path}  ({info.size_bytes / 1e6:.1f} MB, portable copy)",
+        f"  trust file    {trust_path}  (authority key, log key, 2 witnesses, quorum 2)",
+        f"  private keys  {keys_dir}/  (mode 0600; keep them off a public machine)",
+        f"  HTML report   {report_path}",
+        "",
+        "An auditor holding the bundle and the trust file runs:",
         f"  electlog verify {bundle_path} --trust {trust_path} --format html --output report.html",
-        markup=False,
-        highlight=False,
-    )
+    ]
+    for line in lines:
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
     return 0 if report.clean else 1
 
 
