@@ -144,3 +144,39 @@ def test_large_batch_and_block_cache(postgres_dsn: str) -> None:
     reopened = PostgresStore(postgres_dsn)
     reopened.check_integrity(full=True)
     reopened.close()
+
+
+def test_server_side_refusals_map_to_storage_errors(
+    postgres_server: str, postgres_dsn: str
+) -> None:
+    """A role that may only read gets ReadOnlyStoreError from the server's refusal."""
+    import secrets
+    import urllib.parse
+
+    import psycopg
+
+    entries = _filled(postgres_dsn, 10)
+    role = f"electlog_reader_{secrets.token_hex(4)}"
+    password = secrets.token_hex(8)
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    try:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        parts = urllib.parse.urlsplit(postgres_dsn)
+        netloc = f"{role}:{password}@{parts.hostname}:{parts.port or 5432}"
+        reader_dsn = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+        store = PostgresStore(reader_dsn)
+        assert list(store.entries()) == [e.data for e in entries]
+        with pytest.raises(ReadOnlyStoreError, match="permission denied"):
+            store.add_checkpoint(0, "x")
+        with pytest.raises(ReadOnlyStoreError, match="permission denied"):
+            Log(store).append_many(_entries(11)[10:])
+        assert store.size() == 10 and len(store.checkpoints()) == 1
+        assert password not in repr(store)
+        store.close()
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f"DROP ROLE {role}")

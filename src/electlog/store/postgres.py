@@ -208,9 +208,11 @@ class PostgresStore(Store):
             self._origin = self._open(origin, create)
             self.check_integrity()
         except self._psycopg.Error as exc:
-            self._closed = True
             self._conn.close()
-            self._raise(exc, "open")
+            try:
+                self._raise(exc, "open")
+            finally:
+                self._closed = True
         except BaseException:
             self._closed = True
             self._conn.close()
