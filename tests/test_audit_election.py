@@ -118,3 +118,12 @@ def test_every_rule_code_has_a_finding_code() -> None:
         info = finding_info("rule." + code)
         assert info.meaning == rule.summary
         assert info.severity is (Severity.INFO if rule.kind == "void" else Severity.ERROR)
+
+
+def test_group_election_without_result(el: ElectionLog) -> None:
+    entries = list(el.entries)
+    cut = el.index_of("group.result_declared", community="c2")
+    del entries[cut]
+    report = audit(el.source(entries, []), el.trust)
+    whats = [f.evidence["what"] for f in report.by_code(F.ELECTION_INCOMPLETE)]
+    assert "no_group_result" in whats

@@ -676,6 +676,21 @@ class Replay:
                     {"box": box.box, "unit": box.unit, "what": "box_unopened"},
                 )
         for cid, cs in sorted(state.communities.items()):
+            for gid, ge in sorted(cs.group_elections.items()):
+                if ge.declared is None and (ge.issued or ge.serials):
+                    add(
+                        F.ELECTION_INCOMPLETE,
+                        None,
+                        f"{cid} group {gid}: {ge.issued} household ballots issued, "
+                        f"{len(ge.serials)} cast, but no group result declared",
+                        {
+                            "community": cid,
+                            "group": gid,
+                            "issued": ge.issued,
+                            "recorded": len(ge.serials),
+                            "what": "no_group_result",
+                        },
+                    )
             for number, rs in sorted(cs.rounds.items()):
                 if rs.declared is None and (rs.issued or rs.serials):
                     add(
