@@ -207,23 +207,52 @@ def root_at(get_node: NodeReader, size: int) -> bytes:
 
 def inclusion_proof_at(get_node: NodeReader, index: int, size: int) -> list[bytes]:
     """The RFC 6962 audit path ``PATH(index, D[0:size])`` (leaf sibling first, root side last),
-    from O(log size) node reads."""
-    _require_size(size, "size", UsageError)
-    _require_int(index, "index", UsageError)
+    from O(log size) node reads.
+
+    Walked bottom-up: at level ``L`` the sibling of the node holding ``index`` covers leaves
+    ``[j * 2**L, (j + 1) * 2**L)`` with ``j = (index >> L) ^ 1``; it is read as one complete node
+    when it lies inside the tree, hashed from complete nodes when it is the tree's right edge,
+    and skipped when it starts beyond ``size`` (RFC 6962 promotes the lone node).
+    """
+    if type(size) is not int or type(index) is not int:
+        _require_size(size, "size", UsageError)
+        _require_int(index, "index", UsageError)
     if not 0 <= index < size:
         raise UsageError(f"leaf index {index} is not in a tree of size {size}")
     path: list[bytes] = []
-    lo, hi = 0, size
-    while hi - lo > 1:
-        k = 1 << ((hi - lo - 1).bit_length() - 1)  # largest power of two < hi - lo
-        if index < lo + k:
-            path.append(subtree_hash(get_node, lo + k, hi))
-            hi = lo + k
-        else:
-            path.append(subtree_hash(get_node, lo, lo + k))
-            lo += k
-    path.reverse()
+    append = path.append
+    level = 0
+    i = index
+    last = size - 1
+    while last:  # while the tree above this level has more than one node
+        j = i ^ 1
+        lo = j << level
+        if lo < size:
+            if (j + 1) << level <= size:
+                append(get_node(level, j))
+            else:
+                append(_edge_hash(get_node, lo, size))
+        i >>= 1
+        last >>= 1
+        level += 1
     return path
+
+
+def _edge_hash(get_node: NodeReader, start: int, end: int) -> bytes:
+    """MTH of ``[start, end)`` where ``start`` is aligned to a power of two larger than the
+    range (a right-edge subtree): combine its complete aligned pieces right to left."""
+    hashes: list[bytes] = []
+    pos = start
+    rem = end - start
+    while rem:
+        level = rem.bit_length() - 1
+        hashes.append(get_node(level, pos >> level))
+        pos += 1 << level
+        rem -= 1 << level
+    h = hashes.pop()
+    while hashes:
+        h = _sha256(_NODE_PREFIX + hashes.pop() + h).digest()
+    return h
 
 
 def consistency_proof_at(get_node: NodeReader, size1: int, size2: int) -> list[bytes]:
