@@ -4,6 +4,9 @@ declared results that an independent recount reproduces."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -84,6 +87,24 @@ def test_same_seed_same_log_other_seed_other_log(built: Any) -> None:
     ]
     other = simulate_district(Log(ORIGIN), voters=VOTERS, seed=8)
     assert other.root != result.root
+
+
+def test_same_root_in_other_processes(built: Any) -> None:
+    """No set or dict iteration order (hash randomisation) leaks into the log."""
+    script = (
+        "from electlog.log import Log; from electlog.simulate import simulate_district; "
+        "print(simulate_district(Log('district.example/p'), voters=1140, seed=5).root.hex())"
+    )
+    roots = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
+        roots.add(done.stdout.strip())
+    assert len(roots) == 1
+    here = simulate_district(Log("district.example/p"), voters=1140, seed=5)
+    assert roots == {here.root.hex()}
 
 
 def test_times_are_injected_and_follow_the_calendar(built: Any) -> None:
