@@ -11,10 +11,12 @@ from typing import Any
 
 import attrs
 import pytest
+from rich.console import Console
 
 import electlog.cli.demo as demo_module
 from electlog.audit import audit, load_trust
 from electlog.cli import main
+from electlog.cli.demo import run_demo
 from electlog.keys import SigningKey
 from electlog.store.bundle import BundleReader
 from electlog.store.sqlite import SQLiteStore
@@ -111,3 +113,14 @@ def test_demo_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["demo", "--voters", "100", "--dir", str(tmp_path / "x")]) == 2
     assert "1140" in capsys.readouterr().err
     assert main(["demo", "--voters", "2000", "--jobs", "0", "--dir", str(tmp_path / "y")]) == 2
+
+
+def test_demo_progress_bars_on_a_terminal(tmp_path: Path) -> None:
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=120)
+    code = run_demo(tmp_path / "d", voters=1140, seed=1, jobs=1, console=console, progress=True)
+    assert code == 0
+    text = buf.getvalue()
+    for step in ("building the election", "exporting the bundle", "auditing with 1 job(s)"):
+        assert step in text
+    assert "100%" in text and "verdict: CLEAN" in text

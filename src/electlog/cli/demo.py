@@ -16,9 +16,9 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from rich.console import Console
 from rich.progress import (
@@ -142,6 +142,10 @@ def _peak_rss_mb() -> tuple[float, float]:
     return me / scale, kids / scale
 
 
+class _Update(Protocol):
+    def __call__(self, done: int, total: int | None, detail: str | None = None, /) -> None: ...
+
+
 class _Steps:
     """Progress display: rich bars on a terminal, one plain line per step otherwise."""
 
@@ -150,11 +154,11 @@ class _Steps:
         self.live = live
 
     @contextlib.contextmanager
-    def bar(self, title: str, total: int | None) -> Iterator[Callable[[int, int | None], None]]:
-        """A progress bar; yields ``update(done, total)``."""
+    def bar(self, title: str, total: int | None) -> Iterator[_Update]:
+        """A progress bar; yields ``update(done, total, detail=None)``."""
         if not self.live:
             self.console.print(f"{title} ...")
-            yield lambda _done, _total: None
+            yield lambda _done, _total, _detail=None: None
             return
         columns: list[Any] = [
             SpinnerColumn(),
@@ -169,8 +173,9 @@ class _Steps:
         with Progress(*columns, console=self.console, transient=False) as progress:
             task = progress.add_task(title, total=total)
 
-            def update(done: int, new_total: int | None) -> None:
-                progress.update(task, completed=done, total=new_total)
+            def update(done: int, new_total: int | None, detail: str | None = None) -> None:
+                description = title if detail is None else f"{title}: {detail}"
+                progress.update(task, completed=done, total=new_total, description=description)
 
             yield update
             progress.update(task, completed=progress.tasks[0].total or 0)
@@ -282,8 +287,8 @@ def run_demo(
     try:
         with steps.bar("building the election", None) as update:
 
-            def on_batch(_phase: str, done: int, total: int) -> None:
-                update(done, total)
+            def on_batch(phase: str, done: int, total: int) -> None:
+                update(done, total, phase)
 
             result = simulate_district(store, seed=seed, config=config, progress=on_batch)
         timings["build"] = time.perf_counter() - started
