@@ -25,10 +25,14 @@ registers nothing; hypothesis's entry point (:mod:`electlog.testing._hypothesis_
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import hashlib
+import os
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 try:
@@ -43,7 +47,23 @@ except ImportError as _exc:  # pragma: no cover - exercised by a subprocess test
 import attrs
 
 from electlog.audit import Trust
+from electlog.audit.findings import (
+    CHAIN_SEQ_GAP,
+    CHECKPOINT_COSIGNATURE_INVALID,
+    CHECKPOINT_ROOT_MISMATCH,
+    CHECKPOINT_SIGNATURE_INVALID,
+    CHECKPOINT_SPLIT_VIEW,
+    CHECKPOINT_WITNESS_QUORUM,
+    ENTRY_MALFORMED,
+    ENTRY_SIGNATURE_INVALID,
+    ENTRY_WRONG_LOG,
+    LOG_TRUNCATED,
+    SOURCE_UNREADABLE,
+    rule_finding_code,
+)
+from electlog.audit.sources import BytesSource
 from electlog.checkpoint import Checkpoint, NoteSigner, WitnessSigner, cosign, sign_note
+from electlog.codec import encode
 from electlog.election import (
     EVENT_TYPES,
     ElectionEvent,
@@ -54,6 +74,13 @@ from electlog.election import (
     RuleSet,
     decode_event,
     supplementary_candidates,
+)
+from electlog.election.codes import (
+    BALLOT_DUPLICATE_SERIAL,
+    BALLOT_NOT_REGISTERED,
+    RESULT_MISMATCH,
+    VOTER_DUPLICATE,
+    VOTER_UNDERAGE,
 )
 from electlog.election.events import (
     BallotIssued,
@@ -99,16 +126,20 @@ from electlog.election.rules import (
 )
 from electlog.election.state import ElectionState, EventContext
 from electlog.election.tally import PostMarks, PostSpec, TallyRules, tally_round
-from electlog.errors import UsageError
-from electlog.events import Author, Entry
+from electlog.errors import ElectlogError, StorageError, UsageError
+from electlog.events import ZERO_HASH, Author, Entry, Statement, entry_leaf_hash
 from electlog.keys import SigningKey
 from electlog.log import Log
+from electlog.merkle import MerkleTree, new_nodes_batch
 from electlog.store import MemoryStore, Store
+from electlog.store.bundle import export_bundle
 
 __all__ = [
+    "TAMPERING_KINDS",
     "ElectionBuilder",
     "ElectionKeys",
     "SignedElection",
+    "Tampering",
     "ballots",
     "canonical_values",
     "community_defs",
@@ -121,6 +152,7 @@ __all__ = [
     "signed_event_streams",
     "signing_keys",
     "tally_rules",
+    "tamperings",
     "witness_signers",
 ]
 
@@ -745,6 +777,10 @@ class SignedElection:
 
     def __repr__(self) -> str:
         return f"SignedElection({self.origin!r}, {len(self.entries)} entries; {self.summary})"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """Hypothesis (and IPython) print examples with this: the short summary."""
+        p.text(repr(self))
 
     @property
     def entry_bytes(self) -> tuple[bytes, ...]:
@@ -1586,3 +1622,545 @@ def signed_event_streams(
         origin=origin,
     )
     return builder.run_all()
+
+
+# --------------------------------------------------------------------------- tamperings
+
+TAMPERING_KINDS: Final = (
+    "signature",
+    "malformed",
+    "drop",
+    "truncate",
+    "reorder",
+    "wrong_log",
+    "checkpoint_signature",
+    "witness_quorum",
+    "cosignature",
+    "split_view",
+    "result_rewritten",
+    "ballot_stuffed",
+    "ballot_duplicated",
+    "ghost_voter",
+    "duplicate_registration",
+    "underage_voter",
+    "bundle_corrupted",
+    "bundle_truncated",
+)
+"""Every kind of tampering :func:`tamperings` draws. The ``result_rewritten`` ...
+``underage_voter`` kinds are insider attacks: the log is rewritten and re-signed with every
+key (authors, log, witnesses), so only the election rules can catch them."""
+
+
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class Tampering:
+    """A valid election (``election``) altered one way, and what the auditor must report.
+
+    ``entries`` / ``checkpoints`` are the tampered log copy (audit it with :meth:`source`); for
+    the ``bundle_*`` kinds ``bundle`` holds the tampered bundle file bytes (write them with
+    :meth:`write_bundle`). ``expected`` is the finding code the audit must report, ``index`` the
+    entry index that finding names (``None``: about the log or a checkpoint).
+    """
+
+    kind: str
+    description: str
+    expected: str
+    index: int | None
+    election: SignedElection
+    entries: tuple[bytes, ...]
+    checkpoints: tuple[str, ...]
+    bundle: bytes | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Tampering({self.kind}: {self.description}; expect {self.expected}"
+            f"{'' if self.index is None else f' at entry {self.index}'}; {self.election!r})"
+        )
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """Hypothesis (and IPython) print examples with this: the short description."""
+        p.text(repr(self))
+
+    def trust(self) -> Trust:
+        """The trust anchors of the untampered election (what an auditor holds)."""
+        return self.election.trust()
+
+    def source(self) -> BytesSource:
+        """The tampered copy as an audit source: ``audit(t.source(), t.trust())``."""
+        return BytesSource(self.entries, self.checkpoints, origin=self.election.origin)
+
+    def write_bundle(self, path: str | os.PathLike[str]) -> Path:
+        """Write the tampered copy as a bundle file (the tampered bytes for ``bundle_*``
+        kinds); returns the path. Checkpoints beyond the copy's size (``truncate``) cannot be
+        carried by a bundle and are left out."""
+        target = Path(path)
+        if self.bundle is not None:
+            try:
+                target.write_bytes(self.bundle)
+            except OSError as exc:
+                raise StorageError(f"cannot write {target}: {exc}") from exc
+            return target
+        _export_raw(self.election.origin, self.entries, self.checkpoints, target)
+        return target
+
+
+def _export_raw(origin: str, entries: Sequence[bytes], notes: Sequence[str], path: Path) -> None:
+    """Export entries (checked by nothing) and notes as a bundle through a raw store."""
+    store = MemoryStore(origin)
+    leaves = [entry_leaf_hash(e) for e in entries]
+    with store.transaction() as tx:
+        for data, leaf in zip(entries, leaves, strict=True):
+            tx.append(data, leaf, b"\x00" * 32, 1)
+        tx.put_nodes(n for n in new_nodes_batch(tx.node, 0, leaves) if n[0] >= 1)
+    for note in notes:
+        cut = note.rfind("\n\n")
+        try:
+            size = Checkpoint.from_text(note[: cut + 1]).size
+        except ElectlogError:
+            continue
+        if size <= len(entries):
+            store.add_checkpoint(size, note)
+    export_bundle(store, path)
+
+
+def _resign_all(
+    election: SignedElection, statements: Sequence[Statement]
+) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
+    """Re-sign every statement in order with its author's key, repairing every author chain,
+    and sign and cosign a fresh checkpoint of the result: the log an insider holding every key
+    would publish."""
+    keys = election.keys.by_key_id()
+    heads: dict[bytes, tuple[int, bytes]] = {}
+    out: list[bytes] = []
+    for st_ in statements:
+        seq, prev = heads.get(st_.author, (0, ZERO_HASH))
+        entry = Entry.create(attrs.evolve(st_, seq=seq + 1, prev=prev), keys[st_.author])
+        heads[st_.author] = (seq + 1, entry.leaf_hash)
+        out.append(entry.data)
+    return tuple(out), (_checkpoint_of(election, out),)
+
+
+def _checkpoint_of(
+    election: SignedElection, entries: Sequence[bytes], root: bytes | None = None
+) -> str:
+    leaves = [entry_leaf_hash(e) for e in entries]
+    tree = MerkleTree()
+    tree.extend(leaves)
+    cp = Checkpoint(
+        origin=election.origin,
+        size=len(entries),
+        root=tree.root() if root is None else root,
+    )
+    note = sign_note(cp.to_text(), [election.log_signer])
+    for w in election.witnesses:
+        note = cosign(note, w, 1_800_000_000)
+    return note
+
+
+def _find(election: SignedElection, event_type: type[ElectionEvent]) -> list[int]:
+    return [i for i, e in enumerate(election.entries) if e.type == event_type.TYPE]
+
+
+def _applicable(election: SignedElection, kind: str) -> bool:
+    n = len(election.entries)
+    if kind in ("witness_quorum", "cosignature"):
+        return bool(election.witnesses) and election.quorum >= 1
+    if kind == "drop":
+        return any(_next_of_author(election, i) is not None for i in range(n))
+    if kind == "reorder":
+        return any(
+            election.entries[i].author != election.entries[i + 1].author for i in range(n - 1)
+        )
+    if kind in ("ballot_stuffed", "ballot_duplicated"):
+        return bool(_find(election, BallotRecorded))
+    if kind == "ghost_voter":
+        return bool(_find(election, BallotIssued))
+    if kind == "underage_voter":
+        return election.definition.rules.min_age >= 1 and bool(_find(election, VoterRegistered))
+    if kind == "duplicate_registration":
+        return bool(_find(election, VoterRegistered))
+    if kind == "result_rewritten":
+        return bool(_find(election, ResultDeclared))
+    return True
+
+
+def _next_of_author(election: SignedElection, i: int) -> int | None:
+    author = election.entries[i].author
+    for j in range(i + 1, len(election.entries)):
+        if election.entries[j].author == author:
+            return j
+    return None
+
+
+def _with_body(statement: Statement, body: dict[str, Any]) -> Statement:
+    return attrs.evolve(statement, body=body)
+
+
+@st.composite
+def tamperings(
+    draw: st.DrawFn,
+    elections: SearchStrategy[SignedElection] | None = None,
+    *,
+    kinds: Sequence[str] = TAMPERING_KINDS,
+) -> Tampering:
+    """A valid election altered one way (a kind of :data:`TAMPERING_KINDS`), paired with the
+    finding code the auditor must report for it (and the entry index it must name).
+
+    ``elections`` defaults to :func:`signed_event_streams` with at least one witness. Use::
+
+        @given(est.tamperings())
+        def test_audit_catches(t):
+            report = audit(t.source(), t.trust())
+            assert t.expected in {f.code for f in report.findings}
+    """
+    unknown = set(kinds) - set(TAMPERING_KINDS)
+    if unknown:
+        raise UsageError(f"unknown tampering kinds {sorted(unknown)}; see TAMPERING_KINDS")
+    election = draw(
+        elections if elections is not None else signed_event_streams(witnesses=_ONE_TO_TWO)
+    )
+    usable = [k for k in kinds if _applicable(election, k)]
+    if not usable:
+        raise UsageError(f"none of the kinds {list(kinds)} applies to {election!r}")
+    kind = draw(st.sampled_from(usable))
+    return _TAMPER[kind](draw, election)
+
+
+def _t(
+    election: SignedElection,
+    kind: str,
+    description: str,
+    expected: str,
+    index: int | None,
+    entries: Sequence[bytes] | None = None,
+    checkpoints: Sequence[str] | None = None,
+    bundle: bytes | None = None,
+) -> Tampering:
+    return Tampering(
+        kind=kind,
+        description=description,
+        expected=expected,
+        index=index,
+        election=election,
+        entries=tuple(election.entry_bytes if entries is None else entries),
+        checkpoints=tuple(election.checkpoints if checkpoints is None else checkpoints),
+        bundle=bundle,
+    )
+
+
+def _pick(draw: st.DrawFn, indexes: Sequence[int]) -> int:
+    return int(draw(st.sampled_from(list(indexes))))
+
+
+def _tamper_signature(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = draw(st.integers(0, len(el.entries) - 1))
+    entry = el.entries[i]
+    sig = bytearray(entry.signature)
+    sig[draw(st.integers(0, 63))] ^= 1 << draw(st.integers(0, 7))
+    data = encode({"key": entry.public_key, "sig": bytes(sig), "stmt": entry.statement_bytes})
+    entries = list(el.entry_bytes)
+    entries[i] = data
+    return _t(
+        el,
+        "signature",
+        f"one bit of entry {i}'s signature flipped",
+        ENTRY_SIGNATURE_INVALID,
+        i,
+        entries,
+    )
+
+
+def _tamper_malformed(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = draw(st.integers(0, len(el.entries) - 1))
+    entries = list(el.entry_bytes)
+    how = draw(st.sampled_from(("trailing byte", "truncated", "garbage")))
+    if how == "trailing byte":
+        entries[i] = entries[i] + b"\x00"
+    elif how == "truncated":
+        entries[i] = entries[i][: draw(st.integers(1, len(entries[i]) - 1))]
+    else:
+        entries[i] = b"\xc1" + entries[i][1:]
+    return _t(el, "malformed", f"entry {i} made non-canonical ({how})", ENTRY_MALFORMED, i, entries)
+
+
+def _tamper_drop(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = _pick(draw, [k for k in range(len(el.entries)) if _next_of_author(el, k) is not None])
+    j = _next_of_author(el, i)
+    assert j is not None
+    entries = list(el.entry_bytes)
+    del entries[i]
+    return _t(el, "drop", f"entry {i} removed", CHAIN_SEQ_GAP, j - 1, entries)
+
+
+def _tamper_truncate(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    k = draw(st.integers(1, min(5, len(el.entries) - 1)))
+    entries = el.entry_bytes[:-k]
+    return _t(el, "truncate", f"the last {k} entries removed", LOG_TRUNCATED, None, entries)
+
+
+def _tamper_reorder(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    n = len(el.entries)
+    i = _pick(draw, [k for k in range(n - 1) if el.entries[k].author != el.entries[k + 1].author])
+    entries = list(el.entry_bytes)
+    entries[i], entries[i + 1] = entries[i + 1], entries[i]
+    return _t(
+        el, "reorder", f"entries {i} and {i + 1} swapped", CHECKPOINT_ROOT_MISMATCH, None, entries
+    )
+
+
+def _tamper_wrong_log(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = draw(st.integers(0, len(el.entries) - 1))
+    st_ = el.entries[i].statement
+    key = el.keys.by_key_id()[st_.author]
+    entries = list(el.entry_bytes)
+    entries[i] = Entry.create(attrs.evolve(st_, log="example.org/another-log"), key).data
+    return _t(el, "wrong_log", f"entry {i} re-signed for another log", ENTRY_WRONG_LOG, i, entries)
+
+
+def _note_parts(note: str) -> tuple[str, list[str]]:
+    text, _, block = note.partition("\n\n")
+    return text + "\n", block.splitlines()
+
+
+def _tamper_checkpoint_signature(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    text, lines = _note_parts(el.checkpoints[-1])
+    name, _, b64 = lines[0][2:].partition(" ")
+    raw = bytearray(base64.b64decode(b64))
+    raw[draw(st.integers(4, len(raw) - 1))] ^= 1
+    lines[0] = f"— {name} {base64.b64encode(bytes(raw)).decode()}"
+    note = text + "\n" + "".join(f"{line}\n" for line in lines)
+    return _t(
+        el,
+        "checkpoint_signature",
+        "the log signature of the checkpoint altered",
+        CHECKPOINT_SIGNATURE_INVALID,
+        None,
+        checkpoints=(*el.checkpoints[:-1], note),
+    )
+
+
+def _tamper_witness_quorum(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    text, lines = _note_parts(el.checkpoints[-1])
+    kept = lines[: 1 + el.quorum - 1]  # the log signature and quorum - 1 cosignatures
+    note = text + "\n" + "".join(f"{line}\n" for line in kept)
+    return _t(
+        el,
+        "witness_quorum",
+        f"cosignatures removed: {el.quorum - 1} left, quorum {el.quorum}",
+        CHECKPOINT_WITNESS_QUORUM,
+        None,
+        checkpoints=(*el.checkpoints[:-1], note),
+    )
+
+
+def _tamper_cosignature(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    text, lines = _note_parts(el.checkpoints[-1])
+    w = draw(st.integers(1, len(lines) - 1))
+    name, _, b64 = lines[w][2:].partition(" ")
+    raw = bytearray(base64.b64decode(b64))
+    raw[draw(st.integers(12, len(raw) - 1))] ^= 1  # the signature, after key id and time
+    lines[w] = f"— {name} {base64.b64encode(bytes(raw)).decode()}"
+    note = text + "\n" + "".join(f"{line}\n" for line in lines)
+    return _t(
+        el,
+        "cosignature",
+        f"the cosignature of {name} altered",
+        CHECKPOINT_COSIGNATURE_INVALID,
+        None,
+        checkpoints=(*el.checkpoints[:-1], note),
+    )
+
+
+def _tamper_split_view(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    root = hashlib.sha256(b"another tree").digest()
+    other = _checkpoint_of(el, el.entry_bytes, root=root)
+    return _t(
+        el,
+        "split_view",
+        "a second checkpoint of the same size with another root, signed by the log key",
+        CHECKPOINT_SPLIT_VIEW,
+        None,
+        checkpoints=(*el.checkpoints, other),
+    )
+
+
+def _rewritten(
+    el: SignedElection,
+    kind: str,
+    description: str,
+    expected: str,
+    index: int,
+    statements: Sequence[Statement],
+) -> Tampering:
+    entries, notes = _resign_all(el, statements)
+    return _t(
+        el, kind, description + " (log re-signed with every key)", expected, index, entries, notes
+    )
+
+
+def _statements(el: SignedElection) -> list[Statement]:
+    return [e.statement for e in el.entries]
+
+
+def _tamper_result(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = _pick(draw, _find(el, ResultDeclared))
+    sts = _statements(el)
+    body = dict(sts[i].body)
+    result = dict(body["result"])
+    field = draw(st.sampled_from(("returned", "valid", "blank", "issued")))
+    result[field] = int(result[field]) + 1
+    body["result"] = result
+    sts[i] = _with_body(sts[i], body)
+    return _rewritten(
+        el,
+        "result_rewritten",
+        f"declared result at entry {i}: {field} + 1",
+        rule_finding_code(RESULT_MISMATCH),
+        i,
+        sts,
+    )
+
+
+def _tamper_stuffed(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = _pick(draw, _find(el, BallotRecorded))
+    sts = _statements(el)
+    body = dict(sts[i].body)
+    body["serial"] = hashlib.sha256(b"stuffed" + body["serial"]).digest()[:16]
+    sts.insert(i + 1, _with_body(sts[i], body))
+    box = body["box"]
+    unit = next(s.body["unit"] for s in sts if s.type == BoxSealed.TYPE and s.body["box"] == box)
+    opened = next(s.body for s in sts if s.type == UnitOpened.TYPE and s.body["unit"] == unit)
+    declared = next(
+        k
+        for k in range(i + 2, len(sts))
+        if sts[k].type == ResultDeclared.TYPE
+        and sts[k].body["community"] == opened["community"]
+        and sts[k].body["round"] == opened["round"]
+    )
+    return _rewritten(
+        el,
+        "ballot_stuffed",
+        f"an extra ballot recorded from box {box} after entry {i}",
+        rule_finding_code(RESULT_MISMATCH),
+        declared,
+        sts,
+    )
+
+
+def _tamper_duplicated(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = _pick(draw, _find(el, BallotRecorded))
+    sts = _statements(el)
+    sts.insert(i + 1, sts[i])
+    return _rewritten(
+        el,
+        "ballot_duplicated",
+        f"the ballot of entry {i} recorded twice",
+        rule_finding_code(BALLOT_DUPLICATE_SERIAL),
+        i + 1,
+        sts,
+    )
+
+
+def _tamper_ghost(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = _pick(draw, _find(el, BallotIssued))
+    sts = _statements(el)
+    body = {**sts[i].body, "voter": "ghost-1", "proxy_for": None}
+    sts.insert(i + 1, _with_body(sts[i], body))
+    return _rewritten(
+        el,
+        "ghost_voter",
+        f"a ballot issued to an unregistered voter after entry {i}",
+        rule_finding_code(BALLOT_NOT_REGISTERED),
+        i + 1,
+        sts,
+    )
+
+
+def _tamper_duplicate_registration(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = _pick(draw, _find(el, VoterRegistered))
+    sts = _statements(el)
+    body = {**sts[i].body, "voter": f"{sts[i].body['voter']}-again"}
+    sts.insert(i + 1, _with_body(sts[i], body))
+    return _rewritten(
+        el,
+        "duplicate_registration",
+        f"the person of entry {i} registered a second time",
+        rule_finding_code(VOTER_DUPLICATE),
+        i + 1,
+        sts,
+    )
+
+
+def _tamper_underage(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = _pick(draw, _find(el, VoterRegistered))
+    sts = _statements(el)
+    day = el.definition.election_day
+    young = day.replace(year=day.year - el.definition.rules.min_age + 1, day=1)
+    sts[i] = _with_body(sts[i], {**sts[i].body, "birth_date": young.isoformat()})
+    return _rewritten(
+        el,
+        "underage_voter",
+        f"the voter of entry {i} made younger than the minimum age",
+        rule_finding_code(VOTER_UNDERAGE),
+        i,
+        sts,
+    )
+
+
+def _bundle_bytes(el: SignedElection) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "election.bundle"
+        _export_raw(el.origin, el.entry_bytes, el.checkpoints, path)
+        return path.read_bytes()
+
+
+def _tamper_bundle_corrupted(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    data = bytearray(_bundle_bytes(el))
+    # somewhere in the entries: after the magic and the header record, before the trailer
+    header_len = int.from_bytes(data[16:20], "big")
+    start = 16 + 8 + header_len
+    pos = draw(st.integers(start, len(data) - 33))
+    data[pos] ^= 1 << draw(st.integers(0, 7))
+    return _t(
+        el,
+        "bundle_corrupted",
+        f"bundle byte {pos} flipped",
+        SOURCE_UNREADABLE,
+        None,
+        bundle=bytes(data),
+    )
+
+
+def _tamper_bundle_truncated(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    data = _bundle_bytes(el)
+    header_len = int.from_bytes(data[16:20], "big")
+    cut = draw(st.integers(16 + 8 + header_len + 1, len(data) - 1))
+    return _t(
+        el,
+        "bundle_truncated",
+        f"bundle cut after {cut} of {len(data)} bytes",
+        SOURCE_UNREADABLE,
+        None,
+        bundle=data[:cut],
+    )
+
+
+_TAMPER: Final[dict[str, Callable[[st.DrawFn, SignedElection], Tampering]]] = {
+    "signature": _tamper_signature,
+    "malformed": _tamper_malformed,
+    "drop": _tamper_drop,
+    "truncate": _tamper_truncate,
+    "reorder": _tamper_reorder,
+    "wrong_log": _tamper_wrong_log,
+    "checkpoint_signature": _tamper_checkpoint_signature,
+    "witness_quorum": _tamper_witness_quorum,
+    "cosignature": _tamper_cosignature,
+    "split_view": _tamper_split_view,
+    "result_rewritten": _tamper_result,
+    "ballot_stuffed": _tamper_stuffed,
+    "ballot_duplicated": _tamper_duplicated,
+    "ghost_voter": _tamper_ghost,
+    "duplicate_registration": _tamper_duplicate_registration,
+    "underage_voter": _tamper_underage,
+    "bundle_corrupted": _tamper_bundle_corrupted,
+    "bundle_truncated": _tamper_bundle_truncated,
+}
