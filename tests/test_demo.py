@@ -93,6 +93,13 @@ def test_demo_refuses_a_non_empty_dir_without_force(
     assert main(["demo", "--voters", "1140", "--seed", "3", "--dir", str(other), "--force"]) == 0
     assert (other / "notes.txt").read_text() == "mine"
     assert (other / "election.bundle").stat().st_size > 1000
+    # a second --force run replaces its own keys; a foreign file among them stops it
+    assert main(["demo", "--voters", "1140", "--seed", "4", "--dir", str(other), "--force"]) == 0
+    (other / "keys" / "mine.txt").write_text("keep")
+    before = (other / "election.bundle").read_bytes()
+    assert main(["demo", "--voters", "1140", "--dir", str(other), "--force"]) == 2
+    assert (other / "keys" / "mine.txt").read_text() == "keep"
+    assert (other / "election.bundle").read_bytes() == before  # nothing was touched
 
 
 def test_demo_exit_status_follows_the_verdict(

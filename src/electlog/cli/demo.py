@@ -62,9 +62,20 @@ DEMO_FILES: Final = (
 # --------------------------------------------------------------------------- helpers
 
 
+def _demo_key_files(keys: Path) -> list[Path]:
+    """The key files a previous demo run wrote under ``keys`` (nothing else)."""
+    found = [keys / n for n in ("authority.pem", "log.skey") if (keys / n).is_file()]
+    found += sorted(keys.glob("witness-?.skey"))
+    roles = keys / "roles"
+    if roles.is_dir():
+        found += sorted(roles.glob("c*-*.pem"))
+    return found
+
+
 def _prepare_dir(directory: Path, force: bool) -> None:
-    """Create ``directory``, refusing a non-empty one unless ``force`` (then only the demo's own
-    files are removed; anything else in it is left alone)."""
+    """Create ``directory``, refusing a non-empty one unless ``force``. With ``force`` only the
+    demo's own files are removed; anything else is left alone (and a ``keys`` directory holding
+    other files stops the demo rather than being deleted)."""
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory} exists and is not a directory")
     if directory.is_dir() and any(directory.iterdir()):
@@ -73,19 +84,28 @@ def _prepare_dir(directory: Path, force: bool) -> None:
                 f"{directory} exists and is not empty; pass --force to replace the demo files "
                 f"in it, or choose another --dir"
             )
+        keys = directory / KEYS_DIR
+        if keys.is_dir():
+            ours = set(_demo_key_files(keys)) | {keys / "roles"}
+            foreign = [p for p in keys.rglob("*") if p not in ours]
+            if foreign:
+                raise UsageError(
+                    f"{keys} holds files the demo did not write (e.g. {foreign[0].name}); "
+                    f"move them or choose another --dir"
+                )
         try:
             for name in DEMO_FILES:
                 (directory / name).unlink(missing_ok=True)
-            keys = directory / KEYS_DIR
             if keys.is_dir():
-                for path in sorted(keys.rglob("*"), reverse=True):
-                    if path.is_dir():
-                        path.rmdir()
-                    else:
-                        path.unlink()
+                for path in _demo_key_files(keys):
+                    path.unlink()
+                if (keys / "roles").is_dir():
+                    (keys / "roles").rmdir()
                 keys.rmdir()
         except OSError as exc:
-            raise StorageError(f"cannot clear the demo files in {directory}: {exc}") from exc
+            raise StorageError(
+                f"cannot clear the demo files in {directory}: {exc.strerror or exc}"
+            ) from exc
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
