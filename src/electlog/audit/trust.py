@@ -167,7 +167,7 @@ class Trust:
         """Parse the text of a trust file."""
         try:
             data = json.loads(text)
-        except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        except (ValueError, TypeError, RecursionError) as exc:  # JSONDecodeError, Unicode, nesting
             raise TrustFileError(f"trust file is not valid JSON: {exc}") from None
         return cls.from_dict(data)
 
