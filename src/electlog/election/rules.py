@@ -153,9 +153,13 @@ def _parse_fraction(value: object, where: str) -> Fraction:
     num, den = value.split("/")
     if not (num.isdigit() and den.isdigit() and num.isascii() and den.isascii()):
         raise EntryError(f"{where} must be a 'num/den' string of decimal digits, got {value!r}")
-    if int(den) == 0:
+    try:
+        numerator, denominator = int(num), int(den)
+    except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+        raise EntryError(f"{where} has too many digits") from None
+    if denominator == 0:
         raise EntryError(f"{where} has a zero denominator")
-    frac = Fraction(int(num), int(den))
+    frac = Fraction(numerator, denominator)
     if _fraction_text(frac) != value:
         raise EntryError(f"{where} must be in lowest terms ({_fraction_text(frac)}), got {value!r}")
     return frac
