@@ -220,27 +220,27 @@ def _key_names(prefix: str) -> SearchStrategy[str]:
 # --------------------------------------------------------------------------- values
 
 
+def _containers(children: SearchStrategy[object]) -> SearchStrategy[object]:
+    return st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.text(st.characters(codec="utf-8"), max_size=8), children, max_size=4),
+    )
+
+
+_SCALARS: Final[SearchStrategy[object]] = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(_INT_MIN, _INT_MAX),
+    st.text(st.characters(codec="utf-8"), max_size=16),
+    st.binary(max_size=32),
+)
+
+
 def canonical_values(*, max_leaves: int = 20) -> SearchStrategy[object]:
     """Values :func:`electlog.codec.encode` accepts and :func:`electlog.codec.decode` returns
     unchanged: ``None``, bools, ints in ``[-2**63, 2**64-1]``, UTF-8 text, bytes, lists and
     maps with str keys (nested a few levels, at most ``max_leaves`` scalars)."""
-    scalars: SearchStrategy[object] = st.one_of(
-        st.none(),
-        st.booleans(),
-        st.integers(_INT_MIN, _INT_MAX),
-        st.text(st.characters(codec="utf-8"), max_size=16),
-        st.binary(max_size=32),
-    )
-    return st.recursive(
-        scalars,
-        lambda children: st.one_of(
-            st.lists(children, max_size=4),
-            st.dictionaries(
-                st.text(st.characters(codec="utf-8"), max_size=8), children, max_size=4
-            ),
-        ),
-        max_leaves=max_leaves,
-    )
+    return st.recursive(_SCALARS, _containers, max_leaves=max_leaves)
 
 
 # --------------------------------------------------------------------------- rule sets
