@@ -62,7 +62,7 @@ from electlog.election.tally import (
     supplementary_candidates,
     tally_round,
 )
-from electlog.errors import UsageError
+from electlog.errors import ElectlogError, UsageError
 from electlog.events import Author
 from electlog.keys import SigningKey
 from electlog.log import Log
@@ -1313,5 +1313,12 @@ def simulate_district(
     gc.set_threshold(100_000, 50, 100)
     try:
         return _Builder(log, config, seed, progress).run()
+    except (ValueError, IndexError, StopIteration) as exc:
+        if isinstance(exc, ElectlogError):
+            raise
+        raise UsageError(
+            f"cannot simulate this district shape ({config.communities} communities, "
+            f"{config.voters} voters, {config.groups} groups): {exc!r}"
+        ) from exc
     finally:
         gc.set_threshold(*threshold)
