@@ -4,10 +4,13 @@ author chains, Merkle roots at checkpoints, checkpoint signatures and witnesses,
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit_support import GenericLog, build_generic, flip, resign, seed
 from electlog import Author, Log, SigningKey, merkle
@@ -80,6 +83,28 @@ def test_compact_tree_matches_merkle_tree() -> None:
             min(size, 50) or 1, size
         )
         assert compact.inclusion_proof(size - 1, size) == ref.inclusion_proof(size - 1, size)
+
+
+@settings(max_examples=40, deadline=None)
+@given(cuts=st.lists(st.integers(0, 70), max_size=6))
+def test_compact_tree_any_chunking(cuts: list[int]) -> None:
+    leaves = [merkle.leaf_hash(i.to_bytes(2, "big")) for i in range(70)]
+    bounds = [0, *sorted(cuts), 70]
+    compact = CompactMerkleTree()
+    try:
+        for a, b in itertools.pairwise(bounds):
+            compact.extend(leaves[a:b])
+        ref = MerkleTree(leaves)
+        for size in range(1, 71):
+            assert compact.root(size) == ref.root(size)
+        for size1 in (1, 5, 16, 17, 33):
+            assert compact.consistency_proof(size1, 70) == ref.consistency_proof(size1, 70)
+        assert compact.node(4, 3) == ref.node(4, 3)
+        assert compact.node(2, 16) == ref.node(2, 16)
+        with pytest.raises(UsageError):
+            compact.node(3, 9)  # leaves 72..79 do not exist
+    finally:
+        compact.close()
 
 
 def test_flipped_signature_byte(glog: GenericLog) -> None:

@@ -115,7 +115,7 @@ def audit(
         "entries_per_second": round(replay.size / elapsed) if elapsed > 0 else None,
         "election_replay": election,
     }
-    return Report(
+    report = Report(
         verdict=verdict_of(findings),
         origin=trust.origin,
         source=description,
@@ -133,6 +133,8 @@ def audit(
         since=replay.since_info,
         run=run,
     )
+    replay.close()
+    return report
 
 
 def read_since(path: str | os.PathLike[str]) -> str:

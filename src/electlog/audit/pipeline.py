@@ -5,7 +5,7 @@ decoding (:meth:`electlog.events.Entry.from_bytes`, the writers' own parser) and
 signature. Workers (``jobs`` processes) do exactly that for chunks of about
 :data:`CHUNK_SIZE` entries, sent as lists of bytes; the parent gets the results back *in order*
 and runs the checks that need order (author chains, Merkle tree, election rules) as a stream.
-At most ``2 * jobs + 1`` chunks are in flight, so memory does not grow with the log.
+At most ``jobs + 2`` chunks are in flight, so memory does not grow with the log.
 
 Each entry's result is a tuple. For an entry that decodes and verifies::
 
@@ -203,7 +203,7 @@ class Verifier:
             for chunk in chunks:
                 yield verify_chunk(chunk)
             return
-        limit = 2 * self.jobs + 1
+        limit = self.jobs + 2
         pending: deque[multiprocessing.pool.AsyncResult[list[EntryResult]]] = deque()
         iterator = iter(chunks)
         while True:

@@ -6,18 +6,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 __all__ = ["ProgressCallback", "ProgressReporter", "stderr_is_terminal"]
 
@@ -32,17 +24,39 @@ def stderr_is_terminal() -> bool:
         return False
 
 
-class _Rate(TextColumn):
-    """Entries per second, from rich's own speed estimate."""
+def _rich_bar() -> Progress:
+    """The rich progress bar (rich is imported only when a bar is shown: it costs memory in
+    every verification worker otherwise)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
 
-    def __init__(self) -> None:
-        super().__init__("")
+    class Rate(ProgressColumn):
+        """Entries per second, from rich's own speed estimate."""
 
-    def render(self, task: object) -> object:  # type: ignore[override]
-        from rich.text import Text
+        def render(self, task: Any) -> Text:
+            speed = task.speed
+            return Text(f"{speed:,.0f} entries/s" if speed else "… entries/s", style="cyan")
 
-        speed = getattr(task, "speed", None)
-        return Text(f"{speed:,.0f} entries/s" if speed else "… entries/s", style="cyan")
+    return Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        Rate(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
 
 
 class ProgressReporter:
@@ -57,17 +71,7 @@ class ProgressReporter:
         if callable(progress):
             self._callback = progress
         elif progress:
-            self._bar = Progress(
-                TextColumn("verifying"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                _Rate(),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-                transient=False,
-            )
+            self._bar = _rich_bar()
 
     def __enter__(self) -> ProgressReporter:
         if self._bar is not None:

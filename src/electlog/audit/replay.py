@@ -13,6 +13,9 @@ The checks reuse the writers' code: :mod:`electlog.merkle` for roots and proofs,
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final
@@ -51,6 +54,9 @@ MAX_FINDINGS_PER_CODE: Final = 1000
 (:data:`~electlog.audit.findings.AUDIT_FINDINGS_CAPPED`)."""
 
 _HASH: Final = 32
+_MEM_LEVEL: Final = 4
+_intern = sys.intern
+_GROUP: Final = 1 << _MEM_LEVEL
 
 
 # --------------------------------------------------------------------------- findings
@@ -110,36 +116,84 @@ class FindingSink:
 
 
 class CompactMerkleTree:
-    """An append-only RFC 6962 tree keeping every complete subtree hash in one ``bytearray`` per
-    level (32 bytes per node, no per-node objects): 600,000 leaves take about 38 MB.
+    """An append-only RFC 6962 tree with a small memory footprint.
 
-    Roots and proofs at any size come from :mod:`electlog.merkle`'s node-reader functions, the
-    same code the stores use.
+    The leaf hashes go to an anonymous temporary file (32 bytes each; deleted on :meth:`close`
+    or when the process ends); every complete subtree hash of level 4 and above (one per 16
+    leaves, 32 bytes each, in one ``bytearray`` per level) stays in memory, about 2.5 MB for
+    600,000 leaves. A node below level 4 is recomputed from at most 8 leaves read back from the
+    file when a root or a proof needs it. Roots and proofs at any size come from
+    :mod:`electlog.merkle`'s node-reader functions, the same code the stores use.
     """
 
-    __slots__ = ("_levels",)
+    __slots__ = ("_file", "_size", "_tail", "_upper")
 
     def __init__(self) -> None:
-        self._levels: list[bytearray] = [bytearray()]
+        self._file = tempfile.TemporaryFile(prefix="electlog-audit-leaves-")  # noqa: SIM115
+        self._size = 0
+        self._tail: list[bytes] = []  # leaves after the last complete group of 16
+        self._upper: list[bytearray] = [bytearray()]  # levels 4, 5, 6, ...
 
     def __len__(self) -> int:
-        return len(self._levels[0]) // _HASH
+        return self._size
+
+    def close(self) -> None:
+        """Delete the temporary leaf file (the tree is unusable afterwards)."""
+        self._file.close()
+
+    def _read_leaves(self, start: int, count: int) -> bytes:
+        fh = self._file
+        fh.seek(start * _HASH)
+        data = fh.read(count * _HASH)
+        if len(data) != count * _HASH:
+            raise UsageError(f"leaves {start}..{start + count - 1} are not in the tree")
+        return data
+
+    def _upper_node(self, level: int, index: int) -> bytes:
+        start = index * _HASH
+        data = self._upper[level][start : start + _HASH]
+        if len(data) != _HASH:
+            raise UsageError(f"no complete node at level {level + _MEM_LEVEL} index {index}")
+        return bytes(data)
 
     def node(self, level: int, index: int) -> bytes:
         """The complete subtree hash at ``(level, index)`` (a :data:`merkle.NodeReader`)."""
-        start = index * _HASH
-        return bytes(self._levels[level][start : start + _HASH])
+        if level >= _MEM_LEVEL:
+            return self._upper_node(level - _MEM_LEVEL, index)
+        if level < 0 or index < 0 or (index + 1) << level > self._size:
+            raise UsageError(f"no complete node at level {level} index {index}")
+        data = self._read_leaves(index << level, 1 << level)
+        hashes = [data[i : i + _HASH] for i in range(0, len(data), _HASH)]
+        while len(hashes) > 1:
+            hashes = [
+                merkle.node_hash(a, b) for a, b in zip(hashes[0::2], hashes[1::2], strict=True)
+            ]
+        return hashes[0]
 
     def extend(self, leaf_hashes: Sequence[bytes]) -> None:
         """Append leaves (32-byte hashes) in order."""
         if not leaf_hashes:
             return
-        levels = self._levels
-        nodes = merkle.new_nodes_batch(self.node, len(self), leaf_hashes)
-        for level, _, h in nodes:
-            if level == len(levels):
-                levels.append(bytearray())
-            levels[level] += h
+        fh = self._file
+        fh.seek(0, os.SEEK_END)
+        fh.write(b"".join(leaf_hashes))
+        fh.flush()
+        self._size += len(leaf_hashes)
+        pending = self._tail + list(leaf_hashes)
+        full = len(pending) - len(pending) % _GROUP
+        self._tail = pending[full:]
+        if not full:
+            return
+        level = pending[:full]
+        node_hash = merkle.node_hash
+        for _ in range(_MEM_LEVEL):
+            level = [node_hash(a, b) for a, b in zip(level[0::2], level[1::2], strict=True)]
+        upper = self._upper
+        first = len(upper[0]) // _HASH
+        for lv, _, h in merkle.new_nodes_batch(self._upper_node, first, level):
+            if lv == len(upper):
+                upper.append(bytearray())
+            upper[lv] += h
 
     def root(self, size: int) -> bytes:
         """The root of the first ``size`` leaves."""
@@ -283,6 +337,12 @@ class Replay:
         body: dict[str, Any],
         leaf: bytes,
     ) -> None:
+        # Intern the body's top-level strings: the projections keep many equal ids (community,
+        # group, household, unit, voter) for every voter; shared strings keep the audit's memory
+        # bounded by the number of distinct ids rather than by the number of entries.
+        for key, value in body.items():
+            if type(value) is str:
+                body[key] = _intern(value)
         statement = Statement(
             log=log,
             type=etype,
@@ -706,6 +766,10 @@ class Replay:
                             "what": "no_result",
                         },
                     )
+
+    def close(self) -> None:
+        """Release the temporary leaf file of the replayed tree."""
+        self.tree.close()
 
     # ------------------------------------------------------------------ summaries
 

@@ -155,9 +155,9 @@ class BytesSource(Source):
 
 
 class RawSQLiteSource(Source):
-    """A SQLite store file that refuses to open as a store (its own integrity check failed):
-    the auditor still reads the ``entries`` and ``checkpoints`` tables as they are, so that
-    every problem becomes a finding."""
+    """A SQLite store file read table by table: ``entries`` (``idx``, ``data``) in index order
+    and ``checkpoints`` (``note``) in insertion order (docs/storage.md), as they are, so that
+    every problem (even in a store that refuses to open) becomes a finding. Read-only."""
 
     def __init__(self, path: Path) -> None:
         self.description = f"SQLite file {str(path)!r}"
@@ -239,13 +239,17 @@ def open_source(source: object) -> Source:
     except OSError as exc:
         raise AuditError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
     if head == _SQLITE_MAGIC:
+        # The store's own open identifies the file as an electlog store (and runs its checks,
+        # which the audit does not rely on); the entries are then read with a connection of
+        # our own with SQLite's default page cache, so a long scan does not grow the audit's
+        # memory. A store that refuses to open as corrupted is read all the same.
         try:
-            store = open_store(path, create=False, read_only=True)
+            open_store(path, create=False, read_only=True).close()
         except StoreCorruptedError:
-            return RawSQLiteSource(path)
+            pass
         except ElectlogError as exc:
             raise AuditError(f"cannot open {str(path)!r} as a log store: {exc}") from exc
-        return StoreSource(store, f"SQLite file {str(path)!r}", owned=True)
+        return RawSQLiteSource(path)
     return _bundle_source(path)
 
 

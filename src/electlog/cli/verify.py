@@ -121,14 +121,17 @@ def _prove_inclusion(args: argparse.Namespace) -> int:
     size = _size(args.size, len(tree), "--size")
     if not 0 <= args.index < size:
         raise UsageError(f"--index {args.index} is not in a tree of size {size}")
-    proof = tree.inclusion_proof(args.index, size)
-    out: dict[str, Any] = {
-        "index": args.index,
-        "size": size,
-        "leaf_hash": tree.node(0, args.index).hex(),
-        "root": tree.root(size).hex(),
-        "proof": [h.hex() for h in proof],
-    }
+    try:
+        proof = tree.inclusion_proof(args.index, size)
+        out: dict[str, Any] = {
+            "index": args.index,
+            "size": size,
+            "leaf_hash": tree.node(0, args.index).hex(),
+            "root": tree.root(size).hex(),
+            "proof": [h.hex() for h in proof],
+        }
+    finally:
+        tree.close()
     _emit_proof(out, args.format)
     return 0
 
@@ -138,14 +141,17 @@ def _prove_consistency(args: argparse.Namespace) -> int:
     size2 = _size(args.size2, len(tree), "--size2")
     if not 1 <= args.size1 <= size2:
         raise UsageError(f"--size1 must be between 1 and {size2}, got {args.size1}")
-    proof = tree.consistency_proof(args.size1, size2)
-    out: dict[str, Any] = {
-        "size1": args.size1,
-        "size2": size2,
-        "root1": tree.root(args.size1).hex(),
-        "root2": tree.root(size2).hex(),
-        "proof": [h.hex() for h in proof],
-    }
+    try:
+        proof = tree.consistency_proof(args.size1, size2)
+        out: dict[str, Any] = {
+            "size1": args.size1,
+            "size2": size2,
+            "root1": tree.root(args.size1).hex(),
+            "root2": tree.root(size2).hex(),
+            "proof": [h.hex() for h in proof],
+        }
+    finally:
+        tree.close()
     _emit_proof(out, args.format)
     return 0
 
