@@ -133,7 +133,16 @@ def _openssl() -> str:
         return "unknown"
 
 
-def machine() -> list[tuple[str, str]]:
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (other work on the machine skews timings)."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def machine(load_at_start: str | None = None) -> list[tuple[str, str]]:
     """The machine and software description written at the top of RESULTS.md."""
     try:
         usable = len(os.sched_getaffinity(0))
@@ -163,6 +172,10 @@ def machine() -> list[tuple[str, str]]:
             f"pymerkle {_version('pymerkle')}, eventsourcing {_version('eventsourcing')}",
         ),
         ("electlog", _version("electlog")),
+        (
+            "Load average (1/5/15 min)",
+            f"{load_at_start or 'unknown'} at the start, {load_average()} at the end",
+        ),
     ]
 
 

@@ -19,7 +19,7 @@ import time
 import traceback
 from pathlib import Path
 
-from ._harness import Row, machine, markdown, print_table, summary, unavailable
+from ._harness import Row, load_average, machine, markdown, print_table, summary, unavailable
 from .cases import BENCHMARKS, FULL, QUICK, Context
 
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         repeat=args.repeat or (1 if quick else 3),
         say=say,
     )
+    load_at_start = load_average()
     started = time.perf_counter()
     rows: list[Row] = []
     failed = False
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, title)
     report = markdown(
         rows,
-        machine_info=machine(),
+        machine_info=machine(load_at_start),
         command=command,
         mode=mode,
         elapsed=elapsed,
