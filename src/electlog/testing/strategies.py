@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 try:
+    from hypothesis import assume
     from hypothesis import strategies as st
     from hypothesis.strategies import SearchStrategy
 except ImportError as _exc:  # pragma: no cover - exercised by a subprocess test
@@ -171,10 +172,15 @@ ROUND_KINDS: Final = ("revote", "supplementary", "rerun")
 
 
 _ONE_TO_THREE: Final = st.integers(1, 3)
+_MARK: Final = st.integers(0, 2)  # 0 no mark, 1 for, 2 against
+_FOR_ONLY: Final = st.integers(0, 1)
+_BOOL: Final = st.booleans()
+_POST_NAMES: Final = ("director", "deputy", "member")
 _ONE_TO_TWO: Final = st.integers(1, 2)
 _ZERO_TO_TWO: Final = st.integers(0, 2)
 _ZERO_TO_THREE: Final = st.integers(0, 3)
 _MODES: Final = tuple(str(m) for m in ElectionMode)
+_BALLOT_MODES: Final = (str(ElectionMode.ALL_VOTERS), str(ElectionMode.HOUSEHOLD_REP))
 
 
 def _as_strategy(value: int | SearchStrategy[int]) -> SearchStrategy[int]:
@@ -257,62 +263,71 @@ def _fractions(low: int, high: int) -> SearchStrategy[Fraction]:
     )
 
 
+_TALLY_DEFAULT: Final = TallyRules()
+_MAJORITY: Final = _default_or(_TALLY_DEFAULT.majority, _fractions(1, 4))
+_SUPPLEMENTARY: Final = _default_or(_TALLY_DEFAULT.supplementary_min, _fractions(1, 3))
+_TURNOUT: Final = _default_or(_TALLY_DEFAULT.turnout_min, _fractions(0, 4))
+
+
 @st.composite
 def tally_rules(draw: st.DrawFn) -> TallyRules:
     """:class:`~electlog.election.tally.TallyRules`: the defaults, or shares near them and
     ``combined_ballot`` on or off."""
-    default = TallyRules()
     return TallyRules(
-        majority=draw(_default_or(default.majority, _fractions(1, 4))),
-        supplementary_min=draw(_default_or(default.supplementary_min, _fractions(1, 3))),
-        turnout_min=draw(_default_or(default.turnout_min, _fractions(0, 4))),
-        combined_ballot=draw(st.booleans()),
+        majority=draw(_MAJORITY),
+        supplementary_min=draw(_SUPPLEMENTARY),
+        turnout_min=draw(_TURNOUT),
+        combined_ballot=draw(_BOOL),
     )
+
+
+_RD: Final = RuleSet()
+_RULE_FIELDS: Final[dict[str, SearchStrategy[Any]]] = {
+    "min_age": _default_or(_RD.min_age, st.integers(16, 21)),
+    "roll_days_before": _default_or(_RD.roll_days_before, st.integers(5, 30)),
+    "objection_days": _default_or(_RD.objection_days, st.integers(1, 7)),
+    "objection_decision_days": _default_or(_RD.objection_decision_days, st.integers(1, 5)),
+    "nominator_limit": _default_or(_RD.nominator_limit, st.integers(1, 4)),
+    "candidates_days_before": _default_or(_RD.candidates_days_before, st.integers(1, 7)),
+    "min_candidate_excess": _default_or(_RD.min_candidate_excess, st.integers(0, 2)),
+    "post_candidate_excess": _default_or(
+        _RD.post_candidate_excess,
+        st.dictionaries(st.sampled_from(_POST_NAMES), st.integers(0, 2), max_size=2).map(
+            lambda m: tuple(sorted(m.items()))
+        ),
+    ),
+    "proxy_cap": _default_or(_RD.proxy_cap, st.integers(1, 4)),
+    "proxy_relationships": _default_or(
+        _RD.proxy_relationships,
+        st.lists(st.sampled_from(DEFAULT_PROXY_RELATIONSHIPS), min_size=1, unique=True).map(tuple),
+    ),
+    "min_observers": _default_or(_RD.min_observers, st.integers(1, 5)),
+    "household_ballots": _default_or(_RD.household_ballots, st.integers(1, 2)),
+    "group_leader_seats": _default_or(_RD.group_leader_seats, st.integers(1, 2)),
+    "group_rep_seats": _default_or(_RD.group_rep_seats, st.integers(1, 3)),
+    "eligible_bases": _default_or(
+        _RD.eligible_bases,
+        st.lists(st.sampled_from(ELIGIBILITY_BASES), min_size=1, unique=True).map(tuple),
+    ),
+    "non_local_min_years": _default_or(_RD.non_local_min_years, st.integers(0, 5)),
+    "tally": _default_or(_RD.tally, tally_rules()),
+    "tz_offset_minutes": _default_or(_RD.tz_offset_minutes, st.integers(-720, 840)),
+}
+_COMMITTEE_MIN: Final = _default_or(_RD.committee_min, st.integers(1, 9))
 
 
 @st.composite
 def rulesets(draw: st.DrawFn) -> RuleSet:
     """:class:`~electlog.election.RuleSet` instances: every parameter is its default (what
     examples shrink to) or a nearby value; the result always passes the RuleSet's own checks."""
-    d = RuleSet()
-    committee_min = draw(_default_or(d.committee_min, st.integers(1, 9)))
-    committee_max = draw(_default_or(d.committee_max, st.integers(committee_min, 11)))
-    committee_max = max(committee_max, committee_min)
-    bases = draw(
-        _default_or(
-            d.eligible_bases,
-            st.lists(st.sampled_from(ELIGIBILITY_BASES), min_size=1, unique=True).map(tuple),
-        )
-    )
-    relationships = draw(
-        _default_or(
-            d.proxy_relationships,
-            st.lists(st.sampled_from(DEFAULT_PROXY_RELATIONSHIPS), min_size=1, unique=True).map(
-                tuple
-            ),
-        )
-    )
+    committee_min = draw(_COMMITTEE_MIN)
+    committee_max = draw(_default_or(_RD.committee_max, st.integers(committee_min, 11)))
+    fields = {name: draw(strategy) for name, strategy in _RULE_FIELDS.items()}
     return RuleSet(
-        min_age=draw(_default_or(d.min_age, st.integers(16, 21))),
-        roll_days_before=draw(_default_or(d.roll_days_before, st.integers(5, 30))),
-        objection_days=draw(_default_or(d.objection_days, st.integers(1, 7))),
-        objection_decision_days=draw(_default_or(d.objection_decision_days, st.integers(1, 5))),
         committee_min=committee_min,
-        committee_max=committee_max,
-        nominator_limit=draw(_default_or(d.nominator_limit, st.integers(1, 4))),
-        candidates_days_before=draw(_default_or(d.candidates_days_before, st.integers(1, 7))),
-        min_candidate_excess=draw(_default_or(d.min_candidate_excess, st.integers(0, 2))),
-        proxy_cap=draw(_default_or(d.proxy_cap, st.integers(1, 4))),
-        proxy_relationships=relationships,
-        min_observers=draw(_default_or(d.min_observers, st.integers(1, 5))),
-        household_ballots=draw(_default_or(d.household_ballots, st.integers(1, 2))),
-        group_leader_seats=draw(_default_or(d.group_leader_seats, st.integers(1, 2))),
-        group_rep_seats=draw(_default_or(d.group_rep_seats, st.integers(1, 3))),
-        eligible_bases=bases,
-        non_local_min_years=draw(_default_or(d.non_local_min_years, st.integers(0, 5))),
+        committee_max=max(committee_max, committee_min),
         removal_reasons=DEFAULT_REMOVAL_REASONS,
-        tally=draw(_default_or(d.tally, tally_rules())),
-        tz_offset_minutes=draw(_default_or(d.tz_offset_minutes, st.integers(-720, 840))),
+        **fields,
     )
 
 
@@ -339,6 +354,30 @@ _POST: Final = st.sampled_from(("director", "deputy", "member"))
 _OBSERVERS: Final = st.lists(_ids("o", 9), max_size=5)
 
 
+@st.composite
+def _marks(
+    draw: st.DrawFn,
+    listed: tuple[str, ...],
+    pool: tuple[str, ...],
+    limit: int | None,
+    against: bool,
+) -> PostMarks:
+    chosen: list[str] = []
+    opposed: list[str] = []
+    for cand in listed:
+        full = limit is not None and len(chosen) >= limit
+        mark = draw(_MARK if against else _FOR_ONLY)
+        if mark == 1 and not full:
+            chosen.append(cand)
+        elif mark == 2:
+            opposed.append(cand)
+    written: list[str] = []
+    for person in pool:
+        if (limit is None or len(chosen) + len(written) < limit) and draw(_BOOL):
+            written.append(person)
+    return PostMarks(for_=sorted(chosen), against=sorted(opposed), write_ins=sorted(written))
+
+
 def post_marks(
     candidates: Sequence[str] = (),
     *,
@@ -355,28 +394,8 @@ def post_marks(
     Shrinks towards no mark at all (a blank post)."""
     listed = tuple(dict.fromkeys(candidates))
     pool = tuple(w for w in dict.fromkeys(write_ins) if w not in listed)
-
-    @st.composite
-    def build(draw: st.DrawFn) -> PostMarks:
-        limit = None if overvotes or seats is None else seats
-        chosen = draw(
-            st.lists(st.sampled_from(listed), unique=True, max_size=limit)
-            if listed
-            else st.just([])
-        )
-        room = None if limit is None else max(limit - len(chosen), 0)
-        written = draw(
-            st.lists(st.sampled_from(pool), unique=True, max_size=room)
-            if pool and room != 0
-            else st.just([])
-        )
-        rest = [c for c in listed if c not in chosen]
-        opposed = draw(
-            st.lists(st.sampled_from(rest), unique=True) if against and rest else st.just([])
-        )
-        return PostMarks(for_=sorted(chosen), against=sorted(opposed), write_ins=sorted(written))
-
-    return build()
+    limit = None if overvotes or seats is None else seats
+    return _marks(listed, pool, limit, against)
 
 
 def _post_specs(posts: object) -> list[tuple[str, int, tuple[str, ...]]]:
@@ -417,26 +436,29 @@ def ballots(
     written in (registered voters, for a ballot the rules accept without voiding the post).
     ``overvotes=False`` never marks more than the seats; ``blank_posts=False`` puts every post on
     the ballot. Shrinks towards the blank ballot ``{}``."""
-    specs = _post_specs(posts)
+    specs = tuple(_post_specs(posts))
+    return _ballot(specs, tuple(write_ins), overvotes, against, blank_posts)
 
-    @st.composite
-    def build(draw: st.DrawFn) -> dict[str, PostMarks]:
-        out: dict[str, PostMarks] = {}
-        for post, seats, candidates in specs:
-            if blank_posts and not draw(st.booleans()):
-                continue
-            out[post] = draw(
-                post_marks(
-                    candidates,
-                    seats=seats,
-                    write_ins=write_ins,
-                    overvotes=overvotes,
-                    against=against,
-                )
+
+@st.composite
+def _ballot(
+    draw: st.DrawFn,
+    specs: tuple[tuple[str, int, tuple[str, ...]], ...],
+    write_ins: tuple[str, ...],
+    overvotes: bool,
+    against: bool,
+    blank_posts: bool,
+) -> dict[str, PostMarks]:
+    out: dict[str, PostMarks] = {}
+    for post, seats, candidates in specs:
+        if blank_posts and not draw(_BOOL):
+            continue
+        out[post] = draw(
+            post_marks(
+                candidates, seats=seats, write_ins=write_ins, overvotes=overvotes, against=against
             )
-        return out
-
-    return build()
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- election definitions
@@ -713,7 +735,6 @@ _check_coverage()
 # --------------------------------------------------------------------------- whole elections
 
 _EPOCH_ORDINAL: Final = _dt.date(1970, 1, 1).toordinal()
-_POST_NAMES: Final = ("director", "deputy", "member")
 _ROLE_NAMES: Final = ("registrar", "committee", "vetting", "polling", "counting")
 _ROLES: Final = {
     "registrar": Role.REGISTRAR,
@@ -876,6 +897,7 @@ class ElectionBuilder:
         modes: Sequence[str] = _MODES,
         rules: RuleSet | SearchStrategy[RuleSet] | None = None,
         witnesses: int | SearchStrategy[int] = _ZERO_TO_TWO,
+        quorum: int | SearchStrategy[int] | None = None,
         follow_up_rounds: bool = True,
         origin: str = "example.org/election",
         store: Store | None = None,
@@ -903,7 +925,9 @@ class ElectionBuilder:
             WitnessSigner(f"witness{i}", hashlib.sha256(b"w%d" % i + seed).digest())
             for i in range(1, n_witnesses + 1)
         )
-        self.quorum = draw(st.integers(0, n_witnesses)) if n_witnesses else 0
+        if quorum is None:
+            quorum = st.integers(0, n_witnesses)
+        self.quorum = min(draw(_as_strategy(quorum)), n_witnesses)
         self.day: _dt.date = draw(st.dates(_FIRST_DAY, _LAST_DAY))
         self.definition: ElectionDefined | None = None
         self.log = Log(MemoryStore(origin) if store is None else store)
@@ -1011,7 +1035,7 @@ class ElectionBuilder:
                 for name in _POST_NAMES[:n_posts]
             ]
             listed = {
-                post: seats + r.min_candidate_excess + draw(st.integers(0, 1))
+                post: seats + r.candidate_excess_for(post) + draw(st.integers(0, 1))
                 for post, seats in c.posts
             }
             dropped = draw(st.sampled_from((None, "withdrawn", "rejected")))
@@ -1550,7 +1574,9 @@ class ElectionBuilder:
                 posts = []
                 for pr in first.posts.values():
                     if pr.unfilled:
-                        cands = supplementary_candidates(pr, pr.unfilled + r.min_candidate_excess)
+                        cands = supplementary_candidates(
+                            pr, pr.unfilled + r.candidate_excess_for(pr.post)
+                        )
                         if cands:
                             posts.append(
                                 PostList(post=pr.post, seats=pr.unfilled, candidates=cands)
@@ -1593,6 +1619,7 @@ def signed_event_streams(
     modes: Sequence[str] = _MODES,
     rules: RuleSet | SearchStrategy[RuleSet] | None = None,
     witnesses: int | SearchStrategy[int] = _ZERO_TO_TWO,
+    quorum: int | SearchStrategy[int] | None = None,
     follow_up_rounds: bool = True,
     origin: str = "example.org/election",
 ) -> SignedElection:
@@ -1607,7 +1634,8 @@ def signed_event_streams(
     ``communities``: how many (``c1``, ``c2``, ...); ``extra_voters``: voters beyond the
     candidates each community needs; ``modes``: election modes to draw from; ``rules``: a
     RuleSet or a strategy of them (default :func:`rulesets`, which shrinks to the defaults);
-    ``witnesses``: how many witnesses cosign the checkpoint (the quorum is drawn up to that).
+    ``witnesses``: how many witnesses cosign the checkpoint; ``quorum``: the trust file's
+    witness quorum (default drawn from 0 to the number of witnesses).
     Every choice shrinks towards one community with the fewest voters, everyone voting, the
     default rules.
     """
@@ -1618,6 +1646,7 @@ def signed_event_streams(
         modes=modes,
         rules=rules,
         witnesses=witnesses,
+        quorum=quorum,
         follow_up_rounds=follow_up_rounds,
         origin=origin,
     )
@@ -1805,7 +1834,9 @@ def tamperings(
     """A valid election altered one way (a kind of :data:`TAMPERING_KINDS`), paired with the
     finding code the auditor must report for it (and the entry index it must name).
 
-    ``elections`` defaults to :func:`signed_event_streams` with at least one witness. Use::
+    ``elections`` defaults to :func:`signed_event_streams` in ``all_voters`` and
+    ``household_rep`` communities with one or two witnesses and a quorum of at least one (so
+    that every kind applies). Use::
 
         @given(est.tamperings())
         def test_audit_catches(t):
@@ -1816,11 +1847,12 @@ def tamperings(
     if unknown:
         raise UsageError(f"unknown tampering kinds {sorted(unknown)}; see TAMPERING_KINDS")
     election = draw(
-        elections if elections is not None else signed_event_streams(witnesses=_ONE_TO_TWO)
+        elections
+        if elections is not None
+        else signed_event_streams(modes=_BALLOT_MODES, witnesses=_ONE_TO_TWO, quorum=_ONE_TO_TWO)
     )
     usable = [k for k in kinds if _applicable(election, k)]
-    if not usable:
-        raise UsageError(f"none of the kinds {list(kinds)} applies to {election!r}")
+    assume(usable)  # e.g. a ballot kind, and nobody voted: draw another election
     kind = draw(st.sampled_from(usable))
     return _TAMPER[kind](draw, election)
 
