@@ -24,6 +24,7 @@ class _Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.interval = interval
         self.peak = 0
+        self.peak_self = 0
         self.available = True
         self._stop_event = threading.Event()
 
@@ -38,6 +39,7 @@ class _Sampler(threading.Thread):
             total = 0
             try:
                 total = me.memory_info().rss
+                self.peak_self = max(self.peak_self, total)
                 for child in me.children(recursive=True):
                     with contextlib.suppress(psutil.Error):
                         total += child.memory_info().rss
@@ -61,7 +63,6 @@ def main(argv: list[str]) -> int:
     report = audit(source, trust, jobs=jobs, election=election)
     seconds = time.perf_counter() - t0
     sampler.stop()
-    self_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     codes: dict[str, int] = {}
     for f in report.findings:
@@ -75,7 +76,7 @@ def main(argv: list[str]) -> int:
                 "findings": codes,
                 "backend": report.run.get("signature_backend"),
                 "peak_tree_rss_mb": sampler.peak / 2**20 if sampler.available else None,
-                "self_maxrss_mb": self_kib / 1024,
+                "peak_self_rss_mb": sampler.peak_self / 2**20 if sampler.available else None,
                 "largest_child_maxrss_mb": child_kib / 1024,
             }
         )

@@ -74,6 +74,19 @@ def best_time(fn: Callable[[], object], repeat: int) -> float:
     return best
 
 
+def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """The smallest wall time of each function over ``repeat`` rounds, the functions taking
+    turns within each round, so that a change in the machine's load during the measurement
+    affects every side alike."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(max(1, repeat)):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
 def rate(n: int, seconds: float) -> float:
     """Items per second (0 when nothing was timed)."""
     return n / seconds if seconds > 0 else 0.0
