@@ -144,6 +144,7 @@ __all__ = [
     "ballots",
     "canonical_values",
     "community_defs",
+    "election_builders",
     "election_definitions",
     "event_bodies",
     "events",
@@ -947,6 +948,14 @@ class ElectionBuilder:
 
     # ------------------------------------------------------------------ plumbing
 
+    def __repr__(self) -> str:
+        nxt = self.PHASES[len(self.done)] if len(self.done) < len(self.PHASES) else "done"
+        return f"ElectionBuilder({len(self.log)} entries, next phase {nxt}; {self.summary()})"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """Hypothesis (and IPython) print examples with this: the short summary."""
+        p.text(repr(self))
+
     @property
     def e(self) -> Election:
         """The election (after the ``define`` phase)."""
@@ -1608,6 +1617,36 @@ class ElectionBuilder:
 
 def _serial(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()[:16]
+
+
+@st.composite
+def election_builders(
+    draw: st.DrawFn,
+    *,
+    until: str = "vote",
+    communities: int | SearchStrategy[int] = _ONE_TO_TWO,
+    extra_voters: int | SearchStrategy[int] = _ZERO_TO_THREE,
+    modes: Sequence[str] = _MODES,
+    rules: RuleSet | SearchStrategy[RuleSet] | None = None,
+) -> ElectionBuilder:
+    """Live elections stopped just before phase ``until`` (one of
+    :attr:`ElectionBuilder.PHASES`), for testing software that acts in that phase: with
+    ``until="vote"`` the candidate lists and proxy lists are published and election day has
+    come, so a polling-station app can open a unit (``builder.e`` is the
+    :class:`~electlog.election.facade.Election`, ``builder.keys.polling`` the polling station's
+    key, ``builder.at(0)`` a time on election day).
+
+    To let the builder draw again (run further phases) inside a test, give it the test's draw
+    first: ``builder.draw = data.draw``.
+    """
+    if until not in ElectionBuilder.PHASES:
+        raise UsageError(f"unknown phase {until!r}; one of {ElectionBuilder.PHASES}")
+    builder = ElectionBuilder(
+        draw, communities=communities, extra_voters=extra_voters, modes=modes, rules=rules
+    )
+    while builder.PHASES[len(builder.done)] != until:
+        builder.next_phase()
+    return builder
 
 
 @st.composite
