@@ -287,6 +287,8 @@ class _Marks(_Kind):
             f, a, w = pm["for"], pm["against"], pm["write_ins"]
             if not (ids_ok(f) and ids_ok(a) and ids_ok(w)):
                 for col, ids in (("for", f), ("against", a), ("write_ins", w)):
+                    if type(ids) in (list, tuple) and len(ids) > 256:
+                        raise EntryError(f"{where}.{post}.{col} has more than 256 marks")
                     if not ids_ok(ids):
                         raise EntryError(
                             f"{where}.{post}.{col} must be a sorted array of at most 256 "
