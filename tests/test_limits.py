@@ -452,3 +452,68 @@ def test_key_format_errors_are_key_format_errors() -> None:
         SigningKey.from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
     with pytest.raises(KeyFormatError):
         NoteSigner.from_skey("PRIVATE+KEY+x+00000000+AQ==")
+
+
+# --------------------------------------------------------------------------- memory amplification
+
+
+def _traced_peak(fn: Callable[[], object]) -> int:
+    """Peak Python allocation (tracemalloc) while ``fn`` runs; its ElectlogError is ignored."""
+    import tracemalloc
+
+    own = not tracemalloc.is_tracing()
+    if own:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        fn()
+    except ElectlogError:
+        pass
+    finally:
+        peak = tracemalloc.get_traced_memory()[1] - base
+        if own:
+            tracemalloc.stop()
+    return peak
+
+
+def _empty_arrays(size: int) -> bytes:
+    """The worst input for memory: arrays of empty arrays (one 56-byte list per input byte)."""
+    inner = min(size - 8, 65535)
+    chunks = max((size - 3) // (3 + inner), 1)
+    head = bytes([0x90 + chunks]) if chunks < 16 else b"\xdc" + chunks.to_bytes(2, "big")
+    return head + (b"\xdc" + inner.to_bytes(2, "big") + b"\x90" * inner) * chunks
+
+
+def test_entry_decoding_memory_is_bounded_at_the_entry_size_limit() -> None:
+    """A 64 KiB entry, the largest accepted, whose statement body is 60,000 empty arrays:
+    decoding it allocates less than 50 bytes per input byte (plus 2 MiB)."""
+    key = SigningKey.from_seed(bytes([8]) * 32)
+    body = codec.encode({"x": [[]] * 60_000})
+    statement = Statement(
+        log=ORIGIN,
+        type="pad",
+        schema=1,
+        author=key.key_id,
+        seq=1,
+        prev=bytes(32),
+        time=T0,
+        body={"x": [[]] * 60_000},
+    )
+    entry = Entry.create(statement, key)
+    assert len(entry.data) <= MAX_ENTRY_SIZE and len(body) > 60_000
+    for data in (entry.data, entry.data[:-1] + b"\xc1"):
+        peak = _traced_peak(lambda d=data: Entry.from_bytes(d))  # type: ignore[misc]
+        assert peak < 50 * len(data) + (2 << 20), peak
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="codec.decode at its 1 MiB default max_size allocates ~64 bytes per input byte for "
+    "nested empty arrays (~65 MB); reported: needs a total-values budget in the codec",
+)
+def test_codec_memory_bound_at_the_default_max_size() -> None:
+    data = _empty_arrays((1 << 20) - 64)
+    assert len(data) <= codec.DEFAULT_MAX_SIZE
+    peak = _traced_peak(lambda: codec.decode(data))
+    assert peak < 50 << 20, f"{peak / 1e6:.1f} MB for a {len(data)}-byte input"
