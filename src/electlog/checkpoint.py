@@ -28,7 +28,7 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, Self, runtime_checkable
 
 import attrs
 from cryptography.exceptions import InvalidSignature
@@ -182,6 +182,37 @@ def _check_name_arg(name: object) -> str:
     return name
 
 
+def _split_key_string(
+    text: str, what: str, form: str, algs: tuple[int, ...], material: str
+) -> tuple[str, int, int, bytes]:
+    """Parse ``<name>+<hex8>+<base64(alg || key)>`` (a ``what`` key: ``"verifier"`` or
+    ``"signer"``; ``form`` is the expected form named in messages) into ``(name, key id, alg,
+    key)``, checking the name, the key id's spelling, canonical base64, that ``alg`` is one of
+    ``algs`` and that the key (``material``: public key or seed) is 32 bytes. The caller checks
+    the key id against the key. A signer key's id is not echoed in messages."""
+    parts = text.split("+", 2)
+    if len(parts) != 3:
+        raise KeyFormatError(f"malformed {what} key: expected {form}")
+    name, hex8, key64 = parts
+    problem = _name_problem(name)
+    if problem is not None:
+        raise KeyFormatError(f"malformed {what} key: {problem}")
+    if _HEX8_RE.fullmatch(hex8) is None:
+        shown = f" {hex8!r}" if what == "verifier" else ""
+        raise KeyFormatError(
+            f"malformed {what} key {name!r}: key id{shown} is not 8 lower-case hex digits"
+        )
+    raw = _b64decode_canonical(key64)
+    if raw is None or len(raw) == 0:
+        raise KeyFormatError(f"malformed {what} key {name!r}: key is not canonical base64")
+    alg, key = raw[0], raw[1:]
+    if alg not in algs:
+        raise KeyFormatError(f"{what} key {name!r}: unsupported signature type 0x{alg:02x}")
+    if len(key) != _PUBLIC_KEY_SIZE:  # Ed25519 seeds and public keys are both 32 bytes
+        raise KeyFormatError(f"{what} key {name!r}: {material} is {len(key)} bytes, expected 32")
+    return name, int(hex8, 16), alg, key
+
+
 def parse_vkey(vkey: str) -> tuple[str, int, int, bytes]:
     """Parse a verifier key string ``<name>+<hex8>+<base64(alg || public key)>``.
 
@@ -194,32 +225,18 @@ def parse_vkey(vkey: str) -> tuple[str, int, int, bytes]:
     """
     if not isinstance(vkey, str):
         raise KeyFormatError(f"verifier key must be str, not {type(vkey).__name__}")
-    parts = vkey.split("+", 2)
-    if len(parts) != 3:
-        raise KeyFormatError("malformed verifier key: expected <name>+<hex8>+<base64 key>")
-    name, hex8, key64 = parts
-    problem = _name_problem(name)
-    if problem is not None:
-        raise KeyFormatError(f"malformed verifier key: {problem}")
-    if _HEX8_RE.fullmatch(hex8) is None:
-        raise KeyFormatError(
-            f"malformed verifier key {name!r}: key id {hex8!r} is not 8 lower-case hex digits"
-        )
-    raw = _b64decode_canonical(key64)
-    if raw is None or len(raw) == 0:
-        raise KeyFormatError(f"malformed verifier key {name!r}: key is not canonical base64")
-    alg, public_key = raw[0], raw[1:]
-    if alg not in (ALG_ED25519, ALG_COSIGNATURE_V1):
-        raise KeyFormatError(f"verifier key {name!r}: unsupported signature type 0x{alg:02x}")
-    if len(public_key) != _PUBLIC_KEY_SIZE:
-        raise KeyFormatError(
-            f"verifier key {name!r}: public key is {len(public_key)} bytes, expected 32"
-        )
-    kid = int(hex8, 16)
+    name, kid, alg, public_key = _split_key_string(
+        vkey,
+        "verifier",
+        "<name>+<hex8>+<base64 key>",
+        (ALG_ED25519, ALG_COSIGNATURE_V1),
+        "public key",
+    )
     expected = key_id(name, alg, public_key)
     if kid != expected:
         raise KeyFormatError(
-            f"verifier key {name!r}: key id {hex8} does not match the key (computed {expected:08x})"
+            f"verifier key {name!r}: key id {kid:08x} does not match the key "
+            f"(computed {expected:08x})"
         )
     return name, kid, alg, public_key
 
@@ -233,31 +250,17 @@ def _parse_skey(skey: str, allowed_algs: tuple[int, ...]) -> tuple[str, int, int
         raise KeyFormatError(f"signer key must be str, not {type(skey).__name__}")
     if not skey.startswith(_PRIVATE_PREFIX):
         raise KeyFormatError("malformed signer key: it must start with 'PRIVATE+KEY+'")
-    parts = skey[len(_PRIVATE_PREFIX) :].split("+", 2)
-    if len(parts) != 3:
-        raise KeyFormatError(
-            "malformed signer key: expected PRIVATE+KEY+<name>+<hex8>+<base64 key>"
-        )
-    name, hex8, key64 = parts
-    problem = _name_problem(name)
-    if problem is not None:
-        raise KeyFormatError(f"malformed signer key: {problem}")
-    if _HEX8_RE.fullmatch(hex8) is None:
-        raise KeyFormatError(
-            f"malformed signer key {name!r}: key id is not 8 lower-case hex digits"
-        )
-    raw = _b64decode_canonical(key64)
-    if raw is None or len(raw) == 0:
-        raise KeyFormatError(f"malformed signer key {name!r}: key is not canonical base64")
-    alg, seed = raw[0], raw[1:]
-    if alg not in allowed_algs:
-        raise KeyFormatError(f"signer key {name!r}: unsupported signature type 0x{alg:02x}")
-    if len(seed) != _SEED_SIZE:
-        raise KeyFormatError(f"signer key {name!r}: seed is {len(seed)} bytes, expected 32")
+    name, kid, alg, seed = _split_key_string(
+        skey[len(_PRIVATE_PREFIX) :],
+        "signer",
+        "PRIVATE+KEY+<name>+<hex8>+<base64 key>",
+        allowed_algs,
+        "seed",
+    )
     _, public = _private_key_from_seed(seed)
-    if int(hex8, 16) != key_id(name, alg, public):
-        raise KeyFormatError(f"signer key {name!r}: key id {hex8} does not match the key")
-    return name, int(hex8, 16), alg, seed
+    if kid != key_id(name, alg, public):
+        raise KeyFormatError(f"signer key {name!r}: key id {kid:08x} does not match the key")
+    return name, kid, alg, seed
 
 
 # --------------------------------------------------------------------------- keys
@@ -283,21 +286,130 @@ class Verifier(Protocol):
         ...
 
 
-class NoteVerifier:
-    """An Ed25519 (type ``0x01``) signed-note verifier key.
+def _key_string(prefix: str, name: str, kid: int, alg: int, key: bytes) -> str:
+    """``<prefix><name>+<hex8>+<base64(alg || key)>``: a verifier key (no prefix, the public
+    key) or a signer key (``PRIVATE+KEY+``, the seed)."""
+    return f"{prefix}{name}+{kid:08x}+{_b64encode(bytes((alg,)) + key)}"
 
-    Construct it with :meth:`from_vkey` or ``NoteVerifier(name, public_key)``.
-    """
 
-    __slots__ = ("_key", "_key_id", "_name", "_public_key")
+class _Key:
+    """What the note and witness keys share: a key name, a signature type :attr:`_ALG`, the
+    Ed25519 public key and the C2SP key id computed from all three."""
+
+    __slots__ = ("_key_id", "_name", "_public_key")
+
+    _ALG: ClassVar[int]
+
+    _name: str
+    _public_key: bytes
+    _key_id: int
+
+    @property
+    def name(self) -> str:
+        """The key name."""
+        return self._name
+
+    @property
+    def key_id(self) -> int:
+        """The key id ``SHA-256(name || 0x0A || alg || public key)[:4]`` as an integer, where
+        ``alg`` is the signature type: ``0x01`` for note keys, ``0x04`` for witness keys."""
+        return self._key_id
+
+    @property
+    def public_key(self) -> bytes:
+        """The raw 32-byte Ed25519 public key."""
+        return self._public_key
+
+    @property
+    def vkey(self) -> str:
+        """The verifier key string ``<name>+<hex8>+<base64(alg || public key)>``."""
+        return _key_string("", self._name, self._key_id, self._ALG, self._public_key)
+
+
+class _VerifierKey(_Key):
+    """A verifier key: name and 32-byte Ed25519 public key; :attr:`_KIND` names it in
+    messages. Equal when of the same signature type, name and public key."""
+
+    __slots__ = ("_key",)
+
+    _KIND: ClassVar[str]
 
     def __init__(self, name: str, public_key: bytes) -> None:
         self._name = _check_name_arg(name)
         if not isinstance(public_key, bytes | bytearray) or len(public_key) != _PUBLIC_KEY_SIZE:
             raise UsageError("public_key must be 32 bytes")
         self._public_key = bytes(public_key)
-        self._key = _load_public_key(self._public_key, f"note key {name!r}")
-        self._key_id = key_id(name, ALG_ED25519, self._public_key)
+        self._key = _load_public_key(self._public_key, f"{self._KIND} key {name!r}")
+        self._key_id = key_id(name, self._ALG, self._public_key)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _VerifierKey) or other._ALG != self._ALG:
+            return NotImplemented
+        return self._name == other._name and self._public_key == other._public_key
+
+    def __hash__(self) -> int:
+        return hash((_VerifierKey, self._ALG, self._name, self._public_key))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.vkey!r})"
+
+
+class _SignerKey(_Key):
+    """A signer key: name and 32-byte Ed25519 seed; parsed from signer key strings of the
+    types :attr:`_SKEY_ALGS`. ``repr`` never shows the seed."""
+
+    __slots__ = ("_key", "_seed")
+
+    _SKEY_ALGS: ClassVar[tuple[int, ...]]
+
+    def __init__(self, name: str, seed: bytes) -> None:
+        self._name = _check_name_arg(name)
+        if not isinstance(seed, bytes | bytearray) or len(seed) != _SEED_SIZE:
+            raise UsageError("seed must be 32 bytes")
+        self._seed = bytes(seed)
+        self._key, self._public_key = _private_key_from_seed(self._seed)
+        self._key_id = key_id(name, self._ALG, self._public_key)
+
+    @classmethod
+    def generate(cls, name: str, *, rng_seed: bytes | None = None) -> Self:
+        """A new key named ``name``. ``rng_seed`` (32 bytes) is used as the Ed25519 seed when
+        given (deterministic keys for tests and vectors); otherwise ``os.urandom`` is used."""
+        return cls(name, _seed_for_generate(rng_seed))
+
+    @classmethod
+    def from_skey(cls, skey: str) -> Self:
+        """Parse a signer key string in Go's form
+        ``PRIVATE+KEY+<name>+<hex8>+<base64(alg || 32-byte seed)>``.
+
+        A note signer key has type ``0x01``. The C2SP specs define no private key string for
+        witnesses; electlog uses Go's form with type byte ``0x04`` and the ``0x04`` key id
+        (what :attr:`skey` returns), and accepts a plain ``0x01`` note signer key (hex8 =
+        ``0x01`` key id) for a witness too, as transparency-dev's
+        ``NewSignerForCosignatureV1`` does.
+
+        Raises :class:`~electlog.errors.KeyFormatError` (never echoing key material)."""
+        name, _, _, seed = _parse_skey(skey, cls._SKEY_ALGS)
+        return cls(name, seed)
+
+    @property
+    def skey(self) -> str:
+        """The secret signer key string ``PRIVATE+KEY+<name>+<hex8>+<base64(alg || seed)>``."""
+        return _key_string(_PRIVATE_PREFIX, self._name, self._key_id, self._ALG, self._seed)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self._name!r}, key_id={self._key_id:08x})"
+
+
+class NoteVerifier(_VerifierKey):
+    """An Ed25519 (type ``0x01``) signed-note verifier key.
+
+    Construct it with :meth:`from_vkey` or ``NoteVerifier(name, public_key)``.
+    """
+
+    __slots__ = ()
+
+    _ALG = ALG_ED25519
+    _KIND = "note"
 
     @classmethod
     def from_vkey(cls, vkey: str) -> NoteVerifier:
@@ -312,95 +424,18 @@ class NoteVerifier:
             )
         return cls(name, public_key)
 
-    @property
-    def name(self) -> str:
-        """The key name."""
-        return self._name
-
-    @property
-    def key_id(self) -> int:
-        """The key id ``SHA-256(name || 0x0A || 0x01 || public key)[:4]`` as an integer."""
-        return self._key_id
-
-    @property
-    def public_key(self) -> bytes:
-        """The raw 32-byte Ed25519 public key."""
-        return self._public_key
-
-    @property
-    def vkey(self) -> str:
-        """The verifier key string ``<name>+<hex8>+<base64(0x01 || public key)>``."""
-        encoded = _b64encode(bytes((ALG_ED25519,)) + self._public_key)
-        return f"{self._name}+{self._key_id:08x}+{encoded}"
-
     def verify(self, msg: bytes, sig: bytes) -> bool:
         """Whether ``sig`` (64 bytes) is this key's Ed25519 signature of ``msg``."""
         return _ed25519_verify(self._key, msg, sig)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, NoteVerifier):
-            return NotImplemented
-        return self._name == other._name and self._public_key == other._public_key
 
-    def __hash__(self) -> int:
-        return hash((NoteVerifier, self._name, self._public_key))
-
-    def __repr__(self) -> str:
-        return f"NoteVerifier({self.vkey!r})"
-
-
-class NoteSigner:
+class NoteSigner(_SignerKey):
     """An Ed25519 (type ``0x01``) signed-note signer key. ``repr`` never shows the seed."""
 
-    __slots__ = ("_key", "_key_id", "_name", "_public_key", "_seed")
+    __slots__ = ()
 
-    def __init__(self, name: str, seed: bytes) -> None:
-        self._name = _check_name_arg(name)
-        if not isinstance(seed, bytes | bytearray) or len(seed) != _SEED_SIZE:
-            raise UsageError("seed must be 32 bytes")
-        self._seed = bytes(seed)
-        self._key, self._public_key = _private_key_from_seed(self._seed)
-        self._key_id = key_id(name, ALG_ED25519, self._public_key)
-
-    @classmethod
-    def generate(cls, name: str, *, rng_seed: bytes | None = None) -> NoteSigner:
-        """A new key named ``name``. ``rng_seed`` (32 bytes) is used as the Ed25519 seed when
-        given (deterministic keys for tests and vectors); otherwise ``os.urandom`` is used."""
-        return cls(name, _seed_for_generate(rng_seed))
-
-    @classmethod
-    def from_skey(cls, skey: str) -> NoteSigner:
-        """Parse Go's ``PRIVATE+KEY+<name>+<hex8>+<base64(0x01 || 32-byte seed)>`` signer key.
-
-        Raises :class:`~electlog.errors.KeyFormatError` (never echoing key material)."""
-        name, _, _, seed = _parse_skey(skey, (ALG_ED25519,))
-        return cls(name, seed)
-
-    @property
-    def name(self) -> str:
-        """The key name."""
-        return self._name
-
-    @property
-    def key_id(self) -> int:
-        """The key id ``SHA-256(name || 0x0A || 0x01 || public key)[:4]`` as an integer."""
-        return self._key_id
-
-    @property
-    def public_key(self) -> bytes:
-        """The raw 32-byte Ed25519 public key."""
-        return self._public_key
-
-    @property
-    def skey(self) -> str:
-        """The secret signer key string ``PRIVATE+KEY+<name>+<hex8>+<base64(0x01 || seed)>``."""
-        encoded = _b64encode(bytes((ALG_ED25519,)) + self._seed)
-        return f"{_PRIVATE_PREFIX}{self._name}+{self._key_id:08x}+{encoded}"
-
-    @property
-    def vkey(self) -> str:
-        """The public verifier key string ``<name>+<hex8>+<base64(0x01 || public key)>``."""
-        return self.verifier().vkey
+    _ALG = ALG_ED25519
+    _SKEY_ALGS = (ALG_ED25519,)
 
     def verifier(self) -> NoteVerifier:
         """The matching :class:`NoteVerifier`."""
@@ -409,9 +444,6 @@ class NoteSigner:
     def sign(self, message: bytes) -> bytes:
         """The 64-byte Ed25519 signature of ``message`` (for a note: its text)."""
         return self._key.sign(bytes(message))
-
-    def __repr__(self) -> str:
-        return f"NoteSigner(name={self._name!r}, key_id={self._key_id:08x})"
 
 
 def cosignature_message(text: bytes, timestamp: int) -> bytes:
@@ -428,22 +460,17 @@ def _check_timestamp(timestamp: object) -> int:
     return timestamp
 
 
-class WitnessVerifier:
+class WitnessVerifier(_VerifierKey):
     """A cosignature/v1 (type ``0x04``) witness verifier key.
 
     Its ``verify(msg, sig)`` takes ``sig`` = 8-byte big-endian timestamp || 64-byte Ed25519
     signature of :func:`cosignature_message` ``(msg, timestamp)``.
     """
 
-    __slots__ = ("_key", "_key_id", "_name", "_public_key")
+    __slots__ = ()
 
-    def __init__(self, name: str, public_key: bytes) -> None:
-        self._name = _check_name_arg(name)
-        if not isinstance(public_key, bytes | bytearray) or len(public_key) != _PUBLIC_KEY_SIZE:
-            raise UsageError("public_key must be 32 bytes")
-        self._public_key = bytes(public_key)
-        self._key = _load_public_key(self._public_key, f"witness key {name!r}")
-        self._key_id = key_id(name, ALG_COSIGNATURE_V1, self._public_key)
+    _ALG = ALG_COSIGNATURE_V1
+    _KIND = "witness"
 
     @classmethod
     def from_vkey(cls, vkey: str) -> WitnessVerifier:
@@ -456,27 +483,6 @@ class WitnessVerifier:
         ``0x04``. :attr:`vkey` always returns the ``0x04`` form."""
         name, _, _, public_key = parse_vkey(vkey)
         return cls(name, public_key)
-
-    @property
-    def name(self) -> str:
-        """The witness name."""
-        return self._name
-
-    @property
-    def key_id(self) -> int:
-        """The key id ``SHA-256(name || 0x0A || 0x04 || public key)[:4]`` as an integer."""
-        return self._key_id
-
-    @property
-    def public_key(self) -> bytes:
-        """The raw 32-byte Ed25519 public key."""
-        return self._public_key
-
-    @property
-    def vkey(self) -> str:
-        """The verifier key string ``<name>+<hex8>+<base64(0x04 || public key)>``."""
-        encoded = _b64encode(bytes((ALG_COSIGNATURE_V1,)) + self._public_key)
-        return f"{self._name}+{self._key_id:08x}+{encoded}"
 
     def verify(self, msg: bytes, sig: bytes) -> bool:
         """Whether ``sig`` (72 bytes: timestamp || signature) is this witness's cosignature of
@@ -493,73 +499,14 @@ class WitnessVerifier:
             raise UsageError(f"a cosignature is {_COSIG_SIZE} bytes, not {len(sig)}")
         return int.from_bytes(sig[:8], "big")
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, WitnessVerifier):
-            return NotImplemented
-        return self._name == other._name and self._public_key == other._public_key
 
-    def __hash__(self) -> int:
-        return hash((WitnessVerifier, self._name, self._public_key))
-
-    def __repr__(self) -> str:
-        return f"WitnessVerifier({self.vkey!r})"
-
-
-class WitnessSigner:
+class WitnessSigner(_SignerKey):
     """A cosignature/v1 (type ``0x04``) witness signer key. ``repr`` never shows the seed."""
 
-    __slots__ = ("_key", "_key_id", "_name", "_public_key", "_seed")
+    __slots__ = ()
 
-    def __init__(self, name: str, seed: bytes) -> None:
-        self._name = _check_name_arg(name)
-        if not isinstance(seed, bytes | bytearray) or len(seed) != _SEED_SIZE:
-            raise UsageError("seed must be 32 bytes")
-        self._seed = bytes(seed)
-        self._key, self._public_key = _private_key_from_seed(self._seed)
-        self._key_id = key_id(name, ALG_COSIGNATURE_V1, self._public_key)
-
-    @classmethod
-    def generate(cls, name: str, *, rng_seed: bytes | None = None) -> WitnessSigner:
-        """A new witness key named ``name``; ``rng_seed`` (32 bytes) is the Ed25519 seed when
-        given, otherwise ``os.urandom`` is used."""
-        return cls(name, _seed_for_generate(rng_seed))
-
-    @classmethod
-    def from_skey(cls, skey: str) -> WitnessSigner:
-        """Parse a witness signer key ``PRIVATE+KEY+<name>+<hex8>+<base64(alg || seed)>``.
-
-        The C2SP specs define no private key string for witnesses; electlog uses Go's form with
-        type byte ``0x04`` and the ``0x04`` key id (what :attr:`skey` returns). A plain
-        ``0x01`` note signer key (hex8 = ``0x01`` key id) is accepted too, as
-        transparency-dev's ``NewSignerForCosignatureV1`` does."""
-        name, _, _, seed = _parse_skey(skey, (ALG_COSIGNATURE_V1, ALG_ED25519))
-        return cls(name, seed)
-
-    @property
-    def name(self) -> str:
-        """The witness name."""
-        return self._name
-
-    @property
-    def key_id(self) -> int:
-        """The key id ``SHA-256(name || 0x0A || 0x04 || public key)[:4]`` as an integer."""
-        return self._key_id
-
-    @property
-    def public_key(self) -> bytes:
-        """The raw 32-byte Ed25519 public key."""
-        return self._public_key
-
-    @property
-    def skey(self) -> str:
-        """The secret key string ``PRIVATE+KEY+<name>+<hex8>+<base64(0x04 || seed)>``."""
-        encoded = _b64encode(bytes((ALG_COSIGNATURE_V1,)) + self._seed)
-        return f"{_PRIVATE_PREFIX}{self._name}+{self._key_id:08x}+{encoded}"
-
-    @property
-    def vkey(self) -> str:
-        """The verifier key string ``<name>+<hex8>+<base64(0x04 || public key)>``."""
-        return self.verifier().vkey
+    _ALG = ALG_COSIGNATURE_V1
+    _SKEY_ALGS = (ALG_COSIGNATURE_V1, ALG_ED25519)
 
     def verifier(self) -> WitnessVerifier:
         """The matching :class:`WitnessVerifier`."""
@@ -572,9 +519,6 @@ class WitnessSigner:
         timestamp = _check_timestamp(timestamp)
         signature = self._key.sign(cosignature_message(bytes(message), timestamp))
         return timestamp.to_bytes(8, "big") + signature
-
-    def __repr__(self) -> str:
-        return f"WitnessSigner(name={self._name!r}, key_id={self._key_id:08x})"
 
 
 # --------------------------------------------------------------------------- notes

@@ -1,24 +1,47 @@
-"""Checks shared by the durable stores (SQLite, PostgreSQL): staged-node validation at commit,
-and the integrity checks run when an existing store is opened."""
+"""What the durable stores (SQLite, PostgreSQL) share: the staging write transaction, the
+reads, node caches and integrity checks over their common table layout (:class:`DurableStore`),
+staged-node validation at commit, and the checks run when an existing store is opened."""
 
 from __future__ import annotations
 
+import abc
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Final
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
+from typing import Any, ClassVar, Final, NoReturn
+
+import attrs
 
 from .. import merkle
 from ..checkpoint import Checkpoint
-from ..errors import CheckpointError, ElectlogError, StoreCorruptedError, UsageError
+from ..errors import (
+    CheckpointError,
+    ElectlogError,
+    ReadOnlyStoreError,
+    StorageError,
+    StoreCorruptedError,
+    UsageError,
+)
+from ..events import AuthorHead
+from .base import Store, StoredCheckpoint, StoreTx
 
 __all__ = [
     "STORE_FORMAT_VERSION",
     "TAIL_CHECK",
+    "DurableStore",
+    "Queries",
+    "StagingTx",
+    "check_checkpoint_args",
     "check_checkpoint_root",
+    "check_entries_contiguous",
     "check_level_counts",
+    "check_meta",
+    "check_origin_arg",
     "check_tail_leaves",
     "checkpoint_text",
     "expected_level_counts",
+    "ordered_levels",
     "validate_staged_nodes",
 ]
 
@@ -27,6 +50,13 @@ STORE_FORMAT_VERSION: Final = 1
 
 TAIL_CHECK: Final = 64
 """How many of the newest entries have their leaf hash recomputed when a store is opened."""
+
+_CHUNK: Final = 1024  # rows per query when streaming entries
+_BLOCK_BITS: Final = 12  # nodes are cached in blocks of 4096 consecutive hashes of one level
+_BLOCK: Final = 1 << _BLOCK_BITS
+_BLOCK_BYTES: Final = _BLOCK * 32
+_HIGH_LEVEL: Final = 8  # nodes of this level and above are cached one by one
+_HIGH_MAX: Final = 1 << 16
 
 
 def checkpoint_text(note: str) -> str:
@@ -147,3 +177,428 @@ def check_entries_contiguous(count: int, lo: int | None, hi: int | None, where: 
 def ordered_levels(nodes: Sequence[tuple[int, int, bytes]]) -> dict[tuple[int, int], bytes]:
     """Nodes as a dict, keeping only level >= 1."""
     return {(lvl, idx): h for lvl, idx, h in nodes if lvl >= 1}
+
+
+def check_origin_arg(origin: str | None) -> None:
+    """Raise :class:`UsageError` unless ``origin`` is None or a non-empty string."""
+    if origin is not None and (not isinstance(origin, str) or not origin):
+        raise UsageError("origin must be a non-empty string")
+
+
+def check_checkpoint_args(size: int, note: str) -> None:
+    """Raise :class:`UsageError` unless ``size`` is a non-negative integer and ``note`` text."""
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise UsageError(f"checkpoint size {size!r} is not a non-negative integer")
+    if not isinstance(note, str):
+        raise UsageError("a checkpoint note is text")
+
+
+def check_meta(meta: Mapping[Any, Any], fmt: object, origin: str | None, where: str) -> str:
+    """Check a store's ``meta`` rows: format version ``fmt`` (as the backend stores it) and an
+    origin equal to ``origin`` when given. Returns the stored origin."""
+    got = meta.get("format")
+    if got != fmt:
+        raise StoreCorruptedError(f"{where}: unsupported store format version {got!r}")
+    stored = meta.get("origin")
+    if not isinstance(stored, str) or not stored:
+        raise StoreCorruptedError(f"{where}: meta table has no origin")
+    if origin is not None and origin != stored:
+        raise UsageError(f"{where} holds log {stored!r}, not {origin!r}")
+    return stored
+
+
+@attrs.frozen(kw_only=True)
+class Queries:
+    """The read queries of the durable stores' table layout in one SQL dialect."""
+
+    size: str
+    entry: str
+    entry_range: str
+    leaf: str
+    leaf_range: str
+    node: str
+    node_range: str
+    level_nodes: str
+    head: str
+    checkpoints: str
+    latest_checkpoint: str
+    bounds: str
+    level_counts: str
+    tail: str
+
+    @classmethod
+    def for_tables(cls, prefix: str, param: str) -> Queries:
+        """The queries for tables named ``prefix`` + ``entries`` (``nodes``, ``heads``,
+        ``checkpoints``) with ``param`` as the parameter placeholder."""
+        entries, nodes = f"{prefix}entries", f"{prefix}nodes"
+        cps, p = f"{prefix}checkpoints", param
+        return cls(
+            size=f"SELECT MAX(idx) FROM {entries}",
+            entry=f"SELECT data FROM {entries} WHERE idx = {p}",
+            entry_range=f"SELECT data FROM {entries} WHERE idx >= {p} AND idx < {p} ORDER BY idx",
+            leaf=f"SELECT leaf FROM {entries} WHERE idx = {p}",
+            leaf_range=f"SELECT leaf FROM {entries} WHERE idx >= {p} AND idx < {p} ORDER BY idx",
+            node=f"SELECT hash FROM {nodes} WHERE level = {p} AND idx = {p}",
+            node_range=(
+                f"SELECT hash FROM {nodes} WHERE level = {p} AND idx >= {p} AND idx < {p} "
+                "ORDER BY idx"
+            ),
+            level_nodes=f"SELECT idx, hash FROM {nodes} WHERE level = {p} ORDER BY idx",
+            head=f"SELECT seq, prev FROM {prefix}heads WHERE author = {p}",
+            checkpoints=f"SELECT size, note FROM {cps} ORDER BY id",
+            latest_checkpoint=f"SELECT size, note FROM {cps} ORDER BY id DESC LIMIT 1",
+            bounds=f"SELECT COUNT(*), MIN(idx), MAX(idx) FROM {entries}",
+            level_counts=f"SELECT level, COUNT(*) FROM {nodes} GROUP BY level",
+            tail=f"SELECT idx, data, leaf FROM {entries} WHERE idx >= {p} ORDER BY idx",
+        )
+
+
+class StagingTx(StoreTx):
+    """A write transaction that stages a batch in Python lists and dicts; the backend's
+    subclass writes it in bulk at commit (after :meth:`_check_staged`). Reads of what is not
+    staged go to the two hooks, the store's committed-state readers ``read_head(key_id)`` and
+    ``read_node(level, index)`` (called directly: no extra call per entry)."""
+
+    __slots__ = ("_base", "_entries", "_heads", "_nodes", "_read_head", "_read_node")
+
+    def __init__(
+        self,
+        base: int,
+        read_head: Callable[[bytes], AuthorHead | None],
+        read_node: Callable[[int, int], bytes],
+    ) -> None:
+        self._base = base
+        self._read_head = read_head
+        self._read_node = read_node
+        self._entries: list[tuple[int, bytes, bytes]] = []
+        self._heads: dict[bytes, tuple[bytes, int, bytes]] = {}
+        self._nodes: dict[tuple[int, int], bytes] = {}
+
+    @property
+    def size(self) -> int:
+        return self._base + len(self._entries)
+
+    def author_head(self, key_id: bytes) -> AuthorHead | None:
+        staged = self._heads.get(key_id)
+        if staged is not None:
+            return AuthorHead(staged[1], staged[2])
+        return self._read_head(key_id)
+
+    def node(self, level: int, index: int) -> bytes:
+        if level == 0:
+            if index >= self._base:
+                pos = index - self._base
+                if pos < len(self._entries):
+                    return self._entries[pos][2]
+                raise UsageError(f"no leaf {index} in a tree of size {self.size}")
+            return self._read_node(0, index)
+        staged = self._nodes.get((level, index))
+        if staged is not None:
+            return staged
+        return self._read_node(level, index)
+
+    def append(self, entry: bytes, leaf_hash: bytes, author: bytes, seq: int) -> int:
+        if type(entry) is not bytes or type(leaf_hash) is not bytes or len(leaf_hash) != 32:
+            raise UsageError("tx.append needs entry bytes and a 32-byte leaf hash")
+        index = self._base + len(self._entries)
+        self._entries.append((index, entry, leaf_hash))
+        self._heads[author] = (author, seq, leaf_hash)
+        return index
+
+    def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
+        staged = self._nodes
+        for level, index, h in nodes:
+            if level >= 1:
+                staged[(level, index)] = h
+
+    def _check_staged(self) -> bool:
+        """Validate the staged nodes against the staged entries; False when nothing is staged
+        (so there is nothing to write)."""
+        if not self._entries:
+            if self._nodes or self._heads:
+                raise UsageError("Merkle nodes or heads staged without entries")
+            return False
+        validate_staged_nodes(self._nodes, self._base, self.size)
+        return True
+
+
+class DurableStore(Store):
+    """The part of the SQL stores that does not depend on the database driver: reads over the
+    common table layout (queries in :attr:`_q`), the Merkle node caches, the integrity checks
+    and the state checks before writes. A backend sets ``_conn`` (a DB-API style connection
+    whose ``execute`` returns a cursor), ``_origin``, :attr:`_q`, and implements
+    :meth:`_raise` (driver error to :class:`StorageError` subclass), :meth:`_in_write_tx`,
+    :meth:`_check` (the integrity checks in a read snapshot), ``transaction`` and
+    ``add_checkpoint``."""
+
+    _q: ClassVar[Queries]
+    _conn: Any
+    _origin: str
+
+    def __init__(
+        self, *, where: str, read_only: bool, cache_bytes: int, db_error: type[Exception]
+    ) -> None:
+        self._where = where
+        self._db_error = db_error
+        self._read_only = bool(read_only)
+        self._lock = threading.RLock()
+        self._blocks: dict[tuple[int, int], bytes] = {}
+        self._high: dict[tuple[int, int], bytes] = {}
+        self._max_blocks = max(1, int(cache_bytes) // _BLOCK_BYTES)
+        self._known_size = 0  # a committed size seen by this handle (grows only)
+        self._closed = False
+        self._corrupted: str | None = None
+
+    # ------------------------------------------------------------------ backend hooks
+
+    @abc.abstractmethod
+    def _raise(self, exc: BaseException, what: str) -> NoReturn:
+        """Re-raise a driver error as the matching :class:`StorageError` subclass."""
+
+    @abc.abstractmethod
+    def _in_write_tx(self) -> bool:
+        """Whether this handle's connection is inside a transaction that may hold uncommitted
+        rows (a size read then is not a committed size)."""
+
+    @abc.abstractmethod
+    def _check(self, full: bool) -> None:
+        """Open one consistent read snapshot, run :meth:`_check_rows` in it, map driver
+        errors."""
+
+    # ------------------------------------------------------------------ opening and checks
+
+    def _may_create(self, origin: str | None, create: bool) -> str:
+        """The origin to create an empty database's store with, or raise if it may not be."""
+        if self._read_only or not create:
+            raise StorageError(f"{self._where} holds no electlog store")
+        if origin is None:
+            raise UsageError(f"creating {self._where} needs an origin")
+        return origin
+
+    def check_integrity(self, *, full: bool = False) -> None:
+        """Check the stored data against itself; raise
+        :class:`~electlog.errors.StoreCorruptedError` (and refuse writes from then on) if it
+        does not hold.
+
+        The default (run at every open) checks that entries are contiguous, that the number of
+        Merkle nodes per level matches the size, that the newest entries hash to their stored
+        leaf hashes and that the root at the latest checkpoint equals the checkpoint's root.
+        ``full=True`` also recomputes every leaf hash and every node, and checks every
+        checkpoint (O(n)); the SQLite store also runs SQLite's ``PRAGMA integrity_check``.
+        """
+        try:
+            with self._lock:
+                self._check(full)
+        except StoreCorruptedError as exc:
+            self._corrupted = str(exc)
+            raise
+
+    def _check_rows(self, full: bool) -> None:
+        conn = self._conn
+        where = self._where
+        q = self._q
+        count, lo, hi = conn.execute(q.bounds).fetchone() or (0, None, None)
+        size = check_entries_contiguous(int(count), lo, hi, where)
+        self._known_size = max(self._known_size, size)
+        counts = {int(level): int(n) for level, n in conn.execute(q.level_counts)}
+        check_level_counts(counts, size, where)
+        tail = conn.execute(q.tail, (0 if full else size - TAIL_CHECK,))
+        check_tail_leaves(tail, where)
+        cps = conn.execute(q.checkpoints).fetchall()
+        if not full:
+            cps = cps[-1:]
+        for cp_size, note in cps:
+            check_checkpoint_root(
+                self._origin, size, int(cp_size), str(note), self._read_node_raw, where
+            )
+        if full:
+            self._check_all_nodes(size)
+
+    def _check_all_nodes(self, size: int) -> None:
+        tree = merkle.MerkleTree()
+        for start in range(0, size, 65536):
+            tree.extend(self._leaves_raw(start, min(size, start + 65536)))
+        for level, count in expected_level_counts(size).items():
+            for idx, h in self._conn.execute(self._q.level_nodes, (level,)):
+                if idx >= count or tree.node(level, idx) != h:
+                    raise StoreCorruptedError(
+                        f"{self._where}: Merkle node (level {level}, index {idx}) is wrong"
+                    )
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise UsageError(f"{self._where} is closed")
+        if self._corrupted is not None:
+            raise StoreCorruptedError(f"{self._where} refuses writes: {self._corrupted}")
+        if self._read_only:
+            raise ReadOnlyStoreError(f"{self._where} was opened read-only")
+
+    def _query(self, sql: str, params: Sequence[object], what: str) -> list[Any]:
+        if self._closed:
+            raise UsageError(f"{self._where} is closed")
+        try:
+            with self._lock:
+                rows: list[Any] = self._conn.execute(sql, params).fetchall()
+                return rows
+        except self._db_error as exc:
+            self._raise(exc, what)
+
+    # ------------------------------------------------------------------ reads
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened read-only."""
+        return self._read_only
+
+    def size(self) -> int:
+        with self._lock:
+            rows = self._query(self._q.size, (), "size")
+            n = 0 if rows[0][0] is None else int(rows[0][0]) + 1
+            if n > self._known_size and not self._in_write_tx():
+                self._known_size = n
+        return n
+
+    def entry(self, index: int) -> bytes:
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise UsageError(f"entry index {index!r} out of range")
+        rows = self._query(self._q.entry, (index,), f"reading entry {index}")
+        if not rows:
+            raise UsageError(f"entry index {index} out of range for size {self.size()}")
+        return bytes(rows[0][0])
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        n = self.size()
+        end = n if stop is None else stop
+        if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start <= end <= n:
+            raise UsageError(f"entry range [{start}, {end}) out of range")
+        return self._stream(start, end)
+
+    def _stream(self, start: int, end: int) -> Iterator[bytes]:
+        sql = self._q.entry_range
+        pos = start
+        while pos < end:
+            hi = min(end, pos + _CHUNK)
+            rows = self._query(sql, (pos, hi), f"reading entries {pos}..{hi - 1}")
+            if len(rows) != hi - pos:
+                raise StoreCorruptedError(f"{self._where}: entries {pos}..{hi - 1} are missing")
+            for (data,) in rows:
+                yield data
+            pos = hi
+
+    def _read_node_raw(self, level: int, index: int) -> bytes:
+        if level == 0:
+            row = self._conn.execute(self._q.leaf, (index,)).fetchone()
+        else:
+            row = self._conn.execute(self._q.node, (level, index)).fetchone()
+        if row is None:
+            raise UsageError(f"no complete Merkle node at level {level} index {index}")
+        return bytes(row[0])
+
+    def _read_node(self, level: int, index: int) -> bytes:
+        """A committed node, from the caches or the database (inside this store's open
+        transaction the database read sees the transaction's own rows)."""
+        if level >= _HIGH_LEVEL:
+            found = self._high.get((level, index))
+            if found is not None:
+                return found
+        else:
+            block = index >> _BLOCK_BITS
+            cached = self._blocks.get((level, block))
+            if cached is not None:
+                off = (index & (_BLOCK - 1)) << 5
+                return cached[off : off + 32]
+        if self._closed:
+            raise UsageError(f"{self._where} is closed")
+        try:
+            with self._lock:
+                # Nodes wholly below the committed size never change: cache them.
+                if level >= _HIGH_LEVEL:
+                    h = self._read_node_raw(level, index)
+                    if (index + 1) << level <= self._known_size:
+                        if len(self._high) >= _HIGH_MAX:
+                            self._high.clear()
+                        self._high[(level, index)] = h
+                    return h
+                if ((block + 1) << _BLOCK_BITS) << level <= self._known_size:
+                    data = self._load_block(level, block)
+                    off = (index & (_BLOCK - 1)) << 5
+                    return data[off : off + 32]
+                return self._read_node_raw(level, index)
+        except self._db_error as exc:
+            self._raise(exc, f"reading Merkle node ({level}, {index})")
+
+    def _load_block(self, level: int, block: int) -> bytes:
+        lo = block << _BLOCK_BITS
+        if level == 0:
+            rows = self._conn.execute(self._q.leaf_range, (lo, lo + _BLOCK)).fetchall()
+        else:
+            rows = self._conn.execute(self._q.node_range, (level, lo, lo + _BLOCK)).fetchall()
+        data = b"".join([r[0] for r in rows])
+        if len(rows) != _BLOCK or len(data) != _BLOCK_BYTES:
+            raise StoreCorruptedError(
+                f"{self._where}: Merkle nodes of level {level} from index {lo} are missing or "
+                "malformed"
+            )
+        if len(self._blocks) >= self._max_blocks:
+            self._blocks.clear()
+        self._blocks[(level, block)] = data
+        return data
+
+    def node(self, level: int, index: int) -> bytes:
+        if level < _HIGH_LEVEL:
+            cached = self._blocks.get((level, index >> _BLOCK_BITS))
+            if cached is not None and index >= 0 and level >= 0:
+                off = (index & (_BLOCK - 1)) << 5
+                return cached[off : off + 32]
+        if level < 0 or index < 0:
+            raise UsageError("node level and index are non-negative")
+        return self._read_node(level, index)
+
+    def _leaves_raw(self, start: int, stop: int) -> list[bytes]:
+        rows = self._conn.execute(self._q.leaf_range, (start, stop)).fetchall()
+        if len(rows) != stop - start:
+            raise StoreCorruptedError(f"{self._where}: leaves {start}..{stop - 1} are missing")
+        return [r[0] for r in rows]
+
+    def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
+        if not 0 <= start <= stop:
+            raise UsageError(f"leaf range [{start}, {stop}) out of range")
+        try:
+            with self._lock:
+                if stop > self.size():
+                    raise UsageError(f"leaf range [{start}, {stop}) out of range")
+                return self._leaves_raw(start, stop)
+        except self._db_error as exc:
+            self._raise(exc, f"reading leaf hashes {start}..{stop - 1}")
+
+    def author_head(self, key_id: bytes) -> AuthorHead | None:
+        rows = self._query(self._q.head, (key_id,), "reading an author head")
+        return None if not rows else AuthorHead(int(rows[0][0]), bytes(rows[0][1]))
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        rows = self._query(self._q.checkpoints, (), "reading checkpoints")
+        return [StoredCheckpoint(int(size), str(note)) for size, note in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        rows = self._query(self._q.latest_checkpoint, (), "reading checkpoints")
+        return None if not rows else StoredCheckpoint(int(rows[0][0]), str(rows[0][1]))
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                try:
+                    self._conn.close()
+                except self._db_error as exc:
+                    raise StorageError(f"{self._where}: close failed: {exc}") from exc
+
+    def __del__(self) -> None:
+        with suppress(Exception):  # nothing may escape a finaliser
+            if not self._closed:
+                self._conn.close()
