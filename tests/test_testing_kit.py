@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -100,23 +101,66 @@ def test_hook_registers_every_event_type_for_from_type() -> None:
     check()
 
 
+_FROM_TYPE_SCRIPT = (
+    "from hypothesis import strategies as st\n"
+    "from hypothesis import given, settings\n"
+    "from electlog.election import VoterRegistered\n"
+    "@settings(max_examples=20, database=None)\n"
+    "@given(st.from_type(VoterRegistered))\n"
+    "def t(v): assert VoterRegistered.from_body(v.to_body()) == v\n"
+    "t(); print('ok')\n"
+)
+
+
+def test_hook_works_through_hypothesis_entry_points(tmp_path: Path) -> None:
+    """The hook as hypothesis calls it: a distribution declaring the entry point line that
+    pyproject.toml adds, found on sys.path, makes ``st.from_type`` work in a fresh process."""
+    dist = tmp_path / "electlog_hook_check-0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: electlog-hook-check\nVersion: 0\n", encoding="utf-8"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[hypothesis]\n_ = electlog.testing._hypothesis_setup:_hypothesis_setup_hook\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(SRC)])}
+    out = subprocess.run(
+        [sys.executable, "-c", _FROM_TYPE_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert out.stdout.strip() == "ok", out.stderr
+    # without the entry point hypothesis infers the fields from their types alone, and the
+    # events it builds break the schema (ids, 32-byte hashes): the hook is what makes them valid
+    env["PYTHONPATH"] = str(SRC)
+    env["HYPOTHESIS_NO_PLUGINS"] = "1"
+    out = subprocess.run(
+        [sys.executable, "-c", _FROM_TYPE_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert out.stdout.strip() != "ok"
+
+
 def test_entry_point_registers_without_calling_the_hook() -> None:
     """Through the installed entry point, a plain ``import hypothesis`` registers everything
     (needs the ``[project.entry-points.hypothesis]`` table of pyproject.toml installed)."""
     eps = importlib.metadata.entry_points(group="hypothesis")
     if not any(ep.value.startswith("electlog.testing._hypothesis_setup") for ep in eps):
         pytest.skip("electlog's hypothesis entry point is not installed (pip install -e .)")
-    code = (
-        "from hypothesis import strategies as st\n"
-        "from hypothesis import given, settings\n"
-        "from electlog.election import VoterRegistered\n"
-        "@settings(max_examples=5)\n"
-        "@given(st.from_type(VoterRegistered))\n"
-        "def t(v): assert isinstance(v, VoterRegistered)\n"
-        "t(); print('ok')\n"
-    )
     out = subprocess.run(
-        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _FROM_TYPE_SCRIPT],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.stdout.strip() == "ok", out.stderr
 
