@@ -515,7 +515,7 @@ def tiles_dirs(draw: st.DrawFn) -> dict[str, bytes]:
         elif op == 1:
             files.pop(name, None)
         elif op == 2 and "checkpoint" in files:
-            text = files["checkpoint"].decode("utf-8", "surrogatepass")
+            text = files["checkpoint"].decode("utf-8", "replace")
             files["checkpoint"] = draw(mutated_text(st.just(text))).encode("utf-8", "surrogatepass")
         else:
             files[draw(st.sampled_from(("tile/0/000", "tile/1/000.p/3", "tile/entries/001")))] = (
@@ -829,6 +829,8 @@ def event_statements(draw: st.DrawFn) -> Statement:
 
 
 def test_fuzz_decode_event() -> None:
+    pool("bodies")  # build the seed pool before hypothesis runs (it is drawn from inside)
+
     @FUZZ
     @given(statement=event_statements(), via_entry=st.integers(0, 3))
     def fuzz(statement: Statement, via_entry: int) -> None:
@@ -874,6 +876,7 @@ def test_fuzz_bundles() -> None:
 
 
 def test_fuzz_tiles(tmp_path: Path) -> None:
+    pool("tiles")
     counter = [0]
 
     @FUZZ
