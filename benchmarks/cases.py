@@ -748,11 +748,8 @@ def _generic(ctx: Context, n: int) -> Dataset:
     return ds
 
 
-def _child_audit(ctx: Context, ds: Dataset, jobs: int) -> dict[str, Any]:
-    """Audit ``ds`` in a child process (fresh interpreter: honest memory figures)."""
-    key = f"audit-{ds.source}-{jobs}"
-    if key in ctx.shared:
-        return dict(ctx.shared[key])
+def _audit_once(ctx: Context, ds: Dataset, jobs: int) -> dict[str, Any]:
+    """Audit ``ds`` once in a child process (fresh interpreter: honest memory figures)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO), str(REPO / "src"), env.get("PYTHONPATH", "")) if p
@@ -781,8 +778,35 @@ def _child_audit(ctx: Context, ds: Dataset, jobs: int) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     if result["entries"] != ds.entries:
         raise BenchError(f"audit saw {result['entries']} entries, the log has {ds.entries}")
-    ctx.shared[key] = result
     return result
+
+
+def _audit_reps(ctx: Context, ds: Dataset) -> int:
+    """Audits of small logs are repeated ``ctx.repeat`` times, of the district twice."""
+    return 1 if ctx.quick else (ctx.repeat if ds.entries < 200_000 else min(ctx.repeat, 2))
+
+
+def _audit_series(ctx: Context, ds: Dataset, jobs_list: Sequence[int]) -> None:
+    """Audit ``ds`` with each ``jobs`` value, the values taking turns, ``_audit_reps`` rounds;
+    cache per (log, jobs) the fastest run's figures, with the largest memory peak of any run."""
+    todo = [j for j in jobs_list if f"audit-{ds.source}-{j}" not in ctx.shared]
+    runs: dict[int, list[dict[str, Any]]] = {j: [] for j in todo}
+    for _ in range(_audit_reps(ctx, ds) if todo else 0):
+        for j in todo:
+            runs[j].append(_audit_once(ctx, ds, j))
+    for j, results in runs.items():
+        best = dict(min(results, key=lambda r: float(r["seconds"])))
+        for field in ("peak_tree_rss_mb", "peak_self_rss_mb", "largest_child_maxrss_mb"):
+            values = [r[field] for r in results if r.get(field) is not None]
+            best[field] = max(values) if values else None
+        best["runs"] = len(results)
+        ctx.shared[f"audit-{ds.source}-{j}"] = best
+
+
+def _child_audit(ctx: Context, ds: Dataset, jobs: int) -> dict[str, Any]:
+    """The (best) audit figures of ``ds`` with ``jobs`` (measured on first use)."""
+    _audit_series(ctx, ds, [jobs])
+    return dict(ctx.shared[f"audit-{ds.source}-{jobs}"])
 
 
 def _raw_verify_rate(ctx: Context, ds: Dataset) -> float:
@@ -823,6 +847,7 @@ def bench_audit(ctx: Context) -> list[Row]:
     rows: list[Row] = []
     simulated = kind == "simulated elections"
     prefix = "" if simulated else "generic-log "
+    _audit_series(ctx, ds, [1, jobs])
     for key, j in (("b1", 1), ("b2", jobs)):
         res = _child_audit(ctx, ds, j)
         audit_rate = rate(ds.entries, res["seconds"])
@@ -839,8 +864,8 @@ def bench_audit(ctx: Context) -> list[Row]:
                 ratio=ratio,
                 target="≥ 1.7× with 2 jobs" if is_target else "—",
                 status=judge(ratio, at_least=1.7) if is_target else INFO,
-                note=f"verdict {res['verdict']}; {res['seconds']:.1f} s"
-                + ("" if simulated else f"; {kind}"),
+                note=f"verdict {res['verdict']}; {res['seconds']:.1f} s (best of {res['runs']} "
+                "runs, jobs=1 and all jobs taking turns)" + ("" if simulated else f"; {kind}"),
             )
         )
     if simulated:
@@ -903,7 +928,7 @@ def bench_rss(ctx: Context) -> list[Row]:
         status=judge(measured, at_most=300.0) if district else INFO,
         note=(
             f"Sum of the RSS of the auditing process and its workers, sampled every 20 ms "
-            f"(psutil); of which the auditing process alone peaked at "
+            f"(psutil), highest of {res['runs']} runs; the auditing process alone peaked at "
             f"{res['peak_self_rss_mb']:.0f} MB; largest worker (getrusage) "
             f"{res['largest_child_maxrss_mb']:.0f} MB."
             + ("" if simulated else f" Measured on {kind}.")
@@ -939,7 +964,8 @@ def bench_growth(ctx: Context) -> list[Row]:
             Row(
                 key=f"f{k}" if simulated else f"f{k}*",
                 bench="growth",
-                what=f"audit time, {ds.label} ({ds.entries:,} entries), jobs={jobs}",
+                what=f"audit time, {ds.label} ({ds.entries:,} entries), jobs={jobs}, best of "
+                f"{res['runs']}",
                 measured=f"{res['seconds']:.2f} s ({us:.1f} µs/entry)",
                 baseline="—",
                 ratio=None,

@@ -31,7 +31,11 @@ METHODOLOGY = (
     "`Ed25519PrivateKey.sign` / `Ed25519PublicKey.verify` (cryptography, OpenSSL) and "
     "`nacl.bindings.crypto_sign_open` (PyNaCl, libsodium), with key objects made once.",
     "Audits run in a child process (`python -m benchmarks._child`) so their time and memory "
-    "are not affected by the benchmark process; the time is that of the `audit()` call.",
+    "are not affected by the benchmark process; the time is that of the `audit()` call, the "
+    "best of 3 runs (2 for the full district), jobs=1 and all jobs taking turns; the memory is "
+    "the highest peak of those runs.",
+    "The machine is shared: the load average at the start and the end of the run is recorded "
+    "above; interleaving the two sides of each ratio keeps a change of load from favouring one.",
     "No figure is estimated: a row that could not be measured says `not available` and why.",
 )
 
