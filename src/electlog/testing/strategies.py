@@ -11,12 +11,14 @@
 * ballots: :func:`ballots` for a given candidate list;
 * whole elections: :func:`signed_event_streams`, valid signed logs from genesis to results across
   several communities, built through the :class:`~electlog.election.facade.Election` facade, so
-  every admission rule held when each event was appended;
+  every admission rule held when each event was appended; :func:`election_builders`, a live
+  election stopped before a given phase (:class:`ElectionBuilder` is the engine of both);
 * tamperings: :func:`tamperings`, a valid log altered in one way, with the finding code the
   auditor must report.
 
 Every strategy draws its sizes first and keeps them small by default, so a failing example
-shrinks to a small, readable election (ids such as ``c1``, ``v3``, ``c1/member``).
+shrinks to a small, readable election (ids such as ``c1``, ``c1-v3``, ``director``) printed as
+a one-line summary.
 
 Hypothesis is an optional dependency: ``pip install 'electlog[test]'``. Importing this module
 registers nothing; hypothesis's entry point (:mod:`electlog.testing._hypothesis_setup`) registers
@@ -465,11 +467,11 @@ def _ballot(
 # --------------------------------------------------------------------------- election definitions
 
 
-def _posts_of(community: str, deputies: int, members: int) -> tuple[PostDef, ...]:
+def _posts_of(deputies: int, members: int) -> tuple[PostDef, ...]:
     return (
-        PostDef(post=f"{community}/director", seats=1, rank=0),
-        PostDef(post=f"{community}/deputy", seats=deputies, rank=1),
-        PostDef(post=f"{community}/member", seats=members, rank=2),
+        PostDef(post="director", seats=1, rank=0),
+        PostDef(post="deputy", seats=deputies, rank=1),
+        PostDef(post="member", seats=members, rank=2),
     )
 
 
@@ -481,8 +483,8 @@ def community_defs(
     groups: int | SearchStrategy[int] = _ONE_TO_THREE,
     modes: Sequence[str] = _MODES,
 ) -> CommunityDef:
-    """One community: ``groups`` resident groups (``c1-g1`` ...), posts ``<community>/director``
-    (1 seat), ``/deputy`` and ``/member`` (1-2 seats each), an election mode from ``modes``."""
+    """One community: ``groups`` resident groups (``c1-g1`` ...), posts ``director`` (1 seat),
+    ``deputy`` and ``member`` (1-2 seats each), an election mode from ``modes``."""
     n_groups = draw(_as_strategy(groups))
     deputies = draw(st.integers(1, 2))
     members = draw(st.integers(1, 2))
@@ -491,7 +493,7 @@ def community_defs(
         name=f"Community {community}",
         mode=draw(st.sampled_from(tuple(str(m) for m in modes))),
         groups=tuple(f"{community}-g{i}" for i in range(1, n_groups + 1)),
-        posts=_posts_of(community, deputies, members),
+        posts=_posts_of(deputies, members),
     )
 
 
