@@ -45,6 +45,7 @@ from electlog.election.events import (
     UnitOpened,
 )
 from electlog.errors import (
+    BundleError,
     CheckpointError,
     ElectlogError,
     EntryError,
@@ -59,6 +60,13 @@ from electlog.errors import (
 from electlog.events import MAX_ENTRY_SIZE, Author, Entry, Statement
 from electlog.keys import SigningKey, VerifyKey
 from electlog.log import Log
+from electlog.store.bundle import (
+    BUNDLE_MAGIC,
+    MAX_BUNDLE_CHECKPOINTS,
+    MAX_BUNDLE_HEADER_SIZE,
+    MAX_BUNDLE_NOTE_SIZE,
+    BundleReader,
+)
 
 ORIGIN = "example.org/limits"
 T0 = 1_790_000_000_000_000
@@ -517,3 +525,70 @@ def test_codec_memory_bound_at_the_default_max_size() -> None:
     assert len(data) <= codec.DEFAULT_MAX_SIZE
     peak = _traced_peak(lambda: codec.decode(data))
     assert peak < 50 << 20, f"{peak / 1e6:.1f} MB for a {len(data)}-byte input"
+
+
+# --------------------------------------------------------------------------- bundle header
+
+
+def _record(payload: bytes) -> bytes:
+    import zlib
+
+    head = len(payload).to_bytes(4, "big")
+    return head + payload + zlib.crc32(payload, zlib.crc32(head)).to_bytes(4, "big")
+
+
+def _bundle_with_header(header: bytes, rest: bytes = b"\x00" * 8) -> bytes:
+    import hashlib
+
+    body = BUNDLE_MAGIC + _record(header) + rest
+    return body + hashlib.sha256(body).digest()
+
+
+def _open_bundle(data: bytes) -> None:
+    with BundleReader(io.BytesIO(data)) as reader:
+        reader.verify()
+
+
+def test_bundle_header_limits_each_have_their_own_error() -> None:
+    good = {"checkpoints": 0, "entries": 0, "origin": ORIGIN, "v": 1}
+    _open_bundle(_bundle_with_header(codec.encode(good)))  # the valid empty bundle
+    cases = [
+        ({**good, "v": 2}, "unsupported bundle format version 2"),
+        ({**good, "origin": ""}, "header field 'origin' must be a non-empty string"),
+        ({**good, "entries": -1}, "header field 'entries' must be a count"),
+        ({**good, "checkpoints": True}, "header field 'checkpoints' must be a count"),
+        ({**good, "checkpoints": MAX_BUNDLE_CHECKPOINTS + 1}, "checkpoints exceed the limit"),
+        ({**good, "extra": 1}, "header must be a map of"),
+    ]
+    for header, message in cases:
+        data = _bundle_with_header(codec.encode(header))
+        rejects(lambda d=data: _open_bundle(d), BundleError, message)  # type: ignore[misc]
+    at_limit = codec.encode({**good, "origin": "o" * (MAX_BUNDLE_HEADER_SIZE - 60)})
+    assert len(at_limit) <= MAX_BUNDLE_HEADER_SIZE
+    rejects(
+        lambda: _open_bundle(_bundle_with_header(codec.encode({**good, "origin": "o" * 5000}))),
+        BundleError,
+        f"more than the limit {MAX_BUNDLE_HEADER_SIZE}",
+    )
+    rejects(
+        lambda: _open_bundle(_bundle_with_header(b"\xc1")),
+        BundleError,
+        "header is not canonical msgpack",
+    )
+
+
+def test_bundle_record_limits() -> None:
+    header = codec.encode({"checkpoints": 1, "entries": 1, "origin": ORIGIN, "v": 1})
+    big_entry = (MAX_ENTRY_SIZE + 1).to_bytes(4, "big") + b"\x00" * 16
+    rejects(
+        lambda: _open_bundle(_bundle_with_header(header, big_entry)),
+        BundleError,
+        f"entry 0 declares {MAX_ENTRY_SIZE + 1} bytes, more than {MAX_ENTRY_SIZE}",
+    )
+    entry = Author(SigningKey.from_seed(bytes([9]) * 32), ORIGIN).sign("t", {}, time=T0).data
+    big_note = (MAX_BUNDLE_NOTE_SIZE + 1).to_bytes(4, "big") + b"\x00" * 16
+    rejects(
+        lambda: _open_bundle(_bundle_with_header(header, _record(entry) + b"\x00" * 4 + big_note)),
+        BundleError,
+        f"more than the limit {MAX_BUNDLE_NOTE_SIZE}",
+    )
