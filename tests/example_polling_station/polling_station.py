@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from electlog.election import BallotIssued, BoxSealed, Election, UnitClosed, UnitOpened
+from electlog.election import (
+    BallotIssued,
+    BoxSealed,
+    Election,
+    ElectionEvent,
+    UnitClosed,
+    UnitOpened,
+)
 from electlog.keys import SigningKey
 
 
@@ -47,8 +54,8 @@ class PollingStation:
         self.clock = clock
         self.issued = 0
 
-    def _submit(self, event: object) -> None:
-        self.election.submit(self.author, event, time=self.clock())  # type: ignore[arg-type]
+    def _submit(self, event: ElectionEvent) -> None:
+        self.election.submit(self.author, event, time=self.clock())
 
     def open(self, observers: tuple[str, ...]) -> None:
         """Open the unit with its observers and seal its (empty) box."""
