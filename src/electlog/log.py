@@ -65,6 +65,7 @@ class Log:
         if not isinstance(store, Store):
             raise UsageError("Log needs a Store or an origin string")
         self._store = store
+        self._known_size = 0
 
     @property
     def store(self) -> Store:
@@ -143,10 +144,18 @@ class Log:
         return self._store.author_head(key_id)
 
     def _size(self, size: int | None) -> int:
-        n = self._store.size()
+        # A log only grows: a size seen once stays valid, so only larger sizes ask the store.
         if size is None:
+            n = self._store.size()
+            self._known_size = max(self._known_size, n)
             return n
-        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= n:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise UsageError(f"tree size {size!r} must be a non-negative integer")
+        if size <= self._known_size:
+            return size
+        n = self._store.size()
+        self._known_size = max(self._known_size, n)
+        if size > n:
             raise UsageError(f"tree size {size!r} out of range [0, {n}]")
         return size
 

@@ -508,8 +508,8 @@ class DurableStore(Store):
         else:
             block = index >> _BLOCK_BITS
             cached = self._blocks.get((level, block))
-            if cached is not None:
-                off = (index & (_BLOCK - 1)) << 5
+            off = (index & (_BLOCK - 1)) << 5
+            if cached is not None and off < len(cached):
                 return cached[off : off + 32]
         if self._closed:
             raise UsageError(f"{self._where} is closed")
@@ -523,22 +523,25 @@ class DurableStore(Store):
                             self._high.clear()
                         self._high[(level, index)] = h
                     return h
-                if ((block + 1) << _BLOCK_BITS) << level <= self._known_size:
-                    data = self._load_block(level, block)
-                    off = (index & (_BLOCK - 1)) << 5
+                # Cache the block's nodes that are complete below the committed size (a
+                # partial block at the tree's right edge is re-read once it has grown).
+                lo = block << _BLOCK_BITS
+                complete = (self._known_size >> level) - lo
+                if index - lo < complete:
+                    data = self._load_block(level, block, min(_BLOCK, complete))
                     return data[off : off + 32]
                 return self._read_node_raw(level, index)
         except self._db_error as exc:
             self._raise(exc, f"reading Merkle node ({level}, {index})")
 
-    def _load_block(self, level: int, block: int) -> bytes:
+    def _load_block(self, level: int, block: int, count: int = _BLOCK) -> bytes:
         lo = block << _BLOCK_BITS
         if level == 0:
-            rows = self._conn.execute(self._q.leaf_range, (lo, lo + _BLOCK)).fetchall()
+            rows = self._conn.execute(self._q.leaf_range, (lo, lo + count)).fetchall()
         else:
-            rows = self._conn.execute(self._q.node_range, (level, lo, lo + _BLOCK)).fetchall()
+            rows = self._conn.execute(self._q.node_range, (level, lo, lo + count)).fetchall()
         data = b"".join([r[0] for r in rows])
-        if len(rows) != _BLOCK or len(data) != _BLOCK_BYTES:
+        if len(rows) != count or len(data) != count << 5:
             raise StoreCorruptedError(
                 f"{self._where}: Merkle nodes of level {level} from index {lo} are missing or "
                 "malformed"
@@ -553,7 +556,8 @@ class DurableStore(Store):
             cached = self._blocks.get((level, index >> _BLOCK_BITS))
             if cached is not None and index >= 0 and level >= 0:
                 off = (index & (_BLOCK - 1)) << 5
-                return cached[off : off + 32]
+                if off < len(cached):
+                    return cached[off : off + 32]
         if level < 0 or index < 0:
             raise UsageError("node level and index are non-negative")
         return self._read_node(level, index)
