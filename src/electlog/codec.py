@@ -45,7 +45,9 @@ __all__ = [
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_ITEMS",
     "DEFAULT_MAX_SIZE",
+    "FAST_PATH_MAX_SIZE",
     "MAX_DEPTH_CAP",
+    "MAX_TOTAL_ITEMS",
     "decode",
     "decode_map",
     "encode",
@@ -59,6 +61,16 @@ DEFAULT_MAX_DEPTH: Final[int] = 32
 
 DEFAULT_MAX_ITEMS: Final[int] = 100_000
 """Largest element count of one array, or entry count of one map, accepted by default."""
+
+MAX_TOTAL_ITEMS: Final[int] = 262_144
+"""Largest number of container elements (array elements plus map entries, all containers
+together) one input may hold. Bounds the memory a decode can allocate whatever the input's shape
+(Python objects cost tens of bytes each, an encoded empty array one byte)."""
+
+FAST_PATH_MAX_SIZE: Final[int] = 1 << 16
+"""Inputs up to this size are decoded by msgpack and re-encoded for comparison; larger inputs go
+through the strict parser, which enforces :data:`MAX_TOTAL_ITEMS` as it reads (a 64 KiB input
+cannot exceed it)."""
 
 MAX_DEPTH_CAP: Final[int] = 256
 """Largest ``max_depth`` a caller may ask for (keeps the recursive walkers far from Python's
@@ -318,7 +330,7 @@ class _Strict:
     """The normative strict parser: accepts exactly the canonical encodings within the limits,
     and otherwise raises the specific error for the first problem in input order."""
 
-    __slots__ = ("data", "last_text_len", "max_depth", "max_items", "n")
+    __slots__ = ("budget", "data", "last_text_len", "max_depth", "max_items", "n")
 
     def __init__(self, data: bytes, max_depth: int, max_items: int) -> None:
         self.data = data
@@ -326,6 +338,7 @@ class _Strict:
         self.max_depth = max_depth
         self.max_items = max_items
         self.last_text_len = 0  # payload length of the str most recently parsed
+        self.budget = MAX_TOTAL_ITEMS  # elements of all containers together
 
     def run(self) -> object:
         value, end = self.value(0, 0)
@@ -447,6 +460,13 @@ class _Strict:
             raise LengthLimitError(
                 f"{kind} declares {count} items, more than max_items {self.max_items}", offset=pos
             )
+        self.budget -= count
+        if self.budget < 0:
+            raise LengthLimitError(
+                f"{kind} brings the input to more than {MAX_TOTAL_ITEMS} container elements "
+                "in total",
+                offset=pos,
+            )
         per_item = 2 if kind == "map" else 1
         remaining = self.n - start
         if count * per_item > remaining:
@@ -534,6 +554,10 @@ def decode(
         raise LengthLimitError(
             f"input is {n} bytes, more than max_size {max_size}", offset=max_size
         )
+    if n > FAST_PATH_MAX_SIZE:
+        # msgpack's limits are per container; only the strict parser bounds the total number
+        # of values (and so the memory) of a large input.
+        return _strict_decode(buf, max_depth, max_items)
     try:
         obj = _unpackb(
             buf,
