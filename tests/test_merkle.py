@@ -260,12 +260,8 @@ def test_reference_consistency_proofs(size1: int, size2: int, proof: list[str]) 
 
 # --------------------------------------------------------------------------- vendored vectors
 
-# Vectors whose expectation electlog deliberately does not share, with the reason.
-DEVIATIONS = {
-    "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json": (
-        "its roots are 12-byte placeholders; electlog requires 32-byte hashes"
-    ),
-}
+# Every vendored vector is held to its own wantErr (none is exempt).
+DEVIATIONS: dict[str, str] = {}
 
 
 def _vector_paths(kind: str) -> list[Path]:
@@ -328,13 +324,21 @@ def test_consistency_vector(path: Path) -> None:
     _check_vector(path, run)
 
 
-def test_deviation_passes_with_32_byte_roots() -> None:
-    case = json.loads((VECTORS / next(iter(DEVIATIONS))).read_text())
+def test_equal_sizes_compare_roots_as_given() -> None:
+    """The vector with 12-byte placeholder roots passes; unequal or non-bytes roots fail."""
+    path = "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json"
+    case = json.loads((VECTORS / path).read_text())
     assert case["wantErr"] is False
-    with pytest.raises(ConsistencyProofError, match="root1 is 12 bytes, expected 32"):
-        verify_consistency(case["size1"], case["size2"], [], _b64(case["root1"]), b"")
-    placeholder = sha(b"don't care 2")
-    verify_consistency(case["size1"], case["size2"], [], placeholder, placeholder)
+    root = _b64(case["root1"])
+    assert len(root) == 12
+    verify_consistency(case["size1"], case["size2"], [], root, root)
+    with pytest.raises(ConsistencyProofError, match=r"root1 .* != root2"):
+        verify_consistency(case["size1"], case["size2"], [], root, root[:-1])
+    with pytest.raises(ConsistencyProofError, match="must be bytes"):
+        verify_consistency(1, 1, [], "x" * 32, "x" * 32)  # type: ignore[arg-type]
+    # once anything is hashed, roots must be 32 bytes
+    with pytest.raises(ConsistencyProofError, match="root1 is 12 bytes"):
+        verify_consistency(1, 2, [sha(b"a")], root, sha(b"b"))
 
 
 # --------------------------------------------------------------------------- edge rules
@@ -398,7 +402,7 @@ def test_verify_inclusion_accepts_tuples_and_bytearrays() -> None:
         (1, -5, [], GOOD_TREE.root(1), GOOD_TREE.root(5), "size2 -5 is out of range"),
         (5, 5, [sha(b"x")], GOOD_TREE.root(5), GOOD_TREE.root(5), "expected 0 for equal sizes"),
         (5, 5, [], GOOD_TREE.root(5), GOOD_TREE.root(6), "equal sizes 5 but root1 .* != root2"),
-        (5, 5, [], GOOD_TREE.root(5)[:16], GOOD_TREE.root(5)[:16], "root1 is 16 bytes"),
+        (5, 6, [], GOOD_TREE.root(5)[:16], GOOD_TREE.root(6), "root1 is 16 bytes"),
         (
             3,
             7,
