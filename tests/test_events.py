@@ -243,3 +243,27 @@ def test_any_byte_flip_is_rejected_or_changes_nothing_signed(
     except ElectlogError:
         return
     raise AssertionError(f"a flipped bit at {pos} was accepted: {parsed.statement}")
+
+
+def test_event_types_reachable_from_the_top_level_lazily() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, electlog\n"
+        "assert 'electlog.election' not in sys.modules, 'core import pulled in the election'\n"
+        "from hypothesis import strategies as st\n"
+        "from electlog.election import VoterRegistered\n"
+        "assert electlog.VoterRegistered is VoterRegistered\n"
+        "v = st.from_type(electlog.VoterRegistered).example()\n"
+        "assert VoterRegistered.from_body(v.to_body()) == v\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with pytest.raises(AttributeError):
+        _ = electlog_missing_attribute()
+
+
+def electlog_missing_attribute() -> object:
+    import electlog
+
+    return electlog.NoSuchThing  # type: ignore[attr-defined]

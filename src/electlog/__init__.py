@@ -32,6 +32,17 @@ from .log import Log, Receipt
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """Election event classes (``electlog.VoterRegistered`` ...) and the election names re-exported
+    lazily, so that importing the log core never imports the election layer."""
+    from . import election
+
+    if name in election.__all__:
+        return getattr(election, name)
+    raise AttributeError(f"module 'electlog' has no attribute {name!r}")
+
+
 __all__ = [
     "Author",
     "AuthorHead",
