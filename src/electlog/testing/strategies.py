@@ -1182,28 +1182,32 @@ class ElectionBuilder:
         for c in self.communities:
             self._publish_roll(c, self.roll)
 
+    def _upheld_objection(
+        self, c: _Community, suffix: str, voter: str, kind: str, grounds: str
+    ) -> str:
+        """File an objection about ``voter`` in community ``c`` and decide it upheld; returns
+        the objection id."""
+        obj = f"{c.cid}-{suffix}"
+        self.submit(
+            self.keys.committee,
+            ObjectionFiled(objection=obj, community=c.cid, voter=voter, kind=kind, grounds=grounds),
+            self.roll,
+        )
+        self.submit(
+            self.keys.committee,
+            ObjectionDecided(objection=obj, community=c.cid, upheld=True, reason="ok"),
+            self.roll,
+        )
+        return obj
+
     def objections(self) -> None:
         """An upheld omission (late registration) and an upheld wrongful inclusion (removal)
         where drawn, each followed by a republished roll; sometimes a rejected objection."""
         for c in self.communities:
             changed = False
             if c.late is not None:
-                obj = f"{c.cid}-obj1"
-                self.submit(
-                    self.keys.committee,
-                    ObjectionFiled(
-                        objection=obj,
-                        community=c.cid,
-                        voter=c.late,
-                        kind="omission",
-                        grounds="resident, missing from the roll",
-                    ),
-                    self.roll,
-                )
-                self.submit(
-                    self.keys.committee,
-                    ObjectionDecided(objection=obj, community=c.cid, upheld=True, reason="ok"),
-                    self.roll,
+                obj = self._upheld_objection(
+                    c, "obj1", c.late, "omission", "resident, missing from the roll"
                 )
                 self.submit(
                     self.keys.registrar, self._registration(c, c.late, objection=obj), self.roll
@@ -1220,22 +1224,8 @@ class ElectionBuilder:
                 )
                 changed = True
             elif c.removed is not None:
-                obj = f"{c.cid}-obj2"
-                self.submit(
-                    self.keys.committee,
-                    ObjectionFiled(
-                        objection=obj,
-                        community=c.cid,
-                        voter=c.removed,
-                        kind="wrongful_inclusion",
-                        grounds="moved away",
-                    ),
-                    self.roll,
-                )
-                self.submit(
-                    self.keys.committee,
-                    ObjectionDecided(objection=obj, community=c.cid, upheld=True, reason="ok"),
-                    self.roll,
+                obj = self._upheld_objection(
+                    c, "obj2", c.removed, "wrongful_inclusion", "moved away"
                 )
                 self.submit(
                     self.keys.registrar,
