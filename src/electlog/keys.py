@@ -42,6 +42,7 @@ __all__ = [
     "set_verify_backend",
     "verify_backend",
     "verify_many",
+    "write_secret_file",
 ]
 
 PUBLIC_TEXT_PREFIX: Final = "ed25519-pub:"
@@ -134,6 +135,25 @@ def key_id(public_raw: bytes) -> bytes:
     if not isinstance(public_raw, bytes) or len(public_raw) != 32:
         raise UsageError("an Ed25519 public key is exactly 32 raw bytes")
     return hashlib.sha256(public_raw).digest()
+
+
+def write_secret_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Create ``path`` with mode 0600 and write ``data`` durably (fsync). Refuses to overwrite
+    an existing file; errors are :class:`StorageError` and never echo ``data``."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise StorageError(f"refusing to overwrite existing key file {p}") from None
+    except OSError as exc:
+        raise StorageError(f"cannot create key file {p}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise StorageError(f"cannot write key file {p}: {exc.strerror}") from exc
 
 
 class VerifyKey:
@@ -273,20 +293,7 @@ class SigningKey:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the key as PEM to ``path`` with mode 0600 (refuses to overwrite)."""
-        p = Path(path)
-        try:
-            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise StorageError(f"refusing to overwrite existing key file {p}") from None
-        except OSError as exc:
-            raise StorageError(f"cannot create key file {p}: {exc.strerror}") from exc
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(self.to_pem())
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            raise StorageError(f"cannot write key file {p}: {exc.strerror}") from exc
+        write_secret_file(path, self.to_pem())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SigningKey:

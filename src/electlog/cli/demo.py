@@ -36,6 +36,7 @@ from rich.table import Table
 from ..audit import Report, Trust, audit
 from ..audit.report_html import render_html
 from ..errors import StorageError, UsageError
+from ..keys import write_secret_file
 from ..simulate import FULL_VOTERS, DistrictConfig, SimulationResult, simulate_district
 from ..store.bundle import export_bundle
 from ..store.sqlite import SQLiteStore
@@ -113,12 +114,7 @@ def _prepare_dir(directory: Path, force: bool) -> None:
 
 
 def _write_secret(path: Path, text: str) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-    except OSError as exc:
-        raise StorageError(f"cannot write key file {path}: {exc.strerror}") from exc
+    write_secret_file(path, (text + "\n").encode("utf-8"))
 
 
 def _write_keys(directory: Path, result: SimulationResult) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -13,21 +12,14 @@ from typing import Any
 from ..checkpoint import NoteSigner, WitnessSigner, cosign
 from ..errors import StorageError, UsageError
 from ..events import Author
-from ..keys import SigningKey
+from ..keys import SigningKey, write_secret_file
 from ..log import Log
 
 __all__ = ["register"]
 
 
 def _write_secret(path: Path, text: str) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise StorageError(f"refusing to overwrite existing key file {path}") from None
-    except OSError as exc:
-        raise StorageError(f"cannot create key file {path}: {exc.strerror}") from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text + "\n")
+    write_secret_file(path, (text + "\n").encode("utf-8"))
 
 
 def _read_text(path: str, what: str) -> str:
