@@ -39,6 +39,7 @@ __all__ = [
     "AuthorHead",
     "Entry",
     "Statement",
+    "chain_break",
     "entry_leaf_hash",
 ]
 
@@ -336,6 +337,16 @@ class AuthorHead:
 
     seq: int
     prev: bytes
+
+
+def chain_break(head: AuthorHead | None, seq: int, prev: bytes) -> tuple[int, bytes] | None:
+    """The author-chain rule (docs/format.md §2.4), shared by the log's appends and the auditor's
+    replay: ``None`` if a statement with ``seq`` / ``prev`` continues the author whose last
+    accepted entry is ``head`` (``None`` for a new author), else the expected ``(seq, prev)``."""
+    want_seq, want_prev = (1, ZERO_HASH) if head is None else (head.seq + 1, head.prev)
+    if seq == want_seq and prev == want_prev:
+        return None
+    return want_seq, want_prev
 
 
 class Author:

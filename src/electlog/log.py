@@ -23,7 +23,7 @@ from .errors import (
     NoteError,
     UsageError,
 )
-from .events import ZERO_HASH, AuthorHead, Entry
+from .events import AuthorHead, Entry, chain_break
 from .store.base import Store, StoredCheckpoint
 from .store.memory import MemoryStore
 
@@ -105,14 +105,13 @@ class Log:
                 st = e.statement
                 author = st.author
                 head = heads[author] if author in heads else tx.author_head(author)
-                want_seq = 1 if head is None else head.seq + 1
-                want_prev = ZERO_HASH if head is None else head.prev
-                if st.seq != want_seq:
-                    raise AuthorChainError(
-                        f"batch item {i}: author {author.hex()[:16]}… sequence number {st.seq}, "
-                        f"expected {want_seq}"
-                    )
-                if st.prev != want_prev:
+                expected = chain_break(head, st.seq, st.prev)
+                if expected is not None:
+                    if st.seq != expected[0]:
+                        raise AuthorChainError(
+                            f"batch item {i}: author {author.hex()[:16]}… sequence number "
+                            f"{st.seq}, expected {expected[0]}"
+                        )
                     raise AuthorChainError(
                         f"batch item {i}: author {author.hex()[:16]}… seq {st.seq} does not link "
                         f"to the author's previous entry"

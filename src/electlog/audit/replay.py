@@ -40,7 +40,7 @@ from electlog.errors import (
     RuleViolation,
     UsageError,
 )
-from electlog.events import ZERO_HASH, Statement
+from electlog.events import AuthorHead, Statement, chain_break
 
 from . import findings as F
 from .findings import Finding, Severity, finding_info, rule_finding_code
@@ -247,7 +247,7 @@ class Replay:
         self.origin = trust.origin
         self.size = 0
         self.tree = CompactMerkleTree()
-        self.heads: dict[bytes, tuple[int, bytes]] = {}
+        self.heads: dict[bytes, AuthorHead] = {}
         self.events: Counter[str] = Counter()
         self.state: ElectionState | None = (
             ElectionState(trust.authority_key.key_id) if election else None
@@ -286,16 +286,15 @@ class Replay:
                     {"log": log, "origin": origin, "author": author.hex(), "seq": seq},
                 )
                 continue
-            head = heads.get(author)
-            want_seq, want_prev = (1, ZERO_HASH) if head is None else (head[0] + 1, head[1])
-            if seq != want_seq:
+            expected = chain_break(heads.get(author), seq, prev)
+            if expected is not None and seq != (want_seq := expected[0]):
                 add(
                     F.CHAIN_SEQ_GAP,
                     i,
                     f"author {author.hex()[:16]}… has sequence number {seq}, expected {want_seq}",
                     {"author": author.hex(), "seq": seq, "expected_seq": want_seq},
                 )
-            elif prev != want_prev:
+            elif expected is not None:
                 add(
                     F.CHAIN_PREV_MISMATCH,
                     i,
@@ -305,10 +304,10 @@ class Replay:
                         "author": author.hex(),
                         "seq": seq,
                         "prev": prev.hex(),
-                        "expected_prev": want_prev.hex(),
+                        "expected_prev": expected[1].hex(),
                     },
                 )
-            heads[author] = (seq, leaf)
+            heads[author] = AuthorHead(seq, leaf)
             events[etype] += 1
             if secrecy is not None:
                 add(
