@@ -120,6 +120,10 @@ def test_proofs_and_checkpoints() -> None:
     other = Log(ORIGIN)
     with pytest.raises(AppendError, match="does not commit"):
         other.add_checkpoint(note)
+    with pytest.raises(UsageError, match="NoteSigner"):
+        log.checkpoint("not a signer")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="as text"):
+        log.add_checkpoint(note.encode())  # type: ignore[arg-type]
     with pytest.raises(UsageError):
         log.inclusion_proof(13, 13)
     with pytest.raises(UsageError):

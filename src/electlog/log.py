@@ -184,6 +184,8 @@ class Log:
         """Sign and store a C2SP checkpoint of the first ``size`` entries; returns the note.
 
         The signer's key name must be the log's origin (the C2SP convention)."""
+        if not isinstance(signer, NoteSigner):
+            raise UsageError("checkpoint() needs a NoteSigner (the log's checkpoint key)")
         if signer.name != self.origin:
             raise UsageError(
                 f"checkpoint signer name {signer.name!r} must equal the log origin {self.origin!r}"
@@ -197,6 +199,8 @@ class Log:
     def add_checkpoint(self, note: str) -> Checkpoint:
         """Store a checkpoint note received back from witnesses (e.g. with cosignatures added)
         after checking that it is for this log and commits to this log's tree."""
+        if not isinstance(note, str):
+            raise UsageError("add_checkpoint() takes the signed note as text")
         try:
             text = note[: note.rindex("\n\n") + 1] if "\n\n" in note else note
             cp = Checkpoint.from_text(text)
