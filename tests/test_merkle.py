@@ -22,6 +22,7 @@ from electlog.errors import (
 )
 from electlog.merkle import (
     EMPTY_ROOT,
+    InclusionProver,
     MerkleTree,
     consistency_proof_at,
     inclusion_proof_at,
@@ -754,3 +755,50 @@ def test_docs_golden_vectors() -> None:
             pytest.fail(f"unknown vector table {name}")
     assert len(leaf_hashes) == 8 and roots[0] == EMPTY_ROOT and len(roots) == 9
     assert checked >= 19
+
+
+# --------------------------------------------------------------------------- memoised proofs
+
+
+@pytest.mark.parametrize("height", [1, 2, 3, 5])
+def test_inclusion_prover_equals_inclusion_proof_at(height: int) -> None:
+    tree = MerkleTree(leaf_hash(bytes([i])) for i in range(70))
+    calls: list[tuple[int, int]] = []
+
+    def lower(index: int, h: int) -> list[bytes]:
+        calls.append((index, h))
+        return [tree.node(level, (index >> level) ^ 1) for level in range(h)]
+
+    for reader in (None, lower):
+        prove = InclusionProver(tree.node, reader, height=height, max_cached=7)
+        for _ in range(2):  # the second pass is served from the memo (and its evictions)
+            for size in range(1, 71):
+                for index in range(size):
+                    want = inclusion_proof_at(tree.node, index, size)
+                    assert prove(index, size) == want, (index, size)
+    # the bulk reader is used exactly where the leaf's aligned 2**height subtree is complete
+    assert calls and all(((i >> height) + 1) << height <= 70 for i, _ in calls)
+    assert {h for _, h in calls} == {height}
+
+
+def test_inclusion_prover_never_serves_a_path_for_another_size() -> None:
+    tree = MerkleTree(leaf_hash(bytes([i])) for i in range(40))
+    prove = InclusionProver(tree.node, height=2)
+    assert prove(1, 8) == tree.inclusion_proof(1, 8)
+    assert prove(1, 12) == tree.inclusion_proof(1, 12) != tree.inclusion_proof(1, 8)
+    assert prove(1, 8) == tree.inclusion_proof(1, 8)
+
+
+@pytest.mark.parametrize(
+    ("index", "size"), [(-1, 4), (4, 4), (0, 0), ("1", 4), (1, "4"), (True, 4), (1.0, 4)]
+)
+def test_inclusion_prover_rejects_bad_arguments(index: Any, size: Any) -> None:
+    tree = MerkleTree(leaf_hash(bytes([i])) for i in range(8))
+    with pytest.raises(UsageError):
+        InclusionProver(tree.node, height=1)(index, size)
+
+
+@pytest.mark.parametrize("kwargs", [{"height": 0}, {"height": 33}, {"max_cached": 0}])
+def test_inclusion_prover_rejects_bad_settings(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(UsageError):
+        InclusionProver(MerkleTree().node, **kwargs)

@@ -314,11 +314,41 @@ def test_proofs_from_a_large_store_use_the_block_cache(tmp_path: Path) -> None:
                 if index < size:
                     got = merkle.inclusion_proof_at(store.node, index, size)
                     assert got == tree.inclusion_proof(index, size)
+                    assert Log(store).inclusion_proof(index, size) == got
+        assert store.lower_path(5000, 8) == tree.inclusion_proof(5000, 9000)[:8]
         assert (0, 0) in store._blocks and (1, 0) in store._blocks
         assert store.leaf_hashes(4000, 4200) == leaves[4000:4200]
         assert merkle.consistency_proof_at(store.node, 4097, 9000) == tree.consistency_proof(
             4097, 9000
         )
+
+
+def test_high_level_nodes_are_read_in_groups(tmp_path: Path) -> None:
+    # 20,000 leaves: level 8 has 78 complete nodes, i.e. one complete aligned group of 64
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(20_000)]
+    tree = merkle.MerkleTree(leaves)
+    path = tmp_path / "s.sqlite"
+    with SQLiteStore(path, origin=ORIGIN) as store, store.transaction() as tx:
+        for i, h in enumerate(leaves):
+            tx.append(i.to_bytes(4, "big"), h, b"\x01" * 32, i + 1)
+        tx.put_nodes(n for n in merkle.new_nodes_batch(tx.node, 0, leaves) if n[0])
+    with SQLiteStore(path, read_only=True) as store:
+        log = Log(store)
+        for index in (0, 1, 255, 4096, 16383, 16384, 19_999):
+            for size in (16384, 16385, 20_000):
+                if index < size:
+                    assert log.inclusion_proof(index, size) == tree.inclusion_proof(index, size)
+        assert all((8, k) in store._high for k in range(64))
+        assert (8, 65) in store._high and (8, 66) not in store._high  # incomplete group: singly
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE nodes SET hash = x'00' WHERE level = 8 AND idx = 5")
+    conn.close()
+    with (
+        SQLiteStore(path, read_only=True) as store,
+        pytest.raises(StoreCorruptedError, match="level 8 from index 0"),
+    ):
+        Log(store).inclusion_proof(3000, 20_000)
 
 
 def test_rolled_back_nodes_never_reach_the_cache(tmp_path: Path) -> None:

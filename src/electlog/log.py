@@ -66,6 +66,7 @@ class Log:
             raise UsageError("Log needs a Store or an origin string")
         self._store = store
         self._known_size = 0
+        self._prove = merkle.InclusionProver(store.node, store.lower_path)
 
     @property
     def store(self) -> Store:
@@ -167,7 +168,7 @@ class Log:
         n = self._size(size)
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n:
             raise UsageError(f"index {index!r} out of range for tree size {n}")
-        return merkle.inclusion_proof_at(self._store.node, index, n)
+        return self._prove(index, n)
 
     def consistency_proof(self, size1: int, size2: int | None = None) -> list[bytes]:
         """RFC 6962 consistency proof from tree size ``size1`` to ``size2`` (default: all)."""

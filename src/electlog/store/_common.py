@@ -55,8 +55,9 @@ _CHUNK: Final = 1024  # rows per query when streaming entries
 _BLOCK_BITS: Final = 12  # nodes are cached in blocks of 4096 consecutive hashes of one level
 _BLOCK: Final = 1 << _BLOCK_BITS
 _BLOCK_BYTES: Final = _BLOCK * 32
-_HIGH_LEVEL: Final = 8  # nodes of this level and above are cached one by one
+_HIGH_LEVEL: Final = 8  # nodes of this level and above are cached one by one (or by group)
 _HIGH_MAX: Final = 1 << 16
+_GROUP: Final = 64  # complete high-level nodes are read and cached in aligned groups of 64
 
 
 def checkpoint_text(note: str) -> str:
@@ -517,6 +518,10 @@ class DurableStore(Store):
             with self._lock:
                 # Nodes wholly below the committed size never change: cache them.
                 if level >= _HIGH_LEVEL:
+                    lo = index & ~(_GROUP - 1)
+                    if (lo + _GROUP) << level <= self._known_size:
+                        # a whole aligned group is complete: cache it with one range read
+                        return self._load_group(level, lo)[index - lo]
                     h = self._read_node_raw(level, index)
                     if (index + 1) << level <= self._known_size:
                         if len(self._high) >= _HIGH_MAX:
@@ -533,6 +538,19 @@ class DurableStore(Store):
                 return self._read_node_raw(level, index)
         except self._db_error as exc:
             self._raise(exc, f"reading Merkle node ({level}, {index})")
+
+    def _load_group(self, level: int, lo: int) -> list[bytes]:
+        rows = self._conn.execute(self._q.node_range, (level, lo, lo + _GROUP)).fetchall()
+        group = [bytes(r[0]) for r in rows]
+        if len(group) != _GROUP or any(len(h) != 32 for h in group):
+            raise StoreCorruptedError(
+                f"{self._where}: Merkle nodes of level {level} from index {lo} are missing or "
+                "malformed"
+            )
+        if len(self._high) + _GROUP > _HIGH_MAX:
+            self._high.clear()
+        self._high.update(((level, lo + k), h) for k, h in enumerate(group))
+        return group
 
     def _load_block(self, level: int, block: int, count: int = _BLOCK) -> bytes:
         lo = block << _BLOCK_BITS
@@ -561,6 +579,26 @@ class DurableStore(Store):
         if level < 0 or index < 0:
             raise UsageError("node level and index are non-negative")
         return self._read_node(level, index)
+
+    def lower_path(self, index: int, height: int) -> list[bytes]:
+        # The proof hot path: one slice of a cached block per level. A node past a cached
+        # partial block's end slices to b"" (blocks hold whole 32-byte nodes); a missing block
+        # raises KeyError; both take the checked path through node().
+        if index >= 0 and 0 <= height <= _HIGH_LEVEL:
+            blocks = self._blocks
+            mask = _BLOCK - 1
+            try:
+                path = [
+                    blocks[(level, index >> (level + _BLOCK_BITS))][
+                        (off := (((index >> level) ^ 1) & mask) << 5) : off + 32
+                    ]
+                    for level in range(height)
+                ]
+                if b"" not in path:
+                    return path
+            except KeyError:
+                pass
+        return super().lower_path(index, height)
 
     def _leaves_raw(self, start: int, stop: int) -> list[bytes]:
         rows = self._conn.execute(self._q.leaf_range, (start, stop)).fetchall()

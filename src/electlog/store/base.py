@@ -105,6 +105,12 @@ class Store(abc.ABC):
         """The leaf hash of entry ``index``."""
         return self.node(0, index)
 
+    def lower_path(self, index: int, height: int) -> list[bytes]:
+        """The siblings ``node(level, (index >> level) ^ 1)`` for ``level < height``: the first
+        ``height`` hashes of leaf ``index``'s audit path, when the aligned ``2**height``-leaf
+        subtree holding it is committed (backends override with a cached bulk read)."""
+        return [self.node(level, (index >> level) ^ 1) for level in range(height)]
+
     def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
         """Leaf hashes ``start <= i < stop`` (backends override with a bulk read)."""
         return [self.node(0, i) for i in range(start, stop)]

@@ -316,6 +316,29 @@ class StoreConformance:
                 assert proof == tree.consistency_proof(size1, size2)
                 merkle.verify_consistency(size1, size2, proof, tree.root(size1), tree.root(size2))
 
+    def test_proofs_while_the_log_grows(self) -> None:
+        # Past 256 entries proofs reuse memoised upper paths; a path memoised at one size must
+        # never be served for another, and proofs at an old size stay the same after growth.
+        store = self.new_store()
+        log = Log(store)
+        entries = self.sign_many([self.author(1)], 600)
+        tree = merkle.MerkleTree(e.leaf_hash for e in entries)
+        sizes = (256, 257, 300, 512, 513, 600)
+        probes = (0, 1, 255, 256, 299, 511, 512, 599)
+        before: dict[tuple[int, int], list[bytes]] = {}
+        done = 0
+        for size in sizes:
+            log.append_many(entries[done:size])
+            done = size
+            for s in sizes:
+                for index in probes:
+                    if index < s <= size:
+                        proof = log.inclusion_proof(index, s)
+                        assert proof == tree.inclusion_proof(index, s)
+                        assert before.setdefault((index, s), proof) == proof
+            latest = [log.inclusion_proof(index) for index in probes if index < size]
+            assert latest == [tree.inclusion_proof(i, size) for i in probes if i < size]
+
     # ------------------------------------------------------------------ checkpoints
 
     def test_checkpoints_stored_and_listed(self) -> None:
