@@ -167,6 +167,14 @@ class Statement:
         Equal to ``codec.encode(self.to_map())``; assembled directly because the top-level keys
         and their types are fixed (and validated), so only the body needs the general encoder.
         """
+        head, tail = self.split_bytes()
+        return head + self.prev + tail
+
+    def split_bytes(self) -> tuple[bytes, bytes]:
+        """The canonical statement bytes around ``prev``: ``to_bytes() == head + prev + tail``.
+
+        Everything but ``prev`` is known before the author's previous entry is signed, so a
+        chain can be encoded ahead and signed later (:mod:`electlog.signer`). Validates first."""
         self.validate()
         try:
             body = encode(self.body)
@@ -174,16 +182,12 @@ class Statement:
             raise EntryError(f"statement body is not canonically encodable: {exc}") from exc
         try:
             pack = _packb
-            return b"".join(
+            head = b"".join(
+                (b"\x89\xa6author\xc4\x20", self.author, b"\xa4body", body, b"\xa3log")
+                + (pack(self.log), b"\xa4prev\xc4\x20")
+            )
+            tail = b"".join(
                 (
-                    b"\x89\xa6author\xc4\x20",
-                    self.author,
-                    b"\xa4body",
-                    body,
-                    b"\xa3log",
-                    pack(self.log),
-                    b"\xa4prev\xc4\x20",
-                    self.prev,
                     b"\xa6schema",
                     pack(self.schema),
                     b"\xa3seq",
@@ -198,6 +202,7 @@ class Statement:
             )
         except (UnicodeEncodeError, ValueError, OverflowError) as exc:
             raise EntryError(f"statement is not canonically encodable: {exc}") from exc
+        return head, tail
 
     @classmethod
     def from_map(cls, m: dict[str, Any]) -> Statement:
