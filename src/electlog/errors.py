@@ -39,6 +39,7 @@ __all__ = [
     "ReceiptError",
     "RuleViolation",
     "SignatureError",
+    "SignerError",
     "StorageError",
     "StoreCorruptedError",
     "TilesError",
@@ -127,6 +128,11 @@ class UnexpectedTypeError(DecodeError):
 
 class KeyFormatError(ElectlogError, ValueError):
     """A key file or key string is malformed. Never contains private material."""
+
+
+class SignerError(ElectlogError):
+    """A signing helper process failed, was closed, or returned something other than what was
+    asked; the entries of the affected batches were not handed out."""
 
 
 # --------------------------------------------------------------------------- verification

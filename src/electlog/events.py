@@ -43,7 +43,7 @@ __all__ = [
     "entry_leaf_hash",
 ]
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 1  # written as the literal b"\xa1v\x01" in _split_parts
 SIGNATURE_CONTEXT: Final = b"electlog/v1/event\x00"
 ZERO_HASH: Final = b"\x00" * 32
 MAX_ENTRY_SIZE: Final = 65535  # fits the 2-byte length of tlog-tiles entry bundles
@@ -117,6 +117,76 @@ def _check_hash(value: object, field: str) -> bytes:
     return value
 
 
+def _check_fields(
+    version: object,
+    log: object,
+    type: object,
+    schema: object,
+    author: object,
+    seq: object,
+    time: object,
+) -> None:
+    """The statement checks that do not involve ``prev`` or ``body`` (see Statement.validate)."""
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise EntryError(f"unsupported format version {version!r}")
+    _check_text(log, "log", MAX_ORIGIN_LEN)
+    _check_text(type, "type", MAX_TYPE_LEN)
+    _check_uint(schema, "schema", 1)
+    _check_hash(author, "author")
+    _check_uint(seq, "seq", 1)
+    _check_uint(time, "time", 0)
+
+
+_PACKED_TEXT: dict[str, bytes] = {}
+
+
+def _packed_text(value: str) -> bytes:
+    """msgpack str of a log id or event type (few distinct values: remembered, up to 4096)."""
+    packed: bytes = _packb(value)
+    if type(value) is str and len(_PACKED_TEXT) < 4096:
+        _PACKED_TEXT[value] = packed
+    return packed
+
+
+def _split_parts(
+    author: bytes, body: object, log: str, schema: int, seq: int, time: int, type: str
+) -> tuple[bytes, bytes]:
+    """Canonical statement bytes before and after ``prev`` (fields already checked)."""
+    if not isinstance(body, dict):
+        raise EntryError("statement field 'body' must be a map")
+    try:
+        body_bytes = encode(body)
+    except EncodeError as exc:
+        raise EntryError(f"statement body is not canonically encodable: {exc}") from exc
+    try:
+        pack = _packb
+        log_b = _PACKED_TEXT.get(log)
+        if log_b is None:
+            log_b = _packed_text(log)
+        type_b = _PACKED_TEXT.get(type)
+        if type_b is None:
+            type_b = _packed_text(type)
+        head = b"".join(
+            (b"\x89\xa6author\xc4\x20", author, b"\xa4body", body_bytes, b"\xa3log", log_b)
+        )
+        tail = b"".join(
+            (
+                b"\xa6schema",
+                pack(schema),
+                b"\xa3seq",
+                pack(seq),
+                b"\xa4time",
+                pack(time),
+                b"\xa4type",
+                type_b,
+                b"\xa1v\x01",  # FORMAT_VERSION (checked equal to 1)
+            )
+        )
+    except (UnicodeEncodeError, ValueError, OverflowError) as exc:
+        raise EntryError(f"statement is not canonically encodable: {exc}") from exc
+    return head + b"\xa4prev\xc4\x20", tail
+
+
 @attrs.frozen(kw_only=True)
 class Statement:
     """What an author signs. See docs/format.md §2."""
@@ -133,15 +203,10 @@ class Statement:
 
     def validate(self) -> None:
         """Raise :class:`EntryError` naming the first field that is out of range."""
-        if self.version != FORMAT_VERSION or isinstance(self.version, bool):
-            raise EntryError(f"unsupported format version {self.version!r}")
-        _check_text(self.log, "log", MAX_ORIGIN_LEN)
-        _check_text(self.type, "type", MAX_TYPE_LEN)
-        _check_uint(self.schema, "schema", 1)
-        _check_hash(self.author, "author")
-        _check_uint(self.seq, "seq", 1)
+        _check_fields(
+            self.version, self.log, self.type, self.schema, self.author, self.seq, self.time
+        )
         _check_hash(self.prev, "prev")
-        _check_uint(self.time, "time", 0)
         if not isinstance(self.body, dict):
             raise EntryError("statement field 'body' must be a map")
         if self.seq == 1 and self.prev != ZERO_HASH:
@@ -176,33 +241,9 @@ class Statement:
         Everything but ``prev`` is known before the author's previous entry is signed, so a
         chain can be encoded ahead and signed later (:mod:`electlog.signer`). Validates first."""
         self.validate()
-        try:
-            body = encode(self.body)
-        except EncodeError as exc:
-            raise EntryError(f"statement body is not canonically encodable: {exc}") from exc
-        try:
-            pack = _packb
-            head = b"".join(
-                (b"\x89\xa6author\xc4\x20", self.author, b"\xa4body", body, b"\xa3log")
-                + (pack(self.log), b"\xa4prev\xc4\x20")
-            )
-            tail = b"".join(
-                (
-                    b"\xa6schema",
-                    pack(self.schema),
-                    b"\xa3seq",
-                    pack(self.seq),
-                    b"\xa4time",
-                    pack(self.time),
-                    b"\xa4type",
-                    pack(self.type),
-                    b"\xa1v",
-                    pack(self.version),
-                )
-            )
-        except (UnicodeEncodeError, ValueError, OverflowError) as exc:
-            raise EntryError(f"statement is not canonically encodable: {exc}") from exc
-        return head, tail
+        return _split_parts(
+            self.author, self.body, self.log, self.schema, self.seq, self.time, self.type
+        )
 
     @classmethod
     def from_map(cls, m: dict[str, Any]) -> Statement:

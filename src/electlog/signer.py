@@ -1,0 +1,392 @@
+"""Bulk signing of one author's chain in a helper process.
+
+An author's statements form a chain: each names the leaf hash of the author's previous entry
+(``prev``), which depends on that entry's signature, so one author's statements are signed one
+after another. Everything else about a statement is known in advance. :class:`ChainSigner`
+splits the work accordingly:
+
+* in the calling process, :meth:`ChainSigner.submit` checks and canonically encodes a batch of
+  drafts into the bytes before and after ``prev`` (:meth:`Statement.split_bytes`);
+* a helper process, which holds the signing key, runs the sequential part: insert ``prev``, sign,
+  build the entry, hash it into the next ``prev``;
+* :meth:`SignedBatch.result` turns the answer back into :class:`~electlog.events.Entry` objects,
+  checking that the helper continued the chain the caller expected and that the batch's last
+  signature verifies.
+
+Batches are signed in the order they were submitted, so a caller can submit the next batch,
+then append the previous one (``Log.append_many``) while the helper signs: encoding, appending
+and signing overlap on two cores. ``processes=0`` signs in the calling process instead (same
+results, no overlap). The entries are identical to those of :meth:`Author.sign`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import Any, Final, TypeAlias
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .errors import ElectlogError, EntryError, SignatureError, SignerError, UsageError
+from .events import (
+    MAX_ENTRY_SIZE,
+    MAX_ORIGIN_LEN,
+    SIGNATURE_CONTEXT,
+    ZERO_HASH,
+    AuthorHead,
+    Entry,
+    Statement,
+    _check_fields,
+    _check_text,
+    _entry_bytes,
+    _split_parts,
+)
+from .keys import SigningKey
+
+__all__ = ["ChainSigner", "Draft", "SignedBatch"]
+
+Draft: TypeAlias = "tuple[str, dict[str, Any], int] | tuple[str, dict[str, Any], int, int]"
+"""One statement to sign: ``(type, body, time)`` or ``(type, body, time, schema)``."""
+
+MAX_BATCH: Final = 100_000
+"""Most drafts one :meth:`ChainSigner.submit` takes."""
+
+# Fixed bytes of an entry around the statement: map header and "key" (6 + 32), "sig" (5 + 64),
+# "stmt" (5) and the bin header of the statement (2, 3 or 5 bytes).
+_ENTRY_OVERHEAD: Final = 6 + 32 + 5 + 64 + 5
+
+# --------------------------------------------------------------------------- the helper side
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(seed: bytes) -> None:
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    _worker["sign"] = key.sign
+    _worker["public"] = SigningKey.from_seed(seed).public.raw
+
+
+def _sign_chain(
+    sign: Callable[[bytes], bytes],
+    public: bytes,
+    prev: bytes,
+    parts: Sequence[tuple[bytes, bytes]],
+) -> list[tuple[bytes, bytes]]:
+    """Sign ``parts`` (statement bytes around ``prev``) as one chain starting after ``prev``:
+    returns ``(signature, leaf hash)`` per statement. The leaf hash is that of
+    ``_entry_bytes(public, signature, statement)``, hashed piecewise (the entry itself is
+    assembled by the caller)."""
+    context = SIGNATURE_CONTEXT
+    # SHA-256(0x00 || entry) with entry = {"key": public, "sig": sig, "stmt": stmt}
+    start = hashlib.sha256(b"\x00\x83\xa3key\xc4\x20" + public + b"\xa3sig\xc4\x40")
+    out: list[tuple[bytes, bytes]] = []
+    append = out.append
+    for head, tail in parts:
+        stmt = head + prev + tail
+        sig = sign(context + stmt)
+        h = start.copy()
+        h.update(sig)
+        h.update(_stmt_header(len(stmt)))
+        h.update(stmt)
+        prev = h.digest()
+        append((sig, prev))
+    return out
+
+
+def _stmt_header(n: int) -> bytes:
+    """``"stmt"`` key and bin header of an ``n``-byte statement, as in ``_entry_bytes``."""
+    if n < 0x100:
+        return b"\xa4stmt\xc4" + n.to_bytes(1, "big")
+    if n < 0x10000:
+        return b"\xa4stmt\xc5" + n.to_bytes(2, "big")
+    return b"\xa4stmt\xc6" + n.to_bytes(4, "big")
+
+
+def _sign_remote(
+    prev: bytes | None, parts: Sequence[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """The helper's task: sign ``parts`` after ``prev``, or after the helper's own last leaf
+    when ``prev`` is None (the caller had batches in flight)."""
+    start = _worker.get("prev") if prev is None else prev
+    if start is None:
+        raise RuntimeError("no chain to continue")
+    out = _sign_chain(_worker["sign"], _worker["public"], start, parts)
+    _worker["prev"] = out[-1][1] if out else start
+    return out
+
+
+# --------------------------------------------------------------------------- the caller side
+
+
+class SignedBatch:
+    """A submitted batch; :meth:`result` waits for its entries."""
+
+    def __init__(
+        self,
+        signer: ChainSigner,
+        statements: list[tuple[str, str, int, int, int, dict[str, Any]]],
+        parts: list[tuple[bytes, bytes]],
+        future: Future[list[tuple[bytes, bytes]]] | None,
+    ) -> None:
+        self._signer = signer
+        self._statements = statements
+        self._parts = parts
+        self._future = future
+        self._entries: list[Entry] | None = None
+        self._error: ElectlogError | None = None
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def done(self) -> bool:
+        """Whether :meth:`result` would return without waiting."""
+        return (
+            self._entries is not None
+            or self._error is not None
+            or (self._future is not None and self._future.done())
+        )
+
+    def result(self) -> list[Entry]:
+        """The batch's entries in order (waits for the helper; batches submitted earlier are
+        completed first). Raises :class:`~electlog.errors.SignerError` if the helper failed."""
+        if self._entries is None and self._error is None:
+            self._signer._complete_through(self)
+        if self._error is not None:
+            raise self._error
+        assert self._entries is not None
+        return self._entries
+
+    # called by ChainSigner, in submission order
+    def _complete(self, prev: bytes, key: SigningKey) -> bytes:
+        try:
+            if self._future is None:
+                signed = _sign_chain(key.sign, key.public.raw, prev, self._parts)
+            else:
+                signed = self._future.result()
+        except BrokenProcessPool:
+            raise SignerError("the signing helper process died") from None
+        except ElectlogError:
+            raise
+        except Exception as exc:  # anything else from the helper
+            raise SignerError(f"the signing helper failed: {exc!r}") from None
+        if len(signed) != len(self._parts):
+            raise SignerError("the signing helper returned a batch of the wrong length")
+        public = key.public.raw
+        key_id = key.key_id
+        entries: list[Entry] = []
+        append = entries.append
+        setattr_ = object.__setattr__
+        # Each statement is rebuilt here from this process's own chain (prev = the leaf hash
+        # the helper returned for the previous entry). The helper chains its own leaf hashes,
+        # so only where it started can differ from what this process expects (a batch that
+        # continued the helper's chain): the first and last leaf hashes are recomputed and the
+        # last signature verified below (two hashes and one verification per batch).
+        for (log, type, schema, seq, time, body), (head, tail), (sig, leaf) in zip(
+            self._statements, self._parts, signed, strict=True
+        ):
+            stmt = head + prev + tail
+            statement = Statement(
+                log=log, type=type, schema=schema, author=key_id, seq=seq, prev=prev,
+                time=time, body=body,
+            )  # fmt: skip
+            entry = Entry(
+                data=_entry_bytes(public, sig, stmt),
+                statement=statement,
+                public_key=public,
+                signature=sig,
+                statement_bytes=stmt,
+                leaf_hash=leaf,
+            )
+            setattr_(entry, "_verified", True)
+            append(entry)
+            prev = leaf
+        if entries:
+            for e in (entries[0], entries[-1]):
+                if hashlib.sha256(b"\x00" + e.data).digest() != e.leaf_hash:
+                    raise SignerError(
+                        f"the signing helper signed statement seq {e.statement.seq} over a "
+                        "different chain than expected"
+                    )
+            last = entries[-1]
+            try:
+                key.public.verify(last.signature, SIGNATURE_CONTEXT + last.statement_bytes)
+            except SignatureError:
+                raise SignerError(
+                    "the signing helper returned a signature that does not verify"
+                ) from None
+        self._entries = entries
+        return prev
+
+
+class ChainSigner:
+    """Signs one author's statements in batches, in a helper process (see the module doc).
+
+    ``ChainSigner(key, log_id)`` starts a new author chain; resume an existing author with
+    ``seq=head.seq, prev=head.prev`` (``log.author_head(key.key_id)``). ``processes`` is 1 (a
+    helper process holding the key; ``fork`` where available, else ``spawn``) or 0 (sign in
+    this process). Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        key: SigningKey,
+        log_id: str,
+        *,
+        seq: int = 0,
+        prev: bytes = ZERO_HASH,
+        processes: int = 1,
+    ) -> None:
+        if not isinstance(key, SigningKey):
+            raise UsageError("ChainSigner needs a SigningKey")
+        try:
+            _check_text(log_id, "log", MAX_ORIGIN_LEN)
+        except EntryError as exc:
+            raise UsageError(f"log id: {exc}") from None
+        if (
+            type(seq) is not int
+            or seq < 0
+            or not isinstance(prev, bytes)
+            or len(prev) != 32
+            or (seq == 0 and prev != ZERO_HASH)
+        ):
+            raise UsageError("an author head is seq >= 0 with a 32-byte prev (zero for seq 0)")
+        if processes not in (0, 1) or type(processes) is not int:
+            raise UsageError("processes must be 0 (sign here) or 1 (a helper process)")
+        self._key = key
+        self._log_id = log_id
+        self._seq = seq  # last sequence number submitted
+        self._prev = prev  # leaf hash of the last entry completed
+        self._pending: deque[SignedBatch] = deque()
+        self._broken: SignerError | None = None
+        self._closed = False
+        self._pool: ProcessPoolExecutor | None = None
+        if processes:
+            method = "fork" if sys.platform.startswith("linux") else "spawn"
+            try:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context(method),
+                    initializer=_init_worker,
+                    initargs=(key.seed(),),
+                )
+            except (OSError, ValueError) as exc:
+                raise SignerError(f"cannot start the signing helper: {exc}") from exc
+
+    @property
+    def key_id(self) -> bytes:
+        """The author's key id."""
+        return self._key.key_id
+
+    def head(self) -> AuthorHead:
+        """The author's head after every submitted batch (waits for pending batches)."""
+        if self._pending:
+            self._complete_through(self._pending[-1])
+        return AuthorHead(self._seq, self._prev)
+
+    def submit(self, drafts: Iterable[Draft], *, schema: int = 1) -> SignedBatch:
+        """Check and encode ``drafts`` (``(type, body, time)`` or ``(type, body, time,
+        schema)``) as the next statements of the chain and queue them for signing.
+
+        A bad draft raises :class:`~electlog.errors.EntryError` naming its position, and nothing
+        of the batch is queued. ``schema`` is the default schema version."""
+        self._check_open()
+        if isinstance(drafts, str | bytes | dict):
+            raise UsageError("submit() takes an iterable of (type, body, time[, schema]) drafts")
+        key_id = self._key.key_id
+        log = self._log_id
+        seq = self._seq
+        statements: list[tuple[str, str, int, int, int, dict[str, Any]]] = []
+        parts: list[tuple[bytes, bytes]] = []
+        for position, draft in enumerate(drafts):
+            if position >= MAX_BATCH:
+                raise UsageError(f"a batch holds at most {MAX_BATCH:,} drafts")
+            if not isinstance(draft, tuple) or len(draft) not in (3, 4):
+                raise UsageError(
+                    f"draft {position}: expected (type, body, time) or (type, body, time, schema)"
+                )
+            type_, body, time = draft[0], draft[1], draft[2]
+            sv = draft[3] if len(draft) == 4 else schema
+            seq += 1
+            try:
+                _check_fields(1, log, type_, sv, key_id, seq, time)
+                head, tail = _split_parts(key_id, body, log, sv, seq, time, type_)
+            except EntryError as exc:
+                raise EntryError(f"draft {position}: {exc}") from None
+            size = len(head) + 32 + len(tail)
+            size += _ENTRY_OVERHEAD + (2 if size < 0x100 else 3 if size < 0x10000 else 5)
+            if size > MAX_ENTRY_SIZE:
+                raise EntryError(
+                    f"draft {position}: entry would be {size} bytes, more than {MAX_ENTRY_SIZE}"
+                )
+            statements.append((log, type_, sv, seq, time, body))
+            parts.append((head, tail))
+        future = None
+        if self._pool is not None and parts:
+            prev = None if self._pending else self._prev
+            try:
+                future = self._pool.submit(_sign_remote, prev, parts)
+            except (BrokenProcessPool, RuntimeError) as exc:
+                self._broken = SignerError(f"the signing helper is not running: {exc}")
+                raise self._broken from None
+        batch = SignedBatch(self, statements, parts, future)
+        self._seq = seq
+        self._pending.append(batch)
+        return batch
+
+    def sign_many(self, drafts: Iterable[Draft], *, schema: int = 1) -> list[Entry]:
+        """Submit ``drafts`` and wait for their entries."""
+        return self.submit(drafts, schema=schema).result()
+
+    def _complete_through(self, batch: SignedBatch) -> None:
+        while self._pending:
+            first = self._pending[0]
+            if self._broken is not None:
+                first._error = self._broken
+            else:
+                try:
+                    self._prev = first._complete(self._prev, self._key)
+                except SignerError as exc:
+                    # the chain state in the helper is unknown now: refuse further work
+                    self._broken = exc
+                    first._error = exc
+            self._pending.popleft()
+            if first is batch:
+                return
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UsageError("this ChainSigner is closed")
+        if self._broken is not None:
+            raise self._broken
+
+    def close(self) -> None:
+        """Stop the helper. Batches not yet completed fail with SignerError."""
+        if self._closed:
+            return
+        self._closed = True
+        closed = SignerError("the ChainSigner was closed before this batch completed")
+        for pending in self._pending:
+            pending._error = closed
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> ChainSigner:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ChainSigner(key_id={self._key.key_id.hex()[:16]}…, log={self._log_id!r})"
