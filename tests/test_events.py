@@ -252,6 +252,9 @@ def test_event_types_reachable_from_the_top_level_lazily() -> None:
     code = (
         "import sys, electlog\n"
         "assert 'electlog.election' not in sys.modules, 'core import pulled in the election'\n"
+        "from electlog import signer, merkle\n"
+        "assert signer.__name__ == 'electlog.signer' and merkle.__name__ == 'electlog.merkle'\n"
+        "assert 'electlog.election' not in sys.modules, 'a core submodule pulled in the election'\n"
         "from hypothesis import strategies as st\n"
         "from electlog.election import VoterRegistered\n"
         "assert electlog.VoterRegistered is VoterRegistered\n"

@@ -35,9 +35,14 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> object:
     """Election event classes (``electlog.VoterRegistered`` ...) and the election names re-exported
-    lazily, so that importing the log core never imports the election layer."""
-    from . import election
+    lazily, so that importing the log core never imports the election layer. A submodule not yet
+    imported (``from electlog import signer``) is imported here, without the election layer."""
+    import importlib
+    import importlib.util
 
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
+    election = importlib.import_module(f"{__name__}.election")
     if name in election.__all__:
         return getattr(election, name)
     raise AttributeError(f"module 'electlog' has no attribute {name!r}")

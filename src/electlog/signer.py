@@ -25,7 +25,7 @@ import hashlib
 import multiprocessing
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
@@ -57,9 +57,8 @@ Draft: TypeAlias = "tuple[str, dict[str, Any], int] | tuple[str, dict[str, Any],
 MAX_BATCH: Final = 100_000
 """Most drafts one :meth:`ChainSigner.submit` takes."""
 
-# Fixed bytes of an entry around the statement: map header and "key" (6 + 32), "sig" (5 + 64),
-# "stmt" (5) and the bin header of the statement (2, 3 or 5 bytes).
-_ENTRY_OVERHEAD: Final = 6 + 32 + 5 + 64 + 5
+# Bytes of an entry besides the statement and its bin header (which is 2, 3 or 5 bytes long).
+_ENTRY_OVERHEAD: Final = len(_entry_bytes(bytes(32), bytes(64), b"")) - 2
 
 # --------------------------------------------------------------------------- the helper side
 
@@ -342,6 +341,23 @@ class ChainSigner:
     def sign_many(self, drafts: Iterable[Draft], *, schema: int = 1) -> list[Entry]:
         """Submit ``drafts`` and wait for their entries."""
         return self.submit(drafts, schema=schema).result()
+
+    def sign_batches(
+        self, batches: Iterable[Iterable[Draft]], *, ahead: int = 2, schema: int = 1
+    ) -> Iterator[list[Entry]]:
+        """Yield the entries of each batch in order, keeping ``ahead`` batches submitted to the
+        helper beyond the one being handed out: while the caller appends one batch
+        (``log.append_many(entries)``), the helper signs the next ones."""
+        if type(ahead) is not int or ahead < 1:
+            raise UsageError("ahead must be a positive integer")
+        queue: deque[SignedBatch] = deque()
+        source = iter(batches)
+        for drafts in source:
+            queue.append(self.submit(drafts, schema=schema))
+            if len(queue) > ahead:
+                yield queue.popleft().result()
+        while queue:
+            yield queue.popleft().result()
 
     def _complete_through(self, batch: SignedBatch) -> None:
         while self._pending:

@@ -1,0 +1,210 @@
+"""ChainSigner: bulk signing of one author's chain in a helper process."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from electlog import signer as signer_mod
+from electlog.errors import EntryError, SignerError, UsageError
+from electlog.events import MAX_ENTRY_SIZE, Author, AuthorHead, Entry
+from electlog.keys import SigningKey
+from electlog.log import Log
+from electlog.signer import ChainSigner
+from electlog.store import SQLiteStore
+
+ORIGIN = "example.org/signer-test"
+T0 = 1_780_000_000_000_000
+
+
+def _key(n: int = 1) -> SigningKey:
+    return SigningKey.from_seed(bytes([n]) * 32)
+
+
+def _drafts(start: int, stop: int) -> list[tuple[str, dict[str, Any], int]]:
+    out = []
+    for i in range(start, stop):
+        body = {"i": i, "tags": ["a", "b"][: i % 3], "z": {"y": b"\x01", "x": None}}
+        out.append(("test.event", body, T0 + i))
+    return out
+
+
+def _expected(key: SigningKey, start: int, stop: int, author: Author | None = None) -> list[Entry]:
+    author = author or Author(key, ORIGIN)
+    return [author.sign(t, body, time=time) for t, body, time in _drafts(start, stop)]
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_entries_equal_author_sign_byte_for_byte(processes: int) -> None:
+    key = _key()
+    want = _expected(key, 0, 700)
+    with ChainSigner(key, ORIGIN, processes=processes) as signer:
+        first = signer.submit(_drafts(0, 300))
+        second = signer.submit(_drafts(300, 301))
+        third = signer.submit(_drafts(301, 700))
+        got = third.result()  # completes the earlier batches first
+        got = first.result() + second.result() + got
+        assert signer.head() == AuthorHead(700, want[-1].leaf_hash)
+    assert [e.data for e in got] == [e.data for e in want]
+    for g, w in zip(got, want, strict=True):
+        assert g.statement == w.statement
+        assert g.statement_bytes == w.statement_bytes
+        assert g.leaf_hash == w.leaf_hash
+        assert Entry.from_bytes(g.data).leaf_hash == g.leaf_hash
+
+
+def test_sign_batches_pipeline_appends_a_valid_log(tmp_path: Path) -> None:
+    key = _key(2)
+    with SQLiteStore(tmp_path / "log.sqlite", origin=ORIGIN) as store:
+        log = Log(store)
+        batches = [_drafts(s, s + 250) for s in range(0, 1000, 250)]
+        with ChainSigner(key, ORIGIN) as signer:
+            receipts = [
+                r for entries in signer.sign_batches(batches) for r in log.append_many(entries)
+            ]
+        assert [r.index for r in receipts] == list(range(1000))
+        assert [log.get_bytes(i) for i in range(1000)] == [e.data for e in _expected(key, 0, 1000)]
+        assert log.author_head(key.key_id) == AuthorHead(1000, receipts[-1].leaf_hash)
+
+
+def test_resumes_an_existing_author_and_takes_a_schema() -> None:
+    key = _key(3)
+    author = Author(key, ORIGIN)
+    earlier = _expected(key, 0, 5, author)
+    head = author.head()
+    want = author.sign("test.other", {"k": 1}, time=T0 + 9, schema=4)
+    with ChainSigner(key, ORIGIN, seq=head.seq, prev=head.prev, processes=0) as signer:
+        (got,) = signer.sign_many([("test.other", {"k": 1}, T0 + 9, 4)])
+    assert got.data == want.data and got.statement.prev == earlier[-1].leaf_hash
+    with ChainSigner(key, ORIGIN, seq=head.seq, prev=head.prev, processes=0) as signer:
+        (other,) = signer.sign_many([("test.other", {"k": 1}, T0 + 9)], schema=4)
+    assert other.data == want.data
+
+
+@pytest.mark.parametrize(
+    ("draft", "message"),
+    [
+        (("test.event", {"f": 1.5}, T0), "draft 2: statement body is not canonically encodable"),
+        (("test.event", [], T0), "draft 2: statement field 'body' must be a map"),
+        (("bad type", {}, T0), "draft 2: statement field 'type'"),
+        (("test.event", {}, -1), "draft 2: statement field 'time'"),
+        (("test.event", {}, T0, 0), "draft 2: statement field 'schema'"),
+        (("test.event", {"b": b"x" * (MAX_ENTRY_SIZE - 100)}, T0), "draft 2: entry would be"),
+    ],
+)
+def test_a_bad_draft_is_named_and_nothing_is_queued(draft: tuple[Any, ...], message: str) -> None:
+    key = _key(4)
+    with ChainSigner(key, ORIGIN, processes=0) as signer:
+        with pytest.raises(EntryError, match=message):
+            signer.submit([*_drafts(0, 2), draft, *_drafts(3, 5)])
+        assert signer.head() == AuthorHead(0, b"\x00" * 32)
+        got = signer.sign_many(_drafts(0, 4))
+    assert [e.data for e in got] == [e.data for e in _expected(key, 0, 4)]
+
+
+def test_the_size_limit_is_exact() -> None:
+    # the largest body that fits: the signer's size arithmetic must match the real entry size
+    key = _key(5)
+    author = Author(key, ORIGIN)
+    n = MAX_ENTRY_SIZE - 400
+    while True:
+        try:
+            author.sign("test.event", {"b": b"x" * (n + 1)}, time=T0)
+        except EntryError:
+            break
+        author = Author(key, ORIGIN)
+        n += 1
+    with ChainSigner(key, ORIGIN, processes=0) as signer:
+        (entry,) = signer.sign_many([("test.event", {"b": b"x" * n}, T0)])
+        assert len(entry.data) == MAX_ENTRY_SIZE
+        with pytest.raises(EntryError, match=f"{MAX_ENTRY_SIZE + 1} bytes"):
+            signer.submit([("test.event", {"b": b"x" * (n + 1)}, T0)])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"seq": -1},
+        {"seq": 0, "prev": b"\x01" * 32},
+        {"seq": 3, "prev": b"\x01" * 31},
+        {"processes": 2},
+        {"processes": True},
+    ],
+)
+def test_bad_settings_are_usage_errors(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(UsageError):
+        ChainSigner(_key(), ORIGIN, **kwargs)
+
+
+def test_bad_arguments_are_usage_errors() -> None:
+    with pytest.raises(UsageError):
+        ChainSigner("not a key", ORIGIN)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="log id"):
+        ChainSigner(_key(), "has space")
+    with ChainSigner(_key(), ORIGIN, processes=0) as signer:
+        for bad in ("drafts", {"a": 1}, [("t", {}, 1, 1, 1)], [["test.event", {}, T0]]):
+            with pytest.raises(UsageError):
+                signer.submit(bad)  # type: ignore[arg-type]
+        with pytest.raises(UsageError):
+            list(signer.sign_batches([], ahead=0))
+
+
+def test_a_helper_that_signs_over_another_chain_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = signer_mod._sign_chain
+
+    def wrong_start(sign: Any, public: bytes, prev: bytes, parts: Any) -> Any:
+        return real(sign, public, b"\x07" * 32, parts)
+
+    monkeypatch.setattr(signer_mod, "_sign_chain", wrong_start)
+    with ChainSigner(_key(6), ORIGIN, processes=0) as signer:
+        batch = signer.submit(_drafts(0, 10))
+        with pytest.raises(SignerError, match="seq 1 over a different chain"):
+            batch.result()
+        # the chain state is unknown now: everything after is refused
+        with pytest.raises(SignerError):
+            signer.submit(_drafts(10, 11))
+
+
+def test_a_wrong_signature_from_the_helper_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = signer_mod._sign_chain
+    other = _key(99)
+
+    def other_key(sign: Any, public: bytes, prev: bytes, parts: Any) -> Any:
+        return real(other.sign, public, prev, parts)
+
+    monkeypatch.setattr(signer_mod, "_sign_chain", other_key)
+    with (
+        ChainSigner(_key(7), ORIGIN, processes=0) as signer,
+        pytest.raises(SignerError, match="does not verify"),
+    ):
+        signer.sign_many(_drafts(0, 3))
+
+
+def test_a_killed_helper_is_a_signer_error_not_a_foreign_one() -> None:
+    with ChainSigner(_key(8), ORIGIN) as signer:
+        signer.sign_many(_drafts(0, 2))
+        pool = signer._pool
+        assert pool is not None
+        for pid in list(pool._processes):  # the helper process
+            os.kill(pid, signal.SIGKILL)
+        with pytest.raises(SignerError):
+            for _ in range(50):  # the pool notices the death on the next call or result
+                signer.sign_many(_drafts(2, 3))
+        with pytest.raises(SignerError):
+            signer.submit(_drafts(3, 4))
+
+
+def test_close_fails_pending_batches_and_later_calls() -> None:
+    signer = ChainSigner(_key(9), ORIGIN)
+    batch = signer.submit(_drafts(0, 200))
+    signer.close()
+    with pytest.raises(SignerError, match="closed before this batch completed"):
+        batch.result()
+    with pytest.raises(UsageError, match="closed"):
+        signer.submit(_drafts(0, 1))
+    signer.close()  # idempotent
+    assert "ChainSigner(key_id=" in repr(signer) and "seed" not in repr(signer)
