@@ -57,6 +57,14 @@ def test_entries_equal_author_sign_byte_for_byte(processes: int) -> None:
         assert Entry.from_bytes(g.data).leaf_hash == g.leaf_hash
 
 
+def test_a_spawned_helper_signs_the_same_chain() -> None:
+    key = _key(10)
+    with ChainSigner(key, ORIGIN, start_method="spawn") as signer:
+        batches = signer.sign_batches([_drafts(0, 40), _drafts(40, 90)])
+        got = [e for entries in batches for e in entries]
+    assert [e.data for e in got] == [e.data for e in _expected(key, 0, 90)]
+
+
 def test_sign_batches_pipeline_appends_a_valid_log(tmp_path: Path) -> None:
     key = _key(2)
     with SQLiteStore(tmp_path / "log.sqlite", origin=ORIGIN) as store:
@@ -133,6 +141,7 @@ def test_the_size_limit_is_exact() -> None:
         {"seq": 3, "prev": b"\x01" * 31},
         {"processes": 2},
         {"processes": True},
+        {"start_method": "teleport"},
     ],
 )
 def test_bad_settings_are_usage_errors(kwargs: dict[str, Any]) -> None:

@@ -228,8 +228,9 @@ class ChainSigner:
 
     ``ChainSigner(key, log_id)`` starts a new author chain; resume an existing author with
     ``seq=head.seq, prev=head.prev`` (``log.author_head(key.key_id)``). ``processes`` is 1 (a
-    helper process holding the key; ``fork`` where available, else ``spawn``) or 0 (sign in
-    this process). Use it as a context manager, or call :meth:`close`.
+    helper process holding the key, started with ``start_method``: by default ``fork`` on Linux,
+    else ``spawn``) or 0 (sign in this process). Use it as a context manager, or call
+    :meth:`close`.
     """
 
     def __init__(
@@ -240,6 +241,7 @@ class ChainSigner:
         seq: int = 0,
         prev: bytes = ZERO_HASH,
         processes: int = 1,
+        start_method: str | None = None,
     ) -> None:
         if not isinstance(key, SigningKey):
             raise UsageError("ChainSigner needs a SigningKey")
@@ -257,6 +259,11 @@ class ChainSigner:
             raise UsageError("an author head is seq >= 0 with a 32-byte prev (zero for seq 0)")
         if processes not in (0, 1) or type(processes) is not int:
             raise UsageError("processes must be 0 (sign here) or 1 (a helper process)")
+        methods = multiprocessing.get_all_start_methods()
+        if start_method is None:
+            start_method = "fork" if sys.platform.startswith("linux") else "spawn"
+        elif start_method not in methods:
+            raise UsageError(f"start_method must be one of {methods}, not {start_method!r}")
         self._key = key
         self._log_id = log_id
         self._seq = seq  # last sequence number submitted
@@ -266,11 +273,10 @@ class ChainSigner:
         self._closed = False
         self._pool: ProcessPoolExecutor | None = None
         if processes:
-            method = "fork" if sys.platform.startswith("linux") else "spawn"
             try:
                 self._pool = ProcessPoolExecutor(
                     max_workers=1,
-                    mp_context=multiprocessing.get_context(method),
+                    mp_context=multiprocessing.get_context(start_method),
                     initializer=_init_worker,
                     initargs=(key.seed(),),
                 )
