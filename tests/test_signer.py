@@ -176,6 +176,8 @@ def test_a_helper_that_signs_over_another_chain_is_caught(monkeypatch: pytest.Mo
         # the chain state is unknown now: everything after is refused
         with pytest.raises(SignerError):
             signer.submit(_drafts(10, 11))
+        with pytest.raises(SignerError):
+            signer.head()
 
 
 def test_a_wrong_signature_from_the_helper_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -289,9 +289,13 @@ class ChainSigner:
         return self._key.key_id
 
     def head(self) -> AuthorHead:
-        """The author's head after every submitted batch (waits for pending batches)."""
+        """The author's head after every submitted batch (waits for pending batches). Raises
+        the :class:`~electlog.errors.SignerError` of a failed batch: the chain is then unknown
+        here; continue with a new ChainSigner from the log's author head."""
         if self._pending:
             self._complete_through(self._pending[-1])
+        if self._broken is not None:
+            raise self._broken
         return AuthorHead(self._seq, self._prev)
 
     def submit(self, drafts: Iterable[Draft], *, schema: int = 1) -> SignedBatch:
