@@ -686,3 +686,50 @@ def test_docs_rejected_vectors() -> None:
         seen.add(cls)
         raises_at(bytes.fromhex(hexed), cls, int(offset))
     assert len(seen) == 11  # every decode error class has a documented vector
+
+
+class _Tag(str):
+    pass
+
+
+odd_scalars = (
+    scalars
+    | st.floats(allow_nan=False)
+    | st.integers(min_value=2**64, max_value=2**70)
+    | st.binary(max_size=8).map(bytearray)
+    | st.text(max_size=4).map(_Tag)
+    | st.just(HealthCheck.too_slow)  # an Enum: not encodable
+)
+odd_values = st.recursive(
+    odd_scalars,
+    lambda children: (
+        st.lists(children, max_size=6)
+        | st.lists(children, max_size=6).map(tuple)
+        | st.dictionaries(st.text(max_size=4) | st.text(max_size=4).map(_Tag), children, max_size=6)
+        | st.dictionaries(st.integers(0, 3), children, min_size=1, max_size=2)
+    ),
+    max_leaves=20,
+)
+
+
+@PROP
+@given(odd_values)
+def test_fast_encoder_path_equals_the_general_one(value: object) -> None:
+    # encode() tries a lean path for plain dict/list trees first; whatever it decides must be
+    # exactly what the general normaliser decides: the same bytes or the same refusal.
+    try:
+        want: bytes | str = codec._packb(
+            codec._norm(value, 0, codec.DEFAULT_MAX_DEPTH), use_bin_type=True
+        )
+    except codec._Refused as exc:
+        want = exc.reason
+    except UnicodeEncodeError:
+        want = "surrogate"
+    try:
+        got: bytes | str = encode(value)
+    except errors.EncodeError as exc:
+        got = str(exc)
+    if isinstance(want, bytes):
+        assert got == want
+    else:
+        assert isinstance(got, str) and (want in got or want == "surrogate"), (want, got)
