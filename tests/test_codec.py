@@ -713,7 +713,7 @@ odd_values = st.recursive(
 
 
 @PROP
-@given(odd_values)
+@given(canonical_values | odd_values)
 def test_fast_encoder_path_equals_the_general_one(value: object) -> None:
     # encode() tries a lean path for plain dict/list trees first; whatever it decides must be
     # exactly what the general normaliser decides: the same bytes or the same refusal.
