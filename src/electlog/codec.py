@@ -175,6 +175,14 @@ def _fast(obj: Any, depth: int, max_depth: int) -> object:
             else:
                 raise _Slow
         return out
+    for v in obj:
+        tv = type(v)
+        if tv is dict or tv is list:
+            break
+        if not (tv in _PLAIN or (tv is int and _INT_MIN <= v <= _INT_MAX)):
+            raise _Slow
+    else:
+        return obj  # only scalars: msgpack packs the list as it is
     items: list[object] = []
     append = items.append
     for v in obj:

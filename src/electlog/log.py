@@ -89,7 +89,10 @@ class Log:
 
     def append_many(self, entries: Iterable[Entry | bytes]) -> list[Receipt]:
         """Check and durably append a batch: all entries or none. One commit for the batch."""
-        batch = [_as_entry(item, i) for i, item in enumerate(entries)]
+        batch = [
+            item if type(item) is Entry and item._verified else _as_entry(item, i)
+            for i, item in enumerate(entries)
+        ]
         if not batch:
             return []
         origin = self.origin

@@ -37,13 +37,14 @@ from .errors import ElectlogError, EntryError, SignatureError, SignerError, Usag
 from .events import (
     MAX_ENTRY_SIZE,
     MAX_ORIGIN_LEN,
+    MAX_TYPE_LEN,
     SIGNATURE_CONTEXT,
     ZERO_HASH,
     AuthorHead,
     Entry,
     Statement,
-    _check_fields,
     _check_text,
+    _check_uint,
     _entry_bytes,
     _split_parts,
 )
@@ -323,7 +324,11 @@ class ChainSigner:
             sv = draft[3] if len(draft) == 4 else schema
             seq += 1
             try:
-                _check_fields(1, log, type_, sv, key_id, seq, time)
+                # log id and author were checked when this signer was made; seq is ours
+                _check_text(type_, "type", MAX_TYPE_LEN)
+                _check_uint(sv, "schema", 1)
+                _check_uint(time, "time", 0)
+                _check_uint(seq, "seq", 1)
                 head, tail = _split_parts(key_id, body, log, sv, seq, time, type_)
             except EntryError as exc:
                 raise EntryError(f"draft {position}: {exc}") from None
