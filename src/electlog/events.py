@@ -59,26 +59,24 @@ _LEAF_PREFIX: Final = b"\x00"
 _packb = msgpack.packb  # for str and int, msgpack writes the shortest form (codec tests)
 
 
+_ENTRY_KEY: Final = b"\x83\xa3key\xc4\x20"  # map of 3, "key", bin8 of 32 (the public key)
+_ENTRY_SIG: Final = b"\xa3sig\xc4\x40"  # "sig", bin8 of 64 (the signature)
+
+
+def _stmt_header(n: int) -> bytes:
+    """The ``"stmt"`` key and the bin header of an ``n``-byte statement (shortest form)."""
+    if n < 0x100:
+        return b"\xa4stmt\xc4" + n.to_bytes(1, "big")
+    if n < 0x10000:
+        return b"\xa4stmt\xc5" + n.to_bytes(2, "big")
+    return b"\xa4stmt\xc6" + n.to_bytes(4, "big")
+
+
 def _entry_bytes(public_key: bytes, signature: bytes, statement: bytes) -> bytes:
     """``codec.encode({"key": public_key, "sig": signature, "stmt": statement})``, assembled
     directly: the keys and the two fixed-size bins never vary."""
-    n = len(statement)
-    if n < 0x100:
-        header = b"\xc4" + n.to_bytes(1, "big")
-    elif n < 0x10000:
-        header = b"\xc5" + n.to_bytes(2, "big")
-    else:
-        header = b"\xc6" + n.to_bytes(4, "big")
     return b"".join(
-        (
-            b"\x83\xa3key\xc4\x20",
-            public_key,
-            b"\xa3sig\xc4\x40",
-            signature,
-            b"\xa4stmt",
-            header,
-            statement,
-        )
+        (_ENTRY_KEY, public_key, _ENTRY_SIG, signature, _stmt_header(len(statement)), statement)
     )
 
 

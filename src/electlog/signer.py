@@ -35,6 +35,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .errors import ElectlogError, EntryError, SignatureError, SignerError, UsageError
 from .events import (
+    _ENTRY_KEY,
+    _ENTRY_SIG,
     MAX_ENTRY_SIZE,
     MAX_ORIGIN_LEN,
     MAX_TYPE_LEN,
@@ -47,6 +49,7 @@ from .events import (
     _check_uint,
     _entry_bytes,
     _split_parts,
+    _stmt_header,
 )
 from .keys import SigningKey
 
@@ -58,8 +61,8 @@ Draft: TypeAlias = "tuple[str, dict[str, Any], int] | tuple[str, dict[str, Any],
 MAX_BATCH: Final = 100_000
 """Most drafts one :meth:`ChainSigner.submit` takes."""
 
-# Bytes of an entry besides the statement and its bin header (which is 2, 3 or 5 bytes long).
-_ENTRY_OVERHEAD: Final = len(_entry_bytes(bytes(32), bytes(64), b"")) - 2
+# Bytes of an entry before the "stmt" key: the map header, the public key and the signature.
+_ENTRY_FIXED: Final = len(_ENTRY_KEY) + 32 + len(_ENTRY_SIG) + 64
 
 # --------------------------------------------------------------------------- the helper side
 
@@ -84,7 +87,7 @@ def _sign_chain(
     assembled by the caller)."""
     context = SIGNATURE_CONTEXT
     # SHA-256(0x00 || entry) with entry = {"key": public, "sig": sig, "stmt": stmt}
-    start = hashlib.sha256(b"\x00\x83\xa3key\xc4\x20" + public + b"\xa3sig\xc4\x40")
+    start = hashlib.sha256(b"\x00" + _ENTRY_KEY + public + _ENTRY_SIG)
     out: list[tuple[bytes, bytes]] = []
     append = out.append
     for head, tail in parts:
@@ -97,15 +100,6 @@ def _sign_chain(
         prev = h.digest()
         append((sig, prev))
     return out
-
-
-def _stmt_header(n: int) -> bytes:
-    """``"stmt"`` key and bin header of an ``n``-byte statement, as in ``_entry_bytes``."""
-    if n < 0x100:
-        return b"\xa4stmt\xc4" + n.to_bytes(1, "big")
-    if n < 0x10000:
-        return b"\xa4stmt\xc5" + n.to_bytes(2, "big")
-    return b"\xa4stmt\xc6" + n.to_bytes(4, "big")
 
 
 def _sign_remote(
@@ -332,8 +326,8 @@ class ChainSigner:
                 head, tail = _split_parts(key_id, body, log, sv, seq, time, type_)
             except EntryError as exc:
                 raise EntryError(f"draft {position}: {exc}") from None
-            size = len(head) + 32 + len(tail)
-            size += _ENTRY_OVERHEAD + (2 if size < 0x100 else 3 if size < 0x10000 else 5)
+            n = len(head) + 32 + len(tail)
+            size = _ENTRY_FIXED + len(_stmt_header(n)) + n
             if size > MAX_ENTRY_SIZE:
                 raise EntryError(
                     f"draft {position}: entry would be {size} bytes, more than {MAX_ENTRY_SIZE}"
