@@ -235,17 +235,11 @@ def _norm(obj: object, depth: int, max_depth: int) -> object:
                 src = _str_keys(src)
                 keys = sorted(src)
                 break
-        # Python orders str by code point, which is exactly the UTF-8 byte order. Scalars are
-        # checked inline (one call less per value; this is the encoder's hot loop).
+        # Python orders str by code point, which is exactly the UTF-8 byte order.
         out: dict[str, object] = {}
         for k in keys:
-            v = src[k]
-            tv = type(v)
-            if tv in _PLAIN or (tv is int and _INT_MIN <= v <= _INT_MAX):
-                out[k] = v
-                continue
             try:
-                out[k] = _norm(v, inner, max_depth)
+                out[k] = _norm(src[k], inner, max_depth)
             except _Refused as exc:
                 exc.path.append(k)
                 raise
@@ -254,11 +248,7 @@ def _norm(obj: object, depth: int, max_depth: int) -> object:
     append = items.append
     try:
         for v in cast("list[object]", obj):
-            tv = type(v)
-            if tv in _PLAIN or (tv is int and _INT_MIN <= cast(int, v) <= _INT_MAX):
-                append(v)
-            else:
-                append(_norm(v, inner, max_depth))
+            append(_norm(v, inner, max_depth))
     except _Refused as exc:
         exc.path.append(len(items))  # the failing element is the one not yet appended
         raise

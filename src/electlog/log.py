@@ -89,10 +89,7 @@ class Log:
 
     def append_many(self, entries: Iterable[Entry | bytes]) -> list[Receipt]:
         """Check and durably append a batch: all entries or none. One commit for the batch."""
-        batch = [
-            item if type(item) is Entry and item._verified else _as_entry(item, i)
-            for i, item in enumerate(entries)
-        ]
+        batch = [_as_entry(item, i) for i, item in enumerate(entries)]
         if not batch:
             return []
         origin = self.origin
