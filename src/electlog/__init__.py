@@ -44,7 +44,9 @@ def __getattr__(name: str) -> object:
         return importlib.import_module(f"{__name__}.{name}")
     election = importlib.import_module(f"{__name__}.election")
     if name in election.__all__:
-        return getattr(election, name)
+        value = getattr(election, name)
+        globals()[name] = value  # later lookups find it without coming here
+        return value
     raise AttributeError(f"module 'electlog' has no attribute {name!r}")
 
 
