@@ -46,7 +46,9 @@ def test_entries_equal_author_sign_byte_for_byte(processes: int) -> None:
         first = signer.submit(_drafts(0, 300))
         second = signer.submit(_drafts(300, 301))
         third = signer.submit(_drafts(301, 700))
+        assert [len(first), len(second), len(third)] == [300, 1, 399]
         got = third.result()  # completes the earlier batches first
+        assert first.done() and second.done() and third.done()
         got = first.result() + second.result() + got
         assert signer.head() == AuthorHead(700, want[-1].leaf_hash)
     assert [e.data for e in got] == [e.data for e in want]
