@@ -76,34 +76,65 @@ def _of(events: list[tuple[int, bytes, int, ElectionEvent]], cls: type[Any]) -> 
 # --------------------------------------------------------------------------- determinism
 
 
-def test_same_seed_same_log_other_seed_other_log(built: Any) -> None:
+def test_same_seed_and_keys_same_log_other_seed_other_log(built: Any) -> None:
     log, result, _ = built
     again = Log(ORIGIN)
-    second = simulate_district(again, voters=VOTERS, seed=7)
+    second = simulate_district(again, voters=VOTERS, seed=7, keys=result.keys)
     assert second.root == result.root == log.root()
     assert second.size == result.size == len(log)
     assert [again.get_bytes(i) for i in (0, 1000, len(log) - 1)] == [
         log.get_bytes(i) for i in (0, 1000, len(log) - 1)
     ]
-    other = simulate_district(Log(ORIGIN), voters=VOTERS, seed=8)
+    other = simulate_district(Log(ORIGIN), voters=VOTERS, seed=8, keys=result.keys)
     assert other.root != result.root
 
 
-def test_same_root_in_other_processes(built: Any) -> None:
+def test_same_seed_without_keys_gives_new_keys_and_another_log(built: Any) -> None:
+    """The seed is public: it must not decide any key or secret."""
+    _, result, events = built
+    fresh = Log(ORIGIN)
+    second = simulate_district(fresh, voters=VOTERS, seed=7)
+    assert second.size == result.size  # the same district ...
+    assert second.root != result.root  # ... signed by other keys
+    assert second.authority_key != result.authority_key
+    assert second.log_vkey != result.log_vkey
+    assert set(second.witness_vkeys).isdisjoint(result.witness_vkeys)
+    assert {k.public for k in second.keys.roles.values()}.isdisjoint(
+        k.public for k in result.keys.roles.values()
+    )
+    assert second.keys.dedup_secret != result.keys.dedup_secret
+    assert second.keys.salt_secret != result.keys.salt_secret
+    # the same voters register with other dedup tags and other commitments
+    regs = [ev for _, _, _, ev in events if isinstance(ev, VoterRegistered)]
+    regs2 = [decode_event(e.statement) for e in fresh]
+    regs2 = [ev for ev in regs2 if isinstance(ev, VoterRegistered)]
+    assert [ev.voter for ev in regs2] == [ev.voter for ev in regs]
+    assert {ev.dedup for ev in regs}.isdisjoint(ev.dedup for ev in regs2)
+    assert {ev.commitment for ev in regs}.isdisjoint(ev.commitment for ev in regs2)
+
+
+def test_same_root_in_other_processes(built: Any, tmp_path: Any) -> None:
     """No set or dict iteration order (hash randomisation) leaks into the log."""
+    here = simulate_district(Log("district.example/p"), voters=1140, seed=5)
+    here.keys.save(tmp_path / "keys")
     script = (
-        "from electlog.log import Log; from electlog.simulate import simulate_district; "
-        "print(simulate_district(Log('district.example/p'), voters=1140, seed=5).root.hex())"
+        "import sys; from electlog.log import Log; "
+        "from electlog.simulate import SimulationKeys, simulate_district; "
+        "keys = SimulationKeys.load(sys.argv[1]); "
+        "print(simulate_district(Log('district.example/p'), voters=1140, seed=5, "
+        "keys=keys).root.hex())"
     )
     roots = set()
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
         done = subprocess.run(
-            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-c", script, str(tmp_path / "keys")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         roots.add(done.stdout.strip())
-    assert len(roots) == 1
-    here = simulate_district(Log("district.example/p"), voters=1140, seed=5)
     assert roots == {here.root.hex()}
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "InclusionProofError",
     "InvalidUTF8Error",
     "KeyFormatError",
+    "KeySetError",
     "LengthLimitError",
     "LogIdMismatchError",
     "NestingTooDeepError",
@@ -128,6 +129,12 @@ class UnexpectedTypeError(DecodeError):
 
 class KeyFormatError(ElectlogError, ValueError):
     """A key file or key string is malformed. Never contains private material."""
+
+
+class KeySetError(ElectlogError):
+    """A saved key set (``electlog.simulate.SimulationKeys``) is missing, corrupt or incomplete,
+    does not fit the election it is used for, or already exists where a new one would be saved.
+    The message names the directory or file, never key material."""
 
 
 class SignerError(ElectlogError):

@@ -2,9 +2,14 @@
 
 The README's first command. It builds the election into the embedded SQLite store under
 ``--dir``, exports the portable bundle and the auditor's trust file, writes every private key
-(mode 0600), audits the bundle with every core, prints the verdict and a per-community results
-table, writes the HTML report and says what an auditor would run next. Exit status: 0 when the
-audit is clean, 1 when it has findings, 2 when the demo could not run.
+and secret to ``keys/`` (directory 0700, files 0600), audits the bundle with every core, prints
+the verdict and a per-community results table, writes the HTML report and says what an auditor
+would run next. Exit status: 0 when the audit is clean, 1 when it has findings, 2 when the demo
+could not run.
+
+``--seed`` decides only the public shape of the district. The keys and secrets are fresh from
+the OS CSPRNG on every run, so two runs never share a trust file; ``--keys DIR`` reuses a saved
+key set (a previous run's ``keys/``), and then the same seed gives the same log byte for byte.
 """
 
 from __future__ import annotations
@@ -36,8 +41,14 @@ from rich.table import Table
 from ..audit import Report, Trust, audit
 from ..audit.report_html import render_html
 from ..errors import StorageError, UsageError
-from ..keys import write_secret_file
-from ..simulate import FULL_VOTERS, DistrictConfig, SimulationResult, simulate_district
+from ..simulate import (
+    FULL_VOTERS,
+    DistrictConfig,
+    SimulationKeys,
+    SimulationResult,
+    simulate_district,
+)
+from ..simulate._keys import MANIFEST_NAME
 from ..store.bundle import export_bundle
 from ..store.sqlite import SQLiteStore
 
@@ -65,7 +76,8 @@ DEMO_FILES: Final = (
 
 def _demo_key_files(keys: Path) -> list[Path]:
     """The key files a previous demo run wrote under ``keys`` (nothing else)."""
-    found = [keys / n for n in ("authority.pem", "log.skey") if (keys / n).is_file()]
+    names = ("authority.pem", "log.skey", "dedup.secret", "salt.secret", MANIFEST_NAME)
+    found = [keys / n for n in names if (keys / n).is_file()]
     found += sorted(keys.glob("witness-?.skey"))
     roles = keys / "roles"
     if roles.is_dir():
@@ -73,10 +85,11 @@ def _demo_key_files(keys: Path) -> list[Path]:
     return found
 
 
-def _prepare_dir(directory: Path, force: bool) -> None:
+def _prepare_dir(directory: Path, force: bool, keep_keys: bool = False) -> None:
     """Create ``directory``, refusing a non-empty one unless ``force``. With ``force`` only the
     demo's own files are removed; anything else is left alone (and a ``keys`` directory holding
-    other files stops the demo rather than being deleted)."""
+    other files stops the demo rather than being deleted). ``keep_keys``: the ``keys``
+    directory is the key set this run reuses; it is not touched."""
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory} exists and is not a directory")
     if directory.is_dir() and any(directory.iterdir()):
@@ -86,7 +99,7 @@ def _prepare_dir(directory: Path, force: bool) -> None:
                 f"in it, or choose another --dir"
             )
         keys = directory / KEYS_DIR
-        if keys.is_dir():
+        if keys.is_dir() and not keep_keys:
             ours = set(_demo_key_files(keys)) | {keys / "roles"}
             foreign = [p for p in keys.rglob("*") if p not in ours]
             if foreign:
@@ -97,7 +110,7 @@ def _prepare_dir(directory: Path, force: bool) -> None:
         try:
             for name in DEMO_FILES:
                 (directory / name).unlink(missing_ok=True)
-            if keys.is_dir():
+            if keys.is_dir() and not keep_keys:
                 for path in _demo_key_files(keys):
                     path.unlink()
                 if (keys / "roles").is_dir():
@@ -113,27 +126,11 @@ def _prepare_dir(directory: Path, force: bool) -> None:
         raise StorageError(f"cannot create {directory}: {exc.strerror}") from exc
 
 
-def _write_secret(path: Path, text: str) -> None:
-    write_secret_file(path, (text + "\n").encode("utf-8"))
-
-
-def _write_keys(directory: Path, result: SimulationResult) -> Path:
-    """Every private key of the election under ``directory/keys`` (files 0600, dirs 0700)."""
-    keys_dir = directory / KEYS_DIR
-    roles_dir = keys_dir / "roles"
+def _same_path(a: Path, b: Path) -> bool:
     try:
-        keys_dir.mkdir(mode=0o700)
-        roles_dir.mkdir(mode=0o700)
-    except OSError as exc:
-        raise StorageError(f"cannot create {keys_dir}: {exc.strerror}") from exc
-    keys = result.keys
-    keys.authority.save(keys_dir / "authority.pem")
-    _write_secret(keys_dir / "log.skey", keys.log.skey)
-    for i, witness in enumerate(keys.witnesses):
-        _write_secret(keys_dir / f"witness-{chr(ord('a') + i)}.skey", witness.skey)
-    for name, key in sorted(keys.roles.items()):
-        key.save(roles_dir / (name.replace("/", "-") + ".pem"))
-    return keys_dir
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -266,11 +263,15 @@ def run_demo(
     seed: int = 0,
     jobs: int | None = None,
     force: bool = False,
+    keys: str | os.PathLike[str] | None = None,
     console: Console | None = None,
     progress: bool | None = None,
 ) -> int:
     """Run the demo into ``directory``; returns the exit status (0 clean, 1 findings).
 
+    ``keys``: a saved key set to reuse (:meth:`SimulationKeys.load`; e.g. a previous run's
+    ``keys/``); the same ``seed`` with the same key set gives the same log byte for byte.
+    Without it every key and secret is new (OS CSPRNG) and saved to ``directory/keys``.
     ``console`` receives the output (default: stdout); ``progress`` shows rich progress bars
     (default: when stderr is a terminal)."""
     if jobs is None:
@@ -283,7 +284,9 @@ def run_demo(
     live = sys.stderr.isatty() if progress is None else progress
     steps = _Steps(err, live)
     target = Path(directory)
-    _prepare_dir(target, force)
+    key_set = None if keys is None else SimulationKeys.load(keys)
+    reused_here = keys is not None and _same_path(Path(keys), target / KEYS_DIR)
+    _prepare_dir(target, force, keep_keys=reused_here)
     store_path = target / STORE_NAME
     bundle_path = target / BUNDLE_NAME
     trust_path = target / TRUST_NAME
@@ -306,7 +309,9 @@ def run_demo(
             def on_batch(phase: str, done: int, total: int) -> None:
                 update(done, total, phase)
 
-            result = simulate_district(store, seed=seed, config=config, progress=on_batch)
+            result = simulate_district(
+                store, seed=seed, config=config, progress=on_batch, keys=key_set
+            )
         timings["build"] = time.perf_counter() - started
         cpu["build"] = _cpu_seconds()[0] - cpu_start[0]
 
@@ -325,7 +330,14 @@ def run_demo(
         quorum=result.quorum,
     )
     _write_text(trust_path, trust.to_json())
-    keys_dir = _write_keys(target, result)
+    if keys is None:
+        keys_dir = result.keys.save(target / KEYS_DIR)
+        keys_note = (
+            f"new, mode 0600; keep them off a public machine; --keys {keys_dir} rebuilds this log"
+        )
+    else:
+        keys_dir = Path(keys)
+        keys_note = "reused with --keys"
     timings["export"] = time.perf_counter() - started
     build_rss, _ = _peak_rss_mb()
 
@@ -370,7 +382,7 @@ def run_demo(
         f"  log store     {store_path}  (SQLite, {result.size:,} entries)",
         f"  bundle        {bundle_path}  ({info.size_bytes / 1e6:.1f} MB, portable copy)",
         f"  trust file    {trust_path}  (authority key, log key, 2 witnesses, quorum 2)",
-        f"  private keys  {keys_dir}/  (mode 0600; keep them off a public machine)",
+        f"  private keys  {keys_dir}/  ({keys_note})",
         f"  HTML report   {report_path}",
         "",
         "An auditor holding the bundle and the trust file runs:",
@@ -388,6 +400,7 @@ def _demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         jobs=args.jobs,
         force=args.force,
+        keys=args.keys,
     )
 
 
@@ -396,10 +409,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
         help="build a whole simulated district election, audit it and show the results",
-        description="Build a deterministic simulated district election (19 communities, "
+        description="Build a simulated district election (19 communities, "
         f"{FULL_VOTERS:,} voters by default) into a SQLite store, export the bundle, trust file "
-        "and keys, audit it with every core and write the HTML report. Exit status: 0 clean, "
-        "1 findings, 2 could not run.",
+        "and keys, audit it with every core and write the HTML report. The seed decides the "
+        "district; the keys are new on every run unless --keys reuses a saved set. Exit "
+        "status: 0 clean, 1 findings, 2 could not run.",
     )
     p.add_argument(
         "--dir", default="electlog-demo", help="where to write everything (default ./electlog-demo)"
@@ -410,7 +424,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=FULL_VOTERS,
         help=f"registered voters (default {FULL_VOTERS:,}, the full district)",
     )
-    p.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="simulation seed: the district's people, plans and ballots (default 0)",
+    )
+    p.add_argument(
+        "--keys",
+        metavar="DIR",
+        default=None,
+        help="reuse the key set saved in DIR (a previous run's keys/ directory); with the "
+        "same --seed the log is the same byte for byte (default: new keys from the OS CSPRNG)",
+    )
     p.add_argument("--jobs", type=int, default=None, help="audit processes (default: every core)")
     p.add_argument(
         "--force", action="store_true", help="replace the demo files in a non-empty --dir"

@@ -3,9 +3,11 @@
 :func:`simulate_district` builds the motivating election (GUIDE §1) — 19 communities, 129,600
 registered voters in households, 989 resident groups, 32 unit representatives, 131 seats — or a
 scaled-down district with the same features, into any store, through the
-:class:`~electlog.election.Election` facade (so every admission rule runs). Everything derives
-from the seed: keys, people, ballots and times (injected, never the wall clock). The same seed
-gives the same log, byte for byte.
+:class:`~electlog.election.Election` facade (so every admission rule runs). The seed decides
+what is public — people, plans, ballots and times (injected, never the wall clock). Every key
+and secret comes from a :class:`SimulationKeys` set: fresh from the OS CSPRNG by default, or a
+set saved with :meth:`SimulationKeys.save` and reused with :meth:`SimulationKeys.load`. The same
+seed with the same key set gives the same log, byte for byte.
 """
 
 from __future__ import annotations
@@ -20,18 +22,20 @@ from ._config import (
     SimulationKeys,
     SimulationResult,
 )
-from ._run import ProgressCallback, make_keys, simulate_district
+from ._keys import ROLES, WITNESS_NAMES
+from ._run import ProgressCallback, simulate_district
 
 __all__ = [
     "FULL_GROUPS",
     "FULL_UNIT_REPS",
     "FULL_VOTERS",
     "MIN_VOTERS_PER_COMMUNITY",
+    "ROLES",
+    "WITNESS_NAMES",
     "CommunityOutcome",
     "DistrictConfig",
     "ProgressCallback",
     "SimulationKeys",
     "SimulationResult",
-    "make_keys",
     "simulate_district",
 ]

@@ -8,9 +8,10 @@ from typing import Final
 
 import attrs
 
-from electlog.checkpoint import NoteSigner, WitnessSigner
 from electlog.errors import UsageError
-from electlog.keys import SigningKey, VerifyKey
+from electlog.keys import VerifyKey
+
+from ._keys import SimulationKeys
 
 __all__ = [
     "FULL_GROUPS",
@@ -128,20 +129,6 @@ class DistrictConfig:
 
 
 @attrs.frozen(kw_only=True)
-class SimulationKeys:
-    """Every private key of a simulated election (deterministic from the seed).
-
-    ``roles`` maps ``"<community>/<role>"`` (e.g. ``"c07/registrar"``) to the key holding that
-    role for that community.
-    """
-
-    authority: SigningKey
-    log: NoteSigner
-    witnesses: tuple[WitnessSigner, ...]
-    roles: Mapping[str, SigningKey]
-
-
-@attrs.frozen(kw_only=True)
 class CommunityOutcome:
     """One community's figures and declared winners.
 
@@ -177,8 +164,9 @@ class SimulationResult:
     """What :func:`simulate_district` built.
 
     ``size`` / ``root``: the log's final tree size and RFC 6962 root (a final cosigned checkpoint
-    commits to them). ``keys``: every private key; ``authority_key``, ``log_vkey``,
-    ``witness_vkeys`` and ``quorum`` are the trust anchors an auditor needs (build an
+    commits to them). ``keys``: every private key and secret (:class:`SimulationKeys`);
+    ``authority_key``, ``log_vkey``, ``witness_vkeys`` and ``quorum`` are the trust anchors an
+    auditor needs (build an
     ``electlog.audit.Trust`` from them with :meth:`trust_fields`). ``counts``: how many of each
     kind of act the log holds (entries, voters, removals, objections, proxies, ballots ...).
     ``declared``: every declared result as carried in the log, keyed by ``(community, round)``.

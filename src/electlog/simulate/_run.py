@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from electlog.checkpoint import Checkpoint, NoteSigner, WitnessSigner, cosign, sign_note
+from electlog.checkpoint import Checkpoint, cosign, sign_note
 from electlog.election.events import (
     BallotIssued,
     BallotRecorded,
@@ -53,7 +53,7 @@ from electlog.election.events import (
 )
 from electlog.election.facade import Election
 from electlog.election.receipts import commitment, dedup_tag
-from electlog.election.rules import ElectionMode, Role, RuleSet
+from electlog.election.rules import ElectionMode, RuleSet
 from electlog.election.state import DAY_US, GROUP_LEADER, GROUP_REP
 from electlog.election.tally import (
     PostSpec,
@@ -64,7 +64,6 @@ from electlog.election.tally import (
 )
 from electlog.errors import ElectlogError, UsageError
 from electlog.events import Author
-from electlog.keys import SigningKey
 from electlog.log import Log
 from electlog.store.base import Store
 
@@ -76,21 +75,14 @@ from ._config import (
     SimulationKeys,
     SimulationResult,
 )
+from ._keys import ROLES
 from ._population import ELSEWHERE, NON_LOCAL, Community, Population, Voter, build_population
 
-__all__ = ["ProgressCallback", "make_keys", "simulate_district"]
+__all__ = ["ProgressCallback", "simulate_district"]
 
 ProgressCallback = Callable[[str, int, int], None]
 """``progress(phase, entries_done, entries_expected)``; the last call has done == expected."""
 
-ROLES: Final = (
-    Role.ELECTION_COMMITTEE,
-    Role.REGISTRAR,
-    Role.VETTING_COMMITTEE,
-    Role.POLLING_STATION,
-    Role.COUNTING_UNIT,
-)
-WITNESS_NAMES: Final = ("witness.observers.example/a", "witness.university.example/b")
 TZ_MINUTES: Final = 480
 _MAX_ATTEMPTS: Final = 200
 _ORGANISATIONS: Final = (
@@ -119,23 +111,6 @@ def _seed_bytes(seed: int, label: str) -> bytes:
 
 def _rng(seed: int, label: str) -> random.Random:
     return random.Random(int.from_bytes(_seed_bytes(seed, label)[:16], "big"))
-
-
-def make_keys(seed: int, origin: str, communities: Sequence[str]) -> SimulationKeys:
-    """Every key of a simulated election, deterministic from ``seed`` and ``origin``."""
-    roles = {
-        f"{cid}/{role.value}": SigningKey.from_seed(_seed_bytes(seed, f"{origin}/{cid}/{role}"))
-        for cid in communities
-        for role in ROLES
-    }
-    return SimulationKeys(
-        authority=SigningKey.from_seed(_seed_bytes(seed, f"{origin}/authority")),
-        log=NoteSigner(origin, _seed_bytes(seed, f"{origin}/log")),
-        witnesses=tuple(
-            WitnessSigner(name, _seed_bytes(seed, f"{origin}/{name}")) for name in WITNESS_NAMES
-        ),
-        roles=roles,
-    )
 
 
 class _Clock:
@@ -187,6 +162,7 @@ class _Builder:
         config: DistrictConfig,
         seed: int,
         progress: ProgressCallback | None,
+        keys: SimulationKeys | None,
     ) -> None:
         self.log = log
         self.config = config
@@ -196,9 +172,14 @@ class _Builder:
         self.clock = _Clock(config.election_day)
         self.pop: Population = build_population(config, _rng(seed, "population"))
         self.plans = {c.cid: _CommunityPlan(c) for c in self.pop.communities}
-        self.keys = make_keys(seed, self.origin, [c.cid for c in self.pop.communities])
-        self.secret = _seed_bytes(seed, "registrars' dedup secret")
-        self.salts = _rng(seed, "salts")
+        # Keys and secrets never come from the (public) seed: fresh from the OS CSPRNG, or
+        # the caller's saved set (then the same seed rebuilds the same log byte for byte).
+        cids = [c.cid for c in self.pop.communities]
+        if keys is None:
+            keys = SimulationKeys.generate(self.origin, cids)
+        keys.check_fits(self.origin, cids)
+        self.keys = keys
+        self.secret = keys.dedup_secret
         self.rng = _rng(seed, "plan")
         self.rules = RuleSet(tz_offset_minutes=TZ_MINUTES)
         self.counts: dict[str, int] = {}
@@ -380,7 +361,7 @@ class _Builder:
         self._submit("authority", items)
 
     def _registration(self, v: Voter, objection: str | None = None) -> VoterRegistered:
-        salt = self.salts.randbytes(16)
+        salt = self.keys.salt_for(v.vid)
         return VoterRegistered(
             voter=v.vid,
             community=v.community,
@@ -1276,8 +1257,10 @@ def simulate_district(
     seed: int = 0,
     config: DistrictConfig | None = None,
     progress: ProgressCallback | None = None,
+    keys: SimulationKeys | None = None,
 ) -> SimulationResult:
-    """Build a whole district election, deterministically from ``seed``, into an empty log.
+    """Build a whole district election into an empty log: its shape from ``seed``, its keys
+    from ``keys``.
 
     ``store_or_log``: an empty :class:`~electlog.store.Store` or :class:`~electlog.log.Log`;
     its origin becomes the log id. ``voters``: the size of the final roll (the district's
@@ -1285,9 +1268,17 @@ def simulate_district(
     (then ``voters`` must be left at its default or equal ``config.voters``). ``progress`` is
     called after every batch as ``progress(phase, entries_done, entries_expected)``.
 
+    ``seed`` decides only what is public: the people, plans, ballots and times. Every key and
+    secret (signing keys, the registrars' dedup secret, the salt secret behind the voters'
+    commitments) comes from ``keys``; without it a fresh :class:`SimulationKeys` is generated
+    from the OS CSPRNG (returned in ``result.keys``; keep it with
+    :meth:`SimulationKeys.save`). The same seed with the same key set gives the same log byte
+    for byte (same root); two calls without ``keys`` give logs no common trust file accepts.
+
     Every event goes through :class:`~electlog.election.Election`, so every admission rule
-    runs; the same seed gives the same log byte for byte (same root). Raises
-    :class:`~electlog.errors.UsageError` for a non-empty log or an impossible shape.
+    runs. Raises :class:`~electlog.errors.UsageError` for a non-empty log or an impossible
+    shape, :class:`~electlog.errors.KeySetError` for a key set made for another origin or
+    fewer communities.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UsageError(f"seed must be an int >= 0, got {seed!r}")
@@ -1303,6 +1294,8 @@ def simulate_district(
         log = Log(store_or_log)
     else:
         raise UsageError("simulate_district needs a Store or a Log")
+    if keys is not None and not isinstance(keys, SimulationKeys):
+        raise UsageError("keys must be a SimulationKeys (or None for a fresh set)")
     if len(log) != 0:
         raise UsageError(f"simulate_district needs an empty log; {log.origin} has {len(log)}")
     if any(c.isspace() or c == "+" for c in log.origin):
@@ -1312,7 +1305,7 @@ def simulate_district(
     threshold = gc.get_threshold()
     gc.set_threshold(100_000, 50, 100)
     try:
-        return _Builder(log, config, seed, progress).run()
+        return _Builder(log, config, seed, progress, keys).run()
     except (ValueError, IndexError, StopIteration) as exc:
         if isinstance(exc, ElectlogError):
             raise

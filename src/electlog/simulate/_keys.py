@@ -1,0 +1,428 @@
+"""The private key material of a simulated election: generated, saved, loaded.
+
+Every key and secret comes from the operating system's CSPRNG (:meth:`SimulationKeys.generate`);
+nothing is derived from the simulation's seed, its origin or any other public value. The seed
+decides only the public shape of the district (people, plans, ballots, times). Reusing a saved
+key set (:meth:`SimulationKeys.load`) with the same seed rebuilds the same log byte for byte.
+
+A saved key set is a directory (mode 0700) of files (mode 0600)::
+
+    manifest.json          which file holds which key (format below)
+    authority.pem          the election authority (PKCS#8 PEM, Ed25519)
+    log.skey               the log's checkpoint key (PRIVATE+KEY+<origin>+<hex8>+<base64>)
+    witness-a.skey, ...    the witnesses' cosigning keys (same form, type 0x04)
+    roles/c01-registrar.pem, ...   one key per community and role (PKCS#8 PEM)
+    dedup.secret           the registrars' dedup secret (64 hex digits, 32 bytes)
+    salt.secret            the secret commitment salts derive from (64 hex digits, 32 bytes)
+
+``manifest.json`` (format ``electlog.simulation-keys``, version 1) lists each file with the
+public key it must hold, so a swapped, truncated or foreign file is refused by name::
+
+    {"format": "electlog.simulation-keys", "version": 1, "origin": "<log origin>",
+     "authority": {"file": "authority.pem", "public": "ed25519-pub:<base64>"},
+     "log": {"file": "log.skey", "vkey": "<note verifier key>"},
+     "witnesses": [{"file": "witness-a.skey", "vkey": "<witness verifier key>"}, ...],
+     "roles": [{"community": "c01", "role": "registrar", "file": "roles/c01-registrar.pem",
+                "public": "ed25519-pub:<base64>"}, ...],
+     "secrets": {"dedup": "dedup.secret", "salt": "salt.secret"}}
+
+Every community named in ``roles`` has a key for each of the five simulated roles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, Final
+
+import attrs
+
+from electlog.checkpoint import NoteSigner, WitnessSigner
+from electlog.election.rules import Role
+from electlog.errors import ElectlogError, KeySetError, StorageError, UsageError
+from electlog.keys import SigningKey, VerifyKey, write_secret_file
+
+__all__ = [
+    "KEYSET_FORMAT",
+    "KEYSET_VERSION",
+    "MANIFEST_NAME",
+    "ROLES",
+    "WITNESS_NAMES",
+    "SimulationKeys",
+]
+
+KEYSET_FORMAT: Final = "electlog.simulation-keys"
+KEYSET_VERSION: Final = 1
+MANIFEST_NAME: Final = "manifest.json"
+ROLES: Final = (
+    Role.ELECTION_COMMITTEE,
+    Role.REGISTRAR,
+    Role.VETTING_COMMITTEE,
+    Role.POLLING_STATION,
+    Role.COUNTING_UNIT,
+)
+"""The roles every simulated community has a key for."""
+WITNESS_NAMES: Final = ("witness.observers.example/a", "witness.university.example/b")
+"""The witnesses of a simulated election (both must cosign: quorum 2)."""
+SECRET_BYTES: Final = 32
+_SALT_CONTEXT: Final = b"electlog-simulate/commitment-salt/v1\x00"
+_SALT_BYTES: Final = 16
+_COMMUNITY_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_FILE_PART_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def _check_secret(name: str) -> Any:
+    def check(_inst: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, bytes) or len(value) != SECRET_BYTES:
+            raise UsageError(f"SimulationKeys.{name} must be {SECRET_BYTES} bytes")
+
+    return check
+
+
+def _check_witnesses(_inst: object, _attribute: object, value: object) -> None:
+    if (
+        not isinstance(value, tuple)
+        or not value
+        or not all(isinstance(w, WitnessSigner) for w in value)
+    ):
+        raise UsageError("SimulationKeys.witnesses must be a non-empty tuple of WitnessSigner")
+    if len({w.name for w in value}) != len(value):
+        raise UsageError("SimulationKeys.witnesses must have distinct names")
+
+
+def _check_roles(_inst: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, Mapping):
+        raise UsageError("SimulationKeys.roles must map '<community>/<role>' to a SigningKey")
+    for name, key in value.items():
+        if not isinstance(key, SigningKey) or not isinstance(name, str):
+            raise UsageError("SimulationKeys.roles must map '<community>/<role>' to a SigningKey")
+        community, _, role = name.partition("/")
+        if not _COMMUNITY_RE.fullmatch(community) or role not in {r.value for r in ROLES}:
+            raise UsageError(f"SimulationKeys.roles: {name!r} is not '<community>/<role>'")
+
+
+def _type_check(kind: type, what: str) -> Any:
+    def check(_inst: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, kind):
+            raise UsageError(f"SimulationKeys.{what} must be a {kind.__name__}")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class SimulationKeys:
+    """Every private key and secret of a simulated election.
+
+    ``roles`` maps ``"<community>/<role>"`` (e.g. ``"c07/registrar"``) to the key holding that
+    role for that community. ``dedup_secret`` is the registrars' HMAC key for dedup tags;
+    ``salt_secret`` derives each voter's commitment salt (:meth:`salt_for`). Neither appears
+    in ``repr``. Make a fresh set with :meth:`generate`; keep it with :meth:`save` and reuse
+    it with :meth:`load`.
+    """
+
+    authority: SigningKey = attrs.field(validator=_type_check(SigningKey, "authority"))
+    log: NoteSigner = attrs.field(validator=_type_check(NoteSigner, "log"))
+    witnesses: tuple[WitnessSigner, ...] = attrs.field(validator=_check_witnesses)
+    roles: Mapping[str, SigningKey] = attrs.field(validator=_check_roles)
+    dedup_secret: bytes = attrs.field(repr=False, validator=_check_secret("dedup_secret"))
+    salt_secret: bytes = attrs.field(repr=False, validator=_check_secret("salt_secret"))
+
+    # ------------------------------------------------------------------ making one
+
+    @classmethod
+    def generate(
+        cls,
+        origin: str,
+        communities: Iterable[str],
+        *,
+        witnesses: Sequence[str] = WITNESS_NAMES,
+    ) -> SimulationKeys:
+        """A fresh key set from the OS CSPRNG: the authority key, one key per community and
+        role of :data:`ROLES`, the log key named ``origin``, one key per witness name, the
+        dedup secret and the salt secret."""
+        cids = list(communities)
+        for cid in cids:
+            if not isinstance(cid, str) or not _COMMUNITY_RE.fullmatch(cid):
+                raise UsageError(f"community id {cid!r} cannot name a key")
+        if len(set(cids)) != len(cids):
+            raise UsageError("community ids must be distinct")
+        return cls(
+            authority=SigningKey.generate(),
+            log=NoteSigner.generate(origin),
+            witnesses=tuple(WitnessSigner.generate(name) for name in witnesses),
+            roles={f"{cid}/{role.value}": SigningKey.generate() for cid in cids for role in ROLES},
+            dedup_secret=secrets.token_bytes(SECRET_BYTES),
+            salt_secret=secrets.token_bytes(SECRET_BYTES),
+        )
+
+    # ------------------------------------------------------------------ using one
+
+    @property
+    def origin(self) -> str:
+        """The log origin the set is for (the log key's name)."""
+        return self.log.name
+
+    @property
+    def communities(self) -> tuple[str, ...]:
+        """The communities the set has role keys for, sorted."""
+        return tuple(sorted({name.partition("/")[0] for name in self.roles}))
+
+    def salt_for(self, voter: str) -> bytes:
+        """The 16-byte commitment salt of ``voter``'s registration: HMAC-SHA-256 under
+        ``salt_secret`` of a fixed context and the voter id, truncated. Secret: without the
+        salt secret nobody can recompute it, so a commitment reveals nothing."""
+        if not isinstance(voter, str) or not voter:
+            raise UsageError("voter must be a non-empty str")
+        mac = hmac.new(self.salt_secret, _SALT_CONTEXT + voter.encode("utf-8"), hashlib.sha256)
+        return mac.digest()[:_SALT_BYTES]
+
+    def check_fits(self, origin: str, communities: Iterable[str]) -> None:
+        """Raise :class:`~electlog.errors.KeySetError` unless this set is for the log
+        ``origin`` and has every role key of each of ``communities``."""
+        if self.log.name != origin:
+            raise KeySetError(
+                f"the key set is for the log {self.log.name!r}, not {origin!r} "
+                f"(its log key is named after the origin)"
+            )
+        for cid in communities:
+            for role in ROLES:
+                if f"{cid}/{role.value}" not in self.roles:
+                    raise KeySetError(
+                        f"the key set has no key for {cid}/{role.value} (it has role keys for "
+                        f"{len(self.communities)} communities)"
+                    )
+
+    # ------------------------------------------------------------------ files
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the set to ``directory`` (created with mode 0700; files 0600) with its
+        manifest, and return the directory. Refuses (:class:`~electlog.errors.KeySetError`)
+        a directory that already holds anything; I/O failures are
+        :class:`~electlog.errors.StorageError`. The manifest is written last, so an
+        interrupted save is refused by :meth:`load` as incomplete."""
+        target = Path(directory)
+        try:
+            if target.exists():
+                if not target.is_dir():
+                    raise KeySetError(f"{target} exists and is not a directory")
+                if any(target.iterdir()):
+                    raise KeySetError(
+                        f"refusing to overwrite: {target} already holds files (a key set?); "
+                        f"choose an empty or new directory"
+                    )
+            else:
+                target.mkdir(mode=0o700, parents=True)
+            target.chmod(0o700)
+            roles_dir = target / "roles"
+            roles_dir.mkdir(mode=0o700)
+            roles_dir.chmod(0o700)
+        except OSError as exc:
+            raise StorageError(f"cannot create the key directory {target}: {exc.strerror}") from exc
+        manifest: dict[str, Any] = {
+            "format": KEYSET_FORMAT,
+            "version": KEYSET_VERSION,
+            "origin": self.origin,
+        }
+        self.authority.save(target / "authority.pem")
+        manifest["authority"] = {"file": "authority.pem", "public": self.authority.public.to_text()}
+        _write_line(target / "log.skey", self.log.skey)
+        manifest["log"] = {"file": "log.skey", "vkey": self.log.vkey}
+        manifest["witnesses"] = []
+        for i, witness in enumerate(self.witnesses):
+            name = f"witness-{_letters(i)}.skey"
+            _write_line(target / name, witness.skey)
+            manifest["witnesses"].append({"file": name, "vkey": witness.vkey})
+        manifest["roles"] = []
+        for role_name, key in sorted(self.roles.items()):
+            community, _, role = role_name.partition("/")
+            name = f"roles/{community}-{role}.pem"
+            key.save(target / name)
+            manifest["roles"].append(
+                {"community": community, "role": role, "file": name, "public": key.public.to_text()}
+            )
+        _write_line(target / "dedup.secret", self.dedup_secret.hex())
+        _write_line(target / "salt.secret", self.salt_secret.hex())
+        manifest["secrets"] = {"dedup": "dedup.secret", "salt": "salt.secret"}
+        text = json.dumps(manifest, indent=2, sort_keys=False) + "\n"
+        write_secret_file(target / MANIFEST_NAME, text.encode("utf-8"))
+        return target
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> SimulationKeys:
+        """Read a set written by :meth:`save`. Every file the manifest lists must be there and
+        hold the public key the manifest says; anything missing, unreadable, malformed or
+        inconsistent is a :class:`~electlog.errors.KeySetError` naming the file (never key
+        material)."""
+        root = Path(directory)
+        if not root.is_dir():
+            raise KeySetError(f"no key set at {root}: not a directory")
+        manifest_path = root / MANIFEST_NAME
+        if not manifest_path.is_file():
+            raise KeySetError(
+                f"{manifest_path} is missing: {root} is not a saved key set (or an incomplete one)"
+            )
+        m = _Manifest(root, manifest_path)
+        if m.get(m.data, "format", str) != KEYSET_FORMAT:
+            raise KeySetError(f"{manifest_path}: format is not {KEYSET_FORMAT!r}")
+        version = m.get(m.data, "version", int)
+        if version != KEYSET_VERSION:
+            raise KeySetError(
+                f"{manifest_path}: version {version} is not supported (this electlog reads "
+                f"version {KEYSET_VERSION})"
+            )
+        origin = m.get(m.data, "origin", str)
+
+        entry = m.get(m.data, "authority", dict)
+        authority = m.signing_key(entry, "authority")
+
+        entry = m.get(m.data, "log", dict)
+        path = m.file(entry, "log")
+        log = m.parse(path, NoteSigner.from_skey)
+        if log.vkey != m.get(entry, "vkey", str):
+            raise KeySetError(f"{path} does not hold the log key the manifest lists")
+        if log.name != origin:
+            raise KeySetError(f"{path}: the log key is named {log.name!r}, not the origin")
+
+        witnesses = []
+        listed = m.get(m.data, "witnesses", list)
+        if not listed:
+            raise KeySetError(f"{manifest_path}: the key set has no witness key")
+        for i, entry in enumerate(listed):
+            if not isinstance(entry, dict):
+                raise KeySetError(f"{manifest_path}: witnesses[{i}] is not an object")
+            path = m.file(entry, f"witnesses[{i}]")
+            witness = m.parse(path, WitnessSigner.from_skey)
+            if witness.vkey != m.get(entry, "vkey", str):
+                raise KeySetError(f"{path} does not hold the witness key the manifest lists")
+            witnesses.append(witness)
+
+        roles: dict[str, SigningKey] = {}
+        for i, entry in enumerate(m.get(m.data, "roles", list)):
+            if not isinstance(entry, dict):
+                raise KeySetError(f"{manifest_path}: roles[{i}] is not an object")
+            community = m.get(entry, "community", str)
+            role = m.get(entry, "role", str)
+            if not _COMMUNITY_RE.fullmatch(community) or role not in {r.value for r in ROLES}:
+                raise KeySetError(f"{manifest_path}: roles[{i}] names no simulated role")
+            name = f"{community}/{role}"
+            if name in roles:
+                raise KeySetError(f"{manifest_path}: two keys for {name}")
+            roles[name] = m.signing_key(entry, f"roles[{i}]")
+        for community in sorted({n.partition("/")[0] for n in roles}):
+            for r in ROLES:
+                if f"{community}/{r.value}" not in roles:
+                    raise KeySetError(
+                        f"{manifest_path}: incomplete key set, no key for {community}/{r.value}"
+                    )
+
+        listed_secrets = m.get(m.data, "secrets", dict)
+        dedup = m.secret(listed_secrets, "dedup")
+        salt = m.secret(listed_secrets, "salt")
+        try:
+            return cls(
+                authority=authority,
+                log=log,
+                witnesses=tuple(witnesses),
+                roles=roles,
+                dedup_secret=dedup,
+                salt_secret=salt,
+            )
+        except UsageError as exc:
+            raise KeySetError(f"{manifest_path}: {exc}") from None
+
+
+def _letters(i: int) -> str:
+    """a, b, ..., z, ba, bb, ...: a file-name suffix per witness."""
+    out = ""
+    while True:
+        out = chr(ord("a") + i % 26) + out
+        i //= 26
+        if i == 0:
+            return out
+
+
+def _write_line(path: Path, text: str) -> None:
+    write_secret_file(path, (text + "\n").encode("utf-8"))
+
+
+class _Manifest:
+    """A parsed manifest and the directory its files are in; every failure is a
+    :class:`KeySetError` naming the manifest or the file."""
+
+    def __init__(self, root: Path, path: Path) -> None:
+        self.root = root
+        self.path = path
+        try:
+            self.data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise KeySetError(f"cannot read {path}: {exc.strerror}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise KeySetError(f"{path} is not a JSON manifest (corrupt?)") from None
+        if not isinstance(self.data, dict):
+            raise KeySetError(f"{path} is not a JSON object")
+
+    def get(self, obj: dict[str, Any], name: str, kind: type) -> Any:
+        value = obj.get(name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise KeySetError(f"{self.path}: {name!r} is missing or not a {kind.__name__}")
+        return value
+
+    def file(self, entry: dict[str, Any], what: str) -> Path:
+        name = entry.get("file")
+        parts = PurePosixPath(name).parts if isinstance(name, str) else ()
+        if not parts or not all(_FILE_PART_RE.fullmatch(p) for p in parts) or len(parts) > 2:
+            raise KeySetError(f"{self.path}: {what} names no file inside the key set")
+        path = self.root.joinpath(*parts)
+        if not path.is_file():
+            raise KeySetError(f"incomplete key set: {path} ({what}) is missing")
+        return path
+
+    def read(self, path: Path) -> str:
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise KeySetError(f"cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise KeySetError(f"{path} is not UTF-8 text (corrupt?)") from None
+
+    def parse(self, path: Path, parse: Any) -> Any:
+        text = self.read(path)
+        try:
+            return parse(text)
+        except ElectlogError as exc:
+            # key parsers never echo key material in their messages
+            raise KeySetError(f"{path} is not a valid key file: {exc}") from None
+
+    def signing_key(self, entry: dict[str, Any], what: str) -> SigningKey:
+        path = self.file(entry, what)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise KeySetError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            key = SigningKey.from_pem(data)
+        except ElectlogError as exc:
+            raise KeySetError(f"{path} is not a valid key file: {exc}") from None
+        try:
+            public = VerifyKey.from_text(self.get(entry, "public", str))
+        except ElectlogError:
+            raise KeySetError(f"{self.path}: {what} lists a malformed public key") from None
+        if key.public != public:
+            raise KeySetError(f"{path} does not hold the {what} key the manifest lists")
+        return key
+
+    def secret(self, listed: dict[str, Any], name: str) -> bytes:
+        path = self.file({"file": listed.get(name)}, f"the {name} secret")
+        text = self.read(path)
+        if not re.fullmatch(f"[0-9a-f]{{{2 * SECRET_BYTES}}}", text):
+            raise KeySetError(
+                f"{path} is not a {SECRET_BYTES}-byte secret ({2 * SECRET_BYTES} lower-case "
+                f"hex digits; corrupt?)"
+            )
+        return bytes.fromhex(text)
