@@ -155,6 +155,15 @@ def test_repr_shows_no_private_material() -> None:
     assert repr(keys.dedup_secret) not in text and repr(keys.salt_secret) not in text
 
 
+def test_simulation_result_repr_shows_no_secret(built: Any) -> None:
+    _, result = built
+    text = repr(result)
+    assert result.keys.dedup_secret.hex() not in text
+    assert repr(result.keys.dedup_secret) not in text
+    assert repr(result.keys.salt_secret) not in text
+    assert result.keys.log.skey not in text
+
+
 # --------------------------------------------------------------------------- simulate_district
 
 
@@ -395,6 +404,23 @@ def test_demo_force_with_its_own_keys_keeps_them(first_run: Path, tmp_path: Path
     assert _demo("--seed", "5", "--dir", str(copy), "--force")[0] == 0
     assert (copy / "keys" / "dedup.secret").read_bytes() != secret
     assert (copy / "election.bundle").read_bytes() != bundle
+
+
+def test_demo_refuses_a_key_set_for_another_district_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = DistrictConfig.scaled(VOTERS)
+    pop = build_population(config, random.Random(0))
+    assert config.community_ids == tuple(c.cid for c in pop.communities)
+    SimulationKeys.generate("district.example/elsewhere", config.community_ids).save(
+        tmp_path / "elsewhere"
+    )
+    SimulationKeys.generate(config.origin, config.community_ids[:-1]).save(tmp_path / "short")
+    for name, named in (("elsewhere", "district.example/elsewhere"), ("short", "c19/")):
+        code, _ = _demo("--keys", str(tmp_path / name), "--dir", str(tmp_path / f"out-{name}"))
+        assert code == 2
+        assert named in capsys.readouterr().err
+        assert not (tmp_path / f"out-{name}").exists()
 
 
 def test_demo_with_a_bad_key_dir_exits_2_and_names_it(

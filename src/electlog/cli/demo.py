@@ -285,6 +285,8 @@ def run_demo(
     steps = _Steps(err, live)
     target = Path(directory)
     key_set = None if keys is None else SimulationKeys.load(keys)
+    if key_set is not None:  # refuse a set for another district before writing anything
+        key_set.check_fits(config.origin, config.community_ids)
     reused_here = keys is not None and _same_path(Path(keys), target / KEYS_DIR)
     _prepare_dir(target, force, keep_keys=reused_here)
     store_path = target / STORE_NAME

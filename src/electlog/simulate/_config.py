@@ -108,6 +108,11 @@ class DistrictConfig:
         if self.members > 4 * self.communities or self.deputies > 4:
             raise UsageError("at most 4 deputies per community and 4 member seats per community")
 
+    @property
+    def community_ids(self) -> tuple[str, ...]:
+        """The communities' ids, ``c01``, ``c02``, ... (what a key set needs role keys for)."""
+        return tuple(f"c{i:02d}" for i in range(1, self.communities + 1))
+
     @classmethod
     def scaled(cls, voters: int = FULL_VOTERS, **overrides: object) -> DistrictConfig:
         """The motivating district scaled to ``voters``: resident groups and unit
