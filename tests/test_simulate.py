@@ -328,6 +328,41 @@ def test_audit_is_clean_and_checkpoints_are_cosigned(built: Any) -> None:
     assert len(verified.witnesses) == 2
 
 
+def test_claimed_times_per_author_and_bound_to_witness_time() -> None:
+    """Each signer's claimed times never go backwards, and every entry's time lies between the
+    previous checkpoint's cosignature time and the covering checkpoint's (GUIDE §4 "claimed
+    times", tolerance 15 minutes; the simulator's witnesses run on the simulated clock)."""
+    config = DistrictConfig.scaled(1140, checkpoint_every=400)
+    log = Log(ORIGIN)
+    result = simulate_district(log, seed=3, config=config)
+    assert result.checkpoints >= 8
+    times: list[tuple[int, int]] = []  # (size, cosignature time) per checkpoint
+    for stored in log.checkpoints():
+        verified = verify_checkpoint_detailed(
+            stored.note,
+            NoteVerifier.from_vkey(result.log_vkey),
+            [WitnessVerifier.from_vkey(v) for v in result.witness_vkeys],
+            2,
+        )
+        (stamp,) = {t for _, t in verified.witnesses}
+        times.append((verified.checkpoint.size, stamp))
+    assert times[-1][0] == len(log)
+    assert [t for _, t in times] == sorted(t for _, t in times)
+    last: dict[bytes, int] = {}
+    k = 0
+    tolerance = 900
+    for index, entry in enumerate(log):
+        st = entry.statement
+        assert st.time >= last.get(st.author, 0), index
+        last[st.author] = st.time
+        while times[k][0] <= index:
+            k += 1
+        seconds = st.time // 1_000_000
+        assert seconds <= times[k][1] + tolerance, index
+        if k:
+            assert seconds >= times[k - 1][1] - tolerance, index
+
+
 def test_declared_results_recompute_independently(built: Any) -> None:
     """Recount every round from the recorded ballots (not with the election state) and compare
     with what the log declares."""
