@@ -34,6 +34,7 @@ from . import codes as C
 from .events import (
     BallotIssued,
     BallotRecorded,
+    BoxMerged,
     BoxOpened,
     BoxSealed,
     BoxTransferred,
@@ -45,6 +46,7 @@ from .events import (
     ElectionDefined,
     ElectionEvent,
     GroupResultDeclared,
+    GroupVotingClosed,
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
@@ -53,6 +55,7 @@ from .events import (
     NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
+    ObserverAccredited,
     PostList,
     ProxyAuthorised,
     ProxyListPublished,
@@ -124,7 +127,9 @@ SIGNER_ROLES: Final[dict[type[ElectionEvent], tuple[Role, ...]]] = {
     UnitRepRegistered: (_REG,),
     ObjectionFiled: (_EC,),
     ObjectionDecided: (_EC,),
+    ObserverAccredited: (_EC,),
     HouseholdBallotIssued: (_PS,),
+    GroupVotingClosed: (_PS,),
     HouseholdBallotCast: (_CU,),
     GroupResultDeclared: (_EC,),
     NominationFiled: (_EC,),
@@ -137,6 +142,7 @@ SIGNER_ROLES: Final[dict[type[ElectionEvent], tuple[Role, ...]]] = {
     UnitClosed: (_PS,),
     BoxSealed: (_PS,),
     BoxTransferred: (_PS,),
+    BoxMerged: (_CU,),
     BoxOpened: (_CU,),
     BallotIssued: (_PS,),
     BallotRecorded: (_CU,),
@@ -228,10 +234,11 @@ class UnitState:
 
 
 class BoxState:
-    """A ballot box: the unit that sealed it, the unit holding it, ``opened`` and the number of
-    ballots recorded from it."""
+    """A ballot box: the unit that sealed it, the unit holding it, ``opened``, the number of
+    ballots recorded from it, the box it was merged into (``box.merged``) and its counting
+    ``batch`` (its own unit and the units of the boxes merged into it, each once)."""
 
-    __slots__ = ("box", "custody", "opened", "recorded", "unit")
+    __slots__ = ("batch", "box", "custody", "merged_into", "opened", "recorded", "unit")
 
     def __init__(self, box: str, unit: str) -> None:
         self.box = box
@@ -239,10 +246,20 @@ class BoxState:
         self.custody = unit
         self.opened = False
         self.recorded = 0
+        self.merged_into: str | None = None
+        self.batch: list[str] = [unit]  # units whose ballots this box holds (counting batch)
 
     def to_data(self) -> list[Any]:
         """Canonical form for :meth:`ElectionState.state_hash`."""
-        return [self.box, self.unit, self.custody, self.opened, self.recorded]
+        return [
+            self.box,
+            self.unit,
+            self.custody,
+            self.opened,
+            self.recorded,
+            self.merged_into,
+            sorted(self.batch),
+        ]
 
 
 class RoundState:
@@ -257,6 +274,7 @@ class RoundState:
         "kind",
         "number",
         "posts",
+        "registered",
         "serials",
         "source_round",
         "tally",
@@ -286,6 +304,7 @@ class RoundState:
         self.units: list[str] = []
         self.declared: dict[str, Any] | None = None
         self.void_writeins = 0
+        self.registered: int | None = None  # electorate frozen at the round's first issuance
 
     @property
     def supplementary(self) -> bool:
@@ -298,6 +317,7 @@ class GroupElection:
     ``group_rep``, write-ins only, one ballot per household)."""
 
     __slots__ = (
+        "closed",
         "community",
         "declared",
         "group",
@@ -323,6 +343,7 @@ class GroupElection:
         self.serials: set[bytes] = set()
         self.declared: dict[str, Any] | None = None
         self.void_writeins = 0
+        self.closed = False  # group.voting_closed
 
 
 class CommunityState:
@@ -341,6 +362,8 @@ class CommunityState:
         self.roll_day: int | None = None  # local day of the first publication
         self.roll_publications: list[tuple[int, bytes]] = []
         self.reps: dict[str, UnitRepRegistered] = {}
+        self.observers: dict[str, str] = {}  # accredited observer -> organisation
+        self.frozen_at: int | None = None  # entry index of the first ballot.issued (roll frozen)
         # committee
         self.committee: set[str] = set()
         self.vacancies: set[str] = set()  # withdrawn members not yet replaced
@@ -401,6 +424,7 @@ class ElectionState:
         self.nominations: dict[str, NominationFiled] = {}
         self.units: dict[str, UnitState] = {}
         self.boxes: dict[str, BoxState] = {}
+        self.last_time: dict[bytes, int] = {}  # signer -> latest claimed time (µs UTC)
         self._tz = 0
         self._signer_scopes: dict[tuple[bytes, type], frozenset[str] | None] = {}
         self._checks: dict[type[ElectionEvent], Callable[[EventContext, Any], None]] = {
@@ -417,6 +441,9 @@ class ElectionState:
             UnitRepRegistered: self._check_rep,
             HouseholdBallotIssued: self._check_household_issued,
             HouseholdBallotCast: self._check_household_cast,
+            GroupVotingClosed: self._check_group_closed,
+            ObserverAccredited: self._check_observer_accredited,
+            BoxMerged: self._check_box_merged,
             GroupResultDeclared: self._check_group_result,
             NominationFiled: self._check_nomination,
             NominationWithdrawn: self._check_withdrawal,
@@ -449,6 +476,9 @@ class ElectionState:
             UnitRepRegistered: self._apply_rep,
             HouseholdBallotIssued: self._apply_household_issued,
             HouseholdBallotCast: self._apply_household_cast,
+            GroupVotingClosed: self._apply_group_closed,
+            ObserverAccredited: self._apply_observer_accredited,
+            BoxMerged: self._apply_box_merged,
             GroupResultDeclared: self._apply_group_result,
             NominationFiled: self._apply_nomination,
             NominationWithdrawn: self._apply_withdrawal,
@@ -516,6 +546,9 @@ class ElectionState:
         fn = self._applies.get(etype)
         if fn is None:
             raise UsageError(f"not an election event: {etype.__name__}")
+        last = self.last_time.get(ctx.signer)
+        if last is None or ctx.time > last:
+            self.last_time[ctx.signer] = ctx.time
         community = getattr(event, "community", None)
         if community is not None and community not in self.communities:
             return
@@ -566,9 +599,12 @@ class ElectionState:
         return rs
 
     def result(self, community: str, number: int) -> RoundResult:
-        """The recomputed result of a round from the ballots recorded so far."""
+        """The recomputed result of a round from the ballots recorded so far; its ``registered``
+        is the electorate frozen at the round's first ``ballot.issued`` (the current electorate
+        before any ballot is issued)."""
         rs = self.round(community, number)
-        return rs.tally.result(registered=self.electorate(community), issued=rs.issued)
+        registered = rs.registered if rs.registered is not None else self.electorate(community)
+        return rs.tally.result(registered=registered, issued=rs.issued)
 
     def group_result(self, community: str, group: str) -> RoundResult:
         """The recomputed result of a resident group election."""
@@ -595,6 +631,7 @@ class ElectionState:
         "units",
         "tally",
         "results",
+        "times",
     )
 
     def state_hashes(self) -> dict[str, bytes]:
@@ -663,6 +700,7 @@ class ElectionState:
                     c.roll_day,
                     [[d, h] for d, h in c.roll_publications],
                     sorted([r.rep, r.organisation] for r in c.reps.values()),
+                    c.frozen_at,
                 ]
                 for c in cs_list
             ]
@@ -683,6 +721,7 @@ class ElectionState:
                             sorted([h, n] for h, n in ge.households.items()),
                             sorted(ge.serials),
                             ge.void_writeins,
+                            ge.closed,
                             self.group_result(c.community, g).to_dict(),
                         ]
                         for g, ge in sorted(c.group_elections.items())
@@ -717,6 +756,10 @@ class ElectionState:
             return [
                 [u.to_data() for _, u in sorted(self.units.items())],
                 [b.to_data() for _, b in sorted(self.boxes.items())],
+                [
+                    [c.community, sorted([o, org] for o, org in c.observers.items())]
+                    for c in cs_list
+                ],
             ]
         if name == "tally":
             return [
@@ -733,6 +776,7 @@ class ElectionState:
                             sorted([g, h, k] for (g, h), k in rs.issued_households.items()),
                             sorted(rs.serials),
                             rs.void_writeins,
+                            rs.registered,
                             sorted(rs.units),
                             self.result(c.community, n).to_dict(),
                         ]
@@ -743,6 +787,8 @@ class ElectionState:
                 ]
                 for c in cs_list
             ]
+        if name == "times":
+            return sorted([k, t] for k, t in self.last_time.items())
         # results
         return [
             [
@@ -1167,7 +1213,8 @@ class ElectionState:
     # ------------------------------------------------------------------ resident groups
 
     def _group(
-        self, ev: HouseholdBallotIssued | HouseholdBallotCast | GroupResultDeclared
+        self,
+        ev: HouseholdBallotIssued | HouseholdBallotCast | GroupResultDeclared | GroupVotingClosed,
     ) -> tuple[CommunityState, GroupElection]:
         cs = self.communities[ev.community]
         if ev.group not in cs.groups:
@@ -1229,6 +1276,16 @@ class ElectionState:
         )
         ge.void_writeins += voided
         ge.tally.add(marks)
+
+    def _check_group_closed(self, ctx: EventContext, ev: GroupVotingClosed) -> None:
+        _, ge = self._group(ev)
+        if ge.closed:
+            raise _violation(C.REF_DUPLICATE, "the group's voting is already closed", ev.group)
+
+    def _apply_group_closed(self, ctx: EventContext, ev: GroupVotingClosed) -> None:
+        ge = self._group_for_apply(ev.community, ev.group)
+        if ge is not None:
+            ge.closed = True
 
     def _check_group_result(self, ctx: EventContext, ev: GroupResultDeclared) -> None:
         self._group(ev)
@@ -1532,6 +1589,18 @@ class ElectionState:
                 C.UNIT_OBSERVER_IS_CANDIDATE, f"{what}: an observer is a candidate", *bad
             )
 
+    def _check_observer_accredited(self, ctx: EventContext, ev: ObserverAccredited) -> None:
+        cs = self.communities[ev.community]
+        if ev.observer in cs.observers:
+            raise _violation(C.REF_DUPLICATE, "observer already accredited", ev.observer)
+        if ev.observer in cs.candidates:
+            raise _violation(
+                C.UNIT_OBSERVER_IS_CANDIDATE, "a candidate cannot be an observer", ev.observer
+            )
+
+    def _apply_observer_accredited(self, ctx: EventContext, ev: ObserverAccredited) -> None:
+        self.communities[ev.community].observers.setdefault(ev.observer, ev.organisation)
+
     def _check_unit_opened(self, ctx: EventContext, ev: UnitOpened) -> None:
         cs = self.communities[ev.community]
         if ev.unit in self.units:
@@ -1604,6 +1673,40 @@ class ElectionState:
         box = self.boxes.get(ev.box)
         if box is not None and ev.to_unit in self.units:
             box.custody = ev.to_unit
+
+    def _check_box_merged(self, ctx: EventContext, ev: BoxMerged) -> None:
+        box = self.boxes[ev.box]  # existence checked by _scope_of
+        into = self.boxes.get(ev.into)
+        if into is None:
+            raise _violation(C.REF_UNKNOWN, "box.merged: unknown target box", ev.into)
+        if ev.box == ev.into:
+            raise _violation(C.BOX_SEQUENCE, "a box cannot be merged into itself", ev.box)
+        for b in (box, into):
+            if b.opened:
+                raise _violation(C.BOX_SEQUENCE, "an opened box cannot be merged", b.box)
+            if b.merged_into is not None:
+                raise _violation(C.BOX_SEQUENCE, "box already merged into another", b.box)
+        unit = self.units[box.unit]
+        if not unit.closed:
+            raise _violation(
+                C.BOX_SEQUENCE, f"box merged while its unit {unit.unit} is still open", ev.box
+            )
+        target = self.units[into.unit]
+        if target.community != unit.community or target.round != unit.round:
+            raise _violation(
+                C.BOX_SEQUENCE, "boxes of different communities or rounds", ev.box, ev.into
+            )
+
+    def _apply_box_merged(self, ctx: EventContext, ev: BoxMerged) -> None:
+        box = self.boxes.get(ev.box)
+        into = self.boxes.get(ev.into)
+        if box is None or into is None or box is into or box.merged_into is not None:
+            return
+        box.merged_into = ev.into
+        batch = into.batch
+        for u in box.batch:
+            if u not in batch:
+                batch.append(u)
 
     def _check_box_opened(self, ctx: EventContext, ev: BoxOpened) -> None:
         box = self.boxes[ev.box]
@@ -1680,6 +1783,10 @@ class ElectionState:
         cs = self.communities[unit.community]
         rs = cs.rounds[unit.round]
         principal = ev.proxy_for if ev.proxy_for is not None else ev.voter
+        if rs.registered is None:
+            rs.registered = self.electorate(cs.community)
+        if cs.frozen_at is None:
+            cs.frozen_at = ctx.index
         unit.issued += 1
         rs.issued += 1
         rs.issued_voters.add(principal)
