@@ -24,6 +24,7 @@ from electlog.checkpoint import Checkpoint, NoteSigner, WitnessSigner, cosign, s
 from electlog.election.events import (
     BallotIssued,
     BallotRecorded,
+    BoxMerged,
     BoxOpened,
     BoxSealed,
     BoxTransferred,
@@ -35,6 +36,7 @@ from electlog.election.events import (
     ElectionDefined,
     ElectionEvent,
     GroupResultDeclared,
+    GroupVotingClosed,
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
@@ -42,6 +44,7 @@ from electlog.election.events import (
     NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
+    ObserverAccredited,
     PostDef,
     PostList,
     ProxyAuthorised,
@@ -182,6 +185,8 @@ class _CommunityPlan:
         self.result2: RoundResult | None = None
         self.issued1 = 0
         self.cast1 = 0
+        self.accredited: set[str] = set()
+        self.void_writeins: dict[int, int] = {}  # round -> posts void by an unregistered write-in
 
     @property
     def excluded(self) -> set[str]:
@@ -682,6 +687,7 @@ class _Builder:
             rep_alt=picks[4],
             others=tuple(rng.sample(others, min(8, len(others)))),
             stranger=stranger,
+            stranger_registered=stranger != f"{group}-x1",
         )
 
     def group_elections(self) -> None:
@@ -727,6 +733,9 @@ class _Builder:
                     (HouseholdBallotIssued(community=c.cid, group=group, household=h), t)
                     for h, t in zip(came, times, strict=True)
                 )
+                # voting closes before any household ballot is cast (recorded)
+                issued.append((GroupVotingClosed(community=c.cid, group=group), t1))
+                t1 += 1_000_000
                 rng.shuffle(recorded)
                 ctimes = self.clock.spread(rng, len(recorded), c0, c1)
                 cast.extend(
@@ -1065,6 +1074,26 @@ class _Builder:
         units += [(f"{prefix}-m{i + 1}", "mobile") for i in range(n_mobile)]
         used: set[str] = set()
         observers = {u: self._observers(c, plan, 3 + (k == "main"), used) for u, k in units}
+        # the committee accredits the observers it has not accredited yet, the day before
+        accredit: list[tuple[ElectionEvent, int]] = []
+        t = at(day - 1, 10)
+        for unit, _ in units:
+            for observer in observers[unit]:
+                if observer in plan.accredited:
+                    continue
+                plan.accredited.add(observer)
+                org = _ORGANISATIONS[len(plan.accredited) % len(_ORGANISATIONS)]
+                accredit.append(
+                    (
+                        ObserverAccredited(
+                            community=c.cid, observer=observer, organisation=f"{org} ({c.name})"
+                        ),
+                        t,
+                    )
+                )
+                t += 60_000_000
+        self._submit(f"{c.cid}/election_committee", accredit)
+        self._count("observers_accredited", len(accredit))
         boxes: dict[str, list[str]] = {
             u: [f"{u}-b{j + 1}" for j in range(2 if kind == "main" else 1)] for u, kind in units
         }
@@ -1094,6 +1123,20 @@ class _Builder:
             for j, box in enumerate(bx):
                 returned[box] = n // len(bx) + (1 if j < n % len(bx) else 0)
         total = sum(returned.values())
+        # counting batches: the mobile boxes, and the boxes of any unit that issued fewer than
+        # min_count_batch ballots, are emptied into the main venue's first box before counting
+        main = units[0][0]
+        target = boxes[main][0]
+        small = self.rules.min_count_batch
+        merged = [
+            box
+            for unit, kind in units
+            if unit != main and (kind == "mobile" or issued_at.get(unit, 0) < small)
+            for box in boxes[unit]
+        ]
+        if issued_at.get(main, 0) < small:
+            merged += boxes[main][1:]
+        counted_in = {box: target if box in merged else box for bx in boxes.values() for box in bx}
         posts = self._round_posts(plan, number)
         ballots = self._decisive_ballots(c, plan, number, posts, total, len(issue))
         self._count("ballots_issued", len(issue))
@@ -1126,7 +1169,6 @@ class _Builder:
             (BallotIssued(unit=unit, voter=voter, proxy_for=proxy_for), when)
             for (unit, voter, proxy_for), when in zip(issue, times, strict=True)
         )
-        main = units[0][0]
         for unit, _ in units:
             ps.append((UnitClosed(unit=unit), at(day, 17)))
         for unit in mobiles:
@@ -1134,15 +1176,25 @@ class _Builder:
                 ps.append((BoxTransferred(box=box, to_unit=main), at(day, 17, 20)))
                 self._feature("box.transferred", box)
         self._submit(f"{c.cid}/polling_station", ps)
-        # the count: boxes opened before observers, ballots recorded in the box's order
+        # the count: small boxes merged, the others opened before observers, ballots recorded
+        # in the box's order
         cu: list[tuple[ElectionEvent, int]] = []
+        t = at(day, 17, 30)
+        for box in merged:
+            cu.append((BoxMerged(box=box, into=target), t))
+            t += 1_000_000
+            self._feature("box.merged", box)
         t = at(day, 17, 40)
+        per_box: dict[str, int] = {}
+        for box, n in returned.items():
+            per_box[counted_in[box]] = per_box.get(counted_in[box], 0) + n
         k = 0
         for unit, _ in units:
-            watchers = observers[main] if unit in mobiles else observers[unit]
             for box in boxes[unit]:
-                cu.append((BoxOpened(box=box, observers=watchers), t))
-                n = returned[box]
+                if box in merged:
+                    continue
+                cu.append((BoxOpened(box=box, observers=observers[unit]), t))
+                n = per_box[box]
                 chunk = ballots[k : k + n]
                 k += n
                 rtimes = self.clock.spread(rng, n, t + 60_000_000, at(day, 22))
@@ -1151,6 +1203,7 @@ class _Builder:
                     for marks, when in zip(chunk, rtimes, strict=True)
                 )
         self._submit(f"{c.cid}/counting_unit", cu)
+        self._count("boxes_merged", len(merged))
         return posts
 
     def _declare(self, c: Community, number: int, posts: list[PostPlan]) -> None:
@@ -1179,7 +1232,7 @@ class _Builder:
             self._count("against_marks", sum(pr.against.values()))
             if written:
                 self._feature("ballot.write_in", f"{c.cid}#{number}/{pr.post}")
-        voided = self.e.state.round(c.cid, number).void_writeins
+        voided = plan.void_writeins.get(number, 0)
         if voided:
             self._feature("ballot.unregistered_write_in", f"{c.cid}#{number}")
             self._count("posts_void_by_unregistered_write_in", voided)
@@ -1241,6 +1294,9 @@ class _Builder:
                     ok = False
                     break
             if ok:
+                plan.void_writeins[number] = sum(
+                    1 for ballot in recorded for pm in ballot.values() if pm.void is not None
+                )
                 return recorded
         raise UsageError(  # pragma: no cover - the margins make this practically impossible
             f"cannot draw a decisive round {number} for {c.cid}"
