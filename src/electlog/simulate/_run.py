@@ -148,11 +148,6 @@ def make_keys(seed: int, origin: str, communities: Sequence[str]) -> SimulationK
     )
 
 
-def _slot_end(t: int) -> int:
-    """The first slot boundary after ``t``."""
-    return (t // SLOT_US + 1) * SLOT_US
-
-
 class _Clock:
     """Local times of the election calendar as µs UTC (UTC+8)."""
 
@@ -167,6 +162,11 @@ class _Clock:
     def spread(self, rng: random.Random, n: int, start: int, end: int) -> list[int]:
         """``n`` sorted times in ``[start, end)``."""
         return sorted(rng.randrange(start, end) for _ in range(n))
+
+
+def _slot_end(t: int) -> int:
+    """The first slot boundary after ``t``."""
+    return (t // SLOT_US + 1) * SLOT_US
 
 
 class _CommunityPlan:
