@@ -281,7 +281,7 @@ class Scenario:
     def register_voters(self) -> None:
         """Registrations (day -30): c1 30 voters (15 households), c2 24 (12 households);
         one c1 resident (``c1-v30``) is missing from the first roll."""
-        items = []
+        items: list[tuple[ElectionEvent, int]] = []
         for c, n in (("c1", 30), ("c2", 24)):
             for i in range(n):
                 v = f"{c}-v{i:02d}"
