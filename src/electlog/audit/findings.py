@@ -43,6 +43,7 @@ __all__ = [
     "LOG_EMPTY",
     "LOG_TRUNCATED",
     "RULE_PREFIX",
+    "SECRECY_SMALL_BATCH",
     "SECRECY_VOTER_LINKED_TO_MARKS",
     "SINCE_BEYOND_LOG",
     "SINCE_UNVERIFIED",
@@ -135,6 +136,7 @@ EVENT_MALFORMED: Final = "event.malformed"
 ELECTION_REPLAY_ERROR: Final = "election.replay_error"
 ELECTION_INCOMPLETE: Final = "election.incomplete"
 SECRECY_VOTER_LINKED_TO_MARKS: Final = "secrecy.voter_linked_to_marks"
+SECRECY_SMALL_BATCH: Final = "secrecy.small_batch"
 AUDIT_FINDINGS_CAPPED: Final = "audit.findings_capped"
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -269,6 +271,12 @@ FINDINGS: Final[dict[str, FindingInfo]] = {
             "field and ballot marks: ballot secrecy is broken",
         ),
         _f(
+            SECRECY_SMALL_BATCH,
+            _E,
+            "ballots were counted from a batch into which fewer than min_count_batch ballots "
+            "were issued: their anonymity set is too small",
+        ),
+        _f(
             AUDIT_FINDINGS_CAPPED,
             _W,
             "one finding code occurred so often that only the first "
@@ -279,6 +287,7 @@ FINDINGS: Final[dict[str, FindingInfo]] = {
 """Every fixed finding code with its severity and meaning (``rule.*`` codes are separate)."""
 
 _VOID_KIND: Final = "void"
+_FINDING_KIND: Final = "finding"
 
 
 def rule_finding_code(rule_code: str) -> str:
@@ -295,7 +304,7 @@ def finding_info(code: str) -> FindingInfo:
     if code.startswith(RULE_PREFIX):
         rule = RULES.get(code[len(RULE_PREFIX) :])
         if rule is not None:
-            severity = _I if rule.kind == _VOID_KIND else _E
+            severity = _I if rule.kind == _VOID_KIND else _W if rule.kind == _FINDING_KIND else _E
             return FindingInfo(code=code, severity=severity, meaning=rule.summary)
         return FindingInfo(code=code, severity=_E, meaning="an election rule does not hold")
     return FindingInfo(code=code, severity=_E, meaning="(undocumented finding)")

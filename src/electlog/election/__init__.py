@@ -61,7 +61,7 @@ from .receipts import (
 )
 from .rules import ElectionMode, EligibilityBasis, Role, RuleSet
 from .scenario import Scenario, ScenarioKeys, build_small_election
-from .state import SIGNER_ROLES, ElectionState, EventContext
+from .state import SIGNER_ROLES, CountingBatch, ElectionState, EventContext
 from .tally import (
     BallotClass,
     Discrepancy,
@@ -92,6 +92,7 @@ __all__ = [
     "CommitteeMemberWithdrawn",
     "CommitteeVacancyFilled",
     "CommunityDef",
+    "CountingBatch",
     "Discrepancy",
     "Election",
     "ElectionDefined",

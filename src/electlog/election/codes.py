@@ -338,8 +338,9 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(UNIT_NOT_OPEN, "a ballot issued at, or an act on, a unit that is not open"),
         _r(
             UNIT_RETURNED_EXCEEDS_ISSUED,
-            "more ballots recorded than issued at a unit (the "
-            "round is void; reported by the auditor)",
+            "more ballots recorded from a counting batch than issued into it (a warning "
+            "reported by the auditor; the round is void only when the round's ballots returned "
+            "exceed its ballots issued)",
             kind="finding",
         ),
         _r(
@@ -367,9 +368,10 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(BALLOT_DUPLICATE_SERIAL, "a ballot serial recorded twice in one round"),
         _r(
             WRITEIN_NOT_REGISTERED,
-            "a write-in names someone not on the roll: that post of the "
-            "ballot is void (the ballot is still recorded)",
-            kind="void",
+            "a recorded ballot's write-in names someone not on the roll (of the group, in a "
+            "group election): refused; the counting unit records that post as "
+            '{"void": "writein_not_registered"}, only the reason, and the post is void on '
+            "that ballot",
         ),
         _r(RESULT_MISMATCH, "a declared result differs from the recomputed tally"),
         _r(
