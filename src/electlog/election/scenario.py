@@ -87,8 +87,8 @@ __all__ = [
 
 ELECTION_DAY = _dt.date(2026, 5, 17)
 OBSERVERS = ("obs-1", "obs-2", "obs-3")
-"""Observers accredited in both communities (phase ``accredit_observers``), free on election day
-once the units they watched closed: the main unit of ``c1`` (both rounds)."""
+"""Observers accredited in both communities (at the end of phase ``authorise_proxies``), free on
+election day once the units they watched closed: the main unit of ``c1`` (both rounds)."""
 UNIT_OBSERVERS = {
     "c1-r1-main": OBSERVERS,
     "c1-r1-station": ("obs-4", "obs-5", "obs-6"),
@@ -474,7 +474,8 @@ class Scenario:
             )
 
     def authorise_proxies(self) -> None:
-        """c1: ``c1-v08`` holds proxies of ``c1-v09`` and ``c1-v07`` (day -6); lists published."""
+        """c1: ``c1-v08`` holds proxies of ``c1-v09`` and ``c1-v07`` (day -6); lists published;
+        the observers accredited."""
         self.proxies = {"c1": [("c1-v09", "c1-v08"), ("c1-v07", "c1-v08")], "c2": []}
         for c, pairs in self.proxies.items():
             for principal, proxy in pairs:
@@ -495,6 +496,7 @@ class Scenario:
                 ProxyListPublished(community=c, count=len(pairs), list_hash=st.proxy_hash(c)),
                 self.at(-6, 12),
             )
+        self.accredit_observers()
 
     def _ballots_c1_round1(self, n: int) -> list[dict[str, PostMarks]]:
         ballots = []
@@ -538,7 +540,7 @@ class Scenario:
 
     def accredit_observers(self) -> None:
         """The committee accredits every observer of the scenario's units (day -6, 13:00), and
-        :data:`OBSERVERS` in both communities."""
+        :data:`OBSERVERS` in both communities (the end of :meth:`authorise_proxies`)."""
         items: list[tuple[ElectionEvent, int]] = []
         for c in ("c1", "c2"):
             names = set(OBSERVERS)
@@ -733,7 +735,6 @@ class Scenario:
         "vet",
         "publish_candidates",
         "authorise_proxies",
-        "accredit_observers",
         "vote",
         "supplementary_round",
     )
