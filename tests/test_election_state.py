@@ -55,9 +55,21 @@ def test_small_election_end_to_end(small: tuple[Log, Scenario]) -> None:
         "group_leader": ("c1-v00",),
         "group_rep": ("c1-v01", "c1-v04"),
     }
-    # participation per unit
+    # participation per unit; c2's station issued fewer than min_count_batch ballots, so its
+    # box was merged into the main box: every ballot was counted from a batch of at least
+    # min_count_batch, and each counting batch returned exactly the ballots issued into it
     assert sum(u.issued for u in st_.units.values()) == 30 + 12 + 24
-    assert all(u.issued == u.recorded for u in st_.units.values())
+    assert sum(u.recorded for u in st_.units.values()) == 30 + 12 + 24
+    station = st_.boxes["c2-r1-station-box1"]
+    assert station.merged_into == "c2-r1-main-box1" and not station.opened
+    assert st_.units["c2-r1-station"].issued < s.rules.min_count_batch
+    batches = [b for c, n in (("c1", 1), ("c1", 2), ("c2", 1)) for b in st_.counting_batches(c, n)]
+    assert {b.box: b.units for b in batches}["c2-r1-main-box1"] == (
+        "c2-r1-main",
+        "c2-r1-station",
+    )
+    assert "c2-r1-station-box1" not in {b.box for b in batches}
+    assert all(b.issued == b.recorded >= s.rules.min_count_batch for b in batches), batches
     assert {k: (b.opened, b.recorded) for k, b in st_.boxes.items()}["c1-r2-main-box1"] == (
         True,
         24,
@@ -175,7 +187,10 @@ def test_submit_many_is_all_or_nothing() -> None:
     size = len(s.log)
     bad = attrs.evolve(batch[3][0], voter="has space")
     with pytest.raises(EntryError, match=r"batch item 1: voter\.registered\.voter"):
-        e.submit_many(author, [(s.registration("c1-v96", "c1", "c1-g1", "h"), 0), (bad, 0)])
+        e.submit_many(
+            author,
+            [(s.registration("c1-v96", "c1", "c1-g1", "h"), s.at(-29)), (bad, s.at(-29))],
+        )
     assert len(s.log) == size and "c1-v96" not in e.state.voters
 
 
