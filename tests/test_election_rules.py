@@ -30,6 +30,7 @@ from electlog.election.events import (
     CommunityDef,
     ElectionEvent,
     GroupResultDeclared,
+    GroupVotingClosed,
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
@@ -38,6 +39,7 @@ from electlog.election.events import (
     NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
+    ObserverAccredited,
     PostDef,
     PostList,
     ProxyAuthorised,
@@ -52,7 +54,7 @@ from electlog.election.events import (
 )
 from electlog.election.facade import Election
 from electlog.election.rules import RuleSet
-from electlog.election.scenario import OBSERVERS, Scenario
+from electlog.election.scenario import OBSERVERS, UNIT_OBSERVERS, Scenario
 from electlog.election.state import GROUP_LEADER, GROUP_REP, ElectionState, EventContext
 from electlog.election.tally import VOID_RETURNED_EXCEEDS_ISSUED, PostMarks
 from electlog.errors import RuleViolation
@@ -556,6 +558,27 @@ def test_roll_published_late() -> None:
     s.submit(s.keys.registrar, pub, s.at(-20, 23, 30))
 
 
+def _upheld_objection(s: Scenario, objection: str, community: str, voter: str, time: int) -> None:
+    """A wrongful-inclusion objection about ``voter``, filed and upheld at ``time``: after the
+    roll's publication the only ground on which a voter leaves the roll."""
+    s.submit(
+        s.keys.committee,
+        ObjectionFiled(
+            objection=objection,
+            community=community,
+            voter=voter,
+            kind="wrongful_inclusion",
+            grounds="moved away",
+        ),
+        time,
+    )
+    s.submit(
+        s.keys.committee,
+        ObjectionDecided(objection=objection, community=community, upheld=True, reason="checked"),
+        time,
+    )
+
+
 @covers(C.ROLL_HASH_MISMATCH)
 def test_roll_hash_mismatch() -> None:
     s = until("publish_rolls")
@@ -568,10 +591,13 @@ def test_roll_hash_mismatch() -> None:
         v = refused(s, s.keys.registrar, bad, s.at(-25), C.ROLL_HASH_MISMATCH)
         assert v.ids == ("c1",)
     s.submit(s.keys.registrar, good, s.at(-25))
-    # the hash follows the roll: after a removal the old hash is stale
-    s.submit(
-        s.keys.registrar, VoterRemoved(voter="c1-v00", community="c1", reason="died"), s.at(-24)
+    # the hash follows the roll: after a removal (after publication: through an upheld
+    # objection) the old hash is stale
+    _upheld_objection(s, "obj-9", "c1", "c1-v00", s.at(-24))
+    removal = VoterRemoved(
+        voter="c1-v00", community="c1", reason="objection_upheld", objection="obj-9"
     )
+    s.submit(s.keys.registrar, removal, s.at(-24, 11))
     refused(s, s.keys.registrar, good, s.at(-24, 12), C.ROLL_HASH_MISMATCH)
 
 
@@ -679,11 +705,16 @@ def test_nomination_not_registered() -> None:
     v = refused(s, s.keys.committee, bad_nominator, s.at(-15), C.NOMINATION_NOT_REGISTERED)
     assert v.ids == ("c1-rep1",)
     s.submit(s.keys.committee, attrs.evolve(bad_nominator, nominators=("c1-v10",)), s.at(-15))
-    # a nominee who leaves the roll cannot be listed
-    s2 = until("publish_candidates")
-    s2.submit(
-        s2.keys.registrar, VoterRemoved(voter="c2-v04", community="c2", reason="died"), s2.at(-9)
+    # a nominee who leaves the roll cannot be listed: an objection about c2-v04 is upheld
+    # within the objection window (day -21), the removal it grounds comes after the nomination
+    s2 = until("group_elections")
+    _upheld_objection(s2, "obj-9", "c2", "c2-v04", s2.at(-21))
+    for phase in ("group_elections", "nominate", "vet"):
+        getattr(s2, phase)()
+    removal = VoterRemoved(
+        voter="c2-v04", community="c2", reason="objection_upheld", objection="obj-9"
     )
+    s2.submit(s2.keys.registrar, removal, s2.at(-9))
     v = refused(
         s2, s2.keys.committee, _candidate_lists(s2)["c2"], s2.at(-8), C.NOMINATION_NOT_REGISTERED
     )
@@ -952,32 +983,48 @@ def _open_units(s: Scenario, c: str, round: int = 1, day: int = 0) -> None:
     s.submit(s.keys.polling, BoxSealed(unit=f"{c}-u", box=f"{c}-box"), s.at(day, 7, 10))
 
 
+C1_BATCH = tuple(f"c1-v{i:02d}" for i in range(10, 20))
+"""Ten c1 voters who gave no proxy: enough ballots (min_count_batch) to open a box on its own."""
+C2_HOUSEHOLDS = tuple(f"c2-v{i:02d}" for i in range(0, 24, 2))
+"""One voter of each of c2's twelve households (c2 elects one representative per household)."""
+
+
+def _issue(s: Scenario, unit: str, voters: tuple[str, ...], hour: int = 9) -> None:
+    """Issue a ballot to each of ``voters`` at ``unit``, one a minute from ``hour``:00."""
+    for i, v in enumerate(voters):
+        s.submit(s.keys.polling, BallotIssued(unit=unit, voter=v), s.at(0, hour, i))
+
+
 @covers(C.UNIT_OBSERVERS)
 def test_unit_observers() -> None:
     s = until("vote")
-    two = UnitOpened(unit="u", community="c1", round=1, kind="main", observers=("o1", "o2", "o1"))
+    a, b, c = OBSERVERS  # accredited in c1
+    two = UnitOpened(unit="u", community="c1", round=1, kind="main", observers=(a, b, a))
     v = refused(s, s.keys.polling, two, s.at(0, 7), C.UNIT_OBSERVERS)
     assert v.ids == ("u",)
-    s.submit(s.keys.polling, attrs.evolve(two, observers=("o1", "o2", "o3")), s.at(0, 7))
-    # the same rule when a box is opened
+    s.submit(s.keys.polling, attrs.evolve(two, observers=(a, b, c)), s.at(0, 7))
+    # the same rule when a box is opened (enough ballots issued to open it on its own)
     s.submit(s.keys.polling, BoxSealed(unit="u", box="b"), s.at(0, 7))
+    _issue(s, "u", C1_BATCH)
     s.submit(s.keys.polling, UnitClosed(unit="u"), s.at(0, 18))
-    refused(
-        s, s.keys.counting, BoxOpened(box="b", observers=("o1",)), s.at(0, 18), C.UNIT_OBSERVERS
-    )
+    refused(s, s.keys.counting, BoxOpened(box="b", observers=(a,)), s.at(0, 18), C.UNIT_OBSERVERS)
     s.submit(s.keys.counting, BoxOpened(box="b", observers=OBSERVERS), s.at(0, 18))
 
 
 @covers(C.UNIT_OBSERVER_IS_CANDIDATE)
 def test_unit_observer_is_candidate() -> None:
     s = until("vote")
-    unit = UnitOpened(
-        unit="u", community="c1", round=1, kind="main", observers=("o1", "o2", "c1-v05")
-    )
+    a, b, _ = OBSERVERS  # accredited in c1
+    unit = UnitOpened(unit="u", community="c1", round=1, kind="main", observers=(a, b, "c1-v05"))
     v = refused(s, s.keys.polling, unit, s.at(0, 7), C.UNIT_OBSERVER_IS_CANDIDATE)
     assert v.ids == ("c1-v05",)
-    # a candidate of c2 may observe in c1
-    s.submit(s.keys.polling, attrs.evolve(unit, observers=("o1", "o2", "c2-v00")), s.at(0, 7))
+    # a candidate of c2 may be accredited as an observer in c1, and observe there
+    s.submit(
+        s.keys.committee,
+        ObserverAccredited(community="c1", observer="c2-v00", organisation="neighbours"),
+        s.at(-1),
+    )
+    s.submit(s.keys.polling, attrs.evolve(unit, observers=(a, b, "c2-v00")), s.at(0, 7))
 
 
 @covers(C.UNIT_NOT_OPEN)
@@ -1029,7 +1076,7 @@ def test_box_sequence() -> None:
     assert v.ids == ("c1-box",)
     opened = BoxOpened(box="c1-box", observers=OBSERVERS)
     refused(s, s.keys.counting, opened, s.at(0, 12), C.BOX_SEQUENCE)  # unit still open
-    s.submit(s.keys.polling, BallotIssued(unit="c1-u", voter="c1-v00"), s.at(0, 9))
+    _issue(s, "c1-u", C1_BATCH)  # enough ballots to open the box on its own
     s.submit(s.keys.polling, UnitClosed(unit="c1-u"), s.at(0, 18))
     s.submit(s.keys.counting, opened, s.at(0, 18, 30))
     refused(s, s.keys.counting, opened, s.at(0, 18, 40), C.BOX_SEQUENCE)
@@ -1046,13 +1093,21 @@ def test_box_sequence() -> None:
 def test_box_transfer_keeps_origin_unit() -> None:
     s = until("vote")
     _open_units(s, "c1")
+    # other observers than c1-u's (one open unit each), and enough ballots issued at the
+    # mobile unit for its box to be opened on its own
     s.submit(
         s.keys.polling,
-        UnitOpened(unit="c1-mobile", community="c1", round=1, kind="mobile", observers=OBSERVERS),
-        s.at(0, 7),
+        UnitOpened(
+            unit="c1-mobile",
+            community="c1",
+            round=1,
+            kind="mobile",
+            observers=UNIT_OBSERVERS["c1-r1-station"],
+        ),
+        s.at(0, 7, 10),
     )
-    s.submit(s.keys.polling, BoxSealed(unit="c1-mobile", box="c1-mbox"), s.at(0, 7))
-    s.submit(s.keys.polling, BallotIssued(unit="c1-mobile", voter="c1-v00"), s.at(0, 9))
+    s.submit(s.keys.polling, BoxSealed(unit="c1-mobile", box="c1-mbox"), s.at(0, 7, 10))
+    _issue(s, "c1-mobile", C1_BATCH)
     refused(
         s,
         s.keys.polling,
@@ -1070,6 +1125,7 @@ def test_box_transfer_keeps_origin_unit() -> None:
         s.at(0, 19),
     )
     assert s.e.state.units["c1-mobile"].recorded == 1
+    assert s.e.state.units["c1-u"].recorded == 0
 
 
 @covers(C.BALLOT_DUPLICATE_ISSUE)
@@ -1120,8 +1176,7 @@ def test_ballot_not_registered() -> None:
 def test_ballot_duplicate_serial() -> None:
     s = until("vote")
     _open_units(s, "c1")
-    for v in ("c1-v00", "c1-v01"):
-        s.submit(s.keys.polling, BallotIssued(unit="c1-u", voter=v), s.at(0, 9))
+    _issue(s, "c1-u", C1_BATCH)
     s.submit(s.keys.polling, UnitClosed(unit="c1-u"), s.at(0, 18))
     s.submit(s.keys.counting, BoxOpened(box="c1-box", observers=OBSERVERS), s.at(0, 18))
     rec = BallotRecorded(box="c1-box", serial=b"\x07" * 16, marks={})
@@ -1168,11 +1223,10 @@ def test_writein_not_registered_voids_the_post_only() -> None:
 def test_result_mismatch() -> None:
     s = until("vote")
     _open_units(s, "c2")
-    for i, v in enumerate(("c2-v00", "c2-v02", "c2-v04", "c2-v06", "c2-v08", "c2-v10", "c2-v12")):
-        s.submit(s.keys.polling, BallotIssued(unit="c2-u", voter=v), s.at(0, 9, i))
+    _issue(s, "c2-u", C2_HOUSEHOLDS)  # 12 ballots: the box can be opened on its own
     s.submit(s.keys.polling, UnitClosed(unit="c2-u"), s.at(0, 18))
     s.submit(s.keys.counting, BoxOpened(box="c2-box", observers=OBSERVERS), s.at(0, 18))
-    for i in range(7):
+    for i in range(12):
         marks = {
             "director": PostMarks(for_=("c2-v00",)),
             "member": PostMarks(for_=("c2-v02", "c2-v03")),
@@ -1184,7 +1238,7 @@ def test_result_mismatch() -> None:
         )
     good = s.e.tally("c2", 1).to_dict()
     bad: dict[str, Any] = {**good, "posts": {**good["posts"]}}  # type: ignore[dict-item]
-    bad["posts"]["director"] = {**bad["posts"]["director"], "votes": {"c2-v00": 6, "c2-v01": 1}}
+    bad["posts"]["director"] = {**bad["posts"]["director"], "votes": {"c2-v00": 11, "c2-v01": 1}}
     v = refused(
         s,
         s.keys.committee,
@@ -1206,6 +1260,8 @@ def test_group_result_mismatch() -> None:
         HouseholdBallotIssued(community="c2", group="c2-g1", household="c2-h00"),
         s.at(-20),
     )
+    # household ballots are cast only after the group's voting closed
+    s.submit(s.keys.polling, GroupVotingClosed(community="c2", group="c2-g1"), s.at(-20, 16))
     s.submit(
         s.keys.counting,
         HouseholdBallotCast(
@@ -1214,7 +1270,7 @@ def test_group_result_mismatch() -> None:
             serial=b"\x01" * 16,
             marks={GROUP_LEADER: PostMarks(write_ins=("c2-v00",))},
         ),
-        s.at(-20),
+        s.at(-20, 17),
     )
     good = s.e.state.group_result("c2", "c2-g1").to_dict()
     bad = {**good, "returned": 2}
@@ -1222,12 +1278,14 @@ def test_group_result_mismatch() -> None:
         s,
         s.keys.committee,
         GroupResultDeclared(community="c2", group="c2-g1", result=bad),
-        s.at(-20),
+        s.at(-20, 18),
         C.RESULT_MISMATCH,
     )
     assert v.ids[0] == "c2-g1"
     s.submit(
-        s.keys.committee, GroupResultDeclared(community="c2", group="c2-g1", result=good), s.at(-20)
+        s.keys.committee,
+        GroupResultDeclared(community="c2", group="c2-g1", result=good),
+        s.at(-20, 18),
     )
 
 
@@ -1235,7 +1293,7 @@ def test_group_result_mismatch() -> None:
 def test_result_premature() -> None:
     s = until("vote")
     _open_units(s, "c2")
-    s.submit(s.keys.polling, BallotIssued(unit="c2-u", voter="c2-v00"), s.at(0, 9))
+    _issue(s, "c2-u", C2_HOUSEHOLDS)  # 12 ballots: the box can be opened on its own
     declare = lambda: ResultDeclared(  # noqa: E731
         community="c2", round=1, result=s.e.tally("c2", 1).to_dict()
     )
@@ -1345,8 +1403,11 @@ def _group_rep_state() -> tuple[ElectionState, Callable[..., None], Scenario]:
         admit(
             HouseholdBallotIssued(community="c1", group="c1-g1", household=f"c1-h{i}"),
             s.keys.polling,
-            s.at(-20),
+            s.at(-20, 9),
         )
+    # household ballots are cast only after the group's voting closed
+    admit(GroupVotingClosed(community="c1", group="c1-g1"), s.keys.polling, s.at(-20, 16))
+    for i in range(8):
         admit(
             HouseholdBallotCast(
                 community="c1",
@@ -1358,14 +1419,14 @@ def _group_rep_state() -> tuple[ElectionState, Callable[..., None], Scenario]:
                 },
             ),
             s.keys.counting,
-            s.at(-20),
+            s.at(-20, 17),
         )
     admit(
         GroupResultDeclared(
             community="c1", group="c1-g1", result=st.group_result("c1", "c1-g1").to_dict()
         ),
         s.keys.committee,
-        s.at(-20),
+        s.at(-20, 18),
     )
     return st, admit, s
 
@@ -1417,6 +1478,12 @@ def test_ballot_not_entitled_in_group_rep_mode() -> None:
         s.keys.committee,
         s.at(-6),
     )
+    for o in OBSERVERS:  # a unit names only accredited observers
+        admit(
+            ObserverAccredited(community="c1", observer=o, organisation="panel"),
+            s.keys.committee,
+            s.at(-6),
+        )
     admit(
         UnitOpened(unit="u", community="c1", round=1, kind="main", observers=OBSERVERS),
         s.keys.polling,
