@@ -56,7 +56,11 @@ from electlog.election.facade import Election
 from electlog.election.rules import RuleSet
 from electlog.election.scenario import OBSERVERS, UNIT_OBSERVERS, Scenario
 from electlog.election.state import GROUP_LEADER, GROUP_REP, ElectionState, EventContext
-from electlog.election.tally import VOID_RETURNED_EXCEEDS_ISSUED, PostMarks
+from electlog.election.tally import (
+    VOID_POST_WRITEIN_NOT_REGISTERED,
+    VOID_RETURNED_EXCEEDS_ISSUED,
+    PostMarks,
+)
 from electlog.errors import RuleViolation
 from electlog.keys import SigningKey
 from electlog.log import Log
@@ -1044,25 +1048,64 @@ def test_unit_not_open() -> None:
 
 
 @covers(C.UNIT_RETURNED_EXCEEDS_ISSUED)
-def test_unit_returned_exceeds_issued_is_exposed_not_refused() -> None:
+def test_batch_returned_exceeds_issued_is_exposed_not_refused() -> None:
+    # issue 11 item 6 (GUIDE §4): the law's test is per round. A counting batch with more
+    # ballots recorded than issued into it is not refused and does not void the round: it is
+    # exposed (counting_batches; the auditor's warning unit.returned_exceeds_issued). The round
+    # is void only when the round's ballots returned exceed its ballots issued. Each box holds
+    # at least min_count_batch issued ballots, so it is opened on its own.
     s = until("vote")
     _open_units(s, "c1")
-    for v in ("c1-v00", "c1-v01"):
-        s.submit(s.keys.polling, BallotIssued(unit="c1-u", voter=v), s.at(0, 9))
-    s.submit(s.keys.polling, UnitClosed(unit="c1-u"), s.at(0, 18))
+    station = "c1-u2"
+    s.submit(
+        s.keys.polling,
+        UnitOpened(
+            unit=station,
+            community="c1",
+            round=1,
+            kind="station",
+            observers=UNIT_OBSERVERS["c1-r1-station"],
+        ),
+        s.at(0, 7, 10),
+    )
+    s.submit(s.keys.polling, BoxSealed(unit=station, box="c1-box2"), s.at(0, 7, 10))
+    _issue(s, "c1-u", C1_BATCH)
+    _issue(s, station, tuple(f"c1-v{i:02d}" for i in range(20, 30)), hour=10)
+    for u in ("c1-u", station):
+        s.submit(s.keys.polling, UnitClosed(unit=u), s.at(0, 18))
     s.submit(s.keys.counting, BoxOpened(box="c1-box", observers=OBSERVERS), s.at(0, 18))
+    s.submit(
+        s.keys.counting,
+        BoxOpened(box="c1-box2", observers=UNIT_OBSERVERS["c1-r1-station"]),
+        s.at(0, 18),
+    )
     marks = {"director": PostMarks(for_=("c1-v00",))}
-    for i in range(3):  # three ballots in the box, two issued: recorded, not refused
-        s.submit(
-            s.keys.counting,
-            BallotRecorded(box="c1-box", serial=bytes([i]) * 16, marks=marks),
-            s.at(0, 19),
-        )
-    unit = s.e.state.units["c1-u"]
-    assert (unit.issued, unit.recorded) == (2, 3)
+
+    def record(box: str, serials: range) -> None:
+        for i in serials:
+            s.submit(
+                s.keys.counting,
+                BallotRecorded(box=box, serial=i.to_bytes(16, "big"), marks=marks),
+                s.at(0, 19),
+            )
+
+    record("c1-box", range(11))  # 11 ballots in the box, 10 issued: recorded, not refused
+    record("c1-box2", range(100, 109))  # 9 of 10
+    batches = {b.box: (b.units, b.issued, b.recorded) for b in s.e.state.counting_batches("c1", 1)}
+    assert batches == {
+        "c1-box": (("c1-u",), 10, 11),
+        "c1-box2": ((station,), 10, 9),
+    }
+    assert (s.e.state.units["c1-u"].issued, s.e.state.units["c1-u"].recorded) == (10, 11)
     result = s.e.tally("c1", 1)
-    assert result.round_void and result.void_reason == VOID_RETURNED_EXCEEDS_ISSUED
+    assert (result.issued, result.returned) == (20, 20)
+    assert not result.round_void and result.posts["director"].elected == ("c1-v00",)
     assert RULES[C.UNIT_RETURNED_EXCEEDS_ISSUED].kind == "finding"
+    # one more ballot: the round's returned exceed its issued, and the round is void
+    record("c1-box2", range(109, 110))
+    result = s.e.tally("c1", 1)
+    assert (result.issued, result.returned) == (20, 21)
+    assert result.round_void and result.void_reason == VOID_RETURNED_EXCEEDS_ISSUED
 
 
 @covers(C.BOX_SEQUENCE)
@@ -1187,20 +1230,34 @@ def test_ballot_duplicate_serial() -> None:
 
 
 @covers(C.WRITEIN_NOT_REGISTERED)
-def test_writein_not_registered_voids_the_post_only() -> None:
+def test_writein_not_registered_is_refused_and_recorded_as_a_void_post_only() -> None:
+    # issue 11 item 9: a write-in naming no registered voter is no longer published (it would
+    # be a coercion receipt); the ballot is refused and the counting unit records that post
+    # void with only the reason; the post is void on that ballot, the other posts count
     s = until("vote")
     _open_units(s, "c1")
-    for v in ("c1-v00", "c1-v01", "c1-v02"):
-        s.submit(s.keys.polling, BallotIssued(unit="c1-u", voter=v), s.at(0, 9))
+    _issue(s, "c1-u", C1_BATCH)
     s.submit(s.keys.polling, UnitClosed(unit="c1-u"), s.at(0, 18))
     s.submit(s.keys.counting, BoxOpened(box="c1-box", observers=OBSERVERS), s.at(0, 18))
     bad = {
         "director": PostMarks(for_=("c1-v00",)),
         "member": PostMarks(for_=("c1-v04",), write_ins=("outsider",)),
     }
+    v = refused(
+        s,
+        s.keys.counting,
+        BallotRecorded(box="c1-box", serial=b"\x01" * 16, marks=bad),
+        s.at(0, 19),
+        C.WRITEIN_NOT_REGISTERED,
+    )
+    assert v.ids == ("member",) and "outsider" not in str(v)
+    void = {
+        "director": PostMarks(for_=("c1-v00",)),
+        "member": PostMarks(void=VOID_POST_WRITEIN_NOT_REGISTERED),
+    }
     good = {"member": PostMarks(for_=("c1-v04",), write_ins=("c1-v11",))}
     s.submit(
-        s.keys.counting, BallotRecorded(box="c1-box", serial=b"\x01" * 16, marks=bad), s.at(0, 19)
+        s.keys.counting, BallotRecorded(box="c1-box", serial=b"\x01" * 16, marks=void), s.at(0, 19)
     )
     s.submit(
         s.keys.counting, BallotRecorded(box="c1-box", serial=b"\x02" * 16, marks=good), s.at(0, 19)
@@ -1213,7 +1270,7 @@ def test_writein_not_registered_voids_the_post_only() -> None:
     assert r.posts["director"].votes["c1-v00"] == 1  # the rest of that ballot counts
     assert r.partly_valid == 1
     assert s.e.state.round("c1", 1).void_writeins == 1
-    assert RULES[C.WRITEIN_NOT_REGISTERED].kind == "void"
+    assert RULES[C.WRITEIN_NOT_REGISTERED].kind == "violation"
 
 
 # --------------------------------------------------------------------------- results and rounds
