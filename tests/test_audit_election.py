@@ -101,11 +101,22 @@ def test_unknown_event_type_is_malformed(el: ElectionLog) -> None:
 def test_incomplete_election(el: ElectionLog) -> None:
     cut = el.index_of("result.declared", community="c2")
     report = audit(el.source(el.entries[:cut], [el.note(cut)]), el.trust)
-    incomplete = report.by_code(F.ELECTION_INCOMPLETE)
-    assert [f.evidence["what"] for f in incomplete] == ["no_result"]
-    assert incomplete[0].evidence["community"] == "c2"
-    assert incomplete[0].severity is Severity.WARNING
-    assert report.verdict == "findings"
+    incomplete = [
+        f for f in report.by_code(F.ELECTION_INCOMPLETE) if f.evidence["community"] == "c2"
+    ]
+    assert [f.evidence["what"] for f in incomplete] == ["community", "no_result"]
+    assert incomplete[0].evidence["phase"] == "counted"
+    assert incomplete[0].evidence["pending"] == ["round 1 (first): result not declared"]
+    assert "c2" in incomplete[0].message and "counted" in incomplete[0].message
+    assert incomplete[0].severity is Severity.ERROR
+    assert report.verdict == "incomplete" and report.exit_status == 1
+    assert report.communities["c2"]["complete"] is False
+    # c1's round 1 left a seat unfilled; its 另行选举 comes later in the log
+    assert report.communities["c1"]["complete"] is False
+    assert "另行选举" in report.communities["c1"]["pending"][0]
+    whole = audit(el.source(), el.trust)
+    assert whole.clean and all(c["complete"] for c in whole.communities.values())
+    assert whole.communities["c1"]["round"] == 2
 
 
 def test_generic_log_without_election_replay(el: ElectionLog) -> None:
