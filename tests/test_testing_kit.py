@@ -240,9 +240,13 @@ def test_signed_event_streams_are_valid_and_audit_clean(election: est.SignedElec
     for (community, number), result in election.results.items():
         assert state.result(community, number) == result
         assert state.round(community, number).declared == result.to_dict()
-    report = audit(log, election.trust())
-    assert report.verdict == "clean", [f.to_dict() for f in report.findings]
-    assert not report.findings
+    # A generated election may stop after round 1 although a follow-up round is owed (a void
+    # round not re-run, a tie, unfilled seats): nothing is wrong with it, but it is not complete,
+    # so it is audited in progress and only incompleteness may be reported.
+    report = audit(log, election.trust(), in_progress=True)
+    assert report.clean_so_far, [f.to_dict() for f in report.findings]
+    assert {f.code for f in report.findings} <= {"election.incomplete"}
+    assert report.verdict == ("clean_in_progress" if report.findings else "clean")
     assert report.counts.entries == len(election.entries)
 
 
