@@ -201,14 +201,22 @@ class ElectionLog:
     notes: list[str]
     entries: list[bytes]
 
-    def note(self, size: int, root: bytes | None = None, *, cosigners: int | None = None) -> str:
+    def note(
+        self,
+        size: int,
+        root: bytes | None = None,
+        *,
+        cosigners: int | None = None,
+        cut: bool = False,
+    ) -> str:
         """A checkpoint note of the first ``size`` entries (or of ``root``), log-signed and
-        cosigned by the first ``cosigners`` witnesses (default: all)."""
+        cosigned by the first ``cosigners`` witnesses (default: all). ``cut``: the note of a
+        copy cut at ``size`` (its witness time ignores the entries after it)."""
         text = Checkpoint(
             origin=self.origin, size=size, root=self.log.root(size) if root is None else root
         ).to_text()
         note = sign_note(text, [self.log_signer])
-        stamp = witness_time(self.entries, size)
+        stamp = witness_time(self.entries[:size] if cut else self.entries, size)
         for w in self.witnesses[: len(self.witnesses) if cosigners is None else cosigners]:
             note = cosign(note, w, stamp)
         return note

@@ -398,3 +398,59 @@ def test_generic_log_fixture_is_time_consistent() -> None:
     glog = build_generic()
     report = audit(glog.source(), glog.trust, election=False)
     assert report.clean and report.findings == ()
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def test_phases_of_the_small_election_in_order() -> None:
+    from electlog.election.progress import community_progress, election_progress
+    from electlog.election.scenario import Scenario
+
+    s = Scenario(0)
+    seen: dict[str, list[str]] = {"c1": [], "c2": []}
+    for name in Scenario.PHASES:
+        getattr(s, name)()
+        for cid, p in election_progress(s.e.state).items():
+            if not seen[cid] or seen[cid][-1] != p.phase:
+                seen[cid].append(p.phase)
+    assert seen["c1"] == [
+        "definition",
+        "roll",
+        "groups",
+        "candidates",
+        "counted",
+        "results_declared",
+    ]
+    assert seen["c2"] == ["definition", "roll", "groups", "candidates", "results_declared"]
+    done = community_progress(s.e.state, "c1")
+    assert done.complete and done.round == 2 and done.pending == ()
+    assert done.to_dict() == {
+        "phase": "results_declared",
+        "round": 2,
+        "complete": True,
+        "pending": [],
+    }
+
+
+def test_voting_and_counted_phases_from_cut_copies() -> None:
+    el = build_election(0)
+    opened = el.index_of("unit.opened", community="c2")
+    declared = el.index_of("result.declared", community="c2")
+    for cut, phase in ((opened + 1, "voting"), (declared, "counted")):
+        note = el.note(cut, cut=True)
+        report = audit(el.source(el.entries[:cut], [note]), el.trust, in_progress=True)
+        assert report.communities["c2"]["phase"] == phase, cut
+        assert report.verdict == "clean_in_progress", report.findings
+        assert report.progress is not None and report.progress["phase"] in PHASES
+        assert report.verdict_line().startswith("clean so far, up to ")
+
+
+def test_group_election_started_but_undeclared_is_pending() -> None:
+    el = build_election(0)
+    entries = list(el.entries)
+    del entries[el.index_of("group.result_declared", community="c2")]
+    report = audit(el.source(entries, []), el.trust)
+    pending = report.communities["c2"]["pending"]
+    assert any("group election was started but never declared" in p for p in pending)
+    assert report.communities["c2"]["complete"] is False

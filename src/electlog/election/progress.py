@@ -8,8 +8,9 @@ auditor's replay). A community goes through the phases of :data:`PHASES` in orde
 ``roll``
     its voter roll has been published;
 ``groups``
-    (``group_rep`` communities) every resident group has declared its group election; other
-    communities pass this phase with the roll;
+    the resident group elections are declared: every group's in a ``group_rep`` community, the
+    ones it held in another community (one that holds none goes from ``roll`` to
+    ``candidates``);
 ``candidates``
     the candidate list of round 1 (or of the latest called round) is published;
 ``voting``
@@ -143,10 +144,13 @@ def community_progress(state: ElectionState, community: str) -> CommunityProgres
     phase = "definition"
     if cs.roll_publications:
         phase = "roll"
-        groups_done = cs.mode != ElectionMode.GROUP_REP or all(
-            (ge := cs.group_elections.get(g)) is not None and ge.declared is not None
-            for g in cs.groups
-        )
+        held = cs.group_elections
+        if cs.mode == ElectionMode.GROUP_REP:
+            groups_done = all(
+                (ge := held.get(g)) is not None and ge.declared is not None for g in cs.groups
+            )
+        else:
+            groups_done = bool(held) and all(ge.declared is not None for ge in held.values())
         if groups_done:
             phase = "groups"
     latest = max(cs.rounds, default=None)
