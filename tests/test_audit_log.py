@@ -246,7 +246,7 @@ def test_bad_checkpoint_signatures(glog: GenericLog) -> None:
     ]
 
 
-def test_no_checkpoint_and_uncovered_entries(glog: GenericLog) -> None:
+def test_no_checkpoint_and_unwitnessed_tail(glog: GenericLog) -> None:
     report = run(glog, notes=[])
     assert report.codes() == {F.CHECKPOINT_NONE}
     assert report.verdict == "findings"

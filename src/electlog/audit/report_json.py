@@ -1,4 +1,4 @@
-"""The JSON report (schema ``electlog-audit-report/1``, documented in docs/auditing.md).
+"""The JSON report (schema ``electlog-audit-report/2``, documented in docs/auditing.md).
 
 The schema is stable: fields are only ever added in a new schema version. :data:`REPORT_FIELDS`,
 :data:`COUNTS_FIELDS`, :data:`FINDING_FIELDS` and :data:`RUN_FIELDS` list the fields in order

@@ -69,9 +69,15 @@ def render_text(report: Report) -> str:
     """The report as plain text (ends with a newline)."""
     c = report.counts
     f = c.findings
+    if report.clean:
+        tail = ""
+    elif report.verdict == "clean_in_progress" and report.progress is not None:
+        unfinished = len(report.progress["incomplete_communities"])
+        tail = f"; {unfinished} of {len(report.communities)} communities not finished"
+    else:
+        tail = f" ({f['error']} error(s), {f['warning']} warning(s))"
     lines = [
-        f"VERDICT: {report.verdict_line()}"
-        + ("" if report.clean else f" ({f['error']} error(s), {f['warning']} warning(s))"),
+        f"VERDICT: {report.verdict_line()}{tail}",
         f"log          {report.origin}",
         f"source       {report.source}",
         f"entries      {c.entries} from {c.authors} author(s)",

@@ -89,7 +89,7 @@ def _tally(args: argparse.Namespace) -> int:
     if not report.clean:
         f = report.counts.findings
         print(
-            f"warning: the audit of this log has findings ({f['error']} error(s), "
+            f"warning: the audit's verdict is {report.verdict_line()} ({f['error']} error(s), "
             f"{f['warning']} warning(s)); run electlog verify for the report",
             file=sys.stderr,
         )
