@@ -268,7 +268,7 @@ def test_tally(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> No
         == 2
     )
     assert main(["tally", str(files["bad"]), "--trust", str(files["trust"])]) == 1
-    assert "has findings" in capsys.readouterr().err
+    assert "the audit's verdict is FINDINGS" in capsys.readouterr().err
 
 
 def test_console_script_exit_codes(files: dict[str, Path]) -> None:
