@@ -128,7 +128,10 @@ def test_every_rule_code_has_a_finding_code() -> None:
     for code, rule in RULES.items():
         info = finding_info("rule." + code)
         assert info.meaning == rule.summary
-        assert info.severity is (Severity.INFO if rule.kind == "void" else Severity.ERROR)
+        want = {"void": Severity.INFO, "finding": Severity.WARNING}.get(rule.kind, Severity.ERROR)
+        assert info.severity is want, code
+    # a batch over-returned is a warning (GUIDE §4: the round's own totals decide void)
+    assert finding_info("rule.unit.returned_exceeds_issued").severity is Severity.WARNING
 
 
 def test_group_election_without_result(el: ElectionLog) -> None:

@@ -15,6 +15,7 @@ from electlog.election.events import (
     EVENT_TYPES,
     BallotIssued,
     BallotRecorded,
+    BoxMerged,
     BoxOpened,
     BoxSealed,
     BoxTransferred,
@@ -24,6 +25,7 @@ from electlog.election.events import (
     CommitteeVacancyFilled,
     ElectionEvent,
     GroupResultDeclared,
+    GroupVotingClosed,
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
@@ -32,6 +34,7 @@ from electlog.election.events import (
     NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
+    ObserverAccredited,
     PostList,
     ProxyAuthorised,
     ProxyListPublished,
@@ -78,6 +81,8 @@ def samples() -> dict[str, ElectionEvent]:
         ObjectionFiled(objection="o1", community="c1", voter="v1", kind="omission", grounds="g"),
         ObjectionDecided(objection="o1", community="c1", upheld=True, reason="r"),
         UnitRepRegistered(rep="r1", community="c1", organisation="school"),
+        ObserverAccredited(community="c1", observer="o1", organisation="university"),
+        GroupVotingClosed(community="c1", group="g1"),
         HouseholdBallotIssued(community="c1", group="g1", household="h1"),
         HouseholdBallotCast(community="c1", group="g1", serial=b"\x01" * 16, marks=marks),
         GroupResultDeclared(community="c1", group="g1", result={"returned": 1}),
@@ -95,6 +100,7 @@ def samples() -> dict[str, ElectionEvent]:
         UnitClosed(unit="u1"),
         BoxSealed(unit="u1", box="b1"),
         BoxTransferred(box="b1", to_unit="u2"),
+        BoxMerged(box="b2", into="b1"),
         BoxOpened(box="b1", observers=("o1",)),
         BallotIssued(unit="u1", voter="v1", proxy_for="v2"),
         BallotRecorded(box="b1", serial=b"\x02" * 16, marks=marks),
@@ -281,3 +287,40 @@ def test_ruleset_constructor_rejects_nonsense() -> None:
         RuleSet(proxy_cap=-1)
     with pytest.raises(UsageError):
         RuleSet(eligible_bases=("local_resident", "alien"))
+
+
+def test_void_post_body_is_strict() -> None:
+    void = {"director": PostMarks(void="writein_not_registered")}
+    ev = BallotRecorded(box="b1", serial=b"\x01" * 16, marks=void)
+    body = ev.to_body()
+    assert body["marks"] == {"director": {"void": "writein_not_registered"}}
+    assert BallotRecorded.from_body(body) == ev
+    for bad in (
+        {"void": "free text"},
+        {"void": None},
+        {"void": "writein_not_registered", "for": []},
+        {"void": "writein_not_registered", "against": [], "for": [], "write_ins": []},
+    ):
+        with pytest.raises(EntryError) as info:
+            BallotRecorded.from_body({**body, "marks": {"director": bad}})
+        assert "ballot.recorded.marks.director" in str(info.value)
+    mixed = {"director": PostMarks(write_ins=("x",), void="writein_not_registered")}
+    with pytest.raises(EntryError):
+        BallotRecorded(box="b1", serial=b"\x01" * 16, marks=mixed).to_body()
+    unknown = {"director": PostMarks(void="other")}
+    with pytest.raises(EntryError):
+        BallotRecorded(box="b1", serial=b"\x01" * 16, marks=unknown).to_body()
+
+
+def test_issue11_ruleset_parameters_are_validated_and_hashed() -> None:
+    base = RuleSet()
+    assert (base.min_count_batch, base.time_tolerance_seconds) == (10, 900)
+    body = base.to_body()
+    assert body["min_count_batch"] == 10 and body["time_tolerance_seconds"] == 900
+    for name in ("min_count_batch", "time_tolerance_seconds"):
+        with pytest.raises(UsageError):
+            RuleSet(**{name: -1})
+        with pytest.raises(EntryError):
+            RuleSet.from_body({**body, name: "10"})
+        assert attrs.evolve(base, **{name: 5}).hash() != base.hash()
+    assert RuleSet.from_body(body) == base

@@ -1013,3 +1013,13 @@ def test_docs_tally_section_runs() -> None:
     namespace: dict[str, object] = {"__name__": "docs_tally"}
     for code in blocks:
         exec(compile(code, "election.md:tally", "exec"), namespace)
+
+
+def test_a_post_recorded_void_counts_as_void_on_that_ballot() -> None:
+    posts = [PostSpec(post="director", seats=1, candidates=("a", "b"), rank=0)]
+    t = RoundTally(posts, TallyRules())
+    void = PostMarks(void="writein_not_registered")
+    assert t.add({"director": void}) is BallotClass.VOID
+    assert t.add({"director": PostMarks(for_=("a",))}) is BallotClass.VALID
+    pr = t.result(registered=2, issued=2).posts["director"]
+    assert (pr.void_ballots, pr.valid_ballots, pr.votes["a"]) == (1, 1, 1)

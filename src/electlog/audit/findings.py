@@ -44,6 +44,7 @@ __all__ = [
     "LOG_UNWITNESSED_TAIL",
     "RULE_PREFIX",
     "RULE_TIME_INCONSISTENT",
+    "SECRECY_SMALL_BATCH",
     "SECRECY_VOTER_LINKED_TO_MARKS",
     "SINCE_BEYOND_LOG",
     "SINCE_UNVERIFIED",
@@ -137,8 +138,10 @@ ELECTION_REPLAY_ERROR: Final = "election.replay_error"
 ELECTION_INCOMPLETE: Final = "election.incomplete"
 SECRECY_VOTER_LINKED_TO_MARKS: Final = "secrecy.voter_linked_to_marks"
 RULE_TIME_INCONSISTENT: Final = "rule.time.inconsistent"
-"""An entry's claimed time is not bound to the witnesses' cosignature times (the finding code of
-the election rule ``time.inconsistent``, which the auditor also checks against witness time)."""
+"""The finding code of the election rule ``time.inconsistent`` (per-author claimed times, checked
+by the writers' rules), which the auditor also reports when a claimed time is not bound to the
+witnesses' cosignature times (docs/auditing.md, "Witness time")."""
+SECRECY_SMALL_BATCH: Final = "secrecy.small_batch"
 AUDIT_FINDINGS_CAPPED: Final = "audit.findings_capped"
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -274,11 +277,10 @@ FINDINGS: Final[dict[str, FindingInfo]] = {
             "field and ballot marks: ballot secrecy is broken",
         ),
         _f(
-            RULE_TIME_INCONSISTENT,
+            SECRECY_SMALL_BATCH,
             _E,
-            "an entry's claimed time is later than the earliest cosignature of the first "
-            "witnessed checkpoint covering it, or earlier than the latest cosignature of the "
-            "witnessed checkpoint before it, by more than the RuleSet's time_tolerance_seconds",
+            "ballots were counted from a batch into which fewer than min_count_batch ballots "
+            "were issued: their anonymity set is too small",
         ),
         _f(
             AUDIT_FINDINGS_CAPPED,
@@ -291,6 +293,7 @@ FINDINGS: Final[dict[str, FindingInfo]] = {
 """Every fixed finding code with its severity and meaning (``rule.*`` codes are separate)."""
 
 _VOID_KIND: Final = "void"
+_FINDING_KIND: Final = "finding"
 
 
 def rule_finding_code(rule_code: str) -> str:
@@ -307,7 +310,7 @@ def finding_info(code: str) -> FindingInfo:
     if code.startswith(RULE_PREFIX):
         rule = RULES.get(code[len(RULE_PREFIX) :])
         if rule is not None:
-            severity = _I if rule.kind == _VOID_KIND else _E
+            severity = _I if rule.kind == _VOID_KIND else _W if rule.kind == _FINDING_KIND else _E
             return FindingInfo(code=code, severity=severity, meaning=rule.summary)
         return FindingInfo(code=code, severity=_E, meaning="an election rule does not hold")
     return FindingInfo(code=code, severity=_E, meaning="(undocumented finding)")

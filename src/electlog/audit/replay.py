@@ -34,7 +34,7 @@ from electlog.election.events import (
     decode_event,
 )
 from electlog.election.progress import CommunityProgress, election_progress
-from electlog.election.state import ElectionState, EventContext
+from electlog.election.state import CountingBatch, ElectionState, EventContext
 from electlog.election.tally import compare_declared
 from electlog.errors import (
     CheckpointError,
@@ -661,7 +661,7 @@ class Replay:
         state = self.state
         if state is None or state.definition is None:
             return DEFAULT_TIME_TOLERANCE
-        return int(getattr(state.rules, "time_tolerance_seconds", DEFAULT_TIME_TOLERANCE))
+        return state.rules.time_tolerance_seconds
 
     def _witness_time(self) -> None:
         """Bind every entry's claimed time to the witnesses' cosignature times (GUIDE §4):
@@ -859,21 +859,8 @@ class Replay:
                     "what": "community",
                 },
             )
+        self._batches_end(state)
         for unit in sorted(state.units.values(), key=lambda u: u.index):
-            if unit.recorded > unit.issued:
-                add(
-                    rule_finding_code(UNIT_RETURNED_EXCEEDS_ISSUED),
-                    unit.index,
-                    f"unit {unit.unit} ({unit.community}, round {unit.round}): {unit.recorded} "
-                    f"ballots recorded, {unit.issued} issued; the round is void",
-                    {
-                        "unit": unit.unit,
-                        "community": unit.community,
-                        "round": unit.round,
-                        "issued": unit.issued,
-                        "recorded": unit.recorded,
-                    },
-                )
             if not unit.closed:
                 add(
                     F.ELECTION_INCOMPLETE,
@@ -882,7 +869,7 @@ class Replay:
                     {"unit": unit.unit, "community": unit.community, "what": "unit_open"},
                 )
         for box in sorted(state.boxes.values(), key=lambda b: b.box):
-            if not box.opened:
+            if not box.opened and box.merged_into is None:
                 add(
                     F.ELECTION_INCOMPLETE,
                     None,
@@ -921,6 +908,49 @@ class Replay:
                         },
                     )
 
+    def _batches_end(self, state: ElectionState) -> None:
+        """Per round: counting batches below ``min_count_batch`` (``secrecy.small_batch``) and
+        batches with more ballots recorded than issued (a warning; whether the round is void is
+        the round's own test, in its recomputed result)."""
+        add = self.sink.add
+        minimum = state.rules.min_count_batch
+        for cid, cs in sorted(state.communities.items()):
+            for number in sorted(cs.rounds):
+                batches = state.counting_batches(cid, number)
+                for cb in batches:
+                    if cb.recorded and cb.issued < minimum:
+                        add(
+                            F.SECRECY_SMALL_BATCH,
+                            None,
+                            f"{cid} round {number}: {cb.recorded} ballot(s) counted from box "
+                            f"{cb.box}, into whose batch only {cb.issued} were issued (minimum "
+                            f"{minimum})",
+                            {
+                                "community": cid,
+                                "round": number,
+                                "box": cb.box,
+                                "units": list(cb.units),
+                                "issued": cb.issued,
+                                "recorded": cb.recorded,
+                                "min_count_batch": minimum,
+                            },
+                        )
+                for units, issued, recorded in _over_returned(state, batches):
+                    add(
+                        rule_finding_code(UNIT_RETURNED_EXCEEDS_ISSUED),
+                        min(state.units[u].index for u in units),
+                        f"{cid} round {number}: {recorded} ballots recorded from the batch of "
+                        f"unit(s) {', '.join(units)}, {issued} issued into it (the round's own "
+                        "returned and issued totals decide whether it is void)",
+                        {
+                            "community": cid,
+                            "round": number,
+                            "units": list(units),
+                            "issued": issued,
+                            "recorded": recorded,
+                        },
+                    )
+
     def close(self) -> None:
         """Release the temporary leaf file of the replayed tree."""
         self.tree.close()
@@ -947,11 +977,22 @@ class Replay:
                         matches = not compare_declared(declared, result)
                     except ElectlogError:
                         matches = False
+                batches = state.counting_batches(cid, number)
+                counted = [cb.issued for cb in batches if cb.recorded]
                 rounds[str(number)] = {
                     "kind": rs.kind,
                     "declared": declared is not None,
                     "matches_declared": matches,
                     "result": _jsonable(result.to_dict()),
+                    "batches": {
+                        cb.box: {
+                            "units": list(cb.units),
+                            "issued": cb.issued,
+                            "recorded": cb.recorded,
+                        }
+                        for cb in batches
+                    },
+                    "smallest_anonymity_set": min(counted) if counted else None,
                 }
             units = {
                 u.unit: {
@@ -1026,6 +1067,42 @@ def _iso_us(micros: int) -> str:
     except OverflowError:
         return f"{micros} µs"
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _over_returned(
+    state: ElectionState, batches: Sequence[CountingBatch]
+) -> list[tuple[tuple[str, ...], int, int]]:
+    """Groups of counting batches that share a unit (usually one batch each) with more ballots
+    recorded than issued: ``(units, issued, recorded)`` per group."""
+    parent: dict[str, str] = {}
+
+    def find(u: str) -> str:
+        while parent.setdefault(u, u) != u:
+            parent[u] = parent[parent[u]]
+            u = parent[u]
+        return u
+
+    for cb in batches:
+        first = find(cb.units[0]) if cb.units else None
+        for u in cb.units[1:]:
+            root = find(u)
+            if first is not None and root != first:
+                parent[root] = first
+    recorded: dict[str, int] = {}
+    for cb in batches:
+        if cb.units:
+            root = find(cb.units[0])
+            recorded[root] = recorded.get(root, 0) + cb.recorded
+    members: dict[str, list[str]] = {}
+    for u in list(parent):
+        members.setdefault(find(u), []).append(u)
+    out = []
+    for root, units in sorted(members.items()):
+        issued = sum(state.units[u].issued for u in units if u in state.units)
+        got = recorded.get(root, 0)
+        if got > issued:
+            out.append((tuple(sorted(units)), issued, got))
+    return out
 
 
 def _jsonable(value: Any) -> Any:

@@ -12,6 +12,7 @@ from .events import (
     EVENT_TYPES,
     BallotIssued,
     BallotRecorded,
+    BoxMerged,
     BoxOpened,
     BoxSealed,
     BoxTransferred,
@@ -23,6 +24,7 @@ from .events import (
     ElectionDefined,
     ElectionEvent,
     GroupResultDeclared,
+    GroupVotingClosed,
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
@@ -31,6 +33,7 @@ from .events import (
     NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
+    ObserverAccredited,
     PostDef,
     PostList,
     ProxyAuthorised,
@@ -58,7 +61,7 @@ from .receipts import (
 )
 from .rules import ElectionMode, EligibilityBasis, Role, RuleSet
 from .scenario import Scenario, ScenarioKeys, build_small_election
-from .state import SIGNER_ROLES, ElectionState, EventContext
+from .state import SIGNER_ROLES, CountingBatch, ElectionState, EventContext
 from .tally import (
     BallotClass,
     Discrepancy,
@@ -80,6 +83,7 @@ __all__ = [
     "BallotClass",
     "BallotIssued",
     "BallotRecorded",
+    "BoxMerged",
     "BoxOpened",
     "BoxSealed",
     "BoxTransferred",
@@ -88,6 +92,7 @@ __all__ = [
     "CommitteeMemberWithdrawn",
     "CommitteeVacancyFilled",
     "CommunityDef",
+    "CountingBatch",
     "Discrepancy",
     "Election",
     "ElectionDefined",
@@ -97,6 +102,7 @@ __all__ = [
     "EligibilityBasis",
     "EventContext",
     "GroupResultDeclared",
+    "GroupVotingClosed",
     "HouseholdBallotCast",
     "HouseholdBallotIssued",
     "KeyAuthorised",
@@ -105,6 +111,7 @@ __all__ = [
     "NominationWithdrawn",
     "ObjectionDecided",
     "ObjectionFiled",
+    "ObserverAccredited",
     "PostDef",
     "PostList",
     "PostMarks",

@@ -26,6 +26,7 @@ __all__ = [
     "BALLOT_NOT_ENTITLED",
     "BALLOT_NOT_REGISTERED",
     "BOX_SEQUENCE",
+    "BOX_SMALL_BATCH",
     "CANDIDATES_LIST_LATE",
     "CANDIDATES_LIST_MISMATCH",
     "CANDIDATES_NOT_MORE_THAN_SEATS",
@@ -41,6 +42,8 @@ __all__ = [
     "NOMINATION_NOT_REGISTERED",
     "OBJECTION_DECISION_LATE",
     "OBJECTION_LATE",
+    "OBSERVER_BUSY",
+    "OBSERVER_NOT_ACCREDITED",
     "PHASE_OUT_OF_WINDOW",
     "PROXY_CAP_EXCEEDED",
     "PROXY_LIST_MISMATCH",
@@ -53,6 +56,7 @@ __all__ = [
     "REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION",
     "RESULT_MISMATCH",
     "RESULT_PREMATURE",
+    "ROLL_FROZEN",
     "ROLL_HASH_MISMATCH",
     "ROLL_PUBLISHED_LATE",
     "ROUND_CANDIDATES_MISMATCH",
@@ -62,6 +66,7 @@ __all__ = [
     "SIGNER_ROLE",
     "SIGNER_SCOPE",
     "SIGNER_UNAUTHORISED",
+    "TIME_INCONSISTENT",
     "UNIT_NOT_OPEN",
     "UNIT_OBSERVERS",
     "UNIT_OBSERVER_IS_CANDIDATE",
@@ -70,6 +75,7 @@ __all__ = [
     "VOTER_BASIS_INVALID",
     "VOTER_DUPLICATE",
     "VOTER_NOT_REGISTERED",
+    "VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION",
     "VOTER_REMOVAL_WITHOUT_REASON",
     "VOTER_UNDERAGE",
     "WRITEIN_NOT_REGISTERED",
@@ -101,6 +107,7 @@ SIGNER_REVOKED: Final = "signer.revoked"
 REF_UNKNOWN: Final = "ref.unknown"
 REF_DUPLICATE: Final = "ref.duplicate"
 PHASE_OUT_OF_WINDOW: Final = "phase.out_of_window"
+TIME_INCONSISTENT: Final = "time.inconsistent"
 # committee
 COMMITTEE_SIZE: Final = "committee.size"
 COMMITTEE_MEMBER_NOT_WITHDRAWN: Final = "committee.member_not_withdrawn"
@@ -110,6 +117,8 @@ VOTER_UNDERAGE: Final = "voter.underage"
 VOTER_BASIS_INVALID: Final = "voter.basis_invalid"
 VOTER_REMOVAL_WITHOUT_REASON: Final = "voter.removal_without_reason"
 VOTER_NOT_REGISTERED: Final = "voter.not_registered"
+VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION: Final = "voter.removal_after_roll_without_objection"
+ROLL_FROZEN: Final = "roll.frozen"
 REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION: Final = "registration.after_roll_without_objection"
 ROLL_PUBLISHED_LATE: Final = "roll.published_late"
 ROLL_HASH_MISMATCH: Final = "roll.hash_mismatch"
@@ -135,8 +144,11 @@ PROXY_LIST_MISMATCH: Final = "proxy.list_mismatch"
 UNIT_OBSERVERS: Final = "unit.observers"
 UNIT_OBSERVER_IS_CANDIDATE: Final = "unit.observer_is_candidate"
 UNIT_NOT_OPEN: Final = "unit.not_open"
+OBSERVER_NOT_ACCREDITED: Final = "observer.not_accredited"
+OBSERVER_BUSY: Final = "observer.busy"
 UNIT_RETURNED_EXCEEDS_ISSUED: Final = "unit.returned_exceeds_issued"
 BOX_SEQUENCE: Final = "box.sequence"
+BOX_SMALL_BATCH: Final = "box.small_batch"
 BALLOT_DUPLICATE_ISSUE: Final = "ballot.duplicate_issue"
 BALLOT_NOT_REGISTERED: Final = "ballot.not_registered"
 BALLOT_NOT_ENTITLED: Final = "ballot.not_entitled"
@@ -187,6 +199,13 @@ RULES: Final[dict[str, RuleInfo]] = {
             "or before the proxy list, a ballot recorded after the round's result)",
         ),
         _r(
+            TIME_INCONSISTENT,
+            "a signer's claimed time is earlier than the claimed time of its previous event "
+            "(writer and auditor); the auditor also binds claimed times to the witness "
+            "cosignature times around the entry, within time_tolerance_seconds",
+            "time_tolerance_seconds",
+        ),
+        _r(
             COMMITTEE_SIZE,
             "the election committee has fewer than committee_min (when the roll "
             "is published) or more than committee_max members",
@@ -215,6 +234,16 @@ RULES: Final[dict[str, RuleInfo]] = {
             "removal_reasons",
         ),
         _r(VOTER_NOT_REGISTERED, "a removal names a voter who is not on the roll"),
+        _r(
+            VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION,
+            "after the roll's first publication, a removal without reason 'objection_upheld' "
+            "citing an upheld objection, or a unit representative registered",
+        ),
+        _r(
+            ROLL_FROZEN,
+            "a registration, removal or unit representative after the community's first "
+            "ballot issuance (the roll is frozen for the vote)",
+        ),
         _r(
             REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION,
             "a registration after the roll's first "
@@ -297,17 +326,33 @@ RULES: Final[dict[str, RuleInfo]] = {
             "min_observers",
         ),
         _r(UNIT_OBSERVER_IS_CANDIDATE, "an observer is a candidate of the community"),
+        _r(
+            OBSERVER_NOT_ACCREDITED,
+            "a unit or box opening names an observer not accredited in the community by an "
+            "earlier observer.accredited",
+        ),
+        _r(
+            OBSERVER_BUSY,
+            "a unit opening names an observer who is already observing another open unit",
+        ),
         _r(UNIT_NOT_OPEN, "a ballot issued at, or an act on, a unit that is not open"),
         _r(
             UNIT_RETURNED_EXCEEDS_ISSUED,
-            "more ballots recorded than issued at a unit (the "
-            "round is void; reported by the auditor)",
+            "more ballots recorded from a counting batch than issued into it (a warning "
+            "reported by the auditor; the round is void only when the round's ballots returned "
+            "exceed its ballots issued)",
             kind="finding",
         ),
         _r(
             BOX_SEQUENCE,
             "box acts out of order: sealed once, transferred while sealed, opened "
             "once after its unit closed; ballots recorded only into an opened box",
+        ),
+        _r(
+            BOX_SMALL_BATCH,
+            "a box opened for counting although fewer than min_count_batch ballots were issued "
+            "into its counting batch (merge it into another box first, box.merged)",
+            "min_count_batch",
         ),
         _r(BALLOT_DUPLICATE_ISSUE, "a second ballot issued to one voter in one round"),
         _r(
@@ -323,9 +368,10 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(BALLOT_DUPLICATE_SERIAL, "a ballot serial recorded twice in one round"),
         _r(
             WRITEIN_NOT_REGISTERED,
-            "a write-in names someone not on the roll: that post of the "
-            "ballot is void (the ballot is still recorded)",
-            kind="void",
+            "a recorded ballot's write-in names someone not on the roll (of the group, in a "
+            "group election): refused; the counting unit records that post as "
+            '{"void": "writein_not_registered"}, only the reason, and the post is void on '
+            "that ballot",
         ),
         _r(RESULT_MISMATCH, "a declared result differs from the recomputed tally"),
         _r(

@@ -29,12 +29,13 @@ from electlog.errors import EntryError
 from electlog.events import Statement
 
 from .rules import ELIGIBILITY_BASES, ElectionMode, Role, RuleSet
-from .tally import PostMarks
+from .tally import VOID_POST_REASONS, PostMarks
 
 __all__ = [
     "EVENT_TYPES",
     "BallotIssued",
     "BallotRecorded",
+    "BoxMerged",
     "BoxOpened",
     "BoxSealed",
     "BoxTransferred",
@@ -46,6 +47,7 @@ __all__ = [
     "ElectionDefined",
     "ElectionEvent",
     "GroupResultDeclared",
+    "GroupVotingClosed",
     "HouseholdBallotCast",
     "HouseholdBallotIssued",
     "KeyAuthorised",
@@ -54,6 +56,7 @@ __all__ = [
     "NominationWithdrawn",
     "ObjectionDecided",
     "ObjectionFiled",
+    "ObserverAccredited",
     "PostDef",
     "PostList",
     "ProxyAuthorised",
@@ -248,6 +251,9 @@ def _bad_map(where: str) -> Any:
 
 
 _MARK_KEYS: Final = frozenset({"for", "against", "write_ins"})
+_VOID_KEYS: Final = frozenset({"void"})
+_VOID_REASONS: Final = frozenset(VOID_POST_REASONS)
+_VOID_MARKS: Final = {reason: PostMarks(void=reason) for reason in VOID_POST_REASONS}
 
 
 def _ids_ok(ids: Any) -> bool:
@@ -268,7 +274,9 @@ def _ids_ok(ids: Any) -> bool:
 
 
 class _Marks(_Kind):
-    """Marks per post: ``{post: {"against": [ids], "for": [ids], "write_ins": [ids]}}``."""
+    """Marks per post: ``{post: {"against": [ids], "for": [ids], "write_ins": [ids]}}``, or
+    ``{post: {"void": reason}}`` for a post recorded void with only a reason (one of
+    :data:`~electlog.election.tally.VOID_POST_REASONS`)."""
 
     marks = True
 
@@ -281,8 +289,17 @@ class _Marks(_Kind):
             if type(post) is not str or not post or len(post) > MAX_ID:
                 raise EntryError(f"{where} has a bad post id {post!r}")
             if type(pm) is not dict or pm.keys() != _MARK_KEYS:
+                if type(pm) is dict and pm.keys() == _VOID_KEYS:
+                    reason = pm["void"]
+                    if type(reason) is not str or reason not in _VOID_REASONS:
+                        raise EntryError(
+                            f"{where}.{post}.void must be one of {', '.join(VOID_POST_REASONS)}"
+                        )
+                    out[post] = _VOID_MARKS[reason]
+                    continue
                 raise EntryError(
-                    f"{where}.{post} must be a map with exactly 'against', 'for', 'write_ins'"
+                    f"{where}.{post} must be a map with exactly 'against', 'for', 'write_ins' "
+                    f"(or only 'void')"
                 )
             f, a, w = pm["for"], pm["against"], pm["write_ins"]
             if not (ids_ok(f) and ids_ok(a) and ids_ok(w)):
@@ -300,18 +317,23 @@ class _Marks(_Kind):
     def dump(self, value: Any) -> Any:
         if not isinstance(value, Mapping):
             return value
-        return {
-            post: (
-                {
-                    "against": sorted(pm.against),
-                    "for": sorted(pm.for_),
-                    "write_ins": sorted(pm.write_ins),
-                }
-                if isinstance(pm, PostMarks)
-                else pm
-            )
-            for post, pm in value.items()
-        }
+        return {post: _dump_post(pm) for post, pm in value.items()}
+
+
+def _dump_post(pm: Any) -> Any:
+    if not isinstance(pm, PostMarks):
+        return pm
+    if pm.void is not None:
+        if pm.for_ or pm.against or pm.write_ins:
+            raise EntryError("a post recorded void carries no marks (for, against, write_ins)")
+        if pm.void not in _VOID_REASONS:
+            raise EntryError(f"void post reason must be one of {', '.join(VOID_POST_REASONS)}")
+        return {"void": pm.void}
+    return {
+        "against": sorted(pm.against),
+        "for": sorted(pm.for_),
+        "write_ins": sorted(pm.write_ins),
+    }
 
 
 ID: Final = _Id()
@@ -796,6 +818,41 @@ class RoundCalled(ElectionEvent):
     source_round: int = attrs.field(metadata=_k(_Int(1, 1000)))
     kind: str = attrs.field(metadata=_k(_Enum(ROUND_KINDS)))
     posts: tuple[PostList, ...] = attrs.field(metadata=_k(_List(_Struct(PostList), min_items=1)))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class ObserverAccredited(ElectionEvent):
+    """The community's election committee accredits ``observer`` (of ``organisation``): only
+    accredited observers may be named when a unit or a box is opened."""
+
+    TYPE: ClassVar[str] = "observer.accredited"
+    community: str = attrs.field(metadata=_k(ID))
+    observer: str = attrs.field(metadata=_k(ID))
+    organisation: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class GroupVotingClosed(ElectionEvent):
+    """A resident group's household voting closes: no household ballot is issued after it, and
+    household ballots are cast (recorded) and the result declared only after it."""
+
+    TYPE: ClassVar[str] = "group.voting_closed"
+    community: str = attrs.field(metadata=_k(ID))
+    group: str = attrs.field(metadata=_k(ID))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class BoxMerged(ElectionEvent):
+    """Sealed, unopened ``box`` (its unit closed) is emptied into sealed, unopened ``into`` of
+    the same community and round; ``box`` is never opened, its ballots are recorded from
+    ``into`` (one counting batch)."""
+
+    TYPE: ClassVar[str] = "box.merged"
+    box: str = attrs.field(metadata=_k(ID))
+    into: str = attrs.field(metadata=_k(ID))
 
 
 # --------------------------------------------------------------------------- decoding

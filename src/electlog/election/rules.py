@@ -102,6 +102,8 @@ _INT_FIELDS: Final = (
     "group_rep_seats",
     "non_local_min_years",
     "tz_offset_minutes",
+    "min_count_batch",
+    "time_tolerance_seconds",
 )
 _TUPLE_FIELDS: Final = ("eligible_bases", "removal_reasons", "proxy_relationships")
 _SHARE_FIELDS: Final = ("majority", "supplementary_min", "turnout_min")
@@ -224,6 +226,12 @@ class RuleSet:
     """Tally parameters (majority, supplementary minimum, turnout minimum, combined ballot)."""
     tz_offset_minutes: int = attrs.field(default=480)
     """Offset of the election's local time from UTC in minutes (UTC+8 = 480)."""
+    min_count_batch: int = attrs.field(default=10, validator=_nonneg_int)
+    """A box is opened for counting only if at least this many ballots were issued into its
+    counting batch (its own unit and the units of boxes merged into it, ``box.merged``)."""
+    time_tolerance_seconds: int = attrs.field(default=900, validator=_nonneg_int)
+    """How far a statement's claimed time may lie outside the witness cosignature times around
+    its entry (the auditor's time binding, ``time.inconsistent``)."""
 
     def __attrs_post_init__(self) -> None:
         if self.nominator_limit is not None:

@@ -34,6 +34,7 @@ from . import codes as C
 from .events import (
     BallotIssued,
     BallotRecorded,
+    BoxMerged,
     BoxOpened,
     BoxSealed,
     BoxTransferred,
@@ -45,6 +46,7 @@ from .events import (
     ElectionDefined,
     ElectionEvent,
     GroupResultDeclared,
+    GroupVotingClosed,
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
@@ -53,6 +55,7 @@ from .events import (
     NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
+    ObserverAccredited,
     PostList,
     ProxyAuthorised,
     ProxyListPublished,
@@ -83,6 +86,7 @@ __all__ = [
     "SIGNER_ROLES",
     "BoxState",
     "CommunityState",
+    "CountingBatch",
     "ElectionState",
     "EventContext",
     "GroupElection",
@@ -124,7 +128,9 @@ SIGNER_ROLES: Final[dict[type[ElectionEvent], tuple[Role, ...]]] = {
     UnitRepRegistered: (_REG,),
     ObjectionFiled: (_EC,),
     ObjectionDecided: (_EC,),
+    ObserverAccredited: (_EC,),
     HouseholdBallotIssued: (_PS,),
+    GroupVotingClosed: (_PS,),
     HouseholdBallotCast: (_CU,),
     GroupResultDeclared: (_EC,),
     NominationFiled: (_EC,),
@@ -137,6 +143,7 @@ SIGNER_ROLES: Final[dict[type[ElectionEvent], tuple[Role, ...]]] = {
     UnitClosed: (_PS,),
     BoxSealed: (_PS,),
     BoxTransferred: (_PS,),
+    BoxMerged: (_CU,),
     BoxOpened: (_CU,),
     BallotIssued: (_PS,),
     BallotRecorded: (_CU,),
@@ -177,6 +184,18 @@ class EventContext:
 
 
 # --------------------------------------------------------------------------- projections
+
+
+@attrs.frozen(kw_only=True)
+class CountingBatch:
+    """The ballots counted from one box: the ``units`` whose ballots it holds (its own and those
+    of the boxes merged into it), the ballots ``issued`` into them (each unit once: the
+    anonymity set of every ballot counted from it) and the ballots ``recorded`` from it."""
+
+    box: str
+    units: tuple[str, ...]
+    issued: int
+    recorded: int
 
 
 class UnitState:
@@ -228,10 +247,11 @@ class UnitState:
 
 
 class BoxState:
-    """A ballot box: the unit that sealed it, the unit holding it, ``opened`` and the number of
-    ballots recorded from it."""
+    """A ballot box: the unit that sealed it, the unit holding it, ``opened``, the number of
+    ballots recorded from it, the box it was merged into (``box.merged``) and its counting
+    ``batch`` (its own unit and the units of the boxes merged into it, each once)."""
 
-    __slots__ = ("box", "custody", "opened", "recorded", "unit")
+    __slots__ = ("batch", "box", "custody", "merged_into", "opened", "recorded", "unit")
 
     def __init__(self, box: str, unit: str) -> None:
         self.box = box
@@ -239,10 +259,20 @@ class BoxState:
         self.custody = unit
         self.opened = False
         self.recorded = 0
+        self.merged_into: str | None = None
+        self.batch: list[str] = [unit]  # units whose ballots this box holds (counting batch)
 
     def to_data(self) -> list[Any]:
         """Canonical form for :meth:`ElectionState.state_hash`."""
-        return [self.box, self.unit, self.custody, self.opened, self.recorded]
+        return [
+            self.box,
+            self.unit,
+            self.custody,
+            self.opened,
+            self.recorded,
+            self.merged_into,
+            sorted(self.batch),
+        ]
 
 
 class RoundState:
@@ -250,6 +280,7 @@ class RoundState:
 
     __slots__ = (
         "community",
+        "counting_at",
         "declared",
         "issued",
         "issued_households",
@@ -257,6 +288,7 @@ class RoundState:
         "kind",
         "number",
         "posts",
+        "registered",
         "serials",
         "source_round",
         "tally",
@@ -286,6 +318,8 @@ class RoundState:
         self.units: list[str] = []
         self.declared: dict[str, Any] | None = None
         self.void_writeins = 0
+        self.registered: int | None = None  # electorate frozen at the round's first issuance
+        self.counting_at: int | None = None  # entry index of the round's first box.opened
 
     @property
     def supplementary(self) -> bool:
@@ -298,6 +332,7 @@ class GroupElection:
     ``group_rep``, write-ins only, one ballot per household)."""
 
     __slots__ = (
+        "closed",
         "community",
         "declared",
         "group",
@@ -323,6 +358,7 @@ class GroupElection:
         self.serials: set[bytes] = set()
         self.declared: dict[str, Any] | None = None
         self.void_writeins = 0
+        self.closed = False  # group.voting_closed
 
 
 class CommunityState:
@@ -341,6 +377,9 @@ class CommunityState:
         self.roll_day: int | None = None  # local day of the first publication
         self.roll_publications: list[tuple[int, bytes]] = []
         self.reps: dict[str, UnitRepRegistered] = {}
+        self.observers: dict[str, str] = {}  # accredited observer -> organisation
+        self.frozen_at: int | None = None  # entry index of the first ballot.issued (roll frozen)
+        self.observing: dict[str, str] = {}  # observer -> the open unit they observe
         # committee
         self.committee: set[str] = set()
         self.vacancies: set[str] = set()  # withdrawn members not yet replaced
@@ -401,6 +440,7 @@ class ElectionState:
         self.nominations: dict[str, NominationFiled] = {}
         self.units: dict[str, UnitState] = {}
         self.boxes: dict[str, BoxState] = {}
+        self.last_time: dict[bytes, int] = {}  # signer -> latest claimed time (µs UTC)
         self._tz = 0
         self._signer_scopes: dict[tuple[bytes, type], frozenset[str] | None] = {}
         self._checks: dict[type[ElectionEvent], Callable[[EventContext, Any], None]] = {
@@ -417,6 +457,9 @@ class ElectionState:
             UnitRepRegistered: self._check_rep,
             HouseholdBallotIssued: self._check_household_issued,
             HouseholdBallotCast: self._check_household_cast,
+            GroupVotingClosed: self._check_group_closed,
+            ObserverAccredited: self._check_observer_accredited,
+            BoxMerged: self._check_box_merged,
             GroupResultDeclared: self._check_group_result,
             NominationFiled: self._check_nomination,
             NominationWithdrawn: self._check_withdrawal,
@@ -449,6 +492,9 @@ class ElectionState:
             UnitRepRegistered: self._apply_rep,
             HouseholdBallotIssued: self._apply_household_issued,
             HouseholdBallotCast: self._apply_household_cast,
+            GroupVotingClosed: self._apply_group_closed,
+            ObserverAccredited: self._apply_observer_accredited,
+            BoxMerged: self._apply_box_merged,
             GroupResultDeclared: self._apply_group_result,
             NominationFiled: self._apply_nomination,
             NominationWithdrawn: self._apply_withdrawal,
@@ -505,6 +551,14 @@ class ElectionState:
         if fn is None:
             raise UsageError(f"not an election event: {etype.__name__}")
         self._check_signer(ctx, event)
+        last = self.last_time.get(ctx.signer)
+        if last is not None and ctx.time < last:
+            raise _violation(
+                C.TIME_INCONSISTENT,
+                f"entry {ctx.index} ({event.TYPE}) claims a time {(last - ctx.time) / 1e6:.0f} s "
+                "earlier than the signer's previous event",
+                ctx.signer.hex()[:16],
+            )
         fn(ctx, event)
 
     def apply(self, ctx: EventContext, event: ElectionEvent) -> None:
@@ -516,6 +570,9 @@ class ElectionState:
         fn = self._applies.get(etype)
         if fn is None:
             raise UsageError(f"not an election event: {etype.__name__}")
+        last = self.last_time.get(ctx.signer)
+        if last is None or ctx.time > last:
+            self.last_time[ctx.signer] = ctx.time
         community = getattr(event, "community", None)
         if community is not None and community not in self.communities:
             return
@@ -566,9 +623,12 @@ class ElectionState:
         return rs
 
     def result(self, community: str, number: int) -> RoundResult:
-        """The recomputed result of a round from the ballots recorded so far."""
+        """The recomputed result of a round from the ballots recorded so far; its ``registered``
+        is the electorate frozen at the round's first ``ballot.issued`` (the current electorate
+        before any ballot is issued)."""
         rs = self.round(community, number)
-        return rs.tally.result(registered=self.electorate(community), issued=rs.issued)
+        registered = rs.registered if rs.registered is not None else self.electorate(community)
+        return rs.tally.result(registered=registered, issued=rs.issued)
 
     def group_result(self, community: str, group: str) -> RoundResult:
         """The recomputed result of a resident group election."""
@@ -595,6 +655,7 @@ class ElectionState:
         "units",
         "tally",
         "results",
+        "times",
     )
 
     def state_hashes(self) -> dict[str, bytes]:
@@ -663,6 +724,7 @@ class ElectionState:
                     c.roll_day,
                     [[d, h] for d, h in c.roll_publications],
                     sorted([r.rep, r.organisation] for r in c.reps.values()),
+                    c.frozen_at,
                 ]
                 for c in cs_list
             ]
@@ -683,6 +745,7 @@ class ElectionState:
                             sorted([h, n] for h, n in ge.households.items()),
                             sorted(ge.serials),
                             ge.void_writeins,
+                            ge.closed,
                             self.group_result(c.community, g).to_dict(),
                         ]
                         for g, ge in sorted(c.group_elections.items())
@@ -717,6 +780,14 @@ class ElectionState:
             return [
                 [u.to_data() for _, u in sorted(self.units.items())],
                 [b.to_data() for _, b in sorted(self.boxes.items())],
+                [
+                    [
+                        c.community,
+                        sorted([o, org] for o, org in c.observers.items()),
+                        sorted([o, u] for o, u in c.observing.items()),
+                    ]
+                    for c in cs_list
+                ],
             ]
         if name == "tally":
             return [
@@ -733,6 +804,8 @@ class ElectionState:
                             sorted([g, h, k] for (g, h), k in rs.issued_households.items()),
                             sorted(rs.serials),
                             rs.void_writeins,
+                            rs.registered,
+                            rs.counting_at,
                             sorted(rs.units),
                             self.result(c.community, n).to_dict(),
                         ]
@@ -743,6 +816,8 @@ class ElectionState:
                 ]
                 for c in cs_list
             ]
+        if name == "times":
+            return sorted([k, t] for k, t in self.last_time.items())
         # results
         return [
             [
@@ -944,8 +1019,19 @@ class ElectionState:
 
     # ------------------------------------------------------------------ voters and roll
 
+    @staticmethod
+    def _roll_open(cs: CommunityState, what: str, who: str) -> None:
+        if cs.frozen_at is not None:
+            raise _violation(
+                C.ROLL_FROZEN,
+                f"{what} after the first ballot of {cs.community} was issued "
+                f"(entry {cs.frozen_at}): the roll is frozen",
+                who,
+            )
+
     def _check_voter_registered(self, ctx: EventContext, ev: VoterRegistered) -> None:
         cs = self.communities[ev.community]
+        self._roll_open(cs, "registration", ev.voter)
         day = self.local_day(ctx.time)
         if day >= self.election_day:
             raise _violation(
@@ -1041,6 +1127,7 @@ class ElectionState:
         cs = self.communities[ev.community]
         if ev.voter not in cs.roll:
             raise _violation(C.VOTER_NOT_REGISTERED, f"not on the roll of {ev.community}", ev.voter)
+        self._roll_open(cs, "removal", ev.voter)
         if ev.reason not in self.rules.removal_reasons:
             raise _violation(
                 C.VOTER_REMOVAL_WITHOUT_REASON,
@@ -1056,6 +1143,13 @@ class ElectionState:
                     "removal for an upheld objection cites no upheld objection about this voter",
                     ev.voter,
                 )
+        elif cs.roll_day is not None:
+            raise _violation(
+                C.VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION,
+                f"removal ({ev.reason}) after the roll's publication: only an upheld objection "
+                "('objection_upheld') removes a voter now",
+                ev.voter,
+            )
 
     def _apply_voter_removed(self, ctx: EventContext, ev: VoterRemoved) -> None:
         cs = self.communities[ev.community]
@@ -1156,6 +1250,13 @@ class ElectionState:
 
     def _check_rep(self, ctx: EventContext, ev: UnitRepRegistered) -> None:
         cs = self.communities[ev.community]
+        self._roll_open(cs, "unit representative", ev.rep)
+        if cs.roll_day is not None:
+            raise _violation(
+                C.VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION,
+                "unit representative registered after the roll's publication",
+                ev.rep,
+            )
         if ev.rep in cs.reps or ev.rep in self.voters:
             raise _violation(
                 C.REF_DUPLICATE, "id already used by a voter or representative", ev.rep
@@ -1167,7 +1268,8 @@ class ElectionState:
     # ------------------------------------------------------------------ resident groups
 
     def _group(
-        self, ev: HouseholdBallotIssued | HouseholdBallotCast | GroupResultDeclared
+        self,
+        ev: HouseholdBallotIssued | HouseholdBallotCast | GroupResultDeclared | GroupVotingClosed,
     ) -> tuple[CommunityState, GroupElection]:
         cs = self.communities[ev.community]
         if ev.group not in cs.groups:
@@ -1194,6 +1296,12 @@ class ElectionState:
 
     def _check_household_issued(self, ctx: EventContext, ev: HouseholdBallotIssued) -> None:
         cs, ge = self._group(ev)
+        if ge.closed:
+            raise _violation(
+                C.PHASE_OUT_OF_WINDOW,
+                f"household ballot issued after group {ev.group}'s voting closed",
+                ev.household,
+            )
         if (ev.group, ev.household) not in cs.households:
             raise _violation(
                 C.REF_UNKNOWN, "no registered voter lives in that household", ev.household
@@ -1212,9 +1320,20 @@ class ElectionState:
             ge.households[ev.household] = ge.households.get(ev.household, 0) + 1
 
     def _check_household_cast(self, ctx: EventContext, ev: HouseholdBallotCast) -> None:
-        _, ge = self._group(ev)
+        cs, ge = self._group(ev)
+        if not ge.closed:
+            raise _violation(
+                C.PHASE_OUT_OF_WINDOW,
+                f"household ballot cast before group {ev.group}'s voting closed",
+                ev.group,
+            )
         if ev.serial in ge.serials:
             raise _violation(C.BALLOT_DUPLICATE_SERIAL, "serial already recorded", ev.serial.hex())
+        roll = cs.roll
+        group = ev.group
+        self._writeins_registered(
+            ev.marks, lambda v: (r := roll.get(v)) is not None and r.group == group
+        )
 
     def _apply_household_cast(self, ctx: EventContext, ev: HouseholdBallotCast) -> None:
         ge = self._group_for_apply(ev.community, ev.group)
@@ -1230,8 +1349,24 @@ class ElectionState:
         ge.void_writeins += voided
         ge.tally.add(marks)
 
+    def _check_group_closed(self, ctx: EventContext, ev: GroupVotingClosed) -> None:
+        _, ge = self._group(ev)
+        if ge.closed:
+            raise _violation(C.REF_DUPLICATE, "the group's voting is already closed", ev.group)
+
+    def _apply_group_closed(self, ctx: EventContext, ev: GroupVotingClosed) -> None:
+        ge = self._group_for_apply(ev.community, ev.group)
+        if ge is not None:
+            ge.closed = True
+
     def _check_group_result(self, ctx: EventContext, ev: GroupResultDeclared) -> None:
-        self._group(ev)
+        _, ge = self._group(ev)
+        if not ge.closed:
+            raise _violation(
+                C.PHASE_OUT_OF_WINDOW,
+                f"group result declared before group {ev.group}'s voting closed",
+                ev.group,
+            )
         self._compare(ev.result, self.group_result(ev.community, ev.group), ev.group)
 
     def _apply_group_result(self, ctx: EventContext, ev: GroupResultDeclared) -> None:
@@ -1257,6 +1392,23 @@ class ElectionState:
             )
 
     @staticmethod
+    def _writeins_registered(
+        marks: Mapping[str, PostMarks], registered: Callable[[str], bool]
+    ) -> None:
+        """Refuse a ballot whose write-ins name someone not registered: the counting unit
+        records that post as ``{"void": "writein_not_registered"}`` instead."""
+        for post, pm in marks.items():
+            if pm.write_ins:
+                strangers = [w for w in pm.write_ins if not registered(w)]
+                if strangers:
+                    raise _violation(
+                        C.WRITEIN_NOT_REGISTERED,
+                        f"post {post}: a write-in names no registered voter; record the post as "
+                        '{"void": "writein_not_registered"}',
+                        post,
+                    )
+
+    @staticmethod
     def _effective_marks(
         marks: Mapping[str, PostMarks], registered: Callable[[str], bool]
     ) -> tuple[Mapping[str, PostMarks], int]:
@@ -1268,6 +1420,8 @@ class ElectionState:
                 if out is None:
                     out = dict(marks)
                 out[post] = _VOID_POST
+                voided += 1
+            elif pm.void is not None:
                 voided += 1
         return (marks if out is None else out), voided
 
@@ -1362,6 +1516,7 @@ class ElectionState:
                 f"{self.rules.candidates_days_before}",
                 ev.community,
             )
+        self._observers_not_candidates(cs, ev.posts)
         listed_posts = [pl.post for pl in ev.posts]
         want_posts = {p: d.seats for p, d in cs.posts.items()}
         got_posts = {pl.post: pl.seats for pl in ev.posts}
@@ -1531,6 +1686,33 @@ class ElectionState:
             raise _violation(
                 C.UNIT_OBSERVER_IS_CANDIDATE, f"{what}: an observer is a candidate", *bad
             )
+        strangers = sorted(o for o in distinct if o not in cs.observers)
+        if strangers:
+            raise _violation(
+                C.OBSERVER_NOT_ACCREDITED,
+                f"{what}: observer(s) not accredited in {cs.community}",
+                *strangers,
+            )
+
+    @staticmethod
+    def _observers_not_candidates(cs: CommunityState, posts: tuple[PostList, ...]) -> None:
+        bad = sorted({c for pl in posts for c in pl.candidates if c in cs.observers})
+        if bad:
+            raise _violation(
+                C.UNIT_OBSERVER_IS_CANDIDATE, "an accredited observer cannot be a candidate", *bad
+            )
+
+    def _check_observer_accredited(self, ctx: EventContext, ev: ObserverAccredited) -> None:
+        cs = self.communities[ev.community]
+        if ev.observer in cs.observers:
+            raise _violation(C.REF_DUPLICATE, "observer already accredited", ev.observer)
+        if ev.observer in cs.candidates:
+            raise _violation(
+                C.UNIT_OBSERVER_IS_CANDIDATE, "a candidate cannot be an observer", ev.observer
+            )
+
+    def _apply_observer_accredited(self, ctx: EventContext, ev: ObserverAccredited) -> None:
+        self.communities[ev.community].observers.setdefault(ev.observer, ev.organisation)
 
     def _check_unit_opened(self, ctx: EventContext, ev: UnitOpened) -> None:
         cs = self.communities[ev.community]
@@ -1555,7 +1737,20 @@ class ElectionState:
                 "voting before the community's proxy list is published",
                 ev.unit,
             )
+        if rs.counting_at is not None:
+            raise _violation(
+                C.PHASE_OUT_OF_WINDOW,
+                f"round {ev.round} of {ev.community}: counting began at entry {rs.counting_at}",
+                ev.unit,
+            )
         self._check_observers(cs, ev.observers, ev.unit)
+        busy = sorted(o for o in set(ev.observers) if o in cs.observing)
+        if busy:
+            raise _violation(
+                C.OBSERVER_BUSY,
+                f"{ev.unit}: observer(s) already at open unit {cs.observing[busy[0]]}",
+                *busy,
+            )
 
     def _apply_unit_opened(self, ctx: EventContext, ev: UnitOpened) -> None:
         if ev.unit in self.units:
@@ -1565,6 +1760,9 @@ class ElectionState:
             return
         self.units[ev.unit] = UnitState(ev, ctx.index)
         rs.units.append(ev.unit)
+        observing = self.communities[ev.community].observing
+        for o in ev.observers:
+            observing.setdefault(o, ev.unit)
 
     def _open_unit(self, unit_id: str, what: str) -> UnitState:
         unit = self.units[unit_id]  # existence checked by _scope_of
@@ -1577,11 +1775,26 @@ class ElectionState:
 
     def _apply_unit_closed(self, ctx: EventContext, ev: UnitClosed) -> None:
         unit = self.units.get(ev.unit)
-        if unit is not None:
+        if unit is not None and not unit.closed:
             unit.closed = True
+            observing = self.communities[unit.community].observing
+            for o in unit.observers:
+                if observing.get(o) == unit.unit:
+                    del observing[o]
+
+    def _counting_not_begun(self, unit: UnitState, what: str, *ids: str) -> None:
+        rs = self.communities[unit.community].rounds.get(unit.round)
+        if rs is not None and rs.counting_at is not None:
+            raise _violation(
+                C.PHASE_OUT_OF_WINDOW,
+                f"{what}: counting of {unit.community} round {unit.round} began at entry "
+                f"{rs.counting_at}",
+                *ids,
+            )
 
     def _check_box_sealed(self, ctx: EventContext, ev: BoxSealed) -> None:
-        self._open_unit(ev.unit, "box.sealed")
+        unit = self._open_unit(ev.unit, "box.sealed")
+        self._counting_not_begun(unit, "box.sealed", ev.box)
         if ev.box in self.boxes:
             raise _violation(C.BOX_SEQUENCE, "box already sealed", ev.box)
 
@@ -1605,26 +1818,107 @@ class ElectionState:
         if box is not None and ev.to_unit in self.units:
             box.custody = ev.to_unit
 
+    def batch_issued(self, box: str) -> int:
+        """Ballots issued into the counting batch of ``box``: the ``issued`` of its own unit and
+        of the units of the boxes merged into it, each unit once (the anonymity set of every
+        ballot counted from it)."""
+        b = self.boxes.get(box)
+        if b is None:
+            raise UsageError(f"unknown box {box!r}")
+        units = self.units
+        return sum(units[u].issued for u in b.batch if u in units)
+
+    def counting_batches(self, community: str, number: int) -> tuple[CountingBatch, ...]:
+        """The counting batches of a round: every box of its units that was opened or had
+        ballots recorded from it, by box id (:class:`UsageError` for an unknown round)."""
+        rs = self.round(community, number)
+        out = []
+        for u in rs.units:
+            for b in self.units[u].boxes:
+                box = self.boxes[b]
+                if box.opened or box.recorded:
+                    out.append(
+                        CountingBatch(
+                            box=b,
+                            units=tuple(sorted(box.batch)),
+                            issued=self.batch_issued(b),
+                            recorded=box.recorded,
+                        )
+                    )
+        return tuple(sorted(out, key=lambda cb: cb.box))
+
+    def _check_box_merged(self, ctx: EventContext, ev: BoxMerged) -> None:
+        box = self.boxes[ev.box]  # existence checked by _scope_of
+        into = self.boxes.get(ev.into)
+        if into is None:
+            raise _violation(C.REF_UNKNOWN, "box.merged: unknown target box", ev.into)
+        if ev.box == ev.into:
+            raise _violation(C.BOX_SEQUENCE, "a box cannot be merged into itself", ev.box)
+        for b in (box, into):
+            if b.opened:
+                raise _violation(C.BOX_SEQUENCE, "an opened box cannot be merged", b.box)
+            if b.merged_into is not None:
+                raise _violation(C.BOX_SEQUENCE, "box already merged into another", b.box)
+        unit = self.units[box.unit]
+        if not unit.closed:
+            raise _violation(
+                C.BOX_SEQUENCE, f"box merged while its unit {unit.unit} is still open", ev.box
+            )
+        target = self.units[into.unit]
+        if target.community != unit.community or target.round != unit.round:
+            raise _violation(
+                C.BOX_SEQUENCE, "boxes of different communities or rounds", ev.box, ev.into
+            )
+
+    def _apply_box_merged(self, ctx: EventContext, ev: BoxMerged) -> None:
+        box = self.boxes.get(ev.box)
+        into = self.boxes.get(ev.into)
+        if box is None or into is None or box is into or box.merged_into is not None:
+            return
+        box.merged_into = ev.into
+        batch = into.batch
+        for u in box.batch:
+            if u not in batch:
+                batch.append(u)
+
     def _check_box_opened(self, ctx: EventContext, ev: BoxOpened) -> None:
         box = self.boxes[ev.box]
         if box.opened:
             raise _violation(C.BOX_SEQUENCE, "box already opened", ev.box)
+        if box.merged_into is not None:
+            raise _violation(
+                C.BOX_SEQUENCE, f"box was merged into {box.merged_into}; it is never opened", ev.box
+            )
         unit = self.units[box.unit]
         if not unit.closed:
             raise _violation(
                 C.BOX_SEQUENCE, f"box opened while its unit {unit.unit} is still open", ev.box
             )
         self._check_observers(self.communities[unit.community], ev.observers, ev.box)
+        issued = self.batch_issued(ev.box)
+        if issued < self.rules.min_count_batch:
+            raise _violation(
+                C.BOX_SMALL_BATCH,
+                f"{issued} ballot(s) issued into the counting batch of {ev.box} "
+                f"(units {', '.join(sorted(box.batch))}), fewer than "
+                f"{self.rules.min_count_batch}: merge it into another box first",
+                ev.box,
+            )
 
     def _apply_box_opened(self, ctx: EventContext, ev: BoxOpened) -> None:
         box = self.boxes.get(ev.box)
         if box is not None:
             box.opened = True
+            unit = self.units[box.unit]
+            rs = self.communities[unit.community].rounds.get(unit.round)
+            if rs is not None and rs.counting_at is None:
+                rs.counting_at = ctx.index
 
     # ------------------------------------------------------------------ ballots
 
     def _check_ballot_issued(self, ctx: EventContext, ev: BallotIssued) -> None:
         unit = self._open_unit(ev.unit, "ballot.issued")
+        self._counting_not_begun(unit, "ballot.issued", ev.unit, ev.voter)
         cs = self.communities[unit.community]
         rs = cs.rounds[unit.round]
         principal = ev.voter
@@ -1680,6 +1974,10 @@ class ElectionState:
         cs = self.communities[unit.community]
         rs = cs.rounds[unit.round]
         principal = ev.proxy_for if ev.proxy_for is not None else ev.voter
+        if rs.registered is None:
+            rs.registered = self.electorate(cs.community)
+        if cs.frozen_at is None:
+            cs.frozen_at = ctx.index
         unit.issued += 1
         rs.issued += 1
         rs.issued_voters.add(principal)
@@ -1703,6 +2001,7 @@ class ElectionState:
             raise _violation(
                 C.BALLOT_DUPLICATE_SERIAL, "ballot serial already recorded", ev.serial.hex()
             )
+        self._writeins_registered(ev.marks, self.communities[unit.community].roll.__contains__)
 
     def _apply_ballot_recorded(self, ctx: EventContext, ev: BallotRecorded) -> None:
         box = self.boxes.get(ev.box)
@@ -1731,7 +2030,12 @@ class ElectionState:
                 C.REF_DUPLICATE, f"round {ev.round} result already declared", ev.community
             )
         open_units = [u for u in rs.units if not self.units[u].closed]
-        unopened = [b for u in rs.units for b in self.units[u].boxes if not self.boxes[b].opened]
+        unopened = [
+            b
+            for u in rs.units
+            for b in self.units[u].boxes
+            if not self.boxes[b].opened and self.boxes[b].merged_into is None
+        ]
         if open_units or unopened:
             raise _violation(
                 C.RESULT_PREMATURE,
@@ -1765,6 +2069,7 @@ class ElectionState:
                 ev.community,
             )
         first = self.result(ev.community, ev.source_round)
+        self._observers_not_candidates(cs, ev.posts)
         names = [pl.post for pl in ev.posts]
         if len(names) != len(set(names)):
             raise _violation(C.REF_DUPLICATE, "a post appears twice", ev.community)

@@ -13,8 +13,10 @@ Rules (GUIDE §4, issue 4; every number is a :class:`TallyRules` parameter):
   its marks are malformed: a "for"/"against" mark on someone not on that post's list, a candidate
   marked both "for" and "against", a write-in naming a listed candidate (a listed candidate is
   marked in the "for" column), a name repeated within one column, or marks for a post id that is
-  not part of the round. None of these raises: the ballot is a physical fact, it is counted as
-  cast, and only the affected post contributes nothing.
+  not part of the round, or when the counting unit recorded it void with only a reason
+  (``PostMarks.void``, e.g. a write-in naming no registered voter). None of these raises: the
+  ballot is a physical fact, it is counted as cast, and only the affected post contributes
+  nothing.
 * A ballot is ``blank`` (no mark on any post), ``valid`` (at least one mark, no void post),
   ``void`` (marks, but every marked post void) or ``partly_valid`` (some post void, some valid).
 * The round is **void** when more ballots were returned than issued, or when the ballots cast
@@ -50,6 +52,8 @@ import attrs
 from electlog.errors import UsageError
 
 __all__ = [
+    "VOID_POST_REASONS",
+    "VOID_POST_WRITEIN_NOT_REGISTERED",
     "VOID_RETURNED_EXCEEDS_ISSUED",
     "VOID_TURNOUT",
     "BallotClass",
@@ -67,6 +71,13 @@ __all__ = [
 
 VOID_RETURNED_EXCEEDS_ISSUED: Final = "returned_exceeds_issued"
 """``RoundResult.void_reason`` when more ballots were returned than issued."""
+
+VOID_POST_WRITEIN_NOT_REGISTERED: Final = "writein_not_registered"
+"""``PostMarks.void`` reason: a write-in named no registered voter (the post is void on that
+ballot and only this reason is recorded)."""
+
+VOID_POST_REASONS: Final = (VOID_POST_WRITEIN_NOT_REGISTERED,)
+"""Every reason a counting unit may record for a post void on a ballot (``PostMarks.void``)."""
 
 VOID_TURNOUT: Final = "turnout_not_above_half"
 """``RoundResult.void_reason`` when ballots cast are not more than ``turnout_min`` of registered
@@ -179,11 +190,17 @@ class PostMarks:
     ``write_ins``: persons (voter ids) written in. Each is sorted and unique by contract. A listed
     candidate with no mark abstains; a post absent from a ballot (or with no mark at all) is
     blank for that post. Malformed marks are not rejected here: the tally voids that post.
+
+    ``void``: the counting unit recorded this post void with only a reason (one of
+    :data:`VOID_POST_REASONS`, e.g. ``"writein_not_registered"``: a write-in naming no registered
+    voter, whose text is never published); ``for_``, ``against`` and ``write_ins`` are then
+    empty, and the tally counts the post as void on this ballot.
     """
 
     for_: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
     against: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
     write_ins: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
+    void: str | None = None
 
 
 class BallotClass(enum.StrEnum):
@@ -443,6 +460,13 @@ class RoundTally:
                 f = pm.for_
                 a = pm.against
                 w = pm.write_ins
+                if pm.void is not None:  # recorded void with only a reason
+                    acc = accs.get(pid)
+                    if acc is None:
+                        unknown = True
+                    else:
+                        bad.append((acc, False))
+                    continue
                 if not (f or a or w):
                     continue
                 acc = accs.get(pid)

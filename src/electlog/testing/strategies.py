@@ -88,6 +88,7 @@ from electlog.election.codes import (
 from electlog.election.events import (
     BallotIssued,
     BallotRecorded,
+    BoxMerged,
     BoxOpened,
     BoxSealed,
     BoxTransferred,
@@ -98,6 +99,7 @@ from electlog.election.events import (
     CommunityDef,
     ElectionDefined,
     GroupResultDeclared,
+    GroupVotingClosed,
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
@@ -106,6 +108,7 @@ from electlog.election.events import (
     NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
+    ObserverAccredited,
     PostDef,
     PostList,
     ProxyAuthorised,
@@ -704,6 +707,11 @@ _EVENT_STRATEGIES: Final[dict[type[ElectionEvent], SearchStrategy[Any]]] = {
         kind=st.sampled_from(ROUND_KINDS),
         posts=_post_lists(),
     ),
+    ObserverAccredited: st.builds(
+        ObserverAccredited, community=_COMMUNITY, observer=_ids("o", 9), organisation=_TEXT
+    ),
+    GroupVotingClosed: st.builds(GroupVotingClosed, community=_COMMUNITY, group=_GROUP),
+    BoxMerged: st.builds(BoxMerged, box=_BOX, into=_BOX),
 }
 
 
