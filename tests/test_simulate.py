@@ -17,6 +17,7 @@ from electlog.checkpoint import NoteVerifier, WitnessVerifier, verify_checkpoint
 from electlog.election.events import (
     BallotIssued,
     BallotRecorded,
+    BoxMerged,
     BoxOpened,
     BoxSealed,
     BoxTransferred,
@@ -27,12 +28,14 @@ from electlog.election.events import (
     ElectionDefined,
     ElectionEvent,
     GroupResultDeclared,
+    GroupVotingClosed,
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
     NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
+    ObserverAccredited,
     ProxyAuthorised,
     ResultDeclared,
     RoundCalled,
@@ -261,6 +264,41 @@ def test_units_boxes_and_observers(built: Any) -> None:
     moved = _of(events, BoxTransferred)
     assert moved and all(units[sealed[ev.box]].kind == "mobile" for ev in moved)
     assert all(units[ev.to_unit].kind == "main" for ev in moved)
+    # every observer accredited by the community's committee before a unit names them
+    accredited: dict[tuple[str, str], int] = {}
+    for index, _, _, ev in events:
+        if isinstance(ev, ObserverAccredited):
+            assert (ev.community, ev.observer) not in accredited
+            accredited[ev.community, ev.observer] = index
+        elif isinstance(ev, UnitOpened):
+            for o in ev.observers:
+                assert accredited[ev.community, o] < index
+    assert not {o for _, o in accredited} & candidates
+
+
+def test_small_boxes_are_merged_before_counting(built: Any) -> None:
+    """Every mobile box (and any box of a unit that issued fewer than min_count_batch = 10
+    ballots) is emptied into the main venue's first box; every opened box's counting batch
+    had at least 10 ballots issued into it."""
+    _, _, events = built
+    (genesis,) = _of(events, ElectionDefined)
+    assert genesis.rules.min_count_batch == 10
+    units = {ev.unit: ev for ev in _of(events, UnitOpened)}
+    unit_of = {ev.box: ev.unit for ev in _of(events, BoxSealed)}
+    issued = Counter(ev.unit for ev in _of(events, BallotIssued))
+    merged = {ev.box: ev.into for ev in _of(events, BoxMerged)}
+    opened = {ev.box for ev in _of(events, BoxOpened)}
+    mobile = {b for b, u in unit_of.items() if units[u].kind == "mobile"}
+    assert mobile and mobile <= merged.keys()
+    assert not merged.keys() & opened and set(merged.values()) <= opened
+    for box, into in merged.items():
+        assert units[unit_of[into]].kind == "main" and into.endswith("-b1")
+        assert units[unit_of[box]].round == units[unit_of[into]].round
+    for box in opened:
+        batch = {unit_of[box]} | {unit_of[b] for b, into in merged.items() if into == box}
+        assert sum(issued[u] for u in batch) >= 10
+    recorded = {ev.box for ev in _of(events, BallotRecorded)}
+    assert not recorded & merged.keys()
 
 
 def test_group_elections_one_ballot_per_household(built: Any) -> None:
@@ -271,6 +309,14 @@ def test_group_elections_one_ballot_per_household(built: Any) -> None:
     assert len(cast) == len(issued)
     declared = _of(events, GroupResultDeclared)
     assert len(declared) == result.counts["groups"]
+    # each group's voting closes after its last household ballot and before its first cast
+    closed = {ev.group: i for i, _, _, ev in events if isinstance(ev, GroupVotingClosed)}
+    assert len(closed) == len(declared)
+    for i, _, _, ev in events:
+        if isinstance(ev, HouseholdBallotIssued):
+            assert i < closed[ev.group]
+        elif isinstance(ev, HouseholdBallotCast):
+            assert i > closed[ev.group]
     for ev in declared:
         assert len(ev.result["posts"]["group_leader"]["elected"]) == 1
         assert len(ev.result["posts"]["group_rep"]["elected"]) == 2
@@ -287,8 +333,13 @@ def test_ballot_classes_and_supplementary_round(built: Any) -> None:
     write_ins = [
         w for ev in _of(events, BallotRecorded) for pm in ev.marks.values() for w in pm.write_ins
     ]
-    assert any(w in roll for w in write_ins)  # write-ins of registered voters
-    assert any(w not in roll for w in write_ins)  # and of someone not on the roll (post void)
+    assert all(w in roll for w in write_ins)  # write-ins of registered voters only ...
+    void = [
+        pm for ev in _of(events, BallotRecorded) for pm in ev.marks.values() if pm.void is not None
+    ]
+    # ... one naming someone not on the roll is recorded void, with only the reason
+    assert void and all(pm == PostMarks(void="writein_not_registered") for pm in void)
+    assert result.counts["posts_void_by_unregistered_write_in"] == len(void)
     assert any(pm.against for ev in _of(events, BallotRecorded) for pm in ev.marks.values())
     (called,) = _of(events, RoundCalled)
     assert called.kind == "supplementary" and called.round == 2
@@ -326,6 +377,41 @@ def test_audit_is_clean_and_checkpoints_are_cosigned(built: Any) -> None:
     )
     assert verified.checkpoint.size == result.size and verified.checkpoint.root == result.root
     assert len(verified.witnesses) == 2
+
+
+def test_claimed_times_per_author_and_bound_to_witness_time() -> None:
+    """Each signer's claimed times never go backwards, and every entry's time lies between the
+    previous checkpoint's cosignature time and the covering checkpoint's (GUIDE §4 "claimed
+    times", tolerance 15 minutes; the simulator's witnesses run on the simulated clock)."""
+    config = DistrictConfig.scaled(1140, checkpoint_every=400)
+    log = Log(ORIGIN)
+    result = simulate_district(log, seed=3, config=config)
+    assert result.checkpoints >= 8
+    times: list[tuple[int, int]] = []  # (size, cosignature time) per checkpoint
+    for stored in log.checkpoints():
+        verified = verify_checkpoint_detailed(
+            stored.note,
+            NoteVerifier.from_vkey(result.log_vkey),
+            [WitnessVerifier.from_vkey(v) for v in result.witness_vkeys],
+            2,
+        )
+        (stamp,) = {t for _, t in verified.witnesses}
+        times.append((verified.checkpoint.size, stamp))
+    assert times[-1][0] == len(log)
+    assert [t for _, t in times] == sorted(t for _, t in times)
+    last: dict[bytes, int] = {}
+    k = 0
+    tolerance = 900
+    for index, entry in enumerate(log):
+        st = entry.statement
+        assert st.time >= last.get(st.author, 0), index
+        last[st.author] = st.time
+        while times[k][0] <= index:
+            k += 1
+        seconds = st.time // 1_000_000
+        assert seconds <= times[k][1] + tolerance, index
+        if k:
+            assert seconds >= times[k - 1][1] - tolerance, index
 
 
 def test_declared_results_recompute_independently(built: Any) -> None:

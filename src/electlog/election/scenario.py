@@ -11,9 +11,15 @@ Layout: election day 2026-05-17 (UTC+8). Community ``c1`` (mode ``all_voters``):
 households in groups ``c1-g1`` / ``c1-g2``; posts director (1 seat), deputy (1), member (2).
 Community ``c2`` (mode ``household_rep``): 24 voters in 12 households; posts director (1),
 member (2). Each community: a 7-member election committee, one omission objection upheld (a
-late registration), group elections in its first group, nominations, vetting, a candidate list,
-two proxies, a main unit and a station with three observers each, one box per unit. In ``c1``
-only one member reaches the majority, so a supplementary round (round 2) fills the last seat.
+late registration), group elections in its first group (household voting closed before the
+ballots are cast), nominations, vetting, a candidate list, two proxies, observers accredited by
+the committee, a main unit and a station with three observers each (no observer at two units),
+one box per unit. ``c2``'s station issues fewer than ``min_count_batch`` (10) ballots, so its box
+is merged into the main box before counting. In ``c1`` only one member reaches the majority, so a
+supplementary round (round 2) fills the last seat.
+
+The log is in claimed-time order (so each signer's times never go backwards and a checkpoint
+cosigned at the time of its last entry is consistent with every entry's claimed time).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from electlog.log import Log
 from .events import (
     BallotIssued,
     BallotRecorded,
+    BoxMerged,
     BoxOpened,
     BoxSealed,
     CandidatesPublished,
@@ -42,12 +49,14 @@ from .events import (
     ElectionDefined,
     ElectionEvent,
     GroupResultDeclared,
+    GroupVotingClosed,
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
     NominationFiled,
     ObjectionDecided,
     ObjectionFiled,
+    ObserverAccredited,
     PostDef,
     PostList,
     ProxyAuthorised,
@@ -65,11 +74,12 @@ from .facade import Election
 from .receipts import commitment, dedup_tag
 from .rules import Role, RuleSet
 from .state import GROUP_LEADER, GROUP_REP
-from .tally import PostMarks, supplementary_candidates
+from .tally import VOID_POST_WRITEIN_NOT_REGISTERED, PostMarks, supplementary_candidates
 
 __all__ = [
     "ELECTION_DAY",
     "OBSERVERS",
+    "UNIT_OBSERVERS",
     "Scenario",
     "ScenarioKeys",
     "build_small_election",
@@ -77,6 +87,16 @@ __all__ = [
 
 ELECTION_DAY = _dt.date(2026, 5, 17)
 OBSERVERS = ("obs-1", "obs-2", "obs-3")
+"""Observers accredited in both communities (at the end of phase ``authorise_proxies``), free on
+election day once the units they watched closed: the main unit of ``c1`` (both rounds)."""
+UNIT_OBSERVERS = {
+    "c1-r1-main": OBSERVERS,
+    "c1-r1-station": ("obs-4", "obs-5", "obs-6"),
+    "c2-r1-main": ("obs-7", "obs-8", "obs-9"),
+    "c2-r1-station": ("obs-10", "obs-11", "obs-12"),
+    "c1-r2-main": OBSERVERS,
+}
+"""The observers of each unit of the scenario (never one observer at two open units)."""
 _EPOCH = _dt.date(1970, 1, 1).toordinal()
 
 
@@ -261,7 +281,7 @@ class Scenario:
     def register_voters(self) -> None:
         """Registrations (day -30): c1 30 voters (15 households), c2 24 (12 households);
         one c1 resident (``c1-v30``) is missing from the first roll."""
-        items = []
+        items: list[tuple[ElectionEvent, int]] = []
         for c, n in (("c1", 30), ("c2", 24)):
             for i in range(n):
                 v = f"{c}-v{i:02d}"
@@ -270,7 +290,7 @@ class Scenario:
                 self.households[v] = hh
                 self.groups[v] = g
                 self.voters[c].append(v)
-                items.append((self.registration(v, c, g, hh), self.at(-30, 9, i % 60)))
+                items.append((self.registration(v, c, g, hh), self.at(-30, 9, len(items))))
         base = len(self.log)
         self.submit_many(self.keys.registrar, items)
         for i, (ev, _) in enumerate(items):
@@ -324,21 +344,23 @@ class Scenario:
         )
 
     def group_elections(self) -> None:
-        """Household ballots in the first group of each community (day -20)."""
+        """Household ballots in the first group of each community (day -20): issued (9:00),
+        the group's voting closed (16:00), ballots cast (17:00), results declared (18:00)."""
         st = self.e.state
-        for c in ("c1", "c2"):
+        issued: list[tuple[ElectionEvent, int]] = []
+        closed: list[tuple[ElectionEvent, int]] = []
+        casts: list[tuple[ElectionEvent, int]] = []
+        winners: list[tuple[str, str]] = []
+        for n, c in enumerate(("c1", "c2")):
             group = f"{c}-g1"
             households = sorted({h for (g, h) in st.community(c).households if g == group})
             members = sorted(v for v in self.voters[c] if self.groups[v] == group)
             leader, reps = members[0], members[1:3]
-            self.submit_many(
-                self.keys.polling,
-                [
-                    (HouseholdBallotIssued(community=c, group=group, household=h), self.at(-20, 9))
-                    for h in households
-                ],
-            )
-            casts = []
+            issued += [
+                (HouseholdBallotIssued(community=c, group=group, household=h), self.at(-20, 9, n))
+                for h in households
+            ]
+            closed.append((GroupVotingClosed(community=c, group=group), self.at(-20, 16, n)))
             for k in range(len(households)):
                 rep_marks = tuple(sorted(reps)) if k % 4 else (reps[0],)
                 marks = {
@@ -349,16 +371,24 @@ class Scenario:
                 casts.append(
                     (
                         HouseholdBallotCast(community=c, group=group, serial=serial, marks=marks),
-                        self.at(-20, 17),
+                        self.at(-20, 17, n),
                     )
                 )
-            self.submit_many(self.keys.counting, casts)
-            result = st.group_result(c, group).to_dict()
-            self.submit(
-                self.keys.committee,
-                GroupResultDeclared(community=c, group=group, result=result),
-                self.at(-20, 18),
-            )
+            winners.append((c, group))
+        self.submit_many(self.keys.polling, issued + closed)
+        self.submit_many(self.keys.counting, casts)
+        self.submit_many(
+            self.keys.committee,
+            [
+                (
+                    GroupResultDeclared(
+                        community=c, group=group, result=st.group_result(c, group).to_dict()
+                    ),
+                    self.at(-20, 18),
+                )
+                for c, group in winners
+            ],
+        )
 
     def nominate(self) -> None:
         """Nominations (day -15). A c1 committee member is nominated and withdraws; the
@@ -444,7 +474,8 @@ class Scenario:
             )
 
     def authorise_proxies(self) -> None:
-        """c1: ``c1-v08`` holds proxies of ``c1-v09`` and ``c1-v07`` (day -6); lists published."""
+        """c1: ``c1-v08`` holds proxies of ``c1-v09`` and ``c1-v07`` (day -6); lists published;
+        the observers accredited."""
         self.proxies = {"c1": [("c1-v09", "c1-v08"), ("c1-v07", "c1-v08")], "c2": []}
         for c, pairs in self.proxies.items():
             for principal, proxy in pairs:
@@ -465,6 +496,7 @@ class Scenario:
                 ProxyListPublished(community=c, count=len(pairs), list_hash=st.proxy_hash(c)),
                 self.at(-6, 12),
             )
+        self.accredit_observers()
 
     def _ballots_c1_round1(self, n: int) -> list[dict[str, PostMarks]]:
         ballots = []
@@ -480,10 +512,10 @@ class Scenario:
                 fors.append("c1-v05")
             elif i % 20 in (2, 7, 12) or i % 20 == 17:
                 fors.append("c1-v06")
-            if i == 3:  # a write-in of a registered voter (and an unregistered one on i == 6)
+            if i == 3:  # a write-in of a registered voter
                 m["member"] = PostMarks(for_=("c1-v04",), write_ins=("c1-v11",))
-            elif i == 6:
-                m["member"] = PostMarks(for_=("c1-v04",), write_ins=("nobody-99",))
+            elif i == 6:  # the write-in names no voter: void, only the reason recorded
+                m["member"] = PostMarks(void=VOID_POST_WRITEIN_NOT_REGISTERED)
             elif i == 9:  # overvote: void for this post
                 m["member"] = PostMarks(for_=("c1-v04", "c1-v05", "c1-v06"))
             else:
@@ -506,96 +538,131 @@ class Scenario:
             )
         return ballots
 
-    def vote(self) -> None:
-        """Election day: units, boxes, ballots issued, units closed, boxes opened, ballots
-        recorded in shuffled order, results declared."""
-        k = self.keys
+    def accredit_observers(self) -> None:
+        """The committee accredits every observer of the scenario's units (day -6, 13:00), and
+        :data:`OBSERVERS` in both communities (the end of :meth:`authorise_proxies`)."""
+        items: list[tuple[ElectionEvent, int]] = []
         for c in ("c1", "c2"):
+            names = set(OBSERVERS)
+            for unit, observers in UNIT_OBSERVERS.items():
+                if unit.startswith(f"{c}-"):
+                    names.update(observers)
+            items += [
+                (
+                    ObserverAccredited(
+                        community=c, observer=o, organisation="residents' observer panel"
+                    ),
+                    self.at(-6, 13),
+                )
+                for o in sorted(names, key=lambda o: int(o.split("-")[1]))
+            ]
+        self.submit_many(self.keys.committee, items)
+
+    def vote(self) -> None:
+        """Election day: units opened and boxes sealed (7:30), ballots issued (c1 from 8:00,
+        c2 from 9:00), units closed (18:00), c2's small station box merged into its main box
+        (18:20), boxes opened (18:30), ballots recorded in shuffled order (c1 from 19:00, c2
+        from 20:00), results declared (21:00)."""
+        k = self.keys
+        polling: list[tuple[ElectionEvent, int]] = []
+        counting: list[tuple[ElectionEvent, int]] = []
+        per_unit: dict[str, int] = {}
+        for n, c in enumerate(("c1", "c2")):
             main, station = f"{c}-r1-main", f"{c}-r1-station"
-            self.submit_many(
-                k.polling,
-                [
-                    (
-                        UnitOpened(
-                            unit=main, community=c, round=1, kind="main", observers=OBSERVERS
-                        ),
-                        self.at(0, 7, 30),
+            polling += [
+                (
+                    UnitOpened(
+                        unit=main,
+                        community=c,
+                        round=1,
+                        kind="main",
+                        observers=UNIT_OBSERVERS[main],
                     ),
-                    (
-                        UnitOpened(
-                            unit=station, community=c, round=1, kind="station", observers=OBSERVERS
-                        ),
-                        self.at(0, 7, 31),
+                    self.at(0, 7, 30 + 2 * n),
+                ),
+                (
+                    UnitOpened(
+                        unit=station,
+                        community=c,
+                        round=1,
+                        kind="station",
+                        observers=UNIT_OBSERVERS[station],
                     ),
-                    (BoxSealed(unit=main, box=f"{main}-box1"), self.at(0, 7, 45)),
-                    (BoxSealed(unit=station, box=f"{station}-box1"), self.at(0, 7, 46)),
-                ],
-            )
-            st = self.e.state
-            cs = st.community(c)
+                    self.at(0, 7, 31 + 2 * n),
+                ),
+                (BoxSealed(unit=main, box=f"{main}-box1"), self.at(0, 7, 45 + 2 * n)),
+                (BoxSealed(unit=station, box=f"{station}-box1"), self.at(0, 7, 46 + 2 * n)),
+            ]
+        for n, c in enumerate(("c1", "c2")):
+            main, station = f"{c}-r1-main", f"{c}-r1-station"
+            cs = self.e.state.community(c)
             voters = [v for v in self.voters[c] if v not in cs.proxies and v != "c1-v05"]
-            issued: list[tuple[ElectionEvent, int]] = []
             seen_households: set[str] = set()
+            per_unit[main] = per_unit[station] = 0
             for i, v in enumerate(voters):
                 if cs.mode == "household_rep":
                     if self.households[v] in seen_households:
                         continue
                     seen_households.add(self.households[v])
                 unit = main if i % 3 else station
-                issued.append((BallotIssued(unit=unit, voter=v), self.at(0, 8 + i % 9, i % 60)))
+                when = self.at(0, 8 + n, i)
+                polling.append((BallotIssued(unit=unit, voter=v), when))
+                per_unit[unit] += 1
                 for principal, proxy in self.proxies.get(c, []):
                     if proxy == v:
-                        issued.append(
-                            (
-                                BallotIssued(unit=unit, voter=v, proxy_for=principal),
-                                self.at(0, 8 + i % 9, i % 60),
-                            )
+                        polling.append(
+                            (BallotIssued(unit=unit, voter=v, proxy_for=principal), when)
                         )
-            self.submit_many(k.polling, issued)
-            per_unit = {main: 0, station: 0}
-            for ev, _ in issued:
-                assert isinstance(ev, BallotIssued)
-                per_unit[ev.unit] += 1
-            self.submit_many(
-                k.polling,
-                [
-                    (UnitClosed(unit=main), self.at(0, 18)),
-                    (UnitClosed(unit=station), self.at(0, 18)),
-                ],
-            )
-            self.submit_many(
-                k.counting,
-                [
-                    (BoxOpened(box=f"{main}-box1", observers=OBSERVERS), self.at(0, 18, 30)),
-                    (BoxOpened(box=f"{station}-box1", observers=OBSERVERS), self.at(0, 18, 31)),
-                ],
-            )
-            total = len(issued)
+                        per_unit[unit] += 1
+        polling += [(UnitClosed(unit=u), self.at(0, 18)) for u in per_unit]
+        # a box whose unit issued fewer than min_count_batch ballots is not opened on its own
+        counted_in = {u: u for u in per_unit}
+        for u, issued in per_unit.items():
+            main = u.replace("-station", "-main")
+            if u != main and issued < self.rules.min_count_batch:
+                counting.append(
+                    (BoxMerged(box=f"{u}-box1", into=f"{main}-box1"), self.at(0, 18, 20))
+                )
+                counted_in[u] = main
+        minute = 30
+        for u in per_unit:
+            if counted_in[u] == u:
+                opened = BoxOpened(box=f"{u}-box1", observers=UNIT_OBSERVERS[u])
+                counting.append((opened, self.at(0, 18, minute)))
+                minute += 1
+        for n, c in enumerate(("c1", "c2")):
+            main, station = f"{c}-r1-main", f"{c}-r1-station"
+            total = per_unit[main] + per_unit[station]
             ballots = (
                 self._ballots_c1_round1(total) if c == "c1" else self._ballots_c2_round1(total)
             )
             self.rng.shuffle(ballots)
-            recorded: list[tuple[ElectionEvent, int]] = []
             pos = 0
             for unit in (main, station):
                 for _ in range(per_unit[unit]):
-                    recorded.append(
+                    counting.append(
                         (
                             BallotRecorded(
-                                box=f"{unit}-box1",
+                                box=f"{counted_in[unit]}-box1",
                                 serial=self.rng.randbytes(16),
                                 marks=ballots[pos],
                             ),
-                            self.at(0, 19, pos % 60),
+                            self.at(0, 19 + n, pos),
                         )
                     )
                     pos += 1
-            self.submit_many(k.counting, recorded)
-            self.submit(
-                k.committee,
-                ResultDeclared(community=c, round=1, result=self.e.tally(c, 1).to_dict()),
-                self.at(0, 21),
-            )
+        self.submit_many(k.polling, sorted(polling, key=lambda item: item[1]))
+        self.submit_many(k.counting, sorted(counting, key=lambda item: item[1]))
+        self.submit_many(
+            k.committee,
+            [
+                (
+                    ResultDeclared(community=c, round=1, result=self.e.tally(c, 1).to_dict()),
+                    self.at(0, 21),
+                )
+                for c in ("c1", "c2")
+            ],
+        )
 
     def supplementary_round(self) -> None:
         """c1 round 2 (day +7): one member seat, candidates from round 1 in vote order."""
@@ -615,12 +682,13 @@ class Scenario:
             self.at(1),
         )
         unit, box = "c1-r2-main", "c1-r2-main-box1"
+        observers = UNIT_OBSERVERS[unit]
         self.submit_many(
             k.polling,
             [
                 (
                     UnitOpened(
-                        unit=unit, community="c1", round=2, kind="main", observers=OBSERVERS
+                        unit=unit, community="c1", round=2, kind="main", observers=observers
                     ),
                     self.at(7, 7, 30),
                 ),
@@ -637,7 +705,7 @@ class Scenario:
             ],
         )
         self.submit(k.polling, UnitClosed(unit=unit), self.at(7, 18))
-        self.submit(k.counting, BoxOpened(box=box, observers=OBSERVERS), self.at(7, 18, 30))
+        self.submit(k.counting, BoxOpened(box=box, observers=observers), self.at(7, 18, 30))
         ballots = [
             {"member": PostMarks(for_=(cands[0],) if i % 3 else (cands[-1],))}
             for i in range(len(voters))

@@ -4,9 +4,10 @@ A voter ranks the listed candidates of a post by popularity with some randomness
 (Efraimidis–Spirakis weighted sampling) and marks the first ``k`` "for" (usually as many as there
 are seats, sometimes fewer); some mark a candidate "against", some write in a registered voter
 instead of a listed candidate. A few ballots are blank, a few overvote every post (void), a few
-overvote one post (partly valid), and a very few write in someone who is not on the roll (that
-post is void, as the law says). Group ballots (household ballots of a resident group election)
-carry write-ins only.
+overvote one post (partly valid), and a very few write in someone who is not on the roll: that
+post is void, as the law says, and the counting unit records only the reason
+(``PostMarks(void="writein_not_registered")``), never the name. Group ballots (household ballots
+of a resident group election) carry write-ins only.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from typing import Final
 import attrs
 
 from electlog.election.state import GROUP_LEADER, GROUP_REP
-from electlog.election.tally import PostMarks
+from electlog.election.tally import VOID_POST_WRITEIN_NOT_REGISTERED, PostMarks
 
-__all__ = ["VOID_FOR_TALLY", "GroupPlan", "PostPlan", "group_ballots", "round_ballots"]
+__all__ = ["VOID_WRITE_IN", "GroupPlan", "PostPlan", "group_ballots", "round_ballots"]
 
-VOID_FOR_TALLY: Final = PostMarks(for_=("",))
-"""What the election state hands the tally for a post voided by an unregistered write-in; used
-to predict a round's outcome before its ballots are submitted."""
+VOID_WRITE_IN: Final = PostMarks(void=VOID_POST_WRITEIN_NOT_REGISTERED)
+"""How a post whose write-in names no registered voter is recorded (and tallied): void, with
+only the reason."""
 
 P_BLANK: Final = 0.012
 P_VOID: Final = 0.007
@@ -60,21 +61,20 @@ def _one_post(
     plan: PostPlan,
     write_ins: Sequence[str],
     unregistered: str,
-) -> tuple[PostMarks | None, bool]:
-    """Marks of one post (``None``: left blank) and whether the post is void for the tally."""
+) -> PostMarks | None:
+    """Marks of one post (``None``: left blank); a write-in of ``unregistered`` (someone not on
+    the roll) makes the post :data:`VOID_WRITE_IN`."""
     rand = rng.random
     if rand() < P_POST_SKIPPED:
-        return None, False
+        return None
     seats = plan.seats
     k = seats if seats == 1 or rand() >= P_FEWER else rng.randint(1, seats - 1)
     chosen = _pick(rng, plan.candidates, plan.weights, k)
     written: tuple[str, ...] = ()
-    void = False
     r = rand()
     if r < P_UNREGISTERED:
         written = (unregistered,)
         chosen.pop()
-        void = True
     elif r < P_WRITE_IN and write_ins:
         written = (rng.choice(write_ins),)
         chosen.pop()
@@ -83,7 +83,9 @@ def _one_post(
         rest = [c for c in plan.candidates if c not in chosen]
         if rest:
             against = (rng.choice(rest),)
-    return PostMarks(for_=tuple(sorted(chosen)), against=against, write_ins=written), void
+    if written == (unregistered,):
+        return VOID_WRITE_IN
+    return PostMarks(for_=tuple(sorted(chosen)), against=against, write_ins=written)
 
 
 def _overvote(rng: random.Random, plan: PostPlan) -> PostMarks:
@@ -100,7 +102,8 @@ def round_ballots(
     unregistered: str,
 ) -> tuple[list[Ballot], list[Ballot]]:
     """``count`` ballots of a round: (the ballots as recorded, the same as the tally will see
-    them, with posts voided by an unregistered write-in replaced by :data:`VOID_FOR_TALLY`)."""
+    them; the two lists are equal since a post voided by an unregistered write-in is recorded
+    as :data:`VOID_WRITE_IN`)."""
     recorded: list[Ballot] = []
     tallied: list[Ballot] = []
     overvotable = [p for p in posts if len(p.candidates) > p.seats]
@@ -117,25 +120,15 @@ def round_ballots(
             continue
         bad = rng.choice(overvotable).post if u < P_BLANK + P_VOID + P_PARTLY else None
         ballot = {}
-        voided: list[str] = []
         for p in posts:
             if p.post == bad:
                 ballot[p.post] = _overvote(rng, p)
                 continue
-            marks, void = _one_post(rng, p, write_ins, unregistered)
-            if marks is None:
-                continue
-            ballot[p.post] = marks
-            if void:
-                voided.append(p.post)
+            marks = _one_post(rng, p, write_ins, unregistered)
+            if marks is not None:
+                ballot[p.post] = marks
         recorded.append(ballot)
-        if voided:
-            seen = dict(ballot)
-            for post in voided:
-                seen[post] = VOID_FOR_TALLY
-            tallied.append(seen)
-        else:
-            tallied.append(ballot)
+        tallied.append(ballot)
     return recorded, tallied
 
 
@@ -146,7 +139,8 @@ class GroupPlan:
     ``leader`` / ``leader_alt``: the popular and the second choice for group leader; ``reps``:
     the two popular representatives and ``rep_alt`` a third; ``others``: other voters of the
     group (occasional write-ins); ``stranger``: an id that is not a voter of the group (a write-in
-    that voids the post)."""
+    that voids the post); ``stranger_registered``: whether ``stranger`` is a registered voter (of
+    another group) — if not, that post is recorded as :data:`VOID_WRITE_IN`."""
 
     leader: str
     leader_alt: str
@@ -154,6 +148,7 @@ class GroupPlan:
     rep_alt: str
     others: tuple[str, ...]
     stranger: str
+    stranger_registered: bool = True
 
 
 def group_ballots(
@@ -183,7 +178,9 @@ def group_ballots(
         elif r < 0.90 and plan.others:
             ballot[GROUP_LEADER] = PostMarks(write_ins=(rng.choice(plan.others),))
         elif r < 0.905:
-            ballot[GROUP_LEADER] = PostMarks(write_ins=(plan.stranger,))
+            ballot[GROUP_LEADER] = (
+                PostMarks(write_ins=(plan.stranger,)) if plan.stranger_registered else VOID_WRITE_IN
+            )
             void_leader = True
         r = rand()
         reps: tuple[str, ...] | None
@@ -204,7 +201,7 @@ def group_ballots(
         recorded.append(ballot)
         if void_leader:
             seen = dict(ballot)
-            seen[GROUP_LEADER] = VOID_FOR_TALLY
+            seen[GROUP_LEADER] = VOID_WRITE_IN
             tallied.append(seen)
         else:
             tallied.append(ballot)

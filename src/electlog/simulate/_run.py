@@ -4,6 +4,11 @@ Every act is an election event checked by the same admission rules the auditor r
 by the key holding the right role for that community, appended in batches (one durable commit
 per ``submit_many``) and, every ``checkpoint_every`` entries, committed to by a checkpoint signed
 with the log key and cosigned by two witnesses.
+
+Time is honest: the phases queue ``(author, event, time)`` and a flush submits the queue in
+global time order, so each signer's claimed times never go backwards and the witnesses, which run
+on the simulated clock, cosign each checkpoint at a time no earlier than any entry it covers and
+no later than any entry after it (GUIDE §4 "claimed times").
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from electlog.checkpoint import Checkpoint, NoteSigner, WitnessSigner, cosign, s
 from electlog.election.events import (
     BallotIssued,
     BallotRecorded,
+    BoxMerged,
     BoxOpened,
     BoxSealed,
     BoxTransferred,
@@ -30,6 +36,7 @@ from electlog.election.events import (
     ElectionDefined,
     ElectionEvent,
     GroupResultDeclared,
+    GroupVotingClosed,
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
@@ -37,6 +44,7 @@ from electlog.election.events import (
     NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
+    ObserverAccredited,
     PostDef,
     PostList,
     ProxyAuthorised,
@@ -93,6 +101,8 @@ ROLES: Final = (
 WITNESS_NAMES: Final = ("witness.observers.example/a", "witness.university.example/b")
 TZ_MINUTES: Final = 480
 _MAX_ATTEMPTS: Final = 200
+SLOT_US: Final = 600_000_000
+"""Submission buckets are whole slots of 10 simulated minutes."""
 _ORGANISATIONS: Final = (
     "district primary school",
     "community health centre",
@@ -154,6 +164,11 @@ class _Clock:
         return sorted(rng.randrange(start, end) for _ in range(n))
 
 
+def _slot_end(t: int) -> int:
+    """The first slot boundary after ``t``."""
+    return (t // SLOT_US + 1) * SLOT_US
+
+
 class _CommunityPlan:
     """What the simulation decided for one community (committee, candidates, proxies ...)."""
 
@@ -170,6 +185,8 @@ class _CommunityPlan:
         self.result2: RoundResult | None = None
         self.issued1 = 0
         self.cast1 = 0
+        self.accredited: set[str] = set()
+        self.void_writeins: dict[int, int] = {}  # round -> posts void by an unregistered write-in
 
     @property
     def excluded(self) -> set[str]:
@@ -213,6 +230,8 @@ class _Builder:
         self.phase = ""
         self.supplementary_community = ""
         self.committee_case = ("", "")
+        self.pending: list[tuple[int, int, str, ElectionEvent]] = []  # (time, seq, who, event)
+        self.last_time = 0
 
     # ------------------------------------------------------------------ plumbing
 
@@ -248,30 +267,75 @@ class _Builder:
             author = self.authors[name] = self.e.author(key)
         return author
 
-    def _submit(self, who: str, items: Sequence[tuple[ElectionEvent, int]]) -> None:
-        """Submit ``items`` as ``who`` (``"authority"`` or ``"<community>/<role>"``)."""
+    def _submit(self, who: str, items: Iterable[tuple[ElectionEvent, int]]) -> None:
+        """Queue ``items`` as ``who`` (``"authority"`` or ``"<community>/<role>"``); the next
+        :meth:`_flush` submits them in time order."""
+        pending = self.pending
+        for event, t in items:
+            pending.append((t, len(pending), who, event))
+
+    def _flush(self) -> None:
+        """Submit the queued items in global time order, in buckets of whole 10-minute slots.
+
+        A bucket ends at the first slot boundary after it holds ``checkpoint_every`` items;
+        each author's items of a bucket form one ``submit_many`` batch (at most
+        ``batch_size``), the authors in the order of their first item. So an event may follow
+        another author's event of the same bucket only if that author's first item in the bucket
+        is earlier than its own: an event that needs another author's later event is queued
+        after a flush. A
+        checkpoint is made only at a bucket boundary, cosigned at that simulated time: every
+        entry before it claims an earlier time and every later entry a time no earlier, so the
+        claimed times are consistent with the witnesses' clock. Steps that read the state flush
+        first."""
+        items = self.pending
         if not items:
             return
+        self.pending = []
+        items.sort(key=lambda item: (item[0], item[1]))
+        if items[0][0] < self.last_time:
+            raise UsageError(  # pragma: no cover - a builder bug, not a user error
+                f"simulated time runs backwards: {items[0][3].TYPE} at {items[0][0]} after "
+                f"an entry at {self.last_time}"
+            )
+        minimum = self.config.checkpoint_every
+        n = len(items)
+        i = 0
+        while i < n:
+            end = _slot_end(items[i][0])
+            j = i
+            while True:
+                while j < n and items[j][0] < end:
+                    j += 1
+                if j == n or j - i >= minimum:
+                    break
+                end = _slot_end(items[j][0])
+            by_author: dict[str, list[tuple[ElectionEvent, int]]] = {}
+            for t, _, who, event in items[i:j]:
+                by_author.setdefault(who, []).append((event, t))
+            for who, batch in by_author.items():
+                self._submit_now(who, batch)
+            self.last_time = items[j - 1][0]
+            self.now = end
+            if len(self.log) - self.last_checkpoint >= self.config.checkpoint_every:
+                self._checkpoint()
+            i = j
+
+    def _submit_now(self, who: str, items: Sequence[tuple[ElectionEvent, int]]) -> None:
         author = self._author(who)
         size = self.config.batch_size
         for i in range(0, len(items), size):
-            chunk = items[i : i + size]
-            self.e.submit_many(author, chunk)
-            self.now = max(self.now, *(t for _, t in chunk))
-            self._advanced()
-
-    def _advanced(self) -> None:
-        n = len(self.log)
-        if n - self.last_checkpoint >= self.config.checkpoint_every:
-            self._checkpoint()
-        if self.progress is not None:
-            self.progress(self.phase, n, max(self.expected, n + 1))
+            self.e.submit_many(author, items[i : i + size])
+            if self.progress is not None:
+                n = len(self.log)
+                self.progress(self.phase, n, max(self.expected, n + 1))
 
     def _checkpoint(self) -> None:
+        """A checkpoint of the whole log, cosigned at ``self.now`` (a slot boundary no earlier
+        than any entry's claimed time and no later than the next entry's)."""
         n = len(self.log)
         text = Checkpoint(origin=self.origin, size=n, root=self.log.root(n)).to_text()
         note = sign_note(text, [self.keys.log])
-        timestamp = self.now // 1_000_000 + 30
+        timestamp = self.now // 1_000_000
         for witness in self.keys.witnesses:
             note = cosign(note, witness, timestamp)
         self.log.add_checkpoint(note)
@@ -279,6 +343,7 @@ class _Builder:
         self.checkpoints += 1
 
     def _set_phase(self, phase: str) -> None:
+        self._flush()
         self.phase = phase
         if self.progress is not None:
             n = len(self.log)
@@ -299,6 +364,7 @@ class _Builder:
         self.proxies()
         self.vote()
         self.supplementary()
+        self._flush()
         if len(self.log) != self.last_checkpoint:
             self._checkpoint()
         if self.progress is not None:
@@ -455,6 +521,7 @@ class _Builder:
                 self._count("removals")
         for cid, items in sorted(by_comm.items()):
             self._submit(f"{cid}/registrar", items)
+        self._flush()  # the movers' old registrations end before the new ones
         # the movers register in their new community (same person: same dedup tag)
         moved: dict[str, list[tuple[ElectionEvent, int]]] = {}
         t = self.clock.at(-24, 10)
@@ -620,6 +687,7 @@ class _Builder:
             rep_alt=picks[4],
             others=tuple(rng.sample(others, min(8, len(others)))),
             stranger=stranger,
+            stranger_registered=stranger != f"{group}-x1",
         )
 
     def group_elections(self) -> None:
@@ -665,6 +733,9 @@ class _Builder:
                     (HouseholdBallotIssued(community=c.cid, group=group, household=h), t)
                     for h, t in zip(came, times, strict=True)
                 )
+                # voting closes before any household ballot is cast (recorded)
+                issued.append((GroupVotingClosed(community=c.cid, group=group), t1))
+                t1 += 1_000_000
                 rng.shuffle(recorded)
                 ctimes = self.clock.spread(rng, len(recorded), c0, c1)
                 cast.extend(
@@ -680,7 +751,10 @@ class _Builder:
                 self._count("households_eligible", len(hids))
             self._submit(f"{c.cid}/polling_station", issued)
             self._submit(f"{c.cid}/counting_unit", cast)
-            state = self.e.state
+            self._count("household_ballots_cast", len(cast))
+        self._flush()
+        state = self.e.state
+        for c in self.pop.communities:
             declared: list[tuple[ElectionEvent, int]] = []
             t = self.clock.at(-15, 20)
             for group in c.groups:
@@ -694,7 +768,6 @@ class _Builder:
                 t += 10_000_000
                 self._count("group_elections")
             self._submit(f"{c.cid}/election_committee", declared)
-            self._count("household_ballots_cast", len(cast))
 
     # ------------------------------------------------------------------ candidates
 
@@ -816,6 +889,7 @@ class _Builder:
     def vet_and_list(self) -> None:
         self._set_phase("vetting and candidate lists")
         rng = self.rng
+        published: list[tuple[str, list[PostList]]] = []
         for c in self.pop.communities:
             plan = self.plans[c.cid]
             if plan.withdrawn is not None:
@@ -830,7 +904,7 @@ class _Builder:
                                 candidate=cand,
                                 reason="withdrew for family reasons",
                             ),
-                            self.clock.at(-11, 11),
+                            self.clock.at(-11, 15),
                         )
                     ],
                 )
@@ -868,9 +942,12 @@ class _Builder:
                 rng.shuffle(order)  # ballot order (by surname strokes in real life)
                 lists.append(PostList(post=p.post, seats=p.seats, candidates=tuple(order)))
                 self._count("candidates", len(order))
+            published.append((c.cid, lists))
+        self._flush()  # the lists follow every vetting decision
+        for cid, lists in published:
             self._submit(
-                f"{c.cid}/election_committee",
-                [(CandidatesPublished(community=c.cid, posts=tuple(lists)), self.clock.at(-8, 10))],
+                f"{cid}/election_committee",
+                [(CandidatesPublished(community=cid, posts=tuple(lists)), self.clock.at(-8, 10))],
             )
 
     # ------------------------------------------------------------------ proxies
@@ -935,7 +1012,9 @@ class _Builder:
                 )
             self._submit(f"{c.cid}/election_committee", items)
             self._count("proxies", len(plan.proxies))
-            state = self.e.state
+        self._flush()
+        state = self.e.state
+        for c in pop.communities:
             published = ProxyListPublished(
                 community=c.cid,
                 count=len(state.community(c.cid).proxies),
@@ -955,11 +1034,15 @@ class _Builder:
         return picked
 
     def vote(self) -> None:
+        """Election day: every community's polling and counting, then the declarations."""
         self._set_phase("election day")
+        posts = {c.cid: self._round(c, 1) for c in self.pop.communities}
+        self._flush()
         for c in self.pop.communities:
-            self._round(c, 1)
+            self._declare(c, 1, posts[c.cid])
 
-    def _round(self, c: Community, number: int) -> None:
+    def _round(self, c: Community, number: int) -> list[PostPlan]:
+        """Queue round ``number``'s polling and counting in ``c``; returns the round's posts."""
         rng = _rng(self.seed, f"vote/{c.cid}/{number}")
         plan = self.plans[c.cid]
         day = 0 if number == 1 else 7
@@ -991,6 +1074,26 @@ class _Builder:
         units += [(f"{prefix}-m{i + 1}", "mobile") for i in range(n_mobile)]
         used: set[str] = set()
         observers = {u: self._observers(c, plan, 3 + (k == "main"), used) for u, k in units}
+        # the committee accredits the observers it has not accredited yet, the day before
+        accredit: list[tuple[ElectionEvent, int]] = []
+        t = at(day - 1, 10)
+        for unit, _ in units:
+            for observer in observers[unit]:
+                if observer in plan.accredited:
+                    continue
+                plan.accredited.add(observer)
+                org = _ORGANISATIONS[len(plan.accredited) % len(_ORGANISATIONS)]
+                accredit.append(
+                    (
+                        ObserverAccredited(
+                            community=c.cid, observer=observer, organisation=f"{org} ({c.name})"
+                        ),
+                        t,
+                    )
+                )
+                t += 60_000_000
+        self._submit(f"{c.cid}/election_committee", accredit)
+        self._count("observers_accredited", len(accredit))
         boxes: dict[str, list[str]] = {
             u: [f"{u}-b{j + 1}" for j in range(2 if kind == "main" else 1)] for u, kind in units
         }
@@ -1020,6 +1123,20 @@ class _Builder:
             for j, box in enumerate(bx):
                 returned[box] = n // len(bx) + (1 if j < n % len(bx) else 0)
         total = sum(returned.values())
+        # counting batches: the mobile boxes, and the boxes of any unit that issued fewer than
+        # min_count_batch ballots, are emptied into the main venue's first box before counting
+        main = units[0][0]
+        target = boxes[main][0]
+        small = self.rules.min_count_batch
+        merged = [
+            box
+            for unit, kind in units
+            if unit != main and (kind == "mobile" or issued_at.get(unit, 0) < small)
+            for box in boxes[unit]
+        ]
+        if issued_at.get(main, 0) < small:
+            merged += boxes[main][1:]
+        counted_in = {box: target if box in merged else box for bx in boxes.values() for box in bx}
         posts = self._round_posts(plan, number)
         ballots = self._decisive_ballots(c, plan, number, posts, total, len(issue))
         self._count("ballots_issued", len(issue))
@@ -1052,7 +1169,6 @@ class _Builder:
             (BallotIssued(unit=unit, voter=voter, proxy_for=proxy_for), when)
             for (unit, voter, proxy_for), when in zip(issue, times, strict=True)
         )
-        main = units[0][0]
         for unit, _ in units:
             ps.append((UnitClosed(unit=unit), at(day, 17)))
         for unit in mobiles:
@@ -1060,15 +1176,25 @@ class _Builder:
                 ps.append((BoxTransferred(box=box, to_unit=main), at(day, 17, 20)))
                 self._feature("box.transferred", box)
         self._submit(f"{c.cid}/polling_station", ps)
-        # the count: boxes opened before observers, ballots recorded in the box's order
+        # the count: small boxes merged, the others opened before observers, ballots recorded
+        # in the box's order
         cu: list[tuple[ElectionEvent, int]] = []
+        t = at(day, 17, 30)
+        for box in merged:
+            cu.append((BoxMerged(box=box, into=target), t))
+            t += 1_000_000
+            self._feature("box.merged", box)
         t = at(day, 17, 40)
+        per_box: dict[str, int] = {}
+        for box, n in returned.items():
+            per_box[counted_in[box]] = per_box.get(counted_in[box], 0) + n
         k = 0
         for unit, _ in units:
-            watchers = observers[main] if unit in mobiles else observers[unit]
             for box in boxes[unit]:
-                cu.append((BoxOpened(box=box, observers=watchers), t))
-                n = returned[box]
+                if box in merged:
+                    continue
+                cu.append((BoxOpened(box=box, observers=observers[unit]), t))
+                n = per_box[box]
                 chunk = ballots[k : k + n]
                 k += n
                 rtimes = self.clock.spread(rng, n, t + 60_000_000, at(day, 22))
@@ -1077,6 +1203,15 @@ class _Builder:
                     for marks, when in zip(chunk, rtimes, strict=True)
                 )
         self._submit(f"{c.cid}/counting_unit", cu)
+        self._count("boxes_merged", len(merged))
+        return posts
+
+    def _declare(self, c: Community, number: int, posts: list[PostPlan]) -> None:
+        """The committee declares the tally of round ``number`` (queued events flushed)."""
+        self._flush()
+        plan = self.plans[c.cid]
+        day = 0 if number == 1 else 7
+        at = self.clock.at
         result = self.e.tally(c.cid, number)
         declared = result.to_dict()
         self._submit(
@@ -1097,7 +1232,7 @@ class _Builder:
             self._count("against_marks", sum(pr.against.values()))
             if written:
                 self._feature("ballot.write_in", f"{c.cid}#{number}/{pr.post}")
-        voided = self.e.state.round(c.cid, number).void_writeins
+        voided = plan.void_writeins.get(number, 0)
         if voided:
             self._feature("ballot.unregistered_write_in", f"{c.cid}#{number}")
             self._count("posts_void_by_unregistered_write_in", voided)
@@ -1159,6 +1294,9 @@ class _Builder:
                     ok = False
                     break
             if ok:
+                plan.void_writeins[number] = sum(
+                    1 for ballot in recorded for pm in ballot.values() if pm.void is not None
+                )
                 return recorded
         raise UsageError(  # pragma: no cover - the margins make this practically impossible
             f"cannot draw a decisive round {number} for {c.cid}"
@@ -1191,7 +1329,9 @@ class _Builder:
             ],
         )
         self._feature("round.supplementary", cid)
-        self._round(c, 2)
+        self._flush()
+        posts = self._round(c, 2)
+        self._declare(c, 2, posts)
 
     # ------------------------------------------------------------------ result
 

@@ -81,7 +81,11 @@ from electlog.election import (
 from electlog.election.codes import (
     BALLOT_DUPLICATE_SERIAL,
     BALLOT_NOT_REGISTERED,
+    BOX_SMALL_BATCH,
+    OBSERVER_NOT_ACCREDITED,
+    PHASE_OUT_OF_WINDOW,
     RESULT_MISMATCH,
+    ROLL_FROZEN,
     VOTER_DUPLICATE,
     VOTER_UNDERAGE,
 )
@@ -131,7 +135,13 @@ from electlog.election.rules import (
     ELIGIBILITY_BASES,
 )
 from electlog.election.state import ElectionState, EventContext
-from electlog.election.tally import PostMarks, PostSpec, TallyRules, tally_round
+from electlog.election.tally import (
+    VOID_POST_WRITEIN_NOT_REGISTERED,
+    PostMarks,
+    PostSpec,
+    TallyRules,
+    tally_round,
+)
 from electlog.errors import ElectlogError, StorageError, UsageError
 from electlog.events import ZERO_HASH, Author, Entry, Statement, entry_leaf_hash
 from electlog.keys import SigningKey
@@ -894,6 +904,7 @@ class ElectionBuilder:
         "nominate",
         "publish_candidates",
         "authorise_proxies",
+        "accredit_observers",
         "vote",
         "follow_up_rounds",
         "checkpoint",
@@ -923,6 +934,7 @@ class ElectionBuilder:
         else:
             rule_set = draw(rules)
         self.rules = rule_set
+        self.explicit_rules = isinstance(rules, RuleSet)
         self.n_communities = draw(_as_strategy(communities))
         self.extra_voters = extra_voters
         self.modes = tuple(modes)
@@ -1091,6 +1103,20 @@ class ElectionBuilder:
             if r.committee_min >= 1 and draw(st.booleans()):
                 c.committee_candidate = c.candidates[c.posts[-1][0]][0]
             self.communities.append(c)
+        if not self.explicit_rules:
+            # the drawn communities are small: count batches no larger than every round can
+            # fill (a group_rep community's electorate may be empty: then any batch size)
+            smallest = min(
+                0
+                if c.mode == str(ElectionMode.GROUP_REP)
+                else len({c.household_of[v] for v in c.voters if v != c.removed})
+                if c.mode == str(ElectionMode.HOUSEHOLD_REP)
+                else len(c.voters) - (c.removed is not None)
+                for c in self.communities
+            )
+            r = self.rules = attrs.evolve(
+                r, min_count_batch=min(r.min_count_batch, draw(st.integers(0, 2)), smallest)
+            )
         self.definition = ElectionDefined(
             election_id=f"e{self.day.year}",
             name=f"Residents' committee election {self.day.year}",
@@ -1186,8 +1212,18 @@ class ElectionBuilder:
         )
 
     def publish_rolls(self) -> None:
-        """Each roll published ``roll_days_before`` days (or more) before election day."""
+        """Each roll published ``roll_days_before`` days (or more) before election day (where
+        the rules have no ``objection_upheld`` removal reason, the drawn removal comes first:
+        after publication only an upheld objection removes a voter)."""
         for c in self.communities:
+            if c.removed is not None and "objection_upheld" not in self.rules.removal_reasons:
+                self.submit(
+                    self.keys.registrar,
+                    VoterRemoved(
+                        voter=c.removed, community=c.cid, reason=self.rules.removal_reasons[0]
+                    ),
+                    self.roll,
+                )
             self._publish_roll(c, self.roll)
 
     def _upheld_objection(
@@ -1222,16 +1258,7 @@ class ElectionBuilder:
                 )
                 c.voters.append(c.late)
                 changed = True
-            if c.removed is not None and "objection_upheld" not in self.rules.removal_reasons:
-                self.submit(
-                    self.keys.registrar,
-                    VoterRemoved(
-                        voter=c.removed, community=c.cid, reason=self.rules.removal_reasons[0]
-                    ),
-                    self.roll,
-                )
-                changed = True
-            elif c.removed is not None:
+            if c.removed is not None and "objection_upheld" in self.rules.removal_reasons:
                 obj = self._upheld_objection(
                     c, "obj2", c.removed, "wrongful_inclusion", "moved away"
                 )
@@ -1296,6 +1323,9 @@ class ElectionBuilder:
                         HouseholdBallotIssued(community=c.cid, group=group, household=h),
                         self.roll,
                     )
+                self.submit(
+                    self.keys.polling, GroupVotingClosed(community=c.cid, group=group), self.roll
+                )
                 consensus = {
                     "group_leader": PostMarks(
                         write_ins=tuple(sorted(members[: r.group_leader_seats]))
@@ -1325,7 +1355,7 @@ class ElectionBuilder:
                             community=c.cid,
                             group=group,
                             serial=_serial(f"{c.cid}/{group}/{i}"),
-                            marks=draw(choice),
+                            marks=_void_unregistered(draw(choice), cs.roll),
                         ),
                         self.roll,
                     )
@@ -1488,25 +1518,50 @@ class ElectionBuilder:
             return out
         return active
 
+    def _observers(self, k: int) -> tuple[str, ...]:
+        """The observers of a round's ``k``-th unit (``k`` from 0): ``min_observers`` (at least
+        one) of the accredited panel, never the same at two units open together."""
+        n = max(self.rules.min_observers, 1)
+        return tuple(f"obs-{i}" for i in range(1 + k * n, 1 + (k + 1) * n))
+
+    def accredit_observers(self) -> None:
+        """The committee of every community accredits a panel of observers ``obs-0`` ...
+        ``obs-{2n+1}`` (``n`` = ``min_observers``): the units' observers and spares for an app
+        that opens its own unit on election day."""
+        n = max(self.rules.min_observers, 1)
+        for c in self.communities:
+            for i in range(2 * n + 2):
+                self.submit(
+                    self.keys.committee,
+                    ObserverAccredited(
+                        community=c.cid, observer=f"obs-{i}", organisation="observer panel"
+                    ),
+                    self.listing,
+                )
+
     def _hold_round(self, c: _Community, number: int, posts: Sequence[PostList], day: int) -> None:
         draw = self.draw
-        r = self.rules
-        observers = tuple(f"obs-{i}" for i in range(1, max(r.min_observers, 1) + 1))
+        minimum = self.rules.min_count_batch
         kinds = draw(st.lists(st.sampled_from(UNIT_KINDS), min_size=1, max_size=2))
         units = [f"{c.cid}-r{number}-u{i}" for i in range(1, len(kinds) + 1)]
+        observers = {u: self._observers(k) for k, u in enumerate(units)}
         for unit, kind in zip(units, kinds, strict=True):
             self.submit(
                 self.keys.polling,
                 UnitOpened(
-                    unit=unit, community=c.cid, round=number, kind=kind, observers=observers
+                    unit=unit, community=c.cid, round=number, kind=kind, observers=observers[unit]
                 ),
                 day,
             )
             self.submit(self.keys.polling, BoxSealed(unit=unit, box=f"{unit}-box"), day)
         proxy_of = dict(c.proxies)
         issued = {u: 0 for u in units}
-        for principal in self._principals(c, number):
-            if draw(st.integers(0, 3)) == 3:  # abstains (shrinks towards everyone voting)
+        electorate = self._principals(c, number)
+        for n, principal in enumerate(electorate):
+            # abstains (shrinks towards everyone voting), unless the round would then issue
+            # fewer ballots than one counting batch needs
+            can_abstain = sum(issued.values()) + len(electorate) - n > minimum
+            if can_abstain and draw(st.integers(0, 3)) == 3:
                 continue
             unit = draw(st.sampled_from(units))
             holder = proxy_of.get(principal)
@@ -1523,8 +1578,32 @@ class ElectionBuilder:
             self.submit(
                 self.keys.polling, BoxTransferred(box=f"{units[-1]}-box", to_unit=units[0]), day
             )
+        # a box into which fewer than min_count_batch ballots were issued is merged into the
+        # box of the unit that issued the most before counting (one counting batch)
+        target = max(units, key=lambda u: issued[u])
+        counted_in = {u: u for u in units}
         for unit in units:
-            self.submit(self.keys.counting, BoxOpened(box=f"{unit}-box", observers=observers), day)
+            if unit != target and issued[unit] < minimum:
+                self.submit(
+                    self.keys.counting,
+                    BoxMerged(box=f"{unit}-box", into=f"{target}-box"),
+                    day,
+                )
+                counted_in[unit] = target
+        batch = sum(n for u, n in issued.items() if counted_in[u] == target)
+        if batch < minimum:
+            raise UsageError(
+                f"{c.cid} round {number}: {batch} ballot(s) issued, fewer than "
+                f"min_count_batch={minimum}; pass rules with a smaller min_count_batch"
+            )
+        for unit in units:
+            if counted_in[unit] == unit:
+                self.submit(
+                    self.keys.counting,
+                    BoxOpened(box=f"{unit}-box", observers=observers[unit]),
+                    day,
+                )
+        roll = self.e.state.community(c.cid).roll
         write_ins = (*self._active(c)[:3], f"{c.cid}-nobody")
         paper = ballots(list(posts), write_ins=write_ins)
         for unit in units:
@@ -1533,9 +1612,9 @@ class ElectionBuilder:
                 self.submit(
                     self.keys.counting,
                     BallotRecorded(
-                        box=f"{unit}-box",
+                        box=f"{counted_in[unit]}-box",
                         serial=_serial(f"{unit}/{i}/{self.origin}"),
-                        marks=draw(paper),
+                        marks=_void_unregistered(draw(paper), roll),
                     ),
                     day,
                 )
@@ -1617,6 +1696,17 @@ class ElectionBuilder:
 
 def _serial(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()[:16]
+
+
+def _void_unregistered(marks: Mapping[str, PostMarks], roll: Any) -> dict[str, PostMarks]:
+    """``marks`` with every post whose write-ins name someone not on ``roll`` recorded void
+    with only the reason (the name is never published)."""
+    return {
+        post: PostMarks(void=VOID_POST_WRITEIN_NOT_REGISTERED)
+        if any(w not in roll for w in pm.write_ins)
+        else pm
+        for post, pm in marks.items()
+    }
 
 
 @st.composite
@@ -1713,10 +1803,21 @@ TAMPERING_KINDS: Final = (
     "underage_voter",
     "bundle_corrupted",
     "bundle_truncated",
+    "rollback",
+    "backdated_unit",
+    "ghost_observers",
+    "late_removal",
+    "small_batch",
 )
 """Every kind of tampering :func:`tamperings` draws. The ``result_rewritten`` ...
-``underage_voter`` kinds are insider attacks: the log is rewritten and re-signed with every
-key (authors, log, witnesses), so only the election rules can catch them."""
+``underage_voter`` kinds and ``backdated_unit`` ... ``small_batch`` are insider attacks: the log
+is rewritten and re-signed with every key (authors, log, witnesses), so only the election rules
+can catch them. ``rollback`` needs no key: a copy cut back to an earlier genuine, witnessed
+checkpoint, before the election was complete."""
+
+ELECTION_INCOMPLETE: Final = "election.incomplete"
+"""The auditor's finding for a community whose election is not complete (the ``rollback``
+tampering's expected finding)."""
 
 
 @attrs.frozen(kw_only=True, eq=False, repr=False)
@@ -1819,8 +1920,12 @@ def _checkpoint_of(
         root=tree.root() if root is None else root,
     )
     note = sign_note(cp.to_text(), [election.log_signer])
+    # cosigned one minute after the latest claimed time (the witnesses' clock is consistent
+    # with the entries' claimed times)
+    latest = max((Entry.from_bytes(e, verify=False).statement.time for e in entries), default=0)
+    stamp = latest // 1_000_000 + 60
     for w in election.witnesses:
-        note = cosign(note, w, 1_800_000_000)
+        note = cosign(note, w, stamp)
     return note
 
 
@@ -1846,8 +1951,16 @@ def _applicable(election: SignedElection, kind: str) -> bool:
         return election.definition.rules.min_age >= 1 and bool(_find(election, VoterRegistered))
     if kind == "duplicate_registration":
         return bool(_find(election, VoterRegistered))
-    if kind == "result_rewritten":
+    if kind in ("result_rewritten", "rollback"):
         return bool(_find(election, ResultDeclared))
+    if kind == "backdated_unit":
+        return bool(_find(election, BoxOpened))
+    if kind == "ghost_observers":
+        return bool(_find(election, UnitOpened))
+    if kind == "late_removal":
+        return _late_removal_target(election) is not None
+    if kind == "small_batch":
+        return bool(_find(election, BoxMerged)) and election.definition.rules.min_count_batch >= 1
     return True
 
 
@@ -2215,6 +2328,131 @@ def _tamper_bundle_truncated(draw: st.DrawFn, el: SignedElection) -> Tampering:
     )
 
 
+def _tamper_rollback(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = _pick(draw, _find(el, ResultDeclared))
+    entries = el.entry_bytes[:i]
+    return _t(
+        el,
+        "rollback",
+        f"the copy cut back to a genuine witnessed checkpoint of {i} entries, before a result "
+        f"was declared",
+        ELECTION_INCOMPLETE,
+        None,
+        entries,
+        (_checkpoint_of(el, entries),),
+    )
+
+
+def _tamper_backdated_unit(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = _pick(draw, _find(el, BoxOpened))
+    sts = _statements(el)
+    box = sts[i].body["box"]
+    unit = next(s.body["unit"] for s in sts if s.type == BoxSealed.TYPE and s.body["box"] == box)
+    opened = next(s for s in sts[:i] if s.type == UnitOpened.TYPE and s.body["unit"] == unit)
+    # the station's key opens one more unit of that round after counting began, claiming the
+    # time of its own latest act (before the box was opened)
+    latest = max(s.time for s in sts[:i] if s.author == opened.author)
+    body = {**opened.body, "unit": f"{unit}-late"}
+    sts.insert(i + 1, attrs.evolve(opened, body=body, time=latest))
+    return _rewritten(
+        el,
+        "backdated_unit",
+        f"unit {unit}-late opened after box {box} was opened (entry {i}), claiming an earlier time",
+        rule_finding_code(PHASE_OUT_OF_WINDOW),
+        i + 1,
+        sts,
+    )
+
+
+def _tamper_ghost_observers(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = _pick(draw, _find(el, UnitOpened))
+    sts = _statements(el)
+    n = len(sts[i].body["observers"])
+    body = {**sts[i].body, "observers": [f"ghost-{k}" for k in range(1, n + 1)]}
+    sts[i] = _with_body(sts[i], body)
+    return _rewritten(
+        el,
+        "ghost_observers",
+        f"the unit opened at entry {i} names observers nobody accredited",
+        rule_finding_code(OBSERVER_NOT_ACCREDITED),
+        i,
+        sts,
+    )
+
+
+def _late_removal_target(el: SignedElection) -> tuple[int, Statement, str] | None:
+    """(index of a community's first ballot issuance, a registrar statement of that community,
+    a voter of that community still on the roll), or ``None``."""
+    sts = _statements(el)
+    removed = {s.body["voter"] for s in sts if s.type == VoterRemoved.TYPE}
+    for i, s in enumerate(sts):
+        if s.type != BallotIssued.TYPE:
+            continue
+        unit = next(
+            u for u in sts[:i] if u.type == UnitOpened.TYPE and u.body["unit"] == s.body["unit"]
+        )
+        community = unit.body["community"]
+        for r in sts[:i]:
+            if (
+                r.type == VoterRegistered.TYPE
+                and r.body["community"] == community
+                and r.body["voter"] not in removed
+            ):
+                return i, r, r.body["voter"]
+        return None
+    return None
+
+
+def _tamper_late_removal(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    target = _late_removal_target(el)
+    assert target is not None  # _applicable checked it
+    i, registration, voter = target
+    sts = _statements(el)
+    community = registration.body["community"]
+    removal = VoterRemoved(voter=voter, community=community, reason="died")
+    latest = max(s.time for s in sts[: i + 1] if s.author == registration.author)
+    sts.insert(
+        i + 1,
+        attrs.evolve(
+            registration,
+            type=VoterRemoved.TYPE,
+            schema=VoterRemoved.SCHEMA,
+            body=removal.to_body(),
+            time=max(latest, sts[i].time),
+        ),
+    )
+    return _rewritten(
+        el,
+        "late_removal",
+        f"voter {voter} removed from the roll of {community} after its first ballot was issued "
+        f"(entry {i})",
+        rule_finding_code(ROLL_FROZEN),
+        i + 1,
+        sts,
+    )
+
+
+def _tamper_small_batch(draw: st.DrawFn, el: SignedElection) -> Tampering:
+    i = _pick(draw, _find(el, BoxMerged))
+    sts = _statements(el)
+    box = sts[i].body["box"]
+    unit = next(s.body["unit"] for s in sts if s.type == BoxSealed.TYPE and s.body["box"] == box)
+    opened = next(s for s in sts if s.type == UnitOpened.TYPE and s.body["unit"] == unit)
+    event = BoxOpened(box=box, observers=tuple(opened.body["observers"]))
+    sts[i] = attrs.evolve(
+        sts[i], type=BoxOpened.TYPE, schema=BoxOpened.SCHEMA, body=event.to_body()
+    )
+    return _rewritten(
+        el,
+        "small_batch",
+        f"box {box} opened on its own (fewer than min_count_batch ballots issued into it) "
+        f"instead of merged, at entry {i}",
+        rule_finding_code(BOX_SMALL_BATCH),
+        i,
+        sts,
+    )
+
+
 _TAMPER: Final[dict[str, Callable[[st.DrawFn, SignedElection], Tampering]]] = {
     "signature": _tamper_signature,
     "malformed": _tamper_malformed,
@@ -2234,4 +2472,9 @@ _TAMPER: Final[dict[str, Callable[[st.DrawFn, SignedElection], Tampering]]] = {
     "underage_voter": _tamper_underage,
     "bundle_corrupted": _tamper_bundle_corrupted,
     "bundle_truncated": _tamper_bundle_truncated,
+    "rollback": _tamper_rollback,
+    "backdated_unit": _tamper_backdated_unit,
+    "ghost_observers": _tamper_ghost_observers,
+    "late_removal": _tamper_late_removal,
+    "small_batch": _tamper_small_batch,
 }
