@@ -271,8 +271,7 @@ def build_election(seed_value: int = 0, *, origin: str = "") -> ElectionLog:
         notes=[],
         entries=[log.get_bytes(i) for i in range(len(log))],
     )
-    # checkpoint sizes where the scenario's claimed times are consistent with witness time
-    # (its log is not in claimed-time order everywhere)
+    # three checkpoints, each cosigned at an honest witness time (see witness_time)
     el.notes = [el.note(size) for size in (80, 140, len(log))]
     return el
 

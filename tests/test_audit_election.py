@@ -9,6 +9,7 @@ from electlog.audit import Severity, audit, finding_info
 from electlog.audit import findings as F
 from electlog.election.codes import RULES
 from electlog.election.scenario import build_small_election
+from electlog.events import Entry
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,9 @@ def test_rule_violation_becomes_a_rule_finding(el: ElectionLog) -> None:
     # the registrar registers a voter already on the roll (same voter id) after the roll
     entries = list(el.entries)
     first = el.index_of("voter.registered")
-    dup = resign(entries[first], el.keys.registrar)
     pos = el.index_of("unit_rep.registered")
+    when = Entry.from_bytes(entries[pos], verify=False).statement.time  # in time order
+    dup = resign(entries[first], el.keys.registrar, time=when)
     entries.insert(pos, dup)
     entries = rechain(entries, pos, el.key_map())
     report = audit(el.source(entries, []), el.trust)
