@@ -229,6 +229,9 @@ def test_reports_show_the_latest_witnessed_checkpoint_and_cosigner_times(
         assert w["time"] in page and str(w["timestamp"]) in page
     assert f"latest witnessed checkpoint 0: size {cp['size']} root {cp['root']}" in text
     assert 'id="latest-checkpoint"' in page and cp["root"] in page
+    assert 'id="communities"' in page and "not complete" in page
+    assert 'class="verdict incomplete"' in page and "Verdict: INCOMPLETE" in page
+    assert "communities (phase reached)" in text
     assert {w["name"]: w["timestamp"] for w in data["checkpoint"]["witnesses"]} == {
         w["name"]: w["timestamp"] for w in cp["witnesses"]
     }
