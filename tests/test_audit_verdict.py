@@ -463,3 +463,32 @@ def test_group_election_started_but_undeclared_is_pending() -> None:
     pending = report.communities["c2"]["pending"]
     assert any("group election was started but never declared" in p for p in pending)
     assert report.communities["c2"]["complete"] is False
+
+
+@pytest.mark.parametrize(("tolerance", "flagged"), [(900, False), (60, True)])
+def test_witness_time_tolerance_comes_from_the_genesis_ruleset(
+    tolerance: int, flagged: bool
+) -> None:
+    from electlog.election.rules import RuleSet
+    from electlog.election.scenario import build_small_election
+
+    log, keys, _ = build_small_election(0, rules=RuleSet(time_tolerance_seconds=tolerance))
+    entries = [log.get_bytes(i) for i in range(len(log))]
+    latest = max(Entry.from_bytes(d, verify=False).statement.time for d in entries)
+    log_key = NoteSigner.generate(log.origin, rng_seed=seed(70))
+    witness = WitnessSigner.generate("w.example", rng_seed=seed(71))
+    text = Checkpoint(origin=log.origin, size=len(log), root=log.root()).to_text()
+    # the witness's clock is 5 minutes behind the last claimed time
+    note = cosign(sign_note(text, [log_key]), witness, latest // 1_000_000 - 300)
+    trust = Trust.create(
+        origin=log.origin,
+        authority_key=keys.authority.public,
+        log_key=log_key.vkey,
+        witnesses=[witness.vkey],
+        quorum=1,
+    )
+    report = audit(BytesSource(entries, [note], origin=log.origin), trust)
+    found = report.by_code(F.RULE_TIME_INCONSISTENT)
+    assert bool(found) is flagged
+    assert all(f.evidence["tolerance_seconds"] == tolerance for f in found)
+    assert report.clean is not flagged
