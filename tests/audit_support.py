@@ -21,6 +21,18 @@ def seed(n: int) -> bytes:
     return bytes([n]) * 32
 
 
+def witness_time(entries: list[bytes], size: int, delay: int = 30) -> int:
+    """An honest witness timestamp (seconds) for a checkpoint of the first ``size`` of
+    ``entries``: ``delay`` seconds after the latest claimed time among them, but no later than
+    the earliest claimed time after them plus 870 s (the auditor binds claimed times to the
+    witnesses' timestamps with a tolerance of 900 s)."""
+    times = [Entry.from_bytes(d, verify=False).statement.time // 1_000_000 for d in entries]
+    stamp = max(times[:size], default=0) + delay
+    if times[size:]:
+        stamp = min(stamp, min(times[size:]) + 870)
+    return stamp
+
+
 @attrs.define
 class GenericLog:
     """A generic (non-election) log: ``authors`` sign ``demo.note`` entries round-robin."""
@@ -171,6 +183,7 @@ __all__ = [
     "rechain",
     "resign",
     "seed",
+    "witness_time",
     "write_bundle",
 ]
 
@@ -188,15 +201,24 @@ class ElectionLog:
     notes: list[str]
     entries: list[bytes]
 
-    def note(self, size: int, root: bytes | None = None, *, cosigners: int | None = None) -> str:
+    def note(
+        self,
+        size: int,
+        root: bytes | None = None,
+        *,
+        cosigners: int | None = None,
+        cut: bool = False,
+    ) -> str:
         """A checkpoint note of the first ``size`` entries (or of ``root``), log-signed and
-        cosigned by the first ``cosigners`` witnesses (default: all)."""
+        cosigned by the first ``cosigners`` witnesses (default: all). ``cut``: the note of a
+        copy cut at ``size`` (its witness time ignores the entries after it)."""
         text = Checkpoint(
             origin=self.origin, size=size, root=self.log.root(size) if root is None else root
         ).to_text()
         note = sign_note(text, [self.log_signer])
+        stamp = witness_time(self.entries[:size] if cut else self.entries, size)
         for w in self.witnesses[: len(self.witnesses) if cosigners is None else cosigners]:
-            note = cosign(note, w, 1_790_000_000 + size)
+            note = cosign(note, w, stamp)
         return note
 
     def source(
@@ -249,7 +271,8 @@ def build_election(seed_value: int = 0, *, origin: str = "") -> ElectionLog:
         notes=[],
         entries=[log.get_bytes(i) for i in range(len(log))],
     )
-    el.notes = [el.note(size) for size in (100, 200, len(log))]
+    # three checkpoints, each cosigned at an honest witness time (see witness_time)
+    el.notes = [el.note(size) for size in (80, 140, len(log))]
     return el
 
 

@@ -192,7 +192,8 @@ def test_verify_progress_when_asked(
     code = main(["verify", str(files["good"]), "--trust", str(files["trust"]), "--progress"])
     _, err = capsys.readouterr()
     assert code == 0
-    assert "verifying" in err and "301/301" in err
+    n = len(build_election(0).entries)
+    assert "verifying" in err and f"{n}/{n}" in err
 
 
 def test_prove_inclusion(
@@ -268,7 +269,7 @@ def test_tally(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> No
         == 2
     )
     assert main(["tally", str(files["bad"]), "--trust", str(files["trust"])]) == 1
-    assert "has findings" in capsys.readouterr().err
+    assert "the audit's verdict is FINDINGS" in capsys.readouterr().err
 
 
 def test_console_script_exit_codes(files: dict[str, Path]) -> None:

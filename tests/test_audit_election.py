@@ -9,6 +9,7 @@ from electlog.audit import Severity, audit, finding_info
 from electlog.audit import findings as F
 from electlog.election.codes import RULES
 from electlog.election.scenario import build_small_election
+from electlog.events import Entry
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,9 @@ def test_rule_violation_becomes_a_rule_finding(el: ElectionLog) -> None:
     # the registrar registers a voter already on the roll (same voter id) after the roll
     entries = list(el.entries)
     first = el.index_of("voter.registered")
-    dup = resign(entries[first], el.keys.registrar)
     pos = el.index_of("unit_rep.registered")
+    when = Entry.from_bytes(entries[pos], verify=False).statement.time  # in time order
+    dup = resign(entries[first], el.keys.registrar, time=when)
     entries.insert(pos, dup)
     entries = rechain(entries, pos, el.key_map())
     report = audit(el.source(entries, []), el.trust)
@@ -101,11 +103,22 @@ def test_unknown_event_type_is_malformed(el: ElectionLog) -> None:
 def test_incomplete_election(el: ElectionLog) -> None:
     cut = el.index_of("result.declared", community="c2")
     report = audit(el.source(el.entries[:cut], [el.note(cut)]), el.trust)
-    incomplete = report.by_code(F.ELECTION_INCOMPLETE)
-    assert [f.evidence["what"] for f in incomplete] == ["no_result"]
-    assert incomplete[0].evidence["community"] == "c2"
-    assert incomplete[0].severity is Severity.WARNING
-    assert report.verdict == "findings"
+    incomplete = [
+        f for f in report.by_code(F.ELECTION_INCOMPLETE) if f.evidence["community"] == "c2"
+    ]
+    assert [f.evidence["what"] for f in incomplete] == ["community", "no_result"]
+    assert incomplete[0].evidence["phase"] == "counted"
+    assert incomplete[0].evidence["pending"] == ["round 1 (first): result not declared"]
+    assert "c2" in incomplete[0].message and "counted" in incomplete[0].message
+    assert incomplete[0].severity is Severity.ERROR
+    assert report.verdict == "incomplete" and report.exit_status == 1
+    assert report.communities["c2"]["complete"] is False
+    # c1's round 1 left a seat unfilled; its 另行选举 comes later in the log
+    assert report.communities["c1"]["complete"] is False
+    assert "另行选举" in report.communities["c1"]["pending"][0]
+    whole = audit(el.source(), el.trust)
+    assert whole.clean and all(c["complete"] for c in whole.communities.values())
+    assert whole.communities["c1"]["round"] == 2
 
 
 def test_generic_log_without_election_replay(el: ElectionLog) -> None:

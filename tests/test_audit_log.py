@@ -227,7 +227,7 @@ def test_missing_cosignature(glog: GenericLog) -> None:
     assert quorum[0].evidence["quorum"] == 2
     assert report.counts.checkpoints_verified == 1
     assert report.checkpoint is not None and report.checkpoint["size"] == 30
-    assert report.by_code(F.CHECKPOINT_UNCOVERED_ENTRIES)
+    assert report.by_code(F.LOG_UNWITNESSED_TAIL)
 
 
 def test_bad_checkpoint_signatures(glog: GenericLog) -> None:
@@ -246,14 +246,21 @@ def test_bad_checkpoint_signatures(glog: GenericLog) -> None:
     ]
 
 
-def test_no_checkpoint_and_uncovered_entries(glog: GenericLog) -> None:
+def test_no_checkpoint_and_unwitnessed_tail(glog: GenericLog) -> None:
     report = run(glog, notes=[])
     assert report.codes() == {F.CHECKPOINT_NONE}
     assert report.verdict == "findings"
     report = run(glog, notes=[glog.notes[0]])
-    assert report.codes() == {F.CHECKPOINT_UNCOVERED_ENTRIES}
-    assert report.by_code(F.CHECKPOINT_UNCOVERED_ENTRIES)[0].severity is Severity.INFO
-    assert report.verdict == "clean"
+    assert report.codes() == {F.LOG_UNWITNESSED_TAIL}
+    tail = report.by_code(F.LOG_UNWITNESSED_TAIL)[0]
+    assert tail.severity is Severity.WARNING and tail.index == 30
+    assert tail.evidence == {
+        "checkpoint": 0,
+        "checkpoint_size": 30,
+        "entries": 60,
+        "unwitnessed": 30,
+    }
+    assert report.verdict == "incomplete" and not report.clean and report.exit_status == 1
 
 
 def test_since_consistent(glog: GenericLog) -> None:
@@ -390,4 +397,4 @@ def test_bare_note_next_to_its_cosigned_note(glog: GenericLog) -> None:
     assert report.findings == ()
     assert report.counts.checkpoints == 3 and report.counts.checkpoints_verified == 2
     report = run(glog, notes=[glog.notes[0], bare])
-    assert report.codes() == {F.CHECKPOINT_WITNESS_QUORUM, F.CHECKPOINT_UNCOVERED_ENTRIES}
+    assert report.codes() == {F.CHECKPOINT_WITNESS_QUORUM, F.LOG_UNWITNESSED_TAIL}

@@ -102,7 +102,7 @@ def test_documented_schema_matches(clean: Report) -> None:
 def test_text_report(clean: Report, dirty: Report) -> None:
     text = render_text(clean)
     assert text.startswith("VERDICT: CLEAN\n")
-    assert "since        size 100: consistent with this log" in text
+    assert "since        size 80: consistent with this log" in text
     assert "director (1 seat(s)): elected c1-v00 (23)" in text
     text = render_text(dirty)
     assert text.startswith("VERDICT: FINDINGS (")

@@ -72,9 +72,10 @@ def flipped_byte(el: ElectionLog) -> tuple[list[bytes], list[str]]:
 
 def flipped_statement_byte(el: ElectionLog) -> tuple[list[bytes], list[str]]:
     entries = list(el.entries)
-    data = entries[160]
+    i = next(i for i in range(160, len(entries)) if b"voter" in entries[i])
+    data = entries[i]
     at = data.index(b"voter") + 8  # inside the signed voter id: the signature breaks
-    entries[160] = flip(data, at, 0x02)
+    entries[i] = flip(data, at, 0x02)
     return entries, el.notes
 
 

@@ -240,9 +240,13 @@ def test_signed_event_streams_are_valid_and_audit_clean(election: est.SignedElec
     for (community, number), result in election.results.items():
         assert state.result(community, number) == result
         assert state.round(community, number).declared == result.to_dict()
-    report = audit(log, election.trust())
-    assert report.verdict == "clean", [f.to_dict() for f in report.findings]
-    assert not report.findings
+    # A generated election may stop after round 1 although a follow-up round is owed (a void
+    # round not re-run, a tie, unfilled seats): nothing is wrong with it, but it is not complete,
+    # so it is audited in progress and only incompleteness may be reported.
+    report = audit(log, election.trust(), in_progress=True)
+    assert report.clean_so_far, [f.to_dict() for f in report.findings]
+    assert {f.code for f in report.findings} <= {"election.incomplete"}
+    assert report.verdict == ("clean_in_progress" if report.findings else "clean")
     assert report.counts.entries == len(election.entries)
 
 
@@ -301,7 +305,9 @@ def test_every_tampering_is_reported(kind: str, tmp_path: Path) -> None:
         assert t.expected in {code for code, _ in found}, (t, sorted(found, key=str))
         if t.index is not None:
             assert (t.expected, t.index) in found, (t, sorted(found, key=str))
-        assert report.verdict == "findings"
+        # a rollback to a genuine checkpoint is INCOMPLETE; every other tampering is FINDINGS
+        want = "incomplete" if t.expected == "election.incomplete" else "findings"
+        assert report.verdict == want and not report.clean
         assert t.kind in repr(t) and t.expected in repr(t)
 
     check()

@@ -4,21 +4,37 @@
 or an in-memory log), verifies every entry (canonical form, signature, log id, author chain),
 rebuilds the Merkle tree and checks every checkpoint (root, log signature, witness quorum, split
 views, consistency with a checkpoint seen before), replays the election with the writers' own
-rules and tally, and returns a :class:`Report`: a verdict, counts, per-community tallies and every
-:class:`Finding`. docs/auditing.md is the auditor's guide.
+rules and tally, and returns a :class:`Report`: a verdict (:data:`VERDICTS`: clean, incomplete,
+findings, or clean so far in an in-progress audit), counts, each community's phase, per-community
+tallies, the latest witnessed checkpoint and every :class:`Finding`. docs/auditing.md is the
+auditor's guide.
 """
 
 from __future__ import annotations
 
 from .core import audit, read_since
 from .findings import FINDINGS, Finding, FindingInfo, Severity, all_codes, finding_info
-from .report import REPORT_SCHEMA, Counts, Report
+from .report import (
+    REPORT_SCHEMA,
+    VERDICT_CLEAN,
+    VERDICT_CLEAN_IN_PROGRESS,
+    VERDICT_FINDINGS,
+    VERDICT_INCOMPLETE,
+    VERDICTS,
+    Counts,
+    Report,
+)
 from .trust import TRUST_FORMAT, Trust, load_trust
 
 __all__ = [
     "FINDINGS",
     "REPORT_SCHEMA",
     "TRUST_FORMAT",
+    "VERDICTS",
+    "VERDICT_CLEAN",
+    "VERDICT_CLEAN_IN_PROGRESS",
+    "VERDICT_FINDINGS",
+    "VERDICT_INCOMPLETE",
     "Counts",
     "Finding",
     "FindingInfo",

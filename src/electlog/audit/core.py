@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from electlog.election.progress import PHASES
 from electlog.errors import AuditError, UsageError
 
 from . import findings as F
@@ -32,6 +33,7 @@ def audit(
     jobs: int = 1,
     progress: bool | Callable[[int, int | None], None] = False,
     election: bool = True,
+    in_progress: bool = False,
 ) -> Report:
     """Audit a log copy against the auditor's trust anchors.
 
@@ -42,6 +44,10 @@ def audit(
     (else a fork-evidence finding). ``jobs``: verification processes (1 = inline).
     ``progress``: ``True`` for a progress bar on stderr, or a callback ``(done, total)``.
     ``election=False`` audits a generic (non-election) log: no election replay.
+    ``in_progress=True`` asks for a mid-election audit: a log whose only problems are that the
+    election is not finished and entries after the last witnessed checkpoint gets the verdict
+    ``clean_in_progress`` ("clean so far, up to <phase> at checkpoint N") instead of
+    ``incomplete``. A pinned checkpoint in the trust file is checked like ``since``.
 
     Returns the :class:`Report`; every problem is a finding, the audit never stops at the first.
     Raises :class:`~electlog.errors.AuditError` only when it cannot run at all (the source
@@ -54,6 +60,8 @@ def audit(
             raise UsageError("trust must be a Trust or the path of a trust file")
     if since is not None and not isinstance(since, str):
         raise UsageError("since must be the text of a checkpoint note")
+    if not isinstance(in_progress, bool):
+        raise UsageError("in_progress must be a bool")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
     started = time.perf_counter()
@@ -90,7 +98,7 @@ def audit(
                         f"the {len(notes)} checkpoint(s) before it were checked",
                         {"offset": offset, "entries_read": replay.size},
                     )
-                replay.finish(notes, since)
+                replay.finish(notes, since, trust.pinned_checkpoint)
                 description = src.description
             finally:
                 src.close()
@@ -115,8 +123,23 @@ def audit(
         "entries_per_second": round(replay.size / elapsed) if elapsed > 0 else None,
         "election_replay": election,
     }
+    verdict = verdict_of(findings, in_progress=in_progress)
+    communities = replay.communities()
+    progress_info: dict[str, Any] | None = None
+    if in_progress:
+        phases = [c["phase"] for c in communities.values()]
+        latest = replay.latest
+        progress_info = {
+            "phase": min(phases, key=PHASES.index) if phases else None,
+            "checkpoint": None if latest is None else latest.position,
+            "checkpoint_size": None if latest is None else latest.checkpoint.size,
+            "entries": replay.size,
+            "incomplete_communities": sorted(
+                cid for cid, c in communities.items() if not c["complete"]
+            ),
+        }
     report = Report(
-        verdict=verdict_of(findings),
+        verdict=verdict,
         origin=trust.origin,
         source=description,
         counts=Counts(
@@ -131,6 +154,9 @@ def audit(
         findings=findings,
         checkpoint=replay.checkpoint_summary(),
         since=replay.since_info,
+        pinned=replay.pin_info,
+        communities=communities,
+        progress=progress_info,
         run=run,
     )
     replay.close()

@@ -30,7 +30,6 @@ __all__ = [
     "CHECKPOINT_ROOT_MISMATCH",
     "CHECKPOINT_SIGNATURE_INVALID",
     "CHECKPOINT_SPLIT_VIEW",
-    "CHECKPOINT_UNCOVERED_ENTRIES",
     "CHECKPOINT_WITNESS_QUORUM",
     "ELECTION_INCOMPLETE",
     "ELECTION_REPLAY_ERROR",
@@ -42,7 +41,9 @@ __all__ = [
     "FORK_INCONSISTENT",
     "LOG_EMPTY",
     "LOG_TRUNCATED",
+    "LOG_UNWITNESSED_TAIL",
     "RULE_PREFIX",
+    "RULE_TIME_INCONSISTENT",
     "SECRECY_SMALL_BATCH",
     "SECRECY_VOTER_LINKED_TO_MARKS",
     "SINCE_BEYOND_LOG",
@@ -66,10 +67,10 @@ class Severity(enum.StrEnum):
     """The log, a checkpoint or an election rule does not hold: the copy or the election is not
     what it claims to be."""
     WARNING = "warning"
-    """Nothing is proved wrong, but something an audit relies on is missing (no checkpoint, no
-    declared result for counted ballots)."""
+    """Nothing is proved wrong, but something an audit relies on is missing (no checkpoint,
+    entries no witness vouches for)."""
     INFO = "info"
-    """Worth knowing, not a fault (entries after the last checkpoint)."""
+    """Worth knowing, not a fault (a write-in naming nobody on the roll)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -128,7 +129,7 @@ CHECKPOINT_WITNESS_QUORUM: Final = "checkpoint.witness_quorum"
 CHECKPOINT_ROOT_MISMATCH: Final = "checkpoint.root_mismatch"
 CHECKPOINT_SPLIT_VIEW: Final = "checkpoint.split_view"
 CHECKPOINT_NONE: Final = "checkpoint.none"
-CHECKPOINT_UNCOVERED_ENTRIES: Final = "checkpoint.uncovered_entries"
+LOG_UNWITNESSED_TAIL: Final = "log.unwitnessed_tail"
 SINCE_UNVERIFIED: Final = "since.unverified"
 SINCE_BEYOND_LOG: Final = "since.beyond_log"
 FORK_INCONSISTENT: Final = "fork.inconsistent"
@@ -136,6 +137,10 @@ EVENT_MALFORMED: Final = "event.malformed"
 ELECTION_REPLAY_ERROR: Final = "election.replay_error"
 ELECTION_INCOMPLETE: Final = "election.incomplete"
 SECRECY_VOTER_LINKED_TO_MARKS: Final = "secrecy.voter_linked_to_marks"
+RULE_TIME_INCONSISTENT: Final = "rule.time.inconsistent"
+"""The finding code of the election rule ``time.inconsistent`` (per-author claimed times, checked
+by the writers' rules), which the auditor also reports when a claimed time is not bound to the
+witnesses' cosignature times (docs/auditing.md, "Witness time")."""
 SECRECY_SMALL_BATCH: Final = "secrecy.small_batch"
 AUDIT_FINDINGS_CAPPED: Final = "audit.findings_capped"
 
@@ -228,10 +233,10 @@ FINDINGS: Final[dict[str, FindingInfo]] = {
             "the copy carries no checkpoint that verifies: nothing signed commits to its entries",
         ),
         _f(
-            CHECKPOINT_UNCOVERED_ENTRIES,
-            _I,
-            "entries after the last verified checkpoint are "
-            "checked but not committed by any checkpoint",
+            LOG_UNWITNESSED_TAIL,
+            _W,
+            "entries after the last checkpoint with the witness quorum are checked but no "
+            "witness vouches for them: the verdict cannot be clean",
         ),
         _f(
             SINCE_UNVERIFIED,
@@ -260,9 +265,10 @@ FINDINGS: Final[dict[str, FindingInfo]] = {
         ),
         _f(
             ELECTION_INCOMPLETE,
-            _W,
-            "the election is not finished in the log: counted ballots "
-            "without a declared result, an open unit, an unopened box",
+            _E,
+            "the election is not finished in the log: a community short of its final results "
+            "(its phase and what is pending in the evidence), counted ballots without a "
+            "declared result, an open unit, an unopened box",
         ),
         _f(
             SECRECY_VOTER_LINKED_TO_MARKS,
@@ -312,4 +318,4 @@ def finding_info(code: str) -> FindingInfo:
 
 def all_codes() -> list[str]:
     """Every documented finding code: the fixed ones and ``rule.<code>`` for every rule."""
-    return [*FINDINGS, *(rule_finding_code(code) for code in RULES)]
+    return list(dict.fromkeys([*FINDINGS, *(rule_finding_code(code) for code in RULES)]))

@@ -13,9 +13,11 @@ The checks reuse the writers' code: :mod:`electlog.merkle` for roots and proofs,
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import sys
 import tempfile
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final
@@ -31,6 +33,7 @@ from electlog.election.events import (
     ResultDeclared,
     decode_event,
 )
+from electlog.election.progress import CommunityProgress, election_progress
 from electlog.election.state import CountingBatch, ElectionState, EventContext
 from electlog.election.tally import compare_declared
 from electlog.errors import (
@@ -57,6 +60,10 @@ _HASH: Final = 32
 _MEM_LEVEL: Final = 4
 _intern = sys.intern
 _GROUP: Final = 1 << _MEM_LEVEL
+DEFAULT_TIME_TOLERANCE: Final = 900
+"""Seconds of tolerance between claimed times and witness time for a generic log (an election
+log takes the genesis RuleSet's ``time_tolerance_seconds``)."""
+_NO_TIME: Final = -(1 << 63)  # the claimed-time slot of an entry that did not verify
 
 
 # --------------------------------------------------------------------------- findings
@@ -257,6 +264,9 @@ class Replay:
         self.checkpoint_notes = 0
         self.latest: _SignedCheckpoint | None = None
         self.since_info: dict[str, Any] | None = None
+        self.pin_info: dict[str, Any] | None = None
+        self.times: array[int] = array("q")  # claimed time (µs) per entry, 8 bytes each
+        self.progress: dict[str, CommunityProgress] = {}
 
     # ------------------------------------------------------------------ entries
 
@@ -269,15 +279,18 @@ class Replay:
         state = self.state
         index = self.size
         leaves: list[bytes] = []
+        times = self.times
         for r in results:
             leaf = r[0]
             leaves.append(leaf)
             i = index
             index += 1
             if r[1] is not None:
+                times.append(_NO_TIME)
                 add(r[1], i, r[2], r[3])
                 continue
             _, _, log, etype, schema, author, seq, prev, time, body, secrecy = r
+            times.append(time)
             if log != origin:
                 add(
                     F.ENTRY_WRONG_LOG,
@@ -426,13 +439,19 @@ class Replay:
             evidence,
         )
 
-    def finish(self, notes: Sequence[str], since: str | None = None) -> None:
-        """Run the end-of-log checks: checkpoints, ``since``, the election's loose ends."""
+    def finish(
+        self, notes: Sequence[str], since: str | None = None, pinned: str | None = None
+    ) -> None:
+        """Run the end-of-log checks: checkpoints, witness time, ``since`` and the trust file's
+        ``pinned`` checkpoint, the election's loose ends and every community's progress."""
         if self.size == 0 and self.complete:
             self.sink.add(F.LOG_EMPTY, None, "the log has no entries", {})
         self._checkpoints(notes)
+        self._witness_time()
         if since is not None:
-            self._since(since)
+            self.since_info = self._prior(since, "the --since checkpoint")
+        if pinned is not None:
+            self.pin_info = self._prior(pinned, "the trust file's pinned checkpoint")
         if self.state is not None:
             self._election_end(self.state)
 
@@ -621,13 +640,131 @@ class Replay:
         elif self.latest is not None and self.latest.checkpoint.size < n:
             size = self.latest.checkpoint.size
             self.sink.add(
-                F.CHECKPOINT_UNCOVERED_ENTRIES,
-                None,
-                f"entries {size}..{n - 1} come after the last verified checkpoint (size {size})",
-                {"checkpoint_size": size, "entries": n},
+                F.LOG_UNWITNESSED_TAIL,
+                size,
+                f"entries {size}..{n - 1} ({n - size}) come after the last checkpoint with the "
+                f"witness quorum (checkpoint {self.latest.position}, size {size}): checked, "
+                "but no witness vouches for them",
+                {
+                    "checkpoint": self.latest.position,
+                    "checkpoint_size": size,
+                    "entries": n,
+                    "unwitnessed": n - size,
+                },
             )
 
-    def _since(self, since: str) -> None:
+    # ------------------------------------------------------------------ witness time
+
+    def time_tolerance(self) -> int:
+        """Seconds of tolerance for :meth:`_witness_time`: the genesis RuleSet's
+        ``time_tolerance_seconds`` (900 for a generic log)."""
+        state = self.state
+        if state is None or state.definition is None:
+            return DEFAULT_TIME_TOLERANCE
+        return state.rules.time_tolerance_seconds
+
+    def _witness_time(self) -> None:
+        """Bind every entry's claimed time to the witnesses' cosignature times (GUIDE §4):
+        not later than the earliest cosignature of the first quorum checkpoint covering the
+        entry + tolerance, not earlier than the latest cosignature of the quorum checkpoint
+        before it - tolerance."""
+        n = self.size
+        # per witnessed tree size: the earliest and the latest trusted cosignature timestamp,
+        # over every note of that tree that meets the quorum
+        spans: dict[int, tuple[int, int, int]] = {}
+        for sc in self.signed:
+            size = sc.checkpoint.size
+            if not sc.witnessed or not sc.witnesses or size > n or size == 0:
+                continue
+            if self.tree.root(size) != sc.checkpoint.root:
+                continue
+            stamps = [ts for _, ts in sc.witnesses]
+            lo, hi = min(stamps), max(stamps)
+            old = spans.get(size)
+            if old is None:
+                spans[size] = (lo, hi, sc.position)
+            else:
+                spans[size] = (min(old[0], lo), max(old[1], hi), old[2])
+        if not spans:
+            return
+        tol_us = self.time_tolerance() * 1_000_000
+        sizes = sorted(spans)
+        times = self.times
+        add = self.sink.add
+        start = 0
+        previous: tuple[int, int, int] | None = None  # (size, latest stamp, position)
+        for size in sizes:
+            lo, hi, position = spans[size]
+            upper = lo * 1_000_000 + tol_us
+            lower = None if previous is None else previous[1] * 1_000_000 - tol_us
+            for i in range(start, size):
+                t = times[i]
+                if t == _NO_TIME:
+                    continue
+                if t > upper:
+                    add(
+                        F.RULE_TIME_INCONSISTENT,
+                        i,
+                        f"entry {i} claims {_iso_us(t)}, later than the earliest cosignature "
+                        f"({_iso(lo)}) of checkpoint {position} (size {size}) that first covers "
+                        f"it, plus the tolerance of {self.time_tolerance()} s",
+                        {
+                            "claimed_time": t,
+                            "bound": upper,
+                            "bound_kind": "not_after",
+                            "checkpoint": position,
+                            "checkpoint_size": size,
+                            "cosignature_timestamp": lo,
+                            "tolerance_seconds": self.time_tolerance(),
+                        },
+                    )
+                elif lower is not None and t < lower and previous is not None:
+                    add(
+                        F.RULE_TIME_INCONSISTENT,
+                        i,
+                        f"entry {i} claims {_iso_us(t)}, earlier than the latest cosignature "
+                        f"({_iso(previous[1])}) of checkpoint {previous[2]} (size {previous[0]}) "
+                        f"that does not cover it, minus the tolerance of "
+                        f"{self.time_tolerance()} s",
+                        {
+                            "claimed_time": t,
+                            "bound": lower,
+                            "bound_kind": "not_before",
+                            "checkpoint": previous[2],
+                            "checkpoint_size": previous[0],
+                            "cosignature_timestamp": previous[1],
+                            "tolerance_seconds": self.time_tolerance(),
+                        },
+                    )
+            start = size
+            previous = (size, hi, position)
+        if previous is not None:  # the unwitnessed tail: only the lower bound applies
+            lower = previous[1] * 1_000_000 - tol_us
+            for i in range(start, n):
+                t = times[i]
+                if t != _NO_TIME and t < lower:
+                    add(
+                        F.RULE_TIME_INCONSISTENT,
+                        i,
+                        f"entry {i} claims {_iso_us(t)}, earlier than the latest cosignature "
+                        f"({_iso(previous[1])}) of checkpoint {previous[2]} (size {previous[0]}) "
+                        f"that does not cover it, minus the tolerance of "
+                        f"{self.time_tolerance()} s",
+                        {
+                            "claimed_time": t,
+                            "bound": lower,
+                            "bound_kind": "not_before",
+                            "checkpoint": previous[2],
+                            "checkpoint_size": previous[0],
+                            "cosignature_timestamp": previous[1],
+                            "tolerance_seconds": self.time_tolerance(),
+                        },
+                    )
+
+    def _prior(self, since: str, what: str) -> dict[str, Any]:
+        """Check a checkpoint seen before (``--since`` or the trust file's pin, named by
+        ``what`` in the messages): it must verify with the trust file and the copy must extend
+        it consistently. Returns the report's ``since`` / ``pinned`` object."""
         trust = self.trust
         add = self.sink.add
         try:
@@ -638,11 +775,10 @@ class Replay:
             add(
                 F.SINCE_UNVERIFIED,
                 None,
-                f"the --since checkpoint does not verify with the trust file: {exc}",
-                {"since_note": since},
+                f"{what} does not verify with the trust file: {exc}",
+                {"since_note": since, "what": what},
             )
-            self.since_info = {"verified": False}
-            return
+            return {"verified": False}
         cp = verified.checkpoint
         info: dict[str, Any] = {
             "verified": True,
@@ -650,18 +786,17 @@ class Replay:
             "root": cp.root.hex(),
             "consistent": False,
         }
-        self.since_info = info
         n = self.size
         if cp.size > n:
             if self.complete:
                 add(
                     F.SINCE_BEYOND_LOG,
                     None,
-                    f"the --since checkpoint commits to {cp.size} entries, the copy holds only "
+                    f"{what} commits to {cp.size} entries, the copy holds only "
                     f"{n}: the log was rolled back or truncated",
-                    {"since_note": since, "since_size": cp.size, "entries": n},
+                    {"since_note": since, "since_size": cp.size, "entries": n, "what": what},
                 )
-            return
+            return info
         ref = self.latest
         if ref is not None and ref.checkpoint.size >= cp.size:
             size2, root2, note2 = ref.checkpoint.size, ref.checkpoint.root, ref.note
@@ -680,13 +815,14 @@ class Replay:
                 ok, error = False, str(exc)
         if ok:
             info["consistent"] = True
-            return
+            return info
         add(
             F.FORK_INCONSISTENT,
             None,
-            f"fork evidence: the --since checkpoint (size {cp.size}) is not consistent with "
+            f"fork evidence: {what} (size {cp.size}) is not consistent with "
             f"this log (size {size2}): {error}",
             {
+                "what": what,
                 "since_note": since,
                 "log_note": note2,
                 "size1": cp.size,
@@ -697,6 +833,7 @@ class Replay:
                 "error": error,
             },
         )
+        return info
 
     # ------------------------------------------------------------------ election end
 
@@ -704,6 +841,24 @@ class Replay:
         add = self.sink.add
         if self.size and state.definition is None:
             return  # every entry already reported rule.genesis.missing
+        self.progress = election_progress(state)
+        for cid, cp in self.progress.items():
+            if cp.complete:
+                continue
+            where = f", round {cp.round}" if cp.round is not None else ""
+            add(
+                F.ELECTION_INCOMPLETE,
+                None,
+                f"community {cid} is not complete: it reached phase {cp.phase}{where}; "
+                f"pending: {'; '.join(cp.pending) or 'final results'}",
+                {
+                    "community": cid,
+                    "phase": cp.phase,
+                    "round": cp.round,
+                    "pending": list(cp.pending),
+                    "what": "community",
+                },
+            )
         self._batches_end(state)
         for unit in sorted(state.units.values(), key=lambda u: u.index):
             if not unit.closed:
@@ -885,9 +1040,33 @@ class Replay:
         return {
             "size": sc.checkpoint.size,
             "root": sc.checkpoint.root.hex(),
-            "witnesses": [{"name": name, "timestamp": ts} for name, ts in sc.witnesses],
+            "witnesses": [
+                {"name": name, "timestamp": ts, "time": _iso(ts)} for name, ts in sc.witnesses
+            ],
             "note": sc.note,
+            "position": sc.position,
         }
+
+    def communities(self) -> dict[str, Any]:
+        """Per community id: ``phase``, ``round``, ``complete``, ``pending`` (JSON)."""
+        return {cid: cp.to_dict() for cid, cp in self.progress.items()}
+
+
+def _iso(seconds: int) -> str:
+    """ISO 8601 UTC of a POSIX time in seconds (``"out of range"`` if it has none)."""
+    try:
+        return _dt.datetime.fromtimestamp(seconds, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return "out of range"
+
+
+def _iso_us(micros: int) -> str:
+    """ISO 8601 UTC of a claimed time in µs."""
+    try:
+        t = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(microseconds=micros)
+    except OverflowError:
+        return f"{micros} µs"
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _over_returned(

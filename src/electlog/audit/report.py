@@ -9,13 +9,38 @@ import attrs
 
 from .findings import Finding, Severity
 
-__all__ = ["REPORT_SCHEMA", "VERDICT_CLEAN", "VERDICT_FINDINGS", "Counts", "Report"]
+__all__ = [
+    "INCOMPLETE_CODES",
+    "REPORT_SCHEMA",
+    "VERDICTS",
+    "VERDICT_CLEAN",
+    "VERDICT_CLEAN_IN_PROGRESS",
+    "VERDICT_FINDINGS",
+    "VERDICT_INCOMPLETE",
+    "Counts",
+    "Report",
+    "verdict_of",
+]
 
-REPORT_SCHEMA: Final = "electlog-audit-report/1"
+REPORT_SCHEMA: Final = "electlog-audit-report/2"
 """The ``schema`` value of every report of this format (JSON output)."""
 
 VERDICT_CLEAN: Final = "clean"
+"""Intact, every rule held, every result matches, every community complete, every entry
+witnessed (exit status 0)."""
+VERDICT_INCOMPLETE: Final = "incomplete"
+"""Nothing is wrong with what is there, but the election is not finished in the log or entries
+are not witnessed (exit status 1)."""
 VERDICT_FINDINGS: Final = "findings"
+"""Errors or warnings other than incompleteness (exit status 1)."""
+VERDICT_CLEAN_IN_PROGRESS: Final = "clean_in_progress"
+"""An in-progress audit (``in_progress=True``) of an incomplete but otherwise clean log: clean
+so far, up to the phase and checkpoint in ``Report.progress`` (exit status 0)."""
+VERDICTS: Final = (VERDICT_CLEAN, VERDICT_INCOMPLETE, VERDICT_FINDINGS, VERDICT_CLEAN_IN_PROGRESS)
+
+INCOMPLETE_CODES: Final = frozenset({"election.incomplete", "log.unwitnessed_tail"})
+"""The finding codes that only say the log is not finished (verdict ``incomplete``, or clean so
+far in an in-progress audit)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -52,12 +77,18 @@ class Counts:
 class Report:
     """The result of :func:`electlog.audit.audit`.
 
-    ``verdict`` is ``"clean"`` when no finding of severity ``error`` or ``warning`` was made,
-    else ``"findings"``. ``tallies`` maps each community id to its recomputed rounds (see
-    docs/auditing.md). ``checkpoint`` describes the largest checkpoint that verified and matches
-    the replayed tree (``size``, ``root`` hex, ``witnesses``), or is ``None``. ``since`` describes
-    the ``--since`` checkpoint when one was given. ``run`` holds how the audit ran (jobs, signature
-    backend, seconds): informative, not part of the verdict.
+    ``verdict`` is one of :data:`VERDICTS`: ``"clean"`` when no finding of severity ``error``
+    or ``warning`` was made (so every community is complete and every entry witnessed);
+    ``"incomplete"`` when the only such findings are ``election.incomplete`` and
+    ``log.unwitnessed_tail``; ``"clean_in_progress"`` instead of ``"incomplete"`` when the audit
+    was asked for in progress; else ``"findings"``. ``tallies`` maps each community id to its
+    recomputed rounds and ``communities`` to the phase it reached (see docs/auditing.md).
+    ``checkpoint`` describes the largest checkpoint that verified with the witness quorum and
+    matches the replayed tree (``size``, ``root`` hex, ``witnesses`` with their timestamps,
+    ``note``, ``position``), or is ``None``. ``since`` / ``pinned`` describe the ``--since``
+    checkpoint and the trust file's pinned one when given. ``progress`` (in-progress audits)
+    says how far the log got. ``run`` holds how the audit ran (jobs, signature backend, seconds):
+    informative, not part of the verdict.
     """
 
     verdict: str
@@ -68,13 +99,48 @@ class Report:
     findings: tuple[Finding, ...]
     checkpoint: dict[str, Any] | None = None
     since: dict[str, Any] | None = None
+    pinned: dict[str, Any] | None = None
+    communities: dict[str, Any] = attrs.field(factory=dict)
+    progress: dict[str, Any] | None = None
     run: dict[str, Any] = attrs.field(factory=dict)
     schema: str = REPORT_SCHEMA
 
     @property
     def clean(self) -> bool:
-        """Whether the verdict is clean."""
+        """Whether the verdict is ``clean``: intact, every rule held, complete and witnessed."""
         return self.verdict == VERDICT_CLEAN
+
+    @property
+    def complete(self) -> bool:
+        """Whether every community's election is complete and every entry is witnessed (no
+        ``election.incomplete`` or ``log.unwitnessed_tail`` finding)."""
+        return not any(f.code in INCOMPLETE_CODES for f in self.findings)
+
+    @property
+    def clean_so_far(self) -> bool:
+        """Whether nothing is wrong with what the log holds: ``clean``, or ``clean_in_progress``
+        in an in-progress audit."""
+        return self.verdict in (VERDICT_CLEAN, VERDICT_CLEAN_IN_PROGRESS)
+
+    @property
+    def exit_status(self) -> int:
+        """``electlog verify``'s exit status for this report: 0 clean (or clean so far in an
+        in-progress audit), 1 otherwise."""
+        return 0 if self.clean_so_far else 1
+
+    def verdict_line(self) -> str:
+        """The verdict in words: ``CLEAN``, ``INCOMPLETE``, ``FINDINGS`` or ``clean so far, up
+        to <phase> at checkpoint N (size S)``."""
+        if self.verdict == VERDICT_CLEAN_IN_PROGRESS and self.progress is not None:
+            p = self.progress
+            at = (
+                f"checkpoint {p['checkpoint']} (size {p['checkpoint_size']})"
+                if p.get("checkpoint") is not None
+                else "no witnessed checkpoint"
+            )
+            upto = p["phase"] if p.get("phase") is not None else f"entry {p['entries']}"
+            return f"clean so far, up to {upto} at {at}"
+        return self.verdict.upper()
 
     def codes(self) -> set[str]:
         """The set of finding codes present."""
@@ -94,6 +160,9 @@ class Report:
             "counts": self.counts.to_dict(),
             "checkpoint": self.checkpoint,
             "since": self.since,
+            "pinned": self.pinned,
+            "communities": self.communities,
+            "progress": self.progress,
             "tallies": self.tallies,
             "findings": [f.to_dict() for f in self.findings],
             "run": dict(self.run),
@@ -104,9 +173,21 @@ class Report:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False) + "\n"
 
 
-def verdict_of(findings: tuple[Finding, ...]) -> str:
-    """``"findings"`` if any finding is an error or a warning, else ``"clean"``."""
+def verdict_of(findings: tuple[Finding, ...], *, in_progress: bool = False) -> str:
+    """The verdict of ``findings``: ``"findings"`` if an error or warning other than
+    :data:`INCOMPLETE_CODES` was made; else ``"incomplete"`` (``"clean_in_progress"`` when
+    ``in_progress``) if one of those was made; else ``"clean"``."""
+    incomplete = False
     for f in findings:
-        if f.severity is not Severity.INFO:
-            return VERDICT_FINDINGS
+        if f.severity is Severity.INFO:
+            continue
+        if f.code in INCOMPLETE_CODES:
+            incomplete = True
+            continue
+        if f.code == "audit.findings_capped" and f.evidence.get("code") in INCOMPLETE_CODES:
+            incomplete = True
+            continue
+        return VERDICT_FINDINGS
+    if incomplete:
+        return VERDICT_CLEAN_IN_PROGRESS if in_progress else VERDICT_INCOMPLETE
     return VERDICT_CLEAN

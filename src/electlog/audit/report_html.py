@@ -26,6 +26,8 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 header.verdict { margin: 1.2rem 0; padding: 1.4rem 1.6rem; border-radius: 10px; color: #fff; }
 header.verdict.clean { background: var(--ok); }
 header.verdict.findings { background: var(--bad); }
+header.verdict.incomplete { background: var(--warn); }
+header.verdict.clean_in_progress { background: var(--bar); }
 header.verdict h1 { margin: 0; font-size: 2.6rem; letter-spacing: .02em; }
 header.verdict p { margin: .4rem 0 0; font-size: 1.05rem; }
 h2 { border-bottom: 2px solid var(--line); padding-bottom: .2rem; margin-top: 2rem; }
@@ -187,23 +189,41 @@ def _summary_section(report: Report) -> str:
     ]
     if report.checkpoint is not None:
         cp = report.checkpoint
-        names = ", ".join(w["name"] for w in cp["witnesses"]) or "no witness"
+        cosigners = "".join(
+            f"<li>{_e(w['name'])}: {_e(w['time'])} (<code>{_e(w['timestamp'])}</code>)</li>"
+            for w in cp["witnesses"]
+        )
         rows.append(
             (
-                "latest checkpoint",
-                f"size {cp['size']:,}, root <code>{_e(cp['root'])}</code>, cosigned by {_e(names)}",
+                "latest witnessed checkpoint",
+                f'<span id="latest-checkpoint">checkpoint {_e(cp["position"])}, size '
+                f"{cp['size']:,}, root <code>{_e(cp['root'])}</code>; cosigned by:</span>"
+                f"<ul>{cosigners or '<li>no witness (quorum 0)</li>'}</ul>",
             )
         )
-    if report.since is not None:
-        s = report.since
+    else:
+        rows.append(
+            (
+                "latest witnessed checkpoint",
+                '<span id="latest-checkpoint"><strong>none</strong>: no checkpoint in the copy '
+                "verifies with the witness quorum</span>",
+            )
+        )
+    for label, s in (
+        ("earlier checkpoint (--since)", report.since),
+        ("pinned checkpoint (trust file)", report.pinned),
+    ):
+        if s is None:
+            continue
         text = "does not verify"
         if s.get("verified"):
             text = f"size {s['size']:,}: " + (
                 "consistent with this log"
                 if s["consistent"]
-                else "<strong>NOT consistent</strong> (fork evidence below)"
+                else "<strong>NOT extended by this log</strong> (rollback or fork: see the "
+                "findings)"
             )
-        rows.append(("earlier checkpoint (--since)", text))
+        rows.append((label, text))
     f = c.findings
     rows.append(("findings", f"{f['error']} error, {f['warning']} warning, {f['info']} info"))
     if report.run:
@@ -232,14 +252,43 @@ def _events_section(report: Report) -> str:
     )
 
 
+def _communities_section(report: Report) -> str:
+    if not report.communities:
+        return ""
+    rows = []
+    for cid, c in report.communities.items():
+        state = "complete" if c["complete"] else "<strong>not complete</strong>"
+        pending = "".join(f"<li>{_e(p)}</li>" for p in c["pending"])
+        rows.append(
+            f"<tr><td><code>{_e(cid)}</code></td><td>{_e(c['phase'])}</td>"
+            f'<td class="num">{_e("—" if c["round"] is None else c["round"])}</td>'
+            f"<td>{state}{f'<ul>{pending}</ul>' if pending else ''}</td></tr>"
+        )
+    return (
+        '<section id="communities"><h2>Phase reached per community</h2><table><thead><tr>'
+        '<th>community</th><th>phase</th><th class="num">latest round</th><th>state</th>'
+        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>"
+    )
+
+
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML page."""
-    verdict = report.verdict.upper()
+    verdict = report.verdict_line() if not report.clean else "CLEAN"
     f = report.counts.findings
     if report.clean:
         sentence = (
             f"All {report.counts.entries:,} entries, every checkpoint and every election rule "
-            "verified against your trust file."
+            "verified against your trust file; every community's election is complete."
+        )
+    elif report.verdict == "clean_in_progress":
+        sentence = (
+            "Nothing is wrong with what the log holds so far; the election is not finished "
+            "(in-progress audit)."
+        )
+    elif report.verdict == "incomplete":
+        sentence = (
+            "Nothing is wrong with what the log holds, but the election is not complete in it "
+            "or entries are not witnessed: see the communities and findings below."
         )
     else:
         sentence = f"{f['error']} error(s) and {f['warning']} warning(s) found: see below."
@@ -254,13 +303,15 @@ def render_html(report: Report) -> str:
         f'<header class="verdict {_e(report.verdict)}"><h1 id="verdict">Verdict: {_e(verdict)}'
         f"</h1><p>{_e(sentence)}</p></header>",
         _summary_section(report),
+        _communities_section(report),
         _findings_section(report),
         _turnout_section(report.tallies),
         _results_section(report.tallies) if report.tallies else "",
         _events_section(report),
         f'<footer class="muted"><p>Report schema <code>{_e(report.schema)}</code>, written by '
         f"electlog {_e(__version__)}. A clean verdict says the copy you audited is what the "
-        "signers signed and the checkpoints commit to, and that every rule held; see "
+        "signers signed and the checkpoints commit to, that every rule held and that the election "
+        "is complete; see "
         "docs/auditing.md for what it does not prove.</p></footer>",
         "</body></html>",
     ]

@@ -1,4 +1,4 @@
-"""The JSON report (schema ``electlog-audit-report/1``, documented in docs/auditing.md).
+"""The JSON report (schema ``electlog-audit-report/2``, documented in docs/auditing.md).
 
 The schema is stable: fields are only ever added in a new schema version. :data:`REPORT_FIELDS`,
 :data:`COUNTS_FIELDS`, :data:`FINDING_FIELDS` and :data:`RUN_FIELDS` list the fields in order
@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .report import REPORT_SCHEMA, Report
+from .report import INCOMPLETE_CODES, REPORT_SCHEMA, VERDICTS, Report
 
 __all__ = [
     "CHECKPOINT_FIELDS",
+    "COMMUNITY_FIELDS",
     "COUNTS_FIELDS",
     "FINDING_FIELDS",
+    "PROGRESS_FIELDS",
     "REPORT_FIELDS",
     "REPORT_SCHEMA",
     "RUN_FIELDS",
+    "WITNESS_FIELDS",
     "render_json",
     "validate_report_dict",
 ]
@@ -30,6 +33,9 @@ REPORT_FIELDS: Final = (
     "counts",
     "checkpoint",
     "since",
+    "pinned",
+    "communities",
+    "progress",
     "tallies",
     "findings",
     "run",
@@ -42,7 +48,16 @@ COUNTS_FIELDS: Final = (
     "findings",
     "events",
 )
-CHECKPOINT_FIELDS: Final = ("size", "root", "witnesses", "note")
+CHECKPOINT_FIELDS: Final = ("size", "root", "witnesses", "note", "position")
+WITNESS_FIELDS: Final = ("name", "timestamp", "time")
+COMMUNITY_FIELDS: Final = ("phase", "round", "complete", "pending")
+PROGRESS_FIELDS: Final = (
+    "phase",
+    "checkpoint",
+    "checkpoint_size",
+    "entries",
+    "incomplete_communities",
+)
 FINDING_FIELDS: Final = ("code", "severity", "index", "message", "evidence")
 RUN_FIELDS: Final = (
     "jobs",
@@ -70,7 +85,7 @@ def validate_report_dict(data: Any) -> None:
     _require(isinstance(data, dict), "top level is not an object")
     _require(tuple(data) == REPORT_FIELDS, f"top-level fields {list(data)}")
     _require(data["schema"] == REPORT_SCHEMA, f"schema {data['schema']!r}")
-    _require(data["verdict"] in ("clean", "findings"), f"verdict {data['verdict']!r}")
+    _require(data["verdict"] in VERDICTS, f"verdict {data['verdict']!r}")
     _require(isinstance(data["origin"], str) and isinstance(data["source"], str), "origin/source")
     counts = data["counts"]
     _require(isinstance(counts, dict) and tuple(counts) == COUNTS_FIELDS, "counts fields")
@@ -83,7 +98,21 @@ def validate_report_dict(data: Any) -> None:
     )
     cp = data["checkpoint"]
     _require(cp is None or (isinstance(cp, dict) and tuple(cp) == CHECKPOINT_FIELDS), "checkpoint")
+    if cp is not None:
+        for w in cp["witnesses"]:
+            _require(isinstance(w, dict) and tuple(w) == WITNESS_FIELDS, "checkpoint.witnesses")
     _require(data["since"] is None or isinstance(data["since"], dict), "since")
+    _require(data["pinned"] is None or isinstance(data["pinned"], dict), "pinned")
+    _require(isinstance(data["communities"], dict), "communities")
+    for cid, c in data["communities"].items():
+        _require(isinstance(c, dict) and tuple(c) == COMMUNITY_FIELDS, f"communities.{cid}")
+    progress = data["progress"]
+    _require(
+        progress is None or (isinstance(progress, dict) and tuple(progress) == PROGRESS_FIELDS),
+        "progress",
+    )
+    if data["verdict"] == "clean_in_progress":
+        _require(progress is not None, "a clean_in_progress verdict without progress")
     _require(isinstance(data["tallies"], dict), "tallies")
     _require(isinstance(data["findings"], list), "findings")
     for i, f in enumerate(data["findings"]):
@@ -97,3 +126,12 @@ def validate_report_dict(data: Any) -> None:
     _require(isinstance(run, dict) and tuple(run) == RUN_FIELDS, "run fields")
     errors = counts["findings"]["error"] + counts["findings"]["warning"]
     _require((data["verdict"] == "clean") == (errors == 0), "verdict does not match the counts")
+    others = [
+        f
+        for f in data["findings"]
+        if f["severity"] != "info"
+        and f["code"] not in INCOMPLETE_CODES
+        and f["evidence"].get("code") not in INCOMPLETE_CODES
+    ]
+    if data["verdict"] in ("incomplete", "clean_in_progress"):
+        _require(not others and errors > 0, "verdict does not match the findings")

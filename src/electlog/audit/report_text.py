@@ -69,9 +69,15 @@ def render_text(report: Report) -> str:
     """The report as plain text (ends with a newline)."""
     c = report.counts
     f = c.findings
+    if report.clean:
+        tail = ""
+    elif report.verdict == "clean_in_progress" and report.progress is not None:
+        unfinished = len(report.progress["incomplete_communities"])
+        tail = f"; {unfinished} of {len(report.communities)} communities not finished"
+    else:
+        tail = f" ({f['error']} error(s), {f['warning']} warning(s))"
     lines = [
-        f"VERDICT: {report.verdict.upper()}"
-        + ("" if report.clean else f" ({f['error']} error(s), {f['warning']} warning(s))"),
+        f"VERDICT: {report.verdict_line()}{tail}",
         f"log          {report.origin}",
         f"source       {report.source}",
         f"entries      {c.entries} from {c.authors} author(s)",
@@ -79,15 +85,30 @@ def render_text(report: Report) -> str:
     ]
     if report.checkpoint is not None:
         cp = report.checkpoint
-        names = ", ".join(w["name"] for w in cp["witnesses"]) or "no witness"
-        lines.append(f"latest       size {cp['size']} root {cp['root']} (cosigned by {names})")
-    if report.since is not None:
-        s = report.since
+        lines.append(
+            f"latest witnessed checkpoint {cp['position']}: size {cp['size']} root {cp['root']}"
+        )
+        for w in cp["witnesses"]:
+            lines.append(f"  cosigned by {w['name']} at {w['time']} ({w['timestamp']})")
+        if not cp["witnesses"]:
+            lines.append("  cosigned by no witness (the trust file's quorum is 0)")
+    else:
+        lines.append("latest witnessed checkpoint: NONE (no checkpoint verifies with the quorum)")
+    for label, s in (("since", report.since), ("pinned", report.pinned)):
+        if s is None:
+            continue
         if not s.get("verified"):
-            lines.append("since        the given checkpoint does not verify")
+            lines.append(f"{label:<12} the given checkpoint does not verify")
         else:
             state = "consistent" if s["consistent"] else "NOT consistent"
-            lines.append(f"since        size {s['size']}: {state} with this log")
+            lines.append(f"{label:<12} size {s['size']}: {state} with this log")
+    if report.communities:
+        lines.append("communities (phase reached)")
+        for cid, cm in report.communities.items():
+            where = "" if cm["round"] is None else f", round {cm['round']}"
+            state = "complete" if cm["complete"] else "NOT complete"
+            lines.append(f"  {cid:<12} {cm['phase']}{where}: {state}")
+            lines.extend(f"    pending: {p}" for p in cm["pending"])
     run = report.run
     if run:
         lines.append(

@@ -11,7 +11,10 @@ four things an audit trusts instead of the people who ran the election:
 * ``log_key``: the log's C2SP note verifier key (``<origin>+<hex8>+<base64(0x01 || key)>``) that
   signs checkpoints; its name must equal ``origin``;
 * ``witnesses`` and ``quorum``: C2SP cosignature/v1 verifier keys (type ``0x04``) and how many of
-  them must have cosigned every checkpoint.
+  them must have cosigned every checkpoint;
+* optionally ``pinned_checkpoint``: the text of a checkpoint note the auditor has seen (signed by
+  the log key, cosigned by the quorum); every audit with this trust file checks that the copy
+  extends it consistently, as ``--since`` does.
 
 The file is parsed strictly: unknown fields, missing fields and malformed keys are a
 :class:`~electlog.errors.TrustFileError` naming the field. docs/auditing.md documents the format.
@@ -26,7 +29,7 @@ from typing import Any, Final
 
 import attrs
 
-from electlog.checkpoint import NoteVerifier, WitnessVerifier
+from electlog.checkpoint import NoteVerifier, WitnessVerifier, verify_checkpoint_detailed
 from electlog.errors import ElectlogError, TrustFileError
 from electlog.keys import VerifyKey
 
@@ -36,6 +39,7 @@ TRUST_FORMAT: Final = "electlog-trust/1"
 """The value of the ``format`` field of every trust file this version reads and writes."""
 
 _FIELDS: Final = ("format", "origin", "authority_key", "log_key", "witnesses", "quorum")
+_OPTIONAL: Final = ("pinned_checkpoint",)
 _MAX_TRUST_FILE: Final = 1 << 20
 
 
@@ -55,6 +59,7 @@ class Trust:
     log_key: NoteVerifier
     witnesses: tuple[WitnessVerifier, ...] = ()
     quorum: int = 0
+    pinned_checkpoint: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.origin, str) or not self.origin:
@@ -89,6 +94,19 @@ class Trust:
                 f"trust field 'quorum' must be an integer between 0 and the number of witnesses "
                 f"({len(self.witnesses)}), got {self.quorum!r}"
             )
+        pinned = self.pinned_checkpoint
+        if pinned is not None:
+            if not isinstance(pinned, str) or not pinned:
+                raise TrustFileError(
+                    "trust field 'pinned_checkpoint' must be the text of a checkpoint note"
+                )
+            try:
+                verify_checkpoint_detailed(pinned, self.log_key, list(self.witnesses), self.quorum)
+            except ElectlogError as exc:
+                raise TrustFileError(
+                    f"trust field 'pinned_checkpoint' does not verify with this trust file's "
+                    f"log key and witness quorum: {exc}"
+                ) from None
 
     # ------------------------------------------------------------------ constructors
 
@@ -101,8 +119,10 @@ class Trust:
         log_key: NoteVerifier | str,
         witnesses: tuple[WitnessVerifier | str, ...] | list[WitnessVerifier | str] = (),
         quorum: int = 0,
+        pinned_checkpoint: str | None = None,
     ) -> Trust:
-        """A trust from keys or their text forms (``ed25519-pub:...`` and C2SP vkeys)."""
+        """A trust from keys or their text forms (``ed25519-pub:...`` and C2SP vkeys);
+        ``pinned_checkpoint`` is the text of a checkpoint note the auditor has seen."""
         data: dict[str, Any] = {
             "format": TRUST_FORMAT,
             "origin": origin,
@@ -113,14 +133,17 @@ class Trust:
             "witnesses": [w.vkey if isinstance(w, WitnessVerifier) else w for w in witnesses],
             "quorum": quorum,
         }
+        if pinned_checkpoint is not None:
+            data["pinned_checkpoint"] = pinned_checkpoint
         return cls.from_dict(data)
 
     @classmethod
     def from_dict(cls, data: object) -> Trust:
-        """Parse the decoded JSON object of a trust file (strict: every field, no other)."""
+        """Parse the decoded JSON object of a trust file (strict: every required field, the
+        optional ``pinned_checkpoint``, no other)."""
         if not isinstance(data, dict):
             raise TrustFileError("a trust file is a JSON object")
-        unknown = sorted(set(data) - set(_FIELDS))
+        unknown = sorted(set(data) - set(_FIELDS) - set(_OPTIONAL))
         if unknown:
             raise TrustFileError(f"trust file has unknown field(s) {unknown}")
         missing = [f for f in _FIELDS if f not in data]
@@ -154,12 +177,19 @@ class Trust:
         quorum = data["quorum"]
         if isinstance(quorum, bool) or not isinstance(quorum, int):
             raise TrustFileError("trust file field 'quorum' must be an integer")
+        pinned = data.get("pinned_checkpoint")
+        if "pinned_checkpoint" in data and (not isinstance(pinned, str) or not pinned):
+            raise TrustFileError(
+                "trust file field 'pinned_checkpoint' must be the text of a checkpoint note "
+                "(a non-empty string)"
+            )
         return cls(
             origin=origin,
             authority_key=authority,
             log_key=log_key,
             witnesses=tuple(witnesses),
             quorum=quorum,
+            pinned_checkpoint=pinned,
         )
 
     @classmethod
@@ -174,8 +204,8 @@ class Trust:
     # ------------------------------------------------------------------ output
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of the trust file."""
-        return {
+        """The JSON object of the trust file (``pinned_checkpoint`` only when set)."""
+        out: dict[str, Any] = {
             "format": TRUST_FORMAT,
             "origin": self.origin,
             "authority_key": self.authority_key.to_text(),
@@ -183,6 +213,9 @@ class Trust:
             "witnesses": [w.vkey for w in self.witnesses],
             "quorum": self.quorum,
         }
+        if self.pinned_checkpoint is not None:
+            out["pinned_checkpoint"] = self.pinned_checkpoint
+        return out
 
     def to_json(self) -> str:
         """The trust file text (pretty-printed JSON, trailing newline)."""

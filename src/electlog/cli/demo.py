@@ -358,7 +358,7 @@ def run_demo(
     # 4. say what happened
     out.print()
     out.print(_results_table(report, result))
-    verdict = report.verdict.upper()
+    verdict = report.verdict_line()
     colour = "green" if report.clean else "red"
     f = report.counts.findings
     out.print(

@@ -1,7 +1,8 @@
 """Subcommands for auditors: ``verify``, ``prove inclusion|consistency`` and ``tally``.
 
-``electlog verify SOURCE --trust FILE`` exits 0 when the verdict is clean, 1 when there are
-findings and 2 when the audit could not run (usage, unreadable input, bad trust file).
+``electlog verify SOURCE --trust FILE`` exits 0 when the verdict is clean (or, with
+``--in-progress``, clean so far), 1 when it is incomplete or there are findings and 2 when the
+audit could not run (usage, unreadable input, bad trust file).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def _run_audit(args: argparse.Namespace) -> Report:
         jobs=args.jobs,
         progress=_progress(args),
         election=not args.no_election,
+        in_progress=bool(getattr(args, "in_progress", False)),
     )
 
 
@@ -66,8 +68,8 @@ def _verify(args: argparse.Namespace) -> int:
         text = render_text(report)
     _write(text, args.output)
     if args.output not in (None, "-"):
-        print(f"verdict: {report.verdict}; report written to {args.output}", file=sys.stderr)
-    return _EXIT_CLEAN if report.clean else _EXIT_FINDINGS
+        print(f"verdict: {report.verdict_line()}; report written to {args.output}", file=sys.stderr)
+    return _EXIT_CLEAN if report.exit_status == 0 else _EXIT_FINDINGS
 
 
 def _tally(args: argparse.Namespace) -> int:
@@ -87,7 +89,7 @@ def _tally(args: argparse.Namespace) -> int:
     if not report.clean:
         f = report.counts.findings
         print(
-            f"warning: the audit of this log has findings ({f['error']} error(s), "
+            f"warning: the audit's verdict is {report.verdict_line()} ({f['error']} error(s), "
             f"{f['warning']} warning(s)); run electlog verify for the report",
             file=sys.stderr,
         )
@@ -188,11 +190,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "verify",
         help="audit a log copy: every signature, chain, checkpoint, rule and tally",
-        description="Replay a log copy and report every finding. Exit status: 0 clean, "
-        "1 findings, 2 could not run.",
+        description="Replay a log copy and report every finding. Exit status: 0 clean (with "
+        "--in-progress: clean so far), 1 incomplete or findings, 2 could not run.",
     )
     _add_audit_options(p)
     p.add_argument("--since", help="a checkpoint note file you saw earlier (fork check)")
+    p.add_argument(
+        "--in-progress",
+        action="store_true",
+        help="a mid-election audit: an unfinished election or an unwitnessed tail is "
+        "'clean so far, up to <phase> at checkpoint N' (exit 0) instead of INCOMPLETE",
+    )
     p.add_argument("--format", choices=["text", "json", "html"], default="text")
     p.add_argument("--output", "-o", help="write the report here instead of stdout")
     p.set_defaults(func=_verify)
