@@ -15,6 +15,7 @@ from hypothesis.stateful import rule
 
 from electlog import codec
 from electlog.audit import audit
+from electlog.audit import findings as audit_findings
 from electlog.election import (
     EVENT_TYPES,
     BallotRecorded,
@@ -288,6 +289,9 @@ def test_registration_strategy_votes_are_for_registered_voters() -> None:
 
 @pytest.mark.parametrize("kind", est.TAMPERING_KINDS)
 def test_every_tampering_is_reported(kind: str, tmp_path: Path) -> None:
+    if kind == "rollback" and not hasattr(audit_findings, "LOG_UNWITNESSED_TAIL"):
+        pytest.skip("this auditor has no completeness verdict yet (issue 11, the audit branch)")
+
     @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
     @given(t=est.tamperings(kinds=[kind]))
     def check(t: est.Tampering) -> None:
@@ -301,7 +305,8 @@ def test_every_tampering_is_reported(kind: str, tmp_path: Path) -> None:
         assert t.expected in {code for code, _ in found}, (t, sorted(found, key=str))
         if t.index is not None:
             assert (t.expected, t.index) in found, (t, sorted(found, key=str))
-        assert report.verdict == "findings"
+        # a rollback is an incomplete election (CLEAN would be wrong), the others are findings
+        assert report.verdict == ("incomplete" if kind == "rollback" else "findings")
         assert t.kind in repr(t) and t.expected in repr(t)
 
     check()
