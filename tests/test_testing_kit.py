@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -448,3 +449,11 @@ def test_election_machine_catches_state_drift() -> None:
         )
     assert isinstance(info.value, AssertionError), repr(info.value)
     assert not isinstance(info.value, HypothesisException)
+
+
+def test_every_tampering_kind_is_documented() -> None:
+    """docs/testing.md's table lists exactly the kinds of TAMPERING_KINDS."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text("utf-8")
+    section = docs[docs.index("### Tamperings") : docs.index("## State machines")]
+    rows = re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE)
+    assert rows == list(est.TAMPERING_KINDS)
