@@ -687,7 +687,6 @@ class _Builder:
             rep_alt=picks[4],
             others=tuple(rng.sample(others, min(8, len(others)))),
             stranger=stranger,
-            stranger_registered=stranger != f"{group}-x1",
         )
 
     def group_elections(self) -> None:
