@@ -277,7 +277,8 @@ class _Builder:
     def _flush(self) -> None:
         """Submit the queued items in global time order, in buckets of whole 10-minute slots.
 
-        A bucket ends at the first slot boundary after it holds ``checkpoint_every`` items;
+        A bucket ends at the first slot boundary after it holds ``2 * checkpoint_every`` items
+        (large buckets keep the batches large: one durable commit each);
         each author's items of a bucket form one ``submit_many`` batch (at most
         ``batch_size``), the authors in the order of their first item. So an event may follow
         another author's event of the same bucket only if that author's first item in the bucket
@@ -297,7 +298,7 @@ class _Builder:
                 f"simulated time runs backwards: {items[0][3].TYPE} at {items[0][0]} after "
                 f"an entry at {self.last_time}"
             )
-        minimum = self.config.checkpoint_every
+        minimum = 2 * self.config.checkpoint_every
         n = len(items)
         i = 0
         while i < n:
