@@ -278,16 +278,14 @@ class _Builder:
         """Submit the queued items in global time order, in buckets of whole 10-minute slots.
 
         A bucket ends at the first slot boundary after it holds ``2 * checkpoint_every`` items
-        (large buckets keep the batches large: one durable commit each);
-        each author's items of a bucket form one ``submit_many`` batch (at most
-        ``batch_size``), the authors in the order of their first item. So an event may follow
-        another author's event of the same bucket only if that author's first item in the bucket
-        is earlier than its own: an event that needs another author's later event is queued
-        after a flush. A
-        checkpoint is made only at a bucket boundary, cosigned at that simulated time: every
-        entry before it claims an earlier time and every later entry a time no earlier, so the
-        claimed times are consistent with the witnesses' clock. Steps that read the state flush
-        first."""
+        (large buckets keep the batches large: one durable commit each); each author's items of
+        a bucket form one ``submit_many`` batch (at most ``batch_size``), the authors in the
+        order of their first item. So an event may follow another author's event of the same
+        bucket only if that author's first item in the bucket is earlier than its own: an event
+        that needs another author's later event is queued after a flush. A checkpoint is made
+        only at a bucket boundary, cosigned at that simulated time: every entry before it claims
+        an earlier time and every later entry a time no earlier, so the claimed times are
+        consistent with the witnesses' clock. Steps that read the state flush first."""
         items = self.pending
         if not items:
             return
