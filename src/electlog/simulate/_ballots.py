@@ -139,8 +139,7 @@ class GroupPlan:
     ``leader`` / ``leader_alt``: the popular and the second choice for group leader; ``reps``:
     the two popular representatives and ``rep_alt`` a third; ``others``: other voters of the
     group (occasional write-ins); ``stranger``: an id that is not a voter of the group (a write-in
-    that voids the post); ``stranger_registered``: whether ``stranger`` is a registered voter (of
-    another group) — if not, that post is recorded as :data:`VOID_WRITE_IN`."""
+    of someone outside the group voids the post: it is recorded as :data:`VOID_WRITE_IN`)."""
 
     leader: str
     leader_alt: str
@@ -148,7 +147,6 @@ class GroupPlan:
     rep_alt: str
     others: tuple[str, ...]
     stranger: str
-    stranger_registered: bool = True
 
 
 def group_ballots(
@@ -178,9 +176,7 @@ def group_ballots(
         elif r < 0.90 and plan.others:
             ballot[GROUP_LEADER] = PostMarks(write_ins=(rng.choice(plan.others),))
         elif r < 0.905:
-            ballot[GROUP_LEADER] = (
-                PostMarks(write_ins=(plan.stranger,)) if plan.stranger_registered else VOID_WRITE_IN
-            )
+            ballot[GROUP_LEADER] = VOID_WRITE_IN
             void_leader = True
         r = rand()
         reps: tuple[str, ...] | None

@@ -87,7 +87,9 @@ class DistrictConfig:
     )
     """The log origin used when ``simulate_district`` is given a bare origin-less target."""
     checkpoint_every: int = attrs.field(default=10_000, validator=_positive)
-    """A checkpoint (log signature and two witness cosignatures) every this many entries."""
+    """A checkpoint (log signature and two witness cosignatures) after at least this many new
+    entries, at the next boundary of the builder's time-ordered submission buckets (about twice
+    this many entries each), cosigned at that simulated time."""
     batch_size: int = attrs.field(default=4_096, validator=_positive)
     """Events per ``Election.submit_many`` call (one durable commit each)."""
 

@@ -258,16 +258,15 @@ class _Builder:
     def _flush(self) -> None:
         """Submit the queued items in global time order, in buckets of whole 10-minute slots.
 
-        A bucket ends at the first slot boundary after it holds ``checkpoint_every`` items;
-        each author's items of a bucket form one ``submit_many`` batch (at most
-        ``batch_size``), the authors in the order of their first item. So an event may follow
-        another author's event of the same bucket only if that author's first item in the bucket
-        is earlier than its own: an event that needs another author's later event is queued
-        after a flush. A
-        checkpoint is made only at a bucket boundary, cosigned at that simulated time: every
-        entry before it claims an earlier time and every later entry a time no earlier, so the
-        claimed times are consistent with the witnesses' clock. Steps that read the state flush
-        first."""
+        A bucket ends at the first slot boundary after it holds ``2 * checkpoint_every`` items
+        (large buckets keep the batches large: one durable commit each); each author's items of
+        a bucket form one ``submit_many`` batch (at most ``batch_size``), the authors in the
+        order of their first item. So an event may follow another author's event of the same
+        bucket only if that author's first item in the bucket is earlier than its own: an event
+        that needs another author's later event is queued after a flush. A checkpoint is made
+        only at a bucket boundary, cosigned at that simulated time: every entry before it claims
+        an earlier time and every later entry a time no earlier, so the claimed times are
+        consistent with the witnesses' clock. Steps that read the state flush first."""
         items = self.pending
         if not items:
             return
@@ -278,7 +277,7 @@ class _Builder:
                 f"simulated time runs backwards: {items[0][3].TYPE} at {items[0][0]} after "
                 f"an entry at {self.last_time}"
             )
-        minimum = self.config.checkpoint_every
+        minimum = 2 * self.config.checkpoint_every
         n = len(items)
         i = 0
         while i < n:
@@ -668,7 +667,6 @@ class _Builder:
             rep_alt=picks[4],
             others=tuple(rng.sample(others, min(8, len(others)))),
             stranger=stranger,
-            stranger_registered=stranger != f"{group}-x1",
         )
 
     def group_elections(self) -> None:

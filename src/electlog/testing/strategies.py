@@ -1317,6 +1317,7 @@ class ElectionBuilder:
                     v for v in self._active(c) if c.group_of[c.household_of[v]] == group
                 )
                 issued = [h for h in households if not draw(st.booleans())] or households[:1]
+                in_group = set(members)  # a household ballot may name only voters of the group
                 for h in issued:
                     self.submit(
                         self.keys.polling,
@@ -1355,7 +1356,7 @@ class ElectionBuilder:
                             community=c.cid,
                             group=group,
                             serial=_serial(f"{c.cid}/{group}/{i}"),
-                            marks=_void_unregistered(draw(choice), cs.roll),
+                            marks=_void_unregistered(draw(choice), in_group),
                         ),
                         self.roll,
                     )
@@ -1699,8 +1700,9 @@ def _serial(text: str) -> bytes:
 
 
 def _void_unregistered(marks: Mapping[str, PostMarks], roll: Any) -> dict[str, PostMarks]:
-    """``marks`` with every post whose write-ins name someone not on ``roll`` recorded void
-    with only the reason (the name is never published)."""
+    """``marks`` with every post whose write-ins name someone not in ``roll`` (the community's
+    roll; for a household ballot, the group's voters) recorded void with only the reason (the
+    name is never published)."""
     return {
         post: PostMarks(void=VOID_POST_WRITEIN_NOT_REGISTERED)
         if any(w not in roll for w in pm.write_ins)
