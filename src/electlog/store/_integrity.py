@@ -202,7 +202,7 @@ class Scan:
         as it goes (a driver error stops it with what was found so far kept)."""
         self._guard(DamageKind.ENTRIES, self._bounds)
         self._guard(DamageKind.NODE, self._level_counts)
-        heads: dict[bytes, tuple[int, bytes]] = {}
+        heads: dict[bytes, tuple[int, bytes | None]] = {}  # None: the newest leaf is damaged
         if full:
             self._guard(DamageKind.ENTRIES, lambda: self._blocks(heads))
         else:
@@ -243,9 +243,10 @@ class Scan:
 
     def _entry_rows(
         self, rows: Iterable[Any], bad: _Bad, leaves: list[bytes] | None
-    ) -> Iterable[tuple[int, bytes, bytes]]:
+    ) -> Iterable[tuple[int, bytes, bytes | None]]:
         """Type-check ``(idx, data, leaf)`` rows and recompute each leaf hash; yields the well
-        typed ones (a leaf hash that does not match is recorded in ``bad``). With ``leaves``,
+        typed ones, with the stored leaf hash or None when it does not match (recorded in
+        ``bad``). With ``leaves``,
         the leaf hash recomputed from every row's entry bytes is appended (32 zero bytes for a
         malformed row, so positions stay aligned): the tree must commit to the entries."""
         where = self._where
@@ -264,9 +265,11 @@ class Scan:
                 leaves.append(computed)
             if computed != leaf:
                 bad.add(idx, f"entry {idx} does not hash to its stored leaf hash")
-            yield idx, data, leaf
+                yield idx, data, None
+            else:
+                yield idx, data, leaf
 
-    def _tail(self, heads: dict[bytes, tuple[int, bytes]]) -> None:
+    def _tail(self, heads: dict[bytes, tuple[int, bytes | None]]) -> None:
         """The newest entries: leaf hashes, and the head each one's author must have."""
         bad = _Bad()
         rows = self._rows(self._q.tail, (self.size - TAIL_CHECK,))
@@ -279,7 +282,7 @@ class Scan:
             heads[stmt.author] = (stmt.seq, leaf)
         bad.report(self.found, DamageKind.LEAF, self._where)
 
-    def _blocks(self, heads: dict[bytes, tuple[int, bytes]]) -> None:
+    def _blocks(self, heads: dict[bytes, tuple[int, bytes | None]]) -> None:
         """The full pass: blocks of 4096 entries, each checked with every node inside it; the
         nodes above level 12 from the recomputed block roots."""
         bad_leaf, bad_entry, bad_node = _Bad(), _Bad(), _Bad()
@@ -336,7 +339,7 @@ class Scan:
 
     # ------------------------------------------------------------------ heads
 
-    def _heads(self, want: Mapping[bytes, tuple[int, bytes]], full: bool) -> None:
+    def _heads(self, want: Mapping[bytes, tuple[int, bytes | None]], full: bool) -> None:
         """Stored heads against the entries: in full, exactly one head per author equal to
         (number of its entries, leaf hash of its newest entry); quickly, every head well formed,
         their sequence numbers summing to the size, and the heads of the newest entries'
@@ -358,7 +361,7 @@ class Scan:
         if full:
             for key in sorted(set(stored) | set(want)):
                 have, need = stored.get(key), want.get(key)
-                if have != need:
+                if not _same_head(have, need):
                     bad.add(-1, _head_text(key, have, need))
         else:
             if total != self.size and not bad.count:
@@ -369,7 +372,7 @@ class Scan:
                 )
             for key, need in want.items():
                 have = stored.get(key)
-                if have != need:
+                if not _same_head(have, need):
                     bad.add(-1, _head_text(key, have, need))
         if bad.count:
             listed = "; ".join(text for _, text in bad.items)
@@ -414,7 +417,17 @@ class Scan:
         return as_blob(rows[0][0], f"Merkle node ({level}, {index})", self._where, size=_HASH)
 
 
-def _head_text(key: bytes, have: tuple[int, bytes] | None, need: tuple[int, bytes] | None) -> str:
+def _same_head(have: tuple[int, bytes] | None, need: tuple[int, bytes | None] | None) -> bool:
+    """A stored head equals the one recomputed (whose leaf is None when the newest entry's
+    stored leaf hash is itself damaged, reported already: then only the seq is compared)."""
+    if have is None or need is None:
+        return have is None and need is None
+    return have[0] == need[0] and (need[1] is None or have[1] == need[1])
+
+
+def _head_text(
+    key: bytes, have: tuple[int, bytes] | None, need: tuple[int, bytes | None] | None
+) -> str:
     who = f"author {key.hex()[:16]}"
     if have is None:
         return f"{who} has entries but no head"

@@ -54,6 +54,7 @@ APPLICATION_ID: Final = 0x454C4C47  # "ELLG": marks a SQLite file as an electlog
 _SQLITE_READONLY: Final = 8
 _SQLITE_CORRUPT: Final = 11
 _SQLITE_FULL: Final = 13
+_SQLITE_TOOBIG: Final = 18
 _SQLITE_CANTOPEN: Final = 14
 _SQLITE_NOTADB: Final = 26
 
@@ -95,9 +96,10 @@ def _is_corrupt(exc: BaseException) -> bool:
     """Whether a sqlite3 error means the database file is damaged."""
     text = str(exc)
     return (
-        _code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+        _code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_TOOBIG)
         or "not a database" in text
         or "malformed" in text
+        or "too big" in text  # a value over the 1 MiB cap: electlog never writes one
     )
 
 
@@ -329,6 +331,7 @@ class SQLiteStore(_common.DurableStore):
         conn = self._conn
         found: list[StoreDamage] = []
         try:
+            self._file_size_damage(found)
             note = self._read_sidecar(found)  # before the snapshot: it is never newer than it
             if full:
                 rows = conn.execute("PRAGMA integrity_check(20)").fetchall()
@@ -358,6 +361,34 @@ class SQLiteStore(_common.DurableStore):
                 )
             )
         return found
+
+    def _file_size_damage(self, found: list[StoreDamage]) -> None:
+        """A file cut short or padded: SQLite writes whole pages, and without a write-ahead log
+        to replay the file holds at least the pages its header counts."""
+        try:
+            with self._path.open("rb") as fh:
+                header = fh.read(100)
+                length = os.fstat(fh.fileno()).st_size
+            wal = Path(str(self._path) + "-wal")
+            wal_pending = wal.exists() and wal.stat().st_size > 0
+        except OSError:
+            return  # the database open itself reports an unreadable file
+        if len(header) < 100:
+            problem = f"the file is {length} bytes, shorter than a SQLite header"
+        else:
+            page = int.from_bytes(header[16:18], "big")
+            page = 65536 if page == 1 else page
+            counted = int.from_bytes(header[28:32], "big")
+            if page < 512 or length % page:
+                problem = f"the file is {length} bytes, not a whole number of {page}-byte pages"
+            elif not wal_pending and counted * page > length:
+                problem = (
+                    f"the file holds {length // page} pages, its header counts {counted}: "
+                    "it was cut short"
+                )
+            else:
+                return
+        found.append(StoreDamage(kind=DamageKind.FILE, message=f"{self._where}: {problem}"))
 
     # ------------------------------------------------------------------ the checkpoint sidecar
 
@@ -484,6 +515,7 @@ class SQLiteStore(_common.DurableStore):
                 msg += " (open it with read_only=True to read it)"
             raise ReadOnlyStoreError(msg) from exc
         if _is_corrupt(exc):
+            msg = f"{self._where}: {what} failed: the database file is damaged ({text})"
             self._corrupted = msg
             raise StoreCorruptedError(msg) from exc
         if code == _SQLITE_CANTOPEN and not os.access(self._path.parent, os.W_OK):
