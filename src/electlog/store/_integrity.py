@@ -135,7 +135,8 @@ def check_checkpoint_root(
         root = merkle.root_at(get_node, cp.size)
     except ElectlogError as exc:
         raise StoreCorruptedError(
-            f"{where}: tree at {label} size {cp.size} is incomplete: {exc}"
+            f"{where}: the stored tree's root at the {label}'s size {cp.size} cannot be "
+            f"computed: {exc}"
         ) from exc
     if root != cp.root:
         raise StoreCorruptedError(
