@@ -187,6 +187,7 @@ class Scan:
         self._where = where
         self.found = found
         self.size = 0
+        self._foreign = False  # an entry is not in electlog's signed-entry format
 
     def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         rows: list[Any] = self._execute(sql, params).fetchall()
@@ -274,11 +275,11 @@ class Scan:
         """The newest entries: leaf hashes, and the head each one's author must have."""
         bad = _Bad()
         rows = self._rows(self._q.tail, (self.size - TAIL_CHECK,))
-        for idx, data, leaf in self._entry_rows(rows, bad, None):
+        for _idx, data, leaf in self._entry_rows(rows, bad, None):
             try:
                 stmt = Entry.from_bytes(data, verify=False).statement
-            except ElectlogError as exc:
-                bad.add(idx, f"entry {idx} is not a signed entry: {exc}")
+            except ElectlogError:
+                self._foreign = True  # the auditor judges the entry; heads cannot be checked
                 continue
             heads[stmt.author] = (stmt.seq, leaf)
         bad.report(self.found, DamageKind.LEAF, self._where)
@@ -286,16 +287,16 @@ class Scan:
     def _blocks(self, heads: dict[bytes, tuple[int, bytes | None]]) -> None:
         """The full pass: blocks of 4096 entries, each checked with every node inside it; the
         nodes above level 12 from the recomputed block roots."""
-        bad_leaf, bad_entry, bad_node = _Bad(), _Bad(), _Bad()
+        bad_leaf, bad_node = _Bad(), _Bad()
         tops: list[bytes] = []
         counts: dict[bytes, int] = {}
         for start in range(0, self.size, _BLOCK):
             stop = min(self.size, start + _BLOCK)
             rows = self._rows(self._q.rows_range, (start, stop))
             leaves: list[bytes] = []
-            for idx, data, leaf in self._entry_rows(rows, bad_leaf, leaves):
+            for _idx, data, leaf in self._entry_rows(rows, bad_leaf, leaves):
                 if data[: len(_ENTRY_KEY)] != _ENTRY_KEY or len(data) < len(_ENTRY_KEY) + 32:
-                    bad_entry.add(idx, f"entry {idx} is not a signed entry")
+                    self._foreign = True  # the auditor judges it; heads cannot be checked
                     continue
                 author = hashlib.sha256(data[len(_ENTRY_KEY) : len(_ENTRY_KEY) + 32]).digest()
                 n = counts.get(author, 0) + 1
@@ -310,7 +311,6 @@ class Scan:
                 tops.append(top)
         self._check_subtree(tops, _BLOCK_BITS, 0, bad_node)
         bad_leaf.report(self.found, DamageKind.LEAF, self._where)
-        bad_entry.report(self.found, DamageKind.ENTRIES, self._where)
         bad_node.report(self.found, DamageKind.NODE, self._where)
 
     def _check_subtree(
@@ -345,6 +345,8 @@ class Scan:
         (number of its entries, leaf hash of its newest entry); quickly, every head well formed,
         their sequence numbers summing to the size, and the heads of the newest entries'
         authors equal to those entries'."""
+        if self._foreign:
+            return  # entries in another format (a store used below the log layer)
         where = self._where
         bad = _Bad()
         stored: dict[bytes, tuple[int, bytes]] = {}
