@@ -173,6 +173,7 @@ def test_sqlite_store_that_refuses_to_open(glog: GenericLog, tmp_path: Path) -> 
     from electlog import Log
     from electlog.errors import StoreCorruptedError
     from electlog.store import SQLiteStore
+    from electlog.store.base import DamageKind
 
     path = tmp_path / "log.sqlite"
     store = SQLiteStore(path, origin=glog.origin)
@@ -186,9 +187,15 @@ def test_sqlite_store_that_refuses_to_open(glog: GenericLog, tmp_path: Path) -> 
     conn.execute("UPDATE entries SET data = ? WHERE idx = 59", (flip(bytes(data), 70),))
     conn.commit()
     conn.close()
-    with pytest.raises(StoreCorruptedError):
-        SQLiteStore(path, read_only=True)
+    with pytest.raises(StoreCorruptedError, match="entry 59 does not hash"):
+        SQLiteStore(path)
+    with SQLiteStore(path, read_only=True) as forensic:  # opens for forensics, damage listed
+        assert [(d.kind, d.index) for d in forensic.problems] == [(DamageKind.LEAF, 59)]
+        assert forensic.size() == 60
     report = audit(path, glog.trust, election=False)
+    damaged = report.by_code(F.SOURCE_DAMAGED)
+    # the entry no longer hashes to its leaf, and the stored tree no longer commits to it
+    assert [(f.index, f.evidence["kind"]) for f in damaged] == [(59, "leaf"), (None, "node")]
     assert [f.index for f in report.by_code(F.ENTRY_SIGNATURE_INVALID)] == [59]
     assert report.by_code(F.CHECKPOINT_ROOT_MISMATCH)
     assert report.counts.entries == 60 and report.counts.checkpoints == 2

@@ -81,6 +81,10 @@ def audit(
                         f"{trust.origin!r}",
                         {"declared": src.origin, "origin": trust.origin},
                     )
+                for damage in src.damage:
+                    sink.add(
+                        F.SOURCE_DAMAGED, damage.index, damage.message, {"kind": damage.kind.value}
+                    )
                 with ProgressReporter(progress, src.size_hint()) as bar:
                     try:
                         for results in verifier.map(src.chunks(CHUNK_SIZE)):

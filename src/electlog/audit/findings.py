@@ -48,6 +48,7 @@ __all__ = [
     "SECRECY_VOTER_LINKED_TO_MARKS",
     "SINCE_BEYOND_LOG",
     "SINCE_UNVERIFIED",
+    "SOURCE_DAMAGED",
     "SOURCE_ORIGIN_MISMATCH",
     "SOURCE_UNREADABLE",
     "Finding",
@@ -115,6 +116,7 @@ RULE_PREFIX: Final = "rule."
 
 SOURCE_UNREADABLE: Final = "source.unreadable"
 SOURCE_ORIGIN_MISMATCH: Final = "source.origin_mismatch"
+SOURCE_DAMAGED: Final = "source.damaged"
 LOG_EMPTY: Final = "log.empty"
 LOG_TRUNCATED: Final = "log.truncated"
 ENTRY_MALFORMED: Final = "entry.malformed"
@@ -164,6 +166,13 @@ FINDINGS: Final[dict[str, FindingInfo]] = {
             SOURCE_ORIGIN_MISMATCH,
             _E,
             "the source says it holds another log than the trust file's origin",
+        ),
+        _f(
+            SOURCE_DAMAGED,
+            _E,
+            "the store's own integrity check failed: a stored leaf hash, Merkle node, author "
+            "head or checkpoint does not match the entries, or signed entries were lost "
+            "(docs/storage.md); the entries themselves were still checked",
         ),
         _f(LOG_EMPTY, _W, "the log has no entries"),
         _f(

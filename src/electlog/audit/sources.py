@@ -21,10 +21,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from electlog.errors import AuditError, BundleError, ElectlogError, StoreCorruptedError
+from electlog.errors import AuditError, BundleError, ElectlogError
+from electlog.events import MAX_ENTRY_SIZE
 from electlog.log import Log
 from electlog.store import Store, is_postgres_dsn, open_store
-from electlog.store.bundle import MAX_BUNDLE_NOTE_SIZE, BundleReader
+from electlog.store.base import DamageKind, StoreDamage
+from electlog.store.bundle import BUNDLE_MAGIC, MAX_BUNDLE_NOTE_SIZE, BundleReader
+from electlog.store.sqlite import check_schema, harden_connection
 from electlog.store.tiles import TilesReader
 
 __all__ = [
@@ -37,6 +40,8 @@ __all__ = [
 ]
 
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+_SQLITE_HEADER: Final = 100
+_SQLITE_PAYLOAD_FRACTIONS: Final = b"\x40\x20\x20"  # header bytes 21..23 of every SQLite file
 _U32: Final = struct.Struct(">I")
 _END: Final = b"\x00\x00\x00\x00"
 
@@ -59,6 +64,9 @@ class Source:
     """The origin the source declares (bundle header, store metadata), if it declares one."""
     notes_problem: tuple[str, int | None] | None = None
     """Damage found after the entries (in the checkpoint section): message and byte offset."""
+    damage: tuple[StoreDamage, ...] = ()
+    """What the store's own full integrity check found (stored leaf hashes, Merkle nodes, author
+    heads, checkpoints, a lost signed checkpoint): each becomes a ``source.damaged`` finding."""
 
     def size_hint(self) -> int | None:
         """How many entries the source says it holds (for progress), if known."""
@@ -96,6 +104,12 @@ class StoreSource(Source):
         self.origin = store.origin
         self._owned = owned
         self._read = 0
+        try:
+            self.damage = store.find_damage(full=True)
+        except ElectlogError as exc:
+            if owned:
+                store.close()
+            raise AuditError(f"{description}: the integrity check could not run: {exc}") from exc
 
     def size_hint(self) -> int | None:
         try:
@@ -164,8 +178,14 @@ class RawSQLiteSource(Source):
         uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
         try:
             self._conn = sqlite3.connect(uri, uri=True)
-            row = self._conn.execute("SELECT value FROM meta WHERE key = 'origin'").fetchone()
         except sqlite3.Error as exc:
+            raise AuditError(f"{self.description} cannot be read: {exc}") from exc
+        try:
+            harden_connection(self._conn, read_only=True)
+            check_schema(self._conn, self.description)
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'origin'").fetchone()
+        except (sqlite3.Error, ElectlogError) as exc:
+            self._conn.close()
             raise AuditError(f"{self.description} cannot be read: {exc}") from exc
         self.origin = row[0] if row is not None and isinstance(row[0], str) else None
         self._read = 0
@@ -187,8 +207,13 @@ class RawSQLiteSource(Source):
                 ).fetchall()
                 if not rows:
                     return
-                chunk = [bytes(r[1]) if isinstance(r[1], bytes) else b"" for r in rows]
+                chunk = [
+                    r[1] if isinstance(r[1], bytes) and len(r[1]) <= MAX_ENTRY_SIZE else b""
+                    for r in rows
+                ]
                 last = rows[-1][0]
+                if not isinstance(last, int):
+                    raise sqlite3.DatabaseError(f"entry index {last!r} is not an integer")
                 self._read += len(chunk)
                 yield chunk
         except sqlite3.Error as exc:
@@ -201,7 +226,7 @@ class RawSQLiteSource(Source):
             rows = self._conn.execute("SELECT note FROM checkpoints ORDER BY id").fetchall()
         except sqlite3.Error as exc:
             raise AuditError(f"{self.description}: cannot read checkpoints: {exc}") from exc
-        return [r[0] for r in rows if isinstance(r[0], str)]
+        return [r[0] for r in rows if isinstance(r[0], str) and len(r[0]) <= MAX_BUNDLE_NOTE_SIZE]
 
     def close(self) -> None:
         self._conn.close()
@@ -229,28 +254,56 @@ def open_source(source: object) -> Source:
             store = open_store(source, create=False, read_only=True)
         except ElectlogError as exc:
             raise AuditError(f"cannot open the PostgreSQL log: {exc}") from exc
-        return StoreSource(store, "PostgreSQL log", owned=True)
+        src = StoreSource(store, "PostgreSQL log", owned=True)
+        _refuse_file_damage(src.damage, src)
+        return src
     path = Path(source)
     if path.is_dir():
         return _tiles_source(path)
     try:
         with path.open("rb") as fh:
-            head = fh.read(len(_SQLITE_MAGIC))
+            head = fh.read(_SQLITE_HEADER)
     except OSError as exc:
         raise AuditError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
-    if head == _SQLITE_MAGIC:
-        # The store's own open identifies the file as an electlog store (and runs its checks,
-        # which the audit does not rely on); the entries are then read with a connection of
-        # our own with SQLite's default page cache, so a long scan does not grow the audit's
-        # memory. A store that refuses to open as corrupted is read all the same.
-        try:
-            open_store(path, create=False, read_only=True).close()
-        except StoreCorruptedError:
-            pass
-        except ElectlogError as exc:
-            raise AuditError(f"cannot open {str(path)!r} as a log store: {exc}") from exc
-        return RawSQLiteSource(path)
+    if head[: len(_SQLITE_MAGIC)] == _SQLITE_MAGIC:
+        return _sqlite_source(path)
+    if head[: len(BUNDLE_MAGIC)] != BUNDLE_MAGIC and head[21:24] == _SQLITE_PAYLOAD_FRACTIONS:
+        raise AuditError(
+            f"{str(path)!r} is a damaged SQLite store: its header does not start with the "
+            "SQLite magic string (the rest of the header is SQLite's)"
+        )
     return _bundle_source(path)
+
+
+def _sqlite_source(path: Path) -> Source:
+    """The store's own read-only open identifies the file as an electlog store (exactly
+    electlog's schema, capped values) and its full integrity check lists the damage (a store
+    whose open check fails opens read-only all the same, for forensics). The entries are then
+    read with a connection of our own with SQLite's default page cache, so a long scan does
+    not grow the audit's memory. A file SQLite itself finds damaged cannot be audited."""
+    try:
+        store = open_store(path, create=False, read_only=True)
+    except ElectlogError as exc:
+        raise AuditError(f"cannot open {str(path)!r} as a log store: {exc}") from exc
+    try:
+        damage = store.find_damage(full=True)
+    except ElectlogError as exc:
+        raise AuditError(f"cannot check {str(path)!r}: {exc}") from exc
+    finally:
+        store.close()
+    src = RawSQLiteSource(path)
+    src.damage = damage
+    _refuse_file_damage(damage, src)
+    return src
+
+
+def _refuse_file_damage(damage: Sequence[StoreDamage], src: Source) -> None:
+    """Raise :class:`AuditError` (and close ``src``) when the database itself is damaged:
+    nothing read from it can be trusted, so there is no audit to run."""
+    for d in damage:
+        if d.kind is DamageKind.FILE:
+            src.close()
+            raise AuditError(f"the database is damaged and cannot be audited: {d.message}")
 
 
 class BundleSource(Source):

@@ -64,6 +64,7 @@ DEMO_FILES: Final = (
     f"{STORE_NAME}-wal",
     f"{STORE_NAME}-shm",
     f"{STORE_NAME}-journal",
+    f"{STORE_NAME}-checkpoint",
     BUNDLE_NAME,
     TRUST_NAME,
     REPORT_NAME,

@@ -5,7 +5,6 @@ staged-node validation at commit, and the checks run when an existing store is o
 from __future__ import annotations
 
 import abc
-import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
@@ -14,17 +13,24 @@ from typing import Any, ClassVar, Final, NoReturn
 import attrs
 
 from .. import merkle
-from ..checkpoint import Checkpoint
 from ..errors import (
-    CheckpointError,
-    ElectlogError,
     ReadOnlyStoreError,
     StorageError,
     StoreCorruptedError,
     UsageError,
 )
 from ..events import AuthorHead
-from .base import Store, StoredCheckpoint, StoreTx
+from ._integrity import (
+    TAIL_CHECK,
+    Scan,
+    as_blob,
+    as_int,
+    as_note,
+    check_checkpoint_root,
+    checkpoint_text,
+    expected_level_counts,
+)
+from .base import Store, StoreDamage, StoredCheckpoint, StoreTx
 
 __all__ = [
     "STORE_FORMAT_VERSION",
@@ -34,11 +40,8 @@ __all__ = [
     "StagingTx",
     "check_checkpoint_args",
     "check_checkpoint_root",
-    "check_entries_contiguous",
-    "check_level_counts",
     "check_meta",
     "check_origin_arg",
-    "check_tail_leaves",
     "checkpoint_text",
     "expected_level_counts",
     "ordered_levels",
@@ -48,8 +51,6 @@ __all__ = [
 STORE_FORMAT_VERSION: Final = 1
 """Version of the durable stores' table layout, recorded in each store's ``meta`` table."""
 
-TAIL_CHECK: Final = 64
-"""How many of the newest entries have their leaf hash recomputed when a store is opened."""
 
 _CHUNK: Final = 1024  # rows per query when streaming entries
 _BLOCK_BITS: Final = 12  # nodes are cached in blocks of 4096 consecutive hashes of one level
@@ -58,23 +59,6 @@ _BLOCK_BYTES: Final = _BLOCK * 32
 _HIGH_LEVEL: Final = 8  # nodes of this level and above are cached one by one (or by group)
 _HIGH_MAX: Final = 1 << 16
 _GROUP: Final = 64  # complete high-level nodes are read and cached in aligned groups of 64
-
-
-def checkpoint_text(note: str) -> str:
-    """The checkpoint text of a signed note: everything up to and including the newline before
-    the last blank line (the signature lines follow that blank line)."""
-    cut = note.rfind("\n\n")
-    return note[: cut + 1] if cut >= 0 else note
-
-
-def expected_level_counts(size: int) -> dict[int, int]:
-    """Number of complete Merkle nodes per level >= 1 in a tree of ``size`` leaves."""
-    out: dict[int, int] = {}
-    level = 1
-    while size >> level:
-        out[level] = size >> level
-        level += 1
-    return out
 
 
 def validate_staged_nodes(nodes: Mapping[tuple[int, int], bytes], old: int, new: int) -> None:
@@ -98,81 +82,6 @@ def validate_staged_nodes(nodes: Mapping[tuple[int, int], bytes], old: int, new:
             )
         if type(h) is not bytes or len(h) != merkle.HASH_SIZE:
             raise UsageError(f"Merkle node (level {lvl}, index {idx}) is not a 32-byte hash")
-
-
-def check_level_counts(counts: Mapping[int, int], size: int, where: str) -> None:
-    """Raise :class:`StoreCorruptedError` unless the stored node rows per level match ``size``."""
-    want = expected_level_counts(size)
-    got = {lvl: n for lvl, n in counts.items() if n}
-    if got != want:
-        diff = sorted(
-            (lvl, got.get(lvl, 0), want.get(lvl, 0))
-            for lvl in set(got) | set(want)
-            if got.get(lvl, 0) != want.get(lvl, 0)
-        )
-        lvl, have, need = diff[0]
-        raise StoreCorruptedError(
-            f"{where}: level {lvl} holds {have} Merkle nodes, a tree of {size} entries has {need}"
-        )
-
-
-def check_tail_leaves(rows: Iterable[tuple[int, bytes, bytes]], where: str) -> None:
-    """Recompute the leaf hash of each ``(index, data, leaf)`` row."""
-    for idx, data, leaf in rows:
-        if hashlib.sha256(b"\x00" + bytes(data)).digest() != bytes(leaf):
-            raise StoreCorruptedError(f"{where}: entry {idx} does not hash to its stored leaf hash")
-
-
-def check_checkpoint_root(
-    origin: str,
-    size: int,
-    stored_size: int,
-    note: str,
-    get_node: Callable[[int, int], bytes],
-    where: str,
-) -> None:
-    """Check a stored checkpoint against the stored tree: it parses, names this log, records
-    the size it commits to, does not exceed the tree, and its root equals the stored tree's root
-    at that size. Raises :class:`StoreCorruptedError`."""
-    try:
-        cp = Checkpoint.from_text(checkpoint_text(note))
-    except (CheckpointError, UsageError) as exc:
-        raise StoreCorruptedError(f"{where}: latest checkpoint does not parse: {exc}") from exc
-    if cp.origin != origin:
-        raise StoreCorruptedError(
-            f"{where}: latest checkpoint is for log {cp.origin!r}, the store holds {origin!r}"
-        )
-    if cp.size != stored_size:
-        raise StoreCorruptedError(
-            f"{where}: latest checkpoint commits to size {cp.size} but is recorded with size "
-            f"{stored_size}"
-        )
-    if cp.size > size:
-        raise StoreCorruptedError(
-            f"{where}: latest checkpoint commits to {cp.size} entries, the store holds {size}"
-        )
-    try:
-        root = merkle.root_at(get_node, cp.size)
-    except ElectlogError as exc:
-        raise StoreCorruptedError(
-            f"{where}: tree at checkpoint size {cp.size} is incomplete: {exc}"
-        ) from exc
-    if root != cp.root:
-        raise StoreCorruptedError(
-            f"{where}: stored tree root at size {cp.size} is {root.hex()}, the latest "
-            f"checkpoint says {cp.root.hex()}"
-        )
-
-
-def check_entries_contiguous(count: int, lo: int | None, hi: int | None, where: str) -> int:
-    """Entries must be exactly indexes ``0 .. count - 1``; returns the size."""
-    if count == 0:
-        return 0
-    if lo != 0 or hi != count - 1:
-        raise StoreCorruptedError(
-            f"{where}: {count} entries stored with indexes {lo}..{hi}, not 0..{count - 1}"
-        )
-    return count
 
 
 def ordered_levels(nodes: Sequence[tuple[int, int, bytes]]) -> dict[tuple[int, int], bytes]:
@@ -226,6 +135,9 @@ class Queries:
     bounds: str
     level_counts: str
     tail: str
+    rows_range: str
+    node_rows: str
+    heads_all: str
 
     @classmethod
     def for_tables(cls, prefix: str, param: str) -> Queries:
@@ -251,6 +163,14 @@ class Queries:
             bounds=f"SELECT COUNT(*), MIN(idx), MAX(idx) FROM {entries}",
             level_counts=f"SELECT level, COUNT(*) FROM {nodes} GROUP BY level",
             tail=f"SELECT idx, data, leaf FROM {entries} WHERE idx >= {p} ORDER BY idx",
+            rows_range=(
+                f"SELECT idx, data, leaf FROM {entries} WHERE idx >= {p} AND idx < {p} ORDER BY idx"
+            ),
+            node_rows=(
+                f"SELECT idx, hash FROM {nodes} WHERE level = {p} AND idx >= {p} AND idx < {p} "
+                "ORDER BY idx"
+            ),
+            heads_all=f"SELECT author, seq, prev FROM {prefix}heads",
         )
 
 
@@ -349,6 +269,7 @@ class DurableStore(Store):
         self._known_size = 0  # a committed size seen by this handle (grows only)
         self._closed = False
         self._corrupted: str | None = None
+        self._problems: tuple[StoreDamage, ...] = ()
 
     # ------------------------------------------------------------------ backend hooks
 
@@ -362,9 +283,11 @@ class DurableStore(Store):
         rows (a size read then is not a committed size)."""
 
     @abc.abstractmethod
-    def _check(self, full: bool) -> None:
-        """Open one consistent read snapshot, run :meth:`_check_rows` in it, map driver
-        errors."""
+    def _damage(self, full: bool) -> list[StoreDamage]:
+        """Open one consistent read snapshot, run :meth:`_scan` in it, and return the damage
+        found (in the order found); a driver error that means a damaged database is
+        ``DamageKind.FILE`` damage, any other driver error is raised as its
+        :class:`StorageError`."""
 
     # ------------------------------------------------------------------ opening and checks
 
@@ -376,55 +299,56 @@ class DurableStore(Store):
             raise UsageError(f"creating {self._where} needs an origin")
         return origin
 
+    @property
+    def problems(self) -> tuple[StoreDamage, ...]:
+        """The damage found by the latest integrity check of this handle (the check at open,
+        :meth:`check_integrity` or :meth:`find_damage`); empty when it passed. A store opened
+        ``read_only=True`` opens although its open check fails, for forensics: look here."""
+        return self._problems
+
+    def find_damage(self, *, full: bool = True) -> tuple[StoreDamage, ...]:
+        """Run the integrity check and return every problem found (docs/storage.md, "What is
+        detected where"); a store with damage refuses writes from then on. ``full=False`` runs
+        the quick check made at every open."""
+        with self._lock:
+            found = tuple(self._damage(full))
+        self._problems = found
+        if found and self._corrupted is None:
+            self._corrupted = found[0].message
+        return found
+
     def check_integrity(self, *, full: bool = False) -> None:
         """Check the stored data against itself; raise
-        :class:`~electlog.errors.StoreCorruptedError` (and refuse writes from then on) if it
-        does not hold.
+        :class:`~electlog.errors.StoreCorruptedError` naming the first problem (and refuse
+        writes from then on) if it does not hold.
 
         The default (run at every open) checks that entries are contiguous, that the number of
         Merkle nodes per level matches the size, that the newest entries hash to their stored
-        leaf hashes and that the root at the latest checkpoint equals the checkpoint's root.
-        ``full=True`` also recomputes every leaf hash and every node, and checks every
-        checkpoint (O(n)); the SQLite store also runs SQLite's ``PRAGMA integrity_check``.
+        leaf hashes and their authors' heads are those entries, that the heads' sequence
+        numbers add up to the size, and that the root at the latest checkpoint equals the
+        checkpoint's root. ``full=True`` also recomputes every leaf hash, every node and every
+        author head, and checks every checkpoint (O(n)); the SQLite store also runs SQLite's
+        ``PRAGMA integrity_check``. :meth:`find_damage` returns every problem instead.
         """
-        try:
-            with self._lock:
-                self._check(full)
-        except StoreCorruptedError as exc:
-            self._corrupted = str(exc)
-            raise
+        found = self.find_damage(full=full)
+        if found:
+            more = f" (and {len(found) - 1} more problems)" if len(found) > 1 else ""
+            raise StoreCorruptedError(found[0].message + more)
 
-    def _check_rows(self, full: bool) -> None:
-        conn = self._conn
-        where = self._where
-        q = self._q
-        count, lo, hi = conn.execute(q.bounds).fetchone() or (0, None, None)
-        size = check_entries_contiguous(int(count), lo, hi, where)
-        self._known_size = max(self._known_size, size)
-        counts = {int(level): int(n) for level, n in conn.execute(q.level_counts)}
-        check_level_counts(counts, size, where)
-        tail = conn.execute(q.tail, (0 if full else size - TAIL_CHECK,))
-        check_tail_leaves(tail, where)
-        cps = conn.execute(q.checkpoints).fetchall()
-        if not full:
-            cps = cps[-1:]
-        for cp_size, note in cps:
-            check_checkpoint_root(
-                self._origin, size, int(cp_size), str(note), self._read_node_raw, where
-            )
-        if full:
-            self._check_all_nodes(size)
+    def _open_check(self) -> None:
+        """The check at open: raises unless the store was opened read-only (for forensics), in
+        which case :attr:`problems` lists the damage."""
+        if self._read_only:
+            self.find_damage(full=False)
+        else:
+            self.check_integrity()
 
-    def _check_all_nodes(self, size: int) -> None:
-        tree = merkle.MerkleTree()
-        for start in range(0, size, 65536):
-            tree.extend(self._leaves_raw(start, min(size, start + 65536)))
-        for level, count in expected_level_counts(size).items():
-            for idx, h in self._conn.execute(self._q.level_nodes, (level,)):
-                if idx >= count or tree.node(level, idx) != h:
-                    raise StoreCorruptedError(
-                        f"{self._where}: Merkle node (level {level}, index {idx}) is wrong"
-                    )
+    def _scan(self, full: bool, found: list[StoreDamage]) -> Scan:
+        """Run the row checks (inside the backend's snapshot), appending to ``found``."""
+        scan = Scan(self._conn.execute, self._q, self._origin, self._where, found)
+        scan.run(full)
+        self._known_size = max(self._known_size, scan.size)
+        return scan
 
     def _check_writable(self) -> None:
         if self._closed:
@@ -458,7 +382,7 @@ class DurableStore(Store):
     def size(self) -> int:
         with self._lock:
             rows = self._query(self._q.size, (), "size")
-            n = 0 if rows[0][0] is None else int(rows[0][0]) + 1
+            n = 0 if rows[0][0] is None else as_int(rows[0][0], "an entry index", self._where) + 1
             if n > self._known_size and not self._in_write_tx():
                 self._known_size = n
         return n
@@ -469,7 +393,7 @@ class DurableStore(Store):
         rows = self._query(self._q.entry, (index,), f"reading entry {index}")
         if not rows:
             raise UsageError(f"entry index {index} out of range for size {self.size()}")
-        return bytes(rows[0][0])
+        return as_blob(rows[0][0], f"entry {index}", self._where)
 
     def entries(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
         n = self.size()
@@ -486,8 +410,8 @@ class DurableStore(Store):
             rows = self._query(sql, (pos, hi), f"reading entries {pos}..{hi - 1}")
             if len(rows) != hi - pos:
                 raise StoreCorruptedError(f"{self._where}: entries {pos}..{hi - 1} are missing")
-            for (data,) in rows:
-                yield data
+            for k, (data,) in enumerate(rows):
+                yield as_blob(data, f"entry {pos + k}", self._where)
             pos = hi
 
     def _read_node_raw(self, level: int, index: int) -> bytes:
@@ -497,7 +421,7 @@ class DurableStore(Store):
             row = self._conn.execute(self._q.node, (level, index)).fetchone()
         if row is None:
             raise UsageError(f"no complete Merkle node at level {level} index {index}")
-        return bytes(row[0])
+        return as_blob(row[0], f"Merkle node ({level}, {index})", self._where, size=32)
 
     def _read_node(self, level: int, index: int) -> bytes:
         """A committed node, from the caches or the database (inside this store's open
@@ -541,8 +465,8 @@ class DurableStore(Store):
 
     def _load_group(self, level: int, lo: int) -> list[bytes]:
         rows = self._conn.execute(self._q.node_range, (level, lo, lo + _GROUP)).fetchall()
-        group = [bytes(r[0]) for r in rows]
-        if len(group) != _GROUP or any(len(h) != 32 for h in group):
+        group = [r[0] for r in rows]
+        if len(group) != _GROUP or any(type(h) is not bytes or len(h) != 32 for h in group):
             raise StoreCorruptedError(
                 f"{self._where}: Merkle nodes of level {level} from index {lo} are missing or "
                 "malformed"
@@ -558,7 +482,10 @@ class DurableStore(Store):
             rows = self._conn.execute(self._q.leaf_range, (lo, lo + count)).fetchall()
         else:
             rows = self._conn.execute(self._q.node_range, (level, lo, lo + count)).fetchall()
-        data = b"".join([r[0] for r in rows])
+        try:
+            data = b"".join([r[0] for r in rows])
+        except TypeError:
+            data = b""
         if len(rows) != count or len(data) != count << 5:
             raise StoreCorruptedError(
                 f"{self._where}: Merkle nodes of level {level} from index {lo} are missing or "
@@ -604,7 +531,10 @@ class DurableStore(Store):
         rows = self._conn.execute(self._q.leaf_range, (start, stop)).fetchall()
         if len(rows) != stop - start:
             raise StoreCorruptedError(f"{self._where}: leaves {start}..{stop - 1} are missing")
-        return [r[0] for r in rows]
+        return [
+            as_blob(r[0], f"the leaf hash of entry {start + k}", self._where, size=32)
+            for k, r in enumerate(rows)
+        ]
 
     def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
         if not 0 <= start <= stop:
@@ -619,15 +549,27 @@ class DurableStore(Store):
 
     def author_head(self, key_id: bytes) -> AuthorHead | None:
         rows = self._query(self._q.head, (key_id,), "reading an author head")
-        return None if not rows else AuthorHead(int(rows[0][0]), bytes(rows[0][1]))
+        if not rows:
+            return None
+        where = self._where
+        return AuthorHead(
+            as_int(rows[0][0], "an author head's seq", where),
+            as_blob(rows[0][1], "an author head", where, size=32),
+        )
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         rows = self._query(self._q.checkpoints, (), "reading checkpoints")
-        return [StoredCheckpoint(int(size), str(note)) for size, note in rows]
+        return [self._stored_checkpoint(size, note) for size, note in rows]
+
+    def _stored_checkpoint(self, size: object, note: object) -> StoredCheckpoint:
+        where = self._where
+        return StoredCheckpoint(
+            as_int(size, "a checkpoint size", where), as_note(note, "a checkpoint note", where)
+        )
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         rows = self._query(self._q.latest_checkpoint, (), "reading checkpoints")
-        return None if not rows else StoredCheckpoint(int(rows[0][0]), str(rows[0][1]))
+        return None if not rows else self._stored_checkpoint(rows[0][0], rows[0][1])
 
     # ------------------------------------------------------------------ closing
 

@@ -15,6 +15,7 @@ the transaction, so two writers can never fork the log.
 from __future__ import annotations
 
 import abc
+import enum
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -23,7 +24,7 @@ import attrs
 
 from ..events import AuthorHead
 
-__all__ = ["Store", "StoreTx", "StoredCheckpoint"]
+__all__ = ["DamageKind", "Store", "StoreDamage", "StoreTx", "StoredCheckpoint"]
 
 
 @attrs.frozen
@@ -32,6 +33,39 @@ class StoredCheckpoint:
 
     size: int
     note: str
+
+
+class DamageKind(enum.StrEnum):
+    """What part of a store a :class:`StoreDamage` concerns (docs/storage.md, "What is detected
+    where")."""
+
+    FILE = "file"
+    """The database file itself: SQLite's own structure check fails or a page cannot be read
+    (a truncated, zeroed or overwritten file). Nothing read from it can be trusted."""
+    ENTRIES = "entries"
+    """Entry rows: indexes not ``0 .. size-1``, or a value that is not an entry."""
+    LEAF = "leaf"
+    """An entry does not hash to its stored leaf hash."""
+    NODE = "node"
+    """Merkle node rows: missing, extra, malformed, or not the hash of their children."""
+    HEAD = "head"
+    """Author heads: a head that is not its author's newest entry, or an author without one."""
+    CHECKPOINT = "checkpoint"
+    """A stored checkpoint does not parse, names another log or size, or its root is not the
+    stored tree's root at its size."""
+    ROLLBACK = "rollback"
+    """The store is shorter than (or diverges from) the latest signed checkpoint recorded
+    outside the database: acknowledged, signed data was lost."""
+
+
+@attrs.frozen(kw_only=True)
+class StoreDamage:
+    """One problem a store's integrity check found: its :class:`DamageKind`, a message naming
+    the store and what is wrong, and the entry index concerned (``None`` when not one entry)."""
+
+    kind: DamageKind
+    message: str
+    index: int | None = None
 
 
 class StoreTx(abc.ABC):
@@ -119,6 +153,15 @@ class Store(abc.ABC):
         """The most recently stored checkpoint, or None."""
         cps = self.checkpoints()
         return cps[-1] if cps else None
+
+    def find_damage(self, *, full: bool = True) -> tuple[StoreDamage, ...]:
+        """Check the stored data against itself and return every problem found (empty when
+        sound); never raises for damage. The durable stores recompute every leaf hash, Merkle
+        node, author head and checkpoint root (``full=False``: the quicker checks run at
+        open). The default implementation checks nothing (a store whose data cannot be damaged
+        apart from its own code, such as :class:`~electlog.store.MemoryStore`)."""
+        del full
+        return ()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources. Further calls fail."""

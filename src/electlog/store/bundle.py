@@ -22,6 +22,7 @@ every entry before it has been yielded and is sound as far as the bundle can tel
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -40,6 +41,7 @@ from ..errors import (
     BundleError,
     CheckpointError,
     DecodeError,
+    DiskFullError,
     StorageError,
     UsageError,
 )
@@ -213,7 +215,10 @@ def export_bundle(
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     except OSError as exc:
-        raise StorageError(f"writing bundle {str(target)!r} failed: {exc}") from exc
+        msg = f"writing bundle {str(target)!r} failed: {exc}"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(msg) from exc
+        raise StorageError(msg) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return BundleInfo(

@@ -27,7 +27,7 @@ from ..errors import (
     UsageError,
 )
 from . import _common
-from .base import StoreTx
+from .base import DamageKind, StoreDamage, StoreTx
 
 if TYPE_CHECKING:
     import psycopg
@@ -150,7 +150,7 @@ class PostgresStore(_common.DurableStore):
             if self._read_only:
                 self._conn.execute("SET default_transaction_read_only = on")
             self._origin = self._open(origin, create)
-            self.check_integrity()
+            self._open_check()
         except self._psycopg.Error as exc:
             self._conn.close()
             try:
@@ -193,14 +193,23 @@ class PostgresStore(_common.DurableStore):
         meta = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM electlog_meta")}
         return _common.check_meta(meta, str(_common.STORE_FORMAT_VERSION), origin, self._where)
 
-    def _check(self, full: bool) -> None:
+    def _damage(self, full: bool) -> list[StoreDamage]:
         conn = self._conn
+        found: list[StoreDamage] = []
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                self._check_rows(full)
+                self._scan(full, found)
         except self._psycopg.Error as exc:
-            self._raise(exc, "integrity check")
+            if (getattr(exc, "sqlstate", None) or "") not in _CORRUPT:
+                self._raise(exc, "integrity check")
+            found.append(
+                StoreDamage(
+                    kind=DamageKind.FILE,
+                    message=f"{self._where}: the database reports damage: {str(exc).strip()}",
+                )
+            )
+        return found
 
     # ------------------------------------------------------------------ errors
 

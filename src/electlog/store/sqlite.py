@@ -9,10 +9,20 @@ and nothing else; after it, the batch survives.
 Tables: ``meta`` (origin, format version), ``entries (idx INTEGER PRIMARY KEY, data, leaf)``,
 ``nodes (level, idx, hash)`` with primary key ``(level, idx)`` (levels >= 1; level 0 is the
 ``leaf`` column), ``checkpoints (id, size, note)`` and ``heads (author PRIMARY KEY, seq, prev)``.
+A file is opened only when its schema is exactly these tables (no view, trigger or index of
+anyone else's), with ``trusted_schema`` off and every value capped at 1 MiB.
+
+Signed checkpoints survive what SQLite cannot tell from a crash (a damaged write-ahead-log
+frame, a copy of the file without its ``-wal``): :meth:`SQLiteStore.add_checkpoint` commits,
+copies the write-ahead log into the database file, and then writes the latest checkpoint note
+atomically to ``<file>-checkpoint`` next to it (fsynced). Every open checks the store against
+that note: a store shorter than it, whose tree differs from it, or that lacks it is
+:class:`~electlog.errors.StoreCorruptedError`.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import urllib.parse
@@ -21,15 +31,20 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Final, NoReturn
 
+from .. import merkle
+from ..checkpoint import Checkpoint
 from ..errors import (
+    CheckpointError,
     DiskFullError,
+    ElectlogError,
     ReadOnlyStoreError,
     StorageError,
     StoreCorruptedError,
     UsageError,
 )
 from . import _common
-from .base import StoreTx
+from ._integrity import MAX_STORED_NOTE_SIZE, Scan, checkpoint_text
+from .base import DamageKind, StoreDamage, StoreTx
 
 __all__ = ["SQLiteStore"]
 
@@ -39,6 +54,7 @@ APPLICATION_ID: Final = 0x454C4C47  # "ELLG": marks a SQLite file as an electlog
 _SQLITE_READONLY: Final = 8
 _SQLITE_CORRUPT: Final = 11
 _SQLITE_FULL: Final = 13
+_SQLITE_TOOBIG: Final = 18
 _SQLITE_CANTOPEN: Final = 14
 _SQLITE_NOTADB: Final = 26
 
@@ -52,6 +68,14 @@ _SCHEMA: Final = (
     "WITHOUT ROWID",
 )
 _TABLES: Final = frozenset({"meta", "entries", "nodes", "checkpoints", "heads"})
+_MASTER: Final = frozenset(("table", sql.split()[2], sql.split()[2], sql) for sql in _SCHEMA)
+"""sqlite_master of an electlog store: exactly these rows (type, name, tbl_name, sql)."""
+_STAT_TABLES: Final = frozenset({"sqlite_stat1", "sqlite_stat4"})  # made by ANALYZE: allowed
+_VALUE_LIMIT: Final = 1 << 20
+"""SQLITE_LIMIT_LENGTH of every connection: no value read or written exceeds 1 MiB (an entry is
+at most 64 KiB, a checkpoint note at most 64 KiB)."""
+SIDECAR_SUFFIX: Final = "-checkpoint"
+"""The latest signed checkpoint note is kept in ``<database file>-checkpoint``."""
 
 _QUERIES: Final = _common.Queries.for_tables("", "?")
 _SQL_SIZE: Final = _QUERIES.size
@@ -66,6 +90,58 @@ _SQL_UPSERT_HEAD: Final = (
 def _code(exc: BaseException) -> int | None:
     code = getattr(exc, "sqlite_errorcode", None)
     return code & 0xFF if isinstance(code, int) else None
+
+
+def _is_corrupt(exc: BaseException) -> bool:
+    """Whether a sqlite3 error means the database file is damaged."""
+    text = str(exc)
+    return (
+        _code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_TOOBIG)
+        or "not a database" in text
+        or "malformed" in text
+        or "too big" in text  # a value over the 1 MiB cap: electlog never writes one
+    )
+
+
+def harden_connection(conn: sqlite3.Connection, *, read_only: bool) -> None:
+    """Settings for every connection to a file that may be hostile: no value longer than
+    1 MiB is read or written, functions with side effects are not run from the schema, and a
+    read-only connection cannot write."""
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _VALUE_LIMIT)
+    conn.execute("PRAGMA trusted_schema = OFF")
+    if read_only:
+        conn.execute("PRAGMA query_only = ON")
+
+
+def check_schema(conn: sqlite3.Connection, where: str) -> None:
+    """Raise :class:`StoreCorruptedError` unless the schema is exactly electlog's tables (a view,
+    trigger or index someone added could run any query -- a recursive view, a view yielding a
+    huge value -- when electlog reads its tables). Reading the schema runs none of it."""
+    rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+    extra = [
+        f"{r[0]} {r[1]!r}"
+        for r in rows
+        if tuple(r) not in _MASTER and not (r[0] == "table" and r[1] in _STAT_TABLES)
+    ]
+    missing = _MASTER - {tuple(r) for r in rows}
+    if extra or missing:
+        what = ", ".join(extra) or f"table {sorted(m[1] for m in missing)[0]!r} differs"
+        raise StoreCorruptedError(
+            f"{where}: not an electlog store: its schema is not electlog's ({what})"
+        )
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a directory
+    finally:
+        os.close(fd)
 
 
 class _SQLiteTx(_common.StagingTx):
@@ -136,7 +212,7 @@ class SQLiteStore(_common.DurableStore):
         self._conn = self._connect(timeout)
         try:
             self._origin = self._open(origin, create)
-            self.check_integrity()
+            self._open_check()
         except BaseException:
             self._closed = True
             self._conn.close()
@@ -155,6 +231,7 @@ class SQLiteStore(_common.DurableStore):
         except sqlite3.Error as exc:
             self._raise(exc, "open")
         try:
+            harden_connection(conn, read_only=self._read_only)
             conn.execute("PRAGMA cache_size = -32768")
             if not self._read_only:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
@@ -204,6 +281,12 @@ class SQLiteStore(_common.DurableStore):
             }
             if not tables:
                 origin = self._may_create(origin, create)
+                if self.sidecar_path.exists():
+                    raise StoreCorruptedError(
+                        f"{self._where} holds no log, but {str(self.sidecar_path)!r} keeps a "
+                        "signed checkpoint of a log stored here: the database was lost or "
+                        "replaced (restore it, or remove that file to start a new log)"
+                    )
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     tables = {
@@ -232,29 +315,189 @@ class SQLiteStore(_common.DurableStore):
                     f"{self._where} is a SQLite database but not an electlog store "
                     f"(missing tables {sorted(_TABLES - tables)})"
                 )
+            self._check_schema()
             app = conn.execute("PRAGMA application_id").fetchone()[0]
             if app != APPLICATION_ID:
                 raise StoreCorruptedError(f"{self._where}: not an electlog store (application id)")
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            meta = dict(conn.execute("SELECT key, value FROM meta LIMIT 16").fetchall())
         except sqlite3.Error as exc:
             self._raise(exc, "open")
         return _common.check_meta(meta, _common.STORE_FORMAT_VERSION, origin, self._where)
 
-    def _check(self, full: bool) -> None:
+    def _check_schema(self) -> None:
+        check_schema(self._conn, self._where)
+
+    def _damage(self, full: bool) -> list[StoreDamage]:
         conn = self._conn
+        found: list[StoreDamage] = []
         try:
+            self._file_size_damage(found)
+            note = self._read_sidecar(found)  # before the snapshot: it is never newer than it
             if full:
-                problems = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+                rows = conn.execute("PRAGMA integrity_check(20)").fetchall()
+                problems = [str(r[0]) for r in rows]
                 if problems != ["ok"]:
-                    raise StoreCorruptedError(f"{self._where}: integrity check: {problems[:3]}")
+                    found.append(
+                        StoreDamage(
+                            kind=DamageKind.FILE,
+                            message=f"{self._where}: SQLite integrity check: {problems[:3]}",
+                        )
+                    )
             conn.execute("BEGIN")  # one consistent snapshot for all checks
             try:
-                self._check_rows(full)
+                scan = self._scan(full, found)
+                if note is not None:
+                    self._check_sidecar(note, scan, found)
             finally:
                 if conn.in_transaction:
                     conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._raise(exc, "integrity check")
+            if not _is_corrupt(exc):
+                self._raise(exc, "integrity check")
+            found.append(
+                StoreDamage(
+                    kind=DamageKind.FILE,
+                    message=f"{self._where}: the database file is damaged: {exc}",
+                )
+            )
+        return found
+
+    def _file_size_damage(self, found: list[StoreDamage]) -> None:
+        """A file cut short or padded: SQLite writes whole pages, and without a write-ahead log
+        to replay the file holds at least the pages its header counts."""
+        try:
+            with self._path.open("rb") as fh:
+                header = fh.read(100)
+                length = os.fstat(fh.fileno()).st_size
+            wal = Path(str(self._path) + "-wal")
+            wal_pending = wal.exists() and wal.stat().st_size > 0
+        except OSError:
+            return  # the database open itself reports an unreadable file
+        if len(header) < 100:
+            problem = f"the file is {length} bytes, shorter than a SQLite header"
+        else:
+            page = int.from_bytes(header[16:18], "big")
+            page = 65536 if page == 1 else page
+            counted = int.from_bytes(header[28:32], "big")
+            if page < 512 or length % page:
+                problem = f"the file is {length} bytes, not a whole number of {page}-byte pages"
+            elif not wal_pending and counted * page > length:
+                problem = (
+                    f"the file holds {length // page} pages, its header counts {counted}: "
+                    "it was cut short"
+                )
+            else:
+                return
+        found.append(StoreDamage(kind=DamageKind.FILE, message=f"{self._where}: {problem}"))
+
+    # ------------------------------------------------------------------ the checkpoint sidecar
+
+    @property
+    def sidecar_path(self) -> Path:
+        """Where the latest signed checkpoint note is kept outside the database."""
+        return Path(str(self._path) + SIDECAR_SUFFIX)
+
+    def _read_sidecar(self, found: list[StoreDamage]) -> tuple[Checkpoint, str] | None:
+        """The checkpoint kept next to the database, None if there is none (a store made before
+        this file existed, or one that never had a checkpoint)."""
+        path = self.sidecar_path
+        try:
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_STORED_NOTE_SIZE + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            problem = f"cannot be read: {exc.strerror}"
+        else:
+            try:
+                if len(raw) > MAX_STORED_NOTE_SIZE:
+                    raise UsageError(f"it is longer than {MAX_STORED_NOTE_SIZE} bytes")
+                note = raw.decode("utf-8")
+                return Checkpoint.from_text(checkpoint_text(note)), note
+            except (UnicodeDecodeError, CheckpointError, UsageError) as exc:
+                problem = f"is not a checkpoint note: {exc}"
+        found.append(
+            StoreDamage(
+                kind=DamageKind.CHECKPOINT,
+                message=f"{self._where}: the latest signed checkpoint {str(path)!r} {problem}",
+            )
+        )
+        return None
+
+    def _check_sidecar(
+        self, kept: tuple[Checkpoint, str], scan: Scan, found: list[StoreDamage]
+    ) -> None:
+        """The store must hold the checkpoint kept next to it: its entries, its root, its note."""
+        cp, note = kept
+        side = repr(str(self.sidecar_path))
+        if cp.origin != self._origin:
+            problem = f"the signed checkpoint {side} is for log {cp.origin!r}"
+        elif scan.size < cp.size:
+            problem = (
+                f"the store holds {scan.size} entries, but its latest signed checkpoint "
+                f"({side}) commits to {cp.size}: signed entries were lost (a damaged "
+                "write-ahead log, or a copy of the file without its -wal file)"
+            )
+        else:
+            try:
+                root = merkle.root_at(scan.read_node, cp.size)
+            except ElectlogError:
+                root = b""  # damage already reported by the scan
+            rows = self._conn.execute(
+                "SELECT COUNT(*) FROM checkpoints WHERE size = ? AND note = ?", (cp.size, note)
+            ).fetchone()
+            if root and root != cp.root:
+                problem = (
+                    f"the stored tree at size {cp.size} differs from the latest signed "
+                    f"checkpoint ({side}): the log was rewritten"
+                )
+            elif rows is None or rows[0] == 0:
+                problem = (
+                    f"the latest signed checkpoint ({side}, size {cp.size}) is missing from "
+                    "the store: checkpoints were lost"
+                )
+            else:
+                return
+        found.append(StoreDamage(kind=DamageKind.ROLLBACK, message=f"{self._where}: {problem}"))
+
+    def _write_sidecar(self) -> None:
+        """Copy the write-ahead log into the database file and keep the newest stored
+        checkpoint in the sidecar (atomically, fsynced). Runs under the write lock, so sidecar
+        writes happen in commit order and the file only ever moves forward."""
+        conn = self._conn
+        with suppress(sqlite3.Error):  # readers may hold frames back; the sidecar still guards
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(_QUERIES.latest_checkpoint).fetchone()
+            if row is None:
+                return
+            note = str(row[1]).encode("utf-8")
+            target = self.sidecar_path
+            tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                try:
+                    view = memoryview(note)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, target)
+                _fsync_dir(target.parent)
+            except OSError as exc:
+                with suppress(OSError):
+                    tmp.unlink()
+                msg = (
+                    f"{self._where}: the checkpoint was stored, but keeping a copy in "
+                    f"{str(target)!r} failed: {exc.strerror}"
+                )
+                if exc.errno == errno.ENOSPC:
+                    raise DiskFullError(msg) from exc
+                raise StorageError(msg) from exc
+        finally:
+            self._rollback()
 
     # ------------------------------------------------------------------ errors
 
@@ -271,11 +514,8 @@ class SQLiteStore(_common.DurableStore):
             if what == "open":
                 msg += " (open it with read_only=True to read it)"
             raise ReadOnlyStoreError(msg) from exc
-        if (
-            code in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
-            or "not a database" in text
-            or "malformed" in text
-        ):
+        if _is_corrupt(exc):
+            msg = f"{self._where}: {what} failed: the database file is damaged ({text})"
             self._corrupted = msg
             raise StoreCorruptedError(msg) from exc
         if code == _SQLITE_CANTOPEN and not os.access(self._path.parent, os.W_OK):
@@ -311,6 +551,7 @@ class SQLiteStore(_common.DurableStore):
                 except BaseException:
                     self._rollback()
                     raise
+                self._write_sidecar()
             except sqlite3.Error as exc:
                 self._raise(exc, "storing a checkpoint")
 

@@ -19,8 +19,9 @@ What is checked: empty, one and many appends; rejected appends (bad signature, o
 broken author chain, a bad entry mid-batch, an exception inside a raw transaction, badly staged
 Merkle nodes) leave nothing behind; roots and inclusion/consistency proofs at every past size
 equal those of an in-memory :class:`~electlog.merkle.MerkleTree` over the same leaves;
-checkpoints are stored and listed in order; reopening preserves everything; and two concurrent
-writers never interleave within a batch or fork the log.
+checkpoints are stored and listed in order; the integrity check (``find_damage``) finds nothing
+in a sound store; reopening preserves everything; and two concurrent writers never interleave
+within a batch or fork the log.
 """
 
 from __future__ import annotations
@@ -358,6 +359,28 @@ class StoreConformance:
         with pytest.raises(UsageError):
             store.add_checkpoint(13, notes[-1])
         assert store.checkpoints() == want
+
+    def test_sound_store_has_no_damage(self) -> None:
+        """The integrity checks never accuse a sound store: after batches by several authors,
+        checkpoints (one at size 0, one older than the one before) and a reopen, the full and
+        the quick check find nothing and the store still accepts appends."""
+        store = self.new_store()
+        log = Log(store)
+        signer = NoteSigner.generate(self.origin, rng_seed=b"\x12" * 32)
+        entries = self.sign_many([self.author(k) for k in range(3)], 70)
+        log.checkpoint(signer)
+        log.append_many(entries[:33])
+        log.checkpoint(signer)
+        log.append_many(entries[33:69])
+        log.checkpoint(signer)
+        log.checkpoint(signer, size=20)
+        assert store.find_damage(full=True) == ()
+        store = self.reopen(store)
+        assert store.find_damage(full=False) == ()
+        assert store.find_damage(full=True) == ()
+        Log(store).append_many(entries[69:])
+        assert store.find_damage(full=True) == ()
+        self.assert_matches(store, entries)
 
     # ------------------------------------------------------------------ reopen
 
