@@ -26,6 +26,7 @@ from typing import Any, Final
 
 import attrs
 
+from electlog import _json
 from electlog.checkpoint import NoteVerifier, WitnessVerifier
 from electlog.errors import ElectlogError, TrustFileError
 from electlog.keys import VerifyKey
@@ -166,8 +167,8 @@ class Trust:
     def from_json(cls, text: str | bytes) -> Trust:
         """Parse the text of a trust file."""
         try:
-            data = json.loads(text)
-        except (ValueError, TypeError, RecursionError) as exc:  # JSONDecodeError, Unicode, nesting
+            data = _json.loads(text)
+        except (ValueError, TypeError, RecursionError) as exc:  # JSON, duplicate key, nesting
             raise TrustFileError(f"trust file is not valid JSON: {exc}") from None
         return cls.from_dict(data)
 
