@@ -27,6 +27,7 @@ from typing import Any, Final
 import attrs
 
 from electlog import _json
+from electlog._files import NotASmallFileError, read_small_file
 from electlog.checkpoint import NoteVerifier, WitnessVerifier
 from electlog.errors import ElectlogError, TrustFileError
 from electlog.keys import VerifyKey
@@ -202,12 +203,11 @@ def load_trust(path: str | os.PathLike[str]) -> Trust:
     file and the field at fault."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
-            data = fh.read(_MAX_TRUST_FILE + 1)
+        data = read_small_file(p, _MAX_TRUST_FILE)
     except OSError as exc:
         raise TrustFileError(f"cannot read trust file {p}: {exc.strerror}") from exc
-    if len(data) > _MAX_TRUST_FILE:
-        raise TrustFileError(f"trust file {p} is larger than {_MAX_TRUST_FILE} bytes")
+    except NotASmallFileError as exc:  # a FIFO, a device, too large
+        raise TrustFileError(f"trust file {p} {exc}") from exc
     try:
         return Trust.from_json(data)
     except TrustFileError as exc:
