@@ -131,3 +131,33 @@ def test_create_from_objects() -> None:
     assert made.log_key == trust.log_key
     assert made.quorum == 1
     assert Trust.from_json(made.to_json()) == made
+
+
+@pytest.mark.parametrize(
+    ("field", "weaker"),
+    [("quorum", "0"), ("witnesses", "[]"), ("log_key", '"x"'), ("origin", '"other"')],
+)
+def test_a_repeated_field_is_refused_whatever_its_value(
+    tmp_path: Path, field: str, weaker: str
+) -> None:
+    # Python's json keeps the last of two equal keys: a trust file that says "quorum": 2 and
+    # then "quorum": 0 would audit with no witness at all while a reader sees 2.
+    text = json.dumps(_trust_dict(), indent=2)
+    assert text.endswith("\n}")
+    doubled = text[:-2] + f',\n  "{field}": {weaker}\n}}'
+    path = tmp_path / "trust.json"
+    path.write_text(doubled)
+    with pytest.raises(TrustFileError, match=rf"trust\.json: .*key '{field}' twice"):
+        load_trust(path)
+    with pytest.raises(TrustFileError, match="twice"):
+        Trust.from_json(doubled)
+    # the same value twice is refused too: a duplicate key is malformed, not merely dangerous
+    again = text[:-2] + f',\n  "{field}": {json.dumps(_trust_dict()[field])}\n}}'
+    with pytest.raises(TrustFileError, match="twice"):
+        Trust.from_json(again)
+
+
+def test_non_standard_json_constants_are_refused() -> None:
+    text = json.dumps(_trust_dict()).replace('"quorum": 2', '"quorum": NaN')
+    with pytest.raises(TrustFileError, match="NaN"):
+        Trust.from_json(text)

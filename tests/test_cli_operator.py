@@ -92,5 +92,8 @@ def test_operator_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     code, _, err = run(capsys, "append", store, "--key", str(tmp_path / "a.pem"),
                        "--type", "demo.note", "--body", "[1]")  # fmt: skip
     assert code == 2 and "JSON object" in err
+    code, _, err = run(capsys, "append", store, "--key", str(tmp_path / "a.pem"),
+                       "--type", "demo.note", "--body", '{"x": 1, "x": 2}')  # fmt: skip
+    assert code == 2 and "'x' twice" in err and "Traceback" not in err
     with open_store(store, create=False) as s:
         assert s.size() == 5  # nothing appended by the refused commands

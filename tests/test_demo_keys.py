@@ -437,3 +437,14 @@ def test_demo_with_a_bad_key_dir_exits_2_and_names_it(
     assert code == 2
     err = capsys.readouterr().err
     assert "c07-counting_unit.pem" in err and "missing" in err
+
+
+def test_a_manifest_with_a_repeated_key_is_refused(tmp_path: Path) -> None:
+    keys = SimulationKeys.generate(ORIGIN, ["c01"])
+    target = keys.save(tmp_path / "set")
+    manifest = target / "manifest.json"
+    text = manifest.read_text().rstrip()
+    assert text.endswith("}")
+    manifest.write_text(text[:-1] + ', "origin": "elsewhere.example/log"}\n')
+    with pytest.raises(KeySetError, match=r"manifest\.json.*'origin' twice"):
+        SimulationKeys.load(target)

@@ -4,6 +4,7 @@ proofs recomputed from the exported directory alone."""
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from pathlib import Path
 
@@ -293,3 +294,188 @@ def test_reader_argument_checks(tmp_path: Path) -> None:
         with pytest.raises(UsageError):
             call()
     assert reader.root(0) == hashlib.sha256().digest()
+
+
+# --------------------------------------------------------------------------- every served file
+
+
+def _exported_with_history(tmp_path: Path) -> Path:
+    """Checkpoints at sizes 300, 600 and 1000, all exported (as a log that published them)."""
+    store, _ = _raw_store(1000)
+    log = Log(store)
+    for size in (300, 600, 1000):
+        log.checkpoint(SIGNER, size=size)
+    out = tmp_path / "t"
+    export_tiles(store, out)
+    assert {"tile/0/001.p/44", "tile/entries/001.p/44", "tile/1/000.p/1"} <= _files(out)
+    TilesReader(out).verify()
+    return out
+
+
+def _put(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _flip(path: Path, at: int = 5) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (lambda d: _flip(d / "tile/0/001.p/44"), r"001\.p/44 differs from the first 44 hashes"),
+        (lambda d: _flip(d / "tile/entries/001.p/44", 40), r"001\.p/44: entry 2\d\d does not"),
+        (lambda d: (d / "tile/entries/001.p/44").unlink(), r"entries/001\.p/44 is missing"),
+        (lambda d: (d / "tile/0/001.p/44").unlink(), r"tile/0/001\.p/44 is missing"),
+        (lambda d: (d / "tile/0/002.p/88").write_bytes(b""), r"002\.p/88 is 0 bytes"),
+        (lambda d: _flip(d / "tile/1/000.p/2", 40), r"000\.p/2 differs"),
+        (lambda d: _put(d / "tile/entries/000.p/9", b"\x00"), "truncated length"),
+    ],
+)
+def test_every_served_file_is_checked(tmp_path: Path, damage: object, match: str) -> None:
+    # an older checkpoint's partial tiles and bundles are served too: a client that trusts the
+    # checkpoint of size 300 reads them (issue 12 item 5)
+    out = _exported_with_history(tmp_path)
+    assert callable(damage)
+    damage(out)
+    with pytest.raises(TilesError, match=match):
+        TilesReader(out).verify()
+
+
+def test_files_of_a_larger_unpublished_tree_are_allowed(tmp_path: Path) -> None:
+    # an export killed after its tiles but before its checkpoint leaves a larger tree's files
+    store, _ = _raw_store(1100)
+    log = Log(store)
+    small = log.checkpoint(SIGNER, size=1000)
+    large = log.checkpoint(SIGNER)
+    out = tmp_path / "t"
+    export_tiles(store, out, checkpoint_note=large)
+    (out / "checkpoint").write_text(small)
+    TilesReader(out).verify()
+    _flip(out / "tile/0/003", 3)  # its first 232 hashes are the small tree's tile 003.p/232
+    with pytest.raises(TilesError, match=r"tile/0/003 differs"):
+        TilesReader(out).verify()
+
+
+def test_export_replaces_a_file_that_is_not_a_tile(tmp_path: Path) -> None:
+    # after a power cut a renamed tile can be zero-length (the rename reached the disk, the
+    # data did not); a re-export must repair it, not refuse with "already exists"
+    store, _ = _raw_store(600)
+    Log(store).checkpoint(SIGNER)
+    out = tmp_path / "t"
+    export_tiles(store, out)
+    (out / "tile/0/001").write_bytes(b"")
+    (out / "tile/entries/002.p/88").write_bytes(b"\x00")
+    with pytest.raises(TilesError):
+        TilesReader(out).verify()
+    info = export_tiles(store, out)
+    assert info.unchanged > 0
+    TilesReader(out).verify()
+    # a file of a tile's shape with other contents is still another log's tile
+    _flip(out / "tile/0/001")
+    with pytest.raises(TilesError, match="already exists with other contents"):
+        export_tiles(store, out)
+
+
+def test_export_removes_leftovers_of_killed_exports(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    store, _ = _raw_store(300)
+    Log(store).checkpoint(SIGNER)
+    out = tmp_path / "t"
+    export_tiles(store, out)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(dead.stdout)
+    leftovers = [out / f".checkpoint.tmp-{pid}", out / f"tile/0/.001.p/44.tmp-{pid}"]
+    (out / "tile/0/001.p").mkdir(exist_ok=True)
+    leftovers[1] = out / f"tile/0/001.p/.44.tmp-{pid}"
+    for p in leftovers:
+        p.write_bytes(b"x" * 1000)
+    alive = out / f"tile/.000.tmp-{os.getppid()}"  # a running process's file is left alone
+    alive.write_bytes(b"y")
+    export_tiles(store, out)
+    assert not any(p.exists() for p in leftovers)
+    assert alive.exists()
+    TilesReader(out).verify()
+
+
+def test_export_fsyncs_every_file_and_directory_before_the_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import electlog.store.tiles as tiles_module
+
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        events.append(("replace", str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(tiles_module.os, "fsync", fsync)
+    monkeypatch.setattr(tiles_module.os, "replace", replace)
+    store, _ = _raw_store(300)
+    Log(store).checkpoint(SIGNER)
+    out = (tmp_path / "t").resolve()
+    export_tiles(store, out)
+    cp = events.index(("replace", str(out / "checkpoint")))
+    before = events[:cp]
+    for rel in _files(out) - {"checkpoint"}:
+        path = out / rel
+        tmp = str(path.with_name(f".{path.name}.tmp-{os.getpid()}"))
+        # the data reached the disk under the temporary name, then it was renamed
+        assert before.index(("fsync", tmp)) < before.index(("replace", str(path)))
+        # and the directory holding the new name reached the disk before the checkpoint
+        for d in [path.parent, *path.parent.parents]:
+            assert ("fsync", str(d)) in before or out not in [d, *d.parents], (rel, d)
+    assert ("fsync", str(out)) in events[cp:]  # the checkpoint's rename too
+
+
+@pytest.mark.parametrize("target", ["checkpoint", "tile/0/001", "tile/entries/001"])
+def test_symlinks_fifos_and_devices_are_refused(tmp_path: Path, target: str) -> None:
+    out = _exported(tmp_path)
+    path = out / target
+    path.unlink()
+    path.symlink_to("/dev/zero")
+    with pytest.raises(TilesError, match="symbolic link"):
+        TilesReader(out).verify()
+    path.unlink()
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"")
+    path.symlink_to(outside)
+    with pytest.raises(TilesError, match="symbolic link"):
+        TilesReader(out).verify()
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(TilesError, match="not a regular file"):
+        TilesReader(out).verify()
+
+
+def test_a_symlinked_subdirectory_is_refused(tmp_path: Path) -> None:
+    out = _exported(tmp_path)
+    real = tmp_path / "elsewhere"
+    (out / "tile/entries").rename(real)
+    (out / "tile/entries").symlink_to(real)
+    with pytest.raises(TilesError, match="'entries' is not a directory"):
+        TilesReader(out).verify()
+
+
+def test_oversized_files_are_refused_without_reading_them(tmp_path: Path) -> None:
+    out = _exported(tmp_path)
+    with open(out / "checkpoint", "ab") as fh:
+        fh.truncate(5 << 30)  # a sparse 5 GB checkpoint
+    with pytest.raises(TilesError, match="more than 1048576"):
+        TilesReader(out)
+    out = _exported(tmp_path / "b")
+    with open(out / "tile/entries/001", "ab") as fh:
+        fh.truncate(5 << 30)
+    with pytest.raises(TilesError, match=r"entries/001 is 5368709120 bytes, more than"):
+        TilesReader(out).verify()

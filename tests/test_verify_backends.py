@@ -539,3 +539,26 @@ def test_environment_variable_chooses_the_backend_in_a_new_process() -> None:
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == name
+
+
+def test_strict_key_check_without_pynacl_equals_the_definition() -> None:
+    # The check used without PyNaCl (OpenSSL's X25519 ladder) against [L]A = O computed in
+    # Python: prime-order keys, every torsion offset of several keys (mixed order), the small
+    # order and non-canonical encodings, random bytes (half of them not on the curve).
+    torsion = _torsion()
+    candidates = [p for p, _, _, _ in CORPUS[::3]] + [os.urandom(32) for _ in range(60)]
+    for seed in range(6):
+        base = ed.base_point_mul(1000 + seed)
+        candidates.append(ed.encode_point(base))
+        candidates += [ed.encode_point(ed.point_add(base, t)) for t in torsion]
+        # the same y with the other sign bit: the negated point
+        neg = ed.encode_point(ed.point_neg(base))
+        candidates += [neg, bytes([*neg[:31], neg[31] ^ 0x80])]
+    candidates += list(ed.small_order_encodings())
+    results = []
+    for raw in candidates:
+        expected = ed._strict_key_pure(raw)
+        assert ed._strict_key_ladder(raw) == expected, raw.hex()
+        assert ed.is_strict_public_key(raw, use_nacl=False) == expected, raw.hex()
+        results.append(expected)
+    assert True in results and False in results

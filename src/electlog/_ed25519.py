@@ -22,8 +22,9 @@ cofactorless equations accept the same signatures and no encoding ambiguity is l
 rule of libsodium's default build (and ed25519-dalek's ``verify_strict``), made explicit.
 
 The per-signature cost of steps 2–3 is a 32-byte set lookup and an integer comparison; step 4 is
-cached per key (libsodium's ``crypto_core_ed25519_is_valid_point`` when PyNaCl is installed, the
-pure-Python arithmetic below otherwise — the two are tested to agree).
+cached per key (libsodium's ``crypto_core_ed25519_is_valid_point`` when PyNaCl is installed,
+otherwise OpenSSL's X25519 ladder on the equivalent Montgomery curve, see
+:func:`_strict_key_ladder`; both are tested to agree with the pure-Python definition below).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 __all__ = [
     "BACKENDS",
@@ -239,12 +241,62 @@ def r_is_acceptable(sig: bytes) -> bool:
 
 
 def _strict_key_pure(raw: bytes) -> bool:
+    """Rule 4 by the definition: ``[L]A`` is the identity (about 2 ms in Python: the reference
+    the faster checks are tested against)."""
     if raw in _REJECTED_R:
         return False
     pt = decode_point(raw)
     if pt is None:
         return False
     return _is_identity(point_mul(GROUP_ORDER, pt))
+
+
+def _ladder_scalar() -> int:
+    """The X25519 scalar ``k`` with ``k = 0 (mod 8)`` and ``k = ±1 (mod L)`` that X25519's
+    clamping leaves unchanged (bits 0-2 and 255 clear, bit 254 set)."""
+    inverse8 = pow(8, -1, GROUP_ORDER)
+    for j in (inverse8, GROUP_ORDER - inverse8):
+        k = 8 * j
+        if 1 << 254 <= k < 1 << 255:
+            return k
+    raise AssertionError("no clamped scalar is 0 mod 8 and ±1 mod L")  # pragma: no cover
+
+
+_LADDER_KEY: X25519PrivateKey | None
+try:
+    _LADDER_KEY = X25519PrivateKey.from_private_bytes(_ladder_scalar().to_bytes(32, "little"))
+except UnsupportedAlgorithm:  # pragma: no cover - an OpenSSL built without X25519
+    _LADDER_KEY = None
+_HALF_P: Final = (P - 1) // 2
+
+
+def _strict_key_ladder(raw: bytes) -> bool:
+    """Rule 4 with OpenSSL's X25519 ladder doing the group arithmetic (about 0.16 ms, 13x less
+    than :func:`_strict_key_pure`; tested to agree with it and with libsodium).
+
+    ``A`` is a canonical, non-small-order curve point ``A = Q + T`` with ``Q`` in the
+    prime-order subgroup and ``T`` of order dividing 8. On the birationally equivalent
+    Montgomery curve (``u = (1 + y) / (1 - y)``, a group isomorphism that forgets the sign of
+    ``x``), X25519 computes ``u([k]A)``; with ``k = 0 (mod 8)`` and ``k = ±1 (mod L)``,
+    ``[k]A = ±Q``. So ``u([k]A) = u(A)`` exactly when ``A = ±Q``, that is when ``T`` is the
+    identity (``A = -Q`` would make ``T = -2Q`` of both orders, so ``Q`` the identity and ``A``
+    of small order, which is excluded first)."""
+    if _LADDER_KEY is None:  # pragma: no cover - an OpenSSL built without X25519
+        return _strict_key_pure(raw)
+    if raw in _REJECTED_R:  # every non-canonical y and every small-order point
+        return False
+    y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
+    yy = y * y % P
+    # on the curve: x^2 = (y^2 - 1) / (d y^2 + 1) is a square (x = 0 only for small order)
+    if pow((yy - 1) * (_D * yy + 1) % P, _HALF_P, P) != 1:
+        return False
+    u = (1 + y) * pow(1 - y, -1, P) % P
+    encoded = u.to_bytes(32, "little")
+    try:
+        out = _LADDER_KEY.exchange(X25519PublicKey.from_public_bytes(encoded))
+    except (ValueError, UnsupportedAlgorithm):  # an all-zero result: small order
+        return False
+    return out == encoded
 
 
 _valid_point: Callable[[bytes], bool] | None
@@ -266,13 +318,14 @@ def is_strict_public_key(raw: bytes, *, use_nacl: bool | None = None) -> bool:
     """Rule 4: ``raw`` is a canonical, non-small-order point of the prime-order subgroup.
 
     Cached per key. ``use_nacl`` forces (True) or forbids (False) libsodium's check; by default
-    it is used when PyNaCl is installed. Both give the same answer (tested).
+    it is used when PyNaCl is installed, else :func:`_strict_key_ladder` (OpenSSL's X25519).
+    All give the same answer (tested, also against the definition, :func:`_strict_key_pure`).
     """
     if use_nacl is None:
         found = _KEY_CACHE.get(raw)
         if found is not None:
             return found
-        ok = _valid_point(raw) if _valid_point is not None else _strict_key_pure(raw)
+        ok = _valid_point(raw) if _valid_point is not None else _strict_key_ladder(raw)
         if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
             _KEY_CACHE.clear()
         _KEY_CACHE[raw] = ok
@@ -281,7 +334,7 @@ def is_strict_public_key(raw: bytes, *, use_nacl: bool | None = None) -> bool:
         if _valid_point is None:
             raise ImportError("PyNaCl is not installed")
         return _valid_point(raw)
-    return _strict_key_pure(raw)
+    return _strict_key_ladder(raw)
 
 
 # --------------------------------------------------------------------------- backends

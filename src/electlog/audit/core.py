@@ -6,9 +6,9 @@ import gc
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from electlog._files import read_small_file
 from electlog.election.progress import PHASES
 from electlog.errors import AuditError, UsageError
 
@@ -167,9 +167,16 @@ def audit(
     return report
 
 
+MAX_SINCE_FILE = 1 << 20
+"""Largest ``--since`` file read (a checkpoint note is a few hundred bytes to a few KiB)."""
+
+
 def read_since(path: str | os.PathLike[str]) -> str:
-    """Read a ``--since`` checkpoint note file (:class:`AuditError` if unreadable)."""
+    """Read a ``--since`` checkpoint note file: a regular file of at most
+    :data:`MAX_SINCE_FILE` bytes (:class:`AuditError` if unreadable, a FIFO or device,
+    larger, or not UTF-8)."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AuditError(f"cannot read the --since checkpoint {path}: {exc}") from exc
+        return read_small_file(path, MAX_SINCE_FILE).decode("utf-8")
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise AuditError(f"cannot read the --since checkpoint {path}: {reason}") from exc

@@ -459,7 +459,11 @@ class Replay:
         trust = self.trust
         add = self.sink.add
         self.checkpoint_notes = len(notes)
+        seen: set[str] = set()  # a copy of a note already checked adds nothing but cost
         for position, note in enumerate(notes):
+            if note in seen:
+                continue
+            seen.add(note)
             where = {"checkpoint": position, "note": note}
             text = _note_text(note)
             malformed: str | None = None

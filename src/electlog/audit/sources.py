@@ -433,9 +433,30 @@ def _bundle_source(path: Path) -> Source:
     return BundleSource(path)
 
 
+class TilesSource(StoreSource):
+    """A tlog-tiles directory: the entries stream from its bundles (each checked against its
+    hash tile, each full tile against the tile above); after them every other file the
+    directory serves is checked (:meth:`TilesReader.problems`: the tree's upper tiles, the
+    partial tiles and bundles of earlier checkpoints, no symbolic links or special files), and
+    what is wrong is reported in :attr:`notes_problem`."""
+
+    def __init__(self, reader: TilesReader, description: str) -> None:
+        super().__init__(reader, description, owned=True)
+        self._reader = reader
+
+    def checkpoint_notes(self) -> list[str]:
+        notes = super().checkpoint_notes()
+        problems = self._reader.problems(entries=False)
+        if problems:
+            shown = "; ".join(problems[:5])
+            more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+            self.notes_problem = (f"{len(problems)} damaged file(s): {shown}{more}", None)
+        return notes
+
+
 def _tiles_source(path: Path) -> Source:
     try:
         reader = TilesReader(path)
     except ElectlogError as exc:
         raise AuditError(f"{str(path)!r} is not a readable tlog-tiles directory: {exc}") from exc
-    return StoreSource(reader, f"tiles directory {str(path)!r}", owned=True)
+    return TilesSource(reader, f"tiles directory {str(path)!r}")

@@ -29,6 +29,8 @@ from typing import Any, Final
 
 import attrs
 
+from electlog import _json
+from electlog._files import NotASmallFileError, read_small_file
 from electlog.checkpoint import NoteVerifier, WitnessVerifier, verify_checkpoint_detailed
 from electlog.errors import ElectlogError, TrustFileError
 from electlog.keys import VerifyKey
@@ -196,8 +198,8 @@ class Trust:
     def from_json(cls, text: str | bytes) -> Trust:
         """Parse the text of a trust file."""
         try:
-            data = json.loads(text)
-        except (ValueError, TypeError, RecursionError) as exc:  # JSONDecodeError, Unicode, nesting
+            data = _json.loads(text)
+        except (ValueError, TypeError, RecursionError) as exc:  # JSON, duplicate key, nesting
             raise TrustFileError(f"trust file is not valid JSON: {exc}") from None
         return cls.from_dict(data)
 
@@ -234,12 +236,11 @@ def load_trust(path: str | os.PathLike[str]) -> Trust:
     file and the field at fault."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
-            data = fh.read(_MAX_TRUST_FILE + 1)
+        data = read_small_file(p, _MAX_TRUST_FILE)
     except OSError as exc:
         raise TrustFileError(f"cannot read trust file {p}: {exc.strerror}") from exc
-    if len(data) > _MAX_TRUST_FILE:
-        raise TrustFileError(f"trust file {p} is larger than {_MAX_TRUST_FILE} bytes")
+    except NotASmallFileError as exc:  # a FIFO, a device, too large
+        raise TrustFileError(f"trust file {p} {exc}") from exc
     try:
         return Trust.from_json(data)
     except TrustFileError as exc:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import _json
 from ..checkpoint import NoteSigner, WitnessSigner, cosign
 from ..errors import StorageError, UsageError
 from ..events import Author
@@ -77,8 +78,8 @@ def _open_log(target: str, origin: str | None) -> Log:
 
 def _append(args: argparse.Namespace) -> int:
     try:
-        body = json.loads(args.body)
-    except json.JSONDecodeError as exc:
+        body = _json.loads(args.body)
+    except (ValueError, RecursionError) as exc:
         raise UsageError(f"--body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise UsageError("--body must be a JSON object")

@@ -43,6 +43,7 @@ from typing import Any, Final
 
 import attrs
 
+from electlog import _json
 from electlog.checkpoint import NoteSigner, WitnessSigner
 from electlog.election.rules import Role
 from electlog.errors import ElectlogError, KeySetError, StorageError, UsageError
@@ -359,11 +360,11 @@ class _Manifest:
         self.root = root
         self.path = path
         try:
-            self.data = json.loads(path.read_text(encoding="utf-8"))
+            self.data = _json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise KeySetError(f"cannot read {path}: {exc.strerror}") from None
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise KeySetError(f"{path} is not a JSON manifest (corrupt?)") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise KeySetError(f"{path} is not a JSON manifest (corrupt?): {exc}") from None
         if not isinstance(self.data, dict):
             raise KeySetError(f"{path} is not a JSON object")
 

@@ -20,7 +20,10 @@ against its level-0 hash.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import stat
 import struct
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -70,7 +73,109 @@ MAX_TILES_ENTRY_SIZE: Final = 0xFFFF
 
 _U16: Final = struct.Struct(">H")
 _MAX_CHECKPOINT_FILE: Final = 1 << 20
+_MAX_BUNDLE_FILE: Final = TILE_WIDTH * (2 + MAX_TILES_ENTRY_SIZE)
 _TILE_CACHE: Final = 1024
+_TILE_RE: Final = re.compile(r"tile/(entries|[0-9]+)/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([0-9]+))?")
+_TMP_RE: Final = re.compile(r"\..+\.tmp-([0-9]+)")
+
+
+def _parse_tile_path(rel: str) -> tuple[int | None, int, int] | None:
+    """``(level, index, width)`` of a tlog-tiles path (level None for an entry bundle), or None
+    if ``rel`` is not the canonical path of a tile."""
+    m = _TILE_RE.fullmatch(rel)
+    if m is None:
+        return None
+    index = int(m.group(2).replace("x", "").replace("/", ""))
+    width = int(m.group(3)) if m.group(3) is not None else TILE_WIDTH
+    try:
+        if m.group(1) == "entries":
+            return (None, index, width) if entries_path(index, width) == rel else None
+        level = int(m.group(1))
+        return (level, index, width) if tile_path(level, index, width) == rel else None
+    except UsageError:
+        return None
+
+
+def _read_regular(directory: Path, rel: str, limit: int) -> bytes:
+    """The bytes of ``directory/rel``, which must be a regular file of at most ``limit`` bytes
+    reached without following any symbolic link below ``directory`` (so never a FIFO, a
+    device, or a file outside the directory). Raises ``OSError`` or :class:`TilesError`."""
+    parts = rel.split("/")
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            try:
+                sub = os.open(
+                    part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd
+                )
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise TilesError(
+                        f"{directory / rel}: {part!r} is not a directory (symbolic links are "
+                        "not followed inside a tiles directory)"
+                    ) from exc
+                raise
+            os.close(fd)
+            fd = sub
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            sub = os.open(parts[-1], flags, dir_fd=fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise TilesError(
+                    f"{directory / rel} is a symbolic link; a tiles directory is read as "
+                    "regular files only"
+                ) from exc
+            raise
+        os.close(fd)
+        fd = sub
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise TilesError(f"{directory / rel} is not a regular file (a FIFO, device or socket)")
+        if st.st_size > limit:
+            raise TilesError(f"{directory / rel} is {st.st_size} bytes, more than {limit}")
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:
+            block = os.read(fd, min(limit + 1 - total, 1 << 20))
+            if not block:
+                break
+            chunks.append(block)
+            total += len(block)
+        if total > limit:
+            raise TilesError(f"{directory / rel} is larger than {limit} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _shape_problem(rel: str, data: bytes) -> str | None:
+    """Why ``data`` cannot be the tile or entry bundle at ``rel`` (wrong length, a bundle that
+    does not parse into its width of entries), or None."""
+    parsed = _parse_tile_path(rel)
+    if parsed is None:
+        return None
+    level, _, width = parsed
+    if level is not None:
+        return None if len(data) == 32 * width else f"is {len(data)} bytes, expected {32 * width}"
+    try:
+        return None if len(_split_bundle(data, rel)) == width else "holds the wrong entry count"
+    except TilesError as exc:
+        return str(exc)
+
+
+def _split_bundle(data: bytes, where: object) -> list[bytes]:
+    entries: list[bytes] = []
+    pos = 0
+    while pos < len(data):
+        if pos + 2 > len(data):
+            raise TilesError(f"{where}: truncated length at byte {pos}")
+        (length,) = _U16.unpack_from(data, pos)
+        if pos + 2 + length > len(data):
+            raise TilesError(f"{where}: entry at byte {pos} is cut short")
+        entries.append(data[pos + 2 : pos + 2 + length])
+        pos += 2 + length
+    return entries
 
 
 def _encode_index(n: int) -> str:
@@ -140,10 +245,36 @@ def _parse_note(note: str, what: str) -> Checkpoint:
 
 
 class _Writer:
+    """Writes files durably: each to a temporary name, fsynced, renamed into place; the
+    directories it wrote into are fsynced by :meth:`sync_dirs` (before the checkpoint)."""
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.written = 0
         self.unchanged = 0
+        self.replaced = 0
+        self._dirs: set[Path] = set()
+
+    def clean_leftovers(self) -> int:
+        """Remove the temporary files of exports that were killed (their process is gone)."""
+        removed = 0
+        if not self.directory.is_dir():
+            return 0
+        for root, _dirs, files in os.walk(self.directory):
+            for name in files:
+                m = _TMP_RE.fullmatch(name)
+                if m is None or _process_alive(int(m.group(1))):
+                    continue
+                try:
+                    os.unlink(os.path.join(root, name))
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    where = os.path.join(root, name)
+                    raise StorageError(f"removing {where} failed: {exc}") from exc
+                self._dirs.add(Path(root))
+                removed += 1
+        return removed
 
     def put(self, rel: str, data: bytes, *, immutable: bool = True) -> None:
         path = self.directory / rel
@@ -153,17 +284,58 @@ class _Writer:
                 if old == data:
                     self.unchanged += 1
                     return
-                raise TilesError(
-                    f"{path} already exists with other contents; tiles are immutable "
-                    "(is this directory another log's export?)"
-                )
+                if _shape_problem(rel, old) is None:
+                    raise TilesError(
+                        f"{path} already exists with other contents; tiles are immutable "
+                        "(is this directory another log's export?)"
+                    )
+                self.replaced += 1  # not a tile at all (cut short by a crash): rewrite it
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            tmp.write_bytes(data)
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, path)
+            self._dirs.add(path.parent)
         except OSError as exc:
             raise StorageError(f"writing {path} failed: {exc}") from exc
         self.written += 1
+
+    def sync_dirs(self) -> None:
+        """fsync every directory written into, and their parents up to the export root."""
+        todo: set[Path] = set()
+        for written in self._dirs:
+            d = written
+            while True:
+                todo.add(d)
+                if d == self.directory or self.directory not in d.parents:
+                    break
+                d = d.parent
+        for d in sorted(todo, key=lambda p: len(p.parts), reverse=True):
+            try:
+                fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError as exc:
+                raise StorageError(f"opening {d} to fsync it failed: {exc}") from exc
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                raise StorageError(f"fsync of {d} failed: {exc}") from exc
+            finally:
+                os.close(fd)
+        self._dirs.clear()
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a leftover of an earlier process that had our pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
 
 
 def export_tiles(
@@ -181,8 +353,12 @@ def export_tiles(
     tiles and entry bundles of every stored checkpoint of a smaller size are written too, as
     the spec requires of a log that published those checkpoints. Existing identical files are
     left alone (so a later export extends an earlier one); an existing tile with other
-    contents raises :class:`~electlog.errors.TilesError`. The ``checkpoint`` file is replaced
-    last, after every tile it refers to exists.
+    contents of a valid tile's shape raises :class:`~electlog.errors.TilesError`, while a file
+    that cannot be that tile (zero-length or cut short by a power cut) is rewritten. Every
+    file is written under a temporary name, fsynced and renamed; the directories are fsynced
+    and only then is the ``checkpoint`` file replaced, so a crash never leaves a checkpoint
+    whose tiles are not on disk. Temporary files of killed exports (``.NAME.tmp-PID`` whose
+    process is gone) are removed first.
     """
     store = _source_store(source)
     if checkpoint_note is None:
@@ -201,6 +377,7 @@ def export_tiles(
         raise CheckpointError(f"checkpoint root does not match the log's root at size {cp.size}")
     size = cp.size
     out = _Writer(Path(os.fspath(directory)))
+    out.clean_leftovers()
     sizes = {size}
     if all_checkpoints:
         sizes.update(c.size for c in store.checkpoints() if 0 < c.size <= size)
@@ -234,7 +411,9 @@ def export_tiles(
             n = s >> TILE_HEIGHT
             out.put(entries_path(n, width), _bundle_bytes(store, n * TILE_WIDTH, width))
             bundles += 1
+    out.sync_dirs()  # every tile is on disk before the checkpoint that refers to them
     out.put("checkpoint", checkpoint_note.encode("utf-8"), immutable=False)
+    out.sync_dirs()
     return TilesInfo(
         directory=out.directory,
         origin=store.origin,
@@ -244,6 +423,22 @@ def export_tiles(
         entry_bundles=bundles,
         unchanged=out.unchanged,
     )
+
+
+def _partial_paths(size: int) -> list[str]:
+    """The partial hash tiles and the partial entry bundle of a tree of ``size`` entries."""
+    out = []
+    level = 0
+    while size >> (TILE_HEIGHT * level):
+        count = size >> (TILE_HEIGHT * level)
+        width = count & (TILE_WIDTH - 1)
+        if width:
+            out.append(tile_path(level, count >> TILE_HEIGHT, width))
+        level += 1
+    width = size & (TILE_WIDTH - 1)
+    if width:
+        out.append(entries_path(size >> TILE_HEIGHT, width))
+    return out
 
 
 def _tile_bytes(store: Store, level: int, first: int, width: int) -> bytes:
@@ -284,11 +479,9 @@ class TilesReader(Store):
         self._dir = Path(os.fspath(directory))
         path = self._dir / "checkpoint"
         try:
-            raw = path.read_bytes()
+            raw = _read_regular(self._dir, "checkpoint", _MAX_CHECKPOINT_FILE)
         except OSError as exc:
             raise TilesError(f"cannot read {path}: {exc}") from exc
-        if len(raw) > _MAX_CHECKPOINT_FILE:
-            raise TilesError(f"{path} is larger than {_MAX_CHECKPOINT_FILE} bytes")
         try:
             note = raw.decode("utf-8")
             cp = Checkpoint.from_text(_common.checkpoint_text(note))
@@ -337,7 +530,7 @@ class TilesReader(Store):
     def _read(self, rel: str, expect: int | None = None) -> bytes:
         path = self._dir / rel
         try:
-            data = path.read_bytes()
+            data = _read_regular(self._dir, rel, _MAX_BUNDLE_FILE if expect is None else expect)
         except OSError as exc:
             raise TilesError(f"missing or unreadable {path}: {exc}") from exc
         if expect is not None and len(data) != expect:
@@ -420,17 +613,7 @@ class TilesReader(Store):
         if width == 0:
             raise UsageError(f"entry bundle {n} is beyond a tree of size {self.size()}")
         rel = entries_path(n, width)
-        data = self._read(rel)
-        entries: list[bytes] = []
-        pos = 0
-        while pos < len(data):
-            if pos + 2 > len(data):
-                raise TilesError(f"{self._dir / rel}: truncated length at byte {pos}")
-            (length,) = _U16.unpack_from(data, pos)
-            if pos + 2 + length > len(data):
-                raise TilesError(f"{self._dir / rel}: entry at byte {pos} is cut short")
-            entries.append(data[pos + 2 : pos + 2 + length])
-            pos += 2 + length
+        entries = _split_bundle(self._read(rel), self._dir / rel)
         if len(entries) != width:
             raise TilesError(f"{self._dir / rel} holds {len(entries)} entries, expected {width}")
         leaves = self._tile(0, n)[0]
@@ -498,24 +681,132 @@ class TilesReader(Store):
         return size
 
     def verify(self) -> None:
-        """Check the whole directory: every tile against the tile above, every entry against
-        its leaf hash, and the root recomputed from the tiles against the checkpoint's root.
-        Raises :class:`~electlog.errors.TilesError`."""
+        """Check every file the directory serves (:meth:`problems`); raises
+        :class:`~electlog.errors.TilesError` listing what is wrong."""
+        found = self.problems()
+        if len(found) == 1:
+            raise TilesError(found[0])
+        if found:
+            more = f"; and {len(found) - 5} more" if len(found) > 5 else ""
+            raise TilesError(f"{len(found)} problems: " + "; ".join(found[:5]) + more)
+
+    def problems(self, *, entries: bool = True) -> list[str]:
+        """Everything wrong with the directory, one message per problem naming the file.
+
+        Checked: every hash tile of the checkpoint's tree against the tile above it, every
+        entry bundle (unless ``entries=False``, for a caller that read them all already)
+        against its level-0 hashes, the root recomputed from the tiles against the
+        checkpoint's; and every other file under ``tile/``: no symbolic link, FIFO or device
+        anywhere, each partial tile or bundle of an earlier (smaller) tree equal to the
+        prefix of the tree's own tile, and every file such an earlier tree needs present (a
+        directory serving ``tile/0/001.p/44`` serves the tree of size 300, so it must serve
+        ``tile/entries/001.p/44`` too). Files of a larger tree than the checkpoint's (an
+        export that was interrupted before its checkpoint) are checked where they overlap.
+        """
+        out: list[str] = []
         size = self.size()
         level = 0
         while size >> (TILE_HEIGHT * level):
             count = size >> (TILE_HEIGHT * level)
             for n in range((count + TILE_WIDTH - 1) >> TILE_HEIGHT):
-                self._tile(level, n)
+                try:
+                    self._tile(level, n)
+                except TilesError as exc:
+                    out.append(str(exc))
             level += 1
-        for n in range((size + TILE_WIDTH - 1) >> TILE_HEIGHT):
-            self._bundle(n)
-        root = self.root()
-        if root != self._checkpoint.root:
-            raise TilesError(
-                f"root recomputed from the tiles {root.hex()} differs from the checkpoint's "
-                f"{self._checkpoint.root.hex()}"
-            )
+        if entries:
+            for n in range((size + TILE_WIDTH - 1) >> TILE_HEIGHT):
+                try:
+                    self._bundle(n)
+                except TilesError as exc:
+                    out.append(str(exc))
+        if not out:
+            root = self.root()
+            if root != self._checkpoint.root:
+                out.append(
+                    f"root recomputed from the tiles {root.hex()} differs from the "
+                    f"checkpoint's {self._checkpoint.root.hex()}"
+                )
+        out.extend(self._served_file_problems())
+        return out
+
+    def _served_file_problems(self) -> list[str]:
+        out: list[str] = []
+        seen: set[str] = set()
+        earlier: set[int] = set()
+        stack = [self._dir / "tile"]
+        while stack:
+            d = stack.pop()
+            try:
+                with os.scandir(d) as it:
+                    items = list(it)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                out.append(f"cannot list {d}: {exc}")
+                continue
+            for item in items:
+                path = Path(item.path)
+                if item.is_symlink():
+                    out.append(f"{path} is a symbolic link; a tiles directory serves regular files")
+                elif item.is_dir(follow_symlinks=False):
+                    stack.append(path)
+                elif not item.is_file(follow_symlinks=False):
+                    out.append(f"{path} is not a regular file (a FIFO, device or socket)")
+                else:
+                    rel = path.relative_to(self._dir).as_posix()
+                    seen.add(rel)
+                    problem = self._served_file_problem(rel, earlier)
+                    if problem is not None:
+                        out.append(problem)
+        for s in sorted(earlier):
+            for rel in _partial_paths(s):
+                if rel not in seen:
+                    out.append(
+                        f"{self._dir / rel} is missing: the directory serves other partial "
+                        f"tiles of the tree of size {s} (an earlier checkpoint) but not this one"
+                    )
+        return out
+
+    def _served_file_problem(self, rel: str, earlier: set[int]) -> str | None:
+        """Check a file under ``tile/`` that is not (necessarily) one of the tree's own."""
+        parsed = _parse_tile_path(rel)
+        if parsed is None:
+            return None  # not a tlog-tiles path: not part of the log
+        level, n, width = parsed
+        current = self._width(level or 0, n)
+        if current in (0, width):
+            return None  # beyond the tree, or the tree's own file (checked by problems())
+        if (level is None or level == 0) and width < TILE_WIDTH:
+            s = n * TILE_WIDTH + width
+            if s < self.size():
+                earlier.add(s)
+        path = self._dir / rel
+        try:
+            if level is not None:
+                data = _read_regular(self._dir, rel, 32 * width)
+                if len(data) != 32 * width:
+                    return f"{path} is {len(data)} bytes, expected {32 * width}"
+                k = min(width, current)
+                if data[: 32 * k] != self._tile(level, n)[0][: 32 * k]:
+                    return (
+                        f"{path} differs from the first {k} hashes of the tree's own tile "
+                        f"{tile_path(level, n, current)}"
+                    )
+                return None
+            found = _split_bundle(_read_regular(self._dir, rel, _MAX_BUNDLE_FILE), path)
+            if len(found) != width:
+                return f"{path} holds {len(found)} entries, expected {width}"
+            k = min(width, current)
+            leaves = self._tile(0, n)[0]
+            for i, e in enumerate(found[:k]):
+                if sha256(b"\x00" + e).digest() != leaves[i * 32 : (i + 1) * 32]:
+                    return f"{path}: entry {n * TILE_WIDTH + i} does not match its leaf hash"
+        except OSError as exc:
+            return f"cannot read {path}: {exc}"
+        except TilesError as exc:
+            return str(exc)
+        return None
 
     def __repr__(self) -> str:
         return f"TilesReader({str(self._dir)!r}, origin={self.origin!r}, size={self.size()})"

@@ -1,0 +1,44 @@
+"""Reading a small file an auditor names (a trust file, a ``--since`` checkpoint) safely.
+
+:func:`read_small_file` opens without blocking (a FIFO would otherwise wait for a writer
+forever), accepts only a regular file (not ``/dev/zero``, a device, socket or FIFO, even
+reached through a symbolic link) and reads at most ``limit`` bytes, refusing a larger file
+before allocating for it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+__all__ = ["NotASmallFileError", "read_small_file"]
+
+
+class NotASmallFileError(ValueError):
+    """The path names something other than a regular file, or one larger than the limit."""
+
+
+def read_small_file(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of the regular file ``path`` (at most ``limit``). Raises ``OSError`` when it
+    cannot be opened or read, :class:`NotASmallFileError` for a FIFO, device, socket,
+    directory or a file larger than ``limit``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotASmallFileError("is not a regular file (a FIFO, device, socket or directory)")
+        if st.st_size > limit:
+            raise NotASmallFileError(f"is larger than {limit} bytes ({st.st_size} bytes)")
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:
+            block = os.read(fd, min(limit + 1 - total, 1 << 20))
+            if not block:
+                break
+            chunks.append(block)
+            total += len(block)
+        if total > limit:
+            raise NotASmallFileError(f"is larger than {limit} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
