@@ -34,6 +34,7 @@ from electlog.errors import (
     AuthorChainError,
     CommitOutcomeUnknownError,
     StorageError,
+    StoreCorruptedError,
     StoreUnavailableError,
 )
 from electlog.events import Author, Entry
@@ -455,4 +456,23 @@ def test_no_psycopg_error_escapes_a_lost_connection(proxy: tuple[_Proxy, str]) -
         assert not isinstance(info.value, psycopg.Error)
     p.cut("pass")
     _check_log(store, entries[:2])
+    store.close()
+
+
+def test_reconnect_to_a_shorter_log_is_refused(postgres_server: str, postgres_dsn: str) -> None:
+    """After reconnecting, a database holding fewer entries than the handle already saw (a
+    restored backup, a lagging replica) is StoreCorruptedError and writes are refused."""
+    entries = _sign(_authors(), 0, 20)
+    store = PostgresStore(postgres_dsn, origin=ORIGIN)
+    log = Log(store)
+    log.append_many(entries[:10])
+    log.append_many(entries[10:])
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:  # roll back to 10 entries
+        conn.execute("DELETE FROM electlog_entries WHERE idx >= 10")
+        conn.execute("DELETE FROM electlog_nodes WHERE (idx + 1) * (1 << level) > 10")
+    _terminate(postgres_server, store)
+    with pytest.raises(StoreCorruptedError, match="already saw 20"):
+        store.size()
+    with pytest.raises(StoreCorruptedError, match="refuses writes"):
+        log.append_many(entries[10:])
     store.close()
