@@ -476,3 +476,23 @@ def test_reconnect_to_a_shorter_log_is_refused(postgres_server: str, postgres_ds
     with pytest.raises(StoreCorruptedError, match="refuses writes"):
         log.append_many(entries[10:])
     store.close()
+
+
+def test_interrupted_commit_is_not_committed_with_the_next_write(postgres_dsn: str) -> None:
+    """A KeyboardInterrupt before the COMMIT went out leaves the session inside the batch's
+    transaction; the next write must roll it back, not commit it along with its own rows."""
+    entries = _sign(_authors(), 0, 20)
+    store = PostgresStore(postgres_dsn, origin=ORIGIN)
+    log = Log(store)
+    log.append_many(entries[:10])
+
+    def interrupted(conn: object) -> None:
+        del store._commit  # once
+        raise KeyboardInterrupt
+
+    store._commit = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        log.append_many(entries[10:20])
+    assert [r.index for r in log.append_many(entries[10:20])] == list(range(10, 20))
+    _check_log(store, entries)
+    store.close()

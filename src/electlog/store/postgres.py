@@ -362,6 +362,10 @@ class PostgresStore(_common.DurableStore):
         for attempt in (0, 1):
             conn = self._conn
             try:
+                if conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
+                    # a COMMIT interrupted (KeyboardInterrupt) left a transaction open: end it,
+                    # so its rows are never committed along with this write
+                    conn.execute("ROLLBACK")
                 conn.execute("BEGIN")
                 self._in_tx = True
                 conn.execute("LOCK TABLE electlog_entries IN EXCLUSIVE MODE")
