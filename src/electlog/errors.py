@@ -17,6 +17,7 @@ __all__ = [
     "AuthorChainError",
     "BundleError",
     "CheckpointError",
+    "CommitOutcomeUnknownError",
     "ConsistencyProofError",
     "DecodeError",
     "DiskFullError",
@@ -43,6 +44,7 @@ __all__ = [
     "SignerError",
     "StorageError",
     "StoreCorruptedError",
+    "StoreUnavailableError",
     "TilesError",
     "TrailingBytesError",
     "TruncatedError",
@@ -207,6 +209,21 @@ class DiskFullError(StorageError):
 
 class ReadOnlyStoreError(StorageError):
     """The store (file, directory or database) cannot be written."""
+
+
+class StoreUnavailableError(StorageError):
+    """The database server cannot be reached, or the connection to it was lost during the call.
+    Nothing of the call that raised it was written (a write whose commit was interrupted was
+    read back and found absent), so it is safe to retry; the store reconnects on its next call."""
+
+
+class CommitOutcomeUnknownError(StorageError):
+    """The connection was lost while a write was committing, and the store could not read back
+    whether the write was committed (the server stayed unreachable). The write may or may not be
+    in the log: do not resend it blindly; once the server is back, compare the log's size and the
+    leaf hashes at the indexes the batch would have taken (or ``Log.author_head``), as the
+    message says. Resending an entry that is already in the log is refused by the author-chain
+    check, so nothing can be appended twice."""
 
 
 class BundleError(DecodeError):
