@@ -306,8 +306,9 @@ def test_every_tampering_is_reported(kind: str, tmp_path: Path) -> None:
         assert t.expected in {code for code, _ in found}, (t, sorted(found, key=str))
         if t.index is not None:
             assert (t.expected, t.index) in found, (t, sorted(found, key=str))
-        # a rollback is an incomplete election (CLEAN would be wrong), the others are findings
-        assert report.verdict == ("incomplete" if kind == "rollback" else "findings")
+        # a rollback to a genuine checkpoint is INCOMPLETE; every other tampering is FINDINGS
+        want = "incomplete" if t.expected == "election.incomplete" else "findings"
+        assert report.verdict == want and not report.clean
         assert t.kind in repr(t) and t.expected in repr(t)
 
     check()
