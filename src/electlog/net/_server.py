@@ -121,7 +121,11 @@ def witness_app(
         except ElectlogError:
             _log.exception("add-checkpoint failed")
             return PlainTextResponse("internal error\n", status_code=500)
-        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+        # the content type goes out exactly as given (Starlette would add a charset to text/*,
+        # and tlog-witness names the 409's type as exactly text/x.tlog.size)
+        return Response(
+            answer.body, status_code=answer.status, headers={"Content-Type": answer.content_type}
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
