@@ -24,6 +24,7 @@ from .errors import (
     NoteError,
     QuorumNotMetError,
     UsageError,
+    WitnessError,
 )
 from .events import AuthorHead, Entry, chain_break
 from .store.base import Store, StoredCheckpoint
@@ -264,6 +265,10 @@ class Log:
             try:
                 line = w.add_checkpoint(note, self.consistency_proof)
                 open_note(text + "\n" + line, [w.verifier])
+            except WitnessError as exc:
+                shown = f"HTTP {exc.status}: " if exc.status is not None else ""
+                refusals.append((name, shown + exc.reason))
+                continue
             except ElectlogError as exc:
                 refusals.append((name, str(exc)))
                 continue

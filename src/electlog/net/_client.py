@@ -28,7 +28,7 @@ Prover = Callable[[int, int], Sequence[bytes]]
 
 def _excerpt(data: bytes) -> str:
     """A short, printable excerpt of a witness's answer for an error message."""
-    text = _SHOWN.sub("?", data[:160].decode("utf-8", "replace")).strip()
+    text = _SHOWN.sub("?", data[:160].decode("utf-8", "replace").strip())
     return text or "(empty body)"
 
 
