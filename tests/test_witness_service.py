@@ -23,10 +23,11 @@ from electlog import Author, Log, NoteSigner, SigningKey, WitnessSigner
 from electlog.checkpoint import (
     Checkpoint,
     WitnessVerifier,
+    cosign,
     sign_note,
     verify_checkpoint_detailed,
 )
-from electlog.errors import QuorumNotMetError, WitnessError
+from electlog.errors import QuorumNotMetError, UsageError, WitnessError
 from electlog.net import Witness, WitnessClient, WitnessServer
 from electlog.store import open_store
 
@@ -477,9 +478,7 @@ def test_concurrent_conflicting_checkpoints_at_most_one_cosigned(tmp_path: Path)
 # --------------------------------------------------------------------------- hygiene
 
 
-def test_no_private_key_material_in_output(
-    witnesses: list[WitnessProcess], log_key: NoteSigner, tmp_path: Path
-) -> None:
+def test_no_private_key_material_in_output(log_key: NoteSigner, tmp_path: Path) -> None:
     w = WitnessProcess(tmp_path / "verbose", "chatty.example", [(ORIGIN, log_key.vkey)], "-v")
     w.start()
     log, author = new_log()
@@ -582,3 +581,111 @@ print("ok")
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+# --------------------------------------------------------------------------- in process
+
+
+def _witness(tmp_path: Path, log_key: NoteSigner) -> Witness:
+    return Witness(
+        WitnessSigner.generate("local.example"),
+        tmp_path / "local.sqlite",
+        {ORIGIN: [log_key.verifier()]},
+        clock=lambda: 1_700_000_000,
+    )
+
+
+def test_size_zero_checkpoints(tmp_path: Path, log_key: NoteSigner) -> None:
+    empty = Log(ORIGIN)
+    with _witness(tmp_path, log_key) as witness:
+        bad = sign_note(Checkpoint(origin=ORIGIN, size=0, root=b"\1" * 32).to_text(), [log_key])
+        assert witness.handle_add_checkpoint(request_body(0, [], bad)).status == 422
+        good = empty.checkpoint(log_key)
+        assert witness.handle_add_checkpoint(request_body(0, [b"\2" * 32], good)).status == 422
+        answer = witness.handle_add_checkpoint(request_body(0, [], good))
+        assert answer.status == 200
+        assert witness.latest(ORIGIN) == (0, empty.root())
+        note = witness.latest_note(ORIGIN)
+        assert note is not None
+        verify_checkpoint_detailed(note + "".join(good.splitlines(True)[-1:]), log_key.verifier())
+
+
+class _FakeCosigner:
+    def __init__(self, key: WitnessSigner, answer: str | Exception) -> None:
+        self._key = key
+        self._answer = answer
+
+    @property
+    def verifier(self) -> WitnessVerifier:
+        return self._key.verifier()
+
+    def add_checkpoint(self, note: str, prove: object) -> str:
+        if isinstance(self._answer, Exception):
+            raise self._answer
+        return self._answer
+
+
+def test_publish_checkpoint_arguments_and_bad_cosignatures(log_key: NoteSigner) -> None:
+    log, author = new_log()
+    grow(log, author, 3)
+    a, b = WitnessSigner.generate("a.example"), WitnessSigner.generate("b.example")
+    # a cosignature by another key, or garbage, does not count
+    stolen = _FakeCosigner(a, f"— a.example {base64.b64encode(b'1234' + bytes(72)).decode()}\n")
+    failing = _FakeCosigner(b, WitnessError("b.example", "down"))
+    with pytest.raises(QuorumNotMetError) as info:
+        log.publish_checkpoint(log_key, [stolen, failing], 1)
+    reasons = dict(info.value.refusals)
+    assert reasons["b.example"] == "down"
+    assert "a.example" in reasons
+    assert log.checkpoints() == []
+    with pytest.raises(UsageError, match="quorum"):
+        log.publish_checkpoint(log_key, [stolen], 2)
+    with pytest.raises(UsageError, match="listed twice"):
+        log.publish_checkpoint(log_key, [stolen, stolen], 1)
+    with pytest.raises(UsageError, match="Cosigner"):
+        log.publish_checkpoint(log_key, [object()], 1)  # type: ignore[list-item]
+    # quorum 0: signed and stored even if nobody cosigns
+    note = log.publish_checkpoint(log_key, [failing], 0)
+    assert log.latest_checkpoint() is not None and log.latest_checkpoint().note == note
+
+
+def test_client_refuses_answers_that_do_not_verify(log_key: NoteSigner) -> None:
+    log, author = new_log()
+    grow(log, author, 4)
+    note = log.checkpoint(log_key)
+    key = WitnessSigner.generate("mock.example")
+    other = WitnessSigner.generate("mock.example")  # same name, another key
+
+    def client(handler: object) -> WitnessClient:
+        return WitnessClient(
+            "http://127.0.0.1:1", key.verifier(), transport=httpx.MockTransport(handler)
+        )
+
+    forged = cosign(note, other, 5).splitlines(True)[-1]
+    cases: list[tuple[int, dict[str, str], bytes, str]] = [
+        (200, {}, forged.encode(), "no valid cosignature"),
+        (200, {}, b"hello\n", "no valid cosignature"),
+        (409, {"content-type": "text/x.tlog.size"}, b"007\n", "malformed size"),
+        (409, {"content-type": "text/x.tlog.size"}, b"9\n", "rolled back"),
+        (500, {}, b"\x00\x01 boom\n" * 100, "HTTP 500"),
+        (301, {"location": "http://elsewhere.example/"}, b"", "HTTP 301"),
+    ]
+    for status, headers, body, expected in cases:
+
+        def handler(
+            request: httpx.Request, s: int = status, h: dict[str, str] = headers, b: bytes = body
+        ) -> httpx.Response:
+            return httpx.Response(s, headers=h, content=b)
+
+        with client(handler) as c, pytest.raises(WitnessError, match=expected) as info:
+            c.add_checkpoint(note, log.consistency_proof)
+        assert len(str(info.value)) < 400
+    # an answer that is too long is not read to the end
+    with (
+        client(lambda r: httpx.Response(200, content=b"x" * 100_000)) as c,
+        pytest.raises(WitnessError, match="longer than"),
+    ):
+        c.add_checkpoint(note, log.consistency_proof)
+    good = cosign(note, key, 5).splitlines(True)[-1]
+    with client(lambda r: httpx.Response(200, content=good.encode())) as c:
+        assert c.add_checkpoint(note, log.consistency_proof) == good
