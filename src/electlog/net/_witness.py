@@ -327,7 +327,7 @@ class Witness:
             conn.execute(
                 "INSERT INTO evidence (origin, received, status, reason, body) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (origin, int(time.time()), status, reason, body),
+                (origin, self._now(), status, reason, body),
             )
             conn.execute(
                 "DELETE FROM evidence WHERE origin = ? AND id NOT IN "
@@ -335,7 +335,7 @@ class Witness:
                 (origin, origin, _EVIDENCE_PER_ORIGIN),
             )
             conn.execute("COMMIT")
-        except sqlite3.Error:
+        except (sqlite3.Error, UsageError):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             _log.exception("could not keep evidence for %r", origin)
