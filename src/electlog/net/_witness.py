@@ -364,7 +364,19 @@ class Witness:
         try:
             req = _parse_request(body)
         except _Malformed as exc:
+            _log.info("add-checkpoint malformed (%d bytes) -> 400", len(body))
             return WitnessResponse.text(400, f"malformed add-checkpoint request: {exc}\n")
+        response = self._decide(req, body)
+        _log.info(
+            "add-checkpoint origin=%r old=%d size=%d -> %d",
+            req.checkpoint.origin[:200],
+            req.old_size,
+            req.checkpoint.size,
+            response.status,
+        )
+        return response
+
+    def _decide(self, req: _Request, body: bytes) -> WitnessResponse:
         cp = req.checkpoint
         verifiers = self._logs.get(cp.origin)
         if verifiers is None:
@@ -378,13 +390,6 @@ class Witness:
         response, evidence = self._cas(req)
         if evidence is not None:
             self._keep_evidence(cp.origin, response.status, evidence, body)
-        _log.info(
-            "add-checkpoint origin=%r old=%d size=%d -> %d",
-            cp.origin,
-            req.old_size,
-            cp.size,
-            response.status,
-        )
         return response
 
     def _cas(self, req: _Request) -> tuple[WitnessResponse, str | None]:
