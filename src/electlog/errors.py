@@ -37,6 +37,7 @@ __all__ = [
     "NonMinimalIntError",
     "NoteError",
     "ProofError",
+    "QuorumNotMetError",
     "ReadOnlyStoreError",
     "ReceiptError",
     "RuleViolation",
@@ -53,6 +54,7 @@ __all__ = [
     "UnsortedKeysError",
     "UsageError",
     "VerificationError",
+    "WitnessError",
 ]
 
 
@@ -239,6 +241,44 @@ class BundleError(DecodeError):
 
 class TilesError(ElectlogError):
     """A tlog-tiles directory is incomplete or inconsistent."""
+
+
+# --------------------------------------------------------------------------- witnesses
+
+
+class WitnessError(ElectlogError):
+    """A witness refused a checkpoint, could not be reached or answered something that does not
+    verify. ``witness`` is the witness's key name; ``status`` the HTTP status of its answer
+    (``None`` when there was no answer); ``reason`` says why, without the witness's own text
+    beyond a short, sanitised excerpt."""
+
+    def __init__(self, witness: str, reason: str, *, status: int | None = None) -> None:
+        self.witness = witness
+        self.status = status
+        self.reason = reason
+        shown = f"HTTP {status}: " if status is not None else ""
+        super().__init__(f"witness {witness!r}: {shown}{reason}")
+
+
+class QuorumNotMetError(ElectlogError):
+    """Fewer witnesses than the quorum cosigned a checkpoint, so it was not published (nothing
+    was stored). ``cosigners`` names the witnesses that cosigned; ``refusals`` pairs each other
+    witness's name with why it did not."""
+
+    def __init__(
+        self,
+        quorum: int,
+        cosigners: tuple[str, ...],
+        refusals: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.quorum = quorum
+        self.cosigners = cosigners
+        self.refusals = refusals
+        why = "; ".join(f"{name}: {reason}" for name, reason in refusals) or "none refused"
+        super().__init__(
+            f"witness quorum not met: {len(cosigners)} of {quorum} required cosignatures "
+            f"(cosigned by: {', '.join(cosigners) or 'none'}; refused: {why})"
+        )
 
 
 # --------------------------------------------------------------------------- election and audit

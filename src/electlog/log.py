@@ -8,12 +8,13 @@ exactly as it was; a batch is all or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Protocol, runtime_checkable
 
 import attrs
 
 from . import merkle
-from .checkpoint import Checkpoint, NoteSigner, sign_note
+from .checkpoint import Checkpoint, NoteSigner, WitnessVerifier, open_note, sign_note
 from .errors import (
     AppendError,
     AuthorChainError,
@@ -21,13 +22,33 @@ from .errors import (
     ElectlogError,
     LogIdMismatchError,
     NoteError,
+    QuorumNotMetError,
     UsageError,
+    WitnessError,
 )
 from .events import AuthorHead, Entry, chain_break
 from .store.base import Store, StoredCheckpoint
 from .store.memory import MemoryStore
 
-__all__ = ["Log", "Receipt"]
+__all__ = ["Cosigner", "Log", "Receipt"]
+
+
+@runtime_checkable
+class Cosigner(Protocol):
+    """A witness as :meth:`Log.publish_checkpoint` sees it (``electlog.net.WitnessClient``
+    is one): its public key, and a call that submits a signed checkpoint note and returns the
+    witness's cosignature line, raising an :class:`~electlog.errors.ElectlogError` (typically
+    :class:`~electlog.errors.WitnessError`) when it refuses. ``prove(size1, size2)`` gives the
+    consistency proof from the size the witness holds."""
+
+    @property
+    def verifier(self) -> WitnessVerifier:
+        """The witness's cosignature/v1 public key."""
+        ...
+
+    def add_checkpoint(self, note: str, prove: Callable[[int, int], Sequence[bytes]]) -> str:
+        """Submit ``note``; the witness's cosignature line ``— <name> <base64>\\n``."""
+        ...
 
 
 @attrs.frozen
@@ -185,6 +206,13 @@ class Log:
         """Sign and store a C2SP checkpoint of the first ``size`` entries; returns the note.
 
         The signer's key name must be the log's origin (the C2SP convention)."""
+        n, note = self._sign_checkpoint(signer, size, extensions)
+        self._store.add_checkpoint(n, note)
+        return note
+
+    def _sign_checkpoint(
+        self, signer: NoteSigner, size: int | None, extensions: Sequence[str]
+    ) -> tuple[int, str]:
         if not isinstance(signer, NoteSigner):
             raise UsageError("checkpoint() needs a NoteSigner (the log's checkpoint key)")
         if signer.name != self.origin:
@@ -193,9 +221,64 @@ class Log:
             )
         n = self._size(size)
         cp = Checkpoint(origin=self.origin, size=n, root=self.root(n), extensions=tuple(extensions))
-        note = sign_note(cp.to_text(), [signer])
-        self._store.add_checkpoint(n, note)
-        return note
+        return n, sign_note(cp.to_text(), [signer])
+
+    def publish_checkpoint(
+        self,
+        signer: NoteSigner,
+        witnesses: Sequence[Cosigner],
+        quorum: int,
+        *,
+        size: int | None = None,
+        extensions: Sequence[str] = (),
+    ) -> str:
+        """Sign a checkpoint of the first ``size`` entries (default: all), collect cosignatures
+        from ``witnesses`` (each sent the consistency proof from the size it holds), and store
+        and return the cosigned note only when at least ``quorum`` of them cosigned.
+
+        Every witness is asked, one after the other, even once the quorum is met (more
+        cosignatures make the checkpoint stronger and keep every witness up to date). A
+        witness's answer counts only if its cosignature verifies under its key. Fewer than
+        ``quorum`` cosignatures raise :class:`~electlog.errors.QuorumNotMetError` naming each
+        witness that did not cosign and why; nothing is stored then."""
+        if isinstance(witnesses, str | bytes) or not isinstance(witnesses, Sequence):
+            raise UsageError("witnesses must be a sequence of Cosigner (e.g. WitnessClient)")
+        keys: set[tuple[str, int]] = set()
+        for w in witnesses:
+            if not isinstance(w, Cosigner) or not isinstance(w.verifier, WitnessVerifier):
+                raise UsageError(f"{w!r} is not a Cosigner (needs verifier and add_checkpoint)")
+            k = (w.verifier.name, w.verifier.key_id)
+            if k in keys:
+                raise UsageError(f"witness {w.verifier.name!r} is listed twice")
+            keys.add(k)
+        if isinstance(quorum, bool) or not isinstance(quorum, int):
+            raise UsageError(f"quorum must be an int, not {type(quorum).__name__}")
+        if not 0 <= quorum <= len(witnesses):
+            raise UsageError(f"quorum {quorum} is outside 0..{len(witnesses)} witnesses")
+        n, note = self._sign_checkpoint(signer, size, extensions)
+        text = note[: note.rindex("\n\n") + 1]
+        lines: list[str] = []
+        cosigners: list[str] = []
+        refusals: list[tuple[str, str]] = []
+        for w in witnesses:
+            name = w.verifier.name
+            try:
+                line = w.add_checkpoint(note, self.consistency_proof)
+                open_note(text + "\n" + line, [w.verifier])
+            except WitnessError as exc:
+                shown = f"HTTP {exc.status}: " if exc.status is not None else ""
+                refusals.append((name, shown + exc.reason))
+                continue
+            except ElectlogError as exc:
+                refusals.append((name, str(exc)))
+                continue
+            lines.append(line)
+            cosigners.append(name)
+        if len(lines) < quorum:
+            raise QuorumNotMetError(quorum, tuple(cosigners), tuple(refusals))
+        cosigned = note + "".join(lines)
+        self._store.add_checkpoint(n, cosigned)
+        return cosigned
 
     def add_checkpoint(self, note: str) -> Checkpoint:
         """Store a checkpoint note received back from witnesses (e.g. with cosignatures added)

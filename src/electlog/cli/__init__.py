@@ -22,7 +22,7 @@ EXIT_FINDINGS = 1
 EXIT_COULD_NOT_RUN = 2
 
 # submodules that contribute subcommands, in help order
-_COMMAND_MODULES = ("demo", "keys", "verify")
+_COMMAND_MODULES = ("demo", "keys", "verify", "witness")
 
 
 class _Parser(argparse.ArgumentParser):
