@@ -1580,11 +1580,12 @@ class ElectionBuilder:
                 self.keys.polling, BoxTransferred(box=f"{units[-1]}-box", to_unit=units[0]), day
             )
         # a box into which fewer than min_count_batch ballots were issued is merged into the
-        # box of the unit that issued the most before counting (one counting batch)
+        # box of the unit that issued the most before counting (one counting batch); a larger
+        # box may be merged too (merging is always allowed, and draws cover box.merged)
         target = max(units, key=lambda u: issued[u])
         counted_in = {u: u for u in units}
         for unit in units:
-            if unit != target and issued[unit] < minimum:
+            if unit != target and (issued[unit] < minimum or draw(st.booleans())):
                 self.submit(
                     self.keys.counting,
                     BoxMerged(box=f"{unit}-box", into=f"{target}-box"),
