@@ -1963,7 +1963,7 @@ def _applicable(election: SignedElection, kind: str) -> bool:
     if kind == "late_removal":
         return _late_removal_target(election) is not None
     if kind == "small_batch":
-        return bool(_find(election, BoxMerged)) and election.definition.rules.min_count_batch >= 1
+        return bool(_small_merges(election))
     return True
 
 
@@ -2435,8 +2435,27 @@ def _tamper_late_removal(draw: st.DrawFn, el: SignedElection) -> Tampering:
     )
 
 
+def _small_merges(el: SignedElection) -> list[int]:
+    """The ``box.merged`` entries whose box's unit issued fewer than ``min_count_batch``
+    ballots (a box that could not be opened on its own)."""
+    minimum = el.definition.rules.min_count_batch
+    sts = _statements(el)
+    issued: dict[str, int] = {}
+    unit_of: dict[str, str] = {}
+    for s in sts:
+        if s.type == BallotIssued.TYPE:
+            issued[s.body["unit"]] = issued.get(s.body["unit"], 0) + 1
+        elif s.type == BoxSealed.TYPE:
+            unit_of[s.body["box"]] = s.body["unit"]
+    return [
+        i
+        for i in _find(el, BoxMerged)
+        if issued.get(unit_of.get(sts[i].body["box"], ""), 0) < minimum
+    ]
+
+
 def _tamper_small_batch(draw: st.DrawFn, el: SignedElection) -> Tampering:
-    i = _pick(draw, _find(el, BoxMerged))
+    i = _pick(draw, _small_merges(el))
     sts = _statements(el)
     box = sts[i].body["box"]
     unit = next(s.body["unit"] for s in sts if s.type == BoxSealed.TYPE and s.body["box"] == box)
