@@ -17,7 +17,7 @@ from .pipeline import CHUNK_SIZE, Verifier, signature_backend
 from .progress import ProgressReporter
 from .replay import FindingSink, Replay
 from .report import Counts, Report, verdict_of
-from .sources import SourceUnreadable, open_source
+from .sources import SourceUnreadable, open_source, refuse_file_damage
 from .trust import Trust, load_trust
 
 __all__ = ["audit"]
@@ -81,10 +81,9 @@ def audit(
                         f"{trust.origin!r}",
                         {"declared": src.origin, "origin": trust.origin},
                     )
-                for damage in src.damage:
-                    sink.add(
-                        F.SOURCE_DAMAGED, damage.index, damage.message, {"kind": damage.kind.value}
-                    )
+                # a store's full integrity check runs beside the replay (in a worker when
+                # there are some: the parent's replay is the audit's bottleneck)
+                full_check = verifier.aside(*src.full_check) if src.full_check is not None else None
                 with ProgressReporter(progress, src.size_hint()) as bar:
                     try:
                         for results in verifier.map(src.chunks(CHUNK_SIZE)):
@@ -92,6 +91,15 @@ def audit(
                             bar.update(replay.size)
                     except SourceUnreadable as exc:
                         replay.source_unreadable(exc.message, exc.offset, exc.last_good_index)
+                damage = src.damage
+                if full_check is not None:
+                    found, error = full_check()
+                    if error is not None:
+                        raise AuditError(error)
+                    refuse_file_damage(found, src)
+                    damage += found
+                for d in damage:
+                    sink.add(F.SOURCE_DAMAGED, d.index, d.message, {"kind": d.kind.value})
                 notes = src.checkpoint_notes()
                 if src.notes_problem is not None:
                     message, offset = src.notes_problem

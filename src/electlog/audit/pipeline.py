@@ -31,8 +31,8 @@ import multiprocessing
 import multiprocessing.pool
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator
-from typing import Any, Final, TypeAlias
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Final, TypeAlias, TypeVar
 
 from electlog.errors import ElectlogError, UsageError
 from electlog.events import SIGNATURE_CONTEXT, Entry, entry_leaf_hash
@@ -72,6 +72,8 @@ IDENTIFYING_FIELDS, MARKS_FIELDS = _field_names_from_schema()
 reports a body whose top level has names from both sets, whatever its event type."""
 
 _GC_THRESHOLD: Final = (50_000, 20, 20)
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 def signature_backend() -> str:
@@ -191,6 +193,16 @@ class Verifier:
         if pool is not None:
             pool.terminate()
             pool.join()
+
+    def aside(self, fn: Callable[[A], R], arg: A) -> Callable[[], R]:
+        """Start ``fn(arg)`` beside the verification: in a worker process when there are
+        workers (it takes one worker's turn; ``fn``, ``arg`` and the result must pickle), else
+        inline when its result is asked for. Returns the function that waits for the result."""
+        pool = self._pool
+        if pool is None:
+            return lambda: fn(arg)
+        pending = pool.apply_async(fn, (arg,))
+        return pending.get
 
     def map(self, chunks: Iterable[list[bytes]]) -> Iterator[list[EntryResult]]:
         """Verify every chunk; yields one result list per chunk, in order.

@@ -17,14 +17,15 @@ import sqlite3
 import struct
 import urllib.parse
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeAlias
 
 from electlog.errors import AuditError, BundleError, ElectlogError
 from electlog.events import MAX_ENTRY_SIZE
 from electlog.log import Log
 from electlog.store import Store, is_postgres_dsn, open_store
+from electlog.store._common import DurableStore
 from electlog.store.base import DamageKind, StoreDamage
 from electlog.store.bundle import BUNDLE_MAGIC, MAX_BUNDLE_NOTE_SIZE, BundleReader
 from electlog.store.sqlite import check_schema, harden_connection
@@ -37,7 +38,12 @@ __all__ = [
     "SourceUnreadable",
     "StoreSource",
     "open_source",
+    "refuse_file_damage",
+    "sqlite_full_check",
 ]
+
+DeferredCheck: TypeAlias = tuple[tuple[StoreDamage, ...], str | None]
+"""What a deferred full check returns: the damage found, or an error message."""
 
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 _SQLITE_HEADER: Final = 100
@@ -67,6 +73,9 @@ class Source:
     damage: tuple[StoreDamage, ...] = ()
     """What the store's own full integrity check found (stored leaf hashes, Merkle nodes, author
     heads, checkpoints, a lost signed checkpoint): each becomes a ``source.damaged`` finding."""
+    full_check: tuple[Callable[[str], DeferredCheck], str] | None = None
+    """A full integrity check still to run (a module-level function and its argument, so a
+    worker process can run it beside the replay); its damage is added to :attr:`damage`."""
 
     def size_hint(self) -> int | None:
         """How many entries the source says it holds (for progress), if known."""
@@ -255,7 +264,7 @@ def open_source(source: object) -> Source:
         except ElectlogError as exc:
             raise AuditError(f"cannot open the PostgreSQL log: {exc}") from exc
         src = StoreSource(store, "PostgreSQL log", owned=True)
-        _refuse_file_damage(src.damage, src)
+        refuse_file_damage(src.damage, src)
         return src
     path = Path(source)
     if path.is_dir():
@@ -286,18 +295,35 @@ def _sqlite_source(path: Path) -> Source:
     except ElectlogError as exc:
         raise AuditError(f"cannot open {str(path)!r} as a log store: {exc}") from exc
     try:
-        damage = store.find_damage(full=True)
-    except ElectlogError as exc:
-        raise AuditError(f"cannot check {str(path)!r}: {exc}") from exc
+        # the open check's findings (a read-only open lists its damage instead of raising)
+        quick = store.problems if isinstance(store, DurableStore) else store.find_damage(full=False)
     finally:
         store.close()
     src = RawSQLiteSource(path)
-    src.damage = damage
-    _refuse_file_damage(damage, src)
+    refuse_file_damage(quick, src)
+    # The full check (every leaf and node recomputed) is O(n): the audit runs it beside the
+    # replay, in a worker process when it has some (see electlog.audit.core).
+    src.full_check = (sqlite_full_check, str(path))
     return src
 
 
-def _refuse_file_damage(damage: Sequence[StoreDamage], src: Source) -> None:
+def sqlite_full_check(path: str) -> DeferredCheck:
+    """Run the full integrity check of the SQLite store at ``path`` (a fresh read-only open):
+    ``(damage, None)``, or ``((), message)`` when the check could not run. Picklable both
+    ways, for a worker process."""
+    try:
+        store = open_store(path, create=False, read_only=True)
+    except ElectlogError as exc:
+        return (), f"cannot open {path!r} as a log store: {exc}"
+    try:
+        return store.find_damage(full=True), None
+    except ElectlogError as exc:
+        return (), f"cannot check {path!r}: {exc}"
+    finally:
+        store.close()
+
+
+def refuse_file_damage(damage: Sequence[StoreDamage], src: Source) -> None:
     """Raise :class:`AuditError` (and close ``src``) when the database itself is damaged:
     nothing read from it can be trusted, so there is no audit to run."""
     for d in damage:
