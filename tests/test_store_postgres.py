@@ -5,6 +5,7 @@ Needs a server: see tests/conftest.py (``ELECTLOG_TEST_POSTGRES_DSN`` or install
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from electlog import merkle
@@ -33,6 +34,21 @@ class TestPostgresStore(StoreConformance):
 
     def reopen_store(self, store: Store) -> Store:
         return PostgresStore(self.dsn)
+
+    def damage(self, store: Store, what: str, key: int | bytes) -> None:
+        table, column, where = _DAMAGE[what]
+        with psycopg.connect(self.dsn, autocommit=True) as db:
+            row = db.execute(f"SELECT {column} FROM {table} WHERE {where}", (key,)).fetchone()
+            value = bytearray(row[0])
+            value[0] ^= 0x10
+            db.execute(f"UPDATE {table} SET {column} = %s WHERE {where}", (bytes(value), key))
+
+
+_DAMAGE = {
+    "leaf": ("electlog_entries", "leaf", "idx = %s"),
+    "node": ("electlog_nodes", "hash", "level = 1 AND idx = %s"),
+    "head": ("electlog_heads", "prev", "author = %s"),
+}
 
 
 def _entries(n: int, authors: int = 3) -> list[Entry]:

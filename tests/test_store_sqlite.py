@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -35,6 +36,22 @@ class TestSQLiteStore(StoreConformance):
     def reopen_store(self, store: Store) -> Store:
         assert isinstance(store, SQLiteStore)
         return SQLiteStore(store.path)
+
+    def damage(self, store: Store, what: str, key: int | bytes) -> None:
+        assert isinstance(store, SQLiteStore)
+        table, column, where = _DAMAGE[what]
+        with contextlib.closing(sqlite3.connect(store.path)) as db, db:
+            row = db.execute(f"SELECT {column} FROM {table} WHERE {where}", (key,)).fetchone()
+            value = bytearray(row[0])
+            value[0] ^= 0x10
+            db.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (bytes(value), key))
+
+
+_DAMAGE = {
+    "leaf": ("entries", "leaf", "idx = ?"),
+    "node": ("nodes", "hash", "level = 1 AND idx = ?"),
+    "head": ("heads", "prev", "author = ?"),
+}
 
 
 class TestSQLiteStoreSmallCache(TestSQLiteStore):

@@ -20,7 +20,9 @@ broken author chain, a bad entry mid-batch, an exception inside a raw transactio
 Merkle nodes) leave nothing behind; roots and inclusion/consistency proofs at every past size
 equal those of an in-memory :class:`~electlog.merkle.MerkleTree` over the same leaves;
 checkpoints are stored and listed in order; the integrity check (``find_damage``) finds nothing
-in a sound store; reopening preserves everything; and two concurrent writers never interleave
+in a sound store and, for a backend that implements the optional :meth:`~StoreConformance.damage`
+hook, finds a flipped bit in a stored leaf hash, Merkle node or author head (and the damaged store
+refuses writes); reopening preserves everything; and two concurrent writers never interleave
 within a batch or fork the log.
 """
 
@@ -43,12 +45,13 @@ from ..errors import (
     ElectlogError,
     LogIdMismatchError,
     SignatureError,
+    StoreCorruptedError,
     UsageError,
 )
 from ..events import ZERO_HASH, Author, AuthorHead, Entry
 from ..keys import SigningKey
 from ..log import Log
-from ..store.base import Store, StoredCheckpoint
+from ..store.base import DamageKind, Store, StoredCheckpoint
 
 __all__ = ["StoreConformance"]
 
@@ -359,6 +362,56 @@ class StoreConformance:
         with pytest.raises(UsageError):
             store.add_checkpoint(13, notes[-1])
         assert store.checkpoints() == want
+
+    # ------------------------------------------------------------------ damage (optional hook)
+
+    def damage(self, store: Store, what: str, key: int | bytes) -> None:
+        """Optional hook for the corruption tests: flip one bit of one stored value behind the
+        store's back, through the backend's own storage (not the :class:`Store` API).
+
+        ``what`` is ``"leaf"`` (the stored leaf hash of entry ``key``), ``"node"`` (the stored
+        level-1 Merkle node with index ``key``) or ``"head"`` (the stored head hash of the
+        author whose key id is ``key``). A backend whose data cannot be changed from outside
+        (an in-memory store) leaves this unimplemented and the corruption tests skip."""
+        raise NotImplementedError
+
+    def _damaged(self, what: str) -> tuple[Store, list[Entry]]:
+        store = self.new_store()
+        entries = self.sign_many([self.author(k) for k in range(3)], 40)
+        Log(store).append_many(entries)
+        key: int | bytes = entries[0].statement.author if what == "head" else 5
+        try:
+            self.damage(store, what, key)
+        except NotImplementedError:
+            pytest.skip(f"{type(self).__name__} does not implement the damage() hook")
+        return store, entries
+
+    def _assert_damage_found(self, store: Store, kind: DamageKind, index: int | None) -> None:
+        found = store.find_damage(full=True)
+        assert [(d.kind, d.index) for d in found] == [(kind, index)], found
+        # a store with damage refuses writes, and appends nothing
+        size = store.size()
+        with pytest.raises(StoreCorruptedError):
+            Log(store).append(self.author(9).sign("conformance.test", {"late": 1}, time=_T0))
+        assert store.size() == size
+
+    def test_damaged_leaf_hash_is_found(self) -> None:
+        """A flipped bit in a stored leaf hash is LEAF damage at that entry's index, found by
+        the full check (the quick check at open looks only at the newest entries)."""
+        store, _ = self._damaged("leaf")
+        self._assert_damage_found(store, DamageKind.LEAF, 5)
+
+    def test_damaged_merkle_node_is_found(self) -> None:
+        """A flipped bit in a stored Merkle node is NODE damage."""
+        store, _ = self._damaged("node")
+        self._assert_damage_found(store, DamageKind.NODE, None)
+
+    def test_damaged_author_head_is_found(self) -> None:
+        """A flipped bit in a stored author head is HEAD damage, found at reopen too."""
+        store, _ = self._damaged("head")
+        self._assert_damage_found(store, DamageKind.HEAD, None)
+        with pytest.raises(StoreCorruptedError):
+            self.reopen(store)
 
     def test_sound_store_has_no_damage(self) -> None:
         """The integrity checks never accuse a sound store: after batches by several authors,
