@@ -187,6 +187,96 @@ def missing_cosignature(el: ElectionLog) -> tuple[list[bytes], list[str]]:
     return list(el.entries), notes
 
 
+def _first(el: ElectionLog, etype: str, box_prefix: str) -> int:
+    return next(
+        i
+        for i, data in enumerate(el.entries)
+        if _stmt(data).statement.type == etype
+        and str(_stmt(data).statement.body.get("box", "")).startswith(box_prefix)
+    )
+
+
+def _late_unit(el: ElectionLog, *, backdated: bool) -> tuple[list[bytes], list[str]]:
+    # issue 11 item 4: after c1's first box of round 1 was opened, the station key opens a new
+    # unit for that round, to issue more ballots: claiming a time two hours before the close
+    # (its own earlier entries claim later times), or a time after its previous entry
+    entries = list(el.entries)
+    i = _first(el, "box.opened", "c1-r1-") + 1
+    close = _stmt(entries[el.index_of("unit.closed", unit="c1-r1-main")]).statement.time
+    previous = max(
+        _stmt(d).statement.time
+        for d in entries[:i]
+        if _stmt(d).statement.author == el.keys.polling.key_id
+    )
+    template = entries[el.index_of("unit.opened", unit="c1-r1-station")]
+    body = body_of(template)
+    body["unit"] = "c1-r1-late"
+    time = close - 7_200_000_000 if backdated else previous + 1
+    entries.insert(i, resign(template, el.keys.polling, body=body, time=time))
+    return rechain(entries, i, el.key_map()), el.notes
+
+
+def backdated_unit(el: ElectionLog) -> tuple[list[bytes], list[str]]:
+    return _late_unit(el, backdated=True)
+
+
+def unit_after_counting_began(el: ElectionLog) -> tuple[list[bytes], list[str]]:
+    return _late_unit(el, backdated=False)
+
+
+def ghost_observers(el: ElectionLog) -> tuple[list[bytes], list[str]]:
+    # issue 11 item 4: a unit names observers nobody accredited
+    entries = list(el.entries)
+    i = el.index_of("unit.opened", unit="c1-r1-main")
+    body = body_of(entries[i])
+    body["observers"] = ["ghost-1", "ghost-2", "ghost-3"]
+    entries[i] = resign(entries[i], el.keys.polling, body=body)
+    return rechain(entries, i, el.key_map()), el.notes
+
+
+def late_removal(el: ElectionLog) -> tuple[list[bytes], list[str]]:
+    # issue 11 item 5: after the vote, a voter who stayed home is removed ("died") so that
+    # turnout's denominator shrinks
+    entries = list(el.entries)
+    i = el.index_of("result.declared", community="c2")
+    issued = {_stmt(d).statement.body.get("voter") for d in entries if b"ballot.issued" in d} | {
+        _stmt(d).statement.body.get("proxy_for") for d in entries if b"ballot.issued" in d
+    }
+    stayed_home = next(
+        _stmt(d).statement.body["voter"]
+        for d in entries
+        if _stmt(d).statement.type == "voter.registered"
+        and _stmt(d).statement.body["community"] == "c2"
+        and _stmt(d).statement.body["voter"] not in issued
+    )
+    template = entries[el.index_of("voter.registered", community="c2")]
+    body = {"community": "c2", "objection": None, "reason": "died", "voter": stayed_home}
+    removal = resign(
+        template,
+        el.keys.registrar,
+        type="voter.removed",
+        body=body,
+        time=_stmt(entries[i - 1]).statement.time + 1,
+    )
+    entries.insert(i, removal)
+    return rechain(entries, i, el.key_map()), el.notes
+
+
+def small_batch_counted(el: ElectionLog) -> tuple[list[bytes], list[str]]:
+    # issue 11 item 7: c2's station box (fewer than min_count_batch ballots issued) is opened
+    # on its own instead of being merged into the main box
+    entries = list(el.entries)
+    i = _first(el, "box.merged", "c2-")
+    box = _stmt(entries[i]).statement.body["box"]
+    template = entries[_first(el, "box.opened", "c2-")]
+    body = body_of(template)
+    body["box"] = box
+    entries[i] = resign(
+        template, el.keys.counting, body=body, time=_stmt(entries[i]).statement.time
+    )
+    return rechain(entries, i, el.key_map()), el.notes
+
+
 TAMPERINGS: dict[str, tuple[Callable[[ElectionLog], tuple[list[bytes], list[str]]], str]] = {
     "flipped byte (signature)": (flipped_byte, "entry.signature_invalid"),
     "flipped byte (statement)": (flipped_statement_byte, "entry.signature_invalid"),
@@ -205,7 +295,25 @@ TAMPERINGS: dict[str, tuple[Callable[[ElectionLog], tuple[list[bytes], list[str]
     ),
     "checkpoint of a different tree (split view)": (split_view, "checkpoint.split_view"),
     "missing witness cosignature": (missing_cosignature, "checkpoint.witness_quorum"),
+    "unit opened after counting began": (unit_after_counting_began, "rule.phase.out_of_window"),
+    "unit opened after counting began, backdated": (backdated_unit, "rule.time.inconsistent"),
+    "ghost observers": (ghost_observers, "rule.observer.not_accredited"),
+    "voter removed after the vote": (late_removal, "rule.roll.frozen"),
+    "small box counted on its own": (small_batch_counted, "rule.box.small_batch"),
 }
+
+
+def test_rollback_to_a_genuine_checkpoint_is_incomplete(el: ElectionLog, tmp_path: Path) -> None:
+    # issue 11 item 1: a copy cut back to its first genuine, witnessed checkpoint is no longer
+    # CLEAN: the election is incomplete, and the report shows the checkpoint it stops at
+    size = int(el.notes[0].split("\n")[1])
+    report = _audit(el, tmp_path, list(el.entries[:size]), el.notes[:1])
+    assert report.verdict == "incomplete" and not report.clean
+    assert {f.evidence.get("community") for f in report.by_code("election.incomplete")} >= {
+        "c1",
+        "c2",
+    }
+    assert report.checkpoint is not None and report.checkpoint["size"] == size
 
 
 @pytest.mark.parametrize("name", list(TAMPERINGS))
