@@ -50,7 +50,12 @@ from electlog.election.rules import DEFAULT_PROXY_RELATIONSHIPS
 from electlog.election.tally import PostMarks, PostSpec, compare_declared, tally_round
 from electlog.errors import UsageError
 from electlog.log import Log
-from electlog.simulate import DistrictConfig, SimulationResult, simulate_district
+from electlog.simulate import (
+    DistrictConfig,
+    SimulationKeys,
+    SimulationResult,
+    simulate_district,
+)
 from electlog.store.memory import MemoryStore
 
 ORIGIN = "district.example/test-simulate"
@@ -510,6 +515,8 @@ def test_config_scaling_and_refusals() -> None:
     assert small.groups == 19 and small.unit_reps == 3
     with pytest.raises(UsageError, match="at least 1140 voters"):
         DistrictConfig.scaled(1000)
+    with pytest.raises(UsageError, match="at least 2 communities"):
+        DistrictConfig.scaled(60, communities=1, members=2)
     with pytest.raises(UsageError):
         DistrictConfig(voters=5000, groups=10)
     with pytest.raises(UsageError):
@@ -520,6 +527,27 @@ def test_config_scaling_and_refusals() -> None:
     simulate_district(log, voters=1140, seed=1)
     with pytest.raises(UsageError, match="empty log"):
         simulate_district(log, voters=1140, seed=1)
+
+
+def test_smallest_district_builds_for_every_seed() -> None:
+    """At 1,140 voters (60 per community, the smallest allowed) every community is so small that
+    a draw of observers, candidates or nominators from its voters can run short: seeds 6, 7 and
+    11 (among others) used to fail with "Sample larger than population"."""
+    config = DistrictConfig.scaled(1140)
+    keys = SimulationKeys.generate(ORIGIN, config.community_ids)
+    results = {}
+    for seed in range(12):
+        log = Log(MemoryStore(ORIGIN))
+        results[seed] = (log, simulate_district(log, seed=seed, config=config, keys=keys))
+    for log, result in results.values():
+        assert result.config.voters == 1140 and all(c.registered == 60 for c in result.communities)
+        assert result.size == len(log) and result.counts["observers_accredited"] >= 19 * 10
+        core = {"proxy.holds_three", "round.supplementary", "unit.mobile", "vetting.rejected"}
+        core |= {"committee.withdrawn_nominated", "nomination.withdrawn", "box.merged"}
+        assert core <= {k for k, v in result.features.items() if v}
+    log, result = results[6]
+    report = audit(log, Trust.create(**result.trust_fields()))  # type: ignore[arg-type]
+    assert report.clean and report.findings == (), [str(f) for f in report.findings[:5]]
 
 
 def test_progress_reports_every_batch_and_finishes() -> None:

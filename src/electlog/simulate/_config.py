@@ -103,6 +103,12 @@ class DistrictConfig:
             )
         if self.communities > 99:
             raise UsageError("at most 99 communities")
+        if self.communities < 2:
+            raise UsageError(
+                "a district needs at least 2 communities (a voter moves from one to another, "
+                "and the committee and withdrawal cases are not in the supplementary round's "
+                "community)"
+            )
         if self.groups < self.communities:
             raise UsageError("every community needs at least one resident group")
         if self.members < self.communities:

@@ -17,6 +17,7 @@ import datetime as _dt
 import gc
 import hashlib
 import random
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
@@ -772,6 +773,8 @@ class _Builder:
             committee = set(plan.committee)
             pool = [v.vid for v in c.voters if 25 <= v.age <= 65 and v.vid not in committee]
             need = sum(seats[p] + extra[p] for p in seats) + 2
+            if len(pool) < need:  # a small community: any voter outside the committee
+                pool = [v.vid for v in c.voters if v.vid not in committee]
             chosen = rng.sample(pool, need)
             if c is committee_case:
                 # a committee member stands for member (and must leave the committee)
@@ -812,13 +815,21 @@ class _Builder:
             excluded = set(plan.committee) | {cand for _, cand in plan.nominees}
             pool = [v.vid for v in c.voters if v.vid not in excluded]
             k_nominators = max(3, min(10, len(c.voters) // 12))
+            seats = {p.post: p.seats for p in plan.posts}
             used: dict[str, set[str]] = {}
+            named: Counter[tuple[str, str]] = Counter()  # (post, nominator) -> candidates named
             items: list[tuple[ElectionEvent, int]] = []
             for j, (post, cand) in enumerate(plan.nominees, start=1):
                 taken = used.setdefault(post, set())
                 free = [v for v in pool if v not in taken]
+                if len(free) < k_nominators:
+                    # a small community runs out of voters who have named nobody for this post:
+                    # a nominator may name up to the rules' limit per post (the post's seats)
+                    limit = self.rules.nominator_limit_for(seats[post])
+                    free = [v for v in pool if named[post, v] < limit]
                 nominators = rng.sample(free, k_nominators)
                 taken.update(nominators)
+                named.update((post, v) for v in nominators)
                 items.append(
                     (
                         NominationFiled(
@@ -1008,6 +1019,11 @@ class _Builder:
     ) -> tuple[str, ...]:
         excluded = plan.excluded | used
         pool = [v.vid for v in c.voters if v.vid not in excluded and 25 <= v.age <= 70]
+        if len(pool) < n:
+            # A small community (60 voters) can run out of 25-70-year-olds once its committee,
+            # candidates and the round's other observers are set aside: any voter who is not
+            # excluded may observe. (Only then: a shape that has enough keeps its draws.)
+            pool = [v.vid for v in c.voters if v.vid not in excluded]
         picked = tuple(sorted(self.rng.sample(pool, n)))
         used.update(picked)
         return picked
