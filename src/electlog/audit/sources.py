@@ -28,7 +28,7 @@ from electlog.store import Store, is_postgres_dsn, open_store
 from electlog.store._common import DurableStore
 from electlog.store.base import DamageKind, StoreDamage
 from electlog.store.bundle import BUNDLE_MAGIC, MAX_BUNDLE_NOTE_SIZE, BundleReader
-from electlog.store.sqlite import check_schema, harden_connection
+from electlog.store.sqlite import SQLiteStore, check_schema, harden_connection
 from electlog.store.tiles import TilesReader
 
 __all__ = [
@@ -291,7 +291,7 @@ def _sqlite_source(path: Path) -> Source:
     read with a connection of our own with SQLite's default page cache, so a long scan does
     not grow the audit's memory. A file SQLite itself finds damaged cannot be audited."""
     try:
-        store = open_store(path, create=False, read_only=True)
+        store = _sqlite_small_cache(path)
     except ElectlogError as exc:
         raise AuditError(f"cannot open {str(path)!r} as a log store: {exc}") from exc
     try:
@@ -307,12 +307,22 @@ def _sqlite_source(path: Path) -> Source:
     return src
 
 
+def _sqlite_small_cache(path: str | Path) -> SQLiteStore:
+    """The store at ``path``, read-only, with small caches: the audit's checks read each page
+    about once, and a 32 MB page cache they fill is never given back to the system (it was
+    most of the audit's memory growth, in the parent and in the worker running the full
+    check)."""
+    return SQLiteStore(
+        path, create=False, read_only=True, cache_bytes=1 << 20, page_cache_bytes=2 << 20
+    )
+
+
 def sqlite_full_check(path: str) -> DeferredCheck:
     """Run the full integrity check of the SQLite store at ``path`` (a fresh read-only open):
     ``(damage, None)``, or ``((), message)`` when the check could not run. Picklable both
     ways, for a worker process."""
     try:
-        store = open_store(path, create=False, read_only=True)
+        store = _sqlite_small_cache(path)
     except ElectlogError as exc:
         return (), f"cannot open {path!r} as a log store: {exc}"
     try:

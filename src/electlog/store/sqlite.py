@@ -171,7 +171,9 @@ class SQLiteStore(_common.DurableStore):
     checkpoint equals that checkpoint's root; any failure raises
     :class:`~electlog.errors.StoreCorruptedError`. ``read_only=True`` opens without write access.
     ``timeout`` is how long a writer waits for another writer's lock (seconds);
-    ``cache_bytes`` bounds the in-memory cache of Merkle node blocks used for fast proofs.
+    ``cache_bytes`` bounds the in-memory cache of Merkle node blocks used for fast proofs;
+    ``page_cache_bytes`` SQLite's own page cache (``PRAGMA cache_size``; a one-pass scan such as
+    the auditor's full check needs little).
     """
 
     supports_multiprocess: Final = True
@@ -189,8 +191,12 @@ class SQLiteStore(_common.DurableStore):
         read_only: bool = False,
         timeout: float = 120.0,
         cache_bytes: int = 64 << 20,
+        page_cache_bytes: int = 32 << 20,
     ) -> None:
         _common.check_origin_arg(origin)
+        if isinstance(page_cache_bytes, bool) or not isinstance(page_cache_bytes, int):
+            raise UsageError("page_cache_bytes must be an int")
+        self._page_cache_kib = max(64, page_cache_bytes >> 10)
         try:
             self._path = Path(os.fspath(path))
         except TypeError as exc:
@@ -232,7 +238,7 @@ class SQLiteStore(_common.DurableStore):
             self._raise(exc, "open")
         try:
             harden_connection(conn, read_only=self._read_only)
-            conn.execute("PRAGMA cache_size = -32768")
+            conn.execute(f"PRAGMA cache_size = -{self._page_cache_kib}")
             if not self._read_only:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
                 if mode is None or str(mode[0]).lower() != "wal":
