@@ -472,10 +472,10 @@ def test_oversized_files_are_refused_without_reading_them(tmp_path: Path) -> Non
     out = _exported(tmp_path)
     with open(out / "checkpoint", "ab") as fh:
         fh.truncate(5 << 30)  # a sparse 5 GB checkpoint
-    with pytest.raises(TilesError, match="more than 1048576"):
+    with pytest.raises(TilesError, match="larger than 1048576 bytes"):
         TilesReader(out)
     out = _exported(tmp_path / "b")
     with open(out / "tile/entries/001", "ab") as fh:
         fh.truncate(5 << 30)
-    with pytest.raises(TilesError, match=r"entries/001 is 5368709120 bytes, more than"):
+    with pytest.raises(TilesError, match=r"entries/001 is larger than \d+ bytes \(5368709120"):
         TilesReader(out).verify()

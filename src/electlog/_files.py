@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
-__all__ = ["NotASmallFileError", "read_small_file"]
+__all__ = ["NotASmallFileError", "fsync_dir", "read_regular_fd", "read_small_file"]
 
 
 class NotASmallFileError(ValueError):
@@ -24,21 +24,43 @@ def read_small_file(path: str | os.PathLike[str], limit: int) -> bytes:
     directory or a file larger than ``limit``."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise NotASmallFileError("is not a regular file (a FIFO, device, socket or directory)")
-        if st.st_size > limit:
-            raise NotASmallFileError(f"is larger than {limit} bytes ({st.st_size} bytes)")
-        chunks: list[bytes] = []
-        total = 0
-        while total <= limit:
-            block = os.read(fd, min(limit + 1 - total, 1 << 20))
-            if not block:
-                break
-            chunks.append(block)
-            total += len(block)
-        if total > limit:
-            raise NotASmallFileError(f"is larger than {limit} bytes")
-        return b"".join(chunks)
+        return read_regular_fd(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def read_regular_fd(fd: int, limit: int) -> bytes:
+    """The bytes of the open file ``fd`` (not closed), which must be a regular file of at most
+    ``limit`` bytes: :class:`NotASmallFileError` otherwise, before reading more than
+    ``limit + 1`` bytes (a file that grows while it is read is caught too)."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise NotASmallFileError("is not a regular file (a FIFO, device, socket or directory)")
+    if st.st_size > limit:
+        raise NotASmallFileError(f"is larger than {limit} bytes ({st.st_size} bytes)")
+    chunks: list[bytes] = []
+    total = 0
+    while total <= limit:
+        block = os.read(fd, min(limit + 1 - total, 1 << 20))
+        if not block:
+            break
+        chunks.append(block)
+        total += len(block)
+    if total > limit:
+        raise NotASmallFileError(f"is larger than {limit} bytes")
+    return b"".join(chunks)
+
+
+def fsync_dir(directory: str | os.PathLike[str]) -> None:
+    """Make a rename or a new file in ``directory`` durable (best effort: a directory that
+    cannot be opened or fsynced, as on some file systems, is passed over)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a directory
     finally:
         os.close(fd)

@@ -667,6 +667,28 @@ class Replay:
             return DEFAULT_TIME_TOLERANCE
         return state.rules.time_tolerance_seconds
 
+    def _too_early(self, i: int, t: int, lower: int, previous: tuple[int, int, int]) -> None:
+        """Report entry ``i`` claiming ``t``, earlier than ``lower``: the latest cosignature of
+        ``previous`` (size, latest stamp, position), a checkpoint not covering it, minus the
+        tolerance."""
+        size, stamp, position = previous
+        self.sink.add(
+            F.RULE_TIME_INCONSISTENT,
+            i,
+            f"entry {i} claims {_iso_us(t)}, earlier than the latest cosignature "
+            f"({_iso(stamp)}) of checkpoint {position} (size {size}) that does not cover it, "
+            f"minus the tolerance of {self.time_tolerance()} s",
+            {
+                "claimed_time": t,
+                "bound": lower,
+                "bound_kind": "not_before",
+                "checkpoint": position,
+                "checkpoint_size": size,
+                "cosignature_timestamp": stamp,
+                "tolerance_seconds": self.time_tolerance(),
+            },
+        )
+
     def _witness_time(self) -> None:
         """Bind every entry's claimed time to the witnesses' cosignature times (GUIDE §4):
         not later than the earliest cosignature of the first quorum checkpoint covering the
@@ -723,23 +745,7 @@ class Replay:
                         },
                     )
                 elif lower is not None and t < lower and previous is not None:
-                    add(
-                        F.RULE_TIME_INCONSISTENT,
-                        i,
-                        f"entry {i} claims {_iso_us(t)}, earlier than the latest cosignature "
-                        f"({_iso(previous[1])}) of checkpoint {previous[2]} (size {previous[0]}) "
-                        f"that does not cover it, minus the tolerance of "
-                        f"{self.time_tolerance()} s",
-                        {
-                            "claimed_time": t,
-                            "bound": lower,
-                            "bound_kind": "not_before",
-                            "checkpoint": previous[2],
-                            "checkpoint_size": previous[0],
-                            "cosignature_timestamp": previous[1],
-                            "tolerance_seconds": self.time_tolerance(),
-                        },
-                    )
+                    self._too_early(i, t, lower, previous)
             start = size
             previous = (size, hi, position)
         if previous is not None:  # the unwitnessed tail: only the lower bound applies
@@ -747,23 +753,7 @@ class Replay:
             for i in range(start, n):
                 t = times[i]
                 if t != _NO_TIME and t < lower:
-                    add(
-                        F.RULE_TIME_INCONSISTENT,
-                        i,
-                        f"entry {i} claims {_iso_us(t)}, earlier than the latest cosignature "
-                        f"({_iso(previous[1])}) of checkpoint {previous[2]} (size {previous[0]}) "
-                        f"that does not cover it, minus the tolerance of "
-                        f"{self.time_tolerance()} s",
-                        {
-                            "claimed_time": t,
-                            "bound": lower,
-                            "bound_kind": "not_before",
-                            "checkpoint": previous[2],
-                            "checkpoint_size": previous[0],
-                            "cosignature_timestamp": previous[1],
-                            "tolerance_seconds": self.time_tolerance(),
-                        },
-                    )
+                    self._too_early(i, t, lower, previous)
 
     def _prior(self, since: str, what: str) -> dict[str, Any]:
         """Check a checkpoint seen before (``--since`` or the trust file's pin, named by

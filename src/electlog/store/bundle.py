@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 import attrs
 
 from .. import codec
+from .._files import fsync_dir
 from ..checkpoint import Checkpoint
 from ..errors import (
     BundleError,
@@ -213,7 +214,7 @@ def export_bundle(
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except OSError as exc:
         msg = f"writing bundle {str(target)!r} failed: {exc}"
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -229,19 +230,6 @@ def export_bundle(
         sha256=trailer,
         size_bytes=total,
     )
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot fsync a directory
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------- reading

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Final, NoReturn
 
 from .. import merkle
+from .._files import fsync_dir
 from ..checkpoint import Checkpoint
 from ..errors import (
     CheckpointError,
@@ -129,19 +130,6 @@ def check_schema(conn: sqlite3.Connection, where: str) -> None:
         raise StoreCorruptedError(
             f"{where}: not an electlog store: its schema is not electlog's ({what})"
         )
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot fsync a directory
-    finally:
-        os.close(fd)
 
 
 class _SQLiteTx(_common.StagingTx):
@@ -491,7 +479,7 @@ class SQLiteStore(_common.DurableStore):
                 finally:
                     os.close(fd)
                 os.replace(tmp, target)
-                _fsync_dir(target.parent)
+                fsync_dir(target.parent)
             except OSError as exc:
                 with suppress(OSError):
                     tmp.unlink()

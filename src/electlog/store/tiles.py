@@ -23,7 +23,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import stat
 import struct
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from .. import merkle
+from .._files import NotASmallFileError, read_regular_fd
 from ..checkpoint import Checkpoint
 from ..errors import (
     CheckpointError,
@@ -129,22 +129,10 @@ def _read_regular(directory: Path, rel: str, limit: int) -> bytes:
             raise
         os.close(fd)
         fd = sub
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise TilesError(f"{directory / rel} is not a regular file (a FIFO, device or socket)")
-        if st.st_size > limit:
-            raise TilesError(f"{directory / rel} is {st.st_size} bytes, more than {limit}")
-        chunks: list[bytes] = []
-        total = 0
-        while total <= limit:
-            block = os.read(fd, min(limit + 1 - total, 1 << 20))
-            if not block:
-                break
-            chunks.append(block)
-            total += len(block)
-        if total > limit:
-            raise TilesError(f"{directory / rel} is larger than {limit} bytes")
-        return b"".join(chunks)
+        try:
+            return read_regular_fd(fd, limit)
+        except NotASmallFileError as exc:
+            raise TilesError(f"{directory / rel} {exc}") from exc
     finally:
         os.close(fd)
 
