@@ -5,7 +5,10 @@ through the :class:`~electlog.election.facade.Election` facade on an in-memory l
 ``(log, keys, election)``. :class:`Scenario` exposes the phases one by one, so a test can stop
 before a phase and submit an event that breaks a rule. Everything derives from ``seed``: keys,
 salts, the order of ballots; the counts (and so the outcome, including one supplementary round
-in community ``c1``) are fixed by construction.
+in community ``c1``) are fixed by construction. Keys, the dedup secret and the salts are derived
+from the public seed so that tests and examples reproduce: they are fixtures, never for a real
+election (a real one takes every key and secret from the operating system's CSPRNG, as
+``electlog demo`` does).
 
 Layout: election day 2026-05-17 (UTC+8). Community ``c1`` (mode ``all_voters``): 30 voters in 15
 households in groups ``c1-g1`` / ``c1-g2``; posts director (1 seat), deputy (1), member (2).

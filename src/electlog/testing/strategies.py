@@ -780,7 +780,8 @@ class ElectionKeys:
 
     @classmethod
     def from_seed(cls, seed: bytes) -> ElectionKeys:
-        """Deterministic keys derived from ``seed``."""
+        """Deterministic keys derived from ``seed`` (test fixtures: drawn elections must
+        shrink and replay; never keys for a real election)."""
         return cls(
             **{
                 name: SigningKey.from_seed(hashlib.sha256(seed + name.encode()).digest())
