@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import random
 import shutil
 import stat
@@ -278,6 +279,8 @@ def _edit_manifest(root: Path, edit: Any) -> None:
         (lambda r: (r / "log.skey").write_text("PRIVATE+KEY+garbage\n"), "log.skey"),
         (lambda r: (r / "authority.pem").write_bytes(b"-----BEGIN x\n"), "authority.pem"),
         (lambda r: (r / "dedup.secret").write_text("abcd\n"), "dedup.secret"),
+        # an oversized file is refused unread (a sparse 2 MiB secret)
+        (lambda r: os.truncate(r / "dedup.secret", 2 << 20), "dedup.secret is larger than"),
         (
             # two role files swapped: each holds a valid key, not the one the manifest lists
             lambda r: (

@@ -223,7 +223,7 @@ def test_after_publication_only_an_upheld_objection_removes() -> None:
     )
     assert v.ids == ("v06",)
     rep = UnitRepRegistered(rep="rep1", community="c1", organisation="company")
-    refused(m, "registrar", rep, C.VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION)
+    refused(m, "registrar", rep, C.REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION)
     m.sub(
         "registrar",
         VoterRemoved(voter="v05", community="c1", reason="objection_upheld", objection="ob1"),

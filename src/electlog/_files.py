@@ -8,10 +8,11 @@ before allocating for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 
-__all__ = ["NotASmallFileError", "fsync_dir", "read_regular_fd", "read_small_file"]
+__all__ = ["NotASmallFileError", "fsync_dir", "read_regular_fd", "read_small_file", "write_atomic"]
 
 
 class NotASmallFileError(ValueError):
@@ -64,3 +65,27 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
         pass  # some file systems cannot fsync a directory
     finally:
         os.close(fd)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` atomically and durably: written to a temporary name in the
+    same directory, fsynced, renamed into place, the directory fsynced. Raises ``OSError``
+    (the temporary file removed); a reader sees the old file or the new one, never a part."""
+    target = os.fspath(path)
+    directory, name = os.path.split(target)
+    tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(directory or ".")

@@ -27,6 +27,7 @@ from .errors import (
     WitnessError,
 )
 from .events import AuthorHead, Entry, chain_break
+from .store._integrity import checkpoint_text
 from .store.base import Store, StoredCheckpoint
 from .store.memory import MemoryStore
 
@@ -256,7 +257,7 @@ class Log:
         if not 0 <= quorum <= len(witnesses):
             raise UsageError(f"quorum {quorum} is outside 0..{len(witnesses)} witnesses")
         n, note = self._sign_checkpoint(signer, size, extensions)
-        text = note[: note.rindex("\n\n") + 1]
+        text = checkpoint_text(note)
         lines: list[str] = []
         cosigners: list[str] = []
         refusals: list[tuple[str, str]] = []
@@ -286,8 +287,7 @@ class Log:
         if not isinstance(note, str):
             raise UsageError("add_checkpoint() takes the signed note as text")
         try:
-            text = note[: note.rindex("\n\n") + 1] if "\n\n" in note else note
-            cp = Checkpoint.from_text(text)
+            cp = Checkpoint.from_text(checkpoint_text(note))
         except (NoteError, CheckpointError) as exc:
             raise AppendError(f"not a checkpoint note: {exc}") from exc
         if cp.origin != self.origin:

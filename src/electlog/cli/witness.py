@@ -8,19 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..checkpoint import NoteVerifier, WitnessSigner
-from ..errors import StorageError, UsageError
+from ..errors import UsageError
+from .keys import _read_text
 
 __all__ = ["register"]
 
 
 def _read_key(path: str) -> WitnessSigner:
-    try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise StorageError(f"cannot read witness key {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"witness key {path} is not UTF-8 text") from None
-    return WitnessSigner.from_skey(text)
+    return WitnessSigner.from_skey(_read_text(path, "witness key"))
 
 
 def _file_clock(path: str) -> Callable[[], int]:

@@ -237,7 +237,7 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(
             VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION,
             "after the roll's first publication, a removal without reason 'objection_upheld' "
-            "citing an upheld objection, or a unit representative registered",
+            "citing an upheld objection",
         ),
         _r(
             ROLL_FROZEN,
@@ -247,7 +247,8 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(
             REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION,
             "a registration after the roll's first "
-            "publication that does not cite an upheld objection for that voter",
+            "publication that does not cite an upheld objection for that voter, or a unit "
+            "representative registered after it (no objection adds one)",
         ),
         _r(
             ROLL_PUBLISHED_LATE,

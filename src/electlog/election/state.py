@@ -1253,8 +1253,9 @@ class ElectionState:
         self._roll_open(cs, "unit representative", ev.rep)
         if cs.roll_day is not None:
             raise _violation(
-                C.VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION,
-                "unit representative registered after the roll's publication",
+                C.REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION,
+                "unit representative registered after the roll's publication (no objection "
+                "can add one)",
                 ev.rep,
             )
         if ev.rep in cs.reps or ev.rep in self.voters:
@@ -1737,12 +1738,7 @@ class ElectionState:
                 "voting before the community's proxy list is published",
                 ev.unit,
             )
-        if rs.counting_at is not None:
-            raise _violation(
-                C.PHASE_OUT_OF_WINDOW,
-                f"round {ev.round} of {ev.community}: counting began at entry {rs.counting_at}",
-                ev.unit,
-            )
+        self._counting_not_begun(ev.community, ev.round, "unit.opened", ev.unit)
         self._check_observers(cs, ev.observers, ev.unit)
         busy = sorted(o for o in set(ev.observers) if o in cs.observing)
         if busy:
@@ -1782,19 +1778,20 @@ class ElectionState:
                 if observing.get(o) == unit.unit:
                     del observing[o]
 
-    def _counting_not_begun(self, unit: UnitState, what: str, *ids: str) -> None:
-        rs = self.communities[unit.community].rounds.get(unit.round)
+    def _counting_not_begun(self, community: str, number: int, what: str, *ids: str) -> None:
+        """Phases by log order: once a round's first box is opened, nothing more is issued,
+        opened or sealed for that round, whatever time an event claims."""
+        rs = self.communities[community].rounds.get(number)
         if rs is not None and rs.counting_at is not None:
             raise _violation(
                 C.PHASE_OUT_OF_WINDOW,
-                f"{what}: counting of {unit.community} round {unit.round} began at entry "
-                f"{rs.counting_at}",
+                f"{what}: counting of {community} round {number} began at entry {rs.counting_at}",
                 *ids,
             )
 
     def _check_box_sealed(self, ctx: EventContext, ev: BoxSealed) -> None:
         unit = self._open_unit(ev.unit, "box.sealed")
-        self._counting_not_begun(unit, "box.sealed", ev.box)
+        self._counting_not_begun(unit.community, unit.round, "box.sealed", ev.box)
         if ev.box in self.boxes:
             raise _violation(C.BOX_SEQUENCE, "box already sealed", ev.box)
 
@@ -1918,7 +1915,7 @@ class ElectionState:
 
     def _check_ballot_issued(self, ctx: EventContext, ev: BallotIssued) -> None:
         unit = self._open_unit(ev.unit, "ballot.issued")
-        self._counting_not_begun(unit, "ballot.issued", ev.unit, ev.voter)
+        self._counting_not_begun(unit.community, unit.round, "ballot.issued", ev.unit, ev.voter)
         cs = self.communities[unit.community]
         rs = cs.rounds[unit.round]
         principal = ev.voter

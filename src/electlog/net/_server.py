@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
 import threading
 import time
@@ -25,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from .._files import write_atomic
 from ..errors import ElectlogError, StorageError, UsageError
 from ._witness import MAX_REQUEST_BYTES, Witness
 
@@ -170,9 +170,10 @@ def _url(sock: socket.socket) -> str:
 
 
 def _write_ready(path: Path, url: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(url + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        write_atomic(path, (url + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise StorageError(f"cannot write the ready file {path}: {exc.strerror}") from None
 
 
 def serve_witness(
@@ -187,16 +188,23 @@ def serve_witness(
 ) -> None:
     """Serve ``witness`` on ``listen`` (``HOST:PORT``) until SIGINT or SIGTERM.
 
-    Once it accepts connections it prints ``electlog witness: listening on URL`` and, with
-    ``ready_file``, writes the URL (with the actual port when ``listen`` asked for port 0) to
-    that file, atomically."""
+    With ``ready_file`` it writes the URL (with the actual port when ``listen`` asked for port
+    0) to that file, atomically, once the socket listens (connections queue until served); once
+    it accepts connections it prints ``electlog witness: listening on URL``."""
     host, port = parse_listen(listen)
     sock = _bind(host, port)
     url = _url(sock)
 
-    def ready() -> None:
-        if ready_file is not None:
+    # the socket already listens: a client that reads the ready file now is queued until the
+    # server accepts; a ready file that cannot be written stops here, before serving
+    if ready_file is not None:
+        try:
             _write_ready(Path(ready_file), url)
+        except StorageError:
+            sock.close()
+            raise
+
+    def ready() -> None:
         print(f"electlog witness: listening on {url}", flush=True)
 
     app = witness_app(

@@ -44,6 +44,7 @@ from typing import Any, Final
 import attrs
 
 from electlog import _json
+from electlog._files import NotASmallFileError, read_small_file
 from electlog.checkpoint import NoteSigner, WitnessSigner
 from electlog.election.rules import Role
 from electlog.errors import ElectlogError, KeySetError, StorageError, UsageError
@@ -352,6 +353,21 @@ def _write_line(path: Path, text: str) -> None:
     write_secret_file(path, (text + "\n").encode("utf-8"))
 
 
+_MAX_KEY_FILE: Final = 1 << 20
+"""No file of a key set (manifest, key, secret) is larger; a larger one is refused unread."""
+
+
+def _read_bounded(path: Path) -> bytes:
+    """A key-set file's bytes: a regular file of at most :data:`_MAX_KEY_FILE` bytes (never a
+    FIFO or device, never read without bound), else :class:`KeySetError` naming it."""
+    try:
+        return read_small_file(path, _MAX_KEY_FILE)
+    except OSError as exc:
+        raise KeySetError(f"cannot read {path}: {exc.strerror}") from None
+    except NotASmallFileError as exc:
+        raise KeySetError(f"{path} {exc}") from None
+
+
 class _Manifest:
     """A parsed manifest and the directory its files are in; every failure is a
     :class:`KeySetError` naming the manifest or the file."""
@@ -360,9 +376,7 @@ class _Manifest:
         self.root = root
         self.path = path
         try:
-            self.data = _json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise KeySetError(f"cannot read {path}: {exc.strerror}") from None
+            self.data = _json.loads(_read_bounded(path).decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise KeySetError(f"{path} is not a JSON manifest (corrupt?): {exc}") from None
         if not isinstance(self.data, dict):
@@ -386,9 +400,7 @@ class _Manifest:
 
     def read(self, path: Path) -> str:
         try:
-            return path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise KeySetError(f"cannot read {path}: {exc.strerror}") from None
+            return _read_bounded(path).decode("utf-8").strip()
         except UnicodeDecodeError:
             raise KeySetError(f"{path} is not UTF-8 text (corrupt?)") from None
 
@@ -402,10 +414,7 @@ class _Manifest:
 
     def signing_key(self, entry: dict[str, Any], what: str) -> SigningKey:
         path = self.file(entry, what)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise KeySetError(f"cannot read {path}: {exc.strerror}") from None
+        data = _read_bounded(path)
         try:
             key = SigningKey.from_pem(data)
         except ElectlogError as exc:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Final, NoReturn
 
 from .. import merkle
-from .._files import fsync_dir
+from .._files import NotASmallFileError, read_small_file, write_atomic
 from ..checkpoint import Checkpoint
 from ..errors import (
     CheckpointError,
@@ -396,16 +396,15 @@ class SQLiteStore(_common.DurableStore):
         this file existed, or one that never had a checkpoint)."""
         path = self.sidecar_path
         try:
-            with path.open("rb") as fh:
-                raw = fh.read(MAX_STORED_NOTE_SIZE + 1)
+            raw = read_small_file(path, MAX_STORED_NOTE_SIZE)
         except FileNotFoundError:
             return None
         except OSError as exc:
             problem = f"cannot be read: {exc.strerror}"
+        except NotASmallFileError as exc:
+            problem = f"is not a checkpoint note: it {exc}"
         else:
             try:
-                if len(raw) > MAX_STORED_NOTE_SIZE:
-                    raise UsageError(f"it is longer than {MAX_STORED_NOTE_SIZE} bytes")
                 note = raw.decode("utf-8")
                 return Checkpoint.from_text(checkpoint_text(note)), note
             except (UnicodeDecodeError, CheckpointError, UsageError) as exc:
@@ -468,21 +467,9 @@ class SQLiteStore(_common.DurableStore):
                 return
             note = str(row[1]).encode("utf-8")
             target = self.sidecar_path
-            tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-                try:
-                    view = memoryview(note)
-                    while view:
-                        view = view[os.write(fd, view) :]
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(tmp, target)
-                fsync_dir(target.parent)
+                write_atomic(target, note)
             except OSError as exc:
-                with suppress(OSError):
-                    tmp.unlink()
                 msg = (
                     f"{self._where}: the checkpoint was stored, but keeping a copy in "
                     f"{str(target)!r} failed: {exc.strerror}"
