@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import attrs
 
-from electlog.election.codes import RULES
+from electlog.election.codes import RULES, TIME_INCONSISTENT
 
 __all__ = [
     "AUDIT_FINDINGS_CAPPED",
@@ -71,7 +71,9 @@ class Severity(enum.StrEnum):
     """Nothing is proved wrong, but something an audit relies on is missing (no checkpoint,
     entries no witness vouches for)."""
     INFO = "info"
-    """Worth knowing, not a fault (a write-in naming nobody on the roll)."""
+    """Worth knowing, not a fault: the finding of a rule of kind ``void`` (a post counted void,
+    as the law says). No finding of this version is info; the severity stays for reports
+    that carry one."""
 
 
 @attrs.frozen(kw_only=True)
@@ -139,7 +141,7 @@ EVENT_MALFORMED: Final = "event.malformed"
 ELECTION_REPLAY_ERROR: Final = "election.replay_error"
 ELECTION_INCOMPLETE: Final = "election.incomplete"
 SECRECY_VOTER_LINKED_TO_MARKS: Final = "secrecy.voter_linked_to_marks"
-RULE_TIME_INCONSISTENT: Final = "rule.time.inconsistent"
+RULE_TIME_INCONSISTENT: Final = RULE_PREFIX + TIME_INCONSISTENT
 """The finding code of the election rule ``time.inconsistent`` (per-author claimed times, checked
 by the writers' rules), which the auditor also reports when a claimed time is not bound to the
 witnesses' cosignature times (docs/auditing.md, "Witness time")."""
@@ -327,4 +329,4 @@ def finding_info(code: str) -> FindingInfo:
 
 def all_codes() -> list[str]:
     """Every documented finding code: the fixed ones and ``rule.<code>`` for every rule."""
-    return list(dict.fromkeys([*FINDINGS, *(rule_finding_code(code) for code in RULES)]))
+    return [*FINDINGS, *(rule_finding_code(code) for code in RULES)]

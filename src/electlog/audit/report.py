@@ -7,7 +7,13 @@ from typing import Any, Final
 
 import attrs
 
-from .findings import Finding, Severity
+from .findings import (
+    AUDIT_FINDINGS_CAPPED,
+    ELECTION_INCOMPLETE,
+    LOG_UNWITNESSED_TAIL,
+    Finding,
+    Severity,
+)
 
 __all__ = [
     "INCOMPLETE_CODES",
@@ -38,7 +44,7 @@ VERDICT_CLEAN_IN_PROGRESS: Final = "clean_in_progress"
 so far, up to the phase and checkpoint in ``Report.progress`` (exit status 0)."""
 VERDICTS: Final = (VERDICT_CLEAN, VERDICT_INCOMPLETE, VERDICT_FINDINGS, VERDICT_CLEAN_IN_PROGRESS)
 
-INCOMPLETE_CODES: Final = frozenset({"election.incomplete", "log.unwitnessed_tail"})
+INCOMPLETE_CODES: Final = frozenset({ELECTION_INCOMPLETE, LOG_UNWITNESSED_TAIL})
 """The finding codes that only say the log is not finished (verdict ``incomplete``, or clean so
 far in an in-progress audit)."""
 
@@ -184,7 +190,7 @@ def verdict_of(findings: tuple[Finding, ...], *, in_progress: bool = False) -> s
         if f.code in INCOMPLETE_CODES:
             incomplete = True
             continue
-        if f.code == "audit.findings_capped" and f.evidence.get("code") in INCOMPLETE_CODES:
+        if f.code == AUDIT_FINDINGS_CAPPED and f.evidence.get("code") in INCOMPLETE_CODES:
             incomplete = True
             continue
         return VERDICT_FINDINGS

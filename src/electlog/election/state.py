@@ -1330,11 +1330,7 @@ class ElectionState:
             )
         if ev.serial in ge.serials:
             raise _violation(C.BALLOT_DUPLICATE_SERIAL, "serial already recorded", ev.serial.hex())
-        roll = cs.roll
-        group = ev.group
-        self._writeins_registered(
-            ev.marks, lambda v: (r := roll.get(v)) is not None and r.group == group
-        )
+        self._writeins_registered(ev.marks, self._group_member(cs, ev.group))
 
     def _apply_household_cast(self, ctx: EventContext, ev: HouseholdBallotCast) -> None:
         ge = self._group_for_apply(ev.community, ev.group)
@@ -1342,11 +1338,7 @@ class ElectionState:
             return
         ge.serials.add(ev.serial)
         cs = self.communities[ev.community]
-        roll = cs.roll
-        group = ev.group
-        marks, voided = self._effective_marks(
-            ev.marks, lambda v: (r := roll.get(v)) is not None and r.group == group
-        )
+        marks, voided = self._effective_marks(ev.marks, self._group_member(cs, ev.group))
         ge.void_writeins += voided
         ge.tally.add(marks)
 
@@ -1391,6 +1383,13 @@ class ElectionState:
                 what,
                 *(str(d) for d in diffs),
             )
+
+    @staticmethod
+    def _group_member(cs: CommunityState, group: str) -> Callable[[str], bool]:
+        """Who a household ballot of ``group`` may write in: a registered voter of that group
+        (the one predicate of the household ballots' check and apply)."""
+        roll = cs.roll
+        return lambda v: (r := roll.get(v)) is not None and r.group == group
 
     @staticmethod
     def _writeins_registered(
