@@ -11,7 +11,6 @@ the connection instead of delivering it. The restart test starts its own server 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import pwd
 import select
@@ -28,6 +27,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from conftest import _free_port, _pg_bin
 from electlog import merkle
 from electlog.checkpoint import NoteSigner
 from electlog.errors import (
@@ -128,20 +128,6 @@ def test_terminated_backend_between_calls(postgres_server: str, postgres_dsn: st
 
 
 # --------------------------------------------------------------------------- server restart
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    hits = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return hits[-1] if hits else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _OwnServer:
