@@ -3,10 +3,35 @@ a third-party verifier has to get right."""
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
+from audit_support import (
+    ElectionLog,
+    body_of,
+    build_election,
+    rechain,
+    resign,
+    seed,
+    write_bundle,
+)
+from electlog import merkle
+from electlog.audit import audit, finding_info
+from electlog.checkpoint import (
+    MAX_TREE_SIZE,
+    Checkpoint,
+    NoteSigner,
+    WitnessSigner,
+    cosign,
+    open_note,
+    sign_note,
+    verify_checkpoint,
+)
+from electlog.codec import decode_map, encode
 from electlog.election.events import (
     BallotIssued,
     BallotRecorded,
@@ -22,7 +47,27 @@ from electlog.election.progress import community_progress
 from electlog.election.rules import REVOTE_RULES, RuleSet
 from electlog.election.scenario import UNIT_OBSERVERS, Scenario
 from electlog.election.tally import PostMarks, PostSpec, RoundResult, tally_round
-from electlog.errors import EntryError, UsageError
+from electlog.errors import (
+    AuditError,
+    BundleError,
+    CheckpointError,
+    ConsistencyProofError,
+    EntryError,
+    InclusionProofError,
+    NoteError,
+    UsageError,
+)
+from electlog.events import (
+    MAX_ENTRY_SIZE,
+    SIGNATURE_CONTEXT,
+    ZERO_HASH,
+    Entry,
+    Statement,
+    _check_text,
+)
+from electlog.keys import SigningKey
+from electlog.log import Log
+from electlog.store import BundleReader
 
 # --------------------------------------------------------------------------- item 2: re-votes
 
@@ -198,3 +243,317 @@ def test_revote_rule_keeps_old_rule_bodies_and_hashes() -> None:
         RuleSet.from_body({**default.to_body(), "revote_rule": "coin"})
     with pytest.raises(UsageError, match="revote_rule"):
         RuleSet(revote_rule="coin")
+
+
+# --------------------------------------------------------------------------- item 1
+
+
+@pytest.fixture(scope="module")
+def el() -> ElectionLog:
+    return build_election(0)
+
+
+def test_auditor_reports_an_unregistered_write_in(el: ElectionLog) -> None:
+    """A ballot whose write-in names nobody on the roll (the writer refuses it) is the error
+    rule.writein.not_registered when a tampered or foreign log carries it."""
+    entries = list(el.entries)
+    i = el.index_of("ballot.recorded")
+    body = body_of(entries[i])
+    post = sorted(body["marks"])[0]
+    body["marks"][post] = {"against": [], "for": [], "write_ins": ["nobody-on-the-roll"]}
+    entries[i] = resign(entries[i], el.keys.counting, body=body)
+    report = audit(el.source(rechain(entries, i, el.key_map())), el.trust)
+    (finding,) = report.by_code("rule.writein.not_registered")
+    assert finding.index == i and finding.severity.value == "error"
+    assert finding_info("rule.writein.not_registered").severity.value == "error"
+
+
+# --------------------------------------------------------------------------- item 3
+
+
+def _sized_entry(size: int, key: SigningKey) -> bytes:
+    """Canonical signed entry bytes of exactly ``size`` bytes (the body pads it), assembled
+    without electlog's size check."""
+
+    def build(pad: int) -> bytes:
+        st = Statement(
+            log="example.org/size",
+            type="demo.pad",
+            schema=1,
+            author=key.key_id,
+            seq=1,
+            prev=ZERO_HASH,
+            time=0,
+            body={"pad": b"x" * pad},
+        ).to_bytes()
+        sig = key.sign(SIGNATURE_CONTEXT + st)
+        return encode({"key": key.public.raw, "sig": sig, "stmt": st})
+
+    base = len(build(1000))
+    data = build(1000 + size - base)
+    assert len(data) == size
+    return data
+
+
+def test_entry_of_exactly_the_maximum_size_and_one_byte_over(tmp_path: Path) -> None:
+    key = SigningKey.from_seed(seed(9))
+    assert MAX_ENTRY_SIZE == 65_535
+    largest = _sized_entry(MAX_ENTRY_SIZE, key)
+    entry = Entry.from_bytes(largest)
+    log = Log("example.org/size")
+    log.append(entry)
+    write_bundle(tmp_path / "ok.bundle", log.origin, [largest], [])
+    with BundleReader(tmp_path / "ok.bundle") as reader:
+        assert [data for _, data, _ in reader] == [largest]
+
+    over = _sized_entry(MAX_ENTRY_SIZE + 1, key)
+    with pytest.raises(EntryError, match="65536 bytes, more than 65535"):
+        Entry.from_bytes(over)
+    with pytest.raises(EntryError, match="more than 65535"):
+        Entry.create(Statement.from_bytes(decode_map(over)["stmt"]), key)
+    write_bundle(tmp_path / "over.bundle", log.origin, [over], [])
+    with BundleReader(tmp_path / "over.bundle") as reader, pytest.raises(BundleError) as err:
+        list(reader)
+    assert "65536 bytes, more than 65535" in str(err.value) and err.value.last_good_index == -1
+
+
+# --------------------------------------------------------------------------- item 4
+
+FORMAT = (Path(__file__).resolve().parent.parent / "docs" / "format.md").read_text("utf-8")
+
+
+def _documented_forbidden() -> set[int]:
+    block = FORMAT[
+        FORMAT.index("<!-- forbidden-characters -->") : FORMAT.index(
+            "<!-- /forbidden-characters -->"
+        )
+    ]
+    out: set[int] = set()
+    for first, last in re.findall(r"U\+([0-9A-F]{4})(?:–U\+([0-9A-F]{4}))?", block):
+        out.update(range(int(first, 16), int(last or first, 16) + 1))
+    return out
+
+
+def _statement(**changes: object) -> Statement:
+    fields: dict[str, object] = {
+        "log": "example.org/chars",
+        "type": "demo.char",
+        "schema": 1,
+        "author": bytes(32),
+        "seq": 1,
+        "prev": ZERO_HASH,
+        "time": 0,
+        "body": {},
+    }
+    fields.update(changes)
+    statement = Statement(**fields)  # type: ignore[arg-type]
+    statement.validate()
+    return statement
+
+
+def test_forbidden_characters_of_log_and_type_are_exactly_the_documented_ones() -> None:
+    forbidden = _documented_forbidden()
+    assert {0x00, 0x20, 0x7F, 0x80, 0x85, 0x9F, 0xA0, 0x3000} <= forbidden
+    assert 0x200B not in forbidden and 0xFEFF not in forbidden and 0x21 not in forbidden
+    # every Unicode white-space character is forbidden
+    assert {c for c in range(0x110000) if chr(c).isspace()} <= forbidden
+    rejected = set()
+    for c in range(0x110000):
+        if 0xD800 <= c <= 0xDFFF:
+            continue  # not a character of valid UTF-8
+        try:
+            _check_text(f"a{chr(c)}b", "type", 64)
+        except EntryError:
+            rejected.add(c)
+    assert rejected == forbidden
+    for c in (0x7F, 0x80, 0x85, 0x9F, 0xA0, 0x2028):  # through the public statement API
+        with pytest.raises(EntryError, match=f"U\\+{c:04X}"):
+            _statement(type=f"demo.{chr(c)}")
+        with pytest.raises(EntryError, match="white space or control"):
+            _statement(log=f"example.org/{chr(c)}")
+    assert _statement(type="demo.\u200b\ufeff名").type == "demo.\u200b\ufeff名"
+
+
+def test_checkpoint_control_characters_are_c0_without_newline() -> None:
+    root = base64.b64encode(bytes(32)).decode()
+    for c in (0x7F, 0x80, 0x85, 0x9F, 0xA0, 0x2028):
+        cp = Checkpoint.from_text(f"origin\n1\n{root}\next{chr(c)}\n")
+        assert cp.extensions == (f"ext{chr(c)}",)
+    for c in (*range(0x0A), *range(0x0B, 0x20)):
+        with pytest.raises(CheckpointError, match="control character"):
+            Checkpoint.from_text(f"origin\n1\n{root}\next{chr(c)}\n")
+
+
+# --------------------------------------------------------------------------- item 5
+
+
+def _raw_entry(key: SigningKey, **fields: object) -> bytes:
+    """Entry bytes of any statement map, signed, with no statement validation."""
+    st = encode(fields)
+    return encode({"key": key.public.raw, "sig": key.sign(SIGNATURE_CONTEXT + st), "stmt": st})
+
+
+def test_a_first_statement_with_a_nonzero_prev_is_malformed_not_a_chain_error(
+    el: ElectionLog,
+) -> None:
+    with pytest.raises(EntryError, match="seq 1"):
+        _statement(prev=b"\x01" * 32)
+    entries = list(el.entries)
+    i = el.index_of("key.authorised")
+    st = Entry.from_bytes(entries[i], verify=False).statement
+    entries.append(
+        _raw_entry(
+            SigningKey.from_seed(seed(77)),
+            v=1,
+            log=el.origin,
+            type=st.type,
+            schema=1,
+            author=SigningKey.from_seed(seed(77)).key_id,
+            seq=1,
+            prev=b"\x01" * 32,
+            time=st.time,
+            body=st.body,
+        )
+    )
+    report = audit(el.source(entries), el.trust)
+    (finding,) = report.by_code("entry.malformed")
+    assert finding.index == len(entries) - 1 and "seq 1" in finding.message
+    assert not {"chain.prev_mismatch", "chain.seq_gap"} & report.codes()
+
+
+def test_another_schema_version_is_a_malformed_event(el: ElectionLog) -> None:
+    entries = list(el.entries)
+    i = el.index_of("voter.registered", 3)
+    entries[i] = resign(entries[i], el.keys.registrar, schema=2)
+    report = audit(el.source(rechain(entries, i, el.key_map())), el.trust)
+    malformed = report.by_code("event.malformed")
+    assert [f.index for f in malformed] == [i] and "schema version 2" in malformed[0].message
+    assert "entry.malformed" not in report.codes()
+    assert not {c for c in report.codes() if c.startswith("chain.")}
+
+
+# --------------------------------------------------------------------------- item 6
+
+
+LOG_KEY = NoteSigner.generate("log.example/spec", rng_seed=seed(1))
+WITNESS = WitnessSigner.generate("witness.example/spec", rng_seed=seed(2))
+STRANGER = WitnessSigner.generate("stranger.example/spec", rng_seed=seed(3))
+
+
+def _cosigned() -> str:
+    text = Checkpoint(origin=LOG_KEY.name, size=1, root=bytes(32)).to_text()
+    return cosign(
+        cosign(sign_note(text, [LOG_KEY]), WITNESS, 1_700_000_000), STRANGER, 1_700_000_001
+    )
+
+
+def _with_line(note: str, name: str, payload: bytes) -> str:
+    return note + f"— {name} {base64.b64encode(payload).decode()}\n"
+
+
+def test_note_text_ends_at_the_first_newline_of_the_last_blank_line() -> None:
+    text = "first\n\nsecond\n"
+    note = sign_note(text, [LOG_KEY])
+    assert note == text + "\n— " + note.split("— ", 1)[1]
+    assert open_note(note, [LOG_KEY.verifier()]).text == text
+
+
+@pytest.mark.parametrize("length", [71, 73])
+def test_a_known_witness_line_of_the_wrong_length_rejects_the_checkpoint(length: int) -> None:
+    note = _cosigned()
+    line = next(x for x in note.splitlines() if x.startswith(f"— {WITNESS.name} "))
+    raw = base64.b64decode(line.split(" ")[2])
+    assert len(raw) == 4 + 72
+    body = raw[:4] + (raw[4:] + b"\x00")[:length]
+    bad = note.replace(line + "\n", "")
+    bad = _with_line(bad, WITNESS.name, body)
+    with pytest.raises(CheckpointError) as err:
+        verify_checkpoint(bad, LOG_KEY.verifier(), [WITNESS.verifier()], quorum=1)
+    assert "invalid signature for key witness.example/spec" in str(err.value.__cause__)
+    # the same line by a witness nobody trusts is ignored
+    assert verify_checkpoint(bad, LOG_KEY.verifier(), [], quorum=0).size == 1
+
+
+def test_a_non_canonical_line_by_an_unknown_key_rejects_the_whole_note() -> None:
+    note = _cosigned()
+    line = next(x for x in note.splitlines() if x.startswith(f"— {STRANGER.name} "))
+    encoded = line.split(" ")[2]
+    assert encoded.endswith("==")  # 76 bytes: the last character before '==' has 4 spare bits
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = encoded[-3]
+    noncanonical = encoded[:-3] + alphabet[alphabet.index(last) | 1] + "=="
+    assert base64.b64decode(noncanonical) == base64.b64decode(encoded)
+    bad = note.replace(encoded, noncanonical)
+    with pytest.raises(NoteError, match="not canonical base64"):
+        open_note(bad, [LOG_KEY.verifier()])
+    with pytest.raises(CheckpointError):
+        verify_checkpoint(bad, LOG_KEY.verifier(), [WITNESS.verifier()], quorum=1)
+    # the well-formed line of that unknown key is simply ignored
+    opened = open_note(note, [LOG_KEY.verifier()])
+    assert {s.name for s in opened.unverified_sigs} == {WITNESS.name, STRANGER.name}
+
+
+# --------------------------------------------------------------------------- item 7
+
+
+def test_one_range_for_sizes_and_indexes() -> None:
+    top = 2**63 - 1
+    assert merkle.MAX_TREE_SIZE == top == MAX_TREE_SIZE
+    leaf = merkle.leaf_hash(b"")
+    with pytest.raises(InclusionProofError, match="out of range"):
+        merkle.verify_inclusion(leaf, 0, top + 1, [], leaf)
+    with pytest.raises(ConsistencyProofError, match="out of range"):
+        merkle.verify_consistency(1, top + 1, [leaf], leaf, leaf)
+    with pytest.raises(InclusionProofError, match="proof has 0 hashes"):
+        merkle.verify_inclusion(leaf, 0, top, [], leaf)  # in range: judged on its proof
+    root = base64.b64encode(bytes(32)).decode()
+    assert Checkpoint.from_text(f"o\n{top}\n{root}\n").size == top
+    with pytest.raises(CheckpointError, match="exceeds 2\\*\\*63-1"):
+        Checkpoint.from_text(f"o\n{top + 1}\n{root}\n")
+    with pytest.raises(EntryError, match="2\\*\\*63-1"):
+        _statement(seq=top + 1)
+
+
+# --------------------------------------------------------------------------- item 8
+
+
+def test_bundle_note_rules_are_rejected_by_the_reader_and_judged_by_the_auditor(
+    el: ElectionLog, tmp_path: Path
+) -> None:
+    cut = tmp_path / "cut.bundle"
+    write_bundle(cut, el.origin, el.entries[:150], el.notes)  # the last checkpoint is larger
+    with BundleReader(cut) as reader, pytest.raises(BundleError, match="commits to"):
+        list(reader)
+    assert "log.truncated" in audit(cut, el.trust).codes()
+
+    other = NoteSigner.generate("other.example/log", rng_seed=seed(5))
+    foreign = sign_note(Checkpoint(origin=other.name, size=3, root=bytes(32)).to_text(), [other])
+    replayed = tmp_path / "replayed.bundle"
+    write_bundle(replayed, el.origin, el.entries, [*el.notes, foreign])
+    with BundleReader(replayed) as reader, pytest.raises(BundleError, match="is for log"):
+        list(reader)
+    assert audit(replayed, el.trust).codes() == {"checkpoint.signature_invalid"}
+
+    garbage = tmp_path / "garbage.bundle"
+    write_bundle(garbage, el.origin, el.entries, [*el.notes, "not a checkpoint\n"])
+    with BundleReader(garbage) as reader, pytest.raises(BundleError, match="does not parse"):
+        list(reader)
+    assert audit(garbage, el.trust).codes() == {"checkpoint.malformed"}
+
+
+def test_bundle_file_rules_unreadable_after_the_header_and_status_2_before(
+    el: ElectionLog, tmp_path: Path
+) -> None:
+    path = tmp_path / "damaged.bundle"
+    data = bytearray(write_bundle(path, el.origin, el.entries, el.notes))
+    at = data.index(el.entries[100]) + 10  # inside entry 100's payload: its CRC fails
+    data[at] ^= 1
+    path.write_bytes(bytes(data))
+    report = audit(path, el.trust)
+    (finding,) = report.by_code("source.unreadable")
+    assert finding.evidence["last_good_index"] == 99
+    data = bytearray(write_bundle(path, el.origin, el.entries, el.notes))
+    data[0] ^= 1  # the magic
+    path.write_bytes(bytes(data))
+    with pytest.raises(AuditError, match="bad magic"):
+        audit(path, el.trust)
