@@ -88,9 +88,7 @@ def entry_leaf_hash(entry_bytes: bytes) -> bytes:
 _GOOD_TEXT: dict[tuple[str, str, int], None] = {}
 # docs/format.md §2.2 "Forbidden characters": C0 controls and space, DEL and the C1 controls, and
 # the other Unicode white space; spelled out so that it does not depend on a Unicode database
-_BAD_CHAR = re.compile(
-    "[\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-)
+_BAD_CHAR = re.compile("[\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 
 
 def _check_text(value: object, field: str, max_len: int) -> str:
