@@ -4,6 +4,7 @@ a third-party verifier has to get right."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,11 +21,12 @@ from audit_support import (
     write_bundle,
 )
 from electlog import merkle
-from electlog.audit import audit, finding_info
+from electlog.audit import Trust, audit, finding_info
 from electlog.checkpoint import (
     MAX_TREE_SIZE,
     Checkpoint,
     NoteSigner,
+    NoteVerifier,
     WitnessSigner,
     cosign,
     open_note,
@@ -557,3 +559,22 @@ def test_bundle_file_rules_unreadable_after_the_header_and_status_2_before(
     path.write_bytes(bytes(data))
     with pytest.raises(AuditError, match="bad magic"):
         audit(path, el.trust)
+
+
+# --------------------------------------------------------------------------- item 10
+
+
+def test_trust_file_accepts_a_witness_note_key_as_documented(el: ElectionLog) -> None:
+    """docs/auditing.md: a witness's 0x01 note verifier key is accepted in the trust file and
+    read as its 0x04 cosignature key."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "auditing.md").read_text("utf-8")
+    assert "type `0x01`" in doc and "strict rule (§2.3)" in doc and "strict rule (§2.1)" not in doc
+    witness = el.witnesses[0]
+    public = base64.b64decode(witness.vkey.split("+")[2])[1:]
+    as_note = NoteVerifier(witness.name, public).vkey  # type byte 0x01 and the 0x01 key id
+    assert as_note != witness.vkey
+    trust = Trust.from_json(
+        json.dumps({**el.trust.to_dict(), "witnesses": [as_note, el.witnesses[1].vkey]})
+    )
+    assert trust.witnesses[0].vkey == witness.vkey
+    assert audit(el.source(), trust).verdict == "clean"
