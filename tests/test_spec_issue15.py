@@ -578,3 +578,24 @@ def test_trust_file_accepts_a_witness_note_key_as_documented(el: ElectionLog) ->
     )
     assert trust.witnesses[0].vkey == witness.vkey
     assert audit(el.source(), trust).verdict == "clean"
+
+
+def _resized_line(note: str, prefix: str, change: int) -> str:
+    line = next(x for x in note.splitlines() if x.startswith(prefix))
+    dash, name, encoded = line.split(" ")
+    raw = base64.b64decode(encoded)
+    raw = raw + b"\x00" * change if change > 0 else raw[:change]
+    return note.replace(line, f"{dash} {name} {base64.b64encode(raw).decode()}")
+
+
+def test_wrong_length_lines_in_an_audit(el: ElectionLog) -> None:
+    """format.md §4.3 step 7 as the auditor reports it: a trusted witness's 73-byte
+    cosignature is checkpoint.cosignature_invalid, a 63-byte log signature
+    checkpoint.signature_invalid."""
+    last = el.notes[-1]
+    witness = _resized_line(last, f"— {el.witnesses[0].name} ", 1)
+    codes = audit(el.source(notes=[*el.notes[:-1], witness]), el.trust).codes()
+    assert "checkpoint.cosignature_invalid" in codes and "checkpoint.signature_invalid" not in codes
+    logsig = _resized_line(last, f"— {el.origin} ", -1)
+    codes = audit(el.source(notes=[*el.notes[:-1], logsig]), el.trust).codes()
+    assert "checkpoint.signature_invalid" in codes
