@@ -17,12 +17,22 @@ DOMAIN = DOC[DOC.index("<!-- section:domain") : DOC.index("<!-- /section:domain 
 STATE_SRC = (ROOT / "src" / "electlog" / "election" / "state.py").read_text(encoding="utf-8")
 
 
-def _rows(first_cell: str) -> dict[str, list[str]]:
-    """Table rows of the domain section whose first cell is a backticked name."""
+def _rows(first_cell: str, header: str | None = None) -> dict[str, list[str]]:
+    """Table rows of the domain section whose first cell is a backticked name (only of the
+    table whose header line starts with ``header``, if given)."""
     out = {}
+    inside = header is None
     for line in DOMAIN.splitlines():
+        if header is not None and line.startswith("| "):
+            if line.startswith(header):
+                inside = True
+                continue
+            if not line.startswith("| `") and not line.startswith("|-"):
+                inside = False
+        elif header is not None and not line.startswith("|"):
+            inside = False
         m = re.match(r"^\| `([^`]+)` \|(.*)\|$", line)
-        if m and re.fullmatch(first_cell, m.group(1)):
+        if inside and m and re.fullmatch(first_cell, m.group(1)):
             out[m.group(1)] = [c.strip() for c in m.group(2).split("|")]
     return out
 
@@ -56,10 +66,11 @@ def test_every_raised_code_is_a_rule() -> None:
 
 
 def test_every_event_type_is_documented_with_role_and_fields() -> None:
-    rows = _rows(r"[a-z_]+\.[a-z_]+")
+    index = _rows(r"[a-z_]+\.[a-z_]+", "| type | class | signer role |")
+    bodies = _rows(r"[a-z_]+\.[a-z_]+", "| type | fields |")
+    assert set(index) == set(bodies) == set(EVENT_TYPES)
     for name, cls in EVENT_TYPES.items():
-        assert name in rows, name
-        role, fields = rows[name][:2]
+        role = index[name][1]
         assert role == ", ".join(str(r) for r in SIGNER_ROLES[cls]), name
-        documented = re.findall(r"`([a-z_]+)` \(", fields)
+        documented = re.findall(r"`([a-z_]+)` \(", bodies[name][0])
         assert documented == [f for f, _ in cls._FIELDS], name

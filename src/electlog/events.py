@@ -86,7 +86,9 @@ def entry_leaf_hash(entry_bytes: bytes) -> bytes:
 
 
 _GOOD_TEXT: dict[tuple[str, str, int], None] = {}
-_BAD_CHAR = re.compile(r"[\x00-\x20\x7f\s]")
+# docs/format.md §2.2 "Forbidden characters": C0 controls and space, DEL and the C1 controls, and
+# the other Unicode white space; spelled out so that it does not depend on a Unicode database
+_BAD_CHAR = re.compile("[\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 
 
 def _check_text(value: object, field: str, max_len: int) -> str:
@@ -96,8 +98,12 @@ def _check_text(value: object, field: str, max_len: int) -> str:
         raise EntryError(f"statement field {field!r} must be a non-empty string")
     if len(value.encode("utf-8", "surrogatepass")) > max_len:
         raise EntryError(f"statement field {field!r} is longer than {max_len} bytes")
-    if _BAD_CHAR.search(value):
-        raise EntryError(f"statement field {field!r} must not contain whitespace or controls")
+    bad = _BAD_CHAR.search(value)
+    if bad is not None:
+        raise EntryError(
+            f"statement field {field!r} must not contain white space or control characters "
+            f"(U+{ord(bad.group()):04X} at character {bad.start()})"
+        )
     if len(_GOOD_TEXT) < 4096:
         _GOOD_TEXT[(value, field, max_len)] = None
     return value

@@ -53,8 +53,9 @@ __all__ = [
 HASH_SIZE: Final = 32
 """Size in bytes of every hash: leaf hashes, node hashes, roots and proof elements."""
 
-MAX_TREE_SIZE: Final = 2**64 - 1
-"""Largest tree size (and leaf index + 1) accepted: sizes are unsigned 64-bit integers."""
+MAX_TREE_SIZE: Final = 2**63 - 1
+"""Largest tree size and leaf index accepted: every size and index of a log is in
+[0, 2**63 - 1] (docs/format.md §3.2), the range of a checkpoint's size."""
 
 EMPTY_ROOT: Final = hashlib.sha256(b"").digest()
 """The root of the empty tree, ``SHA-256()`` (RFC 6962 §2.1)."""
@@ -588,7 +589,7 @@ def _require_int(value: object, what: str, err: type[Exception]) -> int:
 def _require_size(value: object, what: str, err: type[Exception]) -> int:
     n = _require_int(value, what, err)
     if not 0 <= n <= MAX_TREE_SIZE:
-        raise err(f"{what} {n} is out of range [0, 2**64 - 1]")
+        raise err(f"{what} {n} is out of range [0, 2**63 - 1]")
     return n
 
 

@@ -101,6 +101,14 @@ class _Kind:
         return value
 
 
+def _is_id(value: object) -> bool:
+    """The id rule (docs/election.md "Body conventions"): 1-64 characters, each of Unicode
+    category L, M, N, P or S (``str.isprintable`` without the space)."""
+    return (
+        type(value) is str and 0 < len(value) <= MAX_ID and value.isprintable() and " " not in value
+    )
+
+
 class _Id(_Kind):
     def __init__(self, *, identifies: bool = False) -> None:
         self.identifies = identifies
@@ -108,7 +116,7 @@ class _Id(_Kind):
     def load(self, value: Any, where: str) -> Any:
         if type(value) is not str or not value or len(value) > MAX_ID:
             raise EntryError(f"{where} must be an id (a non-empty str of at most {MAX_ID} chars)")
-        if not value.isprintable() or " " in value:
+        if not _is_id(value):
             raise EntryError(f"{where} must not contain whitespace or control characters")
         return value
 
@@ -257,7 +265,8 @@ _VOID_MARKS: Final = {reason: PostMarks(void=reason) for reason in VOID_POST_REA
 
 
 def _ids_ok(ids: Any) -> bool:
-    """A marks column: a list (or tuple) of at most 256 ids, strictly increasing."""
+    """A marks column: a list (or tuple) of at most 256 ids (the id rule), strictly increasing
+    in code point order."""
     if type(ids) is not list and type(ids) is not tuple:
         return False
     n = len(ids)
@@ -267,7 +276,7 @@ def _ids_ok(ids: Any) -> bool:
         return False
     prev = ""
     for x in ids:
-        if type(x) is not str or not prev < x or len(x) > MAX_ID:
+        if type(x) is not str or not prev < x or not _is_id(x):
             return False
         prev = x
     return True
@@ -286,8 +295,8 @@ class _Marks(_Kind):
         out: dict[str, PostMarks] = {}
         ids_ok = _ids_ok
         for post, pm in value.items():
-            if type(post) is not str or not post or len(post) > MAX_ID:
-                raise EntryError(f"{where} has a bad post id {post!r}")
+            if not _is_id(post):
+                raise EntryError(f"{where} has a bad post id {str(post)[:80]!r}")
             if type(pm) is not dict or pm.keys() != _MARK_KEYS:
                 if type(pm) is dict and pm.keys() == _VOID_KEYS:
                     reason = pm["void"]
@@ -309,7 +318,8 @@ class _Marks(_Kind):
                     if not ids_ok(ids):
                         raise EntryError(
                             f"{where}.{post}.{col} must be a sorted array of at most 256 "
-                            f"distinct ids"
+                            f"distinct ids (1-{MAX_ID} characters, no white space or control "
+                            "characters)"
                         )
             out[post] = PostMarks(for_=tuple(f), against=tuple(a), write_ins=tuple(w))
         return out

@@ -24,8 +24,9 @@ auditor's replay). A community goes through the phases of :data:`PHASES` in orde
 A community is complete when round 1 and every later round are declared and nothing is pending:
 no post with a tie not followed by a re-vote, no unfilled seats of a first, re-run or re-vote
 round not followed by a supplementary round (另行选举), no void round not re-run, no started
-group election undeclared. Unfilled seats left after a supplementary round do not keep a
-community open: the law ends the election there (the seats stay vacant).
+group election undeclared. Unfilled seats left after a supplementary round (or after a re-vote
+among the tied of a supplementary round) do not keep a community open: the law ends the election
+there (the seats stay vacant).
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def _pending(state: ElectionState, cs: CommunityState) -> list[str]:
                     f"round {number} ({rs.kind}) {post}: tie among {', '.join(pr.tied)} for "
                     f"{pr.revote_seats} seat(s), no re-vote called"
                 )
-            elif pr.unfilled and rs.kind != "supplementary":
+            elif pr.unfilled and not rs.ends_election:
                 out.append(
                     f"round {number} ({rs.kind}) {post}: {pr.unfilled} unfilled seat(s), "
                     "no 另行选举 (supplementary round) called"

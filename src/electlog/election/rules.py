@@ -25,8 +25,10 @@ __all__ = [
     "DEFAULT_PROXY_RELATIONSHIPS",
     "DEFAULT_REMOVAL_REASONS",
     "ELIGIBILITY_BASES",
+    "REVOTE_RULES",
     "ElectionMode",
     "EligibilityBasis",
+    "RevoteRule",
     "Role",
     "RuleSet",
 ]
@@ -86,6 +88,22 @@ DEFAULT_PROXY_RELATIONSHIPS: Final = (
     "grandchild",
 )
 
+
+class RevoteRule(enum.StrEnum):
+    """Who wins a re-vote among the persons tied at a round's cut-off (``RuleSet.revote_rule``)."""
+
+    MOST_VOTES = "most_votes"
+    """GUIDE §4 "re-vote after a tie": the most votes win, with no share threshold (the tied
+    already met their round's threshold); a tie again means another re-vote."""
+    SOURCE_THRESHOLD = "source_threshold"
+    """The re-vote applies the threshold of the round whose tie it resolves: more than
+    ``majority`` of the ballots cast after a first, re-run or re-vote round, at least
+    ``supplementary_min`` after a supplementary round (另行选举)."""
+
+
+REVOTE_RULES: Final = tuple(r.value for r in RevoteRule)
+DEFAULT_REVOTE_RULE: Final = RevoteRule.MOST_VOTES.value
+
 _INT_FIELDS: Final = (
     "min_age",
     "roll_days_before",
@@ -143,6 +161,11 @@ def _excess_pairs(value: object) -> tuple[tuple[str, int], ...]:
     if len({k for k, _ in pairs}) != len(pairs):
         raise UsageError("post_candidate_excess names a post twice")
     return tuple(pairs)
+
+
+def _revote_rule(_inst: object, _attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or value not in REVOTE_RULES:
+        raise UsageError(f"RuleSet.revote_rule must be one of {REVOTE_RULES}, got {value!r}")
 
 
 def _fraction_text(value: Fraction) -> str:
@@ -232,6 +255,10 @@ class RuleSet:
     time_tolerance_seconds: int = attrs.field(default=900, validator=_nonneg_int)
     """How far a statement's claimed time may lie outside the witness cosignature times around
     its entry (the auditor's time binding, ``time.inconsistent``)."""
+    revote_rule: str = attrs.field(default=DEFAULT_REVOTE_RULE, validator=_revote_rule)
+    """Who wins a re-vote among the tied (:class:`RevoteRule`): ``"most_votes"`` (default,
+    GUIDE §4) or ``"source_threshold"``. Recorded in the body only when it is not the default,
+    so rule bodies written before this field existed keep their bytes and their hash."""
 
     def __attrs_post_init__(self) -> None:
         if self.nominator_limit is not None:
@@ -262,6 +289,8 @@ class RuleSet:
         for name in _SHARE_FIELDS:
             body[name] = _fraction_text(getattr(self.tally, name))
         body["combined_ballot"] = self.tally.combined_ballot
+        if self.revote_rule != DEFAULT_REVOTE_RULE:
+            body["revote_rule"] = self.revote_rule
         return body
 
     @classmethod
@@ -277,7 +306,7 @@ class RuleSet:
             "post_candidate_excess",
             "combined_ballot",
         }
-        keys = set(body)
+        keys = set(body) - {"revote_rule"}
         if keys != expected:
             missing = sorted(expected - keys)
             extra = sorted(str(k) for k in keys - expected)
@@ -304,6 +333,15 @@ class RuleSet:
             if not isinstance(v, list | tuple) or not all(isinstance(x, str) and x for x in v):
                 raise EntryError(f"{where}.{name} must be an array of non-empty strings")
             kw[name] = tuple(v)
+        if "revote_rule" in body:
+            rr = body["revote_rule"]
+            if not isinstance(rr, str) or rr not in REVOTE_RULES:
+                raise EntryError(f"{where}.revote_rule must be one of {list(REVOTE_RULES)}")
+            if rr == DEFAULT_REVOTE_RULE:
+                raise EntryError(
+                    f"{where}.revote_rule {rr!r} is the default and is written by omission"
+                )
+            kw["revote_rule"] = rr
         cb = body["combined_ballot"]
         if not isinstance(cb, bool):
             raise EntryError(f"{where}.combined_ballot must be a boolean")

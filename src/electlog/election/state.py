@@ -69,7 +69,7 @@ from .events import (
     VoterRegistered,
     VoterRemoved,
 )
-from .rules import ElectionMode, EligibilityBasis, Role, RuleSet
+from .rules import ElectionMode, EligibilityBasis, RevoteRule, Role, RuleSet
 from .tally import (
     PostMarks,
     PostSpec,
@@ -282,6 +282,7 @@ class RoundState:
         "community",
         "counting_at",
         "declared",
+        "ends_election",
         "issued",
         "issued_households",
         "issued_voters",
@@ -292,6 +293,7 @@ class RoundState:
         "serials",
         "source_round",
         "tally",
+        "threshold",
         "units",
         "void_writeins",
     )
@@ -310,7 +312,19 @@ class RoundState:
         self.kind = kind
         self.source_round = source_round
         self.posts = posts
-        self.tally = RoundTally(posts, state.rules.tally, supplementary=kind == "supplementary")
+        self.threshold: str = self._threshold(community, kind, source_round, state)
+        # seats this round leaves unfilled stay vacant (no further 另行选举): a supplementary
+        # round, or a re-vote among the tied of one
+        source = self._source(community, kind, source_round, state)
+        self.ends_election: bool = kind == "supplementary" or (
+            source is not None and source.ends_election
+        )
+        self.tally = RoundTally(
+            posts,
+            state.rules.tally,
+            supplementary=self.threshold == "supplementary",
+            revote=self.threshold == "most_votes",
+        )
         self.issued = 0
         self.issued_voters: set[str] = set()
         self.issued_households: dict[tuple[str, str], int] = {}
@@ -325,6 +339,31 @@ class RoundState:
     def supplementary(self) -> bool:
         """Whether this is a supplementary round (另行选举)."""
         return self.kind == "supplementary"
+
+    @staticmethod
+    def _threshold(community: str, kind: str, source_round: int, state: ElectionState) -> str:
+        """How the round's winners are decided: ``"majority"`` (more than ``majority`` of the
+        ballots cast), ``"supplementary"`` (at least ``supplementary_min``) or ``"most_votes"``
+        (a re-vote among the tied under ``RuleSet.revote_rule == "most_votes"``). A re-vote
+        under ``"source_threshold"`` takes the threshold of the round whose tie it resolves."""
+        if kind == "supplementary":
+            return "supplementary"
+        if kind != "revote":
+            return "majority"
+        if state.rules.revote_rule == RevoteRule.MOST_VOTES:
+            return "most_votes"
+        source = RoundState._source(community, kind, source_round, state)
+        return source.threshold if source is not None else "majority"
+
+    @staticmethod
+    def _source(
+        community: str, kind: str, source_round: int, state: ElectionState
+    ) -> RoundState | None:
+        """The round whose tie a re-vote resolves (None for any other kind)."""
+        if kind != "revote":
+            return None
+        cs = state.communities.get(community)
+        return cs.rounds.get(source_round) if cs is not None else None
 
 
 class GroupElection:

@@ -305,6 +305,9 @@ class RoundResult:
     rules: TallyRules
     min_votes: int
     posts: dict[str, PostResult]
+    revote: bool = False
+    """Tallied as a re-vote among the tied under the "most votes" rule (``min_votes`` is 1; not
+    part of :meth:`to_dict`: ``min_votes`` carries the threshold a declaration is checked on)."""
 
     @property
     def elected(self) -> dict[str, tuple[str, ...]]:
@@ -399,6 +402,11 @@ class RoundTally:
 
     Memory is O(candidates + distinct write-in persons), never O(ballots). :meth:`result` does
     not consume the accumulator: more ballots may be added and a new result taken.
+
+    ``supplementary=True``: a supplementary round (另行选举), whose winners need at least
+    ``supplementary_min`` of the ballots cast. ``revote=True``: a re-vote among the persons tied
+    in an earlier round under the "most votes" rule (GUIDE §4): no share threshold, the highest
+    counts win (at least 1 vote), and equal counts across the last seat are a tie again.
     """
 
     __slots__ = (
@@ -407,6 +415,7 @@ class RoundTally:
         "_partly",
         "_posts",
         "_returned",
+        "_revote",
         "_rules",
         "_supplementary",
         "_unknown",
@@ -415,12 +424,21 @@ class RoundTally:
     )
 
     def __init__(
-        self, posts: Sequence[PostSpec], rules: TallyRules, *, supplementary: bool = False
+        self,
+        posts: Sequence[PostSpec],
+        rules: TallyRules,
+        *,
+        supplementary: bool = False,
+        revote: bool = False,
     ) -> None:
         if not isinstance(rules, TallyRules):
             raise UsageError(f"rules must be a TallyRules, got {type(rules).__name__}")
         if not isinstance(supplementary, bool):
             raise UsageError("supplementary must be a bool")
+        if not isinstance(revote, bool):
+            raise UsageError("revote must be a bool")
+        if supplementary and revote:
+            raise UsageError("a round is tallied as supplementary or as a re-vote, not both")
         try:
             posts = tuple(posts)
         except TypeError as exc:
@@ -435,6 +453,7 @@ class RoundTally:
         self._posts = posts
         self._rules = rules
         self._supplementary = supplementary
+        self._revote = revote
         self._accs = accs
         self._returned = 0
         self._valid = 0
@@ -540,7 +559,9 @@ class RoundTally:
         rules = self._rules
         cast = self._returned
         share = rules.supplementary_min if self._supplementary else rules.majority
-        if self._supplementary:
+        if self._revote:
+            min_votes = 1  # the most votes win: the tied already met their round's threshold
+        elif self._supplementary:
             min_votes = max(1, -(-cast * share.numerator // share.denominator))
         else:
             min_votes = cast * share.numerator // share.denominator + 1
@@ -569,6 +590,7 @@ class RoundTally:
             min_votes=min_votes,
             share=share,
             supplementary=self._supplementary,
+            revote=self._revote,
             void_reason=void_reason,
             void_detail=void_detail,
         )
@@ -618,6 +640,7 @@ class RoundTally:
             round_void=void_reason is not None,
             void_reason=void_reason,
             supplementary=self._supplementary,
+            revote=self._revote,
             rules=rules,
             min_votes=min_votes,
             posts={spec.post: results[spec.post] for spec in self._posts},
@@ -632,14 +655,19 @@ class _Decider:
     min_votes: int
     share: Fraction
     supplementary: bool
+    revote: bool
     void_reason: str | None
     void_detail: str
 
     def _threshold_text(self) -> str:
+        if self.revote:
+            return "(re-vote among the tied: the most votes win)"
         op = ">=" if self.supplementary else ">"
         return f"{op} {self.share} of {self.cast} ballots cast"
 
     def _below_text(self) -> str:
+        if self.revote:
+            return "(re-vote among the tied: a winner needs at least 1 vote)"
         op = "<" if self.supplementary else "not >"
         return f"{op} {self.share} of {self.cast} ballots cast ({self.min_votes} needed)"
 
@@ -776,9 +804,10 @@ def tally_round(
     issued: int,
     rules: TallyRules = TallyRules(),
     supplementary: bool = False,
+    revote: bool = False,
 ) -> RoundResult:
     """Tally a whole round in one call: a :class:`RoundTally` fed with every ballot."""
-    tally = RoundTally(posts, rules, supplementary=supplementary)
+    tally = RoundTally(posts, rules, supplementary=supplementary, revote=revote)
     add = tally.add
     try:
         iterator = iter(ballots)
