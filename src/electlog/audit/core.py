@@ -150,6 +150,7 @@ def audit(
                 cid for cid, c in communities.items() if not c["complete"]
             ),
         }
+    audited = replay.results()
     report = Report(
         verdict=verdict,
         origin=trust.origin,
@@ -162,7 +163,8 @@ def audit(
             findings=by_severity,
             events=dict(replay.events),
         ),
-        tallies=replay.tallies(),
+        tallies={cid: c.to_dict() for cid, c in audited.items()},
+        results=audited,
         findings=findings,
         checkpoint=replay.checkpoint_summary(),
         since=replay.since_info,

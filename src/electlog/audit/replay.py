@@ -48,6 +48,14 @@ from electlog.events import AuthorHead, Statement, chain_break
 from . import findings as F
 from .findings import Finding, Severity, finding_info, rule_finding_code
 from .pipeline import EntryResult
+from .results import (
+    BatchSummary,
+    CommunityResults,
+    GroupResults,
+    RoundResults,
+    UnitSummary,
+    jsonable,
+)
 from .trust import Trust
 
 __all__ = ["MAX_FINDINGS_PER_CODE", "CompactMerkleTree", "FindingSink", "Replay"]
@@ -419,7 +427,7 @@ class Replay:
                 diffs = compare_declared(event.result, recomputed)
             except ElectlogError:
                 diffs = []
-            evidence["discrepancies"] = [_jsonable(d.to_dict()) for d in diffs]
+            evidence["discrepancies"] = [jsonable(d.to_dict()) for d in diffs]
         return evidence
 
     # ------------------------------------------------------------------ the end
@@ -952,13 +960,17 @@ class Replay:
     # ------------------------------------------------------------------ summaries
 
     def tallies(self) -> dict[str, Any]:
+        """:meth:`results` as JSON (the report's ``tallies``)."""
+        return {cid: c.to_dict() for cid, c in self.results().items()}
+
+    def results(self) -> dict[str, CommunityResults]:
         """Per community: roll size, electorate, units and every round's recomputed result."""
         state = self.state
         if state is None or state.definition is None:
             return {}
-        out: dict[str, Any] = {}
+        out: dict[str, CommunityResults] = {}
         for cid, cs in sorted(state.communities.items()):
-            rounds: dict[str, Any] = {}
+            rounds: dict[int, RoundResults] = {}
             for number, rs in sorted(cs.rounds.items()):
                 try:
                     result = state.result(cid, number)
@@ -973,32 +985,27 @@ class Replay:
                         matches = False
                 batches = state.counting_batches(cid, number)
                 counted = [cb.issued for cb in batches if cb.recorded]
-                rounds[str(number)] = {
-                    "kind": rs.kind,
-                    "declared": declared is not None,
-                    "matches_declared": matches,
-                    "result": _jsonable(result.to_dict()),
-                    "batches": {
-                        cb.box: {
-                            "units": list(cb.units),
-                            "issued": cb.issued,
-                            "recorded": cb.recorded,
-                        }
+                rounds[number] = RoundResults(
+                    kind=rs.kind,
+                    declared=declared is not None,
+                    matches_declared=matches,
+                    result=result,
+                    batches={
+                        cb.box: BatchSummary(
+                            units=tuple(cb.units), issued=cb.issued, recorded=cb.recorded
+                        )
                         for cb in batches
                     },
-                    "smallest_anonymity_set": min(counted) if counted else None,
-                }
+                    smallest_anonymity_set=min(counted) if counted else None,
+                )
             units = {
-                u.unit: {
-                    "round": u.round,
-                    "kind": u.kind,
-                    "issued": u.issued,
-                    "recorded": u.recorded,
-                }
+                u.unit: UnitSummary(
+                    round=u.round, kind=u.kind, issued=u.issued, recorded=u.recorded
+                )
                 for u in sorted(state.units.values(), key=lambda u: u.index)
                 if u.community == cid
             }
-            groups: dict[str, Any] = {}
+            groups: dict[str, GroupResults] = {}
             for gid, ge in sorted(cs.group_elections.items()):
                 try:
                     gresult = state.group_result(cid, gid)
@@ -1010,20 +1017,19 @@ class Replay:
                         gmatches = not compare_declared(ge.declared, gresult)
                     except ElectlogError:
                         gmatches = False
-                groups[gid] = {
-                    "declared": ge.declared is not None,
-                    "matches_declared": gmatches,
-                    "result": _jsonable(gresult.to_dict()),
-                }
-            out[cid] = {
-                "name": cs.definition.name,
-                "mode": str(cs.mode),
-                "roll": len(cs.roll),
-                "electorate": state.electorate(cid),
-                "units": units,
-                "rounds": rounds,
-                "groups": groups,
-            }
+                groups[gid] = GroupResults(
+                    declared=ge.declared is not None, matches_declared=gmatches, result=gresult
+                )
+            out[cid] = CommunityResults(
+                community=cid,
+                name=cs.definition.name,
+                mode=str(cs.mode),
+                roll=len(cs.roll),
+                electorate=state.electorate(cid),
+                units=units,
+                rounds=rounds,
+                groups=groups,
+            )
         return out
 
     def checkpoint_summary(self) -> dict[str, Any] | None:
@@ -1097,16 +1103,3 @@ def _over_returned(
         if got > issued:
             out.append((tuple(sorted(units)), issued, got))
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` with bytes as hex, tuples as lists and dict keys as str (for JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).hex()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)

@@ -63,7 +63,6 @@ from .events import (
     PostDef,
     PostList,
     ProxyAuthorised,
-    ProxyListPublished,
     ResultDeclared,
     RollPublished,
     RoundCalled,
@@ -496,7 +495,7 @@ class Scenario:
             st = self.e.state
             self.submit(
                 self.keys.committee,
-                ProxyListPublished(community=c, count=len(pairs), list_hash=st.proxy_hash(c)),
+                st.proxy_list(c),
                 self.at(-6, 12),
             )
         self.accredit_observers()

@@ -227,9 +227,7 @@ class PostMarks:
             if in_favour:
                 raise UsageError("PostMarks takes in_favour or its old name for_, not both")
             in_favour = for_
-        self.__attrs_init__(  # type: ignore[attr-defined]
-            in_favour=in_favour, against=against, write_ins=write_ins, void=void
-        )
+        self.__attrs_init__(in_favour=in_favour, against=against, write_ins=write_ins, void=void)
 
     @property
     def for_(self) -> tuple[str, ...]:

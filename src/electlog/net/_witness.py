@@ -402,8 +402,6 @@ class Witness:
         response = self.handle_add_checkpoint(body)
         if response.status != 200:
             reason = response.body.decode("utf-8", "replace").strip()
-            if response.content_type == CONTENT_TYPE_SIZE:
-                reason = f"the witness holds size {reason}, larger than this checkpoint's"
             raise WitnessError(self._signer.name, reason, status=response.status)
         return response.body.decode("utf-8")
 
