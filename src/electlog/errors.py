@@ -236,7 +236,12 @@ class BundleError(DecodeError):
         self, message: str, *, offset: int | None = None, last_good_index: int = -1
     ) -> None:
         self.last_good_index = last_good_index
-        super().__init__(f"{message}; last good entry index {last_good_index}", offset=offset)
+        read = (
+            "no entry was read"
+            if last_good_index < 0
+            else f"entries 0 to {last_good_index} were read intact"
+        )
+        super().__init__(f"{message}; {read}", offset=offset)
 
 
 class TilesError(ElectlogError):

@@ -442,8 +442,12 @@ class Replay:
         self.sink.add(
             F.SOURCE_UNREADABLE,
             last_good + 1 if last_good + 1 >= 0 else None,
-            f"the source is unreadable from {where} on: {message}; the {self.size} entries "
-            "before were checked",
+            f"the source is unreadable from {where} on: {message}; "
+            + (
+                f"the {self.size} entries before were checked"
+                if self.size
+                else "no entry could be checked"
+            ),
             evidence,
         )
 
