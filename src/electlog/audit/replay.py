@@ -26,6 +26,7 @@ import attrs
 
 from electlog import merkle
 from electlog.checkpoint import Checkpoint, verify_checkpoint, verify_checkpoint_detailed
+from electlog.election import codes as C
 from electlog.election.codes import RESULT_MISMATCH, UNIT_RETURNED_EXCEEDS_ISSUED
 from electlog.election.events import (
     ElectionEvent,
@@ -77,6 +78,10 @@ _NO_TIME: Final = -(1 << 63)  # the claimed-time slot of an entry that did not v
 # --------------------------------------------------------------------------- findings
 
 
+_ROGUE_CODES: Final = frozenset({C.GENESIS_NOT_AUTHORITY, C.SIGNER_UNAUTHORISED})
+"""Rule codes a genesis signed by a key other than the trust file's authority cascades into."""
+
+
 class FindingSink:
     """Collects findings in order, listing at most ``cap`` per code and counting the rest."""
 
@@ -102,6 +107,16 @@ class FindingSink:
                 code=code, severity=severity, index=index, message=message, evidence=evidence or {}
             )
         )
+
+    @property
+    def cap(self) -> int:
+        """At most this many findings are listed per code."""
+        return self._cap
+
+    def count_unlisted(self, code: str, n: int) -> None:
+        """Count ``n`` more findings of ``code`` that are not listed (made past the cap)."""
+        if n > 0:
+            self._counts[code] += n
 
     def count(self, code: str) -> int:
         """How many findings of ``code`` were made (listed or not)."""
@@ -275,6 +290,12 @@ class Replay:
         self.pin_info: dict[str, Any] | None = None
         self.times: array[int] = array("q")  # claimed time (µs) per entry, 8 bytes each
         self.progress: dict[str, CommunityProgress] = {}
+        # A genesis signed by another key than the trust file's authority: the rule findings
+        # against that key are held back (at most the sink's cap per code, and counted) until
+        # the end shows whether the trust file's key signed anything (see _authority_end).
+        self._rogue: bytes | None = None
+        self._held: list[tuple[str, int, str, dict[str, Any]]] = []
+        self._held_counts: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ entries
 
@@ -382,12 +403,16 @@ class Replay:
         try:
             state.check(ctx, event)
         except RuleViolation as exc:
-            self.sink.add(
-                rule_finding_code(exc.code),
-                index,
-                str(exc),
-                self._rule_evidence(state, event, exc, author),
-            )
+            code = rule_finding_code(exc.code)
+            evidence = self._rule_evidence(state, event, exc, author)
+            if exc.code == C.GENESIS_NOT_AUTHORITY and self._rogue is None and index == 0:
+                self._rogue = author
+            if author == self._rogue and exc.code in _ROGUE_CODES:
+                n = self._held_counts[code] = self._held_counts[code] + 1
+                if n <= self.sink.cap:
+                    self._held.append((code, index, exc.detail, evidence))
+            else:  # the message leaves out the rule code: the finding's code names it
+                self.sink.add(code, index, exc.detail, evidence)
         except Exception as exc:  # a crafted entry must not stop the audit
             self.sink.add(
                 F.ELECTION_REPLAY_ERROR,
@@ -465,7 +490,40 @@ class Replay:
         if pinned is not None:
             self.pin_info = self._prior(pinned, "the trust file's pinned checkpoint")
         if self.state is not None:
+            self._authority_end()
             self._election_end(self.state)
+
+    def _authority_end(self) -> None:
+        """A genesis signed by a key other than the trust file's authority key: when the
+        trust file's key signed nothing in the log, the trust file is for another election and
+        one ``trust.authority_unused`` finding replaces the cascade of rule findings against
+        the genesis signer; otherwise those findings are reported one by one."""
+        if self._rogue is None:
+            return
+        held, counts = self._held, dict(sorted(self._held_counts.items()))
+        self._held, self._held_counts = [], Counter()
+        authority = self.trust.authority_key.key_id
+        if authority in self.heads:
+            for code, index, message, evidence in held:
+                self.sink.add(code, index, message, evidence)
+            for code, n in counts.items():
+                self.sink.count_unlisted(code, n - min(n, self.sink.cap))
+            return
+        total = sum(counts.values())
+        self.sink.add(
+            F.TRUST_AUTHORITY_UNUSED,
+            0,
+            f"this trust file's authority key {authority.hex()[:16]} signed nothing in this "
+            f"log; the genesis is signed by {self._rogue.hex()[:16]}: the trust file is "
+            f"probably for another election ({total} rule finding(s) against that key's "
+            "events are summarised here, not listed)",
+            {
+                "authority_key": authority.hex(),
+                "genesis_signer": self._rogue.hex(),
+                "summarised": counts,
+                "first_indexes": [index for _, index, _, _ in held[:10]],
+            },
+        )
 
     def _checkpoints(self, notes: Sequence[str]) -> None:
         trust = self.trust

@@ -183,22 +183,12 @@ _SOURCE_HELP = "bundle file, SQLite file, tiles directory or postgresql:// DSN"
 _PROOF_FORMAT_HELP = "text: the proof's hashes, one a line (the rest on stderr); json: all"
 
 
-def _jobs(text: str) -> int:
-    try:
-        jobs = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {jobs}")
-    return jobs
-
-
 def _add_audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help=_SOURCE_HELP)
     p.add_argument("--trust", required=True, help="the auditor's trust file (JSON)")
     p.add_argument(
         "--jobs",
-        type=_jobs,
+        type=int,
         default=None,
         help="verification processes (default: every core)",
     )

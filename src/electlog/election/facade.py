@@ -176,7 +176,7 @@ class Election:
                     state.check(ctx, event)
                 except RuleViolation as exc:
                     raise RuleViolation(
-                        exc.code, f"batch item {i}: {_message(exc)}", ids=exc.ids
+                        exc.code, f"batch item {i}: {exc.message}", ids=exc.ids
                     ) from exc
                 touched = True
                 state.apply(ctx, event)
@@ -191,13 +191,3 @@ class Election:
     def tally(self, community: str, round: int = 1) -> RoundResult:
         """The recomputed result of a community's round from the ballots recorded so far."""
         return self._state.result(community, round)
-
-
-def _message(exc: RuleViolation) -> str:
-    text = str(exc)
-    prefix = f"{exc.code}: "
-    text = text.removeprefix(prefix)
-    if exc.ids:
-        suffix = f" [{', '.join(exc.ids)}]"
-        text = text.removesuffix(suffix)
-    return text
