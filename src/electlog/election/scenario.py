@@ -99,7 +99,6 @@ UNIT_OBSERVERS = {
     "c1-r2-main": OBSERVERS,
 }
 """The observers of each unit of the scenario (never one observer at two open units)."""
-_EPOCH = _dt.date(1970, 1, 1).toordinal()
 
 
 def _key(seed: int, name: str) -> SigningKey:
@@ -175,8 +174,8 @@ class Scenario:
 
     def at(self, day: int, hour: int = 10, minute: int = 0) -> int:
         """µs UTC of local time ``hour:minute`` on election day + ``day`` (UTC+tz)."""
-        local = (ELECTION_DAY.toordinal() - _EPOCH + day) * 86_400 + hour * 3600 + minute * 60
-        return (local - self.rules.tz_offset_minutes * 60) * 1_000_000
+        date = ELECTION_DAY + _dt.timedelta(days=day)
+        return self.rules.timestamp(_dt.datetime.combine(date, _dt.time(hour, minute)))
 
     @property
     def e(self) -> Election:
