@@ -207,7 +207,7 @@ class Mini:
 
     def record(self, box: str, n: int, start: int = 0, for_: str = "v00") -> None:
         for i in range(start, start + n):
-            marks = {"director": PostMarks(for_=(for_,))}
+            marks = {"director": PostMarks(in_favour=(for_,))}
             self.sub("counting", BallotRecorded(box=box, serial=i.to_bytes(16, "big"), marks=marks))
 
 

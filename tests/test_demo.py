@@ -38,8 +38,8 @@ def test_demo_runs_clean_and_writes_everything(demo_dir: tuple[Path, int, str]) 
         assert (target / name).is_file(), name
     assert "verdict: CLEAN" in out
     assert (
-        f"electlog verify {target / 'election.bundle'} --trust {target / 'trust.json'} "
-        "--format html --output report.html"
+        f"electlog verify {target / 'election.bundle'} --trust {target / 'trust.json'} \\\n"
+        "      --format html --output report.html"
     ) in out
     # the table: every community, the district total of 131 seats all filled
     assert all(f"c{i:02d} " in out for i in range(1, 20))

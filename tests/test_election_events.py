@@ -64,8 +64,8 @@ H = b"\x11" * 32
 def samples() -> dict[str, ElectionEvent]:
     s = Scenario(3)
     marks = {
-        "director": PostMarks(for_=("a",), against=(), write_ins=()),
-        "member": PostMarks(for_=("b", "c"), against=("d",), write_ins=("e",)),
+        "director": PostMarks(in_favour=("a",), against=(), write_ins=()),
+        "member": PostMarks(in_favour=("b", "c"), against=("d",), write_ins=("e",)),
     }
     pl = PostList(post="member", seats=2, candidates=("b", "c", "d"))
     events: list[ElectionEvent] = [

@@ -333,7 +333,7 @@ def test_a_small_box_is_merged_before_it_is_counted() -> None:
     m.open_box("main-box")
     m.record("main-box", 16)
     rec = BallotRecorded(
-        box="mobile-box", serial=b"\xee" * 16, marks={"director": PostMarks(for_=("v00",))}
+        box="mobile-box", serial=b"\xee" * 16, marks={"director": PostMarks(in_favour=("v00",))}
     )
     refused(m, "counting", rec, C.BOX_SEQUENCE)
     result = m.e.tally("c1", 1)

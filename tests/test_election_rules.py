@@ -1079,7 +1079,7 @@ def test_batch_returned_exceeds_issued_is_exposed_not_refused() -> None:
         BoxOpened(box="c1-box2", observers=UNIT_OBSERVERS["c1-r1-station"]),
         s.at(0, 18),
     )
-    marks = {"director": PostMarks(for_=("c1-v00",))}
+    marks = {"director": PostMarks(in_favour=("c1-v00",))}
 
     def record(box: str, serials: range) -> None:
         for i in serials:
@@ -1113,7 +1113,7 @@ def test_box_sequence() -> None:
     s = until("vote")
     _open_units(s, "c1")
     refused(s, s.keys.polling, BoxSealed(unit="c1-u", box="c1-box"), s.at(0, 8), C.BOX_SEQUENCE)
-    marks = {"director": PostMarks(for_=("c1-v00",))}
+    marks = {"director": PostMarks(in_favour=("c1-v00",))}
     rec = BallotRecorded(box="c1-box", serial=b"\x01" * 16, marks=marks)
     v = refused(s, s.keys.counting, rec, s.at(0, 19), C.BOX_SEQUENCE)
     assert v.ids == ("c1-box",)
@@ -1240,8 +1240,8 @@ def test_writein_not_registered_is_refused_and_recorded_as_a_void_post_only() ->
     s.submit(s.keys.polling, UnitClosed(unit="c1-u"), s.at(0, 18))
     s.submit(s.keys.counting, BoxOpened(box="c1-box", observers=OBSERVERS), s.at(0, 18))
     bad = {
-        "director": PostMarks(for_=("c1-v00",)),
-        "member": PostMarks(for_=("c1-v04",), write_ins=("outsider",)),
+        "director": PostMarks(in_favour=("c1-v00",)),
+        "member": PostMarks(in_favour=("c1-v04",), write_ins=("outsider",)),
     }
     v = refused(
         s,
@@ -1252,10 +1252,10 @@ def test_writein_not_registered_is_refused_and_recorded_as_a_void_post_only() ->
     )
     assert v.ids == ("member",) and "outsider" not in str(v)
     void = {
-        "director": PostMarks(for_=("c1-v00",)),
+        "director": PostMarks(in_favour=("c1-v00",)),
         "member": PostMarks(void=VOID_POST_WRITEIN_NOT_REGISTERED),
     }
-    good = {"member": PostMarks(for_=("c1-v04",), write_ins=("c1-v11",))}
+    good = {"member": PostMarks(in_favour=("c1-v04",), write_ins=("c1-v11",))}
     s.submit(
         s.keys.counting, BallotRecorded(box="c1-box", serial=b"\x01" * 16, marks=void), s.at(0, 19)
     )
@@ -1285,8 +1285,8 @@ def test_result_mismatch() -> None:
     s.submit(s.keys.counting, BoxOpened(box="c2-box", observers=OBSERVERS), s.at(0, 18))
     for i in range(12):
         marks = {
-            "director": PostMarks(for_=("c2-v00",)),
-            "member": PostMarks(for_=("c2-v02", "c2-v03")),
+            "director": PostMarks(in_favour=("c2-v00",)),
+            "member": PostMarks(in_favour=("c2-v02", "c2-v03")),
         }
         s.submit(
             s.keys.counting,

@@ -479,7 +479,9 @@ def test_declared_results_recompute_independently(built: Any) -> None:
         key = box_of[ev.box]
         members = roll[key[0]]
         marks = {
-            post: (PostMarks(for_=("",)) if any(w not in members for w in pm.write_ins) else pm)
+            post: (
+                PostMarks(in_favour=("",)) if any(w not in members for w in pm.write_ins) else pm
+            )
             for post, pm in ev.marks.items()
         }
         ballots[key].append(marks)

@@ -37,7 +37,7 @@ MEMBERS = PostSpec(post="c03/member", seats=2, candidates=("c", "d", "e"), rank=
 
 
 def for_(*names: str) -> PostMarks:
-    return PostMarks(for_=tuple(sorted(names)))
+    return PostMarks(in_favour=tuple(sorted(names)))
 
 
 def repeat(n: int, ballot: Ballot) -> list[Ballot]:
@@ -79,10 +79,10 @@ def test_overvote_voids_one_post_ballot_partly_valid() -> None:
 def test_write_in_counts_towards_overvote() -> None:
     tally = RoundTally([DIRECTOR], TallyRules())
     # one "for" plus one write-in on a one-seat post: 2 > 1, void
-    assert tally.add({"c03/director": M(for_=("a",), write_ins=("w",))}) is BallotClass.VOID
+    assert tally.add({"c03/director": M(in_favour=("a",), write_ins=("w",))}) is BallotClass.VOID
     # exactly the seats: valid
     tally2 = RoundTally([MEMBERS], TallyRules())
-    assert tally2.add({"c03/member": M(for_=("c",), write_ins=("w",))}) is BallotClass.VALID
+    assert tally2.add({"c03/member": M(in_favour=("c",), write_ins=("w",))}) is BallotClass.VALID
     assert tally2.result(registered=1, issued=1).posts["c03/member"].votes["w"] == 1
 
 
@@ -121,11 +121,11 @@ def test_against_only_is_a_valid_mark() -> None:
 @pytest.mark.parametrize(
     "marks",
     [
-        M(for_=("zz",)),  # not on the list
+        M(in_favour=("zz",)),  # not on the list
         M(against=("zz",)),  # not on the list
-        M(for_=("c",), against=("c",)),  # both for and against
+        M(in_favour=("c",), against=("c",)),  # both for and against
         M(write_ins=("c",)),  # write-in of a listed candidate
-        M(for_=("c", "c")),  # repeated
+        M(in_favour=("c", "c")),  # repeated
         M(write_ins=("w", "w")),  # repeated
     ],
 )
@@ -355,7 +355,7 @@ def test_supplementary_candidates_in_vote_order_with_end_ties() -> None:
         [{"p": for_("a", "b")}] * 6
         + [{"p": for_("a", "c")}] * 1
         + [{"p": for_("c", "d")}] * 2
-        + [{"p": M(for_=("e",), write_ins=("w",))}] * 1
+        + [{"p": M(in_favour=("e",), write_ins=("w",))}] * 1
     )
     # 10 cast: a 7, b 6, c 3, d 2, e 1, w 1 -> a, b elected
     first = tally_round([spec], ballots, registered=10, issued=10).posts["p"]
@@ -560,7 +560,7 @@ def test_malformed_ballot_object_raises_usage_error_and_changes_nothing() -> Non
     tally = RoundTally([spec], TallyRules())
     tally.add({"p": for_("a")})
     before = tally.result(registered=1, issued=1)
-    for bad in (["p"], {"p": ("a",)}, {"p": None}, {"p": PostMarks(for_=(["x"],))}):  # type: ignore[arg-type]
+    for bad in (["p"], {"p": ("a",)}, {"p": None}, {"p": PostMarks(in_favour=(["x"],))}):  # type: ignore[arg-type]
         with pytest.raises(UsageError):
             tally.add(bad)  # type: ignore[arg-type]
     # a valid post followed by a broken one: nothing of the ballot is counted
@@ -708,7 +708,7 @@ def rounds(draw: st.DrawFn) -> tuple[list[PostSpec], list[Ballot]]:
         writes = st.lists(st.sampled_from(WRITE_POOL), max_size=2, unique=True)
         return st.builds(
             lambda f, a, w: PostMarks(
-                for_=tuple(sorted(f)), against=tuple(sorted(a)), write_ins=tuple(sorted(w))
+                in_favour=tuple(sorted(f)), against=tuple(sorted(a)), write_ins=tuple(sorted(w))
             ),
             names,
             st.lists(st.sampled_from(cands), max_size=2, unique=True),
@@ -719,7 +719,7 @@ def rounds(draw: st.DrawFn) -> tuple[list[PostSpec], list[Ballot]]:
         {},
         optional={
             **{spec.post: marks_for(spec) for spec in posts},
-            "zz": st.just(PostMarks(for_=("v0",))),
+            "zz": st.just(PostMarks(in_favour=("v0",))),
         },
     )
     ballots = draw(st.lists(ballot_st, max_size=30))
@@ -759,7 +759,7 @@ def _void_ballot(posts: Sequence[PostSpec]) -> Ballot:
     for spec in posts:
         marks = list(spec.candidates)[: spec.seats + 1]
         extra = [f"x{i}" for i in range(spec.seats + 1 - len(marks))]
-        ballot[spec.post] = PostMarks(for_=tuple(sorted(marks)), write_ins=tuple(extra))
+        ballot[spec.post] = PostMarks(in_favour=tuple(sorted(marks)), write_ins=tuple(extra))
     return ballot
 
 
@@ -858,20 +858,20 @@ def _oracle(
     for ballot in ballots:
         valid_posts = void_posts = 0
         for pid, m in ballot.items():
-            if not (m.for_ or m.against or m.write_ins):
+            if not (m.in_favour or m.against or m.write_ins):
                 continue
             spec = specs.get(pid)
             ok = (
                 spec is not None
-                and len(m.for_) + len(m.write_ins) <= spec.seats
-                and all(c in spec.candidates for c in m.for_ + m.against)
-                and not set(m.for_) & set(m.against)
+                and len(m.in_favour) + len(m.write_ins) <= spec.seats
+                and all(c in spec.candidates for c in m.in_favour + m.against)
+                and not set(m.in_favour) & set(m.against)
                 and not set(m.write_ins) & set(spec.candidates)
             )
             if ok:
                 assert spec is not None
                 valid_posts += 1
-                for c in m.for_ + m.write_ins:
+                for c in m.in_favour + m.write_ins:
                     votes[pid][c] = votes[pid].get(c, 0) + 1
             else:
                 void_posts += 1
@@ -990,7 +990,11 @@ def test_add_is_cheap() -> None:
         PostSpec(post="v", seats=3, candidates=("c", "d", "e", "f"), rank=1),
         PostSpec(post="m", seats=3, candidates=("g", "h", "i", "j", "k"), rank=2),
     ]
-    ballot = {"d": for_("a"), "v": for_("c", "d", "e"), "m": M(for_=("g", "h"), against=("k",))}
+    ballot = {
+        "d": for_("a"),
+        "v": for_("c", "d", "e"),
+        "m": M(in_favour=("g", "h"), against=("k",)),
+    }
     tally = RoundTally(posts, TallyRules())
     start = time.perf_counter()
     for _ in range(20_000):
@@ -1020,6 +1024,6 @@ def test_a_post_recorded_void_counts_as_void_on_that_ballot() -> None:
     t = RoundTally(posts, TallyRules())
     void = PostMarks(void="writein_not_registered")
     assert t.add({"director": void}) is BallotClass.VOID
-    assert t.add({"director": PostMarks(for_=("a",))}) is BallotClass.VALID
+    assert t.add({"director": PostMarks(in_favour=("a",))}) is BallotClass.VALID
     pr = t.result(registered=2, issued=2).posts["director"]
     assert (pr.void_ballots, pr.valid_ballots, pr.votes["a"]) == (1, 1, 1)

@@ -203,10 +203,10 @@ def test_ballots_without_overvotes_respect_the_seats(ballot: dict[str, PostMarks
     seats = {p.post: p for p in POSTS}
     for post, marks in ballot.items():
         spec = seats[post]
-        assert len(marks.for_) + len(marks.write_ins) <= spec.seats
-        assert set(marks.for_) <= set(spec.candidates)
+        assert len(marks.in_favour) + len(marks.write_ins) <= spec.seats
+        assert set(marks.in_favour) <= set(spec.candidates)
         assert set(marks.against) <= set(spec.candidates)
-        assert not set(marks.for_) & set(marks.against)
+        assert not set(marks.in_favour) & set(marks.against)
         assert set(marks.write_ins) <= {"v9", "v1"} - set(spec.candidates)
     # the shape a ballot.recorded event carries
     event = BallotRecorded(box="b1", serial=bytes(16), marks=ballot)
@@ -219,8 +219,10 @@ def test_ballots_accept_a_candidate_list_and_shrink_to_blank() -> None:
         posts=(PostList(post="director", seats=1, candidates=("v1", "v2")),),
     )
     assert find(est.ballots(listed), lambda b: True) == {}
-    overvoted = find(est.ballots(listed), lambda b: "director" in b and len(b["director"].for_) > 1)
-    assert overvoted == {"director": PostMarks(for_=("v1", "v2"))}
+    overvoted = find(
+        est.ballots(listed), lambda b: "director" in b and len(b["director"].in_favour) > 1
+    )
+    assert overvoted == {"director": PostMarks(in_favour=("v1", "v2"))}
     with pytest.raises(TypeError):
         est.ballots([object()]).example()  # type: ignore[list-item]
 

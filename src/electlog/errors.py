@@ -236,7 +236,12 @@ class BundleError(DecodeError):
         self, message: str, *, offset: int | None = None, last_good_index: int = -1
     ) -> None:
         self.last_good_index = last_good_index
-        super().__init__(f"{message}; last good entry index {last_good_index}", offset=offset)
+        read = (
+            "no entry was read"
+            if last_good_index < 0
+            else f"entries 0 to {last_good_index} were read intact"
+        )
+        super().__init__(f"{message}; {read}", offset=offset)
 
 
 class TilesError(ElectlogError):
@@ -286,13 +291,15 @@ class QuorumNotMetError(ElectlogError):
 
 class RuleViolation(ElectlogError):
     """An election event breaks a rule. ``code`` is a stable rule code such as
-    ``voter.duplicate``; ``ids`` names the offending ids."""
+    ``voter.duplicate``; ``ids`` names the offending ids; ``message`` is the explanation alone
+    and ``detail`` the explanation with the ids (``str(exc)`` is ``"<code>: <detail>"``)."""
 
     def __init__(self, code: str, message: str, *, ids: tuple[str, ...] = ()) -> None:
         self.code = code
         self.ids = ids
-        detail = f" [{', '.join(ids)}]" if ids else ""
-        super().__init__(f"{code}: {message}{detail}")
+        self.message = message
+        self.detail = f"{message} [{', '.join(ids)}]" if ids else message
+        super().__init__(f"{code}: {self.detail}")
 
 
 class ReceiptError(VerificationError):

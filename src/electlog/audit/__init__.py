@@ -24,6 +24,7 @@ from .report import (
     Counts,
     Report,
 )
+from .results import BatchSummary, CommunityResults, GroupResults, RoundResults, UnitSummary
 from .trust import TRUST_FORMAT, Trust, load_trust
 
 __all__ = [
@@ -35,12 +36,17 @@ __all__ = [
     "VERDICT_CLEAN_IN_PROGRESS",
     "VERDICT_FINDINGS",
     "VERDICT_INCOMPLETE",
+    "BatchSummary",
+    "CommunityResults",
     "Counts",
     "Finding",
     "FindingInfo",
+    "GroupResults",
     "Report",
+    "RoundResults",
     "Severity",
     "Trust",
+    "UnitSummary",
     "all_codes",
     "audit",
     "finding_info",

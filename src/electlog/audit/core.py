@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from electlog._files import read_small_file
+from electlog.checkpoint import Checkpoint, _parse_note
 from electlog.election.progress import PHASES
-from electlog.errors import AuditError, UsageError
+from electlog.errors import AuditError, CheckpointError, NoteError, UsageError
 
 from . import findings as F
 from .pipeline import CHUNK_SIZE, Verifier, signature_backend
@@ -150,6 +151,7 @@ def audit(
                 cid for cid, c in communities.items() if not c["complete"]
             ),
         }
+    audited = replay.results()
     report = Report(
         verdict=verdict,
         origin=trust.origin,
@@ -162,7 +164,8 @@ def audit(
             findings=by_severity,
             events=dict(replay.events),
         ),
-        tallies=replay.tallies(),
+        tallies={cid: c.to_dict() for cid, c in audited.items()},
+        results=audited,
         findings=findings,
         checkpoint=replay.checkpoint_summary(),
         since=replay.since_info,
@@ -181,10 +184,20 @@ MAX_SINCE_FILE = 1 << 20
 
 def read_since(path: str | os.PathLike[str]) -> str:
     """Read a ``--since`` checkpoint note file: a regular file of at most
-    :data:`MAX_SINCE_FILE` bytes (:class:`AuditError` if unreadable, a FIFO or device,
-    larger, or not UTF-8)."""
+    :data:`MAX_SINCE_FILE` bytes holding a signed checkpoint note (:class:`AuditError` if
+    unreadable, a FIFO or device, larger, not UTF-8, or not a signed checkpoint note at all —
+    a usage error, not a finding against the log; a well-formed note that does not verify with
+    the trust file is the audit's finding ``since.unverified``)."""
     try:
-        return read_small_file(path, MAX_SINCE_FILE).decode("utf-8")
+        text = read_small_file(path, MAX_SINCE_FILE).decode("utf-8")
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise AuditError(f"cannot read the --since checkpoint {path}: {reason}") from exc
+    try:
+        body, _lines = _parse_note(text)
+        Checkpoint.from_text(body)
+    except (NoteError, CheckpointError) as exc:
+        raise AuditError(
+            f"the --since file {path} is not a signed checkpoint note (docs/format.md §4): {exc}"
+        ) from None
+    return text

@@ -51,6 +51,7 @@ __all__ = [
     "SOURCE_DAMAGED",
     "SOURCE_ORIGIN_MISMATCH",
     "SOURCE_UNREADABLE",
+    "TRUST_AUTHORITY_UNUSED",
     "Finding",
     "FindingInfo",
     "Severity",
@@ -134,6 +135,7 @@ CHECKPOINT_ROOT_MISMATCH: Final = "checkpoint.root_mismatch"
 CHECKPOINT_SPLIT_VIEW: Final = "checkpoint.split_view"
 CHECKPOINT_NONE: Final = "checkpoint.none"
 LOG_UNWITNESSED_TAIL: Final = "log.unwitnessed_tail"
+TRUST_AUTHORITY_UNUSED: Final = "trust.authority_unused"
 SINCE_UNVERIFIED: Final = "since.unverified"
 SINCE_BEYOND_LOG: Final = "since.beyond_log"
 FORK_INCONSISTENT: Final = "fork.inconsistent"
@@ -175,6 +177,14 @@ FINDINGS: Final[dict[str, FindingInfo]] = {
             "the store's own integrity check failed: a stored leaf hash, Merkle node, author "
             "head or checkpoint does not match the entries, or signed entries were lost "
             "(docs/storage.md); the entries themselves were still checked",
+        ),
+        _f(
+            TRUST_AUTHORITY_UNUSED,
+            _E,
+            "the trust file's authority key signed nothing in this log and another key signed "
+            "the genesis: the trust file is probably for another election; this one finding "
+            "replaces the rule findings against that key's events (evidence: authority_key, "
+            "genesis_signer, summarised per code, first_indexes)",
         ),
         _f(LOG_EMPTY, _W, "the log has no entries"),
         _f(

@@ -26,6 +26,7 @@ import attrs
 
 from electlog import merkle
 from electlog.checkpoint import Checkpoint, verify_checkpoint, verify_checkpoint_detailed
+from electlog.election import codes as C
 from electlog.election.codes import RESULT_MISMATCH, UNIT_RETURNED_EXCEEDS_ISSUED
 from electlog.election.events import (
     ElectionEvent,
@@ -48,6 +49,14 @@ from electlog.events import AuthorHead, Statement, chain_break
 from . import findings as F
 from .findings import Finding, Severity, finding_info, rule_finding_code
 from .pipeline import EntryResult
+from .results import (
+    BatchSummary,
+    CommunityResults,
+    GroupResults,
+    RoundResults,
+    UnitSummary,
+    jsonable,
+)
 from .trust import Trust
 
 __all__ = ["MAX_FINDINGS_PER_CODE", "CompactMerkleTree", "FindingSink", "Replay"]
@@ -67,6 +76,10 @@ _NO_TIME: Final = -(1 << 63)  # the claimed-time slot of an entry that did not v
 
 
 # --------------------------------------------------------------------------- findings
+
+
+_ROGUE_CODES: Final = frozenset({C.GENESIS_NOT_AUTHORITY, C.SIGNER_UNAUTHORISED})
+"""Rule codes a genesis signed by a key other than the trust file's authority cascades into."""
 
 
 class FindingSink:
@@ -94,6 +107,16 @@ class FindingSink:
                 code=code, severity=severity, index=index, message=message, evidence=evidence or {}
             )
         )
+
+    @property
+    def cap(self) -> int:
+        """At most this many findings are listed per code."""
+        return self._cap
+
+    def count_unlisted(self, code: str, n: int) -> None:
+        """Count ``n`` more findings of ``code`` that are not listed (made past the cap)."""
+        if n > 0:
+            self._counts[code] += n
 
     def count(self, code: str) -> int:
         """How many findings of ``code`` were made (listed or not)."""
@@ -267,6 +290,12 @@ class Replay:
         self.pin_info: dict[str, Any] | None = None
         self.times: array[int] = array("q")  # claimed time (µs) per entry, 8 bytes each
         self.progress: dict[str, CommunityProgress] = {}
+        # A genesis signed by another key than the trust file's authority: the rule findings
+        # against that key are held back (at most the sink's cap per code, and counted) until
+        # the end shows whether the trust file's key signed anything (see _authority_end).
+        self._rogue: bytes | None = None
+        self._held: list[tuple[str, int, str, dict[str, Any]]] = []
+        self._held_counts: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ entries
 
@@ -374,12 +403,16 @@ class Replay:
         try:
             state.check(ctx, event)
         except RuleViolation as exc:
-            self.sink.add(
-                rule_finding_code(exc.code),
-                index,
-                str(exc),
-                self._rule_evidence(state, event, exc, author),
-            )
+            code = rule_finding_code(exc.code)
+            evidence = self._rule_evidence(state, event, exc, author)
+            if exc.code == C.GENESIS_NOT_AUTHORITY and self._rogue is None and index == 0:
+                self._rogue = author
+            if author == self._rogue and exc.code in _ROGUE_CODES:
+                n = self._held_counts[code] = self._held_counts[code] + 1
+                if n <= self.sink.cap:
+                    self._held.append((code, index, exc.detail, evidence))
+            else:  # the message leaves out the rule code: the finding's code names it
+                self.sink.add(code, index, exc.detail, evidence)
         except Exception as exc:  # a crafted entry must not stop the audit
             self.sink.add(
                 F.ELECTION_REPLAY_ERROR,
@@ -419,7 +452,7 @@ class Replay:
                 diffs = compare_declared(event.result, recomputed)
             except ElectlogError:
                 diffs = []
-            evidence["discrepancies"] = [_jsonable(d.to_dict()) for d in diffs]
+            evidence["discrepancies"] = [jsonable(d.to_dict()) for d in diffs]
         return evidence
 
     # ------------------------------------------------------------------ the end
@@ -434,8 +467,12 @@ class Replay:
         self.sink.add(
             F.SOURCE_UNREADABLE,
             last_good + 1 if last_good + 1 >= 0 else None,
-            f"the source is unreadable from {where} on: {message}; the {self.size} entries "
-            "before were checked",
+            f"the source is unreadable from {where} on: {message}; "
+            + (
+                f"the {self.size} entries before were checked"
+                if self.size
+                else "no entry could be checked"
+            ),
             evidence,
         )
 
@@ -453,7 +490,40 @@ class Replay:
         if pinned is not None:
             self.pin_info = self._prior(pinned, "the trust file's pinned checkpoint")
         if self.state is not None:
+            self._authority_end()
             self._election_end(self.state)
+
+    def _authority_end(self) -> None:
+        """A genesis signed by a key other than the trust file's authority key: when the
+        trust file's key signed nothing in the log, the trust file is for another election and
+        one ``trust.authority_unused`` finding replaces the cascade of rule findings against
+        the genesis signer; otherwise those findings are reported one by one."""
+        if self._rogue is None:
+            return
+        held, counts = self._held, dict(sorted(self._held_counts.items()))
+        self._held, self._held_counts = [], Counter()
+        authority = self.trust.authority_key.key_id
+        if authority in self.heads:
+            for code, index, message, evidence in held:
+                self.sink.add(code, index, message, evidence)
+            for code, n in counts.items():
+                self.sink.count_unlisted(code, n - min(n, self.sink.cap))
+            return
+        total = sum(counts.values())
+        self.sink.add(
+            F.TRUST_AUTHORITY_UNUSED,
+            0,
+            f"this trust file's authority key {authority.hex()[:16]} signed nothing in this "
+            f"log; the genesis is signed by {self._rogue.hex()[:16]}: the trust file is "
+            f"probably for another election ({total} rule finding(s) against that key's "
+            "events are summarised here, not listed)",
+            {
+                "authority_key": authority.hex(),
+                "genesis_signer": self._rogue.hex(),
+                "summarised": counts,
+                "first_indexes": [index for _, index, _, _ in held[:10]],
+            },
+        )
 
     def _checkpoints(self, notes: Sequence[str]) -> None:
         trust = self.trust
@@ -952,13 +1022,17 @@ class Replay:
     # ------------------------------------------------------------------ summaries
 
     def tallies(self) -> dict[str, Any]:
+        """:meth:`results` as JSON (the report's ``tallies``)."""
+        return {cid: c.to_dict() for cid, c in self.results().items()}
+
+    def results(self) -> dict[str, CommunityResults]:
         """Per community: roll size, electorate, units and every round's recomputed result."""
         state = self.state
         if state is None or state.definition is None:
             return {}
-        out: dict[str, Any] = {}
+        out: dict[str, CommunityResults] = {}
         for cid, cs in sorted(state.communities.items()):
-            rounds: dict[str, Any] = {}
+            rounds: dict[int, RoundResults] = {}
             for number, rs in sorted(cs.rounds.items()):
                 try:
                     result = state.result(cid, number)
@@ -973,32 +1047,27 @@ class Replay:
                         matches = False
                 batches = state.counting_batches(cid, number)
                 counted = [cb.issued for cb in batches if cb.recorded]
-                rounds[str(number)] = {
-                    "kind": rs.kind,
-                    "declared": declared is not None,
-                    "matches_declared": matches,
-                    "result": _jsonable(result.to_dict()),
-                    "batches": {
-                        cb.box: {
-                            "units": list(cb.units),
-                            "issued": cb.issued,
-                            "recorded": cb.recorded,
-                        }
+                rounds[number] = RoundResults(
+                    kind=rs.kind,
+                    declared=declared is not None,
+                    matches_declared=matches,
+                    result=result,
+                    batches={
+                        cb.box: BatchSummary(
+                            units=tuple(cb.units), issued=cb.issued, recorded=cb.recorded
+                        )
                         for cb in batches
                     },
-                    "smallest_anonymity_set": min(counted) if counted else None,
-                }
+                    smallest_anonymity_set=min(counted) if counted else None,
+                )
             units = {
-                u.unit: {
-                    "round": u.round,
-                    "kind": u.kind,
-                    "issued": u.issued,
-                    "recorded": u.recorded,
-                }
+                u.unit: UnitSummary(
+                    round=u.round, kind=u.kind, issued=u.issued, recorded=u.recorded
+                )
                 for u in sorted(state.units.values(), key=lambda u: u.index)
                 if u.community == cid
             }
-            groups: dict[str, Any] = {}
+            groups: dict[str, GroupResults] = {}
             for gid, ge in sorted(cs.group_elections.items()):
                 try:
                     gresult = state.group_result(cid, gid)
@@ -1010,20 +1079,19 @@ class Replay:
                         gmatches = not compare_declared(ge.declared, gresult)
                     except ElectlogError:
                         gmatches = False
-                groups[gid] = {
-                    "declared": ge.declared is not None,
-                    "matches_declared": gmatches,
-                    "result": _jsonable(gresult.to_dict()),
-                }
-            out[cid] = {
-                "name": cs.definition.name,
-                "mode": str(cs.mode),
-                "roll": len(cs.roll),
-                "electorate": state.electorate(cid),
-                "units": units,
-                "rounds": rounds,
-                "groups": groups,
-            }
+                groups[gid] = GroupResults(
+                    declared=ge.declared is not None, matches_declared=gmatches, result=gresult
+                )
+            out[cid] = CommunityResults(
+                community=cid,
+                name=cs.definition.name,
+                mode=str(cs.mode),
+                roll=len(cs.roll),
+                electorate=state.electorate(cid),
+                units=units,
+                rounds=rounds,
+                groups=groups,
+            )
         return out
 
     def checkpoint_summary(self) -> dict[str, Any] | None:
@@ -1097,16 +1165,3 @@ def _over_returned(
         if got > issued:
             out.append((tuple(sorted(units)), issued, got))
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` with bytes as hex, tuples as lists and dict keys as str (for JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).hex()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)

@@ -7,6 +7,8 @@ from typing import Any, Final
 
 import attrs
 
+from ..election.tally import RoundResult
+from ..errors import UsageError
 from .findings import (
     AUDIT_FINDINGS_CAPPED,
     ELECTION_INCOMPLETE,
@@ -14,6 +16,7 @@ from .findings import (
     Finding,
     Severity,
 )
+from .results import CommunityResults
 
 __all__ = [
     "INCOMPLETE_CODES",
@@ -88,7 +91,10 @@ class Report:
     ``"incomplete"`` when the only such findings are ``election.incomplete`` and
     ``log.unwitnessed_tail``; ``"clean_in_progress"`` instead of ``"incomplete"`` when the audit
     was asked for in progress; else ``"findings"``. ``tallies`` maps each community id to its
-    recomputed rounds and ``communities`` to the phase it reached (see docs/auditing.md).
+    recomputed rounds as JSON and ``communities`` to the phase it reached (see docs/auditing.md);
+    ``results`` holds the same results as typed objects
+    (``report.results["c1"].rounds[1].posts["director"].elected``; :meth:`result` is the
+    short form), each ``to_dict()`` giving the JSON in ``tallies``.
     ``checkpoint`` describes the largest checkpoint that verified with the witness quorum and
     matches the replayed tree (``size``, ``root`` hex, ``witnesses`` with their timestamps,
     ``note``, ``position``), or is ``None``. ``since`` / ``pinned`` describe the ``--since``
@@ -110,6 +116,21 @@ class Report:
     progress: dict[str, Any] | None = None
     run: dict[str, Any] = attrs.field(factory=dict)
     schema: str = REPORT_SCHEMA
+    results: dict[str, CommunityResults] = attrs.field(factory=dict)
+
+    def result(self, community: str, round: int = 1) -> RoundResult:
+        """The recomputed result of ``community``'s round ``round`` (default the first):
+        ``report.result("c1").posts["director"].elected``. :class:`UsageError` naming the
+        communities or rounds there are when there is no such result."""
+        c = self.results.get(community)
+        if c is None:
+            known = ", ".join(self.results) or "none"
+            raise UsageError(f"no results for community {community!r} (communities: {known})")
+        r = c.rounds.get(round)
+        if r is None:
+            known = ", ".join(str(n) for n in c.rounds) or "none"
+            raise UsageError(f"community {community!r} has no round {round} (rounds: {known})")
+        return r.result
 
     @property
     def clean(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import unicodedata
 from typing import Any, Final
 
 from .. import __version__
@@ -44,13 +45,58 @@ pre { white-space: pre-wrap; word-break: break-all; margin: .3rem 0; }
 .sev.info { color: var(--mute); }
 .muted { color: var(--mute); }
 svg text { font: 12px system-ui, sans-serif; fill: var(--ink); }
+svg { max-width: 100%; height: auto; }
+svg text.writein { font-style: italic; }
 figure { margin: 1rem 0; }
 figcaption { font-weight: 600; margin-bottom: .3rem; }
+td, th, h1, h3, figcaption, p { overflow-wrap: break-word; }
+td code { word-break: break-all; }
+.key { display: inline-block; width: .8em; height: .8em; margin: 0 .25em 0 .6em;
+  vertical-align: -.05em; }
+@media (max-width: 640px) {
+  body { padding: 0 .6rem 2rem; font-size: 14px; }
+  header.verdict { padding: 1rem; }
+  header.verdict h1 { font-size: 1.7rem; }
+  th, td { padding: .25rem .3rem; }
+}
 """
+
+_LISTED: Final = "#4a6fa5"
+"""Bar colour of a listed candidate (not elected)."""
+_WRITE_IN: Final = "#b07cc6"
+"""Bar colour of a write-in person (not elected)."""
+_ELECTED: Final = "#17663a"
+_OTHERS: Final = "#9a9a9a"
+WRITE_IN_MIN_SHARE: Final = 0.05
+"""A write-in person not elected or tied gets a bar of their own only with at least this share
+of the ballots returned (and at least 2 votes); the rest are one "others" bar."""
+WRITE_IN_MAX_BARS: Final = 5
+"""At most this many write-in bars of their own per post (more when more are elected or tied);
+the rest are one "others" bar."""
 
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
+
+
+_MAX_LABEL_W: Final = 300
+"""Widest label column of a bar chart (SVG units); longer labels end in "…" (the full label
+stays in the bar's tooltip)."""
+
+
+def _text_width(text: str) -> int:
+    """Estimated width of ``text`` at the charts' 12 px font: 12 per wide (CJK) character,
+    7 per other character."""
+    return sum(12 if unicodedata.east_asian_width(ch) in "WF" else 7 for ch in text)
+
+
+def _fit(text: str, width: int) -> str:
+    """``text``, shortened with "…" to fit ``width``."""
+    if _text_width(text) <= width:
+        return text
+    while text and _text_width(text) + 12 > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 def _bar_chart(
@@ -60,9 +106,14 @@ def _bar_chart(
     marker: float | None = None,
     marker_label: str = "",
     width: int = 760,
+    italic: frozenset[int] = frozenset(),
 ) -> str:
-    """Horizontal bars: ``(label, value, value text, colour)`` per row."""
-    label_w, text_w, row_h = 170, 130, 24
+    """Horizontal bars: ``(label, value, value text, colour)`` per row (rows whose position is
+    in ``italic`` get an italic label). The SVG scales down to narrow screens (CSS)."""
+    shown = [_fit(label, _MAX_LABEL_W - 16) for label, _, _, _ in rows]
+    longest = max((_text_width(label) for label in shown), default=0)
+    label_w = max(120, min(_MAX_LABEL_W, longest + 16))
+    text_w, row_h = 190, 24
     plot_w = width - label_w - text_w
     height = row_h * len(rows) + 26
     parts = [
@@ -72,8 +123,9 @@ def _bar_chart(
     for i, (label, value, text, colour) in enumerate(rows):
         y = 6 + i * row_h
         w = 0.0 if maximum <= 0 else max(0.0, min(1.0, value / maximum)) * plot_w
+        cls = ' class="writein"' if i in italic else ""
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{_e(label)}</text>'
+            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end"{cls}>{_e(shown[i])}</text>'
             f'<rect x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{row_h - 8}" '
             f'fill="{colour}"><title>{_e(label)}: {_e(text)}</title></rect>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + 15}">{_e(text)}</text>'
@@ -89,6 +141,62 @@ def _bar_chart(
     return "".join(parts)
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _post_rows(
+    pr: dict[str, Any], returned: int
+) -> tuple[list[tuple[str, float, str, str]], frozenset[int]]:
+    """The bars of one post: every listed candidate, then write-ins (italic) with enough votes
+    or elected or tied, then one "others" bar for the remaining write-ins."""
+    counts: dict[str, int] = pr["counts"]
+    listed = set(pr["against"])  # against-marks are kept for every listed candidate
+    elected, tied = set(pr["elected"]), set(pr.get("tied", ()))
+    floor = max(2, int(WRITE_IN_MIN_SHARE * returned + 0.999999))
+    room = max(WRITE_IN_MAX_BARS, len((elected | tied) - listed))
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    small = [p for p, n in ranked if p not in listed and p not in elected | tied and n < floor]
+    if len(small) == 1:  # one name is shown as itself, not as "others: 1 name"
+        floor = 0
+    rows: list[tuple[str, float, str, str]] = []
+    italic: set[int] = set()
+    others_names = others_votes = 0
+    for person, n in ranked:
+        mark = " ✓" if person in elected else ""
+        if person in listed:
+            rows.append((person, float(n), f"{n}{mark}", _ELECTED if mark else _LISTED))
+            continue
+        if person in elected or person in tied or (n >= floor and room > 0):
+            room -= 1
+            italic.add(len(rows))
+            colour = _ELECTED if mark else _WRITE_IN
+            rows.append((person, float(n), f"{n}{mark} · write-in", colour))
+            continue
+        others_names += 1
+        others_votes += n
+    if others_names:
+        rows.append(
+            (
+                "others",
+                float(others_votes),
+                f"others: {_plural(others_names, 'name')}, {_plural(others_votes, 'vote')}",
+                _OTHERS,
+            )
+        )
+        italic.add(len(rows) - 1)
+    return rows, frozenset(italic)
+
+
+_LEGEND: Final = (
+    f'<span class="muted"><span class="key" style="background:{_LISTED}"></span>listed '
+    f'candidate<span class="key" style="background:{_WRITE_IN}"></span><em>write-in</em>'
+    f'<span class="key" style="background:{_ELECTED}"></span>elected ✓'
+    f'<span class="key" style="background:{_OTHERS}"></span><em>others</em>: write-ins with '
+    "few votes, together</span>"
+)
+
+
 def _turnout_section(tallies: dict[str, Any]) -> str:
     rows: list[tuple[str, float, str, str]] = []
     for cid, c in tallies.items():
@@ -97,7 +205,7 @@ def _turnout_section(tallies: dict[str, Any]) -> str:
         returned = int(first["result"]["returned"]) if first else 0
         share = returned / electorate if electorate else 0.0
         colour = "#17663a" if share > 0.5 else "#a4161a"
-        rows.append((f"{cid}", share, f"{share:.1%} ({returned}/{electorate})", colour))
+        rows.append((f"{cid} {c['name']}", share, f"{share:.1%} ({returned}/{electorate})", colour))
     if not rows:
         return ""
     chart = _bar_chart(rows, maximum=1.0, marker=0.5, marker_label="½ of registered")
@@ -109,7 +217,10 @@ def _turnout_section(tallies: dict[str, Any]) -> str:
 
 
 def _results_section(tallies: dict[str, Any]) -> str:
-    out = ['<section id="results"><h2>Results recomputed from the recorded ballots</h2>']
+    out = [
+        '<section id="results"><h2>Results recomputed from the recorded ballots</h2>'
+        f"<p>{_LEGEND}</p>"
+    ]
     for cid, c in tallies.items():
         out.append(
             f'<h3>{_e(cid)} — {_e(c["name"])} <span class="muted">({_e(c["mode"])}, '
@@ -131,24 +242,14 @@ def _results_section(tallies: dict[str, Any]) -> str:
                 f"returned of {_e(res['issued'])} issued; {state}{void}.</p>"
             )
             for post, pr in res["posts"].items():
-                counts: dict[str, int] = pr["counts"]
-                elected = set(pr["elected"])
-                ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-                rows = [
-                    (
-                        person,
-                        float(n),
-                        f"{n}{' ✓' if person in elected else ''}",
-                        "#17663a" if person in elected else "#4a6fa5",
-                    )
-                    for person, n in ranked
-                ]
+                rows, italic = _post_rows(pr, int(res["returned"]))
                 maximum = float(max([res["returned"], 1]))
                 chart = _bar_chart(
                     rows,
                     maximum=maximum,
                     marker=float(res["min_votes"]),
                     marker_label=f"{res['min_votes']} needed",
+                    italic=italic,
                 )
                 out.append(
                     f"<figure><figcaption>{_e(post)} — {_e(pr['seats'])} seat(s); elected: "

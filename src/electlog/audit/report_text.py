@@ -1,9 +1,11 @@
-"""The plain-text report: verdict first, then counts, checkpoint, tallies and every finding."""
+"""The plain-text report: verdict and the first errors, then counts, checkpoint, tallies and every
+finding."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .findings import Finding, Severity
 from .report import Report
 
 __all__ = ["render_tallies", "render_text"]
@@ -65,6 +67,27 @@ def render_tallies(tallies: dict[str, Any], community: str | None = None) -> str
     return "\n".join(lines)
 
 
+_FIRST_ERRORS = 3
+
+
+def _finding_line(finding: Finding) -> str:
+    where = "-" if finding.index is None else f"entry {finding.index}"
+    return f"  {finding.severity.value.upper():<7} {where:<12} {finding.code}: {finding.message}"
+
+
+def _first_errors(report: Report) -> list[str]:
+    """The first few error findings right under the verdict (the full list ends the report,
+    after the tallies)."""
+    errors = [f for f in report.findings if f.severity is Severity.ERROR]
+    if not errors:
+        return []
+    lines = [_finding_line(f) for f in errors[:_FIRST_ERRORS]]
+    rest = len(report.findings) - len(lines)
+    if rest > 0:
+        lines.append(f"  ... {rest} more finding(s) listed at the end")
+    return lines
+
+
 def render_text(report: Report) -> str:
     """The report as plain text (ends with a newline)."""
     c = report.counts
@@ -78,6 +101,7 @@ def render_text(report: Report) -> str:
         tail = f" ({f['error']} error(s), {f['warning']} warning(s))"
     lines = [
         f"VERDICT: {report.verdict_line()}{tail}",
+        *_first_errors(report),
         f"log          {report.origin}",
         f"source       {report.source}",
         f"entries      {c.entries} from {c.authors} author(s)",
@@ -122,9 +146,5 @@ def render_text(report: Report) -> str:
         lines.append("tallies (recomputed from the recorded ballots)")
         lines.append(render_tallies(report.tallies))
     lines.append(f"findings     {f['error']} error, {f['warning']} warning, {f['info']} info")
-    for finding in report.findings:
-        where = "-" if finding.index is None else f"entry {finding.index}"
-        lines.append(
-            f"  {finding.severity.value.upper():<7} {where:<12} {finding.code}: {finding.message}"
-        )
+    lines.extend(_finding_line(finding) for finding in report.findings)
     return "\n".join(lines) + "\n"

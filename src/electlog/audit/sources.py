@@ -469,6 +469,22 @@ def _bundle_source(path: Path) -> Source:
     return BundleSource(path)
 
 
+_LOG_SUFFIXES = (".bundle", ".sqlite", ".sqlite3", ".db")
+
+
+def _log_files_hint(path: Path) -> str:
+    """For a directory that holds no tiles: the log files inside it (bundles, SQLite files), as
+    a suggestion of what to verify instead ("" when there are none)."""
+    try:
+        found = sorted(p for p in path.iterdir() if p.suffix in _LOG_SUFFIXES and p.is_file())[:5]
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    names = " or ".join(repr(str(p)) for p in found)
+    return f"; it holds no tiles, but {names}: verify that instead"
+
+
 class TilesSource(StoreSource):
     """A tlog-tiles directory: the entries stream from its bundles (each checked against its
     hash tile, each full tile against the tile above); after them every other file the
@@ -494,5 +510,8 @@ def _tiles_source(path: Path) -> Source:
     try:
         reader = TilesReader(path)
     except ElectlogError as exc:
-        raise AuditError(f"{str(path)!r} is not a readable tlog-tiles directory: {exc}") from exc
+        hint = _log_files_hint(path) if not (path / "checkpoint").exists() else ""
+        raise AuditError(
+            f"{str(path)!r} is not a readable tlog-tiles directory: {exc}{hint}"
+        ) from exc
     return TilesSource(reader, f"tiles directory {str(path)!r}")

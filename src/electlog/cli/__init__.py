@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import cast
 
+from .. import __version__
 from ..errors import ElectlogError
 
 __all__ = ["EXIT_COULD_NOT_RUN", "EXIT_FINDINGS", "EXIT_OK", "main"]
@@ -36,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="electlog",
         description="Auditable elections: signed, Merkle-committed event logs and their audit.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"electlog {__version__}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True

@@ -20,20 +20,20 @@ import gc
 import os
 import resource
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     SpinnerColumn,
     TaskProgressColumn,
     TextColumn,
-    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
@@ -174,15 +174,14 @@ class _Steps:
             self.console.print(f"{title} ...")
             yield lambda _done, _total, _detail=None: None
             return
+        # fits 80 columns: the longest step ("building the election: appointing election
+        # committees") leaves room for a 10-cell bar, the percentage and the time left
         columns: list[Any] = [
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=10),
             TaskProgressColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
+            TimeRemainingColumn(compact=True, elapsed_when_finished=True),
         ]
         with Progress(*columns, console=self.console, transient=False) as progress:
             task = progress.add_task(title, total=total)
@@ -196,19 +195,15 @@ class _Steps:
 
 
 def _results_table(report: Report, result: SimulationResult) -> Table:
-    """Community, registered, ballots cast, turnout, seats, elected — from the auditor's own
-    recomputation when it has the community, else from the simulation."""
-    table = Table(title="Results recomputed by the auditor", show_lines=False)
+    """Community, registered, ballots cast, turnout, seats, elected, rounds (at most 80 columns
+    wide) — from the auditor's own recomputation when it has the community, else from the
+    simulation."""
+    table = Table(title="Results recomputed by the auditor", box=box.SIMPLE_HEAD)
     table.add_column("community", no_wrap=True)
-    table.add_column("registered", justify="right", no_wrap=True)
-    table.add_column("ballots cast", justify="right", no_wrap=True)
-    table.add_column("turnout %", justify="right", no_wrap=True)
-    table.add_column("seats", justify="right", no_wrap=True)
-    table.add_column("elected", justify="right", no_wrap=True)
-    table.add_column("rounds", justify="right", no_wrap=True)
+    for title in ("voters", "cast", "turnout", "seats", "elected", "rounds"):
+        table.add_column(title, justify="right", no_wrap=True)
     totals = [0, 0, 0, 0]
     for outcome in result.communities:
-        tally = report.tallies.get(outcome.community)
         registered, cast, seats, elected, rounds = (
             outcome.registered,
             outcome.cast,
@@ -216,24 +211,22 @@ def _results_table(report: Report, result: SimulationResult) -> Table:
             outcome.elected_count,
             outcome.rounds,
         )
-        if isinstance(tally, dict) and isinstance(tally.get("rounds"), dict) and tally["rounds"]:
-            registered = int(tally.get("roll", registered))
-            rounds_data = tally["rounds"]
-            first = rounds_data.get("1", {}).get("result", {})
-            cast = int(first.get("returned", cast))
-            seats = sum(int(p.get("seats", 0)) for p in first.get("posts", {}).values())
+        audited = report.results.get(outcome.community)
+        if audited is not None and 1 in audited.rounds:
+            first = audited.rounds[1].result
+            registered = audited.roll
+            cast = first.returned
+            seats = sum(p.seats for p in first.posts.values())
             elected = sum(
-                len(p.get("elected", ()))
-                for rnd in rounds_data.values()
-                for p in rnd.get("result", {}).get("posts", {}).values()
+                len(p.elected) for rnd in audited.rounds.values() for p in rnd.posts.values()
             )
-            rounds = len(rounds_data)
+            rounds = len(audited.rounds)
         turnout = 100.0 * cast / registered if registered else 0.0
         table.add_row(
             f"{outcome.community} {outcome.name.removesuffix(' Community')}",
             f"{registered:,}",
             f"{cast:,}",
-            f"{turnout:.1f}",
+            f"{turnout:.1f}%",
             str(seats),
             str(elected),
             str(rounds),
@@ -246,12 +239,27 @@ def _results_table(report: Report, result: SimulationResult) -> Table:
         f"district ({len(result.communities)})",
         f"{totals[0]:,}",
         f"{totals[1]:,}",
-        f"{turnout:.1f}",
+        f"{turnout:.1f}%",
         str(totals[2]),
         str(totals[3]),
         "",
     )
     return table
+
+
+def _listing(label: str, path: object, note: str, width: int = 80) -> list[str]:
+    """``  label  path  (note)`` on one line when it fits ``width``, else the note wrapped on
+    the lines below, indented under the path (paths stay whole for copying)."""
+    head = f"  {label:<13} {path}"
+    if not note:
+        return [head]
+    one = f"{head}  ({note})"
+    if len(one) <= width:
+        return [one]
+    return [
+        head,
+        *textwrap.wrap(f"({note})", width, initial_indent=" " * 16, subsequent_indent=" " * 17),
+    ]
 
 
 # --------------------------------------------------------------------------- the command
@@ -280,7 +288,7 @@ def run_demo(
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise UsageError(f"--jobs must be a positive integer, got {jobs!r}")
     config = DistrictConfig.scaled(voters)
-    out = console if console is not None else Console(width=None if sys.stdout.isatty() else 100)
+    out = console if console is not None else Console(width=None if sys.stdout.isatty() else 80)
     err = Console(stderr=True) if console is None else console
     live = sys.stderr.isatty() if progress is None else progress
     steps = _Steps(err, live)
@@ -380,16 +388,18 @@ def run_demo(
         f"{jobs} process(es)); build + audit {total:.1f} s. Peak memory: {build_rss:.0f} MB "
         f"after the build, {peak:.0f} MB in all, audit workers {children:.0f} MB"
     )
+    width = min(out.width, 80)
     lines = [
         "",
-        f"  log store     {store_path}  (SQLite, {result.size:,} entries)",
-        f"  bundle        {bundle_path}  ({info.size_bytes / 1e6:.1f} MB, portable copy)",
-        f"  trust file    {trust_path}  (authority key, log key, 2 witnesses, quorum 2)",
-        f"  private keys  {keys_dir}/  ({keys_note})",
-        f"  HTML report   {report_path}",
+        *_listing("log store", store_path, f"SQLite, {result.size:,} entries", width),
+        *_listing("bundle", bundle_path, f"{info.size_bytes / 1e6:.1f} MB, portable copy", width),
+        *_listing("trust file", trust_path, "authority key, log key, 2 witnesses, quorum 2", width),
+        *_listing("private keys", f"{keys_dir}/", keys_note, width),
+        *_listing("HTML report", report_path, "", width),
         "",
         "An auditor holding the bundle and the trust file runs:",
-        f"  electlog verify {bundle_path} --trust {trust_path} --format html --output report.html",
+        f"  electlog verify {bundle_path} --trust {trust_path} \\",
+        "      --format html --output report.html",
     ]
     for line in lines:
         out.print(line, soft_wrap=True, markup=False, highlight=False)

@@ -136,7 +136,12 @@ def _export(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add keygen, append, checkpoint and export."""
     p = sub.add_parser("keygen", help="generate an author, log (checkpoint) or witness key")
-    p.add_argument("kind", choices=["author", "log", "witness"])
+    p.add_argument(
+        "kind",
+        choices=["author", "log", "witness"],
+        help="author: an Ed25519 event-signing key (PEM); log: the log's checkpoint note key; "
+        "witness: a witness's cosignature/v1 key",
+    )
     p.add_argument("--name", help="key name (log: the log's origin; witness: its name)")
     p.add_argument("--out", required=True, help="private key file to create (mode 0600)")
     p.set_defaults(func=_keygen)
@@ -146,20 +151,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--origin", help="log id, needed when the store is created")
     p.add_argument("--key", required=True, help="author private key (PEM)")
     p.add_argument("--type", required=True, help="event type, e.g. demo.note")
-    p.add_argument("--schema", type=int, default=1)
+    p.add_argument("--schema", type=int, default=1, help="the body's schema version (default 1)")
     p.add_argument("--body", required=True, help='JSON object; "hex:.." strings become bytes')
     p.add_argument("--time", type=int, help="claimed time in µs UTC (default: now)")
     p.set_defaults(func=_append)
 
     p = sub.add_parser("checkpoint", help="sign (and cosign) a checkpoint of a store")
-    p.add_argument("store")
+    p.add_argument("store", help="SQLite path or postgresql:// DSN of the log")
     p.add_argument("--log-key", required=True, help="file with the log's PRIVATE+KEY string")
     p.add_argument("--witness-key", action="append", help="witness PRIVATE+KEY file (repeat)")
     p.add_argument("--timestamp", type=int, help="cosignature time, seconds (default: now)")
     p.set_defaults(func=_checkpoint)
 
     p = sub.add_parser("export", help="export a store as a bundle file and/or tiles directory")
-    p.add_argument("store")
+    p.add_argument("store", help="SQLite path or postgresql:// DSN of the log to export")
     p.add_argument("--bundle", help="bundle file to write")
     p.add_argument("--tiles", help="tlog-tiles directory to write")
     p.set_defaults(func=_export)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,15 +46,25 @@ def _progress(args: argparse.Namespace) -> bool:
     return stderr_is_terminal() if args.progress is None else bool(args.progress)
 
 
+class _NoElectionTally(argparse.Action):
+    """``tally --no-election`` was removed: a usage error that says why."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kw: object) -> None:
+        parser.error(
+            "--no-election was removed from tally: a log without an election has no tally "
+            "(audit such a log with: electlog verify SOURCE --trust FILE --no-election)"
+        )
+
+
 def _run_audit(args: argparse.Namespace) -> Report:
     since = read_since(args.since) if getattr(args, "since", None) else None
     return audit(
         args.source,
         args.trust,
         since=since,
-        jobs=args.jobs,
+        jobs=args.jobs if args.jobs is not None else (os.cpu_count() or 1),
         progress=_progress(args),
-        election=not args.no_election,
+        election=not getattr(args, "no_election", False),
         in_progress=bool(getattr(args, "in_progress", False)),
     )
 
@@ -168,20 +179,24 @@ def _emit_proof(out: dict[str, Any], fmt: str) -> None:
     _write("".join(f"{h}\n" for h in out["proof"]), None)
 
 
+_SOURCE_HELP = "bundle file, SQLite file, tiles directory or postgresql:// DSN"
+_PROOF_FORMAT_HELP = "text: the proof's hashes, one a line (the rest on stderr); json: all"
+
+
 def _add_audit_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="bundle file, SQLite file, tiles directory or postgresql:// DSN")
+    p.add_argument("source", help=_SOURCE_HELP)
     p.add_argument("--trust", required=True, help="the auditor's trust file (JSON)")
-    p.add_argument("--jobs", type=int, default=1, help="verification processes (default 1)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="verification processes (default: every core)",
+    )
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="show a progress bar on stderr (default: only when stderr is a terminal)",
-    )
-    p.add_argument(
-        "--no-election",
-        action="store_true",
-        help="audit a generic (non-election) log: skip the election replay",
     )
 
 
@@ -194,6 +209,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--in-progress: clean so far), 1 incomplete or findings, 2 could not run.",
     )
     _add_audit_options(p)
+    p.add_argument(
+        "--no-election",
+        action="store_true",
+        help="audit a generic (non-election) log: skip the election replay",
+    )
     p.add_argument("--since", help="a checkpoint note file you saw earlier (fork check)")
     p.add_argument(
         "--in-progress",
@@ -201,7 +221,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a mid-election audit: an unfinished election or an unwitnessed tail is "
         "'clean so far, up to <phase> at checkpoint N' (exit 0) instead of INCOMPLETE",
     )
-    p.add_argument("--format", choices=["text", "json", "html"], default="text")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "html"],
+        default="text",
+        help="report format: text (default), json (docs/auditing.md schema) or html (one page)",
+    )
     p.add_argument("--output", "-o", help="write the report here instead of stdout")
     p.set_defaults(func=_verify)
 
@@ -209,20 +234,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     prove = p.add_subparsers(dest="proof", metavar="KIND", parser_class=type(p))
     prove.required = True
     q = prove.add_parser("inclusion", help="proof that entry --index is in the tree of --size")
-    q.add_argument("source")
-    q.add_argument("--index", type=int, required=True)
+    q.add_argument("source", help=_SOURCE_HELP)
+    q.add_argument("--index", type=int, required=True, help="0-based index of the entry")
     q.add_argument("--size", type=int, help="tree size (default: every entry)")
-    q.add_argument("--format", choices=["text", "json"], default="text")
+    q.add_argument("--format", choices=["text", "json"], default="text", help=_PROOF_FORMAT_HELP)
     q.set_defaults(func=_prove_inclusion)
     q = prove.add_parser("consistency", help="proof that the tree of --size2 extends --size1")
-    q.add_argument("source")
-    q.add_argument("--size1", type=int, required=True)
+    q.add_argument("source", help=_SOURCE_HELP)
+    q.add_argument("--size1", type=int, required=True, help="older tree size (at least 1)")
     q.add_argument("--size2", type=int, help="newer tree size (default: every entry)")
-    q.add_argument("--format", choices=["text", "json"], default="text")
+    q.add_argument("--format", choices=["text", "json"], default="text", help=_PROOF_FORMAT_HELP)
     q.set_defaults(func=_prove_consistency)
 
     p = sub.add_parser("tally", help="print the results recomputed from the recorded ballots")
     _add_audit_options(p)
+    p.add_argument(  # gone: a log without an election has no tally; say so instead of "unknown"
+        "--no-election", action=_NoElectionTally, nargs=0, help=argparse.SUPPRESS
+    )
     p.add_argument("--community", help="only this community")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text (default) or json (the report's tallies object)",
+    )
     p.set_defaults(func=_tally)

@@ -50,6 +50,7 @@ from .events import (
     decode_event,
     has_marks,
     identifying_fields,
+    proxy_list_hash,
 )
 from .facade import Election, log_events
 from .receipts import (
@@ -146,6 +147,7 @@ __all__ = [
     "identifying_fields",
     "log_events",
     "make_registration_receipt",
+    "proxy_list_hash",
     "supplementary_candidates",
     "tally_round",
     "verify_registration_receipt",

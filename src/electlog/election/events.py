@@ -20,11 +20,13 @@ secrecy lint check that.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final, Self
 
 import attrs
 
+from electlog.codec import encode
 from electlog.errors import EntryError
 from electlog.events import Statement
 
@@ -73,6 +75,7 @@ __all__ = [
     "decode_event",
     "has_marks",
     "identifying_fields",
+    "proxy_list_hash",
 ]
 
 MAX_ID: Final = 64
@@ -321,7 +324,7 @@ class _Marks(_Kind):
                             f"distinct ids (1-{MAX_ID} characters, no white space or control "
                             "characters)"
                         )
-            out[post] = PostMarks(for_=tuple(f), against=tuple(a), write_ins=tuple(w))
+            out[post] = PostMarks(in_favour=tuple(f), against=tuple(a), write_ins=tuple(w))
         return out
 
     def dump(self, value: Any) -> Any:
@@ -334,14 +337,14 @@ def _dump_post(pm: Any) -> Any:
     if not isinstance(pm, PostMarks):
         return pm
     if pm.void is not None:
-        if pm.for_ or pm.against or pm.write_ins:
+        if pm.in_favour or pm.against or pm.write_ins:
             raise EntryError("a post recorded void carries no marks (for, against, write_ins)")
         if pm.void not in _VOID_REASONS:
             raise EntryError(f"void post reason must be one of {', '.join(VOID_POST_REASONS)}")
         return {"void": pm.void}
     return {
         "against": sorted(pm.against),
-        "for": sorted(pm.for_),
+        "for": sorted(pm.in_favour),
         "write_ins": sorted(pm.write_ins),
     }
 
@@ -398,6 +401,14 @@ class _Record:
                 kind.load(body[name], f"{where}.{name}")
             raise  # pragma: no cover - the loop above raises the same error
         return cls(**values)
+
+
+def proxy_list_hash(community: str, rows: Iterable[Sequence[Any]]) -> bytes:
+    """The ``list_hash`` of a community's proxy list: SHA-256 of the canonical encoding of
+    ``["electlog/proxies/v1", [community, rows]]``, ``rows`` being ``[principal, proxy,
+    relationship, attestation]`` sorted by principal (docs/election.md, "Projections and
+    published hashes")."""
+    return hashlib.sha256(encode(["electlog/proxies/v1", [community, list(rows)]])).digest()
 
 
 def _record(cls: type[_Record]) -> Any:
@@ -477,7 +488,12 @@ class ElectionDefined(ElectionEvent):
         metadata=_k(_List(_Struct(CommunityDef), min_items=1))
     )
     rules: RuleSet = attrs.field(metadata=_k(_RuleSetKind()))
-    rules_hash: bytes = attrs.field(metadata=_k(HASH32))
+    rules_hash: bytes = attrs.field(
+        default=attrs.Factory(lambda self: self.rules.hash(), takes_self=True),
+        metadata=_k(HASH32),
+    )
+    """SHA-256 of the recorded RuleSet; computed from ``rules`` when not given (a body read
+    from a log always carries it, and the rule ``genesis.rules_hash`` checks it)."""
 
 
 @_event
@@ -722,12 +738,19 @@ class ProxyAuthorised(ElectionEvent):
 @_event
 @attrs.frozen(kw_only=True)
 class ProxyListPublished(ElectionEvent):
-    """The community's proxy list is published (count and ``ElectionState.proxy_hash``)."""
+    """The community's proxy list is published (count and ``ElectionState.proxy_hash``).
+
+    ``ProxyListPublished(community="c1")`` publishes an empty list: ``count`` defaults to 0 and
+    ``list_hash`` to :func:`proxy_list_hash` of no proxies. For a list with proxies,
+    :meth:`ElectionState.proxy_list` gives the event with the current count and hash."""
 
     TYPE: ClassVar[str] = "proxy.list_published"
     community: str = attrs.field(metadata=_k(ID))
-    count: int = attrs.field(metadata=_k(COUNT))
-    list_hash: bytes = attrs.field(metadata=_k(HASH32))
+    count: int = attrs.field(default=0, metadata=_k(COUNT))
+    list_hash: bytes = attrs.field(
+        default=attrs.Factory(lambda self: proxy_list_hash(self.community, ()), takes_self=True),
+        metadata=_k(HASH32),
+    )
 
 
 @_event

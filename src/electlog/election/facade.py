@@ -8,6 +8,7 @@ entry of the author's chain, appends it to the log and folds it into the state. 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 
 from electlog.errors import ElectlogError, EntryError, RuleViolation, UsageError
@@ -72,10 +73,19 @@ class Election:
 
     @classmethod
     def create(
-        cls, log: Log, authority: SigningKey, definition: ElectionDefined, *, time: int
+        cls,
+        log: Log,
+        authority: SigningKey,
+        definition: ElectionDefined,
+        *,
+        time: int | dt.datetime | dt.date,
     ) -> Election:
         """Start an election in an empty ``log``: sign and append ``definition`` (the genesis)
-        with the ``authority`` key at ``time`` (µs UTC)."""
+        with the ``authority`` key at ``time`` (µs UTC, or a local ``datetime`` / ``date`` in the
+        election's time zone, see :meth:`RuleSet.timestamp`). ``definition.rules_hash`` is
+        computed from its RuleSet when the definition was built without one."""
+        if not isinstance(time, int):
+            time = definition.rules.timestamp(time)
         if len(log) != 0:
             raise UsageError("Election.create needs an empty log")
         election = cls(log, ElectionState(authority.key_id))
@@ -96,6 +106,14 @@ class Election:
             step(ctx, event)
         return cls(log, state)
 
+    def timestamp(self, when: dt.datetime | dt.date) -> int:
+        """The claimed time (µs UTC) of a local date and time in the election's time zone
+        (:meth:`RuleSet.timestamp` of the genesis RuleSet)."""
+        definition = self._state.definition
+        if definition is None:
+            raise UsageError("the election has no genesis yet")
+        return definition.rules.timestamp(when)
+
     def author(self, key: SigningKey) -> Author:
         """An :class:`Author` for ``key`` resumed at its head in this log."""
         head = self._log.author_head(key.key_id)
@@ -103,10 +121,15 @@ class Election:
             return Author(key, self._log.origin)
         return Author(key, self._log.origin, seq=head.seq, prev=head.prev)
 
-    def submit(self, author: Author, event: ElectionEvent, *, time: int) -> Receipt:
+    def submit(
+        self, author: Author, event: ElectionEvent, *, time: int | dt.datetime | dt.date
+    ) -> Receipt:
         """Check ``event`` against the state, sign it as ``author``'s next entry at ``time``
-        (µs UTC), append it and apply it. On :class:`RuleViolation` (or a refused append)
-        nothing is appended and the author's chain is rewound."""
+        (µs UTC, or a local ``datetime`` / ``date``: :meth:`timestamp`), append it and apply
+        it. On :class:`RuleViolation` (or a refused append) nothing is appended and the
+        author's chain is rewound."""
+        if not isinstance(time, int):
+            time = self.timestamp(time)
         event = _canonical(event)
         head = author.head()
         entry = author.sign(event.TYPE, event.to_body(), time=time, schema=event.SCHEMA)
@@ -153,7 +176,7 @@ class Election:
                     state.check(ctx, event)
                 except RuleViolation as exc:
                     raise RuleViolation(
-                        exc.code, f"batch item {i}: {_message(exc)}", ids=exc.ids
+                        exc.code, f"batch item {i}: {exc.message}", ids=exc.ids
                     ) from exc
                 touched = True
                 state.apply(ctx, event)
@@ -168,13 +191,3 @@ class Election:
     def tally(self, community: str, round: int = 1) -> RoundResult:
         """The recomputed result of a community's round from the ballots recorded so far."""
         return self._state.result(community, round)
-
-
-def _message(exc: RuleViolation) -> str:
-    text = str(exc)
-    prefix = f"{exc.code}: "
-    text = text.removeprefix(prefix)
-    if exc.ids:
-        suffix = f" [{', '.join(exc.ids)}]"
-        text = text.removesuffix(suffix)
-    return text

@@ -8,6 +8,7 @@ the rules of the motivating election (GUIDE §4, docs/election.md "Rule codes").
 
 from __future__ import annotations
 
+import datetime as _dt
 import enum
 import hashlib
 from collections.abc import Iterable, Mapping
@@ -190,6 +191,9 @@ def _parse_fraction(value: object, where: str) -> Fraction:
     return frac
 
 
+_EPOCH: Final = _dt.datetime(1970, 1, 1)
+
+
 @attrs.frozen(kw_only=True)
 class RuleSet:
     """Every parameter of the admission rules and the tally (defaults: GUIDE §4).
@@ -275,6 +279,42 @@ class RuleSet:
         unknown = set(self.eligible_bases) - set(ELIGIBILITY_BASES)
         if unknown:
             raise UsageError(f"RuleSet.eligible_bases has unknown bases {sorted(unknown)}")
+
+    # ------------------------------------------------------------------ local time
+
+    @property
+    def timezone(self) -> _dt.timezone:
+        """The election's local time zone (UTC + ``tz_offset_minutes``)."""
+        return _dt.timezone(_dt.timedelta(minutes=self.tz_offset_minutes))
+
+    def timestamp(self, when: _dt.datetime | _dt.date) -> int:
+        """The claimed time (integer µs since 1970-01-01T00:00:00Z) that events take, of a local
+        date and time: a naive ``datetime`` is a wall-clock time in the election's time zone, an
+        aware one is converted, a ``date`` means local midnight. Exact to the microsecond.
+
+        ``RuleSet().timestamp(datetime(2026, 5, 17, 8, 30))`` is 2026-05-17 00:30 UTC (UTC+8).
+        """
+        if isinstance(when, _dt.datetime):
+            moment = when if when.tzinfo is not None else when.replace(tzinfo=self.timezone)
+        elif isinstance(when, _dt.date):
+            moment = _dt.datetime(when.year, when.month, when.day, tzinfo=self.timezone)
+        else:
+            raise UsageError(f"timestamp() takes a datetime or a date, not {type(when).__name__}")
+        offset = moment.utcoffset()
+        if offset is None:
+            raise UsageError(f"the time zone of {when!r} gives no UTC offset")
+        delta = moment.replace(tzinfo=None) - offset - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+    def local_datetime(self, time_us: int) -> _dt.datetime:
+        """The naive local date and time (election time zone) of a claimed time in µs UTC; the
+        inverse of :meth:`timestamp`."""
+        if isinstance(time_us, bool) or not isinstance(time_us, int):
+            raise UsageError(f"local_datetime() takes µs as an int, not {time_us!r}")
+        try:
+            return _EPOCH + _dt.timedelta(minutes=self.tz_offset_minutes, microseconds=time_us)
+        except OverflowError:
+            raise UsageError(f"{time_us} µs is outside the dates Python represents") from None
 
     # ------------------------------------------------------------------ encoding
 

@@ -63,7 +63,6 @@ from .events import (
     PostDef,
     PostList,
     ProxyAuthorised,
-    ProxyListPublished,
     ResultDeclared,
     RollPublished,
     RoundCalled,
@@ -100,7 +99,6 @@ UNIT_OBSERVERS = {
     "c1-r2-main": OBSERVERS,
 }
 """The observers of each unit of the scenario (never one observer at two open units)."""
-_EPOCH = _dt.date(1970, 1, 1).toordinal()
 
 
 def _key(seed: int, name: str) -> SigningKey:
@@ -176,8 +174,8 @@ class Scenario:
 
     def at(self, day: int, hour: int = 10, minute: int = 0) -> int:
         """µs UTC of local time ``hour:minute`` on election day + ``day`` (UTC+tz)."""
-        local = (ELECTION_DAY.toordinal() - _EPOCH + day) * 86_400 + hour * 3600 + minute * 60
-        return (local - self.rules.tz_offset_minutes * 60) * 1_000_000
+        date = ELECTION_DAY + _dt.timedelta(days=day)
+        return self.rules.timestamp(_dt.datetime.combine(date, _dt.time(hour, minute)))
 
     @property
     def e(self) -> Election:
@@ -496,7 +494,7 @@ class Scenario:
             st = self.e.state
             self.submit(
                 self.keys.committee,
-                ProxyListPublished(community=c, count=len(pairs), list_hash=st.proxy_hash(c)),
+                st.proxy_list(c),
                 self.at(-6, 12),
             )
         self.accredit_observers()
@@ -505,8 +503,8 @@ class Scenario:
         ballots = []
         for i in range(n):
             m: dict[str, PostMarks] = {}
-            m["director"] = PostMarks(for_=("c1-v00",) if i % 5 else ("c1-v01",))
-            m["deputy"] = PostMarks(for_=("c1-v02",) if i % 4 else (), against=("c1-v03",))
+            m["director"] = PostMarks(in_favour=("c1-v00",) if i % 5 else ("c1-v01",))
+            m["deputy"] = PostMarks(in_favour=("c1-v02",) if i % 4 else (), against=("c1-v03",))
             # member (2 seats): v04 gets ~80%, v05 ~40%, v06 ~35%: one seat unfilled
             fors = []
             if i % 5:
@@ -516,13 +514,13 @@ class Scenario:
             elif i % 20 in (2, 7, 12) or i % 20 == 17:
                 fors.append("c1-v06")
             if i == 3:  # a write-in of a registered voter
-                m["member"] = PostMarks(for_=("c1-v04",), write_ins=("c1-v11",))
+                m["member"] = PostMarks(in_favour=("c1-v04",), write_ins=("c1-v11",))
             elif i == 6:  # the write-in names no voter: void, only the reason recorded
                 m["member"] = PostMarks(void=VOID_POST_WRITEIN_NOT_REGISTERED)
             elif i == 9:  # overvote: void for this post
-                m["member"] = PostMarks(for_=("c1-v04", "c1-v05", "c1-v06"))
+                m["member"] = PostMarks(in_favour=("c1-v04", "c1-v05", "c1-v06"))
             else:
-                m["member"] = PostMarks(for_=tuple(sorted(fors)))
+                m["member"] = PostMarks(in_favour=tuple(sorted(fors)))
             if i == n - 1:
                 m = {}  # a blank ballot
             ballots.append(m)
@@ -533,9 +531,9 @@ class Scenario:
         for i in range(n):
             ballots.append(
                 {
-                    "director": PostMarks(for_=("c2-v00",) if i % 3 else ("c2-v01",)),
+                    "director": PostMarks(in_favour=("c2-v00",) if i % 3 else ("c2-v01",)),
                     "member": PostMarks(
-                        for_=("c2-v02", "c2-v03") if i % 4 else ("c2-v03", "c2-v04")
+                        in_favour=("c2-v02", "c2-v03") if i % 4 else ("c2-v03", "c2-v04")
                     ),
                 }
             )
@@ -710,7 +708,7 @@ class Scenario:
         self.submit(k.polling, UnitClosed(unit=unit), self.at(7, 18))
         self.submit(k.counting, BoxOpened(box=box, observers=observers), self.at(7, 18, 30))
         ballots = [
-            {"member": PostMarks(for_=(cands[0],) if i % 3 else (cands[-1],))}
+            {"member": PostMarks(in_favour=(cands[0],) if i % 3 else (cands[-1],))}
             for i in range(len(voters))
         ]
         self.rng.shuffle(ballots)

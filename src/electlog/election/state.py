@@ -68,6 +68,7 @@ from .events import (
     VettingDecided,
     VoterRegistered,
     VoterRemoved,
+    proxy_list_hash,
 )
 from .rules import ElectionMode, EligibilityBasis, RevoteRule, Role, RuleSet
 from .tally import (
@@ -101,7 +102,7 @@ GROUP_LEADER: Final = "group_leader"
 """Post id of a resident group's leader in a group election."""
 GROUP_REP: Final = "group_rep"
 """Post id of a resident group's representatives in a group election."""
-_VOID_POST: Final = PostMarks(for_=("",))
+_VOID_POST: Final = PostMarks(in_favour=("",))
 """Marks the tally classifies as malformed (a 'for' mark on the empty id, which is never a
 candidate): how the state hands the tally a post voided by an unregistered write-in."""
 _MAX_IDS_IN_VIOLATION: Final = 8
@@ -640,8 +641,17 @@ class ElectionState:
 
     def proxy_hash(self, community: str) -> bytes:
         """The hash a ``proxy.list_published`` of ``community`` must carry now."""
+        return proxy_list_hash(community, self._proxy_data(self.community(community)))
+
+    def proxy_list(self, community: str) -> ProxyListPublished:
+        """The ``proxy.list_published`` event that publishes ``community``'s proxies now (its
+        ``count`` and ``list_hash`` from the replayed proxies)."""
         cs = self.community(community)
-        return _h("electlog/proxies/v1", [community, self._proxy_data(cs)])
+        return ProxyListPublished(
+            community=community,
+            count=len(cs.proxies),
+            list_hash=proxy_list_hash(community, self._proxy_data(cs)),
+        )
 
     def electorate(self, community: str) -> int:
         """The ``registered`` count of the community's turnout rule: active voters

@@ -9,14 +9,13 @@ every count, every decision and the reason for every seat filled or not.
 
 Rules (GUIDE §4, issue 4; every number is a :class:`TallyRules` parameter):
 
-* A post is **void on a ballot** when ``len(for_) + len(write_ins) > seats`` (overvote), or when
-  its marks are malformed: a "for"/"against" mark on someone not on that post's list, a candidate
-  marked both "for" and "against", a write-in naming a listed candidate (a listed candidate is
-  marked in the "for" column), a name repeated within one column, or marks for a post id that is
-  not part of the round, or when the counting unit recorded it void with only a reason
-  (``PostMarks.void``, e.g. a write-in naming no registered voter). None of these raises: the
-  ballot is a physical fact, it is counted as cast, and only the affected post contributes
-  nothing.
+* A post is **void on a ballot** when ``len(in_favour) + len(write_ins) > seats`` (overvote), or
+  when its marks are malformed: a "for"/"against" mark on someone not on that post's list, a
+  candidate marked both "for" and "against", a write-in naming a listed candidate (a listed
+  candidate is marked in the "for" column), a name repeated within one column, or marks for a post
+  id that is not part of the round, or when the counting unit recorded it void with only a reason
+  (``PostMarks.void``, e.g. a write-in naming no registered voter). None of these raises: the ballot
+  is a physical fact, it is counted as cast, and only the affected post contributes nothing.
 * A ballot is ``blank`` (no mark on any post), ``valid`` (at least one mark, no void post),
   ``void`` (marks, but every marked post void) or ``partly_valid`` (some post void, some valid).
 * The round is **void** when more ballots were returned than issued, or when the ballots cast
@@ -43,6 +42,7 @@ Every comparison is exact integer arithmetic on :class:`fractions.Fraction` para
 from __future__ import annotations
 
 import enum
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, Final
@@ -182,25 +182,62 @@ def _marks_tuple(value: Iterable[str]) -> tuple[str, ...]:
     return value if type(value) is tuple else tuple(value)
 
 
-@attrs.frozen(kw_only=True)
+_NOT_GIVEN: Any = object()
+
+
+@attrs.frozen(kw_only=True, init=False)
 class PostMarks:
     """The marks of one ballot for one post.
 
-    ``for_``: listed candidates marked "for"; ``against``: listed candidates marked "against";
-    ``write_ins``: persons (voter ids) written in. Each is sorted and unique by contract. A listed
-    candidate with no mark abstains; a post absent from a ballot (or with no mark at all) is
-    blank for that post. Malformed marks are not rejected here: the tally voids that post.
+    ``in_favour``: listed candidates marked "for" (the body's ``for`` column); ``against``:
+    listed candidates marked "against"; ``write_ins``: persons (voter ids) written in. Each is
+    sorted and unique by contract. A listed candidate with no mark abstains; a post absent from a
+    ballot (or with no mark at all) is blank for that post. Malformed marks are not rejected
+    here: the tally voids that post.
 
     ``void``: the counting unit recorded this post void with only a reason (one of
     :data:`VOID_POST_REASONS`, e.g. ``"writein_not_registered"``: a write-in naming no registered
-    voter, whose text is never published); ``for_``, ``against`` and ``write_ins`` are then
+    voter, whose text is never published); ``in_favour``, ``against`` and ``write_ins`` are then
     empty, and the tally counts the post as void on this ballot.
+
+    ``for_`` (keyword and attribute) is the former name of ``in_favour``; it still works and
+    emits a :class:`DeprecationWarning`.
     """
 
-    for_: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
+    in_favour: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
     against: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
     write_ins: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
     void: str | None = None
+
+    def __init__(
+        self,
+        *,
+        in_favour: Iterable[str] = (),
+        against: Iterable[str] = (),
+        write_ins: Iterable[str] = (),
+        void: str | None = None,
+        for_: Iterable[str] = _NOT_GIVEN,
+    ) -> None:
+        if for_ is not _NOT_GIVEN:
+            warnings.warn(
+                "PostMarks(in_favour=...) is deprecated: use PostMarks(in_favour=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if in_favour:
+                raise UsageError("PostMarks takes in_favour or its old name for_, not both")
+            in_favour = for_
+        self.__attrs_init__(in_favour=in_favour, against=against, write_ins=write_ins, void=void)
+
+    @property
+    def for_(self) -> tuple[str, ...]:
+        """Deprecated name of :attr:`in_favour`."""
+        warnings.warn(
+            "PostMarks.for_ is deprecated: use PostMarks.in_favour",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.in_favour
 
 
 class BallotClass(enum.StrEnum):
@@ -476,7 +513,7 @@ class RoundTally:
         unknown = False
         try:
             for pid, pm in marks.items():
-                f = pm.for_
+                f = pm.in_favour
                 a = pm.against
                 w = pm.write_ins
                 if pm.void is not None:  # recorded void with only a reason
@@ -520,7 +557,7 @@ class RoundTally:
         for acc, pm in good:
             acc.valid += 1
             votes = acc.votes
-            for c in pm.for_:
+            for c in pm.in_favour:
                 votes[c] += 1
             if pm.against:
                 against = acc.against

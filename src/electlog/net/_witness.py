@@ -12,6 +12,7 @@ cosigns two different roots for one size of a log.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import logging
@@ -41,8 +42,10 @@ from ..errors import (
     NoteError,
     StorageError,
     UsageError,
+    WitnessError,
 )
 from ..merkle import verify_consistency
+from ..store._integrity import checkpoint_text
 
 __all__ = [
     "CONTENT_TYPE_SIZE",
@@ -375,6 +378,32 @@ class Witness:
             response.status,
         )
         return response
+
+    def add_checkpoint(self, note: str, prove: Callable[[int, int], Sequence[bytes]]) -> str:
+        """Cosign ``note`` in this process, exactly as an ``add-checkpoint`` request from the
+        size this witness holds would (same checks, same state): the witness's cosignature line
+        (``— <name> <base64>\\n``). ``prove(size1, size2)`` gives the consistency proof (pass
+        :meth:`electlog.Log.consistency_proof`). This makes a :class:`Witness` a
+        :class:`electlog.log.Cosigner`, so tests, fixtures and simulations publish a witnessed
+        checkpoint with one :meth:`electlog.Log.publish_checkpoint` call and no HTTP. A refusal
+        raises :class:`~electlog.errors.WitnessError` with the status the HTTP answer would
+        have."""
+        if not isinstance(note, str):
+            raise UsageError("add_checkpoint() takes the signed checkpoint note as text")
+        try:
+            cp = Checkpoint.from_text(checkpoint_text(note))
+        except (NoteError, CheckpointError) as exc:
+            raise UsageError(f"not a signed checkpoint note: {exc}") from None
+        held = self.latest(cp.origin)
+        old = 0 if held is None else held[0]
+        proof = [] if old in (0, cp.size) or old > cp.size else list(prove(old, cp.size))
+        lines = b"".join(base64.b64encode(h) + b"\n" for h in proof)
+        body = f"old {old}\n".encode() + lines + b"\n" + note.encode("utf-8")
+        response = self.handle_add_checkpoint(body)
+        if response.status != 200:
+            reason = response.body.decode("utf-8", "replace").strip()
+            raise WitnessError(self._signer.name, reason, status=response.status)
+        return response.body.decode("utf-8")
 
     def _decide(self, req: _Request, body: bytes) -> WitnessResponse:
         cp = req.checkpoint

@@ -85,12 +85,12 @@ def _one_post(
             against = (rng.choice(rest),)
     if written == (unregistered,):
         return VOID_WRITE_IN
-    return PostMarks(for_=tuple(sorted(chosen)), against=against, write_ins=written)
+    return PostMarks(in_favour=tuple(sorted(chosen)), against=against, write_ins=written)
 
 
 def _overvote(rng: random.Random, plan: PostPlan) -> PostMarks:
     n = min(len(plan.candidates), plan.seats + 1)
-    return PostMarks(for_=tuple(sorted(rng.sample(plan.candidates, n))))
+    return PostMarks(in_favour=tuple(sorted(rng.sample(plan.candidates, n))))
 
 
 def round_ballots(

@@ -391,7 +391,7 @@ def _marks(
     for person in pool:
         if (limit is None or len(chosen) + len(written) < limit) and draw(_BOOL):
             written.append(person)
-    return PostMarks(for_=sorted(chosen), against=sorted(opposed), write_ins=sorted(written))
+    return PostMarks(in_favour=sorted(chosen), against=sorted(opposed), write_ins=sorted(written))
 
 
 def post_marks(
