@@ -228,10 +228,13 @@ def test_every_event_class_imports_from_one_place() -> None:
 def test_post_marks_in_favour_and_the_deprecated_for_() -> None:
     pm = PostMarks(in_favour=("a",), against=("b",))
     assert pm.in_favour == ("a",) and pm.against == ("b",)
-    with pytest.warns(DeprecationWarning, match="in_favour"):
+    with pytest.warns(
+        DeprecationWarning,
+        match=r"PostMarks\(for_=\.\.\.\) is deprecated: use PostMarks\(in_favour",
+    ):
         old = PostMarks(for_=("a",), against=("b",))
     assert old == pm
-    with pytest.warns(DeprecationWarning, match="in_favour"):
+    with pytest.warns(DeprecationWarning, match=r"PostMarks\.for_ is deprecated"):
         assert pm.for_ == ("a",)
     with pytest.raises(UsageError, match="not both"), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

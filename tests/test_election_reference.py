@@ -213,17 +213,17 @@ def test_tally_details_documented_in_election_md() -> None:
     ballots = (
         [
             # overvoted and malformed at once (a mark on someone not listed): an overvote
-            {"d": PostMarks(for_=("amy", "zed"))},
+            {"d": PostMarks(in_favour=("amy", "zed"))},
             # two unknown posts: counted once in unknown_post_ballots; the ballot is void
-            {"x": PostMarks(for_=("a",)), "y": PostMarks(void="writein_not_registered")},
+            {"x": PostMarks(in_favour=("a",)), "y": PostMarks(void="writein_not_registered")},
             # an unknown post with no mark is ignored: a blank ballot
             {"x": PostMarks()},
             # a post recorded void with only its reason: invalid, not overvote
-            {"d": PostMarks(for_=("amy",)), "m": PostMarks(void="writein_not_registered")},
+            {"d": PostMarks(in_favour=("amy",)), "m": PostMarks(void="writein_not_registered")},
         ]
-        + [{"d": PostMarks(for_=("amy",)), "m": PostMarks(for_=("ed",))}] * 3
-        + [{"d": PostMarks(for_=("bo",)), "m": PostMarks(for_=("di",))}] * 3
-        + [{"d": PostMarks(for_=("amy",))}] * 3
+        + [{"d": PostMarks(in_favour=("amy",)), "m": PostMarks(in_favour=("ed",))}] * 3
+        + [{"d": PostMarks(in_favour=("bo",)), "m": PostMarks(in_favour=("di",))}] * 3
+        + [{"d": PostMarks(in_favour=("amy",))}] * 3
     )
     r = tally_round(POSTS, ballots, registered=14, issued=13)
     d, m = r.posts["d"], r.posts["m"]
@@ -240,7 +240,7 @@ def test_tally_details_documented_in_election_md() -> None:
     assert combined.posts["m"].excluded == ("amy",)
     tie = tally_round(
         POSTS,
-        [{"m": PostMarks(for_=(c,))} for c in ("ed", "ed", "cy", "cy", "di")] * 2,
+        [{"m": PostMarks(in_favour=(c,))} for c in ("ed", "ed", "cy", "cy", "di")] * 2,
         registered=10,
         issued=10,
         revote=True,

@@ -131,14 +131,14 @@ def _call(
 
 def _member(*fors: str) -> dict[str, PostMarks]:
     return {
-        "director": PostMarks(for_=("c1-v00",)),
-        "deputy": PostMarks(for_=("c1-v02",)),
-        "member": PostMarks(for_=tuple(sorted(fors))),
+        "director": PostMarks(in_favour=("c1-v00",)),
+        "deputy": PostMarks(in_favour=("c1-v02",)),
+        "member": PostMarks(in_favour=tuple(sorted(fors))),
     }
 
 
 def _only(*fors: str) -> dict[str, PostMarks]:
-    return {"member": PostMarks(for_=fors)} if fors else {}
+    return {"member": PostMarks(in_favour=fors)} if fors else {}
 
 
 def _first_round_tie(rule: str) -> Scenario:
@@ -223,7 +223,9 @@ def test_a_tie_in_a_revote_calls_another_revote() -> None:
 
 def test_revote_tally_is_plurality_with_at_least_one_vote() -> None:
     posts = [PostSpec(post="m", seats=1, candidates=("a", "b"), rank=0)]
-    ballots = [{"m": PostMarks(for_=("a",))}] * 2 + [{"m": PostMarks(for_=("b",))}] + [{}] * 7
+    ballots = (
+        [{"m": PostMarks(in_favour=("a",))}] * 2 + [{"m": PostMarks(in_favour=("b",))}] + [{}] * 7
+    )
     result: RoundResult = tally_round(posts, ballots, registered=12, issued=10, revote=True)
     assert result.min_votes == 1 and result.posts["m"].elected == ("a",)
     nobody = tally_round(posts, [{}] * 10, registered=12, issued=10, revote=True)

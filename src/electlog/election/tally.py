@@ -220,7 +220,7 @@ class PostMarks:
     ) -> None:
         if for_ is not _NOT_GIVEN:
             warnings.warn(
-                "PostMarks(in_favour=...) is deprecated: use PostMarks(in_favour=...)",
+                "PostMarks(for_=...) is deprecated: use PostMarks(in_favour=...)",
                 DeprecationWarning,
                 stacklevel=2,
             )
