@@ -20,7 +20,6 @@ from electlog.audit import findings as F
 from electlog.election import codes as C
 from electlog.election.codes import RULES
 from electlog.election.events import (
-    BallotIssued,
     BoxMerged,
     BoxSealed,
     BoxTransferred,
@@ -44,7 +43,6 @@ from electlog.election.events import (
     ProxyListPublished,
     ResultDeclared,
     RollPublished,
-    UnitClosed,
     UnitOpened,
     UnitRepRegistered,
     VettingDecided,
@@ -57,7 +55,6 @@ from electlog.election.rules import RuleSet
 from electlog.election.scenario import UNIT_OBSERVERS, Scenario
 from electlog.errors import EntryError, RuleViolation
 from electlog.events import Author
-from electlog.keys import SigningKey
 from electlog.log import Log
 from issue11_support import Mini, at, checkpointed, key
 

@@ -1135,20 +1135,19 @@ class ElectionState:
             )
         self._check_basis(ev)
         obj = self._cited_objection(ev)
-        if cs.roll_day is not None:
-            if not (
-                obj is not None
-                and obj.upheld
-                and obj.event.voter == ev.voter
-                and obj.event.kind in _ADDING_OBJECTIONS
-            ):
-                raise _violation(
-                    C.REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION,
-                    "registration after the roll was published needs an upheld omission "
-                    "(or data_error) objection about this voter",
-                    ev.voter,
-                    *([ev.objection] if ev.objection else []),
-                )
+        if cs.roll_day is not None and not (
+            obj is not None
+            and obj.upheld
+            and obj.event.voter == ev.voter
+            and obj.event.kind in _ADDING_OBJECTIONS
+        ):
+            raise _violation(
+                C.REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION,
+                "registration after the roll was published needs an upheld omission "
+                "(or data_error) objection about this voter",
+                ev.voter,
+                *([ev.objection] if ev.objection else []),
+            )
 
     def _check_basis(self, ev: VoterRegistered) -> None:
         rules = self.rules
