@@ -291,6 +291,13 @@ def test_6_a_box_is_transferred_only_within_its_community_and_round() -> None:
     s.submit(s.keys.polling, BoxTransferred(box="mobile-box", to_unit="c1-r1-main"), s.at(0, 9))
     box = s.e.state.boxes["mobile-box"]
     assert (box.unit, box.custody) == ("c1-r1-station", "c1-r1-main")
+    # the refused transfer in a log: the auditor reports it
+    author = s.e.author(s.keys.polling)
+    away = BoxTransferred(box="mobile-box", to_unit="c2-r1-main")
+    s.log.append(author.sign(away.TYPE, away.to_body(), time=s.at(0, 9, 5), schema=away.SCHEMA))
+    holder = SimpleNamespace(log=s.log, k={"authority": s.keys.authority}, now=s.at(0, 9, 5))
+    found = audit(*checkpointed(holder)).by_code("rule.ref.unknown")  # type: ignore[arg-type]
+    assert [f.index for f in found] == [len(s.log) - 1]
 
 
 @provokes(C.REF_UNKNOWN)
