@@ -472,13 +472,21 @@ def test_voter_removal_without_reason() -> None:
             C.VOTER_REMOVAL_WITHOUT_REASON,
         )
         assert v.ids == ("c1-v01",)
-    # objection_upheld needs an upheld objection about that voter
+    # objection_upheld needs an upheld objection about that voter; citing an objection id
+    # that does not exist is ref.unknown (issue 20 item 4)
+    refused(
+        s,
+        s.keys.registrar,
+        VoterRemoved(voter="c1-v01", community="c1", reason="objection_upheld"),
+        s.at(-29),
+        C.VOTER_REMOVAL_WITHOUT_REASON,
+    )
     refused(
         s,
         s.keys.registrar,
         VoterRemoved(voter="c1-v01", community="c1", reason="objection_upheld", objection="x"),
         s.at(-29),
-        C.VOTER_REMOVAL_WITHOUT_REASON,
+        C.REF_UNKNOWN,
     )
     s.submit(
         s.keys.registrar, VoterRemoved(voter="c1-v01", community="c1", reason="died"), s.at(-29)

@@ -185,12 +185,15 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(
             REF_UNKNOWN,
             "the event names an id that does not exist (community, group, post, "
-            "unit, box, objection, nomination, committee member, key)",
+            "unit, box, objection, nomination, committee member, key), a household with no "
+            "registered voter, or a transfer target that is no unit of the box's community "
+            "and round",
         ),
         _r(
             REF_DUPLICATE,
             "the event reuses an id that must be unique, or repeats a one-time "
-            "act (unit, box, objection decision, candidate list, result, round)",
+            "act (unit, box, objection decision, candidate list, proxy list, a principal's "
+            "proxy, result, round), or a withdrawn committee member rejoins",
         ),
         _r(
             PHASE_OUT_OF_WINDOW,
@@ -207,8 +210,9 @@ RULES: Final[dict[str, RuleInfo]] = {
         ),
         _r(
             COMMITTEE_SIZE,
-            "the election committee has fewer than committee_min (when the roll "
-            "is published) or more than committee_max members",
+            "the election committee has fewer than committee_min sitting members when the "
+            "roll is published (first publication or republication), or an appointment "
+            "would make its members and open vacancies more than committee_max",
             "committee_min, committee_max",
         ),
         _r(
@@ -230,14 +234,15 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(
             VOTER_REMOVAL_WITHOUT_REASON,
             "a removal without one of the accepted reasons (or "
-            "'objection_upheld' without an upheld objection)",
+            "'objection_upheld' without an upheld wrongful_inclusion or data_error objection "
+            "about that voter)",
             "removal_reasons",
         ),
         _r(VOTER_NOT_REGISTERED, "a removal names a voter who is not on the roll"),
         _r(
             VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION,
-            "after the roll's first publication, a removal without reason 'objection_upheld' "
-            "citing an upheld objection",
+            "after the roll's first publication, a removal with a reason other than "
+            "'objection_upheld'",
         ),
         _r(
             ROLL_FROZEN,
@@ -247,8 +252,8 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(
             REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION,
             "a registration after the roll's first "
-            "publication that does not cite an upheld objection for that voter, or a unit "
-            "representative registered after it (no objection adds one)",
+            "publication that does not cite an upheld omission or data_error objection about "
+            "that voter, or a unit representative registered after it (no objection adds one)",
         ),
         _r(
             ROLL_PUBLISHED_LATE,
@@ -279,8 +284,8 @@ RULES: Final[dict[str, RuleInfo]] = {
         ),
         _r(
             NOMINATION_NOT_REGISTERED,
-            "a candidate or nominator is not a registered voter of the community (when "
-            "nominated, or when the candidate list is published)",
+            "a candidate or nominator is not a registered voter of the community when "
+            "nominated, or a listed candidate is not one when the candidate list is published",
         ),
         _r(VETTING_MISSING, "a listed candidate has no approving vetting decision"),
         _r(
@@ -309,7 +314,8 @@ RULES: Final[dict[str, RuleInfo]] = {
         _r(
             PROXY_NOT_REGISTERED,
             "principal or proxy is not a registered voter of the "
-            "community, or they are the same person, or the proxy gave a proxy themselves",
+            "community, or they are the same person, or the proxy gave a proxy themselves, or "
+            "the principal holds a proxy for others",
         ),
         _r(
             PROXY_NOT_CLOSE_RELATIVE,
@@ -346,8 +352,9 @@ RULES: Final[dict[str, RuleInfo]] = {
         ),
         _r(
             BOX_SEQUENCE,
-            "box acts out of order: sealed once, transferred while sealed, opened "
-            "once after its unit closed; ballots recorded only into an opened box",
+            "box acts out of order: sealed once, transferred or merged only while sealed and "
+            "neither opened nor merged, opened once after its unit closed; ballots recorded "
+            "only into an opened box",
         ),
         _r(
             BOX_SMALL_BATCH,

@@ -106,6 +106,10 @@ _VOID_POST: Final = PostMarks(in_favour=("",))
 """Marks the tally classifies as malformed (a 'for' mark on the empty id, which is never a
 candidate): how the state hands the tally a post voided by an unregistered write-in."""
 _MAX_IDS_IN_VIOLATION: Final = 8
+_ADDING_OBJECTIONS: Final = frozenset({"omission", "data_error"})
+"""Kinds of an upheld objection that let a person be registered after the roll's publication."""
+_REMOVING_OBJECTIONS: Final = frozenset({"wrongful_inclusion", "data_error"})
+"""Kinds of an upheld objection that let a voter be removed (reason ``objection_upheld``)."""
 
 _A, _EC, _REG, _VET, _PS, _CU = (
     Role.AUTHORITY,
@@ -1016,6 +1020,10 @@ class ElectionState:
         cs = self.communities[ev.community]
         if ev.member in cs.committee:
             raise _violation(C.REF_DUPLICATE, "already a committee member", ev.member)
+        if ev.member in cs.former:
+            raise _violation(
+                C.REF_DUPLICATE, "a withdrawn member does not rejoin the committee", ev.member
+            )
         self._not_a_candidate(cs, ev.member)
         if len(cs.committee) + len(cs.vacancies) >= self.rules.committee_max:
             raise _violation(
@@ -1078,6 +1086,18 @@ class ElectionState:
                 who,
             )
 
+    def _cited_objection(self, ev: VoterRegistered | VoterRemoved) -> _Objection | None:
+        """The objection a registration or removal cites (``None`` if it cites none); an id
+        that names no objection of the event's community is ``ref.unknown``."""
+        if ev.objection is None:
+            return None
+        obj = self.objections.get(ev.objection)
+        if obj is None or obj.event.community != ev.community:
+            raise _violation(
+                C.REF_UNKNOWN, f"{ev.TYPE} cites no objection of {ev.community}", ev.objection
+            )
+        return obj
+
     def _check_voter_registered(self, ctx: EventContext, ev: VoterRegistered) -> None:
         cs = self.communities[ev.community]
         self._roll_open(cs, "registration", ev.voter)
@@ -1114,22 +1134,20 @@ class ElectionState:
                 ev.voter,
             )
         self._check_basis(ev)
-        if cs.roll_day is not None:
-            obj = self.objections.get(ev.objection) if ev.objection else None
-            if not (
-                obj is not None
-                and obj.upheld
-                and obj.event.voter == ev.voter
-                and obj.event.community == ev.community
-                and obj.event.kind == "omission"
-            ):
-                raise _violation(
-                    C.REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION,
-                    "registration after the roll was published needs an upheld omission "
-                    "objection for this voter",
-                    ev.voter,
-                    *([ev.objection] if ev.objection else []),
-                )
+        obj = self._cited_objection(ev)
+        if cs.roll_day is not None and not (
+            obj is not None
+            and obj.upheld
+            and obj.event.voter == ev.voter
+            and obj.event.kind in _ADDING_OBJECTIONS
+        ):
+            raise _violation(
+                C.REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION,
+                "registration after the roll was published needs an upheld omission "
+                "(or data_error) objection about this voter",
+                ev.voter,
+                *([ev.objection] if ev.objection else []),
+            )
 
     def _check_basis(self, ev: VoterRegistered) -> None:
         rules = self.rules
@@ -1184,12 +1202,18 @@ class ElectionState:
                 f"{', '.join(self.rules.removal_reasons)}",
                 ev.voter,
             )
+        obj = self._cited_objection(ev)
         if ev.reason == "objection_upheld":
-            obj = self.objections.get(ev.objection) if ev.objection else None
-            if not (obj is not None and obj.upheld and obj.event.voter == ev.voter):
+            if not (
+                obj is not None
+                and obj.upheld
+                and obj.event.voter == ev.voter
+                and obj.event.kind in _REMOVING_OBJECTIONS
+            ):
                 raise _violation(
                     C.VOTER_REMOVAL_WITHOUT_REASON,
-                    "removal for an upheld objection cites no upheld objection about this voter",
+                    "removal for an upheld objection cites no upheld wrongful_inclusion (or "
+                    "data_error) objection about this voter",
                     ev.voter,
                 )
         elif cs.roll_day is not None:
@@ -1229,17 +1253,17 @@ class ElectionState:
                     f"fewer than {self.rules.roll_days_before}",
                     ev.community,
                 )
-            size = len(cs.committee)
-            if size < self.rules.committee_min:
-                raise _violation(
-                    C.COMMITTEE_SIZE,
-                    f"the committee of {ev.community} has {size} members, fewer than "
-                    f"{self.rules.committee_min}",
-                    ev.community,
-                )
         elif day >= self.election_day:
             raise _violation(
                 C.PHASE_OUT_OF_WINDOW, "roll republished on or after election day", ev.community
+            )
+        size = len(cs.committee)  # sitting members: an open vacancy is no member
+        if size < self.rules.committee_min:
+            raise _violation(
+                C.COMMITTEE_SIZE,
+                f"the committee of {ev.community} has {size} members, fewer than "
+                f"{self.rules.committee_min}",
+                ev.community,
             )
         want = self.roll_hash(ev.community)
         if ev.size != len(cs.roll) or ev.roll_hash != want:
@@ -1853,6 +1877,10 @@ class ElectionState:
         box = self.boxes[ev.box]
         if box.opened:
             raise _violation(C.BOX_SEQUENCE, "an opened box cannot be transferred", ev.box)
+        if box.merged_into is not None:
+            raise _violation(
+                C.BOX_SEQUENCE, f"box was merged into {box.merged_into}; it holds nothing", ev.box
+            )
         to = self.units.get(ev.to_unit)
         origin = self.units[box.unit]
         if to is None or to.community != origin.community or to.round != origin.round:
