@@ -1,5 +1,6 @@
 """Where an audited log comes from: a bundle file, a SQLite file, a tiles directory, a log
-served as tlog-tiles over ``http://`` or ``https://``, a PostgreSQL DSN, or an in-memory :class:`~electlog.log.Log` / :class:`~electlog.store.Store`.
+served as tlog-tiles over ``http://`` or ``https://``, a PostgreSQL DSN, or an in-memory
+:class:`~electlog.log.Log` / :class:`~electlog.store.Store`.
 
 Every source is read as a stream of entry bytes in index order, in chunks, followed by the
 checkpoint notes it carries. Nothing the source says about itself is trusted beyond that: the
