@@ -11,7 +11,9 @@ listens. Modes, for the hostile-server tests:
   which serves the files;
 * ``oversize``: every tile and bundle is answered with 32 MiB of zeros;
 * ``stall``: ``tile/`` answers send their headers and a first byte, then nothing for 60 s;
-* ``trickle``: ``tile/`` answers send one byte every 0.2 s.
+* ``trickle``: ``tile/`` answers send one byte every 0.2 s;
+* ``slow``: the files as they are, each ``tile/`` answer after 0.05 s (a round takes a while,
+  so a test can kill its client in the middle).
 
 Stopped by SIGTERM or SIGINT (uvicorn's graceful shutdown). Every request path is logged to
 ``--access-log`` (one a line) when given, so a test can see what a client fetched.
@@ -58,6 +60,8 @@ def build_app(root_file: Path, mode: str, redirect_to: str, access_log: Path | N
                     await asyncio.sleep(delay)
 
             return StreamingResponse(slow(), media_type="application/octet-stream")
+        if mode == "slow" and is_tile:
+            await asyncio.sleep(0.05)
         root = Path(root_file.read_text(encoding="utf-8").strip())
         parts = rel.split("/")
         if not rel or any(p in ("", ".", "..") for p in parts):
@@ -77,7 +81,15 @@ def main() -> int:
     parser.add_argument(
         "--mode",
         default="static",
-        choices=["static", "redirect", "same-origin-redirect", "oversize", "stall", "trickle"],
+        choices=[
+            "static",
+            "redirect",
+            "same-origin-redirect",
+            "oversize",
+            "stall",
+            "trickle",
+            "slow",
+        ],
     )
     parser.add_argument("--redirect-to", default="http://electlog-elsewhere.invalid/")
     parser.add_argument("--access-log", type=Path)
