@@ -83,6 +83,11 @@ def check_evidence(evidence: Path, trust: Trust) -> dict[str, Any]:
         with pytest.raises(ConsistencyProofError):
             merkle.verify_consistency(old_cp.size, new_cp.size, proof, old_cp.root, new_cp.root)
         assert body["recomputed_old_root"] != body["old_root"]
+        # the same proof verifies from the root the new tree has at the old size: the log key
+        # signed two trees that disagree on the first old_size entries
+        recomputed = bytes.fromhex(body["recomputed_old_root"])
+        merkle.verify_consistency(old_cp.size, new_cp.size, proof, recomputed, new_cp.root)
+        assert body["proof_verifies_from_recomputed_old_root"] is True
     assert isinstance(body, dict)
     return body
 
@@ -273,6 +278,8 @@ def test_rollback_is_an_alarm(glog: GenericLog, server: TilesServer, tmp_path: P
     body = check_evidence(caught.value.evidence, glog.trust)
     assert (body["old_size"], body["new_size"]) == (600, 300)
     assert body["consistent"] is True  # a stale checkpoint of this log, not another history
+    proof = [bytes.fromhex(h) for h in body["consistency_proof_from_new_to_old"]]
+    merkle.verify_consistency(300, 600, proof, glog.log.root(300), glog.log.root(600))
 
 
 def test_same_size_fork(glog: GenericLog, server: TilesServer, tmp_path: Path) -> None:
@@ -428,3 +435,28 @@ def test_follow_stops_on_sigterm(glog: GenericLog, server: TilesServer, tmp_path
         "--follow", "--interval", "0.05", "--max-rounds", "3",
     )  # fmt: skip
     assert bounded.returncode == 0 and bounded.stdout.count("verified: size 300") == 3
+
+
+def test_pinned_checkpoint_is_the_first_one_seen(
+    glog: GenericLog, server: TilesServer, tmp_path: Path
+) -> None:
+    """A trust file's pinned checkpoint counts as seen: a fresh monitor checks the served log
+    extends it before mirroring anything."""
+    pinned = Trust.create(
+        origin=glog.origin,
+        authority_key=glog.authority.public,
+        log_key=glog.log_signer.vkey,
+        witnesses=[w.vkey for w in glog.witnesses],
+        quorum=2,
+        pinned_checkpoint=glog.notes[0],
+    )
+    fork = fork_of(glog, 600)
+    _serve(server, fork, tmp_path / "fork", fork.latest_checkpoint().note)
+    monitor = Monitor(server.url, pinned, tmp_path / "state", election=False)
+    with monitor, pytest.raises(MonitorAlarm, match="does not extend") as caught:
+        monitor.round()
+    body = check_evidence(caught.value.evidence, pinned)
+    assert body["old_size"] == 300 and body["recomputed_old_root"] == fork.root(300).hex()
+    _serve(server, glog.log, tmp_path / "t600", glog.notes[1])
+    with Monitor(server.url, pinned, tmp_path / "state", election=False) as monitor:
+        assert monitor.round().size == 600

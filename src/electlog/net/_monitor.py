@@ -252,13 +252,16 @@ class Monitor:
 
     def last_seen(self) -> tuple[str, Checkpoint] | None:
         """The checkpoint the monitor saw last: a pending one (a round cut short), else the
-        latest one stored in the mirror."""
+        latest one stored in the mirror, else the trust file's pinned checkpoint."""
         pending = self._read_note(self._pending_path())
         if pending is None:
             stored = self._log.latest_checkpoint()
             if stored is None:
-                return None
-            pending = stored.note
+                pending = self._trust.pinned_checkpoint  # seen out of band, checked on load
+                if pending is None:
+                    return None
+            else:
+                pending = stored.note
         try:
             return pending, _parse(pending)
         except ElectlogError as exc:
@@ -352,6 +355,13 @@ class Monitor:
         except ConsistencyProofError as exc:
             problem = str(exc)
         if recomputed != old.root or problem:
+            # the same proof does verify from the root the new tree has at the old size: the
+            # log signed a tree whose first old.size entries are not the ones it signed before
+            try:
+                merkle.verify_consistency(old.size, cp.size, proof, recomputed, cp.root)
+                from_recomputed = True
+            except ConsistencyProofError:
+                from_recomputed = False
             self._alarm(
                 "fork",
                 f"the checkpoint of size {cp.size} does not extend the one of size {old.size} "
@@ -365,16 +375,22 @@ class Monitor:
                     "recomputed_old_root": recomputed.hex(),
                     "consistency_proof": [h.hex() for h in proof],
                     "proof_error": problem,
+                    "proof_verifies_from_recomputed_old_root": from_recomputed,
                 },
             )
 
     def _rollback(self, seen: tuple[str, Checkpoint], note: str, cp: Checkpoint) -> None:
         old = seen[1]
         extra: dict[str, Any] = {"old_root": old.root.hex(), "new_root": cp.root.hex()}
-        if cp.size <= len(self._log):
+        if 0 < cp.size <= len(self._log) and old.size <= len(self._log):
+            # the mirror holds the old tree: the root it has at the new size, and the proof from
+            # there to the old root, show whether the new checkpoint is a prefix of it
             mine = self._log.root(cp.size)
             extra["mirror_root_at_new_size"] = mine.hex()
             extra["consistent"] = mine == cp.root
+            extra["consistency_proof_from_new_to_old"] = [
+                h.hex() for h in self._log.consistency_proof(cp.size, old.size)
+            ]
         self._alarm(
             "rollback",
             f"the served checkpoint has size {cp.size}, smaller than the {old.size} seen before",
