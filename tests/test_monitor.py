@@ -290,8 +290,8 @@ def test_same_size_fork(glog: GenericLog, server: TilesServer, tmp_path: Path) -
         _serve(server, fork, tmp_path / "fork", fork.latest_checkpoint().note)
         with pytest.raises(MonitorAlarm, match="two checkpoints of size 300") as caught:
             monitor.round()
-        assert monitor.last_seen() is not None
-        assert monitor.last_seen()[1].size == 300  # type: ignore[index]
+        seen = monitor.last_seen()
+        assert seen is not None and seen.size == 300
     assert caught.value.kind == "fork"
     body = check_evidence(caught.value.evidence, glog.trust)
     assert body["old_root"] != body["new_root"]

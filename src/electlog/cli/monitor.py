@@ -56,6 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         args.trust,
         args.state,
         election=not args.no_election,
+        jobs=args.jobs,
         timeout=args.timeout,
     ) as monitor:
         while True:
@@ -101,6 +102,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--timeout", type=float, default=10.0, help="HTTP connect/read timeout in seconds"
     )
+    p.add_argument("--jobs", type=int, default=1, help="audit processes (default 1)")
     p.add_argument(
         "--no-election",
         action="store_true",

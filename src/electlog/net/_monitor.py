@@ -49,7 +49,8 @@ from ..errors import (
 from ..log import Log
 from ..store import SQLiteStore
 from ..store._common import checkpoint_text
-from ..store.tiles import TilesReader, http_fetcher
+from ..store.base import StoredCheckpoint
+from ..store.tiles import TilesFetcher, TilesReader, http_fetcher
 
 __all__ = ["EVIDENCE_FORMAT", "Monitor", "MonitorAlarm", "MonitorStatus"]
 
@@ -142,12 +143,6 @@ class MonitorStatus:
         return "\n".join(lines) + "\n"
 
 
-@attrs.frozen
-class _Seen:
-    note: str
-    checkpoint: Checkpoint
-
-
 def _parse(note: str) -> Checkpoint:
     return Checkpoint.from_text(checkpoint_text(note))
 
@@ -160,7 +155,8 @@ class Monitor:
     :class:`MonitorAlarm` when the log is inconsistent (after writing the evidence). A round
     that cannot fetch what it needs (the server down, a timeout, a missing file) leaves the
     state as it was and returns a status with ``round_ok=False``. ``election=False`` audits a
-    generic log. ``clock`` (seconds since the epoch) stamps the evidence; the other options
+    generic log; ``jobs`` are the audit's verification processes. ``clock`` (seconds since the
+    epoch) stamps the evidence; the other options
     are those of :meth:`~electlog.store.tiles.TilesReader.from_url`."""
 
     def __init__(
@@ -170,6 +166,7 @@ class Monitor:
         state_dir: str | os.PathLike[str],
         *,
         election: bool = True,
+        jobs: int = 1,
         timeout: float = 10.0,
         max_total_bytes: int = 1 << 33,
         clock: Callable[[], float] = time.time,
@@ -183,7 +180,10 @@ class Monitor:
             "transport": transport,
         }
         http_fetcher(url, **self._fetch_options).close()  # the URL and options are valid
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
         self._election = election
+        self._jobs = jobs
         self._clock = clock
         self._dir = Path(os.fspath(state_dir))
         try:
@@ -250,9 +250,13 @@ class Monitor:
         except (OSError, NotASmallFileError, ValueError, AttributeError):
             return None
 
-    def last_seen(self) -> tuple[str, Checkpoint] | None:
+    def last_seen(self) -> StoredCheckpoint | None:
         """The checkpoint the monitor saw last: a pending one (a round cut short), else the
         latest one stored in the mirror, else the trust file's pinned checkpoint."""
+        seen = self._last_seen()
+        return None if seen is None else StoredCheckpoint(seen[1].size, seen[0])
+
+    def _last_seen(self) -> tuple[str, Checkpoint] | None:
         pending = self._read_note(self._pending_path())
         if pending is None:
             stored = self._log.latest_checkpoint()
@@ -287,9 +291,9 @@ class Monitor:
         nbytes = int(getattr(fetcher, "bytes_fetched", 0))
         return self._finish(new_entries, files, nbytes, error, stop)
 
-    def _mirror_round(self, fetcher: Any, stop: Callable[[], bool]) -> int:
+    def _mirror_round(self, fetcher: TilesFetcher, stop: Callable[[], bool]) -> int:
         raw = fetcher.fetch("checkpoint", _MAX_NOTE)
-        seen = self.last_seen()
+        seen = self._last_seen()
         try:
             note = raw.decode("utf-8")
             verified = verify_checkpoint_detailed(
@@ -509,6 +513,7 @@ class Monitor:
                 self._trust,
                 election=self._election,
                 in_progress=True,
+                jobs=self._jobs,
             )
             self._audited = size
         verdict: str | None
