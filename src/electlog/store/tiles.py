@@ -12,10 +12,13 @@ object store can serve to standard transparency-log clients and witnesses::
 ``L`` holds, for ``i`` in 0..255, the hash of the complete subtree over leaves
 ``[(N*256 + i) * 256**L, (N*256 + i + 1) * 256**L)``. Section 6 of docs/format.md is normative.
 
-:class:`TilesReader` opens such a directory as a read-only :class:`~electlog.store.Store`:
-it recomputes any Merkle node (hence roots and proofs at any size) from the tiles alone,
-checks every full tile against the hash the tile above holds for it, and checks every entry
-against its level-0 hash.
+:class:`TilesReader` opens such a directory, or a log served over HTTP
+(:meth:`TilesReader.from_url`), as a read-only :class:`~electlog.store.Store`: it recomputes any
+Merkle node (hence roots and proofs at any size) from the tiles alone, checks every full tile
+against the hash the tile above holds for it, and checks every entry against its level-0 hash.
+Its files come through a :class:`TilesFetcher` (:class:`DirectoryFetcher`, or the httpx fetcher
+of ``_tiles_http``, imported only when a URL is opened); every check is the reader's, the same
+for both.
 """
 
 from __future__ import annotations
