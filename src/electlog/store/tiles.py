@@ -570,7 +570,12 @@ class TilesReader(Store):
         self._dir = self._fetcher.directory if isinstance(self._fetcher, DirectoryFetcher) else None
         where = self._fetcher.where("checkpoint")
         if checkpoint_note is None:
-            raw = self._fetcher.fetch("checkpoint", _MAX_CHECKPOINT_FILE)
+            try:
+                raw = self._fetcher.fetch("checkpoint", _MAX_CHECKPOINT_FILE)
+            except TilesUnavailableError as exc:
+                raise TilesUnavailableError(
+                    f"cannot read the checkpoint: {exc}", missing=exc.missing
+                ) from exc
             try:
                 note = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
