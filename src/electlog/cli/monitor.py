@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -56,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
         args.trust,
         args.state,
         election=not args.no_election,
-        jobs=args.jobs,
+        jobs=args.jobs if args.jobs is not None else (os.cpu_count() or 1),
         timeout=args.timeout,
     ) as monitor:
         while True:
@@ -102,11 +103,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--timeout", type=float, default=10.0, help="HTTP connect/read timeout in seconds"
     )
-    p.add_argument("--jobs", type=int, default=1, help="audit processes (default 1)")
+    p.add_argument("--jobs", type=int, default=None, help="audit processes (default: every core)")
     p.add_argument(
         "--no-election",
         action="store_true",
         help="a generic (non-election) log: skip the election replay in the audit",
     )
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="each round's report as text or as one JSON object a line (default text)",
+    )
     p.set_defaults(func=_run)

@@ -180,8 +180,7 @@ def _emit_proof(out: dict[str, Any], fmt: str) -> None:
 
 
 _SOURCE_HELP = (
-    "bundle file, SQLite file, tiles directory, http(s):// URL of a served log or "
-    "postgresql:// DSN"
+    "bundle file, SQLite file, tiles directory, http(s):// URL of a served log or postgresql:// DSN"
 )
 _PROOF_FORMAT_HELP = "text: the proof's hashes, one a line (the rest on stderr); json: all"
 
