@@ -47,6 +47,7 @@ __all__ = [
     "StoreCorruptedError",
     "StoreUnavailableError",
     "TilesError",
+    "TilesUnavailableError",
     "TrailingBytesError",
     "TruncatedError",
     "TrustFileError",
@@ -245,7 +246,18 @@ class BundleError(DecodeError):
 
 
 class TilesError(ElectlogError):
-    """A tlog-tiles directory is incomplete or inconsistent."""
+    """A tlog-tiles directory or served log is incomplete or inconsistent."""
+
+
+class TilesUnavailableError(TilesError):
+    """A tile, entry bundle or checkpoint could not be fetched at all: a missing or unreadable
+    file, a transport failure, an HTTP error status, a redirect refused, a file over its size cap
+    or a stalled answer. Unlike its parent (contents that do not check), it says nothing about
+    the log's contents. ``missing`` is true when the file does not exist (a 404)."""
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 # --------------------------------------------------------------------------- witnesses

@@ -39,8 +39,10 @@ def audit(
     """Audit a log copy against the auditor's trust anchors.
 
     ``source``: a bundle file, a SQLite store file, a tiles directory (paths as ``str`` or
-    ``PathLike``), a ``postgresql://`` DSN, or a :class:`~electlog.log.Log` /
-    :class:`~electlog.store.Store`. ``trust``: a :class:`Trust` or the path of a trust file.
+    ``PathLike``), the ``http://`` or ``https://`` URL of a log served as tlog-tiles (read with
+    the tiles directory's checks; needs the ``server`` extra), a ``postgresql://`` DSN, or a
+    :class:`~electlog.log.Log` / :class:`~electlog.store.Store`. ``trust``: a :class:`Trust`
+    or the path of a trust file.
     ``since``: the text of a checkpoint note seen earlier; the log must be consistent with it
     (else a fork-evidence finding). ``jobs``: verification processes (1 = inline).
     ``progress``: ``True`` for a progress bar on stderr, or a callback ``(done, total)``.

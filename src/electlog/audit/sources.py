@@ -1,5 +1,6 @@
-"""Where an audited log comes from: a bundle file, a SQLite file, a tiles directory, a
-PostgreSQL DSN, or an in-memory :class:`~electlog.log.Log` / :class:`~electlog.store.Store`.
+"""Where an audited log comes from: a bundle file, a SQLite file, a tiles directory, a log
+served as tlog-tiles over ``http://`` or ``https://``, a PostgreSQL DSN, or an in-memory
+:class:`~electlog.log.Log` / :class:`~electlog.store.Store`.
 
 Every source is read as a stream of entry bytes in index order, in chunks, followed by the
 checkpoint notes it carries. Nothing the source says about itself is trusted beyond that: the
@@ -256,8 +257,11 @@ def open_source(source: object) -> Source:
         source = os.fspath(source)
     if not isinstance(source, str) or not source:
         raise AuditError(
-            f"an audit source is a path, a postgresql:// DSN, a Log or a Store, not {source!r}"
+            f"an audit source is a path, an http(s):// URL, a postgresql:// DSN, a Log or a "
+            f"Store, not {source!r}"
         )
+    if source.startswith(("http://", "https://")):
+        return _url_source(source)
     if is_postgres_dsn(source):
         try:
             store = open_store(source, create=False, read_only=True)
@@ -504,6 +508,16 @@ class TilesSource(StoreSource):
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
             self.notes_problem = (f"{len(problems)} damaged file(s): {shown}{more}", None)
         return notes
+
+
+def _url_source(url: str) -> Source:
+    """A log served as tlog-tiles over HTTP: the same reader and checks as a directory (only
+    the listing of files beyond the tree's own is not possible)."""
+    try:
+        reader = TilesReader.from_url(url)
+    except ElectlogError as exc:
+        raise AuditError(f"{url} is not a readable tlog-tiles log: {exc}") from exc
+    return TilesSource(reader, reader.description)
 
 
 def _tiles_source(path: Path) -> Source:

@@ -179,7 +179,9 @@ def _emit_proof(out: dict[str, Any], fmt: str) -> None:
     _write("".join(f"{h}\n" for h in out["proof"]), None)
 
 
-_SOURCE_HELP = "bundle file, SQLite file, tiles directory or postgresql:// DSN"
+_SOURCE_HELP = (
+    "bundle file, SQLite file, tiles directory, http(s):// URL of a served log or postgresql:// DSN"
+)
 _PROOF_FORMAT_HELP = "text: the proof's hashes, one a line (the rest on stderr); json: all"
 
 

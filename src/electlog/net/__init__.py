@@ -5,6 +5,11 @@
   command), :class:`WitnessServer` in a background thread.
 * :class:`WitnessClient`: submits checkpoints to a witness with httpx and verifies the
   cosignature; :meth:`electlog.Log.publish_checkpoint` takes a list of them and a quorum.
+* :class:`Monitor`: follows a log served as tlog-tiles (the ``electlog monitor`` command):
+  checks every checkpoint against the last one it saw, mirrors and audits the new entries, and
+  writes fork evidence (:class:`MonitorAlarm`). The HTTP reader it uses is
+  :meth:`electlog.store.tiles.TilesReader.from_url` (in the store layer, so the auditor can read
+  served logs too).
 
 ``import electlog.net`` needs none of the extra's libraries: each name is imported on first use,
 so the core (``import electlog``) never pulls in an HTTP stack.
@@ -17,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._client import MAX_RESPONSE_BYTES, WitnessClient
+    from ._monitor import EVIDENCE_FORMAT, Monitor, MonitorAlarm, MonitorStatus
     from ._server import RateLimiter, WitnessServer, parse_listen, serve_witness, witness_app
     from ._witness import (
         CONTENT_TYPE_SIZE,
@@ -29,9 +35,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTENT_TYPE_SIZE",
+    "EVIDENCE_FORMAT",
     "MAX_PROOF_LINES",
     "MAX_REQUEST_BYTES",
     "MAX_RESPONSE_BYTES",
+    "Monitor",
+    "MonitorAlarm",
+    "MonitorStatus",
     "RateLimiter",
     "Witness",
     "WitnessClient",
@@ -52,6 +62,10 @@ _WHERE = {
     "system_clock": "_witness",
     "MAX_RESPONSE_BYTES": "_client",
     "WitnessClient": "_client",
+    "EVIDENCE_FORMAT": "_monitor",
+    "Monitor": "_monitor",
+    "MonitorAlarm": "_monitor",
+    "MonitorStatus": "_monitor",
     "RateLimiter": "_server",
     "WitnessServer": "_server",
     "parse_listen": "_server",
@@ -59,7 +73,7 @@ _WHERE = {
     "witness_app": "_server",
 }
 
-_EXTRA = {"_client": "httpx", "_server": "starlette and uvicorn"}
+_EXTRA = {"_client": "httpx", "_monitor": "httpx", "_server": "starlette and uvicorn"}
 
 
 def __getattr__(name: str) -> Any:

@@ -12,14 +12,18 @@ object store can serve to standard transparency-log clients and witnesses::
 ``L`` holds, for ``i`` in 0..255, the hash of the complete subtree over leaves
 ``[(N*256 + i) * 256**L, (N*256 + i + 1) * 256**L)``. Section 6 of docs/format.md is normative.
 
-:class:`TilesReader` opens such a directory as a read-only :class:`~electlog.store.Store`:
-it recomputes any Merkle node (hence roots and proofs at any size) from the tiles alone,
-checks every full tile against the hash the tile above holds for it, and checks every entry
-against its level-0 hash.
+:class:`TilesReader` opens such a directory, or a log served over HTTP
+(:meth:`TilesReader.from_url`), as a read-only :class:`~electlog.store.Store`: it recomputes any
+Merkle node (hence roots and proofs at any size) from the tiles alone, checks every full tile
+against the hash the tile above holds for it, and checks every entry against its level-0 hash.
+Its files come through a :class:`TilesFetcher` (:class:`DirectoryFetcher`, or the httpx fetcher
+of ``_tiles_http``, imported only when a URL is opened); every check is the reader's, the same
+for both.
 """
 
 from __future__ import annotations
 
+import abc
 import errno
 import os
 import re
@@ -42,6 +46,7 @@ from ..errors import (
     ReadOnlyStoreError,
     StorageError,
     TilesError,
+    TilesUnavailableError,
     UsageError,
 )
 from ..events import AuthorHead, Entry
@@ -55,10 +60,13 @@ __all__ = [
     "MAX_TILES_ENTRY_SIZE",
     "TILE_HEIGHT",
     "TILE_WIDTH",
+    "DirectoryFetcher",
+    "TilesFetcher",
     "TilesInfo",
     "TilesReader",
     "entries_path",
     "export_tiles",
+    "http_fetcher",
     "tile_path",
 ]
 
@@ -453,28 +461,133 @@ def _bundle_bytes(store: Store, first: int, width: int) -> bytes:
 # --------------------------------------------------------------------------- reading
 
 
-class TilesReader(Store):
-    """A tlog-tiles directory opened as a read-only store (see the module docstring).
+class TilesFetcher(abc.ABC):
+    """Where a :class:`TilesReader` gets its files from: a directory (:class:`DirectoryFetcher`)
+    or a log served over HTTP (``TilesReader.from_url``). A fetcher only moves bytes; every
+    check of what they say is the reader's, whichever fetcher brought them."""
 
-    ``checkpoint`` is read and parsed (its signatures are *not* verified here: pass
-    :attr:`checkpoint_note` to :func:`~electlog.checkpoint.verify_checkpoint` with the log's
-    key). ``size()`` is the checkpoint's size. Nodes, roots and proofs come from the tiles; a
-    missing, mis-sized or inconsistent tile or entry bundle raises
-    :class:`~electlog.errors.TilesError` naming the file. :meth:`verify` checks everything.
-    """
+    @abc.abstractmethod
+    def fetch(self, rel: str, limit: int) -> bytes:
+        """The bytes of the file at the tlog-tiles path ``rel`` (``checkpoint``, ``tile/...``),
+        at most ``limit`` of them. Raises :class:`~electlog.errors.TilesUnavailableError` (with
+        ``missing`` for a file that does not exist) or :class:`~electlog.errors.TilesError`,
+        naming the file."""
+
+    @abc.abstractmethod
+    def where(self, rel: str) -> str:
+        """The file's name in messages (a path or a URL)."""
+
+    @property
+    @abc.abstractmethod
+    def description(self) -> str:
+        """The whole source in messages (``tiles directory '...'``, ``tiles at https://...``)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections (a directory holds none)."""
+
+
+class DirectoryFetcher(TilesFetcher):
+    """Files of a local tiles directory: regular files only, no symbolic link followed below
+    the directory, each read up to its size cap."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self._dir = Path(os.fspath(directory))
-        path = self._dir / "checkpoint"
+        self.directory = Path(os.fspath(directory))
+
+    def fetch(self, rel: str, limit: int) -> bytes:
         try:
-            raw = _read_regular(self._dir, "checkpoint", _MAX_CHECKPOINT_FILE)
+            return _read_regular(self.directory, rel, limit)
         except OSError as exc:
-            raise TilesError(f"cannot read {path}: {exc}") from exc
+            raise TilesUnavailableError(
+                f"missing or unreadable {self.directory / rel}: {exc}",
+                missing=exc.errno == errno.ENOENT,
+            ) from exc
+
+    def where(self, rel: str) -> str:
+        return str(self.directory / rel)
+
+    @property
+    def description(self) -> str:
+        return f"tiles directory {str(self.directory)!r}"
+
+
+def http_fetcher(
+    url: str,
+    *,
+    timeout: float = 10.0,
+    file_deadline: float = 120.0,
+    max_total_bytes: int = 1 << 33,
+    max_redirects: int = 3,
+    transport: object | None = None,
+) -> TilesFetcher:
+    """The fetcher of a log served over HTTP at ``url`` (see :meth:`TilesReader.from_url`)."""
+    try:
+        from ._tiles_http import HttpFetcher
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and not exc.name.startswith("electlog"):
+            raise UsageError(
+                f"reading tiles over HTTP needs {exc.name}: pip install 'electlog[server]'"
+            ) from exc
+        raise
+    return HttpFetcher(
+        url,
+        timeout=timeout,
+        file_deadline=file_deadline,
+        max_total_bytes=max_total_bytes,
+        max_redirects=max_redirects,
+        transport=transport,
+    )
+
+
+class TilesReader(Store):
+    """A tlog-tiles directory, or a log served over HTTP, opened as a read-only store (see the
+    module docstring).
+
+    ``source`` is a directory path or a :class:`TilesFetcher`; :meth:`from_url` reads a log
+    served over ``http://`` or ``https://`` (it needs httpx, the ``server`` extra). The
+    ``checkpoint`` file is read and parsed unless ``checkpoint_note`` gives the note to read
+    the tree of (a monitor that fetched and verified it already); its signatures are *not*
+    verified here: pass :attr:`checkpoint_note` to
+    :func:`~electlog.checkpoint.verify_checkpoint` with the log's key. ``size()`` is the
+    checkpoint's size. Nodes, roots and proofs come from the tiles; a missing, mis-sized or
+    inconsistent tile or entry bundle raises :class:`~electlog.errors.TilesError` naming the
+    file (:class:`~electlog.errors.TilesUnavailableError` when it could not be fetched at all).
+    A partial tile or bundle that is missing is read as the prefix of the full one, as
+    tlog-tiles clients do once a log has filled it. :meth:`verify` checks everything.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | TilesFetcher,
+        *,
+        checkpoint_note: str | None = None,
+    ) -> None:
+        if isinstance(source, TilesFetcher):
+            self._fetcher = source
+        elif isinstance(source, str | os.PathLike):
+            self._fetcher = DirectoryFetcher(source)
+        else:
+            raise UsageError(f"a tiles source is a directory or a TilesFetcher, not {source!r}")
+        self._dir = self._fetcher.directory if isinstance(self._fetcher, DirectoryFetcher) else None
+        where = self._fetcher.where("checkpoint")
+        if checkpoint_note is None:
+            try:
+                raw = self._fetcher.fetch("checkpoint", _MAX_CHECKPOINT_FILE)
+            except TilesUnavailableError as exc:
+                raise TilesUnavailableError(
+                    f"cannot read the checkpoint: {exc}", missing=exc.missing
+                ) from exc
+            try:
+                note = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise TilesError(f"{where} is not a checkpoint note: {exc}") from exc
+        elif isinstance(checkpoint_note, str):
+            note = checkpoint_note
+        else:
+            raise UsageError("checkpoint_note must be the text of a signed note")
         try:
-            note = raw.decode("utf-8")
             cp = Checkpoint.from_text(_common.checkpoint_text(note))
-        except (UnicodeDecodeError, CheckpointError, UsageError) as exc:
-            raise TilesError(f"{path} is not a checkpoint note: {exc}") from exc
+        except (CheckpointError, UsageError) as exc:
+            raise TilesError(f"{where} is not a checkpoint note: {exc}") from exc
         self._note = note
         self._checkpoint = cp
         self._tiles: dict[tuple[int, int], list[bytes]] = {}
@@ -486,10 +599,57 @@ class TilesReader(Store):
     def origin(self) -> str:
         return self._checkpoint.origin
 
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        checkpoint_note: str | None = None,
+        timeout: float = 10.0,
+        file_deadline: float = 120.0,
+        max_total_bytes: int = 1 << 33,
+        max_redirects: int = 3,
+        transport: object | None = None,
+    ) -> TilesReader:
+        """A log served as tlog-tiles at ``url`` (``http://`` or ``https://``; the
+        ``checkpoint`` and ``tile/...`` paths are resolved below it). Each file is capped as in
+        a directory; ``timeout`` bounds connecting and each read (seconds), ``file_deadline``
+        one whole file, ``max_total_bytes`` everything this reader fetches; redirects are
+        followed only within the same scheme, host and port, at most ``max_redirects`` times.
+        Every failure is a :class:`~electlog.errors.TilesUnavailableError` naming the URL.
+        ``transport`` (an ``httpx.BaseTransport``) is for tests. Needs httpx (the ``server``
+        extra); :class:`~electlog.errors.UsageError` without it."""
+        fetcher = http_fetcher(
+            url,
+            timeout=timeout,
+            file_deadline=file_deadline,
+            max_total_bytes=max_total_bytes,
+            max_redirects=max_redirects,
+            transport=transport,
+        )
+        try:
+            return cls(fetcher, checkpoint_note=checkpoint_note)
+        except BaseException:
+            fetcher.close()
+            raise
+
     @property
-    def directory(self) -> Path:
-        """The tiles directory."""
+    def directory(self) -> Path | None:
+        """The tiles directory (None for a log read over HTTP)."""
         return self._dir
+
+    @property
+    def fetcher(self) -> TilesFetcher:
+        """Where the files come from (an HTTP fetcher counts what it fetched)."""
+        return self._fetcher
+
+    @property
+    def description(self) -> str:
+        """The source in messages: the directory or the URL."""
+        return self._fetcher.description
+
+    def close(self) -> None:
+        self._fetcher.close()
 
     @property
     def checkpoint(self) -> Checkpoint:
@@ -508,22 +668,38 @@ class TilesReader(Store):
         return [StoredCheckpoint(self._checkpoint.size, self._note)]
 
     def add_checkpoint(self, size: int, note: str) -> None:
-        raise ReadOnlyStoreError(f"tiles directory {self._dir} is read-only")
+        raise ReadOnlyStoreError(f"{self.description} is read-only")
 
     def transaction(self) -> AbstractContextManager[StoreTx]:
-        raise ReadOnlyStoreError(f"tiles directory {self._dir} is read-only")
+        raise ReadOnlyStoreError(f"{self.description} is read-only")
 
     # ------------------------------------------------------------------ tiles
 
     def _read(self, rel: str, expect: int | None = None) -> bytes:
-        path = self._dir / rel
-        try:
-            data = _read_regular(self._dir, rel, _MAX_BUNDLE_FILE if expect is None else expect)
-        except OSError as exc:
-            raise TilesError(f"missing or unreadable {path}: {exc}") from exc
+        data = self._fetcher.fetch(rel, _MAX_BUNDLE_FILE if expect is None else expect)
         if expect is not None and len(data) != expect:
-            raise TilesError(f"{path} is {len(data)} bytes, expected {expect}")
+            raise TilesError(f"{self._fetcher.where(rel)} is {len(data)} bytes, expected {expect}")
         return data
+
+    def _read_partial(self, rel: str, full: str, expect: int | None) -> tuple[bytes, str]:
+        """A tile or bundle and the path it was read from: when the partial one ``rel`` is
+        missing, the full one ``full`` (the log filled it since and may have removed the
+        partial file, as tlog-tiles allows; the caller takes its prefix)."""
+        try:
+            return self._read(rel, expect), rel
+        except TilesUnavailableError as exc:
+            if not exc.missing or rel == full:
+                raise
+        try:
+            return self._read(full, None if expect is None else 32 * TILE_WIDTH), full
+        except TilesUnavailableError as exc:
+            if exc.missing:
+                raise TilesUnavailableError(
+                    f"{self._fetcher.where(rel)} is missing (and so is the full "
+                    f"{self._fetcher.where(full)})",
+                    missing=True,
+                ) from exc
+            raise
 
     def _width(self, level: int, n: int) -> int:
         """The width of tile ``n`` at tile level ``level`` in this tree (0 if it is empty)."""
@@ -544,7 +720,8 @@ class TilesReader(Store):
         width = self._width(level, n)
         if width == 0:
             raise UsageError(f"tile {n} of level {level} is beyond a tree of size {self.size()}")
-        data = self._read(tile_path(level, n, width), 32 * width)
+        data, _ = self._read_partial(tile_path(level, n, width), tile_path(level, n), 32 * width)
+        data = data[: 32 * width]  # a full tile read for a missing partial one: its prefix
         rows = [[data[i : i + 32] for i in range(0, len(data), 32)]]
         while len(rows[-1]) > 1:
             below = rows[-1]
@@ -561,7 +738,8 @@ class TilesReader(Store):
             pos = (n & (TILE_WIDTH - 1)) * 32
             if above[pos : pos + 32] != top:
                 raise TilesError(
-                    f"{self._dir / tile_path(level, n)} does not hash to the value tile level "
+                    f"{self._fetcher.where(tile_path(level, n))} does not hash to the value tile "
+                    f"level "
                     f"{level + 1} holds for it"
                 )
         if len(self._tiles) >= _TILE_CACHE:
@@ -601,14 +779,19 @@ class TilesReader(Store):
         if width == 0:
             raise UsageError(f"entry bundle {n} is beyond a tree of size {self.size()}")
         rel = entries_path(n, width)
-        entries = _split_bundle(self._read(rel), self._dir / rel)
-        if len(entries) != width:
-            raise TilesError(f"{self._dir / rel} holds {len(entries)} entries, expected {width}")
+        full = entries_path(n)
+        data, got = self._read_partial(rel, full, None)
+        where = self._fetcher.where(got)
+        entries = _split_bundle(data, where)
+        expected = width if got == rel else TILE_WIDTH
+        if len(entries) != expected:
+            raise TilesError(f"{where} holds {len(entries)} entries, expected {expected}")
+        entries = entries[:width]
         leaves = self._tile(0, n)[0]
         for k, e in enumerate(entries):
             if sha256(b"\x00" + e).digest() != leaves[k * 32 : (k + 1) * 32]:
                 raise TilesError(
-                    f"{self._dir / rel}: entry {n * TILE_WIDTH + k} does not match its leaf hash"
+                    f"{where}: entry {n * TILE_WIDTH + k} does not match its leaf hash"
                 )
         return entries
 
@@ -715,14 +898,15 @@ class TilesReader(Store):
                     f"root recomputed from the tiles {root.hex()} differs from the "
                     f"checkpoint's {self._checkpoint.root.hex()}"
                 )
-        out.extend(self._served_file_problems())
+        if self._dir is not None:  # a served log cannot be listed: only its tree is checked
+            out.extend(self._served_file_problems(self._dir))
         return out
 
-    def _served_file_problems(self) -> list[str]:
+    def _served_file_problems(self, directory: Path) -> list[str]:
         out: list[str] = []
         seen: set[str] = set()
         earlier: set[int] = set()
-        stack = [self._dir / "tile"]
+        stack = [directory / "tile"]
         while stack:
             d = stack.pop()
             try:
@@ -742,21 +926,21 @@ class TilesReader(Store):
                 elif not item.is_file(follow_symlinks=False):
                     out.append(f"{path} is not a regular file (a FIFO, device or socket)")
                 else:
-                    rel = path.relative_to(self._dir).as_posix()
+                    rel = path.relative_to(directory).as_posix()
                     seen.add(rel)
-                    problem = self._served_file_problem(rel, earlier)
+                    problem = self._served_file_problem(directory, rel, earlier)
                     if problem is not None:
                         out.append(problem)
         for s in sorted(earlier):
             for rel in _partial_paths(s):
                 if rel not in seen:
                     out.append(
-                        f"{self._dir / rel} is missing: the directory serves other partial "
+                        f"{directory / rel} is missing: the directory serves other partial "
                         f"tiles of the tree of size {s} (an earlier checkpoint) but not this one"
                     )
         return out
 
-    def _served_file_problem(self, rel: str, earlier: set[int]) -> str | None:
+    def _served_file_problem(self, directory: Path, rel: str, earlier: set[int]) -> str | None:
         """Check a file under ``tile/`` that is not (necessarily) one of the tree's own."""
         parsed = _parse_tile_path(rel)
         if parsed is None:
@@ -769,10 +953,10 @@ class TilesReader(Store):
             s = n * TILE_WIDTH + width
             if s < self.size():
                 earlier.add(s)
-        path = self._dir / rel
+        path = directory / rel
         try:
             if level is not None:
-                data = _read_regular(self._dir, rel, 32 * width)
+                data = _read_regular(directory, rel, 32 * width)
                 if len(data) != 32 * width:
                     return f"{path} is {len(data)} bytes, expected {32 * width}"
                 k = min(width, current)
@@ -782,7 +966,7 @@ class TilesReader(Store):
                         f"{tile_path(level, n, current)}"
                     )
                 return None
-            found = _split_bundle(_read_regular(self._dir, rel, _MAX_BUNDLE_FILE), path)
+            found = _split_bundle(_read_regular(directory, rel, _MAX_BUNDLE_FILE), path)
             if len(found) != width:
                 return f"{path} holds {len(found)} entries, expected {width}"
             k = min(width, current)
@@ -797,4 +981,5 @@ class TilesReader(Store):
         return None
 
     def __repr__(self) -> str:
-        return f"TilesReader({str(self._dir)!r}, origin={self.origin!r}, size={self.size()})"
+        where = str(self._dir) if self._dir is not None else self._fetcher.where("")
+        return f"TilesReader({where!r}, origin={self.origin!r}, size={self.size()})"
