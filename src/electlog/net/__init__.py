@@ -5,6 +5,10 @@
   command), :class:`WitnessServer` in a background thread.
 * :class:`WitnessClient`: submits checkpoints to a witness with httpx and verifies the
   cosignature; :meth:`electlog.Log.publish_checkpoint` takes a list of them and a quorum.
+* :class:`LogService`: the log service without HTTP (admits signed entries, computes
+  tlog-tiles, publishes checkpoints through witnesses); :func:`serve_log` serves it (the
+  ``electlog serve`` command), :class:`LogServer` in a background thread; :func:`log_app` is
+  the ASGI app and :data:`LOG_OPENAPI` its OpenAPI 3.1 document.
 
 ``import electlog.net`` needs none of the extra's libraries: each name is imported on first use,
 so the core (``import electlog``) never pulls in an HTTP stack.
@@ -17,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._client import MAX_RESPONSE_BYTES, WitnessClient
+    from ._logserver import MAX_SUBMISSION_BYTES, LogServer, log_app, serve_log
+    from ._logserver import OPENAPI as LOG_OPENAPI
+    from ._logservice import MAX_ENTRIES_PER_REQUEST, LogService, Problem, Refused
     from ._server import RateLimiter, WitnessServer, parse_listen, serve_witness, witness_app
     from ._witness import (
         CONTENT_TYPE_SIZE,
@@ -29,15 +36,24 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTENT_TYPE_SIZE",
+    "LOG_OPENAPI",
+    "MAX_ENTRIES_PER_REQUEST",
     "MAX_PROOF_LINES",
     "MAX_REQUEST_BYTES",
     "MAX_RESPONSE_BYTES",
+    "MAX_SUBMISSION_BYTES",
+    "LogServer",
+    "LogService",
+    "Problem",
     "RateLimiter",
+    "Refused",
     "Witness",
     "WitnessClient",
     "WitnessResponse",
     "WitnessServer",
+    "log_app",
     "parse_listen",
+    "serve_log",
     "serve_witness",
     "system_clock",
     "witness_app",
@@ -51,6 +67,15 @@ _WHERE = {
     "WitnessResponse": "_witness",
     "system_clock": "_witness",
     "MAX_RESPONSE_BYTES": "_client",
+    "LOG_OPENAPI": "_logserver",
+    "MAX_SUBMISSION_BYTES": "_logserver",
+    "LogServer": "_logserver",
+    "log_app": "_logserver",
+    "serve_log": "_logserver",
+    "MAX_ENTRIES_PER_REQUEST": "_logservice",
+    "LogService": "_logservice",
+    "Problem": "_logservice",
+    "Refused": "_logservice",
     "WitnessClient": "_client",
     "RateLimiter": "_server",
     "WitnessServer": "_server",
@@ -59,7 +84,13 @@ _WHERE = {
     "witness_app": "_server",
 }
 
-_EXTRA = {"_client": "httpx", "_server": "starlette and uvicorn"}
+_EXTRA = {
+    "_client": "httpx",
+    "_server": "starlette and uvicorn",
+    "_logserver": "starlette and uvicorn",
+}
+
+_RENAMED = {"LOG_OPENAPI": "OPENAPI"}
 
 
 def __getattr__(name: str) -> Any:
@@ -76,7 +107,7 @@ def __getattr__(name: str) -> Any:
                 name=exc.name,
             ) from exc
         raise
-    value = getattr(module, name)
+    value = getattr(module, _RENAMED.get(name, name))
     globals()[name] = value
     return value
 
