@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -402,12 +403,31 @@ def serve_log(
 
     app = log_app(service, max_request_bytes=max_request_bytes, on_startup=ready)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on")
+    stopped: list[int] = []
+    previous = _quiet_stop_signals(stopped)
     service.start()
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         service.stop()
         sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stopped:
+        _log.info("origin %s: stopped by signal %d", service.origin, stopped[0])
+
+
+def _quiet_stop_signals(stopped: list[int]) -> dict[int, Any]:
+    """Handlers for SIGTERM and SIGINT that only record the signal. uvicorn handles both (it
+    stops accepting, finishes the requests in progress) and then raises the signal again for
+    the handler it found; with these, that ends :func:`serve_log` normally, so the publishing
+    loop is stopped and the store closed instead of the process dying on the signal."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, lambda signum, frame: stopped.append(signum))
+    return previous
 
 
 class LogServer:
