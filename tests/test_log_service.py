@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from electlog import Author, Log, NoteSigner, SigningKey
 from electlog.checkpoint import Checkpoint, verify_checkpoint_detailed
 from electlog.cli import main
 from electlog.election.scenario import Scenario
-from electlog.events import Entry
+from electlog.events import AuthorHead, Entry, chain_break
 from electlog.net import LOG_OPENAPI, Witness, log_app
 from electlog.store import TilesReader, open_store
 from electlog.store.tiles import TILE_HEIGHT, TILE_WIDTH, entries_path, tile_path
@@ -80,6 +81,8 @@ class ServeProcess:
             "2",
             "--retry-max",
             "1",
+            "--checkpoint-interval",
+            "0.3",
             *self.extra,
         ]
         for w in self.witnesses:
@@ -551,3 +554,73 @@ def test_openapi_lists_every_route(log_key: NoteSigner) -> None:
     assert served == documented
     validate(LOG_OPENAPI)
     witness.close()
+
+
+# --------------------------------------------------------------------------- load
+
+SUBMITTERS = 20
+PER_SUBMITTER = 500  # the full 20 × 5,000 is benchmarks/ (python -m benchmarks.run --only serve)
+BATCH = 100
+
+
+def test_concurrent_submitters(
+    witnesses: list[WitnessProcess], log_key: NoteSigner, tmp_path: Path
+) -> None:
+    path = tmp_path / "log.sqlite"
+    open_store(str(path), origin=ORIGIN).close()
+    serve = ServeProcess(tmp_path / "serve", path, log_key, witnesses, 2)
+    serve.start()
+    acknowledged: dict[bytes, int] = {}
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def submitter(k: int) -> None:
+        author = Author(SigningKey.generate(), ORIGIN)
+        try:
+            with httpx.Client(base_url=serve.url, timeout=60) as http:
+                for start in range(0, PER_SUBMITTER, BATCH):
+                    entries = [
+                        author.sign("test.event", {"k": k, "i": i}, time=1_000_000 + i)
+                        for i in range(start, start + BATCH)
+                    ]
+                    resp = http.post("/entries", json=b64(entries))
+                    assert resp.status_code == 200, resp.text
+                    with lock:
+                        for e, r in zip(entries, resp.json()["receipts"], strict=True):
+                            assert r["leaf_hash"] == e.leaf_hash.hex()
+                            acknowledged[e.leaf_hash] = r["index"]
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submitter, args=(k,)) for k in range(SUBMITTERS)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        assert not any(t.is_alive() for t in threads)
+        assert not errors, errors[0]
+        total = SUBMITTERS * PER_SUBMITTER
+        with httpx.Client(base_url=serve.url, timeout=30) as http:
+            wait_for(f"checkpoint {total}", lambda: served_size(http) == total)
+            note = http.get("/checkpoint").text
+    finally:
+        assert serve.stop() == 0, serve.output()
+    assert len(acknowledged) == total
+    assert sorted(acknowledged.values()) == list(range(total))
+    log = store_log(path)
+    assert len(log) == total
+    heads: dict[bytes, AuthorHead] = {}
+    seen: set[bytes] = set()
+    for index, entry in enumerate(log):
+        assert acknowledged[entry.leaf_hash] == index  # each acknowledged entry exactly once
+        assert entry.leaf_hash not in seen
+        seen.add(entry.leaf_hash)
+        st = entry.statement
+        assert chain_break(heads.get(st.author), st.seq, st.prev) is None
+        heads[st.author] = AuthorHead(st.seq, entry.leaf_hash)
+    assert len(heads) == SUBMITTERS
+    checked = verify_checkpoint_detailed(
+        note, log_key.verifier(), [w.verifier for w in witnesses], 2
+    )
+    assert checked.checkpoint.root == log.root(total)
