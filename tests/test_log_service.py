@@ -624,3 +624,18 @@ def test_concurrent_submitters(
         note, log_key.verifier(), [w.verifier for w in witnesses], 2
     )
     assert checked.checkpoint.root == log.root(total)
+
+
+def test_listening_socket_is_tcp_so_asyncio_sets_nodelay() -> None:
+    """asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; a listening socket
+    made with proto 0 left every answer of the witness and the log service waiting ~40 ms for
+    a delayed ACK (benchmarks/ row h2 measures the round trip)."""
+    import socket
+
+    from electlog.net._server import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
