@@ -420,7 +420,7 @@ class LogService:
                 422,
                 exc.code,
                 "Election rule violated",
-                _strip_item(str(exc)),
+                _strip_item(str(exc).removeprefix(f"{exc.code}: ")),
                 entry=exc.item,
             ) from exc
         except StorageError:
