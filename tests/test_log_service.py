@@ -40,7 +40,7 @@ class ServeProcess:
     def __init__(
         self,
         directory: Path,
-        store: Path,
+        store: Path | str,
         log_key: NoteSigner,
         witnesses: list[WitnessProcess],
         quorum: int,
@@ -355,6 +355,36 @@ def test_election_log_rules_over_http(witnesses: list[WitnessProcess], tmp_path:
             wait_for("the first checkpoint", lambda: served_size(http) == size + 1)
     finally:
         assert serve.stop() == 0, serve.output()
+
+
+@pytest.mark.postgres
+def test_serve_a_postgres_store(
+    witnesses: list[WitnessProcess], log_key: NoteSigner, tmp_path: Path, postgres_dsn: str
+) -> None:
+    open_store(postgres_dsn, origin=ORIGIN).close()
+    serve = ServeProcess(tmp_path / "serve", postgres_dsn, log_key, witnesses, 2)
+    serve.start()
+    try:
+        with httpx.Client(base_url=serve.url, timeout=30) as http:
+            entries = sign(Author(SigningKey.generate(), ORIGIN), 300)
+            for start in range(0, 300, 100):
+                batch = entries[start : start + 100]
+                assert http.post("/entries", json=b64(batch)).status_code == 200
+            wait_for("checkpoint 300", lambda: served_size(http) == 300)
+            note = download_tiles(http, tmp_path / "tiles")
+    finally:
+        assert serve.stop() == 0, serve.output()
+    reader = TilesReader(tmp_path / "tiles")
+    reader.verify()
+    log = Log(open_store(postgres_dsn))
+    try:
+        assert (
+            reader.root()
+            == log.root(300)
+            == Checkpoint.from_text(note.split("\n\n")[0] + "\n").root
+        )
+    finally:
+        log.store.close()
 
 
 # --------------------------------------------------------------------------- failures
