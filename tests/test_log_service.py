@@ -494,6 +494,11 @@ def test_forked_log_cannot_publish(
         assert fork.stop() == 0, fork.output()
     out = fork.output()
     assert "cosigns again" not in out
+    for w in witnesses:  # every witness refused both the rolled-back and the forked tree
+        lines = [line for line in out.splitlines() if f"witness {w.verifier.name} " in line]
+        assert any("HTTP 409" in line for line in lines), out
+        assert any("HTTP 422" in line for line in lines), out
+        assert all("did not cosign" in line for line in lines), lines
     assert served_size_of(real_note) == 400
     real_root = store_log(real).root(400)
     for w in witnesses:
