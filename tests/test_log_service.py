@@ -6,6 +6,7 @@ test; every wait is bounded."""
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import re
 import shutil
@@ -14,18 +15,26 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from electlog import Author, Log, NoteSigner, SigningKey
-from electlog.checkpoint import Checkpoint, verify_checkpoint_detailed
+from electlog import Author, Log, NoteSigner, SigningKey, WitnessSigner
+from electlog.checkpoint import (
+    Checkpoint,
+    WitnessVerifier,
+    cosign,
+    sign_note,
+    verify_checkpoint_detailed,
+)
 from electlog.cli import main
 from electlog.election.scenario import Scenario
+from electlog.errors import WitnessError
 from electlog.events import AuthorHead, Entry, chain_break
-from electlog.net import LOG_OPENAPI, Witness, log_app
+from electlog.net import LOG_OPENAPI, LogService, Witness, log_app
 from electlog.store import TilesReader, open_store
 from electlog.store.tiles import TILE_HEIGHT, TILE_WIDTH, entries_path, tile_path
 from test_witness_service import ROOT, START_TIMEOUT, WitnessProcess
@@ -674,3 +683,114 @@ def test_listening_socket_is_tcp_so_asyncio_sets_nodelay() -> None:
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+# --------------------------------------------------------------------------- in process
+
+
+class CountingWitness:
+    """A Cosigner in this process: records the size of every checkpoint it is asked to cosign,
+    cosigns unless ``down``."""
+
+    def __init__(self, name: str) -> None:
+        self.signer = WitnessSigner.generate(name)
+        self.asked: list[int] = []
+        self.down = False
+
+    @property
+    def verifier(self) -> WitnessVerifier:
+        return self.signer.verifier()
+
+    def add_checkpoint(self, note: str, prove: Callable[[int, int], Sequence[bytes]]) -> str:
+        self.asked.append(served_size_of(note))
+        if self.down:
+            raise WitnessError(self.signer.name, "unreachable: ConnectError")
+        return cosign(note, self.signer, 1_700_000_000)[len(note) :]
+
+
+def in_process_service(
+    log_key: NoteSigner, **kwargs: Any
+) -> tuple[LogService, list[CountingWitness]]:
+    ws = [CountingWitness(f"c{i}.example") for i in range(2)]
+    return LogService(open_store(":memory:", origin=ORIGIN), log_key, ws, 2, **kwargs), ws
+
+
+def test_publishing_every_n_entries_and_only_when_grown(log_key: NoteSigner) -> None:
+    service, ws = in_process_service(log_key, checkpoint_every=5, checkpoint_interval=3600)
+    author = Author(SigningKey.generate(), ORIGIN)
+    entries = [e.data for e in sign(author, 5)]
+    service.start()
+    try:
+        service.submit(entries[:4])
+        time.sleep(0.3)
+        assert ws[0].asked == [] and service.published_note() is None
+        service.submit(entries[4:])
+        wait_for("the checkpoint of size 5", lambda: service.published_size == 5, 10)
+        time.sleep(0.3)  # nothing new: nothing is published again
+        assert ws[0].asked == ws[1].asked == [5]
+    finally:
+        service.stop()
+
+
+def test_publishing_after_the_interval(log_key: NoteSigner) -> None:
+    service, ws = in_process_service(log_key, checkpoint_every=1000, checkpoint_interval=0.2)
+    service.start()
+    try:
+        service.submit([e.data for e in sign(Author(SigningKey.generate(), ORIGIN), 3)])
+        wait_for("the checkpoint of size 3", lambda: service.published_size == 3, 10)
+        note = service.published_note()
+        assert note is not None
+        verify_checkpoint_detailed(note, log_key.verifier(), [w.verifier for w in ws], 2)
+    finally:
+        service.stop()
+
+
+def test_quorum_not_met_is_logged_and_retried(
+    log_key: NoteSigner, caplog: pytest.LogCaptureFixture
+) -> None:
+    service, ws = in_process_service(log_key, checkpoint_every=1, retry_initial=0.05, retry_max=0.1)
+    ws[1].down = True
+    service.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="electlog.serve"):
+            service.submit([e.data for e in sign(Author(SigningKey.generate(), ORIGIN), 2)])
+            wait_for("a retry", lambda: len(ws[0].asked) >= 3, 10)
+            assert service.published_note() is None  # the quorum of 2 was never met
+            ws[1].down = False
+            wait_for("the checkpoint of size 2", lambda: service.published_size == 2, 10)
+    finally:
+        service.stop()
+    text = caplog.text
+    assert "quorum not met for size 2" in text
+    assert f"witness {ws[1].signer.name} did not cosign" in text and "ConnectError" in text
+    assert ws[1].signer.skey not in text and log_key.skey not in text
+
+
+def test_a_failed_witness_backs_off(log_key: NoteSigner) -> None:
+    from electlog.net._logservice import _WatchedWitness
+
+    now = [100.0]
+    inner = CountingWitness("b.example")
+    inner.down = True
+    watched = _WatchedWitness(inner, ORIGIN, 1.0, 4.0, lambda: now[0])
+    note = sign_note(Checkpoint(origin=ORIGIN, size=1, root=b"\1" * 32).to_text(), [log_key])
+
+    def ask() -> str:
+        return watched.add_checkpoint(note, lambda a, b: [])
+
+    for delay in (1.0, 2.0, 4.0, 4.0):  # doubling from 1 s, at most 4 s
+        with pytest.raises(WitnessError, match="ConnectError"):
+            ask()  # asked, and down
+        asked = len(inner.asked)
+        now[0] += delay - 0.01
+        with pytest.raises(WitnessError, match="backoff"):
+            ask()  # not asked again before its backoff passed
+        assert len(inner.asked) == asked
+        now[0] += 0.01
+    inner.down = False
+    assert ask().startswith("— b.example ")
+    assert len(inner.asked) == 5
+    with pytest.raises(WitnessError, match="ConnectError"):
+        inner.down = True
+        ask()  # a cosignature reset the backoff: asked at once
+    assert len(inner.asked) == 6

@@ -58,7 +58,7 @@ PROBLEM_TYPE: Final = "urn:electlog:problem:"
 """Prefix of a problem document's ``type``; the electlog error code follows."""
 
 _GENESIS_TYPE: Final = "election.defined"
-_TILE_CACHE: Final = 4096  # full tiles and bundles kept in memory (they never change)
+_TILE_CACHE_BYTES: Final = 64 << 20  # full tiles and bundles kept in memory (never change)
 
 
 @attrs.frozen(kw_only=True)
@@ -256,6 +256,8 @@ class LogService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._cache: dict[str, bytes] = {}
+        self._cached_bytes = 0
+        self._cache_lock = threading.Lock()
         self._size = store.size()
         self._published_size, self._published_note = self._find_published()
         self._election = self._open_election()
@@ -463,9 +465,13 @@ class LogService:
             else tile_bytes(store, level, first, width)
         )
         if full:
-            if len(self._cache) >= _TILE_CACHE:
-                self._cache.clear()
-            self._cache[rel] = data
+            with self._cache_lock:
+                if self._cached_bytes + len(data) > _TILE_CACHE_BYTES:
+                    self._cache.clear()
+                    self._cached_bytes = 0
+                if rel not in self._cache:
+                    self._cache[rel] = data
+                    self._cached_bytes += len(data)
         return data, full
 
     # ------------------------------------------------------------------ publishing
