@@ -28,6 +28,7 @@ from typing import Any, Final
 import attrs
 
 from ..checkpoint import NoteSigner, WitnessVerifier, verify_checkpoint_detailed
+from ..election import Election, ElectionState, decode_event
 from ..errors import (
     AuthorChainError,
     CheckpointError,
@@ -304,14 +305,13 @@ class LogService:
                 return cp.size, stored.note
         return 0, None
 
-    def _open_election(self) -> Any:
+    def _open_election(self) -> Election | None:
+        """The election replayed from the log, when its first entry is an election's genesis."""
         if self._size == 0:
             return None
         first = self._log.get(0)
         if first.statement.type != _GENESIS_TYPE:
             return None
-        from ..election import Election  # the election layer only for an election log
-
         return Election.open(self._log, first.author)
 
     # ------------------------------------------------------------------ submissions
@@ -397,8 +397,6 @@ class LogService:
     def _check_events(self, batch: Sequence[Entry]) -> None:
         """Every entry of an election log must be an election event (named by position; the
         election's rules are checked by :meth:`Election.append_entries`)."""
-        from ..election import decode_event
-
         for i, e in enumerate(batch):
             try:
                 decode_event(e.statement)
@@ -409,13 +407,10 @@ class LogService:
 
     def _append(self, batch: list[Entry]) -> list[Receipt]:
         if self._election is None and self._size == 0 and batch[0].statement.type == _GENESIS_TYPE:
-            from ..election import Election, ElectionState
-
             self._election = Election(self._log, ElectionState(batch[0].author))
         try:
             if self._election is not None:
-                receipts: list[Receipt] = self._election.append_entries(batch)
-                return receipts
+                return self._election.append_entries(batch)
             return self._log.append_many(batch)
         except RuleViolation as exc:
             raise _refuse(
