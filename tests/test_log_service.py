@@ -6,6 +6,7 @@ test; every wait is bounded."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import re
@@ -364,6 +365,56 @@ def test_election_log_rules_over_http(witnesses: list[WitnessProcess], tmp_path:
             wait_for("the first checkpoint", lambda: served_size(http) == size + 1)
     finally:
         assert serve.stop() == 0, serve.output()
+
+
+def test_sigterm_finishes_the_request_in_progress(
+    witnesses: list[WitnessProcess], log_key: NoteSigner, tmp_path: Path
+) -> None:
+    path = tmp_path / "log.sqlite"
+    open_store(str(path), origin=ORIGIN).close()
+    serve = ServeProcess(tmp_path / "serve", path, log_key, witnesses, 2)
+    serve.start()
+    assert serve.proc is not None
+    body = json.dumps(b64(sign(Author(SigningKey.generate(), ORIGIN), 200))).encode()
+    half_sent = threading.Event()
+    go_on = threading.Event()
+    answers: list[httpx.Response | BaseException] = []
+
+    def slow_body() -> Iterator[bytes]:
+        yield body[: len(body) // 2]
+        half_sent.set()
+        go_on.wait(timeout=WAIT)
+        yield body[len(body) // 2 :]
+
+    def submit() -> None:
+        try:
+            answers.append(
+                httpx.post(
+                    serve.url + "/entries",
+                    content=slow_body(),
+                    headers={"content-type": "application/json"},
+                    timeout=WAIT,
+                )
+            )
+        except BaseException as exc:  # reported below
+            answers.append(exc)
+
+    thread = threading.Thread(target=submit)
+    thread.start()
+    try:
+        assert half_sent.wait(timeout=WAIT)
+        time.sleep(0.2)
+        serve.proc.terminate()  # SIGTERM while the request is half read
+        time.sleep(0.3)
+        assert serve.proc.poll() is None  # still finishing it
+    finally:
+        go_on.set()
+        thread.join(timeout=WAIT)
+    answer = answers[0]
+    assert isinstance(answer, httpx.Response), answer
+    assert answer.status_code == 200, answer.text
+    assert serve.proc.wait(timeout=WAIT) == 0, serve.output()
+    assert len(store_log(path)) == 200  # acknowledged, hence durable
 
 
 @pytest.mark.postgres
