@@ -417,7 +417,7 @@ class LogService:
                 422,
                 exc.code,
                 "Election rule violated",
-                _strip_item(str(exc).removeprefix(f"{exc.code}: ")),
+                _strip_item(exc.detail),
                 entry=exc.item,
             ) from exc
         except StorageError:
