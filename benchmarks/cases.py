@@ -45,6 +45,7 @@ from ._harness import (
     rate,
     unavailable,
 )
+from .serving import bench_serve
 
 REPO: Final = Path(__file__).resolve().parent.parent
 ORIGIN: Final = "bench.electlog.example/district-2026"
@@ -1121,5 +1122,6 @@ BENCHMARKS: Final[dict[str, Callable[[Context], list[Row]]]] = {
     "audit": bench_audit,
     "rss": bench_rss,
     "growth": bench_growth,
+    "serve": bench_serve,
 }
 """Every benchmark by its ``--only`` name, in run order."""

@@ -304,11 +304,15 @@ class QuorumNotMetError(ElectlogError):
 class RuleViolation(ElectlogError):
     """An election event breaks a rule. ``code`` is a stable rule code such as
     ``voter.duplicate``; ``ids`` names the offending ids; ``message`` is the explanation alone
-    and ``detail`` the explanation with the ids (``str(exc)`` is ``"<code>: <detail>"``)."""
+    and ``detail`` the explanation with the ids (``str(exc)`` is ``"<code>: <detail>"``);
+    ``item`` is the event's position in the batch that was refused (``None`` outside a batch)."""
 
-    def __init__(self, code: str, message: str, *, ids: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, code: str, message: str, *, ids: tuple[str, ...] = (), item: int | None = None
+    ) -> None:
         self.code = code
         self.ids = ids
+        self.item = item
         self.message = message
         self.detail = f"{message} [{', '.join(ids)}]" if ids else message
         super().__init__(f"{code}: {self.detail}")

@@ -176,7 +176,7 @@ class Election:
                     state.check(ctx, event)
                 except RuleViolation as exc:
                     raise RuleViolation(
-                        exc.code, f"batch item {i}: {exc.message}", ids=exc.ids
+                        exc.code, f"batch item {i}: {exc.message}", ids=exc.ids, item=i
                     ) from exc
                 touched = True
                 state.apply(ctx, event)
@@ -184,6 +184,44 @@ class Election:
             return self._log.append_many(entries)
         except BaseException:
             author.rewind(head)
+            if touched:
+                self._state = ElectionState.rebuild(state.authority_key_id, log_events(self._log))
+            raise
+
+    def append_entries(self, entries: Sequence[Entry]) -> list[Receipt]:
+        """Admit a batch of entries signed elsewhere (e.g. by polling-station software, received
+        by the log service) with one log commit: each entry's event is decoded and checked
+        against the state including the batch's earlier events, then the batch goes through
+        :meth:`Log.append_many` (signatures, log id, author chains).
+
+        All or nothing: on a :class:`RuleViolation` (``item`` names the batch position), an
+        entry that is not an election event (:class:`EntryError` naming the batch item) or a
+        refused append, nothing is appended and the state is restored."""
+        batch = list(entries)
+        if not batch:
+            return []
+        state = self._state
+        base = len(self._log)
+        touched = False
+        try:
+            for i, entry in enumerate(batch):
+                if not isinstance(entry, Entry):
+                    raise UsageError(f"batch item {i}: expected an Entry")
+                try:
+                    event = decode_event(entry.statement)
+                except EntryError as exc:
+                    raise EntryError(f"batch item {i}: {exc}") from exc
+                ctx = _context(base + i, entry)
+                try:
+                    state.check(ctx, event)
+                except RuleViolation as exc:
+                    raise RuleViolation(
+                        exc.code, f"batch item {i}: {exc.message}", ids=exc.ids, item=i
+                    ) from exc
+                touched = True
+                state.apply(ctx, event)
+            return self._log.append_many(batch)
+        except BaseException:
             if touched:
                 self._state = ElectionState.rebuild(state.authority_key_id, log_events(self._log))
             raise

@@ -10,6 +10,10 @@
   writes fork evidence (:class:`MonitorAlarm`). The HTTP reader it uses is
   :meth:`electlog.store.tiles.TilesReader.from_url` (in the store layer, so the auditor can read
   served logs too).
+* :class:`LogService`: the log service without HTTP (admits signed entries, computes
+  tlog-tiles, publishes checkpoints through witnesses); :func:`serve_log` serves it (the
+  ``electlog serve`` command), :class:`LogServer` in a background thread; :func:`log_app` is
+  the ASGI app and :data:`LOG_OPENAPI` its OpenAPI 3.1 document.
 
 ``import electlog.net`` needs none of the extra's libraries: each name is imported on first use,
 so the core (``import electlog``) never pulls in an HTTP stack.
@@ -22,6 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._client import MAX_RESPONSE_BYTES, WitnessClient
+    from ._logserver import MAX_SUBMISSION_BYTES, LogServer, log_app, serve_log
+    from ._logserver import OPENAPI as LOG_OPENAPI
+    from ._logservice import MAX_ENTRIES_PER_REQUEST, LogService, Problem, Refused
     from ._monitor import EVIDENCE_FORMAT, Monitor, MonitorAlarm, MonitorStatus
     from ._server import RateLimiter, WitnessServer, parse_listen, serve_witness, witness_app
     from ._witness import (
@@ -36,18 +43,27 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTENT_TYPE_SIZE",
     "EVIDENCE_FORMAT",
+    "LOG_OPENAPI",
+    "MAX_ENTRIES_PER_REQUEST",
     "MAX_PROOF_LINES",
     "MAX_REQUEST_BYTES",
     "MAX_RESPONSE_BYTES",
+    "MAX_SUBMISSION_BYTES",
+    "LogServer",
+    "LogService",
     "Monitor",
     "MonitorAlarm",
     "MonitorStatus",
+    "Problem",
     "RateLimiter",
+    "Refused",
     "Witness",
     "WitnessClient",
     "WitnessResponse",
     "WitnessServer",
+    "log_app",
     "parse_listen",
+    "serve_log",
     "serve_witness",
     "system_clock",
     "witness_app",
@@ -61,6 +77,15 @@ _WHERE = {
     "WitnessResponse": "_witness",
     "system_clock": "_witness",
     "MAX_RESPONSE_BYTES": "_client",
+    "LOG_OPENAPI": "_logserver",
+    "MAX_SUBMISSION_BYTES": "_logserver",
+    "LogServer": "_logserver",
+    "log_app": "_logserver",
+    "serve_log": "_logserver",
+    "MAX_ENTRIES_PER_REQUEST": "_logservice",
+    "LogService": "_logservice",
+    "Problem": "_logservice",
+    "Refused": "_logservice",
     "WitnessClient": "_client",
     "EVIDENCE_FORMAT": "_monitor",
     "Monitor": "_monitor",
@@ -73,7 +98,14 @@ _WHERE = {
     "witness_app": "_server",
 }
 
-_EXTRA = {"_client": "httpx", "_monitor": "httpx", "_server": "starlette and uvicorn"}
+_EXTRA = {
+    "_client": "httpx",
+    "_monitor": "httpx",
+    "_server": "starlette and uvicorn",
+    "_logserver": "starlette and uvicorn",
+}
+
+_RENAMED = {"LOG_OPENAPI": "OPENAPI"}
 
 
 def __getattr__(name: str) -> Any:
@@ -90,7 +122,7 @@ def __getattr__(name: str) -> Any:
                 name=exc.name,
             ) from exc
         raise
-    value = getattr(module, name)
+    value = getattr(module, _RENAMED.get(name, name))
     globals()[name] = value
     return value
 

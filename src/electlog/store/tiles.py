@@ -64,9 +64,12 @@ __all__ = [
     "TilesFetcher",
     "TilesInfo",
     "TilesReader",
+    "bundle_bytes",
     "entries_path",
     "export_tiles",
     "http_fetcher",
+    "parse_tile_path",
+    "tile_bytes",
     "tile_path",
 ]
 
@@ -87,9 +90,10 @@ _TILE_RE: Final = re.compile(r"tile/(entries|[0-9]+)/((?:x[0-9]{3}/)*[0-9]{3})(?
 _TMP_RE: Final = re.compile(r"\..+\.tmp-([0-9]+)")
 
 
-def _parse_tile_path(rel: str) -> tuple[int | None, int, int] | None:
-    """``(level, index, width)`` of a tlog-tiles path (level None for an entry bundle), or None
-    if ``rel`` is not the canonical path of a tile."""
+def parse_tile_path(rel: str) -> tuple[int | None, int, int] | None:
+    """``(level, index, width)`` of a tlog-tiles path such as ``tile/1/x001/234.p/5`` (level
+    None for an entry bundle), or None if ``rel`` is not the canonical path of a tile. Shared
+    by the reader and the log service (``electlog serve``)."""
     m = _TILE_RE.fullmatch(rel)
     if m is None:
         return None
@@ -148,7 +152,7 @@ def _read_regular(directory: Path, rel: str, limit: int) -> bytes:
 def _shape_problem(rel: str, data: bytes) -> str | None:
     """Why ``data`` cannot be the tile or entry bundle at ``rel`` (wrong length, a bundle that
     does not parse into its width of entries), or None."""
-    parsed = _parse_tile_path(rel)
+    parsed = parse_tile_path(rel)
     if parsed is None:
         return None
     level, _, width = parsed
@@ -383,11 +387,11 @@ def export_tiles(
     while size >> (TILE_HEIGHT * level):
         count = size >> (TILE_HEIGHT * level)
         for n in range(count >> TILE_HEIGHT):
-            out.put(tile_path(level, n), _tile_bytes(store, level, n * TILE_WIDTH, TILE_WIDTH))
+            out.put(tile_path(level, n), tile_bytes(store, level, n * TILE_WIDTH, TILE_WIDTH))
             tiles += 1
         level += 1
     for n in range(size >> TILE_HEIGHT):
-        out.put(entries_path(n), _bundle_bytes(store, n * TILE_WIDTH, TILE_WIDTH))
+        out.put(entries_path(n), bundle_bytes(store, n * TILE_WIDTH, TILE_WIDTH))
         bundles += 1
     for s in sorted(sizes):
         level = 0
@@ -398,14 +402,14 @@ def export_tiles(
                 n = count >> TILE_HEIGHT
                 out.put(
                     tile_path(level, n, width),
-                    _tile_bytes(store, level, n * TILE_WIDTH, width),
+                    tile_bytes(store, level, n * TILE_WIDTH, width),
                 )
                 tiles += 1
             level += 1
         width = s & (TILE_WIDTH - 1)
         if width:
             n = s >> TILE_HEIGHT
-            out.put(entries_path(n, width), _bundle_bytes(store, n * TILE_WIDTH, width))
+            out.put(entries_path(n, width), bundle_bytes(store, n * TILE_WIDTH, width))
             bundles += 1
     out.sync_dirs()  # every tile is on disk before the checkpoint that refers to them
     out.put("checkpoint", checkpoint_note.encode("utf-8"), immutable=False)
@@ -437,15 +441,19 @@ def _partial_paths(size: int) -> list[str]:
     return out
 
 
-def _tile_bytes(store: Store, level: int, first: int, width: int) -> bytes:
-    """The hashes ``first .. first + width - 1`` of Merkle level ``8 * level``."""
+def tile_bytes(store: Store, level: int, first: int, width: int) -> bytes:
+    """The hashes ``first .. first + width - 1`` of Merkle level ``8 * level``: the bytes of
+    hash tile ``first // 256`` of tile level ``level`` (``first`` a multiple of 256), read from
+    ``store``. Shared by :func:`export_tiles` and the log service."""
     if level == 0:
         return b"".join(store.leaf_hashes(first, first + width))
     height = TILE_HEIGHT * level
     return b"".join(store.node(height, i) for i in range(first, first + width))
 
 
-def _bundle_bytes(store: Store, first: int, width: int) -> bytes:
+def bundle_bytes(store: Store, first: int, width: int) -> bytes:
+    """The entry bundle of entries ``first .. first + width - 1``: ``u16be(len) || entry`` each.
+    Shared by :func:`export_tiles` and the log service."""
     parts = []
     for i, data in enumerate(store.entries(first, first + width), start=first):
         if len(data) > MAX_TILES_ENTRY_SIZE:
@@ -942,7 +950,7 @@ class TilesReader(Store):
 
     def _served_file_problem(self, directory: Path, rel: str, earlier: set[int]) -> str | None:
         """Check a file under ``tile/`` that is not (necessarily) one of the tree's own."""
-        parsed = _parse_tile_path(rel)
+        parsed = parse_tile_path(rel)
         if parsed is None:
             return None  # not a tlog-tiles path: not part of the log
         level, n, width = parsed
