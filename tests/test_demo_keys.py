@@ -488,8 +488,10 @@ def test_the_operators_load_never_reads_the_witnesses_key_files(
     with pytest.raises(KeySetError, match="does not hold the witnesses' private keys"):
         operator.save(root.parent / "copy")
     assert not (root.parent / "copy").exists()
+    full = SimulationKeys.generate(ORIGIN, CIDS)
+    without = attrs.evolve(full, witnesses=(), witness_verifiers=full.witness_verifiers)
     with pytest.raises(UsageError, match="holds no witness private keys"):
-        simulate_district(Log(ORIGIN), voters=1140, seed=1, keys=operator)
+        simulate_district(Log(ORIGIN), voters=VOTERS, seed=1, keys=without)
     assert [(v.vkey, p.name) for v, p in witness_key_files(root)] == [
         (w.vkey, f"witness-{x}.skey") for x, w in zip("ab", keys.witnesses, strict=True)
     ]
@@ -523,3 +525,16 @@ def test_witness_private_and_public_keys_must_match() -> None:
         attrs.evolve(keys, witness_verifiers=other.witness_verifiers)
     with pytest.raises(UsageError, match="non-empty"):
         attrs.evolve(keys, witnesses=(), witness_verifiers=())
+
+
+def test_a_publish_hook_that_stores_no_checkpoint_is_refused() -> None:
+    calls: list[int] = []
+
+    def forgetful(log: Log, log_key: object, timestamp: int) -> None:
+        calls.append(timestamp)
+
+    with pytest.raises(UsageError, match="stored no checkpoint of the whole log"):
+        simulate_district(Log(ORIGIN), voters=VOTERS, seed=1, publish=forgetful)
+    assert len(calls) == 1 and calls[0] > 0
+    with pytest.raises(UsageError, match="publish must be callable"):
+        simulate_district(Log(ORIGIN), voters=VOTERS, seed=1, publish=3)  # type: ignore[arg-type]
