@@ -275,3 +275,18 @@ def test_an_interrupted_demo_stops_its_witnesses(tmp_path: Path, sig: signal.Sig
     assert b"interrupted" in err
     assert all(_gone(pid) for pid in pids)
     assert not (target / "election.bundle").exists()
+
+
+def test_the_demo_says_it_needs_the_server_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = demo_module.importlib.util.find_spec
+
+    def without_uvicorn(name: str, *args: Any) -> Any:
+        return None if name == "uvicorn" else real(name, *args)
+
+    monkeypatch.setattr(demo_module.importlib.util, "find_spec", without_uvicorn)
+    assert main(["demo", "--voters", "1140", "--dir", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "uvicorn" in err and "electlog[server]" in err
+    assert not (tmp_path / "d").exists()

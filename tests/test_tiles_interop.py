@@ -54,8 +54,6 @@ def _go_env(tmp: Path) -> dict[str, str]:
         GOTOOLCHAIN="local",
     )
     env.setdefault("GOCACHE", str(tmp / "gocache"))
-    if "HOME" not in env:
-        env["GOCACHE"] = str(tmp / "gocache")
     return env
 
 

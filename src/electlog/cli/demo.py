@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import importlib.util
 import os
 import resource
 import sys
@@ -322,6 +323,12 @@ def run_demo(
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise UsageError(f"--jobs must be a positive integer, got {jobs!r}")
     config = DistrictConfig.scaled(voters)
+    missing = [m for m in ("httpx", "starlette", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(
+            f"electlog demo runs its witnesses as `electlog witness` processes, which need "
+            f"{', '.join(missing)}: pip install 'electlog[server]'"
+        )
     out = console if console is not None else Console(width=None if sys.stdout.isatty() else 100)
     err = Console(stderr=True) if console is None else console
     live = sys.stderr.isatty() if progress is None else progress
