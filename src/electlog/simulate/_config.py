@@ -177,7 +177,9 @@ class SimulationResult:
     """What :func:`simulate_district` built.
 
     ``size`` / ``root``: the log's final tree size and RFC 6962 root (a final cosigned checkpoint
-    commits to them). ``keys``: every private key and secret (:class:`SimulationKeys`);
+    commits to them). ``keys``: the key set it was built with (:class:`SimulationKeys`; without
+the witnesses' private keys when those stayed with the witness processes, as in ``electlog
+demo``);
     ``authority_key``, ``log_vkey``, ``witness_vkeys`` and ``quorum`` are the trust anchors an
     auditor needs (build an
     ``electlog.audit.Trust`` from them with :meth:`trust_fields`). ``counts``: how many of each
