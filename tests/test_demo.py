@@ -290,3 +290,21 @@ def test_the_demo_says_it_needs_the_server_extra(
     err = capsys.readouterr().err
     assert "uvicorn" in err and "electlog[server]" in err
     assert not (tmp_path / "d").exists()
+
+
+def test_force_clears_the_witnesses_state_but_not_foreign_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "d"
+    args = ["demo", "--voters", "1140", "--jobs", "1", "--dir", str(target)]
+    assert main(args) == 0
+    first = _pids(target)
+    assert main([*args, "--force"]) == 0  # fresh witness state, new processes
+    assert set(_pids(target)).isdisjoint(first)
+    (target / "witnesses" / "witness-a" / "notes.txt").write_text("mine")
+    before = (target / "election.bundle").read_bytes()
+    capsys.readouterr()
+    assert main([*args, "--force"]) == 2
+    assert "notes.txt" in capsys.readouterr().err
+    assert (target / "witnesses" / "witness-a" / "notes.txt").read_text() == "mine"
+    assert (target / "election.bundle").read_bytes() == before  # nothing was touched

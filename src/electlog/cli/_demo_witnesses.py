@@ -33,6 +33,7 @@ from .._files import write_atomic
 from ..checkpoint import NoteSigner, WitnessVerifier
 from ..errors import StorageError, WitnessError
 from ..log import Log
+from ..simulate._keys import _letters
 
 if TYPE_CHECKING:
     from ..net import WitnessClient
@@ -60,7 +61,8 @@ _POLL: Final = 0.02
 class DemoWitnesses:
     """Witness processes for one log: ``keys`` pairs each witness's verifier key with the file
     holding its private key (:func:`electlog.simulate.witness_key_files`); ``directory`` gets
-    one sub-directory per witness (named after its key file) and the clock file.
+    one sub-directory per witness (``witness-a``, ``witness-b``, ... in key order) and the clock
+    file.
 
     ``with DemoWitnesses(...) as w:`` starts them all at once (start-up overlaps the caller's
     work); the first :meth:`publish` waits until each listens. Start-up failure (a port, a bad
@@ -82,7 +84,7 @@ class DemoWitnesses:
         self.keys = list(keys)
         self.start_timeout = start_timeout
         self.clock = directory / CLOCK_NAME
-        self.dirs = [directory / path.stem for _, path in self.keys]
+        self.dirs = [directory / f"witness-{_letters(i)}" for i in range(len(self.keys))]
         self.procs: list[subprocess.Popen[bytes]] = []
         self._clients: list[WitnessClient] | None = None
         self._old_sigterm: object = None

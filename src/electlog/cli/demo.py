@@ -95,7 +95,7 @@ def _demo_key_files(keys: Path) -> list[Path]:
 def _demo_witness_files(witnesses: Path) -> list[Path]:
     """The files the demo's witness processes left under ``witnesses`` (nothing else)."""
     found = [witnesses / CLOCK_NAME] if (witnesses / CLOCK_NAME).is_file() else []
-    for d in sorted(witnesses.glob("witness-?")):
+    for d in sorted(witnesses.glob("witness-*")):
         found += [d / n for n in STATE_FILES if (d / n).is_file()]
     return found
 
@@ -105,7 +105,7 @@ def _clear_witnesses(witnesses: Path) -> None:
     removing anything, a ``witnesses`` directory holding files the demo did not write."""
     if not witnesses.is_dir():
         return
-    ours = set(_demo_witness_files(witnesses)) | set(witnesses.glob("witness-?"))
+    ours = set(_demo_witness_files(witnesses)) | set(witnesses.glob("witness-*"))
     foreign = [p for p in witnesses.rglob("*") if p not in ours]
     if foreign:
         raise UsageError(
@@ -115,7 +115,7 @@ def _clear_witnesses(witnesses: Path) -> None:
     try:
         for path in _demo_witness_files(witnesses):
             path.unlink()
-        for d in sorted(witnesses.glob("witness-?")):
+        for d in sorted(witnesses.glob("witness-*")):
             d.rmdir()
         witnesses.rmdir()
     except OSError as exc:
