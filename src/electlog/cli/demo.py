@@ -451,6 +451,8 @@ def run_demo(
         f"  bundle        {bundle_path}  ({info.size_bytes / 1e6:.1f} MB, portable copy)",
         f"  trust file    {trust_path}  (authority key, log key, 2 witnesses, quorum 2)",
         f"  private keys  {keys_dir}/  ({keys_note})",
+        f"  witnesses     {target / WITNESSES_DIR}/  (their state: 2 electlog witness "
+        f"processes cosigned every checkpoint; stopped)",
         f"  HTML report   {report_path}",
         "",
         "An auditor holding the bundle and the trust file runs:",
