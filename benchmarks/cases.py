@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -1114,6 +1115,85 @@ def bench_growth(ctx: Context) -> list[Row]:
     return rows
 
 
+def bench_witnesses(ctx: Context) -> list[Row]:
+    """(h) the demo's build with its witnesses as separate processes ÷ with the simulator's
+    in-process cosigning (the demo before it ran witness processes), interleaved."""
+    reason = _simulate_available()
+    if reason is not None:
+        return [unavailable("h", "witnesses", "demo build, witness processes", "≥ 0.91×", reason)]
+    from electlog.cli._demo_witnesses import DemoWitnesses
+    from electlog.simulate import DistrictConfig, SimulationKeys, simulate_district
+    from electlog.simulate._keys import witness_key_files
+    from electlog.store.sqlite import SQLiteStore
+
+    voters = ctx.sizes.audit_voters[-1]
+    config = DistrictConfig.scaled(voters)
+    keys_dir = SimulationKeys.generate(config.origin, config.community_ids).save(
+        _fresh(ctx, "witness-keys") / "keys"
+    )
+    full_keys = SimulationKeys.load(keys_dir, witness_keys=True)
+    operator_keys = SimulationKeys.load(keys_dir)
+    roots: dict[str, bytes] = {}
+    cpu: dict[str, float] = {}
+
+    def cpu_now() -> float:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def build(name: str, processes: bool) -> None:
+        out = _fresh(ctx, f"witness-{name}")
+        c0 = cpu_now()
+        with SQLiteStore(out / "district.sqlite", origin=config.origin) as store:
+            if processes:
+                with DemoWitnesses(
+                    out / "witnesses",
+                    config.origin,
+                    full_keys.log.vkey,
+                    witness_key_files(keys_dir),
+                ) as witnesses:
+                    result = simulate_district(
+                        store, seed=7, config=config, keys=operator_keys, publish=witnesses.publish
+                    )
+            else:
+                result = simulate_district(store, seed=7, config=config, keys=full_keys)
+        cpu[name] = min(cpu.get(name, float("inf")), cpu_now() - c0)
+        roots[name] = result.root
+        shutil.rmtree(out)
+
+    repeat = 1 if ctx.quick else 2
+    ctx.say(f"witnesses: building a {voters:,}-voter district {2 * repeat} times")
+    best = interleaved(
+        {
+            "in-process": lambda: build("in-process", False),
+            "processes": lambda: build("processes", True),
+        },
+        repeat,
+    )
+    if roots["in-process"] != roots["processes"]:
+        raise BenchError("the two builds gave different logs")
+    ratio = best["in-process"] / best["processes"]
+    judged = not ctx.quick
+    return [
+        Row(
+            key="h",
+            bench="witnesses",
+            what=f"demo build ({voters:,} voters) with 2 `electlog witness` processes on "
+            f"127.0.0.1 (start, every checkpoint published through them, stop), best of {repeat}",
+            measured=f"{best['processes']:.1f} s (CPU {cpu['processes']:.1f} s)",
+            baseline=f"{best['in-process']:.1f} s (CPU {cpu['in-process']:.1f} s)",
+            ratio=ratio,
+            target="≥ 0.91×" if judged else "—",
+            status=judge(ratio, at_least=1 / 1.1) if judged else INFO,
+            note="Baseline: the same build with the simulator's in-process cosigning, what "
+            "`electlog demo` did before its witnesses became processes; both builds give the "
+            "same log (checked). ≥ 0.91× means the build takes at most 10% longer. CPU "
+            "counts this process and its finished children (the witnesses)."
+            + ("" if judged else " Quick sizes: not judged."),
+        )
+    ]
+
+
 BENCHMARKS: Final[dict[str, Callable[[Context], list[Row]]]] = {
     "verify": bench_verify,
     "append": bench_append,
@@ -1123,5 +1203,6 @@ BENCHMARKS: Final[dict[str, Callable[[Context], list[Row]]]] = {
     "rss": bench_rss,
     "growth": bench_growth,
     "serve": bench_serve,
+    "witnesses": bench_witnesses,
 }
 """Every benchmark by its ``--only`` name, in run order."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -161,3 +164,170 @@ def test_non_standard_json_constants_are_refused() -> None:
     text = json.dumps(_trust_dict()).replace('"quorum": 2', '"quorum": NaN')
     with pytest.raises(TrustFileError, match="NaN"):
         Trust.from_json(text)
+
+
+# --------------------------------------------------------------------------- witness URLs
+
+
+def _with_urls() -> dict[str, object]:
+    data = _trust_dict()
+    witnesses = data["witnesses"]
+    assert isinstance(witnesses, list)
+    data["witnesses"] = [
+        {"vkey": witnesses[0], "url": "https://witness-1.example/prefix"},
+        witnesses[1],  # the old form: a verifier key string, no URL known
+    ]
+    return data
+
+
+def test_witness_urls_round_trip(tmp_path: Path) -> None:
+    data = _with_urls()
+    trust = Trust.from_dict(data)
+    assert trust.witness_urls == ("https://witness-1.example/prefix", None)
+    assert [w.name for w in trust.witnesses] == ["w1.example", "w2.example"]
+    assert trust.to_dict() == data
+    path = tmp_path / "trust.json"
+    trust.save(path)
+    assert load_trust(path) == trust
+    # a trust file of the old form reads as before, with no URL known
+    old = Trust.from_dict(_trust_dict())
+    assert old.witness_urls == (None, None)
+    assert old.to_dict() == _trust_dict()
+
+
+def test_create_with_witness_urls() -> None:
+    base = Trust.from_dict(_trust_dict())
+    urls = ["http://127.0.0.1:7380", "http://[::1]:7381/w"]
+    made = Trust.create(
+        origin=ORIGIN,
+        authority_key=base.authority_key,
+        log_key=base.log_key,
+        witnesses=list(base.witnesses),
+        quorum=2,
+        witness_urls=urls,
+    )
+    assert made.witness_urls == tuple(urls)
+    assert made.to_dict()["witnesses"] == [
+        {"vkey": w.vkey, "url": u} for w, u in zip(base.witnesses, urls, strict=True)
+    ]
+    assert Trust.from_json(made.to_json()) == made
+    with pytest.raises(TrustFileError, match="1 URL"):
+        Trust.create(
+            origin=ORIGIN,
+            authority_key=base.authority_key,
+            log_key=base.log_key,
+            witnesses=list(base.witnesses),
+            witness_urls=urls[:1],
+        )
+    with pytest.raises(TrustFileError, match=r"witnesses\[1\]\.url.*password"):
+        Trust.create(
+            origin=ORIGIN,
+            authority_key=base.authority_key,
+            log_key=base.log_key,
+            witnesses=list(base.witnesses),
+            witness_urls=[None, "http://user:secret@witness.example"],
+        )
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("", "non-empty"),
+        (7, "non-empty string"),
+        (None, "non-empty string"),
+        ("witness.example", "http"),
+        ("ftp://witness.example", "http"),
+        ("file:///etc/passwd", "http"),
+        ("http://", "host"),
+        ("http:///add-checkpoint", "host"),
+        ("http://user@witness.example", "user name or password"),
+        ("https://user:pw@witness.example", "user name or password"),
+        ("http://witness.example:99999", "not a valid URL"),
+        ("http://witness.example:0", "port 0"),
+        ("http://witness.example:", "empty port"),
+        ("http://witness.example:80x", "not a valid URL"),
+        ("http://witness.example/?a=1", "query"),
+        ("http://witness.example/#frag", "fragment"),
+        ("http://witness example", "printable ASCII"),
+        ("http://wïtness.example", "printable ASCII"),
+        ("http://witness.example/\n", "printable ASCII"),
+        ("http://-witness-.example", "host"),
+        ("http://" + "a" * 2100 + ".example", "longer than"),
+    ],
+)
+def test_bad_witness_urls_are_refused(url: object, why: str) -> None:
+    data = _with_urls()
+    witnesses = data["witnesses"]
+    assert isinstance(witnesses, list)
+    witnesses[0] = {"vkey": witnesses[0]["vkey"], "url": url}
+    with pytest.raises(TrustFileError) as info:
+        Trust.from_dict(data)
+    assert "'witnesses[0].url'" in str(info.value)
+    assert why in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("item", "why"),
+    [
+        ({"vkey": "w"}, r"missing \['url'\]"),
+        ({"url": "http://w.example"}, r"missing \['vkey'\]"),
+        ({"vkey": "w", "url": "http://w.example", "name": "x"}, r"unknown field.*name"),
+        ({"vkey": "nonsense", "url": "http://w.example"}, r"'witnesses\[0\]\.vkey'"),
+        ({"vkey": 3, "url": "http://w.example"}, r"'witnesses\[0\]\.vkey'"),
+        ([1, 2], r"'witnesses\[0\]'"),
+    ],
+)
+def test_malformed_witness_objects_are_refused(item: object, why: str) -> None:
+    data = _trust_dict()
+    witnesses = data["witnesses"]
+    assert isinstance(witnesses, list)
+    witnesses[0] = item
+    data["quorum"] = 1
+    with pytest.raises(TrustFileError, match=why):
+        Trust.from_dict(data)
+
+
+def test_witness_clients_from_the_urls() -> None:
+    data = _with_urls()
+    data["quorum"] = 1
+    trust = Trust.from_dict(data)
+    clients = trust.witness_clients(timeout=2.0)
+    try:
+        assert [c.verifier for c in clients] == [trust.witnesses[0]]
+        assert clients[0].url == "https://witness-1.example/prefix/add-checkpoint"
+    finally:
+        for client in clients:
+            client.close()
+    # quorum 2, one URL: no checkpoint could ever be published through these
+    data = _with_urls()
+    with pytest.raises(TrustFileError, match="fewer than its quorum 2"):
+        Trust.from_dict(data).witness_clients()
+    data["quorum"] = 0
+    data["witnesses"] = []
+    assert Trust.from_dict(data).witness_clients() == []
+
+
+def test_the_core_imports_trust_without_httpx() -> None:
+    # witness_clients imports electlog.net (httpx) only when called
+    code = (
+        "import sys, builtins\n"
+        "real = builtins.__import__\n"
+        "def guard(name, *a, **k):\n"
+        "    if name.split('.')[0] in ('httpx', 'starlette', 'uvicorn'):\n"
+        "        raise ModuleNotFoundError(name, name=name)\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = guard\n"
+        "from electlog.audit import Trust, load_trust\n"
+        "import electlog\n"
+        "assert 'httpx' not in sys.modules\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")},
+        check=False,
+    )
+    assert done.stdout.strip() == "ok", done.stderr

@@ -5,7 +5,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +19,19 @@ import pytest
 from rich.console import Console
 
 import electlog.cli.demo as demo_module
+import electlog.simulate._run as simulate_run
 from electlog.audit import audit, load_trust
+from electlog.checkpoint import WitnessSigner, verify_checkpoint_detailed
 from electlog.cli import main
 from electlog.cli.demo import run_demo
 from electlog.keys import SigningKey
+from electlog.log import Log
+from electlog.simulate import DistrictConfig, SimulationKeys, simulate_district
 from electlog.store.bundle import BundleReader
+from electlog.store.memory import MemoryStore
 from electlog.store.sqlite import SQLiteStore
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +144,167 @@ def test_demo_progress_bars_on_a_terminal(tmp_path: Path) -> None:
     for step in ("building the election", "exporting the bundle", "auditing with 1 job(s)"):
         assert step in text
     assert "100%" in text and "verdict: CLEAN" in text
+
+
+# --------------------------------------------------------------------------- the witnesses
+
+
+def _pids(target: Path) -> list[int]:
+    return [int((d / "pid").read_text()) for d in sorted((target / "witnesses").glob("witness-?"))]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # the pid exists: it must not be one of our witnesses any more (a zombie would be ours)
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    return b"witness" not in cmdline
+
+
+def test_demo_witnesses_ran_as_separate_processes_and_were_stopped(
+    demo_dir: tuple[Path, int, str],
+) -> None:
+    target, _, _ = demo_dir
+    witnesses = target / "witnesses"
+    assert sorted(p.name for p in witnesses.iterdir()) == ["clock", "witness-a", "witness-b"]
+    pids = _pids(target)
+    assert len(set(pids)) == 2 and os.getpid() not in pids
+    assert all(_gone(pid) for pid in pids)
+    trust = load_trust(target / "trust.json")
+    for d, verifier in zip(sorted(witnesses.glob("witness-?")), trust.witnesses, strict=True):
+        output = (d / "output.txt").read_text()
+        assert f"electlog witness: {verifier.vkey}" in output
+        assert "listening on http://127.0.0.1:" in output
+        # each kept its own state: the latest checkpoint it cosigned is the log's last one
+        assert (d / "witness.sqlite").is_file()
+    with SQLiteStore(target / "election.sqlite", read_only=True) as store:
+        latest = store.latest_checkpoint()
+        assert latest is not None and latest.size == store.size()
+    # the witnesses' own timestamps, from the simulated clock file: the last one is the clock's
+    stamp = int((witnesses / "clock").read_text())
+    checked = verify_checkpoint_detailed(latest.note, trust.log_key, list(trust.witnesses), 2)
+    assert {t for _, t in checked.witnesses} == {stamp}
+
+
+def test_demo_never_holds_a_witness_key_and_gives_the_in_process_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a saved key set, the demo process parses no witness private key and cosigns
+    nothing itself (both would raise here); its witness processes give the very checkpoints
+    the simulator's in-process path (for tests) gives with the same keys."""
+    keys = SimulationKeys.generate(
+        DistrictConfig.scaled(1140).origin, DistrictConfig.scaled(1140).community_ids
+    )
+    keys_dir = keys.save(tmp_path / "keys")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the operator's process touched a witness private key")
+
+    with monkeypatch.context() as m:
+        m.setattr(WitnessSigner, "from_skey", classmethod(refuse))
+        m.setattr(simulate_run, "cosign", refuse)
+        code = run_demo(
+            tmp_path / "d",
+            voters=1140,
+            seed=2,
+            jobs=1,
+            keys=keys_dir,
+            console=Console(file=io.StringIO()),
+        )
+    assert code == 0
+    log = Log(MemoryStore(origin=keys.origin))
+    in_process = simulate_district(
+        log, voters=1140, seed=2, keys=SimulationKeys.load(keys_dir, witness_keys=True)
+    )
+    with SQLiteStore(tmp_path / "d" / "election.sqlite", read_only=True) as store:
+        assert store.size() == in_process.size
+        assert [c.note for c in store.checkpoints()] == [c.note for c in log.checkpoints()]
+    assert in_process.checkpoints >= 1
+
+
+def test_a_witness_that_cannot_start_is_a_clear_error_and_nothing_is_left_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = DistrictConfig.scaled(1140)
+    keys_dir = SimulationKeys.generate(config.origin, config.community_ids).save(tmp_path / "k")
+    (keys_dir / "witnesses" / "witness-b.skey").write_text("PRIVATE+KEY+not-a-key\n")
+    target = tmp_path / "d"
+    assert main(["demo", "--voters", "1140", "--dir", str(target), "--keys", str(keys_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "witness.university.example/b" in err
+    assert "exited with status 2 before listening" in err and "malformed signer key" in err
+    assert "not-a-key" not in err  # never key material, not even a broken one
+    assert all(_gone(pid) for pid in _pids(target))
+    assert not (target / "election.bundle").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_demo_stops_its_witnesses(tmp_path: Path, sig: signal.Signals) -> None:
+    """Ctrl-C (SIGINT to the demo alone: not to its process group, so the witnesses do not see
+    it themselves) or SIGTERM mid-build: the demo stops its witness processes on the way out."""
+    target = tmp_path / "d"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "electlog", "demo", "--voters", "60000", "--dir", str(target)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        ready = [target / "witnesses" / f"witness-{x}" / "ready" for x in "ab"]
+        deadline = time.monotonic() + 120
+        while not all(p.exists() for p in ready):
+            assert demo.poll() is None, demo.stderr.read() if demo.stderr else ""
+            assert time.monotonic() < deadline, "the demo's witnesses did not start"
+            time.sleep(0.05)
+        pids = _pids(target)
+        assert not any(_gone(pid) for pid in pids)
+        demo.send_signal(sig)
+        _, err = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(timeout=30)
+    assert demo.returncode == 130, err
+    assert b"interrupted" in err
+    assert all(_gone(pid) for pid in pids)
+    assert not (target / "election.bundle").exists()
+
+
+def test_the_demo_says_it_needs_the_server_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = demo_module.importlib.util.find_spec
+
+    def without_uvicorn(name: str, *args: Any) -> Any:
+        return None if name == "uvicorn" else real(name, *args)
+
+    monkeypatch.setattr(demo_module.importlib.util, "find_spec", without_uvicorn)
+    assert main(["demo", "--voters", "1140", "--dir", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "uvicorn" in err and "electlog[server]" in err
+    assert not (tmp_path / "d").exists()
+
+
+def test_force_clears_the_witnesses_state_but_not_foreign_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "d"
+    args = ["demo", "--voters", "1140", "--jobs", "1", "--dir", str(target)]
+    assert main(args) == 0
+    first = _pids(target)
+    assert main([*args, "--force"]) == 0  # fresh witness state, new processes
+    assert set(_pids(target)).isdisjoint(first)
+    (target / "witnesses" / "witness-a" / "notes.txt").write_text("mine")
+    before = (target / "election.bundle").read_bytes()
+    capsys.readouterr()
+    assert main([*args, "--force"]) == 2
+    assert "notes.txt" in capsys.readouterr().err
+    assert (target / "witnesses" / "witness-a" / "notes.txt").read_text() == "mine"
+    assert (target / "election.bundle").read_bytes() == before  # nothing was touched

@@ -19,6 +19,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from electlog.cli import main
@@ -34,6 +35,7 @@ from electlog.simulate import (
     SimulationResult,
     simulate_district,
 )
+from electlog.simulate._keys import witness_key_files
 from electlog.simulate._population import build_population
 from electlog.store.memory import MemoryStore
 
@@ -191,14 +193,15 @@ def test_save_load_round_trip_modes_and_manifest(tmp_path: Path) -> None:
     target = keys.save(tmp_path / "set")
     assert target == tmp_path / "set"
     assert _mode(target) == 0o700 and _mode(target / "roles") == 0o700
+    assert _mode(target / "witnesses") == 0o700
     files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     assert files == sorted(
         [
             "manifest.json",
             "authority.pem",
             "log.skey",
-            "witness-a.skey",
-            "witness-b.skey",
+            "witnesses/witness-a.skey",
+            "witnesses/witness-b.skey",
             "dedup.secret",
             "salt.secret",
             *(f"roles/{cid}-{role.value}.pem" for cid in CIDS[:3] for role in ROLES),
@@ -221,10 +224,19 @@ def test_save_load_round_trip_modes_and_manifest(tmp_path: Path) -> None:
     assert manifest["secrets"] == {"dedup": "dedup.secret", "salt": "salt.secret"}
     # the manifest holds only public keys
     assert keys.dedup_secret.hex() not in (target / "manifest.json").read_text()
-    again = SimulationKeys.load(target)
+    assert manifest["witnesses"] == [
+        {"file": f"witnesses/witness-{x}.skey", "vkey": w.vkey}
+        for x, w in zip("ab", keys.witnesses, strict=True)
+    ]
+    again = SimulationKeys.load(target, witness_keys=True)
     assert again.authority.public == keys.authority.public
     assert again.log.skey == keys.log.skey
     assert [w.skey for w in again.witnesses] == [w.skey for w in keys.witnesses]
+    # the operator's load: the witnesses' public keys only
+    operator = SimulationKeys.load(target)
+    assert operator.witnesses == ()
+    assert operator.witness_verifiers == keys.witness_verifiers
+    assert [v.vkey for v in operator.witness_verifiers] == [w.vkey for w in keys.witnesses]
     assert {n: k.seed() for n, k in again.roles.items()} == {
         n: k.seed() for n, k in keys.roles.items()
     }
@@ -290,7 +302,15 @@ def _edit_manifest(root: Path, edit: Any) -> None:
             ),
             "c01-registrar.pem",
         ),
-        (lambda r: shutil.copy(r / "witness-a.skey", r / "witness-b.skey"), "witness-b.skey"),
+        (
+            lambda r: shutil.copy(r / "witnesses/witness-a.skey", r / "witnesses/witness-b.skey"),
+            "witness-b.skey",
+        ),
+        (lambda r: (r / "witnesses/witness-a.skey").unlink(), "witness-a.skey"),
+        (
+            lambda r: _edit_manifest(r, lambda m: m["witnesses"][0].__setitem__("vkey", "x")),
+            "witnesses[0] lists a malformed verifier key",
+        ),
         (
             lambda r: _edit_manifest(
                 r,
@@ -318,7 +338,7 @@ def test_load_names_what_is_missing_or_corrupt_and_never_echoes_keys(
     private = _private_texts(keys, root)
     damage(root)
     with pytest.raises(KeySetError) as info:
-        SimulationKeys.load(root)
+        SimulationKeys.load(root, witness_keys=True)
     message = str(info.value)
     assert named in message
     assert not any(p in message for p in private)
@@ -451,3 +471,70 @@ def test_a_manifest_with_a_repeated_key_is_refused(tmp_path: Path) -> None:
     manifest.write_text(text[:-1] + ', "origin": "elsewhere.example/log"}\n')
     with pytest.raises(KeySetError, match=r"manifest\.json.*'origin' twice"):
         SimulationKeys.load(target)
+
+
+def test_the_operators_load_never_reads_the_witnesses_key_files(
+    saved: tuple[SimulationKeys, Path],
+) -> None:
+    """``keys/witnesses/`` is the witnesses' part: the default load takes their verifier keys
+    from the manifest and never opens their files (a garbled one does not matter to it), and a
+    set loaded so cannot be saved (it lacks the witnesses' keys) nor cosign in-process."""
+    keys, root = saved
+    (root / "witnesses" / "witness-a.skey").write_text("PRIVATE+KEY+garbage\n")
+    operator = SimulationKeys.load(root)
+    assert operator.witnesses == () and operator.witness_verifiers == keys.witness_verifiers
+    with pytest.raises(KeySetError, match=r"witness-a\.skey is not a valid key file"):
+        SimulationKeys.load(root, witness_keys=True)
+    with pytest.raises(KeySetError, match="does not hold the witnesses' private keys"):
+        operator.save(root.parent / "copy")
+    assert not (root.parent / "copy").exists()
+    full = SimulationKeys.generate(ORIGIN, CIDS)
+    without = attrs.evolve(full, witnesses=(), witness_verifiers=full.witness_verifiers)
+    with pytest.raises(UsageError, match="holds no witness private keys"):
+        simulate_district(Log(ORIGIN), voters=VOTERS, seed=1, keys=without)
+    assert [(v.vkey, p.name) for v, p in witness_key_files(root)] == [
+        (w.vkey, f"witness-{x}.skey") for x, w in zip("ab", keys.witnesses, strict=True)
+    ]
+
+
+def test_a_key_set_of_the_old_layout_still_loads(saved: tuple[SimulationKeys, Path]) -> None:
+    """Sets saved before ``witnesses/`` existed kept the witness keys at the top: the manifest
+    names every file, so they load (and feed the demo's witness processes) unchanged."""
+    keys, root = saved
+    for x in "ab":
+        shutil.move(root / "witnesses" / f"witness-{x}.skey", root / f"witness-{x}.skey")
+    (root / "witnesses").rmdir()
+    _edit_manifest(
+        root,
+        lambda m: [
+            w.__setitem__("file", w["file"].removeprefix("witnesses/")) for w in m["witnesses"]
+        ],
+    )
+    again = SimulationKeys.load(root, witness_keys=True)
+    assert [w.skey for w in again.witnesses] == [w.skey for w in keys.witnesses]
+    assert [p for _, p in witness_key_files(root)] == [
+        root / "witness-a.skey",
+        root / "witness-b.skey",
+    ]
+
+
+def test_witness_private_and_public_keys_must_match() -> None:
+    keys = SimulationKeys.generate(ORIGIN, ["c01"])
+    other = SimulationKeys.generate(ORIGIN, ["c01"])
+    with pytest.raises(UsageError, match="must be the keys of witness_verifiers"):
+        attrs.evolve(keys, witness_verifiers=other.witness_verifiers)
+    with pytest.raises(UsageError, match="non-empty"):
+        attrs.evolve(keys, witnesses=(), witness_verifiers=())
+
+
+def test_a_publish_hook_that_stores_no_checkpoint_is_refused() -> None:
+    calls: list[int] = []
+
+    def forgetful(log: Log, log_key: object, timestamp: int) -> None:
+        calls.append(timestamp)
+
+    with pytest.raises(UsageError, match="stored no checkpoint of the whole log"):
+        simulate_district(Log(ORIGIN), voters=VOTERS, seed=1, publish=forgetful)
+    assert len(calls) == 1 and calls[0] > 0
+    with pytest.raises(UsageError, match="publish must be callable"):
+        simulate_district(Log(ORIGIN), voters=VOTERS, seed=1, publish=3)  # type: ignore[arg-type]

@@ -128,7 +128,7 @@ def test_same_root_in_other_processes(built: Any, tmp_path: Any) -> None:
     script = (
         "import sys; from electlog.log import Log; "
         "from electlog.simulate import SimulationKeys, simulate_district; "
-        "keys = SimulationKeys.load(sys.argv[1]); "
+        "keys = SimulationKeys.load(sys.argv[1], witness_keys=True); "
         "print(simulate_district(Log('district.example/p'), voters=1140, seed=5, "
         "keys=keys).root.hex())"
     )

@@ -10,8 +10,10 @@ four things an audit trusts instead of the people who ran the election:
   signer's role is derived from it through ``key.authorised`` / ``key.revoked`` events;
 * ``log_key``: the log's C2SP note verifier key (``<origin>+<hex8>+<base64(0x01 || key)>``) that
   signs checkpoints; its name must equal ``origin``;
-* ``witnesses`` and ``quorum``: C2SP cosignature/v1 verifier keys (type ``0x04``) and how many of
-  them must have cosigned every checkpoint;
+* ``witnesses`` and ``quorum``: the witnesses, each a C2SP cosignature/v1 verifier key (type
+  ``0x04``) or an object ``{"vkey": ..., "url": ...}`` that also gives the URL the witness is
+  reached at (its C2SP tlog-witness submission prefix), and how many of them must have cosigned
+  every checkpoint;
 * optionally ``pinned_checkpoint``: the text of a checkpoint note the auditor has seen (signed by
   the log key, cosigned by the quorum); every audit with this trust file checks that the copy
   extends it consistently, as ``--since`` does.
@@ -24,16 +26,21 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from electlog import _json
 from electlog._files import NotASmallFileError, read_small_file
+from electlog._urls import http_url_problem
 from electlog.checkpoint import NoteVerifier, WitnessVerifier, verify_checkpoint_detailed
-from electlog.errors import ElectlogError, TrustFileError
+from electlog.errors import ElectlogError, TrustFileError, UsageError
 from electlog.keys import VerifyKey
+
+if TYPE_CHECKING:
+    from electlog.net import WitnessClient
 
 __all__ = ["TRUST_FORMAT", "Trust", "load_trust"]
 
@@ -43,6 +50,11 @@ TRUST_FORMAT: Final = "electlog-trust/1"
 _FIELDS: Final = ("format", "origin", "authority_key", "log_key", "witnesses", "quorum")
 _OPTIONAL: Final = ("pinned_checkpoint",)
 _MAX_TRUST_FILE: Final = 1 << 20
+_WITNESS_FIELDS: Final = ("vkey", "url")
+
+
+def _no_urls(trust: Trust) -> tuple[str | None, ...]:
+    return (None,) * len(trust.witnesses)
 
 
 def _require_str(value: object, field: str) -> str:
@@ -62,6 +74,11 @@ class Trust:
     witnesses: tuple[WitnessVerifier, ...] = ()
     quorum: int = 0
     pinned_checkpoint: str | None = None
+    witness_urls: tuple[str | None, ...] = attrs.field(
+        default=attrs.Factory(_no_urls, takes_self=True)
+    )
+    """Per witness (same order as ``witnesses``), the URL it is reached at, or ``None`` when
+    the trust file does not say."""
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.origin, str) or not self.origin:
@@ -96,6 +113,16 @@ class Trust:
                 f"trust field 'quorum' must be an integer between 0 and the number of witnesses "
                 f"({len(self.witnesses)}), got {self.quorum!r}"
             )
+        if not isinstance(self.witness_urls, tuple) or len(self.witness_urls) != len(
+            self.witnesses
+        ):
+            raise TrustFileError(
+                "trust field 'witness_urls' must be a tuple with one URL (or None) per witness"
+            )
+        for i, url in enumerate(self.witness_urls):
+            problem = None if url is None else http_url_problem(url)
+            if problem is not None:
+                raise TrustFileError(f"trust field 'witnesses[{i}].url' {problem}")
         pinned = self.pinned_checkpoint
         if pinned is not None:
             if not isinstance(pinned, str) or not pinned:
@@ -119,12 +146,32 @@ class Trust:
         origin: str,
         authority_key: VerifyKey | str,
         log_key: NoteVerifier | str,
-        witnesses: tuple[WitnessVerifier | str, ...] | list[WitnessVerifier | str] = (),
+        witnesses: Sequence[WitnessVerifier | str] = (),
         quorum: int = 0,
         pinned_checkpoint: str | None = None,
+        witness_urls: Sequence[str | None] | None = None,
     ) -> Trust:
         """A trust from keys or their text forms (``ed25519-pub:...`` and C2SP vkeys);
-        ``pinned_checkpoint`` is the text of a checkpoint note the auditor has seen."""
+        ``pinned_checkpoint`` is the text of a checkpoint note the auditor has seen;
+        ``witness_urls`` gives, per witness (same order), the URL it is reached at or ``None``
+        (default: none known)."""
+        if isinstance(witnesses, str) or not isinstance(witnesses, Sequence):
+            raise TrustFileError("trust field 'witnesses' must be a sequence of verifier keys")
+        vkeys = [w.vkey if isinstance(w, WitnessVerifier) else w for w in witnesses]
+        if witness_urls is not None:
+            if isinstance(witness_urls, str) or not isinstance(witness_urls, Sequence):
+                raise TrustFileError("trust field 'witness_urls' must be a sequence of URLs")
+            if len(witness_urls) != len(vkeys):
+                raise TrustFileError(
+                    f"trust field 'witness_urls' has {len(witness_urls)} URL(s) for "
+                    f"{len(vkeys)} witness(es)"
+                )
+            listed: list[Any] = [
+                v if u is None else {"vkey": v, "url": u}
+                for v, u in zip(vkeys, witness_urls, strict=True)
+            ]
+        else:
+            listed = list(vkeys)
         data: dict[str, Any] = {
             "format": TRUST_FORMAT,
             "origin": origin,
@@ -132,7 +179,7 @@ class Trust:
                 authority_key.to_text() if isinstance(authority_key, VerifyKey) else authority_key
             ),
             "log_key": log_key.vkey if isinstance(log_key, NoteVerifier) else log_key,
-            "witnesses": [w.vkey if isinstance(w, WitnessVerifier) else w for w in witnesses],
+            "witnesses": listed,
             "quorum": quorum,
         }
         if pinned_checkpoint is not None:
@@ -168,14 +215,11 @@ class Trust:
         if not isinstance(raw_witnesses, list):
             raise TrustFileError("trust file field 'witnesses' must be a list of verifier keys")
         witnesses: list[WitnessVerifier] = []
+        urls: list[str | None] = []
         for i, item in enumerate(raw_witnesses):
-            field = f"witnesses[{i}]"
-            try:
-                witnesses.append(WitnessVerifier.from_vkey(_require_str(item, field)))
-            except TrustFileError:
-                raise
-            except ElectlogError as exc:
-                raise TrustFileError(f"trust file field {field!r}: {exc}") from exc
+            vkey, url = _witness_item(item, f"witnesses[{i}]")
+            witnesses.append(vkey)
+            urls.append(url)
         quorum = data["quorum"]
         if isinstance(quorum, bool) or not isinstance(quorum, int):
             raise TrustFileError("trust file field 'quorum' must be an integer")
@@ -192,6 +236,7 @@ class Trust:
             witnesses=tuple(witnesses),
             quorum=quorum,
             pinned_checkpoint=pinned,
+            witness_urls=tuple(urls),
         )
 
     @classmethod
@@ -203,6 +248,27 @@ class Trust:
             raise TrustFileError(f"trust file is not valid JSON: {exc}") from None
         return cls.from_dict(data)
 
+    # ------------------------------------------------------------------ witnesses
+
+    def witness_clients(self, *, timeout: float = 10.0) -> list[WitnessClient]:
+        """A :class:`~electlog.net.WitnessClient` for every witness the trust file gives a URL
+        for (in the file's order), to publish checkpoints through with
+        :meth:`electlog.Log.publish_checkpoint` and :attr:`quorum`. Needs the ``server`` extra
+        (httpx), imported only here. Raises :class:`~electlog.errors.TrustFileError` when fewer
+        witnesses than the quorum have a URL (no checkpoint could ever be published with
+        them)."""
+        known = [(w, u) for w, u in zip(self.witnesses, self.witness_urls, strict=True) if u]
+        if len(known) < self.quorum:
+            raise TrustFileError(
+                f"the trust file gives URLs for {len(known)} witness(es), fewer than its "
+                f'quorum {self.quorum}: add each witness as {{"vkey": ..., "url": ...}}'
+            )
+        try:
+            from electlog.net import WitnessClient
+        except ModuleNotFoundError as exc:
+            raise UsageError(str(exc)) from None
+        return [WitnessClient(url, w, timeout=timeout) for w, url in known]
+
     # ------------------------------------------------------------------ output
 
     def to_dict(self) -> dict[str, Any]:
@@ -212,7 +278,10 @@ class Trust:
             "origin": self.origin,
             "authority_key": self.authority_key.to_text(),
             "log_key": self.log_key.vkey,
-            "witnesses": [w.vkey for w in self.witnesses],
+            "witnesses": [
+                w.vkey if url is None else {"vkey": w.vkey, "url": url}
+                for w, url in zip(self.witnesses, self.witness_urls, strict=True)
+            ],
             "quorum": self.quorum,
         }
         if self.pinned_checkpoint is not None:
@@ -229,6 +298,33 @@ class Trust:
             Path(path).write_text(self.to_json(), encoding="utf-8")
         except OSError as exc:
             raise TrustFileError(f"cannot write trust file {path}: {exc.strerror}") from exc
+
+
+def _witness_item(item: object, field: str) -> tuple[WitnessVerifier, str | None]:
+    """One entry of ``witnesses``: a verifier key string, or ``{"vkey": ..., "url": ...}``."""
+    url: str | None = None
+    if isinstance(item, dict):
+        unknown = sorted(set(item) - set(_WITNESS_FIELDS))
+        if unknown:
+            raise TrustFileError(f"trust file field {field!r} has unknown field(s) {unknown}")
+        missing = [f for f in _WITNESS_FIELDS if f not in item]
+        if missing:
+            raise TrustFileError(
+                f"trust file field {field!r} is missing {missing} (a witness is its verifier "
+                f"key string, or an object with 'vkey' and 'url')"
+            )
+        problem = http_url_problem(item["url"])
+        if problem is not None:
+            raise TrustFileError(f"trust file field '{field}.url' {problem}")
+        url = item["url"]
+        item = item["vkey"]
+        field = f"{field}.vkey"
+    try:
+        return WitnessVerifier.from_vkey(_require_str(item, field)), url
+    except TrustFileError:
+        raise
+    except ElectlogError as exc:
+        raise TrustFileError(f"trust file field {field!r}: {exc}") from exc
 
 
 def load_trust(path: str | os.PathLike[str]) -> Trust:

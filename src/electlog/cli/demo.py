@@ -1,11 +1,13 @@
 """``electlog demo``: build a whole simulated district election, audit it, show the result.
 
 The README's first command. It builds the election into the embedded SQLite store under
-``--dir``, exports the portable bundle and the auditor's trust file, writes every private key
-and secret to ``keys/`` (directory 0700, files 0600), audits the bundle with every core, prints
-the verdict and a per-community results table, writes the HTML report and says what an auditor
-would run next. Exit status: 0 when the audit is clean, 1 when it has findings, 2 when the demo
-could not run.
+``--dir``, publishing every checkpoint through two witnesses that run as separate ``electlog
+witness`` processes on 127.0.0.1 (``witnesses/``; see :mod:`electlog.cli._demo_witnesses`),
+exports the portable bundle and the auditor's trust file, writes every private key and secret to
+``keys/`` (directory 0700, files 0600; the witnesses' keys in ``keys/witnesses/``, read only by
+the witness processes), audits the bundle with every core, prints the verdict and a
+per-community results table, writes the HTML report and says what an auditor would run next.
+Exit status: 0 when the audit is clean, 1 when it has findings, 2 when the demo could not run.
 
 ``--seed`` decides only the public shape of the district. The keys and secrets are fresh from
 the OS CSPRNG on every run, so two runs never share a trust file; ``--keys DIR`` reuses a saved
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import importlib.util
 import os
 import resource
 import sys
@@ -48,9 +51,10 @@ from ..simulate import (
     SimulationResult,
     simulate_district,
 )
-from ..simulate._keys import MANIFEST_NAME
+from ..simulate._keys import MANIFEST_NAME, WITNESS_DIR, witness_key_files
 from ..store.bundle import export_bundle
 from ..store.sqlite import SQLiteStore
+from ._demo_witnesses import CLOCK_NAME, STATE_FILES, DemoWitnesses
 
 __all__ = ["DEMO_FILES", "register", "run_demo"]
 
@@ -59,6 +63,7 @@ BUNDLE_NAME: Final = "election.bundle"
 TRUST_NAME: Final = "trust.json"
 REPORT_NAME: Final = "report.html"
 KEYS_DIR: Final = "keys"
+WITNESSES_DIR: Final = "witnesses"
 DEMO_FILES: Final = (
     STORE_NAME,
     f"{STORE_NAME}-wal",
@@ -69,7 +74,8 @@ DEMO_FILES: Final = (
     TRUST_NAME,
     REPORT_NAME,
 )
-"""Files the demo writes directly under its directory (plus the ``keys/`` directory)."""
+"""Files the demo writes directly under its directory (plus the ``keys/`` and ``witnesses/``
+directories)."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -79,11 +85,43 @@ def _demo_key_files(keys: Path) -> list[Path]:
     """The key files a previous demo run wrote under ``keys`` (nothing else)."""
     names = ("authority.pem", "log.skey", "dedup.secret", "salt.secret", MANIFEST_NAME)
     found = [keys / n for n in names if (keys / n).is_file()]
-    found += sorted(keys.glob("witness-?.skey"))
-    roles = keys / "roles"
-    if roles.is_dir():
-        found += sorted(roles.glob("c*-*.pem"))
+    found += sorted(keys.glob("witness-?.skey"))  # a key set saved by an older version
+    for part, pattern in ((WITNESS_DIR, "witness-?.skey"), ("roles", "c*-*.pem")):
+        if (keys / part).is_dir():
+            found += sorted((keys / part).glob(pattern))
     return found
+
+
+def _demo_witness_files(witnesses: Path) -> list[Path]:
+    """The files the demo's witness processes left under ``witnesses`` (nothing else)."""
+    found = [witnesses / CLOCK_NAME] if (witnesses / CLOCK_NAME).is_file() else []
+    for d in sorted(witnesses.glob("witness-*")):
+        found += [d / n for n in STATE_FILES if (d / n).is_file()]
+    return found
+
+
+def _clear_witnesses(witnesses: Path) -> None:
+    """Remove the witnesses' state of a previous run (fresh state every run); refuse, before
+    removing anything, a ``witnesses`` directory holding files the demo did not write."""
+    if not witnesses.is_dir():
+        return
+    ours = set(_demo_witness_files(witnesses)) | set(witnesses.glob("witness-*"))
+    foreign = [p for p in witnesses.rglob("*") if p not in ours]
+    if foreign:
+        raise UsageError(
+            f"{witnesses} holds files the demo did not write (e.g. {foreign[0].name}); "
+            f"move them or choose another --dir"
+        )
+    try:
+        for path in _demo_witness_files(witnesses):
+            path.unlink()
+        for d in sorted(witnesses.glob("witness-*")):
+            d.rmdir()
+        witnesses.rmdir()
+    except OSError as exc:
+        raise StorageError(
+            f"cannot clear the witnesses' files in {witnesses}: {exc.strerror or exc}"
+        ) from exc
 
 
 def _prepare_dir(directory: Path, force: bool, keep_keys: bool = False) -> None:
@@ -101,21 +139,23 @@ def _prepare_dir(directory: Path, force: bool, keep_keys: bool = False) -> None:
             )
         keys = directory / KEYS_DIR
         if keys.is_dir() and not keep_keys:
-            ours = set(_demo_key_files(keys)) | {keys / "roles"}
+            ours = set(_demo_key_files(keys)) | {keys / "roles", keys / WITNESS_DIR}
             foreign = [p for p in keys.rglob("*") if p not in ours]
             if foreign:
                 raise UsageError(
                     f"{keys} holds files the demo did not write (e.g. {foreign[0].name}); "
                     f"move them or choose another --dir"
                 )
+        _clear_witnesses(directory / WITNESSES_DIR)  # checks before it removes anything
         try:
             for name in DEMO_FILES:
                 (directory / name).unlink(missing_ok=True)
             if keys.is_dir() and not keep_keys:
                 for path in _demo_key_files(keys):
                     path.unlink()
-                if (keys / "roles").is_dir():
-                    (keys / "roles").rmdir()
+                for part in ("roles", WITNESS_DIR):
+                    if (keys / part).is_dir():
+                        (keys / part).rmdir()
                 keys.rmdir()
         except OSError as exc:
             raise StorageError(
@@ -280,7 +320,10 @@ def run_demo(
 
     ``keys``: a saved key set to reuse (:meth:`SimulationKeys.load`; e.g. a previous run's
     ``keys/``); the same ``seed`` with the same key set gives the same log byte for byte.
-    Without it every key and secret is new (OS CSPRNG) and saved to ``directory/keys``.
+    Without it every key and secret is new (OS CSPRNG) and saved to ``directory/keys`` before
+    the build. Either way this process loads only the operator's part of the set: the
+    witnesses' key files (``keys/witnesses/``) are read by the two ``electlog witness``
+    processes it runs under ``directory/witnesses/`` for the build and always stops.
     ``console`` receives the output (default: stdout); ``progress`` shows rich progress bars
     (default: when stderr is a terminal)."""
     if jobs is None:
@@ -288,6 +331,12 @@ def run_demo(
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise UsageError(f"--jobs must be a positive integer, got {jobs!r}")
     config = DistrictConfig.scaled(voters)
+    missing = [m for m in ("httpx", "starlette", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(
+            f"electlog demo runs its witnesses as `electlog witness` processes, which need "
+            f"{', '.join(missing)}: pip install 'electlog[server]'"
+        )
     out = console if console is not None else Console(width=None if sys.stdout.isatty() else 80)
     err = Console(stderr=True) if console is None else console
     live = sys.stderr.isatty() if progress is None else progress
@@ -298,6 +347,23 @@ def run_demo(
         key_set.check_fits(config.origin, config.community_ids)
     reused_here = keys is not None and _same_path(Path(keys), target / KEYS_DIR)
     _prepare_dir(target, force, keep_keys=reused_here)
+    if keys is None:
+        # the key set of every simulated party; from here on this process holds only the
+        # operator's part (the witnesses' files are for the witness processes)
+        keys_dir = SimulationKeys.generate(config.origin, config.community_ids).save(
+            target / KEYS_DIR
+        )
+        key_set = SimulationKeys.load(keys_dir)
+        keys_note = (
+            f"new, mode 0600; keep them off a public machine; --keys {keys_dir} rebuilds this log"
+        )
+    else:
+        keys_dir = Path(keys)
+        keys_note = "reused with --keys"
+    assert key_set is not None
+    witnesses = DemoWitnesses(
+        target / WITNESSES_DIR, config.origin, key_set.log.vkey, witness_key_files(keys_dir)
+    )
     store_path = target / STORE_NAME
     bundle_path = target / BUNDLE_NAME
     trust_path = target / TRUST_NAME
@@ -315,24 +381,31 @@ def run_demo(
     cpu_start = _cpu_seconds()
     store = SQLiteStore(store_path, origin=config.origin)
     try:
-        with steps.bar("building the election", None) as update:
+        with witnesses, steps.bar("building the election", None) as update:
 
             def on_batch(phase: str, done: int, total: int) -> None:
                 update(done, total, phase)
 
             result = simulate_district(
-                store, seed=seed, config=config, progress=on_batch, keys=key_set
+                store,
+                seed=seed,
+                config=config,
+                progress=on_batch,
+                keys=key_set,
+                publish=witnesses.publish,
             )
         timings["build"] = time.perf_counter() - started
         cpu["build"] = _cpu_seconds()[0] - cpu_start[0]
 
-        # 2. export the bundle, the trust file and the keys
+        # 2. export the bundle and the trust file
         started = time.perf_counter()
         with steps.bar("exporting the bundle", result.size) as update:
             info = export_bundle(store, bundle_path)
             update(info.entries, info.entries)
     finally:
         store.close()
+    # No witness URLs in the trust file: the demo's witnesses listened on ephemeral ports and
+    # are gone, and a rebuild must give the same trust file byte for byte.
     trust = Trust.create(
         origin=result.origin,
         authority_key=result.authority_key,
@@ -341,14 +414,6 @@ def run_demo(
         quorum=result.quorum,
     )
     _write_text(trust_path, trust.to_json())
-    if keys is None:
-        keys_dir = result.keys.save(target / KEYS_DIR)
-        keys_note = (
-            f"new, mode 0600; keep them off a public machine; --keys {keys_dir} rebuilds this log"
-        )
-    else:
-        keys_dir = Path(keys)
-        keys_note = "reused with --keys"
     timings["export"] = time.perf_counter() - started
     build_rss, _ = _peak_rss_mb()
 
@@ -395,6 +460,12 @@ def run_demo(
         *_listing("bundle", bundle_path, f"{info.size_bytes / 1e6:.1f} MB, portable copy", width),
         *_listing("trust file", trust_path, "authority key, log key, 2 witnesses, quorum 2", width),
         *_listing("private keys", f"{keys_dir}/", keys_note, width),
+        *_listing(
+            "witnesses",
+            f"{target / WITNESSES_DIR}/",
+            "their state: 2 electlog witness processes cosigned every checkpoint; stopped",
+            width,
+        ),
         *_listing("HTML report", report_path, "", width),
         "",
         "An auditor holding the bundle and the trust file runs:",

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
+from .._urls import http_url_problem
 from ..checkpoint import Checkpoint, WitnessVerifier, _parse_note, open_note
 from ..errors import CheckpointError, ElectlogError, NoteError, UsageError, WitnessError
 from ._witness import CONTENT_TYPE_SIZE, MAX_PROOF_LINES
@@ -58,8 +59,9 @@ class WitnessClient:
             verifier = WitnessVerifier.from_vkey(verifier)
         if not isinstance(verifier, WitnessVerifier):
             raise UsageError("WitnessClient needs the witness's WitnessVerifier key")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise UsageError(f"witness URL {url!r} must start with http:// or https://")
+        problem = http_url_problem(url)
+        if problem is not None:
+            raise UsageError(f"witness URL {str(url)[:100]!r} {problem}")
         self._url = url.rstrip("/") + "/add-checkpoint"
         self._verifier = verifier
         self._sizes: dict[str, int] = {}

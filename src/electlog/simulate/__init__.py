@@ -7,7 +7,8 @@ scaled-down district with the same features, into any store, through the
 what is public — people, plans, ballots and times (injected, never the wall clock). Every key
 and secret comes from a :class:`SimulationKeys` set: fresh from the OS CSPRNG by default, or a
 set saved with :meth:`SimulationKeys.save` and reused with :meth:`SimulationKeys.load`. The same
-seed with the same key set gives the same log, byte for byte.
+seed with the same key set gives the same log, byte for byte. Checkpoints are cosigned through
+the caller's ``publish`` hook (the demo's witness processes) or, for tests, in-process.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ._config import (
     SimulationResult,
 )
 from ._keys import ROLES, WITNESS_NAMES
-from ._run import ProgressCallback, simulate_district
+from ._run import CheckpointPublisher, ProgressCallback, simulate_district
 
 __all__ = [
     "FULL_GROUPS",
@@ -32,6 +33,7 @@ __all__ = [
     "MIN_VOTERS_PER_COMMUNITY",
     "ROLES",
     "WITNESS_NAMES",
+    "CheckpointPublisher",
     "CommunityOutcome",
     "DistrictConfig",
     "ProgressCallback",

@@ -177,15 +177,15 @@ class SimulationResult:
     """What :func:`simulate_district` built.
 
     ``size`` / ``root``: the log's final tree size and RFC 6962 root (a final cosigned checkpoint
-    commits to them). ``keys``: every private key and secret (:class:`SimulationKeys`);
-    ``authority_key``, ``log_vkey``, ``witness_vkeys`` and ``quorum`` are the trust anchors an
-    auditor needs (build an
-    ``electlog.audit.Trust`` from them with :meth:`trust_fields`). ``counts``: how many of each
-    kind of act the log holds (entries, voters, removals, objections, proxies, ballots ...).
-    ``declared``: every declared result as carried in the log, keyed by ``(community, round)``.
-    ``features``: for each feature of the district (a removal, an upheld objection, a vetting
-    rejection, a proxy holding three principals, a mobile box, a supplementary round ...), the
-    ids that exhibit it.
+    commits to them). ``keys``: the key set it was built with (:class:`SimulationKeys`; without
+    the witnesses' private keys when those stayed with the witness processes, as in ``electlog
+    demo``); ``authority_key``, ``log_vkey``, ``witness_vkeys`` and ``quorum`` are the trust
+    anchors an auditor needs (build an ``electlog.audit.Trust`` from them with
+    :meth:`trust_fields`). ``counts``: how many of each kind of act the log holds (entries,
+    voters, removals, objections, proxies, ballots ...). ``declared``: every declared result as
+    carried in the log, keyed by ``(community, round)``. ``features``: for each feature of the
+    district (a removal, an upheld objection, a vetting rejection, a proxy holding three
+    principals, a mobile box, a supplementary round ...), the ids that exhibit it.
     """
 
     origin: str

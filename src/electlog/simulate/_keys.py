@@ -10,7 +10,7 @@ A saved key set is a directory (mode 0700) of files (mode 0600)::
     manifest.json          which file holds which key (format below)
     authority.pem          the election authority (PKCS#8 PEM, Ed25519)
     log.skey               the log's checkpoint key (PRIVATE+KEY+<origin>+<hex8>+<base64>)
-    witness-a.skey, ...    the witnesses' cosigning keys (same form, type 0x04)
+    witnesses/witness-a.skey, ...   the witnesses' cosigning keys (same form, type 0x04)
     roles/c01-registrar.pem, ...   one key per community and role (PKCS#8 PEM)
     dedup.secret           the registrars' dedup secret (64 hex digits, 32 bytes)
     salt.secret            the secret commitment salts derive from (64 hex digits, 32 bytes)
@@ -21,12 +21,19 @@ public key it must hold, so a swapped, truncated or foreign file is refused by n
     {"format": "electlog.simulation-keys", "version": 1, "origin": "<log origin>",
      "authority": {"file": "authority.pem", "public": "ed25519-pub:<base64>"},
      "log": {"file": "log.skey", "vkey": "<note verifier key>"},
-     "witnesses": [{"file": "witness-a.skey", "vkey": "<witness verifier key>"}, ...],
+     "witnesses": [{"file": "witnesses/witness-a.skey", "vkey": "<witness verifier key>"}, ...],
      "roles": [{"community": "c01", "role": "registrar", "file": "roles/c01-registrar.pem",
                 "public": "ed25519-pub:<base64>"}, ...],
      "secrets": {"dedup": "dedup.secret", "salt": "salt.secret"}}
 
 Every community named in ``roles`` has a key for each of the five simulated roles.
+
+The ``witnesses/`` part belongs to the simulated witnesses, not to the log's operator:
+:meth:`SimulationKeys.load` reads only their verifier keys from the manifest and never opens
+those files (unless asked with ``witness_keys=True``, for in-process cosigning in tests), and
+``electlog demo`` hands each file to its own ``electlog witness`` process
+(:func:`witness_key_files`). A set saved by an older version, with ``witness-a.skey`` at the
+top, loads the same way: the manifest names every file.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ import attrs
 
 from electlog import _json
 from electlog._files import NotASmallFileError, read_small_file
-from electlog.checkpoint import NoteSigner, WitnessSigner
+from electlog.checkpoint import NoteSigner, WitnessSigner, WitnessVerifier
 from electlog.election.rules import Role
 from electlog.errors import ElectlogError, KeySetError, StorageError, UsageError
 from electlog.keys import SigningKey, VerifyKey, write_secret_file
@@ -57,6 +64,7 @@ __all__ = [
     "ROLES",
     "WITNESS_NAMES",
     "SimulationKeys",
+    "witness_key_files",
 ]
 
 KEYSET_FORMAT: Final = "electlog.simulation-keys"
@@ -72,6 +80,8 @@ ROLES: Final = (
 """The roles every simulated community has a key for."""
 WITNESS_NAMES: Final = ("witness.observers.example/a", "witness.university.example/b")
 """The witnesses of a simulated election (both must cosign: quorum 2)."""
+WITNESS_DIR: Final = "witnesses"
+"""The part of a saved key set that holds the witnesses' private keys."""
 SECRET_BYTES: Final = 32
 _SALT_CONTEXT: Final = b"electlog-simulate/commitment-salt/v1\x00"
 _SALT_BYTES: Final = 16
@@ -88,14 +98,30 @@ def _check_secret(name: str) -> Any:
 
 
 def _check_witnesses(_inst: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(w, WitnessSigner) for w in value):
+        raise UsageError("SimulationKeys.witnesses must be a tuple of WitnessSigner")
+
+
+def _check_witness_verifiers(inst: SimulationKeys, _attribute: object, value: object) -> None:
     if (
         not isinstance(value, tuple)
         or not value
-        or not all(isinstance(w, WitnessSigner) for w in value)
+        or not all(isinstance(w, WitnessVerifier) for w in value)
     ):
-        raise UsageError("SimulationKeys.witnesses must be a non-empty tuple of WitnessSigner")
+        raise UsageError(
+            "SimulationKeys.witness_verifiers must be a non-empty tuple of WitnessVerifier"
+        )
     if len({w.name for w in value}) != len(value):
         raise UsageError("SimulationKeys.witnesses must have distinct names")
+    if inst.witnesses and [w.vkey for w in inst.witnesses] != [w.vkey for w in value]:
+        raise UsageError(
+            "SimulationKeys.witnesses (private keys) must be the keys of witness_verifiers, "
+            "in the same order"
+        )
+
+
+def _verifiers_of(keys: SimulationKeys) -> tuple[WitnessVerifier, ...]:
+    return tuple(w.verifier() for w in keys.witnesses)
 
 
 def _check_roles(_inst: object, _attribute: object, value: object) -> None:
@@ -121,6 +147,13 @@ def _type_check(kind: type, what: str) -> Any:
 class SimulationKeys:
     """Every private key and secret of a simulated election.
 
+    ``witness_verifiers`` are the witnesses' public keys (always there); ``witnesses`` their
+    private keys, held only by a set made with :meth:`generate` or loaded with
+    ``witness_keys=True``: the simulator cosigns with them in-process when it is given no
+    other way to publish checkpoints (tests and property tests). ``electlog demo`` keeps them
+    out of the operator's process: its witnesses are separate processes that read their own
+    key files.
+
     ``roles`` maps ``"<community>/<role>"`` (e.g. ``"c07/registrar"``) to the key holding that
     role for that community. ``dedup_secret`` is the registrars' HMAC key for dedup tags;
     ``salt_secret`` derives each voter's commitment salt (:meth:`salt_for`). Neither appears
@@ -130,7 +163,13 @@ class SimulationKeys:
 
     authority: SigningKey = attrs.field(validator=_type_check(SigningKey, "authority"))
     log: NoteSigner = attrs.field(validator=_type_check(NoteSigner, "log"))
-    witnesses: tuple[WitnessSigner, ...] = attrs.field(validator=_check_witnesses)
+    witnesses: tuple[WitnessSigner, ...] = attrs.field(
+        default=(), repr=False, validator=_check_witnesses
+    )
+    witness_verifiers: tuple[WitnessVerifier, ...] = attrs.field(
+        default=attrs.Factory(_verifiers_of, takes_self=True),
+        validator=_check_witness_verifiers,
+    )
     roles: Mapping[str, SigningKey] = attrs.field(validator=_check_roles)
     dedup_secret: bytes = attrs.field(repr=False, validator=_check_secret("dedup_secret"))
     salt_secret: bytes = attrs.field(repr=False, validator=_check_secret("salt_secret"))
@@ -205,10 +244,16 @@ class SimulationKeys:
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write the set to ``directory`` (created with mode 0700; files 0600) with its
         manifest, and return the directory. Refuses (:class:`~electlog.errors.KeySetError`)
-        a directory that already holds anything; I/O failures are
+        a directory that already holds anything, and a set that does not hold the witnesses'
+        private keys (one loaded without ``witness_keys``); I/O failures are
         :class:`~electlog.errors.StorageError`. The manifest is written last, so an
         interrupted save is refused by :meth:`load` as incomplete."""
         target = Path(directory)
+        if not self.witnesses:
+            raise KeySetError(
+                "this key set does not hold the witnesses' private keys (it was loaded for the "
+                "log's operator): save the directory it was loaded from instead"
+            )
         try:
             if target.exists():
                 if not target.is_dir():
@@ -236,8 +281,14 @@ class SimulationKeys:
         _write_line(target / "log.skey", self.log.skey)
         manifest["log"] = {"file": "log.skey", "vkey": self.log.vkey}
         manifest["witnesses"] = []
+        witness_dir = target / WITNESS_DIR
+        try:
+            witness_dir.mkdir(mode=0o700)
+            witness_dir.chmod(0o700)
+        except OSError as exc:
+            raise StorageError(f"cannot create {witness_dir}: {exc.strerror}") from exc
         for i, witness in enumerate(self.witnesses):
-            name = f"witness-{_letters(i)}.skey"
+            name = f"{WITNESS_DIR}/witness-{_letters(i)}.skey"
             _write_line(target / name, witness.skey)
             manifest["witnesses"].append({"file": name, "vkey": witness.vkey})
         manifest["roles"] = []
@@ -256,11 +307,17 @@ class SimulationKeys:
         return target
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> SimulationKeys:
+    def load(
+        cls, directory: str | os.PathLike[str], *, witness_keys: bool = False
+    ) -> SimulationKeys:
         """Read a set written by :meth:`save`. Every file the manifest lists must be there and
         hold the public key the manifest says; anything missing, unreadable, malformed or
         inconsistent is a :class:`~electlog.errors.KeySetError` naming the file (never key
-        material)."""
+        material).
+
+        The witnesses' key files are the witnesses' own: by default only their verifier keys
+        are read (from the manifest) and their files are not opened. ``witness_keys=True``
+        loads them too, for a simulation that cosigns in-process."""
         root = Path(directory)
         if not root.is_dir():
             raise KeySetError(f"no key set at {root}: not a directory")
@@ -292,17 +349,14 @@ class SimulationKeys:
             raise KeySetError(f"{path}: the log key is named {log.name!r}, not the origin")
 
         witnesses = []
-        listed = m.get(m.data, "witnesses", list)
-        if not listed:
-            raise KeySetError(f"{manifest_path}: the key set has no witness key")
-        for i, entry in enumerate(listed):
-            if not isinstance(entry, dict):
-                raise KeySetError(f"{manifest_path}: witnesses[{i}] is not an object")
-            path = m.file(entry, f"witnesses[{i}]")
-            witness = m.parse(path, WitnessSigner.from_skey)
-            if witness.vkey != m.get(entry, "vkey", str):
-                raise KeySetError(f"{path} does not hold the witness key the manifest lists")
-            witnesses.append(witness)
+        verifiers = []
+        for path, verifier in m.witnesses():
+            verifiers.append(verifier)
+            if witness_keys:
+                witness = m.parse(path, WitnessSigner.from_skey)
+                if witness.vkey != verifier.vkey:
+                    raise KeySetError(f"{path} does not hold the witness key the manifest lists")
+                witnesses.append(witness)
 
         roles: dict[str, SigningKey] = {}
         for i, entry in enumerate(m.get(m.data, "roles", list)):
@@ -331,12 +385,26 @@ class SimulationKeys:
                 authority=authority,
                 log=log,
                 witnesses=tuple(witnesses),
+                witness_verifiers=tuple(verifiers),
                 roles=roles,
                 dedup_secret=dedup,
                 salt_secret=salt,
             )
         except UsageError as exc:
             raise KeySetError(f"{manifest_path}: {exc}") from None
+
+
+def witness_key_files(directory: str | os.PathLike[str]) -> list[tuple[WitnessVerifier, Path]]:
+    """The witnesses of the key set saved in ``directory``: each one's verifier key and the
+    file holding its private key (checked to exist, not read: it is for the witness's own
+    process, ``electlog witness --key FILE``). :class:`~electlog.errors.KeySetError` for a
+    directory that is no key set or a manifest that lists no witness."""
+    root = Path(directory)
+    manifest_path = root / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise KeySetError(f"{manifest_path} is missing: {root} is not a saved key set")
+    m = _Manifest(root, manifest_path)
+    return [(verifier, path) for path, verifier in m.witnesses()]
 
 
 def _letters(i: int) -> str:
@@ -397,6 +465,26 @@ class _Manifest:
         if not path.is_file():
             raise KeySetError(f"incomplete key set: {path} ({what}) is missing")
         return path
+
+    def witnesses(self) -> list[tuple[Path, WitnessVerifier]]:
+        """Each listed witness's key file (checked to exist, not read) and verifier key (from
+        the manifest)."""
+        listed = self.get(self.data, "witnesses", list)
+        if not listed:
+            raise KeySetError(f"{self.path}: the key set has no witness key")
+        out = []
+        for i, entry in enumerate(listed):
+            if not isinstance(entry, dict):
+                raise KeySetError(f"{self.path}: witnesses[{i}] is not an object")
+            path = self.file(entry, f"witnesses[{i}]")
+            try:
+                verifier = WitnessVerifier.from_vkey(self.get(entry, "vkey", str))
+            except ElectlogError:
+                raise KeySetError(
+                    f"{self.path}: witnesses[{i}] lists a malformed verifier key"
+                ) from None
+            out.append((path, verifier))
+        return out
 
     def read(self, path: Path) -> str:
         try:

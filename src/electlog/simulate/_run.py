@@ -3,7 +3,11 @@
 Every act is an election event checked by the same admission rules the auditor replays, signed
 by the key holding the right role for that community, appended in batches (one durable commit
 per ``submit_many``) and, every ``checkpoint_every`` entries, committed to by a checkpoint signed
-with the log key and cosigned by two witnesses.
+with the log key and cosigned by two witnesses: through the caller's ``publish`` hook (``electlog
+demo`` publishes through two ``electlog witness`` processes with
+:meth:`~electlog.Log.publish_checkpoint`), or, without one, in-process with the key set's witness
+private keys (for tests and property tests only: a witness in the operator's process can refuse
+nothing).
 
 Time is honest: the phases queue ``(author, event, time)`` and a flush submits the queue in
 global time order, so each signer's claimed times never go backwards and the witnesses, which run
@@ -21,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from electlog.checkpoint import Checkpoint, cosign, sign_note
+from electlog.checkpoint import Checkpoint, NoteSigner, cosign, sign_note
 from electlog.election.events import (
     BallotIssued,
     BallotRecorded,
@@ -87,9 +91,14 @@ from ._config import (
 from ._keys import ROLES
 from ._population import ELSEWHERE, NON_LOCAL, Community, Population, Voter, build_population
 
-__all__ = ["ProgressCallback", "simulate_district"]
+__all__ = ["CheckpointPublisher", "ProgressCallback", "simulate_district"]
 
 ProgressCallback = Callable[[str, int, int], None]
+CheckpointPublisher = Callable[[Log, NoteSigner, int], object]
+"""``publish(log, log_key, timestamp)``: store a checkpoint of the whole ``log``, signed with
+``log_key`` and cosigned by the key set's witnesses at ``timestamp`` (POSIX seconds on the
+simulated clock), e.g. by setting the witnesses' clock and calling
+:meth:`~electlog.Log.publish_checkpoint`."""
 """``progress(phase, entries_done, entries_expected)``; the last call has done == expected."""
 
 TZ_MINUTES: Final = 480
@@ -181,6 +190,7 @@ class _Builder:
         seed: int,
         progress: ProgressCallback | None,
         keys: SimulationKeys | None,
+        publish: CheckpointPublisher | None = None,
     ) -> None:
         self.log = log
         self.config = config
@@ -196,7 +206,14 @@ class _Builder:
         if keys is None:
             keys = SimulationKeys.generate(self.origin, cids)
         keys.check_fits(self.origin, cids)
+        if publish is None and not keys.witnesses:
+            raise UsageError(
+                "the key set holds no witness private keys (loaded for the operator): pass "
+                "publish= to publish checkpoints through the witnesses, or load the set with "
+                "witness_keys=True to cosign in-process"
+            )
         self.keys = keys
+        self.publish = publish
         self.secret = keys.dedup_secret
         self.rng = _rng(seed, "plan")
         self.rules = RuleSet(tz_offset_minutes=TZ_MINUTES)
@@ -314,12 +331,20 @@ class _Builder:
         """A checkpoint of the whole log, cosigned at ``self.now`` (a slot boundary no earlier
         than any entry's claimed time and no later than the next entry's)."""
         n = len(self.log)
-        text = Checkpoint(origin=self.origin, size=n, root=self.log.root(n)).to_text()
-        note = sign_note(text, [self.keys.log])
         timestamp = self.now // 1_000_000
-        for witness in self.keys.witnesses:
-            note = cosign(note, witness, timestamp)
-        self.log.add_checkpoint(note)
+        if self.publish is not None:
+            self.publish(self.log, self.keys.log, timestamp)
+            latest = self.log.latest_checkpoint()
+            if latest is None or latest.size != n:
+                raise UsageError(
+                    f"the publish hook stored no checkpoint of the whole log (size {n})"
+                )
+        else:  # in-process cosigning: tests and property tests only
+            text = Checkpoint(origin=self.origin, size=n, root=self.log.root(n)).to_text()
+            note = sign_note(text, [self.keys.log])
+            for witness in self.keys.witnesses:
+                note = cosign(note, witness, timestamp)
+            self.log.add_checkpoint(note)
         self.last_checkpoint = n
         self.checkpoints += 1
 
@@ -1381,8 +1406,8 @@ class _Builder:
             keys=keys,
             authority_key=keys.authority.public,
             log_vkey=keys.log.vkey,
-            witness_vkeys=tuple(w.vkey for w in keys.witnesses),
-            quorum=len(keys.witnesses),
+            witness_vkeys=tuple(w.vkey for w in keys.witness_verifiers),
+            quorum=len(keys.witness_verifiers),
             counts=counts,
             communities=tuple(outcomes),
             declared=dict(self.declared),
@@ -1412,6 +1437,7 @@ def simulate_district(
     config: DistrictConfig | None = None,
     progress: ProgressCallback | None = None,
     keys: SimulationKeys | None = None,
+    publish: CheckpointPublisher | None = None,
 ) -> SimulationResult:
     """Build a whole district election into an empty log: its shape from ``seed``, its keys
     from ``keys``.
@@ -1428,6 +1454,12 @@ def simulate_district(
     from the OS CSPRNG (returned in ``result.keys``; keep it with
     :meth:`SimulationKeys.save`). The same seed with the same key set gives the same log byte
     for byte (same root); two calls without ``keys`` give logs no common trust file accepts.
+
+    ``publish``: how each checkpoint gets its witnesses' cosignatures (a
+    :data:`CheckpointPublisher`; ``electlog demo`` passes one that publishes through its
+    ``electlog witness`` processes, on the simulated clock). Without it the simulator cosigns
+    in-process with the key set's witness private keys: meant for tests and property tests, not
+    as a model of witnessing. Either way the checkpoints are the same bytes.
 
     Every event goes through :class:`~electlog.election.Election`, so every admission rule
     runs. Raises :class:`~electlog.errors.UsageError` for a non-empty log or an impossible
@@ -1450,6 +1482,8 @@ def simulate_district(
         raise UsageError("simulate_district needs a Store or a Log")
     if keys is not None and not isinstance(keys, SimulationKeys):
         raise UsageError("keys must be a SimulationKeys (or None for a fresh set)")
+    if publish is not None and not callable(publish):
+        raise UsageError("publish must be callable as publish(log, log_key, timestamp)")
     if len(log) != 0:
         raise UsageError(f"simulate_district needs an empty log; {log.origin} has {len(log)}")
     if any(c.isspace() or c == "+" for c in log.origin):
@@ -1459,7 +1493,7 @@ def simulate_district(
     threshold = gc.get_threshold()
     gc.set_threshold(100_000, 50, 100)
     try:
-        return _Builder(log, config, seed, progress, keys).run()
+        return _Builder(log, config, seed, progress, keys, publish).run()
     except (ValueError, IndexError, StopIteration) as exc:
         if isinstance(exc, ElectlogError):
             raise
