@@ -43,6 +43,12 @@ def contest_id(community: str, round: int, post: str) -> str:
     return f"{community}-r{round}-{post}"
 
 
+def ballot_style(community: str, round: int) -> str:
+    """The ballot style of a community round (its ballot paper; a blank ballot has no contest
+    marked, its style still says which round it was cast in)."""
+    return f"{community}-r{round}"
+
+
 def selection_id(contest: str, person: str) -> str:
     """The id of the "for" selection of a listed candidate."""
     return f"{contest}-{person}"
@@ -248,6 +254,7 @@ def write_nist_cvr(
             "UniqueId": str(written),
             "ElectionId": gen.election_id,
             "BatchId": ballot.box,
+            "BallotStyleId": ballot_style(ballot.community, ballot.round),
             "BallotStyleUnitId": ballot.community,
             "CreatingDeviceId": ballot.device,
             "CurrentSnapshotId": snap,
