@@ -27,11 +27,10 @@ from electlog.election.events import (
 )
 from electlog.election.tally import PostMarks
 from electlog.errors import ElectlogError
-from electlog.events import Entry
 
-from ._common import EntryStream
+from ._common import EntryStream, ExportError
 
-__all__ = ["Ballot", "Genesis", "ballots", "genesis", "rejected_indexes"]
+__all__ = ["Ballot", "BallotStream", "Genesis", "genesis", "rejected_indexes"]
 
 _WANTED: Final = frozenset(
     {UnitOpened.TYPE, BoxSealed.TYPE, BallotRecorded.TYPE, KeyAuthorised.TYPE}
@@ -85,8 +84,6 @@ def genesis(source: object, report: Report) -> Genesis:
                 min_count_batch=ev.rules.min_count_batch,
             )
         break
-    from ._common import ExportError
-
     raise ExportError("the log does not start with an election.defined event: nothing to export")
 
 
@@ -137,13 +134,3 @@ class BallotStream:
                 boxes.setdefault(ev.box, ev.unit)
             elif isinstance(ev, KeyAuthorised):
                 keys[ev.key_id.hex()] = (ev.role, ev.label)
-
-
-def ballots(source: object, report: Report) -> BallotStream:
-    """The counted ballots of ``source`` (audited as ``report``), streamed."""
-    return BallotStream(source, report)
-
-
-def entry_device(entry: Entry) -> str:
-    """The device id of an entry: its author key id in hex."""
-    return entry.author.hex()
