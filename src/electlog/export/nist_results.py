@@ -61,7 +61,7 @@ class _Contest:
         self.rounds: list[str] = []
 
     def add_round(self, number: int, kind: str, gp: str, pr: PostResult) -> None:
-        self.rounds.append(f"{number}:{kind}")
+        self.rounds.append(f"{number}:{kind}:{pr.seats}")
         listed = set(pr.against)
         for person, count in pr.votes.items():
             self.persons.setdefault(person, person not in listed)
