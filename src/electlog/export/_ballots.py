@@ -70,10 +70,10 @@ def rejected_indexes(report: Report) -> frozenset[int]:
 
 def genesis(source: object, report: Report) -> Genesis:
     """The election's genesis event (read from the start of the source)."""
-    for _index, entry in EntryStream(source, report):
-        if entry is not None and entry.statement.type == ElectionDefined.TYPE:
+    for _index, read in EntryStream(source, report):
+        if read is not None and read.type == ElectionDefined.TYPE:
             try:
-                ev = decode_event(entry.statement)
+                ev = decode_event(read.statement())
             except ElectlogError:
                 break
             assert isinstance(ev, ElectionDefined)
@@ -102,14 +102,11 @@ class BallotStream:
         boxes: dict[str, str] = {}
         keys: dict[str, tuple[str, str]] = {}
         devices = self.devices
-        for index, entry in EntryStream(self.source, self.report):
-            if entry is None or index in rejected:
-                continue
-            st = entry.statement
-            if st.type not in _WANTED:
+        for index, read in EntryStream(self.source, self.report):
+            if read is None or index in rejected or read.type not in _WANTED:
                 continue
             try:
-                ev = decode_event(st)
+                ev = decode_event(read.statement())
             except ElectlogError:
                 continue  # reported by the audit
             if isinstance(ev, BallotRecorded):
@@ -117,7 +114,7 @@ class BallotStream:
                 where = None if unit is None else units.get(unit)
                 if unit is None or where is None:
                     continue
-                device = entry.author.hex()
+                device = read.author.hex()
                 if device not in devices:
                     devices[device] = keys.get(device, ("", ""))
                 yield Ballot(

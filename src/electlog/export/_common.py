@@ -4,10 +4,12 @@ source, and the output file.
 An export is two passes over the source. The first is :func:`electlog.audit.audit` itself (the
 verdict, the typed results); the second (:class:`EntryStream`) reads the same source again entry
 by entry, never holding the log: chunks of :data:`~electlog.audit.pipeline.CHUNK_SIZE` entries,
-decoded with the writers' parser and dropped. The second read recomputes the RFC 6962 root with
-an O(log n) stack and compares it with the root of the audited, witnessed checkpoint, so what is
-exported is byte for byte what was audited (a source changed between the two reads is an
-:class:`ExportError`, never a silent mix).
+decoded and dropped (the statement fields with a plain msgpack decode: the audit checked these
+very bytes with the strict parser and every signature; an event body the export needs goes
+through the writers' own validation, :meth:`Read.statement` and ``decode_event``). The second
+read recomputes the RFC 6962 root with an O(log n) stack and compares it with the root of the
+audited, witnessed checkpoint, so what is exported is byte for byte what was audited (a source
+changed between the two reads is an :class:`ExportError`, never a silent mix).
 """
 
 from __future__ import annotations
@@ -21,20 +23,24 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 import attrs
+import msgpack
 
 from electlog._files import fsync_dir
 from electlog.audit import Report, Trust, audit
 from electlog.audit.pipeline import CHUNK_SIZE
 from electlog.audit.sources import SourceUnreadable, open_source
 from electlog.errors import ElectlogError
-from electlog.events import Entry, entry_leaf_hash
+from electlog.events import MAX_ENTRY_SIZE, Statement, entry_leaf_hash
 from electlog.merkle import node_hash
+
+_unpackb: Any = msgpack.unpackb
 
 __all__ = [
     "EntryStream",
     "ExportError",
     "ExportRefusedError",
     "ExportSecrecyError",
+    "Read",
     "audited",
     "generated_time",
     "open_output",
@@ -137,16 +143,65 @@ class _RootStack:
         return h
 
 
+@attrs.frozen(slots=True)
+class Read:
+    """One entry as the export's second read sees it: the fields of its statement, decoded
+    without the strict parser's canonical re-encoding (the audit applied it to these very
+    bytes, which the root check binds to it). :meth:`statement` builds the validated
+    :class:`~electlog.events.Statement` when an event's body is needed."""
+
+    leaf_hash: bytes
+    author: bytes
+    type: str
+    seq: int
+    time: int
+    fields: dict[str, Any]
+
+    def statement(self) -> Statement:
+        """The validated statement (:class:`~electlog.errors.EntryError` if it is not one)."""
+        return Statement.from_map(self.fields)
+
+
+_MAX: Final = MAX_ENTRY_SIZE
+
+
+def _read(data: bytes) -> Read | None:
+    """The statement fields of entry bytes, or ``None`` when they are not an entry (the audit
+    reported such an entry as ``entry.malformed``)."""
+    try:
+        m = _unpackb(data, raw=False, strict_map_key=True, max_bin_len=_MAX, max_str_len=_MAX)
+        st = _unpackb(m["stmt"], raw=False, strict_map_key=True, max_bin_len=_MAX, max_str_len=_MAX)
+        read = Read(
+            leaf_hash=entry_leaf_hash(data),
+            author=st["author"],
+            type=st["type"],
+            seq=st["seq"],
+            time=st["time"],
+            fields=st,
+        )
+    except Exception:  # any complaint from msgpack, a missing field: not an entry
+        return None
+    if not (
+        isinstance(read.author, bytes)
+        and isinstance(read.type, str)
+        and isinstance(read.seq, int)
+        and isinstance(read.time, int)
+    ):
+        return None
+    return read
+
+
 @attrs.define
 class EntryStream:
-    """The second read of an audited source: ``(index, entry)`` in log order, at most the
-    audited number of entries, each decoded with :meth:`Entry.from_bytes` (signatures were
-    verified by the audit; the root check binds the bytes to it). Iterate once."""
+    """The second read of an audited source: ``(index, read)`` in log order, at most the
+    audited number of entries (``read`` is ``None`` for bytes that are no entry). Signatures and
+    the canonical form were checked by the audit; the RFC 6962 root recomputed here must equal
+    the audited checkpoint's, so the bytes are the audited ones. Iterate once."""
 
     source: object
     report: Report
 
-    def __iter__(self) -> Iterator[tuple[int, Entry | None]]:
+    def __iter__(self) -> Iterator[tuple[int, Read | None]]:
         report = self.report
         total = report.counts.entries
         cp = report.checkpoint
@@ -160,17 +215,11 @@ class EntryStream:
                 for data in chunk:
                     if index >= total:
                         break
-                    entry: Entry | None
-                    try:
-                        entry = Entry.from_bytes(data, verify=False)
-                        leaf = entry.leaf_hash
-                    except ElectlogError:
-                        entry = None  # the audit reported it (entry.malformed)
-                        leaf = entry_leaf_hash(data)
-                    stack.add(leaf)
+                    read = _read(data)
+                    stack.add(entry_leaf_hash(data) if read is None else read.leaf_hash)
                     if want_size is not None and stack.size == want_size:
                         self._check_root(stack.root(), want_root)
-                    yield index, entry
+                    yield index, read
                     index += 1
                 if index >= total:
                     break

@@ -68,24 +68,23 @@ def write_nist_events(
             rows: list[tuple[int, int, str]] = []
             dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
             count = 0
-            for index, entry in EntryStream(source, report):
+            for index, read in EntryStream(source, report):
                 count += 1
                 event: dict[str, Any] = {"@type": _T + "Event", "Id": str(index)}
-                if entry is None:
+                if read is None:
                     device = "unreadable"
                     event.update(Sequence="0", TimeStamp=iso_time(0), Type="entry.malformed")
                 else:
-                    st = entry.statement
-                    device = st.author.hex()
+                    device = read.author.hex()
                     event.update(
-                        Sequence=str(st.seq),
-                        TimeStamp=iso_time(st.time),
-                        Type=st.type,
-                        Hash=entry.leaf_hash.hex(),
+                        Sequence=str(read.seq),
+                        TimeStamp=iso_time(read.time),
+                        Type=read.type,
+                        Hash=read.leaf_hash.hex(),
                     )
-                    if st.type == KeyAuthorised.TYPE:
+                    if read.type == KeyAuthorised.TYPE:
                         try:
-                            ev = decode_event(st)
+                            ev = decode_event(read.statement())
                         except ElectlogError:
                             pass
                         else:
