@@ -298,3 +298,23 @@ def test_the_core_and_the_exports_import_without_pandas_and_jsonschema() -> None
 def test_export_errors_are_electlog_errors() -> None:
     for cls in (ExportError, ExportRefusedError, ExportSecrecyError):
         assert issubclass(cls, ElectlogError)
+
+
+def test_a_forced_event_log_marks_the_entries_the_audit_failed(
+    el: ElectionLog, tmp_path: Path
+) -> None:
+    garbage = b"\x81\xa3not\xa5entry"
+    entries = [*el.entries, garbage]
+    src = BytesSource(entries, el.notes, origin=el.origin)
+    out = tmp_path / "events.json"
+    with pytest.raises(ExportRefusedError):
+        export_results(src, el.trust, format="nist-events", output=out)
+    result = export_results(src, el.trust, format="nist-events", output=out, force=True)
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    events = {e["Id"]: e for d in doc["Device"] for e in d["Event"]}
+    assert result.items == len(events) == len(entries)
+    bad = events[str(len(entries) - 1)]
+    assert bad["Type"] == "entry.malformed" and bad["Disposition"] == "failure"
+    assert "entry.malformed" in bad["Details"]
+    assert all(e["Disposition"] == "success" for i, e in events.items() if i != bad["Id"])
+    assert "THE LOG IS NOT CLEAN" in doc["Details"]
