@@ -1116,11 +1116,11 @@ def bench_growth(ctx: Context) -> list[Row]:
 
 
 def bench_witnesses(ctx: Context) -> list[Row]:
-    """(h) the demo's build with its witnesses as separate processes ÷ with the simulator's
+    """(w) the demo's build with its witnesses as separate processes ÷ with the simulator's
     in-process cosigning (the demo before it ran witness processes), interleaved."""
     reason = _simulate_available()
     if reason is not None:
-        return [unavailable("h", "witnesses", "demo build, witness processes", "≥ 0.91×", reason)]
+        return [unavailable("w", "witnesses", "demo build, witness processes", "≥ 0.91×", reason)]
     from electlog.cli._demo_witnesses import DemoWitnesses
     from electlog.simulate import DistrictConfig, SimulationKeys, simulate_district
     from electlog.simulate._keys import witness_key_files
@@ -1176,7 +1176,7 @@ def bench_witnesses(ctx: Context) -> list[Row]:
     judged = not ctx.quick
     return [
         Row(
-            key="h",
+            key="w",
             bench="witnesses",
             what=f"demo build ({voters:,} voters) with 2 `electlog witness` processes on "
             f"127.0.0.1 (start, every checkpoint published through them, stop), best of {repeat}",
@@ -1194,6 +1194,121 @@ def bench_witnesses(ctx: Context) -> list[Row]:
     ]
 
 
+EXPORT_FORMATS: Final = ("nist-results", "nist-cvr", "nist-events", "arlo-manifest", "csv")
+"""The exports benchmark (x): each measured against ``electlog tally`` on the same log."""
+
+
+def _export_once(ctx: Context, ds: Dataset, kind: str, jobs: int) -> dict[str, Any]:
+    """``electlog tally`` (``kind="tally"``) or one ``export-results`` of ``ds`` in a child."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO), str(REPO / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    out = ctx.workdir / "exports-out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    ctx.say(f"exports: {kind} of {ds.label} ({ds.entries:,} entries), jobs={jobs}")
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks._export_child",
+                str(ds.source),
+                str(ds.trust),
+                str(jobs),
+                str(out),
+                kind,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise BenchError(f"{kind} child failed (exit {proc.returncode}): {' / '.join(tail)}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    if result["exit"] != 0:
+        raise BenchError(f"{kind} exited {result['exit']}: {proc.stderr.strip()[-300:]}")
+    return result
+
+
+def _district_dataset(ctx: Context) -> Dataset:
+    """The district of ``--district DIR`` (an ``electlog demo`` directory), else the run's own
+    simulated district (the largest audit size)."""
+    given = ctx.shared.get("district-dir")
+    if given is None:
+        return _simulated(ctx, ctx.sizes.audit_voters[-1])
+    from electlog.store.sqlite import SQLiteStore
+
+    path = Path(given) / "election.sqlite"
+    with SQLiteStore(path, create=False, read_only=True) as store:
+        entries = store.size()
+    return Dataset(
+        label=f"electlog demo in {given}",
+        source=path,
+        trust=Path(given) / "trust.json",
+        entries=entries,
+        election=True,
+        build_seconds=0.0,
+    )
+
+
+def bench_exports(ctx: Context) -> list[Row]:
+    """(x) each export of the district against ``electlog tally`` on it: time ratio (target
+    ≤ 2×) and peak RSS, the two taking turns in child processes."""
+    reason = _simulate_available() if "district-dir" not in ctx.shared else None
+    if reason is not None:
+        return [unavailable("x", "exports", "exports vs electlog tally", "≤ 2×", reason)]
+    ds = _district_dataset(ctx)
+    jobs = os.cpu_count() or 1
+    reps = 1 if ctx.quick else 2
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in ("tally", *EXPORT_FORMATS)}
+    for _ in range(reps):
+        for kind, results in runs.items():
+            results.append(_export_once(ctx, ds, kind, jobs))
+
+    def best(kind: str) -> tuple[float, float | None, int]:
+        seconds = min(float(r["seconds"]) for r in runs[kind])
+        peaks = [r["peak_tree_rss_mb"] for r in runs[kind] if r["peak_tree_rss_mb"] is not None]
+        return seconds, (max(peaks) if peaks else None), int(runs[kind][0]["output_bytes"])
+
+    district = ctx.sizes.audit_voters[-1] == DISTRICT_VOTERS or "district-dir" in ctx.shared
+    tally_s, tally_peak, _ = best("tally")
+    rows = []
+    for n, kind in enumerate(EXPORT_FORMATS, start=1):
+        seconds, peak, size = best(kind)
+        ratio = seconds / tally_s
+        peak_text = "—" if peak is None else f"{peak:.0f} MB"
+        tally_peak_text = "—" if tally_peak is None else f"{tally_peak:.0f} MB"
+        rows.append(
+            Row(
+                key=f"x{n}",
+                bench="exports",
+                what=f"electlog export-results --format {kind}, {ds.label} "
+                f"({ds.entries:,} entries), jobs={jobs}, vs electlog tally on it (time)",
+                measured=f"{seconds:.1f} s, peak {peak_text}",
+                baseline=f"{tally_s:.1f} s, peak {tally_peak_text} (tally)",
+                ratio=ratio,
+                target="≤ 2× (time)" if district else "—",
+                status=judge(ratio, at_most=2.0) if district else INFO,
+                note=(
+                    f"Best of {reps} run(s) each, the exports and tally taking turns, each a "
+                    f"fresh child process; the ratio is export time ÷ tally time (lower is "
+                    f"better); peak RSS of the process tree sampled every 20 ms; output "
+                    f"{size / 2**20:.1f} MiB."
+                    + ("" if district else " Not the district's scale: not judged.")
+                ),
+            )
+        )
+    return rows
+
+
 BENCHMARKS: Final[dict[str, Callable[[Context], list[Row]]]] = {
     "verify": bench_verify,
     "append": bench_append,
@@ -1204,5 +1319,6 @@ BENCHMARKS: Final[dict[str, Callable[[Context], list[Row]]]] = {
     "growth": bench_growth,
     "serve": bench_serve,
     "witnesses": bench_witnesses,
+    "exports": bench_exports,
 }
 """Every benchmark by its ``--only`` name, in run order."""

@@ -62,6 +62,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--workdir", type=Path, help="scratch directory for databases (default: a temp dir)"
     )
     parser.add_argument("--repeat", type=int, help="repetitions of short measurements")
+    parser.add_argument(
+        "--district",
+        type=Path,
+        help="an `electlog demo` directory (election.sqlite, trust.json): the exports "
+        "benchmark measures it instead of building its own district",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -91,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         repeat=args.repeat or (1 if quick else 3),
         say=say,
     )
+    if args.district is not None:
+        ctx.shared["district-dir"] = args.district
     load_at_start = load_average()
     started = time.perf_counter()
     rows: list[Row] = []

@@ -195,6 +195,14 @@ class Report:
             "run": dict(self.run),
         }
 
+    def to_frames(self) -> dict[str, Any]:
+        """The results, turnout and findings as pandas DataFrames, keyed ``"results"``,
+        ``"turnout"`` and ``"findings"`` (columns: :mod:`electlog.audit.tables`). pandas is the
+        optional ``frames`` extra: :class:`UsageError` naming it when it is missing."""
+        from .tables import to_frames
+
+        return to_frames(self)
+
     def to_json(self, *, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text (UTF-8, keys in schema order)."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False) + "\n"
