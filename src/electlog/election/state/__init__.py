@@ -30,14 +30,7 @@ operations; the roll and proxy hashes are computed only when a roll or proxy lis
 from __future__ import annotations
 
 from ._base import DAY_US, GROUP_LEADER, GROUP_REP, EventContext, local_day
-from ._model import (
-    BoxState,
-    CommunityState,
-    CountingBatch,
-    GroupElection,
-    RoundState,
-    UnitState,
-)
+from ._model import BoxState, CommunityState, CountingBatch, GroupElection, RoundState, UnitState
 from ._state import ElectionState
 from .keys import SIGNER_ROLES
 

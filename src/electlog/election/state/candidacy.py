@@ -13,19 +13,9 @@ from ..events import (
     PostList,
     VettingDecided,
 )
-from ..tally import (
-    PostSpec,
-)
-from ._base import (
-    EventContext,
-    _violation,
-    applies,
-    checks,
-)
-from ._model import (
-    CommunityState,
-    _new_round,
-)
+from ..tally import PostSpec
+from ._base import EventContext, _violation, applies, checks
+from ._model import CommunityState, _new_round
 
 if TYPE_CHECKING:
     from ._state import ElectionState

@@ -5,20 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import codes as C
-from ..events import (
-    CommitteeMemberAppointed,
-    CommitteeMemberWithdrawn,
-    CommitteeVacancyFilled,
-)
-from ._base import (
-    EventContext,
-    _violation,
-    applies,
-    checks,
-)
-from ._model import (
-    CommunityState,
-)
+from ..events import CommitteeMemberAppointed, CommitteeMemberWithdrawn, CommitteeVacancyFilled
+from ._base import EventContext, _violation, applies, checks
+from ._model import CommunityState
 
 if TYPE_CHECKING:
     from ._state import ElectionState

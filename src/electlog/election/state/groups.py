@@ -21,10 +21,7 @@ from ._base import (
     applies,
     checks,
 )
-from ._model import (
-    CommunityState,
-    GroupElection,
-)
+from ._model import CommunityState, GroupElection
 
 if TYPE_CHECKING:
     from ._state import ElectionState

@@ -43,18 +43,8 @@ from ..events import (
     VoterRemoved,
 )
 from ..rules import ElectionMode, Role
-from ._base import (
-    GROUP_LEADER,
-    GROUP_REP,
-    EventContext,
-    _day_of,
-    _violation,
-    applies,
-    checks,
-)
-from ._model import (
-    CommunityState,
-)
+from ._base import GROUP_LEADER, GROUP_REP, EventContext, _day_of, _violation, applies, checks
+from ._model import CommunityState
 
 if TYPE_CHECKING:
     from ._state import ElectionState

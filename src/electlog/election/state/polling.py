@@ -20,19 +20,8 @@ from ..events import (
     UnitOpened,
 )
 from ..rules import ElectionMode
-from ._base import (
-    EventContext,
-    _effective_marks,
-    _violation,
-    _writeins_registered,
-    applies,
-    checks,
-)
-from ._model import (
-    BoxState,
-    CommunityState,
-    UnitState,
-)
+from ._base import EventContext, _effective_marks, _violation, _writeins_registered, applies, checks
+from ._model import BoxState, CommunityState, UnitState
 
 if TYPE_CHECKING:
     from ._state import ElectionState

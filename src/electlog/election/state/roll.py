@@ -17,16 +17,8 @@ from ..events import (
     VoterRemoved,
 )
 from ..rules import EligibilityBasis
-from ._base import (
-    EventContext,
-    _violation,
-    applies,
-    checks,
-)
-from ._model import (
-    CommunityState,
-    _Objection,
-)
+from ._base import EventContext, _violation, applies, checks
+from ._model import CommunityState, _Objection
 
 if TYPE_CHECKING:
     from ._state import ElectionState

@@ -6,24 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import codes as C
-from ..events import (
-    ResultDeclared,
-    RoundCalled,
-)
-from ..tally import (
-    PostSpec,
-    supplementary_candidates,
-)
-from ._base import (
-    EventContext,
-    _compare,
-    _violation,
-    applies,
-    checks,
-)
-from ._model import (
-    _new_round,
-)
+from ..events import ResultDeclared, RoundCalled
+from ..tally import PostSpec, supplementary_candidates
+from ._base import EventContext, _compare, _violation, applies, checks
+from ._model import _new_round
 from .candidacy import _observers_not_candidates
 
 if TYPE_CHECKING:
