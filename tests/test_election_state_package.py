@@ -4,8 +4,10 @@ projection raises, and no module of the package is over ~600 lines."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import attrs
 import pytest
 
 from electlog.election.events import EVENT_TYPES, KeyAuthorised
@@ -66,3 +68,28 @@ def test_no_module_of_the_package_is_over_600_lines() -> None:
     sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in PACKAGE.glob("*.py")}
     assert len(sizes) >= 10
     assert not {n: s for n, s in sizes.items() if s > MAX_LINES}, sizes
+
+
+DESIGN = (PACKAGE.parent.parent.parent.parent / "docs" / "design.md").read_text(encoding="utf-8")
+PARTITION = DESIGN[DESIGN.index("#### The state's partition") :]
+
+
+def test_the_documented_partition_covers_every_event_and_names_real_state() -> None:
+    """docs/design.md's partition: the district events are exactly those that name no
+    community, unit or box; every other event type belongs to one community; the district
+    part's attributes exist on the state."""
+    district_bullet = PARTITION[PARTITION.index("- **District part.**") :]
+    district_bullet = district_bullet[: district_bullet.index("- **Community part**")]
+    events_line = district_bullet[district_bullet.index("Events of the district part:") :]
+    documented = set(re.findall(r"`([a-z_]+\.[a-z_]+)`", events_line))
+    scoped = {"community", "unit", "box"}
+    district = {
+        name
+        for name, etype in EVENT_TYPES.items()
+        if not scoped & {f.name for f in attrs.fields(etype)}
+    }
+    assert documented == district
+    state = ElectionState(bytes(32))
+    attributes = set(re.findall(r"`([a-z_]+)`", district_bullet[: district_bullet.index("Events")]))
+    assert len(attributes) >= 10
+    assert not {a for a in attributes if not hasattr(state, a)}, attributes
