@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import codes as C
-from ..events import ResultDeclared, RoundCalled
-from ..tally import PostSpec, supplementary_candidates
+from ..events import PostList, ResultDeclared, RoundCalled
+from ..tally import PostResult, PostSpec, RoundResult, supplementary_candidates
 from ._base import EventContext, _compare, _violation, applies, checks
 from ._model import _new_round
 from .candidacy import _observers_not_candidates
@@ -101,31 +101,36 @@ def _check_round_called(st: ElectionState, ctx: EventContext, ev: RoundCalled) -
                 f"{pl.post} of round {ev.source_round} already followed up",
                 pl.post,
             )
-        if ev.kind == "revote":
-            if first.round_void or not pr.tied:
-                raise _violation(C.ROUND_NOT_WARRANTED, f"{pl.post}: no tie to re-vote", pl.post)
-            if pl.seats != pr.revote_seats or set(pl.candidates) != set(pr.tied):
-                raise _violation(
-                    C.ROUND_CANDIDATES_MISMATCH,
-                    f"{pl.post}: re-vote is for {pr.revote_seats} seat(s) among "
-                    f"{', '.join(pr.tied)}",
-                    pl.post,
-                    *pl.candidates,
-                )
-        else:
-            if first.round_void or pr.unfilled == 0:
-                raise _violation(C.ROUND_NOT_WARRANTED, f"{pl.post}: no unfilled seats", pl.post)
-            want_c = supplementary_candidates(
-                pr, pr.unfilled + st.rules.candidate_excess_for(pl.post)
+        _check_followed_post(st, ev, first, pr, pl)
+
+
+def _check_followed_post(
+    st: ElectionState, ev: RoundCalled, first: RoundResult, pr: PostResult, pl: PostList
+) -> None:
+    """A re-vote or supplementary round's post ``pl`` against its result ``pr`` in the source
+    round (whose result is ``first``)."""
+    if ev.kind == "revote":
+        if first.round_void or not pr.tied:
+            raise _violation(C.ROUND_NOT_WARRANTED, f"{pl.post}: no tie to re-vote", pl.post)
+        if pl.seats != pr.revote_seats or set(pl.candidates) != set(pr.tied):
+            raise _violation(
+                C.ROUND_CANDIDATES_MISMATCH,
+                f"{pl.post}: re-vote is for {pr.revote_seats} seat(s) among {', '.join(pr.tied)}",
+                pl.post,
+                *pl.candidates,
             )
-            if pl.seats != pr.unfilled or set(pl.candidates) != set(want_c):
-                raise _violation(
-                    C.ROUND_CANDIDATES_MISMATCH,
-                    f"{pl.post}: supplementary round is for {pr.unfilled} seat(s) among "
-                    f"{', '.join(want_c)}",
-                    pl.post,
-                    *pl.candidates,
-                )
+    else:
+        if first.round_void or pr.unfilled == 0:
+            raise _violation(C.ROUND_NOT_WARRANTED, f"{pl.post}: no unfilled seats", pl.post)
+        want_c = supplementary_candidates(pr, pr.unfilled + st.rules.candidate_excess_for(pl.post))
+        if pl.seats != pr.unfilled or set(pl.candidates) != set(want_c):
+            raise _violation(
+                C.ROUND_CANDIDATES_MISMATCH,
+                f"{pl.post}: supplementary round is for {pr.unfilled} seat(s) among "
+                f"{', '.join(want_c)}",
+                pl.post,
+                *pl.candidates,
+            )
 
 
 @applies(RoundCalled)
