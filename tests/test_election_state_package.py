@@ -26,8 +26,7 @@ def test_every_event_type_has_one_check_and_one_apply() -> None:
     assert set(HANDLERS) == set(EVENT_TYPES.values()) == set(SIGNER_ROLES)
     for etype, handler in HANDLERS.items():
         assert handler.type is etype
-        assert callable(handler.check), etype.__name__
-        assert callable(handler.apply), etype.__name__
+        assert handler.complete, etype.__name__
 
 
 def test_a_second_handler_for_a_type_is_refused() -> None:

@@ -85,15 +85,25 @@ Step = Callable[["ElectionState", EventContext, Any], None]
 _F = TypeVar("_F", bound=Callable[..., None])
 
 
+def _unregistered(st: ElectionState, ctx: EventContext, event: Any) -> None:
+    raise UsageError(f"no handler is registered for {type(event).__name__}")
+
+
 class Handler:
-    """The check and the apply of one event type (``None`` until its module registers it)."""
+    """The check and the apply of one event type (each raises :class:`UsageError` until its
+    module registers it; :mod:`._state` refuses to import with one missing)."""
 
     __slots__ = ("apply", "check", "type")
 
     def __init__(self, etype: type[ElectionEvent]) -> None:
         self.type = etype
-        self.check: Step | None = None
-        self.apply: Step | None = None
+        self.check: Step = _unregistered
+        self.apply: Step = _unregistered
+
+    @property
+    def complete(self) -> bool:
+        """Whether both the check and the apply are registered."""
+        return self.check is not _unregistered and self.apply is not _unregistered
 
 
 HANDLERS: Final[dict[type[ElectionEvent], Handler]] = {}
@@ -105,7 +115,7 @@ def _register(etype: type[ElectionEvent], step: str, fn: Callable[..., None]) ->
     handler = HANDLERS.get(etype)
     if handler is None:
         handler = HANDLERS[etype] = Handler(etype)
-    if getattr(handler, step) is not None:
+    if getattr(handler, step) is not _unregistered:
         raise UsageError(f"{etype.__name__} has two {step} handlers")  # a bug, at import
     setattr(handler, step, fn)
 

@@ -16,6 +16,7 @@ from electlog.errors import UsageError
 
 from .. import codes as C
 from ..events import (
+    EVENT_TYPES,
     ElectionDefined,
     ElectionEvent,
     NominationFiled,
@@ -44,6 +45,14 @@ from .polling import _proxy_data
 from .roll import _roll_data
 
 __all__ = ["ElectionState"]
+
+_MISSING: Final = sorted(
+    etype.__name__
+    for etype in EVENT_TYPES.values()
+    if etype not in HANDLERS or not HANDLERS[etype].complete
+)
+if _MISSING:  # pragma: no cover - a bug, caught at import
+    raise UsageError(f"event types without a check and an apply: {', '.join(_MISSING)}")
 
 
 class ElectionState:
@@ -109,7 +118,7 @@ class ElectionState:
         if etype is ElectionDefined:
             raise _violation(C.GENESIS_DUPLICATE, f"entry {ctx.index}: a second election.defined")
         handler = HANDLERS.get(etype)
-        if handler is None or handler.check is None:
+        if handler is None:
             raise UsageError(f"not an election event: {etype.__name__}")
         _check_signer(self, ctx, event)
         last = self.last_time.get(ctx.signer)
@@ -129,16 +138,15 @@ class ElectionState:
         if self.definition is None and etype is not ElectionDefined:
             return
         handler = HANDLERS.get(etype)
-        if handler is None or handler.apply is None:
+        if handler is None:
             raise UsageError(f"not an election event: {etype.__name__}")
-        fn = handler.apply
         last = self.last_time.get(ctx.signer)
         if last is None or ctx.time > last:
             self.last_time[ctx.signer] = ctx.time
         community = getattr(event, "community", None)
         if community is not None and community not in self.communities:
             return
-        fn(self, ctx, event)
+        handler.apply(self, ctx, event)
         self.events += 1
 
     def local_day(self, time_us: int) -> int:
