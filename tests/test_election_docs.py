@@ -14,7 +14,10 @@ from electlog.election.state import SIGNER_ROLES
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "election.md").read_text(encoding="utf-8")
 DOMAIN = DOC[DOC.index("<!-- section:domain") : DOC.index("<!-- /section:domain -->")]
-STATE_SRC = (ROOT / "src" / "electlog" / "election" / "state.py").read_text(encoding="utf-8")
+STATE_SRC = "\n".join(
+    p.read_text(encoding="utf-8")
+    for p in sorted((ROOT / "src" / "electlog" / "election" / "state").glob("*.py"))
+)
 
 
 def _rows(first_cell: str, header: str | None = None) -> dict[str, list[str]]:

@@ -735,7 +735,7 @@ def test_every_listed_rule_code_exists_is_provoked_and_every_emitted_code_is_lis
     src = ROOT / "src" / "electlog" / "election"
     raised = {
         getattr(C, name)
-        for path in src.glob("*.py")
+        for path in src.rglob("*.py")
         for name in re.findall(r"\bC\.([A-Z_]+)\b", path.read_text(encoding="utf-8"))
     }
     assert raised <= listed, sorted(raised - listed)
