@@ -6,6 +6,7 @@ with Debian's ``golang-go``), driven by tests/interop/tlogtiles/main.go.
     process on 127.0.0.1: it verifies the checkpoint's signature, recomputes the checkpoint's
     root from the tiles and from the entries, finds every served tile byte for byte equal to
     the one tlog makes, and checks inclusion proofs; a changed tile or entry makes it fail;
+    The Go client also reads a log that an ``electlog serve`` process serves from its store;
 (b) electlog's :class:`~electlog.store.tiles.TilesReader` reads the tiles, entry bundles and
     signed checkpoint the Go writer made from electlog entries, and gets the same root.
 
@@ -27,12 +28,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from electlog import Author, Log, NoteSigner, SigningKey, WitnessSigner
 from electlog.checkpoint import NoteVerifier, cosign, verify_checkpoint
 from electlog.errors import TilesError
+from electlog.events import Entry
 from electlog.store.memory import MemoryStore
+from electlog.store.sqlite import SQLiteStore
 from electlog.store.tiles import TilesReader, export_tiles, tile_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,3 +251,49 @@ def test_electlog_reads_tiles_the_go_writer_wrote(
     tile.write_bytes(data[:32] + bytes([data[32] ^ 1]) + data[33:])
     with TilesReader(target) as reader, pytest.raises(TilesError):
         reader.verify()
+
+
+def test_the_go_client_reads_what_electlog_serve_serves(
+    tlogtiles: tuple[Path, dict[str, str]],
+    log_and_keys: tuple[Log, NoteSigner, list[bytes]],
+    tmp_path: Path,
+) -> None:
+    """(a) again, against the log service itself: an ``electlog serve`` process computes the
+    tiles from its SQLite store and publishes the checkpoint through an ``electlog witness``
+    process; the Go client reads it over HTTP and gets the log's root."""
+    from test_log_service import ServeProcess, wait_for
+    from test_witness_service import WitnessProcess
+
+    binary, env = tlogtiles
+    log, log_key, entries = log_and_keys
+    store_path = tmp_path / "served.sqlite"
+    with SQLiteStore(store_path, origin=ORIGIN) as store:
+        Log(store).append_many(Entry.from_bytes(e) for e in entries)
+    witness = WitnessProcess(
+        tmp_path / "witness", "witness.serve.example", [(ORIGIN, log_key.vkey)]
+    )
+    serve = ServeProcess(tmp_path / "serve", store_path, log_key, [witness], 1)
+    try:
+        witness.start()
+        url = serve.start()
+
+        def published() -> bool:
+            answer = httpx.get(f"{url}/checkpoint", timeout=10)
+            return answer.status_code == 200 and answer.text.splitlines()[1] == str(SIZE)
+
+        wait_for("the served checkpoint to cover the whole log", published)
+        got = _run(binary, env, "read", url, log_key.vkey)
+        assert got == {
+            "origin": ORIGIN,
+            "size": SIZE,
+            "root": base64.b64encode(log.root()).decode(),
+            "entries": SIZE,
+            "tiles": _tile_count(SIZE),
+            "signer": ORIGIN,
+        }
+        # the log's key is what the Go client checks: another key's view is refused
+        with pytest.raises(AssertionError, match="checkpoint signature"):
+            _run(binary, env, "read", url, NoteSigner.generate(ORIGIN).vkey)
+    finally:
+        serve.stop()
+        witness.stop()
