@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from electlog import Author, Log, NoteSigner, SigningKey, WitnessSigner
+from electlog.audit import Trust
 from electlog.checkpoint import (
     Checkpoint,
     WitnessVerifier,
@@ -363,6 +364,28 @@ def test_election_log_rules_over_http(witnesses: list[WitnessProcess], tmp_path:
             assert resp.status_code == 200, resp.text
             assert resp.json()["receipts"][0]["index"] == size
             wait_for("the first checkpoint", lambda: served_size(http) == size + 1)
+        # an auditor audits the served election log by its URL, and a monitor follows it: the
+        # same trust file as for a bundle, with the witnesses that cosigned the served checkpoint
+        trust = tmp_path / "trust.json"
+        Trust.create(
+            origin=origin,
+            authority_key=s.keys.authority.public,
+            log_key=log_key.verifier(),
+            witnesses=[w.verifier for w in witnesses],
+            quorum=2,
+        ).save(trust)
+        report = tmp_path / "report.json"
+        args = ["--trust", str(trust), "--in-progress", "--format", "json", "--jobs", "1"]
+        assert main(["verify", serve.url, *args, "--output", str(report)]) == 0
+        data = json.loads(report.read_text(encoding="utf-8"))
+        assert data["verdict"] == "clean_in_progress"
+        # only the communities' pending phases: the election has just begun
+        assert {f["code"] for f in data["findings"]} == {"election.incomplete"}
+        assert data["checkpoint"]["size"] == size + 1
+        state = ["--state", str(tmp_path / "monitor"), "--jobs", "1"]
+        assert main(["monitor", serve.url, "--trust", str(trust), *state]) == 0
+        status = json.loads((tmp_path / "monitor" / "status.json").read_text(encoding="utf-8"))
+        assert status["size"] == size + 1, status
     finally:
         assert serve.stop() == 0, serve.output()
 

@@ -5,8 +5,8 @@ with Debian's ``golang-go``), driven by tests/interop/tlogtiles/main.go.
 (a) the Go client reads a log electlog exported as tiles, served over HTTP by a separate
     process on 127.0.0.1: it verifies the checkpoint's signature, recomputes the checkpoint's
     root from the tiles and from the entries, finds every served tile byte for byte equal to
-    the one tlog makes, and checks inclusion proofs; a changed tile or entry makes it fail; it reads a log an ``electlog serve`` process
-    serves from its store the same way;
+    the one tlog makes, and checks inclusion proofs; a changed tile or entry makes it fail.
+    It reads a log that an ``electlog serve`` process serves from its store the same way.
 (b) electlog's :class:`~electlog.store.tiles.TilesReader` reads the tiles, entry bundles and
     signed checkpoint the Go writer made from electlog entries, and gets the same root.
 
