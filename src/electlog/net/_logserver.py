@@ -35,7 +35,7 @@ from starlette.routing import Route
 from .. import _json
 from ..errors import ElectlogError, StorageError, UsageError
 from ._logservice import LogService, Problem, Refused, decode_submission
-from ._server import _bind, _read_capped, _url, _write_ready, parse_listen
+from ._server import _read_capped, listen_and_announce
 
 __all__ = ["MAX_SUBMISSION_BYTES", "OPENAPI", "LogServer", "log_app", "serve_log"]
 
@@ -388,15 +388,7 @@ def serve_log(
 
     With ``ready_file`` it writes the URL (with the actual port) there, atomically, once the
     socket listens; once it accepts connections it prints ``electlog serve: listening on URL``."""
-    host, port = parse_listen(listen)
-    sock = _bind(host, port)
-    url = _url(sock)
-    if ready_file is not None:
-        try:
-            _write_ready(Path(ready_file), url)
-        except StorageError:
-            sock.close()
-            raise
+    sock, url = listen_and_announce(listen, ready_file)
 
     def ready() -> None:
         print(f"electlog serve: listening on {url}", flush=True)
@@ -447,10 +439,8 @@ class LogServer:
     ) -> None:
         if not isinstance(service, LogService):
             raise UsageError("LogServer needs a LogService")
-        host, port = parse_listen(listen)
         self._service = service
-        self._sock = _bind(host, port)
-        self.url = _url(self._sock)
+        self._sock, self.url = listen_and_announce(listen, None)
         self._started = threading.Event()
         app = log_app(service, max_request_bytes=max_request_bytes, on_startup=self._started.set)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")

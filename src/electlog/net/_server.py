@@ -178,6 +178,23 @@ def _write_ready(path: Path, url: str) -> None:
         raise StorageError(f"cannot write the ready file {path}: {exc.strerror}") from None
 
 
+def listen_and_announce(listen: str, ready_file: str | Path | None) -> tuple[socket.socket, str]:
+    """A listening socket for ``listen`` (``HOST:PORT``) and its URL (with the actual port),
+    written to ``ready_file`` if given. The socket already listens: a client that reads the
+    ready file now is queued until the server accepts. A ready file that cannot be written
+    closes the socket and raises, before anything is served."""
+    host, port = parse_listen(listen)
+    sock = _bind(host, port)
+    url = _url(sock)
+    if ready_file is not None:
+        try:
+            _write_ready(Path(ready_file), url)
+        except StorageError:
+            sock.close()
+            raise
+    return sock, url
+
+
 def serve_witness(
     witness: Witness,
     listen: str,
@@ -193,18 +210,7 @@ def serve_witness(
     With ``ready_file`` it writes the URL (with the actual port when ``listen`` asked for port
     0) to that file, atomically, once the socket listens (connections queue until served); once
     it accepts connections it prints ``electlog witness: listening on URL``."""
-    host, port = parse_listen(listen)
-    sock = _bind(host, port)
-    url = _url(sock)
-
-    # the socket already listens: a client that reads the ready file now is queued until the
-    # server accepts; a ready file that cannot be written stops here, before serving
-    if ready_file is not None:
-        try:
-            _write_ready(Path(ready_file), url)
-        except StorageError:
-            sock.close()
-            raise
+    sock, url = listen_and_announce(listen, ready_file)
 
     def ready() -> None:
         print(f"electlog witness: listening on {url}", flush=True)
@@ -238,9 +244,7 @@ class WitnessServer:
         rate_limit: float = 0.0,
         max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
-        host, port = parse_listen(listen)
-        self._sock = _bind(host, port)
-        self.url = _url(self._sock)
+        self._sock, self.url = listen_and_announce(listen, None)
         self._started = threading.Event()
         app = witness_app(
             witness,
