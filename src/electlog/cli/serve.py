@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..checkpoint import NoteSigner, WitnessVerifier
+from ..checkpoint import WitnessVerifier
 from ..errors import ElectlogError, UsageError
+from ..note import NoteSigner
 from ..store import open_store
 from .keys import _read_text
 

@@ -7,8 +7,9 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from ..checkpoint import NoteVerifier, WitnessSigner
+from ..checkpoint import WitnessSigner
 from ..errors import UsageError
+from ..note import NoteVerifier
 from .keys import _read_text
 
 __all__ = ["register"]
