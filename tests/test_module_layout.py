@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib
 from pathlib import Path
@@ -125,3 +126,21 @@ def test_note_layer_sits_below_checkpoints() -> None:
     electlog_imports = {m for m in imported if m.startswith("electlog")}
     assert electlog_imports == {"electlog.errors"}
     assert "electlog.note" in _imported_modules(SRC / "checkpoint.py")
+
+
+def test_every_registered_cli_module_exists() -> None:
+    # build_parser skips a missing command module silently (the server extras may be absent),
+    # so a stale name in _COMMAND_MODULES would drop its subcommands without an error.
+    from electlog import cli
+
+    for name in cli._COMMAND_MODULES:
+        module = importlib.import_module(f"electlog.cli.{name}")
+        assert callable(module.register)
+    assert "operator" in cli._COMMAND_MODULES
+    choices = {
+        command
+        for action in cli.build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for command in action.choices
+    }
+    assert {"keygen", "append", "checkpoint", "export", "verify", "demo"} <= choices

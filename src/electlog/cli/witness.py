@@ -10,7 +10,7 @@ from pathlib import Path
 from ..checkpoint import WitnessSigner
 from ..errors import UsageError
 from ..note import NoteVerifier
-from .keys import _read_text
+from .operator import _read_text
 
 __all__ = ["register"]
 
