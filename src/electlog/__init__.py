@@ -1,24 +1,14 @@
 """electlog: auditable elections on an append-only, Ed25519-signed, Merkle-committed event log.
 
 The log core (:mod:`electlog.codec`, :mod:`electlog.keys`, :mod:`electlog.events`,
-:mod:`electlog.merkle`, :mod:`electlog.checkpoint`, :mod:`electlog.log`, :mod:`electlog.store`)
-is a general signed event log; :mod:`electlog.election` builds the election on it and
-:mod:`electlog.audit` replays a copy of a log into a verdict.
+:mod:`electlog.merkle`, :mod:`electlog.note`, :mod:`electlog.checkpoint`, :mod:`electlog.log`,
+:mod:`electlog.store`) is a general signed event log; :mod:`electlog.election` builds the
+election on it and :mod:`electlog.audit` replays a copy of a log into a verdict.
 """
 
 from __future__ import annotations
 
-from .checkpoint import (
-    Checkpoint,
-    NoteSigner,
-    NoteVerifier,
-    WitnessSigner,
-    WitnessVerifier,
-    cosign,
-    open_note,
-    sign_note,
-    verify_checkpoint,
-)
+from .checkpoint import Checkpoint, WitnessSigner, WitnessVerifier, cosign, verify_checkpoint
 from .errors import (
     ElectlogError,
     ProofError,
@@ -29,6 +19,7 @@ from .errors import (
 from .events import Author, AuthorHead, Entry, Statement
 from .keys import SigningKey, VerifyKey, key_id
 from .log import Log, Receipt
+from .note import NoteSigner, NoteVerifier, open_note, sign_note
 
 __version__ = "0.1.0"
 

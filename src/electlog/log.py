@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from . import merkle
-from .checkpoint import Checkpoint, NoteSigner, WitnessVerifier, open_note, sign_note
+from .checkpoint import Checkpoint, WitnessVerifier
 from .errors import (
     AppendError,
     AuthorChainError,
@@ -27,6 +27,7 @@ from .errors import (
     WitnessError,
 )
 from .events import AuthorHead, Entry, chain_break
+from .note import NoteSigner, open_note, sign_note
 from .store._integrity import checkpoint_text
 from .store.base import Store, StoredCheckpoint
 from .store.memory import MemoryStore

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 from electlog._files import read_small_file
-from electlog.checkpoint import Checkpoint, _parse_note
+from electlog.checkpoint import Checkpoint
 from electlog.election.progress import PHASES
 from electlog.errors import AuditError, CheckpointError, NoteError, UsageError
+from electlog.note import _parse_note
 
 from . import findings as F
 from .pipeline import CHUNK_SIZE, Verifier, signature_backend

@@ -35,9 +35,10 @@ import attrs
 from electlog import _json
 from electlog._files import NotASmallFileError, read_small_file
 from electlog._urls import http_url_problem
-from electlog.checkpoint import NoteVerifier, WitnessVerifier, verify_checkpoint_detailed
+from electlog.checkpoint import WitnessVerifier, verify_checkpoint_detailed
 from electlog.errors import ElectlogError, TrustFileError, UsageError
 from electlog.keys import VerifyKey
+from electlog.note import NoteVerifier
 
 if TYPE_CHECKING:
     from electlog.net import WitnessClient

@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Final
 import electlog
 
 from .._files import write_atomic
-from ..checkpoint import NoteSigner, WitnessVerifier
+from ..checkpoint import WitnessVerifier
 from ..errors import StorageError, WitnessError
 from ..log import Log
+from ..note import NoteSigner
 from ..simulate._keys import _letters
 
 if TYPE_CHECKING:

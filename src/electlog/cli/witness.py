@@ -7,9 +7,10 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from ..checkpoint import NoteVerifier, WitnessSigner
+from ..checkpoint import WitnessSigner
 from ..errors import UsageError
-from .keys import _read_text
+from ..note import NoteVerifier
+from .operator import _read_text
 
 __all__ = ["register"]
 

@@ -24,12 +24,7 @@ from typing import Final
 
 import attrs
 
-from electlog.checkpoint import (
-    Checkpoint,
-    NoteVerifier,
-    WitnessVerifier,
-    verify_checkpoint_detailed,
-)
+from electlog.checkpoint import Checkpoint, WitnessVerifier, verify_checkpoint_detailed
 from electlog.codec import decode_map, encode
 from electlog.errors import (
     CheckpointError,
@@ -44,6 +39,7 @@ from electlog.errors import (
 from electlog.events import Entry
 from electlog.log import Log
 from electlog.merkle import verify_inclusion
+from electlog.note import NoteVerifier
 
 from .events import VoterRegistered, decode_event
 

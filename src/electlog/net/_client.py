@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from .._urls import http_url_problem
-from ..checkpoint import Checkpoint, WitnessVerifier, _parse_note, open_note
+from ..checkpoint import Checkpoint, WitnessVerifier
 from ..errors import CheckpointError, ElectlogError, NoteError, UsageError, WitnessError
+from ..note import _parse_note, open_note
 from ._witness import CONTENT_TYPE_SIZE, MAX_PROOF_LINES
 
 __all__ = ["MAX_RESPONSE_BYTES", "WitnessClient"]

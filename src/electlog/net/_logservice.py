@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import attrs
 
-from ..checkpoint import NoteSigner, WitnessVerifier, verify_checkpoint_detailed
+from ..checkpoint import WitnessVerifier, verify_checkpoint_detailed
 from ..election import Election, ElectionState, decode_event
 from ..errors import (
     AuthorChainError,
@@ -45,6 +45,7 @@ from ..errors import (
 )
 from ..events import AuthorHead, Entry, chain_break
 from ..log import Cosigner, Log, Receipt
+from ..note import NoteSigner
 from ..store.base import Store
 from ..store.tiles import TILE_HEIGHT, TILE_WIDTH, bundle_bytes, parse_tile_path, tile_bytes
 

@@ -48,7 +48,7 @@ from ..errors import (
 )
 from ..log import Log
 from ..store import SQLiteStore
-from ..store._common import checkpoint_text
+from ..store._integrity import checkpoint_text
 from ..store.base import StoredCheckpoint
 from ..store.tiles import TilesFetcher, TilesReader, http_fetcher
 

@@ -25,17 +25,7 @@ from pathlib import Path
 
 import attrs
 
-from ..checkpoint import (
-    MAX_TREE_SIZE,
-    Checkpoint,
-    NoteSignature,
-    NoteVerifier,
-    WitnessSigner,
-    WitnessVerifier,
-    _b64decode_canonical,
-    _parse_note,
-    open_note,
-)
+from ..checkpoint import Checkpoint, WitnessSigner, WitnessVerifier
 from ..errors import (
     CheckpointError,
     ConsistencyProofError,
@@ -44,7 +34,8 @@ from ..errors import (
     UsageError,
     WitnessError,
 )
-from ..merkle import verify_consistency
+from ..merkle import MAX_TREE_SIZE, verify_consistency
+from ..note import NoteSignature, NoteVerifier, _b64decode_canonical, _parse_note, open_note
 from ..store._integrity import checkpoint_text
 
 __all__ = [

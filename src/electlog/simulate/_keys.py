@@ -52,10 +52,11 @@ import attrs
 
 from electlog import _json
 from electlog._files import NotASmallFileError, read_small_file
-from electlog.checkpoint import NoteSigner, WitnessSigner, WitnessVerifier
+from electlog.checkpoint import WitnessSigner, WitnessVerifier
 from electlog.election.rules import Role
 from electlog.errors import ElectlogError, KeySetError, StorageError, UsageError
 from electlog.keys import SigningKey, VerifyKey, write_secret_file
+from electlog.note import NoteSigner
 
 __all__ = [
     "KEYSET_FORMAT",

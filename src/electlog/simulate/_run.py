@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from electlog.checkpoint import Checkpoint, NoteSigner, cosign, sign_note
+from electlog.checkpoint import Checkpoint, cosign
 from electlog.election.events import (
     BallotIssued,
     BallotRecorded,
@@ -78,6 +78,7 @@ from electlog.election.tally import (
 from electlog.errors import ElectlogError, UsageError
 from electlog.events import Author
 from electlog.log import Log
+from electlog.note import NoteSigner, sign_note
 from electlog.store.base import Store
 
 from ._ballots import GroupPlan, PostPlan, group_ballots, round_ballots

@@ -171,7 +171,7 @@ class _Bad:
 class Scan:
     """One integrity check of a store's rows, run inside one read snapshot: ``execute(sql,
     params)`` returns a cursor (DB-API), ``queries`` are the store's
-    :class:`~electlog.store._common.Queries`. Problems are appended to :attr:`found`."""
+    :class:`~electlog.store._sql.Queries`. Problems are appended to :attr:`found`."""
 
     def __init__(
         self,

@@ -47,7 +47,7 @@ from ..errors import (
     UsageError,
 )
 from ..events import MAX_ENTRY_SIZE
-from . import _common
+from ._integrity import checkpoint_text
 from .base import Store, StoredCheckpoint
 
 if TYPE_CHECKING:
@@ -463,7 +463,7 @@ class BundleReader:
         except UnicodeDecodeError as exc:
             raise self._fail(f"checkpoint {i} is not UTF-8", offset, last) from exc
         try:
-            cp = Checkpoint.from_text(_common.checkpoint_text(note))
+            cp = Checkpoint.from_text(checkpoint_text(note))
         except (CheckpointError, UsageError) as exc:
             raise self._fail(f"checkpoint {i} does not parse: {exc}", offset, last) from exc
         if cp.origin != self.origin:

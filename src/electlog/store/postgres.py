@@ -38,7 +38,7 @@ from ..errors import (
     StoreUnavailableError,
     UsageError,
 )
-from . import _common
+from . import _sql
 from .base import DamageKind, StoreDamage, StoreTx
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ _TABLES: Final = frozenset(
     }
 )
 
-_QUERIES: Final = _common.Queries.for_tables("electlog_", "%s")
+_QUERIES: Final = _sql.Queries.for_tables("electlog_", "%s")
 _SQL_SIZE: Final = _QUERIES.size
 _SQL_UPSERT_HEAD: Final = (
     "INSERT INTO electlog_heads (author, seq, prev) VALUES (%s, %s, %s) "
@@ -94,7 +94,7 @@ def _import_psycopg() -> Any:
     return psycopg
 
 
-class _PostgresTx(_common.StagingTx):
+class _PostgresTx(_sql.StagingTx):
     """Stages a batch in Python lists; :meth:`PostgresStore.transaction` writes it at commit."""
 
     __slots__ = ()
@@ -114,7 +114,7 @@ class _PostgresTx(_common.StagingTx):
             cur.executemany(_SQL_UPSERT_HEAD, list(self._heads.values()))
 
 
-class PostgresStore(_common.DurableStore):
+class PostgresStore(_sql.DurableStore):
     """A log in a PostgreSQL database (see the module docstring).
 
     ``PostgresStore("postgresql://user:pw@host/db", origin="example.org/log")`` creates the
@@ -152,7 +152,7 @@ class PostgresStore(_common.DurableStore):
     ) -> None:
         if not isinstance(dsn, str) or not dsn:
             raise UsageError("PostgresStore needs a DSN string")
-        _common.check_origin_arg(origin)
+        _sql.check_origin_arg(origin)
         if not isinstance(reconnect_attempts, int) or reconnect_attempts < 1:
             raise UsageError("reconnect_attempts must be a positive integer")
         if not isinstance(connect_timeout, (int, float)) or not connect_timeout > 0:
@@ -305,7 +305,7 @@ class PostgresStore(_common.DurableStore):
                 conn.execute(
                     "INSERT INTO electlog_meta (key, value) VALUES (%s, %s), (%s, %s) "
                     "ON CONFLICT (key) DO NOTHING",
-                    ("origin", origin, "format", str(_common.STORE_FORMAT_VERSION)),
+                    ("origin", origin, "format", str(_sql.STORE_FORMAT_VERSION)),
                 )
             tables = self._tables()
         if not tables >= _TABLES:
@@ -313,7 +313,7 @@ class PostgresStore(_common.DurableStore):
                 f"{self._where}: electlog tables missing: {sorted(_TABLES - tables)}"
             )
         meta = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM electlog_meta")}
-        return _common.check_meta(meta, str(_common.STORE_FORMAT_VERSION), origin, self._where)
+        return _sql.check_meta(meta, str(_sql.STORE_FORMAT_VERSION), origin, self._where)
 
     def _damage(self, full: bool) -> list[StoreDamage]:
         if self._closed:
@@ -421,7 +421,7 @@ class PostgresStore(_common.DurableStore):
             ) from exc
 
     def add_checkpoint(self, size: int, note: str) -> None:
-        _common.check_checkpoint_args(size, note)
+        _sql.check_checkpoint_args(size, note)
         self._check_writable()
         with self._lock:
             n = self._begin_write("storing a checkpoint")

@@ -43,7 +43,7 @@ from ..errors import (
     StoreCorruptedError,
     UsageError,
 )
-from . import _common
+from . import _sql
 from ._integrity import MAX_STORED_NOTE_SIZE, Scan, checkpoint_text
 from .base import DamageKind, StoreDamage, StoreTx
 
@@ -78,7 +78,7 @@ at most 64 KiB, a checkpoint note at most 64 KiB)."""
 SIDECAR_SUFFIX: Final = "-checkpoint"
 """The latest signed checkpoint note is kept in ``<database file>-checkpoint``."""
 
-_QUERIES: Final = _common.Queries.for_tables("", "?")
+_QUERIES: Final = _sql.Queries.for_tables("", "?")
 _SQL_SIZE: Final = _QUERIES.size
 _SQL_INSERT_ENTRY: Final = "INSERT INTO entries (idx, data, leaf) VALUES (?, ?, ?)"
 _SQL_INSERT_NODE: Final = "INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)"
@@ -132,7 +132,7 @@ def check_schema(conn: sqlite3.Connection, where: str) -> None:
         )
 
 
-class _SQLiteTx(_common.StagingTx):
+class _SQLiteTx(_sql.StagingTx):
     """Stages a batch in Python lists; :meth:`SQLiteStore.transaction` writes it at commit."""
 
     __slots__ = ()
@@ -149,7 +149,7 @@ class _SQLiteTx(_common.StagingTx):
         conn.executemany(_SQL_UPSERT_HEAD, self._heads.values())
 
 
-class SQLiteStore(_common.DurableStore):
+class SQLiteStore(_sql.DurableStore):
     """A log in one SQLite file.
 
     ``SQLiteStore(path, origin="example.org/log")`` creates the file if needed (``create=False``
@@ -181,7 +181,7 @@ class SQLiteStore(_common.DurableStore):
         cache_bytes: int = 64 << 20,
         page_cache_bytes: int = 32 << 20,
     ) -> None:
-        _common.check_origin_arg(origin)
+        _sql.check_origin_arg(origin)
         if isinstance(page_cache_bytes, bool) or not isinstance(page_cache_bytes, int):
             raise UsageError("page_cache_bytes must be an int")
         self._page_cache_kib = max(64, page_cache_bytes >> 10)
@@ -292,10 +292,10 @@ class SQLiteStore(_common.DurableStore):
                             conn.execute(sql)
                         conn.executemany(
                             "INSERT INTO meta (key, value) VALUES (?, ?)",
-                            [("origin", origin), ("format", _common.STORE_FORMAT_VERSION)],
+                            [("origin", origin), ("format", _sql.STORE_FORMAT_VERSION)],
                         )
                         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                        conn.execute(f"PRAGMA user_version = {_common.STORE_FORMAT_VERSION}")
+                        conn.execute(f"PRAGMA user_version = {_sql.STORE_FORMAT_VERSION}")
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -316,7 +316,7 @@ class SQLiteStore(_common.DurableStore):
             meta = dict(conn.execute("SELECT key, value FROM meta LIMIT 16").fetchall())
         except sqlite3.Error as exc:
             self._raise(exc, "open")
-        return _common.check_meta(meta, _common.STORE_FORMAT_VERSION, origin, self._where)
+        return _sql.check_meta(meta, _sql.STORE_FORMAT_VERSION, origin, self._where)
 
     def _check_schema(self) -> None:
         check_schema(self._conn, self._where)
@@ -516,7 +516,7 @@ class SQLiteStore(_common.DurableStore):
     # ------------------------------------------------------------------ writes
 
     def add_checkpoint(self, size: int, note: str) -> None:
-        _common.check_checkpoint_args(size, note)
+        _sql.check_checkpoint_args(size, note)
         self._check_writable()
         with self._lock:
             conn = self._conn

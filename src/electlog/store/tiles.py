@@ -50,7 +50,7 @@ from ..errors import (
     UsageError,
 )
 from ..events import AuthorHead, Entry
-from . import _common
+from ._integrity import checkpoint_text
 from .base import Store, StoredCheckpoint, StoreTx
 
 if TYPE_CHECKING:
@@ -239,7 +239,7 @@ def _parse_note(note: str, what: str) -> Checkpoint:
     if not isinstance(note, str):
         raise UsageError(f"{what} must be a signed note (str)")
     try:
-        return Checkpoint.from_text(_common.checkpoint_text(note))
+        return Checkpoint.from_text(checkpoint_text(note))
     except CheckpointError as exc:
         raise CheckpointError(f"{what} does not parse: {exc}") from exc
 
@@ -593,7 +593,7 @@ class TilesReader(Store):
         else:
             raise UsageError("checkpoint_note must be the text of a signed note")
         try:
-            cp = Checkpoint.from_text(_common.checkpoint_text(note))
+            cp = Checkpoint.from_text(checkpoint_text(note))
         except (CheckpointError, UsageError) as exc:
             raise TilesError(f"{where} is not a checkpoint note: {exc}") from exc
         self._note = note

@@ -50,7 +50,7 @@ except ImportError as _exc:  # pragma: no cover - exercised by a subprocess test
 from electlog import merkle
 from electlog.audit import audit
 from electlog.audit.sources import BytesSource
-from electlog.checkpoint import Checkpoint, NoteSigner, cosign, sign_note, verify_checkpoint
+from electlog.checkpoint import Checkpoint, cosign, verify_checkpoint
 from electlog.codec import encode
 from electlog.election import (
     ElectionState,
@@ -79,6 +79,7 @@ from electlog.errors import (
 from electlog.events import ZERO_HASH, Author, AuthorHead, Entry
 from electlog.keys import SigningKey
 from electlog.log import Log
+from electlog.note import NoteSigner, sign_note
 from electlog.store import MemoryStore, Store
 
 from .strategies import ElectionBuilder, canonical_values

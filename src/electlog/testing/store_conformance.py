@@ -39,7 +39,6 @@ from typing import Any, ClassVar
 import pytest
 
 from .. import codec, merkle
-from ..checkpoint import NoteSigner
 from ..errors import (
     AuthorChainError,
     ElectlogError,
@@ -51,6 +50,7 @@ from ..errors import (
 from ..events import ZERO_HASH, Author, AuthorHead, Entry
 from ..keys import SigningKey
 from ..log import Log
+from ..note import NoteSigner
 from ..store.base import DamageKind, Store, StoredCheckpoint
 
 __all__ = ["StoreConformance"]

@@ -65,7 +65,7 @@ from electlog.audit.findings import (
     rule_finding_code,
 )
 from electlog.audit.sources import BytesSource
-from electlog.checkpoint import Checkpoint, NoteSigner, WitnessSigner, cosign, sign_note
+from electlog.checkpoint import Checkpoint, WitnessSigner, cosign
 from electlog.codec import encode
 from electlog.election import (
     EVENT_TYPES,
@@ -147,6 +147,7 @@ from electlog.events import ZERO_HASH, Author, Entry, Statement, entry_leaf_hash
 from electlog.keys import SigningKey
 from electlog.log import Log
 from electlog.merkle import MerkleTree, new_nodes_batch
+from electlog.note import NoteSigner, sign_note
 from electlog.store import MemoryStore, Store
 from electlog.store.bundle import export_bundle
 

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import _json
-from ..checkpoint import NoteSigner, WitnessSigner, cosign
+from ..checkpoint import WitnessSigner, cosign
 from ..errors import StorageError, UsageError
 from ..events import Author
 from ..keys import SigningKey, write_secret_file
 from ..log import Log
+from ..note import NoteSigner
 
 __all__ = ["register"]
 

@@ -1,6 +1,10 @@
-"""What the durable stores (SQLite, PostgreSQL) share: the staging write transaction, the
-reads, node caches and integrity checks over their common table layout (:class:`DurableStore`),
-staged-node validation at commit, and the checks run when an existing store is opened."""
+"""The SQL base of the durable stores: what :mod:`electlog.store.sqlite` and
+:mod:`electlog.store.postgres` share over their common table layout.
+
+It holds the SQL statements for both dialects (:class:`Queries`), the staging write transaction
+(:class:`StagingTx`), the base class with the reads, node caches and integrity checks
+(:class:`DurableStore`), staged-node validation at commit, and the checks run when an existing
+store is opened. The file-based stores (bundle, tiles) do not use it."""
 
 from __future__ import annotations
 
@@ -21,29 +25,21 @@ from ..errors import (
 )
 from ..events import AuthorHead
 from ._integrity import (
-    TAIL_CHECK,
     Scan,
     as_blob,
     as_int,
     as_note,
-    check_checkpoint_root,
-    checkpoint_text,
-    expected_level_counts,
 )
 from .base import Store, StoreDamage, StoredCheckpoint, StoreTx
 
 __all__ = [
     "STORE_FORMAT_VERSION",
-    "TAIL_CHECK",
     "DurableStore",
     "Queries",
     "StagingTx",
     "check_checkpoint_args",
-    "check_checkpoint_root",
     "check_meta",
     "check_origin_arg",
-    "checkpoint_text",
-    "expected_level_counts",
     "ordered_levels",
     "validate_staged_nodes",
 ]

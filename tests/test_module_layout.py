@@ -1,0 +1,146 @@
+"""Issue 14 item 8: the module split keeps every old import path working.
+
+``electlog.checkpoint`` was split into ``electlog.note`` (signed notes and key text forms) and
+``electlog.checkpoint`` (checkpoints and witness cosignatures); every name users imported from
+``electlog.checkpoint`` before the split still imports from there, as the same object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+import electlog
+from electlog import checkpoint, keys, merkle, note
+from electlog.errors import UsageError
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "electlog"
+
+# electlog.checkpoint.__all__ as it was before the split (issue 14 item 8).
+OLD_CHECKPOINT_NAMES = (
+    "ALG_COSIGNATURE_V1",
+    "ALG_ED25519",
+    "MAX_NOTE_SIGNATURES",
+    "MAX_TREE_SIZE",
+    "Checkpoint",
+    "Note",
+    "NoteSignature",
+    "NoteSigner",
+    "NoteVerifier",
+    "VerifiedCheckpoint",
+    "Verifier",
+    "WitnessSigner",
+    "WitnessVerifier",
+    "cosign",
+    "cosignature_message",
+    "key_id",
+    "open_note",
+    "parse_vkey",
+    "sign_note",
+    "verify_checkpoint",
+    "verify_checkpoint_detailed",
+)
+
+NOTE_NAMES = (
+    "ALG_COSIGNATURE_V1",
+    "ALG_ED25519",
+    "MAX_NOTE_SIGNATURES",
+    "Note",
+    "NoteSignature",
+    "NoteSigner",
+    "NoteVerifier",
+    "Verifier",
+    "key_id",
+    "note_key_id",
+    "open_note",
+    "parse_vkey",
+    "sign_note",
+)
+
+
+@pytest.mark.parametrize("name", OLD_CHECKPOINT_NAMES)
+def test_every_old_checkpoint_name_still_imports(name: str) -> None:
+    module = importlib.import_module("electlog.checkpoint")
+    assert name in module.__all__
+    assert getattr(module, name) is not None
+
+
+@pytest.mark.parametrize("name", NOTE_NAMES)
+def test_note_names_are_the_same_objects_from_both_modules(name: str) -> None:
+    assert name in note.__all__
+    assert getattr(checkpoint, name) is getattr(note, name)
+
+
+def test_top_level_names_come_from_their_homes() -> None:
+    assert electlog.NoteSigner is note.NoteSigner
+    assert electlog.sign_note is note.sign_note
+    assert electlog.Checkpoint is checkpoint.Checkpoint
+    assert electlog.cosign is checkpoint.cosign
+
+
+def test_note_key_id_is_the_old_key_id_and_not_the_author_key_id() -> None:
+    assert checkpoint.key_id is note.note_key_id
+    assert note.key_id is note.note_key_id
+    signer = note.NoteSigner.generate("example.org/log", rng_seed=bytes(32))
+    assert note.note_key_id(signer.name, note.ALG_ED25519, signer.public_key) == signer.key_id
+    # the entry-author key id in electlog.keys is another function with another result type
+    assert keys.key_id is not note.note_key_id
+    assert isinstance(keys.key_id(signer.public_key), bytes)
+
+
+def test_max_tree_size_is_defined_once() -> None:
+    assert checkpoint.MAX_TREE_SIZE is merkle.MAX_TREE_SIZE
+    assert merkle.MAX_TREE_SIZE == 2**63 - 1
+    root = bytes(32)
+    assert checkpoint.Checkpoint(origin="o", size=merkle.MAX_TREE_SIZE, root=root).size
+    with pytest.raises(UsageError, match="outside"):
+        checkpoint.Checkpoint(origin="o", size=merkle.MAX_TREE_SIZE + 1, root=root)
+    assignments = [
+        path.relative_to(SRC).as_posix()
+        for path in sorted(SRC.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name) and target.id == "MAX_TREE_SIZE"
+    ]
+    assert assignments == ["merkle.py"]
+
+
+def _imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = "electlog." * (node.level > 0) + (node.module or "")
+            found.add(base if node.level else node.module or "")
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_note_layer_sits_below_checkpoints() -> None:
+    imported = _imported_modules(SRC / "note.py")
+    electlog_imports = {m for m in imported if m.startswith("electlog")}
+    assert electlog_imports == {"electlog.errors"}
+    assert "electlog.note" in _imported_modules(SRC / "checkpoint.py")
+
+
+def test_every_registered_cli_module_exists() -> None:
+    # build_parser skips a missing command module silently (the server extras may be absent),
+    # so a stale name in _COMMAND_MODULES would drop its subcommands without an error.
+    from electlog import cli
+
+    for name in cli._COMMAND_MODULES:
+        module = importlib.import_module(f"electlog.cli.{name}")
+        assert callable(module.register)
+    assert "operator" in cli._COMMAND_MODULES
+    choices = {
+        command
+        for action in cli.build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for command in action.choices
+    }
+    assert {"keygen", "append", "checkpoint", "export", "verify", "demo"} <= choices
