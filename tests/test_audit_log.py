@@ -423,3 +423,28 @@ def test_verify_chunk_gives_named_results(glog: GenericLog) -> None:
     # the results cross the process boundary from the workers unchanged
     assert pickle.loads(pickle.dumps(results)) == results
     assert [type(r) for r in pickle.loads(pickle.dumps(results))] == [type(r) for r in results]
+
+
+def test_audit_leaves_gc_thresholds_as_it_found_them(glog: GenericLog, tmp_path: Path) -> None:
+    import gc
+
+    from electlog.audit.core import _PARENT_GC_THRESHOLD
+
+    before = gc.get_threshold()
+    mine = (1234, 7, 9)
+    assert mine != tuple(_PARENT_GC_THRESHOLD)  # else the test could not see a leak
+    gc.set_threshold(*mine)
+    try:
+        for jobs in (1, 2):
+            run(glog, jobs=jobs)
+            assert gc.get_threshold() == mine
+        bad = tmp_path / "bad.bundle"
+        bad.write_bytes(b"not a bundle at all")
+        with pytest.raises(AuditError):  # raised from inside the audit's gc-tuned section
+            audit(bad, glog.trust, election=False)
+        assert gc.get_threshold() == mine
+        with pytest.raises(UsageError):  # raised before it
+            run(glog, jobs=0)
+        assert gc.get_threshold() == mine
+    finally:
+        gc.set_threshold(*before)
