@@ -871,7 +871,7 @@ def _verify_stage_seconds(ds: Dataset, jobs: int, runs: int = 2) -> float:
     delivered in order (no author chains, Merkle tree or election replay). Best of ``runs``."""
     from itertools import islice
 
-    from electlog.audit.pipeline import CHUNK_SIZE, Verifier
+    from electlog.audit.pipeline import CHUNK_SIZE, RejectedEntry, Verifier
     from electlog.store.sqlite import SQLiteStore
 
     best = float("inf")
@@ -889,7 +889,7 @@ def _verify_stage_seconds(ds: Dataset, jobs: int, runs: int = 2) -> float:
             seen = bad = 0
             for results in verifier.map(chunks()):
                 seen += len(results)
-                bad += sum(1 for r in results if r[1] is not None)
+                bad += sum(1 for r in results if isinstance(r, RejectedEntry))
             best = min(best, time.perf_counter() - t0)
         if seen != ds.entries or bad:
             raise BenchError(f"verify stage: {seen} entries, {bad} failed; expected {ds.entries}")

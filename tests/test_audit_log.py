@@ -398,3 +398,53 @@ def test_bare_note_next_to_its_cosigned_note(glog: GenericLog) -> None:
     assert report.counts.checkpoints == 3 and report.counts.checkpoints_verified == 2
     report = run(glog, notes=[glog.notes[0], bare])
     assert report.codes() == {F.CHECKPOINT_WITNESS_QUORUM, F.LOG_UNWITNESSED_TAIL}
+
+
+def test_verify_chunk_gives_named_results(glog: GenericLog) -> None:
+    import pickle
+
+    from electlog.audit.pipeline import RejectedEntry, VerifiedEntry, verify_chunk
+    from electlog.events import entry_leaf_hash
+
+    good, forged = glog.entries[0], flip(glog.entries[1], 80)  # a bit of the signature
+    results = verify_chunk([good, forged, b"\x00not msgpack"])
+    assert [type(r) for r in results] == [VerifiedEntry, RejectedEntry, RejectedEntry]
+    ok, bad_sig, malformed = results
+    entry = Entry.from_bytes(good)
+    st = entry.statement
+    assert ok.leaf_hash == entry_leaf_hash(good) and ok.log == glog.origin
+    assert (ok.type, ok.schema, ok.author, ok.seq) == (st.type, st.schema, st.author, st.seq)
+    assert (ok.prev, ok.time, ok.body, ok.secrecy) == (st.prev, st.time, st.body, None)
+    assert bad_sig.code == F.ENTRY_SIGNATURE_INVALID and bad_sig.leaf_hash == entry_leaf_hash(
+        forged
+    )
+    assert bad_sig.evidence["seq"] == Entry.from_bytes(forged, verify=False).statement.seq
+    assert malformed.code == F.ENTRY_MALFORMED and malformed.evidence == {"size": 12}
+    # the results cross the process boundary from the workers unchanged
+    assert pickle.loads(pickle.dumps(results)) == results
+    assert [type(r) for r in pickle.loads(pickle.dumps(results))] == [type(r) for r in results]
+
+
+def test_audit_leaves_gc_thresholds_as_it_found_them(glog: GenericLog, tmp_path: Path) -> None:
+    import gc
+
+    from electlog.audit.core import _PARENT_GC_THRESHOLD
+
+    before = gc.get_threshold()
+    mine = (1234, 7, 9)
+    assert mine != tuple(_PARENT_GC_THRESHOLD)  # else the test could not see a leak
+    gc.set_threshold(*mine)
+    try:
+        for jobs in (1, 2):
+            run(glog, jobs=jobs)
+            assert gc.get_threshold() == mine
+        bad = tmp_path / "bad.bundle"
+        bad.write_bytes(b"not a bundle at all")
+        with pytest.raises(AuditError):  # raised from inside the audit's gc-tuned section
+            audit(bad, glog.trust, election=False)
+        assert gc.get_threshold() == mine
+        with pytest.raises(UsageError):  # raised before it
+            run(glog, jobs=0)
+        assert gc.get_threshold() == mine
+    finally:
+        gc.set_threshold(*before)

@@ -13,7 +13,13 @@ import pytest
 
 from electlog import codec
 from electlog.checkpoint import NoteSigner
-from electlog.errors import AppendError, BundleError, SignatureError, UsageError
+from electlog.errors import (
+    AppendError,
+    BundleError,
+    BundleErrorReason,
+    SignatureError,
+    UsageError,
+)
 from electlog.events import MAX_ENTRY_SIZE, Author, Entry
 from electlog.keys import SigningKey
 from electlog.log import Log
@@ -124,6 +130,7 @@ def test_reader_yields_entries_offsets_and_checkpoints(tmp_path: Path) -> None:
         assert (reader.entry_count, reader.checkpoint_count) == (300, 3)
         got = list(reader)
         assert [i for i, _, _ in got] == list(range(300))
+        assert reader.entries_offset == got[0][2]  # the first entry record starts there
         assert [d for _, d, _ in got] == [e.data for e in entries]
         for _, d, offset in got:
             assert data[offset : offset + 4] == struct.pack(">I", len(d))
@@ -284,24 +291,40 @@ def test_record_limits_and_counts(tmp_path: Path) -> None:
     entries = _entries(3)
     datas = [e.data for e in entries]
     note = Log(ORIGIN).checkpoint(NoteSigner.generate(ORIGIN, rng_seed=b"\x01" * 32))
+    R = BundleErrorReason
     cases = [
-        (_handmade(ORIGIN, datas, [], count=4), "end of entries after 3"),
-        (_handmade(ORIGIN, datas, [], count=2), "more entries than the 2"),
-        (_handmade(ORIGIN, datas, ["not a checkpoint\n\n— x AAAA\n"]), "does not parse"),
-        (_handmade(ORIGIN, [], [note.replace(ORIGIN, "example.org/x")]), "for log"),
-        (_handmade("example.org/other", [], [note.replace(ORIGIN, "example.org/other")]), None),
+        (_handmade(ORIGIN, datas, [], count=4), "end of entries after 3", R.DAMAGED),
+        (_handmade(ORIGIN, datas, [], count=2), "more entries than the 2", R.DAMAGED),
+        (
+            _handmade(ORIGIN, datas, ["not a checkpoint\n\n— x AAAA\n"]),
+            "does not parse",
+            R.CHECKPOINT_UNPARSABLE,
+        ),
+        (
+            _handmade(ORIGIN, [], [note.replace(ORIGIN, "example.org/x")]),
+            "for log",
+            R.CHECKPOINT_WRONG_ORIGIN,
+        ),
+        (
+            _handmade("example.org/other", [], [note.replace(ORIGIN, "example.org/other")]),
+            None,
+            None,
+        ),
     ]
-    for data, match in cases:
+    for data, match, reason in cases:
         reader = BundleReader(io.BytesIO(data))
         if match is None:
             reader.verify()
             continue
-        with pytest.raises(BundleError, match=match):
+        with pytest.raises(BundleError, match=match) as info:
             reader.verify()
+        assert info.value.reason is reason
+        assert info.value.reason.is_checkpoint_content == (reason is not R.DAMAGED)
     # a checkpoint beyond the bundled entries
     log, _ = _log(5, checkpoint_sizes=(5,))
-    with pytest.raises(BundleError, match="commits to 5 entries"):
+    with pytest.raises(BundleError, match="commits to 5 entries") as info:
         BundleReader(io.BytesIO(_handmade(ORIGIN, datas, [log.checkpoints()[0].note]))).verify()
+    assert info.value.reason is R.CHECKPOINT_BEYOND_ENTRIES
     # an entry longer than MAX_ENTRY_SIZE
     head = BUNDLE_MAGIC + _record(
         codec.encode({"checkpoints": 0, "entries": 1, "origin": ORIGIN, "v": 1})

@@ -512,7 +512,7 @@ def test_backend_selection_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_without_pynacl_falls_back_to_cryptography(monkeypatch: pytest.MonkeyPatch) -> None:
     before = verify_backend()
-    monkeypatch.setattr(ed, "_nacl_state", [None, None])
+    monkeypatch.setattr(ed, "_nacl_sign_open", None)
     monkeypatch.setattr(ed, "_valid_point", None)
     monkeypatch.setattr(ed, "_KEY_CACHE", {})
     try:

@@ -29,9 +29,8 @@ otherwise OpenSSL's X25519 ladder on the equivalent Montgomery curve, see
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Final
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -348,33 +347,19 @@ def available_backends() -> tuple[str, ...]:
     return tuple(name for name in BACKENDS if name != "nacl" or _nacl_open() is not None)
 
 
-_nacl_state: list[Any] = []  # [lib.crypto_sign_open, ffi] once loaded, [None] if unavailable
+_nacl_sign_open: Callable[[bytes, bytes], bytes] | None
+_NaclBadSignature: type[Exception]
+try:  # PyNaCl's public binding of libsodium's crypto_sign_open (the strict verify, rule 5)
+    from nacl.bindings import crypto_sign_open as _nacl_sign_open
+    from nacl.exceptions import BadSignatureError as _NaclBadSignature
+except ImportError:  # pragma: no cover - depends on the optional extra
+    _nacl_sign_open = None
+    _NaclBadSignature = Exception
 
 
-def _nacl_open() -> Any:
-    if not _nacl_state:
-        try:
-            from nacl._sodium import ffi, lib
-
-            _nacl_state.extend([lib.crypto_sign_open, ffi])
-        except (ImportError, AttributeError):
-            _nacl_state.extend([None, None])
-    return _nacl_state[0]
-
-
-_tls = threading.local()
-
-
-def _nacl_buffers(size: int) -> tuple[Any, Any]:
-    """A per-thread output buffer of at least ``size`` bytes and a length cell."""
-    buf = getattr(_tls, "buf", None)
-    if buf is None or _tls.size < size:
-        ffi = _nacl_state[1]
-        cap = max(size, 1 << 17)
-        _tls.buf = buf = ffi.new("unsigned char[]", cap)
-        _tls.size = cap
-        _tls.lenp = ffi.new("unsigned long long *")
-    return buf, _tls.lenp
+def _nacl_open() -> Callable[[bytes, bytes], bytes] | None:
+    """libsodium's ``crypto_sign_open(signed_message, public_key)``, or None without PyNaCl."""
+    return _nacl_sign_open
 
 
 def strict_precheck(pub: bytes, sig: bytes) -> bool:
@@ -409,9 +394,13 @@ def strict_violation(pub: bytes, sig: bytes) -> str | None:
 def nacl_verify_one(pub: bytes, sig: bytes, msg: bytes) -> bool:
     """Rule 5 by libsodium (call :func:`strict_precheck` first)."""
     sign_open = _nacl_open()
-    sm = sig + msg
-    buf, lenp = _nacl_buffers(len(sm))
-    return bool(sign_open(buf, lenp, sm, len(sm), pub) == 0)
+    if sign_open is None:
+        raise ImportError("the 'nacl' Ed25519 backend needs PyNaCl (pip install electlog[fast])")
+    try:
+        sign_open(sig + msg, pub)
+    except _NaclBadSignature:
+        return False
+    return True
 
 
 def openssl_verify_one(key: Ed25519PublicKey, sig: bytes, msg: bytes) -> bool:
@@ -434,8 +423,9 @@ def openssl_key(pub: bytes) -> Ed25519PublicKey:
 
 def _verify_many_nacl(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
     sign_open = _nacl_open()
-    longest = max((len(m) for _, _, m in items), default=0) + 64
-    buf, lenp = _nacl_buffers(longest)
+    if sign_open is None:
+        raise ImportError("the 'nacl' Ed25519 backend needs PyNaCl (pip install electlog[fast])")
+    bad_signature = _NaclBadSignature
     rejected = _REJECTED_R
     order = GROUP_ORDER
     key_ok = is_strict_public_key
@@ -452,8 +442,12 @@ def _verify_many_nacl(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]
         ):
             append(False)
             continue
-        sm = sig + msg
-        append(sign_open(buf, lenp, sm, len(sm), pub) == 0)
+        try:
+            sign_open(sig + msg, pub)
+        except bad_signature:
+            append(False)
+            continue
+        append(True)
     return out
 
 

@@ -11,11 +11,14 @@ carry the byte ``offset`` where the problem was found.
 
 from __future__ import annotations
 
+import enum
+
 __all__ = [
     "AppendError",
     "AuditError",
     "AuthorChainError",
     "BundleError",
+    "BundleErrorReason",
     "CheckpointError",
     "CommitOutcomeUnknownError",
     "ConsistencyProofError",
@@ -229,14 +232,41 @@ class CommitOutcomeUnknownError(StorageError):
     check, so nothing can be appended twice."""
 
 
+class BundleErrorReason(enum.Enum):
+    """Why a bundle was refused (:attr:`BundleError.reason`)."""
+
+    DAMAGED = "damaged"
+    """The file's bytes: unreadable, truncated, a bad record, CRC-32, marker or trailer, a
+    header that does not decode, a count over its limit."""
+    CHECKPOINT_UNPARSABLE = "checkpoint-unparsable"
+    """An intact checkpoint record whose note does not parse as a checkpoint."""
+    CHECKPOINT_WRONG_ORIGIN = "checkpoint-wrong-origin"
+    """An intact checkpoint record for another log than the bundle's."""
+    CHECKPOINT_BEYOND_ENTRIES = "checkpoint-beyond-entries"
+    """An intact checkpoint record that commits to more entries than the bundle holds."""
+
+    @property
+    def is_checkpoint_content(self) -> bool:
+        """True when the records are intact and a checkpoint's contents were refused: an
+        auditor judges such a checkpoint itself (a truncated log, a replayed checkpoint)."""
+        return self is not BundleErrorReason.DAMAGED
+
+
 class BundleError(DecodeError):
-    """A bundle file is truncated or corrupted. ``offset`` is the byte offset of the problem and
-    ``last_good_index`` the index of the last entry read intact (-1 if none)."""
+    """A bundle file is truncated or corrupted, or one of its checkpoints does not fit it.
+    ``offset`` is the byte offset of the problem, ``last_good_index`` the index of the last entry
+    read intact (-1 if none) and ``reason`` a :class:`BundleErrorReason`."""
 
     def __init__(
-        self, message: str, *, offset: int | None = None, last_good_index: int = -1
+        self,
+        message: str,
+        *,
+        offset: int | None = None,
+        last_good_index: int = -1,
+        reason: BundleErrorReason = BundleErrorReason.DAMAGED,
     ) -> None:
         self.last_good_index = last_good_index
+        self.reason = reason
         read = (
             "no entry was read"
             if last_good_index < 0

@@ -7,14 +7,12 @@ signature. Workers (``jobs`` processes) do exactly that for chunks of about
 and runs the checks that need order (author chains, Merkle tree, election rules) as a stream.
 At most ``jobs + 2`` chunks are in flight, so memory does not grow with the log.
 
-Each entry's result is a tuple. For an entry that decodes and verifies::
-
-    (leaf_hash, None, log, type, schema, author, seq, prev, time, body, secrecy)
-
-where ``secrecy`` is ``None`` or the sorted names of the voter-identifying and marks fields that
-appear together at the top level of the body. For an entry that does not::
-
-    (leaf_hash, finding_code, message, evidence)
+Each entry's result is an :data:`EntryResult`: a :class:`VerifiedEntry` for an entry that
+decodes and verifies (its statement's fields, and ``secrecy``: ``None`` or the sorted names of
+the voter-identifying and marks fields that appear together at the top level of the body), or a
+:class:`RejectedEntry` for one that does not (the finding's code, message and evidence). Both
+are named tuples: they cost what a plain tuple costs to build, pickle and unpack, which matters
+on this path (one per entry, sent back from every worker).
 
 The leaf hash is always computed, over the exact bytes, so the replayed Merkle tree covers bad
 entries too.
@@ -32,7 +30,7 @@ import multiprocessing.pool
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final, TypeAlias, TypeVar
+from typing import Any, Final, NamedTuple, TypeAlias, TypeVar
 
 from electlog.errors import ElectlogError, UsageError
 from electlog.events import SIGNATURE_CONTEXT, Entry, entry_leaf_hash
@@ -43,6 +41,8 @@ from . import findings as F
 __all__ = [
     "CHUNK_SIZE",
     "EntryResult",
+    "RejectedEntry",
+    "VerifiedEntry",
     "Verifier",
     "signature_backend",
     "verify_chunk",
@@ -51,8 +51,37 @@ __all__ = [
 CHUNK_SIZE: Final = 2000
 """Entries per chunk sent to a worker."""
 
-EntryResult: TypeAlias = tuple[Any, ...]
-"""One entry's verification result (see the module docstring for the two layouts)."""
+
+class VerifiedEntry(NamedTuple):
+    """An entry that decodes canonically and whose signature verifies: its statement's fields."""
+
+    leaf_hash: bytes
+    log: str
+    type: str
+    schema: int
+    author: bytes
+    seq: int
+    prev: bytes
+    time: int
+    body: dict[str, Any]
+    secrecy: tuple[str, ...] | None
+    """``None``, or the sorted names of the voter-identifying and marks fields that appear
+    together at the top level of ``body`` (the secrecy lint's finding)."""
+
+
+class RejectedEntry(NamedTuple):
+    """An entry that does not decode or whose signature does not verify: the finding to add."""
+
+    leaf_hash: bytes
+    code: str
+    """The finding code (:data:`~electlog.audit.findings.ENTRY_MALFORMED` or
+    :data:`~electlog.audit.findings.ENTRY_SIGNATURE_INVALID`)."""
+    message: str
+    evidence: dict[str, Any]
+
+
+EntryResult: TypeAlias = VerifiedEntry | RejectedEntry
+"""One entry's verification result."""
 
 
 def _field_names_from_schema() -> tuple[frozenset[str], frozenset[str]]:
@@ -93,13 +122,17 @@ def _secrecy(body: dict[str, Any]) -> tuple[str, ...] | None:
 
 def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
     """Decode and verify a chunk of entries (runs in a worker, or inline with one job)."""
-    parsed: list[Entry | EntryResult] = []
+    parsed: list[Entry | RejectedEntry] = []
     triples: list[tuple[bytes, bytes, bytes]] = []
     for data in chunk:
         try:
             entry = Entry.from_bytes(data, verify=False)
         except ElectlogError as exc:
-            parsed.append((entry_leaf_hash(data), F.ENTRY_MALFORMED, str(exc), {"size": len(data)}))
+            parsed.append(
+                RejectedEntry(
+                    entry_leaf_hash(data), F.ENTRY_MALFORMED, str(exc), {"size": len(data)}
+                )
+            )
             continue
         parsed.append(entry)
         triples.append(
@@ -115,7 +148,7 @@ def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
         st = item.statement
         if not next(verdicts):
             append(
-                (
+                RejectedEntry(
                     item.leaf_hash,
                     F.ENTRY_SIGNATURE_INVALID,
                     f"signature of {st.type!r} by author {st.author.hex()[:16]}… seq {st.seq} "
@@ -132,9 +165,8 @@ def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
             continue
         body = st.body
         append(
-            (
+            VerifiedEntry(
                 item.leaf_hash,
-                None,
                 st.log,
                 st.type,
                 st.schema,

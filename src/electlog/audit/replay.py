@@ -48,7 +48,7 @@ from electlog.events import AuthorHead, Statement, chain_break
 
 from . import findings as F
 from .findings import Finding, Severity, finding_info, rule_finding_code
-from .pipeline import EntryResult
+from .pipeline import EntryResult, RejectedEntry
 from .results import (
     BatchSummary,
     CommunityResults,
@@ -310,15 +310,16 @@ class Replay:
         leaves: list[bytes] = []
         times = self.times
         for r in results:
-            leaf = r[0]
+            leaf = r.leaf_hash
             leaves.append(leaf)
             i = index
             index += 1
-            if r[1] is not None:
+            if isinstance(r, RejectedEntry):
                 times.append(_NO_TIME)
-                add(r[1], i, r[2], r[3])
+                add(r.code, i, r.message, r.evidence)
                 continue
-            _, _, log, etype, schema, author, seq, prev, time, body, secrecy = r
+            # a VerifiedEntry, unpacked in its field order (one step instead of ten lookups)
+            _, log, etype, schema, author, seq, prev, time, body, secrecy = r
             times.append(time)
             if log != origin:
                 add(

@@ -375,7 +375,7 @@ class BundleSource(Source):
 
     def chunks(self, size: int) -> Iterator[list[bytes]]:
         chunk: list[bytes] = []
-        end = getattr(self._reader, "_entries_offset", None)
+        end = self._reader.entries_offset
         last = -1
         try:
             for index, data, offset in self._reader:
@@ -405,13 +405,9 @@ class BundleSource(Source):
         if self._failure is None or self._end_of_entries is None:
             return []
         notes, problem = self._lenient_notes(self._end_of_entries)
-        semantic = any(
-            phrase in str(self._failure)
-            for phrase in ("commits to", "is for log", "does not parse")
-        )
         if problem is not None:
             self.notes_problem = problem
-        elif not semantic:
+        elif not self._failure.reason.is_checkpoint_content:
             offset = self._failure.offset
             self.notes_problem = (str(self._failure), offset)
         return notes

@@ -40,6 +40,7 @@ from .._files import fsync_dir
 from ..checkpoint import Checkpoint
 from ..errors import (
     BundleError,
+    BundleErrorReason,
     CheckpointError,
     DecodeError,
     DiskFullError,
@@ -269,9 +270,18 @@ class BundleReader:
 
     # ------------------------------------------------------------------ header
 
-    def _fail(self, message: str, offset: int, last_good: int = -1) -> BundleError:
+    def _fail(
+        self,
+        message: str,
+        offset: int,
+        last_good: int = -1,
+        reason: BundleErrorReason = BundleErrorReason.DAMAGED,
+    ) -> BundleError:
         return BundleError(
-            f"bundle {self._path!r}: {message}", offset=offset, last_good_index=last_good
+            f"bundle {self._path!r}: {message}",
+            offset=offset,
+            last_good_index=last_good,
+            reason=reason,
         )
 
     def _read(self, n: int) -> bytes:
@@ -332,6 +342,12 @@ class BundleReader:
         """Number of checkpoints the header declares."""
         self._entries_offset = offset + 8 + len(payload)
         self._digest_at_entries = digest
+
+    @property
+    def entries_offset(self) -> int:
+        """The byte offset of the first entry record (just after the header record); where the
+        end-of-entries marker is when the bundle holds no entries."""
+        return self._entries_offset
 
     def _record(
         self,
@@ -465,18 +481,25 @@ class BundleReader:
         try:
             cp = Checkpoint.from_text(checkpoint_text(note))
         except (CheckpointError, UsageError) as exc:
-            raise self._fail(f"checkpoint {i} does not parse: {exc}", offset, last) from exc
+            raise self._fail(
+                f"checkpoint {i} does not parse: {exc}",
+                offset,
+                last,
+                BundleErrorReason.CHECKPOINT_UNPARSABLE,
+            ) from exc
         if cp.origin != self.origin:
             raise self._fail(
                 f"checkpoint {i} is for log {cp.origin!r}, the bundle holds {self.origin!r}",
                 offset,
                 last,
+                BundleErrorReason.CHECKPOINT_WRONG_ORIGIN,
             )
         if cp.size > self.entry_count:
             raise self._fail(
                 f"checkpoint {i} commits to {cp.size} entries, the bundle holds {self.entry_count}",
                 offset,
                 last,
+                BundleErrorReason.CHECKPOINT_BEYOND_ENTRIES,
             )
         return StoredCheckpoint(cp.size, note)
 
