@@ -835,3 +835,33 @@ def test_docs_golden_vectors_recreated_from_seeds() -> None:
         quorum=1,
     )
     assert result.witnesses == ((witness.name, timestamp),)
+
+
+def test_malformed_and_unverified_are_told_apart_by_type() -> None:
+    """A note or checkpoint that does not parse raises the Malformed* subclass; one that parses
+    but does not verify raises the plain class (the auditor's checkpoint.malformed vs
+    checkpoint.signature_invalid is decided by this type, not by the message's words)."""
+    import pickle
+
+    from electlog.errors import MalformedCheckpointError, MalformedNoteError
+
+    signer = NoteSigner.generate("example.org/log")
+    good = sign_note("example.org/log\n5\n" + "A" * 43 + "=\n", [signer])
+    with pytest.raises(MalformedNoteError):
+        open_note(b"\xff" + good.encode(), [signer.verifier()])
+    with pytest.raises(MalformedNoteError):
+        open_note(good.replace("\n\n", "\n"), [signer.verifier()])
+    with pytest.raises(NoteError) as unverified:
+        open_note(good, [NoteSigner.generate("example.org/log").verifier()])
+    assert not isinstance(unverified.value, MalformedNoteError)
+    with pytest.raises(MalformedCheckpointError):
+        Checkpoint.from_text("example.org/log\n05\n" + "A" * 43 + "=\n")
+    with pytest.raises(MalformedCheckpointError):
+        verify_checkpoint(good.replace("\n\n", "\n"), signer.verifier())
+    with pytest.raises(CheckpointError) as wrong_key:
+        verify_checkpoint(good, NoteSigner.generate("example.org/log").verifier())
+    assert not isinstance(wrong_key.value, MalformedCheckpointError)
+    # the audit's worker processes send errors through pickle: the subclass survives it
+    for exc in (MalformedNoteError("malformed note: x"), MalformedCheckpointError("x")):
+        again = pickle.loads(pickle.dumps(exc))
+        assert type(again) is type(exc) and str(again) == str(exc)

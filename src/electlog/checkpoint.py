@@ -27,7 +27,13 @@ from collections.abc import Sequence
 
 import attrs
 
-from electlog.errors import CheckpointError, NoteError, UsageError
+from electlog.errors import (
+    CheckpointError,
+    MalformedCheckpointError,
+    MalformedNoteError,
+    NoteError,
+    UsageError,
+)
 from electlog.merkle import MAX_TREE_SIZE
 from electlog.note import (
     _CONTROL_RE,
@@ -229,10 +235,10 @@ class Checkpoint:
         if not isinstance(text, str):
             raise UsageError(f"checkpoint text must be str, not {type(text).__name__}")
         if not text.endswith("\n"):
-            raise CheckpointError("malformed checkpoint: text does not end with a newline")
+            raise MalformedCheckpointError("malformed checkpoint: text does not end with a newline")
         lines = text[:-1].split("\n")
         if len(lines) < 3:
-            raise CheckpointError(
+            raise MalformedCheckpointError(
                 f"malformed checkpoint: {len(lines)} line(s), need origin, size and root"
             )
         labels = ["line 1 (origin)", "line 2 (size)", "line 3 (root)"]
@@ -240,22 +246,22 @@ class Checkpoint:
             label = labels[i] if i < 3 else f"line {i + 1} (extension)"
             problem = _line_problem(line, label)
             if problem is not None:
-                raise CheckpointError(f"malformed checkpoint: {problem}")
+                raise MalformedCheckpointError(f"malformed checkpoint: {problem}")
         origin, size_text, root_text = lines[0], lines[1], lines[2]
         if _DECIMAL_RE.fullmatch(size_text) is None:
-            raise CheckpointError(
+            raise MalformedCheckpointError(
                 f"malformed checkpoint: line 2 (size) {size_text[:40]!r} is not a decimal "
                 "number without sign or leading zeros"
             )
         # the length test keeps int() away from huge digit strings
         if len(size_text) > 19 or int(size_text) > MAX_TREE_SIZE:
-            raise CheckpointError(
+            raise MalformedCheckpointError(
                 f"malformed checkpoint: line 2 (size) {size_text[:40]} exceeds 2**63-1"
             )
         size = int(size_text)
         root = _b64decode_canonical(root_text)
         if root is None or len(root) != 32:
-            raise CheckpointError(
+            raise MalformedCheckpointError(
                 "malformed checkpoint: line 3 (root) is not the padded standard base64 of 32 bytes"
             )
         return cls(origin=origin, size=size, root=root, extensions=tuple(lines[3:]))
@@ -360,7 +366,8 @@ def verify_checkpoint_detailed(
     try:
         opened = open_note(note, [log_verifier, *unique.values()])
     except NoteError as exc:
-        raise CheckpointError(f"checkpoint note rejected: {exc}") from exc
+        kind = MalformedCheckpointError if isinstance(exc, MalformedNoteError) else CheckpointError
+        raise kind(f"checkpoint note rejected: {exc}") from exc
     if not any((s.name, s.key_id) == log_key for s in opened.sigs):
         raise CheckpointError(
             f"checkpoint is not signed by the log key {log_verifier.name}+{log_verifier.key_id:08x}"

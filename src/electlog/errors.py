@@ -36,6 +36,8 @@ __all__ = [
     "KeySetError",
     "LengthLimitError",
     "LogIdMismatchError",
+    "MalformedCheckpointError",
+    "MalformedNoteError",
     "NestingTooDeepError",
     "NonMinimalIntError",
     "NoteError",
@@ -189,8 +191,19 @@ class NoteError(VerificationError):
     """A C2SP signed note is malformed or its signatures do not verify."""
 
 
+class MalformedNoteError(NoteError):
+    """A signed note that does not parse (bad UTF-8, a control character, no blank line, a
+    signature line of the wrong form): its signatures were never looked at."""
+
+
 class CheckpointError(VerificationError):
     """A checkpoint is malformed, or its signatures / witness quorum do not verify."""
+
+
+class MalformedCheckpointError(CheckpointError):
+    """A checkpoint that does not parse: its text breaks the checkpoint grammar, or its note
+    is a :class:`MalformedNoteError` (as opposed to a signature or quorum that does not
+    verify)."""
 
 
 # --------------------------------------------------------------------------- log and storage

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from electlog.errors import KeyFormatError, NoteError, UsageError
+from electlog.errors import KeyFormatError, MalformedNoteError, NoteError, UsageError
 
 __all__ = [
     "ALG_COSIGNATURE_V1",
@@ -477,32 +477,36 @@ def _parse_note(note: object) -> tuple[str, list[_ParsedLine]]:
         try:
             note = bytes(note).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise NoteError(f"malformed note: invalid UTF-8 at byte offset {exc.start}") from exc
+            raise MalformedNoteError(
+                f"malformed note: invalid UTF-8 at byte offset {exc.start}"
+            ) from exc
     if not isinstance(note, str):
         raise UsageError(f"a note must be str or bytes, not {type(note).__name__}")
     try:
         note.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise NoteError(
+        raise MalformedNoteError(
             f"malformed note: lone surrogate (not valid UTF-8) at character offset {exc.start}"
         ) from exc
     bad = _CONTROL_RE.search(note)
     if bad is not None:
-        raise NoteError(
+        raise MalformedNoteError(
             f"malformed note: control character U+{ord(bad.group()):04X} "
             f"at character offset {bad.start()}"
         )
     split = note.rfind("\n\n")
     if split < 0:
-        raise NoteError("malformed note: no blank line separates the text from signatures")
+        raise MalformedNoteError("malformed note: no blank line separates the text from signatures")
     text, block = note[: split + 1], note[split + 2 :]
     if block == "":
-        raise NoteError("malformed note: no signature lines after the blank line")
+        raise MalformedNoteError("malformed note: no signature lines after the blank line")
     if not block.endswith("\n"):
-        raise NoteError("malformed note: the last signature line does not end with a newline")
+        raise MalformedNoteError(
+            "malformed note: the last signature line does not end with a newline"
+        )
     raw_lines = block[:-1].split("\n")
     if len(raw_lines) > MAX_NOTE_SIGNATURES:
-        raise NoteError(
+        raise MalformedNoteError(
             f"malformed note: {len(raw_lines)} signature lines, more than {MAX_NOTE_SIGNATURES}"
         )
     parsed: list[_ParsedLine] = []
@@ -511,16 +515,16 @@ def _parse_note(note: object) -> tuple[str, list[_ParsedLine]]:
         where = f"signature line {number} (character offset {offset})"
         offset += len(line) + 1
         if not line.startswith(_SIG_PREFIX):
-            raise NoteError(f"malformed note: {where} does not start with '— '")
+            raise MalformedNoteError(f"malformed note: {where} does not start with '— '")
         name, _, encoded = line[len(_SIG_PREFIX) :].partition(" ")
         problem = _name_problem(name)
         if problem is not None:
-            raise NoteError(f"malformed note: {where}: {problem}")
+            raise MalformedNoteError(f"malformed note: {where}: {problem}")
         raw = _b64decode_canonical(encoded) if encoded else None
         if raw is None:
-            raise NoteError(f"malformed note: {where}: signature is not canonical base64")
+            raise MalformedNoteError(f"malformed note: {where}: signature is not canonical base64")
         if len(raw) < 5:
-            raise NoteError(f"malformed note: {where}: signature shorter than 5 bytes")
+            raise MalformedNoteError(f"malformed note: {where}: signature shorter than 5 bytes")
         sig = NoteSignature(
             name=name, key_id=int.from_bytes(raw[:4], "big"), signature_bytes=raw[4:]
         )

@@ -41,6 +41,7 @@ from electlog.errors import (
     CheckpointError,
     ConsistencyProofError,
     ElectlogError,
+    MalformedCheckpointError,
     RuleViolation,
     UsageError,
 )
@@ -553,7 +554,7 @@ class Replay:
             except (CheckpointError, UsageError) as exc:
                 code = (
                     F.CHECKPOINT_MALFORMED
-                    if "malformed" in str(exc)
+                    if isinstance(exc, MalformedCheckpointError)
                     else F.CHECKPOINT_SIGNATURE_INVALID
                 )
                 add(code, None, f"checkpoint {position}: {exc}", where)
