@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import re
 import shutil
 import signal
@@ -39,7 +38,7 @@ from electlog.events import AuthorHead, Entry, chain_break
 from electlog.net import LOG_OPENAPI, LogService, Witness, log_app
 from electlog.store import TilesReader, open_store
 from electlog.store.tiles import TILE_HEIGHT, TILE_WIDTH, entries_path, tile_path
-from test_witness_service import ROOT, START_TIMEOUT, WitnessProcess
+from test_witness_service import WitnessProcess, outputs, spawn_until_ready
 
 ORIGIN = "district-7.example/served"
 WAIT = 60.0  # the longest any loop here waits for the service
@@ -98,29 +97,11 @@ class ServeProcess:
         ]
         for w in self.witnesses:
             args += ["--witness", w.url, w.verifier.vkey]
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])]
-        )
-        out = open(self.directory / f"output-{self.runs}.txt", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-        out.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not ready.exists():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"serve exited {self.proc.returncode}: {self.output()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"serve did not start: {self.output()}")
-            time.sleep(0.02)
-        self.url = ready.read_text(encoding="utf-8").strip()
+        self.proc, self.url = spawn_until_ready(args, self.directory, self.runs, "serve")
         return self.url
 
     def output(self) -> str:
-        return "".join(
-            p.read_text(encoding="utf-8", errors="replace")
-            for p in sorted(self.directory.glob("output-*.txt"))
-        )
+        return outputs(self.directory)
 
     def stop(self) -> int | None:
         """SIGTERM, then wait (SIGKILL after 30 s); the exit status."""

@@ -36,6 +36,39 @@ ORIGIN = "district-7.example/witnessed"
 START_TIMEOUT = 30.0
 
 
+def outputs(directory: Path) -> str:
+    """Everything the child processes started in ``directory`` printed, run by run."""
+    return "".join(
+        p.read_text(encoding="utf-8", errors="replace")
+        for p in sorted(directory.glob("output-*.txt"))
+    )
+
+
+def spawn_until_ready(
+    args: list[str], directory: Path, run: int, what: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``args`` (an ``electlog`` command given ``--ready-file directory/ready``) with this
+    checkout's sources first on the path, its output in ``directory/output-<run>.txt``; wait
+    (bounded) for the ready file and return the process and the URL it wrote. A child that
+    exits first, or does not get ready in time (it is then SIGKILLed), fails the test."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
+    ready = directory / "ready"
+    out = open(directory / f"output-{run}.txt", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+    out.close()
+    deadline = time.monotonic() + START_TIMEOUT
+    while not ready.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited {proc.returncode}: {outputs(directory)}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait(timeout=30)
+            raise AssertionError(f"{what} did not start: {outputs(directory)}")
+        time.sleep(0.02)
+    return proc, ready.read_text(encoding="utf-8").strip()
+
+
 class WitnessProcess:
     """One ``electlog witness`` child process."""
 
@@ -87,29 +120,11 @@ class WitnessProcess:
         ]
         for origin, vkey in self.logs:
             args += ["--log", origin, vkey]
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])]
-        )
-        out = open(self.directory / f"output-{self.runs}.txt", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-        out.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not ready.exists():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"witness exited {self.proc.returncode}: {self.output()}")
-            if time.monotonic() > deadline:
-                self.kill()
-                raise AssertionError(f"witness did not start: {self.output()}")
-            time.sleep(0.02)
-        self.url = ready.read_text(encoding="utf-8").strip()
+        self.proc, self.url = spawn_until_ready(args, self.directory, self.runs, "witness")
         return self.url
 
     def output(self) -> str:
-        return "".join(
-            p.read_text(encoding="utf-8", errors="replace")
-            for p in sorted(self.directory.glob("output-*.txt"))
-        )
+        return outputs(self.directory)
 
     def kill(self) -> None:
         """SIGKILL: no chance to clean up."""
