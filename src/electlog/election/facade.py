@@ -32,6 +32,16 @@ def log_events(log: Log) -> Iterator[tuple[EventContext, ElectionEvent]]:
         yield _context(index, entry), _decode(index, entry)
 
 
+def _check(state: ElectionState, ctx: EventContext, event: ElectionEvent, item: int) -> None:
+    """Check batch item ``item``'s event against ``state``; a refusal names the item."""
+    try:
+        state.check(ctx, event)
+    except RuleViolation as exc:
+        raise RuleViolation(
+            exc.code, f"batch item {item}: {exc.message}", ids=exc.ids, item=item
+        ) from exc
+
+
 def _context(index: int, entry: Entry) -> EventContext:
     st = entry.statement
     return EventContext(index=index, time=st.time, signer=st.author, leaf_hash=entry.leaf_hash)
@@ -172,12 +182,7 @@ class Election:
                 ctx = EventContext(
                     index=base + i, time=time, signer=author.key_id, leaf_hash=entry.leaf_hash
                 )
-                try:
-                    state.check(ctx, event)
-                except RuleViolation as exc:
-                    raise RuleViolation(
-                        exc.code, f"batch item {i}: {exc.message}", ids=exc.ids, item=i
-                    ) from exc
+                _check(state, ctx, event, i)
                 touched = True
                 state.apply(ctx, event)
                 entries.append(entry)
@@ -212,12 +217,7 @@ class Election:
                 except EntryError as exc:
                     raise EntryError(f"batch item {i}: {exc}") from exc
                 ctx = _context(base + i, entry)
-                try:
-                    state.check(ctx, event)
-                except RuleViolation as exc:
-                    raise RuleViolation(
-                        exc.code, f"batch item {i}: {exc.message}", ids=exc.ids, item=i
-                    ) from exc
+                _check(state, ctx, event, i)
                 touched = True
                 state.apply(ctx, event)
             return self._log.append_many(batch)
