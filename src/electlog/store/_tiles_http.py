@@ -17,11 +17,11 @@ naming the URL; no httpx exception escapes.
 from __future__ import annotations
 
 import time
-import urllib.parse
 from typing import Final
 
 import httpx
 
+from .._urls import http_url_problem
 from ..errors import TilesUnavailableError, UsageError
 from .tiles import TilesFetcher
 
@@ -53,13 +53,9 @@ class HttpFetcher(TilesFetcher):
         max_redirects: int = 3,
         transport: object | None = None,
     ) -> None:
-        if not isinstance(url, str):
-            raise UsageError(f"a tiles URL is a string, not {url!r}")
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UsageError(f"tiles URL {url!r} must be an http:// or https:// URL with a host")
-        if parts.query or parts.fragment or "@" in parts.netloc:
-            raise UsageError(f"tiles URL {url!r} must not carry a query, a fragment or credentials")
+        problem = http_url_problem(url)  # the rules of witness URLs in trust files, too
+        if problem is not None:
+            raise UsageError(f"tiles URL {url!r} {problem}")
         for name, value in (("timeout", timeout), ("file_deadline", file_deadline)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise UsageError(f"{name} must be a positive number of seconds, not {value!r}")
