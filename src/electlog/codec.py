@@ -206,53 +206,63 @@ def _norm(obj: object, depth: int, max_depth: int) -> object:
         if _INT_MIN <= cast(int, obj) <= _INT_MAX:
             return obj
         raise _Refused(f"integer {obj} is outside [-2**63, 2**64-1]")
-    if t is dict or t is list or t is tuple:
-        pass
-    elif t is float:
-        raise _Refused("float values are not allowed")
-    elif isinstance(obj, bytearray | memoryview):
-        return bytes(obj) if isinstance(obj, bytearray) else obj.tobytes()
-    elif isinstance(obj, int):  # int subclasses such as IntEnum (bool was handled above)
-        return _norm(int(obj), depth, max_depth)
-    elif isinstance(obj, str):
-        return str(obj)
-    elif isinstance(obj, bytes):
-        return bytes(obj)
-    elif not isinstance(obj, dict | list | tuple):
-        raise _Refused(f"type {t.__name__} cannot be encoded")
-
+    if not (t is dict or t is list or t is tuple):
+        return _norm_other(obj, depth, max_depth)
     if depth >= max_depth:
         raise _Refused(f"nesting deeper than max_depth {max_depth}")
-    inner = depth + 1
     if isinstance(obj, dict):
-        src: dict[Any, Any] = obj
-        try:
-            keys = sorted(src)
-        except TypeError:  # keys of mixed, incomparable types
-            keys = list(src)
-        for k in keys:
-            if type(k) is not str:
-                src = _str_keys(src)
-                keys = sorted(src)
-                break
-        # Python orders str by code point, which is exactly the UTF-8 byte order.
-        out: dict[str, object] = {}
-        for k in keys:
-            try:
-                out[k] = _norm(src[k], inner, max_depth)
-            except _Refused as exc:
-                exc.path.append(k)
-                raise
-        return out
+        return _norm_map(obj, depth + 1, max_depth)
     items: list[object] = []
     append = items.append
     try:
         for v in cast("list[object]", obj):
-            append(_norm(v, inner, max_depth))
+            append(_norm(v, depth + 1, max_depth))
     except _Refused as exc:
         exc.path.append(len(items))  # the failing element is the one not yet appended
         raise
     return items
+
+
+def _norm_other(obj: object, depth: int, max_depth: int) -> object:
+    """:func:`_norm` of a value whose type is not exactly a plain one: a float (refused), a
+    bytes-like, a subclass of ``int``/``str``/``bytes``/``dict``/``list``/``tuple``."""
+    if type(obj) is float:
+        raise _Refused("float values are not allowed")
+    if isinstance(obj, bytearray | memoryview):
+        return bytes(obj) if isinstance(obj, bytearray) else obj.tobytes()
+    if isinstance(obj, int):  # int subclasses such as IntEnum (bool was handled above)
+        return _norm(int(obj), depth, max_depth)
+    if isinstance(obj, str):
+        return str(obj)
+    if isinstance(obj, bytes):
+        return bytes(obj)
+    if isinstance(obj, dict):
+        return _norm(dict(obj), depth, max_depth)
+    if isinstance(obj, list | tuple):
+        return _norm(list(obj), depth, max_depth)
+    raise _Refused(f"type {type(obj).__name__} cannot be encoded")
+
+
+def _norm_map(src: dict[Any, Any], inner: int, max_depth: int) -> dict[str, object]:
+    """:func:`_norm` of a map's entries (depth already counted), keys in UTF-8 byte order."""
+    try:
+        keys = sorted(src)
+    except TypeError:  # keys of mixed, incomparable types
+        keys = list(src)
+    for k in keys:
+        if type(k) is not str:
+            src = _str_keys(src)
+            keys = sorted(src)
+            break
+    # Python orders str by code point, which is exactly the UTF-8 byte order.
+    out: dict[str, object] = {}
+    for k in keys:
+        try:
+            out[k] = _norm(src[k], inner, max_depth)
+        except _Refused as exc:
+            exc.path.append(k)
+            raise
+    return out
 
 
 def _bad_text(obj: object, path: list[str | int]) -> tuple[list[str | int], str] | None:
@@ -436,6 +446,10 @@ class _Strict:
             return False, pos + 1
         if b == 0xC3:
             return True, pos + 1
+        return self.sized(pos, b, depth)
+
+    def sized(self, pos: int, b: int, depth: int) -> tuple[object, int]:
+        """A value whose type byte is followed by a length or integer field (0xc1..0xdf)."""
         if b == 0xC1:
             raise UnexpectedTypeError("reserved type byte 0xc1", offset=pos)
         if b in (0xCA, 0xCB):
@@ -447,26 +461,8 @@ class _Strict:
         width = _WIDTH[b]
         field = self.header(pos, b)
         after = pos + 1 + width
-        if 0xCC <= b <= 0xCF:
-            if field < _UINT_MIN[width]:
-                raise NonMinimalIntError(
-                    f"integer {field} encoded as {_NAME[b]} has a shorter form", offset=pos
-                )
-            return field, after
-        if 0xD0 <= b <= 0xD3:
-            bits = 8 * width
-            signed = field - (1 << bits) if field >> (bits - 1) else field
-            if signed >= 0:
-                raise NonMinimalIntError(
-                    f"non-negative integer {signed} encoded as {_NAME[b]}; "
-                    "it must use positive fixint or the uint family",
-                    offset=pos,
-                )
-            if signed > _INT_MAX_NEG[width]:
-                raise NonMinimalIntError(
-                    f"integer {signed} encoded as {_NAME[b]} has a shorter form", offset=pos
-                )
-            return signed, after
+        if 0xCC <= b <= 0xD3:
+            return self.integer(pos, b, width, field), after
         if b <= 0xC6:
             if field < _BIN_MIN[width]:
                 raise NonMinimalIntError(
@@ -488,6 +484,28 @@ class _Strict:
         if b <= 0xDD:
             return self.array(pos, field, after, depth)
         return self.map(pos, field, after, depth)
+
+    def integer(self, pos: int, b: int, width: int, field: int) -> int:
+        """The uint (0xcc..0xcf) or int (0xd0..0xd3) whose field was read, checked minimal."""
+        if b <= 0xCF:
+            if field < _UINT_MIN[width]:
+                raise NonMinimalIntError(
+                    f"integer {field} encoded as {_NAME[b]} has a shorter form", offset=pos
+                )
+            return field
+        bits = 8 * width
+        signed = field - (1 << bits) if field >> (bits - 1) else field
+        if signed >= 0:
+            raise NonMinimalIntError(
+                f"non-negative integer {signed} encoded as {_NAME[b]}; "
+                "it must use positive fixint or the uint family",
+                offset=pos,
+            )
+        if signed > _INT_MAX_NEG[width]:
+            raise NonMinimalIntError(
+                f"integer {signed} encoded as {_NAME[b]} has a shorter form", offset=pos
+            )
+        return signed
 
     def payload_end(self, pos: int, start: int, length: int, name: str) -> int:
         remaining = self.n - start
