@@ -428,6 +428,13 @@ class BundleReader:
                 yield index, data, offset
             last = index
             offset += length + 8
+        self._finish(offset, last, digest)
+
+    def _finish(self, offset: int, last: int, digest: hashlib._Hash) -> None:
+        """Read and check what follows the entries (at ``offset``; ``last`` is the last entry
+        read intact): the end marker, the checkpoints, the SHA-256 trailer (``digest`` has hashed
+        every byte before it) and the end of the file."""
+        read = self._f.read
         end = read(4)
         if end != _END:
             if len(end) < 4:
