@@ -507,6 +507,14 @@ class RoundTally:
         :class:`~electlog.errors.UsageError` only when ``marks`` is not a mapping of post ids to
         :class:`PostMarks` (a programming error); the tally is then unchanged.
         """
+        good, bad, unknown = self._classify(marks)
+        return self._count(good, bad, unknown)
+
+    def _classify(
+        self, marks: Mapping[str, PostMarks]
+    ) -> tuple[list[tuple[_PostAcc, PostMarks]], list[tuple[_PostAcc, bool]], bool]:
+        """Phase 1 of :meth:`add`: each post's marks valid (``good``) or void (``bad``, with
+        whether it was an overvote), and whether a post is unknown. Changes nothing."""
         accs = self._accs
         good: list[tuple[_PostAcc, PostMarks]] = []
         bad: list[tuple[_PostAcc, bool]] = []  # (post, overvote?)
@@ -549,7 +557,14 @@ class RoundTally:
             raise UsageError(
                 f"ballot {self._returned}: marks must map post ids to PostMarks ({exc})"
             ) from exc
+        return good, bad, unknown
 
+    def _count(
+        self,
+        good: list[tuple[_PostAcc, PostMarks]],
+        bad: list[tuple[_PostAcc, bool]],
+        unknown: bool,
+    ) -> BallotClass:
         # Phase 2: nothing below can fail, so a ballot is counted completely or not at all.
         self._returned += 1
         if unknown:
@@ -584,6 +599,38 @@ class RoundTally:
         self._blank += 1
         return _BLANK
 
+    def _threshold(self) -> tuple[Fraction, int]:
+        """The share of ballots cast a winner needs, and the votes that makes."""
+        cast = self._returned
+        share = self._rules.supplementary_min if self._supplementary else self._rules.majority
+        if self._revote:
+            return share, 1  # the most votes win: the tied already met their round's threshold
+        if self._supplementary:
+            return share, max(1, -(-cast * share.numerator // share.denominator))
+        return share, cast * share.numerator // share.denominator + 1
+
+    def _round_void(self, *, registered: int, issued: int) -> tuple[str | None, str]:
+        """Why the whole round is void (a ``VOID_*`` reason and its detail), or ``(None, "")``."""
+        cast = self._returned
+        turnout_min = self._rules.turnout_min
+        if cast > issued:
+            return VOID_RETURNED_EXCEEDS_ISSUED, f"{cast} ballots returned > {issued} issued"
+        if cast * turnout_min.denominator <= registered * turnout_min.numerator:
+            return VOID_TURNOUT, (
+                f"{cast} ballots cast not > {turnout_min} of {registered} registered"
+            )
+        return None, ""
+
+    def _higher_votes(self, rank: int, raw: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+        """On a combined ballot, each person's for-votes on the posts ranked above ``rank``."""
+        higher: dict[str, int] = {}
+        for other in self._posts:
+            if other.rank < rank:
+                for person, n in raw[other.post].items():
+                    if n:
+                        higher[person] = higher.get(person, 0) + n
+        return higher
+
     def result(self, *, registered: int, issued: int) -> RoundResult:
         """Decide the round from the ballots added so far.
 
@@ -595,24 +642,8 @@ class RoundTally:
                 raise UsageError(f"{name} must be an int >= 0, got {value!r}")
         rules = self._rules
         cast = self._returned
-        share = rules.supplementary_min if self._supplementary else rules.majority
-        if self._revote:
-            min_votes = 1  # the most votes win: the tied already met their round's threshold
-        elif self._supplementary:
-            min_votes = max(1, -(-cast * share.numerator // share.denominator))
-        else:
-            min_votes = cast * share.numerator // share.denominator + 1
-
-        void_reason: str | None = None
-        void_detail = ""
-        if cast > issued:
-            void_reason = VOID_RETURNED_EXCEEDS_ISSUED
-            void_detail = f"{cast} ballots returned > {issued} issued"
-        elif cast * rules.turnout_min.denominator <= registered * rules.turnout_min.numerator:
-            void_reason = VOID_TURNOUT
-            void_detail = (
-                f"{cast} ballots cast not > {rules.turnout_min} of {registered} registered"
-            )
+        share, min_votes = self._threshold()
+        void_reason, void_detail = self._round_void(registered=registered, issued=issued)
 
         # raw for-votes per post (listed candidates first, in list order, then write-ins)
         raw: dict[str, dict[str, int]] = {}
@@ -641,13 +672,7 @@ class RoundTally:
                     continue
                 acc = self._accs[spec.post]
                 votes = raw[spec.post]
-                higher: dict[str, int] = {}
-                if rules.combined_ballot:
-                    for other in self._posts:
-                        if other.rank < rank:
-                            for person, n in raw[other.post].items():
-                                if n:
-                                    higher[person] = higher.get(person, 0) + n
+                higher = self._higher_votes(rank, raw) if rules.combined_ballot else {}
                 counts = dict(votes)
                 for person in sorted(higher):
                     counts[person] = counts.get(person, 0) + higher[person]
@@ -684,6 +709,17 @@ class RoundTally:
         )
 
 
+def _votes_text(
+    person: str, *, votes: Mapping[str, int], counts: Mapping[str, int], higher: Mapping[str, int]
+) -> str:
+    """A person's count in a reason: with its parts when higher posts' votes were added."""
+    n = counts[person]
+    extra = higher.get(person, 0)
+    if extra:
+        return f"{n} votes ({votes.get(person, 0)} for this post + {extra} for higher posts)"
+    return f"{n} votes"
+
+
 @attrs.frozen(kw_only=True)
 class _Decider:
     """Winner determination and reason wording for one round."""
@@ -708,6 +744,26 @@ class _Decider:
         op = "<" if self.supplementary else "not >"
         return f"{op} {self.share} of {self.cast} ballots cast ({self.min_votes} needed)"
 
+    def _seat_lines(
+        self, seats: int, elected: list[str], tied: list[str], counts: Mapping[str, int]
+    ) -> list[str]:
+        """One line per seat of a post decided in a valid round: who holds it, or why not."""
+        lines = [f"seat {k}: {p} ({counts[p]} votes)" for k, p in enumerate(elected, start=1)]
+        if tied:
+            lines.extend(
+                f"seat {k}: open, tie at cut-off among {', '.join(tied)} "
+                f"({counts[tied[0]]} votes): re-vote"
+                for k in range(len(elected) + 1, seats + 1)
+            )
+        else:
+            what = "supplementary round (另行选举)" if not self.supplementary else "not filled"
+            lines.extend(
+                f"seat {k}: unfilled, only {len(elected)} person(s) reached "
+                f"{self.min_votes} votes: {what}"
+                for k in range(len(elected) + 1, seats + 1)
+            )
+        return lines
+
     def post(
         self,
         *,
@@ -725,13 +781,7 @@ class _Decider:
         reasons: dict[str, str] = {}
 
         def votes_text(person: str) -> str:
-            n = counts[person]
-            extra = higher.get(person, 0)
-            if extra:
-                return (
-                    f"{n} votes ({votes.get(person, 0)} for this post + {extra} for higher posts)"
-                )
-            return f"{n} votes"
+            return _votes_text(person, votes=votes, counts=counts, higher=higher)
 
         elected: list[str] = []
         tied: list[str] = []
@@ -796,21 +846,7 @@ class _Decider:
                     reasons[person] = f"not elected: {votes_text(person)} {self._below_text()}"
             if not tied:
                 unfilled = seats - len(elected)
-            for k, person in enumerate(elected, start=1):
-                seat_reasons.append(f"seat {k}: {person} ({counts[person]} votes)")
-            if tied:
-                seat_reasons.extend(
-                    f"seat {k}: open, tie at cut-off among {', '.join(tied)} "
-                    f"({counts[tied[0]]} votes): re-vote"
-                    for k in range(len(elected) + 1, seats + 1)
-                )
-            else:
-                what = "supplementary round (另行选举)" if not self.supplementary else "not filled"
-                seat_reasons.extend(
-                    f"seat {k}: unfilled, only {len(elected)} person(s) reached "
-                    f"{self.min_votes} votes: {what}"
-                    for k in range(len(elected) + 1, seats + 1)
-                )
+            seat_reasons = self._seat_lines(seats, elected, tied, counts)
         return PostResult(
             post=spec.post,
             seats=seats,
@@ -963,6 +999,32 @@ def _get(mapping: object, key: str) -> object:
     return None
 
 
+def _compare_map(pid: str, key: str, my_map: object, their_map: object) -> list[Discrepancy]:
+    """The discrepancies of one per-person map (``votes``, ``against``, ``counts``) of a post."""
+    assert isinstance(my_map, dict)
+    if not isinstance(their_map, Mapping):
+        return [
+            Discrepancy(post=pid, field=key, candidate=None, declared=their_map, recomputed=my_map)
+        ]
+    out: list[Discrepancy] = []
+    names = set(my_map) | {k for k in their_map if isinstance(k, str)}
+    for name in sorted(names):
+        got = their_map.get(name)
+        want = my_map.get(name)
+        if not _same(got, want):
+            out.append(
+                Discrepancy(post=pid, field=key, candidate=name, declared=got, recomputed=want)
+            )
+    out.extend(
+        Discrepancy(
+            post=pid, field=key, candidate=repr(odd), declared=their_map[odd], recomputed=None
+        )
+        for odd in their_map
+        if not isinstance(odd, str)
+    )
+    return out
+
+
 def compare_declared(declared: Mapping[str, object], recomputed: RoundResult) -> list[Discrepancy]:
     """Every difference between a declared result dict and a recomputed :class:`RoundResult`.
 
@@ -1021,37 +1083,7 @@ def compare_declared(declared: Mapping[str, object], recomputed: RoundResult) ->
                     )
                 )
         for key in _POST_MAPS:
-            my_map = ours[key]
-            assert isinstance(my_map, dict)
-            their_map = theirs.get(key)
-            if not isinstance(their_map, Mapping):
-                out.append(
-                    Discrepancy(
-                        post=pid, field=key, candidate=None, declared=their_map, recomputed=my_map
-                    )
-                )
-                continue
-            names = set(my_map) | {k for k in their_map if isinstance(k, str)}
-            for name in sorted(names):
-                got = their_map.get(name)
-                want = my_map.get(name)
-                if not _same(got, want):
-                    out.append(
-                        Discrepancy(
-                            post=pid, field=key, candidate=name, declared=got, recomputed=want
-                        )
-                    )
-            for odd in their_map:
-                if not isinstance(odd, str):
-                    out.append(
-                        Discrepancy(
-                            post=pid,
-                            field=key,
-                            candidate=repr(odd),
-                            declared=their_map[odd],
-                            recomputed=None,
-                        )
-                    )
+            out.extend(_compare_map(pid, key, ours[key], theirs.get(key)))
     extra = sorted(
         repr(k) if not isinstance(k, str) else k for k in their_posts if k not in recomputed.posts
     )
