@@ -26,15 +26,11 @@ from __future__ import annotations
 import abc
 import errno
 import os
-import re
-import struct
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from hashlib import sha256
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
-
-import attrs
+from typing import Final
 
 from .. import merkle
 from .._files import NotASmallFileError, read_regular_fd
@@ -44,7 +40,6 @@ from ..errors import (
     ElectlogError,
     EntryError,
     ReadOnlyStoreError,
-    StorageError,
     TilesError,
     TilesUnavailableError,
     UsageError,
@@ -52,9 +47,19 @@ from ..errors import (
 from ..events import AuthorHead, Entry
 from ..store._integrity import checkpoint_text
 from ..store.base import Store, StoredCheckpoint, StoreTx
-
-if TYPE_CHECKING:
-    from ..log import Log
+from ._tiles_export import TilesInfo, export_tiles
+from ._tiles_layout import (
+    MAX_TILES_ENTRY_SIZE,
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    _partial_paths,
+    _split_bundle,
+    bundle_bytes,
+    entries_path,
+    parse_tile_path,
+    tile_bytes,
+    tile_path,
+)
 
 __all__ = [
     "MAX_TILES_ENTRY_SIZE",
@@ -73,39 +78,9 @@ __all__ = [
     "tile_path",
 ]
 
-TILE_HEIGHT: Final = 8
-"""Levels of the Merkle tree one tile spans (fixed by tlog-tiles)."""
-
-TILE_WIDTH: Final = 1 << TILE_HEIGHT
-"""Hashes in a full tile, and entries in a full entry bundle (256)."""
-
-MAX_TILES_ENTRY_SIZE: Final = 0xFFFF
-"""Largest entry an entry bundle can carry (its length prefix is a big-endian uint16)."""
-
-_U16: Final = struct.Struct(">H")
 _MAX_CHECKPOINT_FILE: Final = 1 << 20
 _MAX_BUNDLE_FILE: Final = TILE_WIDTH * (2 + MAX_TILES_ENTRY_SIZE)
 _TILE_CACHE: Final = 1024
-_TILE_RE: Final = re.compile(r"tile/(entries|[0-9]+)/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([0-9]+))?")
-_TMP_RE: Final = re.compile(r"\..+\.tmp-([0-9]+)")
-
-
-def parse_tile_path(rel: str) -> tuple[int | None, int, int] | None:
-    """``(level, index, width)`` of a tlog-tiles path such as ``tile/1/x001/234.p/5`` (level
-    None for an entry bundle), or None if ``rel`` is not the canonical path of a tile. Shared
-    by the reader and the log service (``electlog serve``)."""
-    m = _TILE_RE.fullmatch(rel)
-    if m is None:
-        return None
-    index = int(m.group(2).replace("x", "").replace("/", ""))
-    width = int(m.group(3)) if m.group(3) is not None else TILE_WIDTH
-    try:
-        if m.group(1) == "entries":
-            return (None, index, width) if entries_path(index, width) == rel else None
-        level = int(m.group(1))
-        return (level, index, width) if tile_path(level, index, width) == rel else None
-    except UsageError:
-        return None
 
 
 def _read_regular(directory: Path, rel: str, limit: int) -> bytes:
@@ -147,326 +122,6 @@ def _read_regular(directory: Path, rel: str, limit: int) -> bytes:
             raise TilesError(f"{directory / rel} {exc}") from exc
     finally:
         os.close(fd)
-
-
-def _shape_problem(rel: str, data: bytes) -> str | None:
-    """Why ``data`` cannot be the tile or entry bundle at ``rel`` (wrong length, a bundle that
-    does not parse into its width of entries), or None."""
-    parsed = parse_tile_path(rel)
-    if parsed is None:
-        return None
-    level, _, width = parsed
-    if level is not None:
-        return None if len(data) == 32 * width else f"is {len(data)} bytes, expected {32 * width}"
-    try:
-        return None if len(_split_bundle(data, rel)) == width else "holds the wrong entry count"
-    except TilesError as exc:
-        return str(exc)
-
-
-def _split_bundle(data: bytes, where: object) -> list[bytes]:
-    entries: list[bytes] = []
-    pos = 0
-    while pos < len(data):
-        if pos + 2 > len(data):
-            raise TilesError(f"{where}: truncated length at byte {pos}")
-        (length,) = _U16.unpack_from(data, pos)
-        if pos + 2 + length > len(data):
-            raise TilesError(f"{where}: entry at byte {pos} is cut short")
-        entries.append(data[pos + 2 : pos + 2 + length])
-        pos += 2 + length
-    return entries
-
-
-def _encode_index(n: int) -> str:
-    """``<N>`` of a tile path: zero-padded 3-digit groups, all but the last prefixed ``x``."""
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise UsageError(f"tile index {n!r} must be a non-negative integer")
-    text = f"{n % 1000:03d}"
-    n //= 1000
-    while n:
-        text = f"x{n % 1000:03d}/{text}"
-        n //= 1000
-    return text
-
-
-def _suffix(width: int) -> str:
-    if width == TILE_WIDTH:
-        return ""
-    if not isinstance(width, int) or not 1 <= width < TILE_WIDTH:
-        raise UsageError(f"tile width {width!r} must be 1..256")
-    return f".p/{width}"
-
-
-def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
-    """The tlog-tiles path of hash tile ``index`` at ``level`` (``tile/<L>/<N>[.p/<W>]``)."""
-    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 63:
-        raise UsageError(f"tile level {level!r} must be 0..63")
-    return f"tile/{level}/{_encode_index(index)}{_suffix(width)}"
-
-
-def entries_path(index: int, width: int = TILE_WIDTH) -> str:
-    """The tlog-tiles path of entry bundle ``index`` (``tile/entries/<N>[.p/<W>]``)."""
-    return f"tile/entries/{_encode_index(index)}{_suffix(width)}"
-
-
-@attrs.frozen(kw_only=True)
-class TilesInfo:
-    """What :func:`export_tiles` wrote."""
-
-    directory: Path
-    origin: str
-    size: int
-    root: bytes
-    tiles: int
-    entry_bundles: int
-    unchanged: int
-
-
-# --------------------------------------------------------------------------- export
-
-
-def _source_store(source: Store | Log) -> Store:
-    if isinstance(source, Store):
-        return source
-    store = getattr(source, "store", None)
-    if isinstance(store, Store):
-        return store
-    raise UsageError("export_tiles needs a Store or a Log")
-
-
-def _parse_note(note: str, what: str) -> Checkpoint:
-    if not isinstance(note, str):
-        raise UsageError(f"{what} must be a signed note (str)")
-    try:
-        return Checkpoint.from_text(checkpoint_text(note))
-    except CheckpointError as exc:
-        raise CheckpointError(f"{what} does not parse: {exc}") from exc
-
-
-class _Writer:
-    """Writes files durably: each to a temporary name, fsynced, renamed into place; the
-    directories it wrote into are fsynced by :meth:`sync_dirs` (before the checkpoint)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.written = 0
-        self.unchanged = 0
-        self.replaced = 0
-        self._dirs: set[Path] = set()
-
-    def clean_leftovers(self) -> int:
-        """Remove the temporary files of exports that were killed (their process is gone)."""
-        removed = 0
-        if not self.directory.is_dir():
-            return 0
-        for root, _dirs, files in os.walk(self.directory):
-            for name in files:
-                m = _TMP_RE.fullmatch(name)
-                if m is None or _process_alive(int(m.group(1))):
-                    continue
-                try:
-                    os.unlink(os.path.join(root, name))
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    where = os.path.join(root, name)
-                    raise StorageError(f"removing {where} failed: {exc}") from exc
-                self._dirs.add(Path(root))
-                removed += 1
-        return removed
-
-    def put(self, rel: str, data: bytes, *, immutable: bool = True) -> None:
-        path = self.directory / rel
-        try:
-            if immutable and path.is_file():
-                old = path.read_bytes()
-                if old == data:
-                    self.unchanged += 1
-                    return
-                if _shape_problem(rel, old) is None:
-                    raise TilesError(
-                        f"{path} already exists with other contents; tiles are immutable "
-                        "(is this directory another log's export?)"
-                    )
-                self.replaced += 1  # not a tile at all (cut short by a crash): rewrite it
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-            self._dirs.add(path.parent)
-        except OSError as exc:
-            raise StorageError(f"writing {path} failed: {exc}") from exc
-        self.written += 1
-
-    def sync_dirs(self) -> None:
-        """fsync every directory written into, and their parents up to the export root."""
-        todo: set[Path] = set()
-        for written in self._dirs:
-            d = written
-            while True:
-                todo.add(d)
-                if d == self.directory or self.directory not in d.parents:
-                    break
-                d = d.parent
-        for d in sorted(todo, key=lambda p: len(p.parts), reverse=True):
-            try:
-                fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
-            except OSError as exc:
-                raise StorageError(f"opening {d} to fsync it failed: {exc}") from exc
-            try:
-                os.fsync(fd)
-            except OSError as exc:
-                raise StorageError(f"fsync of {d} failed: {exc}") from exc
-            finally:
-                os.close(fd)
-        self._dirs.clear()
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # a leftover of an earlier process that had our pid
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True
-    return True
-
-
-def export_tiles(
-    source: Store | Log,
-    directory: str | os.PathLike[str],
-    *,
-    checkpoint_note: str | None = None,
-    all_checkpoints: bool = True,
-) -> TilesInfo:
-    """Export the log in ``source`` as a tlog-tiles directory, up to a checkpoint.
-
-    ``checkpoint_note`` is the signed note written as ``checkpoint`` (default: the store's
-    latest checkpoint); its origin must be the log's and its root the store's root at its size,
-    and the tree is exported at that size. With ``all_checkpoints`` (the default) the partial
-    tiles and entry bundles of every stored checkpoint of a smaller size are written too, as
-    the spec requires of a log that published those checkpoints. Existing identical files are
-    left alone (so a later export extends an earlier one); an existing tile with other
-    contents of a valid tile's shape raises :class:`~electlog.errors.TilesError`, while a file
-    that cannot be that tile (zero-length or cut short by a power cut) is rewritten. Every
-    file is written under a temporary name, fsynced and renamed; the directories are fsynced
-    and only then is the ``checkpoint`` file replaced, so a crash never leaves a checkpoint
-    whose tiles are not on disk. Temporary files of killed exports (``.NAME.tmp-PID`` whose
-    process is gone) are removed first.
-    """
-    store = _source_store(source)
-    if checkpoint_note is None:
-        latest = store.latest_checkpoint()
-        if latest is None:
-            raise UsageError("the log has no checkpoint to export; sign one first")
-        checkpoint_note = latest.note
-    cp = _parse_note(checkpoint_note, "checkpoint note")
-    if cp.origin != store.origin:
-        raise CheckpointError(
-            f"checkpoint is for log {cp.origin!r}, the store holds {store.origin!r}"
-        )
-    if cp.size > store.size():
-        raise CheckpointError(f"checkpoint size {cp.size} exceeds the log size {store.size()}")
-    if merkle.root_at(store.node, cp.size) != cp.root:
-        raise CheckpointError(f"checkpoint root does not match the log's root at size {cp.size}")
-    size = cp.size
-    out = _Writer(Path(os.fspath(directory)))
-    out.clean_leftovers()
-    sizes = {size}
-    if all_checkpoints:
-        sizes.update(c.size for c in store.checkpoints() if 0 < c.size <= size)
-    tiles = bundles = 0
-    # full tiles and bundles of the exported size, then partial ones of every size
-    level = 0
-    while size >> (TILE_HEIGHT * level):
-        count = size >> (TILE_HEIGHT * level)
-        for n in range(count >> TILE_HEIGHT):
-            out.put(tile_path(level, n), tile_bytes(store, level, n * TILE_WIDTH, TILE_WIDTH))
-            tiles += 1
-        level += 1
-    for n in range(size >> TILE_HEIGHT):
-        out.put(entries_path(n), bundle_bytes(store, n * TILE_WIDTH, TILE_WIDTH))
-        bundles += 1
-    for s in sorted(sizes):
-        level = 0
-        while s >> (TILE_HEIGHT * level):
-            count = s >> (TILE_HEIGHT * level)
-            width = count & (TILE_WIDTH - 1)
-            if width:
-                n = count >> TILE_HEIGHT
-                out.put(
-                    tile_path(level, n, width),
-                    tile_bytes(store, level, n * TILE_WIDTH, width),
-                )
-                tiles += 1
-            level += 1
-        width = s & (TILE_WIDTH - 1)
-        if width:
-            n = s >> TILE_HEIGHT
-            out.put(entries_path(n, width), bundle_bytes(store, n * TILE_WIDTH, width))
-            bundles += 1
-    out.sync_dirs()  # every tile is on disk before the checkpoint that refers to them
-    out.put("checkpoint", checkpoint_note.encode("utf-8"), immutable=False)
-    out.sync_dirs()
-    return TilesInfo(
-        directory=out.directory,
-        origin=store.origin,
-        size=size,
-        root=cp.root,
-        tiles=tiles,
-        entry_bundles=bundles,
-        unchanged=out.unchanged,
-    )
-
-
-def _partial_paths(size: int) -> list[str]:
-    """The partial hash tiles and the partial entry bundle of a tree of ``size`` entries."""
-    out = []
-    level = 0
-    while size >> (TILE_HEIGHT * level):
-        count = size >> (TILE_HEIGHT * level)
-        width = count & (TILE_WIDTH - 1)
-        if width:
-            out.append(tile_path(level, count >> TILE_HEIGHT, width))
-        level += 1
-    width = size & (TILE_WIDTH - 1)
-    if width:
-        out.append(entries_path(size >> TILE_HEIGHT, width))
-    return out
-
-
-def tile_bytes(store: Store, level: int, first: int, width: int) -> bytes:
-    """The hashes ``first .. first + width - 1`` of Merkle level ``8 * level``: the bytes of
-    hash tile ``first // 256`` of tile level ``level`` (``first`` a multiple of 256), read from
-    ``store``. Shared by :func:`export_tiles` and the log service."""
-    if level == 0:
-        return b"".join(store.leaf_hashes(first, first + width))
-    height = TILE_HEIGHT * level
-    return b"".join(store.node(height, i) for i in range(first, first + width))
-
-
-def bundle_bytes(store: Store, first: int, width: int) -> bytes:
-    """The entry bundle of entries ``first .. first + width - 1``: ``u16be(len) || entry`` each.
-    Shared by :func:`export_tiles` and the log service."""
-    parts = []
-    for i, data in enumerate(store.entries(first, first + width), start=first):
-        if len(data) > MAX_TILES_ENTRY_SIZE:
-            raise TilesError(
-                f"entry {i} is {len(data)} bytes; tlog-tiles entry bundles carry at most "
-                f"{MAX_TILES_ENTRY_SIZE}"
-            )
-        parts.append(_U16.pack(len(data)))
-        parts.append(data)
-    return b"".join(parts)
-
-
-# --------------------------------------------------------------------------- reading
 
 
 class TilesFetcher(abc.ABC):
