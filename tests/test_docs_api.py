@@ -85,3 +85,25 @@ def test_roles_become_cross_references_to_definitions(package: griffe.Object) ->
 def test_an_unknown_target_stays_an_unlinked_name(package: griffe.Object) -> None:
     out = _extension().rewrite(":class:`fractions.Fraction`", package["election.tally"], package)
     assert out == '<autoref identifier="fractions.Fraction" optional>`fractions.Fraction`</autoref>'
+
+
+# the project's design notes and issues live outside the repository: code and docs cite only
+# what a reader of the repository can open
+_OUTSIDE = re.compile(r"\bGUIDE\b|\b[Ii]ssues? #?[0-9]+|\.\./shared/")
+
+
+def test_no_reference_to_documents_outside_the_repository() -> None:
+    paths = [
+        *sorted((ROOT / "src").rglob("*.py")),
+        *sorted((ROOT / "docs").rglob("*.md")),
+        ROOT / "README.md",
+        ROOT / "mkdocs.yml",
+        ROOT / "pyproject.toml",
+    ]
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in paths
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if _OUTSIDE.search(line)
+    ]
+    assert not found, "\n".join(found)

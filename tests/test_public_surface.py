@@ -1,8 +1,8 @@
 """The public surface, pinned: what ``electlog``, ``electlog.election``, ``electlog.audit`` and
 ``electlog.publish`` offer changes only on purpose (edit the lists here in the same commit).
 
-``electlog`` offers the log core; election names import from ``electlog.election`` only (issue
-14 item 4 dropped the lazy re-export), and the report writers are private modules reached
+``electlog`` offers the log core; election names import from ``electlog.election`` only (there
+is no lazy re-export of them any more), and the report writers are private modules reached
 through :class:`~electlog.audit.Report`'s methods.
 """
 

@@ -7,7 +7,7 @@ ballots, so 100,000 ballots cost 100,000 cheap :meth:`RoundTally.add` calls and 
 memory. :meth:`RoundTally.result` turns the counters into a :class:`RoundResult` that carries
 every count, every decision and the reason for every seat filled or not.
 
-Rules (GUIDE §4, issue 4; every number is a :class:`TallyRules` parameter):
+Rules (docs/election.md, "Tally"; every number is a :class:`TallyRules` parameter):
 
 * A post is **void on a ballot** when ``len(in_favour) + len(write_ins) > seats`` (overvote), or
   when its marks are malformed: a "for"/"against" mark on someone not on that post's list, a
@@ -126,8 +126,8 @@ class RoundTally:
 
     ``supplementary=True``: a supplementary round (另行选举), whose winners need at least
     ``supplementary_min`` of the ballots cast. ``revote=True``: a re-vote among the persons tied
-    in an earlier round under the "most votes" rule (GUIDE §4): no share threshold, the highest
-    counts win (at least 1 vote), and equal counts across the last seat are a tie again.
+    in an earlier round under the "most votes" rule (docs/election.md): no share threshold, the
+    highest counts win (at least 1 vote), and equal counts across the last seat are a tie again.
     """
 
     __slots__ = (
