@@ -107,3 +107,15 @@ def test_no_reference_to_documents_outside_the_repository() -> None:
         if _OUTSIDE.search(line)
     ]
     assert not found, "\n".join(found)
+
+
+def test_design_names_only_log_methods_that_exist() -> None:
+    from electlog.log import Log
+
+    text = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    section = text[text.index("### `electlog.log`") :]
+    section = section[: section.index("\n### ")]
+    named = set(re.findall(r"`(\w+)\(", section)) - {"Log", "Receipt"}
+    assert {"append", "add_checkpoint", "publish_checkpoint"} <= named
+    missing = sorted(name for name in named if not hasattr(Log, name))
+    assert not missing, f"design.md names Log methods that do not exist: {missing}"
