@@ -183,7 +183,7 @@ class RoundTally:
         self._blank = 0
         self._unknown = 0
 
-    def add(self, marks: Mapping[str, PostMarks]) -> BallotClass:
+    def add(self, marks: Mapping[str, PostMarks]) -> BallotClass:  # noqa: C901 (hot path)
         """Classify and count one ballot (post id -> marks); return its :class:`BallotClass`.
 
         The ballot is counted as cast whatever its content. A void post (overvote or malformed
@@ -191,14 +191,6 @@ class RoundTally:
         :class:`~electlog.errors.UsageError` only when ``marks`` is not a mapping of post ids to
         :class:`PostMarks` (a programming error); the tally is then unchanged.
         """
-        good, bad, unknown = self._classify(marks)
-        return self._count(good, bad, unknown)
-
-    def _classify(
-        self, marks: Mapping[str, PostMarks]
-    ) -> tuple[list[tuple[_PostAcc, PostMarks]], list[tuple[_PostAcc, bool]], bool]:
-        """Phase 1 of :meth:`add`: each post's marks valid (``good``) or void (``bad``, with
-        whether it was an overvote), and whether a post is unknown. Changes nothing."""
         accs = self._accs
         good: list[tuple[_PostAcc, PostMarks]] = []
         bad: list[tuple[_PostAcc, bool]] = []  # (post, overvote?)
@@ -241,14 +233,7 @@ class RoundTally:
             raise UsageError(
                 f"ballot {self._returned}: marks must map post ids to PostMarks ({exc})"
             ) from exc
-        return good, bad, unknown
 
-    def _count(
-        self,
-        good: list[tuple[_PostAcc, PostMarks]],
-        bad: list[tuple[_PostAcc, bool]],
-        unknown: bool,
-    ) -> BallotClass:
         # Phase 2: nothing below can fail, so a ballot is counted completely or not at all.
         self._returned += 1
         if unknown:
