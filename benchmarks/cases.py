@@ -982,7 +982,7 @@ def bench_audit(ctx: Context) -> list[Row]:
                 ratio=None,
                 target="—",
                 status=INFO,
-                note="For the demo's target of issue 6 (build + audit of the full district "
+                note="For the demo's target (build + audit of the full district "
                 "≤ 90 s): `electlog demo` also exports the bundle and writes the reports, which "
                 "this row leaves out.",
             )

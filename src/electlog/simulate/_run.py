@@ -12,7 +12,7 @@ nothing).
 Time is honest: the phases queue ``(author, event, time)`` and a flush submits the queue in
 global time order, so each signer's claimed times never go backwards and the witnesses, which run
 on the simulated clock, cosign each checkpoint at a time no earlier than any entry it covers and
-no later than any entry after it (GUIDE §4 "claimed times").
+no later than any entry after it (docs/election.md, "Claimed times").
 """
 
 from __future__ import annotations
