@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from electlog.checkpoint import Checkpoint, cosign
+from electlog.election.build import PhaseBuilder, RandomChooser, checkpoint_note, follow_up_round
 from electlog.election.events import (
     BallotIssued,
     BallotRecorded,
@@ -34,51 +34,31 @@ from electlog.election.events import (
     BoxSealed,
     BoxTransferred,
     CandidatesPublished,
-    CommitteeMemberAppointed,
-    CommitteeMemberWithdrawn,
-    CommitteeVacancyFilled,
-    CommunityDef,
-    ElectionDefined,
     ElectionEvent,
-    GroupResultDeclared,
-    GroupVotingClosed,
     HouseholdBallotCast,
-    HouseholdBallotIssued,
-    KeyAuthorised,
     NominationFiled,
     NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
     ObserverAccredited,
-    PostDef,
-    PostList,
-    ProxyAuthorised,
-    ProxyListPublished,
-    ResultDeclared,
-    RollPublished,
-    RoundCalled,
     UnitClosed,
     UnitOpened,
     UnitRepRegistered,
-    VettingDecided,
     VoterRegistered,
     VoterRemoved,
 )
-from electlog.election.facade import Election
-from electlog.election.receipts import commitment, dedup_tag
 from electlog.election.rules import ElectionMode, RuleSet
 from electlog.election.state import DAY_US, GROUP_LEADER, GROUP_REP
 from electlog.election.tally import (
     PostSpec,
     RoundResult,
     TallyRules,
-    supplementary_candidates,
     tally_round,
 )
 from electlog.errors import ElectlogError, UsageError
-from electlog.events import Author
+from electlog.keys import SigningKey
 from electlog.log import Log
-from electlog.note import NoteSigner, sign_note
+from electlog.note import NoteSigner
 from electlog.store.base import Store
 
 from ._ballots import GroupPlan, PostPlan, group_ballots, round_ballots
@@ -124,6 +104,32 @@ _REJECTIONS: Final = (
     ("Measures art. 12(3)", "household registration moved out of the community during vetting"),
 )
 _APPROVAL: Final = ("Measures art. 12", "meets every qualification criterion")
+_OBJECTIONS: Final = {  # case -> kind, grounds, upheld, reason
+    "late": (
+        "omission",
+        "an adult of a registered household is missing from the roll",
+        True,
+        "household register and residence confirmed: to be added to the roll",
+    ),
+    "wrongful": (
+        "wrongful_inclusion",
+        "does not live in the community and holds no registration here",
+        True,
+        "neighbours and the property office confirm: not a resident",
+    ),
+    "data_error": (
+        "data_error",
+        "the birth date on the published roll is said to be wrong",
+        False,
+        "the registration matches the household register; no correction needed",
+    ),
+    "too_young": (
+        "omission",
+        "a resident asks to be added to the roll",
+        False,
+        "aged 17 on election day: not eligible",
+    ),
+}
 
 
 def _seed_bytes(seed: int, label: str) -> bytes:
@@ -144,10 +150,6 @@ class _Clock:
     def at(self, day: int, hour: int, minute: int = 0, second: int = 0) -> int:
         """``day`` days from election day, at ``hour:minute:second`` local time."""
         return self.midnight + day * DAY_US + ((hour * 60 + minute) * 60 + second) * 1_000_000
-
-    def spread(self, rng: random.Random, n: int, start: int, end: int) -> list[int]:
-        """``n`` sorted times in ``[start, end)``."""
-        return sorted(rng.randrange(start, end) for _ in range(n))
 
 
 def _slot_end(t: int) -> int:
@@ -183,7 +185,22 @@ class _CommunityPlan:
         return out
 
 
-class _Builder:
+class _Builder(PhaseBuilder):
+    PHASES = (
+        "define",
+        "appoint_committees",
+        "register",
+        "remove_and_move",
+        "publish_first_rolls",
+        "objections",
+        "group_elections",
+        "nominate",
+        "vet_and_list",
+        "proxies",
+        "vote",
+        "supplementary",
+    )
+
     def __init__(
         self,
         log: Log,
@@ -193,7 +210,6 @@ class _Builder:
         keys: SimulationKeys | None,
         publish: CheckpointPublisher | None = None,
     ) -> None:
-        self.log = log
         self.config = config
         self.seed = seed
         self.progress = progress
@@ -213,11 +229,14 @@ class _Builder:
                 "publish= to publish checkpoints through the witnesses, or load the set with "
                 "witness_keys=True to cosign in-process"
             )
+        super().__init__(
+            log,
+            RuleSet(tz_offset_minutes=TZ_MINUTES),
+            RandomChooser(_rng(seed, "plan")),
+            dedup_secret=keys.dedup_secret,
+        )
         self.keys = keys
         self.publish = publish
-        self.secret = keys.dedup_secret
-        self.rng = _rng(seed, "plan")
-        self.rules = RuleSet(tz_offset_minutes=TZ_MINUTES)
         self.counts: dict[str, int] = {}
         self.features: dict[str, list[str]] = {}
         self.declared: dict[tuple[str, int], dict[str, Any]] = {}
@@ -225,8 +244,6 @@ class _Builder:
         self.last_checkpoint = 0
         self.checkpoints = 0
         self.expected = self._estimate()
-        self.election: Election | None = None
-        self.authors: dict[str, Author] = {}
         self.phase = ""
         self.supplementary_community = ""
         self.committee_case = ("", "")
@@ -255,17 +272,8 @@ class _Builder:
     def _feature(self, name: str, *ids: str) -> None:
         self.features.setdefault(name, []).extend(ids)
 
-    @property
-    def e(self) -> Election:
-        assert self.election is not None
-        return self.election
-
-    def _author(self, name: str) -> Author:
-        author = self.authors.get(name)
-        if author is None:
-            key = self.keys.authority if name == "authority" else self.keys.roles[name]
-            author = self.authors[name] = self.e.author(key)
-        return author
+    def _key(self, name: str) -> SigningKey:
+        return self.keys.authority if name == "authority" else self.keys.roles[name]
 
     def _submit(self, who: str, items: Iterable[tuple[ElectionEvent, int]]) -> None:
         """Queue ``items`` as ``who`` (``"authority"`` or ``"<community>/<role>"``); the next
@@ -320,7 +328,7 @@ class _Builder:
             i = j
 
     def _submit_now(self, who: str, items: Sequence[tuple[ElectionEvent, int]]) -> None:
-        author = self._author(who)
+        author = self.author(self._key(who))
         size = self.config.batch_size
         for i in range(0, len(items), size):
             self.e.submit_many(author, items[i : i + size])
@@ -341,11 +349,7 @@ class _Builder:
                     f"the publish hook stored no checkpoint of the whole log (size {n})"
                 )
         else:  # in-process cosigning: tests and property tests only
-            text = Checkpoint(origin=self.origin, size=n, root=self.log.root(n)).to_text()
-            note = sign_note(text, [self.keys.log])
-            for witness in self.keys.witnesses:
-                note = cosign(note, witness, timestamp)
-            self.log.add_checkpoint(note)
+            checkpoint_note(self.log, self.keys.log, self.keys.witnesses, timestamp)
         self.last_checkpoint = n
         self.checkpoints += 1
 
@@ -359,18 +363,7 @@ class _Builder:
     # ------------------------------------------------------------------ phases
 
     def run(self) -> SimulationResult:
-        self.define()
-        self.appoint_committees()
-        self.register()
-        self.remove_and_move()
-        self.publish_rolls(day=-22, communities=[c.cid for c in self.pop.communities])
-        self.objections()
-        self.group_elections()
-        self.nominate()
-        self.vet_and_list()
-        self.proxies()
-        self.vote()
-        self.supplementary()
+        self.run_phases()
         self._flush()
         if len(self.log) != self.last_checkpoint:
             self._checkpoint()
@@ -382,52 +375,42 @@ class _Builder:
     def define(self) -> None:
         self._set_phase("defining the election")
         cfg = self.config
-        defs = tuple(
-            CommunityDef(
-                community=c.cid,
-                name=c.name,
-                mode=ElectionMode.ALL_VOTERS.value,
-                groups=tuple(c.groups),
-                posts=(
-                    PostDef(post=f"{c.cid}-director", seats=1, rank=0),
-                    PostDef(post=f"{c.cid}-deputy", seats=cfg.deputies, rank=1),
-                    PostDef(post=f"{c.cid}-member", seats=c.member_seats, rank=2),
-                ),
+        year = cfg.election_day.year
+        defs = [
+            self.community(
+                c.cid,
+                c.name,
+                ElectionMode.ALL_VOTERS.value,
+                c.groups,
+                [
+                    (f"{c.cid}-director", 1),
+                    (f"{c.cid}-deputy", cfg.deputies),
+                    (f"{c.cid}-member", c.member_seats),
+                ],
             )
             for c in self.pop.communities
+        ]
+        definition = self.definition(
+            f"district-{year}-residents-committees",
+            f"Residents' committee elections {year}, {len(defs)} communities of the district",
+            cfg.election_day,
+            defs,
         )
-        definition = ElectionDefined(
-            election_id=f"district-{cfg.election_day.year}-residents-committees",
-            name=(
-                f"Residents' committee elections {cfg.election_day.year}, "
-                f"{len(defs)} communities of the district"
-            ),
-            election_day=cfg.election_day,
-            communities=defs,
-            rules=self.rules,
-            rules_hash=self.rules.hash(),
-        )
-        self.election = Election.create(
-            self.log, self.keys.authority, definition, time=self.clock.at(-45, 9)
-        )
+        self.create(self.keys.authority, definition, self.clock.at(-45, 9))
         self.now = self.clock.at(-45, 9)
-        items: list[tuple[ElectionEvent, int]] = []
-        t = self.clock.at(-45, 9, 5)
-        for c in self.pop.communities:
-            for role in ROLES:
-                key = self.keys.roles[f"{c.cid}/{role.value}"]
-                label = f"{c.name} {role.value.replace('_', ' ')}"
-                items.append(
-                    (
-                        KeyAuthorised(
-                            key_id=key.key_id, role=role.value, scope=(c.cid,), label=label
-                        ),
-                        t,
-                    )
-                )
-                t += 1_000_000
-        self._submit("authority", items)
-        self._count("keys", len(items))
+        grants = self.key_grants(
+            (
+                self.keys.roles[f"{c.cid}/{role.value}"],
+                role.value,
+                (c.cid,),
+                f"{c.name} {role.value.replace('_', ' ')}",
+            )
+            for c in self.pop.communities
+            for role in ROLES
+        )
+        start = self.clock.at(-45, 9, 5)
+        self._submit("authority", [(ev, start + i * 1_000_000) for i, ev in enumerate(grants)])
+        self._count("keys", len(grants))
 
     def appoint_committees(self) -> None:
         self._set_phase("appointing election committees")
@@ -435,26 +418,21 @@ class _Builder:
         t = self.clock.at(-44, 10)
         for c in self.pop.communities:
             plan = self.plans[c.cid]
-            size = self.rng.randint(self.rules.committee_min, self.rules.committee_max)
+            size = self.choose.integer(self.rules.committee_min, self.rules.committee_max)
             pool = [v for v in c.voters if 30 <= v.age <= 70 and v not in self.pop.late]
-            plan.committee = [v.vid for v in self.rng.sample(pool, size)]
+            plan.committee = [v.vid for v in self.choose.sample(pool, size)]
             meeting = f"residents' meeting of {c.name}, {self.config.election_day.year}-04-29"
-            for member in plan.committee:
-                items.append(
-                    (
-                        CommitteeMemberAppointed(
-                            community=c.cid, member=member, appointed_by=meeting
-                        ),
-                        t,
-                    )
-                )
+            for event in self.appointments(c.cid, plan.committee, meeting):
+                items.append((event, t))
                 t += 60_000_000
             self._count("committee_members", size)
         self._submit("authority", items)
 
     def _registration(self, v: Voter, objection: str | None = None) -> VoterRegistered:
-        salt = self.keys.salt_for(v.vid)
-        return VoterRegistered(
+        return self.registration(
+            salt=self.keys.salt_for(v.vid),
+            name=v.name,
+            id_number=v.idn,
             voter=v.vid,
             community=v.community,
             group=v.group,
@@ -464,8 +442,6 @@ class _Builder:
             years_resident=v.years,
             approval_ref=v.approval,
             objection=objection,
-            dedup=dedup_tag(self.secret, v.idn),
-            commitment=commitment(salt, {"id_number": v.idn, "name": v.name}),
         )
 
     def register(self) -> None:
@@ -480,7 +456,7 @@ class _Builder:
         for c in pop.communities:
             people = [v for v in c.voters if v.vid not in later] + extras.get(c.cid, [])
             people.sort(key=lambda v: (v.household, v.vid))
-            times = self.clock.spread(self.rng, len(people), start, end)
+            times = self.choose.times(len(people), start, end)
             self._submit(
                 f"{c.cid}/registrar",
                 [(self._registration(v), t) for v, t in zip(people, times, strict=True)],
@@ -498,7 +474,7 @@ class _Builder:
             c = pop.communities[n % len(pop.communities)]
             k = n // len(pop.communities) + 1
             rep = f"{c.cid}-r{k:02d}"
-            org = f"{self.rng.choice(_ORGANISATIONS)} ({c.name})"
+            org = f"{self.choose.choice(_ORGANISATIONS)} ({c.name})"
             reps.setdefault(c.cid, []).append(
                 (UnitRepRegistered(rep=rep, community=c.cid, organisation=org), t + n * 1_000_000)
             )
@@ -540,111 +516,56 @@ class _Builder:
         for cid, items in sorted(moved.items()):
             self._submit(f"{cid}/registrar", items)
 
+    def publish_first_rolls(self) -> None:
+        self.publish_rolls(day=-22, communities=[c.cid for c in self.pop.communities])
+
     def publish_rolls(self, *, day: int, communities: Iterable[str]) -> None:
         self._set_phase("publishing voter rolls")
-        state = self.e.state
         t = self.clock.at(day, 10)
         for cid in communities:
-            event = RollPublished(
-                community=cid, size=state.roll_size(cid), roll_hash=state.roll_hash(cid)
-            )
-            self._submit(f"{cid}/registrar", [(event, t)])
+            self._submit(f"{cid}/registrar", [(self.roll_publication(cid), t)])
             self._count("roll_publications")
 
     def objections(self) -> None:
         self._set_phase("objections to the rolls")
         pop = self.pop
         comms = {c.cid: c for c in pop.communities}
-        filed: list[tuple[ObjectionFiled, bool, str]] = []  # (objection, upheld, reason)
-        n = 0
+        filed: list[tuple[ObjectionFiled, ObjectionDecided]] = []
 
-        def oid(cid: str) -> str:
-            nonlocal n
-            n += 1
-            return f"{cid}-obj{n:02d}"
+        def objection(cid: str, voter: str, case: str) -> None:
+            kind, grounds, upheld, reason = _OBJECTIONS[case]
+            oid = f"{cid}-obj{len(filed) + 1:02d}"
+            filed.append(
+                self.objection(oid, cid, voter, kind, grounds, upheld=upheld, reason=reason)
+            )
 
         for v in pop.late:
-            filed.append(
-                (
-                    ObjectionFiled(
-                        objection=oid(v.community),
-                        community=v.community,
-                        voter=v.vid,
-                        kind="omission",
-                        grounds="an adult of a registered household is missing from the roll",
-                    ),
-                    True,
-                    "household register and residence confirmed: to be added to the roll",
-                )
-            )
+            objection(v.community, v.vid, "late")
         for v in pop.extras["wrongful"]:
-            filed.append(
-                (
-                    ObjectionFiled(
-                        objection=oid(v.community),
-                        community=v.community,
-                        voter=v.vid,
-                        kind="wrongful_inclusion",
-                        grounds="does not live in the community and holds no registration here",
-                    ),
-                    True,
-                    "neighbours and the property office confirm: not a resident",
-                )
-            )
-        c = self.rng.choice(pop.communities)
-        target = self.rng.choice(c.voters)
-        filed.append(
-            (
-                ObjectionFiled(
-                    objection=oid(c.cid),
-                    community=c.cid,
-                    voter=target.vid,
-                    kind="data_error",
-                    grounds="the birth date on the published roll is said to be wrong",
-                ),
-                False,
-                "the registration matches the household register; no correction needed",
-            )
-        )
-        c = self.rng.choice(pop.communities)
-        filed.append(
-            (
-                ObjectionFiled(
-                    objection=oid(c.cid),
-                    community=c.cid,
-                    voter=comms[c.cid].new_vid(),
-                    kind="omission",
-                    grounds="a resident asks to be added to the roll",
-                ),
-                False,
-                "aged 17 on election day: not eligible",
-            )
-        )
+            objection(v.community, v.vid, "wrongful")
+        c = self.choose.choice(pop.communities)
+        objection(c.cid, self.choose.choice(c.voters).vid, "data_error")
+        c = self.choose.choice(pop.communities)
+        objection(c.cid, comms[c.cid].new_vid(), "too_young")
         by_comm: dict[str, list[tuple[ElectionEvent, int]]] = {}
         t = self.clock.at(-20, 10)
-        for ev, _, _ in filed:
+        for ev, _ in filed:
             by_comm.setdefault(ev.community, []).append((ev, t))
             t += 60_000_000
         t = self.clock.at(-18, 15)
-        for ev, upheld, reason in filed:
-            by_comm[ev.community].append(
-                (
-                    ObjectionDecided(
-                        objection=ev.objection, community=ev.community, upheld=upheld, reason=reason
-                    ),
-                    t,
-                )
-            )
+        for ev, decided in filed:
+            by_comm[ev.community].append((decided, t))
             t += 60_000_000
-            self._feature("objection.upheld" if upheld else "objection.rejected", ev.objection)
+            feature = "objection.upheld" if decided.upheld else "objection.rejected"
+            self._feature(feature, ev.objection)
             self._count("objections")
         for cid, items in sorted(by_comm.items()):
             self._submit(f"{cid}/election_committee", items)
         # act on the upheld ones
         acts: dict[str, list[tuple[ElectionEvent, int]]] = {}
         t = self.clock.at(-17, 9)
-        for ev, upheld, _ in filed:
-            if not upheld:
+        for ev, decided in filed:
+            if not decided.upheld:
                 continue
             if ev.kind == "omission":
                 v = next(v for v in pop.late if v.vid == ev.voter)
@@ -675,7 +596,7 @@ class _Builder:
     # ------------------------------------------------------------------ resident groups
 
     def _group_plan(self, c: Community, group: str, voters: list[Voter]) -> GroupPlan:
-        rng = self.rng
+        rng = self.choose
         pool = [v.vid for v in voters if 28 <= v.age <= 70] or [v.vid for v in voters]
         if len(pool) < 5:
             pool = [v.vid for v in voters]
@@ -719,9 +640,9 @@ class _Builder:
                     continue
                 plan = self._group_plan(c, group, voters_of[group])
                 for attempt in range(_MAX_ATTEMPTS):
-                    rng = _rng(self.seed, f"group/{group}/{attempt}")
-                    came = [h for h in hids if rng.random() < 0.88]
-                    recorded, tallied = group_ballots(rng, plan, len(came))
+                    rng = RandomChooser(_rng(self.seed, f"group/{group}/{attempt}"))
+                    came = [h for h in hids if rng.chance(0.88)]
+                    recorded, tallied = group_ballots(rng.rng, plan, len(came))
                     result = tally_round(
                         posts, tallied, registered=len(hids), issued=len(came), rules=rules
                     )
@@ -734,20 +655,17 @@ class _Builder:
                         break
                 else:  # pragma: no cover - the margins make this practically impossible
                     raise UsageError(f"cannot draw a decisive election for group {group}")
-                times = self.clock.spread(rng, len(came), t0, t1)
-                issued.extend(
-                    (HouseholdBallotIssued(community=c.cid, group=group, household=h), t)
-                    for h, t in zip(came, times, strict=True)
-                )
+                times = rng.times(len(came), t0, t1)
+                issued.extend(zip(self.household_ballots(c.cid, group, came), times, strict=True))
                 # voting closes before any household ballot is cast (recorded)
-                issued.append((GroupVotingClosed(community=c.cid, group=group), t1))
+                issued.append((self.group_closed(c.cid, group), t1))
                 t1 += 1_000_000
                 rng.shuffle(recorded)
-                ctimes = self.clock.spread(rng, len(recorded), c0, c1)
+                ctimes = rng.times(len(recorded), c0, c1)
                 cast.extend(
                     (
                         HouseholdBallotCast(
-                            community=c.cid, group=group, serial=rng.randbytes(16), marks=marks
+                            community=c.cid, group=group, serial=rng.serial(), marks=marks
                         ),
                         t,
                     )
@@ -764,13 +682,9 @@ class _Builder:
             declared: list[tuple[ElectionEvent, int]] = []
             t = self.clock.at(-15, 20)
             for group in c.groups:
-                ge = state.community(c.cid).group_elections.get(group)
-                if ge is None:
+                if group not in state.community(c.cid).group_elections:
                     continue
-                result_dict = state.group_result(c.cid, group).to_dict()
-                declared.append(
-                    (GroupResultDeclared(community=c.cid, group=group, result=result_dict), t)
-                )
+                declared.append((self.group_result(c.cid, group), t))
                 t += 10_000_000
                 self._count("group_elections")
             self._submit(f"{c.cid}/election_committee", declared)
@@ -779,7 +693,7 @@ class _Builder:
 
     def nominate(self) -> None:
         self._set_phase("nominations")
-        rng = self.rng
+        rng = self.choose
         cfg = self.config
         comms = self.pop.communities
         supp = min(comms, key=lambda c: (len(c.voters), c.index))
@@ -792,9 +706,9 @@ class _Builder:
             plan = self.plans[c.cid]
             seats = {"director": 1, "deputy": cfg.deputies, "member": c.member_seats}
             extra = {
-                "director": 1 + (rng.random() < 0.3),
-                "deputy": 1 + (rng.random() < 0.5),
-                "member": 2 if c is supp else 1 + (rng.random() < 0.5),
+                "director": 1 + rng.chance(0.3),
+                "deputy": 1 + rng.chance(0.5),
+                "member": 2 if c is supp else 1 + rng.chance(0.5),
             }
             committee = set(plan.committee)
             pool = [v.vid for v in c.voters if 25 <= v.age <= 65 and v.vid not in committee]
@@ -834,7 +748,7 @@ class _Builder:
         self._file_nominations()
 
     def _file_nominations(self) -> None:
-        rng = self.rng
+        rng = self.choose
         t0 = self.clock.at(-12, 9)
         for c in self.pop.communities:
             plan = self.plans[c.cid]
@@ -876,27 +790,15 @@ class _Builder:
         c = next(c for c in self.pop.communities if c.cid == cid)
         excluded = set(plan.committee) | {cand for _, cand in plan.nominees}
         replacement = rng.choice([v.vid for v in c.voters if v.vid not in excluded and v.age >= 30])
+        withdrawn, filled = self.committee_change(
+            cid,
+            member,
+            replacement,
+            "nominated as a candidate: withdraws from the election committee",
+            f"residents' meeting of {c.name}, by-appointment",
+        )
         self._submit(
-            "authority",
-            [
-                (
-                    CommitteeMemberWithdrawn(
-                        community=cid,
-                        member=member,
-                        reason="nominated as a candidate: withdraws from the election committee",
-                    ),
-                    self.clock.at(-11, 9),
-                ),
-                (
-                    CommitteeVacancyFilled(
-                        community=cid,
-                        member=replacement,
-                        replaces=member,
-                        appointed_by=f"residents' meeting of {c.name}, by-appointment",
-                    ),
-                    self.clock.at(-11, 14),
-                ),
-            ],
+            "authority", [(withdrawn, self.clock.at(-11, 9)), (filled, self.clock.at(-11, 14))]
         )
         plan.committee = [replacement if m == member else m for m in plan.committee]
         self._feature("committee.withdrawn_nominated", member)
@@ -904,8 +806,8 @@ class _Builder:
 
     def vet_and_list(self) -> None:
         self._set_phase("vetting and candidate lists")
-        rng = self.rng
-        published: list[tuple[str, list[PostList]]] = []
+        rng = self.choose
+        published: list[CandidatesPublished] = []
         for c in self.pop.communities:
             plan = self.plans[c.cid]
             if plan.withdrawn is not None:
@@ -930,25 +832,11 @@ class _Builder:
             for post, cand in plan.nominees:
                 if plan.withdrawn == (post, cand):
                     continue
-                if cand in plan.rejected:
-                    ref, reason = rng.choice(_REJECTIONS)
-                    approved = False
+                approved = cand not in plan.rejected
+                if not approved:
                     self._feature("vetting.rejected", cand)
-                else:
-                    ref, reason = _APPROVAL
-                    approved = True
-                items.append(
-                    (
-                        VettingDecided(
-                            community=c.cid,
-                            candidate=cand,
-                            approved=approved,
-                            criteria_ref=ref,
-                            reason=reason,
-                        ),
-                        t,
-                    )
-                )
+                criteria = _APPROVAL if approved else rng.choice(_REJECTIONS)
+                items.append((self.vetting(c.cid, cand, criteria, approved=approved), t))
                 t += 300_000_000
             self._submit(f"{c.cid}/vetting_committee", items)
             self._count("vetting_decisions", len(items))
@@ -956,21 +844,18 @@ class _Builder:
             for p in plan.posts:
                 order = list(p.candidates)
                 rng.shuffle(order)  # ballot order (by surname strokes in real life)
-                lists.append(PostList(post=p.post, seats=p.seats, candidates=tuple(order)))
+                lists.append((p.post, p.seats, order))
                 self._count("candidates", len(order))
-            published.append((c.cid, lists))
+            published.append(self.candidate_list(c.cid, lists))
         self._flush()  # the lists follow every vetting decision
-        for cid, lists in published:
-            self._submit(
-                f"{cid}/election_committee",
-                [(CandidatesPublished(community=cid, posts=tuple(lists)), self.clock.at(-8, 10))],
-            )
+        for event in published:
+            self._submit(f"{event.community}/election_committee", [(event, self.clock.at(-8, 10))])
 
     # ------------------------------------------------------------------ proxies
 
     def proxies(self) -> None:
         self._set_phase("proxies")
-        rng = self.rng
+        rng = self.choose
         pop = self.pop
         target = max(4, round(pop.voters * 0.008))
         households = [
@@ -1007,35 +892,17 @@ class _Builder:
         for c in pop.communities:
             plan = self.plans[c.cid]
             items: list[tuple[ElectionEvent, int]] = []
-            times = self.clock.spread(
-                rng, len(plan.proxies), self.clock.at(-7, 9), self.clock.at(-3, 17)
-            )
+            times = rng.times(len(plan.proxies), self.clock.at(-7, 9), self.clock.at(-3, 17))
             for (p, proxy, rel), t in zip(plan.proxies, times, strict=True):
                 attestation = hashlib.sha256(
                     f"written proxy form|{c.cid}|{p.vid}|{proxy.vid}|{rel}".encode()
                 ).digest()
-                items.append(
-                    (
-                        ProxyAuthorised(
-                            community=c.cid,
-                            principal=p.vid,
-                            proxy=proxy.vid,
-                            relationship=rel,
-                            attestation=attestation,
-                        ),
-                        t,
-                    )
-                )
+                items.append((self.proxy(c.cid, p.vid, proxy.vid, rel, attestation), t))
             self._submit(f"{c.cid}/election_committee", items)
             self._count("proxies", len(plan.proxies))
         self._flush()
-        state = self.e.state
         for c in pop.communities:
-            published = ProxyListPublished(
-                community=c.cid,
-                count=len(state.community(c.cid).proxies),
-                list_hash=state.proxy_hash(c.cid),
-            )
+            published = self.proxy_list(c.cid)
             self._submit(f"{c.cid}/election_committee", [(published, self.clock.at(-2, 10))])
 
     # ------------------------------------------------------------------ voting
@@ -1050,7 +917,7 @@ class _Builder:
             # candidates and the round's other observers are set aside: any voter who is not
             # excluded may observe. (Only then: a shape that has enough keeps its draws.)
             pool = [v.vid for v in c.voters if v.vid not in excluded]
-        picked = tuple(sorted(self.rng.sample(pool, n)))
+        picked = tuple(sorted(self.choose.sample(pool, n)))
         used.update(picked)
         return picked
 
@@ -1064,7 +931,7 @@ class _Builder:
 
     def _round(self, c: Community, number: int) -> list[PostPlan]:
         """Queue round ``number``'s polling and counting in ``c``; returns the round's posts."""
-        rng = _rng(self.seed, f"vote/{c.cid}/{number}")
+        rng = RandomChooser(_rng(self.seed, f"vote/{c.cid}/{number}"))
         plan = self.plans[c.cid]
         day = 0 if number == 1 else 7
         at = self.clock.at
@@ -1078,8 +945,8 @@ class _Builder:
             if v.vid in principals:
                 continue
             p = turnout * (0.7 if v.basis == ELSEWHERE else 1.0)
-            if v.vid in proxies or rng.random() < p:
-                if v.age >= 75 and v.vid not in proxies and rng.random() < 0.55:
+            if v.vid in proxies or rng.chance(p):
+                if v.age >= 75 and v.vid not in proxies and rng.chance(0.55):
                     mobile_voters.append(v)
                 else:
                     in_person.append(v)
@@ -1122,7 +989,7 @@ class _Builder:
         stations = [u for u, k in units if k != "mobile"]
         mobiles = [u for u, k in units if k == "mobile"]
         for v in in_person:
-            unit = stations[0] if rng.random() < 0.45 else rng.choice(stations)
+            unit = stations[0] if rng.chance(0.45) else rng.choice(stations)
             issue.append((unit, v.vid, None))
             if v.vid in proxies:
                 for principal, proxy in principals.items():
@@ -1138,7 +1005,7 @@ class _Builder:
         returned: dict[str, int] = {}
         for unit, _ in units:
             n = issued_at.get(unit, 0)
-            if unit.endswith("-main") and n > 20 and rng.random() < 0.5:
+            if unit.endswith("-main") and n > 20 and rng.chance(0.5):
                 n -= 1
             bx = boxes[unit]
             for j, box in enumerate(bx):
@@ -1185,7 +1052,7 @@ class _Builder:
             )
             for box in boxes[unit]:
                 ps.append((BoxSealed(unit=unit, box=box), t + 600_000_000))
-        times = self.clock.spread(rng, len(issue), at(day, 8), at(day, 17))
+        times = rng.times(len(issue), at(day, 8), at(day, 17))
         ps.extend(
             (BallotIssued(unit=unit, voter=voter, proxy_for=proxy_for), when)
             for (unit, voter, proxy_for), when in zip(issue, times, strict=True)
@@ -1218,9 +1085,9 @@ class _Builder:
                 n = per_box[box]
                 chunk = ballots[k : k + n]
                 k += n
-                rtimes = self.clock.spread(rng, n, t + 60_000_000, at(day, 22))
+                rtimes = rng.times(n, t + 60_000_000, at(day, 22))
                 cu.extend(
-                    (BallotRecorded(box=box, serial=rng.randbytes(16), marks=marks), when)
+                    (BallotRecorded(box=box, serial=rng.serial(), marks=marks), when)
                     for marks, when in zip(chunk, rtimes, strict=True)
                 )
         self._submit(f"{c.cid}/counting_unit", cu)
@@ -1233,13 +1100,9 @@ class _Builder:
         plan = self.plans[c.cid]
         day = 0 if number == 1 else 7
         at = self.clock.at
-        result = self.e.tally(c.cid, number)
-        declared = result.to_dict()
-        self._submit(
-            f"{c.cid}/election_committee",
-            [(ResultDeclared(community=c.cid, round=number, result=declared), at(day, 23))],
-        )
-        self.declared[(c.cid, number)] = declared
+        event, result = self.declaration(c.cid, number)
+        self._submit(f"{c.cid}/election_committee", [(event, at(day, 23))])
+        self.declared[(c.cid, number)] = event.result
         if number == 1:
             plan.result1 = result
         else:
@@ -1329,25 +1192,11 @@ class _Builder:
         c = next(c for c in self.pop.communities if c.cid == cid)
         plan = self.plans[cid]
         assert plan.result1 is not None
-        lists = []
-        for post, pr in plan.result1.posts.items():
-            if pr.unfilled:
-                cands = supplementary_candidates(pr, pr.unfilled + self.rules.min_candidate_excess)
-                lists.append(PostList(post=post, seats=pr.unfilled, candidates=cands))
+        listed = {p.post: (p.seats, p.candidates) for p in plan.posts}
+        kind, lists = follow_up_round(plan.result1, listed, self.rules)
         self._submit(
             f"{cid}/election_committee",
-            [
-                (
-                    RoundCalled(
-                        community=cid,
-                        round=2,
-                        source_round=1,
-                        kind="supplementary",
-                        posts=tuple(lists),
-                    ),
-                    self.clock.at(0, 23, 30),
-                )
-            ],
+            [(self.round_called(cid, 2, kind, lists), self.clock.at(0, 23, 30))],
         )
         self._feature("round.supplementary", cid)
         self._flush()

@@ -1,0 +1,582 @@
+"""One election builder, phase by phase, driven by a chooser.
+
+Three callers build whole elections through the :class:`~electlog.election.facade.Election`
+facade: the small fixed :class:`~electlog.election.scenario.Scenario` (tests, tamper tests,
+examples), the district simulator (:func:`electlog.simulate.simulate_district`, ``electlog
+demo``) and the hypothesis strategies (:class:`electlog.testing.strategies.ElectionBuilder`).
+They share this module: :class:`PhaseBuilder` runs the phases in order, keeps the election, its
+authors and the submission path, and makes every event of every phase (the definition, key
+grants, registrations with their commitments, roll and proxy-list publications read from the
+state, objections, group results, nominations, vetting, candidate lists, polling units, counting
+batches, declared results, follow-up rounds, cosigned checkpoints) in one place. What differs
+between the three is only what they choose, and each asks a :class:`Chooser`:
+
+- :class:`FixedChooser`: every choice of the story fixed (the first option, the lowest number,
+  never a chance); only the secrecy draws (the order ballots are recorded in, their serials)
+  come from a generator seeded by the public seed. What :class:`Scenario` needs.
+- :class:`RandomChooser`: a seeded :class:`random.Random`, each call consuming exactly the draws
+  the same :class:`random.Random` method would (so a fixed seed gives the same log byte for
+  byte). What the simulator uses.
+- ``electlog.testing.strategies.DrawChooser``: a hypothesis draw function (kept in
+  ``electlog.testing``: the election layer never imports hypothesis).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from electlog.checkpoint import Checkpoint, WitnessSigner, cosign
+from electlog.errors import UsageError
+from electlog.events import Author
+from electlog.keys import SigningKey
+from electlog.log import Log
+from electlog.note import NoteSigner, sign_note
+
+from .events import (
+    BallotIssued,
+    BoxMerged,
+    BoxOpened,
+    BoxSealed,
+    CandidatesPublished,
+    CommitteeMemberAppointed,
+    CommitteeMemberWithdrawn,
+    CommitteeVacancyFilled,
+    CommunityDef,
+    ElectionDefined,
+    ElectionEvent,
+    GroupResultDeclared,
+    GroupVotingClosed,
+    HouseholdBallotIssued,
+    KeyAuthorised,
+    ObjectionDecided,
+    ObjectionFiled,
+    ObserverAccredited,
+    PostDef,
+    PostList,
+    ProxyAuthorised,
+    ProxyListPublished,
+    ResultDeclared,
+    RollPublished,
+    RoundCalled,
+    UnitClosed,
+    UnitOpened,
+    VettingDecided,
+    VoterRegistered,
+)
+from .facade import Election
+from .receipts import commitment, dedup_tag
+from .rules import RuleSet
+from .tally import RoundResult, supplementary_candidates
+
+__all__ = [
+    "Chooser",
+    "FixedChooser",
+    "Items",
+    "PhaseBuilder",
+    "RandomChooser",
+    "checkpoint_note",
+    "follow_up_round",
+]
+
+T = TypeVar("T")
+Items = list[tuple[ElectionEvent, int]]
+"""``(event, claimed time in µs UTC)`` pairs, the unit every phase submits."""
+
+
+class Chooser(Protocol):
+    """Where an election builder's choices come from (who, how many, which, in what order)."""
+
+    def integer(self, low: int, high: int) -> int:
+        """An int in ``[low, high]`` (both included)."""
+
+    def chance(self, p: float) -> bool:
+        """True with probability ``p`` (a hypothesis draw: either, whatever ``p``)."""
+
+    def boolean(self) -> bool:
+        """True or False, evenly."""
+
+    def choice(self, options: Sequence[T]) -> T:
+        """One of ``options`` (not empty)."""
+
+    def sample(self, options: Sequence[T], k: int) -> list[T]:
+        """``k`` distinct positions of ``options``, in the order chosen."""
+
+    def shuffle(self, items: list[Any]) -> None:
+        """Reorder ``items`` in place."""
+
+    def uniform(self, low: float, high: float) -> float:
+        """A number between ``low`` and ``high``."""
+
+    def serial(self) -> bytes:
+        """A 16-byte ballot serial."""
+
+    def times(self, n: int, start: int, end: int) -> list[int]:
+        """``n`` sorted times (µs) in ``[start, end)``."""
+
+
+class RandomChooser:
+    """Choices from a seeded :class:`random.Random` (``rng``): each method consumes exactly
+    the draws of the :class:`random.Random` call it names, so a builder that replaces those
+    calls with this chooser keeps its output byte for byte."""
+
+    __slots__ = ("rng",)
+
+    def __init__(self, rng: random.Random) -> None:
+        if not isinstance(rng, random.Random):
+            raise UsageError("RandomChooser needs a random.Random")
+        self.rng = rng
+
+    def integer(self, low: int, high: int) -> int:
+        """``rng.randint(low, high)``."""
+        return self.rng.randint(low, high)
+
+    def chance(self, p: float) -> bool:
+        """``rng.random() < p``."""
+        return self.rng.random() < p
+
+    def boolean(self) -> bool:
+        """``rng.random() < 0.5``."""
+        return self.rng.random() < 0.5
+
+    def choice(self, options: Sequence[T]) -> T:
+        """``rng.choice(options)``."""
+        return self.rng.choice(options)
+
+    def sample(self, options: Sequence[T], k: int) -> list[T]:
+        """``rng.sample(options, k)``."""
+        return self.rng.sample(options, k)
+
+    def shuffle(self, items: list[Any]) -> None:
+        """``rng.shuffle(items)``."""
+        self.rng.shuffle(items)
+
+    def uniform(self, low: float, high: float) -> float:
+        """``rng.uniform(low, high)``."""
+        return self.rng.uniform(low, high)
+
+    def serial(self) -> bytes:
+        """``rng.randbytes(16)``."""
+        return self.rng.randbytes(16)
+
+    def times(self, n: int, start: int, end: int) -> list[int]:
+        """``n`` times ``rng.randrange(start, end)``, sorted."""
+        return sorted(self.rng.randrange(start, end) for _ in range(n))
+
+
+class FixedChooser:
+    """Every choice of the story fixed: the lowest number, no chance ever taken, the first
+    option(s), evenly spread times. Only the secrecy draws, the order ballots are recorded in
+    (:meth:`shuffle`) and their serials (:meth:`serial`), come from ``random.Random(seed)``:
+    reproducible from the public seed, as a fixture must be."""
+
+    __slots__ = ("rng",)
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = random.Random(seed)
+
+    def integer(self, low: int, high: int) -> int:
+        """``low``."""
+        if high < low:
+            raise UsageError(f"empty range [{low}, {high}]")
+        return low
+
+    def chance(self, p: float) -> bool:
+        """False."""
+        return False
+
+    def boolean(self) -> bool:
+        """False."""
+        return False
+
+    def choice(self, options: Sequence[T]) -> T:
+        """The first option."""
+        if not options:
+            raise UsageError("nothing to choose from")
+        return options[0]
+
+    def sample(self, options: Sequence[T], k: int) -> list[T]:
+        """The first ``k`` options."""
+        if not 0 <= k <= len(options):
+            raise UsageError(f"cannot take {k} of {len(options)} options")
+        return list(options[:k])
+
+    def shuffle(self, items: list[Any]) -> None:
+        """Shuffled by the seeded generator (the recording order of secret ballots)."""
+        self.rng.shuffle(items)
+
+    def uniform(self, low: float, high: float) -> float:
+        """``low``."""
+        return low
+
+    def serial(self) -> bytes:
+        """16 bytes of the seeded generator."""
+        return self.rng.randbytes(16)
+
+    def times(self, n: int, start: int, end: int) -> list[int]:
+        """``n`` times evenly spaced from ``start`` (whole steps of the span)."""
+        if n and end <= start:
+            raise UsageError(f"empty time span [{start}, {end})")
+        step = (end - start) // max(n, 1)
+        return [start + i * step for i in range(n)]
+
+
+def checkpoint_note(
+    log: Log, signer: NoteSigner, witnesses: Iterable[WitnessSigner], timestamp: int
+) -> str:
+    """A checkpoint of the whole ``log`` signed by ``signer`` and cosigned by every witness at
+    ``timestamp`` (POSIX seconds), stored in the log; returns the note. (In-process witnesses
+    refuse nothing: for tests, property tests and the simulator without a publish hook.)"""
+    size = len(log)
+    text = Checkpoint(origin=log.origin, size=size, root=log.root(size)).to_text()
+    note = sign_note(text, [signer])
+    for witness in witnesses:
+        note = cosign(note, witness, timestamp)
+    log.add_checkpoint(note)
+    return note
+
+
+def follow_up_round(
+    first: RoundResult, listed: Mapping[str, tuple[int, Sequence[str]]], rules: RuleSet
+) -> tuple[str, list[PostList]]:
+    """The round a community's first round ``first`` calls for: ``("rerun", every post)`` when
+    the round is void, ``("revote", the tied posts)`` after a tie at the cut-off, otherwise
+    ``("supplementary", the posts with unfilled seats)`` (另行选举: candidates from round 1 in
+    vote order, ``candidate_excess_for`` more than the seats). ``listed``: post -> (seats,
+    candidates) of round 1. The posts are empty when nothing is left to elect."""
+    if first.round_void:
+        return "rerun", [
+            PostList(post=p, seats=seats, candidates=tuple(cands))
+            for p, (seats, cands) in listed.items()
+        ]
+    if any(pr.tied for pr in first.posts.values()):
+        return "revote", [
+            PostList(post=pr.post, seats=pr.revote_seats, candidates=tuple(sorted(pr.tied)))
+            for pr in first.posts.values()
+            if pr.tied
+        ]
+    posts = []
+    for pr in first.posts.values():
+        if pr.unfilled:
+            cands = supplementary_candidates(pr, pr.unfilled + rules.candidate_excess_for(pr.post))
+            if cands:
+                posts.append(PostList(post=pr.post, seats=pr.unfilled, candidates=cands))
+    return "supplementary", posts
+
+
+class PhaseBuilder:
+    """The phases of an election, run in order (:attr:`PHASES`, one method each), and every
+    event they submit, made in one place.
+
+    A subclass names its phases and decides its plans with :attr:`choose` (a
+    :class:`Chooser`); the events come from the methods below, which read the live state
+    where an event must match it (roll hash, proxy list, group and round results).
+    :meth:`send` submits a batch as one author now; a builder that orders its submissions
+    itself (the simulator queues and flushes in time order) overrides it.
+    """
+
+    PHASES: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, log: Log, rules: RuleSet, choose: Chooser, *, dedup_secret: bytes) -> None:
+        self.log = log
+        self.rules = rules
+        self.choose = choose
+        self.dedup_secret = dedup_secret
+        self.election: Election | None = None
+        self.authors: dict[bytes, Author] = {}
+        self.done: list[str] = []
+
+    # ------------------------------------------------------------------ running
+
+    @property
+    def e(self) -> Election:
+        """The election (after the genesis, :meth:`create`)."""
+        if self.election is None:
+            raise UsageError("the election is not defined yet: run the define phase first")
+        return self.election
+
+    def next_phase(self) -> str | None:
+        """Run the next phase; returns its name (``None`` when every phase has run)."""
+        if len(self.done) == len(self.PHASES):
+            return None
+        name = self.PHASES[len(self.done)]
+        getattr(self, name)()
+        self.done.append(name)
+        return name
+
+    def run_phases(self, until: str | None = None) -> None:
+        """Run the phases not yet run, stopping before ``until`` (``None``: every phase)."""
+        if until is not None and until not in self.PHASES:
+            raise UsageError(f"unknown phase {until!r}; one of {self.PHASES}")
+        while len(self.done) < len(self.PHASES) and self.PHASES[len(self.done)] != until:
+            self.next_phase()
+
+    def author(self, key: SigningKey) -> Author:
+        """The author signing as ``key`` (one per key, resumed at its head in the log)."""
+        author = self.authors.get(key.key_id)
+        if author is None:
+            author = self.authors[key.key_id] = self.e.author(key)
+        return author
+
+    def send(self, key: SigningKey, items: Iterable[tuple[ElectionEvent, int]]) -> None:
+        """Check, sign, append and apply ``items`` as ``key``'s next entries (one batch)."""
+        batch = list(items)
+        if batch:
+            self.e.submit_many(self.author(key), batch)
+
+    # ------------------------------------------------------------------ define
+
+    def create(self, authority: SigningKey, definition: ElectionDefined, time: int) -> Election:
+        """Sign the genesis (``definition``) into the empty log at ``time``."""
+        self.election = Election.create(self.log, authority, definition, time=time)
+        return self.election
+
+    @staticmethod
+    def community(
+        cid: str, name: str, mode: str, groups: Sequence[str], posts: Sequence[tuple[str, int]]
+    ) -> CommunityDef:
+        """A community's definition: ``posts`` as ``(post, seats)`` ranked in this order."""
+        return CommunityDef(
+            community=cid,
+            name=name,
+            mode=mode,
+            groups=tuple(groups),
+            posts=tuple(
+                PostDef(post=post, seats=seats, rank=rank)
+                for rank, (post, seats) in enumerate(posts)
+            ),
+        )
+
+    def definition(
+        self, election_id: str, name: str, day: Any, communities: Iterable[CommunityDef]
+    ) -> ElectionDefined:
+        """The genesis event under this builder's rules (``day``: election day)."""
+        return ElectionDefined(
+            election_id=election_id,
+            name=name,
+            election_day=day,
+            communities=tuple(communities),
+            rules=self.rules,
+            rules_hash=self.rules.hash(),
+        )
+
+    @staticmethod
+    def key_grants(
+        grants: Iterable[tuple[SigningKey, str, tuple[str, ...], str]],
+    ) -> list[ElectionEvent]:
+        """``key.authorised`` for each ``(key, role, scope, label)``."""
+        return [
+            KeyAuthorised(key_id=key.key_id, role=role, scope=scope, label=label)
+            for key, role, scope, label in grants
+        ]
+
+    @staticmethod
+    def appointments(community: str, members: Iterable[str], by: str) -> list[ElectionEvent]:
+        """A committee member appointed by ``by`` for each of ``members``."""
+        return [
+            CommitteeMemberAppointed(community=community, member=m, appointed_by=by)
+            for m in members
+        ]
+
+    @staticmethod
+    def committee_change(
+        community: str, member: str, replacement: str, reason: str, by: str
+    ) -> tuple[ElectionEvent, ElectionEvent]:
+        """``member`` withdraws from the committee (``reason``) and ``replacement`` fills the
+        vacancy (appointed by ``by``)."""
+        return (
+            CommitteeMemberWithdrawn(community=community, member=member, reason=reason),
+            CommitteeVacancyFilled(
+                community=community, member=replacement, replaces=member, appointed_by=by
+            ),
+        )
+
+    # ------------------------------------------------------------------ the roll
+
+    def registration(
+        self, *, salt: bytes, name: str, id_number: str, **fields: Any
+    ) -> VoterRegistered:
+        """A registration whose dedup tag (of ``id_number``, under :attr:`dedup_secret`) and
+        commitment (``salt`` over ``name`` and ``id_number``) the builder makes; ``fields``
+        are the event's other fields (a ``dedup`` or ``commitment`` among them wins)."""
+        body: dict[str, Any] = {
+            "dedup": dedup_tag(self.dedup_secret, id_number),
+            "commitment": commitment(salt, {"name": name, "id_number": id_number}),
+        }
+        body.update(fields)
+        return VoterRegistered(**body)
+
+    def roll_publication(self, community: str) -> RollPublished:
+        """The ``roll.published`` that matches ``community``'s roll now."""
+        state = self.e.state
+        return RollPublished(
+            community=community,
+            size=state.roll_size(community),
+            roll_hash=state.roll_hash(community),
+        )
+
+    @staticmethod
+    def objection(
+        objection: str,
+        community: str,
+        voter: str,
+        kind: str,
+        grounds: str,
+        *,
+        upheld: bool,
+        reason: str,
+    ) -> tuple[ObjectionFiled, ObjectionDecided]:
+        """An objection about ``voter`` and its decision."""
+        return (
+            ObjectionFiled(
+                objection=objection, community=community, voter=voter, kind=kind, grounds=grounds
+            ),
+            ObjectionDecided(
+                objection=objection, community=community, upheld=upheld, reason=reason
+            ),
+        )
+
+    # ------------------------------------------------------------------ resident groups
+
+    @staticmethod
+    def household_ballots(
+        community: str, group: str, households: Iterable[str]
+    ) -> list[ElectionEvent]:
+        """A household ballot issued to each of ``households``."""
+        return [
+            HouseholdBallotIssued(community=community, group=group, household=h) for h in households
+        ]
+
+    @staticmethod
+    def group_closed(community: str, group: str) -> GroupVotingClosed:
+        """``group``'s household voting closed (before any household ballot is recorded)."""
+        return GroupVotingClosed(community=community, group=group)
+
+    def group_result(self, community: str, group: str) -> GroupResultDeclared:
+        """The declaration of ``group``'s result as recomputed from the state now."""
+        result = self.e.state.group_result(community, group)
+        return GroupResultDeclared(community=community, group=group, result=result.to_dict())
+
+    # ------------------------------------------------------------------ candidates
+
+    @staticmethod
+    def vetting(
+        community: str, candidate: str, criteria: tuple[str, str], *, approved: bool
+    ) -> VettingDecided:
+        """The vetting decision on ``candidate``: ``criteria`` is ``(reference, reason)``."""
+        ref, reason = criteria
+        return VettingDecided(
+            community=community,
+            candidate=candidate,
+            approved=approved,
+            criteria_ref=ref,
+            reason=reason,
+        )
+
+    @staticmethod
+    def candidate_list(
+        community: str, posts: Iterable[tuple[str, int, Sequence[str]]]
+    ) -> CandidatesPublished:
+        """``community``'s candidate list: ``posts`` as ``(post, seats, candidates)``."""
+        return CandidatesPublished(
+            community=community,
+            posts=tuple(
+                PostList(post=p, seats=seats, candidates=tuple(cands)) for p, seats, cands in posts
+            ),
+        )
+
+    @staticmethod
+    def proxy(
+        community: str, principal: str, proxy: str, relationship: str, attestation: bytes
+    ) -> ProxyAuthorised:
+        """A written proxy of ``principal`` to ``proxy``."""
+        return ProxyAuthorised(
+            community=community,
+            principal=principal,
+            proxy=proxy,
+            relationship=relationship,
+            attestation=attestation,
+        )
+
+    def proxy_list(self, community: str) -> ProxyListPublished:
+        """The ``proxy.list_published`` that matches ``community``'s proxies now."""
+        return self.e.state.proxy_list(community)
+
+    @staticmethod
+    def accreditations(community: str, observers: Iterable[tuple[str, str]]) -> list[ElectionEvent]:
+        """The committee accredits each ``(observer, organisation)``."""
+        return [
+            ObserverAccredited(community=community, observer=o, organisation=org)
+            for o, org in observers
+        ]
+
+    # ------------------------------------------------------------------ a round
+
+    @staticmethod
+    def unit_opened(
+        community: str, number: int, unit: str, kind: str, observers: Sequence[str]
+    ) -> UnitOpened:
+        """Polling unit ``unit`` of round ``number`` opens before ``observers``."""
+        return UnitOpened(
+            unit=unit, community=community, round=number, kind=kind, observers=tuple(observers)
+        )
+
+    @staticmethod
+    def box_sealed(unit: str, box: str) -> BoxSealed:
+        """``box`` sealed at ``unit``."""
+        return BoxSealed(unit=unit, box=box)
+
+    @staticmethod
+    def issuance(unit: str, voter: str, proxy_for: str | None = None) -> BallotIssued:
+        """A ballot issued at ``unit`` to ``voter`` (for ``proxy_for`` when a proxy votes)."""
+        return BallotIssued(unit=unit, voter=voter, proxy_for=proxy_for)
+
+    @staticmethod
+    def unit_closed(unit: str) -> UnitClosed:
+        """``unit`` closes."""
+        return UnitClosed(unit=unit)
+
+    @staticmethod
+    def counting_batches(
+        issued: Mapping[str, int],
+        target: str,
+        minimum: int,
+        merge: Callable[[str], bool] = lambda box: False,
+    ) -> dict[str, str]:
+        """Which box each box is counted in: a box other than ``target`` into which fewer than
+        ``minimum`` ballots were issued (``issued``: box -> ballots, in box order), or for which
+        ``merge(box)`` says so, is merged into ``target`` (one counting batch)."""
+        return {
+            box: target if box != target and (n < minimum or merge(box)) else box
+            for box, n in issued.items()
+        }
+
+    @staticmethod
+    def box_merged(box: str, into: str) -> BoxMerged:
+        """``box`` emptied into ``into`` before counting."""
+        return BoxMerged(box=box, into=into)
+
+    @staticmethod
+    def box_opened(box: str, observers: Sequence[str]) -> BoxOpened:
+        """``box`` opened before ``observers``."""
+        return BoxOpened(box=box, observers=tuple(observers))
+
+    def declaration(self, community: str, number: int) -> tuple[ResultDeclared, RoundResult]:
+        """The declaration of round ``number``'s result as tallied from the state now, and
+        that result."""
+        result = self.e.tally(community, number)
+        return (
+            ResultDeclared(community=community, round=number, result=result.to_dict()),
+            result,
+        )
+
+    @staticmethod
+    def round_called(
+        community: str, number: int, kind: str, posts: Sequence[PostList]
+    ) -> RoundCalled:
+        """Round ``number`` of ``community`` called after round 1 (``kind``: rerun, revote,
+        supplementary) for ``posts``."""
+        return RoundCalled(
+            community=community, round=number, source_round=1, kind=kind, posts=tuple(posts)
+        )
