@@ -348,7 +348,7 @@ class PhaseBuilder:
             ),
         )
 
-    def definition(
+    def election_definition(
         self, election_id: str, name: str, day: Any, communities: Iterable[CommunityDef]
     ) -> ElectionDefined:
         """The genesis event under this builder's rules (``day``: election day)."""
@@ -394,7 +394,7 @@ class PhaseBuilder:
 
     # ------------------------------------------------------------------ the roll
 
-    def registration(
+    def voter_registration(
         self, *, salt: bytes, name: str, id_number: str, **fields: Any
     ) -> VoterRegistered:
         """A registration whose dedup tag (of ``id_number``, under :attr:`dedup_secret`) and

@@ -390,7 +390,7 @@ class _Builder(PhaseBuilder):
             )
             for c in self.pop.communities
         ]
-        definition = self.definition(
+        definition = self.election_definition(
             f"district-{year}-residents-committees",
             f"Residents' committee elections {year}, {len(defs)} communities of the district",
             cfg.election_day,
@@ -429,7 +429,7 @@ class _Builder(PhaseBuilder):
         self._submit("authority", items)
 
     def _registration(self, v: Voter, objection: str | None = None) -> VoterRegistered:
-        return self.registration(
+        return self.voter_registration(
             salt=self.keys.salt_for(v.vid),
             name=v.name,
             id_number=v.idn,
