@@ -23,9 +23,12 @@ between the three is only what they choose, and each asks a :class:`Chooser`:
 
 from __future__ import annotations
 
+import datetime as _dt
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Final, Protocol, Self, TypeVar
+
+import attrs
 
 from electlog.checkpoint import Checkpoint, WitnessSigner, cosign
 from electlog.errors import UsageError
@@ -67,20 +70,24 @@ from .events import (
 )
 from .facade import Election
 from .receipts import commitment, dedup_tag
-from .rules import RuleSet
+from .rules import Role, RuleSet
 from .tally import RoundResult, supplementary_candidates
 
 __all__ = [
+    "ROLE_KEY_NAMES",
     "Chooser",
     "FixedChooser",
     "Items",
     "PhaseBuilder",
     "RandomChooser",
+    "RoleKeys",
     "checkpoint_note",
+    "cosigned_checkpoint",
     "follow_up_round",
 ]
 
 T = TypeVar("T")
+_EPOCH_ORDINAL: Final = _dt.date(1970, 1, 1).toordinal()
 Items = list[tuple[ElectionEvent, int]]
 """``(event, claimed time in µs UTC)`` pairs, the unit every phase submits."""
 
@@ -222,19 +229,72 @@ class FixedChooser:
         return [start + i * step for i in range(n)]
 
 
+def cosigned_checkpoint(
+    checkpoint: Checkpoint,
+    signer: NoteSigner,
+    witnesses: Iterable[WitnessSigner],
+    timestamp: int,
+) -> str:
+    """``checkpoint`` signed by ``signer`` and cosigned by every witness at ``timestamp``
+    (POSIX seconds). In-process witnesses refuse nothing: for tests, property tests and the
+    simulator without a publish hook, never a model of witnessing."""
+    note = sign_note(checkpoint.to_text(), [signer])
+    for witness in witnesses:
+        note = cosign(note, witness, timestamp)
+    return note
+
+
 def checkpoint_note(
     log: Log, signer: NoteSigner, witnesses: Iterable[WitnessSigner], timestamp: int
 ) -> str:
-    """A checkpoint of the whole ``log`` signed by ``signer`` and cosigned by every witness at
-    ``timestamp`` (POSIX seconds), stored in the log; returns the note. (In-process witnesses
-    refuse nothing: for tests, property tests and the simulator without a publish hook.)"""
+    """A :func:`cosigned_checkpoint` of the whole ``log``, stored in the log; returns the
+    note."""
     size = len(log)
-    text = Checkpoint(origin=log.origin, size=size, root=log.root(size)).to_text()
-    note = sign_note(text, [signer])
-    for witness in witnesses:
-        note = cosign(note, witness, timestamp)
+    checkpoint = Checkpoint(origin=log.origin, size=size, root=log.root(size))
+    note = cosigned_checkpoint(checkpoint, signer, witnesses, timestamp)
     log.add_checkpoint(note)
     return note
+
+
+ROLE_KEY_NAMES: Final = {
+    "registrar": Role.REGISTRAR,
+    "committee": Role.ELECTION_COMMITTEE,
+    "vetting": Role.VETTING_COMMITTEE,
+    "polling": Role.POLLING_STATION,
+    "counting": Role.COUNTING_UNIT,
+}
+"""The role of each field of :class:`RoleKeys` but the authority, in the order they are
+authorised."""
+
+
+@attrs.frozen(kw_only=True)
+class RoleKeys:
+    """The keys of a small election: the authority (genesis, keys, committees) and one
+    whole-election key per role (the scenario's and the strategies' key sets)."""
+
+    authority: SigningKey
+    registrar: SigningKey
+    committee: SigningKey
+    vetting: SigningKey
+    polling: SigningKey
+    counting: SigningKey
+
+    @classmethod
+    def derive(cls, derive: Callable[[str], bytes]) -> Self:
+        """Every key from the 32-byte seed ``derive(name)`` (``"authority"``, then each name of
+        :data:`ROLE_KEY_NAMES`)."""
+        return cls(
+            **{name: SigningKey.from_seed(derive(name)) for name in ("authority", *ROLE_KEY_NAMES)}
+        )
+
+    def roles(self) -> list[tuple[SigningKey, Role]]:
+        """Every non-authority key with its role."""
+        return [(getattr(self, name), role) for name, role in ROLE_KEY_NAMES.items()]
+
+    def by_key_id(self) -> dict[bytes, SigningKey]:
+        """Every key by its key id."""
+        keys = [self.authority, *(key for key, _ in self.roles())]
+        return {k.key_id: k for k in keys}
 
 
 def follow_up_round(
@@ -278,8 +338,17 @@ class PhaseBuilder:
 
     PHASES: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, log: Log, rules: RuleSet, choose: Chooser, *, dedup_secret: bytes) -> None:
+    def __init__(
+        self,
+        log: Log,
+        rules: RuleSet,
+        choose: Chooser,
+        *,
+        dedup_secret: bytes,
+        election_day: _dt.date,
+    ) -> None:
         self.log = log
+        self.election_day = election_day
         self.rules = rules
         self.choose = choose
         self.dedup_secret = dedup_secret
@@ -311,6 +380,13 @@ class PhaseBuilder:
             raise UsageError(f"unknown phase {until!r}; one of {self.PHASES}")
         while len(self.done) < len(self.PHASES) and self.PHASES[len(self.done)] != until:
             self.next_phase()
+
+    def local_time(self, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
+        """µs UTC of local ``hour:minute:second`` (in the rules' time zone) on election day +
+        ``day`` (``minute`` may run past 59)."""
+        days = self.election_day.toordinal() - _EPOCH_ORDINAL + day
+        local = days * 86_400 + (hour * 60 + minute) * 60 + second
+        return (local - self.rules.tz_offset_minutes * 60) * 1_000_000
 
     def author(self, key: SigningKey) -> Author:
         """The author signing as ``key`` (one per key, resumed at its head in the log)."""

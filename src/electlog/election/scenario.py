@@ -38,7 +38,7 @@ from electlog.events import Author
 from electlog.keys import SigningKey
 from electlog.log import Log
 
-from .build import FixedChooser, PhaseBuilder, follow_up_round
+from .build import FixedChooser, PhaseBuilder, RoleKeys, follow_up_round
 from .events import (
     BallotRecorded,
     ElectionDefined,
@@ -49,7 +49,7 @@ from .events import (
     VoterRegistered,
 )
 from .facade import Election
-from .rules import Role, RuleSet
+from .rules import RuleSet
 from .state import GROUP_LEADER, GROUP_REP
 from .tally import VOID_POST_WRITEIN_NOT_REGISTERED, PostMarks
 
@@ -76,38 +76,16 @@ UNIT_OBSERVERS = {
 """The observers of each unit of the scenario (never one observer at two open units)."""
 
 
-def _key(seed: int, name: str) -> SigningKey:
-    return SigningKey.from_seed(
-        hashlib.sha256(f"electlog-scenario/{seed}/{name}".encode()).digest()
-    )
-
-
 @attrs.frozen(kw_only=True)
-class ScenarioKeys:
+class ScenarioKeys(RoleKeys):
     """The scenario's keys (all with whole-election scope)."""
-
-    authority: SigningKey
-    registrar: SigningKey
-    committee: SigningKey
-    vetting: SigningKey
-    polling: SigningKey
-    counting: SigningKey
 
     @classmethod
     def from_seed(cls, seed: int) -> ScenarioKeys:
         """Deterministic keys for ``seed``."""
-        names = ("authority", "registrar", "committee", "vetting", "polling", "counting")
-        return cls(**{n: _key(seed, n) for n in names})
-
-    def roles(self) -> list[tuple[SigningKey, Role]]:
-        """Every non-authority key with its role."""
-        return [
-            (self.registrar, Role.REGISTRAR),
-            (self.committee, Role.ELECTION_COMMITTEE),
-            (self.vetting, Role.VETTING_COMMITTEE),
-            (self.polling, Role.POLLING_STATION),
-            (self.counting, Role.COUNTING_UNIT),
-        ]
+        return cls.derive(
+            lambda name: hashlib.sha256(f"electlog-scenario/{seed}/{name}".encode()).digest()
+        )
 
 
 class Scenario(PhaseBuilder):
@@ -152,6 +130,7 @@ class Scenario(PhaseBuilder):
             rules or RuleSet(),
             chooser,
             dedup_secret=hashlib.sha256(f"dedup/{seed}".encode()).digest(),
+            election_day=ELECTION_DAY,
         )
         self.rng = chooser.rng
         """The seeded generator behind the secrecy draws (ballot order, serials)."""
@@ -169,8 +148,7 @@ class Scenario(PhaseBuilder):
 
     def at(self, day: int, hour: int = 10, minute: int = 0) -> int:
         """µs UTC of local time ``hour:minute`` on election day + ``day`` (UTC+tz)."""
-        date = ELECTION_DAY + _dt.timedelta(days=day)
-        return self.rules.timestamp(_dt.datetime.combine(date, _dt.time(hour, minute)))
+        return self.local_time(day, hour, minute)
 
     def author(self, key: SigningKey) -> Author:
         """An author for ``key`` resumed at its head now (a test may sign as the scenario's

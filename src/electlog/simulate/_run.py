@@ -17,7 +17,6 @@ no later than any entry after it (GUIDE §4 "claimed times").
 
 from __future__ import annotations
 
-import datetime as _dt
 import gc
 import hashlib
 import random
@@ -48,7 +47,7 @@ from electlog.election.events import (
     VoterRemoved,
 )
 from electlog.election.rules import ElectionMode, RuleSet
-from electlog.election.state import DAY_US, GROUP_LEADER, GROUP_REP
+from electlog.election.state import GROUP_LEADER, GROUP_REP
 from electlog.election.tally import (
     PostSpec,
     RoundResult,
@@ -140,18 +139,6 @@ def _rng(seed: int, label: str) -> random.Random:
     return random.Random(int.from_bytes(_seed_bytes(seed, label)[:16], "big"))
 
 
-class _Clock:
-    """Local times of the election calendar as µs UTC (UTC+8)."""
-
-    def __init__(self, election_day: _dt.date) -> None:
-        epoch = _dt.date(1970, 1, 1).toordinal()
-        self.midnight = (election_day.toordinal() - epoch) * DAY_US - TZ_MINUTES * 60_000_000
-
-    def at(self, day: int, hour: int, minute: int = 0, second: int = 0) -> int:
-        """``day`` days from election day, at ``hour:minute:second`` local time."""
-        return self.midnight + day * DAY_US + ((hour * 60 + minute) * 60 + second) * 1_000_000
-
-
 def _slot_end(t: int) -> int:
     """The first slot boundary after ``t``."""
     return (t // SLOT_US + 1) * SLOT_US
@@ -214,7 +201,6 @@ class _Builder(PhaseBuilder):
         self.seed = seed
         self.progress = progress
         self.origin = log.origin
-        self.clock = _Clock(config.election_day)
         self.pop: Population = build_population(config, _rng(seed, "population"))
         self.plans = {c.cid: _CommunityPlan(c) for c in self.pop.communities}
         # Keys and secrets never come from the (public) seed: fresh from the OS CSPRNG, or
@@ -234,6 +220,7 @@ class _Builder(PhaseBuilder):
             RuleSet(tz_offset_minutes=TZ_MINUTES),
             RandomChooser(_rng(seed, "plan")),
             dedup_secret=keys.dedup_secret,
+            election_day=config.election_day,
         )
         self.keys = keys
         self.publish = publish
@@ -396,8 +383,8 @@ class _Builder(PhaseBuilder):
             cfg.election_day,
             defs,
         )
-        self.create(self.keys.authority, definition, self.clock.at(-45, 9))
-        self.now = self.clock.at(-45, 9)
+        self.create(self.keys.authority, definition, self.local_time(-45, 9))
+        self.now = self.local_time(-45, 9)
         grants = self.key_grants(
             (
                 self.keys.roles[f"{c.cid}/{role.value}"],
@@ -408,14 +395,14 @@ class _Builder(PhaseBuilder):
             for c in self.pop.communities
             for role in ROLES
         )
-        start = self.clock.at(-45, 9, 5)
+        start = self.local_time(-45, 9, 5)
         self._submit("authority", [(ev, start + i * 1_000_000) for i, ev in enumerate(grants)])
         self._count("keys", len(grants))
 
     def appoint_committees(self) -> None:
         self._set_phase("appointing election committees")
         items: list[tuple[ElectionEvent, int]] = []
-        t = self.clock.at(-44, 10)
+        t = self.local_time(-44, 10)
         for c in self.pop.communities:
             plan = self.plans[c.cid]
             size = self.choose.integer(self.rules.committee_min, self.rules.committee_max)
@@ -452,7 +439,7 @@ class _Builder(PhaseBuilder):
         for group in pop.extras.values():
             for v in group:
                 extras.setdefault(v.community, []).append(v)
-        start, end = self.clock.at(-40, 8, 30), self.clock.at(-26, 17, 30)
+        start, end = self.local_time(-40, 8, 30), self.local_time(-26, 17, 30)
         for c in pop.communities:
             people = [v for v in c.voters if v.vid not in later] + extras.get(c.cid, [])
             people.sort(key=lambda v: (v.household, v.vid))
@@ -469,7 +456,7 @@ class _Builder(PhaseBuilder):
             self._feature("voter.aged_18_on_election_day", pop.coming_of_age.vid)
         # unit representatives: participants who do not vote
         reps: dict[str, list[tuple[ElectionEvent, int]]] = {}
-        t = self.clock.at(-27, 9)
+        t = self.local_time(-27, 9)
         for n in range(self.config.unit_reps):
             c = pop.communities[n % len(pop.communities)]
             k = n // len(pop.communities) + 1
@@ -493,7 +480,7 @@ class _Builder(PhaseBuilder):
             "deprived": "deprived_of_rights",
         }
         by_comm: dict[str, list[tuple[ElectionEvent, int]]] = {}
-        t = self.clock.at(-25, 9)
+        t = self.local_time(-25, 9)
         for why, reason in reasons.items():
             for v in pop.extras[why]:
                 by_comm.setdefault(v.community, []).append(
@@ -507,7 +494,7 @@ class _Builder(PhaseBuilder):
         self._flush()  # the movers' old registrations end before the new ones
         # the movers register in their new community (same person: same dedup tag)
         moved: dict[str, list[tuple[ElectionEvent, int]]] = {}
-        t = self.clock.at(-24, 10)
+        t = self.local_time(-24, 10)
         for old, new in pop.movers:
             moved.setdefault(new.community, []).append((self._registration(new), t))
             t += 1_000_000
@@ -521,7 +508,7 @@ class _Builder(PhaseBuilder):
 
     def publish_rolls(self, *, day: int, communities: Iterable[str]) -> None:
         self._set_phase("publishing voter rolls")
-        t = self.clock.at(day, 10)
+        t = self.local_time(day, 10)
         for cid in communities:
             self._submit(f"{cid}/registrar", [(self.roll_publication(cid), t)])
             self._count("roll_publications")
@@ -548,11 +535,11 @@ class _Builder(PhaseBuilder):
         c = self.choose.choice(pop.communities)
         objection(c.cid, comms[c.cid].new_vid(), "too_young")
         by_comm: dict[str, list[tuple[ElectionEvent, int]]] = {}
-        t = self.clock.at(-20, 10)
+        t = self.local_time(-20, 10)
         for ev, _ in filed:
             by_comm.setdefault(ev.community, []).append((ev, t))
             t += 60_000_000
-        t = self.clock.at(-18, 15)
+        t = self.local_time(-18, 15)
         for ev, decided in filed:
             by_comm[ev.community].append((decided, t))
             t += 60_000_000
@@ -563,7 +550,7 @@ class _Builder(PhaseBuilder):
             self._submit(f"{cid}/election_committee", items)
         # act on the upheld ones
         acts: dict[str, list[tuple[ElectionEvent, int]]] = {}
-        t = self.clock.at(-17, 9)
+        t = self.local_time(-17, 9)
         for ev, decided in filed:
             if not decided.upheld:
                 continue
@@ -632,8 +619,8 @@ class _Builder(PhaseBuilder):
                 voters_of.setdefault(hh.group, []).extend(hh.voters)
             issued: list[tuple[ElectionEvent, int]] = []
             cast: list[tuple[ElectionEvent, int]] = []
-            t0, t1 = self.clock.at(-15, 9), self.clock.at(-15, 16)
-            c0, c1 = self.clock.at(-15, 16, 30), self.clock.at(-15, 19)
+            t0, t1 = self.local_time(-15, 9), self.local_time(-15, 16)
+            c0, c1 = self.local_time(-15, 16, 30), self.local_time(-15, 19)
             for group in c.groups:
                 hids = households.get(group, [])
                 if len(hids) < 2 or len(voters_of[group]) < 5:
@@ -680,7 +667,7 @@ class _Builder(PhaseBuilder):
         state = self.e.state
         for c in self.pop.communities:
             declared: list[tuple[ElectionEvent, int]] = []
-            t = self.clock.at(-15, 20)
+            t = self.local_time(-15, 20)
             for group in c.groups:
                 if group not in state.community(c.cid).group_elections:
                     continue
@@ -749,7 +736,7 @@ class _Builder(PhaseBuilder):
 
     def _file_nominations(self) -> None:
         rng = self.choose
-        t0 = self.clock.at(-12, 9)
+        t0 = self.local_time(-12, 9)
         for c in self.pop.communities:
             plan = self.plans[c.cid]
             excluded = set(plan.committee) | {cand for _, cand in plan.nominees}
@@ -798,7 +785,7 @@ class _Builder(PhaseBuilder):
             f"residents' meeting of {c.name}, by-appointment",
         )
         self._submit(
-            "authority", [(withdrawn, self.clock.at(-11, 9)), (filled, self.clock.at(-11, 14))]
+            "authority", [(withdrawn, self.local_time(-11, 9)), (filled, self.local_time(-11, 14))]
         )
         plan.committee = [replacement if m == member else m for m in plan.committee]
         self._feature("committee.withdrawn_nominated", member)
@@ -822,13 +809,13 @@ class _Builder(PhaseBuilder):
                                 candidate=cand,
                                 reason="withdrew for family reasons",
                             ),
-                            self.clock.at(-11, 15),
+                            self.local_time(-11, 15),
                         )
                     ],
                 )
                 self._feature("nomination.withdrawn", cand)
             items: list[tuple[ElectionEvent, int]] = []
-            t = self.clock.at(-10, 9)
+            t = self.local_time(-10, 9)
             for post, cand in plan.nominees:
                 if plan.withdrawn == (post, cand):
                     continue
@@ -849,7 +836,9 @@ class _Builder(PhaseBuilder):
             published.append(self.candidate_list(c.cid, lists))
         self._flush()  # the lists follow every vetting decision
         for event in published:
-            self._submit(f"{event.community}/election_committee", [(event, self.clock.at(-8, 10))])
+            self._submit(
+                f"{event.community}/election_committee", [(event, self.local_time(-8, 10))]
+            )
 
     # ------------------------------------------------------------------ proxies
 
@@ -892,7 +881,7 @@ class _Builder(PhaseBuilder):
         for c in pop.communities:
             plan = self.plans[c.cid]
             items: list[tuple[ElectionEvent, int]] = []
-            times = rng.times(len(plan.proxies), self.clock.at(-7, 9), self.clock.at(-3, 17))
+            times = rng.times(len(plan.proxies), self.local_time(-7, 9), self.local_time(-3, 17))
             for (p, proxy, rel), t in zip(plan.proxies, times, strict=True):
                 attestation = hashlib.sha256(
                     f"written proxy form|{c.cid}|{p.vid}|{proxy.vid}|{rel}".encode()
@@ -903,7 +892,7 @@ class _Builder(PhaseBuilder):
         self._flush()
         for c in pop.communities:
             published = self.proxy_list(c.cid)
-            self._submit(f"{c.cid}/election_committee", [(published, self.clock.at(-2, 10))])
+            self._submit(f"{c.cid}/election_committee", [(published, self.local_time(-2, 10))])
 
     # ------------------------------------------------------------------ voting
 
@@ -934,7 +923,7 @@ class _Builder(PhaseBuilder):
         rng = RandomChooser(_rng(self.seed, f"vote/{c.cid}/{number}"))
         plan = self.plans[c.cid]
         day = 0 if number == 1 else 7
-        at = self.clock.at
+        at = self.local_time
         principals = {p.vid: proxy for p, proxy, _ in plan.proxies}
         proxies = {proxy.vid for proxy in principals.values()}
         turnout = rng.uniform(0.80, 0.90) if number == 1 else rng.uniform(0.68, 0.78)
@@ -1099,7 +1088,7 @@ class _Builder(PhaseBuilder):
         self._flush()
         plan = self.plans[c.cid]
         day = 0 if number == 1 else 7
-        at = self.clock.at
+        at = self.local_time
         event, result = self.declaration(c.cid, number)
         self._submit(f"{c.cid}/election_committee", [(event, at(day, 23))])
         self.declared[(c.cid, number)] = event.result
@@ -1196,7 +1185,7 @@ class _Builder(PhaseBuilder):
         kind, lists = follow_up_round(plan.result1, listed, self.rules)
         self._submit(
             f"{cid}/election_committee",
-            [(self.round_called(cid, 2, kind, lists), self.clock.at(0, 23, 30))],
+            [(self.round_called(cid, 2, kind, lists), self.local_time(0, 23, 30))],
         )
         self._feature("round.supplementary", cid)
         self._flush()

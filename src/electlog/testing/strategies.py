@@ -65,7 +65,7 @@ from electlog.audit.findings import (
     rule_finding_code,
 )
 from electlog.audit.sources import BytesSource
-from electlog.checkpoint import Checkpoint, WitnessSigner, cosign
+from electlog.checkpoint import Checkpoint, WitnessSigner
 from electlog.codec import encode
 from electlog.election import (
     EVENT_TYPES,
@@ -77,7 +77,14 @@ from electlog.election import (
     RuleSet,
     decode_event,
 )
-from electlog.election.build import PhaseBuilder, checkpoint_note, follow_up_round
+from electlog.election.build import (
+    ROLE_KEY_NAMES,
+    PhaseBuilder,
+    RoleKeys,
+    checkpoint_note,
+    cosigned_checkpoint,
+    follow_up_round,
+)
 from electlog.election.codes import (
     BALLOT_DUPLICATE_SERIAL,
     BALLOT_NOT_REGISTERED,
@@ -145,7 +152,7 @@ from electlog.events import ZERO_HASH, Entry, Statement, entry_leaf_hash
 from electlog.keys import SigningKey
 from electlog.log import Log
 from electlog.merkle import MerkleTree, new_nodes_batch
-from electlog.note import NoteSigner, sign_note
+from electlog.note import NoteSigner
 from electlog.store import MemoryStore, Store
 from electlog.store.bundle import export_bundle
 
@@ -756,44 +763,17 @@ _check_coverage()
 
 # --------------------------------------------------------------------------- whole elections
 
-_EPOCH_ORDINAL: Final = _dt.date(1970, 1, 1).toordinal()
-_ROLE_NAMES: Final = ("registrar", "committee", "vetting", "polling", "counting")
-_ROLES: Final = {
-    "registrar": Role.REGISTRAR,
-    "committee": Role.ELECTION_COMMITTEE,
-    "vetting": Role.VETTING_COMMITTEE,
-    "polling": Role.POLLING_STATION,
-    "counting": Role.COUNTING_UNIT,
-}
-
 
 @attrs.frozen(kw_only=True)
-class ElectionKeys:
+class ElectionKeys(RoleKeys):
     """The signing keys of a generated election: the authority (genesis, keys, committees) and
     one whole-election key per role."""
-
-    authority: SigningKey
-    registrar: SigningKey
-    committee: SigningKey
-    vetting: SigningKey
-    polling: SigningKey
-    counting: SigningKey
 
     @classmethod
     def from_seed(cls, seed: bytes) -> ElectionKeys:
         """Deterministic keys derived from ``seed`` (test fixtures: drawn elections must
         shrink and replay; never keys for a real election)."""
-        return cls(
-            **{
-                name: SigningKey.from_seed(hashlib.sha256(seed + name.encode()).digest())
-                for name in ("authority", *_ROLE_NAMES)
-            }
-        )
-
-    def by_key_id(self) -> dict[bytes, SigningKey]:
-        """Every key by its key id."""
-        keys = [self.authority, *(getattr(self, n) for n in _ROLE_NAMES)]
-        return {k.key_id: k for k in keys}
+        return cls.derive(lambda name: hashlib.sha256(seed + name.encode()).digest())
 
 
 @attrs.frozen(kw_only=True, eq=False, repr=False)
@@ -943,12 +923,6 @@ class ElectionBuilder(PhaseBuilder):
         self.follow_ups = follow_up_rounds
         seed = draw(st.binary(min_size=8, max_size=8))
         self.keys = ElectionKeys.from_seed(seed)
-        super().__init__(
-            Log(MemoryStore(origin) if store is None else store),
-            rule_set,
-            DrawChooser(draw),
-            dedup_secret=hashlib.sha256(b"dedup" + seed).digest(),
-        )
         self.log_signer = NoteSigner(origin, hashlib.sha256(b"log" + seed).digest())
         n_witnesses = draw(_as_strategy(witnesses))
         self.witnesses = tuple(
@@ -959,6 +933,13 @@ class ElectionBuilder(PhaseBuilder):
             quorum = st.integers(0, n_witnesses)
         self.quorum = min(draw(_as_strategy(quorum)), n_witnesses)
         self.day: _dt.date = draw(st.dates(_FIRST_DAY, _LAST_DAY))
+        super().__init__(
+            Log(MemoryStore(origin) if store is None else store),
+            rule_set,
+            DrawChooser(draw),
+            dedup_secret=hashlib.sha256(b"dedup" + seed).digest(),
+            election_day=self.day,
+        )
         self.definition: ElectionDefined | None = None
         self.communities: list[_Community] = []
         self.results: dict[tuple[str, int], RoundResult] = {}
@@ -1005,8 +986,7 @@ class ElectionBuilder(PhaseBuilder):
             self._today = day
             self._minute = 8 * 60
         self._minute += 1
-        local = (self.day.toordinal() - _EPOCH_ORDINAL + day) * 86_400 + self._minute * 60
-        return (local - self.rules.tz_offset_minutes * 60) * 1_000_000
+        return self.local_time(day, 0, self._minute)
 
     def submit(self, key: SigningKey, event: ElectionEvent, day: int) -> None:
         """Check, sign, append and apply one event."""
@@ -1128,7 +1108,8 @@ class ElectionBuilder(PhaseBuilder):
         start = self.roll - 3
         self.create(self.keys.authority, self.definition, self.at(start))
         grants = self.key_grants(
-            (getattr(self.keys, name), str(_ROLES[name]), (), name) for name in _ROLE_NAMES
+            (key, str(role), (), name)
+            for (key, role), name in zip(self.keys.roles(), ROLE_KEY_NAMES, strict=True)
         )
         for event in grants:
             self.submit(self.keys.authority, event, start)
@@ -1764,14 +1745,12 @@ def _checkpoint_of(
         size=len(entries),
         root=tree.root() if root is None else root,
     )
-    note = sign_note(cp.to_text(), [election.log_signer])
     # cosigned one minute after the latest claimed time (the witnesses' clock is consistent
     # with the entries' claimed times)
     latest = max((Entry.from_bytes(e, verify=False).statement.time for e in entries), default=0)
-    stamp = latest // 1_000_000 + 60
-    for w in election.witnesses:
-        note = cosign(note, w, stamp)
-    return note
+    return cosigned_checkpoint(
+        cp, election.log_signer, election.witnesses, latest // 1_000_000 + 60
+    )
 
 
 def _find(election: SignedElection, event_type: type[ElectionEvent]) -> list[int]:
