@@ -4,29 +4,27 @@ Three callers build whole elections through the :class:`~electlog.election.facad
 facade: the small fixed :class:`~electlog.election.scenario.Scenario` (tests, tamper tests,
 examples), the district simulator (:func:`electlog.simulate.simulate_district`, ``electlog
 demo``) and the hypothesis strategies (:class:`electlog.testing.strategies.ElectionBuilder`).
-They share this module: :class:`PhaseBuilder` runs the phases in order, keeps the election, its
-authors and the submission path, and makes every event of every phase (the definition, key
-grants, registrations with their commitments, roll and proxy-list publications read from the
-state, objections, group results, nominations, vetting, candidate lists, polling units, counting
-batches, declared results, follow-up rounds, cosigned checkpoints) in one place. What differs
-between the three is only what they choose, and each asks a :class:`Chooser`:
+Each is a :class:`PhaseBuilder`: it runs its phases in order (:attr:`PhaseBuilder.PHASES`),
+keeps the election, its authors and the submission path, reads the calendar
+(:meth:`PhaseBuilder.local_time`) and makes its events here: the genesis and key grants,
+registrations with their dedup tags and commitments, committee changes, objections and their
+decisions, roll and proxy-list publications, group and round results (from the live state),
+household ballots, vetting decisions, candidate lists, proxies, observers, polling units, boxes,
+issued ballots, counting batches, follow-up rounds and cosigned checkpoints.
 
-- :class:`FixedChooser`: every choice of the story fixed (the first option, the lowest number,
-  never a chance); only the secrecy draws (the order ballots are recorded in, their serials)
-  come from a generator seeded by the public seed. What :class:`Scenario` needs.
-- :class:`RandomChooser`: a seeded :class:`random.Random`, each call consuming exactly the draws
-  the same :class:`random.Random` method would (so a fixed seed gives the same log byte for
-  byte). What the simulator uses.
-- ``electlog.testing.strategies.DrawChooser``: a hypothesis draw function (kept in
-  ``electlog.testing``: the election layer never imports hypothesis).
+What stays in each caller is its story (a fixed two-community election, a seeded district, a
+drawn one), its time plan and how it batches submissions; every choice in that story is asked
+of a :class:`~electlog.election.choosers.Chooser`: a ``FixedChooser`` for the scenario, a
+``RandomChooser`` for the simulator (each call consumes exactly the draws of the
+:class:`random.Random` call it names, so a seed still gives the same log byte for byte), a
+``DrawChooser`` (hypothesis) for the strategies.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Final, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Final, Self
 
 import attrs
 
@@ -37,6 +35,7 @@ from electlog.keys import SigningKey
 from electlog.log import Log
 from electlog.note import NoteSigner, sign_note
 
+from .choosers import Chooser
 from .events import (
     BallotIssued,
     BoxMerged,
@@ -75,158 +74,17 @@ from .tally import RoundResult, supplementary_candidates
 
 __all__ = [
     "ROLE_KEY_NAMES",
-    "Chooser",
-    "FixedChooser",
     "Items",
     "PhaseBuilder",
-    "RandomChooser",
     "RoleKeys",
     "checkpoint_note",
     "cosigned_checkpoint",
     "follow_up_round",
 ]
 
-T = TypeVar("T")
 _EPOCH_ORDINAL: Final = _dt.date(1970, 1, 1).toordinal()
 Items = list[tuple[ElectionEvent, int]]
 """``(event, claimed time in µs UTC)`` pairs, the unit every phase submits."""
-
-
-class Chooser(Protocol):
-    """Where an election builder's choices come from (who, how many, which, in what order)."""
-
-    def integer(self, low: int, high: int) -> int:
-        """An int in ``[low, high]`` (both included)."""
-
-    def chance(self, p: float) -> bool:
-        """True with probability ``p`` (a hypothesis draw: either, whatever ``p``)."""
-
-    def boolean(self) -> bool:
-        """True or False, evenly."""
-
-    def choice(self, options: Sequence[T]) -> T:
-        """One of ``options`` (not empty)."""
-
-    def sample(self, options: Sequence[T], k: int) -> list[T]:
-        """``k`` distinct positions of ``options``, in the order chosen."""
-
-    def shuffle(self, items: list[Any]) -> None:
-        """Reorder ``items`` in place."""
-
-    def uniform(self, low: float, high: float) -> float:
-        """A number between ``low`` and ``high``."""
-
-    def serial(self) -> bytes:
-        """A 16-byte ballot serial."""
-
-    def times(self, n: int, start: int, end: int) -> list[int]:
-        """``n`` sorted times (µs) in ``[start, end)``."""
-
-
-class RandomChooser:
-    """Choices from a seeded :class:`random.Random` (``rng``): each method consumes exactly
-    the draws of the :class:`random.Random` call it names, so a builder that replaces those
-    calls with this chooser keeps its output byte for byte."""
-
-    __slots__ = ("rng",)
-
-    def __init__(self, rng: random.Random) -> None:
-        if not isinstance(rng, random.Random):
-            raise UsageError("RandomChooser needs a random.Random")
-        self.rng = rng
-
-    def integer(self, low: int, high: int) -> int:
-        """``rng.randint(low, high)``."""
-        return self.rng.randint(low, high)
-
-    def chance(self, p: float) -> bool:
-        """``rng.random() < p``."""
-        return self.rng.random() < p
-
-    def boolean(self) -> bool:
-        """``rng.random() < 0.5``."""
-        return self.rng.random() < 0.5
-
-    def choice(self, options: Sequence[T]) -> T:
-        """``rng.choice(options)``."""
-        return self.rng.choice(options)
-
-    def sample(self, options: Sequence[T], k: int) -> list[T]:
-        """``rng.sample(options, k)``."""
-        return self.rng.sample(options, k)
-
-    def shuffle(self, items: list[Any]) -> None:
-        """``rng.shuffle(items)``."""
-        self.rng.shuffle(items)
-
-    def uniform(self, low: float, high: float) -> float:
-        """``rng.uniform(low, high)``."""
-        return self.rng.uniform(low, high)
-
-    def serial(self) -> bytes:
-        """``rng.randbytes(16)``."""
-        return self.rng.randbytes(16)
-
-    def times(self, n: int, start: int, end: int) -> list[int]:
-        """``n`` times ``rng.randrange(start, end)``, sorted."""
-        return sorted(self.rng.randrange(start, end) for _ in range(n))
-
-
-class FixedChooser:
-    """Every choice of the story fixed: the lowest number, no chance ever taken, the first
-    option(s), evenly spread times. Only the secrecy draws, the order ballots are recorded in
-    (:meth:`shuffle`) and their serials (:meth:`serial`), come from ``random.Random(seed)``:
-    reproducible from the public seed, as a fixture must be."""
-
-    __slots__ = ("rng",)
-
-    def __init__(self, seed: int = 0) -> None:
-        self.rng = random.Random(seed)
-
-    def integer(self, low: int, high: int) -> int:
-        """``low``."""
-        if high < low:
-            raise UsageError(f"empty range [{low}, {high}]")
-        return low
-
-    def chance(self, p: float) -> bool:
-        """False."""
-        return False
-
-    def boolean(self) -> bool:
-        """False."""
-        return False
-
-    def choice(self, options: Sequence[T]) -> T:
-        """The first option."""
-        if not options:
-            raise UsageError("nothing to choose from")
-        return options[0]
-
-    def sample(self, options: Sequence[T], k: int) -> list[T]:
-        """The first ``k`` options."""
-        if not 0 <= k <= len(options):
-            raise UsageError(f"cannot take {k} of {len(options)} options")
-        return list(options[:k])
-
-    def shuffle(self, items: list[Any]) -> None:
-        """Shuffled by the seeded generator (the recording order of secret ballots)."""
-        self.rng.shuffle(items)
-
-    def uniform(self, low: float, high: float) -> float:
-        """``low``."""
-        return low
-
-    def serial(self) -> bytes:
-        """16 bytes of the seeded generator."""
-        return self.rng.randbytes(16)
-
-    def times(self, n: int, start: int, end: int) -> list[int]:
-        """``n`` times evenly spaced from ``start`` (whole steps of the span)."""
-        if n and end <= start:
-            raise UsageError(f"empty time span [{start}, {end})")
-        step = (end - start) // max(n, 1)
-        return [start + i * step for i in range(n)]
 
 
 def cosigned_checkpoint(

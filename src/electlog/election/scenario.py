@@ -38,7 +38,8 @@ from electlog.events import Author
 from electlog.keys import SigningKey
 from electlog.log import Log
 
-from .build import FixedChooser, PhaseBuilder, RoleKeys, follow_up_round
+from .build import PhaseBuilder, RoleKeys, follow_up_round
+from .choosers import FixedChooser
 from .events import (
     BallotRecorded,
     ElectionDefined,
@@ -92,7 +93,7 @@ class Scenario(PhaseBuilder):
     """The small election, one phase per method (call them in order, or :meth:`run_all`):
     a :class:`~electlog.election.build.PhaseBuilder` whose plans are fixed here and whose
     only draws (the recording order of ballots, their serials) come from a
-    :class:`~electlog.election.build.FixedChooser` seeded with ``seed``.
+    :class:`~electlog.election.choosers.FixedChooser` seeded with ``seed``.
 
     ``at(day, hour)`` is the time in µs UTC of local ``hour`` on election day + ``day``.
     """

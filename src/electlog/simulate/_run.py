@@ -24,13 +24,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from electlog.election.build import PhaseBuilder, RandomChooser, checkpoint_note, follow_up_round
+from electlog.election.build import PhaseBuilder, checkpoint_note, follow_up_round
+from electlog.election.choosers import RandomChooser
 from electlog.election.events import (
-    BallotIssued,
     BallotRecorded,
-    BoxMerged,
-    BoxOpened,
-    BoxSealed,
     BoxTransferred,
     CandidatesPublished,
     ElectionEvent,
@@ -39,9 +36,6 @@ from electlog.election.events import (
     NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
-    ObserverAccredited,
-    UnitClosed,
-    UnitOpened,
     UnitRepRegistered,
     VoterRegistered,
     VoterRemoved,
@@ -952,23 +946,18 @@ class _Builder(PhaseBuilder):
         used: set[str] = set()
         observers = {u: self._observers(c, plan, 3 + (k == "main"), used) for u, k in units}
         # the committee accredits the observers it has not accredited yet, the day before
-        accredit: list[tuple[ElectionEvent, int]] = []
-        t = at(day - 1, 10)
+        panel: list[tuple[str, str]] = []
         for unit, _ in units:
             for observer in observers[unit]:
                 if observer in plan.accredited:
                     continue
                 plan.accredited.add(observer)
                 org = _ORGANISATIONS[len(plan.accredited) % len(_ORGANISATIONS)]
-                accredit.append(
-                    (
-                        ObserverAccredited(
-                            community=c.cid, observer=observer, organisation=f"{org} ({c.name})"
-                        ),
-                        t,
-                    )
-                )
-                t += 60_000_000
+                panel.append((observer, f"{org} ({c.name})"))
+        t = at(day - 1, 10)
+        accredit = [
+            (ev, t + i * 60_000_000) for i, ev in enumerate(self.accreditations(c.cid, panel))
+        ]
         self._submit(f"{c.cid}/election_committee", accredit)
         self._count("observers_accredited", len(accredit))
         boxes: dict[str, list[str]] = {
@@ -1027,27 +1016,16 @@ class _Builder(PhaseBuilder):
         ps: list[tuple[ElectionEvent, int]] = []
         t = at(day, 7, 30)
         for unit, kind in units:
-            ps.append(
-                (
-                    UnitOpened(
-                        unit=unit,
-                        community=c.cid,
-                        round=number,
-                        kind=kind,
-                        observers=observers[unit],
-                    ),
-                    t,
-                )
-            )
+            ps.append((self.unit_opened(c.cid, number, unit, kind, observers[unit]), t))
             for box in boxes[unit]:
-                ps.append((BoxSealed(unit=unit, box=box), t + 600_000_000))
+                ps.append((self.box_sealed(unit, box), t + 600_000_000))
         times = rng.times(len(issue), at(day, 8), at(day, 17))
         ps.extend(
-            (BallotIssued(unit=unit, voter=voter, proxy_for=proxy_for), when)
+            (self.issuance(unit, voter, proxy_for), when)
             for (unit, voter, proxy_for), when in zip(issue, times, strict=True)
         )
         for unit, _ in units:
-            ps.append((UnitClosed(unit=unit), at(day, 17)))
+            ps.append((self.unit_closed(unit), at(day, 17)))
         for unit in mobiles:
             for box in boxes[unit]:
                 ps.append((BoxTransferred(box=box, to_unit=main), at(day, 17, 20)))
@@ -1058,7 +1036,7 @@ class _Builder(PhaseBuilder):
         cu: list[tuple[ElectionEvent, int]] = []
         t = at(day, 17, 30)
         for box in merged:
-            cu.append((BoxMerged(box=box, into=target), t))
+            cu.append((self.box_merged(box, target), t))
             t += 1_000_000
             self._feature("box.merged", box)
         t = at(day, 17, 40)
@@ -1070,7 +1048,7 @@ class _Builder(PhaseBuilder):
             for box in boxes[unit]:
                 if box in merged:
                     continue
-                cu.append((BoxOpened(box=box, observers=observers[unit]), t))
+                cu.append((self.box_opened(box, observers[unit]), t))
                 n = per_box[box]
                 chunk = ballots[k : k + n]
                 k += n

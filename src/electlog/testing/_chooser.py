@@ -1,6 +1,6 @@
-"""The hypothesis chooser of the election builder (:class:`electlog.election.build.Chooser`).
+"""The hypothesis chooser of the election builder (:class:`electlog.election.choosers.Chooser`).
 
-Kept apart from :mod:`electlog.election.build` because the election layer never imports
+Kept apart from :mod:`electlog.election.choosers` because the election layer never imports
 hypothesis (an optional extra).
 """
 

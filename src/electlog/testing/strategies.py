@@ -160,6 +160,7 @@ from ._chooser import DrawChooser
 
 __all__ = [
     "TAMPERING_KINDS",
+    "DrawChooser",
     "ElectionBuilder",
     "ElectionKeys",
     "SignedElection",
