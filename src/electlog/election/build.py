@@ -38,6 +38,7 @@ from electlog.note import NoteSigner, sign_note
 from .choosers import Chooser
 from .events import (
     BallotIssued,
+    BallotRecorded,
     BoxMerged,
     BoxOpened,
     BoxSealed,
@@ -50,6 +51,7 @@ from .events import (
     ElectionEvent,
     GroupResultDeclared,
     GroupVotingClosed,
+    HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
     ObjectionDecided,
@@ -70,7 +72,7 @@ from .events import (
 from .facade import Election
 from .receipts import commitment, dedup_tag
 from .rules import Role, RuleSet
-from .tally import RoundResult, supplementary_candidates
+from .tally import PostMarks, RoundResult, supplementary_candidates
 
 __all__ = [
     "ROLE_KEY_NAMES",
@@ -374,18 +376,25 @@ class PhaseBuilder:
     # ------------------------------------------------------------------ resident groups
 
     @staticmethod
-    def household_ballots(
-        community: str, group: str, households: Iterable[str]
-    ) -> list[ElectionEvent]:
-        """A household ballot issued to each of ``households``."""
-        return [
+    def household_vote(
+        community: str,
+        group: str,
+        households: Iterable[str],
+        ballots: Iterable[dict[str, PostMarks]],
+        serials: Iterable[bytes],
+    ) -> tuple[list[ElectionEvent], ElectionEvent, list[ElectionEvent]]:
+        """A resident group's household-ballot election: a ballot issued to each of
+        ``households`` (the polling station's), the group's voting closed (before any household
+        ballot is recorded), and each of ``ballots`` cast with the next of ``serials`` (the
+        counting unit's, in the order given)."""
+        issued: list[ElectionEvent] = [
             HouseholdBallotIssued(community=community, group=group, household=h) for h in households
         ]
-
-    @staticmethod
-    def group_closed(community: str, group: str) -> GroupVotingClosed:
-        """``group``'s household voting closed (before any household ballot is recorded)."""
-        return GroupVotingClosed(community=community, group=group)
+        cast: list[ElectionEvent] = [
+            HouseholdBallotCast(community=community, group=group, serial=serial, marks=marks)
+            for marks, serial in zip(ballots, serials, strict=True)
+        ]
+        return issued, GroupVotingClosed(community=community, group=group), cast
 
     def group_result(self, community: str, group: str) -> GroupResultDeclared:
         """The declaration of ``group``'s result as recomputed from the state now."""
@@ -495,6 +504,17 @@ class PhaseBuilder:
     def box_opened(box: str, observers: Sequence[str]) -> BoxOpened:
         """``box`` opened before ``observers``."""
         return BoxOpened(box=box, observers=tuple(observers))
+
+    @staticmethod
+    def recorded(
+        box: str, ballots: Iterable[dict[str, PostMarks]], serials: Iterable[bytes]
+    ) -> list[ElectionEvent]:
+        """Each of ``ballots`` recorded from ``box`` (once opened) with the next of
+        ``serials``."""
+        return [
+            BallotRecorded(box=box, serial=serial, marks=marks)
+            for marks, serial in zip(ballots, serials, strict=True)
+        ]
 
     def declaration(self, community: str, number: int) -> tuple[ResultDeclared, RoundResult]:
         """The declaration of round ``number``'s result as tallied from the state now, and

@@ -41,10 +41,8 @@ from electlog.log import Log
 from .build import PhaseBuilder, RoleKeys, follow_up_round
 from .choosers import FixedChooser
 from .events import (
-    BallotRecorded,
     ElectionDefined,
     ElectionEvent,
-    HouseholdBallotCast,
     NominationFiled,
     UnitRepRegistered,
     VoterRegistered,
@@ -286,23 +284,18 @@ class Scenario(PhaseBuilder):
             households = sorted({h for (g, h) in st.community(c).households if g == group})
             members = sorted(v for v in self.voters[c] if self.groups[v] == group)
             leader, reps = members[0], members[1:3]
-            issued += [
-                (ev, self.at(-20, 9, n)) for ev in self.household_ballots(c, group, households)
-            ]
-            closed.append((self.group_closed(c, group), self.at(-20, 16, n)))
-            for k in range(len(households)):
-                rep_marks = tuple(sorted(reps)) if k % 4 else (reps[0],)
-                marks = {
+            ballots = [
+                {
                     GROUP_LEADER: PostMarks(write_ins=(leader,)),
-                    GROUP_REP: PostMarks(write_ins=rep_marks),
+                    GROUP_REP: PostMarks(write_ins=tuple(sorted(reps)) if k % 4 else (reps[0],)),
                 }
-                serial = self.choose.serial()
-                casts.append(
-                    (
-                        HouseholdBallotCast(community=c, group=group, serial=serial, marks=marks),
-                        self.at(-20, 17, n),
-                    )
-                )
+                for k in range(len(households))
+            ]
+            serials = [self.choose.serial() for _ in ballots]
+            handed, shut, cast = self.household_vote(c, group, households, ballots, serials)
+            issued += [(ev, self.at(-20, 9, n)) for ev in handed]
+            closed.append((shut, self.at(-20, 16, n)))
+            casts += [(ev, self.at(-20, 17, n)) for ev in cast]
             winners.append((c, group))
         self.send(self.keys.polling, issued + closed)
         self.send(self.keys.counting, casts)
@@ -499,12 +492,10 @@ class Scenario(PhaseBuilder):
             self.choose.shuffle(ballots)
             pos = 0
             for unit in (main, station):
-                for _ in range(per_unit[unit]):
-                    box = f"{counted_in[unit]}-box1"
-                    recorded = BallotRecorded(
-                        box=box, serial=self.choose.serial(), marks=ballots[pos]
-                    )
-                    counting.append((recorded, self.at(0, 19 + n, pos)))
+                box_ballots = ballots[pos : pos + per_unit[unit]]
+                serials = [self.choose.serial() for _ in box_ballots]
+                for ev in self.recorded(f"{counted_in[unit]}-box1", box_ballots, serials):
+                    counting.append((ev, self.at(0, 19 + n, pos)))
                     pos += 1
         self.send(k.polling, sorted(polling, key=lambda item: item[1]))
         self.send(k.counting, sorted(counting, key=lambda item: item[1]))
@@ -540,13 +531,8 @@ class Scenario(PhaseBuilder):
             for i in range(len(voters))
         ]
         self.choose.shuffle(ballots)
-        self.send(
-            k.counting,
-            [
-                (BallotRecorded(box=box, serial=self.choose.serial(), marks=b), self.at(7, 19))
-                for b in ballots
-            ],
-        )
+        serials = [self.choose.serial() for _ in ballots]
+        self.send(k.counting, [(ev, self.at(7, 19)) for ev in self.recorded(box, ballots, serials)])
         self.submit(k.committee, self.declaration("c1", 2)[0], self.at(7, 21))
 
     def run_until(self, phase: str) -> Scenario:

@@ -27,11 +27,9 @@ from typing import Any, Final
 from electlog.election.build import PhaseBuilder, checkpoint_note, follow_up_round
 from electlog.election.choosers import RandomChooser
 from electlog.election.events import (
-    BallotRecorded,
     BoxTransferred,
     CandidatesPublished,
     ElectionEvent,
-    HouseholdBallotCast,
     NominationFiled,
     NominationWithdrawn,
     ObjectionDecided,
@@ -637,21 +635,15 @@ class _Builder(PhaseBuilder):
                 else:  # pragma: no cover - the margins make this practically impossible
                     raise UsageError(f"cannot draw a decisive election for group {group}")
                 times = rng.times(len(came), t0, t1)
-                issued.extend(zip(self.household_ballots(c.cid, group, came), times, strict=True))
-                # voting closes before any household ballot is cast (recorded)
-                issued.append((self.group_closed(c.cid, group), t1))
-                t1 += 1_000_000
                 rng.shuffle(recorded)
                 ctimes = rng.times(len(recorded), c0, c1)
-                cast.extend(
-                    (
-                        HouseholdBallotCast(
-                            community=c.cid, group=group, serial=rng.serial(), marks=marks
-                        ),
-                        t,
-                    )
-                    for marks, t in zip(recorded, ctimes, strict=True)
-                )
+                serials = [rng.serial() for _ in recorded]
+                handed, shut, casts = self.household_vote(c.cid, group, came, recorded, serials)
+                issued.extend(zip(handed, times, strict=True))
+                # voting closes before any household ballot is cast (recorded)
+                issued.append((shut, t1))
+                t1 += 1_000_000
+                cast.extend(zip(casts, ctimes, strict=True))
                 self._count("household_ballots_issued", len(came))
                 self._count("households_eligible", len(hids))
             self._submit(f"{c.cid}/polling_station", issued)
@@ -1053,10 +1045,8 @@ class _Builder(PhaseBuilder):
                 chunk = ballots[k : k + n]
                 k += n
                 rtimes = rng.times(n, t + 60_000_000, at(day, 22))
-                cu.extend(
-                    (BallotRecorded(box=box, serial=rng.serial(), marks=marks), when)
-                    for marks, when in zip(chunk, rtimes, strict=True)
-                )
+                serials = [rng.serial() for _ in chunk]
+                cu.extend(zip(self.recorded(box, chunk, serials), rtimes, strict=True))
         self._submit(f"{c.cid}/counting_unit", cu)
         self._count("boxes_merged", len(merged))
         return posts

@@ -1256,9 +1256,6 @@ class ElectionBuilder(PhaseBuilder):
                 )
                 issued = [h for h in households if not self.choose.boolean()] or households[:1]
                 in_group = set(members)  # a household ballot may name only voters of the group
-                for event in self.household_ballots(c.cid, group, issued):
-                    self.submit(self.keys.polling, event, self.roll)
-                self.submit(self.keys.polling, self.group_closed(c.cid, group), self.roll)
                 consensus = {
                     "group_leader": PostMarks(
                         write_ins=tuple(sorted(members[: r.group_leader_seats]))
@@ -1281,17 +1278,13 @@ class ElectionBuilder(PhaseBuilder):
                     posts, write_ins=(*members, f"{c.cid}-nobody")
                 )
                 returned = len(issued) - (1 if len(issued) > 1 and self.choose.boolean() else 0)
-                for i in range(returned):
-                    self.submit(
-                        self.keys.counting,
-                        HouseholdBallotCast(
-                            community=c.cid,
-                            group=group,
-                            serial=_serial(f"{c.cid}/{group}/{i}"),
-                            marks=_void_unregistered(draw(choice), in_group),
-                        ),
-                        self.roll,
-                    )
+                marks = [_void_unregistered(draw(choice), in_group) for _ in range(returned)]
+                serials = [_serial(f"{c.cid}/{group}/{i}") for i in range(returned)]
+                handed, shut, cast = self.household_vote(c.cid, group, issued, marks, serials)
+                for event in [*handed, shut]:
+                    self.submit(self.keys.polling, event, self.roll)
+                for event in cast:
+                    self.submit(self.keys.counting, event, self.roll)
                 self.submit(self.keys.committee, self.group_result(c.cid, group), self.roll)
 
     def nominate(self) -> None:
@@ -1476,16 +1469,10 @@ class ElectionBuilder(PhaseBuilder):
         paper = ballots(list(posts), write_ins=write_ins)
         for unit in units:
             returned = issued[unit] - (1 if issued[unit] and self.choose.integer(0, 4) == 0 else 0)
-            for i in range(returned):
-                self.submit(
-                    self.keys.counting,
-                    BallotRecorded(
-                        box=f"{counted_in[unit]}-box",
-                        serial=_serial(f"{unit}/{i}/{self.origin}"),
-                        marks=_void_unregistered(draw(paper), roll),
-                    ),
-                    day,
-                )
+            marks = [_void_unregistered(draw(paper), roll) for _ in range(returned)]
+            serials = [_serial(f"{unit}/{i}/{self.origin}") for i in range(returned)]
+            for ballot in self.recorded(f"{counted_in[unit]}-box", marks, serials):
+                self.submit(self.keys.counting, ballot, day)
         declared, result = self.declaration(c.cid, number)
         self.results[(c.cid, number)] = result
         self.rounds_held[c.cid] = number
