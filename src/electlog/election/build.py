@@ -285,13 +285,13 @@ class PhaseBuilder:
         )
 
     def election_definition(
-        self, election_id: str, name: str, day: Any, communities: Iterable[CommunityDef]
+        self, election_id: str, name: str, communities: Iterable[CommunityDef]
     ) -> ElectionDefined:
-        """The genesis event under this builder's rules (``day``: election day)."""
+        """The genesis event: this builder's election day and rules."""
         return ElectionDefined(
             election_id=election_id,
             name=name,
-            election_day=day,
+            election_day=self.election_day,
             communities=tuple(communities),
             rules=self.rules,
             rules_hash=self.rules.hash(),

@@ -179,7 +179,7 @@ class Scenario(PhaseBuilder):
             [("director", 1), ("member", 2)],
         )
         return self.election_definition(
-            f"scenario-{self.seed}", "Small residents' committee election", ELECTION_DAY, (c1, c2)
+            f"scenario-{self.seed}", "Small residents' committee election", (c1, c2)
         )
 
     def registration(

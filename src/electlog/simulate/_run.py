@@ -372,7 +372,6 @@ class _Builder(PhaseBuilder):
         definition = self.election_definition(
             f"district-{year}-residents-committees",
             f"Residents' committee elections {year}, {len(defs)} communities of the district",
-            cfg.election_day,
             defs,
         )
         self.create(self.keys.authority, definition, self.local_time(-45, 9))

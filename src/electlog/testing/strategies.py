@@ -1100,7 +1100,6 @@ class ElectionBuilder(PhaseBuilder):
         self.definition = self.election_definition(
             f"e{self.day.year}",
             f"Residents' committee election {self.day.year}",
-            self.day,
             (
                 self.community(c.cid, f"Community {c.cid}", c.mode, c.groups, c.posts)
                 for c in self.communities
