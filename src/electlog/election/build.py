@@ -42,6 +42,7 @@ from .events import (
     BoxMerged,
     BoxOpened,
     BoxSealed,
+    BoxTransferred,
     CandidatesPublished,
     CommitteeMemberAppointed,
     CommitteeMemberWithdrawn,
@@ -54,6 +55,8 @@ from .events import (
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
+    NominationFiled,
+    NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
     ObserverAccredited,
@@ -66,8 +69,10 @@ from .events import (
     RoundCalled,
     UnitClosed,
     UnitOpened,
+    UnitRepRegistered,
     VettingDecided,
     VoterRegistered,
+    VoterRemoved,
 )
 from .facade import Election
 from .receipts import commitment, dedup_tag
@@ -76,7 +81,6 @@ from .tally import PostMarks, RoundResult, supplementary_candidates
 
 __all__ = [
     "ROLE_KEY_NAMES",
-    "Items",
     "PhaseBuilder",
     "RoleKeys",
     "checkpoint_note",
@@ -85,8 +89,6 @@ __all__ = [
 ]
 
 _EPOCH_ORDINAL: Final = _dt.date(1970, 1, 1).toordinal()
-Items = list[tuple[ElectionEvent, int]]
-"""``(event, claimed time in µs UTC)`` pairs, the unit every phase submits."""
 
 
 def cosigned_checkpoint(
@@ -190,10 +192,10 @@ class PhaseBuilder:
     event they submit, made in one place.
 
     A subclass names its phases and decides its plans with :attr:`choose` (a
-    :class:`Chooser`); the events come from the methods below, which read the live state
-    where an event must match it (roll hash, proxy list, group and round results).
-    :meth:`send` submits a batch as one author now; a builder that orders its submissions
-    itself (the simulator queues and flushes in time order) overrides it.
+    :class:`~electlog.election.choosers.Chooser`); the events come from the methods below,
+    which read the live state where an event must match it (roll hash, proxy list, group and
+    round results). :meth:`send` submits a batch as one author now (the simulator queues its
+    batches and submits them in time order through :meth:`author` itself).
     """
 
     PHASES: ClassVar[tuple[str, ...]] = ()
@@ -343,6 +345,19 @@ class PhaseBuilder:
         body.update(fields)
         return VoterRegistered(**body)
 
+    @staticmethod
+    def removal(
+        voter: str, community: str, reason: str, objection: str | None = None
+    ) -> VoterRemoved:
+        """``voter`` removed from ``community``'s roll for ``reason`` (citing the upheld
+        ``objection``, if any)."""
+        return VoterRemoved(voter=voter, community=community, reason=reason, objection=objection)
+
+    @staticmethod
+    def unit_rep(rep: str, community: str, organisation: str) -> UnitRepRegistered:
+        """A unit representative of ``organisation`` (takes part, does not vote)."""
+        return UnitRepRegistered(rep=rep, community=community, organisation=organisation)
+
     def roll_publication(self, community: str) -> RollPublished:
         """The ``roll.published`` that matches ``community``'s roll now."""
         state = self.e.state
@@ -402,6 +417,28 @@ class PhaseBuilder:
         return GroupResultDeclared(community=community, group=group, result=result.to_dict())
 
     # ------------------------------------------------------------------ candidates
+
+    @staticmethod
+    def nomination(
+        nomination: str, community: str, post: str, candidate: str, nominators: Sequence[str]
+    ) -> NominationFiled:
+        """``candidate`` nominated for ``post`` by ``nominators``."""
+        return NominationFiled(
+            nomination=nomination,
+            community=community,
+            post=post,
+            candidate=candidate,
+            nominators=tuple(nominators),
+        )
+
+    @staticmethod
+    def nomination_withdrawn(
+        community: str, post: str, candidate: str, reason: str
+    ) -> NominationWithdrawn:
+        """``candidate``'s nomination for ``post`` withdrawn (before the candidate list)."""
+        return NominationWithdrawn(
+            community=community, post=post, candidate=candidate, reason=reason
+        )
 
     @staticmethod
     def vetting(
@@ -494,6 +531,11 @@ class PhaseBuilder:
             box: target if box != target and (n < minimum or merge(box)) else box
             for box, n in issued.items()
         }
+
+    @staticmethod
+    def box_transferred(box: str, to_unit: str) -> BoxTransferred:
+        """A (mobile) ``box`` carried to ``to_unit`` after its unit closed."""
+        return BoxTransferred(box=box, to_unit=to_unit)
 
     @staticmethod
     def box_merged(box: str, into: str) -> BoxMerged:

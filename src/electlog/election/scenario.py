@@ -43,8 +43,6 @@ from .choosers import FixedChooser
 from .events import (
     ElectionDefined,
     ElectionEvent,
-    NominationFiled,
-    UnitRepRegistered,
     VoterRegistered,
 )
 from .facade import Election
@@ -241,7 +239,7 @@ class Scenario(PhaseBuilder):
             self.registration_index[ev.voter] = base + i
         self.submit(
             self.keys.registrar,
-            UnitRepRegistered(rep="c1-rep1", community="c1", organisation="Property company"),
+            self.unit_rep("c1-rep1", "c1", "Property company"),
             self.at(-30, 12),
         )
 
@@ -324,13 +322,7 @@ class Scenario(PhaseBuilder):
                     nominators = (f"{c}-v{10 + n % 5:02d}", f"{c}-v{15 + n % 3:02d}")
                     items.append(
                         (
-                            NominationFiled(
-                                nomination=f"nom-{n}",
-                                community=c,
-                                post=post,
-                                candidate=cand,
-                                nominators=nominators,
-                            ),
+                            self.nomination(f"nom-{n}", c, post, cand, nominators),
                             self.at(-15),
                         )
                     )

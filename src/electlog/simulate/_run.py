@@ -27,16 +27,11 @@ from typing import Any, Final
 from electlog.election.build import PhaseBuilder, checkpoint_note, follow_up_round
 from electlog.election.choosers import RandomChooser
 from electlog.election.events import (
-    BoxTransferred,
     CandidatesPublished,
     ElectionEvent,
-    NominationFiled,
-    NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
-    UnitRepRegistered,
     VoterRegistered,
-    VoterRemoved,
 )
 from electlog.election.rules import ElectionMode, RuleSet
 from electlog.election.state import GROUP_LEADER, GROUP_REP
@@ -453,9 +448,7 @@ class _Builder(PhaseBuilder):
             k = n // len(pop.communities) + 1
             rep = f"{c.cid}-r{k:02d}"
             org = f"{self.choose.choice(_ORGANISATIONS)} ({c.name})"
-            reps.setdefault(c.cid, []).append(
-                (UnitRepRegistered(rep=rep, community=c.cid, organisation=org), t + n * 1_000_000)
-            )
+            reps.setdefault(c.cid, []).append((self.unit_rep(rep, c.cid, org), t + n * 1_000_000))
             self._feature("unit_rep", rep)
         for cid, items in reps.items():
             self._submit(f"{cid}/registrar", items)
@@ -475,7 +468,7 @@ class _Builder(PhaseBuilder):
         for why, reason in reasons.items():
             for v in pop.extras[why]:
                 by_comm.setdefault(v.community, []).append(
-                    (VoterRemoved(voter=v.vid, community=v.community, reason=reason), t)
+                    (self.removal(v.vid, v.community, reason), t)
                 )
                 t += 1_000_000
                 self._feature(f"removal.{reason}", v.vid)
@@ -554,15 +547,7 @@ class _Builder(PhaseBuilder):
                 self._count("registrations")
             else:
                 acts.setdefault(ev.community, []).append(
-                    (
-                        VoterRemoved(
-                            voter=ev.voter,
-                            community=ev.community,
-                            reason="objection_upheld",
-                            objection=ev.objection,
-                        ),
-                        t,
-                    )
+                    (self.removal(ev.voter, ev.community, "objection_upheld", ev.objection), t)
                 )
                 self._feature("removal.objection_upheld", ev.voter)
                 self._count("removals")
@@ -744,12 +729,8 @@ class _Builder(PhaseBuilder):
                 named.update((post, v) for v in nominators)
                 items.append(
                     (
-                        NominationFiled(
-                            nomination=f"{c.cid}-nom{j:02d}",
-                            community=c.cid,
-                            post=post,
-                            candidate=cand,
-                            nominators=tuple(sorted(nominators)),
+                        self.nomination(
+                            f"{c.cid}-nom{j:02d}", c.cid, post, cand, sorted(nominators)
                         ),
                         t0 + j * 600_000_000,
                     )
@@ -788,11 +769,8 @@ class _Builder(PhaseBuilder):
                     f"{c.cid}/election_committee",
                     [
                         (
-                            NominationWithdrawn(
-                                community=c.cid,
-                                post=post,
-                                candidate=cand,
-                                reason="withdrew for family reasons",
+                            self.nomination_withdrawn(
+                                c.cid, post, cand, "withdrew for family reasons"
                             ),
                             self.local_time(-11, 15),
                         )
@@ -1019,7 +997,7 @@ class _Builder(PhaseBuilder):
             ps.append((self.unit_closed(unit), at(day, 17)))
         for unit in mobiles:
             for box in boxes[unit]:
-                ps.append((BoxTransferred(box=box, to_unit=main), at(day, 17, 20)))
+                ps.append((self.box_transferred(box, main), at(day, 17, 20)))
                 self._feature("box.transferred", box)
         self._submit(f"{c.cid}/polling_station", ps)
         # the count: small boxes merged, the others opened before observers, ballots recorded

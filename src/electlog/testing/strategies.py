@@ -1154,13 +1154,8 @@ class ElectionBuilder(PhaseBuilder):
             for v in c.voters:
                 self.submit(self.keys.registrar, self._registration(c, v), self.roll - 2)
             if self.choose.boolean():
-                self.submit(
-                    self.keys.registrar,
-                    UnitRepRegistered(
-                        rep=f"{c.cid}-rep1", community=c.cid, organisation="Property company"
-                    ),
-                    self.roll - 2,
-                )
+                rep = self.unit_rep(f"{c.cid}-rep1", c.cid, "Property company")
+                self.submit(self.keys.registrar, rep, self.roll - 2)
 
     def _publish_roll(self, c: _Community, day: int) -> None:
         self.submit(self.keys.registrar, self.roll_publication(c.cid), day)
@@ -1171,13 +1166,8 @@ class ElectionBuilder(PhaseBuilder):
         after publication only an upheld objection removes a voter)."""
         for c in self.communities:
             if c.removed is not None and "objection_upheld" not in self.rules.removal_reasons:
-                self.submit(
-                    self.keys.registrar,
-                    VoterRemoved(
-                        voter=c.removed, community=c.cid, reason=self.rules.removal_reasons[0]
-                    ),
-                    self.roll,
-                )
+                removal = self.removal(c.removed, c.cid, self.rules.removal_reasons[0])
+                self.submit(self.keys.registrar, removal, self.roll)
             self._publish_roll(c, self.roll)
 
     def _upheld_objection(
@@ -1208,13 +1198,8 @@ class ElectionBuilder(PhaseBuilder):
                 obj = self._upheld_objection(
                     c, "obj2", c.removed, "wrongful_inclusion", "moved away"
                 )
-                self.submit(
-                    self.keys.registrar,
-                    VoterRemoved(
-                        voter=c.removed, community=c.cid, reason="objection_upheld", objection=obj
-                    ),
-                    self.roll,
-                )
+                removal = self.removal(c.removed, c.cid, "objection_upheld", obj)
+                self.submit(self.keys.registrar, removal, self.roll)
                 changed = True
             if self.choose.boolean():
                 for event in self.objection(
@@ -1306,25 +1291,12 @@ class ElectionBuilder(PhaseBuilder):
                 nominator = free[0]
                 named[(post, nominator)] = named.get((post, nominator), 0) + 1
                 n += 1
-                self.submit(
-                    self.keys.committee,
-                    NominationFiled(
-                        nomination=f"n{n}",
-                        community=c.cid,
-                        post=post,
-                        candidate=cand,
-                        nominators=(nominator,),
-                    ),
-                    self.roll,
-                )
+                filed = self.nomination(f"n{n}", c.cid, post, cand, (nominator,))
+                self.submit(self.keys.committee, filed, self.roll)
             if c.dropped is not None and c.dropped[2] == "withdrawn":
-                self.submit(
-                    self.keys.committee,
-                    NominationWithdrawn(
-                        community=c.cid, post=c.dropped[0], candidate=c.dropped[1], reason="moved"
-                    ),
-                    self.roll,
-                )
+                post, cand, _ = c.dropped
+                withdrawn = self.nomination_withdrawn(c.cid, post, cand, "moved")
+                self.submit(self.keys.committee, withdrawn, self.roll)
             for _post, cand in entries:
                 if c.dropped is not None and c.dropped[2] == "withdrawn" and cand == c.dropped[1]:
                     continue
@@ -1441,9 +1413,7 @@ class ElectionBuilder(PhaseBuilder):
         for unit in units:
             self.submit(self.keys.polling, self.unit_closed(unit), day)
         if len(units) > 1 and self.choose.boolean():
-            self.submit(
-                self.keys.polling, BoxTransferred(box=f"{units[-1]}-box", to_unit=units[0]), day
-            )
+            self.submit(self.keys.polling, self.box_transferred(f"{units[-1]}-box", units[0]), day)
         # a box into which fewer than min_count_batch ballots were issued is merged into the
         # box of the unit that issued the most before counting (one counting batch); a larger
         # box may be merged too (merging is always allowed, and draws cover box.merged)
