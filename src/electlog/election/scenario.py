@@ -429,8 +429,6 @@ class Scenario(PhaseBuilder):
         from 20:00), results declared (21:00)."""
         k = self.keys
         polling: list[tuple[ElectionEvent, int]] = []
-        counting: list[tuple[ElectionEvent, int]] = []
-        per_unit: dict[str, int] = {}
         for n, c in enumerate(("c1", "c2")):
             main, station = f"{c}-r1-main", f"{c}-r1-station"
             for j, (unit, kind) in enumerate(((main, "main"), (station, "station"))):
@@ -439,6 +437,16 @@ class Scenario(PhaseBuilder):
                 polling.append(
                     (self.box_sealed(unit, f"{unit}-box1"), self.at(0, 7, 45 + 2 * n + j))
                 )
+        per_unit = self._issue_ballots(polling)
+        polling += [(self.unit_closed(u), self.at(0, 18)) for u in per_unit]
+        counting = self._count(per_unit)
+        self.send(k.polling, sorted(polling, key=lambda item: item[1]))
+        self.send(k.counting, sorted(counting, key=lambda item: item[1]))
+        self.send(k.committee, [(self.declaration(c, 1)[0], self.at(0, 21)) for c in ("c1", "c2")])
+
+    def _issue_ballots(self, polling: list[tuple[ElectionEvent, int]]) -> dict[str, int]:
+        """Round 1's ballots issued (into ``polling``); returns the ballots issued per unit."""
+        per_unit: dict[str, int] = {}
         for n, c in enumerate(("c1", "c2")):
             main, station = f"{c}-r1-main", f"{c}-r1-station"
             cs = self.e.state.community(c)
@@ -458,8 +466,12 @@ class Scenario(PhaseBuilder):
                     if proxy == v:
                         polling.append((self.issuance(unit, v, principal), when))
                         per_unit[unit] += 1
-        polling += [(self.unit_closed(u), self.at(0, 18)) for u in per_unit]
-        # a box whose unit issued fewer than min_count_batch ballots is not opened on its own
+        return per_unit
+
+    def _count(self, per_unit: dict[str, int]) -> list[tuple[ElectionEvent, int]]:
+        """Round 1's count: a box whose unit issued fewer than ``min_count_batch`` ballots is
+        merged into its main box, the others opened, the ballots recorded in shuffled order."""
+        counting: list[tuple[ElectionEvent, int]] = []
         counted_in: dict[str, str] = {}
         for c in ("c1", "c2"):
             main, station = f"{c}-r1-main", f"{c}-r1-station"
@@ -469,12 +481,10 @@ class Scenario(PhaseBuilder):
             if into != u:
                 merged = self.box_merged(f"{u}-box1", f"{into}-box1")
                 counting.append((merged, self.at(0, 18, 20)))
-        minute = 30
-        for u in per_unit:
-            if counted_in[u] == u:
-                box_opened = self.box_opened(f"{u}-box1", UNIT_OBSERVERS[u])
-                counting.append((box_opened, self.at(0, 18, minute)))
-                minute += 1
+        opened = [u for u in per_unit if counted_in[u] == u]
+        for minute, u in enumerate(opened, start=30):
+            box_opened = self.box_opened(f"{u}-box1", UNIT_OBSERVERS[u])
+            counting.append((box_opened, self.at(0, 18, minute)))
         for n, c in enumerate(("c1", "c2")):
             main, station = f"{c}-r1-main", f"{c}-r1-station"
             total = per_unit[main] + per_unit[station]
@@ -489,9 +499,7 @@ class Scenario(PhaseBuilder):
                 for ev in self.recorded(f"{counted_in[unit]}-box1", box_ballots, serials):
                     counting.append((ev, self.at(0, 19 + n, pos)))
                     pos += 1
-        self.send(k.polling, sorted(polling, key=lambda item: item[1]))
-        self.send(k.counting, sorted(counting, key=lambda item: item[1]))
-        self.send(k.committee, [(self.declaration(c, 1)[0], self.at(0, 21)) for c in ("c1", "c2")])
+        return counting
 
     def supplementary_round(self) -> None:
         """c1 round 2 (day +7): one member seat, candidates from round 1 in vote order."""
