@@ -886,11 +886,52 @@ class _Builder(PhaseBuilder):
         rng = RandomChooser(_rng(self.seed, f"vote/{c.cid}/{number}"))
         plan = self.plans[c.cid]
         day = 0 if number == 1 else 7
-        at = self.local_time
         principals = {p.vid: proxy for p, proxy, _ in plan.proxies}
+        in_person, mobile_voters = self._attendance(c, number, rng, principals)
+        n_stations = max(1, len(c.voters) // 3000) if number == 1 else 1
+        n_mobile = max(1, round(len(mobile_voters) / 250)) if number == 1 else 1
+        prefix = f"{c.cid}-r{number}"
+        units: list[tuple[str, str]] = [(f"{prefix}-main", "main")]
+        units += [(f"{prefix}-s{i + 1}", "station") for i in range(n_stations)]
+        units += [(f"{prefix}-m{i + 1}", "mobile") for i in range(n_mobile)]
+        observers = self._accredit(c, plan, units, day)
+        boxes: dict[str, list[str]] = {
+            u: [f"{u}-b{j + 1}" for j in range(2 if kind == "main" else 1)] for u, kind in units
+        }
+        issue = self._issue(units, in_person, mobile_voters, principals, rng)
+        issued_at: dict[str, int] = {}
+        for unit, _, _ in issue:
+            issued_at[unit] = issued_at.get(unit, 0) + 1
+        # ballots returned per box (a ballot taken home now and then is never returned)
+        returned: dict[str, int] = {}
+        for unit, _ in units:
+            n = issued_at.get(unit, 0)
+            if unit.endswith("-main") and n > 20 and rng.chance(0.5):
+                n -= 1
+            bx = boxes[unit]
+            for j, box in enumerate(bx):
+                returned[box] = n // len(bx) + (1 if j < n % len(bx) else 0)
+        total = sum(returned.values())
+        posts = self._round_posts(plan, number)
+        ballots = self._decisive_ballots(c, plan, number, posts, total, len(issue))
+        self._count("ballots_issued", len(issue))
+        self._count("ballots_recorded", total)
+        self._count("units", len(units))
+        self._count("boxes", sum(len(b) for b in boxes.values()))
+        self._feature("unit.mobile", *(u for u, k in units if k == "mobile"))
+        if number == 1:
+            plan.issued1, plan.cast1 = len(issue), total
+        self._polling_day(c.cid, number, day, units, boxes, observers, issue, rng)
+        self._count_round(c.cid, day, units, boxes, observers, issued_at, returned, ballots, rng)
+        return posts
+
+    def _attendance(
+        self, c: Community, number: int, rng: RandomChooser, principals: dict[str, Voter]
+    ) -> tuple[list[Voter], list[Voter]]:
+        """Who comes to vote in round ``number``: ``(in person, at home to a mobile box)``.
+        Proxies always come; their principals never do."""
         proxies = {proxy.vid for proxy in principals.values()}
         turnout = rng.uniform(0.80, 0.90) if number == 1 else rng.uniform(0.68, 0.78)
-        # who comes, and where
         mobile_voters: list[Voter] = []
         in_person: list[Voter] = []
         for v in c.voters:
@@ -906,15 +947,15 @@ class _Builder(PhaseBuilder):
             oldest = max(in_person, key=lambda v: (v.age, v.vid))
             in_person.remove(oldest)
             mobile_voters.append(oldest)
-        n_stations = max(1, len(c.voters) // 3000) if number == 1 else 1
-        n_mobile = max(1, round(len(mobile_voters) / 250)) if number == 1 else 1
-        prefix = f"{c.cid}-r{number}"
-        units: list[tuple[str, str]] = [(f"{prefix}-main", "main")]
-        units += [(f"{prefix}-s{i + 1}", "station") for i in range(n_stations)]
-        units += [(f"{prefix}-m{i + 1}", "mobile") for i in range(n_mobile)]
+        return in_person, mobile_voters
+
+    def _accredit(
+        self, c: Community, plan: _CommunityPlan, units: list[tuple[str, str]], day: int
+    ) -> dict[str, tuple[str, ...]]:
+        """The units' observers (three, four at the main venue); the committee accredits those
+        it has not accredited yet the day before."""
         used: set[str] = set()
         observers = {u: self._observers(c, plan, 3 + (k == "main"), used) for u, k in units}
-        # the committee accredits the observers it has not accredited yet, the day before
         panel: list[tuple[str, str]] = []
         for unit, _ in units:
             for observer in observers[unit]:
@@ -923,43 +964,88 @@ class _Builder(PhaseBuilder):
                 plan.accredited.add(observer)
                 org = _ORGANISATIONS[len(plan.accredited) % len(_ORGANISATIONS)]
                 panel.append((observer, f"{org} ({c.name})"))
-        t = at(day - 1, 10)
+        t = self.local_time(day - 1, 10)
         accredit = [
             (ev, t + i * 60_000_000) for i, ev in enumerate(self.accreditations(c.cid, panel))
         ]
         self._submit(f"{c.cid}/election_committee", accredit)
         self._count("observers_accredited", len(accredit))
-        boxes: dict[str, list[str]] = {
-            u: [f"{u}-b{j + 1}" for j in range(2 if kind == "main" else 1)] for u, kind in units
-        }
-        issue: list[tuple[str, str, str | None]] = []  # (unit, voter, proxy_for)
+        return observers
+
+    @staticmethod
+    def _issue(
+        units: list[tuple[str, str]],
+        in_person: list[Voter],
+        mobile_voters: list[Voter],
+        principals: dict[str, Voter],
+        rng: RandomChooser,
+    ) -> list[tuple[str, str, str | None]]:
+        """Every ballot issued, as ``(unit, voter, proxy_for)`` in issuing order: in person at
+        the main venue or a station (a proxy also for each principal), at home by the mobile
+        boxes."""
+        issue: list[tuple[str, str, str | None]] = []
         stations = [u for u, k in units if k != "mobile"]
         mobiles = [u for u, k in units if k == "mobile"]
         for v in in_person:
             unit = stations[0] if rng.chance(0.45) else rng.choice(stations)
             issue.append((unit, v.vid, None))
-            if v.vid in proxies:
-                for principal, proxy in principals.items():
-                    if proxy is v:
-                        issue.append((unit, v.vid, principal))
+            issue.extend((unit, v.vid, p) for p, proxy in principals.items() if proxy is v)
         for i, v in enumerate(mobile_voters):
             issue.append((mobiles[i % len(mobiles)], v.vid, None))
         rng.shuffle(issue)
-        issued_at: dict[str, int] = {}
-        for unit, _, _ in issue:
-            issued_at[unit] = issued_at.get(unit, 0) + 1
-        # ballots returned per box (a ballot taken home now and then is never returned)
-        returned: dict[str, int] = {}
+        return issue
+
+    def _polling_day(
+        self,
+        cid: str,
+        number: int,
+        day: int,
+        units: list[tuple[str, str]],
+        boxes: dict[str, list[str]],
+        observers: dict[str, tuple[str, ...]],
+        issue: list[tuple[str, str, str | None]],
+        rng: RandomChooser,
+    ) -> None:
+        """The polling station's day: units open and boxes sealed, ballots issued, units
+        closed, the mobile boxes carried to the main venue."""
+        at = self.local_time
+        main = units[0][0]
+        ps: list[tuple[ElectionEvent, int]] = []
+        t = at(day, 7, 30)
+        for unit, kind in units:
+            ps.append((self.unit_opened(cid, number, unit, kind, observers[unit]), t))
+            for box in boxes[unit]:
+                ps.append((self.box_sealed(unit, box), t + 600_000_000))
+        times = rng.times(len(issue), at(day, 8), at(day, 17))
+        ps.extend(
+            (self.issuance(unit, voter, proxy_for), when)
+            for (unit, voter, proxy_for), when in zip(issue, times, strict=True)
+        )
         for unit, _ in units:
-            n = issued_at.get(unit, 0)
-            if unit.endswith("-main") and n > 20 and rng.chance(0.5):
-                n -= 1
-            bx = boxes[unit]
-            for j, box in enumerate(bx):
-                returned[box] = n // len(bx) + (1 if j < n % len(bx) else 0)
-        total = sum(returned.values())
-        # counting batches: the mobile boxes, and the boxes of any unit that issued fewer than
-        # min_count_batch ballots, are emptied into the main venue's first box before counting
+            ps.append((self.unit_closed(unit), at(day, 17)))
+        for unit, kind in units:
+            if kind == "mobile":
+                for box in boxes[unit]:
+                    ps.append((self.box_transferred(box, main), at(day, 17, 20)))
+                    self._feature("box.transferred", box)
+        self._submit(f"{cid}/polling_station", ps)
+
+    def _count_round(
+        self,
+        cid: str,
+        day: int,
+        units: list[tuple[str, str]],
+        boxes: dict[str, list[str]],
+        observers: dict[str, tuple[str, ...]],
+        issued_at: dict[str, int],
+        returned: dict[str, int],
+        ballots: list[dict[str, Any]],
+        rng: RandomChooser,
+    ) -> None:
+        """The count: the mobile boxes, and the boxes of any unit that issued fewer than
+        ``min_count_batch`` ballots, are emptied into the main venue's first box; the others are
+        opened before observers and their ballots recorded in the box's order."""
+        at = self.local_time
         main = units[0][0]
         target = boxes[main][0]
         small = self.rules.min_count_batch
@@ -972,36 +1058,6 @@ class _Builder(PhaseBuilder):
         if issued_at.get(main, 0) < small:
             merged += boxes[main][1:]
         counted_in = {box: target if box in merged else box for bx in boxes.values() for box in bx}
-        posts = self._round_posts(plan, number)
-        ballots = self._decisive_ballots(c, plan, number, posts, total, len(issue))
-        self._count("ballots_issued", len(issue))
-        self._count("ballots_recorded", total)
-        self._count("units", len(units))
-        self._count("boxes", sum(len(b) for b in boxes.values()))
-        self._feature("unit.mobile", *mobiles)
-        if number == 1:
-            plan.issued1, plan.cast1 = len(issue), total
-        # the polling station's day
-        ps: list[tuple[ElectionEvent, int]] = []
-        t = at(day, 7, 30)
-        for unit, kind in units:
-            ps.append((self.unit_opened(c.cid, number, unit, kind, observers[unit]), t))
-            for box in boxes[unit]:
-                ps.append((self.box_sealed(unit, box), t + 600_000_000))
-        times = rng.times(len(issue), at(day, 8), at(day, 17))
-        ps.extend(
-            (self.issuance(unit, voter, proxy_for), when)
-            for (unit, voter, proxy_for), when in zip(issue, times, strict=True)
-        )
-        for unit, _ in units:
-            ps.append((self.unit_closed(unit), at(day, 17)))
-        for unit in mobiles:
-            for box in boxes[unit]:
-                ps.append((self.box_transferred(box, main), at(day, 17, 20)))
-                self._feature("box.transferred", box)
-        self._submit(f"{c.cid}/polling_station", ps)
-        # the count: small boxes merged, the others opened before observers, ballots recorded
-        # in the box's order
         cu: list[tuple[ElectionEvent, int]] = []
         t = at(day, 17, 30)
         for box in merged:
@@ -1024,9 +1080,8 @@ class _Builder(PhaseBuilder):
                 rtimes = rng.times(n, t + 60_000_000, at(day, 22))
                 serials = [rng.serial() for _ in chunk]
                 cu.extend(zip(self.recorded(box, chunk, serials), rtimes, strict=True))
-        self._submit(f"{c.cid}/counting_unit", cu)
+        self._submit(f"{cid}/counting_unit", cu)
         self._count("boxes_merged", len(merged))
-        return posts
 
     def _declare(self, c: Community, number: int, posts: list[PostPlan]) -> None:
         """The committee declares the tally of round ``number`` (queued events flushed)."""
