@@ -24,7 +24,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from electlog.election.build import PhaseBuilder, checkpoint_note, follow_up_round
+from electlog.checkpoint import Checkpoint, cosign
+from electlog.election.build import PhaseBuilder, follow_up_round
 from electlog.election.choosers import RandomChooser
 from electlog.election.events import (
     CandidatesPublished,
@@ -44,7 +45,7 @@ from electlog.election.tally import (
 from electlog.errors import ElectlogError, UsageError
 from electlog.keys import SigningKey
 from electlog.log import Log
-from electlog.note import NoteSigner
+from electlog.note import NoteSigner, sign_note
 from electlog.store.base import Store
 
 from ._ballots import GroupPlan, PostPlan, group_ballots, round_ballots
@@ -323,7 +324,13 @@ class _Builder(PhaseBuilder):
                     f"the publish hook stored no checkpoint of the whole log (size {n})"
                 )
         else:  # in-process cosigning: tests and property tests only
-            checkpoint_note(self.log, self.keys.log, self.keys.witnesses, timestamp)
+            # (through this module's ``cosign``: tests/test_demo.py replaces it to prove that
+            # ``electlog demo``, which publishes through its witness processes, never cosigns)
+            checkpoint = Checkpoint(origin=self.origin, size=n, root=self.log.root(n))
+            note = sign_note(checkpoint.to_text(), [self.keys.log])
+            for witness in self.keys.witnesses:
+                note = cosign(note, witness, timestamp)
+            self.log.add_checkpoint(note)
         self.last_checkpoint = n
         self.checkpoints += 1
 
