@@ -26,7 +26,7 @@ from .errors import (
     UsageError,
     WitnessError,
 )
-from .events import AuthorHead, Entry, chain_break
+from .events import AuthorHead, Entry, VerifiedEntry, chain_break
 from .note import NoteSigner, open_note, sign_note
 from .store._integrity import checkpoint_text
 from .store.base import Store, StoredCheckpoint
@@ -61,10 +61,12 @@ class Receipt:
     leaf_hash: bytes
 
 
-def _as_entry(item: Entry | bytes, position: int) -> Entry:
+def _as_entry(item: Entry | bytes, position: int) -> VerifiedEntry:
+    """``item`` as a checked entry: a :class:`VerifiedEntry` as it is, anything else (bytes, or
+    a plain :class:`Entry`, whatever its attributes claim) parsed from its bytes and verified."""
+    if type(item) is VerifiedEntry:
+        return item
     if isinstance(item, Entry):
-        if item._verified:
-            return item
         data = item.data
     elif isinstance(item, bytes | bytearray | memoryview):
         data = bytes(item)
@@ -111,7 +113,12 @@ class Log:
         return self.append_many([entry])[0]
 
     def append_many(self, entries: Iterable[Entry | bytes]) -> list[Receipt]:
-        """Check and durably append a batch: all entries or none. One commit for the batch."""
+        """Check and durably append a batch: all entries or none. One commit for the batch.
+
+        Every entry's signature is verified here unless it is a
+        :class:`~electlog.events.VerifiedEntry` (checked when it was made); an entry given as a
+        plain :class:`~electlog.events.Entry` is re-parsed from its bytes. A refusal names the
+        batch item."""
         batch = [_as_entry(item, i) for i, item in enumerate(entries)]
         if not batch:
             return []
