@@ -231,6 +231,39 @@ def test_every_signature_the_helper_makes_is_checked() -> None:
         signer_mod._sign_chain(faulty, key.verify, key.public.raw, ZERO_HASH, _parts(key, 8))
 
 
+def _sign_remote_flipping_item_3(prev: bytes | None, parts: Any) -> Any:
+    """A helper task whose signing function flips a bit of the 4th signature of the batch (an
+    odd position: the helper leaves its check to the caller)."""
+    worker = signer_mod._worker
+    real_sign = worker["sign"]
+    calls = {"n": 0}
+
+    def faulty(message: bytes) -> bytes:
+        sig: bytes = real_sign(message)
+        calls["n"] += 1
+        return sig if calls["n"] != 4 else sig[:50] + bytes([sig[50] ^ 4]) + sig[51:]
+
+    start = worker.get("prev") if prev is None else prev
+    out = signer_mod._sign_chain(
+        faulty, worker["verify"], worker["public"], start, parts, stride=signer_mod._HELPER_STRIDE
+    )
+    worker["prev"] = out[-1][1]
+    return out
+
+
+def test_the_caller_checks_the_signatures_the_helper_left_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The helper checks the signatures at even positions, the caller the others: a bad
+    signature at an odd position from the helper process is refused by the caller."""
+    monkeypatch.setattr(signer_mod, "_sign_remote", _sign_remote_flipping_item_3)
+    with (
+        ChainSigner(_key(13), ORIGIN, processes=1, start_method="fork") as signer,
+        pytest.raises(SignerError, match=r"does not verify \(statement seq 4, batch item 3\)"),
+    ):
+        signer.sign_many(_drafts(0, 6))
+
+
 def test_every_leaf_the_helper_returns_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     """A helper answer whose leaf hash for an entry in the middle of the batch is not that of
     the entry the caller builds is refused: every entry is hashed, not only the first and last."""

@@ -8,13 +8,18 @@ splits the work accordingly:
 * in the calling process, :meth:`ChainSigner.submit` checks and canonically encodes a batch of
   drafts into the bytes before and after ``prev`` (:meth:`Statement.split_bytes`);
 * a helper process, which holds the signing key, runs the sequential part: insert ``prev``, sign
-  (libsodium when PyNaCl is installed, else OpenSSL: the same bytes), check the signature
-  (:meth:`SigningKey.verify <electlog.keys.SigningKey.verify>`: the strict rule, at about the
-  cost of signing), build the entry, hash it into the next ``prev``;
+  (libsodium when PyNaCl is installed, else OpenSSL: the same bytes), build the entry, hash it
+  into the next ``prev``;
 * :meth:`SignedBatch.result` turns the answer back into
   :class:`~electlog.events.VerifiedEntry` objects, hashing every entry it builds to check that
-  it holds exactly the statement the helper signed and checked (so the helper continued the
-  chain the caller expected).
+  it holds exactly the statement the helper signed (so the helper continued the chain the
+  caller expected).
+
+Every signature is checked before it becomes a :class:`~electlog.events.VerifiedEntry`, with
+:meth:`SigningKey.verify <electlog.keys.SigningKey.verify>` (the strict rule, at about the cost
+of signing): the helper checks the signatures at even positions of each batch as it makes them,
+the calling process those at odd positions as it builds the entries. Signing and checking are
+the two big costs; shared so, they keep both cores about equally busy.
 
 Batches are signed in the order they were submitted, so a caller can submit the next batch,
 then append the previous one (``Log.append_many``) while the helper signs: encoding, appending
@@ -84,12 +89,14 @@ def _sign_chain(
     public: bytes,
     prev: bytes,
     parts: Sequence[tuple[bytes, bytes]],
+    *,
+    stride: int = 1,
 ) -> list[tuple[bytes, bytes]]:
     """Sign ``parts`` (statement bytes around ``prev``) as one chain starting after ``prev``,
-    checking every signature with ``verify`` (raises :class:`SignerError` for one that does not
-    verify): returns ``(signature, leaf hash)`` per statement. The leaf hash is that of
-    ``_entry_bytes(public, signature, statement)``, hashed piecewise (the entry itself is
-    assembled by the caller)."""
+    checking with ``verify`` the signatures at positions ``0, stride, 2 * stride, ...`` (raises
+    :class:`SignerError` for one that does not verify): returns ``(signature, leaf hash)`` per
+    statement. The leaf hash is that of ``_entry_bytes(public, signature, statement)``, hashed
+    piecewise (the entry itself is assembled by the caller)."""
     context = SIGNATURE_CONTEXT
     # SHA-256(0x00 || entry) with entry = {"key": public, "sig": sig, "stmt": stmt}
     start = hashlib.sha256(b"\x00" + _ENTRY_KEY + public + _ENTRY_SIG)
@@ -100,7 +107,8 @@ def _sign_chain(
         message = context + stmt
         sig = sign(message)
         try:
-            verify(sig, message)
+            if not position % stride:
+                verify(sig, message)
         except SignatureError as exc:
             raise SignerError(
                 f"batch item {position}: the signature made does not verify ({exc})"
@@ -114,6 +122,10 @@ def _sign_chain(
     return out
 
 
+_HELPER_STRIDE: Final = 2
+"""The helper checks the signatures at even positions of a batch; the caller the others."""
+
+
 def _sign_remote(
     prev: bytes | None, parts: Sequence[tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
@@ -122,7 +134,9 @@ def _sign_remote(
     start = _worker.get("prev") if prev is None else prev
     if start is None:
         raise RuntimeError("no chain to continue")
-    out = _sign_chain(_worker["sign"], _worker["verify"], _worker["public"], start, parts)
+    out = _sign_chain(
+        _worker["sign"], _worker["verify"], _worker["public"], start, parts, stride=_HELPER_STRIDE
+    )
     _worker["prev"] = out[-1][1] if out else start
     return out
 
@@ -188,13 +202,20 @@ class SignedBatch:
         entries: list[VerifiedEntry] = []
         append = entries.append
         sha256 = hashlib.sha256
+        verify = key.verify
+        context = SIGNATURE_CONTEXT
+        # the positions whose signatures the helper checked (in this process: all of them)
+        helper_checked = 1 if self._future is None else _HELPER_STRIDE
         # Each statement is rebuilt here from this process's own chain (prev = the leaf hash of
         # the entry before) and every entry is hashed: equal to the helper's leaf hash, the
-        # entry holds exactly the statement the helper signed and checked (SHA-256 collision
-        # resistance), so its signature verifies; different, the helper signed another chain.
-        for (log, type, schema, seq, time, body), (head, tail), (sig, leaf) in zip(
-            self._statements, self._parts, signed, strict=True
-        ):
+        # entry holds exactly the statement the helper signed (and, at the helper's positions,
+        # checked: SHA-256 collision resistance); different, the helper signed another chain.
+        # The other signatures are checked here.
+        for position, (
+            (log, type, schema, seq, time, body),
+            (head, tail),
+            (sig, leaf),
+        ) in enumerate(zip(self._statements, self._parts, signed, strict=True)):
             stmt = head + prev + tail
             data = _entry_bytes(public, sig, stmt)
             if sha256(b"\x00" + data).digest() != leaf:
@@ -202,6 +223,14 @@ class SignedBatch:
                     f"the signing helper signed statement seq {seq} over a different chain "
                     "than expected"
                 )
+            if position % helper_checked:
+                try:
+                    verify(sig, context + stmt)
+                except SignatureError:
+                    raise SignerError(
+                        f"the signing helper returned a signature that does not verify "
+                        f"(statement seq {seq}, batch item {position})"
+                    ) from None
             statement = Statement(
                 log=log, type=type, schema=schema, author=key_id, seq=seq, prev=prev,
                 time=time, body=body,
