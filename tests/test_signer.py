@@ -231,19 +231,20 @@ def test_every_signature_the_helper_makes_is_checked() -> None:
         signer_mod._sign_chain(faulty, key.verify, key.public.raw, ZERO_HASH, _parts(key, 8))
 
 
-def _sign_remote_flipping_item_3(prev: bytes | None, parts: Any) -> Any:
-    """A helper task whose signing function flips a bit of the 4th signature of the batch (an
-    odd position: the helper leaves its check to the caller)."""
+def _sign_remote_flipping(prev: bytes | None, parts: Any) -> Any:
+    """A helper task whose signing function flips a bit of the signature at the batch position
+    named by the environment variable ``FLIP_AT`` (inherited by the forked helper)."""
     worker = signer_mod._worker
     real_sign = worker["sign"]
+    flip_at = int(os.environ["FLIP_AT"])
     calls = {"n": 0}
 
     def faulty(message: bytes) -> bytes:
         sig: bytes = real_sign(message)
         calls["n"] += 1
-        return sig if calls["n"] != 4 else sig[:50] + bytes([sig[50] ^ 4]) + sig[51:]
+        return sig if calls["n"] != flip_at + 1 else sig[:50] + bytes([sig[50] ^ 4]) + sig[51:]
 
-    start = worker.get("prev") if prev is None else prev
+    start: bytes = worker["prev"] if prev is None else prev
     out = signer_mod._sign_chain(
         faulty, worker["verify"], worker["public"], start, parts, stride=signer_mod._HELPER_STRIDE
     )
@@ -251,15 +252,23 @@ def _sign_remote_flipping_item_3(prev: bytes | None, parts: Any) -> Any:
     return out
 
 
-def test_the_caller_checks_the_signatures_the_helper_left_to_it(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("flip_at", "message"),
+    [
+        (2, r"batch item 2: the signature made does not verify"),  # the helper's own check
+        (3, r"does not verify \(statement seq 4, batch item 3\)"),  # the caller's check
+    ],
+)
+def test_a_bad_signature_from_the_helper_process_is_refused(
+    monkeypatch: pytest.MonkeyPatch, flip_at: int, message: str
 ) -> None:
-    """The helper checks the signatures at even positions, the caller the others: a bad
-    signature at an odd position from the helper process is refused by the caller."""
-    monkeypatch.setattr(signer_mod, "_sign_remote", _sign_remote_flipping_item_3)
+    """The helper process checks the signatures at even positions as it signs them, the caller
+    the others: a bad signature at either kind of position never becomes an entry."""
+    monkeypatch.setenv("FLIP_AT", str(flip_at))
+    monkeypatch.setattr(signer_mod, "_sign_remote", _sign_remote_flipping)
     with (
         ChainSigner(_key(13), ORIGIN, processes=1, start_method="fork") as signer,
-        pytest.raises(SignerError, match=r"does not verify \(statement seq 4, batch item 3\)"),
+        pytest.raises(SignerError, match=message),
     ):
         signer.sign_many(_drafts(0, 6))
 
