@@ -78,6 +78,13 @@ def _as_entry(item: Entry | bytes, position: int) -> VerifiedEntry:
         raise type(exc)(f"batch item {position}: {exc}") from exc
 
 
+def _verified_batch(entries: Iterable[Entry | bytes]) -> list[VerifiedEntry]:
+    """Every item of a batch as a :class:`VerifiedEntry` (see :func:`_as_entry`); a refusal
+    names the batch item. What :meth:`Log.append_many` appends, and what a caller that checks
+    more than the log does (the election's rules) must check, so both judge the same bytes."""
+    return [_as_entry(item, i) for i, item in enumerate(entries)]
+
+
 class Log:
     """An append-only, Merkle-committed log of signed entries over a :class:`Store`.
 
@@ -119,7 +126,7 @@ class Log:
         :class:`~electlog.events.VerifiedEntry` (checked when it was made); an entry given as a
         plain :class:`~electlog.events.Entry` is re-parsed from its bytes. A refusal names the
         batch item."""
-        batch = [_as_entry(item, i) for i, item in enumerate(entries)]
+        batch = _verified_batch(entries)
         if not batch:
             return []
         origin = self.origin
