@@ -111,14 +111,8 @@ def test_a_forged_entry_dressed_up_as_verified_is_refused_naming_the_batch_item(
     good = [a.sign("t", {"i": i}, time=i) for i in range(4)]
     bad = Entry.from_bytes(_flipped(good[2]), verify=False)  # parses; signature wrong
     # dressed up the old way: the private flag set on an entry that carries it
-    dressed = _Dressed(
-        data=bad.data,
-        statement=bad.statement,
-        public_key=bad.public_key,
-        signature=bad.signature,
-        statement_bytes=bad.statement_bytes,
-        leaf_hash=bad.leaf_hash,
-    )
+    parts = attrs.asdict(bad, recurse=False)
+    dressed = _Dressed(**parts)
     object.__setattr__(dressed, "_verified", True)
     assert dressed._verified is True  # type: ignore[attr-defined]
     # or claiming a signature that is not the one in the bytes
@@ -131,14 +125,7 @@ def test_a_forged_entry_dressed_up_as_verified_is_refused_naming_the_batch_item(
     with pytest.raises(AttributeError):
         object.__setattr__(bad, "_verified", True)
     with pytest.raises(UsageError, match="made by verification"):
-        VerifiedEntry(
-            data=bad.data,
-            statement=bad.statement,
-            public_key=bad.public_key,
-            signature=bad.signature,
-            statement_bytes=bad.statement_bytes,
-            leaf_hash=bad.leaf_hash,
-        )
+        VerifiedEntry(**parts)
     with pytest.raises(UsageError, match="made by verification"):
         attrs.evolve(good[2], data=bad.data)  # type: ignore[call-arg]
     assert [r.index for r in log.append_many(good)] == [0, 1, 2, 3]
