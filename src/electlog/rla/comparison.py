@@ -14,8 +14,9 @@ the paper (the MVR). A ballot the board could not find counts as the worst case,
 * ``kaplan_markov`` (with replacement): :func:`~electlog.rla.risk.comparison_pvalue` with
   γ = 1.03905 on the diluted margin ``v/u``.
 * ``alpha`` (with or without replacement): ALPHA on the comparison assorter values
-  ``B = (1 - x) / (2 - v/u)`` in ``[0, 2/(2 - v/u)]``, null mean 1/2, truncated shrinkage with
-  ``eta0 = 1/(2 - v/u)`` (the mean of ``B`` if the recorded ballots are right), ``d = 100``.
+  ``B = (1 - x) / (2 - v/u)`` in ``[0, u_B = 2/(2 - v/u)]``, null mean 1/2, truncated shrinkage
+  with ``eta0 = 9/10 u_B`` (a bet near the upper bound, as comparison audits call for) and
+  ``d = 100``.
 
 The sample an audit round must reach (:func:`required_total`) is the largest over the assertions
 of :func:`~electlog.rla.risk.comparison_sample_size` given the discrepancies seen so far (the
@@ -156,7 +157,7 @@ def measure(
             values = [(1 - x) / scale for x in xs]
             p = alpha_pvalue(
                 values,
-                estim=ShrinkTrunc(eta0=1 / scale),
+                estim=ShrinkTrunc(eta0=Fraction(9, 5) / scale),
                 population=None if params.replacement else assertions.ballots,
                 u=2 / scale,
             )
