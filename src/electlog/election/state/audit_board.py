@@ -44,7 +44,7 @@ from .keys import SIGNER_ROLES
 if TYPE_CHECKING:
     from ._state import ElectionState
 
-__all__ = ["AuditState", "RoundAudit", "note_ballot"]
+__all__ = ["AuditState", "RoundAudit", "audit_data", "note_ballot"]
 
 Marks = Mapping[str, PostMarks]
 
@@ -483,3 +483,35 @@ def _apply_concluded(st: ElectionState, ctx: EventContext, ev: AuditConcluded) -
     ra = st.audit.rounds.get((ev.community, ev.round))
     if ra is not None and ra.concluded is None:
         ra.concluded = ev.outcome
+
+
+def _marks_data(marks: Marks | None) -> Any:
+    if marks is None:
+        return None
+    return [
+        [p, list(m.in_favour), list(m.against), list(m.write_ins), m.void] for p, m in marks.items()
+    ]
+
+
+def audit_data(st: ElectionState) -> Any:
+    """The canonical data of the ``audit`` projection (state hashes): the declaration, the
+    seed, and per audited round its draws, interpretations, box counts, closed audit rounds and
+    conclusion."""
+    au = st.audit
+    return [
+        None if au.declared is None else au.declared.to_body(),
+        au.seed,
+        [
+            [
+                ra.community,
+                ra.round,
+                list(ra.draws),
+                sorted([b, _marks_data(m)] for b, m in ra.interpreted.items()),
+                sorted([box, n] for box, (n, _) in ra.sheets.items()),
+                [c.to_body() for c in ra.closed],
+                ra.concluded,
+            ]
+            for ra in au.rounds.values()
+        ],
+        [[i, box] for i, box in au.frozen],
+    ]
