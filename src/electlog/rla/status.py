@@ -33,6 +33,8 @@ __all__ = [
     "audit_findings",
     "audit_section",
     "next_draws",
+    "render_html",
+    "render_text",
     "round_status",
 ]
 
@@ -205,3 +207,64 @@ def audit_findings(
                 )
             )
     return out
+
+
+def render_text(section: dict[str, Any]) -> list[str]:
+    """The audit section as plain-text report lines."""
+    lines = [
+        f"risk-limiting audit: {section['method']} audit, risk limit {section['risk_limit']}, "
+        f"{section['test']} {'with' if section['replacement'] else 'without'} replacement, "
+        f"checkpoint size {section['checkpoint']['size']}, seed {section['seed'] or '(not drawn)'}"
+    ]
+    for r in section["rounds"]:
+        rounds = ", ".join(
+            f"#{a['audit_round']} {a['sampled']} draws "
+            f"{'confirms' if a['confirmed'] else 'does not confirm'}"
+            for a in r["audit_rounds"]
+        )
+        lines.append(
+            f"  {r['community']} round {r['round']}: {r['status']}"
+            f"{' (' + r['full_count_reason'] + ')' if r['full_count_reason'] else ''}; "
+            f"{r['ballots']} ballots, {len(r['sample'])} draws, {r['interpreted']} interpreted "
+            f"({r['not_found']} not found); audit rounds: {rounds or 'none'}; "
+            f"next sample {r['next_sample']}"
+        )
+        for a in r["assertions"]:
+            lines.append(
+                f"    {a['id']:<40} margin {a['margin']:>9} p {a['p_value'] or '-':<22} "
+                f"o1 {a['o1']} o2 {a['o2']} u1 {a['u1']} u2 {a['u2']}"
+            )
+    return lines
+
+
+def render_html(section: dict[str, Any], escape: Callable[[object], str]) -> str:
+    """The audit section as an HTML ``<section id="rla">`` (``escape`` is the report's)."""
+    e = escape
+    parts = [
+        '<section id="rla"><h2>Risk-limiting audit</h2>',
+        f"<p>{e(section['method'])} audit at risk limit {e(section['risk_limit'])}, "
+        f"{e(section['test'])} {'with' if section['replacement'] else 'without'} replacement; "
+        f"pinned checkpoint size {e(section['checkpoint']['size'])}; seed "
+        f"{e(section['seed'] or '(not drawn)')}.</p>",
+    ]
+    for r in section["rounds"]:
+        parts.append(
+            f"<h3>{e(r['community'])} round {e(r['round'])}: {e(r['status'])}</h3>"
+            f"<p>{e(r['ballots'])} ballots; {len(r['sample'])} draws; {e(r['interpreted'])} "
+            f"interpreted, {e(r['not_found'])} not found; next sample {e(r['next_sample'])}.</p>"
+        )
+        rows = "".join(
+            f'<tr><td>{e(a["id"])}</td><td class="num">{e(a["margin"])}</td>'
+            f'<td class="num">{e(a["p_value"] or "-")}</td><td class="num">{e(a["o1"])}</td>'
+            f'<td class="num">{e(a["o2"])}</td><td class="num">{e(a["u1"])}</td>'
+            f'<td class="num">{e(a["u2"])}</td></tr>'
+            for a in r["assertions"]
+        )
+        parts.append(
+            '<table><thead><tr><th>assertion</th><th class="num">margin</th>'
+            '<th class="num">p-value</th><th class="num">o1</th><th class="num">o2</th>'
+            '<th class="num">u1</th><th class="num">u2</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
