@@ -172,7 +172,12 @@ def test_combined_ballot_uses_the_upper_bound_k() -> None:
 
 def test_unreported_persons_count_together() -> None:
     result = tally_round(POSTS, C03, registered=20, issued=17)
-    # a paper ballot naming someone the result does not name, twice on the member post
-    paper = {M: _marks(write_ins=("zed", "yan"))}
-    assert ballot_contributions(result, paper) == {f"{M}\x00{UNREPORTED}": 2}
+    # a paper ballot naming two persons the result does not name on the member post counts once
+    paper = {M: _marks(write_ins=("yan", "zed"))}
+    assert ballot_contributions(result, paper) == {f"{M}\x00{UNREPORTED}": 1}
+    unreported = next(a for a in round_assertions(result).assertions if a.kind == "unreported")
+    # g = 9/17 - [names someone unreported]: margin 9 / (17 - 9)
+    assert unreported.margin == F(9, 8)
+    assert unreported.value(ballot_contributions(result, paper)) == 0
+    assert unreported.value({}) == unreported.assorter.upper == F(17, 16)
     assert ballot_contributions(result, None) == {}

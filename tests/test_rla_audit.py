@@ -25,6 +25,7 @@ from electlog.errors import RuleViolation
 from electlog.events import Entry
 from electlog.log import Log
 from electlog.rla import workflow as W
+from electlog.rla.assertions import round_assertions
 from electlog.rla.risk import comparison_pvalue
 from electlog.rla.status import audit_section
 from rla_support import (
@@ -374,3 +375,22 @@ def test_a_declaration_pinning_another_root_is_named(honest: Audited, tmp_path: 
     entries = rechain(entries, i, {honest.board.key_id: honest.board})
     report = publisher(honest).audit(entries, tmp_path / "t.bundle", honest.pinned)
     assert "rule.rla.checkpoint_mismatch" in _codes(report)
+
+
+@pytest.mark.slow
+def test_the_20000_voter_demo_election_needs_11_to_19_ballots_per_round() -> None:
+    """Issue 19's figure: ``electlog demo --voters 20000`` (seed 0), no discrepancies, 5% risk:
+    the first sample of every community round is 11 to 19 ballots."""
+    from electlog.election import Election
+    from electlog.simulate import simulate_district
+
+    log = Log("demo.example/rla-20000")
+    result = simulate_district(log, voters=20000, seed=0)
+    st = Election.open(log, result.keys.authority.key_id).state
+    params = W.AuditParameters.parse("0.05", "kaplan_markov", True)
+    sizes = {}
+    for (community, number), declared in result.declared.items():
+        ra = round_assertions(st.result(community, number))
+        assert declared is not None and ra.full_count is None
+        sizes[(community, number)] = W.required_total(ra, params)
+    assert min(sizes.values()) == 11 and max(sizes.values()) == 19, sizes

@@ -22,7 +22,8 @@ Kaplan–Markov test of :mod:`electlog.rla.risk` takes ``x = ω/u`` and the dilu
 * every unelected person: count < min_votes (*below the threshold*, mandatory when the post has
   unfilled seats) or beaten by every winner of the post (``winner - loser > 0``), whichever has the
   larger smallest diluted margin (the one that needs fewer ballots);
-* the persons the declared result does not name, together, below the threshold;
+* the persons the declared result does not name: K times the ballots that give any of them a
+  count on the post below the threshold (so each of them is below it);
 * a single-seat post under a majority of at least ½ (not 合并计票, not a supplementary round or a
   re-vote) needs only its winner's assertion;
 * a tie or a void round cannot be confirmed by sampling: :attr:`RoundAssertions.full_count`;
@@ -217,8 +218,9 @@ def ballot_contributions(
 ) -> dict[str, int]:
     """One ballot's contribution to every count of the round, under the round's own tally rules
     (a void post contributes nothing; 合并计票 adds the votes for higher posts): keys are
-    ``"<post>\\x00<person>"`` and ``"<post>\\x00*"`` for persons the result does not name.
-    ``marks=None`` (a ballot that is not there) contributes nothing."""
+    ``"<post>\\x00<person>"``, and ``"<post>\\x00*"`` is 1 when the ballot gives a count on the
+    post to anyone the result does not name. ``marks=None`` (a ballot that is not there)
+    contributes nothing."""
     if marks is None:
         return {}
     tally = RoundTally(
@@ -231,8 +233,10 @@ def ballot_contributions(
         named = result.posts[post].counts
         for person, n in pr.counts.items():
             if n:
-                key = _key(post, person) if person in named else _key(post, UNREPORTED)
-                out[key] = out.get(key, 0) + n
+                if person in named:
+                    out[_key(post, person)] = n
+                else:
+                    out[_key(post, UNREPORTED)] = 1
     return out
 
 
@@ -336,17 +340,11 @@ def round_assertions(result: RoundResult) -> RoundAssertions:
                 out.extend(beaten)
             else:  # an unelected person at or above the threshold with no winner to beat
                 return RoundAssertions(ballots=n, assertions=(), full_count="margin")
+        # K times the ballots naming anyone unreported bounds each unreported person's count
         ku = _key(post, UNREPORTED)
-        seats_k = (
-            sum(o.seats for o in result.posts.values() if o.rank <= pr.rank)
-            if rules.combined_ballot
-            else pr.seats
-        )
-        if m >= n * seats_k:  # a threshold no ballot mix can miss by a margin: count them all
+        if m >= n * k:  # a threshold no ballot mix can miss by a margin: count them all
             return RoundAssertions(ballots=n, assertions=(), full_count="margin")
-        lin = LinearAssertion(
-            coefficients={ku: Fraction(-1)}, constant=Fraction(m, n), bounds={ku: seats_k}
-        )
+        lin = LinearAssertion(coefficients={ku: Fraction(-k)}, constant=Fraction(m, n))
         out.append(_make(f"{post}:unreported", post, "unreported", (), lin, totals, n))
     if any(a.margin <= 0 for a in out):
         return RoundAssertions(ballots=n, assertions=tuple(out), full_count="margin")

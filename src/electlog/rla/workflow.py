@@ -43,13 +43,14 @@ from electlog.errors import UsageError
 from electlog.events import Author
 from electlog.log import Receipt
 
-from .comparison import AuditParameters, draw, measure
+from .comparison import AuditParameters, draw, measure, required_total
 from .manifest import ManifestBatch, manifest_hash
 from .risk import format_p
 from .sampling import parse_ballot_id
 from .status import STATUS_CONFIRMED, next_draws
 
 __all__ = [
+    "AuditParameters",
     "RetrievalRow",
     "close_round",
     "conclude",
@@ -60,6 +61,7 @@ __all__ = [
     "interpret",
     "next_sample_size",
     "planned_manifest_hash",
+    "required_total",
     "retrieval_list",
 ]
 
