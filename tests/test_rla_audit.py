@@ -394,3 +394,13 @@ def test_the_20000_voter_demo_election_needs_11_to_19_ballots_per_round() -> Non
         assert declared is not None and ra.full_count is None
         sizes[(community, number)] = W.required_total(ra, params)
     assert min(sizes.values()) == 11 and max(sizes.values()) == 19, sizes
+
+
+def test_replaying_the_audited_log_equals_the_writers_state(honest: Audited) -> None:
+    from electlog.election.facade import log_events
+    from electlog.election.state import ElectionState
+
+    authority = honest.keys.authority.key_id  # type: ignore[attr-defined]
+    rebuilt = ElectionState.rebuild(authority, log_events(honest.log))
+    assert rebuilt.state_hashes() == honest.election.state.state_hashes()
+    assert audit_section(rebuilt) == audit_section(honest.election.state)

@@ -220,3 +220,15 @@ def test_module_depends_on_the_standard_library_and_errors_only() -> None:
         if isinstance(node, ast.ImportFrom) and node.module is not None
     }
     assert {m for m in imported if m.startswith("electlog")} == {"electlog.errors"}
+
+
+def test_importing_the_sampler_does_not_import_the_election_layer() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, electlog.rla.sampling\n"
+        "assert not any(m.startswith('electlog.election') for m in sys.modules), "
+        "sorted(m for m in sys.modules if m.startswith('electlog'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

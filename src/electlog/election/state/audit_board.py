@@ -489,7 +489,8 @@ def _marks_data(marks: Marks | None) -> Any:
     if marks is None:
         return None
     return [
-        [p, list(m.in_favour), list(m.against), list(m.write_ins), m.void] for p, m in marks.items()
+        [p, list(m.in_favour), list(m.against), list(m.write_ins), m.void]
+        for p, m in sorted(marks.items())
     ]
 
 
