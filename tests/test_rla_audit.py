@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
+import attrs
 import pytest
 
 from audit_support import rechain, resign
@@ -20,9 +22,11 @@ from electlog.election.events import (
     BallotRecorded,
     KeyAuthorised,
 )
+from electlog.election.scenario import build_small_election
 from electlog.election.tally import PostMarks
 from electlog.errors import RuleViolation
 from electlog.events import Entry
+from electlog.keys import SigningKey
 from electlog.log import Log
 from electlog.rla import workflow as W
 from electlog.rla.assertions import round_assertions
@@ -39,6 +43,17 @@ from rla_support import (
 )
 
 C1 = ("c1", 1)
+
+COVERED: set[str] = set()
+"""The ``rla.*`` rule codes these tests provoke (test_election_rules checks every code has one)."""
+
+
+def covers(*codes: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def deco(fn: Callable[..., None]) -> Callable[..., None]:
+        COVERED.update(codes)
+        return fn
+
+    return deco
 
 
 def boxes_of(au: Audited, key: tuple[str, int]) -> set[tuple[str, int]]:
@@ -219,6 +234,7 @@ def test_the_2000_voter_demo_election_confirms_every_round() -> None:
 # --------------------------------------------------------------------------- writer refusals
 
 
+@covers("rla.sample_mismatch", "rla.event_order", "rla.risk_mismatch", "rla.interpretation_invalid")
 def test_the_writer_refuses_what_the_auditor_would_name() -> None:
     au = start_audit()
     e, st = au.election, au.election.state
@@ -284,6 +300,7 @@ def test_a_counting_unit_key_cannot_interpret_even_as_audit_board() -> None:
     assert exc.value.code == "rla.interpretation_invalid"
 
 
+@covers("rla.manifest_mismatch")
 def test_box_count_mismatch_is_recorded_and_reported(tmp_path: Path) -> None:
     au = start_audit()
     ra = au.election.state.audit.rounds[C1]
@@ -300,6 +317,7 @@ def test_box_count_mismatch_is_recorded_and_reported(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- tampering
 
 
+@covers("rla.sample_mismatch")
 def test_a_forged_sample_is_named(honest: Audited, tmp_path: Path) -> None:
     entries = honest.entries
     i = index_of(entries, "audit.sample_drawn")
@@ -314,6 +332,7 @@ def test_a_forged_sample_is_named(honest: Audited, tmp_path: Path) -> None:
     assert report.verdict == "findings"
 
 
+@covers("rla.risk_mismatch")
 def test_a_forged_p_value_is_named(honest: Audited, tmp_path: Path) -> None:
     entries = honest.entries
     i = index_of(entries, "audit.round_closed")
@@ -327,6 +346,7 @@ def test_a_forged_p_value_is_named(honest: Audited, tmp_path: Path) -> None:
     assert "rule.rla.risk_mismatch" in _codes(report)
 
 
+@covers("rla.event_order")
 def test_a_seed_drawn_before_the_declaration_is_named(honest: Audited, tmp_path: Path) -> None:
     entries = honest.entries
     d = index_of(entries, "audit.declared")
@@ -345,6 +365,7 @@ def test_a_seed_drawn_before_the_declaration_is_named(honest: Audited, tmp_path:
     assert first.index == d
 
 
+@covers("rla.round_frozen")
 def test_a_ballot_recorded_after_the_declaration_is_named(honest: Audited, tmp_path: Path) -> None:
     entries = honest.entries
     counting = honest.keys.counting  # type: ignore[attr-defined]
@@ -366,6 +387,7 @@ def test_a_ballot_recorded_after_the_declaration_is_named(honest: Audited, tmp_p
     assert finding.index == len(entries) - 1
 
 
+@covers("rla.checkpoint_mismatch")
 def test_a_declaration_pinning_another_root_is_named(honest: Audited, tmp_path: Path) -> None:
     entries = honest.entries
     i = index_of(entries, "audit.declared")
@@ -404,3 +426,53 @@ def test_replaying_the_audited_log_equals_the_writers_state(honest: Audited) -> 
     rebuilt = ElectionState.rebuild(authority, log_events(honest.log))
     assert rebuilt.state_hashes() == honest.election.state.state_hashes()
     assert audit_section(rebuilt) == audit_section(honest.election.state)
+
+
+def test_the_report_with_an_audit_follows_the_json_schema(honest: Audited, tmp_path: Path) -> None:
+    from electlog.audit.report_json import RLA_FIELDS, validate_report_dict
+
+    report = publisher(honest).audit(honest.entries, tmp_path / "s.bundle", honest.pinned)
+    data = json.loads(report.to_json())
+    validate_report_dict(data)
+    assert list(data)[-1] == "rla" and tuple(data["rla"]) == RLA_FIELDS
+    data["rla"].pop("seed")
+    with pytest.raises(ValueError, match="rla fields"):
+        validate_report_dict(data)
+
+
+@covers("rla.manifest_hash", "rla.parameters_invalid", "rla.checkpoint_mismatch")
+def test_a_bad_declaration_is_refused() -> None:
+    from electlog.election.events import AuditDeclared, AuditedRound
+
+    log, keys, e = build_small_election(0)
+    st = e.state
+    t = max(st.last_time.values()) + 3_600_000_000
+    board = SigningKey.from_seed(bytes([7]) * 32)
+    e.submit(
+        e.author(keys.authority),
+        KeyAuthorised(key_id=board.key_id, role="audit_board", scope=(), label="board"),
+        time=t,
+    )
+    size = len(log)
+    good = AuditDeclared(
+        rounds=(AuditedRound(community="c1", round=1),),
+        method="comparison",
+        risk_limit="0.05",
+        test="kaplan_markov",
+        replacement=True,
+        checkpoint_size=size,
+        checkpoint_root=log.root(size),
+        manifest_hash=W.planned_manifest_hash(st, [("c1", 1)]),
+    )
+    for change, code in (
+        ({"manifest_hash": bytes(32)}, "rla.manifest_hash"),
+        ({"rounds": (AuditedRound(community="c2", round=1),)}, "rla.manifest_hash"),
+        ({"risk_limit": "1.5"}, "rla.parameters_invalid"),
+        ({"replacement": False}, "rla.parameters_invalid"),
+        ({"checkpoint_size": size + 1}, "rla.checkpoint_mismatch"),
+    ):
+        with pytest.raises(RuleViolation) as exc:
+            e.submit(e.author(board), attrs.evolve(good, **change), time=t + 1)
+        assert exc.value.code == code, change
+    e.submit(e.author(board), good, time=t + 1)
+    assert st.audit.declared == good
