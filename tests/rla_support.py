@@ -3,6 +3,7 @@ board (through the same workflow ``electlog rla`` runs), written as bundles with
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -159,7 +160,12 @@ class Publisher:
         return out
 
     def audit(self, entries: list[bytes], path: Path, pinned: int) -> Report:
-        notes = self.notes(entries, [80, 140, pinned, len(entries)])
+        """Audit ``entries`` with witnessed checkpoints at 80, 140, the pinned size, just before
+        the seed (the declaration public before the seed ceremony) and the end."""
+        sizes = [80, 140, pinned, len(entries)]
+        with contextlib.suppress(LookupError):
+            sizes.append(index_of(entries, "audit.seed_drawn"))
+        notes = self.notes(entries, sizes)
         write_bundle(path, self.origin, entries, notes)
         return audit(path, self.trust)
 

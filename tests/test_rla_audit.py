@@ -476,3 +476,24 @@ def test_a_bad_declaration_is_refused() -> None:
         assert exc.value.code == code, change
     e.submit(e.author(board), good, time=t + 1)
     assert st.audit.declared == good
+
+
+@covers("rla.event_order")
+def test_a_seed_drawn_before_a_witnessed_checkpoint_covers_the_declaration(
+    honest: Audited, tmp_path: Path
+) -> None:
+    from audit_support import write_bundle
+    from electlog.audit import audit
+
+    pub = publisher(honest)
+    entries = honest.entries
+    seed_at = index_of(entries, "audit.seed_drawn")
+    notes = pub.notes(entries, [80, 140, honest.pinned, len(entries)])  # none between
+    write_bundle(tmp_path / "early.bundle", honest.log.origin, entries, notes)
+    report = audit(tmp_path / "early.bundle", pub.trust)
+    (finding,) = report.by_code("rule.rla.event_order")
+    assert finding.index == seed_at and "before a witnessed checkpoint" in finding.message
+    # a witnessed tree holding the declaration but not the seed clears it
+    assert "rule.rla.event_order" not in _codes(
+        pub.audit(entries, tmp_path / "ok.bundle", honest.pinned)
+    )

@@ -99,8 +99,16 @@ def test_the_audit_board_workflow_on_the_demo_store(demo: Path, tmp_path: Path) 
         "rla", "declare", str(store), "--key", str(board), "--round", ROUND, "--time", t()
     ).stdout
     assert "audit declared: 1 round(s), risk limit 0.05" in out
-    # the seed is drawn before the declaration? refused, exit 2, nothing appended
+    # a sample before the seed is refused (exit 2, nothing appended)
     _run("rla", "draw", str(store), "--key", str(board), "--round", ROUND, "--time", t(), ok=False)
+    witnesses = sorted((demo / "keys" / "witnesses").glob("*.skey"))
+
+    def witness(stamp: int) -> None:
+        keys = [a for w in witnesses for a in ("--witness-key", str(w))]
+        log_key = str(demo / "keys" / "log.skey")
+        _run("checkpoint", str(store), "--log-key", log_key, *keys, "--timestamp", str(stamp))
+
+    witness(int(t()) // 1_000_000 + 60)  # the declaration is witnessed before the seed ceremony
     _run("rla", "seed", str(store), "--key", str(board), "31415926535897932384", "--time", t())
     listing, page = tmp_path / "retrieve.csv", tmp_path / "retrieve.html"
     out = _run(
@@ -156,17 +164,7 @@ def test_the_audit_board_workflow_on_the_demo_store(demo: Path, tmp_path: Path) 
     assert "c01 round 1: confirmed" in _run("rla", "status", str(store)).stdout
 
     # witness the audit's events and verify the whole log: CLEAN, with the audit section
-    last = int(t()) // 1_000_000 + 60
-    witnesses = sorted((demo / "keys" / "witnesses").glob("*.skey"))
-    _run(
-        "checkpoint",
-        str(store),
-        "--log-key",
-        str(demo / "keys" / "log.skey"),
-        *[a for w in witnesses for a in ("--witness-key", str(w))],
-        "--timestamp",
-        str(last),
-    )
+    witness(int(t()) // 1_000_000 + 60)
     bundle = tmp_path / "audited.bundle"
     _run("export", str(store), "--bundle", str(bundle))
     proc = _run(

@@ -421,7 +421,8 @@ RULES: Final[dict[str, RuleInfo]] = {
             "an audit event out of its order (a second declaration or seed; a seed before the "
             "declaration; a sample before the seed or of a round not under audit; an "
             "interpretation before its sample; a round closed before every drawn ballot is "
-            "interpreted; anything after the round's conclusion)",
+            "interpreted; anything after the round's conclusion); the auditor also names a seed "
+            "drawn before a witnessed checkpoint covered the declaration",
         ),
         _r(
             RLA_ROUND_FROZEN,

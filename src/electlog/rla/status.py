@@ -7,13 +7,14 @@ Everything is a function of the log: two auditors (or two processes) give byte-i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+from collections.abc import Callable, Collection
 from typing import Any, Final
 
 import attrs
 
 from electlog.election.codes import (
     RLA_CHECKPOINT_MISMATCH,
+    RLA_EVENT_ORDER,
     RLA_MANIFEST_MISMATCH,
     RLA_ROUND_FROZEN,
 )
@@ -148,13 +149,15 @@ def audit_section(st: ElectionState) -> dict[str, Any] | None:
 def audit_findings(
     st: ElectionState,
     root_at: Callable[[int], bytes] | None = None,
-    witnessed: Container[int] | None = None,
+    witnessed: Collection[int] | None = None,
 ) -> list[AuditFinding]:
     """What the fold could only note: ballots recorded into an audited round after the
     declaration (``rla.round_frozen``), box counts that differ from the recorded ballots
     (``rla.manifest_mismatch``) and, given the replayed tree's ``root_at(size)`` and the sizes
     of the ``witnessed`` checkpoints, a declaration pinning another checkpoint
-    (``rla.checkpoint_mismatch``)."""
+    (``rla.checkpoint_mismatch``) and a seed drawn before a witnessed checkpoint covered the
+    declaration (``rla.event_order``: witnesses only move forward, so a witnessed tree that holds
+    the declaration and not yet the seed shows the declaration was public before the seed)."""
     au = st.audit
     out: list[AuditFinding] = []
     d = au.declared
@@ -188,6 +191,18 @@ def audit_findings(
                         },
                     )
                 )
+    if witnessed is not None and au.seed_index is not None and au.declared_index is not None:
+        first, seed_at = au.declared_index, au.seed_index
+        if not any(first < size <= seed_at for size in witnessed):
+            out.append(
+                AuditFinding(
+                    code=RLA_EVENT_ORDER,
+                    index=seed_at,
+                    message="the seed was drawn before a witnessed checkpoint covered the audit "
+                    f"declaration (no witnessed tree of size {first + 1} to {seed_at})",
+                    evidence={"declared_at": first, "seed_at": seed_at},
+                )
+            )
     if root_at is not None:
         problem = None
         try:

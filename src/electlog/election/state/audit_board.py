@@ -121,6 +121,7 @@ class AuditState:
         "params",
         "rounds",
         "seed",
+        "seed_index",
     )
 
     def __init__(self) -> None:
@@ -128,6 +129,7 @@ class AuditState:
         self.declared_index: int | None = None
         self.params: AuditParameters | None = None
         self.seed: str | None = None
+        self.seed_index: int | None = None
         self.rounds: dict[tuple[str, int], RoundAudit] = {}
         self.frozen: list[tuple[int, str]] = []
         self.marks: dict[str, list[Marks]] = {}
@@ -274,6 +276,7 @@ def _apply_seed(st: ElectionState, ctx: EventContext, ev: AuditSeedDrawn) -> Non
     au = st.audit
     if au.declared is not None and au.seed is None:
         au.seed = ev.seed
+        au.seed_index = ctx.index
 
 
 # ------------------------------------------------------------------ audit rounds
