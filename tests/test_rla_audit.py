@@ -429,12 +429,27 @@ def test_replaying_the_audited_log_equals_the_writers_state(honest: Audited) -> 
 
 
 def test_the_report_with_an_audit_follows_the_json_schema(honest: Audited, tmp_path: Path) -> None:
-    from electlog.audit.report_json import RLA_FIELDS, validate_report_dict
+    try:  # the public name once the audit package's report modules are private (issue 14)
+        from electlog.audit import validate_report_dict  # type: ignore[attr-defined]
+    except ImportError:
+        from electlog.audit.report_json import validate_report_dict
+
+    rla_fields = (
+        "declared_at",
+        "method",
+        "risk_limit",
+        "test",
+        "replacement",
+        "checkpoint",
+        "manifest_hash",
+        "seed",
+        "rounds",
+    )
 
     report = publisher(honest).audit(honest.entries, tmp_path / "s.bundle", honest.pinned)
     data = json.loads(report.to_json())
     validate_report_dict(data)
-    assert list(data)[-1] == "rla" and tuple(data["rla"]) == RLA_FIELDS
+    assert list(data)[-1] == "rla" and tuple(data["rla"]) == rla_fields
     data["rla"].pop("seed")
     with pytest.raises(ValueError, match="rla fields"):
         validate_report_dict(data)
