@@ -38,7 +38,7 @@ from typing import Final
 
 import attrs
 
-from electlog.election.tally import PostMarks, PostSpec, RoundResult, RoundTally
+from electlog.election.tally import PostMarks, PostResult, PostSpec, RoundResult, RoundTally
 from electlog.errors import UsageError
 
 __all__ = [
@@ -263,6 +263,109 @@ def _make(
     )
 
 
+class _NoMargin(Exception):
+    """A post whose assertions cannot all be sampled: the round needs a full hand count."""
+
+
+@attrs.frozen(kw_only=True)
+class _Post:
+    """What the assertions of one post are built from."""
+
+    post: str
+    pr: PostResult
+    n: int
+    m: int
+    k: int
+
+    def totals(self) -> dict[str, int]:
+        return {_key(self.post, person): c for person, c in self.pr.counts.items()}
+
+    def make(
+        self,
+        suffix: str,
+        kind: str,
+        persons: tuple[str, ...],
+        coefficients: dict[str, Fraction],
+        constant: Fraction = Fraction(0),
+    ) -> Assertion:
+        lin = LinearAssertion(
+            coefficients=coefficients,
+            constant=constant,
+            bounds=dict.fromkeys((c for c in coefficients if not c.endswith(UNREPORTED)), self.k),
+        )
+        return _make(f"{self.post}:{suffix}", self.post, kind, persons, lin, self.totals(), self.n)
+
+
+def _loser(p: _Post, lo: str) -> list[Assertion]:
+    """An unelected person's assertion(s): below the threshold, or beaten by every winner,
+    whichever has the larger smallest diluted margin (below is required with unfilled seats)."""
+    kl = _key(p.post, lo)
+    below = None
+    if p.pr.counts[lo] < p.m < p.n * p.k:
+        below = p.make(
+            f"below_threshold:{lo}",
+            "below_threshold",
+            (lo,),
+            {kl: Fraction(-1)},
+            Fraction(p.m, p.n),
+        )
+    beaten = []
+    if p.pr.elected and p.pr.unfilled == 0:
+        beaten = [
+            p.make(
+                f"beaten:{w}>{lo}",
+                "beaten",
+                (w, lo),
+                {_key(p.post, w): Fraction(1), kl: Fraction(-1)},
+            )
+            for w in p.pr.elected
+        ]
+    if below is not None and (not beaten or below.diluted >= min(b.diluted for b in beaten)):
+        return [below]
+    if beaten:
+        return beaten
+    raise _NoMargin  # at or above the threshold with no winner to beat
+
+
+def _post_assertions(result: RoundResult, post: str, pr: PostResult) -> list[Assertion]:
+    rules = result.rules
+    n, m = result.returned, result.min_votes
+    majority_round = not (result.supplementary or result.revote)
+    tau = rules.majority * n if majority_round else Fraction(m - 1)
+    k = (
+        sum(1 for other in result.posts.values() if other.rank <= pr.rank)
+        if rules.combined_ballot
+        else 1
+    )
+    p = _Post(post=post, pr=pr, n=n, m=m, k=k)
+    out = [
+        p.make(f"elected:{w}", "elected", (w,), {_key(post, w): Fraction(1)}, -tau / n)
+        for w in pr.elected
+        if tau > 0
+    ]
+    single = (
+        pr.seats == 1
+        and majority_round
+        and rules.majority >= Fraction(1, 2)
+        and not rules.combined_ballot
+        and len(pr.elected) == 1
+    )
+    if single:  # nobody else can pass a majority of the ballots
+        return out
+    skip = set(pr.elected) | set(pr.excluded)
+    for lo in sorted((q for q in pr.counts if q not in skip), key=lambda q: (-pr.counts[q], q)):
+        out.extend(_loser(p, lo))
+    # K times the ballots naming anyone unreported bounds each unreported person's count
+    if m >= n * k:  # a threshold no ballot mix can miss by a margin: count them all
+        raise _NoMargin
+    out.append(
+        p.make(
+            "unreported", "unreported", (), {_key(post, UNREPORTED): Fraction(-k)}, Fraction(m, n)
+        )
+    )
+    return out
+
+
 def round_assertions(result: RoundResult) -> RoundAssertions:
     """The assertion set of a declared round (module docstring), in a fixed order: posts in
     the round's order; per post its winners, then its unelected persons in count order (equal
@@ -276,76 +379,13 @@ def round_assertions(result: RoundResult) -> RoundAssertions:
         return RoundAssertions(ballots=n, assertions=(), full_count="no_ballots")
     if any(pr.tied for pr in result.posts.values()):
         return RoundAssertions(ballots=n, assertions=(), full_count="tie")
-    rules = result.rules
-    m = result.min_votes
-    majority_round = not (result.supplementary or result.revote)
-    tau = rules.majority * n if majority_round else Fraction(m - 1)
     out: list[Assertion] = []
-    for post, pr in result.posts.items():
-        if pr.seats == 0:
-            continue
-        k = (
-            sum(1 for other in result.posts.values() if other.rank <= pr.rank)
-            if rules.combined_ballot
-            else 1
-        )
-        totals = {_key(post, person): c for person, c in pr.counts.items()}
-
-        def bounds(*keys: str, k: int = k) -> dict[str, int]:
-            return dict.fromkeys(keys, k)
-
-        for w in pr.elected:
-            kw = _key(post, w)
-            if tau > 0:
-                lin = LinearAssertion(
-                    coefficients={kw: Fraction(1)}, constant=-tau / n, bounds=bounds(kw)
-                )
-                out.append(_make(f"{post}:elected:{w}", post, "elected", (w,), lin, totals, n))
-        single = (
-            pr.seats == 1
-            and majority_round
-            and rules.majority >= Fraction(1, 2)
-            and not rules.combined_ballot
-            and len(pr.elected) == 1
-        )
-        if single:
-            continue
-        skip = set(pr.elected) | set(pr.excluded)
-        losers = sorted((p for p in pr.counts if p not in skip), key=lambda p: (-pr.counts[p], p))
-        for lo in losers:
-            kl = _key(post, lo)
-            below: Assertion | None = None
-            if pr.counts[lo] < m < n * k:
-                lin = LinearAssertion(
-                    coefficients={kl: Fraction(-1)}, constant=Fraction(m, n), bounds=bounds(kl)
-                )
-                below = _make(
-                    f"{post}:below_threshold:{lo}", post, "below_threshold", (lo,), lin, totals, n
-                )
-            beaten: list[Assertion] = []
-            if pr.elected and pr.unfilled == 0:
-                for w in pr.elected:
-                    kw = _key(post, w)
-                    lin = LinearAssertion(
-                        coefficients={kw: Fraction(1), kl: Fraction(-1)}, bounds=bounds(kw, kl)
-                    )
-                    beaten.append(
-                        _make(f"{post}:beaten:{w}>{lo}", post, "beaten", (w, lo), lin, totals, n)
-                    )
-            if below is not None and (
-                not beaten or below.diluted >= min(b.diluted for b in beaten)
-            ):
-                out.append(below)
-            elif beaten:
-                out.extend(beaten)
-            else:  # an unelected person at or above the threshold with no winner to beat
-                return RoundAssertions(ballots=n, assertions=(), full_count="margin")
-        # K times the ballots naming anyone unreported bounds each unreported person's count
-        ku = _key(post, UNREPORTED)
-        if m >= n * k:  # a threshold no ballot mix can miss by a margin: count them all
-            return RoundAssertions(ballots=n, assertions=(), full_count="margin")
-        lin = LinearAssertion(coefficients={ku: Fraction(-k)}, constant=Fraction(m, n))
-        out.append(_make(f"{post}:unreported", post, "unreported", (), lin, totals, n))
+    try:
+        for post, pr in result.posts.items():
+            if pr.seats:
+                out.extend(_post_assertions(result, post, pr))
+    except _NoMargin:
+        return RoundAssertions(ballots=n, assertions=(), full_count="margin")
     if any(a.margin <= 0 for a in out):
         return RoundAssertions(ballots=n, assertions=tuple(out), full_count="margin")
     return RoundAssertions(ballots=n, assertions=tuple(out), full_count=None)
