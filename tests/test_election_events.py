@@ -13,6 +13,15 @@ import pytest
 from electlog.codec import decode, encode
 from electlog.election.events import (
     EVENT_TYPES,
+    AssertionRisk,
+    AuditBallotInterpreted,
+    AuditBoxCounted,
+    AuditConcluded,
+    AuditDeclared,
+    AuditedRound,
+    AuditRoundClosed,
+    AuditSampleDrawn,
+    AuditSeedDrawn,
     BallotIssued,
     BallotRecorded,
     BoxMerged,
@@ -106,6 +115,36 @@ def samples() -> dict[str, ElectionEvent]:
         BallotRecorded(box="b1", serial=b"\x02" * 16, marks=marks),
         ResultDeclared(community="c1", round=1, result={"posts": {}, "returned": 0}),
         RoundCalled(community="c1", round=2, source_round=1, kind="supplementary", posts=(pl,)),
+        AuditDeclared(
+            rounds=(AuditedRound(community="c1", round=1),),
+            method="comparison",
+            risk_limit="0.05",
+            test="kaplan_markov",
+            replacement=True,
+            checkpoint_size=10,
+            checkpoint_root=H,
+            manifest_hash=H,
+        ),
+        AuditBoxCounted(community="c1", round=1, box="b1", sheets=3),
+        AuditSeedDrawn(seed="01382438112797316654"),
+        AuditSampleDrawn(community="c1", round=1, audit_round=1, drop=0, ballots=("b1#2", "b1#2")),
+        AuditBallotInterpreted(
+            community="c1",
+            round=1,
+            ballot="b1#2",
+            not_found=False,
+            marks=marks,
+            members=("m1", "m2"),
+        ),
+        AuditRoundClosed(
+            community="c1",
+            round=1,
+            audit_round=1,
+            sampled=2,
+            risks=(AssertionRisk(assertion="d:elected:a", p_value="0.5", o1=0, o2=0, u1=0, u2=0),),
+            confirmed=False,
+        ),
+        AuditConcluded(community="c1", round=1, outcome="full_hand_count"),
     ]
     return {e.TYPE: e for e in events}
 

@@ -52,6 +52,15 @@ CORE = (
 )
 
 ELECTION = (
+    "AssertionRisk",
+    "AuditBallotInterpreted",
+    "AuditBoxCounted",
+    "AuditConcluded",
+    "AuditDeclared",
+    "AuditRoundClosed",
+    "AuditSampleDrawn",
+    "AuditSeedDrawn",
+    "AuditedRound",
     "BallotClass",
     "BallotIssued",
     "BallotRecorded",

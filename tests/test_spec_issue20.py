@@ -721,8 +721,9 @@ def _documented_rule_codes() -> set[str]:
 def _provoked_rule_codes() -> set[str]:
     from test_election_issue11 import COVERED as ISSUE11
     from test_election_rules import COVERED as RULE_TESTS
+    from test_rla_audit import COVERED as RLA
 
-    return PROVOKED | ISSUE11 | RULE_TESTS
+    return PROVOKED | ISSUE11 | RULE_TESTS | RLA
 
 
 def test_every_listed_rule_code_exists_is_provoked_and_every_emitted_code_is_listed() -> None:
@@ -739,8 +740,10 @@ def test_every_listed_rule_code_exists_is_provoked_and_every_emitted_code_is_lis
         for name in re.findall(r"\bC\.([A-Z_]+)\b", path.read_text(encoding="utf-8"))
     }
     assert raised <= listed, sorted(raised - listed)
-    audit_src = "".join(
-        p.read_text(encoding="utf-8") for p in (ROOT / "src" / "electlog" / "audit").glob("*.py")
+    audit_src = "".join(  # the auditor, and the risk-limiting audit's findings it reports
+        p.read_text(encoding="utf-8")
+        for part in ("audit", "rla")
+        for p in (ROOT / "src" / "electlog" / part).glob("*.py")
     )
     for code, info in RULES.items():
         if info.kind == "violation":

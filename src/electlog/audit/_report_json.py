@@ -17,9 +17,11 @@ __all__ = [
     "COMMUNITY_FIELDS",
     "COUNTS_FIELDS",
     "FINDING_FIELDS",
+    "OPTIONAL_REPORT_FIELDS",
     "PROGRESS_FIELDS",
     "REPORT_FIELDS",
     "REPORT_SCHEMA",
+    "RLA_FIELDS",
     "RUN_FIELDS",
     "WITNESS_FIELDS",
     "render_json",
@@ -40,6 +42,20 @@ REPORT_FIELDS: Final = (
     "tallies",
     "findings",
     "run",
+)
+OPTIONAL_REPORT_FIELDS: Final = ("rla",)
+"""Top-level fields after :data:`REPORT_FIELDS` only when there is something to say: ``rla``,
+the risk-limiting audit (docs/rla.md), only in the report of a log that declares one."""
+RLA_FIELDS: Final = (
+    "declared_at",
+    "method",
+    "risk_limit",
+    "test",
+    "replacement",
+    "checkpoint",
+    "manifest_hash",
+    "seed",
+    "rounds",
 )
 COUNTS_FIELDS: Final = (
     "entries",
@@ -85,7 +101,14 @@ def validate_report_dict(data: Any) -> None:
     :class:`~electlog.errors.UsageError` (a ``ValueError``) naming the first deviation. For
     consumers' tests and ours."""
     _require(isinstance(data, dict), "top level is not an object")
-    _require(tuple(data) == REPORT_FIELDS, f"top-level fields {list(data)}")
+    _require(
+        tuple(data) in (REPORT_FIELDS, REPORT_FIELDS + OPTIONAL_REPORT_FIELDS),
+        f"top-level fields {list(data)}",
+    )
+    if "rla" in data:
+        rla = data["rla"]
+        _require(isinstance(rla, dict) and tuple(rla) == RLA_FIELDS, "rla fields")
+        _require(isinstance(rla["rounds"], list), "rla.rounds")
     _require(data["schema"] == REPORT_SCHEMA, f"schema {data['schema']!r}")
     _require(data["verdict"] in VERDICTS, f"verdict {data['verdict']!r}")
     _require(isinstance(data["origin"], str) and isinstance(data["source"], str), "origin/source")

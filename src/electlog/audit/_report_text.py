@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..rla.status import render_text as render_rla_text
 from .findings import Finding, Severity
 from .report import Report
 
@@ -145,6 +146,8 @@ def render_text(report: Report) -> str:
     if report.tallies:
         lines.append("tallies (recomputed from the recorded ballots)")
         lines.append(render_tallies(report.tallies))
+    if report.rla is not None:
+        lines.extend(render_rla_text(report.rla))
     lines.append(f"findings     {f['error']} error, {f['warning']} warning, {f['info']} info")
     lines.extend(_finding_line(finding) for finding in report.findings)
     return "\n".join(lines) + "\n"

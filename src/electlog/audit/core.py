@@ -13,6 +13,7 @@ from electlog.checkpoint import Checkpoint
 from electlog.election.progress import PHASES
 from electlog.errors import AuditError, CheckpointError, NoteError, UsageError
 from electlog.note import _parse_note
+from electlog.rla.status import audit_findings, audit_section
 
 from . import findings as F
 from .pipeline import CHUNK_SIZE, Verifier, signature_backend
@@ -115,6 +116,7 @@ def audit(
                         {"offset": offset, "entries_read": replay.size},
                     )
                 replay.finish(notes, since, trust.pinned_checkpoint)
+                _rla_findings(replay, sink)
                 description = src.description
             finally:
                 src.close()
@@ -176,9 +178,19 @@ def audit(
         communities=communities,
         progress=progress_info,
         run=run,
+        rla=None if replay.state is None else audit_section(replay.state),
     )
     replay.close()
     return report
+
+
+def _rla_findings(replay: Replay, sink: FindingSink) -> None:
+    """The risk-limiting audit's findings only the whole log shows (docs/rla.md)."""
+    if replay.state is None:
+        return
+    witnessed = {sc.checkpoint.size for sc in replay.signed if sc.witnessed}
+    for af in audit_findings(replay.state, replay.tree.root, witnessed):
+        sink.add(F.rule_finding_code(af.code), af.index, af.message, af.evidence)
 
 
 MAX_SINCE_FILE = 1 << 20

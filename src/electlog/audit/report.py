@@ -117,6 +117,9 @@ class Report:
     run: dict[str, Any] = attrs.field(factory=dict)
     schema: str = REPORT_SCHEMA
     results: dict[str, CommunityResults] = attrs.field(factory=dict)
+    rla: dict[str, Any] | None = None
+    """The risk-limiting audit's section (docs/rla.md, "Report"), ``None`` when the log has no
+    ``audit.declared``; in the JSON only when present."""
 
     def result(self, community: str, round: int = 1) -> RoundResult:
         """The recomputed result of ``community``'s round ``round`` (default the first):
@@ -193,7 +196,7 @@ class Report:
             "tallies": self.tallies,
             "findings": [f.to_dict() for f in self.findings],
             "run": dict(self.run),
-        }
+        } | ({} if self.rla is None else {"rla": self.rla})
 
     def to_frames(self) -> dict[str, Any]:
         """The results, turnout and findings as pandas DataFrames, keyed ``"results"``,

@@ -23,7 +23,16 @@ EXIT_FINDINGS = 1
 EXIT_COULD_NOT_RUN = 2
 
 # submodules that contribute subcommands, in help order
-_COMMAND_MODULES = ("demo", "operator", "verify", "export_results", "monitor", "witness", "serve")
+_COMMAND_MODULES = (
+    "demo",
+    "operator",
+    "verify",
+    "export_results",
+    "rla",
+    "monitor",
+    "witness",
+    "serve",
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -56,6 +56,15 @@ __all__ = [
     "REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION",
     "RESULT_MISMATCH",
     "RESULT_PREMATURE",
+    "RLA_CHECKPOINT_MISMATCH",
+    "RLA_EVENT_ORDER",
+    "RLA_INTERPRETATION_INVALID",
+    "RLA_MANIFEST_HASH",
+    "RLA_MANIFEST_MISMATCH",
+    "RLA_PARAMETERS_INVALID",
+    "RLA_RISK_MISMATCH",
+    "RLA_ROUND_FROZEN",
+    "RLA_SAMPLE_MISMATCH",
     "ROLL_FROZEN",
     "ROLL_HASH_MISMATCH",
     "ROLL_PUBLISHED_LATE",
@@ -159,6 +168,16 @@ RESULT_MISMATCH: Final = "result.mismatch"
 RESULT_PREMATURE: Final = "result.premature"
 ROUND_NOT_WARRANTED: Final = "round.not_warranted"
 ROUND_CANDIDATES_MISMATCH: Final = "round.candidates_mismatch"
+# risk-limiting audit (issue 19)
+RLA_EVENT_ORDER: Final = "rla.event_order"
+RLA_ROUND_FROZEN: Final = "rla.round_frozen"
+RLA_CHECKPOINT_MISMATCH: Final = "rla.checkpoint_mismatch"
+RLA_MANIFEST_HASH: Final = "rla.manifest_hash"
+RLA_MANIFEST_MISMATCH: Final = "rla.manifest_mismatch"
+RLA_SAMPLE_MISMATCH: Final = "rla.sample_mismatch"
+RLA_INTERPRETATION_INVALID: Final = "rla.interpretation_invalid"
+RLA_RISK_MISMATCH: Final = "rla.risk_mismatch"
+RLA_PARAMETERS_INVALID: Final = "rla.parameters_invalid"
 
 
 def _r(code: str, summary: str, parameter: str | None = None, kind: str = "violation") -> RuleInfo:
@@ -396,6 +415,56 @@ RULES: Final[dict[str, RuleInfo]] = {
             "a called round's seats or candidates differ from the "
             "tied persons / the supplementary candidates of the source round",
             "min_candidate_excess, post_candidate_excess",
+        ),
+        _r(
+            RLA_EVENT_ORDER,
+            "an audit event out of its order (a second declaration or seed; a seed before the "
+            "declaration; a sample before the seed or of a round not under audit; an "
+            "interpretation before its sample; a round closed before every drawn ballot is "
+            "interpreted; anything after the round's conclusion); the auditor also names a seed "
+            "drawn before a witnessed checkpoint covered the declaration",
+        ),
+        _r(
+            RLA_ROUND_FROZEN,
+            "a ballot recorded for a community round after its audit was declared",
+            kind="finding",
+        ),
+        _r(
+            RLA_CHECKPOINT_MISMATCH,
+            "the audit declaration pins a checkpoint the log does not have (a size beyond the "
+            "declaration, a root other than the replayed tree's, or not witnessed)",
+        ),
+        _r(
+            RLA_MANIFEST_HASH,
+            "the audit declaration's manifest hash, or its rounds, do not match the rounds' "
+            "recomputed Arlo ballot manifest (rounds without a declared result included)",
+        ),
+        _r(
+            RLA_MANIFEST_MISMATCH,
+            "the paper sheets the audit board counted in a box differ from the ballots "
+            "recorded from it (missing paper counts as the worst case when sampled)",
+            kind="finding",
+        ),
+        _r(
+            RLA_SAMPLE_MISMATCH,
+            "an audit sample is not the consistent sampler's draws for the public seed, or "
+            "continues from the wrong draw, or is smaller than the round's required sample",
+        ),
+        _r(
+            RLA_INTERPRETATION_INVALID,
+            "an audit interpretation of a ballot not drawn (or already interpreted), with marks "
+            "while not_found, or signed by a counting-unit key",
+        ),
+        _r(
+            RLA_PARAMETERS_INVALID,
+            "an audit declaration's risk limit is not strictly between 0 and 1, or it asks for "
+            "the Kaplan–Markov test without replacement",
+        ),
+        _r(
+            RLA_RISK_MISMATCH,
+            "an audit round's p-values, discrepancy counts, sample count or confirmation differ "
+            "from the recomputed risk, or an audit concludes 'confirmed' without a confirming "
+            "round",
         ),
     )
 }

@@ -35,6 +35,15 @@ from .tally import VOID_POST_REASONS, PostMarks
 
 __all__ = [
     "EVENT_TYPES",
+    "AssertionRisk",
+    "AuditBallotInterpreted",
+    "AuditBoxCounted",
+    "AuditConcluded",
+    "AuditDeclared",
+    "AuditRoundClosed",
+    "AuditSampleDrawn",
+    "AuditSeedDrawn",
+    "AuditedRound",
     "BallotIssued",
     "BallotRecorded",
     "BoxMerged",
@@ -886,6 +895,168 @@ class BoxMerged(ElectionEvent):
     TYPE: ClassVar[str] = "box.merged"
     box: str = attrs.field(metadata=_k(ID))
     into: str = attrs.field(metadata=_k(ID))
+
+
+# --------------------------------------------------------------------------- risk-limiting audit
+
+AUDIT_METHODS: Final = ("comparison",)
+AUDIT_TESTS: Final = ("kaplan_markov", "alpha")
+AUDIT_OUTCOMES: Final = ("confirmed", "full_hand_count")
+MAX_BALLOT_REF: Final = 200
+"""Longest ballot reference ``"<box>#<position>"`` in an audit event."""
+
+
+class _BallotRef(_Kind):
+    """A sampled ballot: ``"<box>#<position>"`` (a box id, ``#``, a decimal position >= 1)."""
+
+    def load(self, value: Any, where: str) -> Any:
+        if type(value) is not str or len(value) > MAX_BALLOT_REF:
+            raise EntryError(f"{where} must be a ballot reference '<box>#<position>'")
+        box, sep, pos = value.rpartition("#")
+        if not sep or not _is_id(box) or not pos.isascii() or not pos.isdigit() or pos[0] == "0":
+            raise EntryError(f"{where} must be a ballot reference '<box>#<position>'")
+        return value
+
+
+class _Decimal(_Kind):
+    """An exact number as a decimal string (``"0.05"``, ``"0.21438135077031611131"``)."""
+
+    def load(self, value: Any, where: str) -> Any:
+        if type(value) is not str or not 0 < len(value) <= 64:
+            raise EntryError(f"{where} must be a decimal string such as '0.05'")
+        whole, _, frac = value.partition(".")
+        if not (whole.isascii() and whole.isdigit() and (not frac or frac.isdigit())):
+            raise EntryError(f"{where} must be a decimal string such as '0.05'")
+        if frac and not frac.isascii():
+            raise EntryError(f"{where} must be a decimal string such as '0.05'")
+        return value
+
+
+BALLOT_REF: Final = _BallotRef()
+DECIMAL: Final = _Decimal()
+
+
+@_record
+@attrs.frozen(kw_only=True)
+class AuditedRound(_Record):
+    """A community round under audit."""
+
+    community: str = attrs.field(metadata=_k(ID))
+    round: int = attrs.field(metadata=_k(_Int(1, 1000)))
+
+
+@_record
+@attrs.frozen(kw_only=True)
+class AssertionRisk(_Record):
+    """One assertion's measured risk after an audit round: the ``p_value`` (rounded up, 20
+    decimals) and the discrepancies seen so far (``o1``, ``o2``, ``u1``, ``u2``)."""
+
+    assertion: str = attrs.field(metadata=_k(TEXT))
+    p_value: str = attrs.field(metadata=_k(DECIMAL))
+    o1: int = attrs.field(metadata=_k(COUNT))
+    o2: int = attrs.field(metadata=_k(COUNT))
+    u1: int = attrs.field(metadata=_k(COUNT))
+    u2: int = attrs.field(metadata=_k(COUNT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class AuditDeclared(ElectionEvent):
+    """The audit board declares a risk-limiting audit of ``rounds`` (their results declared):
+    ``method`` (ballot-level ``comparison``), ``risk_limit`` α, the ``test``
+    (``kaplan_markov`` needs ``replacement``), the witnessed checkpoint it pins
+    (``checkpoint_size``, ``checkpoint_root``) and the SHA-256 of the rounds' Arlo ballot
+    manifest (``manifest_hash``). The audited rounds are frozen from here on."""
+
+    TYPE: ClassVar[str] = "audit.declared"
+    rounds: tuple[AuditedRound, ...] = attrs.field(
+        metadata=_k(_List(_Struct(AuditedRound), min_items=1, unique=True))
+    )
+    method: str = attrs.field(metadata=_k(_Enum(AUDIT_METHODS)))
+    risk_limit: str = attrs.field(metadata=_k(DECIMAL))
+    test: str = attrs.field(metadata=_k(_Enum(AUDIT_TESTS)))
+    replacement: bool = attrs.field(metadata=_k(_Bool()))
+    checkpoint_size: int = attrs.field(metadata=_k(COUNT))
+    checkpoint_root: bytes = attrs.field(metadata=_k(HASH32))
+    manifest_hash: bytes = attrs.field(metadata=_k(HASH32))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class AuditBoxCounted(ElectionEvent):
+    """The audit board counted the paper ``sheets`` in an audited round's ``box``."""
+
+    TYPE: ClassVar[str] = "audit.box_counted"
+    community: str = attrs.field(metadata=_k(ID))
+    round: int = attrs.field(metadata=_k(_Int(1, 1000)))
+    box: str = attrs.field(metadata=_k(ID))
+    sheets: int = attrs.field(metadata=_k(COUNT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class AuditSeedDrawn(ElectionEvent):
+    """The public random ``seed`` of the audit, drawn in a public ceremony (e.g. 20 rolls of
+    a ten-sided die) after the declaration."""
+
+    TYPE: ClassVar[str] = "audit.seed_drawn"
+    seed: str = attrs.field(metadata=_k(ID))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class AuditSampleDrawn(ElectionEvent):
+    """Audit round ``audit_round`` of a community round: the consistent sampler's draws
+    ``drop + 1`` to ``drop + len(ballots)`` over the round's ballots, in draw order."""
+
+    TYPE: ClassVar[str] = "audit.sample_drawn"
+    community: str = attrs.field(metadata=_k(ID))
+    round: int = attrs.field(metadata=_k(_Int(1, 1000)))
+    audit_round: int = attrs.field(metadata=_k(_Int(1, 1000)))
+    drop: int = attrs.field(metadata=_k(COUNT))
+    ballots: tuple[str, ...] = attrs.field(metadata=_k(_List(BALLOT_REF, min_items=1)))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class AuditBallotInterpreted(ElectionEvent):
+    """The audit board's reading of a sampled paper ballot (its ``marks``), or ``not_found``
+    (then ``marks`` is empty), agreed by at least two ``members``. No voter id."""
+
+    TYPE: ClassVar[str] = "audit.ballot_interpreted"
+    community: str = attrs.field(metadata=_k(ID))
+    round: int = attrs.field(metadata=_k(_Int(1, 1000)))
+    ballot: str = attrs.field(metadata=_k(BALLOT_REF))
+    not_found: bool = attrs.field(metadata=_k(_Bool()))
+    marks: dict[str, PostMarks] = attrs.field(metadata=_k(_Marks()))
+    members: tuple[str, ...] = attrs.field(metadata=_k(_List(ID, min_items=2, unique=True)))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class AuditRoundClosed(ElectionEvent):
+    """Audit round ``audit_round`` measured: every assertion's ``risks`` after ``sampled``
+    draws, and whether every p-value is at most the risk limit (``confirmed``)."""
+
+    TYPE: ClassVar[str] = "audit.round_closed"
+    community: str = attrs.field(metadata=_k(ID))
+    round: int = attrs.field(metadata=_k(_Int(1, 1000)))
+    audit_round: int = attrs.field(metadata=_k(_Int(1, 1000)))
+    sampled: int = attrs.field(metadata=_k(COUNT))
+    risks: tuple[AssertionRisk, ...] = attrs.field(metadata=_k(_List(_Struct(AssertionRisk))))
+    confirmed: bool = attrs.field(metadata=_k(_Bool()))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class AuditConcluded(ElectionEvent):
+    """The audit of a community round ends: ``confirmed`` (the last closed audit round
+    confirmed it) or ``full_hand_count`` (escalated to counting every ballot)."""
+
+    TYPE: ClassVar[str] = "audit.concluded"
+    community: str = attrs.field(metadata=_k(ID))
+    round: int = attrs.field(metadata=_k(_Int(1, 1000)))
+    outcome: str = attrs.field(metadata=_k(_Enum(AUDIT_OUTCOMES)))
 
 
 # --------------------------------------------------------------------------- decoding

@@ -45,6 +45,7 @@ class Role(enum.StrEnum):
     POLLING_STATION = "polling_station"
     COUNTING_UNIT = "counting_unit"
     OBSERVER = "observer"
+    AUDIT_BOARD = "audit_board"
 
 
 class EligibilityBasis(enum.StrEnum):

@@ -12,11 +12,20 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 from electlog.audit import Report
 from electlog.election.tally import PostSpec, RoundTally
 from electlog.errors import UsageError
+from electlog.rla.manifest import (
+    BATCH_NAME,
+    CONTAINER,
+    MANIFEST_COLUMNS,
+    NUMBER_OF_BALLOTS,
+    TABULATOR,
+    ManifestBatch,
+    manifest_csv,
+)
 
 from ._ballots import BallotStream
 
@@ -29,17 +38,6 @@ __all__ = [
     "write_arlo_manifest",
     "write_arlo_tallies",
 ]
-
-CONTAINER: Final = "Container"
-TABULATOR: Final = "Tabulator"
-BATCH_NAME: Final = "Batch Name"
-NUMBER_OF_BALLOTS: Final = "Number of Ballots"
-MANIFEST_COLUMNS: Final = (CONTAINER, TABULATOR, BATCH_NAME, NUMBER_OF_BALLOTS)
-
-
-def container(community: str, round: int) -> str:
-    """The ``Container`` of a community round's batches."""
-    return f"{community} round {round}"
 
 
 def _rows_writer(write: Callable[[str], Any]) -> Callable[[list[Any]], None]:
@@ -78,15 +76,21 @@ def write_arlo_manifest(
     round: int | None = None,
 ) -> int:
     """Write the ballot manifest: one row per counting batch of the chosen community rounds
-    (default all); returns the total number of ballots in it."""
-    row = _rows_writer(write)
-    row(list(MANIFEST_COLUMNS))
-    total = 0
-    for cid, number in _rounds(report, community, round):
-        for box, batch in report.results[cid].rounds[number].batches.items():
-            row([container(cid, number), " + ".join(batch.units), box, batch.recorded])
-            total += batch.recorded
-    return total
+    (default all); returns the total number of ballots in it. The rows are
+    :func:`electlog.rla.manifest.manifest_csv`'s, whose hash an audit declaration carries."""
+    rounds = [
+        (
+            cid,
+            number,
+            [
+                ManifestBatch(box=box, units=tuple(batch.units), recorded=batch.recorded)
+                for box, batch in report.results[cid].rounds[number].batches.items()
+            ],
+        )
+        for cid, number in _rounds(report, community, round)
+    ]
+    write(manifest_csv(rounds))
+    return sum(b.recorded for _, _, batches in rounds for b in batches)
 
 
 def write_arlo_tallies(

@@ -157,6 +157,7 @@ from electlog.store import MemoryStore, Store
 from electlog.store.bundle import export_bundle
 
 from ._chooser import DrawChooser
+from .audit_strategies import AUDIT_EVENT_STRATEGIES
 
 __all__ = [
     "TAMPERING_KINDS",
@@ -751,6 +752,9 @@ def event_bodies(event_type: type[ElectionEvent]) -> SearchStrategy[dict[str, An
     """The canonical bodies (``event.to_body()``) of :func:`events` of ``event_type``: what a
     statement of type ``event_type.TYPE`` carries."""
     return events(event_type).map(lambda event: event.to_body())
+
+
+_EVENT_STRATEGIES.update(AUDIT_EVENT_STRATEGIES)  # the audit board's events
 
 
 def _check_coverage() -> None:

@@ -39,6 +39,7 @@ from ._model import (
     UnitState,
     _Objection,
 )
+from .audit_board import AuditState
 from .hashing import PROJECTIONS, state_hash, state_hashes
 from .keys import _check_genesis, _check_signer
 from .polling import _proxy_data
@@ -80,6 +81,7 @@ class ElectionState:
         self.units: dict[str, UnitState] = {}
         self.boxes: dict[str, BoxState] = {}
         self.last_time: dict[bytes, int] = {}  # signer -> latest claimed time (µs UTC)
+        self.audit = AuditState()  # the risk-limiting audit (audit_board.py)
         self._tz = 0
         self._signer_scopes: dict[tuple[bytes, type], frozenset[str] | None] = {}
 

@@ -17,6 +17,7 @@ from electlog.errors import UsageError
 
 from ._base import _h
 from ._model import CommunityState
+from .audit_board import audit_data
 from .polling import _proxy_data
 from .roll import _roll_data
 
@@ -36,6 +37,7 @@ PROJECTIONS: Final = (
     "units",
     "tally",
     "results",
+    "audit",
     "times",
 )
 """The projections of :meth:`ElectionState.state_hashes`, in the order of the combined hash."""
@@ -82,6 +84,8 @@ def _communities(st: ElectionState) -> list[CommunityState]:
 
 
 # --------------------------------------------------------------------------- the projections
+
+projection("audit")(audit_data)
 
 
 @projection("keys")

@@ -22,6 +22,7 @@ from ..events import (
 from ..rules import ElectionMode
 from ._base import EventContext, _effective_marks, _violation, _writeins_registered, applies, checks
 from ._model import BoxState, CommunityState, UnitState
+from .audit_board import note_ballot
 
 if TYPE_CHECKING:
     from ._state import ElectionState
@@ -463,4 +464,5 @@ def _apply_ballot_recorded(st: ElectionState, ctx: EventContext, ev: BallotRecor
     rs.tally.add(marks)
     rs.serials.add(ev.serial)
     box.recorded += 1
+    note_ballot(st, ctx, ev.box, marks)
     unit.recorded += 1
