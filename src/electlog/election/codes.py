@@ -168,7 +168,7 @@ RESULT_MISMATCH: Final = "result.mismatch"
 RESULT_PREMATURE: Final = "result.premature"
 ROUND_NOT_WARRANTED: Final = "round.not_warranted"
 ROUND_CANDIDATES_MISMATCH: Final = "round.candidates_mismatch"
-# risk-limiting audit (issue 19)
+# risk-limiting audit
 RLA_EVENT_ORDER: Final = "rla.event_order"
 RLA_ROUND_FROZEN: Final = "rla.round_frozen"
 RLA_CHECKPOINT_MISMATCH: Final = "rla.checkpoint_mismatch"

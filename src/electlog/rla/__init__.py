@@ -1,4 +1,4 @@
-"""Risk-limiting audit statistics (issue 19): the public-seed sampler, assertions and risk.
+"""Risk-limiting audit statistics: the public-seed sampler, assertions and risk.
 
 * :mod:`electlog.rla.sampling`: Rivest's consistent sampler (also used by the election layer's
   public-seed samples, so it depends on the standard library only);

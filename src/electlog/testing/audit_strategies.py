@@ -1,4 +1,4 @@
-"""Hypothesis strategies for the risk-limiting audit's event types (issue 19): instances valid
+"""Hypothesis strategies for the risk-limiting audit's event types: instances valid
 against their schemas, with small readable ids. :func:`electlog.testing.strategies.events`
 serves them with every other event type (its table takes :data:`AUDIT_EVENT_STRATEGIES`)."""
 

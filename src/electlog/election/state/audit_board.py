@@ -1,4 +1,4 @@
-"""The risk-limiting audit (issue 19): the audit board's events checked and folded.
+"""The risk-limiting audit: the audit board's events checked and folded.
 
 ``audit.declared`` freezes the audited community rounds (their declared results, assertions and
 Arlo ballot manifest); ``audit.seed_drawn`` fixes the public seed; each audit round draws a
