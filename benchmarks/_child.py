@@ -3,7 +3,9 @@
 ``python -m benchmarks._child SOURCE TRUST JOBS ELECTION``: ``ELECTION`` is 1 to replay the
 election, 0 for a generic log. Peak memory is sampled every 20 ms as the sum of the resident set
 sizes of this process and all its descendants (the audit's worker processes) with psutil, and is
-also read from ``getrusage`` (this process; largest child) at the end.
+also read from ``getrusage`` (this process; largest child) at the end. The CPU time of this
+(the auditing, parent) process during the ``audit()`` call is read from ``getrusage``
+(``RUSAGE_SELF``, user + system): with workers, the part of the audit that does not scale.
 """
 
 from __future__ import annotations
@@ -59,9 +61,12 @@ def main(argv: list[str]) -> int:
 
     sampler = _Sampler()
     sampler.start()
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     report = audit(source, trust, jobs=jobs, election=election)
     seconds = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    parent_cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     sampler.stop()
     child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     codes: dict[str, int] = {}
@@ -71,6 +76,7 @@ def main(argv: list[str]) -> int:
         json.dumps(
             {
                 "seconds": seconds,
+                "parent_cpu_seconds": parent_cpu,
                 "entries": report.counts.entries,
                 "verdict": report.verdict,
                 "findings": codes,

@@ -803,6 +803,11 @@ def _audit_once(ctx: Context, ds: Dataset, jobs: int) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     if result["entries"] != ds.entries:
         raise BenchError(f"audit saw {result['entries']} entries, the log has {ds.entries}")
+    ctx.say(
+        f"audit: {result['seconds']:.2f} s, parent CPU "
+        f"{result['parent_cpu_seconds'] / ds.entries * 1e6:.1f} µs/entry, peak RSS "
+        f"{result['peak_tree_rss_mb'] or 0:.0f} MB"
+    )
     return result
 
 
