@@ -1,0 +1,676 @@
+"""The replay sharded by community (issue 16 design 2).
+
+docs/design.md ("The state's partition") splits the election state into a district part and one
+part per community. Here each worker process owns some communities: it decodes, verifies and
+replays the events of its communities and every district event (the genesis and key events,
+which every worker applies and worker 0 reports), each with its own :class:`ElectionState` and
+the very same :meth:`Replay._election` the serial replay runs. The parent does only what is
+log-wide: it reads the source, routes each entry by a cheap decode of its statement (the body's
+``community``, or the community of the unit or box it names), and, once the workers have said
+which entries verified, checks the author chains, builds the Merkle tree, checks checkpoints and
+witness times, and merges the workers' findings in the order the serial replay gives them (every
+finding carries a sort key: entry index, then its place at that entry; the end-of-election
+findings their documented order).
+
+The five checks the partition names as looking across communities are decided by the parent
+from what it sees anyway: ids of units, boxes, objections and nominations used in two
+communities, a box transferred or merged into another community's unit or box, voter ids, unit
+representative ids and dedup tags active in another community (an exact replay of
+registrations and removals, restricted to the ids seen in two communities), and a signer
+signing in several communities whose claimed time went back. A log where any of these
+happened — or whose genesis is not the first entry, or signed by another key than the trust
+file's authority — is replayed again by the serial reference path (:class:`Fallback`): such a
+log has findings the partition cannot decide alone, and the serial replay is the definition.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import multiprocessing
+import multiprocessing.pool
+import multiprocessing.queues
+import sys
+import traceback
+from array import array
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import msgpack
+
+from electlog.errors import AuditError, UsageError
+from electlog.events import AuthorHead, chain_break
+from electlog.keys import set_verify_backend, verify_backend
+
+from . import findings as F
+from .decoding import _statement
+from .pipeline import RejectedEntry, verify_chunk
+from .replay import (
+    DEFAULT_TIME_TOLERANCE,
+    EndItem,
+    FindingSink,
+    Replay,
+    community_results,
+    secrecy_finding,
+    wrong_log,
+)
+from .results import CommunityResults
+from .trust import Trust
+
+__all__ = ["Fallback", "ShardedReplay", "Shards"]
+
+DISTRICT_TYPES: Final = frozenset({"election.defined", "key.authorised", "key.revoked"})
+"""Event types of the district part (docs/design.md): every worker applies them."""
+
+REJECTED: Final = 0
+WRONG_LOG: Final = 1
+VERIFIED: Final = 2
+APPLIED: Final = 3
+
+_IN_FLIGHT: Final = 4
+_GC_THRESHOLD: Final = (50_000, 20, 20)
+_BUCKETS: Final = 1 << 22
+_ID_TYPES: Final = frozenset(
+    {"voter.registered", "voter.removed", "objection.filed", "objection.decided"}
+    | {"nomination.filed", "unit_rep.registered"}
+)
+_PEOPLE: Final = {"voter.registered": 0, "voter.removed": 1, "unit_rep.registered": 2}
+_sha256 = hashlib.sha256
+_unpackb: Any = msgpack.unpackb
+
+
+class Fallback(Exception):
+    """Internal: this log needs the serial reference replay (``reason`` says why)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class KeyedSink(FindingSink):
+    """A finding sink that keeps, with each finding, its sort key ``(0, index, slot, n)``:
+    ``slot`` 0 for the entry's own finding (rejected, wrong log, chain), 1 for the secrecy
+    lint, 2 for the election's; the first ``cap`` of each code are kept, all are counted."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(cap)
+        self.items: list[EndItem] = []
+        self.index = 0
+        self.slot = 0
+        self.muted = False
+        self._n = 0
+
+    def add(
+        self, code: str, index: int | None, message: str, evidence: dict[str, Any] | None = None
+    ) -> None:
+        if self.muted:
+            return
+        n = self._counts[code] + 1
+        self._counts[code] = n
+        if n > self._cap:
+            return
+        self._n += 1
+        self.items.append(
+            ((0, self.index, self.slot, self._n), code, index, message, evidence or {})
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Findings made per code (listed or not)."""
+        return dict(self._counts)
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+def peek(data: bytes) -> dict[str, Any] | None:
+    """The statement map of entry bytes in the canonical envelope layout, decoded without the
+    strict checks (for routing; the worker decodes strictly), or None."""
+    stmt = _statement(data)
+    if stmt is None:
+        return None
+    n = len(stmt)
+    try:
+        m = _unpackb(
+            stmt,
+            raw=False,
+            strict_map_key=True,
+            timestamp=0,
+            max_str_len=n,
+            max_bin_len=n,
+            max_array_len=n,
+            max_map_len=n // 2,
+            max_ext_len=0,
+        )
+    except Exception:
+        return None
+    return m if type(m) is dict else None
+
+
+class ShardWorker:
+    """One shard's replay: an :class:`ElectionState` fed the district events and the events of
+    the shard's communities, in log order."""
+
+    def __init__(self, trust: Trust, election: bool) -> None:
+        self.sink = KeyedSink(FindingSink().cap)
+        self.replay = Replay(trust, self.sink, election=election)
+        self.replay.tree.close()  # the parent keeps the tree
+        self.origin = trust.origin
+
+    def work(self, indexes: Sequence[int], datas: list[bytes], reports: bytes) -> bytes:
+        """Decode, verify and replay entries (``reports[k]``: whether findings of entry
+        ``indexes[k]`` are this shard's to report); the status of each."""
+        sink = self.sink
+        add = sink.add
+        replay = self.replay
+        state = replay.state
+        origin = self.origin
+        statuses = bytearray(len(datas))
+        for k, r in enumerate(verify_chunk(datas)):
+            i = indexes[k]
+            sink.index = i
+            sink.muted = not reports[k]
+            sink.slot = 0
+            if isinstance(r, RejectedEntry):
+                add(r.code, i, r.message, r.evidence)
+                continue  # REJECTED
+            leaf, log, etype, schema, author, seq, prev, time, body, secrecy = r
+            if log != origin:
+                wrong_log(add, i, log, origin, author, seq)
+                statuses[k] = WRONG_LOG
+                continue
+            if secrecy is not None:
+                sink.slot = 1
+                secrecy_finding(add, i, etype, secrecy)
+            applied = False
+            if state is not None:
+                sink.slot = 2
+                applied = replay._election(
+                    i, state, log, etype, schema, author, seq, prev, time, body, leaf
+                )
+            statuses[k] = APPLIED if applied else VERIFIED
+        return bytes(statuses)
+
+    def end(self, owned: frozenset[str], size: int) -> dict[str, Any]:
+        """The shard's findings, end-of-election findings and results of ``owned``."""
+        replay = self.replay
+        state = replay.state
+        end: list[EndItem] = []
+        results: dict[str, CommunityResults] = {}
+        progress: dict[str, Any] = {}
+        if state is not None and not (size and state.definition is None):
+            end = replay.election_end_items(state, owned.__contains__)
+            progress = replay.communities()
+        if state is not None and state.definition is not None:
+            results = community_results(state, owned.__contains__)
+        return {
+            "feed": self.sink.items,
+            "counts": self.sink.counts(),
+            "end": end,
+            "results": results,
+            "progress": progress,
+            "tolerance": replay.time_tolerance(),
+            "rogue": replay._rogue is not None,
+        }
+
+
+def _worker_main(
+    shard: int,
+    trust: Trust,
+    election: bool,
+    backend: str,
+    inbox: multiprocessing.queues.Queue[Any],
+    outbox: multiprocessing.queues.Queue[Any],
+) -> None:
+    try:
+        gc.set_threshold(*_GC_THRESHOLD)
+        set_verify_backend(backend)
+        worker = ShardWorker(trust, election)
+        while True:
+            msg = inbox.get()
+            if msg[0] == "chunk":
+                outbox.put(("chunk", shard, msg[1], worker.work(msg[2], msg[3], msg[4])))
+            elif msg[0] == "end":
+                outbox.put(("end", shard, worker.end(msg[1], msg[2])))
+            else:
+                return
+    except BaseException:  # reported to the parent, which raises AuditError
+        outbox.put(("error", shard, traceback.format_exc()))
+
+
+# --------------------------------------------------------------------------- the processes
+
+
+class Shards:
+    """``jobs`` shard workers (``jobs=1``: one, inline in this process), and for ``jobs`` > 1
+    one more process for work beside the replay (:meth:`aside`). Create it before opening
+    database connections so the forked workers inherit nothing they could disturb."""
+
+    def __init__(self, jobs: int, trust: Trust, election: bool) -> None:
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
+        self.jobs = jobs
+        self.trust = trust
+        self.election = election
+        self.inline: ShardWorker | None = None
+        self._procs: list[multiprocessing.process.BaseProcess] = []
+        self._inboxes: list[multiprocessing.queues.Queue[Any]] = []
+        self._outbox: multiprocessing.queues.Queue[Any] | None = None
+        self._pool: multiprocessing.pool.Pool | None = None
+        self._early: dict[tuple[str, int, int], Any] = {}
+
+    def __enter__(self) -> Shards:
+        if self.jobs == 1:
+            self.inline = ShardWorker(self.trust, self.election)
+            return self
+        methods = multiprocessing.get_all_start_methods()
+        method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
+        ctx = multiprocessing.get_context(method)
+        try:
+            self._outbox = ctx.Queue()
+            for shard in range(self.jobs):
+                inbox = ctx.Queue()
+                proc = ctx.Process(  # type: ignore[attr-defined]
+                    target=_worker_main,
+                    args=(shard, self.trust, self.election, verify_backend(), inbox, self._outbox),
+                    daemon=True,
+                )
+                proc.start()
+                self._inboxes.append(inbox)
+                self._procs.append(proc)
+            self._pool = ctx.Pool(1)
+        except OSError as exc:
+            self.close()
+            raise UsageError(f"cannot start {self.jobs} worker processes: {exc}") from exc
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers (idempotent)."""
+        for inbox in self._inboxes:
+            with contextlib.suppress(OSError, ValueError):
+                inbox.put(("stop",))
+        for proc in self._procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        for q in [*self._inboxes, *([self._outbox] if self._outbox is not None else [])]:
+            q.close()
+            q.join_thread()
+        self._procs, self._inboxes, self._outbox = [], [], None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+    def aside(self, fn: Callable[[Any], Any], arg: Any) -> Callable[[], Any]:
+        """Start ``fn(arg)`` beside the replay (in its own process when there are workers,
+        else inline when its result is asked for); returns the function that waits for it."""
+        pool = self._pool
+        if pool is None:
+            return lambda: fn(arg)
+        return pool.apply_async(fn, (arg,)).get
+
+    def send(self, shard: int, msg: tuple[Any, ...]) -> None:
+        """Send a message to a worker process."""
+        self._inboxes[shard].put(msg)
+
+    def receive(self, kind: str, shard: int, tag: int) -> Any:
+        """Wait for the reply ``(kind, shard, tag)`` (replies of other chunks are kept)."""
+        key = (kind, shard, tag)
+        early = self._early
+        outbox = self._outbox
+        assert outbox is not None
+        while key not in early:
+            msg = outbox.get()
+            if msg[0] == "error":
+                raise AuditError(f"audit worker {msg[1]} failed: {msg[2].strip().splitlines()[-1]}")
+            if msg[0] == "chunk":
+                early[("chunk", msg[1], msg[2])] = msg[3]
+            else:
+                early[("end", msg[1], 0)] = msg[2]
+        return early.pop(key)
+
+
+# --------------------------------------------------------------------------- the parent
+
+
+class ShardedReplay(Replay):
+    """The parent's side: routes entries to :class:`Shards`, checks what is log-wide and merges
+    the shards' findings and results. Use like :class:`Replay`, feeding entry bytes with
+    :meth:`feed_entries` and calling :meth:`entries_done` after the last; raises
+    :class:`Fallback` when the log needs the serial replay."""
+
+    def __init__(self, trust: Trust, sink: FindingSink, shards: Shards) -> None:
+        super().__init__(trust, sink, election=False)
+        self.election = shards.election
+        self.shards = shards
+        self.nshards = shards.jobs
+        self._own = KeyedSink(sink.cap)
+        self._pending: deque[tuple[int, int, list[bytes], list[tuple[Any, ...]]]] = deque()
+        self._chunk_no = 0
+        self._routed = 0
+        self._cshard: dict[str, int] = {}
+        self._cindex: dict[str, int] = {}
+        self._unit_owner: dict[str, str] = {}
+        self._box_owner: dict[str, str] = {}
+        self._id_owner: dict[tuple[str, str], str] = {}
+        self._signers: dict[bytes, list[Any]] = {}  # signer -> [dest, mixed, last time, back]
+        self._claims: tuple[array[int], ...] = tuple(array("q") for _ in range(5))
+        self._person = bytearray(_BUCKETS)
+        self._tags = bytearray(_BUCKETS)
+        self._ends: list[dict[str, Any]] = []
+        self._tolerance = DEFAULT_TIME_TOLERANCE
+        self._results: dict[str, CommunityResults] = {}
+        self._progress: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ routing
+
+    def _route(self, i: int, m: dict[str, Any] | None) -> str | None:
+        """The community an entry goes to (``""``: shard 0), None for a district event."""
+        if m is None:
+            return ""
+        body = m.get("body")
+        if type(body) is not dict:
+            return ""
+        etype = m.get("type")
+        if etype in DISTRICT_TYPES:
+            if etype == "election.defined":
+                self._genesis(i, body)
+            return None
+        c = body.get("community")
+        if c is not None:
+            if type(c) is not str:
+                return ""
+            if etype == "unit.opened":
+                self._owns(self._unit_owner, body.get("unit"), c, "unit")
+            return c
+        u = body.get("unit")
+        if u is not None:
+            dest = self._unit_owner.get(u, "") if type(u) is str else ""
+            if etype == "box.sealed":
+                self._owns(self._box_owner, body.get("box"), dest, "box")
+            return dest
+        b = body.get("box")
+        if b is not None:
+            dest = self._box_owner.get(b, "") if type(b) is str else ""
+            if etype == "box.transferred":
+                self._same(self._unit_owner, body.get("to_unit"), dest, "box.transferred")
+            elif etype == "box.merged":
+                self._same(self._box_owner, body.get("into"), dest, "box.merged")
+            return dest
+        return ""
+
+    def _genesis(self, i: int, body: dict[str, Any]) -> None:
+        if i != 0 or self._cshard:
+            raise Fallback(f"an election.defined at entry {i}")
+        communities = body.get("communities")
+        if type(communities) is not list:
+            return
+        for k, c in enumerate(communities):
+            cid = c.get("community") if type(c) is dict else None
+            if type(cid) is str and cid not in self._cshard:
+                self._cshard[cid] = k % self.nshards
+                self._cindex[cid] = k
+
+    @staticmethod
+    def _owns(table: dict[str, str], key: object, dest: str, what: str) -> None:
+        if type(key) is str and table.setdefault(key, dest) != dest:
+            raise Fallback(f"{what} {key!r} is used in two communities")
+
+    @staticmethod
+    def _same(table: dict[str, str], key: object, dest: str, what: str) -> None:
+        if type(key) is str and table.get(key, dest) != dest:
+            raise Fallback(f"{what} names {key!r} of another community")
+
+    # ------------------------------------------------------------------ entries
+
+    def feed_entries(self, chunk: list[bytes]) -> None:
+        """Route one chunk of entry bytes (in log order) to the shards."""
+        n = self.nshards
+        parts: list[tuple[list[int], list[bytes], bytearray]] = [
+            ([], [], bytearray()) for _ in range(n)
+        ]
+        metas: list[tuple[Any, ...]] = []
+        leaves: list[bytes] = []
+        base = self._routed
+        cshard = self._cshard
+        route = self._route
+        for k, data in enumerate(chunk):
+            i = base + k
+            leaves.append(_sha256(b"\x00" + data).digest())
+            m = peek(data)
+            dest = route(i, m)
+            if dest is None:
+                for w, (idx, datas, reports) in enumerate(parts):
+                    idx.append(i)
+                    datas.append(data)
+                    reports.append(w == 0)
+                metas.append((m, "*", 0, len(parts[0][0]) - 1))
+            else:
+                w = cshard.get(dest, 0)
+                idx, datas, reports = parts[w]
+                idx.append(i)
+                datas.append(data)
+                reports.append(1)
+                metas.append((m, dest, w, len(idx) - 1))
+        self._routed = base + len(chunk)
+        no = self._chunk_no
+        self._chunk_no += 1
+        inline = self.shards.inline
+        if inline is not None:
+            idx, datas, reports = parts[0]
+            statuses: Any = [inline.work(idx, datas, bytes(reports))]
+            self._checks(base, leaves, metas, statuses)
+            return
+        for w, (idx, datas, reports) in enumerate(parts):
+            self.shards.send(w, ("chunk", no, idx, datas, bytes(reports)))
+        self._pending.append((no, base, leaves, metas))
+        while len(self._pending) >= _IN_FLIGHT:
+            self._collect()
+
+    def _collect(self) -> None:
+        no, base, leaves, metas = self._pending.popleft()
+        statuses = [self.shards.receive("chunk", w, no) for w in range(self.nshards)]
+        self._checks(base, leaves, metas, statuses)
+
+    def _checks(
+        self, base: int, leaves: list[bytes], metas: list[tuple[Any, ...]], statuses: list[bytes]
+    ) -> None:
+        """The log-wide checks of a chunk whose statuses are known."""
+        own = self._own
+        add = own.add
+        heads = self.heads
+        events = self.events
+        times = self.times
+        election = self.election
+        signers = self._signers
+        for k, (m, dest, w, pos) in enumerate(metas):
+            i = base + k
+            status = statuses[w][pos]
+            if status == REJECTED:
+                times.append(-(1 << 63))
+                continue
+            if m is None:
+                raise Fallback(f"entry {i} verified but its statement did not decode here")
+            author = m["author"]
+            seq = m["seq"]
+            time = m["time"]
+            times.append(time)
+            if status == WRONG_LOG:
+                continue
+            prev = m["prev"]
+            expected = chain_break(heads.get(author), seq, prev)
+            if expected is not None:
+                own.index = i
+                if seq != (want_seq := expected[0]):
+                    add(
+                        F.CHAIN_SEQ_GAP,
+                        i,
+                        f"author {author.hex()[:16]}… has sequence number {seq}, expected "
+                        f"{want_seq}",
+                        {"author": author.hex(), "seq": seq, "expected_seq": want_seq},
+                    )
+                else:
+                    add(
+                        F.CHAIN_PREV_MISMATCH,
+                        i,
+                        f"author {author.hex()[:16]}… seq {seq} does not link to the author's "
+                        "previous entry",
+                        {
+                            "author": author.hex(),
+                            "seq": seq,
+                            "prev": prev.hex(),
+                            "expected_prev": expected[1].hex(),
+                        },
+                    )
+            heads[author] = AuthorHead(seq, leaves[k])
+            etype = m["type"]
+            events[etype] += 1
+            if not election:
+                continue
+            s = signers.get(author)
+            if s is None:
+                signers[author] = [dest, False, time, False]
+            else:
+                if s[0] != dest:
+                    s[1] = True
+                if time < s[2]:
+                    s[3] = True
+                else:
+                    s[2] = time
+            if status == APPLIED and etype in _ID_TYPES:
+                self._claim(i, etype, m["body"], dest)
+        self.tree.extend(leaves)
+        self.size = base + len(metas)
+
+    def _claim(self, i: int, etype: str, body: dict[str, Any], c: str) -> None:
+        for key in ("objection", "nomination"):
+            v = body.get(key)
+            if type(v) is str and self._id_owner.setdefault((key, v), c) != c:
+                raise Fallback(f"{key} {v!r} is used in two communities")
+        kind = _PEOPLE.get(etype)
+        if kind is None:
+            return
+        person = hash(body["rep" if kind == 2 else "voter"])
+        tag = hash(body["dedup"]) if kind == 0 else 0
+        code = self._cindex.get(c, 253) % 250 + 1
+        for column, value in zip(self._claims, (i, kind, person, tag, code), strict=True):
+            column.append(value)
+        _mark(self._person, person, code)
+        if kind == 0:
+            _mark(self._tags, tag, code)
+
+    def _cross_community_ids(self) -> None:
+        """Registrations and unit representatives of the ids seen in two communities (and of
+        any sharing their hash bucket) and every removal, replayed in log order as the district state
+        does: any registration or representative of an id active in another community, or of a
+        person whose dedup tag is active in another community, needs the serial replay."""
+        person_b, tags_b = self._person, self._tags
+        mask = _BUCKETS - 1
+        voters: dict[int, int] = {}
+        tag_of: dict[int, int] = {}
+        holder: dict[int, int] = {}
+        for i, kind, person, tag, code in zip(*self._claims, strict=True):
+            if (
+                kind != 1  # removals are few: all of them, so a tag's holder is released
+                and person_b[person & mask] != 255
+                and not (kind == 0 and tags_b[tag & mask] == 255)
+            ):
+                continue
+            active = voters.get(person)
+            if kind == 1:
+                if active == code:
+                    del voters[person]
+                    t = tag_of.pop(person)
+                    if holder.get(t) == person:
+                        del holder[t]
+                continue
+            if active is not None and active != code:
+                raise Fallback(f"entry {i}: an id active in another community")
+            if kind == 2:
+                continue
+            h = holder.get(tag)
+            if h is not None and voters.get(h) != code:
+                raise Fallback(f"entry {i}: a dedup tag active in another community")
+            if active is None:
+                voters[person] = code
+                tag_of[person] = tag
+                holder.setdefault(tag, person)
+
+    # ------------------------------------------------------------------ the end
+
+    def entries_done(self) -> None:
+        """Collect every shard's results, decide what needs the serial replay, and add the
+        entries' findings to the sink in the serial order."""
+        while self._pending:
+            self._collect()
+        owned = [
+            frozenset(c for c, w in self._cshard.items() if w == shard)
+            | (frozenset({""}) if shard == 0 else frozenset())
+            for shard in range(self.nshards)
+        ]
+        inline = self.shards.inline
+        if inline is not None:
+            self._ends = [inline.end(owned[0] | frozenset(self._cshard), self.size)]
+        else:
+            for w in range(self.nshards):
+                self.shards.send(w, ("end", owned[w], self.size))
+            self._ends = [self.shards.receive("end", w, 0) for w in range(self.nshards)]
+        if any(e["rogue"] for e in self._ends):
+            raise Fallback("the genesis is not signed by the trust file's authority key")
+        for signer, (_, mixed, _, back) in self._signers.items():
+            if mixed and back:
+                raise Fallback(
+                    f"signer {signer.hex()[:16]} signs in several communities and "
+                    "its claimed time goes back"
+                )
+        if self.election:
+            self._cross_community_ids()
+        items = list(self._own.items)
+        counts: Counter[str] = Counter(self._own.counts())
+        for e in self._ends:
+            items.extend(e["feed"])
+            counts.update(e["counts"])
+        listed: Counter[str] = Counter()
+        for _, code, index, message, evidence in sorted(items, key=lambda item: item[0]):
+            self.sink.add(code, index, message, evidence)
+            listed[code] += 1
+        for code, total in counts.items():
+            self.sink.count_unlisted(code, total - listed[code])
+        first = self._ends[0]
+        self._tolerance = first["tolerance"]
+        for e in self._ends:
+            self._results.update(e["results"])
+            self._progress.update(e["progress"])
+        self._results = dict(sorted(self._results.items()))
+        self._progress = dict(sorted(self._progress.items()))
+
+    def finish(
+        self, notes: Sequence[str], since: str | None = None, pinned: str | None = None
+    ) -> None:
+        super().finish(notes, since, pinned)  # no election state here: log-wide checks only
+        if self.election:
+            self.add_end_items(item for e in self._ends for item in e["end"])
+
+    def time_tolerance(self) -> int:
+        return self._tolerance
+
+    def results(self) -> dict[str, CommunityResults]:
+        return self._results
+
+    def communities(self) -> dict[str, Any]:
+        return self._progress
+
+
+def _mark(buckets: bytearray, value: int, code: int) -> None:
+    j = value & (_BUCKETS - 1)
+    seen = buckets[j]
+    if seen == 0:
+        buckets[j] = code
+    elif seen != code:
+        buckets[j] = 255
