@@ -185,10 +185,10 @@ def _audit(
         "elapsed_seconds": round(elapsed, 3),
         "entries_per_second": round(replay.size / elapsed) if elapsed > 0 else None,
         "election_replay": election,
-        "replay": "sharded by community" if sharded else "serial",
+        "replay": "sharded by community"
+        if sharded
+        else ("serial" if fallback is None else f"serial: {fallback}"),
     }
-    if fallback is not None:
-        run["serial_because"] = fallback
     verdict = verdict_of(findings, in_progress=in_progress)
     communities = replay.communities()
     progress_info: dict[str, Any] | None = None
