@@ -14,6 +14,7 @@ The checks reuse the writers' code: :mod:`electlog.merkle` for roots and proofs,
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 import sys
 import tempfile
@@ -216,9 +217,14 @@ class CompactMerkleTree:
         if not full:
             return
         level = pending[:full]
-        node_hash = merkle.node_hash
+        # merkle.node_hash's own arithmetic without its argument checks: every hash here is
+        # a 32-byte digest this tree computed (extend's callers pass leaf hashes they made)
+        sha256 = hashlib.sha256
         for _ in range(_MEM_LEVEL):
-            level = [node_hash(a, b) for a, b in zip(level[0::2], level[1::2], strict=True)]
+            level = [
+                sha256(b"\x01" + a + b).digest()
+                for a, b in zip(level[0::2], level[1::2], strict=True)
+            ]
         upper = self._upper
         first = len(upper[0]) // _HASH
         for lv, _, h in merkle.new_nodes_batch(self._upper_node, first, level):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import multiprocessing
 import multiprocessing.pool
 import multiprocessing.queues
@@ -61,7 +60,7 @@ from .trust import Trust
 
 __all__ = ["Fallback", "ShardedReplay", "Shards"]
 
-DISTRICT_TYPES: Final = frozenset({"election.defined", "key.authorised", "key.revoked"})
+DISTRICT_TYPES: Final = frozenset({b"election.defined", b"key.authorised", b"key.revoked"})
 """Event types of the district part (docs/design.md): every worker applies them."""
 
 REJECTED: Final = 0
@@ -73,11 +72,10 @@ _IN_FLIGHT: Final = 4
 _GC_THRESHOLD: Final = (50_000, 20, 20)
 _BUCKETS: Final = 1 << 22
 _ID_TYPES: Final = frozenset(
-    {"voter.registered", "voter.removed", "objection.filed", "objection.decided"}
-    | {"nomination.filed", "unit_rep.registered"}
+    {b"voter.registered", b"voter.removed", b"objection.filed", b"objection.decided"}
+    | {b"nomination.filed", b"unit_rep.registered"}
 )
-_PEOPLE: Final = {"voter.registered": 0, "voter.removed": 1, "unit_rep.registered": 2}
-_sha256 = hashlib.sha256
+_PEOPLE: Final = {b"voter.registered": 0, b"voter.removed": 1, b"unit_rep.registered": 2}
 _unpackb: Any = msgpack.unpackb
 
 
@@ -124,9 +122,10 @@ class KeyedSink(FindingSink):
 # --------------------------------------------------------------------------- the worker
 
 
-def peek(data: bytes) -> dict[str, Any] | None:
+def peek(data: bytes) -> dict[bytes, Any] | None:
     """The statement map of entry bytes in the canonical envelope layout, decoded without the
-    strict checks (for routing; the worker decodes strictly), or None."""
+    strict checks and with text left as UTF-8 bytes (for routing and the log-wide checks; the
+    worker decodes strictly, and only an entry it accepts is used), or None."""
     stmt = _statement(data)
     if stmt is None:
         return None
@@ -134,7 +133,7 @@ def peek(data: bytes) -> dict[str, Any] | None:
     try:
         m = _unpackb(
             stmt,
-            raw=False,
+            raw=True,
             strict_map_key=True,
             timestamp=0,
             max_str_len=n,
@@ -158,16 +157,21 @@ class ShardWorker:
         self.replay.tree.close()  # the parent keeps the tree
         self.origin = trust.origin
 
-    def work(self, indexes: Sequence[int], datas: list[bytes], reports: bytes) -> bytes:
+    def work(
+        self, indexes: Sequence[int], datas: list[bytes], reports: bytes
+    ) -> tuple[bytes, bytes]:
         """Decode, verify and replay entries (``reports[k]``: whether findings of entry
-        ``indexes[k]`` are this shard's to report); the status of each."""
+        ``indexes[k]`` are this shard's to report); the status of each and their leaf hashes
+        (32 bytes each, in order)."""
         sink = self.sink
         add = sink.add
         replay = self.replay
         state = replay.state
         origin = self.origin
         statuses = bytearray(len(datas))
-        for k, r in enumerate(verify_chunk(datas)):
+        results = verify_chunk(datas)
+        leaves = b"".join([r.leaf_hash for r in results])
+        for k, r in enumerate(results):
             i = indexes[k]
             sink.index = i
             sink.muted = not reports[k]
@@ -190,7 +194,7 @@ class ShardWorker:
                     i, state, log, etype, schema, author, seq, prev, time, body, leaf
                 )
             statuses[k] = APPLIED if applied else VERIFIED
-        return bytes(statuses)
+        return bytes(statuses), leaves
 
     def end(self, owned: frozenset[str], size: int) -> dict[str, Any]:
         """The shard's findings, end-of-election findings and results of ``owned``."""
@@ -351,14 +355,15 @@ class ShardedReplay(Replay):
         self.shards = shards
         self.nshards = shards.jobs
         self._own = KeyedSink(sink.cap)
-        self._pending: deque[tuple[int, int, list[bytes], list[tuple[Any, ...]]]] = deque()
+        self._pending: deque[tuple[int, int, list[tuple[Any, ...]]]] = deque()
         self._chunk_no = 0
         self._routed = 0
-        self._cshard: dict[str, int] = {}
-        self._cindex: dict[str, int] = {}
-        self._unit_owner: dict[str, str] = {}
-        self._box_owner: dict[str, str] = {}
-        self._id_owner: dict[tuple[str, str], str] = {}
+        self._cshard: dict[bytes, int] = {}
+        self._cindex: dict[bytes, int] = {}
+        self._unit_owner: dict[bytes, bytes] = {}
+        self._box_owner: dict[bytes, bytes] = {}
+        self._id_owner: dict[tuple[str, bytes], bytes] = {}
+        self._type_names: dict[bytes, str] = {}
         self._signers: dict[bytes, list[Any]] = {}  # signer -> [dest, mixed, last time, back]
         self._claims: tuple[array[int], ...] = tuple(array("q") for _ in range(5))
         self._person = bytearray(_BUCKETS)
@@ -370,62 +375,62 @@ class ShardedReplay(Replay):
 
     # ------------------------------------------------------------------ routing
 
-    def _route(self, i: int, m: dict[str, Any] | None) -> str | None:
-        """The community an entry goes to (``""``: shard 0), None for a district event."""
+    def _route(self, i: int, m: dict[bytes, Any] | None) -> bytes | None:
+        """The community an entry goes to (``b""``: shard 0), None for a district event."""
         if m is None:
-            return ""
-        body = m.get("body")
+            return b""
+        body = m.get(b"body")
         if type(body) is not dict:
-            return ""
-        etype = m.get("type")
+            return b""
+        etype = m.get(b"type")
         if etype in DISTRICT_TYPES:
-            if etype == "election.defined":
+            if etype == b"election.defined":
                 self._genesis(i, body)
             return None
-        c = body.get("community")
+        c = body.get(b"community")
         if c is not None:
-            if type(c) is not str:
-                return ""
-            if etype == "unit.opened":
-                self._owns(self._unit_owner, body.get("unit"), c, "unit")
+            if type(c) is not bytes:
+                return b""
+            if etype == b"unit.opened":
+                self._owns(self._unit_owner, body.get(b"unit"), c, "unit")
             return c
-        u = body.get("unit")
+        u = body.get(b"unit")
         if u is not None:
-            dest = self._unit_owner.get(u, "") if type(u) is str else ""
-            if etype == "box.sealed":
-                self._owns(self._box_owner, body.get("box"), dest, "box")
+            dest = self._unit_owner.get(u, b"") if type(u) is bytes else b""
+            if etype == b"box.sealed":
+                self._owns(self._box_owner, body.get(b"box"), dest, "box")
             return dest
-        b = body.get("box")
+        b = body.get(b"box")
         if b is not None:
-            dest = self._box_owner.get(b, "") if type(b) is str else ""
-            if etype == "box.transferred":
-                self._same(self._unit_owner, body.get("to_unit"), dest, "box.transferred")
-            elif etype == "box.merged":
-                self._same(self._box_owner, body.get("into"), dest, "box.merged")
+            dest = self._box_owner.get(b, b"") if type(b) is bytes else b""
+            if etype == b"box.transferred":
+                self._same(self._unit_owner, body.get(b"to_unit"), dest, "box.transferred")
+            elif etype == b"box.merged":
+                self._same(self._box_owner, body.get(b"into"), dest, "box.merged")
             return dest
-        return ""
+        return b""
 
-    def _genesis(self, i: int, body: dict[str, Any]) -> None:
+    def _genesis(self, i: int, body: dict[bytes, Any]) -> None:
         if i != 0 or self._cshard:
             raise Fallback(f"an election.defined at entry {i}")
-        communities = body.get("communities")
+        communities = body.get(b"communities")
         if type(communities) is not list:
             return
         for k, c in enumerate(communities):
-            cid = c.get("community") if type(c) is dict else None
-            if type(cid) is str and cid not in self._cshard:
+            cid = c.get(b"community") if type(c) is dict else None
+            if type(cid) is bytes and cid not in self._cshard:
                 self._cshard[cid] = k % self.nshards
                 self._cindex[cid] = k
 
     @staticmethod
-    def _owns(table: dict[str, str], key: object, dest: str, what: str) -> None:
-        if type(key) is str and table.setdefault(key, dest) != dest:
-            raise Fallback(f"{what} {key!r} is used in two communities")
+    def _owns(table: dict[bytes, bytes], key: object, dest: bytes, what: str) -> None:
+        if type(key) is bytes and table.setdefault(key, dest) != dest:
+            raise Fallback(f"{what} {_text(key)} is used in two communities")
 
     @staticmethod
-    def _same(table: dict[str, str], key: object, dest: str, what: str) -> None:
-        if type(key) is str and table.get(key, dest) != dest:
-            raise Fallback(f"{what} names {key!r} of another community")
+    def _same(table: dict[bytes, bytes], key: object, dest: bytes, what: str) -> None:
+        if type(key) is bytes and table.get(key, dest) != dest:
+            raise Fallback(f"{what} names {_text(key)} of another community")
 
     # ------------------------------------------------------------------ entries
 
@@ -436,13 +441,11 @@ class ShardedReplay(Replay):
             ([], [], bytearray()) for _ in range(n)
         ]
         metas: list[tuple[Any, ...]] = []
-        leaves: list[bytes] = []
         base = self._routed
         cshard = self._cshard
         route = self._route
         for k, data in enumerate(chunk):
             i = base + k
-            leaves.append(_sha256(b"\x00" + data).digest())
             m = peek(data)
             dest = route(i, m)
             if dest is None:
@@ -450,7 +453,7 @@ class ShardedReplay(Replay):
                     idx.append(i)
                     datas.append(data)
                     reports.append(w == 0)
-                metas.append((m, "*", 0, len(parts[0][0]) - 1))
+                metas.append((m, b"*", 0, len(parts[0][0]) - 1))
             else:
                 w = cshard.get(dest, 0)
                 idx, datas, reports = parts[w]
@@ -464,24 +467,23 @@ class ShardedReplay(Replay):
         inline = self.shards.inline
         if inline is not None:
             idx, datas, reports = parts[0]
-            statuses: Any = [inline.work(idx, datas, bytes(reports))]
-            self._checks(base, leaves, metas, statuses)
+            self._checks(base, metas, [inline.work(idx, datas, bytes(reports))])
             return
         for w, (idx, datas, reports) in enumerate(parts):
             self.shards.send(w, ("chunk", no, idx, datas, bytes(reports)))
-        self._pending.append((no, base, leaves, metas))
+        self._pending.append((no, base, metas))
         while len(self._pending) >= _IN_FLIGHT:
             self._collect()
 
     def _collect(self) -> None:
-        no, base, leaves, metas = self._pending.popleft()
-        statuses = [self.shards.receive("chunk", w, no) for w in range(self.nshards)]
-        self._checks(base, leaves, metas, statuses)
+        no, base, metas = self._pending.popleft()
+        replies = [self.shards.receive("chunk", w, no) for w in range(self.nshards)]
+        self._checks(base, metas, replies)
 
     def _checks(
-        self, base: int, leaves: list[bytes], metas: list[tuple[Any, ...]], statuses: list[bytes]
+        self, base: int, metas: list[tuple[Any, ...]], replies: list[tuple[bytes, bytes]]
     ) -> None:
-        """The log-wide checks of a chunk whose statuses are known."""
+        """The log-wide checks of a chunk whose statuses (and leaf hashes) are known."""
         own = self._own
         add = own.add
         heads = self.heads
@@ -489,21 +491,28 @@ class ShardedReplay(Replay):
         times = self.times
         election = self.election
         signers = self._signers
+        type_names = self._type_names
+        statuses = [r[0] for r in replies]
+        hashes = [r[1] for r in replies]
+        leaves = []
         for k, (m, dest, w, pos) in enumerate(metas):
             i = base + k
+            at = pos * 32
+            leaf = hashes[w][at : at + 32]
+            leaves.append(leaf)
             status = statuses[w][pos]
             if status == REJECTED:
                 times.append(-(1 << 63))
                 continue
             if m is None:
                 raise Fallback(f"entry {i} verified but its statement did not decode here")
-            author = m["author"]
-            seq = m["seq"]
-            time = m["time"]
+            author = m[b"author"]
+            seq = m[b"seq"]
+            time = m[b"time"]
             times.append(time)
             if status == WRONG_LOG:
                 continue
-            prev = m["prev"]
+            prev = m[b"prev"]
             expected = chain_break(heads.get(author), seq, prev)
             if expected is not None:
                 own.index = i
@@ -528,8 +537,11 @@ class ShardedReplay(Replay):
                             "expected_prev": expected[1].hex(),
                         },
                     )
-            heads[author] = AuthorHead(seq, leaves[k])
-            etype = m["type"]
+            heads[author] = AuthorHead(seq, leaf)
+            raw_type = m[b"type"]
+            etype = type_names.get(raw_type)
+            if etype is None:
+                etype = type_names[raw_type] = raw_type.decode()
             events[etype] += 1
             if not election:
                 continue
@@ -543,21 +555,21 @@ class ShardedReplay(Replay):
                     s[3] = True
                 else:
                     s[2] = time
-            if status == APPLIED and etype in _ID_TYPES:
-                self._claim(i, etype, m["body"], dest)
+            if status == APPLIED and raw_type in _ID_TYPES:
+                self._claim(i, raw_type, m[b"body"], dest)
         self.tree.extend(leaves)
         self.size = base + len(metas)
 
-    def _claim(self, i: int, etype: str, body: dict[str, Any], c: str) -> None:
-        for key in ("objection", "nomination"):
+    def _claim(self, i: int, etype: bytes, body: dict[bytes, Any], c: bytes) -> None:
+        for key in (b"objection", b"nomination"):
             v = body.get(key)
-            if type(v) is str and self._id_owner.setdefault((key, v), c) != c:
-                raise Fallback(f"{key} {v!r} is used in two communities")
+            if type(v) is bytes and self._id_owner.setdefault((key.decode(), v), c) != c:
+                raise Fallback(f"{key.decode()} {_text(v)} is used in two communities")
         kind = _PEOPLE.get(etype)
         if kind is None:
             return
-        person = hash(body["rep" if kind == 2 else "voter"])
-        tag = hash(body["dedup"]) if kind == 0 else 0
+        person = hash(body[b"rep" if kind == 2 else b"voter"])
+        tag = hash(body[b"dedup"]) if kind == 0 else 0
         code = self._cindex.get(c, 253) % 250 + 1
         for column, value in zip(self._claims, (i, kind, person, tag, code), strict=True):
             column.append(value)
@@ -567,8 +579,8 @@ class ShardedReplay(Replay):
 
     def _cross_community_ids(self) -> None:
         """Registrations and unit representatives of the ids seen in two communities (and of
-        any sharing their hash bucket) and every removal, replayed in log order as the district state
-        does: any registration or representative of an id active in another community, or of a
+        any sharing their hash bucket) and every removal, replayed in log order as the district
+        state does: any registration or representative of an id active in another community, or of a
         person whose dedup tag is active in another community, needs the serial replay."""
         person_b, tags_b = self._person, self._tags
         mask = _BUCKETS - 1
@@ -610,13 +622,12 @@ class ShardedReplay(Replay):
         while self._pending:
             self._collect()
         owned = [
-            frozenset(c for c, w in self._cshard.items() if w == shard)
-            | (frozenset({""}) if shard == 0 else frozenset())
+            frozenset(_text(c) for c, w in self._cshard.items() if w == shard)
             for shard in range(self.nshards)
         ]
         inline = self.shards.inline
         if inline is not None:
-            self._ends = [inline.end(owned[0] | frozenset(self._cshard), self.size)]
+            self._ends = [inline.end(owned[0], self.size)]
         else:
             for w in range(self.nshards):
                 self.shards.send(w, ("end", owned[w], self.size))
@@ -665,6 +676,15 @@ class ShardedReplay(Replay):
 
     def communities(self) -> dict[str, Any]:
         return self._progress
+
+
+def _text(raw: bytes) -> str:
+    """A community or id read as UTF-8 bytes, as text (``repr`` of the bytes if it is not
+    UTF-8: such an entry is malformed, and the worker reports it)."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return repr(raw)
 
 
 def _mark(buckets: bytearray, value: int, code: int) -> None:
