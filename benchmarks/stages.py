@@ -77,13 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     class _Statuses:
         jobs = 2
         election = True
-        inline = None
 
         def send(self, shard: int, msg: Any) -> None:
             return None
 
     def route() -> None:
-        replay = ShardedReplay(trust, FindingSink(), _Statuses())  # type: ignore[arg-type]
+        replay = ShardedReplay(trust, FindingSink(), _Statuses())
         for k, chunk in enumerate(chunks):
             for i, data in enumerate(chunk):
                 replay._route(k * 2000 + i, peek(data))
@@ -91,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     results["route"] = _best(route, args.repeat)
 
     def checks() -> None:
-        replay = ShardedReplay(trust, FindingSink(), _Statuses())  # type: ignore[arg-type]
+        replay = ShardedReplay(trust, FindingSink(), _Statuses())
         base = 0
         for metas in prepared:
             replies = [(bytes([APPLIED]) * len(metas), bytes(32) * len(metas))] * 2

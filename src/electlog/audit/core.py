@@ -55,8 +55,8 @@ def audit(
     ``clean_in_progress`` ("clean so far, up to <phase> at checkpoint N") instead of
     ``incomplete``. A pinned checkpoint in the trust file is checked like ``since``.
     ``serial=True`` runs the reference replay: every community in one process (the workers
-    only decode and verify); by default each worker replays some communities
-    (:mod:`electlog.audit.shards`), with the same report.
+    only decode and verify), as ``jobs=1`` does; with more jobs each worker replays some
+    communities (:mod:`electlog.audit.shards`), with the same report.
 
     Returns the :class:`Report`; every problem is a finding, the audit never stops at the first.
     Raises :class:`~electlog.errors.AuditError` only when it cannot run at all (the source
@@ -76,7 +76,7 @@ def audit(
     if not isinstance(serial, bool):
         raise UsageError("serial must be a bool")
     args = (source, trust, since, jobs, progress, election, in_progress)
-    if not serial:
+    if not serial and jobs > 1:  # one job: the serial replay is the same work, less routing
         try:
             return _audit(*args, sharded=True)
         except Fallback as exc:

@@ -35,12 +35,12 @@ import traceback
 from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import msgpack
 
 from electlog.errors import AuditError, UsageError
-from electlog.events import AuthorHead, chain_break
+from electlog.events import chain_break
 from electlog.keys import set_verify_backend, verify_backend
 
 from . import findings as F
@@ -77,6 +77,15 @@ _ID_TYPES: Final = frozenset(
 )
 _PEOPLE: Final = {b"voter.registered": 0, b"voter.removed": 1, b"unit_rep.registered": 2}
 _unpackb: Any = msgpack.unpackb
+
+
+class _Head(NamedTuple):
+    """An author's head as :func:`electlog.events.chain_break` reads it (``seq``, ``prev``),
+    as a named tuple: the parent makes one per entry, and a tuple costs a fraction of
+    :class:`~electlog.events.AuthorHead`'s frozen class."""
+
+    seq: int
+    prev: bytes
 
 
 class Fallback(Exception):
@@ -247,17 +256,16 @@ def _worker_main(
 
 
 class Shards:
-    """``jobs`` shard workers (``jobs=1``: one, inline in this process), and for ``jobs`` > 1
-    one more process for work beside the replay (:meth:`aside`). Create it before opening
+    """``jobs`` (at least 2) shard worker processes, and one more process for work beside the
+    replay (:meth:`aside`). Create it before opening
     database connections so the forked workers inherit nothing they could disturb."""
 
     def __init__(self, jobs: int, trust: Trust, election: bool) -> None:
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-            raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 2:
+            raise UsageError(f"a sharded replay needs at least 2 jobs, got {jobs!r}")
         self.jobs = jobs
         self.trust = trust
         self.election = election
-        self.inline: ShardWorker | None = None
         self._procs: list[multiprocessing.process.BaseProcess] = []
         self._inboxes: list[multiprocessing.queues.Queue[Any]] = []
         self._outbox: multiprocessing.queues.Queue[Any] | None = None
@@ -265,9 +273,6 @@ class Shards:
         self._early: dict[tuple[str, int, int], Any] = {}
 
     def __enter__(self) -> Shards:
-        if self.jobs == 1:
-            self.inline = ShardWorker(self.trust, self.election)
-            return self
         methods = multiprocessing.get_all_start_methods()
         method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
         ctx = multiprocessing.get_context(method)
@@ -312,11 +317,11 @@ class Shards:
             pool.join()
 
     def aside(self, fn: Callable[[Any], Any], arg: Any) -> Callable[[], Any]:
-        """Start ``fn(arg)`` beside the replay (in its own process when there are workers,
-        else inline when its result is asked for); returns the function that waits for it."""
+        """Start ``fn(arg)`` beside the replay, in its own process; returns the function that
+        waits for its result."""
         pool = self._pool
         if pool is None:
-            return lambda: fn(arg)
+            raise UsageError("the shard workers are not running")
         return pool.apply_async(fn, (arg,)).get
 
     def send(self, shard: int, msg: tuple[Any, ...]) -> None:
@@ -464,11 +469,6 @@ class ShardedReplay(Replay):
         self._routed = base + len(chunk)
         no = self._chunk_no
         self._chunk_no += 1
-        inline = self.shards.inline
-        if inline is not None:
-            idx, datas, reports = parts[0]
-            self._checks(base, metas, [inline.work(idx, datas, bytes(reports))])
-            return
         for w, (idx, datas, reports) in enumerate(parts):
             self.shards.send(w, ("chunk", no, idx, datas, bytes(reports)))
         self._pending.append((no, base, metas))
@@ -537,7 +537,7 @@ class ShardedReplay(Replay):
                             "expected_prev": expected[1].hex(),
                         },
                     )
-            heads[author] = AuthorHead(seq, leaf)
+            heads[author] = _Head(seq, leaf)  # type: ignore[assignment]
             raw_type = m[b"type"]
             etype = type_names.get(raw_type)
             if etype is None:
@@ -625,13 +625,9 @@ class ShardedReplay(Replay):
             frozenset(_text(c) for c, w in self._cshard.items() if w == shard)
             for shard in range(self.nshards)
         ]
-        inline = self.shards.inline
-        if inline is not None:
-            self._ends = [inline.end(owned[0], self.size)]
-        else:
-            for w in range(self.nshards):
-                self.shards.send(w, ("end", owned[w], self.size))
-            self._ends = [self.shards.receive("end", w, 0) for w in range(self.nshards)]
+        for w in range(self.nshards):
+            self.shards.send(w, ("end", owned[w], self.size))
+        self._ends = [self.shards.receive("end", w, 0) for w in range(self.nshards)]
         if any(e["rogue"] for e in self._ends):
             raise Fallback("the genesis is not signed by the trust file's authority key")
         for signer, (_, mixed, _, back) in self._signers.items():
