@@ -17,7 +17,15 @@ from typing import Any
 import attrs
 import pytest
 
-from audit_support import ElectionLog, body_of, build_election, rechain, resign, write_bundle
+from audit_support import (
+    ElectionLog,
+    body_of,
+    build_election,
+    build_generic,
+    rechain,
+    resign,
+    write_bundle,
+)
 from electlog.audit import Report, audit
 from electlog.audit.shards import ShardedReplay
 from test_audit_tamper import (
@@ -142,3 +150,33 @@ def test_the_sharded_replay_is_a_replay() -> None:
     from electlog.audit.replay import Replay
 
     assert issubclass(ShardedReplay, Replay)
+
+
+def test_a_bundle_cut_mid_entry_same_report(el: ElectionLog, tmp_path: Path) -> None:
+    # the source becomes unreadable part way: the entries before are checked alike
+    path = tmp_path / "cut.bundle"
+    data = write_bundle(path, el.origin, el.entries, el.notes)
+    path.write_bytes(data[: len(data) // 2])
+    reports = {}
+    for kind, kwargs in (("serial", {"serial": True}), ("sharded", {"jobs": 2})):
+        report = audit(path, el.trust, **kwargs)  # type: ignore[arg-type]
+        got = json.loads(report.to_json())
+        got.pop("run")
+        reports[kind] = got
+    assert reports["serial"] == reports["sharded"]
+    assert "source.unreadable" in {f["code"] for f in reports["serial"]["findings"]}
+
+
+def test_a_generic_log_is_split_evenly_with_the_same_report(tmp_path: Path) -> None:
+    gl = build_generic()
+    entries = gl.entries
+    entries[5] = entries[5][:-1] + bytes([entries[5][-1] ^ 1])  # one bad entry
+    source = gl.source(entries)
+    serial = audit(source, gl.trust, serial=True, election=False)
+    sharded = audit(gl.source(entries), gl.trust, jobs=2, election=False)
+    assert sharded.run["replay"] == SHARDED
+    a, b = json.loads(serial.to_json()), json.loads(sharded.to_json())
+    a.pop("run")
+    b.pop("run")
+    assert a == b
+    assert a["verdict"] == "findings"

@@ -449,9 +449,18 @@ class ShardedReplay(Replay):
         base = self._routed
         cshard = self._cshard
         route = self._route
+        election = self.election
         for k, data in enumerate(chunk):
             i = base + k
             m = peek(data)
+            if not election:  # no state to shard: an even split of the chunk
+                w = k * n // len(chunk)
+                idx, datas, reports = parts[w]
+                idx.append(i)
+                datas.append(data)
+                reports.append(1)
+                metas.append((m, b"", w, len(idx) - 1))
+                continue
             dest = route(i, m)
             if dest is None:
                 for w, (idx, datas, reports) in enumerate(parts):
