@@ -5,7 +5,8 @@ election, 0 for a generic log. Peak memory is sampled every 20 ms as the sum of 
 sizes of this process and all its descendants (the audit's worker processes) with psutil, and is
 also read from ``getrusage`` (this process; largest child) at the end. The CPU time of this
 (the auditing, parent) process during the ``audit()`` call is read from ``getrusage``
-(``RUSAGE_SELF``, user + system): with workers, the part of the audit that does not scale.
+(``RUSAGE_SELF``, user + system, less the sampling thread's own CPU time, which psutil's
+reads of ``/proc`` make large): with workers, the part of the audit that does not scale.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class _Sampler(threading.Thread):
         self.peak = 0
         self.peak_self = 0
         self.available = True
+        self.cpu = 0.0  # this thread's own CPU time (it runs in the auditing process)
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -37,6 +39,7 @@ class _Sampler(threading.Thread):
             self.available = False
             return
         me = psutil.Process(os.getpid())
+        started = time.thread_time()
         while not self._stop_event.is_set():
             total = 0
             try:
@@ -48,7 +51,9 @@ class _Sampler(threading.Thread):
             except psutil.Error:
                 pass
             self.peak = max(self.peak, total)
+            self.cpu = time.thread_time() - started
             self._stop_event.wait(self.interval)
+        self.cpu = time.thread_time() - started
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -66,8 +71,9 @@ def main(argv: list[str]) -> int:
     report = audit(source, trust, jobs=jobs, election=election)
     seconds = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
-    parent_cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     sampler.stop()
+    # the sampler thread's own CPU time is this process's too: left out of the audit's
+    parent_cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime) - sampler.cpu
     child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     codes: dict[str, int] = {}
     for f in report.findings:
