@@ -108,10 +108,10 @@ def _witness(directory: Path, name: str, log_key: NoteSigner) -> tuple[_Process,
 
 def _sign_batches(submitters: int, per: int) -> list[list[list[Entry]]]:
     """Per submitter (own key), its entries in batches of :data:`BATCH`."""
-    out = []
+    out: list[list[list[Entry]]] = []
     for k in range(submitters):
         author = Author(SigningKey.from_seed(bytes([k + 1]) * 32), ORIGIN)
-        entries = [
+        entries: list[Entry] = [
             author.sign("ballot.recorded", {"k": k, "serial": i}, time=T0 + i) for i in range(per)
         ]
         out.append([entries[i : i + BATCH] for i in range(0, per, BATCH)])

@@ -11,7 +11,7 @@ import pytest
 
 from audit_support import ElectionLog, build_election, flip, write_bundle
 from electlog import merkle
-from electlog.audit.report_json import validate_report_dict
+from electlog.audit._report_json import validate_report_dict
 from electlog.cli import main
 
 

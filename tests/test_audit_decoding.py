@@ -1,4 +1,4 @@
-"""Issue 16 design 1: the auditor decodes each entry once (``electlog.audit.decoding``).
+"""The auditor decodes each entry once (``electlog.audit.decoding``).
 
 ``parse_entry`` reads the fixed envelope by position and the statement with one strict decode;
 whatever it does not accept goes to ``Entry.from_bytes``. The property: for any bytes (valid

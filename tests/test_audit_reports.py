@@ -14,8 +14,8 @@ import pytest
 
 from audit_support import ElectionLog, build_election, flip
 from electlog.audit import Report, audit
-from electlog.audit.report_html import render_html
-from electlog.audit.report_json import (
+from electlog.audit._report_html import render_html
+from electlog.audit._report_json import (
     CHECKPOINT_FIELDS,
     COUNTS_FIELDS,
     FINDING_FIELDS,
@@ -24,7 +24,7 @@ from electlog.audit.report_json import (
     render_json,
     validate_report_dict,
 )
-from electlog.audit.report_text import render_text
+from electlog.audit._report_text import render_text
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "auditing.md"
 

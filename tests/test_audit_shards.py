@@ -1,4 +1,4 @@
-"""Issue 16 design 2: the replay sharded by community gives the serial reference replay's report.
+"""The replay sharded by community gives the serial reference replay's report.
 
 The JSON report (everything but ``run``, which says how long it took and which replay ran) is
 identical for ``jobs`` = 1, 2 and 4 and for ``audit(..., serial=True)``, on the clean election and

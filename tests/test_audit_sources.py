@@ -11,7 +11,7 @@ from audit_support import GenericLog, build_generic, flip, write_bundle
 from electlog.audit import audit
 from electlog.audit import findings as F
 from electlog.errors import AuditError
-from electlog.store import BundleReader, export_bundle, export_tiles
+from electlog.publish import BundleReader, export_bundle, export_tiles
 
 
 @pytest.fixture(scope="module")

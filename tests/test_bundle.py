@@ -23,8 +23,7 @@ from electlog.errors import (
 from electlog.events import MAX_ENTRY_SIZE, Author, Entry
 from electlog.keys import SigningKey
 from electlog.log import Log
-from electlog.store import MemoryStore, SQLiteStore, StoredCheckpoint
-from electlog.store.bundle import (
+from electlog.publish.bundle import (
     BUNDLE_MAGIC,
     MAX_BUNDLE_HEADER_SIZE,
     MAX_BUNDLE_NOTE_SIZE,
@@ -32,6 +31,7 @@ from electlog.store.bundle import (
     export_bundle,
     import_bundle,
 )
+from electlog.store import MemoryStore, SQLiteStore, StoredCheckpoint
 
 ORIGIN = "example.org/bundle-test"
 T0 = 1_767_225_600_000_000

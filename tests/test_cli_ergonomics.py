@@ -208,7 +208,7 @@ def test_messages_do_not_repeat_their_code(
     for f in report.findings:
         rule = f.code.removeprefix("rule.")
         assert not f.message.startswith((f"{f.code}:", f"{rule}:")), f
-    from electlog.audit.report_text import render_text
+    from electlog.audit._report_text import render_text
 
     assert "rule.genesis.not_authority: genesis.not_authority:" not in render_text(report)
 

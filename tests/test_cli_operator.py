@@ -11,9 +11,9 @@ from electlog.audit import Trust
 from electlog.cli import main
 from electlog.keys import VerifyKey
 from electlog.log import Log
+from electlog.publish.bundle import BundleReader
+from electlog.publish.tiles import TilesReader
 from electlog.store import open_store
-from electlog.store.bundle import BundleReader
-from electlog.store.tiles import TilesReader
 
 ORIGIN = "example.org/cli-operator"
 

@@ -26,8 +26,8 @@ from electlog.cli import main
 from electlog.cli.demo import run_demo
 from electlog.keys import SigningKey
 from electlog.log import Log
+from electlog.publish.bundle import BundleReader
 from electlog.simulate import DistrictConfig, SimulationKeys, simulate_district
-from electlog.store.bundle import BundleReader
 from electlog.store.memory import MemoryStore
 from electlog.store.sqlite import SQLiteStore
 

@@ -20,6 +20,7 @@ from electlog.audit import Trust
 from electlog.checkpoint import NoteSigner, WitnessSigner
 from electlog.keys import SigningKey
 from electlog.log import Log
+from electlog.publish.bundle import export_bundle
 from electlog.simulate import (
     ROLES,
     WITNESS_NAMES,
@@ -28,7 +29,6 @@ from electlog.simulate import (
     SimulationResult,
     simulate_district,
 )
-from electlog.store.bundle import export_bundle
 from electlog.store.memory import MemoryStore
 
 SEED = 1

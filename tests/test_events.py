@@ -245,7 +245,7 @@ def test_any_byte_flip_is_rejected_or_changes_nothing_signed(
     raise AssertionError(f"a flipped bit at {pos} was accepted: {parsed.statement}")
 
 
-def test_event_types_reachable_from_the_top_level_lazily() -> None:
+def test_the_core_import_leaves_the_election_layer_out() -> None:
     import subprocess
     import sys
 
@@ -257,8 +257,8 @@ def test_event_types_reachable_from_the_top_level_lazily() -> None:
         "assert 'electlog.election' not in sys.modules, 'a core submodule pulled in the election'\n"
         "from hypothesis import strategies as st\n"
         "from electlog.election import VoterRegistered\n"
-        "assert electlog.VoterRegistered is VoterRegistered\n"
-        "v = st.from_type(electlog.VoterRegistered).example()\n"
+        "assert not hasattr(electlog, 'VoterRegistered'), 'election names: electlog.election'\n"
+        "v = st.from_type(VoterRegistered).example()\n"
         "assert VoterRegistered.from_body(v.to_body()) == v\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

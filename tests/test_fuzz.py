@@ -71,9 +71,9 @@ from electlog.errors import ElectlogError, EntryError, TrustFileError
 from electlog.events import ZERO_HASH, Author, Entry, Statement
 from electlog.keys import SigningKey, VerifyKey
 from electlog.log import Log
+from electlog.publish.bundle import BundleReader, export_bundle, import_bundle
+from electlog.publish.tiles import TilesReader, export_tiles
 from electlog.store import MemoryStore
-from electlog.store.bundle import BundleReader, export_bundle, import_bundle
-from electlog.store.tiles import TilesReader, export_tiles
 from electlog.testing import strategies as est
 
 # --------------------------------------------------------------------------- settings

@@ -26,9 +26,9 @@ from audit_support import build_generic
 from electlog import Author, NoteSigner, SigningKey, WitnessSigner, cosign, merkle
 from electlog.audit import Trust
 from electlog.checkpoint import Checkpoint, sign_note
+from electlog.publish.bundle import export_bundle
+from electlog.publish.tiles import export_tiles
 from electlog.store import MemoryStore
-from electlog.store.bundle import export_bundle
-from electlog.store.tiles import export_tiles
 
 TIME_LIMIT = 30
 """CPU seconds a case may use (RLIMIT_CPU in the child): the bound is on cost, not on how

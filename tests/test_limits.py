@@ -60,7 +60,7 @@ from electlog.errors import (
 from electlog.events import MAX_ENTRY_SIZE, Author, Entry, Statement
 from electlog.keys import SigningKey, VerifyKey
 from electlog.log import Log
-from electlog.store.bundle import (
+from electlog.publish.bundle import (
     BUNDLE_MAGIC,
     MAX_BUNDLE_CHECKPOINTS,
     MAX_BUNDLE_HEADER_SIZE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,7 +25,7 @@ from electlog.errors import (
     SignatureError,
     UsageError,
 )
-from electlog.events import Author, Entry
+from electlog.events import Author, Entry, VerifiedEntry
 from electlog.keys import SigningKey
 from electlog.log import Log
 
@@ -91,6 +92,59 @@ def test_raw_bytes_and_unverified_entries_are_verified() -> None:
     assert log.append(unverified).index == 0
     e2 = a.sign("t", {}, time=1)
     assert log.append(e2.data).index == 1
+
+
+def _flipped(entry: Entry) -> bytes:
+    """``entry``'s bytes with one bit of its signature flipped (still canonical)."""
+    at = entry.data.index(entry.signature) + 10
+    return entry.data[:at] + bytes([entry.data[at] ^ 0x01]) + entry.data[at + 1 :]
+
+
+class _Dressed(Entry):
+    """An Entry subclass with a ``__dict__``: the old way of claiming "verified" (setting
+    ``_verified`` with ``object.__setattr__``) works on it, and must make no difference."""
+
+
+def test_a_forged_entry_dressed_up_as_verified_is_refused_naming_the_batch_item() -> None:
+    log = Log(ORIGIN)
+    a = Author(keys(1)[0], ORIGIN)
+    good = [a.sign("t", {"i": i}, time=i) for i in range(4)]
+    bad = Entry.from_bytes(_flipped(good[2]), verify=False)  # parses; signature wrong
+    # dressed up the old way: the private flag set on an entry that carries it
+    parts = attrs.asdict(bad, recurse=False)
+    dressed = _Dressed(**parts)
+    object.__setattr__(dressed, "_verified", True)
+    assert dressed._verified is True  # type: ignore[attr-defined]
+    # or claiming a signature that is not the one in the bytes
+    posing = attrs.evolve(bad, signature=good[2].signature)
+    for forged in (bad, dressed, posing):
+        with pytest.raises(SignatureError, match=r"batch item 2: signature of t .* not verify"):
+            log.append_many([good[0], good[1], forged, good[3]])
+        assert len(log) == 0  # all or nothing
+    # the flag does not exist on entries any more, and the verified type cannot be made by hand
+    with pytest.raises(AttributeError):
+        object.__setattr__(bad, "_verified", True)
+    with pytest.raises(UsageError, match="made by verification"):
+        VerifiedEntry(**parts)
+    with pytest.raises(UsageError, match="made by verification"):
+        attrs.evolve(good[2], data=bad.data)  # type: ignore[call-arg]
+    assert [r.index for r in log.append_many(good)] == [0, 1, 2, 3]
+
+
+def test_only_verification_makes_a_verified_entry() -> None:
+    a = Author(keys(1)[0], ORIGIN)
+    e = a.sign("t", {}, time=0)
+    assert type(e) is VerifiedEntry
+    plain = Entry.from_bytes(e.data, verify=False)
+    assert type(plain) is Entry and plain == e and hash(plain) == hash(e)
+    assert type(Entry.from_bytes(e.data)) is VerifiedEntry
+    checked = plain.verify()
+    assert type(checked) is VerifiedEntry and checked == e and checked.verify() is checked
+    with pytest.raises(SignatureError, match="does not verify"):
+        Entry.from_bytes(_flipped(e), verify=False).verify()
+    # a plain Entry whose attributes disagree with its bytes is checked from its bytes alone
+    lying = attrs.evolve(plain, signature=b"\x00" * 64, leaf_hash=b"\x00" * 32)
+    assert lying.verify().leaf_hash == e.leaf_hash
 
 
 def test_proofs_and_checkpoints() -> None:

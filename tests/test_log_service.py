@@ -36,8 +36,9 @@ from electlog.election.scenario import Scenario
 from electlog.errors import WitnessError
 from electlog.events import AuthorHead, Entry, chain_break
 from electlog.net import LOG_OPENAPI, LogService, Witness, log_app
-from electlog.store import TilesReader, open_store
-from electlog.store.tiles import TILE_HEIGHT, TILE_WIDTH, entries_path, tile_path
+from electlog.publish import TilesReader
+from electlog.publish.tiles import TILE_HEIGHT, TILE_WIDTH, entries_path, tile_path
+from electlog.store import open_store
 from test_witness_service import WitnessProcess, outputs, spawn_until_ready
 
 ORIGIN = "district-7.example/served"

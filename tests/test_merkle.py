@@ -505,6 +505,35 @@ def test_tree_matches_rfc6962_reference_exhaustively_for_small_sizes() -> None:
         assert tree.inclusion_proof(index) == ref_path(index, leaves)
 
 
+def test_proofs_at_the_current_size_match_the_reference_as_the_tree_grows() -> None:
+    """Proofs without a size (the tree's own fast path, which memoises right-edge subtree
+    hashes until the next append) equal the RFC 6962 reference at every size and index, asked
+    in an order that reuses and then invalidates the memo."""
+    leaves = distinct_leaves(70)
+    tree = MerkleTree()
+    for n in range(1, 71):
+        tree.append(leaves[n - 1])
+        d = leaves[:n]
+        for index in (*range(n - 1, -1, -1), n - 1, 0):
+            assert tree.inclusion_proof(index) == ref_path(index, d)
+        if n % 7 == 0:
+            tree.extend([])  # extending by nothing keeps the size, and the proofs
+            assert tree.inclusion_proof(n - 1) == ref_path(n - 1, d)
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(1, 5000), extra=st.integers(0, 40), data=st.data())
+def test_current_size_proofs_equal_inclusion_proof_at(size: int, extra: int, data: Any) -> None:
+    tree = MerkleTree(distinct_leaves(size))
+    for grow in (0, extra):
+        tree.extend(distinct_leaves(size + grow)[len(tree) :])
+        n = len(tree)
+        for index in {0, n - 1, data.draw(st.integers(0, n - 1))}:
+            expected = inclusion_proof_at(tree.node, index, n)
+            assert tree.inclusion_proof(index) == expected
+            assert tree.inclusion_proof(index, n) == expected
+
+
 # --------------------------------------------------------------------------- node helpers
 
 

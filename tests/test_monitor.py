@@ -21,8 +21,8 @@ from electlog.audit import Trust
 from electlog.checkpoint import verify_checkpoint_detailed
 from electlog.errors import ConsistencyProofError, UsageError
 from electlog.net import EVIDENCE_FORMAT, Monitor, MonitorAlarm
+from electlog.publish.tiles import entries_path, export_tiles
 from electlog.store import MemoryStore, open_store
-from electlog.store.tiles import entries_path, export_tiles
 from tiles_http_support import TilesServer, child_env, run_cli
 
 WAIT = 60.0

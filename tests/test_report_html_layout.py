@@ -16,7 +16,7 @@ import pytest
 from audit_support import ElectionLog, build_election, flip
 from cdp_support import Browser, chromium
 from electlog.audit import Report, audit
-from electlog.audit.report_html import render_html
+from electlog.audit._report_html import render_html
 
 
 @pytest.fixture(scope="module")

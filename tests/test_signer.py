@@ -11,7 +11,15 @@ import pytest
 
 from electlog import signer as signer_mod
 from electlog.errors import EntryError, SignerError, UsageError
-from electlog.events import MAX_ENTRY_SIZE, Author, AuthorHead, Entry
+from electlog.events import (
+    MAX_ENTRY_SIZE,
+    ZERO_HASH,
+    Author,
+    AuthorHead,
+    Entry,
+    Statement,
+    VerifiedEntry,
+)
 from electlog.keys import SigningKey
 from electlog.log import Log
 from electlog.signer import ChainSigner
@@ -31,6 +39,17 @@ def _drafts(start: int, stop: int) -> list[tuple[str, dict[str, Any], int]]:
         body = {"i": i, "tags": ["a", "b"][: i % 3], "z": {"y": b"\x01", "x": None}}
         out.append(("test.event", body, T0 + i))
     return out
+
+
+def _parts(key: SigningKey, n: int) -> list[tuple[bytes, bytes]]:
+    """Statement bytes around ``prev`` for the first ``n`` drafts of a new author."""
+    return [
+        Statement(
+            log=ORIGIN, type=t, schema=1, author=key.key_id, seq=i + 1, prev=ZERO_HASH,
+            time=time, body=body,
+        ).split_bytes()
+        for i, (t, body, time) in enumerate(_drafts(0, n))
+    ]  # fmt: skip
 
 
 def _expected(key: SigningKey, start: int, stop: int, author: Author | None = None) -> list[Entry]:
@@ -167,8 +186,8 @@ def test_bad_arguments_are_usage_errors() -> None:
 def test_a_helper_that_signs_over_another_chain_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     real = signer_mod._sign_chain
 
-    def wrong_start(sign: Any, public: bytes, prev: bytes, parts: Any) -> Any:
-        return real(sign, public, b"\x07" * 32, parts)
+    def wrong_start(sign: Any, verify: Any, public: bytes, prev: bytes, parts: Any) -> Any:
+        return real(sign, verify, public, b"\x07" * 32, parts)
 
     monkeypatch.setattr(signer_mod, "_sign_chain", wrong_start)
     with ChainSigner(_key(6), ORIGIN, processes=0) as signer:
@@ -186,15 +205,99 @@ def test_a_wrong_signature_from_the_helper_is_caught(monkeypatch: pytest.MonkeyP
     real = signer_mod._sign_chain
     other = _key(99)
 
-    def other_key(sign: Any, public: bytes, prev: bytes, parts: Any) -> Any:
-        return real(other.sign, public, prev, parts)
+    def other_key(sign: Any, verify: Any, public: bytes, prev: bytes, parts: Any) -> Any:
+        return real(other.sign, verify, public, prev, parts)
 
     monkeypatch.setattr(signer_mod, "_sign_chain", other_key)
     with (
         ChainSigner(_key(7), ORIGIN, processes=0) as signer,
-        pytest.raises(SignerError, match="does not verify"),
+        pytest.raises(SignerError, match="batch item 0: the signature made does not verify"),
     ):
         signer.sign_many(_drafts(0, 3))
+
+
+def test_every_signature_the_helper_makes_is_checked() -> None:
+    """A fault in one signature in the middle of a batch (here: the helper's signing function
+    flips a bit of the 5th signature) is caught by the helper's check of that signature."""
+    calls = {"n": 0}
+    key = _key(10)
+
+    def faulty(message: bytes) -> bytes:
+        calls["n"] += 1
+        sig = key.sign(message)
+        return sig if calls["n"] != 5 else sig[:40] + bytes([sig[40] ^ 1]) + sig[41:]
+
+    with pytest.raises(SignerError, match="batch item 4: the signature made does not verify"):
+        signer_mod._sign_chain(faulty, key.verify, key.public.raw, ZERO_HASH, _parts(key, 8))
+
+
+def _sign_remote_flipping(prev: bytes | None, parts: Any) -> Any:
+    """A helper task whose signing function flips a bit of the signature at the batch position
+    named by the environment variable ``FLIP_AT`` (inherited by the forked helper)."""
+    worker = signer_mod._worker
+    real_sign = worker["sign"]
+    flip_at = int(os.environ["FLIP_AT"])
+    calls = {"n": 0}
+
+    def faulty(message: bytes) -> bytes:
+        sig: bytes = real_sign(message)
+        calls["n"] += 1
+        return sig if calls["n"] != flip_at + 1 else sig[:50] + bytes([sig[50] ^ 4]) + sig[51:]
+
+    start: bytes = worker["prev"] if prev is None else prev
+    out = signer_mod._sign_chain(
+        faulty, worker["verify"], worker["public"], start, parts, stride=signer_mod._HELPER_STRIDE
+    )
+    worker["prev"] = out[-1][1]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("flip_at", "message"),
+    [
+        (2, r"batch item 2: the signature made does not verify"),  # the helper's own check
+        (3, r"does not verify \(statement seq 4, batch item 3\)"),  # the caller's check
+    ],
+)
+def test_a_bad_signature_from_the_helper_process_is_refused(
+    monkeypatch: pytest.MonkeyPatch, flip_at: int, message: str
+) -> None:
+    """The helper process checks the signatures at even positions as it signs them, the caller
+    the others: a bad signature at either kind of position never becomes an entry."""
+    monkeypatch.setenv("FLIP_AT", str(flip_at))
+    monkeypatch.setattr(signer_mod, "_sign_remote", _sign_remote_flipping)
+    with (
+        ChainSigner(_key(13), ORIGIN, processes=1, start_method="fork") as signer,
+        pytest.raises(SignerError, match=message),
+    ):
+        signer.sign_many(_drafts(0, 6))
+
+
+def test_every_leaf_the_helper_returns_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A helper answer whose leaf hash for an entry in the middle of the batch is not that of
+    the entry the caller builds is refused: every entry is hashed, not only the first and last."""
+    real = signer_mod._sign_chain
+
+    def wrong_middle(sign: Any, verify: Any, public: bytes, prev: bytes, parts: Any) -> Any:
+        out = real(sign, verify, public, prev, parts)
+        sig, leaf = out[4]
+        out[4] = (sig, bytes([leaf[0] ^ 1]) + leaf[1:])
+        return out
+
+    monkeypatch.setattr(signer_mod, "_sign_chain", wrong_middle)
+    with (
+        ChainSigner(_key(11), ORIGIN, processes=0) as signer,
+        pytest.raises(SignerError, match="seq 5 over a different chain"),
+    ):
+        signer.sign_many(_drafts(0, 8))
+
+
+def test_signed_entries_are_verified_entries_the_log_takes_as_they_are() -> None:
+    with ChainSigner(_key(12), ORIGIN, processes=0) as signer:
+        entries = signer.sign_many(_drafts(0, 5))
+    assert all(type(e) is VerifiedEntry for e in entries)
+    log = Log(ORIGIN)
+    assert [r.index for r in log.append_many(entries)] == list(range(5))
 
 
 def test_a_killed_helper_is_a_signer_error_not_a_foreign_one() -> None:

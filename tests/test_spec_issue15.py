@@ -69,7 +69,7 @@ from electlog.events import (
 )
 from electlog.keys import SigningKey
 from electlog.log import Log
-from electlog.store import BundleReader
+from electlog.publish import BundleReader
 
 # --------------------------------------------------------------------------- item 2: re-votes
 

@@ -20,8 +20,9 @@ from electlog.audit import audit
 from electlog.audit import findings as F
 from electlog.cli import main
 from electlog.errors import AuditError, DiskFullError, StoreCorruptedError
-from electlog.store import SQLiteStore, export_bundle, open_store
-from electlog.store import bundle as bundle_module
+from electlog.publish import bundle as bundle_module
+from electlog.publish import export_bundle
+from electlog.store import SQLiteStore, open_store
 from electlog.store.base import DamageKind
 from electlog.store.sqlite import SIDECAR_SUFFIX
 

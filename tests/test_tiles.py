@@ -16,8 +16,8 @@ from electlog.errors import CheckpointError, ReadOnlyStoreError, TilesError, Usa
 from electlog.events import Author
 from electlog.keys import SigningKey
 from electlog.log import Log
+from electlog.publish.tiles import TilesReader, entries_path, export_tiles, tile_path
 from electlog.store import MemoryStore, SQLiteStore, Store
-from electlog.store.tiles import TilesReader, entries_path, export_tiles, tile_path
 
 ORIGIN = "example.org/tiles-test"
 SIGNER = NoteSigner.generate(ORIGIN, rng_seed=b"\x31" * 32)
@@ -407,7 +407,7 @@ def test_export_removes_leftovers_of_killed_exports(tmp_path: Path) -> None:
 def test_export_fsyncs_every_file_and_directory_before_the_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import electlog.store.tiles as tiles_module
+    import electlog.publish.tiles as tiles_module
 
     events: list[tuple[str, str]] = []
     real_fsync, real_replace = os.fsync, os.replace

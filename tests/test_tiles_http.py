@@ -21,7 +21,7 @@ from audit_support import GenericLog, build_election, build_generic
 from electlog.audit import audit
 from electlog.audit import findings as F
 from electlog.errors import AuditError, TilesError, TilesUnavailableError, UsageError
-from electlog.store.tiles import TilesReader, entries_path, export_tiles, tile_path
+from electlog.publish.tiles import TilesReader, entries_path, export_tiles, tile_path
 from tiles_http_support import ROOT, TilesServer, run_cli
 
 
@@ -258,10 +258,10 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in ("starlette", "uvicorn", "httpx", "anyio"):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, Block())
-import electlog, electlog.audit, electlog.store.tiles
+import electlog, electlog.audit, electlog.publish.tiles
 from electlog.errors import UsageError
 try:
-    electlog.store.tiles.TilesReader.from_url("http://127.0.0.1:9/")
+    electlog.publish.tiles.TilesReader.from_url("http://127.0.0.1:9/")
 except UsageError as exc:
     assert "electlog[server]" in str(exc), exc
 print("ok")

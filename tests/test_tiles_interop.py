@@ -7,7 +7,7 @@ with Debian's ``golang-go``), driven by tests/interop/tlogtiles/main.go.
     root from the tiles and from the entries, finds every served tile byte for byte equal to
     the one tlog makes, and checks inclusion proofs; a changed tile or entry makes it fail.
     It reads a log that an ``electlog serve`` process serves from its store the same way.
-(b) electlog's :class:`~electlog.store.tiles.TilesReader` reads the tiles, entry bundles and
+(b) electlog's :class:`~electlog.publish.tiles.TilesReader` reads the tiles, entry bundles and
     signed checkpoint the Go writer made from electlog entries, and gets the same root.
 
 Without the Go toolchain the tests skip, saying how to install it -- except under ``CI=1``,
@@ -35,9 +35,9 @@ from electlog import Author, Log, NoteSigner, SigningKey, WitnessSigner
 from electlog.checkpoint import NoteVerifier, cosign, verify_checkpoint
 from electlog.errors import TilesError
 from electlog.events import Entry
+from electlog.publish.tiles import TilesReader, export_tiles, tile_path
 from electlog.store.memory import MemoryStore
 from electlog.store.sqlite import SQLiteStore
-from electlog.store.tiles import TilesReader, export_tiles, tile_path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "tests" / "interop" / "tlogtiles" / "main.go"

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from electlog import _ed25519 as ed
 from electlog import codec
@@ -562,3 +564,140 @@ def test_strict_key_check_without_pynacl_equals_the_definition() -> None:
         assert ed.is_strict_public_key(raw, use_nacl=False) == expected, raw.hex()
         results.append(expected)
     assert True in results and False in results
+
+
+# --------------------------------------------------------------------------- signing
+
+
+def _openssl_sign(seed: bytes, message: bytes) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.from_private_bytes(seed).sign(message)
+
+
+@pytest.mark.skipif(not HAVE_NACL, reason="PyNaCl not installed (electlog[fast])")
+def test_libsodium_signatures_are_openssls_byte_for_byte_many_keys() -> None:
+    """Ed25519 is deterministic: libsodium (what SigningKey.sign and the ChainSigner use with
+    PyNaCl) and OpenSSL give the same 64 bytes, for 300 keys and messages of 0..1000 bytes."""
+    import nacl.signing
+
+    for i in range(300):
+        seed = hashlib.sha256(b"sign seed %d" % i).digest()
+        message = hashlib.shake_256(b"message %d" % i).digest(i * 37 % 1001)
+        expected = _openssl_sign(seed, message)
+        sodium = ed.sodium_signer(seed)
+        assert sodium is not None
+        assert sodium(message) == expected
+        assert SigningKey.from_seed(seed).sign(message) == expected
+        assert nacl.signing.SigningKey(seed).sign(message).signature == expected
+
+
+@pytest.mark.skipif(not HAVE_NACL, reason="PyNaCl not installed (electlog[fast])")
+@settings(max_examples=300, deadline=None)
+@given(seed=st.binary(min_size=32, max_size=32), message=st.binary(max_size=2048))
+def test_libsodium_and_openssl_sign_the_same_bytes(seed: bytes, message: bytes) -> None:
+    sodium = ed.sodium_signer(seed)
+    assert sodium is not None
+    signature = sodium(message)
+    assert signature == _openssl_sign(seed, message)
+    key = SigningKey.from_seed(seed)
+    key.verify(signature, message)
+    key.public.verify(signature, message)
+
+
+def test_without_pynacl_signing_uses_openssl_and_gives_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ed, "_nacl_sign", None)
+    monkeypatch.setattr(ed, "_nacl_base_noclamp", None)
+    seed = b"\x05" * 32
+    assert ed.sodium_signer(seed) is None
+    key = SigningKey.from_seed(seed)
+    assert ed.own_signature_checker(seed, key.public.raw) is None
+    signature = key.sign(b"abc")
+    assert signature == _openssl_sign(seed, b"abc")
+    key.verify(signature, b"abc")  # falls back to the public check
+    with pytest.raises(SignatureError):
+        key.verify(signature, b"abd")
+
+
+def _own_key_corpus(key: SigningKey) -> list[tuple[bytes, bytes, str]]:
+    """(sig, msg, label) under ``key``: its real signatures, and S = r + k*a for R in {prime,
+    prime + each torsion point, each small-order encoding, non-canonical}, with S and S + L."""
+    a = ed.secret_scalar(key.seed())
+    pub = key.public.raw
+    torsion = _torsion()
+    out: list[tuple[bytes, bytes, str]] = []
+    for m in range(3):
+        msg = b"own key corpus %d" % m
+        out.append((key.sign(msg), msg, "real signature"))
+        r = _clamped(msg.ljust(32, b"\x03")) % L
+        prime_r = ed.base_point_mul(r)
+        r_cases: list[tuple[str, bytes, int]] = [("prime R", ed.encode_point(prime_r), r)]
+        for i in range(1, 8):
+            mixed = ed.encode_point(ed.point_add(prime_r, torsion[i]))
+            r_cases.append((f"mixed R (+T{i})", mixed, r))
+        for enc in sorted(ed.small_order_encodings()):
+            r_cases.append((f"small-order R {enc.hex()[:8]}", enc, 0))
+        r_cases.append(("non-canonical R", _le(P + 3), 0))
+        r_cases.append(("identity R, S = k*a", _le(1), 0))
+        for label, r_enc, r_scalar in r_cases:
+            s = (r_scalar + _k(r_enc, pub, msg) * a) % L
+            for s_val, s_label in ((s, "S"), (s + L, "S+L")):
+                if s_val < 1 << 256:
+                    out.append((r_enc + _le(s_val), msg, f"{label} / {s_label}"))
+    return out
+
+
+@pytest.mark.skipif(not HAVE_NACL, reason="PyNaCl not installed (electlog[fast])")
+def test_the_private_key_check_is_the_strict_rule(backend: str) -> None:
+    """SigningKey.verify (the check with the secret scalar) accepts exactly what the public
+    verification and the algebraic reference accept: real signatures, and none of the mixed,
+    small-order, non-canonical R or S + L variants, nor any bit flip."""
+    key = SigningKey.from_seed(hashlib.sha256(b"own key").digest())
+    corpus = _own_key_corpus(key)
+    accepted = 0
+    for sig, msg, label in corpus:
+        expected = reference_verify(key.public.raw, sig, msg)
+        check = ed.own_signature_checker(key.seed(), key.public.raw)
+        assert check is not None
+        assert check(sig, msg) == expected, label
+        for verify in (key.verify, key.public.verify):
+            if expected:
+                verify(sig, msg)
+            else:
+                with pytest.raises(SignatureError):
+                    verify(sig, msg)
+        accepted += expected
+    assert accepted == 6  # the real signature and "prime R / S" for each of the 3 messages
+    sig = key.sign(b"flip me")
+    for bit in range(512):
+        flipped = bytearray(sig)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises(SignatureError):
+            key.verify(bytes(flipped), b"flip me")
+    with pytest.raises(SignatureError):
+        key.verify(sig, b"flip mE")
+    with pytest.raises(SignatureError):
+        key.verify(sig[:63], b"flip me")
+    with pytest.raises(UsageError):
+        key.verify(sig, "flip me")  # type: ignore[arg-type]
+
+
+def test_entry_create_checks_the_signature_it_makes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signing fault (here: a flipped bit in what the signing function returns) never becomes
+    an entry: Entry.create / Author.sign check the signature they make."""
+    key = SigningKey.from_seed(b"\x06" * 32)
+    author = Author(key, "example.org/own-check")
+    author.sign("t", {}, time=0)  # makes the key's signing function
+    real = key._sign
+    assert real is not None
+
+    def faulty(message: bytes) -> bytes:
+        sig = real(message)
+        return sig[:3] + bytes([sig[3] ^ 0x80]) + sig[4:]
+
+    monkeypatch.setattr(key, "_sign", faulty)
+    with pytest.raises(SignatureError, match="made a signature that does not verify"):
+        author.sign("t", {}, time=1)
+    assert author.seq == 1  # the chain did not advance

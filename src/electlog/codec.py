@@ -26,20 +26,14 @@ from typing import Any, Final, cast
 import msgpack
 
 from electlog.errors import (
-    DuplicateKeyError,
     EncodeError,
-    ExtTypeError,
-    FloatNotAllowedError,
-    InvalidUTF8Error,
     LengthLimitError,
-    NestingTooDeepError,
-    NonMinimalIntError,
-    TrailingBytesError,
-    TruncatedError,
     UnexpectedTypeError,
-    UnsortedKeysError,
     UsageError,
 )
+
+# the strict parser lives in its own module; _Strict and _strict_decode are imported by tests
+from ._codec_strict import MAX_TOTAL_ITEMS, _Strict, _strict_decode  # noqa: F401
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -61,11 +55,6 @@ DEFAULT_MAX_DEPTH: Final[int] = 32
 
 DEFAULT_MAX_ITEMS: Final[int] = 100_000
 """Largest element count of one array, or entry count of one map, accepted by default."""
-
-MAX_TOTAL_ITEMS: Final[int] = 262_144
-"""Largest number of container elements (array elements plus map entries, all containers
-together) one input may hold. Bounds the memory a decode can allocate whatever the input's shape
-(Python objects cost tens of bytes each, an encoded empty array one byte)."""
 
 FAST_PATH_MAX_SIZE: Final[int] = 1 << 16
 """Inputs up to this size are decoded by msgpack and re-encoded for comparison; larger inputs go
@@ -206,53 +195,63 @@ def _norm(obj: object, depth: int, max_depth: int) -> object:
         if _INT_MIN <= cast(int, obj) <= _INT_MAX:
             return obj
         raise _Refused(f"integer {obj} is outside [-2**63, 2**64-1]")
-    if t is dict or t is list or t is tuple:
-        pass
-    elif t is float:
-        raise _Refused("float values are not allowed")
-    elif isinstance(obj, bytearray | memoryview):
-        return bytes(obj) if isinstance(obj, bytearray) else obj.tobytes()
-    elif isinstance(obj, int):  # int subclasses such as IntEnum (bool was handled above)
-        return _norm(int(obj), depth, max_depth)
-    elif isinstance(obj, str):
-        return str(obj)
-    elif isinstance(obj, bytes):
-        return bytes(obj)
-    elif not isinstance(obj, dict | list | tuple):
-        raise _Refused(f"type {t.__name__} cannot be encoded")
-
+    if not (t is dict or t is list or t is tuple):
+        return _norm_other(obj, depth, max_depth)
     if depth >= max_depth:
         raise _Refused(f"nesting deeper than max_depth {max_depth}")
-    inner = depth + 1
     if isinstance(obj, dict):
-        src: dict[Any, Any] = obj
-        try:
-            keys = sorted(src)
-        except TypeError:  # keys of mixed, incomparable types
-            keys = list(src)
-        for k in keys:
-            if type(k) is not str:
-                src = _str_keys(src)
-                keys = sorted(src)
-                break
-        # Python orders str by code point, which is exactly the UTF-8 byte order.
-        out: dict[str, object] = {}
-        for k in keys:
-            try:
-                out[k] = _norm(src[k], inner, max_depth)
-            except _Refused as exc:
-                exc.path.append(k)
-                raise
-        return out
+        return _norm_map(obj, depth + 1, max_depth)
     items: list[object] = []
     append = items.append
     try:
         for v in cast("list[object]", obj):
-            append(_norm(v, inner, max_depth))
+            append(_norm(v, depth + 1, max_depth))
     except _Refused as exc:
         exc.path.append(len(items))  # the failing element is the one not yet appended
         raise
     return items
+
+
+def _norm_other(obj: object, depth: int, max_depth: int) -> object:
+    """:func:`_norm` of a value whose type is not exactly a plain one: a float (refused), a
+    bytes-like, a subclass of ``int``/``str``/``bytes``/``dict``/``list``/``tuple``."""
+    if type(obj) is float:
+        raise _Refused("float values are not allowed")
+    if isinstance(obj, bytearray | memoryview):
+        return bytes(obj) if isinstance(obj, bytearray) else obj.tobytes()
+    if isinstance(obj, int):  # int subclasses such as IntEnum (bool was handled above)
+        return _norm(int(obj), depth, max_depth)
+    if isinstance(obj, str):
+        return str(obj)
+    if isinstance(obj, bytes):
+        return bytes(obj)
+    if isinstance(obj, dict):
+        return _norm(dict(obj), depth, max_depth)
+    if isinstance(obj, list | tuple):
+        return _norm(list(obj), depth, max_depth)
+    raise _Refused(f"type {type(obj).__name__} cannot be encoded")
+
+
+def _norm_map(src: dict[Any, Any], inner: int, max_depth: int) -> dict[str, object]:
+    """:func:`_norm` of a map's entries (depth already counted), keys in UTF-8 byte order."""
+    try:
+        keys = sorted(src)
+    except TypeError:  # keys of mixed, incomparable types
+        keys = list(src)
+    for k in keys:
+        if type(k) is not str:
+            src = _str_keys(src)
+            keys = sorted(src)
+            break
+    # Python orders str by code point, which is exactly the UTF-8 byte order.
+    out: dict[str, object] = {}
+    for k in keys:
+        try:
+            out[k] = _norm(src[k], inner, max_depth)
+        except _Refused as exc:
+            exc.path.append(k)
+            raise
+    return out
 
 
 def _bad_text(obj: object, path: list[str | int]) -> tuple[list[str | int], str] | None:
@@ -348,233 +347,6 @@ def _canonical_shape(obj: object, depth: int, max_depth: int) -> bool:
                 return False
         return True
     return t in _SCALAR_TYPES
-
-
-# --------------------------------------------------------------------------- decoding: strict
-
-_UINT_MIN: Final[dict[int, int]] = {1: 0x80, 2: 0x100, 4: 0x1_0000, 8: 0x1_0000_0000}
-"""Smallest value a uintN may carry (anything smaller has a shorter form)."""
-
-_INT_MAX_NEG: Final[dict[int, int]] = {1: -33, 2: -129, 4: -0x8001, 8: -0x8000_0001}
-"""Largest value an intN may carry (anything larger has a shorter form)."""
-
-_STR_MIN: Final[dict[int, int]] = {1: 32, 2: 0x100, 4: 0x1_0000}
-_BIN_MIN: Final[dict[int, int]] = {1: 0, 2: 0x100, 4: 0x1_0000}
-_CONTAINER_MIN: Final[dict[int, int]] = {2: 16, 4: 0x1_0000}
-
-_WIDTH: Final[dict[int, int]] = {
-    0xC4: 1, 0xC5: 2, 0xC6: 4,  # bin8/16/32
-    0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8,  # uint8..64
-    0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8,  # int8..64
-    0xD9: 1, 0xDA: 2, 0xDB: 4,  # str8/16/32
-    0xDC: 2, 0xDD: 4,  # array16/32
-    0xDE: 2, 0xDF: 4,  # map16/32
-}  # fmt: skip
-
-_NAME: Final[dict[int, str]] = {
-    0xC4: "bin8", 0xC5: "bin16", 0xC6: "bin32",
-    0xCC: "uint8", 0xCD: "uint16", 0xCE: "uint32", 0xCF: "uint64",
-    0xD0: "int8", 0xD1: "int16", 0xD2: "int32", 0xD3: "int64",
-    0xD9: "str8", 0xDA: "str16", 0xDB: "str32",
-    0xDC: "array16", 0xDD: "array32", 0xDE: "map16", 0xDF: "map32",
-}  # fmt: skip
-
-_EXT: Final[frozenset[int]] = frozenset({0xC7, 0xC8, 0xC9, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8})
-
-
-class _Strict:
-    """The normative strict parser: accepts exactly the canonical encodings within the limits,
-    and otherwise raises the specific error for the first problem in input order."""
-
-    __slots__ = ("budget", "data", "last_text_len", "max_depth", "max_items", "n")
-
-    def __init__(self, data: bytes, max_depth: int, max_items: int) -> None:
-        self.data = data
-        self.n = len(data)
-        self.max_depth = max_depth
-        self.max_items = max_items
-        self.last_text_len = 0  # payload length of the str most recently parsed
-        self.budget = MAX_TOTAL_ITEMS  # elements of all containers together
-
-    def run(self) -> object:
-        value, end = self.value(0, 0)
-        if end != self.n:
-            raise TrailingBytesError(
-                f"{self.n - end} byte(s) follow the complete top-level value", offset=end
-            )
-        return value
-
-    def header(self, pos: int, tag: int) -> int:
-        """Read the big-endian unsigned field that follows the type byte at ``pos``."""
-        width = _WIDTH[tag]
-        start = pos + 1
-        if start + width > self.n:
-            raise TruncatedError(
-                f"{_NAME[tag]} header needs {width} byte(s) after the type byte, "
-                f"only {self.n - start} remain",
-                offset=pos,
-            )
-        return int.from_bytes(self.data[start : start + width], "big")
-
-    def value(self, pos: int, depth: int) -> tuple[object, int]:
-        if pos >= self.n:
-            raise TruncatedError("input ends where a value was expected", offset=pos)
-        b = self.data[pos]
-        if b <= 0x7F:
-            return b, pos + 1
-        if b >= 0xE0:
-            return b - 0x100, pos + 1
-        if b <= 0x8F:
-            return self.map(pos, b & 0x0F, pos + 1, depth)
-        if b <= 0x9F:
-            return self.array(pos, b & 0x0F, pos + 1, depth)
-        if b <= 0xBF:
-            return self.text(pos, b & 0x1F, pos + 1)
-        if b == 0xC0:
-            return None, pos + 1
-        if b == 0xC2:
-            return False, pos + 1
-        if b == 0xC3:
-            return True, pos + 1
-        if b == 0xC1:
-            raise UnexpectedTypeError("reserved type byte 0xc1", offset=pos)
-        if b in (0xCA, 0xCB):
-            raise FloatNotAllowedError(
-                f"float{32 if b == 0xCA else 64} is not allowed (type byte 0x{b:02x})", offset=pos
-            )
-        if b in _EXT:
-            raise ExtTypeError(f"ext type (type byte 0x{b:02x}) is not allowed", offset=pos)
-        width = _WIDTH[b]
-        field = self.header(pos, b)
-        after = pos + 1 + width
-        if 0xCC <= b <= 0xCF:
-            if field < _UINT_MIN[width]:
-                raise NonMinimalIntError(
-                    f"integer {field} encoded as {_NAME[b]} has a shorter form", offset=pos
-                )
-            return field, after
-        if 0xD0 <= b <= 0xD3:
-            bits = 8 * width
-            signed = field - (1 << bits) if field >> (bits - 1) else field
-            if signed >= 0:
-                raise NonMinimalIntError(
-                    f"non-negative integer {signed} encoded as {_NAME[b]}; "
-                    "it must use positive fixint or the uint family",
-                    offset=pos,
-                )
-            if signed > _INT_MAX_NEG[width]:
-                raise NonMinimalIntError(
-                    f"integer {signed} encoded as {_NAME[b]} has a shorter form", offset=pos
-                )
-            return signed, after
-        if b <= 0xC6:
-            if field < _BIN_MIN[width]:
-                raise NonMinimalIntError(
-                    f"bin length {field} encoded as {_NAME[b]} has a shorter form", offset=pos
-                )
-            end = self.payload_end(pos, after, field, _NAME[b])
-            return self.data[after:end], end
-        if b <= 0xDB:
-            if field < _STR_MIN[width]:
-                raise NonMinimalIntError(
-                    f"str length {field} encoded as {_NAME[b]} has a shorter form", offset=pos
-                )
-            return self.text(pos, field, after)
-        if field < _CONTAINER_MIN[width]:
-            kind = "array" if b <= 0xDD else "map"
-            raise NonMinimalIntError(
-                f"{kind} count {field} encoded as {_NAME[b]} has a shorter form", offset=pos
-            )
-        if b <= 0xDD:
-            return self.array(pos, field, after, depth)
-        return self.map(pos, field, after, depth)
-
-    def payload_end(self, pos: int, start: int, length: int, name: str) -> int:
-        remaining = self.n - start
-        if length > remaining:
-            raise LengthLimitError(
-                f"{name} declares {length} byte(s) but only {remaining} remain", offset=pos
-            )
-        return start + length
-
-    def text(self, pos: int, length: int, start: int) -> tuple[str, int]:
-        end = self.payload_end(pos, start, length, "str")
-        self.last_text_len = length
-        try:
-            return self.data[start:end].decode("utf-8"), end
-        except UnicodeDecodeError as exc:
-            raise InvalidUTF8Error(
-                f"str is not valid UTF-8 ({exc.reason})", offset=start + exc.start
-            ) from None
-
-    def container(self, pos: int, count: int, start: int, depth: int, kind: str) -> None:
-        if depth >= self.max_depth:
-            raise NestingTooDeepError(
-                f"{kind} nested deeper than max_depth {self.max_depth}", offset=pos
-            )
-        if count > self.max_items:
-            raise LengthLimitError(
-                f"{kind} declares {count} items, more than max_items {self.max_items}", offset=pos
-            )
-        self.budget -= count
-        if self.budget < 0:
-            raise LengthLimitError(
-                f"{kind} brings the input to more than {MAX_TOTAL_ITEMS} container elements "
-                "in total",
-                offset=pos,
-            )
-        per_item = 2 if kind == "map" else 1
-        remaining = self.n - start
-        if count * per_item > remaining:
-            raise LengthLimitError(
-                f"{kind} declares {count} items but only {remaining} byte(s) remain", offset=pos
-            )
-
-    def array(self, pos: int, count: int, start: int, depth: int) -> tuple[list[object], int]:
-        self.container(pos, count, start, depth, "array")
-        out: list[object] = []
-        at = start
-        for _ in range(count):
-            item, at = self.value(at, depth + 1)
-            out.append(item)
-        return out, at
-
-    def map(self, pos: int, count: int, start: int, depth: int) -> tuple[dict[str, object], int]:
-        self.container(pos, count, start, depth, "map")
-        data = self.data
-        out: dict[str, object] = {}
-        at = start
-        prev: bytes | None = None
-        for _ in range(count):
-            if at >= self.n:
-                raise TruncatedError("input ends where a map key was expected", offset=at)
-            b = data[at]
-            if not (0xA0 <= b <= 0xBF or 0xD9 <= b <= 0xDB):
-                raise UnexpectedTypeError(
-                    f"map key has type byte 0x{b:02x}; keys must be str", offset=at
-                )
-            key_pos = at
-            key_obj, at = self.value(at, depth + 1)
-            key = cast(str, key_obj)  # the type byte check above admits only str
-            raw = data[at - self.last_text_len : at]
-            if prev is not None:
-                if raw == prev:
-                    raise DuplicateKeyError(f"map key {key!r} appears twice", offset=key_pos)
-                if raw < prev:
-                    raise UnsortedKeysError(
-                        f"map key {key!r} sorts before the previous key {prev.decode('utf-8')!r}",
-                        offset=key_pos,
-                    )
-            prev = raw
-            out[key], at = self.value(at, depth + 1)
-        return out, at
-
-
-# --------------------------------------------------------------------------- public decoding
-
-
-def _strict_decode(data: bytes, max_depth: int, max_items: int) -> object:
-    return _Strict(data, max_depth, max_items).run()
 
 
 def decode(

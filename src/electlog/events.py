@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Final
+from typing import Any, Final, Literal, overload
 
 import attrs
 import msgpack
@@ -39,6 +39,7 @@ __all__ = [
     "AuthorHead",
     "Entry",
     "Statement",
+    "VerifiedEntry",
     "chain_break",
     "entry_leaf_hash",
 ]
@@ -283,7 +284,11 @@ class Statement:
 
 @attrs.frozen(eq=False)
 class Entry:
-    """A signed entry: the exact bytes stored in the log, with their parsed parts."""
+    """A signed entry: the exact bytes stored in the log, with their parsed parts.
+
+    A plain :class:`Entry` makes no claim about its signature: anyone can build one from any
+    parts. :meth:`verify` checks it and returns a :class:`VerifiedEntry`, the only type
+    :meth:`electlog.log.Log.append_many` accepts without checking the signature again."""
 
     data: bytes
     statement: Statement
@@ -291,8 +296,6 @@ class Entry:
     signature: bytes
     statement_bytes: bytes
     leaf_hash: bytes
-    # True only for entries made by Entry.create or verified by Entry.from_bytes in this process
-    _verified: bool = attrs.field(default=False, init=False, repr=False)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Entry) and other.data == self.data
@@ -310,33 +313,50 @@ class Entry:
         """The event type."""
         return self.statement.type
 
+    def verify(self) -> VerifiedEntry:
+        """Check this entry's bytes (canonical form, fields, key id) and its signature, and return
+        it as a :class:`VerifiedEntry`, parsed from :attr:`data` alone (the other attributes are
+        not trusted). Raises :class:`EntryError` or :class:`SignatureError`."""
+        if type(self) is VerifiedEntry:
+            return self
+        return Entry.from_bytes(self.data, verify=True)
+
     @classmethod
-    def create(cls, statement: Statement, key: SigningKey) -> Entry:
-        """Sign ``statement`` with ``key``. The statement's author must be the key's id."""
+    def create(cls, statement: Statement, key: SigningKey) -> VerifiedEntry:
+        """Sign ``statement`` with ``key`` and check the signature (see :class:`VerifiedEntry`).
+        The statement's author must be the key's id."""
         if not isinstance(key, SigningKey):
             raise UsageError("Entry.create needs a SigningKey")
         if statement.author != key.key_id:
             raise EntryError("statement author is not the signing key's id")
         stmt = statement.to_bytes()
-        sig = key.sign(SIGNATURE_CONTEXT + stmt)
+        message = SIGNATURE_CONTEXT + stmt
+        sig = key.sign(message)
         data = _entry_bytes(key.public.raw, sig, stmt)
         if len(data) > MAX_ENTRY_SIZE:
             raise EntryError(f"entry is {len(data)} bytes, more than {MAX_ENTRY_SIZE}")
-        entry = cls(
-            data=data,
-            statement=statement,
-            public_key=key.public.raw,
-            signature=sig,
-            statement_bytes=stmt,
-            leaf_hash=entry_leaf_hash(data),
-        )
-        object.__setattr__(entry, "_verified", True)
-        return entry
+        try:
+            key.verify(sig, message)
+        except SignatureError as exc:
+            raise SignatureError(
+                f"signing {statement.type} seq {statement.seq} made a signature that does not "
+                f"verify: {exc}"
+            ) from None
+        return _verified_entry(data, statement, key.public.raw, sig, stmt, entry_leaf_hash(data))
+
+    @overload
+    @classmethod
+    def from_bytes(cls, data: bytes, *, verify: Literal[True] = ...) -> VerifiedEntry: ...
+
+    @overload
+    @classmethod
+    def from_bytes(cls, data: bytes, *, verify: bool) -> Entry: ...
 
     @classmethod
     def from_bytes(cls, data: bytes, *, verify: bool = True) -> Entry:
         """Parse entry bytes: canonical form, fields, key id, and (unless ``verify=False``) the
-        signature. Raises :class:`EntryError` or :class:`SignatureError`."""
+        signature, giving a :class:`VerifiedEntry`. Raises :class:`EntryError` or
+        :class:`SignatureError`."""
         if not isinstance(data, bytes | bytearray | memoryview):
             raise UsageError("entry data must be bytes")
         data = bytes(data)
@@ -358,27 +378,66 @@ class Entry:
         statement = Statement.from_bytes(stmt)
         if hashlib.sha256(pub).digest() != statement.author:
             raise EntryError("statement author is not SHA-256 of the entry's public key")
-        if verify:
-            try:
-                VerifyKey(pub).verify(sig, SIGNATURE_CONTEXT + stmt)
-            except SignatureError:
-                raise SignatureError(
-                    f"signature of {statement.type} by {statement.author.hex()[:16]}… "
-                    f"seq {statement.seq} does not verify"
-                ) from None
-            except ElectlogError as exc:  # invalid point encodings etc.
-                raise SignatureError(f"public key unusable: {exc}") from None
-        entry = cls(
-            data=data,
-            statement=statement,
-            public_key=pub,
-            signature=sig,
-            statement_bytes=stmt,
-            leaf_hash=entry_leaf_hash(data),
+        leaf = entry_leaf_hash(data)
+        if not verify:
+            return cls(
+                data=data,
+                statement=statement,
+                public_key=pub,
+                signature=sig,
+                statement_bytes=stmt,
+                leaf_hash=leaf,
+            )
+        try:
+            VerifyKey(pub).verify(sig, SIGNATURE_CONTEXT + stmt)
+        except SignatureError:
+            raise SignatureError(
+                f"signature of {statement.type} by {statement.author.hex()[:16]}… "
+                f"seq {statement.seq} does not verify"
+            ) from None
+        except ElectlogError as exc:  # invalid point encodings etc.
+            raise SignatureError(f"public key unusable: {exc}") from None
+        return _verified_entry(data, statement, pub, sig, stmt, leaf)
+
+
+class VerifiedEntry(Entry):
+    """An :class:`Entry` whose signature was checked, in this process or by a helper process
+    that checked every signature it returned, under the strict Ed25519 rule
+    (:mod:`electlog.keys`), and whose attributes were all derived from its :attr:`data`.
+
+    Only verification makes one: :meth:`Entry.from_bytes` (with ``verify=True``, the default),
+    :meth:`Entry.verify`, :meth:`Entry.create` / :meth:`Author.sign` (which check the signature
+    they make) and :class:`electlog.signer.ChainSigner`. Calling the class directly raises
+    :class:`UsageError`, and so does ``attrs.evolve`` of one (a changed entry is no longer the
+    one that was checked). :meth:`electlog.log.Log.append_many` trusts exactly this type and
+    checks every other entry's signature itself. Equal to the plain :class:`Entry` of the same
+    bytes."""
+
+    __slots__ = ()
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise UsageError(
+            "a VerifiedEntry is made by verification: Entry.verify(), Entry.from_bytes(data), "
+            "Entry.create(statement, key) or Author.sign(...)"
         )
-        if verify:
-            object.__setattr__(entry, "_verified", True)
-        return entry
+
+
+_init_entry = Entry.__init__
+
+
+def _verified_entry(
+    data: bytes,
+    statement: Statement,
+    public_key: bytes,
+    signature: bytes,
+    statement_bytes: bytes,
+    leaf_hash: bytes,
+) -> VerifiedEntry:
+    """A :class:`VerifiedEntry` of parts the caller derived from ``data`` and whose signature
+    the caller checked (the only way to make one: callers are the verification paths)."""
+    entry = object.__new__(VerifiedEntry)
+    _init_entry(entry, data, statement, public_key, signature, statement_bytes, leaf_hash)
+    return entry
 
 
 @attrs.frozen
@@ -428,7 +487,7 @@ class Author:
         """The author's current head."""
         return AuthorHead(self.seq, self.prev)
 
-    def sign(self, type: str, body: dict[str, Any], *, time: int, schema: int = 1) -> Entry:
+    def sign(self, type: str, body: dict[str, Any], *, time: int, schema: int = 1) -> VerifiedEntry:
         """Sign the next statement of this author's chain and advance the chain."""
         statement = Statement(
             log=self.log_id,

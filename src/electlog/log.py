@@ -26,7 +26,7 @@ from .errors import (
     UsageError,
     WitnessError,
 )
-from .events import AuthorHead, Entry, chain_break
+from .events import AuthorHead, Entry, VerifiedEntry, chain_break
 from .note import NoteSigner, open_note, sign_note
 from .store._integrity import checkpoint_text
 from .store.base import Store, StoredCheckpoint
@@ -61,10 +61,12 @@ class Receipt:
     leaf_hash: bytes
 
 
-def _as_entry(item: Entry | bytes, position: int) -> Entry:
+def _as_entry(item: Entry | bytes, position: int) -> VerifiedEntry:
+    """``item`` as a checked entry: a :class:`VerifiedEntry` as it is, anything else (bytes, or
+    a plain :class:`Entry`, whatever its attributes claim) parsed from its bytes and verified."""
+    if type(item) is VerifiedEntry:
+        return item
     if isinstance(item, Entry):
-        if item._verified:
-            return item
         data = item.data
     elif isinstance(item, bytes | bytearray | memoryview):
         data = bytes(item)
@@ -74,6 +76,13 @@ def _as_entry(item: Entry | bytes, position: int) -> Entry:
         return Entry.from_bytes(data, verify=True)
     except ElectlogError as exc:
         raise type(exc)(f"batch item {position}: {exc}") from exc
+
+
+def _verified_batch(entries: Iterable[Entry | bytes]) -> list[VerifiedEntry]:
+    """Every item of a batch as a :class:`VerifiedEntry` (see :func:`_as_entry`); a refusal
+    names the batch item. What :meth:`Log.append_many` appends, and what a caller that checks
+    more than the log does (the election's rules) must check, so both judge the same bytes."""
+    return [_as_entry(item, i) for i, item in enumerate(entries)]
 
 
 class Log:
@@ -111,8 +120,13 @@ class Log:
         return self.append_many([entry])[0]
 
     def append_many(self, entries: Iterable[Entry | bytes]) -> list[Receipt]:
-        """Check and durably append a batch: all entries or none. One commit for the batch."""
-        batch = [_as_entry(item, i) for i, item in enumerate(entries)]
+        """Check and durably append a batch: all entries or none. One commit for the batch.
+
+        Every entry's signature is verified here unless it is a
+        :class:`~electlog.events.VerifiedEntry` (checked when it was made); an entry given as a
+        plain :class:`~electlog.events.Entry` is re-parsed from its bytes. A refusal names the
+        batch item."""
+        batch = _verified_batch(entries)
         if not batch:
             return []
         origin = self.origin

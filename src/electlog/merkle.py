@@ -498,11 +498,13 @@ class MerkleTree:
     arguments raise :class:`~electlog.errors.UsageError`.
     """
 
-    __slots__ = ("_get_node", "_levels")
+    __slots__ = ("_edges", "_get_node", "_levels")
 
     def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
         levels: list[list[bytes]] = [[]]
         self._levels = levels
+        # right-edge subtree hashes of the current size, by level (see _current_proof)
+        self._edges: tuple[int, dict[int, bytes]] = (0, {})
 
         def get_node(level: int, index: int) -> bytes:
             return levels[level][index]
@@ -560,7 +562,40 @@ class MerkleTree:
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """The inclusion proof of leaf ``index`` in the tree of ``size`` leaves (default: all)."""
+        n = len(self._levels[0])
+        if (size is None or size is n or (type(size) is int and size == n)) and (
+            type(index) is int and 0 <= index < n
+        ):
+            return self._current_proof(index, n)
         return inclusion_proof_at(self._get_node, index, self._size(size, "size"))
+
+    def _current_proof(self, index: int, n: int) -> list[bytes]:
+        """:func:`inclusion_proof_at` at the tree's current size ``n``, read straight from the
+        level lists: at level ``L`` the sibling ``j = (index >> L) ^ 1`` is a complete node when
+        ``j < len(levels[L])`` (``n >> L`` complete nodes), the right edge's subtree when it
+        starts inside the tree (memoised per level until the next append), else skipped."""
+        path: list[bytes] = []
+        append = path.append
+        i = index
+        last = n - 1
+        for level, nodes in enumerate(self._levels):
+            if not last:
+                break
+            j = i ^ 1
+            if j < len(nodes):
+                append(nodes[j])
+            elif j <= last:
+                size, edges = self._edges
+                if size != n:
+                    edges = {}
+                    self._edges = (n, edges)
+                edge = edges.get(level)
+                if edge is None:
+                    edge = edges[level] = _edge_hash(self._get_node, j << level, n)
+                append(edge)
+            i >>= 1
+            last >>= 1
+        return path
 
     def consistency_proof(self, size1: int, size2: int | None = None) -> list[bytes]:
         """The consistency proof from the tree of ``size1`` leaves to the tree of ``size2``

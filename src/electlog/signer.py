@@ -7,11 +7,19 @@ splits the work accordingly:
 
 * in the calling process, :meth:`ChainSigner.submit` checks and canonically encodes a batch of
   drafts into the bytes before and after ``prev`` (:meth:`Statement.split_bytes`);
-* a helper process, which holds the signing key, runs the sequential part: insert ``prev``, sign,
-  build the entry, hash it into the next ``prev``;
-* :meth:`SignedBatch.result` turns the answer back into :class:`~electlog.events.Entry` objects,
-  checking that the helper continued the chain the caller expected and that the batch's last
-  signature verifies.
+* a helper process, which holds the signing key, runs the sequential part: insert ``prev``, sign
+  (libsodium when PyNaCl is installed, else OpenSSL: the same bytes), build the entry, hash it
+  into the next ``prev``;
+* :meth:`SignedBatch.result` turns the answer back into
+  :class:`~electlog.events.VerifiedEntry` objects, hashing every entry it builds to check that
+  it holds exactly the statement the helper signed (so the helper continued the chain the
+  caller expected).
+
+Every signature is checked before it becomes a :class:`~electlog.events.VerifiedEntry`, with
+:meth:`SigningKey.verify <electlog.keys.SigningKey.verify>` (the strict rule, at about the cost
+of signing): the helper checks the signatures at even positions of each batch as it makes them,
+the calling process those at odd positions as it builds the entries. Signing and checking are
+the two big costs; shared so, they keep both cores about equally busy.
 
 Batches are signed in the order they were submitted, so a caller can submit the next batch,
 then append the previous one (``Log.append_many``) while the helper signs: encoding, appending
@@ -31,8 +39,6 @@ from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Any, Final, TypeAlias
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from .errors import ElectlogError, EntryError, SignatureError, SignerError, UsageError
 from .events import (
     _ENTRY_KEY,
@@ -43,13 +49,14 @@ from .events import (
     SIGNATURE_CONTEXT,
     ZERO_HASH,
     AuthorHead,
-    Entry,
     Statement,
+    VerifiedEntry,
     _check_text,
     _check_uint,
     _entry_bytes,
     _split_parts,
     _stmt_header,
+    _verified_entry,
 )
 from .keys import SigningKey
 
@@ -70,29 +77,42 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(seed: bytes) -> None:
-    key = Ed25519PrivateKey.from_private_bytes(seed)
+    key = SigningKey.from_seed(seed)
     _worker["sign"] = key.sign
-    _worker["public"] = SigningKey.from_seed(seed).public.raw
+    _worker["verify"] = key.verify
+    _worker["public"] = key.public.raw
 
 
 def _sign_chain(
     sign: Callable[[bytes], bytes],
+    verify: Callable[[bytes, bytes], None],
     public: bytes,
     prev: bytes,
     parts: Sequence[tuple[bytes, bytes]],
+    *,
+    stride: int = 1,
 ) -> list[tuple[bytes, bytes]]:
-    """Sign ``parts`` (statement bytes around ``prev``) as one chain starting after ``prev``:
-    returns ``(signature, leaf hash)`` per statement. The leaf hash is that of
-    ``_entry_bytes(public, signature, statement)``, hashed piecewise (the entry itself is
-    assembled by the caller)."""
+    """Sign ``parts`` (statement bytes around ``prev``) as one chain starting after ``prev``,
+    checking with ``verify`` the signatures at positions ``0, stride, 2 * stride, ...`` (raises
+    :class:`SignerError` for one that does not verify): returns ``(signature, leaf hash)`` per
+    statement. The leaf hash is that of ``_entry_bytes(public, signature, statement)``, hashed
+    piecewise (the entry itself is assembled by the caller)."""
     context = SIGNATURE_CONTEXT
     # SHA-256(0x00 || entry) with entry = {"key": public, "sig": sig, "stmt": stmt}
     start = hashlib.sha256(b"\x00" + _ENTRY_KEY + public + _ENTRY_SIG)
     out: list[tuple[bytes, bytes]] = []
     append = out.append
-    for head, tail in parts:
+    for position, (head, tail) in enumerate(parts):
         stmt = head + prev + tail
-        sig = sign(context + stmt)
+        message = context + stmt
+        sig = sign(message)
+        try:
+            if not position % stride:
+                verify(sig, message)
+        except SignatureError as exc:
+            raise SignerError(
+                f"batch item {position}: the signature made does not verify ({exc})"
+            ) from None
         h = start.copy()
         h.update(sig)
         h.update(_stmt_header(len(stmt)))
@@ -100,6 +120,10 @@ def _sign_chain(
         prev = h.digest()
         append((sig, prev))
     return out
+
+
+_HELPER_STRIDE: Final = 2
+"""The helper checks the signatures at even positions of a batch; the caller the others."""
 
 
 def _sign_remote(
@@ -110,7 +134,9 @@ def _sign_remote(
     start = _worker.get("prev") if prev is None else prev
     if start is None:
         raise RuntimeError("no chain to continue")
-    out = _sign_chain(_worker["sign"], _worker["public"], start, parts)
+    out = _sign_chain(
+        _worker["sign"], _worker["verify"], _worker["public"], start, parts, stride=_HELPER_STRIDE
+    )
     _worker["prev"] = out[-1][1] if out else start
     return out
 
@@ -132,7 +158,7 @@ class SignedBatch:
         self._statements = statements
         self._parts = parts
         self._future = future
-        self._entries: list[Entry] | None = None
+        self._entries: list[VerifiedEntry] | None = None
         self._error: ElectlogError | None = None
 
     def __len__(self) -> int:
@@ -146,7 +172,7 @@ class SignedBatch:
             or (self._future is not None and self._future.done())
         )
 
-    def result(self) -> list[Entry]:
+    def result(self) -> list[VerifiedEntry]:
         """The batch's entries in order (waits for the helper; batches submitted earlier are
         completed first). Raises :class:`~electlog.errors.SignerError` if the helper failed."""
         if self._entries is None and self._error is None:
@@ -160,7 +186,7 @@ class SignedBatch:
     def _complete(self, prev: bytes, key: SigningKey) -> bytes:
         try:
             if self._future is None:
-                signed = _sign_chain(key.sign, key.public.raw, prev, self._parts)
+                signed = _sign_chain(key.sign, key.verify, key.public.raw, prev, self._parts)
             else:
                 signed = self._future.result()
         except BrokenProcessPool:
@@ -173,47 +199,44 @@ class SignedBatch:
             raise SignerError("the signing helper returned a batch of the wrong length")
         public = key.public.raw
         key_id = key.key_id
-        entries: list[Entry] = []
+        entries: list[VerifiedEntry] = []
         append = entries.append
-        setattr_ = object.__setattr__
-        # Each statement is rebuilt here from this process's own chain (prev = the leaf hash
-        # the helper returned for the previous entry). The helper chains its own leaf hashes,
-        # so only where it started can differ from what this process expects (a batch that
-        # continued the helper's chain): the first and last leaf hashes are recomputed and the
-        # last signature verified below (two hashes and one verification per batch).
-        for (log, type, schema, seq, time, body), (head, tail), (sig, leaf) in zip(
-            self._statements, self._parts, signed, strict=True
-        ):
+        sha256 = hashlib.sha256
+        verify = key.verify
+        context = SIGNATURE_CONTEXT
+        # the positions whose signatures the helper checked (in this process: all of them)
+        helper_checked = 1 if self._future is None else _HELPER_STRIDE
+        # Each statement is rebuilt here from this process's own chain (prev = the leaf hash of
+        # the entry before) and every entry is hashed: equal to the helper's leaf hash, the
+        # entry holds exactly the statement the helper signed (and, at the helper's positions,
+        # checked: SHA-256 collision resistance); different, the helper signed another chain.
+        # The other signatures are checked here.
+        for position, (
+            (log, type, schema, seq, time, body),
+            (head, tail),
+            (sig, leaf),
+        ) in enumerate(zip(self._statements, self._parts, signed, strict=True)):
             stmt = head + prev + tail
+            data = _entry_bytes(public, sig, stmt)
+            if sha256(b"\x00" + data).digest() != leaf:
+                raise SignerError(
+                    f"the signing helper signed statement seq {seq} over a different chain "
+                    "than expected"
+                )
+            if position % helper_checked:
+                try:
+                    verify(sig, context + stmt)
+                except SignatureError:
+                    raise SignerError(
+                        f"the signing helper returned a signature that does not verify "
+                        f"(statement seq {seq}, batch item {position})"
+                    ) from None
             statement = Statement(
                 log=log, type=type, schema=schema, author=key_id, seq=seq, prev=prev,
                 time=time, body=body,
             )  # fmt: skip
-            entry = Entry(
-                data=_entry_bytes(public, sig, stmt),
-                statement=statement,
-                public_key=public,
-                signature=sig,
-                statement_bytes=stmt,
-                leaf_hash=leaf,
-            )
-            setattr_(entry, "_verified", True)
-            append(entry)
+            append(_verified_entry(data, statement, public, sig, stmt, leaf))
             prev = leaf
-        if entries:
-            for e in (entries[0], entries[-1]):
-                if hashlib.sha256(b"\x00" + e.data).digest() != e.leaf_hash:
-                    raise SignerError(
-                        f"the signing helper signed statement seq {e.statement.seq} over a "
-                        "different chain than expected"
-                    )
-            last = entries[-1]
-            try:
-                key.public.verify(last.signature, SIGNATURE_CONTEXT + last.statement_bytes)
-            except SignatureError:
-                raise SignerError(
-                    "the signing helper returned a signature that does not verify"
-                ) from None
         self._entries = entries
         return prev
 
@@ -347,13 +370,13 @@ class ChainSigner:
         self._pending.append(batch)
         return batch
 
-    def sign_many(self, drafts: Iterable[Draft], *, schema: int = 1) -> list[Entry]:
+    def sign_many(self, drafts: Iterable[Draft], *, schema: int = 1) -> list[VerifiedEntry]:
         """Submit ``drafts`` and wait for their entries."""
         return self.submit(drafts, schema=schema).result()
 
     def sign_batches(
         self, batches: Iterable[Iterable[Draft]], *, ahead: int = 2, schema: int = 1
-    ) -> Iterator[list[Entry]]:
+    ) -> Iterator[list[VerifiedEntry]]:
         """Yield the entries of each batch in order, keeping ``ahead`` batches submitted to the
         helper beyond the one being handed out: while the caller appends one batch
         (``log.append_many(entries)``), the helper signs the next ones."""

@@ -6,12 +6,15 @@ rebuilds the Merkle tree and checks every checkpoint (root, log signature, witne
 views, consistency with a checkpoint seen before), replays the election with the writers' own
 rules and tally, and returns a :class:`Report`: a verdict (:data:`VERDICTS`: clean, incomplete,
 findings, or clean so far in an in-progress audit), counts, each community's phase, per-community
-tallies, the latest witnessed checkpoint and every :class:`Finding`. docs/auditing.md is the
-auditor's guide.
+tallies, the latest witnessed checkpoint and every :class:`Finding`, written out by
+:meth:`Report.to_text`, :meth:`Report.to_json` or :meth:`Report.to_html`
+(:func:`validate_report_dict` checks a decoded JSON report). docs/auditing.md is the auditor's
+guide.
 """
 
 from __future__ import annotations
 
+from ._report_json import validate_report_dict
 from .core import audit, read_since
 from .findings import FINDINGS, Finding, FindingInfo, Severity, all_codes, finding_info
 from .report import (
@@ -52,4 +55,5 @@ __all__ = [
     "finding_info",
     "load_trust",
     "read_since",
+    "validate_report_dict",
 ]

@@ -790,7 +790,7 @@ class Replay:
         )
 
     def _witness_time(self) -> None:
-        """Bind every entry's claimed time to the witnesses' cosignature times (GUIDE §4):
+        """Bind every entry's claimed time to the witnesses' cosignature times (auditing.md 10):
         not later than the earliest cosignature of the first quorum checkpoint covering the
         entry + tolerance, not earlier than the latest cosignature of the quorum checkpoint
         before it - tolerance."""

@@ -207,6 +207,20 @@ class Report:
         """:meth:`to_dict` as JSON text (UTF-8, keys in schema order)."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False) + "\n"
 
+    def to_text(self) -> str:
+        """The plain-text report (what ``electlog verify`` prints): the verdict and the first
+        errors, then counts, the latest witnessed checkpoint, tallies and every finding."""
+        from ._report_text import render_text
+
+        return render_text(self)
+
+    def to_html(self) -> str:
+        """The report as one self-contained HTML page (inline CSS and SVG, nothing fetched;
+        what ``electlog verify --html`` writes)."""
+        from ._report_html import render_html
+
+        return render_html(self)
+
 
 def verdict_of(findings: tuple[Finding, ...], *, in_progress: bool = False) -> str:
     """The verdict of ``findings``: ``"findings"`` if an error or warning other than

@@ -1,4 +1,4 @@
-"""The replay sharded by community (issue 16 design 2).
+"""The replay sharded by community.
 
 docs/design.md ("The state's partition") splits the election state into a district part and one
 part per community. Here each worker process owns some communities: it decodes, verifies and

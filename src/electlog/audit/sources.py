@@ -25,12 +25,12 @@ from typing import Final, TypeAlias
 from electlog.errors import AuditError, BundleError, ElectlogError
 from electlog.events import MAX_ENTRY_SIZE
 from electlog.log import Log
+from electlog.publish.bundle import BUNDLE_MAGIC, MAX_BUNDLE_NOTE_SIZE, BundleReader
+from electlog.publish.tiles import TilesReader
 from electlog.store import Store, is_postgres_dsn, open_store
 from electlog.store._sql import DurableStore
 from electlog.store.base import DamageKind, StoreDamage
-from electlog.store.bundle import BUNDLE_MAGIC, MAX_BUNDLE_NOTE_SIZE, BundleReader
 from electlog.store.sqlite import SQLiteStore, check_schema, harden_connection
-from electlog.store.tiles import TilesReader
 
 __all__ = [
     "BundleSource",

@@ -124,19 +124,22 @@ class Trust:
             problem = None if url is None else http_url_problem(url)
             if problem is not None:
                 raise TrustFileError(f"trust field 'witnesses[{i}].url' {problem}")
-        pinned = self.pinned_checkpoint
-        if pinned is not None:
-            if not isinstance(pinned, str) or not pinned:
-                raise TrustFileError(
-                    "trust field 'pinned_checkpoint' must be the text of a checkpoint note"
-                )
-            try:
-                verify_checkpoint_detailed(pinned, self.log_key, list(self.witnesses), self.quorum)
-            except ElectlogError as exc:
-                raise TrustFileError(
-                    f"trust field 'pinned_checkpoint' does not verify with this trust file's "
-                    f"log key and witness quorum: {exc}"
-                ) from None
+        if self.pinned_checkpoint is not None:
+            self._check_pinned(self.pinned_checkpoint)
+
+    def _check_pinned(self, pinned: object) -> None:
+        """The pinned checkpoint must be a note that verifies with the log key and the quorum."""
+        if not isinstance(pinned, str) or not pinned:
+            raise TrustFileError(
+                "trust field 'pinned_checkpoint' must be the text of a checkpoint note"
+            )
+        try:
+            verify_checkpoint_detailed(pinned, self.log_key, list(self.witnesses), self.quorum)
+        except ElectlogError as exc:
+            raise TrustFileError(
+                f"trust field 'pinned_checkpoint' does not verify with this trust file's "
+                f"log key and witness quorum: {exc}"
+            ) from None
 
     # ------------------------------------------------------------------ constructors
 

@@ -42,8 +42,8 @@ from rich.progress import (
 from rich.table import Table
 
 from ..audit import Report, Trust, audit
-from ..audit.report_html import render_html
 from ..errors import StorageError, UsageError
+from ..publish.bundle import export_bundle
 from ..simulate import (
     FULL_VOTERS,
     DistrictConfig,
@@ -52,7 +52,6 @@ from ..simulate import (
     simulate_district,
 )
 from ..simulate._keys import MANIFEST_NAME, WITNESS_DIR, witness_key_files
-from ..store.bundle import export_bundle
 from ..store.sqlite import SQLiteStore
 from ._demo_witnesses import CLOCK_NAME, STATE_FILES, DemoWitnesses
 
@@ -426,7 +425,7 @@ def run_demo(
     timings["audit"] = time.perf_counter() - started
     cpu_end = _cpu_seconds()
     cpu["audit"] = sum(cpu_end) - sum(cpu_start)
-    _write_text(report_path, render_html(report))
+    _write_text(report_path, report.to_html())
     peak, children = _peak_rss_mb()
 
     # 4. say what happened

@@ -117,9 +117,9 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from ..publish.bundle import export_bundle
+    from ..publish.tiles import export_tiles
     from ..store import open_store
-    from ..store.bundle import export_bundle
-    from ..store.tiles import export_tiles
 
     store = open_store(args.store, create=False)
     try:

@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..audit import Report, audit, read_since
+from ..audit._report_text import render_tallies
 from ..audit.pipeline import CHUNK_SIZE
 from ..audit.progress import stderr_is_terminal
 from ..audit.replay import CompactMerkleTree
-from ..audit.report_html import render_html
-from ..audit.report_json import render_json
-from ..audit.report_text import render_tallies, render_text
 from ..audit.sources import SourceUnreadable, open_source
 from ..errors import AuditError, StorageError, UsageError
 from ..events import entry_leaf_hash
@@ -72,11 +70,11 @@ def _run_audit(args: argparse.Namespace) -> Report:
 def _verify(args: argparse.Namespace) -> int:
     report = _run_audit(args)
     if args.format == "json":
-        text = render_json(report)
+        text = report.to_json()
     elif args.format == "html":
-        text = render_html(report)
+        text = report.to_html()
     else:
-        text = render_text(report)
+        text = report.to_text()
     _write(text, args.output)
     if args.output not in (None, "-"):
         print(f"verdict: {report.verdict_line()}; report written to {args.output}", file=sys.stderr)

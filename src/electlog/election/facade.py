@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from electlog.errors import ElectlogError, EntryError, RuleViolation, UsageError
 from electlog.events import Author, Entry
 from electlog.keys import SigningKey
-from electlog.log import Log, Receipt
+from electlog.log import Log, Receipt, _verified_batch
 
 from .events import ElectionDefined, ElectionEvent, decode_event
 from .state import ElectionState, EventContext
@@ -201,8 +201,16 @@ class Election:
 
         All or nothing: on a :class:`RuleViolation` (``item`` names the batch position), an
         entry that is not an election event (:class:`EntryError` naming the batch item) or a
-        refused append, nothing is appended and the state is restored."""
-        batch = list(entries)
+        refused append, nothing is appended and the state is restored.
+
+        Each entry is verified first (a :class:`~electlog.events.VerifiedEntry` as it is, any
+        other parsed from its bytes), so the rules judge exactly what is appended, never the
+        attributes a plain :class:`Entry` merely claims."""
+        items = list(entries)
+        for i, item in enumerate(items):
+            if not isinstance(item, Entry):
+                raise UsageError(f"batch item {i}: expected an Entry")
+        batch = _verified_batch(items)
         if not batch:
             return []
         state = self._state
@@ -210,8 +218,6 @@ class Election:
         touched = False
         try:
             for i, entry in enumerate(batch):
-                if not isinstance(entry, Entry):
-                    raise UsageError(f"batch item {i}: expected an Entry")
                 try:
                     event = decode_event(entry.statement)
                 except EntryError as exc:

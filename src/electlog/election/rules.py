@@ -3,7 +3,7 @@
 A :class:`RuleSet` is recorded in the genesis event (``election.defined``) together with its
 :meth:`RuleSet.hash`; the admission rules (:mod:`electlog.election.state`) read every deadline,
 limit and share from it, so another jurisdiction configures rather than forks. The defaults are
-the rules of the motivating election (GUIDE §4, docs/election.md "Rule codes").
+the rules of the motivating election (docs/election.md, "RuleSet parameters" and "Rules").
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Role(enum.StrEnum):
 
 
 class EligibilityBasis(enum.StrEnum):
-    """Why a person may vote in a community (GUIDE §4 "eligible voter")."""
+    """Why a person may vote in a community (docs/election.md, "Rules": eligibility)."""
 
     LOCAL_RESIDENT = "local_resident"
     """Household registration here and living here."""
@@ -94,8 +94,8 @@ class RevoteRule(enum.StrEnum):
     """Who wins a re-vote among the persons tied at a round's cut-off (``RuleSet.revote_rule``)."""
 
     MOST_VOTES = "most_votes"
-    """GUIDE §4 "re-vote after a tie": the most votes win, with no share threshold (the tied
-    already met their round's threshold); a tie again means another re-vote."""
+    """The most votes win a re-vote after a tie (docs/election.md), with no share threshold (the
+    tied already met their round's threshold); a tie again means another re-vote."""
     SOURCE_THRESHOLD = "source_threshold"
     """The re-vote applies the threshold of the round whose tie it resolves: more than
     ``majority`` of the ballots cast after a first, re-run or re-vote round, at least
@@ -196,7 +196,8 @@ _EPOCH: Final = _dt.datetime(1970, 1, 1)
 
 @attrs.frozen(kw_only=True)
 class RuleSet:
-    """Every parameter of the admission rules and the tally (defaults: GUIDE §4).
+    """Every parameter of the admission rules and the tally (defaults: docs/election.md,
+    "RuleSet parameters").
 
     Days are calendar days of the election's local time zone (``tz_offset_minutes`` east of UTC,
     default UTC+8): a statement's claimed time is converted to a local date, and a deadline
@@ -260,8 +261,8 @@ class RuleSet:
     """How far a statement's claimed time may lie outside the witness cosignature times around
     its entry (the auditor's time binding, ``time.inconsistent``)."""
     revote_rule: str = attrs.field(default=DEFAULT_REVOTE_RULE, validator=_revote_rule)
-    """Who wins a re-vote among the tied (:class:`RevoteRule`): ``"most_votes"`` (default,
-    GUIDE §4) or ``"source_threshold"``. Recorded in the body only when it is not the default,
+    """Who wins a re-vote among the tied (:class:`RevoteRule`): ``"most_votes"`` (the
+    default) or ``"source_threshold"``. Recorded in the body only when it is not the default,
     so rule bodies written before this field existed keep their bytes and their hash."""
 
     def __attrs_post_init__(self) -> None:

@@ -29,54 +29,26 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import random
 from collections.abc import Iterable
 
 import attrs
 
 from electlog.errors import UsageError
+from electlog.events import Author
 from electlog.keys import SigningKey
 from electlog.log import Log
 
+from .build import PhaseBuilder, RoleKeys, follow_up_round
+from .choosers import FixedChooser
 from .events import (
-    BallotIssued,
-    BallotRecorded,
-    BoxMerged,
-    BoxOpened,
-    BoxSealed,
-    CandidatesPublished,
-    CommitteeMemberAppointed,
-    CommitteeMemberWithdrawn,
-    CommitteeVacancyFilled,
-    CommunityDef,
     ElectionDefined,
     ElectionEvent,
-    GroupResultDeclared,
-    GroupVotingClosed,
-    HouseholdBallotCast,
-    HouseholdBallotIssued,
-    KeyAuthorised,
-    NominationFiled,
-    ObjectionDecided,
-    ObjectionFiled,
-    ObserverAccredited,
-    PostDef,
-    PostList,
-    ProxyAuthorised,
-    ResultDeclared,
-    RollPublished,
-    RoundCalled,
-    UnitClosed,
-    UnitOpened,
-    UnitRepRegistered,
-    VettingDecided,
     VoterRegistered,
 )
 from .facade import Election
-from .receipts import commitment, dedup_tag
-from .rules import Role, RuleSet
+from .rules import RuleSet
 from .state import GROUP_LEADER, GROUP_REP
-from .tally import VOID_POST_WRITEIN_NOT_REGISTERED, PostMarks, supplementary_candidates
+from .tally import VOID_POST_WRITEIN_NOT_REGISTERED, PostMarks
 
 __all__ = [
     "ELECTION_DAY",
@@ -101,45 +73,41 @@ UNIT_OBSERVERS = {
 """The observers of each unit of the scenario (never one observer at two open units)."""
 
 
-def _key(seed: int, name: str) -> SigningKey:
-    return SigningKey.from_seed(
-        hashlib.sha256(f"electlog-scenario/{seed}/{name}".encode()).digest()
-    )
-
-
 @attrs.frozen(kw_only=True)
-class ScenarioKeys:
+class ScenarioKeys(RoleKeys):
     """The scenario's keys (all with whole-election scope)."""
-
-    authority: SigningKey
-    registrar: SigningKey
-    committee: SigningKey
-    vetting: SigningKey
-    polling: SigningKey
-    counting: SigningKey
 
     @classmethod
     def from_seed(cls, seed: int) -> ScenarioKeys:
         """Deterministic keys for ``seed``."""
-        names = ("authority", "registrar", "committee", "vetting", "polling", "counting")
-        return cls(**{n: _key(seed, n) for n in names})
-
-    def roles(self) -> list[tuple[SigningKey, Role]]:
-        """Every non-authority key with its role."""
-        return [
-            (self.registrar, Role.REGISTRAR),
-            (self.committee, Role.ELECTION_COMMITTEE),
-            (self.vetting, Role.VETTING_COMMITTEE),
-            (self.polling, Role.POLLING_STATION),
-            (self.counting, Role.COUNTING_UNIT),
-        ]
+        return cls.derive(
+            lambda name: hashlib.sha256(f"electlog-scenario/{seed}/{name}".encode()).digest()
+        )
 
 
-class Scenario:
-    """The small election, one phase per method (call them in order, or :meth:`run_all`).
+class Scenario(PhaseBuilder):
+    """The small election, one phase per method (call them in order, or :meth:`run_all`):
+    a :class:`~electlog.election.build.PhaseBuilder` whose plans are fixed here and whose
+    only draws (the recording order of ballots, their serials) come from a
+    :class:`~electlog.election.choosers.FixedChooser` seeded with ``seed``.
 
     ``at(day, hour)`` is the time in µs UTC of local ``hour`` on election day + ``day``.
     """
+
+    PHASES = (
+        "define",
+        "appoint_committees",
+        "register_voters",
+        "publish_rolls",
+        "objections",
+        "group_elections",
+        "nominate",
+        "vet",
+        "publish_candidates",
+        "authorise_proxies",
+        "vote",
+        "supplementary_round",
+    )
 
     def __init__(
         self,
@@ -150,16 +118,19 @@ class Scenario:
         log: Log | None = None,
     ) -> None:
         self.seed = seed
-        self.rng = random.Random(seed)
         self.keys = ScenarioKeys.from_seed(seed)
-        self.rules = rules or RuleSet()
         if log is not None and len(log):
             raise UsageError("the scenario needs an empty log")
-        self.log = (
-            log if log is not None else Log(origin or f"example.org/electlog-scenario-{seed}")
+        chooser = FixedChooser(seed)
+        super().__init__(
+            log if log is not None else Log(origin or f"example.org/electlog-scenario-{seed}"),
+            rules or RuleSet(),
+            chooser,
+            dedup_secret=hashlib.sha256(f"dedup/{seed}".encode()).digest(),
+            election_day=ELECTION_DAY,
         )
-        self.election: Election | None = None
-        self.dedup_secret = hashlib.sha256(f"dedup/{seed}".encode()).digest()
+        self.rng = chooser.rng
+        """The seeded generator behind the secrecy draws (ballot order, serials)."""
         self.salts: dict[str, bytes] = {}
         self.personal: dict[str, dict[str, str]] = {}
         self.registration_index: dict[str, int] = {}
@@ -174,54 +145,39 @@ class Scenario:
 
     def at(self, day: int, hour: int = 10, minute: int = 0) -> int:
         """µs UTC of local time ``hour:minute`` on election day + ``day`` (UTC+tz)."""
-        date = ELECTION_DAY + _dt.timedelta(days=day)
-        return self.rules.timestamp(_dt.datetime.combine(date, _dt.time(hour, minute)))
+        return self.local_time(day, hour, minute)
 
-    @property
-    def e(self) -> Election:
-        """The election (after :meth:`define`)."""
-        if self.election is None:
-            raise UsageError("call define() first")
-        return self.election
+    def author(self, key: SigningKey) -> Author:
+        """An author for ``key`` resumed at its head now (a test may sign as the scenario's
+        keys between phases)."""
+        return self.e.author(key)
 
     def submit(self, key: SigningKey, event: ElectionEvent, time: int) -> int:
         """Submit one event signed by ``key``; returns its log index."""
-        return self.e.submit(self.e.author(key), event, time=time).index
+        return self.e.submit(self.author(key), event, time=time).index
 
     def submit_many(self, key: SigningKey, items: Iterable[tuple[ElectionEvent, int]]) -> None:
         """Submit a batch signed by ``key``."""
-        self.e.submit_many(self.e.author(key), items)
+        self.send(key, items)
 
     def definition(self) -> ElectionDefined:
         """The genesis event of the scenario."""
-        c1 = CommunityDef(
-            community="c1",
-            name="Community One",
-            mode="all_voters",
-            groups=("c1-g1", "c1-g2"),
-            posts=(
-                PostDef(post="director", seats=1, rank=0),
-                PostDef(post="deputy", seats=1, rank=1),
-                PostDef(post="member", seats=2, rank=2),
-            ),
+        c1 = self.community(
+            "c1",
+            "Community One",
+            "all_voters",
+            ("c1-g1", "c1-g2"),
+            [("director", 1), ("deputy", 1), ("member", 2)],
         )
-        c2 = CommunityDef(
-            community="c2",
-            name="Community Two",
-            mode="household_rep",
-            groups=("c2-g1", "c2-g2"),
-            posts=(
-                PostDef(post="director", seats=1, rank=0),
-                PostDef(post="member", seats=2, rank=1),
-            ),
+        c2 = self.community(
+            "c2",
+            "Community Two",
+            "household_rep",
+            ("c2-g1", "c2-g2"),
+            [("director", 1), ("member", 2)],
         )
-        return ElectionDefined(
-            election_id=f"scenario-{self.seed}",
-            name="Small residents' committee election",
-            election_day=ELECTION_DAY,
-            communities=(c1, c2),
-            rules=self.rules,
-            rules_hash=self.rules.hash(),
+        return self.election_definition(
+            f"scenario-{self.seed}", "Small residents' committee election", (c1, c2)
         )
 
     def registration(
@@ -240,29 +196,19 @@ class Scenario:
             "household": household,
             "birth_date": _dt.date(1960 + (sum(map(ord, voter)) % 40), 3, 1),
             "basis": "local_resident",
-            "dedup": dedup_tag(self.dedup_secret, personal["id_number"]),
-            "commitment": commitment(salt, personal),
         }
         fields.update(kw)
-        return VoterRegistered(**fields)  # type: ignore[arg-type]
+        return self.voter_registration(
+            salt=salt, name=personal["name"], id_number=personal["id_number"], **fields
+        )
 
     # ------------------------------------------------------------------ phases
 
     def define(self) -> None:
         """Genesis and key authorisations (day -40)."""
-        self.election = Election.create(
-            self.log, self.keys.authority, self.definition(), time=self.at(-40)
-        )
-        self.submit_many(
-            self.keys.authority,
-            [
-                (
-                    KeyAuthorised(key_id=key.key_id, role=role, scope=(), label=str(role)),
-                    self.at(-40, 11),
-                )
-                for key, role in self.keys.roles()
-            ],
-        )
+        self.create(self.keys.authority, self.definition(), self.at(-40))
+        grants = self.key_grants((key, role, (), str(role)) for key, role in self.keys.roles())
+        self.send(self.keys.authority, [(ev, self.at(-40, 11)) for ev in grants])
 
     def appoint_committees(self) -> None:
         """Seven committee members per community (day -39); members are voters' ids."""
@@ -270,14 +216,8 @@ class Scenario:
         for c, n in (("c1", 30), ("c2", 24)):
             members = [f"{c}-v{i:02d}" for i in range(n - 7, n)]
             self.committee[c] = members
-            items += [
-                (
-                    CommitteeMemberAppointed(community=c, member=m, appointed_by="street office"),
-                    self.at(-39),
-                )
-                for m in members
-            ]
-        self.submit_many(self.keys.authority, items)
+            items += [(ev, self.at(-39)) for ev in self.appointments(c, members, "street office")]
+        self.send(self.keys.authority, items)
 
     def register_voters(self) -> None:
         """Registrations (day -30): c1 30 voters (15 households), c2 24 (12 households);
@@ -299,50 +239,35 @@ class Scenario:
             self.registration_index[ev.voter] = base + i
         self.submit(
             self.keys.registrar,
-            UnitRepRegistered(rep="c1-rep1", community="c1", organisation="Property company"),
+            self.unit_rep("c1-rep1", "c1", "Property company"),
             self.at(-30, 12),
         )
 
     def publish_rolls(self) -> None:
         """Rolls published (day -25)."""
-        st = self.e.state
         for c in ("c1", "c2"):
-            self.submit(
-                self.keys.registrar,
-                RollPublished(community=c, size=st.roll_size(c), roll_hash=st.roll_hash(c)),
-                self.at(-25),
-            )
+            self.submit(self.keys.registrar, self.roll_publication(c), self.at(-25))
 
     def objections(self) -> None:
         """An omission objection in c1 (day -23), upheld (day -22); the voter is registered
         citing it and the roll is republished."""
-        self.submit(
-            self.keys.committee,
-            ObjectionFiled(
-                objection="obj-1",
-                community="c1",
-                voter="c1-v30",
-                kind="omission",
-                grounds="resident since 2019, missing from the roll",
-            ),
-            self.at(-23),
+        filed, decided = self.objection(
+            "obj-1",
+            "c1",
+            "c1-v30",
+            "omission",
+            "resident since 2019, missing from the roll",
+            upheld=True,
+            reason="verified",
         )
-        self.submit(
-            self.keys.committee,
-            ObjectionDecided(objection="obj-1", community="c1", upheld=True, reason="verified"),
-            self.at(-22),
-        )
+        self.submit(self.keys.committee, filed, self.at(-23))
+        self.submit(self.keys.committee, decided, self.at(-22))
         ev = self.registration("c1-v30", "c1", "c1-g1", "c1-h14", objection="obj-1")
         self.registration_index["c1-v30"] = self.submit(self.keys.registrar, ev, self.at(-22, 11))
         self.voters["c1"].append("c1-v30")
         self.households["c1-v30"] = "c1-h14"
         self.groups["c1-v30"] = "c1-g1"
-        st = self.e.state
-        self.submit(
-            self.keys.registrar,
-            RollPublished(community="c1", size=st.roll_size("c1"), roll_hash=st.roll_hash("c1")),
-            self.at(-22, 12),
-        )
+        self.submit(self.keys.registrar, self.roll_publication("c1"), self.at(-22, 12))
 
     def group_elections(self) -> None:
         """Household ballots in the first group of each community (day -20): issued (9:00),
@@ -357,38 +282,24 @@ class Scenario:
             households = sorted({h for (g, h) in st.community(c).households if g == group})
             members = sorted(v for v in self.voters[c] if self.groups[v] == group)
             leader, reps = members[0], members[1:3]
-            issued += [
-                (HouseholdBallotIssued(community=c, group=group, household=h), self.at(-20, 9, n))
-                for h in households
-            ]
-            closed.append((GroupVotingClosed(community=c, group=group), self.at(-20, 16, n)))
-            for k in range(len(households)):
-                rep_marks = tuple(sorted(reps)) if k % 4 else (reps[0],)
-                marks = {
+            ballots = [
+                {
                     GROUP_LEADER: PostMarks(write_ins=(leader,)),
-                    GROUP_REP: PostMarks(write_ins=rep_marks),
+                    GROUP_REP: PostMarks(write_ins=tuple(sorted(reps)) if k % 4 else (reps[0],)),
                 }
-                serial = self.rng.randbytes(16)
-                casts.append(
-                    (
-                        HouseholdBallotCast(community=c, group=group, serial=serial, marks=marks),
-                        self.at(-20, 17, n),
-                    )
-                )
+                for k in range(len(households))
+            ]
+            serials = [self.choose.serial() for _ in ballots]
+            handed, shut, cast = self.household_vote(c, group, households, ballots, serials)
+            issued += [(ev, self.at(-20, 9, n)) for ev in handed]
+            closed.append((shut, self.at(-20, 16, n)))
+            casts += [(ev, self.at(-20, 17, n)) for ev in cast]
             winners.append((c, group))
-        self.submit_many(self.keys.polling, issued + closed)
-        self.submit_many(self.keys.counting, casts)
-        self.submit_many(
+        self.send(self.keys.polling, issued + closed)
+        self.send(self.keys.counting, casts)
+        self.send(
             self.keys.committee,
-            [
-                (
-                    GroupResultDeclared(
-                        community=c, group=group, result=st.group_result(c, group).to_dict()
-                    ),
-                    self.at(-20, 18),
-                )
-                for c, group in winners
-            ],
+            [(self.group_result(c, group), self.at(-20, 18)) for c, group in winners],
         )
 
     def nominate(self) -> None:
@@ -411,68 +322,35 @@ class Scenario:
                     nominators = (f"{c}-v{10 + n % 5:02d}", f"{c}-v{15 + n % 3:02d}")
                     items.append(
                         (
-                            NominationFiled(
-                                nomination=f"nom-{n}",
-                                community=c,
-                                post=post,
-                                candidate=cand,
-                                nominators=nominators,
-                            ),
+                            self.nomination(f"nom-{n}", c, post, cand, nominators),
                             self.at(-15),
                         )
                     )
             self.candidates[c] = {p: tuple(v) for p, v in posts.items()}
         self.submit_many(self.keys.committee, items)
-        member = self.committee["c1"][0]
-        self.submit(
-            self.keys.authority,
-            CommitteeMemberWithdrawn(
-                community="c1", member=member, reason="nominated as candidate"
-            ),
-            self.at(-14),
+        withdrawn, filled = self.committee_change(
+            "c1", self.committee["c1"][0], "c1-v20", "nominated as candidate", "street office"
         )
-        self.submit(
-            self.keys.authority,
-            CommitteeVacancyFilled(
-                community="c1", member="c1-v20", replaces=member, appointed_by="street office"
-            ),
-            self.at(-14, 11),
-        )
+        self.submit(self.keys.authority, withdrawn, self.at(-14))
+        self.submit(self.keys.authority, filled, self.at(-14, 11))
 
     def vet(self) -> None:
         """Every nominee approved (day -12)."""
+        criteria = ("regulation art. 12", "meets every criterion")
         items = [
-            (
-                VettingDecided(
-                    community=c,
-                    candidate=cand,
-                    approved=True,
-                    criteria_ref="regulation art. 12",
-                    reason="meets every criterion",
-                ),
-                self.at(-12),
-            )
+            (self.vetting(c, cand, criteria, approved=True), self.at(-12))
             for c, posts in self.candidates.items()
             for cand in sorted({x for v in posts.values() for x in v})
         ]
-        self.submit_many(self.keys.vetting, items)
+        self.send(self.keys.vetting, items)
 
     def publish_candidates(self) -> None:
         """Candidate lists (day -8)."""
         defs = {c.community: c for c in self.definition().communities}
         for c, posts in self.candidates.items():
             seats = {p.post: p.seats for p in defs[c].posts}
-            self.submit(
-                self.keys.committee,
-                CandidatesPublished(
-                    community=c,
-                    posts=tuple(
-                        PostList(post=p, seats=seats[p], candidates=cands)
-                        for p, cands in posts.items()
-                    ),
-                ),
-                self.at(-8),
-            )
+            lists = [(p, seats[p], cands) for p, cands in posts.items()]
+            self.submit(self.keys.committee, self.candidate_list(c, lists), self.at(-8))
 
     def authorise_proxies(self) -> None:
         """c1: ``c1-v08`` holds proxies of ``c1-v09`` and ``c1-v07`` (day -6); lists published;
@@ -480,23 +358,14 @@ class Scenario:
         self.proxies = {"c1": [("c1-v09", "c1-v08"), ("c1-v07", "c1-v08")], "c2": []}
         for c, pairs in self.proxies.items():
             for principal, proxy in pairs:
+                relationship = "spouse" if principal.endswith("9") else "parent"
+                letter = hashlib.sha256(f"letter/{principal}".encode()).digest()
                 self.submit(
                     self.keys.committee,
-                    ProxyAuthorised(
-                        community=c,
-                        principal=principal,
-                        proxy=proxy,
-                        relationship="spouse" if principal.endswith("9") else "parent",
-                        attestation=hashlib.sha256(f"letter/{principal}".encode()).digest(),
-                    ),
+                    self.proxy(c, principal, proxy, relationship, letter),
                     self.at(-6),
                 )
-            st = self.e.state
-            self.submit(
-                self.keys.committee,
-                st.proxy_list(c),
-                self.at(-6, 12),
-            )
+            self.submit(self.keys.committee, self.proxy_list(c), self.at(-6, 12))
         self.accredit_observers()
 
     def _ballots_c1_round1(self, n: int) -> list[dict[str, PostMarks]]:
@@ -548,16 +417,10 @@ class Scenario:
             for unit, observers in UNIT_OBSERVERS.items():
                 if unit.startswith(f"{c}-"):
                     names.update(observers)
-            items += [
-                (
-                    ObserverAccredited(
-                        community=c, observer=o, organisation="residents' observer panel"
-                    ),
-                    self.at(-6, 13),
-                )
-                for o in sorted(names, key=lambda o: int(o.split("-")[1]))
-            ]
-        self.submit_many(self.keys.committee, items)
+            panel = sorted(names, key=lambda o: int(o.split("-")[1]))
+            accredited = self.accreditations(c, [(o, "residents' observer panel") for o in panel])
+            items += [(ev, self.at(-6, 13)) for ev in accredited]
+        self.send(self.keys.committee, items)
 
     def vote(self) -> None:
         """Election day: units opened and boxes sealed (7:30), ballots issued (c1 from 8:00,
@@ -566,34 +429,24 @@ class Scenario:
         from 20:00), results declared (21:00)."""
         k = self.keys
         polling: list[tuple[ElectionEvent, int]] = []
-        counting: list[tuple[ElectionEvent, int]] = []
-        per_unit: dict[str, int] = {}
         for n, c in enumerate(("c1", "c2")):
             main, station = f"{c}-r1-main", f"{c}-r1-station"
-            polling += [
-                (
-                    UnitOpened(
-                        unit=main,
-                        community=c,
-                        round=1,
-                        kind="main",
-                        observers=UNIT_OBSERVERS[main],
-                    ),
-                    self.at(0, 7, 30 + 2 * n),
-                ),
-                (
-                    UnitOpened(
-                        unit=station,
-                        community=c,
-                        round=1,
-                        kind="station",
-                        observers=UNIT_OBSERVERS[station],
-                    ),
-                    self.at(0, 7, 31 + 2 * n),
-                ),
-                (BoxSealed(unit=main, box=f"{main}-box1"), self.at(0, 7, 45 + 2 * n)),
-                (BoxSealed(unit=station, box=f"{station}-box1"), self.at(0, 7, 46 + 2 * n)),
-            ]
+            for j, (unit, kind) in enumerate(((main, "main"), (station, "station"))):
+                unit_opened = self.unit_opened(c, 1, unit, kind, UNIT_OBSERVERS[unit])
+                polling.append((unit_opened, self.at(0, 7, 30 + 2 * n + j)))
+                polling.append(
+                    (self.box_sealed(unit, f"{unit}-box1"), self.at(0, 7, 45 + 2 * n + j))
+                )
+        per_unit = self._issue_ballots(polling)
+        polling += [(self.unit_closed(u), self.at(0, 18)) for u in per_unit]
+        counting = self._count(per_unit)
+        self.send(k.polling, sorted(polling, key=lambda item: item[1]))
+        self.send(k.counting, sorted(counting, key=lambda item: item[1]))
+        self.send(k.committee, [(self.declaration(c, 1)[0], self.at(0, 21)) for c in ("c1", "c2")])
+
+    def _issue_ballots(self, polling: list[tuple[ElectionEvent, int]]) -> dict[str, int]:
+        """Round 1's ballots issued (into ``polling``); returns the ballots issued per unit."""
+        per_unit: dict[str, int] = {}
         for n, c in enumerate(("c1", "c2")):
             main, station = f"{c}-r1-main", f"{c}-r1-station"
             cs = self.e.state.community(c)
@@ -607,153 +460,89 @@ class Scenario:
                     seen_households.add(self.households[v])
                 unit = main if i % 3 else station
                 when = self.at(0, 8 + n, i)
-                polling.append((BallotIssued(unit=unit, voter=v), when))
+                polling.append((self.issuance(unit, v), when))
                 per_unit[unit] += 1
                 for principal, proxy in self.proxies.get(c, []):
                     if proxy == v:
-                        polling.append(
-                            (BallotIssued(unit=unit, voter=v, proxy_for=principal), when)
-                        )
+                        polling.append((self.issuance(unit, v, principal), when))
                         per_unit[unit] += 1
-        polling += [(UnitClosed(unit=u), self.at(0, 18)) for u in per_unit]
-        # a box whose unit issued fewer than min_count_batch ballots is not opened on its own
-        counted_in = {u: u for u in per_unit}
-        for u, issued in per_unit.items():
-            main = u.replace("-station", "-main")
-            if u != main and issued < self.rules.min_count_batch:
-                counting.append(
-                    (BoxMerged(box=f"{u}-box1", into=f"{main}-box1"), self.at(0, 18, 20))
-                )
-                counted_in[u] = main
-        minute = 30
-        for u in per_unit:
-            if counted_in[u] == u:
-                opened = BoxOpened(box=f"{u}-box1", observers=UNIT_OBSERVERS[u])
-                counting.append((opened, self.at(0, 18, minute)))
-                minute += 1
+        return per_unit
+
+    def _count(self, per_unit: dict[str, int]) -> list[tuple[ElectionEvent, int]]:
+        """Round 1's count: a box whose unit issued fewer than ``min_count_batch`` ballots is
+        merged into its main box, the others opened, the ballots recorded in shuffled order."""
+        counting: list[tuple[ElectionEvent, int]] = []
+        counted_in: dict[str, str] = {}
+        for c in ("c1", "c2"):
+            main, station = f"{c}-r1-main", f"{c}-r1-station"
+            issued = {u: per_unit[u] for u in (main, station)}
+            counted_in.update(self.counting_batches(issued, main, self.rules.min_count_batch))
+        for u, into in counted_in.items():
+            if into != u:
+                merged = self.box_merged(f"{u}-box1", f"{into}-box1")
+                counting.append((merged, self.at(0, 18, 20)))
+        opened = [u for u in per_unit if counted_in[u] == u]
+        for minute, u in enumerate(opened, start=30):
+            box_opened = self.box_opened(f"{u}-box1", UNIT_OBSERVERS[u])
+            counting.append((box_opened, self.at(0, 18, minute)))
         for n, c in enumerate(("c1", "c2")):
             main, station = f"{c}-r1-main", f"{c}-r1-station"
             total = per_unit[main] + per_unit[station]
             ballots = (
                 self._ballots_c1_round1(total) if c == "c1" else self._ballots_c2_round1(total)
             )
-            self.rng.shuffle(ballots)
+            self.choose.shuffle(ballots)
             pos = 0
             for unit in (main, station):
-                for _ in range(per_unit[unit]):
-                    counting.append(
-                        (
-                            BallotRecorded(
-                                box=f"{counted_in[unit]}-box1",
-                                serial=self.rng.randbytes(16),
-                                marks=ballots[pos],
-                            ),
-                            self.at(0, 19 + n, pos),
-                        )
-                    )
+                box_ballots = ballots[pos : pos + per_unit[unit]]
+                serials = [self.choose.serial() for _ in box_ballots]
+                for ev in self.recorded(f"{counted_in[unit]}-box1", box_ballots, serials):
+                    counting.append((ev, self.at(0, 19 + n, pos)))
                     pos += 1
-        self.submit_many(k.polling, sorted(polling, key=lambda item: item[1]))
-        self.submit_many(k.counting, sorted(counting, key=lambda item: item[1]))
-        self.submit_many(
-            k.committee,
-            [
-                (
-                    ResultDeclared(community=c, round=1, result=self.e.tally(c, 1).to_dict()),
-                    self.at(0, 21),
-                )
-                for c in ("c1", "c2")
-            ],
-        )
+        return counting
 
     def supplementary_round(self) -> None:
         """c1 round 2 (day +7): one member seat, candidates from round 1 in vote order."""
         k = self.keys
-        first = self.e.tally("c1", 1).posts["member"]
-        seats = first.unfilled
-        cands = supplementary_candidates(first, seats + self.rules.candidate_excess_for("member"))
-        self.submit(
-            k.committee,
-            RoundCalled(
-                community="c1",
-                round=2,
-                source_round=1,
-                kind="supplementary",
-                posts=(PostList(post="member", seats=seats, candidates=cands),),
-            ),
-            self.at(1),
-        )
+        seats = {p.post: p.seats for p in self.definition().communities[0].posts}
+        listed = {p: (seats[p], cands) for p, cands in self.candidates["c1"].items()}
+        kind, posts = follow_up_round(self.e.tally("c1", 1), listed, self.rules)
+        self.submit(k.committee, self.round_called("c1", 2, kind, posts), self.at(1))
+        cands = posts[0].candidates
         unit, box = "c1-r2-main", "c1-r2-main-box1"
         observers = UNIT_OBSERVERS[unit]
-        self.submit_many(
+        self.send(
             k.polling,
             [
-                (
-                    UnitOpened(
-                        unit=unit, community="c1", round=2, kind="main", observers=observers
-                    ),
-                    self.at(7, 7, 30),
-                ),
-                (BoxSealed(unit=unit, box=box), self.at(7, 7, 45)),
+                (self.unit_opened("c1", 2, unit, "main", observers), self.at(7, 7, 30)),
+                (self.box_sealed(unit, box), self.at(7, 7, 45)),
             ],
         )
         cs = self.e.state.community("c1")
         voters = [v for v in self.voters["c1"] if v not in cs.proxies][:24]
-        self.submit_many(
+        self.send(
             k.polling,
-            [
-                (BallotIssued(unit=unit, voter=v), self.at(7, 9, i % 60))
-                for i, v in enumerate(voters)
-            ],
+            [(self.issuance(unit, v), self.at(7, 9, i % 60)) for i, v in enumerate(voters)],
         )
-        self.submit(k.polling, UnitClosed(unit=unit), self.at(7, 18))
-        self.submit(k.counting, BoxOpened(box=box, observers=observers), self.at(7, 18, 30))
+        self.submit(k.polling, self.unit_closed(unit), self.at(7, 18))
+        self.submit(k.counting, self.box_opened(box, observers), self.at(7, 18, 30))
         ballots = [
             {"member": PostMarks(in_favour=(cands[0],) if i % 3 else (cands[-1],))}
             for i in range(len(voters))
         ]
-        self.rng.shuffle(ballots)
-        self.submit_many(
-            k.counting,
-            [
-                (BallotRecorded(box=box, serial=self.rng.randbytes(16), marks=b), self.at(7, 19))
-                for b in ballots
-            ],
-        )
-        self.submit(
-            k.committee,
-            ResultDeclared(community="c1", round=2, result=self.e.tally("c1", 2).to_dict()),
-            self.at(7, 21),
-        )
-
-    PHASES = (
-        "define",
-        "appoint_committees",
-        "register_voters",
-        "publish_rolls",
-        "objections",
-        "group_elections",
-        "nominate",
-        "vet",
-        "publish_candidates",
-        "authorise_proxies",
-        "vote",
-        "supplementary_round",
-    )
+        self.choose.shuffle(ballots)
+        serials = [self.choose.serial() for _ in ballots]
+        self.send(k.counting, [(ev, self.at(7, 19)) for ev in self.recorded(box, ballots, serials)])
+        self.submit(k.committee, self.declaration("c1", 2)[0], self.at(7, 21))
 
     def run_until(self, phase: str) -> Scenario:
         """Run every phase before ``phase`` (not ``phase`` itself)."""
-        if phase not in self.PHASES:
-            raise UsageError(f"unknown phase {phase!r}")
-        for name in self.PHASES:
-            if name == phase:
-                break
-            getattr(self, name)()
+        self.run_phases(phase)
         return self
 
     def run_all(self) -> Scenario:
         """Run every phase."""
-        for name in self.PHASES:
-            getattr(self, name)()
+        self.run_phases()
         return self
 
 

@@ -7,7 +7,7 @@ ballots, so 100,000 ballots cost 100,000 cheap :meth:`RoundTally.add` calls and 
 memory. :meth:`RoundTally.result` turns the counters into a :class:`RoundResult` that carries
 every count, every decision and the reason for every seat filled or not.
 
-Rules (GUIDE §4, issue 4; every number is a :class:`TallyRules` parameter):
+Rules (docs/election.md, "Tally"; every number is a :class:`TallyRules` parameter):
 
 * A post is **void on a ballot** when ``len(in_favour) + len(write_ins) > seats`` (overvote), or
   when its marks are malformed: a "for"/"against" mark on someone not on that post's list, a
@@ -41,15 +41,27 @@ Every comparison is exact integer arithmetic on :class:`fractions.Fraction` para
 
 from __future__ import annotations
 
-import enum
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any, Final
+from typing import Final
 
 import attrs
 
 from electlog.errors import UsageError
+
+from ._declared import Discrepancy, compare_declared
+from ._tally_types import (
+    VOID_POST_REASONS,
+    VOID_POST_WRITEIN_NOT_REGISTERED,
+    VOID_RETURNED_EXCEEDS_ISSUED,
+    VOID_TURNOUT,
+    BallotClass,
+    PostMarks,
+    PostResult,
+    PostSpec,
+    RoundResult,
+    TallyRules,
+)
 
 __all__ = [
     "VOID_POST_REASONS",
@@ -68,334 +80,6 @@ __all__ = [
     "supplementary_candidates",
     "tally_round",
 ]
-
-VOID_RETURNED_EXCEEDS_ISSUED: Final = "returned_exceeds_issued"
-"""``RoundResult.void_reason`` when more ballots were returned than issued."""
-
-VOID_POST_WRITEIN_NOT_REGISTERED: Final = "writein_not_registered"
-"""``PostMarks.void`` reason: a write-in named no registered voter (the post is void on that
-ballot and only this reason is recorded)."""
-
-VOID_POST_REASONS: Final = (VOID_POST_WRITEIN_NOT_REGISTERED,)
-"""Every reason a counting unit may record for a post void on a ballot (``PostMarks.void``)."""
-
-VOID_TURNOUT: Final = "turnout_not_above_half"
-"""``RoundResult.void_reason`` when ballots cast are not more than ``turnout_min`` of registered
-(the name keeps the default ½ for stability; the share used is ``rules.turnout_min``)."""
-
-
-# --------------------------------------------------------------------------- parameters
-
-
-def _to_fraction(value: object) -> Fraction:
-    if isinstance(value, Fraction):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Fraction(value)
-    raise UsageError(f"tally rule share must be a fractions.Fraction, got {type(value).__name__}")
-
-
-def _share_in_unit_interval(
-    _inst: object, attribute: attrs.Attribute[Any], value: Fraction
-) -> None:
-    if not 0 <= value <= 1:
-        raise UsageError(f"TallyRules.{attribute.name} must be between 0 and 1, got {value}")
-
-
-def _check_bool(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):
-        raise UsageError(f"{attribute.name} must be a bool, got {type(value).__name__}")
-
-
-@attrs.frozen(kw_only=True)
-class TallyRules:
-    """The tally parameters of a RuleSet.
-
-    ``majority``: a winner needs strictly more than this share of the ballots cast (returned),
-    not of the valid votes. ``supplementary_min``: a supplementary-round (另行选举) winner needs
-    at least this share of the ballots cast. ``turnout_min``: the round is void unless the
-    ballots cast are strictly more than this share of the registered voters.
-    ``combined_ballot``: 合并计票, a person's count for a post includes their votes for every
-    higher post of the round.
-    """
-
-    majority: Fraction = attrs.field(
-        default=Fraction(1, 2), converter=_to_fraction, validator=_share_in_unit_interval
-    )
-    supplementary_min: Fraction = attrs.field(
-        default=Fraction(1, 3), converter=_to_fraction, validator=_share_in_unit_interval
-    )
-    turnout_min: Fraction = attrs.field(
-        default=Fraction(1, 2), converter=_to_fraction, validator=_share_in_unit_interval
-    )
-    combined_ballot: bool = attrs.field(default=False, validator=_check_bool)
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain canonical-encodable form: shares as ``"num/den"`` strings."""
-        return {
-            "majority": str(self.majority),
-            "supplementary_min": str(self.supplementary_min),
-            "turnout_min": str(self.turnout_min),
-            "combined_ballot": self.combined_ballot,
-        }
-
-
-def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise UsageError("expected a sequence of ids, got a single str")
-    try:
-        items = tuple(value)
-    except TypeError as exc:
-        raise UsageError(f"expected a sequence of ids, got {type(value).__name__}") from exc
-    for item in items:
-        if not isinstance(item, str):
-            raise UsageError(f"ids must be str, got {type(item).__name__}")
-    return items
-
-
-@attrs.frozen(kw_only=True)
-class PostSpec:
-    """One post of a round: its id, seats, candidate list (list order) and rank.
-
-    ``rank`` orders posts for the one-person-one-post rule and for combined counting: higher
-    posts have lower rank numbers (director 0, deputy 1, member 2).
-    """
-
-    post: str
-    seats: int
-    candidates: tuple[str, ...] = attrs.field(converter=_str_tuple)
-    rank: int = 0
-
-    def __attrs_post_init__(self) -> None:
-        if not isinstance(self.post, str) or not self.post:
-            raise UsageError(f"PostSpec.post must be a non-empty str, got {self.post!r}")
-        if not isinstance(self.seats, int) or isinstance(self.seats, bool) or self.seats < 0:
-            raise UsageError(f"PostSpec {self.post}: seats must be an int >= 0, got {self.seats!r}")
-        if not isinstance(self.rank, int) or isinstance(self.rank, bool):
-            raise UsageError(f"PostSpec {self.post}: rank must be an int, got {self.rank!r}")
-        if len(set(self.candidates)) != len(self.candidates):
-            raise UsageError(f"PostSpec {self.post}: a candidate is listed twice")
-
-
-def _marks_tuple(value: Iterable[str]) -> tuple[str, ...]:
-    # no validation: malformed marks void the post at tally time instead of raising here
-    return value if type(value) is tuple else tuple(value)
-
-
-_NOT_GIVEN: Any = object()
-
-
-@attrs.frozen(kw_only=True, init=False)
-class PostMarks:
-    """The marks of one ballot for one post.
-
-    ``in_favour``: listed candidates marked "for" (the body's ``for`` column); ``against``:
-    listed candidates marked "against"; ``write_ins``: persons (voter ids) written in. Each is
-    sorted and unique by contract. A listed candidate with no mark abstains; a post absent from a
-    ballot (or with no mark at all) is blank for that post. Malformed marks are not rejected
-    here: the tally voids that post.
-
-    ``void``: the counting unit recorded this post void with only a reason (one of
-    :data:`VOID_POST_REASONS`, e.g. ``"writein_not_registered"``: a write-in naming no registered
-    voter, whose text is never published); ``in_favour``, ``against`` and ``write_ins`` are then
-    empty, and the tally counts the post as void on this ballot.
-
-    ``for_`` (keyword and attribute) is the former name of ``in_favour``; it still works and
-    emits a :class:`DeprecationWarning`.
-    """
-
-    in_favour: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
-    against: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
-    write_ins: tuple[str, ...] = attrs.field(default=(), converter=_marks_tuple)
-    void: str | None = None
-
-    def __init__(
-        self,
-        *,
-        in_favour: Iterable[str] = (),
-        against: Iterable[str] = (),
-        write_ins: Iterable[str] = (),
-        void: str | None = None,
-        for_: Iterable[str] = _NOT_GIVEN,
-    ) -> None:
-        if for_ is not _NOT_GIVEN:
-            warnings.warn(
-                "PostMarks(for_=...) is deprecated: use PostMarks(in_favour=...)",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            if in_favour:
-                raise UsageError("PostMarks takes in_favour or its old name for_, not both")
-            in_favour = for_
-        self.__attrs_init__(in_favour=in_favour, against=against, write_ins=write_ins, void=void)
-
-    @property
-    def for_(self) -> tuple[str, ...]:
-        """Deprecated name of :attr:`in_favour`."""
-        warnings.warn(
-            "PostMarks.for_ is deprecated: use PostMarks.in_favour",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.in_favour
-
-
-class BallotClass(enum.StrEnum):
-    """How one ballot was classified (the value is the stable string)."""
-
-    VALID = "valid"
-    """At least one mark, and every marked post valid."""
-    PARTLY_VALID = "partly_valid"
-    """At least one post void (overvote or malformed marks) and at least one post valid."""
-    VOID = "void"
-    """Marks, but every marked post void."""
-    BLANK = "blank"
-    """No mark on any post."""
-
-
-# --------------------------------------------------------------------------- results
-
-
-@attrs.frozen(kw_only=True, eq=True)
-class PostResult:
-    """The counts and decision of one post in one round.
-
-    ``votes``: for-votes on this post per person (every listed candidate, zero included, then
-    write-in persons). ``against``: against-marks per listed candidate. ``counts``: the count the
-    decision used (equal to ``votes`` unless ``combined_ballot`` adds the votes for higher posts).
-    ``valid_ballots`` / ``void_ballots`` (= ``overvote_ballots`` + ``invalid_ballots``) /
-    ``blank_ballots``: how the ballots cast treated this post. ``elected``: winners, highest count
-    first (equal counts by id). ``tied``: persons tied across the last open seat(s), who need a
-    re-vote for ``revote_seats`` seats. ``unfilled``: seats not filled because too few persons
-    reached the threshold (a supplementary round). ``excluded``: persons with a count here who
-    were elected to a higher post of the round. ``reasons``: for every person in ``counts``, why
-    they were or were not elected. ``seat_reasons``: one line per seat.
-    """
-
-    post: str
-    seats: int
-    rank: int
-    votes: dict[str, int]
-    against: dict[str, int]
-    counts: dict[str, int]
-    valid_ballots: int
-    void_ballots: int
-    overvote_ballots: int
-    invalid_ballots: int
-    blank_ballots: int
-    elected: tuple[str, ...]
-    tied: tuple[str, ...]
-    excluded: tuple[str, ...]
-    unfilled: int
-    revote_seats: int
-    reasons: dict[str, str]
-    seat_reasons: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain canonical-encodable form (str keys; ints, strs, bools, lists, dicts)."""
-        return {
-            "post": self.post,
-            "seats": self.seats,
-            "rank": self.rank,
-            "votes": dict(self.votes),
-            "against": dict(self.against),
-            "counts": dict(self.counts),
-            "valid_ballots": self.valid_ballots,
-            "void_ballots": self.void_ballots,
-            "overvote_ballots": self.overvote_ballots,
-            "invalid_ballots": self.invalid_ballots,
-            "blank_ballots": self.blank_ballots,
-            "elected": list(self.elected),
-            "tied": list(self.tied),
-            "excluded": list(self.excluded),
-            "unfilled": self.unfilled,
-            "revote_seats": self.revote_seats,
-            "reasons": dict(self.reasons),
-            "seat_reasons": list(self.seat_reasons),
-        }
-
-
-@attrs.frozen(kw_only=True, eq=True)
-class RoundResult:
-    """The result of one round: ballot counts, validity, and a :class:`PostResult` per post.
-
-    ``returned`` is the number of ballots cast (every ballot given to :meth:`RoundTally.add`,
-    blank and void ones included); ``valid + partly_valid + void + blank == returned``.
-    ``unknown_post_ballots`` counts ballots with marks for a post id not in the round.
-    ``min_votes`` is the smallest count that meets the threshold of this round (majority, or
-    ``supplementary_min`` in a supplementary round; never below 1). ``round_void`` /
-    ``void_reason`` (:data:`VOID_RETURNED_EXCEEDS_ISSUED` or :data:`VOID_TURNOUT`, checked in
-    that order; ``None`` when valid): a void round elects nobody and leaves every seat unfilled.
-    """
-
-    registered: int
-    issued: int
-    returned: int
-    valid: int
-    partly_valid: int
-    void: int
-    blank: int
-    unknown_post_ballots: int
-    round_void: bool
-    void_reason: str | None
-    supplementary: bool
-    rules: TallyRules
-    min_votes: int
-    posts: dict[str, PostResult]
-    revote: bool = False
-    """Tallied as a re-vote among the tied under the "most votes" rule (``min_votes`` is 1; not
-    part of :meth:`to_dict`: ``min_votes`` carries the threshold a declaration is checked on)."""
-
-    @property
-    def elected(self) -> dict[str, tuple[str, ...]]:
-        """Winners per post id."""
-        return {post: pr.elected for post, pr in self.posts.items()}
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain canonical-encodable form; ``void_reason`` is ``""`` for a valid round.
-
-        This is the form a declared result takes in a signed event; :func:`compare_declared`
-        compares such a dict with a recomputed result.
-        """
-        return {
-            "registered": self.registered,
-            "issued": self.issued,
-            "returned": self.returned,
-            "valid": self.valid,
-            "partly_valid": self.partly_valid,
-            "void": self.void,
-            "blank": self.blank,
-            "unknown_post_ballots": self.unknown_post_ballots,
-            "round_void": self.round_void,
-            "void_reason": self.void_reason or "",
-            "supplementary": self.supplementary,
-            "rules": self.rules.to_dict(),
-            "min_votes": self.min_votes,
-            "posts": {post: pr.to_dict() for post, pr in self.posts.items()},
-        }
-
-    def format_table(self) -> str:
-        """A plain-text results table: the round's ballot counts, then one line per person."""
-        lines = [
-            f"registered {self.registered}  issued {self.issued}  returned {self.returned}  "
-            f"valid {self.valid}  partly valid {self.partly_valid}  void {self.void}  "
-            f"blank {self.blank}",
-            f"round {'VOID: ' + (self.void_reason or '') if self.round_void else 'valid'}; "
-            f"threshold {self.min_votes} votes",
-        ]
-        for pr in self.posts.values():
-            lines.append(
-                f"{pr.post} ({pr.seats} seat(s)): valid {pr.valid_ballots}  "
-                f"void {pr.void_ballots}  blank {pr.blank_ballots}"
-            )
-            for person, count in pr.counts.items():
-                against = pr.against.get(person)
-                against_text = "-" if against is None else str(against)
-                lines.append(
-                    f"  {person:<12} {count:>8}  against {against_text:>6}  {pr.reasons[person]}"
-                )
-            lines.extend(f"  {line}" for line in pr.seat_reasons)
-        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- counting
@@ -442,8 +126,8 @@ class RoundTally:
 
     ``supplementary=True``: a supplementary round (另行选举), whose winners need at least
     ``supplementary_min`` of the ballots cast. ``revote=True``: a re-vote among the persons tied
-    in an earlier round under the "most votes" rule (GUIDE §4): no share threshold, the highest
-    counts win (at least 1 vote), and equal counts across the last seat are a tie again.
+    in an earlier round under the "most votes" rule (docs/election.md): no share threshold, the
+    highest counts win (at least 1 vote), and equal counts across the last seat are a tie again.
     """
 
     __slots__ = (
@@ -499,7 +183,7 @@ class RoundTally:
         self._blank = 0
         self._unknown = 0
 
-    def add(self, marks: Mapping[str, PostMarks]) -> BallotClass:
+    def add(self, marks: Mapping[str, PostMarks]) -> BallotClass:  # noqa: C901 (hot path)
         """Classify and count one ballot (post id -> marks); return its :class:`BallotClass`.
 
         The ballot is counted as cast whatever its content. A void post (overvote or malformed
@@ -584,6 +268,38 @@ class RoundTally:
         self._blank += 1
         return _BLANK
 
+    def _threshold(self) -> tuple[Fraction, int]:
+        """The share of ballots cast a winner needs, and the votes that makes."""
+        cast = self._returned
+        share = self._rules.supplementary_min if self._supplementary else self._rules.majority
+        if self._revote:
+            return share, 1  # the most votes win: the tied already met their round's threshold
+        if self._supplementary:
+            return share, max(1, -(-cast * share.numerator // share.denominator))
+        return share, cast * share.numerator // share.denominator + 1
+
+    def _round_void(self, *, registered: int, issued: int) -> tuple[str | None, str]:
+        """Why the whole round is void (a ``VOID_*`` reason and its detail), or ``(None, "")``."""
+        cast = self._returned
+        turnout_min = self._rules.turnout_min
+        if cast > issued:
+            return VOID_RETURNED_EXCEEDS_ISSUED, f"{cast} ballots returned > {issued} issued"
+        if cast * turnout_min.denominator <= registered * turnout_min.numerator:
+            return VOID_TURNOUT, (
+                f"{cast} ballots cast not > {turnout_min} of {registered} registered"
+            )
+        return None, ""
+
+    def _higher_votes(self, rank: int, raw: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+        """On a combined ballot, each person's for-votes on the posts ranked above ``rank``."""
+        higher: dict[str, int] = {}
+        for other in self._posts:
+            if other.rank < rank:
+                for person, n in raw[other.post].items():
+                    if n:
+                        higher[person] = higher.get(person, 0) + n
+        return higher
+
     def result(self, *, registered: int, issued: int) -> RoundResult:
         """Decide the round from the ballots added so far.
 
@@ -595,24 +311,8 @@ class RoundTally:
                 raise UsageError(f"{name} must be an int >= 0, got {value!r}")
         rules = self._rules
         cast = self._returned
-        share = rules.supplementary_min if self._supplementary else rules.majority
-        if self._revote:
-            min_votes = 1  # the most votes win: the tied already met their round's threshold
-        elif self._supplementary:
-            min_votes = max(1, -(-cast * share.numerator // share.denominator))
-        else:
-            min_votes = cast * share.numerator // share.denominator + 1
-
-        void_reason: str | None = None
-        void_detail = ""
-        if cast > issued:
-            void_reason = VOID_RETURNED_EXCEEDS_ISSUED
-            void_detail = f"{cast} ballots returned > {issued} issued"
-        elif cast * rules.turnout_min.denominator <= registered * rules.turnout_min.numerator:
-            void_reason = VOID_TURNOUT
-            void_detail = (
-                f"{cast} ballots cast not > {rules.turnout_min} of {registered} registered"
-            )
+        share, min_votes = self._threshold()
+        void_reason, void_detail = self._round_void(registered=registered, issued=issued)
 
         # raw for-votes per post (listed candidates first, in list order, then write-ins)
         raw: dict[str, dict[str, int]] = {}
@@ -641,13 +341,7 @@ class RoundTally:
                     continue
                 acc = self._accs[spec.post]
                 votes = raw[spec.post]
-                higher: dict[str, int] = {}
-                if rules.combined_ballot:
-                    for other in self._posts:
-                        if other.rank < rank:
-                            for person, n in raw[other.post].items():
-                                if n:
-                                    higher[person] = higher.get(person, 0) + n
+                higher = self._higher_votes(rank, raw) if rules.combined_ballot else {}
                 counts = dict(votes)
                 for person in sorted(higher):
                     counts[person] = counts.get(person, 0) + higher[person]
@@ -684,6 +378,17 @@ class RoundTally:
         )
 
 
+def _votes_text(
+    person: str, *, votes: Mapping[str, int], counts: Mapping[str, int], higher: Mapping[str, int]
+) -> str:
+    """A person's count in a reason: with its parts when higher posts' votes were added."""
+    n = counts[person]
+    extra = higher.get(person, 0)
+    if extra:
+        return f"{n} votes ({votes.get(person, 0)} for this post + {extra} for higher posts)"
+    return f"{n} votes"
+
+
 @attrs.frozen(kw_only=True)
 class _Decider:
     """Winner determination and reason wording for one round."""
@@ -708,6 +413,26 @@ class _Decider:
         op = "<" if self.supplementary else "not >"
         return f"{op} {self.share} of {self.cast} ballots cast ({self.min_votes} needed)"
 
+    def _seat_lines(
+        self, seats: int, elected: list[str], tied: list[str], counts: Mapping[str, int]
+    ) -> list[str]:
+        """One line per seat of a post decided in a valid round: who holds it, or why not."""
+        lines = [f"seat {k}: {p} ({counts[p]} votes)" for k, p in enumerate(elected, start=1)]
+        if tied:
+            lines.extend(
+                f"seat {k}: open, tie at cut-off among {', '.join(tied)} "
+                f"({counts[tied[0]]} votes): re-vote"
+                for k in range(len(elected) + 1, seats + 1)
+            )
+        else:
+            what = "supplementary round (另行选举)" if not self.supplementary else "not filled"
+            lines.extend(
+                f"seat {k}: unfilled, only {len(elected)} person(s) reached "
+                f"{self.min_votes} votes: {what}"
+                for k in range(len(elected) + 1, seats + 1)
+            )
+        return lines
+
     def post(
         self,
         *,
@@ -725,13 +450,7 @@ class _Decider:
         reasons: dict[str, str] = {}
 
         def votes_text(person: str) -> str:
-            n = counts[person]
-            extra = higher.get(person, 0)
-            if extra:
-                return (
-                    f"{n} votes ({votes.get(person, 0)} for this post + {extra} for higher posts)"
-                )
-            return f"{n} votes"
+            return _votes_text(person, votes=votes, counts=counts, higher=higher)
 
         elected: list[str] = []
         tied: list[str] = []
@@ -796,21 +515,7 @@ class _Decider:
                     reasons[person] = f"not elected: {votes_text(person)} {self._below_text()}"
             if not tied:
                 unfilled = seats - len(elected)
-            for k, person in enumerate(elected, start=1):
-                seat_reasons.append(f"seat {k}: {person} ({counts[person]} votes)")
-            if tied:
-                seat_reasons.extend(
-                    f"seat {k}: open, tie at cut-off among {', '.join(tied)} "
-                    f"({counts[tied[0]]} votes): re-vote"
-                    for k in range(len(elected) + 1, seats + 1)
-                )
-            else:
-                what = "supplementary round (另行选举)" if not self.supplementary else "not filled"
-                seat_reasons.extend(
-                    f"seat {k}: unfilled, only {len(elected)} person(s) reached "
-                    f"{self.min_votes} votes: {what}"
-                    for k in range(len(elected) + 1, seats + 1)
-                )
+            seat_reasons = self._seat_lines(seats, elected, tied, counts)
         return PostResult(
             post=spec.post,
             seats=seats,
@@ -878,187 +583,3 @@ def supplementary_candidates(first: PostResult, count: int) -> tuple[str, ...]:
         return tuple(person for _, person in ranked)
     last = ranked[count - 1][0]
     return tuple(person for n, person in ranked if n >= last)
-
-
-# --------------------------------------------------------------------------- declared results
-
-
-@attrs.frozen(kw_only=True)
-class Discrepancy:
-    """One difference between a declared result and the recomputed one.
-
-    ``post`` is ``None`` for round-level fields (``field`` such as ``"returned"`` or
-    ``"rules.majority"``); ``candidate`` is set for per-person counts (``votes``, ``against``,
-    ``counts``). ``declared`` / ``recomputed`` are the two values; ``None`` means absent.
-    A post present on one side only is reported with ``field="post"`` and values
-    ``"present"`` / ``"missing"``.
-    """
-
-    post: str | None
-    field: str
-    candidate: str | None
-    declared: object
-    recomputed: object
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain form for a finding; absent values (``None``) are left out."""
-        out: dict[str, object] = {"field": self.field}
-        if self.post is not None:
-            out["post"] = self.post
-        if self.candidate is not None:
-            out["candidate"] = self.candidate
-        if self.declared is not None:
-            out["declared"] = self.declared
-        if self.recomputed is not None:
-            out["recomputed"] = self.recomputed
-        return out
-
-    def __str__(self) -> str:
-        where = self.field if self.post is None else f"{self.post}.{self.field}"
-        if self.candidate is not None:
-            where = f"{where}[{self.candidate}]"
-        return f"{where}: declared {self.declared!r}, recomputed {self.recomputed!r}"
-
-
-_ROUND_SCALARS: Final = (
-    "registered",
-    "issued",
-    "returned",
-    "valid",
-    "partly_valid",
-    "void",
-    "blank",
-    "unknown_post_ballots",
-    "round_void",
-    "void_reason",
-    "supplementary",
-    "min_votes",
-)
-_RULE_FIELDS: Final = ("majority", "supplementary_min", "turnout_min", "combined_ballot")
-_POST_SCALARS: Final = (
-    "seats",
-    "rank",
-    "valid_ballots",
-    "void_ballots",
-    "overvote_ballots",
-    "invalid_ballots",
-    "blank_ballots",
-    "unfilled",
-    "revote_seats",
-)
-_POST_MAPS: Final = ("votes", "against", "counts")
-_POST_LISTS: Final = ("elected", "tied", "excluded")
-
-
-def _same(a: object, b: object) -> bool:
-    """Strict equality: same type (list and tuple alike), so True is not 1."""
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
-
-
-def _get(mapping: object, key: str) -> object:
-    if isinstance(mapping, Mapping):
-        return mapping.get(key)
-    return None
-
-
-def compare_declared(declared: Mapping[str, object], recomputed: RoundResult) -> list[Discrepancy]:
-    """Every difference between a declared result dict and a recomputed :class:`RoundResult`.
-
-    ``declared`` has the shape of :meth:`RoundResult.to_dict` (as carried in a signed event).
-    Compared: every round count and flag, the rules, and per post every count, every per-person
-    vote / against / count, and the ``elected`` / ``tied`` / ``excluded`` lists. Not compared:
-    the explanatory texts (``reasons``, ``seat_reasons``) and keys the recomputed form does not
-    have. A missing or wrongly typed value is a discrepancy (``True`` is not ``1``). An empty
-    list means the declared result matches. Never raises on a malformed ``declared``.
-    """
-    if not isinstance(recomputed, RoundResult):
-        raise UsageError(f"recomputed must be a RoundResult, got {type(recomputed).__name__}")
-    mine = recomputed.to_dict()
-    out: list[Discrepancy] = []
-    for key in _ROUND_SCALARS:
-        got = _get(declared, key)
-        if not _same(got, mine[key]):
-            out.append(
-                Discrepancy(
-                    post=None, field=key, candidate=None, declared=got, recomputed=mine[key]
-                )
-            )
-    my_rules = recomputed.rules.to_dict()
-    their_rules = _get(declared, "rules")
-    for key in _RULE_FIELDS:
-        got = _get(their_rules, key)
-        if not _same(got, my_rules[key]):
-            out.append(
-                Discrepancy(
-                    post=None,
-                    field=f"rules.{key}",
-                    candidate=None,
-                    declared=got,
-                    recomputed=my_rules[key],
-                )
-            )
-    their_posts = _get(declared, "posts")
-    if not isinstance(their_posts, Mapping):
-        their_posts = {}
-    for pid, pr in recomputed.posts.items():
-        theirs = their_posts.get(pid)
-        if not isinstance(theirs, Mapping):
-            out.append(
-                Discrepancy(
-                    post=pid, field="post", candidate=None, declared="missing", recomputed="present"
-                )
-            )
-            continue
-        ours = pr.to_dict()
-        for key in _POST_SCALARS + _POST_LISTS:
-            got = theirs.get(key)
-            if not _same(got, ours[key]):
-                out.append(
-                    Discrepancy(
-                        post=pid, field=key, candidate=None, declared=got, recomputed=ours[key]
-                    )
-                )
-        for key in _POST_MAPS:
-            my_map = ours[key]
-            assert isinstance(my_map, dict)
-            their_map = theirs.get(key)
-            if not isinstance(their_map, Mapping):
-                out.append(
-                    Discrepancy(
-                        post=pid, field=key, candidate=None, declared=their_map, recomputed=my_map
-                    )
-                )
-                continue
-            names = set(my_map) | {k for k in their_map if isinstance(k, str)}
-            for name in sorted(names):
-                got = their_map.get(name)
-                want = my_map.get(name)
-                if not _same(got, want):
-                    out.append(
-                        Discrepancy(
-                            post=pid, field=key, candidate=name, declared=got, recomputed=want
-                        )
-                    )
-            for odd in their_map:
-                if not isinstance(odd, str):
-                    out.append(
-                        Discrepancy(
-                            post=pid,
-                            field=key,
-                            candidate=repr(odd),
-                            declared=their_map[odd],
-                            recomputed=None,
-                        )
-                    )
-    extra = sorted(
-        repr(k) if not isinstance(k, str) else k for k in their_posts if k not in recomputed.posts
-    )
-    out.extend(
-        Discrepancy(
-            post=pid, field="post", candidate=None, declared="present", recomputed="missing"
-        )
-        for pid in extra
-    )
-    return out

@@ -8,7 +8,7 @@
 * :class:`Monitor`: follows a log served as tlog-tiles (the ``electlog monitor`` command):
   checks every checkpoint against the last one it saw, mirrors and audits the new entries, and
   writes fork evidence (:class:`MonitorAlarm`). The HTTP reader it uses is
-  :meth:`electlog.store.tiles.TilesReader.from_url` (in the store layer, so the auditor can read
+  :meth:`electlog.publish.tiles.TilesReader.from_url` (in the store layer, so the auditor can read
   served logs too).
 * :class:`LogService`: the log service without HTTP (admits signed entries, computes
   tlog-tiles, publishes checkpoints through witnesses); :func:`serve_log` serves it (the

@@ -258,6 +258,54 @@ OPENAPI: Final[dict[str, Any]] = {
 """The OpenAPI 3.1 document served at ``/openapi.json``."""
 
 
+async def _submit(service: LogService, request: Request, max_bytes: int) -> Response:
+    """``POST /entries``: the JSON submission checked, admitted all or nothing, answered with
+    the receipts or a problem document."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        return _http_problem(
+            415,
+            "request.media_type",
+            "Unsupported media type",
+            "send the entries as application/json",
+        )
+    body = await _read_capped(request, max_bytes)
+    if body is None:
+        return _http_problem(
+            413,
+            "request.too_large",
+            "Request too large",
+            f"the body is larger than {max_bytes} bytes",
+        )
+    try:
+        try:
+            parsed = _json.loads(body)
+        except (ValueError, TypeError, RecursionError):
+            return _http_problem(
+                400, "request.malformed", "Malformed submission", "the body is not JSON"
+            )
+        items = decode_submission(parsed, service.max_entries)
+        receipts = await run_in_threadpool(service.submit, items)
+    except Refused as exc:
+        return _problem_response(exc.problem)
+    except StorageError as exc:
+        _log.error("origin %s: the store failed: %s", service.origin, exc)
+        return _http_problem(
+            503,
+            "store.unavailable",
+            "Store unavailable",
+            f"{type(exc).__name__}: {exc}",
+        )
+    except ElectlogError as exc:
+        _log.exception("origin %s: submission failed", service.origin)
+        return _http_problem(
+            500, "internal", "Internal error", f"{type(exc).__name__}; nothing acknowledged"
+        )
+    return JSONResponse(
+        {"receipts": [{"index": r.index, "leaf_hash": r.leaf_hash.hex()} for r in receipts]}
+    )
+
+
 def log_app(
     service: LogService,
     *,
@@ -299,49 +347,7 @@ def log_app(
         )
 
     async def entries(request: Request) -> Response:
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            return _http_problem(
-                415,
-                "request.media_type",
-                "Unsupported media type",
-                "send the entries as application/json",
-            )
-        body = await _read_capped(request, max_request_bytes)
-        if body is None:
-            return _http_problem(
-                413,
-                "request.too_large",
-                "Request too large",
-                f"the body is larger than {max_request_bytes} bytes",
-            )
-        try:
-            try:
-                parsed = _json.loads(body)
-            except (ValueError, TypeError, RecursionError):
-                return _http_problem(
-                    400, "request.malformed", "Malformed submission", "the body is not JSON"
-                )
-            items = decode_submission(parsed, service.max_entries)
-            receipts = await run_in_threadpool(service.submit, items)
-        except Refused as exc:
-            return _problem_response(exc.problem)
-        except StorageError as exc:
-            _log.error("origin %s: the store failed: %s", service.origin, exc)
-            return _http_problem(
-                503,
-                "store.unavailable",
-                "Store unavailable",
-                f"{type(exc).__name__}: {exc}",
-            )
-        except ElectlogError as exc:
-            _log.exception("origin %s: submission failed", service.origin)
-            return _http_problem(
-                500, "internal", "Internal error", f"{type(exc).__name__}; nothing acknowledged"
-            )
-        return JSONResponse(
-            {"receipts": [{"index": r.index, "leaf_hash": r.leaf_hash.hex()} for r in receipts]}
-        )
+        return await _submit(service, request, max_request_bytes)
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)

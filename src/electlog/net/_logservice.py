@@ -46,8 +46,8 @@ from ..errors import (
 from ..events import AuthorHead, Entry, chain_break
 from ..log import Cosigner, Log, Receipt
 from ..note import NoteSigner
+from ..publish.tiles import TILE_HEIGHT, TILE_WIDTH, bundle_bytes, parse_tile_path, tile_bytes
 from ..store.base import Store
-from ..store.tiles import TILE_HEIGHT, TILE_WIDTH, bundle_bytes, parse_tile_path, tile_bytes
 
 __all__ = ["MAX_ENTRIES_PER_REQUEST", "LogService", "Problem", "Refused", "decode_submission"]
 

@@ -47,10 +47,10 @@ from ..errors import (
     UsageError,
 )
 from ..log import Log
+from ..publish.tiles import TilesFetcher, TilesReader, http_fetcher
 from ..store import SQLiteStore
 from ..store._integrity import checkpoint_text
 from ..store.base import StoredCheckpoint
-from ..store.tiles import TilesFetcher, TilesReader, http_fetcher
 
 __all__ = ["EVIDENCE_FORMAT", "Monitor", "MonitorAlarm", "MonitorStatus"]
 
@@ -157,7 +157,7 @@ class Monitor:
     state as it was and returns a status with ``round_ok=False``. ``election=False`` audits a
     generic log; ``jobs`` are the audit's verification processes. ``clock`` (seconds since the
     epoch) stamps the evidence; the other options
-    are those of :meth:`~electlog.store.tiles.TilesReader.from_url`."""
+    are those of :meth:`~electlog.publish.tiles.TilesReader.from_url`."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """A deterministic simulated district election, end to end, for demos, benchmarks and tests.
 
-:func:`simulate_district` builds the motivating election (GUIDE §1) — 19 communities, 129,600
+:func:`simulate_district` builds the motivating district election — 19 communities, 129,600
 registered voters in households, 989 resident groups, 32 unit representatives, 131 seats — or a
 scaled-down district with the same features, into any store, through the
 :class:`~electlog.election.Election` facade (so every admission rule runs). The seed decides

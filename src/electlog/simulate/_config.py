@@ -61,7 +61,7 @@ def _check_origin(_inst: object, _attribute: attrs.Attribute[str], value: object
 class DistrictConfig:
     """The shape of a simulated district.
 
-    The defaults are the motivating district (GUIDE §1): 19 communities, 129,600 registered
+    The defaults are the motivating district: 19 communities, 129,600 registered
     voters, 989 resident groups, 32 unit representatives, 131 seats (one director and three
     deputies per community, 55 members in all). :meth:`scaled` makes a smaller district with the
     same features: households and groups scale with the voters, the communities and seats do

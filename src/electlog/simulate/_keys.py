@@ -359,24 +359,7 @@ class SimulationKeys:
                     raise KeySetError(f"{path} does not hold the witness key the manifest lists")
                 witnesses.append(witness)
 
-        roles: dict[str, SigningKey] = {}
-        for i, entry in enumerate(m.get(m.data, "roles", list)):
-            if not isinstance(entry, dict):
-                raise KeySetError(f"{manifest_path}: roles[{i}] is not an object")
-            community = m.get(entry, "community", str)
-            role = m.get(entry, "role", str)
-            if not _COMMUNITY_RE.fullmatch(community) or role not in {r.value for r in ROLES}:
-                raise KeySetError(f"{manifest_path}: roles[{i}] names no simulated role")
-            name = f"{community}/{role}"
-            if name in roles:
-                raise KeySetError(f"{manifest_path}: two keys for {name}")
-            roles[name] = m.signing_key(entry, f"roles[{i}]")
-        for community in sorted({n.partition("/")[0] for n in roles}):
-            for r in ROLES:
-                if f"{community}/{r.value}" not in roles:
-                    raise KeySetError(
-                        f"{manifest_path}: incomplete key set, no key for {community}/{r.value}"
-                    )
+        roles = m.roles()
 
         listed_secrets = m.get(m.data, "secrets", dict)
         dedup = m.secret(listed_secrets, "dedup")
@@ -486,6 +469,29 @@ class _Manifest:
                 ) from None
             out.append((path, verifier))
         return out
+
+    def roles(self) -> dict[str, SigningKey]:
+        """The role keys, by ``community/role``: each listed once, each a simulated role, and
+        every community with a key for every role."""
+        roles: dict[str, SigningKey] = {}
+        for i, entry in enumerate(self.get(self.data, "roles", list)):
+            if not isinstance(entry, dict):
+                raise KeySetError(f"{self.path}: roles[{i}] is not an object")
+            community = self.get(entry, "community", str)
+            role = self.get(entry, "role", str)
+            if not _COMMUNITY_RE.fullmatch(community) or role not in {r.value for r in ROLES}:
+                raise KeySetError(f"{self.path}: roles[{i}] names no simulated role")
+            name = f"{community}/{role}"
+            if name in roles:
+                raise KeySetError(f"{self.path}: two keys for {name}")
+            roles[name] = self.signing_key(entry, f"roles[{i}]")
+        for community in sorted({n.partition("/")[0] for n in roles}):
+            for r in ROLES:
+                if f"{community}/{r.value}" not in roles:
+                    raise KeySetError(
+                        f"{self.path}: incomplete key set, no key for {community}/{r.value}"
+                    )
+        return roles
 
     def read(self, path: Path) -> str:
         try:

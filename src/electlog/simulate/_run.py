@@ -12,12 +12,11 @@ nothing).
 Time is honest: the phases queue ``(author, event, time)`` and a flush submits the queue in
 global time order, so each signer's claimed times never go backwards and the witnesses, which run
 on the simulated clock, cosign each checkpoint at a time no earlier than any entry it covers and
-no later than any entry after it (GUIDE §4 "claimed times").
+no later than any entry after it (docs/election.md, "Claimed times").
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import gc
 import hashlib
 import random
@@ -26,57 +25,25 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from electlog.checkpoint import Checkpoint, cosign
+from electlog.election.build import PhaseBuilder, follow_up_round
+from electlog.election.choosers import RandomChooser
 from electlog.election.events import (
-    BallotIssued,
-    BallotRecorded,
-    BoxMerged,
-    BoxOpened,
-    BoxSealed,
-    BoxTransferred,
     CandidatesPublished,
-    CommitteeMemberAppointed,
-    CommitteeMemberWithdrawn,
-    CommitteeVacancyFilled,
-    CommunityDef,
-    ElectionDefined,
     ElectionEvent,
-    GroupResultDeclared,
-    GroupVotingClosed,
-    HouseholdBallotCast,
-    HouseholdBallotIssued,
-    KeyAuthorised,
-    NominationFiled,
-    NominationWithdrawn,
     ObjectionDecided,
     ObjectionFiled,
-    ObserverAccredited,
-    PostDef,
-    PostList,
-    ProxyAuthorised,
-    ProxyListPublished,
-    ResultDeclared,
-    RollPublished,
-    RoundCalled,
-    UnitClosed,
-    UnitOpened,
-    UnitRepRegistered,
-    VettingDecided,
     VoterRegistered,
-    VoterRemoved,
 )
-from electlog.election.facade import Election
-from electlog.election.receipts import commitment, dedup_tag
 from electlog.election.rules import ElectionMode, RuleSet
-from electlog.election.state import DAY_US, GROUP_LEADER, GROUP_REP
+from electlog.election.state import GROUP_LEADER, GROUP_REP
 from electlog.election.tally import (
     PostSpec,
     RoundResult,
     TallyRules,
-    supplementary_candidates,
     tally_round,
 )
 from electlog.errors import ElectlogError, UsageError
-from electlog.events import Author
+from electlog.keys import SigningKey
 from electlog.log import Log
 from electlog.note import NoteSigner, sign_note
 from electlog.store.base import Store
@@ -124,6 +91,32 @@ _REJECTIONS: Final = (
     ("Measures art. 12(3)", "household registration moved out of the community during vetting"),
 )
 _APPROVAL: Final = ("Measures art. 12", "meets every qualification criterion")
+_OBJECTIONS: Final = {  # case -> kind, grounds, upheld, reason
+    "late": (
+        "omission",
+        "an adult of a registered household is missing from the roll",
+        True,
+        "household register and residence confirmed: to be added to the roll",
+    ),
+    "wrongful": (
+        "wrongful_inclusion",
+        "does not live in the community and holds no registration here",
+        True,
+        "neighbours and the property office confirm: not a resident",
+    ),
+    "data_error": (
+        "data_error",
+        "the birth date on the published roll is said to be wrong",
+        False,
+        "the registration matches the household register; no correction needed",
+    ),
+    "too_young": (
+        "omission",
+        "a resident asks to be added to the roll",
+        False,
+        "aged 17 on election day: not eligible",
+    ),
+}
 
 
 def _seed_bytes(seed: int, label: str) -> bytes:
@@ -132,22 +125,6 @@ def _seed_bytes(seed: int, label: str) -> bytes:
 
 def _rng(seed: int, label: str) -> random.Random:
     return random.Random(int.from_bytes(_seed_bytes(seed, label)[:16], "big"))
-
-
-class _Clock:
-    """Local times of the election calendar as µs UTC (UTC+8)."""
-
-    def __init__(self, election_day: _dt.date) -> None:
-        epoch = _dt.date(1970, 1, 1).toordinal()
-        self.midnight = (election_day.toordinal() - epoch) * DAY_US - TZ_MINUTES * 60_000_000
-
-    def at(self, day: int, hour: int, minute: int = 0, second: int = 0) -> int:
-        """``day`` days from election day, at ``hour:minute:second`` local time."""
-        return self.midnight + day * DAY_US + ((hour * 60 + minute) * 60 + second) * 1_000_000
-
-    def spread(self, rng: random.Random, n: int, start: int, end: int) -> list[int]:
-        """``n`` sorted times in ``[start, end)``."""
-        return sorted(rng.randrange(start, end) for _ in range(n))
 
 
 def _slot_end(t: int) -> int:
@@ -183,7 +160,22 @@ class _CommunityPlan:
         return out
 
 
-class _Builder:
+class _Builder(PhaseBuilder):
+    PHASES = (
+        "define",
+        "appoint_committees",
+        "register",
+        "remove_and_move",
+        "publish_first_rolls",
+        "objections",
+        "group_elections",
+        "nominate",
+        "vet_and_list",
+        "proxies",
+        "vote",
+        "supplementary",
+    )
+
     def __init__(
         self,
         log: Log,
@@ -193,12 +185,10 @@ class _Builder:
         keys: SimulationKeys | None,
         publish: CheckpointPublisher | None = None,
     ) -> None:
-        self.log = log
         self.config = config
         self.seed = seed
         self.progress = progress
         self.origin = log.origin
-        self.clock = _Clock(config.election_day)
         self.pop: Population = build_population(config, _rng(seed, "population"))
         self.plans = {c.cid: _CommunityPlan(c) for c in self.pop.communities}
         # Keys and secrets never come from the (public) seed: fresh from the OS CSPRNG, or
@@ -213,11 +203,15 @@ class _Builder:
                 "publish= to publish checkpoints through the witnesses, or load the set with "
                 "witness_keys=True to cosign in-process"
             )
+        super().__init__(
+            log,
+            RuleSet(tz_offset_minutes=TZ_MINUTES),
+            RandomChooser(_rng(seed, "plan")),
+            dedup_secret=keys.dedup_secret,
+            election_day=config.election_day,
+        )
         self.keys = keys
         self.publish = publish
-        self.secret = keys.dedup_secret
-        self.rng = _rng(seed, "plan")
-        self.rules = RuleSet(tz_offset_minutes=TZ_MINUTES)
         self.counts: dict[str, int] = {}
         self.features: dict[str, list[str]] = {}
         self.declared: dict[tuple[str, int], dict[str, Any]] = {}
@@ -225,8 +219,6 @@ class _Builder:
         self.last_checkpoint = 0
         self.checkpoints = 0
         self.expected = self._estimate()
-        self.election: Election | None = None
-        self.authors: dict[str, Author] = {}
         self.phase = ""
         self.supplementary_community = ""
         self.committee_case = ("", "")
@@ -255,17 +247,8 @@ class _Builder:
     def _feature(self, name: str, *ids: str) -> None:
         self.features.setdefault(name, []).extend(ids)
 
-    @property
-    def e(self) -> Election:
-        assert self.election is not None
-        return self.election
-
-    def _author(self, name: str) -> Author:
-        author = self.authors.get(name)
-        if author is None:
-            key = self.keys.authority if name == "authority" else self.keys.roles[name]
-            author = self.authors[name] = self.e.author(key)
-        return author
+    def _key(self, name: str) -> SigningKey:
+        return self.keys.authority if name == "authority" else self.keys.roles[name]
 
     def _submit(self, who: str, items: Iterable[tuple[ElectionEvent, int]]) -> None:
         """Queue ``items`` as ``who`` (``"authority"`` or ``"<community>/<role>"``); the next
@@ -320,7 +303,7 @@ class _Builder:
             i = j
 
     def _submit_now(self, who: str, items: Sequence[tuple[ElectionEvent, int]]) -> None:
-        author = self._author(who)
+        author = self.author(self._key(who))
         size = self.config.batch_size
         for i in range(0, len(items), size):
             self.e.submit_many(author, items[i : i + size])
@@ -341,8 +324,10 @@ class _Builder:
                     f"the publish hook stored no checkpoint of the whole log (size {n})"
                 )
         else:  # in-process cosigning: tests and property tests only
-            text = Checkpoint(origin=self.origin, size=n, root=self.log.root(n)).to_text()
-            note = sign_note(text, [self.keys.log])
+            # (through this module's ``cosign``: tests/test_demo.py replaces it to prove that
+            # ``electlog demo``, which publishes through its witness processes, never cosigns)
+            checkpoint = Checkpoint(origin=self.origin, size=n, root=self.log.root(n))
+            note = sign_note(checkpoint.to_text(), [self.keys.log])
             for witness in self.keys.witnesses:
                 note = cosign(note, witness, timestamp)
             self.log.add_checkpoint(note)
@@ -359,18 +344,7 @@ class _Builder:
     # ------------------------------------------------------------------ phases
 
     def run(self) -> SimulationResult:
-        self.define()
-        self.appoint_committees()
-        self.register()
-        self.remove_and_move()
-        self.publish_rolls(day=-22, communities=[c.cid for c in self.pop.communities])
-        self.objections()
-        self.group_elections()
-        self.nominate()
-        self.vet_and_list()
-        self.proxies()
-        self.vote()
-        self.supplementary()
+        self.run_phases()
         self._flush()
         if len(self.log) != self.last_checkpoint:
             self._checkpoint()
@@ -382,79 +356,63 @@ class _Builder:
     def define(self) -> None:
         self._set_phase("defining the election")
         cfg = self.config
-        defs = tuple(
-            CommunityDef(
-                community=c.cid,
-                name=c.name,
-                mode=ElectionMode.ALL_VOTERS.value,
-                groups=tuple(c.groups),
-                posts=(
-                    PostDef(post=f"{c.cid}-director", seats=1, rank=0),
-                    PostDef(post=f"{c.cid}-deputy", seats=cfg.deputies, rank=1),
-                    PostDef(post=f"{c.cid}-member", seats=c.member_seats, rank=2),
-                ),
+        year = cfg.election_day.year
+        defs = [
+            self.community(
+                c.cid,
+                c.name,
+                ElectionMode.ALL_VOTERS.value,
+                c.groups,
+                [
+                    (f"{c.cid}-director", 1),
+                    (f"{c.cid}-deputy", cfg.deputies),
+                    (f"{c.cid}-member", c.member_seats),
+                ],
             )
             for c in self.pop.communities
+        ]
+        definition = self.election_definition(
+            f"district-{year}-residents-committees",
+            f"Residents' committee elections {year}, {len(defs)} communities of the district",
+            defs,
         )
-        definition = ElectionDefined(
-            election_id=f"district-{cfg.election_day.year}-residents-committees",
-            name=(
-                f"Residents' committee elections {cfg.election_day.year}, "
-                f"{len(defs)} communities of the district"
-            ),
-            election_day=cfg.election_day,
-            communities=defs,
-            rules=self.rules,
-            rules_hash=self.rules.hash(),
+        self.create(self.keys.authority, definition, self.local_time(-45, 9))
+        self.now = self.local_time(-45, 9)
+        grants = self.key_grants(
+            (
+                self.keys.roles[f"{c.cid}/{role.value}"],
+                role.value,
+                (c.cid,),
+                f"{c.name} {role.value.replace('_', ' ')}",
+            )
+            for c in self.pop.communities
+            for role in ROLES
         )
-        self.election = Election.create(
-            self.log, self.keys.authority, definition, time=self.clock.at(-45, 9)
-        )
-        self.now = self.clock.at(-45, 9)
-        items: list[tuple[ElectionEvent, int]] = []
-        t = self.clock.at(-45, 9, 5)
-        for c in self.pop.communities:
-            for role in ROLES:
-                key = self.keys.roles[f"{c.cid}/{role.value}"]
-                label = f"{c.name} {role.value.replace('_', ' ')}"
-                items.append(
-                    (
-                        KeyAuthorised(
-                            key_id=key.key_id, role=role.value, scope=(c.cid,), label=label
-                        ),
-                        t,
-                    )
-                )
-                t += 1_000_000
-        self._submit("authority", items)
-        self._count("keys", len(items))
+        start = self.local_time(-45, 9, 5)
+        self._submit("authority", [(ev, start + i * 1_000_000) for i, ev in enumerate(grants)])
+        self._count("keys", len(grants))
 
     def appoint_committees(self) -> None:
         self._set_phase("appointing election committees")
         items: list[tuple[ElectionEvent, int]] = []
-        t = self.clock.at(-44, 10)
+        t = self.local_time(-44, 10)
         for c in self.pop.communities:
             plan = self.plans[c.cid]
-            size = self.rng.randint(self.rules.committee_min, self.rules.committee_max)
+            size = self.choose.integer(self.rules.committee_min, self.rules.committee_max)
             pool = [v for v in c.voters if 30 <= v.age <= 70 and v not in self.pop.late]
-            plan.committee = [v.vid for v in self.rng.sample(pool, size)]
+            plan.committee = [v.vid for v in self.choose.sample(pool, size)]
             meeting = f"residents' meeting of {c.name}, {self.config.election_day.year}-04-29"
-            for member in plan.committee:
-                items.append(
-                    (
-                        CommitteeMemberAppointed(
-                            community=c.cid, member=member, appointed_by=meeting
-                        ),
-                        t,
-                    )
-                )
+            for event in self.appointments(c.cid, plan.committee, meeting):
+                items.append((event, t))
                 t += 60_000_000
             self._count("committee_members", size)
         self._submit("authority", items)
 
     def _registration(self, v: Voter, objection: str | None = None) -> VoterRegistered:
-        salt = self.keys.salt_for(v.vid)
-        return VoterRegistered(
+        return self.voter_registration(
+            salt=self.keys.salt_for(v.vid),
+            name=v.name,
+            id_number=v.idn,
             voter=v.vid,
             community=v.community,
             group=v.group,
@@ -464,8 +422,6 @@ class _Builder:
             years_resident=v.years,
             approval_ref=v.approval,
             objection=objection,
-            dedup=dedup_tag(self.secret, v.idn),
-            commitment=commitment(salt, {"id_number": v.idn, "name": v.name}),
         )
 
     def register(self) -> None:
@@ -476,11 +432,11 @@ class _Builder:
         for group in pop.extras.values():
             for v in group:
                 extras.setdefault(v.community, []).append(v)
-        start, end = self.clock.at(-40, 8, 30), self.clock.at(-26, 17, 30)
+        start, end = self.local_time(-40, 8, 30), self.local_time(-26, 17, 30)
         for c in pop.communities:
             people = [v for v in c.voters if v.vid not in later] + extras.get(c.cid, [])
             people.sort(key=lambda v: (v.household, v.vid))
-            times = self.clock.spread(self.rng, len(people), start, end)
+            times = self.choose.times(len(people), start, end)
             self._submit(
                 f"{c.cid}/registrar",
                 [(self._registration(v), t) for v, t in zip(people, times, strict=True)],
@@ -493,15 +449,13 @@ class _Builder:
             self._feature("voter.aged_18_on_election_day", pop.coming_of_age.vid)
         # unit representatives: participants who do not vote
         reps: dict[str, list[tuple[ElectionEvent, int]]] = {}
-        t = self.clock.at(-27, 9)
+        t = self.local_time(-27, 9)
         for n in range(self.config.unit_reps):
             c = pop.communities[n % len(pop.communities)]
             k = n // len(pop.communities) + 1
             rep = f"{c.cid}-r{k:02d}"
-            org = f"{self.rng.choice(_ORGANISATIONS)} ({c.name})"
-            reps.setdefault(c.cid, []).append(
-                (UnitRepRegistered(rep=rep, community=c.cid, organisation=org), t + n * 1_000_000)
-            )
+            org = f"{self.choose.choice(_ORGANISATIONS)} ({c.name})"
+            reps.setdefault(c.cid, []).append((self.unit_rep(rep, c.cid, org), t + n * 1_000_000))
             self._feature("unit_rep", rep)
         for cid, items in reps.items():
             self._submit(f"{cid}/registrar", items)
@@ -517,11 +471,11 @@ class _Builder:
             "deprived": "deprived_of_rights",
         }
         by_comm: dict[str, list[tuple[ElectionEvent, int]]] = {}
-        t = self.clock.at(-25, 9)
+        t = self.local_time(-25, 9)
         for why, reason in reasons.items():
             for v in pop.extras[why]:
                 by_comm.setdefault(v.community, []).append(
-                    (VoterRemoved(voter=v.vid, community=v.community, reason=reason), t)
+                    (self.removal(v.vid, v.community, reason), t)
                 )
                 t += 1_000_000
                 self._feature(f"removal.{reason}", v.vid)
@@ -531,7 +485,7 @@ class _Builder:
         self._flush()  # the movers' old registrations end before the new ones
         # the movers register in their new community (same person: same dedup tag)
         moved: dict[str, list[tuple[ElectionEvent, int]]] = {}
-        t = self.clock.at(-24, 10)
+        t = self.local_time(-24, 10)
         for old, new in pop.movers:
             moved.setdefault(new.community, []).append((self._registration(new), t))
             t += 1_000_000
@@ -540,111 +494,56 @@ class _Builder:
         for cid, items in sorted(moved.items()):
             self._submit(f"{cid}/registrar", items)
 
+    def publish_first_rolls(self) -> None:
+        self.publish_rolls(day=-22, communities=[c.cid for c in self.pop.communities])
+
     def publish_rolls(self, *, day: int, communities: Iterable[str]) -> None:
         self._set_phase("publishing voter rolls")
-        state = self.e.state
-        t = self.clock.at(day, 10)
+        t = self.local_time(day, 10)
         for cid in communities:
-            event = RollPublished(
-                community=cid, size=state.roll_size(cid), roll_hash=state.roll_hash(cid)
-            )
-            self._submit(f"{cid}/registrar", [(event, t)])
+            self._submit(f"{cid}/registrar", [(self.roll_publication(cid), t)])
             self._count("roll_publications")
 
     def objections(self) -> None:
         self._set_phase("objections to the rolls")
         pop = self.pop
         comms = {c.cid: c for c in pop.communities}
-        filed: list[tuple[ObjectionFiled, bool, str]] = []  # (objection, upheld, reason)
-        n = 0
+        filed: list[tuple[ObjectionFiled, ObjectionDecided]] = []
 
-        def oid(cid: str) -> str:
-            nonlocal n
-            n += 1
-            return f"{cid}-obj{n:02d}"
+        def objection(cid: str, voter: str, case: str) -> None:
+            kind, grounds, upheld, reason = _OBJECTIONS[case]
+            oid = f"{cid}-obj{len(filed) + 1:02d}"
+            filed.append(
+                self.objection(oid, cid, voter, kind, grounds, upheld=upheld, reason=reason)
+            )
 
         for v in pop.late:
-            filed.append(
-                (
-                    ObjectionFiled(
-                        objection=oid(v.community),
-                        community=v.community,
-                        voter=v.vid,
-                        kind="omission",
-                        grounds="an adult of a registered household is missing from the roll",
-                    ),
-                    True,
-                    "household register and residence confirmed: to be added to the roll",
-                )
-            )
+            objection(v.community, v.vid, "late")
         for v in pop.extras["wrongful"]:
-            filed.append(
-                (
-                    ObjectionFiled(
-                        objection=oid(v.community),
-                        community=v.community,
-                        voter=v.vid,
-                        kind="wrongful_inclusion",
-                        grounds="does not live in the community and holds no registration here",
-                    ),
-                    True,
-                    "neighbours and the property office confirm: not a resident",
-                )
-            )
-        c = self.rng.choice(pop.communities)
-        target = self.rng.choice(c.voters)
-        filed.append(
-            (
-                ObjectionFiled(
-                    objection=oid(c.cid),
-                    community=c.cid,
-                    voter=target.vid,
-                    kind="data_error",
-                    grounds="the birth date on the published roll is said to be wrong",
-                ),
-                False,
-                "the registration matches the household register; no correction needed",
-            )
-        )
-        c = self.rng.choice(pop.communities)
-        filed.append(
-            (
-                ObjectionFiled(
-                    objection=oid(c.cid),
-                    community=c.cid,
-                    voter=comms[c.cid].new_vid(),
-                    kind="omission",
-                    grounds="a resident asks to be added to the roll",
-                ),
-                False,
-                "aged 17 on election day: not eligible",
-            )
-        )
+            objection(v.community, v.vid, "wrongful")
+        c = self.choose.choice(pop.communities)
+        objection(c.cid, self.choose.choice(c.voters).vid, "data_error")
+        c = self.choose.choice(pop.communities)
+        objection(c.cid, comms[c.cid].new_vid(), "too_young")
         by_comm: dict[str, list[tuple[ElectionEvent, int]]] = {}
-        t = self.clock.at(-20, 10)
-        for ev, _, _ in filed:
+        t = self.local_time(-20, 10)
+        for ev, _ in filed:
             by_comm.setdefault(ev.community, []).append((ev, t))
             t += 60_000_000
-        t = self.clock.at(-18, 15)
-        for ev, upheld, reason in filed:
-            by_comm[ev.community].append(
-                (
-                    ObjectionDecided(
-                        objection=ev.objection, community=ev.community, upheld=upheld, reason=reason
-                    ),
-                    t,
-                )
-            )
+        t = self.local_time(-18, 15)
+        for ev, decided in filed:
+            by_comm[ev.community].append((decided, t))
             t += 60_000_000
-            self._feature("objection.upheld" if upheld else "objection.rejected", ev.objection)
+            feature = "objection.upheld" if decided.upheld else "objection.rejected"
+            self._feature(feature, ev.objection)
             self._count("objections")
         for cid, items in sorted(by_comm.items()):
             self._submit(f"{cid}/election_committee", items)
         # act on the upheld ones
         acts: dict[str, list[tuple[ElectionEvent, int]]] = {}
-        t = self.clock.at(-17, 9)
-        for ev, upheld, _ in filed:
-            if not upheld:
+        t = self.local_time(-17, 9)
+        for ev, decided in filed:
+            if not decided.upheld:
                 continue
             if ev.kind == "omission":
                 v = next(v for v in pop.late if v.vid == ev.voter)
@@ -655,15 +554,7 @@ class _Builder:
                 self._count("registrations")
             else:
                 acts.setdefault(ev.community, []).append(
-                    (
-                        VoterRemoved(
-                            voter=ev.voter,
-                            community=ev.community,
-                            reason="objection_upheld",
-                            objection=ev.objection,
-                        ),
-                        t,
-                    )
+                    (self.removal(ev.voter, ev.community, "objection_upheld", ev.objection), t)
                 )
                 self._feature("removal.objection_upheld", ev.voter)
                 self._count("removals")
@@ -675,7 +566,7 @@ class _Builder:
     # ------------------------------------------------------------------ resident groups
 
     def _group_plan(self, c: Community, group: str, voters: list[Voter]) -> GroupPlan:
-        rng = self.rng
+        rng = self.choose
         pool = [v.vid for v in voters if 28 <= v.age <= 70] or [v.vid for v in voters]
         if len(pool) < 5:
             pool = [v.vid for v in voters]
@@ -711,17 +602,17 @@ class _Builder:
                 voters_of.setdefault(hh.group, []).extend(hh.voters)
             issued: list[tuple[ElectionEvent, int]] = []
             cast: list[tuple[ElectionEvent, int]] = []
-            t0, t1 = self.clock.at(-15, 9), self.clock.at(-15, 16)
-            c0, c1 = self.clock.at(-15, 16, 30), self.clock.at(-15, 19)
+            t0, t1 = self.local_time(-15, 9), self.local_time(-15, 16)
+            c0, c1 = self.local_time(-15, 16, 30), self.local_time(-15, 19)
             for group in c.groups:
                 hids = households.get(group, [])
                 if len(hids) < 2 or len(voters_of[group]) < 5:
                     continue
                 plan = self._group_plan(c, group, voters_of[group])
                 for attempt in range(_MAX_ATTEMPTS):
-                    rng = _rng(self.seed, f"group/{group}/{attempt}")
-                    came = [h for h in hids if rng.random() < 0.88]
-                    recorded, tallied = group_ballots(rng, plan, len(came))
+                    rng = RandomChooser(_rng(self.seed, f"group/{group}/{attempt}"))
+                    came = [h for h in hids if rng.chance(0.88)]
+                    recorded, tallied = group_ballots(rng.rng, plan, len(came))
                     result = tally_round(
                         posts, tallied, registered=len(hids), issued=len(came), rules=rules
                     )
@@ -734,25 +625,16 @@ class _Builder:
                         break
                 else:  # pragma: no cover - the margins make this practically impossible
                     raise UsageError(f"cannot draw a decisive election for group {group}")
-                times = self.clock.spread(rng, len(came), t0, t1)
-                issued.extend(
-                    (HouseholdBallotIssued(community=c.cid, group=group, household=h), t)
-                    for h, t in zip(came, times, strict=True)
-                )
-                # voting closes before any household ballot is cast (recorded)
-                issued.append((GroupVotingClosed(community=c.cid, group=group), t1))
-                t1 += 1_000_000
+                times = rng.times(len(came), t0, t1)
                 rng.shuffle(recorded)
-                ctimes = self.clock.spread(rng, len(recorded), c0, c1)
-                cast.extend(
-                    (
-                        HouseholdBallotCast(
-                            community=c.cid, group=group, serial=rng.randbytes(16), marks=marks
-                        ),
-                        t,
-                    )
-                    for marks, t in zip(recorded, ctimes, strict=True)
-                )
+                ctimes = rng.times(len(recorded), c0, c1)
+                serials = [rng.serial() for _ in recorded]
+                handed, shut, casts = self.household_vote(c.cid, group, came, recorded, serials)
+                issued.extend(zip(handed, times, strict=True))
+                # voting closes before any household ballot is cast (recorded)
+                issued.append((shut, t1))
+                t1 += 1_000_000
+                cast.extend(zip(casts, ctimes, strict=True))
                 self._count("household_ballots_issued", len(came))
                 self._count("households_eligible", len(hids))
             self._submit(f"{c.cid}/polling_station", issued)
@@ -762,15 +644,11 @@ class _Builder:
         state = self.e.state
         for c in self.pop.communities:
             declared: list[tuple[ElectionEvent, int]] = []
-            t = self.clock.at(-15, 20)
+            t = self.local_time(-15, 20)
             for group in c.groups:
-                ge = state.community(c.cid).group_elections.get(group)
-                if ge is None:
+                if group not in state.community(c.cid).group_elections:
                     continue
-                result_dict = state.group_result(c.cid, group).to_dict()
-                declared.append(
-                    (GroupResultDeclared(community=c.cid, group=group, result=result_dict), t)
-                )
+                declared.append((self.group_result(c.cid, group), t))
                 t += 10_000_000
                 self._count("group_elections")
             self._submit(f"{c.cid}/election_committee", declared)
@@ -779,7 +657,7 @@ class _Builder:
 
     def nominate(self) -> None:
         self._set_phase("nominations")
-        rng = self.rng
+        rng = self.choose
         cfg = self.config
         comms = self.pop.communities
         supp = min(comms, key=lambda c: (len(c.voters), c.index))
@@ -792,9 +670,9 @@ class _Builder:
             plan = self.plans[c.cid]
             seats = {"director": 1, "deputy": cfg.deputies, "member": c.member_seats}
             extra = {
-                "director": 1 + (rng.random() < 0.3),
-                "deputy": 1 + (rng.random() < 0.5),
-                "member": 2 if c is supp else 1 + (rng.random() < 0.5),
+                "director": 1 + rng.chance(0.3),
+                "deputy": 1 + rng.chance(0.5),
+                "member": 2 if c is supp else 1 + rng.chance(0.5),
             }
             committee = set(plan.committee)
             pool = [v.vid for v in c.voters if 25 <= v.age <= 65 and v.vid not in committee]
@@ -834,8 +712,8 @@ class _Builder:
         self._file_nominations()
 
     def _file_nominations(self) -> None:
-        rng = self.rng
-        t0 = self.clock.at(-12, 9)
+        rng = self.choose
+        t0 = self.local_time(-12, 9)
         for c in self.pop.communities:
             plan = self.plans[c.cid]
             excluded = set(plan.committee) | {cand for _, cand in plan.nominees}
@@ -858,12 +736,8 @@ class _Builder:
                 named.update((post, v) for v in nominators)
                 items.append(
                     (
-                        NominationFiled(
-                            nomination=f"{c.cid}-nom{j:02d}",
-                            community=c.cid,
-                            post=post,
-                            candidate=cand,
-                            nominators=tuple(sorted(nominators)),
+                        self.nomination(
+                            f"{c.cid}-nom{j:02d}", c.cid, post, cand, sorted(nominators)
                         ),
                         t0 + j * 600_000_000,
                     )
@@ -876,27 +750,15 @@ class _Builder:
         c = next(c for c in self.pop.communities if c.cid == cid)
         excluded = set(plan.committee) | {cand for _, cand in plan.nominees}
         replacement = rng.choice([v.vid for v in c.voters if v.vid not in excluded and v.age >= 30])
+        withdrawn, filled = self.committee_change(
+            cid,
+            member,
+            replacement,
+            "nominated as a candidate: withdraws from the election committee",
+            f"residents' meeting of {c.name}, by-appointment",
+        )
         self._submit(
-            "authority",
-            [
-                (
-                    CommitteeMemberWithdrawn(
-                        community=cid,
-                        member=member,
-                        reason="nominated as a candidate: withdraws from the election committee",
-                    ),
-                    self.clock.at(-11, 9),
-                ),
-                (
-                    CommitteeVacancyFilled(
-                        community=cid,
-                        member=replacement,
-                        replaces=member,
-                        appointed_by=f"residents' meeting of {c.name}, by-appointment",
-                    ),
-                    self.clock.at(-11, 14),
-                ),
-            ],
+            "authority", [(withdrawn, self.local_time(-11, 9)), (filled, self.local_time(-11, 14))]
         )
         plan.committee = [replacement if m == member else m for m in plan.committee]
         self._feature("committee.withdrawn_nominated", member)
@@ -904,8 +766,8 @@ class _Builder:
 
     def vet_and_list(self) -> None:
         self._set_phase("vetting and candidate lists")
-        rng = self.rng
-        published: list[tuple[str, list[PostList]]] = []
+        rng = self.choose
+        published: list[CandidatesPublished] = []
         for c in self.pop.communities:
             plan = self.plans[c.cid]
             if plan.withdrawn is not None:
@@ -914,41 +776,24 @@ class _Builder:
                     f"{c.cid}/election_committee",
                     [
                         (
-                            NominationWithdrawn(
-                                community=c.cid,
-                                post=post,
-                                candidate=cand,
-                                reason="withdrew for family reasons",
+                            self.nomination_withdrawn(
+                                c.cid, post, cand, "withdrew for family reasons"
                             ),
-                            self.clock.at(-11, 15),
+                            self.local_time(-11, 15),
                         )
                     ],
                 )
                 self._feature("nomination.withdrawn", cand)
             items: list[tuple[ElectionEvent, int]] = []
-            t = self.clock.at(-10, 9)
+            t = self.local_time(-10, 9)
             for post, cand in plan.nominees:
                 if plan.withdrawn == (post, cand):
                     continue
-                if cand in plan.rejected:
-                    ref, reason = rng.choice(_REJECTIONS)
-                    approved = False
+                approved = cand not in plan.rejected
+                if not approved:
                     self._feature("vetting.rejected", cand)
-                else:
-                    ref, reason = _APPROVAL
-                    approved = True
-                items.append(
-                    (
-                        VettingDecided(
-                            community=c.cid,
-                            candidate=cand,
-                            approved=approved,
-                            criteria_ref=ref,
-                            reason=reason,
-                        ),
-                        t,
-                    )
-                )
+                criteria = _APPROVAL if approved else rng.choice(_REJECTIONS)
+                items.append((self.vetting(c.cid, cand, criteria, approved=approved), t))
                 t += 300_000_000
             self._submit(f"{c.cid}/vetting_committee", items)
             self._count("vetting_decisions", len(items))
@@ -956,21 +801,20 @@ class _Builder:
             for p in plan.posts:
                 order = list(p.candidates)
                 rng.shuffle(order)  # ballot order (by surname strokes in real life)
-                lists.append(PostList(post=p.post, seats=p.seats, candidates=tuple(order)))
+                lists.append((p.post, p.seats, order))
                 self._count("candidates", len(order))
-            published.append((c.cid, lists))
+            published.append(self.candidate_list(c.cid, lists))
         self._flush()  # the lists follow every vetting decision
-        for cid, lists in published:
+        for event in published:
             self._submit(
-                f"{cid}/election_committee",
-                [(CandidatesPublished(community=cid, posts=tuple(lists)), self.clock.at(-8, 10))],
+                f"{event.community}/election_committee", [(event, self.local_time(-8, 10))]
             )
 
     # ------------------------------------------------------------------ proxies
 
     def proxies(self) -> None:
         self._set_phase("proxies")
-        rng = self.rng
+        rng = self.choose
         pop = self.pop
         target = max(4, round(pop.voters * 0.008))
         households = [
@@ -1007,36 +851,18 @@ class _Builder:
         for c in pop.communities:
             plan = self.plans[c.cid]
             items: list[tuple[ElectionEvent, int]] = []
-            times = self.clock.spread(
-                rng, len(plan.proxies), self.clock.at(-7, 9), self.clock.at(-3, 17)
-            )
+            times = rng.times(len(plan.proxies), self.local_time(-7, 9), self.local_time(-3, 17))
             for (p, proxy, rel), t in zip(plan.proxies, times, strict=True):
                 attestation = hashlib.sha256(
                     f"written proxy form|{c.cid}|{p.vid}|{proxy.vid}|{rel}".encode()
                 ).digest()
-                items.append(
-                    (
-                        ProxyAuthorised(
-                            community=c.cid,
-                            principal=p.vid,
-                            proxy=proxy.vid,
-                            relationship=rel,
-                            attestation=attestation,
-                        ),
-                        t,
-                    )
-                )
+                items.append((self.proxy(c.cid, p.vid, proxy.vid, rel, attestation), t))
             self._submit(f"{c.cid}/election_committee", items)
             self._count("proxies", len(plan.proxies))
         self._flush()
-        state = self.e.state
         for c in pop.communities:
-            published = ProxyListPublished(
-                community=c.cid,
-                count=len(state.community(c.cid).proxies),
-                list_hash=state.proxy_hash(c.cid),
-            )
-            self._submit(f"{c.cid}/election_committee", [(published, self.clock.at(-2, 10))])
+            published = self.proxy_list(c.cid)
+            self._submit(f"{c.cid}/election_committee", [(published, self.local_time(-2, 10))])
 
     # ------------------------------------------------------------------ voting
 
@@ -1050,7 +876,7 @@ class _Builder:
             # candidates and the round's other observers are set aside: any voter who is not
             # excluded may observe. (Only then: a shape that has enough keeps its draws.)
             pool = [v.vid for v in c.voters if v.vid not in excluded]
-        picked = tuple(sorted(self.rng.sample(pool, n)))
+        picked = tuple(sorted(self.choose.sample(pool, n)))
         used.update(picked)
         return picked
 
@@ -1064,73 +890,22 @@ class _Builder:
 
     def _round(self, c: Community, number: int) -> list[PostPlan]:
         """Queue round ``number``'s polling and counting in ``c``; returns the round's posts."""
-        rng = _rng(self.seed, f"vote/{c.cid}/{number}")
+        rng = RandomChooser(_rng(self.seed, f"vote/{c.cid}/{number}"))
         plan = self.plans[c.cid]
         day = 0 if number == 1 else 7
-        at = self.clock.at
         principals = {p.vid: proxy for p, proxy, _ in plan.proxies}
-        proxies = {proxy.vid for proxy in principals.values()}
-        turnout = rng.uniform(0.80, 0.90) if number == 1 else rng.uniform(0.68, 0.78)
-        # who comes, and where
-        mobile_voters: list[Voter] = []
-        in_person: list[Voter] = []
-        for v in c.voters:
-            if v.vid in principals:
-                continue
-            p = turnout * (0.7 if v.basis == ELSEWHERE else 1.0)
-            if v.vid in proxies or rng.random() < p:
-                if v.age >= 75 and v.vid not in proxies and rng.random() < 0.55:
-                    mobile_voters.append(v)
-                else:
-                    in_person.append(v)
-        if not mobile_voters:  # the oldest voter who came is visited at home
-            oldest = max(in_person, key=lambda v: (v.age, v.vid))
-            in_person.remove(oldest)
-            mobile_voters.append(oldest)
+        in_person, mobile_voters = self._attendance(c, number, rng, principals)
         n_stations = max(1, len(c.voters) // 3000) if number == 1 else 1
         n_mobile = max(1, round(len(mobile_voters) / 250)) if number == 1 else 1
         prefix = f"{c.cid}-r{number}"
         units: list[tuple[str, str]] = [(f"{prefix}-main", "main")]
         units += [(f"{prefix}-s{i + 1}", "station") for i in range(n_stations)]
         units += [(f"{prefix}-m{i + 1}", "mobile") for i in range(n_mobile)]
-        used: set[str] = set()
-        observers = {u: self._observers(c, plan, 3 + (k == "main"), used) for u, k in units}
-        # the committee accredits the observers it has not accredited yet, the day before
-        accredit: list[tuple[ElectionEvent, int]] = []
-        t = at(day - 1, 10)
-        for unit, _ in units:
-            for observer in observers[unit]:
-                if observer in plan.accredited:
-                    continue
-                plan.accredited.add(observer)
-                org = _ORGANISATIONS[len(plan.accredited) % len(_ORGANISATIONS)]
-                accredit.append(
-                    (
-                        ObserverAccredited(
-                            community=c.cid, observer=observer, organisation=f"{org} ({c.name})"
-                        ),
-                        t,
-                    )
-                )
-                t += 60_000_000
-        self._submit(f"{c.cid}/election_committee", accredit)
-        self._count("observers_accredited", len(accredit))
+        observers = self._accredit(c, plan, units, day)
         boxes: dict[str, list[str]] = {
             u: [f"{u}-b{j + 1}" for j in range(2 if kind == "main" else 1)] for u, kind in units
         }
-        issue: list[tuple[str, str, str | None]] = []  # (unit, voter, proxy_for)
-        stations = [u for u, k in units if k != "mobile"]
-        mobiles = [u for u, k in units if k == "mobile"]
-        for v in in_person:
-            unit = stations[0] if rng.random() < 0.45 else rng.choice(stations)
-            issue.append((unit, v.vid, None))
-            if v.vid in proxies:
-                for principal, proxy in principals.items():
-                    if proxy is v:
-                        issue.append((unit, v.vid, principal))
-        for i, v in enumerate(mobile_voters):
-            issue.append((mobiles[i % len(mobiles)], v.vid, None))
-        rng.shuffle(issue)
+        issue = self._issue(units, in_person, mobile_voters, principals, rng)
         issued_at: dict[str, int] = {}
         for unit, _, _ in issue:
             issued_at[unit] = issued_at.get(unit, 0) + 1
@@ -1138,14 +913,146 @@ class _Builder:
         returned: dict[str, int] = {}
         for unit, _ in units:
             n = issued_at.get(unit, 0)
-            if unit.endswith("-main") and n > 20 and rng.random() < 0.5:
+            if unit.endswith("-main") and n > 20 and rng.chance(0.5):
                 n -= 1
             bx = boxes[unit]
             for j, box in enumerate(bx):
                 returned[box] = n // len(bx) + (1 if j < n % len(bx) else 0)
         total = sum(returned.values())
-        # counting batches: the mobile boxes, and the boxes of any unit that issued fewer than
-        # min_count_batch ballots, are emptied into the main venue's first box before counting
+        posts = self._round_posts(plan, number)
+        ballots = self._decisive_ballots(c, plan, number, posts, total, len(issue))
+        self._count("ballots_issued", len(issue))
+        self._count("ballots_recorded", total)
+        self._count("units", len(units))
+        self._count("boxes", sum(len(b) for b in boxes.values()))
+        self._feature("unit.mobile", *(u for u, k in units if k == "mobile"))
+        if number == 1:
+            plan.issued1, plan.cast1 = len(issue), total
+        self._polling_day(c.cid, number, day, units, boxes, observers, issue, rng)
+        self._count_round(c.cid, day, units, boxes, observers, issued_at, returned, ballots, rng)
+        return posts
+
+    def _attendance(
+        self, c: Community, number: int, rng: RandomChooser, principals: dict[str, Voter]
+    ) -> tuple[list[Voter], list[Voter]]:
+        """Who comes to vote in round ``number``: ``(in person, at home to a mobile box)``.
+        Proxies always come; their principals never do."""
+        proxies = {proxy.vid for proxy in principals.values()}
+        turnout = rng.uniform(0.80, 0.90) if number == 1 else rng.uniform(0.68, 0.78)
+        mobile_voters: list[Voter] = []
+        in_person: list[Voter] = []
+        for v in c.voters:
+            if v.vid in principals:
+                continue
+            p = turnout * (0.7 if v.basis == ELSEWHERE else 1.0)
+            if v.vid in proxies or rng.chance(p):
+                if v.age >= 75 and v.vid not in proxies and rng.chance(0.55):
+                    mobile_voters.append(v)
+                else:
+                    in_person.append(v)
+        if not mobile_voters:  # the oldest voter who came is visited at home
+            oldest = max(in_person, key=lambda v: (v.age, v.vid))
+            in_person.remove(oldest)
+            mobile_voters.append(oldest)
+        return in_person, mobile_voters
+
+    def _accredit(
+        self, c: Community, plan: _CommunityPlan, units: list[tuple[str, str]], day: int
+    ) -> dict[str, tuple[str, ...]]:
+        """The units' observers (three, four at the main venue); the committee accredits those
+        it has not accredited yet the day before."""
+        used: set[str] = set()
+        observers = {u: self._observers(c, plan, 3 + (k == "main"), used) for u, k in units}
+        panel: list[tuple[str, str]] = []
+        for unit, _ in units:
+            for observer in observers[unit]:
+                if observer in plan.accredited:
+                    continue
+                plan.accredited.add(observer)
+                org = _ORGANISATIONS[len(plan.accredited) % len(_ORGANISATIONS)]
+                panel.append((observer, f"{org} ({c.name})"))
+        t = self.local_time(day - 1, 10)
+        accredit = [
+            (ev, t + i * 60_000_000) for i, ev in enumerate(self.accreditations(c.cid, panel))
+        ]
+        self._submit(f"{c.cid}/election_committee", accredit)
+        self._count("observers_accredited", len(accredit))
+        return observers
+
+    @staticmethod
+    def _issue(
+        units: list[tuple[str, str]],
+        in_person: list[Voter],
+        mobile_voters: list[Voter],
+        principals: dict[str, Voter],
+        rng: RandomChooser,
+    ) -> list[tuple[str, str, str | None]]:
+        """Every ballot issued, as ``(unit, voter, proxy_for)`` in issuing order: in person at
+        the main venue or a station (a proxy also for each principal), at home by the mobile
+        boxes."""
+        issue: list[tuple[str, str, str | None]] = []
+        stations = [u for u, k in units if k != "mobile"]
+        mobiles = [u for u, k in units if k == "mobile"]
+        for v in in_person:
+            unit = stations[0] if rng.chance(0.45) else rng.choice(stations)
+            issue.append((unit, v.vid, None))
+            issue.extend((unit, v.vid, p) for p, proxy in principals.items() if proxy is v)
+        for i, v in enumerate(mobile_voters):
+            issue.append((mobiles[i % len(mobiles)], v.vid, None))
+        rng.shuffle(issue)
+        return issue
+
+    def _polling_day(
+        self,
+        cid: str,
+        number: int,
+        day: int,
+        units: list[tuple[str, str]],
+        boxes: dict[str, list[str]],
+        observers: dict[str, tuple[str, ...]],
+        issue: list[tuple[str, str, str | None]],
+        rng: RandomChooser,
+    ) -> None:
+        """The polling station's day: units open and boxes sealed, ballots issued, units
+        closed, the mobile boxes carried to the main venue."""
+        at = self.local_time
+        main = units[0][0]
+        ps: list[tuple[ElectionEvent, int]] = []
+        t = at(day, 7, 30)
+        for unit, kind in units:
+            ps.append((self.unit_opened(cid, number, unit, kind, observers[unit]), t))
+            for box in boxes[unit]:
+                ps.append((self.box_sealed(unit, box), t + 600_000_000))
+        times = rng.times(len(issue), at(day, 8), at(day, 17))
+        ps.extend(
+            (self.issuance(unit, voter, proxy_for), when)
+            for (unit, voter, proxy_for), when in zip(issue, times, strict=True)
+        )
+        for unit, _ in units:
+            ps.append((self.unit_closed(unit), at(day, 17)))
+        for unit, kind in units:
+            if kind == "mobile":
+                for box in boxes[unit]:
+                    ps.append((self.box_transferred(box, main), at(day, 17, 20)))
+                    self._feature("box.transferred", box)
+        self._submit(f"{cid}/polling_station", ps)
+
+    def _count_round(
+        self,
+        cid: str,
+        day: int,
+        units: list[tuple[str, str]],
+        boxes: dict[str, list[str]],
+        observers: dict[str, tuple[str, ...]],
+        issued_at: dict[str, int],
+        returned: dict[str, int],
+        ballots: list[dict[str, Any]],
+        rng: RandomChooser,
+    ) -> None:
+        """The count: the mobile boxes, and the boxes of any unit that issued fewer than
+        ``min_count_batch`` ballots, are emptied into the main venue's first box; the others are
+        opened before observers and their ballots recorded in the box's order."""
+        at = self.local_time
         main = units[0][0]
         target = boxes[main][0]
         small = self.rules.min_count_batch
@@ -1158,51 +1065,10 @@ class _Builder:
         if issued_at.get(main, 0) < small:
             merged += boxes[main][1:]
         counted_in = {box: target if box in merged else box for bx in boxes.values() for box in bx}
-        posts = self._round_posts(plan, number)
-        ballots = self._decisive_ballots(c, plan, number, posts, total, len(issue))
-        self._count("ballots_issued", len(issue))
-        self._count("ballots_recorded", total)
-        self._count("units", len(units))
-        self._count("boxes", sum(len(b) for b in boxes.values()))
-        self._feature("unit.mobile", *mobiles)
-        if number == 1:
-            plan.issued1, plan.cast1 = len(issue), total
-        # the polling station's day
-        ps: list[tuple[ElectionEvent, int]] = []
-        t = at(day, 7, 30)
-        for unit, kind in units:
-            ps.append(
-                (
-                    UnitOpened(
-                        unit=unit,
-                        community=c.cid,
-                        round=number,
-                        kind=kind,
-                        observers=observers[unit],
-                    ),
-                    t,
-                )
-            )
-            for box in boxes[unit]:
-                ps.append((BoxSealed(unit=unit, box=box), t + 600_000_000))
-        times = self.clock.spread(rng, len(issue), at(day, 8), at(day, 17))
-        ps.extend(
-            (BallotIssued(unit=unit, voter=voter, proxy_for=proxy_for), when)
-            for (unit, voter, proxy_for), when in zip(issue, times, strict=True)
-        )
-        for unit, _ in units:
-            ps.append((UnitClosed(unit=unit), at(day, 17)))
-        for unit in mobiles:
-            for box in boxes[unit]:
-                ps.append((BoxTransferred(box=box, to_unit=main), at(day, 17, 20)))
-                self._feature("box.transferred", box)
-        self._submit(f"{c.cid}/polling_station", ps)
-        # the count: small boxes merged, the others opened before observers, ballots recorded
-        # in the box's order
         cu: list[tuple[ElectionEvent, int]] = []
         t = at(day, 17, 30)
         for box in merged:
-            cu.append((BoxMerged(box=box, into=target), t))
+            cu.append((self.box_merged(box, target), t))
             t += 1_000_000
             self._feature("box.merged", box)
         t = at(day, 17, 40)
@@ -1214,32 +1080,25 @@ class _Builder:
             for box in boxes[unit]:
                 if box in merged:
                     continue
-                cu.append((BoxOpened(box=box, observers=observers[unit]), t))
+                cu.append((self.box_opened(box, observers[unit]), t))
                 n = per_box[box]
                 chunk = ballots[k : k + n]
                 k += n
-                rtimes = self.clock.spread(rng, n, t + 60_000_000, at(day, 22))
-                cu.extend(
-                    (BallotRecorded(box=box, serial=rng.randbytes(16), marks=marks), when)
-                    for marks, when in zip(chunk, rtimes, strict=True)
-                )
-        self._submit(f"{c.cid}/counting_unit", cu)
+                rtimes = rng.times(n, t + 60_000_000, at(day, 22))
+                serials = [rng.serial() for _ in chunk]
+                cu.extend(zip(self.recorded(box, chunk, serials), rtimes, strict=True))
+        self._submit(f"{cid}/counting_unit", cu)
         self._count("boxes_merged", len(merged))
-        return posts
 
     def _declare(self, c: Community, number: int, posts: list[PostPlan]) -> None:
         """The committee declares the tally of round ``number`` (queued events flushed)."""
         self._flush()
         plan = self.plans[c.cid]
         day = 0 if number == 1 else 7
-        at = self.clock.at
-        result = self.e.tally(c.cid, number)
-        declared = result.to_dict()
-        self._submit(
-            f"{c.cid}/election_committee",
-            [(ResultDeclared(community=c.cid, round=number, result=declared), at(day, 23))],
-        )
-        self.declared[(c.cid, number)] = declared
+        at = self.local_time
+        event, result = self.declaration(c.cid, number)
+        self._submit(f"{c.cid}/election_committee", [(event, at(day, 23))])
+        self.declared[(c.cid, number)] = event.result
         if number == 1:
             plan.result1 = result
         else:
@@ -1329,25 +1188,11 @@ class _Builder:
         c = next(c for c in self.pop.communities if c.cid == cid)
         plan = self.plans[cid]
         assert plan.result1 is not None
-        lists = []
-        for post, pr in plan.result1.posts.items():
-            if pr.unfilled:
-                cands = supplementary_candidates(pr, pr.unfilled + self.rules.min_candidate_excess)
-                lists.append(PostList(post=post, seats=pr.unfilled, candidates=cands))
+        listed = {p.post: (p.seats, p.candidates) for p in plan.posts}
+        kind, lists = follow_up_round(plan.result1, listed, self.rules)
         self._submit(
             f"{cid}/election_committee",
-            [
-                (
-                    RoundCalled(
-                        community=cid,
-                        round=2,
-                        source_round=1,
-                        kind="supplementary",
-                        posts=tuple(lists),
-                    ),
-                    self.clock.at(0, 23, 30),
-                )
-            ],
+            [(self.round_called(cid, 2, kind, lists), self.local_time(0, 23, 30))],
         )
         self._feature("round.supplementary", cid)
         self._flush()

@@ -3,36 +3,79 @@
 ``open_store(target)`` chooses the backend: ``":memory:"`` → :class:`MemoryStore`, a
 ``postgresql://`` or ``postgres://`` DSN → :class:`PostgresStore`, anything else is a path to a
 SQLite file → :class:`SQLiteStore` (the embedded default). See docs/storage.md for the
-guarantees, and docs/format.md for the bundle and tlog-tiles formats.
+guarantees. The bundle file and tlog-tiles live one layer up, in :mod:`electlog.publish`.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from .base import Store, StoredCheckpoint, StoreTx
-from .bundle import BundleImport, BundleInfo, BundleReader, export_bundle, import_bundle
 from .memory import MemoryStore
 from .postgres import PostgresStore
 from .sqlite import SQLiteStore
-from .tiles import TilesInfo, TilesReader, export_tiles
+
+if TYPE_CHECKING:
+    from ..publish import (
+        BundleImport as BundleImport,
+    )
+    from ..publish import (
+        BundleInfo as BundleInfo,
+    )
+    from ..publish import (
+        BundleReader as BundleReader,
+    )
+    from ..publish import (
+        TilesInfo as TilesInfo,
+    )
+    from ..publish import (
+        TilesReader as TilesReader,
+    )
+    from ..publish import (
+        export_bundle as export_bundle,
+    )
+    from ..publish import (
+        export_tiles as export_tiles,
+    )
+    from ..publish import (
+        import_bundle as import_bundle,
+    )
+
+# The bundle and tiles names moved to electlog.publish, above the log (a store never needs
+# them); users imported them from here, so they still resolve here, on first use.
+_PUBLISH_NAMES = frozenset(
+    {
+        "BundleImport",
+        "BundleInfo",
+        "BundleReader",
+        "TilesInfo",
+        "TilesReader",
+        "export_bundle",
+        "export_tiles",
+        "import_bundle",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    """``from electlog.store import BundleReader`` (and the other bundle and tiles names) as
+    before they moved to :mod:`electlog.publish`: the same objects, no warning."""
+    if name in _PUBLISH_NAMES:
+        from .. import publish
+
+        return getattr(publish, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
-    "BundleImport",
-    "BundleInfo",
-    "BundleReader",
     "MemoryStore",
     "PostgresStore",
     "SQLiteStore",
     "Store",
     "StoreTx",
     "StoredCheckpoint",
-    "TilesInfo",
-    "TilesReader",
-    "export_bundle",
-    "export_tiles",
-    "import_bundle",
     "is_postgres_dsn",
     "open_store",
 ]

@@ -50,7 +50,7 @@ except ImportError as _exc:  # pragma: no cover - exercised by a subprocess test
 from electlog import merkle
 from electlog.audit import audit
 from electlog.audit.sources import BytesSource
-from electlog.checkpoint import Checkpoint, cosign, verify_checkpoint
+from electlog.checkpoint import Checkpoint, verify_checkpoint
 from electlog.codec import encode
 from electlog.election import (
     ElectionState,
@@ -59,6 +59,7 @@ from electlog.election import (
     VoterRegistered,
     log_events,
 )
+from electlog.election.build import cosigned_checkpoint
 from electlog.election.codes import (
     REF_UNKNOWN,
     ROLL_HASH_MISMATCH,
@@ -79,7 +80,7 @@ from electlog.errors import (
 from electlog.events import ZERO_HASH, Author, AuthorHead, Entry
 from electlog.keys import SigningKey
 from electlog.log import Log
-from electlog.note import NoteSigner, sign_note
+from electlog.note import NoteSigner
 from electlog.store import MemoryStore, Store
 
 from .strategies import ElectionBuilder, canonical_values
@@ -453,13 +454,11 @@ class ElectionMachine(RuleBasedStateMachine):
         b = self.b
         log = b.log
         size = len(log)
-        text = Checkpoint(origin=b.origin, size=size, root=log.root(size)).to_text()
-        note = sign_note(text, [b.log_signer])
+        checkpoint = Checkpoint(origin=b.origin, size=size, root=log.root(size))
         # an honest witness cosigns after the latest claimed time it has seen (the auditor
         # binds claimed times to cosignature times)
         stamp = max((log.get(i).statement.time for i in range(size)), default=0) // 1_000_000
-        for w in b.witnesses:
-            note = cosign(note, w, stamp + 30)
+        note = cosigned_checkpoint(checkpoint, b.log_signer, b.witnesses, stamp + 30)
         entries = [log.get_bytes(i) for i in range(size)]
         notes = [*b.checkpoints, note]
         # mid-election: an in-progress audit, where only "not finished yet" may be reported

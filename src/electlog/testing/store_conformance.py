@@ -125,7 +125,7 @@ class StoreConformance:
 
     def sign_many(self, authors: Sequence[Author], count: int, tag: str = "x") -> list[Entry]:
         """``count`` entries signed round-robin by ``authors``."""
-        out = []
+        out: list[Entry] = []
         for i in range(count):
             a = authors[i % len(authors)]
             out.append(a.sign("conformance.test", {"i": i, "tag": tag}, time=_T0 + i))
@@ -545,7 +545,7 @@ class StoreConformance:
     ) -> None:
         n = workers * batches * per_batch
         assert store.size() == n
-        entries = [Entry.from_bytes(d) for d in store.entries()]
+        entries: list[Entry] = [Entry.from_bytes(d) for d in store.entries()]
         positions: dict[tuple[int, int], list[tuple[int, int]]] = {}
         chains: dict[bytes, list[Entry]] = {}
         for index, e in enumerate(entries):

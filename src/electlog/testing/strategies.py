@@ -65,7 +65,7 @@ from electlog.audit.findings import (
     rule_finding_code,
 )
 from electlog.audit.sources import BytesSource
-from electlog.checkpoint import Checkpoint, WitnessSigner, cosign
+from electlog.checkpoint import Checkpoint, WitnessSigner
 from electlog.codec import encode
 from electlog.election import (
     EVENT_TYPES,
@@ -76,7 +76,14 @@ from electlog.election import (
     RoundResult,
     RuleSet,
     decode_event,
-    supplementary_candidates,
+)
+from electlog.election.build import (
+    ROLE_KEY_NAMES,
+    PhaseBuilder,
+    RoleKeys,
+    checkpoint_note,
+    cosigned_checkpoint,
+    follow_up_round,
 )
 from electlog.election.codes import (
     BALLOT_DUPLICATE_SERIAL,
@@ -127,8 +134,6 @@ from electlog.election.events import (
     VoterRegistered,
     VoterRemoved,
 )
-from electlog.election.facade import Election
-from electlog.election.receipts import commitment, dedup_tag
 from electlog.election.rules import (
     DEFAULT_PROXY_RELATIONSHIPS,
     DEFAULT_REMOVAL_REASONS,
@@ -143,16 +148,19 @@ from electlog.election.tally import (
     tally_round,
 )
 from electlog.errors import ElectlogError, StorageError, UsageError
-from electlog.events import ZERO_HASH, Author, Entry, Statement, entry_leaf_hash
+from electlog.events import ZERO_HASH, Entry, Statement, entry_leaf_hash
 from electlog.keys import SigningKey
 from electlog.log import Log
 from electlog.merkle import MerkleTree, new_nodes_batch
-from electlog.note import NoteSigner, sign_note
+from electlog.note import NoteSigner
 from electlog.store import MemoryStore, Store
 from electlog.store.bundle import export_bundle
 
+from ._chooser import DrawChooser
+
 __all__ = [
     "TAMPERING_KINDS",
+    "DrawChooser",
     "ElectionBuilder",
     "ElectionKeys",
     "SignedElection",
@@ -756,44 +764,17 @@ _check_coverage()
 
 # --------------------------------------------------------------------------- whole elections
 
-_EPOCH_ORDINAL: Final = _dt.date(1970, 1, 1).toordinal()
-_ROLE_NAMES: Final = ("registrar", "committee", "vetting", "polling", "counting")
-_ROLES: Final = {
-    "registrar": Role.REGISTRAR,
-    "committee": Role.ELECTION_COMMITTEE,
-    "vetting": Role.VETTING_COMMITTEE,
-    "polling": Role.POLLING_STATION,
-    "counting": Role.COUNTING_UNIT,
-}
-
 
 @attrs.frozen(kw_only=True)
-class ElectionKeys:
+class ElectionKeys(RoleKeys):
     """The signing keys of a generated election: the authority (genesis, keys, committees) and
     one whole-election key per role."""
-
-    authority: SigningKey
-    registrar: SigningKey
-    committee: SigningKey
-    vetting: SigningKey
-    polling: SigningKey
-    counting: SigningKey
 
     @classmethod
     def from_seed(cls, seed: bytes) -> ElectionKeys:
         """Deterministic keys derived from ``seed`` (test fixtures: drawn elections must
         shrink and replay; never keys for a real election)."""
-        return cls(
-            **{
-                name: SigningKey.from_seed(hashlib.sha256(seed + name.encode()).digest())
-                for name in ("authority", *_ROLE_NAMES)
-            }
-        )
-
-    def by_key_id(self) -> dict[bytes, SigningKey]:
-        """Every key by its key id."""
-        keys = [self.authority, *(getattr(self, n) for n in _ROLE_NAMES)]
-        return {k.key_id: k for k in keys}
+        return cls.derive(lambda name: hashlib.sha256(seed + name.encode()).digest())
 
 
 @attrs.frozen(kw_only=True, eq=False, repr=False)
@@ -887,16 +868,18 @@ class _Community:
         self.proxies: list[tuple[str, str]] = []  # (principal, proxy)
 
 
-class ElectionBuilder:
+class ElectionBuilder(PhaseBuilder):
     """Builds a valid election phase by phase, drawing every choice from ``draw`` (a
-    hypothesis draw function, e.g. ``data.draw``). Used by :func:`signed_event_streams` and by
-    :class:`electlog.testing.stateful.ElectionMachine` (one phase per step).
+    hypothesis draw function, e.g. ``data.draw``): a
+    :class:`~electlog.election.build.PhaseBuilder` with a :class:`DrawChooser`. Used by
+    :func:`signed_event_streams` and by :class:`electlog.testing.stateful.ElectionMachine` (one
+    phase per step; it sets :attr:`draw` to each step's draw).
 
     Every event is submitted through :class:`~electlog.election.facade.Election`; a
     :class:`~electlog.errors.RuleViolation` here means the builder (or the rules) are wrong.
     """
 
-    PHASES: Final = (
+    PHASES = (
         "define",
         "appoint_committees",
         "register_voters",
@@ -926,7 +909,6 @@ class ElectionBuilder:
         origin: str = "example.org/election",
         store: Store | None = None,
     ) -> None:
-        self.draw = draw
         self.origin = origin
         rule_set: RuleSet
         if rules is None:
@@ -935,7 +917,6 @@ class ElectionBuilder:
             rule_set = rules
         else:
             rule_set = draw(rules)
-        self.rules = rule_set
         self.explicit_rules = isinstance(rules, RuleSet)
         self.n_communities = draw(_as_strategy(communities))
         self.extra_voters = extra_voters
@@ -943,7 +924,6 @@ class ElectionBuilder:
         self.follow_ups = follow_up_rounds
         seed = draw(st.binary(min_size=8, max_size=8))
         self.keys = ElectionKeys.from_seed(seed)
-        self.dedup_secret = hashlib.sha256(b"dedup" + seed).digest()
         self.log_signer = NoteSigner(origin, hashlib.sha256(b"log" + seed).digest())
         n_witnesses = draw(_as_strategy(witnesses))
         self.witnesses = tuple(
@@ -954,15 +934,18 @@ class ElectionBuilder:
             quorum = st.integers(0, n_witnesses)
         self.quorum = min(draw(_as_strategy(quorum)), n_witnesses)
         self.day: _dt.date = draw(st.dates(_FIRST_DAY, _LAST_DAY))
+        super().__init__(
+            Log(MemoryStore(origin) if store is None else store),
+            rule_set,
+            DrawChooser(draw),
+            dedup_secret=hashlib.sha256(b"dedup" + seed).digest(),
+            election_day=self.day,
+        )
         self.definition: ElectionDefined | None = None
-        self.log = Log(MemoryStore(origin) if store is None else store)
-        self.election: Election | None = None
-        self.authors: dict[bytes, Author] = {}
         self.communities: list[_Community] = []
         self.results: dict[tuple[str, int], RoundResult] = {}
         self.rounds_held: dict[str, int] = {}
         self.checkpoints: list[str] = []
-        self.done: list[str] = []
         self._minute = 0
         self._today = -10_000
         # the calendar: roll first published on day `roll`, candidate list on day `listing`
@@ -981,11 +964,19 @@ class ElectionBuilder:
         p.text(repr(self))
 
     @property
-    def e(self) -> Election:
-        """The election (after the ``define`` phase)."""
-        if self.election is None:
-            raise UsageError("the define phase has not run")
-        return self.election
+    def draw(self) -> Callable[[SearchStrategy[Any]], Any]:
+        """The hypothesis draw function every choice comes from (settable: a state machine
+        gives each step's draw)."""
+        return self._chooser.draw
+
+    @draw.setter
+    def draw(self, draw: Callable[[SearchStrategy[Any]], Any]) -> None:
+        self._chooser.draw = draw
+
+    @property
+    def _chooser(self) -> DrawChooser:
+        assert isinstance(self.choose, DrawChooser)
+        return self.choose
 
     def at(self, day: int) -> int:
         """A time (µs UTC) on local day ``election day + day``, one minute after the previous
@@ -996,24 +987,11 @@ class ElectionBuilder:
             self._today = day
             self._minute = 8 * 60
         self._minute += 1
-        local = (self.day.toordinal() - _EPOCH_ORDINAL + day) * 86_400 + self._minute * 60
-        return (local - self.rules.tz_offset_minutes * 60) * 1_000_000
+        return self.local_time(day, 0, self._minute)
 
     def submit(self, key: SigningKey, event: ElectionEvent, day: int) -> None:
         """Check, sign, append and apply one event."""
-        author = self.authors.get(key.key_id)
-        if author is None:
-            author = self.authors[key.key_id] = self.e.author(key)
-        self.e.submit(author, event, time=self.at(day))
-
-    def next_phase(self) -> str | None:
-        """Run the next phase; returns its name (``None`` when every phase has run)."""
-        if len(self.done) == len(self.PHASES):
-            return None
-        name = self.PHASES[len(self.done)]
-        getattr(self, name)()
-        self.done.append(name)
-        return name
+        self.e.submit(self.author(key), event, time=self.at(day))
 
     def run_all(self) -> SignedElection:
         """Run every remaining phase and return the election."""
@@ -1060,28 +1038,28 @@ class ElectionBuilder:
         r = self.rules
         for i in range(1, self.n_communities + 1):
             c = _Community(f"c{i}")
-            c.mode = draw(st.sampled_from(self.modes))
-            c.groups = [f"{c.cid}-g{j}" for j in range(1, draw(st.integers(1, 2)) + 1)]
-            n_posts = draw(st.integers(1, 3))
+            c.mode = self.choose.choice(self.modes)
+            c.groups = [f"{c.cid}-g{j}" for j in range(1, self.choose.integer(1, 2) + 1)]
+            n_posts = self.choose.integer(1, 3)
             c.posts = [
-                (name, 1 if name == "director" else draw(st.integers(1, 2)))
+                (name, 1 if name == "director" else self.choose.integer(1, 2))
                 for name in _POST_NAMES[:n_posts]
             ]
             listed = {
-                post: seats + r.candidate_excess_for(post) + draw(st.integers(0, 1))
+                post: seats + r.candidate_excess_for(post) + self.choose.integer(0, 1)
                 for post, seats in c.posts
             }
-            dropped = draw(st.sampled_from((None, "withdrawn", "rejected")))
+            dropped = self.choose.choice((None, "withdrawn", "rejected"))
             needed = sum(listed.values()) + (1 if dropped else 0)
-            late = draw(st.booleans())
-            removed = draw(st.booleans())
+            late = self.choose.boolean()
+            removed = self.choose.boolean()
             n_voters = max(needed, 2) + draw(_as_strategy(self.extra_voters))
             n_voters += int(late) + int(removed)
             voters = [f"{c.cid}-v{k}" for k in range(1, n_voters + 1)]
             # households of 1-3 voters, spread over the groups
             k = 0
             while k < len(voters):
-                size = draw(st.integers(1, 3))
+                size = self.choose.integer(1, 3)
                 members = voters[k : k + size]
                 hh = f"{c.cid}-h{len(c.households) + 1}"
                 c.households.append(members)
@@ -1101,8 +1079,8 @@ class ElectionBuilder:
                 c.candidates[post] = pool[at : at + listed[post]]
                 at += listed[post]
             if dropped:
-                c.dropped = (draw(st.sampled_from([p for p, _ in c.posts])), pool[at], dropped)
-            if r.committee_min >= 1 and draw(st.booleans()):
+                c.dropped = (self.choose.choice([p for p, _ in c.posts]), pool[at], dropped)
+            if r.committee_min >= 1 and self.choose.boolean():
                 c.committee_candidate = c.candidates[c.posts[-1][0]][0]
             self.communities.append(c)
         if not self.explicit_rules:
@@ -1117,39 +1095,24 @@ class ElectionBuilder:
                 for c in self.communities
             )
             r = self.rules = attrs.evolve(
-                r, min_count_batch=min(r.min_count_batch, draw(st.integers(0, 2)), smallest)
+                r, min_count_batch=min(r.min_count_batch, self.choose.integer(0, 2), smallest)
             )
-        self.definition = ElectionDefined(
-            election_id=f"e{self.day.year}",
-            name=f"Residents' committee election {self.day.year}",
-            election_day=self.day,
-            communities=tuple(
-                CommunityDef(
-                    community=c.cid,
-                    name=f"Community {c.cid}",
-                    mode=c.mode,
-                    groups=tuple(c.groups),
-                    posts=tuple(
-                        PostDef(post=p, seats=s, rank=_POST_NAMES.index(p)) for p, s in c.posts
-                    ),
-                )
+        self.definition = self.election_definition(
+            f"e{self.day.year}",
+            f"Residents' committee election {self.day.year}",
+            (
+                self.community(c.cid, f"Community {c.cid}", c.mode, c.groups, c.posts)
                 for c in self.communities
             ),
-            rules=r,
-            rules_hash=r.hash(),
         )
         start = self.roll - 3
-        self.election = Election.create(
-            self.log, self.keys.authority, self.definition, time=self.at(start)
+        self.create(self.keys.authority, self.definition, self.at(start))
+        grants = self.key_grants(
+            (key, str(role), (), name)
+            for (key, role), name in zip(self.keys.roles(), ROLE_KEY_NAMES, strict=True)
         )
-        self.authors[self.keys.authority.key_id] = self.e.author(self.keys.authority)
-        for name in _ROLE_NAMES:
-            key = getattr(self.keys, name)
-            self.submit(
-                self.keys.authority,
-                KeyAuthorised(key_id=key.key_id, role=str(_ROLES[name]), scope=(), label=name),
-                start,
-            )
+        for event in grants:
+            self.submit(self.keys.authority, event, start)
 
     def appoint_committees(self) -> None:
         """``committee_min`` members per community (one may be a future candidate)."""
@@ -1158,36 +1121,30 @@ class ElectionBuilder:
             c.committee = [f"{c.cid}-m{i}" for i in range(1, size + 1)]
             if c.committee_candidate is not None:
                 c.committee[-1] = c.committee_candidate
-            for m in c.committee:
-                self.submit(
-                    self.keys.authority,
-                    CommitteeMemberAppointed(community=c.cid, member=m, appointed_by="district"),
-                    self.roll - 3,
-                )
+            for event in self.appointments(c.cid, c.committee, "district"):
+                self.submit(self.keys.authority, event, self.roll - 3)
 
     def _registration(self, c: _Community, voter: str, **kw: Any) -> VoterRegistered:
-        draw = self.draw
         r = self.rules
-        basis = draw(st.sampled_from(r.eligible_bases))
+        basis = self.choose.choice(r.eligible_bases)
         eday = self.day
         oldest = eday.year - 95
         youngest = eday.year - r.min_age - 1
-        birth = _dt.date(draw(st.integers(oldest, max(oldest, youngest))), 6, 1)
-        salt = hashlib.sha256(b"salt" + voter.encode()).digest()[:16]
-        personal = {"name": f"Resident {voter}", "id_number": f"ID-{voter}"}
+        birth = _dt.date(self.choose.integer(oldest, max(oldest, youngest)), 6, 1)
         hh = c.household_of[voter]
         non_local = basis == str(EligibilityBasis.NON_LOCAL_APPROVED)
-        return VoterRegistered(
+        return self.voter_registration(
+            salt=hashlib.sha256(b"salt" + voter.encode()).digest()[:16],
+            name=f"Resident {voter}",
+            id_number=f"ID-{voter}",
             voter=voter,
             community=c.cid,
             group=c.group_of[hh],
             household=hh,
             birth_date=birth,
             basis=basis,
-            years_resident=r.non_local_min_years + draw(st.integers(0, 3)) if non_local else None,
+            years_resident=r.non_local_min_years + self.choose.integer(0, 3) if non_local else None,
             approval_ref="residents' meeting minutes" if non_local else None,
-            dedup=dedup_tag(self.dedup_secret, personal["id_number"]),
-            commitment=commitment(salt, personal),
             **kw,
         )
 
@@ -1196,22 +1153,12 @@ class ElectionBuilder:
         for c in self.communities:
             for v in c.voters:
                 self.submit(self.keys.registrar, self._registration(c, v), self.roll - 2)
-            if self.draw(st.booleans()):
-                self.submit(
-                    self.keys.registrar,
-                    UnitRepRegistered(
-                        rep=f"{c.cid}-rep1", community=c.cid, organisation="Property company"
-                    ),
-                    self.roll - 2,
-                )
+            if self.choose.boolean():
+                rep = self.unit_rep(f"{c.cid}-rep1", c.cid, "Property company")
+                self.submit(self.keys.registrar, rep, self.roll - 2)
 
     def _publish_roll(self, c: _Community, day: int) -> None:
-        s = self.e.state
-        self.submit(
-            self.keys.registrar,
-            RollPublished(community=c.cid, size=s.roll_size(c.cid), roll_hash=s.roll_hash(c.cid)),
-            day,
-        )
+        self.submit(self.keys.registrar, self.roll_publication(c.cid), day)
 
     def publish_rolls(self) -> None:
         """Each roll published ``roll_days_before`` days (or more) before election day (where
@@ -1219,13 +1166,8 @@ class ElectionBuilder:
         after publication only an upheld objection removes a voter)."""
         for c in self.communities:
             if c.removed is not None and "objection_upheld" not in self.rules.removal_reasons:
-                self.submit(
-                    self.keys.registrar,
-                    VoterRemoved(
-                        voter=c.removed, community=c.cid, reason=self.rules.removal_reasons[0]
-                    ),
-                    self.roll,
-                )
+                removal = self.removal(c.removed, c.cid, self.rules.removal_reasons[0])
+                self.submit(self.keys.registrar, removal, self.roll)
             self._publish_roll(c, self.roll)
 
     def _upheld_objection(
@@ -1234,16 +1176,8 @@ class ElectionBuilder:
         """File an objection about ``voter`` in community ``c`` and decide it upheld; returns
         the objection id."""
         obj = f"{c.cid}-{suffix}"
-        self.submit(
-            self.keys.committee,
-            ObjectionFiled(objection=obj, community=c.cid, voter=voter, kind=kind, grounds=grounds),
-            self.roll,
-        )
-        self.submit(
-            self.keys.committee,
-            ObjectionDecided(objection=obj, community=c.cid, upheld=True, reason="ok"),
-            self.roll,
-        )
+        for event in self.objection(obj, c.cid, voter, kind, grounds, upheld=True, reason="ok"):
+            self.submit(self.keys.committee, event, self.roll)
         return obj
 
     def objections(self) -> None:
@@ -1264,34 +1198,20 @@ class ElectionBuilder:
                 obj = self._upheld_objection(
                     c, "obj2", c.removed, "wrongful_inclusion", "moved away"
                 )
-                self.submit(
-                    self.keys.registrar,
-                    VoterRemoved(
-                        voter=c.removed, community=c.cid, reason="objection_upheld", objection=obj
-                    ),
-                    self.roll,
-                )
+                removal = self.removal(c.removed, c.cid, "objection_upheld", obj)
+                self.submit(self.keys.registrar, removal, self.roll)
                 changed = True
-            if self.draw(st.booleans()):
-                obj = f"{c.cid}-obj3"
-                self.submit(
-                    self.keys.committee,
-                    ObjectionFiled(
-                        objection=obj,
-                        community=c.cid,
-                        voter=c.voters[0],
-                        kind="data_error",
-                        grounds="birth date",
-                    ),
-                    self.roll,
-                )
-                self.submit(
-                    self.keys.committee,
-                    ObjectionDecided(
-                        objection=obj, community=c.cid, upheld=False, reason="data correct"
-                    ),
-                    self.roll,
-                )
+            if self.choose.boolean():
+                for event in self.objection(
+                    f"{c.cid}-obj3",
+                    c.cid,
+                    c.voters[0],
+                    "data_error",
+                    "birth date",
+                    upheld=False,
+                    reason="data correct",
+                ):
+                    self.submit(self.keys.committee, event, self.roll)
             if changed:
                 self._publish_roll(c, self.roll)
 
@@ -1310,7 +1230,7 @@ class ElectionBuilder:
         for c in self.communities:
             cs = s.community(c.cid)
             for group in c.groups:
-                if c.mode != str(ElectionMode.GROUP_REP) and not draw(st.booleans()):
+                if c.mode != str(ElectionMode.GROUP_REP) and not self.choose.boolean():
                     continue
                 households = sorted(h for (g, h) in cs.households if g == group)
                 if not households:
@@ -1318,17 +1238,8 @@ class ElectionBuilder:
                 members = sorted(
                     v for v in self._active(c) if c.group_of[c.household_of[v]] == group
                 )
-                issued = [h for h in households if not draw(st.booleans())] or households[:1]
+                issued = [h for h in households if not self.choose.boolean()] or households[:1]
                 in_group = set(members)  # a household ballot may name only voters of the group
-                for h in issued:
-                    self.submit(
-                        self.keys.polling,
-                        HouseholdBallotIssued(community=c.cid, group=group, household=h),
-                        self.roll,
-                    )
-                self.submit(
-                    self.keys.polling, GroupVotingClosed(community=c.cid, group=group), self.roll
-                )
                 consensus = {
                     "group_leader": PostMarks(
                         write_ins=tuple(sorted(members[: r.group_leader_seats]))
@@ -1350,27 +1261,15 @@ class ElectionBuilder:
                 choice = st.just(consensus) | ballots(
                     posts, write_ins=(*members, f"{c.cid}-nobody")
                 )
-                returned = len(issued) - (1 if len(issued) > 1 and draw(st.booleans()) else 0)
-                for i in range(returned):
-                    self.submit(
-                        self.keys.counting,
-                        HouseholdBallotCast(
-                            community=c.cid,
-                            group=group,
-                            serial=_serial(f"{c.cid}/{group}/{i}"),
-                            marks=_void_unregistered(draw(choice), in_group),
-                        ),
-                        self.roll,
-                    )
-                self.submit(
-                    self.keys.committee,
-                    GroupResultDeclared(
-                        community=c.cid,
-                        group=group,
-                        result=s.group_result(c.cid, group).to_dict(),
-                    ),
-                    self.roll,
-                )
+                returned = len(issued) - (1 if len(issued) > 1 and self.choose.boolean() else 0)
+                marks = [_void_unregistered(draw(choice), in_group) for _ in range(returned)]
+                serials = [_serial(f"{c.cid}/{group}/{i}") for i in range(returned)]
+                handed, shut, cast = self.household_vote(c.cid, group, issued, marks, serials)
+                for event in [*handed, shut]:
+                    self.submit(self.keys.polling, event, self.roll)
+                for event in cast:
+                    self.submit(self.keys.counting, event, self.roll)
+                self.submit(self.keys.committee, self.group_result(c.cid, group), self.roll)
 
     def nominate(self) -> None:
         """Nominations (nominators within the per-post limit), a withdrawal or a rejection,
@@ -1392,87 +1291,44 @@ class ElectionBuilder:
                 nominator = free[0]
                 named[(post, nominator)] = named.get((post, nominator), 0) + 1
                 n += 1
-                self.submit(
-                    self.keys.committee,
-                    NominationFiled(
-                        nomination=f"n{n}",
-                        community=c.cid,
-                        post=post,
-                        candidate=cand,
-                        nominators=(nominator,),
-                    ),
-                    self.roll,
-                )
+                filed = self.nomination(f"n{n}", c.cid, post, cand, (nominator,))
+                self.submit(self.keys.committee, filed, self.roll)
             if c.dropped is not None and c.dropped[2] == "withdrawn":
-                self.submit(
-                    self.keys.committee,
-                    NominationWithdrawn(
-                        community=c.cid, post=c.dropped[0], candidate=c.dropped[1], reason="moved"
-                    ),
-                    self.roll,
-                )
+                post, cand, _ = c.dropped
+                withdrawn = self.nomination_withdrawn(c.cid, post, cand, "moved")
+                self.submit(self.keys.committee, withdrawn, self.roll)
             for _post, cand in entries:
                 if c.dropped is not None and c.dropped[2] == "withdrawn" and cand == c.dropped[1]:
                     continue
                 approved = not (c.dropped is not None and cand == c.dropped[1])
-                self.submit(
-                    self.keys.vetting,
-                    VettingDecided(
-                        community=c.cid,
-                        candidate=cand,
-                        approved=approved,
-                        criteria_ref="regulation art. 12",
-                        reason="meets every criterion" if approved else "not resident",
-                    ),
-                    self.roll,
-                )
+                why = "meets every criterion" if approved else "not resident"
+                decision = self.vetting(c.cid, cand, ("regulation art. 12", why), approved=approved)
+                self.submit(self.keys.vetting, decision, self.roll)
             if c.committee_candidate is not None:
-                self.submit(
-                    self.keys.authority,
-                    CommitteeMemberWithdrawn(
-                        community=c.cid, member=c.committee_candidate, reason="nominated"
-                    ),
-                    self.roll,
-                )
-                self.submit(
-                    self.keys.authority,
-                    CommitteeVacancyFilled(
-                        community=c.cid,
-                        member=f"{c.cid}-m{len(c.committee) + 1}",
-                        replaces=c.committee_candidate,
-                        appointed_by="district",
-                    ),
-                    self.roll,
-                )
+                replacement = f"{c.cid}-m{len(c.committee) + 1}"
+                for event in self.committee_change(
+                    c.cid, c.committee_candidate, replacement, "nominated", "district"
+                ):
+                    self.submit(self.keys.authority, event, self.roll)
 
     def publish_candidates(self) -> None:
         """Candidate lists, ``candidates_days_before`` days (or more) before election day."""
         for c in self.communities:
-            self.submit(
-                self.keys.committee,
-                CandidatesPublished(
-                    community=c.cid,
-                    posts=tuple(
-                        PostList(post=p, seats=s, candidates=tuple(c.candidates[p]))
-                        for p, s in c.posts
-                    ),
-                ),
-                self.listing,
-            )
+            lists = [(p, seats, c.candidates[p]) for p, seats in c.posts]
+            self.submit(self.keys.committee, self.candidate_list(c.cid, lists), self.listing)
 
     def authorise_proxies(self) -> None:
         """A few written proxies to close relatives (within the cap), then every proxy list."""
-        draw = self.draw
         r = self.rules
         for c in self.communities:
             pool = self._active(c)
             holders: dict[str, int] = {}
             principals: set[str] = set()
-            for _ in range(draw(st.integers(0, 2))):
+            for _ in range(self.choose.integer(0, 2)):
                 free = [v for v in pool if v not in principals and v not in holders]
                 if len(free) < 2:
                     break
-                principal = draw(st.sampled_from(free))
+                principal = self.choose.choice(free)
                 proxies = [
                     v
                     for v in pool
@@ -1480,29 +1336,18 @@ class ElectionBuilder:
                 ]
                 if not proxies:
                     break
-                proxy = draw(st.sampled_from(proxies))
+                proxy = self.choose.choice(proxies)
                 holders[proxy] = holders.get(proxy, 0) + 1
                 principals.add(principal)
                 c.proxies.append((principal, proxy))
+                relationship = self.choose.choice(r.proxy_relationships)
+                letter = hashlib.sha256(f"letter/{principal}".encode()).digest()
                 self.submit(
                     self.keys.committee,
-                    ProxyAuthorised(
-                        community=c.cid,
-                        principal=principal,
-                        proxy=proxy,
-                        relationship=draw(st.sampled_from(r.proxy_relationships)),
-                        attestation=hashlib.sha256(f"letter/{principal}".encode()).digest(),
-                    ),
+                    self.proxy(c.cid, principal, proxy, relationship, letter),
                     self.listing,
                 )
-            s = self.e.state
-            self.submit(
-                self.keys.committee,
-                ProxyListPublished(
-                    community=c.cid, count=len(c.proxies), list_hash=s.proxy_hash(c.cid)
-                ),
-                self.listing,
-            )
+            self.submit(self.keys.committee, self.proxy_list(c.cid), self.listing)
 
     def _principals(self, c: _Community, number: int) -> list[str]:
         """Who may be issued a ballot in round ``number`` (the electorate, in roll order)."""
@@ -1533,14 +1378,9 @@ class ElectionBuilder:
         that opens its own unit on election day."""
         n = max(self.rules.min_observers, 1)
         for c in self.communities:
-            for i in range(2 * n + 2):
-                self.submit(
-                    self.keys.committee,
-                    ObserverAccredited(
-                        community=c.cid, observer=f"obs-{i}", organisation="observer panel"
-                    ),
-                    self.listing,
-                )
+            panel = [(f"obs-{i}", "observer panel") for i in range(2 * n + 2)]
+            for event in self.accreditations(c.cid, panel):
+                self.submit(self.keys.committee, event, self.listing)
 
     def _hold_round(self, c: _Community, number: int, posts: Sequence[PostList], day: int) -> None:
         draw = self.draw
@@ -1549,14 +1389,9 @@ class ElectionBuilder:
         units = [f"{c.cid}-r{number}-u{i}" for i in range(1, len(kinds) + 1)]
         observers = {u: self._observers(k) for k, u in enumerate(units)}
         for unit, kind in zip(units, kinds, strict=True):
-            self.submit(
-                self.keys.polling,
-                UnitOpened(
-                    unit=unit, community=c.cid, round=number, kind=kind, observers=observers[unit]
-                ),
-                day,
-            )
-            self.submit(self.keys.polling, BoxSealed(unit=unit, box=f"{unit}-box"), day)
+            opened = self.unit_opened(c.cid, number, unit, kind, observers[unit])
+            self.submit(self.keys.polling, opened, day)
+            self.submit(self.keys.polling, self.box_sealed(unit, f"{unit}-box"), day)
         proxy_of = dict(c.proxies)
         issued = {u: 0 for u in units}
         electorate = self._principals(c, number)
@@ -1564,36 +1399,29 @@ class ElectionBuilder:
             # abstains (shrinks towards everyone voting), unless the round would then issue
             # fewer ballots than one counting batch needs
             can_abstain = sum(issued.values()) + len(electorate) - n > minimum
-            if can_abstain and draw(st.integers(0, 3)) == 3:
+            if can_abstain and self.choose.integer(0, 3) == 3:
                 continue
-            unit = draw(st.sampled_from(units))
+            unit = self.choose.choice(units)
             holder = proxy_of.get(principal)
             event = (
-                BallotIssued(unit=unit, voter=holder, proxy_for=principal)
+                self.issuance(unit, holder, principal)
                 if holder is not None
-                else BallotIssued(unit=unit, voter=principal)
+                else self.issuance(unit, principal)
             )
             self.submit(self.keys.polling, event, day)
             issued[unit] += 1
         for unit in units:
-            self.submit(self.keys.polling, UnitClosed(unit=unit), day)
-        if len(units) > 1 and draw(st.booleans()):
-            self.submit(
-                self.keys.polling, BoxTransferred(box=f"{units[-1]}-box", to_unit=units[0]), day
-            )
+            self.submit(self.keys.polling, self.unit_closed(unit), day)
+        if len(units) > 1 and self.choose.boolean():
+            self.submit(self.keys.polling, self.box_transferred(f"{units[-1]}-box", units[0]), day)
         # a box into which fewer than min_count_batch ballots were issued is merged into the
         # box of the unit that issued the most before counting (one counting batch); a larger
         # box may be merged too (merging is always allowed, and draws cover box.merged)
         target = max(units, key=lambda u: issued[u])
-        counted_in = {u: u for u in units}
-        for unit in units:
-            if unit != target and (issued[unit] < minimum or draw(st.booleans())):
-                self.submit(
-                    self.keys.counting,
-                    BoxMerged(box=f"{unit}-box", into=f"{target}-box"),
-                    day,
-                )
-                counted_in[unit] = target
+        counted_in = self.counting_batches(issued, target, minimum, lambda _: self.choose.boolean())
+        for unit, into in counted_in.items():
+            if into != unit:
+                self.submit(self.keys.counting, self.box_merged(f"{unit}-box", f"{into}-box"), day)
         batch = sum(n for u, n in issued.items() if counted_in[u] == target)
         if batch < minimum:
             raise UsageError(
@@ -1603,99 +1431,49 @@ class ElectionBuilder:
         for unit in units:
             if counted_in[unit] == unit:
                 self.submit(
-                    self.keys.counting,
-                    BoxOpened(box=f"{unit}-box", observers=observers[unit]),
-                    day,
+                    self.keys.counting, self.box_opened(f"{unit}-box", observers[unit]), day
                 )
         roll = self.e.state.community(c.cid).roll
         write_ins = (*self._active(c)[:3], f"{c.cid}-nobody")
         paper = ballots(list(posts), write_ins=write_ins)
         for unit in units:
-            returned = issued[unit] - (1 if issued[unit] and draw(st.integers(0, 4)) == 0 else 0)
-            for i in range(returned):
-                self.submit(
-                    self.keys.counting,
-                    BallotRecorded(
-                        box=f"{counted_in[unit]}-box",
-                        serial=_serial(f"{unit}/{i}/{self.origin}"),
-                        marks=_void_unregistered(draw(paper), roll),
-                    ),
-                    day,
-                )
-        result = self.e.tally(c.cid, number)
+            returned = issued[unit] - (1 if issued[unit] and self.choose.integer(0, 4) == 0 else 0)
+            marks = [_void_unregistered(draw(paper), roll) for _ in range(returned)]
+            serials = [_serial(f"{unit}/{i}/{self.origin}") for i in range(returned)]
+            for ballot in self.recorded(f"{counted_in[unit]}-box", marks, serials):
+                self.submit(self.keys.counting, ballot, day)
+        declared, result = self.declaration(c.cid, number)
         self.results[(c.cid, number)] = result
         self.rounds_held[c.cid] = number
-        self.submit(
-            self.keys.committee,
-            ResultDeclared(community=c.cid, round=number, result=result.to_dict()),
-            day,
-        )
+        self.submit(self.keys.committee, declared, day)
 
     def vote(self) -> None:
         """Election day: units with observers, boxes, ballots issued (proxies for their
         principals), units closed, boxes opened, ballots recorded, results declared."""
         for c in self.communities:
-            posts = [
-                PostList(post=p, seats=s, candidates=tuple(c.candidates[p])) for p, s in c.posts
-            ]
-            self._hold_round(c, 1, posts, 0)
+            lists = [(p, seats, c.candidates[p]) for p, seats in c.posts]
+            self._hold_round(c, 1, self.candidate_list(c.cid, lists).posts, 0)
 
     def follow_up_rounds(self) -> None:
         """Where round 1 asks for one: a re-run of a void round, a re-vote among the tied, or a
         supplementary round (另行选举) for unfilled seats (one further round at most)."""
         if not self.follow_ups:
             return
-        r = self.rules
         called: list[tuple[_Community, list[PostList]]] = []
         for c in self.communities:
-            first = self.results[(c.cid, 1)]
-            if first.round_void:
-                kind = "rerun"
-                posts = [
-                    PostList(post=p, seats=s, candidates=tuple(c.candidates[p])) for p, s in c.posts
-                ]
-            elif any(pr.tied for pr in first.posts.values()):
-                kind = "revote"
-                posts = [
-                    PostList(post=pr.post, seats=pr.revote_seats, candidates=tuple(sorted(pr.tied)))
-                    for pr in first.posts.values()
-                    if pr.tied
-                ]
-            else:
-                kind = "supplementary"
-                posts = []
-                for pr in first.posts.values():
-                    if pr.unfilled:
-                        cands = supplementary_candidates(
-                            pr, pr.unfilled + r.candidate_excess_for(pr.post)
-                        )
-                        if cands:
-                            posts.append(
-                                PostList(post=pr.post, seats=pr.unfilled, candidates=cands)
-                            )
-            if not posts or self.draw(st.booleans()):
+            listed = {p: (seats, c.candidates[p]) for p, seats in c.posts}
+            kind, posts = follow_up_round(self.results[(c.cid, 1)], listed, self.rules)
+            if not posts or self.choose.boolean():
                 continue
-            self.submit(
-                self.keys.committee,
-                RoundCalled(
-                    community=c.cid, round=2, source_round=1, kind=kind, posts=tuple(posts)
-                ),
-                1,
-            )
+            self.submit(self.keys.committee, self.round_called(c.cid, 2, kind, posts), 1)
             called.append((c, posts))
         for c, posts in called:
             self._hold_round(c, 2, posts, 7)
 
     def checkpoint(self) -> None:
         """A checkpoint of the whole log signed by the log key and cosigned by every witness."""
-        size = len(self.log)
-        text = Checkpoint(origin=self.origin, size=size, root=self.log.root(size)).to_text()
-        note = sign_note(text, [self.log_signer])
         stamp = self.at(8) // 1_000_000
-        for w in self.witnesses:
-            note = cosign(note, w, stamp)
-        self.log.add_checkpoint(note)
-        self.checkpoints.append(note)
+        self.checkpoints.append(checkpoint_note(self.log, self.log_signer, self.witnesses, stamp))
 
 
 def _serial(text: str) -> bytes:
@@ -1924,14 +1702,12 @@ def _checkpoint_of(
         size=len(entries),
         root=tree.root() if root is None else root,
     )
-    note = sign_note(cp.to_text(), [election.log_signer])
     # cosigned one minute after the latest claimed time (the witnesses' clock is consistent
     # with the entries' claimed times)
     latest = max((Entry.from_bytes(e, verify=False).statement.time for e in entries), default=0)
-    stamp = latest // 1_000_000 + 60
-    for w in election.witnesses:
-        note = cosign(note, w, stamp)
-    return note
+    return cosigned_checkpoint(
+        cp, election.log_signer, election.witnesses, latest // 1_000_000 + 60
+    )
 
 
 def _find(election: SignedElection, event_type: type[ElectionEvent]) -> list[int]:

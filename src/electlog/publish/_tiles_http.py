@@ -1,7 +1,7 @@
 """Fetching a tlog-tiles log over HTTP (httpx, the ``server`` extra), for :class:`TilesReader`.
 
-Only bytes move here; every check of what they say is the reader's (electlog.store.tiles), the
-same for a directory and a served log. This module sits in the store layer, not in
+Only bytes move here; every check of what they say is the reader's (electlog.publish.tiles), the
+same for a directory and a served log. This module sits in the publish layer, not in
 ``electlog.net``, because the auditor (``electlog.audit``, below ``net``) reads served logs too;
 it is imported only when a URL is opened, so ``import electlog`` never needs httpx.
 

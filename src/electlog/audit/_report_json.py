@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ..errors import UsageError
 from .report import INCOMPLETE_CODES, REPORT_SCHEMA, VERDICTS, Report
 
 __all__ = [
@@ -77,12 +78,13 @@ def render_json(report: Report, *, indent: int | None = 2) -> str:
 
 def _require(cond: bool, what: str) -> None:
     if not cond:
-        raise ValueError(f"report does not follow {REPORT_SCHEMA}: {what}")
+        raise UsageError(f"report does not follow {REPORT_SCHEMA}: {what}")
 
 
 def validate_report_dict(data: Any) -> None:
     """Check that ``data`` (a decoded JSON report) has exactly the documented shape; raises
-    ``ValueError`` naming the first deviation. For consumers' tests and ours."""
+    :class:`~electlog.errors.UsageError` (a ``ValueError``) naming the first deviation. For
+    consumers' tests and ours."""
     _require(isinstance(data, dict), "top level is not an object")
     _require(tuple(data) == REPORT_FIELDS, f"top-level fields {list(data)}")
     _require(data["schema"] == REPORT_SCHEMA, f"schema {data['schema']!r}")
