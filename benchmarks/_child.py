@@ -87,6 +87,7 @@ def main(argv: list[str]) -> int:
                 "verdict": report.verdict,
                 "findings": codes,
                 "backend": report.run.get("signature_backend"),
+                "replay": report.run.get("replay"),
                 "peak_tree_rss_mb": sampler.peak / 2**20 if sampler.available else None,
                 "peak_self_rss_mb": sampler.peak_self / 2**20 if sampler.available else None,
                 "largest_child_maxrss_mb": child_kib / 1024,

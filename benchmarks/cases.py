@@ -878,7 +878,7 @@ def _audit_once(ctx: Context, ds: Dataset, jobs: int) -> dict[str, Any]:
     if result["entries"] != ds.entries:
         raise BenchError(f"audit saw {result['entries']} entries, the log has {ds.entries}")
     ctx.say(
-        f"audit: {result['seconds']:.2f} s, parent CPU "
+        f"audit: {result['seconds']:.2f} s ({result.get('replay')} replay), parent CPU "
         f"{result['parent_cpu_seconds'] / ds.entries * 1e6:.1f} µs/entry, peak RSS "
         f"{result['peak_tree_rss_mb'] or 0:.0f} MB"
     )
