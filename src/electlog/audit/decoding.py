@@ -80,19 +80,15 @@ def _statement(data: bytes) -> bytes | None:
     return None
 
 
-def _fast(data: bytes) -> ParsedEntry | None:
-    """The fast path: a :class:`ParsedEntry`, or None for anything it does not accept."""
-    if len(data) > MAX_ENTRY_SIZE:
-        return None
-    stmt = _statement(data)
-    if stmt is None:
-        return None
+def unpack_statement(stmt: bytes, *, raw: bool) -> Any:
+    """msgpack's decode of statement bytes with the codec's limits (its fast path's call), or
+    None where msgpack refuses them; ``raw=True`` leaves text as UTF-8 bytes."""
     n = len(stmt)
     try:
-        m = _unpackb(
+        return _unpackb(
             stmt,
             use_list=True,
-            raw=False,
+            raw=raw,
             strict_map_key=True,
             timestamp=0,
             max_str_len=n,
@@ -103,6 +99,16 @@ def _fast(data: bytes) -> ParsedEntry | None:
         )
     except Exception:  # the general decoder names the problem
         return None
+
+
+def _fast(data: bytes) -> ParsedEntry | None:
+    """The fast path: a :class:`ParsedEntry`, or None for anything it does not accept."""
+    if len(data) > MAX_ENTRY_SIZE:
+        return None
+    stmt = _statement(data)
+    if stmt is None:
+        return None
+    m = unpack_statement(stmt, raw=False)
     if type(m) is not dict or tuple(m) != _STATEMENT_KEYS:
         return None
     author, body, log, prev, schema, seq, time, etype, version = m.values()

@@ -281,6 +281,32 @@ def wrong_log(add: _Add, i: int, log: str, origin: str, author: bytes, seq: int)
     )
 
 
+def chain_finding(
+    add: _Add, i: int, author: bytes, seq: int, prev: bytes, expected: tuple[int, bytes]
+) -> None:
+    """The finding of entry ``i``, which does not continue its author's chain
+    (``expected``: the ``(seq, prev)`` :func:`~electlog.events.chain_break` wanted)."""
+    if seq != expected[0]:
+        add(
+            F.CHAIN_SEQ_GAP,
+            i,
+            f"author {author.hex()[:16]}… has sequence number {seq}, expected {expected[0]}",
+            {"author": author.hex(), "seq": seq, "expected_seq": expected[0]},
+        )
+    else:
+        add(
+            F.CHAIN_PREV_MISMATCH,
+            i,
+            f"author {author.hex()[:16]}… seq {seq} does not link to the author's previous entry",
+            {
+                "author": author.hex(),
+                "seq": seq,
+                "prev": prev.hex(),
+                "expected_prev": expected[1].hex(),
+            },
+        )
+
+
 def secrecy_finding(add: _Add, i: int, etype: str, secrecy: tuple[str, ...]) -> None:
     """The secrecy lint's finding of entry ``i`` (``secrecy``: the fields found together)."""
     add(
@@ -361,26 +387,8 @@ class Replay:
                 wrong_log(add, i, log, origin, author, seq)
                 continue
             expected = chain_break(heads.get(author), seq, prev)
-            if expected is not None and seq != (want_seq := expected[0]):
-                add(
-                    F.CHAIN_SEQ_GAP,
-                    i,
-                    f"author {author.hex()[:16]}… has sequence number {seq}, expected {want_seq}",
-                    {"author": author.hex(), "seq": seq, "expected_seq": want_seq},
-                )
-            elif expected is not None:
-                add(
-                    F.CHAIN_PREV_MISMATCH,
-                    i,
-                    f"author {author.hex()[:16]}… seq {seq} does not link to the author's "
-                    "previous entry",
-                    {
-                        "author": author.hex(),
-                        "seq": seq,
-                        "prev": prev.hex(),
-                        "expected_prev": expected[1].hex(),
-                    },
-                )
+            if expected is not None:
+                chain_finding(add, i, author, seq, prev, expected)
             heads[author] = AuthorHead(seq, leaf)
             events[etype] += 1
             if secrecy is not None:

@@ -37,20 +37,18 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
 
-import msgpack
-
 from electlog.errors import AuditError, UsageError
 from electlog.events import chain_break
 from electlog.keys import set_verify_backend, verify_backend
 
-from . import findings as F
-from .decoding import _statement
+from .decoding import _statement, unpack_statement
 from .pipeline import RejectedEntry, verify_chunk
 from .replay import (
     DEFAULT_TIME_TOLERANCE,
     EndItem,
     FindingSink,
     Replay,
+    chain_finding,
     community_results,
     secrecy_finding,
     wrong_log,
@@ -76,7 +74,6 @@ _ID_TYPES: Final = frozenset(
     | {b"nomination.filed", b"unit_rep.registered"}
 )
 _PEOPLE: Final = {b"voter.registered": 0, b"voter.removed": 1, b"unit_rep.registered": 2}
-_unpackb: Any = msgpack.unpackb
 
 
 class _Head(NamedTuple):
@@ -138,21 +135,7 @@ def peek(data: bytes) -> dict[bytes, Any] | None:
     stmt = _statement(data)
     if stmt is None:
         return None
-    n = len(stmt)
-    try:
-        m = _unpackb(
-            stmt,
-            raw=True,
-            strict_map_key=True,
-            timestamp=0,
-            max_str_len=n,
-            max_bin_len=n,
-            max_array_len=n,
-            max_map_len=n // 2,
-            max_ext_len=0,
-        )
-    except Exception:
-        return None
+    m = unpack_statement(stmt, raw=True)
     return m if type(m) is dict else None
 
 
@@ -525,27 +508,7 @@ class ShardedReplay(Replay):
             expected = chain_break(heads.get(author), seq, prev)
             if expected is not None:
                 own.index = i
-                if seq != (want_seq := expected[0]):
-                    add(
-                        F.CHAIN_SEQ_GAP,
-                        i,
-                        f"author {author.hex()[:16]}… has sequence number {seq}, expected "
-                        f"{want_seq}",
-                        {"author": author.hex(), "seq": seq, "expected_seq": want_seq},
-                    )
-                else:
-                    add(
-                        F.CHAIN_PREV_MISMATCH,
-                        i,
-                        f"author {author.hex()[:16]}… seq {seq} does not link to the author's "
-                        "previous entry",
-                        {
-                            "author": author.hex(),
-                            "seq": seq,
-                            "prev": prev.hex(),
-                            "expected_prev": expected[1].hex(),
-                        },
-                    )
+                chain_finding(add, i, author, seq, prev, expected)
             heads[author] = _Head(seq, leaf)  # type: ignore[assignment]
             raw_type = m[b"type"]
             etype = type_names.get(raw_type)
