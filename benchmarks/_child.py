@@ -3,7 +3,10 @@
 ``python -m benchmarks._child SOURCE TRUST JOBS ELECTION``: ``ELECTION`` is 1 to replay the
 election, 0 for a generic log. Peak memory is sampled every 20 ms as the sum of the resident set
 sizes of this process and all its descendants (the audit's worker processes) with psutil, and is
-also read from ``getrusage`` (this process; largest child) at the end.
+also read from ``getrusage`` (this process; largest child) at the end. The CPU time of this
+(the auditing, parent) process during the ``audit()`` call is read from ``getrusage``
+(``RUSAGE_SELF``, user + system, less the sampling thread's own CPU time, which psutil's
+reads of ``/proc`` make large): with workers, the part of the audit that does not scale.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class _Sampler(threading.Thread):
         self.peak = 0
         self.peak_self = 0
         self.available = True
+        self.cpu = 0.0  # this thread's own CPU time (it runs in the auditing process)
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -35,6 +39,7 @@ class _Sampler(threading.Thread):
             self.available = False
             return
         me = psutil.Process(os.getpid())
+        started = time.thread_time()
         while not self._stop_event.is_set():
             total = 0
             try:
@@ -46,7 +51,9 @@ class _Sampler(threading.Thread):
             except psutil.Error:
                 pass
             self.peak = max(self.peak, total)
+            self.cpu = time.thread_time() - started
             self._stop_event.wait(self.interval)
+        self.cpu = time.thread_time() - started
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -59,10 +66,14 @@ def main(argv: list[str]) -> int:
 
     sampler = _Sampler()
     sampler.start()
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     report = audit(source, trust, jobs=jobs, election=election)
     seconds = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
     sampler.stop()
+    # the sampler thread's own CPU time is this process's too: left out of the audit's
+    parent_cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime) - sampler.cpu
     child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     codes: dict[str, int] = {}
     for f in report.findings:
@@ -71,10 +82,12 @@ def main(argv: list[str]) -> int:
         json.dumps(
             {
                 "seconds": seconds,
+                "parent_cpu_seconds": parent_cpu,
                 "entries": report.counts.entries,
                 "verdict": report.verdict,
                 "findings": codes,
                 "backend": report.run.get("signature_backend"),
+                "replay": report.run.get("replay"),
                 "peak_tree_rss_mb": sampler.peak / 2**20 if sampler.available else None,
                 "peak_self_rss_mb": sampler.peak_self / 2**20 if sampler.available else None,
                 "largest_child_maxrss_mb": child_kib / 1024,

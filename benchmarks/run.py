@@ -68,6 +68,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="an `electlog demo` directory (election.sqlite, trust.json): the exports "
         "benchmark measures it instead of building its own district",
     )
+    parser.add_argument(
+        "--large-district",
+        type=Path,
+        help="an `electlog demo --voters 518400` directory (election.sqlite, trust.json): the "
+        "rss benchmark measures the peak memory of its audit (row e2)",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -99,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.district is not None:
         ctx.shared["district-dir"] = args.district
+    if args.large_district is not None:
+        ctx.shared["large-district-dir"] = args.large_district
     load_at_start = load_average()
     started = time.perf_counter()
     rows: list[Row] = []

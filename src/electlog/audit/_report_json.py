@@ -82,6 +82,7 @@ RUN_FIELDS: Final = (
     "elapsed_seconds",
     "entries_per_second",
     "election_replay",
+    "replay",
 )
 _SEVERITIES: Final = ("error", "warning", "info")
 

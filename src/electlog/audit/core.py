@@ -20,6 +20,7 @@ from .pipeline import CHUNK_SIZE, Verifier, signature_backend
 from .progress import ProgressReporter
 from .replay import FindingSink, Replay
 from .report import Counts, Report, verdict_of
+from .shards import Fallback, ShardedReplay, Shards
 from .sources import SourceUnreadable, open_source, refuse_file_damage
 from .trust import Trust, load_trust
 
@@ -37,6 +38,7 @@ def audit(
     progress: bool | Callable[[int, int | None], None] = False,
     election: bool = True,
     in_progress: bool = False,
+    serial: bool = False,
 ) -> Report:
     """Audit a log copy against the auditor's trust anchors.
 
@@ -53,6 +55,9 @@ def audit(
     election is not finished and entries after the last witnessed checkpoint gets the verdict
     ``clean_in_progress`` ("clean so far, up to <phase> at checkpoint N") instead of
     ``incomplete``. A pinned checkpoint in the trust file is checked like ``since``.
+    ``serial=True`` runs the reference replay: every community in one process (the workers
+    only decode and verify), as ``jobs=1`` does; with more jobs each worker replays some
+    communities (:mod:`electlog.audit.shards`), with the same report.
 
     Returns the :class:`Report`; every problem is a finding, the audit never stops at the first.
     Raises :class:`~electlog.errors.AuditError` only when it cannot run at all (the source
@@ -69,15 +74,43 @@ def audit(
         raise UsageError("in_progress must be a bool")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
+    if not isinstance(serial, bool):
+        raise UsageError("serial must be a bool")
+    args = (source, trust, since, jobs, progress, election, in_progress)
+    if not serial and jobs > 1:  # one job: the serial replay is the same work, less routing
+        try:
+            return _audit(*args, sharded=True)
+        except Fallback as exc:
+            return _audit(*args, sharded=False, fallback=exc.reason)
+    return _audit(*args, sharded=False)
+
+
+def _audit(
+    source: object,
+    trust: Trust,
+    since: str | None,
+    jobs: int,
+    progress: bool | Callable[[int, int | None], None],
+    election: bool,
+    in_progress: bool,
+    *,
+    sharded: bool,
+    fallback: str | None = None,
+) -> Report:
     started = time.perf_counter()
     old_threshold = gc.get_threshold()
     gc.set_threshold(*_PARENT_GC_THRESHOLD)
     try:
-        with Verifier(jobs) as verifier:  # before any connection is opened: workers fork clean
+        workers = Shards(jobs, trust, election) if sharded else Verifier(jobs)
+        with workers:  # before any connection is opened: workers fork clean
             src = open_source(source)
             try:
                 sink = FindingSink()
-                replay = Replay(trust, sink, election=election)
+                replay = (
+                    ShardedReplay(trust, sink, workers)
+                    if isinstance(workers, Shards)
+                    else Replay(trust, sink, election=election)
+                )
                 if src.origin is not None and src.origin != trust.origin:
                     sink.add(
                         F.SOURCE_ORIGIN_MISMATCH,
@@ -88,14 +121,28 @@ def audit(
                     )
                 # a store's full integrity check runs beside the replay (in a worker when
                 # there are some: the parent's replay is the audit's bottleneck)
-                full_check = verifier.aside(*src.full_check) if src.full_check is not None else None
+                full_check = workers.aside(*src.full_check) if src.full_check is not None else None
+                unreadable: SourceUnreadable | None = None
                 with ProgressReporter(progress, src.size_hint()) as bar:
                     try:
-                        for results in verifier.map(src.chunks(CHUNK_SIZE)):
-                            replay.feed(results)
-                            bar.update(replay.size)
+                        if isinstance(replay, ShardedReplay):
+                            for chunk in src.chunks(CHUNK_SIZE):
+                                replay.feed_entries(chunk)
+                                bar.update(replay.size)
+                        else:
+                            assert isinstance(workers, Verifier)
+                            for results in workers.map(src.chunks(CHUNK_SIZE)):
+                                replay.feed(results)
+                                bar.update(replay.size)
                     except SourceUnreadable as exc:
-                        replay.source_unreadable(exc.message, exc.offset, exc.last_good_index)
+                        unreadable = exc
+                    if isinstance(replay, ShardedReplay):
+                        replay.entries_done()
+                        bar.update(replay.size)
+                if unreadable is not None:
+                    replay.source_unreadable(
+                        unreadable.message, unreadable.offset, unreadable.last_good_index
+                    )
                 damage = src.damage
                 if full_check is not None:
                     found, error = full_check()
@@ -140,6 +187,9 @@ def audit(
         "elapsed_seconds": round(elapsed, 3),
         "entries_per_second": round(replay.size / elapsed) if elapsed > 0 else None,
         "election_replay": election,
+        "replay": "sharded by community"
+        if sharded
+        else ("serial" if fallback is None else f"serial: {fallback}"),
     }
     verdict = verdict_of(findings, in_progress=in_progress)
     communities = replay.communities()

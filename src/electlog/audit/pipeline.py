@@ -1,8 +1,8 @@
 """The order-preserving parallel verification pipeline.
 
 Signature verification dominates an audit, and every entry can be checked on its own: canonical
-decoding (:meth:`electlog.events.Entry.from_bytes`, the writers' own parser) and the Ed25519
-signature. Workers (``jobs`` processes) do exactly that for chunks of about
+decoding (:func:`electlog.audit.decoding.parse_entry`: the writers' rule, each part decoded
+once) and the Ed25519 signature. Workers (``jobs`` processes) do exactly that for chunks of about
 :data:`CHUNK_SIZE` entries, sent as lists of bytes; the parent gets the results back *in order*
 and runs the checks that need order (author chains, Merkle tree, election rules) as a stream.
 At most ``jobs + 2`` chunks are in flight, so memory does not grow with the log.
@@ -33,10 +33,11 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, NamedTuple, TypeAlias, TypeVar
 
 from electlog.errors import ElectlogError, UsageError
-from electlog.events import SIGNATURE_CONTEXT, Entry, entry_leaf_hash
+from electlog.events import SIGNATURE_CONTEXT, entry_leaf_hash
 from electlog.keys import set_verify_backend, verify_backend, verify_many
 
 from . import findings as F
+from .decoding import ParsedEntry, parse_entry
 
 __all__ = [
     "CHUNK_SIZE",
@@ -122,16 +123,16 @@ def _secrecy(body: dict[str, Any]) -> tuple[str, ...] | None:
 
 def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
     """Decode and verify a chunk of entries (runs in a worker, or inline with one job)."""
-    parsed: list[Entry | RejectedEntry] = []
+    parsed: list[ParsedEntry | RejectedEntry] = []
     triples: list[tuple[bytes, bytes, bytes]] = []
+    leaves: list[bytes] = []
     for data in chunk:
+        leaves.append(entry_leaf_hash(data))
         try:
-            entry = Entry.from_bytes(data, verify=False)
+            entry = parse_entry(data)
         except ElectlogError as exc:
             parsed.append(
-                RejectedEntry(
-                    entry_leaf_hash(data), F.ENTRY_MALFORMED, str(exc), {"size": len(data)}
-                )
+                RejectedEntry(leaves[-1], F.ENTRY_MALFORMED, str(exc), {"size": len(data)})
             )
             continue
         parsed.append(entry)
@@ -141,42 +142,30 @@ def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
     verdicts = iter(verify_many(triples))
     out: list[EntryResult] = []
     append = out.append
-    for item in parsed:
-        if not isinstance(item, Entry):
+    for leaf, item in zip(leaves, parsed, strict=True):
+        if isinstance(item, RejectedEntry):
             append(item)
             continue
-        st = item.statement
+        pub, sig, _, log, etype, schema, author, seq, prev, time, body = item
         if not next(verdicts):
             append(
                 RejectedEntry(
-                    item.leaf_hash,
+                    leaf,
                     F.ENTRY_SIGNATURE_INVALID,
-                    f"signature of {st.type!r} by author {st.author.hex()[:16]}… seq {st.seq} "
+                    f"signature of {etype!r} by author {author.hex()[:16]}… seq {seq} "
                     "does not verify",
                     {
-                        "author": st.author.hex(),
-                        "seq": st.seq,
-                        "type": st.type,
-                        "public_key": item.public_key.hex(),
-                        "signature": item.signature.hex(),
+                        "author": author.hex(),
+                        "seq": seq,
+                        "type": etype,
+                        "public_key": pub.hex(),
+                        "signature": sig.hex(),
                     },
                 )
             )
             continue
-        body = st.body
         append(
-            VerifiedEntry(
-                item.leaf_hash,
-                st.log,
-                st.type,
-                st.schema,
-                st.author,
-                st.seq,
-                st.prev,
-                st.time,
-                body,
-                _secrecy(body),
-            )
+            VerifiedEntry(leaf, log, etype, schema, author, seq, prev, time, body, _secrecy(body))
         )
     return out
 

@@ -14,12 +14,13 @@ The checks reuse the writers' code: :mod:`electlog.merkle` for roots and proofs,
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 import sys
 import tempfile
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import attrs
@@ -216,9 +217,14 @@ class CompactMerkleTree:
         if not full:
             return
         level = pending[:full]
-        node_hash = merkle.node_hash
+        # merkle.node_hash's own arithmetic without its argument checks: every hash here is
+        # a 32-byte digest this tree computed (extend's callers pass leaf hashes they made)
+        sha256 = hashlib.sha256
         for _ in range(_MEM_LEVEL):
-            level = [node_hash(a, b) for a, b in zip(level[0::2], level[1::2], strict=True)]
+            level = [
+                sha256(b"\x01" + a + b).digest()
+                for a, b in zip(level[0::2], level[1::2], strict=True)
+            ]
         upper = self._upper
         first = len(upper[0]) // _HASH
         for lv, _, h in merkle.new_nodes_batch(self._upper_node, first, level):
@@ -260,6 +266,61 @@ def _note_text(note: str) -> str | None:
 
 def _hexes(proof: Sequence[bytes]) -> list[str]:
     return [h.hex() for h in proof]
+
+
+_Add = Callable[[str, int | None, str, dict[str, Any] | None], None]
+
+
+def wrong_log(add: _Add, i: int, log: str, origin: str, author: bytes, seq: int) -> None:
+    """The finding of entry ``i``, signed for another log than ``origin``."""
+    add(
+        F.ENTRY_WRONG_LOG,
+        i,
+        f"entry was signed for log {log!r}, not {origin!r}",
+        {"log": log, "origin": origin, "author": author.hex(), "seq": seq},
+    )
+
+
+def chain_finding(
+    add: _Add, i: int, author: bytes, seq: int, prev: bytes, expected: tuple[int, bytes]
+) -> None:
+    """The finding of entry ``i``, which does not continue its author's chain
+    (``expected``: the ``(seq, prev)`` :func:`~electlog.events.chain_break` wanted)."""
+    if seq != expected[0]:
+        add(
+            F.CHAIN_SEQ_GAP,
+            i,
+            f"author {author.hex()[:16]}… has sequence number {seq}, expected {expected[0]}",
+            {"author": author.hex(), "seq": seq, "expected_seq": expected[0]},
+        )
+    else:
+        add(
+            F.CHAIN_PREV_MISMATCH,
+            i,
+            f"author {author.hex()[:16]}… seq {seq} does not link to the author's previous entry",
+            {
+                "author": author.hex(),
+                "seq": seq,
+                "prev": prev.hex(),
+                "expected_prev": expected[1].hex(),
+            },
+        )
+
+
+def secrecy_finding(add: _Add, i: int, etype: str, secrecy: tuple[str, ...]) -> None:
+    """The secrecy lint's finding of entry ``i`` (``secrecy``: the fields found together)."""
+    add(
+        F.SECRECY_VOTER_LINKED_TO_MARKS,
+        i,
+        f"{etype} body carries both a voter-identifying field and ballot marks: "
+        f"{', '.join(secrecy)}",
+        {"type": etype, "fields": list(secrecy)},
+    )
+
+
+EndItem = tuple[tuple[Any, ...], str, int | None, str, dict[str, Any]]
+"""A finding of the election's end with its sort key: the findings of every community are
+listed in the order of their keys, whichever process replayed the community."""
 
 
 # --------------------------------------------------------------------------- the replay
@@ -323,44 +384,15 @@ class Replay:
             _, log, etype, schema, author, seq, prev, time, body, secrecy = r
             times.append(time)
             if log != origin:
-                add(
-                    F.ENTRY_WRONG_LOG,
-                    i,
-                    f"entry was signed for log {log!r}, not {origin!r}",
-                    {"log": log, "origin": origin, "author": author.hex(), "seq": seq},
-                )
+                wrong_log(add, i, log, origin, author, seq)
                 continue
             expected = chain_break(heads.get(author), seq, prev)
-            if expected is not None and seq != (want_seq := expected[0]):
-                add(
-                    F.CHAIN_SEQ_GAP,
-                    i,
-                    f"author {author.hex()[:16]}… has sequence number {seq}, expected {want_seq}",
-                    {"author": author.hex(), "seq": seq, "expected_seq": want_seq},
-                )
-            elif expected is not None:
-                add(
-                    F.CHAIN_PREV_MISMATCH,
-                    i,
-                    f"author {author.hex()[:16]}… seq {seq} does not link to the author's "
-                    "previous entry",
-                    {
-                        "author": author.hex(),
-                        "seq": seq,
-                        "prev": prev.hex(),
-                        "expected_prev": expected[1].hex(),
-                    },
-                )
+            if expected is not None:
+                chain_finding(add, i, author, seq, prev, expected)
             heads[author] = AuthorHead(seq, leaf)
             events[etype] += 1
             if secrecy is not None:
-                add(
-                    F.SECRECY_VOTER_LINKED_TO_MARKS,
-                    i,
-                    f"{etype} body carries both a voter-identifying field and ballot marks: "
-                    f"{', '.join(secrecy)}",
-                    {"type": etype, "fields": list(secrecy)},
-                )
+                secrecy_finding(add, i, etype, secrecy)
             if state is not None:
                 self._election(i, state, log, etype, schema, author, seq, prev, time, body, leaf)
         self.size = index
@@ -379,7 +411,9 @@ class Replay:
         time: int,
         body: dict[str, Any],
         leaf: bytes,
-    ) -> None:
+    ) -> bool:
+        """Check and apply one election event; True if it was applied (its projection's
+        apply ran), False if it was not (malformed, before the genesis, unknown community)."""
         # Intern the body's top-level strings: the projections keep many equal ids (community,
         # group, household, unit, voter) for every voter; shared strings keep the audit's memory
         # bounded by the number of distinct ids rather than by the number of entries.
@@ -400,7 +434,7 @@ class Replay:
             event = decode_event(statement)
         except ElectlogError as exc:
             self.sink.add(F.EVENT_MALFORMED, index, str(exc), {"type": etype, "schema": schema})
-            return
+            return False
         ctx = EventContext(index=index, time=time, signer=author, leaf_hash=leaf)
         try:
             state.check(ctx, event)
@@ -422,6 +456,7 @@ class Replay:
                 f"checking {etype} failed: {type(exc).__name__}: {exc}",
                 {"type": etype},
             )
+        applied = state.events
         try:
             state.apply(ctx, event)
         except Exception as exc:  # apply never raises by contract; report if it does
@@ -431,6 +466,7 @@ class Replay:
                 f"applying {etype} failed: {type(exc).__name__}: {exc}",
                 {"type": etype},
             )
+        return state.events != applied
 
     @staticmethod
     def _rule_evidence(
@@ -904,15 +940,37 @@ class Replay:
     # ------------------------------------------------------------------ election end
 
     def _election_end(self, state: ElectionState) -> None:
-        add = self.sink.add
         if self.size and state.definition is None:
             return  # every entry already reported rule.genesis.missing
-        self.progress = election_progress(state)
+        self.add_end_items(self.election_end_items(state))
+
+    def add_end_items(self, items: Iterable[EndItem]) -> None:
+        """Add end findings to the sink in the order of their keys."""
+        for _, code, index, message, evidence in sorted(items, key=lambda item: item[0]):
+            self.sink.add(code, index, message, evidence)
+
+    def election_end_items(
+        self, state: ElectionState, owned: Callable[[str], bool] | None = None
+    ) -> list[EndItem]:
+        """The election's loose ends (incomplete communities, unclosed units, unopened boxes,
+        undeclared results, small and over-returned counting batches) of the communities
+        ``owned`` says (all by default), each with its sort key; sets :attr:`progress`."""
+        items: list[EndItem] = []
+        n = 0
+
+        def add(key: tuple[Any, ...], code: str, index: int | None, message: str, ev: Any) -> None:
+            nonlocal n
+            n += 1
+            items.append(((*key, n), code, index, message, ev))
+
+        mine = owned or _everything
+        self.progress = {cid: cp for cid, cp in election_progress(state).items() if mine(cid)}
         for cid, cp in self.progress.items():
             if cp.complete:
                 continue
             where = f", round {cp.round}" if cp.round is not None else ""
             add(
+                (1, cid),
                 F.ELECTION_INCOMPLETE,
                 None,
                 f"community {cid} is not complete: it reached phase {cp.phase}{where}; "
@@ -925,27 +983,32 @@ class Replay:
                     "what": "community",
                 },
             )
-        self._batches_end(state)
+        _batches_end(state, mine, add)
         for unit in sorted(state.units.values(), key=lambda u: u.index):
-            if not unit.closed:
+            if not unit.closed and mine(unit.community):
                 add(
+                    (3, unit.index),
                     F.ELECTION_INCOMPLETE,
                     unit.index,
                     f"unit {unit.unit} ({unit.community}, round {unit.round}) was never closed",
                     {"unit": unit.unit, "community": unit.community, "what": "unit_open"},
                 )
         for box in sorted(state.boxes.values(), key=lambda b: b.box):
-            if not box.opened and box.merged_into is None:
+            if not box.opened and box.merged_into is None and mine(state.units[box.unit].community):
                 add(
+                    (4, box.box),
                     F.ELECTION_INCOMPLETE,
                     None,
                     f"box {box.box} (unit {box.unit}) was sealed but never opened",
                     {"box": box.box, "unit": box.unit, "what": "box_unopened"},
                 )
         for cid, cs in sorted(state.communities.items()):
+            if not mine(cid):
+                continue
             for gid, ge in sorted(cs.group_elections.items()):
                 if ge.declared is None and (ge.issued or ge.serials):
                     add(
+                        (5, cid),
                         F.ELECTION_INCOMPLETE,
                         None,
                         f"{cid} group {gid}: {ge.issued} household ballots issued, "
@@ -961,6 +1024,7 @@ class Replay:
             for number, rs in sorted(cs.rounds.items()):
                 if rs.declared is None and (rs.issued or rs.serials):
                     add(
+                        (5, cid),
                         F.ELECTION_INCOMPLETE,
                         None,
                         f"{cid} round {number}: {rs.issued} ballots issued, "
@@ -973,49 +1037,7 @@ class Replay:
                             "what": "no_result",
                         },
                     )
-
-    def _batches_end(self, state: ElectionState) -> None:
-        """Per round: counting batches below ``min_count_batch`` (``secrecy.small_batch``) and
-        batches with more ballots recorded than issued (a warning; whether the round is void is
-        the round's own test, in its recomputed result)."""
-        add = self.sink.add
-        minimum = state.rules.min_count_batch
-        for cid, cs in sorted(state.communities.items()):
-            for number in sorted(cs.rounds):
-                batches = state.counting_batches(cid, number)
-                for cb in batches:
-                    if cb.recorded and cb.issued < minimum:
-                        add(
-                            F.SECRECY_SMALL_BATCH,
-                            None,
-                            f"{cid} round {number}: {cb.recorded} ballot(s) counted from box "
-                            f"{cb.box}, into whose batch only {cb.issued} were issued (minimum "
-                            f"{minimum})",
-                            {
-                                "community": cid,
-                                "round": number,
-                                "box": cb.box,
-                                "units": list(cb.units),
-                                "issued": cb.issued,
-                                "recorded": cb.recorded,
-                                "min_count_batch": minimum,
-                            },
-                        )
-                for units, issued, recorded in _over_returned(state, batches):
-                    add(
-                        rule_finding_code(UNIT_RETURNED_EXCEEDS_ISSUED),
-                        min(state.units[u].index for u in units),
-                        f"{cid} round {number}: {recorded} ballots recorded from the batch of "
-                        f"unit(s) {', '.join(units)}, {issued} issued into it (the round's own "
-                        "returned and issued totals decide whether it is void)",
-                        {
-                            "community": cid,
-                            "round": number,
-                            "units": list(units),
-                            "issued": issued,
-                            "recorded": recorded,
-                        },
-                    )
+        return items
 
     def close(self) -> None:
         """Release the temporary leaf file of the replayed tree."""
@@ -1032,69 +1054,7 @@ class Replay:
         state = self.state
         if state is None or state.definition is None:
             return {}
-        out: dict[str, CommunityResults] = {}
-        for cid, cs in sorted(state.communities.items()):
-            rounds: dict[int, RoundResults] = {}
-            for number, rs in sorted(cs.rounds.items()):
-                try:
-                    result = state.result(cid, number)
-                except ElectlogError:
-                    continue
-                declared = rs.declared
-                matches: bool | None = None
-                if declared is not None:
-                    try:
-                        matches = not compare_declared(declared, result)
-                    except ElectlogError:
-                        matches = False
-                batches = state.counting_batches(cid, number)
-                counted = [cb.issued for cb in batches if cb.recorded]
-                rounds[number] = RoundResults(
-                    kind=rs.kind,
-                    declared=declared is not None,
-                    matches_declared=matches,
-                    result=result,
-                    batches={
-                        cb.box: BatchSummary(
-                            units=tuple(cb.units), issued=cb.issued, recorded=cb.recorded
-                        )
-                        for cb in batches
-                    },
-                    smallest_anonymity_set=min(counted) if counted else None,
-                )
-            units = {
-                u.unit: UnitSummary(
-                    round=u.round, kind=u.kind, issued=u.issued, recorded=u.recorded
-                )
-                for u in sorted(state.units.values(), key=lambda u: u.index)
-                if u.community == cid
-            }
-            groups: dict[str, GroupResults] = {}
-            for gid, ge in sorted(cs.group_elections.items()):
-                try:
-                    gresult = state.group_result(cid, gid)
-                except ElectlogError:
-                    continue
-                gmatches: bool | None = None
-                if ge.declared is not None:
-                    try:
-                        gmatches = not compare_declared(ge.declared, gresult)
-                    except ElectlogError:
-                        gmatches = False
-                groups[gid] = GroupResults(
-                    declared=ge.declared is not None, matches_declared=gmatches, result=gresult
-                )
-            out[cid] = CommunityResults(
-                community=cid,
-                name=cs.definition.name,
-                mode=str(cs.mode),
-                roll=len(cs.roll),
-                electorate=state.electorate(cid),
-                units=units,
-                rounds=rounds,
-                groups=groups,
-            )
-        return out
+        return community_results(state)
 
     def checkpoint_summary(self) -> dict[str, Any] | None:
         """The latest verified checkpoint that matches the replay, as JSON."""
@@ -1133,6 +1093,57 @@ def _iso_us(micros: int) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _batches_end(
+    state: ElectionState,
+    mine: Callable[[str], bool],
+    add: Callable[[tuple[Any, ...], str, int | None, str, Any], None],
+) -> None:
+    """Per round: counting batches below ``min_count_batch`` (``secrecy.small_batch``) and
+    batches with more ballots recorded than issued (a warning; whether the round is void is
+    the round's own test, in its recomputed result)."""
+    minimum = state.rules.min_count_batch
+    for cid, cs in sorted(state.communities.items()):
+        if not mine(cid):
+            continue
+        for number in sorted(cs.rounds):
+            batches = state.counting_batches(cid, number)
+            for cb in batches:
+                if cb.recorded and cb.issued < minimum:
+                    add(
+                        (2, cid),
+                        F.SECRECY_SMALL_BATCH,
+                        None,
+                        f"{cid} round {number}: {cb.recorded} ballot(s) counted from box "
+                        f"{cb.box}, into whose batch only {cb.issued} were issued (minimum "
+                        f"{minimum})",
+                        {
+                            "community": cid,
+                            "round": number,
+                            "box": cb.box,
+                            "units": list(cb.units),
+                            "issued": cb.issued,
+                            "recorded": cb.recorded,
+                            "min_count_batch": minimum,
+                        },
+                    )
+            for units, issued, recorded in _over_returned(state, batches):
+                add(
+                    (2, cid),
+                    rule_finding_code(UNIT_RETURNED_EXCEEDS_ISSUED),
+                    min(state.units[u].index for u in units),
+                    f"{cid} round {number}: {recorded} ballots recorded from the batch of "
+                    f"unit(s) {', '.join(units)}, {issued} issued into it (the round's own "
+                    "returned and issued totals decide whether it is void)",
+                    {
+                        "community": cid,
+                        "round": number,
+                        "units": list(units),
+                        "issued": issued,
+                        "recorded": recorded,
+                    },
+                )
+
+
 def _over_returned(
     state: ElectionState, batches: Sequence[CountingBatch]
 ) -> list[tuple[tuple[str, ...], int, int]]:
@@ -1166,4 +1177,78 @@ def _over_returned(
         got = recorded.get(root, 0)
         if got > issued:
             out.append((tuple(sorted(units)), issued, got))
+    return out
+
+
+def _everything(cid: str) -> bool:
+    return True
+
+
+def community_results(
+    state: ElectionState, owned: Callable[[str], bool] = _everything
+) -> dict[str, CommunityResults]:
+    """Per community ``owned`` says (all by default): roll size, electorate, units and every
+    round's recomputed result (:meth:`Replay.results`)."""
+    out: dict[str, CommunityResults] = {}
+    for cid, cs in sorted(state.communities.items()):
+        if not owned(cid):
+            continue
+        rounds: dict[int, RoundResults] = {}
+        for number, rs in sorted(cs.rounds.items()):
+            try:
+                result = state.result(cid, number)
+            except ElectlogError:
+                continue
+            declared = rs.declared
+            matches: bool | None = None
+            if declared is not None:
+                try:
+                    matches = not compare_declared(declared, result)
+                except ElectlogError:
+                    matches = False
+            batches = state.counting_batches(cid, number)
+            counted = [cb.issued for cb in batches if cb.recorded]
+            rounds[number] = RoundResults(
+                kind=rs.kind,
+                declared=declared is not None,
+                matches_declared=matches,
+                result=result,
+                batches={
+                    cb.box: BatchSummary(
+                        units=tuple(cb.units), issued=cb.issued, recorded=cb.recorded
+                    )
+                    for cb in batches
+                },
+                smallest_anonymity_set=min(counted) if counted else None,
+            )
+        units = {
+            u.unit: UnitSummary(round=u.round, kind=u.kind, issued=u.issued, recorded=u.recorded)
+            for u in sorted(state.units.values(), key=lambda u: u.index)
+            if u.community == cid
+        }
+        groups: dict[str, GroupResults] = {}
+        for gid, ge in sorted(cs.group_elections.items()):
+            try:
+                gresult = state.group_result(cid, gid)
+            except ElectlogError:
+                continue
+            gmatches: bool | None = None
+            if ge.declared is not None:
+                try:
+                    gmatches = not compare_declared(ge.declared, gresult)
+                except ElectlogError:
+                    gmatches = False
+            groups[gid] = GroupResults(
+                declared=ge.declared is not None, matches_declared=gmatches, result=gresult
+            )
+        out[cid] = CommunityResults(
+            community=cid,
+            name=cs.definition.name,
+            mode=str(cs.mode),
+            roll=len(cs.roll),
+            electorate=state.electorate(cid),
+            units=units,
+            rounds=rounds,
+            groups=groups,
+        )
     return out

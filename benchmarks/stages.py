@@ -1,0 +1,158 @@
+"""The audit's cost per stage per entry: ``python -m benchmarks.stages STORE TRUST``.
+
+Measures, in this one process (CPU time, ``time.process_time``, best of ``--repeat``), each stage
+the audit runs for every entry of an election log in a SQLite store, and prints one line per
+stage in µs per entry: what docs/benchmarks.md's scaling model is built from. The stages are the
+audit's own functions, called as the audit calls them:
+
+* ``read``: the source's chunks (``electlog.audit.sources``);
+* ``route`` (parent): the routing decode of each statement (``shards.peek``) and the choice of
+  community (``ShardedReplay._route``);
+* ``checks`` (parent): author chains, the Merkle tree, claimed times and the cross-community
+  claims of a chunk whose statuses are known (``ShardedReplay._checks``);
+* ``decode`` (worker): the strict decode (``decoding.parse_entry``) and the leaf hash;
+* ``verify`` (worker): ``keys.verify_many`` of the chunk; ``raw verify``: the raw loop of the
+  same library (the baseline of rows b1/b2);
+* ``replay`` (worker): the election's check and apply of each event (``Replay._election``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def _best(fn: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.stages")
+    parser.add_argument("store", help="an election log's SQLite store (electlog demo's)")
+    parser.add_argument("trust", help="its trust file")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=200_000, help="entries measured")
+    args = parser.parse_args(argv)
+
+    from electlog.audit.decoding import parse_entry
+    from electlog.audit.pipeline import VerifiedEntry, verify_chunk
+    from electlog.audit.replay import FindingSink, Replay
+    from electlog.audit.shards import APPLIED, ShardedReplay, peek
+    from electlog.audit.sources import open_source
+    from electlog.audit.trust import load_trust
+    from electlog.events import SIGNATURE_CONTEXT, entry_leaf_hash
+    from electlog.keys import verify_backend, verify_many
+
+    gc.set_threshold(100_000, 50, 1000)
+    trust = load_trust(args.trust)
+    chunks: list[list[bytes]] = []
+    n = 0
+
+    def read() -> None:
+        nonlocal chunks, n
+        src = open_source(args.store)
+        try:
+            chunks = []
+            n = 0
+            for chunk in src.chunks(2000):
+                chunks.append(chunk)
+                n += len(chunk)
+                if n >= args.limit:
+                    break
+        finally:
+            src.close()
+
+    results: dict[str, float] = {"read": _best(read, args.repeat)}
+
+    class _Statuses:
+        jobs = 2
+        election = True
+
+        def send(self, shard: int, msg: Any) -> None:
+            return None
+
+    def route() -> None:
+        replay = ShardedReplay(trust, FindingSink(), _Statuses())
+        for k, chunk in enumerate(chunks):
+            for i, data in enumerate(chunk):
+                replay._route(k * 2000 + i, peek(data))
+
+    results["route"] = _best(route, args.repeat)
+
+    def checks() -> None:
+        replay = ShardedReplay(trust, FindingSink(), _Statuses())
+        base = 0
+        for metas in prepared:
+            replies = [(bytes([APPLIED]) * len(metas), bytes(32) * len(metas))] * 2
+            replay._checks(base, metas, replies)
+            base += len(metas)
+
+    prepared = []
+    for chunk in chunks:
+        prepared.append([(peek(data), b"c", 0, pos) for pos, data in enumerate(chunk)])
+    results["checks"] = _best(checks, args.repeat)
+
+    def decode() -> None:
+        for chunk in chunks:
+            for data in chunk:
+                entry_leaf_hash(data)
+                parse_entry(data)
+
+    results["decode"] = _best(decode, args.repeat)
+    triples = []
+    for chunk in chunks:
+        for data in chunk:
+            p = parse_entry(data)
+            triples.append((p.public_key, p.signature, SIGNATURE_CONTEXT + p.statement_bytes))
+    results["verify"] = _best(lambda: verify_many(triples), args.repeat)
+    if verify_backend() == "nacl":
+        from nacl.bindings import crypto_sign_open
+
+        def raw() -> None:
+            for pub, sig, msg in triples:
+                crypto_sign_open(sig + msg, pub)
+    else:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        keys = {pub: Ed25519PublicKey.from_public_bytes(pub) for pub, _, _ in triples}
+
+        def raw() -> None:
+            for pub, sig, msg in triples:
+                keys[pub].verify(sig, msg)
+
+    results["raw verify"] = _best(raw, args.repeat)
+    verified = [r for chunk in chunks for r in verify_chunk(chunk) if isinstance(r, VerifiedEntry)]
+
+    def replay_all() -> None:
+        sink = FindingSink()
+        replay = Replay(trust, sink, election=True)
+        state = replay.state
+        assert state is not None
+        try:
+            for i, r in enumerate(verified):
+                _, log, etype, schema, author, seq, prev, t, body, _ = r
+                replay._election(
+                    i, state, log, etype, schema, author, seq, prev, t, dict(body), r[0]
+                )
+        finally:
+            replay.close()
+
+    results["replay"] = _best(replay_all, 1)
+    print(f"{n:,} entries of {args.store} ({verify_backend()} backend), CPU µs per entry:")
+    for name, seconds in results.items():
+        print(f"  {name:<12} {seconds / n * 1e6:7.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Decode an entry once: the fixed envelope by position, the statement by one strict decode.
+
+:meth:`electlog.events.Entry.from_bytes` (the writers' parser) decodes the entry map strictly
+(msgpack, then a re-encode compared byte for byte), then the statement the same way, then builds
+and validates a ``Statement`` and an ``Entry``. The auditor runs it for every entry of a log, so
+:func:`parse_entry` does the same work once:
+
+* The entry is a map of exactly ``key`` (bin 32), ``sig`` (bin 64) and ``stmt`` (bin), in that
+  order (docs/format.md §2.3). Canonical msgpack has one encoding of it, so its canonical form is
+  a fixed layout: ``83 a3 "key" c4 20 <32> a3 "sig" c4 40 <64> a4 "stmt"``, then the shortest bin
+  header of the statement's length (``c4 n`` below 256 bytes, ``c5 nn`` from 256) and the
+  statement itself, with nothing after it. Bytes in that layout decode to exactly that map under
+  the strict rule; the envelope is read by slicing, without a general decode and repack.
+* The statement is decoded by the codec's own fast path (msgpack's unpacker with the codec's
+  limits, the structural check of :func:`electlog.codec._canonical_shape`, a re-encode compared
+  byte for byte) and checked field by field with the writers' own checks
+  (:func:`electlog.events._check_fields`).
+
+Anything that does not pass every one of these checks goes to ``Entry.from_bytes`` itself, so
+what is accepted and the error of what is refused (its class and message) are the writers'
+(tests/test_audit_decoding.py holds the two equal with a hypothesis property). The fast path can
+only accept what the general decoder accepts, with the same fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Final, NamedTuple
+
+import msgpack
+
+from electlog.codec import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, _canonical_shape
+from electlog.errors import ElectlogError
+from electlog.events import MAX_ENTRY_SIZE, ZERO_HASH, Entry, _check_fields
+
+__all__ = ["ParsedEntry", "parse_entry"]
+
+_KEY_HEAD: Final = b"\x83\xa3key\xc4\x20"  # map of 3, "key", bin8 of 32
+_SIG_HEAD: Final = b"\xa3sig\xc4\x40"  # "sig", bin8 of 64
+_STMT_KEY: Final = b"\xa4stmt"
+_PUB: Final = slice(7, 39)
+_SIG: Final = slice(45, 109)
+_STATEMENT_KEYS: Final = ("author", "body", "log", "prev", "schema", "seq", "time", "type", "v")
+_sha256 = hashlib.sha256
+_unpackb: Any = msgpack.unpackb
+_packb: Any = msgpack.packb
+
+
+class ParsedEntry(NamedTuple):
+    """An entry that decodes canonically (its signature not yet checked): the envelope's parts
+    and the statement's fields."""
+
+    public_key: bytes
+    signature: bytes
+    statement_bytes: bytes
+    log: str
+    type: str
+    schema: int
+    author: bytes
+    seq: int
+    prev: bytes
+    time: int
+    body: dict[str, Any]
+
+
+def _statement(data: bytes) -> bytes | None:
+    """The statement bytes if ``data`` is in the canonical envelope layout, else None."""
+    n = len(data)
+    if n < 116 or data[:7] != _KEY_HEAD or data[39:45] != _SIG_HEAD or data[109:114] != _STMT_KEY:
+        return None
+    tag = data[114]
+    if tag == 0xC4:
+        if data[115] == n - 116:
+            return data[116:]
+        return None
+    if tag == 0xC5 and n >= 117:
+        length = (data[115] << 8) | data[116]
+        if length >= 0x100 and length == n - 117:
+            return data[117:]
+    return None
+
+
+def unpack_statement(stmt: bytes, *, raw: bool) -> Any:
+    """msgpack's decode of statement bytes with the codec's limits (its fast path's call), or
+    None where msgpack refuses them; ``raw=True`` leaves text as UTF-8 bytes."""
+    n = len(stmt)
+    try:
+        return _unpackb(
+            stmt,
+            use_list=True,
+            raw=raw,
+            strict_map_key=True,
+            timestamp=0,
+            max_str_len=n,
+            max_bin_len=n,
+            max_array_len=min(DEFAULT_MAX_ITEMS, n),
+            max_map_len=min(DEFAULT_MAX_ITEMS, n // 2),
+            max_ext_len=0,
+        )
+    except Exception:  # the general decoder names the problem
+        return None
+
+
+def _fast(data: bytes) -> ParsedEntry | None:
+    """The fast path: a :class:`ParsedEntry`, or None for anything it does not accept."""
+    if len(data) > MAX_ENTRY_SIZE:
+        return None
+    stmt = _statement(data)
+    if stmt is None:
+        return None
+    m = unpack_statement(stmt, raw=False)
+    if type(m) is not dict or tuple(m) != _STATEMENT_KEYS:
+        return None
+    author, body, log, prev, schema, seq, time, etype, version = m.values()
+    if (
+        type(body) is not dict
+        or type(prev) is not bytes
+        or len(prev) != 32
+        or type(version) is not int
+        or not _canonical_shape(body, 1, DEFAULT_MAX_DEPTH)
+    ):
+        return None
+    try:
+        _check_fields(version, log, etype, schema, author, seq, time)
+    except ElectlogError:
+        return None
+    if seq == 1 and prev != ZERO_HASH:
+        return None
+    if _packb(m, use_bin_type=True) != stmt:
+        return None
+    pub = data[_PUB]
+    if _sha256(pub).digest() != author:
+        return None
+    return ParsedEntry(pub, data[_SIG], stmt, log, etype, schema, author, seq, prev, time, body)
+
+
+def parse_entry(data: bytes) -> ParsedEntry:
+    """Decode entry bytes as :meth:`Entry.from_bytes(data, verify=False)
+    <electlog.events.Entry.from_bytes>` does, with the same result and the same errors
+    (:class:`~electlog.errors.EntryError` naming the problem), decoding each part once."""
+    if type(data) is bytes:
+        parsed = _fast(data)
+        if parsed is not None:
+            return parsed
+    entry = Entry.from_bytes(data, verify=False)
+    st = entry.statement
+    return ParsedEntry(
+        entry.public_key,
+        entry.signature,
+        entry.statement_bytes,
+        st.log,
+        st.type,
+        st.schema,
+        st.author,
+        st.seq,
+        st.prev,
+        st.time,
+        st.body,
+    )

@@ -1,0 +1,664 @@
+"""The replay sharded by community.
+
+docs/design.md ("The state's partition") splits the election state into a district part and one
+part per community. Here each worker process owns some communities: it decodes, verifies and
+replays the events of its communities and every district event (the genesis and key events,
+which every worker applies and worker 0 reports), each with its own :class:`ElectionState` and
+the very same :meth:`Replay._election` the serial replay runs. The parent does only what is
+log-wide: it reads the source, routes each entry by a cheap decode of its statement (the body's
+``community``, or the community of the unit or box it names), and, once the workers have said
+which entries verified, checks the author chains, builds the Merkle tree, checks checkpoints and
+witness times, and merges the workers' findings in the order the serial replay gives them (every
+finding carries a sort key: entry index, then its place at that entry; the end-of-election
+findings their documented order).
+
+The five checks the partition names as looking across communities are decided by the parent
+from what it sees anyway: ids of units, boxes, objections and nominations used in two
+communities, a box transferred or merged into another community's unit or box, voter ids, unit
+representative ids and dedup tags active in another community (an exact replay of
+registrations and removals, restricted to the ids seen in two communities), and a signer
+signing in several communities whose claimed time went back. A log where any of these
+happened — or whose genesis is not the first entry, or signed by another key than the trust
+file's authority — is replayed again by the serial reference path (:class:`Fallback`): such a
+log has findings the partition cannot decide alone, and the serial replay is the definition.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import multiprocessing
+import multiprocessing.pool
+import multiprocessing.queues
+import sys
+import traceback
+from array import array
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from typing import Any, Final, NamedTuple
+
+from electlog.errors import AuditError, UsageError
+from electlog.events import chain_break
+from electlog.keys import set_verify_backend, verify_backend
+
+from .decoding import _statement, unpack_statement
+from .pipeline import RejectedEntry, verify_chunk
+from .replay import (
+    DEFAULT_TIME_TOLERANCE,
+    EndItem,
+    FindingSink,
+    Replay,
+    chain_finding,
+    community_results,
+    secrecy_finding,
+    wrong_log,
+)
+from .results import CommunityResults
+from .trust import Trust
+
+__all__ = ["Fallback", "ShardedReplay", "Shards"]
+
+DISTRICT_TYPES: Final = frozenset({b"election.defined", b"key.authorised", b"key.revoked"})
+"""Event types of the district part (docs/design.md): every worker applies them."""
+
+REJECTED: Final = 0
+WRONG_LOG: Final = 1
+VERIFIED: Final = 2
+APPLIED: Final = 3
+
+_IN_FLIGHT: Final = 4
+_GC_THRESHOLD: Final = (50_000, 20, 20)
+_BUCKETS: Final = 1 << 22
+_ID_TYPES: Final = frozenset(
+    {b"voter.registered", b"voter.removed", b"objection.filed", b"objection.decided"}
+    | {b"nomination.filed", b"unit_rep.registered"}
+)
+_PEOPLE: Final = {b"voter.registered": 0, b"voter.removed": 1, b"unit_rep.registered": 2}
+
+
+class _Head(NamedTuple):
+    """An author's head as :func:`electlog.events.chain_break` reads it (``seq``, ``prev``),
+    as a named tuple: the parent makes one per entry, and a tuple costs a fraction of
+    :class:`~electlog.events.AuthorHead`'s frozen class."""
+
+    seq: int
+    prev: bytes
+
+
+class Fallback(Exception):
+    """Internal: this log needs the serial reference replay (``reason`` says why)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class KeyedSink(FindingSink):
+    """A finding sink that keeps, with each finding, its sort key ``(0, index, slot, n)``:
+    ``slot`` 0 for the entry's own finding (rejected, wrong log, chain), 1 for the secrecy
+    lint, 2 for the election's; the first ``cap`` of each code are kept, all are counted."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(cap)
+        self.items: list[EndItem] = []
+        self.index = 0
+        self.slot = 0
+        self.muted = False
+        self._n = 0
+
+    def add(
+        self, code: str, index: int | None, message: str, evidence: dict[str, Any] | None = None
+    ) -> None:
+        if self.muted:
+            return
+        n = self._counts[code] + 1
+        self._counts[code] = n
+        if n > self._cap:
+            return
+        self._n += 1
+        self.items.append(
+            ((0, self.index, self.slot, self._n), code, index, message, evidence or {})
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Findings made per code (listed or not)."""
+        return dict(self._counts)
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+def peek(data: bytes) -> dict[bytes, Any] | None:
+    """The statement map of entry bytes in the canonical envelope layout, decoded without the
+    strict checks and with text left as UTF-8 bytes (for routing and the log-wide checks; the
+    worker decodes strictly, and only an entry it accepts is used), or None."""
+    stmt = _statement(data)
+    if stmt is None:
+        return None
+    m = unpack_statement(stmt, raw=True)
+    return m if type(m) is dict else None
+
+
+class ShardWorker:
+    """One shard's replay: an :class:`ElectionState` fed the district events and the events of
+    the shard's communities, in log order."""
+
+    def __init__(self, trust: Trust, election: bool) -> None:
+        self.sink = KeyedSink(FindingSink().cap)
+        self.replay = Replay(trust, self.sink, election=election)
+        self.replay.tree.close()  # the parent keeps the tree
+        self.origin = trust.origin
+
+    def work(
+        self, indexes: Sequence[int], datas: list[bytes], reports: bytes
+    ) -> tuple[bytes, bytes]:
+        """Decode, verify and replay entries (``reports[k]``: whether findings of entry
+        ``indexes[k]`` are this shard's to report); the status of each and their leaf hashes
+        (32 bytes each, in order)."""
+        sink = self.sink
+        add = sink.add
+        replay = self.replay
+        state = replay.state
+        origin = self.origin
+        statuses = bytearray(len(datas))
+        results = verify_chunk(datas)
+        leaves = b"".join([r.leaf_hash for r in results])
+        for k, r in enumerate(results):
+            i = indexes[k]
+            sink.index = i
+            sink.muted = not reports[k]
+            sink.slot = 0
+            if isinstance(r, RejectedEntry):
+                add(r.code, i, r.message, r.evidence)
+                continue  # REJECTED
+            leaf, log, etype, schema, author, seq, prev, time, body, secrecy = r
+            if log != origin:
+                wrong_log(add, i, log, origin, author, seq)
+                statuses[k] = WRONG_LOG
+                continue
+            if secrecy is not None:
+                sink.slot = 1
+                secrecy_finding(add, i, etype, secrecy)
+            applied = False
+            if state is not None:
+                sink.slot = 2
+                applied = replay._election(
+                    i, state, log, etype, schema, author, seq, prev, time, body, leaf
+                )
+            statuses[k] = APPLIED if applied else VERIFIED
+        return bytes(statuses), leaves
+
+    def end(self, owned: frozenset[str], size: int) -> dict[str, Any]:
+        """The shard's findings, end-of-election findings and results of ``owned``."""
+        replay = self.replay
+        state = replay.state
+        end: list[EndItem] = []
+        results: dict[str, CommunityResults] = {}
+        progress: dict[str, Any] = {}
+        if state is not None and not (size and state.definition is None):
+            end = replay.election_end_items(state, owned.__contains__)
+            progress = replay.communities()
+        if state is not None and state.definition is not None:
+            results = community_results(state, owned.__contains__)
+        return {
+            "feed": self.sink.items,
+            "counts": self.sink.counts(),
+            "end": end,
+            "results": results,
+            "progress": progress,
+            "tolerance": replay.time_tolerance(),
+            "rogue": replay._rogue is not None,
+        }
+
+
+def _worker_main(
+    shard: int,
+    trust: Trust,
+    election: bool,
+    backend: str,
+    inbox: multiprocessing.queues.Queue[Any],
+    outbox: multiprocessing.queues.Queue[Any],
+) -> None:
+    try:
+        gc.set_threshold(*_GC_THRESHOLD)
+        set_verify_backend(backend)
+        worker = ShardWorker(trust, election)
+        while True:
+            msg = inbox.get()
+            if msg[0] == "chunk":
+                outbox.put(("chunk", shard, msg[1], worker.work(msg[2], msg[3], msg[4])))
+            elif msg[0] == "end":
+                outbox.put(("end", shard, worker.end(msg[1], msg[2])))
+            else:
+                return
+    except BaseException:  # reported to the parent, which raises AuditError
+        outbox.put(("error", shard, traceback.format_exc()))
+
+
+# --------------------------------------------------------------------------- the processes
+
+
+class Shards:
+    """``jobs`` (at least 2) shard worker processes, and one more process for work beside the
+    replay (:meth:`aside`). Create it before opening
+    database connections so the forked workers inherit nothing they could disturb."""
+
+    def __init__(self, jobs: int, trust: Trust, election: bool) -> None:
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 2:
+            raise UsageError(f"a sharded replay needs at least 2 jobs, got {jobs!r}")
+        self.jobs = jobs
+        self.trust = trust
+        self.election = election
+        self._procs: list[multiprocessing.process.BaseProcess] = []
+        self._inboxes: list[multiprocessing.queues.Queue[Any]] = []
+        self._outbox: multiprocessing.queues.Queue[Any] | None = None
+        self._pool: multiprocessing.pool.Pool | None = None
+        self._early: dict[tuple[str, int, int], Any] = {}
+
+    def __enter__(self) -> Shards:
+        methods = multiprocessing.get_all_start_methods()
+        method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
+        ctx = multiprocessing.get_context(method)
+        try:
+            self._outbox = ctx.Queue()
+            for shard in range(self.jobs):
+                inbox = ctx.Queue()
+                proc = ctx.Process(  # type: ignore[attr-defined]
+                    target=_worker_main,
+                    args=(shard, self.trust, self.election, verify_backend(), inbox, self._outbox),
+                    daemon=True,
+                )
+                proc.start()
+                self._inboxes.append(inbox)
+                self._procs.append(proc)
+            self._pool = ctx.Pool(1)
+        except OSError as exc:
+            self.close()
+            raise UsageError(f"cannot start {self.jobs} worker processes: {exc}") from exc
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers (idempotent)."""
+        for inbox in self._inboxes:
+            with contextlib.suppress(OSError, ValueError):
+                inbox.put(("stop",))
+        for proc in self._procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        for q in [*self._inboxes, *([self._outbox] if self._outbox is not None else [])]:
+            q.close()
+            q.join_thread()
+        self._procs, self._inboxes, self._outbox = [], [], None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+    def aside(self, fn: Callable[[Any], Any], arg: Any) -> Callable[[], Any]:
+        """Start ``fn(arg)`` beside the replay, in its own process; returns the function that
+        waits for its result."""
+        pool = self._pool
+        if pool is None:
+            raise UsageError("the shard workers are not running")
+        return pool.apply_async(fn, (arg,)).get
+
+    def send(self, shard: int, msg: tuple[Any, ...]) -> None:
+        """Send a message to a worker process."""
+        self._inboxes[shard].put(msg)
+
+    def receive(self, kind: str, shard: int, tag: int) -> Any:
+        """Wait for the reply ``(kind, shard, tag)`` (replies of other chunks are kept)."""
+        key = (kind, shard, tag)
+        early = self._early
+        outbox = self._outbox
+        assert outbox is not None
+        while key not in early:
+            msg = outbox.get()
+            if msg[0] == "error":
+                raise AuditError(f"audit worker {msg[1]} failed: {msg[2].strip().splitlines()[-1]}")
+            if msg[0] == "chunk":
+                early[("chunk", msg[1], msg[2])] = msg[3]
+            else:
+                early[("end", msg[1], 0)] = msg[2]
+        return early.pop(key)
+
+
+# --------------------------------------------------------------------------- the parent
+
+
+class ShardedReplay(Replay):
+    """The parent's side: routes entries to :class:`Shards`, checks what is log-wide and merges
+    the shards' findings and results. Use like :class:`Replay`, feeding entry bytes with
+    :meth:`feed_entries` and calling :meth:`entries_done` after the last; raises
+    :class:`Fallback` when the log needs the serial replay."""
+
+    def __init__(self, trust: Trust, sink: FindingSink, shards: Shards) -> None:
+        super().__init__(trust, sink, election=False)
+        self.election = shards.election
+        self.shards = shards
+        self.nshards = shards.jobs
+        self._own = KeyedSink(sink.cap)
+        self._pending: deque[tuple[int, int, list[tuple[Any, ...]]]] = deque()
+        self._chunk_no = 0
+        self._routed = 0
+        self._cshard: dict[bytes, int] = {}
+        self._cindex: dict[bytes, int] = {}
+        self._unit_owner: dict[bytes, bytes] = {}
+        self._box_owner: dict[bytes, bytes] = {}
+        self._id_owner: dict[tuple[str, bytes], bytes] = {}
+        self._type_names: dict[bytes, str] = {}
+        self._signers: dict[bytes, list[Any]] = {}  # signer -> [dest, mixed, last time, back]
+        self._claims: tuple[array[int], ...] = tuple(array("q") for _ in range(5))
+        self._person = bytearray(_BUCKETS)
+        self._tags = bytearray(_BUCKETS)
+        self._ends: list[dict[str, Any]] = []
+        self._tolerance = DEFAULT_TIME_TOLERANCE
+        self._results: dict[str, CommunityResults] = {}
+        self._progress: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ routing
+
+    def _route(self, i: int, m: dict[bytes, Any] | None) -> bytes | None:
+        """The community an entry goes to (``b""``: shard 0), None for a district event."""
+        if m is None:
+            return b""
+        body = m.get(b"body")
+        if type(body) is not dict:
+            return b""
+        etype = m.get(b"type")
+        if etype in DISTRICT_TYPES:
+            if etype == b"election.defined":
+                self._genesis(i, body)
+            return None
+        c = body.get(b"community")
+        if c is not None:
+            if type(c) is not bytes:
+                return b""
+            if etype == b"unit.opened":
+                self._owns(self._unit_owner, body.get(b"unit"), c, "unit")
+            return c
+        u = body.get(b"unit")
+        if u is not None:
+            dest = self._unit_owner.get(u, b"") if type(u) is bytes else b""
+            if etype == b"box.sealed":
+                self._owns(self._box_owner, body.get(b"box"), dest, "box")
+            return dest
+        b = body.get(b"box")
+        if b is not None:
+            dest = self._box_owner.get(b, b"") if type(b) is bytes else b""
+            if etype == b"box.transferred":
+                self._same(self._unit_owner, body.get(b"to_unit"), dest, "box.transferred")
+            elif etype == b"box.merged":
+                self._same(self._box_owner, body.get(b"into"), dest, "box.merged")
+            return dest
+        return b""
+
+    def _genesis(self, i: int, body: dict[bytes, Any]) -> None:
+        if i != 0 or self._cshard:
+            raise Fallback(f"an election.defined at entry {i}")
+        communities = body.get(b"communities")
+        if type(communities) is not list:
+            return
+        for k, c in enumerate(communities):
+            cid = c.get(b"community") if type(c) is dict else None
+            if type(cid) is bytes and cid not in self._cshard:
+                self._cshard[cid] = k % self.nshards
+                self._cindex[cid] = k
+
+    @staticmethod
+    def _owns(table: dict[bytes, bytes], key: object, dest: bytes, what: str) -> None:
+        if type(key) is bytes and table.setdefault(key, dest) != dest:
+            raise Fallback(f"{what} {_text(key)} is used in two communities")
+
+    @staticmethod
+    def _same(table: dict[bytes, bytes], key: object, dest: bytes, what: str) -> None:
+        if type(key) is bytes and table.get(key, dest) != dest:
+            raise Fallback(f"{what} names {_text(key)} of another community")
+
+    # ------------------------------------------------------------------ entries
+
+    def feed_entries(self, chunk: list[bytes]) -> None:
+        """Route one chunk of entry bytes (in log order) to the shards."""
+        n = self.nshards
+        parts: list[tuple[list[int], list[bytes], bytearray]] = [
+            ([], [], bytearray()) for _ in range(n)
+        ]
+        metas: list[tuple[Any, ...]] = []
+        base = self._routed
+        cshard = self._cshard
+        route = self._route
+        election = self.election
+        for k, data in enumerate(chunk):
+            i = base + k
+            m = peek(data)
+            if not election:  # no state to shard: an even split of the chunk
+                w = k * n // len(chunk)
+                idx, datas, reports = parts[w]
+                idx.append(i)
+                datas.append(data)
+                reports.append(1)
+                metas.append((m, b"", w, len(idx) - 1))
+                continue
+            dest = route(i, m)
+            if dest is None:
+                for w, (idx, datas, reports) in enumerate(parts):
+                    idx.append(i)
+                    datas.append(data)
+                    reports.append(w == 0)
+                metas.append((m, b"*", 0, len(parts[0][0]) - 1))
+            else:
+                w = cshard.get(dest, 0)
+                idx, datas, reports = parts[w]
+                idx.append(i)
+                datas.append(data)
+                reports.append(1)
+                metas.append((m, dest, w, len(idx) - 1))
+        self._routed = base + len(chunk)
+        no = self._chunk_no
+        self._chunk_no += 1
+        for w, (idx, datas, reports) in enumerate(parts):
+            self.shards.send(w, ("chunk", no, idx, datas, bytes(reports)))
+        self._pending.append((no, base, metas))
+        while len(self._pending) >= _IN_FLIGHT:
+            self._collect()
+
+    def _collect(self) -> None:
+        no, base, metas = self._pending.popleft()
+        replies = [self.shards.receive("chunk", w, no) for w in range(self.nshards)]
+        self._checks(base, metas, replies)
+
+    def _checks(
+        self, base: int, metas: list[tuple[Any, ...]], replies: list[tuple[bytes, bytes]]
+    ) -> None:
+        """The log-wide checks of a chunk whose statuses (and leaf hashes) are known."""
+        own = self._own
+        add = own.add
+        heads = self.heads
+        events = self.events
+        times = self.times
+        election = self.election
+        signers = self._signers
+        type_names = self._type_names
+        statuses = [r[0] for r in replies]
+        hashes = [r[1] for r in replies]
+        leaves = []
+        for k, (m, dest, w, pos) in enumerate(metas):
+            i = base + k
+            at = pos * 32
+            leaf = hashes[w][at : at + 32]
+            leaves.append(leaf)
+            status = statuses[w][pos]
+            if status == REJECTED:
+                times.append(-(1 << 63))
+                continue
+            if m is None:
+                raise Fallback(f"entry {i} verified but its statement did not decode here")
+            author = m[b"author"]
+            seq = m[b"seq"]
+            time = m[b"time"]
+            times.append(time)
+            if status == WRONG_LOG:
+                continue
+            prev = m[b"prev"]
+            expected = chain_break(heads.get(author), seq, prev)
+            if expected is not None:
+                own.index = i
+                chain_finding(add, i, author, seq, prev, expected)
+            heads[author] = _Head(seq, leaf)  # type: ignore[assignment]
+            raw_type = m[b"type"]
+            etype = type_names.get(raw_type)
+            if etype is None:
+                etype = type_names[raw_type] = raw_type.decode()
+            events[etype] += 1
+            if not election:
+                continue
+            s = signers.get(author)
+            if s is None:
+                signers[author] = [dest, False, time, False]
+            else:
+                if s[0] != dest:
+                    s[1] = True
+                if time < s[2]:
+                    s[3] = True
+                else:
+                    s[2] = time
+            if status == APPLIED and raw_type in _ID_TYPES:
+                self._claim(i, raw_type, m[b"body"], dest)
+        self.tree.extend(leaves)
+        self.size = base + len(metas)
+
+    def _claim(self, i: int, etype: bytes, body: dict[bytes, Any], c: bytes) -> None:
+        for key in (b"objection", b"nomination"):
+            v = body.get(key)
+            if type(v) is bytes and self._id_owner.setdefault((key.decode(), v), c) != c:
+                raise Fallback(f"{key.decode()} {_text(v)} is used in two communities")
+        kind = _PEOPLE.get(etype)
+        if kind is None:
+            return
+        person = hash(body[b"rep" if kind == 2 else b"voter"])
+        tag = hash(body[b"dedup"]) if kind == 0 else 0
+        code = self._cindex.get(c, 253) % 250 + 1
+        for column, value in zip(self._claims, (i, kind, person, tag, code), strict=True):
+            column.append(value)
+        _mark(self._person, person, code)
+        if kind == 0:
+            _mark(self._tags, tag, code)
+
+    def _cross_community_ids(self) -> None:
+        """Registrations and unit representatives of the ids seen in two communities (and of
+        any sharing their hash bucket) and every removal, replayed in log order as the district
+        state does: any registration or representative of an id active in another community, or of a
+        person whose dedup tag is active in another community, needs the serial replay."""
+        person_b, tags_b = self._person, self._tags
+        mask = _BUCKETS - 1
+        voters: dict[int, int] = {}
+        tag_of: dict[int, int] = {}
+        holder: dict[int, int] = {}
+        for i, kind, person, tag, code in zip(*self._claims, strict=True):
+            if (
+                kind != 1  # removals are few: all of them, so a tag's holder is released
+                and person_b[person & mask] != 255
+                and not (kind == 0 and tags_b[tag & mask] == 255)
+            ):
+                continue
+            active = voters.get(person)
+            if kind == 1:
+                if active == code:
+                    del voters[person]
+                    t = tag_of.pop(person)
+                    if holder.get(t) == person:
+                        del holder[t]
+                continue
+            if active is not None and active != code:
+                raise Fallback(f"entry {i}: an id active in another community")
+            if kind == 2:
+                continue
+            h = holder.get(tag)
+            if h is not None and voters.get(h) != code:
+                raise Fallback(f"entry {i}: a dedup tag active in another community")
+            if active is None:
+                voters[person] = code
+                tag_of[person] = tag
+                holder.setdefault(tag, person)
+
+    # ------------------------------------------------------------------ the end
+
+    def entries_done(self) -> None:
+        """Collect every shard's results, decide what needs the serial replay, and add the
+        entries' findings to the sink in the serial order."""
+        while self._pending:
+            self._collect()
+        owned = [
+            frozenset(_text(c) for c, w in self._cshard.items() if w == shard)
+            for shard in range(self.nshards)
+        ]
+        for w in range(self.nshards):
+            self.shards.send(w, ("end", owned[w], self.size))
+        self._ends = [self.shards.receive("end", w, 0) for w in range(self.nshards)]
+        if any(e["rogue"] for e in self._ends):
+            raise Fallback("the genesis is not signed by the trust file's authority key")
+        for signer, (_, mixed, _, back) in self._signers.items():
+            if mixed and back:
+                raise Fallback(
+                    f"signer {signer.hex()[:16]} signs in several communities and "
+                    "its claimed time goes back"
+                )
+        if self.election:
+            self._cross_community_ids()
+        items = list(self._own.items)
+        counts: Counter[str] = Counter(self._own.counts())
+        for e in self._ends:
+            items.extend(e["feed"])
+            counts.update(e["counts"])
+        listed: Counter[str] = Counter()
+        for _, code, index, message, evidence in sorted(items, key=lambda item: item[0]):
+            self.sink.add(code, index, message, evidence)
+            listed[code] += 1
+        for code, total in counts.items():
+            self.sink.count_unlisted(code, total - listed[code])
+        first = self._ends[0]
+        self._tolerance = first["tolerance"]
+        for e in self._ends:
+            self._results.update(e["results"])
+            self._progress.update(e["progress"])
+        self._results = dict(sorted(self._results.items()))
+        self._progress = dict(sorted(self._progress.items()))
+
+    def finish(
+        self, notes: Sequence[str], since: str | None = None, pinned: str | None = None
+    ) -> None:
+        super().finish(notes, since, pinned)  # no election state here: log-wide checks only
+        if self.election:
+            self.add_end_items(item for e in self._ends for item in e["end"])
+
+    def time_tolerance(self) -> int:
+        return self._tolerance
+
+    def results(self) -> dict[str, CommunityResults]:
+        return self._results
+
+    def communities(self) -> dict[str, Any]:
+        return self._progress
+
+
+def _text(raw: bytes) -> str:
+    """A community or id read as UTF-8 bytes, as text (``repr`` of the bytes if it is not
+    UTF-8: such an entry is malformed, and the worker reports it)."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return repr(raw)
+
+
+def _mark(buckets: bytearray, value: int, code: int) -> None:
+    j = value & (_BUCKETS - 1)
+    seen = buckets[j]
+    if seen == 0:
+        buckets[j] = code
+    elif seen != code:
+        buckets[j] = 255

@@ -1,0 +1,175 @@
+"""The auditor decodes each entry once (``electlog.audit.decoding``).
+
+``parse_entry`` reads the fixed envelope by position and the statement with one strict decode;
+whatever it does not accept goes to ``Entry.from_bytes``. The property: for any bytes (valid
+entries, entries with bytes flipped, inserted or cut, envelopes written in other msgpack forms,
+statements with other fields), ``parse_entry`` and ``Entry.from_bytes(verify=False)`` accept the
+same inputs with the same fields, and refuse the same inputs with the same error class and
+message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from electlog.audit import decoding
+from electlog.audit.decoding import parse_entry
+from electlog.codec import encode
+from electlog.errors import ElectlogError
+from electlog.events import SIGNATURE_CONTEXT, Author, Entry
+from electlog.keys import SigningKey
+
+KEY = SigningKey.from_seed(bytes(range(32)))
+LOG = "audit.decoding.example/log"
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.text(max_size=20),
+    st.binary(max_size=40),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+bodies = st.dictionaries(st.text(max_size=12), values, max_size=6)
+
+
+def general(data: bytes) -> tuple[str, Any]:
+    try:
+        e = Entry.from_bytes(data, verify=False)
+    except ElectlogError as exc:
+        return "error", (type(exc), str(exc))
+    s = e.statement
+    fields = (e.public_key, e.signature, e.statement_bytes)
+    return "ok", (*fields, s.log, s.type, s.schema, s.author, s.seq, s.prev, s.time, s.body)
+
+
+def fast(data: bytes) -> tuple[str, Any]:
+    try:
+        p = parse_entry(data)
+    except ElectlogError as exc:
+        return "error", (type(exc), str(exc))
+    return "ok", tuple(p)
+
+
+def _entry(body: dict[str, Any], seq: int, time: int, etype: str) -> bytes:
+    author = Author(KEY, LOG)
+    entry = None
+    for _ in range(seq):
+        entry = author.sign(etype, body, time=time)
+    assert entry is not None
+    return entry.data
+
+
+valid_entries = st.builds(
+    _entry,
+    bodies,
+    st.integers(min_value=1, max_value=3),
+    st.integers(min_value=0, max_value=2**63 - 1),
+    st.sampled_from(["ballot.recorded", "voter.registered", "x"]),
+)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(valid_entries))
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        kind = draw(st.sampled_from(["flip", "insert", "delete", "cut", "append"]))
+        at = draw(st.integers(min_value=0, max_value=max(0, len(data) - 1)))
+        if kind == "flip" and data:
+            data[at] ^= draw(st.integers(min_value=1, max_value=255))
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=3))
+        elif kind == "delete" and data:
+            del data[at]
+        elif kind == "cut":
+            del data[at:]
+        else:
+            data += draw(st.binary(min_size=1, max_size=3))
+    return bytes(data)
+
+
+@st.composite
+def rewrapped(draw: st.DrawFn) -> bytes:
+    """A signed statement in envelopes of other msgpack forms (key order, bin widths, extra
+    keys) and statements with changed or extra fields, re-encoded canonically or not."""
+    m: dict[str, Any] = msgpack.unpackb(draw(valid_entries))
+    stmt: dict[str, Any] = msgpack.unpackb(m["stmt"], raw=False)
+    change = draw(st.sampled_from(["none", "field", "extra", "drop", "order", "body"]))
+    if change == "field":
+        stmt[draw(st.sampled_from(sorted(stmt)))] = draw(values)
+    elif change == "extra":
+        stmt[draw(st.text(max_size=6))] = draw(values)
+    elif change == "drop":
+        del stmt[draw(st.sampled_from(sorted(stmt)))]
+    if change == "body" and isinstance(stmt["body"], dict):
+        # the body's keys in reverse order, the statement's own in order: unsorted inside
+        stmt["body"] = dict(reversed(list(stmt["body"].items())))
+        stmt_bytes = msgpack.packb(stmt, use_bin_type=True)
+    elif change == "order":
+        stmt_bytes = msgpack.packb(dict(reversed(list(stmt.items()))), use_bin_type=True)
+    else:
+        try:
+            stmt_bytes = encode(stmt)
+        except ElectlogError:
+            stmt_bytes = msgpack.packb(stmt, use_bin_type=True)
+    env = {"key": m["key"], "sig": m["sig"], "stmt": stmt_bytes}
+    form = draw(st.sampled_from(["canonical", "reversed", "bin16", "bin32", "extra"]))
+    if form == "canonical":
+        return encode(env)
+    if form == "reversed":
+        return msgpack.packb(dict(reversed(list(env.items()))), use_bin_type=True)
+    if form == "extra":
+        return encode({**env, "zzz": 1})
+    head = b"\x83\xa3key\xc4\x20" + m["key"] + b"\xa3sig\xc4\x40" + m["sig"] + b"\xa4stmt"
+    n = len(stmt_bytes)
+    size = b"\xc5" + n.to_bytes(2, "big") if form == "bin16" else b"\xc6" + n.to_bytes(4, "big")
+    return head + size + stmt_bytes
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(valid_entries, mutated(), rewrapped(), st.binary(max_size=300)))
+@example(b"")
+@example(b"\x83\xa3key\xc4\x20" + bytes(32) + b"\xa3sig\xc4\x40" + bytes(64) + b"\xa4stmt\xc4\x00")
+def test_parse_entry_accepts_and_refuses_exactly_as_the_general_decoder(data: bytes) -> None:
+    assert fast(data) == general(data)
+
+
+def test_valid_entries_take_the_fast_path() -> None:
+    """A canonical entry is read by the fast path (not by the general decoder's fallback),
+    for a statement under 256 bytes (bin8 header) and one above (bin16)."""
+    for body in ({"a": 1}, {"long": "x" * 400}):
+        data = _entry(body, 1, 5, "t.e")
+        parsed = decoding._fast(data)
+        assert parsed is not None
+        assert tuple(parsed) == general(data)[1]
+        assert KEY.public.raw == parsed.public_key
+        KEY.public.verify(parsed.signature, SIGNATURE_CONTEXT + parsed.statement_bytes)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # the statement's bin header in a longer form than needed
+        b"\x83\xa3key\xc4\x20"
+        + bytes(32)
+        + b"\xa3sig\xc4\x40"
+        + bytes(64)
+        + b"\xa4stmt\xc5\x00\x01\x80",
+        b"\x83\xa3key\xc4\x20" + bytes(32) + b"\xa3sig\xc4\x40" + bytes(64) + b"\xa4stmt",
+    ],
+)
+def test_non_canonical_envelopes_are_refused_with_the_general_error(data: bytes) -> None:
+    kind, detail = fast(data)
+    assert kind == "error"
+    assert (kind, detail) == general(data)

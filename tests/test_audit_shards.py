@@ -1,0 +1,182 @@
+"""The replay sharded by community gives the serial reference replay's report.
+
+The JSON report (everything but ``run``, which says how long it took and which replay ran) is
+identical for ``jobs`` = 1, 2 and 4 and for ``audit(..., serial=True)``, on the clean election and
+on every tampering of the tamper corpus, alone and together (findings in both communities and a
+district event at once), and on the cases the partition hands to the serial replay (an id used
+in two communities). The sharded replay must actually run where it can: a test fails if the
+corpus's tamperings fall back to the serial path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from audit_support import (
+    ElectionLog,
+    body_of,
+    build_election,
+    build_generic,
+    rechain,
+    resign,
+    write_bundle,
+)
+from electlog.audit import Report, audit
+from electlog.audit.shards import ShardedReplay
+from test_audit_tamper import (
+    TAMPERINGS,
+    changed_mark,
+    more_recorded_than_issued,
+    revoked_key_used,
+)
+
+SHARDED = "sharded by community"
+
+# The scenario's role keys sign in both communities; these tamperings make one of them claim an
+# earlier time than its previous event, which only the whole log's order can judge: the sharded
+# replay hands them to the serial one (docs/benchmarks.md, "When the serial replay runs").
+TIME_GOES_BACK = {
+    "two entries swapped",
+    "registration after the roll without objection",
+    "unit opened after counting began, backdated",
+}
+
+
+@pytest.fixture(scope="module")
+def el() -> ElectionLog:
+    return build_election(0)
+
+
+def _reports(
+    el: ElectionLog, tmp_path: Path, entries: list[bytes], notes: list[str], jobs: tuple[int, ...]
+) -> tuple[dict[str, Any], dict[int, Report]]:
+    path = tmp_path / "copy.bundle"
+    write_bundle(path, el.origin, entries, notes)
+    reference = audit(path, el.trust, serial=True, jobs=2)
+    assert reference.run["replay"] == "serial"
+    expected = json.loads(reference.to_json())
+    expected.pop("run")
+    out = {}
+    for j in jobs:
+        report = audit(path, el.trust, jobs=j)
+        got = json.loads(report.to_json())
+        got.pop("run")
+        assert got == expected, (j, report.run["replay"])
+        out[j] = report
+    return expected, out
+
+
+def test_clean_election_same_report_for_every_job_count(el: ElectionLog, tmp_path: Path) -> None:
+    expected, reports = _reports(el, tmp_path, el.entries, el.notes, (1, 2, 4))
+    assert expected["verdict"] == "clean"
+    # one job is the serial replay (the same work without the routing); more are sharded
+    assert reports[1].run["replay"] == "serial"
+    assert {reports[2].run["replay"], reports[4].run["replay"]} == {SHARDED}
+
+
+@pytest.mark.parametrize("name", list(TAMPERINGS))
+def test_every_tampering_same_report_sharded_and_serial(
+    name: str, el: ElectionLog, tmp_path: Path
+) -> None:
+    tamper, code = TAMPERINGS[name]
+    entries, notes = tamper(el)
+    expected, reports = _reports(el, tmp_path, entries, notes, (1, 2))
+    del reports[1]  # the serial replay
+    assert code in {f["code"] for f in expected["findings"]}
+    replays = {r.run["replay"] for r in reports.values()}
+    if name in TIME_GOES_BACK:
+        assert all(
+            r.startswith("serial: signer ") and r.endswith("its claimed time goes back")
+            for r in replays
+        ), replays
+    else:
+        assert replays == {SHARDED}, name
+
+
+def test_findings_in_both_communities_and_a_district_event(el: ElectionLog, tmp_path: Path) -> None:
+    # a changed mark in c1, an extra ballot recorded in c2 and a key.revoked (a district event,
+    # which every shard applies and shard 0 reports) in one copy
+    entries = changed_mark(el)[0]
+    entries = more_recorded_than_issued(attrs.evolve(el, entries=entries))[0]
+    entries = revoked_key_used(attrs.evolve(el, entries=entries))[0]
+    expected, reports = _reports(el, tmp_path, entries, el.notes, (1, 2, 4))
+    codes = [f["code"] for f in expected["findings"]]
+    assert {
+        "rule.result.mismatch",
+        "rule.unit.returned_exceeds_issued",
+        "rule.signer.revoked",
+    } <= set(codes)
+    communities = {f["evidence"].get("community") for f in expected["findings"]}
+    assert {"c1", "c2"} <= communities
+    assert {reports[2].run["replay"], reports[4].run["replay"]} == {SHARDED}
+
+
+def _register_again(el: ElectionLog, community: str) -> list[bytes]:
+    """A voter of c1 registered a second time, in ``community``, while still on c1's roll."""
+    entries = list(el.entries)
+    first = el.index_of("voter.registered")
+    body = body_of(entries[first])
+    assert body["community"] == "c1"
+    other = body_of(entries[el.index_of("voter.registered", community=community)])
+    body.update(community=community, group=other["group"], household=other["household"])
+    i = first + 1
+    entries.insert(i, resign(entries[first], el.keys.registrar, body=body))
+    return rechain(entries, i, el.key_map())
+
+
+@pytest.mark.parametrize("community", ["c1", "c2"])
+def test_an_id_in_two_communities_goes_to_the_serial_replay(
+    community: str, el: ElectionLog, tmp_path: Path
+) -> None:
+    # registered again in its own community: the shard sees it (sharded); in another community:
+    # only the merge sees it, and hands the log to the serial replay, with the same report
+    entries = _register_again(el, community)
+    expected, reports = _reports(el, tmp_path, entries, el.notes, (1, 2, 4))
+    assert "rule.voter.duplicate" in {f["code"] for f in expected["findings"]}
+    replays = {reports[2].run["replay"], reports[4].run["replay"]}
+    if community == "c1":
+        assert replays == {SHARDED}
+    else:
+        assert all(r.startswith("serial: ") for r in replays), replays
+
+
+def test_the_sharded_replay_is_a_replay() -> None:
+    # core.audit drives it like the serial replay (feed, finish, results, communities)
+    from electlog.audit.replay import Replay
+
+    assert issubclass(ShardedReplay, Replay)
+
+
+def test_a_bundle_cut_mid_entry_same_report(el: ElectionLog, tmp_path: Path) -> None:
+    # the source becomes unreadable part way: the entries before are checked alike
+    path = tmp_path / "cut.bundle"
+    data = write_bundle(path, el.origin, el.entries, el.notes)
+    path.write_bytes(data[: len(data) // 2])
+    reports = {}
+    for kind, kwargs in (("serial", {"serial": True}), ("sharded", {"jobs": 2})):
+        report = audit(path, el.trust, **kwargs)  # type: ignore[arg-type]
+        got = json.loads(report.to_json())
+        got.pop("run")
+        reports[kind] = got
+    assert reports["serial"] == reports["sharded"]
+    assert "source.unreadable" in {f["code"] for f in reports["serial"]["findings"]}
+
+
+def test_a_generic_log_is_split_evenly_with_the_same_report(tmp_path: Path) -> None:
+    gl = build_generic()
+    entries = gl.entries
+    entries[5] = entries[5][:-1] + bytes([entries[5][-1] ^ 1])  # one bad entry
+    source = gl.source(entries)
+    serial = audit(source, gl.trust, serial=True, election=False)
+    sharded = audit(gl.source(entries), gl.trust, jobs=2, election=False)
+    assert sharded.run["replay"] == SHARDED
+    a, b = json.loads(serial.to_json()), json.loads(sharded.to_json())
+    a.pop("run")
+    b.pop("run")
+    assert a == b
+    assert a["verdict"] == "findings"
