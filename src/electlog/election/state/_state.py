@@ -16,12 +16,12 @@ from electlog.errors import UsageError
 
 from .. import codes as C
 from ..events import (
-    EVENT_TYPES,
+    EVENT_SCHEMAS,
+    AnyVoterRegistered,
     ElectionDefined,
     ElectionEvent,
     NominationFiled,
     ProxyListPublished,
-    VoterRegistered,
     proxy_list_hash,
 )
 from ..rules import ElectionMode, Role, RuleSet
@@ -48,7 +48,7 @@ __all__ = ["ElectionState"]
 
 _MISSING: Final = sorted(
     etype.__name__
-    for etype in EVENT_TYPES.values()
+    for etype in EVENT_SCHEMAS.values()
     if etype not in HANDLERS or not HANDLERS[etype].complete
 )
 if _MISSING:  # pragma: no cover - a bug, caught at import
@@ -73,7 +73,7 @@ class ElectionState:
         self.communities: dict[str, CommunityState] = {}
         self.grants: dict[bytes, dict[Role, frozenset[str] | None]] = {}
         self.revoked: set[bytes] = set()
-        self.voters: dict[str, VoterRegistered] = {}  # active voters, every community
+        self.voters: dict[str, AnyVoterRegistered] = {}  # active voters, every community
         self.dedup: dict[bytes, str] = {}  # dedup tag -> active voter id
         self.objections: dict[str, _Objection] = {}
         self.nominations: dict[str, NominationFiled] = {}
