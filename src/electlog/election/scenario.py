@@ -41,6 +41,7 @@ from electlog.log import Log
 from .build import PhaseBuilder, RoleKeys, follow_up_round
 from .choosers import FixedChooser
 from .events import (
+    AnyVoterRegistered,
     ElectionDefined,
     ElectionEvent,
     VoterRegistered,
@@ -182,7 +183,7 @@ class Scenario(PhaseBuilder):
 
     def registration(
         self, voter: str, community: str, group: str, household: str, **kw: object
-    ) -> VoterRegistered:
+    ) -> AnyVoterRegistered:
         """A registration of ``voter`` with deterministic salt, personal data and dedup tag
         (override any field with ``kw``)."""
         salt = hashlib.sha256(f"salt/{self.seed}/{voter}".encode()).digest()[:16]
