@@ -32,9 +32,11 @@ from electlog.election.events import (
     ElectionEvent,
     GroupResultDeclared,
     ResultDeclared,
+    VoterRegisteredV2,
     decode_event,
 )
 from electlog.election.progress import CommunityProgress, election_progress
+from electlog.election.rules import PublicProfile
 from electlog.election.state import CountingBatch, ElectionState, EventContext
 from electlog.election.tally import compare_declared
 from electlog.errors import (
@@ -903,11 +905,32 @@ class Replay:
 
     # ------------------------------------------------------------------ election end
 
+    def _public_tier(self, state: ElectionState) -> None:
+        """Under the ``minimal`` public profile, name what this (public) audit did not check."""
+        if state.rules.public_profile != PublicProfile.MINIMAL:
+            return
+        registrations = self.events.get(VoterRegisteredV2.TYPE, 0)
+        self.sink.add(
+            F.PROFILE_PUBLIC_UNVERIFIED,
+            None,
+            f"public profile minimal: the age (min_age {state.rules.min_age}) and the non-local "
+            f"basis evidence (years_resident, approval_ref) of {registrations} registration(s) "
+            "are committed (c_birth, c_basis), not published, so this public audit did not check "
+            "rules voter.underage and voter.basis_invalid's evidence; an authorised audit with "
+            "the openings does",
+            {
+                "profile": state.rules.public_profile,
+                "unverified_rules": [C.VOTER_UNDERAGE, C.VOTER_BASIS_INVALID],
+                "registrations": registrations,
+            },
+        )
+
     def _election_end(self, state: ElectionState) -> None:
         add = self.sink.add
         if self.size and state.definition is None:
             return  # every entry already reported rule.genesis.missing
         self.progress = election_progress(state)
+        self._public_tier(state)
         for cid, cp in self.progress.items():
             if cp.complete:
                 continue
