@@ -161,9 +161,12 @@ class ElectionState:
             raise UsageError(f"unknown community {community!r}") from None
 
     def roll_hash(self, community: str) -> bytes:
-        """The hash a ``roll.published`` of ``community`` must carry now (docs/election.md)."""
+        """The hash a ``roll.published`` of ``community`` must carry now (docs/election.md):
+        ``electlog/roll/v1`` under the ``full`` public profile, ``electlog/roll/v2`` (rows
+        without birth dates) under ``minimal``."""
         cs = self.community(community)
-        return _h("electlog/roll/v1", [community, _roll_data(cs)])
+        tag = "electlog/roll/v1" if self.rules.public_profile == "full" else "electlog/roll/v2"
+        return _h(tag, [community, _roll_data(cs)])
 
     def roll_size(self, community: str) -> int:
         """Active voters of ``community``."""
