@@ -13,13 +13,15 @@ import collections
 import datetime as _dt
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from electlog.audit import Report, Trust, audit
+from electlog.audit import Report, Trust, audit, load_trust
+from electlog.cli import main
 from electlog.codec import encode
 from electlog.election import (
     EVENT_SCHEMAS,
@@ -48,6 +50,7 @@ from electlog.election.state.hashing import projection_data
 from electlog.errors import EntryError, RuleViolation, UsageError
 from electlog.events import Statement
 from electlog.log import Log
+from electlog.publish.bundle import BundleReader
 from electlog.simulate import SimulationResult, simulate_district
 from electlog.store.memory import MemoryStore
 
@@ -383,3 +386,24 @@ def test_roll_hash_v2_leaves_the_birth_date_out(both: Any) -> None:
     assert rows and all(len(row) == 8 for row in rows)
     assert not any(ISO_DATE.fullmatch(x) for row in rows for x in row if isinstance(x, str))
     assert b"birth_date" not in encode(rows)
+
+
+# --------------------------------------------------------------------------- electlog demo
+
+
+def test_demo_profile_minimal_is_clean_and_says_what_it_did_not_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "demo"
+    args = ["demo", "--voters", "1140", "--seed", "3", "--jobs", "1", "--dir", str(target)]
+    assert main([*args, "--profile", "minimal"]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: CLEAN" in out
+    report = audit(target / "election.bundle", load_trust(target / "trust.json"), jobs=1)
+    assert report.clean and [f.code for f in report.findings] == ["profile.public_unverified"]
+    with BundleReader(target / "election.bundle") as reader:
+        assert not any(b"birth_date" in data for _, data, _ in reader)
+    with pytest.raises(SystemExit) as exit_info:  # argparse refuses an unknown profile
+        main([*args, "--profile", "secret", "--force"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'secret'" in capsys.readouterr().err
