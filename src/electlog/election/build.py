@@ -73,19 +73,10 @@ from .events import (
     UnitRepRegistered,
     VettingDecided,
     VoterRegistered,
-    VoterRegisteredV2,
     VoterRemoved,
 )
 from .facade import Election
-from .receipts import (
-    basis_commitment,
-    birth_commitment,
-    commitment,
-    dedup_tag,
-    election_dedup_key,
-    field_salt,
-    household_tag,
-)
+from .receipts import commitment, dedup_tag, household_tag, minimal_registration
 from .rules import PublicProfile, Role, RuleSet
 from .tally import PostMarks, RoundResult, supplementary_candidates
 
@@ -342,65 +333,36 @@ class PhaseBuilder:
 
     # ------------------------------------------------------------------ the roll
 
-    @property
-    def minimal(self) -> bool:
-        """Whether the rules' public profile is ``minimal`` (registrations are v2)."""
-        return self.rules.public_profile == PublicProfile.MINIMAL
-
-    def _election_id(self) -> str:
+    def _election_id(self) -> str | None:
+        """The election id under the ``minimal`` profile (per-election keys), else ``None``."""
+        if self.rules.public_profile != PublicProfile.MINIMAL:
+            return None
         definition = self.e.state.definition
-        assert definition is not None  # the election exists, so its genesis does
-        return definition.election_id
+        return None if definition is None else definition.election_id
 
     def household_ref(self, household: str) -> str:
         """How the public log names the registrars' ``household``: the id itself under the
         ``full`` profile, its per-election :func:`household_tag` under ``minimal``."""
-        if not self.minimal:
-            return household
-        return household_tag(self.dedup_secret, self._election_id(), household)
+        eid = self._election_id()
+        return household if eid is None else household_tag(self.dedup_secret, eid, household)
 
     def voter_registration(
         self, *, salt: bytes, name: str, id_number: str, **fields: Any
     ) -> AnyVoterRegistered:
         """A registration whose dedup tag (of ``id_number``, under :attr:`dedup_secret`) and
         commitment (``salt`` over ``name`` and ``id_number``) the builder makes; ``fields``
-        are the event's other fields (a ``dedup`` or ``commitment`` among them wins).
-
-        Under the ``minimal`` public profile the fields are the same (``household``,
-        ``birth_date``, ``years_resident``, ``approval_ref`` included) and the builder makes the
-        v2 event of them: the dedup tag under the per-election key
-        (:func:`election_dedup_key`), the household's per-election tag, and ``c_birth`` and
-        ``c_basis`` under their own salts (:func:`field_salt` of ``salt``)."""
-        if self.minimal:
-            return self._registration_v2(salt, name, id_number, fields)
+        are the event's other fields (a ``dedup`` or ``commitment`` among them wins). Under
+        the ``minimal`` public profile, the v2 event of the same fields
+        (:func:`~electlog.election.receipts.minimal_registration`)."""
+        eid = self._election_id()
+        if eid is not None:
+            return minimal_registration(self.dedup_secret, eid, salt, name, id_number, fields)
         body: dict[str, Any] = {
             "dedup": dedup_tag(self.dedup_secret, id_number),
             "commitment": commitment(salt, {"name": name, "id_number": id_number}),
         }
         body.update(fields)
         return VoterRegistered(**body)
-
-    def _registration_v2(
-        self, salt: bytes, name: str, id_number: str, fields: dict[str, Any]
-    ) -> VoterRegisteredV2:
-        rest = dict(fields)
-        try:
-            household = rest.pop("household")
-            birth = rest.pop("birth_date")
-            basis = rest["basis"]
-        except KeyError as exc:
-            raise UsageError(f"a registration needs {exc.args[0]!r}") from None
-        years, approval = rest.pop("years_resident", None), rest.pop("approval_ref", None)
-        election_id = self._election_id()
-        body: dict[str, Any] = {
-            "dedup": dedup_tag(election_dedup_key(self.dedup_secret, election_id), id_number),
-            "household_tag": household_tag(self.dedup_secret, election_id, household),
-            "c_birth": birth_commitment(field_salt(salt, "birth"), birth),
-            "c_basis": basis_commitment(field_salt(salt, "basis"), basis, years, approval),
-            "commitment": commitment(salt, {"name": name, "id_number": id_number}),
-        }
-        body.update(rest)
-        return VoterRegisteredV2(**body)
 
     @staticmethod
     def removal(

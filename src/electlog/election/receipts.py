@@ -21,7 +21,7 @@ import datetime as _dt
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 import attrs
 from cryptography.hazmat.primitives import hashes
@@ -44,7 +44,7 @@ from electlog.log import Log
 from electlog.merkle import verify_inclusion
 from electlog.note import NoteVerifier
 
-from .events import AnyVoterRegistered, VoterRegistered, decode_event
+from .events import AnyVoterRegistered, VoterRegistered, VoterRegisteredV2, decode_event
 
 __all__ = [
     "COMMITMENT_CONTEXT",
@@ -60,6 +60,7 @@ __all__ = [
     "field_salt",
     "household_tag",
     "make_registration_receipt",
+    "minimal_registration",
     "verify_registration_receipt",
 ]
 
@@ -181,6 +182,38 @@ def basis_commitment(
             "years_resident": "" if years_resident is None else str(years_resident),
         },
     )
+
+
+def minimal_registration(
+    secret: bytes,
+    election_id: str,
+    salt: bytes,
+    name: str,
+    id_number: str,
+    fields: Mapping[str, Any],
+) -> VoterRegisteredV2:
+    """The ``voter.registered`` v2 of a person, from the fields a v1 registration takes
+    (``household``, ``birth_date``, ``basis``, ``years_resident``, ``approval_ref`` among
+    them): the dedup tag under :func:`election_dedup_key`, the :func:`household_tag`,
+    ``c_birth`` and ``c_basis`` under their :func:`field_salt` of ``salt``, and the v1
+    ``commitment`` to name and ID number. ``secret`` is the registrars' long-term secret."""
+    rest = dict(fields)
+    try:
+        household = rest.pop("household")
+        birth = rest.pop("birth_date")
+        basis = rest["basis"]
+    except KeyError as exc:
+        raise UsageError(f"a registration needs {exc.args[0]!r}") from None
+    years, approval = rest.pop("years_resident", None), rest.pop("approval_ref", None)
+    body: dict[str, Any] = {
+        "dedup": dedup_tag(election_dedup_key(secret, election_id), id_number),
+        "household_tag": household_tag(secret, election_id, household),
+        "c_birth": birth_commitment(field_salt(salt, "birth"), birth),
+        "c_basis": basis_commitment(field_salt(salt, "basis"), basis, years, approval),
+        "commitment": commitment(salt, {"name": name, "id_number": id_number}),
+    }
+    body.update(rest)
+    return VoterRegisteredV2(**body)
 
 
 @attrs.frozen(kw_only=True)

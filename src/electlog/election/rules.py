@@ -109,11 +109,12 @@ DEFAULT_REVOTE_RULE: Final = RevoteRule.MOST_VOTES.value
 
 
 class PublicProfile(enum.StrEnum):
-    """What the public log shows of a voter (``RuleSet.public_profile``, issue 18)."""
+    """What the public log shows of a voter (``RuleSet.public_profile``)."""
 
     FULL = "full"
     """``voter.registered`` v1: birth date, stable household id, basis details in the clear;
-    every eligibility rule is checked by the public audit (every log before issue 18)."""
+    every eligibility rule is checked by the public audit (every log written before profiles
+    existed)."""
     MINIMAL = "minimal"
     """``voter.registered`` v2: no birth date, per-field salted commitments (``c_birth``,
     ``c_basis``), a per-election household tag, a per-election dedup key; the public audit

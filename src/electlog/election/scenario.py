@@ -44,7 +44,6 @@ from .events import (
     AnyVoterRegistered,
     ElectionDefined,
     ElectionEvent,
-    VoterRegistered,
 )
 from .facade import Election
 from .rules import RuleSet
@@ -236,7 +235,7 @@ class Scenario(PhaseBuilder):
         base = len(self.log)
         self.submit_many(self.keys.registrar, items)
         for i, (ev, _) in enumerate(items):
-            assert isinstance(ev, VoterRegistered)
+            assert isinstance(ev, AnyVoterRegistered)
             self.registration_index[ev.voter] = base + i
         self.submit(
             self.keys.registrar,
