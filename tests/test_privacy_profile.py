@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from electlog.audit import Report, Trust, audit, load_trust
+from electlog.checkpoint import NoteSigner, WitnessSigner, cosign
 from electlog.cli import main
 from electlog.codec import encode
 from electlog.election import (
@@ -32,6 +33,7 @@ from electlog.election import (
     GroupResultDeclared,
     ResultDeclared,
     RuleSet,
+    Scenario,
     VoterRegistered,
     VoterRegisteredV2,
     VoterRemoved,
@@ -44,6 +46,8 @@ from electlog.election import (
     field_salt,
     household_tag,
     log_events,
+    make_registration_receipt,
+    verify_registration_receipt,
 )
 from electlog.election import codes as C
 from electlog.election.state.hashing import projection_data
@@ -407,3 +411,35 @@ def test_demo_profile_minimal_is_clean_and_says_what_it_did_not_verify(
         main([*args, "--profile", "secret", "--force"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'secret'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- receipts
+
+
+def test_a_receipt_verifies_under_minimal_and_c_birth_opens_alone() -> None:
+    s = Scenario(9, rules=RuleSet(public_profile="minimal")).run_until("vote")
+    log_key = NoteSigner.generate(s.log.origin, rng_seed=b"\x01" * 32)
+    witness = WitnessSigner.generate("witness1.example", rng_seed=b"\x02" * 32)
+    note = cosign(s.log.checkpoint(log_key), witness, 1_780_000_000)
+    voter = "c2-v05"
+    receipt = make_registration_receipt(
+        s.log, s.registration_index[voter], note, s.salts[voter], s.personal[voter]
+    )
+    verified = verify_registration_receipt(
+        receipt,
+        log_verifier=log_key.verifier(),
+        witnesses=[witness.verifier()],
+        quorum=1,
+        personal=s.personal[voter],
+    )
+    reg = verified.registration
+    assert isinstance(reg, VoterRegisteredV2) and reg.voter == voter
+    # the voter opens c_birth with the birth field's salt and the date: no name, no other salt
+    birth_salt = field_salt(s.salts[voter], "birth")
+    born = _dt.date(1960 + (sum(map(ord, voter)) % 40), 3, 1)  # the scenario's birth dates
+    assert birth_commitment(birth_salt, born) == reg.c_birth
+    assert birth_commitment(birth_salt, born.replace(day=2)) != reg.c_birth
+    assert birth_commitment(field_salt(s.salts[voter], "basis"), born) != reg.c_birth
+    assert basis_commitment(field_salt(s.salts[voter], "basis"), "local_resident", None, None) == (
+        reg.c_basis
+    )
