@@ -437,6 +437,40 @@ def test_voter_underage_boundary() -> None:
     s2.submit(s2.keys.registrar, young, s2.at(-29))
 
 
+@covers(C.VOTER_PROFILE_MISMATCH)
+def test_voter_profile_mismatch_and_the_minimal_profile_s_public_rules() -> None:
+    full = until("publish_rolls")
+    minimal = until("publish_rolls", rules=RuleSet(public_profile="minimal"))
+    eday = full.definition().election_day
+    v1 = full.registration("c1-v90", "c1", "c1-g1", "c1-h90")
+    v2 = minimal.registration("c1-v90", "c1", "c1-g1", "c1-h90")
+    assert v1.SCHEMA == 1 and v2.SCHEMA == 2
+    v = refused(full, full.keys.registrar, v2, full.at(-29), C.VOTER_PROFILE_MISMATCH)
+    assert v.ids == ("c1-v90",)
+    refused(minimal, minimal.keys.registrar, v1, minimal.at(-29), C.VOTER_PROFILE_MISMATCH)
+    # the same person again (dedup tag under the per-election key) is still caught publicly
+    twin = minimal.voter_registration(
+        salt=bytes(16),
+        name="Resident c1-v91",
+        id_number=minimal.personal["c1-v90"]["id_number"],
+        voter="c1-v91",
+        community="c1",
+        group="c1-g1",
+        household="c1-h91",
+        birth_date=dt.date(1970, 1, 1),
+        basis="local_resident",
+    )
+    minimal.submit(minimal.keys.registrar, v2, minimal.at(-29))
+    refused(minimal, minimal.keys.registrar, twin, minimal.at(-29), C.VOTER_DUPLICATE)
+    # an unaccepted basis is public; the age is not (c_birth): the public rules admit it
+    rules = RuleSet(public_profile="minimal", eligible_bases=("local_resident",))
+    narrow = until("publish_rolls", rules=rules)
+    other = narrow.registration("c1-v92", "c1", "c1-g1", "c1-h92", basis="non_local_approved")
+    refused(narrow, narrow.keys.registrar, other, narrow.at(-29), C.VOTER_BASIS_INVALID)
+    young = minimal.registration("c1-v93", "c1", "c1-g1", "c1-h93", birth_date=eday)
+    minimal.submit(minimal.keys.registrar, young, minimal.at(-29))
+
+
 @covers(C.VOTER_BASIS_INVALID)
 def test_voter_basis_invalid() -> None:
     s = until("publish_rolls")

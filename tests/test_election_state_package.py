@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from electlog.election.events import EVENT_TYPES, KeyAuthorised
+from electlog.election.events import EVENT_SCHEMAS, EVENT_TYPES, KeyAuthorised
 from electlog.election.facade import log_events
 from electlog.election.scenario import build_small_election
 from electlog.election.state import SIGNER_ROLES, ElectionState
@@ -23,7 +23,7 @@ MAX_LINES = 600
 
 
 def test_every_event_type_has_one_check_and_one_apply() -> None:
-    assert set(HANDLERS) == set(EVENT_TYPES.values()) == set(SIGNER_ROLES)
+    assert set(HANDLERS) == set(EVENT_SCHEMAS.values()) == set(SIGNER_ROLES)
     for etype, handler in HANDLERS.items():
         assert handler.type is etype
         assert handler.complete, etype.__name__

@@ -428,10 +428,10 @@ def test_a_first_statement_with_a_nonzero_prev_is_malformed_not_a_chain_error(
 def test_another_schema_version_is_a_malformed_event(el: ElectionLog) -> None:
     entries = list(el.entries)
     i = el.index_of("voter.registered", 3)
-    entries[i] = resign(entries[i], el.keys.registrar, schema=2)
+    entries[i] = resign(entries[i], el.keys.registrar, schema=3)  # 2 is the minimal profile's
     report = audit(el.source(rechain(entries, i, el.key_map())), el.trust)
     malformed = report.by_code("event.malformed")
-    assert [f.index for f in malformed] == [i] and "schema version 2" in malformed[0].message
+    assert [f.index for f in malformed] == [i] and "schema version 3" in malformed[0].message
     assert "entry.malformed" not in report.codes()
     assert not {c for c in report.codes() if c.startswith("chain.")}
 

@@ -42,6 +42,7 @@ __all__ = [
     "LOG_EMPTY",
     "LOG_TRUNCATED",
     "LOG_UNWITNESSED_TAIL",
+    "PROFILE_PUBLIC_UNVERIFIED",
     "RULE_PREFIX",
     "RULE_TIME_INCONSISTENT",
     "SECRECY_SMALL_BATCH",
@@ -73,8 +74,8 @@ class Severity(enum.StrEnum):
     entries no witness vouches for)."""
     INFO = "info"
     """Worth knowing, not a fault: the finding of a rule of kind ``void`` (a post counted void,
-    as the law says). No finding of this version is info; the severity stays for reports
-    that carry one."""
+    as the law says), or what the public tier of a ``minimal``-profile election does not
+    verify (``profile.public_unverified``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -148,6 +149,10 @@ RULE_TIME_INCONSISTENT: Final = RULE_PREFIX + TIME_INCONSISTENT
 by the writers' rules), which the auditor also reports when a claimed time is not bound to the
 witnesses' cosignature times (docs/auditing.md, "Witness time")."""
 SECRECY_SMALL_BATCH: Final = "secrecy.small_batch"
+PROFILE_PUBLIC_UNVERIFIED: Final = "profile.public_unverified"
+"""The public tier of a ``minimal``-profile election cannot check some rules (the voters' age,
+the non-local basis evidence): one info finding names them, so that a clean verdict never
+reads as if they were checked."""
 AUDIT_FINDINGS_CAPPED: Final = "audit.findings_capped"
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -290,6 +295,13 @@ FINDINGS: Final[dict[str, FindingInfo]] = {
             "the election is not finished in the log: a community short of its final results "
             "(its phase and what is pending in the evidence), counted ballots without a "
             "declared result, an open unit, an unopened box",
+        ),
+        _f(
+            PROFILE_PUBLIC_UNVERIFIED,
+            _I,
+            "the election's public profile is minimal: the public audit did not check the rules "
+            "that need committed data (voter.underage, the evidence of voter.basis_invalid); "
+            "an authorised audit with the openings checks them",
         ),
         _f(
             SECRECY_VOTER_LINKED_TO_MARKS,

@@ -87,11 +87,11 @@ EntryResult: TypeAlias = VerifiedEntry | RejectedEntry
 
 def _field_names_from_schema() -> tuple[frozenset[str], frozenset[str]]:
     """Voter-identifying field names and marks field names of every election event schema."""
-    from electlog.election.events import EVENT_TYPES, identifying_fields
+    from electlog.election.events import EVENT_SCHEMAS, identifying_fields
 
     identifying: set[str] = set()
     marks: set[str] = set()
-    for cls in EVENT_TYPES.values():
+    for cls in EVENT_SCHEMAS.values():
         identifying.update(identifying_fields(cls))
         marks.update(name for name, kind in cls._FIELDS if kind.marks)
     return frozenset(identifying), frozenset(marks)

@@ -33,9 +33,11 @@ from electlog.election.events import (
     ElectionEvent,
     GroupResultDeclared,
     ResultDeclared,
+    VoterRegisteredV2,
     decode_event,
 )
 from electlog.election.progress import CommunityProgress, election_progress
+from electlog.election.rules import PublicProfile, RuleSet
 from electlog.election.state import CountingBatch, ElectionState, EventContext
 from electlog.election.tally import compare_declared
 from electlog.errors import (
@@ -939,10 +941,31 @@ class Replay:
 
     # ------------------------------------------------------------------ election end
 
+    def public_tier_items(self, rules: RuleSet | None) -> list[EndItem]:
+        """Under the ``minimal`` public profile, the finding that names what this (public) audit
+        did not check, first among the end findings; none under ``full``. The registrations are
+        counted log-wide (the parent's count when the replay is sharded)."""
+        if rules is None or rules.public_profile != PublicProfile.MINIMAL:
+            return []
+        registrations = self.events.get(VoterRegisteredV2.TYPE, 0)
+        message = (
+            f"public profile minimal: the age (min_age {rules.min_age}) and the non-local "
+            f"basis evidence (years_resident, approval_ref) of {registrations} registration(s) "
+            "are committed (c_birth, c_basis), not published, so this public audit did not check "
+            "rules voter.underage and voter.basis_invalid's evidence; an authorised audit with "
+            "the openings does"
+        )
+        evidence = {
+            "profile": rules.public_profile,
+            "unverified_rules": [C.VOTER_UNDERAGE, C.VOTER_BASIS_INVALID],
+            "registrations": registrations,
+        }
+        return [((0,), F.PROFILE_PUBLIC_UNVERIFIED, None, message, evidence)]
+
     def _election_end(self, state: ElectionState) -> None:
         if self.size and state.definition is None:
             return  # every entry already reported rule.genesis.missing
-        self.add_end_items(self.election_end_items(state))
+        self.add_end_items([*self.public_tier_items(state.rules), *self.election_end_items(state)])
 
     def add_end_items(self, items: Iterable[EndItem]) -> None:
         """Add end findings to the sink in the order of their keys."""

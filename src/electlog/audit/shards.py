@@ -208,6 +208,7 @@ class ShardWorker:
             "progress": progress,
             "tolerance": replay.time_tolerance(),
             "rogue": replay._rogue is not None,
+            "rules": state.rules if state is not None and state.definition is not None else None,
         }
 
 
@@ -634,7 +635,8 @@ class ShardedReplay(Replay):
     ) -> None:
         super().finish(notes, since, pinned)  # no election state here: log-wide checks only
         if self.election:
-            self.add_end_items(item for e in self._ends for item in e["end"])
+            ends = [item for e in self._ends for item in e["end"]]
+            self.add_end_items([*self.public_tier_items(self._ends[0]["rules"]), *ends])
 
     def time_tolerance(self) -> int:
         return self._tolerance

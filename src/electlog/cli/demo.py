@@ -42,6 +42,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ..audit import Report, Trust, audit
+from ..election.rules import PUBLIC_PROFILES
 from ..errors import StorageError, UsageError
 from ..publish.bundle import export_bundle
 from ..simulate import (
@@ -314,6 +315,7 @@ def run_demo(
     keys: str | os.PathLike[str] | None = None,
     console: Console | None = None,
     progress: bool | None = None,
+    profile: str = "full",
 ) -> int:
     """Run the demo into ``directory``; returns the exit status (0 clean, 1 findings).
 
@@ -324,11 +326,14 @@ def run_demo(
     witnesses' key files (``keys/witnesses/``) are read by the two ``electlog witness``
     processes it runs under ``directory/witnesses/`` for the build and always stops.
     ``console`` receives the output (default: stdout); ``progress`` shows rich progress bars
-    (default: when stderr is a terminal)."""
+    (default: when stderr is a terminal). ``profile``: the election's public profile,
+    ``"full"`` (default) or ``"minimal"`` (no birth dates on the log, docs/election.md)."""
     if jobs is None:
         jobs = os.cpu_count() or 1
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise UsageError(f"--jobs must be a positive integer, got {jobs!r}")
+    if profile not in PUBLIC_PROFILES:
+        raise UsageError(f"--profile must be one of {', '.join(PUBLIC_PROFILES)}, got {profile!r}")
     config = DistrictConfig.scaled(voters)
     missing = [m for m in ("httpx", "starlette", "uvicorn") if importlib.util.find_spec(m) is None]
     if missing:
@@ -392,6 +397,7 @@ def run_demo(
                 progress=on_batch,
                 keys=key_set,
                 publish=witnesses.publish,
+                profile=profile,
             )
         timings["build"] = time.perf_counter() - started
         cpu["build"] = _cpu_seconds()[0] - cpu_start[0]
@@ -484,6 +490,7 @@ def _demo(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         force=args.force,
         keys=args.keys,
+        profile=args.profile,
     )
 
 
@@ -519,6 +526,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="reuse the key set saved in DIR (a previous run's keys/ directory); with the "
         "same --seed the log is the same byte for byte (default: new keys from the OS CSPRNG)",
+    )
+    p.add_argument(
+        "--profile",
+        choices=PUBLIC_PROFILES,
+        default="full",
+        help="the election's public profile: full (birth dates and household ids on the log) "
+        "or minimal (commitments and per-election tags instead); default full",
     )
     p.add_argument("--jobs", type=int, default=None, help="audit processes (default: every core)")
     p.add_argument(

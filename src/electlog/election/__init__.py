@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .codes import RULES, RuleInfo
 from .events import (
+    EVENT_SCHEMAS,
     EVENT_TYPES,
     AssertionRisk,
     AuditBallotInterpreted,
@@ -55,6 +56,7 @@ from .events import (
     UnitRepRegistered,
     VettingDecided,
     VoterRegistered,
+    VoterRegisteredV2,
     VoterRemoved,
     decode_event,
     has_marks,
@@ -64,12 +66,17 @@ from .events import (
 from .facade import Election, log_events
 from .receipts import (
     VerifiedReceipt,
+    basis_commitment,
+    birth_commitment,
     commitment,
     dedup_tag,
+    election_dedup_key,
+    field_salt,
+    household_tag,
     make_registration_receipt,
     verify_registration_receipt,
 )
-from .rules import ElectionMode, EligibilityBasis, Role, RuleSet
+from .rules import ElectionMode, EligibilityBasis, PublicProfile, Role, RuleSet
 from .scenario import Scenario, ScenarioKeys, build_small_election
 from .state import SIGNER_ROLES, CountingBatch, ElectionState, EventContext
 from .tally import (
@@ -87,6 +94,7 @@ from .tally import (
 )
 
 __all__ = [
+    "EVENT_SCHEMAS",
     "EVENT_TYPES",
     "RULES",
     "SIGNER_ROLES",
@@ -138,6 +146,7 @@ __all__ = [
     "PostSpec",
     "ProxyAuthorised",
     "ProxyListPublished",
+    "PublicProfile",
     "ResultDeclared",
     "Role",
     "RollPublished",
@@ -155,13 +164,19 @@ __all__ = [
     "VerifiedReceipt",
     "VettingDecided",
     "VoterRegistered",
+    "VoterRegisteredV2",
     "VoterRemoved",
+    "basis_commitment",
+    "birth_commitment",
     "build_small_election",
     "commitment",
     "compare_declared",
     "decode_event",
     "dedup_tag",
+    "election_dedup_key",
+    "field_salt",
     "has_marks",
+    "household_tag",
     "identifying_fields",
     "log_events",
     "make_registration_receipt",

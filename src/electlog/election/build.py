@@ -37,6 +37,7 @@ from electlog.note import NoteSigner, sign_note
 
 from .choosers import Chooser
 from .events import (
+    AnyVoterRegistered,
     BallotIssued,
     BallotRecorded,
     BoxMerged,
@@ -75,8 +76,8 @@ from .events import (
     VoterRemoved,
 )
 from .facade import Election
-from .receipts import commitment, dedup_tag
-from .rules import Role, RuleSet
+from .receipts import commitment, dedup_tag, household_tag, minimal_registration
+from .rules import PublicProfile, Role, RuleSet
 from .tally import PostMarks, RoundResult, supplementary_candidates
 
 __all__ = [
@@ -332,12 +333,30 @@ class PhaseBuilder:
 
     # ------------------------------------------------------------------ the roll
 
+    def _election_id(self) -> str | None:
+        """The election id under the ``minimal`` profile (per-election keys), else ``None``."""
+        if self.rules.public_profile != PublicProfile.MINIMAL:
+            return None
+        definition = self.e.state.definition
+        return None if definition is None else definition.election_id
+
+    def household_ref(self, household: str) -> str:
+        """How the public log names the registrars' ``household``: the id itself under the
+        ``full`` profile, its per-election :func:`household_tag` under ``minimal``."""
+        eid = self._election_id()
+        return household if eid is None else household_tag(self.dedup_secret, eid, household)
+
     def voter_registration(
         self, *, salt: bytes, name: str, id_number: str, **fields: Any
-    ) -> VoterRegistered:
+    ) -> AnyVoterRegistered:
         """A registration whose dedup tag (of ``id_number``, under :attr:`dedup_secret`) and
         commitment (``salt`` over ``name`` and ``id_number``) the builder makes; ``fields``
-        are the event's other fields (a ``dedup`` or ``commitment`` among them wins)."""
+        are the event's other fields (a ``dedup`` or ``commitment`` among them wins). Under
+        the ``minimal`` public profile, the v2 event of the same fields
+        (:func:`~electlog.election.receipts.minimal_registration`)."""
+        eid = self._election_id()
+        if eid is not None:
+            return minimal_registration(self.dedup_secret, eid, salt, name, id_number, fields)
         body: dict[str, Any] = {
             "dedup": dedup_tag(self.dedup_secret, id_number),
             "commitment": commitment(salt, {"name": name, "id_number": id_number}),

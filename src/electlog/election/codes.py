@@ -84,6 +84,7 @@ __all__ = [
     "VOTER_BASIS_INVALID",
     "VOTER_DUPLICATE",
     "VOTER_NOT_REGISTERED",
+    "VOTER_PROFILE_MISMATCH",
     "VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION",
     "VOTER_REMOVAL_WITHOUT_REASON",
     "VOTER_UNDERAGE",
@@ -124,6 +125,7 @@ COMMITTEE_MEMBER_NOT_WITHDRAWN: Final = "committee.member_not_withdrawn"
 VOTER_DUPLICATE: Final = "voter.duplicate"
 VOTER_UNDERAGE: Final = "voter.underage"
 VOTER_BASIS_INVALID: Final = "voter.basis_invalid"
+VOTER_PROFILE_MISMATCH: Final = "voter.profile_mismatch"
 VOTER_REMOVAL_WITHOUT_REASON: Final = "voter.removal_without_reason"
 VOTER_NOT_REGISTERED: Final = "voter.not_registered"
 VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION: Final = "voter.removal_after_roll_without_objection"
@@ -249,6 +251,12 @@ RULES: Final[dict[str, RuleInfo]] = {
             "the eligibility basis is not accepted or its evidence is "
             "missing (non-local: years resident and meeting approval)",
             "eligible_bases, non_local_min_years",
+        ),
+        _r(
+            VOTER_PROFILE_MISMATCH,
+            "a voter.registered schema other than the public profile's (v1 under full, v2 "
+            "under minimal)",
+            "public_profile",
         ),
         _r(
             VOTER_REMOVAL_WITHOUT_REASON,

@@ -34,6 +34,7 @@ from .rules import ELIGIBILITY_BASES, ElectionMode, Role, RuleSet
 from .tally import VOID_POST_REASONS, PostMarks
 
 __all__ = [
+    "EVENT_SCHEMAS",
     "EVENT_TYPES",
     "AssertionRisk",
     "AuditBallotInterpreted",
@@ -80,6 +81,7 @@ __all__ = [
     "UnitRepRegistered",
     "VettingDecided",
     "VoterRegistered",
+    "VoterRegisteredV2",
     "VoterRemoved",
     "decode_event",
     "has_marks",
@@ -473,14 +475,18 @@ class ElectionEvent(_Record):
 
 
 EVENT_TYPES: dict[str, type[ElectionEvent]] = {}
-"""Event type name -> event class."""
+"""Event type name -> event class (of the type's first schema version)."""
+EVENT_SCHEMAS: dict[tuple[str, int], type[ElectionEvent]] = {}
+"""(event type name, schema version) -> event class: every version this library reads
+(``voter.registered`` has two, docs/election.md "Public profiles")."""
 
 
 def _event(cls: type[ElectionEvent]) -> Any:
-    if cls.TYPE in EVENT_TYPES:  # pragma: no cover - programming error
-        raise RuntimeError(f"event type {cls.TYPE} defined twice")
+    if (cls.TYPE, cls.SCHEMA) in EVENT_SCHEMAS:  # pragma: no cover - programming error
+        raise RuntimeError(f"event type {cls.TYPE} v{cls.SCHEMA} defined twice")
     cls._init_fields()
-    EVENT_TYPES[cls.TYPE] = cls
+    EVENT_TYPES.setdefault(cls.TYPE, cls)
+    EVENT_SCHEMAS[(cls.TYPE, cls.SCHEMA)] = cls
     return cls
 
 
@@ -586,6 +592,50 @@ class VoterRegistered(ElectionEvent):
     objection: str | None = attrs.field(metadata=_k(_Opt(ID)), default=None)
     dedup: bytes = attrs.field(metadata=_k(HASH32))
     commitment: bytes = attrs.field(metadata=_k(HASH32))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class VoterRegisteredV2(ElectionEvent):
+    """``voter.registered`` schema 2, the registration of the ``minimal`` public profile: what
+    the public need to check the roll, and commitments to the rest.
+
+    No birth date: ``c_birth`` is :func:`~electlog.election.receipts.commitment` of a salt of
+    its own over ``{"birth_date": "YYYY-MM-DD"}``; ``c_basis`` commits (with another salt) to
+    the basis evidence ``{"approval_ref", "basis", "years_resident"}``; ``commitment`` is the
+    v1 commitment to name and ID number. ``household_tag`` is a per-election random tag of the
+    household (equal for its voters in this election, unlinkable across elections);
+    ``dedup`` is keyed by the per-election dedup key
+    (:func:`~electlog.election.receipts.election_dedup_key`). ``household`` and
+    ``birth_date`` read as the v1 fields do (the tag, and ``None``).
+    """
+
+    TYPE: ClassVar[str] = "voter.registered"
+    SCHEMA: ClassVar[int] = 2
+    voter: str = attrs.field(metadata=_k(PERSON))
+    community: str = attrs.field(metadata=_k(ID))
+    group: str = attrs.field(metadata=_k(ID))
+    household_tag: str = attrs.field(metadata=_k(PERSON))
+    basis: str = attrs.field(metadata=_k(_Enum(ELIGIBILITY_BASES)))
+    objection: str | None = attrs.field(metadata=_k(_Opt(ID)), default=None)
+    dedup: bytes = attrs.field(metadata=_k(HASH32))
+    c_birth: bytes = attrs.field(metadata=_k(HASH32))
+    c_basis: bytes = attrs.field(metadata=_k(HASH32))
+    commitment: bytes = attrs.field(metadata=_k(HASH32))
+
+    @property
+    def household(self) -> str:
+        """The household as the roll keys it: the per-election tag."""
+        return self.household_tag
+
+    @property
+    def birth_date(self) -> None:
+        """Not on the public log (``c_birth`` commits to it)."""
+        return None
+
+
+AnyVoterRegistered = VoterRegistered | VoterRegisteredV2
+"""A registration of either public profile (``voter.registered`` v1 or v2)."""
 
 
 @_event
@@ -1065,13 +1115,14 @@ class AuditConcluded(ElectionEvent):
 def decode_event(statement: Statement) -> ElectionEvent:
     """The election event of a signed statement; :class:`EntryError` for an unknown type or
     schema version, or a body that does not match the schema."""
-    cls = EVENT_TYPES.get(statement.type)
+    cls = EVENT_SCHEMAS.get((statement.type, statement.schema))
     if cls is None:
-        raise EntryError(f"unknown election event type {statement.type!r}")
-    if statement.schema != cls.SCHEMA:
+        if statement.type not in EVENT_TYPES:
+            raise EntryError(f"unknown election event type {statement.type!r}")
+        versions = sorted(v for t, v in EVENT_SCHEMAS if t == statement.type)
         raise EntryError(
             f"{statement.type}: unsupported schema version {statement.schema} "
-            f"(this version reads {cls.SCHEMA})"
+            f"(this version reads {', '.join(map(str, versions))})"
         )
     return cls.from_body(statement.body)
 

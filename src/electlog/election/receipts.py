@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as _dt
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 import attrs
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from electlog.checkpoint import Checkpoint, WitnessVerifier, verify_checkpoint_detailed
 from electlog.codec import decode_map, encode
@@ -41,7 +44,7 @@ from electlog.log import Log
 from electlog.merkle import verify_inclusion
 from electlog.note import NoteVerifier
 
-from .events import VoterRegistered, decode_event
+from .events import AnyVoterRegistered, VoterRegistered, VoterRegisteredV2, decode_event
 
 __all__ = [
     "COMMITMENT_CONTEXT",
@@ -49,14 +52,24 @@ __all__ = [
     "PROOF_HEADER",
     "RECEIPT_EXTRA_VERSION",
     "VerifiedReceipt",
+    "basis_commitment",
+    "birth_commitment",
     "commitment",
     "dedup_tag",
+    "election_dedup_key",
+    "field_salt",
+    "household_tag",
     "make_registration_receipt",
+    "minimal_registration",
     "verify_registration_receipt",
 ]
 
 COMMITMENT_CONTEXT: Final = b"electlog/v1/voter-commitment\x00"
 DEDUP_CONTEXT: Final = b"electlog/v1/voter-dedup\x00"
+ELECTION_DEDUP_INFO: Final = b"electlog/v2/election-dedup-key\x00"
+HOUSEHOLD_TAG_INFO: Final = b"electlog/v2/household-tag-key\x00"
+HOUSEHOLD_TAG_CONTEXT: Final = b"electlog/v2/household-tag\x00"
+FIELD_SALT_CONTEXT: Final = b"electlog/v2/field-salt\x00"
 PROOF_HEADER: Final = "c2sp.org/tlog-proof@v1"
 RECEIPT_EXTRA_VERSION: Final = "electlog/registration-receipt/v1"
 MIN_SALT: Final = 16
@@ -102,6 +115,107 @@ def dedup_tag(secret: bytes, person: str) -> bytes:
     return hmac.new(secret, DEDUP_CONTEXT + person.encode("utf-8"), hashlib.sha256).digest()
 
 
+def _hkdf(secret: bytes, info: bytes, election_id: str) -> bytes:
+    if not isinstance(secret, bytes) or len(secret) < 16:
+        raise UsageError("the registrars' secret is at least 16 bytes")
+    if not isinstance(election_id, str) or not election_id:
+        raise UsageError("election_id must be a non-empty str")
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info + election_id.encode())
+    return hkdf.derive(secret)
+
+
+def election_dedup_key(secret: bytes, election_id: str) -> bytes:
+    """The per-election dedup key of the ``minimal`` profile: HKDF-SHA-256 (RFC 5869, no salt)
+    of the registrars' long-term ``secret`` with info ``ELECTION_DEDUP_INFO`` || UTF-8
+    ``election_id``, 32 bytes. Pass it to :func:`dedup_tag` as the secret: one person's tags
+    are equal inside an election and unlinkable between two."""
+    return _hkdf(secret, ELECTION_DEDUP_INFO, election_id)
+
+
+def household_tag(secret: bytes, election_id: str, household: str) -> str:
+    """The per-election household tag of the ``minimal`` profile: ``"h"`` and 32 hex digits of
+    HMAC-SHA-256, under HKDF(``secret``, ``HOUSEHOLD_TAG_INFO`` || ``election_id``), of
+    ``HOUSEHOLD_TAG_CONTEXT`` || UTF-8 ``household`` (the registrars' stable household id).
+    Equal for the household's voters in this election, random-looking and unlinkable to the
+    household's id or its tag in another election without the secret."""
+    if not isinstance(household, str) or not household:
+        raise UsageError("household must be a non-empty str")
+    key = _hkdf(secret, HOUSEHOLD_TAG_INFO, election_id)
+    mac = hmac.new(key, HOUSEHOLD_TAG_CONTEXT + household.encode("utf-8"), hashlib.sha256)
+    return "h" + mac.hexdigest()[:32]
+
+
+def field_salt(salt: bytes, field: str) -> bytes:
+    """The salt of one committed field (``"birth"``, ``"basis"``), derived from a voter's
+    registration ``salt``: the first 16 bytes of HMAC-SHA-256(salt, ``FIELD_SALT_CONTEXT`` ||
+    field). Showing one field's salt opens that field alone: it reveals neither the registration
+    salt nor another field's salt."""
+    if not isinstance(field, str) or not field:
+        raise UsageError("field must be a non-empty str")
+    key = _check_salt(salt)
+    return hmac.new(key, FIELD_SALT_CONTEXT + field.encode("utf-8"), hashlib.sha256).digest()[:16]
+
+
+def birth_commitment(salt: bytes, birth_date: _dt.date) -> bytes:
+    """``c_birth`` of ``voter.registered`` v2: :func:`commitment` of ``salt`` (the birth
+    field's own salt) over ``{"birth_date": "YYYY-MM-DD"}``."""
+    if not isinstance(birth_date, _dt.date):
+        raise UsageError("birth_date must be a datetime.date")
+    return commitment(salt, {"birth_date": birth_date.isoformat()})
+
+
+def basis_commitment(
+    salt: bytes, basis: str, years_resident: int | None, approval_ref: str | None
+) -> bytes:
+    """``c_basis`` of ``voter.registered`` v2: :func:`commitment` of ``salt`` (the basis
+    field's own salt) over ``{"approval_ref", "basis", "years_resident"}``, an absent value as
+    the empty string and the years in decimal."""
+    if years_resident is not None and (
+        not isinstance(years_resident, int) or isinstance(years_resident, bool)
+    ):
+        raise UsageError("years_resident must be an int or None")
+    return commitment(
+        salt,
+        {
+            "approval_ref": approval_ref or "",
+            "basis": basis,
+            "years_resident": "" if years_resident is None else str(years_resident),
+        },
+    )
+
+
+def minimal_registration(
+    secret: bytes,
+    election_id: str,
+    salt: bytes,
+    name: str,
+    id_number: str,
+    fields: Mapping[str, Any],
+) -> VoterRegisteredV2:
+    """The ``voter.registered`` v2 of a person, from the fields a v1 registration takes
+    (``household``, ``birth_date``, ``basis``, ``years_resident``, ``approval_ref`` among
+    them): the dedup tag under :func:`election_dedup_key`, the :func:`household_tag`,
+    ``c_birth`` and ``c_basis`` under their :func:`field_salt` of ``salt``, and the v1
+    ``commitment`` to name and ID number. ``secret`` is the registrars' long-term secret."""
+    rest = dict(fields)
+    try:
+        household = rest.pop("household")
+        birth = rest.pop("birth_date")
+        basis = rest["basis"]
+    except KeyError as exc:
+        raise UsageError(f"a registration needs {exc.args[0]!r}") from None
+    years, approval = rest.pop("years_resident", None), rest.pop("approval_ref", None)
+    body: dict[str, Any] = {
+        "dedup": dedup_tag(election_dedup_key(secret, election_id), id_number),
+        "household_tag": household_tag(secret, election_id, household),
+        "c_birth": birth_commitment(field_salt(salt, "birth"), birth),
+        "c_basis": basis_commitment(field_salt(salt, "basis"), basis, years, approval),
+        "commitment": commitment(salt, {"name": name, "id_number": id_number}),
+    }
+    body.update(rest)
+    return VoterRegisteredV2(**body)
+
+
 @attrs.frozen(kw_only=True)
 class VerifiedReceipt:
     """What a verified registration receipt proves: ``voter`` (pseudonymous id) of
@@ -118,7 +232,7 @@ class VerifiedReceipt:
     size: int
     root: bytes
     witnesses: tuple[tuple[str, int], ...]
-    registration: VoterRegistered
+    registration: AnyVoterRegistered
 
 
 def _note_text(note: str) -> str:
@@ -167,14 +281,14 @@ def make_registration_receipt(
     return "\n".join(lines) + "\n\n" + cosigned_checkpoint_note
 
 
-def _registration(entry: Entry, index: int) -> VoterRegistered:
+def _registration(entry: Entry, index: int) -> AnyVoterRegistered:
     if entry.statement.type != VoterRegistered.TYPE:
         raise ReceiptError(f"entry {index} is a {entry.statement.type}, not a voter registration")
     try:
         event = decode_event(entry.statement)
     except EntryError as exc:
         raise ReceiptError(f"entry {index}: {exc}") from exc
-    assert isinstance(event, VoterRegistered)
+    assert isinstance(event, AnyVoterRegistered)
     return event
 
 

@@ -26,9 +26,11 @@ __all__ = [
     "DEFAULT_PROXY_RELATIONSHIPS",
     "DEFAULT_REMOVAL_REASONS",
     "ELIGIBILITY_BASES",
+    "PUBLIC_PROFILES",
     "REVOTE_RULES",
     "ElectionMode",
     "EligibilityBasis",
+    "PublicProfile",
     "RevoteRule",
     "Role",
     "RuleSet",
@@ -106,6 +108,23 @@ class RevoteRule(enum.StrEnum):
 REVOTE_RULES: Final = tuple(r.value for r in RevoteRule)
 DEFAULT_REVOTE_RULE: Final = RevoteRule.MOST_VOTES.value
 
+
+class PublicProfile(enum.StrEnum):
+    """What the public log shows of a voter (``RuleSet.public_profile``)."""
+
+    FULL = "full"
+    """``voter.registered`` v1: birth date, stable household id, basis details in the clear;
+    every eligibility rule is checked by the public audit (every log written before profiles
+    existed)."""
+    MINIMAL = "minimal"
+    """``voter.registered`` v2: no birth date, per-field salted commitments (``c_birth``,
+    ``c_basis``), a per-election household tag, a per-election dedup key; the public audit
+    says which rules it cannot check (the voter's age, the non-local basis evidence)."""
+
+
+PUBLIC_PROFILES: Final = tuple(p.value for p in PublicProfile)
+DEFAULT_PUBLIC_PROFILE: Final = PublicProfile.FULL.value
+
 _INT_FIELDS: Final = (
     "min_age",
     "roll_days_before",
@@ -168,6 +187,27 @@ def _excess_pairs(value: object) -> tuple[tuple[str, int], ...]:
 def _revote_rule(_inst: object, _attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str) or value not in REVOTE_RULES:
         raise UsageError(f"RuleSet.revote_rule must be one of {REVOTE_RULES}, got {value!r}")
+
+
+def _public_profile(_inst: object, _attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or value not in PUBLIC_PROFILES:
+        raise UsageError(f"RuleSet.public_profile must be one of {PUBLIC_PROFILES}, got {value!r}")
+
+
+_OPTIONAL_CHOICES: Final = (
+    ("revote_rule", REVOTE_RULES, DEFAULT_REVOTE_RULE),
+    ("public_profile", PUBLIC_PROFILES, DEFAULT_PUBLIC_PROFILE),
+)
+"""The RuleSet fields recorded only when they differ from their default: (name, values,
+default)."""
+
+
+def _optional_choice(value: object, choices: tuple[str, ...], default: str, where: str) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise EntryError(f"{where} must be one of {list(choices)}")
+    if value == default:
+        raise EntryError(f"{where} {value!r} is the default and is written by omission")
+    return value
 
 
 def _fraction_text(value: Fraction) -> str:
@@ -265,6 +305,11 @@ class RuleSet:
     """Who wins a re-vote among the tied (:class:`RevoteRule`): ``"most_votes"`` (the
     default) or ``"source_threshold"``. Recorded in the body only when it is not the default,
     so rule bodies written before this field existed keep their bytes and their hash."""
+    public_profile: str = attrs.field(default=DEFAULT_PUBLIC_PROFILE, validator=_public_profile)
+    """What the public log shows of a voter (:class:`PublicProfile`): ``"full"`` (the default
+    in this version, and the profile of every log written before the field existed) or
+    ``"minimal"``. Recorded in the body only when it is not the default, like
+    ``revote_rule``."""
 
     def __attrs_post_init__(self) -> None:
         if self.nominator_limit is not None:
@@ -333,6 +378,8 @@ class RuleSet:
         body["combined_ballot"] = self.tally.combined_ballot
         if self.revote_rule != DEFAULT_REVOTE_RULE:
             body["revote_rule"] = self.revote_rule
+        if self.public_profile != DEFAULT_PUBLIC_PROFILE:
+            body["public_profile"] = self.public_profile
         return body
 
     @classmethod
@@ -348,7 +395,7 @@ class RuleSet:
             "post_candidate_excess",
             "combined_ballot",
         }
-        keys = set(body) - {"revote_rule"}
+        keys = set(body) - {name for name, _, _ in _OPTIONAL_CHOICES}
         if keys != expected:
             missing = sorted(expected - keys)
             extra = sorted(str(k) for k in keys - expected)
@@ -375,15 +422,9 @@ class RuleSet:
             if not isinstance(v, list | tuple) or not all(isinstance(x, str) and x for x in v):
                 raise EntryError(f"{where}.{name} must be an array of non-empty strings")
             kw[name] = tuple(v)
-        if "revote_rule" in body:
-            rr = body["revote_rule"]
-            if not isinstance(rr, str) or rr not in REVOTE_RULES:
-                raise EntryError(f"{where}.revote_rule must be one of {list(REVOTE_RULES)}")
-            if rr == DEFAULT_REVOTE_RULE:
-                raise EntryError(
-                    f"{where}.revote_rule {rr!r} is the default and is written by omission"
-                )
-            kw["revote_rule"] = rr
+        for name, choices, default in _OPTIONAL_CHOICES:
+            if name in body:
+                kw[name] = _optional_choice(body[name], choices, default, f"{where}.{name}")
         cb = body["combined_ballot"]
         if not isinstance(cb, bool):
             raise EntryError(f"{where}.combined_ballot must be a boolean")

@@ -41,9 +41,9 @@ from electlog.log import Log
 from .build import PhaseBuilder, RoleKeys, follow_up_round
 from .choosers import FixedChooser
 from .events import (
+    AnyVoterRegistered,
     ElectionDefined,
     ElectionEvent,
-    VoterRegistered,
 )
 from .facade import Election
 from .rules import RuleSet
@@ -182,7 +182,7 @@ class Scenario(PhaseBuilder):
 
     def registration(
         self, voter: str, community: str, group: str, household: str, **kw: object
-    ) -> VoterRegistered:
+    ) -> AnyVoterRegistered:
         """A registration of ``voter`` with deterministic salt, personal data and dedup tag
         (override any field with ``kw``)."""
         salt = hashlib.sha256(f"salt/{self.seed}/{voter}".encode()).digest()[:16]
@@ -235,7 +235,7 @@ class Scenario(PhaseBuilder):
         base = len(self.log)
         self.submit_many(self.keys.registrar, items)
         for i, (ev, _) in enumerate(items):
-            assert isinstance(ev, VoterRegistered)
+            assert isinstance(ev, AnyVoterRegistered)
             self.registration_index[ev.voter] = base + i
         self.submit(
             self.keys.registrar,

@@ -28,13 +28,13 @@ from electlog.checkpoint import Checkpoint, cosign
 from electlog.election.build import PhaseBuilder, follow_up_round
 from electlog.election.choosers import RandomChooser
 from electlog.election.events import (
+    AnyVoterRegistered,
     CandidatesPublished,
     ElectionEvent,
     ObjectionDecided,
     ObjectionFiled,
-    VoterRegistered,
 )
-from electlog.election.rules import ElectionMode, RuleSet
+from electlog.election.rules import PUBLIC_PROFILES, ElectionMode, PublicProfile, RuleSet
 from electlog.election.state import GROUP_LEADER, GROUP_REP
 from electlog.election.tally import (
     PostSpec,
@@ -184,6 +184,7 @@ class _Builder(PhaseBuilder):
         progress: ProgressCallback | None,
         keys: SimulationKeys | None,
         publish: CheckpointPublisher | None = None,
+        profile: str = PublicProfile.FULL.value,
     ) -> None:
         self.config = config
         self.seed = seed
@@ -205,7 +206,7 @@ class _Builder(PhaseBuilder):
             )
         super().__init__(
             log,
-            RuleSet(tz_offset_minutes=TZ_MINUTES),
+            RuleSet(tz_offset_minutes=TZ_MINUTES, public_profile=profile),
             RandomChooser(_rng(seed, "plan")),
             dedup_secret=keys.dedup_secret,
             election_day=config.election_day,
@@ -408,7 +409,7 @@ class _Builder(PhaseBuilder):
             self._count("committee_members", size)
         self._submit("authority", items)
 
-    def _registration(self, v: Voter, objection: str | None = None) -> VoterRegistered:
+    def _registration(self, v: Voter, objection: str | None = None) -> AnyVoterRegistered:
         return self.voter_registration(
             salt=self.keys.salt_for(v.vid),
             name=v.name,
@@ -629,7 +630,8 @@ class _Builder(PhaseBuilder):
                 rng.shuffle(recorded)
                 ctimes = rng.times(len(recorded), c0, c1)
                 serials = [rng.serial() for _ in recorded]
-                handed, shut, casts = self.household_vote(c.cid, group, came, recorded, serials)
+                refs = [self.household_ref(h) for h in came]
+                handed, shut, casts = self.household_vote(c.cid, group, refs, recorded, serials)
                 issued.extend(zip(handed, times, strict=True))
                 # voting closes before any household ballot is cast (recorded)
                 issued.append((shut, t1))
@@ -1284,6 +1286,7 @@ def simulate_district(
     progress: ProgressCallback | None = None,
     keys: SimulationKeys | None = None,
     publish: CheckpointPublisher | None = None,
+    profile: str = PublicProfile.FULL.value,
 ) -> SimulationResult:
     """Build a whole district election into an empty log: its shape from ``seed``, its keys
     from ``keys``.
@@ -1306,6 +1309,11 @@ def simulate_district(
     ``electlog witness`` processes, on the simulated clock). Without it the simulator cosigns
     in-process with the key set's witness private keys: meant for tests and property tests, not
     as a model of witnessing. Either way the checkpoints are the same bytes.
+
+    ``profile``: the election's ``RuleSet.public_profile``, ``"full"`` (the default) or
+    ``"minimal"`` (``voter.registered`` v2: no birth dates, per-field commitments, household
+    tags, a per-election dedup key). The same seed gives the same people, ballots and tallies
+    under either profile.
 
     Every event goes through :class:`~electlog.election.Election`, so every admission rule
     runs. Raises :class:`~electlog.errors.UsageError` for a non-empty log or an impossible
@@ -1332,6 +1340,8 @@ def simulate_district(
         raise UsageError("publish must be callable as publish(log, log_key, timestamp)")
     if len(log) != 0:
         raise UsageError(f"simulate_district needs an empty log; {log.origin} has {len(log)}")
+    if profile not in PUBLIC_PROFILES:
+        raise UsageError(f"profile must be one of {PUBLIC_PROFILES}, got {profile!r}")
     if any(c.isspace() or c == "+" for c in log.origin):
         raise UsageError(f"log origin {log.origin!r} cannot name a checkpoint key")
     # Millions of small, long-lived objects (the roll, the projections): collect the young
@@ -1339,7 +1349,7 @@ def simulate_district(
     threshold = gc.get_threshold()
     gc.set_threshold(100_000, 50, 100)
     try:
-        return _Builder(log, config, seed, progress, keys, publish).run()
+        return _Builder(log, config, seed, progress, keys, publish, profile).run()
     except (ValueError, IndexError, StopIteration) as exc:
         if isinstance(exc, ElectlogError):
             raise

@@ -97,6 +97,7 @@ from electlog.election.codes import (
     VOTER_UNDERAGE,
 )
 from electlog.election.events import (
+    AnyVoterRegistered,
     BallotIssued,
     BallotRecorded,
     BoxMerged,
@@ -1128,7 +1129,7 @@ class ElectionBuilder(PhaseBuilder):
             for event in self.appointments(c.cid, c.committee, "district"):
                 self.submit(self.keys.authority, event, self.roll - 3)
 
-    def _registration(self, c: _Community, voter: str, **kw: Any) -> VoterRegistered:
+    def _registration(self, c: _Community, voter: str, **kw: Any) -> AnyVoterRegistered:
         r = self.rules
         basis = self.choose.choice(r.eligible_bases)
         eday = self.day

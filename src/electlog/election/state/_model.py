@@ -11,13 +11,13 @@ import attrs
 from electlog.errors import UsageError
 
 from ..events import (
+    AnyVoterRegistered,
     CommunityDef,
     ObjectionFiled,
     PostList,
     ProxyAuthorised,
     UnitOpened,
     UnitRepRegistered,
-    VoterRegistered,
 )
 from ..rules import RevoteRule
 from ..tally import PostSpec, RoundTally
@@ -260,7 +260,7 @@ class CommunityState:
         self.groups = frozenset(definition.groups)
         self.posts = {p.post: p for p in definition.posts}
         # roll
-        self.roll: dict[str, VoterRegistered] = {}
+        self.roll: dict[str, AnyVoterRegistered] = {}
         self.households: dict[tuple[str, str], set[str]] = {}  # (group, household) -> voters
         self.group_households: dict[str, int] = {}  # group -> households with a voter
         self.roll_day: int | None = None  # local day of the first publication

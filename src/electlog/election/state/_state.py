@@ -16,12 +16,12 @@ from electlog.errors import UsageError
 
 from .. import codes as C
 from ..events import (
-    EVENT_TYPES,
+    EVENT_SCHEMAS,
+    AnyVoterRegistered,
     ElectionDefined,
     ElectionEvent,
     NominationFiled,
     ProxyListPublished,
-    VoterRegistered,
     proxy_list_hash,
 )
 from ..rules import ElectionMode, Role, RuleSet
@@ -49,7 +49,7 @@ __all__ = ["ElectionState"]
 
 _MISSING: Final = sorted(
     etype.__name__
-    for etype in EVENT_TYPES.values()
+    for etype in EVENT_SCHEMAS.values()
     if etype not in HANDLERS or not HANDLERS[etype].complete
 )
 if _MISSING:  # pragma: no cover - a bug, caught at import
@@ -74,7 +74,7 @@ class ElectionState:
         self.communities: dict[str, CommunityState] = {}
         self.grants: dict[bytes, dict[Role, frozenset[str] | None]] = {}
         self.revoked: set[bytes] = set()
-        self.voters: dict[str, VoterRegistered] = {}  # active voters, every community
+        self.voters: dict[str, AnyVoterRegistered] = {}  # active voters, every community
         self.dedup: dict[bytes, str] = {}  # dedup tag -> active voter id
         self.objections: dict[str, _Objection] = {}
         self.nominations: dict[str, NominationFiled] = {}
@@ -163,9 +163,12 @@ class ElectionState:
             raise UsageError(f"unknown community {community!r}") from None
 
     def roll_hash(self, community: str) -> bytes:
-        """The hash a ``roll.published`` of ``community`` must carry now (docs/election.md)."""
+        """The hash a ``roll.published`` of ``community`` must carry now (docs/election.md):
+        ``electlog/roll/v1`` under the ``full`` public profile, ``electlog/roll/v2`` (rows
+        without birth dates) under ``minimal``."""
         cs = self.community(community)
-        return _h("electlog/roll/v1", [community, _roll_data(cs)])
+        tag = "electlog/roll/v1" if self.rules.public_profile == "full" else "electlog/roll/v2"
+        return _h(tag, [community, _roll_data(cs)])
 
     def roll_size(self, community: str) -> int:
         """Active voters of ``community``."""

@@ -40,6 +40,7 @@ from ..events import (
     UnitRepRegistered,
     VettingDecided,
     VoterRegistered,
+    VoterRegisteredV2,
     VoterRemoved,
 )
 from ..rules import ElectionMode, Role
@@ -68,6 +69,7 @@ SIGNER_ROLES: Final[dict[type[ElectionEvent], tuple[Role, ...]]] = {
     CommitteeMemberWithdrawn: (_A,),
     CommitteeVacancyFilled: (_A,),
     VoterRegistered: (_REG,),
+    VoterRegisteredV2: (_REG,),
     VoterRemoved: (_REG,),
     RollPublished: (_REG,),
     UnitRepRegistered: (_REG,),

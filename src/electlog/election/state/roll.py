@@ -9,14 +9,16 @@ import attrs
 
 from .. import codes as C
 from ..events import (
+    AnyVoterRegistered,
     ObjectionDecided,
     ObjectionFiled,
     RollPublished,
     UnitRepRegistered,
     VoterRegistered,
+    VoterRegisteredV2,
     VoterRemoved,
 )
-from ..rules import EligibilityBasis
+from ..rules import EligibilityBasis, PublicProfile
 from ._base import EventContext, _violation, applies, checks
 from ._model import CommunityState, _Objection
 
@@ -29,21 +31,33 @@ _REMOVING_OBJECTIONS: Final = frozenset({"wrongful_inclusion", "data_error"})
 """Kinds of an upheld objection that let a voter be removed (reason ``objection_upheld``)."""
 
 
-def _roll_data(cs: CommunityState) -> list[list[Any]]:
-    return [
-        [
+def _roll_row(v: AnyVoterRegistered) -> list[Any]:
+    if isinstance(v, VoterRegisteredV2):  # roll_hash v2: no birth date, commitments instead
+        return [
             v.voter,
             v.group,
-            v.household,
-            v.birth_date.isoformat(),
+            v.household_tag,
             v.basis,
-            v.years_resident,
-            v.approval_ref,
             v.dedup,
+            v.c_birth,
+            v.c_basis,
             v.commitment,
         ]
-        for v in sorted(cs.roll.values(), key=lambda v: v.voter)
+    return [
+        v.voter,
+        v.group,
+        v.household,
+        v.birth_date.isoformat(),
+        v.basis,
+        v.years_resident,
+        v.approval_ref,
+        v.dedup,
+        v.commitment,
     ]
+
+
+def _roll_data(cs: CommunityState) -> list[list[Any]]:
+    return [_roll_row(v) for v in sorted(cs.roll.values(), key=lambda v: v.voter)]
 
 
 # ------------------------------------------------------------------ voters and roll
@@ -59,7 +73,7 @@ def _roll_open(cs: CommunityState, what: str, who: str) -> None:
         )
 
 
-def _cited_objection(st: ElectionState, ev: VoterRegistered | VoterRemoved) -> _Objection | None:
+def _cited_objection(st: ElectionState, ev: AnyVoterRegistered | VoterRemoved) -> _Objection | None:
     """The objection a registration or removal cites (``None`` if it cites none); an id
     that names no objection of the event's community is ``ref.unknown``."""
     if ev.objection is None:
@@ -72,8 +86,26 @@ def _cited_objection(st: ElectionState, ev: VoterRegistered | VoterRemoved) -> _
     return obj
 
 
+def _check_profile(st: ElectionState, ev: AnyVoterRegistered) -> None:
+    profile = st.rules.public_profile
+    want = 2 if profile == PublicProfile.MINIMAL else 1
+    if want != ev.SCHEMA:
+        raise _violation(
+            C.VOTER_PROFILE_MISMATCH,
+            f"a voter.registered v{ev.SCHEMA} in an election of public profile {profile} "
+            f"(which registers with v{want})",
+            ev.voter,
+        )
+
+
+@checks(VoterRegisteredV2)
+def _check_voter_registered_v2(st: ElectionState, ctx: EventContext, ev: VoterRegisteredV2) -> None:
+    _check_voter_registered(st, ctx, ev)
+
+
 @checks(VoterRegistered)
-def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: VoterRegistered) -> None:
+def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRegistered) -> None:
+    _check_profile(st, ev)
     cs = st.communities[ev.community]
     _roll_open(cs, "registration", ev.voter)
     day = st.local_day(ctx.time)
@@ -96,17 +128,20 @@ def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: VoterRegis
             ev.voter,
             first,
         )
-    assert st.definition is not None
-    eday = st.definition.election_day
-    b = ev.birth_date
-    age = eday.year - b.year - ((eday.month, eday.day) < (b.month, b.day))
-    if age < st.rules.min_age:
-        raise _violation(
-            C.VOTER_UNDERAGE,
-            f"aged {age} on election day, under {st.rules.min_age}",
-            ev.voter,
-        )
-    _check_basis(st, ev)
+    if isinstance(ev, VoterRegistered):  # v2 commits to the birth date and the basis evidence
+        assert st.definition is not None
+        eday = st.definition.election_day
+        b = ev.birth_date
+        age = eday.year - b.year - ((eday.month, eday.day) < (b.month, b.day))
+        if age < st.rules.min_age:
+            raise _violation(
+                C.VOTER_UNDERAGE,
+                f"aged {age} on election day, under {st.rules.min_age}",
+                ev.voter,
+            )
+        _check_basis(st, ev)
+    elif ev.basis not in st.rules.eligible_bases:
+        raise _violation(C.VOTER_BASIS_INVALID, f"basis {ev.basis} is not accepted here", ev.voter)
     obj = _cited_objection(st, ev)
     if cs.roll_day is not None and not (
         obj is not None
@@ -148,8 +183,13 @@ def _check_basis(st: ElectionState, ev: VoterRegistered) -> None:
         )
 
 
+@applies(VoterRegisteredV2)
+def _apply_voter_registered_v2(st: ElectionState, ctx: EventContext, ev: VoterRegisteredV2) -> None:
+    _apply_voter_registered(st, ctx, ev)
+
+
 @applies(VoterRegistered)
-def _apply_voter_registered(st: ElectionState, ctx: EventContext, ev: VoterRegistered) -> None:
+def _apply_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRegistered) -> None:
     cs = st.communities[ev.community]
     if ev.voter in st.voters:
         return
