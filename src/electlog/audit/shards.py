@@ -59,6 +59,8 @@ from .trust import Trust
 __all__ = ["Fallback", "ShardedReplay", "Shards"]
 
 DISTRICT_TYPES: Final = frozenset({b"election.defined", b"key.authorised", b"key.revoked"})
+AUDIT_PREFIX: Final = b"audit."
+"""The audit board's events (``audit.declared`` ...): a log that holds them replays serially."""
 """Event types of the district part (docs/design.md): every worker applies them."""
 
 REJECTED: Final = 0
@@ -372,6 +374,11 @@ class ShardedReplay(Replay):
         if type(body) is not dict:
             return b""
         etype = m.get(b"type")
+        if type(etype) is bytes and etype.startswith(AUDIT_PREFIX):
+            raise Fallback(
+                f"entry {i} is a risk-limiting audit event: its checks read every community's "
+                "rounds and the whole log's tree, which only the serial replay holds"
+            )
         if etype in DISTRICT_TYPES:
             if etype == b"election.defined":
                 self._genesis(i, body)
