@@ -21,7 +21,7 @@ from .progress import ProgressReporter
 from .replay import FindingSink, Replay
 from .report import Counts, Report, verdict_of
 from .shards import Fallback, ShardedReplay, Shards
-from .sources import SourceUnreadable, open_source, refuse_file_damage
+from .sources import Source, SourceUnreadable, open_source, refuse_file_damage
 from .trust import Trust, load_trust
 
 __all__ = ["audit"]
@@ -122,36 +122,12 @@ def _audit(
                 # a store's full integrity check runs beside the replay (in a worker when
                 # there are some: the parent's replay is the audit's bottleneck)
                 full_check = workers.aside(*src.full_check) if src.full_check is not None else None
-                unreadable: SourceUnreadable | None = None
-                with ProgressReporter(progress, src.size_hint()) as bar:
-                    try:
-                        if isinstance(replay, ShardedReplay):
-                            for chunk in src.chunks(CHUNK_SIZE):
-                                replay.feed_entries(chunk)
-                                bar.update(replay.size)
-                        else:
-                            assert isinstance(workers, Verifier)
-                            for results in workers.map(src.chunks(CHUNK_SIZE)):
-                                replay.feed(results)
-                                bar.update(replay.size)
-                    except SourceUnreadable as exc:
-                        unreadable = exc
-                    if isinstance(replay, ShardedReplay):
-                        replay.entries_done()
-                        bar.update(replay.size)
+                unreadable = _feed(src, replay, workers, progress)
                 if unreadable is not None:
                     replay.source_unreadable(
                         unreadable.message, unreadable.offset, unreadable.last_good_index
                     )
-                damage = src.damage
-                if full_check is not None:
-                    found, error = full_check()
-                    if error is not None:
-                        raise AuditError(error)
-                    refuse_file_damage(found, src)
-                    damage += found
-                for d in damage:
-                    sink.add(F.SOURCE_DAMAGED, d.index, d.message, {"kind": d.kind.value})
+                _damage_findings(src, full_check, sink)
                 notes = src.checkpoint_notes()
                 if src.notes_problem is not None:
                     message, offset = src.notes_problem
@@ -232,6 +208,47 @@ def _audit(
     )
     replay.close()
     return report
+
+
+def _feed(
+    src: Source,
+    replay: Replay,
+    workers: Shards | Verifier,
+    progress: bool | Callable[[int, int | None], None],
+) -> SourceUnreadable | None:
+    """Read the source through the replay (sharded or serial) with the progress bar; the
+    source's unreadable tail, if it has one, is returned for the caller to report."""
+    unreadable: SourceUnreadable | None = None
+    with ProgressReporter(progress, src.size_hint()) as bar:
+        try:
+            if isinstance(replay, ShardedReplay):
+                for chunk in src.chunks(CHUNK_SIZE):
+                    replay.feed_entries(chunk)
+                    bar.update(replay.size)
+            else:
+                assert isinstance(workers, Verifier)
+                for results in workers.map(src.chunks(CHUNK_SIZE)):
+                    replay.feed(results)
+                    bar.update(replay.size)
+        except SourceUnreadable as exc:
+            unreadable = exc
+        if isinstance(replay, ShardedReplay):
+            replay.entries_done()
+            bar.update(replay.size)
+    return unreadable
+
+
+def _damage_findings(src: Source, full_check: Callable[[], Any] | None, sink: FindingSink) -> None:
+    """The store's damage: what reading found, and the full integrity check's result."""
+    damage = src.damage
+    if full_check is not None:
+        found, error = full_check()
+        if error is not None:
+            raise AuditError(error)
+        refuse_file_damage(found, src)
+        damage += found
+    for d in damage:
+        sink.add(F.SOURCE_DAMAGED, d.index, d.message, {"kind": d.kind.value})
 
 
 def _rla_findings(replay: Replay, sink: FindingSink) -> None:
