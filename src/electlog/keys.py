@@ -193,8 +193,7 @@ def backend(name: str | None = None) -> Ed25519Backend:
     (:func:`set_verify_backend`). Raises :class:`UsageError` for an unknown name or ``"nacl"``
     without PyNaCl."""
     if name is None:
-        found = _Default.backend
-        return found if found is not None else _set_default(None)
+        return _chosen(None)
     if not isinstance(name, str):
         raise UsageError(f"an Ed25519 backend name is a str or None, not {type(name).__name__}")
     return Ed25519Backend(name)
