@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
 
-from electlog import keys
+from electlog import events, keys
 from electlog.errors import (
     ElectlogError,
+    EntryError,
     KeyFormatError,
     SignatureError,
     StorageError,
     UsageError,
 )
+from electlog.events import Author, Entry, VerifiedEntry
 from electlog.keys import SigningKey, VerifyKey, key_id, verify_many, write_secret_file
 
 # RFC 8032 §7.1, TEST 1 (empty message) and TEST 2 (one byte 0x72)
@@ -207,6 +210,154 @@ def test_backend_names_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         keys.set_verify_backend(before)
     assert keys.available_verify_backends()[-1] == "cryptography"
+
+
+# ------------------------------------------------------------------ backend objects
+
+
+class CountingBackend(keys.Ed25519Backend):
+    """A backend that counts the signatures it was asked about (to see which one a call used)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.asked = 0
+
+    def verify(self, public_key: bytes, signature: bytes, message: bytes) -> bool:
+        self.asked += 1
+        return super().verify(public_key, signature, message)
+
+    def verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+        self.asked += len(items)
+        return super().verify_many(items)
+
+
+def _signed_entry_bytes() -> bytes:
+    return Author(SigningKey.from_seed(SEED), "example.org/backend").sign("t", {}, time=1).data
+
+
+@pytest.mark.parametrize("name", keys.available_verify_backends())
+def test_an_explicit_backend_object_is_the_one_used(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default, explicit = CountingBackend("cryptography"), CountingBackend(name)
+    monkeypatch.setattr(keys._Default, "backend", default)
+    key = SigningKey.from_seed(SEED)
+    data = _signed_entry_bytes()
+    plain = Entry.from_bytes(data, verify=False)
+    assert keys.backend() is default and keys.verify_backend() == "cryptography"
+
+    assert verify_many([(key.public.raw, key.sign(b"m"), b"m")], backend=explicit) == [True]
+    key.public.verify(key.sign(b"m"), b"m", backend=explicit)
+    with pytest.raises(SignatureError, match="does not verify"):
+        key.public.verify(key.sign(b"m"), b"n", backend=explicit)
+    assert type(Entry.from_bytes(data, backend=explicit)) is VerifiedEntry
+    assert type(plain.verify(backend=explicit)) is VerifiedEntry
+    assert (explicit.asked, default.asked) == (5, 0)
+
+    # given none, every call uses the process default
+    assert verify_many([(key.public.raw, key.sign(b"m"), b"m")]) == [True]
+    key.public.verify(key.sign(b"m"), b"m")
+    Entry.from_bytes(data)
+    plain.verify()
+    assert (explicit.asked, default.asked) == (5, 4)
+
+
+def test_backend_objects_give_identical_answers_to_each_other_and_the_default() -> None:
+    a, b = SigningKey.from_seed(SEED), SigningKey.from_seed(bytes(32))
+    sig = a.sign(b"m")
+    malleated = sig[:32] + (int.from_bytes(sig[32:], "little") + GROUP_ORDER).to_bytes(32, "little")
+    small = (1).to_bytes(32, "little")
+    items = [
+        (a.public.raw, sig, b"m"),
+        (a.public.raw, sig, b"n"),
+        (b.public.raw, sig, b"m"),
+        (a.public.raw, malleated, b"m"),
+        (small, small + bytes(32), b"m"),
+        (a.public.raw[:31], sig, b"m"),
+    ]
+    expected = [True, False, False, False, False, False]
+    assert verify_many(items) == expected
+    for name in keys.available_verify_backends():
+        chosen = keys.backend(name)
+        assert isinstance(chosen, keys.Ed25519Backend) and chosen.name == name
+        assert chosen.verify_many(items) == expected
+        assert verify_many(items, backend=chosen) == expected
+        assert [chosen.verify(*item) for item in items] == expected
+        data = _signed_entry_bytes()
+        assert Entry.from_bytes(data, backend=chosen) == Entry.from_bytes(data)
+        tampered = data[:-1] + bytes([data[-1] ^ 1])
+        for via in (chosen, None):
+            with pytest.raises(ElectlogError):
+                Entry.from_bytes(tampered, backend=via)
+    assert keys.backend("auto").name == keys.available_verify_backends()[0]
+    assert keys.backend() is keys.backend(None)  # the process default, one object
+
+
+def test_bad_backend_values_raise_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = SigningKey.from_seed(SEED)
+    data = _signed_entry_bytes()
+    verified = Entry.from_bytes(data)
+    for bad in ("nacl", 3, object(), keys.Ed25519Backend):
+        with pytest.raises(UsageError, match="backend= takes an Ed25519Backend"):
+            verify_many([], backend=bad)  # type: ignore[arg-type]
+        with pytest.raises(UsageError, match="backend= takes an Ed25519Backend"):
+            key.public.verify(key.sign(b"m"), b"m", backend=bad)  # type: ignore[arg-type]
+        with pytest.raises(UsageError, match="backend= takes an Ed25519Backend"):
+            Entry.from_bytes(data, backend=bad)  # type: ignore[arg-type]
+        with pytest.raises(UsageError, match="backend= takes an Ed25519Backend"):
+            verified.verify(backend=bad)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=r"unknown Ed25519 backend 'rot13'; choose one of"):
+        keys.backend("rot13")
+    with pytest.raises(UsageError, match="unknown Ed25519 backend"):
+        keys.Ed25519Backend("openssl")
+    with pytest.raises(UsageError, match="is a str"):
+        keys.backend(3)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="is a str"):
+        keys.Ed25519Backend(None)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="takes a public key, a signature and a message"):
+        keys.backend("cryptography").verify(key.public.raw, key.sign(b"m"), "m")  # type: ignore[arg-type]
+    monkeypatch.setattr(keys._ed25519, "_nacl_sign_open", None)
+    with pytest.raises(UsageError, match="needs PyNaCl"):
+        keys.backend("nacl")
+
+
+def test_a_backend_owns_its_bounded_key_memo_and_pickles_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signers = [SigningKey.from_seed(bytes([i]) * 32) for i in range(1, 4)]
+    first, second = keys.backend("cryptography"), keys.backend("cryptography")
+    assert first is not second
+    signer = signers[0]
+    assert first.verify(signer.public.raw, signer.sign(b"m"), b"m")
+    assert (len(first._strict_keys), len(second._strict_keys)) == (1, 0)
+    monkeypatch.setattr(keys, "KEY_MEMO_SIZE", 2)
+    items = [(s.public.raw, s.sign(b"m"), b"m") for s in signers]
+    for _ in range(3):
+        assert second.verify_many(items) == [True, True, True]
+        assert len(second._strict_keys) <= 2
+    for made in keys.available_verify_backends():
+        again = pickle.loads(pickle.dumps(keys.backend(made)))
+        assert isinstance(again, keys.Ed25519Backend) and again.name == made
+        assert len(again._strict_keys) == 0  # a new object: its own, empty memo
+        assert repr(again) == f"Ed25519Backend({made!r})"
+
+
+def test_statement_text_memos_are_bounded_and_owned_by_their_objects() -> None:
+    rule = events._TextRule()
+    rule.passed.limit = 2
+    for text in ("a.example/log", "b.example/log", "c.example/log"):
+        assert rule(text, "log", 255) == text
+        assert rule(text, "log", 255) == text
+    assert list(rule.passed) == [("a.example/log", "log", 255), ("b.example/log", "log", 255)]
+    with pytest.raises(EntryError, match="white space"):
+        rule("bad text", "log", 255)
+    assert ("bad text", "log", 255) not in rule.passed
+    assert events._check_text.passed is not rule.passed
+    packer = events._TextPacker()
+    packer.packed.limit = 1
+    assert packer("voter.register") == b"\xaevoter.register"
+    assert packer("ballot") == b"\xa6ballot"
+    assert dict(packer.packed) == {"voter.register": b"\xaevoter.register"}
 
 
 # ------------------------------------------------------------------ text, PEM and files

@@ -28,6 +28,7 @@ from electlog.keys import (
     verify_backend,
     verify_many,
 )
+from electlog.keys import backend as backend_object
 
 L = ed.GROUP_ORDER
 P = ed.P
@@ -516,10 +517,12 @@ def test_without_pynacl_falls_back_to_cryptography(monkeypatch: pytest.MonkeyPat
     before = verify_backend()
     monkeypatch.setattr(ed, "_nacl_sign_open", None)
     monkeypatch.setattr(ed, "_valid_point", None)
-    monkeypatch.setattr(ed, "_KEY_CACHE", {})
     try:
         assert available_verify_backends() == ("cryptography",)
         assert set_verify_backend(None) == "cryptography"
+        # a new default backend object: its own, empty key memo over OpenSSL's X25519 ladder
+        assert ed.strict_key_check() is ed._strict_key_ladder
+        assert backend_object()._strict_keys._check is ed._strict_key_ladder
         with pytest.raises(UsageError, match="PyNaCl"):
             set_verify_backend("nacl")
         items = [(p, s, m) for p, s, m, _ in CORPUS[::5]]

@@ -22,9 +22,11 @@ cofactorless equations accept the same signatures and no encoding ambiguity is l
 rule of libsodium's default build (and ed25519-dalek's ``verify_strict``), made explicit.
 
 The per-signature cost of steps 2–3 is a 32-byte set lookup and an integer comparison; step 4 is
-cached per key (libsodium's ``crypto_core_ed25519_is_valid_point`` when PyNaCl is installed,
-otherwise OpenSSL's X25519 ladder on the equivalent Montgomery curve, see
-:func:`_strict_key_ladder`; both are tested to agree with the pure-Python definition below).
+checked once per key and remembered by the verification backend object
+(:class:`electlog.keys.Ed25519Backend`) that asked: libsodium's
+``crypto_core_ed25519_is_valid_point`` when PyNaCl is installed, otherwise OpenSSL's X25519
+ladder on the equivalent Montgomery curve, see :func:`_strict_key_ladder`; both are tested to
+agree with the pure-Python definition below. This module keeps no mutable state of its own.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 __all__ = [
     "BACKENDS",
     "GROUP_ORDER",
+    "OPENSSL_KEY_MEMO_SIZE",
     "P",
     "available_backends",
     "base_point_mul",
@@ -47,7 +50,7 @@ __all__ = [
     "encode_point",
     "is_strict_public_key",
     "nacl_verify_one",
-    "openssl_key",
+    "openssl_key_of",
     "openssl_verify_one",
     "own_signature_checker",
     "point_add",
@@ -58,9 +61,11 @@ __all__ = [
     "secret_scalar",
     "small_order_encodings",
     "sodium_signer",
+    "strict_key_check",
     "strict_precheck",
     "strict_violation",
-    "verifier",
+    "verify_many_nacl",
+    "verify_many_openssl",
 ]
 
 # --------------------------------------------------------------------------- curve arithmetic
@@ -313,26 +318,23 @@ try:  # libsodium's check: canonical, on the curve, not small order, in the main
 except ImportError:  # pragma: no cover - depends on the optional extra
     _valid_point = None
 
-_KEY_CACHE: dict[bytes, bool] = {}
-_KEY_CACHE_MAX: Final = 1 << 16
+
+def strict_key_check() -> Callable[[bytes], bool]:
+    """Rule 4, the fastest check available now: libsodium's with PyNaCl, else OpenSSL's X25519
+    ladder (:func:`_strict_key_ladder`). Not cached: a verification backend object
+    (:class:`electlog.keys.Ed25519Backend`) remembers its answers per key."""
+    return _valid_point if _valid_point is not None else _strict_key_ladder
 
 
 def is_strict_public_key(raw: bytes, *, use_nacl: bool | None = None) -> bool:
     """Rule 4: ``raw`` is a canonical, non-small-order point of the prime-order subgroup.
 
-    Cached per key. ``use_nacl`` forces (True) or forbids (False) libsodium's check; by default
-    it is used when PyNaCl is installed, else :func:`_strict_key_ladder` (OpenSSL's X25519).
-    All give the same answer (tested, also against the definition, :func:`_strict_key_pure`).
+    Not cached. ``use_nacl`` forces (True) or forbids (False) libsodium's check; by default it
+    is :func:`strict_key_check`'s. All give the same answer (tested, also against the
+    definition, :func:`_strict_key_pure`).
     """
     if use_nacl is None:
-        found = _KEY_CACHE.get(raw)
-        if found is not None:
-            return found
-        ok = _valid_point(raw) if _valid_point is not None else _strict_key_ladder(raw)
-        if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
-            _KEY_CACHE.clear()
-        _KEY_CACHE[raw] = ok
-        return ok
+        return strict_key_check()(raw)
     if use_nacl:
         if _valid_point is None:
             raise ImportError("PyNaCl is not installed")
@@ -366,14 +368,17 @@ def _nacl_open() -> Callable[[bytes, bytes], bytes] | None:
     return _nacl_sign_open
 
 
-def strict_precheck(pub: bytes, sig: bytes) -> bool:
-    """Rules 1-4 of the module docstring for one signature (rule 4 cached per key)."""
+def strict_precheck(
+    pub: bytes, sig: bytes, key_ok: Callable[[bytes], bool] = is_strict_public_key
+) -> bool:
+    """Rules 1-4 of the module docstring for one signature; ``key_ok`` is rule 4 (a backend
+    passes its memo of it)."""
     return (
         len(sig) == 64
         and len(pub) == 32
         and sig[:32] not in _REJECTED_R
         and int.from_bytes(sig[32:], "little") < GROUP_ORDER
-        and is_strict_public_key(pub)
+        and key_ok(pub)
     )
 
 
@@ -416,23 +421,36 @@ def openssl_verify_one(key: Ed25519PublicKey, sig: bytes, msg: bytes) -> bool:
     return True
 
 
-def openssl_key(pub: bytes) -> Ed25519PublicKey:
-    """cryptography's key object for 32 raw bytes (never fails for 32 bytes; the point is only
-    decoded when verifying)."""
-    try:
-        return Ed25519PublicKey.from_public_bytes(pub)
-    except (ValueError, UnsupportedAlgorithm) as exc:  # pragma: no cover - not for 32 bytes
-        raise ValueError(f"not an Ed25519 public key: {exc}") from exc
+OPENSSL_KEY_MEMO_SIZE: Final = 1 << 12
+"""How many OpenSSL key objects :func:`openssl_key_of` keeps in a memo before starting again."""
 
 
-def _verify_many_nacl(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+def openssl_key_of(pub: bytes, memo: dict[bytes, Ed25519PublicKey]) -> Ed25519PublicKey:
+    """cryptography's key object for 32 raw bytes (the point is only decoded when verifying),
+    remembered in the caller's ``memo`` (emptied when it holds :data:`OPENSSL_KEY_MEMO_SIZE`)."""
+    key = memo.get(pub)
+    if key is None:
+        try:
+            key = Ed25519PublicKey.from_public_bytes(pub)
+        except (ValueError, UnsupportedAlgorithm) as exc:  # pragma: no cover - not for 32 bytes
+            raise ValueError(f"not an Ed25519 public key: {exc}") from exc
+        if len(memo) >= OPENSSL_KEY_MEMO_SIZE:
+            memo.clear()
+        memo[pub] = key
+    return key
+
+
+def verify_many_nacl(
+    items: Sequence[tuple[bytes, bytes, bytes]], key_ok: Callable[[bytes], bool]
+) -> list[bool]:
+    """Rules 1-5 for each ``(public key, signature, message)``, rule 5 by libsodium; ``key_ok``
+    is rule 4 (a backend's memo of it)."""
     sign_open = _nacl_open()
     if sign_open is None:
         raise ImportError("the 'nacl' Ed25519 backend needs PyNaCl (pip install electlog[fast])")
     bad_signature = _NaclBadSignature
     rejected = _REJECTED_R
     order = GROUP_ORDER
-    key_ok = is_strict_public_key
     from_bytes = int.from_bytes
     out: list[bool] = []
     append = out.append
@@ -455,12 +473,17 @@ def _verify_many_nacl(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]
     return out
 
 
-def _verify_many_openssl(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+def verify_many_openssl(
+    items: Sequence[tuple[bytes, bytes, bytes]],
+    key_ok: Callable[[bytes], bool],
+    keys: dict[bytes, Ed25519PublicKey],
+) -> list[bool]:
+    """Rules 1-5 for each ``(public key, signature, message)``, rule 5 by OpenSSL; ``key_ok`` is
+    rule 4 (a backend's memo of it), ``keys`` the caller's memo of OpenSSL key objects."""
     rejected = _REJECTED_R
     order = GROUP_ORDER
-    key_ok = is_strict_public_key
     from_bytes = int.from_bytes
-    keys: dict[bytes, Ed25519PublicKey] = {}
+    key_of = openssl_key_of
     out: list[bool] = []
     append = out.append
     for pub, sig, msg in items:
@@ -473,34 +496,13 @@ def _verify_many_openssl(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bo
         ):
             append(False)
             continue
-        key = keys.get(pub)
-        if key is None:
-            try:
-                key = keys[pub] = Ed25519PublicKey.from_public_bytes(pub)
-            except (ValueError, UnsupportedAlgorithm):
-                append(False)
-                continue
         try:
-            key.verify(sig, msg)
+            key_of(pub, keys).verify(sig, msg)
         except InvalidSignature:
             append(False)
         else:
             append(True)
     return out
-
-
-def verifier(name: str) -> Callable[[Sequence[tuple[bytes, bytes, bytes]]], list[bool]]:
-    """The bulk verify function of backend ``name`` (``KeyError`` if unknown, ``ImportError``
-    if PyNaCl is missing for ``"nacl"``)."""
-    if name == "cryptography":
-        return _verify_many_openssl
-    if name == "nacl":
-        if _nacl_open() is None:
-            raise ImportError(
-                "the 'nacl' Ed25519 backend needs PyNaCl (pip install electlog[fast])"
-            )
-        return _verify_many_nacl
-    raise KeyError(name)
 
 
 # --------------------------------------------------------------------------- signing

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Final, Literal, overload
+from typing import Any, Final, Literal, TypeVar, overload
 
 import attrs
 import msgpack
@@ -22,13 +22,13 @@ import msgpack
 from .codec import decode_map, encode
 from .errors import (
     DecodeError,
-    ElectlogError,
     EncodeError,
     EntryError,
     SignatureError,
     UsageError,
 )
-from .keys import SigningKey, VerifyKey
+from .keys import Ed25519Backend, SigningKey
+from .keys import _chosen as _chosen_backend
 
 __all__ = [
     "FORMAT_VERSION",
@@ -58,6 +58,8 @@ _STATEMENT_KEYS: Final = frozenset(
 _ENTRY_KEYS: Final = frozenset({"key", "sig", "stmt"})
 _LEAF_PREFIX: Final = b"\x00"
 _packb = msgpack.packb  # for str and int, msgpack writes the shortest form (codec tests)
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 _ENTRY_KEY: Final = b"\x83\xa3key\xc4\x20"  # map of 3, "key", bin8 of 32 (the public key)
@@ -86,28 +88,55 @@ def entry_leaf_hash(entry_bytes: bytes) -> bytes:
     return hashlib.sha256(_LEAF_PREFIX + entry_bytes).digest()
 
 
-_GOOD_TEXT: dict[tuple[str, str, int], None] = {}
+class _Memo(dict[_K, _V]):
+    """A bounded memo: the values of the first :attr:`limit` distinct keys it is given, then no
+    more (it holds values of pure functions, so what it does not hold costs only time)."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def remember(self, key: _K, value: _V) -> None:
+        if len(self) < self.limit:
+            self[key] = value
+
+
 # docs/format.md §2.2 "Forbidden characters": C0 controls and space, DEL and the C1 controls, and
 # the other Unicode white space; spelled out so that it does not depend on a Unicode database
 _BAD_CHAR = re.compile("[\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 
 
-def _check_text(value: object, field: str, max_len: int) -> str:
-    if type(value) is str and (value, field, max_len) in _GOOD_TEXT:
-        return value  # log ids and event types repeat: check each distinct one once
-    if not isinstance(value, str) or not value:
-        raise EntryError(f"statement field {field!r} must be a non-empty string")
-    if len(value.encode("utf-8", "surrogatepass")) > max_len:
-        raise EntryError(f"statement field {field!r} is longer than {max_len} bytes")
-    bad = _BAD_CHAR.search(value)
-    if bad is not None:
-        raise EntryError(
-            f"statement field {field!r} must not contain white space or control characters "
-            f"(U+{ord(bad.group()):04X} at character {bad.start()})"
-        )
-    if len(_GOOD_TEXT) < 4096:
-        _GOOD_TEXT[(value, field, max_len)] = None
-    return value
+class _TextRule:
+    """The rule for a statement's text fields (log id, event type): non-empty, at most
+    ``max_len`` UTF-8 bytes, no white space or control characters. Log ids and event types
+    repeat, so each distinct text that passed is remembered (:attr:`passed`, the first 4,096)
+    and checked once."""
+
+    __slots__ = ("passed",)
+
+    def __init__(self) -> None:
+        self.passed: _Memo[tuple[str, str, int], None] = _Memo(4096)
+
+    def __call__(self, value: object, field: str, max_len: int) -> str:
+        if type(value) is str and (value, field, max_len) in self.passed:
+            return value
+        if not isinstance(value, str) or not value:
+            raise EntryError(f"statement field {field!r} must be a non-empty string")
+        if len(value.encode("utf-8", "surrogatepass")) > max_len:
+            raise EntryError(f"statement field {field!r} is longer than {max_len} bytes")
+        bad = _BAD_CHAR.search(value)
+        if bad is not None:
+            raise EntryError(
+                f"statement field {field!r} must not contain white space or control characters "
+                f"(U+{ord(bad.group()):04X} at character {bad.start()})"
+            )
+        self.passed.remember((value, field, max_len), None)
+        return value
+
+
+_check_text: Final = _TextRule()
 
 
 def _check_uint(value: object, field: str, minimum: int) -> int:
@@ -142,15 +171,26 @@ def _check_fields(
     _check_uint(time, "time", 0)
 
 
-_PACKED_TEXT: dict[str, bytes] = {}
+class _TextPacker:
+    """msgpack str of a log id or event type; there are few distinct values, so the first 4,096
+    are remembered (:attr:`packed`)."""
+
+    __slots__ = ("packed",)
+
+    def __init__(self) -> None:
+        self.packed: _Memo[str, bytes] = _Memo(4096)
+
+    def __call__(self, value: str) -> bytes:
+        found = self.packed.get(value)
+        if found is not None:
+            return found
+        packed: bytes = _packb(value)
+        if type(value) is str:
+            self.packed.remember(value, packed)
+        return packed
 
 
-def _packed_text(value: str) -> bytes:
-    """msgpack str of a log id or event type (few distinct values: remembered, up to 4096)."""
-    packed: bytes = _packb(value)
-    if type(value) is str and len(_PACKED_TEXT) < 4096:
-        _PACKED_TEXT[value] = packed
-    return packed
+_packed_text: Final = _TextPacker()
 
 
 def _split_parts(
@@ -165,10 +205,11 @@ def _split_parts(
         raise EntryError(f"statement body is not canonically encodable: {exc}") from exc
     try:
         pack = _packb
-        log_b = _PACKED_TEXT.get(log)
+        known = _packed_text.packed
+        log_b = known.get(log)
         if log_b is None:
             log_b = _packed_text(log)
-        type_b = _PACKED_TEXT.get(type)
+        type_b = known.get(type)
         if type_b is None:
             type_b = _packed_text(type)
         head = b"".join(
@@ -313,13 +354,18 @@ class Entry:
         """The event type."""
         return self.statement.type
 
-    def verify(self) -> VerifiedEntry:
-        """Check this entry's bytes (canonical form, fields, key id) and its signature, and return
-        it as a :class:`VerifiedEntry`, parsed from :attr:`data` alone (the other attributes are
-        not trusted). Raises :class:`EntryError` or :class:`SignatureError`."""
+    def verify(self, *, backend: Ed25519Backend | None = None) -> VerifiedEntry:
+        """Check this entry's bytes (canonical form, fields, key id) and its signature with
+        ``backend`` (default: the process default, :func:`electlog.keys.set_verify_backend`),
+        and return it as a :class:`VerifiedEntry`, parsed from :attr:`data` alone (the other
+        attributes are not trusted). A :class:`VerifiedEntry` is returned as it is (its
+        signature was checked; every backend gives the same answer). Raises
+        :class:`EntryError` or :class:`SignatureError`."""
         if type(self) is VerifiedEntry:
+            if backend is not None:
+                _chosen_backend(backend)  # a wrong value is refused all the same
             return self
-        return Entry.from_bytes(self.data, verify=True)
+        return Entry.from_bytes(self.data, verify=True, backend=backend)
 
     @classmethod
     def create(cls, statement: Statement, key: SigningKey) -> VerifiedEntry:
@@ -346,17 +392,30 @@ class Entry:
 
     @overload
     @classmethod
-    def from_bytes(cls, data: bytes, *, verify: Literal[True] = ...) -> VerifiedEntry: ...
+    def from_bytes(
+        cls,
+        data: bytes,
+        *,
+        verify: Literal[True] = ...,
+        backend: Ed25519Backend | None = ...,
+    ) -> VerifiedEntry: ...
 
     @overload
     @classmethod
-    def from_bytes(cls, data: bytes, *, verify: bool) -> Entry: ...
+    def from_bytes(
+        cls, data: bytes, *, verify: bool, backend: Ed25519Backend | None = ...
+    ) -> Entry: ...
 
     @classmethod
-    def from_bytes(cls, data: bytes, *, verify: bool = True) -> Entry:
+    def from_bytes(
+        cls, data: bytes, *, verify: bool = True, backend: Ed25519Backend | None = None
+    ) -> Entry:
         """Parse entry bytes: canonical form, fields, key id, and (unless ``verify=False``) the
-        signature, giving a :class:`VerifiedEntry`. Raises :class:`EntryError` or
-        :class:`SignatureError`."""
+        signature, checked by ``backend`` (default: the process default,
+        :func:`electlog.keys.set_verify_backend`), giving a :class:`VerifiedEntry`. Raises
+        :class:`EntryError` or :class:`SignatureError` (:class:`UsageError` for a ``backend``
+        that is not an :class:`electlog.keys.Ed25519Backend`)."""
+        checker = _chosen_backend(backend)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise UsageError("entry data must be bytes")
         data = bytes(data)
@@ -388,15 +447,11 @@ class Entry:
                 statement_bytes=stmt,
                 leaf_hash=leaf,
             )
-        try:
-            VerifyKey(pub).verify(sig, SIGNATURE_CONTEXT + stmt)
-        except SignatureError:
+        if not checker.verify(pub, sig, SIGNATURE_CONTEXT + stmt):
             raise SignatureError(
                 f"signature of {statement.type} by {statement.author.hex()[:16]}… "
                 f"seq {statement.seq} does not verify"
-            ) from None
-        except ElectlogError as exc:  # invalid point encodings etc.
-            raise SignatureError(f"public key unusable: {exc}") from None
+            )
         return _verified_entry(data, statement, pub, sig, stmt, leaf)
 
 

@@ -5,15 +5,19 @@ with mode 0600; public keys have a one-line text form ``ed25519-pub:<base64 of 3
 No repr, str or error message ever contains private key material.
 
 Verification backends: signatures are verified by libsodium (PyNaCl, the optional
-``electlog[fast]`` extra) when it is installed, else by OpenSSL (``cryptography``). Both apply the
-same *strict rule* (canonical ``S < L``; ``R`` canonical and not of small order; the public key a
-canonical point of the prime-order subgroup; cofactorless equation), so a signature verifies
-under one backend exactly when it verifies under the other. ``ELECTLOG_ED25519_BACKEND`` =
-``nacl`` | ``cryptography`` | ``auto`` (read when the backend is first needed) or
-:func:`set_verify_backend` choose explicitly; :func:`verify_backend` says which one is in use.
-:func:`verify_many` is the bulk path (one call per batch, no exceptions per item). Signing uses
-libsodium when PyNaCl is installed, else ``cryptography``: Ed25519 signatures are deterministic,
-so the bytes are the same either way (tested).
+``electlog[fast]`` extra) or by OpenSSL (``cryptography``). Both apply the same *strict rule*
+(canonical ``S < L``; ``R`` canonical and not of small order; the public key a canonical point of
+the prime-order subgroup; cofactorless equation), so a signature verifies under one backend
+exactly when it verifies under the other. A backend is an object, :class:`Ed25519Backend`
+(:func:`backend` makes one by name), that owns its caches; the verifying calls
+(:func:`verify_many`, :meth:`VerifyKey.verify`, :meth:`electlog.events.Entry.from_bytes`,
+:meth:`electlog.events.Entry.verify`) take it as ``backend=``. Given none, they use the process
+default: libsodium when PyNaCl is installed, else OpenSSL, unless ``ELECTLOG_ED25519_BACKEND`` =
+``nacl`` | ``cryptography`` | ``auto`` (read when the default is first needed) or
+:func:`set_verify_backend` say otherwise; :func:`verify_backend` names it. :func:`verify_many` is
+the bulk path (one call per batch, no exceptions per item). Signing uses libsodium when PyNaCl is
+installed, else ``cryptography``: Ed25519 signatures are deterministic, so the bytes are the same
+either way (tested).
 """
 
 from __future__ import annotations
@@ -36,9 +40,11 @@ from .errors import KeyFormatError, SignatureError, StorageError, UsageError
 __all__ = [
     "BACKEND_ENV",
     "PUBLIC_TEXT_PREFIX",
+    "Ed25519Backend",
     "SigningKey",
     "VerifyKey",
     "available_verify_backends",
+    "backend",
     "key_id",
     "set_verify_backend",
     "verify_backend",
@@ -52,15 +58,8 @@ BACKEND_ENV: Final = "ELECTLOG_ED25519_BACKEND"
 ``auto`` (the default: ``nacl`` when PyNaCl is installed)."""
 
 _AUTO: Final = "auto"
-
-BulkVerifier = Callable[[Sequence[tuple[bytes, bytes, bytes]]], list[bool]]
-
-
-class _Backend:
-    """The resolved backend: its name and bulk verifier (None until first needed)."""
-
-    name: str | None = None
-    bulk: BulkVerifier | None = None
+KEY_MEMO_SIZE: Final = 1 << 16
+"""How many public keys' strictness answers a backend object remembers before starting again."""
 
 
 def available_verify_backends() -> tuple[str, ...]:
@@ -85,50 +84,172 @@ def _resolve(name: str, source: str) -> str:
     return choice
 
 
-def set_verify_backend(name: str | None) -> str:
-    """Choose the verification backend for this process: ``"nacl"``, ``"cryptography"``, or
-    ``"auto"`` / ``None`` (the environment variable :data:`BACKEND_ENV` if set, else the fastest
-    available). Returns the name now in use. Raises :class:`UsageError` for an unknown name or
-    ``"nacl"`` without PyNaCl.
+class _StrictKeys:
+    """Rule 4 of the strict rule (the public key is a canonical point of the prime-order
+    subgroup) with a bounded memo of its answers, owned by one backend object: the fastest
+    check available when it is made (:func:`electlog._ed25519.strict_key_check`), its answer
+    per key remembered up to :data:`KEY_MEMO_SIZE` keys, then all forgotten at once. The answer
+    is a pure function of the key: the memo changes how fast it comes, never what it is."""
 
-    Worker processes started with ``spawn`` choose again on their own; pass the name on (or set
-    :data:`BACKEND_ENV`) to keep them on the same backend. Results are identical either way.
-    """
+    __slots__ = ("_check", "_known")
+
+    def __init__(self) -> None:
+        self._check = _ed25519.strict_key_check()
+        self._known: dict[bytes, bool] = {}
+
+    def __call__(self, raw: bytes) -> bool:
+        known = self._known
+        found = known.get(raw)
+        if found is not None:
+            return found
+        ok = self._check(raw)
+        if len(known) >= KEY_MEMO_SIZE:
+            known.clear()
+        known[raw] = ok
+        return ok
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+
+class Ed25519Backend:
+    """An Ed25519 verification backend: libsodium (``"nacl"``, with PyNaCl) or OpenSSL
+    (``"cryptography"``), holding every signature to the strict rule (module docstring).
+
+    Make one with :func:`backend` (or ``Ed25519Backend(name)``) and pass it as ``backend=`` to
+    :func:`verify_many`, :meth:`VerifyKey.verify`, :meth:`electlog.events.Entry.from_bytes` and
+    :meth:`electlog.events.Entry.verify`; those calls use the process default
+    (:func:`set_verify_backend`) only when given none. The object owns its caches: the per-key
+    strictness check (up to 65,536 keys) and, for OpenSSL, the parsed key objects (up to 4,096);
+    they hold values of pure functions of the key, so they change speed, never an answer. Keep
+    one object and reuse it: a new one starts with empty caches. Both backends give the same
+    answer for every input (tested). Picklable (by name) for worker processes."""
+
+    __slots__ = ("_name", "_openssl_keys", "_strict_keys")
+
+    def __init__(self, name: str = _AUTO) -> None:
+        if not isinstance(name, str):
+            raise UsageError(f"an Ed25519 backend name is a str, not {type(name).__name__}")
+        self._name = _resolve(name, "Ed25519Backend")
+        self._strict_keys = _StrictKeys()
+        self._openssl_keys: dict[bytes, Ed25519PublicKey] = {}
+
+    @property
+    def name(self) -> str:
+        """``"nacl"`` (libsodium) or ``"cryptography"`` (OpenSSL)."""
+        return self._name
+
+    def verify(self, public_key: bytes, signature: bytes, message: bytes) -> bool:
+        """Whether ``signature`` is valid for ``message`` under the raw 32-byte ``public_key`` by
+        the strict rule. A malformed key or signature is ``False``; arguments that are not
+        bytes raise :class:`UsageError`."""
+        try:
+            if not _ed25519.strict_precheck(public_key, signature, self._strict_keys):
+                return False
+            if self._name == "nacl":
+                return _ed25519.nacl_verify_one(public_key, signature, message)
+            key = _ed25519.openssl_key_of(public_key, self._openssl_keys)
+            return _ed25519.openssl_verify_one(key, signature, message)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise UsageError(
+                f"Ed25519Backend.verify takes a public key, a signature and a message as bytes: "
+                f"{exc}"
+            ) from exc
+
+    def verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+        """Verify a batch of ``(public_key, signature, message)`` byte triples; element ``i``
+        of the result says whether triple ``i`` verifies under the strict rule.
+
+        The bulk path for auditors: no exception or object per item, key checks remembered by
+        this object. A malformed key or signature (wrong length, off the curve, small order)
+        is simply ``False``. Items of the wrong type raise :class:`UsageError`."""
+        try:
+            if self._name == "nacl":
+                return _ed25519.verify_many_nacl(items, self._strict_keys)
+            return _ed25519.verify_many_openssl(items, self._strict_keys, self._openssl_keys)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise UsageError(
+                f"verify_many takes a sequence of (public key, signature, message) bytes: {exc}"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"Ed25519Backend({self._name!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Ed25519Backend, (self._name,))
+
+
+class _Default:
+    """The process default backend (None until first needed): what a call given no
+    ``backend=`` uses."""
+
+    backend: Ed25519Backend | None = None
+
+
+def backend(name: str | None = None) -> Ed25519Backend:
+    """A verification backend object: ``backend("nacl")``, ``backend("cryptography")`` or
+    ``backend("auto")`` make a new one (``"auto"``: the fastest available, whatever
+    :data:`BACKEND_ENV` says); ``backend()`` / ``backend(None)`` is the process default
+    (:func:`set_verify_backend`). Raises :class:`UsageError` for an unknown name or ``"nacl"``
+    without PyNaCl."""
+    if name is None:
+        return _chosen(None)
+    if not isinstance(name, str):
+        raise UsageError(f"an Ed25519 backend name is a str or None, not {type(name).__name__}")
+    return Ed25519Backend(name)
+
+
+def _chosen(given: Ed25519Backend | None) -> Ed25519Backend:
+    """``given``, or the process default for None (UsageError for anything else)."""
+    if given is None:
+        found = _Default.backend
+        return found if found is not None else _set_default(None)
+    if not isinstance(given, Ed25519Backend):
+        raise UsageError(
+            f"backend= takes an Ed25519Backend (electlog.keys.backend(name)) or None, "
+            f"not {type(given).__name__}"
+        )
+    return given
+
+
+def _set_default(name: str | None) -> Ed25519Backend:
     if name is not None and not isinstance(name, str):
         raise UsageError("the backend name must be a str or None")
     if name is None or name.strip().lower() == _AUTO:
         chosen = _resolve(os.environ.get(BACKEND_ENV, _AUTO), BACKEND_ENV)
     else:
         chosen = _resolve(name, "set_verify_backend")
-    _Backend.bulk = _ed25519.verifier(chosen)
-    _Backend.name = chosen
-    return chosen
+    made = _Default.backend = Ed25519Backend(chosen)
+    return made
+
+
+def set_verify_backend(name: str | None) -> str:
+    """Choose the process default backend, used by every verifying call given no ``backend=``:
+    ``"nacl"``, ``"cryptography"``, or ``"auto"`` / ``None`` (the environment variable
+    :data:`BACKEND_ENV` if set, else the fastest available). Returns the name now in use.
+    Raises :class:`UsageError` for an unknown name or ``"nacl"`` without PyNaCl. Each call
+    makes a new default object (with empty caches).
+
+    To use a backend for some calls only, pass ``backend=`` (:func:`backend`) instead. Worker
+    processes started with ``spawn`` choose again on their own; pass the name (or the object,
+    which pickles by name) on, or set :data:`BACKEND_ENV`. Results are identical either way.
+    """
+    return _set_default(name).name
 
 
 def verify_backend() -> str:
-    """The name of the verification backend in use (``"nacl"`` or ``"cryptography"``)."""
-    return _Backend.name if _Backend.name is not None else set_verify_backend(None)
+    """The name of the process default backend (``"nacl"`` or ``"cryptography"``)."""
+    return _chosen(None).name
 
 
-def verify_many(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
-    """Verify a batch of ``(public_key, signature, message)`` byte triples; element ``i`` of the
-    result says whether triple ``i`` verifies under the strict rule (see the module docstring).
-
-    The bulk path for auditors: no exception or object per item, key checks cached. A malformed
-    key or signature (wrong length, off the curve, small order) is simply ``False``. Items of
-    the wrong type raise :class:`UsageError`.
-    """
-    bulk = _Backend.bulk
-    if bulk is None:
-        set_verify_backend(None)
-        bulk = _Backend.bulk
-        assert bulk is not None
-    try:
-        return bulk(items)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise UsageError(
-            f"verify_many takes a sequence of (public key, signature, message) bytes: {exc}"
-        ) from exc
+def verify_many(
+    items: Sequence[tuple[bytes, bytes, bytes]], *, backend: Ed25519Backend | None = None
+) -> list[bool]:
+    """Verify a batch of ``(public_key, signature, message)`` byte triples with ``backend``
+    (default: the process default); element ``i`` of the result says whether triple ``i``
+    verifies under the strict rule (see the module docstring and
+    :meth:`Ed25519Backend.verify_many`). Items of the wrong type raise :class:`UsageError`."""
+    return _chosen(backend).verify_many(items)
 
 
 def key_id(public_raw: bytes) -> bytes:
@@ -160,13 +281,12 @@ def write_secret_file(path: str | os.PathLike[str], data: bytes) -> None:
 class VerifyKey:
     """An Ed25519 public key."""
 
-    __slots__ = ("_key", "_key_id", "_raw")
+    __slots__ = ("_key_id", "_raw")
 
     def __init__(self, raw: bytes) -> None:
         if not isinstance(raw, bytes | bytearray) or len(raw) != 32:
             raise KeyFormatError("an Ed25519 public key is exactly 32 raw bytes")
         self._raw = bytes(raw)
-        self._key: Ed25519PublicKey | None = None  # made when the OpenSSL backend first needs it
         self._key_id = hashlib.sha256(self._raw).digest()
 
     @property
@@ -179,9 +299,17 @@ class VerifyKey:
         """SHA-256 of the raw public key."""
         return self._key_id
 
-    def verify(self, signature: bytes, message: bytes | bytearray | memoryview) -> None:
+    def verify(
+        self,
+        signature: bytes,
+        message: bytes | bytearray | memoryview,
+        *,
+        backend: Ed25519Backend | None = None,
+    ) -> None:
         """Raise :class:`SignatureError` unless ``signature`` is valid for ``message`` under the
-        strict rule (see the module docstring), whichever backend is in use."""
+        strict rule (see the module docstring), checked by ``backend`` (default: the process
+        default, :func:`set_verify_backend`); every backend gives the same answer."""
+        checker = _chosen(backend)
         if not isinstance(signature, bytes) or len(signature) != 64:
             raise SignatureError("an Ed25519 signature is exactly 64 bytes")
         if not isinstance(message, bytes):
@@ -189,20 +317,10 @@ class VerifyKey:
                 raise UsageError("the signed message must be bytes")
             message = bytes(message)
         raw = self._raw
-        if _ed25519.strict_precheck(raw, signature):
-            name = _Backend.name if _Backend.name is not None else verify_backend()
-            if name == "nacl":
-                if _ed25519.nacl_verify_one(raw, signature, message):
-                    return
-            else:
-                key = self._key
-                if key is None:
-                    key = self._key = _ed25519.openssl_key(raw)
-                if _ed25519.openssl_verify_one(key, signature, message):
-                    return
-            reason = "does not verify"
-        else:
-            reason = f"is rejected: {_ed25519.strict_violation(raw, signature)}"
+        if checker.verify(raw, signature, message):
+            return
+        violation = _ed25519.strict_violation(raw, signature)
+        reason = "does not verify" if violation is None else f"is rejected: {violation}"
         raise SignatureError(f"Ed25519 signature {reason} for key {self._key_id.hex()[:16]}…")
 
     def to_text(self) -> str:
