@@ -950,7 +950,7 @@ def _verify_stage_seconds(ds: Dataset, jobs: int, runs: int = 2) -> float:
     delivered in order (no author chains, Merkle tree or election replay). Best of ``runs``."""
     from itertools import islice
 
-    from electlog.audit.pipeline import CHUNK_SIZE, RejectedEntry, Verifier
+    from electlog.audit._pipeline import CHUNK_SIZE, RejectedEntry, Verifier
     from electlog.store.sqlite import SQLiteStore
 
     best = float("inf")

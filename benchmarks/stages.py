@@ -5,7 +5,7 @@ the audit runs for every entry of an election log in a SQLite store, and prints 
 stage in µs per entry: what docs/benchmarks.md's scaling model is built from. The stages are the
 audit's own functions, called as the audit calls them:
 
-* ``read``: the source's chunks (``electlog.audit.sources``);
+* ``read``: the source's chunks (``electlog.audit._sources``);
 * ``route`` (parent): the routing decode of each statement (``shards.peek``) and the choice of
   community (``ShardedReplay._route``);
 * ``checks`` (parent): author chains, the Merkle tree, claimed times and the cross-community
@@ -44,11 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=200_000, help="entries measured")
     args = parser.parse_args(argv)
 
-    from electlog.audit.decoding import parse_entry
-    from electlog.audit.pipeline import VerifiedEntry, verify_chunk
-    from electlog.audit.replay import FindingSink, Replay
-    from electlog.audit.shards import APPLIED, ShardedReplay, peek
-    from electlog.audit.sources import open_source
+    from electlog.audit._decoding import parse_entry
+    from electlog.audit._pipeline import VerifiedEntry, verify_chunk
+    from electlog.audit._replay import FindingSink, Replay
+    from electlog.audit._shards import APPLIED, ShardedReplay, peek
+    from electlog.audit._sources import open_source
     from electlog.audit.trust import load_trust
     from electlog.events import SIGNATURE_CONTEXT, entry_leaf_hash
     from electlog.keys import verify_backend, verify_many

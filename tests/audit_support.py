@@ -8,8 +8,7 @@ from typing import Any
 import attrs
 
 from electlog import Author, Log, NoteSigner, SigningKey, WitnessSigner, cosign
-from electlog.audit import Trust
-from electlog.audit.sources import BytesSource
+from electlog.audit import BytesSource, Trust
 from electlog.checkpoint import Checkpoint, sign_note
 from electlog.codec import decode_map, encode
 from electlog.events import SIGNATURE_CONTEXT, Entry, Statement

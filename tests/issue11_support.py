@@ -213,8 +213,7 @@ class Mini:
 
 def checkpointed(m: Mini) -> tuple[Any, Any]:
     """(source, trust) for auditing ``m``'s log: one witnessed checkpoint over every entry."""
-    from electlog.audit import Trust
-    from electlog.audit.sources import BytesSource
+    from electlog.audit import BytesSource, Trust
 
     signer = NoteSigner.generate(m.log.origin, rng_seed=b"\x07" * 32)
     witnesses = [

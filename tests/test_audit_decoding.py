@@ -1,4 +1,4 @@
-"""The auditor decodes each entry once (``electlog.audit.decoding``).
+"""The auditor decodes each entry once (``electlog.audit._decoding``).
 
 ``parse_entry`` reads the fixed envelope by position and the statement with one strict decode;
 whatever it does not accept goes to ``Entry.from_bytes``. The property: for any bytes (valid
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from electlog.audit import decoding
-from electlog.audit.decoding import parse_entry
+from electlog.audit import _decoding as decoding
+from electlog.audit._decoding import parse_entry
 from electlog.codec import encode
 from electlog.errors import ElectlogError
 from electlog.events import SIGNATURE_CONTEXT, Author, Entry

@@ -16,8 +16,8 @@ from audit_support import GenericLog, build_generic, flip, resign, seed
 from electlog import Author, Log, SigningKey, merkle
 from electlog.audit import Report, Severity, audit
 from electlog.audit import findings as F
-from electlog.audit.replay import CompactMerkleTree, FindingSink
-from electlog.audit.sources import BytesSource
+from electlog.audit._replay import CompactMerkleTree, FindingSink
+from electlog.audit._sources import BytesSource
 from electlog.checkpoint import NoteSigner, sign_note
 from electlog.errors import AuditError, UsageError
 from electlog.events import Entry
@@ -403,7 +403,7 @@ def test_bare_note_next_to_its_cosigned_note(glog: GenericLog) -> None:
 def test_verify_chunk_gives_named_results(glog: GenericLog) -> None:
     import pickle
 
-    from electlog.audit.pipeline import RejectedEntry, VerifiedEntry, verify_chunk
+    from electlog.audit._pipeline import RejectedEntry, VerifiedEntry, verify_chunk
     from electlog.events import entry_leaf_hash
 
     good, forged = glog.entries[0], flip(glog.entries[1], 80)  # a bit of the signature

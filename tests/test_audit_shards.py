@@ -27,7 +27,7 @@ from audit_support import (
     write_bundle,
 )
 from electlog.audit import Report, audit
-from electlog.audit.shards import ShardedReplay
+from electlog.audit._shards import ShardedReplay
 from test_audit_tamper import (
     TAMPERINGS,
     changed_mark,
@@ -147,7 +147,7 @@ def test_an_id_in_two_communities_goes_to_the_serial_replay(
 
 def test_the_sharded_replay_is_a_replay() -> None:
     # core.audit drives it like the serial replay (feed, finish, results, communities)
-    from electlog.audit.replay import Replay
+    from electlog.audit._replay import Replay
 
     assert issubclass(ShardedReplay, Replay)
 

@@ -16,12 +16,11 @@ import pytest
 
 from audit_support import build_election, build_generic, seed, write_bundle
 from electlog import Author, Log, NoteSigner, SigningKey, WitnessSigner, cosign
-from electlog.audit import Report, Trust, audit, load_trust
+from electlog.audit import BytesSource, Report, Trust, audit, load_trust
 from electlog.audit import findings as F
 from electlog.audit._report_html import render_html
 from electlog.audit._report_json import validate_report_dict
 from electlog.audit._report_text import render_text
-from electlog.audit.sources import BytesSource
 from electlog.checkpoint import Checkpoint, sign_note
 from electlog.cli import main
 from electlog.election.progress import PHASES

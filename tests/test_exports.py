@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 
 from electlog.audit import Report, audit
-from electlog.audit.sources import open_source
+from electlog.audit._sources import open_source
 from electlog.cli import main
 from electlog.election.tally import PostMarks, PostSpec, RoundTally
 from electlog.events import Entry, entry_leaf_hash

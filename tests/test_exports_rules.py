@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from audit_support import ElectionLog, build_election, write_bundle
-from electlog.audit import audit
-from electlog.audit.sources import BytesSource
+from electlog.audit import BytesSource, audit
 from electlog.cli import main
 from electlog.errors import ElectlogError, UsageError
 from electlog.events import Entry

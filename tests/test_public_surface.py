@@ -146,6 +146,7 @@ ELECTION = (
 
 AUDIT = (
     "BatchSummary",
+    "BytesSource",
     "CommunityResults",
     "Counts",
     "FINDINGS",

@@ -15,6 +15,7 @@ guide.
 from __future__ import annotations
 
 from ._report_json import validate_report_dict
+from ._sources import BytesSource
 from .core import audit, read_since
 from .findings import FINDINGS, Finding, FindingInfo, Severity, all_codes, finding_info
 from .report import (
@@ -40,6 +41,7 @@ __all__ = [
     "VERDICT_FINDINGS",
     "VERDICT_INCOMPLETE",
     "BatchSummary",
+    "BytesSource",
     "CommunityResults",
     "Counts",
     "Finding",

@@ -16,12 +16,12 @@ from electlog.note import _parse_note
 from electlog.rla.status import audit_findings, audit_section
 
 from . import findings as F
-from .pipeline import CHUNK_SIZE, Verifier, signature_backend
+from ._pipeline import CHUNK_SIZE, Verifier, signature_backend
+from ._replay import FindingSink, Replay
+from ._shards import Fallback, ShardedReplay, Shards
+from ._sources import Source, SourceUnreadable, open_source, refuse_file_damage
 from .progress import ProgressReporter
-from .replay import FindingSink, Replay
 from .report import Counts, Report, verdict_of
-from .shards import Fallback, ShardedReplay, Shards
-from .sources import Source, SourceUnreadable, open_source, refuse_file_damage
 from .trust import Trust, load_trust
 
 __all__ = ["audit"]
@@ -57,7 +57,7 @@ def audit(
     ``incomplete``. A pinned checkpoint in the trust file is checked like ``since``.
     ``serial=True`` runs the reference replay: every community in one process (the workers
     only decode and verify), as ``jobs=1`` does; with more jobs each worker replays some
-    communities (:mod:`electlog.audit.shards`), with the same report.
+    communities (:mod:`electlog.audit._shards`), with the same report.
 
     Returns the :class:`Report`; every problem is a finding, the audit never stops at the first.
     Raises :class:`~electlog.errors.AuditError` only when it cannot run at all (the source

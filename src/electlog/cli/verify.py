@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..audit import Report, audit, read_since
+from ..audit._pipeline import CHUNK_SIZE
+from ..audit._replay import CompactMerkleTree
 from ..audit._report_text import render_tallies
-from ..audit.pipeline import CHUNK_SIZE
+from ..audit._sources import SourceUnreadable, open_source
 from ..audit.progress import stderr_is_terminal
-from ..audit.replay import CompactMerkleTree
-from ..audit.sources import SourceUnreadable, open_source
 from ..errors import AuditError, StorageError, UsageError
 from ..events import entry_leaf_hash
 

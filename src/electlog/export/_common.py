@@ -3,7 +3,7 @@ source, and the output file.
 
 An export is two passes over the source. The first is :func:`electlog.audit.audit` itself (the
 verdict, the typed results); the second (:class:`EntryStream`) reads the same source again entry
-by entry, never holding the log: chunks of :data:`~electlog.audit.pipeline.CHUNK_SIZE` entries,
+by entry, never holding the log: chunks of :data:`~electlog.audit._pipeline.CHUNK_SIZE` entries,
 decoded and dropped (the statement fields with a plain msgpack decode: the audit checked these
 very bytes with the strict parser and every signature; an event body the export needs goes
 through the writers' own validation, :meth:`Read.statement` and ``decode_event``). The second
@@ -27,8 +27,8 @@ import msgpack
 
 from electlog._files import fsync_dir
 from electlog.audit import Report, Trust, audit
-from electlog.audit.pipeline import CHUNK_SIZE
-from electlog.audit.sources import SourceUnreadable, open_source
+from electlog.audit._pipeline import CHUNK_SIZE
+from electlog.audit._sources import SourceUnreadable, open_source
 from electlog.errors import ElectlogError
 from electlog.events import MAX_ENTRY_SIZE, Statement, entry_leaf_hash
 from electlog.merkle import node_hash

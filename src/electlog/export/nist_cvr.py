@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from electlog import __version__
 from electlog.audit import Report
-from electlog.audit.pipeline import IDENTIFYING_FIELDS
+from electlog.audit._pipeline import IDENTIFYING_FIELDS
 from electlog.election.tally import PostMarks
 
 from ._ballots import BallotStream, genesis

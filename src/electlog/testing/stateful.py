@@ -48,8 +48,7 @@ except ImportError as _exc:  # pragma: no cover - exercised by a subprocess test
     ) from _exc
 
 from electlog import merkle
-from electlog.audit import audit
-from electlog.audit.sources import BytesSource
+from electlog.audit import BytesSource, audit
 from electlog.checkpoint import Checkpoint, verify_checkpoint
 from electlog.codec import encode
 from electlog.election import (

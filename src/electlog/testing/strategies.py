@@ -49,7 +49,7 @@ except ImportError as _exc:  # pragma: no cover - exercised by a subprocess test
 
 import attrs
 
-from electlog.audit import Trust
+from electlog.audit import BytesSource, Trust
 from electlog.audit.findings import (
     CHAIN_SEQ_GAP,
     CHECKPOINT_COSIGNATURE_INVALID,
@@ -64,7 +64,6 @@ from electlog.audit.findings import (
     SOURCE_UNREADABLE,
     rule_finding_code,
 )
-from electlog.audit.sources import BytesSource
 from electlog.checkpoint import Checkpoint, WitnessSigner
 from electlog.codec import encode
 from electlog.election import (

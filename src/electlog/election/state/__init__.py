@@ -20,7 +20,7 @@ and signer roles, the genesis), :mod:`.committee`, :mod:`.roll` (roll and object
 units, boxes, ballots), :mod:`.rounds` (rounds and results) and :mod:`.hashing` (one
 registered data function per projection). :class:`ElectionState` (:mod:`._state`) composes
 them; the writer (:class:`~electlog.election.Election`) and the auditor
-(:mod:`electlog.audit.replay`) share it.
+(:mod:`electlog.audit._replay`) share it.
 
 Cost: ``check`` and ``apply`` of registrations and ballots are a handful of dict and set
 operations; the roll and proxy hashes are computed only when a roll or proxy list is published

@@ -41,9 +41,9 @@ from electlog.errors import AuditError, UsageError
 from electlog.events import chain_break
 from electlog.keys import set_verify_backend, verify_backend
 
-from .decoding import _statement, unpack_statement
-from .pipeline import RejectedEntry, verify_chunk
-from .replay import (
+from ._decoding import _statement, unpack_statement
+from ._pipeline import RejectedEntry, verify_chunk
+from ._replay import (
     DEFAULT_TIME_TOLERANCE,
     EndItem,
     FindingSink,

@@ -1,7 +1,7 @@
 """The order-preserving parallel verification pipeline.
 
 Signature verification dominates an audit, and every entry can be checked on its own: canonical
-decoding (:func:`electlog.audit.decoding.parse_entry`: the writers' rule, each part decoded
+decoding (:func:`electlog.audit._decoding.parse_entry`: the writers' rule, each part decoded
 once) and the Ed25519 signature. Workers (``jobs`` processes) do exactly that for chunks of about
 :data:`CHUNK_SIZE` entries, sent as lists of bytes; the parent gets the results back *in order*
 and runs the checks that need order (author chains, Merkle tree, election rules) as a stream.
@@ -37,7 +37,7 @@ from electlog.events import SIGNATURE_CONTEXT, entry_leaf_hash
 from electlog.keys import set_verify_backend, verify_backend, verify_many
 
 from . import findings as F
-from .decoding import ParsedEntry, parse_entry
+from ._decoding import ParsedEntry, parse_entry
 
 __all__ = [
     "CHUNK_SIZE",

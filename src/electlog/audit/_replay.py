@@ -1,7 +1,7 @@
 """The in-order replay: author chains, the Merkle tree, checkpoints, ``--since`` and the election.
 
 :class:`Replay` consumes the per-entry results of the verification pipeline
-(:mod:`electlog.audit.pipeline`) in log order and keeps only what the checks need: each author's
+(:mod:`electlog.audit._pipeline`) in log order and keeps only what the checks need: each author's
 head (sequence number and leaf hash of its last entry, kept by the auditor itself, never taken
 from the store), a compact Merkle tree of leaf hashes (32 bytes per node, about 64 bytes per
 entry in all), per-type counts and the election projections. It never keeps entries.
@@ -51,8 +51,8 @@ from electlog.errors import (
 from electlog.events import AuthorHead, Statement, chain_break
 
 from . import findings as F
+from ._pipeline import EntryResult, RejectedEntry
 from .findings import Finding, Severity, finding_info, rule_finding_code
-from .pipeline import EntryResult, RejectedEntry
 from .results import (
     BatchSummary,
     CommunityResults,
