@@ -18,8 +18,8 @@ and validates a ``Statement`` and an ``Entry``. The auditor runs it for every en
 
 Anything that does not pass every one of these checks goes to ``Entry.from_bytes`` itself, so
 what is accepted and the error of what is refused (its class and message) are the writers'
-(tests/test_audit_decoding.py holds the two equal with a hypothesis property). The fast path can
-only accept what the general decoder accepts, with the same fields.
+(tests/audit/test_audit_decoding.py holds the two equal with a hypothesis property). The fast
+path can only accept what the general decoder accepts, with the same fields.
 """
 
 from __future__ import annotations

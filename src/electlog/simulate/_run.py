@@ -325,7 +325,7 @@ class _Builder(PhaseBuilder):
                     f"the publish hook stored no checkpoint of the whole log (size {n})"
                 )
         else:  # in-process cosigning: tests and property tests only
-            # (through this module's ``cosign``: tests/test_demo.py replaces it to prove that
+            # (through this module's ``cosign``: tests/cli/test_demo.py replaces it to prove that
             # ``electlog demo``, which publishes through its witness processes, never cosigns)
             checkpoint = Checkpoint(origin=self.origin, size=n, root=self.log.root(n))
             note = sign_note(checkpoint.to_text(), [self.keys.log])

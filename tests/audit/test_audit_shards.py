@@ -16,6 +16,12 @@ from typing import Any
 
 import attrs
 import pytest
+from test_audit_tamper import (
+    TAMPERINGS,
+    changed_mark,
+    more_recorded_than_issued,
+    revoked_key_used,
+)
 
 from audit_support import (
     ElectionLog,
@@ -28,12 +34,6 @@ from audit_support import (
 )
 from electlog.audit import Report, audit
 from electlog.audit._shards import ShardedReplay
-from test_audit_tamper import (
-    TAMPERINGS,
-    changed_mark,
-    more_recorded_than_issued,
-    revoked_key_used,
-)
 
 SHARDED = "sharded by community"
 

@@ -11,7 +11,7 @@ from electlog.election.codes import RULES
 from electlog.election.events import EVENT_TYPES
 from electlog.election.state import SIGNER_ROLES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "election.md").read_text(encoding="utf-8")
 DOMAIN = DOC[DOC.index("<!-- section:domain") : DOC.index("<!-- /section:domain -->")]
 STATE_SRC = "\n".join(

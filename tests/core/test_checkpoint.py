@@ -767,7 +767,7 @@ def test_property_cosigned_mutation_never_accepts_other_checkpoint(data: st.Data
 
 # --------------------------------------------------------------------------- docs vectors
 
-FORMAT_MD = Path(__file__).resolve().parent.parent / "docs" / "format.md"
+FORMAT_MD = Path(__file__).resolve().parents[2] / "docs" / "format.md"
 VECTOR_RE = re.compile(r"^Vector `([a-z0-9_.-]+)`:\n\n```text\n(.*?)^```$", re.M | re.S)
 
 

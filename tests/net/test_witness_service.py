@@ -31,7 +31,7 @@ from electlog.errors import QuorumNotMetError, UsageError, WitnessError
 from electlog.net import Witness, WitnessClient, WitnessServer
 from electlog.store import open_store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "district-7.example/witnessed"
 START_TIMEOUT = 30.0
 

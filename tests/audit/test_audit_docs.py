@@ -9,7 +9,7 @@ from electlog.audit import FINDINGS, all_codes, finding_info
 from electlog.audit import findings as F
 from electlog.audit.trust import TRUST_FORMAT, Trust
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "auditing.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "auditing.md"
 ROW = re.compile(r"^\|\s*`([a-z_.]+)`\s*\|\s*(error|warning|info)\s*\|", re.MULTILINE)
 
 

@@ -31,7 +31,7 @@ from electlog.events import (
 )
 from electlog.keys import SigningKey, VerifyKey, key_id
 
-FORMAT = Path(__file__).resolve().parent.parent / "docs" / "format.md"
+FORMAT = Path(__file__).resolve().parents[2] / "docs" / "format.md"
 ORIGIN = "example.org/electlog-test"
 SEED = bytes(range(32))
 

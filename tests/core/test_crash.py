@@ -3,7 +3,7 @@ and a read-only file never lose an acknowledged entry.
 
 The kill test runs ``ELECTLOG_CRASH_TRIALS`` trials (default 20; docs/storage.md shows the
 200-trial run); ``ELECTLOG_CRASH_SEED`` fixes the random schedule (default: a fixed seed).
-This file doubles as the writer child: ``python tests/test_crash.py writer <db> <seed>``.
+This file doubles as the writer child: ``python tests/core/test_crash.py writer <db> <seed>``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 ORIGIN = "example.org/crash-test"
 SIGNER_SEED = b"\x44" * 32
 WRITER_KEYS = 3
-SRC = Path(__file__).resolve().parent.parent / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 # --------------------------------------------------------------------------- the child

@@ -323,7 +323,7 @@ def test_entry_of_exactly_the_maximum_size_and_one_byte_over(tmp_path: Path) -> 
 
 # --------------------------------------------------------------------------- item 4
 
-FORMAT = (Path(__file__).resolve().parent.parent / "docs" / "format.md").read_text("utf-8")
+FORMAT = (Path(__file__).resolve().parents[2] / "docs" / "format.md").read_text("utf-8")
 
 
 def _documented_forbidden() -> set[int]:
@@ -569,7 +569,7 @@ def test_bundle_file_rules_unreadable_after_the_header_and_status_2_before(
 def test_trust_file_accepts_a_witness_note_key_as_documented(el: ElectionLog) -> None:
     """docs/auditing.md: a witness's 0x01 note verifier key is accepted in the trust file and
     read as its 0x04 cosignature key."""
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "auditing.md").read_text("utf-8")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "auditing.md").read_text("utf-8")
     assert "type `0x01`" in doc and "strict rule (§2.3)" in doc and "strict rule (§2.1)" not in doc
     witness = el.witnesses[0]
     public = base64.b64decode(witness.vkey.split("+")[2])[1:]

@@ -39,7 +39,7 @@ from electlog.publish.tiles import TilesReader, export_tiles, tile_path
 from electlog.store.memory import MemoryStore
 from electlog.store.sqlite import SQLiteStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "tests" / "interop" / "tlogtiles" / "main.go"
 GOPATH = Path("/usr/share/gocode")  # where Debian's golang-*-dev packages put Go sources
 TLOG = GOPATH / "src" / "golang.org" / "x" / "mod" / "sumdb" / "tlog"

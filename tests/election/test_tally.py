@@ -1008,7 +1008,7 @@ def test_add_is_cheap() -> None:
 
 
 def test_docs_tally_section_runs() -> None:
-    page = Path(__file__).resolve().parent.parent / "docs" / "election.md"
+    page = Path(__file__).resolve().parents[2] / "docs" / "election.md"
     text = page.read_text(encoding="utf-8")
     section = re.search(r"<!-- section:tally[^>]*-->(.*?)<!-- /section:tally -->", text, re.DOTALL)
     assert section is not None

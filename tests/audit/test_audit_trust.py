@@ -327,7 +327,7 @@ def test_the_core_imports_trust_without_httpx() -> None:
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
         check=False,
     )
     assert done.stdout.strip() == "ok", done.stderr

@@ -37,7 +37,7 @@ from electlog.merkle import (
     verify_inclusion,
 )
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 VECTORS = HERE / "vectors" / "transparency-dev-merkle" / "testdata"
 FORMAT_MD = HERE.parent / "docs" / "format.md"
 

@@ -1,7 +1,7 @@
 """The one election builder (electlog.election.build) and its choosers (issue 14 item 1).
 
 The scenario, the simulator and the strategies are all a ``PhaseBuilder`` driven by a chooser.
-What keeps the demo bundle byte-identical (tests/test_demo_pin.py) is that a ``RandomChooser``
+What keeps the demo bundle byte-identical (tests/cli/test_demo_pin.py) is that a ``RandomChooser``
 consumes exactly the draws of the ``random.Random`` call each method names: checked here call
 by call, together with the fixed and the hypothesis choosers' contracts and the builder's shared
 parts (calendar, counting batches, follow-up rounds, cosigned checkpoints, key sets).

@@ -37,7 +37,7 @@ from electlog.election.tally import (
 from electlog.errors import EntryError, RuleViolation
 from electlog.log import Log
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "election.md").read_text(encoding="utf-8")
 
 

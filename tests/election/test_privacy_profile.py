@@ -4,7 +4,7 @@ Under ``minimal`` a registration is ``voter.registered`` v2: no birth date, per-
 commitments (``c_birth``, ``c_basis``), a per-election household tag and a dedup tag under the
 per-election HKDF key; ``roll_hash`` v2 leaves the birth date out. The public audit names what it
 cannot check (``profile.public_unverified``); everything else is still caught publicly. The
-``full`` profile stays byte-identical (tests/test_demo_pin.py pins a previous version's log).
+``full`` profile stays byte-identical (tests/cli/test_demo_pin.py pins a previous version's log).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ from electlog.events import Author
 from electlog.log import Log
 from issue11_support import Mini, at, checkpointed, key
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ELECTION_DOC = (ROOT / "docs" / "election.md").read_text(encoding="utf-8")
 AUDITING_DOC = (ROOT / "docs" / "auditing.md").read_text(encoding="utf-8")
 
@@ -779,7 +779,7 @@ def test_every_listed_finding_code_exists_is_emitted_and_every_emitted_one_is_li
     # and the tests provoke every fixed code: its string or constant appears in a test
     tests_text = "".join(
         p.read_text(encoding="utf-8")
-        for p in (ROOT / "tests").glob("test_*.py")
+        for p in (ROOT / "tests").rglob("test_*.py")
         if p.name != "test_audit_docs.py"
     )
     names = {getattr(F, n): n for n in dir(F) if n.isupper() and isinstance(getattr(F, n), str)}

@@ -18,7 +18,7 @@ from electlog.election.state._base import HANDLERS, applies, checks
 from electlog.election.state.hashing import PROJECTIONS, projection, projection_data
 from electlog.errors import UsageError
 
-PACKAGE = Path(__file__).resolve().parent.parent / "src" / "electlog" / "election" / "state"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "electlog" / "election" / "state"
 MAX_LINES = 600
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from test_witness_service import WitnessProcess, outputs, spawn_until_ready
 
 from electlog import Author, Log, NoteSigner, SigningKey, WitnessSigner
 from electlog.audit import Trust
@@ -39,7 +40,6 @@ from electlog.net import LOG_OPENAPI, LogService, Witness, log_app
 from electlog.publish import TilesReader
 from electlog.publish.tiles import TILE_HEIGHT, TILE_WIDTH, entries_path, tile_path
 from electlog.store import open_store
-from test_witness_service import WitnessProcess, outputs, spawn_until_ready
 
 ORIGIN = "district-7.example/served"
 WAIT = 60.0  # the longest any loop here waits for the service

@@ -31,7 +31,7 @@ from electlog.simulate import DistrictConfig, SimulationKeys, simulate_district
 from electlog.store.memory import MemoryStore
 from electlog.store.sqlite import SQLiteStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ from electlog.testing import strategies as est
 from electlog.testing._hypothesis_setup import _hypothesis_setup_hook
 from electlog.testing.stateful import ElectionMachine, StoreMachine
 
-SRC = Path(__file__).resolve().parent.parent / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EVENT_CLASSES = sorted(EVENT_TYPES.values(), key=lambda c: c.TYPE)
 
@@ -466,7 +466,7 @@ def test_election_machine_catches_state_drift() -> None:
 
 def test_every_tampering_kind_is_documented() -> None:
     """docs/testing.md's table lists exactly the kinds of TAMPERING_KINDS."""
-    docs = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text("utf-8")
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text("utf-8")
     section = docs[docs.index("### Tamperings") : docs.index("## State machines")]
     rows = re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE)
     assert rows == list(est.TAMPERING_KINDS)

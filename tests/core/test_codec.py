@@ -22,7 +22,7 @@ from electlog.codec import (
     encode,
 )
 
-FORMAT_MD = Path(__file__).resolve().parent.parent / "docs" / "format.md"
+FORMAT_MD = Path(__file__).resolve().parents[2] / "docs" / "format.md"
 
 
 # --------------------------------------------------------------------------- helpers

@@ -22,7 +22,7 @@ from electlog.election.tally import PostMarks, PostSpec, RoundTally
 from electlog.events import Entry, entry_leaf_hash
 from electlog.export import FORMATS, MANIFEST_COLUMNS, export_results
 
-VECTORS = Path(__file__).parent / "vectors" / "nist"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "nist"
 SCHEMAS = {
     "nist-results": "NIST_V2_election_results_reporting.json",
     "nist-cvr": "NIST_V0_cast_vote_records.json",

@@ -281,7 +281,7 @@ def test_the_core_and_the_exports_import_without_pandas_and_jsonschema() -> None
         "except UsageError as exc:\n"
         "    print('refused:', exc)\n"
     )
-    src = str(Path(__file__).resolve().parent.parent / "src")
+    src = str(Path(__file__).resolve().parents[2] / "src")
     proc = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -35,7 +35,7 @@ from electlog.store import MemoryStore, SQLiteStore, StoredCheckpoint
 
 ORIGIN = "example.org/bundle-test"
 T0 = 1_767_225_600_000_000
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # The empty bundle of log "example.org/log" (docs/format.md, section 5).
 EMPTY_BUNDLE_HEX = (

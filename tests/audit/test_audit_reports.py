@@ -26,7 +26,7 @@ from electlog.audit._report_json import (
 )
 from electlog.audit._report_text import render_text
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "auditing.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "auditing.md"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ rejections (a fuzzer that only ever hits the first length check proves little).
 CI runs a modest number of examples per target. The long run is::
 
     ELECTLOG_FUZZ_EXAMPLES=100000 ELECTLOG_FUZZ_REPORT=fuzz-report.json \\
-        taskset -c 1 python -m pytest tests/test_fuzz.py -q -k "not regression"
+        taskset -c 1 python -m pytest tests/core/test_fuzz.py -q -k "not regression"
 
 (``ELECTLOG_FUZZ_EXAMPLES`` selects the ``electlog-fuzz-long`` hypothesis settings profile;
 docs/testing.md has the figures of the last long run.)
