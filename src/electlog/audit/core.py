@@ -48,7 +48,8 @@ def audit(
     :class:`~electlog.log.Log` / :class:`~electlog.store.Store`. ``trust``: a :class:`Trust`
     or the path of a trust file.
     ``since``: the text of a checkpoint note seen earlier; the log must be consistent with it
-    (else a fork-evidence finding). ``jobs``: verification processes (1 = inline).
+    (else a fork-evidence finding). ``jobs``: worker processes (1 = inline; 2 or more replay
+    by community).
     ``progress``: ``True`` for a progress bar on stderr, or a callback ``(done, total)``.
     ``election=False`` audits a generic (non-election) log: no election replay.
     ``in_progress=True`` asks for a mid-election audit: a log whose only problems are that the

@@ -190,7 +190,7 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         default=None,
-        help="verification processes (default: every core)",
+        help="audit processes: 2 or more replay by community (default: every core)",
     )
     p.add_argument(
         "--progress",

@@ -155,7 +155,7 @@ class Monitor:
     :class:`MonitorAlarm` when the log is inconsistent (after writing the evidence). A round
     that cannot fetch what it needs (the server down, a timeout, a missing file) leaves the
     state as it was and returns a status with ``round_ok=False``. ``election=False`` audits a
-    generic log; ``jobs`` are the audit's verification processes. ``clock`` (seconds since the
+    generic log; ``jobs`` are the audit's worker processes. ``clock`` (seconds since the
     epoch) stamps the evidence; the other options
     are those of :meth:`~electlog.publish.tiles.TilesReader.from_url`."""
 
