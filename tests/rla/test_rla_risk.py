@@ -153,3 +153,26 @@ def test_shrink_trunc_follows_the_shangrla_formula() -> None:
 def test_bad_parameters_raise_usage_error(call: object) -> None:
     with pytest.raises(UsageError):
         call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("bad", [None, 3, "0.5", b"\x01", object()])
+def test_draws_that_are_not_a_list_of_numbers_are_a_usage_error(bad: object) -> None:
+    from electlog.rla.risk import overstatement_counts
+
+    for call in (
+        lambda: kaplan_markov_pvalue(bad),  # type: ignore[arg-type]
+        lambda: overstatement_counts(bad),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(UsageError, match="must be an iterable of numbers"):
+            call()
+
+
+def test_format_p_refuses_what_is_not_an_exact_number() -> None:
+    from electlog.rla.risk import format_p
+
+    assert format_p(Fraction(1, 3), 3) == "0.334"  # rounded up, never below the exact value
+    for bad in (None, 0.5, "half"):
+        with pytest.raises(UsageError, match="p-value"):
+            format_p(bad)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="digits"):
+        format_p(Fraction(1, 3), -1)

@@ -232,3 +232,13 @@ def test_importing_the_sampler_does_not_import_the_election_layer() -> None:
         "sorted(m for m in sys.modules if m.startswith('electlog'))\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_hashing_a_non_text_or_unencodable_id_is_a_usage_error() -> None:
+    for bad in (None, b"ab-1", 7):
+        with pytest.raises(UsageError, match="must be a str"):
+            sampling.sha256_hex(bad)  # type: ignore[arg-type]
+        with pytest.raises(UsageError, match="must be a str"):
+            sampling.sha256_uniform(bad)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="not valid Unicode"):
+        sampling.sha256_hex("ab-\ud800")

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import decimal
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from typing import Final, Protocol
 
@@ -88,6 +88,20 @@ def to_fraction(name: str, value: object) -> Fraction:
     raise UsageError(f"{name} must be a Fraction, an int or a decimal string, got {value!r}")
 
 
+def _each(name: str, values: object) -> Iterator[tuple[int, object]]:
+    """``enumerate(values)``, or :class:`UsageError` naming ``name`` if ``values`` is not an
+    iterable of numbers (a str or bytes is refused too: it is not a list of draws)."""
+    if isinstance(values, str | bytes | bytearray):
+        raise UsageError(f"{name} must be an iterable of numbers, got {type(values).__name__}")
+    try:
+        it = iter(values)  # type: ignore[call-overload]
+    except TypeError as exc:
+        raise UsageError(
+            f"{name} must be an iterable of numbers, got {type(values).__name__}"
+        ) from exc
+    return enumerate(it)
+
+
 def _alpha(value: object) -> Fraction:
     a = to_fraction("the risk limit", value)
     if not 0 < a < 1:
@@ -128,6 +142,9 @@ def _ceil(x: decimal.Decimal) -> int:
 def format_p(p: Fraction, digits: int = 20) -> str:
     """``p`` as a decimal string with ``digits`` digits after the point, rounded **up** (so the
     shown value is never below the exact one): the form p-values take in events and reports."""
+    p = to_fraction("the p-value", p)
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0:
+        raise UsageError(f"digits must be a nonnegative int, got {digits!r}")
     if p < 0:
         raise UsageError(f"a p-value is >= 0, got {p}")
     scaled = -((-p.numerator * 10**digits) // p.denominator)
@@ -140,7 +157,7 @@ def format_p(p: Fraction, digits: int = 20) -> str:
 
 def _overstatements(values: Iterable[object]) -> list[Fraction]:
     out = []
-    for i, v in enumerate(values):
+    for i, v in _each("the overstatements", values):
         x = to_fraction(f"overstatement {i}", v)
         if not -1 <= x <= 1:
             raise UsageError(f"overstatement {i} must be in [-1, 1] (ω/u), got {x}")
@@ -228,7 +245,7 @@ def _dec(x: Fraction) -> decimal.Decimal:
 
 def _values(values: Iterable[object], u: Fraction) -> list[Fraction]:
     out = []
-    for i, v in enumerate(values):
+    for i, v in _each("the sample values", values):
         x = to_fraction(f"sample value {i}", v)
         if not 0 <= x <= u:
             raise UsageError(f"sample value {i} must be in [0, {u}], got {x}")
@@ -252,7 +269,7 @@ def kaplan_markov_pvalue(
         raise UsageError(f"kaplan_markov needs t > 0 and g >= 0, got t={tt}, g={gg}")
     p: Fraction | None = Fraction(1)  # None: the product became infinite
     best = Fraction(1)
-    for i, v in enumerate(values):
+    for i, v in _each("the sample values", values):
         x = to_fraction(f"sample value {i}", v)
         if x < 0:
             raise UsageError(f"sample value {i} is negative ({x}): the population is nonnegative")

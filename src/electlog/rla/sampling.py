@@ -74,7 +74,11 @@ class Ticket:
 
 def sha256_hex(text: str) -> str:
     """The 64-digit lower-case hex SHA-256 of ``text`` (UTF-8)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    try:
+        raw = _check_str("text", text).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(f"sampler: text is not valid Unicode (a lone surrogate?): {exc}") from exc
+    return hashlib.sha256(raw).hexdigest()
 
 
 def sha256_uniform(text: str) -> str:
