@@ -47,6 +47,7 @@ from .events import (
     CandidatesPublished,
     CommitteeMemberAppointed,
     CommitteeMemberWithdrawn,
+    CommitteeMemberWithdrawnV2,
     CommitteeVacancyFilled,
     CommunityDef,
     ElectionDefined,
@@ -56,14 +57,20 @@ from .events import (
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
+    KeyRevoked,
+    KeyRevokedV2,
     NominationFiled,
     NominationWithdrawn,
+    NominationWithdrawnV2,
     ObjectionDecided,
+    ObjectionDecidedV2,
     ObjectionFiled,
+    ObjectionFiledV2,
     ObserverAccredited,
     PostDef,
     PostList,
     ProxyAuthorised,
+    ProxyAuthorisedV2,
     ProxyListPublished,
     ResultDeclared,
     RollPublished,
@@ -72,12 +79,20 @@ from .events import (
     UnitOpened,
     UnitRepRegistered,
     VettingDecided,
+    VettingDecidedV2,
     VoterRegistered,
     VoterRemoved,
+    VoterRemovedV2,
 )
 from .facade import Election
-from .receipts import commitment, dedup_tag, household_tag, minimal_registration
-from .rules import PublicProfile, Role, RuleSet
+from .receipts import (
+    commitment,
+    dedup_tag,
+    detail_salt,
+    household_tag,
+    minimal_registration,
+)
+from .rules import REMOVAL_CODE_OF, PublicProfile, Role, RuleSet
 from .tally import PostMarks, RoundResult, supplementary_candidates
 
 __all__ = [
@@ -209,12 +224,21 @@ class PhaseBuilder:
         *,
         dedup_secret: bytes,
         election_day: _dt.date,
+        detail_secret: bytes | None = None,
     ) -> None:
         self.log = log
         self.election_day = election_day
         self.rules = rules
         self.choose = choose
         self.dedup_secret = dedup_secret
+        self.detail_secret = dedup_secret if detail_secret is None else detail_secret
+        """The writers' secret the ``minimal`` profile's detail salts derive from
+        (:func:`~electlog.election.receipts.detail_salt`; the registrars' secret when not
+        given: one operator writes every event of a built election)."""
+        self.details: dict[tuple[str, str, str], tuple[bytes, dict[str, str]]] = {}
+        """Every detail committed under ``minimal``: (event type, entry ref, field) -> (salt,
+        the committed mapping), what an openings bundle exports."""
+        self._occurrences: dict[tuple[str, str], int] = {}
         self.election: Election | None = None
         self.authors: dict[bytes, Author] = {}
         self.done: list[str] = []
@@ -318,18 +342,57 @@ class PhaseBuilder:
             for m in members
         ]
 
-    @staticmethod
     def committee_change(
-        community: str, member: str, replacement: str, reason: str, by: str
+        self, community: str, member: str, replacement: str, reason: str, by: str
     ) -> tuple[ElectionEvent, ElectionEvent]:
-        """``member`` withdraws from the committee (``reason``) and ``replacement`` fills the
-        vacancy (appointed by ``by``)."""
+        """``member`` withdraws from the committee (``reason``; committed under ``minimal``)
+        and ``replacement`` fills the vacancy (appointed by ``by``)."""
+        withdrawn: ElectionEvent = CommitteeMemberWithdrawn(
+            community=community, member=member, reason=reason
+        )
+        if self._minimal():
+            ref = self._ref(CommitteeMemberWithdrawn.TYPE, f"{community}/{member}")
+            withdrawn = CommitteeMemberWithdrawnV2(
+                community=community,
+                member=member,
+                c_reason=self._commit(withdrawn.TYPE, ref, "reason", {"reason": reason}),
+            )
         return (
-            CommitteeMemberWithdrawn(community=community, member=member, reason=reason),
+            withdrawn,
             CommitteeVacancyFilled(
                 community=community, member=replacement, replaces=member, appointed_by=by
             ),
         )
+
+    def key_revocation(self, key_id: bytes, reason: str) -> ElectionEvent:
+        """Every role of ``key_id`` ends (``reason``; committed under ``minimal``)."""
+        if not self._minimal():
+            return KeyRevoked(key_id=key_id, reason=reason)
+        ref = self._ref(KeyRevoked.TYPE, key_id.hex())
+        c_reason = self._commit(KeyRevoked.TYPE, ref, "reason", {"reason": reason})
+        return KeyRevokedV2(key_id=key_id, c_reason=c_reason)
+
+    # ------------------------------------------------------------------ committed details
+
+    def _minimal(self) -> bool:
+        return self.rules.public_profile == PublicProfile.MINIMAL
+
+    def _ref(self, event_type: str, natural: str) -> str:
+        """The entry ref of a detail salt: the entry's natural id, with ``#n`` from its
+        second occurrence on (docs/election.md, "Committed details")."""
+        n = self._occurrences.get((event_type, natural), 0) + 1
+        self._occurrences[(event_type, natural)] = n
+        return natural if n == 1 else f"{natural}#{n}"
+
+    def _commit(self, event_type: str, ref: str, field: str, opened: dict[str, str]) -> bytes:
+        """The commitment to ``opened`` under the detail salt of (``event_type``, ``ref``,
+        ``field``), remembered in :attr:`details`."""
+        definition = self.e.state.definition
+        if definition is None:
+            raise UsageError("the election is not defined yet: run the define phase first")
+        salt = detail_salt(self.detail_secret, definition.election_id, event_type, ref, field)
+        self.details[(event_type, ref, field)] = (salt, dict(opened))
+        return commitment(salt, opened)
 
     # ------------------------------------------------------------------ the roll
 
@@ -364,13 +427,33 @@ class PhaseBuilder:
         body.update(fields)
         return VoterRegistered(**body)
 
-    @staticmethod
     def removal(
-        voter: str, community: str, reason: str, objection: str | None = None
-    ) -> VoterRemoved:
+        self,
+        voter: str,
+        community: str,
+        reason: str,
+        objection: str | None = None,
+        *,
+        detail: str | None = None,
+    ) -> VoterRemoved | VoterRemovedV2:
         """``voter`` removed from ``community``'s roll for ``reason`` (citing the upheld
-        ``objection``, if any)."""
-        return VoterRemoved(voter=voter, community=community, reason=reason, objection=objection)
+        ``objection``, if any). Under ``minimal``, ``reason``'s code
+        (:data:`~electlog.election.rules.REMOVAL_CODE_OF`, or ``reason`` itself when it is
+        not a ``full`` reason) with ``c_reason`` committing to ``detail`` (default:
+        ``reason``)."""
+        if not self._minimal():
+            return VoterRemoved(
+                voter=voter, community=community, reason=reason, objection=objection
+            )
+        ref = self._ref(VoterRemoved.TYPE, voter)
+        opened = {"reason": reason if detail is None else detail}
+        return VoterRemovedV2(
+            voter=voter,
+            community=community,
+            reason=REMOVAL_CODE_OF.get(reason, reason),
+            objection=objection,
+            c_reason=self._commit(VoterRemoved.TYPE, ref, "reason", opened),
+        )
 
     @staticmethod
     def unit_rep(rep: str, community: str, organisation: str) -> UnitRepRegistered:
@@ -386,8 +469,8 @@ class PhaseBuilder:
             roll_hash=state.roll_hash(community),
         )
 
-    @staticmethod
     def objection(
+        self,
         objection: str,
         community: str,
         voter: str,
@@ -396,8 +479,31 @@ class PhaseBuilder:
         *,
         upheld: bool,
         reason: str,
-    ) -> tuple[ObjectionFiled, ObjectionDecided]:
-        """An objection about ``voter`` and its decision."""
+    ) -> tuple[ObjectionFiled | ObjectionFiledV2, ObjectionDecided | ObjectionDecidedV2]:
+        """An objection about ``voter`` and its decision (grounds and reason committed under
+        ``minimal``)."""
+        if self._minimal():
+            filed_ref = self._ref(ObjectionFiled.TYPE, objection)
+            decided_ref = self._ref(ObjectionDecided.TYPE, objection)
+            return (
+                ObjectionFiledV2(
+                    objection=objection,
+                    community=community,
+                    voter=voter,
+                    kind=kind,
+                    c_grounds=self._commit(
+                        ObjectionFiled.TYPE, filed_ref, "grounds", {"grounds": grounds}
+                    ),
+                ),
+                ObjectionDecidedV2(
+                    objection=objection,
+                    community=community,
+                    upheld=upheld,
+                    c_reason=self._commit(
+                        ObjectionDecided.TYPE, decided_ref, "reason", {"reason": reason}
+                    ),
+                ),
+            )
         return (
             ObjectionFiled(
                 objection=objection, community=community, voter=voter, kind=kind, grounds=grounds
@@ -450,21 +556,46 @@ class PhaseBuilder:
             nominators=tuple(nominators),
         )
 
-    @staticmethod
     def nomination_withdrawn(
-        community: str, post: str, candidate: str, reason: str
-    ) -> NominationWithdrawn:
-        """``candidate``'s nomination for ``post`` withdrawn (before the candidate list)."""
+        self, community: str, post: str, candidate: str, reason: str
+    ) -> NominationWithdrawn | NominationWithdrawnV2:
+        """``candidate``'s nomination for ``post`` withdrawn (before the candidate list;
+        ``reason`` committed under ``minimal``)."""
+        if self._minimal():
+            ref = self._ref(NominationWithdrawn.TYPE, f"{community}/{post}/{candidate}")
+            return NominationWithdrawnV2(
+                community=community,
+                post=post,
+                candidate=candidate,
+                c_reason=self._commit(NominationWithdrawn.TYPE, ref, "reason", {"reason": reason}),
+            )
         return NominationWithdrawn(
             community=community, post=post, candidate=candidate, reason=reason
         )
 
-    @staticmethod
     def vetting(
-        community: str, candidate: str, criteria: tuple[str, str], *, approved: bool
-    ) -> VettingDecided:
-        """The vetting decision on ``candidate``: ``criteria`` is ``(reference, reason)``."""
+        self,
+        community: str,
+        candidate: str,
+        criteria: tuple[str, str],
+        *,
+        approved: bool,
+        code: str | None = None,
+    ) -> VettingDecided | VettingDecidedV2:
+        """The vetting decision on ``candidate``: ``criteria`` is ``(reference, reason)``.
+        Under ``minimal``: ``approved``, the public ``code`` (one of
+        ``RuleSet.vetting_codes``, or none) and ``c_reason`` committing to both texts."""
         ref, reason = criteria
+        if self._minimal():
+            entry = self._ref(VettingDecided.TYPE, f"{community}/{candidate}")
+            opened = {"criteria_ref": ref, "reason": reason}
+            return VettingDecidedV2(
+                community=community,
+                candidate=candidate,
+                approved=approved,
+                criteria_code=code,
+                c_reason=self._commit(VettingDecided.TYPE, entry, "reason", opened),
+            )
         return VettingDecided(
             community=community,
             candidate=candidate,
@@ -485,11 +616,25 @@ class PhaseBuilder:
             ),
         )
 
-    @staticmethod
     def proxy(
-        community: str, principal: str, proxy: str, relationship: str, attestation: bytes
-    ) -> ProxyAuthorised:
-        """A written proxy of ``principal`` to ``proxy``."""
+        self, community: str, principal: str, proxy: str, relationship: str, attestation: bytes
+    ) -> ProxyAuthorised | ProxyAuthorisedV2:
+        """A written proxy of ``principal`` to ``proxy``. Under ``minimal``:
+        ``close_relative`` (whether ``relationship`` is one of ``RuleSet.proxy_relationships``)
+        with ``relationship`` and ``attestation`` committed (``c_rel``, ``c_attestation``)."""
+        if self._minimal():
+            ref = self._ref(ProxyAuthorised.TYPE, f"{community}/{principal}")
+            kind = ProxyAuthorised.TYPE
+            return ProxyAuthorisedV2(
+                community=community,
+                principal=principal,
+                proxy=proxy,
+                close_relative=relationship in self.rules.proxy_relationships,
+                c_rel=self._commit(kind, ref, "rel", {"relationship": relationship}),
+                c_attestation=self._commit(
+                    kind, ref, "attestation", {"attestation": attestation.hex()}
+                ),
+            )
         return ProxyAuthorised(
             community=community,
             principal=principal,
