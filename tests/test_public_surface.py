@@ -139,6 +139,7 @@ ELECTION = (
     "commitment",
     "compare_declared",
     "decode_event",
+    "free_text_fields",
     "dedup_tag",
     "election_dedup_key",
     "field_salt",

@@ -93,6 +93,7 @@ __all__ = [
     "VoterRemoved",
     "VoterRemovedV2",
     "decode_event",
+    "free_text_fields",
     "has_marks",
     "identifying_fields",
     "proxy_list_hash",
@@ -1288,6 +1289,23 @@ def decode_event(statement: Statement) -> ElectionEvent:
 def identifying_fields(cls: type[ElectionEvent]) -> tuple[str, ...]:
     """Fields of an event type that name a voter, household or committee member."""
     return tuple(name for name, kind in cls._FIELDS if kind.identifies)
+
+
+def free_text_fields(cls: type[_Record]) -> tuple[str, ...]:
+    """The paths of the free-text fields of an event type (or record): fields of the text
+    kind (any string up to 1024 characters, not an id, code, date or enum), nested records'
+    as ``field.name`` and a list of records' as ``field[].name``. docs/election.md "Text
+    fields" decides each under the ``minimal`` profile."""
+    out: list[str] = []
+    for name, kind in cls._FIELDS:
+        inner = kind.inner if isinstance(kind, _Opt) else kind
+        if isinstance(inner, _Text):
+            out.append(name)
+        elif isinstance(inner, _Struct):
+            out += [f"{name}.{sub}" for sub in free_text_fields(inner.cls)]
+        elif isinstance(inner, _List) and isinstance(inner.inner, _Struct):
+            out += [f"{name}[].{sub}" for sub in free_text_fields(inner.inner.cls)]
+    return tuple(out)
 
 
 def has_marks(cls: type[ElectionEvent]) -> bool:
