@@ -16,6 +16,7 @@ import collections
 import hashlib
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -526,3 +527,27 @@ def test_tamper_a_vetting_code_not_in_the_ruleset_is_caught_publicly() -> None:
     bad = VettingDecidedV2(**{**good.to_body(), "criteria_code": "criminal_record"})
     index = _force(s, s.keys.vetting, bad, s.at(-12))
     _caught(s, index, C.VETTING_CODE_UNKNOWN)
+
+
+# --------------------------------------------------------------------------- the docs table
+
+
+def test_the_text_field_table_of_election_md_lists_every_free_text_field() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "election.md").read_text("utf-8")
+    lines = doc.splitlines()
+    start = lines.index("| type | field | `full` (schema 1) | `minimal` |")
+    documented: set[tuple[str, str]] = set()
+    kept: set[tuple[str, str]] = set()
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        etype, fields, _, minimal = (c.strip() for c in line.strip("|").split("|"))
+        for field in re.findall(r"`([^`]+)`", fields):
+            documented.add((etype.strip("`"), field))
+            if minimal.startswith("kept"):
+                kept.add((etype.strip("`"), field))
+    in_code = {
+        (etype, path) for (etype, _), cls in EVENT_SCHEMAS.items() for path in free_text_fields(cls)
+    }
+    assert documented == in_code
+    assert kept == PUBLIC_TEXT
