@@ -35,6 +35,7 @@ from electlog.keys import SigningKey
 from electlog.log import Log
 from electlog.note import NoteSigner, sign_note
 
+from ._committed import CommittedDetails, Details
 from .choosers import Chooser
 from .events import (
     AnyVoterRegistered,
@@ -47,7 +48,6 @@ from .events import (
     CandidatesPublished,
     CommitteeMemberAppointed,
     CommitteeMemberWithdrawn,
-    CommitteeMemberWithdrawnV2,
     CommitteeVacancyFilled,
     CommunityDef,
     ElectionDefined,
@@ -88,11 +88,10 @@ from .facade import Election
 from .receipts import (
     commitment,
     dedup_tag,
-    detail_salt,
     household_tag,
     minimal_registration,
 )
-from .rules import REMOVAL_CODE_OF, PublicProfile, Role, RuleSet
+from .rules import PublicProfile, Role, RuleSet
 from .tally import PostMarks, RoundResult, supplementary_candidates
 
 __all__ = [
@@ -235,10 +234,10 @@ class PhaseBuilder:
         """The writers' secret the ``minimal`` profile's detail salts derive from
         (:func:`~electlog.election.receipts.detail_salt`; the registrars' secret when not
         given: one operator writes every event of a built election)."""
-        self.details: dict[tuple[str, str, str], tuple[bytes, dict[str, str]]] = {}
+        self.details: Details = {}
         """Every detail committed under ``minimal``: (event type, entry ref, field) -> (salt,
-        the committed mapping), what an openings bundle exports."""
-        self._occurrences: dict[tuple[str, str], int] = {}
+        the committed map), what an openings bundle exports."""
+        self._committed: CommittedDetails | None = None
         self.election: Election | None = None
         self.authors: dict[bytes, Author] = {}
         self.done: list[str] = []
@@ -347,16 +346,12 @@ class PhaseBuilder:
     ) -> tuple[ElectionEvent, ElectionEvent]:
         """``member`` withdraws from the committee (``reason``; committed under ``minimal``)
         and ``replacement`` fills the vacancy (appointed by ``by``)."""
-        withdrawn: ElectionEvent = CommitteeMemberWithdrawn(
-            community=community, member=member, reason=reason
+        m = self._minimal()
+        withdrawn: ElectionEvent = (
+            CommitteeMemberWithdrawn(community=community, member=member, reason=reason)
+            if m is None
+            else m.committee_withdrawal(community, member, reason)
         )
-        if self._minimal():
-            ref = self._ref(CommitteeMemberWithdrawn.TYPE, f"{community}/{member}")
-            withdrawn = CommitteeMemberWithdrawnV2(
-                community=community,
-                member=member,
-                c_reason=self._commit(withdrawn.TYPE, ref, "reason", {"reason": reason}),
-            )
         return (
             withdrawn,
             CommitteeVacancyFilled(
@@ -364,35 +359,27 @@ class PhaseBuilder:
             ),
         )
 
-    def key_revocation(self, key_id: bytes, reason: str) -> ElectionEvent:
+    def key_revocation(self, key_id: bytes, reason: str) -> KeyRevoked | KeyRevokedV2:
         """Every role of ``key_id`` ends (``reason``; committed under ``minimal``)."""
-        if not self._minimal():
-            return KeyRevoked(key_id=key_id, reason=reason)
-        ref = self._ref(KeyRevoked.TYPE, key_id.hex())
-        c_reason = self._commit(KeyRevoked.TYPE, ref, "reason", {"reason": reason})
-        return KeyRevokedV2(key_id=key_id, c_reason=c_reason)
+        m = self._minimal()
+        return (
+            KeyRevoked(key_id=key_id, reason=reason)
+            if m is None
+            else m.key_revocation(key_id, reason)
+        )
 
-    # ------------------------------------------------------------------ committed details
-
-    def _minimal(self) -> bool:
-        return self.rules.public_profile == PublicProfile.MINIMAL
-
-    def _ref(self, event_type: str, natural: str) -> str:
-        """The entry ref of a detail salt: the entry's natural id, with ``#n`` from its
-        second occurrence on (docs/election.md, "Committed details")."""
-        n = self._occurrences.get((event_type, natural), 0) + 1
-        self._occurrences[(event_type, natural)] = n
-        return natural if n == 1 else f"{natural}#{n}"
-
-    def _commit(self, event_type: str, ref: str, field: str, opened: dict[str, str]) -> bytes:
-        """The commitment to ``opened`` under the detail salt of (``event_type``, ``ref``,
-        ``field``), remembered in :attr:`details`."""
-        definition = self.e.state.definition
-        if definition is None:
-            raise UsageError("the election is not defined yet: run the define phase first")
-        salt = detail_salt(self.detail_secret, definition.election_id, event_type, ref, field)
-        self.details[(event_type, ref, field)] = (salt, dict(opened))
-        return commitment(salt, opened)
+    def _minimal(self) -> CommittedDetails | None:
+        """The maker of the ``minimal`` profile's events (``None`` under ``full``)."""
+        if self.rules.public_profile != PublicProfile.MINIMAL:
+            return None
+        if self._committed is None:
+            definition = self.e.state.definition
+            if definition is None:
+                raise UsageError("the election is not defined yet: run the define phase first")
+            self._committed = CommittedDetails(
+                self.detail_secret, definition.election_id, self.rules, self.details
+            )
+        return self._committed
 
     # ------------------------------------------------------------------ the roll
 
@@ -441,19 +428,10 @@ class PhaseBuilder:
         (:data:`~electlog.election.rules.REMOVAL_CODE_OF`, or ``reason`` itself when it is
         not a ``full`` reason) with ``c_reason`` committing to ``detail`` (default:
         ``reason``)."""
-        if not self._minimal():
-            return VoterRemoved(
-                voter=voter, community=community, reason=reason, objection=objection
-            )
-        ref = self._ref(VoterRemoved.TYPE, voter)
-        opened = {"reason": reason if detail is None else detail}
-        return VoterRemovedV2(
-            voter=voter,
-            community=community,
-            reason=REMOVAL_CODE_OF.get(reason, reason),
-            objection=objection,
-            c_reason=self._commit(VoterRemoved.TYPE, ref, "reason", opened),
-        )
+        m = self._minimal()
+        if m is not None:
+            return m.removal(voter, community, reason, objection, detail)
+        return VoterRemoved(voter=voter, community=community, reason=reason, objection=objection)
 
     @staticmethod
     def unit_rep(rep: str, community: str, organisation: str) -> UnitRepRegistered:
@@ -482,27 +460,10 @@ class PhaseBuilder:
     ) -> tuple[ObjectionFiled | ObjectionFiledV2, ObjectionDecided | ObjectionDecidedV2]:
         """An objection about ``voter`` and its decision (grounds and reason committed under
         ``minimal``)."""
-        if self._minimal():
-            filed_ref = self._ref(ObjectionFiled.TYPE, objection)
-            decided_ref = self._ref(ObjectionDecided.TYPE, objection)
-            return (
-                ObjectionFiledV2(
-                    objection=objection,
-                    community=community,
-                    voter=voter,
-                    kind=kind,
-                    c_grounds=self._commit(
-                        ObjectionFiled.TYPE, filed_ref, "grounds", {"grounds": grounds}
-                    ),
-                ),
-                ObjectionDecidedV2(
-                    objection=objection,
-                    community=community,
-                    upheld=upheld,
-                    c_reason=self._commit(
-                        ObjectionDecided.TYPE, decided_ref, "reason", {"reason": reason}
-                    ),
-                ),
+        m = self._minimal()
+        if m is not None:
+            return m.objection(
+                objection, community, voter, kind, grounds, upheld=upheld, reason=reason
             )
         return (
             ObjectionFiled(
@@ -561,14 +522,9 @@ class PhaseBuilder:
     ) -> NominationWithdrawn | NominationWithdrawnV2:
         """``candidate``'s nomination for ``post`` withdrawn (before the candidate list;
         ``reason`` committed under ``minimal``)."""
-        if self._minimal():
-            ref = self._ref(NominationWithdrawn.TYPE, f"{community}/{post}/{candidate}")
-            return NominationWithdrawnV2(
-                community=community,
-                post=post,
-                candidate=candidate,
-                c_reason=self._commit(NominationWithdrawn.TYPE, ref, "reason", {"reason": reason}),
-            )
+        m = self._minimal()
+        if m is not None:
+            return m.nomination_withdrawal(community, post, candidate, reason)
         return NominationWithdrawn(
             community=community, post=post, candidate=candidate, reason=reason
         )
@@ -585,17 +541,10 @@ class PhaseBuilder:
         """The vetting decision on ``candidate``: ``criteria`` is ``(reference, reason)``.
         Under ``minimal``: ``approved``, the public ``code`` (one of
         ``RuleSet.vetting_codes``, or none) and ``c_reason`` committing to both texts."""
+        m = self._minimal()
+        if m is not None:
+            return m.vetting(community, candidate, criteria, approved=approved, code=code)
         ref, reason = criteria
-        if self._minimal():
-            entry = self._ref(VettingDecided.TYPE, f"{community}/{candidate}")
-            opened = {"criteria_ref": ref, "reason": reason}
-            return VettingDecidedV2(
-                community=community,
-                candidate=candidate,
-                approved=approved,
-                criteria_code=code,
-                c_reason=self._commit(VettingDecided.TYPE, entry, "reason", opened),
-            )
         return VettingDecided(
             community=community,
             candidate=candidate,
@@ -622,19 +571,9 @@ class PhaseBuilder:
         """A written proxy of ``principal`` to ``proxy``. Under ``minimal``:
         ``close_relative`` (whether ``relationship`` is one of ``RuleSet.proxy_relationships``)
         with ``relationship`` and ``attestation`` committed (``c_rel``, ``c_attestation``)."""
-        if self._minimal():
-            ref = self._ref(ProxyAuthorised.TYPE, f"{community}/{principal}")
-            kind = ProxyAuthorised.TYPE
-            return ProxyAuthorisedV2(
-                community=community,
-                principal=principal,
-                proxy=proxy,
-                close_relative=relationship in self.rules.proxy_relationships,
-                c_rel=self._commit(kind, ref, "rel", {"relationship": relationship}),
-                c_attestation=self._commit(
-                    kind, ref, "attestation", {"attestation": attestation.hex()}
-                ),
-            )
+        m = self._minimal()
+        if m is not None:
+            return m.proxy(community, principal, proxy, relationship, attestation)
         return ProxyAuthorised(
             community=community,
             principal=principal,
