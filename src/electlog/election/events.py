@@ -427,7 +427,8 @@ class _Record:
 def proxy_list_hash(community: str, rows: Iterable[Sequence[Any]]) -> bytes:
     """The ``list_hash`` of a community's proxy list: SHA-256 of the canonical encoding of
     ``["electlog/proxies/v1", [community, rows]]``, ``rows`` being ``[principal, proxy,
-    relationship, attestation]`` sorted by principal (docs/election.md, "Projections and
+    relationship, attestation]`` (``[principal, proxy, c_rel, c_attestation]`` under the
+    ``minimal`` profile) sorted by principal (docs/election.md, "Projections and
     published hashes")."""
     return hashlib.sha256(encode(["electlog/proxies/v1", [community, list(rows)]])).digest()
 
