@@ -95,6 +95,8 @@ ELECTION = (
     "ObjectionDecided",
     "ObjectionFiled",
     "ObserverAccredited",
+    "Opening",
+    "OpeningsDocument",
     "PostDef",
     "PostList",
     "PostMarks",
@@ -139,6 +141,7 @@ ELECTION = (
     "log_events",
     "make_registration_receipt",
     "proxy_list_hash",
+    "registration_openings",
     "supplementary_candidates",
     "tally_round",
     "verify_registration_receipt",
@@ -169,7 +172,9 @@ AUDIT = (
     "audit",
     "finding_info",
     "load_trust",
+    "read_openings",
     "read_since",
+    "seal_openings",
     "validate_report_dict",
 )
 

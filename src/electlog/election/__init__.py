@@ -64,6 +64,7 @@ from .events import (
     proxy_list_hash,
 )
 from .facade import Election, log_events
+from .openings import Opening, OpeningsDocument, registration_openings
 from .receipts import (
     VerifiedReceipt,
     basis_commitment,
@@ -139,6 +140,8 @@ __all__ = [
     "ObjectionDecided",
     "ObjectionFiled",
     "ObserverAccredited",
+    "Opening",
+    "OpeningsDocument",
     "PostDef",
     "PostList",
     "PostMarks",
@@ -181,6 +184,7 @@ __all__ = [
     "log_events",
     "make_registration_receipt",
     "proxy_list_hash",
+    "registration_openings",
     "supplementary_candidates",
     "tally_round",
     "verify_registration_receipt",

@@ -22,6 +22,7 @@ public bundle: the registrar keeps it privately and hands it, encrypted to the l
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import re
 import struct
 from collections.abc import Callable, Iterable, Mapping
@@ -256,7 +257,9 @@ def registration_openings(
 
 def _header_map(data: object) -> dict[str, Any]:
     if not isinstance(data, dict) or set(data) != {"count", "election", "origin", "root", "size"}:
-        raise OpeningsError("the openings header is not a {count, election, origin, root, size} map")
+        raise OpeningsError(
+            "the openings header is not a {count, election, origin, root, size} map"
+        )
     ok = (
         isinstance(data["count"], int)
         and 0 <= data["count"] <= MAX_OPENINGS
@@ -299,7 +302,7 @@ class OpeningsDocument:
         if not all(isinstance(o, Opening) for o in ops):
             raise UsageError("openings must be Opening objects")
         ops = tuple(sorted(ops, key=lambda o: (o.index, o.field.encode("utf-8"))))
-        for a, b in zip(ops, ops[1:], strict=False):
+        for a, b in itertools.pairwise(ops):
             if (a.index, a.field) == (b.index, b.field):
                 raise UsageError(f"two openings of entry {a.index}, field {a.field!r}")
         object.__setattr__(self, "openings", ops)
@@ -455,7 +458,9 @@ def check_openings(
                 continue
             checked[cf.field] = checked.get(cf.field, 0) + 1
             try:
-                cf.check(OpeningCheck(index=index, event=event, definition=definition, value=parsed))
+                cf.check(
+                    OpeningCheck(index=index, event=event, definition=definition, value=parsed)
+                )
             except RuleViolation as exc:
                 violations.append(
                     OpeningProblem(
