@@ -416,7 +416,7 @@ def test_cli_export_and_verify_openings(tmp_path: Path) -> None:
 
 
 def test_cli_a_wrong_identity_is_a_clear_error(tmp_path: Path, election: _Election) -> None:
-    right, recipient = generate_identity()
+    _right, recipient = generate_identity()
     wrong, _ = generate_identity()
     (tmp_path / "wrong.key").write_text(wrong)
     (tmp_path / "openings.age").write_bytes(
@@ -437,3 +437,35 @@ def test_cli_a_wrong_identity_is_a_clear_error(tmp_path: Path, election: _Electi
     assert half.returncode == 2 and "--openings and --identity go together" in half.stderr
     export = _cli("export", "nowhere.sqlite", "--openings", "o.age", cwd=tmp_path)
     assert export.returncode == 2 and "--openings needs --plaintext" in export.stderr
+
+
+def test_demo_minimal_keeps_the_openings_private_and_they_audit_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from electlog.audit import load_trust
+    from electlog.cli import main
+    from electlog.publish.bundle import BundleReader
+
+    target = tmp_path / "demo"
+    args = ["demo", "--voters", "1140", "--seed", "4", "--jobs", "1", "--dir", str(target)]
+    assert main([*args, "--profile", "minimal"]) == 0
+    assert "keys/openings.plaintext" in capsys.readouterr().out.replace("\n", "")
+    private = target / "keys" / "openings.plaintext"
+    assert private.stat().st_mode & 0o777 == 0o600
+    doc = OpeningsDocument.from_bytes(private.read_bytes())
+    assert not any(p.name.startswith("openings") for p in target.iterdir())  # not beside the bundle
+    with BundleReader(target / "election.bundle") as reader:
+        assert not any(doc.openings[0].salt in data for _, data, _ in reader)
+    trust = load_trust(target / "trust.json")
+    report = audit(target / "election.bundle", trust, jobs=1, openings=doc)
+    registrations = report.counts.events[VoterRegisteredV2.TYPE]
+    assert report.clean and _codes(report) == [("openings.checked", None)]
+    assert report.authorised is not None
+    assert report.authorised["checked"] == {"basis": registrations, "birth": registrations}
+    # a rerun with --force and the same keys rewrites them (the demo's own file, not foreign)
+    assert main([*args, "--profile", "minimal", "--force", "--keys", str(target / "keys")]) == 0
+    assert OpeningsDocument.from_bytes(private.read_bytes()) == doc
+    # a full-profile run writes none
+    full = tmp_path / "full"
+    assert main(["demo", "--voters", "1140", "--seed", "4", "--jobs", "1", "--dir", str(full)]) == 0
+    assert not (full / "keys" / "openings.plaintext").exists()
