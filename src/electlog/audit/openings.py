@@ -25,6 +25,7 @@ from electlog.election.events import ElectionDefined, ElectionEvent, decode_even
 from electlog.election.openings import (
     COMMITTED_FIELDS,
     OpeningsDocument,
+    ProblemKind,
     check_openings,
 )
 from electlog.errors import AuditError, DecodeError, EntryError, OpeningsError, UsageError
@@ -305,9 +306,9 @@ def _check(
 ) -> dict[str, int]:
     problems, violations, checked = check_openings(doc, definition, events)
     codes = {
-        "mismatch": F.OPENINGS_MISMATCH,
-        "missing": F.OPENINGS_MISSING,
-        "unknown": F.OPENINGS_UNKNOWN,
+        ProblemKind.MISMATCH: F.OPENINGS_MISMATCH,
+        ProblemKind.MISSING: F.OPENINGS_MISSING,
+        ProblemKind.UNKNOWN: F.OPENINGS_UNKNOWN,
     }
     for p in problems:
         sink.add(codes[p.kind], p.index, p.message, {"field": p.field})

@@ -22,6 +22,7 @@ public bundle: the registrar keeps it privately and hands it, encrypted to the l
 from __future__ import annotations
 
 import datetime as _dt
+import enum
 import itertools
 import re
 import struct
@@ -390,12 +391,14 @@ def _opening(body: object, i: int) -> Opening:
 # --------------------------------------------------------------------------- checking
 
 
-class ProblemKind:
-    """The kinds of :class:`OpeningProblem` (the audit's finding codes ``openings.<kind>``)."""
+class ProblemKind(enum.StrEnum):
+    """The kinds of :class:`OpeningProblem`: the first three are the audit's finding codes
+    ``openings.<kind>``; ``rule`` is a rule the opened value breaks (its own finding)."""
 
-    MISMATCH: Final = "mismatch"
-    MISSING: Final = "missing"
-    UNKNOWN: Final = "unknown"
+    MISMATCH = "mismatch"
+    MISSING = "missing"
+    UNKNOWN = "unknown"
+    RULE = "rule"
 
 
 @attrs.frozen(kw_only=True)
@@ -404,7 +407,7 @@ class OpeningProblem:
     an opening (``missing``) or an opening of nothing committed in the log (``unknown``), at
     entry ``index``, ``field``; or, with ``rule`` set, a rule the opened value breaks."""
 
-    kind: str
+    kind: ProblemKind
     index: int
     field: str
     message: str
@@ -464,7 +467,11 @@ def check_openings(
             except RuleViolation as exc:
                 violations.append(
                     OpeningProblem(
-                        kind="rule", index=index, field=cf.field, message=exc.detail, rule=exc
+                        kind=ProblemKind.RULE,
+                        index=index,
+                        field=cf.field,
+                        message=exc.detail,
+                        rule=exc,
                     )
                 )
     for o in doc.openings:
