@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,7 @@ pytest.importorskip("pyrage")
 
 CHILD = "c1-v03"
 CHILD_BORN = _dt.date(2015, 6, 1)
+NEWCOMER = "c2-v07"
 
 
 class _Underage(Scenario):
@@ -58,8 +60,15 @@ class _Underage(Scenario):
     ) -> AnyVoterRegistered:
         if voter == CHILD:
             kw["birth_date"] = CHILD_BORN
+        if voter == NEWCOMER:  # non-local, but resident for less than the year the rules ask
+            kw.update(basis="non_local_approved", years_resident=0, approval_ref="minutes 7")
         born = kw.get("birth_date", _dt.date(1960 + (sum(map(ord, voter)) % 40), 3, 1))
-        self.records[voter] = {"birth_date": born, "basis": kw.get("basis", "local_resident")}
+        self.records[voter] = {
+            "birth_date": born,
+            "basis": kw.get("basis", "local_resident"),
+            "years_resident": kw.get("years_resident"),
+            "approval_ref": kw.get("approval_ref"),
+        }
         return super().registration(voter, community, group, household, **kw)
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -97,9 +106,7 @@ def _openings(s: _Underage, log: Log) -> OpeningsDocument:
         ev = decode_event(st)
         assert isinstance(ev, VoterRegisteredV2)
         rec = s.records[ev.voter]
-        openings += registration_openings(
-            i, s.salts[ev.voter], birth_date=rec["birth_date"], basis=rec["basis"]
-        )
+        openings += registration_openings(i, s.salts[ev.voter], **rec)
     definition = decode_event(log.get(0).statement)
     return OpeningsDocument.make(
         origin=log.origin,
@@ -151,9 +158,15 @@ def test_an_underage_registration_passes_publicly_and_is_named_by_the_openings(
     assert _codes(public) == [("profile.public_unverified", None)]
 
     report = audit(election.source(), election.trust, openings=election.doc)
-    child = election.index_of(CHILD)
+    child, newcomer = election.index_of(CHILD), election.index_of(NEWCOMER)
     assert report.tier == "authorised" and report.verdict == "findings"
-    assert _codes(report) == [("rule.voter.underage", child), ("openings.checked", None)]
+    assert _codes(report) == [
+        ("rule.voter.underage", child),
+        ("rule.voter.basis_invalid", newcomer),
+        ("openings.checked", None),
+    ]
+    basis = report.by_code("rule.voter.basis_invalid")[0]
+    assert "non-local voter needs 1 year(s) of residence" in basis.message
     underage = report.by_code("rule.voter.underage")[0]
     assert "aged 10 on election day, under 18" in underage.message
     assert underage.evidence == {"field": "birth", "ids": [CHILD], "tier": "authorised"}
@@ -166,7 +179,7 @@ def test_an_underage_registration_passes_publicly_and_is_named_by_the_openings(
         "checked": {"basis": registrations, "birth": registrations},
         "rules": ["voter.basis_invalid", "voter.underage"],
     }
-    assert report.counts.findings == {"error": 1, "warning": 0, "info": 1}
+    assert report.counts.findings == {"error": 2, "warning": 0, "info": 1}
     # the same through the sharded replay
     assert _codes(audit(election.source(), election.trust, jobs=2, openings=election.doc)) == (
         _codes(report)
@@ -399,6 +412,7 @@ def test_cli_export_and_verify_openings(tmp_path: Path) -> None:
     child = el.index_of(CHILD)
     assert [(f["code"], f["index"]) for f in report["findings"]] == [
         ("rule.voter.underage", child),
+        ("rule.voter.basis_invalid", el.index_of(NEWCOMER)),
         ("openings.checked", None),
     ]
     assert report["authorised"]["tier"] == "authorised"
@@ -469,3 +483,35 @@ def test_demo_minimal_keeps_the_openings_private_and_they_audit_clean(
     full = tmp_path / "full"
     assert main(["demo", "--voters", "1140", "--seed", "4", "--jobs", "1", "--dir", str(full)]) == 0
     assert not (full / "keys" / "openings.plaintext").exists()
+
+
+@pytest.mark.skipif(shutil.which("age") is None, reason="the age command is not installed")
+def test_the_age_command_reads_the_bundle_and_its_keys_work_here(
+    election: _Election, tmp_path: Path
+) -> None:
+    """Interoperability: an age-keygen identity decrypts in electlog, and an electlog auditor
+    key decrypts with the age command; the plaintext is the document's bytes."""
+    text, recipient = generate_identity()
+    (tmp_path / "electlog.key").write_text(text)
+    keygen = shutil.which("age-keygen")
+    assert keygen is not None
+    made = subprocess.run(
+        [keygen, "-o", str(tmp_path / "age.key")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    age_recipient = made.stderr.strip().rsplit(" ", 1)[-1]
+    assert age_recipient.startswith("age1")
+    sealed = seal_openings(election.source(), election.doc, [recipient, age_recipient])
+    (tmp_path / "openings.age").write_bytes(sealed)
+    assert read_openings(tmp_path / "openings.age", tmp_path / "age.key") == election.doc
+    for key in ("electlog.key", "age.key"):
+        out = subprocess.run(
+            ["age", "-d", "-i", str(tmp_path / key), str(tmp_path / "openings.age")],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        assert out.stdout == election.doc.to_bytes()
