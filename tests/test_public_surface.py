@@ -101,6 +101,8 @@ ELECTION = (
     "ObjectionFiled",
     "ObjectionFiledV2",
     "ObserverAccredited",
+    "Opening",
+    "OpeningsDocument",
     "PostDef",
     "PostList",
     "PostMarks",
@@ -154,6 +156,7 @@ ELECTION = (
     "log_events",
     "make_registration_receipt",
     "proxy_list_hash",
+    "registration_openings",
     "supplementary_candidates",
     "tally_round",
     "verify_registration_receipt",
@@ -184,7 +187,9 @@ AUDIT = (
     "audit",
     "finding_info",
     "load_trust",
+    "read_openings",
     "read_since",
+    "seal_openings",
     "validate_report_dict",
 )
 

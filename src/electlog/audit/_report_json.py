@@ -13,6 +13,7 @@ from ..errors import UsageError
 from .report import INCOMPLETE_CODES, REPORT_SCHEMA, VERDICTS, Report
 
 __all__ = [
+    "AUTHORISED_FIELDS",
     "CHECKPOINT_FIELDS",
     "COMMUNITY_FIELDS",
     "COUNTS_FIELDS",
@@ -43,9 +44,12 @@ REPORT_FIELDS: Final = (
     "findings",
     "run",
 )
-OPTIONAL_REPORT_FIELDS: Final = ("rla",)
-"""Top-level fields after :data:`REPORT_FIELDS` only when there is something to say: ``rla``,
-the risk-limiting audit (docs/rla.md), only in the report of a log that declares one."""
+OPTIONAL_REPORT_FIELDS: Final = ("rla", "authorised")
+"""Top-level fields after :data:`REPORT_FIELDS` only when there is something to say, in this
+order: ``rla``, the risk-limiting audit (docs/rla.md), only in the report of a log that declares
+one; ``authorised``, the authorised tier (:data:`AUTHORISED_FIELDS`), only when openings were
+checked."""
+AUTHORISED_FIELDS: Final = ("tier", "election", "checkpoint", "openings", "checked", "rules")
 RLA_FIELDS: Final = (
     "declared_at",
     "method",
@@ -102,10 +106,18 @@ def validate_report_dict(data: Any) -> None:
     :class:`~electlog.errors.UsageError` (a ``ValueError``) naming the first deviation. For
     consumers' tests and ours."""
     _require(isinstance(data, dict), "top level is not an object")
+    extra = tuple(data)[len(REPORT_FIELDS) :]
     _require(
-        tuple(data) in (REPORT_FIELDS, REPORT_FIELDS + OPTIONAL_REPORT_FIELDS),
+        tuple(data)[: len(REPORT_FIELDS)] == REPORT_FIELDS
+        and list(extra) == [f for f in OPTIONAL_REPORT_FIELDS if f in extra],
         f"top-level fields {list(data)}",
     )
+    if "authorised" in data:
+        section = data["authorised"]
+        _require(
+            isinstance(section, dict) and tuple(section) == AUTHORISED_FIELDS, "authorised fields"
+        )
+        _require(section["tier"] == "authorised", "authorised.tier")
     if "rla" in data:
         rla = data["rla"]
         _require(isinstance(rla, dict) and tuple(rla) == RLA_FIELDS, "rla fields")

@@ -42,6 +42,11 @@ __all__ = [
     "LOG_EMPTY",
     "LOG_TRUNCATED",
     "LOG_UNWITNESSED_TAIL",
+    "OPENINGS_CHECKED",
+    "OPENINGS_LOG_MISMATCH",
+    "OPENINGS_MISMATCH",
+    "OPENINGS_MISSING",
+    "OPENINGS_UNKNOWN",
     "PROFILE_PUBLIC_UNVERIFIED",
     "RULE_PREFIX",
     "RULE_TIME_INCONSISTENT",
@@ -155,6 +160,14 @@ the non-local basis evidence, the exact proxy relationship) nor the committed de
 codes: one info finding names them, so that a clean verdict never reads as if they were
 checked."""
 AUDIT_FINDINGS_CAPPED: Final = "audit.findings_capped"
+OPENINGS_MISMATCH: Final = "openings.mismatch"
+OPENINGS_MISSING: Final = "openings.missing"
+OPENINGS_UNKNOWN: Final = "openings.unknown"
+OPENINGS_LOG_MISMATCH: Final = "openings.log_mismatch"
+OPENINGS_CHECKED: Final = "openings.checked"
+"""The authorised tier's statement of what it checked; it replaces
+:data:`PROFILE_PUBLIC_UNVERIFIED` in a report with openings (docs/auditing.md, "The authorised
+tier")."""
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 
@@ -305,6 +318,36 @@ FINDINGS: Final[dict[str, FindingInfo]] = {
             "exact relationship of proxy.not_close_relative) nor the committed details behind "
             "removal codes, objections, vetting decisions, withdrawals and revocations; an "
             "authorised audit with the openings checks them",
+        ),
+        _f(
+            OPENINGS_MISMATCH,
+            _E,
+            "authorised tier: an opening's salt and value do not rebuild the commitment of its "
+            "entry and field (a wrong salt, a wrong or malformed value)",
+        ),
+        _f(
+            OPENINGS_MISSING,
+            _E,
+            "authorised tier: a committed field of an entry (c_birth, c_basis ...) has no "
+            "opening in the bundle, so its rules were not checked",
+        ),
+        _f(
+            OPENINGS_UNKNOWN,
+            _E,
+            "authorised tier: the bundle opens a field of an entry that commits to no such field "
+            "in the log",
+        ),
+        _f(
+            OPENINGS_LOG_MISMATCH,
+            _E,
+            "authorised tier: the openings bundle names another log, election or checkpoint "
+            "(size, root) than the copy audited; none of its openings was checked",
+        ),
+        _f(
+            OPENINGS_CHECKED,
+            _I,
+            "authorised tier: how many openings matched their commitments and which rules were "
+            "replayed on them (replaces profile.public_unverified)",
         ),
         _f(
             SECRECY_VOTER_LINKED_TO_MARKS,

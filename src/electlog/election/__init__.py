@@ -74,6 +74,7 @@ from .events import (
     proxy_list_hash,
 )
 from .facade import Election, log_events
+from .openings import Opening, OpeningsDocument, registration_openings
 from .receipts import (
     VerifiedReceipt,
     attestation_commitment,
@@ -160,6 +161,8 @@ __all__ = [
     "ObjectionFiled",
     "ObjectionFiledV2",
     "ObserverAccredited",
+    "Opening",
+    "OpeningsDocument",
     "PostDef",
     "PostList",
     "PostMarks",
@@ -210,6 +213,7 @@ __all__ = [
     "make_registration_receipt",
     "proxy_list_hash",
     "reason_commitment",
+    "registration_openings",
     "rel_commitment",
     "supplementary_candidates",
     "tally_round",

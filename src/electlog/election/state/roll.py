@@ -3,6 +3,7 @@ representatives."""
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -23,7 +24,7 @@ from ..events import (
     VoterRemoved,
     VoterRemovedV2,
 )
-from ..rules import EligibilityBasis
+from ..rules import EligibilityBasis, RuleSet
 from ._base import EventContext, _violation, applies, checks
 from ._model import CommunityState, _Objection
 
@@ -124,16 +125,8 @@ def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRe
         )
     if isinstance(ev, VoterRegistered):  # v2 commits to the birth date and the basis evidence
         assert st.definition is not None
-        eday = st.definition.election_day
-        b = ev.birth_date
-        age = eday.year - b.year - ((eday.month, eday.day) < (b.month, b.day))
-        if age < st.rules.min_age:
-            raise _violation(
-                C.VOTER_UNDERAGE,
-                f"aged {age} on election day, under {st.rules.min_age}",
-                ev.voter,
-            )
-        _check_basis(st, ev)
+        check_age(st.rules, st.definition.election_day, ev.voter, ev.birth_date)
+        check_basis_evidence(st.rules, ev.voter, ev.basis, ev.years_resident, ev.approval_ref)
     elif ev.basis not in st.rules.eligible_bases:
         raise _violation(C.VOTER_BASIS_INVALID, f"basis {ev.basis} is not accepted here", ev.voter)
     obj = _cited_objection(st, ev)
@@ -152,28 +145,46 @@ def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRe
         )
 
 
-def _check_basis(st: ElectionState, ev: VoterRegistered) -> None:
-    rules = st.rules
-    if ev.basis not in rules.eligible_bases:
-        raise _violation(C.VOTER_BASIS_INVALID, f"basis {ev.basis} is not accepted here", ev.voter)
-    if ev.basis == EligibilityBasis.NON_LOCAL_APPROVED:
-        if ev.years_resident is None or ev.years_resident < rules.non_local_min_years:
+def check_age(rules: RuleSet, election_day: _dt.date, voter: str, birth_date: _dt.date) -> None:
+    """The rule ``voter.underage``: ``voter``, born on ``birth_date``, is at least
+    ``rules.min_age`` on ``election_day``. One rule for both tiers: the replay of a v1
+    registration and the authorised tier's replay of an opened ``c_birth``
+    (:mod:`electlog.election.openings`)."""
+    eday, b = election_day, birth_date
+    age = eday.year - b.year - ((eday.month, eday.day) < (b.month, b.day))
+    if age < rules.min_age:
+        raise _violation(
+            C.VOTER_UNDERAGE, f"aged {age} on election day, under {rules.min_age}", voter
+        )
+
+
+def check_basis_evidence(
+    rules: RuleSet, voter: str, basis: str, years_resident: int | None, approval_ref: str | None
+) -> None:
+    """The rule ``voter.basis_invalid`` on a registration's basis and its evidence: an accepted
+    basis; a non-local voter with ``rules.non_local_min_years`` of residence and the residents'
+    meeting's approval reference; no evidence for another basis. Shared by the v1 replay and the
+    authorised tier's replay of an opened ``c_basis``."""
+    if basis not in rules.eligible_bases:
+        raise _violation(C.VOTER_BASIS_INVALID, f"basis {basis} is not accepted here", voter)
+    if basis == EligibilityBasis.NON_LOCAL_APPROVED:
+        if years_resident is None or years_resident < rules.non_local_min_years:
             raise _violation(
                 C.VOTER_BASIS_INVALID,
                 f"non-local voter needs {rules.non_local_min_years} year(s) of residence",
-                ev.voter,
+                voter,
             )
-        if not ev.approval_ref:
+        if not approval_ref:
             raise _violation(
                 C.VOTER_BASIS_INVALID,
                 "non-local voter needs the residents' meeting approval reference",
-                ev.voter,
+                voter,
             )
-    elif ev.years_resident is not None or ev.approval_ref is not None:
+    elif years_resident is not None or approval_ref is not None:
         raise _violation(
             C.VOTER_BASIS_INVALID,
-            f"years_resident / approval_ref belong to basis non_local_approved, not {ev.basis}",
-            ev.voter,
+            f"years_resident / approval_ref belong to basis non_local_approved, not {basis}",
+            voter,
         )
 
 
