@@ -120,6 +120,9 @@ class Report:
     rla: dict[str, Any] | None = None
     """The risk-limiting audit's section (docs/rla.md, "Report"), ``None`` when the log has no
     ``audit.declared``; in the JSON only when present."""
+    eligibility: dict[str, Any] | None = None
+    """The eligibility sample's section (docs/auditing.md, "Eligibility sample"), ``None`` when
+    the log has no ``eligibility.sample_drawn``; in the JSON only when present."""
 
     def result(self, community: str, round: int = 1) -> RoundResult:
         """The recomputed result of ``community``'s round ``round`` (default the first):
@@ -182,21 +185,25 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object (schema :data:`REPORT_SCHEMA`, documented in docs/auditing.md)."""
-        return {
-            "schema": self.schema,
-            "verdict": self.verdict,
-            "origin": self.origin,
-            "source": self.source,
-            "counts": self.counts.to_dict(),
-            "checkpoint": self.checkpoint,
-            "since": self.since,
-            "pinned": self.pinned,
-            "communities": self.communities,
-            "progress": self.progress,
-            "tallies": self.tallies,
-            "findings": [f.to_dict() for f in self.findings],
-            "run": dict(self.run),
-        } | ({} if self.rla is None else {"rla": self.rla})
+        return (
+            {
+                "schema": self.schema,
+                "verdict": self.verdict,
+                "origin": self.origin,
+                "source": self.source,
+                "counts": self.counts.to_dict(),
+                "checkpoint": self.checkpoint,
+                "since": self.since,
+                "pinned": self.pinned,
+                "communities": self.communities,
+                "progress": self.progress,
+                "tallies": self.tallies,
+                "findings": [f.to_dict() for f in self.findings],
+                "run": dict(self.run),
+            }
+            | ({} if self.rla is None else {"rla": self.rla})
+            | ({} if self.eligibility is None else {"eligibility": self.eligibility})
+        )
 
     def to_frames(self) -> dict[str, Any]:
         """The results, turnout and findings as pandas DataFrames, keyed ``"results"``,
