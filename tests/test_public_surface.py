@@ -82,6 +82,8 @@ ELECTION = (
     "ElectionEvent",
     "ElectionMode",
     "ElectionState",
+    "EligibilitySampleChecked",
+    "EligibilitySampleDrawn",
     "EligibilityBasis",
     "EventContext",
     "GroupResultDeclared",

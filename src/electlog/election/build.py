@@ -80,7 +80,7 @@ from .events import (
 from .facade import Election
 from .receipts import commitment, dedup_tag, household_tag, minimal_registration
 from .rules import PublicProfile, Role, RuleSet
-from .state.eligibility import expected_sample
+from .state.eligibility import sample_checked, sample_drawn
 from .tally import PostMarks, RoundResult, supplementary_candidates
 
 __all__ = [
@@ -602,33 +602,11 @@ class PhaseBuilder:
     def eligibility_sample(
         self, seed: str, k: int, checkpoint_size: int, checkpoint_root: bytes
     ) -> EligibilitySampleDrawn:
-        """The ``eligibility.sample_drawn`` of ``k`` registrations under the public ``seed``
-        over the active roll now, pinning the witnessed checkpoint (``checkpoint_size``,
-        ``checkpoint_root``) that holds that roll."""
-        state = self.e.state
-        return EligibilitySampleDrawn(
-            checkpoint_size=checkpoint_size,
-            checkpoint_root=checkpoint_root,
-            roll_size=len(state.voters),
-            seed=seed,
-            voters=tuple(expected_sample(state, seed, k)),
-        )
+        """The eligibility sample of ``k`` registrations now (:func:`.sample_drawn`)."""
+        return sample_drawn(self.e.state, seed, k, checkpoint_size, checkpoint_root)
 
     def eligibility_result(
         self, failures: Iterable[str], members: Sequence[str]
     ) -> EligibilitySampleChecked:
-        """The ``eligibility.sample_checked`` of the drawn sample: every sampled registration
-        checked, ``failures`` (put in draw order) failed, agreed by ``members``."""
-        drawn = self.e.state.eligibility.drawn
-        if drawn is None:
-            raise UsageError("no eligibility sample was drawn")
-        failed = set(failures)
-        stray = sorted(failed.difference(drawn.voters))
-        if stray:
-            raise UsageError(f"failures not in the eligibility sample: {', '.join(stray[:5])}")
-        return EligibilitySampleChecked(
-            seed=drawn.seed,
-            checked=len(drawn.voters),
-            failures=tuple(v for v in drawn.voters if v in failed),
-            members=tuple(members),
-        )
+        """The drawn sample's result (:func:`.sample_checked`)."""
+        return sample_checked(self.e.state, failures, members)

@@ -16,8 +16,10 @@ checkpoint must follow.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from electlog.errors import UsageError
 from electlog.rla.sampling import sample
 
 from .. import codes as C
@@ -35,6 +37,8 @@ __all__ = [
     "expected_sample",
     "note_registered",
     "note_removed",
+    "sample_checked",
+    "sample_drawn",
 ]
 
 SIGNER_ROLES.update(
@@ -87,6 +91,42 @@ def expected_sample(st: ElectionState, seed: str, k: int) -> list[str]:
     under ``seed`` over the active voter ids of every community (the ids' order does not
     matter: each id's ticket depends on the seed and the id alone)."""
     return [t.id for t in sample(sorted(st.voters), seed, k)]
+
+
+def sample_drawn(
+    st: ElectionState, seed: str, k: int, checkpoint_size: int, checkpoint_root: bytes
+) -> EligibilitySampleDrawn:
+    """The ``eligibility.sample_drawn`` of ``k`` registrations under the public ``seed`` over
+    the active roll of ``st``, pinning the witnessed checkpoint (``checkpoint_size``,
+    ``checkpoint_root``) that holds that roll."""
+    return EligibilitySampleDrawn(
+        checkpoint_size=checkpoint_size,
+        checkpoint_root=checkpoint_root,
+        roll_size=len(st.voters),
+        seed=seed,
+        voters=tuple(expected_sample(st, seed, k)),
+    )
+
+
+def sample_checked(
+    st: ElectionState, failures: Iterable[str], members: Sequence[str]
+) -> EligibilitySampleChecked:
+    """The ``eligibility.sample_checked`` of the sample drawn in ``st``: every sampled
+    registration checked, ``failures`` (put in draw order) failed, agreed by ``members``;
+    :class:`~electlog.errors.UsageError` when no sample was drawn or a failure was not sampled."""
+    drawn = st.eligibility.drawn
+    if drawn is None:
+        raise UsageError("no eligibility sample was drawn")
+    failed = set(failures)
+    stray = sorted(failed.difference(drawn.voters))
+    if stray:
+        raise UsageError(f"failures not in the eligibility sample: {', '.join(stray[:5])}")
+    return EligibilitySampleChecked(
+        seed=drawn.seed,
+        checked=len(drawn.voters),
+        failures=tuple(v for v in drawn.voters if v in failed),
+        members=tuple(members),
+    )
 
 
 # ------------------------------------------------------------------ the draw
