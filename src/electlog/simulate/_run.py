@@ -31,6 +31,7 @@ from electlog.election.events import (
     AnyVoterRegistered,
     CandidatesPublished,
     ElectionEvent,
+    KeyAuthorised,
     ObjectionDecided,
     ObjectionFiled,
 )
@@ -42,7 +43,7 @@ from electlog.election.tally import (
     TallyRules,
     tally_round,
 )
-from electlog.errors import ElectlogError, UsageError
+from electlog.errors import ElectlogError, KeySetError, UsageError
 from electlog.keys import SigningKey
 from electlog.log import Log
 from electlog.note import NoteSigner, sign_note
@@ -119,6 +120,11 @@ _OBJECTIONS: Final = {  # case -> kind, grounds, upheld, reason
 }
 
 
+ELIGIBILITY_SAMPLE: Final = 59
+"""Registrations the audit board checks under ``minimal``: with none failed, the failure rate
+is below 5% at 95% confidence."""
+
+
 def _seed_bytes(seed: int, label: str) -> bytes:
     return hashlib.sha256(f"electlog-simulate/v1\x00{seed}\x00{label}".encode()).digest()
 
@@ -174,6 +180,7 @@ class _Builder(PhaseBuilder):
         "proxies",
         "vote",
         "supplementary",
+        "sample_eligibility",
     )
 
     def __init__(
@@ -249,6 +256,8 @@ class _Builder(PhaseBuilder):
         self.features.setdefault(name, []).extend(ids)
 
     def _key(self, name: str) -> SigningKey:
+        if name == "audit_board" and self.keys.audit_board is not None:
+            return self.keys.audit_board
         return self.keys.authority if name == "authority" else self.keys.roles[name]
 
     def _submit(self, who: str, items: Iterable[tuple[ElectionEvent, int]]) -> None:
@@ -1200,6 +1209,40 @@ class _Builder(PhaseBuilder):
         self._flush()
         posts = self._round(c, 2)
         self._declare(c, 2, posts)
+
+    def sample_eligibility(self) -> None:
+        """Under ``minimal``, the audit board checks a public-seed sample of
+        :data:`ELIGIBILITY_SAMPLE` registrations after the election (the roll is frozen): a
+        checkpoint holds the roll, the seed is drawn, the sample is recorded, then its result
+        (the simulated registrations are honest: no failure). Nothing under ``full``."""
+        if self.rules.public_profile != PublicProfile.MINIMAL.value:
+            return
+        board = self.keys.audit_board
+        if board is None:
+            raise KeySetError(
+                "the key set has no audit board key (saved by an older version): the minimal "
+                "profile's eligibility sample needs one; generate a new key set"
+            )
+        self._set_phase("eligibility sample")
+        start = self.now + 10 * 60_000_000
+        grant = KeyAuthorised(
+            key_id=board.key_id, role="audit_board", scope=(), label="district audit board"
+        )
+        self._submit("authority", [(grant, start)])
+        self._flush()
+        if len(self.log) != self.last_checkpoint:
+            self._checkpoint()  # the witnessed checkpoint that holds the roll sampled
+        pinned = self.last_checkpoint
+        rng = _rng(self.seed, "eligibility-seed")  # the public ceremony's 20 die rolls
+        seed = "".join(str(rng.randrange(10)) for _ in range(20))
+        k = min(ELIGIBILITY_SAMPLE, len(self.e.state.voters))
+        drawn = self.eligibility_sample(seed, k, pinned, self.log.root(pinned))
+        t = self.now + 30 * 60_000_000
+        self._submit("audit_board", [(drawn, t)])
+        self._flush()
+        checked = self.eligibility_result((), ("audit-board-1", "audit-board-2"))
+        self._submit("audit_board", [(checked, t + 24 * 3_600_000_000)])
+        self._count("eligibility.sampled", k)
 
     # ------------------------------------------------------------------ result
 
