@@ -19,20 +19,25 @@ import attrs
 import pytest
 
 from audit_support import rechain, resign
-from electlog.audit import Report, validate_report_dict
+from electlog.audit import Report, Trust, audit, validate_report_dict
 from electlog.election import (
+    ElectionState,
     EligibilitySampleChecked,
     EligibilitySampleDrawn,
     KeyAuthorised,
     RuleSet,
     Scenario,
+    log_events,
 )
 from electlog.election import codes as C
-from electlog.errors import RuleViolation, UsageError
+from electlog.errors import KeySetError, RuleViolation, UsageError
 from electlog.events import Entry
 from electlog.keys import SigningKey
+from electlog.log import Log
 from electlog.rla.eligibility import failure_bound, format_percent, tail_probability
 from electlog.rla.sampling import first_fraction, sample
+from electlog.simulate import DistrictConfig, SimulationKeys, simulate_district
+from electlog.store.memory import MemoryStore
 from rla_support import Publisher, index_of
 
 SEED = "27182818284590452353"
@@ -309,3 +314,57 @@ def test_the_full_profile_can_be_sampled_too() -> None:
     sp = checked(k=10, profile="full")
     assert sp.s.e.state.eligibility.checked is not None
     assert isinstance(sp.s.e.state.eligibility.drawn, EligibilitySampleDrawn)
+
+
+# --------------------------------------------------------------------------- the simulator
+
+
+def test_the_minimal_simulation_reports_59_checked_none_failed_as_under_5_percent() -> None:
+    log = Log(MemoryStore("district.example/eligibility"))
+    result = simulate_district(log, voters=1140, seed=3, profile="minimal")
+    trust = Trust.create(
+        origin=result.origin,
+        authority_key=result.authority_key,
+        log_key=result.log_vkey,
+        witnesses=list(result.witness_vkeys),
+        quorum=result.quorum,
+    )
+    report = audit(log, trust)
+    assert report.clean, report.to_text()
+    section = _section(report)
+    assert section["k"] == section["checked"] == 59 and section["failures"] == []
+    assert section["bound"] == "0.05" and section["statement"] == "< 5% at 95%"
+    st = ElectionState.rebuild(result.authority_key.key_id, log_events(log))
+    assert section["roll_size"] == len(st.voters)
+    assert section["sample"] == [t.id for t in sample(list(st.voters), section["seed"], 59)]
+    # the pinned checkpoint is a witnessed one that holds the whole roll
+    assert section["checkpoint"]["size"] > max(st.eligibility.registered_at.values())
+    assert result.counts["eligibility.sampled"] == 59
+
+
+def test_the_full_simulation_draws_no_sample_unless_asked() -> None:
+    log = Log(MemoryStore("district.example/eligibility-full"))
+    result = simulate_district(log, voters=1140, seed=3, eligibility_sample=0, profile="minimal")
+    assert "eligibility.sampled" not in result.counts
+    with pytest.raises(UsageError, match="eligibility_sample"):
+        simulate_district(Log(MemoryStore("x.example/y")), voters=1140, eligibility_sample=-1)
+
+
+def test_the_key_set_keeps_the_audit_board_key(tmp_path: Path) -> None:
+    keys = SimulationKeys.generate("district.example/k", DistrictConfig.scaled(1140).community_ids)
+    assert keys.audit_board is not None
+    loaded = SimulationKeys.load(keys.save(tmp_path / "keys"))
+    assert loaded.audit_board is not None
+    assert loaded.audit_board.public == keys.audit_board.public
+    # a set saved before the audit board's key loads without one, and the minimal profile's
+    # sample then asks for a new set before building anything
+    manifest = tmp_path / "keys" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    del data["audit_board"]
+    manifest.write_text(json.dumps(data))
+    old = SimulationKeys.load(tmp_path / "keys", witness_keys=True)
+    assert old.audit_board is None
+    empty = Log(MemoryStore("district.example/k"))
+    with pytest.raises(KeySetError, match="no audit board key"):
+        simulate_district(empty, voters=1140, keys=old, profile="minimal")
+    assert len(empty) == 0

@@ -454,9 +454,8 @@ def run_demo(
     el = report.eligibility
     if el is not None and el["statement"] is not None:  # the minimal profile's sample
         out.print(
-            f"eligibility sample: {el['checked']} of {el['roll_size']:,} registrations checked "
-            f"against the paper records, {len(el['failures'])} failed: failure rate "
-            f"{el['statement']}"
+            f"eligibility sample: {el['checked']} of {el['roll_size']:,} checked, "
+            f"{len(el['failures'])} failed: failure rate {el['statement']}"
         )
     total = timings["build"] + timings["audit"]
     out.print(

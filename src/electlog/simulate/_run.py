@@ -192,6 +192,7 @@ class _Builder(PhaseBuilder):
         keys: SimulationKeys | None,
         publish: CheckpointPublisher | None = None,
         profile: str = PublicProfile.FULL.value,
+        sample_size: int = 0,
     ) -> None:
         self.config = config
         self.seed = seed
@@ -205,6 +206,12 @@ class _Builder(PhaseBuilder):
         if keys is None:
             keys = SimulationKeys.generate(self.origin, cids)
         keys.check_fits(self.origin, cids)
+        if sample_size and keys.audit_board is None:
+            raise KeySetError(
+                "the key set has no audit board key (saved by an older version): the "
+                "eligibility sample needs one; generate a new key set, or pass "
+                "eligibility_sample=0"
+            )
         if publish is None and not keys.witnesses:
             raise UsageError(
                 "the key set holds no witness private keys (loaded for the operator): pass "
@@ -232,6 +239,7 @@ class _Builder(PhaseBuilder):
         self.committee_case = ("", "")
         self.pending: list[tuple[int, int, str, ElectionEvent]] = []  # (time, seq, who, event)
         self.last_time = 0
+        self.sample_size = sample_size  # registrations the eligibility sample checks (0: none)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -1211,18 +1219,14 @@ class _Builder(PhaseBuilder):
         self._declare(c, 2, posts)
 
     def sample_eligibility(self) -> None:
-        """Under ``minimal``, the audit board checks a public-seed sample of
-        :data:`ELIGIBILITY_SAMPLE` registrations after the election (the roll is frozen): a
-        checkpoint holds the roll, the seed is drawn, the sample is recorded, then its result
-        (the simulated registrations are honest: no failure). Nothing under ``full``."""
-        if self.rules.public_profile != PublicProfile.MINIMAL.value:
+        """The audit board checks a public-seed sample of :attr:`sample_size` registrations
+        after the election (the roll is frozen): a checkpoint holds the roll, the seed is
+        drawn, the sample is recorded, then its result (the simulated registrations are
+        honest: no failure). Nothing when the size is 0 (the default under ``full``)."""
+        if not self.sample_size:
             return
         board = self.keys.audit_board
-        if board is None:
-            raise KeySetError(
-                "the key set has no audit board key (saved by an older version): the minimal "
-                "profile's eligibility sample needs one; generate a new key set"
-            )
+        assert board is not None  # checked when the builder was made
         self._set_phase("eligibility sample")
         start = self.now + 10 * 60_000_000
         grant = KeyAuthorised(
@@ -1235,7 +1239,7 @@ class _Builder(PhaseBuilder):
         pinned = self.last_checkpoint
         rng = _rng(self.seed, "eligibility-seed")  # the public ceremony's 20 die rolls
         seed = "".join(str(rng.randrange(10)) for _ in range(20))
-        k = min(ELIGIBILITY_SAMPLE, len(self.e.state.voters))
+        k = min(self.sample_size, len(self.e.state.voters))
         drawn = self.eligibility_sample(seed, k, pinned, self.log.root(pinned))
         t = self.now + 30 * 60_000_000
         self._submit("audit_board", [(drawn, t)])
@@ -1320,6 +1324,20 @@ def _relationship(principal: Voter, proxy: Voter) -> str:
     return "spouse" if abs(gap) <= 8 else "sibling"
 
 
+def _sample_size(eligibility_sample: object, profile: str) -> int:
+    """The eligibility sample's size: ``eligibility_sample``, or by default 59 under
+    ``minimal`` and none under ``full``."""
+    if eligibility_sample is None:
+        return ELIGIBILITY_SAMPLE if profile == PublicProfile.MINIMAL.value else 0
+    if (
+        isinstance(eligibility_sample, bool)
+        or not isinstance(eligibility_sample, int)
+        or eligibility_sample < 0
+    ):
+        raise UsageError(f"eligibility_sample must be an int >= 0, got {eligibility_sample!r}")
+    return eligibility_sample
+
+
 def simulate_district(
     store_or_log: Store | Log,
     *,
@@ -1330,6 +1348,7 @@ def simulate_district(
     keys: SimulationKeys | None = None,
     publish: CheckpointPublisher | None = None,
     profile: str = PublicProfile.FULL.value,
+    eligibility_sample: int | None = None,
 ) -> SimulationResult:
     """Build a whole district election into an empty log: its shape from ``seed``, its keys
     from ``keys``.
@@ -1358,6 +1377,12 @@ def simulate_district(
     tags, a per-election dedup key). The same seed gives the same people, ballots and tallies
     under either profile.
 
+    ``eligibility_sample``: how many registrations the audit board checks against the paper
+    records after the election (``eligibility.sample_drawn`` and ``.sample_checked``, signed
+    with the key set's audit board key); ``None``: :data:`ELIGIBILITY_SAMPLE` (59) under
+    ``minimal``, none under ``full``; 0: none. A log with a sample is audited by the serial
+    replay at any ``jobs``.
+
     Every event goes through :class:`~electlog.election.Election`, so every admission rule
     runs. Raises :class:`~electlog.errors.UsageError` for a non-empty log or an impossible
     shape, :class:`~electlog.errors.KeySetError` for a key set made for another origin or
@@ -1385,6 +1410,7 @@ def simulate_district(
         raise UsageError(f"simulate_district needs an empty log; {log.origin} has {len(log)}")
     if profile not in PUBLIC_PROFILES:
         raise UsageError(f"profile must be one of {PUBLIC_PROFILES}, got {profile!r}")
+    sample_size = _sample_size(eligibility_sample, profile)
     if any(c.isspace() or c == "+" for c in log.origin):
         raise UsageError(f"log origin {log.origin!r} cannot name a checkpoint key")
     # Millions of small, long-lived objects (the roll, the projections): collect the young
@@ -1392,7 +1418,7 @@ def simulate_district(
     threshold = gc.get_threshold()
     gc.set_threshold(100_000, 50, 100)
     try:
-        return _Builder(log, config, seed, progress, keys, publish, profile).run()
+        return _Builder(log, config, seed, progress, keys, publish, profile, sample_size).run()
     except (ValueError, IndexError, StopIteration) as exc:
         if isinstance(exc, ElectlogError):
             raise
