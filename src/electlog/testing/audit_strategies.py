@@ -1,6 +1,7 @@
 """Hypothesis strategies for the audit board's event types (the risk-limiting audit and the
-eligibility sample): instances valid against their schemas, with small readable ids. :func:`electlog.testing.strategies.events`
-serves them with every other event type (its table takes :data:`AUDIT_EVENT_STRATEGIES`)."""
+eligibility sample): instances valid against their schemas, with small readable ids.
+:func:`electlog.testing.strategies.events` serves them with every other event type (its table
+takes :data:`AUDIT_EVENT_STRATEGIES`)."""
 
 from __future__ import annotations
 
