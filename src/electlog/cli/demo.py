@@ -83,7 +83,14 @@ directories)."""
 
 def _demo_key_files(keys: Path) -> list[Path]:
     """The key files a previous demo run wrote under ``keys`` (nothing else)."""
-    names = ("authority.pem", "log.skey", "dedup.secret", "salt.secret", MANIFEST_NAME)
+    names = (
+        "authority.pem",
+        "audit-board.pem",
+        "log.skey",
+        "dedup.secret",
+        "salt.secret",
+        MANIFEST_NAME,
+    )
     found = [keys / n for n in names if (keys / n).is_file()]
     found += sorted(keys.glob("witness-?.skey"))  # a key set saved by an older version
     for part, pattern in ((WITNESS_DIR, "witness-?.skey"), ("roles", "c*-*.pem")):
