@@ -258,6 +258,7 @@ def test_a_clean_sample_is_reported_with_its_bound(tmp_path: Path) -> None:
     assert '<section id="eligibility">' in html and "&lt; 14% at 95%" in html
 
 
+@covers(C.ELIGIBILITY_SAMPLE_FAILURE)
 def test_failures_are_findings_naming_the_voters_entries(tmp_path: Path) -> None:
     probe = checked(k=20)
     drawn = probe.s.e.state.eligibility.drawn
