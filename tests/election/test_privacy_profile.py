@@ -221,7 +221,11 @@ def test_minimal_is_clean_and_names_what_the_public_tier_does_not_verify(both: A
     assert minimal.clean, [str(f) for f in minimal.findings[:5]]
     (note,) = minimal.findings
     assert note.code == "profile.public_unverified" and note.severity == "info"
-    assert note.evidence["unverified_rules"] == [C.VOTER_UNDERAGE, C.VOTER_BASIS_INVALID]
+    assert note.evidence["unverified_rules"] == [
+        C.VOTER_UNDERAGE,
+        C.VOTER_BASIS_INVALID,
+        C.PROXY_NOT_CLOSE_RELATIVE,
+    ]
     registrations = sum(1 for e in log if e.statement.type == "voter.registered")
     assert note.evidence["registrations"] == registrations > VOTERS
 
@@ -446,7 +450,11 @@ def test_demo_profile_minimal_is_clean_and_says_what_it_did_not_verify(
     report = audit(target / "election.bundle", load_trust(target / "trust.json"), jobs=1)
     assert report.clean and [f.code for f in report.findings] == ["profile.public_unverified"]
     with BundleReader(target / "election.bundle") as reader:
-        assert not any(b"birth_date" in data for _, data, _ in reader)
+        entries = [data for _, data, _ in reader]
+    assert entries and not any(b"birth_date" in data for data in entries)
+    # issue 18 items 2 and 3: no relationship and no vetting text either (the keys as msgpack
+    # fixstr; the genesis RuleSet's "proxy_relationships" is another key)
+    assert not any(b"\xacrelationship" in data or b"\xaccriteria_ref" in data for data in entries)
     with pytest.raises(SystemExit) as exit_info:  # argparse refuses an unknown profile
         main([*args, "--profile", "secret", "--force"])
     assert exit_info.value.code == 2

@@ -151,8 +151,9 @@ witnesses' cosignature times (docs/auditing.md, "Witness time")."""
 SECRECY_SMALL_BATCH: Final = "secrecy.small_batch"
 PROFILE_PUBLIC_UNVERIFIED: Final = "profile.public_unverified"
 """The public tier of a ``minimal``-profile election cannot check some rules (the voters' age,
-the non-local basis evidence): one info finding names them, so that a clean verdict never
-reads as if they were checked."""
+the non-local basis evidence, the exact proxy relationship) nor the committed details behind
+codes: one info finding names them, so that a clean verdict never reads as if they were
+checked."""
 AUDIT_FINDINGS_CAPPED: Final = "audit.findings_capped"
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -300,8 +301,10 @@ FINDINGS: Final[dict[str, FindingInfo]] = {
             PROFILE_PUBLIC_UNVERIFIED,
             _I,
             "the election's public profile is minimal: the public audit did not check the rules "
-            "that need committed data (voter.underage, the evidence of voter.basis_invalid); "
-            "an authorised audit with the openings checks them",
+            "that need committed data (voter.underage, the evidence of voter.basis_invalid, the "
+            "exact relationship of proxy.not_close_relative) nor the committed details behind "
+            "removal codes, objections, vetting decisions, withdrawals and revocations; an "
+            "authorised audit with the openings checks them",
         ),
         _f(
             SECRECY_VOTER_LINKED_TO_MARKS,

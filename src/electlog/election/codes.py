@@ -36,6 +36,7 @@ __all__ = [
     "ELIGIBILITY_EVENT_ORDER",
     "ELIGIBILITY_SAMPLE_FAILURE",
     "ELIGIBILITY_SAMPLE_MISMATCH",
+    "EVENT_PROFILE_MISMATCH",
     "GENESIS_DUPLICATE",
     "GENESIS_INVALID",
     "GENESIS_MISSING",
@@ -84,6 +85,7 @@ __all__ = [
     "UNIT_OBSERVERS",
     "UNIT_OBSERVER_IS_CANDIDATE",
     "UNIT_RETURNED_EXCEEDS_ISSUED",
+    "VETTING_CODE_UNKNOWN",
     "VETTING_MISSING",
     "VOTER_BASIS_INVALID",
     "VOTER_DUPLICATE",
@@ -122,6 +124,7 @@ REF_UNKNOWN: Final = "ref.unknown"
 REF_DUPLICATE: Final = "ref.duplicate"
 PHASE_OUT_OF_WINDOW: Final = "phase.out_of_window"
 TIME_INCONSISTENT: Final = "time.inconsistent"
+EVENT_PROFILE_MISMATCH: Final = "event.profile_mismatch"
 # committee
 COMMITTEE_SIZE: Final = "committee.size"
 COMMITTEE_MEMBER_NOT_WITHDRAWN: Final = "committee.member_not_withdrawn"
@@ -145,6 +148,7 @@ HOUSEHOLD_DUPLICATE_BALLOT: Final = "household.duplicate_ballot"
 NOMINATION_NOMINATOR_LIMIT: Final = "nomination.nominator_limit"
 NOMINATION_NOT_REGISTERED: Final = "nomination.not_registered"
 VETTING_MISSING: Final = "vetting.missing"
+VETTING_CODE_UNKNOWN: Final = "vetting.code_unknown"
 CANDIDATES_NOT_MORE_THAN_SEATS: Final = "candidates.not_more_than_seats"
 CANDIDATES_LIST_LATE: Final = "candidates.list_late"
 CANDIDATES_LIST_MISMATCH: Final = "candidates.list_mismatch"
@@ -239,6 +243,15 @@ RULES: Final[dict[str, RuleInfo]] = {
             "time_tolerance_seconds",
         ),
         _r(
+            EVENT_PROFILE_MISMATCH,
+            "an event written in a schema other than the public profile's (schema 1 under "
+            "full, schema 2 under minimal) for a type whose body differs by profile "
+            "(voter.removed, objection.filed, objection.decided, committee.member_withdrawn, "
+            "nomination.withdrawn, vetting.decided, proxy.authorised, key.revoked; "
+            "voter.registered has its own code, voter.profile_mismatch)",
+            "public_profile",
+        ),
+        _r(
             COMMITTEE_SIZE,
             "the election committee has fewer than committee_min sitting members when the "
             "roll is published (first publication or republication), or an appointment "
@@ -269,10 +282,10 @@ RULES: Final[dict[str, RuleInfo]] = {
         ),
         _r(
             VOTER_REMOVAL_WITHOUT_REASON,
-            "a removal without one of the accepted reasons (or "
-            "'objection_upheld' without an upheld wrongful_inclusion or data_error objection "
-            "about that voter)",
-            "removal_reasons",
+            "a removal without one of the accepted reasons (removal_reasons under full, the "
+            "codes removal_codes under minimal), or 'objection_upheld' without an upheld "
+            "wrongful_inclusion or data_error objection about that voter",
+            "removal_reasons, removal_codes",
         ),
         _r(VOTER_NOT_REGISTERED, "a removal names a voter who is not on the roll"),
         _r(
@@ -325,6 +338,12 @@ RULES: Final[dict[str, RuleInfo]] = {
         ),
         _r(VETTING_MISSING, "a listed candidate has no approving vetting decision"),
         _r(
+            VETTING_CODE_UNKNOWN,
+            "a vetting.decided v2 (minimal profile) whose criteria_code is not one of "
+            "vetting_codes",
+            "vetting_codes",
+        ),
+        _r(
             CANDIDATES_NOT_MORE_THAN_SEATS,
             "差额: a post lists fewer than seats + its excess (min_candidate_excess, or the "
             "post's override) candidates",
@@ -355,7 +374,9 @@ RULES: Final[dict[str, RuleInfo]] = {
         ),
         _r(
             PROXY_NOT_CLOSE_RELATIVE,
-            "the proxy's relationship is not an accepted close relative",
+            "the proxy's relationship is not an accepted close relative (under minimal: the "
+            "writer does not state close_relative; the committed relationship, c_rel, is "
+            "checked from the openings)",
             "proxy_relationships",
         ),
         _r(PROXY_NOT_AUTHORISED, "a proxy ballot for a principal without a matching authorisation"),

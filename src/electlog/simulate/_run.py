@@ -28,12 +28,13 @@ from electlog.checkpoint import Checkpoint, cosign
 from electlog.election.build import PhaseBuilder, follow_up_round
 from electlog.election.choosers import RandomChooser
 from electlog.election.events import (
+    AnyObjectionFiled,
     AnyVoterRegistered,
     CandidatesPublished,
     ElectionEvent,
     KeyAuthorised,
     ObjectionDecided,
-    ObjectionFiled,
+    ObjectionDecidedV2,
 )
 from electlog.election.rules import PUBLIC_PROFILES, ElectionMode, PublicProfile, RuleSet
 from electlog.election.state import GROUP_LEADER, GROUP_REP
@@ -91,6 +92,11 @@ _REJECTIONS: Final = (
     ("Measures art. 12(4)", "under criminal investigation at the time of vetting"),
     ("Measures art. 12(3)", "household registration moved out of the community during vetting"),
 )
+_REJECTION_CODES: Final = {  # the public criteria code of each rejection (minimal profile)
+    "Measures art. 12(2)": "qualification",
+    "Measures art. 12(4)": "qualification",
+    "Measures art. 12(3)": "eligibility",
+}
 _APPROVAL: Final = ("Measures art. 12", "meets every qualification criterion")
 _OBJECTIONS: Final = {  # case -> kind, grounds, upheld, reason
     "late": (
@@ -224,6 +230,7 @@ class _Builder(PhaseBuilder):
             RandomChooser(_rng(seed, "plan")),
             dedup_secret=keys.dedup_secret,
             election_day=config.election_day,
+            detail_secret=keys.salt_secret,
         )
         self.keys = keys
         self.publish = publish
@@ -526,7 +533,7 @@ class _Builder(PhaseBuilder):
         self._set_phase("objections to the rolls")
         pop = self.pop
         comms = {c.cid: c for c in pop.communities}
-        filed: list[tuple[ObjectionFiled, ObjectionDecided]] = []
+        filed: list[tuple[AnyObjectionFiled, ObjectionDecided | ObjectionDecidedV2]] = []
 
         def objection(cid: str, voter: str, case: str) -> None:
             kind, grounds, upheld, reason = _OBJECTIONS[case]
@@ -812,7 +819,9 @@ class _Builder(PhaseBuilder):
                 if not approved:
                     self._feature("vetting.rejected", cand)
                 criteria = _APPROVAL if approved else rng.choice(_REJECTIONS)
-                items.append((self.vetting(c.cid, cand, criteria, approved=approved), t))
+                code = _REJECTION_CODES.get(criteria[0])
+                decision = self.vetting(c.cid, cand, criteria, approved=approved, code=code)
+                items.append((decision, t))
                 t += 300_000_000
             self._submit(f"{c.cid}/vetting_committee", items)
             self._count("vetting_decisions", len(items))

@@ -29,7 +29,7 @@ from ..tally import RoundResult
 
 # every projection module registers its handlers on import: import them all here
 from . import candidacy, committee, groups, rounds  # noqa: F401
-from ._base import DAY_US, HANDLERS, EventContext, _h, _violation
+from ._base import DAY_US, HANDLERS, EventContext, _h, _violation, check_profile
 from ._model import (
     BoxState,
     CommunityState,
@@ -133,6 +133,7 @@ class ElectionState:
                 "earlier than the signer's previous event",
                 ctx.signer.hex()[:16],
             )
+        check_profile(self, event)
         handler.check(self, ctx, event)
 
     def apply(self, ctx: EventContext, event: ElectionEvent) -> None:

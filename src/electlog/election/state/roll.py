@@ -9,16 +9,21 @@ import attrs
 
 from .. import codes as C
 from ..events import (
+    AnyObjectionFiled,
     AnyVoterRegistered,
+    AnyVoterRemoved,
     ObjectionDecided,
+    ObjectionDecidedV2,
     ObjectionFiled,
+    ObjectionFiledV2,
     RollPublished,
     UnitRepRegistered,
     VoterRegistered,
     VoterRegisteredV2,
     VoterRemoved,
+    VoterRemovedV2,
 )
-from ..rules import EligibilityBasis, PublicProfile
+from ..rules import EligibilityBasis
 from ._base import EventContext, _violation, applies, checks
 from ._model import CommunityState, _Objection
 from .eligibility import note_registered, note_removed
@@ -74,7 +79,9 @@ def _roll_open(cs: CommunityState, what: str, who: str) -> None:
         )
 
 
-def _cited_objection(st: ElectionState, ev: AnyVoterRegistered | VoterRemoved) -> _Objection | None:
+def _cited_objection(
+    st: ElectionState, ev: AnyVoterRegistered | AnyVoterRemoved
+) -> _Objection | None:
     """The objection a registration or removal cites (``None`` if it cites none); an id
     that names no objection of the event's community is ``ref.unknown``."""
     if ev.objection is None:
@@ -87,18 +94,6 @@ def _cited_objection(st: ElectionState, ev: AnyVoterRegistered | VoterRemoved) -
     return obj
 
 
-def _check_profile(st: ElectionState, ev: AnyVoterRegistered) -> None:
-    profile = st.rules.public_profile
-    want = 2 if profile == PublicProfile.MINIMAL else 1
-    if want != ev.SCHEMA:
-        raise _violation(
-            C.VOTER_PROFILE_MISMATCH,
-            f"a voter.registered v{ev.SCHEMA} in an election of public profile {profile} "
-            f"(which registers with v{want})",
-            ev.voter,
-        )
-
-
 @checks(VoterRegisteredV2)
 def _check_voter_registered_v2(st: ElectionState, ctx: EventContext, ev: VoterRegisteredV2) -> None:
     _check_voter_registered(st, ctx, ev)
@@ -106,7 +101,6 @@ def _check_voter_registered_v2(st: ElectionState, ctx: EventContext, ev: VoterRe
 
 @checks(VoterRegistered)
 def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRegistered) -> None:
-    _check_profile(st, ev)
     cs = st.communities[ev.community]
     _roll_open(cs, "registration", ev.voter)
     day = st.local_day(ctx.time)
@@ -207,16 +201,24 @@ def _apply_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRe
         members.add(ev.voter)
 
 
+@checks(VoterRemovedV2)
+def _check_voter_removed_v2(st: ElectionState, ctx: EventContext, ev: VoterRemovedV2) -> None:
+    _check_voter_removed(st, ctx, ev)
+
+
 @checks(VoterRemoved)
-def _check_voter_removed(st: ElectionState, ctx: EventContext, ev: VoterRemoved) -> None:
+def _check_voter_removed(st: ElectionState, ctx: EventContext, ev: AnyVoterRemoved) -> None:
     cs = st.communities[ev.community]
     if ev.voter not in cs.roll:
         raise _violation(C.VOTER_NOT_REGISTERED, f"not on the roll of {ev.community}", ev.voter)
     _roll_open(cs, "removal", ev.voter)
-    if ev.reason not in st.rules.removal_reasons:
+    # v1 names a reason of removal_reasons; v2 a code of removal_codes (the detail committed)
+    accepted = st.rules.removal_codes if ev.SCHEMA == 2 else st.rules.removal_reasons
+    if ev.reason not in accepted:
+        what = "code" if ev.SCHEMA == 2 else "reason"
         raise _violation(
             C.VOTER_REMOVAL_WITHOUT_REASON,
-            f"removal reason {ev.reason!r} is not one of {', '.join(st.rules.removal_reasons)}",
+            f"removal {what} {ev.reason!r} is not one of {', '.join(accepted)}",
             ev.voter,
         )
     obj = _cited_objection(st, ev)
@@ -242,8 +244,13 @@ def _check_voter_removed(st: ElectionState, ctx: EventContext, ev: VoterRemoved)
         )
 
 
+@applies(VoterRemovedV2)
+def _apply_voter_removed_v2(st: ElectionState, ctx: EventContext, ev: VoterRemovedV2) -> None:
+    _apply_voter_removed(st, ctx, ev)
+
+
 @applies(VoterRemoved)
-def _apply_voter_removed(st: ElectionState, ctx: EventContext, ev: VoterRemoved) -> None:
+def _apply_voter_removed(st: ElectionState, ctx: EventContext, ev: AnyVoterRemoved) -> None:
     cs = st.communities[ev.community]
     reg = cs.roll.pop(ev.voter, None)
     if reg is None:
@@ -306,8 +313,13 @@ def _apply_roll_published(st: ElectionState, ctx: EventContext, ev: RollPublishe
     cs.roll_publications.append((day, ev.roll_hash))
 
 
+@checks(ObjectionFiledV2)
+def _check_objection_filed_v2(st: ElectionState, ctx: EventContext, ev: ObjectionFiledV2) -> None:
+    _check_objection_filed(st, ctx, ev)
+
+
 @checks(ObjectionFiled)
-def _check_objection_filed(st: ElectionState, ctx: EventContext, ev: ObjectionFiled) -> None:
+def _check_objection_filed(st: ElectionState, ctx: EventContext, ev: AnyObjectionFiled) -> None:
     cs = st.communities[ev.community]
     if ev.objection in st.objections:
         raise _violation(C.REF_DUPLICATE, "objection id already used", ev.objection)
@@ -324,14 +336,28 @@ def _check_objection_filed(st: ElectionState, ctx: EventContext, ev: ObjectionFi
         )
 
 
+@applies(ObjectionFiledV2)
+def _apply_objection_filed_v2(st: ElectionState, ctx: EventContext, ev: ObjectionFiledV2) -> None:
+    _apply_objection_filed(st, ctx, ev)
+
+
 @applies(ObjectionFiled)
-def _apply_objection_filed(st: ElectionState, ctx: EventContext, ev: ObjectionFiled) -> None:
+def _apply_objection_filed(st: ElectionState, ctx: EventContext, ev: AnyObjectionFiled) -> None:
     if ev.objection not in st.objections:
         st.objections[ev.objection] = _Objection(event=ev, day=st.local_day(ctx.time))
 
 
+@checks(ObjectionDecidedV2)
+def _check_objection_decided_v2(
+    st: ElectionState, ctx: EventContext, ev: ObjectionDecidedV2
+) -> None:
+    _check_objection_decided(st, ctx, ev)
+
+
 @checks(ObjectionDecided)
-def _check_objection_decided(st: ElectionState, ctx: EventContext, ev: ObjectionDecided) -> None:
+def _check_objection_decided(
+    st: ElectionState, ctx: EventContext, ev: ObjectionDecided | ObjectionDecidedV2
+) -> None:
     obj = st.objections.get(ev.objection)
     if obj is None or obj.event.community != ev.community:
         raise _violation(C.REF_UNKNOWN, "unknown objection", ev.objection)
@@ -346,8 +372,17 @@ def _check_objection_decided(st: ElectionState, ctx: EventContext, ev: Objection
         )
 
 
+@applies(ObjectionDecidedV2)
+def _apply_objection_decided_v2(
+    st: ElectionState, ctx: EventContext, ev: ObjectionDecidedV2
+) -> None:
+    _apply_objection_decided(st, ctx, ev)
+
+
 @applies(ObjectionDecided)
-def _apply_objection_decided(st: ElectionState, ctx: EventContext, ev: ObjectionDecided) -> None:
+def _apply_objection_decided(
+    st: ElectionState, ctx: EventContext, ev: ObjectionDecided | ObjectionDecidedV2
+) -> None:
     obj = st.objections.get(ev.objection)
     if obj is not None and obj.upheld is None and obj.event.community == ev.community:
         st.objections[ev.objection] = attrs.evolve(obj, upheld=ev.upheld)
