@@ -84,6 +84,8 @@ ELECTION = (
     "ElectionEvent",
     "ElectionMode",
     "ElectionState",
+    "EligibilitySampleChecked",
+    "EligibilitySampleDrawn",
     "EligibilityBasis",
     "EventContext",
     "GroupResultDeclared",

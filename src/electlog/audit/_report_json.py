@@ -44,12 +44,27 @@ REPORT_FIELDS: Final = (
     "findings",
     "run",
 )
-OPTIONAL_REPORT_FIELDS: Final = ("rla", "authorised")
+OPTIONAL_REPORT_FIELDS: Final = ("rla", "eligibility", "authorised")
 """Top-level fields after :data:`REPORT_FIELDS` only when there is something to say, in this
 order: ``rla``, the risk-limiting audit (docs/rla.md), only in the report of a log that declares
-one; ``authorised``, the authorised tier (:data:`AUTHORISED_FIELDS`), only when openings were
+one; ``eligibility``, the eligibility sample, only in the report of a log that draws one;
+``authorised``, the authorised tier (:data:`AUTHORISED_FIELDS`), only when openings were
 checked."""
 AUTHORISED_FIELDS: Final = ("tier", "election", "checkpoint", "openings", "checked", "rules")
+ELIGIBILITY_FIELDS: Final = (
+    "drawn_at",
+    "checkpoint",
+    "roll_size",
+    "seed",
+    "k",
+    "sample",
+    "checked_at",
+    "checked",
+    "failures",
+    "confidence",
+    "bound",
+    "statement",
+)
 RLA_FIELDS: Final = (
     "declared_at",
     "method",
@@ -122,6 +137,10 @@ def validate_report_dict(data: Any) -> None:
         rla = data["rla"]
         _require(isinstance(rla, dict) and tuple(rla) == RLA_FIELDS, "rla fields")
         _require(isinstance(rla["rounds"], list), "rla.rounds")
+    if "eligibility" in data:
+        el = data["eligibility"]
+        _require(isinstance(el, dict) and tuple(el) == ELIGIBILITY_FIELDS, "eligibility fields")
+        _require(isinstance(el["sample"], list) and len(el["sample"]) == el["k"], "eligibility.k")
     _require(data["schema"] == REPORT_SCHEMA, f"schema {data['schema']!r}")
     _require(data["verdict"] in VERDICTS, f"verdict {data['verdict']!r}")
     _require(isinstance(data["origin"], str) and isinstance(data["source"], str), "origin/source")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..rla.eligibility import render_text as render_eligibility_text
 from ..rla.status import render_text as render_rla_text
 from .findings import Finding, Severity
 from .report import Report
@@ -90,8 +91,11 @@ def _first_errors(report: Report) -> list[str]:
 
 
 def _sections(report: Report) -> list[str]:
-    """The optional sections: the risk-limiting audit's and the authorised tier's."""
+    """The optional sections: the risk-limiting audit's, the eligibility sample's and the
+    authorised tier's."""
     lines = [] if report.rla is None else render_rla_text(report.rla)
+    if report.eligibility is not None:
+        lines.extend(render_eligibility_text(report.eligibility))
     if report.authorised is not None:
         from .openings import render_text as render_authorised_text
 

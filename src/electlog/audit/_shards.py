@@ -62,6 +62,8 @@ DISTRICT_TYPES: Final = frozenset({b"election.defined", b"key.authorised", b"key
 AUDIT_PREFIX: Final = b"audit."
 """The audit board's events (``audit.declared`` ...): a log that holds them replays serially."""
 """Event types of the district part (docs/design.md): every worker applies them."""
+ELIGIBILITY_PREFIX: Final = b"eligibility."
+"""The eligibility sample's events: drawn over every community's roll, so they replay serially."""
 
 REJECTED: Final = 0
 WRONG_LOG: Final = 1
@@ -374,6 +376,11 @@ class ShardedReplay(Replay):
         if type(body) is not dict:
             return b""
         etype = m.get(b"type")
+        if type(etype) is bytes and etype.startswith(ELIGIBILITY_PREFIX):
+            raise Fallback(
+                f"entry {i} is an eligibility sample event: it is drawn over every community's "
+                "roll, which only the serial replay holds"
+            )
         if type(etype) is bytes and etype.startswith(AUDIT_PREFIX):
             raise Fallback(
                 f"entry {i} is a risk-limiting audit event: its checks read every community's "

@@ -14,6 +14,7 @@ from electlog.election.openings import OpeningsDocument
 from electlog.election.progress import PHASES
 from electlog.errors import AuditError, CheckpointError, NoteError, UsageError
 from electlog.note import _parse_note
+from electlog.rla.eligibility import eligibility_findings, eligibility_section
 from electlog.rla.status import audit_findings, audit_section
 
 from . import findings as F
@@ -207,6 +208,7 @@ def _audit(
         progress=progress_info,
         run=run,
         rla=None if replay.state is None else audit_section(replay.state),
+        eligibility=None if replay.state is None else eligibility_section(replay.state),
     )
     replay.close()
     return report
@@ -259,6 +261,8 @@ def _rla_findings(replay: Replay, sink: FindingSink) -> None:
         return
     witnessed = {sc.checkpoint.size for sc in replay.signed if sc.witnessed}
     for af in audit_findings(replay.state, replay.tree.root, witnessed):
+        sink.add(F.rule_finding_code(af.code), af.index, af.message, af.evidence)
+    for af in eligibility_findings(replay.state, replay.tree.root, witnessed):
         sink.add(F.rule_finding_code(af.code), af.index, af.message, af.evidence)
 
 

@@ -122,6 +122,9 @@ class Report:
     rla: dict[str, Any] | None = None
     """The risk-limiting audit's section (docs/rla.md, "Report"), ``None`` when the log has no
     ``audit.declared``; in the JSON only when present."""
+    eligibility: dict[str, Any] | None = None
+    """The eligibility sample's section (docs/auditing.md, "Eligibility sample"), ``None`` when
+    the log has no ``eligibility.sample_drawn``; in the JSON only when present."""
     authorised: dict[str, Any] | None = None
     """The authorised tier's section (docs/auditing.md, "The authorised tier"): the openings it
     checked, ``None`` for a public audit; in the JSON only when present."""
@@ -209,6 +212,7 @@ class Report:
                 "run": dict(self.run),
             }
             | ({} if self.rla is None else {"rla": self.rla})
+            | ({} if self.eligibility is None else {"eligibility": self.eligibility})
             | ({} if self.authorised is None else {"authorised": self.authorised})
         )
 

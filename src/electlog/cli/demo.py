@@ -92,6 +92,7 @@ def _demo_key_files(keys: Path) -> list[Path]:
     """The key files a previous demo run wrote under ``keys`` (nothing else)."""
     names = (
         "authority.pem",
+        "audit-board.pem",
         "log.skey",
         "dedup.secret",
         "salt.secret",
@@ -473,6 +474,12 @@ def run_demo(
         out.print(f"  {finding.code} at entry {finding.index}: {finding.message}")
     if len(report.findings) > 10:
         out.print(f"  ... and {len(report.findings) - 10} more (see the HTML report)")
+    el = report.eligibility
+    if el is not None and el["statement"] is not None:  # the minimal profile's sample
+        out.print(
+            f"eligibility sample: {el['checked']} of {el['roll_size']:,} checked, "
+            f"{len(el['failures'])} failed: failure rate {el['statement']}"
+        )
     total = timings["build"] + timings["audit"]
     out.print(
         f"times: build {timings['build']:.1f} s (CPU {cpu['build']:.1f} s), export "

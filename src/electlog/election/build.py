@@ -52,6 +52,8 @@ from .events import (
     CommunityDef,
     ElectionDefined,
     ElectionEvent,
+    EligibilitySampleChecked,
+    EligibilitySampleDrawn,
     GroupResultDeclared,
     GroupVotingClosed,
     HouseholdBallotCast,
@@ -92,6 +94,7 @@ from .receipts import (
     minimal_registration,
 )
 from .rules import PublicProfile, Role, RuleSet
+from .state.eligibility import sample_checked, sample_drawn
 from .tally import PostMarks, RoundResult, supplementary_candidates
 
 __all__ = [
@@ -679,3 +682,15 @@ class PhaseBuilder:
         return RoundCalled(
             community=community, round=number, source_round=1, kind=kind, posts=tuple(posts)
         )
+
+    def eligibility_sample(
+        self, seed: str, k: int, checkpoint_size: int, checkpoint_root: bytes
+    ) -> EligibilitySampleDrawn:
+        """The eligibility sample of ``k`` registrations now (:func:`.sample_drawn`)."""
+        return sample_drawn(self.e.state, seed, k, checkpoint_size, checkpoint_root)
+
+    def eligibility_result(
+        self, failures: Iterable[str], members: Sequence[str]
+    ) -> EligibilitySampleChecked:
+        """The drawn sample's result (:func:`.sample_checked`)."""
+        return sample_checked(self.e.state, failures, members)

@@ -32,6 +32,10 @@ __all__ = [
     "CANDIDATES_NOT_MORE_THAN_SEATS",
     "COMMITTEE_MEMBER_NOT_WITHDRAWN",
     "COMMITTEE_SIZE",
+    "ELIGIBILITY_CHECKPOINT_MISMATCH",
+    "ELIGIBILITY_EVENT_ORDER",
+    "ELIGIBILITY_SAMPLE_FAILURE",
+    "ELIGIBILITY_SAMPLE_MISMATCH",
     "EVENT_PROFILE_MISMATCH",
     "GENESIS_DUPLICATE",
     "GENESIS_INVALID",
@@ -184,6 +188,11 @@ RLA_SAMPLE_MISMATCH: Final = "rla.sample_mismatch"
 RLA_INTERPRETATION_INVALID: Final = "rla.interpretation_invalid"
 RLA_RISK_MISMATCH: Final = "rla.risk_mismatch"
 RLA_PARAMETERS_INVALID: Final = "rla.parameters_invalid"
+# eligibility sample
+ELIGIBILITY_EVENT_ORDER: Final = "eligibility.event_order"
+ELIGIBILITY_CHECKPOINT_MISMATCH: Final = "eligibility.checkpoint_mismatch"
+ELIGIBILITY_SAMPLE_MISMATCH: Final = "eligibility.sample_mismatch"
+ELIGIBILITY_SAMPLE_FAILURE: Final = "eligibility.sample_failure"
 
 
 def _r(code: str, summary: str, parameter: str | None = None, kind: str = "violation") -> RuleInfo:
@@ -494,6 +503,29 @@ RULES: Final[dict[str, RuleInfo]] = {
             "an audit round's p-values, discrepancy counts, sample count or confirmation differ "
             "from the recomputed risk, or an audit concludes 'confirmed' without a confirming "
             "round",
+        ),
+        _r(
+            ELIGIBILITY_EVENT_ORDER,
+            "an eligibility sample event out of its order (a second sample drawn; a result "
+            "before the sample, or a second result)",
+        ),
+        _r(
+            ELIGIBILITY_CHECKPOINT_MISMATCH,
+            "the eligibility sample pins a checkpoint the roll changed after (a registration or "
+            "removal since), one beyond the draw, or (the auditor) a checkpoint the log does not "
+            "have or that was not witnessed",
+        ),
+        _r(
+            ELIGIBILITY_SAMPLE_MISMATCH,
+            "the eligibility sample is not the consistent sampler's first k draws under its "
+            "seed over the active registrations, its roll size is not theirs, or its result "
+            "names another seed, another count or a voter not sampled",
+        ),
+        _r(
+            ELIGIBILITY_SAMPLE_FAILURE,
+            "a sampled registration failed the audit board's check against the paper records "
+            "(reported by the auditor, naming the voter's registration entry)",
+            kind="finding",
         ),
     )
 }

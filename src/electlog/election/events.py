@@ -60,6 +60,8 @@ __all__ = [
     "CommunityDef",
     "ElectionDefined",
     "ElectionEvent",
+    "EligibilitySampleChecked",
+    "EligibilitySampleDrawn",
     "GroupResultDeclared",
     "GroupVotingClosed",
     "HouseholdBallotCast",
@@ -1267,6 +1269,42 @@ class AuditConcluded(ElectionEvent):
     community: str = attrs.field(metadata=_k(ID))
     round: int = attrs.field(metadata=_k(_Int(1, 1000)))
     outcome: str = attrs.field(metadata=_k(_Enum(AUDIT_OUTCOMES)))
+
+
+# --------------------------------------------------------------------------- eligibility sample
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class EligibilitySampleDrawn(ElectionEvent):
+    """The audit board draws the eligibility sample: the consistent sampler's first
+    ``len(voters)`` draws (k) under the public ``seed`` over the active registrations of the
+    whole election (``roll_size`` voters), which the witnessed checkpoint
+    (``checkpoint_size``, ``checkpoint_root``) already holds: no registration or removal since.
+    ``voters`` are in draw order. The board checks them against the paper records next
+    (``eligibility.sample_checked``)."""
+
+    TYPE: ClassVar[str] = "eligibility.sample_drawn"
+    checkpoint_size: int = attrs.field(metadata=_k(COUNT))
+    checkpoint_root: bytes = attrs.field(metadata=_k(HASH32))
+    roll_size: int = attrs.field(metadata=_k(COUNT))
+    seed: str = attrs.field(metadata=_k(ID))
+    voters: tuple[str, ...] = attrs.field(metadata=_k(_List(PERSON, min_items=1, unique=True)))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class EligibilitySampleChecked(ElectionEvent):
+    """The audit board's result for the sample drawn under ``seed``: ``checked`` registrations
+    (all k drawn) compared with the registrar's paper records (age, basis evidence), the
+    sampled voters whose registration failed (``failures``, in draw order), agreed by at least
+    two ``members``."""
+
+    TYPE: ClassVar[str] = "eligibility.sample_checked"
+    seed: str = attrs.field(metadata=_k(ID))
+    checked: int = attrs.field(metadata=_k(COUNT))
+    failures: tuple[str, ...] = attrs.field(metadata=_k(_List(PERSON, unique=True)))
+    members: tuple[str, ...] = attrs.field(metadata=_k(_List(ID, min_items=2, unique=True)))
 
 
 # --------------------------------------------------------------------------- decoding

@@ -40,6 +40,7 @@ from ._model import (
     _Objection,
 )
 from .audit_board import AuditState
+from .eligibility import EligibilityState
 from .hashing import PROJECTIONS, state_hash, state_hashes
 from .keys import _check_genesis, _check_signer
 from .polling import _proxy_data
@@ -82,6 +83,7 @@ class ElectionState:
         self.boxes: dict[str, BoxState] = {}
         self.last_time: dict[bytes, int] = {}  # signer -> latest claimed time (µs UTC)
         self.audit = AuditState()  # the risk-limiting audit (audit_board.py)
+        self.eligibility = EligibilityState()  # the eligibility sample (eligibility.py)
         self._tz = 0
         self._signer_scopes: dict[tuple[bytes, type], frozenset[str] | None] = {}
 

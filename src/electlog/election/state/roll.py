@@ -27,6 +27,7 @@ from ..events import (
 from ..rules import EligibilityBasis, RuleSet
 from ._base import EventContext, _violation, applies, checks
 from ._model import CommunityState, _Objection
+from .eligibility import note_registered, note_removed
 
 if TYPE_CHECKING:
     from ._state import ElectionState
@@ -199,6 +200,7 @@ def _apply_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRe
     if ev.voter in st.voters:
         return
     st.voters[ev.voter] = ev
+    note_registered(st, ctx, ev.voter)
     st.dedup.setdefault(ev.dedup, ev.voter)
     cs.roll[ev.voter] = ev
     key = (ev.group, ev.household)
@@ -265,6 +267,7 @@ def _apply_voter_removed(st: ElectionState, ctx: EventContext, ev: AnyVoterRemov
     if reg is None:
         return
     del st.voters[ev.voter]
+    note_removed(st, ctx, ev.voter)
     if st.dedup.get(reg.dedup) == ev.voter:
         del st.dedup[reg.dedup]
     key = (reg.group, reg.household)
