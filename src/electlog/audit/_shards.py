@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
-import multiprocessing.pool
+import multiprocessing.connection
 import multiprocessing.queues
 import sys
 import traceback
@@ -238,6 +238,22 @@ def _worker_main(
         outbox.put(("error", shard, traceback.format_exc()))
 
 
+def _aside_main(conn: multiprocessing.connection.Connection) -> None:
+    """The one job beside the replay: receive ``(fn, arg)``, send back ``fn(arg)``, exit (so
+    its memory is given back as soon as it is done, long before the replay's peak)."""
+    try:
+        job = conn.recv()
+    except (EOFError, OSError):  # no job: the audit ended without one
+        return
+    try:
+        fn, arg = job
+        conn.send(("ok", fn(arg)))
+    except BaseException:  # reported to the parent, which raises AuditError
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
 # --------------------------------------------------------------------------- the processes
 
 
@@ -255,7 +271,9 @@ class Shards:
         self._procs: list[multiprocessing.process.BaseProcess] = []
         self._inboxes: list[multiprocessing.queues.Queue[Any]] = []
         self._outbox: multiprocessing.queues.Queue[Any] | None = None
-        self._pool: multiprocessing.pool.Pool | None = None
+        self._aside: multiprocessing.process.BaseProcess | None = None
+        self._aside_conn: multiprocessing.connection.Connection | None = None
+        self._aside_used = False
         self._early: dict[tuple[str, int, int], Any] = {}
 
     def __enter__(self) -> Shards:
@@ -274,7 +292,13 @@ class Shards:
                 proc.start()
                 self._inboxes.append(inbox)
                 self._procs.append(proc)
-            self._pool = ctx.Pool(1)
+            # forked now, before the source is opened; it exits once its one job is done
+            self._aside_conn, child = ctx.Pipe()
+            self._aside = ctx.Process(  # type: ignore[attr-defined]
+                target=_aside_main, args=(child,), daemon=True
+            )
+            self._aside.start()
+            child.close()
         except OSError as exc:
             self.close()
             raise UsageError(f"cannot start {self.jobs} worker processes: {exc}") from exc
@@ -297,18 +321,40 @@ class Shards:
             q.close()
             q.join_thread()
         self._procs, self._inboxes, self._outbox = [], [], None
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        conn, self._aside_conn = self._aside_conn, None
+        if conn is not None:
+            conn.close()  # an aside process still waiting for its job ends
+        aside, self._aside = self._aside, None
+        if aside is not None:
+            aside.join(timeout=5)
+            if aside.is_alive():
+                aside.terminate()
+                aside.join()
 
     def aside(self, fn: Callable[[Any], Any], arg: Any) -> Callable[[], Any]:
-        """Start ``fn(arg)`` beside the replay, in its own process; returns the function that
-        waits for its result."""
-        pool = self._pool
-        if pool is None:
-            raise UsageError("the shard workers are not running")
-        return pool.apply_async(fn, (arg,)).get
+        """Start ``fn(arg)`` beside the replay, in its own process (once per audit: the process
+        exits when it is done); returns the function that waits for its result."""
+        conn = self._aside_conn
+        if conn is None or self._aside_used:
+            raise UsageError("the shard workers are not running, or the job beside them was used")
+        conn.send((fn, arg))
+        self._aside_used = True
+
+        def result() -> Any:
+            try:
+                kind, value = conn.recv()
+            except (EOFError, OSError) as exc:
+                raise AuditError(f"the audit's process beside the replay failed: {exc}") from None
+            finally:
+                conn.close()
+            if kind == "error":
+                raise AuditError(
+                    "the audit's process beside the replay failed: "
+                    f"{value.strip().splitlines()[-1]}"
+                )
+            return value
+
+        return result
 
     def send(self, shard: int, msg: tuple[Any, ...]) -> None:
         """Send a message to a worker process."""
