@@ -141,6 +141,16 @@ def peek(data: bytes) -> dict[bytes, Any] | None:
     return m if type(m) is dict else None
 
 
+def _fields(m: dict[bytes, Any]) -> tuple[Any, ...]:
+    """``(author, seq, time, prev, type, body or None)`` of a peeked statement map: the body
+    only for the event types whose ids the parent claims per community (:data:`_ID_TYPES`).
+    Read only for an entry a worker verified, whose statement has these fields."""
+    get = m.get
+    etype = get(b"type")
+    claim = get(b"body") if type(etype) is bytes and etype in _ID_TYPES else None
+    return get(b"author"), get(b"seq"), get(b"time"), get(b"prev"), etype, claim
+
+
 class ShardWorker:
     """One shard's replay: an :class:`ElectionState` fed the district events and the events of
     the shard's communities, in log order."""
@@ -490,13 +500,16 @@ class ShardedReplay(Replay):
         for k, data in enumerate(chunk):
             i = base + k
             m = peek(data)
+            # what the log-wide checks need of the statement, not the statement: a chunk's
+            # maps would be held until its replies come back (about 10 MB in flight)
+            f = None if m is None else _fields(m)
             if not election:  # no state to shard: an even split of the chunk
                 w = k * n // len(chunk)
                 idx, datas, reports = parts[w]
                 idx.append(i)
                 datas.append(data)
                 reports.append(1)
-                metas.append((m, b"", w, len(idx) - 1))
+                metas.append((f, b"", w, len(idx) - 1))
                 continue
             dest = route(i, m)
             if dest is None:
@@ -504,14 +517,14 @@ class ShardedReplay(Replay):
                     idx.append(i)
                     datas.append(data)
                     reports.append(w == 0)
-                metas.append((m, b"*", 0, len(parts[0][0]) - 1))
+                metas.append((f, b"*", 0, len(parts[0][0]) - 1))
             else:
                 w = cshard.get(dest, 0)
                 idx, datas, reports = parts[w]
                 idx.append(i)
                 datas.append(data)
                 reports.append(1)
-                metas.append((m, dest, w, len(idx) - 1))
+                metas.append((f, dest, w, len(idx) - 1))
         self._routed = base + len(chunk)
         no = self._chunk_no
         self._chunk_no += 1
@@ -541,7 +554,7 @@ class ShardedReplay(Replay):
         statuses = [r[0] for r in replies]
         hashes = [r[1] for r in replies]
         leaves = []
-        for k, (m, dest, w, pos) in enumerate(metas):
+        for k, (f, dest, w, pos) in enumerate(metas):
             i = base + k
             at = pos * 32
             leaf = hashes[w][at : at + 32]
@@ -550,21 +563,19 @@ class ShardedReplay(Replay):
             if status == REJECTED:
                 times.append(-(1 << 63))
                 continue
-            if m is None:
+            if f is None:
                 raise Fallback(f"entry {i} verified but its statement did not decode here")
-            author = m[b"author"]
-            seq = m[b"seq"]
-            time = m[b"time"]
+            author, seq, time, prev, raw_type, claim = f
             times.append(time)
             if status == WRONG_LOG:
                 continue
-            prev = m[b"prev"]
-            expected = chain_break(heads.get(author), seq, prev)
-            if expected is not None:
-                own.index = i
-                chain_finding(add, i, author, seq, prev, expected)
+            head = heads.get(author)
+            if head is None or head.seq + 1 != seq or head.prev != prev:  # else: the chain holds
+                expected = chain_break(head, seq, prev)
+                if expected is not None:
+                    own.index = i
+                    chain_finding(add, i, author, seq, prev, expected)
             heads[author] = _Head(seq, leaf)  # type: ignore[assignment]
-            raw_type = m[b"type"]
             etype = type_names.get(raw_type)
             if etype is None:
                 etype = type_names[raw_type] = raw_type.decode()
@@ -581,8 +592,8 @@ class ShardedReplay(Replay):
                     s[3] = True
                 else:
                     s[2] = time
-            if status == APPLIED and raw_type in _ID_TYPES:
-                self._claim(i, raw_type, m[b"body"], dest)
+            if status == APPLIED and claim is not None:
+                self._claim(i, raw_type, claim, dest)
         self.tree.extend(leaves)
         self.size = base + len(metas)
 
