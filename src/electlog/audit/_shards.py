@@ -412,7 +412,9 @@ class ShardedReplay(Replay):
         self._id_owner: dict[tuple[str, bytes], bytes] = {}
         self._type_names: dict[bytes, str] = {}
         self._signers: dict[bytes, list[Any]] = {}  # signer -> [dest, mixed, last time, back]
-        self._claims: tuple[array[int], ...] = tuple(array("q") for _ in range(5))
+        # (entry index, kind, person hash, tag hash, community code) per claim, a column each:
+        # 26 bytes a registration (kind and code fit one byte: 0-2 and 1-251)
+        self._claims: tuple[array[int], ...] = tuple(array(t) for t in ("q", "B", "q", "q", "B"))
         self._person = bytearray(_BUCKETS)
         self._tags = bytearray(_BUCKETS)
         self._ends: list[dict[str, Any]] = []
