@@ -19,6 +19,7 @@ from ..audit._pipeline import CHUNK_SIZE
 from ..audit._replay import CompactMerkleTree
 from ..audit._report_text import render_tallies
 from ..audit._sources import SourceUnreadable, open_source
+from ..audit._tasks import ENGINES
 from ..audit.progress import stderr_is_terminal
 from ..errors import AuditError, StorageError, UsageError
 from ..events import entry_leaf_hash
@@ -64,6 +65,8 @@ def _run_audit(args: argparse.Namespace) -> Report:
         progress=_progress(args),
         election=not getattr(args, "no_election", False),
         in_progress=bool(getattr(args, "in_progress", False)),
+        engine=args.engine,
+        scheduler=args.scheduler,
     )
 
 
@@ -191,6 +194,20 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="audit processes: 2 or more replay by community (default: every core)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="processes",
+        help="processes (default): this process reads the log and feeds the --jobs workers; "
+        "tasks: one task per community, each reading the log itself, --jobs at a time (memory: "
+        "one community's state per process); dask: those tasks on a Dask cluster (--scheduler)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: the Dask scheduler's address, e.g. tcp://10.0.0.5:8786 (every "
+        "worker must be able to open SOURCE: a shared path, a URL or a DSN)",
     )
     p.add_argument(
         "--progress",
