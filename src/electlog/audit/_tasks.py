@@ -65,7 +65,6 @@ ENGINES: Final = ("processes", "tasks", "dask")
 cluster)."""
 
 _GC_THRESHOLD: Final = (50_000, 20, 20)
-_CONNECT_TIMEOUT: Final = 30
 
 
 class CommunityTask(NamedTuple):
@@ -373,8 +372,7 @@ def _dask_client(scheduler: str | None) -> Any:
             "engine='dask' needs Dask distributed: pip install 'electlog[distributed]'"
         ) from exc
     try:
-        return distributed.Client(  # type: ignore[no-untyped-call]
-            scheduler, timeout=_CONNECT_TIMEOUT, set_as_default=False
-        )
+        # the connect timeout is Dask's setting distributed.comm.timeouts.connect (30 s)
+        return distributed.Client(scheduler, set_as_default=False)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError, ValueError) as exc:
         raise AuditError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from exc
