@@ -274,3 +274,23 @@ def test_dask_cli_verify(scheduler: str, el: ElectionLog, tmp_path: Path) -> Non
     proc = subprocess.run(args, capture_output=True, env=env, timeout=CLUSTER_TIMEOUT, check=False)
     assert proc.returncode == 2
     assert b"cannot connect to the Dask scheduler" in proc.stderr
+
+
+def test_the_package_imports_no_dask_until_asked(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = (
+        "import sys, electlog, electlog.audit, electlog.audit._tasks, electlog.cli\n"
+        "assert not {'dask', 'distributed'} & set(sys.modules), 'Dask imported'\n"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, env=env, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stderr.decode(errors="replace")
+    # without the extra, engine="dask" is a usage error naming it
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    path = _bundle(tmp_path, el, el.entries)
+    with pytest.raises(UsageError, match=r"pip install 'electlog\[distributed\]'"):
+        audit(path, el.trust, engine="dask", scheduler="tcp://127.0.0.1:1")
