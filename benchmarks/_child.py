@@ -2,8 +2,9 @@
 
 ``python -m benchmarks._child SOURCE TRUST JOBS ELECTION [ENGINE]``: ``ELECTION`` is 1 to replay
 the election, 0 for a generic log; ``ENGINE`` is ``audit()``'s engine (default ``processes``;
-``tasks``: community tasks in local processes). Peak memory is sampled every 20 ms as the sum of the resident set
-sizes of this process and all its descendants (the audit's worker processes) with psutil, and is
+``tasks``: community tasks in local processes). Peak memory is sampled every 20 ms as the sum
+of the resident set sizes of this process and all its descendants (the audit's worker
+processes) with psutil, and is
 also read from ``getrusage`` (this process; largest child) at the end. The CPU time of this
 (the auditing, parent) process during the ``audit()`` call is read from ``getrusage``
 (``RUSAGE_SELF``, user + system, less the sampling thread's own CPU time, which psutil's
