@@ -246,6 +246,8 @@ class Shards:
     replay (:meth:`aside`). Create it before opening
     database connections so the forked workers inherit nothing they could disturb."""
 
+    in_flight = _IN_FLIGHT
+
     def __init__(self, jobs: int, trust: Trust, election: bool) -> None:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 2:
             raise UsageError(f"a sharded replay needs at least 2 jobs, got {jobs!r}")
@@ -341,6 +343,8 @@ class ShardPool(Protocol):
 
     jobs: int
     election: bool
+    in_flight: int
+    """Chunks the parent routes ahead of the replies it checks."""
 
     def send(self, shard: int, msg: tuple[Any, ...]) -> None: ...
 
@@ -493,7 +497,7 @@ class ShardedReplay(Replay, Router):
         for w, (idx, datas, reports) in enumerate(parts):
             self.shards.send(w, ("chunk", no, idx, datas, bytes(reports)))
         self._pending.append((no, base, metas))
-        while len(self._pending) >= _IN_FLIGHT:
+        while len(self._pending) >= self.shards.in_flight:
             self._collect()
 
     def _collect(self) -> None:

@@ -213,6 +213,8 @@ class TaskResults:
     """The :class:`~._shards.ShardPool` the audit's own :class:`~._shards.ShardedReplay` reads:
     each chunk's statuses from the tasks' results, the leaf hashes from the bytes it sent."""
 
+    in_flight = 1
+
     def __init__(self, results: list[TaskResult], election: bool) -> None:
         self.jobs = len(results)
         self.election = election
@@ -255,7 +257,11 @@ def _changed(shard: int, what: str) -> AuditError:
 class TaskEngine:
     """Runs the community tasks of one audit (``engine`` ``"tasks"`` or ``"dask"``) and serves
     their results as a :class:`~._shards.ShardPool`. Use as a context manager: entering starts
-    the tasks, the first chunk waits for them all."""
+    the pool or connects to the cluster, the first chunk starts the tasks and waits for them
+    all; the audit's own process then routes one chunk at a time (:attr:`in_flight`: the
+    replies are at hand)."""
+
+    in_flight = 1
 
     def __init__(
         self,
@@ -275,7 +281,7 @@ class TaskEngine:
         self._processes = max(1, min(jobs, self.jobs))
         self._pool: multiprocessing.pool.Pool | None = None
         self._client: Any = None
-        self._pending: list[Callable[[], TaskResult]] = []
+        self._asides: list[Callable[[], bool]] = []
         self._results: TaskResults | None = None
 
     def describe(self) -> str:
@@ -288,20 +294,8 @@ class TaskEngine:
         return f"sharded by community: {self.jobs} community task(s) {where}"
 
     def __enter__(self) -> TaskEngine:
-        backend = verify_backend() if self.engine == "tasks" else None
-        trust = self.trust.to_json()
-        tasks = [
-            CommunityTask(self.source, trust, self.election, self.jobs, shard, backend)
-            for shard in range(self.jobs)
-        ]
         if self.engine == "dask":
             self._client = _dask_client(self.scheduler)
-            run_id = uuid.uuid4().hex
-            futures = [
-                self._client.submit(run_task, t, key=f"electlog-audit-{run_id}-{t.shard}")
-                for t in tasks
-            ]
-            self._pending = [f.result for f in futures]
             return self
         methods = multiprocessing.get_all_start_methods()
         method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
@@ -310,7 +304,6 @@ class TaskEngine:
             self._pool = ctx.Pool(self._processes, maxtasksperchild=1)
         except OSError as exc:
             raise UsageError(f"cannot start {self._processes} worker processes: {exc}") from exc
-        self._pending = [self._pool.apply_async(run_task, (t,)).get for t in tasks]
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -327,17 +320,41 @@ class TaskEngine:
             client.close()
 
     def aside(self, fn: Callable[[Any], Any], arg: Any) -> Callable[[], Any]:
-        """Start ``fn(arg)`` beside the tasks (the store's full check): one more task."""
+        """Start ``fn(arg)`` beside the tasks (the store's full check): one more task, queued
+        before the community tasks, so the pool is free once their results are in."""
         if self._client is not None:
-            return self._client.submit(fn, arg, pure=False).result  # type: ignore[no-any-return]
+            future = self._client.submit(fn, arg, pure=False)
+            self._asides.append(future.done)
+            return future.result  # type: ignore[no-any-return]
         if self._pool is not None:
-            return self._pool.apply_async(fn, (arg,)).get
+            pending = self._pool.apply_async(fn, (arg,))
+            self._asides.append(pending.ready)
+            return pending.get
         raise UsageError("the community tasks are not running")
 
+    def _start(self) -> list[Callable[[], TaskResult]]:
+        backend = verify_backend() if self.engine == "tasks" else None
+        trust = self.trust.to_json()
+        tasks = [
+            CommunityTask(self.source, trust, self.election, self.jobs, shard, backend)
+            for shard in range(self.jobs)
+        ]
+        if self._client is not None:
+            run_id = uuid.uuid4().hex
+            futures = [
+                self._client.submit(run_task, t, key=f"electlog-audit-{run_id}-{t.shard}")
+                for t in tasks
+            ]
+            return [f.result for f in futures]
+        if self._pool is None:
+            raise UsageError("the community tasks are not running")
+        return [self._pool.apply_async(run_task, (t,)).get for t in tasks]
+
     def _wait(self) -> TaskResults:
+        """Start the tasks, wait for every result (the first chunk calls this)."""
         if self._results is None:
             results = []
-            for shard, get in enumerate(self._pending):
+            for shard, get in enumerate(self._start()):
                 try:
                     results.append(get())
                 except ElectlogError as exc:
@@ -346,6 +363,8 @@ class TaskEngine:
                     raise AuditError(
                         f"community task {shard} failed: {type(exc).__name__}: {exc}"
                     ) from exc
+            if self._pool is not None and all(ready() for ready in self._asides):
+                self.close()  # the idle processes' memory is not the audit's to keep
             for r in results:
                 if r.fallback is not None:
                     raise Fallback(r.fallback)
