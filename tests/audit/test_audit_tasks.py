@@ -84,6 +84,10 @@ def test_local_tasks_clean_election(el: ElectionLog, tmp_path: Path) -> None:
         report = audit(path, el.trust, engine="tasks", jobs=jobs)
         assert _json(report) == expected
         assert report.run["replay"].startswith(TASKS), report.run
+    # fewer tasks than communities: one task replays both (and reads the log once)
+    report = audit(path, el.trust, engine="tasks", jobs=2, tasks=1)
+    assert _json(report) == expected
+    assert report.run["replay"].startswith("sharded by community: 1 community task(s)")
 
 
 # one of each kind the tasks hand back differently: a rejected entry, an entry of another log,
@@ -188,6 +192,11 @@ def test_sources_and_options_a_task_cannot_use(el: ElectionLog, tmp_path: Path) 
         audit(path, el.trust, scheduler="tcp://127.0.0.1:1")
     with pytest.raises(UsageError, match="needs the scheduler's address"):
         audit(path, el.trust, engine="dask")
+    with pytest.raises(UsageError, match="tasks= is the number of community tasks"):
+        audit(path, el.trust, tasks=2)
+    for bad in (0, True, "2"):
+        with pytest.raises(UsageError, match="tasks must be a positive integer"):
+            audit(path, el.trust, engine="tasks", tasks=bad)  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="no engine"):
         audit(path, el.trust, engine="tasks", serial=True)
     with pytest.raises(AuditError, match="cannot read"):

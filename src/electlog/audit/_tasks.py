@@ -187,11 +187,12 @@ def run_task(task: CommunityTask) -> TaskResult:
     return TaskResult(shard, bytes(statuses), read, digest.digest(), owned, end, None)
 
 
-def count_shards(source: str, election: bool, jobs: int) -> int:
-    """How many tasks to run: one per community of the genesis (entry 0), or ``jobs`` for a
-    generic log or a log whose first entry is no genesis (the audit then falls back anyway)."""
+def count_shards(source: str, election: bool, jobs: int, tasks: int | None = None) -> int:
+    """How many tasks to run: one per community of the genesis (entry 0), or ``tasks`` if
+    fewer (each then replays every ``tasks``-th community); ``tasks`` or ``jobs`` for a generic
+    log, 1 for a log whose first entry is no genesis (the audit then falls back anyway)."""
     if not election:
-        return jobs
+        return tasks or jobs
     src = _open_entries(source)
     try:
         first = next(iter(src.chunks(1)), None)
@@ -206,7 +207,7 @@ def count_shards(source: str, election: bool, jobs: int) -> int:
         router._route(0, peek(first[0]))
     except Fallback:
         return 1
-    return max(1, len(router._cindex))
+    return max(1, min(len(router._cindex), tasks or len(router._cindex)))
 
 
 class TaskResults:
@@ -271,13 +272,14 @@ class TaskEngine:
         election: bool,
         jobs: int,
         scheduler: str | None,
+        tasks: int | None = None,
     ) -> None:
         self.engine = engine
         self.source = source
         self.trust = trust
         self.election = election
         self.scheduler = scheduler
-        self.jobs = count_shards(source, election, jobs)
+        self.jobs = count_shards(source, election, jobs, tasks)
         self._processes = max(1, min(jobs, self.jobs))
         self._pool: multiprocessing.pool.Pool | None = None
         self._client: Any = None

@@ -42,6 +42,7 @@ def audit(
     serial: bool = False,
     engine: str = "processes",
     scheduler: str | None = None,
+    tasks: int | None = None,
 ) -> Report:
     """Audit a log copy against the auditor's trust anchors.
 
@@ -69,6 +70,9 @@ def audit(
     scheduler is at ``scheduler``, e.g. ``"tcp://10.0.0.5:8786"``; the ``distributed`` extra).
     With ``"tasks"`` and ``"dask"`` the source must be a path, URL or DSN every worker can open
     (:class:`~electlog.errors.UsageError` for a log or store object); the report is the same.
+    ``tasks``: with those engines, at most this many tasks, each replaying every ``tasks``-th
+    community (default: one per community; every task reads the whole log, so fewer tasks
+    read it fewer times and each holds more communities' state).
 
     Returns the :class:`Report`; every problem is a finding, the audit never stops at the first.
     Raises :class:`~electlog.errors.AuditError` only when it cannot run at all (the source
@@ -88,10 +92,10 @@ def audit(
     if not isinstance(serial, bool):
         raise UsageError("serial must be a bool")
     args = (source, trust, since, jobs, progress, election, in_progress)
-    if engine != "processes" or scheduler is not None:
-        tasks = _task_engine(engine, scheduler, source, trust, election, jobs, serial)
+    if engine != "processes" or scheduler is not None or tasks is not None:
+        pool = _task_engine(engine, scheduler, tasks, source, trust, election, jobs, serial)
         try:
-            return _audit(*args, sharded=True, tasks=tasks)
+            return _audit(*args, sharded=True, tasks=pool)
         except Fallback as exc:
             return _audit(*args, sharded=False, fallback=exc.reason)
     if not serial and jobs > 1:  # one job: the serial replay is the same work, less routing
@@ -237,6 +241,7 @@ def _audit(
 def _task_engine(
     engine: object,
     scheduler: object,
+    tasks: object,
     source: object,
     trust: Trust,
     election: bool,
@@ -248,6 +253,12 @@ def _task_engine(
         raise UsageError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     if engine != "dask" and scheduler is not None:
         raise UsageError("scheduler= is the Dask scheduler's address: it needs engine='dask'")
+    if engine == "processes" and tasks is not None:
+        raise UsageError(
+            "tasks= is the number of community tasks: it needs engine='tasks' or 'dask'"
+        )
+    if tasks is not None and (isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 1):
+        raise UsageError(f"tasks must be a positive integer, got {tasks!r}")
     if serial:
         raise UsageError("serial=True is the reference replay in this process: no engine")
     if scheduler is not None and not isinstance(scheduler, str):
@@ -255,7 +266,7 @@ def _task_engine(
             f"scheduler must be an address such as 'tcp://host:8786', not {scheduler!r}"
         )
     assert isinstance(engine, str)
-    return TaskEngine(engine, task_source(source), trust, election, jobs, scheduler)
+    return TaskEngine(engine, task_source(source), trust, election, jobs, scheduler, tasks)
 
 
 def _feed(

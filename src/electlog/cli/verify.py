@@ -67,6 +67,7 @@ def _run_audit(args: argparse.Namespace) -> Report:
         in_progress=bool(getattr(args, "in_progress", False)),
         engine=args.engine,
         scheduler=args.scheduler,
+        tasks=args.tasks,
     )
 
 
@@ -208,6 +209,13 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="with --engine dask: the Dask scheduler's address, e.g. tcp://10.0.0.5:8786 (every "
         "worker must be able to open SOURCE: a shared path, a URL or a DSN)",
+    )
+    p.add_argument(
+        "--tasks",
+        type=int,
+        metavar="N",
+        help="with --engine tasks or dask: at most N tasks, each replaying every N-th community "
+        "(default: one per community; each task reads the whole log)",
     )
     p.add_argument(
         "--progress",
