@@ -27,7 +27,7 @@ import pytest
 from test_audit_shards import _register_again
 from test_audit_tamper import TAMPERINGS, changed_mark, more_recorded_than_issued, revoked_key_used
 
-from audit_support import ElectionLog, build_election, write_bundle
+from audit_support import ElectionLog, build_election, build_generic, write_bundle
 from electlog import Log
 from electlog.audit import Report, audit
 from electlog.audit._pipeline import CHUNK_SIZE
@@ -303,3 +303,34 @@ def test_the_package_imports_no_dask_until_asked(
     path = _bundle(tmp_path, el, el.entries)
     with pytest.raises(UsageError, match=r"pip install 'electlog\[distributed\]'"):
         audit(path, el.trust, engine="dask", scheduler="tcp://127.0.0.1:1")
+
+
+@pytest.mark.postgres
+def test_local_tasks_postgresql_dsn(el: ElectionLog, postgres_dsn: str) -> None:
+    # each task opens the DSN itself (without the full check, which this process runs)
+    from electlog.store import open_store
+
+    store = open_store(postgres_dsn, origin=el.origin)
+    log = Log(store)
+    log.append_many(el.entries)
+    for note in el.notes:
+        log.add_checkpoint(note)
+    store.close()
+    report = audit(postgres_dsn, el.trust, engine="tasks", jobs=2)
+    assert report.source == "PostgreSQL log" and report.verdict == "clean"
+    assert report.run["replay"].startswith(TASKS)
+    assert _json(report) == _json(audit(postgres_dsn, el.trust, serial=True))
+
+
+def test_local_tasks_generic_log(tmp_path: Path) -> None:
+    # no election: the chunks are split evenly between the tasks, as between the processes
+    gl = build_generic()
+    entries = gl.entries
+    entries[5] = entries[5][:-1] + bytes([entries[5][-1] ^ 1])  # one bad entry
+    path = tmp_path / "generic.bundle"
+    write_bundle(path, gl.origin, entries, gl.notes)
+    serial = audit(path, gl.trust, serial=True, election=False)
+    report = audit(path, gl.trust, engine="tasks", jobs=2, tasks=3, election=False)
+    assert report.run["replay"].startswith("sharded by community: 3 community task(s)")
+    assert _json(report) == _json(serial)
+    assert report.verdict == "findings"
