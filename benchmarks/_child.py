@@ -1,8 +1,10 @@
 """Run one audit in this (child) process and print its timing and memory as one JSON line.
 
-``python -m benchmarks._child SOURCE TRUST JOBS ELECTION``: ``ELECTION`` is 1 to replay the
-election, 0 for a generic log. Peak memory is sampled every 20 ms as the sum of the resident set
-sizes of this process and all its descendants (the audit's worker processes) with psutil, and is
+``python -m benchmarks._child SOURCE TRUST JOBS ELECTION [ENGINE]``: ``ELECTION`` is 1 to replay
+the election, 0 for a generic log; ``ENGINE`` is ``audit()``'s engine (default ``processes``;
+``tasks``: community tasks in local processes). Peak memory is sampled every 20 ms as the sum
+of the resident set sizes of this process and all its descendants (the audit's worker
+processes) with psutil, and is
 also read from ``getrusage`` (this process; largest child) at the end. The CPU time of this
 (the auditing, parent) process during the ``audit()`` call is read from ``getrusage``
 (``RUSAGE_SELF``, user + system, less the sampling thread's own CPU time, which psutil's
@@ -62,13 +64,14 @@ class _Sampler(threading.Thread):
 
 def main(argv: list[str]) -> int:
     source, trust, jobs, election = argv[0], argv[1], int(argv[2]), argv[3] == "1"
+    engine = argv[4] if len(argv) > 4 else "processes"
     from electlog.audit import audit
 
     sampler = _Sampler()
     sampler.start()
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    report = audit(source, trust, jobs=jobs, election=election)
+    report = audit(source, trust, jobs=jobs, election=election, engine=engine)
     seconds = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     sampler.stop()

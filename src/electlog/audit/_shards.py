@@ -35,7 +35,7 @@ import traceback
 from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 
 from electlog.errors import AuditError, UsageError
 from electlog.events import chain_break
@@ -56,7 +56,7 @@ from ._replay import (
 from .results import CommunityResults
 from .trust import Trust
 
-__all__ = ["Fallback", "ShardedReplay", "Shards"]
+__all__ = ["Fallback", "Router", "ShardPool", "ShardedReplay", "Shards"]
 
 DISTRICT_TYPES: Final = frozenset({b"election.defined", b"key.authorised", b"key.revoked"})
 AUDIT_PREFIX: Final = b"audit."
@@ -274,6 +274,8 @@ class Shards:
     replay (:meth:`aside`). Create it before opening
     database connections so the forked workers inherit nothing they could disturb."""
 
+    in_flight = _IN_FLIGHT
+
     def __init__(self, jobs: int, trust: Trust, election: bool) -> None:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 2:
             raise UsageError(f"a sharded replay needs at least 2 jobs, got {jobs!r}")
@@ -392,39 +394,32 @@ class Shards:
 # --------------------------------------------------------------------------- the parent
 
 
-class ShardedReplay(Replay):
-    """The parent's side: routes entries to :class:`Shards`, checks what is log-wide and merges
-    the shards' findings and results. Use like :class:`Replay`, feeding entry bytes with
-    :meth:`feed_entries` and calling :meth:`entries_done` after the last; raises
-    :class:`Fallback` when the log needs the serial replay."""
+class ShardPool(Protocol):
+    """What :class:`ShardedReplay` needs of its shards: :class:`Shards` (worker processes fed
+    through pipes) or the results of community tasks that read the source themselves
+    (:class:`electlog.audit._tasks.TaskResults`)."""
 
-    def __init__(self, trust: Trust, sink: FindingSink, shards: Shards) -> None:
-        super().__init__(trust, sink, election=False)
-        self.election = shards.election
-        self.shards = shards
-        self.nshards = shards.jobs
-        self._own = KeyedSink(sink.cap)
-        self._pending: deque[tuple[int, int, list[tuple[Any, ...]]]] = deque()
-        self._chunk_no = 0
-        self._routed = 0
+    jobs: int
+    election: bool
+    in_flight: int
+    """Chunks the parent routes ahead of the replies it checks."""
+
+    def send(self, shard: int, msg: tuple[Any, ...]) -> None: ...
+
+    def receive(self, kind: str, shard: int, tag: int) -> Any: ...
+
+
+class Router:
+    """Routes entries to ``nshards`` shards by community (the genesis's order, round robin), from
+    their :func:`peek`: the parent of :class:`ShardedReplay` routes with it, and so does every
+    community task that reads the source itself (:mod:`electlog.audit._tasks`)."""
+
+    def __init__(self, nshards: int) -> None:
+        self.nshards = nshards
         self._cshard: dict[bytes, int] = {}
         self._cindex: dict[bytes, int] = {}
         self._unit_owner: dict[bytes, bytes] = {}
         self._box_owner: dict[bytes, bytes] = {}
-        self._id_owner: dict[tuple[str, bytes], bytes] = {}
-        self._type_names: dict[bytes, str] = {}
-        self._signers: dict[bytes, list[Any]] = {}  # signer -> [dest, mixed, last time, back]
-        # (entry index, kind, person hash, tag hash, community code) per claim, a column each:
-        # 26 bytes a registration (kind and code fit one byte: 0-2 and 1-251)
-        self._claims: tuple[array[int], ...] = tuple(array(t) for t in ("q", "B", "q", "q", "B"))
-        self._person = bytearray(_BUCKETS)
-        self._tags = bytearray(_BUCKETS)
-        self._ends: list[dict[str, Any]] = []
-        self._tolerance = DEFAULT_TIME_TOLERANCE
-        self._results: dict[str, CommunityResults] = {}
-        self._progress: dict[str, Any] = {}
-
-    # ------------------------------------------------------------------ routing
 
     def _route(self, i: int, m: dict[bytes, Any] | None) -> bytes | None:
         """The community an entry goes to (``b""``: shard 0), None for a district event."""
@@ -493,6 +488,36 @@ class ShardedReplay(Replay):
         if type(key) is bytes and table.get(key, dest) != dest:
             raise Fallback(f"{what} names {_text(key)} of another community")
 
+
+class ShardedReplay(Replay, Router):
+    """The parent's side: routes entries to :class:`Shards`, checks what is log-wide and merges
+    the shards' findings and results. Use like :class:`Replay`, feeding entry bytes with
+    :meth:`feed_entries` and calling :meth:`entries_done` after the last; raises
+    :class:`Fallback` when the log needs the serial replay."""
+
+    def __init__(self, trust: Trust, sink: FindingSink, shards: ShardPool) -> None:
+        super().__init__(trust, sink, election=False)
+        self.election = shards.election
+        self.shards = shards
+        self.nshards = shards.jobs
+        self._own = KeyedSink(sink.cap)
+        self._pending: deque[tuple[int, int, list[tuple[Any, ...]]]] = deque()
+        self._chunk_no = 0
+        self._routed = 0
+        Router.__init__(self, shards.jobs)
+        self._id_owner: dict[tuple[str, bytes], bytes] = {}
+        self._type_names: dict[bytes, str] = {}
+        self._signers: dict[bytes, list[Any]] = {}  # signer -> [dest, mixed, last time, back]
+        # (entry index, kind, person hash, tag hash, community code) per claim, a column each:
+        # 26 bytes a registration (kind and code fit one byte: 0-2 and 1-251)
+        self._claims: tuple[array[int], ...] = tuple(array(t) for t in ("q", "B", "q", "q", "B"))
+        self._person = bytearray(_BUCKETS)
+        self._tags = bytearray(_BUCKETS)
+        self._ends: list[dict[str, Any]] = []
+        self._tolerance = DEFAULT_TIME_TOLERANCE
+        self._results: dict[str, CommunityResults] = {}
+        self._progress: dict[str, Any] = {}
+
     # ------------------------------------------------------------------ entries
 
     def feed_entries(self, chunk: list[bytes]) -> None:
@@ -540,7 +565,7 @@ class ShardedReplay(Replay):
         for w, (idx, datas, reports) in enumerate(parts):
             self.shards.send(w, ("chunk", no, idx, datas, bytes(reports)))
         self._pending.append((no, base, metas))
-        while len(self._pending) >= _IN_FLIGHT:
+        while len(self._pending) >= self.shards.in_flight:
             self._collect()
 
     def _collect(self) -> None:

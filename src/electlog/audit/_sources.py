@@ -108,14 +108,16 @@ def _chunked(it: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
 class StoreSource(Source):
     """A :class:`Store` (memory, SQLite or PostgreSQL), read through its public reads only."""
 
-    def __init__(self, store: Store, description: str, *, owned: bool) -> None:
+    def __init__(self, store: Store, description: str, *, owned: bool, check: bool = True) -> None:
+        """``check=False`` skips the store's full integrity check (a community task reads the
+        entries only; the audit's own process runs the check)."""
         self.store = store
         self.description = description
         self.origin = store.origin
         self._owned = owned
         self._read = 0
         try:
-            self.damage = store.find_damage(full=True)
+            self.damage = store.find_damage(full=True) if check else ()
         except ElectlogError as exc:
             if owned:
                 store.close()

@@ -22,6 +22,7 @@ from ._pipeline import CHUNK_SIZE, Verifier, signature_backend
 from ._replay import FindingSink, Replay
 from ._shards import Fallback, ShardedReplay, Shards
 from ._sources import Source, SourceUnreadable, open_source, refuse_file_damage
+from ._tasks import ENGINES, TaskEngine, task_source
 from .progress import ProgressReporter
 from .report import Counts, Report, severity_counts, verdict_of
 from .trust import Trust, load_trust
@@ -42,6 +43,9 @@ def audit(
     in_progress: bool = False,
     serial: bool = False,
     openings: OpeningsDocument | None = None,
+    engine: str = "processes",
+    scheduler: str | None = None,
+    tasks: int | None = None,
 ) -> Report:
     """Audit a log copy against the auditor's trust anchors.
 
@@ -62,6 +66,16 @@ def audit(
     ``serial=True`` runs the reference replay: every community in one process (the workers
     only decode and verify), as ``jobs=1`` does; with more jobs each worker replays some
     communities (:mod:`electlog.audit._shards`), with the same report.
+    ``engine``: ``"processes"`` (the default: this process reads the source and feeds the
+    ``jobs`` worker processes), ``"tasks"`` (one task per community, each reading the source
+    itself, in a pool of ``jobs`` processes that runs one task at a time in each: a process
+    holds one community's state) or ``"dask"`` (the same tasks on the Dask cluster whose
+    scheduler is at ``scheduler``, e.g. ``"tcp://10.0.0.5:8786"``; the ``distributed`` extra).
+    With ``"tasks"`` and ``"dask"`` the source must be a path, URL or DSN every worker can open
+    (:class:`~electlog.errors.UsageError` for a log or store object); the report is the same.
+    ``tasks``: with those engines, at most this many tasks, each replaying every ``tasks``-th
+    community (default: one per community; every task reads the whole log, so fewer tasks
+    read it fewer times and each holds more communities' state).
 
     Returns the :class:`Report`; every problem is a finding, the audit never stops at the first.
     Raises :class:`~electlog.errors.AuditError` only when it cannot run at all (the source
@@ -83,9 +97,12 @@ def audit(
     if openings is not None and not isinstance(openings, OpeningsDocument):
         raise UsageError("openings must be an OpeningsDocument (read_openings decrypts one)")
     args = (source, trust, since, jobs, progress, election, in_progress)
-    if not serial and jobs > 1:  # one job: the serial replay is the same work, less routing
+    pool = None
+    if engine != "processes" or scheduler is not None or tasks is not None:
+        pool = _task_engine(engine, scheduler, tasks, source, trust, election, jobs, serial)
+    if pool is not None or (not serial and jobs > 1):  # one job: the serial replay, less routing
         try:
-            report = _audit(*args, sharded=True)
+            report = _audit(*args, sharded=True, tasks=pool)
         except Fallback as exc:
             report = _audit(*args, sharded=False, fallback=exc.reason)
     else:
@@ -108,19 +125,24 @@ def _audit(
     *,
     sharded: bool,
     fallback: str | None = None,
+    tasks: TaskEngine | None = None,
 ) -> Report:
     started = time.perf_counter()
     old_threshold = gc.get_threshold()
     gc.set_threshold(*_PARENT_GC_THRESHOLD)
     try:
-        workers = Shards(jobs, trust, election) if sharded else Verifier(jobs)
+        workers: Shards | Verifier | TaskEngine
+        if tasks is not None:
+            workers = tasks
+        else:
+            workers = Shards(jobs, trust, election) if sharded else Verifier(jobs)
         with workers:  # before any connection is opened: workers fork clean
             src = open_source(source)
             try:
                 sink = FindingSink()
                 replay = (
                     ShardedReplay(trust, sink, workers)
-                    if isinstance(workers, Shards)
+                    if not isinstance(workers, Verifier)
                     else Replay(trust, sink, election=election)
                 )
                 if src.origin is not None and src.origin != trust.origin:
@@ -166,7 +188,9 @@ def _audit(
         "elapsed_seconds": round(elapsed, 3),
         "entries_per_second": round(replay.size / elapsed) if elapsed > 0 else None,
         "election_replay": election,
-        "replay": "sharded by community"
+        "replay": tasks.describe()
+        if tasks is not None
+        else "sharded by community"
         if sharded
         else ("serial" if fallback is None else f"serial: {fallback}"),
     }
@@ -214,10 +238,41 @@ def _audit(
     return report
 
 
+def _task_engine(
+    engine: object,
+    scheduler: object,
+    tasks: object,
+    source: object,
+    trust: Trust,
+    election: bool,
+    jobs: int,
+    serial: bool,
+) -> TaskEngine:
+    """The community-task engine asked for (``engine="tasks"`` or ``"dask"``)."""
+    if engine not in ENGINES:
+        raise UsageError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine != "dask" and scheduler is not None:
+        raise UsageError("scheduler= is the Dask scheduler's address: it needs engine='dask'")
+    if engine == "processes" and tasks is not None:
+        raise UsageError(
+            "tasks= is the number of community tasks: it needs engine='tasks' or 'dask'"
+        )
+    if tasks is not None and (isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 1):
+        raise UsageError(f"tasks must be a positive integer, got {tasks!r}")
+    if serial:
+        raise UsageError("serial=True is the reference replay in this process: no engine")
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise UsageError(
+            f"scheduler must be an address such as 'tcp://host:8786', not {scheduler!r}"
+        )
+    assert isinstance(engine, str)
+    return TaskEngine(engine, task_source(source), trust, election, jobs, scheduler, tasks)
+
+
 def _feed(
     src: Source,
     replay: Replay,
-    workers: Shards | Verifier,
+    workers: Shards | Verifier | TaskEngine,
     progress: bool | Callable[[int, int | None], None],
 ) -> SourceUnreadable | None:
     """Read the source through the replay (sharded or serial) with the progress bar; the

@@ -20,6 +20,7 @@ from ..audit._pipeline import CHUNK_SIZE
 from ..audit._replay import CompactMerkleTree
 from ..audit._report_text import render_tallies
 from ..audit._sources import SourceUnreadable, open_source
+from ..audit._tasks import ENGINES
 from ..audit.openings import read_openings
 from ..audit.progress import stderr_is_terminal
 from ..election.openings import OpeningsDocument
@@ -79,6 +80,9 @@ def _run_audit(args: argparse.Namespace) -> Report:
         election=not getattr(args, "no_election", False),
         in_progress=bool(getattr(args, "in_progress", False)),
         openings=openings,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        tasks=args.tasks,
     )
 
 
@@ -206,6 +210,27 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="audit processes: 2 or more replay by community (default: every core)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="processes",
+        help="processes (default): this process reads the log and feeds the --jobs workers; "
+        "tasks: one task per community, each reading the log itself, --jobs at a time (memory: "
+        "one community's state per process); dask: those tasks on a Dask cluster (--scheduler)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: the Dask scheduler's address, e.g. tcp://10.0.0.5:8786 (every "
+        "worker must be able to open SOURCE: a shared path, a URL or a DSN)",
+    )
+    p.add_argument(
+        "--tasks",
+        type=int,
+        metavar="N",
+        help="with --engine tasks or dask: at most N tasks, each replaying every N-th community "
+        "(default: one per community; each task reads the whole log)",
     )
     p.add_argument(
         "--progress",

@@ -1,0 +1,399 @@
+"""Community tasks: the replay sharded by community, each shard a task that reads the log itself.
+
+:mod:`electlog.audit._shards` has one parent read the source and ship every entry's bytes to
+worker processes through pipes. Here each shard is a :class:`CommunityTask` instead: a source
+descriptor (a path, an ``http(s)://`` tiles URL or a ``postgresql://`` DSN, which any machine
+can open), the trust file, the number of shards and its own shard number. A task (:func:`run_task`)
+opens the source, reads every entry, routes it with the parent's own :class:`~._shards.Router`
+(the same cheap :func:`~._shards.peek` of the statement) and hands its communities' entries and
+every district event to a :class:`~._shards.ShardWorker`, which decodes, verifies and replays
+them exactly as a shard worker process does. It returns a :class:`TaskResult`: the status of
+each of its entries (one byte each), a SHA-256 digest of their leaf hashes, its findings with
+their sort keys and its communities' results.
+
+The audit's own process then reads the source once more and runs :class:`~._shards.ShardedReplay`
+unchanged, with :class:`TaskResults` as its shards: routing, author chains, the Merkle tree,
+checkpoints, witness times, the checks across communities and the merge of the findings, in the
+serial replay's order. :class:`TaskResults` answers each chunk from the tasks' statuses, computes
+the leaf hashes from the bytes this process read, and checks at the end that every task read the
+same entries (count and digest): a source that changed between the reads is an
+:class:`~electlog.errors.AuditError`, never a mixed report. A log that needs the serial replay
+(:class:`~._shards.Fallback`) gets it, as with the processes.
+
+Two engines run the tasks: ``"tasks"``, a local pool of ``jobs`` processes that runs one task at
+a time in each, a fresh process per task (so a process holds one community's state and the
+district's at a time); and ``"dask"``, a Dask ``distributed`` cluster (the optional
+``electlog[distributed]`` extra, imported only here, when asked for), one task per community.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import multiprocessing
+import multiprocessing.pool
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from typing import Any, Final, NamedTuple
+
+from electlog.errors import AuditError, ElectlogError, UsageError
+from electlog.events import entry_leaf_hash
+from electlog.keys import set_verify_backend, verify_backend
+from electlog.log import Log
+from electlog.store import Store, is_postgres_dsn, open_store
+
+from ._pipeline import CHUNK_SIZE
+from ._shards import Fallback, Router, ShardWorker, _text, peek
+from ._sources import Source, SourceUnreadable, StoreSource, open_source
+from .trust import Trust
+
+__all__ = [
+    "ENGINES",
+    "CommunityTask",
+    "TaskEngine",
+    "TaskResult",
+    "TaskResults",
+    "run_task",
+    "task_source",
+]
+
+ENGINES: Final = ("processes", "tasks", "dask")
+"""How an audit runs: ``processes`` (the default: worker processes fed by this one), ``tasks``
+(local community tasks, each reading the source) and ``dask`` (community tasks on a Dask
+cluster)."""
+
+_GC_THRESHOLD: Final = (50_000, 20, 20)
+
+
+class CommunityTask(NamedTuple):
+    """One shard of the audit, as a task any machine that can open ``source`` can run."""
+
+    source: str
+    """A path, an ``http(s)://`` tiles URL or a ``postgresql://`` DSN."""
+    trust: str
+    """The trust file's JSON (:meth:`Trust.to_json`: its keys do not pickle)."""
+    election: bool
+    shards: int
+    """How many shards the communities are dealt to (the genesis's order, round robin)."""
+    shard: int
+    backend: str | None
+    """The Ed25519 backend to verify with (None: the worker's own choice; results are identical)."""
+
+
+class TaskResult(NamedTuple):
+    """What a task hands back: everything :class:`TaskResults` and the merge need."""
+
+    shard: int
+    statuses: bytes
+    """One status per entry the task replayed (``_shards.REJECTED`` ... ``APPLIED``), in order."""
+    read: int
+    """Entries read from the source."""
+    digest: bytes
+    """SHA-256 over the leaf hashes of the entries the task replayed, in order."""
+    owned: frozenset[str]
+    """The communities the task replayed."""
+    end: dict[str, Any] | None
+    """:meth:`ShardWorker.end`'s findings and results (None when ``fallback`` is set)."""
+    fallback: str | None
+    """Why the log needs the serial replay, if the routing found out."""
+
+
+def task_source(source: object) -> str:
+    """The source as a descriptor every worker can open: a path (made absolute), an
+    ``http(s)://`` URL or a ``postgresql://`` DSN; :class:`UsageError` for a log or store object
+    (it lives in this process only)."""
+    if isinstance(source, Log | Store | Source):
+        raise UsageError(
+            f"community tasks read the log themselves, so the source must be a path, an "
+            f"http(s):// URL or a postgresql:// DSN that every worker can open, not a "
+            f"{type(source).__name__} held in this process (audit it with engine='processes')"
+        )
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if not isinstance(source, str) or not source:
+        raise UsageError(
+            f"a community task's source is a path, an http(s):// URL or a postgresql:// DSN, "
+            f"not {source!r}"
+        )
+    if source.startswith(("http://", "https://")) or is_postgres_dsn(source):
+        return source
+    return os.path.abspath(source)
+
+
+def _open_entries(source: str) -> Source:
+    """The source opened to read its entries (a PostgreSQL store without its full check, which
+    the audit's own process runs)."""
+    if is_postgres_dsn(source):
+        try:
+            store = open_store(source, create=False, read_only=True)
+        except ElectlogError as exc:
+            raise AuditError(f"cannot open the PostgreSQL log: {exc}") from exc
+        return StoreSource(store, "PostgreSQL log", owned=True, check=False)
+    return open_source(source)
+
+
+def run_task(task: CommunityTask) -> TaskResult:
+    """Run one community task: read the source, replay this shard's entries (see the module
+    docstring). Module-level and picklable both ways, for a process pool or a Dask worker."""
+    gc.set_threshold(*_GC_THRESHOLD)
+    if task.backend is not None:
+        set_verify_backend(task.backend)
+    n, shard, election = task.shards, task.shard, task.election
+    router = Router(n)
+    route = router._route
+    cshard = router._cshard
+    worker = ShardWorker(Trust.from_json(task.trust), election)
+    statuses = bytearray()
+    digest = hashlib.sha256()
+    read = 0
+    src = _open_entries(task.source)
+    try:
+        for chunk in src.chunks(CHUNK_SIZE):
+            indexes: list[int] = []
+            datas: list[bytes] = []
+            reports = bytearray()
+            for k, data in enumerate(chunk):
+                if not election:  # no state to shard: the parent's even split of the chunk
+                    if k * n // len(chunk) == shard:
+                        indexes.append(read + k)
+                        datas.append(data)
+                        reports.append(1)
+                    continue
+                dest = route(read + k, peek(data))
+                if dest is None:  # a district event: every shard applies it, shard 0 reports
+                    indexes.append(read + k)
+                    datas.append(data)
+                    reports.append(shard == 0)
+                elif cshard.get(dest, 0) == shard:
+                    indexes.append(read + k)
+                    datas.append(data)
+                    reports.append(1)
+            read += len(chunk)
+            if datas:
+                got, leaves = worker.work(indexes, datas, bytes(reports))
+                statuses += got
+                digest.update(leaves)
+    except SourceUnreadable:
+        pass  # the audit's own read meets the same end and reports it
+    except Fallback as exc:
+        return TaskResult(shard, b"", read, b"", frozenset(), None, exc.reason)
+    finally:
+        src.close()
+    owned = frozenset(_text(c) for c, w in cshard.items() if w == shard)
+    end = worker.end(owned, read)
+    worker.replay.close()
+    return TaskResult(shard, bytes(statuses), read, digest.digest(), owned, end, None)
+
+
+def count_shards(source: str, election: bool, jobs: int, tasks: int | None = None) -> int:
+    """How many tasks to run: one per community of the genesis (entry 0), or ``tasks`` if
+    fewer (each then replays every ``tasks``-th community); ``tasks`` or ``jobs`` for a generic
+    log, 1 for a log whose first entry is no genesis (the audit then falls back anyway)."""
+    if not election:
+        return tasks or jobs
+    src = _open_entries(source)
+    try:
+        first = next(iter(src.chunks(1)), None)
+    except SourceUnreadable:
+        first = None
+    finally:
+        src.close()
+    if not first:
+        return 1
+    router = Router(1)
+    try:
+        router._route(0, peek(first[0]))
+    except Fallback:
+        return 1
+    return max(1, min(len(router._cindex), tasks or len(router._cindex)))
+
+
+class TaskResults:
+    """The :class:`~._shards.ShardPool` the audit's own :class:`~._shards.ShardedReplay` reads:
+    each chunk's statuses from the tasks' results, the leaf hashes from the bytes it sent."""
+
+    in_flight = 1
+
+    def __init__(self, results: list[TaskResult], election: bool) -> None:
+        self.jobs = len(results)
+        self.election = election
+        self._results = results
+        self._at = [0] * len(results)
+        self._digests = [hashlib.sha256() for _ in results]
+        self._replies: dict[tuple[str, int, int], Any] = {}
+
+    def send(self, shard: int, msg: tuple[Any, ...]) -> None:
+        r = self._results[shard]
+        if msg[0] == "chunk":
+            _, no, _indexes, datas, _reports = msg
+            at = self._at[shard]
+            statuses = r.statuses[at : at + len(datas)]
+            if len(statuses) != len(datas):
+                raise _changed(shard, f"replayed {len(r.statuses)} entries, this process more")
+            self._at[shard] = at + len(datas)
+            leaves = b"".join([entry_leaf_hash(d) for d in datas])
+            self._digests[shard].update(leaves)
+            self._replies[("chunk", shard, no)] = (statuses, leaves)
+            return
+        _, owned, size = msg
+        if r.read != size or self._at[shard] != len(r.statuses):
+            raise _changed(shard, f"read {r.read} entries, this process {size}")
+        if self._digests[shard].digest() != r.digest or owned != r.owned:
+            raise _changed(shard, "read other entry bytes than this process")
+        self._replies[("end", shard, 0)] = r.end
+
+    def receive(self, kind: str, shard: int, tag: int) -> Any:
+        return self._replies.pop((kind, shard, tag))
+
+
+def _changed(shard: int, what: str) -> AuditError:
+    return AuditError(
+        f"community task {shard} {what}: the source changed while the audit read it (audit a "
+        "fixed copy: a bundle, a SQLite file no writer has open, a tiles checkpoint)"
+    )
+
+
+class TaskEngine:
+    """Runs the community tasks of one audit (``engine`` ``"tasks"`` or ``"dask"``) and serves
+    their results as a :class:`~._shards.ShardPool`. Use as a context manager: entering starts
+    the pool or connects to the cluster, the first chunk starts the tasks and waits for them
+    all; the audit's own process then routes one chunk at a time (:attr:`in_flight`: the
+    replies are at hand)."""
+
+    in_flight = 1
+
+    def __init__(
+        self,
+        engine: str,
+        source: str,
+        trust: Trust,
+        election: bool,
+        jobs: int,
+        scheduler: str | None,
+        tasks: int | None = None,
+    ) -> None:
+        self.engine = engine
+        self.source = source
+        self.trust = trust
+        self.election = election
+        self.scheduler = scheduler
+        self.jobs = count_shards(source, election, jobs, tasks)
+        self._processes = max(1, min(jobs, self.jobs))
+        self._pool: multiprocessing.pool.Pool | None = None
+        self._client: Any = None
+        self._asides: list[Callable[[], bool]] = []
+        self._results: TaskResults | None = None
+
+    def describe(self) -> str:
+        """What ran, for the report's ``run.replay``."""
+        where = (
+            f"on the Dask cluster at {self.scheduler}"
+            if self.engine == "dask"
+            else (f"in {self._processes} local process(es)")
+        )
+        return f"sharded by community: {self.jobs} community task(s) {where}"
+
+    def __enter__(self) -> TaskEngine:
+        if self.engine == "dask":
+            self._client = _dask_client(self.scheduler)
+            return self
+        methods = multiprocessing.get_all_start_methods()
+        method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
+        ctx = multiprocessing.get_context(method)
+        try:  # a fresh process per task: one community's state at a time in each
+            self._pool = ctx.Pool(self._processes, maxtasksperchild=1)
+        except OSError as exc:
+            raise UsageError(f"cannot start {self._processes} worker processes: {exc}") from exc
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the pool or disconnect from the cluster (idempotent)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def aside(self, fn: Callable[[Any], Any], arg: Any) -> Callable[[], Any]:
+        """Start ``fn(arg)`` beside the tasks (the store's full check): one more task, queued
+        before the community tasks, so the pool is free once their results are in."""
+        if self._client is not None:
+            future = self._client.submit(fn, arg, pure=False)
+            self._asides.append(future.done)
+            return future.result  # type: ignore[no-any-return]
+        if self._pool is not None:
+            pending = self._pool.apply_async(fn, (arg,))
+            self._asides.append(pending.ready)
+            return pending.get
+        raise UsageError("the community tasks are not running")
+
+    def _start(self) -> list[Callable[[], TaskResult]]:
+        backend = verify_backend() if self.engine == "tasks" else None
+        trust = self.trust.to_json()
+        tasks = [
+            CommunityTask(self.source, trust, self.election, self.jobs, shard, backend)
+            for shard in range(self.jobs)
+        ]
+        if self._client is not None:
+            run_id = uuid.uuid4().hex
+            futures = [
+                self._client.submit(run_task, t, key=f"electlog-audit-{run_id}-{t.shard}")
+                for t in tasks
+            ]
+            return [f.result for f in futures]
+        if self._pool is None:
+            raise UsageError("the community tasks are not running")
+        return [self._pool.apply_async(run_task, (t,)).get for t in tasks]
+
+    def _wait(self) -> TaskResults:
+        """Start the tasks, wait for every result (the first chunk calls this)."""
+        if self._results is None:
+            results = []
+            for shard, get in enumerate(self._start()):
+                try:
+                    results.append(get())
+                except ElectlogError as exc:
+                    raise AuditError(f"community task {shard} failed: {exc}") from exc
+                except Exception as exc:  # a worker lost, a cluster gone: the audit cannot run
+                    raise AuditError(
+                        f"community task {shard} failed: {type(exc).__name__}: {exc}"
+                    ) from exc
+            if self._pool is not None and all(ready() for ready in self._asides):
+                self.close()  # the idle processes' memory is not the audit's to keep
+            for r in results:
+                if r.fallback is not None:
+                    raise Fallback(r.fallback)
+            self._results = TaskResults(results, self.election)
+        return self._results
+
+    def send(self, shard: int, msg: tuple[Any, ...]) -> None:
+        self._wait().send(shard, msg)
+
+    def receive(self, kind: str, shard: int, tag: int) -> Any:
+        return self._wait().receive(kind, shard, tag)
+
+
+def _dask_client(scheduler: str | None) -> Any:
+    """A ``distributed.Client`` connected to ``scheduler`` (the optional extra)."""
+    if not isinstance(scheduler, str) or not scheduler:
+        raise UsageError(
+            "engine='dask' needs the scheduler's address (scheduler='tcp://host:8786')"
+        )
+    try:
+        import distributed
+    except ImportError as exc:
+        raise UsageError(
+            "engine='dask' needs Dask distributed: pip install 'electlog[distributed]'"
+        ) from exc
+    try:
+        # the connect timeout is Dask's setting distributed.comm.timeouts.connect (30 s)
+        return distributed.Client(scheduler, set_as_default=False)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise AuditError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from exc

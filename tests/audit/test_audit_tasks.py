@@ -1,0 +1,336 @@
+"""Community tasks that read the source themselves give the serial reference replay's report.
+
+``audit(..., engine="tasks")`` (local processes) and ``engine="dask"`` (a Dask ``LocalCluster``
+of two worker processes on 127.0.0.1, started and stopped here) must give the JSON report of the
+serial replay (everything but ``run``) on the clean election, on tamperings with findings in
+both communities and a district event, on a SQLite store (whose full check runs as one more
+task) and on a log the partition hands to the serial replay; ``electlog verify --engine dask``
+runs as a real process against the same cluster. A source that only this process holds is a
+usage error, and a source that changes between the tasks' reads and the audit's own is an
+:class:`AuditError`, never a mixed report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from test_audit_shards import _register_again
+from test_audit_tamper import TAMPERINGS, changed_mark, more_recorded_than_issued, revoked_key_used
+
+from audit_support import ElectionLog, build_election, build_generic, write_bundle
+from electlog import Log
+from electlog.audit import Report, audit
+from electlog.audit._pipeline import CHUNK_SIZE
+from electlog.audit._replay import FindingSink
+from electlog.audit._shards import ShardedReplay
+from electlog.audit._sources import open_source
+from electlog.audit._tasks import CommunityTask, TaskResults, run_task
+from electlog.errors import AuditError, UsageError
+from electlog.store import SQLiteStore
+
+ROOT = Path(__file__).resolve().parents[2]
+TASKS = "sharded by community: 2 community task(s)"
+CLUSTER_TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def el() -> ElectionLog:
+    return build_election(0)
+
+
+def _json(report: Report) -> dict[str, Any]:
+    got = json.loads(report.to_json())
+    got.pop("run")
+    return got
+
+
+def _serial(path: Path, el: ElectionLog) -> dict[str, Any]:
+    reference = audit(path, el.trust, serial=True)
+    assert reference.run["replay"] == "serial"
+    return _json(reference)
+
+
+def _bundle(tmp_path: Path, el: ElectionLog, entries: list[bytes], name: str = "copy") -> Path:
+    path = tmp_path / f"{name}.bundle"
+    write_bundle(path, el.origin, entries, el.notes)
+    return path
+
+
+def _three_findings(el: ElectionLog) -> list[bytes]:
+    """A changed mark in c1, an extra ballot in c2 and a district key.revoked, in one copy."""
+    entries = changed_mark(el)[0]
+    entries = more_recorded_than_issued(attrs.evolve(el, entries=entries))[0]
+    return revoked_key_used(attrs.evolve(el, entries=entries))[0]
+
+
+# --------------------------------------------------------------------------- local tasks
+
+
+def test_local_tasks_clean_election(el: ElectionLog, tmp_path: Path) -> None:
+    path = _bundle(tmp_path, el, el.entries)
+    expected = _serial(path, el)
+    assert expected["verdict"] == "clean"
+    for jobs in (1, 2):
+        report = audit(path, el.trust, engine="tasks", jobs=jobs)
+        assert _json(report) == expected
+        assert report.run["replay"].startswith(TASKS), report.run
+    # fewer tasks than communities: one task replays both (and reads the log once)
+    report = audit(path, el.trust, engine="tasks", jobs=2, tasks=1)
+    assert _json(report) == expected
+    assert report.run["replay"].startswith("sharded by community: 1 community task(s)")
+
+
+# one of each kind the tasks hand back differently: a rejected entry, an entry of another log,
+# a broken chain, a district event's finding, a cut copy, a community's rule, a fallback (the
+# sharded replay itself is held to the whole corpus in test_audit_shards.py)
+KINDS = [
+    "flipped byte (signature)",
+    "replayed from another log",
+    "entry deleted",
+    "re-signed by an unauthorised key",
+    "truncated below a checkpoint",
+    "second ballot to one voter",
+    "two entries swapped",
+]
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_local_tasks_tamperings(name: str, el: ElectionLog, tmp_path: Path) -> None:
+    tamper, code = TAMPERINGS[name]
+    entries, notes = tamper(el)
+    path = tmp_path / "copy.bundle"
+    write_bundle(path, el.origin, entries, notes)
+    expected = _serial(path, el)
+    assert code in {f["code"] for f in expected["findings"]}
+    assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == expected
+
+
+def test_local_tasks_sqlite_store_and_findings_in_both_communities(
+    el: ElectionLog, tmp_path: Path
+) -> None:
+    # a SQLite store: its full integrity check runs as one more task beside the community tasks
+    path = tmp_path / "copy.sqlite"
+    store = SQLiteStore(path, origin=el.origin)
+    log = Log(store)
+    log.append_many(_three_findings(el))
+    for note in el.notes[:-1]:  # the last note's root is of the untampered log
+        log.add_checkpoint(note)
+    store.close()
+    expected = _serial(path, el)
+    codes = {f["code"] for f in expected["findings"]}
+    assert {"rule.result.mismatch", "rule.unit.returned_exceeds_issued"} <= codes
+    assert {"c1", "c2"} <= {f["evidence"].get("community") for f in expected["findings"]}
+    report = audit(path, el.trust, engine="tasks", jobs=2)
+    assert _json(report) == expected
+    assert report.run["replay"].startswith(TASKS)
+
+
+def test_local_tasks_fall_back_to_the_serial_replay(el: ElectionLog, tmp_path: Path) -> None:
+    # a voter of c1 registered again in c2: only the merge sees it and hands the log over
+    path = _bundle(tmp_path, el, _register_again(el, "c2"))
+    expected = _serial(path, el)
+    assert "rule.voter.duplicate" in {f["code"] for f in expected["findings"]}
+    report = audit(path, el.trust, engine="tasks", jobs=2)
+    assert _json(report) == expected
+    assert report.run["replay"].startswith("serial: "), report.run
+
+
+def test_a_source_that_changed_between_the_reads(el: ElectionLog, tmp_path: Path) -> None:
+    # the tasks read one copy, the audit's own process another: an AuditError, not a report
+    first = _bundle(tmp_path, el, el.entries, "first")
+    second = _bundle(tmp_path, el, changed_mark(el)[0], "second")
+    tasks = [
+        run_task(CommunityTask(str(first), el.trust.to_json(), True, 2, shard, None))
+        for shard in range(2)
+    ]
+    assert all(t.fallback is None and t.read == len(el.entries) for t in tasks)
+    replay = ShardedReplay(el.trust, FindingSink(), TaskResults(tasks, True))
+    src = open_source(second)
+    try:
+        for chunk in src.chunks(CHUNK_SIZE):
+            replay.feed_entries(chunk)
+        with pytest.raises(AuditError, match="the source changed while the audit read it"):
+            replay.entries_done()
+    finally:
+        src.close()
+        replay.close()
+    # and a copy with fewer entries than the tasks read
+    third = _bundle(tmp_path, el, el.entries[:-1], "third")
+    replay = ShardedReplay(el.trust, FindingSink(), TaskResults(tasks, True))
+    src = open_source(third)
+    try:
+        for chunk in src.chunks(CHUNK_SIZE):
+            replay.feed_entries(chunk)
+        with pytest.raises(AuditError, match=r"read \d+ entries, this process \d+"):
+            replay.entries_done()
+    finally:
+        src.close()
+        replay.close()
+
+
+def test_sources_and_options_a_task_cannot_use(el: ElectionLog, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="every worker can open, not a Log"):
+        audit(el.log, el.trust, engine="tasks")
+    with pytest.raises(UsageError, match="not a BytesSource"):
+        audit(el.source(), el.trust, engine="dask", scheduler="tcp://127.0.0.1:1")
+    path = _bundle(tmp_path, el, el.entries)
+    with pytest.raises(UsageError, match="engine must be one of processes, tasks, dask"):
+        audit(path, el.trust, engine="threads")
+    with pytest.raises(UsageError, match="needs engine='dask'"):
+        audit(path, el.trust, engine="tasks", scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(UsageError, match="needs engine='dask'"):
+        audit(path, el.trust, scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(UsageError, match="needs the scheduler's address"):
+        audit(path, el.trust, engine="dask")
+    with pytest.raises(UsageError, match="tasks= is the number of community tasks"):
+        audit(path, el.trust, tasks=2)
+    for bad in (0, True, "2"):
+        with pytest.raises(UsageError, match="tasks must be a positive integer"):
+            audit(path, el.trust, engine="tasks", tasks=bad)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="no engine"):
+        audit(path, el.trust, engine="tasks", serial=True)
+    with pytest.raises(AuditError, match="cannot read"):
+        audit(tmp_path / "missing.bundle", el.trust, engine="tasks")
+
+
+# --------------------------------------------------------------------------- Dask
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """A Dask LocalCluster of two worker processes on 127.0.0.1 (ephemeral ports), stopped at
+    the end; its workers import this checkout's sources (PYTHONPATH)."""
+    distributed = pytest.importorskip("distributed", reason="the distributed extra is missing")
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [old])])
+    try:
+        with distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            scheduler_port=0,
+            dashboard_address=None,
+            timeout=CLUSTER_TIMEOUT,
+        ) as cluster:
+            yield cluster.scheduler_address
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old
+
+
+def test_dask_clean_and_tampered(scheduler: str, el: ElectionLog, tmp_path: Path) -> None:
+    for name, entries in (("clean", el.entries), ("tampered", _three_findings(el))):
+        path = _bundle(tmp_path, el, entries, name)
+        expected = _serial(path, el)
+        report = audit(path, el.trust, engine="dask", scheduler=scheduler)
+        assert _json(report) == expected, name
+        assert report.run["replay"] == (
+            f"sharded by community: 2 community task(s) on the Dask cluster at {scheduler}"
+        )
+    assert expected["verdict"] == "findings"
+    assert {"c1", "c2"} <= {f["evidence"].get("community") for f in expected["findings"]}
+
+
+def test_dask_sqlite_store_and_fallback(scheduler: str, el: ElectionLog, tmp_path: Path) -> None:
+    path = tmp_path / "copy.sqlite"
+    store = SQLiteStore(path, origin=el.origin)
+    log = Log(store)
+    log.append_many(el.entries)
+    for note in el.notes:
+        log.add_checkpoint(note)
+    store.close()
+    report = audit(path, el.trust, engine="dask", scheduler=scheduler)
+    assert _json(report) == _serial(path, el)
+    assert report.verdict == "clean"
+    path = _bundle(tmp_path, el, _register_again(el, "c2"))
+    report = audit(path, el.trust, engine="dask", scheduler=scheduler)
+    assert _json(report) == _serial(path, el)
+    assert report.run["replay"].startswith("serial: ")
+
+
+def test_dask_cli_verify(scheduler: str, el: ElectionLog, tmp_path: Path) -> None:
+    path = _bundle(tmp_path, el, _three_findings(el))
+    trust = tmp_path / "trust.json"
+    el.trust.save(trust)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
+    args = [sys.executable, "-m", "electlog", "verify", str(path), "--trust", str(trust)]
+    args += ["--engine", "dask", "--scheduler", scheduler, "--format", "json"]
+    proc = subprocess.run(args, capture_output=True, env=env, timeout=CLUSTER_TIMEOUT, check=False)
+    assert proc.returncode == 1, proc.stderr.decode(errors="replace")
+    got = json.loads(proc.stdout)
+    assert got.pop("run")["replay"].endswith(f"on the Dask cluster at {scheduler}")
+    assert got == _serial(path, el)
+    # a scheduler nobody listens at: exit 2 with the reason, within the connect timeout
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args[-3] = f"tcp://127.0.0.1:{port}"
+    env["DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT"] = "2s"  # Dask's own setting (default 30 s)
+    proc = subprocess.run(args, capture_output=True, env=env, timeout=CLUSTER_TIMEOUT, check=False)
+    assert proc.returncode == 2
+    assert b"cannot connect to the Dask scheduler" in proc.stderr
+
+
+def test_the_package_imports_no_dask_until_asked(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = (
+        "import sys, electlog, electlog.audit, electlog.audit._tasks, electlog.cli\n"
+        "assert not {'dask', 'distributed'} & set(sys.modules), 'Dask imported'\n"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, env=env, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stderr.decode(errors="replace")
+    # without the extra, engine="dask" is a usage error naming it
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    path = _bundle(tmp_path, el, el.entries)
+    with pytest.raises(UsageError, match=r"pip install 'electlog\[distributed\]'"):
+        audit(path, el.trust, engine="dask", scheduler="tcp://127.0.0.1:1")
+
+
+@pytest.mark.postgres
+def test_local_tasks_postgresql_dsn(el: ElectionLog, postgres_dsn: str) -> None:
+    # each task opens the DSN itself (without the full check, which this process runs)
+    from electlog.store import open_store
+
+    store = open_store(postgres_dsn, origin=el.origin)
+    log = Log(store)
+    log.append_many(el.entries)
+    for note in el.notes:
+        log.add_checkpoint(note)
+    store.close()
+    report = audit(postgres_dsn, el.trust, engine="tasks", jobs=2)
+    assert report.source == "PostgreSQL log" and report.verdict == "clean"
+    assert report.run["replay"].startswith(TASKS)
+    assert _json(report) == _json(audit(postgres_dsn, el.trust, serial=True))
+
+
+def test_local_tasks_generic_log(tmp_path: Path) -> None:
+    # no election: the chunks are split evenly between the tasks, as between the processes
+    gl = build_generic()
+    entries = gl.entries
+    entries[5] = entries[5][:-1] + bytes([entries[5][-1] ^ 1])  # one bad entry
+    path = tmp_path / "generic.bundle"
+    write_bundle(path, gl.origin, entries, gl.notes)
+    serial = audit(path, gl.trust, serial=True, election=False)
+    report = audit(path, gl.trust, engine="tasks", jobs=2, tasks=3, election=False)
+    assert report.run["replay"].startswith("sharded by community: 3 community task(s)")
+    assert _json(report) == _json(serial)
+    assert report.verdict == "findings"
