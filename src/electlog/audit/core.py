@@ -18,6 +18,7 @@ from electlog.rla.status import audit_findings, audit_section
 from . import findings as F
 from ._pipeline import CHUNK_SIZE, Verifier, signature_backend
 from ._replay import FindingSink, Replay
+from ._resume import CopyDiffers, ResumePlan
 from ._shards import Fallback, ShardedReplay, Shards
 from ._sources import Source, SourceUnreadable, open_source, refuse_file_damage
 from .progress import ProgressReporter
@@ -39,6 +40,7 @@ def audit(
     election: bool = True,
     in_progress: bool = False,
     serial: bool = False,
+    state: str | os.PathLike[str] | None = None,
 ) -> Report:
     """Audit a log copy against the auditor's trust anchors.
 
@@ -59,10 +61,18 @@ def audit(
     ``serial=True`` runs the reference replay: every community in one process (the workers
     only decode and verify), as ``jobs=1`` does; with more jobs each worker replays some
     communities (:mod:`electlog.audit._shards`), with the same report.
+    ``state``: a directory where the audit keeps its state (docs/auditing.md, "Resuming an
+    audit"): a run resumes from the checkpoint the last run saved there (reading only the entries
+    after it, with the report a full audit gives) and saves the latest checkpoint with the
+    witness quorum; a copy that does not extend the saved checkpoint is audited in full and the
+    saved checkpoint is reported as fork or rollback evidence. With a state, the replay is the
+    serial one (the workers decode and verify).
 
     Returns the :class:`Report`; every problem is a finding, the audit never stops at the first.
     Raises :class:`~electlog.errors.AuditError` only when it cannot run at all (the source
-    cannot be opened) and :class:`~electlog.errors.TrustFileError` for a bad trust file.
+    cannot be opened) and :class:`~electlog.errors.TrustFileError` for a bad trust file;
+    :class:`~electlog.errors.AuditStateError` for a state it cannot use (damaged, for another
+    trust file or log, or from another electlog version).
     """
     if not isinstance(trust, Trust):
         if isinstance(trust, str | os.PathLike):
@@ -78,6 +88,15 @@ def audit(
     if not isinstance(serial, bool):
         raise UsageError("serial must be a bool")
     args = (source, trust, since, jobs, progress, election, in_progress)
+    if state is not None:
+        if not isinstance(state, str | os.PathLike):
+            raise UsageError("state must be the path of a directory")
+        plan = ResumePlan(state, trust, election)
+        try:
+            return _audit(*args, sharded=False, plan=plan)
+        except CopyDiffers as exc:
+            plan.fall_back(exc.reason)
+            return _audit(*args, sharded=False, plan=plan)
     if not serial and jobs > 1:  # one job: the serial replay is the same work, less routing
         try:
             return _audit(*args, sharded=True)
@@ -97,6 +116,7 @@ def _audit(
     *,
     sharded: bool,
     fallback: str | None = None,
+    plan: ResumePlan | None = None,
 ) -> Report:
     started = time.perf_counter()
     old_threshold = gc.get_threshold()
@@ -120,10 +140,12 @@ def _audit(
                         f"{trust.origin!r}",
                         {"declared": src.origin, "origin": trust.origin},
                     )
+                if plan is not None:  # a resumed audit restores the replay here
+                    plan.begin(src, replay)
                 # a store's full integrity check runs beside the replay (in a worker when
                 # there are some: the parent's replay is the audit's bottleneck)
                 full_check = workers.aside(*src.full_check) if src.full_check is not None else None
-                unreadable = _feed(src, replay, workers, progress)
+                unreadable = _feed(src, replay, workers, progress, plan)
                 if unreadable is not None:
                     replay.source_unreadable(
                         unreadable.message, unreadable.offset, unreadable.last_good_index
@@ -140,6 +162,8 @@ def _audit(
                         {"offset": offset, "entries_read": replay.size},
                     )
                 replay.finish(notes, since, trust.pinned_checkpoint)
+                if plan is not None:
+                    plan.finished(replay)
                 _rla_findings(replay, sink)
                 description = src.description
             finally:
@@ -168,6 +192,8 @@ def _audit(
         if sharded
         else ("serial" if fallback is None else f"serial: {fallback}"),
     }
+    if plan is not None:
+        run["state"] = dict(plan.info)
     verdict = verdict_of(findings, in_progress=in_progress)
     communities = replay.communities()
     progress_info: dict[str, Any] | None = None
@@ -216,10 +242,25 @@ def _feed(
     replay: Replay,
     workers: Shards | Verifier,
     progress: bool | Callable[[int, int | None], None],
+    plan: ResumePlan | None = None,
 ) -> SourceUnreadable | None:
     """Read the source through the replay (sharded or serial) with the progress bar; the
-    source's unreadable tail, if it has one, is returned for the caller to report."""
+    source's unreadable tail, if it has one, is returned for the caller to report. With a
+    ``plan`` (a state directory) the entries come from it (those after the saved checkpoint)
+    and it takes its snapshot between chunks."""
     unreadable: SourceUnreadable | None = None
+    if plan is not None:
+        assert isinstance(workers, Verifier) and not isinstance(replay, ShardedReplay)
+        with ProgressReporter(progress, src.size_hint()) as bar:
+            try:
+                for results in workers.map(plan.chunks(src, CHUNK_SIZE)):
+                    replay.feed(results)
+                    plan.after_chunk(replay)
+                    bar.update(replay.size)
+            except SourceUnreadable as exc:
+                unreadable = exc
+        plan.fed(replay, unreadable is not None)
+        return unreadable
     with ProgressReporter(progress, src.size_hint()) as bar:
         try:
             if isinstance(replay, ShardedReplay):
