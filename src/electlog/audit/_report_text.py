@@ -89,7 +89,7 @@ def _first_errors(report: Report) -> list[str]:
     return lines
 
 
-def render_text(report: Report) -> str:
+def render_text(report: Report) -> str:  # noqa: C901
     """The report as plain text (ends with a newline)."""
     c = report.counts
     f = c.findings
@@ -140,6 +140,9 @@ def render_text(report: Report) -> str:
             f"run          {run.get('jobs')} job(s), {run.get('signature_backend')}, "
             f"{run.get('elapsed_seconds')} s, {run.get('entries_per_second')} entries/s"
         )
+    state_info = run.get("state") if run else None
+    if isinstance(state_info, dict):
+        lines.append(f"state        {_state_line(state_info)}")
     if c.events:
         lines.append("events")
         lines.extend(f"  {t:<36} {n:>9}" for t, n in sorted(c.events.items()))
@@ -151,3 +154,21 @@ def render_text(report: Report) -> str:
     lines.append(f"findings     {f['error']} error, {f['warning']} warning, {f['info']} info")
     lines.extend(_finding_line(finding) for finding in report.findings)
     return "\n".join(lines) + "\n"
+
+
+def _state_line(state: dict[str, Any]) -> str:
+    """How a resumable audit used its state directory (``run.state``)."""
+    resumed, saved = state.get("resumed_from"), state.get("saved_at")
+    parts = [str(state.get("directory"))]
+    if state.get("full_audit"):
+        parts.append(f"NOT resumed, audited in full: {state['full_audit']}")
+    elif resumed:
+        parts.append(f"resumed from size {resumed['size']} ({state.get('entries_read')} read)")
+    else:
+        parts.append("no saved state: audited in full")
+    parts.append(
+        f"saved at size {saved['size']}"
+        if saved
+        else f"not saved: {state.get('not_saved') or 'nothing new'}"
+    )
+    return "; ".join(parts)

@@ -101,7 +101,7 @@ class SavedState:
             },
             use_bin_type=True,
         )
-        data = MAGIC + body
+        data = MAGIC + bytes(body)
         return data + hashlib.sha256(data).digest()
 
     @classmethod
@@ -127,7 +127,7 @@ class SavedState:
                 f"{_version()!r}: a state is only read by the version that wrote it"
             )
         cp = top.get("checkpoint")
-        fields = {
+        fields: dict[str, Any] = {
             "note": cp.get("note") if isinstance(cp, dict) else None,
             "size": cp.get("size") if isinstance(cp, dict) else None,
             "root": cp.get("root") if isinstance(cp, dict) else None,
@@ -219,7 +219,10 @@ class ResumePlan:
     def fall_back(self, reason: str) -> None:
         """The copy does not extend the saved checkpoint: the next attempt runs in full."""
         self.full_reason = reason
+        self.start = 0
+        self.target = None
         self.info["full_audit"] = reason
+        self.info["resumed_from"] = None
 
     def begin(self, src: Source, replay: Replay) -> None:
         """Before the entries: refuse a source of another log, restore the replay (unless the
@@ -251,7 +254,8 @@ class ResumePlan:
             it = self._after_prefix(src, size)
         index = self.start
         target = self.target
-        for chunk in it:
+        for whole in it:
+            chunk = whole
             if target is not None and index < target < index + len(chunk):
                 cut = target - index
                 yield chunk[:cut]
@@ -283,6 +287,7 @@ class ResumePlan:
         checkpoint as ``--since`` is checked; else save the new state when the snapshot was
         taken at the latest matching quorum checkpoint."""
         saved = self.saved
+        self.info["entries_read"] = replay.size - self.start
         if self.full_reason is not None and saved is not None:
             replay._prior(saved.note, _WHAT)
             self.info["not_saved"] = "the saved state is kept: it is the evidence"
@@ -415,9 +420,7 @@ class ResumePlan:
             if size <= self.start:
                 break
             try:
-                verify_checkpoint_detailed(
-                    note, trust.log_key, list(trust.witnesses), trust.quorum
-                )
+                verify_checkpoint_detailed(note, trust.log_key, list(trust.witnesses), trust.quorum)
             except ElectlogError:
                 continue
             return size
