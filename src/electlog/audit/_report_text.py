@@ -89,7 +89,7 @@ def _first_errors(report: Report) -> list[str]:
     return lines
 
 
-def render_text(report: Report) -> str:  # noqa: C901
+def render_text(report: Report) -> str:
     """The report as plain text (ends with a newline)."""
     c = report.counts
     f = c.findings
@@ -140,9 +140,7 @@ def render_text(report: Report) -> str:  # noqa: C901
             f"run          {run.get('jobs')} job(s), {run.get('signature_backend')}, "
             f"{run.get('elapsed_seconds')} s, {run.get('entries_per_second')} entries/s"
         )
-    state_info = run.get("state") if run else None
-    if isinstance(state_info, dict):
-        lines.append(f"state        {_state_line(state_info)}")
+    lines.extend(_state_line(run))
     if c.events:
         lines.append("events")
         lines.extend(f"  {t:<36} {n:>9}" for t, n in sorted(c.events.items()))
@@ -156,8 +154,11 @@ def render_text(report: Report) -> str:  # noqa: C901
     return "\n".join(lines) + "\n"
 
 
-def _state_line(state: dict[str, Any]) -> str:
-    """How a resumable audit used its state directory (``run.state``)."""
+def _state_line(run: dict[str, Any]) -> list[str]:
+    """How a resumable audit used its state directory (``run.state``): one line, or none."""
+    state = run.get("state")
+    if not isinstance(state, dict):
+        return []
     resumed, saved = state.get("resumed_from"), state.get("saved_at")
     parts = [str(state.get("directory"))]
     if state.get("full_audit"):
@@ -171,4 +172,4 @@ def _state_line(state: dict[str, Any]) -> str:
         if saved
         else f"not saved: {state.get('not_saved') or 'nothing new'}"
     )
-    return "; ".join(parts)
+    return [f"state        {'; '.join(parts)}"]

@@ -82,7 +82,7 @@ class _Encoder:
         self._keep.append(obj)
         return None
 
-    def encode(self, obj: object, depth: int = 0) -> Any:  # noqa: C901
+    def encode(self, obj: object, depth: int = 0) -> Any:
         t = type(obj)
         if obj is None or t is bool or t is int or t is str or t is bytes or t is float:
             return obj
@@ -90,10 +90,8 @@ class _Encoder:
             raise AuditStateError("the replay state is nested too deeply to snapshot")
         d = depth + 1
         enc = self.encode
-        if t is tuple:
-            return [_TUPLE, *(enc(x, d) for x in obj)]  # type: ignore[attr-defined]
-        if t is frozenset:
-            return [_FROZENSET, *(enc(x, d) for x in obj)]  # type: ignore[attr-defined]
+        if t is tuple or t is frozenset:
+            return [_TUPLE if t is tuple else _FROZENSET, *(enc(x, d) for x in obj)]  # type: ignore[attr-defined]
         if t is _dt.date:
             return [_DATE, obj.toordinal()]  # type: ignore[attr-defined]
         if t is fractions.Fraction:
@@ -107,18 +105,21 @@ class _Encoder:
         ref = self._memoised(obj)
         if ref is not None:
             return ref
-        if t is list:
-            return [_LIST, *(enc(x, d) for x in obj)]  # type: ignore[attr-defined]
+        return self._mutable(obj, t, d)
+
+    def _mutable(self, obj: Any, t: type, d: int) -> list[Any]:
+        """A container or an object, written the first time it is met."""
+        enc = self.encode
+        if t is list or t is set:
+            return [_LIST if t is list else _SET, *(enc(x, d) for x in obj)]
         if t is dict or t is Counter:
             out: list[Any] = [_DICT if t is dict else _COUNTER]
-            for k, v in obj.items():  # type: ignore[attr-defined]
+            for k, v in obj.items():
                 out.append(enc(k, d))
                 out.append(enc(v, d))
             return out
-        if t is set:
-            return [_SET, *(enc(x, d) for x in obj)]  # type: ignore[attr-defined]
         if t is array:
-            return [_ARRAY, obj.typecode, obj.tobytes()]  # type: ignore[attr-defined]
+            return [_ARRAY, obj.typecode, obj.tobytes()]
         if isinstance(obj, list | dict | set | tuple | frozenset | array):
             raise AuditStateError(f"cannot snapshot a {t.__qualname__} (a container subclass)")
         cid = self.class_id(t)
@@ -180,7 +181,7 @@ class _Decoder:
             raise AuditStateError(f"the snapshot refers to class {index!r}, not in its table")
         return self.classes[index]
 
-    def decode(self, node: object, depth: int = 0) -> Any:  # noqa: C901
+    def decode(self, node: object, depth: int = 0) -> Any:
         t = type(node)
         if node is None or t is bool or t is int or t is str or t is bytes or t is float:
             return node
@@ -189,84 +190,119 @@ class _Decoder:
         if depth > _MAX_DEPTH:
             raise AuditStateError("the snapshot is nested too deeply")
         tag, args = node[0], node[1:]  # type: ignore[index]
-        d = depth + 1
-        dec = self.decode
-        if tag == _TUPLE:
-            return tuple(dec(x, d) for x in args)
-        if tag == _FROZENSET:
-            return frozenset(self._hashables(args, d))
-        if tag == _DATE:
-            return _dt.date.fromordinal(self._int(args, 1)[0])
-        if tag == _FRACTION:
-            num, den = self._int(args, 2)
-            return fractions.Fraction(num, den)
-        if tag == _ENUM:
-            cls = self.cls(args[0] if args else None)[0]
-            if not issubclass(cls, enum.Enum) or len(args) != 2:
-                raise AuditStateError(f"a snapshot enum node is malformed: {node!r:.200}")
-            return cls(dec(args[1], d))
-        if tag == _CLASS:
-            return self.cls(args[0] if len(args) == 1 else None)[0]
-        if tag == _NAMEDTUPLE:
-            cls = self.cls(args[0] if args else None)[0]
-            fields = getattr(cls, "_fields", None)
-            if not issubclass(cls, tuple) or fields is None or len(args) - 1 != len(fields):
-                raise AuditStateError(f"a snapshot record node is malformed: {node!r:.200}")
-            return cls._make(dec(x, d) for x in args[1:])  # type: ignore[attr-defined]
-        if tag == _REF:
-            if len(args) != 1 or type(args[0]) is not int or not 0 <= args[0] < len(self.memo):
-                raise AuditStateError(f"a snapshot reference is malformed: {node!r:.200}")
-            return self.memo[args[0]]
-        if tag == _LIST:
-            out: list[Any] = []
-            self.memo.append(out)
-            out.extend(dec(x, d) for x in args)
-            return out
-        if tag in (_DICT, _COUNTER):
-            if len(args) % 2:
-                raise AuditStateError("a snapshot map node has an odd number of items")
-            mapping: dict[Any, Any] = {} if tag == _DICT else Counter()
-            self.memo.append(mapping)
-            keys = self._hashables(args[0::2], d)
-            for k, v in zip(keys, args[1::2], strict=True):
-                mapping[k] = dec(v, d)
-            return mapping
-        if tag == _SET:
-            out_set: set[Any] = set()
-            self.memo.append(out_set)
-            out_set.update(self._hashables(args, d))
-            return out_set
-        if tag == _ARRAY:
-            if len(args) != 2 or args[0] not in ("q", "d") or type(args[1]) is not bytes:
-                raise AuditStateError(f"a snapshot array node is malformed: {node!r:.200}")
-            arr = array(args[0])
-            try:
-                arr.frombytes(args[1])
-            except ValueError as exc:
-                raise AuditStateError(f"a snapshot array node is malformed: {exc}") from None
-            self.memo.append(arr)
-            return arr
-        if tag == _OBJECT:
-            cls, slots, has_dict = self.cls(args[0] if args else None)
-            if len(args) != 1 + len(slots) + has_dict or issubclass(
-                cls, tuple | list | dict | set | frozenset | enum.Enum
-            ):
+        step = self._steps.get(tag)
+        if step is None:
+            raise AuditStateError(f"a snapshot node has the unknown tag {tag}")
+        return step(self, args, depth + 1)
+
+    def _tuple(self, args: list[Any], d: int) -> Any:
+        return tuple(self.decode(x, d) for x in args)
+
+    def _frozenset(self, args: list[Any], d: int) -> Any:
+        return frozenset(self._hashables(args, d))
+
+    def _date(self, args: list[Any], d: int) -> Any:
+        return _dt.date.fromordinal(self._int(args, 1)[0])
+
+    def _fraction(self, args: list[Any], d: int) -> Any:
+        num, den = self._int(args, 2)
+        return fractions.Fraction(num, den)
+
+    def _enum(self, args: list[Any], d: int) -> Any:
+        cls = self.cls(args[0] if args else None)[0]
+        if not issubclass(cls, enum.Enum) or len(args) != 2:
+            raise AuditStateError(f"a snapshot enum node is malformed: {args!r:.200}")
+        return cls(self.decode(args[1], d))
+
+    def _class_ref(self, args: list[Any], d: int) -> Any:
+        return self.cls(args[0] if len(args) == 1 else None)[0]
+
+    def _namedtuple(self, args: list[Any], d: int) -> Any:
+        cls = self.cls(args[0] if args else None)[0]
+        fields = getattr(cls, "_fields", None)
+        if not issubclass(cls, tuple) or fields is None or len(args) - 1 != len(fields):
+            raise AuditStateError(f"a snapshot record node is malformed: {args!r:.200}")
+        return cls._make(self.decode(x, d) for x in args[1:])  # type: ignore[attr-defined]
+
+    def _ref(self, args: list[Any], d: int) -> Any:
+        if len(args) != 1 or type(args[0]) is not int or not 0 <= args[0] < len(self.memo):
+            raise AuditStateError(f"a snapshot reference is malformed: {args!r:.200}")
+        return self.memo[args[0]]
+
+    def _list(self, args: list[Any], d: int) -> Any:
+        out: list[Any] = []
+        self.memo.append(out)
+        out.extend(self.decode(x, d) for x in args)
+        return out
+
+    def _set(self, args: list[Any], d: int) -> Any:
+        out: set[Any] = set()
+        self.memo.append(out)
+        out.update(self._hashables(args, d))
+        return out
+
+    def _map(self, args: list[Any], d: int, mapping: dict[Any, Any]) -> Any:
+        if len(args) % 2:
+            raise AuditStateError("a snapshot map node has an odd number of items")
+        self.memo.append(mapping)
+        keys = self._hashables(args[0::2], d)
+        for k, v in zip(keys, args[1::2], strict=True):
+            mapping[k] = self.decode(v, d)
+        return mapping
+
+    def _dict(self, args: list[Any], d: int) -> Any:
+        return self._map(args, d, {})
+
+    def _counter(self, args: list[Any], d: int) -> Any:
+        return self._map(args, d, Counter())
+
+    def _array(self, args: list[Any], d: int) -> Any:
+        if len(args) != 2 or args[0] not in ("q", "d") or type(args[1]) is not bytes:
+            raise AuditStateError(f"a snapshot array node is malformed: {args!r:.200}")
+        arr = array(args[0])
+        try:
+            arr.frombytes(args[1])
+        except ValueError as exc:
+            raise AuditStateError(f"a snapshot array node is malformed: {exc}") from None
+        self.memo.append(arr)
+        return arr
+
+    def _object(self, args: list[Any], d: int) -> Any:
+        cls, slots, has_dict = self.cls(args[0] if args else None)
+        if len(args) != 1 + len(slots) + has_dict or issubclass(
+            cls, tuple | list | dict | set | frozenset | enum.Enum
+        ):
+            raise AuditStateError(f"a snapshot object of {cls.__qualname__} is malformed")
+        obj = object.__new__(cls)
+        self.memo.append(obj)
+        setter: Callable[[object, str, Any], None] = object.__setattr__
+        for name, value in zip(slots, args[1 : 1 + len(slots)], strict=True):
+            if value != [_UNSET]:
+                setter(obj, name, self.decode(value, d))
+        if has_dict:
+            attributes = self.decode(args[-1], d)
+            if type(attributes) is not dict or not all(type(k) is str for k in attributes):
                 raise AuditStateError(f"a snapshot object of {cls.__qualname__} is malformed")
-            obj = object.__new__(cls)
-            self.memo.append(obj)
-            setter: Callable[[object, str, Any], None] = object.__setattr__
-            for name, value in zip(slots, args[1 : 1 + len(slots)], strict=True):
-                if value == [_UNSET]:
-                    continue
-                setter(obj, name, dec(value, d))
-            if has_dict:
-                attributes = dec(args[-1], d)
-                if type(attributes) is not dict or not all(type(k) is str for k in attributes):
-                    raise AuditStateError(f"a snapshot object of {cls.__qualname__} is malformed")
-                for name, value in attributes.items():
-                    setter(obj, name, value)
-            return obj
-        raise AuditStateError(f"a snapshot node has the unknown tag {tag}")
+            for name, value in attributes.items():
+                setter(obj, name, value)
+        return obj
+
+    _steps: Final[dict[int, Callable[[_Decoder, list[Any], int], Any]]] = {
+        _TUPLE: _tuple,
+        _FROZENSET: _frozenset,
+        _DATE: _date,
+        _FRACTION: _fraction,
+        _ENUM: _enum,
+        _CLASS: _class_ref,
+        _NAMEDTUPLE: _namedtuple,
+        _REF: _ref,
+        _LIST: _list,
+        _SET: _set,
+        _DICT: _dict,
+        _COUNTER: _counter,
+        _ARRAY: _array,
+        _OBJECT: _object,
+    }
 
     def _hashables(self, items: list[Any], depth: int) -> list[Any]:
         out = [self.decode(x, depth) for x in items]
