@@ -22,7 +22,7 @@ import fractions
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import msgpack
@@ -37,6 +37,8 @@ _MODULES: Final = ("electlog.election.", "electlog.audit.", "electlog.events", "
 _LIST, _TUPLE, _DICT, _SET, _FROZENSET, _OBJECT, _ENUM, _REF, _CLASS = range(9)
 _UNSET, _NAMEDTUPLE, _DATE, _FRACTION, _COUNTER, _ARRAY = range(9, 15)
 _MAX_DEPTH: Final = 200
+_PLAIN: Final = frozenset({type(None), bool, int, str, bytes, float})
+"""Types written as themselves (every other value is a tagged array)."""
 
 
 def _allowed(module: str) -> bool:
@@ -82,16 +84,24 @@ class _Encoder:
         self._keep.append(obj)
         return None
 
+    def items(self, tag: int, values: Any, d: int) -> list[Any]:
+        """``[tag, *values]``, each value encoded (plain values without a call: most are)."""
+        enc = self.encode
+        plain = _PLAIN
+        out = [tag]
+        out.extend(x if type(x) in plain else enc(x, d) for x in values)
+        return out
+
     def encode(self, obj: object, depth: int = 0) -> Any:
         t = type(obj)
-        if obj is None or t is bool or t is int or t is str or t is bytes or t is float:
+        if t in _PLAIN:
             return obj
         if depth > _MAX_DEPTH:
             raise AuditStateError("the replay state is nested too deeply to snapshot")
         d = depth + 1
         enc = self.encode
         if t is tuple or t is frozenset:
-            return [_TUPLE if t is tuple else _FROZENSET, *(enc(x, d) for x in obj)]  # type: ignore[attr-defined]
+            return self.items(_TUPLE if t is tuple else _FROZENSET, obj, d)
         if t is _dt.date:
             return [_DATE, obj.toordinal()]  # type: ignore[attr-defined]
         if t is fractions.Fraction:
@@ -101,7 +111,7 @@ class _Encoder:
         if isinstance(obj, type):
             return [_CLASS, self.class_id(obj)]
         if isinstance(obj, tuple) and hasattr(t, "_fields"):
-            return [_NAMEDTUPLE, self.class_id(t), *(enc(x, d) for x in obj)]
+            return [_NAMEDTUPLE, self.class_id(t), *self.items(_TUPLE, obj, d)[1:]]
         ref = self._memoised(obj)
         if ref is not None:
             return ref
@@ -111,13 +121,9 @@ class _Encoder:
         """A container or an object, written the first time it is met."""
         enc = self.encode
         if t is list or t is set:
-            return [_LIST if t is list else _SET, *(enc(x, d) for x in obj)]
+            return self.items(_LIST if t is list else _SET, obj, d)
         if t is dict or t is Counter:
-            out: list[Any] = [_DICT if t is dict else _COUNTER]
-            for k, v in obj.items():
-                out.append(enc(k, d))
-                out.append(enc(v, d))
-            return out
+            return self.items(_DICT if t is dict else _COUNTER, _flat(obj), d)
         if t is array:
             return [_ARRAY, obj.typecode, obj.tobytes()]
         if isinstance(obj, list | dict | set | tuple | frozenset | array):
@@ -125,14 +131,24 @@ class _Encoder:
         cid = self.class_id(t)
         slots, has_dict = self.classes[cid][2], self.classes[cid][3]
         node: list[Any] = [_OBJECT, cid]
+        plain = _PLAIN
         for name in slots:
             try:
-                node.append(enc(getattr(obj, name), d))
+                value = getattr(obj, name)
             except AttributeError:
                 node.append([_UNSET])
+                continue
+            node.append(value if type(value) in plain else enc(value, d))
         if has_dict:
             node.append(enc(dict(vars(obj)), d))
         return node
+
+
+def _flat(mapping: dict[Any, Any]) -> Iterator[Any]:
+    """A mapping's keys and values, alternating."""
+    for k, v in mapping.items():
+        yield k
+        yield v
 
 
 def encode_graph(root: object) -> bytes:
@@ -195,8 +211,13 @@ class _Decoder:
             raise AuditStateError(f"a snapshot node has the unknown tag {tag}")
         return step(self, args, depth + 1)
 
+    def values(self, args: list[Any], d: int) -> list[Any]:
+        """Each of ``args`` decoded (plain values without a call: most are)."""
+        dec = self.decode
+        return [dec(x, d) if type(x) is list else x for x in args]
+
     def _tuple(self, args: list[Any], d: int) -> Any:
-        return tuple(self.decode(x, d) for x in args)
+        return tuple(self.values(args, d))
 
     def _frozenset(self, args: list[Any], d: int) -> Any:
         return frozenset(self._hashables(args, d))
@@ -232,7 +253,7 @@ class _Decoder:
     def _list(self, args: list[Any], d: int) -> Any:
         out: list[Any] = []
         self.memo.append(out)
-        out.extend(self.decode(x, d) for x in args)
+        out.extend(self.values(args, d))
         return out
 
     def _set(self, args: list[Any], d: int) -> Any:
@@ -246,8 +267,7 @@ class _Decoder:
             raise AuditStateError("a snapshot map node has an odd number of items")
         self.memo.append(mapping)
         keys = self._hashables(args[0::2], d)
-        for k, v in zip(keys, args[1::2], strict=True):
-            mapping[k] = self.decode(v, d)
+        mapping.update(zip(keys, self.values(args[1::2], d), strict=True))
         return mapping
 
     def _dict(self, args: list[Any], d: int) -> Any:
@@ -276,9 +296,12 @@ class _Decoder:
         obj = object.__new__(cls)
         self.memo.append(obj)
         setter: Callable[[object, str, Any], None] = object.__setattr__
+        dec = self.decode
         for name, value in zip(slots, args[1 : 1 + len(slots)], strict=True):
-            if value != [_UNSET]:
-                setter(obj, name, self.decode(value, d))
+            if type(value) is not list:
+                setter(obj, name, value)
+            elif value != [_UNSET]:
+                setter(obj, name, dec(value, d))
         if has_dict:
             attributes = self.decode(args[-1], d)
             if type(attributes) is not dict or not all(type(k) is str for k in attributes):
@@ -305,15 +328,9 @@ class _Decoder:
     }
 
     def _hashables(self, items: list[Any], depth: int) -> list[Any]:
-        out = [self.decode(x, depth) for x in items]
-        for x in out:
-            try:
-                hash(x)
-            except TypeError:
-                raise AuditStateError(
-                    f"a snapshot set or map key is not hashable: {type(x).__name__}"
-                ) from None
-        return out
+        """Set members or map keys (an unhashable one makes the insertion raise TypeError,
+        which :func:`decode_graph` reports)."""
+        return self.values(items, depth)
 
     @staticmethod
     def _int(args: list[Any], n: int) -> list[int]:
