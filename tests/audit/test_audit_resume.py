@@ -206,10 +206,13 @@ def test_a_snapshot_naming_a_foreign_class_is_refused() -> None:
     for junk in (b"", b"\xc1", msgpack.packb([[], [99]]), msgpack.packb([[], [7, 5]])):
         with pytest.raises(AuditStateError):
             decode_graph(junk)
-    graph = {"a": [1, {2, 3}], "b": (b"x", frozenset({"y"}))}
+    from collections import Counter
+
+    graph = {"a": [1, {2, 3}], "b": (b"x", frozenset({"y"})), "n": Counter({"t": 2, ("k",): 1})}
     graph["c"] = graph["a"]  # shared: comes back shared
     back = decode_graph(encode_graph(graph))
     assert back == graph and back["c"] is back["a"]
+    assert type(back["n"]) is Counter and back["n"]["t"] == 2
 
 
 @pytest.mark.parametrize("kind", ["memory", "bundle"])

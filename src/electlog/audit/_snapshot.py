@@ -267,7 +267,9 @@ class _Decoder:
             raise AuditStateError("a snapshot map node has an odd number of items")
         self.memo.append(mapping)
         keys = self._hashables(args[0::2], d)
-        mapping.update(zip(keys, self.values(args[1::2], d), strict=True))
+        dict.update(
+            mapping, zip(keys, self.values(args[1::2], d), strict=True)
+        )  # not Counter.update
         return mapping
 
     def _dict(self, args: list[Any], d: int) -> Any:
