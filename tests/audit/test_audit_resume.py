@@ -272,3 +272,27 @@ def test_cli_verify_state(el: ElectionLog, tmp_path: Path) -> None:
 def test_state_must_be_a_path(el: ElectionLog) -> None:
     with pytest.raises(ElectlogError, match="state must be"):
         audit(BytesSource(el.entries, el.notes), el.trust, state=3)  # type: ignore[arg-type]
+
+
+def test_a_tiles_directory_resumes_and_the_report_validates(
+    el: ElectionLog, tmp_path: Path
+) -> None:
+    from electlog.audit._report_json import validate_report_dict
+    from electlog.log import Log
+    from electlog.publish.tiles import export_tiles
+    from electlog.store import MemoryStore
+
+    log = Log(MemoryStore(el.origin))
+    log.append_many(el.entries)
+    for note in el.notes:
+        log.add_checkpoint(note)
+    export_tiles(log, tmp_path / "t1", checkpoint_note=el.notes[1])
+    first = audit(tmp_path / "t1", el.trust, state=tmp_path / "state", in_progress=True)
+    assert first.run["state"]["saved_at"]["size"] == _sizes(el)[1]
+    export_tiles(log, tmp_path / "t2", checkpoint_note=el.notes[2])
+    full = audit(tmp_path / "t2", el.trust)
+    resumed = audit(tmp_path / "t2", el.trust, state=tmp_path / "state")
+    assert resumed.run["state"]["entries_read"] == len(el.entries) - _sizes(el)[1]
+    assert _json(resumed) == _json(full) and full.verdict == "clean"
+    validate_report_dict(json.loads(resumed.to_json()))
+    assert "state        " in resumed.to_text() and "resumed from size 140" in resumed.to_text()
