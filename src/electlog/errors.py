@@ -42,6 +42,7 @@ __all__ = [
     "NestingTooDeepError",
     "NonMinimalIntError",
     "NoteError",
+    "OpeningsError",
     "ProofError",
     "QuorumNotMetError",
     "ReadOnlyStoreError",
@@ -365,6 +366,12 @@ class RuleViolation(ElectlogError):
 class ReceiptError(VerificationError):
     """A voter's registration receipt is malformed, or its entry is not a registration whose
     commitment matches the voter's salt and personal data."""
+
+
+class OpeningsError(VerificationError):
+    """An openings bundle cannot be used: not an age file, encrypted to none of the given
+    identities, an identity file that holds no age identity, or a plaintext that is not a
+    canonical openings document (docs/format.md, "Openings")."""
 
 
 class TrustFileError(ElectlogError):

@@ -83,7 +83,9 @@ def test_no_key_or_secret_is_the_old_derivation_from_seed_and_origin(built: Any)
         keys.authority.seed(),
         *(key.seed() for key in keys.roles.values()),
     }
-    assert len(mine) == 2 + 1 + 19 * 5
+    assert keys.audit_board is not None
+    mine.add(keys.audit_board.seed())
+    assert len(mine) == 2 + 1 + 19 * 5 + 1
     assert mine.isdisjoint(old)
     # the log and witness keys are not the old ones either (compare public keys)
     from electlog.checkpoint import NoteSigner, WitnessSigner
@@ -199,6 +201,7 @@ def test_save_load_round_trip_modes_and_manifest(tmp_path: Path) -> None:
         [
             "manifest.json",
             "authority.pem",
+            "audit-board.pem",
             "log.skey",
             "witnesses/witness-a.skey",
             "witnesses/witness-b.skey",
@@ -222,6 +225,11 @@ def test_save_load_round_trip_modes_and_manifest(tmp_path: Path) -> None:
         (cid, role.value) for cid in CIDS[:3] for role in ROLES
     }
     assert manifest["secrets"] == {"dedup": "dedup.secret", "salt": "salt.secret"}
+    assert keys.audit_board is not None
+    assert manifest["audit_board"] == {
+        "file": "audit-board.pem",
+        "public": keys.audit_board.public.to_text(),
+    }
     # the manifest holds only public keys
     assert keys.dedup_secret.hex() not in (target / "manifest.json").read_text()
     assert manifest["witnesses"] == [

@@ -33,6 +33,8 @@ from electlog.election.events import (
     CommitteeMemberWithdrawn,
     CommitteeVacancyFilled,
     ElectionEvent,
+    EligibilitySampleChecked,
+    EligibilitySampleDrawn,
     GroupResultDeclared,
     GroupVotingClosed,
     HouseholdBallotCast,
@@ -145,6 +147,10 @@ def samples() -> dict[str, ElectionEvent]:
             confirmed=False,
         ),
         AuditConcluded(community="c1", round=1, outcome="full_hand_count"),
+        EligibilitySampleDrawn(
+            checkpoint_size=3, checkpoint_root=H, roll_size=4, seed="27182", voters=("v2", "v1")
+        ),
+        EligibilitySampleChecked(seed="27182", checked=2, failures=("v1",), members=("m1", "m2")),
     ]
     return {e.TYPE: e for e in events}
 

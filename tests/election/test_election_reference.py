@@ -139,14 +139,22 @@ def test_ruleset_table_matches_the_code() -> None:
     ]
     assert sorted(_tick(r[0]) for r in rows) == sorted(want_fields)
     body = RuleSet().to_body()
-    every_key = set(RuleSet(revote_rule="source_threshold", public_profile="minimal").to_body())
+    every_key = set(
+        RuleSet(
+            revote_rule="source_threshold",
+            public_profile="minimal",
+            removal_codes=("duplicate",),
+            vetting_codes=("eligibility",),
+        ).to_body()
+    )
     assert {_tick(r[1]) for r in rows} == every_key
     for field, key, _type, default, meaning in rows:
         name, body_key = _tick(field), _tick(key)
         value = json.loads(_tick(default))
-        if name in ("revote_rule", "public_profile"):
+        if name in ("revote_rule", "public_profile", "removal_codes", "vetting_codes"):
             assert body_key not in body and "omitted at its default" in key
-            assert value == getattr(RuleSet(), name)
+            want = getattr(RuleSet(), name)
+            assert value == (list(want) if isinstance(want, tuple) else want), name
         else:
             assert value == body[body_key], name
         if name.startswith("tally."):

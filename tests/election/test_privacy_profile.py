@@ -221,14 +221,27 @@ def test_minimal_is_clean_and_names_what_the_public_tier_does_not_verify(both: A
     assert minimal.clean, [str(f) for f in minimal.findings[:5]]
     (note,) = minimal.findings
     assert note.code == "profile.public_unverified" and note.severity == "info"
-    assert note.evidence["unverified_rules"] == [C.VOTER_UNDERAGE, C.VOTER_BASIS_INVALID]
+    assert note.evidence["unverified_rules"] == [
+        C.VOTER_UNDERAGE,
+        C.VOTER_BASIS_INVALID,
+        C.PROXY_NOT_CLOSE_RELATIVE,
+    ]
     registrations = sum(1 for e in log if e.statement.type == "voter.registered")
     assert note.evidence["registrations"] == registrations > VOTERS
 
 
 def test_the_sharded_replay_names_the_public_tier_as_the_serial_one_does(both: Any) -> None:
-    # the registrations are counted log-wide by the parent; the rules come from a shard
-    log, result, _ = both["minimal"]
+    # the registrations are counted log-wide by the parent; the rules come from a shard (a log
+    # without the eligibility sample, whose events the serial replay audits)
+    log = Log(MemoryStore(ORIGIN))
+    result = simulate_district(
+        log,
+        voters=VOTERS,
+        seed=SEED,
+        keys=both["full"][1].keys,
+        profile="minimal",
+        eligibility_sample=0,
+    )
     trust = Trust.create(
         origin=result.origin,
         authority_key=result.authority_key,
@@ -259,7 +272,14 @@ def test_tallies_and_declared_results_equal_full_for_the_same_seed(both: Any) ->
     min_log, min_result, minimal = both["minimal"]
     assert full.tallies == minimal.tallies
     assert declared(full_log) == declared(min_log) != []
-    assert full_result.counts == min_result.counts
+    # the same election; minimal adds the audit board's eligibility sample after it (the
+    # board's key, the sample and its result, and the checkpoint that holds the roll sampled)
+    sample = {"entries", "checkpoints", "eligibility.sampled"}
+    assert {k: v for k, v in full_result.counts.items() if k not in sample} == {
+        k: v for k, v in min_result.counts.items() if k not in sample
+    }
+    assert min_result.counts["entries"] == full_result.counts["entries"] + 3
+    assert min_result.counts["eligibility.sampled"] == 59
     assert full_result.declared == min_result.declared
     for cid, com in full.results.items():
         for n, rnd in com.rounds.items():
@@ -425,10 +445,16 @@ def test_demo_profile_minimal_is_clean_and_says_what_it_did_not_verify(
     assert main([*args, "--profile", "minimal"]) == 0
     out = capsys.readouterr().out
     assert "verdict: CLEAN" in out
+    # the audit board's eligibility sample: 59 checked, none failed
+    assert "eligibility sample: 59 of 1,140 checked, 0 failed: failure rate < 5% at 95%" in out
     report = audit(target / "election.bundle", load_trust(target / "trust.json"), jobs=1)
     assert report.clean and [f.code for f in report.findings] == ["profile.public_unverified"]
     with BundleReader(target / "election.bundle") as reader:
-        assert not any(b"birth_date" in data for _, data, _ in reader)
+        entries = [data for _, data, _ in reader]
+    assert entries and not any(b"birth_date" in data for data in entries)
+    # issue 18 items 2 and 3: no relationship and no vetting text either (the keys as msgpack
+    # fixstr; the genesis RuleSet's "proxy_relationships" is another key)
+    assert not any(b"\xacrelationship" in data or b"\xaccriteria_ref" in data for data in entries)
     with pytest.raises(SystemExit) as exit_info:  # argparse refuses an unknown profile
         main([*args, "--profile", "secret", "--force"])
     assert exit_info.value.code == 2

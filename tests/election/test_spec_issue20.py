@@ -721,9 +721,11 @@ def _documented_rule_codes() -> set[str]:
 def _provoked_rule_codes() -> set[str]:
     from test_election_issue11 import COVERED as ISSUE11
     from test_election_rules import COVERED as RULE_TESTS
+    from test_eligibility_sample import COVERED as ELIGIBILITY
+    from test_privacy_codes import COVERED as PRIVACY  # the minimal profile's codes
     from test_rla_audit import COVERED as RLA
 
-    return PROVOKED | ISSUE11 | RULE_TESTS | RLA
+    return PROVOKED | ISSUE11 | RULE_TESTS | RLA | PRIVACY | ELIGIBILITY
 
 
 def test_every_listed_rule_code_exists_is_provoked_and_every_emitted_code_is_listed() -> None:

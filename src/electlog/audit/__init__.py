@@ -18,6 +18,7 @@ from ._report_json import validate_report_dict
 from ._sources import BytesSource
 from .core import audit, read_since
 from .findings import FINDINGS, Finding, FindingInfo, Severity, all_codes, finding_info
+from .openings import read_openings, seal_openings
 from .report import (
     REPORT_SCHEMA,
     VERDICT_CLEAN,
@@ -56,6 +57,8 @@ __all__ = [
     "audit",
     "finding_info",
     "load_trust",
+    "read_openings",
     "read_since",
+    "seal_openings",
     "validate_report_dict",
 ]

@@ -30,8 +30,10 @@ from electlog.checkpoint import Checkpoint, verify_checkpoint, verify_checkpoint
 from electlog.election import codes as C
 from electlog.election.codes import RESULT_MISMATCH, UNIT_RETURNED_EXCEEDS_ISSUED
 from electlog.election.events import (
+    MINIMAL_SCHEMAS,
     ElectionEvent,
     GroupResultDeclared,
+    ProxyAuthorisedV2,
     ResultDeclared,
     VoterRegisteredV2,
     decode_event,
@@ -948,17 +950,33 @@ class Replay:
         if rules is None or rules.public_profile != PublicProfile.MINIMAL:
             return []
         registrations = self.events.get(VoterRegisteredV2.TYPE, 0)
+        proxies = self.events.get(ProxyAuthorisedV2.TYPE, 0)
+        details = {
+            t: self.events[t]
+            for t in sorted(MINIMAL_SCHEMAS)
+            if t != VoterRegisteredV2.TYPE and self.events.get(t)
+        }
         message = (
             f"public profile minimal: the age (min_age {rules.min_age}) and the non-local "
             f"basis evidence (years_resident, approval_ref) of {registrations} registration(s) "
-            "are committed (c_birth, c_basis), not published, so this public audit did not check "
-            "rules voter.underage and voter.basis_invalid's evidence; an authorised audit with "
-            "the openings does"
+            f"are committed (c_birth, c_basis), and so is the exact relationship of {proxies} "
+            "proxy(ies) (c_rel; the public check is close_relative), so this public audit did "
+            "not check rules voter.underage, voter.basis_invalid's evidence and "
+            "proxy.not_close_relative's relationship; the details behind the removal codes, "
+            "objections, vetting decisions, withdrawals and revocations "
+            f"({sum(details.values())} entries) are committed too (c_reason, c_grounds); an "
+            "authorised audit with the openings checks them"
         )
         evidence = {
             "profile": rules.public_profile,
-            "unverified_rules": [C.VOTER_UNDERAGE, C.VOTER_BASIS_INVALID],
+            "unverified_rules": [
+                C.VOTER_UNDERAGE,
+                C.VOTER_BASIS_INVALID,
+                C.PROXY_NOT_CLOSE_RELATIVE,
+            ],
             "registrations": registrations,
+            "proxies": proxies,
+            "committed_details": details,
         }
         return [((0,), F.PROFILE_PUBLIC_UNVERIFIED, None, message, evidence)]
 

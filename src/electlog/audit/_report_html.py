@@ -14,6 +14,7 @@ import unicodedata
 from typing import Any, Final
 
 from .. import __version__
+from ..rla.eligibility import render_html as render_eligibility_html
 from ..rla.status import render_html as render_rla_html
 from .report import Report
 
@@ -373,6 +374,12 @@ def _communities_section(report: Report) -> str:
     )
 
 
+def _authorised_html(section: dict[str, Any]) -> str:
+    from .openings import render_html as render_authorised_html
+
+    return render_authorised_html(section, _e)
+
+
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML page."""
     verdict = report.verdict_line() if not report.clean else "CLEAN"
@@ -410,6 +417,8 @@ def render_html(report: Report) -> str:
         _turnout_section(report.tallies),
         _results_section(report.tallies) if report.tallies else "",
         "" if report.rla is None else render_rla_html(report.rla, _e),
+        "" if report.eligibility is None else render_eligibility_html(report.eligibility, _e),
+        "" if report.authorised is None else _authorised_html(report.authorised),
         _events_section(report),
         f'<footer class="muted"><p>Report schema <code>{_e(report.schema)}</code>, written by '
         f"electlog {_e(__version__)}. A clean verdict says the copy you audited is what the "

@@ -13,6 +13,7 @@ from ..errors import UsageError
 from .report import INCOMPLETE_CODES, REPORT_SCHEMA, VERDICTS, Report
 
 __all__ = [
+    "AUTHORISED_FIELDS",
     "CHECKPOINT_FIELDS",
     "COMMUNITY_FIELDS",
     "COUNTS_FIELDS",
@@ -44,9 +45,27 @@ REPORT_FIELDS: Final = (
     "findings",
     "run",
 )
-OPTIONAL_REPORT_FIELDS: Final = ("rla",)
-"""Top-level fields after :data:`REPORT_FIELDS` only when there is something to say: ``rla``,
-the risk-limiting audit (docs/rla.md), only in the report of a log that declares one."""
+OPTIONAL_REPORT_FIELDS: Final = ("rla", "eligibility", "authorised")
+"""Top-level fields after :data:`REPORT_FIELDS` only when there is something to say, in this
+order: ``rla``, the risk-limiting audit (docs/rla.md), only in the report of a log that declares
+one; ``eligibility``, the eligibility sample, only in the report of a log that draws one;
+``authorised``, the authorised tier (:data:`AUTHORISED_FIELDS`), only when openings were
+checked."""
+AUTHORISED_FIELDS: Final = ("tier", "election", "checkpoint", "openings", "checked", "rules")
+ELIGIBILITY_FIELDS: Final = (
+    "drawn_at",
+    "checkpoint",
+    "roll_size",
+    "seed",
+    "k",
+    "sample",
+    "checked_at",
+    "checked",
+    "failures",
+    "confidence",
+    "bound",
+    "statement",
+)
 RLA_FIELDS: Final = (
     "declared_at",
     "method",
@@ -106,14 +125,26 @@ def validate_report_dict(data: Any) -> None:
     :class:`~electlog.errors.UsageError` (a ``ValueError``) naming the first deviation. For
     consumers' tests and ours."""
     _require(isinstance(data, dict), "top level is not an object")
+    extra = tuple(data)[len(REPORT_FIELDS) :]
     _require(
-        tuple(data) in (REPORT_FIELDS, REPORT_FIELDS + OPTIONAL_REPORT_FIELDS),
+        tuple(data)[: len(REPORT_FIELDS)] == REPORT_FIELDS
+        and list(extra) == [f for f in OPTIONAL_REPORT_FIELDS if f in extra],
         f"top-level fields {list(data)}",
     )
+    if "authorised" in data:
+        section = data["authorised"]
+        _require(
+            isinstance(section, dict) and tuple(section) == AUTHORISED_FIELDS, "authorised fields"
+        )
+        _require(section["tier"] == "authorised", "authorised.tier")
     if "rla" in data:
         rla = data["rla"]
         _require(isinstance(rla, dict) and tuple(rla) == RLA_FIELDS, "rla fields")
         _require(isinstance(rla["rounds"], list), "rla.rounds")
+    if "eligibility" in data:
+        el = data["eligibility"]
+        _require(isinstance(el, dict) and tuple(el) == ELIGIBILITY_FIELDS, "eligibility fields")
+        _require(isinstance(el["sample"], list) and len(el["sample"]) == el["k"], "eligibility.k")
     _require(data["schema"] == REPORT_SCHEMA, f"schema {data['schema']!r}")
     _require(data["verdict"] in VERDICTS, f"verdict {data['verdict']!r}")
     _require(isinstance(data["origin"], str) and isinstance(data["source"], str), "origin/source")

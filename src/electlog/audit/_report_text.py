@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..rla.eligibility import render_text as render_eligibility_text
 from ..rla.status import render_text as render_rla_text
 from .findings import Finding, Severity
 from .report import Report
@@ -89,6 +90,19 @@ def _first_errors(report: Report) -> list[str]:
     return lines
 
 
+def _sections(report: Report) -> list[str]:
+    """The optional sections: the risk-limiting audit's, the eligibility sample's and the
+    authorised tier's."""
+    lines = [] if report.rla is None else render_rla_text(report.rla)
+    if report.eligibility is not None:
+        lines.extend(render_eligibility_text(report.eligibility))
+    if report.authorised is not None:
+        from .openings import render_text as render_authorised_text
+
+        lines.extend(render_authorised_text(report.authorised))
+    return lines
+
+
 def render_text(report: Report) -> str:
     """The report as plain text (ends with a newline)."""
     c = report.counts
@@ -147,8 +161,7 @@ def render_text(report: Report) -> str:
     if report.tallies:
         lines.append("tallies (recomputed from the recorded ballots)")
         lines.append(render_tallies(report.tallies))
-    if report.rla is not None:
-        lines.extend(render_rla_text(report.rla))
+    lines.extend(_sections(report))
     lines.append(f"findings     {f['error']} error, {f['warning']} warning, {f['info']} info")
     lines.extend(_finding_line(finding) for finding in report.findings)
     return "\n".join(lines) + "\n"

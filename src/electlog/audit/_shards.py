@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
-import multiprocessing.pool
+import multiprocessing.connection
 import multiprocessing.queues
 import sys
 import traceback
@@ -62,6 +62,8 @@ DISTRICT_TYPES: Final = frozenset({b"election.defined", b"key.authorised", b"key
 AUDIT_PREFIX: Final = b"audit."
 """The audit board's events (``audit.declared`` ...): a log that holds them replays serially."""
 """Event types of the district part (docs/design.md): every worker applies them."""
+ELIGIBILITY_PREFIX: Final = b"eligibility."
+"""The eligibility sample's events: drawn over every community's roll, so they replay serially."""
 
 REJECTED: Final = 0
 WRONG_LOG: Final = 1
@@ -139,6 +141,16 @@ def peek(data: bytes) -> dict[bytes, Any] | None:
         return None
     m = unpack_statement(stmt, raw=True)
     return m if type(m) is dict else None
+
+
+def _fields(m: dict[bytes, Any]) -> tuple[Any, ...]:
+    """``(author, seq, time, prev, type, body or None)`` of a peeked statement map: the body
+    only for the event types whose ids the parent claims per community (:data:`_ID_TYPES`).
+    Read only for an entry a worker verified, whose statement has these fields."""
+    get = m.get
+    etype = get(b"type")
+    claim = get(b"body") if type(etype) is bytes and etype in _ID_TYPES else None
+    return get(b"author"), get(b"seq"), get(b"time"), get(b"prev"), etype, claim
 
 
 class ShardWorker:
@@ -238,6 +250,22 @@ def _worker_main(
         outbox.put(("error", shard, traceback.format_exc()))
 
 
+def _aside_main(conn: multiprocessing.connection.Connection) -> None:
+    """The one job beside the replay: receive ``(fn, arg)``, send back ``fn(arg)``, exit (so
+    its memory is given back as soon as it is done, long before the replay's peak)."""
+    try:
+        job = conn.recv()
+    except (EOFError, OSError):  # no job: the audit ended without one
+        return
+    try:
+        fn, arg = job
+        conn.send(("ok", fn(arg)))
+    except BaseException:  # reported to the parent, which raises AuditError
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
 # --------------------------------------------------------------------------- the processes
 
 
@@ -255,7 +283,9 @@ class Shards:
         self._procs: list[multiprocessing.process.BaseProcess] = []
         self._inboxes: list[multiprocessing.queues.Queue[Any]] = []
         self._outbox: multiprocessing.queues.Queue[Any] | None = None
-        self._pool: multiprocessing.pool.Pool | None = None
+        self._aside: multiprocessing.process.BaseProcess | None = None
+        self._aside_conn: multiprocessing.connection.Connection | None = None
+        self._aside_used = False
         self._early: dict[tuple[str, int, int], Any] = {}
 
     def __enter__(self) -> Shards:
@@ -274,7 +304,13 @@ class Shards:
                 proc.start()
                 self._inboxes.append(inbox)
                 self._procs.append(proc)
-            self._pool = ctx.Pool(1)
+            # forked now, before the source is opened; it exits once its one job is done
+            self._aside_conn, child = ctx.Pipe()
+            self._aside = ctx.Process(  # type: ignore[attr-defined]
+                target=_aside_main, args=(child,), daemon=True
+            )
+            self._aside.start()
+            child.close()
         except OSError as exc:
             self.close()
             raise UsageError(f"cannot start {self.jobs} worker processes: {exc}") from exc
@@ -297,18 +333,40 @@ class Shards:
             q.close()
             q.join_thread()
         self._procs, self._inboxes, self._outbox = [], [], None
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        conn, self._aside_conn = self._aside_conn, None
+        if conn is not None:
+            conn.close()  # an aside process still waiting for its job ends
+        aside, self._aside = self._aside, None
+        if aside is not None:
+            aside.join(timeout=5)
+            if aside.is_alive():
+                aside.terminate()
+                aside.join()
 
     def aside(self, fn: Callable[[Any], Any], arg: Any) -> Callable[[], Any]:
-        """Start ``fn(arg)`` beside the replay, in its own process; returns the function that
-        waits for its result."""
-        pool = self._pool
-        if pool is None:
-            raise UsageError("the shard workers are not running")
-        return pool.apply_async(fn, (arg,)).get
+        """Start ``fn(arg)`` beside the replay, in its own process (once per audit: the process
+        exits when it is done); returns the function that waits for its result."""
+        conn = self._aside_conn
+        if conn is None or self._aside_used:
+            raise UsageError("the shard workers are not running, or the job beside them was used")
+        conn.send((fn, arg))
+        self._aside_used = True
+
+        def result() -> Any:
+            try:
+                kind, value = conn.recv()
+            except (EOFError, OSError) as exc:
+                raise AuditError(f"the audit's process beside the replay failed: {exc}") from None
+            finally:
+                conn.close()
+            if kind == "error":
+                raise AuditError(
+                    "the audit's process beside the replay failed: "
+                    f"{value.strip().splitlines()[-1]}"
+                )
+            return value
+
+        return result
 
     def send(self, shard: int, msg: tuple[Any, ...]) -> None:
         """Send a message to a worker process."""
@@ -356,7 +414,9 @@ class ShardedReplay(Replay):
         self._id_owner: dict[tuple[str, bytes], bytes] = {}
         self._type_names: dict[bytes, str] = {}
         self._signers: dict[bytes, list[Any]] = {}  # signer -> [dest, mixed, last time, back]
-        self._claims: tuple[array[int], ...] = tuple(array("q") for _ in range(5))
+        # (entry index, kind, person hash, tag hash, community code) per claim, a column each:
+        # 26 bytes a registration (kind and code fit one byte: 0-2 and 1-251)
+        self._claims: tuple[array[int], ...] = tuple(array(t) for t in ("q", "B", "q", "q", "B"))
         self._person = bytearray(_BUCKETS)
         self._tags = bytearray(_BUCKETS)
         self._ends: list[dict[str, Any]] = []
@@ -374,6 +434,11 @@ class ShardedReplay(Replay):
         if type(body) is not dict:
             return b""
         etype = m.get(b"type")
+        if type(etype) is bytes and etype.startswith(ELIGIBILITY_PREFIX):
+            raise Fallback(
+                f"entry {i} is an eligibility sample event: it is drawn over every community's "
+                "roll, which only the serial replay holds"
+            )
         if type(etype) is bytes and etype.startswith(AUDIT_PREFIX):
             raise Fallback(
                 f"entry {i} is a risk-limiting audit event: its checks read every community's "
@@ -444,13 +509,16 @@ class ShardedReplay(Replay):
         for k, data in enumerate(chunk):
             i = base + k
             m = peek(data)
+            # what the log-wide checks need of the statement, not the statement: a chunk's
+            # maps would be held until its replies come back (about 10 MB in flight)
+            f = None if m is None else _fields(m)
             if not election:  # no state to shard: an even split of the chunk
                 w = k * n // len(chunk)
                 idx, datas, reports = parts[w]
                 idx.append(i)
                 datas.append(data)
                 reports.append(1)
-                metas.append((m, b"", w, len(idx) - 1))
+                metas.append((f, b"", w, len(idx) - 1))
                 continue
             dest = route(i, m)
             if dest is None:
@@ -458,14 +526,14 @@ class ShardedReplay(Replay):
                     idx.append(i)
                     datas.append(data)
                     reports.append(w == 0)
-                metas.append((m, b"*", 0, len(parts[0][0]) - 1))
+                metas.append((f, b"*", 0, len(parts[0][0]) - 1))
             else:
                 w = cshard.get(dest, 0)
                 idx, datas, reports = parts[w]
                 idx.append(i)
                 datas.append(data)
                 reports.append(1)
-                metas.append((m, dest, w, len(idx) - 1))
+                metas.append((f, dest, w, len(idx) - 1))
         self._routed = base + len(chunk)
         no = self._chunk_no
         self._chunk_no += 1
@@ -495,7 +563,7 @@ class ShardedReplay(Replay):
         statuses = [r[0] for r in replies]
         hashes = [r[1] for r in replies]
         leaves = []
-        for k, (m, dest, w, pos) in enumerate(metas):
+        for k, (f, dest, w, pos) in enumerate(metas):
             i = base + k
             at = pos * 32
             leaf = hashes[w][at : at + 32]
@@ -504,21 +572,19 @@ class ShardedReplay(Replay):
             if status == REJECTED:
                 times.append(-(1 << 63))
                 continue
-            if m is None:
+            if f is None:
                 raise Fallback(f"entry {i} verified but its statement did not decode here")
-            author = m[b"author"]
-            seq = m[b"seq"]
-            time = m[b"time"]
+            author, seq, time, prev, raw_type, claim = f
             times.append(time)
             if status == WRONG_LOG:
                 continue
-            prev = m[b"prev"]
-            expected = chain_break(heads.get(author), seq, prev)
-            if expected is not None:
-                own.index = i
-                chain_finding(add, i, author, seq, prev, expected)
+            head = heads.get(author)
+            if head is None or head.seq + 1 != seq or head.prev != prev:  # else: the chain holds
+                expected = chain_break(head, seq, prev)
+                if expected is not None:
+                    own.index = i
+                    chain_finding(add, i, author, seq, prev, expected)
             heads[author] = _Head(seq, leaf)  # type: ignore[assignment]
-            raw_type = m[b"type"]
             etype = type_names.get(raw_type)
             if etype is None:
                 etype = type_names[raw_type] = raw_type.decode()
@@ -535,8 +601,8 @@ class ShardedReplay(Replay):
                     s[3] = True
                 else:
                     s[2] = time
-            if status == APPLIED and raw_type in _ID_TYPES:
-                self._claim(i, raw_type, m[b"body"], dest)
+            if status == APPLIED and claim is not None:
+                self._claim(i, raw_type, claim, dest)
         self.tree.extend(leaves)
         self.size = base + len(metas)
 

@@ -10,9 +10,11 @@ from typing import Any
 
 from electlog._files import read_small_file
 from electlog.checkpoint import Checkpoint
+from electlog.election.openings import OpeningsDocument
 from electlog.election.progress import PHASES
 from electlog.errors import AuditError, CheckpointError, NoteError, UsageError
 from electlog.note import _parse_note
+from electlog.rla.eligibility import eligibility_findings, eligibility_section
 from electlog.rla.status import audit_findings, audit_section
 
 from . import findings as F
@@ -22,7 +24,7 @@ from ._resume import CopyDiffers, ResumePlan
 from ._shards import Fallback, ShardedReplay, Shards
 from ._sources import Source, SourceUnreadable, open_source, refuse_file_damage
 from .progress import ProgressReporter
-from .report import Counts, Report, verdict_of
+from .report import Counts, Report, severity_counts, verdict_of
 from .trust import Trust, load_trust
 
 __all__ = ["audit"]
@@ -40,6 +42,7 @@ def audit(
     election: bool = True,
     in_progress: bool = False,
     serial: bool = False,
+    openings: OpeningsDocument | None = None,
     state: str | os.PathLike[str] | None = None,
 ) -> Report:
     """Audit a log copy against the auditor's trust anchors.
@@ -87,22 +90,30 @@ def audit(
         raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
     if not isinstance(serial, bool):
         raise UsageError("serial must be a bool")
+    if openings is not None and not isinstance(openings, OpeningsDocument):
+        raise UsageError("openings must be an OpeningsDocument (read_openings decrypts one)")
     args = (source, trust, since, jobs, progress, election, in_progress)
     if state is not None:
         if not isinstance(state, str | os.PathLike):
             raise UsageError("state must be the path of a directory")
         plan = ResumePlan(state, trust, election)
         try:
-            return _audit(*args, sharded=False, plan=plan)
+            report = _audit(*args, sharded=False, plan=plan)
         except CopyDiffers as exc:
             plan.fall_back(exc.reason)
-            return _audit(*args, sharded=False, plan=plan)
-    if not serial and jobs > 1:  # one job: the serial replay is the same work, less routing
+            report = _audit(*args, sharded=False, plan=plan)
+    elif not serial and jobs > 1:  # one job: the serial replay is the same work, less routing
         try:
-            return _audit(*args, sharded=True)
+            report = _audit(*args, sharded=True)
         except Fallback as exc:
-            return _audit(*args, sharded=False, fallback=exc.reason)
-    return _audit(*args, sharded=False)
+            report = _audit(*args, sharded=False, fallback=exc.reason)
+    else:
+        report = _audit(*args, sharded=False)
+    if openings is not None:
+        from .openings import authorised_tier
+
+        report = authorised_tier(report, source, openings)
+    return report
 
 
 def _audit(
@@ -172,16 +183,7 @@ def _audit(
         gc.set_threshold(*old_threshold)
     elapsed = time.perf_counter() - started
     findings = sink.result()
-    by_severity = {s.value: 0 for s in F.Severity}
-    for f in findings:
-        if f.code != F.AUDIT_FINDINGS_CAPPED:
-            by_severity[f.severity.value] += 1
-    for f in findings:  # capped findings count in full
-        if f.code == F.AUDIT_FINDINGS_CAPPED:
-            capped = str(f.evidence["code"])
-            sev = F.finding_info(capped).severity.value
-            by_severity[sev] += int(f.evidence["total"]) - int(f.evidence["listed"])
-            by_severity[f.severity.value] += 1
+    by_severity = severity_counts(findings)  # capped findings count in full
     run: dict[str, Any] = {
         "jobs": jobs,
         "signature_backend": signature_backend(),
@@ -232,6 +234,7 @@ def _audit(
         progress=progress_info,
         run=run,
         rla=None if replay.state is None else audit_section(replay.state),
+        eligibility=None if replay.state is None else eligibility_section(replay.state),
     )
     replay.close()
     return report
@@ -299,6 +302,8 @@ def _rla_findings(replay: Replay, sink: FindingSink) -> None:
         return
     witnessed = {sc.checkpoint.size for sc in replay.signed if sc.witnessed}
     for af in audit_findings(replay.state, replay.tree.root, witnessed):
+        sink.add(F.rule_finding_code(af.code), af.index, af.message, af.evidence)
+    for af in eligibility_findings(replay.state, replay.tree.root, witnessed):
         sink.add(F.rule_finding_code(af.code), af.index, af.message, af.evidence)
 
 

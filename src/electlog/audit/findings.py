@@ -42,6 +42,11 @@ __all__ = [
     "LOG_EMPTY",
     "LOG_TRUNCATED",
     "LOG_UNWITNESSED_TAIL",
+    "OPENINGS_CHECKED",
+    "OPENINGS_LOG_MISMATCH",
+    "OPENINGS_MISMATCH",
+    "OPENINGS_MISSING",
+    "OPENINGS_UNKNOWN",
     "PROFILE_PUBLIC_UNVERIFIED",
     "RULE_PREFIX",
     "RULE_TIME_INCONSISTENT",
@@ -151,9 +156,18 @@ witnesses' cosignature times (docs/auditing.md, "Witness time")."""
 SECRECY_SMALL_BATCH: Final = "secrecy.small_batch"
 PROFILE_PUBLIC_UNVERIFIED: Final = "profile.public_unverified"
 """The public tier of a ``minimal``-profile election cannot check some rules (the voters' age,
-the non-local basis evidence): one info finding names them, so that a clean verdict never
-reads as if they were checked."""
+the non-local basis evidence, the exact proxy relationship) nor the committed details behind
+codes: one info finding names them, so that a clean verdict never reads as if they were
+checked."""
 AUDIT_FINDINGS_CAPPED: Final = "audit.findings_capped"
+OPENINGS_MISMATCH: Final = "openings.mismatch"
+OPENINGS_MISSING: Final = "openings.missing"
+OPENINGS_UNKNOWN: Final = "openings.unknown"
+OPENINGS_LOG_MISMATCH: Final = "openings.log_mismatch"
+OPENINGS_CHECKED: Final = "openings.checked"
+"""The authorised tier's statement of what it checked; it replaces
+:data:`PROFILE_PUBLIC_UNVERIFIED` in a report with openings (docs/auditing.md, "The authorised
+tier")."""
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 
@@ -300,8 +314,40 @@ FINDINGS: Final[dict[str, FindingInfo]] = {
             PROFILE_PUBLIC_UNVERIFIED,
             _I,
             "the election's public profile is minimal: the public audit did not check the rules "
-            "that need committed data (voter.underage, the evidence of voter.basis_invalid); "
-            "an authorised audit with the openings checks them",
+            "that need committed data (voter.underage, the evidence of voter.basis_invalid, the "
+            "exact relationship of proxy.not_close_relative) nor the committed details behind "
+            "removal codes, objections, vetting decisions, withdrawals and revocations; an "
+            "authorised audit with the openings checks them",
+        ),
+        _f(
+            OPENINGS_MISMATCH,
+            _E,
+            "authorised tier: an opening's salt and value do not rebuild the commitment of its "
+            "entry and field (a wrong salt, a wrong or malformed value)",
+        ),
+        _f(
+            OPENINGS_MISSING,
+            _E,
+            "authorised tier: a committed field of an entry (c_birth, c_basis ...) has no "
+            "opening in the bundle, so its rules were not checked",
+        ),
+        _f(
+            OPENINGS_UNKNOWN,
+            _E,
+            "authorised tier: the bundle opens a field of an entry that commits to no such field "
+            "in the log",
+        ),
+        _f(
+            OPENINGS_LOG_MISMATCH,
+            _E,
+            "authorised tier: the openings bundle names another log, election or checkpoint "
+            "(size, root) than the copy audited; none of its openings was checked",
+        ),
+        _f(
+            OPENINGS_CHECKED,
+            _I,
+            "authorised tier: how many openings matched their commitments and which rules were "
+            "replayed on them (replaces profile.public_unverified)",
         ),
         _f(
             SECRECY_VOTER_LINKED_TO_MARKS,

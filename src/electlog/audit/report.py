@@ -15,6 +15,7 @@ from .findings import (
     LOG_UNWITNESSED_TAIL,
     Finding,
     Severity,
+    finding_info,
 )
 from .results import CommunityResults
 
@@ -28,6 +29,7 @@ __all__ = [
     "VERDICT_INCOMPLETE",
     "Counts",
     "Report",
+    "severity_counts",
     "verdict_of",
 ]
 
@@ -120,6 +122,17 @@ class Report:
     rla: dict[str, Any] | None = None
     """The risk-limiting audit's section (docs/rla.md, "Report"), ``None`` when the log has no
     ``audit.declared``; in the JSON only when present."""
+    eligibility: dict[str, Any] | None = None
+    """The eligibility sample's section (docs/auditing.md, "Eligibility sample"), ``None`` when
+    the log has no ``eligibility.sample_drawn``; in the JSON only when present."""
+    authorised: dict[str, Any] | None = None
+    """The authorised tier's section (docs/auditing.md, "The authorised tier"): the openings it
+    checked, ``None`` for a public audit; in the JSON only when present."""
+
+    @property
+    def tier(self) -> str:
+        """Which tier ran: ``"authorised"`` when openings were checked, else ``"public"``."""
+        return "public" if self.authorised is None else "authorised"
 
     def result(self, community: str, round: int = 1) -> RoundResult:
         """The recomputed result of ``community``'s round ``round`` (default the first):
@@ -182,21 +195,26 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object (schema :data:`REPORT_SCHEMA`, documented in docs/auditing.md)."""
-        return {
-            "schema": self.schema,
-            "verdict": self.verdict,
-            "origin": self.origin,
-            "source": self.source,
-            "counts": self.counts.to_dict(),
-            "checkpoint": self.checkpoint,
-            "since": self.since,
-            "pinned": self.pinned,
-            "communities": self.communities,
-            "progress": self.progress,
-            "tallies": self.tallies,
-            "findings": [f.to_dict() for f in self.findings],
-            "run": dict(self.run),
-        } | ({} if self.rla is None else {"rla": self.rla})
+        return (
+            {
+                "schema": self.schema,
+                "verdict": self.verdict,
+                "origin": self.origin,
+                "source": self.source,
+                "counts": self.counts.to_dict(),
+                "checkpoint": self.checkpoint,
+                "since": self.since,
+                "pinned": self.pinned,
+                "communities": self.communities,
+                "progress": self.progress,
+                "tallies": self.tallies,
+                "findings": [f.to_dict() for f in self.findings],
+                "run": dict(self.run),
+            }
+            | ({} if self.rla is None else {"rla": self.rla})
+            | ({} if self.eligibility is None else {"eligibility": self.eligibility})
+            | ({} if self.authorised is None else {"authorised": self.authorised})
+        )
 
     def to_frames(self) -> dict[str, Any]:
         """The results, turnout and findings as pandas DataFrames, keyed ``"results"``,
@@ -223,6 +241,21 @@ class Report:
         from ._report_html import render_html
 
         return render_html(self)
+
+
+def severity_counts(findings: tuple[Finding, ...]) -> dict[str, int]:
+    """Findings per severity (every severity, zero included); a capped code counts in full."""
+    by_severity = {s.value: 0 for s in Severity}
+    for f in findings:
+        if f.code != AUDIT_FINDINGS_CAPPED:
+            by_severity[f.severity.value] += 1
+    for f in findings:
+        if f.code == AUDIT_FINDINGS_CAPPED:
+            capped = str(f.evidence["code"])
+            sev = finding_info(capped).severity.value
+            by_severity[sev] += int(f.evidence["total"]) - int(f.evidence["listed"])
+            by_severity[f.severity.value] += 1
+    return by_severity
 
 
 def verdict_of(findings: tuple[Finding, ...], *, in_progress: bool = False) -> str:

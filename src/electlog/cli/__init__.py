@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "verify",
     "export_results",
     "rla",
+    "eligibility",
     "monitor",
     "witness",
     "serve",

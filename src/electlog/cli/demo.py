@@ -41,9 +41,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .._files import write_atomic
 from ..audit import Report, Trust, audit
 from ..election.rules import PUBLIC_PROFILES
 from ..errors import StorageError, UsageError
+from ..log import Log
 from ..publish.bundle import export_bundle
 from ..simulate import (
     FULL_VOTERS,
@@ -51,6 +53,7 @@ from ..simulate import (
     SimulationKeys,
     SimulationResult,
     simulate_district,
+    simulation_openings,
 )
 from ..simulate._keys import MANIFEST_NAME, WITNESS_DIR, witness_key_files
 from ..store.sqlite import SQLiteStore
@@ -63,6 +66,10 @@ BUNDLE_NAME: Final = "election.bundle"
 TRUST_NAME: Final = "trust.json"
 REPORT_NAME: Final = "report.html"
 KEYS_DIR: Final = "keys"
+OPENINGS_NAME: Final = "openings.plaintext"
+"""Under a ``minimal`` profile, the registrar's plaintext openings, kept in the key directory
+(mode 0600) and never next to the public bundle: ``electlog export --openings`` encrypts them to
+the authorised auditors."""
 WITNESSES_DIR: Final = "witnesses"
 DEMO_FILES: Final = (
     STORE_NAME,
@@ -83,7 +90,15 @@ directories)."""
 
 def _demo_key_files(keys: Path) -> list[Path]:
     """The key files a previous demo run wrote under ``keys`` (nothing else)."""
-    names = ("authority.pem", "log.skey", "dedup.secret", "salt.secret", MANIFEST_NAME)
+    names = (
+        "authority.pem",
+        "audit-board.pem",
+        "log.skey",
+        "dedup.secret",
+        "salt.secret",
+        MANIFEST_NAME,
+        OPENINGS_NAME,
+    )
     found = [keys / n for n in names if (keys / n).is_file()]
     found += sorted(keys.glob("witness-?.skey"))  # a key set saved by an older version
     for part, pattern in ((WITNESS_DIR, "witness-?.skey"), ("roles", "c*-*.pem")):
@@ -401,6 +416,14 @@ def run_demo(
             )
         timings["build"] = time.perf_counter() - started
         cpu["build"] = _cpu_seconds()[0] - cpu_start[0]
+        openings_path = None
+        if profile == "minimal":  # the registrar's private records, re-derived from key set + seed
+            openings_path = keys_dir / OPENINGS_NAME
+            doc = simulation_openings(Log(store), result)
+            try:
+                write_atomic(openings_path, doc.to_bytes(), mode=0o600)
+            except OSError as exc:
+                raise StorageError(f"cannot write {openings_path}: {exc.strerror}") from exc
 
         # 2. export the bundle and the trust file
         started = time.perf_counter()
@@ -451,6 +474,12 @@ def run_demo(
         out.print(f"  {finding.code} at entry {finding.index}: {finding.message}")
     if len(report.findings) > 10:
         out.print(f"  ... and {len(report.findings) - 10} more (see the HTML report)")
+    el = report.eligibility
+    if el is not None and el["statement"] is not None:  # the minimal profile's sample
+        out.print(
+            f"eligibility sample: {el['checked']} of {el['roll_size']:,} checked, "
+            f"{len(el['failures'])} failed: failure rate {el['statement']}"
+        )
     total = timings["build"] + timings["audit"]
     out.print(
         f"times: build {timings['build']:.1f} s (CPU {cpu['build']:.1f} s), export "
@@ -465,6 +494,17 @@ def run_demo(
         *_listing("bundle", bundle_path, f"{info.size_bytes / 1e6:.1f} MB, portable copy", width),
         *_listing("trust file", trust_path, "authority key, log key, 2 witnesses, quorum 2", width),
         *_listing("private keys", f"{keys_dir}/", keys_note, width),
+        *(
+            []
+            if openings_path is None
+            else _listing(
+                "openings",
+                openings_path,
+                "plaintext, private (mode 0600): electlog export --openings encrypts them "
+                "to the authorised auditors",
+                width,
+            )
+        ),
         *_listing(
             "witnesses",
             f"{target / WITNESSES_DIR}/",

@@ -1,4 +1,5 @@
-"""Subcommands for operators of a log: keygen, append, checkpoint, export."""
+"""Subcommands for operators of a log: keygen, append, checkpoint, export (with the openings
+bundle of the authorised tier)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,12 @@ def _keygen(args: argparse.Namespace) -> int:
         signer = NoteSigner.generate(args.name)
         _write_secret(out, signer.skey)
         print(signer.vkey)
+    elif args.kind == "auditor":
+        from ..audit.openings import generate_identity
+
+        text, recipient = generate_identity()
+        write_secret_file(out, text.encode("ascii"))
+        print(recipient)
     else:
         if not args.name:
             raise UsageError("a witness key needs --name")
@@ -121,6 +128,10 @@ def _export(args: argparse.Namespace) -> int:
     from ..publish.tiles import export_tiles
     from ..store import open_store
 
+    if args.openings is not None and (not args.recipient or args.plaintext is None):
+        raise UsageError("--openings needs --plaintext FILE and at least one --recipient")
+    if args.openings is None and (args.recipient or args.plaintext is not None):
+        raise UsageError("--recipient and --plaintext go with --openings OUT")
     store = open_store(args.store, create=False)
     try:
         if args.bundle:
@@ -129,9 +140,36 @@ def _export(args: argparse.Namespace) -> int:
         if args.tiles:
             export_tiles(store, args.tiles)
             print(f"tiles written to {args.tiles}")
+        if args.openings is not None:
+            _export_openings(store, args)
     finally:
         store.close()
     return 0
+
+
+def _export_openings(store: Any, args: argparse.Namespace) -> None:
+    """``--openings OUT``: the plaintext openings, checked against the store and encrypted to
+    every ``--recipient``; written atomically (mode 0600)."""
+    from .._files import NotASmallFileError, read_small_file, write_atomic
+    from ..audit.openings import MAX_OPENINGS_FILE, seal_openings
+    from ..election.openings import OpeningsDocument
+
+    try:
+        plaintext = read_small_file(args.plaintext, MAX_OPENINGS_FILE)
+    except OSError as exc:
+        raise StorageError(f"cannot read --plaintext {args.plaintext}: {exc.strerror}") from exc
+    except NotASmallFileError as exc:
+        raise UsageError(f"--plaintext {args.plaintext} {exc}") from None
+    doc = OpeningsDocument.from_bytes(plaintext)
+    sealed = seal_openings(store, doc, args.recipient)
+    try:
+        write_atomic(args.openings, sealed, mode=0o600)
+    except OSError as exc:
+        raise StorageError(f"cannot write {args.openings}: {exc.strerror}") from exc
+    print(
+        f"openings written to {args.openings}: {len(doc.openings)} opening(s) for checkpoint "
+        f"size {doc.size}, encrypted to {len(args.recipient)} recipient(s)"
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -139,9 +177,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("keygen", help="generate an author, log (checkpoint) or witness key")
     p.add_argument(
         "kind",
-        choices=["author", "log", "witness"],
+        choices=["author", "log", "witness", "auditor"],
         help="author: an Ed25519 event-signing key (PEM); log: the log's checkpoint note key; "
-        "witness: a witness's cosignature/v1 key",
+        "witness: a witness's cosignature/v1 key; auditor: an age identity that openings "
+        "bundles are encrypted to (prints its age1... recipient)",
     )
     p.add_argument("--name", help="key name (log: the log's origin; witness: its name)")
     p.add_argument("--out", required=True, help="private key file to create (mode 0600)")
@@ -168,4 +207,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("store", help="SQLite path or postgresql:// DSN of the log to export")
     p.add_argument("--bundle", help="bundle file to write")
     p.add_argument("--tiles", help="tlog-tiles directory to write")
+    p.add_argument(
+        "--openings",
+        metavar="OUT",
+        help="write the openings bundle (age-encrypted to every --recipient; never part of the "
+        "public bundle)",
+    )
+    p.add_argument(
+        "--recipient",
+        action="append",
+        default=[],
+        metavar="AGE1...",
+        help="an authorised auditor's age recipient (electlog keygen auditor); repeat",
+    )
+    p.add_argument(
+        "--plaintext",
+        metavar="FILE",
+        help="the registrar's plaintext openings (electlog demo: keys/openings.plaintext)",
+    )
     p.set_defaults(func=_export)

@@ -2,7 +2,8 @@
 
 ``electlog verify SOURCE --trust FILE`` exits 0 when the verdict is clean (or, with
 ``--in-progress``, clean so far), 1 when it is incomplete or there are findings and 2 when the
-audit could not run (usage, unreadable input, bad trust file).
+audit could not run (usage, unreadable input, bad trust file, an openings bundle that does not
+decrypt). ``--openings FILE --identity KEYFILE`` adds the authorised tier.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from ..audit._pipeline import CHUNK_SIZE
 from ..audit._replay import CompactMerkleTree
 from ..audit._report_text import render_tallies
 from ..audit._sources import SourceUnreadable, open_source
+from ..audit.openings import read_openings
 from ..audit.progress import stderr_is_terminal
+from ..election.openings import OpeningsDocument
 from ..errors import AuditError, StorageError, UsageError
 from ..events import entry_leaf_hash
 
@@ -54,8 +57,19 @@ class _NoElectionTally(argparse.Action):
         )
 
 
+def _openings(args: argparse.Namespace) -> OpeningsDocument | None:
+    """``--openings FILE --identity KEYFILE``: the decrypted openings (both or neither)."""
+    path, identity = getattr(args, "openings", None), getattr(args, "identity", None)
+    if path is None and identity is None:
+        return None
+    if path is None or identity is None:
+        raise UsageError("--openings and --identity go together (the bundle and your age key)")
+    return read_openings(path, identity)
+
+
 def _run_audit(args: argparse.Namespace) -> Report:
     since = read_since(args.since) if getattr(args, "since", None) else None
+    openings = _openings(args)
     return audit(
         args.source,
         args.trust,
@@ -64,6 +78,7 @@ def _run_audit(args: argparse.Namespace) -> Report:
         progress=_progress(args),
         election=not getattr(args, "no_election", False),
         in_progress=bool(getattr(args, "in_progress", False)),
+        openings=openings,
         state=getattr(args, "state", None),
     )
 
@@ -235,6 +250,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="report format: text (default), json (docs/auditing.md schema) or html (one page)",
     )
     p.add_argument("--output", "-o", help="write the report here instead of stdout")
+    p.add_argument(
+        "--openings",
+        metavar="FILE",
+        help="authorised tier: an openings bundle (age-encrypted, electlog export --openings); "
+        "checks every opening and replays the age and basis rules (needs --identity)",
+    )
+    p.add_argument(
+        "--identity",
+        metavar="KEYFILE",
+        help="your age identity file (AGE-SECRET-KEY-1..., electlog keygen auditor) that "
+        "decrypts --openings",
+    )
     p.set_defaults(func=_verify)
 
     p = sub.add_parser("prove", help="print an inclusion or consistency proof")

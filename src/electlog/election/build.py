@@ -35,6 +35,7 @@ from electlog.keys import SigningKey
 from electlog.log import Log
 from electlog.note import NoteSigner, sign_note
 
+from ._committed import CommittedDetails, Details
 from .choosers import Chooser
 from .events import (
     AnyVoterRegistered,
@@ -51,19 +52,27 @@ from .events import (
     CommunityDef,
     ElectionDefined,
     ElectionEvent,
+    EligibilitySampleChecked,
+    EligibilitySampleDrawn,
     GroupResultDeclared,
     GroupVotingClosed,
     HouseholdBallotCast,
     HouseholdBallotIssued,
     KeyAuthorised,
+    KeyRevoked,
+    KeyRevokedV2,
     NominationFiled,
     NominationWithdrawn,
+    NominationWithdrawnV2,
     ObjectionDecided,
+    ObjectionDecidedV2,
     ObjectionFiled,
+    ObjectionFiledV2,
     ObserverAccredited,
     PostDef,
     PostList,
     ProxyAuthorised,
+    ProxyAuthorisedV2,
     ProxyListPublished,
     ResultDeclared,
     RollPublished,
@@ -72,12 +81,20 @@ from .events import (
     UnitOpened,
     UnitRepRegistered,
     VettingDecided,
+    VettingDecidedV2,
     VoterRegistered,
     VoterRemoved,
+    VoterRemovedV2,
 )
 from .facade import Election
-from .receipts import commitment, dedup_tag, household_tag, minimal_registration
+from .receipts import (
+    commitment,
+    dedup_tag,
+    household_tag,
+    minimal_registration,
+)
 from .rules import PublicProfile, Role, RuleSet
+from .state.eligibility import sample_checked, sample_drawn
 from .tally import PostMarks, RoundResult, supplementary_candidates
 
 __all__ = [
@@ -209,12 +226,21 @@ class PhaseBuilder:
         *,
         dedup_secret: bytes,
         election_day: _dt.date,
+        detail_secret: bytes | None = None,
     ) -> None:
         self.log = log
         self.election_day = election_day
         self.rules = rules
         self.choose = choose
         self.dedup_secret = dedup_secret
+        self.detail_secret = dedup_secret if detail_secret is None else detail_secret
+        """The writers' secret the ``minimal`` profile's detail salts derive from
+        (:func:`~electlog.election.receipts.detail_salt`; the registrars' secret when not
+        given: one operator writes every event of a built election)."""
+        self.details: Details = {}
+        """Every detail committed under ``minimal``: (event type, entry ref, field) -> (salt,
+        the committed map), what an openings bundle exports."""
+        self._committed: CommittedDetails | None = None
         self.election: Election | None = None
         self.authors: dict[bytes, Author] = {}
         self.done: list[str] = []
@@ -318,18 +344,45 @@ class PhaseBuilder:
             for m in members
         ]
 
-    @staticmethod
     def committee_change(
-        community: str, member: str, replacement: str, reason: str, by: str
+        self, community: str, member: str, replacement: str, reason: str, by: str
     ) -> tuple[ElectionEvent, ElectionEvent]:
-        """``member`` withdraws from the committee (``reason``) and ``replacement`` fills the
-        vacancy (appointed by ``by``)."""
+        """``member`` withdraws from the committee (``reason``; committed under ``minimal``)
+        and ``replacement`` fills the vacancy (appointed by ``by``)."""
+        m = self._minimal()
+        withdrawn: ElectionEvent = (
+            CommitteeMemberWithdrawn(community=community, member=member, reason=reason)
+            if m is None
+            else m.committee_withdrawal(community, member, reason)
+        )
         return (
-            CommitteeMemberWithdrawn(community=community, member=member, reason=reason),
+            withdrawn,
             CommitteeVacancyFilled(
                 community=community, member=replacement, replaces=member, appointed_by=by
             ),
         )
+
+    def key_revocation(self, key_id: bytes, reason: str) -> KeyRevoked | KeyRevokedV2:
+        """Every role of ``key_id`` ends (``reason``; committed under ``minimal``)."""
+        m = self._minimal()
+        return (
+            KeyRevoked(key_id=key_id, reason=reason)
+            if m is None
+            else m.key_revocation(key_id, reason)
+        )
+
+    def _minimal(self) -> CommittedDetails | None:
+        """The maker of the ``minimal`` profile's events (``None`` under ``full``)."""
+        if self.rules.public_profile != PublicProfile.MINIMAL:
+            return None
+        if self._committed is None:
+            definition = self.e.state.definition
+            if definition is None:
+                raise UsageError("the election is not defined yet: run the define phase first")
+            self._committed = CommittedDetails(
+                self.detail_secret, definition.election_id, self.rules, self.details
+            )
+        return self._committed
 
     # ------------------------------------------------------------------ the roll
 
@@ -364,12 +417,23 @@ class PhaseBuilder:
         body.update(fields)
         return VoterRegistered(**body)
 
-    @staticmethod
     def removal(
-        voter: str, community: str, reason: str, objection: str | None = None
-    ) -> VoterRemoved:
+        self,
+        voter: str,
+        community: str,
+        reason: str,
+        objection: str | None = None,
+        *,
+        detail: str | None = None,
+    ) -> VoterRemoved | VoterRemovedV2:
         """``voter`` removed from ``community``'s roll for ``reason`` (citing the upheld
-        ``objection``, if any)."""
+        ``objection``, if any). Under ``minimal``, ``reason``'s code
+        (:data:`~electlog.election.rules.REMOVAL_CODE_OF`, or ``reason`` itself when it is
+        not a ``full`` reason) with ``c_reason`` committing to ``detail`` (default:
+        ``reason``)."""
+        m = self._minimal()
+        if m is not None:
+            return m.removal(voter, community, reason, objection, detail)
         return VoterRemoved(voter=voter, community=community, reason=reason, objection=objection)
 
     @staticmethod
@@ -386,8 +450,8 @@ class PhaseBuilder:
             roll_hash=state.roll_hash(community),
         )
 
-    @staticmethod
     def objection(
+        self,
         objection: str,
         community: str,
         voter: str,
@@ -396,8 +460,14 @@ class PhaseBuilder:
         *,
         upheld: bool,
         reason: str,
-    ) -> tuple[ObjectionFiled, ObjectionDecided]:
-        """An objection about ``voter`` and its decision."""
+    ) -> tuple[ObjectionFiled | ObjectionFiledV2, ObjectionDecided | ObjectionDecidedV2]:
+        """An objection about ``voter`` and its decision (grounds and reason committed under
+        ``minimal``)."""
+        m = self._minimal()
+        if m is not None:
+            return m.objection(
+                objection, community, voter, kind, grounds, upheld=upheld, reason=reason
+            )
         return (
             ObjectionFiled(
                 objection=objection, community=community, voter=voter, kind=kind, grounds=grounds
@@ -450,20 +520,33 @@ class PhaseBuilder:
             nominators=tuple(nominators),
         )
 
-    @staticmethod
     def nomination_withdrawn(
-        community: str, post: str, candidate: str, reason: str
-    ) -> NominationWithdrawn:
-        """``candidate``'s nomination for ``post`` withdrawn (before the candidate list)."""
+        self, community: str, post: str, candidate: str, reason: str
+    ) -> NominationWithdrawn | NominationWithdrawnV2:
+        """``candidate``'s nomination for ``post`` withdrawn (before the candidate list;
+        ``reason`` committed under ``minimal``)."""
+        m = self._minimal()
+        if m is not None:
+            return m.nomination_withdrawal(community, post, candidate, reason)
         return NominationWithdrawn(
             community=community, post=post, candidate=candidate, reason=reason
         )
 
-    @staticmethod
     def vetting(
-        community: str, candidate: str, criteria: tuple[str, str], *, approved: bool
-    ) -> VettingDecided:
-        """The vetting decision on ``candidate``: ``criteria`` is ``(reference, reason)``."""
+        self,
+        community: str,
+        candidate: str,
+        criteria: tuple[str, str],
+        *,
+        approved: bool,
+        code: str | None = None,
+    ) -> VettingDecided | VettingDecidedV2:
+        """The vetting decision on ``candidate``: ``criteria`` is ``(reference, reason)``.
+        Under ``minimal``: ``approved``, the public ``code`` (one of
+        ``RuleSet.vetting_codes``, or none) and ``c_reason`` committing to both texts."""
+        m = self._minimal()
+        if m is not None:
+            return m.vetting(community, candidate, criteria, approved=approved, code=code)
         ref, reason = criteria
         return VettingDecided(
             community=community,
@@ -485,11 +568,15 @@ class PhaseBuilder:
             ),
         )
 
-    @staticmethod
     def proxy(
-        community: str, principal: str, proxy: str, relationship: str, attestation: bytes
-    ) -> ProxyAuthorised:
-        """A written proxy of ``principal`` to ``proxy``."""
+        self, community: str, principal: str, proxy: str, relationship: str, attestation: bytes
+    ) -> ProxyAuthorised | ProxyAuthorisedV2:
+        """A written proxy of ``principal`` to ``proxy``. Under ``minimal``:
+        ``close_relative`` (whether ``relationship`` is one of ``RuleSet.proxy_relationships``)
+        with ``relationship`` and ``attestation`` committed (``c_rel``, ``c_attestation``)."""
+        m = self._minimal()
+        if m is not None:
+            return m.proxy(community, principal, proxy, relationship, attestation)
         return ProxyAuthorised(
             community=community,
             principal=principal,
@@ -595,3 +682,15 @@ class PhaseBuilder:
         return RoundCalled(
             community=community, round=number, source_round=1, kind=kind, posts=tuple(posts)
         )
+
+    def eligibility_sample(
+        self, seed: str, k: int, checkpoint_size: int, checkpoint_root: bytes
+    ) -> EligibilitySampleDrawn:
+        """The eligibility sample of ``k`` registrations now (:func:`.sample_drawn`)."""
+        return sample_drawn(self.e.state, seed, k, checkpoint_size, checkpoint_root)
+
+    def eligibility_result(
+        self, failures: Iterable[str], members: Sequence[str]
+    ) -> EligibilitySampleChecked:
+        """The drawn sample's result (:func:`.sample_checked`)."""
+        return sample_checked(self.e.state, failures, members)

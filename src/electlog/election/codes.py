@@ -32,6 +32,11 @@ __all__ = [
     "CANDIDATES_NOT_MORE_THAN_SEATS",
     "COMMITTEE_MEMBER_NOT_WITHDRAWN",
     "COMMITTEE_SIZE",
+    "ELIGIBILITY_CHECKPOINT_MISMATCH",
+    "ELIGIBILITY_EVENT_ORDER",
+    "ELIGIBILITY_SAMPLE_FAILURE",
+    "ELIGIBILITY_SAMPLE_MISMATCH",
+    "EVENT_PROFILE_MISMATCH",
     "GENESIS_DUPLICATE",
     "GENESIS_INVALID",
     "GENESIS_MISSING",
@@ -80,6 +85,7 @@ __all__ = [
     "UNIT_OBSERVERS",
     "UNIT_OBSERVER_IS_CANDIDATE",
     "UNIT_RETURNED_EXCEEDS_ISSUED",
+    "VETTING_CODE_UNKNOWN",
     "VETTING_MISSING",
     "VOTER_BASIS_INVALID",
     "VOTER_DUPLICATE",
@@ -118,6 +124,7 @@ REF_UNKNOWN: Final = "ref.unknown"
 REF_DUPLICATE: Final = "ref.duplicate"
 PHASE_OUT_OF_WINDOW: Final = "phase.out_of_window"
 TIME_INCONSISTENT: Final = "time.inconsistent"
+EVENT_PROFILE_MISMATCH: Final = "event.profile_mismatch"
 # committee
 COMMITTEE_SIZE: Final = "committee.size"
 COMMITTEE_MEMBER_NOT_WITHDRAWN: Final = "committee.member_not_withdrawn"
@@ -141,6 +148,7 @@ HOUSEHOLD_DUPLICATE_BALLOT: Final = "household.duplicate_ballot"
 NOMINATION_NOMINATOR_LIMIT: Final = "nomination.nominator_limit"
 NOMINATION_NOT_REGISTERED: Final = "nomination.not_registered"
 VETTING_MISSING: Final = "vetting.missing"
+VETTING_CODE_UNKNOWN: Final = "vetting.code_unknown"
 CANDIDATES_NOT_MORE_THAN_SEATS: Final = "candidates.not_more_than_seats"
 CANDIDATES_LIST_LATE: Final = "candidates.list_late"
 CANDIDATES_LIST_MISMATCH: Final = "candidates.list_mismatch"
@@ -180,6 +188,11 @@ RLA_SAMPLE_MISMATCH: Final = "rla.sample_mismatch"
 RLA_INTERPRETATION_INVALID: Final = "rla.interpretation_invalid"
 RLA_RISK_MISMATCH: Final = "rla.risk_mismatch"
 RLA_PARAMETERS_INVALID: Final = "rla.parameters_invalid"
+# eligibility sample
+ELIGIBILITY_EVENT_ORDER: Final = "eligibility.event_order"
+ELIGIBILITY_CHECKPOINT_MISMATCH: Final = "eligibility.checkpoint_mismatch"
+ELIGIBILITY_SAMPLE_MISMATCH: Final = "eligibility.sample_mismatch"
+ELIGIBILITY_SAMPLE_FAILURE: Final = "eligibility.sample_failure"
 
 
 def _r(code: str, summary: str, parameter: str | None = None, kind: str = "violation") -> RuleInfo:
@@ -230,6 +243,15 @@ RULES: Final[dict[str, RuleInfo]] = {
             "time_tolerance_seconds",
         ),
         _r(
+            EVENT_PROFILE_MISMATCH,
+            "an event written in a schema other than the public profile's (schema 1 under "
+            "full, schema 2 under minimal) for a type whose body differs by profile "
+            "(voter.removed, objection.filed, objection.decided, committee.member_withdrawn, "
+            "nomination.withdrawn, vetting.decided, proxy.authorised, key.revoked; "
+            "voter.registered has its own code, voter.profile_mismatch)",
+            "public_profile",
+        ),
+        _r(
             COMMITTEE_SIZE,
             "the election committee has fewer than committee_min sitting members when the "
             "roll is published (first publication or republication), or an appointment "
@@ -260,10 +282,10 @@ RULES: Final[dict[str, RuleInfo]] = {
         ),
         _r(
             VOTER_REMOVAL_WITHOUT_REASON,
-            "a removal without one of the accepted reasons (or "
-            "'objection_upheld' without an upheld wrongful_inclusion or data_error objection "
-            "about that voter)",
-            "removal_reasons",
+            "a removal without one of the accepted reasons (removal_reasons under full, the "
+            "codes removal_codes under minimal), or 'objection_upheld' without an upheld "
+            "wrongful_inclusion or data_error objection about that voter",
+            "removal_reasons, removal_codes",
         ),
         _r(VOTER_NOT_REGISTERED, "a removal names a voter who is not on the roll"),
         _r(
@@ -316,6 +338,12 @@ RULES: Final[dict[str, RuleInfo]] = {
         ),
         _r(VETTING_MISSING, "a listed candidate has no approving vetting decision"),
         _r(
+            VETTING_CODE_UNKNOWN,
+            "a vetting.decided v2 (minimal profile) whose criteria_code is not one of "
+            "vetting_codes",
+            "vetting_codes",
+        ),
+        _r(
             CANDIDATES_NOT_MORE_THAN_SEATS,
             "差额: a post lists fewer than seats + its excess (min_candidate_excess, or the "
             "post's override) candidates",
@@ -346,7 +374,9 @@ RULES: Final[dict[str, RuleInfo]] = {
         ),
         _r(
             PROXY_NOT_CLOSE_RELATIVE,
-            "the proxy's relationship is not an accepted close relative",
+            "the proxy's relationship is not an accepted close relative (under minimal: the "
+            "writer does not state close_relative; the committed relationship, c_rel, is "
+            "checked from the openings)",
             "proxy_relationships",
         ),
         _r(PROXY_NOT_AUTHORISED, "a proxy ballot for a principal without a matching authorisation"),
@@ -473,6 +503,29 @@ RULES: Final[dict[str, RuleInfo]] = {
             "an audit round's p-values, discrepancy counts, sample count or confirmation differ "
             "from the recomputed risk, or an audit concludes 'confirmed' without a confirming "
             "round",
+        ),
+        _r(
+            ELIGIBILITY_EVENT_ORDER,
+            "an eligibility sample event out of its order (a second sample drawn; a result "
+            "before the sample, or a second result)",
+        ),
+        _r(
+            ELIGIBILITY_CHECKPOINT_MISMATCH,
+            "the eligibility sample pins a checkpoint the roll changed after (a registration or "
+            "removal since), one beyond the draw, or (the auditor) a checkpoint the log does not "
+            "have or that was not witnessed",
+        ),
+        _r(
+            ELIGIBILITY_SAMPLE_MISMATCH,
+            "the eligibility sample is not the consistent sampler's first k draws under its "
+            "seed over the active registrations, its roll size is not theirs, or its result "
+            "names another seed, another count or a voter not sampled",
+        ),
+        _r(
+            ELIGIBILITY_SAMPLE_FAILURE,
+            "a sampled registration failed the audit board's check against the paper records "
+            "(reported by the auditor, naming the voter's registration entry)",
+            kind="finding",
         ),
     )
 }

@@ -36,6 +36,7 @@ from .tally import VOID_POST_REASONS, PostMarks
 __all__ = [
     "EVENT_SCHEMAS",
     "EVENT_TYPES",
+    "MINIMAL_SCHEMAS",
     "AssertionRisk",
     "AuditBallotInterpreted",
     "AuditBoxCounted",
@@ -54,24 +55,32 @@ __all__ = [
     "CandidatesPublished",
     "CommitteeMemberAppointed",
     "CommitteeMemberWithdrawn",
+    "CommitteeMemberWithdrawnV2",
     "CommitteeVacancyFilled",
     "CommunityDef",
     "ElectionDefined",
     "ElectionEvent",
+    "EligibilitySampleChecked",
+    "EligibilitySampleDrawn",
     "GroupResultDeclared",
     "GroupVotingClosed",
     "HouseholdBallotCast",
     "HouseholdBallotIssued",
     "KeyAuthorised",
     "KeyRevoked",
+    "KeyRevokedV2",
     "NominationFiled",
     "NominationWithdrawn",
+    "NominationWithdrawnV2",
     "ObjectionDecided",
+    "ObjectionDecidedV2",
     "ObjectionFiled",
+    "ObjectionFiledV2",
     "ObserverAccredited",
     "PostDef",
     "PostList",
     "ProxyAuthorised",
+    "ProxyAuthorisedV2",
     "ProxyListPublished",
     "ResultDeclared",
     "RollPublished",
@@ -80,10 +89,13 @@ __all__ = [
     "UnitOpened",
     "UnitRepRegistered",
     "VettingDecided",
+    "VettingDecidedV2",
     "VoterRegistered",
     "VoterRegisteredV2",
     "VoterRemoved",
+    "VoterRemovedV2",
     "decode_event",
+    "free_text_fields",
     "has_marks",
     "identifying_fields",
     "proxy_list_hash",
@@ -417,7 +429,8 @@ class _Record:
 def proxy_list_hash(community: str, rows: Iterable[Sequence[Any]]) -> bytes:
     """The ``list_hash`` of a community's proxy list: SHA-256 of the canonical encoding of
     ``["electlog/proxies/v1", [community, rows]]``, ``rows`` being ``[principal, proxy,
-    relationship, attestation]`` sorted by principal (docs/election.md, "Projections and
+    relationship, attestation]`` (``[principal, proxy, c_rel, c_attestation]`` under the
+    ``minimal`` profile) sorted by principal (docs/election.md, "Projections and
     published hashes")."""
     return hashlib.sha256(encode(["electlog/proxies/v1", [community, list(rows)]])).digest()
 
@@ -490,6 +503,22 @@ def _event(cls: type[ElectionEvent]) -> Any:
     return cls
 
 
+MINIMAL_SCHEMAS: Final = {
+    "voter.registered": 2,
+    "voter.removed": 2,
+    "objection.filed": 2,
+    "objection.decided": 2,
+    "committee.member_withdrawn": 2,
+    "nomination.withdrawn": 2,
+    "vetting.decided": 2,
+    "proxy.authorised": 2,
+    "key.revoked": 2,
+}
+"""The event types whose body differs by public profile, with the schema the ``minimal``
+profile writes (the ``full`` profile writes schema 1 of each): docs/election.md "Public
+profiles"."""
+
+
 @_event
 @attrs.frozen(kw_only=True)
 class ElectionDefined(ElectionEvent):
@@ -535,6 +564,18 @@ class KeyRevoked(ElectionEvent):
 
 @_event
 @attrs.frozen(kw_only=True)
+class KeyRevokedV2(ElectionEvent):
+    """``key.revoked`` schema 2 (``minimal`` profile): the revocation's reason is committed
+    (``c_reason``, :func:`~electlog.election.receipts.reason_commitment`), not published."""
+
+    TYPE: ClassVar[str] = "key.revoked"
+    SCHEMA: ClassVar[int] = 2
+    key_id: bytes = attrs.field(metadata=_k(HASH32))
+    c_reason: bytes = attrs.field(metadata=_k(HASH32))
+
+
+@_event
+@attrs.frozen(kw_only=True)
 class CommitteeMemberAppointed(ElectionEvent):
     """A member of a community's election committee is appointed (by ``appointed_by``)."""
 
@@ -553,6 +594,20 @@ class CommitteeMemberWithdrawn(ElectionEvent):
     community: str = attrs.field(metadata=_k(ID))
     member: str = attrs.field(metadata=_k(PERSON))
     reason: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class CommitteeMemberWithdrawnV2(ElectionEvent):
+    """``committee.member_withdrawn`` schema 2 (``minimal`` profile): the reason is committed
+    (``c_reason``); the rule that binds a withdrawal (a listed candidate is no member) reads the
+    committee and the candidate list, not the reason."""
+
+    TYPE: ClassVar[str] = "committee.member_withdrawn"
+    SCHEMA: ClassVar[int] = 2
+    community: str = attrs.field(metadata=_k(ID))
+    member: str = attrs.field(metadata=_k(PERSON))
+    c_reason: bytes = attrs.field(metadata=_k(HASH32))
 
 
 @_event
@@ -652,6 +707,26 @@ class VoterRemoved(ElectionEvent):
 
 @_event
 @attrs.frozen(kw_only=True)
+class VoterRemovedV2(ElectionEvent):
+    """``voter.removed`` schema 2 (``minimal`` profile): ``reason`` is a code of
+    ``RuleSet.removal_codes`` (``eligibility_ended``, ``duplicate``, ``objection_upheld``), the
+    detail (died, moved out, ...) is committed (``c_reason``)."""
+
+    TYPE: ClassVar[str] = "voter.removed"
+    SCHEMA: ClassVar[int] = 2
+    voter: str = attrs.field(metadata=_k(PERSON))
+    community: str = attrs.field(metadata=_k(ID))
+    reason: str = attrs.field(metadata=_k(ID))
+    objection: str | None = attrs.field(metadata=_k(_Opt(ID)), default=None)
+    c_reason: bytes = attrs.field(metadata=_k(HASH32))
+
+
+AnyVoterRemoved = VoterRemoved | VoterRemovedV2
+"""A removal of either public profile (``voter.removed`` v1 or v2)."""
+
+
+@_event
+@attrs.frozen(kw_only=True)
 class RollPublished(ElectionEvent):
     """The community's roll is published: its size and hash (``ElectionState.roll_hash``)."""
 
@@ -676,6 +751,25 @@ class ObjectionFiled(ElectionEvent):
 
 @_event
 @attrs.frozen(kw_only=True)
+class ObjectionFiledV2(ElectionEvent):
+    """``objection.filed`` schema 2 (``minimal`` profile): the ``kind`` stays public (the
+    roll's rules read it), the grounds are committed (``c_grounds``)."""
+
+    TYPE: ClassVar[str] = "objection.filed"
+    SCHEMA: ClassVar[int] = 2
+    objection: str = attrs.field(metadata=_k(ID))
+    community: str = attrs.field(metadata=_k(ID))
+    voter: str = attrs.field(metadata=_k(PERSON))
+    kind: str = attrs.field(metadata=_k(_Enum(OBJECTION_KINDS)))
+    c_grounds: bytes = attrs.field(metadata=_k(HASH32))
+
+
+AnyObjectionFiled = ObjectionFiled | ObjectionFiledV2
+"""An objection of either public profile (``objection.filed`` v1 or v2)."""
+
+
+@_event
+@attrs.frozen(kw_only=True)
 class ObjectionDecided(ElectionEvent):
     """The committee decides an objection (upheld or not) with a reason."""
 
@@ -684,6 +778,20 @@ class ObjectionDecided(ElectionEvent):
     community: str = attrs.field(metadata=_k(ID))
     upheld: bool = attrs.field(metadata=_k(_Bool()))
     reason: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class ObjectionDecidedV2(ElectionEvent):
+    """``objection.decided`` schema 2 (``minimal`` profile): ``upheld`` public, the reason
+    committed (``c_reason``)."""
+
+    TYPE: ClassVar[str] = "objection.decided"
+    SCHEMA: ClassVar[int] = 2
+    objection: str = attrs.field(metadata=_k(ID))
+    community: str = attrs.field(metadata=_k(ID))
+    upheld: bool = attrs.field(metadata=_k(_Bool()))
+    c_reason: bytes = attrs.field(metadata=_k(HASH32))
 
 
 @_event
@@ -758,6 +866,20 @@ class NominationWithdrawn(ElectionEvent):
 
 @_event
 @attrs.frozen(kw_only=True)
+class NominationWithdrawnV2(ElectionEvent):
+    """``nomination.withdrawn`` schema 2 (``minimal`` profile): the reason is committed
+    (``c_reason``)."""
+
+    TYPE: ClassVar[str] = "nomination.withdrawn"
+    SCHEMA: ClassVar[int] = 2
+    community: str = attrs.field(metadata=_k(ID))
+    post: str = attrs.field(metadata=_k(ID))
+    candidate: str = attrs.field(metadata=_k(PERSON))
+    c_reason: bytes = attrs.field(metadata=_k(HASH32))
+
+
+@_event
+@attrs.frozen(kw_only=True)
 class VettingDecided(ElectionEvent):
     """The vetting committee's decision on a nominee's qualification (latest decision counts)."""
 
@@ -767,6 +889,23 @@ class VettingDecided(ElectionEvent):
     approved: bool = attrs.field(metadata=_k(_Bool()))
     criteria_ref: str = attrs.field(metadata=_k(TEXT))
     reason: str = attrs.field(metadata=_k(TEXT))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class VettingDecidedV2(ElectionEvent):
+    """``vetting.decided`` schema 2 (``minimal`` profile): ``approved`` and an optional public
+    ``criteria_code`` (one of ``RuleSet.vetting_codes``); the criterion reference and the
+    reason are committed together (``c_reason``, :func:`~electlog.election.receipts.\
+reason_commitment` with ``criteria_ref``)."""
+
+    TYPE: ClassVar[str] = "vetting.decided"
+    SCHEMA: ClassVar[int] = 2
+    community: str = attrs.field(metadata=_k(ID))
+    candidate: str = attrs.field(metadata=_k(PERSON))
+    approved: bool = attrs.field(metadata=_k(_Bool()))
+    criteria_code: str | None = attrs.field(metadata=_k(_Opt(ID)), default=None)
+    c_reason: bytes = attrs.field(metadata=_k(HASH32))
 
 
 @_event
@@ -792,6 +931,29 @@ class ProxyAuthorised(ElectionEvent):
     proxy: str = attrs.field(metadata=_k(PERSON))
     relationship: str = attrs.field(metadata=_k(ID))
     attestation: bytes = attrs.field(metadata=_k(HASH32))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class ProxyAuthorisedV2(ElectionEvent):
+    """``proxy.authorised`` schema 2 (``minimal`` profile): the pair stays public (the law
+    publishes proxy pairs), the relationship is reduced to ``close_relative`` (the writer's
+    statement that it is one of ``RuleSet.proxy_relationships``; ``False`` is refused) and
+    committed exactly (``c_rel``), and the written authorisation's SHA-256 is committed under a
+    salt (``c_attestation``) instead of published bare."""
+
+    TYPE: ClassVar[str] = "proxy.authorised"
+    SCHEMA: ClassVar[int] = 2
+    community: str = attrs.field(metadata=_k(ID))
+    principal: str = attrs.field(metadata=_k(PERSON))
+    proxy: str = attrs.field(metadata=_k(PERSON))
+    close_relative: bool = attrs.field(metadata=_k(_Bool()))
+    c_rel: bytes = attrs.field(metadata=_k(HASH32))
+    c_attestation: bytes = attrs.field(metadata=_k(HASH32))
+
+
+AnyProxyAuthorised = ProxyAuthorised | ProxyAuthorisedV2
+"""A proxy of either public profile (``proxy.authorised`` v1 or v2)."""
 
 
 @_event
@@ -1109,6 +1271,42 @@ class AuditConcluded(ElectionEvent):
     outcome: str = attrs.field(metadata=_k(_Enum(AUDIT_OUTCOMES)))
 
 
+# --------------------------------------------------------------------------- eligibility sample
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class EligibilitySampleDrawn(ElectionEvent):
+    """The audit board draws the eligibility sample: the consistent sampler's first
+    ``len(voters)`` draws (k) under the public ``seed`` over the active registrations of the
+    whole election (``roll_size`` voters), which the witnessed checkpoint
+    (``checkpoint_size``, ``checkpoint_root``) already holds: no registration or removal since.
+    ``voters`` are in draw order. The board checks them against the paper records next
+    (``eligibility.sample_checked``)."""
+
+    TYPE: ClassVar[str] = "eligibility.sample_drawn"
+    checkpoint_size: int = attrs.field(metadata=_k(COUNT))
+    checkpoint_root: bytes = attrs.field(metadata=_k(HASH32))
+    roll_size: int = attrs.field(metadata=_k(COUNT))
+    seed: str = attrs.field(metadata=_k(ID))
+    voters: tuple[str, ...] = attrs.field(metadata=_k(_List(PERSON, min_items=1, unique=True)))
+
+
+@_event
+@attrs.frozen(kw_only=True)
+class EligibilitySampleChecked(ElectionEvent):
+    """The audit board's result for the sample drawn under ``seed``: ``checked`` registrations
+    (all k drawn) compared with the registrar's paper records (age, basis evidence), the
+    sampled voters whose registration failed (``failures``, in draw order), agreed by at least
+    two ``members``."""
+
+    TYPE: ClassVar[str] = "eligibility.sample_checked"
+    seed: str = attrs.field(metadata=_k(ID))
+    checked: int = attrs.field(metadata=_k(COUNT))
+    failures: tuple[str, ...] = attrs.field(metadata=_k(_List(PERSON, unique=True)))
+    members: tuple[str, ...] = attrs.field(metadata=_k(_List(ID, min_items=2, unique=True)))
+
+
 # --------------------------------------------------------------------------- decoding
 
 
@@ -1130,6 +1328,23 @@ def decode_event(statement: Statement) -> ElectionEvent:
 def identifying_fields(cls: type[ElectionEvent]) -> tuple[str, ...]:
     """Fields of an event type that name a voter, household or committee member."""
     return tuple(name for name, kind in cls._FIELDS if kind.identifies)
+
+
+def free_text_fields(cls: type[_Record]) -> tuple[str, ...]:
+    """The paths of the free-text fields of an event type (or record): fields of the text
+    kind (any string up to 1024 characters, not an id, code, date or enum), nested records'
+    as ``field.name`` and a list of records' as ``field[].name``. docs/election.md "Text
+    fields" decides each under the ``minimal`` profile."""
+    out: list[str] = []
+    for name, kind in cls._FIELDS:
+        inner = kind.inner if isinstance(kind, _Opt) else kind
+        if isinstance(inner, _Text):
+            out.append(name)
+        elif isinstance(inner, _Struct):
+            out += [f"{name}.{sub}" for sub in free_text_fields(inner.cls)]
+        elif isinstance(inner, _List) and isinstance(inner.inner, _Struct):
+            out += [f"{name}[].{sub}" for sub in free_text_fields(inner.inner.cls)]
+    return tuple(out)
 
 
 def has_marks(cls: type[ElectionEvent]) -> bool:

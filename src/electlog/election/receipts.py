@@ -52,15 +52,20 @@ __all__ = [
     "PROOF_HEADER",
     "RECEIPT_EXTRA_VERSION",
     "VerifiedReceipt",
+    "attestation_commitment",
     "basis_commitment",
     "birth_commitment",
     "commitment",
     "dedup_tag",
+    "detail_salt",
     "election_dedup_key",
     "field_salt",
+    "grounds_commitment",
     "household_tag",
     "make_registration_receipt",
     "minimal_registration",
+    "reason_commitment",
+    "rel_commitment",
     "verify_registration_receipt",
 ]
 
@@ -70,6 +75,8 @@ ELECTION_DEDUP_INFO: Final = b"electlog/v2/election-dedup-key\x00"
 HOUSEHOLD_TAG_INFO: Final = b"electlog/v2/household-tag-key\x00"
 HOUSEHOLD_TAG_CONTEXT: Final = b"electlog/v2/household-tag\x00"
 FIELD_SALT_CONTEXT: Final = b"electlog/v2/field-salt\x00"
+DETAIL_SALT_INFO: Final = b"electlog/v2/detail-salt-key\x00"
+DETAIL_SALT_CONTEXT: Final = b"electlog/v2/detail-salt\x00"
 PROOF_HEADER: Final = "c2sp.org/tlog-proof@v1"
 RECEIPT_EXTRA_VERSION: Final = "electlog/registration-receipt/v1"
 MIN_SALT: Final = 16
@@ -182,6 +189,61 @@ def basis_commitment(
             "years_resident": "" if years_resident is None else str(years_resident),
         },
     )
+
+
+def detail_salt(secret: bytes, election_id: str, event_type: str, ref: str, field: str) -> bytes:
+    """The salt of one committed detail of a ``minimal``-profile event (``c_reason``,
+    ``c_grounds``, ``c_rel``, ``c_attestation``), derived by the event's writer from a secret it
+    holds and the entry's identity: the first 16 bytes of HMAC-SHA-256, under
+    HKDF(``secret``, ``DETAIL_SALT_INFO`` || UTF-8 ``election_id``), of ``DETAIL_SALT_CONTEXT``
+    || the canonical encoding of ``[event_type, ref, field]``. ``ref`` is the entry's own id
+    (the removed voter, the objection, the candidate and post, the member, the key id in hex,
+    the principal): the writer re-derives every salt for an openings bundle, and one salt opens
+    one field of one entry."""
+    for name, value in (("event_type", event_type), ("ref", ref), ("field", field)):
+        if not isinstance(value, str) or not value:
+            raise UsageError(f"{name} must be a non-empty str")
+    key = _hkdf(secret, DETAIL_SALT_INFO, election_id)
+    message = DETAIL_SALT_CONTEXT + encode([event_type, ref, field])
+    return hmac.new(key, message, hashlib.sha256).digest()[:16]
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise UsageError(f"{what} must be a str")
+    return value
+
+
+def reason_commitment(salt: bytes, reason: str, criteria_ref: str | None = None) -> bytes:
+    """``c_reason`` of a ``minimal``-profile event (``voter.removed``, ``objection.decided``,
+    ``committee.member_withdrawn``, ``nomination.withdrawn``, ``key.revoked`` v2):
+    :func:`commitment` of ``salt`` over ``{"reason": reason}``; a ``vetting.decided`` v2 adds
+    its criterion reference, ``{"criteria_ref": ..., "reason": ...}``."""
+    opened = {"reason": _text(reason, "reason")}
+    if criteria_ref is not None:
+        opened["criteria_ref"] = _text(criteria_ref, "criteria_ref")
+    return commitment(salt, opened)
+
+
+def grounds_commitment(salt: bytes, grounds: str) -> bytes:
+    """``c_grounds`` of ``objection.filed`` v2: :func:`commitment` of ``salt`` over
+    ``{"grounds": grounds}``."""
+    return commitment(salt, {"grounds": _text(grounds, "grounds")})
+
+
+def rel_commitment(salt: bytes, relationship: str) -> bytes:
+    """``c_rel`` of ``proxy.authorised`` v2: :func:`commitment` of ``salt`` over
+    ``{"relationship": relationship}`` (one of ``RuleSet.proxy_relationships``)."""
+    return commitment(salt, {"relationship": _text(relationship, "relationship")})
+
+
+def attestation_commitment(salt: bytes, attestation: bytes) -> bytes:
+    """``c_attestation`` of ``proxy.authorised`` v2: :func:`commitment` of ``salt`` over
+    ``{"attestation": lowercase hex of the 32-byte SHA-256 of the signed written
+    authorisation}`` (v1 publishes that hash bare: unguessable, but the same in every copy)."""
+    if not isinstance(attestation, bytes) or len(attestation) != 32:
+        raise UsageError("attestation must be the 32-byte SHA-256 of the written authorisation")
+    return commitment(salt, {"attestation": attestation.hex()})
 
 
 def minimal_registration(

@@ -24,7 +24,9 @@ from .tally import TallyRules
 
 __all__ = [
     "DEFAULT_PROXY_RELATIONSHIPS",
+    "DEFAULT_REMOVAL_CODES",
     "DEFAULT_REMOVAL_REASONS",
+    "DEFAULT_VETTING_CODES",
     "ELIGIBILITY_BASES",
     "PUBLIC_PROFILES",
     "REVOTE_RULES",
@@ -83,6 +85,23 @@ DEFAULT_REMOVAL_REASONS: Final = (
     "duplicate",
     "objection_upheld",
 )
+DEFAULT_REMOVAL_CODES: Final = ("eligibility_ended", "duplicate", "objection_upheld")
+"""The removal codes of the ``minimal`` public profile (``RuleSet.removal_codes``): the
+``full`` profile's reasons ``died``, ``moved_out`` and ``deprived_of_rights`` are all
+``eligibility_ended`` (the detail is committed, ``c_reason``)."""
+REMOVAL_CODE_OF: Final = {
+    "died": "eligibility_ended",
+    "moved_out": "eligibility_ended",
+    "deprived_of_rights": "eligibility_ended",
+    "duplicate": "duplicate",
+    "objection_upheld": "objection_upheld",
+}
+"""The ``minimal`` removal code of each default ``full`` removal reason."""
+DEFAULT_VETTING_CODES: Final = ("eligibility", "qualification")
+"""The public ``criteria_code`` of a ``vetting.decided`` v2 (``RuleSet.vetting_codes``):
+``eligibility`` (the candidate is not, or no longer, an eligible voter of the community),
+``qualification`` (a statutory qualification criterion); the criterion and the reason
+themselves are committed (``c_reason``)."""
 DEFAULT_PROXY_RELATIONSHIPS: Final = (
     "spouse",
     "parent",
@@ -200,6 +219,12 @@ _OPTIONAL_CHOICES: Final = (
 )
 """The RuleSet fields recorded only when they differ from their default: (name, values,
 default)."""
+_OPTIONAL_LISTS: Final = (
+    ("removal_codes", DEFAULT_REMOVAL_CODES),
+    ("vetting_codes", DEFAULT_VETTING_CODES),
+)
+"""The code lists of the ``minimal`` profile, recorded (as arrays) only when they differ from
+their default, so rule bodies written before they existed keep their bytes and hash."""
 
 
 def _optional_choice(value: object, choices: tuple[str, ...], default: str, where: str) -> str:
@@ -208,6 +233,14 @@ def _optional_choice(value: object, choices: tuple[str, ...], default: str, wher
     if value == default:
         raise EntryError(f"{where} {value!r} is the default and is written by omission")
     return value
+
+
+def _optional_list(value: object, default: tuple[str, ...], where: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(x, str) and x for x in value):
+        raise EntryError(f"{where} must be an array of non-empty strings")
+    if tuple(value) == default:
+        raise EntryError(f"{where} is the default and is written by omission")
+    return tuple(value)
 
 
 def _fraction_text(value: Fraction) -> str:
@@ -290,7 +323,17 @@ class RuleSet:
     removal_reasons: tuple[str, ...] = attrs.field(
         default=DEFAULT_REMOVAL_REASONS, converter=_str_tuple
     )
-    """Reasons a voter may be removed from the roll."""
+    """Reasons a voter may be removed from the roll (``voter.removed`` v1, ``full`` profile)."""
+    removal_codes: tuple[str, ...] = attrs.field(
+        default=DEFAULT_REMOVAL_CODES, converter=_str_tuple
+    )
+    """Removal codes of ``voter.removed`` v2 (``minimal`` profile); ``objection_upheld`` is the
+    code that cites an upheld objection. Recorded only when not the default."""
+    vetting_codes: tuple[str, ...] = attrs.field(
+        default=DEFAULT_VETTING_CODES, converter=_str_tuple
+    )
+    """Public criteria codes of ``vetting.decided`` v2 (``minimal`` profile). Recorded only
+    when not the default."""
     tally: TallyRules = attrs.field(factory=TallyRules)
     """Tally parameters (majority, supplementary minimum, turnout minimum, combined ballot)."""
     tz_offset_minutes: int = attrs.field(default=480)
@@ -380,6 +423,9 @@ class RuleSet:
             body["revote_rule"] = self.revote_rule
         if self.public_profile != DEFAULT_PUBLIC_PROFILE:
             body["public_profile"] = self.public_profile
+        for name, default in _OPTIONAL_LISTS:
+            if getattr(self, name) != default:
+                body[name] = list(getattr(self, name))
         return body
 
     @classmethod
@@ -396,6 +442,7 @@ class RuleSet:
             "combined_ballot",
         }
         keys = set(body) - {name for name, _, _ in _OPTIONAL_CHOICES}
+        keys -= {name for name, _ in _OPTIONAL_LISTS}
         if keys != expected:
             missing = sorted(expected - keys)
             extra = sorted(str(k) for k in keys - expected)
@@ -425,6 +472,9 @@ class RuleSet:
         for name, choices, default in _OPTIONAL_CHOICES:
             if name in body:
                 kw[name] = _optional_choice(body[name], choices, default, f"{where}.{name}")
+        for name, list_default in _OPTIONAL_LISTS:
+            if name in body:
+                kw[name] = _optional_list(body[name], list_default, f"{where}.{name}")
         cb = body["combined_ballot"]
         if not isinstance(cb, bool):
             raise EntryError(f"{where}.combined_ballot must be a boolean")

@@ -24,6 +24,7 @@ from ._config import (
     SimulationResult,
 )
 from ._keys import ROLES, WITNESS_NAMES
+from ._openings import simulation_openings
 from ._run import CheckpointPublisher, ProgressCallback, simulate_district
 
 __all__ = [
@@ -40,4 +41,5 @@ __all__ = [
     "SimulationKeys",
     "SimulationResult",
     "simulate_district",
+    "simulation_openings",
 ]

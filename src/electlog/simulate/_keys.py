@@ -12,6 +12,7 @@ A saved key set is a directory (mode 0700) of files (mode 0600)::
     log.skey               the log's checkpoint key (PRIVATE+KEY+<origin>+<hex8>+<base64>)
     witnesses/witness-a.skey, ...   the witnesses' cosigning keys (same form, type 0x04)
     roles/c01-registrar.pem, ...   one key per community and role (PKCS#8 PEM)
+    audit-board.pem        the audit board (PKCS#8 PEM; a set saved before it existed has none)
     dedup.secret           the registrars' dedup secret (64 hex digits, 32 bytes)
     salt.secret            the secret commitment salts derive from (64 hex digits, 32 bytes)
 
@@ -24,6 +25,7 @@ public key it must hold, so a swapped, truncated or foreign file is refused by n
      "witnesses": [{"file": "witnesses/witness-a.skey", "vkey": "<witness verifier key>"}, ...],
      "roles": [{"community": "c01", "role": "registrar", "file": "roles/c01-registrar.pem",
                 "public": "ed25519-pub:<base64>"}, ...],
+     "audit_board": {"file": "audit-board.pem", "public": "ed25519-pub:<base64>"},
      "secrets": {"dedup": "dedup.secret", "salt": "salt.secret"}}
 
 Every community named in ``roles`` has a key for each of the five simulated roles.
@@ -158,8 +160,10 @@ class SimulationKeys:
     ``roles`` maps ``"<community>/<role>"`` (e.g. ``"c07/registrar"``) to the key holding that
     role for that community. ``dedup_secret`` is the registrars' HMAC key for dedup tags;
     ``salt_secret`` derives each voter's commitment salt (:meth:`salt_for`). Neither appears
-    in ``repr``. Make a fresh set with :meth:`generate`; keep it with :meth:`save` and reuse
-    it with :meth:`load`.
+    in ``repr``. ``audit_board`` is the whole-election audit board's key (role
+    ``audit_board``: the ``minimal`` profile's eligibility sample), ``None`` in a set made
+    before it existed. Make a fresh set with :meth:`generate`; keep it with :meth:`save` and
+    reuse it with :meth:`load`.
     """
 
     authority: SigningKey = attrs.field(validator=_type_check(SigningKey, "authority"))
@@ -174,6 +178,9 @@ class SimulationKeys:
     roles: Mapping[str, SigningKey] = attrs.field(validator=_check_roles)
     dedup_secret: bytes = attrs.field(repr=False, validator=_check_secret("dedup_secret"))
     salt_secret: bytes = attrs.field(repr=False, validator=_check_secret("salt_secret"))
+    audit_board: SigningKey | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_type_check(SigningKey, "audit_board"))
+    )
 
     # ------------------------------------------------------------------ making one
 
@@ -187,7 +194,7 @@ class SimulationKeys:
     ) -> SimulationKeys:
         """A fresh key set from the OS CSPRNG: the authority key, one key per community and
         role of :data:`ROLES`, the log key named ``origin``, one key per witness name, the
-        dedup secret and the salt secret."""
+        dedup secret, the salt secret and the audit board's key."""
         cids = list(communities)
         for cid in cids:
             if not isinstance(cid, str) or not _COMMUNITY_RE.fullmatch(cid):
@@ -201,6 +208,7 @@ class SimulationKeys:
             roles={f"{cid}/{role.value}": SigningKey.generate() for cid in cids for role in ROLES},
             dedup_secret=secrets.token_bytes(SECRET_BYTES),
             salt_secret=secrets.token_bytes(SECRET_BYTES),
+            audit_board=SigningKey.generate(),
         )
 
     # ------------------------------------------------------------------ using one
@@ -300,6 +308,12 @@ class SimulationKeys:
             manifest["roles"].append(
                 {"community": community, "role": role, "file": name, "public": key.public.to_text()}
             )
+        if self.audit_board is not None:
+            self.audit_board.save(target / "audit-board.pem")
+            manifest["audit_board"] = {
+                "file": "audit-board.pem",
+                "public": self.audit_board.public.to_text(),
+            }
         _write_line(target / "dedup.secret", self.dedup_secret.hex())
         _write_line(target / "salt.secret", self.salt_secret.hex())
         manifest["secrets"] = {"dedup": "dedup.secret", "salt": "salt.secret"}
@@ -360,6 +374,9 @@ class SimulationKeys:
                 witnesses.append(witness)
 
         roles = m.roles()
+        board = None
+        if "audit_board" in m.data:  # a set saved before the audit board's key has none
+            board = m.signing_key(m.get(m.data, "audit_board", dict), "audit_board")
 
         listed_secrets = m.get(m.data, "secrets", dict)
         dedup = m.secret(listed_secrets, "dedup")
@@ -373,6 +390,7 @@ class SimulationKeys:
                 roles=roles,
                 dedup_secret=dedup,
                 salt_secret=salt,
+                audit_board=board,
             )
         except UsageError as exc:
             raise KeySetError(f"{manifest_path}: {exc}") from None

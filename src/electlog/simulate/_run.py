@@ -28,11 +28,13 @@ from electlog.checkpoint import Checkpoint, cosign
 from electlog.election.build import PhaseBuilder, follow_up_round
 from electlog.election.choosers import RandomChooser
 from electlog.election.events import (
+    AnyObjectionFiled,
     AnyVoterRegistered,
     CandidatesPublished,
     ElectionEvent,
+    KeyAuthorised,
     ObjectionDecided,
-    ObjectionFiled,
+    ObjectionDecidedV2,
 )
 from electlog.election.rules import PUBLIC_PROFILES, ElectionMode, PublicProfile, RuleSet
 from electlog.election.state import GROUP_LEADER, GROUP_REP
@@ -42,7 +44,7 @@ from electlog.election.tally import (
     TallyRules,
     tally_round,
 )
-from electlog.errors import ElectlogError, UsageError
+from electlog.errors import ElectlogError, KeySetError, UsageError
 from electlog.keys import SigningKey
 from electlog.log import Log
 from electlog.note import NoteSigner, sign_note
@@ -90,6 +92,11 @@ _REJECTIONS: Final = (
     ("Measures art. 12(4)", "under criminal investigation at the time of vetting"),
     ("Measures art. 12(3)", "household registration moved out of the community during vetting"),
 )
+_REJECTION_CODES: Final = {  # the public criteria code of each rejection (minimal profile)
+    "Measures art. 12(2)": "qualification",
+    "Measures art. 12(4)": "qualification",
+    "Measures art. 12(3)": "eligibility",
+}
 _APPROVAL: Final = ("Measures art. 12", "meets every qualification criterion")
 _OBJECTIONS: Final = {  # case -> kind, grounds, upheld, reason
     "late": (
@@ -117,6 +124,11 @@ _OBJECTIONS: Final = {  # case -> kind, grounds, upheld, reason
         "aged 17 on election day: not eligible",
     ),
 }
+
+
+ELIGIBILITY_SAMPLE: Final = 59
+"""Registrations the audit board checks under ``minimal``: with none failed, the failure rate
+is below 5% at 95% confidence."""
 
 
 def _seed_bytes(seed: int, label: str) -> bytes:
@@ -174,6 +186,7 @@ class _Builder(PhaseBuilder):
         "proxies",
         "vote",
         "supplementary",
+        "sample_eligibility",
     )
 
     def __init__(
@@ -185,6 +198,7 @@ class _Builder(PhaseBuilder):
         keys: SimulationKeys | None,
         publish: CheckpointPublisher | None = None,
         profile: str = PublicProfile.FULL.value,
+        sample_size: int = 0,
     ) -> None:
         self.config = config
         self.seed = seed
@@ -198,6 +212,12 @@ class _Builder(PhaseBuilder):
         if keys is None:
             keys = SimulationKeys.generate(self.origin, cids)
         keys.check_fits(self.origin, cids)
+        if sample_size and keys.audit_board is None:
+            raise KeySetError(
+                "the key set has no audit board key (saved by an older version): the "
+                "eligibility sample needs one; generate a new key set, or pass "
+                "eligibility_sample=0"
+            )
         if publish is None and not keys.witnesses:
             raise UsageError(
                 "the key set holds no witness private keys (loaded for the operator): pass "
@@ -210,6 +230,7 @@ class _Builder(PhaseBuilder):
             RandomChooser(_rng(seed, "plan")),
             dedup_secret=keys.dedup_secret,
             election_day=config.election_day,
+            detail_secret=keys.salt_secret,
         )
         self.keys = keys
         self.publish = publish
@@ -225,6 +246,7 @@ class _Builder(PhaseBuilder):
         self.committee_case = ("", "")
         self.pending: list[tuple[int, int, str, ElectionEvent]] = []  # (time, seq, who, event)
         self.last_time = 0
+        self.sample_size = sample_size  # registrations the eligibility sample checks (0: none)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -249,6 +271,8 @@ class _Builder(PhaseBuilder):
         self.features.setdefault(name, []).extend(ids)
 
     def _key(self, name: str) -> SigningKey:
+        if name == "audit_board" and self.keys.audit_board is not None:
+            return self.keys.audit_board
         return self.keys.authority if name == "authority" else self.keys.roles[name]
 
     def _submit(self, who: str, items: Iterable[tuple[ElectionEvent, int]]) -> None:
@@ -509,7 +533,7 @@ class _Builder(PhaseBuilder):
         self._set_phase("objections to the rolls")
         pop = self.pop
         comms = {c.cid: c for c in pop.communities}
-        filed: list[tuple[ObjectionFiled, ObjectionDecided]] = []
+        filed: list[tuple[AnyObjectionFiled, ObjectionDecided | ObjectionDecidedV2]] = []
 
         def objection(cid: str, voter: str, case: str) -> None:
             kind, grounds, upheld, reason = _OBJECTIONS[case]
@@ -795,7 +819,9 @@ class _Builder(PhaseBuilder):
                 if not approved:
                     self._feature("vetting.rejected", cand)
                 criteria = _APPROVAL if approved else rng.choice(_REJECTIONS)
-                items.append((self.vetting(c.cid, cand, criteria, approved=approved), t))
+                code = _REJECTION_CODES.get(criteria[0])
+                decision = self.vetting(c.cid, cand, criteria, approved=approved, code=code)
+                items.append((decision, t))
                 t += 300_000_000
             self._submit(f"{c.cid}/vetting_committee", items)
             self._count("vetting_decisions", len(items))
@@ -1201,6 +1227,36 @@ class _Builder(PhaseBuilder):
         posts = self._round(c, 2)
         self._declare(c, 2, posts)
 
+    def sample_eligibility(self) -> None:
+        """The audit board checks a public-seed sample of :attr:`sample_size` registrations
+        after the election (the roll is frozen): a checkpoint holds the roll, the seed is
+        drawn, the sample is recorded, then its result (the simulated registrations are
+        honest: no failure). Nothing when the size is 0 (the default under ``full``)."""
+        if not self.sample_size:
+            return
+        board = self.keys.audit_board
+        assert board is not None  # checked when the builder was made
+        self._set_phase("eligibility sample")
+        start = self.now + 10 * 60_000_000
+        grant = KeyAuthorised(
+            key_id=board.key_id, role="audit_board", scope=(), label="district audit board"
+        )
+        self._submit("authority", [(grant, start)])
+        self._flush()
+        if len(self.log) != self.last_checkpoint:
+            self._checkpoint()  # the witnessed checkpoint that holds the roll sampled
+        pinned = self.last_checkpoint
+        rng = _rng(self.seed, "eligibility-seed")  # the public ceremony's 20 die rolls
+        seed = "".join(str(rng.randrange(10)) for _ in range(20))
+        k = min(self.sample_size, len(self.e.state.voters))
+        drawn = self.eligibility_sample(seed, k, pinned, self.log.root(pinned))
+        t = self.now + 30 * 60_000_000
+        self._submit("audit_board", [(drawn, t)])
+        self._flush()
+        checked = self.eligibility_result((), ("audit-board-1", "audit-board-2"))
+        self._submit("audit_board", [(checked, t + 24 * 3_600_000_000)])
+        self._count("eligibility.sampled", k)
+
     # ------------------------------------------------------------------ result
 
     def _result(self) -> SimulationResult:
@@ -1277,6 +1333,20 @@ def _relationship(principal: Voter, proxy: Voter) -> str:
     return "spouse" if abs(gap) <= 8 else "sibling"
 
 
+def _sample_size(eligibility_sample: object, profile: str) -> int:
+    """The eligibility sample's size: ``eligibility_sample``, or by default 59 under
+    ``minimal`` and none under ``full``."""
+    if eligibility_sample is None:
+        return ELIGIBILITY_SAMPLE if profile == PublicProfile.MINIMAL.value else 0
+    if (
+        isinstance(eligibility_sample, bool)
+        or not isinstance(eligibility_sample, int)
+        or eligibility_sample < 0
+    ):
+        raise UsageError(f"eligibility_sample must be an int >= 0, got {eligibility_sample!r}")
+    return eligibility_sample
+
+
 def simulate_district(
     store_or_log: Store | Log,
     *,
@@ -1287,6 +1357,7 @@ def simulate_district(
     keys: SimulationKeys | None = None,
     publish: CheckpointPublisher | None = None,
     profile: str = PublicProfile.FULL.value,
+    eligibility_sample: int | None = None,
 ) -> SimulationResult:
     """Build a whole district election into an empty log: its shape from ``seed``, its keys
     from ``keys``.
@@ -1315,6 +1386,12 @@ def simulate_district(
     tags, a per-election dedup key). The same seed gives the same people, ballots and tallies
     under either profile.
 
+    ``eligibility_sample``: how many registrations the audit board checks against the paper
+    records after the election (``eligibility.sample_drawn`` and ``.sample_checked``, signed
+    with the key set's audit board key); ``None``: :data:`ELIGIBILITY_SAMPLE` (59) under
+    ``minimal``, none under ``full``; 0: none. A log with a sample is audited by the serial
+    replay at any ``jobs``.
+
     Every event goes through :class:`~electlog.election.Election`, so every admission rule
     runs. Raises :class:`~electlog.errors.UsageError` for a non-empty log or an impossible
     shape, :class:`~electlog.errors.KeySetError` for a key set made for another origin or
@@ -1342,6 +1419,7 @@ def simulate_district(
         raise UsageError(f"simulate_district needs an empty log; {log.origin} has {len(log)}")
     if profile not in PUBLIC_PROFILES:
         raise UsageError(f"profile must be one of {PUBLIC_PROFILES}, got {profile!r}")
+    sample_size = _sample_size(eligibility_sample, profile)
     if any(c.isspace() or c == "+" for c in log.origin):
         raise UsageError(f"log origin {log.origin!r} cannot name a checkpoint key")
     # Millions of small, long-lived objects (the roll, the projections): collect the young
@@ -1349,7 +1427,7 @@ def simulate_district(
     threshold = gc.get_threshold()
     gc.set_threshold(100_000, 50, 100)
     try:
-        return _Builder(log, config, seed, progress, keys, publish, profile).run()
+        return _Builder(log, config, seed, progress, keys, publish, profile, sample_size).run()
     except (ValueError, IndexError, StopIteration) as exc:
         if isinstance(exc, ElectlogError):
             raise

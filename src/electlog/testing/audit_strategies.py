@@ -1,6 +1,7 @@
-"""Hypothesis strategies for the risk-limiting audit's event types: instances valid
-against their schemas, with small readable ids. :func:`electlog.testing.strategies.events`
-serves them with every other event type (its table takes :data:`AUDIT_EVENT_STRATEGIES`)."""
+"""Hypothesis strategies for the audit board's event types (the risk-limiting audit and the
+eligibility sample): instances valid against their schemas, with small readable ids.
+:func:`electlog.testing.strategies.events` serves them with every other event type (its table
+takes :data:`AUDIT_EVENT_STRATEGIES`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from electlog.election.events import (
     AuditSampleDrawn,
     AuditSeedDrawn,
     ElectionEvent,
+    EligibilitySampleChecked,
+    EligibilitySampleDrawn,
 )
 from electlog.election.tally import PostMarks
 
@@ -120,5 +123,20 @@ AUDIT_EVENT_STRATEGIES: Final[dict[type[ElectionEvent], SearchStrategy[Any]]] = 
     ),
     AuditConcluded: st.builds(
         AuditConcluded, community=_COMMUNITY, round=_ROUND, outcome=st.sampled_from(AUDIT_OUTCOMES)
+    ),
+    EligibilitySampleDrawn: st.builds(
+        EligibilitySampleDrawn,
+        checkpoint_size=st.integers(1, 10**6),
+        checkpoint_root=_HASH,
+        roll_size=st.integers(0, 10**6),
+        seed=st.from_regex(r"[0-9]{20}", fullmatch=True),
+        voters=st.lists(_ids("v", 60), min_size=1, max_size=20, unique=True).map(tuple),
+    ),
+    EligibilitySampleChecked: st.builds(
+        EligibilitySampleChecked,
+        seed=st.from_regex(r"[0-9]{20}", fullmatch=True),
+        checked=st.integers(0, 100),
+        failures=st.lists(_ids("v", 60), max_size=3, unique=True).map(tuple),
+        members=st.lists(_ids("m"), min_size=2, max_size=3, unique=True).map(tuple),
     ),
 }

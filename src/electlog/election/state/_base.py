@@ -20,7 +20,8 @@ from electlog.codec import encode
 from electlog.errors import RuleViolation, UsageError
 
 from .. import codes as C
-from ..events import ElectionEvent
+from ..events import MINIMAL_SCHEMAS, ElectionEvent
+from ..rules import PublicProfile
 from ..tally import PostMarks, RoundResult, compare_declared
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ __all__ = [
     "EventContext",
     "Handler",
     "applies",
+    "check_profile",
     "checks",
     "local_day",
 ]
@@ -140,6 +142,46 @@ def applies(etype: type[ElectionEvent]) -> Callable[[_F], _F]:
         return fn
 
     return deco
+
+
+# --------------------------------------------------------------------------- public profiles
+
+_PROFILE_ID_FIELD: Final = {
+    "voter.registered": "voter",
+    "voter.removed": "voter",
+    "objection.filed": "objection",
+    "objection.decided": "objection",
+    "committee.member_withdrawn": "member",
+    "nomination.withdrawn": "candidate",
+    "vetting.decided": "candidate",
+    "proxy.authorised": "principal",
+}
+"""The id a profile mismatch names, per type (``key.revoked`` names its key id)."""
+
+
+def check_profile(st: ElectionState, event: ElectionEvent) -> None:
+    """Refuse an event whose schema is not the public profile's for its type
+    (:data:`~electlog.election.events.MINIMAL_SCHEMAS`: schema 1 under ``full``, the listed
+    schema under ``minimal``): ``voter.profile_mismatch`` for a registration,
+    ``event.profile_mismatch`` for the other types."""
+    minimal = MINIMAL_SCHEMAS.get(event.TYPE)
+    if minimal is None:
+        return
+    profile = st.rules.public_profile
+    want = minimal if profile == PublicProfile.MINIMAL else 1
+    if want == event.SCHEMA:
+        return
+    field = _PROFILE_ID_FIELD.get(event.TYPE)
+    ref = str(getattr(event, field)) if field else getattr(event, "key_id", b"").hex()[:16]
+    code = (
+        C.VOTER_PROFILE_MISMATCH if event.TYPE == "voter.registered" else C.EVENT_PROFILE_MISMATCH
+    )
+    raise _violation(
+        code,
+        f"a {event.TYPE} v{event.SCHEMA} in an election of public profile {profile} "
+        f"(which writes v{want})",
+        ref,
+    )
 
 
 # --------------------------------------------------------------------------- ballot marks

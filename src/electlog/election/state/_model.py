@@ -11,11 +11,11 @@ import attrs
 from electlog.errors import UsageError
 
 from ..events import (
+    AnyObjectionFiled,
+    AnyProxyAuthorised,
     AnyVoterRegistered,
     CommunityDef,
-    ObjectionFiled,
     PostList,
-    ProxyAuthorised,
     UnitOpened,
     UnitRepRegistered,
 )
@@ -280,7 +280,7 @@ class CommunityState:
         self.candidate_list: tuple[PostList, ...] | None = None
         self.candidates: set[str] = set()  # every listed candidate of any round
         # proxies
-        self.proxies: dict[str, ProxyAuthorised] = {}  # principal -> authorisation
+        self.proxies: dict[str, AnyProxyAuthorised] = {}  # principal -> authorisation
         self.principals_of: dict[str, set[str]] = {}  # proxy -> principals
         self.proxy_list_published = False
         # voting
@@ -297,7 +297,7 @@ class CommunityState:
 
 @attrs.frozen(kw_only=True)
 class _Objection:
-    event: ObjectionFiled
+    event: AnyObjectionFiled
     day: int
     upheld: bool | None = None
 

@@ -29,7 +29,7 @@ from ..tally import RoundResult
 
 # every projection module registers its handlers on import: import them all here
 from . import candidacy, committee, groups, rounds  # noqa: F401
-from ._base import DAY_US, HANDLERS, EventContext, _h, _violation
+from ._base import DAY_US, HANDLERS, EventContext, _h, _violation, check_profile
 from ._model import (
     BoxState,
     CommunityState,
@@ -40,6 +40,7 @@ from ._model import (
     _Objection,
 )
 from .audit_board import AuditState
+from .eligibility import EligibilityState
 from .hashing import PROJECTIONS, state_hash, state_hashes
 from .keys import _check_genesis, _check_signer
 from .polling import _proxy_data
@@ -82,6 +83,7 @@ class ElectionState:
         self.boxes: dict[str, BoxState] = {}
         self.last_time: dict[bytes, int] = {}  # signer -> latest claimed time (µs UTC)
         self.audit = AuditState()  # the risk-limiting audit (audit_board.py)
+        self.eligibility = EligibilityState()  # the eligibility sample (eligibility.py)
         self._tz = 0
         self._signer_scopes: dict[tuple[bytes, type], frozenset[str] | None] = {}
 
@@ -131,6 +133,7 @@ class ElectionState:
                 "earlier than the signer's previous event",
                 ctx.signer.hex()[:16],
             )
+        check_profile(self, event)
         handler.check(self, ctx, event)
 
     def apply(self, ctx: EventContext, event: ElectionEvent) -> None:

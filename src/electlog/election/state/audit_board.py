@@ -107,6 +107,10 @@ class RoundAudit:
         return ballot_ids(self.batches)
 
 
+_PostPair = tuple[str, PostMarks]
+"""One post's marks on a recorded ballot, as :meth:`AuditState.recorded` rebuilds its map."""
+
+
 class AuditState:
     """The risk-limiting audit of a log: the declaration, the seed, every audited round, the
     ballots recorded into an audited round after the declaration (``frozen``: entry index and
@@ -132,8 +136,12 @@ class AuditState:
         self.seed_index: int | None = None
         self.rounds: dict[tuple[str, int], RoundAudit] = {}
         self.frozen: list[tuple[int, str]] = []
-        self.marks: dict[str, list[Marks]] = {}
-        self._intern: dict[tuple[Any, ...], Marks] = {}
+        # per box, each recorded ballot's (post, marks) pairs, each pair shared by every ballot
+        # that marked that post alike, and each ballot by every ballot marked alike: 8 bytes a
+        # repeated ballot, about 130 a distinct one, instead of a dict and its PostMarks
+        # objects (500 or more), the largest per-voter part of the state otherwise
+        self.marks: dict[str, list[tuple[_PostPair, ...]]] = {}
+        self._intern: dict[Any, Any] = {}  # a pair, or a ballot's tuple of pairs: itself
 
     def recorded(self, ballot: str) -> Marks | None:
         """The recorded (counted) marks of ``"<box>#<position>"``, ``None`` if there is none."""
@@ -144,16 +152,16 @@ class AuditState:
         ballots = self.marks.get(box)
         if ballots is None or pos > len(ballots):
             return None
-        return ballots[pos - 1]
+        return dict(ballots[pos - 1])
 
 
 def note_ballot(st: ElectionState, ctx: EventContext, box: str, marks: Marks) -> None:
     """Keep the counted ``marks`` of a ballot recorded from ``box`` (the ``ballot.recorded``
     fold calls this), and note a ballot recorded into a round already under audit."""
     au = st.audit
-    key = tuple((p, m.in_favour, m.against, m.write_ins, m.void) for p, m in marks.items())
-    shared = au._intern.setdefault(key, marks)
-    au.marks.setdefault(box, []).append(shared)
+    intern = au._intern.setdefault
+    ballot = tuple([intern(pair, pair) for pair in marks.items()])
+    au.marks.setdefault(box, []).append(intern(ballot, ballot))
     if au.rounds:
         unit = st.units[st.boxes[box].unit]
         if (unit.community, unit.round) in au.rounds:

@@ -10,8 +10,10 @@ from ..events import (
     CandidatesPublished,
     NominationFiled,
     NominationWithdrawn,
+    NominationWithdrawnV2,
     PostList,
     VettingDecided,
+    VettingDecidedV2,
 )
 from ..tally import PostSpec
 from ._base import EventContext, _violation, applies, checks
@@ -82,31 +84,65 @@ def _apply_nomination(st: ElectionState, ctx: EventContext, ev: NominationFiled)
         cs.named.setdefault((ev.post, n), set()).add(ev.candidate)
 
 
+@checks(NominationWithdrawnV2)
+def _check_withdrawal_v2(st: ElectionState, ctx: EventContext, ev: NominationWithdrawnV2) -> None:
+    _check_withdrawal(st, ctx, ev)
+
+
 @checks(NominationWithdrawn)
-def _check_withdrawal(st: ElectionState, ctx: EventContext, ev: NominationWithdrawn) -> None:
+def _check_withdrawal(
+    st: ElectionState, ctx: EventContext, ev: NominationWithdrawn | NominationWithdrawnV2
+) -> None:
     cs = st.communities[ev.community]
     if ev.candidate not in cs.nominees.get(ev.post, {}):
         raise _violation(C.REF_UNKNOWN, f"not a nominee for {ev.post}", ev.candidate)
     _before_list(st, cs, "withdrawal", ev.candidate)
 
 
+@applies(NominationWithdrawnV2)
+def _apply_withdrawal_v2(st: ElectionState, ctx: EventContext, ev: NominationWithdrawnV2) -> None:
+    _apply_withdrawal(st, ctx, ev)
+
+
 @applies(NominationWithdrawn)
-def _apply_withdrawal(st: ElectionState, ctx: EventContext, ev: NominationWithdrawn) -> None:
+def _apply_withdrawal(
+    st: ElectionState, ctx: EventContext, ev: NominationWithdrawn | NominationWithdrawnV2
+) -> None:
     nominees = st.communities[ev.community].nominees.get(ev.post)
     if nominees is not None:
         nominees.pop(ev.candidate, None)
 
 
+@checks(VettingDecidedV2)
+def _check_vetting_v2(st: ElectionState, ctx: EventContext, ev: VettingDecidedV2) -> None:
+    if ev.criteria_code is not None and ev.criteria_code not in st.rules.vetting_codes:
+        raise _violation(
+            C.VETTING_CODE_UNKNOWN,
+            f"criteria code {ev.criteria_code!r} is not one of {', '.join(st.rules.vetting_codes)}",
+            ev.candidate,
+        )
+    _check_vetting(st, ctx, ev)
+
+
 @checks(VettingDecided)
-def _check_vetting(st: ElectionState, ctx: EventContext, ev: VettingDecided) -> None:
+def _check_vetting(
+    st: ElectionState, ctx: EventContext, ev: VettingDecided | VettingDecidedV2
+) -> None:
     cs = st.communities[ev.community]
     if not any(ev.candidate in m for m in cs.nominees.values()):
         raise _violation(C.REF_UNKNOWN, "vetting of someone not nominated", ev.candidate)
     _before_list(st, cs, "vetting decision", ev.candidate)
 
 
+@applies(VettingDecidedV2)
+def _apply_vetting_v2(st: ElectionState, ctx: EventContext, ev: VettingDecidedV2) -> None:
+    _apply_vetting(st, ctx, ev)
+
+
 @applies(VettingDecided)
-def _apply_vetting(st: ElectionState, ctx: EventContext, ev: VettingDecided) -> None:
+def _apply_vetting(
+    st: ElectionState, ctx: EventContext, ev: VettingDecided | VettingDecidedV2
+) -> None:
     st.communities[ev.community].vetting[ev.candidate] = ev.approved
 
 

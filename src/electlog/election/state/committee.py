@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import codes as C
-from ..events import CommitteeMemberAppointed, CommitteeMemberWithdrawn, CommitteeVacancyFilled
+from ..events import (
+    CommitteeMemberAppointed,
+    CommitteeMemberWithdrawn,
+    CommitteeMemberWithdrawnV2,
+    CommitteeVacancyFilled,
+)
 from ._base import EventContext, _violation, applies, checks
 from ._model import CommunityState
 
@@ -46,17 +51,31 @@ def _apply_member_appointed(
     cs.former.discard(ev.member)
 
 
+@checks(CommitteeMemberWithdrawnV2)
+def _check_member_withdrawn_v2(
+    st: ElectionState, ctx: EventContext, ev: CommitteeMemberWithdrawnV2
+) -> None:
+    _check_member_withdrawn(st, ctx, ev)
+
+
 @checks(CommitteeMemberWithdrawn)
 def _check_member_withdrawn(
-    st: ElectionState, ctx: EventContext, ev: CommitteeMemberWithdrawn
+    st: ElectionState, ctx: EventContext, ev: CommitteeMemberWithdrawn | CommitteeMemberWithdrawnV2
 ) -> None:
     if ev.member not in st.communities[ev.community].committee:
         raise _violation(C.REF_UNKNOWN, "not a committee member", ev.member)
 
 
+@applies(CommitteeMemberWithdrawnV2)
+def _apply_member_withdrawn_v2(
+    st: ElectionState, ctx: EventContext, ev: CommitteeMemberWithdrawnV2
+) -> None:
+    _apply_member_withdrawn(st, ctx, ev)
+
+
 @applies(CommitteeMemberWithdrawn)
 def _apply_member_withdrawn(
-    st: ElectionState, ctx: EventContext, ev: CommitteeMemberWithdrawn
+    st: ElectionState, ctx: EventContext, ev: CommitteeMemberWithdrawn | CommitteeMemberWithdrawnV2
 ) -> None:
     cs = st.communities[ev.community]
     if ev.member in cs.committee:

@@ -18,6 +18,7 @@ from electlog.errors import UsageError
 from ._base import _h
 from ._model import CommunityState
 from .audit_board import audit_data
+from .eligibility import eligibility_data
 from .polling import _proxy_data
 from .roll import _roll_data
 
@@ -85,7 +86,15 @@ def _communities(st: ElectionState) -> list[CommunityState]:
 
 # --------------------------------------------------------------------------- the projections
 
-projection("audit")(audit_data)
+
+@projection("audit")
+def _audit(st: ElectionState) -> Any:
+    # the eligibility sample joins the audit projection only once drawn: the hash of a log
+    # without one is unchanged
+    data = audit_data(st)
+    if st.eligibility.drawn is None:
+        return data
+    return [*data, eligibility_data(st)]
 
 
 @projection("keys")

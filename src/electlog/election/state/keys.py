@@ -16,6 +16,7 @@ from ..events import (
     CandidatesPublished,
     CommitteeMemberAppointed,
     CommitteeMemberWithdrawn,
+    CommitteeMemberWithdrawnV2,
     CommitteeVacancyFilled,
     ElectionDefined,
     ElectionEvent,
@@ -25,12 +26,17 @@ from ..events import (
     HouseholdBallotIssued,
     KeyAuthorised,
     KeyRevoked,
+    KeyRevokedV2,
     NominationFiled,
     NominationWithdrawn,
+    NominationWithdrawnV2,
     ObjectionDecided,
+    ObjectionDecidedV2,
     ObjectionFiled,
+    ObjectionFiledV2,
     ObserverAccredited,
     ProxyAuthorised,
+    ProxyAuthorisedV2,
     ProxyListPublished,
     ResultDeclared,
     RollPublished,
@@ -39,9 +45,11 @@ from ..events import (
     UnitOpened,
     UnitRepRegistered,
     VettingDecided,
+    VettingDecidedV2,
     VoterRegistered,
     VoterRegisteredV2,
     VoterRemoved,
+    VoterRemovedV2,
 )
 from ..rules import ElectionMode, Role
 from ._base import GROUP_LEADER, GROUP_REP, EventContext, _day_of, _violation, applies, checks
@@ -65,16 +73,21 @@ SIGNER_ROLES: Final[dict[type[ElectionEvent], tuple[Role, ...]]] = {
     ElectionDefined: (_A,),
     KeyAuthorised: (_A,),
     KeyRevoked: (_A,),
+    KeyRevokedV2: (_A,),
     CommitteeMemberAppointed: (_A,),
     CommitteeMemberWithdrawn: (_A,),
+    CommitteeMemberWithdrawnV2: (_A,),
     CommitteeVacancyFilled: (_A,),
     VoterRegistered: (_REG,),
     VoterRegisteredV2: (_REG,),
     VoterRemoved: (_REG,),
+    VoterRemovedV2: (_REG,),
     RollPublished: (_REG,),
     UnitRepRegistered: (_REG,),
     ObjectionFiled: (_EC,),
+    ObjectionFiledV2: (_EC,),
     ObjectionDecided: (_EC,),
+    ObjectionDecidedV2: (_EC,),
     ObserverAccredited: (_EC,),
     HouseholdBallotIssued: (_PS,),
     GroupVotingClosed: (_PS,),
@@ -82,9 +95,12 @@ SIGNER_ROLES: Final[dict[type[ElectionEvent], tuple[Role, ...]]] = {
     GroupResultDeclared: (_EC,),
     NominationFiled: (_EC,),
     NominationWithdrawn: (_EC,),
+    NominationWithdrawnV2: (_EC,),
     VettingDecided: (_VET,),
+    VettingDecidedV2: (_VET,),
     CandidatesPublished: (_EC,),
     ProxyAuthorised: (_EC,),
+    ProxyAuthorisedV2: (_EC,),
     ProxyListPublished: (_EC,),
     UnitOpened: (_PS,),
     UnitClosed: (_PS,),
@@ -235,14 +251,24 @@ def _apply_key_authorised(st: ElectionState, ctx: EventContext, ev: KeyAuthorise
     st._signer_scopes.clear()
 
 
+@checks(KeyRevokedV2)
+def _check_key_revoked_v2(st: ElectionState, ctx: EventContext, ev: KeyRevokedV2) -> None:
+    _check_key_revoked(st, ctx, ev)
+
+
 @checks(KeyRevoked)
-def _check_key_revoked(st: ElectionState, ctx: EventContext, ev: KeyRevoked) -> None:
+def _check_key_revoked(st: ElectionState, ctx: EventContext, ev: KeyRevoked | KeyRevokedV2) -> None:
     if not st.grants.get(ev.key_id):
         raise _violation(C.REF_UNKNOWN, "revoked key holds no role", ev.key_id.hex()[:16])
 
 
+@applies(KeyRevokedV2)
+def _apply_key_revoked_v2(st: ElectionState, ctx: EventContext, ev: KeyRevokedV2) -> None:
+    _apply_key_revoked(st, ctx, ev)
+
+
 @applies(KeyRevoked)
-def _apply_key_revoked(st: ElectionState, ctx: EventContext, ev: KeyRevoked) -> None:
+def _apply_key_revoked(st: ElectionState, ctx: EventContext, ev: KeyRevoked | KeyRevokedV2) -> None:
     if st.grants.pop(ev.key_id, None) is not None:
         st.revoked.add(ev.key_id)
         st._signer_scopes.clear()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import codes as C
 from ..events import (
+    AnyProxyAuthorised,
     BallotIssued,
     BallotRecorded,
     BoxMerged,
@@ -15,6 +16,7 @@ from ..events import (
     BoxTransferred,
     ObserverAccredited,
     ProxyAuthorised,
+    ProxyAuthorisedV2,
     ProxyListPublished,
     UnitClosed,
     UnitOpened,
@@ -28,18 +30,26 @@ if TYPE_CHECKING:
     from ._state import ElectionState
 
 
+def _proxy_row(p: AnyProxyAuthorised) -> list[Any]:
+    if isinstance(p, ProxyAuthorisedV2):  # minimal: the relationship and attestation committed
+        return [p.principal, p.proxy, p.c_rel, p.c_attestation]
+    return [p.principal, p.proxy, p.relationship, p.attestation]
+
+
 def _proxy_data(cs: CommunityState) -> list[list[Any]]:
-    return [
-        [p.principal, p.proxy, p.relationship, p.attestation]
-        for p in sorted(cs.proxies.values(), key=lambda p: p.principal)
-    ]
+    return [_proxy_row(p) for p in sorted(cs.proxies.values(), key=lambda p: p.principal)]
 
 
 # ------------------------------------------------------------------ proxies
 
 
+@checks(ProxyAuthorisedV2)
+def _check_proxy_v2(st: ElectionState, ctx: EventContext, ev: ProxyAuthorisedV2) -> None:
+    _check_proxy(st, ctx, ev)
+
+
 @checks(ProxyAuthorised)
-def _check_proxy(st: ElectionState, ctx: EventContext, ev: ProxyAuthorised) -> None:
+def _check_proxy(st: ElectionState, ctx: EventContext, ev: AnyProxyAuthorised) -> None:
     cs = st.communities[ev.community]
     if cs.roll_day is None:
         raise _violation(C.PHASE_OUT_OF_WINDOW, "proxy before the roll is published", ev.principal)
@@ -60,7 +70,15 @@ def _check_proxy(st: ElectionState, ctx: EventContext, ev: ProxyAuthorised) -> N
         raise _violation(
             C.PROXY_NOT_REGISTERED, "the principal holds proxies for others", ev.principal
         )
-    if ev.relationship not in st.rules.proxy_relationships:
+    if isinstance(ev, ProxyAuthorisedV2):  # the relationship itself is committed (c_rel)
+        if not ev.close_relative:
+            raise _violation(
+                C.PROXY_NOT_CLOSE_RELATIVE,
+                "the committee does not state that the proxy is a close relative",
+                ev.principal,
+                ev.proxy,
+            )
+    elif ev.relationship not in st.rules.proxy_relationships:
         raise _violation(
             C.PROXY_NOT_CLOSE_RELATIVE,
             f"relationship {ev.relationship!r} is not a close relative",
@@ -85,8 +103,13 @@ def _check_proxy(st: ElectionState, ctx: EventContext, ev: ProxyAuthorised) -> N
         )
 
 
+@applies(ProxyAuthorisedV2)
+def _apply_proxy_v2(st: ElectionState, ctx: EventContext, ev: ProxyAuthorisedV2) -> None:
+    _apply_proxy(st, ctx, ev)
+
+
 @applies(ProxyAuthorised)
-def _apply_proxy(st: ElectionState, ctx: EventContext, ev: ProxyAuthorised) -> None:
+def _apply_proxy(st: ElectionState, ctx: EventContext, ev: AnyProxyAuthorised) -> None:
     cs = st.communities[ev.community]
     if ev.principal in cs.proxies:
         return

@@ -3,24 +3,31 @@ representatives."""
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from .. import codes as C
 from ..events import (
+    AnyObjectionFiled,
     AnyVoterRegistered,
+    AnyVoterRemoved,
     ObjectionDecided,
+    ObjectionDecidedV2,
     ObjectionFiled,
+    ObjectionFiledV2,
     RollPublished,
     UnitRepRegistered,
     VoterRegistered,
     VoterRegisteredV2,
     VoterRemoved,
+    VoterRemovedV2,
 )
-from ..rules import EligibilityBasis, PublicProfile
+from ..rules import EligibilityBasis, RuleSet
 from ._base import EventContext, _violation, applies, checks
 from ._model import CommunityState, _Objection
+from .eligibility import note_registered, note_removed
 
 if TYPE_CHECKING:
     from ._state import ElectionState
@@ -73,7 +80,9 @@ def _roll_open(cs: CommunityState, what: str, who: str) -> None:
         )
 
 
-def _cited_objection(st: ElectionState, ev: AnyVoterRegistered | VoterRemoved) -> _Objection | None:
+def _cited_objection(
+    st: ElectionState, ev: AnyVoterRegistered | AnyVoterRemoved
+) -> _Objection | None:
     """The objection a registration or removal cites (``None`` if it cites none); an id
     that names no objection of the event's community is ``ref.unknown``."""
     if ev.objection is None:
@@ -86,18 +95,6 @@ def _cited_objection(st: ElectionState, ev: AnyVoterRegistered | VoterRemoved) -
     return obj
 
 
-def _check_profile(st: ElectionState, ev: AnyVoterRegistered) -> None:
-    profile = st.rules.public_profile
-    want = 2 if profile == PublicProfile.MINIMAL else 1
-    if want != ev.SCHEMA:
-        raise _violation(
-            C.VOTER_PROFILE_MISMATCH,
-            f"a voter.registered v{ev.SCHEMA} in an election of public profile {profile} "
-            f"(which registers with v{want})",
-            ev.voter,
-        )
-
-
 @checks(VoterRegisteredV2)
 def _check_voter_registered_v2(st: ElectionState, ctx: EventContext, ev: VoterRegisteredV2) -> None:
     _check_voter_registered(st, ctx, ev)
@@ -105,7 +102,6 @@ def _check_voter_registered_v2(st: ElectionState, ctx: EventContext, ev: VoterRe
 
 @checks(VoterRegistered)
 def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRegistered) -> None:
-    _check_profile(st, ev)
     cs = st.communities[ev.community]
     _roll_open(cs, "registration", ev.voter)
     day = st.local_day(ctx.time)
@@ -130,16 +126,8 @@ def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRe
         )
     if isinstance(ev, VoterRegistered):  # v2 commits to the birth date and the basis evidence
         assert st.definition is not None
-        eday = st.definition.election_day
-        b = ev.birth_date
-        age = eday.year - b.year - ((eday.month, eday.day) < (b.month, b.day))
-        if age < st.rules.min_age:
-            raise _violation(
-                C.VOTER_UNDERAGE,
-                f"aged {age} on election day, under {st.rules.min_age}",
-                ev.voter,
-            )
-        _check_basis(st, ev)
+        check_age(st.rules, st.definition.election_day, ev.voter, ev.birth_date)
+        check_basis_evidence(st.rules, ev.voter, ev.basis, ev.years_resident, ev.approval_ref)
     elif ev.basis not in st.rules.eligible_bases:
         raise _violation(C.VOTER_BASIS_INVALID, f"basis {ev.basis} is not accepted here", ev.voter)
     obj = _cited_objection(st, ev)
@@ -158,28 +146,46 @@ def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRe
         )
 
 
-def _check_basis(st: ElectionState, ev: VoterRegistered) -> None:
-    rules = st.rules
-    if ev.basis not in rules.eligible_bases:
-        raise _violation(C.VOTER_BASIS_INVALID, f"basis {ev.basis} is not accepted here", ev.voter)
-    if ev.basis == EligibilityBasis.NON_LOCAL_APPROVED:
-        if ev.years_resident is None or ev.years_resident < rules.non_local_min_years:
+def check_age(rules: RuleSet, election_day: _dt.date, voter: str, birth_date: _dt.date) -> None:
+    """The rule ``voter.underage``: ``voter``, born on ``birth_date``, is at least
+    ``rules.min_age`` on ``election_day``. One rule for both tiers: the replay of a v1
+    registration and the authorised tier's replay of an opened ``c_birth``
+    (:mod:`electlog.election.openings`)."""
+    eday, b = election_day, birth_date
+    age = eday.year - b.year - ((eday.month, eday.day) < (b.month, b.day))
+    if age < rules.min_age:
+        raise _violation(
+            C.VOTER_UNDERAGE, f"aged {age} on election day, under {rules.min_age}", voter
+        )
+
+
+def check_basis_evidence(
+    rules: RuleSet, voter: str, basis: str, years_resident: int | None, approval_ref: str | None
+) -> None:
+    """The rule ``voter.basis_invalid`` on a registration's basis and its evidence: an accepted
+    basis; a non-local voter with ``rules.non_local_min_years`` of residence and the residents'
+    meeting's approval reference; no evidence for another basis. Shared by the v1 replay and the
+    authorised tier's replay of an opened ``c_basis``."""
+    if basis not in rules.eligible_bases:
+        raise _violation(C.VOTER_BASIS_INVALID, f"basis {basis} is not accepted here", voter)
+    if basis == EligibilityBasis.NON_LOCAL_APPROVED:
+        if years_resident is None or years_resident < rules.non_local_min_years:
             raise _violation(
                 C.VOTER_BASIS_INVALID,
                 f"non-local voter needs {rules.non_local_min_years} year(s) of residence",
-                ev.voter,
+                voter,
             )
-        if not ev.approval_ref:
+        if not approval_ref:
             raise _violation(
                 C.VOTER_BASIS_INVALID,
                 "non-local voter needs the residents' meeting approval reference",
-                ev.voter,
+                voter,
             )
-    elif ev.years_resident is not None or ev.approval_ref is not None:
+    elif years_resident is not None or approval_ref is not None:
         raise _violation(
             C.VOTER_BASIS_INVALID,
-            f"years_resident / approval_ref belong to basis non_local_approved, not {ev.basis}",
-            ev.voter,
+            f"years_resident / approval_ref belong to basis non_local_approved, not {basis}",
+            voter,
         )
 
 
@@ -194,6 +200,7 @@ def _apply_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRe
     if ev.voter in st.voters:
         return
     st.voters[ev.voter] = ev
+    note_registered(st, ctx, ev.voter)
     st.dedup.setdefault(ev.dedup, ev.voter)
     cs.roll[ev.voter] = ev
     key = (ev.group, ev.household)
@@ -205,16 +212,24 @@ def _apply_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRe
         members.add(ev.voter)
 
 
+@checks(VoterRemovedV2)
+def _check_voter_removed_v2(st: ElectionState, ctx: EventContext, ev: VoterRemovedV2) -> None:
+    _check_voter_removed(st, ctx, ev)
+
+
 @checks(VoterRemoved)
-def _check_voter_removed(st: ElectionState, ctx: EventContext, ev: VoterRemoved) -> None:
+def _check_voter_removed(st: ElectionState, ctx: EventContext, ev: AnyVoterRemoved) -> None:
     cs = st.communities[ev.community]
     if ev.voter not in cs.roll:
         raise _violation(C.VOTER_NOT_REGISTERED, f"not on the roll of {ev.community}", ev.voter)
     _roll_open(cs, "removal", ev.voter)
-    if ev.reason not in st.rules.removal_reasons:
+    # v1 names a reason of removal_reasons; v2 a code of removal_codes (the detail committed)
+    accepted = st.rules.removal_codes if ev.SCHEMA == 2 else st.rules.removal_reasons
+    if ev.reason not in accepted:
+        what = "code" if ev.SCHEMA == 2 else "reason"
         raise _violation(
             C.VOTER_REMOVAL_WITHOUT_REASON,
-            f"removal reason {ev.reason!r} is not one of {', '.join(st.rules.removal_reasons)}",
+            f"removal {what} {ev.reason!r} is not one of {', '.join(accepted)}",
             ev.voter,
         )
     obj = _cited_objection(st, ev)
@@ -240,13 +255,19 @@ def _check_voter_removed(st: ElectionState, ctx: EventContext, ev: VoterRemoved)
         )
 
 
+@applies(VoterRemovedV2)
+def _apply_voter_removed_v2(st: ElectionState, ctx: EventContext, ev: VoterRemovedV2) -> None:
+    _apply_voter_removed(st, ctx, ev)
+
+
 @applies(VoterRemoved)
-def _apply_voter_removed(st: ElectionState, ctx: EventContext, ev: VoterRemoved) -> None:
+def _apply_voter_removed(st: ElectionState, ctx: EventContext, ev: AnyVoterRemoved) -> None:
     cs = st.communities[ev.community]
     reg = cs.roll.pop(ev.voter, None)
     if reg is None:
         return
     del st.voters[ev.voter]
+    note_removed(st, ctx, ev.voter)
     if st.dedup.get(reg.dedup) == ev.voter:
         del st.dedup[reg.dedup]
     key = (reg.group, reg.household)
@@ -303,8 +324,13 @@ def _apply_roll_published(st: ElectionState, ctx: EventContext, ev: RollPublishe
     cs.roll_publications.append((day, ev.roll_hash))
 
 
+@checks(ObjectionFiledV2)
+def _check_objection_filed_v2(st: ElectionState, ctx: EventContext, ev: ObjectionFiledV2) -> None:
+    _check_objection_filed(st, ctx, ev)
+
+
 @checks(ObjectionFiled)
-def _check_objection_filed(st: ElectionState, ctx: EventContext, ev: ObjectionFiled) -> None:
+def _check_objection_filed(st: ElectionState, ctx: EventContext, ev: AnyObjectionFiled) -> None:
     cs = st.communities[ev.community]
     if ev.objection in st.objections:
         raise _violation(C.REF_DUPLICATE, "objection id already used", ev.objection)
@@ -321,14 +347,28 @@ def _check_objection_filed(st: ElectionState, ctx: EventContext, ev: ObjectionFi
         )
 
 
+@applies(ObjectionFiledV2)
+def _apply_objection_filed_v2(st: ElectionState, ctx: EventContext, ev: ObjectionFiledV2) -> None:
+    _apply_objection_filed(st, ctx, ev)
+
+
 @applies(ObjectionFiled)
-def _apply_objection_filed(st: ElectionState, ctx: EventContext, ev: ObjectionFiled) -> None:
+def _apply_objection_filed(st: ElectionState, ctx: EventContext, ev: AnyObjectionFiled) -> None:
     if ev.objection not in st.objections:
         st.objections[ev.objection] = _Objection(event=ev, day=st.local_day(ctx.time))
 
 
+@checks(ObjectionDecidedV2)
+def _check_objection_decided_v2(
+    st: ElectionState, ctx: EventContext, ev: ObjectionDecidedV2
+) -> None:
+    _check_objection_decided(st, ctx, ev)
+
+
 @checks(ObjectionDecided)
-def _check_objection_decided(st: ElectionState, ctx: EventContext, ev: ObjectionDecided) -> None:
+def _check_objection_decided(
+    st: ElectionState, ctx: EventContext, ev: ObjectionDecided | ObjectionDecidedV2
+) -> None:
     obj = st.objections.get(ev.objection)
     if obj is None or obj.event.community != ev.community:
         raise _violation(C.REF_UNKNOWN, "unknown objection", ev.objection)
@@ -343,8 +383,17 @@ def _check_objection_decided(st: ElectionState, ctx: EventContext, ev: Objection
         )
 
 
+@applies(ObjectionDecidedV2)
+def _apply_objection_decided_v2(
+    st: ElectionState, ctx: EventContext, ev: ObjectionDecidedV2
+) -> None:
+    _apply_objection_decided(st, ctx, ev)
+
+
 @applies(ObjectionDecided)
-def _apply_objection_decided(st: ElectionState, ctx: EventContext, ev: ObjectionDecided) -> None:
+def _apply_objection_decided(
+    st: ElectionState, ctx: EventContext, ev: ObjectionDecided | ObjectionDecidedV2
+) -> None:
     obj = st.objections.get(ev.objection)
     if obj is not None and obj.upheld is None and obj.event.community == ev.community:
         st.objections[ev.objection] = attrs.evolve(obj, upheld=ev.upheld)

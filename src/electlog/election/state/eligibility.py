@@ -1,0 +1,236 @@
+"""The eligibility sample: the audit board's check of a public-seed sample of registrations.
+
+Under the ``minimal`` public profile the public cannot check a voter's age or basis evidence
+(they are commitments). The audit board checks k registrations against the registrar's paper
+records instead: ``eligibility.sample_drawn`` fixes the sample (the consistent sampler's first k
+draws under a public seed, over the active registrations a witnessed checkpoint already holds),
+then ``eligibility.sample_checked`` records how many were checked and which failed. The sample
+is :mod:`electlog.rla.sampling`'s, the same sampler the risk-limiting audit draws ballots with,
+so a forged sample is refused by a writer and named by the auditor
+(``rule.eligibility.sample_mismatch``).
+
+The fold keeps each active voter's registration entry (the auditor names a failed voter's
+entry) and the entry of the last change to the roll (registration or removal), which the pinned
+checkpoint must follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from electlog.errors import UsageError
+from electlog.rla.sampling import sample
+
+from .. import codes as C
+from ..events import EligibilitySampleChecked, EligibilitySampleDrawn
+from ..rules import Role
+from ._base import EventContext, _violation, applies, checks
+from .keys import SIGNER_ROLES
+
+if TYPE_CHECKING:
+    from ._state import ElectionState
+
+__all__ = [
+    "EligibilityState",
+    "eligibility_data",
+    "expected_sample",
+    "note_registered",
+    "note_removed",
+    "sample_checked",
+    "sample_drawn",
+]
+
+SIGNER_ROLES.update(
+    dict.fromkeys((EligibilitySampleDrawn, EligibilitySampleChecked), (Role.AUDIT_BOARD,))
+)
+
+
+class EligibilityState:
+    """The eligibility sample of a log: the draw and its entry, the result and its entry, each
+    active voter's registration entry (``registered_at``) and the entry of the last registration
+    or removal (``roll_changed_at``, -1 before any) and, once drawn, the sampled voters'
+    registration entries (``sample_entries``)."""
+
+    __slots__ = (
+        "checked",
+        "checked_index",
+        "drawn",
+        "drawn_index",
+        "registered_at",
+        "roll_changed_at",
+        "sample_entries",
+    )
+
+    def __init__(self) -> None:
+        self.drawn: EligibilitySampleDrawn | None = None
+        self.drawn_index: int | None = None
+        self.checked: EligibilitySampleChecked | None = None
+        self.checked_index: int | None = None
+        self.registered_at: dict[str, int] = {}
+        self.roll_changed_at = -1
+        self.sample_entries: dict[str, int] = {}  # sampled voter -> registration entry
+
+
+def note_registered(st: ElectionState, ctx: EventContext, voter: str) -> None:
+    """A voter's registration was folded at ``ctx`` (the ``voter.registered`` fold calls this)."""
+    el = st.eligibility
+    el.registered_at[voter] = ctx.index
+    el.roll_changed_at = ctx.index
+
+
+def note_removed(st: ElectionState, ctx: EventContext, voter: str) -> None:
+    """A voter's removal was folded at ``ctx`` (the ``voter.removed`` fold calls this)."""
+    el = st.eligibility
+    el.registered_at.pop(voter, None)
+    el.roll_changed_at = ctx.index
+
+
+def expected_sample(st: ElectionState, seed: str, k: int) -> list[str]:
+    """The eligibility sample the state admits: the consistent sampler's first ``k`` draws
+    under ``seed`` over the active voter ids of every community (the ids' order does not
+    matter: each id's ticket depends on the seed and the id alone)."""
+    return [t.id for t in sample(sorted(st.voters), seed, k)]
+
+
+def sample_drawn(
+    st: ElectionState, seed: str, k: int, checkpoint_size: int, checkpoint_root: bytes
+) -> EligibilitySampleDrawn:
+    """The ``eligibility.sample_drawn`` of ``k`` registrations under the public ``seed`` over
+    the active roll of ``st``, pinning the witnessed checkpoint (``checkpoint_size``,
+    ``checkpoint_root``) that holds that roll."""
+    return EligibilitySampleDrawn(
+        checkpoint_size=checkpoint_size,
+        checkpoint_root=checkpoint_root,
+        roll_size=len(st.voters),
+        seed=seed,
+        voters=tuple(expected_sample(st, seed, k)),
+    )
+
+
+def sample_checked(
+    st: ElectionState, failures: Iterable[str], members: Sequence[str]
+) -> EligibilitySampleChecked:
+    """The ``eligibility.sample_checked`` of the sample drawn in ``st``: every sampled
+    registration checked, ``failures`` (put in draw order) failed, agreed by ``members``;
+    :class:`~electlog.errors.UsageError` when no sample was drawn or a failure was not sampled."""
+    drawn = st.eligibility.drawn
+    if drawn is None:
+        raise UsageError("no eligibility sample was drawn")
+    failed = set(failures)
+    stray = sorted(failed.difference(drawn.voters))
+    if stray:
+        raise UsageError(f"failures not in the eligibility sample: {', '.join(stray[:5])}")
+    return EligibilitySampleChecked(
+        seed=drawn.seed,
+        checked=len(drawn.voters),
+        failures=tuple(v for v in drawn.voters if v in failed),
+        members=tuple(members),
+    )
+
+
+# ------------------------------------------------------------------ the draw
+
+
+@checks(EligibilitySampleDrawn)
+def _check_drawn(st: ElectionState, ctx: EventContext, ev: EligibilitySampleDrawn) -> None:
+    el = st.eligibility
+    if el.drawn is not None:
+        raise _violation(
+            C.ELIGIBILITY_EVENT_ORDER,
+            f"an eligibility sample was already drawn (entry {el.drawn_index})",
+        )
+    if not 0 < ev.checkpoint_size <= ctx.index:
+        raise _violation(
+            C.ELIGIBILITY_CHECKPOINT_MISMATCH,
+            f"the pinned checkpoint (size {ev.checkpoint_size}) must cover entries before the "
+            f"draw (entry {ctx.index})",
+        )
+    if el.roll_changed_at >= ev.checkpoint_size:
+        raise _violation(
+            C.ELIGIBILITY_CHECKPOINT_MISMATCH,
+            f"the roll changed at entry {el.roll_changed_at}, after the pinned checkpoint "
+            f"(size {ev.checkpoint_size}): pin a checkpoint that holds the roll sampled",
+        )
+    if ev.roll_size != len(st.voters):
+        raise _violation(
+            C.ELIGIBILITY_SAMPLE_MISMATCH,
+            f"roll_size is {ev.roll_size}, but {len(st.voters)} registrations are active",
+        )
+    want = expected_sample(st, ev.seed, len(ev.voters))
+    if list(ev.voters) != want:
+        wrong = next(
+            (i for i, (a, b) in enumerate(zip(ev.voters, want, strict=False)) if a != b),
+            min(len(want), len(ev.voters)),
+        )
+        raise _violation(
+            C.ELIGIBILITY_SAMPLE_MISMATCH,
+            f"draw {wrong + 1} of {len(ev.voters)} is not the consistent sampler's for the "
+            f"public seed over the {len(st.voters)} active registrations",
+            *ev.voters[wrong : wrong + 1],
+        )
+
+
+@applies(EligibilitySampleDrawn)
+def _apply_drawn(st: ElectionState, ctx: EventContext, ev: EligibilitySampleDrawn) -> None:
+    el = st.eligibility
+    if el.drawn is None:
+        el.drawn = ev
+        el.drawn_index = ctx.index
+        el.sample_entries = {v: el.registered_at[v] for v in ev.voters if v in el.registered_at}
+
+
+# ------------------------------------------------------------------ the result
+
+
+@checks(EligibilitySampleChecked)
+def _check_checked(st: ElectionState, ctx: EventContext, ev: EligibilitySampleChecked) -> None:
+    el = st.eligibility
+    drawn = el.drawn
+    if drawn is None:
+        raise _violation(C.ELIGIBILITY_EVENT_ORDER, "an eligibility result before the sample")
+    if el.checked is not None:
+        raise _violation(
+            C.ELIGIBILITY_EVENT_ORDER,
+            f"the eligibility sample's result was already recorded (entry {el.checked_index})",
+        )
+    if ev.seed != drawn.seed:
+        raise _violation(
+            C.ELIGIBILITY_SAMPLE_MISMATCH,
+            f"the result names seed {ev.seed!r}, the sample was drawn under {drawn.seed!r}",
+        )
+    if ev.checked != len(drawn.voters):
+        raise _violation(
+            C.ELIGIBILITY_SAMPLE_MISMATCH,
+            f"checked {ev.checked}, but {len(drawn.voters)} registrations were sampled",
+        )
+    order = {v: i for i, v in enumerate(drawn.voters)}
+    stray = [v for v in ev.failures if v not in order]
+    if stray:
+        raise _violation(
+            C.ELIGIBILITY_SAMPLE_MISMATCH,
+            f"{len(stray)} failure(s) name a voter not in the sample",
+            *stray,
+        )
+    if [order[v] for v in ev.failures] != sorted(order[v] for v in ev.failures):
+        raise _violation(
+            C.ELIGIBILITY_SAMPLE_MISMATCH, "the failures are not in the sample's draw order"
+        )
+
+
+@applies(EligibilitySampleChecked)
+def _apply_checked(st: ElectionState, ctx: EventContext, ev: EligibilitySampleChecked) -> None:
+    el = st.eligibility
+    if el.drawn is not None and el.checked is None:
+        el.checked = ev
+        el.checked_index = ctx.index
+
+
+def eligibility_data(st: ElectionState) -> Any:
+    """The canonical data of the eligibility sample (part of the ``audit`` projection's state
+    hash when a sample was drawn): the draw and the result with their entries."""
+    el = st.eligibility
+    return [
+        None if el.drawn is None else [el.drawn_index, el.drawn.to_body()],
+        None if el.checked is None else [el.checked_index, el.checked.to_body()],
+    ]
