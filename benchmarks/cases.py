@@ -47,6 +47,7 @@ from ._harness import (
     rate,
     unavailable,
 )
+from .resume import bench_resume
 from .serving import bench_serve
 
 REPO: Final = Path(__file__).resolve().parent.parent
@@ -1481,6 +1482,7 @@ BENCHMARKS: Final[dict[str, Callable[[Context], list[Row]]]] = {
     "audit": bench_audit,
     "rss": bench_rss,
     "growth": bench_growth,
+    "resume": bench_resume,
     "serve": bench_serve,
     "witnesses": bench_witnesses,
     "exports": bench_exports,

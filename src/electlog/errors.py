@@ -16,6 +16,7 @@ import enum
 __all__ = [
     "AppendError",
     "AuditError",
+    "AuditStateError",
     "AuthorChainError",
     "BundleError",
     "BundleErrorReason",
@@ -379,3 +380,9 @@ class TrustFileError(ElectlogError):
 
 class AuditError(ElectlogError):
     """The auditor could not run at all (as opposed to producing findings)."""
+
+
+class AuditStateError(AuditError):
+    """A resumable audit's state directory (``audit(..., state=...)``, ``electlog verify
+    --state``) cannot be used: damaged, written for another trust file or log, or by another
+    electlog version. The message names what is wrong; the audit does not run on it."""

@@ -19,6 +19,7 @@ from electlog.audit._report_json import (
     CHECKPOINT_FIELDS,
     COUNTS_FIELDS,
     FINDING_FIELDS,
+    OPTIONAL_RUN_FIELDS,
     REPORT_FIELDS,
     RUN_FIELDS,
     render_json,
@@ -95,7 +96,7 @@ def test_documented_schema_matches(clean: Report) -> None:
     assert _documented_fields("### `counts`") == list(COUNTS_FIELDS)
     assert _documented_fields("### `checkpoint`") == list(CHECKPOINT_FIELDS)
     assert _documented_fields("### `findings[]`") == list(FINDING_FIELDS)
-    assert _documented_fields("### `run`") == list(RUN_FIELDS)
+    assert _documented_fields("### `run`") == list(RUN_FIELDS + OPTIONAL_RUN_FIELDS)
     assert list(clean.to_dict()) == list(REPORT_FIELDS)
 
 

@@ -460,3 +460,45 @@ def test_pinned_checkpoint_is_the_first_one_seen(
     _serve(server, glog.log, tmp_path / "t600", glog.notes[1])
     with Monitor(server.url, pinned, tmp_path / "state", election=False) as monitor:
         assert monitor.round().size == 600
+
+
+def test_each_round_audits_only_the_new_entries(
+    glog: GenericLog, server: TilesServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The monitor's audit resumes from its audit state: the second round reads (and replays)
+    only the entries mirrored since the first, counted through the audit's source, and its
+    verdict is the one a full audit of the mirror gives."""
+    from electlog.audit import audit
+    from electlog.audit._sources import RawSQLiteSource
+
+    read: list[int] = []
+    original = RawSQLiteSource.chunks
+
+    def counting(self: RawSQLiteSource, size: int, start: int = 0) -> Any:
+        for chunk in original(self, size, start):
+            read.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(RawSQLiteSource, "chunks", counting)
+    _serve(server, glog.log, tmp_path / "t300", glog.notes[0])
+    with Monitor(server.url, glog.trust, tmp_path / "state", election=False) as monitor:
+        first = monitor.round()
+        assert first.size == 300 and sum(read) == 300 and first.audit_verdict == "clean"
+        read.clear()
+        _serve(server, glog.log, tmp_path / "t600", glog.notes[1])
+        second = monitor.round()
+    assert second.size == 600 and second.new_entries == 300
+    assert sum(read) == 300, read  # only the new entries
+    assert second.audit_mode.startswith("resumed from the audit state at size 300")
+    assert second.audit_entries == 600 and second.audit_verdict == "clean"
+    full = audit(tmp_path / "state" / "mirror.sqlite", glog.trust, election=False, in_progress=True)
+    assert full.verdict == second.audit_verdict and full.counts.entries == 600
+    # a damaged audit state is moved aside and the mirror audited in full again
+    (tmp_path / "state" / "audit" / "audit-state.bin").write_bytes(b"rubbish")
+    _serve(server, glog.log, tmp_path / "t600b", glog.notes[1])
+    with Monitor(server.url, glog.trust, tmp_path / "state", election=False) as monitor:
+        (tmp_path / "state" / "status.json").unlink()  # force an audit this round
+        monitor._audited = None
+        third = monitor.round()
+    assert "moved aside" in third.audit_mode and third.audit_verdict == "clean"
+    assert (tmp_path / "state" / "audit" / "audit-state.bin.unusable").exists()

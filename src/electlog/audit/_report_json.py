@@ -19,6 +19,7 @@ __all__ = [
     "COUNTS_FIELDS",
     "FINDING_FIELDS",
     "OPTIONAL_REPORT_FIELDS",
+    "OPTIONAL_RUN_FIELDS",
     "PROGRESS_FIELDS",
     "REPORT_FIELDS",
     "REPORT_SCHEMA",
@@ -103,6 +104,9 @@ RUN_FIELDS: Final = (
     "election_replay",
     "replay",
 )
+OPTIONAL_RUN_FIELDS: Final = ("state",)
+"""``run`` fields after :data:`RUN_FIELDS` only when asked for: ``state``, how a resumable
+audit (``audit(..., state=...)``) used its state directory."""
 _SEVERITIES: Final = ("error", "warning", "info")
 
 
@@ -180,7 +184,10 @@ def validate_report_dict(data: Any) -> None:
         _require(isinstance(f["message"], str), f"findings[{i}].message")
         _require(isinstance(f["evidence"], dict), f"findings[{i}].evidence")
     run = data["run"]
-    _require(isinstance(run, dict) and tuple(run) == RUN_FIELDS, "run fields")
+    _require(
+        isinstance(run, dict) and tuple(run) in (RUN_FIELDS, RUN_FIELDS + OPTIONAL_RUN_FIELDS),
+        "run fields",
+    )
     errors = counts["findings"]["error"] + counts["findings"]["warning"]
     _require((data["verdict"] == "clean") == (errors == 0), "verdict does not match the counts")
     others = [

@@ -154,6 +154,7 @@ def render_text(report: Report) -> str:
             f"run          {run.get('jobs')} job(s), {run.get('signature_backend')}, "
             f"{run.get('elapsed_seconds')} s, {run.get('entries_per_second')} entries/s"
         )
+    lines.extend(_state_line(run))
     if c.events:
         lines.append("events")
         lines.extend(f"  {t:<36} {n:>9}" for t, n in sorted(c.events.items()))
@@ -164,3 +165,24 @@ def render_text(report: Report) -> str:
     lines.append(f"findings     {f['error']} error, {f['warning']} warning, {f['info']} info")
     lines.extend(_finding_line(finding) for finding in report.findings)
     return "\n".join(lines) + "\n"
+
+
+def _state_line(run: dict[str, Any]) -> list[str]:
+    """How a resumable audit used its state directory (``run.state``): one line, or none."""
+    state = run.get("state")
+    if not isinstance(state, dict):
+        return []
+    resumed, saved = state.get("resumed_from"), state.get("saved_at")
+    parts = [str(state.get("directory"))]
+    if state.get("full_audit"):
+        parts.append(f"NOT resumed, audited in full: {state['full_audit']}")
+    elif resumed:
+        parts.append(f"resumed from size {resumed['size']} ({state.get('entries_read')} read)")
+    else:
+        parts.append("no saved state: audited in full")
+    parts.append(
+        f"saved at size {saved['size']}"
+        if saved
+        else f"not saved: {state.get('not_saved') or 'nothing new'}"
+    )
+    return [f"state        {'; '.join(parts)}"]

@@ -129,10 +129,12 @@ class StoreSource(Source):
         except ElectlogError:
             return None
 
-    def chunks(self, size: int) -> Iterator[list[bytes]]:
+    def chunks(self, size: int, start: int = 0) -> Iterator[list[bytes]]:
+        """As :meth:`Source.chunks`; ``start``: the first entry read (a resumed audit)."""
+        self._read = start
         try:
             end = self.store.size()
-            it = self.store.entries(0, end)
+            it = self.store.entries(start, max(start, end))
             for chunk in _chunked(it, size):
                 self._read += len(chunk)
                 yield chunk
@@ -172,9 +174,10 @@ class BytesSource(Source):
     def size_hint(self) -> int | None:
         return len(self._entries)
 
-    def chunks(self, size: int) -> Iterator[list[bytes]]:
-        for start in range(0, len(self._entries), size):
-            yield self._entries[start : start + size]
+    def chunks(self, size: int, start: int = 0) -> Iterator[list[bytes]]:
+        """As :meth:`Source.chunks`; ``start``: the first entry read (a resumed audit)."""
+        for first in range(start, len(self._entries), size):
+            yield self._entries[first : first + size]
 
     def checkpoint_notes(self) -> list[str]:
         return list(self._notes)
@@ -187,6 +190,7 @@ class RawSQLiteSource(Source):
 
     def __init__(self, path: Path) -> None:
         self.description = f"SQLite file {str(path)!r}"
+        self.path = path
         uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
         try:
             self._conn = sqlite3.connect(uri, uri=True)
@@ -209,8 +213,10 @@ class RawSQLiteSource(Source):
             return None
         return int(row[0])
 
-    def chunks(self, size: int) -> Iterator[list[bytes]]:
-        last = -1
+    def chunks(self, size: int, start: int = 0) -> Iterator[list[bytes]]:
+        """As :meth:`Source.chunks`; ``start``: the first entry read (a resumed audit)."""
+        last = start - 1
+        self._read = start
         try:
             while True:
                 rows = self._conn.execute(

@@ -20,6 +20,7 @@ from electlog.rla.status import audit_findings, audit_section
 from . import findings as F
 from ._pipeline import CHUNK_SIZE, Verifier, signature_backend
 from ._replay import FindingSink, Replay
+from ._resume import CopyDiffers, ResumePlan
 from ._shards import Fallback, ShardedReplay, Shards
 from ._sources import Source, SourceUnreadable, open_source, refuse_file_damage
 from ._tasks import ENGINES, TaskEngine, task_source
@@ -46,6 +47,7 @@ def audit(
     engine: str = "processes",
     scheduler: str | None = None,
     tasks: int | None = None,
+    state: str | os.PathLike[str] | None = None,
 ) -> Report:
     """Audit a log copy against the auditor's trust anchors.
 
@@ -76,10 +78,18 @@ def audit(
     ``tasks``: with those engines, at most this many tasks, each replaying every ``tasks``-th
     community (default: one per community; every task reads the whole log, so fewer tasks
     read it fewer times and each holds more communities' state).
+    ``state``: a directory where the audit keeps its state (docs/auditing.md, "Resuming an
+    audit"): a run resumes from the checkpoint the last run saved there (reading only the entries
+    after it, with the report a full audit gives) and saves the latest checkpoint with the
+    witness quorum; a copy that does not extend the saved checkpoint is audited in full and the
+    saved checkpoint is reported as fork or rollback evidence. With a state, the replay is the
+    serial one (the workers decode and verify), and ``engine`` must be ``"processes"``.
 
     Returns the :class:`Report`; every problem is a finding, the audit never stops at the first.
     Raises :class:`~electlog.errors.AuditError` only when it cannot run at all (the source
-    cannot be opened) and :class:`~electlog.errors.TrustFileError` for a bad trust file.
+    cannot be opened) and :class:`~electlog.errors.TrustFileError` for a bad trust file;
+    :class:`~electlog.errors.AuditStateError` for a state it cannot use (damaged, for another
+    trust file or log, or from another electlog version).
     """
     if not isinstance(trust, Trust):
         if isinstance(trust, str | os.PathLike):
@@ -99,8 +109,14 @@ def audit(
     args = (source, trust, since, jobs, progress, election, in_progress)
     pool = None
     if engine != "processes" or scheduler is not None or tasks is not None:
+        if state is not None:
+            raise UsageError(
+                "state= resumes with the processes engine: drop engine/scheduler/tasks"
+            )
         pool = _task_engine(engine, scheduler, tasks, source, trust, election, jobs, serial)
-    if pool is not None or (not serial and jobs > 1):  # one job: the serial replay, less routing
+    if state is not None:
+        report = _resumed(args, state, trust, election)
+    elif pool is not None or (not serial and jobs > 1):  # one job: the serial replay
         try:
             report = _audit(*args, sharded=True, tasks=pool)
         except Fallback as exc:
@@ -112,6 +128,19 @@ def audit(
 
         report = authorised_tier(report, source, openings)
     return report
+
+
+def _resumed(args: tuple[Any, ...], state: object, trust: Trust, election: bool) -> Report:
+    """The audit with a state directory (``audit(..., state=)``): resumed from the saved
+    checkpoint, or in full when the copy does not extend it."""
+    if not isinstance(state, str | os.PathLike):
+        raise UsageError("state must be the path of a directory")
+    plan = ResumePlan(state, trust, election)
+    try:
+        return _audit(*args, sharded=False, plan=plan)
+    except CopyDiffers as exc:
+        plan.fall_back(exc.reason)
+        return _audit(*args, sharded=False, plan=plan)
 
 
 def _audit(
@@ -126,6 +155,7 @@ def _audit(
     sharded: bool,
     fallback: str | None = None,
     tasks: TaskEngine | None = None,
+    plan: ResumePlan | None = None,
 ) -> Report:
     started = time.perf_counter()
     old_threshold = gc.get_threshold()
@@ -153,10 +183,12 @@ def _audit(
                         f"{trust.origin!r}",
                         {"declared": src.origin, "origin": trust.origin},
                     )
+                if plan is not None:  # a resumed audit restores the replay here
+                    plan.begin(src, replay)
                 # a store's full integrity check runs beside the replay (in a worker when
                 # there are some: the parent's replay is the audit's bottleneck)
                 full_check = workers.aside(*src.full_check) if src.full_check is not None else None
-                unreadable = _feed(src, replay, workers, progress)
+                unreadable = _feed(src, replay, workers, progress, plan)
                 if unreadable is not None:
                     replay.source_unreadable(
                         unreadable.message, unreadable.offset, unreadable.last_good_index
@@ -173,6 +205,8 @@ def _audit(
                         {"offset": offset, "entries_read": replay.size},
                     )
                 replay.finish(notes, since, trust.pinned_checkpoint)
+                if plan is not None:
+                    plan.finished(replay)
                 _rla_findings(replay, sink)
                 description = src.description
             finally:
@@ -194,6 +228,8 @@ def _audit(
         if sharded
         else ("serial" if fallback is None else f"serial: {fallback}"),
     }
+    if plan is not None:
+        run["state"] = dict(plan.info)
     verdict = verdict_of(findings, in_progress=in_progress)
     communities = replay.communities()
     progress_info: dict[str, Any] | None = None
@@ -274,10 +310,25 @@ def _feed(
     replay: Replay,
     workers: Shards | Verifier | TaskEngine,
     progress: bool | Callable[[int, int | None], None],
+    plan: ResumePlan | None = None,
 ) -> SourceUnreadable | None:
     """Read the source through the replay (sharded or serial) with the progress bar; the
-    source's unreadable tail, if it has one, is returned for the caller to report."""
+    source's unreadable tail, if it has one, is returned for the caller to report. With a
+    ``plan`` (a state directory) the entries come from it (those after the saved checkpoint)
+    and it takes its snapshot between chunks."""
     unreadable: SourceUnreadable | None = None
+    if plan is not None:
+        assert isinstance(workers, Verifier) and not isinstance(replay, ShardedReplay)
+        with ProgressReporter(progress, src.size_hint()) as bar:
+            try:
+                for results in workers.map(plan.chunks(src, CHUNK_SIZE)):
+                    replay.feed(results)
+                    plan.after_chunk(replay)
+                    bar.update(replay.size)
+            except SourceUnreadable as exc:
+                unreadable = exc
+        plan.fed(replay, unreadable is not None)
+        return unreadable
     with ProgressReporter(progress, src.size_hint()) as bar:
         try:
             if isinstance(replay, ShardedReplay):

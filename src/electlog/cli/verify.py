@@ -83,6 +83,7 @@ def _run_audit(args: argparse.Namespace) -> Report:
         engine=args.engine,
         scheduler=args.scheduler,
         tasks=args.tasks,
+        state=getattr(args, "state", None),
     )
 
 
@@ -255,6 +256,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="audit a generic (non-election) log: skip the election replay",
     )
     p.add_argument("--since", help="a checkpoint note file you saw earlier (fork check)")
+    p.add_argument(
+        "--state",
+        metavar="DIR",
+        help="keep the audit's state here: resume from the checkpoint the last run saved "
+        "(only newer entries are read) and save the latest witnessed one (docs/auditing.md)",
+    )
     p.add_argument(
         "--in-progress",
         action="store_true",

@@ -11,6 +11,9 @@ State, in one directory (docs/publishing.md, "Monitoring a published log"):
     checkpoint is stored: a round cut short (SIGKILL) resumes from it, and it counts as seen.
 ``status.json``
     The last round's report (atomically replaced).
+``audit/``
+    The resumable audit's state (docs/auditing.md, "Resuming an audit"): each round's audit
+    resumes from the checkpoint the last one saved and reads only the entries mirrored since.
 ``evidence/<kind>-<hash>/``
     What a third party needs to check an inconsistency: ``old.checkpoint`` and
     ``new.checkpoint`` (the signed notes as served) and ``evidence.json`` (sizes, roots, the
@@ -36,9 +39,11 @@ import attrs
 
 from .. import merkle
 from .._files import NotASmallFileError, read_small_file, write_atomic
-from ..audit import Trust, audit, load_trust
+from ..audit import Report, Trust, audit, load_trust
+from ..audit._resume import STATE_FILE
 from ..checkpoint import Checkpoint, VerifiedCheckpoint, verify_checkpoint_detailed
 from ..errors import (
+    AuditStateError,
     ConsistencyProofError,
     ElectlogError,
     StorageError,
@@ -507,14 +512,9 @@ class Monitor:
             )
         previous = self._previous_status()
         report = None
+        mode = "full in-progress replay of the mirror"
         if stored is not None and self._audited != size and not stop():
-            report = audit(
-                self._dir / "mirror.sqlite",
-                self._trust,
-                election=self._election,
-                in_progress=True,
-                jobs=self._jobs,
-            )
+            report, mode = self._audit()
             self._audited = size
         verdict: str | None
         line: str | None
@@ -550,6 +550,7 @@ class Monitor:
             audit_entries=audited,
             audit_checkpoint_size=audited_size,
             audit_seconds=seconds,
+            audit_mode=mode if report is not None else previous.get("audit_mode", mode),
             error=error,
         )
         if report is not None or error is None:
@@ -557,6 +558,34 @@ class Monitor:
                 self._dir / "status.json", (json.dumps(status.to_dict(), indent=2) + "\n").encode()
             )
         return status
+
+    def _audit(self) -> tuple[Report, str]:
+        """Audit the mirror, resuming from the audit state; a state the audit cannot use (a
+        damaged file) is moved aside to ``audit/audit-state.bin.unusable`` and the mirror is
+        audited in full, saving a new one. Returns the report and how it ran."""
+        state = self._dir / "audit"
+
+        def run() -> Report:
+            mirror, trust, election = self._dir / "mirror.sqlite", self._trust, self._election
+            return audit(
+                mirror, trust, election=election, in_progress=True, jobs=self._jobs, state=state
+            )
+
+        note = ""
+        try:
+            report = run()
+        except AuditStateError as exc:
+            try:
+                os.replace(state / STATE_FILE, state / (STATE_FILE + ".unusable"))
+            except OSError as move:
+                raise StorageError(f"cannot move the unusable audit state aside: {move}") from exc
+            note = f" (the audit state was unusable and moved aside: {exc})"
+            report = run()
+        info, mode = report.run.get("state") or {}, "full in-progress replay of the mirror"
+        if info.get("resumed_from"):
+            mode = f"resumed from the audit state at size {info['resumed_from']['size']}, "
+            mode += f"{info.get('entries_read')} new entries replayed"
+        return report, mode + (f": {info['full_audit']}" if info.get("full_audit") else "") + note
 
     def _previous_status(self) -> dict[str, Any]:
         try:
