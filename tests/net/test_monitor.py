@@ -25,7 +25,7 @@ from electlog.publish.tiles import entries_path, export_tiles
 from electlog.store import MemoryStore, open_store
 from tiles_http_support import TilesServer, child_env, run_cli
 
-WAIT = 60.0
+WAIT = 120.0  # bounded; a monitor round now also saves the audit state, slower under load
 
 
 def wait_for(predicate: Any, what: str, timeout: float = WAIT) -> None:
