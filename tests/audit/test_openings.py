@@ -37,7 +37,12 @@ from electlog.election import (
     registration_openings,
 )
 from electlog.election.events import AnyVoterRegistered
-from electlog.election.openings import COMMITTED_FIELDS, OPENINGS_MAGIC, committed_fields_of
+from electlog.election.openings import (
+    COMMITTED_FIELDS,
+    OPENINGS_MAGIC,
+    committed_fields_of,
+    detail_openings,
+)
 from electlog.errors import OpeningsError, UsageError
 from electlog.events import Entry
 from electlog.log import Log
@@ -49,6 +54,7 @@ pytest.importorskip("pyrage")
 CHILD = "c1-v03"
 CHILD_BORN = _dt.date(2015, 6, 1)
 NEWCOMER = "c2-v07"
+DETAILED = {(t, schema) for t, schema, f in COMMITTED_FIELDS if t != VoterRegisteredV2.TYPE}
 
 
 class _Underage(Scenario):
@@ -99,15 +105,24 @@ class _Election:
 def _openings(s: _Underage, log: Log) -> OpeningsDocument:
     """What the registrar keeps: every v2 registration's openings, from its records."""
     openings: list[Opening] = []
+    definition = decode_event(log.get(0).statement)
+    details = {key: opened for key, (_salt, opened) in s.details.items()}
     for i in range(len(log)):
         st = log.get(i).statement
+        if (st.type, st.schema) in DETAILED:
+            openings += detail_openings(
+                i,
+                decode_event(st),
+                secret=s.detail_secret,
+                election_id=definition.election_id,  # type: ignore[attr-defined]
+                details=details,
+            )
         if st.type != VoterRegisteredV2.TYPE:
             continue
         ev = decode_event(st)
         assert isinstance(ev, VoterRegisteredV2)
         rec = s.records[ev.voter]
         openings += registration_openings(i, s.salts[ev.voter], **rec)
-    definition = decode_event(log.get(0).statement)
     return OpeningsDocument.make(
         origin=log.origin,
         election=definition.election_id,  # type: ignore[attr-defined]
@@ -115,6 +130,34 @@ def _openings(s: _Underage, log: Log) -> OpeningsDocument:
         root=log.root(),
         openings=openings,
     )
+
+
+def _detail_fields(log: Log) -> dict[str, int]:
+    """How many committed details (fields of schema-2 events other than the registration's)
+    the log holds, by field, counted from the statements' bodies."""
+    counts: dict[str, int] = {}
+    for i in range(len(log)):
+        st = log.get(i).statement
+        for cf in committed_fields_of(st.type, st.schema):
+            if st.type != VoterRegisteredV2.TYPE:
+                assert isinstance(st.body[cf.attribute], bytes)
+                counts[cf.field] = counts.get(cf.field, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def bundle_detail_fields(path: Path) -> dict[str, int]:
+    """:func:`_detail_fields` of the entries of the bundle at ``path``."""
+    from electlog.publish.bundle import BundleReader
+
+    counts: dict[str, int] = {}
+    with BundleReader(path) as reader:
+        for _, data, _ in reader:
+            st = Entry.from_bytes(data, verify=False).statement
+            for cf in committed_fields_of(st.type, st.schema):
+                if st.type != VoterRegisteredV2.TYPE:
+                    assert isinstance(st.body[cf.attribute], bytes)
+                    counts[cf.field] = counts.get(cf.field, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _build(log: Log | None = None) -> _Election:
@@ -171,13 +214,20 @@ def test_an_underage_registration_passes_publicly_and_is_named_by_the_openings(
     assert "aged 10 on election day, under 18" in underage.message
     assert underage.evidence == {"field": "birth", "ids": [CHILD], "tier": "authorised"}
     registrations = public.counts.events[VoterRegisteredV2.TYPE]
+    details = _detail_fields(election.log)
+    assert details["reason"] > 0 and details["rel"] == details["attestation"] > 0
     assert report.authorised == {
         "tier": "authorised",
         "election": election.doc.election,
         "checkpoint": {"size": len(election.log), "root": election.log.root().hex()},
-        "openings": 2 * registrations,
-        "checked": {"basis": registrations, "birth": registrations},
-        "rules": ["voter.basis_invalid", "voter.underage"],
+        "openings": 2 * registrations + sum(details.values()),
+        "checked": {"basis": registrations, "birth": registrations, **details},
+        "rules": [
+            "proxy.not_close_relative",
+            "voter.basis_invalid",
+            "voter.removal_code_mismatch",
+            "voter.underage",
+        ],
     }
     assert report.counts.findings == {"error": 2, "warning": 0, "info": 1}
     # the same through the sharded replay
@@ -475,7 +525,13 @@ def test_demo_minimal_keeps_the_openings_private_and_they_audit_clean(
     registrations = report.counts.events[VoterRegisteredV2.TYPE]
     assert report.clean and _codes(report) == [("openings.checked", None)]
     assert report.authorised is not None
-    assert report.authorised["checked"] == {"basis": registrations, "birth": registrations}
+    details = bundle_detail_fields(target / "election.bundle")
+    assert details["reason"] > 0 and details["rel"] == details["attestation"] > 0
+    assert report.authorised["checked"] == {
+        "basis": registrations,
+        "birth": registrations,
+        **details,
+    }
     # a rerun with --force and the same keys rewrites them (the demo's own file, not foreign)
     assert main([*args, "--profile", "minimal", "--force", "--keys", str(target / "keys")]) == 0
     assert OpeningsDocument.from_bytes(private.read_bytes()) == doc

@@ -35,8 +35,32 @@ from electlog.codec import decode_map, encode
 from electlog.errors import DecodeError, OpeningsError, RuleViolation, UsageError
 
 from . import codes as C
-from .events import ElectionDefined, ElectionEvent, VoterRegisteredV2
-from .receipts import MIN_SALT, basis_commitment, birth_commitment, field_salt
+from ._committed import natural_ref
+from .events import (
+    CommitteeMemberWithdrawnV2,
+    ElectionDefined,
+    ElectionEvent,
+    KeyRevokedV2,
+    NominationWithdrawnV2,
+    ObjectionDecidedV2,
+    ObjectionFiledV2,
+    ProxyAuthorisedV2,
+    VettingDecidedV2,
+    VoterRegisteredV2,
+    VoterRemovedV2,
+)
+from .receipts import (
+    MIN_SALT,
+    attestation_commitment,
+    basis_commitment,
+    birth_commitment,
+    detail_salt,
+    field_salt,
+    grounds_commitment,
+    reason_commitment,
+    rel_commitment,
+)
+from .rules import REMOVAL_CODE_OF
 from .state.roll import check_age, check_basis_evidence
 
 __all__ = [
@@ -51,6 +75,7 @@ __all__ = [
     "ProblemKind",
     "check_openings",
     "committed_fields_of",
+    "detail_openings",
     "registration_openings",
 ]
 
@@ -63,6 +88,7 @@ MAX_OPENINGS: Final = 16_000_000
 """Most openings one document may hold (a district has two per voter)."""
 _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DECIMAL: Final = re.compile(r"0|[1-9][0-9]{0,8}")
+_HEX32: Final = re.compile(r"[0-9a-f]{64}")
 
 
 # --------------------------------------------------------------------------- the registry
@@ -142,6 +168,91 @@ def _check_basis(c: OpeningCheck) -> None:
     check_basis_evidence(c.definition.rules, voter, basis, years, approval)
 
 
+def _parse_reason(value: Mapping[str, str]) -> str:
+    _exact_keys(value, {"reason"})
+    return value["reason"]
+
+
+def _parse_criteria(value: Mapping[str, str]) -> tuple[str, str]:
+    _exact_keys(value, {"criteria_ref", "reason"})
+    return value["reason"], value["criteria_ref"]
+
+
+def _rebuild_criteria(salt: bytes, parsed: tuple[str, str]) -> bytes:
+    return reason_commitment(salt, parsed[0], parsed[1])
+
+
+def _parse_grounds(value: Mapping[str, str]) -> str:
+    _exact_keys(value, {"grounds"})
+    return value["grounds"]
+
+
+def _parse_rel(value: Mapping[str, str]) -> str:
+    _exact_keys(value, {"relationship"})
+    return value["relationship"]
+
+
+def _parse_attestation(value: Mapping[str, str]) -> bytes:
+    _exact_keys(value, {"attestation"})
+    text = value["attestation"]
+    if not _HEX32.fullmatch(text):
+        raise ValueError("attestation is not 64 lowercase hex digits")
+    return bytes.fromhex(text)
+
+
+def _opened_only(_c: OpeningCheck) -> None:
+    """The rule of a committed free text (a reason, grounds, an attestation hash): none. The
+    tier checks that the opening rebuilds the commitment (what the writer committed to is
+    what the authorised auditor reads); whether the text is true it cannot judge."""
+
+
+def _check_removal(c: OpeningCheck) -> None:
+    """The opened detail of a ``voter.removed`` v2 agrees with its public code: a detail that
+    is a ``full`` removal reason must map to the code (:data:`REMOVAL_CODE_OF`), one that is
+    itself a removal code must be the code; free text is only matched."""
+    detail = c.value
+    code = getattr(c.event, "reason", None)
+    expected = REMOVAL_CODE_OF.get(detail)
+    if expected is None and detail in c.definition.rules.removal_codes:
+        expected = detail
+    if expected is not None and expected != code:
+        raise RuleViolation(
+            C.VOTER_REMOVAL_CODE_MISMATCH,
+            f"the removal's opened detail {detail!r} is code {expected}, the public code is "
+            f"{code}",
+            ids=(_voter(c.event),),
+        )
+
+
+def _check_relationship(c: OpeningCheck) -> None:
+    """The opened relationship of a ``proxy.authorised`` v2 is one of
+    ``RuleSet.proxy_relationships`` (the public tier sees only ``close_relative``)."""
+    accepted = c.definition.rules.proxy_relationships
+    if c.value not in accepted:
+        principal = getattr(c.event, "principal", "?")
+        proxy = getattr(c.event, "proxy", "?")
+        raise RuleViolation(
+            C.PROXY_NOT_CLOSE_RELATIVE,
+            f"the opened relationship {c.value!r} of proxy {proxy} for {principal} is not one "
+            f"of {', '.join(accepted)}",
+            ids=(str(principal), str(proxy)),
+        )
+
+
+def _reason_field(event_type: str) -> CommittedField:
+    """``c_reason`` of a schema-2 event whose reason is free text (matched, not judged)."""
+    return CommittedField(
+        event_type=event_type,
+        schema=2,
+        field="reason",
+        attribute="c_reason",
+        parse=_parse_reason,
+        rebuild=reason_commitment,
+        check=_opened_only,
+        rules=(),
+    )
+
+
 def _voter(event: ElectionEvent) -> str:
     voter = getattr(event, "voter", None)
     return voter if isinstance(voter, str) else "?"
@@ -171,10 +282,67 @@ COMMITTED_FIELDS: Final[dict[tuple[str, int, str], CommittedField]] = {
             check=_check_basis,
             rules=(C.VOTER_BASIS_INVALID,),
         ),
+        CommittedField(
+            event_type=VoterRemovedV2.TYPE,
+            schema=2,
+            field="reason",
+            attribute="c_reason",
+            parse=_parse_reason,
+            rebuild=reason_commitment,
+            check=_check_removal,
+            rules=(C.VOTER_REMOVAL_CODE_MISMATCH,),
+        ),
+        CommittedField(
+            event_type=VettingDecidedV2.TYPE,
+            schema=2,
+            field="reason",
+            attribute="c_reason",
+            parse=_parse_criteria,
+            rebuild=_rebuild_criteria,
+            check=_opened_only,
+            rules=(),
+        ),
+        CommittedField(
+            event_type=ObjectionFiledV2.TYPE,
+            schema=2,
+            field="grounds",
+            attribute="c_grounds",
+            parse=_parse_grounds,
+            rebuild=grounds_commitment,
+            check=_opened_only,
+            rules=(),
+        ),
+        _reason_field(ObjectionDecidedV2.TYPE),
+        _reason_field(CommitteeMemberWithdrawnV2.TYPE),
+        _reason_field(NominationWithdrawnV2.TYPE),
+        _reason_field(KeyRevokedV2.TYPE),
+        CommittedField(
+            event_type=ProxyAuthorisedV2.TYPE,
+            schema=2,
+            field="rel",
+            attribute="c_rel",
+            parse=_parse_rel,
+            rebuild=rel_commitment,
+            check=_check_relationship,
+            rules=(C.PROXY_NOT_CLOSE_RELATIVE,),
+        ),
+        CommittedField(
+            event_type=ProxyAuthorisedV2.TYPE,
+            schema=2,
+            field="attestation",
+            attribute="c_attestation",
+            parse=_parse_attestation,
+            rebuild=attestation_commitment,
+            check=_opened_only,
+            rules=(),
+        ),
     )
 }
 """Every committed field, by ``(event type, schema, field)``. The field name is also the
-:func:`~electlog.election.receipts.field_salt` context of the field's salt."""
+context of the field's salt: :func:`~electlog.election.receipts.field_salt` of the voter's
+salt for ``voter.registered`` (``birth``, ``basis``),
+:func:`~electlog.election.receipts.detail_salt` of the writer's secret for the committed
+details (``reason``, ``grounds``, ``rel``, ``attestation``)."""
 
 
 def committed_fields_of(event_type: str, schema: int) -> tuple[CommittedField, ...]:
@@ -254,6 +422,52 @@ def registration_openings(
             value={"birth_date": birth_date.isoformat()},
         ),
     ]
+
+
+def detail_openings(
+    index: int,
+    event: ElectionEvent,
+    *,
+    secret: bytes,
+    election_id: str,
+    details: Mapping[tuple[str, str, str], Mapping[str, str]],
+) -> list[Opening]:
+    """The openings of the committed details (``c_reason``, ``c_grounds``, ``c_rel``,
+    ``c_attestation``) of the schema-2 ``event`` at entry ``index``, from its writer's records:
+    ``secret``, the writer's secret the detail salts derive from
+    (:func:`~electlog.election.receipts.detail_salt`; ``PhaseBuilder.detail_secret``), and
+    ``details``, what each detail said by ``(event type, entry ref, field)`` (the committed
+    maps of ``PhaseBuilder.details``). The entry ref is the event's natural id, with ``#n``
+    from its second occurrence on: the opening is the record of that id whose commitment is
+    the entry's. :class:`~electlog.errors.UsageError` when no record opens a commitment."""
+    fields = committed_fields_of(event.TYPE, event.SCHEMA)
+    natural = natural_ref(event)
+    if natural is None or not fields:
+        raise UsageError(f"entry {index}: a {event.TYPE} v{event.SCHEMA} has no committed detail")
+    out = []
+    for cf in fields:
+        committed = getattr(event, cf.attribute)
+        n = 1
+        while True:
+            ref = natural if n == 1 else f"{natural}#{n}"
+            value = details.get((event.TYPE, ref, cf.field))
+            if value is None:
+                raise UsageError(
+                    f"entry {index}: no record of {event.TYPE} {natural!r} opens its "
+                    f"{cf.attribute} (another writer's secret or records)"
+                )
+            salt = detail_salt(secret, election_id, event.TYPE, ref, cf.field)
+            try:
+                rebuilt = cf.rebuild(salt, cf.parse(value))
+            except ValueError as exc:
+                raise UsageError(
+                    f"entry {index}: the record {ref!r} of {cf.attribute} is malformed: {exc}"
+                ) from None
+            if rebuilt == committed:
+                out.append(Opening(index=index, field=cf.field, salt=salt, value=value))
+                break
+            n += 1
+    return out
 
 
 def _header_map(data: object) -> dict[str, Any]:
