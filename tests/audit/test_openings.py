@@ -288,6 +288,146 @@ def test_a_wrong_salt_or_value_is_a_mismatch_naming_entry_and_field(election: _E
     assert ("openings.mismatch", child) in codes and ("rule.voter.underage", child) not in codes
 
 
+def _first_detail(doc: OpeningsDocument, field: str) -> Opening:
+    return next(o for o in doc.openings if o.field == field)
+
+
+def test_a_wrong_salt_on_a_committed_detail_is_a_mismatch(election: _Election) -> None:
+    """Every committed detail is matched: a ``c_reason`` opening with another entry's salt,
+    or a changed text, is ``openings.mismatch`` naming its entry and field."""
+    reason = _first_detail(election.doc, "reason")
+    other = next(
+        o for o in election.doc.openings if o.field == "reason" and o.index != reason.index
+    )
+    wrong_salt = _replace(election.doc, reason.index, "reason", salt=other.salt)
+    report = audit(election.source(), election.trust, openings=wrong_salt)
+    mismatch = report.by_code("openings.mismatch")
+    assert [(f.index, f.evidence) for f in mismatch] == [(reason.index, {"field": "reason"})]
+    assert f"c_reason of entry {reason.index} does not match" in mismatch[0].message
+    assert report.verdict == "findings"
+    # the same for the other details: a changed text, a malformed attestation
+    grounds = _first_detail(election.doc, "grounds")
+    attestation = _first_detail(election.doc, "attestation")
+    tampered = _replace(election.doc, grounds.index, "grounds", value={"grounds": "none"})
+    tampered = _replace(tampered, attestation.index, "attestation", value={"attestation": "x"})
+    report = audit(election.source(), election.trust, openings=tampered)
+    assert [(f.index, f.evidence["field"]) for f in report.by_code("openings.mismatch")] == [
+        (grounds.index, "grounds"),
+        (attestation.index, "attestation"),
+    ]
+    assert "malformed" in report.by_code("openings.mismatch")[1].message
+    # a detail opening dropped is missing
+    dropped = attrs.evolve(
+        election.doc,
+        openings=tuple(o for o in election.doc.openings if o != grounds),
+    )
+    missing = audit(election.source(), election.trust, openings=dropped)
+    assert [(f.index, f.evidence) for f in missing.by_code("openings.missing")] == [
+        (grounds.index, {"field": "grounds"})
+    ]
+
+
+FAR = ("c1-v07", "neighbour")  # the principal whose proxy is forged, and the true relationship
+REMOVED = "c2-x01"
+
+
+class _Forged(_Underage):
+    """:class:`_Underage` with two acts the public audit cannot judge, both validly signed:
+    ``c1-v07``'s proxy is a neighbour (``c_rel`` commits to it) while ``close_relative`` says
+    true; and a voter registered and removed before the roll, as ``eligibility_ended`` (code
+    of ``died``), whose committed detail is ``duplicate``."""
+
+    def proxy(
+        self, community: str, principal: str, proxy: str, relationship: str, attestation: bytes
+    ) -> Any:
+        if principal == FAR[0]:
+            forged = super().proxy(community, principal, proxy, FAR[1], attestation)
+            assert forged.close_relative is False
+            return attrs.evolve(forged, close_relative=True)
+        return super().proxy(community, principal, proxy, relationship, attestation)
+
+    def register_voters(self) -> None:
+        super().register_voters()
+        ev = self.registration(REMOVED, "c2", "c2-g1", "c2-hx")
+        self.submit(self.keys.registrar, ev, self.at(-30, 13))
+        removal = self.removal(REMOVED, "c2", "died", detail="duplicate")
+        assert removal.reason == "eligibility_ended"
+        self.submit(self.keys.registrar, removal, self.at(-30, 14))
+
+
+def test_a_forged_relationship_and_a_contradicting_removal_are_named_by_the_openings() -> None:
+    s = _Forged(5, rules=RuleSet(public_profile="minimal")).run_all()
+    log = s.log
+    signer = NoteSigner.generate(log.origin, rng_seed=seed(40))
+    witnesses = [WitnessSigner.generate(f"w{i}.example", rng_seed=seed(50 + i)) for i in range(2)]
+    entries = [log.get_bytes(i) for i in range(len(log))]
+    note = sign_note(
+        Checkpoint(origin=log.origin, size=len(log), root=log.root()).to_text(), [signer]
+    )
+    for w in witnesses:
+        note = cosign(note, w, witness_time(entries, len(log)))
+    trust = Trust.create(
+        origin=log.origin,
+        authority_key=s.keys.authority.public,
+        log_key=signer.vkey,
+        witnesses=[w.vkey for w in witnesses],
+        quorum=2,
+    )
+    source = BytesSource(entries, [note], origin=log.origin)
+    public = audit(source, trust)
+    assert public.clean and _codes(public) == [("profile.public_unverified", None)]
+
+    doc = _openings(s, log)
+    report = audit(source, trust, openings=doc)
+    proxy_at = next(
+        i
+        for i in range(len(log))
+        if log.get(i).statement.type == "proxy.authorised"
+        and log.get(i).statement.body["principal"] == FAR[0]
+    )
+    removed_at = next(
+        i
+        for i in range(len(log))
+        if log.get(i).statement.type == "voter.removed"
+        and log.get(i).statement.body["voter"] == REMOVED
+    )
+    codes = _codes(report)
+    assert ("rule.proxy.not_close_relative", proxy_at) in codes
+    assert ("rule.voter.removal_code_mismatch", removed_at) in codes
+    assert not [c for c in codes if c[0].startswith("openings.") and c[0] != "openings.checked"]
+    proxy = report.by_code("rule.proxy.not_close_relative")[0]
+    assert "'neighbour'" in proxy.message and proxy.evidence["field"] == "rel"
+    assert proxy.evidence["tier"] == "authorised"
+    removal = report.by_code("rule.voter.removal_code_mismatch")[0]
+    assert removal.evidence == {"field": "reason", "ids": [REMOVED], "tier": "authorised"}
+    assert "'duplicate' is code duplicate" in removal.message
+    assert "eligibility_ended" in removal.message
+
+
+def test_the_removal_rule_judges_reasons_and_codes_not_free_text() -> None:
+    from electlog.election.events import ElectionDefined, VoterRemovedV2
+    from electlog.election.openings import OpeningCheck
+    from electlog.errors import RuleViolation
+
+    s = _Underage(5, rules=RuleSet(public_profile="minimal")).run_until("appoint_committees")
+    definition = s.e.state.definition
+    assert isinstance(definition, ElectionDefined)
+    (cf,) = committed_fields_of(VoterRemovedV2.TYPE, 2)
+    event = VoterRemovedV2(
+        voter="v", community="c1", reason="eligibility_ended", objection=None, c_reason=bytes(32)
+    )
+
+    def check(detail: str) -> None:
+        cf.check(OpeningCheck(index=3, event=event, definition=definition, value=detail))
+
+    for agreeing in ("died", "moved_out", "deprived_of_rights", "eligibility_ended", "see file"):
+        check(agreeing)
+    for contradicting in ("duplicate", "objection_upheld"):
+        with pytest.raises(RuleViolation) as info:
+            check(contradicting)
+        assert info.value.code == "voter.removal_code_mismatch"
+
+
 def test_missing_unknown_and_another_log_are_named(election: _Election) -> None:
     i = election.index_of("c2-v04")
     fewer = attrs.evolve(
@@ -511,7 +651,7 @@ def test_demo_minimal_keeps_the_openings_private_and_they_audit_clean(
     from electlog.publish.bundle import BundleReader
 
     target = tmp_path / "demo"
-    args = ["demo", "--voters", "1140", "--seed", "4", "--jobs", "1", "--dir", str(target)]
+    args = ["demo", "--voters", "2000", "--seed", "4", "--jobs", "1", "--dir", str(target)]
     assert main([*args, "--profile", "minimal"]) == 0
     assert "keys/openings.plaintext" in capsys.readouterr().out.replace("\n", "")
     private = target / "keys" / "openings.plaintext"
@@ -532,6 +672,11 @@ def test_demo_minimal_keeps_the_openings_private_and_they_audit_clean(
         "birth": registrations,
         **details,
     }
+    assert (
+        report.authorised["openings"]
+        == len(doc.openings)
+        == 2 * registrations + sum(details.values())
+    )
     # a rerun with --force and the same keys rewrites them (the demo's own file, not foreign)
     assert main([*args, "--profile", "minimal", "--force", "--keys", str(target / "keys")]) == 0
     assert OpeningsDocument.from_bytes(private.read_bytes()) == doc

@@ -218,8 +218,7 @@ def _check_removal(c: OpeningCheck) -> None:
     if expected is not None and expected != code:
         raise RuleViolation(
             C.VOTER_REMOVAL_CODE_MISMATCH,
-            f"the removal's opened detail {detail!r} is code {expected}, the public code is "
-            f"{code}",
+            f"the removal's opened detail {detail!r} is code {expected}, the public code is {code}",
             ids=(_voter(c.event),),
         )
 

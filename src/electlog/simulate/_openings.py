@@ -7,8 +7,9 @@ birth date and basis evidence, decided by the seed), and the writers know every 
 ``SimulationResult.details``) and the secret its salt derives from.
 :func:`simulation_openings` re-derives them from the key set and the seed — the people are
 rebuilt exactly as the build made them — and pairs them with the entries in the log: the
-document an authorised auditor is given (encrypted, ``electlog export --openings``). It is private: ``electlog demo`` keeps it in the
-key directory (``keys/openings.plaintext``, mode 0600), never next to the public bundle.
+document an authorised auditor is given (encrypted, ``electlog export --openings``). It is
+private: ``electlog demo`` keeps it in the key directory (``keys/openings.plaintext``, mode
+0600), never next to the public bundle.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ def simulation_openings(log: Log, result: SimulationResult) -> OpeningsDocument:
     """The openings of every committed field of ``log`` (``c_birth`` and ``c_basis`` of each
     ``voter.registered`` v2, and every committed detail: ``c_reason``, ``c_grounds``,
     ``c_rel``, ``c_attestation``), built by :func:`~electlog.simulate.simulate_district` as
-    ``result``, covering the log's final checkpoint (``result.size``, ``result.root``). :class:`UsageError` for a log that is not
-    the one ``result`` describes, or a registration of nobody the seed made."""
+    ``result``, covering the log's final checkpoint (``result.size``, ``result.root``).
+    :class:`UsageError` for a log that is not the one ``result`` describes, a registration of
+    nobody the seed made, or a detail no record of ``result.details`` opens."""
     if not isinstance(log, Log) or not isinstance(result, SimulationResult):
         raise UsageError("simulation_openings needs the Log and its SimulationResult")
     if log.origin != result.origin or len(log) < result.size:
