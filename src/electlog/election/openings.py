@@ -1,7 +1,9 @@
 """Openings of committed fields: the authorised tier's plaintext (docs/format.md, "Openings").
 
 Under the ``minimal`` public profile some fields of an event are on the public log only as a
-salted commitment (``c_birth`` and ``c_basis`` of ``voter.registered`` v2). The *opening* of
+salted commitment (``c_birth`` and ``c_basis`` of ``voter.registered`` v2; the committed
+details ``c_reason``, ``c_grounds``, ``c_rel`` and ``c_attestation`` of the other schema-2
+events). The *opening* of
 one such field of one entry is ``(entry index, field, field salt, value)``, where ``value`` is
 the str-to-str mapping the commitment was made over
 (:func:`~electlog.election.receipts.commitment`). An authorised auditor given the openings
@@ -85,7 +87,7 @@ OPENINGS_MAGIC: Final = b"electlog/openings/v1\n"
 MAX_RECORD: Final = 64 * 1024
 """Largest encoded header or opening record (a record is a few hundred bytes)."""
 MAX_OPENINGS: Final = 16_000_000
-"""Most openings one document may hold (a district has two per voter)."""
+"""Most openings one document may hold (a district has about two per voter)."""
 _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DECIMAL: Final = re.compile(r"0|[1-9][0-9]{0,8}")
 _HEX32: Final = re.compile(r"[0-9a-f]{64}")
