@@ -404,30 +404,6 @@ def test_a_forged_relationship_and_a_contradicting_removal_are_named_by_the_open
     assert "eligibility_ended" in removal.message
 
 
-def test_the_removal_rule_judges_reasons_and_codes_not_free_text() -> None:
-    from electlog.election.events import ElectionDefined, VoterRemovedV2
-    from electlog.election.openings import OpeningCheck
-    from electlog.errors import RuleViolation
-
-    s = _Underage(5, rules=RuleSet(public_profile="minimal")).run_until("appoint_committees")
-    definition = s.e.state.definition
-    assert isinstance(definition, ElectionDefined)
-    (cf,) = committed_fields_of(VoterRemovedV2.TYPE, 2)
-    event = VoterRemovedV2(
-        voter="v", community="c1", reason="eligibility_ended", objection=None, c_reason=bytes(32)
-    )
-
-    def check(detail: str) -> None:
-        cf.check(OpeningCheck(index=3, event=event, definition=definition, value=detail))
-
-    for agreeing in ("died", "moved_out", "deprived_of_rights", "eligibility_ended", "see file"):
-        check(agreeing)
-    for contradicting in ("duplicate", "objection_upheld"):
-        with pytest.raises(RuleViolation) as info:
-            check(contradicting)
-        assert info.value.code == "voter.removal_code_mismatch"
-
-
 def test_missing_unknown_and_another_log_are_named(election: _Election) -> None:
     i = election.index_of("c2-v04")
     fewer = attrs.evolve(

@@ -295,6 +295,7 @@ RULES: Final[dict[str, RuleInfo]] = {
             "or a removal code that maps to another code than the public one (REMOVAL_CODE_OF: "
             "'died' is eligibility_ended); checked from the openings",
             "removal_codes",
+            kind="finding",
         ),
         _r(VOTER_NOT_REGISTERED, "a removal names a voter who is not on the roll"),
         _r(
