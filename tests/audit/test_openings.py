@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ from electlog.election.openings import (
     detail_openings,
 )
 from electlog.errors import OpeningsError, UsageError
-from electlog.events import Entry
+from electlog.events import Entry, Statement
 from electlog.log import Log
 from electlog.note import sign_note
 from electlog.store.sqlite import SQLiteStore
@@ -132,12 +133,11 @@ def _openings(s: _Underage, log: Log) -> OpeningsDocument:
     )
 
 
-def _detail_fields(log: Log) -> dict[str, int]:
+def _count_details(statements: Iterable[Statement]) -> dict[str, int]:
     """How many committed details (fields of schema-2 events other than the registration's)
-    the log holds, by field, counted from the statements' bodies."""
+    the ``statements`` hold, by field, counted from their bodies."""
     counts: dict[str, int] = {}
-    for i in range(len(log)):
-        st = log.get(i).statement
+    for st in statements:
         for cf in committed_fields_of(st.type, st.schema):
             if st.type != VoterRegisteredV2.TYPE:
                 assert isinstance(st.body[cf.attribute], bytes)
@@ -145,23 +145,22 @@ def _detail_fields(log: Log) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def _detail_fields(log: Log) -> dict[str, int]:
+    return _count_details(log.get(i).statement for i in range(len(log)))
+
+
 def bundle_detail_fields(path: Path) -> dict[str, int]:
-    """:func:`_detail_fields` of the entries of the bundle at ``path``."""
+    """:func:`_count_details` of the entries of the bundle at ``path``."""
     from electlog.publish.bundle import BundleReader
 
-    counts: dict[str, int] = {}
     with BundleReader(path) as reader:
-        for _, data, _ in reader:
-            st = Entry.from_bytes(data, verify=False).statement
-            for cf in committed_fields_of(st.type, st.schema):
-                if st.type != VoterRegisteredV2.TYPE:
-                    assert isinstance(st.body[cf.attribute], bytes)
-                    counts[cf.field] = counts.get(cf.field, 0) + 1
-    return dict(sorted(counts.items()))
+        return _count_details(
+            Entry.from_bytes(data, verify=False).statement for _, data, _ in reader
+        )
 
 
-def _build(log: Log | None = None) -> _Election:
-    s = _Underage(5, rules=RuleSet(public_profile="minimal"), log=log).run_all()
+def _build(log: Log | None = None, scenario: type[_Underage] | None = None) -> _Election:
+    s = (scenario or _Underage)(5, rules=RuleSet(public_profile="minimal"), log=log).run_all()
     log = s.log
     signer = NoteSigner.generate(log.origin, rng_seed=seed(40))
     witnesses = [WitnessSigner.generate(f"w{i}.example", rng_seed=seed(50 + i)) for i in range(2)]
@@ -356,29 +355,12 @@ class _Forged(_Underage):
 
 
 def test_a_forged_relationship_and_a_contradicting_removal_are_named_by_the_openings() -> None:
-    s = _Forged(5, rules=RuleSet(public_profile="minimal")).run_all()
-    log = s.log
-    signer = NoteSigner.generate(log.origin, rng_seed=seed(40))
-    witnesses = [WitnessSigner.generate(f"w{i}.example", rng_seed=seed(50 + i)) for i in range(2)]
-    entries = [log.get_bytes(i) for i in range(len(log))]
-    note = sign_note(
-        Checkpoint(origin=log.origin, size=len(log), root=log.root()).to_text(), [signer]
-    )
-    for w in witnesses:
-        note = cosign(note, w, witness_time(entries, len(log)))
-    trust = Trust.create(
-        origin=log.origin,
-        authority_key=s.keys.authority.public,
-        log_key=signer.vkey,
-        witnesses=[w.vkey for w in witnesses],
-        quorum=2,
-    )
-    source = BytesSource(entries, [note], origin=log.origin)
+    forged = _build(scenario=_Forged)
+    log, source, trust = forged.log, forged.source(), forged.trust
     public = audit(source, trust)
     assert public.clean and _codes(public) == [("profile.public_unverified", None)]
 
-    doc = _openings(s, log)
-    report = audit(source, trust, openings=doc)
+    report = audit(source, trust, openings=forged.doc)
     proxy_at = next(
         i
         for i in range(len(log))
