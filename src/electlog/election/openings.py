@@ -3,9 +3,8 @@
 Under the ``minimal`` public profile some fields of an event are on the public log only as a
 salted commitment (``c_birth`` and ``c_basis`` of ``voter.registered`` v2; the committed
 details ``c_reason``, ``c_grounds``, ``c_rel`` and ``c_attestation`` of the other schema-2
-events). The *opening* of
-one such field of one entry is ``(entry index, field, field salt, value)``, where ``value`` is
-the str-to-str mapping the commitment was made over
+events). The *opening* of one such field of one entry is ``(entry index, field, field salt,
+value)``, where ``value`` is the str-to-str mapping the commitment was made over
 (:func:`~electlog.election.receipts.commitment`). An authorised auditor given the openings
 rebuilds every commitment and replays the rules the public could not check.
 
@@ -13,7 +12,8 @@ rebuilds every commitment and replays the rules the public could not check.
 field)`` the event attribute holding the commitment, how to parse the opened value and rebuild
 the commitment from it, and the rule function to replay on it. Adding a committed field is one
 :class:`CommittedField` line in :data:`COMMITTED_FIELDS` plus its rule function (which raises
-:class:`~electlog.errors.RuleViolation`, like every admission rule).
+:class:`~electlog.errors.RuleViolation`, like every admission rule); the value forms and rule
+functions are in :mod:`electlog.election._opening_rules`.
 
 :class:`OpeningsDocument` is the plaintext: a header naming the log origin, the election id and
 the checkpoint ``(size, root)`` it covers, then every opening, sorted. It is never part of the
@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import itertools
-import re
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
@@ -36,8 +35,10 @@ import attrs
 from electlog.codec import decode_map, encode
 from electlog.errors import DecodeError, OpeningsError, RuleViolation, UsageError
 
+from . import _opening_rules as R
 from . import codes as C
 from ._committed import natural_ref
+from ._opening_rules import OpeningCheck
 from .events import (
     CommitteeMemberWithdrawnV2,
     ElectionDefined,
@@ -54,7 +55,6 @@ from .events import (
 from .receipts import (
     MIN_SALT,
     attestation_commitment,
-    basis_commitment,
     birth_commitment,
     detail_salt,
     field_salt,
@@ -62,8 +62,6 @@ from .receipts import (
     reason_commitment,
     rel_commitment,
 )
-from .rules import REMOVAL_CODE_OF
-from .state.roll import check_age, check_basis_evidence
 
 __all__ = [
     "COMMITTED_FIELDS",
@@ -88,24 +86,9 @@ MAX_RECORD: Final = 64 * 1024
 """Largest encoded header or opening record (a record is a few hundred bytes)."""
 MAX_OPENINGS: Final = 16_000_000
 """Most openings one document may hold (a district has about two per voter)."""
-_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DECIMAL: Final = re.compile(r"0|[1-9][0-9]{0,8}")
-_HEX32: Final = re.compile(r"[0-9a-f]{64}")
 
 
 # --------------------------------------------------------------------------- the registry
-
-
-@attrs.frozen(kw_only=True)
-class OpeningCheck:
-    """What a rule function of a committed field sees: the entry ``index``, its decoded
-    ``event``, the election's genesis ``definition`` (RuleSet, election day) and the opened
-    value as parsed by the field's ``parse`` (``value``)."""
-
-    index: int
-    event: ElectionEvent
-    definition: ElectionDefined
-    value: Any
 
 
 @attrs.frozen(kw_only=True)
@@ -128,118 +111,6 @@ class CommittedField:
     rules: tuple[str, ...]
 
 
-def _exact_keys(value: Mapping[str, str], keys: set[str]) -> None:
-    if set(value) != keys:
-        raise ValueError(f"the value's fields are {sorted(value)}, not {sorted(keys)}")
-
-
-def _parse_birth(value: Mapping[str, str]) -> _dt.date:
-    _exact_keys(value, {"birth_date"})
-    text = value["birth_date"]
-    if not _ISO_DATE.fullmatch(text):
-        raise ValueError("birth_date is not YYYY-MM-DD")
-    return _dt.date.fromisoformat(text)
-
-
-def _parse_basis(value: Mapping[str, str]) -> tuple[str, int | None, str | None]:
-    _exact_keys(value, {"approval_ref", "basis", "years_resident"})
-    years = value["years_resident"]
-    if years and not _DECIMAL.fullmatch(years):
-        raise ValueError("years_resident is not a decimal without leading zeros")
-    return value["basis"], (int(years) if years else None), (value["approval_ref"] or None)
-
-
-def _rebuild_basis(salt: bytes, parsed: tuple[str, int | None, str | None]) -> bytes:
-    return basis_commitment(salt, *parsed)
-
-
-def _check_birth(c: OpeningCheck) -> None:
-    check_age(c.definition.rules, c.definition.election_day, _voter(c.event), c.value)
-
-
-def _check_basis(c: OpeningCheck) -> None:
-    basis, years, approval = c.value
-    voter = _voter(c.event)
-    public = getattr(c.event, "basis", None)
-    if basis != public:
-        raise RuleViolation(
-            C.VOTER_BASIS_INVALID,
-            f"the opened basis {basis} is not the registration's public basis {public}",
-            ids=(voter,),
-        )
-    check_basis_evidence(c.definition.rules, voter, basis, years, approval)
-
-
-def _parse_reason(value: Mapping[str, str]) -> str:
-    _exact_keys(value, {"reason"})
-    return value["reason"]
-
-
-def _parse_criteria(value: Mapping[str, str]) -> tuple[str, str]:
-    _exact_keys(value, {"criteria_ref", "reason"})
-    return value["reason"], value["criteria_ref"]
-
-
-def _rebuild_criteria(salt: bytes, parsed: tuple[str, str]) -> bytes:
-    return reason_commitment(salt, parsed[0], parsed[1])
-
-
-def _parse_grounds(value: Mapping[str, str]) -> str:
-    _exact_keys(value, {"grounds"})
-    return value["grounds"]
-
-
-def _parse_rel(value: Mapping[str, str]) -> str:
-    _exact_keys(value, {"relationship"})
-    return value["relationship"]
-
-
-def _parse_attestation(value: Mapping[str, str]) -> bytes:
-    _exact_keys(value, {"attestation"})
-    text = value["attestation"]
-    if not _HEX32.fullmatch(text):
-        raise ValueError("attestation is not 64 lowercase hex digits")
-    return bytes.fromhex(text)
-
-
-def _opened_only(_c: OpeningCheck) -> None:
-    """The rule of a committed free text (a reason, grounds, an attestation hash): none. The
-    tier checks that the opening rebuilds the commitment (what the writer committed to is
-    what the authorised auditor reads); whether the text is true it cannot judge."""
-
-
-def _check_removal(c: OpeningCheck) -> None:
-    """The opened detail of a ``voter.removed`` v2 agrees with its public code: a detail that
-    is a ``full`` removal reason must map to the code (:data:`REMOVAL_CODE_OF`), one that is
-    itself a removal code must be the code; free text is only matched."""
-    detail = c.value
-    code = getattr(c.event, "reason", None)
-    expected = REMOVAL_CODE_OF.get(detail)
-    if expected is None and detail in c.definition.rules.removal_codes:
-        expected = detail
-    if expected is not None and expected != code:
-        raise RuleViolation(
-            C.VOTER_REMOVAL_CODE_MISMATCH,
-            f"the removal's opened detail {detail!r} is code {expected}, the public code is {code}",
-            ids=(_voter(c.event),),
-        )
-
-
-def _check_relationship(c: OpeningCheck) -> None:
-    """The opened relationship of a ``proxy.authorised`` v2 is one of
-    ``RuleSet.proxy_relationships`` (the public tier sees only ``close_relative``)."""
-    accepted = c.definition.rules.proxy_relationships
-    if c.value not in accepted:
-        principal = getattr(c.event, "principal", "?")
-        proxy = getattr(c.event, "proxy", "?")
-        raise RuleViolation(
-            C.PROXY_NOT_CLOSE_RELATIVE,
-            f"the opened relationship {c.value!r} of proxy {proxy} for {principal} is not one "
-            f"of {', '.join(accepted)}",
-            ids=(str(principal), str(proxy)),
-        )
-
-
 def _reason_field(event_type: str) -> CommittedField:
     """``c_reason`` of a schema-2 event whose reason is free text (matched, not judged)."""
     return CommittedField(
@@ -247,16 +118,11 @@ def _reason_field(event_type: str) -> CommittedField:
         schema=2,
         field="reason",
         attribute="c_reason",
-        parse=_parse_reason,
+        parse=R.parse_reason,
         rebuild=reason_commitment,
-        check=_opened_only,
+        check=R.opened_only,
         rules=(),
     )
-
-
-def _voter(event: ElectionEvent) -> str:
-    voter = getattr(event, "voter", None)
-    return voter if isinstance(voter, str) else "?"
 
 
 _REGISTERED: Final = VoterRegisteredV2.TYPE
@@ -268,9 +134,9 @@ COMMITTED_FIELDS: Final[dict[tuple[str, int, str], CommittedField]] = {
             schema=2,
             field="birth",
             attribute="c_birth",
-            parse=_parse_birth,
+            parse=R.parse_birth,
             rebuild=birth_commitment,
-            check=_check_birth,
+            check=R.check_birth,
             rules=(C.VOTER_UNDERAGE,),
         ),
         CommittedField(
@@ -278,9 +144,9 @@ COMMITTED_FIELDS: Final[dict[tuple[str, int, str], CommittedField]] = {
             schema=2,
             field="basis",
             attribute="c_basis",
-            parse=_parse_basis,
-            rebuild=_rebuild_basis,
-            check=_check_basis,
+            parse=R.parse_basis,
+            rebuild=R.rebuild_basis,
+            check=R.check_basis,
             rules=(C.VOTER_BASIS_INVALID,),
         ),
         CommittedField(
@@ -288,9 +154,9 @@ COMMITTED_FIELDS: Final[dict[tuple[str, int, str], CommittedField]] = {
             schema=2,
             field="reason",
             attribute="c_reason",
-            parse=_parse_reason,
+            parse=R.parse_reason,
             rebuild=reason_commitment,
-            check=_check_removal,
+            check=R.check_removal,
             rules=(C.VOTER_REMOVAL_CODE_MISMATCH,),
         ),
         CommittedField(
@@ -298,9 +164,9 @@ COMMITTED_FIELDS: Final[dict[tuple[str, int, str], CommittedField]] = {
             schema=2,
             field="reason",
             attribute="c_reason",
-            parse=_parse_criteria,
-            rebuild=_rebuild_criteria,
-            check=_opened_only,
+            parse=R.parse_criteria,
+            rebuild=R.rebuild_criteria,
+            check=R.opened_only,
             rules=(),
         ),
         CommittedField(
@@ -308,9 +174,9 @@ COMMITTED_FIELDS: Final[dict[tuple[str, int, str], CommittedField]] = {
             schema=2,
             field="grounds",
             attribute="c_grounds",
-            parse=_parse_grounds,
+            parse=R.parse_grounds,
             rebuild=grounds_commitment,
-            check=_opened_only,
+            check=R.opened_only,
             rules=(),
         ),
         _reason_field(ObjectionDecidedV2.TYPE),
@@ -322,9 +188,9 @@ COMMITTED_FIELDS: Final[dict[tuple[str, int, str], CommittedField]] = {
             schema=2,
             field="rel",
             attribute="c_rel",
-            parse=_parse_rel,
+            parse=R.parse_rel,
             rebuild=rel_commitment,
-            check=_check_relationship,
+            check=R.check_relationship,
             rules=(C.PROXY_NOT_CLOSE_RELATIVE,),
         ),
         CommittedField(
@@ -332,9 +198,9 @@ COMMITTED_FIELDS: Final[dict[tuple[str, int, str], CommittedField]] = {
             schema=2,
             field="attestation",
             attribute="c_attestation",
-            parse=_parse_attestation,
+            parse=R.parse_attestation,
             rebuild=attestation_commitment,
-            check=_opened_only,
+            check=R.opened_only,
             rules=(),
         ),
     )
