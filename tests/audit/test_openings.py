@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,14 @@ from electlog.election import (
     registration_openings,
 )
 from electlog.election.events import AnyVoterRegistered
-from electlog.election.openings import COMMITTED_FIELDS, OPENINGS_MAGIC, committed_fields_of
+from electlog.election.openings import (
+    COMMITTED_FIELDS,
+    OPENINGS_MAGIC,
+    committed_fields_of,
+    detail_openings,
+)
 from electlog.errors import OpeningsError, UsageError
-from electlog.events import Entry
+from electlog.events import Entry, Statement
 from electlog.log import Log
 from electlog.note import sign_note
 from electlog.store.sqlite import SQLiteStore
@@ -49,6 +55,7 @@ pytest.importorskip("pyrage")
 CHILD = "c1-v03"
 CHILD_BORN = _dt.date(2015, 6, 1)
 NEWCOMER = "c2-v07"
+DETAILED = {(t, schema) for t, schema, f in COMMITTED_FIELDS if t != VoterRegisteredV2.TYPE}
 
 
 class _Underage(Scenario):
@@ -99,15 +106,24 @@ class _Election:
 def _openings(s: _Underage, log: Log) -> OpeningsDocument:
     """What the registrar keeps: every v2 registration's openings, from its records."""
     openings: list[Opening] = []
+    definition = decode_event(log.get(0).statement)
+    details = {key: opened for key, (_salt, opened) in s.details.items()}
     for i in range(len(log)):
         st = log.get(i).statement
+        if (st.type, st.schema) in DETAILED:
+            openings += detail_openings(
+                i,
+                decode_event(st),
+                secret=s.detail_secret,
+                election_id=definition.election_id,  # type: ignore[attr-defined]
+                details=details,
+            )
         if st.type != VoterRegisteredV2.TYPE:
             continue
         ev = decode_event(st)
         assert isinstance(ev, VoterRegisteredV2)
         rec = s.records[ev.voter]
         openings += registration_openings(i, s.salts[ev.voter], **rec)
-    definition = decode_event(log.get(0).statement)
     return OpeningsDocument.make(
         origin=log.origin,
         election=definition.election_id,  # type: ignore[attr-defined]
@@ -117,8 +133,34 @@ def _openings(s: _Underage, log: Log) -> OpeningsDocument:
     )
 
 
-def _build(log: Log | None = None) -> _Election:
-    s = _Underage(5, rules=RuleSet(public_profile="minimal"), log=log).run_all()
+def _count_details(statements: Iterable[Statement]) -> dict[str, int]:
+    """How many committed details (fields of schema-2 events other than the registration's)
+    the ``statements`` hold, by field, counted from their bodies."""
+    counts: dict[str, int] = {}
+    for st in statements:
+        for cf in committed_fields_of(st.type, st.schema):
+            if st.type != VoterRegisteredV2.TYPE:
+                assert isinstance(st.body[cf.attribute], bytes)
+                counts[cf.field] = counts.get(cf.field, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _detail_fields(log: Log) -> dict[str, int]:
+    return _count_details(log.get(i).statement for i in range(len(log)))
+
+
+def bundle_detail_fields(path: Path) -> dict[str, int]:
+    """:func:`_count_details` of the entries of the bundle at ``path``."""
+    from electlog.publish.bundle import BundleReader
+
+    with BundleReader(path) as reader:
+        return _count_details(
+            Entry.from_bytes(data, verify=False).statement for _, data, _ in reader
+        )
+
+
+def _build(log: Log | None = None, scenario: type[_Underage] | None = None) -> _Election:
+    s = (scenario or _Underage)(5, rules=RuleSet(public_profile="minimal"), log=log).run_all()
     log = s.log
     signer = NoteSigner.generate(log.origin, rng_seed=seed(40))
     witnesses = [WitnessSigner.generate(f"w{i}.example", rng_seed=seed(50 + i)) for i in range(2)]
@@ -171,13 +213,20 @@ def test_an_underage_registration_passes_publicly_and_is_named_by_the_openings(
     assert "aged 10 on election day, under 18" in underage.message
     assert underage.evidence == {"field": "birth", "ids": [CHILD], "tier": "authorised"}
     registrations = public.counts.events[VoterRegisteredV2.TYPE]
+    details = _detail_fields(election.log)
+    assert details["reason"] > 0 and details["rel"] == details["attestation"] > 0
     assert report.authorised == {
         "tier": "authorised",
         "election": election.doc.election,
         "checkpoint": {"size": len(election.log), "root": election.log.root().hex()},
-        "openings": 2 * registrations,
-        "checked": {"basis": registrations, "birth": registrations},
-        "rules": ["voter.basis_invalid", "voter.underage"],
+        "openings": 2 * registrations + sum(details.values()),
+        "checked": {"basis": registrations, "birth": registrations, **details},
+        "rules": [
+            "proxy.not_close_relative",
+            "voter.basis_invalid",
+            "voter.removal_code_mismatch",
+            "voter.underage",
+        ],
     }
     assert report.counts.findings == {"error": 2, "warning": 0, "info": 1}
     # the same through the sharded replay
@@ -236,6 +285,105 @@ def test_a_wrong_salt_or_value_is_a_mismatch_naming_entry_and_field(election: _E
     fake = _replace(election.doc, child, "birth", value={"birth_date": "1970-01-01"})
     codes = _codes(audit(election.source(), election.trust, openings=fake))
     assert ("openings.mismatch", child) in codes and ("rule.voter.underage", child) not in codes
+
+
+def _first_detail(doc: OpeningsDocument, field: str) -> Opening:
+    return next(o for o in doc.openings if o.field == field)
+
+
+def test_a_wrong_salt_on_a_committed_detail_is_a_mismatch(election: _Election) -> None:
+    """Every committed detail is matched: a ``c_reason`` opening with another entry's salt,
+    or a changed text, is ``openings.mismatch`` naming its entry and field."""
+    reason = _first_detail(election.doc, "reason")
+    other = next(
+        o for o in election.doc.openings if o.field == "reason" and o.index != reason.index
+    )
+    wrong_salt = _replace(election.doc, reason.index, "reason", salt=other.salt)
+    report = audit(election.source(), election.trust, openings=wrong_salt)
+    mismatch = report.by_code("openings.mismatch")
+    assert [(f.index, f.evidence) for f in mismatch] == [(reason.index, {"field": "reason"})]
+    assert f"c_reason of entry {reason.index} does not match" in mismatch[0].message
+    assert report.verdict == "findings"
+    # the same for the other details: a changed text, a malformed attestation
+    grounds = _first_detail(election.doc, "grounds")
+    attestation = _first_detail(election.doc, "attestation")
+    tampered = _replace(election.doc, grounds.index, "grounds", value={"grounds": "none"})
+    tampered = _replace(tampered, attestation.index, "attestation", value={"attestation": "x"})
+    report = audit(election.source(), election.trust, openings=tampered)
+    assert [(f.index, f.evidence["field"]) for f in report.by_code("openings.mismatch")] == [
+        (grounds.index, "grounds"),
+        (attestation.index, "attestation"),
+    ]
+    assert "malformed" in report.by_code("openings.mismatch")[1].message
+    # a detail opening dropped is missing
+    dropped = attrs.evolve(
+        election.doc,
+        openings=tuple(o for o in election.doc.openings if o != grounds),
+    )
+    missing = audit(election.source(), election.trust, openings=dropped)
+    assert [(f.index, f.evidence) for f in missing.by_code("openings.missing")] == [
+        (grounds.index, {"field": "grounds"})
+    ]
+
+
+FAR = ("c1-v07", "neighbour")  # the principal whose proxy is forged, and the true relationship
+REMOVED = "c2-x01"
+
+
+class _Forged(_Underage):
+    """:class:`_Underage` with two acts the public audit cannot judge, both validly signed:
+    ``c1-v07``'s proxy is a neighbour (``c_rel`` commits to it) while ``close_relative`` says
+    true; and a voter registered and removed before the roll, as ``eligibility_ended`` (code
+    of ``died``), whose committed detail is ``duplicate``."""
+
+    def proxy(
+        self, community: str, principal: str, proxy: str, relationship: str, attestation: bytes
+    ) -> Any:
+        if principal == FAR[0]:
+            forged = super().proxy(community, principal, proxy, FAR[1], attestation)
+            assert forged.close_relative is False
+            return attrs.evolve(forged, close_relative=True)
+        return super().proxy(community, principal, proxy, relationship, attestation)
+
+    def register_voters(self) -> None:
+        super().register_voters()
+        ev = self.registration(REMOVED, "c2", "c2-g1", "c2-hx")
+        self.submit(self.keys.registrar, ev, self.at(-30, 13))
+        removal = self.removal(REMOVED, "c2", "died", detail="duplicate")
+        assert removal.reason == "eligibility_ended"
+        self.submit(self.keys.registrar, removal, self.at(-30, 14))
+
+
+def test_a_forged_relationship_and_a_contradicting_removal_are_named_by_the_openings() -> None:
+    forged = _build(scenario=_Forged)
+    log, source, trust = forged.log, forged.source(), forged.trust
+    public = audit(source, trust)
+    assert public.clean and _codes(public) == [("profile.public_unverified", None)]
+
+    report = audit(source, trust, openings=forged.doc)
+    proxy_at = next(
+        i
+        for i in range(len(log))
+        if log.get(i).statement.type == "proxy.authorised"
+        and log.get(i).statement.body["principal"] == FAR[0]
+    )
+    removed_at = next(
+        i
+        for i in range(len(log))
+        if log.get(i).statement.type == "voter.removed"
+        and log.get(i).statement.body["voter"] == REMOVED
+    )
+    codes = _codes(report)
+    assert ("rule.proxy.not_close_relative", proxy_at) in codes
+    assert ("rule.voter.removal_code_mismatch", removed_at) in codes
+    assert not [c for c in codes if c[0].startswith("openings.") and c[0] != "openings.checked"]
+    proxy = report.by_code("rule.proxy.not_close_relative")[0]
+    assert "'neighbour'" in proxy.message and proxy.evidence["field"] == "rel"
+    assert proxy.evidence["tier"] == "authorised"
+    removal = report.by_code("rule.voter.removal_code_mismatch")[0]
+    assert removal.evidence == {"field": "reason", "ids": [REMOVED], "tier": "authorised"}
+    assert "'duplicate' is code duplicate" in removal.message
+    assert "eligibility_ended" in removal.message
 
 
 def test_missing_unknown_and_another_log_are_named(election: _Election) -> None:
@@ -461,7 +609,7 @@ def test_demo_minimal_keeps_the_openings_private_and_they_audit_clean(
     from electlog.publish.bundle import BundleReader
 
     target = tmp_path / "demo"
-    args = ["demo", "--voters", "1140", "--seed", "4", "--jobs", "1", "--dir", str(target)]
+    args = ["demo", "--voters", "2000", "--seed", "4", "--jobs", "1", "--dir", str(target)]
     assert main([*args, "--profile", "minimal"]) == 0
     assert "keys/openings.plaintext" in capsys.readouterr().out.replace("\n", "")
     private = target / "keys" / "openings.plaintext"
@@ -475,7 +623,18 @@ def test_demo_minimal_keeps_the_openings_private_and_they_audit_clean(
     registrations = report.counts.events[VoterRegisteredV2.TYPE]
     assert report.clean and _codes(report) == [("openings.checked", None)]
     assert report.authorised is not None
-    assert report.authorised["checked"] == {"basis": registrations, "birth": registrations}
+    details = bundle_detail_fields(target / "election.bundle")
+    assert details["reason"] > 0 and details["rel"] == details["attestation"] > 0
+    assert report.authorised["checked"] == {
+        "basis": registrations,
+        "birth": registrations,
+        **details,
+    }
+    assert (
+        report.authorised["openings"]
+        == len(doc.openings)
+        == 2 * registrations + sum(details.values())
+    )
     # a rerun with --force and the same keys rewrites them (the demo's own file, not foreign)
     assert main([*args, "--profile", "minimal", "--force", "--keys", str(target / "keys")]) == 0
     assert OpeningsDocument.from_bytes(private.read_bytes()) == doc

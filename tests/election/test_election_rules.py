@@ -1597,8 +1597,9 @@ def test_ballot_not_entitled_in_group_rep_mode() -> None:
 def test_every_rule_code_has_a_test() -> None:
     from test_election_issue11 import COVERED as ISSUE11  # rules of issue 11, tested there
     from test_eligibility_sample import COVERED as ELIGIBILITY  # the eligibility sample's rules
+    from test_openings_rules import COVERED as OPENINGS  # the authorised tier's own rules
     from test_privacy_codes import COVERED as PRIVACY  # the minimal profile's codes
     from test_rla_audit import COVERED as RLA  # the risk-limiting audit's rules (issue 19)
 
-    covered = COVERED | ISSUE11 | RLA | PRIVACY | ELIGIBILITY
+    covered = COVERED | ISSUE11 | RLA | PRIVACY | ELIGIBILITY | OPENINGS
     assert set(RULES) == covered, sorted(set(RULES) ^ covered)

@@ -722,10 +722,11 @@ def _provoked_rule_codes() -> set[str]:
     from test_election_issue11 import COVERED as ISSUE11
     from test_election_rules import COVERED as RULE_TESTS
     from test_eligibility_sample import COVERED as ELIGIBILITY
+    from test_openings_rules import COVERED as OPENINGS  # the authorised tier's own rules
     from test_privacy_codes import COVERED as PRIVACY  # the minimal profile's codes
     from test_rla_audit import COVERED as RLA
 
-    return PROVOKED | ISSUE11 | RULE_TESTS | RLA | PRIVACY | ELIGIBILITY
+    return PROVOKED | ISSUE11 | RULE_TESTS | RLA | PRIVACY | ELIGIBILITY | OPENINGS
 
 
 def test_every_listed_rule_code_exists_is_provoked_and_every_emitted_code_is_listed() -> None:
@@ -746,7 +747,9 @@ def test_every_listed_rule_code_exists_is_provoked_and_every_emitted_code_is_lis
         p.read_text(encoding="utf-8")
         for part in ("audit", "rla")
         for p in (ROOT / "src" / "electlog" / part).glob("*.py")
-    )
+    ) + (ROOT / "src" / "electlog" / "election" / "openings.py").read_text(
+        encoding="utf-8"
+    )  # the authorised tier's rule functions (audit/openings.py reports what they raise)
     for code, info in RULES.items():
         if info.kind == "violation":
             assert code in raised, code

@@ -33,10 +33,33 @@ from .events import (
 from .receipts import commitment, detail_salt
 from .rules import REMOVAL_CODE_OF, RuleSet
 
-__all__ = ["CommittedDetails", "Details"]
+__all__ = ["CommittedDetails", "Details", "natural_ref"]
 
 Details = dict[tuple[str, str, str], tuple[bytes, dict[str, str]]]
 """(event type, entry ref, field) -> (salt, the committed map)."""
+
+
+def natural_ref(event: object) -> str | None:
+    """The natural id :class:`CommittedDetails` gives a schema-2 event with committed details
+    (the first part of its entry ref; ``#n`` follows from the second occurrence on), or
+    ``None`` for an event without committed details. A writer re-deriving its detail salts
+    for an openings bundle starts from it."""
+    match event:
+        case KeyRevokedV2():
+            return event.key_id.hex()
+        case CommitteeMemberWithdrawnV2():
+            return f"{event.community}/{event.member}"
+        case VoterRemovedV2():
+            return event.voter
+        case ObjectionFiledV2() | ObjectionDecidedV2():
+            return event.objection
+        case NominationWithdrawnV2():
+            return f"{event.community}/{event.post}/{event.candidate}"
+        case VettingDecidedV2():
+            return f"{event.community}/{event.candidate}"
+        case ProxyAuthorisedV2():
+            return f"{event.community}/{event.principal}"
+    return None
 
 
 class CommittedDetails:

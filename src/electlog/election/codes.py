@@ -92,6 +92,7 @@ __all__ = [
     "VOTER_NOT_REGISTERED",
     "VOTER_PROFILE_MISMATCH",
     "VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION",
+    "VOTER_REMOVAL_CODE_MISMATCH",
     "VOTER_REMOVAL_WITHOUT_REASON",
     "VOTER_UNDERAGE",
     "WRITEIN_NOT_REGISTERED",
@@ -136,6 +137,7 @@ VOTER_PROFILE_MISMATCH: Final = "voter.profile_mismatch"
 VOTER_REMOVAL_WITHOUT_REASON: Final = "voter.removal_without_reason"
 VOTER_NOT_REGISTERED: Final = "voter.not_registered"
 VOTER_REMOVAL_AFTER_ROLL_WITHOUT_OBJECTION: Final = "voter.removal_after_roll_without_objection"
+VOTER_REMOVAL_CODE_MISMATCH: Final = "voter.removal_code_mismatch"
 ROLL_FROZEN: Final = "roll.frozen"
 REGISTRATION_AFTER_ROLL_WITHOUT_OBJECTION: Final = "registration.after_roll_without_objection"
 ROLL_PUBLISHED_LATE: Final = "roll.published_late"
@@ -286,6 +288,14 @@ RULES: Final[dict[str, RuleInfo]] = {
             "codes removal_codes under minimal), or 'objection_upheld' without an upheld "
             "wrongful_inclusion or data_error objection about that voter",
             "removal_reasons, removal_codes",
+        ),
+        _r(
+            VOTER_REMOVAL_CODE_MISMATCH,
+            "under minimal, the opened detail of a removal (c_reason) is a full removal reason "
+            "or a removal code that maps to another code than the public one (REMOVAL_CODE_OF: "
+            "'died' is eligibility_ended); checked from the openings",
+            "removal_codes",
+            kind="finding",
         ),
         _r(VOTER_NOT_REGISTERED, "a removal names a voter who is not on the roll"),
         _r(

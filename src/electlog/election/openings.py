@@ -1,9 +1,10 @@
 """Openings of committed fields: the authorised tier's plaintext (docs/format.md, "Openings").
 
 Under the ``minimal`` public profile some fields of an event are on the public log only as a
-salted commitment (``c_birth`` and ``c_basis`` of ``voter.registered`` v2). The *opening* of
-one such field of one entry is ``(entry index, field, field salt, value)``, where ``value`` is
-the str-to-str mapping the commitment was made over
+salted commitment (``c_birth`` and ``c_basis`` of ``voter.registered`` v2; the committed
+details ``c_reason``, ``c_grounds``, ``c_rel`` and ``c_attestation`` of the other schema-2
+events). The *opening* of one such field of one entry is ``(entry index, field, field salt,
+value)``, where ``value`` is the str-to-str mapping the commitment was made over
 (:func:`~electlog.election.receipts.commitment`). An authorised auditor given the openings
 rebuilds every commitment and replays the rules the public could not check.
 
@@ -11,7 +12,8 @@ rebuilds every commitment and replays the rules the public could not check.
 field)`` the event attribute holding the commitment, how to parse the opened value and rebuild
 the commitment from it, and the rule function to replay on it. Adding a committed field is one
 :class:`CommittedField` line in :data:`COMMITTED_FIELDS` plus its rule function (which raises
-:class:`~electlog.errors.RuleViolation`, like every admission rule).
+:class:`~electlog.errors.RuleViolation`, like every admission rule); the value forms and rule
+functions are in :mod:`electlog.election._opening_rules`.
 
 :class:`OpeningsDocument` is the plaintext: a header naming the log origin, the election id and
 the checkpoint ``(size, root)`` it covers, then every opening, sorted. It is never part of the
@@ -24,7 +26,6 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import itertools
-import re
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
@@ -34,10 +35,33 @@ import attrs
 from electlog.codec import decode_map, encode
 from electlog.errors import DecodeError, OpeningsError, RuleViolation, UsageError
 
+from . import _opening_rules as R
 from . import codes as C
-from .events import ElectionDefined, ElectionEvent, VoterRegisteredV2
-from .receipts import MIN_SALT, basis_commitment, birth_commitment, field_salt
-from .state.roll import check_age, check_basis_evidence
+from ._committed import natural_ref
+from ._opening_rules import OpeningCheck
+from .events import (
+    CommitteeMemberWithdrawnV2,
+    ElectionDefined,
+    ElectionEvent,
+    KeyRevokedV2,
+    NominationWithdrawnV2,
+    ObjectionDecidedV2,
+    ObjectionFiledV2,
+    ProxyAuthorisedV2,
+    VettingDecidedV2,
+    VoterRegisteredV2,
+    VoterRemovedV2,
+)
+from .receipts import (
+    MIN_SALT,
+    attestation_commitment,
+    birth_commitment,
+    detail_salt,
+    field_salt,
+    grounds_commitment,
+    reason_commitment,
+    rel_commitment,
+)
 
 __all__ = [
     "COMMITTED_FIELDS",
@@ -51,6 +75,7 @@ __all__ = [
     "ProblemKind",
     "check_openings",
     "committed_fields_of",
+    "detail_openings",
     "registration_openings",
 ]
 
@@ -60,24 +85,10 @@ OPENINGS_MAGIC: Final = b"electlog/openings/v1\n"
 MAX_RECORD: Final = 64 * 1024
 """Largest encoded header or opening record (a record is a few hundred bytes)."""
 MAX_OPENINGS: Final = 16_000_000
-"""Most openings one document may hold (a district has two per voter)."""
-_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DECIMAL: Final = re.compile(r"0|[1-9][0-9]{0,8}")
+"""Most openings one document may hold (a district has about two per voter)."""
 
 
 # --------------------------------------------------------------------------- the registry
-
-
-@attrs.frozen(kw_only=True)
-class OpeningCheck:
-    """What a rule function of a committed field sees: the entry ``index``, its decoded
-    ``event``, the election's genesis ``definition`` (RuleSet, election day) and the opened
-    value as parsed by the field's ``parse`` (``value``)."""
-
-    index: int
-    event: ElectionEvent
-    definition: ElectionDefined
-    value: Any
 
 
 @attrs.frozen(kw_only=True)
@@ -100,51 +111,18 @@ class CommittedField:
     rules: tuple[str, ...]
 
 
-def _exact_keys(value: Mapping[str, str], keys: set[str]) -> None:
-    if set(value) != keys:
-        raise ValueError(f"the value's fields are {sorted(value)}, not {sorted(keys)}")
-
-
-def _parse_birth(value: Mapping[str, str]) -> _dt.date:
-    _exact_keys(value, {"birth_date"})
-    text = value["birth_date"]
-    if not _ISO_DATE.fullmatch(text):
-        raise ValueError("birth_date is not YYYY-MM-DD")
-    return _dt.date.fromisoformat(text)
-
-
-def _parse_basis(value: Mapping[str, str]) -> tuple[str, int | None, str | None]:
-    _exact_keys(value, {"approval_ref", "basis", "years_resident"})
-    years = value["years_resident"]
-    if years and not _DECIMAL.fullmatch(years):
-        raise ValueError("years_resident is not a decimal without leading zeros")
-    return value["basis"], (int(years) if years else None), (value["approval_ref"] or None)
-
-
-def _rebuild_basis(salt: bytes, parsed: tuple[str, int | None, str | None]) -> bytes:
-    return basis_commitment(salt, *parsed)
-
-
-def _check_birth(c: OpeningCheck) -> None:
-    check_age(c.definition.rules, c.definition.election_day, _voter(c.event), c.value)
-
-
-def _check_basis(c: OpeningCheck) -> None:
-    basis, years, approval = c.value
-    voter = _voter(c.event)
-    public = getattr(c.event, "basis", None)
-    if basis != public:
-        raise RuleViolation(
-            C.VOTER_BASIS_INVALID,
-            f"the opened basis {basis} is not the registration's public basis {public}",
-            ids=(voter,),
-        )
-    check_basis_evidence(c.definition.rules, voter, basis, years, approval)
-
-
-def _voter(event: ElectionEvent) -> str:
-    voter = getattr(event, "voter", None)
-    return voter if isinstance(voter, str) else "?"
+def _reason_field(event_type: str) -> CommittedField:
+    """``c_reason`` of a schema-2 event whose reason is free text (matched, not judged)."""
+    return CommittedField(
+        event_type=event_type,
+        schema=2,
+        field="reason",
+        attribute="c_reason",
+        parse=R.parse_reason,
+        rebuild=reason_commitment,
+        check=R.opened_only,
+        rules=(),
+    )
 
 
 _REGISTERED: Final = VoterRegisteredV2.TYPE
@@ -156,9 +134,9 @@ COMMITTED_FIELDS: Final[dict[tuple[str, int, str], CommittedField]] = {
             schema=2,
             field="birth",
             attribute="c_birth",
-            parse=_parse_birth,
+            parse=R.parse_birth,
             rebuild=birth_commitment,
-            check=_check_birth,
+            check=R.check_birth,
             rules=(C.VOTER_UNDERAGE,),
         ),
         CommittedField(
@@ -166,15 +144,72 @@ COMMITTED_FIELDS: Final[dict[tuple[str, int, str], CommittedField]] = {
             schema=2,
             field="basis",
             attribute="c_basis",
-            parse=_parse_basis,
-            rebuild=_rebuild_basis,
-            check=_check_basis,
+            parse=R.parse_basis,
+            rebuild=R.rebuild_basis,
+            check=R.check_basis,
             rules=(C.VOTER_BASIS_INVALID,),
+        ),
+        CommittedField(
+            event_type=VoterRemovedV2.TYPE,
+            schema=2,
+            field="reason",
+            attribute="c_reason",
+            parse=R.parse_reason,
+            rebuild=reason_commitment,
+            check=R.check_removal,
+            rules=(C.VOTER_REMOVAL_CODE_MISMATCH,),
+        ),
+        CommittedField(
+            event_type=VettingDecidedV2.TYPE,
+            schema=2,
+            field="reason",
+            attribute="c_reason",
+            parse=R.parse_criteria,
+            rebuild=R.rebuild_criteria,
+            check=R.opened_only,
+            rules=(),
+        ),
+        CommittedField(
+            event_type=ObjectionFiledV2.TYPE,
+            schema=2,
+            field="grounds",
+            attribute="c_grounds",
+            parse=R.parse_grounds,
+            rebuild=grounds_commitment,
+            check=R.opened_only,
+            rules=(),
+        ),
+        _reason_field(ObjectionDecidedV2.TYPE),
+        _reason_field(CommitteeMemberWithdrawnV2.TYPE),
+        _reason_field(NominationWithdrawnV2.TYPE),
+        _reason_field(KeyRevokedV2.TYPE),
+        CommittedField(
+            event_type=ProxyAuthorisedV2.TYPE,
+            schema=2,
+            field="rel",
+            attribute="c_rel",
+            parse=R.parse_rel,
+            rebuild=rel_commitment,
+            check=R.check_relationship,
+            rules=(C.PROXY_NOT_CLOSE_RELATIVE,),
+        ),
+        CommittedField(
+            event_type=ProxyAuthorisedV2.TYPE,
+            schema=2,
+            field="attestation",
+            attribute="c_attestation",
+            parse=R.parse_attestation,
+            rebuild=attestation_commitment,
+            check=R.opened_only,
+            rules=(),
         ),
     )
 }
 """Every committed field, by ``(event type, schema, field)``. The field name is also the
-:func:`~electlog.election.receipts.field_salt` context of the field's salt."""
+context of the field's salt: :func:`~electlog.election.receipts.field_salt` of the voter's
+salt for ``voter.registered`` (``birth``, ``basis``),
+:func:`~electlog.election.receipts.detail_salt` of the writer's secret for the committed
+details (``reason``, ``grounds``, ``rel``, ``attestation``)."""
 
 
 def committed_fields_of(event_type: str, schema: int) -> tuple[CommittedField, ...]:
@@ -254,6 +289,52 @@ def registration_openings(
             value={"birth_date": birth_date.isoformat()},
         ),
     ]
+
+
+def detail_openings(
+    index: int,
+    event: ElectionEvent,
+    *,
+    secret: bytes,
+    election_id: str,
+    details: Mapping[tuple[str, str, str], Mapping[str, str]],
+) -> list[Opening]:
+    """The openings of the committed details (``c_reason``, ``c_grounds``, ``c_rel``,
+    ``c_attestation``) of the schema-2 ``event`` at entry ``index``, from its writer's records:
+    ``secret``, the writer's secret the detail salts derive from
+    (:func:`~electlog.election.receipts.detail_salt`; ``PhaseBuilder.detail_secret``), and
+    ``details``, what each detail said by ``(event type, entry ref, field)`` (the committed
+    maps of ``PhaseBuilder.details``). The entry ref is the event's natural id, with ``#n``
+    from its second occurrence on: the opening is the record of that id whose commitment is
+    the entry's. :class:`~electlog.errors.UsageError` when no record opens a commitment."""
+    fields = committed_fields_of(event.TYPE, event.SCHEMA)
+    natural = natural_ref(event)
+    if natural is None or not fields:
+        raise UsageError(f"entry {index}: a {event.TYPE} v{event.SCHEMA} has no committed detail")
+    out = []
+    for cf in fields:
+        committed = getattr(event, cf.attribute)
+        n = 1
+        while True:
+            ref = natural if n == 1 else f"{natural}#{n}"
+            value = details.get((event.TYPE, ref, cf.field))
+            if value is None:
+                raise UsageError(
+                    f"entry {index}: no record of {event.TYPE} {natural!r} opens its "
+                    f"{cf.attribute} (another writer's secret or records)"
+                )
+            salt = detail_salt(secret, election_id, event.TYPE, ref, cf.field)
+            try:
+                rebuilt = cf.rebuild(salt, cf.parse(value))
+            except ValueError as exc:
+                raise UsageError(
+                    f"entry {index}: the record {ref!r} of {cf.attribute} is malformed: {exc}"
+                ) from None
+            if rebuilt == committed:
+                out.append(Opening(index=index, field=cf.field, salt=salt, value=value))
+                break
+            n += 1
+    return out
 
 
 def _header_map(data: object) -> dict[str, Any]:

@@ -186,6 +186,7 @@ class SimulationResult:
     carried in the log, keyed by ``(community, round)``. ``features``: for each feature of the
     district (a removal, an upheld objection, a vetting rejection, a proxy holding three
     principals, a mobile box, a supplementary round ...), the ids that exhibit it.
+    ``details``: the plaintext of every committed detail (``minimal`` profile).
     """
 
     origin: str
@@ -204,6 +205,10 @@ class SimulationResult:
     communities: tuple[CommunityOutcome, ...]
     declared: Mapping[tuple[str, int], Mapping[str, object]]
     features: Mapping[str, tuple[str, ...]]
+    details: Mapping[tuple[str, str, str], Mapping[str, str]] = attrs.field(factory=dict)
+    """Under ``minimal``: what each committed detail said, by ``(event type, entry ref,
+    field)`` (the writer's records; the salts re-derive from ``keys.salt_secret``, see
+    :func:`~electlog.simulate.simulation_openings`). Private, like the keys."""
 
     def trust_fields(self) -> dict[str, object]:
         """Keyword arguments for ``electlog.audit.Trust.create``."""

@@ -2,17 +2,26 @@
 
 The simulator's registrar knows, for every registration, the voter's salt
 (:meth:`SimulationKeys.salt_for`) and what ``c_birth`` and ``c_basis`` commit to (the person's
-birth date and basis evidence, decided by the seed). :func:`simulation_openings` re-derives them
-from the key set and the seed — the people are rebuilt exactly as the build made them — and
-pairs them with the registrations in the log: the document an authorised auditor is given
-(encrypted, ``electlog export --openings``). It is private: ``electlog demo`` keeps it in the
-key directory (``keys/openings.plaintext``, mode 0600), never next to the public bundle.
+birth date and basis evidence, decided by the seed), and the writers know every committed detail
+(a removal's detail, an objection's grounds, a vetting text, a proxy's relationship ...:
+``SimulationResult.details``) and the secret its salt derives from.
+:func:`simulation_openings` re-derives them from the key set and the seed — the people are
+rebuilt exactly as the build made them — and pairs them with the entries in the log: the
+document an authorised auditor is given (encrypted, ``electlog export --openings``). It is
+private: ``electlog demo`` keeps it in the key directory (``keys/openings.plaintext``, mode
+0600), never next to the public bundle.
 """
 
 from __future__ import annotations
 
 from electlog.election.events import VoterRegisteredV2, decode_event
-from electlog.election.openings import Opening, OpeningsDocument, registration_openings
+from electlog.election.openings import (
+    COMMITTED_FIELDS,
+    Opening,
+    OpeningsDocument,
+    detail_openings,
+    registration_openings,
+)
 from electlog.errors import EntryError, UsageError
 from electlog.log import Log
 
@@ -37,11 +46,16 @@ def _people(result: SimulationResult) -> dict[str, Voter]:
     return people
 
 
+_COMMITTED = {(t, schema) for t, schema, _ in COMMITTED_FIELDS}
+
+
 def simulation_openings(log: Log, result: SimulationResult) -> OpeningsDocument:
-    """The openings of every ``voter.registered`` v2 of ``log``, built by
-    :func:`~electlog.simulate.simulate_district` as ``result``, covering the log's final
-    checkpoint (``result.size``, ``result.root``). :class:`UsageError` for a log that is not
-    the one ``result`` describes, or a registration of nobody the seed made."""
+    """The openings of every committed field of ``log`` (``c_birth`` and ``c_basis`` of each
+    ``voter.registered`` v2, and every committed detail: ``c_reason``, ``c_grounds``,
+    ``c_rel``, ``c_attestation``), built by :func:`~electlog.simulate.simulate_district` as
+    ``result``, covering the log's final checkpoint (``result.size``, ``result.root``).
+    :class:`UsageError` for a log that is not the one ``result`` describes, a registration of
+    nobody the seed made, or a detail no record of ``result.details`` opens."""
     if not isinstance(log, Log) or not isinstance(result, SimulationResult):
         raise UsageError("simulation_openings needs the Log and its SimulationResult")
     if log.origin != result.origin or len(log) < result.size:
@@ -54,13 +68,21 @@ def simulation_openings(log: Log, result: SimulationResult) -> OpeningsDocument:
         if index >= result.size:
             break
         statement = entry.statement
-        if statement.type != VoterRegisteredV2.TYPE or statement.schema != VoterRegisteredV2.SCHEMA:
+        if (statement.type, statement.schema) not in _COMMITTED:
             continue
         try:
             event = decode_event(statement)
         except EntryError as exc:  # pragma: no cover - the simulator writes valid events
             raise UsageError(f"entry {index}: {exc}") from exc
-        assert isinstance(event, VoterRegisteredV2)
+        if not isinstance(event, VoterRegisteredV2):
+            openings += detail_openings(
+                index,
+                event,
+                secret=result.keys.salt_secret,
+                election_id=result.election_id,
+                details=result.details,
+            )
+            continue
         person = people.get(event.voter)
         if person is None:
             raise UsageError(f"entry {index}: voter {event.voter} is nobody the seed made")

@@ -1316,6 +1316,7 @@ class _Builder(PhaseBuilder):
             communities=tuple(outcomes),
             declared=dict(self.declared),
             features={k: tuple(v) for k, v in sorted(self.features.items())},
+            details={key: dict(opened) for key, (_salt, opened) in self.details.items()},
         )
 
 
