@@ -81,14 +81,14 @@ class EligibilityState:
 
 class DrawPart(NamedTuple):
     """What a state holding only some communities knows of a draw (``eligibility.sample_drawn``
-    at entry ``index``, signed by ``signer``) that passed the checks it can make alone: the entry
+    at entry ``at``, signed by ``signer``) that passed the checks it can make alone: the entry
     of its last roll change (-1 before any), its active voters, and its ``k`` smallest
     ``(ticket number, voter)`` under the draw's seed (full precision; ``None`` when an id or the
     seed cannot be sampled). The parts of every community decide the draw
     (:func:`draw_violation`): the roll changed at the largest entry, the roll size is the sum,
     and the sample is the ``k`` smallest of the merged tickets."""
 
-    index: int
+    at: int
     signer: bytes
     event: EligibilitySampleDrawn
     roll_changed_at: int
