@@ -369,3 +369,117 @@ def test_the_key_set_keeps_the_audit_board_key(tmp_path: Path) -> None:
     with pytest.raises(KeySetError, match="no audit board key"):
         simulate_district(empty, voters=1140, keys=old, profile="minimal")
     assert len(empty) == 0
+
+
+# --------------------------------------------------------------------------- sharded == serial
+# Publisher.audit compares every report with jobs=2, jobs=4 and engine="tasks" (sharded by
+# community, no serial fallback): the tamperings below reach each of the draw's checks, those a
+# shard makes alone and those the parent decides from every shard's part.
+
+
+def _tampered(sp: Sampled, i: int, **changes: object) -> list[bytes]:
+    """The entries with the eligibility event at ``i`` re-signed with ``changes`` to its body."""
+    entries = sp.entries
+    body = dict(Entry.from_bytes(entries[i], verify=False).statement.body)
+    body.update(changes)
+    entries[i] = resign(entries[i], sp.board, body=body)
+    return rechain(entries, i, {sp.board.key_id: sp.board})
+
+
+def _rules(report: Report) -> list[tuple[str, int | None, str]]:
+    return [(f.code, f.index, f.message) for f in report.findings if "eligibility" in f.code]
+
+
+def test_a_sharded_audit_of_a_drawn_but_unchecked_sample(tmp_path: Path) -> None:
+    sp = start()
+    sp.submit(sp.s.eligibility_sample(SEED, 30, sp.pinned, sp.s.log.root(sp.pinned)))
+    report = sp.audit(sp.entries, tmp_path / "u.bundle")
+    assert report.verdict == "clean" and _section(report)["checked"] is None
+
+
+def test_a_roll_changed_after_the_pinned_checkpoint_is_named_sharded(tmp_path: Path) -> None:
+    sp = checked(k=20)
+    i = index_of(sp.entries, "eligibility.sample_drawn")
+    last = max(sp.s.e.state.eligibility.registered_at.values())
+    entries = _tampered(sp, i, checkpoint_size=last, checkpoint_root=sp.s.log.root(last))
+    report = sp.audit(entries, tmp_path / "c.bundle")
+    # the draw's check, then (no witness cosigned that size) the whole log's
+    assert [(c, at) for c, at, _ in _rules(report)] == [
+        ("rule.eligibility.checkpoint_mismatch", i),
+        ("rule.eligibility.checkpoint_mismatch", i),
+    ]
+    assert f"roll changed at entry {last}, after the pinned checkpoint" in _rules(report)[0][2]
+
+
+def test_a_wrong_roll_size_is_named_sharded(tmp_path: Path) -> None:
+    sp = checked(k=20)
+    i = index_of(sp.entries, "eligibility.sample_drawn")
+    report = sp.audit(_tampered(sp, i, roll_size=54), tmp_path / "n.bundle")
+    [(code, at, message)] = _rules(report)
+    assert code == "rule.eligibility.sample_mismatch" and at == i
+    assert message == "roll_size is 54, but 55 registrations are active"
+
+
+def test_a_sample_drawn_in_the_wrong_order_or_too_short_is_named_sharded(tmp_path: Path) -> None:
+    sp = checked(k=20)
+    i = index_of(sp.entries, "eligibility.sample_drawn")
+    voters = list(Entry.from_bytes(sp.entries[i], verify=False).statement.body["voters"])
+    swapped = [voters[1], voters[0], *voters[2:]]
+    report = sp.audit(_tampered(sp, i, voters=swapped), tmp_path / "o.bundle")
+    found = report.by_code("rule.eligibility.sample_mismatch")
+    assert found[0].index == i and found[0].message.startswith("draw 1 of 20 is not")
+    assert found[0].evidence["ids"] == [voters[1]]
+    # one voter fewer than drawn: the draw itself holds, the result's count does not
+    report = sp.audit(_tampered(sp, i, voters=voters[:19]), tmp_path / "s.bundle")
+    assert [f.index for f in report.by_code("rule.eligibility.sample_mismatch")] == [i + 1]
+
+
+def test_eligibility_event_order_violations_are_named_sharded(tmp_path: Path) -> None:
+    sp = checked(k=20)
+    entries = sp.entries
+    i = index_of(entries, "eligibility.sample_drawn")
+    j = index_of(entries, "eligibility.sample_checked")
+    keys = {sp.board.key_id: sp.board}
+    # a second draw and a second result, appended (at the result's time: no time goes back)
+    t_draw = Entry.from_bytes(entries[i], verify=False).statement.time
+    t_result = Entry.from_bytes(entries[j], verify=False).statement.time
+    again = resign(entries[i], sp.board, time=t_result)
+    twice = rechain([*entries, again, entries[j]], len(entries), keys)
+    report = sp.audit(twice, tmp_path / "twice.bundle")
+    assert [(c, at) for c, at, _ in _rules(report)] == [
+        ("rule.eligibility.event_order", len(entries)),
+        ("rule.eligibility.event_order", len(entries) + 1),
+    ]
+    # the result before the draw (their times exchanged)
+    early = [*entries[:i], resign(entries[j], sp.board, time=t_draw)]
+    early.append(resign(entries[i], sp.board, time=t_result))
+    early = rechain([*early, *entries[j + 1 :]], i, keys)
+    report = sp.audit(early, tmp_path / "early.bundle")
+    assert _rules(report)[0][:2] == ("rule.eligibility.event_order", i)
+    assert _section(report)["checked"] is None
+
+
+def test_the_minimal_simulation_audits_sharded_without_fallback(tmp_path: Path) -> None:
+    from audit_support import write_bundle
+
+    log = Log(MemoryStore("district.example/eligibility-sharded"))
+    result = simulate_district(log, voters=1140, seed=5, profile="minimal")
+    trust = Trust.create(
+        origin=result.origin,
+        authority_key=result.authority_key,
+        log_key=result.log_vkey,
+        witnesses=list(result.witness_vkeys),
+        quorum=result.quorum,
+    )
+    path = tmp_path / "m.bundle"
+    write_bundle(path, log.origin, [log.get_bytes(i) for i in range(len(log))], [])
+    reference = audit(path, trust, serial=True, jobs=2)
+    assert reference.eligibility is not None and reference.eligibility["k"] == 59
+    expected = json.loads(reference.to_json())
+    expected.pop("run")
+    for kwargs in ({"jobs": 2}, {"jobs": 4}, {"engine": "tasks", "jobs": 2}):
+        report = audit(path, trust, **kwargs)  # type: ignore[arg-type]
+        assert report.run["replay"].startswith("sharded by community"), report.run["replay"]
+        got = json.loads(report.to_json())
+        got.pop("run")
+        assert got == expected, kwargs

@@ -41,6 +41,7 @@ from electlog.election.events import (
 from electlog.election.progress import CommunityProgress, election_progress
 from electlog.election.rules import PublicProfile, RuleSet
 from electlog.election.state import CountingBatch, ElectionState, EventContext
+from electlog.election.state.eligibility import EligibilityState
 from electlog.election.tally import compare_declared
 from electlog.errors import (
     CheckpointError,
@@ -984,6 +985,10 @@ class Replay:
         if self.size and state.definition is None:
             return  # every entry already reported rule.genesis.missing
         self.add_end_items([*self.public_tier_items(state.rules), *self.election_end_items(state)])
+
+    def eligibility(self) -> EligibilityState | None:
+        """The eligibility sample of the replayed log (None without the election replay)."""
+        return None if self.state is None else self.state.eligibility
 
     def add_end_items(self, items: Iterable[EndItem]) -> None:
         """Add end findings to the sink in the order of their keys."""

@@ -21,6 +21,14 @@ signing in several communities whose claimed time went back. A log where any of 
 happened — or whose genesis is not the first entry, or signed by another key than the trust
 file's authority — is replayed again by the serial reference path (:class:`Fallback`): such a
 log has findings the partition cannot decide alone, and the serial replay is the definition.
+
+The eligibility sample's events are district events: every worker checks what it can alone
+(the event order, the signer, the pinned checkpoint's range) and, for a draw, keeps what its
+communities add to the whole roll's checks (:class:`~electlog.election.state.eligibility.DrawPart`:
+its last roll change, its active voters, its k smallest sampler tickets); the parent merges the
+parts and decides the draw with the serial replay's very function
+(:func:`~electlog.election.state.eligibility.draw_violation`), and merges the sampled voters'
+registration entries for the report's section and findings.
 """
 
 from __future__ import annotations
@@ -35,12 +43,16 @@ import traceback
 from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from heapq import nsmallest
+from itertools import chain
 from typing import Any, Final, NamedTuple, Protocol
 
+from electlog.election.state.eligibility import DrawPart, EligibilityState, draw_violation
 from electlog.errors import AuditError, UsageError
 from electlog.events import chain_break
 from electlog.keys import set_verify_backend, verify_backend
 
+from . import findings as F
 from ._decoding import _statement, unpack_statement
 from ._pipeline import RejectedEntry, verify_chunk
 from ._replay import (
@@ -63,7 +75,8 @@ AUDIT_PREFIX: Final = b"audit."
 """The audit board's events (``audit.declared`` ...): a log that holds them replays serially."""
 """Event types of the district part (docs/design.md): every worker applies them."""
 ELIGIBILITY_PREFIX: Final = b"eligibility."
-"""The eligibility sample's events: drawn over every community's roll, so they replay serially."""
+"""The eligibility sample's events: district events, whose draw the parent decides from every
+shard's part (:meth:`ShardedReplay._decide_draw`)."""
 
 REJECTED: Final = 0
 WRONG_LOG: Final = 1
@@ -162,6 +175,8 @@ class ShardWorker:
         self.replay = Replay(trust, self.sink, election=election)
         self.replay.tree.close()  # the parent keeps the tree
         self.origin = trust.origin
+        if self.replay.state is not None:  # the parent decides a draw over the whole roll
+            self.replay.state.eligibility.deferred = []
 
     def work(
         self, indexes: Sequence[int], datas: list[bytes], reports: bytes
@@ -223,6 +238,7 @@ class ShardWorker:
             "tolerance": replay.time_tolerance(),
             "rogue": replay._rogue is not None,
             "rules": state.rules if state is not None and state.definition is not None else None,
+            "eligibility": None if state is None else state.eligibility,
         }
 
 
@@ -430,10 +446,7 @@ class Router:
             return b""
         etype = m.get(b"type")
         if type(etype) is bytes and etype.startswith(ELIGIBILITY_PREFIX):
-            raise Fallback(
-                f"entry {i} is an eligibility sample event: it is drawn over every community's "
-                "roll, which only the serial replay holds"
-            )
+            return None
         if type(etype) is bytes and etype.startswith(AUDIT_PREFIX):
             raise Fallback(
                 f"entry {i} is a risk-limiting audit event: its checks read every community's "
@@ -517,6 +530,7 @@ class ShardedReplay(Replay, Router):
         self._tolerance = DEFAULT_TIME_TOLERANCE
         self._results: dict[str, CommunityResults] = {}
         self._progress: dict[str, Any] = {}
+        self._eligibility: EligibilityState | None = None
 
     # ------------------------------------------------------------------ entries
 
@@ -709,6 +723,7 @@ class ShardedReplay(Replay, Router):
                 )
         if self.election:
             self._cross_community_ids()
+            self._merge_eligibility()
         items = list(self._own.items)
         counts: Counter[str] = Counter(self._own.counts())
         for e in self._ends:
@@ -727,6 +742,53 @@ class ShardedReplay(Replay, Router):
             self._progress.update(e["progress"])
         self._results = dict(sorted(self._results.items()))
         self._progress = dict(sorted(self._progress.items()))
+
+    def _merge_eligibility(self) -> None:
+        """The eligibility sample of the whole log from the shards' (each holds the same draw and
+        result, and the registration entries of its own sampled voters); decides each draw."""
+        shards: list[EligibilityState] = [e["eligibility"] for e in self._ends]
+        first = shards[0]
+        merged = EligibilityState()
+        merged.drawn, merged.drawn_index = first.drawn, first.drawn_index
+        merged.checked, merged.checked_index = first.checked, first.checked_index
+        for el in shards:
+            merged.sample_entries.update(el.sample_entries)
+        parts = [el.deferred or [] for el in shards]
+        if any(len(p) != len(parts[0]) for p in parts):
+            raise Fallback("the shards disagree on the eligibility draws they checked")
+        for draw in zip(*parts, strict=True):
+            self._decide_draw(draw)
+        self._eligibility = merged
+
+    def _decide_draw(self, draw: tuple[DrawPart, ...]) -> None:
+        """The finding of one ``eligibility.sample_drawn`` over the whole roll, from every shard's
+        part, with the serial replay's code, text, evidence and place (the entry's election
+        finding)."""
+        at, signer, ev = draw[0].at, draw[0].signer, draw[0].event
+        tickets = [p.tickets for p in draw]
+        if any(t is None for t in tickets):
+            raise Fallback(f"entry {at}: an eligibility draw whose seed or ids cannot be sampled")
+        k = len(ev.voters)
+        violation = draw_violation(
+            ev,
+            max(p.roll_changed_at for p in draw),
+            sum(p.active for p in draw),
+            lambda: [v for _, v in nsmallest(k, chain.from_iterable(t or [] for t in tickets))],
+        )
+        if violation is None:
+            return
+        own = self._own
+        own.index, own.slot = at, 2
+        evidence = {
+            "rule": violation.code,
+            "type": ev.TYPE,
+            "ids": list(violation.ids),
+            "signer": signer.hex(),
+        }
+        own.add(F.rule_finding_code(violation.code), at, violation.detail, evidence)
+
+    def eligibility(self) -> EligibilityState | None:
+        return self._eligibility
 
     def finish(
         self, notes: Sequence[str], since: str | None = None, pinned: str | None = None

@@ -268,7 +268,9 @@ def _audit(
         progress=progress_info,
         run=run,
         rla=None if replay.state is None else audit_section(replay.state),
-        eligibility=None if replay.state is None else eligibility_section(replay.state),
+        eligibility=None
+        if (sample := replay.eligibility()) is None
+        else eligibility_section(sample),
     )
     replay.close()
     return report
@@ -363,12 +365,16 @@ def _damage_findings(src: Source, full_check: Callable[[], Any] | None, sink: Fi
 
 def _rla_findings(replay: Replay, sink: FindingSink) -> None:
     """The risk-limiting audit's findings only the whole log shows (docs/rla.md)."""
-    if replay.state is None:
+    sample = replay.eligibility()  # the sharded replay has no state, but merges the sample
+    if replay.state is None and sample is None:
         return
     witnessed = {sc.checkpoint.size for sc in replay.signed if sc.witnessed}
-    for af in audit_findings(replay.state, replay.tree.root, witnessed):
-        sink.add(F.rule_finding_code(af.code), af.index, af.message, af.evidence)
-    for af in eligibility_findings(replay.state, replay.tree.root, witnessed):
+    found = (
+        [] if replay.state is None else audit_findings(replay.state, replay.tree.root, witnessed)
+    )
+    if sample is not None:
+        found += eligibility_findings(sample, replay.tree.root, witnessed)
+    for af in found:
         sink.add(F.rule_finding_code(af.code), af.index, af.message, af.evidence)
 
 

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from electlog.election.codes import ELIGIBILITY_CHECKPOINT_MISMATCH, ELIGIBILITY_SAMPLE_FAILURE
 from electlog.election.state import ElectionState
+from electlog.election.state.eligibility import EligibilityState
 from electlog.errors import ElectlogError, UsageError
 
 from .status import AuditFinding
@@ -123,11 +124,12 @@ def _statement(checked: int, failures: int, confidence: Fraction) -> str:
     return f"< {format_percent(bound)}% at {at}%"
 
 
-def eligibility_section(st: ElectionState) -> dict[str, Any] | None:
+def eligibility_section(st: ElectionState | EligibilityState) -> dict[str, Any] | None:
     """The report's ``eligibility`` section (docs/auditing.md), ``None`` when no sample was
     drawn: where it was drawn, its pinned checkpoint, roll size, seed and k, the sampled voters
-    in draw order and, once checked, the failures, the bound and its statement."""
-    el = st.eligibility
+    in draw order and, once checked, the failures, the bound and its statement (``st``: the
+    replayed state, or its :class:`EligibilityState` alone, as the sharded audit merges it)."""
+    el = st if isinstance(st, EligibilityState) else st.eligibility
     d = el.drawn
     if d is None:
         return None
@@ -158,15 +160,16 @@ def eligibility_section(st: ElectionState) -> dict[str, Any] | None:
 
 
 def eligibility_findings(
-    st: ElectionState,
+    st: ElectionState | EligibilityState,
     root_at: Callable[[int], bytes] | None = None,
     witnessed: Collection[int] | None = None,
 ) -> list[AuditFinding]:
     """Each failed registration of the sample's result (``eligibility.sample_failure``, at the
     voter's registration entry) and, given the replayed tree's ``root_at(size)`` and the sizes
     of the ``witnessed`` checkpoints, a draw pinning a checkpoint the log does not have or that
-    no witness cosigned (``eligibility.checkpoint_mismatch``)."""
-    el = st.eligibility
+    no witness cosigned (``eligibility.checkpoint_mismatch``); ``st`` as for
+    :func:`eligibility_section`."""
+    el = st if isinstance(st, EligibilityState) else st.eligibility
     out: list[AuditFinding] = []
     d = el.drawn
     if d is None:

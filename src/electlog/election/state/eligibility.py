@@ -16,11 +16,12 @@ checkpoint must follow.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+import heapq
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from electlog.errors import UsageError
-from electlog.rla.sampling import sample
+from electlog.errors import ElectlogError, RuleViolation, UsageError
+from electlog.rla.sampling import first_fraction, sample, sha256_hex
 
 from .. import codes as C
 from ..events import EligibilitySampleChecked, EligibilitySampleDrawn
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
     from ._state import ElectionState
 
 __all__ = [
+    "DrawPart",
     "EligibilityState",
+    "draw_violation",
     "eligibility_data",
     "expected_sample",
     "note_registered",
@@ -55,6 +58,7 @@ class EligibilityState:
     __slots__ = (
         "checked",
         "checked_index",
+        "deferred",
         "drawn",
         "drawn_index",
         "registered_at",
@@ -70,6 +74,39 @@ class EligibilityState:
         self.registered_at: dict[str, int] = {}
         self.roll_changed_at = -1
         self.sample_entries: dict[str, int] = {}  # sampled voter -> registration entry
+        self.deferred: list[DrawPart] | None = None
+        """Set to a list by a replay that holds only some communities (the audit's shards):
+        a draw's checks over the whole roll are not made here, its :class:`DrawPart` is kept."""
+
+
+class DrawPart(NamedTuple):
+    """What a state holding only some communities knows of a draw (``eligibility.sample_drawn``
+    at entry ``at``, signed by ``signer``) that passed the checks it can make alone: the entry
+    of its last roll change (-1 before any), its active voters, and its ``k`` smallest
+    ``(ticket number, voter)`` under the draw's seed (full precision; ``None`` when an id or the
+    seed cannot be sampled). The parts of every community decide the draw
+    (:func:`draw_violation`): the roll changed at the largest entry, the roll size is the sum,
+    and the sample is the ``k`` smallest of the merged tickets."""
+
+    at: int
+    signer: bytes
+    event: EligibilitySampleDrawn
+    roll_changed_at: int
+    active: int
+    tickets: list[tuple[str, str]] | None
+
+
+def draw_part(st: ElectionState, ctx: EventContext, ev: EligibilitySampleDrawn) -> DrawPart:
+    """The :class:`DrawPart` of ``ev`` at ``ctx`` over the voters ``st`` holds."""
+    try:
+        seed_hash = sha256_hex(ev.seed)
+        tickets: list[tuple[str, str]] | None = heapq.nsmallest(
+            len(ev.voters), ((first_fraction(v, ev.seed, seed_hash), v) for v in st.voters)
+        )
+    except ElectlogError:
+        tickets = None
+    el = st.eligibility
+    return DrawPart(ctx.index, ctx.signer, ev, el.roll_changed_at, len(st.voters), tickets)
 
 
 def note_registered(st: ElectionState, ctx: EventContext, voter: str) -> None:
@@ -146,29 +183,52 @@ def _check_drawn(st: ElectionState, ctx: EventContext, ev: EligibilitySampleDraw
             f"the pinned checkpoint (size {ev.checkpoint_size}) must cover entries before the "
             f"draw (entry {ctx.index})",
         )
-    if el.roll_changed_at >= ev.checkpoint_size:
-        raise _violation(
+    if el.deferred is not None:
+        el.deferred.append(draw_part(st, ctx, ev))
+        return
+    violation = draw_violation(
+        ev,
+        el.roll_changed_at,
+        len(st.voters),
+        lambda: expected_sample(st, ev.seed, len(ev.voters)),
+    )
+    if violation is not None:
+        raise violation
+
+
+def draw_violation(
+    ev: EligibilitySampleDrawn,
+    roll_changed_at: int,
+    active: int,
+    want: Callable[[], list[str]],
+) -> RuleViolation | None:
+    """The violation of a draw's checks over the whole roll (None if it holds): the roll last
+    changed at entry ``roll_changed_at``, ``active`` registrations are active and ``want()`` is
+    the sample they admit (called only once the roll's checks hold)."""
+    if roll_changed_at >= ev.checkpoint_size:
+        return _violation(
             C.ELIGIBILITY_CHECKPOINT_MISMATCH,
-            f"the roll changed at entry {el.roll_changed_at}, after the pinned checkpoint "
+            f"the roll changed at entry {roll_changed_at}, after the pinned checkpoint "
             f"(size {ev.checkpoint_size}): pin a checkpoint that holds the roll sampled",
         )
-    if ev.roll_size != len(st.voters):
-        raise _violation(
+    if ev.roll_size != active:
+        return _violation(
             C.ELIGIBILITY_SAMPLE_MISMATCH,
-            f"roll_size is {ev.roll_size}, but {len(st.voters)} registrations are active",
+            f"roll_size is {ev.roll_size}, but {active} registrations are active",
         )
-    want = expected_sample(st, ev.seed, len(ev.voters))
-    if list(ev.voters) != want:
+    wanted = want()
+    if list(ev.voters) != wanted:
         wrong = next(
-            (i for i, (a, b) in enumerate(zip(ev.voters, want, strict=False)) if a != b),
-            min(len(want), len(ev.voters)),
+            (i for i, (a, b) in enumerate(zip(ev.voters, wanted, strict=False)) if a != b),
+            min(len(wanted), len(ev.voters)),
         )
-        raise _violation(
+        return _violation(
             C.ELIGIBILITY_SAMPLE_MISMATCH,
             f"draw {wrong + 1} of {len(ev.voters)} is not the consistent sampler's for the "
-            f"public seed over the {len(st.voters)} active registrations",
+            f"public seed over the {active} active registrations",
             *ev.voters[wrong : wrong + 1],
         )
+    return None
 
 
 @applies(EligibilitySampleDrawn)
