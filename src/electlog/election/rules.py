@@ -239,7 +239,10 @@ def _optional_choice(value: object, choices: tuple[str, ...], default: str, wher
     if not isinstance(value, str) or value not in choices:
         raise EntryError(f"{where} must be one of {list(choices)}")
     if value == default:
-        raise EntryError(f"{where} {value!r} is the default and is written by omission")
+        raise EntryError(
+            f"{where} {value!r} is the default of a body (what a body without the field "
+            "means) and is written by omission"
+        )
     return value
 
 
