@@ -56,7 +56,7 @@ class Mini:
     ``v00``…, candidates ``v00`` and ``v01``, observers ``o1``… accredited (``accredit``)."""
 
     def __init__(self, voters: int = 30, rules: RuleSet | None = None, accredit: bool = True):
-        self.rules = rules or RuleSet(committee_min=0, min_observers=1)
+        self.rules = rules or RuleSet(committee_min=0, min_observers=1, public_profile="full")
         self.k = {
             n: key(n)
             for n in ("authority", "committee", "registrar", "vetting", "polling", "counting")

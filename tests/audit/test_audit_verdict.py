@@ -42,7 +42,9 @@ class District:
         log = Log(MemoryStore(ORIGIN))
         # checkpoints every 2,000 entries, as a live election publishes them
         config = DistrictConfig.scaled(2000, checkpoint_every=2000)
-        self.result: SimulationResult = simulate_district(log, voters=2000, seed=3, config=config)
+        self.result: SimulationResult = simulate_district(
+            log, voters=2000, seed=3, config=config, profile="full"
+        )
         self.log = log
         self.entries = [log.get_bytes(i) for i in range(len(log))]
         self.notes = [c.note for c in log.checkpoints()]

@@ -640,7 +640,8 @@ def test_demo_minimal_keeps_the_openings_private_and_they_audit_clean(
     assert OpeningsDocument.from_bytes(private.read_bytes()) == doc
     # a full-profile run writes none
     full = tmp_path / "full"
-    assert main(["demo", "--voters", "1140", "--seed", "4", "--jobs", "1", "--dir", str(full)]) == 0
+    full_args = ["demo", "--voters", "1140", "--seed", "4", "--jobs", "1", "--profile", "full"]
+    assert main([*full_args, "--dir", str(full)]) == 0
     assert not (full / "keys" / "openings.plaintext").exists()
 
 

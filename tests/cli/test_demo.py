@@ -81,8 +81,10 @@ def test_demo_key_files_are_private_and_match_the_trust(demo_dir: tuple[Path, in
     keys = target / "keys"
     assert stat.S_IMODE(keys.stat().st_mode) == 0o700
     files = [p for p in keys.rglob("*") if p.is_file()]
-    # authority, log, two witnesses, 5 roles x 19, dedup and salt secrets, manifest, audit board
-    assert len(files) == 1 + 1 + 2 + 19 * 5 + 2 + 1 + 1
+    # authority, log, two witnesses, 5 roles x 19, dedup and salt secrets, manifest, audit
+    # board, and the registrar's openings (the default profile is minimal)
+    assert (keys / "openings.plaintext").is_file()
+    assert len(files) == 1 + 1 + 2 + 19 * 5 + 2 + 1 + 1 + 1
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
     trust = load_trust(target / "trust.json")
     authority = SigningKey.load(keys / "authority.pem")

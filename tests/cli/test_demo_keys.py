@@ -57,7 +57,7 @@ def _old_rng(seed: int, label: str) -> random.Random:
 @pytest.fixture(scope="module")
 def built() -> tuple[Log, SimulationResult]:
     log = Log(MemoryStore(ORIGIN))
-    return log, simulate_district(log, voters=VOTERS, seed=SEED)
+    return log, simulate_district(log, voters=VOTERS, seed=SEED, profile="full")
 
 
 # --------------------------------------------------------------------------- nothing from the seed

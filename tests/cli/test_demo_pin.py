@@ -9,12 +9,19 @@ simulator's choices, to the checkpoints or to the bundle format changes a hash.
 
 If a hash changes on purpose (a deliberate format or rule change), say so in the commit and
 update the constant; a refactor must leave both unchanged.
+
+Two pins: ``full`` (the values recorded before public profiles existed, unchanged since: a
+``full`` log is still written byte for byte as the previous versions wrote it) and
+``minimal`` (the default profile of new elections, with the audit board's eligibility
+sample).
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+
+import pytest
 
 from electlog.audit import Trust
 from electlog.checkpoint import NoteSigner, WitnessSigner
@@ -34,9 +41,19 @@ from electlog.store.memory import MemoryStore
 SEED = 1
 VOTERS = 1140
 ORIGIN = "district.example/pin"
-PINNED_SIZE = 5254
-PINNED_BUNDLE_SHA256 = "23ca6b71a2e389690603172bfb811ae505c9d9eee2cad4891aeed99dd0b0b2b7"
-PINNED_TRUST_SHA256 = "a61571d914d50b9e2a1d6255f6b43ba31086cc870be48bf075c83808e703054c"
+PINS = {
+    # profile: (entries, bundle SHA-256, trust file SHA-256)
+    "full": (
+        5254,
+        "23ca6b71a2e389690603172bfb811ae505c9d9eee2cad4891aeed99dd0b0b2b7",
+        "a61571d914d50b9e2a1d6255f6b43ba31086cc870be48bf075c83808e703054c",
+    ),
+    "minimal": (
+        5257,
+        "d4e43e2a8bdd704c49d904355c5879f3eeadcdc932a937e40ae12b4772f90ffc",
+        "a61571d914d50b9e2a1d6255f6b43ba31086cc870be48bf075c83808e703054c",
+    ),
+}
 
 
 def _fixed(label: str) -> bytes:
@@ -57,23 +74,28 @@ def pinned_keys(config: DistrictConfig) -> SimulationKeys:
         },
         dedup_secret=_fixed("dedup"),
         salt_secret=_fixed("salt"),
+        audit_board=SigningKey.from_seed(_fixed("audit_board")),
     )
 
 
-def build_pinned(bundle: Path) -> tuple[Log, SimulationResult, str]:
-    """Build the pinned district into memory, export it to ``bundle``; return the log, the
-    simulation result and the trust file's JSON text."""
+def build_pinned(bundle: Path, profile: str = "full") -> tuple[Log, SimulationResult, str]:
+    """Build the pinned district under ``profile`` into memory, export it to ``bundle``;
+    return the log, the simulation result and the trust file's JSON text."""
     config = DistrictConfig.scaled(VOTERS, origin=ORIGIN)
     log = Log(MemoryStore(config.origin))
-    result = simulate_district(log, seed=SEED, config=config, keys=pinned_keys(config))
+    result = simulate_district(
+        log, seed=SEED, config=config, keys=pinned_keys(config), profile=profile
+    )
     export_bundle(log, bundle)
     trust = Trust.create(**result.trust_fields())  # type: ignore[arg-type]
     return log, result, trust.to_json()
 
 
-def test_demo_bundle_and_trust_file_are_byte_identical(tmp_path: Path) -> None:
+@pytest.mark.parametrize("profile", ["full", "minimal"])
+def test_demo_bundle_and_trust_file_are_byte_identical(tmp_path: Path, profile: str) -> None:
     bundle = tmp_path / "election.bundle"
-    _, result, trust_json = build_pinned(bundle)
+    _, result, trust_json = build_pinned(bundle, profile)
+    PINNED_SIZE, PINNED_BUNDLE_SHA256, PINNED_TRUST_SHA256 = PINS[profile]
     bundle_hash = hashlib.sha256(bundle.read_bytes()).hexdigest()
     trust_hash = hashlib.sha256(trust_json.encode("utf-8")).hexdigest()
     changed = []
@@ -84,7 +106,8 @@ def test_demo_bundle_and_trust_file_are_byte_identical(tmp_path: Path) -> None:
     if trust_hash != PINNED_TRUST_SHA256:
         changed.append(f"trust file SHA-256 {trust_hash}, pinned {PINNED_TRUST_SHA256}")
     assert not changed, (
-        f"the pinned demo election (seed {SEED}, {VOTERS} voters, fixed keys) changed: "
+        f"the pinned demo election ({profile} profile, seed {SEED}, {VOTERS} voters, fixed "
+        "keys) changed: "
         + "; ".join(changed)
         + ". A refactor must not change the log; if this change is deliberate (a format or "
         "rule change), say so in the commit and update the pinned values in this test."

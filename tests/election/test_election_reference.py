@@ -151,7 +151,11 @@ def test_ruleset_table_matches_the_code() -> None:
     for field, key, _type, default, meaning in rows:
         name, body_key = _tick(field), _tick(key)
         value = json.loads(_tick(default))
-        if name in ("revote_rule", "public_profile", "removal_codes", "vetting_codes"):
+        if name == "public_profile":  # new rule sets: minimal, always written; absent: full
+            assert body[body_key] == "minimal" and 'omitted when `"full"`' in key
+            assert value == RuleSet().public_profile == "minimal"
+            assert body_key not in RuleSet(public_profile="full").to_body()
+        elif name in ("revote_rule", "removal_codes", "vetting_codes"):
             assert body_key not in body and "omitted at its default" in key
             want = getattr(RuleSet(), name)
             assert value == (list(want) if isinstance(want, tuple) else want), name

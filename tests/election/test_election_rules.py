@@ -433,7 +433,7 @@ def test_voter_underage_boundary() -> None:
     )
     s.submit(s.keys.registrar, just, s.at(-29))
     # the parameter is honoured
-    s2 = until("publish_rolls", rules=RuleSet(min_age=16))
+    s2 = until("publish_rolls", rules=RuleSet(min_age=16, public_profile="full"))
     s2.submit(s2.keys.registrar, young, s2.at(-29))
 
 
@@ -487,7 +487,9 @@ def test_voter_basis_invalid() -> None:
     ok = s.registration("c1-v91", "c1", "c1-g1", "c1-h91", years_resident=1, **base)
     s.submit(s.keys.registrar, ok, s.at(-29))
     # a basis the RuleSet does not accept
-    s2 = until("publish_rolls", rules=RuleSet(eligible_bases=("local_resident",)))
+    s2 = until(
+        "publish_rolls", rules=RuleSet(eligible_bases=("local_resident",), public_profile="full")
+    )
     opted = s2.registration(
         "c1-v92", "c1", "c1-g1", "c1-h92", basis="registered_living_elsewhere_opted_in"
     )
@@ -734,7 +736,7 @@ def test_nomination_nominator_limit() -> None:
         s, s.keys.committee, nom("f", "member", "c1-v06"), s.at(-15), C.NOMINATION_NOMINATOR_LIMIT
     )
     # the parameter overrides "= seats"
-    s2 = until("nominate", rules=RuleSet(nominator_limit=2))
+    s2 = until("nominate", rules=RuleSet(nominator_limit=2, public_profile="full"))
     s2.submit(s2.keys.committee, nom("a", "director", "c1-v00"), s2.at(-15))
     s2.submit(s2.keys.committee, nom("b", "director", "c1-v01"), s2.at(-15))
 
@@ -818,7 +820,7 @@ def test_candidates_not_more_than_seats() -> None:
     v = refused(s, s.keys.committee, one, s.at(-8), C.CANDIDATES_NOT_MORE_THAN_SEATS)
     assert v.ids == ("c2", "director")
     # with min_candidate_excess = 0 equal numbers are allowed
-    s2 = until("publish_candidates", rules=RuleSet(min_candidate_excess=0))
+    s2 = until("publish_candidates", rules=RuleSet(min_candidate_excess=0, public_profile="full"))
     s2.submit(
         s2.keys.committee,
         NominationWithdrawn(community="c2", post="director", candidate="c2-v01", reason="ill"),
@@ -826,7 +828,10 @@ def test_candidates_not_more_than_seats() -> None:
     )
     s2.submit(s2.keys.committee, one, s2.at(-8))
     # a per-post override: members need two more candidates than seats
-    s3 = until("publish_candidates", rules=RuleSet(post_candidate_excess={"member": 2}))
+    s3 = until(
+        "publish_candidates",
+        rules=RuleSet(post_candidate_excess={"member": 2}, public_profile="full"),
+    )
     v = refused(
         s3,
         s3.keys.committee,

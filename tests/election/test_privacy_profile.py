@@ -88,20 +88,40 @@ def both() -> dict[str, tuple[Log, SimulationResult, Report]]:
 # --------------------------------------------------------------------------- RuleSet
 
 
-def test_full_is_the_default_and_is_written_by_omission() -> None:
-    assert RuleSet().public_profile == "full"
-    assert "public_profile" not in RuleSet().to_body()
-    assert RuleSet(public_profile="full").hash() == RuleSet().hash()
-    minimal = RuleSet(public_profile="minimal")
+PREVIOUS_DEFAULT_RULES_HASH = "8c75ff5f4d03d56e92458fb2c70488a46bd02cbf9c7489ac41eec20a57e3ffa2"
+"""``RuleSet().hash()`` of the version before minimal became the default (full, every field at
+its default)."""
+
+
+def test_minimal_is_the_default_and_full_is_written_by_omission() -> None:
+    """New elections are minimal; a body without the field is full (every older log), so a
+    full rule set's body and hash are those of the version before profiles existed."""
+    assert RuleSet().public_profile == "minimal"
+    full = RuleSet(public_profile="full")
+    assert "public_profile" not in full.to_body()
+    assert RuleSet.from_body(full.to_body()) == full  # absent means full, not the new default
+    minimal = RuleSet()
     body = minimal.to_body()
-    assert body["public_profile"] == "minimal"
-    assert RuleSet.from_body(body) == minimal and minimal.hash() != RuleSet().hash()
-    with pytest.raises(EntryError, match=r"rules\.public_profile 'full' is the default"):
-        RuleSet.from_body({**RuleSet().to_body(), "public_profile": "full"})
+    assert body["public_profile"] == "minimal"  # always written
+    assert RuleSet.from_body(body) == minimal and minimal.hash() != full.hash()
+    assert RuleSet(public_profile="minimal") == minimal
+    with pytest.raises(EntryError, match=r"rules\.public_profile 'full' is the default of a body"):
+        RuleSet.from_body({**full.to_body(), "public_profile": "full"})
     with pytest.raises(EntryError, match=r"rules\.public_profile must be one of"):
-        RuleSet.from_body({**RuleSet().to_body(), "public_profile": "secret"})
+        RuleSet.from_body({**full.to_body(), "public_profile": "secret"})
     with pytest.raises(UsageError, match="public_profile must be one of"):
         RuleSet(public_profile="none")
+
+
+def test_an_old_full_rules_body_keeps_its_bytes_and_hash() -> None:
+    """The rules body of the previous version (no public_profile field) parses as full and
+    re-encodes to the same bytes, so its rules_hash and every old genesis still verify."""
+    old_body = RuleSet(public_profile="full").to_body()
+    assert "public_profile" not in old_body
+    parsed = RuleSet.from_body(old_body)
+    assert parsed.public_profile == "full"
+    assert parsed.canonical_bytes() == RuleSet(public_profile="full").canonical_bytes()
+    assert parsed.hash().hex() == PREVIOUS_DEFAULT_RULES_HASH
 
 
 # --------------------------------------------------------------------------- the v2 event

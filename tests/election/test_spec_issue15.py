@@ -241,7 +241,7 @@ def test_revote_rule_keeps_old_rule_bodies_and_hashes() -> None:
     other = RuleSet(revote_rule="source_threshold")
     assert other.to_body()["revote_rule"] == "source_threshold"
     assert RuleSet.from_body(other.to_body()) == other and other.hash() != default.hash()
-    with pytest.raises(EntryError, match="default and is written by omission"):
+    with pytest.raises(EntryError, match=r"is the default of a body .* written by omission"):
         RuleSet.from_body({**default.to_body(), "revote_rule": "most_votes"})
     with pytest.raises(EntryError, match="revote_rule must be one of"):
         RuleSet.from_body({**default.to_body(), "revote_rule": "coin"})

@@ -155,7 +155,7 @@ def _committee(m: Mini, n: int) -> None:
 
 @provokes(C.COMMITTEE_SIZE)
 def test_2_committee_size_holds_at_every_publication() -> None:
-    m = Mini(voters=5, rules=RuleSet(committee_min=7, min_observers=1))
+    m = Mini(voters=5, rules=RuleSet(committee_min=7, min_observers=1, public_profile="full"))
     _committee(m, 6)
     size = m.e.state.roll_size("c1")
     first = RollPublished(community="c1", size=size, roll_hash=m.e.state.roll_hash("c1"))
@@ -168,7 +168,7 @@ def test_2_committee_size_holds_at_every_publication() -> None:
     assert v.ids == ("c1",)
     m.force("registrar", again)
     assert "rule.committee.size" in audited_codes(m)
-    m2 = Mini(voters=5, rules=RuleSet(committee_min=7, min_observers=1))
+    m2 = Mini(voters=5, rules=RuleSet(committee_min=7, min_observers=1, public_profile="full"))
     _committee(m2, 7)
     m2.publish_roll()
     m2.sub("authority", CommitteeMemberWithdrawn(community="c1", member="m0", reason="cand."))
@@ -367,7 +367,7 @@ JANUARY = int(dt.datetime(2026, 1, 5, 2, tzinfo=dt.UTC).timestamp()) * 1_000_000
 
 def _define(communities: tuple[CommunityDef, ...], day: dt.date = dt.date(2026, 5, 17)) -> Log:
     log = Log("example.org/issue20")
-    rules = RuleSet()
+    rules = RuleSet(public_profile="full")
     definition = ElectionDefined(
         election_id="e",
         name="e",
@@ -498,7 +498,10 @@ def test_which_objection_kind_allows_which_change() -> None:
 
 @provokes(C.COMMITTEE_SIZE, C.REF_DUPLICATE, C.REF_UNKNOWN)
 def test_committee_vacancies_and_reappointment() -> None:
-    m = Mini(voters=3, rules=RuleSet(committee_min=0, committee_max=2, min_observers=1))
+    m = Mini(
+        voters=3,
+        rules=RuleSet(committee_min=0, committee_max=2, min_observers=1, public_profile="full"),
+    )
     _committee(m, 2)
     sitting = CommitteeMemberAppointed(community="c1", member="m1", appointed_by="office")
     refused(m, "authority", sitting, C.REF_DUPLICATE)

@@ -44,7 +44,20 @@ def _election(store: Path) -> Election:
 
 def test_the_eligibility_workflow_on_the_demo_store(tmp_path: Path) -> None:
     demo = tmp_path / "demo"
-    _run("demo", "--voters", "1140", "--seed", "5", "--dir", str(demo), "--jobs", "1")
+    # full: a demo store with no sample yet (the minimal default draws one itself)
+    _run(
+        "demo",
+        "--voters",
+        "1140",
+        "--seed",
+        "5",
+        "--dir",
+        str(demo),
+        "--jobs",
+        "1",
+        "--profile",
+        "full",
+    )
     store = demo / "election.sqlite"
     board = tmp_path / "board.pem"
     _run("keygen", "author", "--out", str(board))

@@ -201,7 +201,7 @@ def test_the_2000_voter_demo_election_confirms_every_round() -> None:
     from electlog.simulate import simulate_district
 
     log = Log("demo.example/rla-2000")
-    result = simulate_district(log, voters=2000, seed=0)
+    result = simulate_district(log, voters=2000, seed=0, profile="full")
     e = Election.open(log, result.keys.authority.key_id)
     st = e.state
     clock = itertools.count(max(st.last_time.values()) + 3_600_000_000, 1_000_000)
@@ -407,7 +407,7 @@ def test_the_20000_voter_demo_election_needs_11_to_19_ballots_per_round() -> Non
     from electlog.simulate import simulate_district
 
     log = Log("demo.example/rla-20000")
-    result = simulate_district(log, voters=20000, seed=0)
+    result = simulate_district(log, voters=20000, seed=0, profile="full")
     st = Election.open(log, result.keys.authority.key_id).state
     params = W.AuditParameters.parse("0.05", "kaplan_markov", True)
     sizes = {}

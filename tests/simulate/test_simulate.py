@@ -73,7 +73,7 @@ def _events(log: Log) -> list[tuple[int, bytes, int, ElectionEvent]]:
 @pytest.fixture(scope="module")
 def built() -> tuple[Log, SimulationResult, list[tuple[int, bytes, int, ElectionEvent]]]:
     log = Log(MemoryStore(ORIGIN))
-    result = simulate_district(log, voters=VOTERS, seed=7)
+    result = simulate_district(log, voters=VOTERS, seed=7, profile="full")
     return log, result, _events(log)
 
 
@@ -87,13 +87,13 @@ def _of(events: list[tuple[int, bytes, int, ElectionEvent]], cls: type[Any]) -> 
 def test_same_seed_and_keys_same_log_other_seed_other_log(built: Any) -> None:
     log, result, _ = built
     again = Log(ORIGIN)
-    second = simulate_district(again, voters=VOTERS, seed=7, keys=result.keys)
+    second = simulate_district(again, voters=VOTERS, seed=7, keys=result.keys, profile="full")
     assert second.root == result.root == log.root()
     assert second.size == result.size == len(log)
     assert [again.get_bytes(i) for i in (0, 1000, len(log) - 1)] == [
         log.get_bytes(i) for i in (0, 1000, len(log) - 1)
     ]
-    other = simulate_district(Log(ORIGIN), voters=VOTERS, seed=8, keys=result.keys)
+    other = simulate_district(Log(ORIGIN), voters=VOTERS, seed=8, keys=result.keys, profile="full")
     assert other.root != result.root
 
 
@@ -101,7 +101,7 @@ def test_same_seed_without_keys_gives_new_keys_and_another_log(built: Any) -> No
     """The seed is public: it must not decide any key or secret."""
     _, result, events = built
     fresh = Log(ORIGIN)
-    second = simulate_district(fresh, voters=VOTERS, seed=7)
+    second = simulate_district(fresh, voters=VOTERS, seed=7, profile="full")
     assert second.size == result.size  # the same district ...
     assert second.root != result.root  # ... signed by other keys
     assert second.authority_key != result.authority_key
@@ -421,7 +421,7 @@ def test_claimed_times_per_author_and_bound_to_witness_time() -> None:
     times", tolerance 15 minutes; the simulator's witnesses run on the simulated clock)."""
     config = DistrictConfig.scaled(1140, checkpoint_every=200)
     log = Log(ORIGIN)
-    result = simulate_district(log, seed=3, config=config)
+    result = simulate_district(log, seed=3, config=config, profile="full")
     assert result.checkpoints >= 8
     times: list[tuple[int, int]] = []  # (size, cosignature time) per checkpoint
     for stored in log.checkpoints():
@@ -526,9 +526,9 @@ def test_config_scaling_and_refusals() -> None:
     with pytest.raises(UsageError):
         simulate_district("not a store", voters=2000)  # type: ignore[arg-type]
     log = Log(ORIGIN)
-    simulate_district(log, voters=1140, seed=1)
+    simulate_district(log, voters=1140, seed=1, profile="full")
     with pytest.raises(UsageError, match="empty log"):
-        simulate_district(log, voters=1140, seed=1)
+        simulate_district(log, voters=1140, seed=1, profile="full")
 
 
 def test_smallest_district_builds_for_every_seed() -> None:
@@ -540,7 +540,10 @@ def test_smallest_district_builds_for_every_seed() -> None:
     results = {}
     for seed in range(12):
         log = Log(MemoryStore(ORIGIN))
-        results[seed] = (log, simulate_district(log, seed=seed, config=config, keys=keys))
+        results[seed] = (
+            log,
+            simulate_district(log, seed=seed, config=config, keys=keys, profile="full"),
+        )
     for log, result in results.values():
         assert result.config.voters == 1140 and all(c.registered == 60 for c in result.communities)
         assert result.size == len(log) and result.counts["observers_accredited"] >= 19 * 10

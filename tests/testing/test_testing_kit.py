@@ -176,7 +176,7 @@ def test_rulesets_round_trip_through_their_body(rules: RuleSet) -> None:
 
 
 def test_rulesets_shrink_to_the_defaults() -> None:
-    assert find(est.rulesets(), lambda r: True) == RuleSet()
+    assert find(est.rulesets(), lambda r: True) == RuleSet(public_profile="full")
 
 
 @FAST

@@ -43,7 +43,7 @@ from rich.table import Table
 
 from .._files import write_atomic
 from ..audit import Report, Trust, audit
-from ..election.rules import PUBLIC_PROFILES
+from ..election.rules import DEFAULT_PUBLIC_PROFILE, PUBLIC_PROFILES
 from ..errors import StorageError, UsageError
 from ..log import Log
 from ..publish.bundle import export_bundle
@@ -330,7 +330,7 @@ def run_demo(
     keys: str | os.PathLike[str] | None = None,
     console: Console | None = None,
     progress: bool | None = None,
-    profile: str = "full",
+    profile: str = DEFAULT_PUBLIC_PROFILE,
 ) -> int:
     """Run the demo into ``directory``; returns the exit status (0 clean, 1 findings).
 
@@ -342,7 +342,8 @@ def run_demo(
     processes it runs under ``directory/witnesses/`` for the build and always stops.
     ``console`` receives the output (default: stdout); ``progress`` shows rich progress bars
     (default: when stderr is a terminal). ``profile``: the election's public profile,
-    ``"full"`` (default) or ``"minimal"`` (no birth dates on the log, docs/election.md)."""
+    ``"minimal"`` (the default: no birth dates on the log, the registrar's openings in
+    ``keys/openings.plaintext``) or ``"full"`` (every field in the clear, docs/election.md)."""
     if jobs is None:
         jobs = os.cpu_count() or 1
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -570,9 +571,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--profile",
         choices=PUBLIC_PROFILES,
-        default="full",
-        help="the election's public profile: full (birth dates and household ids on the log) "
-        "or minimal (commitments and per-election tags instead); default full",
+        default=DEFAULT_PUBLIC_PROFILE,
+        help="the election's public profile: minimal (commitments and per-election tags "
+        "instead of birth dates and household ids; the default) or full (birth dates and "
+        "household ids on the log)",
     )
     p.add_argument("--jobs", type=int, default=None, help="audit processes (default: every core)")
     p.add_argument(

@@ -142,7 +142,13 @@ class PublicProfile(enum.StrEnum):
 
 
 PUBLIC_PROFILES: Final = tuple(p.value for p in PublicProfile)
-DEFAULT_PUBLIC_PROFILE: Final = PublicProfile.FULL.value
+DEFAULT_PUBLIC_PROFILE: Final = PublicProfile.MINIMAL.value
+"""The profile of a new :class:`RuleSet` (``RuleSet().public_profile``)."""
+BODY_DEFAULT_PUBLIC_PROFILE: Final = PublicProfile.FULL.value
+"""The profile of a rules body without a ``public_profile`` field: every log written before
+profiles existed is ``full``, so the body omits ``full`` and always writes ``minimal``. This
+encoding is independent of :data:`DEFAULT_PUBLIC_PROFILE`, so changing the default for new
+elections leaves every old log's rules bytes and hash unchanged."""
 
 _INT_FIELDS: Final = (
     "min_age",
@@ -215,10 +221,12 @@ def _public_profile(_inst: object, _attribute: attrs.Attribute[Any], value: obje
 
 _OPTIONAL_CHOICES: Final = (
     ("revote_rule", REVOTE_RULES, DEFAULT_REVOTE_RULE),
-    ("public_profile", PUBLIC_PROFILES, DEFAULT_PUBLIC_PROFILE),
+    ("public_profile", PUBLIC_PROFILES, BODY_DEFAULT_PUBLIC_PROFILE),
 )
-"""The RuleSet fields recorded only when they differ from their default: (name, values,
-default)."""
+"""The RuleSet fields recorded only when they differ from their body default: (name, values,
+the value a body without the field means). The body default is fixed by the format, not by
+the field's default in :class:`RuleSet` (``public_profile``: absent means ``full``, although
+new rule sets default to ``minimal``)."""
 _OPTIONAL_LISTS: Final = (
     ("removal_codes", DEFAULT_REMOVAL_CODES),
     ("vetting_codes", DEFAULT_VETTING_CODES),
@@ -231,7 +239,10 @@ def _optional_choice(value: object, choices: tuple[str, ...], default: str, wher
     if not isinstance(value, str) or value not in choices:
         raise EntryError(f"{where} must be one of {list(choices)}")
     if value == default:
-        raise EntryError(f"{where} {value!r} is the default and is written by omission")
+        raise EntryError(
+            f"{where} {value!r} is the default of a body (what a body without the field "
+            "means) and is written by omission"
+        )
     return value
 
 
@@ -349,10 +360,11 @@ class RuleSet:
     default) or ``"source_threshold"``. Recorded in the body only when it is not the default,
     so rule bodies written before this field existed keep their bytes and their hash."""
     public_profile: str = attrs.field(default=DEFAULT_PUBLIC_PROFILE, validator=_public_profile)
-    """What the public log shows of a voter (:class:`PublicProfile`): ``"full"`` (the default
-    in this version, and the profile of every log written before the field existed) or
-    ``"minimal"``. Recorded in the body only when it is not the default, like
-    ``revote_rule``."""
+    """What the public log shows of a voter (:class:`PublicProfile`): ``"minimal"`` (the
+    default for new elections) or ``"full"`` (the profile of every log written before the
+    field existed, and kept by choice). The body records ``"minimal"`` and omits ``"full"``
+    (:data:`BODY_DEFAULT_PUBLIC_PROFILE`), so a ``full`` rule set's body and hash are those
+    of a log written before profiles existed."""
 
     def __attrs_post_init__(self) -> None:
         if self.nominator_limit is not None:
@@ -419,10 +431,9 @@ class RuleSet:
         for name in _SHARE_FIELDS:
             body[name] = _fraction_text(getattr(self.tally, name))
         body["combined_ballot"] = self.tally.combined_ballot
-        if self.revote_rule != DEFAULT_REVOTE_RULE:
-            body["revote_rule"] = self.revote_rule
-        if self.public_profile != DEFAULT_PUBLIC_PROFILE:
-            body["public_profile"] = self.public_profile
+        for name, _, body_default in _OPTIONAL_CHOICES:
+            if getattr(self, name) != body_default:
+                body[name] = getattr(self, name)
         for name, default in _OPTIONAL_LISTS:
             if getattr(self, name) != default:
                 body[name] = list(getattr(self, name))
@@ -470,8 +481,11 @@ class RuleSet:
                 raise EntryError(f"{where}.{name} must be an array of non-empty strings")
             kw[name] = tuple(v)
         for name, choices, default in _OPTIONAL_CHOICES:
-            if name in body:
-                kw[name] = _optional_choice(body[name], choices, default, f"{where}.{name}")
+            kw[name] = (
+                _optional_choice(body[name], choices, default, f"{where}.{name}")
+                if name in body
+                else default
+            )
         for name, list_default in _OPTIONAL_LISTS:
             if name in body:
                 kw[name] = _optional_list(body[name], list_default, f"{where}.{name}")

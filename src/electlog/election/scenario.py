@@ -46,7 +46,7 @@ from .events import (
     ElectionEvent,
 )
 from .facade import Election
-from .rules import RuleSet
+from .rules import PublicProfile, RuleSet
 from .state import GROUP_LEADER, GROUP_REP
 from .tally import VOID_POST_WRITEIN_NOT_REGISTERED, PostMarks
 
@@ -92,6 +92,11 @@ class Scenario(PhaseBuilder):
     :class:`~electlog.election.choosers.FixedChooser` seeded with ``seed``.
 
     ``at(day, hour)`` is the time in µs UTC of local ``hour`` on election day + ``day``.
+
+    ``rules`` defaults to ``RuleSet(public_profile="full")``, not ``RuleSet()``: the scenario
+    is the worked reference election whose schema-1 events docs/election.md and the tamper
+    tests spell out. ``rules=RuleSet()`` runs it under ``minimal``, the default of new
+    elections.
     """
 
     PHASES = (
@@ -124,7 +129,7 @@ class Scenario(PhaseBuilder):
         chooser = FixedChooser(seed)
         super().__init__(
             log if log is not None else Log(origin or f"example.org/electlog-scenario-{seed}"),
-            rules or RuleSet(),
+            rules or RuleSet(public_profile=PublicProfile.FULL.value),
             chooser,
             dedup_secret=hashlib.sha256(f"dedup/{seed}".encode()).digest(),
             election_day=ELECTION_DAY,

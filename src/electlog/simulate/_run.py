@@ -36,7 +36,13 @@ from electlog.election.events import (
     ObjectionDecided,
     ObjectionDecidedV2,
 )
-from electlog.election.rules import PUBLIC_PROFILES, ElectionMode, PublicProfile, RuleSet
+from electlog.election.rules import (
+    DEFAULT_PUBLIC_PROFILE,
+    PUBLIC_PROFILES,
+    ElectionMode,
+    PublicProfile,
+    RuleSet,
+)
 from electlog.election.state import GROUP_LEADER, GROUP_REP
 from electlog.election.tally import (
     PostSpec,
@@ -1357,7 +1363,7 @@ def simulate_district(
     progress: ProgressCallback | None = None,
     keys: SimulationKeys | None = None,
     publish: CheckpointPublisher | None = None,
-    profile: str = PublicProfile.FULL.value,
+    profile: str = DEFAULT_PUBLIC_PROFILE,
     eligibility_sample: int | None = None,
 ) -> SimulationResult:
     """Build a whole district election into an empty log: its shape from ``seed``, its keys
@@ -1382,10 +1388,11 @@ def simulate_district(
     in-process with the key set's witness private keys: meant for tests and property tests, not
     as a model of witnessing. Either way the checkpoints are the same bytes.
 
-    ``profile``: the election's ``RuleSet.public_profile``, ``"full"`` (the default) or
-    ``"minimal"`` (``voter.registered`` v2: no birth dates, per-field commitments, household
-    tags, a per-election dedup key). The same seed gives the same people, ballots and tallies
-    under either profile.
+    ``profile``: the election's ``RuleSet.public_profile``, ``"minimal"`` (the default, as
+    for every new election: ``voter.registered`` v2, no birth dates, per-field commitments,
+    household tags, a per-election dedup key) or ``"full"`` (every field in the clear, the
+    profile of logs written before profiles existed). The same seed gives the same people,
+    ballots and tallies under either profile.
 
     ``eligibility_sample``: how many registrations the audit board checks against the paper
     records after the election (``eligibility.sample_drawn`` and ``.sample_checked``, signed

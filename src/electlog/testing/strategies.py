@@ -138,6 +138,7 @@ from electlog.election.rules import (
     DEFAULT_PROXY_RELATIONSHIPS,
     DEFAULT_REMOVAL_REASONS,
     ELIGIBILITY_BASES,
+    PublicProfile,
 )
 from electlog.election.state import ElectionState, EventContext
 from electlog.election.tally import (
@@ -338,6 +339,9 @@ _RULE_FIELDS: Final[dict[str, SearchStrategy[Any]]] = {
     "non_local_min_years": _default_or(_RD.non_local_min_years, st.integers(0, 5)),
     "tally": _default_or(_RD.tally, tally_rules()),
     "tz_offset_minutes": _default_or(_RD.tz_offset_minutes, st.integers(-720, 840)),
+    # The strategies build schema-1 events and their tamperings check full-profile rules:
+    # they draw the full profile (minimal elections: Scenario(rules=RuleSet()), simulate).
+    "public_profile": st.just(PublicProfile.FULL.value),
 }
 _COMMITTEE_MIN: Final = _default_or(_RD.committee_min, st.integers(1, 9))
 
@@ -345,7 +349,9 @@ _COMMITTEE_MIN: Final = _default_or(_RD.committee_min, st.integers(1, 9))
 @st.composite
 def rulesets(draw: st.DrawFn) -> RuleSet:
     """:class:`~electlog.election.RuleSet` instances: every parameter is its default (what
-    examples shrink to) or a nearby value; the result always passes the RuleSet's own checks."""
+    examples shrink to) or a nearby value, under the ``full`` public profile (the events the
+    strategies draw are its schema-1 bodies); the result always passes the RuleSet's own
+    checks."""
     committee_min = draw(_COMMITTEE_MIN)
     committee_max = draw(_default_or(_RD.committee_max, st.integers(committee_min, 11)))
     fields = {name: draw(strategy) for name, strategy in _RULE_FIELDS.items()}
