@@ -13,16 +13,14 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..election.state import ElectionState
 from ..election.state.eligibility import sample_checked, sample_drawn
 from ..errors import StorageError, UsageError
 from ..rla.eligibility import eligibility_section, render_text
-from .rla import _election, _key, _time
+from .rla import _election, _key, _time, board_steps, show_section
 
 __all__ = ["DEFAULT_SIZE", "register"]
 
@@ -93,14 +91,7 @@ def _record(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     with _election(args.store) as e:
         section = eligibility_section(e.state)
-    if section is None:
-        print("no eligibility sample drawn")
-        return 0
-    if args.json:
-        sys.stdout.write(json.dumps(section, indent=2, ensure_ascii=False) + "\n")
-    else:
-        sys.stdout.write("\n".join(render_text(section)) + "\n")
-    return 0
+    return show_section(section, args.json, render_text, "no eligibility sample drawn")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -112,20 +103,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         '(docs/election.md, "The eligibility sample"). Each writing command signs one event '
         "with the audit board's key (a key authorised with role audit_board).",
     )
-    esub = p.add_subparsers(dest="eligibility_command", metavar="STEP", required=True)
-
-    def step(
-        name: str, help_text: str, func: Any, *, writes: bool = True
-    ) -> argparse.ArgumentParser:
-        q = esub.add_parser(name, help=help_text, description=help_text)
-        q.add_argument("store", help="the election's store (SQLite file or postgresql:// URL)")
-        if writes:
-            q.add_argument("--key", required=True, help="the audit board's private key file")
-            q.add_argument(
-                "--time", type=int, help="claimed time in µs UTC (default: the clock now)"
-            )
-        q.set_defaults(func=func)
-        return q
+    step = board_steps(p.add_subparsers(dest="eligibility_command", metavar="STEP", required=True))
 
     q = step(
         "draw",

@@ -15,7 +15,7 @@ import io
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -230,17 +230,50 @@ def _conclude(args: argparse.Namespace) -> int:
     return 0
 
 
+def show_section(
+    section: dict[str, Any] | None,
+    as_json: bool,
+    render: Callable[[dict[str, Any]], list[str]],
+    none: str,
+) -> int:
+    """Print a report section (the RLA's or the eligibility sample's) as JSON or text, or
+    ``none`` when the log has none; the ``status`` commands' output."""
+    if section is None:
+        print(none)
+    elif as_json:
+        sys.stdout.write(json.dumps(section, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write("\n".join(render(section)) + "\n")
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     with _election(args.store) as e:
         section = audit_section(e.state)
-    if section is None:
-        print("no audit declared")
-        return 0
-    if args.json:
-        sys.stdout.write(json.dumps(section, indent=2, ensure_ascii=False) + "\n")
-    else:
-        sys.stdout.write("\n".join(render_text(section)) + "\n")
-    return 0
+    return show_section(section, args.json, render_text, "no audit declared")
+
+
+def board_steps(
+    steps: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> Callable[..., argparse.ArgumentParser]:
+    """The audit board's subcommand maker (``electlog rla`` and ``electlog eligibility``):
+    ``step(name, help, func, writes=True)`` adds a command on a store that, when it writes,
+    signs with ``--key`` at ``--time``."""
+
+    def step(
+        name: str, help_text: str, func: Any, *, writes: bool = True
+    ) -> argparse.ArgumentParser:
+        q = steps.add_parser(name, help=help_text, description=help_text)
+        q.add_argument("store", help="the election's store (SQLite file or postgresql:// URL)")
+        if writes:
+            q.add_argument("--key", required=True, help="the audit board's private key file")
+            q.add_argument(
+                "--time", type=int, help="claimed time in µs UTC (default: the clock now)"
+            )
+        q.set_defaults(func=func)
+        return q
+
+    return step
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -252,20 +285,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(docs/rla.md). Each writing command signs one audit event with the audit board's "
         "key (a key authorised with role audit_board).",
     )
-    rsub = p.add_subparsers(dest="rla_command", metavar="STEP", required=True)
-
-    def step(
-        name: str, help_text: str, func: Any, *, writes: bool = True
-    ) -> argparse.ArgumentParser:
-        q = rsub.add_parser(name, help=help_text, description=help_text)
-        q.add_argument("store", help="the election's store (SQLite file or postgresql:// URL)")
-        if writes:
-            q.add_argument("--key", required=True, help="the audit board's private key file")
-            q.add_argument(
-                "--time", type=int, help="claimed time in µs UTC (default: the clock now)"
-            )
-        q.set_defaults(func=func)
-        return q
+    step = board_steps(p.add_subparsers(dest="rla_command", metavar="STEP", required=True))
 
     q = step("declare", "declare the audit, pinning the store's latest checkpoint", _declare)
     q.add_argument(
