@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from electlog.audit._decoding import parse_entry
     from electlog.audit._pipeline import VerifiedEntry, verify_chunk
     from electlog.audit._replay import FindingSink, Replay
-    from electlog.audit._shards import APPLIED, ShardedReplay, peek
+    from electlog.audit._shards import APPLIED, ShardedReplay, _fields, peek
     from electlog.audit._sources import open_source
     from electlog.audit.trust import load_trust
     from electlog.events import SIGNATURE_CONTEXT, entry_leaf_hash
@@ -97,9 +97,12 @@ def main(argv: list[str] | None = None) -> int:
             replay._checks(base, metas, replies)
             base += len(metas)
 
+    def _meta(m: Any) -> Any:
+        return None if m is None else _fields(m)
+
     prepared = []
     for chunk in chunks:
-        prepared.append([(peek(data), b"c", 0, pos) for pos, data in enumerate(chunk)])
+        prepared.append([(_meta(peek(data)), b"c", 0, pos) for pos, data in enumerate(chunk)])
     results["checks"] = _best(checks, args.repeat)
 
     def decode() -> None:
