@@ -68,8 +68,6 @@ recursion limit)."""
 _INT_MIN: Final[int] = -(1 << 63)
 _INT_MAX: Final[int] = (1 << 64) - 1
 
-_PLAIN: Final[frozenset[type]] = frozenset({str, bytes, bool, type(None)})
-"""Scalar types the encoder passes through unchanged (ints are range-checked)."""
 
 _packb: Any = msgpack.packb
 _unpackb: Any = msgpack.unpackb
@@ -142,35 +140,62 @@ class _Slow(Exception):
     """Internal: :func:`_fast` met something only :func:`_norm` handles (or reports)."""
 
 
+_KEY_ORDERS: Final[dict[tuple[object, ...], tuple[str, ...] | None]] = {}
+"""Key tuples of maps :func:`_fast` has seen, all ``str``, with their sorted order (``None``
+when already sorted): bulk data repeats a few map shapes, so each is checked and sorted once.
+Bounded: at most :data:`_KEY_ORDERS_LIMIT` shapes of at most :data:`_KEY_ORDERS_WIDTH` keys."""
+_KEY_ORDERS_LIMIT: Final = 4096
+_KEY_ORDERS_WIDTH: Final = 32
+
+
+def _key_order(keys: tuple[object, ...]) -> tuple[str, ...] | None:
+    """The sorted order of a map's keys (``None``: already sorted); :class:`_Slow` if a key is
+    not exactly ``str`` (then :func:`_norm` converts or refuses it)."""
+    for k in keys:
+        if type(k) is not str:
+            raise _Slow
+    ordered = tuple(sorted(cast("tuple[str, ...]", keys)))
+    order = None if ordered == keys else ordered
+    if len(keys) <= _KEY_ORDERS_WIDTH and len(_KEY_ORDERS) < _KEY_ORDERS_LIMIT:
+        _KEY_ORDERS[keys] = order
+    return order
+
+
+_MISSING: Final = object()
+
+
 def _fast(obj: Any, depth: int, max_depth: int) -> object:
     """:func:`_norm` for the common case, a plain ``dict``/``list`` tree of plain ``str`` keys
-    and ``str``/``bytes``/``bool``/``None``/in-range ``int`` values: the same result, fewer
-    checks per value. Raises :class:`_Slow` (or ``TypeError`` from sorting mixed keys) for
-    anything else, and the caller re-runs :func:`_norm`, which accepts or names the problem."""
+    and ``str``/``bytes``/``bool``/``None``/``int`` values: a tree msgpack packs canonically,
+    sharing every map whose keys are already sorted and every list of scalars with ``obj``.
+    Integers are not range-checked here: msgpack refuses one outside ``[-2**63, 2**64-1]``
+    with ``OverflowError``. Raises :class:`_Slow` (or ``TypeError`` from sorting mixed keys)
+    for anything else, and the caller re-runs :func:`_norm`, which accepts or names the
+    problem."""
     if depth >= max_depth:
         raise _Slow
     inner = depth + 1
     if type(obj) is dict:
+        keys = tuple(obj)
+        order = _KEY_ORDERS.get(keys, _MISSING)
+        if order is _MISSING:
+            order = _key_order(keys)
+        if _SCALAR_TYPES.issuperset(map(type, obj.values())):
+            if order is None:
+                return obj  # msgpack packs it as it is
+            return {k: obj[k] for k in cast("tuple[str, ...]", order)}
         out: dict[str, object] = {}
-        for k in sorted(obj):
-            if type(k) is not str:
-                raise _Slow
+        for k in cast("tuple[str, ...]", keys if order is None else order):
             v = obj[k]
             tv = type(v)
             if tv is dict or tv is list:
                 out[k] = _fast(v, inner, max_depth)
-            elif tv in _PLAIN or (tv is int and _INT_MIN <= v <= _INT_MAX):
+            elif tv in _SCALAR_TYPES:
                 out[k] = v
             else:
                 raise _Slow
         return out
-    for v in obj:
-        tv = type(v)
-        if tv is dict or tv is list:
-            break
-        if not (tv in _PLAIN or (tv is int and _INT_MIN <= v <= _INT_MAX)):
-            raise _Slow
-    else:
+    if _SCALAR_TYPES.issuperset(map(type, obj)):
         return obj  # only scalars: msgpack packs the list as it is
     items: list[object] = []
     append = items.append
@@ -178,11 +203,24 @@ def _fast(obj: Any, depth: int, max_depth: int) -> object:
         tv = type(v)
         if tv is dict or tv is list:
             append(_fast(v, inner, max_depth))
-        elif tv in _PLAIN or (tv is int and _INT_MIN <= v <= _INT_MAX):
+        elif tv in _SCALAR_TYPES:
             append(v)
         else:
             raise _Slow
     return items
+
+
+def fast_tree(obj: dict[str, Any], max_depth: int = DEFAULT_MAX_DEPTH) -> object | None:
+    """For the encoders that pack a map inside a larger canonical structure
+    (:mod:`electlog.signer`): a tree msgpack packs exactly as :func:`encode` encodes ``obj``
+    (at most ``max_depth`` deep, ``obj`` itself at depth 1), or ``None`` when ``obj`` needs
+    :func:`encode`'s general path (which accepts it or names the problem). A ``None`` is no
+    verdict; packing the tree may still raise ``OverflowError`` (an integer out of range) or
+    ``UnicodeEncodeError`` (a lone surrogate), which also send the caller to :func:`encode`."""
+    try:
+        return _fast(obj, 0, max_depth)
+    except (_Slow, TypeError):
+        return None
 
 
 def _norm(obj: object, depth: int, max_depth: int) -> object:
@@ -292,14 +330,13 @@ def encode(obj: object, *, max_depth: int = DEFAULT_MAX_DEPTH) -> bytes:
     lone surrogate, any other type, or nesting deeper than ``max_depth``.
     """
     _check_limit("max_depth", max_depth, MAX_DEPTH_CAP)
+    if type(obj) is dict or type(obj) is list:
+        try:
+            return cast(bytes, _packb(_fast(obj, 0, max_depth), use_bin_type=True))
+        except (_Slow, TypeError, OverflowError, UnicodeEncodeError):
+            pass  # the general path below accepts the value or names the problem
     try:
-        if type(obj) is dict or type(obj) is list:
-            try:
-                norm = _fast(obj, 0, max_depth)
-            except (_Slow, TypeError):
-                norm = _norm(obj, 0, max_depth)
-        else:
-            norm = _norm(obj, 0, max_depth)
+        norm = _norm(obj, 0, max_depth)
     except _Refused as exc:
         raise EncodeError(f"cannot encode: {exc.reason} at {_format_path(exc.path)}") from None
     try:
