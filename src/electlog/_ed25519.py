@@ -572,6 +572,9 @@ def own_signature_checker(seed: bytes, public: bytes) -> Callable[[bytes, bytes]
     sha512 = hashlib.sha512
     from_bytes = int.from_bytes
     failed = _NaclRuntimeError
+    direct = _sodium_base_noclamp()
+    if direct is not None:
+        return _direct_check(direct, a, public)
 
     def check(signature: bytes, message: bytes) -> bool:
         if len(signature) != 64:
@@ -585,5 +588,51 @@ def own_signature_checker(seed: bytes, public: bytes) -> Callable[[bytes, bytes]
             return base(((s - k * a) % order).to_bytes(32, "little")) == r
         except failed:  # [0]B, the identity: never a valid R
             return False
+
+    return check
+
+
+def _sodium_base_noclamp() -> Callable[[bytes], bytes | None] | None:
+    """libsodium's ``crypto_scalarmult_ed25519_base_noclamp`` called through PyNaCl's cffi
+    library itself (the same function as ``nacl.bindings``' wrapper, without its argument
+    checks and copies: about 1.3 µs less per call, out of about 16): the canonical encoding of
+    ``[n]B`` for a 32-byte little-endian ``n``, ``None`` for the identity. None when PyNaCl's
+    cffi library does not have it."""
+    try:
+        from nacl._sodium import ffi, lib
+
+        function = lib.crypto_scalarmult_ed25519_base_noclamp
+    except (ImportError, AttributeError):  # pragma: no cover - depends on the PyNaCl build
+        return None
+    new, buffer = ffi.new, ffi.buffer
+
+    def base(n: bytes) -> bytes | None:
+        q = new("unsigned char[32]")  # one per call: cffi releases the GIL in the call
+        if function(q, n) != 0:
+            return None
+        out: bytes = buffer(q, 32)[:]
+        return out
+
+    return base
+
+
+def _direct_check(
+    base: Callable[[bytes], bytes | None], a: int, public: bytes
+) -> Callable[[bytes, bytes], bool]:
+    """:func:`own_signature_checker`'s check with :func:`_sodium_base_noclamp` (the same
+    arithmetic; ``None`` from ``base`` is the identity, never a valid R)."""
+    order = GROUP_ORDER
+    sha512 = hashlib.sha512
+    from_bytes = int.from_bytes
+
+    def check(signature: bytes, message: bytes) -> bool:
+        if len(signature) != 64:
+            return False
+        s = from_bytes(signature[32:], "little")
+        if s >= order:
+            return False
+        r = signature[:32]
+        k = from_bytes(sha512(r + public + message).digest(), "little")
+        return base(((s - k * a) % order).to_bytes(32, "little")) == r
 
     return check

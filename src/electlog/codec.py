@@ -185,13 +185,15 @@ def _fast(obj: Any, depth: int, max_depth: int) -> object:
                 return obj  # msgpack packs it as it is
             return {k: obj[k] for k in cast("tuple[str, ...]", order)}
         out: dict[str, object] = {}
+        scalars = _SCALAR_TYPES
+        flat = inner < max_depth  # a list value may hold scalars
         for k in cast("tuple[str, ...]", keys if order is None else order):
             v = obj[k]
             tv = type(v)
-            if tv is dict or tv is list:
-                out[k] = _fast(v, inner, max_depth)
-            elif tv in _SCALAR_TYPES:
+            if tv in scalars or (tv is list and flat and scalars.issuperset(map(type, v))):
                 out[k] = v
+            elif tv is dict or tv is list:
+                out[k] = _fast(v, inner, max_depth)
             else:
                 raise _Slow
         return out

@@ -9,7 +9,7 @@ exactly as it was; a batch is all or nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from typing import NoReturn, Protocol, runtime_checkable
 
 import attrs
 
@@ -28,6 +28,7 @@ from .errors import (
 )
 from .events import AuthorHead, Entry, VerifiedEntry, chain_break
 from .note import NoteSigner, open_note, sign_note
+from .signer import SignedEntries
 from .store._integrity import checkpoint_text
 from .store.base import Store, StoredCheckpoint
 from .store.memory import MemoryStore
@@ -85,6 +86,20 @@ def _verified_batch(entries: Iterable[Entry | bytes]) -> list[VerifiedEntry]:
     return [_as_entry(item, i) for i, item in enumerate(entries)]
 
 
+def _chain_refused(position: int, author: bytes, seq: int, expected_seq: int) -> NoReturn:
+    """Raise the :class:`AuthorChainError` of batch item ``position``, whose ``seq`` does not
+    continue the author's chain (``expected_seq`` is the sequence number that would)."""
+    if seq != expected_seq:
+        raise AuthorChainError(
+            f"batch item {position}: author {author.hex()[:16]}… sequence number {seq}, "
+            f"expected {expected_seq}"
+        )
+    raise AuthorChainError(
+        f"batch item {position}: author {author.hex()[:16]}… seq {seq} does not link to the "
+        "author's previous entry"
+    )
+
+
 class Log:
     """An append-only, Merkle-committed log of signed entries over a :class:`Store`.
 
@@ -125,7 +140,14 @@ class Log:
         Every entry's signature is verified here unless it is a
         :class:`~electlog.events.VerifiedEntry` (checked when it was made); an entry given as a
         plain :class:`~electlog.events.Entry` is re-parsed from its bytes. A refusal names the
-        batch item."""
+        batch item.
+
+        A :class:`~electlog.signer.SignedEntries` (a :class:`~electlog.signer.ChainSigner`'s
+        batch, every signature checked, one author's consecutive entries each naming the leaf
+        hash of the one before) is appended from its bytes and leaf hashes, without entry
+        objects: its log id and the chain link of its first entry are checked here."""
+        if type(entries) is SignedEntries:
+            return self._append_signed(entries)
         batch = _verified_batch(entries)
         if not batch:
             return []
@@ -145,15 +167,7 @@ class Log:
                 head = heads[author] if author in heads else tx.author_head(author)
                 expected = chain_break(head, st.seq, st.prev)
                 if expected is not None:
-                    if st.seq != expected[0]:
-                        raise AuthorChainError(
-                            f"batch item {i}: author {author.hex()[:16]}… sequence number "
-                            f"{st.seq}, expected {expected[0]}"
-                        )
-                    raise AuthorChainError(
-                        f"batch item {i}: author {author.hex()[:16]}… seq {st.seq} does not link "
-                        f"to the author's previous entry"
-                    )
+                    _chain_refused(i, author, st.seq, expected[0])
                 heads[author] = AuthorHead(st.seq, e.leaf_hash)
                 index = tx.append(e.data, e.leaf_hash, author, st.seq)
                 receipts.append(Receipt(index, e.leaf_hash))
@@ -161,6 +175,25 @@ class Log:
             nodes = merkle.new_nodes_batch(tx.node, start, leaves)
             tx.put_nodes(n for n in nodes if n[0] >= 1)
         return receipts
+
+    def _append_signed(self, batch: SignedEntries) -> list[Receipt]:
+        """:meth:`append_many` of a ChainSigner's batch: the same checks and writes."""
+        n = len(batch)
+        if not n:
+            return []
+        if batch._log != self.origin:
+            raise LogIdMismatchError(
+                f"batch item 0: entry is for log {batch._log!r}, this log is {self.origin!r}"
+            )
+        author, seq, leaves = batch._author, batch._first_seq, batch._leaves
+        with self._store.transaction() as tx:
+            expected = chain_break(tx.author_head(author), seq, batch._prev)
+            if expected is not None:
+                _chain_refused(0, author, seq, expected[0])
+            start = tx.append_run(batch._datas, leaves, author, seq)
+            nodes = merkle.new_nodes_batch(tx.node, start, leaves)
+            tx.put_nodes(node for node in nodes if node[0] >= 1)
+        return list(map(Receipt, range(start, start + n), leaves))
 
     # ------------------------------------------------------------------ reads
 

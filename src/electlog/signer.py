@@ -6,20 +6,22 @@ after another. Everything else about a statement is known in advance. :class:`Ch
 splits the work accordingly:
 
 * in the calling process, :meth:`ChainSigner.submit` checks and canonically encodes a batch of
-  drafts into the bytes before and after ``prev`` (:meth:`Statement.split_bytes`);
+  drafts into the bytes before and after ``prev`` (as :meth:`Statement.split_bytes` does);
 * a helper process, which holds the signing key, runs the sequential part: insert ``prev``, sign
-  (libsodium when PyNaCl is installed, else OpenSSL: the same bytes), build the entry, hash it
-  into the next ``prev``;
-* :meth:`SignedBatch.result` turns the answer back into
-  :class:`~electlog.events.VerifiedEntry` objects, hashing every entry it builds to check that
-  it holds exactly the statement the helper signed (so the helper continued the chain the
-  caller expected).
+  (libsodium when PyNaCl is installed, else OpenSSL: the same bytes), hash the entry into the
+  next ``prev``; its answer is one bytes object, signature and leaf hash per statement;
+* :meth:`SignedBatch.result` builds every entry's bytes from this process's own chain and hashes
+  each to check it against the helper's leaf hash (so the helper continued the chain the caller
+  expected), and returns them as :class:`SignedEntries`: a sequence of
+  :class:`~electlog.events.VerifiedEntry` whose objects are made on first use, and which
+  :meth:`Log.append_many <electlog.log.Log.append_many>` appends from its columns of bytes.
 
-Every signature is checked before it becomes a :class:`~electlog.events.VerifiedEntry`, with
-:meth:`SigningKey.verify <electlog.keys.SigningKey.verify>` (the strict rule, at about the cost
-of signing): the helper checks the signatures at even positions of each batch as it makes them,
-the calling process those at odd positions as it builds the entries. Signing and checking are
-the two big costs; shared so, they keep both cores about equally busy.
+Every signature is checked before it is handed out, with :meth:`SigningKey.verify
+<electlog.keys.SigningKey.verify>` (the strict rule, at about the cost of signing): the helper
+checks the first signatures of each batch as it makes them, the calling process the others as
+it builds the entries. How many the helper checks follows the two processes' measured CPU time
+(each batch reports both): the process with time to spare checks more, so both cores stay
+about equally busy whatever else the caller does between batches.
 
 Batches are signed in the order they were submitted, so a caller can submit the next batch,
 then append the previous one (``Log.append_many``) while the helper signs: encoding, appending
@@ -32,17 +34,22 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import sys
+import time as _time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, NoReturn, SupportsIndex, TypeAlias, overload
 
+import msgpack
+
+from .codec import fast_tree
 from .errors import ElectlogError, EntryError, SignatureError, SignerError, UsageError
 from .events import (
     _ENTRY_KEY,
     _ENTRY_SIG,
+    _UINT63,
     MAX_ENTRY_SIZE,
     MAX_ORIGIN_LEN,
     MAX_TYPE_LEN,
@@ -53,14 +60,13 @@ from .events import (
     VerifiedEntry,
     _check_text,
     _check_uint,
-    _entry_bytes,
     _split_parts,
     _stmt_header,
     _verified_entry,
 )
 from .keys import SigningKey
 
-__all__ = ["ChainSigner", "Draft", "SignedBatch"]
+__all__ = ["ChainSigner", "Draft", "SignedBatch", "SignedEntries"]
 
 Draft: TypeAlias = "tuple[str, dict[str, Any], int] | tuple[str, dict[str, Any], int, int]"
 """One statement to sign: ``(type, body, time)`` or ``(type, body, time, schema)``."""
@@ -70,6 +76,8 @@ MAX_BATCH: Final = 100_000
 
 # Bytes of an entry before the "stmt" key: the map header, the public key and the signature.
 _ENTRY_FIXED: Final = len(_ENTRY_KEY) + 32 + len(_ENTRY_SIG) + 64
+_PREV_KEY: Final = b"\xa4prev\xc4\x20"  # "prev", bin8 of 32: the end of every statement head
+_SIGNED: Final = 96  # a helper's answer per statement: the signature (64) and the leaf hash (32)
 
 # --------------------------------------------------------------------------- the helper side
 
@@ -88,60 +96,202 @@ def _sign_chain(
     verify: Callable[[bytes, bytes], None],
     public: bytes,
     prev: bytes,
-    parts: Sequence[tuple[bytes, bytes]],
-    *,
-    stride: int = 1,
-) -> list[tuple[bytes, bytes]]:
-    """Sign ``parts`` (statement bytes around ``prev``) as one chain starting after ``prev``,
-    checking with ``verify`` the signatures at positions ``0, stride, 2 * stride, ...`` (raises
-    :class:`SignerError` for one that does not verify): returns ``(signature, leaf hash)`` per
-    statement. The leaf hash is that of ``_entry_bytes(public, signature, statement)``, hashed
-    piecewise (the entry itself is assembled by the caller)."""
+    heads: Sequence[bytes],
+    tails: Sequence[bytes],
+    checked: int,
+) -> bytes:
+    """Sign the statements ``heads[i] + prev + tails[i]`` as one chain starting after ``prev``,
+    checking with ``verify`` the first ``checked`` signatures (raises :class:`SignerError` for
+    one that does not verify): returns the signature (64 bytes) and the leaf hash (32 bytes) of
+    every statement, concatenated. The leaf hash is that of ``_entry_bytes(public, signature,
+    statement)``, the entry the caller assembles."""
     context = SIGNATURE_CONTEXT
-    # SHA-256(0x00 || entry) with entry = {"key": public, "sig": sig, "stmt": stmt}
-    start = hashlib.sha256(b"\x00" + _ENTRY_KEY + public + _ENTRY_SIG)
-    out: list[tuple[bytes, bytes]] = []
+    lead = b"\x00" + _ENTRY_KEY + public + _ENTRY_SIG  # SHA-256(0x00 || entry)
+    sha256 = hashlib.sha256
+    header = _stmt_header
+    out: list[bytes] = []
     append = out.append
-    for position, (head, tail) in enumerate(parts):
-        stmt = head + prev + tail
+    for position, (head, tail) in enumerate(zip(heads, tails, strict=True)):
+        stmt = b"".join((head, prev, tail))
         message = context + stmt
         sig = sign(message)
-        try:
-            if not position % stride:
+        if position < checked:
+            try:
                 verify(sig, message)
-        except SignatureError as exc:
-            raise SignerError(
-                f"batch item {position}: the signature made does not verify ({exc})"
-            ) from None
-        h = start.copy()
-        h.update(sig)
-        h.update(_stmt_header(len(stmt)))
-        h.update(stmt)
-        prev = h.digest()
-        append((sig, prev))
-    return out
-
-
-_HELPER_STRIDE: Final = 2
-"""The helper checks the signatures at even positions of a batch; the caller the others."""
+            except SignatureError as exc:
+                raise SignerError(
+                    f"batch item {position}: the signature made does not verify ({exc})"
+                ) from None
+        prev = sha256(b"".join((lead, sig, header(len(stmt)), stmt))).digest()
+        append(sig)
+        append(prev)
+    return b"".join(out)
 
 
 def _sign_remote(
-    prev: bytes | None, parts: Sequence[tuple[bytes, bytes]]
-) -> list[tuple[bytes, bytes]]:
-    """The helper's task: sign ``parts`` after ``prev``, or after the helper's own last leaf
-    when ``prev`` is None (the caller had batches in flight)."""
+    prev: bytes | None, heads: Sequence[bytes], tails: Sequence[bytes], checked: int
+) -> tuple[bytes, float]:
+    """The helper's task: sign after ``prev``, or after the helper's own last leaf when
+    ``prev`` is None (the caller had batches in flight), checking the first ``checked``
+    signatures; returns :func:`_sign_chain`'s answer and the CPU seconds this took."""
+    cpu = _time.process_time()
     start = _worker.get("prev") if prev is None else prev
     if start is None:
         raise RuntimeError("no chain to continue")
     out = _sign_chain(
-        _worker["sign"], _worker["verify"], _worker["public"], start, parts, stride=_HELPER_STRIDE
+        _worker["sign"], _worker["verify"], _worker["public"], start, heads, tails, checked
     )
-    _worker["prev"] = out[-1][1] if out else start
-    return out
+    _worker["prev"] = out[-32:] if out else start
+    return out, _time.process_time() - cpu
 
 
 # --------------------------------------------------------------------------- the caller side
+
+
+class SignedEntries(Sequence[VerifiedEntry]):
+    """The entries of one signed batch, in order: a read-only sequence of
+    :class:`~electlog.events.VerifiedEntry` (every signature was checked before it was made).
+
+    It holds the entries' bytes and leaf hashes; the entry objects are made the first time one
+    is asked for. :meth:`Log.append_many <electlog.log.Log.append_many>` appends it from those
+    columns without making them. Only :class:`ChainSigner` makes one (calling the class raises
+    :class:`~electlog.errors.UsageError`); it compares equal to a list of the same entries,
+    ``+`` gives a list, and it pickles as a list."""
+
+    __slots__ = (
+        "_author",
+        "_datas",
+        "_entries",
+        "_first_seq",
+        "_leaves",
+        "_log",
+        "_prev",
+        "_public",
+        "_statements",
+        "_stmt_starts",
+    )
+
+    _log: str
+    _author: bytes
+    _public: bytes
+    _first_seq: int
+    _prev: bytes
+    _statements: list[tuple[str, int, int, dict[str, Any]]]
+    _datas: list[bytes]
+    _leaves: list[bytes]
+    _stmt_starts: list[int]
+    _entries: list[VerifiedEntry] | None
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise UsageError("SignedEntries are made by a ChainSigner")
+
+    @property
+    def data(self) -> Sequence[bytes]:
+        """Every entry's exact bytes."""
+        return tuple(self._datas)
+
+    @property
+    def leaf_hashes(self) -> Sequence[bytes]:
+        """Every entry's Merkle leaf hash."""
+        return tuple(self._leaves)
+
+    @property
+    def author(self) -> bytes:
+        """The author's key id."""
+        return self._author
+
+    @property
+    def first_seq(self) -> int:
+        """The first entry's sequence number (the others follow one by one)."""
+        return self._first_seq
+
+    @property
+    def prev(self) -> bytes:
+        """The first entry's ``prev``: the leaf hash of the author's entry before the batch."""
+        return self._prev
+
+    def _all(self) -> list[VerifiedEntry]:
+        entries = self._entries
+        if entries is None:
+            entries = self._entries = self._make()
+        return entries
+
+    def _make(self) -> list[VerifiedEntry]:
+        log, author, public = self._log, self._author, self._public
+        seq, prev = self._first_seq, self._prev
+        out: list[VerifiedEntry] = []
+        for (type_, schema, time, body), data, leaf, at in zip(
+            self._statements, self._datas, self._leaves, self._stmt_starts, strict=True
+        ):
+            statement = Statement(
+                log=log, type=type_, schema=schema, author=author, seq=seq, prev=prev,
+                time=time, body=body,
+            )  # fmt: skip
+            sig = data[_ENTRY_FIXED - 64 : _ENTRY_FIXED]
+            out.append(_verified_entry(data, statement, public, sig, data[at:], leaf))
+            seq += 1
+            prev = leaf
+        return out
+
+    def __len__(self) -> int:
+        return len(self._datas)
+
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> VerifiedEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[VerifiedEntry]: ...
+
+    def __getitem__(self, index: SupportsIndex | slice) -> VerifiedEntry | list[VerifiedEntry]:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[VerifiedEntry]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SignedEntries):
+            return self._datas == other._datas
+        if isinstance(other, list | tuple):
+            return self._all() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __add__(self, other: Iterable[VerifiedEntry]) -> list[VerifiedEntry]:
+        return [*self._all(), *other]
+
+    def __radd__(self, other: Iterable[VerifiedEntry]) -> list[VerifiedEntry]:
+        return [*other, *self._all()]
+
+    def __reduce__(self) -> tuple[type[list[VerifiedEntry]], tuple[list[VerifiedEntry]]]:
+        return list, (self._all(),)
+
+    def __repr__(self) -> str:
+        return (
+            f"<SignedEntries: {len(self)} entries, seq {self._first_seq}.."
+            f"{self._first_seq + len(self) - 1} of {self._author.hex()[:16]}…>"
+        )
+
+
+def _signed_entries(
+    log: str,
+    author: bytes,
+    public: bytes,
+    first_seq: int,
+    prev: bytes,
+    statements: list[tuple[str, int, int, dict[str, Any]]],
+    datas: list[bytes],
+    leaves: list[bytes],
+    stmt_starts: list[int],
+) -> SignedEntries:
+    """A :class:`SignedEntries` of entries whose bytes the caller built from its own chain,
+    hashed and whose signatures were all checked (only :class:`SignedBatch` calls this)."""
+    made = object.__new__(SignedEntries)
+    made._log, made._author, made._public = log, author, public
+    made._first_seq, made._prev = first_seq, prev
+    made._statements, made._datas, made._leaves = statements, datas, leaves
+    made._stmt_starts, made._entries = stmt_starts, None
+    return made
 
 
 class SignedBatch:
@@ -150,19 +300,27 @@ class SignedBatch:
     def __init__(
         self,
         signer: ChainSigner,
-        statements: list[tuple[str, str, int, int, int, dict[str, Any]]],
-        parts: list[tuple[bytes, bytes]],
-        future: Future[list[tuple[bytes, bytes]]] | None,
+        first_seq: int,
+        statements: list[tuple[str, int, int, dict[str, Any]]],
+        heads: list[bytes],
+        tails: list[bytes],
+        headers: list[bytes],
+        checked: int,
+        future: Future[tuple[bytes, float]] | None,
     ) -> None:
         self._signer = signer
+        self._first_seq = first_seq
         self._statements = statements
-        self._parts = parts
+        self._heads = heads
+        self._tails = tails
+        self._headers = headers
+        self._checked = checked  # the helper checks the first ``checked`` signatures
         self._future = future
-        self._entries: list[VerifiedEntry] | None = None
+        self._entries: SignedEntries | None = None
         self._error: ElectlogError | None = None
 
     def __len__(self) -> int:
-        return len(self._parts)
+        return len(self._heads)
 
     def done(self) -> bool:
         """Whether :meth:`result` would return without waiting."""
@@ -172,7 +330,7 @@ class SignedBatch:
             or (self._future is not None and self._future.done())
         )
 
-    def result(self) -> list[VerifiedEntry]:
+    def result(self) -> SignedEntries:
         """The batch's entries in order (waits for the helper; batches submitted earlier are
         completed first). Raises :class:`~electlog.errors.SignerError` if the helper failed."""
         if self._entries is None and self._error is None:
@@ -182,63 +340,87 @@ class SignedBatch:
         assert self._entries is not None
         return self._entries
 
-    # called by ChainSigner, in submission order
-    def _complete(self, prev: bytes, key: SigningKey) -> bytes:
+    def _signed(self, prev: bytes, key: SigningKey) -> tuple[bytes, float | None]:
+        """The helper's answer (signatures and leaf hashes) and its CPU seconds (None when
+        signed in this process)."""
         try:
             if self._future is None:
-                signed = _sign_chain(key.sign, key.verify, key.public.raw, prev, self._parts)
-            else:
-                signed = self._future.result()
+                out = _sign_chain(
+                    key.sign, key.verify, key.public.raw, prev, self._heads, self._tails,
+                    len(self._heads),
+                )  # fmt: skip
+                return out, None
+            signed, cpu = self._future.result()
         except BrokenProcessPool:
             raise SignerError("the signing helper process died") from None
         except ElectlogError:
             raise
         except Exception as exc:  # anything else from the helper
             raise SignerError(f"the signing helper failed: {exc!r}") from None
-        if len(signed) != len(self._parts):
+        if type(signed) is not bytes or len(signed) != _SIGNED * len(self._heads):
             raise SignerError("the signing helper returned a batch of the wrong length")
+        return signed, cpu
+
+    # called by ChainSigner, in submission order
+    def _complete(self, prev: bytes, key: SigningKey) -> tuple[bytes, float | None, float]:
+        """Build and check the entries; returns the chain's new ``prev``, the helper's CPU
+        seconds and this process's CPU seconds per signature it checked."""
+        signed, helper_cpu = self._signed(prev, key)
         public = key.public.raw
-        key_id = key.key_id
-        entries: list[VerifiedEntry] = []
-        append = entries.append
+        lead = _ENTRY_KEY + public + _ENTRY_SIG
         sha256 = hashlib.sha256
+        first = prev
+        n = len(self._heads)
+        sigs = [signed[i : i + 64] for i in range(0, _SIGNED * n, _SIGNED)]
+        leaves = [signed[i + 64 : i + _SIGNED] for i in range(0, _SIGNED * n, _SIGNED)]
+        datas: list[bytes] = []
+        append = datas.append
+        starts: list[int] = []
+        # Each entry is built here from this process's own chain (prev = the leaf hash of the
+        # entry before) and hashed: equal to the helper's leaf hash, the entry holds exactly
+        # the statement the helper signed (and, at the helper's positions, checked: SHA-256
+        # collision resistance); different, the helper signed another chain.
+        for position, (head, tail, header, sig, leaf) in enumerate(
+            zip(self._heads, self._tails, self._headers, sigs, leaves, strict=True)
+        ):
+            data = b"".join((lead, sig, header, head, prev, tail))
+            if sha256(b"\x00" + data).digest() != leaf:
+                self._chain_error(position)
+            append(data)
+            starts.append(_ENTRY_FIXED + len(header))
+            prev = leaf
+        # The signatures the helper did not check are checked here.
+        checked = n if helper_cpu is None else self._checked
+        cpu = _time.process_time()
         verify = key.verify
         context = SIGNATURE_CONTEXT
-        # the positions whose signatures the helper checked (in this process: all of them)
-        helper_checked = 1 if self._future is None else _HELPER_STRIDE
-        # Each statement is rebuilt here from this process's own chain (prev = the leaf hash of
-        # the entry before) and every entry is hashed: equal to the helper's leaf hash, the
-        # entry holds exactly the statement the helper signed (and, at the helper's positions,
-        # checked: SHA-256 collision resistance); different, the helper signed another chain.
-        # The other signatures are checked here.
-        for position, (
-            (log, type, schema, seq, time, body),
-            (head, tail),
-            (sig, leaf),
-        ) in enumerate(zip(self._statements, self._parts, signed, strict=True)):
-            stmt = head + prev + tail
-            data = _entry_bytes(public, sig, stmt)
-            if sha256(b"\x00" + data).digest() != leaf:
+        for position in range(checked, n):
+            data = datas[position]
+            try:
+                verify(sigs[position], context + data[starts[position] :])
+            except SignatureError:
+                seq = self._first_seq + position
                 raise SignerError(
-                    f"the signing helper signed statement seq {seq} over a different chain "
-                    "than expected"
-                )
-            if position % helper_checked:
-                try:
-                    verify(sig, context + stmt)
-                except SignatureError:
-                    raise SignerError(
-                        f"the signing helper returned a signature that does not verify "
-                        f"(statement seq {seq}, batch item {position})"
-                    ) from None
-            statement = Statement(
-                log=log, type=type, schema=schema, author=key_id, seq=seq, prev=prev,
-                time=time, body=body,
-            )  # fmt: skip
-            append(_verified_entry(data, statement, public, sig, stmt, leaf))
-            prev = leaf
-        self._entries = entries
-        return prev
+                    f"the signing helper returned a signature that does not verify "
+                    f"(statement seq {seq}, batch item {position})"
+                ) from None
+        per_check = (_time.process_time() - cpu) / (n - checked) if n > checked else 0.0
+        self._entries = _signed_entries(
+            self._signer._log_id, key.key_id, public, self._first_seq, first,
+            self._statements, datas, leaves, starts,
+        )  # fmt: skip
+        return prev, helper_cpu, per_check
+
+    def _chain_error(self, position: int) -> NoReturn:
+        raise SignerError(
+            f"the signing helper signed statement seq {self._first_seq + position} over a "
+            "different chain than expected"
+        )
+
+
+_INITIAL_SHARE: Final = 0.5
+"""The part of each batch's signatures the helper checks until both processes' CPU times are
+known (then it follows them: :meth:`ChainSigner._rebalance`)."""
 
 
 class ChainSigner:
@@ -289,6 +471,12 @@ class ChainSigner:
         self._pending: deque[SignedBatch] = deque()
         self._broken: SignerError | None = None
         self._closed = False
+        # the statement head up to the body, and the msgpack packer of the encoding fast path
+        self._author_key = b"\xa6author\xc4\x20" + key.key_id + b"\xa4body"
+        self._log_packed = b"\xa3log" + msgpack.packb(log_id)
+        self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+        self._share = _INITIAL_SHARE  # the part of a batch's checks the helper makes
+        self._cpu_mark: float | None = None  # this process's CPU time at the last completion
         self._pool: ProcessPoolExecutor | None = None
         if processes:
             try:
@@ -316,6 +504,31 @@ class ChainSigner:
             raise self._broken
         return AuthorHead(self._seq, self._prev)
 
+    def _parts(
+        self, type_: str, body: object, schema: int, seq: int, time: int
+    ) -> tuple[bytes, bytes]:
+        """The statement bytes before and after ``prev`` (as :func:`_split_parts`; fields
+        checked). The common case, a plain ``dict`` body that :func:`codec.fast_tree
+        <electlog.codec.fast_tree>` takes, is packed by one msgpack call for each side;
+        anything else (and any value msgpack refuses) goes through :func:`_split_parts`, which
+        encodes it or raises the :class:`EntryError` naming the problem."""
+        if type(body) is dict:
+            tree = fast_tree(body)
+            if tree is not None:
+                try:
+                    packed_body = self._pack(tree)
+                    tail = self._pack(
+                        {"schema": schema, "seq": seq, "time": time, "type": type_, "v": 1}
+                    )
+                except (OverflowError, UnicodeEncodeError, TypeError, ValueError):
+                    pass  # _split_parts names the problem
+                else:
+                    head = b"".join(
+                        (b"\x89", self._author_key, packed_body, self._log_packed, _PREV_KEY)
+                    )
+                    return head, tail[1:]  # without the map header
+        return _split_parts(self._key.key_id, body, self._log_id, schema, seq, time, type_)
+
     def submit(self, drafts: Iterable[Draft], *, schema: int = 1) -> SignedBatch:
         """Check and encode ``drafts`` (``(type, body, time)`` or ``(type, body, time,
         schema)``) as the next statements of the chain and queue them for signing.
@@ -325,11 +538,14 @@ class ChainSigner:
         self._check_open()
         if isinstance(drafts, str | bytes | dict):
             raise UsageError("submit() takes an iterable of (type, body, time[, schema]) drafts")
-        key_id = self._key.key_id
-        log = self._log_id
+        first_seq = self._seq + 1
         seq = self._seq
-        statements: list[tuple[str, str, int, int, int, dict[str, Any]]] = []
-        parts: list[tuple[bytes, bytes]] = []
+        statements: list[tuple[str, int, int, dict[str, Any]]] = []
+        heads: list[bytes] = []
+        tails: list[bytes] = []
+        headers: list[bytes] = []
+        parts = self._parts
+        header = _stmt_header
         for position, draft in enumerate(drafts):
             if position >= MAX_BATCH:
                 raise UsageError(f"a batch holds at most {MAX_BATCH:,} drafts")
@@ -343,40 +559,47 @@ class ChainSigner:
             try:
                 # log id and author were checked when this signer was made; seq is ours
                 _check_text(type_, "type", MAX_TYPE_LEN)
-                _check_uint(sv, "schema", 1)
-                _check_uint(time, "time", 0)
-                _check_uint(seq, "seq", 1)
-                head, tail = _split_parts(key_id, body, log, sv, seq, time, type_)
+                if type(sv) is not int or not 1 <= sv <= _UINT63:
+                    _check_uint(sv, "schema", 1)
+                if type(time) is not int or not 0 <= time <= _UINT63:
+                    _check_uint(time, "time", 0)
+                if seq > _UINT63:
+                    _check_uint(seq, "seq", 1)
+                head, tail = parts(type_, body, sv, seq, time)
             except EntryError as exc:
                 raise EntryError(f"draft {position}: {exc}") from None
             n = len(head) + 32 + len(tail)
-            size = _ENTRY_FIXED + len(_stmt_header(n)) + n
+            stmt_header = header(n)
+            size = _ENTRY_FIXED + len(stmt_header) + n
             if size > MAX_ENTRY_SIZE:
                 raise EntryError(
                     f"draft {position}: entry would be {size} bytes, more than {MAX_ENTRY_SIZE}"
                 )
-            statements.append((log, type_, sv, seq, time, body))
-            parts.append((head, tail))
+            statements.append((type_, sv, time, body))
+            heads.append(head)
+            tails.append(tail)
+            headers.append(stmt_header)
+        checked = round(self._share * len(heads))
         future = None
-        if self._pool is not None and parts:
+        if self._pool is not None and heads:
             prev = None if self._pending else self._prev
             try:
-                future = self._pool.submit(_sign_remote, prev, parts)
+                future = self._pool.submit(_sign_remote, prev, heads, tails, checked)
             except (BrokenProcessPool, RuntimeError) as exc:
                 self._broken = SignerError(f"the signing helper is not running: {exc}")
                 raise self._broken from None
-        batch = SignedBatch(self, statements, parts, future)
+        batch = SignedBatch(self, first_seq, statements, heads, tails, headers, checked, future)
         self._seq = seq
         self._pending.append(batch)
         return batch
 
-    def sign_many(self, drafts: Iterable[Draft], *, schema: int = 1) -> list[VerifiedEntry]:
+    def sign_many(self, drafts: Iterable[Draft], *, schema: int = 1) -> SignedEntries:
         """Submit ``drafts`` and wait for their entries."""
         return self.submit(drafts, schema=schema).result()
 
     def sign_batches(
         self, batches: Iterable[Iterable[Draft]], *, ahead: int = 2, schema: int = 1
-    ) -> Iterator[list[VerifiedEntry]]:
+    ) -> Iterator[SignedEntries]:
         """Yield the entries of each batch in order, keeping ``ahead`` batches submitted to the
         helper beyond the one being handed out: while the caller appends one batch
         (``log.append_many(entries)``), the helper signs the next ones."""
@@ -398,14 +621,29 @@ class ChainSigner:
                 first._error = self._broken
             else:
                 try:
-                    self._prev = first._complete(self._prev, self._key)
+                    self._prev, helper_cpu, per_check = first._complete(self._prev, self._key)
                 except SignerError as exc:
                     # the chain state in the helper is unknown now: refuse further work
                     self._broken = exc
                     first._error = exc
+                else:
+                    self._rebalance(len(first), helper_cpu, per_check)
             self._pending.popleft()
             if first is batch:
                 return
+
+    def _rebalance(self, n: int, helper_cpu: float | None, per_check: float) -> None:
+        """Move checks between the processes so that both spend the same CPU time per batch:
+        this process's time since the previous completion (everything it did in between:
+        encoding, appending, checking) against the helper's time for the batch just
+        completed. One check moved costs ``per_check`` (measured here) on one side and saves
+        it on the other; half of the indicated move is made each time (the times are noisy)."""
+        now = _time.process_time()
+        mark, self._cpu_mark = self._cpu_mark, now
+        if helper_cpu is None or mark is None or n == 0 or per_check <= 0.0:
+            return
+        move = (helper_cpu - (now - mark)) / (2 * per_check * n)  # + : the helper is busier
+        self._share = min(1.0, max(0.0, self._share - move / 2))
 
     def _check_open(self) -> None:
         if self._closed:

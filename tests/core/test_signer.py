@@ -41,15 +41,16 @@ def _drafts(start: int, stop: int) -> list[tuple[str, dict[str, Any], int]]:
     return out
 
 
-def _parts(key: SigningKey, n: int) -> list[tuple[bytes, bytes]]:
-    """Statement bytes around ``prev`` for the first ``n`` drafts of a new author."""
-    return [
+def _parts(key: SigningKey, n: int) -> tuple[list[bytes], list[bytes]]:
+    """Statement bytes before and after ``prev`` for the first ``n`` drafts of a new author."""
+    parts = [
         Statement(
             log=ORIGIN, type=t, schema=1, author=key.key_id, seq=i + 1, prev=ZERO_HASH,
             time=time, body=body,
         ).split_bytes()
         for i, (t, body, time) in enumerate(_drafts(0, n))
     ]  # fmt: skip
+    return [head for head, _ in parts], [tail for _, tail in parts]
 
 
 def _expected(key: SigningKey, start: int, stop: int, author: Author | None = None) -> list[Entry]:
@@ -186,8 +187,8 @@ def test_bad_arguments_are_usage_errors() -> None:
 def test_a_helper_that_signs_over_another_chain_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     real = signer_mod._sign_chain
 
-    def wrong_start(sign: Any, verify: Any, public: bytes, prev: bytes, parts: Any) -> Any:
-        return real(sign, verify, public, b"\x07" * 32, parts)
+    def wrong_start(sign: Any, verify: Any, public: bytes, prev: bytes, *parts: Any) -> Any:
+        return real(sign, verify, public, b"\x07" * 32, *parts)
 
     monkeypatch.setattr(signer_mod, "_sign_chain", wrong_start)
     with ChainSigner(_key(6), ORIGIN, processes=0) as signer:
@@ -205,8 +206,8 @@ def test_a_wrong_signature_from_the_helper_is_caught(monkeypatch: pytest.MonkeyP
     real = signer_mod._sign_chain
     other = _key(99)
 
-    def other_key(sign: Any, verify: Any, public: bytes, prev: bytes, parts: Any) -> Any:
-        return real(other.sign, verify, public, prev, parts)
+    def other_key(sign: Any, verify: Any, public: bytes, prev: bytes, *parts: Any) -> Any:
+        return real(other.sign, verify, public, prev, *parts)
 
     monkeypatch.setattr(signer_mod, "_sign_chain", other_key)
     with (
@@ -228,10 +229,10 @@ def test_every_signature_the_helper_makes_is_checked() -> None:
         return sig if calls["n"] != 5 else sig[:40] + bytes([sig[40] ^ 1]) + sig[41:]
 
     with pytest.raises(SignerError, match="batch item 4: the signature made does not verify"):
-        signer_mod._sign_chain(faulty, key.verify, key.public.raw, ZERO_HASH, _parts(key, 8))
+        signer_mod._sign_chain(faulty, key.verify, key.public.raw, ZERO_HASH, *_parts(key, 8), 8)
 
 
-def _sign_remote_flipping(prev: bytes | None, parts: Any) -> Any:
+def _sign_remote_flipping(prev: bytes | None, heads: Any, tails: Any, checked: int) -> Any:
     """A helper task whose signing function flips a bit of the signature at the batch position
     named by the environment variable ``FLIP_AT`` (inherited by the forked helper)."""
     worker = signer_mod._worker
@@ -246,10 +247,10 @@ def _sign_remote_flipping(prev: bytes | None, parts: Any) -> Any:
 
     start: bytes = worker["prev"] if prev is None else prev
     out = signer_mod._sign_chain(
-        faulty, worker["verify"], worker["public"], start, parts, stride=signer_mod._HELPER_STRIDE
+        faulty, worker["verify"], worker["public"], start, heads, tails, checked
     )
-    worker["prev"] = out[-1][1]
-    return out
+    worker["prev"] = out[-32:]
+    return out, 0.0
 
 
 @pytest.mark.parametrize(
@@ -262,8 +263,9 @@ def _sign_remote_flipping(prev: bytes | None, parts: Any) -> Any:
 def test_a_bad_signature_from_the_helper_process_is_refused(
     monkeypatch: pytest.MonkeyPatch, flip_at: int, message: str
 ) -> None:
-    """The helper process checks the signatures at even positions as it signs them, the caller
-    the others: a bad signature at either kind of position never becomes an entry."""
+    """The helper process checks the first signatures of a batch as it signs them (half of
+    them in a signer's first batch), the caller the others: a bad signature at either kind of
+    position never becomes an entry."""
     monkeypatch.setenv("FLIP_AT", str(flip_at))
     monkeypatch.setattr(signer_mod, "_sign_remote", _sign_remote_flipping)
     with (
@@ -278,11 +280,10 @@ def test_every_leaf_the_helper_returns_is_checked(monkeypatch: pytest.MonkeyPatc
     the entry the caller builds is refused: every entry is hashed, not only the first and last."""
     real = signer_mod._sign_chain
 
-    def wrong_middle(sign: Any, verify: Any, public: bytes, prev: bytes, parts: Any) -> Any:
-        out = real(sign, verify, public, prev, parts)
-        sig, leaf = out[4]
-        out[4] = (sig, bytes([leaf[0] ^ 1]) + leaf[1:])
-        return out
+    def wrong_middle(sign: Any, verify: Any, public: bytes, prev: bytes, *parts: Any) -> Any:
+        out: bytes = real(sign, verify, public, prev, *parts)
+        at = 4 * 96 + 64  # the leaf hash of batch item 4
+        return out[:at] + bytes([out[at] ^ 1]) + out[at + 1 :]
 
     monkeypatch.setattr(signer_mod, "_sign_chain", wrong_middle)
     with (

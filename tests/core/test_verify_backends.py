@@ -653,10 +653,17 @@ def _own_key_corpus(key: SigningKey) -> list[tuple[bytes, bytes, str]]:
 
 
 @pytest.mark.skipif(not HAVE_NACL, reason="PyNaCl not installed (electlog[fast])")
-def test_the_private_key_check_is_the_strict_rule(backend: str) -> None:
+@pytest.mark.parametrize("direct", [True, False], ids=["cffi-direct", "nacl-bindings"])
+def test_the_private_key_check_is_the_strict_rule(
+    backend: str, direct: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """SigningKey.verify (the check with the secret scalar) accepts exactly what the public
     verification and the algebraic reference accept: real signatures, and none of the mixed,
-    small-order, non-canonical R or S + L variants, nor any bit flip."""
+    small-order, non-canonical R or S + L variants, nor any bit flip; whether libsodium's
+    fixed-base multiplication is called through PyNaCl's cffi library directly or through
+    its ``nacl.bindings`` wrapper."""
+    if not direct:
+        monkeypatch.setattr(ed, "_sodium_base_noclamp", lambda: None)
     key = SigningKey.from_seed(hashlib.sha256(b"own key").digest())
     corpus = _own_key_corpus(key)
     accepted = 0

@@ -222,6 +222,21 @@ class StagingTx(StoreTx):
         self._heads[author] = (author, seq, leaf_hash)
         return index
 
+    def append_run(
+        self, entries: Sequence[bytes], leaf_hashes: Sequence[bytes], author: bytes, first_seq: int
+    ) -> int:
+        n = len(entries)
+        if n != len(leaf_hashes) or not all(
+            type(e) is bytes and type(h) is bytes and len(h) == 32
+            for e, h in zip(entries, leaf_hashes, strict=True)
+        ):
+            raise UsageError("tx.append_run needs entry bytes and a 32-byte leaf hash for each")
+        index = self._base + len(self._entries)
+        if n:
+            self._entries.extend(zip(range(index, index + n), entries, leaf_hashes, strict=True))
+            self._heads[author] = (author, first_seq + n - 1, leaf_hashes[-1])
+        return index
+
     def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
         staged = self._nodes
         for level, index, h in nodes:

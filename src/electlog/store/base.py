@@ -22,6 +22,7 @@ from types import TracebackType
 
 import attrs
 
+from ..errors import UsageError
 from ..events import AuthorHead
 
 __all__ = ["DamageKind", "Store", "StoreDamage", "StoreTx", "StoredCheckpoint"]
@@ -88,6 +89,19 @@ class StoreTx(abc.ABC):
     def append(self, entry: bytes, leaf_hash: bytes, author: bytes, seq: int) -> int:
         """Stage one entry at index ``size``; sets the author's head to ``(seq, leaf_hash)``.
         Returns the index."""
+
+    def append_run(
+        self, entries: Sequence[bytes], leaf_hashes: Sequence[bytes], author: bytes, first_seq: int
+    ) -> int:
+        """Stage a run of one author's entries whose sequence numbers are ``first_seq``,
+        ``first_seq + 1``, ... (the same as :meth:`append` for each in turn; a backend may
+        stage them in bulk). Returns the index of the first."""
+        if len(entries) != len(leaf_hashes):
+            raise UsageError("tx.append_run needs one leaf hash per entry")
+        index = self.size
+        for seq, (entry, leaf_hash) in enumerate(zip(entries, leaf_hashes, strict=True), first_seq):
+            self.append(entry, leaf_hash, author, seq)
+        return index
 
     @abc.abstractmethod
     def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
