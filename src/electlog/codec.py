@@ -166,8 +166,8 @@ _MISSING: Final = object()
 
 def _fast(obj: Any, depth: int, max_depth: int) -> object:
     """:func:`_norm` for the common case, a plain ``dict``/``list`` tree of plain ``str`` keys
-    and ``str``/``bytes``/``bool``/``None``/``int`` values: a tree msgpack packs canonically,
-    sharing every map whose keys are already sorted and every list of scalars with ``obj``.
+    and ``str``/``bytes``/``bool``/``None``/``int`` values: a tree msgpack packs canonically
+    (maps rebuilt in key order; lists of scalars shared with ``obj``).
     Integers are not range-checked here: msgpack refuses one outside ``[-2**63, 2**64-1]``
     with ``OverflowError``. Raises :class:`_Slow` (or ``TypeError`` from sorting mixed keys)
     for anything else, and the caller re-runs :func:`_norm`, which accepts or names the
@@ -180,10 +180,6 @@ def _fast(obj: Any, depth: int, max_depth: int) -> object:
         order = _KEY_ORDERS.get(keys, _MISSING)
         if order is _MISSING:
             order = _key_order(keys)
-        if _SCALAR_TYPES.issuperset(map(type, obj.values())):
-            if order is None:
-                return obj  # msgpack packs it as it is
-            return {k: obj[k] for k in cast("tuple[str, ...]", order)}
         out: dict[str, object] = {}
         scalars = _SCALAR_TYPES
         flat = inner < max_depth  # a list value may hold scalars

@@ -9,6 +9,7 @@ exactly as it was; a batch is all or nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import count, repeat
 from typing import NoReturn, Protocol, runtime_checkable
 
 import attrs
@@ -191,8 +192,9 @@ class Log:
             if expected is not None:
                 _chain_refused(0, author, seq, expected[0])
             start = tx.append_run(batch._datas, leaves, author, seq)
-            nodes = merkle.new_nodes_batch(tx.node, start, leaves)
-            tx.put_nodes(node for node in nodes if node[0] >= 1)
+            for level, (first, hashes) in enumerate(merkle._new_levels(tx.node, start, leaves)):
+                if level:
+                    tx.put_nodes(zip(repeat(level), count(first), hashes, strict=False))
         return list(map(Receipt, range(start, start + n), leaves))
 
     # ------------------------------------------------------------------ reads

@@ -57,6 +57,10 @@ _HIGH_MAX: Final = 1 << 16
 _GROUP: Final = 64  # complete high-level nodes are read and cached in aligned groups of 64
 
 
+_BYTES: Final = {bytes}
+_HASH_LEN: Final = {merkle.HASH_SIZE}
+
+
 def validate_staged_nodes(nodes: Mapping[tuple[int, int], bytes], old: int, new: int) -> None:
     """Raise :class:`UsageError` unless ``nodes`` are exactly the level >= 1 nodes completed by
     growing the tree from ``old`` to ``new`` leaves (each a 32-byte hash)."""
@@ -226,9 +230,13 @@ class StagingTx(StoreTx):
         self, entries: Sequence[bytes], leaf_hashes: Sequence[bytes], author: bytes, first_seq: int
     ) -> int:
         n = len(entries)
-        if n != len(leaf_hashes) or not all(
-            type(e) is bytes and type(h) is bytes and len(h) == 32
-            for e, h in zip(entries, leaf_hashes, strict=True)
+        if n != len(leaf_hashes) or (
+            n
+            and not (
+                set(map(type, entries)) == _BYTES
+                and set(map(type, leaf_hashes)) == _BYTES
+                and set(map(len, leaf_hashes)) == _HASH_LEN
+            )
         ):
             raise UsageError("tx.append_run needs entry bytes and a 32-byte leaf hash for each")
         index = self._base + len(self._entries)
