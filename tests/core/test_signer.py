@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from electlog import signer as signer_mod
-from electlog.errors import EntryError, SignerError, UsageError
+from electlog.errors import (
+    AuthorChainError,
+    EntryError,
+    LogIdMismatchError,
+    SignerError,
+    UsageError,
+)
 from electlog.events import (
     MAX_ENTRY_SIZE,
     ZERO_HASH,
@@ -325,3 +336,239 @@ def test_close_fails_pending_batches_and_later_calls() -> None:
         signer.submit(_drafts(0, 1))
     signer.close()  # idempotent
     assert "ChainSigner(key_id=" in repr(signer) and "seed" not in repr(signer)
+
+
+# ------------------------------------------------------------------ issue 16: the lean path
+
+PIN_ORIGIN = "example.org/pin"
+PIN_DIGEST = "b91e92e229512080cc986498bddfdf994ac921d42ad841c9c4b05abf4b53de43"
+"""SHA-256 of the 1,500 entries of ``_pin_drafts`` one after another, as ``Author.sign`` made
+them before the ChainSigner's encoding, answers and appends were reworked (issue 16): Ed25519
+is deterministic, so the same drafts and key must give these bytes for ever."""
+PIN_LAST_LEAF = "9fc499350155e7210ce8e4ca5a9a595e6df502398b43b33ca109083aea905d04"
+
+
+def _pin_body(i: int) -> dict[str, Any]:
+    c = i % 19
+    return {
+        "box": f"c{c:02d}-b{i % 3}",
+        "marks": {
+            "dir": {"for": [f"d{i % 2}"], "write_in": []},
+            "mem": {"against": [i % 3], "for": ["m"]},
+        },
+        "round": 1,
+        "serial": i,
+        "z": {"y": b"\x01" * (i % 5), "x": None, "neg": -i, "big": 2**64 - 1 - i, "t": True},
+        "ünï": "ǅ",
+    }
+
+
+def _pin_drafts() -> list[tuple[str, dict[str, Any], int, int]]:
+    return [
+        ("test.pin" if i % 2 else "ballot.recorded", _pin_body(i), T0 + i * 1000, 1 + i % 3)
+        for i in range(1500)
+    ]
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_the_stored_bytes_are_those_pinned_before_the_rework(
+    processes: int, tmp_path: Path
+) -> None:
+    key = SigningKey.from_seed(bytes([21]) * 32)
+    drafts = _pin_drafts()
+    author = Author(key, PIN_ORIGIN)
+    made = [author.sign(t, body, time=at, schema=sv) for t, body, at, sv in drafts]
+    assert hashlib.sha256(b"".join(e.data for e in made)).hexdigest() == PIN_DIGEST
+    batches = [drafts[:1], drafts[1:400], drafts[400:1100], drafts[1100:]]
+    with SQLiteStore(tmp_path / "pin.sqlite", origin=PIN_ORIGIN) as store:
+        log = Log(store)
+        with ChainSigner(key, PIN_ORIGIN, processes=processes) as signer:
+            for entries in signer.sign_batches(batches, ahead=1):
+                log.append_many(entries)
+        stored = b"".join(store.entries())
+        assert hashlib.sha256(stored).hexdigest() == PIN_DIGEST
+        assert log.author_head(key.key_id) == AuthorHead(1500, bytes.fromhex(PIN_LAST_LEAF))
+        memory = Log(PIN_ORIGIN)
+        memory.append_many(made)
+        assert log.root() == memory.root()
+
+
+class _Key(str):
+    pass
+
+
+_body_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.integers(min_value=2**64, max_value=2**66)
+    | st.floats(allow_nan=False, width=32)
+    | st.text(max_size=8)
+    | st.binary(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.lists(children, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=4) | st.text(max_size=3).map(_Key), children, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.dictionaries(st.text(max_size=5), _body_values, max_size=5),
+    seq=st.integers(min_value=1, max_value=2**63 - 1),
+    time=st.integers(min_value=0, max_value=2**63 - 1),
+    schema=st.integers(min_value=1, max_value=2**63 - 1),
+)
+def test_the_signers_statement_encoding_is_the_general_one(
+    body: dict[str, Any], seq: int, time: int, schema: int
+) -> None:
+    """ChainSigner packs a statement with two msgpack calls around the body's canonical tree;
+    for any body, the bytes (or the refusal) are exactly those of the general encoder."""
+    key = _key(14)
+    signer = ChainSigner(key, ORIGIN, processes=0)
+    try:
+        want: tuple[bytes, bytes] | str = signer_mod._split_parts(
+            key.key_id, body, ORIGIN, schema, seq, time, "test.event"
+        )
+    except EntryError as exc:
+        want = str(exc)
+    try:
+        got: tuple[bytes, bytes] | str = signer._parts("test.event", body, schema, seq, time)
+    except EntryError as exc:
+        got = str(exc)
+    assert got == want
+    if isinstance(got, tuple):
+        prev = ZERO_HASH if seq == 1 else b"\x05" * 32
+        statement = Statement(
+            log=ORIGIN, type="test.event", schema=schema, author=key.key_id, seq=seq,
+            prev=prev, time=time, body=body,
+        )  # fmt: skip
+        assert got[0] + prev + got[1] == statement.to_bytes()
+
+
+def test_signed_entries_are_a_sequence_of_verified_entries() -> None:
+    key = _key(15)
+    want = _expected(key, 0, 12)
+    with ChainSigner(key, ORIGIN, processes=0) as signer:
+        got = signer.sign_many(_drafts(0, 12))
+    assert isinstance(got, signer_mod.SignedEntries)
+    assert len(got) == 12 and got == want and want == got
+    assert got[3] == want[3] and got[-1].leaf_hash == want[-1].leaf_hash
+    assert got[2:5] == want[2:5] and [e.data for e in got] == [e.data for e in want]
+    assert all(type(e) is VerifiedEntry for e in got)
+    assert [e.statement for e in got] == [e.statement for e in want]
+    assert [e.statement_bytes for e in got] == [e.statement_bytes for e in want]
+    assert [e.signature for e in got] == [e.signature for e in want]
+    assert got + want[:1] == [*want, want[0]] and want[:1] + got == [want[0], *want]
+    assert list(got.data) == [e.data for e in want]
+    assert list(got.leaf_hashes) == [e.leaf_hash for e in want]
+    assert (got.author, got.first_seq, got.prev) == (key.key_id, 1, ZERO_HASH)
+    copy = pickle.loads(pickle.dumps(got))
+    assert copy == want and all(type(e) is VerifiedEntry for e in copy)
+    assert "12 entries, seq 1..12" in repr(got)
+    with pytest.raises(UsageError, match="made by a ChainSigner"):
+        signer_mod.SignedEntries()
+    with pytest.raises(TypeError):
+        hash(got)
+
+
+def test_the_log_appends_signed_entries_with_the_same_checks(tmp_path: Path) -> None:
+    key = _key(16)
+    with ChainSigner(key, ORIGIN, processes=0) as signer:
+        first = signer.sign_many(_drafts(0, 300))
+        second = signer.sign_many(_drafts(300, 301))
+    with ChainSigner(key, "example.org/another-log", processes=0) as other:
+        foreign = other.sign_many(_drafts(0, 3))
+    for store in (SQLiteStore(tmp_path / "a.sqlite", origin=ORIGIN), None):
+        log = Log(store if store is not None else ORIGIN)
+        assert log.append_many(first[:0]) == []
+        with pytest.raises(AuthorChainError, match=r"batch item 0: .* number 301, expected 1"):
+            log.append_many(second)
+        with pytest.raises(LogIdMismatchError, match="batch item 0"):
+            log.append_many(foreign)
+        receipts = log.append_many(first)
+        assert [r.index for r in receipts] == list(range(300))
+        assert [r.leaf_hash for r in receipts] == list(first.leaf_hashes)
+        with pytest.raises(AuthorChainError, match=r"batch item 0: .* number 1, expected 301"):
+            log.append_many(first)  # already appended: refused, nothing changes
+        assert len(log) == 300
+        log.append_many(second)
+        reference = Log(ORIGIN)
+        reference.append_many(list(first) + list(second))  # the general path
+        assert len(log) == 301 and log.root() == reference.root()
+        assert [log.get_bytes(i) for i in range(301)] == [e.data for e in reference]
+        assert log.author_head(key.key_id) == AuthorHead(301, second[0].leaf_hash)
+        if store is not None:
+            store.close()
+
+
+def test_a_signed_batch_that_does_not_link_to_the_log_is_refused() -> None:
+    key = _key(17)
+    log = Log(ORIGIN)
+    log.append_many(_expected(key, 0, 3))
+    head = log.author_head(key.key_id)
+    assert head is not None
+    with ChainSigner(key, ORIGIN, seq=head.seq, prev=b"\x09" * 32, processes=0) as signer:
+        stray = signer.sign_many(_drafts(3, 5))
+    with pytest.raises(AuthorChainError, match=r"batch item 0: .* seq 4 does not link"):
+        log.append_many(stray)
+    assert len(log) == 3
+
+
+@pytest.mark.parametrize(
+    ("entries", "leaves"),
+    [
+        ([b"x"], []),
+        ([b"x"], [b"\x00" * 31]),
+        (["x"], [b"\x00" * 32]),
+        ([b"x"], [bytearray(32)]),
+    ],
+)
+def test_a_bulk_append_of_bad_rows_is_a_usage_error(
+    tmp_path: Path, entries: list[Any], leaves: list[Any]
+) -> None:
+    with SQLiteStore(tmp_path / "bad.sqlite", origin=ORIGIN) as store:
+        with pytest.raises(UsageError), store.transaction() as tx:
+            tx.append_run(entries, leaves, b"\x01" * 32, 1)
+        assert store.size() == 0
+
+
+def test_the_checks_follow_the_processes_measured_cpu_time() -> None:
+    with ChainSigner(_key(18), ORIGIN, processes=0) as signer:
+        assert signer._share == 0.5
+        assert signer.submit(_drafts(0, 8))._checked == 4
+        signer._cpu_mark = time.process_time()  # a cycle of (almost) nothing here
+        signer._rebalance(1000, 0.030, 20e-6)  # the helper spent 30 ms: it checks less
+        assert 0.0 <= signer._share < 0.5
+        busy = signer._share
+        signer._cpu_mark = time.process_time() - 1.0  # this process spent a second: it checks less
+        signer._rebalance(1000, 0.030, 20e-6)
+        assert signer._share == 1.0 or signer._share > busy
+        before = signer._share
+        signer._rebalance(1000, None, 20e-6)  # signed here: nothing to balance
+        signer._rebalance(0, 0.030, 20e-6)
+        assert signer._share == before
+        signer._share = 0.25
+        assert signer.submit(_drafts(8, 16))._checked == 2
+
+
+@pytest.mark.parametrize(
+    ("share", "flip_at", "message"),
+    [
+        (0.0, 0, r"does not verify \(statement seq 1, batch item 0\)"),  # all checked here
+        (1.0, 5, r"batch item 5: the signature made does not verify"),  # all in the helper
+    ],
+)
+def test_every_signature_is_checked_whichever_process_checks_it(
+    monkeypatch: pytest.MonkeyPatch, share: float, flip_at: int, message: str
+) -> None:
+    monkeypatch.setenv("FLIP_AT", str(flip_at))
+    monkeypatch.setattr(signer_mod, "_sign_remote", _sign_remote_flipping)
+    with (
+        ChainSigner(_key(19), ORIGIN, processes=1, start_method="fork") as signer,
+        pytest.raises(SignerError, match=message),
+    ):
+        signer._share = share
+        signer.sign_many(_drafts(0, 6))
