@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -515,13 +515,19 @@ _nacl_seed_keypair: Callable[[bytes], tuple[bytes, bytes]] | None
 _nacl_base_noclamp: Callable[[bytes], bytes] | None
 _NaclRuntimeError: type[Exception]
 try:  # PyNaCl's public bindings of libsodium
+    from nacl._sodium import ffi as _nacl_ffi
+    from nacl._sodium import lib as _nacl_lib
     from nacl.bindings import crypto_scalarmult_ed25519_base_noclamp as _nacl_base_noclamp
     from nacl.bindings import crypto_sign as _nacl_sign
     from nacl.bindings import crypto_sign_seed_keypair as _nacl_seed_keypair
     from nacl.exceptions import RuntimeError as _NaclRuntimeError
+
+    _ffi_new, _ffi_buffer = _nacl_ffi.new, _nacl_ffi.buffer
 except ImportError:  # pragma: no cover - depends on the optional extra
-    _nacl_sign = _nacl_seed_keypair = _nacl_base_noclamp = None
-    _NaclRuntimeError = Exception
+    _nacl_sign = _nacl_seed_keypair = _nacl_base_noclamp = _nacl_lib = _ffi_new = None
+    _NaclRuntimeError, _ffi_buffer = Exception, None
+# the same function through PyNaCl's cffi library itself: no wrapper checks, copies (about 1 µs)
+_direct_base_noclamp: Any = getattr(_nacl_lib, "crypto_scalarmult_ed25519_base_noclamp", None)
 
 
 def sodium_signer(seed: bytes) -> Callable[[bytes], bytes] | None:
@@ -572,9 +578,7 @@ def own_signature_checker(seed: bytes, public: bytes) -> Callable[[bytes, bytes]
     sha512 = hashlib.sha512
     from_bytes = int.from_bytes
     failed = _NaclRuntimeError
-    direct = _sodium_base_noclamp()
-    if direct is not None:
-        return _direct_check(direct, a, public)
+    direct, new, buffer = _direct_base_noclamp, _ffi_new, _ffi_buffer
 
     def check(signature: bytes, message: bytes) -> bool:
         if len(signature) != 64:
@@ -584,55 +588,13 @@ def own_signature_checker(seed: bytes, public: bytes) -> Callable[[bytes, bytes]
             return False
         r = signature[:32]
         k = from_bytes(sha512(r + public + message).digest(), "little")
+        n = ((s - k * a) % order).to_bytes(32, "little")
+        if direct is not None:
+            q = new("unsigned char[32]")  # one per call: cffi releases the GIL in the call
+            return bool(direct(q, n) == 0 and buffer(q, 32)[:] == r)  # nonzero: identity
         try:
-            return base(((s - k * a) % order).to_bytes(32, "little")) == r
+            return base(n) == r
         except failed:  # [0]B, the identity: never a valid R
             return False
-
-    return check
-
-
-def _sodium_base_noclamp() -> Callable[[bytes], bytes | None] | None:
-    """libsodium's ``crypto_scalarmult_ed25519_base_noclamp`` called through PyNaCl's cffi
-    library itself (the same function as ``nacl.bindings``' wrapper, without its argument
-    checks and copies: about 1.3 µs less per call, out of about 16): the canonical encoding of
-    ``[n]B`` for a 32-byte little-endian ``n``, ``None`` for the identity. None when PyNaCl's
-    cffi library does not have it."""
-    try:
-        from nacl._sodium import ffi, lib
-
-        function = lib.crypto_scalarmult_ed25519_base_noclamp
-    except (ImportError, AttributeError):  # pragma: no cover - depends on the PyNaCl build
-        return None
-    new, buffer = ffi.new, ffi.buffer
-
-    def base(n: bytes) -> bytes | None:
-        q = new("unsigned char[32]")  # one per call: cffi releases the GIL in the call
-        if function(q, n) != 0:
-            return None
-        out: bytes = buffer(q, 32)[:]
-        return out
-
-    return base
-
-
-def _direct_check(
-    base: Callable[[bytes], bytes | None], a: int, public: bytes
-) -> Callable[[bytes, bytes], bool]:
-    """:func:`own_signature_checker`'s check with :func:`_sodium_base_noclamp` (the same
-    arithmetic; ``None`` from ``base`` is the identity, never a valid R)."""
-    order = GROUP_ORDER
-    sha512 = hashlib.sha512
-    from_bytes = int.from_bytes
-
-    def check(signature: bytes, message: bytes) -> bool:
-        if len(signature) != 64:
-            return False
-        s = from_bytes(signature[32:], "little")
-        if s >= order:
-            return False
-        r = signature[:32]
-        k = from_bytes(sha512(r + public + message).digest(), "little")
-        return base(((s - k * a) % order).to_bytes(32, "little")) == r
 
     return check

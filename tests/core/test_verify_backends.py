@@ -663,7 +663,7 @@ def test_the_private_key_check_is_the_strict_rule(
     fixed-base multiplication is called through PyNaCl's cffi library directly or through
     its ``nacl.bindings`` wrapper."""
     if not direct:
-        monkeypatch.setattr(ed, "_sodium_base_noclamp", lambda: None)
+        monkeypatch.setattr(ed, "_direct_base_noclamp", None)
     key = SigningKey.from_seed(hashlib.sha256(b"own key").digest())
     corpus = _own_key_corpus(key)
     accepted = 0
