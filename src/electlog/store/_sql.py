@@ -57,10 +57,6 @@ _HIGH_MAX: Final = 1 << 16
 _GROUP: Final = 64  # complete high-level nodes are read and cached in aligned groups of 64
 
 
-_BYTES: Final = {bytes}
-_HASH_LEN: Final = {merkle.HASH_SIZE}
-
-
 def validate_staged_nodes(nodes: Mapping[tuple[int, int], bytes], old: int, new: int) -> None:
     """Raise :class:`UsageError` unless ``nodes`` are exactly the level >= 1 nodes completed by
     growing the tree from ``old`` to ``new`` leaves (each a 32-byte hash)."""
@@ -230,14 +226,8 @@ class StagingTx(StoreTx):
         self, entries: Sequence[bytes], leaf_hashes: Sequence[bytes], author: bytes, first_seq: int
     ) -> int:
         n = len(entries)
-        if n != len(leaf_hashes) or (
-            n
-            and not (
-                set(map(type, entries)) == _BYTES
-                and set(map(type, leaf_hashes)) == _BYTES
-                and set(map(len, leaf_hashes)) == _HASH_LEN
-            )
-        ):
+        kinds = {*map(type, entries), *map(type, leaf_hashes)}
+        if n != len(leaf_hashes) or (n and (kinds != {bytes} or {*map(len, leaf_hashes)} != {32})):
             raise UsageError("tx.append_run needs entry bytes and a 32-byte leaf hash for each")
         index = self._base + len(self._entries)
         if n:
