@@ -477,6 +477,7 @@ class ChainSigner:
         self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
         self._share = _INITIAL_SHARE  # the part of a batch's checks the helper makes
         self._cpu_mark: float | None = None  # this process's CPU time at the last completion
+        self._per_check = 0.0  # the last measured CPU seconds of one check here
         self._pool: ProcessPoolExecutor | None = None
         if processes:
             try:
@@ -640,6 +641,10 @@ class ChainSigner:
         it on the other; half of the indicated move is made each time (the times are noisy)."""
         now = _time.process_time()
         mark, self._cpu_mark = self._cpu_mark, now
+        if per_check > 0.0:
+            self._per_check = per_check
+        else:  # no check made here (the helper checked the whole batch): the last known cost
+            per_check = self._per_check
         if helper_cpu is None or mark is None or n == 0 or per_check <= 0.0:
             return
         move = (helper_cpu - (now - mark)) / (2 * per_check * n)  # + : the helper is busier

@@ -552,6 +552,11 @@ def test_the_checks_follow_the_processes_measured_cpu_time() -> None:
         assert signer._share == before
         signer._share = 0.25
         assert signer.submit(_drafts(8, 16))._checked == 2
+        # the helper checked a whole batch (none here): the last measured cost still moves them
+        signer._share = 1.0
+        signer._cpu_mark = time.process_time()
+        signer._rebalance(1000, 0.030, 0.0)
+        assert signer._share < 1.0
 
 
 @pytest.mark.parametrize(
