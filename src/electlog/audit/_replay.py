@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
-import sys
 import tempfile
 from array import array
 from collections import Counter
@@ -36,7 +35,7 @@ from electlog.election.events import (
     ProxyAuthorisedV2,
     ResultDeclared,
     VoterRegisteredV2,
-    decode_event,
+    decode_body,
 )
 from electlog.election.progress import CommunityProgress, election_progress
 from electlog.election.rules import PublicProfile, RuleSet
@@ -51,7 +50,7 @@ from electlog.errors import (
     RuleViolation,
     UsageError,
 )
-from electlog.events import AuthorHead, Statement, chain_break
+from electlog.events import AuthorHead, chain_break
 
 from . import findings as F
 from ._pipeline import EntryResult, RejectedEntry
@@ -74,7 +73,6 @@ MAX_FINDINGS_PER_CODE: Final = 1000
 
 _HASH: Final = 32
 _MEM_LEVEL: Final = 4
-_intern = sys.intern
 _GROUP: Final = 1 << _MEM_LEVEL
 DEFAULT_TIME_TOLERANCE: Final = 900
 """Seconds of tolerance between claimed times and witness time for a generic log (an election
@@ -419,24 +417,11 @@ class Replay:
     ) -> bool:
         """Check and apply one election event; True if it was applied (its projection's
         apply ran), False if it was not (malformed, before the genesis, unknown community)."""
-        # Intern the body's top-level strings: the projections keep many equal ids (community,
-        # group, household, unit, voter) for every voter; shared strings keep the audit's memory
-        # bounded by the number of distinct ids rather than by the number of entries.
-        for key, value in body.items():
-            if type(value) is str:
-                body[key] = _intern(value)
-        statement = Statement(
-            log=log,
-            type=etype,
-            schema=schema,
-            author=author,
-            seq=seq,
-            prev=prev,
-            time=time,
-            body=body,
-        )
+        # The event's loader interns the body's top-level strings: the projections keep many
+        # equal ids (community, group, household, unit, voter) for every voter; shared strings
+        # keep the audit's memory bounded by the number of distinct ids, not of entries.
         try:
-            event = decode_event(statement)
+            event = decode_body(etype, schema, body)
         except ElectlogError as exc:
             self.sink.add(F.EVENT_MALFORMED, index, str(exc), {"type": etype, "schema": schema})
             return False
