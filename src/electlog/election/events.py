@@ -304,11 +304,20 @@ def _ids_ok(ids: Any) -> bool:
     if n > 256:
         return False
     prev = ""
-    for x in ids:
-        if type(x) is not str or not prev < x or not _is_id(x):
+    for x in ids:  # the id rule inline (prev < x: x is not empty)
+        if type(x) is not str or not prev < x or len(x) > MAX_ID:
+            return False
+        if not x.isprintable() or " " in x:
             return False
         prev = x
     return True
+
+
+_POST_MARKS: Final[dict[tuple[tuple[str, ...], ...], PostMarks]] = {}
+"""The :class:`PostMarks` of each validated ``(for, against, write_ins)`` seen: ballots repeat
+few patterns, so a shared frozen object saves its construction and memory (bounded by
+:data:`_POST_MARKS_MAX`, emptied when full)."""
+_POST_MARKS_MAX: Final = 4096
 
 
 class _Marks(_Kind):
@@ -323,8 +332,14 @@ class _Marks(_Kind):
             raise EntryError(f"{where} must be a map of at most 64 posts")
         out: dict[str, PostMarks] = {}
         ids_ok = _ids_ok
+        shared = _POST_MARKS
         for post, pm in value.items():
-            if not _is_id(post):
+            if (
+                type(post) is not str
+                or not 0 < len(post) <= MAX_ID
+                or not post.isprintable()
+                or " " in post
+            ):
                 raise EntryError(f"{where} has a bad post id {str(post)[:80]!r}")
             if type(pm) is not dict or pm.keys() != _MARK_KEYS:
                 if type(pm) is dict and pm.keys() == _VOID_KEYS:
@@ -350,7 +365,14 @@ class _Marks(_Kind):
                             f"distinct ids (1-{MAX_ID} characters, no white space or control "
                             "characters)"
                         )
-            out[post] = PostMarks(in_favour=tuple(f), against=tuple(a), write_ins=tuple(w))
+            key = (tuple(f), tuple(a), tuple(w))
+            marks = shared.get(key)
+            if marks is None:
+                marks = PostMarks(in_favour=key[0], against=key[1], write_ins=key[2])
+                if len(shared) >= _POST_MARKS_MAX:
+                    shared.clear()
+                shared[key] = marks
+            out[post] = marks
         return out
 
     def dump(self, value: Any) -> Any:
