@@ -39,7 +39,8 @@ from electlog.election.events import (
 )
 from electlog.election.progress import CommunityProgress, election_progress
 from electlog.election.rules import PublicProfile, RuleSet
-from electlog.election.state import CountingBatch, ElectionState, EventContext
+from electlog.election.state import CountingBatch, ElectionState
+from electlog.election.state._base import event_context
 from electlog.election.state.eligibility import EligibilityState
 from electlog.election.tally import compare_declared
 from electlog.errors import (
@@ -425,7 +426,7 @@ class Replay:
         except ElectlogError as exc:
             self.sink.add(F.EVENT_MALFORMED, index, str(exc), {"type": etype, "schema": schema})
             return False
-        ctx = EventContext(index=index, time=time, signer=author, leaf_hash=leaf)
+        ctx = event_context(index, time, author, leaf)
         try:
             state.check(ctx, event)
         except RuleViolation as exc:
