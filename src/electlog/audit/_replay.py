@@ -51,7 +51,7 @@ from electlog.errors import (
     RuleViolation,
     UsageError,
 )
-from electlog.events import AuthorHead, chain_break
+from electlog.events import ZERO_HASH, AuthorHead, chain_break
 
 from . import findings as F
 from ._pipeline import EntryResult, RejectedEntry
@@ -79,6 +79,10 @@ DEFAULT_TIME_TOLERANCE: Final = 900
 """Seconds of tolerance between claimed times and witness time for a generic log (an election
 log takes the genesis RuleSet's ``time_tolerance_seconds``)."""
 _NO_TIME: Final = -(1 << 63)  # the claimed-time slot of an entry that did not verify
+# AuthorHead(seq, leaf) built with its slots' setters: the serial replay makes one per entry
+_new_head = AuthorHead.__new__
+_set_head_seq = AuthorHead.__dict__["seq"].__set__
+_set_head_prev = AuthorHead.__dict__["prev"].__set__
 
 
 # --------------------------------------------------------------------------- findings
@@ -390,10 +394,19 @@ class Replay:
             if log != origin:
                 wrong_log(add, i, log, origin, author, seq)
                 continue
-            expected = chain_break(heads.get(author), seq, prev)
-            if expected is not None:
-                chain_finding(add, i, author, seq, prev, expected)
-            heads[author] = AuthorHead(seq, leaf)
+            head = heads.get(author)
+            # the author-chain rule (chain_break's), inline for the entries that keep it
+            if (
+                not (seq == 1 and prev == ZERO_HASH)
+                if head is None
+                else not (seq == head.seq + 1 and prev == head.prev)
+            ):
+                expected = chain_break(head, seq, prev)
+                if expected is not None:
+                    chain_finding(add, i, author, seq, prev, expected)
+            heads[author] = head = _new_head(AuthorHead)
+            _set_head_seq(head, seq)
+            _set_head_prev(head, leaf)
             events[etype] += 1
             if secrecy is not None:
                 secrecy_finding(add, i, etype, secrecy)

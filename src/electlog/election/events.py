@@ -355,7 +355,11 @@ class _Marks(_Kind):
                     f"(or only 'void')"
                 )
             f, a, w = pm["for"], pm["against"], pm["write_ins"]
-            if not (ids_ok(f) and ids_ok(a) and ids_ok(w)):
+            if not (  # an empty list is a valid column: no call for it
+                ((type(f) is list and not f) or ids_ok(f))
+                and ((type(a) is list and not a) or ids_ok(a))
+                and ((type(w) is list and not w) or ids_ok(w))
+            ):
                 for col, ids in (("for", f), ("against", a), ("write_ins", w)):
                     if type(ids) in (list, tuple) and len(ids) > 256:
                         raise EntryError(f"{where}.{post}.{col} has more than 256 marks")
