@@ -156,3 +156,20 @@ def test_decode_body_refuses_unknown_type_and_schema() -> None:
         E.decode_body("no.such", 1, {})
     with pytest.raises(EntryError, match=r"voter\.registered: unsupported schema version 7"):
         E.decode_body("voter.registered", 7, {})
+
+
+def test_marks_share_one_postmarks_per_pattern_and_stay_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    post = {"against": [], "for": ["a", "b"], "write_ins": []}
+    first = E._Marks().load({"p1": post, "p2": dict(post)}, "marks")
+    again = E._Marks().load({"p1": {k: list(v) for k, v in post.items()}}, "marks")
+    assert first["p1"] is first["p2"] is again["p1"]
+    assert first["p1"] == E.PostMarks(in_favour=("a", "b"))
+    monkeypatch.setattr(E, "_POST_MARKS_MAX", 2)
+    E._POST_MARKS.clear()
+    for n in range(5):
+        E._Marks().load({"p": {"against": [], "for": [f"c{n}"], "write_ins": []}}, "marks")
+        assert len(E._POST_MARKS) <= 2
+    with pytest.raises(EntryError, match=r"marks\.p\.for must be a sorted array"):
+        E._Marks().load({"p": {"against": [], "for": ["b", "a"], "write_ins": []}}, "marks")
