@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
-import sys
 import tempfile
 from array import array
 from collections import Counter
@@ -36,11 +35,12 @@ from electlog.election.events import (
     ProxyAuthorisedV2,
     ResultDeclared,
     VoterRegisteredV2,
-    decode_event,
+    decode_body,
 )
 from electlog.election.progress import CommunityProgress, election_progress
 from electlog.election.rules import PublicProfile, RuleSet
-from electlog.election.state import CountingBatch, ElectionState, EventContext
+from electlog.election.state import CountingBatch, ElectionState
+from electlog.election.state._base import event_context
 from electlog.election.state.eligibility import EligibilityState
 from electlog.election.tally import compare_declared
 from electlog.errors import (
@@ -51,7 +51,7 @@ from electlog.errors import (
     RuleViolation,
     UsageError,
 )
-from electlog.events import AuthorHead, Statement, chain_break
+from electlog.events import ZERO_HASH, AuthorHead, chain_break
 
 from . import findings as F
 from ._pipeline import EntryResult, RejectedEntry
@@ -74,12 +74,15 @@ MAX_FINDINGS_PER_CODE: Final = 1000
 
 _HASH: Final = 32
 _MEM_LEVEL: Final = 4
-_intern = sys.intern
 _GROUP: Final = 1 << _MEM_LEVEL
 DEFAULT_TIME_TOLERANCE: Final = 900
 """Seconds of tolerance between claimed times and witness time for a generic log (an election
 log takes the genesis RuleSet's ``time_tolerance_seconds``)."""
 _NO_TIME: Final = -(1 << 63)  # the claimed-time slot of an entry that did not verify
+# AuthorHead(seq, leaf) built with its slots' setters: the serial replay makes one per entry
+_new_head = AuthorHead.__new__
+_set_head_seq = AuthorHead.__dict__["seq"].__set__
+_set_head_prev = AuthorHead.__dict__["prev"].__set__
 
 
 # --------------------------------------------------------------------------- findings
@@ -391,10 +394,19 @@ class Replay:
             if log != origin:
                 wrong_log(add, i, log, origin, author, seq)
                 continue
-            expected = chain_break(heads.get(author), seq, prev)
-            if expected is not None:
-                chain_finding(add, i, author, seq, prev, expected)
-            heads[author] = AuthorHead(seq, leaf)
+            head = heads.get(author)
+            # the author-chain rule (chain_break's), inline for the entries that keep it
+            if (
+                not (seq == 1 and prev == ZERO_HASH)
+                if head is None
+                else not (seq == head.seq + 1 and prev == head.prev)
+            ):
+                expected = chain_break(head, seq, prev)
+                if expected is not None:
+                    chain_finding(add, i, author, seq, prev, expected)
+            heads[author] = head = _new_head(AuthorHead)
+            _set_head_seq(head, seq)
+            _set_head_prev(head, leaf)
             events[etype] += 1
             if secrecy is not None:
                 secrecy_finding(add, i, etype, secrecy)
@@ -419,28 +431,15 @@ class Replay:
     ) -> bool:
         """Check and apply one election event; True if it was applied (its projection's
         apply ran), False if it was not (malformed, before the genesis, unknown community)."""
-        # Intern the body's top-level strings: the projections keep many equal ids (community,
-        # group, household, unit, voter) for every voter; shared strings keep the audit's memory
-        # bounded by the number of distinct ids rather than by the number of entries.
-        for key, value in body.items():
-            if type(value) is str:
-                body[key] = _intern(value)
-        statement = Statement(
-            log=log,
-            type=etype,
-            schema=schema,
-            author=author,
-            seq=seq,
-            prev=prev,
-            time=time,
-            body=body,
-        )
+        # The event's loader interns the body's top-level strings: the projections keep many
+        # equal ids (community, group, household, unit, voter) for every voter; shared strings
+        # keep the audit's memory bounded by the number of distinct ids, not of entries.
         try:
-            event = decode_event(statement)
+            event = decode_body(etype, schema, body)
         except ElectlogError as exc:
             self.sink.add(F.EVENT_MALFORMED, index, str(exc), {"type": etype, "schema": schema})
             return False
-        ctx = EventContext(index=index, time=time, signer=author, leaf_hash=leaf)
+        ctx = event_context(index, time, author, leaf)
         try:
             state.check(ctx, event)
         except RuleViolation as exc:

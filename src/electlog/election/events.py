@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final, Self
 
@@ -94,6 +95,7 @@ __all__ = [
     "VoterRegisteredV2",
     "VoterRemoved",
     "VoterRemovedV2",
+    "decode_body",
     "decode_event",
     "free_text_fields",
     "has_marks",
@@ -101,6 +103,7 @@ __all__ = [
     "proxy_list_hash",
 ]
 
+_intern: Final = sys.intern
 MAX_ID: Final = 64
 MAX_TEXT: Final = 1024
 MAX_LIST: Final = 100_000
@@ -301,11 +304,20 @@ def _ids_ok(ids: Any) -> bool:
     if n > 256:
         return False
     prev = ""
-    for x in ids:
-        if type(x) is not str or not prev < x or not _is_id(x):
+    for x in ids:  # the id rule inline (prev < x: x is not empty)
+        if type(x) is not str or not prev < x or len(x) > MAX_ID:
+            return False
+        if not x.isprintable() or " " in x:
             return False
         prev = x
     return True
+
+
+_POST_MARKS: Final[dict[tuple[tuple[str, ...], ...], PostMarks]] = {}
+"""The :class:`PostMarks` of each validated ``(for, against, write_ins)`` seen: ballots repeat
+few patterns, so a shared frozen object saves its construction and memory (bounded by
+:data:`_POST_MARKS_MAX`, emptied when full)."""
+_POST_MARKS_MAX: Final = 4096
 
 
 class _Marks(_Kind):
@@ -320,8 +332,14 @@ class _Marks(_Kind):
             raise EntryError(f"{where} must be a map of at most 64 posts")
         out: dict[str, PostMarks] = {}
         ids_ok = _ids_ok
+        shared = _POST_MARKS
         for post, pm in value.items():
-            if not _is_id(post):
+            if (
+                type(post) is not str
+                or not 0 < len(post) <= MAX_ID
+                or not post.isprintable()
+                or " " in post
+            ):
                 raise EntryError(f"{where} has a bad post id {str(post)[:80]!r}")
             if type(pm) is not dict or pm.keys() != _MARK_KEYS:
                 if type(pm) is dict and pm.keys() == _VOID_KEYS:
@@ -337,7 +355,11 @@ class _Marks(_Kind):
                     f"(or only 'void')"
                 )
             f, a, w = pm["for"], pm["against"], pm["write_ins"]
-            if not (ids_ok(f) and ids_ok(a) and ids_ok(w)):
+            if not (  # an empty list is a valid column: no call for it
+                ((type(f) is list and not f) or ids_ok(f))
+                and ((type(a) is list and not a) or ids_ok(a))
+                and ((type(w) is list and not w) or ids_ok(w))
+            ):
                 for col, ids in (("for", f), ("against", a), ("write_ins", w)):
                     if type(ids) in (list, tuple) and len(ids) > 256:
                         raise EntryError(f"{where}.{post}.{col} has more than 256 marks")
@@ -347,7 +369,14 @@ class _Marks(_Kind):
                             f"distinct ids (1-{MAX_ID} characters, no white space or control "
                             "characters)"
                         )
-            out[post] = PostMarks(in_favour=tuple(f), against=tuple(a), write_ins=tuple(w))
+            key = (tuple(f), tuple(a), tuple(w))
+            marks = shared.get(key)
+            if marks is None:
+                marks = PostMarks(in_favour=key[0], against=key[1], write_ins=key[2])
+                if len(shared) >= _POST_MARKS_MAX:
+                    shared.clear()
+                shared[key] = marks
+            out[post] = marks
         return out
 
     def dump(self, value: Any) -> Any:
@@ -401,6 +430,7 @@ class _Record:
         fields = tuple((a.name, a.metadata["kind"]) for a in attrs.fields(cls))  # type: ignore[arg-type]
         cls._FIELDS = fields
         cls._KEYS = frozenset(name for name, _ in fields)
+        setattr(cls, "_load", staticmethod(_compiled_loader(cls)))  # noqa: B010 - generated
 
     def to_body(self) -> dict[str, Any]:
         """The canonical-encodable body (keys are the field names)."""
@@ -408,6 +438,13 @@ class _Record:
 
     @classmethod
     def _load(cls, body: Any, where: str) -> Self:
+        """Strictly parse ``body`` (``where`` names it in messages). Replaced per class by
+        :func:`_compiled_loader`'s loader, which falls back to this one for any value it does
+        not accept (so this one writes every error message)."""
+        return cls._load_generic(body, where)
+
+    @classmethod
+    def _load_generic(cls, body: Any, where: str) -> Self:
         if type(body) is not dict:
             raise EntryError(f"{where} must be a map")
         if body.keys() != cls._KEYS:
@@ -424,6 +461,87 @@ class _Record:
                 kind.load(body[name], f"{where}.{name}")
             raise  # pragma: no cover - the loop above raises the same error
         return cls(**values)
+
+
+class _Refused(Exception):
+    """A compiled loader's inline check refused a value: the generic loader decides (and
+    writes the message)."""
+
+
+_REFUSED: Final = _Refused()
+
+
+def _inline_check(kind: _Kind, v: str, consts: dict[str, Any]) -> str | None:
+    """Python source that raises :class:`_Refused` unless ``v`` passes ``kind``'s check with
+    ``kind.load(v) == v`` (``None``: no inline form for this kind)."""
+    if type(kind) is _Id:
+        return (
+            f"if type({v}) is not str or not 0 < len({v}) <= {MAX_ID} "
+            f"or not {v}.isprintable() or ' ' in {v}: raise _R"
+        )
+    if type(kind) is _Text:
+        empty = "" if kind.empty else f" or not {v}"
+        return f"if type({v}) is not str or len({v}) > {MAX_TEXT}{empty}: raise _R"
+    if type(kind) is _Int:
+        return f"if type({v}) is not int or not {kind.minimum} <= {v} <= {kind.maximum}: raise _R"
+    if type(kind) is _Bool:
+        return f"if type({v}) is not bool: raise _R"
+    if type(kind) is _Bytes:
+        return f"if type({v}) is not bytes or len({v}) != {kind.size}: raise _R"
+    if type(kind) is _Enum:
+        name = f"_E{len(consts)}"
+        consts[name] = kind.values
+        return f"if type({v}) is not str or {v} not in {name}: raise _R"
+    if type(kind) is _Opt:
+        inner = _inline_check(kind.inner, v, consts)
+        return None if inner is None else f"if {v} is not None:\n            {inner}"
+    return None
+
+
+def _compiled_loader(cls: type[_Record]) -> Any:
+    """The class's strict loader, generated from its fields: each field's check inline (no
+    per-field call, no intermediate dict), top-level strings interned (the projections keep
+    many equal ids: shared strings keep memory bounded by the distinct ids). Any value an
+    inline check refuses, and any error of a kind without an inline form, goes to the generic
+    loader, which accepts exactly what the inline checks accept and writes every message."""
+    consts: dict[str, Any] = {
+        "_R": _REFUSED,
+        "_Refused": _Refused,
+        "EntryError": EntryError,
+        "_KEYS": cls._KEYS,
+        "_cls": cls,
+        "_generic": cls._load_generic,
+        "_intern": _intern,
+    }
+    lines = [
+        "def _load(body, where):",
+        "    if type(body) is not dict or body.keys() != _KEYS:",
+        "        return _generic(body, where)",
+        "    try:",
+    ]
+    args = []
+    for k, (name, kind) in enumerate(cls._FIELDS):
+        v = f"v{k}"
+        lines.append(f"        {v} = body[{name!r}]")
+        check = _inline_check(kind, v, consts)
+        if check is None:
+            consts[f"_K{k}"] = kind
+            lines.append(f"        {v} = _K{k}.load({v}, '')")
+            lines.append(f"        if type({v}) is str: {v} = _intern({v})")
+        else:
+            lines.append(f"        {check}")
+            inner = kind.inner if type(kind) is _Opt else kind
+            if type(inner) in (_Id, _Text, _Enum):
+                lines.append(f"        if type({v}) is str: {v} = _intern({v})")
+        args.append(f"{name}={v}")
+    lines += [
+        "    except (_Refused, EntryError):",
+        "        return _generic(body, where)",
+        f"    return _cls({', '.join(args)})",
+    ]
+    namespace = dict(consts)
+    exec("\n".join(lines), namespace)  # the source is built above from the field kinds
+    return namespace["_load"]
 
 
 def proxy_list_hash(community: str, rows: Iterable[Sequence[Any]]) -> bytes:
@@ -1313,16 +1431,22 @@ class EligibilitySampleChecked(ElectionEvent):
 def decode_event(statement: Statement) -> ElectionEvent:
     """The election event of a signed statement; :class:`EntryError` for an unknown type or
     schema version, or a body that does not match the schema."""
-    cls = EVENT_SCHEMAS.get((statement.type, statement.schema))
+    return decode_body(statement.type, statement.schema, statement.body)
+
+
+def decode_body(etype: str, schema: int, body: Mapping[str, Any]) -> ElectionEvent:
+    """The election event of type ``etype``, schema ``schema`` and ``body`` (what
+    :func:`decode_event` reads of a statement, for a caller that has only these)."""
+    cls = EVENT_SCHEMAS.get((etype, schema))
     if cls is None:
-        if statement.type not in EVENT_TYPES:
-            raise EntryError(f"unknown election event type {statement.type!r}")
-        versions = sorted(v for t, v in EVENT_SCHEMAS if t == statement.type)
+        if etype not in EVENT_TYPES:
+            raise EntryError(f"unknown election event type {etype!r}")
+        versions = sorted(v for t, v in EVENT_SCHEMAS if t == etype)
         raise EntryError(
-            f"{statement.type}: unsupported schema version {statement.schema} "
+            f"{etype}: unsupported schema version {schema} "
             f"(this version reads {', '.join(map(str, versions))})"
         )
-    return cls.from_body(statement.body)
+    return cls._load(body if type(body) is dict else dict(body), etype)
 
 
 def identifying_fields(cls: type[ElectionEvent]) -> tuple[str, ...]:

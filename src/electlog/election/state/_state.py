@@ -17,6 +17,7 @@ from electlog.errors import UsageError
 from .. import codes as C
 from ..events import (
     EVENT_SCHEMAS,
+    MINIMAL_SCHEMAS,
     AnyVoterRegistered,
     ElectionDefined,
     ElectionEvent,
@@ -124,7 +125,7 @@ class ElectionState:
         handler = HANDLERS.get(etype)
         if handler is None:
             raise UsageError(f"not an election event: {etype.__name__}")
-        _check_signer(self, ctx, event)
+        _check_signer(self, ctx, event, handler.scope)
         last = self.last_time.get(ctx.signer)
         if last is not None and ctx.time < last:
             raise _violation(
@@ -133,7 +134,8 @@ class ElectionState:
                 "earlier than the signer's previous event",
                 ctx.signer.hex()[:16],
             )
-        check_profile(self, event)
+        if event.TYPE in MINIMAL_SCHEMAS:
+            check_profile(self, event)
         handler.check(self, ctx, event)
 
     def apply(self, ctx: EventContext, event: ElectionEvent) -> None:
@@ -148,9 +150,10 @@ class ElectionState:
         last = self.last_time.get(ctx.signer)
         if last is None or ctx.time > last:
             self.last_time[ctx.signer] = ctx.time
-        community = getattr(event, "community", None)
-        if community is not None and community not in self.communities:
-            return
+        if handler.community:
+            community = event.community  # type: ignore[attr-defined]
+            if community is not None and community not in self.communities:
+                return
         handler.apply(self, ctx, event)
         self.events += 1
 

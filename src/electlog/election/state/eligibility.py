@@ -16,6 +16,7 @@ checkpoint must follow.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -96,13 +97,31 @@ class DrawPart(NamedTuple):
     tickets: list[tuple[str, str]] | None
 
 
+def smallest_tickets(voters: Iterable[str], seed: str, k: int) -> list[tuple[str, str]]:
+    """The ``k`` smallest ``(first_fraction(v, seed), v)`` of ``voters`` (str ids), smallest
+    first: the consistent sampler's first ``k`` draws without replacement. The ticket is
+    computed inline (one hash per voter, no per-voter checks or calls); an id it cannot encode
+    goes through :func:`~electlog.rla.sampling.first_fraction`, which raises its
+    :class:`~electlog.errors.UsageError`."""
+    seed_hash = sha256_hex(seed)
+    sha = hashlib.sha256
+    from_bytes = int.from_bytes
+    try:  # a generator: memory for k tickets, not one per voter
+        return heapq.nsmallest(
+            k,
+            (
+                ("0." + f"{from_bytes(sha((seed_hash + v).encode()).digest()):064d}"[::-1], v)
+                for v in voters
+            ),
+        )
+    except (UnicodeEncodeError, TypeError):
+        return heapq.nsmallest(k, ((first_fraction(v, seed, seed_hash), v) for v in voters))
+
+
 def draw_part(st: ElectionState, ctx: EventContext, ev: EligibilitySampleDrawn) -> DrawPart:
     """The :class:`DrawPart` of ``ev`` at ``ctx`` over the voters ``st`` holds."""
     try:
-        seed_hash = sha256_hex(ev.seed)
-        tickets: list[tuple[str, str]] | None = heapq.nsmallest(
-            len(ev.voters), ((first_fraction(v, ev.seed, seed_hash), v) for v in st.voters)
-        )
+        tickets: list[tuple[str, str]] | None = smallest_tickets(st.voters, ev.seed, len(ev.voters))
     except ElectlogError:
         tickets = None
     el = st.eligibility
@@ -127,6 +146,12 @@ def expected_sample(st: ElectionState, seed: str, k: int) -> list[str]:
     """The eligibility sample the state admits: the consistent sampler's first ``k`` draws
     under ``seed`` over the active voter ids of every community (the ids' order does not
     matter: each id's ticket depends on the seed and the id alone)."""
+    if type(seed) is str and type(k) is int and k >= 0:
+        # what sample() draws, without its checks (the roll's ids are distinct strs)
+        try:
+            return [v for _, v in smallest_tickets(st.voters, seed, k)]
+        except UsageError:
+            pass  # sample() below raises it, for the first id in its order
     return [t.id for t in sample(sorted(st.voters), seed, k)]
 
 

@@ -52,7 +52,16 @@ from ..events import (
     VoterRemovedV2,
 )
 from ..rules import ElectionMode, Role
-from ._base import GROUP_LEADER, GROUP_REP, EventContext, _day_of, _violation, applies, checks
+from ._base import (
+    _SCOPE_FIELDS,
+    GROUP_LEADER,
+    GROUP_REP,
+    EventContext,
+    _day_of,
+    _violation,
+    applies,
+    checks,
+)
 from ._model import CommunityState
 
 if TYPE_CHECKING:
@@ -121,29 +130,38 @@ events (genesis, key events) need a whole-election scope."""
 # ------------------------------------------------------------------ signer checks
 
 
-def _scope_of(st: ElectionState, event: ElectionEvent) -> str | None:
-    """The community an event acts in (``None`` for election-wide events)."""
-    community = getattr(event, "community", None)
-    if community is not None:
-        if community not in st.communities:
-            raise _violation(C.REF_UNKNOWN, f"{event.TYPE}: unknown community", community)
-        return str(community)
-    unit_id = getattr(event, "unit", None)
-    if unit_id is not None:
-        unit = st.units.get(unit_id)
-        if unit is None:
-            raise _violation(C.REF_UNKNOWN, f"{event.TYPE}: unknown unit", unit_id)
-        return unit.community
-    box_id = getattr(event, "box", None)
-    if box_id is not None:
-        box = st.boxes.get(box_id)
+def _scope_of(
+    st: ElectionState, event: ElectionEvent, fields: tuple[str, ...] = _SCOPE_FIELDS
+) -> str | None:
+    """The community an event acts in (``None`` for election-wide events): its ``community``,
+    else the community of its ``unit``, else of its ``box`` (the first set). ``fields``: those
+    of the three the event's type has (its handler's ``scope``), the others read as unset."""
+    for field in fields:
+        value = getattr(event, field, None)
+        if value is None:
+            continue
+        if field == "community":
+            if value not in st.communities:
+                raise _violation(C.REF_UNKNOWN, f"{event.TYPE}: unknown community", value)
+            return str(value)
+        if field == "unit":
+            unit = st.units.get(value)
+            if unit is None:
+                raise _violation(C.REF_UNKNOWN, f"{event.TYPE}: unknown unit", value)
+            return unit.community
+        box = st.boxes.get(value)
         if box is None:
-            raise _violation(C.REF_UNKNOWN, f"{event.TYPE}: unknown box", box_id)
+            raise _violation(C.REF_UNKNOWN, f"{event.TYPE}: unknown box", value)
         return st.units[box.unit].community
     return None
 
 
-def _check_signer(st: ElectionState, ctx: EventContext, event: ElectionEvent) -> None:
+def _check_signer(
+    st: ElectionState,
+    ctx: EventContext,
+    event: ElectionEvent,
+    fields: tuple[str, ...] = _SCOPE_FIELDS,
+) -> None:
     etype = type(event)
     key = (ctx.signer, etype)
     cache = st._signer_scopes
@@ -151,7 +169,7 @@ def _check_signer(st: ElectionState, ctx: EventContext, event: ElectionEvent) ->
         scope = cache[key]
     else:
         scope = cache[key] = _signer_scope(st, ctx.signer, event)
-    community = _scope_of(st, event)
+    community = _scope_of(st, event, fields)
     if scope is None:
         return
     if community is None or community not in scope:
