@@ -187,10 +187,11 @@ def workers_starting() -> Iterator[None]:
     A forked worker inherits the parent's Python signal handlers: under a program that handles
     SIGTERM (``electlog monitor --follow``, a service), a worker merely records the
     ``Pool.terminate()`` that should end it. A worker still waiting for the task queue's lock,
-    which ``terminate()`` holds, then waits forever, and so does the parent joining it (the
-    monitor's stall, issue 16). Held here, a signal that comes before the worker has reset its
-    handlers stays pending until it has; the pool's own threads, started here too, hold them as
-    well, so the workers they start again are covered (the parent's main thread handles them)."""
+    which ``terminate()`` holds, then waits forever, and so does the parent joining it (a
+    follow-mode monitor's round hung so on a busy machine). Held here, a signal that comes
+    before the worker has reset its handlers stays pending until it has; the pool's own threads,
+    started here too, hold them as well, so the workers they start again are covered (the
+    parent's main thread handles them)."""
     if not hasattr(signal, "pthread_sigmask"):  # no fork there: spawned workers start clean
         yield
         return
