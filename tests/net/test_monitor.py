@@ -5,11 +5,14 @@ consistency catches it) gets fork evidence a third party can check, and exit sta
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,17 +59,30 @@ def fork_of(glog: GenericLog, size: int) -> Log:
 
 
 def monitor_cli(url: str, trust: Path, state: Path, *extra: str) -> subprocess.Popen[str]:
+    """``electlog monitor`` as a child process (the default ``--jobs``: every core). Its stdout
+    and stderr go to files beside the state (:func:`monitor_output`): a pipe nobody reads fills
+    after about 50 follow-mode rounds (64 KiB) and the monitor then blocks writing its report."""
     args = [sys.executable, "-m", "electlog", "monitor", url, "--trust", str(trust)]
-    # one audit process unless a test asks for more: at jobs=2 (the default, every core) the
-    # follow-mode rounds stalled past the wait twice in full CI runs; see the closing note
-    jobs = [] if "--jobs" in extra else ["--jobs", "1"]
-    return subprocess.Popen(
-        [*args, "--state", str(state), *jobs, *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    )
+    out_path, err_path = _output_paths(state)
+    with out_path.open("a", encoding="utf-8") as out, err_path.open("a", encoding="utf-8") as err:
+        return subprocess.Popen(
+            [*args, "--state", str(state), *extra],
+            stdout=out,
+            stderr=err,
+            text=True,
+            env=child_env(),
+        )
+
+
+def _output_paths(state: Path) -> tuple[Path, Path]:
+    state.parent.mkdir(parents=True, exist_ok=True)
+    return state.parent / f"{state.name}.monitor.out", state.parent / f"{state.name}.monitor.err"
+
+
+def monitor_output(state: Path) -> tuple[str, str]:
+    """What the monitor processes of ``state`` wrote to stdout and stderr."""
+    out_path, err_path = _output_paths(state)
+    return out_path.read_text(encoding="utf-8"), err_path.read_text(encoding="utf-8")
 
 
 def check_evidence(evidence: Path, trust: Trust) -> dict[str, Any]:
@@ -153,7 +169,7 @@ def test_monitor_follows_growth_then_catches_a_fork(tmp_path: Path) -> None:
         export_tiles(fork, tmp_path / "fork")
         server.serve(tmp_path / "fork")
         proc.wait(timeout=WAIT)
-        out, err = proc.communicate(timeout=30)
+        out, err = monitor_output(state)
         assert proc.returncode == 1, err
         assert "fork" in err and "evidence in" in err
         [evidence] = (state / "evidence").iterdir()
@@ -174,6 +190,66 @@ def test_monitor_follows_growth_then_catches_a_fork(tmp_path: Path) -> None:
             proc.kill()
             proc.wait(timeout=30)
         server.stop()
+
+
+@contextlib.contextmanager
+def busy_cores(n: int, seconds: float) -> Iterator[None]:
+    """``n`` processes that keep a core busy each, for at most ``seconds`` (killed on exit)."""
+    code = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass\n"
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait(timeout=30)
+
+
+def test_follow_audits_every_round_at_two_jobs_under_load(tmp_path: Path) -> None:
+    """Issue 16's stall: each follow-mode round audits with a pool of forked workers, which
+    inherited the monitor's SIGTERM handler, so ``Pool.terminate()`` could not end a worker
+    that was still waiting for the task queue's lock (which terminate() holds) and the round
+    hung joining it. The race is lost more often on a busy machine: 24 rounds, each auditing
+    a new checkpoint with 2 jobs, while every core is kept busy, must each finish in time."""
+    glog = build_generic(rounds=120, checkpoint_every=5)  # a checkpoint every 15 entries
+    notes = glog.notes[:24]
+    trust = tmp_path / "trust.json"
+    glog.trust.save(trust)
+    state = tmp_path / "state"
+    export_tiles(glog.log, tmp_path / "t0", checkpoint_note=notes[0])
+    server = TilesServer(tmp_path / "server", tmp_path / "t0")
+    url = server.start()
+    args = ["--jobs", "2", "--no-election", "--follow", "--interval", "0.05", "--format", "json"]
+    proc = monitor_cli(url, trust, state, *args)
+    try:
+        with busy_cores(os.cpu_count() or 2, 4 * WAIT):
+            for k, note in enumerate(notes):
+                size = _parse_size(note)
+                if k:
+                    export_tiles(glog.log, tmp_path / f"t{k}", checkpoint_note=note)
+                    server.serve(tmp_path / f"t{k}")
+                wait_for(
+                    lambda s=size: status_of(state).get("audit_checkpoint_size") == s,
+                    f"the round that audits the checkpoint of size {size} (round {k + 1})",
+                )
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        server.stop()
+    out, err = monitor_output(state)
+    assert proc.returncode == 0, err
+    rounds = [json.loads(line) for line in out.splitlines()]
+    audited = sorted({r["audit_checkpoint_size"] for r in rounds})
+    assert audited == [_parse_size(n) for n in notes]
+    assert {r["audit_verdict"] for r in rounds} == {"clean"}
+
+
+def _parse_size(note: str) -> int:
+    return int(note.splitlines()[1])
 
 
 # --------------------------------------------------------------------------- SIGKILL
@@ -426,7 +502,8 @@ def test_follow_stops_on_sigterm(glog: GenericLog, server: TilesServer, tmp_path
     try:
         wait_for(lambda: status_of(state).get("size") == 300, "the first round")
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=WAIT)
+        proc.wait(timeout=WAIT)
+        out, err = monitor_output(state)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -24,9 +24,11 @@ PyNaCl when installed, about 1.5x faster than OpenSSL here; both give identical 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import multiprocessing.pool
+import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -47,6 +49,8 @@ __all__ = [
     "Verifier",
     "signature_backend",
     "verify_chunk",
+    "worker_signals",
+    "workers_starting",
 ]
 
 CHUNK_SIZE: Final = 2000
@@ -170,7 +174,47 @@ def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
     return out
 
 
+# --------------------------------------------------------------------------- worker signals
+
+_HELD_SIGNALS: Final = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+@contextlib.contextmanager
+def workers_starting() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT in this thread while worker processes are started in it; each
+    worker calls :func:`worker_signals` first.
+
+    A forked worker inherits the parent's Python signal handlers: under a program that handles
+    SIGTERM (``electlog monitor --follow``, a service), a worker merely records the
+    ``Pool.terminate()`` that should end it. A worker still waiting for the task queue's lock,
+    which ``terminate()`` holds, then waits forever, and so does the parent joining it (a
+    follow-mode monitor's round hung so on a busy machine). Held here, a signal that comes
+    before the worker has reset its handlers stays pending until it has; the pool's own threads,
+    started here too, hold them as well, so the workers they start again are covered (the
+    parent's main thread handles them)."""
+    if not hasattr(signal, "pthread_sigmask"):  # no fork there: spawned workers start clean
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def worker_signals() -> None:
+    """In a worker process, first: SIGTERM ends it (the default action, which
+    ``Pool.terminate()`` relies on), SIGINT is ignored (Ctrl-C reaches the whole process group;
+    the parent decides and stops its workers), then the signals :func:`workers_starting` held
+    are delivered."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_SIGNALS)
+
+
 def _init_worker(backend: str) -> None:
+    worker_signals()
     gc.set_threshold(*_GC_THRESHOLD)
     set_verify_backend(backend)
 
@@ -198,9 +242,10 @@ class Verifier:
             method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
             ctx = multiprocessing.get_context(method)
             try:
-                self._pool = ctx.Pool(
-                    self.jobs, initializer=_init_worker, initargs=(verify_backend(),)
-                )
+                with workers_starting():
+                    self._pool = ctx.Pool(
+                        self.jobs, initializer=_init_worker, initargs=(verify_backend(),)
+                    )
             except OSError as exc:
                 raise UsageError(f"cannot start {self.jobs} worker processes: {exc}") from exc
         return self

@@ -44,7 +44,7 @@ from electlog.keys import set_verify_backend, verify_backend
 from electlog.log import Log
 from electlog.store import Store, is_postgres_dsn, open_store
 
-from ._pipeline import CHUNK_SIZE
+from ._pipeline import CHUNK_SIZE, worker_signals, workers_starting
 from ._shards import Fallback, Router, ShardWorker, _text, peek
 from ._sources import Source, SourceUnreadable, StoreSource, open_source
 from .trust import Trust
@@ -303,7 +303,10 @@ class TaskEngine:
         method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
         ctx = multiprocessing.get_context(method)
         try:  # a fresh process per task: one community's state at a time in each
-            self._pool = ctx.Pool(self._processes, maxtasksperchild=1)
+            with workers_starting():  # terminate() must end them under a SIGTERM handler
+                self._pool = ctx.Pool(
+                    self._processes, initializer=worker_signals, maxtasksperchild=1
+                )
         except OSError as exc:
             raise UsageError(f"cannot start {self._processes} worker processes: {exc}") from exc
         return self

@@ -1,0 +1,154 @@
+"""The audit's worker processes under a program that handles SIGTERM (issue 16's stall).
+
+``electlog monitor --follow`` handles SIGTERM and SIGINT; a worker forked for a round's audit
+inherited that handler, so ``Pool.terminate()`` (which sends SIGTERM while holding the task
+queue's lock) could not end a worker still waiting for that lock, and the round hung joining it.
+The workers now reset both signals first (SIGTERM: the default action; SIGINT: ignored) and the
+parent holds them while it forks, so a SIGTERM sent before the reset is not lost.
+
+Each check runs in a child Python (bounded) that installs a SIGTERM handler as the monitor does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from tiles_http_support import child_env
+
+TESTS = Path(__file__).resolve().parent.parent
+
+_PRELUDE = """
+import json, multiprocessing, os, signal, sys, time
+caught = []
+signal.signal(signal.SIGTERM, lambda signum, frame: caught.append(signum))
+signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+
+def wait_ended(proc, seconds=20.0):
+    proc.join(seconds)
+    return proc.exitcode
+"""
+
+
+def _run(body: str) -> dict[str, Any]:
+    code = _PRELUDE + textwrap.dedent(body)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert isinstance(result, dict)
+    return result
+
+
+def test_verifier_workers_end_on_sigterm_under_a_handler(tmp_path: Path) -> None:
+    result = _run(
+        f"""
+        PIDFILE = {str(tmp_path / "busy.pid")!r}
+        from electlog.audit._pipeline import Verifier
+
+        def dispositions(_):
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+            return (
+                signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
+                signal.getsignal(signal.SIGINT) == signal.SIG_IGN,
+                signal.SIGTERM in blocked or signal.SIGINT in blocked,
+            )
+
+        def busy(path):  # a task in flight: the worker is not holding the task queue's lock
+            with open(path + ".tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.replace(path + ".tmp", path)
+            time.sleep(30)
+
+        before = sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        with Verifier(2) as verifier:
+            after = sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+            seen = verifier.aside(dispositions, None)()
+            workers = multiprocessing.active_children()
+            verifier.aside(busy, PIDFILE)
+            deadline = time.monotonic() + 30
+            while not os.path.exists(PIDFILE) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            pid = int(open(PIDFILE).read())
+            [victim] = [p for p in workers if p.pid == pid]
+            os.kill(pid, signal.SIGTERM)  # what Pool.terminate() sends
+            ended = wait_ended(victim)
+        print(json.dumps({{
+            "workers": len(workers), "seen": seen, "ended": ended, "caught": caught,
+            "mask_before": before, "mask_after": after,
+        }}))
+        """
+    )
+    assert result["workers"] == 2
+    assert result["seen"] == [True, True, False]  # SIGTERM default, SIGINT ignored, none held
+    assert result["ended"] == -15  # ended by the SIGTERM, not merely recorded by a handler
+    assert result["caught"] == []  # the parent's handler did not see it either
+    assert result["mask_after"] == result["mask_before"] == []  # the parent holds nothing
+
+
+def test_a_sigterm_before_the_worker_resets_is_not_lost() -> None:
+    """Sent after the fork but before the worker's first step, a SIGTERM is held, then ends the
+    worker once it has reset its handlers (not recorded by the inherited handler and lost)."""
+    result = _run(
+        """
+        from electlog.audit._pipeline import worker_signals, workers_starting
+
+        def late_reset(ready):
+            ready.wait(20)  # the SIGTERM is already sent: hold it until the reset
+            worker_signals()
+            time.sleep(30)
+            os._exit(3)
+
+        ctx = multiprocessing.get_context("fork")
+        ready = ctx.Event()
+        with workers_starting():
+            proc = ctx.Process(target=late_reset, args=(ready,))
+            proc.start()
+        os.kill(proc.pid, signal.SIGTERM)
+        time.sleep(0.5)
+        ready.set()
+        ended = wait_ended(proc)
+        if ended is None:
+            proc.kill()
+            proc.join(10)
+        print(json.dumps({"ended": ended, "caught": caught}))
+        """
+    )
+    assert result == {"ended": -15, "caught": []}
+
+
+def test_task_engine_workers_reset_their_signals(tmp_path: Path) -> None:
+    """The task engine's pool (a fresh process per task, started again by the pool's own
+    thread) starts its workers the same way."""
+    result = _run(
+        f"""
+        sys.path.insert(0, {str(TESTS)!r})
+        from audit_support import build_generic, write_bundle
+        from electlog.audit._tasks import TaskEngine, task_source
+
+        glog = build_generic()
+        bundle = {str(tmp_path / "log.bundle")!r}
+        write_bundle(bundle, glog.origin, glog.entries, glog.notes)
+
+        def dispositions(_):
+            return os.getpid(), signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+        engine = TaskEngine("tasks", task_source(bundle), glog.trust, False, 2, None, None)
+        with engine:
+            # one task per process: the second runs in a worker the pool's thread started
+            seen = [engine._pool.apply(dispositions, (None,)) for _ in range(2)]
+        print(json.dumps({{"seen": seen, "caught": caught}}))
+        """
+    )
+    (pid1, reset1), (pid2, reset2) = result["seen"]
+    assert pid1 != pid2 and reset1 and reset2 and result["caught"] == []
