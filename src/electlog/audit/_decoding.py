@@ -66,7 +66,12 @@ class ParsedEntry(NamedTuple):
 def _statement(data: bytes) -> bytes | None:
     """The statement bytes if ``data`` is in the canonical envelope layout, else None."""
     n = len(data)
-    if n < 116 or data[:7] != _KEY_HEAD or data[39:45] != _SIG_HEAD or data[109:114] != _STMT_KEY:
+    if (
+        n < 116
+        or not data.startswith(_KEY_HEAD)
+        or not data.startswith(_SIG_HEAD, 39)
+        or not data.startswith(_STMT_KEY, 109)
+    ):
         return None
     tag = data[114]
     if tag == 0xC4:
@@ -85,6 +90,10 @@ def unpack_statement(stmt: bytes, *, raw: bool) -> Any:
     None where msgpack refuses them; ``raw=True`` leaves text as UTF-8 bytes."""
     n = len(stmt)
     try:
+        if n <= DEFAULT_MAX_ITEMS:
+            # msgpack sets the limits from the length itself (strings, bins and arrays at most
+            # n, maps n // 2): the same as the codec's below these sizes, without the keywords
+            return _unpackb(stmt, raw=raw, max_ext_len=0)
         return _unpackb(
             stmt,
             use_list=True,

@@ -45,7 +45,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from heapq import nsmallest
 from itertools import chain
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, NoReturn, Protocol
 
 from electlog.election.state.eligibility import DrawPart, EligibilityState, draw_violation
 from electlog.errors import AuditError, UsageError
@@ -78,10 +78,14 @@ ELIGIBILITY_PREFIX: Final = b"eligibility."
 """The eligibility sample's events: district events, whose draw the parent decides from every
 shard's part (:meth:`ShardedReplay._decide_draw`)."""
 
-REJECTED: Final = 0
-WRONG_LOG: Final = 1
-VERIFIED: Final = 2
-APPLIED: Final = 3
+# an entry's status in a worker's reply (never 0: a reply holds 0 where another shard reports)
+REJECTED: Final = 1
+WRONG_LOG: Final = 2
+VERIFIED: Final = 3
+APPLIED: Final = 4
+ALL: Final = 255
+"""The shard of a district event in a chunk's routing bytes: every shard applies it, shard 0
+reports it."""
 
 _IN_FLIGHT: Final = 4
 _GC_THRESHOLD: Final = (50_000, 20, 20)
@@ -156,14 +160,34 @@ def peek(data: bytes) -> dict[bytes, Any] | None:
     return m if type(m) is dict else None
 
 
-def _fields(m: dict[bytes, Any]) -> tuple[Any, ...]:
-    """``(author, seq, time, prev, type, body or None)`` of a peeked statement map: the body
-    only for the event types whose ids the parent claims per community (:data:`_ID_TYPES`).
-    Read only for an entry a worker verified, whose statement has these fields."""
-    get = m.get
-    etype = get(b"type")
-    claim = get(b"body") if type(etype) is bytes and etype in _ID_TYPES else None
-    return get(b"author"), get(b"seq"), get(b"time"), get(b"prev"), etype, claim
+def _spread(
+    shard: int, ws: bytes, datas: int, statuses: bytes, leaves: bytes
+) -> tuple[bytes, bytes]:
+    """A shard's reply to a chunk routed as ``ws`` (the shard of each entry, :data:`ALL` for a
+    district event): the statuses and leaf hashes it has for its ``datas`` entries (in order)
+    put at their places in the chunk, for the entries it reports; zeros elsewhere, so the
+    parent merges the shards' replies with a bitwise or (:func:`_merge`)."""
+    mine = [k for k, w in enumerate(ws) if w in (shard, ALL)]
+    if len(mine) != datas or len(statuses) != datas or len(leaves) != 32 * datas:
+        raise AuditError(f"audit shard {shard}: a reply that does not match its chunk")
+    n = len(ws)
+    out = bytearray(n)
+    hashes = bytearray(32 * n)
+    for j, k in enumerate(mine):
+        if shard == 0 or ws[k] == shard:
+            out[k] = statuses[j]
+            hashes[32 * k : 32 * k + 32] = leaves[32 * j : 32 * j + 32]
+    return bytes(out), bytes(hashes)
+
+
+def _merge(parts: list[bytes]) -> bytes:
+    """The bitwise or of equal-length replies (see :func:`_spread`)."""
+    if len(parts) == 1:
+        return parts[0]
+    acc = 0
+    for part in parts:
+        acc |= int.from_bytes(part, "little")
+    return acc.to_bytes(len(parts[0]), "little")
 
 
 class ShardWorker:
@@ -189,7 +213,7 @@ class ShardWorker:
         replay = self.replay
         state = replay.state
         origin = self.origin
-        statuses = bytearray(len(datas))
+        statuses = bytearray([REJECTED]) * len(datas)
         results = verify_chunk(datas)
         leaves = b"".join([r.leaf_hash for r in results])
         for k, r in enumerate(results):
@@ -216,6 +240,17 @@ class ShardWorker:
                 )
             statuses[k] = APPLIED if applied else VERIFIED
         return bytes(statuses), leaves
+
+    def work_chunk(
+        self, shard: int, base: int, ws: bytes, datas: list[bytes]
+    ) -> tuple[bytes, bytes]:
+        """A chunk as :class:`ShardedReplay` sends it: ``ws[k]`` the shard of entry ``base + k``
+        (:data:`ALL`: every shard's, shard 0 reports it), ``datas`` this shard's entries in
+        order; the reply of :func:`_spread`."""
+        indexes = [base + k for k, w in enumerate(ws) if w in (shard, ALL)]
+        reports = bytes([shard == 0 or ws[i - base] == shard for i in indexes])
+        statuses, leaves = self.work(indexes, datas, reports)
+        return _spread(shard, ws, len(datas), statuses, leaves)
 
     def end(self, owned: frozenset[str], size: int) -> dict[str, Any]:
         """The shard's findings, end-of-election findings and results of ``owned``."""
@@ -257,7 +292,7 @@ def _worker_main(
         while True:
             msg = inbox.get()
             if msg[0] == "chunk":
-                outbox.put(("chunk", shard, msg[1], worker.work(msg[2], msg[3], msg[4])))
+                outbox.put(("chunk", shard, msg[1], worker.work_chunk(shard, *msg[2:])))
             elif msg[0] == "end":
                 outbox.put(("end", shard, worker.end(msg[1], msg[2])))
             else:
@@ -441,10 +476,12 @@ class Router:
         """The community an entry goes to (``b""``: shard 0), None for a district event."""
         if m is None:
             return b""
-        body = m.get(b"body")
+        return self._route_event(i, m.get(b"type"), m.get(b"body"))
+
+    def _route_event(self, i: int, etype: Any, body: Any) -> bytes | None:
+        """:meth:`_route` of a statement's type and body (as decoded by :func:`peek`)."""
         if type(body) is not dict:
             return b""
-        etype = m.get(b"type")
         if type(etype) is bytes and etype.startswith(ELIGIBILITY_PREFIX):
             return None
         if type(etype) is bytes and etype.startswith(AUDIT_PREFIX):
@@ -514,7 +551,7 @@ class ShardedReplay(Replay, Router):
         self.shards = shards
         self.nshards = shards.jobs
         self._own = KeyedSink(sink.cap)
-        self._pending: deque[tuple[int, int, list[tuple[Any, ...]]]] = deque()
+        self._pending: deque[tuple[int, int, list[tuple[Any, ...] | None]]] = deque()
         self._chunk_no = 0
         self._routed = 0
         Router.__init__(self, shards.jobs)
@@ -537,47 +574,48 @@ class ShardedReplay(Replay, Router):
     def feed_entries(self, chunk: list[bytes]) -> None:
         """Route one chunk of entry bytes (in log order) to the shards."""
         n = self.nshards
-        parts: list[tuple[list[int], list[bytes], bytearray]] = [
-            ([], [], bytearray()) for _ in range(n)
-        ]
-        metas: list[tuple[Any, ...]] = []
+        size = len(chunk)
+        ws = bytearray(size)  # the shard of each entry (ALL: every shard's)
+        # per entry only what the log-wide checks read, not the statement map (a chunk's maps
+        # would be held until its replies come back): (author, seq, time, prev, type, the body
+        # of an id-claiming type or None, community), or None if the statement does not decode
+        metas: list[tuple[Any, ...] | None] = []
+        append = metas.append
         base = self._routed
         cshard = self._cshard
-        route = self._route
+        route = self._route_event
         election = self.election
         for k, data in enumerate(chunk):
-            i = base + k
             m = peek(data)
-            # what the log-wide checks need of the statement, not the statement: a chunk's
-            # maps would be held until its replies come back (about 10 MB in flight)
-            f = None if m is None else _fields(m)
             if not election:  # no state to shard: an even split of the chunk
-                w = k * n // len(chunk)
-                idx, datas, reports = parts[w]
-                idx.append(i)
-                datas.append(data)
-                reports.append(1)
-                metas.append((f, b"", w, len(idx) - 1))
-                continue
-            dest = route(i, m)
-            if dest is None:
-                for w, (idx, datas, reports) in enumerate(parts):
-                    idx.append(i)
-                    datas.append(data)
-                    reports.append(w == 0)
-                metas.append((f, b"*", 0, len(parts[0][0]) - 1))
+                ws[k] = k * n // size
+                dest: bytes | None = b""
             else:
-                w = cshard.get(dest, 0)
-                idx, datas, reports = parts[w]
-                idx.append(i)
-                datas.append(data)
-                reports.append(1)
-                metas.append((f, dest, w, len(idx) - 1))
-        self._routed = base + len(chunk)
+                dest = b"" if m is None else route(base + k, m.get(b"type"), m.get(b"body"))
+                ws[k] = ALL if dest is None else cshard.get(dest, 0)
+            if m is None:
+                append(None)
+                continue
+            get = m.get
+            etype = get(b"type")
+            append(
+                (
+                    get(b"author"),
+                    get(b"seq"),
+                    get(b"time"),
+                    get(b"prev"),
+                    etype,
+                    get(b"body") if type(etype) is bytes and etype in _ID_TYPES else None,
+                    b"*" if dest is None else dest,
+                )
+            )
+        self._routed = base + size
         no = self._chunk_no
         self._chunk_no += 1
-        for w, (idx, datas, reports) in enumerate(parts):
-            self.shards.send(w, ("chunk", no, idx, datas, bytes(reports)))
+        routing = bytes(ws)
+        for w in range(n):
+            datas = [d for d, x in zip(chunk, routing, strict=True) if x in (w, ALL)]
+            self.shards.send(w, ("chunk", no, base, routing, datas))
         self._pending.append((no, base, metas))
         while len(self._pending) >= self.shards.in_flight:
             self._collect()
@@ -585,12 +623,13 @@ class ShardedReplay(Replay, Router):
     def _collect(self) -> None:
         no, base, metas = self._pending.popleft()
         replies = [self.shards.receive("chunk", w, no) for w in range(self.nshards)]
-        self._checks(base, metas, replies)
+        self._checks(base, metas, _merge([r[0] for r in replies]), _merge([r[1] for r in replies]))
 
     def _checks(
-        self, base: int, metas: list[tuple[Any, ...]], replies: list[tuple[bytes, bytes]]
+        self, base: int, metas: list[tuple[Any, ...] | None], statuses: bytes, hashes: bytes
     ) -> None:
-        """The log-wide checks of a chunk whose statuses (and leaf hashes) are known."""
+        """The log-wide checks of a chunk whose statuses (and leaf hashes, 32 bytes each) are
+        known, in the chunk's order."""
         own = self._own
         add = own.add
         heads = self.heads
@@ -599,21 +638,19 @@ class ShardedReplay(Replay, Router):
         election = self.election
         signers = self._signers
         type_names = self._type_names
-        statuses = [r[0] for r in replies]
-        hashes = [r[1] for r in replies]
-        leaves = []
-        for k, (f, dest, w, pos) in enumerate(metas):
-            i = base + k
-            at = pos * 32
-            leaf = hashes[w][at : at + 32]
-            leaves.append(leaf)
-            status = statuses[w][pos]
+        size = len(metas)
+        if len(statuses) != size or len(hashes) != 32 * size:
+            raise AuditError(f"the shards' replies do not match the chunk at entry {base}")
+        leaves = [hashes[j : j + 32] for j in range(0, 32 * size, 32)]
+        i = base - 1
+        for status, f, leaf in zip(statuses, metas, leaves):  # noqa: B905 (lengths checked)
+            i += 1
             if status == REJECTED:
                 times.append(-(1 << 63))
                 continue
-            if f is None:
-                raise Fallback(f"entry {i} verified but its statement did not decode here")
-            author, seq, time, prev, raw_type, claim = f
+            if f is None or not status:
+                _unusable(i, status)
+            author, seq, time, prev, raw_type, claim, dest = f
             times.append(time)
             if status == WRONG_LOG:
                 continue
@@ -640,10 +677,10 @@ class ShardedReplay(Replay, Router):
                     s[3] = True
                 else:
                     s[2] = time
-            if status == APPLIED and claim is not None:
+            if claim is not None and status == APPLIED:
                 self._claim(i, raw_type, claim, dest)
         self.tree.extend(leaves)
-        self.size = base + len(metas)
+        self.size = base + size
 
     def _claim(self, i: int, etype: bytes, body: dict[bytes, Any], c: bytes) -> None:
         for key in (b"objection", b"nomination"):
@@ -806,6 +843,14 @@ class ShardedReplay(Replay, Router):
 
     def communities(self) -> dict[str, Any]:
         return self._progress
+
+
+def _unusable(i: int, status: int) -> NoReturn:
+    """Raise for entry ``i`` that no shard reported (status 0) or whose statement the parent
+    could not decode though a shard accepted it."""
+    if not status:
+        raise AuditError(f"no audit shard reported entry {i}")
+    raise Fallback(f"entry {i} verified but its statement did not decode here")
 
 
 def _text(raw: bytes) -> str:
