@@ -94,6 +94,7 @@ _ID_TYPES: Final = frozenset(
     {b"voter.registered", b"voter.removed", b"objection.filed", b"objection.decided"}
     | {b"nomination.filed", b"unit_rep.registered"}
 )
+_ID_KEYS: Final = ((b"objection", "objection"), (b"nomination", "nomination"))
 _PEOPLE: Final = {b"voter.registered": 0, b"voter.removed": 1, b"unit_rep.registered": 2}
 
 
@@ -460,6 +461,33 @@ class ShardPool(Protocol):
     def receive(self, kind: str, shard: int, tag: int) -> Any: ...
 
 
+# what routing does with an event type (Router._route_event): below _DISTRICT, the body's
+# community, unit or box decides; from _DISTRICT on, every shard applies it
+_PLAIN, _UNIT_OPENED, _BOX_SEALED, _BOX_TRANSFERRED, _BOX_MERGED = range(5)
+_DISTRICT, _GENESIS, _ELIGIBILITY, _AUDIT = range(5, 9)
+_KINDS: Final = {
+    b"unit.opened": _UNIT_OPENED,
+    b"box.sealed": _BOX_SEALED,
+    b"box.transferred": _BOX_TRANSFERRED,
+    b"box.merged": _BOX_MERGED,
+    b"election.defined": _GENESIS,
+}
+_KINDS_KEPT: Final = 4096
+"""Distinct event types whose routing kind a router remembers (a crafted log may hold any)."""
+
+
+def _kind(etype: bytes) -> int:
+    """The routing kind of an event type."""
+    if etype.startswith(ELIGIBILITY_PREFIX):
+        return _ELIGIBILITY
+    if etype.startswith(AUDIT_PREFIX):
+        return _AUDIT
+    kind = _KINDS.get(etype, _PLAIN)
+    if kind == _PLAIN and etype in DISTRICT_TYPES:
+        return _DISTRICT
+    return kind
+
+
 class Router:
     """Routes entries to ``nshards`` shards by community (the genesis's order, round robin), from
     their :func:`peek`: the parent of :class:`ShardedReplay` routes with it, and so does every
@@ -471,6 +499,7 @@ class Router:
         self._cindex: dict[bytes, int] = {}
         self._unit_owner: dict[bytes, bytes] = {}
         self._box_owner: dict[bytes, bytes] = {}
+        self._kinds: dict[bytes, int] = {}
 
     def _route(self, i: int, m: dict[bytes, Any] | None) -> bytes | None:
         """The community an entry goes to (``b""``: shard 0), None for a district event."""
@@ -482,39 +511,49 @@ class Router:
         """:meth:`_route` of a statement's type and body (as decoded by :func:`peek`)."""
         if type(body) is not dict:
             return b""
-        if type(etype) is bytes and etype.startswith(ELIGIBILITY_PREFIX):
-            return None
-        if type(etype) is bytes and etype.startswith(AUDIT_PREFIX):
-            raise Fallback(
-                f"entry {i} is a risk-limiting audit event: its checks read every community's "
-                "rounds and the whole log's tree, which only the serial replay holds"
-            )
-        if etype in DISTRICT_TYPES:
-            if etype == b"election.defined":
-                self._genesis(i, body)
+        if type(etype) is bytes:
+            kind = self._kinds.get(etype)
+            if kind is None:
+                kind = _kind(etype)
+                if len(self._kinds) < _KINDS_KEPT:
+                    self._kinds[etype] = kind
+        else:  # not an event type: the worker rejects the entry
+            kind = _PLAIN
+        if kind >= _DISTRICT:
+            self._district(i, kind, body)
             return None
         c = body.get(b"community")
         if c is not None:
             if type(c) is not bytes:
                 return b""
-            if etype == b"unit.opened":
+            if kind == _UNIT_OPENED:
                 self._owns(self._unit_owner, body.get(b"unit"), c, "unit")
             return c
         u = body.get(b"unit")
         if u is not None:
             dest = self._unit_owner.get(u, b"") if type(u) is bytes else b""
-            if etype == b"box.sealed":
+            if kind == _BOX_SEALED:
                 self._owns(self._box_owner, body.get(b"box"), dest, "box")
             return dest
         b = body.get(b"box")
         if b is not None:
             dest = self._box_owner.get(b, b"") if type(b) is bytes else b""
-            if etype == b"box.transferred":
+            if kind == _BOX_TRANSFERRED:
                 self._same(self._unit_owner, body.get(b"to_unit"), dest, "box.transferred")
-            elif etype == b"box.merged":
+            elif kind == _BOX_MERGED:
                 self._same(self._box_owner, body.get(b"into"), dest, "box.merged")
             return dest
         return b""
+
+    def _district(self, i: int, kind: int, body: dict[bytes, Any]) -> None:
+        """A district event (every shard applies it) of routing kind ``kind``."""
+        if kind == _AUDIT:
+            raise Fallback(
+                f"entry {i} is a risk-limiting audit event: its checks read every community's "
+                "rounds and the whole log's tree, which only the serial replay holds"
+            )
+        if kind == _GENESIS:
+            self._genesis(i, body)
 
     def _genesis(self, i: int, body: dict[bytes, Any]) -> None:
         if i != 0 or self._cshard:
@@ -683,21 +722,28 @@ class ShardedReplay(Replay, Router):
         self.size = base + size
 
     def _claim(self, i: int, etype: bytes, body: dict[bytes, Any], c: bytes) -> None:
-        for key in (b"objection", b"nomination"):
-            v = body.get(key)
-            if type(v) is bytes and self._id_owner.setdefault((key.decode(), v), c) != c:
-                raise Fallback(f"{key.decode()} {_text(v)} is used in two communities")
+        get = body.get
+        for key, name in _ID_KEYS:
+            v = get(key)
+            if type(v) is bytes and self._id_owner.setdefault((name, v), c) != c:
+                raise Fallback(f"{name} {_text(v)} is used in two communities")
         kind = _PEOPLE.get(etype)
         if kind is None:
             return
         person = hash(body[b"rep" if kind == 2 else b"voter"])
-        tag = hash(body[b"dedup"]) if kind == 0 else 0
         code = self._cindex.get(c, 253) % 250 + 1
-        for column, value in zip(self._claims, (i, kind, person, tag, code), strict=True):
-            column.append(value)
+        at, kinds, persons, tags, codes = self._claims
+        at.append(i)
+        kinds.append(kind)
+        persons.append(person)
+        codes.append(code)
         _mark(self._person, person, code)
         if kind == 0:
+            tag = hash(body[b"dedup"])
+            tags.append(tag)
             _mark(self._tags, tag, code)
+        else:
+            tags.append(0)
 
     def _cross_community_ids(self) -> None:
         """Registrations and unit representatives of the ids seen in two communities (and of
