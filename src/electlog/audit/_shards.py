@@ -671,12 +671,13 @@ class ShardedReplay(Replay, Router):
         known, in the chunk's order."""
         own = self._own
         add = own.add
-        heads = self.heads
+        heads: dict[bytes, Any] = self.heads  # _Head values (named tuples, indexed)
         events = self.events
         times = self.times
         election = self.election
         signers = self._signers
         type_names = self._type_names
+        new_head = tuple.__new__  # a _Head without its Python-level __new__
         size = len(metas)
         if len(statuses) != size or len(hashes) != 32 * size:
             raise AuditError(f"the shards' replies do not match the chunk at entry {base}")
@@ -694,12 +695,13 @@ class ShardedReplay(Replay, Router):
             if status == WRONG_LOG:
                 continue
             head = heads.get(author)
-            if head is None or head.seq + 1 != seq or head.prev != prev:  # else: the chain holds
+            # head[0], head[1]: its seq and prev (indexing a named tuple is the cheaper read)
+            if head is None or head[0] + 1 != seq or head[1] != prev:  # else: the chain holds
                 expected = chain_break(head, seq, prev)
                 if expected is not None:
                     own.index = i
                     chain_finding(add, i, author, seq, prev, expected)
-            heads[author] = _Head(seq, leaf)  # type: ignore[assignment]
+            heads[author] = new_head(_Head, (seq, leaf))
             etype = type_names.get(raw_type)
             if etype is None:
                 etype = type_names[raw_type] = raw_type.decode()
