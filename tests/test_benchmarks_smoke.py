@@ -14,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks import cases, run  # noqa: E402
+from benchmarks import cases, run, stages  # noqa: E402
 from benchmarks._harness import MET, NOT_AVAILABLE, NOT_MET, Row, markdown  # noqa: E402
 
 STATUSES = (MET, NOT_MET, "info")
@@ -159,3 +159,23 @@ def test_markdown_escapes_pipes_and_lists_notes() -> None:
     assert "| x | a \\| b | 1 op/s | 2 op/s | 0.50× | ≥ 1× | not met |" in text
     assert "- **x** — why \\| because" in text
     assert _table_rows(text)["x"][1] == "a \\| b"
+
+
+def test_stages_runs_every_stage_on_a_demo_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # benchmarks.stages calls the audit's internals as the audit does: it broke unnoticed once
+    # when the parent's per-entry tuple changed; this runs it on a small demo election
+    from electlog.cli import main
+
+    target = tmp_path / "demo"
+    assert (
+        main(["demo", "--voters", "1140", "--seed", "3", "--dir", str(target), "--jobs", "1"]) == 0
+    )
+    capsys.readouterr()
+    store, trust = target / "election.sqlite", target / "trust.json"
+    assert stages.main([str(store), str(trust), "--repeat", "1", "--limit", "3000"]) == 0
+    out = capsys.readouterr().out
+    figures = dict(re.findall(r"^  (\S+(?: \S+)?) +(\d+\.\d+)$", out, re.MULTILINE))
+    assert set(figures) == {"read", "route", "checks", "decode", "verify", "raw verify", "replay"}
+    assert all(float(v) > 0 for v in figures.values()), out

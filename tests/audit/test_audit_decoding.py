@@ -173,3 +173,47 @@ def test_non_canonical_envelopes_are_refused_with_the_general_error(data: bytes)
     kind, detail = fast(data)
     assert kind == "error"
     assert (kind, detail) == general(data)
+
+
+BOUNDARIES = [
+    ("v", 0),
+    ("v", 2),
+    ("v", True),
+    ("v", 1.0),
+    ("schema", 0),
+    ("schema", True),
+    ("schema", 2**63),
+    ("seq", 0),
+    ("seq", 2**63 - 1),
+    ("seq", 2**63),
+    ("seq", False),
+    ("time", -1),
+    ("time", 0),
+    ("time", 2**63 - 1),
+    ("time", 2**63),
+    ("time", True),
+    ("author", bytes(31)),
+    ("author", bytes(33)),
+    ("author", "x" * 32),
+    ("log", LOG + " "),
+    ("log", ""),
+    ("type", "t\u00a0e"),
+    ("type", "t" * 65),
+    ("type", ["t.e"]),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), BOUNDARIES)
+def test_remembered_fields_are_checked_as_the_general_decoder_does(field: str, value: Any) -> None:
+    """The fast path checks a statement whose log id and type passed before by the writers'
+    own conditions inline: at each field's boundaries it accepts and refuses as they do (with a
+    log id and type it has seen, and then after seeing the changed ones)."""
+    data = _entry({"a": 1}, 2, 5, "t.e")
+    assert fast(data) == general(data)  # remembers (LOG, "t.e") and the key
+    m: dict[str, Any] = msgpack.unpackb(data)
+    stmt: dict[str, Any] = msgpack.unpackb(m["stmt"], raw=False)
+    stmt[field] = value
+    changed = encode({**m, "stmt": msgpack.packb(stmt, use_bin_type=True)})
+    assert changed[:114] == data[:114]  # the canonical envelope: the fast path reads it
+    for _ in range(2):
+        assert fast(changed) == general(changed)

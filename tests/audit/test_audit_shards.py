@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import msgpack
 import pytest
 from test_audit_tamper import (
     TAMPERINGS,
@@ -33,7 +34,7 @@ from audit_support import (
     write_bundle,
 )
 from electlog.audit import Report, audit
-from electlog.audit._shards import ShardedReplay
+from electlog.audit._shards import ShardedReplay, peek
 
 SHARDED = "sharded by community"
 
@@ -180,3 +181,22 @@ def test_a_generic_log_is_split_evenly_with_the_same_report(tmp_path: Path) -> N
     b.pop("run")
     assert a == b
     assert a["verdict"] == "findings"
+
+
+@pytest.mark.parametrize("etype", [[1], {"x": 1}, 7, None])
+def test_a_statement_whose_type_is_no_text_same_report(
+    etype: Any, el: ElectionLog, tmp_path: Path
+) -> None:
+    # in the canonical envelope, so the parent's routing decode reads it: an unhashable type
+    # once raised TypeError there; the worker rejects the entry, and the report is the serial's
+    entries = list(el.entries)
+    i = el.index_of("voter.registered")
+    envelope = msgpack.unpackb(entries[i])
+    statement = msgpack.unpackb(envelope["stmt"])
+    statement["type"] = etype
+    envelope["stmt"] = msgpack.packb(dict(sorted(statement.items())), use_bin_type=True)
+    entries[i] = msgpack.packb(envelope, use_bin_type=True)
+    assert peek(entries[i]) is not None
+    expected, reports = _reports(el, tmp_path, entries, el.notes, (2, 4))
+    assert "entry.malformed" in {f["code"] for f in expected["findings"]}
+    assert reports[2].run["replay"] == SHARDED

@@ -31,7 +31,7 @@ import msgpack
 
 from electlog.codec import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, _canonical_shape
 from electlog.errors import ElectlogError
-from electlog.events import MAX_ENTRY_SIZE, ZERO_HASH, Entry, _check_fields
+from electlog.events import FORMAT_VERSION, MAX_ENTRY_SIZE, ZERO_HASH, Entry, _check_fields
 
 __all__ = ["ParsedEntry", "parse_entry"]
 
@@ -41,6 +41,14 @@ _STMT_KEY: Final = b"\xa4stmt"
 _PUB: Final = slice(7, 39)
 _SIG: Final = slice(45, 109)
 _STATEMENT_KEYS: Final = ("author", "body", "log", "prev", "schema", "seq", "time", "type", "v")
+_UINT63: Final = 2**63 - 1
+_MEMO: Final = 4096
+_passed: dict[tuple[str, str], None] = {}
+"""(log id, event type) pairs of statements whose fields passed the writers' checks (the first
+:data:`_MEMO`; there are few distinct ones)."""
+_key_ids: dict[bytes, bytes] = {}
+"""Public key -> its key id (SHA-256), for the first :data:`_MEMO` keys (a log has few)."""
+_new_parsed: Any = tuple.__new__
 _sha256 = hashlib.sha256
 _unpackb: Any = msgpack.unpackb
 _packb: Any = msgpack.packb
@@ -66,7 +74,12 @@ class ParsedEntry(NamedTuple):
 def _statement(data: bytes) -> bytes | None:
     """The statement bytes if ``data`` is in the canonical envelope layout, else None."""
     n = len(data)
-    if n < 116 or data[:7] != _KEY_HEAD or data[39:45] != _SIG_HEAD or data[109:114] != _STMT_KEY:
+    if (
+        n < 116
+        or not data.startswith(_KEY_HEAD)
+        or not data.startswith(_SIG_HEAD, 39)
+        or not data.startswith(_STMT_KEY, 109)
+    ):
         return None
     tag = data[114]
     if tag == 0xC4:
@@ -85,6 +98,10 @@ def unpack_statement(stmt: bytes, *, raw: bool) -> Any:
     None where msgpack refuses them; ``raw=True`` leaves text as UTF-8 bytes."""
     n = len(stmt)
     try:
+        if n <= DEFAULT_MAX_ITEMS:
+            # msgpack sets the limits from the length itself (strings, bins and arrays at most
+            # n, maps n // 2): the same as the codec's below these sizes, without the keywords
+            return _unpackb(stmt, raw=raw, max_ext_len=0)
         return _unpackb(
             stmt,
             use_list=True,
@@ -120,18 +137,59 @@ def _fast(data: bytes) -> ParsedEntry | None:
         or not _canonical_shape(body, 1, DEFAULT_MAX_DEPTH)
     ):
         return None
-    try:
-        _check_fields(version, log, etype, schema, author, seq, time)
-    except ElectlogError:
+    if not (
+        type(schema) is int
+        and type(seq) is int
+        and type(time) is int
+        and version == FORMAT_VERSION
+        and 1 <= schema <= _UINT63
+        and 1 <= seq <= _UINT63
+        and 0 <= time <= _UINT63
+        and type(author) is bytes
+        and len(author) == 32
+        and type(log) is str
+        and type(etype) is str
+        and (log, etype) in _passed
+    ) and not _fields_pass(version, log, etype, schema, author, seq, time):
         return None
     if seq == 1 and prev != ZERO_HASH:
         return None
     if _packb(m, use_bin_type=True) != stmt:
         return None
     pub = data[_PUB]
-    if _sha256(pub).digest() != author:
+    key_id = _key_ids.get(pub)
+    if key_id is None:
+        key_id = _sha256(pub).digest()
+        if len(_key_ids) < _MEMO:
+            _key_ids[pub] = key_id
+    if key_id != author:
         return None
-    return ParsedEntry(pub, data[_SIG], stmt, log, etype, schema, author, seq, prev, time, body)
+    parsed: ParsedEntry = _new_parsed(  # tuple.__new__: a NamedTuple's own __new__ is Python
+        ParsedEntry, (pub, data[_SIG], stmt, log, etype, schema, author, seq, prev, time, body)
+    )
+    return parsed
+
+
+def _fields_pass(
+    version: object,
+    log: object,
+    etype: object,
+    schema: object,
+    author: object,
+    seq: object,
+    time: object,
+) -> bool:
+    """Whether the writers' checks of these statement fields
+    (:func:`electlog.events._check_fields`) pass; the log id and type of a statement that
+    passes are remembered (:data:`_passed`), so that the next with the same two is checked
+    inline, by the very conditions those checks apply to the other fields."""
+    try:
+        _check_fields(version, log, etype, schema, author, seq, time)
+    except ElectlogError:
+        return False
+    if type(log) is str and type(etype) is str and len(_passed) < _MEMO:
+        _passed[(log, etype)] = None
+    return True
 
 
 def parse_entry(data: bytes) -> ParsedEntry:

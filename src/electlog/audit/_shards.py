@@ -45,7 +45,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from heapq import nsmallest
 from itertools import chain
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, NoReturn, Protocol
 
 from electlog.election.state.eligibility import DrawPart, EligibilityState, draw_violation
 from electlog.errors import AuditError, UsageError
@@ -78,10 +78,14 @@ ELIGIBILITY_PREFIX: Final = b"eligibility."
 """The eligibility sample's events: district events, whose draw the parent decides from every
 shard's part (:meth:`ShardedReplay._decide_draw`)."""
 
-REJECTED: Final = 0
-WRONG_LOG: Final = 1
-VERIFIED: Final = 2
-APPLIED: Final = 3
+# an entry's status in a worker's reply (never 0: a reply holds 0 where another shard reports)
+REJECTED: Final = 1
+WRONG_LOG: Final = 2
+VERIFIED: Final = 3
+APPLIED: Final = 4
+ALL: Final = 255
+"""The shard of a district event in a chunk's routing bytes: every shard applies it, shard 0
+reports it."""
 
 _IN_FLIGHT: Final = 4
 _GC_THRESHOLD: Final = (50_000, 20, 20)
@@ -90,6 +94,7 @@ _ID_TYPES: Final = frozenset(
     {b"voter.registered", b"voter.removed", b"objection.filed", b"objection.decided"}
     | {b"nomination.filed", b"unit_rep.registered"}
 )
+_ID_KEYS: Final = ((b"objection", "objection"), (b"nomination", "nomination"))
 _PEOPLE: Final = {b"voter.registered": 0, b"voter.removed": 1, b"unit_rep.registered": 2}
 
 
@@ -156,14 +161,34 @@ def peek(data: bytes) -> dict[bytes, Any] | None:
     return m if type(m) is dict else None
 
 
-def _fields(m: dict[bytes, Any]) -> tuple[Any, ...]:
-    """``(author, seq, time, prev, type, body or None)`` of a peeked statement map: the body
-    only for the event types whose ids the parent claims per community (:data:`_ID_TYPES`).
-    Read only for an entry a worker verified, whose statement has these fields."""
-    get = m.get
-    etype = get(b"type")
-    claim = get(b"body") if type(etype) is bytes and etype in _ID_TYPES else None
-    return get(b"author"), get(b"seq"), get(b"time"), get(b"prev"), etype, claim
+def _spread(
+    shard: int, ws: bytes, datas: int, statuses: bytes, leaves: bytes
+) -> tuple[bytes, bytes]:
+    """A shard's reply to a chunk routed as ``ws`` (the shard of each entry, :data:`ALL` for a
+    district event): the statuses and leaf hashes it has for its ``datas`` entries (in order)
+    put at their places in the chunk, for the entries it reports; zeros elsewhere, so the
+    parent merges the shards' replies with a bitwise or (:func:`_merge`)."""
+    mine = [k for k, w in enumerate(ws) if w in (shard, ALL)]
+    if len(mine) != datas or len(statuses) != datas or len(leaves) != 32 * datas:
+        raise AuditError(f"audit shard {shard}: a reply that does not match its chunk")
+    n = len(ws)
+    out = bytearray(n)
+    hashes = bytearray(32 * n)
+    for j, k in enumerate(mine):
+        if shard == 0 or ws[k] == shard:
+            out[k] = statuses[j]
+            hashes[32 * k : 32 * k + 32] = leaves[32 * j : 32 * j + 32]
+    return bytes(out), bytes(hashes)
+
+
+def _merge(parts: list[bytes]) -> bytes:
+    """The bitwise or of equal-length replies (see :func:`_spread`)."""
+    if len(parts) == 1:
+        return parts[0]
+    acc = 0
+    for part in parts:
+        acc |= int.from_bytes(part, "little")
+    return acc.to_bytes(len(parts[0]), "little")
 
 
 class ShardWorker:
@@ -189,7 +214,7 @@ class ShardWorker:
         replay = self.replay
         state = replay.state
         origin = self.origin
-        statuses = bytearray(len(datas))
+        statuses = bytearray([REJECTED]) * len(datas)
         results = verify_chunk(datas)
         leaves = b"".join([r.leaf_hash for r in results])
         for k, r in enumerate(results):
@@ -216,6 +241,17 @@ class ShardWorker:
                 )
             statuses[k] = APPLIED if applied else VERIFIED
         return bytes(statuses), leaves
+
+    def work_chunk(
+        self, shard: int, base: int, ws: bytes, datas: list[bytes]
+    ) -> tuple[bytes, bytes]:
+        """A chunk as :class:`ShardedReplay` sends it: ``ws[k]`` the shard of entry ``base + k``
+        (:data:`ALL`: every shard's, shard 0 reports it), ``datas`` this shard's entries in
+        order; the reply of :func:`_spread`."""
+        indexes = [base + k for k, w in enumerate(ws) if w in (shard, ALL)]
+        reports = bytes([shard == 0 or ws[i - base] == shard for i in indexes])
+        statuses, leaves = self.work(indexes, datas, reports)
+        return _spread(shard, ws, len(datas), statuses, leaves)
 
     def end(self, owned: frozenset[str], size: int) -> dict[str, Any]:
         """The shard's findings, end-of-election findings and results of ``owned``."""
@@ -257,7 +293,7 @@ def _worker_main(
         while True:
             msg = inbox.get()
             if msg[0] == "chunk":
-                outbox.put(("chunk", shard, msg[1], worker.work(msg[2], msg[3], msg[4])))
+                outbox.put(("chunk", shard, msg[1], worker.work_chunk(shard, *msg[2:])))
             elif msg[0] == "end":
                 outbox.put(("end", shard, worker.end(msg[1], msg[2])))
             else:
@@ -425,6 +461,33 @@ class ShardPool(Protocol):
     def receive(self, kind: str, shard: int, tag: int) -> Any: ...
 
 
+# what routing does with an event type (Router._route_event): below _DISTRICT, the body's
+# community, unit or box decides; from _DISTRICT on, every shard applies it
+_PLAIN, _UNIT_OPENED, _BOX_SEALED, _BOX_TRANSFERRED, _BOX_MERGED = range(5)
+_DISTRICT, _GENESIS, _ELIGIBILITY, _AUDIT = range(5, 9)
+_KINDS: Final = {
+    b"unit.opened": _UNIT_OPENED,
+    b"box.sealed": _BOX_SEALED,
+    b"box.transferred": _BOX_TRANSFERRED,
+    b"box.merged": _BOX_MERGED,
+    b"election.defined": _GENESIS,
+}
+_KINDS_KEPT: Final = 4096
+"""Distinct event types whose routing kind a router remembers (a crafted log may hold any)."""
+
+
+def _kind(etype: bytes) -> int:
+    """The routing kind of an event type."""
+    if etype.startswith(ELIGIBILITY_PREFIX):
+        return _ELIGIBILITY
+    if etype.startswith(AUDIT_PREFIX):
+        return _AUDIT
+    kind = _KINDS.get(etype, _PLAIN)
+    if kind == _PLAIN and etype in DISTRICT_TYPES:
+        return _DISTRICT
+    return kind
+
+
 class Router:
     """Routes entries to ``nshards`` shards by community (the genesis's order, round robin), from
     their :func:`peek`: the parent of :class:`ShardedReplay` routes with it, and so does every
@@ -436,48 +499,61 @@ class Router:
         self._cindex: dict[bytes, int] = {}
         self._unit_owner: dict[bytes, bytes] = {}
         self._box_owner: dict[bytes, bytes] = {}
+        self._kinds: dict[bytes, int] = {}
 
     def _route(self, i: int, m: dict[bytes, Any] | None) -> bytes | None:
         """The community an entry goes to (``b""``: shard 0), None for a district event."""
         if m is None:
             return b""
-        body = m.get(b"body")
+        return self._route_event(i, m.get(b"type"), m.get(b"body"))
+
+    def _route_event(self, i: int, etype: Any, body: Any) -> bytes | None:
+        """:meth:`_route` of a statement's type and body (as decoded by :func:`peek`)."""
         if type(body) is not dict:
             return b""
-        etype = m.get(b"type")
-        if type(etype) is bytes and etype.startswith(ELIGIBILITY_PREFIX):
-            return None
-        if type(etype) is bytes and etype.startswith(AUDIT_PREFIX):
-            raise Fallback(
-                f"entry {i} is a risk-limiting audit event: its checks read every community's "
-                "rounds and the whole log's tree, which only the serial replay holds"
-            )
-        if etype in DISTRICT_TYPES:
-            if etype == b"election.defined":
-                self._genesis(i, body)
+        if type(etype) is bytes:
+            kind = self._kinds.get(etype)
+            if kind is None:
+                kind = _kind(etype)
+                if len(self._kinds) < _KINDS_KEPT:
+                    self._kinds[etype] = kind
+        else:  # not an event type: the worker rejects the entry
+            kind = _PLAIN
+        if kind >= _DISTRICT:
+            self._district(i, kind, body)
             return None
         c = body.get(b"community")
         if c is not None:
             if type(c) is not bytes:
                 return b""
-            if etype == b"unit.opened":
+            if kind == _UNIT_OPENED:
                 self._owns(self._unit_owner, body.get(b"unit"), c, "unit")
             return c
         u = body.get(b"unit")
         if u is not None:
             dest = self._unit_owner.get(u, b"") if type(u) is bytes else b""
-            if etype == b"box.sealed":
+            if kind == _BOX_SEALED:
                 self._owns(self._box_owner, body.get(b"box"), dest, "box")
             return dest
         b = body.get(b"box")
         if b is not None:
             dest = self._box_owner.get(b, b"") if type(b) is bytes else b""
-            if etype == b"box.transferred":
+            if kind == _BOX_TRANSFERRED:
                 self._same(self._unit_owner, body.get(b"to_unit"), dest, "box.transferred")
-            elif etype == b"box.merged":
+            elif kind == _BOX_MERGED:
                 self._same(self._box_owner, body.get(b"into"), dest, "box.merged")
             return dest
         return b""
+
+    def _district(self, i: int, kind: int, body: dict[bytes, Any]) -> None:
+        """A district event (every shard applies it) of routing kind ``kind``."""
+        if kind == _AUDIT:
+            raise Fallback(
+                f"entry {i} is a risk-limiting audit event: its checks read every community's "
+                "rounds and the whole log's tree, which only the serial replay holds"
+            )
+        if kind == _GENESIS:
+            self._genesis(i, body)
 
     def _genesis(self, i: int, body: dict[bytes, Any]) -> None:
         if i != 0 or self._cshard:
@@ -514,7 +590,7 @@ class ShardedReplay(Replay, Router):
         self.shards = shards
         self.nshards = shards.jobs
         self._own = KeyedSink(sink.cap)
-        self._pending: deque[tuple[int, int, list[tuple[Any, ...]]]] = deque()
+        self._pending: deque[tuple[int, int, list[tuple[Any, ...] | None]]] = deque()
         self._chunk_no = 0
         self._routed = 0
         Router.__init__(self, shards.jobs)
@@ -537,47 +613,48 @@ class ShardedReplay(Replay, Router):
     def feed_entries(self, chunk: list[bytes]) -> None:
         """Route one chunk of entry bytes (in log order) to the shards."""
         n = self.nshards
-        parts: list[tuple[list[int], list[bytes], bytearray]] = [
-            ([], [], bytearray()) for _ in range(n)
-        ]
-        metas: list[tuple[Any, ...]] = []
+        size = len(chunk)
+        ws = bytearray(size)  # the shard of each entry (ALL: every shard's)
+        # per entry only what the log-wide checks read, not the statement map (a chunk's maps
+        # would be held until its replies come back): (author, seq, time, prev, type, the body
+        # of an id-claiming type or None, community), or None if the statement does not decode
+        metas: list[tuple[Any, ...] | None] = []
+        append = metas.append
         base = self._routed
         cshard = self._cshard
-        route = self._route
+        route = self._route_event
         election = self.election
         for k, data in enumerate(chunk):
-            i = base + k
             m = peek(data)
-            # what the log-wide checks need of the statement, not the statement: a chunk's
-            # maps would be held until its replies come back (about 10 MB in flight)
-            f = None if m is None else _fields(m)
             if not election:  # no state to shard: an even split of the chunk
-                w = k * n // len(chunk)
-                idx, datas, reports = parts[w]
-                idx.append(i)
-                datas.append(data)
-                reports.append(1)
-                metas.append((f, b"", w, len(idx) - 1))
-                continue
-            dest = route(i, m)
-            if dest is None:
-                for w, (idx, datas, reports) in enumerate(parts):
-                    idx.append(i)
-                    datas.append(data)
-                    reports.append(w == 0)
-                metas.append((f, b"*", 0, len(parts[0][0]) - 1))
+                ws[k] = k * n // size
+                dest: bytes | None = b""
             else:
-                w = cshard.get(dest, 0)
-                idx, datas, reports = parts[w]
-                idx.append(i)
-                datas.append(data)
-                reports.append(1)
-                metas.append((f, dest, w, len(idx) - 1))
-        self._routed = base + len(chunk)
+                dest = b"" if m is None else route(base + k, m.get(b"type"), m.get(b"body"))
+                ws[k] = ALL if dest is None else cshard.get(dest, 0)
+            if m is None:
+                append(None)
+                continue
+            get = m.get
+            etype = get(b"type")
+            append(
+                (
+                    get(b"author"),
+                    get(b"seq"),
+                    get(b"time"),
+                    get(b"prev"),
+                    etype,
+                    get(b"body") if type(etype) is bytes and etype in _ID_TYPES else None,
+                    b"*" if dest is None else dest,
+                )
+            )
+        self._routed = base + size
         no = self._chunk_no
         self._chunk_no += 1
-        for w, (idx, datas, reports) in enumerate(parts):
-            self.shards.send(w, ("chunk", no, idx, datas, bytes(reports)))
+        routing = bytes(ws)
+        for w in range(n):
+            datas = [d for d, x in zip(chunk, routing, strict=True) if x in (w, ALL)]
+            self.shards.send(w, ("chunk", no, base, routing, datas))
         self._pending.append((no, base, metas))
         while len(self._pending) >= self.shards.in_flight:
             self._collect()
@@ -585,45 +662,46 @@ class ShardedReplay(Replay, Router):
     def _collect(self) -> None:
         no, base, metas = self._pending.popleft()
         replies = [self.shards.receive("chunk", w, no) for w in range(self.nshards)]
-        self._checks(base, metas, replies)
+        self._checks(base, metas, _merge([r[0] for r in replies]), _merge([r[1] for r in replies]))
 
     def _checks(
-        self, base: int, metas: list[tuple[Any, ...]], replies: list[tuple[bytes, bytes]]
+        self, base: int, metas: list[tuple[Any, ...] | None], statuses: bytes, hashes: bytes
     ) -> None:
-        """The log-wide checks of a chunk whose statuses (and leaf hashes) are known."""
+        """The log-wide checks of a chunk whose statuses (and leaf hashes, 32 bytes each) are
+        known, in the chunk's order."""
         own = self._own
         add = own.add
-        heads = self.heads
+        heads: dict[bytes, Any] = self.heads  # _Head values (named tuples, indexed)
         events = self.events
         times = self.times
         election = self.election
         signers = self._signers
         type_names = self._type_names
-        statuses = [r[0] for r in replies]
-        hashes = [r[1] for r in replies]
-        leaves = []
-        for k, (f, dest, w, pos) in enumerate(metas):
-            i = base + k
-            at = pos * 32
-            leaf = hashes[w][at : at + 32]
-            leaves.append(leaf)
-            status = statuses[w][pos]
+        new_head = tuple.__new__  # a _Head without its Python-level __new__
+        size = len(metas)
+        if len(statuses) != size or len(hashes) != 32 * size:
+            raise AuditError(f"the shards' replies do not match the chunk at entry {base}")
+        leaves = [hashes[j : j + 32] for j in range(0, 32 * size, 32)]
+        i = base - 1
+        for status, f, leaf in zip(statuses, metas, leaves):  # noqa: B905 (lengths checked)
+            i += 1
             if status == REJECTED:
                 times.append(-(1 << 63))
                 continue
-            if f is None:
-                raise Fallback(f"entry {i} verified but its statement did not decode here")
-            author, seq, time, prev, raw_type, claim = f
+            if f is None or not status:
+                _unusable(i, status)
+            author, seq, time, prev, raw_type, claim, dest = f
             times.append(time)
             if status == WRONG_LOG:
                 continue
             head = heads.get(author)
-            if head is None or head.seq + 1 != seq or head.prev != prev:  # else: the chain holds
+            # head[0], head[1]: its seq and prev (indexing a named tuple is the cheaper read)
+            if head is None or head[0] + 1 != seq or head[1] != prev:  # else: the chain holds
                 expected = chain_break(head, seq, prev)
                 if expected is not None:
                     own.index = i
                     chain_finding(add, i, author, seq, prev, expected)
-            heads[author] = _Head(seq, leaf)  # type: ignore[assignment]
+            heads[author] = new_head(_Head, (seq, leaf))
             etype = type_names.get(raw_type)
             if etype is None:
                 etype = type_names[raw_type] = raw_type.decode()
@@ -640,27 +718,34 @@ class ShardedReplay(Replay, Router):
                     s[3] = True
                 else:
                     s[2] = time
-            if status == APPLIED and claim is not None:
+            if claim is not None and status == APPLIED:
                 self._claim(i, raw_type, claim, dest)
         self.tree.extend(leaves)
-        self.size = base + len(metas)
+        self.size = base + size
 
     def _claim(self, i: int, etype: bytes, body: dict[bytes, Any], c: bytes) -> None:
-        for key in (b"objection", b"nomination"):
-            v = body.get(key)
-            if type(v) is bytes and self._id_owner.setdefault((key.decode(), v), c) != c:
-                raise Fallback(f"{key.decode()} {_text(v)} is used in two communities")
+        get = body.get
+        for key, name in _ID_KEYS:
+            v = get(key)
+            if type(v) is bytes and self._id_owner.setdefault((name, v), c) != c:
+                raise Fallback(f"{name} {_text(v)} is used in two communities")
         kind = _PEOPLE.get(etype)
         if kind is None:
             return
         person = hash(body[b"rep" if kind == 2 else b"voter"])
-        tag = hash(body[b"dedup"]) if kind == 0 else 0
         code = self._cindex.get(c, 253) % 250 + 1
-        for column, value in zip(self._claims, (i, kind, person, tag, code), strict=True):
-            column.append(value)
+        at, kinds, persons, tags, codes = self._claims
+        at.append(i)
+        kinds.append(kind)
+        persons.append(person)
+        codes.append(code)
         _mark(self._person, person, code)
         if kind == 0:
+            tag = hash(body[b"dedup"])
+            tags.append(tag)
             _mark(self._tags, tag, code)
+        else:
+            tags.append(0)
 
     def _cross_community_ids(self) -> None:
         """Registrations and unit representatives of the ids seen in two communities (and of
@@ -806,6 +891,14 @@ class ShardedReplay(Replay, Router):
 
     def communities(self) -> dict[str, Any]:
         return self._progress
+
+
+def _unusable(i: int, status: int) -> NoReturn:
+    """Raise for entry ``i`` that no shard reported (status 0) or whose statement the parent
+    could not decode though a shard accepted it."""
+    if not status:
+        raise AuditError(f"no audit shard reported entry {i}")
+    raise Fallback(f"entry {i} verified but its statement did not decode here")
 
 
 def _text(raw: bytes) -> str:

@@ -45,7 +45,7 @@ from electlog.log import Log
 from electlog.store import Store, is_postgres_dsn, open_store
 
 from ._pipeline import CHUNK_SIZE, worker_signals, workers_starting
-from ._shards import Fallback, Router, ShardWorker, _text, peek
+from ._shards import Fallback, Router, ShardWorker, _spread, _text, peek
 from ._sources import Source, SourceUnreadable, StoreSource, open_source
 from .trust import Trust
 
@@ -227,7 +227,7 @@ class TaskResults:
     def send(self, shard: int, msg: tuple[Any, ...]) -> None:
         r = self._results[shard]
         if msg[0] == "chunk":
-            _, no, _indexes, datas, _reports = msg
+            _, no, _base, routing, datas = msg
             at = self._at[shard]
             statuses = r.statuses[at : at + len(datas)]
             if len(statuses) != len(datas):
@@ -235,7 +235,8 @@ class TaskResults:
             self._at[shard] = at + len(datas)
             leaves = b"".join([entry_leaf_hash(d) for d in datas])
             self._digests[shard].update(leaves)
-            self._replies[("chunk", shard, no)] = (statuses, leaves)
+            reply = _spread(shard, routing, len(datas), statuses, leaves)
+            self._replies[("chunk", shard, no)] = reply
             return
         _, owned, size = msg
         if r.read != size or self._at[shard] != len(r.statuses):
