@@ -152,3 +152,46 @@ def test_task_engine_workers_reset_their_signals(tmp_path: Path) -> None:
     )
     (pid1, reset1), (pid2, reset2) = result["seen"]
     assert pid1 != pid2 and reset1 and reset2 and result["caught"] == []
+
+
+def test_shard_workers_reset_their_signals() -> None:
+    """The sharded replay's workers and the process beside them start the same way, so
+    ``Shards.close()`` can terminate a worker that does not stop when asked."""
+    result = _run(
+        f"""
+        sys.path.insert(0, {str(TESTS)!r})
+        from audit_support import build_generic
+        from electlog.audit._shards import Shards
+
+        def dispositions(_):
+            return (
+                signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
+                signal.getsignal(signal.SIGINT) == signal.SIG_IGN,
+            )
+
+        def status(pid):  # the signals a process catches and ignores, from /proc
+            fields = dict(
+                line.split(":", 1) for line in open(f"/proc/{{pid}}/status").read().splitlines()
+            )
+            return int(fields["SigCgt"], 16), int(fields["SigIgn"], 16)
+
+        TERM, INT = 1 << (signal.SIGTERM - 1), 1 << (signal.SIGINT - 1)
+        glog = build_generic()
+        with Shards(2, glog.trust, False) as shards:
+            time.sleep(0.5)  # the workers' first step
+            workers = [status(p.pid) for p in shards._procs]
+            aside = shards.aside(dispositions, None)()
+            victim = shards._procs[0]
+            os.kill(victim.pid, signal.SIGTERM)
+            ended = wait_ended(victim)
+        print(json.dumps({{
+            "workers": [[bool(c & TERM), bool(i & INT)] for c, i in workers],
+            "aside": aside, "ended": ended, "caught": caught,
+        }}))
+        """
+    )
+    # SIGTERM not caught (the default action), SIGINT ignored, in both workers
+    assert result["workers"] == [[False, True], [False, True]]
+    assert result["aside"] == [True, True]
+    assert result["ended"] == -15
+    assert result["caught"] == []

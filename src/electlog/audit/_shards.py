@@ -54,7 +54,7 @@ from electlog.keys import set_verify_backend, verify_backend
 
 from . import findings as F
 from ._decoding import _statement, unpack_statement
-from ._pipeline import RejectedEntry, verify_chunk
+from ._pipeline import RejectedEntry, verify_chunk, worker_signals, workers_starting
 from ._replay import (
     DEFAULT_TIME_TOLERANCE,
     EndItem,
@@ -287,6 +287,7 @@ def _worker_main(
     outbox: multiprocessing.queues.Queue[Any],
 ) -> None:
     try:
+        worker_signals()  # not the parent's handlers: close() may have to terminate it
         gc.set_threshold(*_GC_THRESHOLD)
         set_verify_backend(backend)
         worker = ShardWorker(trust, election)
@@ -305,6 +306,7 @@ def _worker_main(
 def _aside_main(conn: multiprocessing.connection.Connection) -> None:
     """The one job beside the replay: receive ``(fn, arg)``, send back ``fn(arg)``, exit (so
     its memory is given back as soon as it is done, long before the replay's peak)."""
+    worker_signals()
     try:
         job = conn.recv()
     except (EOFError, OSError):  # no job: the audit ended without one
@@ -347,24 +349,28 @@ class Shards:
         method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
         ctx = multiprocessing.get_context(method)
         try:
-            self._outbox = ctx.Queue()
-            for shard in range(self.jobs):
-                inbox = ctx.Queue()
-                proc = ctx.Process(  # type: ignore[attr-defined]
-                    target=_worker_main,
-                    args=(shard, self.trust, self.election, verify_backend(), inbox, self._outbox),
-                    daemon=True,
+            with workers_starting():  # the workers reset the handlers they inherit
+                self._outbox = ctx.Queue()
+                for shard in range(self.jobs):
+                    inbox = ctx.Queue()
+                    proc = ctx.Process(  # type: ignore[attr-defined]
+                        target=_worker_main,
+                        args=(
+                            *(shard, self.trust, self.election, verify_backend()),
+                            *(inbox, self._outbox),
+                        ),
+                        daemon=True,
+                    )
+                    proc.start()
+                    self._inboxes.append(inbox)
+                    self._procs.append(proc)
+                # forked now, before the source is opened; it exits once its one job is done
+                self._aside_conn, child = ctx.Pipe()
+                self._aside = ctx.Process(  # type: ignore[attr-defined]
+                    target=_aside_main, args=(child,), daemon=True
                 )
-                proc.start()
-                self._inboxes.append(inbox)
-                self._procs.append(proc)
-            # forked now, before the source is opened; it exits once its one job is done
-            self._aside_conn, child = ctx.Pipe()
-            self._aside = ctx.Process(  # type: ignore[attr-defined]
-                target=_aside_main, args=(child,), daemon=True
-            )
-            self._aside.start()
-            child.close()
+                self._aside.start()
+                child.close()
         except OSError as exc:
             self.close()
             raise UsageError(f"cannot start {self.jobs} worker processes: {exc}") from exc
