@@ -195,3 +195,43 @@ def test_shard_workers_reset_their_signals() -> None:
     assert result["aside"] == [True, True]
     assert result["ended"] == -15
     assert result["caught"] == []
+
+
+def test_a_worker_ended_mid_audit_fails_the_audit_instead_of_hanging(tmp_path: Path) -> None:
+    """A service manager's SIGTERM to the whole process group ends the workers (they reset the
+    handler they inherit): the audit waiting for one of them fails with AuditError, at once,
+    rather than waiting for its lost work forever; so does the next chunk."""
+    result = _run(
+        f"""
+        PIDFILE = {str(tmp_path / "busy.pid")!r}
+        from electlog.audit._pipeline import Verifier
+        from electlog.errors import AuditError
+
+        def busy(path):
+            with open(path + ".tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.replace(path + ".tmp", path)
+            time.sleep(60)
+
+        errors = []
+        started = time.monotonic()
+        with Verifier(2) as verifier:
+            wait = verifier.aside(busy, PIDFILE)
+            deadline = time.monotonic() + 30
+            while not os.path.exists(PIDFILE) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            os.kill(int(open(PIDFILE).read()), signal.SIGTERM)
+            for step in (wait, lambda: list(verifier.map([[b"x"]]))):
+                try:
+                    step()
+                except AuditError as exc:
+                    errors.append(str(exc))
+        print(json.dumps({{
+            "errors": errors, "seconds": time.monotonic() - started, "caught": caught,
+        }}))
+        """
+    )
+    assert len(result["errors"]) == 2
+    assert all("audit worker process ended" in e for e in result["errors"])
+    assert result["seconds"] < 30  # not the busy task's 60 s: nothing waited for it
+    assert result["caught"] == []

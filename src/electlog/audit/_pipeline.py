@@ -27,14 +27,15 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
-import multiprocessing.pool
 import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Final, NamedTuple, TypeAlias, TypeVar
 
-from electlog.errors import ElectlogError, UsageError
+from electlog.errors import AuditError, ElectlogError, UsageError
 from electlog.events import SIGNATURE_CONTEXT, entry_leaf_hash
 from electlog.keys import set_verify_backend, verify_backend, verify_many
 
@@ -228,13 +229,20 @@ class Verifier:
 
     Use as a context manager; create it *before* opening database connections or threads so the
     forked workers inherit nothing they could disturb.
+
+    The workers are a :class:`~concurrent.futures.ProcessPoolExecutor`'s: a worker that ends
+    while the audit waits for it (killed, or a service manager's SIGTERM to the whole process
+    group, which ends the workers since they reset the handlers they inherit) makes the audit
+    fail with :class:`~electlog.errors.AuditError` instead of waiting for its chunk forever, and
+    an audit that ends normally stops its workers by asking them (no signal to race with a
+    worker holding a queue's lock).
     """
 
     def __init__(self, jobs: int = 1) -> None:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
             raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
         self.jobs = jobs
-        self._pool: multiprocessing.pool.Pool | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Verifier:
         if self.jobs > 1:
@@ -243,22 +251,35 @@ class Verifier:
             ctx = multiprocessing.get_context(method)
             try:
                 with workers_starting():
-                    self._pool = ctx.Pool(
-                        self.jobs, initializer=_init_worker, initargs=(verify_backend(),)
+                    pool = ProcessPoolExecutor(
+                        self.jobs,
+                        mp_context=ctx,
+                        initializer=_init_worker,
+                        initargs=(verify_backend(),),
                     )
-            except OSError as exc:
+                    self._pool = pool
+                    # the executor starts its processes (all of them, when it forks) and its
+                    # manager thread at the first submit: here, with the signals held
+                    pool.submit(int).result()
+            except (OSError, BrokenProcessPool) as exc:
+                self.close()
                 raise UsageError(f"cannot start {self.jobs} worker processes: {exc}") from exc
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        self.close(abandon=exc_info[0] is not None)
 
-    def close(self) -> None:
-        """Stop the workers (idempotent)."""
+    def close(self, abandon: bool = False) -> None:
+        """Stop the workers (idempotent): once their work is done, or at once with ``abandon``
+        (the audit failed: chunks still in flight are of no use)."""
         pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        if pool is None:
+            return
+        if abandon:
+            for proc in list(_processes(pool)):
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def aside(self, fn: Callable[[A], R], arg: A) -> Callable[[], R]:
         """Start ``fn(arg)`` beside the verification: in a worker process when there are
@@ -267,8 +288,8 @@ class Verifier:
         pool = self._pool
         if pool is None:
             return lambda: fn(arg)
-        pending = pool.apply_async(fn, (arg,))
-        return pending.get
+        pending = _submit(pool, fn, arg)
+        return lambda: _result(pending)
 
     def map(self, chunks: Iterable[list[bytes]]) -> Iterator[list[EntryResult]]:
         """Verify every chunk; yields one result list per chunk, in order.
@@ -282,7 +303,7 @@ class Verifier:
                 yield verify_chunk(chunk)
             return
         limit = self.jobs + 2
-        pending: deque[multiprocessing.pool.AsyncResult[list[EntryResult]]] = deque()
+        pending: deque[Future[list[EntryResult]]] = deque()
         iterator = iter(chunks)
         while True:
             try:
@@ -291,10 +312,37 @@ class Verifier:
                 break
             except BaseException:
                 while pending:
-                    yield pending.popleft().get()
+                    yield _result(pending.popleft())
                 raise
-            pending.append(pool.apply_async(verify_chunk, (chunk,)))
+            pending.append(_submit(pool, verify_chunk, chunk))
             if len(pending) >= limit:
-                yield pending.popleft().get()
+                yield _result(pending.popleft())
         while pending:
-            yield pending.popleft().get()
+            yield _result(pending.popleft())
+
+
+def _submit(pool: ProcessPoolExecutor, fn: Callable[[A], R], arg: A) -> Future[R]:
+    try:
+        return pool.submit(fn, arg)
+    except BrokenProcessPool as exc:
+        raise AuditError(_ENDED) from exc
+
+
+def _result(pending: Future[R]) -> R:
+    try:
+        return pending.result()
+    except BrokenProcessPool as exc:
+        raise AuditError(_ENDED) from exc
+
+
+_ENDED: Final = (
+    "an audit worker process ended before its work was done (killed, or stopped by a signal); "
+    "the audit cannot go on"
+)
+
+
+def _processes(pool: ProcessPoolExecutor) -> Iterable[multiprocessing.process.BaseProcess]:
+    """The executor's worker processes (its private table: Python 3.14's
+    ``terminate_workers`` is the public way, not in the versions this library supports)."""
+    table = getattr(pool, "_processes", None)
+    return list(table.values()) if isinstance(table, dict) else []
