@@ -39,6 +39,7 @@ from electlog.signer import ChainSigner
 from ._harness import (
     INFO,
     Row,
+    best_cpu,
     best_time,
     fmt_count,
     fmt_rate,
@@ -358,13 +359,7 @@ def _cpu_seconds() -> tuple[float, float]:
 
 def _cpu_per_entry(n: int, repeat: int, run: Callable[[], object]) -> float:
     """The best CPU time (this process) of ``repeat`` calls of ``run``, in µs per entry."""
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        c0 = time.process_time()
-        run()
-        best = min(best, time.process_time() - c0)
-    return best / n * 1e6
+    return best_cpu(run, repeat) / n * 1e6
 
 
 def _append_pieces(ctx: Context, batch: int, log_bytes: list[bytes]) -> dict[str, float]:

@@ -22,19 +22,9 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
-
-def _best(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best
+from ._harness import best_cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             src.close()
 
-    results: dict[str, float] = {"read": _best(read, args.repeat)}
+    results: dict[str, float] = {"read": best_cpu(read, args.repeat)}
 
     class _Statuses:
         """The shards as the parent sees them, replying nothing: the routed chunks stay
@@ -97,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             replay.feed_entries(chunk)
         routed[:] = [metas for _, _, metas in replay._pending]
 
-    results["route"] = _best(route, args.repeat)
+    results["route"] = best_cpu(route, args.repeat)
 
     def checks() -> None:
         replay = ShardedReplay(trust, FindingSink(), _Statuses())
@@ -106,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             replay._checks(base, metas, bytes([APPLIED]) * len(metas), bytes(32) * len(metas))
             base += len(metas)
 
-    results["checks"] = _best(checks, args.repeat)
+    results["checks"] = best_cpu(checks, args.repeat)
 
     def decode() -> None:
         for chunk in chunks:
@@ -114,13 +104,13 @@ def main(argv: list[str] | None = None) -> int:
                 entry_leaf_hash(data)
                 parse_entry(data)
 
-    results["decode"] = _best(decode, args.repeat)
+    results["decode"] = best_cpu(decode, args.repeat)
     triples = []
     for chunk in chunks:
         for data in chunk:
             p = parse_entry(data)
             triples.append((p.public_key, p.signature, SIGNATURE_CONTEXT + p.statement_bytes))
-    results["verify"] = _best(lambda: verify_many(triples), args.repeat)
+    results["verify"] = best_cpu(lambda: verify_many(triples), args.repeat)
     if verify_backend() == "nacl":
         from nacl.bindings import crypto_sign_open
 
@@ -136,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             for pub, sig, msg in triples:
                 keys[pub].verify(sig, msg)
 
-    results["raw verify"] = _best(raw, args.repeat)
+    results["raw verify"] = best_cpu(raw, args.repeat)
     verified = [r for chunk in chunks for r in verify_chunk(chunk) if isinstance(r, VerifiedEntry)]
 
     def replay_all() -> None:
@@ -153,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             replay.close()
 
-    results["replay"] = _best(replay_all, 1)
+    results["replay"] = best_cpu(replay_all, 1)
     print(f"{n:,} entries of {args.store} ({verify_backend()} backend), CPU µs per entry:")
     for name, seconds in results.items():
         print(f"  {name:<12} {seconds / n * 1e6:7.2f}")
