@@ -27,9 +27,9 @@ from typing import Any, Final
 from electlog.election.codes import ELIGIBILITY_CHECKPOINT_MISMATCH, ELIGIBILITY_SAMPLE_FAILURE
 from electlog.election.state import ElectionState
 from electlog.election.state.eligibility import EligibilityState
-from electlog.errors import ElectlogError, UsageError
+from electlog.errors import UsageError
 
-from .status import AuditFinding
+from .status import AuditFinding, pinned_checkpoint_problem
 
 __all__ = [
     "DEFAULT_CONFIDENCE",
@@ -189,14 +189,9 @@ def eligibility_findings(
                 )
             )
     if root_at is not None:
-        problem = None
-        try:
-            if root_at(d.checkpoint_size) != d.checkpoint_root:
-                problem = "its root is not the replayed tree's"
-        except ElectlogError:  # a size the replayed tree does not have
-            problem = "the log has no such tree"
-        if problem is None and witnessed is not None and d.checkpoint_size not in witnessed:
-            problem = "no witnessed checkpoint of that size was found"
+        problem = pinned_checkpoint_problem(
+            d.checkpoint_size, d.checkpoint_root, root_at, witnessed
+        )
         if problem is not None:
             out.append(
                 AuditFinding(

@@ -146,6 +146,25 @@ def audit_section(st: ElectionState) -> dict[str, Any] | None:
     }
 
 
+def pinned_checkpoint_problem(
+    size: int,
+    root: bytes,
+    root_at: Callable[[int], bytes],
+    witnessed: Collection[int] | None,
+) -> str | None:
+    """What is wrong with a checkpoint an audit board's event pins (``size``, ``root``), given the
+    replayed tree's ``root_at(size)`` and the sizes of the ``witnessed`` checkpoints; None if it
+    is the log's and was witnessed."""
+    try:
+        if root_at(size) != root:
+            return "its root is not the replayed tree's"
+    except ElectlogError:  # a size the replayed tree does not have
+        return "the log has no such tree"
+    if witnessed is not None and size not in witnessed:
+        return "no witnessed checkpoint of that size was found"
+    return None
+
+
 def audit_findings(
     st: ElectionState,
     root_at: Callable[[int], bytes] | None = None,
@@ -204,14 +223,9 @@ def audit_findings(
                 )
             )
     if root_at is not None:
-        problem = None
-        try:
-            if root_at(d.checkpoint_size) != d.checkpoint_root:
-                problem = "its root is not the replayed tree's"
-        except ElectlogError:  # a size the replayed tree does not have
-            problem = "the log has no such tree"
-        if problem is None and witnessed is not None and d.checkpoint_size not in witnessed:
-            problem = "no witnessed checkpoint of that size was found"
+        problem = pinned_checkpoint_problem(
+            d.checkpoint_size, d.checkpoint_root, root_at, witnessed
+        )
         if problem is not None:
             out.append(
                 AuditFinding(
