@@ -128,10 +128,11 @@ def test_a_sigterm_before_the_worker_resets_is_not_lost() -> None:
 
 
 def test_task_engine_workers_reset_their_signals(tmp_path: Path) -> None:
-    """The task engine's pool (a fresh process per task, started again by the pool's own
-    thread) starts its workers the same way."""
+    """The task engine's processes (a fresh one per task) start the same way, each forked from
+    the audit's own thread, never from a helper thread."""
     result = _run(
         f"""
+        import threading
         sys.path.insert(0, {str(TESTS)!r})
         from audit_support import build_generic, write_bundle
         from electlog.audit._tasks import TaskEngine, task_source
@@ -141,17 +142,82 @@ def test_task_engine_workers_reset_their_signals(tmp_path: Path) -> None:
         write_bundle(bundle, glog.origin, glog.entries, glog.notes)
 
         def dispositions(_):
-            return os.getpid(), signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+            return (
+                os.getpid(),
+                signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
+                threading.current_thread().name,
+            )
 
         engine = TaskEngine("tasks", task_source(bundle), glog.trust, False, 2, None, None)
         with engine:
-            # one task per process: the second runs in a worker the pool's thread started
-            seen = [engine._pool.apply(dispositions, (None,)) for _ in range(2)]
-        print(json.dumps({{"seen": seen, "caught": caught}}))
+            # three jobs on two slots: the third starts when one of the first two is done
+            jobs = [engine._forks.submit(dispositions, None) for _ in range(3)]
+            seen = [engine._forks.result(job) for job in jobs]
+        main = threading.current_thread().name
+        print(json.dumps({{"seen": seen, "caught": caught, "main": main}}))
         """
     )
-    (pid1, reset1), (pid2, reset2) = result["seen"]
-    assert pid1 != pid2 and reset1 and reset2 and result["caught"] == []
+    pids = {pid for pid, _, _ in result["seen"]}
+    assert len(pids) == 3  # one process per job
+    assert all(reset for _, reset, _ in result["seen"])
+    # a child forked by a pool's handler thread carries that thread's name
+    assert {name for _, _, name in result["seen"]} == {result["main"]}
+    assert result["caught"] == []
+
+
+def test_a_task_process_that_dies_fails_its_job_at_once(tmp_path: Path) -> None:
+    """A task process killed mid-task (a service manager's SIGTERM, the OOM killer) fails that
+    job with AuditError at once; the others still answer, and an error a task raises comes
+    back as itself."""
+    result = _run(
+        f"""
+        PIDFILE = {str(tmp_path / "busy.pid")!r}
+        from electlog.audit._tasks import OneShots
+        from electlog.errors import AuditError, KeySetError
+
+        def busy(path):
+            with open(path + ".tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.replace(path + ".tmp", path)
+            time.sleep(60)
+
+        def square(x):
+            return x * x
+
+        def refuse(_):
+            raise KeySetError("no such key")
+
+        def unpicklable(_):
+            return lambda: None
+
+        started = time.monotonic()
+        forks = OneShots(2)
+        try:
+            dead = forks.submit(busy, PIDFILE)
+            deadline = time.monotonic() + 30
+            while not os.path.exists(PIDFILE) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            os.kill(int(open(PIDFILE).read()), signal.SIGTERM)
+            jobs = [forks.submit(fn, 7) for fn in (square, refuse, unpicklable)]
+            out = []
+            for job in [dead, *jobs]:
+                try:
+                    out.append(["ok", forks.result(job)])
+                except Exception as exc:
+                    out.append([type(exc).__name__, str(exc)])
+        finally:
+            forks.close()
+        print(json.dumps({{"out": out, "seconds": time.monotonic() - started, "caught": caught}}))
+        """
+    )
+    dead, square, refused, unpicklable = result["out"]
+    assert dead[0] == "AuditError" and "ended before its work was done" in dead[1]
+    assert "exit code -15" in dead[1]
+    assert square == ["ok", 49]
+    assert refused == ["KeySetError", "no such key"]
+    assert unpicklable[0] == "AuditError" and "failed:" in unpicklable[1]
+    assert result["seconds"] < 30  # nothing waited for the busy task's 60 s
+    assert result["caught"] == []
 
 
 def test_shard_workers_reset_their_signals() -> None:

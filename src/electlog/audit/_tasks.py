@@ -20,21 +20,25 @@ same entries (count and digest): a source that changed between the reads is an
 :class:`~electlog.errors.AuditError`, never a mixed report. A log that needs the serial replay
 (:class:`~._shards.Fallback`) gets it, as with the processes.
 
-Two engines run the tasks: ``"tasks"``, a local pool of ``jobs`` processes that runs one task at
-a time in each, a fresh process per task (so a process holds one community's state and the
-district's at a time); and ``"dask"``, a Dask ``distributed`` cluster (the optional
+Two engines run the tasks: ``"tasks"``, at most ``jobs`` local processes at a time, a fresh one
+per task (:class:`OneShots`: so a process holds one community's state and the district's at a
+time); and ``"dask"``, a Dask ``distributed`` cluster (the optional
 ``electlog[distributed]`` extra, imported only here, when asked for), one task per community.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import multiprocessing
-import multiprocessing.pool
+import multiprocessing.connection
 import os
+import pickle
 import sys
+import traceback
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
@@ -136,7 +140,7 @@ def _open_entries(source: str) -> Source:
 
 def run_task(task: CommunityTask) -> TaskResult:
     """Run one community task: read the source, replay this shard's entries (see the module
-    docstring). Module-level and picklable both ways, for a process pool or a Dask worker."""
+    docstring). Module-level and picklable both ways, for a task process or a Dask worker."""
     gc.set_threshold(*_GC_THRESHOLD)
     if task.backend is not None:
         set_verify_backend(task.backend)
@@ -256,6 +260,131 @@ def _changed(shard: int, what: str) -> AuditError:
     )
 
 
+class OneShots:
+    """Runs jobs (``fn(arg)``), each in a fresh process forked from the thread that calls
+    :meth:`submit`, :meth:`ready` or :meth:`result`, at most ``processes`` at a time; a process
+    exits when its job is done, so it holds one task's state and gives it back at once.
+
+    No thread of its own ever forks: a process forked from a helper thread (as a process pool
+    with ``maxtasksperchild`` does, from its handler thread) inherits every lock another thread
+    held at that moment, and a task that needs one (``tempfile``'s, the logging module's) waits
+    forever. Here the processes start only at the calls above, in the caller's thread, with
+    SIGTERM and SIGINT held until each has reset its handlers (:func:`workers_starting`). A
+    process that ends without an answer (killed, out of memory) fails its job with
+    :class:`AuditError` at once."""
+
+    def __init__(self, processes: int) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
+        self._ctx: Any = multiprocessing.get_context(method)
+        self._slots = max(1, processes)
+        self._queued: deque[int] = deque()
+        self._jobs: dict[int, tuple[Callable[[Any], Any], Any]] = {}
+        self._running: dict[int, tuple[Any, multiprocessing.connection.Connection]] = {}
+        self._outcomes: dict[int, tuple[str, Any]] = {}
+        self._next = 0
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> int:
+        """Queue ``fn(arg)`` (started now if a process slot is free); its job number."""
+        job = self._next
+        self._next += 1
+        self._jobs[job] = (fn, arg)
+        self._queued.append(job)
+        self._fill()
+        return job
+
+    def ready(self, job: int) -> bool:
+        """Whether ``job`` has finished (collects whatever has, without waiting)."""
+        self._pump(0)
+        return job in self._outcomes
+
+    def result(self, job: int) -> Any:
+        """Wait for ``job`` and return its value; its exception is raised again here, and a
+        process that ended without an answer is an :class:`AuditError`."""
+        while job not in self._outcomes:
+            if job not in self._running and job not in self._queued:
+                raise UsageError(f"no job {job} (its result was taken, or it was never queued)")
+            self._pump(None)
+        kind, value = self._outcomes.pop(job)
+        if kind == "ok":
+            return value
+        if kind == "raise":
+            raise value
+        raise AuditError(f"an audit task process {value}")
+
+    def close(self) -> None:
+        """End every process still running and forget the queued jobs (idempotent)."""
+        self._queued.clear()
+        running, self._running = self._running, {}
+        for proc, conn in running.values():
+            conn.close()
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()
+
+    def _fill(self) -> None:
+        while self._queued and len(self._running) < self._slots:
+            job = self._queued.popleft()
+            fn, arg = self._jobs.pop(job)
+            reader, writer = self._ctx.Pipe(duplex=False)
+            try:
+                with workers_starting():  # it resets the handlers it inherits first
+                    proc = self._ctx.Process(
+                        target=_one_shot_main, args=(writer, fn, arg), daemon=True
+                    )
+                    proc.start()
+            except OSError as exc:
+                reader.close()
+                raise UsageError(f"cannot start an audit task process: {exc}") from exc
+            finally:
+                writer.close()
+            self._running[job] = (proc, reader)
+
+    def _pump(self, timeout: float | None) -> None:
+        """Wait up to ``timeout`` (None: until one finishes) and collect what finished."""
+        self._fill()
+        if not self._running:
+            return
+        waiting: dict[Any, int] = {}
+        for job, (proc, conn) in self._running.items():
+            waiting[conn] = job
+            waiting[proc.sentinel] = job
+        done = {waiting[w] for w in multiprocessing.connection.wait(list(waiting), timeout)}
+        for job in sorted(done):
+            proc, conn = self._running.pop(job)
+            try:
+                outcome: tuple[str, Any] = conn.recv()  # sent before it exits
+            except (EOFError, OSError):
+                proc.join()
+                outcome = ("lost", f"ended before its work was done (exit code {proc.exitcode})")
+            finally:
+                conn.close()
+            proc.join()
+            self._outcomes[job] = outcome
+        self._fill()
+
+
+def _one_shot_main(
+    conn: multiprocessing.connection.Connection, fn: Callable[[Any], Any], arg: Any
+) -> None:
+    """A :class:`OneShots` process: ``fn(arg)``'s outcome to the parent, then exit."""
+    worker_signals()
+    try:
+        outcome: tuple[str, Any] = ("ok", fn(arg))
+    except BaseException as exc:  # raised again in the parent, or its traceback's last line
+        outcome = ("raise", exc)
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            outcome = ("lost", f"failed: {traceback.format_exc().strip().splitlines()[-1]}")
+    try:
+        conn.send(outcome)
+    except Exception:  # the value does not pickle
+        conn.send(("lost", f"failed: {traceback.format_exc().strip().splitlines()[-1]}"))
+    finally:
+        conn.close()
+
+
 class TaskEngine:
     """Runs the community tasks of one audit (``engine`` ``"tasks"`` or ``"dask"``) and serves
     their results as a :class:`~._shards.ShardPool`. Use as a context manager: entering starts
@@ -282,7 +411,7 @@ class TaskEngine:
         self.scheduler = scheduler
         self.jobs = count_shards(source, election, jobs, tasks)
         self._processes = max(1, min(jobs, self.jobs))
-        self._pool: multiprocessing.pool.Pool | None = None
+        self._forks: OneShots | None = None
         self._client: Any = None
         self._asides: list[Callable[[], bool]] = []
         self._results: TaskResults | None = None
@@ -300,42 +429,33 @@ class TaskEngine:
         if self.engine == "dask":
             self._client = _dask_client(self.scheduler)
             return self
-        methods = multiprocessing.get_all_start_methods()
-        method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
-        ctx = multiprocessing.get_context(method)
-        try:  # a fresh process per task: one community's state at a time in each
-            with workers_starting():  # terminate() must end them under a SIGTERM handler
-                self._pool = ctx.Pool(
-                    self._processes, initializer=worker_signals, maxtasksperchild=1
-                )
-        except OSError as exc:
-            raise UsageError(f"cannot start {self._processes} worker processes: {exc}") from exc
+        self._forks = OneShots(self._processes)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Stop the pool or disconnect from the cluster (idempotent)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        """Stop the task processes or disconnect from the cluster (idempotent)."""
+        forks, self._forks = self._forks, None
+        if forks is not None:
+            forks.close()
         client, self._client = self._client, None
         if client is not None:
             client.close()
 
     def aside(self, fn: Callable[[Any], Any], arg: Any) -> Callable[[], Any]:
         """Start ``fn(arg)`` beside the tasks (the store's full check): one more task, queued
-        before the community tasks, so the pool is free once their results are in."""
+        before the community tasks, so the processes are free once their results are in."""
         if self._client is not None:
             future = self._client.submit(fn, arg, pure=False)
             self._asides.append(future.done)
             return future.result  # type: ignore[no-any-return]
-        if self._pool is not None:
-            pending = self._pool.apply_async(fn, (arg,))
-            self._asides.append(pending.ready)
-            return pending.get
+        forks = self._forks
+        if forks is not None:
+            job = forks.submit(fn, arg)
+            self._asides.append(lambda: forks.ready(job))
+            return lambda: forks.result(job)
         raise UsageError("the community tasks are not running")
 
     def _start(self) -> list[Callable[[], TaskResult]]:
@@ -352,9 +472,11 @@ class TaskEngine:
                 for t in tasks
             ]
             return [f.result for f in futures]
-        if self._pool is None:
+        forks = self._forks
+        if forks is None:
             raise UsageError("the community tasks are not running")
-        return [self._pool.apply_async(run_task, (t,)).get for t in tasks]
+        jobs = [forks.submit(run_task, t) for t in tasks]
+        return [functools.partial(forks.result, job) for job in jobs]
 
     def _wait(self) -> TaskResults:
         """Start the tasks, wait for every result (the first chunk calls this)."""
@@ -369,8 +491,8 @@ class TaskEngine:
                     raise AuditError(
                         f"community task {shard} failed: {type(exc).__name__}: {exc}"
                     ) from exc
-            if self._pool is not None and all(ready() for ready in self._asides):
-                self.close()  # the idle processes' memory is not the audit's to keep
+            if self._forks is not None and all(ready() for ready in self._asides):
+                self.close()  # nothing left running beside the audit's final pass
             for r in results:
                 if r.fallback is not None:
                     raise Fallback(r.fallback)

@@ -70,8 +70,8 @@ def audit(
     communities (:mod:`electlog.audit._shards`), with the same report.
     ``engine``: ``"processes"`` (the default: this process reads the source and feeds the
     ``jobs`` worker processes), ``"tasks"`` (one task per community, each reading the source
-    itself, in a pool of ``jobs`` processes that runs one task at a time in each: a process
-    holds one community's state) or ``"dask"`` (the same tasks on the Dask cluster whose
+    itself, at most ``jobs`` at a time, each in a fresh process: a process holds one
+    community's state) or ``"dask"`` (the same tasks on the Dask cluster whose
     scheduler is at ``scheduler``, e.g. ``"tcp://10.0.0.5:8786"``; the ``distributed`` extra).
     With ``"tasks"`` and ``"dask"`` the source must be a path, URL or DSN every worker can open
     (:class:`~electlog.errors.UsageError` for a log or store object); the report is the same.
