@@ -237,12 +237,12 @@ class CompactMerkleTree:
         # hash state of the node prefix 0x01, fed each pair as one slice of the level's bytes
         node = _NODE_PREFIX.copy
         for _ in range(_MEM_LEVEL):
-            nodes = []
+            nodes: list[bytes] = []
             add = nodes.append
             for j in range(0, len(data), 2 * _HASH):
-                h = node()
-                h.update(data[j : j + 2 * _HASH])
-                add(h.digest())
+                pair = node()
+                pair.update(data[j : j + 2 * _HASH])
+                add(pair.digest())
             data = b"".join(nodes)
         level = [data[j : j + _HASH] for j in range(0, len(data), _HASH)]
         upper = self._upper
