@@ -49,7 +49,7 @@ from typing import Any, Final, NamedTuple, NoReturn, Protocol
 
 from electlog.election.state.eligibility import DrawPart, EligibilityState, draw_violation
 from electlog.errors import AuditError, UsageError
-from electlog.events import chain_break
+from electlog.events import ZERO_HASH, chain_break
 from electlog.keys import set_verify_backend, verify_backend
 
 from . import findings as F
@@ -609,7 +609,10 @@ class ShardedReplay(Replay, Router):
         Router.__init__(self, shards.jobs)
         self._id_owner: dict[tuple[str, bytes], bytes] = {}
         self._type_names: dict[bytes, str] = {}
-        self._signers: dict[bytes, list[Any]] = {}  # signer -> [dest, mixed, last time, back]
+        # author -> [seq, prev (its last leaf), first community, mixed, last time, went back]:
+        # the chain's head and the communities it signs in, one record per author (the heads
+        # are the replay's once the entries are done)
+        self._authors: dict[bytes, list[Any]] = {}
         # (entry index, kind, person hash, tag hash, community code) per claim, a column each:
         # 26 bytes a registration (kind and code fit one byte: 0-2 and 1-251)
         self._claims: tuple[array[int], ...] = tuple(array(t) for t in ("q", "B", "q", "q", "B"))
@@ -762,15 +765,9 @@ class ShardedReplay(Replay, Router):
     ) -> None:
         """The log-wide checks of a chunk whose statuses (and leaf hashes, 32 bytes each) are
         known, in the chunk's order."""
-        own = self._own
-        add = own.add
-        heads: dict[bytes, Any] = self.heads  # _Head values (named tuples, indexed)
-        events = self.events
+        authors = self._authors
         times = self.times
         election = self.election
-        signers = self._signers
-        type_names = self._type_names
-        new_head = tuple.__new__  # a _Head without its Python-level __new__
         size = len(metas)
         if len(statuses) != size or len(hashes) != 32 * size:
             raise AuditError(f"the shards' replies do not match the chunk at entry {base}")
@@ -788,29 +785,27 @@ class ShardedReplay(Replay, Router):
             times.append(time)
             if status == WRONG_LOG:
                 continue
-            head = heads.get(author)
-            # head[0], head[1]: its seq and prev (indexing a named tuple is the cheaper read)
-            if head is None or head[0] + 1 != seq or head[1] != prev:  # else: the chain holds
-                expected = chain_break(head, seq, prev)
-                if expected is not None:
-                    own.index = i
-                    chain_finding(add, i, author, seq, prev, expected)
-            heads[author] = new_head(_Head, (seq, leaf))
             types.append(raw_type)
-            if not election:
-                continue
-            s = signers.get(author)
-            if s is None:
-                signers[author] = [dest, False, time, False]
-            else:
-                if s[0] != dest:
-                    s[1] = True
-                if time < s[2]:
-                    s[3] = True
+            a = authors.get(author)
+            if a is None:  # a new author: its chain starts at seq 1 after the zero hash
+                if seq != 1 or prev != ZERO_HASH:
+                    self._chain(i, author, None, seq, prev)
+                authors[author] = [seq, leaf, dest, False, time, False]
+            else:  # [seq, prev]: its head; [dest, mixed, last time, back]: its communities
+                if a[0] + 1 != seq or a[1] != prev:
+                    self._chain(i, author, _Head(a[0], a[1]), seq, prev)
+                a[0] = seq
+                a[1] = leaf
+                if a[2] != dest:
+                    a[3] = True
+                if time < a[4]:
+                    a[5] = True
                 else:
-                    s[2] = time
-            if claim is not None and status == APPLIED:
+                    a[4] = time
+            if claim is not None and status == APPLIED and election:
                 self._claim(i, raw_type, claim, dest)
+        type_names = self._type_names
+        events = self.events
         for raw_type, count in Counter(types).items():  # in the order of first appearance
             etype = type_names.get(raw_type)
             if etype is None:
@@ -818,6 +813,15 @@ class ShardedReplay(Replay, Router):
             events[etype] += count
         self.tree.extend_joined(hashes)
         self.size = base + size
+
+    def _chain(self, i: int, author: bytes, head: Any, seq: int, prev: bytes) -> None:
+        """The author-chain finding of entry ``i``, if its ``seq`` and ``prev`` do not continue
+        ``head`` (:func:`~electlog.events.chain_break`)."""
+        expected = chain_break(head, seq, prev)  # a _Head: chain_break reads seq and prev
+        if expected is not None:
+            own = self._own
+            own.index = i
+            chain_finding(own.add, i, author, seq, prev, expected)
 
     def _claim(self, i: int, etype: bytes, body: dict[bytes, Any], c: bytes) -> None:
         get = body.get
@@ -896,8 +900,10 @@ class ShardedReplay(Replay, Router):
         self._ends = [self.shards.receive("end", w, 0) for w in range(self.nshards)]
         if any(e["rogue"] for e in self._ends):
             raise Fallback("the genesis is not signed by the trust file's authority key")
-        for signer, (_, mixed, _, back) in self._signers.items():
-            if mixed and back:
+        heads: dict[bytes, Any] = self.heads  # _Head values (named tuples, as AuthorHead reads)
+        heads.update((a, _Head(r[0], r[1])) for a, r in self._authors.items())
+        for signer, (_, _, _, mixed, _, back) in self._authors.items():
+            if self.election and mixed and back:
                 raise Fallback(
                     f"signer {signer.hex()[:16]} signs in several communities and "
                     "its claimed time goes back"
