@@ -92,8 +92,11 @@ def test_compact_tree_any_chunking(cuts: list[int]) -> None:
     bounds = [0, *sorted(cuts), 70]
     compact = CompactMerkleTree()
     try:
-        for a, b in itertools.pairwise(bounds):
-            compact.extend(leaves[a:b])
+        for k, (a, b) in enumerate(itertools.pairwise(bounds)):
+            if k % 2:  # the parent's call: the leaf hashes joined, as the shards reply them
+                compact.extend_joined(b"".join(leaves[a:b]))
+            else:
+                compact.extend(leaves[a:b])
         ref = MerkleTree(leaves)
         for size in range(1, 71):
             assert compact.root(size) == ref.root(size)
@@ -103,6 +106,9 @@ def test_compact_tree_any_chunking(cuts: list[int]) -> None:
         assert compact.node(2, 16) == ref.node(2, 16)
         with pytest.raises(UsageError):
             compact.node(3, 9)  # leaves 72..79 do not exist
+        with pytest.raises(UsageError, match="not a whole number of leaf hashes"):
+            compact.extend_joined(bytes(33))
+        assert len(compact) == 70  # nothing of a refused call was appended
     finally:
         compact.close()
 

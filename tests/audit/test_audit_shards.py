@@ -17,6 +17,8 @@ from typing import Any
 import attrs
 import msgpack
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_audit_tamper import (
     TAMPERINGS,
     changed_mark,
@@ -34,7 +36,8 @@ from audit_support import (
     write_bundle,
 )
 from electlog.audit import Report, audit
-from electlog.audit._shards import ShardedReplay, peek
+from electlog.audit._replay import FindingSink
+from electlog.audit._shards import _ID_TYPES, ALL, Fallback, Router, ShardedReplay, peek
 
 SHARDED = "sharded by community"
 
@@ -200,3 +203,124 @@ def test_a_statement_whose_type_is_no_text_same_report(
     expected, reports = _reports(el, tmp_path, entries, el.notes, (2, 4))
     assert "entry.malformed" in {f["code"] for f in expected["findings"]}
     assert reports[2].run["replay"] == SHARDED
+
+
+# ----------------------------------------------------------------- the parent's routing
+
+
+class _Captured:
+    """Shards that keep what the parent sends and never reply (the chunks stay pending)."""
+
+    election = True
+    in_flight = 1 << 30
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.sent: list[tuple[int, tuple[Any, ...]]] = []
+
+    def send(self, shard: int, msg: tuple[Any, ...]) -> None:
+        self.sent.append((shard, msg))
+
+    def receive(self, kind: str, shard: int, tag: int) -> Any:
+        raise AssertionError("nothing is collected here")
+
+
+def _peek_routing(
+    router: Router, chunk: list[bytes], base: int
+) -> tuple[bytes, list[tuple[Any, ...] | None]]:
+    """The routing of a chunk and the parent's per-entry fields as the parent read them before
+    its decode was inlined: ``peek`` of each entry, then ``Router._route_event``."""
+    ws = bytearray()
+    metas: list[tuple[Any, ...] | None] = []
+    for k, data in enumerate(chunk):
+        m = peek(data)
+        dest = b"" if m is None else router._route_event(base + k, m.get(b"type"), m.get(b"body"))
+        ws.append(ALL if dest is None else router._cshard.get(dest, 0))
+        if m is None:
+            metas.append(None)
+            continue
+        etype = m.get(b"type")
+        claim = m.get(b"body") if type(etype) is bytes and etype in _ID_TYPES else None
+        fields = (m.get(b"author"), m.get(b"seq"), m.get(b"time"), m.get(b"prev"), etype)
+        metas.append((*fields, claim, b"*" if dest is None else dest))
+    return bytes(ws), metas
+
+
+def _rewrapped(data: bytes, how: int) -> bytes:
+    """Entry bytes with the statement's bin header or the envelope made non-canonical."""
+    stmt = msgpack.unpackb(data)["stmt"]
+    if how == 0:  # a bin16 header for a short statement (or bin8 length off by one)
+        head = b"\xc5" + len(stmt).to_bytes(2, "big") if len(stmt) < 256 else b"\xc4\xff"
+        return data[:114] + head + stmt
+    if how == 1:  # a bin32 header
+        return data[:114] + b"\xc6" + len(stmt).to_bytes(4, "big") + stmt
+    if how == 2:  # extra bytes after the statement
+        return data + b"\x00"
+    # the statement's map with its keys in reverse order (still a dict to msgpack)
+    m = msgpack.unpackb(stmt)
+    stmt = msgpack.packb(dict(reversed(m.items())), use_bin_type=True)
+    head = (
+        b"\xc4" + bytes([len(stmt)]) if len(stmt) < 256 else b"\xc5" + len(stmt).to_bytes(2, "big")
+    )
+    return data[:114] + head + stmt
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    jobs=st.sampled_from([2, 3, 4]),
+    changes=st.lists(
+        st.tuples(
+            st.integers(0, 10**6), st.integers(0, 6), st.integers(0, 10**6), st.integers(0, 255)
+        ),
+        max_size=6,
+    ),
+)
+def test_the_parent_routes_as_peek_reads(
+    el: ElectionLog, jobs: int, changes: list[tuple[int, int, int, int]]
+) -> None:
+    # the parent's inlined decode gives the routing, each shard's entries and the fields of
+    # the log-wide checks that peek and Router._route_event give, on every entry of a clean
+    # election and on damaged ones (bytes flipped or cut, non-canonical headers, keys out of
+    # order, a statement of another shape); a Fallback is raised at the same entry
+    entries = list(el.entries)
+    for at, kind, pos, byte in changes:
+        i = 1 + at % (len(entries) - 1)  # the genesis stays: it names the communities
+        data = el.entries[i]
+        if kind == 0:
+            p = pos % len(data)
+            entries[i] = data[:p] + bytes([byte]) + data[p + 1 :]
+        elif kind == 1:
+            entries[i] = data[: pos % len(data)]
+        elif kind == 2:  # another statement: a plain map, an array or a body that is text
+            envelope = msgpack.unpackb(data)
+            other = [
+                {"type": "box.sealed", "body": {"unit": "u1", "box": "b9"}},
+                [1, 2],
+                {"body": "x"},
+            ]
+            envelope["stmt"] = msgpack.packb(other[byte % 3], use_bin_type=True)
+            entries[i] = msgpack.packb(envelope, use_bin_type=True)
+        else:
+            entries[i] = _rewrapped(data, kind - 3)
+    shards = _Captured(jobs)
+    replay = ShardedReplay(el.trust, FindingSink(), shards)
+    reference = Router(jobs)
+    try:
+        for start in range(0, len(entries), 97):
+            chunk = entries[start : start + 97]
+            try:
+                ws, metas = _peek_routing(reference, chunk, start)
+            except Fallback as exc:
+                with pytest.raises(Fallback) as got:
+                    replay.feed_entries(chunk)
+                assert got.value.reason == exc.reason
+                return
+            shards.sent.clear()
+            replay.feed_entries(chunk)
+            assert replay._pending[-1][2] == metas
+            for shard, msg in shards.sent:
+                assert msg[2:4] == (start, ws)
+                assert msg[4] == [d for d, w in zip(chunk, ws, strict=True) if w in (shard, ALL)]
+            assert sorted(s for s, _ in shards.sent) == list(range(jobs))
+    finally:
+        replay.close()

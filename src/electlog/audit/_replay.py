@@ -75,6 +75,7 @@ MAX_FINDINGS_PER_CODE: Final = 1000
 _HASH: Final = 32
 _MEM_LEVEL: Final = 4
 _GROUP: Final = 1 << _MEM_LEVEL
+_NODE_PREFIX: Final = hashlib.sha256(b"\x01")  # RFC 6962's interior node prefix, hashed
 DEFAULT_TIME_TOLERANCE: Final = 900
 """Seconds of tolerance between claimed times and witness time for a generic log (an election
 log takes the genesis RuleSet's ``time_tolerance_seconds``)."""
@@ -171,7 +172,7 @@ class CompactMerkleTree:
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="electlog-audit-leaves-")  # noqa: SIM115
         self._size = 0
-        self._tail: list[bytes] = []  # leaves after the last complete group of 16
+        self._tail = b""  # leaves after the last complete group of 16, joined
         self._upper: list[bytearray] = [bytearray()]  # levels 4, 5, 6, ...
 
     def __len__(self) -> int:
@@ -212,27 +213,38 @@ class CompactMerkleTree:
 
     def extend(self, leaf_hashes: Sequence[bytes]) -> None:
         """Append leaves (32-byte hashes) in order."""
-        if not leaf_hashes:
+        self.extend_joined(b"".join(leaf_hashes))
+
+    def extend_joined(self, hashes: bytes) -> None:
+        """Append leaves given as their 32-byte hashes joined in one bytes, in order."""
+        if len(hashes) % _HASH:
+            raise UsageError(f"{len(hashes)} bytes are not a whole number of leaf hashes")
+        if not hashes:
             return
         fh = self._file
         fh.seek(0, os.SEEK_END)
-        fh.write(b"".join(leaf_hashes))
+        fh.write(hashes)
         fh.flush()
-        self._size += len(leaf_hashes)
-        pending = self._tail + list(leaf_hashes)
-        full = len(pending) - len(pending) % _GROUP
+        self._size += len(hashes) // _HASH
+        pending = self._tail + hashes
+        full = len(pending) - len(pending) % (_GROUP * _HASH)
         self._tail = pending[full:]
         if not full:
             return
-        level = pending[:full]
-        # merkle.node_hash's own arithmetic without its argument checks: every hash here is
-        # a 32-byte digest this tree computed (extend's callers pass leaf hashes they made)
-        sha256 = hashlib.sha256
+        data = pending[:full]
+        # merkle.node_hash's own arithmetic without its argument checks (every hash here is a
+        # 32-byte digest this tree computed, or a leaf hash its caller made): a copy of the
+        # hash state of the node prefix 0x01, fed each pair as one slice of the level's bytes
+        node = _NODE_PREFIX.copy
         for _ in range(_MEM_LEVEL):
-            level = [
-                sha256(b"\x01" + a + b).digest()
-                for a, b in zip(level[0::2], level[1::2], strict=True)
-            ]
+            nodes: list[bytes] = []
+            add = nodes.append
+            for j in range(0, len(data), 2 * _HASH):
+                pair = node()
+                pair.update(data[j : j + 2 * _HASH])
+                add(pair.digest())
+            data = b"".join(nodes)
+        level = [data[j : j + _HASH] for j in range(0, len(data), _HASH)]
         upper = self._upper
         first = len(upper[0]) // _HASH
         for lv, _, h in merkle.new_nodes_batch(self._upper_node, first, level):

@@ -49,11 +49,18 @@ from typing import Any, Final, NamedTuple, NoReturn, Protocol
 
 from electlog.election.state.eligibility import DrawPart, EligibilityState, draw_violation
 from electlog.errors import AuditError, UsageError
-from electlog.events import chain_break
+from electlog.events import ZERO_HASH, chain_break
 from electlog.keys import set_verify_backend, verify_backend
 
 from . import findings as F
-from ._decoding import _statement, unpack_statement
+from ._decoding import (
+    _KEY_HEAD,
+    _SIG_HEAD,
+    _STMT_KEY,
+    _statement,
+    _unpackb,
+    unpack_statement,
+)
 from ._pipeline import RejectedEntry, verify_chunk, worker_signals, workers_starting
 from ._replay import (
     DEFAULT_TIME_TOLERANCE,
@@ -602,7 +609,10 @@ class ShardedReplay(Replay, Router):
         Router.__init__(self, shards.jobs)
         self._id_owner: dict[tuple[str, bytes], bytes] = {}
         self._type_names: dict[bytes, str] = {}
-        self._signers: dict[bytes, list[Any]] = {}  # signer -> [dest, mixed, last time, back]
+        # author -> [seq, prev (its last leaf), first community, mixed, last time, went back]:
+        # the chain's head and the communities it signs in, one record per author (the heads
+        # are the replay's once the entries are done)
+        self._authors: dict[bytes, list[Any]] = {}
         # (entry index, kind, person hash, tag hash, community code) per claim, a column each:
         # 26 bytes a registration (kind and code fit one byte: 0-2 and 1-251)
         self._claims: tuple[array[int], ...] = tuple(array(t) for t in ("q", "B", "q", "q", "B"))
@@ -618,6 +628,9 @@ class ShardedReplay(Replay, Router):
 
     def feed_entries(self, chunk: list[bytes]) -> None:
         """Route one chunk of entry bytes (in log order) to the shards."""
+        if not self.election:  # no state to shard: an even split of the chunk
+            self._send_chunk(chunk, *self._split_evenly(chunk))
+            return
         n = self.nshards
         size = len(chunk)
         ws = bytearray(size)  # the shard of each entry (ALL: every shard's)
@@ -626,23 +639,66 @@ class ShardedReplay(Replay, Router):
         # of an id-claiming type or None, community), or None if the statement does not decode
         metas: list[tuple[Any, ...] | None] = []
         append = metas.append
-        base = self._routed
+        outs: list[list[bytes]] = [[] for _ in range(n)]
+        adds = [out.append for out in outs]
+        i = self._routed
         cshard = self._cshard
+        kinds = self._kinds
         route = self._route_event
-        election = self.election
-        for k, data in enumerate(chunk):
-            m = peek(data)
-            if not election:  # no state to shard: an even split of the chunk
-                ws[k] = k * n // size
-                dest: bytes | None = b""
-            else:
-                dest = b"" if m is None else route(base + k, m.get(b"type"), m.get(b"body"))
-                ws[k] = ALL if dest is None else cshard.get(dest, 0)
-            if m is None:
+        unpack = _unpackb
+        k = -1
+        for data in chunk:
+            k += 1
+            # peek(data) inline (a call each for it, _statement and unpack_statement would be
+            # a tenth of the parent's time): the canonical envelope, then msgpack's decode
+            size_ = len(data)
+            m: Any = None
+            if (
+                size_ >= 116
+                and data[:7] == _KEY_HEAD
+                and data[39:45] == _SIG_HEAD
+                and data[109:114] == _STMT_KEY
+            ):
+                tag = data[114]
+                stmt = None
+                if tag == 0xC5:  # a statement of 256 bytes or more (most)
+                    if size_ >= 117:
+                        length = (data[115] << 8) | data[116]
+                        if length >= 0x100 and length == size_ - 117:
+                            stmt = data[117:]
+                elif tag == 0xC4 and data[115] == size_ - 116:
+                    stmt = data[116:]
+                if stmt is not None:
+                    try:  # unpack_statement's call for a statement of at most 65,535 bytes
+                        m = unpack(stmt, raw=True, max_ext_len=0)
+                    except Exception:  # not routed here: the worker says why
+                        m = None
+            if type(m) is not dict:
+                w = ws[k] = cshard.get(b"", 0)  # route(): b""
                 append(None)
+                adds[w](data)
+                i += 1
                 continue
             get = m.get
-            etype = get(b"type")
+            body, etype = get(b"body"), get(b"type")
+            # route(i, etype, body) inline for the common case: a plain event type whose body
+            # names its community
+            kind = kinds.get(etype) if type(etype) is bytes else None
+            dest: bytes | None
+            if kind == _PLAIN and type(body) is dict:
+                dest = body.get(b"community")
+                if type(dest) is not bytes:
+                    dest = route(i, etype, body)
+            else:
+                dest = route(i, etype, body)
+            if dest is None:
+                ws[k] = ALL
+                for add in adds:
+                    add(data)
+                dest = b"*"
+            else:
+                w = ws[k] = cshard.get(dest, 0)
+                adds[w](data)
             append(
                 (
                     get(b"author"),
@@ -650,16 +706,50 @@ class ShardedReplay(Replay, Router):
                     get(b"time"),
                     get(b"prev"),
                     etype,
-                    get(b"body") if type(etype) is bytes and etype in _ID_TYPES else None,
-                    b"*" if dest is None else dest,
+                    body if type(etype) is bytes and etype in _ID_TYPES else None,
+                    dest,
                 )
             )
-        self._routed = base + size
+            i += 1
+        self._send_chunk(chunk, bytes(ws), outs, metas)
+
+    def _split_evenly(
+        self, chunk: list[bytes]
+    ) -> tuple[bytes, list[list[bytes]], list[tuple[Any, ...] | None]]:
+        """The routing of a chunk of a log without an election: an even split, every entry's
+        fields for the log-wide checks as :func:`peek` reads them."""
+        n = self.nshards
+        size = len(chunk)
+        ws = bytes(k * n // size for k in range(size))
+        outs: list[list[bytes]] = [[] for _ in range(n)]
+        metas: list[tuple[Any, ...] | None] = []
+        for data, w in zip(chunk, ws, strict=True):
+            outs[w].append(data)
+            m = peek(data)
+            if m is None:
+                metas.append(None)
+                continue
+            get = m.get
+            etype = get(b"type")
+            claim = get(b"body") if type(etype) is bytes and etype in _ID_TYPES else None
+            metas.append(
+                (get(b"author"), get(b"seq"), get(b"time"), get(b"prev"), etype, claim, b"")
+            )
+        return ws, outs, metas
+
+    def _send_chunk(
+        self,
+        chunk: list[bytes],
+        routing: bytes,
+        outs: list[list[bytes]],
+        metas: list[tuple[Any, ...] | None],
+    ) -> None:
+        """Send each shard its entries of a routed chunk; check the chunks whose replies are due."""
+        base = self._routed
+        self._routed = base + len(chunk)
         no = self._chunk_no
         self._chunk_no += 1
-        routing = bytes(ws)
-        for w in range(n):
-            datas = [d for d, x in zip(chunk, routing, strict=True) if x in (w, ALL)]
+        for w, datas in enumerate(outs):
             self.shards.send(w, ("chunk", no, base, routing, datas))
         self._pending.append((no, base, metas))
         while len(self._pending) >= self.shards.in_flight:
@@ -675,19 +765,14 @@ class ShardedReplay(Replay, Router):
     ) -> None:
         """The log-wide checks of a chunk whose statuses (and leaf hashes, 32 bytes each) are
         known, in the chunk's order."""
-        own = self._own
-        add = own.add
-        heads: dict[bytes, Any] = self.heads  # _Head values (named tuples, indexed)
-        events = self.events
+        authors = self._authors
         times = self.times
         election = self.election
-        signers = self._signers
-        type_names = self._type_names
-        new_head = tuple.__new__  # a _Head without its Python-level __new__
         size = len(metas)
         if len(statuses) != size or len(hashes) != 32 * size:
             raise AuditError(f"the shards' replies do not match the chunk at entry {base}")
         leaves = [hashes[j : j + 32] for j in range(0, 32 * size, 32)]
+        types: list[bytes] = []  # each counted entry's type, counted once the chunk is done
         i = base - 1
         for status, f, leaf in zip(statuses, metas, leaves):  # noqa: B905 (lengths checked)
             i += 1
@@ -700,34 +785,43 @@ class ShardedReplay(Replay, Router):
             times.append(time)
             if status == WRONG_LOG:
                 continue
-            head = heads.get(author)
-            # head[0], head[1]: its seq and prev (indexing a named tuple is the cheaper read)
-            if head is None or head[0] + 1 != seq or head[1] != prev:  # else: the chain holds
-                expected = chain_break(head, seq, prev)
-                if expected is not None:
-                    own.index = i
-                    chain_finding(add, i, author, seq, prev, expected)
-            heads[author] = new_head(_Head, (seq, leaf))
+            types.append(raw_type)
+            a = authors.get(author)
+            if a is None:  # a new author: its chain starts at seq 1 after the zero hash
+                if seq != 1 or prev != ZERO_HASH:
+                    self._chain(i, author, None, seq, prev)
+                authors[author] = [seq, leaf, dest, False, time, False]
+            else:  # [seq, prev]: its head; [dest, mixed, last time, back]: its communities
+                if a[0] + 1 != seq or a[1] != prev:
+                    self._chain(i, author, _Head(a[0], a[1]), seq, prev)
+                a[0] = seq
+                a[1] = leaf
+                if a[2] != dest:
+                    a[3] = True
+                if time < a[4]:
+                    a[5] = True
+                else:
+                    a[4] = time
+            if claim is not None and status == APPLIED and election:
+                self._claim(i, raw_type, claim, dest)
+        type_names = self._type_names
+        events = self.events
+        for raw_type, count in Counter(types).items():  # in the order of first appearance
             etype = type_names.get(raw_type)
             if etype is None:
                 etype = type_names[raw_type] = raw_type.decode()
-            events[etype] += 1
-            if not election:
-                continue
-            s = signers.get(author)
-            if s is None:
-                signers[author] = [dest, False, time, False]
-            else:
-                if s[0] != dest:
-                    s[1] = True
-                if time < s[2]:
-                    s[3] = True
-                else:
-                    s[2] = time
-            if claim is not None and status == APPLIED:
-                self._claim(i, raw_type, claim, dest)
-        self.tree.extend(leaves)
+            events[etype] += count
+        self.tree.extend_joined(hashes)
         self.size = base + size
+
+    def _chain(self, i: int, author: bytes, head: Any, seq: int, prev: bytes) -> None:
+        """The author-chain finding of entry ``i``, if its ``seq`` and ``prev`` do not continue
+        ``head`` (:func:`~electlog.events.chain_break`)."""
+        expected = chain_break(head, seq, prev)  # a _Head: chain_break reads seq and prev
+        if expected is not None:
+            own = self._own
+            own.index = i
+            chain_finding(own.add, i, author, seq, prev, expected)
 
     def _claim(self, i: int, etype: bytes, body: dict[bytes, Any], c: bytes) -> None:
         get = body.get
@@ -806,8 +900,10 @@ class ShardedReplay(Replay, Router):
         self._ends = [self.shards.receive("end", w, 0) for w in range(self.nshards)]
         if any(e["rogue"] for e in self._ends):
             raise Fallback("the genesis is not signed by the trust file's authority key")
-        for signer, (_, mixed, _, back) in self._signers.items():
-            if mixed and back:
+        heads: dict[bytes, Any] = self.heads  # _Head values (named tuples, as AuthorHead reads)
+        heads.update((a, _Head(r[0], r[1])) for a, r in self._authors.items())
+        for signer, (_, _, _, mixed, _, back) in self._authors.items():
+            if self.election and mixed and back:
                 raise Fallback(
                     f"signer {signer.hex()[:16]} signs in several communities and "
                     "its claimed time goes back"
