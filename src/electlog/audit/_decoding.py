@@ -29,7 +29,7 @@ from typing import Any, Final, NamedTuple
 
 import msgpack
 
-from electlog.codec import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, _canonical_shape
+from electlog.codec import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, _canonical_shape, _pack
 from electlog.errors import ElectlogError
 from electlog.events import FORMAT_VERSION, MAX_ENTRY_SIZE, ZERO_HASH, Entry, _check_fields
 
@@ -51,7 +51,6 @@ _key_ids: dict[bytes, bytes] = {}
 _new_parsed: Any = tuple.__new__
 _sha256 = hashlib.sha256
 _unpackb: Any = msgpack.unpackb
-_packb: Any = msgpack.packb
 
 
 class ParsedEntry(NamedTuple):
@@ -154,7 +153,7 @@ def _fast(data: bytes) -> ParsedEntry | None:
         return None
     if seq == 1 and prev != ZERO_HASH:
         return None
-    if _packb(m, use_bin_type=True) != stmt:
+    if _pack(m) != stmt:
         return None
     pub = data[_PUB]
     key_id = _key_ids.get(pub)
