@@ -57,6 +57,8 @@ _STATEMENT_KEYS: Final = frozenset(
 )
 _ENTRY_KEYS: Final = frozenset({"key", "sig", "stmt"})
 _LEAF_PREFIX: Final = b"\x00"
+_LEAF_HASH: Final = hashlib.sha256(_LEAF_PREFIX)
+"""SHA-256 after the leaf prefix (never updated: each leaf hash updates a copy)."""
 _packb = msgpack.packb  # for str and int, msgpack writes the shortest form (codec tests)
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -85,7 +87,9 @@ def _entry_bytes(public_key: bytes, signature: bytes, statement: bytes) -> bytes
 
 def entry_leaf_hash(entry_bytes: bytes) -> bytes:
     """The Merkle leaf hash of an entry: SHA-256(0x00 || entry bytes)."""
-    return hashlib.sha256(_LEAF_PREFIX + entry_bytes).digest()
+    h = _LEAF_HASH.copy()  # cheaper than a new hash of a copy of the bytes with the prefix
+    h.update(entry_bytes)
+    return h.digest()
 
 
 class _Memo(dict[_K, _V]):
