@@ -23,6 +23,7 @@ import datetime as _dt
 import hashlib
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from types import MemberDescriptorType
 from typing import Any, ClassVar, Final, Self
 
 import attrs
@@ -287,6 +288,23 @@ def _bad_map(where: str) -> Any:
     raise EntryError(f"{where} must be a map")
 
 
+_IDS: Final[dict[str, str]] = {}
+"""Ids of the non-identifying id fields (community, group, unit, box, ...) that passed the id
+rule, each to its interned self: the loaders look an id up here instead of checking and
+interning it again (few distinct values, each in many events). Emptied when it holds
+:data:`_IDS_MAX`."""
+_IDS_MAX: Final = 4096
+
+
+def _remember_id(value: str) -> str:
+    """``value`` (a valid id) interned, and kept in :data:`_IDS`."""
+    value = _intern(value)
+    if len(_IDS) >= _IDS_MAX:
+        _IDS.clear()
+    _IDS[value] = value
+    return value
+
+
 _MARK_KEYS: Final = frozenset({"for", "against", "write_ins"})
 _VOID_KEYS: Final = frozenset({"void"})
 _VOID_REASONS: Final = frozenset(VOID_POST_REASONS)
@@ -318,6 +336,7 @@ _POST_MARKS: Final[dict[tuple[tuple[str, ...], ...], PostMarks]] = {}
 few patterns, so a shared frozen object saves its construction and memory (bounded by
 :data:`_POST_MARKS_MAX`, emptied when full)."""
 _POST_MARKS_MAX: Final = 4096
+_ONLY_STR: Final = frozenset({str})
 
 
 class _Marks(_Kind):
@@ -331,53 +350,79 @@ class _Marks(_Kind):
         if type(value) is not dict or len(value) > 64:
             raise EntryError(f"{where} must be a map of at most 64 posts")
         out: dict[str, PostMarks] = {}
-        ids_ok = _ids_ok
+        ids = _IDS
         shared = _POST_MARKS
+        only_str = _ONLY_STR
         for post, pm in value.items():
-            if (
-                type(post) is not str
-                or not 0 < len(post) <= MAX_ID
-                or not post.isprintable()
-                or " " in post
-            ):
-                raise EntryError(f"{where} has a bad post id {str(post)[:80]!r}")
-            if type(pm) is not dict or pm.keys() != _MARK_KEYS:
-                if type(pm) is dict and pm.keys() == _VOID_KEYS:
-                    reason = pm["void"]
-                    if type(reason) is not str or reason not in _VOID_REASONS:
-                        raise EntryError(
-                            f"{where}.{post}.void must be one of {', '.join(VOID_POST_REASONS)}"
-                        )
-                    out[post] = _VOID_MARKS[reason]
-                    continue
-                raise EntryError(
-                    f"{where}.{post} must be a map with exactly 'against', 'for', 'write_ins' "
-                    f"(or only 'void')"
-                )
-            f, a, w = pm["for"], pm["against"], pm["write_ins"]
-            if not (  # an empty list is a valid column: no call for it
-                ((type(f) is list and not f) or ids_ok(f))
-                and ((type(a) is list and not a) or ids_ok(a))
-                and ((type(w) is list and not w) or ids_ok(w))
-            ):
-                for col, ids in (("for", f), ("against", a), ("write_ins", w)):
-                    if type(ids) in (list, tuple) and len(ids) > 256:
-                        raise EntryError(f"{where}.{post}.{col} has more than 256 marks")
-                    if not ids_ok(ids):
-                        raise EntryError(
-                            f"{where}.{post}.{col} must be a sorted array of at most 256 "
-                            f"distinct ids (1-{MAX_ID} characters, no white space or control "
-                            "characters)"
-                        )
-            key = (tuple(f), tuple(a), tuple(w))
-            marks = shared.get(key)
-            if marks is None:
-                marks = PostMarks(in_favour=key[0], against=key[1], write_ins=key[2])
-                if len(shared) >= _POST_MARKS_MAX:
-                    shared.clear()
-                shared[key] = marks
-            out[post] = marks
+            # the common case inline: a known (or valid) post id, the three columns as
+            # lists, their ids a pattern already validated or valid now; anything else is
+            # decided (accepted or refused with its message) by _post
+            if type(post) is str and type(pm) is dict and len(pm) == 3:
+                key = ids.get(post)
+                f = pm.get("for")
+                a = pm.get("against")
+                w = pm.get("write_ins")
+                if (
+                    key is not None
+                    and type(f) is list
+                    and type(a) is list
+                    and type(w) is list
+                    and (not f or only_str.issuperset(map(type, f)))
+                    and (not a or only_str.issuperset(map(type, a)))
+                    and (not w or only_str.issuperset(map(type, w)))
+                ):  # exactly str ids: equal to a validated pattern, they are valid
+                    marks = shared.get((tuple(f), tuple(a), tuple(w)))
+                    if marks is not None:
+                        out[key] = marks
+                        continue
+            key, marks = self._post(post, pm, where)
+            out[key] = marks
         return out
+
+    @staticmethod
+    def _post(post: Any, pm: Any, where: str) -> tuple[str, PostMarks]:
+        """One post of a ballot: its id and marks, or :class:`EntryError` naming the problem."""
+        if type(post) is not str or not 0 < len(post) <= MAX_ID or not post.isprintable() or (
+            " " in post
+        ):
+            raise EntryError(f"{where} has a bad post id {str(post)[:80]!r}")
+        post = _IDS.get(post) or _remember_id(post)
+        if type(pm) is not dict or pm.keys() != _MARK_KEYS:
+            if type(pm) is dict and pm.keys() == _VOID_KEYS:
+                reason = pm["void"]
+                if type(reason) is not str or reason not in _VOID_REASONS:
+                    raise EntryError(
+                        f"{where}.{post}.void must be one of {', '.join(VOID_POST_REASONS)}"
+                    )
+                return post, _VOID_MARKS[reason]
+            raise EntryError(
+                f"{where}.{post} must be a map with exactly 'against', 'for', 'write_ins' "
+                f"(or only 'void')"
+            )
+        f, a, w = pm["for"], pm["against"], pm["write_ins"]
+        ids_ok = _ids_ok
+        if not (  # an empty list is a valid column: no call for it
+            ((type(f) is list and not f) or ids_ok(f))
+            and ((type(a) is list and not a) or ids_ok(a))
+            and ((type(w) is list and not w) or ids_ok(w))
+        ):
+            for col, ids in (("for", f), ("against", a), ("write_ins", w)):
+                if type(ids) in (list, tuple) and len(ids) > 256:
+                    raise EntryError(f"{where}.{post}.{col} has more than 256 marks")
+                if not ids_ok(ids):
+                    raise EntryError(
+                        f"{where}.{post}.{col} must be a sorted array of at most 256 "
+                        f"distinct ids (1-{MAX_ID} characters, no white space or control "
+                        "characters)"
+                    )
+        pattern = (tuple(f), tuple(a), tuple(w))
+        marks = _POST_MARKS.get(pattern)
+        if marks is None:
+            marks = PostMarks(in_favour=pattern[0], against=pattern[1], write_ins=pattern[2])
+            if len(_POST_MARKS) >= _POST_MARKS_MAX:
+                _POST_MARKS.clear()
+            _POST_MARKS[pattern] = marks
+        return post, marks
 
     def dump(self, value: Any) -> Any:
         if not isinstance(value, Mapping):
@@ -471,51 +516,95 @@ class _Refused(Exception):
 _REFUSED: Final = _Refused()
 
 
-def _inline_check(kind: _Kind, v: str, consts: dict[str, Any]) -> str | None:
-    """Python source that raises :class:`_Refused` unless ``v`` passes ``kind``'s check with
-    ``kind.load(v) == v`` (``None``: no inline form for this kind)."""
+def _inline_check(kind: _Kind, v: str, consts: dict[str, Any]) -> list[str] | None:
+    """Python lines that raise :class:`_Refused` unless ``v`` passes ``kind``'s check with
+    ``kind.load(v) == v``, and leave ``v`` interned if it is a str (``None``: no inline form
+    for this kind). Each line is indented relative to the check's own block."""
     if type(kind) is _Id:
-        return (
-            f"if type({v}) is not str or not 0 < len({v}) <= {MAX_ID} "
-            f"or not {v}.isprintable() or ' ' in {v}: raise _R"
-        )
+        check = f"if not 0 < len({v}) <= {MAX_ID} or not {v}.isprintable() or ' ' in {v}: raise _R"
+        if kind.identifies:  # voters and households: mostly distinct values
+            return [f"if type({v}) is not str: raise _R", check, f"{v} = _intern({v})"]
+        return [
+            f"if type({v}) is not str: raise _R",
+            f"w = _IDS.get({v})",
+            "if w is None:",
+            f"    {check}",
+            f"    {v} = _remember_id({v})",
+            "else:",
+            f"    {v} = w",
+        ]
     if type(kind) is _Text:
         empty = "" if kind.empty else f" or not {v}"
-        return f"if type({v}) is not str or len({v}) > {MAX_TEXT}{empty}: raise _R"
+        return [
+            f"if type({v}) is not str or len({v}) > {MAX_TEXT}{empty}: raise _R",
+            f"{v} = _intern({v})",
+        ]
     if type(kind) is _Int:
-        return f"if type({v}) is not int or not {kind.minimum} <= {v} <= {kind.maximum}: raise _R"
+        return [f"if type({v}) is not int or not {kind.minimum} <= {v} <= {kind.maximum}: raise _R"]
     if type(kind) is _Bool:
-        return f"if type({v}) is not bool: raise _R"
+        return [f"if type({v}) is not bool: raise _R"]
     if type(kind) is _Bytes:
-        return f"if type({v}) is not bytes or len({v}) != {kind.size}: raise _R"
+        return [f"if type({v}) is not bytes or len({v}) != {kind.size}: raise _R"]
     if type(kind) is _Enum:
         name = f"_E{len(consts)}"
-        consts[name] = kind.values
-        return f"if type({v}) is not str or {v} not in {name}: raise _R"
+        consts[name] = {_intern(value): _intern(value) for value in kind.values}
+        return [
+            f"if type({v}) is not str: raise _R",
+            f"{v} = {name}.get({v})",
+            f"if {v} is None: raise _R",
+        ]
     if type(kind) is _Opt:
         inner = _inline_check(kind.inner, v, consts)
-        return None if inner is None else f"if {v} is not None:\n            {inner}"
+        return None if inner is None else [f"if {v} is not None:", *("    " + x for x in inner)]
     return None
+
+
+_NOT_STR_KINDS: Final = (_Marks, _List, _Struct, _RuleSetKind, _AnyMap, _Date)
+"""Kinds whose loaded value is never a str (nothing to intern)."""
+
+
+def _slot_setters(cls: type[_Record]) -> list[Any] | None:
+    """The slots' setters of ``cls``'s fields, in field order, if ``cls.__init__`` does no
+    more than set each field (no validator, converter, pre- or post-init); else ``None``."""
+    if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
+        return None
+    setters = []
+    for a in attrs.fields(cls):  # type: ignore[arg-type]
+        slot = cls.__dict__.get(a.name)
+        if (
+            a.validator is not None
+            or a.converter is not None
+            or not a.init
+            or type(slot) is not MemberDescriptorType
+        ):
+            return None
+        setters.append(slot.__set__)
+    return setters
 
 
 def _compiled_loader(cls: type[_Record]) -> Any:
     """The class's strict loader, generated from its fields: each field's check inline (no
-    per-field call, no intermediate dict), top-level strings interned (the projections keep
-    many equal ids: shared strings keep memory bounded by the distinct ids). Any value an
-    inline check refuses, and any error of a kind without an inline form, goes to the generic
-    loader, which accepts exactly what the inline checks accept and writes every message."""
+    per-field call, no intermediate dict, no keyword ``__init__``: the slots are set
+    directly), top-level strings interned (the projections keep many equal ids: shared
+    strings keep memory bounded by the distinct ids; an id of a non-identifying field is
+    checked once, :data:`_IDS`). Any value an inline check refuses, and any error of a kind
+    without an inline form, goes to the generic loader, which accepts exactly what the inline
+    checks accept and writes every message."""
     consts: dict[str, Any] = {
         "_R": _REFUSED,
         "_Refused": _Refused,
         "EntryError": EntryError,
-        "_KEYS": cls._KEYS,
         "_cls": cls,
+        "_new": cls.__new__,
         "_generic": cls._load_generic,
         "_intern": _intern,
+        "_IDS": _IDS,
+        "_remember_id": _remember_id,
     }
     lines = [
         "def _load(body, where):",
-        "    if type(body) is not dict or body.keys() != _KEYS:",
+        # len(body) keys, and each of the fields' is found below: exactly the fields' keys
+        f"    if type(body) is not dict or len(body) != {len(cls._FIELDS)}:",
         "        return _generic(body, where)",
         "    try:",
     ]
@@ -527,18 +616,24 @@ def _compiled_loader(cls: type[_Record]) -> Any:
         if check is None:
             consts[f"_K{k}"] = kind
             lines.append(f"        {v} = _K{k}.load({v}, '')")
-            lines.append(f"        if type({v}) is str: {v} = _intern({v})")
-        else:
-            lines.append(f"        {check}")
-            inner = kind.inner if type(kind) is _Opt else kind
-            if type(inner) in (_Id, _Text, _Enum):
+            if not isinstance(kind, _NOT_STR_KINDS):
                 lines.append(f"        if type({v}) is str: {v} = _intern({v})")
+        else:
+            lines += ["        " + x for x in check]
         args.append(f"{name}={v}")
     lines += [
-        "    except (_Refused, EntryError):",
+        "    except (_Refused, EntryError, KeyError):",
         "        return _generic(body, where)",
-        f"    return _cls({', '.join(args)})",
     ]
+    setters = _slot_setters(cls)
+    if setters is None:
+        lines.append(f"    return _cls({', '.join(args)})")
+    else:
+        lines.append("    event = _new(_cls)")
+        for k, setter in enumerate(setters):
+            consts[f"_S{k}"] = setter
+            lines.append(f"    _S{k}(event, v{k})")
+        lines.append("    return event")
     namespace = dict(consts)
     exec("\n".join(lines), namespace)  # the source is built above from the field kinds
     return namespace["_load"]
