@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MemberDescriptorType
 from typing import Any, ClassVar, Final, Self
 
@@ -705,6 +705,9 @@ EVENT_TYPES: dict[str, type[ElectionEvent]] = {}
 EVENT_SCHEMAS: dict[tuple[str, int], type[ElectionEvent]] = {}
 """(event type name, schema version) -> event class: every version this library reads
 (``voter.registered`` has two, docs/election.md "Public profiles")."""
+_LOADERS: Final[dict[tuple[str, int], Callable[[dict[str, Any], str], ElectionEvent]]] = {}
+"""(event type name, schema version) -> the class's compiled loader (what
+:func:`decode_body` calls)."""
 
 
 def _event(cls: type[ElectionEvent]) -> Any:
@@ -713,6 +716,7 @@ def _event(cls: type[ElectionEvent]) -> Any:
     cls._init_fields()
     EVENT_TYPES.setdefault(cls.TYPE, cls)
     EVENT_SCHEMAS[(cls.TYPE, cls.SCHEMA)] = cls
+    _LOADERS[(cls.TYPE, cls.SCHEMA)] = cls._load
     return cls
 
 
@@ -1532,8 +1536,8 @@ def decode_event(statement: Statement) -> ElectionEvent:
 def decode_body(etype: str, schema: int, body: Mapping[str, Any]) -> ElectionEvent:
     """The election event of type ``etype``, schema ``schema`` and ``body`` (what
     :func:`decode_event` reads of a statement, for a caller that has only these)."""
-    cls = EVENT_SCHEMAS.get((etype, schema))
-    if cls is None:
+    load = _LOADERS.get((etype, schema))
+    if load is None:
         if etype not in EVENT_TYPES:
             raise EntryError(f"unknown election event type {etype!r}")
         versions = sorted(v for t, v in EVENT_SCHEMAS if t == etype)
@@ -1541,7 +1545,7 @@ def decode_body(etype: str, schema: int, body: Mapping[str, Any]) -> ElectionEve
             f"{etype}: unsupported schema version {schema} "
             f"(this version reads {', '.join(map(str, versions))})"
         )
-    return cls._load(body if type(body) is dict else dict(body), etype)
+    return load(body if type(body) is dict else dict(body), etype)
 
 
 def identifying_fields(cls: type[ElectionEvent]) -> tuple[str, ...]:

@@ -118,7 +118,7 @@ class Handler:
     """The check and the apply of one event type (each raises :class:`UsageError` until its
     module registers it; :mod:`._state` refuses to import with one missing)."""
 
-    __slots__ = ("apply", "check", "community", "scope", "type")
+    __slots__ = ("apply", "check", "community", "profile", "scope", "type")
 
     def __init__(self, etype: type[ElectionEvent]) -> None:
         self.type = etype
@@ -129,6 +129,8 @@ class Handler:
         signer's scope check reads the first that is set)."""
         self.community = hasattr(etype, "community")
         """Whether the type has a ``community`` field."""
+        self.profile = etype.TYPE in MINIMAL_SCHEMAS
+        """Whether the type's schema depends on the public profile (:func:`check_profile`)."""
 
     @property
     def complete(self) -> bool:

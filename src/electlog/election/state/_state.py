@@ -17,7 +17,6 @@ from electlog.errors import UsageError
 from .. import codes as C
 from ..events import (
     EVENT_SCHEMAS,
-    MINIMAL_SCHEMAS,
     AnyVoterRegistered,
     ElectionDefined,
     ElectionEvent,
@@ -134,7 +133,7 @@ class ElectionState:
                 "earlier than the signer's previous event",
                 ctx.signer.hex()[:16],
             )
-        if event.TYPE in MINIMAL_SCHEMAS:
+        if handler.profile:
             check_profile(self, event)
         handler.check(self, ctx, event)
 
@@ -147,9 +146,12 @@ class ElectionState:
         handler = HANDLERS.get(etype)
         if handler is None:
             raise UsageError(f"not an election event: {etype.__name__}")
-        last = self.last_time.get(ctx.signer)
-        if last is None or ctx.time > last:
-            self.last_time[ctx.signer] = ctx.time
+        signer = ctx.signer
+        time = ctx.time
+        last_time = self.last_time
+        last = last_time.get(signer)
+        if last is None or time > last:
+            last_time[signer] = time
         if handler.community:
             community = event.community  # type: ignore[attr-defined]
             if community is not None and community not in self.communities:

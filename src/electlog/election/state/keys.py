@@ -3,7 +3,7 @@ scope check every event passes, the genesis and the key events."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .. import codes as C
 from ..events import (
@@ -129,6 +129,8 @@ events (genesis, key events) need a whole-election scope."""
 
 # ------------------------------------------------------------------ signer checks
 
+_UNSET: Final[Any] = object()
+
 
 def _scope_of(
     st: ElectionState, event: ElectionEvent, fields: tuple[str, ...] = _SCOPE_FIELDS
@@ -143,7 +145,7 @@ def _scope_of(
         if field == "community":
             if value not in st.communities:
                 raise _violation(C.REF_UNKNOWN, f"{event.TYPE}: unknown community", value)
-            return str(value)
+            return value  # type: ignore[no-any-return]
         if field == "unit":
             unit = st.units.get(value)
             if unit is None:
@@ -162,13 +164,12 @@ def _check_signer(
     event: ElectionEvent,
     fields: tuple[str, ...] = _SCOPE_FIELDS,
 ) -> None:
-    etype = type(event)
-    key = (ctx.signer, etype)
+    signer = ctx.signer
+    key = (signer, type(event))
     cache = st._signer_scopes
-    if key in cache:
-        scope = cache[key]
-    else:
-        scope = cache[key] = _signer_scope(st, ctx.signer, event)
+    scope = cache.get(key, _UNSET)
+    if scope is _UNSET:
+        scope = cache[key] = _signer_scope(st, signer, event)
     community = _scope_of(st, event, fields)
     if scope is None:
         return
