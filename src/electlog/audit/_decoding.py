@@ -124,7 +124,13 @@ def _fast(data: bytes) -> ParsedEntry | None:
     stmt = _statement(data)
     if stmt is None:
         return None
-    m = unpack_statement(stmt, raw=False)
+    if len(stmt) <= DEFAULT_MAX_ITEMS:  # unpack_statement's common case, without its call
+        try:
+            m = _unpackb(stmt, raw=False, max_ext_len=0)
+        except Exception:  # the general decoder names the problem
+            return None
+    else:
+        m = unpack_statement(stmt, raw=False)
     if type(m) is not dict or tuple(m) != _STATEMENT_KEYS:
         return None
     author, body, log, prev, schema, seq, time, etype, version = m.values()
