@@ -734,3 +734,54 @@ def test_fast_encoder_path_equals_the_general_one(value: object) -> None:
         assert got == want
     else:
         assert isinstance(got, str) and (want in got or want == "surrogate"), (want, got)
+
+
+def _packb_outcome(pack: object, value: object) -> tuple[str, object]:
+    try:
+        return "bytes", pack(value)  # type: ignore[operator]
+    except Exception as exc:  # the same exception class and message as msgpack.packb's
+        return type(exc).__name__, str(exc)
+
+
+@PROP
+@given(canonical_values | odd_values)
+def test_kept_packer_packs_as_msgpack_packb(value: object) -> None:
+    # codec._pack keeps its msgpack packers between calls: the bytes, or the refusal, must be
+    # those of msgpack.packb, and a packer that refused must not leave bytes behind for the next
+    assert _packb_outcome(codec._pack, value) == _packb_outcome(
+        lambda v: msgpack.packb(v, use_bin_type=True), value
+    )
+    assert codec._pack({"a": [1, b"x"]}) == msgpack.packb({"a": [1, b"x"]}, use_bin_type=True)
+
+
+def test_kept_packers_are_not_shared_and_stay_few(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool: list[object] = []
+    monkeypatch.setattr(codec, "_PACKERS", pool)
+    assert codec._pack([1, "a"]) == msgpack.packb([1, "a"])
+    assert len(pool) == 1
+    kept = pool[0]
+    with pytest.raises(OverflowError):
+        codec._pack([2**64])
+    assert pool == []  # a packer that raised is dropped, not kept
+    assert codec._pack(b"x" * (codec._PACKER_KEPT_SIZE + 1))[:3] == b"\xc6\x00\x04"
+    assert pool == []  # a packer whose buffer grew past the bound is dropped
+    assert codec._pack("ok") == b"\xa2ok" and len(pool) == 1 and pool[0] is not kept
+    pool.extend(msgpack.Packer() for _ in range(codec._PACKERS_MAX))
+    codec._pack(1)
+    assert len(pool) == codec._PACKERS_MAX  # at most that many kept
+
+
+def test_kept_packer_reentered_while_packing() -> None:
+    # Python code can run in the middle of a pack (here a dict subclass's items(); in real
+    # life a finalizer, or another thread after it): a call made then must get a packer of
+    # its own, or the outer call's bytes would be overwritten
+    inner: list[bytes] = []
+
+    class Reentrant(dict):  # type: ignore[type-arg]
+        def items(self):  # type: ignore[no-untyped-def,override]
+            inner.append(codec._pack(["inner", 1]))
+            return super().items()
+
+    value = ["outer", Reentrant(a=1, b=[2, 3]), "end"]
+    assert codec._pack(value) == msgpack.packb(["outer", {"a": 1, "b": [2, 3]}, "end"])
+    assert inner == [msgpack.packb(["inner", 1])]

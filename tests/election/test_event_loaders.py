@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from electlog.election import events as E
@@ -173,3 +173,116 @@ def test_marks_share_one_postmarks_per_pattern_and_stay_bounded(
         assert len(E._POST_MARKS) <= 2
     with pytest.raises(EntryError, match=r"marks\.p\.for must be a sorted array"):
         E._Marks().load({"p": {"against": [], "for": ["b", "a"], "write_ins": []}}, "marks")
+
+
+class _Sub(str):
+    """A str subclass: the id rule takes exactly str, whatever the caches hold."""
+
+
+class _NoIds(dict):  # type: ignore[type-arg]
+    """An id cache that never holds anything: every id is checked (the reference)."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return default
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        return None
+
+
+_EMPTY_POST: dict[str, list[Any]] = {"against": [], "for": [], "write_ins": []}
+_A_POST: dict[str, list[Any]] = {"against": [], "for": ["a"], "write_ins": []}
+_VALID_COLUMN = st.sampled_from([[], ["a"], ["a", "id-1"], ["id-1", "é", "漢字"], ["x" * 64]])
+_VALID_POST = st.fixed_dictionaries(
+    {"against": _VALID_COLUMN, "for": _VALID_COLUMN, "write_ins": _VALID_COLUMN}
+)
+_ANY_POST = st.one_of(
+    _VALID_POST,
+    _POST,
+    # a valid pattern with one id that is not exactly a valid str id
+    _VALID_POST.flatmap(
+        lambda p: st.sampled_from(["for", "against", "write_ins"]).flatmap(
+            lambda col: st.sampled_from([_Sub("a"), "a b", "", b"a", 1, ["a"]]).map(
+                lambda bad: {**p, col: [*p[col], bad]}
+            )
+        )
+    ),
+    _VALID_POST.map(lambda p: {k: tuple(v) for k, v in p.items()}),
+)
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    warm=st.lists(st.dictionaries(_IDS, _VALID_POST, max_size=3), max_size=3),
+    marks=st.one_of(
+        st.dictionaries(st.one_of(_IDS, st.sampled_from([_Sub("a"), 7])), _ANY_POST, max_size=4),
+        _SCALARS,
+    ),
+)
+@example(warm=[{"p": _EMPTY_POST}], marks={" a": _EMPTY_POST})
+@example(warm=[{"p": _EMPTY_POST}], marks={_Sub("p"): _EMPTY_POST})
+@example(warm=[{"p": _A_POST}], marks={"p": {**_A_POST, "for": [_Sub("a")]}})
+@example(warm=[{"p": _A_POST}], marks={"p": {**_A_POST, "for": ("a",)}})
+@example(warm=[{"p": _A_POST}], marks={"p": {**_A_POST, "for": "a"}})
+@example(warm=[{"p": _A_POST}], marks={"p": {**_A_POST, "x": []}})
+def test_marks_from_known_patterns_equal_a_full_check(warm: list[Any], marks: Any) -> None:
+    # _Marks.load takes a post whose id and columns were validated before (the id cache, the
+    # shared patterns) without checking them again: with those caches warmed by other ballots
+    # it must accept and refuse exactly what a check of every id accepts and refuses
+    kind = E._Marks()
+    for ballot in [*warm, marks]:
+        _outcome(kind.load, ballot, "marks")  # warms the caches (and may refuse)
+    warm_result = _outcome(kind.load, marks, "marks")
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(E, "_IDS", _NoIds())
+        m.setattr(E, "_POST_MARKS", {})
+        cold_result = _outcome(kind.load, marks, "marks")
+    assert warm_result == cold_result
+
+
+def test_known_ids_and_patterns_do_not_admit_a_str_subclass() -> None:
+    post = {"against": [], "for": ["a", "b"], "write_ins": []}
+    kind = E._Marks()
+    kind.load({"p1": post}, "marks")  # "p1" and the pattern are known now
+    with pytest.raises(EntryError, match=r"marks\.p1\.for must be a sorted array"):
+        kind.load({"p1": {**post, "for": ["a", _Sub("b")]}}, "marks")
+    with pytest.raises(EntryError, match=r"bad post id"):
+        kind.load({_Sub("p1"): post}, "marks")
+    body = _body(E.BallotIssued)
+    E.BallotIssued.from_body(body)  # its unit id is known now
+    with pytest.raises(EntryError, match=r"ballot\.issued\.unit must be an id"):
+        E.BallotIssued.from_body({**body, "unit": _Sub(body["unit"])})
+
+
+def test_id_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    ids: dict[str, str] = {}
+    monkeypatch.setattr(E, "_IDS", ids)
+    monkeypatch.setattr(E, "_IDS_MAX", 3)
+    for n in range(10):
+        E._remember_id(f"id-{n}")
+        assert len(ids) <= 3
+    assert ids["id-9"] is E._intern("id-9")
+
+
+def test_loaders_set_slots_only_where_init_does_nothing_more() -> None:
+    import attrs
+
+    @attrs.frozen(kw_only=True)
+    class Plain:
+        a: int
+
+    @attrs.frozen(kw_only=True)
+    class Validated:
+        a: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    @attrs.frozen(kw_only=True)
+    class PostInit:
+        a: int
+
+        def __attrs_post_init__(self) -> None:
+            pass
+
+    assert E._slot_setters(Plain) is not None  # type: ignore[arg-type]
+    assert E._slot_setters(Validated) is None  # type: ignore[arg-type]
+    assert E._slot_setters(PostInit) is None  # type: ignore[arg-type]
+    for cls in _CLASSES:  # every event class today is built by its slots
+        assert E._slot_setters(cls) is not None, cls

@@ -382,8 +382,11 @@ class _Marks(_Kind):
     @staticmethod
     def _post(post: Any, pm: Any, where: str) -> tuple[str, PostMarks]:
         """One post of a ballot: its id and marks, or :class:`EntryError` naming the problem."""
-        if type(post) is not str or not 0 < len(post) <= MAX_ID or not post.isprintable() or (
-            " " in post
+        if (
+            type(post) is not str
+            or not 0 < len(post) <= MAX_ID
+            or not post.isprintable()
+            or (" " in post)
         ):
             raise EntryError(f"{where} has a bad post id {str(post)[:80]!r}")
         post = _IDS.get(post) or _remember_id(post)
