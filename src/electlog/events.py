@@ -17,9 +17,8 @@ import re
 from typing import Any, Final, Literal, TypeVar, overload
 
 import attrs
-import msgpack
 
-from .codec import decode_map, encode
+from .codec import _pack, decode_map, encode
 from .errors import (
     DecodeError,
     EncodeError,
@@ -59,7 +58,7 @@ _ENTRY_KEYS: Final = frozenset({"key", "sig", "stmt"})
 _LEAF_PREFIX: Final = b"\x00"
 _LEAF_HASH: Final = hashlib.sha256(_LEAF_PREFIX)
 """SHA-256 after the leaf prefix (never updated: each leaf hash updates a copy)."""
-_packb = msgpack.packb  # for str and int, msgpack writes the shortest form (codec tests)
+_packb = _pack  # for str and int, msgpack writes the shortest form (codec tests)
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 

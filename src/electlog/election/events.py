@@ -386,7 +386,7 @@ class _Marks(_Kind):
             type(post) is not str
             or not 0 < len(post) <= MAX_ID
             or not post.isprintable()
-            or (" " in post)
+            or " " in post
         ):
             raise EntryError(f"{where} has a bad post id {str(post)[:80]!r}")
         post = _IDS.get(post) or _remember_id(post)
