@@ -116,6 +116,7 @@ _VALID: Final = BallotClass.VALID
 _PARTLY: Final = BallotClass.PARTLY_VALID
 _VOID: Final = BallotClass.VOID
 _BLANK: Final = BallotClass.BLANK
+_ONLY_STR: Final = frozenset({str})
 
 
 class RoundTally:
@@ -224,7 +225,7 @@ class RoundTally:
                 if w and (
                     not cands.isdisjoint(w)
                     or (len(w) > 1 and len(set(w)) != len(w))
-                    or not all(type(x) is str for x in w)
+                    or not _ONLY_STR.issuperset(map(type, w))  # exactly str
                 ):
                     bad.append((acc, False))
                     continue
