@@ -354,8 +354,8 @@ class _Marks(_Kind):
         shared = _POST_MARKS
         only_str = _ONLY_STR
         for post, pm in value.items():
-            # the common case inline: a known (or valid) post id, the three columns as
-            # lists, their ids a pattern already validated or valid now; anything else is
+            # the common case inline: a post id already checked (in _IDS), the three columns
+            # lists of exactly str ids equal to a pattern already validated; anything else is
             # decided (accepted or refused with its message) by _post
             if type(post) is str and type(pm) is dict and len(pm) == 3:
                 key = ids.get(post)
