@@ -18,9 +18,9 @@ import sqlite3
 import struct
 import urllib.parse
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Final, TypeAlias
+from typing import Final, NamedTuple, TypeAlias
 
 from electlog.errors import AuditError, BundleError, ElectlogError
 from electlog.events import MAX_ENTRY_SIZE
@@ -28,6 +28,7 @@ from electlog.log import Log
 from electlog.publish.bundle import BUNDLE_MAGIC, MAX_BUNDLE_NOTE_SIZE, BundleReader
 from electlog.publish.tiles import TilesReader
 from electlog.store import Store, is_postgres_dsn, open_store
+from electlog.store._integrity import StoredTree
 from electlog.store._sql import DurableStore
 from electlog.store.base import DamageKind, StoreDamage
 from electlog.store.sqlite import SQLiteStore, check_schema, harden_connection
@@ -38,13 +39,25 @@ __all__ = [
     "Source",
     "SourceUnreadable",
     "StoreSource",
+    "TreeCheck",
     "open_source",
     "refuse_file_damage",
+    "settle_tree_check",
     "sqlite_full_check",
+    "sqlite_tree_check",
 ]
 
 DeferredCheck: TypeAlias = tuple[tuple[StoreDamage, ...], str | None]
 """What a deferred full check returns: the damage found, or an error message."""
+
+
+class TreeCheck(NamedTuple):
+    """What :func:`sqlite_tree_check` returns (:func:`settle_tree_check` reads it)."""
+
+    damage: tuple[StoreDamage, ...]
+    stored: StoredTree | None
+    error: str | None
+
 
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 _SQLITE_HEADER: Final = 100
@@ -77,6 +90,10 @@ class Source:
     full_check: tuple[Callable[[str], DeferredCheck], str] | None = None
     """A full integrity check still to run (a module-level function and its argument, so a
     worker process can run it beside the replay); its damage is added to :attr:`damage`."""
+    tree_check: tuple[Callable[[str], TreeCheck], str] | None = None
+    """The same check for an audit that reads every entry from the start (not resumed): the
+    check that reads no entry bytes, whose summary of the stored tree and heads the audit
+    compares with the tree and heads it replayed (:func:`settle_tree_check`)."""
 
     def size_hint(self) -> int | None:
         """How many entries the source says it holds (for progress), if known."""
@@ -314,8 +331,10 @@ def _sqlite_source(path: Path) -> Source:
     src = RawSQLiteSource(path)
     refuse_file_damage(quick, src)
     # The full check (every leaf and node recomputed) is O(n): the audit runs it beside the
-    # replay, in a worker process when it has some (see electlog.audit.core).
+    # replay, in a worker process when it has some (see electlog.audit.core); an audit that
+    # reads every entry runs the one that leaves the entries' part to the replay.
     src.full_check = (sqlite_full_check, str(path))
+    src.tree_check = (sqlite_tree_check, str(path))
     return src
 
 
@@ -343,6 +362,60 @@ def sqlite_full_check(path: str) -> DeferredCheck:
         return (), f"cannot check {path!r}: {exc}"
     finally:
         store.close()
+
+
+def sqlite_tree_check(path: str) -> TreeCheck:
+    """The full integrity check of the SQLite store at ``path`` without its passes over the
+    entry bytes (:meth:`~electlog.store.SQLiteStore.stored_tree`: a fresh read-only open);
+    picklable both ways, for a worker process."""
+    try:
+        store = _sqlite_small_cache(path)
+    except ElectlogError as exc:
+        return TreeCheck((), None, f"cannot open {path!r} as a log store: {exc}")
+    try:
+        damage, stored = store.stored_tree()
+    except ElectlogError as exc:
+        return TreeCheck((), None, f"cannot check {path!r}: {exc}")
+    finally:
+        store.close()
+    return TreeCheck(damage, stored, None)
+
+
+def settle_tree_check(
+    check: TreeCheck,
+    path: str,
+    size: int,
+    digests: Sequence[bytes],
+    heads: Mapping[bytes, tuple[int, bytes]],
+    entries_clean: bool,
+) -> DeferredCheck:
+    """The result :func:`sqlite_full_check` gives for the store at ``path``, from
+    :func:`sqlite_tree_check`'s ``check`` and what the audit replayed from the same entries:
+    ``size`` entries whose leaf hashes it computed, the :meth:`level digests
+    <electlog.audit._replay.CompactMerkleTree.level_digests>` of its tree over them, the
+    ``heads`` (author: seq and leaf hash of its newest entry) of its chains, and
+    ``entries_clean``: every entry decoded, verified, was signed for this log and continued its
+    author's chain.
+
+    When the check found nothing and the stored tree hashes level by level to the replayed
+    tree (so every stored leaf hash is its entry's, every stored node the one the full check
+    recomputes) and the stored heads are the replayed ones (which, with every entry clean, are
+    each author's entry count and newest leaf hash, as the full check counts them), the full
+    check finds nothing either: ``((), None)``. Anything else (damage, or a store that differs
+    from the entries) is named by the full check itself, run here."""
+    stored = check.stored
+    if (
+        check.error is None
+        and not check.damage
+        and stored is not None
+        and entries_clean
+        and stored.size == size
+        and stored.digests == tuple(digests)
+        and stored.heads == heads
+        and sum(seq for seq, _ in heads.values()) == size
+    ):
+        return (), None
+    return sqlite_full_check(path)
 
 
 def refuse_file_damage(damage: Sequence[StoreDamage], src: Source) -> None:

@@ -44,7 +44,7 @@ from ..errors import (
     UsageError,
 )
 from . import _sql
-from ._integrity import MAX_STORED_NOTE_SIZE, Scan, checkpoint_text
+from ._integrity import MAX_STORED_NOTE_SIZE, DigestQueries, Scan, StoredTree, checkpoint_text
 from .base import DamageKind, StoreDamage, StoreTx
 
 __all__ = ["SQLiteStore"]
@@ -80,6 +80,21 @@ SIDECAR_SUFFIX: Final = "-checkpoint"
 
 _QUERIES: Final = _sql.Queries.for_tables("", "?")
 _SQL_SIZE: Final = _QUERIES.size
+_DIGESTS: Final = DigestQueries(
+    bounds="SELECT MIN(idx), MAX(idx) FROM entries",
+    leaves=(
+        "SELECT COUNT(*), SUM(typeof(leaf) = 'blob' AND length(leaf) = 32), "
+        "CAST(group_concat(leaf, x'') AS BLOB) FROM entries WHERE idx >= ? AND idx < ?"
+    ),
+    nodes=(
+        "SELECT COUNT(*), SUM(typeof(idx) = 'integer' AND typeof(hash) = 'blob' AND "
+        "length(hash) = 32), CAST(group_concat(hash, x'') AS BLOB) "
+        "FROM nodes WHERE level = ? AND idx >= ? AND idx < ?"
+    ),
+)
+"""The stored-tree summary's queries (:class:`DigestQueries`): SQLite scans a range of the
+primary key in index order, so each group_concat holds the range's hashes in that order (an
+order it did not keep would only make the summary differ, and the full check run)."""
 _SQL_INSERT_ENTRY: Final = "INSERT INTO entries (idx, data, leaf) VALUES (?, ?, ?)"
 _SQL_INSERT_NODE: Final = "INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)"
 _SQL_UPSERT_HEAD: Final = (
@@ -203,6 +218,7 @@ class SQLiteStore(_sql.DurableStore):
             raise StorageError(f"{self._where}: cannot inspect the file: {exc}") from exc
         if not exists and (read_only or not create):
             raise StorageError(f"{self._where} does not exist")
+        self._stored: StoredTree | None = None  # the latest stored-tree summary
         self._conn = self._connect(timeout)
         try:
             self._origin = self._open(origin, create)
@@ -321,9 +337,24 @@ class SQLiteStore(_sql.DurableStore):
     def _check_schema(self) -> None:
         check_schema(self._conn, self._where)
 
-    def _damage(self, full: bool) -> list[StoreDamage]:
+    def stored_tree(self) -> tuple[tuple[StoreDamage, ...], StoredTree | None]:
+        """The full integrity check (:meth:`find_damage`) for a reader that computed the
+        entries' leaf hashes and tree itself (the audit): every check but the entries' pass and
+        the author heads' comparison, which read the entry bytes; instead, the stored-tree
+        summary (:class:`~electlog.store._integrity.StoredTree`: each level of the stored tree
+        hashed, the stored heads), None when a leaf or node row is missing or not well formed.
+        Only a summary equal to the reader's own tree and heads, with no damage found, says
+        what the full check says (nothing); anything else needs :meth:`find_damage` to name it.
+        """
+        with self._lock:
+            found = self._damage(True, _DIGESTS)
+            stored = self._stored
+        return tuple(found), stored
+
+    def _damage(self, full: bool, digests: DigestQueries | None = None) -> list[StoreDamage]:
         conn = self._conn
         found: list[StoreDamage] = []
+        self._stored = None
         try:
             self._file_size_damage(found)
             note = self._read_sidecar(found)  # before the snapshot: it is never newer than it
@@ -339,7 +370,8 @@ class SQLiteStore(_sql.DurableStore):
                     )
             conn.execute("BEGIN")  # one consistent snapshot for all checks
             try:
-                scan = self._scan(full, found)
+                scan = self._scan(full, found, digests)
+                self._stored = scan.stored
                 if note is not None:
                     self._check_sidecar(note, scan, found)
             finally:
