@@ -341,8 +341,8 @@ class SQLiteStore(_sql.DurableStore):
         """The full integrity check (:meth:`find_damage`) for a reader that computed the
         entries' leaf hashes and tree itself (the audit): every check but the entries' pass and
         the author heads' comparison, which read the entry bytes; instead, the stored-tree
-        summary (:class:`~electlog.store._integrity.StoredTree`: each level of the stored tree
-        hashed, the stored heads), None when a leaf or node row is missing or not well formed.
+        summary (a ``StoredTree``: each level of the stored tree hashed, in index order, and the
+        stored heads), None when a leaf or node row is missing or not well formed.
         Only a summary equal to the reader's own tree and heads, with no damage found, says
         what the full check says (nothing); anything else needs :meth:`find_damage` to name it.
         """
