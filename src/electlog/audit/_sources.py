@@ -31,7 +31,12 @@ from electlog.store import Store, is_postgres_dsn, open_store
 from electlog.store._integrity import StoredTree
 from electlog.store._sql import DurableStore
 from electlog.store.base import DamageKind, StoreDamage
-from electlog.store.sqlite import SQLiteStore, check_schema, harden_connection
+from electlog.store.sqlite import (
+    SQLiteStore,
+    check_schema,
+    harden_connection,
+    open_for_full_check,
+)
 
 __all__ = [
     "BundleSource",
@@ -338,11 +343,15 @@ def _sqlite_source(path: Path) -> Source:
     return src
 
 
-def _sqlite_small_cache(path: str | Path) -> SQLiteStore:
+def _sqlite_small_cache(path: str | Path, *, full_check: bool = False) -> SQLiteStore:
     """The store at ``path``, read-only, with small caches: the audit's checks read each page
     about once, and a 32 MB page cache they fill is never given back to the system (it was
     most of the audit's memory growth, in the parent and in the worker running the full
-    check)."""
+    check). ``full_check``: for the full check, which the open's own check would only repeat
+    a part of (:func:`~electlog.store.sqlite.open_for_full_check`; the audit ran that one when
+    it opened the source)."""
+    if full_check:
+        return open_for_full_check(path, cache_bytes=1 << 20, page_cache_bytes=2 << 20)
     return SQLiteStore(
         path, create=False, read_only=True, cache_bytes=1 << 20, page_cache_bytes=2 << 20
     )
@@ -353,7 +362,7 @@ def sqlite_full_check(path: str) -> DeferredCheck:
     ``(damage, None)``, or ``((), message)`` when the check could not run. Picklable both
     ways, for a worker process."""
     try:
-        store = _sqlite_small_cache(path)
+        store = _sqlite_small_cache(path, full_check=True)
     except ElectlogError as exc:
         return (), f"cannot open {path!r} as a log store: {exc}"
     try:
@@ -369,7 +378,7 @@ def sqlite_tree_check(path: str) -> TreeCheck:
     entry bytes (:meth:`~electlog.store.SQLiteStore.stored_tree`: a fresh read-only open);
     picklable both ways, for a worker process."""
     try:
-        store = _sqlite_small_cache(path)
+        store = _sqlite_small_cache(path, full_check=True)
     except ElectlogError as exc:
         return TreeCheck((), None, f"cannot open {path!r} as a log store: {exc}")
     try:

@@ -81,7 +81,7 @@ SIDECAR_SUFFIX: Final = "-checkpoint"
 _QUERIES: Final = _sql.Queries.for_tables("", "?")
 _SQL_SIZE: Final = _QUERIES.size
 _DIGESTS: Final = DigestQueries(
-    bounds="SELECT MIN(idx), MAX(idx) FROM entries",
+    bounds="SELECT (SELECT MIN(idx) FROM entries), (SELECT MAX(idx) FROM entries)",  # O(log n) each
     leaves=(
         "SELECT COUNT(*), SUM(typeof(leaf) = 'blob' AND length(leaf) = 32), "
         "CAST(group_concat(leaf, x'') AS BLOB) FROM entries WHERE idx >= ? AND idx < ?"
@@ -601,3 +601,27 @@ class SQLiteStore(_sql.DurableStore):
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self._path)!r}, origin={self._origin!r})"
+
+
+class _FullCheckStore(SQLiteStore):
+    """A read-only open that skips the open's own (quick) check: see
+    :func:`open_for_full_check`."""
+
+    def _open_check(self) -> None:
+        return None  # the caller's full check covers everything the open check does
+
+
+def open_for_full_check(
+    path: str | os.PathLike[str], *, cache_bytes: int, page_cache_bytes: int
+) -> SQLiteStore:
+    """The store at ``path``, read-only, for a caller that runs the full check next
+    (:meth:`SQLiteStore.find_damage` with ``full=True``, or :meth:`SQLiteStore.stored_tree`)
+    and nothing else: the quick check a read-only open runs is skipped (the full check covers
+    it), and :attr:`~SQLiteStore.problems` is empty until that check."""
+    return _FullCheckStore(
+        path,
+        create=False,
+        read_only=True,
+        cache_bytes=cache_bytes,
+        page_cache_bytes=page_cache_bytes,
+    )
