@@ -137,6 +137,13 @@ def _real_node_index(path: Path) -> None:
     _sql(path, "UPDATE nodes SET idx = 6.5 WHERE level = 1 AND idx = 7")
 
 
+def _extra_node(level: object, index: int) -> Callable[[Path], None]:
+    def damage(path: Path) -> None:
+        _sql(path, "INSERT INTO nodes VALUES (?, ?, ?)", params=(level, index, b"\x05" * 32))
+
+    return damage
+
+
 def _flip_head(path: Path) -> None:
     where = "author = (SELECT MIN(author) FROM heads)"
     _set(path, "heads", "prev", where, _flip(_value(path, f"SELECT prev FROM heads WHERE {where}")))
@@ -224,6 +231,9 @@ DAMAGE = {
     "level-6 node": _flip_node(6, 1),
     "top node": _flip_node(7, 0),
     "node at a fractional index": _real_node_index,
+    "node past its level's end": _extra_node(1, 106),
+    "node at a fractional level": _extra_node(1.5, 0),
+    "node above the top": _extra_node(8, 0),
     "head": _flip_head,
     "head seqs": _shift_head_seqs,
     "head of no entries": _extra_head,
@@ -321,3 +331,22 @@ def test_store_summary_is_the_replayed_trees(copy: Path) -> None:
     finally:
         tree.close()
     assert len(stored.heads) == 3 and sum(seq for seq, _ in stored.heads.values()) == 213
+
+
+def test_summary_queries_count_only_well_formed_rows() -> None:
+    """The summary's row checks, on rows a damaged or hostile file may hold: a hash that is
+    text (even with a blob's bytes), a number or 31 bytes is not counted; an index that is a
+    real makes the sum of indexes a real."""
+    from electlog.store.sqlite import _DIGESTS
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE nodes (level INTEGER, idx INTEGER, hash BLOB)")
+    good = bytes(range(65, 97))  # 32 bytes that are also ASCII text
+    rows = [(1, 0, good), (1, 1, good.decode()), (1, 2, 7), (1, 3, good[:31]), (1, 4, None)]
+    conn.executemany("INSERT INTO nodes VALUES (?, ?, ?)", rows)
+    count, total, well_formed, joined = conn.execute(_DIGESTS.nodes, (1, 0, 5)).fetchone()
+    assert (count, total, well_formed) == (5, 10, 1)
+    assert joined.startswith(good + good)  # the text's bytes, as a blob's would be
+    conn.execute("UPDATE nodes SET idx = 3.5 WHERE idx = 3")
+    assert type(conn.execute(_DIGESTS.nodes, (1, 0, 5)).fetchone()[1]) is float
+    conn.close()

@@ -62,11 +62,13 @@ _DIGEST_BLOCK: Final = 1 << 14  # rows per query of the stored-tree summary (512
 
 class DigestQueries(NamedTuple):
     """The backend's queries of the stored-tree summary: ``bounds`` returns ``(lowest,
-    highest entry index)``; ``leaves`` (parameters: first index, end) and ``nodes`` (level,
-    first index, end) one row ``(rows, well-formed rows, the rows' hashes concatenated in
-    index order)``, well formed being a 32-byte blob (and for a node, an integer index)."""
+    highest entry index)``, ``node_count`` the number of node rows; ``leaves`` (parameters:
+    first index, end) and ``nodes`` (level, first index, end) one row ``(rows, the sum of
+    their indexes, rows whose hash is a 32-byte blob, the rows' hashes concatenated in index
+    order)``; the sum is an integer only when every index is."""
 
     bounds: str
+    node_count: str
     leaves: str
     nodes: str
 
@@ -376,7 +378,8 @@ class Scan:
         """The full check's checks that read no entry bytes, and :attr:`stored`. The entries'
         bounds come from the lowest and highest index (the size is the highest plus one), and
         the leaves' pass counts every index below it: the full check's count of rows, without
-        a pass of its own."""
+        a pass of its own; likewise the nodes' pass counts each level's rows, and the table's
+        row count says there are no others (the full check's count per level)."""
         low, high = self._rows(q.bounds)[0]
         if low is None and high is None:
             self.size = 0
@@ -384,7 +387,6 @@ class Scan:
             self.size = high + 1
         else:
             return  # stored stays None: the full check names the bounds
-        self._guard(DamageKind.NODE, self._level_counts)
         self.stored = self._summary(q)
         self._checkpoints(True)
 
@@ -392,16 +394,24 @@ class Scan:
         """Each level of the stored tree hashed in index order, and the heads (None if any row
         is missing or not well formed: the full check names it)."""
         size = self.size
+        counts = expected_level_counts(size)
+        if self._rows(q.node_count)[0][0] != sum(counts.values()):
+            return None
         levels: list[tuple[str, tuple[object, ...], int]] = [(q.leaves, (), size)]
-        levels += [(q.nodes, (lv,), n) for lv, n in expected_level_counts(size).items()]
+        levels += [(q.nodes, (lv,), n) for lv, n in counts.items()]
         digests: list[bytes] = []
         for sql, params, n in levels:
             digest = hashlib.sha256()
             for lo in range(0, n, _DIGEST_BLOCK):
                 hi = min(n, lo + _DIGEST_BLOCK)
-                count, good, joined = self._rows(sql, (*params, lo, hi))[0]
-                # exactly the rows lo..hi-1 (indexes are unique), each well formed
-                if count != hi - lo or good != count or type(joined) is not bytes:
+                count, total, good, joined = self._rows(sql, (*params, lo, hi))[0]
+                # exactly the rows lo..hi-1 (integer indexes are unique), each well formed
+                if (
+                    count != hi - lo
+                    or type(total) is not int
+                    or good != count
+                    or type(joined) is not bytes
+                ):
                     return None
                 digest.update(joined)
             digests.append(digest.digest())
