@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from electlog.audit._replay import CompactMerkleTree
-    from electlog.audit._sources import sqlite_full_check, sqlite_tree_check
+    from electlog.audit._store_check import sqlite_full_check, sqlite_tree_check
     from electlog.store import SQLiteStore
 
     with SQLiteStore(args.store, read_only=True) as store:

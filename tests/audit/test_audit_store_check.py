@@ -1,4 +1,4 @@
-"""The SQLite store's integrity check in an audit (audit/_sources.py ``sqlite_tree_check``):
+"""The SQLite store's integrity check in an audit (audit/_store_check.py ``sqlite_tree_check``):
 beside the replay it reads no entry bytes, and summarises the stored tree (each level hashed)
 and heads for the audit to compare with what it replayed. Every damaged store gives exactly
 the findings of the store's own full check (``find_damage(full=True)``, what the audit reported
@@ -16,7 +16,7 @@ import pytest
 
 from audit_support import GenericLog, build_generic
 from electlog import Log
-from electlog.audit import _sources, audit
+from electlog.audit import _store_check, audit
 from electlog.audit import findings as F
 from electlog.audit._replay import CompactMerkleTree
 from electlog.store import SQLiteStore, _integrity
@@ -60,13 +60,13 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 def full_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The paths the audit ran the store's full check on (in this process)."""
     calls: list[str] = []
-    real = _sources.sqlite_full_check
+    real = _store_check.sqlite_full_check
 
     def spy(path: str) -> tuple[tuple[object, ...], str | None]:
         calls.append(path)
         return real(path)
 
-    monkeypatch.setattr(_sources, "sqlite_full_check", spy)
+    monkeypatch.setattr(_store_check, "sqlite_full_check", spy)
     yield calls
 
 
@@ -337,7 +337,7 @@ def test_summary_queries_count_only_well_formed_rows() -> None:
     """The summary's row checks, on rows a damaged or hostile file may hold: a hash that is
     text (even with a blob's bytes), a number or 31 bytes is not counted; an index that is a
     real makes the sum of indexes a real."""
-    from electlog.store.sqlite import _DIGESTS
+    from electlog.store._integrity import SQLITE_DIGESTS as _DIGESTS
 
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE nodes (level INTEGER, idx INTEGER, hash BLOB)")

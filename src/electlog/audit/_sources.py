@@ -18,9 +18,9 @@ import sqlite3
 import struct
 import urllib.parse
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Final, NamedTuple, TypeAlias
+from typing import Final
 
 from electlog.errors import AuditError, BundleError, ElectlogError
 from electlog.events import MAX_ENTRY_SIZE
@@ -28,14 +28,16 @@ from electlog.log import Log
 from electlog.publish.bundle import BUNDLE_MAGIC, MAX_BUNDLE_NOTE_SIZE, BundleReader
 from electlog.publish.tiles import TilesReader
 from electlog.store import Store, is_postgres_dsn, open_store
-from electlog.store._integrity import StoredTree
 from electlog.store._sql import DurableStore
 from electlog.store.base import DamageKind, StoreDamage
-from electlog.store.sqlite import (
-    SQLiteStore,
-    check_schema,
-    harden_connection,
-    open_for_full_check,
+from electlog.store.sqlite import check_schema, harden_connection
+
+from ._store_check import (
+    DeferredCheck,
+    TreeCheck,
+    _sqlite_small_cache,
+    sqlite_full_check,
+    sqlite_tree_check,
 )
 
 __all__ = [
@@ -44,25 +46,10 @@ __all__ = [
     "Source",
     "SourceUnreadable",
     "StoreSource",
-    "TreeCheck",
     "open_source",
     "refuse_file_damage",
-    "settle_tree_check",
     "sqlite_full_check",
-    "sqlite_tree_check",
 ]
-
-DeferredCheck: TypeAlias = tuple[tuple[StoreDamage, ...], str | None]
-"""What a deferred full check returns: the damage found, or an error message."""
-
-
-class TreeCheck(NamedTuple):
-    """What :func:`sqlite_tree_check` returns (:func:`settle_tree_check` reads it)."""
-
-    damage: tuple[StoreDamage, ...]
-    stored: StoredTree | None
-    error: str | None
-
 
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 _SQLITE_HEADER: Final = 100
@@ -341,90 +328,6 @@ def _sqlite_source(path: Path) -> Source:
     src.full_check = (sqlite_full_check, str(path))
     src.tree_check = (sqlite_tree_check, str(path))
     return src
-
-
-def _sqlite_small_cache(path: str | Path, *, full_check: bool = False) -> SQLiteStore:
-    """The store at ``path``, read-only, with small caches: the audit's checks read each page
-    about once, and a 32 MB page cache they fill is never given back to the system (it was
-    most of the audit's memory growth, in the parent and in the worker running the full
-    check). ``full_check``: for the full check, which the open's own check would only repeat
-    a part of (:func:`~electlog.store.sqlite.open_for_full_check`; the audit ran that one when
-    it opened the source)."""
-    if full_check:
-        return open_for_full_check(path, cache_bytes=1 << 20, page_cache_bytes=2 << 20)
-    return SQLiteStore(
-        path, create=False, read_only=True, cache_bytes=1 << 20, page_cache_bytes=2 << 20
-    )
-
-
-def sqlite_full_check(path: str) -> DeferredCheck:
-    """Run the full integrity check of the SQLite store at ``path`` (a fresh read-only open):
-    ``(damage, None)``, or ``((), message)`` when the check could not run. Picklable both
-    ways, for a worker process."""
-    try:
-        store = _sqlite_small_cache(path, full_check=True)
-    except ElectlogError as exc:
-        return (), f"cannot open {path!r} as a log store: {exc}"
-    try:
-        return store.find_damage(full=True), None
-    except ElectlogError as exc:
-        return (), f"cannot check {path!r}: {exc}"
-    finally:
-        store.close()
-
-
-def sqlite_tree_check(path: str) -> TreeCheck:
-    """The full integrity check of the SQLite store at ``path`` without its passes over the
-    entry bytes (:meth:`~electlog.store.SQLiteStore.stored_tree`: a fresh read-only open);
-    picklable both ways, for a worker process."""
-    try:
-        store = _sqlite_small_cache(path, full_check=True)
-    except ElectlogError as exc:
-        return TreeCheck((), None, f"cannot open {path!r} as a log store: {exc}")
-    try:
-        damage, stored = store.stored_tree()
-    except ElectlogError as exc:
-        return TreeCheck((), None, f"cannot check {path!r}: {exc}")
-    finally:
-        store.close()
-    return TreeCheck(damage, stored, None)
-
-
-def settle_tree_check(
-    check: TreeCheck,
-    path: str,
-    size: int,
-    digests: Sequence[bytes],
-    heads: Mapping[bytes, tuple[int, bytes]],
-    entries_clean: bool,
-) -> DeferredCheck:
-    """The result :func:`sqlite_full_check` gives for the store at ``path``, from
-    :func:`sqlite_tree_check`'s ``check`` and what the audit replayed from the same entries:
-    ``size`` entries whose leaf hashes it computed, the :meth:`level digests
-    <electlog.audit._replay.CompactMerkleTree.level_digests>` of its tree over them, the
-    ``heads`` (author: seq and leaf hash of its newest entry) of its chains, and
-    ``entries_clean``: every entry decoded, verified, was signed for this log and continued its
-    author's chain.
-
-    When the check found nothing and the stored tree hashes level by level to the replayed
-    tree (so every stored leaf hash is its entry's, every stored node the one the full check
-    recomputes) and the stored heads are the replayed ones (which, with every entry clean, are
-    each author's entry count and newest leaf hash, as the full check counts them), the full
-    check finds nothing either: ``((), None)``. Anything else (damage, or a store that differs
-    from the entries) is named by the full check itself, run here."""
-    stored = check.stored
-    if (
-        check.error is None
-        and not check.damage
-        and stored is not None
-        and entries_clean
-        and stored.size == size
-        and stored.digests == tuple(digests)
-        and stored.heads == heads
-        and sum(seq for seq, _ in heads.values()) == size
-    ):
-        return (), None
-    return sqlite_full_check(path)
 
 
 def refuse_file_damage(damage: Sequence[StoreDamage], src: Source) -> None:

@@ -22,13 +22,8 @@ from ._pipeline import CHUNK_SIZE, Verifier, signature_backend
 from ._replay import FindingSink, Replay
 from ._resume import CopyDiffers, ResumePlan
 from ._shards import Fallback, ShardedReplay, Shards
-from ._sources import (
-    Source,
-    SourceUnreadable,
-    open_source,
-    refuse_file_damage,
-    settle_tree_check,
-)
+from ._sources import Source, SourceUnreadable, open_source, refuse_file_damage
+from ._store_check import settle_tree_check
 from ._tasks import ENGINES, TaskEngine, task_source
 from .progress import ProgressReporter
 from .report import Counts, Report, severity_counts, verdict_of

@@ -33,6 +33,7 @@ from .base import DamageKind, StoreDamage
 
 __all__ = [
     "MAX_STORED_NOTE_SIZE",
+    "SQLITE_DIGESTS",
     "TAIL_CHECK",
     "DigestQueries",
     "Scan",
@@ -71,6 +72,28 @@ class DigestQueries(NamedTuple):
     node_count: str
     leaves: str
     nodes: str
+
+
+SQLITE_DIGESTS: Final = DigestQueries(
+    bounds="SELECT (SELECT MIN(idx) FROM entries), (SELECT MAX(idx) FROM entries)",
+    node_count="SELECT COUNT(*) FROM nodes",
+    leaves=(
+        "SELECT COUNT(*), SUM(idx), SUM(leaf >= x'' AND length(leaf) = 32), "
+        "CAST(group_concat(leaf, x'') AS BLOB) FROM entries WHERE idx >= ? AND idx < ?"
+    ),
+    nodes=(
+        "SELECT COUNT(*), SUM(idx), SUM(hash >= x'' AND length(hash) = 32), "
+        "CAST(group_concat(hash, x'') AS BLOB) FROM nodes WHERE level = ? AND idx >= ? AND idx < ?"
+    ),
+)
+"""The stored-tree summary's queries (:class:`DigestQueries`): SQLite scans a range of the
+primary key in index order, so each group_concat holds the range's hashes in that order (an
+order it did not keep would only make the summary differ, and the full check run). Each row's
+check without a function call where one can be spared: a value is a blob when it compares
+greater than or equal to the empty blob (SQLite orders every number and text before every blob),
+and the indexes are all integers when their SUM is an integer (a real among them makes it a
+real; a text or blob index is never inside a numeric range); the bounds are two lookups (one
+query asking for both MIN and MAX walks the table)."""
 
 
 class StoredTree(NamedTuple):

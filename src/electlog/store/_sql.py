@@ -25,7 +25,6 @@ from ..errors import (
 )
 from ..events import AuthorHead
 from ._integrity import (
-    DigestQueries,
     Scan,
     as_blob,
     as_int,
@@ -353,11 +352,8 @@ class DurableStore(Store):
         else:
             self.check_integrity()
 
-    def _scan(
-        self, full: bool, found: list[StoreDamage], digests: DigestQueries | None = None
-    ) -> Scan:
-        """Run the row checks (inside the backend's snapshot), appending to ``found``; with
-        ``digests``, the stored-tree summary instead of the entries' pass (:meth:`Scan.run`)."""
+    def _scan(self, full: bool, found: list[StoreDamage], digests: Any = None) -> Scan:
+        """Run the row checks (inside the backend's snapshot), appending to ``found``."""
         scan = Scan(self._conn.execute, self._q, self._origin, self._where, found)
         scan.run(full, digests)
         self._known_size = max(self._known_size, scan.size)

@@ -44,7 +44,14 @@ from ..errors import (
     UsageError,
 )
 from . import _sql
-from ._integrity import MAX_STORED_NOTE_SIZE, DigestQueries, Scan, StoredTree, checkpoint_text
+from ._integrity import (
+    MAX_STORED_NOTE_SIZE,
+    SQLITE_DIGESTS,
+    DigestQueries,
+    Scan,
+    StoredTree,
+    checkpoint_text,
+)
 from .base import DamageKind, StoreDamage, StoreTx
 
 __all__ = ["SQLiteStore"]
@@ -80,26 +87,6 @@ SIDECAR_SUFFIX: Final = "-checkpoint"
 
 _QUERIES: Final = _sql.Queries.for_tables("", "?")
 _SQL_SIZE: Final = _QUERIES.size
-_DIGESTS: Final = DigestQueries(
-    bounds="SELECT (SELECT MIN(idx) FROM entries), (SELECT MAX(idx) FROM entries)",
-    node_count="SELECT COUNT(*) FROM nodes",
-    leaves=(
-        "SELECT COUNT(*), SUM(idx), SUM(leaf >= x'' AND length(leaf) = 32), "
-        "CAST(group_concat(leaf, x'') AS BLOB) FROM entries WHERE idx >= ? AND idx < ?"
-    ),
-    nodes=(
-        "SELECT COUNT(*), SUM(idx), SUM(hash >= x'' AND length(hash) = 32), "
-        "CAST(group_concat(hash, x'') AS BLOB) FROM nodes WHERE level = ? AND idx >= ? AND idx < ?"
-    ),
-)
-"""The stored-tree summary's queries (:class:`DigestQueries`): SQLite scans a range of the
-primary key in index order, so each group_concat holds the range's hashes in that order (an
-order it did not keep would only make the summary differ, and the full check run). Each row's
-check without a function call where one can be spared: a value is a blob when it compares
-greater than or equal to the empty blob (SQLite orders every number and text before every blob),
-and the indexes are all integers when their SUM is an integer (a real among them makes it a
-real; a text or blob index is never inside a numeric range); the bounds are two lookups (one
-query asking for both MIN and MAX walks the table)."""
 _SQL_INSERT_ENTRY: Final = "INSERT INTO entries (idx, data, leaf) VALUES (?, ?, ?)"
 _SQL_INSERT_NODE: Final = "INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)"
 _SQL_UPSERT_HEAD: Final = (
@@ -352,7 +339,7 @@ class SQLiteStore(_sql.DurableStore):
         what the full check says (nothing); anything else needs :meth:`find_damage` to name it.
         """
         with self._lock:
-            found = self._damage(True, _DIGESTS)
+            found = self._damage(True, SQLITE_DIGESTS)
             stored = self._stored
         return tuple(found), stored
 
@@ -606,27 +593,3 @@ class SQLiteStore(_sql.DurableStore):
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self._path)!r}, origin={self._origin!r})"
-
-
-class _FullCheckStore(SQLiteStore):
-    """A read-only open that skips the open's own (quick) check: see
-    :func:`open_for_full_check`."""
-
-    def _open_check(self) -> None:
-        return None  # the caller's full check covers everything the open check does
-
-
-def open_for_full_check(
-    path: str | os.PathLike[str], *, cache_bytes: int, page_cache_bytes: int
-) -> SQLiteStore:
-    """The store at ``path``, read-only, for a caller that runs the full check next
-    (:meth:`SQLiteStore.find_damage` with ``full=True``, or :meth:`SQLiteStore.stored_tree`)
-    and nothing else: the quick check a read-only open runs is skipped (the full check covers
-    it), and :attr:`~SQLiteStore.problems` is empty until that check."""
-    return _FullCheckStore(
-        path,
-        create=False,
-        read_only=True,
-        cache_bytes=cache_bytes,
-        page_cache_bytes=page_cache_bytes,
-    )
