@@ -14,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks import cases, run, stages  # noqa: E402
+from benchmarks import cases, run, stages, store_check  # noqa: E402
 from benchmarks._harness import MET, NOT_AVAILABLE, NOT_MET, Row, markdown  # noqa: E402
 
 STATUSES = (MET, NOT_MET, "info")
@@ -179,3 +179,20 @@ def test_stages_runs_every_stage_on_a_demo_store(
     figures = dict(re.findall(r"^  (\S+(?: \S+)?) +(\d+\.\d+)$", out, re.MULTILINE))
     assert set(figures) == {"read", "route", "checks", "decode", "verify", "raw verify", "replay"}
     assert all(float(v) > 0 for v in figures.values()), out
+
+
+def test_store_check_measures_both_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from audit_support import build_generic
+    from electlog import Log
+    from electlog.store import SQLiteStore
+
+    glog = build_generic(rounds=40)
+    path = tmp_path / "log.sqlite"
+    with SQLiteStore(path, origin=glog.origin) as store:
+        Log(store).append_many(glog.entries)
+    assert store_check.main([str(path), "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    figures = dict(re.findall(r"^  (\S+ \S+) +(-?\d+\.\d+)$", out, re.MULTILINE))
+    assert set(figures) == {"full check", "tree check", "level digests"}, out

@@ -167,13 +167,14 @@ class CompactMerkleTree:
     :mod:`electlog.merkle`'s node-reader functions, the same code the stores use.
     """
 
-    __slots__ = ("_file", "_size", "_tail", "_upper")
+    __slots__ = ("_digests", "_file", "_size", "_tail", "_upper")
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="electlog-audit-leaves-")  # noqa: SIM115
         self._size = 0
         self._tail = b""  # leaves after the last complete group of 16, joined
         self._upper: list[bytearray] = [bytearray()]  # levels 4, 5, 6, ...
+        self._digests: list[Any] | None = None  # levels 0-3 hashed as they go (keep_digests)
 
     def __len__(self) -> int:
         return self._size
@@ -225,6 +226,9 @@ class CompactMerkleTree:
         fh.seek(0, os.SEEK_END)
         fh.write(hashes)
         fh.flush()
+        digests = self._digests
+        if digests is not None:
+            digests[0].update(hashes)
         self._size += len(hashes) // _HASH
         pending = self._tail + hashes
         full = len(pending) - len(pending) % (_GROUP * _HASH)
@@ -236,7 +240,7 @@ class CompactMerkleTree:
         # 32-byte digest this tree computed, or a leaf hash its caller made): a copy of the
         # hash state of the node prefix 0x01, fed each pair as one slice of the level's bytes
         node = _NODE_PREFIX.copy
-        for _ in range(_MEM_LEVEL):
+        for lv in range(1, _MEM_LEVEL + 1):
             nodes: list[bytes] = []
             add = nodes.append
             for j in range(0, len(data), 2 * _HASH):
@@ -244,6 +248,8 @@ class CompactMerkleTree:
                 pair.update(data[j : j + 2 * _HASH])
                 add(pair.digest())
             data = b"".join(nodes)
+            if digests is not None and lv < _MEM_LEVEL:
+                digests[lv].update(data)
         level = [data[j : j + _HASH] for j in range(0, len(data), _HASH)]
         upper = self._upper
         first = len(upper[0]) // _HASH
@@ -251,6 +257,34 @@ class CompactMerkleTree:
             if lv == len(upper):
                 upper.append(bytearray())
             upper[lv] += h
+
+    def keep_digests(self) -> None:
+        """Hash every level of the tree as it is built, for :meth:`level_digests` (call on an
+        empty tree; it costs a SHA-256 pass over 60 bytes per leaf, in bulk)."""
+        if self._size:
+            raise UsageError("a tree's level digests are kept from its first leaf")
+        self._digests = [hashlib.sha256() for _ in range(_MEM_LEVEL)]
+
+    def level_digests(self) -> tuple[bytes, ...]:
+        """For each level from 0 (the leaves) up to the tree's height, the SHA-256 of its
+        complete nodes concatenated in index order (:meth:`keep_digests` was called first):
+        what :class:`~electlog.store._integrity.StoredTree` says of a stored tree."""
+        if self._digests is None:
+            raise UsageError("this tree keeps no level digests")
+        size = self._size
+        digests = [d.copy() for d in self._digests]
+        tail = self._tail  # the leaves after the last group of 16: their complete nodes
+        level = [tail[j : j + _HASH] for j in range(0, len(tail), _HASH)]
+        for lv in range(1, _MEM_LEVEL):
+            level = [merkle.node_hash(a, b) for a, b in zip(level[0::2], level[1::2], strict=False)]
+            digests[lv].update(b"".join(level))
+        out = [d.digest() for d in digests]
+        for lv, nodes in enumerate(self._upper, _MEM_LEVEL):
+            if len(nodes) != _HASH * (size >> lv):
+                raise UsageError(f"the tree holds {len(nodes) // _HASH} nodes of level {lv}")
+            out.append(hashlib.sha256(nodes).digest())
+        height = size.bit_length()  # the levels that have a complete node: 0 .. height - 1
+        return tuple(out[: max(1, height)])
 
     def root(self, size: int) -> bytes:
         """The root of the first ``size`` leaves."""

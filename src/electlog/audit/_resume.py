@@ -341,7 +341,7 @@ class ResumePlan:
             store = src.store
             reader = store.node
         elif isinstance(src, RawSQLiteSource):
-            from ._sources import _sqlite_small_cache
+            from ._store_check import _sqlite_small_cache
 
             try:
                 store = _sqlite_small_cache(src.path)

@@ -20,7 +20,7 @@ import urllib.parse
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Final, TypeAlias
+from typing import Final
 
 from electlog.errors import AuditError, BundleError, ElectlogError
 from electlog.events import MAX_ENTRY_SIZE
@@ -30,7 +30,15 @@ from electlog.publish.tiles import TilesReader
 from electlog.store import Store, is_postgres_dsn, open_store
 from electlog.store._sql import DurableStore
 from electlog.store.base import DamageKind, StoreDamage
-from electlog.store.sqlite import SQLiteStore, check_schema, harden_connection
+from electlog.store.sqlite import check_schema, harden_connection
+
+from ._store_check import (
+    DeferredCheck,
+    TreeCheck,
+    _sqlite_small_cache,
+    sqlite_full_check,
+    sqlite_tree_check,
+)
 
 __all__ = [
     "BundleSource",
@@ -42,9 +50,6 @@ __all__ = [
     "refuse_file_damage",
     "sqlite_full_check",
 ]
-
-DeferredCheck: TypeAlias = tuple[tuple[StoreDamage, ...], str | None]
-"""What a deferred full check returns: the damage found, or an error message."""
 
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 _SQLITE_HEADER: Final = 100
@@ -77,6 +82,10 @@ class Source:
     full_check: tuple[Callable[[str], DeferredCheck], str] | None = None
     """A full integrity check still to run (a module-level function and its argument, so a
     worker process can run it beside the replay); its damage is added to :attr:`damage`."""
+    tree_check: tuple[Callable[[str], TreeCheck], str] | None = None
+    """The same check for an audit that reads every entry from the start (not resumed): the
+    check that reads no entry bytes, whose summary of the stored tree and heads the audit
+    compares with the tree and heads it replayed (:func:`settle_tree_check`)."""
 
     def size_hint(self) -> int | None:
         """How many entries the source says it holds (for progress), if known."""
@@ -314,35 +323,11 @@ def _sqlite_source(path: Path) -> Source:
     src = RawSQLiteSource(path)
     refuse_file_damage(quick, src)
     # The full check (every leaf and node recomputed) is O(n): the audit runs it beside the
-    # replay, in a worker process when it has some (see electlog.audit.core).
+    # replay, in a worker process when it has some (see electlog.audit.core); an audit that
+    # reads every entry runs the one that leaves the entries' part to the replay.
     src.full_check = (sqlite_full_check, str(path))
+    src.tree_check = (sqlite_tree_check, str(path))
     return src
-
-
-def _sqlite_small_cache(path: str | Path) -> SQLiteStore:
-    """The store at ``path``, read-only, with small caches: the audit's checks read each page
-    about once, and a 32 MB page cache they fill is never given back to the system (it was
-    most of the audit's memory growth, in the parent and in the worker running the full
-    check)."""
-    return SQLiteStore(
-        path, create=False, read_only=True, cache_bytes=1 << 20, page_cache_bytes=2 << 20
-    )
-
-
-def sqlite_full_check(path: str) -> DeferredCheck:
-    """Run the full integrity check of the SQLite store at ``path`` (a fresh read-only open):
-    ``(damage, None)``, or ``((), message)`` when the check could not run. Picklable both
-    ways, for a worker process."""
-    try:
-        store = _sqlite_small_cache(path)
-    except ElectlogError as exc:
-        return (), f"cannot open {path!r} as a log store: {exc}"
-    try:
-        return store.find_damage(full=True), None
-    except ElectlogError as exc:
-        return (), f"cannot check {path!r}: {exc}"
-    finally:
-        store.close()
 
 
 def refuse_file_damage(damage: Sequence[StoreDamage], src: Source) -> None:

@@ -23,6 +23,7 @@ from ._replay import FindingSink, Replay
 from ._resume import CopyDiffers, ResumePlan
 from ._shards import Fallback, ShardedReplay, Shards
 from ._sources import Source, SourceUnreadable, open_source, refuse_file_damage
+from ._store_check import settle_tree_check
 from ._tasks import ENGINES, TaskEngine, task_source
 from .progress import ProgressReporter
 from .report import Counts, Report, severity_counts, verdict_of
@@ -186,14 +187,19 @@ def _audit(
                 if plan is not None:  # a resumed audit restores the replay here
                     plan.begin(src, replay)
                 # a store's full integrity check runs beside the replay (in a worker when
-                # there are some: the parent's replay is the audit's bottleneck)
-                full_check = workers.aside(*src.full_check) if src.full_check is not None else None
+                # there are some: the parent's replay is the audit's bottleneck); when the
+                # replay reads every entry, the check leaves the entries' part to it
+                tree_check = src.tree_check if plan is None else None
+                if tree_check is not None:
+                    replay.tree.keep_digests()
+                check = tree_check or src.full_check
+                full_check = workers.aside(*check) if check is not None else None
                 unreadable = _feed(src, replay, workers, progress, plan)
                 if unreadable is not None:
                     replay.source_unreadable(
                         unreadable.message, unreadable.offset, unreadable.last_good_index
                     )
-                _damage_findings(src, full_check, sink)
+                _damage_findings(src, full_check, sink, replay if tree_check else None)
                 notes = src.checkpoint_notes()
                 if src.notes_problem is not None:
                     message, offset = src.notes_problem
@@ -350,11 +356,37 @@ def _feed(
     return unreadable
 
 
-def _damage_findings(src: Source, full_check: Callable[[], Any] | None, sink: FindingSink) -> None:
-    """The store's damage: what reading found, and the full integrity check's result."""
+_ENTRY_PROBLEMS = (
+    F.ENTRY_MALFORMED,
+    F.ENTRY_SIGNATURE_INVALID,
+    F.ENTRY_WRONG_LOG,
+    F.CHAIN_SEQ_GAP,
+    F.CHAIN_PREV_MISMATCH,
+)
+"""Findings of an entry that the replayed author heads leave out or break a chain with."""
+
+
+def _damage_findings(
+    src: Source,
+    full_check: Callable[[], Any] | None,
+    sink: FindingSink,
+    replay: Replay | None = None,
+) -> None:
+    """The store's damage: what reading found, and the full integrity check's result (with
+    ``replay``: the source's tree check, settled against the replayed tree and heads)."""
     damage = src.damage
     if full_check is not None:
-        found, error = full_check()
+        result = full_check()
+        if replay is not None and src.tree_check is not None:
+            result = settle_tree_check(
+                result,
+                src.tree_check[1],
+                replay.size,
+                replay.tree.level_digests(),
+                {author: (head.seq, head.prev) for author, head in replay.heads.items()},
+                not any(sink.count(code) for code in _ENTRY_PROBLEMS),
+            )
+        found, error = result
         if error is not None:
             raise AuditError(error)
         refuse_file_damage(found, src)

@@ -9,6 +9,12 @@ check streams the whole log once in blocks of 4096 entries: every leaf hash, eve
 checkpoint's root. Memory stays bounded: one block of rows, one hash per 4096 entries, one head
 per author.
 
+The stored-tree summary (:meth:`Scan.run` with ``digests``, for a reader that computed the
+entries' leaf hashes and the tree itself: the audit) runs the full check's other checks but
+reads no entry bytes: it hashes each level of the stored tree (the leaf hashes, then the nodes
+of each level, in index order, each row type- and size-checked) into one SHA-256 per level and
+reads the author heads, for the reader to compare with its own (:class:`StoredTree`).
+
 Every value read from the database is type- and size-checked before use, so a damaged or
 hostile row is reported as damage, never as a foreign exception.
 """
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from .. import merkle
 from ..checkpoint import Checkpoint
@@ -27,8 +33,11 @@ from .base import DamageKind, StoreDamage
 
 __all__ = [
     "MAX_STORED_NOTE_SIZE",
+    "SQLITE_DIGESTS",
     "TAIL_CHECK",
+    "DigestQueries",
     "Scan",
+    "StoredTree",
     "as_blob",
     "as_int",
     "as_note",
@@ -48,6 +57,54 @@ _BLOCK: Final = 1 << _BLOCK_BITS  # entries per block of the full check
 _LISTED: Final = 10  # damaged rows named per problem; the rest are counted
 _ENTRY_KEY: Final = b"\x83\xa3key\xc4\x20"  # every entry starts so; the public key follows
 _HASH: Final = 32
+_DIGEST_BLOCK: Final = 1 << 14  # rows per query of the stored-tree summary (512 KiB of
+# hashes: a value read is at most 1 MiB, the SQLite store's limit)
+
+
+class DigestQueries(NamedTuple):
+    """The backend's queries of the stored-tree summary: ``bounds`` returns ``(lowest,
+    highest entry index)``, ``node_count`` the number of node rows; ``leaves`` (parameters:
+    first index, end) and ``nodes`` (level, first index, end) one row ``(rows, the sum of
+    their indexes, rows whose hash is a 32-byte blob, the rows' hashes concatenated in index
+    order)``; the sum is an integer only when every index is."""
+
+    bounds: str
+    node_count: str
+    leaves: str
+    nodes: str
+
+
+SQLITE_DIGESTS: Final = DigestQueries(
+    bounds="SELECT (SELECT MIN(idx) FROM entries), (SELECT MAX(idx) FROM entries)",
+    node_count="SELECT COUNT(*) FROM nodes",
+    leaves=(
+        "SELECT COUNT(*), SUM(idx), SUM(leaf >= x'' AND length(leaf) = 32), "
+        "CAST(group_concat(leaf, x'') AS BLOB) FROM entries WHERE idx >= ? AND idx < ?"
+    ),
+    nodes=(
+        "SELECT COUNT(*), SUM(idx), SUM(hash >= x'' AND length(hash) = 32), "
+        "CAST(group_concat(hash, x'') AS BLOB) FROM nodes WHERE level = ? AND idx >= ? AND idx < ?"
+    ),
+)
+"""The stored-tree summary's queries (:class:`DigestQueries`): SQLite scans a range of the
+primary key in index order, so each group_concat holds the range's hashes in that order (an
+order it did not keep would only make the summary differ, and the full check run). Each row's
+check without a function call where one can be spared: a value is a blob when it compares
+greater than or equal to the empty blob (SQLite orders every number and text before every blob),
+and the indexes are all integers when their SUM is an integer (a real among them makes it a
+real; a text or blob index is never inside a numeric range); the bounds are two lookups (one
+query asking for both MIN and MAX walks the table)."""
+
+
+class StoredTree(NamedTuple):
+    """What a store's tree rows hash to (the stored-tree summary): ``digests[level]`` is the
+    SHA-256 of the concatenated complete nodes of that level in index order (level 0: the
+    stored leaf hashes), for every level from 0 up to the tree's height; ``heads`` the stored
+    author heads, ``{author key id: (seq, leaf hash of its newest entry)}``."""
+
+    size: int
+    digests: tuple[bytes, ...]
+    heads: dict[bytes, tuple[int, bytes]]
 
 
 def as_int(value: object, what: str, where: str) -> int:
@@ -188,6 +245,9 @@ class Scan:
         self.found = found
         self.size = 0
         self._foreign = False  # an entry is not in electlog's signed-entry format
+        self.stored: StoredTree | None = None
+        """After a run with ``digests``: the summary, None if a row is not well formed (or
+        missing), which only the full check can name."""
 
     def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         rows: list[Any] = self._execute(sql, params).fetchall()
@@ -199,9 +259,16 @@ class Scan:
         except StoreCorruptedError as exc:
             self.found.append(StoreDamage(kind=kind, message=str(exc)))
 
-    def run(self, full: bool) -> None:
+    def run(self, full: bool, digests: DigestQueries | None = None) -> None:
         """Every check of the quick (``full=False``) or full check, appending to :attr:`found`
-        as it goes (a driver error stops it with what was found so far kept)."""
+        as it goes (a driver error stops it with what was found so far kept). With
+        ``digests`` (and ``full``): the stored-tree summary instead of the entries' pass and
+        the heads' check, in :attr:`stored`."""
+        if digests is not None:
+            if not full:
+                raise UsageError("the stored-tree summary is part of the full check")
+            self._summarise(digests)
+            return
         self._guard(DamageKind.ENTRIES, self._bounds)
         self._guard(DamageKind.NODE, self._level_counts)
         heads: dict[bytes, tuple[int, bytes | None]] = {}  # None: the newest leaf is damaged
@@ -329,6 +396,60 @@ class Scan:
         self._check_subtree(tops, _BLOCK_BITS, 0, bad_node)
         bad_leaf.report(self.found, DamageKind.LEAF, self._where)
         bad_node.report(self.found, DamageKind.NODE, self._where)
+
+    def _summarise(self, q: DigestQueries) -> None:
+        """The full check's checks that read no entry bytes, and :attr:`stored`. The entries'
+        bounds come from the lowest and highest index (the size is the highest plus one), and
+        the leaves' pass counts every index below it: the full check's count of rows, without
+        a pass of its own; likewise the nodes' pass counts each level's rows, and the table's
+        row count says there are no others (the full check's count per level)."""
+        low, high = self._rows(q.bounds)[0]
+        if low is None and high is None:
+            self.size = 0
+        elif low == 0 and type(high) is int:
+            self.size = high + 1
+        else:
+            return  # stored stays None: the full check names the bounds
+        self.stored = self._summary(q)
+        self._checkpoints(True)
+
+    def _summary(self, q: DigestQueries) -> StoredTree | None:
+        """Each level of the stored tree hashed in index order, and the heads (None if any row
+        is missing or not well formed: the full check names it)."""
+        size = self.size
+        counts = expected_level_counts(size)
+        if self._rows(q.node_count)[0][0] != sum(counts.values()):
+            return None
+        levels: list[tuple[str, tuple[object, ...], int]] = [(q.leaves, (), size)]
+        levels += [(q.nodes, (lv,), n) for lv, n in counts.items()]
+        digests: list[bytes] = []
+        for sql, params, n in levels:
+            digest = hashlib.sha256()
+            for lo in range(0, n, _DIGEST_BLOCK):
+                hi = min(n, lo + _DIGEST_BLOCK)
+                count, total, good, joined = self._rows(sql, (*params, lo, hi))[0]
+                # exactly the rows lo..hi-1 (integer indexes are unique), each well formed
+                if (
+                    count != hi - lo
+                    or type(total) is not int
+                    or good != count
+                    or type(joined) is not bytes
+                ):
+                    return None
+                digest.update(joined)
+            digests.append(digest.digest())
+        heads: dict[bytes, tuple[int, bytes]] = {}
+        for author, seq, prev in self._rows(self._q.heads_all):
+            if not (
+                type(author) is bytes
+                and len(author) == _HASH
+                and type(seq) is int
+                and type(prev) is bytes
+                and len(prev) == _HASH
+            ):
+                return None
+            heads[author] = (seq, prev)
+        return StoredTree(size, tuple(digests), heads)
 
     def _check_subtree(
         self, hashes: list[bytes], level: int, start: int, bad: _Bad

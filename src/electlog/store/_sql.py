@@ -352,10 +352,10 @@ class DurableStore(Store):
         else:
             self.check_integrity()
 
-    def _scan(self, full: bool, found: list[StoreDamage]) -> Scan:
+    def _scan(self, full: bool, found: list[StoreDamage], digests: Any = None) -> Scan:
         """Run the row checks (inside the backend's snapshot), appending to ``found``."""
         scan = Scan(self._conn.execute, self._q, self._origin, self._where, found)
-        scan.run(full)
+        scan.run(full, digests)
         self._known_size = max(self._known_size, scan.size)
         return scan
 

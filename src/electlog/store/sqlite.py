@@ -44,7 +44,14 @@ from ..errors import (
     UsageError,
 )
 from . import _sql
-from ._integrity import MAX_STORED_NOTE_SIZE, Scan, checkpoint_text
+from ._integrity import (
+    MAX_STORED_NOTE_SIZE,
+    SQLITE_DIGESTS,
+    DigestQueries,
+    Scan,
+    StoredTree,
+    checkpoint_text,
+)
 from .base import DamageKind, StoreDamage, StoreTx
 
 __all__ = ["SQLiteStore"]
@@ -203,6 +210,7 @@ class SQLiteStore(_sql.DurableStore):
             raise StorageError(f"{self._where}: cannot inspect the file: {exc}") from exc
         if not exists and (read_only or not create):
             raise StorageError(f"{self._where} does not exist")
+        self._stored: StoredTree | None = None  # the latest stored-tree summary
         self._conn = self._connect(timeout)
         try:
             self._origin = self._open(origin, create)
@@ -321,9 +329,24 @@ class SQLiteStore(_sql.DurableStore):
     def _check_schema(self) -> None:
         check_schema(self._conn, self._where)
 
-    def _damage(self, full: bool) -> list[StoreDamage]:
+    def stored_tree(self) -> tuple[tuple[StoreDamage, ...], StoredTree | None]:
+        """The full integrity check (:meth:`find_damage`) for a reader that computed the
+        entries' leaf hashes and tree itself (the audit): every check but the entries' pass and
+        the author heads' comparison, which read the entry bytes; instead, the stored-tree
+        summary (a ``StoredTree``: each level of the stored tree hashed, in index order, and the
+        stored heads), None when a leaf or node row is missing or not well formed.
+        Only a summary equal to the reader's own tree and heads, with no damage found, says
+        what the full check says (nothing); anything else needs :meth:`find_damage` to name it.
+        """
+        with self._lock:
+            found = self._damage(True, SQLITE_DIGESTS)
+            stored = self._stored
+        return tuple(found), stored
+
+    def _damage(self, full: bool, digests: DigestQueries | None = None) -> list[StoreDamage]:
         conn = self._conn
         found: list[StoreDamage] = []
+        self._stored = None
         try:
             self._file_size_damage(found)
             note = self._read_sidecar(found)  # before the snapshot: it is never newer than it
@@ -339,7 +362,8 @@ class SQLiteStore(_sql.DurableStore):
                     )
             conn.execute("BEGIN")  # one consistent snapshot for all checks
             try:
-                scan = self._scan(full, found)
+                scan = self._scan(full, found, digests)
+                self._stored = scan.stored
                 if note is not None:
                     self._check_sidecar(note, scan, found)
             finally:

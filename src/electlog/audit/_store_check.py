@@ -1,0 +1,144 @@
+"""The SQLite store's integrity check in an audit: the full check (:func:`sqlite_full_check`),
+and the check an audit of every entry runs beside the replay instead (:func:`sqlite_tree_check`,
+settled against the replay by :func:`settle_tree_check`). Each runs on a fresh read-only open of
+the file, in a worker process when the audit has some: the functions and their results pickle.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple, TypeAlias
+
+from electlog.errors import ElectlogError
+from electlog.store._integrity import StoredTree
+from electlog.store.base import StoreDamage
+from electlog.store.sqlite import SQLiteStore
+
+__all__ = [
+    "DeferredCheck",
+    "TreeCheck",
+    "settle_tree_check",
+    "sqlite_full_check",
+    "sqlite_tree_check",
+]
+
+DeferredCheck: TypeAlias = tuple[tuple[StoreDamage, ...], str | None]
+"""What a deferred full check returns: the damage found, or an error message."""
+
+
+class TreeCheck(NamedTuple):
+    """What :func:`sqlite_tree_check` returns (:func:`settle_tree_check` reads it)."""
+
+    damage: tuple[StoreDamage, ...]
+    stored: StoredTree | None
+    error: str | None
+
+
+class _FullCheckStore(SQLiteStore):
+    """A read-only open that skips the open's own (quick) check: see
+    :func:`open_for_full_check`."""
+
+    def _open_check(self) -> None:
+        return None  # the caller's full check covers everything the open check does
+
+
+def open_for_full_check(
+    path: str | os.PathLike[str], *, cache_bytes: int, page_cache_bytes: int
+) -> SQLiteStore:
+    """The store at ``path``, read-only, for a caller that runs the full check next
+    (:meth:`SQLiteStore.find_damage` with ``full=True``, or :meth:`SQLiteStore.stored_tree`)
+    and nothing else: the quick check a read-only open runs is skipped (the full check covers
+    it), and :attr:`~SQLiteStore.problems` is empty until that check."""
+    return _FullCheckStore(
+        path,
+        create=False,
+        read_only=True,
+        cache_bytes=cache_bytes,
+        page_cache_bytes=page_cache_bytes,
+    )
+
+
+def _sqlite_small_cache(path: str | Path, *, full_check: bool = False) -> SQLiteStore:
+    """The store at ``path``, read-only, with small caches: the audit's checks read each page
+    about once, and a 32 MB page cache they fill is never given back to the system (it was
+    most of the audit's memory growth, in the parent and in the worker running the full
+    check). ``full_check``: for the full check, which the open's own check would only repeat
+    a part of (:func:`open_for_full_check`; the audit ran that one when
+    it opened the source)."""
+    if full_check:
+        return open_for_full_check(path, cache_bytes=1 << 20, page_cache_bytes=2 << 20)
+    return SQLiteStore(
+        path, create=False, read_only=True, cache_bytes=1 << 20, page_cache_bytes=2 << 20
+    )
+
+
+def sqlite_full_check(path: str) -> DeferredCheck:
+    """Run the full integrity check of the SQLite store at ``path`` (a fresh read-only open):
+    ``(damage, None)``, or ``((), message)`` when the check could not run. Picklable both
+    ways, for a worker process."""
+    try:
+        store = _sqlite_small_cache(path, full_check=True)
+    except ElectlogError as exc:
+        return (), f"cannot open {path!r} as a log store: {exc}"
+    try:
+        return store.find_damage(full=True), None
+    except ElectlogError as exc:
+        return (), f"cannot check {path!r}: {exc}"
+    finally:
+        store.close()
+
+
+def sqlite_tree_check(path: str) -> TreeCheck:
+    """The full integrity check of the SQLite store at ``path`` without its passes over the
+    entry bytes (:meth:`~electlog.store.SQLiteStore.stored_tree`: a fresh read-only open);
+    picklable both ways, for a worker process."""
+    try:
+        store = _sqlite_small_cache(path, full_check=True)
+    except ElectlogError as exc:
+        return TreeCheck((), None, f"cannot open {path!r} as a log store: {exc}")
+    try:
+        damage, stored = store.stored_tree()
+    except ElectlogError as exc:
+        return TreeCheck((), None, f"cannot check {path!r}: {exc}")
+    finally:
+        store.close()
+    return TreeCheck(damage, stored, None)
+
+
+def settle_tree_check(
+    check: TreeCheck,
+    path: str,
+    size: int,
+    digests: Sequence[bytes],
+    heads: Mapping[bytes, tuple[int, bytes]],
+    entries_clean: bool,
+) -> DeferredCheck:
+    """The result :func:`sqlite_full_check` gives for the store at ``path``, from
+    :func:`sqlite_tree_check`'s ``check`` and what the audit replayed from the same entries:
+    ``size`` entries whose leaf hashes it computed, the :meth:`level digests
+    <electlog.audit._replay.CompactMerkleTree.level_digests>` of its tree over them, the
+    ``heads`` (author: seq and leaf hash of its newest entry) of its chains, and
+    ``entries_clean``: every entry decoded, verified, was signed for this log and continued its
+    author's chain.
+
+    When the check found nothing and the stored tree hashes level by level to the replayed
+    tree (so every stored leaf hash is its entry's, every stored node the one the full check
+    recomputes) and the stored heads are the replayed ones (which, with every entry clean, are
+    each author's entry count and newest leaf hash, as the full check counts them), the full
+    check finds nothing either: ``((), None)``. Anything else (damage, or a store that differs
+    from the entries) is named by the full check itself, run here."""
+    stored = check.stored
+    if (
+        check.error is None
+        and not check.damage
+        and stored is not None
+        and entries_clean
+        and stored.size == size
+        and stored.digests == tuple(digests)
+        and stored.heads == heads
+        and sum(seq for seq, _ in heads.values()) == size
+    ):
+        return (), None
+    return sqlite_full_check(path)

@@ -1,0 +1,352 @@
+"""The SQLite store's integrity check in an audit (audit/_store_check.py ``sqlite_tree_check``):
+beside the replay it reads no entry bytes, and summarises the stored tree (each level hashed)
+and heads for the audit to compare with what it replayed. Every damaged store gives exactly
+the findings of the store's own full check (``find_damage(full=True)``, what the audit reported
+before) at every job count, and a sound store is judged without that full check."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from audit_support import GenericLog, build_generic
+from electlog import Log
+from electlog.audit import _store_check, audit
+from electlog.audit import findings as F
+from electlog.audit._replay import CompactMerkleTree
+from electlog.store import SQLiteStore, _integrity
+from electlog.store.sqlite import SIDECAR_SUFFIX
+
+
+@pytest.fixture(scope="module")
+def glog() -> GenericLog:
+    # 3 authors x 71 rounds = 213 entries (13 groups of 16 and a tail of 5), 7 checkpoints
+    # (the last of size 210: the newest entry of each author is after it)
+    return build_generic(rounds=71)
+
+
+@pytest.fixture(scope="module")
+def pristine(glog: GenericLog, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pristine") / "log.sqlite"
+    with SQLiteStore(path, origin=glog.origin) as store:
+        log = Log(store)
+        log.append_many(glog.entries)
+        for note in glog.notes:
+            log.add_checkpoint(note)
+    return path
+
+
+@pytest.fixture
+def copy(pristine: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "log.sqlite"
+    shutil.copy(pristine, path)
+    shutil.copy(str(pristine) + SIDECAR_SUFFIX, str(path) + SIDECAR_SUFFIX)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Summary queries of 32 rows, so the log's 213 leaves and 106 level-1 nodes take several
+    (the workers fork after this, and see it too)."""
+    monkeypatch.setattr(_integrity, "_DIGEST_BLOCK", 32)
+
+
+@pytest.fixture
+def full_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The paths the audit ran the store's full check on (in this process)."""
+    calls: list[str] = []
+    real = _store_check.sqlite_full_check
+
+    def spy(path: str) -> tuple[tuple[object, ...], str | None]:
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(_store_check, "sqlite_full_check", spy)
+    yield calls
+
+
+def _sql(path: Path, *statements: str, params: tuple[object, ...] = ()) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        for sql in statements:
+            conn.execute(sql, params if "?" in sql else ())
+    conn.close()
+
+
+def _value(path: Path, sql: str) -> object:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _flip(value: object, bit: int = 77) -> bytes:
+    out = bytearray(value)  # type: ignore[arg-type]
+    out[bit // 8] ^= 1 << (bit % 8)
+    return bytes(out)
+
+
+def _set(path: Path, table: str, column: str, where: str, value: object) -> None:
+    _sql(path, f"UPDATE {table} SET {column} = ? WHERE {where}", params=(value,))
+
+
+def _flip_leaf(path: Path) -> None:
+    _set(
+        path,
+        "entries",
+        "leaf",
+        "idx = 5",
+        _flip(_value(path, "SELECT leaf FROM entries WHERE idx = 5")),
+    )
+
+
+def _split_leaves(path: Path) -> None:
+    """Leaf hashes 8 and 9 stored as 31 and 33 bytes: their concatenation is unchanged."""
+    a = bytes(_value(path, "SELECT leaf FROM entries WHERE idx = 8"))  # type: ignore[arg-type]
+    b = bytes(_value(path, "SELECT leaf FROM entries WHERE idx = 9"))  # type: ignore[arg-type]
+    _set(path, "entries", "leaf", "idx = 8", a[:31])
+    _set(path, "entries", "leaf", "idx = 9", a[31:] + b)
+
+
+def _text_leaf(path: Path) -> None:
+    _set(path, "entries", "leaf", "idx = 3", "not a leaf hash, 32 characters!")
+
+
+def _flip_node(level: int, index: int) -> Callable[[Path], None]:
+    def damage(path: Path) -> None:
+        where = f"level = {level} AND idx = {index}"
+        _set(
+            path,
+            "nodes",
+            "hash",
+            where,
+            _flip(_value(path, f"SELECT hash FROM nodes WHERE {where}")),
+        )
+
+    return damage
+
+
+def _real_node_index(path: Path) -> None:
+    """Node (1, 7) moved to index 6.5: the level's row count and hashes in order unchanged."""
+    _sql(path, "UPDATE nodes SET idx = 6.5 WHERE level = 1 AND idx = 7")
+
+
+def _extra_node(level: object, index: int) -> Callable[[Path], None]:
+    def damage(path: Path) -> None:
+        _sql(path, "INSERT INTO nodes VALUES (?, ?, ?)", params=(level, index, b"\x05" * 32))
+
+    return damage
+
+
+def _flip_head(path: Path) -> None:
+    where = "author = (SELECT MIN(author) FROM heads)"
+    _set(path, "heads", "prev", where, _flip(_value(path, f"SELECT prev FROM heads WHERE {where}")))
+
+
+def _shift_head_seqs(path: Path) -> None:
+    """One author's head seq one more, another's one less: their sum is still the size."""
+    _sql(
+        path,
+        "UPDATE heads SET seq = seq + 1 WHERE author = (SELECT MIN(author) FROM heads)",
+        "UPDATE heads SET seq = seq - 1 WHERE author = (SELECT MAX(author) FROM heads)",
+    )
+
+
+def _extra_head(path: Path) -> None:
+    _sql(path, "INSERT INTO heads VALUES (?, 1, ?)", params=(b"\x07" * 32, b"\x08" * 32))
+
+
+def _flip_entry(path: Path) -> None:
+    _set(
+        path,
+        "entries",
+        "data",
+        "idx = 40",
+        _flip(_value(path, "SELECT data FROM entries WHERE idx = 40"), 700),
+    )
+
+
+def _rewrite_entry(path: Path) -> None:
+    """Entry 40 changed and its leaf hash with it: only the stored tree still commits to the
+    old entry."""
+    data = _flip(_value(path, "SELECT data FROM entries WHERE idx = 40"), 700)
+    _set(path, "entries", "data", "idx = 40", data)
+    _set(path, "entries", "leaf", "idx = 40", hashlib.sha256(b"\x00" + data).digest())
+
+
+def _store_tree(path: Path) -> None:
+    """Rewrite every Merkle node from the stored leaf hashes."""
+    conn = sqlite3.connect(path)
+    with conn:
+        level = [bytes(r[0]) for r in conn.execute("SELECT leaf FROM entries ORDER BY idx")]
+        conn.execute("DELETE FROM nodes")
+        height = 0
+        while len(level) > 1:
+            height += 1
+            level = [
+                hashlib.sha256(b"\x01" + a + b).digest()
+                for a, b in zip(level[0::2], level[1::2], strict=False)
+            ]
+            conn.executemany(
+                "INSERT INTO nodes VALUES (?, ?, ?)", [(height, i, h) for i, h in enumerate(level)]
+            )
+    conn.close()
+
+
+def _replayed_entry(path: Path) -> None:
+    """The newest entry of the first author (index 210, seq 71, after the last checkpoint)
+    replaced by its previous one (index 207, seq 70), with its leaf hash, the tree and the
+    author's head rewritten to match: the head the replay ends with (seq 70), not the one the
+    full check counts (71 entries). Only the entries themselves show the difference."""
+    data = bytes(_value(path, "SELECT data FROM entries WHERE idx = 207"))  # type: ignore[arg-type]
+    leaf = hashlib.sha256(b"\x00" + data).digest()
+    _set(path, "entries", "data", "idx = 210", data)
+    _set(path, "entries", "leaf", "idx = 210", leaf)
+    _store_tree(path)
+    author = hashlib.sha256(data[7:39]).digest()  # the key follows 7 bytes of envelope
+    _sql(path, "UPDATE heads SET seq = 70, prev = ? WHERE author = ?", params=(leaf, author))
+
+
+def _text_entry(path: Path) -> None:
+    _set(path, "entries", "data", "idx = 12", "an entry stored as text")
+
+
+def _flip_checkpoint(path: Path) -> None:
+    note = str(_value(path, "SELECT note FROM checkpoints WHERE id = 2"))
+    _set(path, "checkpoints", "note", "id = 2", note.replace("\n", "\n\n", 1))
+
+
+DAMAGE = {
+    "leaf hash": _flip_leaf,
+    "leaf hashes of 31 and 33 bytes": _split_leaves,
+    "leaf hash as text": _text_leaf,
+    "level-1 node": _flip_node(1, 7),
+    "level-3 node": _flip_node(3, 2),
+    "level-6 node": _flip_node(6, 1),
+    "top node": _flip_node(7, 0),
+    "node at a fractional index": _real_node_index,
+    "node past its level's end": _extra_node(1, 106),
+    "node at a fractional level": _extra_node(1.5, 0),
+    "node above the top": _extra_node(8, 0),
+    "head": _flip_head,
+    "head seqs": _shift_head_seqs,
+    "head of no entries": _extra_head,
+    "entry": _flip_entry,
+    "entry and its leaf hash": _rewrite_entry,
+    "entry as text": _text_entry,
+    "entry replaced by an earlier one, tree and head to match": _replayed_entry,
+    "checkpoint": _flip_checkpoint,
+}
+
+
+def _damaged(report: object) -> list[tuple[int | None, str, str]]:
+    return [
+        (f.index, f.message, f.evidence["kind"])
+        for f in report.by_code(F.SOURCE_DAMAGED)  # type: ignore[attr-defined]
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGE))
+def test_damage_gives_the_full_checks_findings(
+    copy: Path, glog: GenericLog, full_checks: list[str], name: str
+) -> None:
+    DAMAGE[name](copy)
+    with SQLiteStore(copy, read_only=True) as store:
+        want = [(d.index, d.message, d.kind.value) for d in store.find_damage(full=True)]
+    assert want, "the full check finds this damage"
+    for jobs, serial in ((1, False), (2, False), (2, True)):
+        report = audit(copy, glog.trust, election=False, jobs=jobs, serial=serial)
+        assert _damaged(report) == want, (jobs, serial)
+        assert report.verdict == "findings"
+    assert full_checks == [str(copy)] * 3  # the summary differed: the full check named it
+
+
+def test_sound_store_needs_no_full_check(
+    copy: Path, glog: GenericLog, full_checks: list[str]
+) -> None:
+    for jobs, serial in ((1, False), (2, False), (2, True)):
+        report = audit(copy, glog.trust, election=False, jobs=jobs, serial=serial)
+        assert not _damaged(report)
+        assert report.verdict == "incomplete"  # 3 entries after the last checkpoint, no damage
+    assert full_checks == []
+
+
+def test_resumed_audit_runs_the_full_check(
+    copy: Path, glog: GenericLog, full_checks: list[str], tmp_path: Path
+) -> None:
+    """A resumed audit replays only the entries after its saved checkpoint: the store's full
+    check runs beside it, as before (in the worker with jobs, here inline)."""
+    state = tmp_path / "state"
+    audit(copy, glog.trust, election=False, state=state)
+    _flip_node(1, 7)(copy)
+    report = audit(copy, glog.trust, election=False, state=state)
+    with SQLiteStore(copy, read_only=True) as store:
+        want = [(d.index, d.message, d.kind.value) for d in store.find_damage(full=True)]
+    assert _damaged(report) == want and want
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 15, 16, 17, 31, 32, 33, 100, 255, 256, 257, 1000])
+def test_level_digests_are_the_levels_hashed(size: int) -> None:
+    """Each level of the replayed tree hashed in index order: the complete nodes of every level
+    up to the tree's height, the tree fed in uneven chunks."""
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(size)]
+    tree = CompactMerkleTree()
+    try:
+        tree.keep_digests()
+        for start in range(0, size, 7):
+            tree.extend(leaves[start : start + 7])
+        want = []
+        level = leaves
+        while True:
+            want.append(hashlib.sha256(b"".join(level)).digest())
+            level = [
+                hashlib.sha256(b"\x01" + a + b).digest()
+                for a, b in zip(level[0::2], level[1::2], strict=False)
+            ]
+            if not level:
+                break
+        assert tree.level_digests() == tuple(want)
+    finally:
+        tree.close()
+
+
+def test_store_summary_is_the_replayed_trees(copy: Path) -> None:
+    """The stored-tree summary of a sound store equals the level digests of a tree of its
+    entries' leaf hashes, and its heads are the stored heads."""
+    with SQLiteStore(copy, read_only=True) as store:
+        damage, stored = store.stored_tree()
+        entries = list(store.entries(0, store.size()))
+    assert damage == () and stored is not None
+    tree = CompactMerkleTree()
+    try:
+        tree.keep_digests()
+        tree.extend([hashlib.sha256(b"\x00" + e).digest() for e in entries])
+        assert stored.size == len(entries) and stored.digests == tree.level_digests()
+    finally:
+        tree.close()
+    assert len(stored.heads) == 3 and sum(seq for seq, _ in stored.heads.values()) == 213
+
+
+def test_summary_queries_count_only_well_formed_rows() -> None:
+    """The summary's row checks, on rows a damaged or hostile file may hold: a hash that is
+    text (even with a blob's bytes), a number or 31 bytes is not counted; an index that is a
+    real makes the sum of indexes a real."""
+    from electlog.store._integrity import SQLITE_DIGESTS as _DIGESTS
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE nodes (level INTEGER, idx INTEGER, hash BLOB)")
+    good = bytes(range(65, 97))  # 32 bytes that are also ASCII text
+    rows = [(1, 0, good), (1, 1, good.decode()), (1, 2, 7), (1, 3, good[:31]), (1, 4, None)]
+    conn.executemany("INSERT INTO nodes VALUES (?, ?, ?)", rows)
+    count, total, well_formed, joined = conn.execute(_DIGESTS.nodes, (1, 0, 5)).fetchone()
+    assert (count, total, well_formed) == (5, 10, 1)
+    assert joined.startswith(good + good)  # the text's bytes, as a blob's would be
+    conn.execute("UPDATE nodes SET idx = 3.5 WHERE idx = 3")
+    assert type(conn.execute(_DIGESTS.nodes, (1, 0, 5)).fetchone()[1]) is float
+    conn.close()
