@@ -3,6 +3,7 @@ and re-signing tools for tamper tests."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -316,3 +317,26 @@ def write_bundle(
 
     Path(path).write_bytes(bytes(body))
     return bytes(body)
+
+
+def write_sqlite_store(path: Path, glog: GenericLog) -> Path:
+    """A SQLite store at ``path`` holding ``glog``'s entries and checkpoints (closed)."""
+    from electlog.store import SQLiteStore
+
+    with SQLiteStore(path, origin=glog.origin) as store:
+        log = Log(store)
+        log.append_many(glog.entries)
+        for note in glog.notes:
+            log.add_checkpoint(note)
+    return path
+
+
+def copy_sqlite_store(source: Path, path: Path) -> Path:
+    """A copy of a closed SQLite store at ``path`` (database file and checkpoint sidecar)."""
+    import shutil
+
+    from electlog.store.sqlite import SIDECAR_SUFFIX
+
+    shutil.copy(source, path)
+    shutil.copy(str(source) + SIDECAR_SUFFIX, str(path) + SIDECAR_SUFFIX)
+    return path

@@ -7,20 +7,17 @@ before) at every job count, and a sound store is judged without that full check.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from audit_support import GenericLog, build_generic
-from electlog import Log
+from audit_support import GenericLog, build_generic, copy_sqlite_store, write_sqlite_store
 from electlog.audit import _store_check, audit
 from electlog.audit import findings as F
 from electlog.audit._replay import CompactMerkleTree
 from electlog.store import SQLiteStore, _integrity
-from electlog.store.sqlite import SIDECAR_SUFFIX
 
 
 @pytest.fixture(scope="module")
@@ -32,21 +29,13 @@ def glog() -> GenericLog:
 
 @pytest.fixture(scope="module")
 def pristine(glog: GenericLog, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("pristine") / "log.sqlite"
-    with SQLiteStore(path, origin=glog.origin) as store:
-        log = Log(store)
-        log.append_many(glog.entries)
-        for note in glog.notes:
-            log.add_checkpoint(note)
-    return path
+    return write_sqlite_store(tmp_path_factory.mktemp("pristine") / "log.sqlite", glog)
 
 
 @pytest.fixture
 def copy(pristine: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "log.sqlite"
-    shutil.copy(pristine, path)
-    shutil.copy(str(pristine) + SIDECAR_SUFFIX, str(path) + SIDECAR_SUFFIX)
-    return path
+    """A closed copy of the pristine store (database file and checkpoint sidecar)."""
+    return copy_sqlite_store(pristine, tmp_path / "log.sqlite")
 
 
 @pytest.fixture(autouse=True)

@@ -31,6 +31,18 @@ signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
 def wait_ended(proc, seconds=20.0):
     proc.join(seconds)
     return proc.exitcode
+
+def busy(path):  # a job that writes its pid to path (atomically), then works for a minute
+    with open(path + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(path + ".tmp", path)
+    time.sleep(60)
+
+def kill_when_busy(path, seconds=30.0):  # SIGTERM to busy's process once it wrote its pid
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(int(open(path).read()), signal.SIGTERM)
 """
 
 
@@ -175,12 +187,6 @@ def test_a_task_process_that_dies_fails_its_job_at_once(tmp_path: Path) -> None:
         from electlog.audit._tasks import OneShots
         from electlog.errors import AuditError, KeySetError
 
-        def busy(path):
-            with open(path + ".tmp", "w") as f:
-                f.write(str(os.getpid()))
-            os.replace(path + ".tmp", path)
-            time.sleep(60)
-
         def square(x):
             return x * x
 
@@ -194,10 +200,7 @@ def test_a_task_process_that_dies_fails_its_job_at_once(tmp_path: Path) -> None:
         forks = OneShots(2)
         try:
             dead = forks.submit(busy, PIDFILE)
-            deadline = time.monotonic() + 30
-            while not os.path.exists(PIDFILE) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            os.kill(int(open(PIDFILE).read()), signal.SIGTERM)
+            kill_when_busy(PIDFILE)
             jobs = [forks.submit(fn, 7) for fn in (square, refuse, unpicklable)]
             out = []
             for job in [dead, *jobs]:
@@ -273,20 +276,11 @@ def test_a_worker_ended_mid_audit_fails_the_audit_instead_of_hanging(tmp_path: P
         from electlog.audit._pipeline import Verifier
         from electlog.errors import AuditError
 
-        def busy(path):
-            with open(path + ".tmp", "w") as f:
-                f.write(str(os.getpid()))
-            os.replace(path + ".tmp", path)
-            time.sleep(60)
-
         errors = []
         started = time.monotonic()
         with Verifier(2) as verifier:
             wait = verifier.aside(busy, PIDFILE)
-            deadline = time.monotonic() + 30
-            while not os.path.exists(PIDFILE) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            os.kill(int(open(PIDFILE).read()), signal.SIGTERM)
+            kill_when_busy(PIDFILE)
             for step in (wait, lambda: list(verifier.map([[b"x"]]))):
                 try:
                     step()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from audit_support import GenericLog, build_generic
+from audit_support import GenericLog, build_generic, copy_sqlite_store, write_sqlite_store
 from electlog import Log
 from electlog.audit import audit
 from electlog.audit import findings as F
@@ -35,22 +35,13 @@ def glog() -> GenericLog:
 
 @pytest.fixture(scope="module")
 def pristine(glog: GenericLog, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("pristine") / "log.sqlite"
-    with SQLiteStore(path, origin=glog.origin) as store:
-        log = Log(store)
-        log.append_many(glog.entries)
-        for note in glog.notes:
-            log.add_checkpoint(note)
-    return path
+    return write_sqlite_store(tmp_path_factory.mktemp("pristine") / "log.sqlite", glog)
 
 
 @pytest.fixture
 def copy(pristine: Path, tmp_path: Path) -> Path:
     """A closed copy of the pristine store (database file and checkpoint sidecar)."""
-    path = tmp_path / "log.sqlite"
-    shutil.copy(pristine, path)
-    shutil.copy(str(pristine) + SIDECAR_SUFFIX, str(path) + SIDECAR_SUFFIX)
-    return path
+    return copy_sqlite_store(pristine, tmp_path / "log.sqlite")
 
 
 def _sql(path: Path, *statements: str) -> None:
