@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple, TypeAlias
+from typing import Final, NamedTuple, TypeAlias
 
 from electlog.errors import ElectlogError
 from electlog.store._integrity import StoredTree
@@ -60,17 +60,21 @@ def open_for_full_check(
     )
 
 
-def _sqlite_small_cache(path: str | Path, *, full_check: bool = False) -> SQLiteStore:
-    """The store at ``path``, read-only, with small caches: the audit's checks read each page
-    about once, and a 32 MB page cache they fill is never given back to the system (it was
-    most of the audit's memory growth, in the parent and in the worker running the full
-    check). ``full_check``: for the full check, which the open's own check would only repeat
-    a part of (:func:`open_for_full_check`; the audit ran that one when
-    it opened the source)."""
-    if full_check:
-        return open_for_full_check(path, cache_bytes=1 << 20, page_cache_bytes=2 << 20)
+_CACHE_BYTES: Final = 1 << 20
+_PAGE_CACHE_BYTES: Final = 2 << 20
+"""The caches of the audit's own opens: its checks read each page about once, and a 32 MB page
+cache they fill is never given back to the system (it was most of the audit's memory growth,
+in the parent and in the worker running the full check)."""
+
+
+def _sqlite_small_cache(path: str | Path) -> SQLiteStore:
+    """The store at ``path``, read-only, with small caches (:data:`_PAGE_CACHE_BYTES`)."""
     return SQLiteStore(
-        path, create=False, read_only=True, cache_bytes=1 << 20, page_cache_bytes=2 << 20
+        path,
+        create=False,
+        read_only=True,
+        cache_bytes=_CACHE_BYTES,
+        page_cache_bytes=_PAGE_CACHE_BYTES,
     )
 
 
@@ -79,7 +83,9 @@ def sqlite_full_check(path: str) -> DeferredCheck:
     ``(damage, None)``, or ``((), message)`` when the check could not run. Picklable both
     ways, for a worker process."""
     try:
-        store = _sqlite_small_cache(path, full_check=True)
+        store = open_for_full_check(
+            path, cache_bytes=_CACHE_BYTES, page_cache_bytes=_PAGE_CACHE_BYTES
+        )
     except ElectlogError as exc:
         return (), f"cannot open {path!r} as a log store: {exc}"
     try:
@@ -95,7 +101,9 @@ def sqlite_tree_check(path: str) -> TreeCheck:
     entry bytes (:meth:`~electlog.store.SQLiteStore.stored_tree`: a fresh read-only open);
     picklable both ways, for a worker process."""
     try:
-        store = _sqlite_small_cache(path, full_check=True)
+        store = open_for_full_check(
+            path, cache_bytes=_CACHE_BYTES, page_cache_bytes=_PAGE_CACHE_BYTES
+        )
     except ElectlogError as exc:
         return TreeCheck((), None, f"cannot open {path!r} as a log store: {exc}")
     try:
