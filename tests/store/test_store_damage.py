@@ -19,7 +19,7 @@ from electlog import Log
 from electlog.audit import audit
 from electlog.audit import findings as F
 from electlog.cli import main
-from electlog.errors import AuditError, DiskFullError, StoreCorruptedError
+from electlog.errors import AuditError, DiskFullError, StoreCorruptedError, UsageError
 from electlog.publish import bundle as bundle_module
 from electlog.publish import export_bundle
 from electlog.store import SQLiteStore, open_store
@@ -315,6 +315,20 @@ def test_read_only_open_of_a_damaged_store_is_for_forensics(copy: Path) -> None:
         assert [(d.kind, d.index) for d in store.problems] == [(DamageKind.LEAF, 599)]
         assert store.size() == 600  # everything can still be read
         assert len(store.checkpoints()) == 20
+
+
+def test_an_open_without_its_check_leaves_the_damage_to_the_full_check(copy: Path) -> None:
+    _sql(copy, "UPDATE entries SET leaf = zeroblob(32) WHERE idx = 599")
+    with SQLiteStore(copy, read_only=True, check_on_open=False) as store:
+        assert store.problems == ()  # nothing looked at yet
+        assert [(d.kind, d.index) for d in store.find_damage(full=True)] == [(DamageKind.LEAF, 599)]
+        assert [(d.kind, d.index) for d in store.problems] == [(DamageKind.LEAF, 599)]
+    with pytest.raises(UsageError, match="check_on_open=False needs read_only=True"):
+        SQLiteStore(copy, check_on_open=False)
+    with pytest.raises(UsageError, match="check_on_open must be True or False"):
+        SQLiteStore(copy, read_only=True, check_on_open=0)  # type: ignore[arg-type]
+    with pytest.raises(StoreCorruptedError, match="entry 599 does not hash"):
+        SQLiteStore(copy)  # the refused writable open changed nothing
 
 
 def test_damaged_sqlite_magic_is_not_called_a_bundle(

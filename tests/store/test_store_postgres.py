@@ -86,6 +86,10 @@ def test_open_arguments(postgres_dsn: str) -> None:
     again = open_store(postgres_dsn)
     assert isinstance(again, PostgresStore) and again.origin == ORIGIN
     again.close()
+    with pytest.raises(UsageError, match="check_on_open=False needs read_only=True"):
+        PostgresStore(postgres_dsn, check_on_open=False)
+    with PostgresStore(postgres_dsn, read_only=True, check_on_open=False) as unchecked:
+        assert unchecked.problems == () and unchecked.find_damage(full=True) == ()
     with pytest.raises(UsageError, match="closed"):
         again.size()
 

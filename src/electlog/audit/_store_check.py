@@ -36,14 +36,6 @@ class TreeCheck(NamedTuple):
     error: str | None
 
 
-class _FullCheckStore(SQLiteStore):
-    """A read-only open that skips the open's own (quick) check: see
-    :func:`open_for_full_check`."""
-
-    def _open_check(self) -> None:
-        return None  # the caller's full check covers everything the open check does
-
-
 def open_for_full_check(
     path: str | os.PathLike[str], *, cache_bytes: int, page_cache_bytes: int
 ) -> SQLiteStore:
@@ -51,12 +43,13 @@ def open_for_full_check(
     (:meth:`SQLiteStore.find_damage` with ``full=True``, or :meth:`SQLiteStore.stored_tree`)
     and nothing else: the quick check a read-only open runs is skipped (the full check covers
     it), and :attr:`~SQLiteStore.problems` is empty until that check."""
-    return _FullCheckStore(
+    return SQLiteStore(
         path,
         create=False,
         read_only=True,
         cache_bytes=cache_bytes,
         page_cache_bytes=page_cache_bytes,
+        check_on_open=False,
     )
 
 

@@ -266,11 +266,25 @@ class DurableStore(Store):
     _origin: str
 
     def __init__(
-        self, *, where: str, read_only: bool, cache_bytes: int, db_error: type[Exception]
+        self,
+        *,
+        where: str,
+        read_only: bool,
+        cache_bytes: int,
+        db_error: type[Exception],
+        check_on_open: bool = True,
     ) -> None:
+        if not isinstance(check_on_open, bool):
+            raise UsageError("check_on_open must be True or False")
+        if not check_on_open and not read_only:
+            raise UsageError(
+                f"{where}: check_on_open=False needs read_only=True (a store opened for "
+                "writing is always checked at open)"
+            )
         self._where = where
         self._db_error = db_error
         self._read_only = bool(read_only)
+        self._check_on_open = check_on_open
         self._lock = threading.RLock()
         self._blocks: dict[tuple[int, int], bytes] = {}
         self._high: dict[tuple[int, int], bytes] = {}
@@ -346,7 +360,9 @@ class DurableStore(Store):
 
     def _open_check(self) -> None:
         """The check at open: raises unless the store was opened read-only (for forensics), in
-        which case :attr:`problems` lists the damage."""
+        which case :attr:`problems` lists the damage; skipped for ``check_on_open=False``."""
+        if not self._check_on_open:
+            return
         if self._read_only:
             self.find_damage(full=False)
         else:

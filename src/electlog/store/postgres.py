@@ -122,8 +122,9 @@ class PostgresStore(_sql.DurableStore):
     :class:`~electlog.store.SQLiteStore` (contiguous entries, node rows per level, newest leaf
     hashes, root at the latest checkpoint) and raises
     :class:`~electlog.errors.StoreCorruptedError` if they fail. ``read_only=True`` opens a
-    read-only session. ``lock_timeout`` bounds how long a writer waits for another writer
-    (seconds; ``None`` waits indefinitely).
+    read-only session; with it, ``check_on_open=False`` skips the open's check, for a caller
+    that runs :meth:`find_damage` (``full=True``) before anything else. ``lock_timeout``
+    bounds how long a writer waits for another writer (seconds; ``None`` waits indefinitely).
 
     A lost connection (server restart, ``pg_terminate_backend``, network) is replaced on the next
     call: up to ``reconnect_attempts`` connection attempts, ``connect_timeout`` seconds each, with
@@ -149,6 +150,7 @@ class PostgresStore(_sql.DurableStore):
         cache_bytes: int = 64 << 20,
         reconnect_attempts: int = 5,
         connect_timeout: float = 10.0,
+        check_on_open: bool = True,
     ) -> None:
         if not isinstance(dsn, str) or not dsn:
             raise UsageError("PostgresStore needs a DSN string")
@@ -168,6 +170,7 @@ class PostgresStore(_sql.DurableStore):
             read_only=read_only,
             cache_bytes=cache_bytes,
             db_error=self._psycopg.Error,
+            check_on_open=check_on_open,
         )
         self._in_tx = False
         try:

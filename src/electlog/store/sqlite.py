@@ -164,11 +164,13 @@ class SQLiteStore(_sql.DurableStore):
     (when given), that its entries are contiguous, that the Merkle node rows match the size,
     that the newest entries hash to their leaves, and that the stored tree's root at the latest
     checkpoint equals that checkpoint's root; any failure raises
-    :class:`~electlog.errors.StoreCorruptedError`. ``read_only=True`` opens without write access.
-    ``timeout`` is how long a writer waits for another writer's lock (seconds);
-    ``cache_bytes`` bounds the in-memory cache of Merkle node blocks used for fast proofs;
-    ``page_cache_bytes`` SQLite's own page cache (``PRAGMA cache_size``; a one-pass scan such as
-    the auditor's full check needs little).
+    :class:`~electlog.errors.StoreCorruptedError`. ``read_only=True`` opens without write access;
+    with it, ``check_on_open=False`` skips the open's check (and :attr:`problems` stays empty),
+    for a caller that runs :meth:`find_damage` (``full=True``) or :meth:`stored_tree` before
+    reading anything else. ``timeout`` is how long a writer waits for another writer's lock
+    (seconds); ``cache_bytes`` bounds the in-memory cache of Merkle node blocks used for fast
+    proofs; ``page_cache_bytes`` SQLite's own page cache (``PRAGMA cache_size``; a one-pass scan
+    such as the auditor's full check needs little).
     """
 
     supports_multiprocess: Final = True
@@ -187,6 +189,7 @@ class SQLiteStore(_sql.DurableStore):
         timeout: float = 120.0,
         cache_bytes: int = 64 << 20,
         page_cache_bytes: int = 32 << 20,
+        check_on_open: bool = True,
     ) -> None:
         _sql.check_origin_arg(origin)
         if isinstance(page_cache_bytes, bool) or not isinstance(page_cache_bytes, int):
@@ -203,6 +206,7 @@ class SQLiteStore(_sql.DurableStore):
             read_only=read_only,
             cache_bytes=cache_bytes,
             db_error=sqlite3.Error,
+            check_on_open=check_on_open,
         )
         try:
             exists = self._path.is_file() and self._path.stat().st_size > 0
