@@ -39,6 +39,7 @@ from ..errors import (
     UsageError,
 )
 from . import _sql
+from ._staging import StagingTx
 from .base import DamageKind, StoreDamage, StoreTx
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def _import_psycopg() -> Any:
     return psycopg
 
 
-class _PostgresTx(_sql.StagingTx):
+class _PostgresTx(StagingTx):
     """Stages a batch in Python lists; :meth:`PostgresStore.transaction` writes it at commit."""
 
     __slots__ = ()

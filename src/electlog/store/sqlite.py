@@ -52,6 +52,7 @@ from ._integrity import (
     StoredTree,
     checkpoint_text,
 )
+from ._staging import StagingTx
 from .base import DamageKind, StoreDamage, StoreTx
 
 __all__ = ["SQLiteStore"]
@@ -139,7 +140,7 @@ def check_schema(conn: sqlite3.Connection, where: str) -> None:
         )
 
 
-class _SQLiteTx(_sql.StagingTx):
+class _SQLiteTx(StagingTx):
     """Stages a batch in Python lists; :meth:`SQLiteStore.transaction` writes it at commit."""
 
     __slots__ = ()
