@@ -44,6 +44,7 @@ from typing import Any, Final, NoReturn, SupportsIndex, TypeAlias, overload
 
 import msgpack
 
+from ._procs import worker_signals, workers_starting
 from .codec import fast_tree
 from .errors import ElectlogError, EntryError, SignatureError, SignerError, UsageError
 from .events import (
@@ -85,6 +86,7 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(seed: bytes) -> None:
+    worker_signals()  # not the parent's handlers (a SIGTERM handler, Ctrl-C's KeyboardInterrupt)
     key = SigningKey.from_seed(seed)
     _worker["sign"] = key.sign
     _worker["verify"] = key.verify
@@ -585,7 +587,8 @@ class ChainSigner:
         if self._pool is not None and heads:
             prev = None if self._pending else self._prev
             try:
-                future = self._pool.submit(_sign_remote, prev, heads, tails, checked)
+                with workers_starting():  # the first submit forks the helper
+                    future = self._pool.submit(_sign_remote, prev, heads, tails, checked)
             except (BrokenProcessPool, RuntimeError) as exc:
                 self._broken = SignerError(f"the signing helper is not running: {exc}")
                 raise self._broken from None

@@ -326,6 +326,34 @@ def test_a_killed_helper_is_a_signer_error_not_a_foreign_one() -> None:
             signer.submit(_drafts(3, 4))
 
 
+def _helper_handlers() -> tuple[bool, bool]:
+    return (
+        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,
+        signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
+    )
+
+
+def test_the_helper_does_not_run_its_parents_signal_handlers() -> None:
+    caught: list[int] = []
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: caught.append(signum))
+    try:
+        with ChainSigner(_key(13), ORIGIN) as signer:
+            signer.sign_many(_drafts(0, 2))
+            pool = signer._pool
+            assert pool is not None
+            assert pool.submit(_helper_handlers).result(timeout=60) == (True, True)
+            [process] = list(pool._processes.values())
+            os.kill(process.pid, signal.SIGTERM)  # ends it, as a pool's terminate() expects
+            process.join(timeout=60)
+            assert process.exitcode == -signal.SIGTERM
+            with pytest.raises(SignerError):
+                for _ in range(50):  # the pool notices the death on the next call or result
+                    signer.sign_many(_drafts(2, 3))
+        assert caught == []  # and the handler stayed this process's
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def test_close_fails_pending_batches_and_later_calls() -> None:
     signer = ChainSigner(_key(9), ORIGIN)
     batch = signer.submit(_drafts(0, 200))
