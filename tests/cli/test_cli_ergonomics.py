@@ -150,7 +150,7 @@ def test_an_empty_or_text_file_says_no_entry_was_read(
     path = files["dir"] / "not-a-log.txt"
     path.write_bytes(content)
     assert main(["verify", str(path), "--trust", str(files["trust"])]) == 2
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err.replace(str(path), "<path>")  # a temp path may hold "-1"
     assert "no entry was read" in err and "-1" not in err
 
 
