@@ -97,6 +97,7 @@ reports it."""
 _IN_FLIGHT: Final = 4
 _GC_THRESHOLD: Final = (50_000, 20, 20)
 _BUCKETS: Final = 1 << 22
+_MASK: Final = _BUCKETS - 1
 _ID_TYPES: Final = frozenset(
     {b"voter.registered", b"voter.removed", b"objection.filed", b"objection.decided"}
     | {b"nomination.filed", b"unit_rep.registered"}
@@ -839,11 +840,20 @@ class ShardedReplay(Replay, Router):
         kinds.append(kind)
         persons.append(person)
         codes.append(code)
-        _mark(self._person, person, code)
+        # _mark(self._person, person, code) and, for a registration, of its tag, inline
+        buckets = self._person
+        j = person & _MASK
+        seen = buckets[j]
+        if seen != code:
+            buckets[j] = code if seen == 0 else 255
         if kind == 0:
             tag = hash(body[b"dedup"])
             tags.append(tag)
-            _mark(self._tags, tag, code)
+            buckets = self._tags
+            j = tag & _MASK
+            seen = buckets[j]
+            if seen != code:
+                buckets[j] = code if seen == 0 else 255
         else:
             tags.append(0)
 
