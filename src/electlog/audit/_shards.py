@@ -69,6 +69,7 @@ from ._replay import (
     Replay,
     chain_finding,
     community_results,
+    group_levels,
     secrecy_finding,
     wrong_log,
 )
@@ -94,6 +95,8 @@ ALL: Final = 255
 """The shard of a district event in a chunk's routing bytes: every shard applies it, shard 0
 reports it."""
 
+_NO_TIME: Final = -(1 << 63)
+"""The claimed-time slot of an entry that did not verify (:class:`Replay`'s)."""
 _IN_FLIGHT: Final = 4
 _GC_THRESHOLD: Final = (50_000, 20, 20)
 _BUCKETS: Final = 1 << 22
@@ -199,6 +202,54 @@ def _merge(parts: list[bytes]) -> bytes:
     return acc.to_bytes(len(parts[0]), "little")
 
 
+_GROUP: Final = 16
+"""Leaves per group: the tree's nodes of levels 1 to 4 (:func:`group_levels`) are computed per
+group of 16, by a shard worker for each group of a chunk whose 16 entries it holds."""
+
+
+def _own_groups(shard: int, ws: bytes, leaves: bytes) -> tuple[bytes, bytes]:
+    """A shard's part of a chunk's Merkle groups, from the leaf hashes of the entries it holds
+    (``leaves``, in order: its own and the district entries, :data:`ALL`): for each whole group
+    of 16 entries that it holds every one of, a flag byte 1 and the group's 15 nodes of levels
+    1 to 4; a flag 0 and zero bytes for the others. The nodes are laid out as the tree reads them
+    (level 1 of the whole chunk, then level 2, 3 and 4: :func:`_group_nodes`), so the parent
+    merges the shards' parts with a bitwise or (:func:`_merge`: a group every shard holds, all
+    district entries, has the same nodes in each) and hashes only the groups no shard held
+    whole (:meth:`ShardedReplay._tree_groups`)."""
+    count = len(ws) // _GROUP
+    held = bytes((shard, ALL))
+    flags = bytearray(count)
+    parts: list[bytes] = []
+    whole: list[int] = []
+    at = 0  # this shard's entries before the group
+    for g in range(count):
+        others = len(ws[g * _GROUP : (g + 1) * _GROUP].translate(None, held))
+        if not others:
+            flags[g] = 1
+            whole.append(g)
+            parts.append(leaves[at * 32 : (at + _GROUP) * 32])
+        at += _GROUP - others
+    if not whole:
+        return bytes(flags), bytes(480 * count)
+    return bytes(flags), _group_nodes(count, whole, group_levels(b"".join(parts)))
+
+
+def _group_nodes(count: int, groups: list[int], levels: list[bytes]) -> bytes:
+    """The nodes ``levels`` (:func:`group_levels` of the groups ``groups``, in order) put at
+    their places among ``count`` groups: level 1 of every group, then levels 2, 3 and 4, zeros
+    for a group not in ``groups``."""
+    out: list[bytes] = []
+    for lv, nodes in enumerate(levels, 1):
+        size = (_GROUP >> lv) * 32  # one group's nodes of this level
+        full = bytearray(count * size)
+        k = 0
+        for g in groups:
+            full[g * size : (g + 1) * size] = nodes[k : k + size]
+            k += size
+        out.append(bytes(full))
+    return b"".join(out)
+
+
 class ShardWorker:
     """One shard's replay: an :class:`ElectionState` fed the district events and the events of
     the shard's communities, in log order."""
@@ -252,14 +303,15 @@ class ShardWorker:
 
     def work_chunk(
         self, shard: int, base: int, ws: bytes, datas: list[bytes]
-    ) -> tuple[bytes, bytes]:
+    ) -> tuple[bytes, bytes, bytes, bytes]:
         """A chunk as :class:`ShardedReplay` sends it: ``ws[k]`` the shard of entry ``base + k``
         (:data:`ALL`: every shard's, shard 0 reports it), ``datas`` this shard's entries in
-        order; the reply of :func:`_spread`."""
+        order; the reply of :func:`_spread`, then the shard's part of the chunk's Merkle groups
+        (:func:`_own_groups`)."""
         indexes = [base + k for k, w in enumerate(ws) if w in (shard, ALL)]
         reports = bytes([shard == 0 or ws[i - base] == shard for i in indexes])
         statuses, leaves = self.work(indexes, datas, reports)
-        return _spread(shard, ws, len(datas), statuses, leaves)
+        return (*_spread(shard, ws, len(datas), statuses, leaves), *_own_groups(shard, ws, leaves))
 
     def end(self, owned: frozenset[str], size: int) -> dict[str, Any]:
         """The shard's findings, end-of-election findings and results of ``owned``."""
@@ -759,13 +811,53 @@ class ShardedReplay(Replay, Router):
     def _collect(self) -> None:
         no, base, metas = self._pending.popleft()
         replies = [self.shards.receive("chunk", w, no) for w in range(self.nshards)]
-        self._checks(base, metas, _merge([r[0] for r in replies]), _merge([r[1] for r in replies]))
+        hashes = _merge([r[1] for r in replies])
+        # the replies of shard workers hold their parts of the chunk's Merkle groups (those of
+        # community tasks, TaskResults, do not: the tree then hashes every group itself)
+        groups = None
+        if all(len(r) == 4 for r in replies):
+            groups = self._tree_groups(
+                hashes, _merge([r[2] for r in replies]), _merge([r[3] for r in replies])
+            )
+        self._checks(base, metas, _merge([r[0] for r in replies]), hashes, groups)
+
+    def _tree_groups(self, hashes: bytes, flags: bytes, nodes: bytes) -> list[bytes] | None:
+        """The nodes of levels 1 to 4 of a chunk's whole groups of 16 leaves (``hashes``), from
+        the shards' merged parts (:func:`_own_groups`): the groups no shard held whole are
+        hashed here. None when the parts do not fit the chunk (the tree then hashes them all)."""
+        count = len(hashes) // (32 * _GROUP)
+        if len(flags) != count or len(nodes) != 480 * count:
+            return None
+        missing = [g for g, flag in enumerate(flags) if flag != 1]
+        if not missing:
+            return _split_levels(nodes, count)
+        size = 32 * _GROUP
+        computed = group_levels(b"".join([hashes[g * size : (g + 1) * size] for g in missing]))
+        if len(missing) == count:
+            return computed
+        levels = _split_levels(nodes, count)
+        out: list[bytes] = []
+        for lv, (have, new) in enumerate(zip(levels, computed, strict=True), 1):
+            size = (_GROUP >> lv) * 32
+            full = bytearray(have)
+            k = 0
+            for g in missing:
+                full[g * size : (g + 1) * size] = new[k : k + size]
+                k += size
+            out.append(bytes(full))
+        return out
 
     def _checks(
-        self, base: int, metas: list[tuple[Any, ...] | None], statuses: bytes, hashes: bytes
+        self,
+        base: int,
+        metas: list[tuple[Any, ...] | None],
+        statuses: bytes,
+        hashes: bytes,
+        groups: list[bytes] | None = None,
     ) -> None:
         """The log-wide checks of a chunk whose statuses (and leaf hashes, 32 bytes each) are
-        known, in the chunk's order."""
+        known, in the chunk's order; ``groups``: the nodes of its whole groups of 16 leaves, if
+        the shards computed them (:meth:`_tree_groups`)."""
         authors = self._authors
         times = self.times
         election = self.election
@@ -774,19 +866,22 @@ class ShardedReplay(Replay, Router):
             raise AuditError(f"the shards' replies do not match the chunk at entry {base}")
         leaves = [hashes[j : j + 32] for j in range(0, 32 * size, 32)]
         types: list[bytes] = []  # each counted entry's type, counted once the chunk is done
+        add_time = times.append
+        add_type = types.append
         i = base - 1
         for status, f, leaf in zip(statuses, metas, leaves):  # noqa: B905 (lengths checked)
             i += 1
-            if status == REJECTED:
-                times.append(-(1 << 63))
+            if status < VERIFIED or f is None:  # not counted, or not usable: rare
+                if status == REJECTED:
+                    add_time(_NO_TIME)
+                    continue
+                if f is None or not status:
+                    _unusable(i, status)
+                add_time(f[2])  # WRONG_LOG: its claimed time is bound, nothing else
                 continue
-            if f is None or not status:
-                _unusable(i, status)
             author, seq, time, prev, raw_type, claim, dest = f
-            times.append(time)
-            if status == WRONG_LOG:
-                continue
-            types.append(raw_type)
+            add_time(time)
+            add_type(raw_type)
             a = authors.get(author)
             if a is None:  # a new author: its chain starts at seq 1 after the zero hash
                 if seq != 1 or prev != ZERO_HASH:
@@ -812,7 +907,7 @@ class ShardedReplay(Replay, Router):
             if etype is None:
                 etype = type_names[raw_type] = raw_type.decode()
             events[etype] += count
-        self.tree.extend_joined(hashes)
+        self.tree.extend_joined(hashes, groups)
         self.size = base + size
 
     def _chain(self, i: int, author: bytes, head: Any, seq: int, prev: bytes) -> None:
@@ -1003,6 +1098,17 @@ class ShardedReplay(Replay, Router):
 
     def communities(self) -> dict[str, Any]:
         return self._progress
+
+
+def _split_levels(nodes: bytes, count: int) -> list[bytes]:
+    """The four levels of :func:`_group_nodes`' layout for ``count`` groups."""
+    out: list[bytes] = []
+    at = 0
+    for lv in range(1, 5):
+        size = count * (_GROUP >> lv) * 32
+        out.append(nodes[at : at + size])
+        at += size
+    return out
 
 
 def _unusable(i: int, status: int) -> NoReturn:
