@@ -212,10 +212,10 @@ def _own_groups(shard: int, ws: bytes, leaves: bytes) -> tuple[bytes, bytes]:
     (``leaves``, in order: its own and the district entries, :data:`ALL`): for each whole group
     of 16 entries that it holds every one of, a flag byte 1 and the group's 15 nodes of levels
     1 to 4; a flag 0 and zero bytes for the others. The nodes are laid out as the tree reads them
-    (level 1 of the whole chunk, then level 2, 3 and 4: :func:`_group_nodes`), so the parent
+    (level 1 of the whole chunk, then level 2, 3 and 4: :func:`_placed`), so the parent
     merges the shards' parts with a bitwise or (:func:`_merge`: a group every shard holds, all
     district entries, has the same nodes in each) and hashes only the groups no shard held
-    whole (:meth:`ShardedReplay._tree_groups`)."""
+    whole (:func:`_chunk_groups`)."""
     count = len(ws) // _GROUP
     held = bytes((shard, ALL))
     flags = bytearray(count)
@@ -231,23 +231,25 @@ def _own_groups(shard: int, ws: bytes, leaves: bytes) -> tuple[bytes, bytes]:
         at += _GROUP - others
     if not whole:
         return bytes(flags), bytes(480 * count)
-    return bytes(flags), _group_nodes(count, whole, group_levels(b"".join(parts)))
+    return bytes(flags), b"".join(_placed(count, whole, group_levels(b"".join(parts))))
 
 
-def _group_nodes(count: int, groups: list[int], levels: list[bytes]) -> bytes:
+def _placed(
+    count: int, groups: list[int], levels: list[bytes], under: list[bytes] | None = None
+) -> list[bytes]:
     """The nodes ``levels`` (:func:`group_levels` of the groups ``groups``, in order) put at
-    their places among ``count`` groups: level 1 of every group, then levels 2, 3 and 4, zeros
-    for a group not in ``groups``."""
+    their places among ``count`` groups, level by level (1 to 4), over the levels ``under``
+    (zeros if None)."""
     out: list[bytes] = []
     for lv, nodes in enumerate(levels, 1):
         size = (_GROUP >> lv) * 32  # one group's nodes of this level
-        full = bytearray(count * size)
+        full = bytearray(count * size) if under is None else bytearray(under[lv - 1])
         k = 0
         for g in groups:
             full[g * size : (g + 1) * size] = nodes[k : k + size]
             k += size
         out.append(bytes(full))
-    return b"".join(out)
+    return out
 
 
 class ShardWorker:
@@ -816,36 +818,10 @@ class ShardedReplay(Replay, Router):
         # community tasks, TaskResults, do not: the tree then hashes every group itself)
         groups = None
         if all(len(r) == 4 for r in replies):
-            groups = self._tree_groups(
+            groups = _chunk_groups(
                 hashes, _merge([r[2] for r in replies]), _merge([r[3] for r in replies])
             )
         self._checks(base, metas, _merge([r[0] for r in replies]), hashes, groups)
-
-    def _tree_groups(self, hashes: bytes, flags: bytes, nodes: bytes) -> list[bytes] | None:
-        """The nodes of levels 1 to 4 of a chunk's whole groups of 16 leaves (``hashes``), from
-        the shards' merged parts (:func:`_own_groups`): the groups no shard held whole are
-        hashed here. None when the parts do not fit the chunk (the tree then hashes them all)."""
-        count = len(hashes) // (32 * _GROUP)
-        if len(flags) != count or len(nodes) != 480 * count:
-            return None
-        missing = [g for g, flag in enumerate(flags) if flag != 1]
-        if not missing:
-            return _split_levels(nodes, count)
-        size = 32 * _GROUP
-        computed = group_levels(b"".join([hashes[g * size : (g + 1) * size] for g in missing]))
-        if len(missing) == count:
-            return computed
-        levels = _split_levels(nodes, count)
-        out: list[bytes] = []
-        for lv, (have, new) in enumerate(zip(levels, computed, strict=True), 1):
-            size = (_GROUP >> lv) * 32
-            full = bytearray(have)
-            k = 0
-            for g in missing:
-                full[g * size : (g + 1) * size] = new[k : k + size]
-                k += size
-            out.append(bytes(full))
-        return out
 
     def _checks(
         self,
@@ -857,7 +833,7 @@ class ShardedReplay(Replay, Router):
     ) -> None:
         """The log-wide checks of a chunk whose statuses (and leaf hashes, 32 bytes each) are
         known, in the chunk's order; ``groups``: the nodes of its whole groups of 16 leaves, if
-        the shards computed them (:meth:`_tree_groups`)."""
+        the shards computed them (:func:`_chunk_groups`)."""
         authors = self._authors
         times = self.times
         election = self.election
@@ -1100,8 +1076,25 @@ class ShardedReplay(Replay, Router):
         return self._progress
 
 
+def _chunk_groups(hashes: bytes, flags: bytes, nodes: bytes) -> list[bytes] | None:
+    """The nodes of levels 1 to 4 of a chunk's whole groups of 16 leaves (``hashes``), from
+    the shards' merged parts (:func:`_own_groups`): the groups no shard held whole are
+    hashed here. None when the parts do not fit the chunk (the tree then hashes them all)."""
+    count = len(hashes) // (32 * _GROUP)
+    if len(flags) != count or len(nodes) != 480 * count:
+        return None
+    missing = [g for g, flag in enumerate(flags) if flag != 1]
+    if not missing:
+        return _split_levels(nodes, count)
+    size = 32 * _GROUP
+    computed = group_levels(b"".join([hashes[g * size : (g + 1) * size] for g in missing]))
+    if len(missing) == count:
+        return computed
+    return _placed(count, missing, computed, _split_levels(nodes, count))
+
+
 def _split_levels(nodes: bytes, count: int) -> list[bytes]:
-    """The four levels of :func:`_group_nodes`' layout for ``count`` groups."""
+    """The four levels of :func:`_own_groups`' layout for ``count`` groups."""
     out: list[bytes] = []
     at = 0
     for lv in range(1, 5):
