@@ -10,7 +10,9 @@ log-wide: it reads the source, routes each entry by a cheap decode of its statem
 which entries verified, checks the author chains, builds the Merkle tree, checks checkpoints and
 witness times, and merges the workers' findings in the order the serial replay gives them (every
 finding carries a sort key: entry index, then its place at that entry; the end-of-election
-findings their documented order).
+findings their documented order). The tree's lowest levels are hashed per group of 16 leaves:
+each worker hashes the groups of a chunk it holds all 16 entries of (entries of one community
+mostly come in runs), the parent the few others (:func:`_own_groups`, :func:`_chunk_groups`).
 
 The five checks the partition names as looking across communities are decided by the parent
 from what it sees anyway: ids of units, boxes, objections and nominations used in two
