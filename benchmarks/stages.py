@@ -11,7 +11,8 @@ audit's own functions, called as the audit calls them:
   the fields the log-wide checks read, each shard's list of entries;
 * ``checks`` (parent): author chains, the Merkle tree, claimed times and the cross-community
   claims of the routed chunks, every entry applied with its own leaf hash
-  (``ShardedReplay._checks``);
+  (``ShardedReplay._checks``), the tree's groups of 16 leaves that two shards held whole given
+  as their replies bring them (the parent hashes the others);
 * ``decode`` (worker): the strict decode (``decoding.parse_entry``) and the leaf hash;
 * ``verify`` (worker): ``keys.verify_many`` of the chunk; ``raw verify``: the raw loop of the
   same library (the baseline of rows b1/b2);
@@ -39,7 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     from electlog.audit._decoding import parse_entry
     from electlog.audit._pipeline import VerifiedEntry, verify_chunk
     from electlog.audit._replay import FindingSink, Replay
-    from electlog.audit._shards import APPLIED, ShardedReplay
+    from electlog.audit._shards import (
+        ALL,
+        APPLIED,
+        ShardedReplay,
+        _chunk_groups,
+        _merge,
+        _own_groups,
+    )
     from electlog.audit._sources import open_source
     from electlog.audit.trust import load_trust
     from electlog.events import SIGNATURE_CONTEXT, entry_leaf_hash
@@ -75,14 +83,17 @@ def main(argv: list[str] | None = None) -> int:
         in_flight = 1 << 30
 
         def send(self, shard: int, msg: Any) -> None:
-            return None
+            if shard == 0 and msg[0] == "chunk":
+                routings.append(msg[3])
 
         def receive(self, kind: str, shard: int, tag: int) -> Any:
             raise AssertionError("no chunk is collected here")
 
     routed: list[Any] = []
+    routings: list[bytes] = []
 
     def route() -> None:
+        routings.clear()
         replay = ShardedReplay(trust, FindingSink(), _Statuses())
         for chunk in chunks:
             replay.feed_entries(chunk)
@@ -93,12 +104,26 @@ def main(argv: list[str] | None = None) -> int:
     # the workers' replies: every entry applied, with its own leaf hash (so each author's
     # chain holds, as in a clean audit: zeros here would make every entry a chain finding)
     leaf_hashes = [b"".join([entry_leaf_hash(data) for data in chunk]) for chunk in chunks]
+    # the two shards' parts of each chunk's Merkle groups, as their replies bring them (the
+    # workers hash the groups of 16 entries they hold whole; the parent the others)
+    parts = []
+    for ws, hashes in zip(routings, leaf_hashes, strict=True):
+        mine = [
+            _own_groups(
+                w,
+                ws,
+                b"".join([hashes[32 * k : 32 * k + 32] for k, s in enumerate(ws) if s in (w, ALL)]),
+            )
+            for w in range(2)
+        ]
+        parts.append((_merge([m[0] for m in mine]), _merge([m[1] for m in mine])))
 
     def checks() -> None:
         replay = ShardedReplay(trust, FindingSink(), _Statuses())
         base = 0
-        for metas, hashes in zip(routed, leaf_hashes, strict=True):
-            replay._checks(base, metas, bytes([APPLIED]) * len(metas), hashes)
+        for metas, hashes, (flags, nodes) in zip(routed, leaf_hashes, parts, strict=True):
+            groups = _chunk_groups(hashes, flags, nodes)
+            replay._checks(base, metas, bytes([APPLIED]) * len(metas), hashes, groups)
             base += len(metas)
 
     results["checks"] = best_cpu(checks, args.repeat)

@@ -390,6 +390,26 @@ def test_progress_callback(glog: GenericLog) -> None:
     assert seen[-1] == (60, 60)
 
 
+def test_the_entries_are_counted_only_for_a_progress_report(
+    glog: GenericLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # counting a store's entries is a scan of its index: an audit without a progress bar or
+    # callback does not pay for it
+    counted: list[int | None] = []
+    size_hint = BytesSource.size_hint
+
+    def counting(self: BytesSource) -> int | None:
+        counted.append(size_hint(self))
+        return counted[-1]
+
+    monkeypatch.setattr(BytesSource, "size_hint", counting)
+    run(glog)
+    assert counted == []
+    seen: list[tuple[int, int | None]] = []
+    run(glog, progress=lambda done, total: seen.append((done, total)))
+    assert counted == [60] and seen[-1] == (60, 60)
+
+
 def test_entry_from_bytes_is_the_parser(glog: GenericLog) -> None:
     # the auditor accepts exactly what Entry.from_bytes accepts (same code path)
     for data in glog.entries[:5]:

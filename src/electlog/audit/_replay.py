@@ -216,8 +216,14 @@ class CompactMerkleTree:
         """Append leaves (32-byte hashes) in order."""
         self.extend_joined(b"".join(leaf_hashes))
 
-    def extend_joined(self, hashes: bytes) -> None:
-        """Append leaves given as their 32-byte hashes joined in one bytes, in order."""
+    def extend_joined(self, hashes: bytes, groups: Sequence[bytes] | None = None) -> None:
+        """Append leaves given as their 32-byte hashes joined in one bytes, in order.
+
+        ``groups``, when the tree holds a whole number of groups of 16 leaves: the nodes of
+        levels 1 to 4 of the whole groups these leaves make, computed elsewhere
+        (:func:`group_levels` of them; the audit's shard workers compute most of them), used
+        instead of hashing them here. Anything else in ``groups`` (or a tree with leaves after
+        its last whole group) is not used: the nodes are then computed here."""
         if len(hashes) % _HASH:
             raise UsageError(f"{len(hashes)} bytes are not a whole number of leaf hashes")
         if not hashes:
@@ -229,27 +235,24 @@ class CompactMerkleTree:
         digests = self._digests
         if digests is not None:
             digests[0].update(hashes)
+        aligned = not self._tail
         self._size += len(hashes) // _HASH
         pending = self._tail + hashes
         full = len(pending) - len(pending) % (_GROUP * _HASH)
         self._tail = pending[full:]
         if not full:
             return
-        data = pending[:full]
-        # merkle.node_hash's own arithmetic without its argument checks (every hash here is a
-        # 32-byte digest this tree computed, or a leaf hash its caller made): a copy of the
-        # hash state of the node prefix 0x01, fed each pair as one slice of the level's bytes
-        node = _NODE_PREFIX.copy
-        for lv in range(1, _MEM_LEVEL + 1):
-            nodes: list[bytes] = []
-            add = nodes.append
-            for j in range(0, len(data), 2 * _HASH):
-                pair = node()
-                pair.update(data[j : j + 2 * _HASH])
-                add(pair.digest())
-            data = b"".join(nodes)
-            if digests is not None and lv < _MEM_LEVEL:
-                digests[lv].update(data)
+        if (
+            groups is None
+            or not aligned
+            or len(groups) != _MEM_LEVEL
+            or any(len(nodes) != full >> lv for lv, nodes in enumerate(groups, 1))
+        ):
+            groups = group_levels(pending[:full])
+        if digests is not None:
+            for lv in range(1, _MEM_LEVEL):
+                digests[lv].update(groups[lv - 1])
+        data = groups[-1]
         level = [data[j : j + _HASH] for j in range(0, len(data), _HASH)]
         upper = self._upper
         first = len(upper[0]) // _HASH
@@ -297,6 +300,29 @@ class CompactMerkleTree:
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 6962 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
         return merkle.inclusion_proof_at(self.node, index, size)
+
+
+def group_levels(leaves: bytes) -> list[bytes]:
+    """The nodes of levels 1 to 4 (joined, 32 bytes each, in index order) of groups of 16 leaf
+    hashes joined in ``leaves`` (a whole number of groups): what :class:`CompactMerkleTree`
+    hashes per group of 16 leaves, and a shard worker for the groups of a chunk it holds whole
+    (``_shards._own_groups``)."""
+    # merkle.node_hash's own arithmetic without its argument checks (every hash here is a
+    # 32-byte digest: a leaf hash or a node this function computed): a copy of the hash state
+    # of the node prefix 0x01, fed each pair as one slice of the level's bytes
+    node = _NODE_PREFIX.copy
+    out: list[bytes] = []
+    data = leaves
+    for _ in range(_MEM_LEVEL):
+        nodes: list[bytes] = []
+        add = nodes.append
+        for j in range(0, len(data), 2 * _HASH):
+            pair = node()
+            pair.update(data[j : j + 2 * _HASH])
+            add(pair.digest())
+        data = b"".join(nodes)
+        out.append(data)
+    return out
 
 
 # --------------------------------------------------------------------------- checkpoints

@@ -10,7 +10,9 @@ log-wide: it reads the source, routes each entry by a cheap decode of its statem
 which entries verified, checks the author chains, builds the Merkle tree, checks checkpoints and
 witness times, and merges the workers' findings in the order the serial replay gives them (every
 finding carries a sort key: entry index, then its place at that entry; the end-of-election
-findings their documented order).
+findings their documented order). The tree's lowest levels are hashed per group of 16 leaves:
+each worker hashes the groups of a chunk it holds all 16 entries of (entries of one community
+mostly come in runs), the parent the few others (:func:`_own_groups`, :func:`_chunk_groups`).
 
 The five checks the partition names as looking across communities are decided by the parent
 from what it sees anyway: ids of units, boxes, objections and nominations used in two
@@ -69,6 +71,7 @@ from ._replay import (
     Replay,
     chain_finding,
     community_results,
+    group_levels,
     secrecy_finding,
     wrong_log,
 )
@@ -94,9 +97,12 @@ ALL: Final = 255
 """The shard of a district event in a chunk's routing bytes: every shard applies it, shard 0
 reports it."""
 
+_NO_TIME: Final = -(1 << 63)
+"""The claimed-time slot of an entry that did not verify (:class:`Replay`'s)."""
 _IN_FLIGHT: Final = 4
 _GC_THRESHOLD: Final = (50_000, 20, 20)
 _BUCKETS: Final = 1 << 22
+_MASK: Final = _BUCKETS - 1
 _ID_TYPES: Final = frozenset(
     {b"voter.registered", b"voter.removed", b"objection.filed", b"objection.decided"}
     | {b"nomination.filed", b"unit_rep.registered"}
@@ -198,6 +204,56 @@ def _merge(parts: list[bytes]) -> bytes:
     return acc.to_bytes(len(parts[0]), "little")
 
 
+_GROUP: Final = 16
+"""Leaves per group: the tree's nodes of levels 1 to 4 (:func:`group_levels`) are computed per
+group of 16, by a shard worker for each group of a chunk whose 16 entries it holds."""
+
+
+def _own_groups(shard: int, ws: bytes, leaves: bytes) -> tuple[bytes, bytes]:
+    """A shard's part of a chunk's Merkle groups, from the leaf hashes of the entries it holds
+    (``leaves``, in order: its own and the district entries, :data:`ALL`): for each whole group
+    of 16 entries that it holds every one of, a flag byte 1 and the group's 15 nodes of levels
+    1 to 4; a flag 0 and zero bytes for the others. The nodes are laid out as the tree reads them
+    (level 1 of the whole chunk, then level 2, 3 and 4: :func:`_placed`), so the parent
+    merges the shards' parts with a bitwise or (:func:`_merge`: a group every shard holds, all
+    district entries, has the same nodes in each) and hashes only the groups no shard held
+    whole (:func:`_chunk_groups`)."""
+    count = len(ws) // _GROUP
+    held = bytes((shard, ALL))
+    flags = bytearray(count)
+    parts: list[bytes] = []
+    whole: list[int] = []
+    at = 0  # this shard's entries before the group
+    for g in range(count):
+        others = len(ws[g * _GROUP : (g + 1) * _GROUP].translate(None, held))
+        if not others:
+            flags[g] = 1
+            whole.append(g)
+            parts.append(leaves[at * 32 : (at + _GROUP) * 32])
+        at += _GROUP - others
+    if not whole:
+        return bytes(flags), bytes(480 * count)
+    return bytes(flags), b"".join(_placed(count, whole, group_levels(b"".join(parts))))
+
+
+def _placed(
+    count: int, groups: list[int], levels: list[bytes], under: list[bytes] | None = None
+) -> list[bytes]:
+    """The nodes ``levels`` (:func:`group_levels` of the groups ``groups``, in order) put at
+    their places among ``count`` groups, level by level (1 to 4), over the levels ``under``
+    (zeros if None)."""
+    out: list[bytes] = []
+    for lv, nodes in enumerate(levels, 1):
+        size = (_GROUP >> lv) * 32  # one group's nodes of this level
+        full = bytearray(count * size) if under is None else bytearray(under[lv - 1])
+        k = 0
+        for g in groups:
+            full[g * size : (g + 1) * size] = nodes[k : k + size]
+            k += size
+        out.append(bytes(full))
+    return out
+
+
 class ShardWorker:
     """One shard's replay: an :class:`ElectionState` fed the district events and the events of
     the shard's communities, in log order."""
@@ -251,14 +307,15 @@ class ShardWorker:
 
     def work_chunk(
         self, shard: int, base: int, ws: bytes, datas: list[bytes]
-    ) -> tuple[bytes, bytes]:
+    ) -> tuple[bytes, bytes, bytes, bytes]:
         """A chunk as :class:`ShardedReplay` sends it: ``ws[k]`` the shard of entry ``base + k``
         (:data:`ALL`: every shard's, shard 0 reports it), ``datas`` this shard's entries in
-        order; the reply of :func:`_spread`."""
+        order; the reply of :func:`_spread`, then the shard's part of the chunk's Merkle groups
+        (:func:`_own_groups`)."""
         indexes = [base + k for k, w in enumerate(ws) if w in (shard, ALL)]
         reports = bytes([shard == 0 or ws[i - base] == shard for i in indexes])
         statuses, leaves = self.work(indexes, datas, reports)
-        return _spread(shard, ws, len(datas), statuses, leaves)
+        return (*_spread(shard, ws, len(datas), statuses, leaves), *_own_groups(shard, ws, leaves))
 
     def end(self, owned: frozenset[str], size: int) -> dict[str, Any]:
         """The shard's findings, end-of-election findings and results of ``owned``."""
@@ -758,13 +815,27 @@ class ShardedReplay(Replay, Router):
     def _collect(self) -> None:
         no, base, metas = self._pending.popleft()
         replies = [self.shards.receive("chunk", w, no) for w in range(self.nshards)]
-        self._checks(base, metas, _merge([r[0] for r in replies]), _merge([r[1] for r in replies]))
+        hashes = _merge([r[1] for r in replies])
+        # the replies of shard workers hold their parts of the chunk's Merkle groups (those of
+        # community tasks, TaskResults, do not: the tree then hashes every group itself)
+        groups = None
+        if all(len(r) == 4 for r in replies):
+            groups = _chunk_groups(
+                hashes, _merge([r[2] for r in replies]), _merge([r[3] for r in replies])
+            )
+        self._checks(base, metas, _merge([r[0] for r in replies]), hashes, groups)
 
     def _checks(
-        self, base: int, metas: list[tuple[Any, ...] | None], statuses: bytes, hashes: bytes
+        self,
+        base: int,
+        metas: list[tuple[Any, ...] | None],
+        statuses: bytes,
+        hashes: bytes,
+        groups: list[bytes] | None = None,
     ) -> None:
         """The log-wide checks of a chunk whose statuses (and leaf hashes, 32 bytes each) are
-        known, in the chunk's order."""
+        known, in the chunk's order; ``groups``: the nodes of its whole groups of 16 leaves, if
+        the shards computed them (:func:`_chunk_groups`)."""
         authors = self._authors
         times = self.times
         election = self.election
@@ -773,19 +844,22 @@ class ShardedReplay(Replay, Router):
             raise AuditError(f"the shards' replies do not match the chunk at entry {base}")
         leaves = [hashes[j : j + 32] for j in range(0, 32 * size, 32)]
         types: list[bytes] = []  # each counted entry's type, counted once the chunk is done
+        add_time = times.append
+        add_type = types.append
         i = base - 1
         for status, f, leaf in zip(statuses, metas, leaves):  # noqa: B905 (lengths checked)
             i += 1
-            if status == REJECTED:
-                times.append(-(1 << 63))
+            if status < VERIFIED or f is None:  # not counted, or not usable: rare
+                if status == REJECTED:
+                    add_time(_NO_TIME)
+                    continue
+                if f is None or not status:
+                    _unusable(i, status)
+                add_time(f[2])  # WRONG_LOG: its claimed time is bound, nothing else
                 continue
-            if f is None or not status:
-                _unusable(i, status)
             author, seq, time, prev, raw_type, claim, dest = f
-            times.append(time)
-            if status == WRONG_LOG:
-                continue
-            types.append(raw_type)
+            add_time(time)
+            add_type(raw_type)
             a = authors.get(author)
             if a is None:  # a new author: its chain starts at seq 1 after the zero hash
                 if seq != 1 or prev != ZERO_HASH:
@@ -811,7 +885,7 @@ class ShardedReplay(Replay, Router):
             if etype is None:
                 etype = type_names[raw_type] = raw_type.decode()
             events[etype] += count
-        self.tree.extend_joined(hashes)
+        self.tree.extend_joined(hashes, groups)
         self.size = base + size
 
     def _chain(self, i: int, author: bytes, head: Any, seq: int, prev: bytes) -> None:
@@ -839,11 +913,20 @@ class ShardedReplay(Replay, Router):
         kinds.append(kind)
         persons.append(person)
         codes.append(code)
-        _mark(self._person, person, code)
+        # _mark(self._person, person, code) and, for a registration, of its tag, inline
+        buckets = self._person
+        j = person & _MASK
+        seen = buckets[j]
+        if seen != code:
+            buckets[j] = code if seen == 0 else 255
         if kind == 0:
             tag = hash(body[b"dedup"])
             tags.append(tag)
-            _mark(self._tags, tag, code)
+            buckets = self._tags
+            j = tag & _MASK
+            seen = buckets[j]
+            if seen != code:
+                buckets[j] = code if seen == 0 else 255
         else:
             tags.append(0)
 
@@ -993,6 +1076,34 @@ class ShardedReplay(Replay, Router):
 
     def communities(self) -> dict[str, Any]:
         return self._progress
+
+
+def _chunk_groups(hashes: bytes, flags: bytes, nodes: bytes) -> list[bytes] | None:
+    """The nodes of levels 1 to 4 of a chunk's whole groups of 16 leaves (``hashes``), from
+    the shards' merged parts (:func:`_own_groups`): the groups no shard held whole are
+    hashed here. None when the parts do not fit the chunk (the tree then hashes them all)."""
+    count = len(hashes) // (32 * _GROUP)
+    if len(flags) != count or len(nodes) != 480 * count:
+        return None
+    missing = [g for g, flag in enumerate(flags) if flag != 1]
+    if not missing:
+        return _split_levels(nodes, count)
+    size = 32 * _GROUP
+    computed = group_levels(b"".join([hashes[g * size : (g + 1) * size] for g in missing]))
+    if len(missing) == count:
+        return computed
+    return _placed(count, missing, computed, _split_levels(nodes, count))
+
+
+def _split_levels(nodes: bytes, count: int) -> list[bytes]:
+    """The four levels of :func:`_own_groups`' layout for ``count`` groups."""
+    out: list[bytes] = []
+    at = 0
+    for lv in range(1, 5):
+        size = count * (_GROUP >> lv) * 32
+        out.append(nodes[at : at + size])
+        at += size
+    return out
 
 
 def _unusable(i: int, status: int) -> NoReturn:
