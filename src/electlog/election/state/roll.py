@@ -100,7 +100,8 @@ def _cited_objection(
 @checks(VoterRegistered)
 def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRegistered) -> None:
     cs = st.communities[ev.community]
-    _roll_open(cs, "registration", ev.voter)
+    if cs.frozen_at is not None:  # the calls below only when they can refuse (hot path)
+        _roll_open(cs, "registration", ev.voter)
     if st.local_day(ctx.time) >= st.election_day:
         raise _violation(C.PHASE_OUT_OF_WINDOW, "registration on or after election day", ev.voter)
     if ev.group not in cs.groups:
@@ -126,7 +127,7 @@ def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRe
         check_basis_evidence(st.rules, ev.voter, ev.basis, ev.years_resident, ev.approval_ref)
     elif ev.basis not in st.rules.eligible_bases:
         raise _violation(C.VOTER_BASIS_INVALID, f"basis {ev.basis} is not accepted here", ev.voter)
-    obj = _cited_objection(st, ev)
+    obj = None if ev.objection is None else _cited_objection(st, ev)
     if cs.roll_day is not None and not (
         obj is not None
         and obj.upheld
