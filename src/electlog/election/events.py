@@ -708,9 +708,9 @@ EVENT_TYPES: dict[str, type[ElectionEvent]] = {}
 EVENT_SCHEMAS: dict[tuple[str, int], type[ElectionEvent]] = {}
 """(event type name, schema version) -> event class: every version this library reads
 (``voter.registered`` has two, docs/election.md "Public profiles")."""
-_LOADERS: Final[dict[tuple[str, int], Callable[[dict[str, Any], str], ElectionEvent]]] = {}
-"""(event type name, schema version) -> the class's compiled loader (what
-:func:`decode_body` calls)."""
+_LOADERS: Final[dict[int, dict[str, Callable[[dict[str, Any], str], ElectionEvent]]]] = {}
+"""Schema version -> event type name -> the class's compiled loader (what :func:`decode_body`
+calls: two lookups of an int and of a str whose hash is cached, no key tuple per entry)."""
 
 
 def _event(cls: type[ElectionEvent]) -> Any:
@@ -719,7 +719,7 @@ def _event(cls: type[ElectionEvent]) -> Any:
     cls._init_fields()
     EVENT_TYPES.setdefault(cls.TYPE, cls)
     EVENT_SCHEMAS[(cls.TYPE, cls.SCHEMA)] = cls
-    _LOADERS[(cls.TYPE, cls.SCHEMA)] = cls._load
+    _LOADERS.setdefault(cls.SCHEMA, {})[cls.TYPE] = cls._load
     return cls
 
 
@@ -1539,7 +1539,8 @@ def decode_event(statement: Statement) -> ElectionEvent:
 def decode_body(etype: str, schema: int, body: Mapping[str, Any]) -> ElectionEvent:
     """The election event of type ``etype``, schema ``schema`` and ``body`` (what
     :func:`decode_event` reads of a statement, for a caller that has only these)."""
-    load = _LOADERS.get((etype, schema))
+    by_type = _LOADERS.get(schema)
+    load = by_type.get(etype) if by_type is not None else None
     if load is None:
         if etype not in EVENT_TYPES:
             raise EntryError(f"unknown election event type {etype!r}")

@@ -56,6 +56,8 @@ _MISSING: Final = sorted(
 if _MISSING:  # pragma: no cover - a bug, caught at import
     raise UsageError(f"event types without a check and an apply: {', '.join(_MISSING)}")
 
+_handler_of: Final = HANDLERS.get
+
 
 class ElectionState:
     """The projections of one election log and its admission rules.
@@ -111,19 +113,10 @@ class ElectionState:
     def check(self, ctx: EventContext, event: ElectionEvent) -> None:
         """Raise :class:`RuleViolation` if ``event`` at ``ctx`` breaks a rule; else None."""
         etype = type(event)
-        if self.definition is None:
-            if etype is not ElectionDefined:
-                raise _violation(
-                    C.GENESIS_MISSING,
-                    f"entry {ctx.index} ({event.TYPE}) comes before any election.defined",
-                )
-            _check_genesis(self, ctx, event)  # type: ignore[arg-type]
+        handler = _handler_of(etype)
+        if handler is None or etype is ElectionDefined or self.definition is None:
+            self._check_outside(ctx, event)  # the genesis, or what comes before or is not one
             return
-        if etype is ElectionDefined:
-            raise _violation(C.GENESIS_DUPLICATE, f"entry {ctx.index}: a second election.defined")
-        handler = HANDLERS.get(etype)
-        if handler is None:
-            raise UsageError(f"not an election event: {etype.__name__}")
         _check_signer(self, ctx, event, handler.scope)
         last = self.last_time.get(ctx.signer)
         if last is not None and ctx.time < last:
@@ -137,13 +130,30 @@ class ElectionState:
             check_profile(self, event)
         handler.check(self, ctx, event)
 
+    def _check_outside(self, ctx: EventContext, event: ElectionEvent) -> None:
+        """:meth:`check` of an event outside the fold's common case: any event before the
+        genesis (only the genesis is admitted there), a second genesis, or not an election
+        event."""
+        etype = type(event)
+        if self.definition is None:
+            if etype is not ElectionDefined:
+                raise _violation(
+                    C.GENESIS_MISSING,
+                    f"entry {ctx.index} ({event.TYPE}) comes before any election.defined",
+                )
+            _check_genesis(self, ctx, event)  # type: ignore[arg-type]
+            return
+        if etype is ElectionDefined:
+            raise _violation(C.GENESIS_DUPLICATE, f"entry {ctx.index}: a second election.defined")
+        raise UsageError(f"not an election event: {etype.__name__}")
+
     def apply(self, ctx: EventContext, event: ElectionEvent) -> None:
         """Fold ``event`` into the projections. Never raises for a well-formed event (one that
         may have failed :meth:`check`); what cannot be applied is skipped."""
         etype = type(event)
         if self.definition is None and etype is not ElectionDefined:
             return
-        handler = HANDLERS.get(etype)
+        handler = _handler_of(etype)
         if handler is None:
             raise UsageError(f"not an election event: {etype.__name__}")
         signer = ctx.signer

@@ -159,9 +159,16 @@ def note_ballot(st: ElectionState, ctx: EventContext, box: str, marks: Marks) ->
     """Keep the counted ``marks`` of a ballot recorded from ``box`` (the ``ballot.recorded``
     fold calls this), and note a ballot recorded into a round already under audit."""
     au = st.audit
-    intern = au._intern.setdefault
-    ballot = tuple([intern(pair, pair) for pair in marks.items()])
-    au.marks.setdefault(box, []).append(intern(ballot, ballot))
+    table = au._intern
+    ballot = tuple(marks.items())
+    # a ballot marked like one already kept is found with one hash of it (each PostMarks
+    # hashed once, in Python); only a new one interns its pairs, then itself
+    shared = table.get(ballot)
+    if shared is None:
+        intern = table.setdefault
+        ballot = tuple([intern(pair, pair) for pair in ballot])
+        shared = intern(ballot, ballot)
+    au.marks.setdefault(box, []).append(shared)
     if au.rounds:
         unit = st.units[st.boxes[box].unit]
         if (unit.community, unit.round) in au.rounds:

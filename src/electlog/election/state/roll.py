@@ -64,7 +64,8 @@ def _roll_row(v: AnyVoterRegistered) -> list[Any]:
 
 
 def _roll_data(cs: CommunityState) -> list[list[Any]]:
-    return [_roll_row(v) for v in sorted(cs.roll.values(), key=lambda v: v.voter)]
+    roll = cs.roll  # keyed by each registration's voter id: sorted by id without a key call
+    return [_roll_row(roll[voter]) for voter in sorted(roll)]
 
 
 # ------------------------------------------------------------------ voters and roll
@@ -95,17 +96,13 @@ def _cited_objection(
     return obj
 
 
-@checks(VoterRegisteredV2)
-def _check_voter_registered_v2(st: ElectionState, ctx: EventContext, ev: VoterRegisteredV2) -> None:
-    _check_voter_registered(st, ctx, ev)
-
-
+@checks(VoterRegisteredV2)  # both schemas: one check (no wrapper call per registration)
 @checks(VoterRegistered)
 def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRegistered) -> None:
     cs = st.communities[ev.community]
-    _roll_open(cs, "registration", ev.voter)
-    day = st.local_day(ctx.time)
-    if day >= st.election_day:
+    if cs.frozen_at is not None:  # the calls below only when they can refuse (hot path)
+        _roll_open(cs, "registration", ev.voter)
+    if st.local_day(ctx.time) >= st.election_day:
         raise _violation(C.PHASE_OUT_OF_WINDOW, "registration on or after election day", ev.voter)
     if ev.group not in cs.groups:
         raise _violation(C.REF_UNKNOWN, "unknown resident group", ev.group)
@@ -130,7 +127,7 @@ def _check_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRe
         check_basis_evidence(st.rules, ev.voter, ev.basis, ev.years_resident, ev.approval_ref)
     elif ev.basis not in st.rules.eligible_bases:
         raise _violation(C.VOTER_BASIS_INVALID, f"basis {ev.basis} is not accepted here", ev.voter)
-    obj = _cited_objection(st, ev)
+    obj = None if ev.objection is None else _cited_objection(st, ev)
     if cs.roll_day is not None and not (
         obj is not None
         and obj.upheld
@@ -189,11 +186,7 @@ def check_basis_evidence(
         )
 
 
-@applies(VoterRegisteredV2)
-def _apply_voter_registered_v2(st: ElectionState, ctx: EventContext, ev: VoterRegisteredV2) -> None:
-    _apply_voter_registered(st, ctx, ev)
-
-
+@applies(VoterRegisteredV2)  # both schemas: one fold
 @applies(VoterRegistered)
 def _apply_voter_registered(st: ElectionState, ctx: EventContext, ev: AnyVoterRegistered) -> None:
     cs = st.communities[ev.community]
