@@ -359,15 +359,6 @@ try:  # PyNaCl's public binding of libsodium's crypto_sign_open (the strict veri
     from nacl.bindings import crypto_sign_open as _nacl_sign_open
 except ImportError:  # pragma: no cover - depends on the optional extra
     _nacl_sign_open = None
-_sodium_open: Any
-_NULL: Any
-try:  # the same C function through PyNaCl's cffi library itself, see sodium_open_direct
-    from nacl._sodium import ffi as _open_ffi
-    from nacl._sodium import lib as _open_lib
-
-    _sodium_open, _NULL = _open_lib.crypto_sign_open, _open_ffi.NULL
-except (ImportError, AttributeError):  # pragma: no cover - depends on the optional extra
-    _sodium_open = _NULL = None
 
 
 def _nacl_open() -> Callable[[bytes, bytes], bytes] | None:
@@ -376,17 +367,13 @@ def _nacl_open() -> Callable[[bytes, bytes], bytes] | None:
 
 
 def sodium_open_direct() -> tuple[Any, Any] | None:
-    """libsodium's ``crypto_sign_open`` as PyNaCl's cffi library exposes it, and the NULL to
-    pass it, or None without PyNaCl: ``open(NULL, NULL, sig + msg, len(sig + msg), pub)`` is 0
-    exactly when ``nacl.bindings.crypto_sign_open(sig + msg, pub)`` returns (and -1 when it
-    raises ``BadSignatureError``). The C function checks the signature first and copies the
-    message out only when given somewhere to put it (libsodium's ``crypto_sign_ed25519_open``
-    tests ``m`` and ``mlen_p`` for NULL); PyNaCl's wrapper always allocates that buffer and
-    copies the message into a new ``bytes`` that a verifier throws away, about 1.4 µs per
-    signature here (the raw loops of benchmarks/ call it this same way)."""
+    """libsodium's ``crypto_sign_open`` in PyNaCl's cffi library and the NULL to pass it, or
+    None without PyNaCl: ``open(NULL, NULL, sig + msg, len(sig + msg), pub)`` is 0 exactly when
+    ``nacl.bindings.crypto_sign_open(sig + msg, pub)`` returns. Given NULL outputs, the C
+    function only checks; the wrapper allocates a buffer and copies the message out (~1.4 µs)."""
     if _sodium_open is None or _nacl_sign_open is None:
         return None
-    return _sodium_open, _NULL
+    return _sodium_open, _ffi_null
 
 
 def strict_precheck(
@@ -422,15 +409,8 @@ def strict_violation(pub: bytes, sig: bytes) -> str | None:
 
 
 def nacl_verify_one(pub: bytes, sig: bytes, msg: bytes) -> bool:
-    """Rule 5 by libsodium (call :func:`strict_precheck` first)."""
-    direct = sodium_open_direct()
-    if direct is None:
-        raise ImportError("the 'nacl' Ed25519 backend needs PyNaCl (pip install electlog[fast])")
-    if len(pub) != 32 or len(sig) != 64:  # the C call reads exactly 32 and 64 bytes
-        return False
-    sign_open, null = direct
-    signed = sig + msg
-    return bool(sign_open(null, null, signed, len(signed), pub) == 0)
+    """Rule 5 by libsodium (call :func:`strict_precheck` first: rule 4 is not checked here)."""
+    return verify_many_nacl([(pub, sig, msg)], bool)[0]  # bool(pub): any 32 bytes pass
 
 
 def openssl_verify_one(key: Ed25519PublicKey, sig: bytes, msg: bytes) -> bool:
@@ -539,12 +519,13 @@ try:  # PyNaCl's public bindings of libsodium
     from nacl.bindings import crypto_sign_seed_keypair as _nacl_seed_keypair
     from nacl.exceptions import RuntimeError as _NaclRuntimeError
 
-    _ffi_new, _ffi_buffer = _nacl_ffi.new, _nacl_ffi.buffer
+    _ffi_new, _ffi_buffer, _ffi_null = _nacl_ffi.new, _nacl_ffi.buffer, _nacl_ffi.NULL
 except ImportError:  # pragma: no cover - depends on the optional extra
     _nacl_sign = _nacl_seed_keypair = _nacl_base_noclamp = _nacl_lib = _ffi_new = None
-    _NaclRuntimeError, _ffi_buffer = Exception, None
-# the same function through PyNaCl's cffi library itself: no wrapper checks, copies (about 1 µs)
+    _NaclRuntimeError, _ffi_buffer, _ffi_null = Exception, None, None
+# the same functions through PyNaCl's cffi library itself: no wrapper checks, copies (about 1 µs)
 _direct_base_noclamp: Any = getattr(_nacl_lib, "crypto_scalarmult_ed25519_base_noclamp", None)
+_sodium_open: Any = getattr(_nacl_lib, "crypto_sign_open", None)  # see sodium_open_direct
 
 
 def sodium_signer(seed: bytes) -> Callable[[bytes], bytes] | None:
