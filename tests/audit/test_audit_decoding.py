@@ -217,3 +217,126 @@ def test_remembered_fields_are_checked_as_the_general_decoder_does(field: str, v
     assert changed[:114] == data[:114]  # the canonical envelope: the fast path reads it
     for _ in range(2):
         assert fast(changed) == general(changed)
+
+
+def _applies(obj: Any, quirk: str) -> bool:
+    t = type(obj)
+    if quirk == "signed":
+        return t is int and 0 <= obj < 2**63
+    if quirk in ("float", "ext"):
+        return t is int
+    if quirk == "wide":
+        return t in (str, bytes, list, dict) and not (t is str and len(obj.encode()) >= 256)
+    if quirk == "dup":
+        return t is dict and len(obj) > 0
+    return quirk == "unsorted" and t is dict and len(obj) > 1
+
+
+def _write(obj: Any, quirk: str, at: int, seen: list[int]) -> bytes:
+    """msgpack of ``obj``, canonical but for one ``quirk`` at the ``at``-th value it applies
+    to (:func:`_applies`, in writing order; ``seen[0]`` counts them): forms a weaker check
+    than decode-and-compare would take for the canonical one, some of them exactly as long."""
+    here = False
+    if _applies(obj, quirk):
+        here = seen[0] == at
+        seen[0] += 1
+    t = type(obj)
+    if t is int:
+        if here and quirk == "signed":
+            # the signed family for a non-negative value: int16/int32/int64 are exactly as
+            # long as uint16/uint32/uint64 from 2**15, 2**31, 2**63 down
+            for tag, width in ((0xD0, 1), (0xD1, 2), (0xD2, 4), (0xD3, 8)):
+                if obj < 2 ** (8 * width - 1):
+                    return bytes([tag]) + obj.to_bytes(width, "big")
+        if here and quirk == "float":
+            return msgpack.packb(float(obj))
+        if here and quirk == "ext":
+            return msgpack.packb(msgpack.ExtType(1, obj.to_bytes(9, "big", signed=True)))
+        return msgpack.packb(obj)
+    if t is str or t is bytes:
+        raw = obj.encode() if t is str else obj
+        if here:  # the next wider length header
+            if t is bytes:
+                return b"\xc5" + len(raw).to_bytes(2, "big") + raw
+            if len(raw) < 32:
+                return b"\xd9" + bytes([len(raw)]) + raw
+            return b"\xda" + len(raw).to_bytes(2, "big") + raw
+        return msgpack.packb(obj, use_bin_type=True)
+    if t is list:
+        head = b"\xdc" + len(obj).to_bytes(2, "big") if here else _header(0x90, 0xDC, len(obj))
+        return head + b"".join(_write(v, quirk, at, seen) for v in obj)
+    if t is dict:
+        items = list(obj.items())
+        if here and quirk == "dup":
+            items.append(items[0])
+        if here and quirk == "unsorted":
+            items[0], items[1] = items[1], items[0]
+        inner = b"".join(_write(k, quirk, at, seen) + _write(v, quirk, at, seen) for k, v in items)
+        if here and quirk == "wide":
+            return b"\xde" + len(items).to_bytes(2, "big") + inner
+        return _header(0x80, 0xDE, len(items)) + inner
+    return msgpack.packb(obj)
+
+
+def _header(fix: int, wide: int, n: int) -> bytes:
+    return bytes([fix | n]) if n < 16 else bytes([wide]) + n.to_bytes(2, "big")
+
+
+nested_bodies = st.dictionaries(
+    st.text(max_size=6),
+    st.one_of(
+        st.integers(min_value=0, max_value=2**64 - 1),
+        st.dictionaries(
+            st.text(max_size=6),
+            st.one_of(st.integers(-(2**40), 2**40), st.lists(st.text(max_size=4), max_size=3)),
+            max_size=4,
+        ),
+        values,
+    ),
+    max_size=5,
+)
+
+
+@st.composite
+def requoted(draw: st.DrawFn) -> bytes:
+    """A valid entry whose statement is written again with one non-canonical form inside it
+    (anywhere: the statement's own fields or the body, nested maps and lists included):
+    non-negative integers in the signed family (int16 vs uint16: the same length), wider
+    str/bin/array/map headers, a float or ext for an integer, a duplicate key, two keys
+    swapped; the envelope stays canonical, so only the statement's strict decode can refuse."""
+    data = _entry(
+        draw(nested_bodies),
+        draw(st.integers(min_value=1, max_value=2)),
+        draw(st.sampled_from([5, 300, 70_000, 2**31 + 5, 2**40])),
+        draw(st.sampled_from(["ballot.recorded", "x"])),
+    )
+    m: dict[str, Any] = msgpack.unpackb(data)
+    stmt: dict[str, Any] = msgpack.unpackb(m["stmt"], raw=False, strict_map_key=False)
+    quirk = draw(st.sampled_from(["signed", "wide", "float", "ext", "dup", "unsorted"]))
+    count = [0]
+    _write(stmt, quirk, -1, count)
+    at = draw(st.integers(min_value=0, max_value=count[0] - 1))
+    stmt_bytes = _write(stmt, quirk, at, [0])
+    n = len(stmt_bytes)
+    size = b"\xc4" + bytes([n]) if n < 256 else b"\xc5" + n.to_bytes(2, "big")
+    head = b"\x83\xa3key\xc4\x20" + m["key"] + b"\xa3sig\xc4\x40" + m["sig"] + b"\xa4stmt"
+    return head + size + stmt_bytes
+
+
+def test_the_quirk_writer_is_canonical_without_a_quirk() -> None:
+    for body in ({}, {"a": [1, "x", b"y"], "b": {"c": 2**40, "d": -300}}, {"k" * 40: None}):
+        data = _entry(body, 1, 2**31 + 5, "x")
+        stmt = msgpack.unpackb(msgpack.unpackb(data)["stmt"], raw=False)
+        assert _write(stmt, "none", -1, [0]) == msgpack.unpackb(data)["stmt"]
+    # a same-length signed form really is the canonical form's length, and refused
+    assert len(_write(300, "signed", 0, [0])) == len(msgpack.packb(300)) == 3
+    assert len(_write(70_000, "signed", 0, [0])) == len(msgpack.packb(70_000)) == 5
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requoted())
+def test_non_canonical_forms_inside_the_statement_are_refused_as_the_general_decoder_does(
+    data: bytes,
+) -> None:
+    got = fast(data)
+    assert got == general(data)

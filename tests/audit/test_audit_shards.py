@@ -324,3 +324,47 @@ def test_the_parent_routes_as_peek_reads(
             assert sorted(s for s, _ in shards.sent) == list(range(jobs))
     finally:
         replay.close()
+
+
+def _spread_by_definition(
+    shard: int, ws: bytes, statuses: bytes, leaves: bytes
+) -> tuple[bytes, bytes]:
+    """A shard's reply by its definition, one entry at a time: its entries' statuses and leaf
+    hashes at their places in the chunk where it reports them (every entry of shard 0, its
+    own only for the others), zeros elsewhere."""
+    mine = [k for k, w in enumerate(ws) if w in (shard, ALL)]
+    out = bytearray(len(ws))
+    hashes = bytearray(32 * len(ws))
+    for j, k in enumerate(mine):
+        if shard == 0 or ws[k] == shard:
+            out[k] = statuses[j]
+            hashes[32 * k : 32 * k + 32] = leaves[32 * j : 32 * j + 32]
+    return bytes(out), bytes(hashes)
+
+
+@settings(max_examples=150, deadline=None)
+@given(jobs=st.integers(2, 5), data=st.data())
+def test_a_shards_reply_puts_its_results_at_their_places_in_the_chunk(
+    jobs: int, data: st.DataObject
+) -> None:
+    """work_chunk's routing (which entries are the shard's, which it reports) and _spread's
+    reply, done with C loops, are those of the definition; a reply of the wrong length is
+    refused."""
+    from electlog.audit._shards import _marks, _spread
+    from electlog.errors import AuditError
+
+    ws = bytes(data.draw(st.lists(st.sampled_from([*range(jobs), ALL]), max_size=60)))
+    for shard in range(jobs):
+        mine = [k for k, w in enumerate(ws) if w in (shard, ALL)]
+        statuses = bytes(
+            data.draw(st.lists(st.integers(1, 4), min_size=len(mine), max_size=len(mine)))
+        )
+        leaves = data.draw(st.binary(min_size=32 * len(mine), max_size=32 * len(mine)))
+        assert _spread(shard, ws, len(mine), statuses, leaves) == _spread_by_definition(
+            shard, ws, statuses, leaves
+        )
+        assert _marks(ws, shard, ALL) == bytes(w in (shard, ALL) for w in ws)
+        with pytest.raises(AuditError, match="does not match its chunk"):
+            _spread(shard, ws, len(mine) + 1, statuses, leaves)
+        with pytest.raises(AuditError, match="does not match its chunk"):
+            _spread(shard, ws, len(mine), statuses, leaves + bytes(32))

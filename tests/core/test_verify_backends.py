@@ -435,6 +435,25 @@ def test_corpus_covers_the_disagreements() -> None:
         assert any(n and not e for n, e in zip(raw_sodium, expected, strict=True))
 
 
+@pytest.mark.skipif(not HAVE_NACL, reason="PyNaCl not installed")
+def test_the_direct_sodium_call_agrees_with_pynacls_wrapper() -> None:
+    """The audit's route to libsodium (the cffi function with NULL output pointers, no copy
+    of the message) gives PyNaCl's wrapper's verdict for every corpus item, without the
+    strict prechecks in front (so the raw edge cases reach the C call too), and leaves its
+    inputs as they were."""
+    direct = ed.sodium_open_direct()
+    assert direct is not None
+    sign_open, null = direct
+    assert {(len(p), len(s)) for p, s, _, _ in CORPUS} == {(32, 64)}  # what the C call reads
+    for p, s, m, label in CORPUS:
+        signed = s + m
+        before = bytes(signed)
+        got = sign_open(null, null, signed, len(signed), p) == 0
+        assert got == _raw_nacl(p, s, m), label
+        assert signed == before
+        assert ed.nacl_verify_one(p, s, m) == got, label
+
+
 def test_corpus_both_backends_agree_with_the_reference(backend: str) -> None:
     items = [(p, s, m) for p, s, m, _ in CORPUS]
     got = verify_many(items)
