@@ -3,6 +3,7 @@ produces a well-formed table and report. No timing is asserted here, ever."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks import cases, run, stages, store_check  # noqa: E402
+from benchmarks import cases, pair, run, stages, store_check  # noqa: E402
 from benchmarks._harness import MET, NOT_AVAILABLE, NOT_MET, Row, markdown  # noqa: E402
 
 STATUSES = (MET, NOT_MET, "info")
@@ -183,6 +184,28 @@ def test_stages_runs_every_stage_on_a_demo_store(
         stages_measured.add("raw wrapper")
     assert set(figures) == stages_measured
     assert all(float(v) > 0 for v in figures.values()), out
+
+
+def test_pair_audits_and_times_the_raw_loop_over_the_same_entries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from audit_support import build_generic
+    from electlog import Log
+    from electlog.keys import verify_backend
+    from electlog.store import SQLiteStore
+
+    glog = build_generic(rounds=40)
+    path = tmp_path / "log.sqlite"
+    with SQLiteStore(path, origin=glog.origin) as store:
+        Log(store).append_many(glog.entries)
+    trust = tmp_path / "trust.json"
+    trust.write_text(glog.trust.to_json(), encoding="utf-8")
+    assert pair.main([str(path), str(trust), "1", "--repeat", "1"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["entries"] == len(glog.entries)
+    assert result["ratio"] == pytest.approx(result["raw_cpu_us"] / result["wall_us"], abs=2e-3)
+    assert ("raw_wrapper_cpu_us" in result) == (verify_backend() == "nacl")
+    assert result["parent_cpu_us"] > 0 and result["children_cpu_us"] == 0
 
 
 def test_store_check_measures_both_checks(
