@@ -90,7 +90,7 @@ def test_report_has_every_row_with_a_plain_status(
     _, report = quick_run
     rows = _table_rows(report)
     # one row (or an explicit "not available") for every item of the brief
-    for key in ("a", "c1", "c2", "d-store", "g3"):
+    for key in ("a", "c1", "c2", "d-store", "g3", "g4"):
         assert key in rows, sorted(rows)
     assert any(k.startswith("b") for k in rows)
     assert any(k.startswith("e") for k in rows)
@@ -206,6 +206,18 @@ def test_pair_audits_and_times_the_raw_loop_over_the_same_entries(
     assert result["ratio"] == pytest.approx(result["raw_cpu_us"] / result["wall_us"], abs=2e-3)
     assert ("raw_wrapper_cpu_us" in result) == (verify_backend() == "nacl")
     assert result["parent_cpu_us"] > 0 and result["children_cpu_us"] == 0
+
+
+def test_loops_in_children_run_together_and_a_failing_one_is_an_error() -> None:
+    started: list[float] = []
+    assert 0 <= cases._loop_in_children(lambda: started.append(1.0), 2, 3) < 5
+    assert started == []  # the loops ran in the children, not here
+
+    def fails() -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(cases.BenchError, match="2 of 2 verify loops did not report"):
+        cases._loop_in_children(fails, 2, 1)
 
 
 def test_store_check_measures_both_checks(
