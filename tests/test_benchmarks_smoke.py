@@ -189,15 +189,11 @@ def test_stages_runs_every_stage_on_a_demo_store(
 def test_pair_audits_and_times_the_raw_loop_over_the_same_entries(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from audit_support import build_generic
-    from electlog import Log
+    from audit_support import build_generic, write_sqlite_store
     from electlog.keys import verify_backend
-    from electlog.store import SQLiteStore
 
     glog = build_generic(rounds=40)
-    path = tmp_path / "log.sqlite"
-    with SQLiteStore(path, origin=glog.origin) as store:
-        Log(store).append_many(glog.entries)
+    path = write_sqlite_store(tmp_path / "log.sqlite", glog)
     trust = tmp_path / "trust.json"
     trust.write_text(glog.trust.to_json(), encoding="utf-8")
     assert pair.main([str(path), str(trust), "1", "--repeat", "1"]) == 0
@@ -223,14 +219,10 @@ def test_loops_in_children_run_together_and_a_failing_one_is_an_error() -> None:
 def test_store_check_measures_both_checks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from audit_support import build_generic
-    from electlog import Log
-    from electlog.store import SQLiteStore
+    from audit_support import build_generic, write_sqlite_store
 
     glog = build_generic(rounds=40)
-    path = tmp_path / "log.sqlite"
-    with SQLiteStore(path, origin=glog.origin) as store:
-        Log(store).append_many(glog.entries)
+    path = write_sqlite_store(tmp_path / "log.sqlite", glog)
     assert store_check.main([str(path), "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     figures = dict(re.findall(r"^  (\S+ \S+) +(-?\d+\.\d+)$", out, re.MULTILINE))
