@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -29,12 +30,12 @@ from test_audit_tamper import TAMPERINGS, changed_mark, more_recorded_than_issue
 
 from audit_support import ElectionLog, build_election, build_generic, write_bundle
 from electlog import Log
-from electlog.audit import Report, audit
+from electlog.audit import Report, _tasks, audit
 from electlog.audit._pipeline import CHUNK_SIZE
 from electlog.audit._replay import FindingSink
 from electlog.audit._shards import ShardedReplay
 from electlog.audit._sources import open_source
-from electlog.audit._tasks import CommunityTask, TaskResults, run_task
+from electlog.audit._tasks import CommunityTask, TaskResult, TaskResults, route_plan, run_task
 from electlog.errors import AuditError, UsageError
 from electlog.store import SQLiteStore
 
@@ -176,6 +177,50 @@ def test_a_source_that_changed_between_the_reads(el: ElectionLog, tmp_path: Path
     finally:
         src.close()
         replay.close()
+
+
+def _same(one: TaskResult, other: TaskResult) -> None:
+    """Equal task results (the end's eligibility state has no ==: compared as it travels)."""
+    assert one._replace(end=None) == other._replace(end=None)
+    assert pickle.dumps(one.end) == pickle.dumps(other.end)
+
+
+def test_a_planned_task_is_the_task_that_routes_itself(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # local tasks take the auditing process's routing (one pass) instead of each routing the
+    # whole log: each shard's result is the same either way, on a copy with findings
+    path = _bundle(tmp_path, el, _three_findings(el))
+    trust = el.trust.to_json()
+    plan, owned = route_plan(str(path), 2)
+    assert len(plan) == len(_three_findings(el)) and set(plan) >= {0, 1, 255}
+    for shard in range(2):
+        task = CommunityTask(str(path), trust, True, 2, shard, None)
+        planned = run_task(task._replace(plan=plan, owned=owned[shard]))
+        _same(planned, run_task(task))
+        assert planned.owned and planned.end is not None
+    # the engine makes the plan once, in the auditing process
+    calls: list[int] = []
+    real = _tasks.route_plan
+
+    def counted(source: str, shards: int) -> Any:
+        calls.append(shards)
+        return real(source, shards)
+
+    monkeypatch.setattr(_tasks, "route_plan", counted)
+    assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == _serial(path, el)
+    assert calls == [2]
+    # a source that grew after it was routed, and a log the serial replay must audit
+    with pytest.raises(AuditError, match=r"read more than the \d+ entries routed"):
+        run_task(CommunityTask(str(path), trust, True, 2, 0, None, plan[:-1], owned[0]))
+    fallback = _bundle(tmp_path, el, _register_again(el, "c2"), "fallback")
+    plan, owned = route_plan(str(fallback), 2)
+    for shard in range(2):
+        task = CommunityTask(str(fallback), trust, True, 2, shard, None)
+        _same(run_task(task._replace(plan=plan, owned=owned[shard])), run_task(task))
+    assert audit(fallback, el.trust, engine="tasks", jobs=2).run["replay"].startswith("serial: ")
+    with pytest.raises(UsageError, match="1 to 254 shards"):
+        route_plan(str(path), 255)
 
 
 def test_sources_and_options_a_task_cannot_use(el: ElectionLog, tmp_path: Path) -> None:

@@ -182,6 +182,16 @@ def _marks(ws: bytes, *values: int) -> bytes:
     return ws.translate(table)
 
 
+def _take(ws: bytes, shard: int, base: int) -> tuple[bytes, list[int], bytes]:
+    """What ``shard`` takes of a chunk whose entry ``base + k`` has shard ``ws[k]``: a mark
+    per entry (1: its own or a district event's), the indexes it takes, and for each whether
+    it reports it (its own; a district event's, shard 0 only)."""
+    mine = _marks(ws, shard, ALL)
+    indexes = list(compress(range(base, base + len(ws)), mine))
+    reports = bytes([1]) * len(indexes) if shard == 0 else bytes(compress(_marks(ws, shard), mine))
+    return mine, indexes, reports
+
+
 def _spread(
     shard: int, ws: bytes, datas: int, statuses: bytes, leaves: bytes
 ) -> tuple[bytes, bytes]:
@@ -336,13 +346,7 @@ class ShardWorker:
         (:data:`ALL`: every shard's, shard 0 reports it), ``datas`` this shard's entries in
         order; the reply of :func:`_spread`, then the shard's part of the chunk's Merkle groups
         (:func:`_own_groups`)."""
-        mine_marks = _marks(ws, shard, ALL)
-        indexes = list(compress(range(base, base + len(ws)), mine_marks))
-        reports = (
-            bytes([1]) * len(indexes)
-            if shard == 0
-            else bytes(compress(_marks(ws, shard), mine_marks))
-        )
+        _, indexes, reports = _take(ws, shard, base)
         statuses, leaves = self.work(indexes, datas, reports)
         return (*_spread(shard, ws, len(datas), statuses, leaves), *_own_groups(shard, ws, leaves))
 

@@ -40,6 +40,7 @@ import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable
+from itertools import compress
 from typing import Any, Final, NamedTuple
 
 from electlog.errors import AuditError, ElectlogError, UsageError
@@ -49,7 +50,7 @@ from electlog.log import Log
 from electlog.store import Store, is_postgres_dsn, open_store
 
 from ._pipeline import CHUNK_SIZE, worker_signals, workers_starting
-from ._shards import Fallback, Router, ShardWorker, _spread, _text, peek
+from ._shards import ALL, Fallback, Router, ShardWorker, _spread, _take, _text, peek
 from ._sources import Source, SourceUnreadable, StoreSource, open_source
 from .trust import Trust
 
@@ -59,6 +60,7 @@ __all__ = [
     "TaskEngine",
     "TaskResult",
     "TaskResults",
+    "route_plan",
     "run_task",
     "task_source",
 ]
@@ -84,6 +86,12 @@ class CommunityTask(NamedTuple):
     shard: int
     backend: str | None
     """The Ed25519 backend to verify with (None: the worker's own choice; results are identical)."""
+    plan: bytes | None = None
+    """Each entry's shard as the auditing process routed the log (:func:`route_plan`; ``ALL``:
+    a district event), so the task only reads and takes its entries; None: the task routes
+    every entry itself (a Dask task, which would otherwise carry a byte per entry)."""
+    owned: frozenset[str] = frozenset()
+    """With a ``plan``: the communities this shard replays."""
 
 
 class TaskResult(NamedTuple):
@@ -138,13 +146,72 @@ def _open_entries(source: str) -> Source:
     return open_source(source)
 
 
+def route_plan(source: str, shards: int) -> tuple[bytes, list[frozenset[str]]]:
+    """Route every entry of ``source`` once, as each task would (:class:`Router`): the shard of
+    each entry (``ALL`` for a district event) and the communities of each shard. Raises
+    :class:`Fallback` when the log needs the serial replay; stops quietly where the source
+    becomes unreadable (the audit's own read reports it)."""
+    if not 0 < shards < ALL:
+        raise UsageError(f"a routing plan is for 1 to {ALL - 1} shards, not {shards}")
+    router = Router(shards)
+    route = router._route
+    cshard = router._cshard
+    plan = bytearray()
+    read = 0
+    src = _open_entries(source)
+    try:
+        for chunk in src.chunks(CHUNK_SIZE):
+            for k, data in enumerate(chunk):
+                dest = route(read + k, peek(data))
+                plan.append(ALL if dest is None else cshard.get(dest, 0))
+            read += len(chunk)
+    except SourceUnreadable:
+        pass
+    finally:
+        src.close()
+    owned = [frozenset(_text(c) for c, w in cshard.items() if w == s) for s in range(shards)]
+    return bytes(plan), owned
+
+
+def _run_planned(task: CommunityTask, worker: ShardWorker, plan: bytes) -> TaskResult:
+    """:func:`run_task` with the auditing process's routing: read, take this shard's entries."""
+    shard = task.shard
+    statuses = bytearray()
+    digest = hashlib.sha256()
+    read = 0
+    src = _open_entries(task.source)
+    try:
+        for chunk in src.chunks(CHUNK_SIZE):
+            ws = plan[read : read + len(chunk)]
+            if len(ws) != len(chunk):
+                raise _changed(shard, f"read more than the {len(plan)} entries routed")
+            mine, indexes, reports = _take(ws, shard, read)
+            read += len(chunk)
+            if indexes:
+                got, leaves = worker.work(indexes, list(compress(chunk, mine)), reports)
+                statuses += got
+                digest.update(leaves)
+    except SourceUnreadable:
+        pass  # the audit's own read meets the same end and reports it
+    except Fallback as exc:
+        return TaskResult(shard, b"", read, b"", frozenset(), None, exc.reason)
+    finally:
+        src.close()
+    end = worker.end(task.owned, read)
+    worker.replay.close()
+    return TaskResult(shard, bytes(statuses), read, digest.digest(), task.owned, end, None)
+
+
 def run_task(task: CommunityTask) -> TaskResult:
     """Run one community task: read the source, replay this shard's entries (see the module
-    docstring). Module-level and picklable both ways, for a task process or a Dask worker."""
+    docstring), routing each entry itself or taking the task's ``plan``. Module-level and
+    picklable both ways, for a task process or a Dask worker."""
     gc.set_threshold(*_GC_THRESHOLD)
     if task.backend is not None:
         set_verify_backend(task.backend)
     n, shard, election = task.shards, task.shard, task.election
+    if task.plan is not None and election:
+        return _run_planned(task, ShardWorker(Trust.from_json(task.trust), election), task.plan)
     router = Router(n)
     route = router._route
     cshard = router._cshard
@@ -465,6 +532,11 @@ class TaskEngine:
             CommunityTask(self.source, trust, self.election, self.jobs, shard, backend)
             for shard in range(self.jobs)
         ]
+        if self.engine == "tasks" and self.election and self.jobs < ALL:
+            # local tasks: route the log once here (each task would route every entry); a
+            # forked task shares the plan's memory, a Dask task would carry a byte per entry
+            plan, owned = route_plan(self.source, self.jobs)
+            tasks = [t._replace(plan=plan, owned=owned[t.shard]) for t in tasks]
         if self._client is not None:
             run_id = uuid.uuid4().hex
             futures = [
