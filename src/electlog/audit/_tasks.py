@@ -41,7 +41,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from itertools import compress
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeAlias
 
 from electlog.errors import AuditError, ElectlogError, UsageError
 from electlog.events import entry_leaf_hash
@@ -173,8 +173,75 @@ def route_plan(source: str, shards: int) -> tuple[bytes, list[frozenset[str]]]:
     return bytes(plan), owned
 
 
-def _run_planned(task: CommunityTask, worker: ShardWorker, plan: bytes) -> TaskResult:
-    """:func:`run_task` with the auditing process's routing: read, take this shard's entries."""
+_Take: TypeAlias = Callable[[int, list[bytes]], tuple[list[int], list[bytes], bytes]]
+"""What a task takes of the chunk read at an index: the indexes, bytes and report flags."""
+
+
+def _planned(plan: bytes, shard: int) -> _Take:
+    """Take by the auditing process's routing plan (:func:`route_plan`)."""
+
+    def take(read: int, chunk: list[bytes]) -> tuple[list[int], list[bytes], bytes]:
+        ws = plan[read : read + len(chunk)]
+        if len(ws) != len(chunk):
+            raise _changed(shard, f"read more than the {len(plan)} entries routed")
+        mine, indexes, reports = _take(ws, shard, read)
+        return indexes, list(compress(chunk, mine)), reports
+
+    return take
+
+
+def _routed(router: Router, n: int, shard: int, election: bool) -> _Take:
+    """Take by routing each entry here (a Dask task), or by an even split (a generic log)."""
+    route = router._route
+    cshard = router._cshard
+
+    def take(read: int, chunk: list[bytes]) -> tuple[list[int], list[bytes], bytes]:
+        indexes: list[int] = []
+        datas: list[bytes] = []
+        reports = bytearray()
+        for k, data in enumerate(chunk):
+            if not election:  # no state to shard: the parent's even split of the chunk
+                if k * n // len(chunk) == shard:
+                    indexes.append(read + k)
+                    datas.append(data)
+                    reports.append(1)
+                continue
+            dest = route(read + k, peek(data))
+            if dest is None:  # a district event: every shard applies it, shard 0 reports
+                indexes.append(read + k)
+                datas.append(data)
+                reports.append(shard == 0)
+            elif cshard.get(dest, 0) == shard:
+                indexes.append(read + k)
+                datas.append(data)
+                reports.append(1)
+        return indexes, datas, bytes(reports)
+
+    return take
+
+
+def run_task(task: CommunityTask) -> TaskResult:
+    """Run one community task: read the source, replay this shard's entries (see the module
+    docstring), taking them by the task's ``plan`` or routing each entry itself. Module-level
+    and picklable both ways, for a task process or a Dask worker."""
+    gc.set_threshold(*_GC_THRESHOLD)
+    if task.backend is not None:
+        set_verify_backend(task.backend)
+    n, shard, election = task.shards, task.shard, task.election
+    router = Router(n)
+    plan = task.plan if election else None
+    take = _planned(plan, shard) if plan is not None else _routed(router, n, shard, election)
+    worker = ShardWorker(Trust.from_json(task.trust), election)
+    try:  # the replay's temporary leaf file is closed whatever happens
+        return _replay_shard(task, worker, take, router, plan is not None)
+    finally:
+        worker.replay.close()
+
+
+def _replay_shard(
+    task: CommunityTask, worker: ShardWorker, take: _Take, router: Router, planned: bool
+) -> TaskResult:
+    """:func:`run_task`'s read of the source and replay of what ``take`` takes of it."""
     shard = task.shard
     statuses = bytearray()
     digest = hashlib.sha256()
@@ -182,68 +249,10 @@ def _run_planned(task: CommunityTask, worker: ShardWorker, plan: bytes) -> TaskR
     src = _open_entries(task.source)
     try:
         for chunk in src.chunks(CHUNK_SIZE):
-            ws = plan[read : read + len(chunk)]
-            if len(ws) != len(chunk):
-                raise _changed(shard, f"read more than the {len(plan)} entries routed")
-            mine, indexes, reports = _take(ws, shard, read)
-            read += len(chunk)
-            if indexes:
-                got, leaves = worker.work(indexes, list(compress(chunk, mine)), reports)
-                statuses += got
-                digest.update(leaves)
-    except SourceUnreadable:
-        pass  # the audit's own read meets the same end and reports it
-    except Fallback as exc:
-        return TaskResult(shard, b"", read, b"", frozenset(), None, exc.reason)
-    finally:
-        src.close()
-    end = worker.end(task.owned, read)
-    worker.replay.close()
-    return TaskResult(shard, bytes(statuses), read, digest.digest(), task.owned, end, None)
-
-
-def run_task(task: CommunityTask) -> TaskResult:
-    """Run one community task: read the source, replay this shard's entries (see the module
-    docstring), routing each entry itself or taking the task's ``plan``. Module-level and
-    picklable both ways, for a task process or a Dask worker."""
-    gc.set_threshold(*_GC_THRESHOLD)
-    if task.backend is not None:
-        set_verify_backend(task.backend)
-    n, shard, election = task.shards, task.shard, task.election
-    if task.plan is not None and election:
-        return _run_planned(task, ShardWorker(Trust.from_json(task.trust), election), task.plan)
-    router = Router(n)
-    route = router._route
-    cshard = router._cshard
-    worker = ShardWorker(Trust.from_json(task.trust), election)
-    statuses = bytearray()
-    digest = hashlib.sha256()
-    read = 0
-    src = _open_entries(task.source)
-    try:
-        for chunk in src.chunks(CHUNK_SIZE):
-            indexes: list[int] = []
-            datas: list[bytes] = []
-            reports = bytearray()
-            for k, data in enumerate(chunk):
-                if not election:  # no state to shard: the parent's even split of the chunk
-                    if k * n // len(chunk) == shard:
-                        indexes.append(read + k)
-                        datas.append(data)
-                        reports.append(1)
-                    continue
-                dest = route(read + k, peek(data))
-                if dest is None:  # a district event: every shard applies it, shard 0 reports
-                    indexes.append(read + k)
-                    datas.append(data)
-                    reports.append(shard == 0)
-                elif cshard.get(dest, 0) == shard:
-                    indexes.append(read + k)
-                    datas.append(data)
-                    reports.append(1)
+            indexes, datas, reports = take(read, chunk)
             read += len(chunk)
             if datas:
-                got, leaves = worker.work(indexes, datas, bytes(reports))
+                got, leaves = worker.work(indexes, datas, reports)
                 statuses += got
                 digest.update(leaves)
     except SourceUnreadable:
@@ -252,9 +261,12 @@ def run_task(task: CommunityTask) -> TaskResult:
         return TaskResult(shard, b"", read, b"", frozenset(), None, exc.reason)
     finally:
         src.close()
-    owned = frozenset(_text(c) for c, w in cshard.items() if w == shard)
+    owned = (
+        task.owned
+        if planned
+        else frozenset(_text(c) for c, w in router._cshard.items() if w == shard)
+    )
     end = worker.end(owned, read)
-    worker.replay.close()
     return TaskResult(shard, bytes(statuses), read, digest.digest(), owned, end, None)
 
 

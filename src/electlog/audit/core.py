@@ -169,6 +169,7 @@ def _audit(
             workers = Shards(jobs, trust, election) if sharded else Verifier(jobs)
         with workers:  # before any connection is opened: workers fork clean
             src = open_source(source)
+            closing: list[Callable[[], None]] = []  # the replay's leaf file, if it fails
             try:
                 sink = FindingSink()
                 replay = (
@@ -176,6 +177,7 @@ def _audit(
                     if not isinstance(workers, Verifier)
                     else Replay(trust, sink, election=election)
                 )
+                closing.append(replay.close)
                 if src.origin is not None and src.origin != trust.origin:
                     sink.add(
                         F.SOURCE_ORIGIN_MISMATCH,
@@ -215,6 +217,10 @@ def _audit(
                     plan.finished(replay)
                 _rla_findings(replay, sink)
                 description = src.description
+            except BaseException:  # a Fallback (the serial replay runs next) or an error
+                for close in closing:
+                    close()
+                raise
             finally:
                 src.close()
     finally:
