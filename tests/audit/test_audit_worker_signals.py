@@ -28,8 +28,10 @@ caught = []
 signal.signal(signal.SIGTERM, lambda signum, frame: caught.append(signum))
 signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
 
-def wait_ended(proc, seconds=20.0):
-    proc.join(seconds)
+def wait_ended(proc, seconds=20.0):  # the pool's own thread may reap it first: poll
+    deadline = time.monotonic() + seconds
+    while proc.exitcode is None and time.monotonic() < deadline:
+        proc.join(0.05)
     return proc.exitcode
 
 def busy(path):  # a job that writes its pid to path (atomically), then works for a minute
@@ -184,7 +186,7 @@ def test_a_task_process_that_dies_fails_its_job_at_once(tmp_path: Path) -> None:
     result = _run(
         f"""
         PIDFILE = {str(tmp_path / "busy.pid")!r}
-        from electlog.audit._tasks import OneShots
+        from electlog.audit._oneshots import OneShots
         from electlog.errors import AuditError, KeySetError
 
         def square(x):

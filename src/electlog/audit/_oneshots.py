@@ -1,0 +1,142 @@
+"""One-shot task processes (:class:`OneShots`): the local community tasks' runner."""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import pickle
+import sys
+import traceback
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from electlog._procs import worker_signals, workers_starting
+from electlog.errors import AuditError, UsageError
+
+__all__ = ["OneShots"]
+
+
+class OneShots:
+    """Runs jobs (``fn(arg)``), each in a fresh process forked from the thread that calls
+    :meth:`submit`, :meth:`ready` or :meth:`result`, at most ``processes`` at a time; a process
+    exits when its job is done, so it holds one task's state and gives it back at once.
+
+    No thread of its own ever forks: a process forked from a helper thread (as a process pool
+    with ``maxtasksperchild`` does, from its handler thread) inherits every lock another thread
+    held at that moment, and a task that needs one (``tempfile``'s, the logging module's) waits
+    forever. Here the processes start only at the calls above, in the caller's thread, with
+    SIGTERM and SIGINT held until each has reset its handlers (:func:`workers_starting`). A
+    process that ends without an answer (killed, out of memory) fails its job with
+    :class:`AuditError` at once."""
+
+    def __init__(self, processes: int) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
+        self._ctx: Any = multiprocessing.get_context(method)
+        self._slots = max(1, processes)
+        self._queued: deque[int] = deque()
+        self._jobs: dict[int, tuple[Callable[[Any], Any], Any]] = {}
+        self._running: dict[int, tuple[Any, multiprocessing.connection.Connection]] = {}
+        self._outcomes: dict[int, tuple[str, Any]] = {}
+        self._next = 0
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> int:
+        """Queue ``fn(arg)`` (started now if a process slot is free); its job number."""
+        job = self._next
+        self._next += 1
+        self._jobs[job] = (fn, arg)
+        self._queued.append(job)
+        self._fill()
+        return job
+
+    def ready(self, job: int) -> bool:
+        """Whether ``job`` has finished (collects whatever has, without waiting)."""
+        self._pump(0)
+        return job in self._outcomes
+
+    def result(self, job: int) -> Any:
+        """Wait for ``job`` and return its value; its exception is raised again here, and a
+        process that ended without an answer is an :class:`AuditError`."""
+        while job not in self._outcomes:
+            if job not in self._running and job not in self._queued:
+                raise UsageError(f"no job {job} (its result was taken, or it was never queued)")
+            self._pump(None)
+        kind, value = self._outcomes.pop(job)
+        if kind == "ok":
+            return value
+        if kind == "raise":
+            raise value
+        raise AuditError(f"an audit task process {value}")
+
+    def close(self) -> None:
+        """End every process still running and forget the queued jobs (idempotent)."""
+        self._queued.clear()
+        running, self._running = self._running, {}
+        for proc, conn in running.values():
+            conn.close()
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()
+
+    def _fill(self) -> None:
+        while self._queued and len(self._running) < self._slots:
+            job = self._queued.popleft()
+            fn, arg = self._jobs.pop(job)
+            reader, writer = self._ctx.Pipe(duplex=False)
+            try:
+                with workers_starting():  # it resets the handlers it inherits first
+                    proc = self._ctx.Process(
+                        target=_one_shot_main, args=(writer, fn, arg), daemon=True
+                    )
+                    proc.start()
+            except OSError as exc:
+                reader.close()
+                raise UsageError(f"cannot start an audit task process: {exc}") from exc
+            finally:
+                writer.close()
+            self._running[job] = (proc, reader)
+
+    def _pump(self, timeout: float | None) -> None:
+        """Wait up to ``timeout`` (None: until one finishes) and collect what finished."""
+        self._fill()
+        if not self._running:
+            return
+        waiting: dict[Any, int] = {}
+        for job, (proc, conn) in self._running.items():
+            waiting[conn] = job
+            waiting[proc.sentinel] = job
+        done = {waiting[w] for w in multiprocessing.connection.wait(list(waiting), timeout)}
+        for job in sorted(done):
+            proc, conn = self._running.pop(job)
+            try:
+                outcome: tuple[str, Any] = conn.recv()  # sent before it exits
+            except (EOFError, OSError):
+                proc.join()
+                outcome = ("lost", f"ended before its work was done (exit code {proc.exitcode})")
+            finally:
+                conn.close()
+            proc.join()
+            self._outcomes[job] = outcome
+        self._fill()
+
+
+def _one_shot_main(
+    conn: multiprocessing.connection.Connection, fn: Callable[[Any], Any], arg: Any
+) -> None:
+    """A :class:`OneShots` process: ``fn(arg)``'s outcome to the parent, then exit."""
+    worker_signals()
+    try:
+        outcome: tuple[str, Any] = ("ok", fn(arg))
+    except BaseException as exc:  # raised again in the parent, or its traceback's last line
+        outcome = ("raise", exc)
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            outcome = ("lost", f"failed: {traceback.format_exc().strip().splitlines()[-1]}")
+    try:
+        conn.send(outcome)
+    except Exception:  # the value does not pickle
+        conn.send(("lost", f"failed: {traceback.format_exc().strip().splitlines()[-1]}"))
+    finally:
+        conn.close()
