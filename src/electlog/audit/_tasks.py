@@ -362,6 +362,7 @@ class TaskEngine:
         self.jobs = count_shards(source, election, jobs, tasks)
         self._processes = max(1, min(jobs, self.jobs))
         self._forks: OneShots | None = None
+        self._routing: int | None = None
         self._client: Any = None
         self._asides: list[Callable[[], bool]] = []
         self._results: TaskResults | None = None
@@ -380,6 +381,14 @@ class TaskEngine:
             self._client = _dask_client(self.scheduler)
             return self
         self._forks = OneShots(self._processes)
+        if self.election and self.jobs < ALL:
+            # local tasks take their entries by one routing of the log, made in a process of
+            # its own from this one while it is still small: the tasks fork from this process
+            # later, so its size is counted again in each of them, and the routing's memory
+            # (the router's maps, freed but kept by the allocator) would be too
+            self._routing = self._forks.submit(
+                functools.partial(route_plan, self.source), self.jobs
+            )
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -415,10 +424,10 @@ class TaskEngine:
             CommunityTask(self.source, trust, self.election, self.jobs, shard, backend)
             for shard in range(self.jobs)
         ]
-        if self.engine == "tasks" and self.election and self.jobs < ALL:
-            # local tasks: route the log once here (each task would route every entry); a
-            # forked task shares the plan's memory, a Dask task would carry a byte per entry
-            plan, owned = route_plan(self.source, self.jobs)
+        if self._routing is not None and self._forks is not None:
+            # local tasks: the log routed once (each task would route every entry); a forked
+            # task shares the plan's memory, a Dask task would carry a byte per entry
+            plan, owned = self._forks.result(self._routing)
             tasks = [t._replace(plan=plan, owned=owned[t.shard]) for t in tasks]
         if self._client is not None:
             run_id = uuid.uuid4().hex
