@@ -258,6 +258,10 @@ class RawSQLiteSource(Source):
 
     def chunks(self, size: int, start: int = 0) -> Iterator[list[bytes]]:
         """As :meth:`Source.chunks`; ``start``: the first entry read (a resumed audit)."""
+        return self._after(size, start)
+
+    def _after(self, size: int, start: int) -> Iterator[list[bytes]]:
+        """The rows from index ``start`` on, in index order (a missing index skipped)."""
         last = start - 1
         self._read = start
         while True:
@@ -292,7 +296,7 @@ class RawSQLiteSource(Source):
         for start, stop in runs:
             if stop is None:
                 first = start
-                for chunk in self.chunks(size, start):
+                for chunk in self._after(size, start):
                     yield first, chunk
                     first += len(chunk)
                 continue

@@ -317,6 +317,8 @@ def _replay_shard(
         return TaskResult(shard, b"", read, b"", frozenset(), None, exc.reason)
     finally:
         src.close()
+    if plan is not None and read != len(plan):  # the routing read more (it read fewer: _planned)
+        raise _changed(shard, f"read {read} of the {len(plan)} entries routed")
     owned = (
         task.owned
         if plan is not None
