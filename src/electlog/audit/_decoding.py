@@ -38,7 +38,6 @@ from electlog.codec import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_ITEMS,
     _canonical_shape,
-    _pack,
 )
 from electlog.errors import ElectlogError
 from electlog.events import FORMAT_VERSION, MAX_ENTRY_SIZE, ZERO_HASH, Entry, _check_fields
@@ -68,6 +67,13 @@ str in strictly increasing order (a ballot's post: against, for, write_ins)."""
 _new_parsed: Any = tuple.__new__
 _sha256 = hashlib.sha256
 _unpackb: Any = msgpack.unpackb
+_repack: Any = msgpack.Packer(use_bin_type=True).pack
+"""The re-encode of :func:`_fast`: ``msgpack.packb(m, use_bin_type=True)`` of a statement map
+msgpack unpacked (exact dicts, lists, str, bytes, int, bool, None, float) by one packer kept
+for it, without the codec's pool of packers (:func:`electlog.codec._pack`): packing such a
+tree runs no Python code (no callback, no collection: the output is a bytes, not tracked), so
+no other call can start on this packer before it returns; its buffer grows at most to the
+largest statement (:data:`~electlog.events.MAX_ENTRY_SIZE`)."""
 
 
 class ParsedEntry(NamedTuple):
@@ -176,7 +182,7 @@ def _fast(data: bytes) -> ParsedEntry | None:
         return None
     if seq == 1 and prev != ZERO_HASH:
         return None
-    if _pack(m) != stmt:
+    if _repack(m) != stmt:
         return None
     pub = data[_PUB]
     key_id = _key_ids.get(pub)
