@@ -1059,14 +1059,15 @@ def _generic(ctx: Context, n: int) -> Dataset:
     return ds
 
 
-def _audit_once(ctx: Context, ds: Dataset, jobs: int) -> dict[str, Any]:
-    """Audit ``ds`` once in a child process (fresh interpreter: honest memory figures)."""
+def _audit_once(ctx: Context, ds: Dataset, jobs: int, engine: str = "processes") -> dict[str, Any]:
+    """Audit ``ds`` once in a child process (fresh interpreter: honest memory figures), with
+    ``audit()``'s ``engine``."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO), str(REPO / "src"), env.get("PYTHONPATH", "")) if p
     )
     env["ELECTLOG_ED25519_BACKEND"] = current_backend()
-    ctx.say(f"audit: {ds.label} ({ds.entries:,} entries), jobs={jobs}")
+    ctx.say(f"audit: {ds.label} ({ds.entries:,} entries), jobs={jobs}, engine {engine}")
     proc = subprocess.run(
         [
             sys.executable,
@@ -1076,6 +1077,7 @@ def _audit_once(ctx: Context, ds: Dataset, jobs: int) -> dict[str, Any]:
             str(ds.trust),
             str(jobs),
             "1" if ds.election else "0",
+            engine,
         ],
         capture_output=True,
         text=True,
@@ -1366,7 +1368,7 @@ def bench_rss(ctx: Context) -> list[Row]:
         ),
     )
     if simulated:
-        return [row, _large_rss(ctx, jobs)]
+        return [row, _tasks_rss(ctx, ds, jobs, "et", district), *_large_rss(ctx, jobs)]
     return [
         unavailable(
             "e",
@@ -1379,19 +1381,45 @@ def bench_rss(ctx: Context) -> list[Row]:
     ]
 
 
-def _large_rss(ctx: Context, jobs: int) -> Row:
-    """(e2) peak RSS of the audit of a district four times the seed's (``--large-district``)."""
+def _tasks_rss(ctx: Context, ds: Dataset, jobs: int, key: str, judged: bool) -> Row:
+    """(et, e2t) peak RSS of the audit of ``ds`` with the community-task engine (one run):
+    each task process holds one community's state, so its memory is bounded by the largest
+    community's, not by the log."""
+    target = 220.0 if key == "et" else 300.0
+    res = _audit_once(ctx, ds, jobs, "tasks")
+    peak = res["peak_tree_rss_mb"]
+    return Row(
+        key=key,
+        bench="rss",
+        what=f"peak RSS of the audit (all processes) with engine='tasks' (a process per "
+        f"community, {jobs} at a time), {ds.label} ({ds.entries:,} entries)",
+        measured=f"{peak:.0f} MB" if peak is not None else "psutil missing",
+        baseline="—",
+        ratio=None,
+        target=f"≤ {target:.0f} MB" if judged else "—",
+        status=judge(float(peak), at_most=target) if judged and peak is not None else INFO,
+        note=f"One run; {res['seconds']:.1f} s ({rate(ds.entries, res['seconds']):,.0f} "
+        f"entries/s), verdict {res['verdict']}; the auditing process alone peaked at "
+        f"{res['peak_self_rss_mb'] or 0:.0f} MB, the largest task process (getrusage) at "
+        f"{res['largest_child_maxrss_mb']:.0f} MB."
+        + ("" if judged else " Not the district's scale: not judged."),
+    )
+
+
+def _large_rss(ctx: Context, jobs: int) -> list[Row]:
+    """(e2, e2t) peak RSS of the audit of a district four times the seed's
+    (``--large-district``), with the default engine and with the community tasks."""
     what = "peak RSS of the audit (all processes), 518,400 voters (about 1.8 M entries)"
     given = ctx.shared.get("large-district-dir")
     if given is None:
-        return unavailable(
-            "e2",
-            "rss",
-            what,
-            "≤ 300 MB",
+        why = (
             "pass --large-district DIR, an `electlog demo --voters 518400 --dir DIR` directory "
-            "(building it takes minutes)",
+            "(building it takes minutes)"
         )
+        return [
+            unavailable("e2", "rss", what, "≤ 300 MB", why),
+            unavailable("e2t", "rss", f"{what}, engine='tasks'", "≤ 300 MB", why),
+        ]
     from electlog.store.sqlite import SQLiteStore
 
     path = Path(given) / "election.sqlite"
@@ -1407,7 +1435,7 @@ def _large_rss(ctx: Context, jobs: int) -> Row:
     )
     res = _audit_once(ctx, ds, jobs)
     peak = res["peak_tree_rss_mb"]
-    return Row(
+    row = Row(
         key="e2",
         bench="rss",
         what=f"{what}: {ds.label} ({entries:,} entries), jobs={jobs}",
@@ -1422,6 +1450,7 @@ def _large_rss(ctx: Context, jobs: int) -> Row:
         f"{res['largest_child_maxrss_mb']:.0f} MB; parent CPU "
         f"{res['parent_cpu_seconds'] / entries * 1e6:.1f} µs/entry.",
     )
+    return [row, _tasks_rss(ctx, ds, jobs, "e2t", True)]
 
 
 def bench_growth(ctx: Context) -> list[Row]:

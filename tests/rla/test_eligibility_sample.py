@@ -30,6 +30,7 @@ from electlog.election import (
     log_events,
 )
 from electlog.election import codes as C
+from electlog.election.state.eligibility import EligibilityState
 from electlog.errors import KeySetError, RuleViolation, UsageError
 from electlog.events import Entry
 from electlog.keys import SigningKey
@@ -459,7 +460,8 @@ def test_eligibility_event_order_violations_are_named_sharded(tmp_path: Path) ->
     assert _section(report)["checked"] is None
 
 
-def test_the_minimal_simulation_audits_sharded_without_fallback(tmp_path: Path) -> None:
+def _minimal_bundle(tmp_path: Path) -> tuple[Path, Trust]:
+    """The minimal simulation (1,140 voters, a sample of 59 drawn and checked) as a bundle."""
     from audit_support import write_bundle
 
     log = Log(MemoryStore("district.example/eligibility-sharded"))
@@ -473,6 +475,38 @@ def test_the_minimal_simulation_audits_sharded_without_fallback(tmp_path: Path) 
     )
     path = tmp_path / "m.bundle"
     write_bundle(path, log.origin, [log.get_bytes(i) for i in range(len(log))], [])
+    return path, trust
+
+
+def test_a_shard_sends_its_draw_parts_not_every_voters_registration(tmp_path: Path) -> None:
+    # a shard's end holds its draw parts, the result and its sampled voters' entries; each active
+    # voter's registration entry (one item per voter) stays in the shard, whose own draws alone
+    # read it: the auditing process would otherwise hold every voter's entry once more
+    from electlog.audit._tasks import CommunityTask, run_task
+
+    path, trust = _minimal_bundle(tmp_path)
+    sent = []
+    for shard in range(2):
+        end = run_task(CommunityTask(str(path), trust.to_json(), True, 2, shard, None)).end
+        assert end is not None
+        sent.append(end["eligibility"])
+    for el in sent:
+        assert el.registered_at == {} and el.drawn is not None and el.checked is not None
+        assert el.deferred is not None and len(el.deferred) == 1
+        assert el.deferred[0].active > 0 and el.roll_changed_at >= 0
+    assert sum(len(el.sample_entries) for el in sent) == 59
+    assert sum(el.deferred[0].active for el in sent if el.deferred) == 1140
+    # the copy leaves the state it was made from whole
+    state = EligibilityState()
+    state.registered_at = {"v1": 3}
+    state.sample_entries = {"v1": 3}
+    copy = state.without_registrations()
+    assert copy.registered_at == {} and state.registered_at == {"v1": 3}
+    assert copy.sample_entries == {"v1": 3}
+
+
+def test_the_minimal_simulation_audits_sharded_without_fallback(tmp_path: Path) -> None:
+    path, trust = _minimal_bundle(tmp_path)
     reference = audit(path, trust, serial=True, jobs=2)
     assert reference.eligibility is not None and reference.eligibility["k"] == 59
     expected = json.loads(reference.to_json())

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import mmap
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.queues
@@ -378,7 +379,7 @@ class ShardWorker:
             "tolerance": replay.time_tolerance(),
             "rogue": replay._rogue is not None,
             "rules": state.rules if state is not None and state.definition is not None else None,
-            "eligibility": None if state is None else state.eligibility,
+            "eligibility": None if state is None else state.eligibility.without_registrations(),
         }
 
 
@@ -713,8 +714,11 @@ class ShardedReplay(Replay, Router):
         # (entry index, kind, person hash, tag hash, community code) per claim, a column each:
         # 26 bytes a registration (kind and code fit one byte: 0-2 and 1-251)
         self._claims: tuple[array[int], ...] = tuple(array(t) for t in ("q", "B", "q", "q", "B"))
-        self._person = bytearray(_BUCKETS)
-        self._tags = bytearray(_BUCKETS)
+        # anonymous maps rather than bytearrays: zero pages are resident only once written,
+        # so processes forked from this one before the feed (community tasks) do not count
+        # 8 MB of zeros each
+        self._person = mmap.mmap(-1, _BUCKETS)
+        self._tags = mmap.mmap(-1, _BUCKETS)
         self._ends: list[dict[str, Any]] = []
         self._tolerance = DEFAULT_TIME_TOLERANCE
         self._results: dict[str, CommunityResults] = {}
@@ -953,7 +957,8 @@ class ShardedReplay(Replay, Router):
         kinds.append(kind)
         persons.append(person)
         codes.append(code)
-        # _mark(self._person, person, code) and, for a registration, of its tag, inline
+        # the person's bucket marked with the community's code (255: two communities) and,
+        # for a registration, its tag's
         buckets = self._person
         j = person & _MASK
         seen = buckets[j]
@@ -1161,12 +1166,3 @@ def _text(raw: bytes) -> str:
         return raw.decode()
     except UnicodeDecodeError:
         return repr(raw)
-
-
-def _mark(buckets: bytearray, value: int, code: int) -> None:
-    j = value & (_BUCKETS - 1)
-    seen = buckets[j]
-    if seen == 0:
-        buckets[j] = code
-    elif seen != code:
-        buckets[j] = 255

@@ -8,6 +8,9 @@ auditor recomputes leaf hashes, the tree and the author heads from the bytes. Wh
 cannot be read beyond some point (a corrupt or truncated bundle), the chunk iterator raises
 :class:`SourceUnreadable` naming the byte offset and the last good entry; the entries before it
 have already been yielded and are checked.
+
+A store (SQLite file, PostgreSQL, tiles) can also be read by entry index, range by range
+(:meth:`Source.runs`): a community task reads only its own entries so. A bundle cannot.
 """
 
 from __future__ import annotations
@@ -18,16 +21,17 @@ import sqlite3
 import struct
 import urllib.parse
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from electlog.errors import AuditError, BundleError, ElectlogError
+from electlog.errors import AuditError, BundleError, ElectlogError, UsageError
 from electlog.events import MAX_ENTRY_SIZE
 from electlog.log import Log
 from electlog.publish.bundle import BUNDLE_MAGIC, MAX_BUNDLE_NOTE_SIZE, BundleReader
 from electlog.publish.tiles import TilesReader
-from electlog.store import Store, is_postgres_dsn, open_store
+from electlog.store import PostgresStore, Store, is_postgres_dsn, open_store
+from electlog.store._integrity import SQLITE_DIGESTS
 from electlog.store._sql import DurableStore
 from electlog.store.base import DamageKind, StoreDamage
 from electlog.store.sqlite import check_schema, harden_connection
@@ -46,6 +50,7 @@ __all__ = [
     "Source",
     "SourceUnreadable",
     "StoreSource",
+    "open_entries",
     "open_source",
     "refuse_file_damage",
     "sqlite_full_check",
@@ -95,6 +100,25 @@ class Source:
         """Entry bytes in index order, ``size`` per list (the last may be shorter)."""
         raise NotImplementedError
 
+    def indexed(self, count: int) -> bool:
+        """Whether :meth:`runs` reads this source by entry index, ``count`` being how many
+        entries a read of every entry (:meth:`chunks`) gave it: whether that read's i-th entry
+        is always the entry :meth:`runs` reads at index i. A store's read stops at a missing
+        index, so a store says yes; a SQLite file (read row by row, a missing index skipped)
+        only while its indexes are exactly ``0 .. count - 1``; a bundle never."""
+        return False
+
+    def runs(
+        self, runs: Iterable[tuple[int, int | None]], size: int
+    ) -> Iterator[tuple[int, list[bytes]]]:
+        """The entries of each index range ``[start, stop)`` of ``runs`` (ascending, not
+        overlapping) as ``(index of the first, entry bytes)`` chunks of at most ``size``, each
+        within one range; ``stop`` None: up to the source's end, as :meth:`chunks` would read
+        from ``start``. Raises :class:`SourceUnreadable` where a range cannot be read whole
+        (past the source's end, a missing or unreadable entry); only for an :meth:`indexed`
+        source (:class:`~electlog.errors.UsageError` otherwise)."""
+        raise UsageError(f"{self.description} cannot be read by entry index")
+
     def checkpoint_notes(self) -> list[str]:
         """Every checkpoint note the source carries, oldest first (call after :meth:`chunks`)."""
         raise NotImplementedError
@@ -140,17 +164,27 @@ class StoreSource(Source):
 
     def chunks(self, size: int, start: int = 0) -> Iterator[list[bytes]]:
         """As :meth:`Source.chunks`; ``start``: the first entry read (a resumed audit)."""
-        self._read = start
-        try:
-            end = self.store.size()
-            it = self.store.entries(start, max(start, end))
-            for chunk in _chunked(it, size):
-                self._read += len(chunk)
-                yield chunk
-        except ElectlogError as exc:
-            raise SourceUnreadable(
-                f"{self.description}: {exc}", offset=None, last_good_index=self._read - 1
-            ) from exc
+        for _, chunk in self.runs([(start, None)], size):
+            yield chunk
+
+    def indexed(self, count: int) -> bool:
+        return True
+
+    def runs(
+        self, runs: Iterable[tuple[int, int | None]], size: int
+    ) -> Iterator[tuple[int, list[bytes]]]:
+        for start, stop in runs:
+            self._read = start
+            try:
+                end = max(start, self.store.size()) if stop is None else stop
+                for chunk in _chunked(self.store.entries(start, end), size):
+                    first = self._read
+                    self._read += len(chunk)
+                    yield first, chunk
+            except ElectlogError as exc:
+                raise SourceUnreadable(
+                    f"{self.description}: {exc}", offset=None, last_good_index=self._read - 1
+                ) from exc
 
     def checkpoint_notes(self) -> list[str]:
         try:
@@ -224,25 +258,63 @@ class RawSQLiteSource(Source):
 
     def chunks(self, size: int, start: int = 0) -> Iterator[list[bytes]]:
         """As :meth:`Source.chunks`; ``start``: the first entry read (a resumed audit)."""
+        return self._after(size, start)
+
+    def _after(self, size: int, start: int) -> Iterator[list[bytes]]:
+        """The rows from index ``start`` on, in index order (a missing index skipped)."""
         last = start - 1
         self._read = start
+        while True:
+            rows = self._rows(_ROWS_AFTER, (last, size))
+            if not rows:
+                return
+            idx = rows[-1][0]
+            if not isinstance(idx, int):
+                raise SourceUnreadable(
+                    f"{self.description}: entry index {idx!r} is not an integer",
+                    offset=None,
+                    last_good_index=self._read - 1,
+                )
+            last = idx
+            self._read += len(rows)
+            yield _entry_data(rows)
+
+    def indexed(self, count: int) -> bool:
+        """Yes while the table's lowest index is 0 and its highest ``count - 1``: the
+        ``count`` rows read in order are then the indexes ``0 .. count - 1`` (two lookups
+        instead of a count, which walks the table; a row added or removed since is a changed
+        source, found by the audit's own read)."""
         try:
-            while True:
-                rows = self._conn.execute(
-                    "SELECT idx, data FROM entries WHERE idx > ? ORDER BY idx LIMIT ?",
-                    (last, size),
-                ).fetchall()
-                if not rows:
-                    return
-                chunk = [
-                    r[1] if isinstance(r[1], bytes) and len(r[1]) <= MAX_ENTRY_SIZE else b""
-                    for r in rows
-                ]
-                last = rows[-1][0]
-                if not isinstance(last, int):
-                    raise sqlite3.DatabaseError(f"entry index {last!r} is not an integer")
-                self._read += len(chunk)
-                yield chunk
+            bounds = self._conn.execute(SQLITE_DIGESTS.bounds).fetchone()
+        except sqlite3.Error:
+            return False
+        return tuple(bounds) == ((0, count - 1) if count else (None, None))
+
+    def runs(
+        self, runs: Iterable[tuple[int, int | None]], size: int
+    ) -> Iterator[tuple[int, list[bytes]]]:
+        for start, stop in runs:
+            if stop is None:
+                first = start
+                for chunk in self._after(size, start):
+                    yield first, chunk
+                    first += len(chunk)
+                continue
+            for first in range(start, stop, size):
+                end = min(stop, first + size)
+                self._read = first
+                rows = self._rows(_ROWS_BETWEEN, (first, end - 1))
+                if len(rows) != end - first:  # the indexes are unique integers (the rowid)
+                    raise SourceUnreadable(
+                        f"{self.description}: entries {first}..{end - 1} are not all stored",
+                        offset=None,
+                        last_good_index=first - 1,
+                    )
+                yield first, _entry_data(rows)
+
+    def _rows(self, sql: str, params: tuple[int, int]) -> list[tuple[object, object]]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise SourceUnreadable(
                 f"{self.description}: {exc}", offset=None, last_good_index=self._read - 1
@@ -257,6 +329,16 @@ class RawSQLiteSource(Source):
 
     def close(self) -> None:
         self._conn.close()
+
+
+_ROWS_AFTER: Final = "SELECT idx, data FROM entries WHERE idx > ? ORDER BY idx LIMIT ?"
+_ROWS_BETWEEN: Final = "SELECT idx, data FROM entries WHERE idx BETWEEN ? AND ? ORDER BY idx"
+
+
+def _entry_data(rows: list[tuple[object, object]]) -> list[bytes]:
+    """The entry bytes of ``(idx, data)`` rows; a value that is no entry (not a blob, too
+    long) becomes ``b""``, which the replay rejects at its index."""
+    return [d if isinstance(d, bytes) and len(d) <= MAX_ENTRY_SIZE else b"" for _, d in rows]
 
 
 def open_source(source: object) -> Source:
@@ -303,6 +385,30 @@ def open_source(source: object) -> Source:
             "SQLite magic string (the rest of the header is SQLite's)"
         )
     return _bundle_source(path)
+
+
+def open_entries(source: str) -> Source:
+    """``source`` (a path, an ``http(s)://`` URL or a ``postgresql://`` DSN) opened to read its
+    entries only, for a reader beside an audit whose own :func:`open_source` of the same
+    source runs the integrity checks and refuses a damaged database (a community task): a
+    SQLite file or a PostgreSQL database without the store's open check (its count of the
+    entries walks the table) nor its full check, the file read as the audit reads it."""
+    if is_postgres_dsn(source):
+        try:
+            store = PostgresStore(source, create=False, read_only=True, check_on_open=False)
+        except ElectlogError as exc:
+            raise AuditError(f"cannot open the PostgreSQL log: {exc}") from exc
+        return StoreSource(store, "PostgreSQL log", owned=True, check=False)
+    if not source.startswith(("http://", "https://")):
+        path = Path(source)
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(len(_SQLITE_MAGIC))
+        except OSError:
+            head = b""  # a directory, a missing file: as the audit opens it
+        if head == _SQLITE_MAGIC:
+            return RawSQLiteSource(path)
+    return open_source(source)
 
 
 def _sqlite_source(path: Path) -> Source:

@@ -4,13 +4,14 @@
 worker processes through pipes. Here each shard is a :class:`CommunityTask` instead: a source
 descriptor (a path, an ``http(s)://`` tiles URL or a ``postgresql://`` DSN, which any machine
 can open), the trust file, the number of shards and its own shard number. A task (:func:`run_task`)
-opens the source, reads every entry, takes its shard from the plan the auditing process routed
-once (:func:`route_plan`, local tasks) or routes it with the parent's own :class:`~._shards.Router`
-(a Dask task), and hands its communities' entries and
-every district event to a :class:`~._shards.ShardWorker`, which decodes, verifies and replays
-them exactly as a shard worker process does. It returns a :class:`TaskResult`: the status of
-each of its entries (one byte each), a SHA-256 digest of their leaf hashes, its findings with
-their sort keys and its communities' results.
+opens the source and either reads only the entries of its shard, by the plan the auditing
+process routed once (:func:`route_plan`, local tasks; from a store, which reads by index: a
+SQLite file, PostgreSQL, tiles), or reads every entry and takes its shard's, by the plan (a
+bundle) or routing each entry with the parent's own :class:`~._shards.Router` (a Dask task).
+It hands its communities' entries and every district event to a :class:`~._shards.ShardWorker`,
+which decodes, verifies and replays them exactly as a shard worker process does. It returns a
+:class:`TaskResult`: the status of each of its entries (one byte each), a SHA-256 digest of
+their leaf hashes, its findings with their sort keys and its communities' results.
 
 The audit's own process then reads the source once more and runs :class:`~._shards.ShardedReplay`
 unchanged, with :class:`TaskResults` as its shards: routing, author chains, the Merkle tree,
@@ -34,7 +35,7 @@ import gc
 import hashlib
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import compress
 from typing import Any, Final, NamedTuple, TypeAlias
 
@@ -46,8 +47,8 @@ from electlog.store import Store, is_postgres_dsn, open_store
 
 from ._oneshots import OneShots
 from ._pipeline import CHUNK_SIZE
-from ._shards import ALL, Fallback, Router, ShardWorker, _spread, _take, _text, peek
-from ._sources import Source, SourceUnreadable, StoreSource, open_source
+from ._shards import ALL, Fallback, Router, ShardWorker, _marks, _spread, _take, _text, peek
+from ._sources import Source, SourceUnreadable, StoreSource, open_entries, open_source
 from .trust import Trust
 
 __all__ = [
@@ -154,7 +155,7 @@ def route_plan(source: str, shards: int) -> tuple[bytes, list[frozenset[str]]]:
     cshard = router._cshard
     plan = bytearray()
     read = 0
-    src = _open_entries(source)
+    src = open_entries(source)  # the audit's own open checks the store
     try:
         for chunk in src.chunks(CHUNK_SIZE):
             for k, data in enumerate(chunk):
@@ -171,6 +172,8 @@ def route_plan(source: str, shards: int) -> tuple[bytes, list[frozenset[str]]]:
 
 _Take: TypeAlias = Callable[[int, list[bytes]], tuple[list[int], list[bytes], bytes]]
 """What a task takes of the chunk read at an index: the indexes, bytes and report flags."""
+_Piece: TypeAlias = tuple[list[int], list[bytes], bytes, int]
+"""Entries a task replays (indexes, bytes, report flags) and how many the source has given."""
 
 
 def _planned(plan: bytes, shard: int) -> _Take:
@@ -216,6 +219,61 @@ def _routed(router: Router, n: int, shard: int, election: bool) -> _Take:
     return take
 
 
+def _runs(plan: bytes, shard: int) -> list[tuple[int, int]]:
+    """The index ranges ``[start, stop)`` of ``shard``'s entries and the district events in the
+    routing plan: the only entries a planned task reads (found with C loops: ``find``)."""
+    marks = _marks(plan, shard, ALL)
+    runs: list[tuple[int, int]] = []
+    start = marks.find(1)
+    while start >= 0:
+        stop = marks.find(0, start)
+        if stop < 0:
+            stop = len(marks)
+        runs.append((start, stop))
+        start = marks.find(1, stop)
+    return runs
+
+
+def _read_runs(src: Source, plan: bytes, shard: int) -> Iterator[_Piece]:
+    """A planned task's read of a source that reads by index (:meth:`Source.runs`): its runs
+    of the plan (:func:`_runs`) and nothing else, each chunk taken as :func:`_planned` takes
+    it from a whole read. The plan covers ``len(plan)`` entries, so the task says it read as
+    many, once the source shows it still ends there: its last entry is there and a read of
+    every entry would stop after it (as the routing's did). Every other change of the source
+    makes the task's entries (count, leaf hashes) differ from those the audit's own read gives
+    it, and :class:`TaskResults` refuses them."""
+    size = len(plan)
+    try:
+        for first, datas in src.runs(_runs(plan, shard), CHUNK_SIZE):
+            _, indexes, reports = _take(plan[first : first + len(datas)], shard, first)
+            yield indexes, datas, reports, first + len(datas)
+        if size:
+            for _ in src.runs([(size - 1, size)], 1):
+                pass
+    except SourceUnreadable as exc:
+        raise _changed(shard, f"cannot read entries it was routed: {exc.message}") from exc
+    try:
+        grew = next(src.runs([(size, None)], CHUNK_SIZE), None) is not None
+    except SourceUnreadable:
+        grew = False  # the routing's read stopped here too
+    if grew:
+        raise _changed(shard, f"read more than the {size} entries routed")
+    yield [], [], b"", size
+
+
+def _read_all(src: Source, take: _Take) -> Iterator[_Piece]:
+    """A task's read of every entry, ``take`` taking its shard's (to where the source can be
+    read: the audit's own read meets the same end and reports it)."""
+    read = 0
+    try:
+        for chunk in src.chunks(CHUNK_SIZE):
+            indexes, datas, reports = take(read, chunk)
+            read += len(chunk)
+            yield indexes, datas, reports, read
+    except SourceUnreadable:
+        pass
+
+
 def run_task(task: CommunityTask) -> TaskResult:
     """Run one community task: read the source, replay this shard's entries (see the module
     docstring), taking them by the task's ``plan`` or routing each entry itself. Module-level
@@ -229,37 +287,41 @@ def run_task(task: CommunityTask) -> TaskResult:
     take = _planned(plan, shard) if plan is not None else _routed(router, n, shard, election)
     worker = ShardWorker(Trust.from_json(task.trust), election)
     try:  # the replay's temporary leaf file is closed whatever happens
-        return _replay_shard(task, worker, take, router, plan is not None)
+        return _replay_shard(task, worker, take, router, plan)
     finally:
         worker.replay.close()
 
 
 def _replay_shard(
-    task: CommunityTask, worker: ShardWorker, take: _Take, router: Router, planned: bool
+    task: CommunityTask, worker: ShardWorker, take: _Take, router: Router, plan: bytes | None
 ) -> TaskResult:
-    """:func:`run_task`'s read of the source and replay of what ``take`` takes of it."""
+    """:func:`run_task`'s read of the source (by the ``plan``'s runs where the source reads by
+    index, else all of it) and replay of what ``take`` takes of it."""
     shard = task.shard
     statuses = bytearray()
     digest = hashlib.sha256()
     read = 0
-    src = _open_entries(task.source)
+    src = open_entries(task.source)  # the audit's own open checks the store
     try:
-        for chunk in src.chunks(CHUNK_SIZE):
-            indexes, datas, reports = take(read, chunk)
-            read += len(chunk)
+        if plan is not None and src.indexed(len(plan)):
+            pieces = _read_runs(src, plan, shard)
+        else:
+            pieces = _read_all(src, take)
+        for piece in pieces:
+            indexes, datas, reports, read = piece
             if datas:
                 got, leaves = worker.work(indexes, datas, reports)
                 statuses += got
                 digest.update(leaves)
-    except SourceUnreadable:
-        pass  # the audit's own read meets the same end and reports it
     except Fallback as exc:
         return TaskResult(shard, b"", read, b"", frozenset(), None, exc.reason)
     finally:
         src.close()
+    if plan is not None and read != len(plan):  # the routing read more (it read fewer: _planned)
+        raise _changed(shard, f"read {read} of the {len(plan)} entries routed")
     owned = (
         task.owned
-        if planned
+        if plan is not None
         else frozenset(_text(c) for c, w in router._cshard.items() if w == shard)
     )
     end = worker.end(owned, read)
@@ -362,6 +424,7 @@ class TaskEngine:
         self.jobs = count_shards(source, election, jobs, tasks)
         self._processes = max(1, min(jobs, self.jobs))
         self._forks: OneShots | None = None
+        self._routing: int | None = None
         self._client: Any = None
         self._asides: list[Callable[[], bool]] = []
         self._results: TaskResults | None = None
@@ -380,6 +443,14 @@ class TaskEngine:
             self._client = _dask_client(self.scheduler)
             return self
         self._forks = OneShots(self._processes)
+        if self.election and self.jobs < ALL:
+            # local tasks take their entries by one routing of the log, made in a process of
+            # its own from this one while it is still small: the tasks fork from this process
+            # later, so its size is counted again in each of them, and the routing's memory
+            # (the router's maps, freed but kept by the allocator) would be too
+            self._routing = self._forks.submit(
+                functools.partial(route_plan, self.source), self.jobs
+            )
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -415,10 +486,10 @@ class TaskEngine:
             CommunityTask(self.source, trust, self.election, self.jobs, shard, backend)
             for shard in range(self.jobs)
         ]
-        if self.engine == "tasks" and self.election and self.jobs < ALL:
-            # local tasks: route the log once here (each task would route every entry); a
-            # forked task shares the plan's memory, a Dask task would carry a byte per entry
-            plan, owned = route_plan(self.source, self.jobs)
+        if self._routing is not None and self._forks is not None:
+            # local tasks: the log routed once (each task would route every entry); a forked
+            # task shares the plan's memory, a Dask task would carry a byte per entry
+            plan, owned = self._forks.result(self._routing)
             tasks = [t._replace(plan=plan, owned=owned[t.shard]) for t in tasks]
         if self._client is not None:
             run_id = uuid.uuid4().hex

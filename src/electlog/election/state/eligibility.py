@@ -79,6 +79,19 @@ class EligibilityState:
         """Set to a list by a replay that holds only some communities (the audit's shards):
         a draw's checks over the whole roll are not made here, its :class:`DrawPart` is kept."""
 
+    def without_registrations(self) -> EligibilityState:
+        """This state without each voter's registration entry (``registered_at``, one item per
+        active voter), which only this replay's own later draws read: what a replay holding
+        some communities sends to be merged (the draws, the results and the sampled voters'
+        entries), so that the merge does not hold every voter's entry once more."""
+        sent = EligibilityState()
+        sent.drawn, sent.drawn_index = self.drawn, self.drawn_index
+        sent.checked, sent.checked_index = self.checked, self.checked_index
+        sent.roll_changed_at = self.roll_changed_at
+        sent.sample_entries = self.sample_entries
+        sent.deferred = self.deferred
+        return sent
+
 
 class DrawPart(NamedTuple):
     """What a state holding only some communities knows of a draw (``eligibility.sample_drawn``
