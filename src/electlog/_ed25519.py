@@ -453,6 +453,7 @@ def verify_many_nacl(
     rejected = _REJECTED_R
     order = GROUP_ORDER
     from_bytes = int.from_bytes
+    keys: dict[bytes, bool] = {}  # key_ok's answers in this batch (a log has few keys)
     out: list[bool] = []
     append = out.append
     for pub, sig, msg in items:
@@ -460,8 +461,8 @@ def verify_many_nacl(
             len(sig) != 64
             or len(pub) != 32
             or sig[:32] in rejected
-            or from_bytes(sig[32:], "little") >= order
-            or not key_ok(pub)
+            or (sig[63] >= 0x10 and from_bytes(sig[32:], "little") >= order)  # S < 2**252 < L
+            or not (keys.get(pub) or keys.setdefault(pub, key_ok(pub)))
         ):
             append(False)
             continue

@@ -340,3 +340,150 @@ def test_non_canonical_forms_inside_the_statement_are_refused_as_the_general_dec
 ) -> None:
     got = fast(data)
     assert got == general(data)
+
+
+# ----------------------------------------------------------------- the body's shape, by layout
+
+POST_KEYS = ("against", "for", "write_ins")
+QUIRKS = (
+    "none",
+    "swap posts",
+    "swap columns",
+    "bytes post",
+    "bytes column",
+    "float",
+    "float column",
+    "too deep",
+    "deep",
+    "map column",
+    "map in column",
+    "scalar post",
+    "void",
+    "other columns",
+    "unsorted columns",
+    "empty post",
+    "list marks",
+    "bytes in column",
+    "swap body",
+    "bytes box",
+)
+
+
+def _sorted(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return dict(sorted(pairs, key=lambda p: p[0].encode()))
+
+
+def _deep(value: Any, n: int) -> Any:
+    for _ in range(n):
+        value = [value]
+    return value
+
+
+@st.composite
+def ballot_bodies(draw: st.DrawFn) -> dict[str, Any]:
+    """A ballot-like body (``box``, ``marks``: posts of three sorted columns of ids,
+    ``serial``), canonical or with one quirk in its marks: keys swapped or not str, a float,
+    lists nested within or beyond the depth limit, maps where lists or ids were, other keys."""
+    ids = st.lists(st.text(max_size=5), max_size=3)
+    posts = sorted(
+        draw(st.lists(st.text(max_size=6), min_size=1, max_size=4, unique=True)),
+        key=str.encode,
+    )
+    marks: dict[Any, Any] = {p: {c: draw(ids) for c in POST_KEYS} for p in posts}
+    quirk = draw(st.sampled_from(QUIRKS))
+    at = draw(st.sampled_from(posts))
+    column = draw(st.sampled_from(POST_KEYS))
+    pm = marks[at]
+    if quirk == "swap posts" and len(posts) > 1:
+        marks = dict(reversed(marks.items()))
+    elif quirk == "swap columns":
+        marks[at] = dict(reversed(pm.items()))
+    elif quirk == "bytes post":
+        marks = {(p.encode() if p == at else p): v for p, v in marks.items()}
+    elif quirk == "bytes column":
+        marks[at] = {(c.encode() if c == column else c): v for c, v in pm.items()}
+    elif quirk == "float":
+        pm[column] = [*pm[column], draw(st.floats(allow_nan=False))]
+    elif quirk == "float column":
+        pm[column] = draw(st.floats(allow_nan=False))
+    elif quirk in ("too deep", "deep"):
+        pm[column] = [_deep("v", draw(st.integers(28, 40) if quirk == "too deep" else st.just(1)))]
+    elif quirk == "map column":  # in drawn order: sometimes sorted
+        pm[column] = draw(st.dictionaries(st.text(max_size=2), st.integers() | st.floats()))
+    elif quirk == "map in column":
+        pm[column] = [*pm[column], draw(st.dictionaries(st.text(max_size=3), st.integers(0, 3)))]
+    elif quirk == "scalar post":
+        marks[at] = draw(st.text(max_size=3) | st.floats(allow_nan=False) | st.none())
+    elif quirk == "void":
+        marks[at] = {"void": draw(st.text(max_size=5))}
+    elif quirk == "other columns":
+        marks[at] = _sorted([(c, draw(ids)) for c in draw(st.lists(st.text(max_size=4)))])
+    elif quirk == "unsorted columns":
+        marks[at] = {"for": [], "against": []}
+    elif quirk == "empty post":
+        marks[at] = {}
+    elif quirk == "list marks":
+        marks = draw(st.lists(st.text(max_size=3), max_size=2))  # type: ignore[assignment]
+    elif quirk == "bytes in column":
+        pm[column] = [*pm[column], draw(st.binary(max_size=3)), None, 7, True]
+    body = {"box": draw(st.text(max_size=6)), "marks": marks, "serial": bytes(16)}
+    if quirk == "swap body":
+        return dict(reversed(body.items()))
+    if quirk == "bytes box":
+        return {b"box": body["box"], "marks": marks, "serial": bytes(16)}
+    return body
+
+
+GOOD_BALLOT = {
+    "box": "b1",
+    "marks": {
+        "p1": {"against": [], "for": ["v1", "v2"], "write_ins": []},
+        "p2": {"against": ["v3"], "for": [], "write_ins": ["v4"]},
+    },
+    "serial": bytes(16),
+}
+
+
+@settings(max_examples=500, deadline=None)
+@given(ballot_bodies(), st.sampled_from(["ballot.recorded", "t.other"]))
+def test_a_body_with_a_known_layout_has_the_general_shape_check(
+    body: dict[str, Any], etype: str
+) -> None:
+    """A body whose keys are those of a body of its type that passed before (its layout) gets
+    the values' checks only, the maps of maps (a ballot's marks) by a check of that shape first:
+    the result is the general check's, for marks with keys unsorted, swapped or not str, values
+    that are floats, nested too deep, maps where lists were, and lists of anything."""
+    from electlog.codec import DEFAULT_MAX_DEPTH, _canonical_shape
+
+    decoding._layouts.clear()
+    assert decoding._shape(dict(GOOD_BALLOT), etype)  # learns the layout
+    assert decoding._layouts[etype] == ("box", "marks", "serial")
+    for _ in range(2):  # with the post keys of GOOD_BALLOT remembered, then of ``body``'s
+        assert decoding._shape(body, etype) == _canonical_shape(body, 1, DEFAULT_MAX_DEPTH)
+
+
+def _statement_entry(body: dict[str, Any], etype: str) -> bytes:
+    """An entry (canonical envelope) whose statement is a real one with ``body`` put in and
+    packed by msgpack as it is (keys in the map's order, floats as float64)."""
+    data = _entry({"a": 1}, 2, 5, etype)
+    m: dict[str, Any] = msgpack.unpackb(data)
+    stmt: dict[str, Any] = msgpack.unpackb(m["stmt"], raw=False)
+    stmt["body"] = body
+    stmt_bytes = msgpack.packb(stmt, use_bin_type=True)
+    n = len(stmt_bytes)
+    size = b"\xc4" + bytes([n]) if n < 256 else b"\xc5" + n.to_bytes(2, "big")
+    head = b"\x83\xa3key\xc4\x20" + m["key"] + b"\xa3sig\xc4\x40" + m["sig"] + b"\xa4stmt"
+    return head + size + stmt_bytes
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ballot_bodies())
+def test_entries_with_a_known_layout_are_read_as_the_general_decoder_does(
+    body: dict[str, Any],
+) -> None:
+    decoding._layouts.clear()
+    good = _statement_entry(GOOD_BALLOT, "ballot.recorded")
+    assert fast(good) == general(good)
+    assert decoding._layouts["ballot.recorded"] == ("box", "marks", "serial")
+    data = _statement_entry(body, "ballot.recorded")
+    assert fast(data) == general(data)

@@ -275,6 +275,17 @@ OTHER = SigningKey.from_seed(bytes(range(1, 33)))
 MSG = b"electlog/v1/event\x00" + b"ballot box 7 opened" * 3
 
 
+def test_a_batch_remembers_each_keys_rule_4_answer_per_key(backend: str) -> None:
+    """One batch with the mixed-order key (which the raw libraries accept) and a valid key,
+    each many times and interleaved: every item gets its own key's answer, whichever came
+    first in the batch."""
+    pub, sig, msg = (bytes.fromhex(CCTV[2][0]), bytes.fromhex(CCTV[2][1]), CCTV[2][2])
+    good = (KEY.public.raw, KEY.sign(MSG), MSG)
+    for first in ((pub, sig, msg), good):
+        items = [first, good, (pub, sig, msg)] * 5
+        assert verify_many(items) == [item is good for item in items]
+
+
 def test_every_bit_flip_of_a_signature_is_rejected(backend: str) -> None:
     sig = KEY.sign(MSG)
     pub = KEY.public.raw

@@ -14,7 +14,10 @@ and validates a ``Statement`` and an ``Entry``. The auditor runs it for every en
 * The statement is decoded by the codec's own fast path (msgpack's unpacker with the codec's
   limits, the structural check of :func:`electlog.codec._canonical_shape`, a re-encode compared
   byte for byte) and checked field by field with the writers' own checks
-  (:func:`electlog.events._check_fields`).
+  (:func:`electlog.events._check_fields`). The structural check of the body takes the common
+  case first (:func:`_shape`): a body with the keys of the last body of its type that passed
+  has only its values checked, and a map of maps of lists (a ballot's marks) by one loop
+  instead of a call per map and list; what that does not prove gets the general check.
 
 Anything that does not pass every one of these checks goes to ``Entry.from_bytes`` itself, so
 what is accepted and the error of what is refused (its class and message) are the writers'
@@ -25,11 +28,17 @@ path can only accept what the general decoder accepts, with the same fields.
 from __future__ import annotations
 
 import hashlib
+from itertools import pairwise
 from typing import Any, Final, NamedTuple
 
 import msgpack
 
-from electlog.codec import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, _canonical_shape, _pack
+from electlog.codec import (
+    _SCALAR_TYPES,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_ITEMS,
+    _canonical_shape,
+)
 from electlog.errors import ElectlogError
 from electlog.events import FORMAT_VERSION, MAX_ENTRY_SIZE, ZERO_HASH, Entry, _check_fields
 
@@ -48,9 +57,23 @@ _passed: dict[tuple[str, str], None] = {}
 :data:`_MEMO`; there are few distinct ones)."""
 _key_ids: dict[bytes, bytes] = {}
 """Public key -> its key id (SHA-256), for the first :data:`_MEMO` keys (a log has few)."""
+_layouts: dict[str, tuple[str, ...]] = {}
+"""Event type -> the keys (in order) of a body of that type that passed the general shape
+check, for the first :data:`_MEMO` types: a body with exactly those keys needs only its values
+checked (:func:`_shape`)."""
+_post_keys: list[tuple[str, ...]] = [()]
+"""The keys (in order) of the last map inside a map of maps that :func:`_maps_of_lists` took,
+str in strictly increasing order (a ballot's post: against, for, write_ins)."""
 _new_parsed: Any = tuple.__new__
 _sha256 = hashlib.sha256
 _unpackb: Any = msgpack.unpackb
+_repack: Any = msgpack.Packer(use_bin_type=True).pack
+"""The re-encode of :func:`_fast`: ``msgpack.packb(m, use_bin_type=True)`` of a statement map
+msgpack unpacked (exact dicts, lists, str, bytes, int, bool, None, float) by one packer kept
+for it, without the codec's pool of packers (:func:`electlog.codec._pack`): packing such a
+tree runs no Python code (no callback, no collection: the output is a bytes, not tracked), so
+no other call can start on this packer before it returns; its buffer grows at most to the
+largest statement (:data:`~electlog.events.MAX_ENTRY_SIZE`)."""
 
 
 class ParsedEntry(NamedTuple):
@@ -139,7 +162,7 @@ def _fast(data: bytes) -> ParsedEntry | None:
         or type(prev) is not bytes
         or len(prev) != 32
         or type(version) is not int
-        or not _canonical_shape(body, 1, DEFAULT_MAX_DEPTH)
+        or not _shape(body, etype)
     ):
         return None
     if not (
@@ -159,7 +182,7 @@ def _fast(data: bytes) -> ParsedEntry | None:
         return None
     if seq == 1 and prev != ZERO_HASH:
         return None
-    if _pack(m) != stmt:
+    if _repack(m) != stmt:
         return None
     pub = data[_PUB]
     key_id = _key_ids.get(pub)
@@ -173,6 +196,66 @@ def _fast(data: bytes) -> ParsedEntry | None:
         ParsedEntry, (pub, data[_SIG], stmt, log, etype, schema, author, seq, prev, time, body)
     )
     return parsed
+
+
+def _shape(body: dict[str, Any], etype: Any) -> bool:
+    """:func:`electlog.codec._canonical_shape` of a statement's body (at depth 1), taking the
+    common case first: a body with the keys of a body of the same type that passed (so str,
+    strictly increasing) needs only its values checked, scalars by type, maps of maps (a
+    ballot's marks) by :func:`_maps_of_lists` first. Whatever that does not prove goes to the
+    general check, so the result is always the general check's."""
+    keys = _layouts.get(etype) if type(etype) is str else None
+    if keys is None or tuple(body) != keys:
+        if not _canonical_shape(body, 1, DEFAULT_MAX_DEPTH):
+            return False
+        if type(etype) is str and (etype in _layouts or len(_layouts) < _MEMO):
+            _layouts[etype] = tuple(body)  # the latest that passed
+        return True
+    values = body.values()
+    if _SCALAR_TYPES.issuperset(map(type, values)):
+        return True
+    for v in values:
+        if type(v) in _SCALAR_TYPES or (type(v) is dict and _maps_of_lists(v)):
+            continue
+        if not _canonical_shape(v, 2, DEFAULT_MAX_DEPTH):
+            return False
+    return True
+
+
+def _maps_of_lists(value: dict[Any, Any]) -> bool:
+    """True if ``value`` (a map at depth 2) is a map of str keys in strictly increasing order
+    whose values are maps of the keys of :data:`_post_keys` (or of other str keys in strictly
+    increasing order) whose values are scalars or lists of scalars: a shape
+    :func:`electlog.codec._canonical_shape` accepts at that depth. False proves nothing (the
+    caller runs the general check)."""
+    scalars = _SCALAR_TYPES
+    known = _post_keys[0]
+    prev: object = None
+    for k, inner in value.items():
+        if type(k) is not str or type(inner) is not dict:
+            return False
+        if prev is not None and not prev < k:  # type: ignore[operator]
+            return False
+        prev = k
+        keys = tuple(inner)
+        if keys != known:
+            if not _sorted_str(keys):
+                return False
+            _post_keys[0] = known = keys
+        for v in inner.values():
+            t = type(v)
+            if t is list:
+                if v and not scalars.issuperset(map(type, v)):
+                    return False
+            elif t not in scalars:
+                return False
+    return True
+
+
+def _sorted_str(keys: tuple[Any, ...]) -> bool:
+    """Whether ``keys`` are str in strictly increasing order (as the general check wants a
+    map's keys)."""
+    return all(type(k) is str for k in keys) and all(a < b for a, b in pairwise(keys))
 
 
 def _fields_pass(

@@ -36,11 +36,12 @@ from typing import Any, Final, NamedTuple, TypeAlias, TypeVar
 
 from electlog._procs import worker_signals, workers_starting
 from electlog.errors import AuditError, ElectlogError, UsageError
-from electlog.events import SIGNATURE_CONTEXT, entry_leaf_hash
+from electlog.events import _LEAF_HASH, SIGNATURE_CONTEXT
 from electlog.keys import set_verify_backend, verify_backend, verify_many
 
 from . import findings as F
 from ._decoding import ParsedEntry, parse_entry
+from ._decoding import _fast as _fast_parse
 
 __all__ = [
     "CHUNK_SIZE",
@@ -132,22 +133,29 @@ def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
     parsed: list[ParsedEntry | RejectedEntry] = []
     triples: list[tuple[bytes, bytes, bytes]] = []
     leaves: list[bytes] = []
+    fast = _fast_parse
+    context = SIGNATURE_CONTEXT
+    leaf_hash = _LEAF_HASH.copy
     for data in chunk:
-        leaves.append(entry_leaf_hash(data))
-        try:
-            entry = parse_entry(data)
-        except ElectlogError as exc:
-            parsed.append(
-                RejectedEntry(leaves[-1], F.ENTRY_MALFORMED, str(exc), {"size": len(data)})
-            )
-            continue
+        h = leaf_hash()  # entry_leaf_hash(data), inline
+        h.update(data)
+        leaves.append(h.digest())
+        # parse_entry(data): its fast path first, without the call that dispatches to it
+        entry = fast(data) if type(data) is bytes else None
+        if entry is None:
+            try:
+                entry = parse_entry(data)
+            except ElectlogError as exc:
+                parsed.append(
+                    RejectedEntry(leaves[-1], F.ENTRY_MALFORMED, str(exc), {"size": len(data)})
+                )
+                continue
         parsed.append(entry)
-        triples.append(
-            (entry.public_key, entry.signature, SIGNATURE_CONTEXT + entry.statement_bytes)
-        )
+        triples.append((entry[0], entry[1], context + entry[2]))
     verdicts = iter(verify_many(triples))
     out: list[EntryResult] = []
     append = out.append
+    identifying = IDENTIFYING_FIELDS
     for leaf, item in zip(leaves, parsed, strict=True):
         if isinstance(item, RejectedEntry):
             append(item)
@@ -173,7 +181,18 @@ def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
         append(  # tuple.__new__: a NamedTuple's own __new__ is Python
             _new_verified(
                 VerifiedEntry,
-                (leaf, log, etype, schema, author, seq, prev, time, body, _secrecy(body)),
+                (
+                    leaf,
+                    log,
+                    etype,
+                    schema,
+                    author,
+                    seq,
+                    prev,
+                    time,
+                    body,
+                    None if identifying.isdisjoint(body) else _secrecy(body),
+                ),
             )
         )
     return out

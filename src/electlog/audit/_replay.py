@@ -451,17 +451,18 @@ class Replay:
         index = self.size
         leaves: list[bytes] = []
         times = self.times
+        election = self._election
         for r in results:
-            leaf = r.leaf_hash
-            leaves.append(leaf)
             i = index
             index += 1
             if isinstance(r, RejectedEntry):
+                leaves.append(r.leaf_hash)
                 times.append(_NO_TIME)
                 add(r.code, i, r.message, r.evidence)
                 continue
             # a VerifiedEntry, unpacked in its field order (one step instead of ten lookups)
-            _, log, etype, schema, author, seq, prev, time, body, secrecy = r
+            leaf, log, etype, schema, author, seq, prev, time, body, secrecy = r
+            leaves.append(leaf)
             times.append(time)
             if log != origin:
                 wrong_log(add, i, log, origin, author, seq)
@@ -483,7 +484,7 @@ class Replay:
             if secrecy is not None:
                 secrecy_finding(add, i, etype, secrecy)
             if state is not None:
-                self._election(i, state, log, etype, schema, author, seq, prev, time, body, leaf)
+                election(i, state, log, etype, schema, author, seq, prev, time, body, leaf)
         self.size = index
         self.tree.extend(leaves)
 

@@ -315,29 +315,36 @@ class ShardWorker:
         statuses = bytearray([REJECTED]) * len(datas)
         results = verify_chunk(datas)
         leaves = b"".join([r.leaf_hash for r in results])
+        election = replay._election
+        # the slot is the election's (2) but for the entry's own findings (0) and the secrecy
+        # lint's (1), set back after them: no store per entry
+        sink.slot = 2
         for k, r in enumerate(results):
             i = indexes[k]
             sink.index = i
             sink.muted = not reports[k]
-            sink.slot = 0
             if isinstance(r, RejectedEntry):
+                sink.slot = 0
                 add(r.code, i, r.message, r.evidence)
+                sink.slot = 2
                 continue  # REJECTED
             leaf, log, etype, schema, author, seq, prev, time, body, secrecy = r
             if log != origin:
+                sink.slot = 0
                 wrong_log(add, i, log, origin, author, seq)
+                sink.slot = 2
                 statuses[k] = WRONG_LOG
                 continue
             if secrecy is not None:
                 sink.slot = 1
                 secrecy_finding(add, i, etype, secrecy)
-            applied = False
-            if state is not None:
                 sink.slot = 2
-                applied = replay._election(
-                    i, state, log, etype, schema, author, seq, prev, time, body, leaf
-                )
-            statuses[k] = APPLIED if applied else VERIFIED
+            if state is not None and election(
+                i, state, log, etype, schema, author, seq, prev, time, body, leaf
+            ):
+                statuses[k] = APPLIED
+            else:
+                statuses[k] = VERIFIED
         return bytes(statuses), leaves
 
     def work_chunk(
