@@ -226,6 +226,23 @@ def test_a_planned_task_is_the_task_that_routes_itself(
         route_plan(str(path), 255)
 
 
+def test_a_source_that_cannot_be_opened_is_named_as_by_the_default_engine(
+    el: ElectionLog, tmp_path: Path
+) -> None:
+    # counting the tasks reads entry 0 only; what is wrong with the source is the audit's own
+    # open's to say, in the default engine's words
+    text = tmp_path / "notes.txt"
+    text.write_text("not a log\n", encoding="utf-8")
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    for path in (tmp_path / "missing.bundle", text, garbage):
+        with pytest.raises(AuditError) as default:
+            audit(path, el.trust, jobs=2)
+        with pytest.raises(AuditError) as tasks:
+            audit(path, el.trust, engine="tasks", jobs=2)
+        assert str(tasks.value) == str(default.value), path
+
+
 def test_sources_and_options_a_task_cannot_use(el: ElectionLog, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="every worker can open, not a Log"):
         audit(el.log, el.trust, engine="tasks")

@@ -43,12 +43,12 @@ from electlog.errors import AuditError, ElectlogError, UsageError
 from electlog.events import entry_leaf_hash
 from electlog.keys import set_verify_backend, verify_backend
 from electlog.log import Log
-from electlog.store import Store, is_postgres_dsn, open_store
+from electlog.store import Store, is_postgres_dsn
 
 from ._oneshots import OneShots
 from ._pipeline import CHUNK_SIZE
 from ._shards import ALL, Fallback, Router, ShardWorker, _marks, _spread, _take, _text, peek
-from ._sources import Source, SourceUnreadable, StoreSource, open_entries, open_source
+from ._sources import Source, SourceUnreadable, open_entries
 from .trust import Trust
 
 __all__ = [
@@ -129,18 +129,6 @@ def task_source(source: object) -> str:
     if source.startswith(("http://", "https://")) or is_postgres_dsn(source):
         return source
     return os.path.abspath(source)
-
-
-def _open_entries(source: str) -> Source:
-    """The source opened to read its entries (a PostgreSQL store without its full check, which
-    the audit's own process runs)."""
-    if is_postgres_dsn(source):
-        try:
-            store = open_store(source, create=False, read_only=True)
-        except ElectlogError as exc:
-            raise AuditError(f"cannot open the PostgreSQL log: {exc}") from exc
-        return StoreSource(store, "PostgreSQL log", owned=True, check=False)
-    return open_source(source)
 
 
 def route_plan(source: str, shards: int) -> tuple[bytes, list[frozenset[str]]]:
@@ -331,10 +319,14 @@ def _replay_shard(
 def count_shards(source: str, election: bool, jobs: int, tasks: int | None = None) -> int:
     """How many tasks to run: one per community of the genesis (entry 0), or ``tasks`` if
     fewer (each then replays every ``tasks``-th community); ``tasks`` or ``jobs`` for a generic
-    log, 1 for a log whose first entry is no genesis (the audit then falls back anyway)."""
+    log, 1 for a log whose first entry is no genesis (the audit then falls back anyway) or a
+    source that cannot be opened (the audit's own open then says why, as with any engine)."""
     if not election:
         return tasks or jobs
-    src = _open_entries(source)
+    try:
+        src = open_entries(source)  # entry 0 only: the audit's own open checks the store
+    except AuditError:
+        return 1
     try:
         first = next(iter(src.chunks(1)), None)
     except SourceUnreadable:
