@@ -17,7 +17,9 @@ from audit_support import GenericLog, build_generic, copy_sqlite_store, write_sq
 from electlog.audit import _store_check, audit
 from electlog.audit import findings as F
 from electlog.audit._replay import CompactMerkleTree
+from electlog.errors import AuditError
 from electlog.store import SQLiteStore, _integrity
+from electlog.store.base import DamageKind
 
 
 @pytest.fixture(scope="module")
@@ -278,6 +280,56 @@ def test_resumed_audit_runs_the_full_check(
     with SQLiteStore(copy, read_only=True) as store:
         want = [(d.index, d.message, d.kind.value) for d in store.find_damage(full=True)]
     assert _damaged(report) == want and want
+
+
+def _zero_page(which: str) -> Callable[[Path], None]:
+    def damage(path: Path) -> None:
+        raw = bytearray(path.read_bytes())
+        page = len(raw) // 4096 - 1 if which == "last" else len(raw) // 4096 // 2
+        raw[page * 4096 : (page + 1) * 4096] = bytes(4096)
+        path.write_bytes(bytes(raw))
+
+    return damage
+
+
+@pytest.mark.parametrize("which", ["last", "middle"])
+@pytest.mark.parametrize(("jobs", "engine"), [(1, "processes"), (2, "processes"), (2, "tasks")])
+def test_a_file_sqlite_finds_damaged_is_refused_without_the_check_at_open(
+    copy: Path, glog: GenericLog, which: str, jobs: int, engine: str
+) -> None:
+    """The audit opens a SQLite file without the store's check at open (it walks the entries
+    and nodes tables in the auditing process); the check beside the replay finds a damaged
+    file all the same, and the audit refuses it with the message it gave before."""
+    _zero_page(which)(copy)
+    with SQLiteStore(copy, read_only=True) as store:  # what the check at open finds
+        assert [d.kind for d in store.problems][:1] == [DamageKind.FILE]
+    with pytest.raises(AuditError) as refused:
+        audit(copy, glog.trust, election=False, jobs=jobs, engine=engine)
+    assert str(refused.value) == (
+        f"the database is damaged and cannot be audited: SQLite store {str(copy)!r}: the "
+        "database file is damaged: database disk image is malformed"
+    )
+
+
+def test_the_auditing_process_does_not_walk_the_tables_at_open(
+    copy: Path, glog: GenericLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With workers, every pass over the store's tables runs beside the replay: none in the
+    auditing process (whose CPU time per entry bounds the audit's rate)."""
+    scans: list[bool] = []
+    real = _integrity.Scan.run
+
+    def spy(self: _integrity.Scan, full: bool, digests: object = None) -> None:
+        scans.append(full)
+        real(self, full, digests)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_integrity.Scan, "run", spy)  # the aside's process has a copy
+    report = audit(copy, glog.trust, election=False, jobs=2)
+    assert report.verdict == "incomplete" and not _damaged(report)
+    assert scans == []
+    with SQLiteStore(copy, read_only=True):  # the spy sees a store's check at open
+        pass
+    assert scans == [False]
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 15, 16, 17, 31, 32, 33, 100, 255, 256, 257, 1000])

@@ -32,7 +32,6 @@ from electlog.publish.bundle import BUNDLE_MAGIC, MAX_BUNDLE_NOTE_SIZE, BundleRe
 from electlog.publish.tiles import TilesReader
 from electlog.store import PostgresStore, Store, is_postgres_dsn, open_store
 from electlog.store._integrity import SQLITE_DIGESTS
-from electlog.store._sql import DurableStore
 from electlog.store.base import DamageKind, StoreDamage
 from electlog.store.sqlite import check_schema, harden_connection
 
@@ -341,8 +340,13 @@ def _entry_data(rows: list[tuple[object, object]]) -> list[bytes]:
     return [d if isinstance(d, bytes) and len(d) <= MAX_ENTRY_SIZE else b"" for _, d in rows]
 
 
-def open_source(source: object) -> Source:
+def open_source(source: object, *, quick_check: bool = True) -> Source:
     """Open ``source`` for reading (see the module docstring for what it may be).
+
+    A SQLite file gets the store's check at open, which refuses a file SQLite finds damaged
+    before anything is read from it; ``quick_check=False`` leaves that to the caller, which
+    then runs the source's :attr:`~Source.full_check` (or :attr:`~Source.tree_check`) and
+    refuses what it finds (:func:`refuse_file_damage`), as the audit does.
 
     Raises :class:`~electlog.errors.AuditError` if it cannot be opened at all.
     """
@@ -378,7 +382,7 @@ def open_source(source: object) -> Source:
     except OSError as exc:
         raise AuditError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
     if head[: len(_SQLITE_MAGIC)] == _SQLITE_MAGIC:
-        return _sqlite_source(path)
+        return _sqlite_source(path, quick_check)
     if head[: len(BUNDLE_MAGIC)] != BUNDLE_MAGIC and head[21:24] == _SQLITE_PAYLOAD_FRACTIONS:
         raise AuditError(
             f"{str(path)!r} is a damaged SQLite store: its header does not start with the "
@@ -411,19 +415,20 @@ def open_entries(source: str) -> Source:
     return open_source(source)
 
 
-def _sqlite_source(path: Path) -> Source:
+def _sqlite_source(path: Path, quick_check: bool = True) -> Source:
     """The store's own read-only open identifies the file as an electlog store (exactly
     electlog's schema, capped values) and its full integrity check lists the damage (a store
     whose open check fails opens read-only all the same, for forensics). The entries are then
     read with a connection of our own with SQLite's default page cache, so a long scan does
-    not grow the audit's memory. A file SQLite itself finds damaged cannot be audited."""
+    not grow the audit's memory. A file SQLite itself finds damaged cannot be audited: the
+    open check refuses it here, or (``quick_check=False``) the caller's full check does."""
     try:
-        store = _sqlite_small_cache(path)
+        store = _sqlite_small_cache(path, check_on_open=quick_check)
     except ElectlogError as exc:
         raise AuditError(f"cannot open {str(path)!r} as a log store: {exc}") from exc
     try:
         # the open check's findings (a read-only open lists its damage instead of raising)
-        quick = store.problems if isinstance(store, DurableStore) else store.find_damage(full=False)
+        quick = store.problems if quick_check else []
     finally:
         store.close()
     src = RawSQLiteSource(path)

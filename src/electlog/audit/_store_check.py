@@ -60,7 +60,7 @@ cache they fill is never given back to the system (it was most of the audit's me
 in the parent and in the worker running the full check)."""
 
 
-def _sqlite_small_cache(path: str | Path) -> SQLiteStore:
+def _sqlite_small_cache(path: str | Path, check_on_open: bool = True) -> SQLiteStore:
     """The store at ``path``, read-only, with small caches (:data:`_PAGE_CACHE_BYTES`)."""
     return SQLiteStore(
         path,
@@ -68,6 +68,7 @@ def _sqlite_small_cache(path: str | Path) -> SQLiteStore:
         read_only=True,
         cache_bytes=_CACHE_BYTES,
         page_cache_bytes=_PAGE_CACHE_BYTES,
+        check_on_open=check_on_open,
     )
 
 

@@ -168,7 +168,9 @@ def _audit(
         else:
             workers = Shards(jobs, trust, election) if sharded else Verifier(jobs)
         with workers:  # before any connection is opened: workers fork clean
-            src = open_source(source)
+            # a SQLite file's check at open walks its tables in this process: the full check
+            # below, beside the replay, refuses the same damage (_damage_findings)
+            src = open_source(source, quick_check=False)
             closing: list[Callable[[], None]] = []  # the replay's leaf file, if it fails
             try:
                 sink = FindingSink()
