@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from audit_support import GenericLog, build_generic, copy_sqlite_store, write_sqlite_store
-from electlog.audit import _store_check, audit
+from electlog.audit import _pipeline, _sources, _store_check, _tasks, audit, core
 from electlog.audit import findings as F
+from electlog.audit._pipeline import Aside
 from electlog.audit._replay import CompactMerkleTree
+from electlog.audit._shards import ShardedReplay, Shards
+from electlog.audit._tasks import TaskEngine
 from electlog.errors import AuditError
 from electlog.store import SQLiteStore, _integrity
-from electlog.store.base import DamageKind
+from electlog.store.base import DamageKind, StoreDamage
 
 
 @pytest.fixture(scope="module")
@@ -330,6 +334,107 @@ def test_the_auditing_process_does_not_walk_the_tables_at_open(
     with SQLiteStore(copy, read_only=True):  # the spy sees a store's check at open
         pass
     assert scans == [False]
+
+
+def _file_damage_check(path: str) -> _store_check.TreeCheck:
+    """A store check that finds the file damaged (a module function: it runs in a worker)."""
+    return _store_check.TreeCheck(
+        (StoreDamage(kind=DamageKind.FILE, message=f"{path}: a page is overwritten"),), None, None
+    )
+
+
+@pytest.fixture
+def asides(monkeypatch: pytest.MonkeyPatch) -> list[Aside[object]]:
+    """The store checks the audit starts beside the replay (as found: damaged), kept here."""
+    monkeypatch.setattr(_sources, "sqlite_tree_check", _file_damage_check)
+    started: list[Aside[object]] = []
+    for cls in (Shards, TaskEngine):
+        real = cls.aside
+
+        def spy(self: object, fn: object, arg: object, real: object = real) -> Aside[object]:
+            aside: Aside[object] = real(self, fn, arg)  # type: ignore[operator]
+            started.append(aside)
+            return aside
+
+        monkeypatch.setattr(cls, "aside", spy)
+    return started
+
+
+def _until_ready(asides: list[Aside[object]]) -> None:
+    deadline = time.monotonic() + 30
+    while not (asides and asides[0].ready()):
+        assert time.monotonic() < deadline, "the check beside the replay did not answer"
+        time.sleep(0.01)
+
+
+_REFUSED = "the database is damaged and cannot be audited: .*: a page is overwritten"
+
+
+def test_a_damaged_file_is_refused_before_one_entry_is_verified_with_one_job(
+    copy: Path, glog: GenericLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one job the store's check runs first, in this process."""
+    monkeypatch.setattr(_sources, "sqlite_tree_check", _file_damage_check)
+    verified: list[int] = []
+    real = _pipeline.verify_chunk
+    monkeypatch.setattr(_pipeline, "verify_chunk", lambda c: verified.append(len(c)) or real(c))
+    with pytest.raises(AuditError, match=_REFUSED):
+        audit(copy, glog.trust, election=False, jobs=1)
+    assert verified == []
+
+
+def test_a_damaged_file_is_refused_at_the_chunk_after_the_check_answers(
+    copy: Path, glog: GenericLog, monkeypatch: pytest.MonkeyPatch, asides: list[Aside[object]]
+) -> None:
+    """With workers the audit looks at the check beside them between chunks: once it has
+    found the file damaged, no further chunk is read."""
+    monkeypatch.setattr(core, "CHUNK_SIZE", 16)  # the log's 213 entries in 14 chunks
+    fed: list[int] = []
+    real = ShardedReplay.feed_entries
+
+    def feed(self: ShardedReplay, chunk: list[bytes]) -> None:
+        fed.append(len(chunk))
+        real(self, chunk)
+        _until_ready(asides)
+
+    monkeypatch.setattr(ShardedReplay, "feed_entries", feed)
+    with pytest.raises(AuditError, match=_REFUSED):
+        audit(copy, glog.trust, election=False, jobs=2)
+    assert fed in ([], [16])  # the check may have answered before the first chunk
+
+
+def test_community_tasks_stop_once_the_check_beside_them_finds_the_file_damaged(
+    copy: Path, glog: GenericLog, monkeypatch: pytest.MonkeyPatch, asides: list[Aside[object]]
+) -> None:
+    """The task engine looks at the check before waiting for each task's result: once it has
+    found the file damaged, no task's result is taken in."""
+    real_start = TaskEngine._start
+
+    def start(self: TaskEngine) -> object:
+        jobs = real_start(self)
+        _until_ready(asides)
+        return jobs
+
+    monkeypatch.setattr(TaskEngine, "_start", start)
+    taken: list[int] = []
+
+    class Results(_tasks.TaskResults):
+        def __init__(self, results: list[_tasks.TaskResult], election: bool) -> None:
+            taken.append(len(results))
+            super().__init__(results, election)
+
+    monkeypatch.setattr(_tasks, "TaskResults", Results)
+    with pytest.raises(AuditError, match=_REFUSED):
+        audit(copy, glog.trust, election=False, jobs=2, engine="tasks")
+    assert taken == []
+
+
+def test_the_check_beside_the_replay_is_asked_once(glog: GenericLog) -> None:
+    """Its result is read once (the early look and the damage findings share it)."""
+    with Shards(2, glog.trust, election=False) as shards:
+        aside = shards.aside(len, "abc")
+        _until_ready([aside])
+        assert aside.ready() and aside() == 3 and aside() == 3 and aside.ready()
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 15, 16, 17, 31, 32, 33, 100, 255, 256, 257, 1000])

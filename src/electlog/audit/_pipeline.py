@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Final, NamedTuple, TypeAlias, TypeVar
+from typing import Any, Final, Generic, NamedTuple, TypeAlias, TypeVar
 
 from electlog._procs import worker_signals, workers_starting
 from electlog.errors import AuditError, ElectlogError, UsageError
@@ -45,6 +45,7 @@ from ._decoding import _fast as _fast_parse
 
 __all__ = [
     "CHUNK_SIZE",
+    "Aside",
     "EntryResult",
     "RejectedEntry",
     "VerifiedEntry",
@@ -265,15 +266,16 @@ class Verifier:
                     proc.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
 
-    def aside(self, fn: Callable[[A], R], arg: A) -> Callable[[], R]:
+    def aside(self, fn: Callable[[A], R], arg: A) -> Aside[R]:
         """Start ``fn(arg)`` beside the verification: in a worker process when there are
         workers (it takes one worker's turn; ``fn``, ``arg`` and the result must pickle), else
-        inline when its result is asked for. Returns the function that waits for the result."""
+        here, now (its result is then in before the first entry is verified)."""
         pool = self._pool
         if pool is None:
-            return lambda: fn(arg)
+            value = fn(arg)
+            return Aside(lambda: value, lambda: True)
         pending = _submit(pool, fn, arg)
-        return lambda: _result(pending)
+        return Aside(lambda: _result(pending), pending.done)
 
     def map(self, chunks: Iterable[list[bytes]]) -> Iterator[list[EntryResult]]:
         """Verify every chunk; yields one result list per chunk, in order.
@@ -303,6 +305,28 @@ class Verifier:
                 yield _result(pending.popleft())
         while pending:
             yield _result(pending.popleft())
+
+
+class Aside(Generic[R]):
+    """The result of the job beside the replay (the store's full check): calling it waits for
+    the value (once; later calls return it again), :meth:`ready` says without waiting whether
+    it is in, so the audit can act on it early (refuse a damaged file)."""
+
+    def __init__(self, wait: Callable[[], R], ready: Callable[[], bool]) -> None:
+        self._wait = wait
+        self._ready = ready
+        self._done = False
+        self._value: R | None = None
+
+    def ready(self) -> bool:
+        """Whether calling would not wait."""
+        return self._done or self._ready()
+
+    def __call__(self) -> R:
+        if not self._done:
+            self._value = self._wait()
+            self._done = True
+        return self._value  # type: ignore[return-value]  # set just above
 
 
 def _submit(pool: ProcessPoolExecutor, fn: Callable[[A], R], arg: A) -> Future[R]:

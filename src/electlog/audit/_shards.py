@@ -64,7 +64,7 @@ from ._decoding import (
     _unpackb,
     unpack_statement,
 )
-from ._pipeline import RejectedEntry, verify_chunk, worker_signals, workers_starting
+from ._pipeline import Aside, RejectedEntry, verify_chunk, worker_signals, workers_starting
 from ._replay import (
     DEFAULT_TIME_TOLERANCE,
     EndItem,
@@ -508,9 +508,9 @@ class Shards:
                 aside.terminate()
                 aside.join()
 
-    def aside(self, fn: Callable[[Any], Any], arg: Any) -> Callable[[], Any]:
+    def aside(self, fn: Callable[[Any], Any], arg: Any) -> Aside[Any]:
         """Start ``fn(arg)`` beside the replay, in its own process (once per audit: the process
-        exits when it is done); returns the function that waits for its result."""
+        exits when it is done)."""
         conn = self._aside_conn
         if conn is None or self._aside_used:
             raise UsageError("the shard workers are not running, or the job beside them was used")
@@ -531,7 +531,13 @@ class Shards:
                 )
             return value
 
-        return result
+        def ready() -> bool:
+            try:
+                return conn.closed or conn.poll(0)  # an answer, or the process gone
+            except (EOFError, OSError):
+                return True
+
+        return Aside(result, ready)
 
     def send(self, shard: int, msg: tuple[Any, ...]) -> None:
         """Send a message to a worker process."""

@@ -46,7 +46,7 @@ from electlog.log import Log
 from electlog.store import Store, is_postgres_dsn
 
 from ._oneshots import OneShots
-from ._pipeline import CHUNK_SIZE
+from ._pipeline import CHUNK_SIZE, Aside
 from ._shards import ALL, Fallback, Router, ShardWorker, _marks, _spread, _take, _text, peek
 from ._sources import Source, SourceUnreadable, open_entries
 from .trust import Trust
@@ -420,6 +420,9 @@ class TaskEngine:
         self._client: Any = None
         self._asides: list[Callable[[], bool]] = []
         self._results: TaskResults | None = None
+        self.between: Callable[[], None] | None = None
+        """Called before waiting for each task's result (the audit refuses a damaged file
+        there as soon as the check beside the tasks has found it)."""
 
     def describe(self) -> str:
         """What ran, for the report's ``run.replay``."""
@@ -457,18 +460,18 @@ class TaskEngine:
         if client is not None:
             client.close()
 
-    def aside(self, fn: Callable[[Any], Any], arg: Any) -> Callable[[], Any]:
+    def aside(self, fn: Callable[[Any], Any], arg: Any) -> Aside[Any]:
         """Start ``fn(arg)`` beside the tasks (the store's full check): one more task, queued
         before the community tasks, so the processes are free once their results are in."""
         if self._client is not None:
             future = self._client.submit(fn, arg, pure=False)
             self._asides.append(future.done)
-            return future.result  # type: ignore[no-any-return]
+            return Aside(future.result, future.done)
         forks = self._forks
         if forks is not None:
             job = forks.submit(fn, arg)
             self._asides.append(lambda: forks.ready(job))
-            return lambda: forks.result(job)
+            return Aside(lambda: forks.result(job), lambda: forks.ready(job))
         raise UsageError("the community tasks are not running")
 
     def _start(self) -> list[Callable[[], TaskResult]]:
@@ -500,7 +503,9 @@ class TaskEngine:
         """Start the tasks, wait for every result (the first chunk calls this)."""
         if self._results is None:
             results = []
+            between = self.between or (lambda: None)
             for shard, get in enumerate(self._start()):
+                between()
                 try:
                     results.append(get())
                 except ElectlogError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import time
@@ -18,7 +19,7 @@ from electlog.rla.eligibility import eligibility_findings, eligibility_section
 from electlog.rla.status import audit_findings, audit_section
 
 from . import findings as F
-from ._pipeline import CHUNK_SIZE, Verifier, signature_backend
+from ._pipeline import CHUNK_SIZE, Aside, Verifier, signature_backend
 from ._replay import FindingSink, Replay
 from ._resume import CopyDiffers, ResumePlan
 from ._shards import Fallback, ShardedReplay, Shards
@@ -198,7 +199,9 @@ def _audit(
                     replay.tree.keep_digests()
                 check = tree_check or src.full_check
                 full_check = workers.aside(*check) if check is not None else None
-                unreadable = _feed(src, replay, workers, progress, plan)
+                if isinstance(workers, TaskEngine):
+                    workers.between = functools.partial(_refuse_early, full_check, src)
+                unreadable = _feed(src, replay, workers, progress, plan, full_check)
                 if unreadable is not None:
                     replay.source_unreadable(
                         unreadable.message, unreadable.offset, unreadable.last_good_index
@@ -327,12 +330,16 @@ def _feed(
     workers: Shards | Verifier | TaskEngine,
     progress: bool | Callable[[int, int | None], None],
     plan: ResumePlan | None = None,
+    check: Aside[Any] | None = None,
 ) -> SourceUnreadable | None:
     """Read the source through the replay (sharded or serial) with the progress bar; the
     source's unreadable tail, if it has one, is returned for the caller to report. With a
     ``plan`` (a state directory) the entries come from it (those after the saved checkpoint)
-    and it takes its snapshot between chunks."""
+    and it takes its snapshot between chunks. ``check``: the store's check beside the replay,
+    looked at between chunks (:func:`_refuse_early`)."""
     unreadable: SourceUnreadable | None = None
+    early = functools.partial(_refuse_early, check, src)
+    early()  # with one job the check has run already
     # the total is for the bar or the callback only: counting a SQLite store's entries is a
     # scan of its index (about 0.16 us an entry, in the auditing process), not paid without one
     total = src.size_hint() if progress else None
@@ -341,6 +348,7 @@ def _feed(
         with ProgressReporter(progress, total) as bar:
             try:
                 for results in workers.map(plan.chunks(src, CHUNK_SIZE)):
+                    early()
                     replay.feed(results)
                     plan.after_chunk(replay)
                     bar.update(replay.size)
@@ -352,11 +360,13 @@ def _feed(
         try:
             if isinstance(replay, ShardedReplay):
                 for chunk in src.chunks(CHUNK_SIZE):
+                    early()
                     replay.feed_entries(chunk)
                     bar.update(replay.size)
             else:
                 assert isinstance(workers, Verifier)
                 for results in workers.map(src.chunks(CHUNK_SIZE)):
+                    early()
                     replay.feed(results)
                     bar.update(replay.size)
         except SourceUnreadable as exc:
@@ -365,6 +375,15 @@ def _feed(
             replay.entries_done()
             bar.update(replay.size)
     return unreadable
+
+
+def _refuse_early(check: Aside[Any] | None, src: Source) -> None:
+    """Refuse a database SQLite finds damaged as soon as the store's check beside the replay
+    has said so, rather than after the replay (:func:`_damage_findings` refuses it too)."""
+    if check is not None and check.ready():
+        result = check()
+        if result[-1] is None:  # the check ran: its damage first (a TreeCheck or a full check's)
+            refuse_file_damage(result[0], src)
 
 
 _ENTRY_PROBLEMS = (
