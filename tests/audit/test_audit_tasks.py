@@ -25,18 +25,21 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_audit_shards import _register_again
 from test_audit_tamper import TAMPERINGS, changed_mark, more_recorded_than_issued, revoked_key_used
 
 from audit_support import ElectionLog, build_election, build_generic, write_bundle
 from electlog import Log
-from electlog.audit import Report, _tasks, audit
+from electlog.audit import Report, _shards, _tasks, audit
 from electlog.audit._pipeline import CHUNK_SIZE
 from electlog.audit._replay import FindingSink
 from electlog.audit._shards import ShardedReplay
 from electlog.audit._sources import open_source
 from electlog.audit._tasks import CommunityTask, TaskResult, TaskResults, route_plan, run_task
 from electlog.errors import AuditError, UsageError
+from electlog.events import entry_leaf_hash
 from electlog.store import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -399,3 +402,47 @@ def test_local_tasks_generic_log(tmp_path: Path) -> None:
     assert report.run["replay"].startswith("sharded by community: 3 community task(s)")
     assert _json(report) == _json(serial)
     assert report.verdict == "findings"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 5).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.integers(0, n - 1) | st.just(_shards.ALL), min_size=1, max_size=40),
+            st.randoms(use_true_random=False),
+        )
+    )
+)
+def test_a_chunks_whole_reply_is_the_tasks_replies_merged(case: tuple[Any, ...]) -> None:
+    """The task results give the auditing process each chunk's statuses and leaf hashes at
+    once: the same bytes as every task's reply spread over the chunk and merged (each entry's
+    from its task, a district event's from task 0), and a part that does not match the
+    routing is an AuditError."""
+    n, routing, rnd = case
+    ws = bytes(routing)
+    datas = [rnd.randbytes(rnd.randrange(1, 9)) for _ in ws]
+    parts = [
+        [d for d, w in zip(datas, ws, strict=True) if w in (shard, _shards.ALL)]
+        for shard in range(n)
+    ]
+    statuses = [bytes(rnd.randrange(1, 4) for _ in part) for part in parts]
+    results = [TaskResult(w, statuses[w], 0, b"", frozenset(), None, None) for w in range(n)]
+    pool = TaskResults(results, election=True)
+    for w in range(n):
+        pool.send(w, ("chunk", 0, 0, ws, parts[w]))
+    replies = []
+    for w in range(n):
+        leaves = b"".join(entry_leaf_hash(d) for d in parts[w])
+        replies.append(_shards._spread(w, ws, len(parts[w]), statuses[w], leaves))
+    want = (_shards._merge([r[0] for r in replies]), _shards._merge([r[1] for r in replies]))
+    assert pool.whole_reply(0) == want
+    if n > 1 or len(parts[0]) > 1:  # a task that sent one entry too few
+        cut = TaskResults(results, election=True)
+        short = max(range(n), key=lambda w: len(parts[w]))
+        for w in range(n):
+            part = parts[w][:-1] if w == short else parts[w]
+            cut._results[w] = results[w]._replace(statuses=statuses[w][: len(part)])
+            cut.send(w, ("chunk", 0, 0, ws, part))
+        with pytest.raises(AuditError, match="does not match its routing"):
+            cut.whole_reply(0)

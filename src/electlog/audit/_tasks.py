@@ -40,14 +40,13 @@ from itertools import compress
 from typing import Any, Final, NamedTuple, TypeAlias
 
 from electlog.errors import AuditError, ElectlogError, UsageError
-from electlog.events import entry_leaf_hash
 from electlog.keys import set_verify_backend, verify_backend
 from electlog.log import Log
 from electlog.store import Store, is_postgres_dsn
 
 from ._oneshots import OneShots
 from ._pipeline import CHUNK_SIZE, Aside
-from ._shards import ALL, Fallback, Router, ShardWorker, _marks, _spread, _take, _text, peek
+from ._shards import ALL, Fallback, Router, ShardWorker, _marks, _take, _text, peek
 from ._sources import Source, SourceUnreadable, open_entries
 from .trust import Trust
 
@@ -345,7 +344,9 @@ def count_shards(source: str, election: bool, jobs: int, tasks: int | None = Non
 
 class TaskResults:
     """The :class:`~._shards.ShardPool` the audit's own :class:`~._shards.ShardedReplay` reads:
-    each chunk's statuses from the tasks' results, the leaf hashes from the bytes it sent."""
+    each chunk's statuses from the tasks' results, the leaf hashes from the bytes it sent,
+    given for the whole chunk at once (:meth:`whole_reply`: one pass over the chunk, not a
+    reply per task to be merged)."""
 
     in_flight = 1
 
@@ -355,6 +356,7 @@ class TaskResults:
         self._results = results
         self._at = [0] * len(results)
         self._digests = [hashlib.sha256() for _ in results]
+        self._chunks: dict[int, tuple[bytes, dict[int, tuple[bytes, list[bytes]]]]] = {}
         self._replies: dict[tuple[str, int, int], Any] = {}
 
     def send(self, shard: int, msg: tuple[Any, ...]) -> None:
@@ -366,10 +368,14 @@ class TaskResults:
             if len(statuses) != len(datas):
                 raise _changed(shard, f"replayed {len(r.statuses)} entries, this process more")
             self._at[shard] = at + len(datas)
-            leaves = b"".join([entry_leaf_hash(d) for d in datas])
-            self._digests[shard].update(leaves)
-            reply = _spread(shard, routing, len(datas), statuses, leaves)
-            self._replies[("chunk", shard, no)] = reply
+            leaf = _LEAF.copy  # entry_leaf_hash, inline
+            leaves = []
+            for data in datas:
+                h = leaf()
+                h.update(data)
+                leaves.append(h.digest())
+            self._digests[shard].update(b"".join(leaves))
+            self._chunks.setdefault(no, (routing, {}))[1][shard] = (statuses, leaves)
             return
         _, owned, size = msg
         if r.read != size or self._at[shard] != len(r.statuses):
@@ -378,8 +384,41 @@ class TaskResults:
             raise _changed(shard, "read other entry bytes than this process")
         self._replies[("end", shard, 0)] = r.end
 
+    def whole_reply(self, no: int) -> tuple[bytes, bytes]:
+        """The statuses and leaf hashes of chunk ``no`` in its order, as the shards' replies
+        merged give them (:func:`~._shards._spread`): each entry's from its own task, a
+        district event's (every task's) from task 0."""
+        routing, parts = self._chunks.pop(no)
+        if len(parts) != self.jobs:
+            raise AuditError(f"chunk {no} was not sent to every community task")
+        statuses = [iter(parts[w][0]) for w in range(self.jobs)]
+        leaves = [iter(parts[w][1]) for w in range(self.jobs)]
+        out = bytearray(len(routing))
+        hashes: list[bytes] = []
+        add = hashes.append
+        try:
+            for k, shard in enumerate(routing):
+                w = shard
+                if w == ALL:  # every task has it; task 0 reports it
+                    for others in range(1, self.jobs):
+                        next(statuses[others])
+                        next(leaves[others])
+                    w = 0
+                out[k] = next(statuses[w])
+                add(next(leaves[w]))
+        except StopIteration:
+            raise AuditError(f"chunk {no}: a task's part does not match its routing") from None
+        if any(next(it, None) is not None for it in statuses):
+            raise AuditError(f"chunk {no}: a task's part does not match its routing")
+        return bytes(out), b"".join(hashes)
+
     def receive(self, kind: str, shard: int, tag: int) -> Any:
         return self._replies.pop((kind, shard, tag))
+
+
+_LEAF: Final = hashlib.sha256(b"\x00")
+"""SHA-256 fed the leaf prefix (RFC 6962): a copy per entry hashes it
+(:func:`~electlog.events.entry_leaf_hash`)."""
 
 
 def _changed(shard: int, what: str) -> AuditError:
@@ -527,6 +566,9 @@ class TaskEngine:
 
     def receive(self, kind: str, shard: int, tag: int) -> Any:
         return self._wait().receive(kind, shard, tag)
+
+    def whole_reply(self, no: int) -> tuple[bytes, bytes]:
+        return self._wait().whole_reply(no)
 
 
 def _dask_client(scheduler: str | None) -> Any:
