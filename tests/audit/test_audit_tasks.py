@@ -33,6 +33,7 @@ from test_audit_tamper import TAMPERINGS, changed_mark, more_recorded_than_issue
 from audit_support import ElectionLog, build_election, build_generic, write_bundle
 from electlog import Log
 from electlog.audit import Report, _shards, _tasks, audit
+from electlog.audit import progress as progress_module
 from electlog.audit._pipeline import CHUNK_SIZE
 from electlog.audit._replay import FindingSink
 from electlog.audit._shards import ShardedReplay
@@ -446,3 +447,54 @@ def test_a_chunks_whole_reply_is_the_tasks_replies_merged(case: tuple[Any, ...])
             cut.send(w, ("chunk", 0, 0, ws, part))
         with pytest.raises(AuditError, match="does not match its routing"):
             cut.whole_reply(0)
+
+
+class _Bar:
+    """Stands in for the rich progress bar: the rows added and each update, in order."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, int | None]] = []  # as shown, top to bottom
+        self.ids: list[int] = []
+        self.updates: list[tuple[str, int, int | None]] = []
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def add_task(self, description: str, total: int | None, **fields: Any) -> int:
+        self.rows.append((description, total))
+        self.ids.append(max(self.ids, default=-1) + 1)
+        return self.ids[-1]
+
+    def remove_task(self, row: int) -> None:
+        del self.rows[self.ids.index(row)]
+        self.ids.remove(row)
+
+    def update(self, row: int, completed: int, total: int | None = None) -> None:
+        self.updates.append((self.rows[self.ids.index(row)][0], completed, total))
+
+
+def test_the_progress_bar_shows_the_tasks_as_they_finish(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With community tasks the entries' count moves only in the final pass: the bar has a
+    row of its own for the tasks, above the entries', moved as each task's result comes in,
+    before any entry (the default engine's bar keeps its one row)."""
+    bar = _Bar()
+    monkeypatch.setattr(progress_module, "_rich_bar", lambda: bar)
+    path = _bundle(tmp_path, el, el.entries)
+    report = audit(path, el.trust, jobs=2, engine="tasks", progress=True)
+    assert report.verdict in ("clean", "incomplete")
+    tasks = report.run["replay"].split(": ")[1].split(" community")[0]
+    n = int(tasks)
+    assert bar.rows == [("community tasks", n), ("verifying", len(el.entries))]
+    staged = [(done, total) for row, done, total in bar.updates if row == "community tasks"]
+    assert staged == [(k, n) for k in range(n + 1)]
+    first_entries = next(i for i, u in enumerate(bar.updates) if u[0] == "verifying")
+    assert bar.updates[first_entries - 1] == ("community tasks", n, n)
+    assert bar.updates[-1] == ("verifying", len(el.entries), None)
+    bar = _Bar()
+    audit(path, el.trust, jobs=2, progress=True)
+    assert bar.rows == [("verifying", len(el.entries))]

@@ -462,6 +462,9 @@ class TaskEngine:
         self.between: Callable[[], None] | None = None
         """Called before waiting for each task's result (the audit refuses a damaged file
         there as soon as the check beside the tasks has found it)."""
+        self.on_task: Callable[[int, int], None] | None = None
+        """Called with the tasks finished and the tasks in all, at the start and as each
+        task's result comes in (the progress bar's row of tasks)."""
 
     def describe(self) -> str:
         """What ran, for the report's ``run.replay``."""
@@ -543,6 +546,8 @@ class TaskEngine:
         if self._results is None:
             results = []
             between = self.between or (lambda: None)
+            on_task = self.on_task or (lambda done, total: None)
+            on_task(0, self.jobs)  # before the routing plan the tasks wait for
             for shard, get in enumerate(self._start()):
                 between()
                 try:
@@ -553,6 +558,7 @@ class TaskEngine:
                     raise AuditError(
                         f"community task {shard} failed: {type(exc).__name__}: {exc}"
                     ) from exc
+                on_task(len(results), self.jobs)
             if self._forks is not None and all(ready() for ready in self._asides):
                 self.close()  # nothing left running beside the audit's final pass
             for r in results:

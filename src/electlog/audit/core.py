@@ -357,6 +357,8 @@ def _feed(
         plan.fed(replay, unreadable is not None)
         return unreadable
     with ProgressReporter(progress, total) as bar:
+        if isinstance(workers, TaskEngine):  # the tasks run before the entries' count moves
+            workers.on_task = functools.partial(bar.stage, "community tasks")
         try:
             if isinstance(replay, ShardedReplay):
                 for chunk in src.chunks(CHUNK_SIZE):

@@ -1,5 +1,6 @@
 """Progress display for long audits: a rich progress bar on stderr (entries verified, rate,
-ETA), or a caller's callback ``(entries_done, entries_total_or_None) -> None``."""
+ETA; with community tasks, a row for the tasks finished before it), or a caller's callback
+``(entries_done, entries_total_or_None) -> None``."""
 
 from __future__ import annotations
 
@@ -40,14 +41,18 @@ def _rich_bar() -> Progress:
     from rich.text import Text
 
     class Rate(ProgressColumn):
-        """Entries per second, from rich's own speed estimate."""
+        """Entries (or the row's own unit) per second, from rich's own speed estimate."""
 
         def render(self, task: Any) -> Text:
             speed = task.speed
-            return Text(f"{speed:,.0f} entries/s" if speed else "… entries/s", style="cyan")
+            unit = task.fields.get("unit", "entries")
+            if not speed:
+                return Text(f"… {unit}/s", style="cyan")
+            rate = f"{speed:,.0f}" if unit == "entries" else f"{speed:,.1f}"
+            return Text(f"{rate} {unit}/s", style="cyan")
 
     return Progress(
-        TextColumn("verifying"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         Rate(),
@@ -68,6 +73,7 @@ class ProgressReporter:
         self._callback: ProgressCallback | None = None
         self._bar: Progress | None = None
         self._task: TaskID | None = None
+        self._stage: TaskID | None = None
         if callable(progress):
             self._callback = progress
         elif progress:
@@ -76,7 +82,7 @@ class ProgressReporter:
     def __enter__(self) -> ProgressReporter:
         if self._bar is not None:
             self._bar.start()
-            self._task = self._bar.add_task("verify", total=self._total)
+            self._task = self._bar.add_task("verifying", total=self._total)
         return self
 
     def update(self, done: int) -> None:
@@ -85,6 +91,19 @@ class ProgressReporter:
             self._callback(done, self._total)
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, completed=done)
+
+    def stage(self, name: str, done: int, total: int) -> None:
+        """Report a stage that runs before the entries are counted (the community tasks:
+        ``done`` of ``total`` finished) on a row of its own of the bar. A callback is not
+        called: its count is of entries."""
+        if self._bar is None:
+            return
+        if self._stage is None:  # its row above the entries' (which has not moved yet)
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+            self._stage = self._bar.add_task(name, total=total, unit="tasks")
+            self._task = self._bar.add_task("verifying", total=self._total)
+        self._bar.update(self._stage, completed=done, total=total)
 
     def __exit__(
         self,
