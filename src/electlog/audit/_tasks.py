@@ -40,6 +40,7 @@ from itertools import compress
 from typing import Any, Final, NamedTuple, TypeAlias
 
 from electlog.errors import AuditError, ElectlogError, UsageError
+from electlog.events import _LEAF_HASH
 from electlog.keys import set_verify_backend, verify_backend
 from electlog.log import Log
 from electlog.store import Store, is_postgres_dsn
@@ -368,7 +369,7 @@ class TaskResults:
             if len(statuses) != len(datas):
                 raise _changed(shard, f"replayed {len(r.statuses)} entries, this process more")
             self._at[shard] = at + len(datas)
-            leaf = _LEAF.copy  # entry_leaf_hash, inline
+            leaf = _LEAF_HASH.copy  # entry_leaf_hash, inline
             leaves = []
             for data in datas:
                 h = leaf()
@@ -414,11 +415,6 @@ class TaskResults:
 
     def receive(self, kind: str, shard: int, tag: int) -> Any:
         return self._replies.pop((kind, shard, tag))
-
-
-_LEAF: Final = hashlib.sha256(b"\x00")
-"""SHA-256 fed the leaf prefix (RFC 6962): a copy per entry hashes it
-(:func:`~electlog.events.entry_leaf_hash`)."""
 
 
 def _changed(shard: int, what: str) -> AuditError:

@@ -199,8 +199,6 @@ def _audit(
                     replay.tree.keep_digests()
                 check = tree_check or src.full_check
                 full_check = workers.aside(*check) if check is not None else None
-                if isinstance(workers, TaskEngine):
-                    workers.between = functools.partial(_refuse_early, full_check, src)
                 unreadable = _feed(src, replay, workers, progress, plan, full_check)
                 if unreadable is not None:
                     replay.source_unreadable(
@@ -358,6 +356,7 @@ def _feed(
         return unreadable
     with ProgressReporter(progress, total) as bar:
         if isinstance(workers, TaskEngine):  # the tasks run before the entries' count moves
+            workers.between = early
             workers.on_task = functools.partial(bar.stage, "community tasks")
         try:
             if isinstance(replay, ShardedReplay):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 __all__ = ["ProgressCallback", "ProgressReporter", "stderr_is_terminal"]
 
 ProgressCallback: TypeAlias = Callable[[int, "int | None"], None]
+_ENTRIES_ROW: Final = "verifying"
+"""The bar's row of the entries verified."""
 
 
 def stderr_is_terminal() -> bool:
@@ -82,7 +84,7 @@ class ProgressReporter:
     def __enter__(self) -> ProgressReporter:
         if self._bar is not None:
             self._bar.start()
-            self._task = self._bar.add_task("verifying", total=self._total)
+            self._task = self._bar.add_task(_ENTRIES_ROW, total=self._total)
         return self
 
     def update(self, done: int) -> None:
@@ -102,7 +104,7 @@ class ProgressReporter:
             if self._task is not None:
                 self._bar.remove_task(self._task)
             self._stage = self._bar.add_task(name, total=total, unit="tasks")
-            self._task = self._bar.add_task("verifying", total=self._total)
+            self._task = self._bar.add_task(_ENTRIES_ROW, total=self._total)
         self._bar.update(self._stage, completed=done, total=total)
 
     def __exit__(
