@@ -6,10 +6,15 @@ entries, entries with bytes flipped, inserted or cut, envelopes written in other
 statements with other fields), ``parse_entry`` and ``Entry.from_bytes(verify=False)`` accept the
 same inputs with the same fields, and refuse the same inputs with the same error class and
 message.
+
+Every test here runs twice: with the statement codec the fast path uses where msgspec is
+installed (``electlog[fast]``) and with msgpack's, the one it uses otherwise.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
 from typing import Any
 
 import msgpack
@@ -42,6 +47,52 @@ values = st.recursive(
     max_leaves=12,
 )
 bodies = st.dictionaries(st.text(max_size=12), values, max_size=6)
+
+_MSGPACK_CODEC = (
+    functools.partial(msgpack.unpackb, raw=False, max_ext_len=0),
+    msgpack.Packer(use_bin_type=True).pack,
+)
+
+
+@pytest.fixture(scope="module", autouse=True, params=["installed", "msgpack"])
+def statement_codec(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The fast path's statement codec: the one installed (msgspec with ``electlog[fast]``), and
+    msgpack's (the fallback without msgspec). Module-scoped: the codec is module state, not
+    per-example state, and hypothesis refuses function-scoped fixtures."""
+    if request.param == "installed":
+        yield decoding.STATEMENT_CODEC
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(decoding, "_decode", _MSGPACK_CODEC[0])
+        mp.setattr(decoding, "_encode", _MSGPACK_CODEC[1])
+        yield "msgpack"
+
+
+def test_the_fast_extra_brings_msgspec_as_the_statement_codec(statement_codec: str) -> None:
+    """CI installs the test extras, which include msgspec: the installed codec is msgspec's
+    there (so the properties below run on both codecs)."""
+    import importlib.util
+
+    if importlib.util.find_spec("msgspec") is None:
+        pytest.skip("msgspec is not installed (the electlog[fast] extra)")
+    import msgspec
+
+    assert decoding.STATEMENT_CODEC == "msgspec"
+    if statement_codec == "msgspec":
+        assert isinstance(decoding._decode.__self__, msgspec.msgpack.Decoder)
+        assert isinstance(decoding._encode.__self__, msgspec.msgpack.Encoder)
+
+
+@settings(max_examples=400, deadline=None)
+@given(values)
+def test_the_statement_codec_reencodes_a_canonical_tree_to_the_same_bytes(value: Any) -> None:
+    """What the fast path relies on: the canonical encoding of any tree of the canonical
+    types, decoded and re-encoded by the codec in use, is the same bytes (shortest ints, str,
+    bin, array and map headers; each map's order kept), and decodes to the tree itself."""
+    data = encode(value)
+    decoded = decoding._decode(data)
+    assert decoding._encode(decoded) == data
+    assert decoded == msgpack.unpackb(data, raw=False)
 
 
 def general(data: bytes) -> tuple[str, Any]:
