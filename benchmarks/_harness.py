@@ -168,6 +168,14 @@ def load_average() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
+def _statement_codec() -> str:
+    """Which library decodes and re-encodes statements on the audit's fast path, and its
+    version (msgspec with electlog[fast], else msgpack)."""
+    from electlog.audit._decoding import STATEMENT_CODEC
+
+    return f"{STATEMENT_CODEC} {_version(STATEMENT_CODEC)}"
+
+
 def machine(load_at_start: str | None = None) -> list[tuple[str, str]]:
     """The machine and software description written at the top of RESULTS.md."""
     try:
@@ -193,6 +201,7 @@ def machine(load_at_start: str | None = None) -> list[tuple[str, str]]:
         ("libsodium", sodium),
         ("SQLite", sqlite3.sqlite_version),
         ("Ed25519 verify backend", verify_backend()),
+        ("Statement codec of the audit's strict decode", _statement_codec()),
         (
             "Peers",
             f"pymerkle {_version('pymerkle')}, eventsourcing {_version('eventsourcing')}",
