@@ -437,6 +437,23 @@ def test_the_check_beside_the_replay_is_asked_once(glog: GenericLog) -> None:
         assert aside.ready() and aside() == 3 and aside() == 3 and aside.ready()
 
 
+@pytest.mark.parametrize("job", [False, True])
+def test_the_process_beside_the_replay_ends_by_itself(glog: GenericLog, job: bool) -> None:
+    """With a job (a store's check) or without one (a bundle has none), the process beside the
+    replay exits on its own when the workers close: exit status 0, not the SIGTERM that
+    ``close`` sends a process still alive after its wait (which made every sharded audit of a
+    bundle wait that long: it held a copy of the pipe's other end, so closing this one was no
+    end-of-file for it)."""
+    with Shards(2, glog.trust, election=False) as shards:
+        process = shards._aside
+        assert process is not None
+        if job:
+            aside = shards.aside(len, "abc")
+            _until_ready([aside])
+            assert aside() == 3
+    assert process.exitcode == 0
+
+
 @pytest.mark.parametrize("size", [0, 1, 2, 15, 16, 17, 31, 32, 33, 100, 255, 256, 257, 1000])
 def test_level_digests_are_the_levels_hashed(size: int) -> None:
     """Each level of the replayed tree hashed in index order: the complete nodes of every level

@@ -416,6 +416,9 @@ def _aside_main(conn: multiprocessing.connection.Connection) -> None:
         job = conn.recv()
     except (EOFError, OSError):  # no job: the audit ended without one
         return
+    if job is None:  # no job: the audit's source has no check to run beside the replay
+        conn.close()
+        return
     try:
         fn, arg = job
         conn.send(("ok", fn(arg)))
@@ -500,7 +503,12 @@ class Shards:
         self._procs, self._inboxes, self._outbox = [], [], None
         conn, self._aside_conn = self._aside_conn, None
         if conn is not None:
-            conn.close()  # an aside process still waiting for its job ends
+            if not self._aside_used:
+                # the aside process waits for a job: tell it there is none (closing this end
+                # is no end-of-file for it, since it holds a copy of this end, forked with it)
+                with contextlib.suppress(OSError, ValueError):
+                    conn.send(None)
+            conn.close()
         aside, self._aside = self._aside, None
         if aside is not None:
             aside.join(timeout=5)
