@@ -102,6 +102,59 @@ def test_every_tampering_same_report_sharded_and_serial(
         assert replays == {SHARDED}, name
 
 
+_WITHOUT_MSGSPEC = """
+import json, sys
+sys.modules["msgspec"] = None  # as if electlog[fast] were not installed: msgpack decodes
+from electlog.audit import audit
+from electlog.audit._decoding import STATEMENT_CODEC
+assert STATEMENT_CODEC == "msgpack", STATEMENT_CODEC
+out = []
+for path in sys.argv[2:]:
+    report = json.loads(audit(path, sys.argv[1], jobs=2).to_json())
+    report.pop("run")
+    out.append(report)
+print(json.dumps(out))
+"""
+
+
+def test_without_msgspec_every_report_is_the_same(el: ElectionLog, tmp_path: Path) -> None:
+    """The parent's routing decode and the workers' strict decode use msgspec with
+    ``electlog[fast]`` and msgpack without it: the clean election and every tampering of the
+    corpus, audited with 2 jobs in a process where msgspec cannot be imported, give the reports
+    this process gives."""
+    import subprocess
+    import sys
+
+    from electlog.audit._decoding import STATEMENT_CODEC
+
+    if STATEMENT_CODEC != "msgspec":
+        pytest.skip("msgspec is not installed: every audit here already decodes with msgpack")
+    cases = [(el.entries, el.notes)] + [TAMPERINGS[name][0](el) for name in TAMPERINGS]
+    paths = []
+    expected = []
+    for k, (entries, notes) in enumerate(cases):
+        path = tmp_path / f"case{k}.bundle"
+        write_bundle(path, el.origin, entries, notes)
+        paths.append(str(path))
+        report = json.loads(audit(path, el.trust, jobs=2).to_json())
+        report.pop("run")
+        expected.append(report)
+    trust = tmp_path / "trust.json"
+    el.trust.save(trust)
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_MSGSPEC, str(trust), *paths],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout)
+    assert len(got) == len(expected) >= 20
+    for k, (g, e) in enumerate(zip(got, expected, strict=True)):
+        assert g == e, k
+
+
 def test_findings_in_both_communities_and_a_district_event(el: ElectionLog, tmp_path: Path) -> None:
     # a changed mark in c1, an extra ballot recorded in c2 and a key.revoked (a district event,
     # which every shard applies and shard 0 reports) in one copy
@@ -234,15 +287,15 @@ def _peek_routing(
     metas: list[tuple[Any, ...] | None] = []
     for k, data in enumerate(chunk):
         m = peek(data)
-        dest = b"" if m is None else router._route_event(base + k, m.get(b"type"), m.get(b"body"))
+        dest = "" if m is None else router._route_event(base + k, m.get("type"), m.get("body"))
         ws.append(ALL if dest is None else router._cshard.get(dest, 0))
         if m is None:
             metas.append(None)
             continue
-        etype = m.get(b"type")
-        claim = m.get(b"body") if type(etype) is bytes and etype in _ID_TYPES else None
-        fields = (m.get(b"author"), m.get(b"seq"), m.get(b"time"), m.get(b"prev"), etype)
-        metas.append((*fields, claim, b"*" if dest is None else dest))
+        etype = m.get("type")
+        claim = m.get("body") if type(etype) is str and etype in _ID_TYPES else None
+        fields = (m.get("author"), m.get("seq"), m.get("time"), m.get("prev"), etype)
+        metas.append((*fields, claim, "*" if dest is None else dest))
     return bytes(ws), metas
 
 

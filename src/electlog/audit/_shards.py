@@ -50,6 +50,7 @@ from heapq import nsmallest
 from itertools import chain, compress
 from typing import Any, Final, NamedTuple, NoReturn, Protocol
 
+from electlog.codec import DEFAULT_MAX_ITEMS
 from electlog.election.state.eligibility import DrawPart, EligibilityState, draw_violation
 from electlog.errors import AuditError, UsageError
 from electlog.events import ZERO_HASH, chain_break
@@ -60,8 +61,8 @@ from ._decoding import (
     _KEY_HEAD,
     _SIG_HEAD,
     _STMT_KEY,
+    _decode,
     _statement,
-    _unpackb,
     unpack_statement,
 )
 from ._pipeline import Aside, RejectedEntry, verify_chunk, worker_signals, workers_starting
@@ -81,11 +82,11 @@ from .trust import Trust
 
 __all__ = ["Fallback", "Router", "ShardPool", "ShardedReplay", "Shards"]
 
-DISTRICT_TYPES: Final = frozenset({b"election.defined", b"key.authorised", b"key.revoked"})
-AUDIT_PREFIX: Final = b"audit."
+DISTRICT_TYPES: Final = frozenset({"election.defined", "key.authorised", "key.revoked"})
+AUDIT_PREFIX: Final = "audit."
 """The audit board's events (``audit.declared`` ...): a log that holds them replays serially."""
 """Event types of the district part (docs/design.md): every worker applies them."""
-ELIGIBILITY_PREFIX: Final = b"eligibility."
+ELIGIBILITY_PREFIX: Final = "eligibility."
 """The eligibility sample's events: district events, whose draw the parent decides from every
 shard's part (:meth:`ShardedReplay._decide_draw`)."""
 
@@ -105,11 +106,11 @@ _GC_THRESHOLD: Final = (50_000, 20, 20)
 _BUCKETS: Final = 1 << 22
 _MASK: Final = _BUCKETS - 1
 _ID_TYPES: Final = frozenset(
-    {b"voter.registered", b"voter.removed", b"objection.filed", b"objection.decided"}
-    | {b"nomination.filed", b"unit_rep.registered"}
+    {"voter.registered", "voter.removed", "objection.filed", "objection.decided"}
+    | {"nomination.filed", "unit_rep.registered"}
 )
-_ID_KEYS: Final = ((b"objection", "objection"), (b"nomination", "nomination"))
-_PEOPLE: Final = {b"voter.registered": 0, b"voter.removed": 1, b"unit_rep.registered": 2}
+_ID_KEYS: Final = ("objection", "nomination")
+_PEOPLE: Final = {"voter.registered": 0, "voter.removed": 1, "unit_rep.registered": 2}
 
 
 class _Head(NamedTuple):
@@ -164,14 +165,22 @@ class KeyedSink(FindingSink):
 # --------------------------------------------------------------------------- the worker
 
 
-def peek(data: bytes) -> dict[bytes, Any] | None:
+def peek(data: bytes) -> dict[str, Any] | None:
     """The statement map of entry bytes in the canonical envelope layout, decoded without the
-    strict checks and with text left as UTF-8 bytes (for routing and the log-wide checks; the
-    worker decodes strictly, and only an entry it accepts is used), or None."""
+    strict checks (for routing and the log-wide checks; the worker decodes strictly, and only an
+    entry it accepts is used), or None: the statement codec's decode
+    (:data:`~._decoding.STATEMENT_CODEC`), msgpack's with its limits for a statement longer
+    than :data:`~electlog.codec.DEFAULT_MAX_ITEMS` bytes."""
     stmt = _statement(data)
     if stmt is None:
         return None
-    m = unpack_statement(stmt, raw=True)
+    if len(stmt) <= DEFAULT_MAX_ITEMS:
+        try:
+            m = _decode(stmt)
+        except Exception:  # the worker says why
+            return None
+    else:
+        m = unpack_statement(stmt, raw=False)
     return m if type(m) is dict else None
 
 
@@ -591,17 +600,17 @@ class ShardPool(Protocol):
 _PLAIN, _UNIT_OPENED, _BOX_SEALED, _BOX_TRANSFERRED, _BOX_MERGED = range(5)
 _DISTRICT, _GENESIS, _ELIGIBILITY, _AUDIT = range(5, 9)
 _KINDS: Final = {
-    b"unit.opened": _UNIT_OPENED,
-    b"box.sealed": _BOX_SEALED,
-    b"box.transferred": _BOX_TRANSFERRED,
-    b"box.merged": _BOX_MERGED,
-    b"election.defined": _GENESIS,
+    "unit.opened": _UNIT_OPENED,
+    "box.sealed": _BOX_SEALED,
+    "box.transferred": _BOX_TRANSFERRED,
+    "box.merged": _BOX_MERGED,
+    "election.defined": _GENESIS,
 }
 _KINDS_KEPT: Final = 4096
 """Distinct event types whose routing kind a router remembers (a crafted log may hold any)."""
 
 
-def _kind(etype: bytes) -> int:
+def _kind(etype: str) -> int:
     """The routing kind of an event type."""
     if etype.startswith(ELIGIBILITY_PREFIX):
         return _ELIGIBILITY
@@ -620,23 +629,23 @@ class Router:
 
     def __init__(self, nshards: int) -> None:
         self.nshards = nshards
-        self._cshard: dict[bytes, int] = {}
-        self._cindex: dict[bytes, int] = {}
-        self._unit_owner: dict[bytes, bytes] = {}
-        self._box_owner: dict[bytes, bytes] = {}
-        self._kinds: dict[bytes, int] = {}
+        self._cshard: dict[str, int] = {}
+        self._cindex: dict[str, int] = {}
+        self._unit_owner: dict[str, str] = {}
+        self._box_owner: dict[str, str] = {}
+        self._kinds: dict[str, int] = {}
 
-    def _route(self, i: int, m: dict[bytes, Any] | None) -> bytes | None:
-        """The community an entry goes to (``b""``: shard 0), None for a district event."""
+    def _route(self, i: int, m: dict[str, Any] | None) -> str | None:
+        """The community an entry goes to (``""``: shard 0), None for a district event."""
         if m is None:
-            return b""
-        return self._route_event(i, m.get(b"type"), m.get(b"body"))
+            return ""
+        return self._route_event(i, m.get("type"), m.get("body"))
 
-    def _route_event(self, i: int, etype: Any, body: Any) -> bytes | None:
+    def _route_event(self, i: int, etype: Any, body: Any) -> str | None:
         """:meth:`_route` of a statement's type and body (as decoded by :func:`peek`)."""
         if type(body) is not dict:
-            return b""
-        if type(etype) is bytes:
+            return ""
+        if type(etype) is str:
             kind = self._kinds.get(etype)
             if kind is None:
                 kind = _kind(etype)
@@ -647,30 +656,30 @@ class Router:
         if kind >= _DISTRICT:
             self._district(i, kind, body)
             return None
-        c = body.get(b"community")
+        c = body.get("community")
         if c is not None:
-            if type(c) is not bytes:
-                return b""
+            if type(c) is not str:
+                return ""
             if kind == _UNIT_OPENED:
-                self._owns(self._unit_owner, body.get(b"unit"), c, "unit")
+                self._owns(self._unit_owner, body.get("unit"), c, "unit")
             return c
-        u = body.get(b"unit")
+        u = body.get("unit")
         if u is not None:
-            dest = self._unit_owner.get(u, b"") if type(u) is bytes else b""
+            dest = self._unit_owner.get(u, "") if type(u) is str else ""
             if kind == _BOX_SEALED:
-                self._owns(self._box_owner, body.get(b"box"), dest, "box")
+                self._owns(self._box_owner, body.get("box"), dest, "box")
             return dest
-        b = body.get(b"box")
+        b = body.get("box")
         if b is not None:
-            dest = self._box_owner.get(b, b"") if type(b) is bytes else b""
+            dest = self._box_owner.get(b, "") if type(b) is str else ""
             if kind == _BOX_TRANSFERRED:
-                self._same(self._unit_owner, body.get(b"to_unit"), dest, "box.transferred")
+                self._same(self._unit_owner, body.get("to_unit"), dest, "box.transferred")
             elif kind == _BOX_MERGED:
-                self._same(self._box_owner, body.get(b"into"), dest, "box.merged")
+                self._same(self._box_owner, body.get("into"), dest, "box.merged")
             return dest
-        return b""
+        return ""
 
-    def _district(self, i: int, kind: int, body: dict[bytes, Any]) -> None:
+    def _district(self, i: int, kind: int, body: dict[str, Any]) -> None:
         """A district event (every shard applies it) of routing kind ``kind``."""
         if kind == _AUDIT:
             raise Fallback(
@@ -680,27 +689,27 @@ class Router:
         if kind == _GENESIS:
             self._genesis(i, body)
 
-    def _genesis(self, i: int, body: dict[bytes, Any]) -> None:
+    def _genesis(self, i: int, body: dict[str, Any]) -> None:
         if i != 0 or self._cshard:
             raise Fallback(f"an election.defined at entry {i}")
-        communities = body.get(b"communities")
+        communities = body.get("communities")
         if type(communities) is not list:
             return
         for k, c in enumerate(communities):
-            cid = c.get(b"community") if type(c) is dict else None
-            if type(cid) is bytes and cid not in self._cshard:
+            cid = c.get("community") if type(c) is dict else None
+            if type(cid) is str and cid not in self._cshard:
                 self._cshard[cid] = k % self.nshards
                 self._cindex[cid] = k
 
     @staticmethod
-    def _owns(table: dict[bytes, bytes], key: object, dest: bytes, what: str) -> None:
-        if type(key) is bytes and table.setdefault(key, dest) != dest:
-            raise Fallback(f"{what} {_text(key)} is used in two communities")
+    def _owns(table: dict[str, str], key: object, dest: str, what: str) -> None:
+        if type(key) is str and table.setdefault(key, dest) != dest:
+            raise Fallback(f"{what} {key} is used in two communities")
 
     @staticmethod
-    def _same(table: dict[bytes, bytes], key: object, dest: bytes, what: str) -> None:
-        if type(key) is bytes and table.get(key, dest) != dest:
-            raise Fallback(f"{what} names {_text(key)} of another community")
+    def _same(table: dict[str, str], key: object, dest: str, what: str) -> None:
+        if type(key) is str and table.get(key, dest) != dest:
+            raise Fallback(f"{what} names {key} of another community")
 
 
 class ShardedReplay(Replay, Router):
@@ -719,8 +728,7 @@ class ShardedReplay(Replay, Router):
         self._chunk_no = 0
         self._routed = 0
         Router.__init__(self, shards.jobs)
-        self._id_owner: dict[tuple[str, bytes], bytes] = {}
-        self._type_names: dict[bytes, str] = {}
+        self._id_owner: dict[tuple[str, str], str] = {}
         # author -> [seq, prev (its last leaf), first community, mixed, last time, went back]:
         # the chain's head and the communities it signs in, one record per author (the heads
         # are the replay's once the entries are done)
@@ -760,12 +768,13 @@ class ShardedReplay(Replay, Router):
         cshard = self._cshard
         kinds = self._kinds
         route = self._route_event
-        unpack = _unpackb
+        unpack = _decode
         k = -1
         for data in chunk:
             k += 1
             # peek(data) inline (a call each for it, _statement and unpack_statement would be
-            # a tenth of the parent's time): the canonical envelope, then msgpack's decode
+            # a tenth of the parent's time): the canonical envelope, then the statement codec's
+            # decode (msgspec's with electlog[fast], else msgpack's)
             size_ = len(data)
             m: Any = None
             if (
@@ -785,24 +794,24 @@ class ShardedReplay(Replay, Router):
                     stmt = data[116:]
                 if stmt is not None:
                     try:  # unpack_statement's call for a statement of at most 65,535 bytes
-                        m = unpack(stmt, raw=True, max_ext_len=0)
+                        m = unpack(stmt)
                     except Exception:  # not routed here: the worker says why
                         m = None
             if type(m) is not dict:
-                w = ws[k] = cshard.get(b"", 0)  # route(): b""
+                w = ws[k] = cshard.get("", 0)  # route(): ""
                 append(None)
                 adds[w](data)
                 i += 1
                 continue
             get = m.get
-            body, etype = get(b"body"), get(b"type")
+            body, etype = get("body"), get("type")
             # route(i, etype, body) inline for the common case: a plain event type whose body
             # names its community
-            kind = kinds.get(etype) if type(etype) is bytes else None
-            dest: bytes | None
+            kind = kinds.get(etype) if type(etype) is str else None
+            dest: str | None
             if kind == _PLAIN and type(body) is dict:
-                dest = body.get(b"community")
-                if type(dest) is not bytes:
+                dest = body.get("community")
+                if type(dest) is not str:
                     dest = route(i, etype, body)
             else:
                 dest = route(i, etype, body)
@@ -810,18 +819,18 @@ class ShardedReplay(Replay, Router):
                 ws[k] = ALL
                 for add in adds:
                     add(data)
-                dest = b"*"
+                dest = "*"
             else:
                 w = ws[k] = cshard.get(dest, 0)
                 adds[w](data)
             append(
                 (
-                    get(b"author"),
-                    get(b"seq"),
-                    get(b"time"),
-                    get(b"prev"),
+                    get("author"),
+                    get("seq"),
+                    get("time"),
+                    get("prev"),
                     etype,
-                    body if type(etype) is bytes and etype in _ID_TYPES else None,
+                    body if type(etype) is str and etype in _ID_TYPES else None,
                     dest,
                 )
             )
@@ -845,11 +854,9 @@ class ShardedReplay(Replay, Router):
                 metas.append(None)
                 continue
             get = m.get
-            etype = get(b"type")
-            claim = get(b"body") if type(etype) is bytes and etype in _ID_TYPES else None
-            metas.append(
-                (get(b"author"), get(b"seq"), get(b"time"), get(b"prev"), etype, claim, b"")
-            )
+            etype = get("type")
+            claim = get("body") if type(etype) is str and etype in _ID_TYPES else None
+            metas.append((get("author"), get("seq"), get("time"), get("prev"), etype, claim, ""))
         return ws, outs, metas
 
     def _send_chunk(
@@ -905,7 +912,7 @@ class ShardedReplay(Replay, Router):
         if len(statuses) != size or len(hashes) != 32 * size:
             raise AuditError(f"the shards' replies do not match the chunk at entry {base}")
         leaves = [hashes[j : j + 32] for j in range(0, 32 * size, 32)]
-        types: list[bytes] = []  # each counted entry's type, counted once the chunk is done
+        types: list[str] = []  # each counted entry's type, counted once the chunk is done
         add_time = times.append
         add_type = types.append
         i = base - 1
@@ -919,9 +926,9 @@ class ShardedReplay(Replay, Router):
                     _unusable(i, status)
                 add_time(f[2])  # WRONG_LOG: its claimed time is bound, nothing else
                 continue
-            author, seq, time, prev, raw_type, claim, dest = f
+            author, seq, time, prev, etype, claim, dest = f
             add_time(time)
-            add_type(raw_type)
+            add_type(etype)
             a = authors.get(author)
             if a is None:  # a new author: its chain starts at seq 1 after the zero hash
                 if seq != 1 or prev != ZERO_HASH:
@@ -939,14 +946,10 @@ class ShardedReplay(Replay, Router):
                 else:
                     a[4] = time
             if claim is not None and status == APPLIED and election:
-                self._claim(i, raw_type, claim, dest)
-        type_names = self._type_names
+                self._claim(i, etype, claim, dest)
         events = self.events
-        for raw_type, count in Counter(types).items():  # in the order of first appearance
-            etype = type_names.get(raw_type)
-            if etype is None:
-                etype = type_names[raw_type] = raw_type.decode()
-            events[etype] += count
+        for counted, count in Counter(types).items():  # in the order of first appearance
+            events[counted] += count
         self.tree.extend_joined(hashes, groups)
         self.size = base + size
 
@@ -959,16 +962,16 @@ class ShardedReplay(Replay, Router):
             own.index = i
             chain_finding(own.add, i, author, seq, prev, expected)
 
-    def _claim(self, i: int, etype: bytes, body: dict[bytes, Any], c: bytes) -> None:
+    def _claim(self, i: int, etype: str, body: dict[str, Any], c: str) -> None:
         get = body.get
-        for key, name in _ID_KEYS:
-            v = get(key)
-            if type(v) is bytes and self._id_owner.setdefault((name, v), c) != c:
-                raise Fallback(f"{name} {_text(v)} is used in two communities")
+        for name in _ID_KEYS:
+            v = get(name)
+            if type(v) is str and self._id_owner.setdefault((name, v), c) != c:
+                raise Fallback(f"{name} {v} is used in two communities")
         kind = _PEOPLE.get(etype)
         if kind is None:
             return
-        person = hash(body[b"rep" if kind == 2 else b"voter"])
+        person = hash(body["rep" if kind == 2 else "voter"])
         code = self._cindex.get(c, 253) % 250 + 1
         at, kinds, persons, tags, codes = self._claims
         at.append(i)
@@ -983,7 +986,7 @@ class ShardedReplay(Replay, Router):
         if seen != code:
             buckets[j] = code if seen == 0 else 255
         if kind == 0:
-            tag = hash(body[b"dedup"])
+            tag = hash(body["dedup"])
             tags.append(tag)
             buckets = self._tags
             j = tag & _MASK
@@ -1038,7 +1041,7 @@ class ShardedReplay(Replay, Router):
         while self._pending:
             self._collect()
         owned = [
-            frozenset(_text(c) for c, w in self._cshard.items() if w == shard)
+            frozenset(c for c, w in self._cshard.items() if w == shard)
             for shard in range(self.nshards)
         ]
         for w in range(self.nshards):
@@ -1175,12 +1178,3 @@ def _unusable(i: int, status: int) -> NoReturn:
     if not status:
         raise AuditError(f"no audit shard reported entry {i}")
     raise Fallback(f"entry {i} verified but its statement did not decode here")
-
-
-def _text(raw: bytes) -> str:
-    """A community or id read as UTF-8 bytes, as text (``repr`` of the bytes if it is not
-    UTF-8: such an entry is malformed, and the worker reports it)."""
-    try:
-        return raw.decode()
-    except UnicodeDecodeError:
-        return repr(raw)

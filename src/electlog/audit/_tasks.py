@@ -47,7 +47,7 @@ from electlog.store import Store, is_postgres_dsn
 
 from ._oneshots import OneShots
 from ._pipeline import CHUNK_SIZE, Aside
-from ._shards import ALL, Fallback, Router, ShardWorker, _marks, _take, _text, peek
+from ._shards import ALL, Fallback, Router, ShardWorker, _marks, _take, peek
 from ._sources import Source, SourceUnreadable, open_entries
 from .trust import Trust
 
@@ -154,7 +154,7 @@ def route_plan(source: str, shards: int) -> tuple[bytes, list[frozenset[str]]]:
         pass
     finally:
         src.close()
-    owned = [frozenset(_text(c) for c, w in cshard.items() if w == s) for s in range(shards)]
+    owned = [frozenset(c for c, w in cshard.items() if w == s) for s in range(shards)]
     return bytes(plan), owned
 
 
@@ -310,7 +310,7 @@ def _replay_shard(
     owned = (
         task.owned
         if plan is not None
-        else frozenset(_text(c) for c, w in router._cshard.items() if w == shard)
+        else frozenset(c for c, w in router._cshard.items() if w == shard)
     )
     end = worker.end(owned, read)
     return TaskResult(shard, bytes(statuses), read, digest.digest(), owned, end, None)
