@@ -1314,7 +1314,8 @@ def _parent_rows(
             target="≤ 8 µs/entry" if simulated else "—",
             status=judge(parent_us, at_most=8.0) if simulated else INFO,
             note="What does not scale with workers: reading the source, routing each entry "
-            "to the worker of its community (one msgpack decode of the statement), leaf hashes, "
+            "to the worker of its community (one decode of the statement: msgspec's, else "
+            "msgpack's), leaf hashes, "
             "the Merkle tree, author chains, claimed times, merging the workers' findings.",
         ),
         Row(
