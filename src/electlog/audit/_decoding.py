@@ -139,19 +139,20 @@ def _statement(data: bytes) -> bytes | None:
     return None
 
 
-def unpack_statement(stmt: bytes, *, raw: bool) -> Any:
-    """msgpack's decode of statement bytes with the codec's limits (its fast path's call), or
-    None where msgpack refuses them; ``raw=True`` leaves text as UTF-8 bytes."""
+def unpack_statement(stmt: bytes) -> Any:
+    """The statement codec's decode of statement bytes (:data:`STATEMENT_CODEC`; msgpack's with
+    the codec's limits above :data:`~electlog.codec.DEFAULT_MAX_ITEMS` bytes), or None where it
+    refuses them."""
     n = len(stmt)
     try:
         if n <= DEFAULT_MAX_ITEMS:
             # msgpack sets the limits from the length itself (strings, bins and arrays at most
             # n, maps n // 2): the same as the codec's below these sizes, without the keywords
-            return _unpackb(stmt, raw=raw, max_ext_len=0)
+            return _decode(stmt)
         return _unpackb(
             stmt,
             use_list=True,
-            raw=raw,
+            raw=False,
             strict_map_key=True,
             timestamp=0,
             max_str_len=n,
@@ -177,7 +178,7 @@ def _fast(data: bytes) -> ParsedEntry | None:
         except Exception:  # the general decoder names the problem
             return None
     else:
-        m = unpack_statement(stmt, raw=False)
+        m = unpack_statement(stmt)
     if type(m) is not dict or tuple(m) != _STATEMENT_KEYS:
         return None
     author, body, log, prev, schema, seq, time, etype, version = m.values()

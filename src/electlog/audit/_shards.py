@@ -50,7 +50,6 @@ from heapq import nsmallest
 from itertools import chain, compress
 from typing import Any, Final, NamedTuple, NoReturn, Protocol
 
-from electlog.codec import DEFAULT_MAX_ITEMS
 from electlog.election.state.eligibility import DrawPart, EligibilityState, draw_violation
 from electlog.errors import AuditError, UsageError
 from electlog.events import ZERO_HASH, chain_break
@@ -168,19 +167,12 @@ class KeyedSink(FindingSink):
 def peek(data: bytes) -> dict[str, Any] | None:
     """The statement map of entry bytes in the canonical envelope layout, decoded without the
     strict checks (for routing and the log-wide checks; the worker decodes strictly, and only an
-    entry it accepts is used), or None: the statement codec's decode
-    (:data:`~._decoding.STATEMENT_CODEC`), msgpack's with its limits for a statement longer
-    than :data:`~electlog.codec.DEFAULT_MAX_ITEMS` bytes."""
+    entry it accepts is used), or None: :func:`~._decoding.unpack_statement`, the statement
+    codec's decode (:data:`~._decoding.STATEMENT_CODEC`)."""
     stmt = _statement(data)
     if stmt is None:
         return None
-    if len(stmt) <= DEFAULT_MAX_ITEMS:
-        try:
-            m = _decode(stmt)
-        except Exception:  # the worker says why
-            return None
-    else:
-        m = unpack_statement(stmt, raw=False)
+    m = unpack_statement(stmt)
     return m if type(m) is dict else None
 
 
