@@ -13,7 +13,6 @@ installed (``electlog[fast]``) and with msgpack's, the one it uses otherwise.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,11 +47,6 @@ values = st.recursive(
 )
 bodies = st.dictionaries(st.text(max_size=12), values, max_size=6)
 
-_MSGPACK_CODEC = (
-    functools.partial(msgpack.unpackb, raw=False, max_ext_len=0),
-    msgpack.Packer(use_bin_type=True).pack,
-)
-
 
 @pytest.fixture(scope="module", autouse=True, params=["installed", "msgpack"])
 def statement_codec(request: pytest.FixtureRequest) -> Iterator[str]:
@@ -63,8 +57,8 @@ def statement_codec(request: pytest.FixtureRequest) -> Iterator[str]:
         yield decoding.STATEMENT_CODEC
         return
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(decoding, "_decode", _MSGPACK_CODEC[0])
-        mp.setattr(decoding, "_encode", _MSGPACK_CODEC[1])
+        mp.setattr(decoding, "_decode", decoding._decode_msgpack)  # the module's own fallback
+        mp.setattr(decoding, "_encode", decoding._repack)
         yield "msgpack"
 
 

@@ -77,7 +77,8 @@ packer kept for it, without the codec's pool of packers (:func:`electlog.codec._
 such a tree runs no Python code (no callback, no collection: the output is a bytes, not
 tracked), so no other call can start on this packer before it returns; its buffer grows at most
 to the largest statement (:data:`~electlog.events.MAX_ENTRY_SIZE`)."""
-_decode: Any = functools.partial(_unpackb, raw=False, max_ext_len=0)
+_decode_msgpack: Any = functools.partial(_unpackb, raw=False, max_ext_len=0)
+_decode: Any = _decode_msgpack
 _encode: Any = _repack
 STATEMENT_CODEC = "msgpack"
 """Which library decodes and re-encodes a statement on the fast path: ``"msgspec"`` when it is
