@@ -39,6 +39,7 @@ def main(argv: list[str]) -> int:
         target = os.path.join(output, f"export.{kind}")
         code = electlog(["export-results", *common, "--format", kind, "--output", target, *extra])
     seconds = time.perf_counter() - t0
+    child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # not the sampler's
     sampler.stop()
     size = 0
     for name in os.listdir(output):
@@ -50,8 +51,7 @@ def main(argv: list[str]) -> int:
                 "seconds": seconds,
                 "peak_tree_rss_mb": sampler.peak / 2**20 if sampler.available else None,
                 "peak_self_rss_mb": sampler.peak_self / 2**20 if sampler.available else None,
-                "largest_child_maxrss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-                / 1024,
+                "largest_child_maxrss_mb": child_kib / 1024,
                 "output_bytes": size,
             }
         )

@@ -1346,7 +1346,9 @@ def bench_rss(ctx: Context) -> list[Row]:
     district = simulated and ctx.sizes.audit_voters[-1] == DISTRICT_VOTERS
     if peak is None:
         return [
-            unavailable("e", "rss", "peak RSS of the audit", "≤ 300 MB", "psutil is not installed")
+            unavailable(
+                "e", "rss", "peak RSS of the audit", "≤ 300 MB", "no /proc to sample (Linux only)"
+            )
         ]
     measured = float(peak)
     row = Row(
@@ -1361,7 +1363,8 @@ def bench_rss(ctx: Context) -> list[Row]:
         status=judge(measured, at_most=220.0) if district else INFO,
         note=(
             f"Sum of the RSS of the auditing process and its workers, sampled every 20 ms "
-            f"(psutil), highest of {res['runs']} runs; the auditing process alone peaked at "
+            f"(a sampler process reading /proc), highest of {res['runs']} runs; the auditing "
+            f"process alone peaked at "
             f"{res['peak_self_rss_mb']:.0f} MB; largest worker (getrusage) "
             f"{res['largest_child_maxrss_mb']:.0f} MB."
             + ("" if simulated else f" Measured on {kind}.")
@@ -1394,7 +1397,7 @@ def _tasks_rss(ctx: Context, ds: Dataset, jobs: int, key: str, judged: bool) -> 
         bench="rss",
         what=f"peak RSS of the audit (all processes) with engine='tasks' (a process per "
         f"community, {jobs} at a time), {ds.label} ({ds.entries:,} entries)",
-        measured=f"{peak:.0f} MB" if peak is not None else "psutil missing",
+        measured=f"{peak:.0f} MB" if peak is not None else "no /proc",
         baseline="—",
         ratio=None,
         target=f"≤ {target:.0f} MB" if judged else "—",
@@ -1440,7 +1443,7 @@ def _large_rss(ctx: Context, jobs: int) -> list[Row]:
         key="e2",
         bench="rss",
         what=f"{what}: {ds.label} ({entries:,} entries), jobs={jobs}",
-        measured=f"{peak:.0f} MB" if peak is not None else "psutil missing",
+        measured=f"{peak:.0f} MB" if peak is not None else "no /proc",
         baseline="—",
         ratio=None,
         target="≤ 300 MB",

@@ -227,3 +227,38 @@ def test_store_check_measures_both_checks(
     out = capsys.readouterr().out
     figures = dict(re.findall(r"^  (\S+ \S+) +(-?\d+\.\d+)$", out, re.MULTILINE))
     assert set(figures) == {"full check", "tree check", "level digests"}, out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="the sampler reads /proc (Linux)")
+def test_the_memory_sampler_counts_descendants_and_not_itself() -> None:
+    from benchmarks._child import _Sampler
+
+    # in a fresh process with no other child (this one may have some: a test database)
+    code = (
+        "import time; from benchmarks._child import _Sampler; s = _Sampler(0.01, 1); "
+        "s.start(); time.sleep(0.2); s.stop(); print(s.peak, s.peak_self)"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    peak, peak_self = map(int, out.split())
+    assert peak == peak_self > 0  # no descendant but the sampler, which is left out
+
+    sampler = _Sampler(interval=0.01, rescan=1)
+    sampler.start()
+    # a grandchild (a shell's child) holding 120 MB of touched memory for a while
+    holder = subprocess.Popen(
+        [
+            "sh",
+            "-c",
+            f'"{sys.executable}" -c "import time; b = bytearray(120 << 20); time.sleep(1.5)"; true',
+        ]
+    )
+    assert holder.wait(timeout=60) == 0
+    sampler.stop()
+    own = sampler.peak_self
+    assert 0 < own < 200 << 20  # this test process
+    assert sampler.peak - own >= 120 << 20  # the grandchild's bytearray, found in the tree
+    assert sampler.peak - own < 200 << 20
+    assert sampler.cpu > 0
