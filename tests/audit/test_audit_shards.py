@@ -11,6 +11,8 @@ corpus's tamperings fall back to the serial path.
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +38,9 @@ from audit_support import (
     write_bundle,
 )
 from electlog.audit import Report, audit
+from electlog.audit import _shards as shards_module
 from electlog.audit._replay import FindingSink
-from electlog.audit._shards import _ID_TYPES, ALL, Fallback, Router, ShardedReplay, peek
+from electlog.audit._shards import _ID_TYPES, ALL, Fallback, Router, ShardedReplay, Shards, peek
 
 SHARDED = "sharded by community"
 
@@ -237,6 +240,31 @@ def test_a_generic_log_is_split_evenly_with_the_same_report(tmp_path: Path) -> N
     b.pop("run")
     assert a == b
     assert a["verdict"] == "findings"
+
+
+def test_workers_whose_replies_are_not_read_stop_at_once_when_the_audit_is_abandoned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An audit that fails, is interrupted or goes to the serial replay leaves chunks in
+    flight whose replies nobody reads: a worker then cannot exit by itself (its queue's thread
+    waits on a full pipe), so leaving the workers' context with an exception terminates them
+    instead of waiting for each to stop (which made every fallback to the serial replay and
+    every Ctrl-C of a sharded audit wait out the join timeout of each worker)."""
+    monkeypatch.setattr(shards_module, "_JOIN_TIMEOUT", 60.0)
+    gl = build_generic(rounds=40)
+    chunk = gl.entries
+    with pytest.raises(Fallback), Shards(2, gl.trust, election=False) as shards:
+        workers = list(shards._procs)
+        ws = bytes(k % 2 for k in range(len(chunk)))
+        outs = [[d for d, w in zip(chunk, ws, strict=True) if w == s] for s in (0, 1)]
+        for no in range(40):  # far more replies than a pipe holds, none of them read
+            for s in (0, 1):
+                shards.send(s, ("chunk", no, no * len(chunk), ws, outs[s]))
+        shards.receive("chunk", 0, 0)  # the workers are at work
+        started = time.monotonic()
+        raise Fallback("the log needs the serial replay")
+    assert time.monotonic() - started < 30  # not a 60 s wait per worker
+    assert [w.exitcode for w in workers] == [-signal.SIGTERM] * 2
 
 
 @pytest.mark.parametrize("etype", [[1], {"x": 1}, 7, None])

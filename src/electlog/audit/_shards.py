@@ -101,6 +101,8 @@ reports it."""
 _NO_TIME: Final = -(1 << 63)
 """The claimed-time slot of an entry that did not verify (:class:`Replay`'s)."""
 _IN_FLIGHT: Final = 4
+_JOIN_TIMEOUT: Final[float] = 5.0
+"""How long :meth:`Shards.close` waits for a worker told to stop before it terminates it."""
 _GC_THRESHOLD: Final = (50_000, 20, 20)
 _BUCKETS: Final = 1 << 22
 _MASK: Final = _BUCKETS - 1
@@ -486,25 +488,36 @@ class Shards:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        self.close(abandon=exc_info[0] is not None)
 
-    def close(self) -> None:
-        """Stop the workers (idempotent)."""
+    def close(self, abandon: bool = False) -> None:
+        """Stop the workers (idempotent): once their work is done, or at once with ``abandon``
+        (the audit failed, was interrupted or goes to the serial replay: the chunks in flight
+        are of no use, and a worker whose replies nobody reads any more cannot exit by itself,
+        its queue's thread blocked on a full pipe)."""
+        procs = [*self._procs, *([self._aside] if self._aside is not None else [])]
+        if abandon:
+            for proc in procs:
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    proc.terminate()
         for inbox in self._inboxes:
             with contextlib.suppress(OSError, ValueError):
                 inbox.put(("stop",))
         for proc in self._procs:
-            proc.join(timeout=5)
+            proc.join(timeout=_JOIN_TIMEOUT)
             if proc.is_alive():
                 proc.terminate()
                 proc.join()
         for q in [*self._inboxes, *([self._outbox] if self._outbox is not None else [])]:
             q.close()
-            q.join_thread()
+            if abandon:  # what is still buffered for a worker that is gone is of no use
+                q.cancel_join_thread()
+            else:
+                q.join_thread()
         self._procs, self._inboxes, self._outbox = [], [], None
         conn, self._aside_conn = self._aside_conn, None
         if conn is not None:
-            if not self._aside_used:
+            if not self._aside_used and not abandon:
                 # the aside process waits for a job: tell it there is none (closing this end
                 # is no end-of-file for it, since it holds a copy of this end, forked with it)
                 with contextlib.suppress(OSError, ValueError):
@@ -512,7 +525,7 @@ class Shards:
             conn.close()
         aside, self._aside = self._aside, None
         if aside is not None:
-            aside.join(timeout=5)
+            aside.join(timeout=_JOIN_TIMEOUT)
             if aside.is_alive():
                 aside.terminate()
                 aside.join()
