@@ -297,3 +297,39 @@ def test_a_worker_ended_mid_audit_fails_the_audit_instead_of_hanging(tmp_path: P
     assert all("audit worker process ended" in e for e in result["errors"])
     assert result["seconds"] < 30  # not the busy task's 60 s: nothing waited for it
     assert result["caught"] == []
+
+
+def test_a_shard_worker_killed_mid_audit_fails_the_audit_instead_of_hanging() -> None:
+    """A shard worker that dies without a word (SIGKILL: the kernel's out-of-memory killer)
+    never sends the reply the auditing process waits for: the wait looks every while whether a
+    worker has died, and fails the audit with AuditError naming it, rather than waiting forever
+    (``electlog verify --jobs 2`` hung with its first worker killed)."""
+    result = _run(
+        f"""
+        sys.path.insert(0, {str(TESTS)!r})
+        from audit_support import build_generic
+        from electlog.audit._shards import Shards
+        from electlog.errors import AuditError
+
+        glog = build_generic()
+        chunk = glog.entries
+        errors = []
+        with Shards(2, glog.trust, False) as shards:
+            os.kill(shards._procs[0].pid, signal.SIGKILL)
+            started = time.monotonic()
+            shards.send(0, ("chunk", 0, 0, bytes(len(chunk)), chunk))
+            shards.send(1, ("chunk", 0, 0, bytes(len(chunk)), []))
+            try:
+                shards.receive("chunk", 0, 0)
+            except AuditError as exc:
+                errors.append(str(exc))
+            seconds = time.monotonic() - started
+        print(json.dumps({{"errors": errors, "seconds": seconds, "caught": caught}}))
+        """
+    )
+    assert result["errors"] == [
+        "audit worker 0 ended before its work was done (exit code -9: killed, or stopped by a "
+        "signal; out of memory?)"
+    ]
+    assert result["seconds"] < 30
+    assert result["caught"] == []

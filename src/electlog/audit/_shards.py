@@ -41,6 +41,7 @@ import mmap
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.queues
+import queue
 import sys
 import traceback
 from array import array
@@ -103,6 +104,10 @@ _NO_TIME: Final = -(1 << 63)
 _IN_FLIGHT: Final = 4
 _JOIN_TIMEOUT: Final[float] = 5.0
 """How long :meth:`Shards.close` waits for a worker told to stop before it terminates it."""
+_POLL: Final = 0.5
+"""How often :meth:`Shards.receive`, waiting for a reply, looks whether a worker has died."""
+_DRAIN: Final = 1.0
+"""How long it then waits for what the dead worker sent before it died (its error, if any)."""
 _GC_THRESHOLD: Final = (50_000, 20, 20)
 _BUCKETS: Final = 1 << 22
 _MASK: Final = _BUCKETS - 1
@@ -571,8 +576,22 @@ class Shards:
         early = self._early
         outbox = self._outbox
         assert outbox is not None
+        lost: tuple[int, int] | None = None
         while key not in early:
-            msg = outbox.get()
+            try:  # a worker that died (killed: out of memory) never answers: look every while
+                msg = outbox.get(timeout=_POLL if lost is None else _DRAIN)
+            except queue.Empty:
+                if lost is not None:  # what it sent before it died is read: nothing is due
+                    shard_lost, code = lost
+                    raise AuditError(
+                        f"audit worker {shard_lost} ended before its work was done (exit code "
+                        f"{code}: killed, or stopped by a signal; out of memory?)"
+                    ) from None
+                lost = next(
+                    ((w, p.exitcode) for w, p in enumerate(self._procs) if p.exitcode is not None),
+                    None,
+                )
+                continue
             if msg[0] == "error":
                 raise AuditError(f"audit worker {msg[1]} failed: {msg[2].strip().splitlines()[-1]}")
             if msg[0] == "chunk":
