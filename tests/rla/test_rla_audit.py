@@ -13,7 +13,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from audit_support import rechain, resign
+from audit_support import rechain, resign, write_bundle
 from electlog.election.events import (
     AuditConcluded,
     AuditRoundClosed,
@@ -95,6 +95,56 @@ def test_mvr_equal_to_cvr_confirms_and_audits_clean(honest: Audited, tmp_path: P
     assert Fraction(first["p_value"]) <= Fraction("0.05")
     assert (first["o1"], first["o2"], first["u1"], first["u2"]) == (0, 0, 0, 0)
     assert report.to_dict()["rla"] == report.rla
+
+
+def test_a_log_that_ends_with_the_audit_goes_to_the_serial_replay_before_any_sharded_work(
+    honest: Audited, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a source read by index (a SQLite store) the audit looks at the log's last entries
+    first: a log that ends with its risk-limiting audit is replayed serially at once, not after a
+    sharded replay of the whole election that the first audit event throws away. From a bundle
+    (read from its start) the router meets the first audit event as before. Both say why with
+    the same words, and the report is the serial one."""
+    from electlog.audit import audit
+    from electlog.audit._shards import ShardedReplay
+    from electlog.store import SQLiteStore
+
+    fed: list[int] = []
+    feed = ShardedReplay.feed_entries
+
+    def counting(self: ShardedReplay, chunk: list[bytes]) -> None:
+        fed.append(len(chunk))
+        feed(self, chunk)
+
+    monkeypatch.setattr(ShardedReplay, "feed_entries", counting)
+    pub = publisher(honest)
+    entries = honest.entries
+    seed_drawn = index_of(entries, "audit.seed_drawn")  # witnessed before the seed, as required
+    notes = pub.notes(entries, [80, 140, honest.pinned, seed_drawn, len(entries)])
+    bundle = tmp_path / "audited.bundle"
+    write_bundle(bundle, pub.origin, entries, notes)
+    store = tmp_path / "audited.sqlite"
+    with SQLiteStore(store, origin=pub.origin) as opened:
+        log = Log(opened)
+        log.append_many(entries)
+        for note in notes:
+            log.add_checkpoint(note)
+    why = (
+        f"serial: entry {index_of(entries, 'audit.declared')} is a risk-limiting audit event: "
+        "its checks read every community's rounds and the whole log's tree, which only the "
+        "serial replay holds"
+    )
+    for source, sharded_first in ((store, False), (bundle, True)):
+        serial = json.loads(audit(source, pub.trust, serial=True).to_json())
+        serial.pop("run")
+        fed.clear()
+        report = audit(source, pub.trust, jobs=2)
+        assert report.run["replay"] == why, source
+        assert bool(fed) is sharded_first, source
+        got = json.loads(report.to_json())
+        got.pop("run")
+        assert got == serial
+        assert got["verdict"] == "clean"
 
 
 def test_the_report_section_is_the_writers(honest: Audited, tmp_path: Path) -> None:

@@ -65,7 +65,14 @@ from ._decoding import (
     _statement,
     unpack_statement,
 )
-from ._pipeline import Aside, RejectedEntry, verify_chunk, worker_signals, workers_starting
+from ._pipeline import (
+    CHUNK_SIZE,
+    Aside,
+    RejectedEntry,
+    verify_chunk,
+    worker_signals,
+    workers_starting,
+)
 from ._replay import (
     DEFAULT_TIME_TOLERANCE,
     EndItem,
@@ -77,10 +84,18 @@ from ._replay import (
     secrecy_finding,
     wrong_log,
 )
+from ._sources import Source
 from .results import CommunityResults
 from .trust import Trust
 
-__all__ = ["Fallback", "Router", "ShardPool", "ShardedReplay", "Shards"]
+__all__ = [
+    "Fallback",
+    "Router",
+    "ShardPool",
+    "ShardedReplay",
+    "Shards",
+    "audit_events_at_end",
+]
 
 DISTRICT_TYPES: Final = frozenset({"election.defined", "key.authorised", "key.revoked"})
 AUDIT_PREFIX: Final = "audit."
@@ -646,6 +661,46 @@ def _kind(etype: str) -> int:
     return kind
 
 
+def _audit_reason(i: int) -> str:
+    """Why a log whose entry ``i`` is (the first) risk-limiting audit event gets the serial
+    replay."""
+    return (
+        f"entry {i} is a risk-limiting audit event: its checks read every community's rounds "
+        "and the whole log's tree, which only the serial replay holds"
+    )
+
+
+def audit_events_at_end(src: Source) -> str | None:
+    """The serial replay's reason for a log that ends with risk-limiting audit events, found
+    before the sharded replay starts, or None. An audit follows the election, so its events
+    are the last entries: they are looked for among the last :data:`CHUNK_SIZE` entries
+    (further back, four times as many each time, while the block of them starts before those
+    read), where the source reads them directly (:meth:`Source.tail`; not a bundle). The router
+    would meet the same first event and hand the log to the serial replay there, after a
+    sharded replay of everything before it; a log that does not end with audit events (or one
+    in a bundle) still does. The reason is the router's, with the index of the first audit
+    event of that block."""
+    count = CHUNK_SIZE
+    while True:
+        tail = src.tail(count)
+        first = next((i for i, data in tail if _is_audit_event(data)), None)
+        if first is None:
+            return None
+        if first != tail[0][0] or len(tail) < count:  # the block starts among those read
+            return _audit_reason(first)
+        count *= 4
+
+
+def _is_audit_event(data: bytes) -> bool:
+    """Whether the router takes the entry for a risk-limiting audit event (a type of the audit
+    board's prefix and a body that is a map)."""
+    m = peek(data)
+    if m is None:
+        return False
+    etype = m.get("type")
+    return type(etype) is str and etype.startswith(AUDIT_PREFIX) and type(m.get("body")) is dict
+
+
 class Router:
     """Routes entries to ``nshards`` shards by community (the genesis's order, round robin), from
     their :func:`peek`: the parent of :class:`ShardedReplay` routes with it, and so does every
@@ -706,10 +761,7 @@ class Router:
     def _district(self, i: int, kind: int, body: dict[str, Any]) -> None:
         """A district event (every shard applies it) of routing kind ``kind``."""
         if kind == _AUDIT:
-            raise Fallback(
-                f"entry {i} is a risk-limiting audit event: its checks read every community's "
-                "rounds and the whole log's tree, which only the serial replay holds"
-            )
+            raise Fallback(_audit_reason(i))
         if kind == _GENESIS:
             self._genesis(i, body)
 

@@ -118,6 +118,13 @@ class Source:
         source (:class:`~electlog.errors.UsageError` otherwise)."""
         raise UsageError(f"{self.description} cannot be read by entry index")
 
+    def tail(self, count: int) -> list[tuple[int, bytes]]:
+        """The last ``count`` entries (or fewer) as ``(index, entry bytes)`` pairs in index
+        order, read directly where the source reads by index (a store, a SQLite file, tiles);
+        empty where it cannot (a bundle is read from its start) or where the read fails (the
+        audit's own read reports why). A look ahead only: the audit reads every entry anyway."""
+        return []
+
     def checkpoint_notes(self) -> list[str]:
         """Every checkpoint note the source carries, oldest first (call after :meth:`chunks`)."""
         raise NotImplementedError
@@ -184,6 +191,14 @@ class StoreSource(Source):
                 raise SourceUnreadable(
                     f"{self.description}: {exc}", offset=None, last_good_index=self._read - 1
                 ) from exc
+
+    def tail(self, count: int) -> list[tuple[int, bytes]]:
+        try:
+            size = self.store.size()
+            start = max(0, size - count)
+            return list(enumerate(self.store.entries(start, size), start))
+        except ElectlogError:
+            return []
 
     def checkpoint_notes(self) -> list[str]:
         try:
@@ -311,6 +326,15 @@ class RawSQLiteSource(Source):
                     )
                 yield first, _entry_data(rows)
 
+    def tail(self, count: int) -> list[tuple[int, bytes]]:
+        try:
+            rows = self._conn.execute(_ROWS_LAST, (count,)).fetchall()
+        except sqlite3.Error:
+            return []
+        return [
+            (idx, data) for idx, data in reversed(rows) if type(idx) is int and type(data) is bytes
+        ]
+
     def _rows(self, sql: str, params: tuple[int, int]) -> list[tuple[object, object]]:
         try:
             return self._conn.execute(sql, params).fetchall()
@@ -332,6 +356,7 @@ class RawSQLiteSource(Source):
 
 _ROWS_AFTER: Final = "SELECT idx, data FROM entries WHERE idx > ? ORDER BY idx LIMIT ?"
 _ROWS_BETWEEN: Final = "SELECT idx, data FROM entries WHERE idx BETWEEN ? AND ? ORDER BY idx"
+_ROWS_LAST: Final = "SELECT idx, data FROM entries ORDER BY idx DESC LIMIT ?"
 
 
 def _entry_data(rows: list[tuple[object, object]]) -> list[bytes]:

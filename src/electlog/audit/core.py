@@ -22,7 +22,7 @@ from . import findings as F
 from ._pipeline import CHUNK_SIZE, Aside, Verifier, signature_backend
 from ._replay import FindingSink, Replay
 from ._resume import CopyDiffers, ResumePlan
-from ._shards import Fallback, ShardedReplay, Shards
+from ._shards import Fallback, ShardedReplay, Shards, audit_events_at_end
 from ._sources import Source, SourceUnreadable, open_source, refuse_file_damage
 from ._store_check import settle_tree_check
 from ._tasks import ENGINES, TaskEngine, task_source
@@ -191,6 +191,12 @@ def _audit(
                     )
                 if plan is not None:  # a resumed audit restores the replay here
                     plan.begin(src, replay)
+                if isinstance(workers, Shards) and election:
+                    # a log that ends with a risk-limiting audit gets the serial replay: go
+                    # there now rather than after a sharded replay of the whole election
+                    reason = audit_events_at_end(src)
+                    if reason is not None:
+                        raise Fallback(reason)
                 # a store's full integrity check runs beside the replay (in a worker when
                 # there are some: the parent's replay is the audit's bottleneck); when the
                 # replay reads every entry, the check leaves the entries' part to it
