@@ -46,7 +46,7 @@ import sys
 import traceback
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from heapq import nsmallest
 from itertools import chain, compress
 from typing import Any, Final, NamedTuple, NoReturn, Protocol
@@ -66,8 +66,10 @@ from ._decoding import (
     unpack_statement,
 )
 from ._pipeline import (
+    BATCH,
     CHUNK_SIZE,
     Aside,
+    EntryResult,
     RejectedEntry,
     verify_chunk,
     worker_signals,
@@ -312,6 +314,16 @@ def _placed(
     return out
 
 
+def _batches(datas: list[bytes], hashes: list[bytes]) -> Iterator[tuple[int, EntryResult]]:
+    """Each entry of ``datas`` decoded and verified (:func:`verify_chunk`), with its position,
+    :data:`BATCH` entries at a time, so that the replay reads them while they are in the core's
+    caches; each batch's leaf hashes are added to ``hashes`` as it is verified."""
+    for start in range(0, len(datas), BATCH):
+        results = verify_chunk(datas[start : start + BATCH] if len(datas) > BATCH else datas)
+        hashes += [r.leaf_hash for r in results]
+        yield from enumerate(results, start)
+
+
 class ShardWorker:
     """One shard's replay: an :class:`ElectionState` fed the district events and the events of
     the shard's communities, in log order."""
@@ -336,13 +348,12 @@ class ShardWorker:
         state = replay.state
         origin = self.origin
         statuses = bytearray([REJECTED]) * len(datas)
-        results = verify_chunk(datas)
-        leaves = b"".join([r.leaf_hash for r in results])
+        hashes: list[bytes] = []
         election = replay._election
         # the slot is the election's (2) but for the entry's own findings (0) and the secrecy
         # lint's (1), set back after them: no store per entry
         sink.slot = 2
-        for k, r in enumerate(results):
+        for k, r in _batches(datas, hashes):
             i = indexes[k]
             sink.index = i
             sink.muted = not reports[k]
@@ -368,7 +379,7 @@ class ShardWorker:
                 statuses[k] = APPLIED
             else:
                 statuses[k] = VERIFIED
-        return bytes(statuses), leaves
+        return bytes(statuses), b"".join(hashes)
 
     def work_chunk(
         self, shard: int, base: int, ws: bytes, datas: list[bytes]
