@@ -231,34 +231,33 @@ def test_store_check_measures_both_checks(
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="the sampler reads /proc (Linux)")
 def test_the_memory_sampler_counts_descendants_and_not_itself() -> None:
-    from benchmarks._child import _Sampler
-
-    # in a fresh process with no other child (this one may have some: a test database)
-    code = (
-        "import time; from benchmarks._child import _Sampler; s = _Sampler(0.01, 1); "
-        "s.start(); time.sleep(0.2); s.stop(); print(s.peak, s.peak_self)"
-    )
+    # in fresh processes of a known size, with no other child (this one may be large and may
+    # have children: a test database)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    ).stdout
-    peak, peak_self = map(int, out.split())
+
+    def sampled(during: str) -> list[float]:
+        code = (
+            "import subprocess, sys, time\n"
+            "from benchmarks._child import _Sampler\n"
+            "s = _Sampler(0.01, 1)\n"
+            "s.start()\n" + during + "s.stop()\n"
+            "print(s.peak, s.peak_self, s.cpu)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        return [float(x) for x in out.split()]
+
+    peak, peak_self, _ = sampled("time.sleep(0.2)\n")
     assert peak == peak_self > 0  # no descendant but the sampler, which is left out
 
-    sampler = _Sampler(interval=0.01, rescan=1)
-    sampler.start()
     # a grandchild (a shell's child) holding 120 MB of touched memory for a while
-    holder = subprocess.Popen(
-        [
-            "sh",
-            "-c",
-            f'"{sys.executable}" -c "import time; b = bytearray(120 << 20); time.sleep(1.5)"; true',
-        ]
+    peak, peak_self, cpu = sampled(
+        "holder = ['sh', '-c', sys.executable + ' -c \"import time; b = bytearray(120 << 20); "
+        "time.sleep(1.5)\"; true']\n"
+        "assert subprocess.run(holder).returncode == 0\n"
     )
-    assert holder.wait(timeout=60) == 0
-    sampler.stop()
-    own = sampler.peak_self
-    assert 0 < own < 200 << 20  # this test process
-    assert sampler.peak - own >= 120 << 20  # the grandchild's bytearray, found in the tree
-    assert sampler.peak - own < 200 << 20
-    assert sampler.cpu > 0
+    assert 0 < peak_self < 200 << 20  # the sampling process
+    assert peak - peak_self >= 120 << 20  # the grandchild's bytearray, found in the tree
+    assert peak - peak_self < 200 << 20
+    assert cpu > 0
