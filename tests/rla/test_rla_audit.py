@@ -562,3 +562,52 @@ def test_a_seed_drawn_before_a_witnessed_checkpoint_covers_the_declaration(
     assert "rule.rla.event_order" not in _codes(
         pub.audit(entries, tmp_path / "ok.bundle", honest.pinned)
     )
+
+
+def test_the_look_at_the_end_finds_the_first_audit_event_of_the_last_block(
+    honest: Audited, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look reads the last entries, then further back while every one of them is an audit
+    event, and gives the first audit event of the block; at most ``_TAIL_MOST`` entries back,
+    where it gives the earliest it read."""
+    from electlog.audit import _shards
+    from electlog.audit._sources import Source
+
+    entries = honest.entries
+    first = index_of(entries, "audit.declared")
+    block = len(entries) - first
+    assert block > 16
+    assert not any(_type(d).startswith("audit.") for d in entries[:first])
+
+    class Ended(Source):
+        def __init__(self) -> None:
+            self.reads: list[int] = []
+
+        def tail(self, count: int) -> list[tuple[int, bytes]]:
+            self.reads.append(count)
+            start = max(0, len(entries) - count)
+            return list(enumerate(entries[start:], start))
+
+    def reason(at: int) -> str:
+        return _shards._audit_reason(at)
+
+    src = Ended()
+    assert _shards.audit_events_at_end(src) == reason(first)  # within the last 2,000
+    assert src.reads == [2000]
+    monkeypatch.setattr(_shards, "CHUNK_SIZE", 4)
+    src.reads.clear()
+    assert _shards.audit_events_at_end(src) == reason(first)
+    assert src.reads[0] == 4 and src.reads[-1] >= block  # read back until the block began
+    monkeypatch.setattr(_shards, "_TAIL_MOST", 16)
+    src.reads.clear()
+    assert _shards.audit_events_at_end(src) == reason(len(entries) - 16)
+    assert src.reads == [4, 16]
+    # a log that does not end with an audit event: nothing found, one read
+    src.reads.clear()
+    entries = entries[:first]
+    assert _shards.audit_events_at_end(src) is None
+    assert src.reads == [4]
+
+
+def _type(data: bytes) -> str:
+    return Entry.from_bytes(data, verify=False).statement.type

@@ -125,6 +125,8 @@ _POLL: Final = 0.5
 """How often :meth:`Shards.receive`, waiting for a reply, looks whether a worker has died."""
 _DRAIN: Final = 1.0
 """How long it then waits for what the dead worker sent before it died (its error, if any)."""
+_TAIL_MOST: Final = 128_000
+"""The most entries :func:`audit_events_at_end` reads back from a log's end (about 40 MB)."""
 _GC_THRESHOLD: Final = (50_000, 20, 20)
 _BUCKETS: Final = 1 << 22
 _MASK: Final = _BUCKETS - 1
@@ -690,15 +692,16 @@ def audit_events_at_end(src: Source) -> str | None:
     would meet the same first event and hand the log to the serial replay there, after a
     sharded replay of everything before it; a log that does not end with audit events (or one
     in a bundle) still does. The reason is the router's, with the index of the first audit
-    event of that block."""
+    event of that block (of the first :data:`_TAIL_MOST` entries read back from the end: the
+    look holds what it reads, and a crafted log may be nothing but audit events)."""
     count = CHUNK_SIZE
     while True:
         tail = src.tail(count)
         first = next((i for i, data in tail if _is_audit_event(data)), None)
         if first is None:
             return None
-        if first != tail[0][0] or len(tail) < count:  # the block starts among those read
-            return _audit_reason(first)
+        if first != tail[0][0] or len(tail) < count or count >= _TAIL_MOST:
+            return _audit_reason(first)  # the block starts among those read (or far back)
         count *= 4
 
 
