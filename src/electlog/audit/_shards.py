@@ -321,7 +321,7 @@ def _batches(datas: list[bytes], hashes: list[bytes]) -> Iterator[tuple[int, Ent
     :data:`BATCH` entries at a time, so that the replay reads them while they are in the core's
     caches; each batch's leaf hashes are added to ``hashes`` as it is verified."""
     for start in range(0, len(datas), BATCH):
-        results = verify_chunk(datas[start : start + BATCH] if len(datas) > BATCH else datas)
+        results = verify_chunk(datas[start : start + BATCH])
         hashes += [r.leaf_hash for r in results]
         yield from enumerate(results, start)
 
@@ -706,13 +706,13 @@ def audit_events_at_end(src: Source) -> str | None:
 
 
 def _is_audit_event(data: bytes) -> bool:
-    """Whether the router takes the entry for a risk-limiting audit event (a type of the audit
-    board's prefix and a body that is a map)."""
+    """Whether the router takes the entry for a risk-limiting audit event (its routing kind,
+    :func:`_kind`, and a body that is a map, as :meth:`Router._route_event` asks)."""
     m = peek(data)
     if m is None:
         return False
     etype = m.get("type")
-    return type(etype) is str and etype.startswith(AUDIT_PREFIX) and type(m.get("body")) is dict
+    return type(etype) is str and type(m.get("body")) is dict and _kind(etype) == _AUDIT
 
 
 class Router:
