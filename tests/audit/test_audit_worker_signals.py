@@ -333,3 +333,50 @@ def test_a_shard_worker_killed_mid_audit_fails_the_audit_instead_of_hanging() ->
     ]
     assert result["seconds"] < 30
     assert result["caught"] == []
+
+
+def test_a_shard_worker_killed_while_it_writes_a_reply_fails_the_audit() -> None:
+    """The out-of-memory killer strikes a worker at its largest, which is while it sends its
+    end of the replay (every result of its communities, megabytes): half a reply is in the pipe
+    when it dies. The auditing process reads each worker's replies from a pipe of that worker's
+    own, so it meets the pipe's end and fails the audit with AuditError, instead of waiting
+    forever for the rest of a message no process will write (the workers shared one queue,
+    whose other writer could not write either: the dead worker held its lock)."""
+    result = _run(
+        f"""
+        sys.path.insert(0, {str(TESTS)!r})
+        import multiprocessing.connection
+        from audit_support import build_generic
+        from electlog.audit import _shards
+        from electlog.errors import AuditError
+
+        MARK = b"half-written-reply"
+        parent = os.getpid()
+        send = multiprocessing.connection.Connection._send
+
+        def half_then_killed(self, buf, *args):  # in a worker: half of the marked reply
+            if os.getpid() != parent and MARK in bytes(buf):
+                os.write(self.fileno(), bytes(buf)[: len(buf) // 2])
+                os.kill(os.getpid(), signal.SIGKILL)
+            return send(self, buf, *args)
+
+        multiprocessing.connection.Connection._send = half_then_killed
+        _shards.ShardWorker.end = lambda self, owned, size: {{"big": MARK + bytes(300_000)}}
+        glog = build_generic()
+        errors = []
+        with _shards.Shards(2, glog.trust, False) as shards:
+            started = time.monotonic()
+            shards.send(0, ("end", frozenset(), 0))
+            try:
+                shards.receive("end", 0, 0)
+            except AuditError as exc:
+                errors.append(str(exc))
+            seconds = time.monotonic() - started
+        print(json.dumps({{"errors": errors, "seconds": seconds, "caught": caught}}))
+        """
+    )
+    assert len(result["errors"]) == 1
+    assert result["errors"][0].startswith("audit worker 0 ended before its work was done (")
+    assert "-9" in result["errors"][0]
+    assert result["seconds"] < 30
+    assert result["caught"] == []

@@ -43,6 +43,7 @@ import multiprocessing.connection
 import multiprocessing.queues
 import queue
 import sys
+import threading
 import traceback
 from array import array
 from collections import Counter, deque
@@ -124,7 +125,7 @@ _JOIN_TIMEOUT: Final[float] = 5.0
 _POLL: Final = 0.5
 """How often :meth:`Shards.receive`, waiting for a reply, looks whether a worker has died."""
 _DRAIN: Final = 1.0
-"""How long it then waits for what the dead worker sent before it died (its error, if any)."""
+"""How long :meth:`Shards.receive` waits for the exit code of a worker whose pipe ended."""
 _TAIL_MOST: Final = 128_000
 """The most entries :func:`audit_events_at_end` reads back from a log's end (about 40 MB)."""
 _GC_THRESHOLD: Final = (50_000, 20, 20)
@@ -419,35 +420,77 @@ class ShardWorker:
         }
 
 
+class _Replies:
+    """A worker's side of its reply pipe: :meth:`put` queues a message and a thread sends it,
+    so the worker goes on with its next chunk while the auditing process has yet to read
+    (as a ``multiprocessing`` queue's feeder thread does, but on a pipe of this worker's own:
+    if the worker dies in the middle of a message, the auditing process meets the pipe's end
+    instead of waiting for the rest of it)."""
+
+    def __init__(self, conn: multiprocessing.connection.Connection) -> None:
+        self._conn = conn
+        self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._send_all, daemon=True)
+        self._thread.start()
+
+    def _send_all(self) -> None:
+        conn = self._conn
+        while (msg := self._queue.get()) is not None:
+            try:
+                conn.send(msg)
+            except OSError:  # the auditing process closed its end: nobody reads any more
+                return
+
+    def put(self, msg: tuple[Any, ...]) -> None:
+        self._queue.put(msg)
+
+    def close(self) -> None:
+        """Send what is queued, then close the pipe."""
+        self._queue.put(None)
+        self._thread.join()
+        self._conn.close()
+
+
 def _worker_main(
     shard: int,
     trust: Trust,
     election: bool,
     backend: str,
     inbox: multiprocessing.queues.Queue[Any],
-    outbox: multiprocessing.queues.Queue[Any],
+    reply: multiprocessing.connection.Connection,
+    foreign: list[multiprocessing.connection.Connection],
 ) -> None:
+    worker_signals()  # not the parent's handlers: close() may have to terminate it
+    for conn in foreign:  # the reply pipes' ends this fork inherited: the other workers' own
+        conn.close()
+    out = _Replies(reply)
     try:
-        worker_signals()  # not the parent's handlers: close() may have to terminate it
         gc.set_threshold(*_GC_THRESHOLD)
         set_verify_backend(backend)
         worker = ShardWorker(trust, election)
         while True:
             msg = inbox.get()
             if msg[0] == "chunk":
-                outbox.put(("chunk", shard, msg[1], worker.work_chunk(shard, *msg[2:])))
+                out.put(("chunk", msg[1], worker.work_chunk(shard, *msg[2:])))
             elif msg[0] == "end":
-                outbox.put(("end", shard, worker.end(msg[1], msg[2])))
+                out.put(("end", 0, worker.end(msg[1], msg[2])))
             else:
                 return
     except BaseException:  # reported to the parent, which raises AuditError
-        outbox.put(("error", shard, traceback.format_exc()))
+        out.put(("error", 0, traceback.format_exc()))
+    finally:
+        out.close()
 
 
-def _aside_main(conn: multiprocessing.connection.Connection) -> None:
+def _aside_main(
+    conn: multiprocessing.connection.Connection,
+    foreign: list[multiprocessing.connection.Connection],
+) -> None:
     """The one job beside the replay: receive ``(fn, arg)``, send back ``fn(arg)``, exit (so
     its memory is given back as soon as it is done, long before the replay's peak)."""
     worker_signals()
+    for other in foreign:  # the workers' reply pipes' ends this fork inherited
+        other.close()
     try:
         job = conn.recv()
     except (EOFError, OSError):  # no job: the audit ended without one
@@ -482,7 +525,8 @@ class Shards:
         self.election = election
         self._procs: list[multiprocessing.process.BaseProcess] = []
         self._inboxes: list[multiprocessing.queues.Queue[Any]] = []
-        self._outbox: multiprocessing.queues.Queue[Any] | None = None
+        self._replies: list[multiprocessing.connection.Connection] = []
+        """Each worker's reply pipe, this process's end (a pipe per worker: see :meth:`receive`)."""
         self._aside: multiprocessing.process.BaseProcess | None = None
         self._aside_conn: multiprocessing.connection.Connection | None = None
         self._aside_used = False
@@ -494,14 +538,20 @@ class Shards:
         ctx = multiprocessing.get_context(method)
         try:
             with workers_starting():  # the workers reset the handlers they inherit
-                self._outbox = ctx.Queue()
+                pipes = [ctx.Pipe(duplex=False) for _ in range(self.jobs)]
+                self._replies = [reader for reader, _ in pipes]
+                writers = [writer for _, writer in pipes]
+                # a forked process inherits every end: each closes those not its own, so a
+                # worker's pipe ends when that worker does (spawned processes get only theirs)
+                forked = method == "fork"
                 for shard in range(self.jobs):
                     inbox = ctx.Queue()
+                    foreign = [*self._replies, *writers[:shard], *writers[shard + 1 :]]
                     proc = ctx.Process(  # type: ignore[attr-defined]
                         target=_worker_main,
                         args=(
                             *(shard, self.trust, self.election, verify_backend()),
-                            *(inbox, self._outbox),
+                            *(inbox, writers[shard], foreign if forked else []),
                         ),
                         daemon=True,
                     )
@@ -511,10 +561,14 @@ class Shards:
                 # forked now, before the source is opened; it exits once its one job is done
                 self._aside_conn, child = ctx.Pipe()
                 self._aside = ctx.Process(  # type: ignore[attr-defined]
-                    target=_aside_main, args=(child,), daemon=True
+                    target=_aside_main,
+                    args=(child, [*self._replies, *writers] if forked else []),
+                    daemon=True,
                 )
                 self._aside.start()
                 child.close()
+                for writer in writers:
+                    writer.close()
         except OSError as exc:
             self.close()
             raise UsageError(f"cannot start {self.jobs} worker processes: {exc}") from exc
@@ -533,6 +587,8 @@ class Shards:
             for proc in procs:
                 with contextlib.suppress(OSError, ValueError, AttributeError):
                     proc.terminate()
+        for reply in self._replies:  # a worker still sending meets a closed pipe and stops
+            reply.close()
         for inbox in self._inboxes:
             with contextlib.suppress(OSError, ValueError):
                 inbox.put(("stop",))
@@ -541,13 +597,13 @@ class Shards:
             if proc.is_alive():
                 proc.terminate()
                 proc.join()
-        for q in [*self._inboxes, *([self._outbox] if self._outbox is not None else [])]:
+        for q in self._inboxes:
             q.close()
             if abandon:  # what is still buffered for a worker that is gone is of no use
                 q.cancel_join_thread()
             else:
                 q.join_thread()
-        self._procs, self._inboxes, self._outbox = [], [], None
+        self._procs, self._inboxes, self._replies = [], [], []
         conn, self._aside_conn = self._aside_conn, None
         if conn is not None:
             if not self._aside_used and not abandon:
@@ -599,34 +655,41 @@ class Shards:
         self._inboxes[shard].put(msg)
 
     def receive(self, kind: str, shard: int, tag: int) -> Any:
-        """Wait for the reply ``(kind, shard, tag)`` (replies of other chunks are kept)."""
+        """Wait for the reply ``(kind, shard, tag)`` (replies of other chunks are kept).
+
+        Each worker replies on a pipe of its own, read as soon as anything is in it (so no
+        worker waits on a full pipe). A worker that dies (killed: out of memory) never
+        answers: its pipe ends, at once, even in the middle of a message, and the audit fails
+        with :class:`AuditError` naming it, after reading what it sent before (its own error,
+        if it reported one, wins)."""
         key = (kind, shard, tag)
         early = self._early
-        outbox = self._outbox
-        assert outbox is not None
-        lost: tuple[int, int] | None = None
         while key not in early:
-            try:  # a worker that died (killed: out of memory) never answers: look every while
-                msg = outbox.get(timeout=_POLL if lost is None else _DRAIN)
-            except queue.Empty:
-                if lost is not None:  # what it sent before it died is read: nothing is due
-                    shard_lost, code = lost
-                    raise AuditError(
-                        f"audit worker {shard_lost} ended before its work was done (exit code "
-                        f"{code}: killed, or stopped by a signal; out of memory?)"
-                    ) from None
-                lost = next(
-                    ((w, p.exitcode) for w, p in enumerate(self._procs) if p.exitcode is not None),
-                    None,
-                )
-                continue
-            if msg[0] == "error":
-                raise AuditError(f"audit worker {msg[1]} failed: {msg[2].strip().splitlines()[-1]}")
-            if msg[0] == "chunk":
-                early[("chunk", msg[1], msg[2])] = msg[3]
-            else:
-                early[("end", msg[1], 0)] = msg[2]
+            ready = multiprocessing.connection.wait(self._replies, timeout=_POLL)
+            for conn in ready:
+                assert isinstance(conn, multiprocessing.connection.Connection)
+                w = self._replies.index(conn)
+                try:
+                    msg = conn.recv()
+                except (EOFError, OSError):
+                    self._lost(w)
+                if msg[0] == "error":
+                    last = msg[2].strip().splitlines()[-1]
+                    raise AuditError(f"audit worker {w} failed: {last}")
+                early[(msg[0], w, msg[1])] = msg[2]
+            if not ready:  # a worker stopped (SIGSTOP) or busy for long: still there?
+                for w, proc in enumerate(self._procs):
+                    if proc.exitcode is not None and not self._replies[w].poll():
+                        self._lost(w)
         return early.pop(key)
+
+    def _lost(self, w: int) -> NoReturn:
+        proc = self._procs[w]
+        proc.join(_DRAIN)  # its pipe ended with it: the exit code is due
+        raise AuditError(
+            f"audit worker {w} ended before its work was done (exit code {proc.exitcode}: "
+            "killed, or stopped by a signal; out of memory?)"
+        )
 
 
 # --------------------------------------------------------------------------- the parent
