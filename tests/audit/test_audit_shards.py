@@ -38,7 +38,7 @@ from audit_support import (
     write_bundle,
 )
 from electlog.audit import Report, audit
-from electlog.audit import _shards as shards_module
+from electlog.audit import _workers as workers_module
 from electlog.audit._replay import FindingSink
 from electlog.audit._shards import _ID_TYPES, ALL, Fallback, Router, ShardedReplay, Shards, peek
 
@@ -250,11 +250,11 @@ def test_workers_whose_replies_are_not_read_stop_at_once_when_the_audit_is_aband
     waits on a full pipe), so leaving the workers' context with an exception terminates them
     instead of waiting for each to stop (which made every fallback to the serial replay and
     every Ctrl-C of a sharded audit wait out the join timeout of each worker)."""
-    monkeypatch.setattr(shards_module, "_JOIN_TIMEOUT", 60.0)
+    monkeypatch.setattr(workers_module, "_JOIN_TIMEOUT", 60.0)
     gl = build_generic(rounds=40)
     chunk = gl.entries
     with pytest.raises(Fallback), Shards(2, gl.trust, election=False) as shards:
-        workers = list(shards._procs)
+        workers = shards.workers.processes
         ws = bytes(k % 2 for k in range(len(chunk)))
         outs = [[d for d, w in zip(chunk, ws, strict=True) if w == s] for s in (0, 1)]
         for no in range(40):  # far more replies than a pipe holds, none of them read

@@ -445,7 +445,7 @@ def test_the_process_beside_the_replay_ends_by_itself(glog: GenericLog, job: boo
     bundle wait that long: it held a copy of the pipe's other end, so closing this one was no
     end-of-file for it)."""
     with Shards(2, glog.trust, election=False) as shards:
-        process = shards._aside
+        process = shards.workers.beside
         assert process is not None
         if job:
             aside = shards.aside(len, "abc")

@@ -18,6 +18,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tiles_http_support import child_env
 
 TESTS = Path(__file__).resolve().parent.parent
@@ -64,11 +66,10 @@ def _run(body: str) -> dict[str, Any]:
     return result
 
 
-def test_verifier_workers_end_on_sigterm_under_a_handler(tmp_path: Path) -> None:
+def test_verifier_workers_end_on_sigterm_under_a_handler() -> None:
     result = _run(
-        f"""
-        PIDFILE = {str(tmp_path / "busy.pid")!r}
-        from electlog.audit._pipeline import Verifier
+        """
+        from electlog.audit import _pipeline
 
         def dispositions(_):
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
@@ -78,33 +79,26 @@ def test_verifier_workers_end_on_sigterm_under_a_handler(tmp_path: Path) -> None
                 signal.SIGTERM in blocked or signal.SIGINT in blocked,
             )
 
-        def busy(path):  # a task in flight: the worker is not holding the task queue's lock
-            with open(path + ".tmp", "w") as f:
-                f.write(str(os.getpid()))
-            os.replace(path + ".tmp", path)
-            time.sleep(30)
-
+        _pipeline._verify_message = lambda msg: [os.getpid(), dispositions(None)]  # forked
         before = sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))
-        with Verifier(2) as verifier:
+        with _pipeline.Verifier(2) as verifier:
             after = sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))
-            seen = verifier.aside(dispositions, None)()
-            workers = multiprocessing.active_children()
-            verifier.aside(busy, PIDFILE)
-            deadline = time.monotonic() + 30
-            while not os.path.exists(PIDFILE) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            pid = int(open(PIDFILE).read())
-            [victim] = [p for p in workers if p.pid == pid]
-            os.kill(pid, signal.SIGTERM)  # what Pool.terminate() sends
-            ended = wait_ended(victim)
-        print(json.dumps({{
-            "workers": len(workers), "seen": seen, "ended": ended, "caught": caught,
+            seen = [reply[1] for reply in verifier.map([[b"x"], [b"y"]])]
+            aside = verifier.aside(dispositions, None)()
+            workers = verifier.workers.processes
+            pids = sorted(p.pid for p in workers)
+            os.kill(workers[0].pid, signal.SIGTERM)  # what close() sends a worker that lingers
+            ended = wait_ended(workers[0])
+        print(json.dumps({
+            "pids": pids, "seen": seen, "aside": aside, "ended": ended, "caught": caught,
             "mask_before": before, "mask_after": after,
-        }}))
+        }))
         """
     )
-    assert result["workers"] == 2
-    assert result["seen"] == [True, True, False]  # SIGTERM default, SIGINT ignored, none held
+    assert len(set(result["pids"])) == 2
+    # in both workers and beside them: SIGTERM default, SIGINT ignored, none held
+    assert result["seen"] == [[True, True, False]] * 2
+    assert result["aside"] == [True, True, False]
     assert result["ended"] == -15  # ended by the SIGTERM, not merely recorded by a handler
     assert result["caught"] == []  # the parent's handler did not see it either
     assert result["mask_after"] == result["mask_before"] == []  # the parent holds nothing
@@ -250,9 +244,9 @@ def test_shard_workers_reset_their_signals() -> None:
         glog = build_generic()
         with Shards(2, glog.trust, False) as shards:
             time.sleep(0.5)  # the workers' first step
-            workers = [status(p.pid) for p in shards._procs]
+            workers = [status(p.pid) for p in shards.workers.processes]
             aside = shards.aside(dispositions, None)()
-            victim = shards._procs[0]
+            victim = shards.workers.processes[0]
             os.kill(victim.pid, signal.SIGTERM)
             ended = wait_ended(victim)
         print(json.dumps({{
@@ -271,19 +265,27 @@ def test_shard_workers_reset_their_signals() -> None:
 def test_a_worker_ended_mid_audit_fails_the_audit_instead_of_hanging(tmp_path: Path) -> None:
     """A service manager's SIGTERM to the whole process group ends the workers (they reset the
     handler they inherit): the audit waiting for one of them fails with AuditError, at once,
-    rather than waiting for its lost work forever; so does the next chunk."""
+    rather than waiting for its lost work forever; so does the next chunk, and so does a wait
+    for the job beside the workers when its process is ended too."""
     result = _run(
         f"""
+        import threading
         PIDFILE = {str(tmp_path / "busy.pid")!r}
-        from electlog.audit._pipeline import Verifier
+        BESIDE = {str(tmp_path / "beside.pid")!r}
+        from electlog.audit import _pipeline
         from electlog.errors import AuditError
 
+        _pipeline._verify_message = lambda msg: busy(PIDFILE)  # forked: no pickling
         errors = []
         started = time.monotonic()
-        with Verifier(2) as verifier:
-            wait = verifier.aside(busy, PIDFILE)
-            kill_when_busy(PIDFILE)
-            for step in (wait, lambda: list(verifier.map([[b"x"]]))):
+        with _pipeline.Verifier(2) as verifier:
+            threading.Thread(target=kill_when_busy, args=(PIDFILE,)).start()
+            wait = verifier.aside(busy, BESIDE)
+            for step in (
+                lambda: list(verifier.map([[b"x"]])),  # its worker ended while at work
+                lambda: list(verifier.map([[b"y"]])),  # the same worker's turn again
+                lambda: (kill_when_busy(BESIDE), wait()),
+            ):
                 try:
                     step()
                 except AuditError as exc:
@@ -293,8 +295,16 @@ def test_a_worker_ended_mid_audit_fails_the_audit_instead_of_hanging(tmp_path: P
         }}))
         """
     )
-    assert len(result["errors"]) == 2
-    assert all("audit worker process ended" in e for e in result["errors"])
+    ended = (
+        "audit worker 0 ended before its work was done (exit code -15: killed, or stopped by a "
+        "signal; out of memory?)"
+    )
+    assert result["errors"] == [
+        ended,
+        ended,
+        "the audit's process beside the replay ended without an answer (exit code -15: killed, "
+        "or stopped by a signal; out of memory?)",
+    ]
     assert result["seconds"] < 30  # not the busy task's 60 s: nothing waited for it
     assert result["caught"] == []
 
@@ -315,7 +325,7 @@ def test_a_shard_worker_killed_mid_audit_fails_the_audit_instead_of_hanging() ->
         chunk = glog.entries
         errors = []
         with Shards(2, glog.trust, False) as shards:
-            os.kill(shards._procs[0].pid, signal.SIGKILL)
+            os.kill(shards.workers.processes[0].pid, signal.SIGKILL)
             started = time.monotonic()
             shards.send(0, ("chunk", 0, 0, bytes(len(chunk)), chunk))
             shards.send(1, ("chunk", 0, 0, bytes(len(chunk)), []))
@@ -335,48 +345,63 @@ def test_a_shard_worker_killed_mid_audit_fails_the_audit_instead_of_hanging() ->
     assert result["caught"] == []
 
 
-def test_a_shard_worker_killed_while_it_writes_a_reply_fails_the_audit() -> None:
+_HALF_WRITE = """
+import multiprocessing.connection
+from electlog.audit import _pipeline, _shards
+from electlog.errors import AuditError
+
+MARK = b"half-written-reply"
+parent = os.getpid()
+send = multiprocessing.connection.Connection._send
+
+def half_then_killed(self, buf, *args):  # in a worker: half of the marked reply, then SIGKILL
+    if os.getpid() != parent and MARK in bytes(buf):
+        os.write(self.fileno(), bytes(buf)[: len(buf) // 2])
+        os.kill(os.getpid(), signal.SIGKILL)
+    return send(self, buf, *args)
+
+multiprocessing.connection.Connection._send = half_then_killed
+
+def outcome(step):
+    started = time.monotonic()
+    try:
+        step()
+        error = None
+    except AuditError as exc:
+        error = str(exc)
+    return {"error": error, "seconds": time.monotonic() - started, "caught": caught}
+"""
+
+
+@pytest.mark.parametrize("pool", ["shards", "verifier"])
+def test_a_worker_killed_while_it_writes_a_reply_fails_the_audit(pool: str) -> None:
     """The out-of-memory killer strikes a worker at its largest, which is while it sends its
-    end of the replay (every result of its communities, megabytes): half a reply is in the pipe
-    when it dies. The auditing process reads each worker's replies from a pipe of that worker's
-    own, so it meets the pipe's end and fails the audit with AuditError, instead of waiting
-    forever for the rest of a message no process will write (the workers shared one queue,
-    whose other writer could not write either: the dead worker held its lock)."""
-    result = _run(
-        f"""
+    end of the replay (every result of its communities, megabytes) or a chunk's decoded
+    entries: half a reply is in the pipe when it dies. The auditing process reads each
+    worker's replies from a pipe of that worker's own, so it meets the pipe's end and fails the
+    audit with AuditError, instead of waiting forever for the rest of a message no process will
+    write (the workers shared one queue, or a process pool's one result pipe, whose other
+    writers could not write either: the dead worker held its lock)."""
+    if pool == "shards":
+        body = f"""
         sys.path.insert(0, {str(TESTS)!r})
-        import multiprocessing.connection
         from audit_support import build_generic
-        from electlog.audit import _shards
-        from electlog.errors import AuditError
 
-        MARK = b"half-written-reply"
-        parent = os.getpid()
-        send = multiprocessing.connection.Connection._send
-
-        def half_then_killed(self, buf, *args):  # in a worker: half of the marked reply
-            if os.getpid() != parent and MARK in bytes(buf):
-                os.write(self.fileno(), bytes(buf)[: len(buf) // 2])
-                os.kill(os.getpid(), signal.SIGKILL)
-            return send(self, buf, *args)
-
-        multiprocessing.connection.Connection._send = half_then_killed
         _shards.ShardWorker.end = lambda self, owned, size: {{"big": MARK + bytes(300_000)}}
-        glog = build_generic()
-        errors = []
-        with _shards.Shards(2, glog.trust, False) as shards:
-            started = time.monotonic()
+        with _shards.Shards(2, build_generic().trust, False) as shards:
             shards.send(0, ("end", frozenset(), 0))
-            try:
-                shards.receive("end", 0, 0)
-            except AuditError as exc:
-                errors.append(str(exc))
-            seconds = time.monotonic() - started
-        print(json.dumps({{"errors": errors, "seconds": seconds, "caught": caught}}))
+            print(json.dumps(outcome(lambda: shards.receive("end", 0, 0))))
         """
+    else:
+        body = """
+        _pipeline._verify_message = lambda msg: [MARK + bytes(300_000)]
+        with _pipeline.Verifier(2) as verifier:
+            print(json.dumps(outcome(lambda: list(verifier.map([[b"x"]])))))
+        """
+    result = _run(_HALF_WRITE + textwrap.dedent(body))
+    assert result["error"] == (
+        "audit worker 0 ended before its work was done (exit code -9: killed, or stopped by a "
+        "signal; out of memory?)"
     )
-    assert len(result["errors"]) == 1
-    assert result["errors"][0].startswith("audit worker 0 ended before its work was done (")
-    assert "-9" in result["errors"][0]
     assert result["seconds"] < 30
     assert result["caught"] == []

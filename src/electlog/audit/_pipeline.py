@@ -24,24 +24,20 @@ PyNaCl when installed, about 1.5x faster than OpenSSL here; both give identical 
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import gc
-import multiprocessing
-import sys
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Final, Generic, NamedTuple, TypeAlias, TypeVar
+from typing import Any, Final, NamedTuple, TypeAlias, TypeVar
 
 from electlog._procs import worker_signals, workers_starting
-from electlog.errors import AuditError, ElectlogError, UsageError
+from electlog.errors import ElectlogError, UsageError
 from electlog.events import _LEAF_HASH, SIGNATURE_CONTEXT
 from electlog.keys import set_verify_backend, verify_backend, verify_many
 
 from . import findings as F
 from ._decoding import ParsedEntry, parse_entry
 from ._decoding import _fast as _fast_parse
+from ._workers import Aside, Handler, Workers
 
 __all__ = [
     "BATCH",
@@ -205,10 +201,15 @@ def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
     return out
 
 
-def _init_worker(backend: str) -> None:
-    worker_signals()
+def _verify_serve(backend: str, w: int) -> Handler:
+    """A verification worker's handler (in its process): a chunk's results."""
     gc.set_threshold(*_GC_THRESHOLD)
     set_verify_backend(backend)
+    return _verify_message
+
+
+def _verify_message(msg: tuple[Any, ...]) -> list[EntryResult]:
+    return verify_chunk(msg[0])
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -221,40 +222,23 @@ class Verifier:
     Use as a context manager; create it *before* opening database connections or threads so the
     forked workers inherit nothing they could disturb.
 
-    The workers are a :class:`~concurrent.futures.ProcessPoolExecutor`'s: a worker that ends
-    while the audit waits for it (killed, or a service manager's SIGTERM to the whole process
-    group, which ends the workers since they reset the handlers they inherit) makes the audit
-    fail with :class:`~electlog.errors.AuditError` instead of waiting for its chunk forever, and
-    an audit that ends normally stops its workers by asking them (no signal to race with a
-    worker holding a queue's lock).
+    The workers are :class:`~._workers.Workers`, the chunks dealt to them in turn: a worker
+    that ends while the audit waits for it (killed, even in the middle of a reply, or a service
+    manager's SIGTERM to the whole process group, which ends the workers since they reset the
+    handlers they inherit) makes the audit fail with :class:`~electlog.errors.AuditError`
+    instead of waiting for its chunk forever.
     """
 
     def __init__(self, jobs: int = 1) -> None:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
             raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
         self.jobs = jobs
-        self._pool: ProcessPoolExecutor | None = None
+        self.workers: Workers | None = None
 
     def __enter__(self) -> Verifier:
         if self.jobs > 1:
-            methods = multiprocessing.get_all_start_methods()
-            method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
-            ctx = multiprocessing.get_context(method)
-            try:
-                with workers_starting():
-                    pool = ProcessPoolExecutor(
-                        self.jobs,
-                        mp_context=ctx,
-                        initializer=_init_worker,
-                        initargs=(verify_backend(),),
-                    )
-                    self._pool = pool
-                    # the executor starts its processes (all of them, when it forks) and its
-                    # manager thread at the first submit: here, with the signals held
-                    pool.submit(int).result()
-            except (OSError, BrokenProcessPool) as exc:
-                self.close()
-                raise UsageError(f"cannot start {self.jobs} worker processes: {exc}") from exc
+            workers = Workers(self.jobs, functools.partial(_verify_serve, verify_backend()))
+            self.workers = workers.__enter__()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -263,25 +247,19 @@ class Verifier:
     def close(self, abandon: bool = False) -> None:
         """Stop the workers (idempotent): once their work is done, or at once with ``abandon``
         (the audit failed: chunks still in flight are of no use)."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if abandon:
-            for proc in list(_processes(pool)):
-                with contextlib.suppress(OSError, ValueError, AttributeError):
-                    proc.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
+        workers, self.workers = self.workers, None
+        if workers is not None:
+            workers.close(abandon)
 
     def aside(self, fn: Callable[[A], R], arg: A) -> Aside[R]:
-        """Start ``fn(arg)`` beside the verification: in a worker process when there are
-        workers (it takes one worker's turn; ``fn``, ``arg`` and the result must pickle), else
-        here, now (its result is then in before the first entry is verified)."""
-        pool = self._pool
-        if pool is None:
+        """Start ``fn(arg)`` beside the verification: in a process of its own when there are
+        workers (once; ``fn``, ``arg`` and the result must pickle), else here, now (its result
+        is then in before the first entry is verified)."""
+        workers = self.workers
+        if workers is None:
             value = fn(arg)
             return Aside(lambda: value, lambda: True)
-        pending = _submit(pool, fn, arg)
-        return Aside(lambda: _result(pending), pending.done)
+        return workers.aside(fn, arg)
 
     def map(self, chunks: Iterable[list[bytes]]) -> Iterator[list[EntryResult]]:
         """Verify every chunk; yields the results in order: one list per chunk from the
@@ -290,8 +268,8 @@ class Verifier:
         If iterating ``chunks`` raises (an unreadable source), the chunks read before are still
         verified and yielded, then the exception propagates.
         """
-        pool = self._pool
-        if pool is None:  # the results go to the replay here: BATCH at a time
+        workers = self.workers
+        if workers is None:  # the results go to the replay here: BATCH at a time
             for chunk in chunks:
                 if len(chunk) <= BATCH:
                     yield verify_chunk(chunk)
@@ -299,8 +277,9 @@ class Verifier:
                 for start in range(0, len(chunk), BATCH):
                     yield verify_chunk(chunk[start : start + BATCH])
             return
-        limit = self.jobs + 2
-        pending: deque[Future[list[EntryResult]]] = deque()
+        jobs = self.jobs
+        limit = jobs + 2  # chunks in flight
+        sent = received = 0  # chunk k goes to worker k % jobs, which answers in order
         iterator = iter(chunks)
         while True:
             try:
@@ -308,60 +287,15 @@ class Verifier:
             except StopIteration:
                 break
             except BaseException:
-                while pending:
-                    yield _result(pending.popleft())
+                while received < sent:
+                    received += 1
+                    yield workers.receive((received - 1) % jobs)
                 raise
-            pending.append(_submit(pool, verify_chunk, chunk))
-            if len(pending) >= limit:
-                yield _result(pending.popleft())
-        while pending:
-            yield _result(pending.popleft())
-
-
-class Aside(Generic[R]):
-    """The result of the job beside the replay (the store's full check): calling it waits for
-    the value (once; later calls return it again), :meth:`ready` says without waiting whether
-    it is in, so the audit can act on it early (refuse a damaged file)."""
-
-    def __init__(self, wait: Callable[[], R], ready: Callable[[], bool]) -> None:
-        self._wait = wait
-        self._ready = ready
-        self._done = False
-        self._value: R | None = None
-
-    def ready(self) -> bool:
-        """Whether calling would not wait."""
-        return self._done or self._ready()
-
-    def __call__(self) -> R:
-        if not self._done:
-            self._value = self._wait()
-            self._done = True
-        return self._value  # type: ignore[return-value]  # set just above
-
-
-def _submit(pool: ProcessPoolExecutor, fn: Callable[[A], R], arg: A) -> Future[R]:
-    try:
-        return pool.submit(fn, arg)
-    except BrokenProcessPool as exc:
-        raise AuditError(_ENDED) from exc
-
-
-def _result(pending: Future[R]) -> R:
-    try:
-        return pending.result()
-    except BrokenProcessPool as exc:
-        raise AuditError(_ENDED) from exc
-
-
-_ENDED: Final = (
-    "an audit worker process ended before its work was done (killed, or stopped by a signal); "
-    "the audit cannot go on"
-)
-
-
-def _processes(pool: ProcessPoolExecutor) -> Iterable[multiprocessing.process.BaseProcess]:
-    """The executor's worker processes (its private table: Python 3.14's
-    ``terminate_workers`` is the public way, not in the versions this library supports)."""
-    table = getattr(pool, "_processes", None)
-    return list(table.values()) if isinstance(table, dict) else []
+            workers.send(sent % jobs, (chunk,))
+            sent += 1
+            if sent - received >= limit:
+                received += 1
+                yield workers.receive((received - 1) % jobs)
+        while received < sent:
+            received += 1
+            yield workers.receive((received - 1) % jobs)

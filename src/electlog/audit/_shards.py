@@ -35,16 +35,9 @@ registration entries for the report's section and findings.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import gc
 import mmap
-import multiprocessing
-import multiprocessing.connection
-import multiprocessing.queues
-import queue
-import sys
-import threading
-import traceback
 from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -69,12 +62,9 @@ from ._decoding import (
 from ._pipeline import (
     BATCH,
     CHUNK_SIZE,
-    Aside,
     EntryResult,
     RejectedEntry,
     verify_chunk,
-    worker_signals,
-    workers_starting,
 )
 from ._replay import (
     DEFAULT_TIME_TOLERANCE,
@@ -88,6 +78,7 @@ from ._replay import (
     wrong_log,
 )
 from ._sources import Source
+from ._workers import Aside, Handler, Workers
 from .results import CommunityResults
 from .trust import Trust
 
@@ -120,12 +111,6 @@ reports it."""
 _NO_TIME: Final = -(1 << 63)
 """The claimed-time slot of an entry that did not verify (:class:`Replay`'s)."""
 _IN_FLIGHT: Final = 4
-_JOIN_TIMEOUT: Final[float] = 5.0
-"""How long :meth:`Shards.close` waits for a worker told to stop before it terminates it."""
-_POLL: Final = 0.5
-"""How often :meth:`Shards.receive`, waiting for a reply, looks whether a worker has died."""
-_DRAIN: Final = 1.0
-"""How long :meth:`Shards.receive` waits for the exit code of a worker whose pipe ended."""
 _TAIL_MOST: Final = 128_000
 """The most entries :func:`audit_events_at_end` reads back from a log's end (about 40 MB)."""
 _GC_THRESHOLD: Final = (50_000, 20, 20)
@@ -420,100 +405,28 @@ class ShardWorker:
         }
 
 
-class _Replies:
-    """A worker's side of its reply pipe: :meth:`put` queues a message and a thread sends it,
-    so the worker goes on with its next chunk while the auditing process has yet to read
-    (as a ``multiprocessing`` queue's feeder thread does, but on a pipe of this worker's own:
-    if the worker dies in the middle of a message, the auditing process meets the pipe's end
-    instead of waiting for the rest of it)."""
+def _shard_serve(trust: Trust, election: bool, backend: str, shard: int) -> Handler:
+    """Worker ``shard``'s handler (in its process): a chunk's reply, or its end."""
+    gc.set_threshold(*_GC_THRESHOLD)
+    set_verify_backend(backend)
+    worker = ShardWorker(trust, election)
 
-    def __init__(self, conn: multiprocessing.connection.Connection) -> None:
-        self._conn = conn
-        self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._send_all, daemon=True)
-        self._thread.start()
+    def handle(msg: tuple[Any, ...]) -> tuple[str, int, Any]:
+        if msg[0] == "chunk":
+            return ("chunk", msg[1], worker.work_chunk(shard, *msg[2:]))
+        return ("end", 0, worker.end(msg[1], msg[2]))
 
-    def _send_all(self) -> None:
-        conn = self._conn
-        while (msg := self._queue.get()) is not None:
-            try:
-                conn.send(msg)
-            except OSError:  # the auditing process closed its end: nobody reads any more
-                return
-
-    def put(self, msg: tuple[Any, ...]) -> None:
-        self._queue.put(msg)
-
-    def close(self) -> None:
-        """Send what is queued, then close the pipe."""
-        self._queue.put(None)
-        self._thread.join()
-        self._conn.close()
-
-
-def _worker_main(
-    shard: int,
-    trust: Trust,
-    election: bool,
-    backend: str,
-    inbox: multiprocessing.queues.Queue[Any],
-    reply: multiprocessing.connection.Connection,
-    foreign: list[multiprocessing.connection.Connection],
-) -> None:
-    worker_signals()  # not the parent's handlers: close() may have to terminate it
-    for conn in foreign:  # the reply pipes' ends this fork inherited: the other workers' own
-        conn.close()
-    out = _Replies(reply)
-    try:
-        gc.set_threshold(*_GC_THRESHOLD)
-        set_verify_backend(backend)
-        worker = ShardWorker(trust, election)
-        while True:
-            msg = inbox.get()
-            if msg[0] == "chunk":
-                out.put(("chunk", msg[1], worker.work_chunk(shard, *msg[2:])))
-            elif msg[0] == "end":
-                out.put(("end", 0, worker.end(msg[1], msg[2])))
-            else:
-                return
-    except BaseException:  # reported to the parent, which raises AuditError
-        out.put(("error", 0, traceback.format_exc()))
-    finally:
-        out.close()
-
-
-def _aside_main(
-    conn: multiprocessing.connection.Connection,
-    foreign: list[multiprocessing.connection.Connection],
-) -> None:
-    """The one job beside the replay: receive ``(fn, arg)``, send back ``fn(arg)``, exit (so
-    its memory is given back as soon as it is done, long before the replay's peak)."""
-    worker_signals()
-    for other in foreign:  # the workers' reply pipes' ends this fork inherited
-        other.close()
-    try:
-        job = conn.recv()
-    except (EOFError, OSError):  # no job: the audit ended without one
-        return
-    if job is None:  # no job: the audit's source has no check to run beside the replay
-        conn.close()
-        return
-    try:
-        fn, arg = job
-        conn.send(("ok", fn(arg)))
-    except BaseException:  # reported to the parent, which raises AuditError
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
+    return handle
 
 
 # --------------------------------------------------------------------------- the processes
 
 
 class Shards:
-    """``jobs`` (at least 2) shard worker processes, and one more process for work beside the
-    replay (:meth:`aside`). Create it before opening
-    database connections so the forked workers inherit nothing they could disturb."""
+    """``jobs`` (at least 2) shard worker processes (:class:`~._workers.Workers`: each answers
+    on a pipe of its own), and one more process for work beside the replay (:meth:`aside`).
+    Create it before opening database connections so the forked workers inherit nothing they
+    could disturb."""
 
     in_flight = _IN_FLIGHT
 
@@ -523,55 +436,12 @@ class Shards:
         self.jobs = jobs
         self.trust = trust
         self.election = election
-        self._procs: list[multiprocessing.process.BaseProcess] = []
-        self._inboxes: list[multiprocessing.queues.Queue[Any]] = []
-        self._replies: list[multiprocessing.connection.Connection] = []
-        """Each worker's reply pipe, this process's end (a pipe per worker: see :meth:`receive`)."""
-        self._aside: multiprocessing.process.BaseProcess | None = None
-        self._aside_conn: multiprocessing.connection.Connection | None = None
-        self._aside_used = False
-        self._early: dict[tuple[str, int, int], Any] = {}
+        self.workers = Workers(
+            jobs, functools.partial(_shard_serve, trust, election, verify_backend())
+        )
 
     def __enter__(self) -> Shards:
-        methods = multiprocessing.get_all_start_methods()
-        method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
-        ctx = multiprocessing.get_context(method)
-        try:
-            with workers_starting():  # the workers reset the handlers they inherit
-                pipes = [ctx.Pipe(duplex=False) for _ in range(self.jobs)]
-                self._replies = [reader for reader, _ in pipes]
-                writers = [writer for _, writer in pipes]
-                # a forked process inherits every end: each closes those not its own, so a
-                # worker's pipe ends when that worker does (spawned processes get only theirs)
-                forked = method == "fork"
-                for shard in range(self.jobs):
-                    inbox = ctx.Queue()
-                    foreign = [*self._replies, *writers[:shard], *writers[shard + 1 :]]
-                    proc = ctx.Process(  # type: ignore[attr-defined]
-                        target=_worker_main,
-                        args=(
-                            *(shard, self.trust, self.election, verify_backend()),
-                            *(inbox, writers[shard], foreign if forked else []),
-                        ),
-                        daemon=True,
-                    )
-                    proc.start()
-                    self._inboxes.append(inbox)
-                    self._procs.append(proc)
-                # forked now, before the source is opened; it exits once its one job is done
-                self._aside_conn, child = ctx.Pipe()
-                self._aside = ctx.Process(  # type: ignore[attr-defined]
-                    target=_aside_main,
-                    args=(child, [*self._replies, *writers] if forked else []),
-                    daemon=True,
-                )
-                self._aside.start()
-                child.close()
-                for writer in writers:
-                    writer.close()
-        except OSError as exc:
-            self.close()
-            raise UsageError(f"cannot start {self.jobs} worker processes: {exc}") from exc
+        self.workers.__enter__()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -581,115 +451,27 @@ class Shards:
         """Stop the workers (idempotent): once their work is done, or at once with ``abandon``
         (the audit failed, was interrupted or goes to the serial replay: the chunks in flight
         are of no use, and a worker whose replies nobody reads any more cannot exit by itself,
-        its queue's thread blocked on a full pipe)."""
-        procs = [*self._procs, *([self._aside] if self._aside is not None else [])]
-        if abandon:
-            for proc in procs:
-                with contextlib.suppress(OSError, ValueError, AttributeError):
-                    proc.terminate()
-        for reply in self._replies:  # a worker still sending meets a closed pipe and stops
-            reply.close()
-        for inbox in self._inboxes:
-            with contextlib.suppress(OSError, ValueError):
-                inbox.put(("stop",))
-        for proc in self._procs:
-            proc.join(timeout=_JOIN_TIMEOUT)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join()
-        for q in self._inboxes:
-            q.close()
-            if abandon:  # what is still buffered for a worker that is gone is of no use
-                q.cancel_join_thread()
-            else:
-                q.join_thread()
-        self._procs, self._inboxes, self._replies = [], [], []
-        conn, self._aside_conn = self._aside_conn, None
-        if conn is not None:
-            if not self._aside_used and not abandon:
-                # the aside process waits for a job: tell it there is none (closing this end
-                # is no end-of-file for it, since it holds a copy of this end, forked with it)
-                with contextlib.suppress(OSError, ValueError):
-                    conn.send(None)
-            conn.close()
-        aside, self._aside = self._aside, None
-        if aside is not None:
-            aside.join(timeout=_JOIN_TIMEOUT)
-            if aside.is_alive():
-                aside.terminate()
-                aside.join()
+        its sending thread blocked on a full pipe)."""
+        self.workers.close(abandon)
 
     def aside(self, fn: Callable[[Any], Any], arg: Any) -> Aside[Any]:
         """Start ``fn(arg)`` beside the replay, in its own process (once per audit: the process
         exits when it is done)."""
-        conn = self._aside_conn
-        if conn is None or self._aside_used:
-            raise UsageError("the shard workers are not running, or the job beside them was used")
-        conn.send((fn, arg))
-        self._aside_used = True
-
-        def result() -> Any:
-            try:
-                kind, value = conn.recv()
-            except (EOFError, OSError) as exc:
-                raise AuditError(f"the audit's process beside the replay failed: {exc}") from None
-            finally:
-                conn.close()
-            if kind == "error":
-                raise AuditError(
-                    "the audit's process beside the replay failed: "
-                    f"{value.strip().splitlines()[-1]}"
-                )
-            return value
-
-        def ready() -> bool:
-            try:
-                return conn.closed or conn.poll(0)  # an answer, or the process gone
-            except (EOFError, OSError):
-                return True
-
-        return Aside(result, ready)
+        return self.workers.aside(fn, arg)
 
     def send(self, shard: int, msg: tuple[Any, ...]) -> None:
         """Send a message to a worker process."""
-        self._inboxes[shard].put(msg)
+        self.workers.send(shard, msg)
 
     def receive(self, kind: str, shard: int, tag: int) -> Any:
-        """Wait for the reply ``(kind, shard, tag)`` (replies of other chunks are kept).
-
-        Each worker replies on a pipe of its own, read as soon as anything is in it (so no
-        worker waits on a full pipe). A worker that dies (killed: out of memory) never
-        answers: its pipe ends, at once, even in the middle of a message, and the audit fails
-        with :class:`AuditError` naming it, after reading what it sent before (its own error,
-        if it reported one, wins)."""
-        key = (kind, shard, tag)
-        early = self._early
-        while key not in early:
-            ready = multiprocessing.connection.wait(self._replies, timeout=_POLL)
-            for conn in ready:
-                assert isinstance(conn, multiprocessing.connection.Connection)
-                w = self._replies.index(conn)
-                try:
-                    msg = conn.recv()
-                except (EOFError, OSError):
-                    self._lost(w)
-                if msg[0] == "error":
-                    last = msg[2].strip().splitlines()[-1]
-                    raise AuditError(f"audit worker {w} failed: {last}")
-                early[(msg[0], w, msg[1])] = msg[2]
-            if not ready:  # a worker stopped (SIGSTOP) or busy for long: still there?
-                for w, proc in enumerate(self._procs):
-                    if proc.exitcode is not None and not self._replies[w].poll():
-                        self._lost(w)
-        return early.pop(key)
-
-    def _lost(self, w: int) -> NoReturn:
-        proc = self._procs[w]
-        proc.join(_DRAIN)  # its pipe ended with it: the exit code is due
-        raise AuditError(
-            f"audit worker {w} ended before its work was done (exit code {proc.exitcode}: "
-            "killed, or stopped by a signal; out of memory?)"
-        )
+        """Wait for the reply ``(kind, shard, tag)``: each worker answers in the order it was
+        sent its messages, and the replay asks for them in that order."""
+        got_kind, got_tag, value = self.workers.receive(shard)
+        if (got_kind, got_tag) != (kind, tag):
+            raise AuditError(
+                f"audit worker {shard} answered {got_kind} {got_tag} where {kind} {tag} was due"
+            )
+        return value
 
 
 # --------------------------------------------------------------------------- the parent

@@ -89,7 +89,7 @@ class RoundResults:
             "kind": self.kind,
             "declared": self.declared,
             "matches_declared": self.matches_declared,
-            "result": jsonable(self.result.to_dict()),
+            "result": self.result.to_dict(),  # JSON already: str keys, lists, scalars
             "batches": {box: b.to_dict() for box, b in self.batches.items()},
             "smallest_anonymity_set": self.smallest_anonymity_set,
         }
@@ -114,7 +114,7 @@ class GroupResults:
         return {
             "declared": self.declared,
             "matches_declared": self.matches_declared,
-            "result": jsonable(self.result.to_dict()),
+            "result": self.result.to_dict(),  # JSON already: str keys, lists, scalars
         }
 
 

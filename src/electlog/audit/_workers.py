@@ -1,0 +1,345 @@
+"""The audit's worker processes: :class:`Workers`, each with a pipe of its own for its replies.
+
+Both ways an audit uses more than one process run on it: the serial replay's verification
+(:class:`~._pipeline.Verifier`: chunks decoded and verified in the workers, replayed here) and
+the sharded replay (:class:`~._shards.Shards`: each worker replays its communities). A worker
+is told what to do through a queue of its own and answers on a pipe of its own, in order; one
+more process runs the one job beside the replay (:meth:`Workers.aside`: the store's full
+check) and exits when it is done.
+
+Why a pipe per worker, and not one queue all the workers answer on (or a process pool, whose
+workers share one result pipe too): a worker that dies in the middle of a reply (the kernel's
+out-of-memory killer strikes a worker at its largest, which is while it sends a chunk's results
+or its end of the replay) leaves half a message in the pipe. On a shared pipe the auditing
+process waits for the rest for ever, and no other worker can answer past it (the dead one held
+the pipe's lock). Here every forked process closes the reply ends that are not its own, so a
+worker's pipe ends with that worker, even mid-message, and the audit fails at once with an
+:class:`~electlog.errors.AuditError` naming it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.process
+import multiprocessing.queues
+import queue
+import sys
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final, Generic, NoReturn, TypeVar
+
+from electlog._procs import worker_signals, workers_starting
+from electlog.errors import AuditError, UsageError
+
+__all__ = ["Aside", "Handler", "Workers"]
+
+R = TypeVar("R")
+
+Handler = Callable[[tuple[Any, ...]], Any]
+"""What a worker does with each message it is sent: its reply."""
+
+_JOIN_TIMEOUT: Final[float] = 5.0
+"""How long :meth:`Workers.close` waits for a worker told to stop before it terminates it."""
+_POLL: Final = 0.5
+"""How often :meth:`Workers.receive`, waiting for a reply, looks whether a worker has died."""
+_EXIT_WAIT: Final = 1.0
+"""How long :meth:`Workers.receive` waits for the exit code of a worker whose pipe ended."""
+_STOP: Final = ("stop",)
+
+
+class Aside(Generic[R]):
+    """The result of the job beside the replay (the store's full check): calling it waits for
+    the value (once; later calls return it again), :meth:`ready` says without waiting whether
+    it is in, so the audit can act on it early (refuse a damaged file)."""
+
+    def __init__(self, wait: Callable[[], R], ready: Callable[[], bool]) -> None:
+        self._wait = wait
+        self._ready = ready
+        self._done = False
+        self._value: R | None = None
+
+    def ready(self) -> bool:
+        """Whether calling would not wait."""
+        return self._done or self._ready()
+
+    def __call__(self) -> R:
+        if not self._done:
+            self._value = self._wait()
+            self._done = True
+        return self._value  # type: ignore[return-value]  # set just above
+
+
+class _Replies:
+    """A worker's side of its reply pipe: :meth:`put` queues a message and a thread sends it,
+    so the worker goes on with its next chunk while the auditing process has yet to read (as a
+    ``multiprocessing`` queue's feeder thread does, on a pipe of this worker's own)."""
+
+    def __init__(self, conn: multiprocessing.connection.Connection) -> None:
+        self._conn = conn
+        self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._send_all, daemon=True)
+        self._thread.start()
+
+    def _send_all(self) -> None:
+        conn = self._conn
+        while (msg := self._queue.get()) is not None:
+            try:
+                conn.send(msg)
+            except OSError:  # the auditing process closed its end: nobody reads any more
+                return
+
+    def put(self, msg: tuple[Any, ...]) -> None:
+        self._queue.put(msg)
+
+    def close(self) -> None:
+        """Send what is queued, then close the pipe."""
+        self._queue.put(None)
+        self._thread.join()
+        self._conn.close()
+
+
+def _worker_main(
+    w: int,
+    serve: Callable[[int], Handler],
+    inbox: multiprocessing.queues.Queue[Any],
+    reply: multiprocessing.connection.Connection,
+    foreign: list[multiprocessing.connection.Connection],
+) -> None:
+    """A worker: ``serve(w)`` makes its handler; each message's reply goes back in order."""
+    worker_signals()  # not the parent's handlers: close() may have to terminate it
+    for conn in foreign:  # the reply pipes' ends this fork inherited: the other workers' own
+        conn.close()
+    out = _Replies(reply)
+    try:
+        handle = serve(w)
+        while (msg := inbox.get()) != _STOP:
+            out.put(("ok", handle(msg)))
+    except BaseException:  # reported to the parent, which raises AuditError
+        out.put(("error", traceback.format_exc()))
+    finally:
+        out.close()
+
+
+def _aside_main(
+    conn: multiprocessing.connection.Connection,
+    foreign: list[multiprocessing.connection.Connection],
+) -> None:
+    """The one job beside the replay: receive ``(fn, arg)``, send back ``fn(arg)``, exit (so
+    its memory is given back as soon as it is done, long before the replay's peak)."""
+    worker_signals()
+    for other in foreign:  # the workers' reply pipes' ends this fork inherited
+        other.close()
+    try:
+        job = conn.recv()
+    except (EOFError, OSError):  # no job: the audit ended without one
+        return
+    if job is None:  # no job: the audit's source has no check to run beside the replay
+        conn.close()
+        return
+    try:
+        fn, arg = job
+        conn.send(("ok", fn(arg)))
+    except BaseException:  # reported to the parent, which raises AuditError
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+class Workers:
+    """``jobs`` worker processes, ``serve(w)`` making worker ``w``'s handler (it must pickle
+    where processes are spawned, not forked), and one more process for the job beside them
+    (:meth:`aside`). Use as a context manager; enter it before opening database connections,
+    so the forked workers inherit nothing they could disturb."""
+
+    def __init__(self, jobs: int, serve: Callable[[int], Handler]) -> None:
+        self.jobs = jobs
+        self._serve = serve
+        self._procs: list[multiprocessing.process.BaseProcess] = []
+        self._inboxes: list[multiprocessing.queues.Queue[Any]] = []
+        self._replies: list[multiprocessing.connection.Connection] = []
+        self._got: list[deque[Any]] = []
+        self._aside: multiprocessing.process.BaseProcess | None = None
+        self._aside_conn: multiprocessing.connection.Connection | None = None
+        self._aside_used = False
+
+    def __enter__(self) -> Workers:
+        methods = multiprocessing.get_all_start_methods()
+        method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
+        ctx = multiprocessing.get_context(method)
+        try:
+            with workers_starting():  # the workers reset the handlers they inherit
+                pipes = [ctx.Pipe(duplex=False) for _ in range(self.jobs)]
+                self._replies = [reader for reader, _ in pipes]
+                self._got = [deque() for _ in pipes]
+                writers = [writer for _, writer in pipes]
+                # a forked process inherits every end: each closes those not its own, so a
+                # worker's pipe ends when that worker does (spawned processes get only theirs)
+                forked = method == "fork"
+                for w in range(self.jobs):
+                    inbox = ctx.Queue()
+                    foreign = [*self._replies, *writers[:w], *writers[w + 1 :]]
+                    proc = ctx.Process(  # type: ignore[attr-defined]
+                        target=_worker_main,
+                        args=(w, self._serve, inbox, writers[w], foreign if forked else []),
+                        daemon=True,
+                    )
+                    proc.start()
+                    self._inboxes.append(inbox)
+                    self._procs.append(proc)
+                # forked now, before the source is opened; it exits once its one job is done
+                self._aside_conn, child = ctx.Pipe()
+                self._aside = ctx.Process(  # type: ignore[attr-defined]
+                    target=_aside_main,
+                    args=(child, [*self._replies, *writers] if forked else []),
+                    daemon=True,
+                )
+                self._aside.start()
+                child.close()
+                for writer in writers:
+                    writer.close()
+        except OSError as exc:
+            self.close()
+            raise UsageError(f"cannot start {self.jobs} worker processes: {exc}") from exc
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close(abandon=exc_info[0] is not None)
+
+    def close(self, abandon: bool = False) -> None:
+        """Stop the workers (idempotent): once their work is done, or at once with ``abandon``
+        (the audit failed, was interrupted or goes to the serial replay: the work in flight is
+        of no use)."""
+        procs = [*self._procs, *([self._aside] if self._aside is not None else [])]
+        if abandon:
+            for proc in procs:
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    proc.terminate()
+        for reply in self._replies:  # a worker still sending meets a closed pipe and stops
+            reply.close()
+        for inbox in self._inboxes:
+            with contextlib.suppress(OSError, ValueError):
+                inbox.put(_STOP)
+        for proc in self._procs:
+            proc.join(timeout=_JOIN_TIMEOUT)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        for inbox in self._inboxes:
+            inbox.close()
+            if abandon:  # what is still buffered for a worker that is gone is of no use
+                inbox.cancel_join_thread()
+            else:
+                inbox.join_thread()
+        self._procs, self._inboxes, self._replies, self._got = [], [], [], []
+        conn, self._aside_conn = self._aside_conn, None
+        if conn is not None:
+            if not self._aside_used and not abandon:
+                # the aside process waits for a job: tell it there is none (closing this end
+                # is no end-of-file for it, since it holds a copy of this end, forked with it)
+                with contextlib.suppress(OSError, ValueError):
+                    conn.send(None)
+            conn.close()
+        aside, self._aside = self._aside, None
+        if aside is not None:
+            aside.join(timeout=_JOIN_TIMEOUT)
+            if aside.is_alive():
+                aside.terminate()
+                aside.join()
+
+    @property
+    def processes(self) -> list[multiprocessing.process.BaseProcess]:
+        """The worker processes, in worker order (not the one beside them)."""
+        return list(self._procs)
+
+    @property
+    def beside(self) -> multiprocessing.process.BaseProcess | None:
+        """The process for the job beside the workers (None once closed)."""
+        return self._aside
+
+    def send(self, w: int, msg: tuple[Any, ...]) -> None:
+        """Send worker ``w`` a message (its handler's reply comes back in order)."""
+        if not self._inboxes:
+            raise UsageError("the audit's worker processes are not running")
+        self._inboxes[w].put(msg)
+
+    def receive(self, w: int) -> Any:
+        """Worker ``w``'s reply to the oldest message it has not answered yet.
+
+        Every pipe is read as soon as anything is in it (so no worker waits on a full pipe).
+        A worker that dies (killed: out of memory) never answers: its pipe ends, at once, even
+        in the middle of a message, and the audit fails with :class:`AuditError` naming it,
+        after what it sent before (its own error, if it reported one, wins)."""
+        if not self._replies:
+            raise UsageError("the audit's worker processes are not running")
+        got = self._got
+        while not got[w]:
+            ready = multiprocessing.connection.wait(self._replies, timeout=_POLL)
+            for conn in ready:
+                assert isinstance(conn, multiprocessing.connection.Connection)
+                k = self._replies.index(conn)
+                try:
+                    kind, value = conn.recv()
+                except (EOFError, OSError):
+                    self._lost(k)
+                if kind == "error":
+                    raise AuditError(f"audit worker {k} failed: {value.strip().splitlines()[-1]}")
+                got[k].append(value)
+            if not ready:  # a worker gone while another process keeps its pipe open?
+                for k, proc in enumerate(self._procs):
+                    if proc.exitcode is not None:
+                        self._lost(k)
+        return got[w].popleft()
+
+    def _lost(self, w: int) -> NoReturn:
+        proc = self._procs[w]
+        proc.join(_EXIT_WAIT)  # its pipe ended with it: the exit code is due
+        raise AuditError(
+            f"audit worker {w} ended before its work was done (exit code {proc.exitcode}: "
+            "killed, or stopped by a signal; out of memory?)"
+        )
+
+    def aside(self, fn: Callable[[Any], Any], arg: Any) -> Aside[Any]:
+        """Start ``fn(arg)`` beside the workers, in its own process (once: the process exits
+        when it is done)."""
+        conn = self._aside_conn
+        if conn is None or self._aside_used:
+            raise UsageError(
+                "the worker processes are not running, or the job beside them was used"
+            )
+        conn.send((fn, arg))
+        self._aside_used = True
+
+        process = self._aside
+
+        def result() -> Any:
+            try:
+                kind, value = conn.recv()
+            except (EOFError, OSError):
+                code = None
+                if process is not None:
+                    process.join(_EXIT_WAIT)  # it ended: the exit code is due
+                    code = process.exitcode
+                raise AuditError(
+                    "the audit's process beside the replay ended without an answer (exit code "
+                    f"{code}: killed, or stopped by a signal; out of memory?)"
+                ) from None
+            finally:
+                conn.close()
+            if kind == "error":
+                raise AuditError(
+                    "the audit's process beside the replay failed: "
+                    f"{value.strip().splitlines()[-1]}"
+                )
+            return value
+
+        def ready() -> bool:
+            try:
+                return conn.closed or conn.poll(0)  # an answer, or the process gone
+            except (EOFError, OSError):
+                return True
+
+        return Aside(result, ready)
