@@ -37,8 +37,8 @@ from audit_support import (
     resign,
     write_bundle,
 )
+from electlog import _workers as workers_module
 from electlog.audit import Report, audit
-from electlog.audit import _workers as workers_module
 from electlog.audit._replay import FindingSink
 from electlog.audit._shards import _ID_TYPES, ALL, Fallback, Router, ShardedReplay, Shards, peek
 

@@ -30,14 +30,14 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, NamedTuple, TypeAlias, TypeVar
 
 from electlog._procs import worker_signals, workers_starting
-from electlog.errors import ElectlogError, UsageError
+from electlog._workers import Aside, Handler, Workers
+from electlog.errors import AuditError, ElectlogError, UsageError
 from electlog.events import _LEAF_HASH, SIGNATURE_CONTEXT
 from electlog.keys import set_verify_backend, verify_backend, verify_many
 
 from . import findings as F
 from ._decoding import ParsedEntry, parse_entry
 from ._decoding import _fast as _fast_parse
-from ._workers import Aside, Handler, Workers
 
 __all__ = [
     "BATCH",
@@ -212,6 +212,18 @@ def _verify_message(msg: tuple[Any, ...]) -> list[EntryResult]:
     return verify_chunk(msg[0])
 
 
+def audit_workers(jobs: int, serve: Callable[[int], Handler]) -> Workers:
+    """The audit's :class:`~electlog._workers.Workers`: a lost or failed worker is an
+    :class:`AuditError` naming it, and one process runs the store's check beside them."""
+    return Workers(
+        jobs,
+        serve,
+        error=AuditError,
+        name="audit worker {w}",
+        beside="the audit's process beside the replay",
+    )
+
+
 # --------------------------------------------------------------------------- the pipeline
 
 
@@ -237,7 +249,7 @@ class Verifier:
 
     def __enter__(self) -> Verifier:
         if self.jobs > 1:
-            workers = Workers(self.jobs, functools.partial(_verify_serve, verify_backend()))
+            workers = audit_workers(self.jobs, functools.partial(_verify_serve, verify_backend()))
             self.workers = workers.__enter__()
         return self
 

@@ -45,6 +45,7 @@ from heapq import nsmallest
 from itertools import chain, compress
 from typing import Any, Final, NamedTuple, NoReturn, Protocol
 
+from electlog._workers import Aside, Handler
 from electlog.election.state.eligibility import DrawPart, EligibilityState, draw_violation
 from electlog.errors import AuditError, UsageError
 from electlog.events import ZERO_HASH, chain_break
@@ -64,6 +65,7 @@ from ._pipeline import (
     CHUNK_SIZE,
     EntryResult,
     RejectedEntry,
+    audit_workers,
     verify_chunk,
 )
 from ._replay import (
@@ -78,7 +80,6 @@ from ._replay import (
     wrong_log,
 )
 from ._sources import Source
-from ._workers import Aside, Handler, Workers
 from .results import CommunityResults
 from .trust import Trust
 
@@ -436,7 +437,7 @@ class Shards:
         self.jobs = jobs
         self.trust = trust
         self.election = election
-        self.workers = Workers(
+        self.workers = audit_workers(
             jobs, functools.partial(_shard_serve, trust, election, verify_backend())
         )
 

@@ -1,11 +1,12 @@
-"""The audit's worker processes: :class:`Workers`, each with a pipe of its own for its replies.
+"""Worker processes, each with a pipe of its own for its replies: :class:`Workers`.
 
-Both ways an audit uses more than one process run on it: the serial replay's verification
-(:class:`~._pipeline.Verifier`: chunks decoded and verified in the workers, replayed here) and
-the sharded replay (:class:`~._shards.Shards`: each worker replays its communities). A worker
-is told what to do through a queue of its own and answers on a pipe of its own, in order; one
-more process runs the one job beside the replay (:meth:`Workers.aside`: the store's full
-check) and exits when it is done.
+Every place electlog hands work to other processes and waits for their answers runs on it: the
+audit's verification (``audit._pipeline.Verifier``: chunks decoded and verified in the workers,
+replayed in the auditing process), the sharded replay (``audit._shards.Shards``: each worker
+replays its communities) and the signing helper of :class:`~electlog.signer.ChainSigner`. A
+worker is told what to do through a queue of its own and answers on a pipe of its own, in
+order; optionally one more process runs one job beside the workers (:meth:`Workers.aside`: the
+audit's store check) and exits when it is done.
 
 Why a pipe per worker, and not one queue all the workers answer on (or a process pool, whose
 workers share one result pipe too): a worker that dies in the middle of a reply (the kernel's
@@ -13,8 +14,8 @@ out-of-memory killer strikes a worker at its largest, which is while it sends a 
 or its end of the replay) leaves half a message in the pipe. On a shared pipe the auditing
 process waits for the rest for ever, and no other worker can answer past it (the dead one held
 the pipe's lock). Here every forked process closes the reply ends that are not its own, so a
-worker's pipe ends with that worker, even mid-message, and the audit fails at once with an
-:class:`~electlog.errors.AuditError` naming it.
+worker's pipe ends with that worker, even mid-message, and the wait fails at once with the
+caller's :class:`~electlog.errors.ElectlogError` subclass naming it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
 import multiprocessing.queues
+import pickle
 import queue
 import sys
 import threading
@@ -33,7 +35,7 @@ from collections.abc import Callable
 from typing import Any, Final, Generic, NoReturn, TypeVar
 
 from electlog._procs import worker_signals, workers_starting
-from electlog.errors import AuditError, UsageError
+from electlog.errors import ElectlogError, UsageError
 
 __all__ = ["Aside", "Handler", "Workers"]
 
@@ -118,10 +120,20 @@ def _worker_main(
         handle = serve(w)
         while (msg := inbox.get()) != _STOP:
             out.put(("ok", handle(msg)))
-    except BaseException:  # reported to the parent, which raises AuditError
+    except ElectlogError as exc:  # raised again as it is in the parent, if it pickles
+        out.put(_raised(exc))
+    except BaseException:  # reported to the parent, which raises its error class
         out.put(("error", traceback.format_exc()))
     finally:
         out.close()
+
+
+def _raised(exc: ElectlogError) -> tuple[str, Any]:
+    try:
+        pickle.dumps(exc)
+    except Exception:
+        return ("error", traceback.format_exc())
+    return ("raise", exc)
 
 
 def _aside_main(
@@ -143,7 +155,7 @@ def _aside_main(
     try:
         fn, arg = job
         conn.send(("ok", fn(arg)))
-    except BaseException:  # reported to the parent, which raises AuditError
+    except BaseException:  # reported to the parent, which raises its error class
         conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()
@@ -151,13 +163,31 @@ def _aside_main(
 
 class Workers:
     """``jobs`` worker processes, ``serve(w)`` making worker ``w``'s handler (it must pickle
-    where processes are spawned, not forked), and one more process for the job beside them
-    (:meth:`aside`). Use as a context manager; enter it before opening database connections,
-    so the forked workers inherit nothing they could disturb."""
+    where processes are spawned, not forked), and, with ``beside``, one more process for one
+    job beside them (:meth:`aside`). Use as a context manager; enter it before opening
+    database connections, so the forked workers inherit nothing they could disturb.
 
-    def __init__(self, jobs: int, serve: Callable[[int], Handler]) -> None:
+    ``error`` is the :class:`~electlog.errors.ElectlogError` subclass a lost or failed worker
+    raises; ``name`` names worker ``{w}`` in its message (``"audit worker {w}"``) and
+    ``beside`` the process beside them; ``method`` is the start method (default: ``fork`` on
+    Linux, else ``spawn``). An ``error`` a handler raises is raised again as it is."""
+
+    def __init__(
+        self,
+        jobs: int,
+        serve: Callable[[int], Handler],
+        *,
+        error: type[ElectlogError],
+        name: str,
+        beside: str | None = None,
+        method: str | None = None,
+    ) -> None:
         self.jobs = jobs
         self._serve = serve
+        self._error = error
+        self._name = name
+        self._beside = beside
+        self._method = method
         self._procs: list[multiprocessing.process.BaseProcess] = []
         self._inboxes: list[multiprocessing.queues.Queue[Any]] = []
         self._replies: list[multiprocessing.connection.Connection] = []
@@ -165,10 +195,13 @@ class Workers:
         self._aside: multiprocessing.process.BaseProcess | None = None
         self._aside_conn: multiprocessing.connection.Connection | None = None
         self._aside_used = False
+        self._failed: ElectlogError | None = None
 
     def __enter__(self) -> Workers:
-        methods = multiprocessing.get_all_start_methods()
-        method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
+        method = self._method
+        if method is None:
+            methods = multiprocessing.get_all_start_methods()
+            method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
         ctx = multiprocessing.get_context(method)
         try:
             with workers_starting():  # the workers reset the handlers they inherit
@@ -190,20 +223,21 @@ class Workers:
                     proc.start()
                     self._inboxes.append(inbox)
                     self._procs.append(proc)
-                # forked now, before the source is opened; it exits once its one job is done
-                self._aside_conn, child = ctx.Pipe()
-                self._aside = ctx.Process(  # type: ignore[attr-defined]
-                    target=_aside_main,
-                    args=(child, [*self._replies, *writers] if forked else []),
-                    daemon=True,
-                )
-                self._aside.start()
-                child.close()
+                if self._beside is not None:
+                    # forked now, before the caller opens anything; it exits once its job is done
+                    self._aside_conn, child = ctx.Pipe()
+                    self._aside = ctx.Process(  # type: ignore[attr-defined]
+                        target=_aside_main,
+                        args=(child, [*self._replies, *writers] if forked else []),
+                        daemon=True,
+                    )
+                    self._aside.start()
+                    child.close()
                 for writer in writers:
                     writer.close()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             self.close()
-            raise UsageError(f"cannot start {self.jobs} worker processes: {exc}") from exc
+            raise self._error(f"cannot start {self.jobs} worker process(es): {exc}") from exc
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -263,7 +297,7 @@ class Workers:
     def send(self, w: int, msg: tuple[Any, ...]) -> None:
         """Send worker ``w`` a message (its handler's reply comes back in order)."""
         if not self._inboxes:
-            raise UsageError("the audit's worker processes are not running")
+            raise UsageError("the worker processes are not running")
         self._inboxes[w].put(msg)
 
     def receive(self, w: int) -> Any:
@@ -271,35 +305,64 @@ class Workers:
 
         Every pipe is read as soon as anything is in it (so no worker waits on a full pipe).
         A worker that dies (killed: out of memory) never answers: its pipe ends, at once, even
-        in the middle of a message, and the audit fails with :class:`AuditError` naming it,
+        in the middle of a message, and the wait fails with the ``error`` class naming it,
         after what it sent before (its own error, if it reported one, wins)."""
-        if not self._replies:
-            raise UsageError("the audit's worker processes are not running")
         got = self._got
+        if not got:
+            raise UsageError("the worker processes are not running")
         while not got[w]:
-            ready = multiprocessing.connection.wait(self._replies, timeout=_POLL)
-            for conn in ready:
-                assert isinstance(conn, multiprocessing.connection.Connection)
-                k = self._replies.index(conn)
-                try:
-                    kind, value = conn.recv()
-                except (EOFError, OSError):
-                    self._lost(k)
-                if kind == "error":
-                    raise AuditError(f"audit worker {k} failed: {value.strip().splitlines()[-1]}")
-                got[k].append(value)
-            if not ready:  # a worker gone while another process keeps its pipe open?
+            if not self._pump(_POLL):  # nothing came: a worker gone while another holds its pipe?
                 for k, proc in enumerate(self._procs):
                     if proc.exitcode is not None:
                         self._lost(k)
         return got[w].popleft()
 
+    def available(self, w: int) -> int:
+        """How many of worker ``w``'s replies are in, without waiting (reading what is ready);
+        a worker that failed or was lost counts as every reply in (the next :meth:`receive`
+        raises why)."""
+        got = self._got
+        if not got:
+            return 0
+        try:
+            self._pump(0)
+        except ElectlogError:
+            return sys.maxsize
+        return len(got[w])
+
+    def _pump(self, timeout: float) -> bool:
+        """Read every pipe that is ready within ``timeout``; whether one was."""
+        failed = self._failed
+        if failed is not None:
+            raise failed
+        ready = multiprocessing.connection.wait(self._replies, timeout=timeout)
+        for conn in ready:
+            assert isinstance(conn, multiprocessing.connection.Connection)
+            k = self._replies.index(conn)
+            try:
+                kind, value = conn.recv()
+            except (EOFError, OSError):
+                self._lost(k)
+            if kind == "raise" and isinstance(value, self._error):
+                self._fail(value)
+            if kind != "ok":
+                last = value if kind == "raise" else value.strip().splitlines()[-1]
+                self._fail(self._error(f"{self._name.format(w=k)} failed: {last}"))
+            self._got[k].append(value)
+        return bool(ready)
+
+    def _fail(self, exc: ElectlogError) -> NoReturn:
+        self._failed = exc  # every later wait raises it too: the workers' order is broken
+        raise exc
+
     def _lost(self, w: int) -> NoReturn:
         proc = self._procs[w]
         proc.join(_EXIT_WAIT)  # its pipe ended with it: the exit code is due
-        raise AuditError(
-            f"audit worker {w} ended before its work was done (exit code {proc.exitcode}: "
-            "killed, or stopped by a signal; out of memory?)"
+        self._fail(
+            self._error(
+                f"{self._name.format(w=w)} ended before its work was done (exit code "
+                f"{proc.exitcode}: killed, or stopped by a signal; out of memory?)"
+            )
         )
 
     def aside(self, fn: Callable[[Any], Any], arg: Any) -> Aside[Any]:
@@ -308,7 +371,7 @@ class Workers:
         conn = self._aside_conn
         if conn is None or self._aside_used:
             raise UsageError(
-                "the worker processes are not running, or the job beside them was used"
+                "no process beside the workers (not started, closed, or its one job was used)"
             )
         conn.send((fn, arg))
         self._aside_used = True
@@ -323,17 +386,15 @@ class Workers:
                 if process is not None:
                     process.join(_EXIT_WAIT)  # it ended: the exit code is due
                     code = process.exitcode
-                raise AuditError(
-                    "the audit's process beside the replay ended without an answer (exit code "
-                    f"{code}: killed, or stopped by a signal; out of memory?)"
+                raise self._error(
+                    f"{self._beside} ended without an answer (exit code {code}: killed, or "
+                    "stopped by a signal; out of memory?)"
                 ) from None
             finally:
                 conn.close()
             if kind == "error":
-                raise AuditError(
-                    "the audit's process beside the replay failed: "
-                    f"{value.strip().splitlines()[-1]}"
-                )
+                last = value if kind == "raise" else value.strip().splitlines()[-1]
+                raise self._error(f"{self._beside} failed: {last}")
             return value
 
         def ready() -> bool:
