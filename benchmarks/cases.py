@@ -436,7 +436,6 @@ def _append_pieces(ctx: Context, batch: int, log_bytes: list[bytes]) -> dict[str
     entries, Merkle nodes and the author's head, one WAL ``synchronous=FULL`` transaction per
     batch) and electlog's own stages (statement checks and encoding, the helper's chain
     without checks, building and hashing the entries here, ``Log.append_many``)."""
-    import concurrent.futures
     import hashlib
     import sqlite3
 
@@ -525,10 +524,8 @@ def _append_pieces(ctx: Context, batch: int, log_bytes: list[bytes]) -> dict[str
         made.clear()
         prev = b"\x00" * 32
         for b, answer in zip(submitted, answers, strict=True):
-            done: concurrent.futures.Future[tuple[bytes, float]] = concurrent.futures.Future()
-            done.set_result((answer, 0.0))
-            b._future, b._checked, b._entries = done, len(b), None
-            prev = b._complete(prev, key)[0]
+            b._checked, b._entries = len(b), None
+            prev = b._complete(prev, key, (answer, 0.0))[0]
             made.append(b.result())
 
     out["build"] = _cpu_per_entry(n, repeat, build)

@@ -27,24 +27,27 @@ Batches are signed in the order they were submitted, so a caller can submit the 
 then append the previous one (``Log.append_many``) while the helper signs: encoding, appending
 and signing overlap on two cores. ``processes=0`` signs in the calling process instead (same
 results, no overlap). The entries are identical to those of :meth:`Author.sign`.
+
+A helper that dies (killed, out of memory), even in the middle of an answer, fails the batch
+waited for with :class:`~electlog.errors.SignerError` naming its exit code, at once: it answers
+on a pipe of its own (:mod:`electlog._workers`), which ends with it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import multiprocessing
 import sys
 import time as _time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Any, Final, NoReturn, SupportsIndex, TypeAlias, overload
 
 import msgpack
 
-from ._procs import worker_signals, workers_starting
+from ._workers import Handler, Workers
 from .codec import fast_tree
 from .errors import ElectlogError, EntryError, SignatureError, SignerError, UsageError
 from .events import (
@@ -85,12 +88,18 @@ _SIGNED: Final = 96  # a helper's answer per statement: the signature (64) and t
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(seed: bytes) -> None:
-    worker_signals()  # not the parent's handlers (a SIGTERM handler, Ctrl-C's KeyboardInterrupt)
+def _helper_serve(seed: bytes, w: int) -> Handler:
+    """The helper's handler (in its process, whose signal handlers are already reset: not the
+    parent's SIGTERM handler or Ctrl-C's KeyboardInterrupt): each batch's :func:`_sign_remote`."""
     key = SigningKey.from_seed(seed)
     _worker["sign"] = key.sign
     _worker["verify"] = key.verify
     _worker["public"] = key.public.raw
+    return _sign_message
+
+
+def _sign_message(msg: tuple[Any, ...]) -> tuple[bytes, float]:
+    return _sign_remote(*msg)
 
 
 def _sign_chain(
@@ -308,7 +317,7 @@ class SignedBatch:
         tails: list[bytes],
         headers: list[bytes],
         checked: int,
-        future: Future[tuple[bytes, float]] | None,
+        ticket: int | None,
     ) -> None:
         self._signer = signer
         self._first_seq = first_seq
@@ -317,7 +326,7 @@ class SignedBatch:
         self._tails = tails
         self._headers = headers
         self._checked = checked  # the helper checks the first ``checked`` signatures
-        self._future = future
+        self._ticket = ticket  # the helper's answers are in order: this batch's number
         self._entries: SignedEntries | None = None
         self._error: ElectlogError | None = None
 
@@ -329,7 +338,7 @@ class SignedBatch:
         return (
             self._entries is not None
             or self._error is not None
-            or (self._future is not None and self._future.done())
+            or (self._ticket is not None and self._signer._answered(self._ticket))
         )
 
     def result(self) -> SignedEntries:
@@ -342,32 +351,36 @@ class SignedBatch:
         assert self._entries is not None
         return self._entries
 
-    def _signed(self, prev: bytes, key: SigningKey) -> tuple[bytes, float | None]:
+    def _signed(
+        self, prev: bytes, key: SigningKey, answer: object = None
+    ) -> tuple[bytes, float | None]:
         """The helper's answer (signatures and leaf hashes) and its CPU seconds (None when
-        signed in this process)."""
-        try:
-            if self._future is None:
-                out = _sign_chain(
-                    key.sign, key.verify, key.public.raw, prev, self._heads, self._tails,
-                    len(self._heads),
-                )  # fmt: skip
-                return out, None
-            signed, cpu = self._future.result()
-        except BrokenProcessPool:
-            raise SignerError("the signing helper process died") from None
-        except ElectlogError:
-            raise
-        except Exception as exc:  # anything else from the helper
-            raise SignerError(f"the signing helper failed: {exc!r}") from None
+        signed in this process); ``answer``: that answer, given (the benchmarks time this
+        process's side of a batch alone)."""
+        if self._ticket is None and answer is None:
+            out = _sign_chain(
+                key.sign, key.verify, key.public.raw, prev, self._heads, self._tails,
+                len(self._heads),
+            )  # fmt: skip
+            return out, None
+        if answer is None:
+            answer = self._signer._answer()  # a lost helper: SignerError naming its exit code
+        if not (isinstance(answer, tuple) and len(answer) == 2):
+            raise SignerError("the signing helper returned something else than a batch")
+        signed, cpu = answer
         if type(signed) is not bytes or len(signed) != _SIGNED * len(self._heads):
             raise SignerError("the signing helper returned a batch of the wrong length")
+        if type(cpu) is not float:
+            raise SignerError("the signing helper returned no CPU time with its batch")
         return signed, cpu
 
     # called by ChainSigner, in submission order
-    def _complete(self, prev: bytes, key: SigningKey) -> tuple[bytes, float | None, float]:
+    def _complete(
+        self, prev: bytes, key: SigningKey, answer: object = None
+    ) -> tuple[bytes, float | None, float]:
         """Build and check the entries; returns the chain's new ``prev``, the helper's CPU
         seconds and this process's CPU seconds per signature it checked."""
-        signed, helper_cpu = self._signed(prev, key)
+        signed, helper_cpu = self._signed(prev, key, answer)
         public = key.public.raw
         lead = _ENTRY_KEY + public + _ENTRY_SIG
         sha256 = hashlib.sha256
@@ -480,17 +493,18 @@ class ChainSigner:
         self._share = _INITIAL_SHARE  # the part of a batch's checks the helper makes
         self._cpu_mark: float | None = None  # this process's CPU time at the last completion
         self._per_check = 0.0  # the last measured CPU seconds of one check here
-        self._pool: ProcessPoolExecutor | None = None
+        # the helper process, started at the first batch; its answers come in order
+        self._helper: Workers | None = None
+        self._started = False
+        self._sent = self._answers = 0
         if processes:
-            try:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1,
-                    mp_context=multiprocessing.get_context(start_method),
-                    initializer=_init_worker,
-                    initargs=(key.seed(),),
-                )
-            except (OSError, ValueError) as exc:
-                raise SignerError(f"cannot start the signing helper: {exc}") from exc
+            self._helper = Workers(
+                1,
+                functools.partial(_helper_serve, key.seed()),
+                error=SignerError,
+                name="the signing helper",
+                method=start_method,
+            )
 
     @property
     def key_id(self) -> bytes:
@@ -583,16 +597,20 @@ class ChainSigner:
             tails.append(tail)
             headers.append(stmt_header)
         checked = round(self._share * len(heads))
-        future = None
-        if self._pool is not None and heads:
+        ticket = None
+        if self._helper is not None and heads:
             prev = None if self._pending else self._prev
             try:
-                with workers_starting():  # the first submit forks the helper
-                    future = self._pool.submit(_sign_remote, prev, heads, tails, checked)
-            except (BrokenProcessPool, RuntimeError) as exc:
+                if not self._started:  # the first batch forks the helper
+                    self._helper.__enter__()
+                    self._started = True
+                self._helper.send(0, (prev, heads, tails, checked))
+            except (SignerError, UsageError, OSError, ValueError) as exc:
                 self._broken = SignerError(f"the signing helper is not running: {exc}")
                 raise self._broken from None
-        batch = SignedBatch(self, first_seq, statements, heads, tails, headers, checked, future)
+            ticket = self._sent
+            self._sent += 1
+        batch = SignedBatch(self, first_seq, statements, heads, tails, headers, checked, ticket)
         self._seq = seq
         self._pending.append(batch)
         return batch
@@ -617,6 +635,18 @@ class ChainSigner:
                 yield queue.popleft().result()
         while queue:
             yield queue.popleft().result()
+
+    def _answer(self) -> Any:
+        """The helper's answer to the oldest batch not answered yet (waits for it)."""
+        assert self._helper is not None
+        answer = self._helper.receive(0)
+        self._answers += 1
+        return answer
+
+    def _answered(self, ticket: int) -> bool:
+        """Whether the helper's answer to batch number ``ticket`` is in (or it failed)."""
+        helper = self._helper
+        return helper is not None and ticket < self._answers + helper.available(0)
 
     def _complete_through(self, batch: SignedBatch) -> None:
         while self._pending:
@@ -668,8 +698,9 @@ class ChainSigner:
         for pending in self._pending:
             pending._error = closed
         self._pending.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._helper is not None:
+            # batches still queued for the helper are of no use: stop it without them
+            self._helper.close(abandon=self._sent > self._answers)
 
     def __enter__(self) -> ChainSigner:
         return self

@@ -6,6 +6,8 @@ import hashlib
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -315,43 +317,83 @@ def test_signed_entries_are_verified_entries_the_log_takes_as_they_are() -> None
 def test_a_killed_helper_is_a_signer_error_not_a_foreign_one() -> None:
     with ChainSigner(_key(8), ORIGIN) as signer:
         signer.sign_many(_drafts(0, 2))
-        pool = signer._pool
-        assert pool is not None
-        for pid in list(pool._processes):  # the helper process
-            os.kill(pid, signal.SIGKILL)
-        with pytest.raises(SignerError):
-            for _ in range(50):  # the pool notices the death on the next call or result
-                signer.sign_many(_drafts(2, 3))
+        helper = signer._helper
+        assert helper is not None
+        [process] = helper.processes
+        os.kill(process.pid, signal.SIGKILL)
+        with pytest.raises(SignerError, match=r"the signing helper ended .*exit code -9"):
+            signer.sign_many(_drafts(2, 3))
         with pytest.raises(SignerError):
             signer.submit(_drafts(3, 4))
 
 
-def _helper_handlers() -> tuple[bool, bool]:
-    return (
-        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,
-        signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
+def _handlers(pid: int) -> tuple[bool, bool]:
+    """Whether process ``pid`` catches SIGTERM and ignores SIGINT (from /proc)."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
     )
+    caught, ignored = int(fields["SigCgt"], 16), int(fields["SigIgn"], 16)
+    return bool(caught & 1 << (signal.SIGTERM - 1)), bool(ignored & 1 << (signal.SIGINT - 1))
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
 def test_the_helper_does_not_run_its_parents_signal_handlers() -> None:
     caught: list[int] = []
     old = signal.signal(signal.SIGTERM, lambda signum, frame: caught.append(signum))
     try:
         with ChainSigner(_key(13), ORIGIN) as signer:
             signer.sign_many(_drafts(0, 2))
-            pool = signer._pool
-            assert pool is not None
-            assert pool.submit(_helper_handlers).result(timeout=60) == (True, True)
-            [process] = list(pool._processes.values())
-            os.kill(process.pid, signal.SIGTERM)  # ends it, as a pool's terminate() expects
+            helper = signer._helper
+            assert helper is not None
+            [process] = helper.processes
+            assert _handlers(process.pid) == (False, True)  # SIGTERM: default; SIGINT ignored
+            os.kill(process.pid, signal.SIGTERM)  # ends it, as a terminate() expects
             process.join(timeout=60)
             assert process.exitcode == -signal.SIGTERM
-            with pytest.raises(SignerError):
-                for _ in range(50):  # the pool notices the death on the next call or result
-                    signer.sign_many(_drafts(2, 3))
+            with pytest.raises(SignerError, match="exit code -15"):
+                signer.sign_many(_drafts(2, 3))
         assert caught == []  # and the handler stayed this process's
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+def test_a_helper_killed_while_it_answers_is_a_signer_error_not_a_hang() -> None:
+    """The helper killed halfway through writing a batch's answer (the out-of-memory killer):
+    the append fails with SignerError at once. Its answers came through a process pool's result
+    pipe, which the caller then waited on for ever."""
+    code = f"""
+import multiprocessing.connection, os, signal, sys, time
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from test_signer import ORIGIN, _drafts, _key
+from electlog.errors import SignerError
+from electlog.signer import ChainSigner
+
+parent = os.getpid()
+send = multiprocessing.connection.Connection._send
+
+def half_then_killed(self, buf, *args):  # in the helper: half of a batch's answer, then SIGKILL
+    if os.getpid() != parent and len(buf) > 20_000:
+        os.write(self.fileno(), bytes(buf)[: len(buf) // 2])
+        os.kill(os.getpid(), signal.SIGKILL)
+    return send(self, buf, *args)
+
+multiprocessing.connection.Connection._send = half_then_killed
+started = time.monotonic()
+try:
+    with ChainSigner(_key(21), ORIGIN, start_method="fork") as signer:
+        signer.sign_many(_drafts(0, 1000))
+    print("no error")
+except SignerError as exc:
+    print(exc)
+print(time.monotonic() - started)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    message, seconds = done.stdout.splitlines()[-2:]
+    assert message.startswith("the signing helper ended before its work was done (exit code -9")
+    assert float(seconds) < 30
 
 
 def test_close_fails_pending_batches_and_later_calls() -> None:
