@@ -314,6 +314,29 @@ def test_signed_entries_are_verified_entries_the_log_takes_as_they_are() -> None
     assert [r.index for r in log.append_many(entries)] == list(range(5))
 
 
+def test_done_says_whether_the_helpers_answer_is_in() -> None:
+    """``done()`` is True once the helper has answered a batch (before ``result()`` reads it),
+    False while it has not: here the helper is stopped (SIGSTOP) until the second look."""
+    with ChainSigner(_key(22), ORIGIN) as signer:
+        signer.sign_many(_drafts(0, 2))  # the helper is running
+        assert signer._helper is not None
+        [process] = signer._helper.processes
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            first = signer.submit(_drafts(2, 40))
+            second = signer.submit(_drafts(40, 80))
+            time.sleep(0.3)
+            assert not first.done() and not second.done()
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 60
+        while not second.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert first.done() and second.done()  # both answers in, neither read yet
+        assert first._entries is None and second._entries is None
+        assert [e.statement.seq for e in first.result() + second.result()] == list(range(3, 81))
+
+
 def test_a_killed_helper_is_a_signer_error_not_a_foreign_one() -> None:
     with ChainSigner(_key(8), ORIGIN) as signer:
         signer.sign_many(_drafts(0, 2))
