@@ -373,10 +373,18 @@ class Workers:
             raise UsageError(
                 "no process beside the workers (not started, closed, or its one job was used)"
             )
-        conn.send((fn, arg))
         self._aside_used = True
-
         process = self._aside
+        try:
+            conn.send((fn, arg))
+        except OSError:  # it ended before its job was sent (killed)
+            if process is not None:
+                process.join(_EXIT_WAIT)
+            code = None if process is None else process.exitcode
+            raise self._error(
+                f"{self._beside} ended before its job was sent (exit code {code}: killed, or "
+                "stopped by a signal; out of memory?)"
+            ) from None
 
         def result() -> Any:
             try:

@@ -1,0 +1,116 @@
+"""electlog._workers.Workers: worker processes answering in order on pipes of their own."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from electlog._workers import Handler, Workers
+from electlog.errors import AuditError, SignerError
+
+
+def _serve(offset: int, w: int) -> Handler:
+    def handle(msg: tuple[Any, ...]) -> Any:
+        kind, value = msg
+        if kind == "raise":
+            raise SignerError(f"worker {w} refuses {value}")
+        if kind == "fail":
+            raise KeyError(value)
+        if kind == "sleep":
+            time.sleep(value)
+        return (w, value + offset)
+
+    return handle
+
+
+def _workers(jobs: int = 2, beside: str | None = None) -> Workers:
+    return Workers(
+        jobs,
+        functools.partial(_serve, 100),
+        error=SignerError,
+        name="helper {w}",
+        beside=beside,
+    )
+
+
+def test_each_worker_answers_its_messages_in_order() -> None:
+    with _workers() as workers:
+        for k in range(6):
+            workers.send(k % 2, ("echo", k))
+        assert [workers.receive(k % 2) for k in range(6)] == [(k % 2, k + 100) for k in range(6)]
+
+
+def test_available_counts_the_answers_in_without_waiting() -> None:
+    with _workers() as workers:
+        assert workers.available(1) == 0
+        workers.send(1, ("sleep", 0.3))
+        assert workers.available(1) == 0  # still asleep: nothing in yet
+        workers.send(0, ("echo", 1))
+        workers.send(0, ("echo", 2))
+        deadline = time.monotonic() + 30
+        while workers.available(0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert workers.available(0) == 2
+        assert workers.receive(1) == (1, 100.3)
+        assert [workers.receive(0), workers.receive(0)] == [(0, 101), (0, 102)]
+        assert workers.available(0) == 0
+
+
+def test_the_callers_error_class_comes_back_as_it_is_anything_else_names_the_worker() -> None:
+    with _workers() as workers:
+        workers.send(1, ("raise", "this"))
+        with pytest.raises(SignerError, match=r"^worker 1 refuses this$"):
+            workers.receive(1)
+    with _workers() as workers:
+        workers.send(0, ("fail", "that"))
+        with pytest.raises(SignerError, match=r"^helper 0 failed: KeyError: 'that'$"):
+            workers.receive(0)
+        with pytest.raises(SignerError, match="helper 0 failed"):  # and stays failed
+            workers.receive(1)
+
+
+def test_a_worker_that_dies_is_named_with_its_exit_code() -> None:
+    with _workers() as workers:
+        victim = workers.processes[1]
+        os.kill(victim.pid, signal.SIGKILL)
+        workers.send(1, ("echo", 0))
+        with pytest.raises(
+            SignerError, match=r"^helper 1 ended before its work was done \(exit code -9"
+        ):
+            workers.receive(1)
+        assert workers.available(0) > 1_000_000  # a failed set answers at once (by raising)
+
+
+def test_the_job_beside_the_workers() -> None:
+    with _workers(beside="the process beside") as workers:
+        done = workers.aside(len, "abcd")
+        assert done() == 4
+        with pytest.raises(Exception, match="its one job was used"):
+            workers.aside(len, "again")
+    with _workers(beside="the process beside") as workers:
+        process = workers.beside
+        assert process is not None
+        os.kill(process.pid, signal.SIGKILL)
+        process.join(30)
+        with pytest.raises(SignerError, match=r"^the process beside ended before its job was sent"):
+            workers.aside(len, "abcd")
+    with _workers() as workers:
+        assert workers.beside is None
+
+
+def test_a_worker_start_that_fails_is_the_callers_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing.context
+
+    def refuse(self: Any) -> None:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", refuse, raising=False)
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refuse, raising=False)
+    workers = Workers(2, functools.partial(_serve, 0), error=AuditError, name="w {w}")
+    with pytest.raises(AuditError, match="cannot start 2 worker process"):
+        workers.__enter__()
