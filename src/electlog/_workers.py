@@ -203,6 +203,7 @@ class Workers:
             methods = multiprocessing.get_all_start_methods()
             method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
         ctx = multiprocessing.get_context(method)
+        writers: list[multiprocessing.connection.Connection] = []
         try:
             with workers_starting():  # the workers reset the handlers they inherit
                 pipes = [ctx.Pipe(duplex=False) for _ in range(self.jobs)]
@@ -233,11 +234,12 @@ class Workers:
                     )
                     self._aside.start()
                     child.close()
-                for writer in writers:
-                    writer.close()
         except (OSError, ValueError) as exc:
-            self.close()
+            self.close(abandon=True)
             raise self._error(f"cannot start {self.jobs} worker process(es): {exc}") from exc
+        finally:
+            for writer in writers:  # this process never writes to them
+                writer.close()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
