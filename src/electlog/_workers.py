@@ -24,7 +24,6 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
-import multiprocessing.queues
 import pickle
 import queue
 import sys
@@ -75,10 +74,11 @@ class Aside(Generic[R]):
         return self._value  # type: ignore[return-value]  # set just above
 
 
-class _Replies:
-    """A worker's side of its reply pipe: :meth:`put` queues a message and a thread sends it,
-    so the worker goes on with its next chunk while the auditing process has yet to read (as a
-    ``multiprocessing`` queue's feeder thread does, on a pipe of this worker's own)."""
+class _Sender:
+    """One end of a one-way pipe: :meth:`put` queues a message and a thread sends it, so the
+    sender goes on (a worker with its next chunk while its answers wait to be read; the waiting
+    process with its next message while the worker is busy), as a ``multiprocessing`` queue's
+    feeder thread does, on a pipe of its own."""
 
     def __init__(self, conn: multiprocessing.connection.Connection) -> None:
         self._conn = conn
@@ -91,41 +91,52 @@ class _Replies:
         while (msg := self._queue.get()) is not None:
             try:
                 conn.send(msg)
-            except OSError:  # the auditing process closed its end: nobody reads any more
+            except OSError:  # the other end is closed (its process gone): nobody reads
                 return
 
     def put(self, msg: tuple[Any, ...]) -> None:
         self._queue.put(msg)
 
-    def close(self) -> None:
-        """Send what is queued, then close the pipe."""
+    def close(self, timeout: float | None = None) -> None:
+        """Send what is queued, then close the pipe; with ``timeout``, give up waiting for a
+        reader that does not read (the pipe is then left to the thread, a daemon, which ends
+        when the reader's process does)."""
         self._queue.put(None)
-        self._thread.join()
-        self._conn.close()
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._conn.close()
 
 
 def _worker_main(
     w: int,
     serve: Callable[[int], Handler],
-    inbox: multiprocessing.queues.Queue[Any],
+    inbox: multiprocessing.connection.Connection,
     reply: multiprocessing.connection.Connection,
     foreign: list[multiprocessing.connection.Connection],
 ) -> None:
-    """A worker: ``serve(w)`` makes its handler; each message's reply goes back in order."""
+    """A worker: ``serve(w)`` makes its handler; each message's reply goes back in order. It
+    ends when told to, or when its inbox ends: the waiting process is gone (killed, out of
+    memory), so nobody would send it work or read its answers."""
     worker_signals()  # not the parent's handlers: close() may have to terminate it
-    for conn in foreign:  # the reply pipes' ends this fork inherited: the other workers' own
+    for conn in foreign:  # the pipes' ends this fork inherited: the others' own
         conn.close()
-    out = _Replies(reply)
+    out = _Sender(reply)
     try:
         handle = serve(w)
-        while (msg := inbox.get()) != _STOP:
+        while True:
+            try:
+                msg = inbox.recv()
+            except (EOFError, OSError):  # the waiting process is gone, even mid-message
+                return
+            if msg == _STOP:
+                return
             out.put(("ok", handle(msg)))
     except ElectlogError as exc:  # raised again as it is in the parent, if it pickles
         out.put(_raised(exc))
     except BaseException:  # reported to the parent, which raises its error class
         out.put(("error", traceback.format_exc()))
     finally:
-        out.close()
+        out.close()  # sends what is queued (the waiting process reads it, or is gone)
 
 
 def _raised(exc: ElectlogError) -> tuple[str, Any]:
@@ -189,7 +200,7 @@ class Workers:
         self._beside = beside
         self._method = method
         self._procs: list[multiprocessing.process.BaseProcess] = []
-        self._inboxes: list[multiprocessing.queues.Queue[Any]] = []
+        self._inboxes: list[_Sender] = []
         self._replies: list[multiprocessing.connection.Connection] = []
         self._got: list[deque[Any]] = []
         self._aside: multiprocessing.process.BaseProcess | None = None
@@ -204,42 +215,52 @@ class Workers:
             method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
         ctx = multiprocessing.get_context(method)
         writers: list[multiprocessing.connection.Connection] = []
+        readers: list[multiprocessing.connection.Connection] = []
+        ends: list[multiprocessing.connection.Connection] = []
         try:
             with workers_starting():  # the workers reset the handlers they inherit
                 pipes = [ctx.Pipe(duplex=False) for _ in range(self.jobs)]
                 self._replies = [reader for reader, _ in pipes]
                 self._got = [deque() for _ in pipes]
                 writers = [writer for _, writer in pipes]
+                inboxes = [ctx.Pipe(duplex=False) for _ in range(self.jobs)]
+                readers = [reader for reader, _ in inboxes]
+                ends = [writer for _, writer in inboxes]  # this process's ends
                 # a forked process inherits every end: each closes those not its own, so a
-                # worker's pipe ends when that worker does (spawned processes get only theirs)
+                # worker's reply pipe ends when that worker does, and its inbox when this
+                # process does (spawned processes get only theirs)
                 forked = method == "fork"
                 for w in range(self.jobs):
-                    inbox = ctx.Queue()
-                    foreign = [*self._replies, *writers[:w], *writers[w + 1 :]]
+                    mine = (readers[w], writers[w])
+                    foreign = [
+                        c for c in (*self._replies, *writers, *readers, *ends) if c not in mine
+                    ]
                     proc = ctx.Process(  # type: ignore[attr-defined]
                         target=_worker_main,
-                        args=(w, self._serve, inbox, writers[w], foreign if forked else []),
+                        args=(w, self._serve, *mine, foreign if forked else []),
                         daemon=True,
                     )
                     proc.start()
-                    self._inboxes.append(inbox)
                     self._procs.append(proc)
                 if self._beside is not None:
                     # forked now, before the caller opens anything; it exits once its job is done
                     self._aside_conn, child = ctx.Pipe()
                     self._aside = ctx.Process(  # type: ignore[attr-defined]
                         target=_aside_main,
-                        args=(child, [*self._replies, *writers] if forked else []),
+                        args=(child, [*self._replies, *writers, *readers, *ends] if forked else []),
                         daemon=True,
                     )
                     self._aside.start()
                     child.close()
+            self._inboxes = [_Sender(end) for end in ends]
         except (OSError, ValueError) as exc:
+            for end in ends:
+                end.close()
             self.close(abandon=True)
             raise self._error(f"cannot start {self.jobs} worker process(es): {exc}") from exc
         finally:
-            for writer in writers:  # this process never writes to them
-                writer.close()
+            for conn in (*writers, *readers):  # the workers' ends
+                conn.close()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -257,19 +278,14 @@ class Workers:
         for reply in self._replies:  # a worker still sending meets a closed pipe and stops
             reply.close()
         for inbox in self._inboxes:
-            with contextlib.suppress(OSError, ValueError):
+            if not abandon:
                 inbox.put(_STOP)
+            inbox.close(_JOIN_TIMEOUT)  # a terminated worker's inbox ends: no wait
         for proc in self._procs:
             proc.join(timeout=_JOIN_TIMEOUT)
             if proc.is_alive():
                 proc.terminate()
                 proc.join()
-        for inbox in self._inboxes:
-            inbox.close()
-            if abandon:  # what is still buffered for a worker that is gone is of no use
-                inbox.cancel_join_thread()
-            else:
-                inbox.join_thread()
         self._procs, self._inboxes, self._replies, self._got = [], [], [], []
         conn, self._aside_conn = self._aside_conn, None
         if conn is not None:

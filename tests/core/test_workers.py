@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -114,3 +117,50 @@ def test_a_worker_start_that_fails_is_the_callers_error(monkeypatch: pytest.Monk
     workers = Workers(2, functools.partial(_serve, 0), error=AuditError, name="w {w}")
     with pytest.raises(AuditError, match="cannot start 2 worker process"):
         workers.__enter__()
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (exited, not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] != b"Z"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+def test_workers_end_when_the_process_that_started_them_is_killed() -> None:
+    """The waiting process killed (the out-of-memory killer may pick it rather than a worker):
+    its workers, idle or not, end instead of waiting for work for ever (each holds its share
+    of the replay's state: about 100 MB at the seed district's size). Each worker's inbox is a
+    pipe only that process writes to, so it ends with it."""
+    code = f"""
+import functools, json, sys, time
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+from test_workers import _serve
+from electlog._workers import Workers
+from electlog.errors import AuditError
+
+with Workers(2, functools.partial(_serve, 0), error=AuditError, name="w {{w}}") as workers:
+    workers.send(0, ("sleep", 1.0))  # one busy, one idle
+    print(json.dumps([p.pid for p in workers.processes]), flush=True)
+    time.sleep(120)
+"""
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        pids = json.loads(child.stdout.readline())
+        assert len(pids) == 2 and all(_running(pid) for pid in pids)
+        child.kill()
+        child.wait(30)
+        deadline = time.monotonic() + 30
+        while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_running(pid) for pid in pids)
+    finally:
+        child.kill()
+        child.wait(30)
+        for pid in pids if "pids" in locals() else []:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
