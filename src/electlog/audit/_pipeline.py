@@ -234,7 +234,7 @@ class Verifier:
     Use as a context manager; create it *before* opening database connections or threads so the
     forked workers inherit nothing they could disturb.
 
-    The workers are :class:`~._workers.Workers`, the chunks dealt to them in turn: a worker
+    The workers are :class:`~electlog._workers.Workers`, the chunks dealt to them in turn: a worker
     that ends while the audit waits for it (killed, even in the middle of a reply, or a service
     manager's SIGTERM to the whole process group, which ends the workers since they reset the
     handlers they inherit) makes the audit fail with :class:`~electlog.errors.AuditError`

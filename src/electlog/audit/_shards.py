@@ -424,10 +424,10 @@ def _shard_serve(trust: Trust, election: bool, backend: str, shard: int) -> Hand
 
 
 class Shards:
-    """``jobs`` (at least 2) shard worker processes (:class:`~._workers.Workers`: each answers
-    on a pipe of its own), and one more process for work beside the replay (:meth:`aside`).
-    Create it before opening database connections so the forked workers inherit nothing they
-    could disturb."""
+    """``jobs`` (at least 2) shard worker processes (:class:`~electlog._workers.Workers`: each
+    answers on a pipe of its own), and one more process for work beside the replay
+    (:meth:`aside`). Create it before opening database connections so the forked workers
+    inherit nothing they could disturb."""
 
     in_flight = _IN_FLIGHT
 
