@@ -287,6 +287,7 @@ class Workers:
                 proc.terminate()
                 proc.join()
         self._procs, self._inboxes, self._replies, self._got = [], [], [], []
+        self._failed = None  # its traceback holds this object: no cycle left to the collector
         conn, self._aside_conn = self._aside_conn, None
         if conn is not None:
             if not self._aside_used and not abandon:

@@ -164,3 +164,33 @@ with Workers(2, functools.partial(_serve, 0), error=AuditError, name="w {{w}}") 
         for pid in pids if "pids" in locals() else []:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_starting_and_closing_workers_leaves_no_file_or_thread_behind() -> None:
+    """A monitor audits round after round in one process: every start and close (a normal
+    one, one left with work in flight, one whose worker died) gives back its pipes and its
+    sending threads (the pipes of processes this test no longer holds)."""
+    import gc
+    import threading
+
+    def count() -> tuple[int, int]:
+        return len(os.listdir("/proc/self/fd")), threading.active_count()
+
+    gc.collect()  # what earlier tests left to the collector
+    before = count()
+    for _ in range(5):
+        with _workers(beside="beside") as workers:
+            workers.send(0, ("echo", 1))
+            assert workers.receive(0) == (0, 101)
+            assert workers.aside(len, "ab")() == 2
+        with pytest.raises(KeyError), _workers() as workers:
+            workers.send(1, ("sleep", 5.0))
+            raise KeyError("left with work in flight")
+        with _workers() as workers:
+            os.kill(workers.processes[0].pid, signal.SIGKILL)
+            workers.send(0, ("echo", 1))
+            with pytest.raises(SignerError):
+                workers.receive(0)
+    gc.collect()  # a failure's traceback holds its frames in a cycle until the collector runs
+    assert count() == before
