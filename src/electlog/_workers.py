@@ -31,6 +31,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Final, Generic, NoReturn, TypeVar
 
 from electlog._procs import worker_signals, workers_starting
@@ -82,20 +83,22 @@ class _Sender:
 
     def __init__(self, conn: multiprocessing.connection.Connection) -> None:
         self._conn = conn
-        self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._send_all, daemon=True)
         self._thread.start()
 
     def _send_all(self) -> None:
         conn = self._conn
-        while (msg := self._queue.get()) is not None:
+        while (buf := self._queue.get()) is not None:
             try:
-                conn.send(msg)
+                conn.send_bytes(buf)
             except OSError:  # the other end is closed (its process gone): nobody reads
                 return
 
     def put(self, msg: tuple[Any, ...]) -> None:
-        self._queue.put(msg)
+        """Queue ``msg``, pickled here: a message that does not pickle raises in the caller
+        (a worker then reports it), instead of being lost in the thread."""
+        self._queue.put(ForkingPickler.dumps(msg))
 
     def close(self, timeout: float | None = None) -> None:
         """Send what is queued, then close the pipe; with ``timeout``, give up waiting for a

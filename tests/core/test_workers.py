@@ -26,6 +26,8 @@ def _serve(offset: int, w: int) -> Handler:
             raise KeyError(value)
         if kind == "sleep":
             time.sleep(value)
+        if kind == "unpicklable":
+            return lambda: value  # a local function: it does not pickle
         return (w, value + offset)
 
     return handle
@@ -75,6 +77,20 @@ def test_the_callers_error_class_comes_back_as_it_is_anything_else_names_the_wor
             workers.receive(0)
         with pytest.raises(SignerError, match="helper 0 failed"):  # and stays failed
             workers.receive(1)
+
+
+def test_an_answer_that_does_not_pickle_is_a_failure_not_a_silence() -> None:
+    """The worker pickles its answer before it queues it, so one that does not pickle is
+    reported like any failure; pickled in the sending thread, it was lost there and the
+    waiting process waited for ever."""
+    with _workers() as workers:
+        workers.send(0, ("unpicklable", 1))
+        deadline = time.monotonic() + 30
+        while workers.available(0) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert workers.available(0) > 0  # a failure answers at once (by raising)
+        with pytest.raises(SignerError, match=r"^helper 0 failed: .*pickle"):
+            workers.receive(0)
 
 
 def test_a_worker_that_dies_is_named_with_its_exit_code() -> None:
