@@ -48,6 +48,7 @@ __all__ = [
     "VerifiedEntry",
     "Verifier",
     "signature_backend",
+    "verify_batches",
     "verify_chunk",
     "worker_signals",
     "workers_starting",
@@ -201,6 +202,16 @@ def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
     return out
 
 
+def verify_batches(chunk: list[bytes]) -> Iterator[list[EntryResult]]:
+    """:func:`verify_chunk` over ``chunk``, :data:`BATCH` entries at a time, where the replay of
+    each batch follows in the same process (while its entries are in the core's caches)."""
+    if len(chunk) <= BATCH:
+        yield verify_chunk(chunk)
+        return
+    for start in range(0, len(chunk), BATCH):
+        yield verify_chunk(chunk[start : start + BATCH])
+
+
 def _verify_serve(backend: str, w: int) -> Handler:
     """A verification worker's handler (in its process): a chunk's results."""
     gc.set_threshold(*_GC_THRESHOLD)
@@ -283,11 +294,7 @@ class Verifier:
         workers = self.workers
         if workers is None:  # the results go to the replay here: BATCH at a time
             for chunk in chunks:
-                if len(chunk) <= BATCH:
-                    yield verify_chunk(chunk)
-                    continue
-                for start in range(0, len(chunk), BATCH):
-                    yield verify_chunk(chunk[start : start + BATCH])
+                yield from verify_batches(chunk)
             return
         jobs = self.jobs
         limit = jobs + 2  # chunks in flight

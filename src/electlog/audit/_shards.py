@@ -61,12 +61,11 @@ from ._decoding import (
     unpack_statement,
 )
 from ._pipeline import (
-    BATCH,
     CHUNK_SIZE,
     EntryResult,
     RejectedEntry,
     audit_workers,
-    verify_chunk,
+    verify_batches,
 )
 from ._replay import (
     DEFAULT_TIME_TOLERANCE,
@@ -304,13 +303,13 @@ def _placed(
 
 
 def _batches(datas: list[bytes], hashes: list[bytes]) -> Iterator[tuple[int, EntryResult]]:
-    """Each entry of ``datas`` decoded and verified (:func:`verify_chunk`), with its position,
-    :data:`BATCH` entries at a time, so that the replay reads them while they are in the core's
-    caches; each batch's leaf hashes are added to ``hashes`` as it is verified."""
-    for start in range(0, len(datas), BATCH):
-        results = verify_chunk(datas[start : start + BATCH])
+    """Each entry of ``datas`` decoded and verified (:func:`verify_batches`), with its position;
+    each batch's leaf hashes are added to ``hashes`` as it is verified."""
+    start = 0
+    for results in verify_batches(datas):
         hashes += [r.leaf_hash for r in results]
         yield from enumerate(results, start)
+        start += len(results)
 
 
 class ShardWorker:
