@@ -157,7 +157,7 @@ def _aside_main(
     """The one job beside the replay: receive ``(fn, arg)``, send back ``fn(arg)``, exit (so
     its memory is given back as soon as it is done, long before the replay's peak)."""
     worker_signals()
-    for other in foreign:  # the workers' reply pipes' ends this fork inherited
+    for other in foreign:  # the workers' pipes' ends this fork inherited
         other.close()
     try:
         job = conn.recv()
@@ -378,13 +378,19 @@ class Workers:
         raise exc
 
     def _lost(self, w: int) -> NoReturn:
-        proc = self._procs[w]
-        proc.join(_EXIT_WAIT)  # its pipe ended with it: the exit code is due
-        self._fail(
-            self._error(
-                f"{self._name.format(w=w)} ended before its work was done (exit code "
-                f"{proc.exitcode}: killed, or stopped by a signal; out of memory?)"
-            )
+        self._fail(self._ended(self._name.format(w=w), "before its work was done", self._procs[w]))
+
+    def _ended(
+        self, who: str, when: str, process: multiprocessing.process.BaseProcess | None
+    ) -> ElectlogError:
+        """The error for ``who``, whose pipe ended ``when``: with its exit code, which is due
+        (it ended with its process)."""
+        code = None
+        if process is not None:
+            process.join(_EXIT_WAIT)
+            code = process.exitcode
+        return self._error(
+            f"{who} ended {when} (exit code {code}: killed, or stopped by a signal; out of memory?)"
         )
 
     def aside(self, fn: Callable[[Any], Any], arg: Any) -> Aside[Any]:
@@ -400,31 +406,17 @@ class Workers:
         try:
             conn.send((fn, arg))
         except OSError:  # it ended before its job was sent (killed)
-            if process is not None:
-                process.join(_EXIT_WAIT)
-            code = None if process is None else process.exitcode
-            raise self._error(
-                f"{self._beside} ended before its job was sent (exit code {code}: killed, or "
-                "stopped by a signal; out of memory?)"
-            ) from None
+            raise self._ended(str(self._beside), "before its job was sent", process) from None
 
         def result() -> Any:
             try:
                 kind, value = conn.recv()
             except (EOFError, OSError):
-                code = None
-                if process is not None:
-                    process.join(_EXIT_WAIT)  # it ended: the exit code is due
-                    code = process.exitcode
-                raise self._error(
-                    f"{self._beside} ended without an answer (exit code {code}: killed, or "
-                    "stopped by a signal; out of memory?)"
-                ) from None
+                raise self._ended(str(self._beside), "without an answer", process) from None
             finally:
                 conn.close()
             if kind == "error":
-                last = value if kind == "raise" else value.strip().splitlines()[-1]
-                raise self._error(f"{self._beside} failed: {last}")
+                raise self._error(f"{self._beside} failed: {value.strip().splitlines()[-1]}")
             return value
 
         def ready() -> bool:
