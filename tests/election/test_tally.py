@@ -978,6 +978,52 @@ def test_compare_declared_flags_exactly_the_changed_count(
         ]
 
 
+_LOOKALIKES: Any = st.one_of(
+    st.integers(-3, 3),
+    st.booleans(),  # True == 1, but not the same count
+    st.floats(-3, 3, allow_nan=False),  # 1.0 == 1 too
+    st.none(),
+    st.text(max_size=2),
+)
+
+
+@PROPS
+@given(
+    # a recomputed count is always an int; a bool among them shows the check looks at both sides
+    st.dictionaries(st.text(max_size=3), st.integers(0, 5) | st.booleans(), min_size=1, max_size=6),
+    st.data(),
+)
+def test_a_count_map_compares_as_name_by_name(
+    mine: dict[str, int | bool], data: st.DataObject
+) -> None:
+    """compare_declared's common case for a per-person map (equal maps, exactly str names and
+    int counts, checked in C) finds exactly what the name-by-name comparison finds."""
+    from electlog.election._declared import _compare_map, _compare_map_all
+
+    theirs: Any = dict(mine)
+    for _ in range(data.draw(st.integers(0, 2))):
+        op = data.draw(st.sampled_from(["equal", "set", "drop", "odd key", "other type"]))
+        if op == "equal":  # an equal count of another type: 1.0, True, False
+            name = data.draw(st.sampled_from(list(mine)))
+            like = [float(mine[name]), int(mine[name])] + (
+                [bool(mine[name])] if mine[name] < 2 else []
+            )
+            theirs[name] = data.draw(st.sampled_from(like))
+        elif op == "set":
+            theirs[data.draw(st.text(max_size=3))] = data.draw(_LOOKALIKES)
+        elif op == "drop" and theirs:
+            del theirs[data.draw(st.sampled_from(list(theirs)))]
+        elif op == "odd key":
+            theirs[data.draw(st.sampled_from([1, b"a", (1,)]))] = data.draw(_LOOKALIKES)
+        elif op == "other type":
+            theirs = data.draw(st.sampled_from([list(theirs.items()), tuple(theirs), None, 3]))
+            break
+    want = _compare_map_all("p", "votes", mine, theirs)
+    assert _compare_map("p", "votes", mine, theirs) == want
+    if theirs == mine and type(theirs) is dict:  # equal, yet a True or 1.0 is a discrepancy
+        assert bool(want) == any(type(v) is not type(mine[k]) for k, v in theirs.items())
+
+
 # --------------------------------------------------------------------------- performance
 
 

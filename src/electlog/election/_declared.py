@@ -93,12 +93,33 @@ def _get(mapping: object, key: str) -> object:
     return None
 
 
+_ONLY_INT: Final = frozenset({int})
+_ONLY_STR: Final = frozenset({str})
+
+
 def _compare_map(pid: str, key: str, my_map: object, their_map: object) -> list[Discrepancy]:
     """The discrepancies of one per-person map (``votes``, ``against``, ``counts``) of a post."""
     assert isinstance(my_map, dict)
+    if (  # the common case, in C: equal maps of exactly str keys and exactly int counts
+        type(their_map) is dict
+        and their_map == my_map
+        and _ONLY_STR.issuperset(map(type, their_map))
+        and _ONLY_INT.issuperset(map(type, their_map.values()))
+        and _ONLY_INT.issuperset(map(type, my_map.values()))
+    ):
+        return []
+    return _compare_map_all(pid, key, my_map, their_map)
+
+
+def _compare_map_all(
+    pid: str, key: str, my_map: Mapping[str, object], their_map: object
+) -> list[Discrepancy]:
+    """:func:`_compare_map` name by name (what its common case must agree with)."""
     if not isinstance(their_map, Mapping):
         return [
-            Discrepancy(post=pid, field=key, candidate=None, declared=their_map, recomputed=my_map)
+            Discrepancy(
+                post=pid, field=key, candidate=None, declared=their_map, recomputed=dict(my_map)
+            )
         ]
     out: list[Discrepancy] = []
     names = set(my_map) | {k for k in their_map if isinstance(k, str)}
@@ -131,7 +152,9 @@ def compare_declared(declared: Mapping[str, object], recomputed: RoundResult) ->
     """
     if not isinstance(recomputed, RoundResult):
         raise UsageError(f"recomputed must be a RoundResult, got {type(recomputed).__name__}")
-    mine = recomputed.to_dict()
+    # the round's scalars as to_dict gives them (without its copy of every post's maps)
+    mine = {key: getattr(recomputed, key) for key in _ROUND_SCALARS}
+    mine["void_reason"] = recomputed.void_reason or ""
     out: list[Discrepancy] = []
     for key in _ROUND_SCALARS:
         got = _get(declared, key)
@@ -167,17 +190,21 @@ def compare_declared(declared: Mapping[str, object], recomputed: RoundResult) ->
                 )
             )
             continue
-        ours = pr.to_dict()
-        for key in _POST_SCALARS + _POST_LISTS:
+        for key in _POST_SCALARS + _POST_LISTS:  # as pr.to_dict() gives them
             got = theirs.get(key)
-            if not _same(got, ours[key]):
+            want = getattr(pr, key)
+            if not _same(got, want):
                 out.append(
                     Discrepancy(
-                        post=pid, field=key, candidate=None, declared=got, recomputed=ours[key]
+                        post=pid,
+                        field=key,
+                        candidate=None,
+                        declared=got,
+                        recomputed=list(want) if key in _POST_LISTS else want,
                     )
                 )
-        for key in _POST_MAPS:
-            out.extend(_compare_map(pid, key, ours[key], theirs.get(key)))
+        for key in _POST_MAPS:  # pr's own maps: _compare_map keeps no reference to them
+            out.extend(_compare_map(pid, key, getattr(pr, key), theirs.get(key)))
     extra = sorted(
         repr(k) if not isinstance(k, str) else k for k in their_posts if k not in recomputed.posts
     )
