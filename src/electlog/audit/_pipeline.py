@@ -35,9 +35,9 @@ from electlog.errors import AuditError, ElectlogError, UsageError
 from electlog.events import _LEAF_HASH, SIGNATURE_CONTEXT
 from electlog.keys import set_verify_backend, verify_backend, verify_many
 
+from . import _decoding
 from . import findings as F
 from ._decoding import ParsedEntry, parse_entry
-from ._decoding import _fast as _fast_parse
 
 __all__ = [
     "BATCH",
@@ -137,7 +137,7 @@ def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
     parsed: list[ParsedEntry | RejectedEntry] = []
     triples: list[tuple[bytes, bytes, bytes]] = []
     leaves: list[bytes] = []
-    fast = _fast_parse
+    fast = _decoding.fast_path
     context = SIGNATURE_CONTEXT
     leaf_hash = _LEAF_HASH.copy
     for data in chunk:
