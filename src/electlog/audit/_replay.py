@@ -80,7 +80,7 @@ DEFAULT_TIME_TOLERANCE: Final = 900
 """Seconds of tolerance between claimed times and witness time for a generic log (an election
 log takes the genesis RuleSet's ``time_tolerance_seconds``)."""
 _NO_TIME: Final = -(1 << 63)  # the claimed-time slot of an entry that did not verify
-# AuthorHead(seq, leaf) built with its slots' setters: the serial replay makes one per entry
+# AuthorHead(seq, leaf) built and moved on with its slots' setters (once per entry)
 _new_head = AuthorHead.__new__
 _set_head_seq = AuthorHead.__dict__["seq"].__set__
 _set_head_prev = AuthorHead.__dict__["prev"].__set__
@@ -469,15 +469,18 @@ class Replay:
                 continue
             head = heads.get(author)
             # the author-chain rule (chain_break's), inline for the entries that keep it
-            if (
-                not (seq == 1 and prev == ZERO_HASH)
-                if head is None
-                else not (seq == head.seq + 1 and prev == head.prev)
-            ):
+            if head is None:
+                if not (seq == 1 and prev == ZERO_HASH):
+                    expected = chain_break(None, seq, prev)
+                    if expected is not None:
+                        chain_finding(add, i, author, seq, prev, expected)
+                heads[author] = head = _new_head(AuthorHead)
+            elif not (seq == head.seq + 1 and prev == head.prev):
                 expected = chain_break(head, seq, prev)
                 if expected is not None:
                     chain_finding(add, i, author, seq, prev, expected)
-            heads[author] = head = _new_head(AuthorHead)
+            # the author's head moves on in place: nothing keeps an earlier one (a resumable
+            # audit's snapshot encodes the heads when it is taken)
             _set_head_seq(head, seq)
             _set_head_prev(head, leaf)
             events[etype] += 1
