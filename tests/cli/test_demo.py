@@ -245,6 +245,16 @@ def test_a_witness_that_cannot_start_is_a_clear_error_and_nothing_is_left_runnin
     assert not (target / "election.bundle").exists()
 
 
+_WITH_CTRL_C = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('electlog', run_name='__main__', alter_sys=True)"
+)
+"""``python -c _WITH_CTRL_C ARGS``: ``python -m electlog ARGS`` with Ctrl-C as a terminal gives
+it. A shell without job control (a script's ``command &``, a CI runner's background job) starts
+its commands with SIGINT ignored, and Python then leaves it ignored: this test's SIGINT would
+not reach the demo at all."""
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_demo_stops_its_witnesses(tmp_path: Path, sig: signal.Signals) -> None:
     """Ctrl-C (SIGINT to the demo alone: not to its process group, so the witnesses do not see
@@ -253,7 +263,7 @@ def test_an_interrupted_demo_stops_its_witnesses(tmp_path: Path, sig: signal.Sig
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
     demo = subprocess.Popen(
-        [sys.executable, "-m", "electlog", "demo", "--voters", "60000", "--dir", str(target)],
+        [sys.executable, "-c", _WITH_CTRL_C, "demo", "--voters", "60000", "--dir", str(target)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
