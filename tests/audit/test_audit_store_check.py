@@ -513,3 +513,42 @@ def test_summary_queries_count_only_well_formed_rows() -> None:
     conn.execute("UPDATE nodes SET idx = 3.5 WHERE idx = 3")
     assert type(conn.execute(_DIGESTS.nodes, (1, 0, 5)).fetchone()[1]) is float
     conn.close()
+
+
+def _read_stored_leaves(path: Path, start: int = 0) -> bytes | None:
+    src = _sources.open_source(path, quick_check=False)
+    try:
+        assert isinstance(src, _sources.RawSQLiteSource)
+        for _ in src.chunks(50, start):
+            pass
+        return src.stored_leaves()
+    finally:
+        src.close()
+
+
+def _gap(path: Path) -> None:
+    _sql(path, "DELETE FROM entries WHERE idx = 60")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_split_leaves, _text_leaf, _gap],
+    ids=["leaf hashes of 31 and 33 bytes", "leaf hash as text", "an index missing"],
+)
+def test_the_read_hashes_the_stored_leaves_only_when_each_is_one(
+    copy: Path, damage: Callable[[Path], None]
+) -> None:
+    """The tree check leaves level 0 (the stored leaf hashes) to the audit's read of the
+    entries' rows: on a sound store that read's digest is the summary's level 0; stored leaf
+    hashes of 31 and 33 bytes (whose concatenation is unchanged), one stored as text, or an
+    index missing make it None, so the full check runs and names the damage; a read from a
+    later index (a resumed audit) has none."""
+    with SQLiteStore(copy, read_only=True) as store:
+        _, stored = store.stored_tree()
+        _, above = store.stored_tree(leaves=False)
+    assert stored is not None and above is not None
+    assert above.digests == stored.digests[1:]
+    assert _read_stored_leaves(copy) == stored.digests[0]
+    assert _read_stored_leaves(copy, start=100) is None
+    damage(copy)
+    assert _read_stored_leaves(copy) is None

@@ -16,6 +16,7 @@ A store (SQLite file, PostgreSQL, tiles) can also be read by entry index, range 
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 import sqlite3
 import struct
@@ -23,7 +24,7 @@ import urllib.parse
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from electlog.errors import AuditError, BundleError, ElectlogError, UsageError
 from electlog.events import MAX_ENTRY_SIZE
@@ -93,6 +94,13 @@ class Source:
 
     def size_hint(self) -> int | None:
         """How many entries the source says it holds (for progress), if known."""
+        return None
+
+    def stored_leaves(self) -> bytes | None:
+        """With a :attr:`tree_check`: the SHA-256 of the stored leaf hashes of every entry
+        :meth:`chunks` read, in index order (the summary's level 0, which the tree check leaves
+        to this read), or None when the entries read were not exactly the indexes from 0 on,
+        each with a stored leaf hash of 32 bytes (the full check then names what is wrong)."""
         return None
 
     def chunks(self, size: int) -> Iterator[list[bytes]]:
@@ -262,6 +270,7 @@ class RawSQLiteSource(Source):
             raise AuditError(f"{self.description} cannot be read: {exc}") from exc
         self.origin = row[0] if row is not None and isinstance(row[0], str) else None
         self._read = 0
+        self._leaves: hashlib._Hash | None = None  # the stored leaf hashes read from index 0
 
     def size_hint(self) -> int | None:
         try:
@@ -275,9 +284,11 @@ class RawSQLiteSource(Source):
         return self._after(size, start)
 
     def _after(self, size: int, start: int) -> Iterator[list[bytes]]:
-        """The rows from index ``start`` on, in index order (a missing index skipped)."""
+        """The rows from index ``start`` on, in index order (a missing index skipped); from
+        index 0, their stored leaf hashes hashed as they come (:meth:`stored_leaves`)."""
         last = start - 1
         self._read = start
+        leaves = self._leaves = hashlib.sha256() if start == 0 else None
         while True:
             rows = self._rows(_ROWS_AFTER, (last, size))
             if not rows:
@@ -289,9 +300,25 @@ class RawSQLiteSource(Source):
                     offset=None,
                     last_good_index=self._read - 1,
                 )
+            if leaves is not None:
+                # the indexes are unique integers above last, in order: the last one says the
+                # rows are exactly last + 1 .. idx; each stored leaf hash a blob of 32 bytes
+                stored: list[Any] = [r[2] for r in rows]  # their types are checked next
+                if (
+                    idx == last + len(rows)
+                    and _ONLY_BYTES.issuperset(map(type, stored))
+                    and _ONLY_32.issuperset(map(len, stored))
+                ):
+                    leaves.update(b"".join(stored))
+                else:
+                    leaves = self._leaves = None
             last = idx
             self._read += len(rows)
             yield _entry_data(rows)
+
+    def stored_leaves(self) -> bytes | None:
+        leaves = self._leaves
+        return None if leaves is None else leaves.digest()
 
     def indexed(self, count: int) -> bool:
         """Yes while the table's lowest index is 0 and its highest ``count - 1``: the
@@ -335,7 +362,7 @@ class RawSQLiteSource(Source):
             (idx, data) for idx, data in reversed(rows) if type(idx) is int and type(data) is bytes
         ]
 
-    def _rows(self, sql: str, params: tuple[int, int]) -> list[tuple[object, object]]:
+    def _rows(self, sql: str, params: tuple[int, int]) -> list[tuple[object, ...]]:
         try:
             return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
@@ -354,15 +381,22 @@ class RawSQLiteSource(Source):
         self._conn.close()
 
 
-_ROWS_AFTER: Final = "SELECT idx, data FROM entries WHERE idx > ? ORDER BY idx LIMIT ?"
+_ROWS_AFTER: Final = "SELECT idx, data, leaf FROM entries WHERE idx > ? ORDER BY idx LIMIT ?"
 _ROWS_BETWEEN: Final = "SELECT idx, data FROM entries WHERE idx BETWEEN ? AND ? ORDER BY idx"
 _ROWS_LAST: Final = "SELECT idx, data FROM entries ORDER BY idx DESC LIMIT ?"
 
 
-def _entry_data(rows: list[tuple[object, object]]) -> list[bytes]:
-    """The entry bytes of ``(idx, data)`` rows; a value that is no entry (not a blob, too
+_DATA: Final = operator.itemgetter(1)
+_ONLY_BYTES: Final = frozenset({bytes})
+_ONLY_32: Final = frozenset({32})
+
+
+def _entry_data(rows: Sequence[Sequence[object]]) -> list[bytes]:
+    """The entry bytes of ``(idx, data, ...)`` rows; a value that is no entry (not a blob, too
     long) becomes ``b""``, which the replay rejects at its index."""
-    return [d if isinstance(d, bytes) and len(d) <= MAX_ENTRY_SIZE else b"" for _, d in rows]
+    return [
+        d if isinstance(d, bytes) and len(d) <= MAX_ENTRY_SIZE else b"" for d in map(_DATA, rows)
+    ]
 
 
 def open_source(source: object, *, quick_check: bool = True) -> Source:

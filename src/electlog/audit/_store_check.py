@@ -101,7 +101,7 @@ def sqlite_tree_check(path: str) -> TreeCheck:
     except ElectlogError as exc:
         return TreeCheck((), None, f"cannot open {path!r} as a log store: {exc}")
     try:
-        damage, stored = store.stored_tree()
+        damage, stored = store.stored_tree(leaves=False)  # the audit's read hashes level 0
     except ElectlogError as exc:
         return TreeCheck((), None, f"cannot check {path!r}: {exc}")
     finally:
@@ -116,14 +116,17 @@ def settle_tree_check(
     digests: Sequence[bytes],
     heads: Mapping[bytes, tuple[int, bytes]],
     entries_clean: bool,
+    stored_leaves: bytes | None,
 ) -> DeferredCheck:
     """The result :func:`sqlite_full_check` gives for the store at ``path``, from
     :func:`sqlite_tree_check`'s ``check`` and what the audit replayed from the same entries:
     ``size`` entries whose leaf hashes it computed, the :meth:`level digests
     <electlog.audit._replay.CompactMerkleTree.level_digests>` of its tree over them, the
-    ``heads`` (author: seq and leaf hash of its newest entry) of its chains, and
+    ``heads`` (author: seq and leaf hash of its newest entry) of its chains,
     ``entries_clean``: every entry decoded, verified, was signed for this log and continued its
-    author's chain.
+    author's chain, and ``stored_leaves``: the digest of the stored leaf hashes the audit's
+    read of the entries' rows hashed (:meth:`~._sources.Source.stored_leaves`; the check leaves
+    level 0 to it), None if that read did not see every index from 0 with a 32-byte one.
 
     When the check found nothing and the stored tree hashes level by level to the replayed
     tree (so every stored leaf hash is its entry's, every stored node the one the full check
@@ -138,7 +141,8 @@ def settle_tree_check(
         and stored is not None
         and entries_clean
         and stored.size == size
-        and stored.digests == tuple(digests)
+        and stored_leaves is not None
+        and (stored_leaves, *stored.digests) == tuple(digests)
         and stored.heads == heads
         and sum(seq for seq, _ in heads.values()) == size
     ):

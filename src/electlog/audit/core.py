@@ -432,6 +432,7 @@ def _damage_findings(
                 replay.tree.level_digests(),
                 {author: (head.seq, head.prev) for author, head in replay.heads.items()},
                 not any(sink.count(code) for code in _ENTRY_PROBLEMS),
+                src.stored_leaves(),
             )
         found, error = result
         if error is not None:

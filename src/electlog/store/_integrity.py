@@ -34,6 +34,7 @@ from .base import DamageKind, StoreDamage
 __all__ = [
     "MAX_STORED_NOTE_SIZE",
     "SQLITE_DIGESTS",
+    "SQLITE_DIGESTS_ABOVE_LEAVES",
     "TAIL_CHECK",
     "DigestQueries",
     "Scan",
@@ -94,13 +95,19 @@ greater than or equal to the empty blob (SQLite orders every number and text bef
 and the indexes are all integers when their SUM is an integer (a real among them makes it a
 real; a text or blob index is never inside a numeric range); the bounds are two lookups (one
 query asking for both MIN and MAX walks the table)."""
+SQLITE_DIGESTS_ABOVE_LEAVES: Final = SQLITE_DIGESTS._replace(leaves="")
+"""The summary without level 0, for a reader that hashes the stored leaf hashes as it reads
+the entries' rows (the audit's source: the leaves' query reads every page of the entries
+table, which that read reads anyway)."""
 
 
 class StoredTree(NamedTuple):
     """What a store's tree rows hash to (the stored-tree summary): ``digests[level]`` is the
     SHA-256 of the concatenated complete nodes of that level in index order (level 0: the
-    stored leaf hashes), for every level from 0 up to the tree's height; ``heads`` the stored
-    author heads, ``{author key id: (seq, leaf hash of its newest entry)}``."""
+    stored leaf hashes), for every level from 0 up to the tree's height (from level 1 when the
+    reader hashes the stored leaf hashes itself, as it reads the entries:
+    :data:`SQLITE_DIGESTS_ABOVE_LEAVES`); ``heads`` the stored author heads, ``{author key id:
+    (seq, leaf hash of its newest entry)}``."""
 
     size: int
     digests: tuple[bytes, ...]
@@ -420,7 +427,9 @@ class Scan:
         counts = expected_level_counts(size)
         if self._rows(q.node_count)[0][0] != sum(counts.values()):
             return None
-        levels: list[tuple[str, tuple[object, ...], int]] = [(q.leaves, (), size)]
+        levels: list[tuple[str, tuple[object, ...], int]] = (
+            [(q.leaves, (), size)] if q.leaves else []
+        )
         levels += [(q.nodes, (lv,), n) for lv, n in counts.items()]
         digests: list[bytes] = []
         for sql, params, n in levels:

@@ -47,6 +47,7 @@ from . import _sql
 from ._integrity import (
     MAX_STORED_NOTE_SIZE,
     SQLITE_DIGESTS,
+    SQLITE_DIGESTS_ABOVE_LEAVES,
     DigestQueries,
     Scan,
     StoredTree,
@@ -334,7 +335,9 @@ class SQLiteStore(_sql.DurableStore):
     def _check_schema(self) -> None:
         check_schema(self._conn, self._where)
 
-    def stored_tree(self) -> tuple[tuple[StoreDamage, ...], StoredTree | None]:
+    def stored_tree(
+        self, *, leaves: bool = True
+    ) -> tuple[tuple[StoreDamage, ...], StoredTree | None]:
         """The full integrity check (:meth:`find_damage`) for a reader that computed the
         entries' leaf hashes and tree itself (the audit): every check but the entries' pass and
         the author heads' comparison, which read the entry bytes; instead, the stored-tree
@@ -342,9 +345,11 @@ class SQLiteStore(_sql.DurableStore):
         stored heads), None when a leaf or node row is missing or not well formed.
         Only a summary equal to the reader's own tree and heads, with no damage found, says
         what the full check says (nothing); anything else needs :meth:`find_damage` to name it.
+        ``leaves=False``: the summary leaves out level 0 (the stored leaf hashes), which the
+        reader hashes as it reads the entries' rows.
         """
         with self._lock:
-            found = self._damage(True, SQLITE_DIGESTS)
+            found = self._damage(True, SQLITE_DIGESTS if leaves else SQLITE_DIGESTS_ABOVE_LEAVES)
             stored = self._stored
         return tuple(found), stored
 
