@@ -43,11 +43,9 @@ from ..errors import (
     StoreCorruptedError,
     UsageError,
 )
-from . import _sql
+from . import _integrity, _sql
 from ._integrity import (
     MAX_STORED_NOTE_SIZE,
-    SQLITE_DIGESTS,
-    SQLITE_DIGESTS_ABOVE_LEAVES,
     DigestQueries,
     Scan,
     StoredTree,
@@ -172,8 +170,7 @@ class SQLiteStore(_sql.DurableStore):
     reading anything else. ``timeout`` is how long a writer waits for another writer's lock
     (seconds); ``cache_bytes`` bounds the in-memory cache of Merkle node blocks used for fast
     proofs; ``page_cache_bytes`` SQLite's own page cache (``PRAGMA cache_size``; a one-pass scan
-    such as the auditor's full check needs little).
-    """
+    such as the auditor's full check needs little)."""
 
     supports_multiprocess: Final = True
     """Several processes may open the same file and append concurrently."""
@@ -341,15 +338,13 @@ class SQLiteStore(_sql.DurableStore):
         """The full integrity check (:meth:`find_damage`) for a reader that computed the
         entries' leaf hashes and tree itself (the audit): every check but the entries' pass and
         the author heads' comparison, which read the entry bytes; instead, the stored-tree
-        summary (a ``StoredTree``: each level of the stored tree hashed, in index order, and the
-        stored heads), None when a leaf or node row is missing or not well formed.
-        Only a summary equal to the reader's own tree and heads, with no damage found, says
-        what the full check says (nothing); anything else needs :meth:`find_damage` to name it.
-        ``leaves=False``: the summary leaves out level 0 (the stored leaf hashes), which the
-        reader hashes as it reads the entries' rows.
-        """
+        summary (a ``StoredTree``: each level of the stored tree hashed, in index order, from
+        level 1 with ``leaves=False``, and the stored heads), None when a leaf or node row is
+        missing or not well formed. Only a summary equal to the reader's own tree and heads,
+        with no damage, says what the full check says (nothing); else :meth:`find_damage` names it."""
+        q = _integrity.SQLITE_DIGESTS if leaves else _integrity.SQLITE_DIGESTS_ABOVE_LEAVES
         with self._lock:
-            found = self._damage(True, SQLITE_DIGESTS if leaves else SQLITE_DIGESTS_ABOVE_LEAVES)
+            found = self._damage(True, q)
             stored = self._stored
         return tuple(found), stored
 
