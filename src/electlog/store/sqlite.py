@@ -341,7 +341,7 @@ class SQLiteStore(_sql.DurableStore):
         summary (a ``StoredTree``: each level of the stored tree hashed, in index order, from
         level 1 with ``leaves=False``, and the stored heads), None when a leaf or node row is
         missing or not well formed. Only a summary equal to the reader's own tree and heads,
-        with no damage, says what the full check says (nothing); else :meth:`find_damage` names it."""
+        with no damage, says what the full check says; else :meth:`find_damage` names it."""
         q = _integrity.SQLITE_DIGESTS if leaves else _integrity.SQLITE_DIGESTS_ABOVE_LEAVES
         with self._lock:
             found = self._damage(True, q)
