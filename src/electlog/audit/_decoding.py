@@ -242,22 +242,12 @@ def _fast_struct(data: bytes) -> ParsedEntry | None:
     :func:`_fast` over the 129,600-voter district's 447,641 entries (best of 3, the collector
     off). The answer is :func:`_fast`'s for every entry (tests/audit/test_audit_decoding.py
     runs its properties on both)."""
-    # _statement(data), inline; an entry is at most MAX_ENTRY_SIZE bytes, under the codec's
-    # DEFAULT_MAX_ITEMS, so the codec's limits (unpack_statement's) cannot refuse its statement
-    n = len(data)
-    if not (
-        116 <= n <= MAX_ENTRY_SIZE
-        and data.startswith(_KEY_HEAD)
-        and data.startswith(_SIG_HEAD, 39)
-        and data.startswith(_STMT_KEY, 109)
-    ):
+    # an entry is at most MAX_ENTRY_SIZE bytes, under the codec's DEFAULT_MAX_ITEMS, so the
+    # codec's limits (unpack_statement's) cannot refuse its statement
+    if len(data) > MAX_ENTRY_SIZE:
         return None
-    tag = data[114]
-    if tag == 0xC4 and data[115] == n - 116:
-        stmt = data[116:]
-    elif tag == 0xC5 and n >= 117 and 0x100 <= (data[115] << 8 | data[116]) == n - 117:
-        stmt = data[117:]
-    else:
+    stmt = _statement(data)
+    if stmt is None:
         return None
     try:
         m = _decode_statement(stmt)
