@@ -253,7 +253,7 @@ def test_sources_and_options_a_task_cannot_use(el: ElectionLog, tmp_path: Path) 
     with pytest.raises(UsageError, match="not a BytesSource"):
         audit(el.source(), el.trust, engine="dask", scheduler="tcp://127.0.0.1:1")
     path = _bundle(tmp_path, el, el.entries)
-    with pytest.raises(UsageError, match="engine must be one of processes, tasks, dask"):
+    with pytest.raises(UsageError, match="engine must be one of auto, processes, tasks, dask"):
         audit(path, el.trust, engine="threads")
     with pytest.raises(UsageError, match="needs engine='dask'"):
         audit(path, el.trust, engine="tasks", scheduler="tcp://127.0.0.1:1")

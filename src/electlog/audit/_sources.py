@@ -96,6 +96,11 @@ class Source:
         """How many entries the source says it holds (for progress), if known."""
         return None
 
+    def extent(self) -> int | None:
+        """About how many entries the source holds, found cheaply (for sizing the audit; a
+        SQLite file's highest index + 1, without the count that walks its table)."""
+        return self.size_hint()
+
     def stored_leaves(self) -> bytes | None:
         """With a :attr:`tree_check`: the SHA-256 of the stored leaf hashes of every entry
         :meth:`chunks` read, in index order (the summary's level 0, which the tree check leaves
@@ -278,6 +283,13 @@ class RawSQLiteSource(Source):
         except sqlite3.Error:
             return None
         return int(row[0])
+
+    def extent(self) -> int | None:
+        try:
+            top = self._conn.execute(SQLITE_DIGESTS.bounds).fetchone()[1]
+        except sqlite3.Error:
+            return None
+        return top + 1 if isinstance(top, int) else None
 
     def chunks(self, size: int, start: int = 0) -> Iterator[list[bytes]]:
         """As :meth:`Source.chunks`; ``start``: the first entry read (a resumed audit)."""

@@ -62,10 +62,10 @@ __all__ = [
     "task_source",
 ]
 
-ENGINES: Final = ("processes", "tasks", "dask")
-"""How an audit runs: ``processes`` (the default: worker processes fed by this one), ``tasks``
-(local community tasks, each reading the source) and ``dask`` (community tasks on a Dask
-cluster)."""
+ENGINES: Final = ("auto", "processes", "tasks", "dask")
+"""How an audit runs: ``auto`` (the default: ``processes`` unless its memory would not fit,
+:mod:`._auto`), ``processes`` (worker processes fed by this one), ``tasks`` (local community
+tasks, each reading the source) and ``dask`` (community tasks on a Dask cluster)."""
 
 _GC_THRESHOLD: Final = (50_000, 20, 20)
 
@@ -458,6 +458,8 @@ class TaskEngine:
         self.between: Callable[[], None] | None = None
         """Called before waiting for each task's result (the audit refuses a damaged file
         there as soon as the check beside the tasks has found it)."""
+        self.why: str | None = None
+        """Why ``engine="auto"`` chose this engine (for :meth:`describe`), if it did."""
         self.on_task: Callable[[int, int], None] | None = None
         """Called with the tasks finished and the tasks in all, at the start and as each
         task's result comes in (the progress bar's row of tasks)."""
@@ -469,7 +471,8 @@ class TaskEngine:
             if self.engine == "dask"
             else (f"in {self._processes} local process(es)")
         )
-        return f"sharded by community: {self.jobs} community task(s) {where}"
+        why = "" if self.why is None else f" ({self.why})"
+        return f"sharded by community: {self.jobs} community task(s) {where}{why}"
 
     def __enter__(self) -> TaskEngine:
         if self.engine == "dask":

@@ -19,6 +19,7 @@ from electlog.rla.eligibility import eligibility_findings, eligibility_section
 from electlog.rla.status import audit_findings, audit_section
 
 from . import findings as F
+from ._auto import resolve
 from ._pipeline import CHUNK_SIZE, Aside, Verifier, signature_backend
 from ._replay import FindingSink, Replay
 from ._resume import CopyDiffers, ResumePlan
@@ -46,7 +47,7 @@ def audit(
     in_progress: bool = False,
     serial: bool = False,
     openings: OpeningsDocument | None = None,
-    engine: str = "processes",
+    engine: str = "auto",
     scheduler: str | None = None,
     tasks: int | None = None,
     state: str | os.PathLike[str] | None = None,
@@ -70,11 +71,15 @@ def audit(
     ``serial=True`` runs the reference replay: every community in one process (the workers
     only decode and verify), as ``jobs=1`` does; with more jobs each worker replays some
     communities (:mod:`electlog.audit._shards`), with the same report.
-    ``engine``: ``"processes"`` (the default: this process reads the source and feeds the
-    ``jobs`` worker processes), ``"tasks"`` (one task per community, each reading the source
-    itself, at most ``jobs`` at a time, each in a fresh process: a process holds one
-    community's state) or ``"dask"`` (the same tasks on the Dask cluster whose
-    scheduler is at ``scheduler``, e.g. ``"tcp://10.0.0.5:8786"``; the ``distributed`` extra).
+    ``engine``: ``"processes"`` (this process reads the source and feeds the ``jobs`` worker
+    processes, which hold every community's state), ``"tasks"`` (one task per community, each
+    reading the source itself, at most ``jobs`` at a time, each in a fresh process: a process
+    holds one community's state), ``"dask"`` (the same tasks on the Dask cluster whose
+    scheduler is at ``scheduler``, e.g. ``"tcp://10.0.0.5:8786"``; the ``distributed`` extra)
+    or ``"auto"`` (the default): ``"processes"`` unless its projected memory is more than half
+    of what the machine has available, then ``"tasks"`` (docs/auditing.md, "Which engine";
+    ``run.replay`` says which ran and why; ``scheduler`` and ``tasks`` still need their engine
+    named).
     With ``"tasks"`` and ``"dask"`` the source must be a path, URL or DSN every worker can open
     (:class:`~electlog.errors.UsageError` for a log or store object); the report is the same.
     ``tasks``: with those engines, at most this many tasks, each replaying every ``tasks``-th
@@ -85,7 +90,8 @@ def audit(
     after it, with the report a full audit gives) and saves the latest checkpoint with the
     witness quorum; a copy that does not extend the saved checkpoint is audited in full and the
     saved checkpoint is reported as fork or rollback evidence. With a state, the replay is the
-    serial one (the workers decode and verify), and ``engine`` must be ``"processes"``.
+    serial one (the workers decode and verify), and ``engine`` must be ``"processes"`` or
+    ``"auto"``.
 
     Returns the :class:`Report`; every problem is a finding, the audit never stops at the first.
     Raises :class:`~electlog.errors.AuditError` only when it cannot run at all (the source
@@ -110,12 +116,16 @@ def audit(
         raise UsageError("openings must be an OpeningsDocument (read_openings decrypts one)")
     args = (source, trust, since, jobs, progress, election, in_progress)
     pool = None
+    why = None
+    if engine == "auto":
+        engine, why = resolve(source, election, jobs, scheduler, tasks, state is not None or serial)
     if engine != "processes" or scheduler is not None or tasks is not None:
         if state is not None:
             raise UsageError(
                 "state= resumes with the processes engine: drop engine/scheduler/tasks"
             )
         pool = _task_engine(engine, scheduler, tasks, source, trust, election, jobs, serial)
+        pool.why = why
     if state is not None:
         report = _resumed(args, state, trust, election)
     elif pool is not None or (not serial and jobs > 1):  # one job: the serial replay

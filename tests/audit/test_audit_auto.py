@@ -1,0 +1,168 @@
+"""The default engine, ``engine="auto"``: the processes engine while its projected memory is at
+most half of what the machine has available, the community tasks beyond (with the same report),
+and the processes engine wherever the tasks cannot run or the memory cannot be read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audit_support import ElectionLog, build_election, write_bundle
+from electlog import Log
+from electlog.audit import Report, _auto, audit
+from electlog.errors import UsageError
+from electlog.store import SQLiteStore
+
+SHARDED = "sharded by community"
+TASKS = "sharded by community: 2 community task(s) in 2 local process(es) (engine 'auto': "
+
+
+@pytest.fixture(scope="module")
+def el() -> ElectionLog:
+    return build_election(0)
+
+
+@pytest.fixture
+def store_path(el: ElectionLog, tmp_path: Path) -> Path:
+    path = tmp_path / "copy.sqlite"
+    store = SQLiteStore(path, origin=el.origin)
+    log = Log(store)
+    log.append_many(el.entries)
+    for note in el.notes:
+        log.add_checkpoint(note)
+    store.close()
+    return path
+
+
+def _json(report: Report) -> dict[str, Any]:
+    got = json.loads(report.to_json())
+    got.pop("run")
+    return got
+
+
+def _free(monkeypatch: pytest.MonkeyPatch, free: int | None) -> None:
+    monkeypatch.setattr(_auto, "available_memory", lambda: free)
+
+
+def test_the_default_is_the_processes_engine_while_it_fits(
+    el: ElectionLog, store_path: Path
+) -> None:
+    report = audit(store_path, el.trust, jobs=2)  # this machine's memory, a small log
+    assert report.run["replay"] == SHARDED
+    assert report.verdict == "clean"
+
+
+def test_the_tasks_run_when_the_processes_engine_would_not_fit(
+    el: ElectionLog, store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _json(audit(store_path, el.trust, serial=True))
+    need = _auto.projected_mb(len(el.entries), 2)
+    _free(monkeypatch, int(need * 2e6) - 1)
+    report = audit(store_path, el.trust, jobs=2)
+    assert report.run["replay"].startswith(TASKS), report.run
+    assert f"{len(el.entries):,} entries" in report.run["replay"]
+    assert _json(report) == expected
+    # exactly half of the memory available still fits
+    _free(monkeypatch, int(need * 2e6) + 1)
+    assert audit(store_path, el.trust, jobs=2).run["replay"] == SHARDED
+
+
+def test_the_projection_grows_with_the_entries_and_the_jobs() -> None:
+    base = _auto.projected_mb(0, 2)
+    assert base == _auto.BASE_MB + 2 * _auto.PROCESS_MB
+    assert _auto.projected_mb(1_000_000, 2) == pytest.approx(base + 420)
+    assert _auto.projected_mb(0, 4) == base + 2 * _auto.PROCESS_MB
+    # every measurement of the processes engine (its docstring) is within the projection
+    for entries, jobs, measured in ((76_945, 2, 178), (447_641, 2, 324), (1_781_696, 2, 882)):
+        assert measured <= _auto.projected_mb(entries, jobs) <= measured * 1.25
+
+
+def test_the_processes_engine_wherever_the_tasks_cannot_run_or_memory_is_unknown(
+    el: ElectionLog, store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _free(monkeypatch, 0)  # nothing available: the tasks wherever they can run
+    assert audit(el.log, el.trust, jobs=2).run["replay"] == SHARDED  # held in this process
+    assert audit(store_path, el.trust, jobs=1).run["replay"] == "serial"
+    assert audit(store_path, el.trust, jobs=2, serial=True).run["replay"] == "serial"
+    state = audit(store_path, el.trust, jobs=2, state=tmp_path / "state")  # no usage error
+    assert state.run["replay"] == "serial" and state.verdict == "clean"
+    bundle = tmp_path / "copy.bundle"
+    write_bundle(bundle, el.origin, el.entries, el.notes)  # a bundle: its header's count
+    assert audit(bundle, el.trust, jobs=2).run["replay"].startswith(TASKS)
+    _free(monkeypatch, None)  # not readable: no switch
+    assert audit(store_path, el.trust, jobs=2).run["replay"] == SHARDED
+    assert _auto.choose(store_path, False, 2) == _auto.Choice("processes")  # a generic log
+    assert _auto.choose(tmp_path / "missing", True, 2) == _auto.Choice("processes")
+
+
+def test_a_task_count_or_a_scheduler_still_names_its_engine(
+    el: ElectionLog, store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _free(monkeypatch, 0)  # auto would take the tasks: it does not guess the cluster or count
+    with pytest.raises(UsageError, match="needs engine='tasks' or 'dask'"):
+        audit(store_path, el.trust, jobs=2, tasks=1)
+    with pytest.raises(UsageError, match="needs engine='dask'"):
+        audit(store_path, el.trust, jobs=2, scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(UsageError, match="engine must be one of auto, processes, tasks, dask"):
+        audit(store_path, el.trust, engine="threads")
+    report = audit(store_path, el.trust, engine="tasks", jobs=2, tasks=1)
+    assert report.run["replay"] == (
+        "sharded by community: 1 community task(s) in 1 local process(es)"
+    )  # named, so no reason given
+
+
+def _fake_linux(root: Path, meminfo_kb: int, cgroup: str, files: dict[str, str]) -> None:
+    (root / "proc" / "self").mkdir(parents=True)
+    (root / "proc" / "meminfo").write_text(
+        f"MemTotal:       99999999 kB\nMemAvailable:   {meminfo_kb} kB\n", encoding="ascii"
+    )
+    (root / "proc" / "self" / "cgroup").write_text(cgroup, encoding="ascii")
+    for name, text in files.items():
+        path = root / "cg" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="ascii")
+
+
+@pytest.mark.parametrize(
+    ("cgroup", "files", "expected"),
+    [
+        # no memory cgroup: the machine's available memory
+        ("0::/\n", {}, 4_000_000 * 1024),
+        # v2 with a nearer limit: limit - current
+        ("0::/a/b\n", {"a/b/memory.max": "3000\n", "a/b/memory.current": "1000\n"}, 2000),
+        # v2 without a limit
+        ("0::/a\n", {"a/memory.max": "max\n", "a/memory.current": "5\n"}, 4_000_000 * 1024),
+        # v1, the group's own directory
+        (
+            "4:memory:/g\n1:cpu:/\n",
+            {"memory/g/memory.limit_in_bytes": "700\n", "memory/g/memory.usage_in_bytes": "100"},
+            600,
+        ),
+        # v1 in a container that shows its group as the root; LONG_MAX rounded: no limit
+        (
+            "4:memory:/elsewhere\n",
+            {
+                "memory/memory.limit_in_bytes": "9223372036854771712",
+                "memory/memory.usage_in_bytes": "1",
+            },
+            4_000_000 * 1024,
+        ),
+        # used beyond the limit: nothing available
+        ("0::/\n", {"memory.max": "10", "memory.current": "20"}, 0),
+    ],
+)
+def test_available_memory_reads_meminfo_and_the_nearer_cgroup_limit(
+    tmp_path: Path, cgroup: str, files: dict[str, str], expected: int
+) -> None:
+    _fake_linux(tmp_path, 4_000_000, cgroup, files)
+    got = _auto.available_memory(str(tmp_path / "proc"), str(tmp_path / "cg"))
+    assert got == expected
+
+
+def test_available_memory_is_none_where_nothing_can_be_read(tmp_path: Path) -> None:
+    assert _auto.available_memory(str(tmp_path / "none"), str(tmp_path / "none")) is None
+    real = _auto.available_memory()
+    assert real is None or real > 0
