@@ -65,6 +65,10 @@ def test_the_tasks_run_when_the_processes_engine_would_not_fit(
     assert report.run["replay"].startswith(TASKS), report.run
     assert f"{len(el.entries):,} entries" in report.run["replay"]
     assert _json(report) == expected
+    # the text and HTML reports say which engine ran and why
+    assert f"\nreplay       {report.run['replay']}\n" in report.to_text()
+    assert "<th>replay</th><td>sharded by community: 2 community task(s)" in report.to_html()
+    assert "the processes engine would need about" in report.to_html()
     # exactly half of the memory available still fits
     _free(monkeypatch, int(need * 2e6) + 1)
     assert audit(store_path, el.trust, jobs=2).run["replay"] == SHARDED

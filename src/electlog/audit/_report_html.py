@@ -338,6 +338,8 @@ def _summary_section(report: Report) -> str:
                 f"{_e(r.get('elapsed_seconds'))} s",
             )
         )
+        if r.get("replay"):
+            rows.append(("replay", _e(r["replay"])))
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<section id="summary"><h2>Summary</h2><table>{body}</table></section>'
 

@@ -154,6 +154,8 @@ def render_text(report: Report) -> str:
             f"run          {run.get('jobs')} job(s), {run.get('signature_backend')}, "
             f"{run.get('elapsed_seconds')} s, {run.get('entries_per_second')} entries/s"
         )
+        if run.get("replay"):  # which replay and engine ran (and why, if the default chose)
+            lines.append(f"replay       {run['replay']}")
     lines.extend(_state_line(run))
     if c.events:
         lines.append("events")
