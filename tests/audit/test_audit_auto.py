@@ -13,7 +13,7 @@ import pytest
 from audit_support import ElectionLog, build_election, write_bundle
 from electlog import Log
 from electlog.audit import Report, _auto, audit
-from electlog.errors import UsageError
+from electlog.errors import AuditError, UsageError
 from electlog.store import SQLiteStore
 
 SHARDED = "sharded by community"
@@ -100,6 +100,25 @@ def test_the_processes_engine_wherever_the_tasks_cannot_run_or_memory_is_unknown
     assert audit(store_path, el.trust, jobs=2).run["replay"] == SHARDED
     assert _auto.choose(store_path, False, 2) == _auto.Choice("processes")  # a generic log
     assert _auto.choose(tmp_path / "missing", True, 2) == _auto.Choice("processes")
+
+
+def test_a_network_source_that_cannot_be_opened_fails_once(
+    el: ElectionLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+
+    def refuse(source: str) -> None:
+        opened.append(source)
+        raise AuditError(f"cannot read {source}: refused")
+
+    monkeypatch.setattr(_auto, "open_entries", refuse)
+    for source in ("http://127.0.0.1:1/log", "postgresql://nobody@127.0.0.1:1/none"):
+        with pytest.raises(AuditError, match="refused"):  # the probe's error, not a second try
+            audit(source, el.trust, jobs=2)
+    assert opened == ["http://127.0.0.1:1/log", "postgresql://nobody@127.0.0.1:1/none"]
+    # a file that cannot be probed: the audit's own open names what is wrong
+    with pytest.raises(AuditError, match="cannot read"):
+        audit("missing.sqlite", el.trust, jobs=2)
 
 
 def test_a_task_count_or_a_scheduler_still_names_its_engine(

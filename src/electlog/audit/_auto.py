@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from electlog.errors import AuditError, UsageError
+from electlog.store import is_postgres_dsn
 
 from ._sources import SourceUnreadable, open_entries
 from ._tasks import task_source
@@ -109,8 +110,10 @@ def choose(source: object, election: bool, jobs: int) -> Choice:
         return Choice("processes")
     try:
         src = open_entries(where)
-    except AuditError:  # the audit's own open says why
-        return Choice("processes")
+    except AuditError:
+        if where.startswith(("http://", "https://")) or is_postgres_dsn(where):
+            raise  # as the audit's own open would say it, without a second wait on the network
+        return Choice("processes")  # a file: the audit's own open names what is wrong with it
     try:
         entries = src.extent()
     except (SourceUnreadable, AuditError):
