@@ -34,6 +34,9 @@ class OneShots:
         methods = multiprocessing.get_all_start_methods()
         method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
         self._ctx: Any = multiprocessing.get_context(method)
+        self.forks = method == "fork"
+        """Whether a job's process is forked (its ``arg`` is inherited, not pickled: shared
+        memory made before :meth:`submit` reaches it)."""
         self._slots = max(1, processes)
         self._queued: deque[int] = deque()
         self._jobs: dict[int, tuple[Callable[[Any], Any], Any]] = {}
@@ -54,6 +57,15 @@ class OneShots:
         """Whether ``job`` has finished (collects whatever has, without waiting)."""
         self._pump(0)
         return job in self._outcomes
+
+    def shared_counter(self) -> Any:
+        """A ``multiprocessing.Value`` of one signed 64-bit integer with its lock, for the
+        processes this object starts."""
+        return self._ctx.Value("q", 0)
+
+    def wait(self) -> None:
+        """Wait until a running job finishes (at once if none is running)."""
+        self._pump(None)
 
     def result(self, job: int) -> Any:
         """Wait for ``job`` and return its value; its exception is raised again here, and a

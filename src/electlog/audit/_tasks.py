@@ -33,9 +33,11 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
+import mmap
 import os
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from itertools import compress
 from typing import Any, Final, NamedTuple, TypeAlias
 
@@ -89,6 +91,10 @@ class CommunityTask(NamedTuple):
     every entry itself (a Dask task, which would otherwise carry a byte per entry)."""
     owned: frozenset[str] = frozenset()
     """With a ``plan``: the communities this shard replays."""
+    stream: StatusStream | None = None
+    """A forked local task's statuses as it replays them, shared with the auditing process
+    (:class:`StatusStream`), so that the audit's final pass can follow the last task instead
+    of waiting for its result."""
 
 
 class TaskResult(NamedTuple):
@@ -107,6 +113,41 @@ class TaskResult(NamedTuple):
     """:meth:`ShardWorker.end`'s findings and results (None when ``fallback`` is set)."""
     fallback: str | None
     """Why the log needs the serial replay, if the routing found out."""
+
+
+class StatusStream:
+    """One local task's statuses, written by the task as it replays its entries into memory
+    shared with the auditing process (an anonymous shared map and a counter with its lock,
+    both made before the task's process is forked): the auditing process reads the statuses
+    written so far. The task's result still carries every status; the audit checks that the
+    two agree."""
+
+    def __init__(self, size: int, counter: Any) -> None:
+        self.size = size
+        """How many statuses the task is to write (its entries in the routing plan)."""
+        self._map = mmap.mmap(-1, max(1, size))
+        self._counter = counter
+        self._at = 0
+
+    def put(self, statuses: bytes) -> None:
+        """In the task: the statuses of its next entries (beyond :attr:`size`, none is shared:
+        the task then read other entries than routed, which its result shows)."""
+        at = self._at
+        end = min(self.size, at + len(statuses))
+        if end > at:
+            self._map[at:end] = statuses[: end - at]
+            with self._counter.get_lock():  # the statuses are in place before the count says so
+                self._counter.value = end
+        self._at = at + len(statuses)
+
+    def written(self) -> int:
+        """How many statuses the task has written so far."""
+        with self._counter.get_lock():
+            return int(self._counter.value)
+
+    def read(self, at: int, count: int) -> bytes:
+        """Statuses ``at .. at + count - 1`` (all written: see :meth:`written`)."""
+        return self._map[at : at + count]
 
 
 def task_source(source: object) -> str:
@@ -301,6 +342,8 @@ def _replay_shard(
                 got, leaves = worker.work(indexes, datas, reports)
                 statuses += got
                 digest.update(leaves)
+                if task.stream is not None:
+                    task.stream.put(got)
     except Fallback as exc:
         return TaskResult(shard, b"", read, b"", frozenset(), None, exc.reason)
     finally:
@@ -343,31 +386,95 @@ def count_shards(source: str, election: bool, jobs: int, tasks: int | None = Non
     return max(1, min(len(router._cindex), tasks or len(router._cindex)))
 
 
+class Following(NamedTuple):
+    """A task still running when the audit's final pass starts, which the pass follows through
+    its :class:`StatusStream`."""
+
+    ready: Callable[[], bool]
+    """Whether its result is in (it finished, failed or its process was lost)."""
+    get: Callable[[], TaskResult]
+    """Its result (waits for it)."""
+    stream: StatusStream | None
+
+
+_FOLLOW_POLL: Final = 0.0005
+"""Seconds between two looks at a followed task's statuses, when the final pass has caught up."""
+
+
+def task_result(shard: int, get: Callable[[], TaskResult]) -> TaskResult:
+    """Task ``shard``'s result from ``get``; a failed task (or a lost process, a cluster gone)
+    is an :class:`AuditError` naming it."""
+    try:
+        return get()
+    except ElectlogError as exc:
+        raise AuditError(f"community task {shard} failed: {exc}") from exc
+    except Exception as exc:  # a worker lost, a cluster gone: the audit cannot run
+        raise AuditError(f"community task {shard} failed: {type(exc).__name__}: {exc}") from exc
+
+
 class TaskResults:
     """The :class:`~._shards.ShardPool` the audit's own :class:`~._shards.ShardedReplay` reads:
     each chunk's statuses from the tasks' results, the leaf hashes from the bytes it sent,
     given for the whole chunk at once (:meth:`whole_reply`: one pass over the chunk, not a
-    reply per task to be merged)."""
+    reply per task to be merged). A task in ``following`` (its result None in ``results``) is
+    still running: its statuses come from its stream as it writes them, its result at its
+    end message (then checked against what the stream gave)."""
 
     in_flight = 1
 
-    def __init__(self, results: list[TaskResult], election: bool) -> None:
+    def __init__(
+        self,
+        results: Sequence[TaskResult | None],
+        election: bool,
+        following: dict[int, Following] | None = None,
+    ) -> None:
         self.jobs = len(results)
         self.election = election
-        self._results = results
+        self._results = list(results)
+        self._following = dict(following or {})
+        self._taken = {shard: bytearray() for shard in self._following}
         self._at = [0] * len(results)
         self._digests = [hashlib.sha256() for _ in results]
         self._chunks: dict[int, tuple[bytes, dict[int, tuple[bytes, list[bytes]]]]] = {}
         self._replies: dict[tuple[str, int, int], Any] = {}
+        self.finished: Callable[[], None] = lambda: None
+        """Called when a followed task's result comes in."""
+
+    def _result(self, shard: int) -> TaskResult:
+        r = self._results[shard]
+        if r is None:  # a followed task: wait for its end
+            r = task_result(shard, self._following.pop(shard).get)
+            if r.fallback is not None:
+                raise Fallback(r.fallback)
+            if bytes(self._taken.pop(shard)) != r.statuses[: self._at[shard]]:
+                raise AuditError(f"community task {shard} returned other statuses than it shared")
+            self._results[shard] = r
+            self.finished()
+        return r
+
+    def _statuses(self, shard: int, at: int, count: int) -> bytes:
+        """Statuses ``at .. at + count - 1`` of task ``shard``: from its result, or as its
+        stream gives them (waiting for them while the task runs)."""
+        follow = self._following.get(shard) if self._results[shard] is None else None
+        stream = None if follow is None else follow.stream
+        if follow is None or stream is None:
+            return self._result(shard).statuses[at : at + count]
+        while stream.written() < at + count:
+            if follow.ready():  # ended: its result has every status there is
+                return self._result(shard).statuses[at : at + count]
+            time.sleep(_FOLLOW_POLL)
+        got = stream.read(at, count)
+        self._taken[shard] += got
+        return got
 
     def send(self, shard: int, msg: tuple[Any, ...]) -> None:
-        r = self._results[shard]
         if msg[0] == "chunk":
             _, no, _base, routing, datas = msg
             at = self._at[shard]
-            statuses = r.statuses[at : at + len(datas)]
+            statuses = self._statuses(shard, at, len(datas))
             if len(statuses) != len(datas):
-                raise _changed(shard, f"replayed {len(r.statuses)} entries, this process more")
+                done = len(self._result(shard).statuses)
+                raise _changed(shard, f"replayed {done} entries, this process more")
             self._at[shard] = at + len(datas)
             leaf = _LEAF_HASH.copy  # entry_leaf_hash, inline
             leaves = []
@@ -379,6 +486,7 @@ class TaskResults:
             self._chunks.setdefault(no, (routing, {}))[1][shard] = (statuses, leaves)
             return
         _, owned, size = msg
+        r = self._result(shard)
         if r.read != size or self._at[shard] != len(r.statuses):
             raise _changed(shard, f"read {r.read} entries, this process {size}")
         if self._digests[shard].digest() != r.digest or owned != r.owned:
@@ -515,55 +623,84 @@ class TaskEngine:
             return Aside(lambda: forks.result(job), lambda: forks.ready(job))
         raise UsageError("the community tasks are not running")
 
-    def _start(self) -> list[Callable[[], TaskResult]]:
+    def _start(self) -> list[Following]:
+        """Submit every task; per shard, how to know it is done, its result and its stream
+        (None's stream for a Dask task, or where processes are not forked)."""
         backend = verify_backend() if self.engine == "tasks" else None
         trust = self.trust.to_json()
         tasks = [
             CommunityTask(self.source, trust, self.election, self.jobs, shard, backend)
             for shard in range(self.jobs)
         ]
-        if self._routing is not None and self._forks is not None:
+        order = list(range(self.jobs))
+        forks = self._forks
+        if self._routing is not None and forks is not None:
             # local tasks: the log routed once (each task would route every entry); a forked
             # task shares the plan's memory, a Dask task would carry a byte per entry
-            plan, owned = self._forks.result(self._routing)
+            plan, owned = forks.result(self._routing)
             tasks = [t._replace(plan=plan, owned=owned[t.shard]) for t in tasks]
+            if forks.forks:
+                # each task shares its statuses as it goes, and the largest starts last: the
+                # final pass starts once one task is left and follows it, on the core the
+                # others have freed (a task takes its shard's entries and every district one)
+                district = plan.count(ALL)
+                sizes = [plan.count(shard) + district for shard in range(self.jobs)]
+                tasks = [
+                    t._replace(stream=StatusStream(sizes[t.shard], forks.shared_counter()))
+                    for t in tasks
+                ]
+                order.sort(key=sizes.__getitem__)
         if self._client is not None:
             run_id = uuid.uuid4().hex
             futures = [
                 self._client.submit(run_task, t, key=f"electlog-audit-{run_id}-{t.shard}")
                 for t in tasks
             ]
-            return [f.result for f in futures]
-        forks = self._forks
+            return [Following(f.done, f.result, None) for f in futures]
         if forks is None:
             raise UsageError("the community tasks are not running")
-        jobs = [forks.submit(run_task, t) for t in tasks]
-        return [functools.partial(forks.result, job) for job in jobs]
+        jobs = {shard: forks.submit(run_task, tasks[shard]) for shard in order}
+        return [
+            Following(
+                functools.partial(forks.ready, jobs[t.shard]),
+                functools.partial(forks.result, jobs[t.shard]),
+                t.stream,
+            )
+            for t in tasks
+        ]
 
     def _wait(self) -> TaskResults:
-        """Start the tasks, wait for every result (the first chunk calls this)."""
+        """Start the tasks and wait for their results (the first chunk calls this): for every
+        result, or, when the tasks share their statuses, until one task is left (which the
+        final pass then follows)."""
         if self._results is None:
-            results = []
             between = self.between or (lambda: None)
             on_task = self.on_task or (lambda done, total: None)
             on_task(0, self.jobs)  # before the routing plan the tasks wait for
-            for shard, get in enumerate(self._start()):
+            started = self._start()
+            results: list[TaskResult | None] = [None] * self.jobs
+            left = list(range(self.jobs))
+            follow = 1 if all(t.stream is not None for t in started) else 0
+            while len(left) > follow:
                 between()
-                try:
-                    results.append(get())
-                except ElectlogError as exc:
-                    raise AuditError(f"community task {shard} failed: {exc}") from exc
-                except Exception as exc:  # a worker lost, a cluster gone: the audit cannot run
-                    raise AuditError(
-                        f"community task {shard} failed: {type(exc).__name__}: {exc}"
-                    ) from exc
-                on_task(len(results), self.jobs)
-            if self._forks is not None and all(ready() for ready in self._asides):
+                done = [shard for shard in left if started[shard].ready()]
+                if not done and follow:
+                    assert self._forks is not None  # streams are only made for forked tasks
+                    self._forks.wait()
+                    continue
+                for shard in done or left[:1]:  # in order, waiting, without streams
+                    results[shard] = task_result(shard, started[shard].get)
+                    left.remove(shard)
+                    on_task(self.jobs - len(left), self.jobs)
+            if not left and self._forks is not None and all(ready() for ready in self._asides):
                 self.close()  # nothing left running beside the audit's final pass
             for r in results:
-                if r.fallback is not None:
+                if r is not None and r.fallback is not None:
                     raise Fallback(r.fallback)
-            self._results = TaskResults(results, self.election)
+            self._results = TaskResults(
+                results, self.election, {shard: started[shard] for shard in left}
+            )
+            self._results.finished = lambda: on_task(self.jobs, self.jobs)
         return self._results
 
     def send(self, shard: int, msg: tuple[Any, ...]) -> None:
