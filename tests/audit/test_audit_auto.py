@@ -1,6 +1,7 @@
-"""The default engine, ``engine="auto"``: the processes engine while its projected memory is at
-most half of what the machine has available, the community tasks beyond (with the same report),
-and the processes engine wherever the tasks cannot run or the memory cannot be read."""
+"""The default engine, ``engine="auto"``: the community tasks for a local log read by entry index
+(a SQLite file here), else the processes engine while its projected memory is at most half of
+what the machine has available and the community tasks beyond (with the same report), and the
+processes engine wherever the tasks cannot run or the memory cannot be read."""
 
 from __future__ import annotations
 
@@ -37,6 +38,13 @@ def store_path(el: ElectionLog, tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def bundle_path(el: ElectionLog, tmp_path: Path) -> Path:
+    path = tmp_path / "copy.bundle"
+    write_bundle(path, el.origin, el.entries, el.notes)
+    return path
+
+
 def _json(report: Report) -> dict[str, Any]:
     got = json.loads(report.to_json())
     got.pop("run")
@@ -47,31 +55,76 @@ def _free(monkeypatch: pytest.MonkeyPatch, free: int | None) -> None:
     monkeypatch.setattr(_auto, "available_memory", lambda: free)
 
 
-def test_the_default_is_the_processes_engine_while_it_fits(
-    el: ElectionLog, store_path: Path
-) -> None:
-    report = audit(store_path, el.trust, jobs=2)  # this machine's memory, a small log
-    assert report.run["replay"] == SHARDED
-    assert report.verdict == "clean"
-
-
-def test_the_tasks_run_when_the_processes_engine_would_not_fit(
-    el: ElectionLog, store_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_local_store_gets_the_tasks(el: ElectionLog, store_path: Path) -> None:
     expected = _json(audit(store_path, el.trust, serial=True))
+    report = audit(store_path, el.trust, jobs=2)  # whatever the memory
+    assert report.run["replay"] == TASKS + _auto.BY_INDEX.removeprefix("engine 'auto': ") + ")"
+    assert _json(report) == expected
+    assert f"\nreplay       {report.run['replay']}\n" in report.to_text()
+    assert "<th>replay</th><td>sharded by community: 2 community task(s)" in report.to_html()
+    # named, the processes engine runs
+    processes = audit(store_path, el.trust, jobs=2, engine="processes")
+    assert processes.run["replay"] == SHARDED
+    assert _json(processes) == expected
+
+
+def test_a_bundle_gets_the_processes_engine_while_it_fits(
+    el: ElectionLog, bundle_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _json(audit(bundle_path, el.trust, serial=True))
+    report = audit(bundle_path, el.trust, jobs=2)  # this machine's memory, a small log
+    assert report.run["replay"] == SHARDED
+    assert _json(report) == expected
     need = _auto.projected_mb(len(el.entries), 2)
     _free(monkeypatch, int(need * 2e6) - 1)
-    report = audit(store_path, el.trust, jobs=2)
+    report = audit(bundle_path, el.trust, jobs=2)
     assert report.run["replay"].startswith(TASKS), report.run
     assert f"{len(el.entries):,} entries" in report.run["replay"]
     assert _json(report) == expected
-    # the text and HTML reports say which engine ran and why
-    assert f"\nreplay       {report.run['replay']}\n" in report.to_text()
-    assert "<th>replay</th><td>sharded by community: 2 community task(s)" in report.to_html()
     assert "the processes engine would need about" in report.to_html()
     # exactly half of the memory available still fits
     _free(monkeypatch, int(need * 2e6) + 1)
-    assert audit(store_path, el.trust, jobs=2).run["replay"] == SHARDED
+    assert audit(bundle_path, el.trust, jobs=2).run["replay"] == SHARDED
+
+
+class _Probe:
+    """A source as ``open_entries`` gives it, of ``entries`` entries read by index or not."""
+
+    def __init__(self, entries: int | None, indexed: bool) -> None:
+        self.entries, self.by_index, self.closed = entries, indexed, False
+
+    def extent(self) -> int | None:
+        return self.entries
+
+    def indexed(self, count: int) -> bool:
+        return self.by_index and count == self.entries
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize(
+    ("source", "indexed", "free", "engine"),
+    [
+        ("postgresql://auditor@db/log", True, None, "tasks"),  # local, by index
+        ("/data/tiles", True, None, "tasks"),
+        ("https://log.example/", True, 10**12, "processes"),  # three reads over the network
+        ("https://log.example/", True, 1, "tasks"),  # unless it would not fit
+        ("/data/copy.bundle", False, 10**12, "processes"),
+        ("/data/copy.bundle", False, None, "processes"),  # memory unknown: no switch
+        ("/data/copy.bundle", False, 1, "tasks"),
+    ],
+)
+def test_what_auto_chooses_for_each_kind_of_source(
+    source: str, indexed: bool, free: int | None, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = _Probe(1_000_000, indexed)
+    monkeypatch.setattr(_auto, "open_entries", lambda where: probe)
+    _free(monkeypatch, free)
+    assert _auto.choose(source, True, 2).engine == engine
+    assert probe.closed
+    probe = _Probe(None, indexed)  # no size: the processes engine
+    assert _auto.choose(source, True, 2) == _auto.Choice("processes")
 
 
 def test_the_projection_grows_with_the_entries_and_the_jobs() -> None:
@@ -85,7 +138,11 @@ def test_the_projection_grows_with_the_entries_and_the_jobs() -> None:
 
 
 def test_the_processes_engine_wherever_the_tasks_cannot_run_or_memory_is_unknown(
-    el: ElectionLog, store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    el: ElectionLog,
+    store_path: Path,
+    bundle_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _free(monkeypatch, 0)  # nothing available: the tasks wherever they can run
     assert audit(el.log, el.trust, jobs=2).run["replay"] == SHARDED  # held in this process
@@ -93,11 +150,9 @@ def test_the_processes_engine_wherever_the_tasks_cannot_run_or_memory_is_unknown
     assert audit(store_path, el.trust, jobs=2, serial=True).run["replay"] == "serial"
     state = audit(store_path, el.trust, jobs=2, state=tmp_path / "state")  # no usage error
     assert state.run["replay"] == "serial" and state.verdict == "clean"
-    bundle = tmp_path / "copy.bundle"
-    write_bundle(bundle, el.origin, el.entries, el.notes)  # a bundle: its header's count
-    assert audit(bundle, el.trust, jobs=2).run["replay"].startswith(TASKS)
-    _free(monkeypatch, None)  # not readable: no switch
-    assert audit(store_path, el.trust, jobs=2).run["replay"] == SHARDED
+    assert audit(bundle_path, el.trust, jobs=2).run["replay"].startswith(TASKS)
+    _free(monkeypatch, None)  # not readable: no switch for a bundle
+    assert audit(bundle_path, el.trust, jobs=2).run["replay"] == SHARDED
     assert _auto.choose(store_path, False, 2) == _auto.Choice("processes")  # a generic log
     assert _auto.choose(tmp_path / "missing", True, 2) == _auto.Choice("processes")
 
@@ -122,16 +177,16 @@ def test_a_network_source_that_cannot_be_opened_fails_once(
 
 
 def test_a_task_count_or_a_scheduler_still_names_its_engine(
-    el: ElectionLog, store_path: Path, monkeypatch: pytest.MonkeyPatch
+    el: ElectionLog, bundle_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _free(monkeypatch, 0)  # auto would take the tasks: it does not guess the cluster or count
     with pytest.raises(UsageError, match="needs engine='tasks' or 'dask'"):
-        audit(store_path, el.trust, jobs=2, tasks=1)
+        audit(bundle_path, el.trust, jobs=2, tasks=1)
     with pytest.raises(UsageError, match="needs engine='dask'"):
-        audit(store_path, el.trust, jobs=2, scheduler="tcp://127.0.0.1:1")
+        audit(bundle_path, el.trust, jobs=2, scheduler="tcp://127.0.0.1:1")
     with pytest.raises(UsageError, match="engine must be one of auto, processes, tasks, dask"):
-        audit(store_path, el.trust, engine="threads")
-    report = audit(store_path, el.trust, engine="tasks", jobs=2, tasks=1)
+        audit(bundle_path, el.trust, engine="threads")
+    report = audit(bundle_path, el.trust, engine="tasks", jobs=2, tasks=1)
     assert report.run["replay"] == (
         "sharded by community: 1 community task(s) in 1 local process(es)"
     )  # named, so no reason given

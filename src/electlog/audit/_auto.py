@@ -1,18 +1,21 @@
-"""The default engine (``engine="auto"``): the processes engine while its memory fits the
-machine, the community tasks when it would not.
+"""The default engine (``engine="auto"``): the community tasks for a local log that can be read
+by entry index, else the processes engine while its memory fits the machine.
 
 The processes engine keeps every community's state for the whole audit (each worker holds its
 communities', the parent its per-entry records), so its memory grows with the log: measured
 with 2 jobs on the reference machine (``python -m benchmarks._child``, the sum of the resident
 sets of all its processes), 178 MB at 76,945 entries, 324 MB at 447,641 and 882 MB at
 1,781,696; 233 MB at 76,945 with 4 jobs. The community tasks hold one community's state per
-process, a bound set by the largest community, not the log, for about 1.1 times the time.
-:func:`choose` projects the processes engine's peak from the log's entry count
-(:data:`BASE_MB` + :data:`PROCESS_MB` per job + :data:`ENTRY_BYTES` per entry, above every
-measurement) and takes the tasks when it is more than half the memory available to this
-process (:func:`available_memory`). A log held in this process (a ``Log`` or ``Store``), a
-generic log, one job, a serial or resumed audit, or a machine whose free memory cannot be read
-keeps the processes engine.
+process, a bound set by the largest community, not the log; since the audit's final pass
+follows the last task instead of waiting for it they take about the time of the processes
+engine from a store (one task reads only its community's entries, by index). So :func:`choose`
+takes the tasks for a SQLite file, a PostgreSQL database or a tiles directory. A bundle (every
+task would read all of it) or a tiles URL (three reads of the log over the network instead of
+one) gets the processes engine unless its projected peak (:data:`BASE_MB` + :data:`PROCESS_MB`
+per job + :data:`ENTRY_BYTES` per entry, above every measurement) is more than half the memory
+available to this process (:func:`available_memory`), then the tasks. A log held in this process
+(a ``Log`` or ``Store``), a generic log, one job, a serial or resumed audit, or a source whose
+size cannot be read keeps the processes engine.
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ ENTRY_BYTES: Final = 420
 """The part that grows with the log, per entry (418 between the two larger measurements)."""
 _NO_LIMIT: Final = 1 << 62
 """A cgroup v1 limit at or above this is none (the kernel writes ``LONG_MAX`` rounded down)."""
+
+
+BY_INDEX: Final = "engine 'auto': a local log read by entry index, one community per process"
+"""Why ``auto`` took the tasks for a SQLite file, a PostgreSQL database or a tiles directory."""
 
 
 class Choice(NamedTuple):
@@ -116,15 +123,18 @@ def choose(source: object, election: bool, jobs: int) -> Choice:
         return Choice("processes")  # a file: the audit's own open names what is wrong with it
     try:
         entries = src.extent()
+        indexed = entries is not None and src.indexed(entries)
     except (SourceUnreadable, AuditError):
-        entries = None
+        entries, indexed = None, False
     finally:
         src.close()
-    free = available_memory()
-    if entries is None or free is None:
+    if entries is None:
         return Choice("processes")
+    if indexed and not where.startswith(("http://", "https://")):
+        return Choice("tasks", BY_INDEX)
+    free = available_memory()
     need = projected_mb(entries, jobs)
-    if need * 2 <= free / 1e6:
+    if free is None or need * 2 <= free / 1e6:
         return Choice("processes")
     return Choice(
         "tasks",

@@ -222,7 +222,7 @@ def _audit(
                 )
             if plan is not None:  # a resumed audit restores the replay here
                 plan.begin(src, replay)
-            if isinstance(workers, Shards) and election:
+            if isinstance(workers, Shards | TaskEngine) and election:
                 # a log that ends with a risk-limiting audit gets the serial replay: go
                 # there now rather than after a sharded replay of the whole election
                 reason = audit_events_at_end(src)
