@@ -1,14 +1,15 @@
 """Run one audit in this (child) process and print its timing and memory as one JSON line.
 
-``python -m benchmarks._child SOURCE TRUST JOBS ELECTION [ENGINE]``: ``ELECTION`` is 1 to replay
-the election, 0 for a generic log; ``ENGINE`` is ``audit()``'s engine (default ``processes``;
-``tasks``: community tasks in local processes). Peak memory is sampled every 20 ms as the sum
-of the resident set sizes of this process and all its descendants (the audit's worker
-processes), by a sampler process of its own (:class:`_Sampler`: not a thread here, whose reads
-of ``/proc`` would take this process's GIL and the audit's cores), and is also read from
-``getrusage`` (this process; largest child) at the end. The CPU time of this (the auditing,
-parent) process during the ``audit()`` call is read from ``getrusage`` (``RUSAGE_SELF``, user +
-system): with workers, the part of the audit that does not scale.
+``python -m benchmarks._child SOURCE TRUST JOBS ELECTION [ENGINE]``: ``ELECTION`` is 1 to
+replay the election, 0 for a generic log; ``ENGINE`` is ``audit()``'s engine (default
+``auto``, as ``audit()``'s; ``processes``; ``tasks``: community tasks in local processes).
+Peak memory is sampled every 20 ms as the sum of the resident set sizes of this process and
+all its descendants (the audit's worker processes), by a sampler process of its own
+(:class:`_Sampler`: not a thread here, whose reads of ``/proc`` would take this process's GIL
+and the audit's cores), and is also read from ``getrusage`` (this process; largest child) at
+the end. The CPU time of this (the auditing, parent) process during the ``audit()`` call is
+read from ``getrusage`` (``RUSAGE_SELF``, user + system): with workers, the part of the audit
+that does not scale.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ class _Sampler:
 
 def main(argv: list[str]) -> int:
     source, trust, jobs, election = argv[0], argv[1], int(argv[2]), argv[3] == "1"
-    engine = argv[4] if len(argv) > 4 else "processes"
+    engine = argv[4] if len(argv) > 4 else "auto"
     from electlog.audit import audit
 
     sampler = _Sampler()
