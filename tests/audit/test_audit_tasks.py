@@ -449,6 +449,66 @@ def test_a_chunks_whole_reply_is_the_tasks_replies_merged(case: tuple[Any, ...])
             cut.whole_reply(0)
 
 
+def test_the_final_pass_follows_a_running_task_through_its_shared_statuses() -> None:
+    """A task still running when the final pass starts gives its statuses as it writes them
+    to its stream: the pass waits for those not written yet (written here by a thread, two at
+    a time), takes the task's result at its end message, and refuses a result whose statuses
+    differ from those it shared, or hands on the task's fallback."""
+    import hashlib
+    import multiprocessing
+    import threading
+    import time
+
+    from electlog.audit._tasks import Following, StatusStream
+
+    ctx = multiprocessing.get_context("fork")
+    statuses = bytes([4, 3, 4, 1, 4, 2])
+    datas = [bytes([k]) * 3 for k in range(6)]
+    digest = hashlib.sha256(b"".join(entry_leaf_hash(d) for d in datas)).digest()
+    result = TaskResult(0, statuses, 6, digest, frozenset({"c1"}), {"end": 1}, None)
+    ws = bytes(6)
+    stream = StatusStream(6, ctx.Value("q", 0))
+    done = threading.Event()
+
+    def task() -> None:
+        for k in range(0, 6, 2):
+            time.sleep(0.02)
+            stream.put(statuses[k : k + 2])
+        done.set()
+
+    writer = threading.Thread(target=task)
+    pool = TaskResults([None], True, {0: Following(done.is_set, lambda: result, stream)})
+    writer.start()
+    pool.send(0, ("chunk", 0, 0, ws, datas))  # waits for the six
+    writer.join()
+    assert stream.written() == 6
+    assert pool.whole_reply(0)[0] == statuses
+    pool.send(0, ("end", frozenset({"c1"}), 6))
+    assert pool.receive("end", 0, 0) == {"end": 1}
+
+    def shared(r: TaskResult) -> TaskResults:
+        full = StatusStream(6, ctx.Value("q", 0))
+        full.put(statuses)
+        full.put(b"\x04")  # beyond its size: not shared (the result shows what was read)
+        assert full.written() == 6
+        return TaskResults([None], True, {0: Following(lambda: True, lambda: r, full)})
+
+    other = shared(result._replace(statuses=bytes([4]) * 6))
+    other.send(0, ("chunk", 0, 0, ws, datas))
+    with pytest.raises(AuditError, match="other statuses than it shared"):
+        other.send(0, ("end", frozenset({"c1"}), 6))
+    fell = shared(result._replace(statuses=b"", fallback="an id used in two communities"))
+    fell.send(0, ("chunk", 0, 0, ws, datas))
+    with pytest.raises(_shards.Fallback, match="an id used in two communities"):
+        fell.send(0, ("end", frozenset({"c1"}), 6))
+    # a task that ends before writing all it was to write: its result gives the rest
+    early = StatusStream(6, ctx.Value("q", 0))
+    early.put(statuses[:2])
+    pool = TaskResults([None], True, {0: Following(lambda: True, lambda: result, early)})
+    pool.send(0, ("chunk", 0, 0, ws, datas))
+    assert pool.whole_reply(0)[0] == statuses
+
+
 class _Bar:
     """Stands in for the rich progress bar: the rows added and each update, in order."""
 
