@@ -125,6 +125,9 @@ def test_what_auto_chooses_for_each_kind_of_source(
     assert probe.closed
     probe = _Probe(None, indexed)  # no size: the processes engine
     assert _auto.choose(source, True, 2) == _auto.Choice("processes")
+    probe = _Probe(1_000_000, indexed)  # tasks not forked here: only memory decides
+    monkeypatch.setattr(_auto, "FOLLOWS", False)
+    assert _auto.choose(source, True, 2).engine == ("processes" if free != 1 else "tasks")
 
 
 def test_the_projection_grows_with_the_entries_and_the_jobs() -> None:

@@ -9,7 +9,8 @@ sets of all its processes), 178 MB at 76,945 entries, 324 MB at 447,641 and 882 
 process, a bound set by the largest community, not the log; since the audit's final pass
 follows the last task instead of waiting for it they take about the time of the processes
 engine from a store (one task reads only its community's entries, by index). So :func:`choose`
-takes the tasks for a SQLite file, a PostgreSQL database or a tiles directory. A bundle (every
+takes the tasks for a SQLite file, a PostgreSQL database or a tiles directory where tasks are
+forked (Linux: :data:`FOLLOWS`). A bundle (every
 task would read all of it) or a tiles URL (three reads of the log over the network instead of
 one) gets the processes engine unless its projected peak (:data:`BASE_MB` + :data:`PROCESS_MB`
 per job + :data:`ENTRY_BYTES` per entry, above every measurement) is more than half the memory
@@ -20,6 +21,8 @@ size cannot be read keeps the processes engine.
 
 from __future__ import annotations
 
+import sys
+from multiprocessing import get_all_start_methods
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -49,6 +52,10 @@ _NO_LIMIT: Final = 1 << 62
 """A cgroup v1 limit at or above this is none (the kernel writes ``LONG_MAX`` rounded down)."""
 
 
+FOLLOWS: Final = sys.platform.startswith("linux") and "fork" in get_all_start_methods()
+"""Whether local tasks are forked here, and so share their statuses for the final pass to
+follow (:class:`~._oneshots.OneShots`): without it (spawned tasks, macOS, Windows) the tasks
+take longer than the processes engine, which a store then keeps unless memory is short."""
 BY_INDEX: Final = "engine 'auto': a local log read by entry index, one community per process"
 """Why ``auto`` took the tasks for a SQLite file, a PostgreSQL database or a tiles directory."""
 
@@ -130,7 +137,7 @@ def choose(source: object, election: bool, jobs: int) -> Choice:
         src.close()
     if entries is None:
         return Choice("processes")
-    if indexed and not where.startswith(("http://", "https://")):
+    if indexed and FOLLOWS and not where.startswith(("http://", "https://")):
         return Choice("tasks", BY_INDEX)
     free = available_memory()
     need = projected_mb(entries, jobs)
