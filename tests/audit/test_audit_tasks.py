@@ -509,6 +509,45 @@ def test_the_final_pass_follows_a_running_task_through_its_shared_statuses() -> 
     assert pool.whole_reply(0)[0] == statuses
 
 
+def test_a_followed_task_killed_fails_the_audit_at_once(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last task, which the final pass follows, dies (SIGKILL: the out-of-memory killer)
+    after sharing one status: the audit fails with an AuditError naming it, without waiting."""
+    import signal
+    import time
+
+    path = tmp_path / "copy.sqlite"
+    store = SQLiteStore(path, origin=el.origin)
+    Log(store).append_many(el.entries)
+    store.close()
+    real = _tasks.run_task
+
+    def dying(task: CommunityTask) -> TaskResult:
+        if task.stream is not None and task.stream.size == max(SIZES):
+            time.sleep(0.5)  # the other task is done: the final pass follows this one
+            task.stream.put(b"\x04")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(task)
+
+    plan, _ = route_plan(str(path), 2)
+    SIZES = [plan.count(shard) + plan.count(_shards.ALL) for shard in range(2)]
+    monkeypatch.setattr(_tasks, "run_task", dying)
+    fed: list[int] = []
+    feed = ShardedReplay.feed_entries
+
+    def counting(self: ShardedReplay, chunk: list[bytes]) -> None:
+        fed.append(len(chunk))
+        feed(self, chunk)
+
+    monkeypatch.setattr(ShardedReplay, "feed_entries", counting)
+    started = time.monotonic()
+    with pytest.raises(AuditError, match=r"community task \d failed: .*exit code -9"):
+        audit(path, el.trust, engine="tasks", jobs=2)
+    assert time.monotonic() - started < 30
+    assert fed  # the final pass had started (its first chunk waits for the tasks)
+
+
 class _Bar:
     """Stands in for the rich progress bar: the rows added and each update, in order."""
 
