@@ -55,8 +55,14 @@ def _free(monkeypatch: pytest.MonkeyPatch, free: int | None) -> None:
     monkeypatch.setattr(_auto, "available_memory", lambda: free)
 
 
-def test_a_local_store_gets_the_tasks(el: ElectionLog, store_path: Path) -> None:
+def test_a_local_store_gets_the_tasks(
+    el: ElectionLog, store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     expected = _json(audit(store_path, el.trust, serial=True))
+    # a small store keeps the processes engine, which starts faster
+    assert len(el.entries) < _auto.TASKS_FROM
+    assert audit(store_path, el.trust, jobs=2).run["replay"] == SHARDED
+    monkeypatch.setattr(_auto, "TASKS_FROM", len(el.entries))
     report = audit(store_path, el.trust, jobs=2)  # whatever the memory
     assert report.run["replay"] == TASKS + _auto.BY_INDEX.removeprefix("engine 'auto': ") + ")"
     assert _json(report) == expected
@@ -123,6 +129,8 @@ def test_what_auto_chooses_for_each_kind_of_source(
     _free(monkeypatch, free)
     assert _auto.choose(source, True, 2).engine == engine
     assert probe.closed
+    probe = _Probe(_auto.TASKS_FROM - 1, indexed)  # small: only memory decides
+    assert _auto.choose(source, True, 2).engine == ("processes" if free != 1 else "tasks")
     probe = _Probe(None, indexed)  # no size: the processes engine
     assert _auto.choose(source, True, 2) == _auto.Choice("processes")
     probe = _Probe(1_000_000, indexed)  # tasks not forked here: only memory decides

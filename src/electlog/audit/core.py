@@ -77,9 +77,9 @@ def audit(
     holds one community's state), ``"dask"`` (the same tasks on the Dask cluster whose
     scheduler is at ``scheduler``, e.g. ``"tcp://10.0.0.5:8786"``; the ``distributed`` extra)
     or ``"auto"`` (the default): ``"tasks"`` for a local log read by entry index (a SQLite
-    file, a PostgreSQL DSN, a tiles directory), else ``"processes"`` unless its projected
-    memory is more than half of what the machine has available, then ``"tasks"``
-    (docs/auditing.md, "Which engine";
+    file, a PostgreSQL DSN, a tiles directory) of 200,000 entries or more, else
+    ``"processes"`` unless its projected memory is more than half of what the machine has
+    available, then ``"tasks"`` (docs/auditing.md, "Which engine";
     ``run.replay`` says which ran and why; ``scheduler`` and ``tasks`` still need their engine
     named).
     With ``"tasks"`` and ``"dask"`` the source must be a path, URL or DSN every worker can open
