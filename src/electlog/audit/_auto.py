@@ -21,14 +21,13 @@ size cannot be read keeps the processes engine.
 
 from __future__ import annotations
 
-import sys
-from multiprocessing import get_all_start_methods
 from pathlib import Path
 from typing import Final, NamedTuple
 
 from electlog.errors import AuditError, UsageError
 from electlog.store import is_postgres_dsn
 
+from ._oneshots import FORKS
 from ._sources import SourceUnreadable, open_entries
 from ._tasks import task_source
 
@@ -52,7 +51,7 @@ _NO_LIMIT: Final = 1 << 62
 """A cgroup v1 limit at or above this is none (the kernel writes ``LONG_MAX`` rounded down)."""
 
 
-FOLLOWS: Final = sys.platform.startswith("linux") and "fork" in get_all_start_methods()
+FOLLOWS: Final = FORKS
 """Whether local tasks are forked here, and so share their statuses for the final pass to
 follow (:class:`~._oneshots.OneShots`): without it (spawned tasks, macOS, Windows) the tasks
 take longer than the processes engine, which a store then keeps unless memory is short."""

@@ -9,12 +9,17 @@ import sys
 import traceback
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from electlog._procs import worker_signals, workers_starting
 from electlog.errors import AuditError, UsageError
 
-__all__ = ["OneShots"]
+__all__ = ["FORKS", "OneShots"]
+
+FORKS: Final = (
+    sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+)
+"""Whether :class:`OneShots` forks its processes here (Linux), else spawns them."""
 
 
 class OneShots:
@@ -31,10 +36,8 @@ class OneShots:
     :class:`AuditError` at once."""
 
     def __init__(self, processes: int) -> None:
-        methods = multiprocessing.get_all_start_methods()
-        method = "fork" if sys.platform.startswith("linux") and "fork" in methods else "spawn"
-        self._ctx: Any = multiprocessing.get_context(method)
-        self.forks = method == "fork"
+        self._ctx: Any = multiprocessing.get_context("fork" if FORKS else "spawn")
+        self.forks = FORKS
         """Whether a job's process is forked (its ``arg`` is inherited, not pickled: shared
         memory made before :meth:`submit` reaches it)."""
         self._slots = max(1, processes)

@@ -20,7 +20,10 @@ serial replay's order. :class:`TaskResults` answers each chunk from the tasks' s
 the leaf hashes from the bytes this process read, and checks at the end that every task read the
 same entries (count and digest): a source that changed between the reads is an
 :class:`~electlog.errors.AuditError`, never a mixed report. A log that needs the serial replay
-(:class:`~._shards.Fallback`) gets it, as with the processes.
+(:class:`~._shards.Fallback`) gets it, as with the processes. Forked local tasks also write
+their statuses as they go to a :class:`StatusStream` shared with the audit's process, and start
+largest last: the final pass starts once one task is left and follows it (:class:`Following`),
+checking at its end that its result has the statuses it shared.
 
 Two engines run the tasks: ``"tasks"``, at most ``jobs`` local processes at a time, a fresh one
 per task (:class:`~._oneshots.OneShots`: so a process holds one community's state and the
@@ -65,9 +68,10 @@ __all__ = [
 ]
 
 ENGINES: Final = ("auto", "processes", "tasks", "dask")
-"""How an audit runs: ``auto`` (the default: ``processes`` unless its memory would not fit,
-:mod:`._auto`), ``processes`` (worker processes fed by this one), ``tasks`` (local community
-tasks, each reading the source) and ``dask`` (community tasks on a Dask cluster)."""
+"""How an audit runs: ``auto`` (the default: ``tasks`` or ``processes`` by the source, its size
+and the memory available, :mod:`._auto`), ``processes`` (worker processes fed by this one),
+``tasks`` (local community tasks, each reading the source) and ``dask`` (community tasks on a
+Dask cluster)."""
 
 _GC_THRESHOLD: Final = (50_000, 20, 20)
 
@@ -536,8 +540,9 @@ class TaskEngine:
     """Runs the community tasks of one audit (``engine`` ``"tasks"`` or ``"dask"``) and serves
     their results as a :class:`~._shards.ShardPool`. Use as a context manager: entering starts
     the pool or connects to the cluster, the first chunk starts the tasks and waits for them
-    all; the audit's own process then routes one chunk at a time (:attr:`in_flight`: the
-    replies are at hand)."""
+    all (for all but one, which it then follows, when the tasks share their statuses); the
+    audit's own process then routes one chunk at a time (:attr:`in_flight`: the replies are
+    at hand or on their way)."""
 
     in_flight = 1
 

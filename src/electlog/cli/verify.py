@@ -219,10 +219,9 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
         help="auto (default): tasks for a local store (SQLite, PostgreSQL, a tiles directory) "
         "of 200,000 entries or more, else processes unless its memory would be more than half "
         "of what the machine has free, then tasks; processes: this process reads the log and "
-        "feeds the "
-        "--jobs workers (memory grows with the log); tasks: one task per community, each "
-        "reading the log itself, --jobs at a time (memory: one community's state per process); "
-        "dask: those tasks on a Dask cluster (--scheduler)",
+        "feeds the --jobs workers (memory grows with the log); tasks: one task per community, "
+        "each reading the log itself, --jobs at a time (memory: one community's state per "
+        "process); dask: those tasks on a Dask cluster (--scheduler)",
     )
     p.add_argument(
         "--scheduler",
