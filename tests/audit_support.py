@@ -319,7 +319,7 @@ def write_bundle(
     return bytes(body)
 
 
-def write_sqlite_store(path: Path, glog: GenericLog) -> Path:
+def write_sqlite_store(path: Path, glog: GenericLog | ElectionLog) -> Path:
     """A SQLite store at ``path`` holding ``glog``'s entries and checkpoints (closed)."""
     from electlog.store import SQLiteStore
 

@@ -11,11 +11,9 @@ from typing import Any
 
 import pytest
 
-from audit_support import ElectionLog, build_election, write_bundle
-from electlog import Log
+from audit_support import ElectionLog, build_election, write_bundle, write_sqlite_store
 from electlog.audit import Report, _auto, audit
 from electlog.errors import AuditError, UsageError
-from electlog.store import SQLiteStore
 
 SHARDED = "sharded by community"
 TASKS = "sharded by community: 2 community task(s) in 2 local process(es) (engine 'auto': "
@@ -28,14 +26,7 @@ def el() -> ElectionLog:
 
 @pytest.fixture
 def store_path(el: ElectionLog, tmp_path: Path) -> Path:
-    path = tmp_path / "copy.sqlite"
-    store = SQLiteStore(path, origin=el.origin)
-    log = Log(store)
-    log.append_many(el.entries)
-    for note in el.notes:
-        log.add_checkpoint(note)
-    store.close()
-    return path
+    return write_sqlite_store(tmp_path / "copy.sqlite", el)
 
 
 @pytest.fixture
