@@ -13,9 +13,13 @@ SQLite file whose indexes are not ``0 .. n-1`` is read whole, as the audit reads
 from __future__ import annotations
 
 import collections
+import contextlib
+import multiprocessing
 import random
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +34,7 @@ from electlog import Log
 from electlog.audit import _tasks, audit
 from electlog.audit._pipeline import CHUNK_SIZE
 from electlog.audit._replay import FindingSink
-from electlog.audit._shards import ALL, ShardedReplay
+from electlog.audit._shards import ALL, Fallback, Router, ShardedReplay
 from electlog.audit._sources import Source, SourceUnreadable, open_entries, open_source
 from electlog.audit._tasks import CommunityTask, TaskResult, TaskResults, route_plan, run_task
 from electlog.checkpoint import Checkpoint
@@ -256,7 +260,11 @@ def test_the_audit_of_a_copy_that_changed_after_the_routing(
     full, short = make("full", entries), make("short", entries[:-1])
     routed = {"source": full}
     real = _tasks.route_plan
-    monkeypatch.setattr(_tasks, "route_plan", lambda source, shards: real(routed["source"], shards))
+    monkeypatch.setattr(
+        _tasks,
+        "route_plan",
+        lambda source, shards, stream=None: real(routed["source"], shards, stream),
+    )
     # two entries of c1 and c2 by other authors swapped: each routed to the other's task
     plan, _ = real(full, 2)
     i = next(
@@ -302,7 +310,9 @@ def test_a_sqlite_file_with_a_missing_index_is_read_whole(
         run_task(mine[0])
     real = _tasks.route_plan
     with monkeypatch.context() as m:
-        m.setattr(_tasks, "route_plan", lambda source, shards: real(whole, shards))
+        m.setattr(
+            _tasks, "route_plan", lambda source, shards, stream=None: real(whole, shards, stream)
+        )
         with pytest.raises(AuditError, match="the source changed while the audit read it"):
             audit(path, el.trust, engine="tasks", jobs=2)
     reads = _Reads(monkeypatch)
@@ -384,3 +394,82 @@ def test_a_fallback_log_by_runs(el: ElectionLog, tmp_path: Path) -> None:
     for task in _planned_tasks(path, el, 2):
         _same(run_task(task), run_task(task._replace(plan=None, owned=frozenset())))
     assert audit(path, el.trust, engine="tasks", jobs=2).run["replay"].startswith("serial: ")
+
+
+def _streamed(
+    source: str, el: ElectionLog, shards: int, shard: int, plan_of: str | None = None
+) -> TaskResult:
+    """Task ``shard`` of ``source`` run while the routing of ``plan_of`` (default: ``source``)
+    writes its plan to a :class:`PlanStream` (the routing in a thread here, its process in an
+    audit), as the engine's first task runs."""
+    ctx = multiprocessing.get_context()
+    size = _tasks._indexed_extent(source)
+    assert size is not None
+    stream = _tasks.PlanStream(size, ctx.Value("q", 0), ctx.Value("q", 0))
+    task = _tasks_of(source, el, shards)[shard]._replace(plan_stream=stream)
+    with ThreadPoolExecutor(1) as pool:
+        routing = pool.submit(route_plan, plan_of or source, shards, stream)
+        try:
+            return run_task(task)
+        finally:
+            with contextlib.suppress(Fallback):
+                routing.result()
+
+
+def test_a_task_that_reads_its_entries_as_they_are_routed(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the first task starts while the log is routed: each part of the plan as it comes, read
+    # by its runs (small chunks, and a routing slower than the task: the task waits for it)
+    path = _sqlite_maker(tmp_path, el)("copy", _three_findings(el))
+    monkeypatch.setattr(_tasks, "CHUNK_SIZE", 37)
+    put = _tasks.StatusStream.put
+
+    def slow(self: _tasks.StatusStream, statuses: bytes) -> None:
+        time.sleep(0.002)
+        put(self, statuses)
+
+    monkeypatch.setattr(_tasks.StatusStream, "put", slow)
+    reads = _Reads(monkeypatch)
+    for planned in _planned_tasks(path, el, 2):
+        reads.clear()
+        _same(_streamed(path, el, 2, planned.shard), run_task(planned))
+        assert reads.whole == 1  # the routing's read; the task's by runs, each entry once
+    # the routing finds, half way, that the log needs the serial replay: the task stops too
+    route = Router._route
+
+    def needs_serial(self: Router, i: int, m: Any) -> str | None:
+        if i == len(_three_findings(el)) // 2:
+            raise Fallback("an id of two communities")
+        return route(self, i, m)
+
+    with monkeypatch.context() as m:
+        m.setattr(Router, "_route", needs_serial)
+        assert _streamed(path, el, 2, 0).fallback is not None
+    # routed more entries than the source had when the audit began (it grew, or a row is
+    # missing): the engine starts that task again by the whole plan
+    short = _sqlite_maker(tmp_path, el)("short", _three_findings(el)[:-1])
+    with pytest.raises(AuditError, match=r"was routed \d+ entries, not the \d+ indexed"):
+        _streamed(short, el, 2, 1, plan_of=path)
+
+
+def test_the_engine_starts_the_first_task_while_the_log_is_routed(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _sqlite_maker(tmp_path, el)("copy", _three_findings(el))
+    calls = tmp_path / "tasks"
+    real = _tasks.run_task
+
+    def noted(task: CommunityTask) -> TaskResult:
+        with calls.open("a") as f:
+            f.write(f"{task.shard} {task.plan_stream is not None} {task.plan is not None}\n")
+        return real(task)
+
+    monkeypatch.setattr(_tasks, "run_task", noted)
+    report = audit(path, el.trust, engine="tasks", jobs=2)
+    assert _json(report) == _serial(Path(path), el)
+    assert sorted(calls.read_text().split("\n")[:-1]) == ["0 True False", "1 False True"]
+    # with one process there is no core for it: the tasks wait for the whole plan
+    calls.unlink()
+    assert _json(audit(path, el.trust, engine="tasks", jobs=1)) == _serial(Path(path), el)
+    assert sorted(calls.read_text().split("\n")[:-1]) == ["0 False True", "1 False True"]

@@ -84,6 +84,21 @@ class OneShots:
             raise value
         raise AuditError(f"an audit task process {value}")
 
+    def cancel(self, job: int) -> None:
+        """Forget ``job``: unqueue it, or end its process, or drop its outcome."""
+        if job in self._queued:
+            self._queued.remove(job)
+            self._jobs.pop(job, None)
+        running = self._running.pop(job, None)
+        if running is not None:
+            proc, conn = running
+            conn.close()
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()
+        self._outcomes.pop(job, None)
+        self._fill()
+
     def close(self) -> None:
         """End every process still running and forget the queued jobs (idempotent)."""
         self._queued.clear()

@@ -23,7 +23,9 @@ same entries (count and digest): a source that changed between the reads is an
 (:class:`~._shards.Fallback`) gets it, as with the processes. Forked local tasks also write
 their statuses as they go to a :class:`StatusStream` shared with the audit's process, and start
 largest last: the final pass starts once one task is left and follows it (:class:`Following`),
-checking at its end that its result has the statuses it shared.
+checking at its end that its result has the statuses it shared. The first forked task starts
+while the log is still being routed, reading its entries as the routing process writes the plan
+to a :class:`PlanStream`.
 
 Two engines run the tasks: ``"tasks"``, at most ``jobs`` local processes at a time, a fresh one
 per task (:class:`~._oneshots.OneShots`: so a process holds one community's state and the
@@ -99,6 +101,10 @@ class CommunityTask(NamedTuple):
     """A forked local task's statuses as it replays them, shared with the auditing process
     (:class:`StatusStream`), so that the audit's final pass can follow the last task instead
     of waiting for its result."""
+    plan_stream: PlanStream | None = None
+    """Instead of a ``plan``: the routing plan as the routing process writes it
+    (:class:`PlanStream`), for the task forked before the routing has ended, which reads its
+    entries as they are routed."""
 
 
 class TaskResult(NamedTuple):
@@ -154,6 +160,45 @@ class StatusStream:
         return self._map[at : at + count]
 
 
+PLAN_FAILED: Final = -2
+"""A :class:`PlanStream`'s end when the routing found that the log needs the serial replay."""
+
+
+class PlanStream:
+    """The routing plan (:func:`route_plan`) as the routing process writes it, chunk by chunk,
+    into memory shared with a task forked before the routing ends (a :class:`StatusStream` of
+    plan bytes, sized by the source's entries when the audit began, and a second counter: the
+    plan's final length once it is done, :data:`PLAN_FAILED` if the log needs the serial
+    replay, -1 until then). The task reads its entries as they are routed, on the core the
+    routing leaves free, instead of waiting for the whole plan."""
+
+    def __init__(self, size: int, written: Any, end: Any) -> None:
+        self.plan = StatusStream(size, written)
+        self._end = end
+        with end.get_lock():
+            end.value = -1
+
+    @property
+    def size(self) -> int:
+        """How many plan bytes it holds at most (the source's entries when the audit began)."""
+        return self.plan.size
+
+    def finish(self, length: int) -> None:
+        """In the routing process: the plan is done, ``length`` entries long."""
+        with self._end.get_lock():
+            self._end.value = length
+
+    def fail(self) -> None:
+        """In the routing process: the log needs the serial replay; no plan follows."""
+        with self._end.get_lock():
+            self._end.value = PLAN_FAILED
+
+    def end(self) -> int:
+        """The plan's final length, :data:`PLAN_FAILED`, or -1 while the routing runs."""
+        with self._end.get_lock():
+            return int(self._end.value)
+
+
 def task_source(source: object) -> str:
     """The source as a descriptor every worker can open: a path (made absolute), an
     ``http(s)://`` URL or a ``postgresql://`` DSN; :class:`UsageError` for a log or store object
@@ -176,11 +221,14 @@ def task_source(source: object) -> str:
     return os.path.abspath(source)
 
 
-def route_plan(source: str, shards: int) -> tuple[bytes, list[frozenset[str]]]:
+def route_plan(
+    source: str, shards: int, stream: PlanStream | None = None
+) -> tuple[bytes, list[frozenset[str]]]:
     """Route every entry of ``source`` once, as each task would (:class:`Router`): the shard of
     each entry (``ALL`` for a district event) and the communities of each shard. Raises
     :class:`Fallback` when the log needs the serial replay; stops quietly where the source
-    becomes unreadable (the audit's own read reports it)."""
+    becomes unreadable (the audit's own read reports it). With a ``stream``, each chunk's plan
+    is written to it as it is routed, and its end said there too."""
     if not 0 < shards < ALL:
         raise UsageError(f"a routing plan is for 1 to {ALL - 1} shards, not {shards}")
     router = Router(shards)
@@ -188,17 +236,26 @@ def route_plan(source: str, shards: int) -> tuple[bytes, list[frozenset[str]]]:
     cshard = router._cshard
     plan = bytearray()
     read = 0
-    src = open_entries(source)  # the audit's own open checks the store
     try:
-        for chunk in src.chunks(CHUNK_SIZE):
-            for k, data in enumerate(chunk):
-                dest = route(read + k, peek(data))
-                plan.append(ALL if dest is None else cshard.get(dest, 0))
-            read += len(chunk)
-    except SourceUnreadable:
-        pass
-    finally:
-        src.close()
+        src = open_entries(source)  # the audit's own open checks the store
+        try:
+            for chunk in src.chunks(CHUNK_SIZE):
+                for k, data in enumerate(chunk):
+                    dest = route(read + k, peek(data))
+                    plan.append(ALL if dest is None else cshard.get(dest, 0))
+                if stream is not None:
+                    stream.plan.put(bytes(plan[read:]))
+                read += len(chunk)
+        except SourceUnreadable:
+            pass
+        finally:
+            src.close()
+    except BaseException:  # a Fallback or an error: a task reading the stream stops too
+        if stream is not None:
+            stream.fail()
+        raise
+    if stream is not None:
+        stream.finish(len(plan))
     owned = [frozenset(c for c, w in cshard.items() if w == s) for s in range(shards)]
     return bytes(plan), owned
 
@@ -275,11 +332,20 @@ def _read_runs(src: Source, plan: bytes, shard: int) -> Iterator[_Piece]:
     every entry would stop after it (as the routing's did). Every other change of the source
     makes the task's entries (count, leaf hashes) differ from those the audit's own read gives
     it, and :class:`TaskResults` refuses them."""
-    size = len(plan)
     try:
         for first, datas in src.runs(_runs(plan, shard), CHUNK_SIZE):
             _, indexes, reports = _take(plan[first : first + len(datas)], shard, first)
             yield indexes, datas, reports, first + len(datas)
+    except SourceUnreadable as exc:
+        raise _changed(shard, f"cannot read entries it was routed: {exc.message}") from exc
+    yield _routed_end(src, len(plan), shard)
+
+
+def _routed_end(src: Source, size: int, shard: int) -> _Piece:
+    """The last piece of a task that read by a plan of ``size`` entries, once the source shows
+    it still ends there: its last entry is there, and a read of every entry would stop after it
+    (as the routing's did)."""
+    try:
         if size:
             for _ in src.runs([(size - 1, size)], 1):
                 pass
@@ -291,7 +357,48 @@ def _read_runs(src: Source, plan: bytes, shard: int) -> Iterator[_Piece]:
         grew = False  # the routing's read stopped here too
     if grew:
         raise _changed(shard, f"read more than the {size} entries routed")
-    yield [], [], b"", size
+    return [], [], b"", size
+
+
+def _read_streamed(
+    src: Source, stream: PlanStream, shard: int, plan: bytearray, router: Router
+) -> Iterator[_Piece]:
+    """:func:`_read_runs` by a plan still being routed: the runs of each part of the plan as
+    the routing process writes it to ``stream`` (collected in ``plan``), waiting when it has
+    caught up with the routing, until the routing has ended. ``router`` routes the genesis
+    (entry 0, which every task takes), so that it deals the communities to the shards as the
+    routing did. A log the routing finds needs the serial replay is a :class:`Fallback`; the
+    auditing process gone, an :class:`AuditError`."""
+    parent = os.getppid()
+    done = 0
+    while True:
+        end = stream.end()  # before the count: at its end, every part is written
+        written = stream.plan.written()
+        if written > done:
+            part = stream.plan.read(done, written - done)
+            plan += part
+            runs = [(done + a, done + b) for a, b in _runs(part, shard)]
+            try:
+                for first, datas in src.runs(runs, CHUNK_SIZE):
+                    if first == 0:
+                        router._route(0, peek(datas[0]))
+                    ws = bytes(plan[first : first + len(datas)])
+                    _, indexes, reports = _take(ws, shard, first)
+                    yield indexes, datas, reports, first + len(datas)
+            except SourceUnreadable as exc:
+                raise _changed(shard, f"cannot read entries it was routed: {exc.message}") from exc
+            done = written
+        elif end == PLAN_FAILED:
+            raise Fallback("the routing found that the log needs the serial replay")
+        elif end >= 0:
+            break
+        elif os.getppid() != parent:
+            raise AuditError(f"community task {shard}: the auditing process is gone")
+        else:
+            time.sleep(_FOLLOW_POLL)
+    if end != stream.size:  # the engine starts this task again by the whole plan
+        raise _changed(shard, f"was routed {end} entries, not the {stream.size} indexed")
+    yield _routed_end(src, done, shard)
 
 
 def _read_all(src: Source, take: _Take) -> Iterator[_Piece]:
@@ -334,9 +441,12 @@ def _replay_shard(
     statuses = bytearray()
     digest = hashlib.sha256()
     read = 0
+    streamed = bytearray()  # the plan, as a task forked before the routing ended reads it
     src = open_entries(task.source)  # the audit's own open checks the store
     try:
-        if plan is not None and src.indexed(len(plan)):
+        if task.plan_stream is not None:
+            pieces = _read_streamed(src, task.plan_stream, shard, streamed, router)
+        elif plan is not None and src.indexed(len(plan)):
             pieces = _read_runs(src, plan, shard)
         else:
             pieces = _read_all(src, take)
@@ -565,6 +675,7 @@ class TaskEngine:
         self._processes = max(1, min(jobs, self.jobs))
         self._forks: OneShots | None = None
         self._routing: int | None = None
+        self._plan_stream: PlanStream | None = None
         self._client: Any = None
         self._asides: list[Callable[[], bool]] = []
         self._results: TaskResults | None = None
@@ -591,15 +702,19 @@ class TaskEngine:
         if self.engine == "dask":
             self._client = _dask_client(self.scheduler)
             return self
-        self._forks = OneShots(self._processes)
+        forks = self._forks = OneShots(self._processes)
         if self.election and self.jobs < ALL:
             # local tasks take their entries by one routing of the log, made in a process of
             # its own from this one while it is still small: the tasks fork from this process
             # later, so its size is counted again in each of them, and the routing's memory
             # (the router's maps, freed but kept by the allocator) would be too
-            self._routing = self._forks.submit(
-                functools.partial(route_plan, self.source), self.jobs
-            )
+            size = _indexed_extent(self.source) if forks.forks and self._processes > 1 else None
+            if size is not None:  # the first task will read its entries as they are routed
+                self._plan_stream = PlanStream(size, forks.shared_counter(), forks.shared_counter())
+                routing = functools.partial(route_plan, self.source, stream=self._plan_stream)
+            else:
+                routing = functools.partial(route_plan, self.source)
+            self._routing = forks.submit(routing, self.jobs)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -639,11 +754,29 @@ class TaskEngine:
         ]
         order = list(range(self.jobs))
         forks = self._forks
+        jobs: dict[int, int] = {}
         if self._routing is not None and forks is not None:
+            if self._plan_stream is not None:
+                # the first task starts while the log is routed, on the core the routing
+                # leaves free once the store's check is done, reading its entries as they
+                # are routed (the others start by size once the plan is whole)
+                first = tasks[0]._replace(
+                    plan_stream=self._plan_stream,
+                    stream=StatusStream(self._plan_stream.size, forks.shared_counter()),
+                )
+                tasks[0] = first
+                jobs[0] = forks.submit(run_task, first)
             # local tasks: the log routed once (each task would route every entry); a forked
             # task shares the plan's memory, a Dask task would carry a byte per entry
             plan, owned = forks.result(self._routing)
-            tasks = [t._replace(plan=plan, owned=owned[t.shard]) for t in tasks]
+            if jobs and self._plan_stream is not None and len(plan) != self._plan_stream.size:
+                # its entries read by index are not those read in order (a missing index, or
+                # a source that grew): it starts again, as the others, by the whole plan
+                forks.cancel(jobs.pop(0))
+                tasks[0] = tasks[0]._replace(plan_stream=None, stream=None)
+            tasks = [
+                t if t.shard in jobs else t._replace(plan=plan, owned=owned[t.shard]) for t in tasks
+            ]
             if forks.forks:
                 # each task shares its statuses as it goes, and the largest starts last: the
                 # final pass starts once one task is left and follows it, on the core the
@@ -651,7 +784,9 @@ class TaskEngine:
                 district = plan.count(ALL)
                 sizes = [plan.count(shard) + district for shard in range(self.jobs)]
                 tasks = [
-                    t._replace(stream=StatusStream(sizes[t.shard], forks.shared_counter()))
+                    t
+                    if t.shard in jobs
+                    else t._replace(stream=StatusStream(sizes[t.shard], forks.shared_counter()))
                     for t in tasks
                 ]
                 order.sort(key=sizes.__getitem__)
@@ -664,7 +799,9 @@ class TaskEngine:
             return [Following(f.done, f.result, None) for f in futures]
         if forks is None:
             raise UsageError("the community tasks are not running")
-        jobs = {shard: forks.submit(run_task, tasks[shard]) for shard in order}
+        jobs.update(
+            {shard: forks.submit(run_task, tasks[shard]) for shard in order if shard not in jobs}
+        )
         return [
             Following(
                 functools.partial(forks.ready, jobs[t.shard]),
@@ -716,6 +853,20 @@ class TaskEngine:
 
     def whole_reply(self, no: int) -> tuple[bytes, bytes]:
         return self._wait().whole_reply(no)
+
+
+def _indexed_extent(source: str) -> int | None:
+    """How many entries ``source`` holds, if it says so cheaply and reads them by index from
+    0 (a SQLite file): the size of a :class:`PlanStream`; None for any other source."""
+    try:
+        src = open_entries(source)
+    except AuditError:
+        return None  # the audit's own open says why
+    try:
+        size = src.extent()
+        return size if size and src.indexed(size) else None
+    finally:
+        src.close()
 
 
 def _dask_client(scheduler: str | None) -> Any:
