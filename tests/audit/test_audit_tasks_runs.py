@@ -473,3 +473,29 @@ def test_the_engine_starts_the_first_task_while_the_log_is_routed(
     calls.unlink()
     assert _json(audit(path, el.trust, engine="tasks", jobs=1)) == _serial(Path(path), el)
     assert sorted(calls.read_text().split("\n")[:-1]) == ["0 False True", "1 False True"]
+
+
+def test_a_task_waiting_for_the_routing_stops_when_the_auditing_process_is_gone(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the routing never ends (its process and the auditing one were killed): the task, which
+    # has read what was routed, sees its parent change and stops instead of waiting forever
+    path = _sqlite_maker(tmp_path, el)("copy", el.entries)
+    size = _tasks._indexed_extent(path)
+    assert size is not None
+    ctx = multiprocessing.get_context()
+    stream = _tasks.PlanStream(size, ctx.Value("q", 0), ctx.Value("q", 0))
+    plan, _ = route_plan(path, 2)
+    stream.plan.put(plan[:100])  # routed so far
+    parents = iter([4242] + [4242] * 3 + [1] * 100)
+    monkeypatch.setattr(_tasks.os, "getppid", lambda: next(parents))
+    waits = iter(range(1000))  # a task that never stopped would fail here, not hang
+
+    def sleep(seconds: float) -> None:
+        next(waits)
+
+    monkeypatch.setattr(_tasks.time, "sleep", sleep)
+    task = _tasks_of(path, el, 2)[0]._replace(plan_stream=stream)
+    with pytest.raises(AuditError, match="the auditing process is gone"):
+        run_task(task)
+    assert stream.end() == -1  # nothing ended the routing: only the parent's change stopped it
