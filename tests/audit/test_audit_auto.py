@@ -13,6 +13,7 @@ import pytest
 
 from audit_support import ElectionLog, build_election, write_bundle, write_sqlite_store
 from electlog.audit import Report, _auto, audit
+from electlog.audit._sources import Source
 from electlog.errors import AuditError, UsageError
 
 SHARDED = "sharded by community"
@@ -84,7 +85,7 @@ def test_a_bundle_gets_the_processes_engine_while_it_fits(
     assert audit(bundle_path, el.trust, jobs=2).run["replay"] == SHARDED
 
 
-class _Probe:
+class _Probe(Source):
     """A source as ``open_entries`` gives it, of ``entries`` entries read by index or not."""
 
     def __init__(self, entries: int | None, indexed: bool) -> None:

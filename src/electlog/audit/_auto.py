@@ -28,7 +28,7 @@ from electlog.errors import AuditError, UsageError
 from electlog.store import is_postgres_dsn
 
 from ._oneshots import FORKS
-from ._sources import SourceUnreadable, open_entries
+from ._sources import open_entries
 from ._tasks import task_source
 
 __all__ = [
@@ -133,10 +133,7 @@ def choose(source: object, election: bool, jobs: int) -> Choice:
             raise  # as the audit's own open would say it, without a second wait on the network
         return Choice("processes")  # a file: the audit's own open names what is wrong with it
     try:
-        entries = src.extent()
-        indexed = entries is not None and src.indexed(entries)
-    except (SourceUnreadable, AuditError):
-        entries, indexed = None, False
+        entries, indexed = src.sized()
     finally:
         src.close()
     if entries is None:

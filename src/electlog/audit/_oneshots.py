@@ -91,11 +91,7 @@ class OneShots:
             self._jobs.pop(job, None)
         running = self._running.pop(job, None)
         if running is not None:
-            proc, conn = running
-            conn.close()
-            if proc.is_alive():
-                proc.terminate()
-            proc.join()
+            _end(*running)
         self._outcomes.pop(job, None)
         self._fill()
 
@@ -104,10 +100,7 @@ class OneShots:
         self._queued.clear()
         running, self._running = self._running, {}
         for proc, conn in running.values():
-            conn.close()
-            if proc.is_alive():
-                proc.terminate()
-            proc.join()
+            _end(proc, conn)
 
     def _fill(self) -> None:
         while self._queued and len(self._running) < self._slots:
@@ -149,6 +142,14 @@ class OneShots:
             proc.join()
             self._outcomes[job] = outcome
         self._fill()
+
+
+def _end(proc: Any, conn: multiprocessing.connection.Connection) -> None:
+    """End a job's process (terminated if it still runs) and close its pipe."""
+    conn.close()
+    if proc.is_alive():
+        proc.terminate()
+    proc.join()
 
 
 def _one_shot_main(

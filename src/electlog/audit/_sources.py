@@ -101,6 +101,15 @@ class Source:
         SQLite file's highest index + 1, without the count that walks its table)."""
         return self.size_hint()
 
+    def sized(self) -> tuple[int | None, bool]:
+        """:meth:`extent` and whether the source reads that many entries by index from 0
+        (:meth:`indexed`); ``(None, False)`` when it cannot say."""
+        try:
+            entries = self.extent()
+            return entries, entries is not None and self.indexed(entries)
+        except (SourceUnreadable, AuditError):
+            return None, False
+
     def stored_leaves(self) -> bytes | None:
         """With a :attr:`tree_check`: the SHA-256 of the stored leaf hashes of every entry
         :meth:`chunks` read, in index order (the summary's level 0, which the tree check leaves

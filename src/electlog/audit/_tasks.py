@@ -360,16 +360,15 @@ def _routed_end(src: Source, size: int, shard: int) -> _Piece:
     return [], [], b"", size
 
 
-def _read_streamed(
-    src: Source, stream: PlanStream, shard: int, plan: bytearray, router: Router
-) -> Iterator[_Piece]:
+def _read_streamed(src: Source, stream: PlanStream, shard: int, router: Router) -> Iterator[_Piece]:
     """:func:`_read_runs` by a plan still being routed: the runs of each part of the plan as
-    the routing process writes it to ``stream`` (collected in ``plan``), waiting when it has
+    the routing process writes it to ``stream``, waiting when it has
     caught up with the routing, until the routing has ended. ``router`` routes the genesis
     (entry 0, which every task takes), so that it deals the communities to the shards as the
     routing did. A log the routing finds needs the serial replay is a :class:`Fallback`; the
     auditing process gone, an :class:`AuditError`."""
     parent = os.getppid()
+    plan = bytearray()
     done = 0
     while True:
         end = stream.end()  # before the count: at its end, every part is written
@@ -441,11 +440,10 @@ def _replay_shard(
     statuses = bytearray()
     digest = hashlib.sha256()
     read = 0
-    streamed = bytearray()  # the plan, as a task forked before the routing ended reads it
     src = open_entries(task.source)  # the audit's own open checks the store
     try:
         if task.plan_stream is not None:
-            pieces = _read_streamed(src, task.plan_stream, shard, streamed, router)
+            pieces = _read_streamed(src, task.plan_stream, shard, router)
         elif plan is not None and src.indexed(len(plan)):
             pieces = _read_runs(src, plan, shard)
         else:
@@ -769,7 +767,7 @@ class TaskEngine:
             # local tasks: the log routed once (each task would route every entry); a forked
             # task shares the plan's memory, a Dask task would carry a byte per entry
             plan, owned = forks.result(self._routing)
-            if jobs and self._plan_stream is not None and len(plan) != self._plan_stream.size:
+            if self._plan_stream is not None and len(plan) != self._plan_stream.size:
                 # its entries read by index are not those read in order (a missing index, or
                 # a source that grew): it starts again, as the others, by the whole plan
                 forks.cancel(jobs.pop(0))
@@ -856,17 +854,21 @@ class TaskEngine:
 
 
 def _indexed_extent(source: str) -> int | None:
-    """How many entries ``source`` holds, if it says so cheaply and reads them by index from
-    0 (a SQLite file): the size of a :class:`PlanStream`; None for any other source."""
+    """How many entries a local ``source`` holds, if it says so cheaply and reads them by index
+    from 0 (a SQLite file, a PostgreSQL database, a tiles directory): the size of a
+    :class:`PlanStream`; None for any other source (a tiles URL: no second wait on the
+    network)."""
+    if source.startswith(("http://", "https://")):
+        return None
     try:
         src = open_entries(source)
     except AuditError:
         return None  # the audit's own open says why
     try:
-        size = src.extent()
-        return size if size and src.indexed(size) else None
+        entries, indexed = src.sized()
     finally:
         src.close()
+    return entries if entries and indexed else None
 
 
 def _dask_client(scheduler: str | None) -> Any:
