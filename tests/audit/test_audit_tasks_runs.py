@@ -259,11 +259,16 @@ def test_the_audit_of_a_copy_that_changed_after_the_routing(
     entries = _three_findings(el)
     full, short = make("full", entries), make("short", entries[:-1])
     routed = {"source": full}
-    real = _tasks.route_plan
+    real, presumed = _tasks.route_plan, _tasks.presumed_plan
     monkeypatch.setattr(
         _tasks,
         "route_plan",
         lambda source, shards, stream=None: real(routed["source"], shards, stream),
+    )
+    monkeypatch.setattr(  # the routing that runs the final pass too: two processes or more
+        _tasks,
+        "presumed_plan",
+        lambda source, shards, stream, presume: presumed(routed["source"], shards, stream, presume),
     )
     # two entries of c1 and c2 by other authors swapped: each routed to the other's task
     plan, _ = real(full, 2)
@@ -308,10 +313,15 @@ def test_a_sqlite_file_with_a_missing_index_is_read_whole(
     assert len(mine) == 1
     with pytest.raises(AuditError, match=r"entries \d+\.\.\d+ are not all stored"):
         run_task(mine[0])
-    real = _tasks.route_plan
+    real, presumed = _tasks.route_plan, _tasks.presumed_plan
     with monkeypatch.context() as m:
         m.setattr(
             _tasks, "route_plan", lambda source, shards, stream=None: real(whole, shards, stream)
+        )
+        m.setattr(
+            _tasks,
+            "presumed_plan",
+            lambda source, shards, stream, presume: presumed(whole, shards, stream, presume),
         )
         with pytest.raises(AuditError, match="the source changed while the audit read it"):
             audit(path, el.trust, engine="tasks", jobs=2)

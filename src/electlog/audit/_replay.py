@@ -20,7 +20,7 @@ import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import attrs
 
@@ -44,6 +44,7 @@ from electlog.election.state._base import event_context
 from electlog.election.state.eligibility import EligibilityState
 from electlog.election.tally import compare_declared
 from electlog.errors import (
+    AuditError,
     CheckpointError,
     ConsistencyProofError,
     ElectlogError,
@@ -167,14 +168,19 @@ class CompactMerkleTree:
     :mod:`electlog.merkle`'s node-reader functions, the same code the stores use.
     """
 
-    __slots__ = ("_digests", "_file", "_size", "_tail", "_upper")
+    __slots__ = ("_digests", "_file", "_settled", "_size", "_tail", "_upper")
 
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="electlog-audit-leaves-")  # noqa: SIM115
+    def __init__(self, file: IO[bytes] | None = None) -> None:
+        """``file``: an empty temporary file for the leaves (one the caller shares with
+        another process, see :meth:`adopt`); by default one of the tree's own."""
+        if file is None:
+            file = tempfile.TemporaryFile(prefix="electlog-audit-leaves-")  # noqa: SIM115
+        self._file = file
         self._size = 0
         self._tail = b""  # leaves after the last complete group of 16, joined
         self._upper: list[bytearray] = [bytearray()]  # levels 4, 5, 6, ...
         self._digests: list[Any] | None = None  # levels 0-3 hashed as they go (keep_digests)
+        self._settled: tuple[bytes, ...] | None = None  # level_digests() of an adopted tree
 
     def __len__(self) -> int:
         return self._size
@@ -228,6 +234,7 @@ class CompactMerkleTree:
             raise UsageError(f"{len(hashes)} bytes are not a whole number of leaf hashes")
         if not hashes:
             return
+        self._settled = None  # an adopted tree's digests are of the leaves it came with
         fh = self._file
         fh.seek(0, os.SEEK_END)
         fh.write(hashes)
@@ -261,6 +268,32 @@ class CompactMerkleTree:
                 upper.append(bytearray())
             upper[lv] += h
 
+    def handed(self) -> tuple[int, bytes, list[bytes], tuple[bytes, ...] | None]:
+        """What another process's tree needs to :meth:`adopt` this one, whose leaves are in a
+        file both share: the size, the leaves after the last whole group, the levels kept in
+        memory and (with :meth:`keep_digests`) the :meth:`level_digests`."""
+        digests = None if self._digests is None else self.level_digests()
+        return self._size, self._tail, [bytes(level) for level in self._upper], digests
+
+    def adopt(
+        self,
+        file: IO[bytes],
+        handed: tuple[int, bytes, list[bytes], tuple[bytes, ...] | None],
+    ) -> None:
+        """Become the tree another process built (:meth:`handed`) into ``file``, which holds
+        its leaves (this tree's own leaf file is closed). Its level digests stay those it
+        handed over until a leaf is added."""
+        size, tail, upper, digests = handed
+        if len(upper) < 1 or len(tail) % _HASH or (size - len(tail) // _HASH) % _GROUP:
+            raise AuditError(f"the tree handed over does not hold {size} leaves")
+        self._file.close()
+        self._file = file
+        self._size = size
+        self._tail = tail
+        self._upper = [bytearray(level) for level in upper]
+        self._digests = None
+        self._settled = digests
+
     def keep_digests(self) -> None:
         """Hash every level of the tree as it is built, for :meth:`level_digests` (call on an
         empty tree; it costs a SHA-256 pass over 60 bytes per leaf, in bulk)."""
@@ -272,6 +305,8 @@ class CompactMerkleTree:
         """For each level from 0 (the leaves) up to the tree's height, the SHA-256 of its
         complete nodes concatenated in index order (:meth:`keep_digests` was called first):
         what :class:`~electlog.store._integrity.StoredTree` says of a stored tree."""
+        if self._settled is not None:
+            return self._settled
         if self._digests is None:
             raise UsageError("this tree keeps no level digests")
         size = self._size

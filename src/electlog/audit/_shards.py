@@ -43,7 +43,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from heapq import nsmallest
 from itertools import chain, compress
-from typing import Any, Final, NamedTuple, NoReturn, Protocol
+from typing import IO, Any, Final, NamedTuple, NoReturn, Protocol
 
 from electlog._workers import Aside, Handler
 from electlog.election.state.eligibility import DrawPart, EligibilityState, draw_violation
@@ -681,6 +681,10 @@ class ShardedReplay(Replay, Router):
         self._results: dict[str, CommunityResults] = {}
         self._progress: dict[str, Any] = {}
         self._eligibility: EligibilityState | None = None
+        self.adopted = False
+        """Whether the entries were fed in another process (:meth:`adopt`)."""
+        self.stored_leaves: bytes | None = None
+        """With :attr:`adopted`: the stored leaf hashes' digest as that process read them."""
 
     # ------------------------------------------------------------------ entries
 
@@ -967,6 +971,56 @@ class ShardedReplay(Replay, Router):
                 voters[person] = code
                 tag_of[person] = tag
                 holder.setdefault(tag, person)
+
+    # ------------------------------------------------------------------ handing over
+
+    _FED: Final = (
+        "size",
+        "times",
+        "events",
+        "_own",
+        "_chunk_no",
+        "_routed",
+        "_id_owner",
+        "_authors",
+        "_claims",
+        "_cshard",
+        "_cindex",
+        "_unit_owner",
+        "_box_owner",
+        "_kinds",
+    )
+    """What feeding the entries changes, besides the tree and the buckets (:meth:`handed`)."""
+
+    def handed(self) -> dict[str, Any]:
+        """This replay's state once every entry is fed and its chunks collected (before
+        :meth:`entries_done`), for another process's replay of the same log to :meth:`adopt`:
+        the community tasks' routing process runs the final pass (:mod:`._tasks`). The tree's
+        leaves stay in its file, which the two share."""
+        if self._pending:
+            raise AuditError("a replay is handed over with chunks whose replies are not in")
+        state = {name: getattr(self, name) for name in self._FED}
+        state["person"] = bytes(self._person)
+        state["tags"] = bytes(self._tags)
+        state["tree"] = self.tree.handed()
+        return state
+
+    def adopt(self, state: dict[str, Any], leaves: IO[bytes], stored: bytes | None) -> None:
+        """Take the state of a replay that another process fed with this log (:meth:`handed`),
+        its leaf hashes in ``leaves``, instead of feeding the entries here; ``stored``: what
+        that process's read says of the stored leaf hashes
+        (:meth:`~._sources.Source.stored_leaves`)."""
+        if self.size or self._routed or self.adopted:
+            raise AuditError("only a replay that has not been fed can adopt another's state")
+        self.adopted = True
+        self.stored_leaves = stored
+        for name in self._FED:
+            setattr(self, name, state[name])
+        for buckets, data in ((self._person, state["person"]), (self._tags, state["tags"])):
+            if len(data) != len(buckets):
+                raise AuditError("the replay handed over has buckets of another size")
+            buckets[:] = data
+        self.tree.adopt(leaves, state["tree"])
 
     # ------------------------------------------------------------------ the end
 

@@ -40,11 +40,13 @@ import gc
 import hashlib
 import mmap
 import os
+import pickle
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from itertools import compress
-from typing import Any, Final, NamedTuple, TypeAlias
+from typing import IO, Any, Final, NamedTuple, TypeAlias
 
 from electlog.errors import AuditError, ElectlogError, UsageError
 from electlog.events import _LEAF_HASH
@@ -54,7 +56,18 @@ from electlog.store import Store, is_postgres_dsn
 
 from ._oneshots import OneShots
 from ._pipeline import CHUNK_SIZE, Aside
-from ._shards import ALL, Fallback, Router, ShardWorker, _marks, _take, peek
+from ._replay import CompactMerkleTree, FindingSink
+from ._shards import (
+    ALL,
+    APPLIED,
+    Fallback,
+    Router,
+    ShardedReplay,
+    ShardWorker,
+    _marks,
+    _take,
+    peek,
+)
 from ._sources import Source, SourceUnreadable, open_entries
 from .trust import Trust
 
@@ -64,6 +77,7 @@ __all__ = [
     "TaskEngine",
     "TaskResult",
     "TaskResults",
+    "presumed_plan",
     "route_plan",
     "run_task",
     "task_source",
@@ -258,6 +272,197 @@ def route_plan(
         stream.finish(len(plan))
     owned = [frozenset(c for c, w in cshard.items() if w == s) for s in range(shards)]
     return bytes(plan), owned
+
+
+class Presumption:
+    """Where the routing process leaves the audit's final pass, which it runs as it routes,
+    presuming that every entry verifies and applies (:func:`presumed_plan`): two temporary
+    files the auditing process makes before the routing is forked, so both have them, one for
+    the tree's leaf hashes and one for the replay's state."""
+
+    def __init__(self, trust: str) -> None:
+        self.trust = trust
+        """The trust file's JSON."""
+        prefix = "electlog-audit-"
+        self.leaves: IO[bytes] | None = tempfile.TemporaryFile(prefix=prefix)  # noqa: SIM115
+        self.state = tempfile.TemporaryFile(prefix=prefix)  # noqa: SIM115
+
+    def take_leaves(self) -> IO[bytes]:
+        """The leaf file, for the auditing process's tree to adopt (and close)."""
+        leaves, self.leaves = self.leaves, None
+        if leaves is None:
+            raise AuditError("the final pass's leaf file was handed over already")
+        return leaves
+
+    def close(self) -> None:
+        """Delete the files (the leaf file unless a tree adopted it)."""
+        self.state.close()
+        if self.leaves is not None:
+            self.leaves.close()
+
+
+def _leaf_hashes(datas: list[bytes]) -> list[bytes]:
+    """The leaf hash of each entry (:func:`~electlog.events.entry_leaf_hash`, inline)."""
+    leaf = _LEAF_HASH.copy
+    leaves = []
+    for data in datas:
+        h = leaf()
+        h.update(data)
+        leaves.append(h.digest())
+    return leaves
+
+
+_Parts: TypeAlias = dict[int, tuple[bytes, list[bytes]]]
+"""A chunk's part of each shard: its statuses and leaf hashes, by shard."""
+
+
+def _whole(no: int, routing: bytes, parts: _Parts, jobs: int) -> tuple[bytes, bytes]:
+    """The statuses and leaf hashes of chunk ``no`` in its order, from each shard's part
+    (:func:`~._shards._spread` merged): each entry's from its own shard, a district event's
+    (every shard's) from shard 0."""
+    if len(parts) != jobs:
+        raise AuditError(f"chunk {no} was not sent to every community task")
+    statuses = [iter(parts[w][0]) for w in range(jobs)]
+    leaves = [iter(parts[w][1]) for w in range(jobs)]
+    out = bytearray(len(routing))
+    hashes: list[bytes] = []
+    add = hashes.append
+    try:
+        for k, shard in enumerate(routing):
+            w = shard
+            if w == ALL:  # every task has it; task 0 reports it
+                for others in range(1, jobs):
+                    next(statuses[others])
+                    next(leaves[others])
+                w = 0
+            out[k] = next(statuses[w])
+            add(next(leaves[w]))
+    except StopIteration:
+        raise AuditError(f"chunk {no}: a task's part does not match its routing") from None
+    if any(next(it, None) is not None for it in statuses):
+        raise AuditError(f"chunk {no}: a task's part does not match its routing")
+    return bytes(out), b"".join(hashes)
+
+
+class _Presumed:
+    """The :class:`~._shards.ShardPool` of the final pass in the routing process: each chunk's
+    routing is the plan's next part (written to the plan stream too), every entry is presumed
+    applied, and each shard's entries are counted and their leaf hashes digested, as the
+    tasks will (:class:`TaskResults` compares them with each task's result)."""
+
+    in_flight = 1
+    election = True
+
+    def __init__(self, jobs: int, stream: PlanStream | None) -> None:
+        self.jobs = jobs
+        self.plan = bytearray()
+        self.counts = [0] * jobs
+        self._stream = stream
+        self._digests = [hashlib.sha256() for _ in range(jobs)]
+        self._chunks: dict[int, tuple[bytes, _Parts]] = {}
+
+    def send(self, shard: int, msg: tuple[Any, ...]) -> None:
+        _, no, _base, routing, datas = msg
+        parts = self._chunks.setdefault(no, (routing, {}))[1]
+        if not parts:  # the chunk's first part: its routing is the plan's next
+            self.plan += routing
+            if self._stream is not None:
+                self._stream.plan.put(routing)
+        leaves = _leaf_hashes(datas)
+        self._digests[shard].update(b"".join(leaves))
+        self.counts[shard] += len(datas)
+        parts[shard] = (_APPLIED_BYTE * len(datas), leaves)
+
+    def whole_reply(self, no: int) -> tuple[bytes, bytes]:
+        routing, parts = self._chunks.pop(no)
+        return _whole(no, routing, parts, self.jobs)
+
+    def receive(self, kind: str, shard: int, tag: int) -> Any:
+        raise AuditError(f"the routing process's final pass asked task {shard} for {kind}")
+
+    def digests(self) -> list[bytes]:
+        """Each shard's digest of its entries' leaf hashes (a task's ``digest``)."""
+        return [d.digest() for d in self._digests]
+
+
+_APPLIED_BYTE: Final = bytes([APPLIED])
+
+
+class _PresumingReplay(ShardedReplay):
+    """The final pass as the routing process runs it: a check that depends on the tasks'
+    statuses (a claim across communities, an entry it cannot decode) and fails under the
+    presumption ends the pass (:attr:`why_not`), not the routing."""
+
+    def __init__(self, trust: Trust, pool: _Presumed, leaves: IO[bytes]) -> None:
+        super().__init__(trust, FindingSink(), pool)
+        self.tree.close()
+        self.tree = CompactMerkleTree(leaves)
+        self.tree.keep_digests()
+        self.why_not: str | None = None
+        """Why the pass does not stand, if it does not."""
+
+    def _checks(
+        self,
+        base: int,
+        metas: list[tuple[Any, ...] | None],
+        statuses: bytes,
+        hashes: bytes,
+        groups: list[bytes] | None = None,
+    ) -> None:
+        if self.why_not is not None:
+            return
+        try:
+            super()._checks(base, metas, statuses, hashes, groups)
+        except (Fallback, AuditError) as exc:
+            self.why_not = str(exc)
+
+
+def presumed_plan(
+    source: str, shards: int, stream: PlanStream | None, presume: Presumption
+) -> tuple[bytes, list[frozenset[str]], str | None]:
+    """:func:`route_plan`, and with it the audit's final pass over the same read
+    (:class:`~._shards.ShardedReplay`: author chains, the Merkle tree, claimed times, the claims
+    across communities), presuming that every entry verifies and applies. When the pass
+    stands, its state goes to ``presume``'s files and the third value is None: the auditing
+    process adopts it if every task's statuses say what was presumed (:meth:`TaskEngine.presumed`),
+    instead of reading the log again after the tasks. Else the third value says why not (an
+    entry the pass cannot decode, a claim it cannot place, an unreadable source) and the
+    auditing process runs the pass itself. Raises :class:`Fallback` as :func:`route_plan`
+    does."""
+    if not 0 < shards < ALL:
+        raise UsageError(f"a routing plan is for 1 to {ALL - 1} shards, not {shards}")
+    pool = _Presumed(shards, stream)
+    replay = _PresumingReplay(Trust.from_json(presume.trust), pool, presume.leaves or _gone())
+    stored: bytes | None = None
+    try:
+        src = open_entries(source)  # the audit's own open checks the store
+        try:
+            try:
+                for chunk in src.chunks(CHUNK_SIZE):
+                    replay.feed_entries(chunk)
+            except SourceUnreadable as exc:  # the audit's own read reports it
+                replay.why_not = f"the source is unreadable: {exc}"
+            stored = src.stored_leaves()
+        finally:
+            src.close()
+    except BaseException:  # a Fallback or an error: a task reading the stream stops too
+        if stream is not None:
+            stream.fail()
+        raise
+    if stream is not None:
+        stream.finish(len(pool.plan))
+    cshard = replay._cshard
+    owned = [frozenset(c for c, w in cshard.items() if w == s) for s in range(shards)]
+    if replay.why_not is None:
+        state = replay.handed()
+        state.update(counts=pool.counts, digests=pool.digests(), stored_leaves=stored)
+        pickle.dump(state, presume.state, protocol=pickle.HIGHEST_PROTOCOL)
+        presume.state.flush()
+    return bytes(pool.plan), owned, replay.why_not
+
+
+def _gone() -> IO[bytes]:
+    raise AuditError("the final pass's leaf file was handed over already")
 
 
 _Take: TypeAlias = Callable[[int, list[bytes]], tuple[list[int], list[bytes], bytes]]
@@ -547,7 +752,8 @@ class TaskResults:
         self._taken = {shard: bytearray() for shard in self._following}
         self._at = [0] * len(results)
         self._digests = [hashlib.sha256() for _ in results]
-        self._chunks: dict[int, tuple[bytes, dict[int, tuple[bytes, list[bytes]]]]] = {}
+        self._handed: list[bytes] | None = None  # the digests of the routing's final pass
+        self._chunks: dict[int, tuple[bytes, _Parts]] = {}
         self._replies: dict[tuple[str, int, int], Any] = {}
         self.finished: Callable[[], None] = lambda: None
         """Called when a followed task's result comes in."""
@@ -588,12 +794,7 @@ class TaskResults:
                 done = len(self._result(shard).statuses)
                 raise _changed(shard, f"replayed {done} entries, this process more")
             self._at[shard] = at + len(datas)
-            leaf = _LEAF_HASH.copy  # entry_leaf_hash, inline
-            leaves = []
-            for data in datas:
-                h = leaf()
-                h.update(data)
-                leaves.append(h.digest())
+            leaves = _leaf_hashes(datas)
             self._digests[shard].update(b"".join(leaves))
             self._chunks.setdefault(no, (routing, {}))[1][shard] = (statuses, leaves)
             return
@@ -601,7 +802,8 @@ class TaskResults:
         r = self._result(shard)
         if r.read != size or self._at[shard] != len(r.statuses):
             raise _changed(shard, f"read {r.read} entries, this process {size}")
-        if self._digests[shard].digest() != r.digest or owned != r.owned:
+        digest = self._digests[shard].digest() if self._handed is None else self._handed[shard]
+        if digest != r.digest or owned != r.owned:
             raise _changed(shard, "read other entry bytes than this process")
         self._replies[("end", shard, 0)] = r.end
 
@@ -610,31 +812,36 @@ class TaskResults:
         merged give them (:func:`~._shards._spread`): each entry's from its own task, a
         district event's (every task's) from task 0."""
         routing, parts = self._chunks.pop(no)
-        if len(parts) != self.jobs:
-            raise AuditError(f"chunk {no} was not sent to every community task")
-        statuses = [iter(parts[w][0]) for w in range(self.jobs)]
-        leaves = [iter(parts[w][1]) for w in range(self.jobs)]
-        out = bytearray(len(routing))
-        hashes: list[bytes] = []
-        add = hashes.append
-        try:
-            for k, shard in enumerate(routing):
-                w = shard
-                if w == ALL:  # every task has it; task 0 reports it
-                    for others in range(1, self.jobs):
-                        next(statuses[others])
-                        next(leaves[others])
-                    w = 0
-                out[k] = next(statuses[w])
-                add(next(leaves[w]))
-        except StopIteration:
-            raise AuditError(f"chunk {no}: a task's part does not match its routing") from None
-        if any(next(it, None) is not None for it in statuses):
-            raise AuditError(f"chunk {no}: a task's part does not match its routing")
-        return bytes(out), b"".join(hashes)
+        return _whole(no, routing, parts, self.jobs)
+
+    def adopt(self, counts: Sequence[int], digests: Sequence[bytes]) -> None:
+        """The final pass ran in the routing process: each task's entry count and digest of
+        their leaf hashes as that pass read them, for the end's comparison with each task's
+        result (in place of this process's own read)."""
+        if len(counts) != self.jobs or len(digests) != self.jobs:
+            raise AuditError("the final pass handed over counts for another number of tasks")
+        self._at = list(counts)
+        self._handed = list(digests)
+
+    def confirm(self, size: int, counts: Sequence[int], digests: Sequence[bytes]) -> bool:
+        """Whether every task has returned, applied every entry it replayed and read what the
+        routing process's final pass read: ``size`` entries, ``counts[shard]`` of them its
+        own, their leaf hashes digested as ``digests[shard]``."""
+        return len(counts) == len(digests) == self.jobs and all(
+            r is not None
+            and r.fallback is None
+            and _applied(r.statuses)
+            and (r.read, len(r.statuses), r.digest) == (size, counts[r.shard], digests[r.shard])
+            for r in self._results
+        )
 
     def receive(self, kind: str, shard: int, tag: int) -> Any:
         return self._replies.pop((kind, shard, tag))
+
+
+def _applied(statuses: bytes) -> bool:
+    """Whether every status is :data:`~._shards.APPLIED` (one C loop)."""
+    return statuses.count(APPLIED) == len(statuses)
 
 
 def _changed(shard: int, what: str) -> AuditError:
@@ -674,6 +881,8 @@ class TaskEngine:
         self._forks: OneShots | None = None
         self._routing: int | None = None
         self._plan_stream: PlanStream | None = None
+        self._presume: Presumption | None = None
+        self._presumed = False  # the routing's final pass stands, so far
         self._client: Any = None
         self._asides: list[Callable[[], bool]] = []
         self._results: TaskResults | None = None
@@ -709,7 +918,15 @@ class TaskEngine:
             size = _indexed_extent(self.source) if forks.forks and self._processes > 1 else None
             if size is not None:  # the first task will read its entries as they are routed
                 self._plan_stream = PlanStream(size, forks.shared_counter(), forks.shared_counter())
-                routing = functools.partial(route_plan, self.source, stream=self._plan_stream)
+            routing: Callable[[int], Any]
+            if size is not None:
+                # the routing runs the final pass too, beside the tasks (presumed_plan): the
+                # auditing process then reads the log only if a task did not apply an entry
+                # (a store whose checkpoints are read apart from the entries, unlike a bundle's)
+                self._presume = Presumption(self.trust.to_json())
+                routing = functools.partial(
+                    presumed_plan, self.source, stream=self._plan_stream, presume=self._presume
+                )
             else:
                 routing = functools.partial(route_plan, self.source)
             self._routing = forks.submit(routing, self.jobs)
@@ -717,6 +934,9 @@ class TaskEngine:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+        presume, self._presume = self._presume, None
+        if presume is not None:
+            presume.close()
 
     def close(self) -> None:
         """Stop the task processes or disconnect from the cluster (idempotent)."""
@@ -766,7 +986,11 @@ class TaskEngine:
                 jobs[0] = forks.submit(run_task, first)
             # local tasks: the log routed once (each task would route every entry); a forked
             # task shares the plan's memory, a Dask task would carry a byte per entry
-            plan, owned = forks.result(self._routing)
+            if self._presume is not None:
+                plan, owned, why_not = forks.result(self._routing)
+                self._presumed = why_not is None
+            else:
+                plan, owned = forks.result(self._routing)
             if self._plan_stream is not None and len(plan) != self._plan_stream.size:
                 # its entries read by index are not those read in order (a missing index, or
                 # a source that grew): it starts again, as the others, by the whole plan
@@ -776,9 +1000,11 @@ class TaskEngine:
                 t if t.shard in jobs else t._replace(plan=plan, owned=owned[t.shard]) for t in tasks
             ]
             if forks.forks:
-                # each task shares its statuses as it goes, and the largest starts last: the
-                # final pass starts once one task is left and follows it, on the core the
-                # others have freed (a task takes its shard's entries and every district one)
+                # each task shares its statuses as it goes. With the final pass run by the
+                # routing, the largest starts first, so that the last to end are small and
+                # the cores end together; else the largest starts last: the final pass starts
+                # once one task is left and follows it, on the core the others have freed (a
+                # task takes its shard's entries and every district one)
                 district = plan.count(ALL)
                 sizes = [plan.count(shard) + district for shard in range(self.jobs)]
                 tasks = [
@@ -787,7 +1013,7 @@ class TaskEngine:
                     else t._replace(stream=StatusStream(sizes[t.shard], forks.shared_counter()))
                     for t in tasks
                 ]
-                order.sort(key=sizes.__getitem__)
+                order.sort(key=sizes.__getitem__, reverse=self._presumed)
         if self._client is not None:
             run_id = uuid.uuid4().hex
             futures = [
@@ -820,18 +1046,22 @@ class TaskEngine:
             started = self._start()
             results: list[TaskResult | None] = [None] * self.jobs
             left = list(range(self.jobs))
-            follow = 1 if all(t.stream is not None for t in started) else 0
-            while len(left) > follow:
+            streams = all(t.stream is not None for t in started)
+            # while the routing's final pass stands, every result is awaited; else the pass
+            # here follows the last task
+            while len(left) > (1 if streams and not self._presumed else 0):
                 between()
                 done = [shard for shard in left if started[shard].ready()]
-                if not done and follow:
+                if not done and streams:
                     assert self._forks is not None  # streams are only made for forked tasks
                     self._forks.wait()
                     continue
                 for shard in done or left[:1]:  # in order, waiting, without streams
-                    results[shard] = task_result(shard, started[shard].get)
+                    got = results[shard] = task_result(shard, started[shard].get)
                     left.remove(shard)
                     on_task(self.jobs - len(left), self.jobs)
+                    if got.fallback is not None or not _applied(got.statuses):
+                        self._presumed = False  # this process runs the final pass
             if not left and self._forks is not None and all(ready() for ready in self._asides):
                 self.close()  # nothing left running beside the audit's final pass
             for r in results:
@@ -842,6 +1072,28 @@ class TaskEngine:
             )
             self._results.finished = lambda: on_task(self.jobs, self.jobs)
         return self._results
+
+    def presumed(self) -> tuple[dict[str, Any], IO[bytes]] | None:
+        """Once every task has returned: the final pass the routing process ran
+        (:func:`presumed_plan`) and the file of its leaf hashes, for the audit's replay to
+        adopt (:meth:`~._shards.ShardedReplay.adopt`), if it stands: every task applied every
+        entry, as the pass presumed. None if it does not, or was not run: the audit's process
+        then reads the log and runs the pass (:meth:`send`)."""
+        if self._presume is None:
+            return None
+        results = self._wait()
+        presume = self._presume
+        if not self._presumed:
+            return None
+        presume.state.seek(0)
+        state = pickle.load(presume.state)  # written by this audit's own routing process
+        counts, digests = state["counts"], state["digests"]
+        if not results.confirm(state["size"], counts, digests):
+            # a task did not apply an entry (or the source changed after the routing read it:
+            # the pass here reads it again, and compares the tasks with that read)
+            return None
+        results.adopt(counts, digests)
+        return state, presume.take_leaves()
 
     def send(self, shard: int, msg: tuple[Any, ...]) -> None:
         self._wait().send(shard, msg)

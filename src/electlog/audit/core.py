@@ -396,7 +396,13 @@ def _feed(
             workers.between = early
             workers.on_task = functools.partial(bar.stage, "community tasks")
         try:
-            if isinstance(replay, ShardedReplay):
+            # the community tasks' routing process may have run the final pass beside them
+            handed = workers.presumed() if isinstance(workers, TaskEngine) else None
+            if handed is not None:
+                assert isinstance(replay, ShardedReplay)
+                state, leaves = handed
+                replay.adopt(state, leaves, state["stored_leaves"])
+            elif isinstance(replay, ShardedReplay):
                 for chunk in src.chunks(CHUNK_SIZE):
                     early()
                     replay.feed_entries(chunk)
@@ -453,7 +459,9 @@ def _damage_findings(
                 replay.tree.level_digests(),
                 {author: (head.seq, head.prev) for author, head in replay.heads.items()},
                 not any(sink.count(code) for code in _ENTRY_PROBLEMS),
-                src.stored_leaves(),
+                replay.stored_leaves
+                if isinstance(replay, ShardedReplay) and replay.adopted
+                else src.stored_leaves(),
             )
         found, error = result
         if error is not None:

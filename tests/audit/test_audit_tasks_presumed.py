@@ -1,0 +1,267 @@
+"""The final pass run by the routing process, beside the community tasks.
+
+With forked local tasks on two processes or more, from a store read by index, the process that
+routes the log runs the audit's final pass over the same read (:func:`presumed_plan`: author
+chains, the tree, claimed times, claims across communities), presuming that every entry
+verifies and applies. The auditing process adopts that pass when every task applied every entry
+it replayed and read what the pass read; otherwise it reads the log and runs the pass itself, as
+before. Either way the report is the serial replay's.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import pickle
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_audit_tamper import changed_mark, flipped_byte
+from test_audit_tasks import _json, _serial, _three_findings
+from test_audit_tasks_runs import Make, _postgres_maker, _sqlite_maker, _tasks_of, _tiles_maker
+
+from audit_support import ElectionLog, build_election
+from electlog.audit import _tasks, audit
+from electlog.audit._pipeline import CHUNK_SIZE
+from electlog.audit._replay import CompactMerkleTree, FindingSink
+from electlog.audit._shards import APPLIED, ShardedReplay
+from electlog.audit._sources import open_source
+from electlog.audit._tasks import Presumption, TaskResults, presumed_plan, route_plan, run_task
+from electlog.errors import AuditError, UsageError
+
+
+@pytest.fixture(scope="module")
+def el() -> ElectionLog:
+    return build_election(0)
+
+
+@pytest.fixture(params=["sqlite", "tiles", pytest.param("postgres", marks=pytest.mark.postgres)])
+def copy(request: pytest.FixtureRequest, tmp_path: Path, el: ElectionLog) -> Iterator[Make]:
+    """Makes copies of the log in a store read by index (as test_audit_tasks_runs' ``make``)."""
+    if request.param == "sqlite":
+        yield _sqlite_maker(tmp_path, el)
+    elif request.param == "tiles":
+        yield _tiles_maker(tmp_path, el)
+    else:
+        yield from _postgres_maker(request.getfixturevalue("postgres_server"), el)
+
+
+class _Passes:
+    """How the audit's final pass ran in this (the auditing) process: the chunks it fed here,
+    and the passes it adopted from the routing process (forked processes count apart)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.fed = 0
+        self.adopted = 0
+        me = os.getpid()
+        feed, adopt = ShardedReplay.feed_entries, ShardedReplay.adopt
+
+        def fed(replay: ShardedReplay, chunk: list[bytes]) -> None:
+            if os.getpid() == me:
+                self.fed += 1
+            feed(replay, chunk)
+
+        def adopted(replay: ShardedReplay, *args: Any) -> None:
+            self.adopted += 1
+            adopt(replay, *args)
+
+        monkeypatch.setattr(ShardedReplay, "feed_entries", fed)
+        monkeypatch.setattr(ShardedReplay, "adopt", adopted)
+
+
+def _serial_of(source: str, el: ElectionLog) -> dict[str, Any] | None:
+    """The serial replay's report of a copy (None for PostgreSQL: the serial path there is the
+    one test_audit_tasks_runs compares)."""
+    return None if "://" in source else _serial(Path(source), el)
+
+
+def test_a_clean_log_is_not_read_again_after_the_tasks(
+    copy: Make, el: ElectionLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = copy("clean", el.entries)
+    expected = _serial_of(source, el)
+    passes = _Passes(monkeypatch)
+    report = audit(source, el.trust, engine="tasks", jobs=2)
+    assert report.verdict == "clean"
+    assert (passes.fed, passes.adopted) == (0, 1)
+    if expected is not None:
+        assert _json(report) == expected
+    # one process: no routing beside the tasks, the pass runs here after them
+    passes.fed = passes.adopted = 0
+    alone = audit(source, el.trust, engine="tasks", jobs=1)
+    assert passes.fed > 0 and passes.adopted == 0
+    assert _json(alone) == _json(report)
+
+
+def test_rule_findings_of_applied_entries_are_adopted(
+    copy: Make, el: ElectionLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a changed mark, an extra ballot, a revoked key used: each entry is applied all the same
+    source = copy("findings", _three_findings(el))
+    expected = _serial_of(source, el)
+    passes = _Passes(monkeypatch)
+    report = audit(source, el.trust, engine="tasks", jobs=2)
+    assert report.verdict == "findings"
+    assert (passes.fed, passes.adopted) == (0, 1)
+    if expected is not None:
+        assert _json(report) == expected
+
+
+def test_an_entry_a_task_rejects_gets_the_pass_here(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a signature byte flipped in the file (a store refuses to append it): its task rejects
+    # the entry, so the presumption does not stand and the pass runs here
+    path = Path(_sqlite_maker(tmp_path, el)("flipped", el.entries))
+    flipped = flipped_byte(el)[0][150]
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE entries SET data = ? WHERE idx = 150", (flipped,))
+    conn.close()
+    expected = _serial(path, el)
+    passes = _Passes(monkeypatch)
+    report = audit(path, el.trust, engine="tasks", jobs=2)
+    assert "entry.signature_invalid" in {f["code"] for f in expected["findings"]}
+    assert passes.fed > 0 and passes.adopted == 0
+    assert _json(report) == expected
+
+
+def _value(v: Any) -> Any:
+    """A replay attribute as a comparable value."""
+    if isinstance(v, mmap.mmap):
+        return bytes(v)
+    if isinstance(v, CompactMerkleTree):
+        return v.handed()[:3]
+    if hasattr(v, "__dict__") and not isinstance(v, type):
+        return {k: _value(x) for k, x in vars(v).items()}
+    return v
+
+
+def _handed(presume: Presumption) -> dict[str, Any]:
+    presume.state.seek(0)
+    state: dict[str, Any] = pickle.load(presume.state)
+    return state
+
+
+def test_the_pass_handed_over_is_the_pass_run_here(el: ElectionLog, tmp_path: Path) -> None:
+    path = _sqlite_maker(tmp_path, el)("clean", el.entries)
+    presume = Presumption(el.trust.to_json())
+    try:
+        plan, owned, why_not = presumed_plan(path, 2, None, presume)
+        assert why_not is None
+        assert (plan, owned) == route_plan(path, 2)
+        state = _handed(presume)
+        # the auditing process's own pass, given the tasks' results
+        tasks = [t._replace(plan=plan, owned=owned[t.shard]) for t in _tasks_of(path, el, 2)]
+        results = [run_task(t) for t in tasks]
+        assert all(r.statuses.count(APPLIED) == len(r.statuses) for r in results)
+        pool = TaskResults(results, True)
+        here = ShardedReplay(el.trust, FindingSink(), pool)
+        fresh = ShardedReplay(el.trust, FindingSink(), pool)
+        src = open_source(path)
+        try:
+            for chunk in src.chunks(CHUNK_SIZE):
+                here.feed_entries(chunk)
+        finally:
+            src.close()
+        fed = here.handed()
+        for name, value in fed.items():
+            got = state[name][:3] if name == "tree" else state[name]
+            assert _value(got) == _value(value[:3] if name == "tree" else value), name
+        assert state["counts"] == [len(r.statuses) for r in results]
+        assert state["digests"] == [r.digest for r in results]
+        # nothing that feeding changes is left out of what is handed over
+        changed = {
+            name for name, value in vars(here).items() if _value(value) != _value(vars(fresh)[name])
+        }
+        assert changed and changed <= {*ShardedReplay._FED, "tree", "_person", "_tags"}
+        # adopted, a replay holds what the fed one holds, its tree with the digests handed over
+        adopted = ShardedReplay(el.trust, FindingSink(), pool)
+        adopted.adopt(state, presume.take_leaves(), state["stored_leaves"])
+        for name in changed:
+            assert _value(getattr(adopted, name)) == _value(getattr(here, name)), name
+        size = len(el.entries)
+        assert all(adopted.tree.root(n) == here.tree.root(n) for n in (1, 17, size // 2, size))
+        assert adopted.tree.level_digests() == state["tree"][3]
+        assert adopted.adopted and adopted.stored_leaves == state["stored_leaves"] is not None
+        with pytest.raises(AuditError, match="not been fed"):
+            adopted.adopt(state, presume.state, None)
+        adopted.close()
+        here.close()
+        fresh.close()
+    finally:
+        presume.close()
+    with pytest.raises(AuditError, match="handed over already"):
+        presume.take_leaves()
+    with pytest.raises(UsageError, match="1 to 254 shards"):
+        presumed_plan(path, 255, None, Presumption(el.trust.to_json()))
+
+
+def test_an_adopted_tree_keeps_its_digests_until_it_grows() -> None:
+    leaves = [bytes([i]) * 32 for i in range(37)]
+    built = CompactMerkleTree()
+    built.keep_digests()
+    built.extend(leaves)
+    handed = built.handed()
+    assert handed[3] == built.level_digests()
+    shared = built._file
+    other = CompactMerkleTree()
+    other.adopt(shared, handed)
+    assert other.root(37) == built.root(37) and other.root(5) == built.root(5)
+    assert other.level_digests() == built.level_digests()
+    other.extend([b"\x01" * 32])
+    with pytest.raises(UsageError, match="keeps no level digests"):
+        other.level_digests()
+    with pytest.raises(AuditError, match="does not hold 40 leaves"):
+        CompactMerkleTree().adopt(shared, (40, handed[1], handed[2], None))
+    other.close()
+
+
+def test_a_pass_the_presumption_cannot_run_is_run_here(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an entry the routing cannot decode: its task rejects it, so the pass runs here
+    path = Path(_sqlite_maker(tmp_path, el)("text", el.entries))
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE entries SET data = 'not an entry' WHERE idx = 40")
+    conn.close()
+    presume = Presumption(el.trust.to_json())
+    try:
+        plan, _, why_not = presumed_plan(str(path), 2, None, presume)
+        assert why_not is not None and "entry 40" in why_not
+        assert len(plan) == len(el.entries)
+        assert presume.state.seek(0, os.SEEK_END) == 0  # nothing handed over
+    finally:
+        presume.close()
+    passes = _Passes(monkeypatch)
+    assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == _serial(path, el)
+    assert passes.fed > 0 and passes.adopted == 0
+
+
+def test_tasks_that_read_other_bytes_than_the_pass(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the routing's pass read a copy with other bytes (a changed mark, routed alike), the tasks
+    # the clean copy and applied every entry: the pass here reads the copy again and compares
+    # the tasks with that read
+    make = _sqlite_maker(tmp_path, el)
+    clean = make("clean", el.entries)
+    other = make("other", list(changed_mark(el)[0]))
+    assert route_plan(other, 2) == route_plan(clean, 2)
+    real = _tasks.presumed_plan
+
+    def elsewhere(
+        source: str, shards: int, stream: Any, presume: Presumption
+    ) -> tuple[bytes, list[frozenset[str]], str | None]:
+        return real(other, shards, stream, presume)
+
+    monkeypatch.setattr(_tasks, "presumed_plan", elsewhere)
+    passes = _Passes(monkeypatch)
+    report = audit(clean, el.trust, engine="tasks", jobs=2)
+    assert report.verdict == "clean"
+    assert passes.fed > 0 and passes.adopted == 0
+    assert _json(report) == _serial(Path(clean), el)
