@@ -26,10 +26,11 @@ from test_audit_tasks_runs import Make, _postgres_maker, _sqlite_maker, _tasks_o
 from audit_support import ElectionLog, build_election
 from electlog.audit import _tasks, audit
 from electlog.audit._pipeline import CHUNK_SIZE
+from electlog.audit._presumed import Presumption, presumed_plan
 from electlog.audit._replay import CompactMerkleTree, FindingSink
 from electlog.audit._shards import APPLIED, ShardedReplay
 from electlog.audit._sources import open_source
-from electlog.audit._tasks import Presumption, TaskResults, presumed_plan, route_plan, run_task
+from electlog.audit._tasks import TaskResults, route_plan, run_task
 from electlog.errors import AuditError, UsageError
 
 

@@ -13,19 +13,22 @@ which decodes, verifies and replays them exactly as a shard worker process does.
 :class:`TaskResult`: the status of each of its entries (one byte each), a SHA-256 digest of
 their leaf hashes, its findings with their sort keys and its communities' results.
 
-The audit's own process then reads the source once more and runs :class:`~._shards.ShardedReplay`
-unchanged, with :class:`TaskResults` as its shards: routing, author chains, the Merkle tree,
-checkpoints, witness times, the checks across communities and the merge of the findings, in the
-serial replay's order. :class:`TaskResults` answers each chunk from the tasks' statuses, computes
-the leaf hashes from the bytes this process read, and checks at the end that every task read the
-same entries (count and digest): a source that changed between the reads is an
-:class:`~electlog.errors.AuditError`, never a mixed report. A log that needs the serial replay
-(:class:`~._shards.Fallback`) gets it, as with the processes. Forked local tasks also write
-their statuses as they go to a :class:`StatusStream` shared with the audit's process, and start
-largest last: the final pass starts once one task is left and follows it (:class:`Following`),
-checking at its end that its result has the statuses it shared. The first forked task starts
-while the log is still being routed, reading its entries as the routing process writes the plan
-to a :class:`PlanStream`.
+Where the tasks are forked, on two processes or more, from a store read by index, the routing
+process runs the audit's final pass too, presuming that every entry applies (:mod:`._presumed`),
+and the audit's own process adopts it once the tasks' results confirm it. Otherwise the audit's own
+process reads the source once more and runs :class:`~._shards.ShardedReplay` unchanged, with
+:class:`TaskResults` as its shards: routing, author chains, the Merkle tree, checkpoints, witness
+times, the checks across communities and the merge of the findings, in the serial replay's order.
+:class:`TaskResults` answers each chunk from the tasks' statuses, computes the leaf hashes from the
+bytes this process read, and checks at the end that every task read the same entries (count and
+digest): a source that changed between the reads is an :class:`~electlog.errors.AuditError`, never
+a mixed report. A log that needs the serial replay (:class:`~._shards.Fallback`) gets it, as with
+the processes. Forked local tasks also write their statuses as they go to a :class:`StatusStream`
+shared with the audit's process, and start largest first when the routing's final pass stands, else
+largest last: the final pass then starts once one task is left and follows it (:class:`Following`),
+checking at its end that its result has the statuses it shared. The first forked task starts while
+the log is still being routed, reading its entries as the routing process writes the plan to a
+:class:`PlanStream`.
 
 Two engines run the tasks: ``"tasks"``, at most ``jobs`` local processes at a time, a fresh one
 per task (:class:`~._oneshots.OneShots`: so a process holds one community's state and the
@@ -41,7 +44,6 @@ import hashlib
 import mmap
 import os
 import pickle
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -49,25 +51,14 @@ from itertools import compress
 from typing import IO, Any, Final, NamedTuple, TypeAlias
 
 from electlog.errors import AuditError, ElectlogError, UsageError
-from electlog.events import _LEAF_HASH
 from electlog.keys import set_verify_backend, verify_backend
 from electlog.log import Log
 from electlog.store import Store, is_postgres_dsn
 
 from ._oneshots import OneShots
 from ._pipeline import CHUNK_SIZE, Aside
-from ._replay import CompactMerkleTree, FindingSink
-from ._shards import (
-    ALL,
-    APPLIED,
-    Fallback,
-    Router,
-    ShardedReplay,
-    ShardWorker,
-    _marks,
-    _take,
-    peek,
-)
+from ._presumed import Presumption, _applied, _leaf_hashes, presumed_plan
+from ._shards import ALL, Fallback, Router, ShardWorker, _marks, _take, peek
 from ._sources import Source, SourceUnreadable, open_entries
 from .trust import Trust
 
@@ -77,7 +68,6 @@ __all__ = [
     "TaskEngine",
     "TaskResult",
     "TaskResults",
-    "presumed_plan",
     "route_plan",
     "run_task",
     "task_source",
@@ -274,42 +264,10 @@ def route_plan(
     return bytes(plan), owned
 
 
-class Presumption:
-    """Where the routing process leaves the audit's final pass, which it runs as it routes,
-    presuming that every entry verifies and applies (:func:`presumed_plan`): two temporary
-    files the auditing process makes before the routing is forked, so both have them, one for
-    the tree's leaf hashes and one for the replay's state."""
-
-    def __init__(self, trust: str) -> None:
-        self.trust = trust
-        """The trust file's JSON."""
-        prefix = "electlog-audit-"
-        self.leaves: IO[bytes] | None = tempfile.TemporaryFile(prefix=prefix)  # noqa: SIM115
-        self.state = tempfile.TemporaryFile(prefix=prefix)  # noqa: SIM115
-
-    def take_leaves(self) -> IO[bytes]:
-        """The leaf file, for the auditing process's tree to adopt (and close)."""
-        leaves, self.leaves = self.leaves, None
-        if leaves is None:
-            raise AuditError("the final pass's leaf file was handed over already")
-        return leaves
-
-    def close(self) -> None:
-        """Delete the files (the leaf file unless a tree adopted it)."""
-        self.state.close()
-        if self.leaves is not None:
-            self.leaves.close()
-
-
-def _leaf_hashes(datas: list[bytes]) -> list[bytes]:
-    """The leaf hash of each entry (:func:`~electlog.events.entry_leaf_hash`, inline)."""
-    leaf = _LEAF_HASH.copy
-    leaves = []
-    for data in datas:
-        h = leaf()
-        h.update(data)
-        leaves.append(h.digest())
-    return leaves
+_Take: TypeAlias = Callable[[int, list[bytes]], tuple[list[int], list[bytes], bytes]]
+"""What a task takes of the chunk read at an index: the indexes, bytes and report flags."""
+_Piece: TypeAlias = tuple[list[int], list[bytes], bytes, int]
+"""Entries a task replays (indexes, bytes, report flags) and how many the source has given."""
 
 
 _Parts: TypeAlias = dict[int, tuple[bytes, list[bytes]]]
@@ -342,133 +300,6 @@ def _whole(no: int, routing: bytes, parts: _Parts, jobs: int) -> tuple[bytes, by
     if any(next(it, None) is not None for it in statuses):
         raise AuditError(f"chunk {no}: a task's part does not match its routing")
     return bytes(out), b"".join(hashes)
-
-
-class _Presumed:
-    """The :class:`~._shards.ShardPool` of the final pass in the routing process: each chunk's
-    routing is the plan's next part (written to the plan stream too), every entry is presumed
-    applied, and each shard's entries are counted and their leaf hashes digested, as the
-    tasks will (:class:`TaskResults` compares them with each task's result)."""
-
-    in_flight = 1
-    election = True
-
-    def __init__(self, jobs: int, stream: PlanStream | None) -> None:
-        self.jobs = jobs
-        self.plan = bytearray()
-        self.counts = [0] * jobs
-        self._stream = stream
-        self._digests = [hashlib.sha256() for _ in range(jobs)]
-        self._chunks: dict[int, tuple[bytes, _Parts]] = {}
-
-    def send(self, shard: int, msg: tuple[Any, ...]) -> None:
-        _, no, _base, routing, datas = msg
-        parts = self._chunks.setdefault(no, (routing, {}))[1]
-        if not parts:  # the chunk's first part: its routing is the plan's next
-            self.plan += routing
-            if self._stream is not None:
-                self._stream.plan.put(routing)
-        leaves = _leaf_hashes(datas)
-        self._digests[shard].update(b"".join(leaves))
-        self.counts[shard] += len(datas)
-        parts[shard] = (_APPLIED_BYTE * len(datas), leaves)
-
-    def whole_reply(self, no: int) -> tuple[bytes, bytes]:
-        routing, parts = self._chunks.pop(no)
-        return _whole(no, routing, parts, self.jobs)
-
-    def receive(self, kind: str, shard: int, tag: int) -> Any:
-        raise AuditError(f"the routing process's final pass asked task {shard} for {kind}")
-
-    def digests(self) -> list[bytes]:
-        """Each shard's digest of its entries' leaf hashes (a task's ``digest``)."""
-        return [d.digest() for d in self._digests]
-
-
-_APPLIED_BYTE: Final = bytes([APPLIED])
-
-
-class _PresumingReplay(ShardedReplay):
-    """The final pass as the routing process runs it: a check that depends on the tasks'
-    statuses (a claim across communities, an entry it cannot decode) and fails under the
-    presumption ends the pass (:attr:`why_not`), not the routing."""
-
-    def __init__(self, trust: Trust, pool: _Presumed, leaves: IO[bytes]) -> None:
-        super().__init__(trust, FindingSink(), pool)
-        self.tree.close()
-        self.tree = CompactMerkleTree(leaves)
-        self.tree.keep_digests()
-        self.why_not: str | None = None
-        """Why the pass does not stand, if it does not."""
-
-    def _checks(
-        self,
-        base: int,
-        metas: list[tuple[Any, ...] | None],
-        statuses: bytes,
-        hashes: bytes,
-        groups: list[bytes] | None = None,
-    ) -> None:
-        if self.why_not is not None:
-            return
-        try:
-            super()._checks(base, metas, statuses, hashes, groups)
-        except (Fallback, AuditError) as exc:
-            self.why_not = str(exc)
-
-
-def presumed_plan(
-    source: str, shards: int, stream: PlanStream | None, presume: Presumption
-) -> tuple[bytes, list[frozenset[str]], str | None]:
-    """:func:`route_plan`, and with it the audit's final pass over the same read
-    (:class:`~._shards.ShardedReplay`: author chains, the Merkle tree, claimed times, the claims
-    across communities), presuming that every entry verifies and applies. When the pass
-    stands, its state goes to ``presume``'s files and the third value is None: the auditing
-    process adopts it if every task's statuses say what was presumed (:meth:`TaskEngine.presumed`),
-    instead of reading the log again after the tasks. Else the third value says why not (an
-    entry the pass cannot decode, a claim it cannot place, an unreadable source) and the
-    auditing process runs the pass itself. Raises :class:`Fallback` as :func:`route_plan`
-    does."""
-    if not 0 < shards < ALL:
-        raise UsageError(f"a routing plan is for 1 to {ALL - 1} shards, not {shards}")
-    pool = _Presumed(shards, stream)
-    replay = _PresumingReplay(Trust.from_json(presume.trust), pool, presume.leaves or _gone())
-    stored: bytes | None = None
-    try:
-        src = open_entries(source)  # the audit's own open checks the store
-        try:
-            try:
-                for chunk in src.chunks(CHUNK_SIZE):
-                    replay.feed_entries(chunk)
-            except SourceUnreadable as exc:  # the audit's own read reports it
-                replay.why_not = f"the source is unreadable: {exc}"
-            stored = src.stored_leaves()
-        finally:
-            src.close()
-    except BaseException:  # a Fallback or an error: a task reading the stream stops too
-        if stream is not None:
-            stream.fail()
-        raise
-    if stream is not None:
-        stream.finish(len(pool.plan))
-    cshard = replay._cshard
-    owned = [frozenset(c for c, w in cshard.items() if w == s) for s in range(shards)]
-    if replay.why_not is None:
-        state = replay.handed()
-        state.update(counts=pool.counts, digests=pool.digests(), stored_leaves=stored)
-        pickle.dump(state, presume.state, protocol=pickle.HIGHEST_PROTOCOL)
-        presume.state.flush()
-    return bytes(pool.plan), owned, replay.why_not
-
-
-def _gone() -> IO[bytes]:
-    raise AuditError("the final pass's leaf file was handed over already")
-
-
-_Take: TypeAlias = Callable[[int, list[bytes]], tuple[list[int], list[bytes], bytes]]
-"""What a task takes of the chunk read at an index: the indexes, bytes and report flags."""
-_Piece: TypeAlias = tuple[list[int], list[bytes], bytes, int]
-"""Entries a task replays (indexes, bytes, report flags) and how many the source has given."""
 
 
 def _planned(plan: bytes, shard: int) -> _Take:
@@ -837,11 +668,6 @@ class TaskResults:
 
     def receive(self, kind: str, shard: int, tag: int) -> Any:
         return self._replies.pop((kind, shard, tag))
-
-
-def _applied(statuses: bytes) -> bool:
-    """Whether every status is :data:`~._shards.APPLIED` (one C loop)."""
-    return statuses.count(APPLIED) == len(statuses)
 
 
 def _changed(shard: int, what: str) -> AuditError:

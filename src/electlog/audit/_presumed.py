@@ -1,0 +1,218 @@
+"""The audit's final pass run beside the community tasks, by the process that routes the log.
+
+The local task engine (:mod:`._tasks`) routes the log once, in a process of its own, before its
+tasks read their entries by that plan. That read decodes every statement, which is most of what
+the audit's final pass does again once the tasks are done: the author chains, the Merkle tree,
+the claimed times and the claims across communities (:class:`~._shards.ShardedReplay`). Only
+two of its inputs come from the tasks: each entry's status (rejected, verified, applied) and,
+through the leaf hashes' digest, that the tasks read the same bytes. So the routing process
+runs the pass too (:func:`presumed_plan`), presuming that every entry is applied, and leaves its
+state in files the auditing process made before forking it (:class:`Presumption`). Once the
+tasks are done the auditing process adopts that state if their results say what was presumed:
+every status applied, each task's count and digest those of the pass's read
+(:meth:`~._tasks.TaskEngine.presumed`). Otherwise (an entry a task rejected or did not apply,
+a source that changed between the reads, an entry the pass could not decode) it reads the log
+and runs the pass itself, as it does without this.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import tempfile
+from itertools import compress
+from typing import IO, TYPE_CHECKING, Any, Final
+
+from electlog.errors import AuditError, UsageError
+from electlog.events import _LEAF_HASH
+
+from ._pipeline import CHUNK_SIZE
+from ._replay import CompactMerkleTree, FindingSink
+from ._shards import ALL, APPLIED, Fallback, ShardedReplay, _marks
+from ._sources import SourceUnreadable, open_entries
+from .trust import Trust
+
+if TYPE_CHECKING:
+    from ._tasks import PlanStream
+
+__all__ = ["Presumption", "presumed_plan"]
+
+
+class Presumption:
+    """Where the routing process leaves the audit's final pass, which it runs as it routes,
+    presuming that every entry verifies and applies (:func:`presumed_plan`): two temporary
+    files the auditing process makes before the routing is forked, so both have them, one for
+    the tree's leaf hashes and one for the replay's state."""
+
+    def __init__(self, trust: str) -> None:
+        self.trust = trust
+        """The trust file's JSON."""
+        prefix = "electlog-audit-"
+        self.leaves: IO[bytes] | None = tempfile.TemporaryFile(prefix=prefix)  # noqa: SIM115
+        self.state = tempfile.TemporaryFile(prefix=prefix)  # noqa: SIM115
+
+    def take_leaves(self) -> IO[bytes]:
+        """The leaf file, for the auditing process's tree to adopt (and close)."""
+        leaves, self.leaves = self.leaves, None
+        if leaves is None:
+            raise AuditError("the final pass's leaf file was handed over already")
+        return leaves
+
+    def close(self) -> None:
+        """Delete the files (the leaf file unless a tree adopted it)."""
+        self.state.close()
+        if self.leaves is not None:
+            self.leaves.close()
+
+
+def _leaf_hashes(datas: list[bytes]) -> list[bytes]:
+    """The leaf hash of each entry (:func:`~electlog.events.entry_leaf_hash`, inline)."""
+    leaf = _LEAF_HASH.copy
+    leaves = []
+    for data in datas:
+        h = leaf()
+        h.update(data)
+        leaves.append(h.digest())
+    return leaves
+
+
+class _Presumed:
+    """What the routing process's final pass hands the tasks' side: each chunk's routing is the
+    plan's next part (written to the plan stream too), and each shard's entries are counted and
+    their leaf hashes digested, as each task does with its own (:class:`TaskResults` compares
+    them with the tasks' results). A :class:`~._shards.ShardPool` that nothing is sent to: the
+    entries are presumed applied here (:class:`_PresumingReplay`)."""
+
+    in_flight = 1
+    election = True
+
+    def __init__(self, jobs: int, stream: PlanStream | None) -> None:
+        self.jobs = jobs
+        self.plan = bytearray()
+        self.counts = [0] * jobs
+        self._stream = stream
+        self._digests = [hashlib.sha256() for _ in range(jobs)]
+
+    def take(self, routing: bytes, chunk: list[bytes]) -> bytes:
+        """Record a chunk routed as ``routing`` (its entries' shards, :data:`~._shards.ALL` for
+        a district event); the leaf hashes of its entries, joined in order."""
+        self.plan += routing
+        if self._stream is not None:
+            self._stream.plan.put(routing)
+        leaves = _leaf_hashes(chunk)
+        district = routing.count(ALL)
+        for shard, digest in enumerate(self._digests):  # a task's entries: its own, every ALL
+            mine = _marks(routing, shard, ALL)
+            digest.update(b"".join(compress(leaves, mine)))
+            self.counts[shard] += routing.count(shard) + district
+        return b"".join(leaves)
+
+    def send(self, shard: int, msg: tuple[Any, ...]) -> None:
+        raise AuditError(f"the routing process's final pass sent task {shard} a {msg[0]}")
+
+    def receive(self, kind: str, shard: int, tag: int) -> Any:
+        raise AuditError(f"the routing process's final pass asked task {shard} for {kind}")
+
+    def digests(self) -> list[bytes]:
+        """Each shard's digest of its entries' leaf hashes (a task's ``digest``)."""
+        return [d.digest() for d in self._digests]
+
+
+_APPLIED_BYTE: Final = bytes([APPLIED])
+
+
+class _PresumingReplay(ShardedReplay):
+    """The final pass as the routing process runs it: a check that depends on the tasks'
+    statuses (a claim across communities, an entry it cannot decode) and fails under the
+    presumption ends the pass (:attr:`why_not`), not the routing."""
+
+    def __init__(self, trust: Trust, pool: _Presumed, leaves: IO[bytes]) -> None:
+        super().__init__(trust, FindingSink(), pool)
+        self._pool = pool
+        self.tree.close()
+        self.tree = CompactMerkleTree(leaves)
+        self.tree.keep_digests()
+        self.why_not: str | None = None
+        """Why the pass does not stand, if it does not."""
+
+    def _send_chunk(
+        self,
+        chunk: list[bytes],
+        routing: bytes,
+        outs: list[list[bytes]],
+        metas: list[tuple[Any, ...] | None],
+    ) -> None:
+        """A routed chunk: the plan's next part, and its checks with every entry applied."""
+        base = self._routed
+        self._routed = base + len(chunk)
+        self._chunk_no += 1
+        hashes = self._pool.take(routing, chunk)
+        self._checks(base, metas, _APPLIED_BYTE * len(chunk), hashes)
+
+    def _checks(
+        self,
+        base: int,
+        metas: list[tuple[Any, ...] | None],
+        statuses: bytes,
+        hashes: bytes,
+        groups: list[bytes] | None = None,
+    ) -> None:
+        if self.why_not is not None:
+            return
+        try:
+            super()._checks(base, metas, statuses, hashes, groups)
+        except (Fallback, AuditError) as exc:
+            self.why_not = str(exc)
+
+
+def presumed_plan(
+    source: str, shards: int, stream: PlanStream | None, presume: Presumption
+) -> tuple[bytes, list[frozenset[str]], str | None]:
+    """:func:`route_plan`, and with it the audit's final pass over the same read
+    (:class:`~._shards.ShardedReplay`: author chains, the Merkle tree, claimed times, the claims
+    across communities), presuming that every entry verifies and applies. When the pass
+    stands, its state goes to ``presume``'s files and the third value is None: the auditing
+    process adopts it if every task's statuses say what was presumed (:meth:`TaskEngine.presumed`),
+    instead of reading the log again after the tasks. Else the third value says why not (an
+    entry the pass cannot decode, a claim it cannot place, an unreadable source) and the
+    auditing process runs the pass itself. Raises :class:`Fallback` as :func:`route_plan`
+    does."""
+    if not 0 < shards < ALL:
+        raise UsageError(f"a routing plan is for 1 to {ALL - 1} shards, not {shards}")
+    pool = _Presumed(shards, stream)
+    replay = _PresumingReplay(Trust.from_json(presume.trust), pool, presume.leaves or _gone())
+    stored: bytes | None = None
+    try:
+        src = open_entries(source)  # the audit's own open checks the store
+        try:
+            try:
+                for chunk in src.chunks(CHUNK_SIZE):
+                    replay.feed_entries(chunk)
+            except SourceUnreadable as exc:  # the audit's own read reports it
+                replay.why_not = f"the source is unreadable: {exc}"
+            stored = src.stored_leaves()
+        finally:
+            src.close()
+    except BaseException:  # a Fallback or an error: a task reading the stream stops too
+        if stream is not None:
+            stream.fail()
+        raise
+    if stream is not None:
+        stream.finish(len(pool.plan))
+    cshard = replay._cshard
+    owned = [frozenset(c for c, w in cshard.items() if w == s) for s in range(shards)]
+    if replay.why_not is None:
+        state = replay.handed()
+        state.update(counts=pool.counts, digests=pool.digests(), stored_leaves=stored)
+        pickle.dump(state, presume.state, protocol=pickle.HIGHEST_PROTOCOL)
+        presume.state.flush()
+    return bytes(pool.plan), owned, replay.why_not
+
+
+def _gone() -> IO[bytes]:
+    raise AuditError("the final pass's leaf file was handed over already")
+
+
+def _applied(statuses: bytes) -> bool:
+    """Whether every status is :data:`~._shards.APPLIED` (one C loop)."""
+    return statuses.count(APPLIED) == len(statuses)
