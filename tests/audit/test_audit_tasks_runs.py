@@ -30,7 +30,7 @@ from test_audit_tamper import changed_mark
 from test_audit_tasks import _json, _same, _serial, _three_findings
 
 from audit_support import ElectionLog, build_election
-from electlog import Log
+from electlog import Entry, Log
 from electlog.audit import _tasks, audit
 from electlog.audit._pipeline import CHUNK_SIZE
 from electlog.audit._replay import FindingSink
@@ -483,6 +483,29 @@ def test_the_engine_starts_the_first_task_while_the_log_is_routed(
     calls.unlink()
     assert _json(audit(path, el.trust, engine="tasks", jobs=1)) == _serial(Path(path), el)
     assert sorted(calls.read_text().split("\n")[:-1]) == ["0 False True", "1 False True"]
+
+
+def test_the_task_beside_the_routing_is_the_largest_the_genesis_suggests(
+    el: ElectionLog, tmp_path: Path
+) -> None:
+    # a genesis whose communities list 2, 6 and 3 groups (re-signed by the authority)
+    statement = Entry.from_bytes(el.entries[0]).statement
+    communities = statement.body["communities"]
+    body = dict(statement.body)
+    body["communities"] = [
+        {**communities[k % 2], "community": f"c{k + 1}", "groups": [f"g{k}-{j}" for j in range(n)]}
+        for k, n in enumerate((2, 6, 3))
+    ]
+    genesis = Entry.create(attrs.evolve(statement, body=body), el.keys.authority)
+    path = tmp_path / "genesis.sqlite"
+    with SQLiteStore(path, origin=el.origin) as store:
+        Log(store).append(genesis)
+    for shards, largest in ((1, 0), (2, 1), (3, 1)):  # weights [11], [5, 6], [2, 6, 3]
+        assert _tasks._largest_guess(str(path), shards) == largest
+    # the test election's two communities list as many groups: the first; a source that says
+    # nothing of its groups: the first
+    assert _tasks._largest_guess(_sqlite_maker(tmp_path, el)("copy", el.entries), 2) == 0
+    assert _tasks._largest_guess(str(tmp_path / "missing.sqlite"), 4) == 0
 
 
 def test_a_task_waiting_for_the_routing_stops_when_the_auditing_process_is_gone(

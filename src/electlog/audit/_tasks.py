@@ -800,16 +800,19 @@ class TaskEngine:
         forks = self._forks
         jobs: dict[int, int] = {}
         if self._routing is not None and forks is not None:
+            streamed = None
             if self._plan_stream is not None:
                 # the first task starts while the log is routed, on the core the routing
                 # leaves free once the store's check is done, reading its entries as they
-                # are routed (the others start by size once the plan is whole)
-                first = tasks[0]._replace(
+                # are routed (the others start by size once the plan is whole): the one the
+                # genesis suggests is the largest, which keeps that core busy the longest
+                streamed = _largest_guess(self.source, self.jobs)
+                first = tasks[streamed]._replace(
                     plan_stream=self._plan_stream,
                     stream=StatusStream(self._plan_stream.size, forks.shared_counter()),
                 )
-                tasks[0] = first
-                jobs[0] = forks.submit(run_task, first)
+                tasks[streamed] = first
+                jobs[streamed] = forks.submit(run_task, first)
             # local tasks: the log routed once (each task would route every entry); a forked
             # task shares the plan's memory, a Dask task would carry a byte per entry
             if self._presume is not None:
@@ -817,11 +820,15 @@ class TaskEngine:
                 self._presumed = why_not is None
             else:
                 plan, owned = forks.result(self._routing)
-            if self._plan_stream is not None and len(plan) != self._plan_stream.size:
+            if (
+                self._plan_stream is not None
+                and streamed is not None
+                and (len(plan) != self._plan_stream.size)
+            ):
                 # its entries read by index are not those read in order (a missing index, or
                 # a source that grew): it starts again, as the others, by the whole plan
-                forks.cancel(jobs.pop(0))
-                tasks[0] = tasks[0]._replace(plan_stream=None, stream=None)
+                forks.cancel(jobs.pop(streamed))
+                tasks[streamed] = tasks[streamed]._replace(plan_stream=None, stream=None)
             tasks = [
                 t if t.shard in jobs else t._replace(plan=plan, owned=owned[t.shard]) for t in tasks
             ]
@@ -929,6 +936,39 @@ class TaskEngine:
 
     def whole_reply(self, no: int) -> tuple[bytes, bytes]:
         return self._wait().whole_reply(no)
+
+
+def _largest_guess(source: str, shards: int) -> int:
+    """The shard whose communities list the most groups in the genesis (entry 0): a guess at
+    the largest task, for the one that starts beside the routing (0 if the genesis says
+    nothing of its groups, or cannot be read)."""
+    try:
+        src = open_entries(source)
+    except AuditError:
+        return 0
+    try:
+        first = next(iter(src.chunks(1)), None)
+    except SourceUnreadable:
+        first = None
+    finally:
+        src.close()
+    m = peek(first[0]) if first else None
+    body = m.get("body") if m is not None else None
+    communities = body.get("communities") if type(body) is dict else None
+    router = Router(shards)
+    try:
+        router._route(0, m)
+    except Fallback:
+        return 0
+    weights = [0] * shards
+    for c in communities if type(communities) is list else ():
+        if type(c) is not dict:
+            continue
+        cid, groups = c.get("community"), c.get("groups")
+        shard = router._cshard.get(cid) if type(cid) is str else None
+        if shard is not None and type(groups) is list:
+            weights[shard] += len(groups)
+    return max(range(shards), key=weights.__getitem__)
 
 
 def _indexed_extent(source: str) -> int | None:
