@@ -24,7 +24,7 @@ from test_audit_tasks import _json, _serial, _three_findings
 from test_audit_tasks_runs import Make, _postgres_maker, _sqlite_maker, _tasks_of, _tiles_maker
 
 from audit_support import ElectionLog, build_election
-from electlog.audit import _tasks, audit
+from electlog.audit import _presumed, _tasks, audit
 from electlog.audit._pipeline import CHUNK_SIZE
 from electlog.audit._presumed import Presumption, presumed_plan
 from electlog.audit._replay import CompactMerkleTree, FindingSink
@@ -266,3 +266,32 @@ def test_tasks_that_read_other_bytes_than_the_pass(
     assert report.verdict == "clean"
     assert passes.fed > 0 and passes.adopted == 0
     assert _json(report) == _serial(Path(clean), el)
+
+
+def test_a_state_that_cannot_be_written_or_read_gets_the_pass_here(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = Path(_sqlite_maker(tmp_path, el)("clean", el.entries))
+    expected = _serial(path, el)
+    real_dump, real_load = pickle.dump, pickle.load
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_presumed.pickle, "dump", full_disk)
+    passes = _Passes(monkeypatch)
+    assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == expected
+    assert passes.fed > 0 and passes.adopted == 0
+    monkeypatch.setattr(_presumed.pickle, "dump", real_dump)
+
+    def cut_short(file: Any) -> Any:
+        raise EOFError("Ran out of input")
+
+    monkeypatch.setattr(_tasks.pickle, "load", cut_short)
+    passes.fed = passes.adopted = 0
+    assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == expected
+    assert passes.fed > 0 and passes.adopted == 0
+    monkeypatch.setattr(_tasks.pickle, "load", real_load)
+    passes.fed = 0
+    assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == expected
+    assert (passes.fed, passes.adopted) == (0, 1)

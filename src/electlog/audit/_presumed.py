@@ -45,6 +45,8 @@ class Presumption:
     the tree's leaf hashes and one for the replay's state."""
 
     def __init__(self, trust: str) -> None:
+        # unlinked at once (TemporaryFile): only this process and those it forks reach them,
+        # through the descriptors they hold
         self.trust = trust
         """The trust file's JSON."""
         prefix = "electlog-audit-"
@@ -204,8 +206,11 @@ def presumed_plan(
     if replay.why_not is None:
         state = replay.handed()
         state.update(counts=pool.counts, digests=pool.digests(), stored_leaves=stored)
-        pickle.dump(state, presume.state, protocol=pickle.HIGHEST_PROTOCOL)
-        presume.state.flush()
+        try:
+            pickle.dump(state, presume.state, protocol=pickle.HIGHEST_PROTOCOL)
+            presume.state.flush()
+        except OSError as exc:  # a full disk: the auditing process runs the pass itself
+            replay.why_not = f"the pass's state could not be written: {exc}"
     return bytes(pool.plan), owned, replay.why_not
 
 

@@ -918,8 +918,11 @@ class TaskEngine:
         presume = self._presume
         if not self._presumed:
             return None
-        presume.state.seek(0)
-        state = pickle.load(presume.state)  # written by this audit's own routing process
+        try:
+            presume.state.seek(0)
+            state = pickle.load(presume.state)  # written by this audit's own routing process
+        except (OSError, EOFError, pickle.UnpicklingError):  # not whole: the pass runs here
+            return None
         counts, digests = state["counts"], state["digests"]
         if not results.confirm(state["size"], counts, digests):
             # a task did not apply an entry (or the source changed after the routing read it:
