@@ -742,13 +742,13 @@ class TaskEngine:
             # later, so its size is counted again in each of them, and the routing's memory
             # (the router's maps, freed but kept by the allocator) would be too
             size = _indexed_extent(self.source) if forks.forks and self._processes > 1 else None
-            if size is not None:  # the first task will read its entries as they are routed
-                self._plan_stream = PlanStream(size, forks.shared_counter(), forks.shared_counter())
             routing: Callable[[int], Any]
             if size is not None:
-                # the routing runs the final pass too, beside the tasks (presumed_plan): the
-                # auditing process then reads the log only if a task did not apply an entry
-                # (a store whose checkpoints are read apart from the entries, unlike a bundle's)
+                # the first task will read its entries as they are routed; the routing runs
+                # the final pass too, beside the tasks (presumed_plan): the auditing process
+                # then reads the log only if a task did not apply an entry (a store, whose
+                # checkpoints are read apart from the entries, unlike a bundle's)
+                self._plan_stream = PlanStream(size, forks.shared_counter(), forks.shared_counter())
                 self._presume = Presumption(self.trust.to_json())
                 routing = functools.partial(
                     presumed_plan, self.source, stream=self._plan_stream, presume=self._presume
@@ -801,7 +801,9 @@ class TaskEngine:
         jobs: dict[int, int] = {}
         if self._routing is not None and forks is not None:
             streamed = None
+            stream_size = 0
             if self._plan_stream is not None:
+                stream_size = self._plan_stream.size
                 # the first task starts while the log is routed, on the core the routing
                 # leaves free once the store's check is done, reading its entries as they
                 # are routed (the others start by size once the plan is whole): the one the
@@ -820,11 +822,7 @@ class TaskEngine:
                 self._presumed = why_not is None
             else:
                 plan, owned = forks.result(self._routing)
-            if (
-                self._plan_stream is not None
-                and streamed is not None
-                and (len(plan) != self._plan_stream.size)
-            ):
+            if streamed is not None and len(plan) != stream_size:
                 # its entries read by index are not those read in order (a missing index, or
                 # a source that grew): it starts again, as the others, by the whole plan
                 forks.cancel(jobs.pop(streamed))
