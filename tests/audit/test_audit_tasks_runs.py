@@ -31,7 +31,7 @@ from test_audit_tasks import _json, _same, _serial, _three_findings
 
 from audit_support import ElectionLog, build_election
 from electlog import Entry, Log
-from electlog.audit import _tasks, audit
+from electlog.audit import _presumed, _tasks, audit
 from electlog.audit._pipeline import CHUNK_SIZE
 from electlog.audit._replay import FindingSink
 from electlog.audit._shards import ALL, Fallback, Router, ShardedReplay
@@ -147,7 +147,8 @@ class _Reads:
             src.chunks = counted_chunks  # type: ignore[method-assign]
             return src
 
-        monkeypatch.setattr(_tasks, "open_entries", spied)
+        monkeypatch.setattr(_tasks, "open_entries", spied)  # the tasks' reads
+        monkeypatch.setattr(_presumed, "open_entries", spied)  # the routing's
 
     def clear(self) -> None:
         self.indexes.clear()
@@ -189,6 +190,7 @@ def test_a_planned_task_reads_its_runs_once_and_is_the_routed_task(
 ) -> None:
     # small chunks: runs split in several, and chunks of the routed read across runs
     monkeypatch.setattr(_tasks, "CHUNK_SIZE", chunk)
+    monkeypatch.setattr(_presumed, "CHUNK_SIZE", chunk)  # the routing's read
     entries = _three_findings(el)
     source = make("copy", entries)
     reads = _Reads(monkeypatch)
@@ -433,6 +435,7 @@ def test_a_task_that_reads_its_entries_as_they_are_routed(
     # by its runs (small chunks, and a routing slower than the task: the task waits for it)
     path = _sqlite_maker(tmp_path, el)("copy", _three_findings(el))
     monkeypatch.setattr(_tasks, "CHUNK_SIZE", 37)
+    monkeypatch.setattr(_presumed, "CHUNK_SIZE", 37)  # the routing's chunks
     put = _tasks.StatusStream.put
 
     def slow(self: _tasks.StatusStream, statuses: bytes) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import tempfile
+from collections.abc import Callable
 from itertools import compress
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -35,7 +36,7 @@ from .trust import Trust
 if TYPE_CHECKING:
     from ._tasks import PlanStream
 
-__all__ = ["Presumption", "presumed_plan"]
+__all__ = ["Presumption", "presumed_plan", "routed_read"]
 
 
 class Presumption:
@@ -179,30 +180,13 @@ def presumed_plan(
     entry the pass cannot decode, a claim it cannot place, an unreadable source) and the
     auditing process runs the pass itself. Raises :class:`Fallback` as :func:`route_plan`
     does."""
-    if not 0 < shards < ALL:
-        raise UsageError(f"a routing plan is for 1 to {ALL - 1} shards, not {shards}")
     pool = _Presumed(shards, stream)
     replay = _PresumingReplay(Trust.from_json(presume.trust), pool, presume.leaves or _gone())
-    stored: bytes | None = None
-    try:
-        src = open_entries(source)  # the audit's own open checks the store
-        try:
-            try:
-                for chunk in src.chunks(CHUNK_SIZE):
-                    replay.feed_entries(chunk)
-            except SourceUnreadable as exc:  # the audit's own read reports it
-                replay.why_not = f"the source is unreadable: {exc}"
-            stored = src.stored_leaves()
-        finally:
-            src.close()
-    except BaseException:  # a Fallback or an error: a task reading the stream stops too
-        if stream is not None:
-            stream.fail()
-        raise
+    unreadable, stored = routed_read(source, shards, stream, replay.feed_entries)
     if stream is not None:
         stream.finish(len(pool.plan))
-    cshard = replay._cshard
-    owned = [frozenset(c for c, w in cshard.items() if w == s) for s in range(shards)]
+    if unreadable is not None:  # the audit's own read reports it
+        replay.why_not = f"the source is unreadable: {unreadable}"
     if replay.why_not is None:
         state = replay.handed()
         state.update(counts=pool.counts, digests=pool.digests(), stored_leaves=stored)
@@ -211,7 +195,38 @@ def presumed_plan(
             presume.state.flush()
         except OSError as exc:  # a full disk: the auditing process runs the pass itself
             replay.why_not = f"the pass's state could not be written: {exc}"
-    return bytes(pool.plan), owned, replay.why_not
+    return bytes(pool.plan), replay.owned(), replay.why_not
+
+
+def routed_read(
+    source: str,
+    shards: int,
+    stream: PlanStream | None,
+    feed: Callable[[list[bytes]], None],
+) -> tuple[SourceUnreadable | None, bytes | None]:
+    """Read ``source`` for a routing into ``shards`` shards (:func:`~._tasks.route_plan`,
+    :func:`presumed_plan`), each chunk in order to ``feed``: where the source became unreadable
+    (None if it did not; the read stops there quietly), and the digest of the stored leaf hashes
+    read (:meth:`~._sources.Source.stored_leaves`). An error (a :class:`Fallback`) fails the
+    plan ``stream`` first, so that a task reading it stops too."""
+    if not 0 < shards < ALL:
+        raise UsageError(f"a routing plan is for 1 to {ALL - 1} shards, not {shards}")
+    try:
+        src = open_entries(source)  # the audit's own open checks the store
+        try:
+            unreadable = None
+            try:
+                for chunk in src.chunks(CHUNK_SIZE):
+                    feed(chunk)
+            except SourceUnreadable as exc:
+                unreadable = exc
+            return unreadable, src.stored_leaves()
+        finally:
+            src.close()
+    except BaseException:
+        if stream is not None:
+            stream.fail()
+        raise
 
 
 def _gone() -> IO[bytes]:

@@ -573,6 +573,13 @@ class Router:
         self._box_owner: dict[str, str] = {}
         self._kinds: dict[str, int] = {}
 
+    def owned(self) -> list[frozenset[str]]:
+        """The communities of each shard, as routed so far."""
+        return [
+            frozenset(c for c, w in self._cshard.items() if w == shard)
+            for shard in range(self.nshards)
+        ]
+
     def _route(self, i: int, m: dict[str, Any] | None) -> str | None:
         """The community an entry goes to (``""``: shard 0), None for a district event."""
         if m is None:
@@ -995,8 +1002,8 @@ class ShardedReplay(Replay, Router):
     def handed(self) -> dict[str, Any]:
         """This replay's state once every entry is fed and its chunks collected (before
         :meth:`entries_done`), for another process's replay of the same log to :meth:`adopt`:
-        the community tasks' routing process runs the final pass (:mod:`._tasks`). The tree's
-        leaves stay in its file, which the two share."""
+        the community tasks' routing process runs the final pass (:mod:`._presumed`). The
+        tree's leaves stay in its file, which the two share."""
         if self._pending:
             raise AuditError("a replay is handed over with chunks whose replies are not in")
         state = {name: getattr(self, name) for name in self._FED}
@@ -1012,15 +1019,16 @@ class ShardedReplay(Replay, Router):
         (:meth:`~._sources.Source.stored_leaves`)."""
         if self.size or self._routed or self.adopted:
             raise AuditError("only a replay that has not been fed can adopt another's state")
+        pairs = ((self._person, state["person"]), (self._tags, state["tags"]))
+        if any(len(data) != len(buckets) for buckets, data in pairs):
+            raise AuditError("the replay handed over has buckets of another size")
+        self.tree.adopt(leaves, state["tree"])
         self.adopted = True
         self.stored_leaves = stored
         for name in self._FED:
             setattr(self, name, state[name])
-        for buckets, data in ((self._person, state["person"]), (self._tags, state["tags"])):
-            if len(data) != len(buckets):
-                raise AuditError("the replay handed over has buckets of another size")
+        for buckets, data in pairs:
             buckets[:] = data
-        self.tree.adopt(leaves, state["tree"])
 
     # ------------------------------------------------------------------ the end
 
@@ -1029,10 +1037,7 @@ class ShardedReplay(Replay, Router):
         entries' findings to the sink in the serial order."""
         while self._pending:
             self._collect()
-        owned = [
-            frozenset(c for c, w in self._cshard.items() if w == shard)
-            for shard in range(self.nshards)
-        ]
+        owned = self.owned()
         for w in range(self.nshards):
             self.shards.send(w, ("end", owned[w], self.size))
         self._ends = [self.shards.receive("end", w, 0) for w in range(self.nshards)]

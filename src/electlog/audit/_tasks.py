@@ -57,7 +57,7 @@ from electlog.store import Store, is_postgres_dsn
 
 from ._oneshots import OneShots
 from ._pipeline import CHUNK_SIZE, Aside
-from ._presumed import Presumption, _applied, _leaf_hashes, presumed_plan
+from ._presumed import Presumption, _applied, _leaf_hashes, presumed_plan, routed_read
 from ._shards import ALL, Fallback, Router, ShardWorker, _marks, _take, peek
 from ._sources import Source, SourceUnreadable, open_entries
 from .trust import Trust
@@ -233,35 +233,23 @@ def route_plan(
     :class:`Fallback` when the log needs the serial replay; stops quietly where the source
     becomes unreadable (the audit's own read reports it). With a ``stream``, each chunk's plan
     is written to it as it is routed, and its end said there too."""
-    if not 0 < shards < ALL:
-        raise UsageError(f"a routing plan is for 1 to {ALL - 1} shards, not {shards}")
     router = Router(shards)
     route = router._route
     cshard = router._cshard
     plan = bytearray()
-    read = 0
-    try:
-        src = open_entries(source)  # the audit's own open checks the store
-        try:
-            for chunk in src.chunks(CHUNK_SIZE):
-                for k, data in enumerate(chunk):
-                    dest = route(read + k, peek(data))
-                    plan.append(ALL if dest is None else cshard.get(dest, 0))
-                if stream is not None:
-                    stream.plan.put(bytes(plan[read:]))
-                read += len(chunk)
-        except SourceUnreadable:
-            pass
-        finally:
-            src.close()
-    except BaseException:  # a Fallback or an error: a task reading the stream stops too
+
+    def feed(chunk: list[bytes]) -> None:
+        read = len(plan)
+        for k, data in enumerate(chunk):
+            dest = route(read + k, peek(data))
+            plan.append(ALL if dest is None else cshard.get(dest, 0))
         if stream is not None:
-            stream.fail()
-        raise
+            stream.plan.put(bytes(plan[read:]))
+
+    routed_read(source, shards, stream, feed)
     if stream is not None:
         stream.finish(len(plan))
-    owned = [frozenset(c for c, w in cshard.items() if w == s) for s in range(shards)]
-    return bytes(plan), owned
+    return bytes(plan), router.owned()
 
 
 _Take: TypeAlias = Callable[[int, list[bytes]], tuple[list[int], list[bytes], bytes]]
@@ -498,13 +486,34 @@ def _replay_shard(
         src.close()
     if plan is not None and read != len(plan):  # the routing read more (it read fewer: _planned)
         raise _changed(shard, f"read {read} of the {len(plan)} entries routed")
-    owned = (
-        task.owned
-        if plan is not None
-        else frozenset(c for c, w in router._cshard.items() if w == shard)
-    )
+    owned = task.owned if plan is not None else router.owned()[shard]
     end = worker.end(owned, read)
     return TaskResult(shard, bytes(statuses), read, digest.digest(), owned, end, None)
+
+
+def _genesis(source: str, shards: int) -> tuple[Router, Any] | None:
+    """Entry 0 of ``source`` routed for ``shards`` shards, and its statement's body; None when
+    it cannot be read or is no genesis the routing takes (the audit's own open and replay then
+    say why)."""
+    try:
+        src = open_entries(source)  # entry 0 only: the audit's own open checks the store
+    except AuditError:
+        return None
+    try:
+        first = next(iter(src.chunks(1)), None)
+    except SourceUnreadable:
+        first = None
+    finally:
+        src.close()
+    if not first:
+        return None
+    m = peek(first[0])
+    router = Router(shards)
+    try:
+        router._route(0, m)
+    except Fallback:
+        return None
+    return router, None if m is None else m.get("body")
 
 
 def count_shards(source: str, election: bool, jobs: int, tasks: int | None = None) -> int:
@@ -514,24 +523,11 @@ def count_shards(source: str, election: bool, jobs: int, tasks: int | None = Non
     source that cannot be opened (the audit's own open then says why, as with any engine)."""
     if not election:
         return tasks or jobs
-    try:
-        src = open_entries(source)  # entry 0 only: the audit's own open checks the store
-    except AuditError:
+    genesis = _genesis(source, 1)
+    if genesis is None:
         return 1
-    try:
-        first = next(iter(src.chunks(1)), None)
-    except SourceUnreadable:
-        first = None
-    finally:
-        src.close()
-    if not first:
-        return 1
-    router = Router(1)
-    try:
-        router._route(0, peek(first[0]))
-    except Fallback:
-        return 1
-    return max(1, min(len(router._cindex), tasks or len(router._cindex)))
+    communities = len(genesis[0]._cindex)
+    return max(1, min(communities, tasks or communities))
 
 
 class Following(NamedTuple):
@@ -943,24 +939,11 @@ def _largest_guess(source: str, shards: int) -> int:
     """The shard whose communities list the most groups in the genesis (entry 0): a guess at
     the largest task, for the one that starts beside the routing (0 if the genesis says
     nothing of its groups, or cannot be read)."""
-    try:
-        src = open_entries(source)
-    except AuditError:
+    genesis = _genesis(source, shards)
+    if genesis is None:
         return 0
-    try:
-        first = next(iter(src.chunks(1)), None)
-    except SourceUnreadable:
-        first = None
-    finally:
-        src.close()
-    m = peek(first[0]) if first else None
-    body = m.get("body") if m is not None else None
+    router, body = genesis
     communities = body.get("communities") if type(body) is dict else None
-    router = Router(shards)
-    try:
-        router._route(0, m)
-    except Fallback:
-        return 0
     weights = [0] * shards
     for c in communities if type(communities) is list else ():
         if type(c) is not dict:
