@@ -295,3 +295,114 @@ def test_a_state_that_cannot_be_written_or_read_gets_the_pass_here(
     passes.fed = 0
     assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == expected
     assert (passes.fed, passes.adopted) == (0, 1)
+
+
+def test_the_pass_takes_the_stored_leaf_hashes_only_when_the_tasks_agree(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the routing's pass takes the leaf hashes a SQLite file stores instead of hashing every
+    # entry; a stored one that is not its entry's (the bytes intact) cannot be adopted: the
+    # task that verifies the entry digests the hash of its bytes
+    path = Path(_sqlite_maker(tmp_path, el)("leaf", el.entries))
+    src = open_source(str(path))
+    try:
+        for chunk in src.chunks(CHUNK_SIZE):
+            assert src.chunk_leaves() == _presumed._leaf_hashes(chunk)
+    finally:
+        src.close()
+    hashed = 0
+    real_hashes = _presumed._leaf_hashes
+
+    def counted(datas: list[bytes]) -> list[bytes]:
+        nonlocal hashed
+        hashed += len(datas)
+        return real_hashes(datas)
+
+    monkeypatch.setattr(_presumed, "_leaf_hashes", counted)
+    presume = Presumption(el.trust.to_json())
+    try:
+        assert presumed_plan(str(path), 2, None, presume)[2] is None
+    finally:
+        presume.close()
+    assert hashed == 0  # every chunk's hashes came from the file
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE entries SET leaf = ? WHERE idx = 77", (b"\x07" * 32,))
+    conn.close()
+    expected = _serial(path, el)
+    assert "source.damaged" in {f["code"] for f in expected["findings"]}
+    passes = _Passes(monkeypatch)
+    assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == expected
+    assert passes.fed > 0 and passes.adopted == 0
+    # a stored hash that is not a 32-byte blob: the chunk is hashed from its bytes
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE entries SET leaf = x'07' WHERE idx = 77")
+    conn.close()
+    src = open_source(str(path), quick_check=False)
+    try:
+        first = next(src.chunks(CHUNK_SIZE))
+        assert src.chunk_leaves() is None and len(first) > 77
+    finally:
+        src.close()
+    passes.fed = 0
+    assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == _serial(path, el)
+
+
+def _restated(data: bytes, **fields: Any) -> bytes:
+    """``data`` with statement fields replaced (any type; the signature then fails), the
+    envelope's layout kept (format.md: the statement is the last field, a bin 8 or 16)."""
+    import msgpack
+
+    head = 114  # the envelope up to the statement's bin header
+    size = data[115] if data[head] == 0xC4 else int.from_bytes(data[115:117], "big")
+    statement = msgpack.unpackb(data[len(data) - size :], raw=False)
+    statement.update(fields)
+    packed = msgpack.packb(statement, use_bin_type=True)
+    if len(packed) < 256:
+        return data[:head] + bytes([0xC4, len(packed)]) + packed
+    return data[:head] + b"\xc5" + len(packed).to_bytes(2, "big") + packed
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"time": "noon"},
+        {"time": 1.5},
+        {"seq": "2"},
+        {"author": [1]},
+        {"prev": [1]},
+        {"body": [1]},
+        {"body": {"community": "c1", "voter": ["c1-v1"], "dedup": b"\x01" * 32}},
+        {"body": {"community": "c1"}},
+    ],
+    ids=[
+        "time-str",
+        "time-float",
+        "seq-str",
+        "author-list",
+        "prev-list",
+        "body-list",
+        "voter-list",
+        "voter-missing",
+    ],
+)
+def test_a_crafted_statement_gets_the_pass_here(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fields: dict[str, Any]
+) -> None:
+    # the routing's pass presumes every entry verified, so it reads fields no task has checked
+    # yet: a crafted statement's may be of any type. Its task rejects the entry, so the pass
+    # does not stand (it does not fail the audit) and runs here.
+    path = Path(_sqlite_maker(tmp_path, el)("crafted", el.entries))
+    i = el.index_of("voter.registered", 5)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "UPDATE entries SET data = ? WHERE idx = ?", (_restated(el.entries[i], **fields), i)
+        )
+    conn.close()
+    expected = _serial(path, el)
+    assert expected["verdict"] == "findings"
+    passes = _Passes(monkeypatch)
+    assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == expected
+    assert passes.fed > 0 and passes.adopted == 0

@@ -13,6 +13,13 @@ every status applied, each task's count and digest those of the pass's read
 (:meth:`~._tasks.TaskEngine.presumed`). Otherwise (an entry a task rejected or did not apply,
 a source that changed between the reads, an entry the pass could not decode) it reads the log
 and runs the pass itself, as it does without this.
+
+Two things follow from presuming before any task has verified an entry. The pass reads fields
+no one has checked: a crafted statement's time may be a string, its voter id a list; a check
+that fails on one ends the pass (it runs in the auditing process, with the statuses), never
+the audit. And it may take the leaf hashes a SQLite file stores beside its entries rather than
+hash every entry: a stored hash that is not its entry's cannot be adopted, since the task that
+verifies the entry digests the hash of the bytes it verified.
 """
 
 from __future__ import annotations
@@ -95,14 +102,22 @@ class _Presumed:
         self.counts = [0] * jobs
         self._stream = stream
         self._digests = [hashlib.sha256() for _ in range(jobs)]
+        self.stored: list[bytes] | None = None
+        """The stored leaf hashes of the chunk routed next, if the source has them."""
 
     def take(self, routing: bytes, chunk: list[bytes]) -> bytes:
         """Record a chunk routed as ``routing`` (its entries' shards, :data:`~._shards.ALL` for
-        a district event); the leaf hashes of its entries, joined in order."""
+        a district event); the leaf hashes of its entries, joined in order: those the source
+        stores (:attr:`stored`) where it gave one for each entry, else hashes of the bytes.
+        A stored hash that is not the entry's cannot be adopted: the task that verifies the
+        entry digests the hash of its bytes, so its digest differs from this one."""
         self.plan += routing
         if self._stream is not None:
             self._stream.plan.put(routing)
-        leaves = _leaf_hashes(chunk)
+        leaves = self.stored
+        self.stored = None
+        if leaves is None or len(leaves) != len(chunk):
+            leaves = _leaf_hashes(chunk)
         district = routing.count(ALL)
         for shard, digest in enumerate(self._digests):  # a task's entries: its own, every ALL
             mine = _marks(routing, shard, ALL)
@@ -166,6 +181,15 @@ class _PresumingReplay(ShardedReplay):
             super()._checks(base, metas, statuses, hashes, groups)
         except (Fallback, AuditError) as exc:
             self.why_not = str(exc)
+        except Exception as exc:
+            # the checks read the fields of entries that a task has verified: presumed
+            # verified here, a crafted entry's fields may be of any type (a time that is a
+            # string, a voter id that is a list). The task rejects that entry, so the pass
+            # does not stand: the auditing process runs it with the statuses.
+            self.why_not = (
+                f"the chunk from entry {base} has an entry it cannot check before a task "
+                f"verifies it ({type(exc).__name__}: {exc})"
+            )
 
 
 def presumed_plan(
@@ -182,7 +206,12 @@ def presumed_plan(
     does."""
     pool = _Presumed(shards, stream)
     replay = _PresumingReplay(Trust.from_json(presume.trust), pool, presume.leaves or _gone())
-    unreadable, stored = routed_read(source, shards, stream, replay.feed_entries)
+
+    def feed(chunk: list[bytes], leaves: list[bytes] | None) -> None:
+        pool.stored = leaves
+        replay.feed_entries(chunk)
+
+    unreadable, stored = routed_read(source, shards, stream, feed)
     if stream is not None:
         stream.finish(len(pool.plan))
     if unreadable is not None:  # the audit's own read reports it
@@ -202,13 +231,14 @@ def routed_read(
     source: str,
     shards: int,
     stream: PlanStream | None,
-    feed: Callable[[list[bytes]], None],
+    feed: Callable[[list[bytes], list[bytes] | None], None],
 ) -> tuple[SourceUnreadable | None, bytes | None]:
     """Read ``source`` for a routing into ``shards`` shards (:func:`~._tasks.route_plan`,
-    :func:`presumed_plan`), each chunk in order to ``feed``: where the source became unreadable
-    (None if it did not; the read stops there quietly), and the digest of the stored leaf hashes
-    read (:meth:`~._sources.Source.stored_leaves`). An error (a :class:`Fallback`) fails the
-    plan ``stream`` first, so that a task reading it stops too."""
+    :func:`presumed_plan`), each chunk in order to ``feed`` with its stored leaf hashes
+    (:meth:`~._sources.Source.chunk_leaves`, None where the source has none): where the source
+    became unreadable (None if it did not; the read stops there quietly), and the digest of the
+    stored leaf hashes read (:meth:`~._sources.Source.stored_leaves`). An error (a
+    :class:`Fallback`) fails the plan ``stream`` first, so that a task reading it stops too."""
     if not 0 < shards < ALL:
         raise UsageError(f"a routing plan is for 1 to {ALL - 1} shards, not {shards}")
     try:
@@ -216,8 +246,9 @@ def routed_read(
         try:
             unreadable = None
             try:
+                leaves = src.chunk_leaves
                 for chunk in src.chunks(CHUNK_SIZE):
-                    feed(chunk)
+                    feed(chunk, leaves())
             except SourceUnreadable as exc:
                 unreadable = exc
             return unreadable, src.stored_leaves()

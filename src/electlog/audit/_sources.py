@@ -121,6 +121,13 @@ class Source:
         """Entry bytes in index order, ``size`` per list (the last may be shorter)."""
         raise NotImplementedError
 
+    def chunk_leaves(self) -> list[bytes] | None:
+        """The stored leaf hashes of the chunk :meth:`chunks` gave last, one per entry in order,
+        where the source stores them (a SQLite file) and each is a blob of 32 bytes; else None.
+        What the store says, not a hash of the bytes: only a reader that compares them with
+        hashes of the bytes (the task engine's routing, :mod:`._presumed`) may use them."""
+        return None
+
     def indexed(self, count: int) -> bool:
         """Whether :meth:`runs` reads this source by entry index, ``count`` being how many
         entries a read of every entry (:meth:`chunks`) gave it: whether that read's i-th entry
@@ -285,6 +292,7 @@ class RawSQLiteSource(Source):
         self.origin = row[0] if row is not None and isinstance(row[0], str) else None
         self._read = 0
         self._leaves: hashlib._Hash | None = None  # the stored leaf hashes read from index 0
+        self._chunk_leaves: list[bytes] | None = None  # those of the last chunk read
 
     def size_hint(self) -> int | None:
         try:
@@ -311,6 +319,7 @@ class RawSQLiteSource(Source):
         self._read = start
         leaves = self._leaves = hashlib.sha256() if start == 0 else None
         while True:
+            self._chunk_leaves = None
             rows = self._rows(_ROWS_AFTER, (last, size))
             if not rows:
                 return
@@ -321,18 +330,19 @@ class RawSQLiteSource(Source):
                     offset=None,
                     last_good_index=self._read - 1,
                 )
-            if leaves is not None:
-                # the indexes are unique integers above last, in order: the last one says the
-                # rows are exactly last + 1 .. idx; each stored leaf hash a blob of 32 bytes
-                stored: list[Any] = [r[2] for r in rows]  # their types are checked next
-                if (
-                    idx == last + len(rows)
-                    and _ONLY_BYTES.issuperset(map(type, stored))
-                    and _ONLY_32.issuperset(map(len, stored))
-                ):
+            # the indexes are unique integers above last, in order: the last one says the
+            # rows are exactly last + 1 .. idx; each stored leaf hash a blob of 32 bytes
+            stored: list[Any] = [r[2] for r in rows]  # their types are checked next
+            if (
+                idx == last + len(rows)
+                and _ONLY_BYTES.issuperset(map(type, stored))
+                and _ONLY_32.issuperset(map(len, stored))
+            ):
+                self._chunk_leaves = stored
+                if leaves is not None:
                     leaves.update(b"".join(stored))
-                else:
-                    leaves = self._leaves = None
+            else:
+                leaves = self._leaves = None
             last = idx
             self._read += len(rows)
             yield _entry_data(rows)
@@ -340,6 +350,9 @@ class RawSQLiteSource(Source):
     def stored_leaves(self) -> bytes | None:
         leaves = self._leaves
         return None if leaves is None else leaves.digest()
+
+    def chunk_leaves(self) -> list[bytes] | None:
+        return self._chunk_leaves
 
     def indexed(self, count: int) -> bool:
         """Yes while the table's lowest index is 0 and its highest ``count - 1``: the

@@ -238,7 +238,7 @@ def route_plan(
     cshard = router._cshard
     plan = bytearray()
 
-    def feed(chunk: list[bytes]) -> None:
+    def feed(chunk: list[bytes], leaves: list[bytes] | None) -> None:
         read = len(plan)
         for k, data in enumerate(chunk):
             dest = route(read + k, peek(data))
