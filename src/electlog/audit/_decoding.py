@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import types
 from itertools import pairwise
 from typing import Annotated, Any, Final, NamedTuple
 
@@ -95,6 +96,21 @@ fails the structural check or the byte comparison, and goes to the general decod
 bytes either refuses. tests/audit/test_audit_decoding.py runs its properties on both."""
 _decode_statement: Any = None
 """With msgspec: its decoder of a statement into a :class:`_Statement` (:func:`_fast_struct`)."""
+WHERE_FIELDS: Final = (
+    *("box", "community", "dedup", "nomination"),
+    *("objection", "rep", "unit", "voter"),
+)
+"""What the routing of entries to community shards and its log-wide checks read of an event's
+body (:func:`where_of`): the ids that place an event in a community, and those claimed
+across communities."""
+route_statement: Any = None
+"""With msgspec: a decoder of a statement into what routing reads of it, a :class:`_Routed`
+(``author``, ``seq``, ``time``, ``prev``, ``type`` as they are, ``body`` a :class:`_Where`: its
+:data:`WHERE_FIELDS`, None where absent), every other field and key skipped undecoded; it
+raises for a statement that is not a map, or whose body is not a map. It checks no type: only
+an entry that a worker then verifies (and so decodes strictly) is used. None without
+msgspec."""
+_Where: Any = types.SimpleNamespace
 try:  # the faster MessagePack library, if installed (electlog[fast])
     import msgspec
 except ImportError:  # pragma: no cover - depends on the optional extra
@@ -124,6 +140,37 @@ else:
         v: int
 
     _decode_statement = msgspec.msgpack.Decoder(_Statement).decode
+
+    class _Where(msgspec.Struct, gc=False):  # type: ignore[no-redef]
+        """:data:`WHERE_FIELDS` of a body (any type each; None where absent)."""
+
+        box: Any = None
+        community: Any = None
+        dedup: Any = None
+        nomination: Any = None
+        objection: Any = None
+        rep: Any = None
+        unit: Any = None
+        voter: Any = None
+
+    class _Routed(msgspec.Struct, gc=False):
+        """What routing reads of a statement (:data:`route_statement`)."""
+
+        author: Any = None
+        body: _Where | None = None
+        prev: Any = None
+        seq: Any = None
+        time: Any = None
+        type: Any = None
+
+    route_statement = msgspec.msgpack.Decoder(_Routed).decode
+
+
+def where_of(body: dict[str, Any]) -> Any:
+    """:data:`WHERE_FIELDS` of a decoded body as attributes (None where absent), as
+    :data:`route_statement` gives them."""
+    get = body.get
+    return _Where(**{name: get(name) for name in WHERE_FIELDS})
 
 
 class ParsedEntry(NamedTuple):

@@ -58,7 +58,9 @@ from ._decoding import (
     _STMT_KEY,
     _decode,
     _statement,
+    route_statement,
     unpack_statement,
+    where_of,
 )
 from ._pipeline import (
     CHUNK_SIZE,
@@ -120,7 +122,6 @@ _ID_TYPES: Final = frozenset(
     {"voter.registered", "voter.removed", "objection.filed", "objection.decided"}
     | {"nomination.filed", "unit_rep.registered"}
 )
-_ID_KEYS: Final = ("objection", "nomination")
 _PEOPLE: Final = {"voter.registered": 0, "voter.removed": 1, "unit_rep.registered": 2}
 
 
@@ -624,6 +625,19 @@ class Router:
             return dest
         return ""
 
+    def _where_dest(self, where: Any) -> str:
+        """:meth:`_route_event` of a plain event type's body whose ``community`` is not a str,
+        from its :func:`where_of`."""
+        if where.community is not None:
+            return ""
+        u = where.unit
+        if u is not None:
+            return self._unit_owner.get(u, "") if type(u) is str else ""
+        b = where.box
+        if b is not None:
+            return self._box_owner.get(b, "") if type(b) is str else ""
+        return ""
+
     def _district(self, i: int, kind: int, body: dict[str, Any]) -> None:
         """A district event (every shard applies it) of routing kind ``kind``."""
         if kind == _AUDIT:
@@ -695,7 +709,7 @@ class ShardedReplay(Replay, Router):
 
     # ------------------------------------------------------------------ entries
 
-    def feed_entries(self, chunk: list[bytes]) -> None:
+    def feed_entries(self, chunk: list[bytes]) -> None:  # noqa: C901 (the parent's hot path)
         """Route one chunk of entry bytes (in log order) to the shards."""
         if not self.election:  # no state to shard: an even split of the chunk
             self._send_chunk(chunk, *self._split_evenly(chunk))
@@ -714,7 +728,11 @@ class ShardedReplay(Replay, Router):
         cshard = self._cshard
         kinds = self._kinds
         route = self._route_event
+        where_dest = self._where_dest
         unpack = _decode
+        dest: str | None
+        routed = route_statement
+        id_types = _ID_TYPES
         k = -1
         for data in chunk:
             k += 1
@@ -738,6 +756,35 @@ class ShardedReplay(Replay, Router):
                             stmt = data[117:]
                 elif tag == 0xC4 and data[115] == size_ - 116:
                     stmt = data[116:]
+                if stmt is not None and routed is not None:
+                    # with msgspec, the common case first: a plain event type (one seen
+                    # before) whose body is a map, decoded into only what routing reads
+                    try:
+                        r = routed(stmt)
+                    except Exception:  # the general decode below decides
+                        r = None
+                    if r is not None:
+                        etype = r.type
+                        where = r.body
+                        if where is not None and type(etype) is str and kinds.get(etype) == _PLAIN:
+                            dest = where.community
+                            if type(dest) is not str:
+                                dest = where_dest(where)
+                            w = ws[k] = cshard.get(dest, 0)
+                            adds[w](data)
+                            append(
+                                (
+                                    r.author,
+                                    r.seq,
+                                    r.time,
+                                    r.prev,
+                                    etype,
+                                    where if etype in id_types else None,
+                                    dest,
+                                )
+                            )
+                            i += 1
+                            continue
                 if stmt is not None:
                     try:  # unpack_statement's call for a statement of at most 65,535 bytes
                         m = unpack(stmt)
@@ -754,7 +801,6 @@ class ShardedReplay(Replay, Router):
             # route(i, etype, body) inline for the common case: a plain event type whose body
             # names its community
             kind = kinds.get(etype) if type(etype) is str else None
-            dest: str | None
             if kind == _PLAIN and type(body) is dict:
                 dest = body.get("community")
                 if type(dest) is not str:
@@ -769,17 +815,10 @@ class ShardedReplay(Replay, Router):
             else:
                 w = ws[k] = cshard.get(dest, 0)
                 adds[w](data)
-            append(
-                (
-                    get("author"),
-                    get("seq"),
-                    get("time"),
-                    get("prev"),
-                    etype,
-                    body if type(etype) is str and etype in _ID_TYPES else None,
-                    dest,
-                )
-            )
+            claim = None
+            if type(etype) is str and etype in id_types and type(body) is dict:
+                claim = where_of(body)
+            append((get("author"), get("seq"), get("time"), get("prev"), etype, claim, dest))
             i += 1
         self._send_chunk(chunk, bytes(ws), outs, metas)
 
@@ -908,16 +947,15 @@ class ShardedReplay(Replay, Router):
             own.index = i
             chain_finding(own.add, i, author, seq, prev, expected)
 
-    def _claim(self, i: int, etype: str, body: dict[str, Any], c: str) -> None:
-        get = body.get
-        for name in _ID_KEYS:
-            v = get(name)
+    def _claim(self, i: int, etype: str, where: Any, c: str) -> None:
+        """The ids entry ``i`` claims in community ``c``, from its body's :func:`where_of`."""
+        for name, v in (("objection", where.objection), ("nomination", where.nomination)):
             if type(v) is str and self._id_owner.setdefault((name, v), c) != c:
                 raise Fallback(f"{name} {v} is used in two communities")
         kind = _PEOPLE.get(etype)
         if kind is None:
             return
-        person = hash(body["rep" if kind == 2 else "voter"])
+        person = hash(where.rep if kind == 2 else where.voter)
         code = self._cindex.get(c, 253) % 250 + 1
         at, kinds, persons, tags, codes = self._claims
         at.append(i)
@@ -932,7 +970,7 @@ class ShardedReplay(Replay, Router):
         if seen != code:
             buckets[j] = code if seen == 0 else 255
         if kind == 0:
-            tag = hash(body["dedup"])
+            tag = hash(where.dedup)
             tags.append(tag)
             buckets = self._tags
             j = tag & _MASK
