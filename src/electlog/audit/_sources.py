@@ -428,9 +428,14 @@ _ONLY_32: Final = frozenset({32})
 def _entry_data(rows: Sequence[Sequence[object]]) -> list[bytes]:
     """The entry bytes of ``(idx, data, ...)`` rows; a value that is no entry (not a blob, too
     long) becomes ``b""``, which the replay rejects at its index."""
-    return [
-        d if isinstance(d, bytes) and len(d) <= MAX_ENTRY_SIZE else b"" for d in map(_DATA, rows)
-    ]
+    datas: list[Any] = list(map(_DATA, rows))
+    if (
+        datas
+        and _ONLY_BYTES.issuperset(map(type, datas))
+        and max(map(len, datas)) <= MAX_ENTRY_SIZE
+    ):
+        return datas  # the common case, checked by C loops
+    return [d if isinstance(d, bytes) and len(d) <= MAX_ENTRY_SIZE else b"" for d in datas]
 
 
 def open_source(source: object, *, quick_check: bool = True) -> Source:
