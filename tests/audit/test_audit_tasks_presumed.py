@@ -13,12 +13,16 @@ from __future__ import annotations
 import mmap
 import os
 import pickle
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_audit_tamper import changed_mark, flipped_byte
 from test_audit_tasks import _json, _serial, _three_findings
 from test_audit_tasks_runs import Make, _postgres_maker, _sqlite_maker, _tasks_of, _tiles_maker
@@ -352,8 +356,6 @@ def test_the_pass_takes_the_stored_leaf_hashes_only_when_the_tasks_agree(
 def _restated(data: bytes, **fields: Any) -> bytes:
     """``data`` with statement fields replaced (any type; the signature then fails), the
     envelope's layout kept (format.md: the statement is the last field, a bin 8 or 16)."""
-    import msgpack
-
     head = 114  # the envelope up to the statement's bin header
     size = data[115] if data[head] == 0xC4 else int.from_bytes(data[115:117], "big")
     statement = msgpack.unpackb(data[len(data) - size :], raw=False)
@@ -406,3 +408,57 @@ def test_a_crafted_statement_gets_the_pass_here(
     passes = _Passes(monkeypatch)
     assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == expected
     assert passes.fed > 0 and passes.adopted == 0
+
+
+_ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(allow_nan=False),
+    st.text(max_size=3),
+    st.binary(max_size=33),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(0, 3), max_size=2),
+)
+_STATEMENT_FIELDS = ("author", "body", "log", "prev", "schema", "seq", "time", "type", "v")
+_BODY_FIELDS = ("community", "unit", "box", "voter", "dedup", "rep", "objection", "nomination")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    at=st.integers(1, 10**6),
+    field=st.sampled_from(_STATEMENT_FIELDS + tuple(f"body.{f}" for f in _BODY_FIELDS)),
+    value=_ANY_VALUE,
+)
+def test_a_field_of_any_type_gives_the_serial_report(
+    el: ElectionLog,
+    clean_file: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    at: int,
+    field: str,
+    value: Any,
+) -> None:
+    # one field of one entry's statement, top level or the body's, made any value: the task
+    # engine's report is the serial replay's, whatever the routing's pass makes of it
+    i = 1 + at % (len(el.entries) - 1)
+    data = el.entries[i]
+    if field.startswith("body."):
+        head = data[115] if data[114] == 0xC4 else int.from_bytes(data[115:117], "big")
+        body = dict(msgpack.unpackb(data[len(data) - head :], raw=False)["body"])
+        body[field[5:]] = value
+        changed = _restated(data, body=body)
+    else:
+        changed = _restated(data, **{field: value})
+    path = tmp_path_factory.mktemp("any") / "copy.sqlite"
+    shutil.copyfile(clean_file, path)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE entries SET data = ? WHERE idx = ?", (changed, i))
+    conn.close()
+    assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == _serial(path, el)
+
+
+@pytest.fixture(scope="module")
+def clean_file(el: ElectionLog, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite copy of the clean log, copied by each example that changes it."""
+    return Path(_sqlite_maker(tmp_path_factory.mktemp("clean"), el)("clean", el.entries))
