@@ -15,6 +15,7 @@ import os
 import pickle
 import shutil
 import sqlite3
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from test_audit_tasks import _json, _serial, _three_findings
 from test_audit_tasks_runs import Make, _postgres_maker, _sqlite_maker, _tasks_of, _tiles_maker
 
 from audit_support import ElectionLog, build_election
-from electlog.audit import _presumed, _tasks, audit
+from electlog.audit import _decoding, _presumed, _shards, _tasks, audit
 from electlog.audit._pipeline import CHUNK_SIZE
 from electlog.audit._presumed import Presumption, presumed_plan
 from electlog.audit._replay import CompactMerkleTree, FindingSink
@@ -462,3 +463,17 @@ def test_a_field_of_any_type_gives_the_serial_report(
 def clean_file(el: ElectionLog, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite copy of the clean log, copied by each example that changes it."""
     return Path(_sqlite_maker(tmp_path_factory.mktemp("clean"), el)("clean", el.entries))
+
+
+def test_the_routing_without_msgspec_reports_alike(
+    el: ElectionLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # without electlog[fast] the routing decodes every statement whole (no route_statement)
+    # and its claims are where_of a dict: the reports are the serial replay's still
+    path = Path(_sqlite_maker(tmp_path, el)("findings", _three_findings(el)))
+    expected = _serial(path, el)
+    monkeypatch.setattr(_shards, "route_statement", None)
+    monkeypatch.setattr(_decoding, "_Where", types.SimpleNamespace)
+    assert isinstance(_decoding.where_of({"voter": "c1-v1"}), types.SimpleNamespace)
+    for engine in ("tasks", "processes"):
+        assert _json(audit(path, el.trust, engine=engine, jobs=2)) == expected
