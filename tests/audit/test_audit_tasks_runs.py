@@ -110,14 +110,23 @@ def _postgres_maker(server: str, el: ElectionLog) -> Iterator[Make]:
                 conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "tiles", pytest.param("postgres", marks=pytest.mark.postgres)])
-def make(request: pytest.FixtureRequest, tmp_path: Path, el: ElectionLog) -> Iterator[Make]:
+STORES = ["sqlite", "tiles", pytest.param("postgres", marks=pytest.mark.postgres)]
+"""The stores read by index, for a fixture's ``params`` (its maker: :func:`store_maker`)."""
+
+
+def store_maker(request: pytest.FixtureRequest, tmp_path: Path, el: ElectionLog) -> Iterator[Make]:
+    """The maker of copies of the log in the store ``request.param`` of :data:`STORES`."""
     if request.param == "sqlite":
         yield _sqlite_maker(tmp_path, el)
     elif request.param == "tiles":
         yield _tiles_maker(tmp_path, el)
     else:
         yield from _postgres_maker(request.getfixturevalue("postgres_server"), el)
+
+
+@pytest.fixture(params=STORES)
+def make(request: pytest.FixtureRequest, tmp_path: Path, el: ElectionLog) -> Iterator[Make]:
+    yield from store_maker(request, tmp_path, el)
 
 
 class _Reads:

@@ -29,7 +29,7 @@ import pickle
 import tempfile
 from collections.abc import Callable
 from itertools import compress
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final, NoReturn
 
 from electlog.errors import AuditError, UsageError
 from electlog.events import _LEAF_HASH
@@ -64,9 +64,7 @@ class Presumption:
     def take_leaves(self) -> IO[bytes]:
         """The leaf file, for the auditing process's tree to adopt (and close)."""
         leaves, self.leaves = self.leaves, None
-        if leaves is None:
-            raise AuditError("the final pass's leaf file was handed over already")
-        return leaves
+        return leaves or _gone()
 
     def close(self) -> None:
         """Delete the files (the leaf file unless a tree adopted it)."""
@@ -260,7 +258,7 @@ def routed_read(
         raise
 
 
-def _gone() -> IO[bytes]:
+def _gone() -> NoReturn:
     raise AuditError("the final pass's leaf file was handed over already")
 
 
