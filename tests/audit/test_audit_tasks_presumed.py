@@ -276,10 +276,14 @@ def test_a_state_that_cannot_be_written_or_read_gets_the_pass_here(
     def cut_short(file: Any) -> Any:
         raise EOFError("Ran out of input")
 
-    monkeypatch.setattr(_tasks.pickle, "load", cut_short)
-    passes.fed = passes.adopted = 0
-    assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == expected
-    assert passes.fed > 0 and passes.adopted == 0
+    def damaged(file: Any) -> Any:
+        return [b"not", b"a state"]  # what a damaged file could unpickle to
+
+    for load in (cut_short, damaged):
+        monkeypatch.setattr(_tasks.pickle, "load", load)
+        passes.fed = passes.adopted = 0
+        assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == expected
+        assert passes.fed > 0 and passes.adopted == 0
     monkeypatch.setattr(_tasks.pickle, "load", real_load)
     passes.fed = 0
     assert _json(audit(path, el.trust, engine="tasks", jobs=2)) == expected

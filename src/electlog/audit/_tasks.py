@@ -915,10 +915,10 @@ class TaskEngine:
         try:
             presume.state.seek(0)
             state = pickle.load(presume.state)  # written by this audit's own routing process
-        except (OSError, EOFError, pickle.UnpicklingError):  # not whole: the pass runs here
+            size, counts, digests = state["size"], state["counts"], state["digests"]
+        except Exception:  # a file not whole (or damaged on the disk): the pass runs here
             return None
-        counts, digests = state["counts"], state["digests"]
-        if not results.confirm(state["size"], counts, digests):
+        if not results.confirm(size, counts, digests):
             # a task did not apply an entry (or the source changed after the routing read it:
             # the pass here reads it again, and compares the tasks with that read)
             return None
