@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import heapq
 import multiprocessing
 import multiprocessing.connection
 import pickle
 import sys
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from electlog._procs import worker_signals, workers_starting
 from electlog.errors import AuditError, UsageError
 
-__all__ = ["FORKS", "OneShots"]
+__all__ = ["FORKS", "OneShots", "balanced_order", "makespan"]
 
 FORKS: Final = (
     sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
@@ -46,6 +47,10 @@ class OneShots:
         self._running: dict[int, tuple[Any, multiprocessing.connection.Connection]] = {}
         self._outcomes: dict[int, tuple[str, Any]] = {}
         self._next = 0
+        self.choose: Callable[[list[int], list[int]], int] | None = None
+        """If set, which queued job starts when a process is free: ``choose(queued,
+        running)`` (job numbers, the queued ones in their order) returns one of ``queued``;
+        else the first queued."""
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> int:
         """Queue ``fn(arg)`` (started now if a process slot is free); its job number."""
@@ -104,7 +109,12 @@ class OneShots:
 
     def _fill(self) -> None:
         while self._queued and len(self._running) < self._slots:
-            job = self._queued.popleft()
+            choose = self.choose
+            if choose is None or len(self._queued) == 1:
+                job = self._queued.popleft()
+            else:
+                job = choose(list(self._queued), list(self._running))
+                self._queued.remove(job)
             fn, arg = self._jobs.pop(job)
             reader, writer = self._ctx.Pipe(duplex=False)
             try:
@@ -171,3 +181,42 @@ def _one_shot_main(
         conn.send(("lost", f"failed: {traceback.format_exc().strip().splitlines()[-1]}"))
     finally:
         conn.close()
+
+
+def makespan(
+    loads: Sequence[int], order: Sequence[int], busy: Sequence[int], processes: int
+) -> int:
+    """When the last of ``order``'s jobs (by index into ``loads``) ends, if each starts on the
+    first process free (as :class:`OneShots` runs them) and the processes are busy for
+    ``busy`` first (the jobs already running), in the units of ``loads``."""
+    free = sorted([*busy[:processes], *[0] * max(0, processes - len(busy))])
+    for job in order:
+        heapq.heapreplace(free, free[0] + loads[job])
+    return max(free)
+
+
+def balanced_order(loads: Sequence[int], busy: Sequence[int] = (), processes: int = 2) -> list[int]:
+    """An order to submit jobs of ``loads`` in (indexes into it) so that ``processes`` running
+    them one after another end as close together as they can: the largest first, then any two
+    jobs swapped while that makes the last end sooner (:func:`makespan`). Largest first alone
+    leaves the processes waiting for the last job up to its whole length; the jobs here are
+    communities, whose sizes the routing plan gives."""
+    order = sorted(range(len(loads)), key=lambda job: -loads[job])
+    if processes < 2 or len(order) < 2:
+        return order
+    best = makespan(loads, order, busy, processes)
+    for _ in range(len(order)):  # bounded: each pass that changes the order shortens the end
+        improved = False
+        for i in range(len(order) - 1):
+            for j in range(i + 1, len(order)):
+                if loads[order[i]] == loads[order[j]]:
+                    continue
+                order[i], order[j] = order[j], order[i]
+                span = makespan(loads, order, busy, processes)
+                if span < best:
+                    best, improved = span, True
+                else:
+                    order[i], order[j] = order[j], order[i]
+        if not improved:
+            break
+    return order

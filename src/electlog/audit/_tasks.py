@@ -55,7 +55,7 @@ from electlog.keys import set_verify_backend, verify_backend
 from electlog.log import Log
 from electlog.store import Store, is_postgres_dsn
 
-from ._oneshots import OneShots
+from ._oneshots import OneShots, balanced_order
 from ._pipeline import CHUNK_SIZE, Aside
 from ._presumed import Presumption, _applied, _leaf_hashes, presumed_plan, routed_read
 from ._shards import ALL, Fallback, Router, ShardWorker, _marks, _take, peek
@@ -828,10 +828,12 @@ class TaskEngine:
             ]
             if forks.forks:
                 # each task shares its statuses as it goes. With the final pass run by the
-                # routing, the largest starts first, so that the last to end are small and
-                # the cores end together; else the largest starts last: the final pass starts
-                # once one task is left and follows it, on the core the others have freed (a
-                # task takes its shard's entries and every district one)
+                # routing, the tasks go in the order that makes the processes end together
+                # by their sizes (balanced_order: the largest first, then the best swaps),
+                # the first task's entries still to replay counted as its process's start;
+                # else the largest starts last: the final pass starts once one task is left
+                # and follows it, on the core the others have freed (a task takes its
+                # shard's entries and every district one)
                 district = plan.count(ALL)
                 sizes = [plan.count(shard) + district for shard in range(self.jobs)]
                 tasks = [
@@ -840,7 +842,12 @@ class TaskEngine:
                     else t._replace(stream=StatusStream(sizes[t.shard], forks.shared_counter()))
                     for t in tasks
                 ]
-                order.sort(key=sizes.__getitem__, reverse=self._presumed)
+                if self._presumed:
+                    waiting = [s for s in order if s not in jobs]
+                    order = _task_order(tasks, sizes, waiting, [*jobs], self._processes)
+                    forks.choose = _next_task(tasks, sizes, jobs, self._processes)
+                else:
+                    order.sort(key=sizes.__getitem__)
         if self._client is not None:
             run_id = uuid.uuid4().hex
             futures = [
@@ -933,6 +940,41 @@ class TaskEngine:
 
     def whole_reply(self, no: int) -> tuple[bytes, bytes]:
         return self._wait().whole_reply(no)
+
+
+def _task_order(
+    tasks: Sequence[CommunityTask],
+    sizes: Sequence[int],
+    waiting: Sequence[int],
+    running: Sequence[int],
+    processes: int,
+) -> list[int]:
+    """The ``waiting`` shards in the order that makes ``processes`` processes end together
+    (:func:`balanced_order` of their sizes), each ``running`` shard's entries still to replay
+    (its shared statuses say how far it is) counted as its process's start."""
+    busy = []
+    for shard in running:
+        stream = tasks[shard].stream
+        busy.append(sizes[shard] if stream is None else max(0, sizes[shard] - stream.written()))
+    return [waiting[k] for k in balanced_order([sizes[s] for s in waiting], busy, processes)]
+
+
+def _next_task(
+    tasks: Sequence[CommunityTask], sizes: Sequence[int], jobs: dict[int, int], processes: int
+) -> Callable[[list[int], list[int]], int]:
+    """The :attr:`OneShots.choose` of local tasks whose final pass the routing ran: when a
+    process is free, the queued task that starts :func:`_task_order` as it stands then, so
+    the order follows how fast each task has actually gone (``jobs``: each shard's job)."""
+
+    def choose(queued: list[int], running: list[int]) -> int:
+        shard_of = {job: shard for shard, job in jobs.items()}
+        if not all(job in shard_of for job in queued):
+            return queued[0]  # not only this audit's tasks: as they were queued
+        waiting = [shard_of[job] for job in queued]
+        busy = [shard_of[job] for job in running if job in shard_of]
+        return jobs[_task_order(tasks, sizes, waiting, busy, processes)[0]]
+
+    return choose
 
 
 def _largest_guess(source: str, shards: int) -> int:
