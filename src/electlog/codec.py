@@ -98,6 +98,25 @@ def _pack(obj: object) -> bytes:
 
 
 _SCALAR_TYPES: Final[frozenset[type]] = frozenset({str, bytes, int, bool, type(None)})
+_ONLY_STR: Final[frozenset[type]] = frozenset({str})
+
+
+def _sorted_encoder() -> Any:
+    """msgspec's MessagePack encoder with every map's keys sorted (its ``order="sorted"``,
+    msgspec 0.18 or later), or None without it. Keys sorted as Python sorts ``str`` are sorted
+    by their UTF-8 bytes, and msgspec packs ``str``, ``bytes``, ``int``, ``bool``, ``None``,
+    maps and arrays in their shortest forms, as msgpack does: for a tree :func:`_plain`
+    accepts, its bytes are :func:`encode`'s (a hypothesis property in tests/core holds the two
+    equal)."""
+    try:
+        import msgspec
+
+        return msgspec.msgpack.Encoder(order="sorted").encode
+    except (ImportError, TypeError, AttributeError):
+        return None
+
+
+_encode_sorted: Any = _sorted_encoder()
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -233,16 +252,56 @@ def _fast(obj: Any, depth: int, max_depth: int) -> object:
     return items
 
 
-def fast_tree(obj: dict[str, Any], max_depth: int = DEFAULT_MAX_DEPTH) -> object | None:
-    """For the encoders that pack a map inside a larger canonical structure
-    (:mod:`electlog.signer`): a tree msgpack packs exactly as :func:`encode` encodes ``obj``
-    (at most ``max_depth`` deep, ``obj`` itself at depth 1), or ``None`` when ``obj`` needs
-    :func:`encode`'s general path (which accepts it or names the problem). A ``None`` is no
-    verdict; packing the tree may still raise ``OverflowError`` (an integer out of range) or
-    ``UnicodeEncodeError`` (a lone surrogate), which also send the caller to :func:`encode`."""
+def _plain(obj: Any, depth: int, max_depth: int) -> bool:
+    """True if :func:`_fast` takes ``obj`` (a ``dict`` or ``list``) as it is: ``dict`` and
+    ``list`` containers within ``max_depth``, map keys exactly ``str``, every other value
+    exactly ``str``, ``bytes``, ``int``, ``bool`` or ``None``. Only checks (no copy); the
+    common flat containers by C loops."""
+    if depth >= max_depth:
+        return False
+    if type(obj) is dict:
+        if not _ONLY_STR.issuperset(map(type, obj)):
+            return False
+        values: Any = obj.values()
+    else:
+        values = obj
+    scalars = _SCALAR_TYPES
+    if scalars.issuperset(map(type, values)):
+        return True
+    inner = depth + 1
+    flat = inner < max_depth  # a list value may hold scalars
+    for v in values:
+        tv = type(v)
+        if (
+            tv in scalars
+            or (tv is list and flat and scalars.issuperset(map(type, v)))
+            or ((tv is dict or tv is list) and _plain(v, inner, max_depth))
+        ):
+            continue
+        return False
+    return True
+
+
+def fast_encode(obj: object, max_depth: int = DEFAULT_MAX_DEPTH) -> bytes | None:
+    """:func:`encode`'s bytes for the common case, a plain ``dict``/``list`` tree of exactly
+    ``str`` keys and ``str``/``bytes``/``int``/``bool``/``None`` values (with
+    ``electlog[fast]``: checked by :func:`_plain`, packed with the keys sorted by msgspec, in C;
+    else :func:`_fast`'s tree packed by msgpack), or ``None`` for anything else, an integer out
+    of range and a lone surrogate among them: :func:`encode` then accepts it or names the
+    problem. Used by :func:`encode` and by the encoders that pack a body inside a larger
+    canonical structure (:mod:`electlog.signer`)."""
+    if type(obj) is not dict and type(obj) is not list:
+        return None
+    if _encode_sorted is not None:
+        if not _plain(obj, 0, max_depth):
+            return None
+        try:
+            return cast(bytes, _encode_sorted(obj))
+        except Exception:  # out of range, a lone surrogate: encode() names it
+            return None
     try:
-        return _fast(obj, 0, max_depth)
-    except (_Slow, TypeError):
+        return _pack(_fast(obj, 0, max_depth))
+    except (_Slow, TypeError, OverflowError, UnicodeEncodeError):
         return None
 
 
@@ -353,11 +412,10 @@ def encode(obj: object, *, max_depth: int = DEFAULT_MAX_DEPTH) -> bytes:
     lone surrogate, any other type, or nesting deeper than ``max_depth``.
     """
     _check_limit("max_depth", max_depth, MAX_DEPTH_CAP)
-    if type(obj) is dict or type(obj) is list:
-        try:
-            return _pack(_fast(obj, 0, max_depth))
-        except (_Slow, TypeError, OverflowError, UnicodeEncodeError):
-            pass  # the general path below accepts the value or names the problem
+    fast = fast_encode(obj, max_depth)
+    if fast is not None:
+        return fast
+    # the general path below accepts the value or names the problem
     try:
         norm = _norm(obj, 0, max_depth)
     except _Refused as exc:

@@ -48,7 +48,7 @@ from typing import Any, Final, NoReturn, SupportsIndex, TypeAlias, overload
 import msgpack
 
 from ._workers import Handler, Workers
-from .codec import fast_tree
+from .codec import fast_encode
 from .errors import ElectlogError, EntryError, SignatureError, SignerError, UsageError
 from .events import (
     _ENTRY_KEY,
@@ -525,15 +525,15 @@ class ChainSigner:
         self, type_: str, body: object, schema: int, seq: int, time: int
     ) -> tuple[bytes, bytes]:
         """The statement bytes before and after ``prev`` (as :func:`_split_parts`; fields
-        checked). The common case, a plain ``dict`` body that :func:`codec.fast_tree
-        <electlog.codec.fast_tree>` takes, is packed by one msgpack call for each side;
+        checked). The common case, a plain ``dict`` body that :func:`codec.fast_encode
+        <electlog.codec.fast_encode>` takes, is encoded by it, the fields after ``prev`` by one
+        msgpack call;
         anything else (and any value msgpack refuses) goes through :func:`_split_parts`, which
         encodes it or raises the :class:`EntryError` naming the problem."""
         if type(body) is dict:
-            tree = fast_tree(body)
-            if tree is not None:
+            packed_body = fast_encode(body)
+            if packed_body is not None:
                 try:
-                    packed_body = self._pack(tree)
                     tail = self._pack(
                         {"schema": schema, "seq": seq, "time": time, "type": type_, "v": 1}
                     )

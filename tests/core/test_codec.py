@@ -785,3 +785,54 @@ def test_kept_packer_reentered_while_packing() -> None:
     value = ["outer", Reentrant(a=1, b=[2, 3]), "end"]
     assert codec._pack(value) == msgpack.packb(["outer", {"a": 1, "b": [2, 3]}, "end"])
     assert inner == [msgpack.packb(["inner", 1])]
+
+
+@PROP
+@given(canonical_values)
+def test_fast_encode_is_encode_with_and_without_msgspec(value: object) -> None:
+    # the general path alone (the reference the two fast paths must equal)
+    general = codec._pack(codec._norm(value, 0, codec.DEFAULT_MAX_DEPTH))
+    assert general == ref_encode(value)
+    fast = codec.fast_encode(value)
+    plain = type(value) in (dict, list)
+    assert fast == (general if plain else None)
+    saved = codec._encode_sorted
+    codec._encode_sorted = None  # msgpack's packer over _fast's sorted copy
+    try:
+        assert codec.fast_encode(value) == (general if plain else None)
+    finally:
+        codec._encode_sorted = saved
+
+
+@pytest.mark.parametrize("msgspec_on", [True, False])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1.5},
+        {"a": [1, 2.0]},
+        {1: "x"},
+        {"a": (1, 2)},
+        {"a": 2**64},
+        [-(2**63) - 1],
+        {"a": "\ud800"},
+        {"\udfff": 1},
+        {"a": bytearray(b"x")},
+        {"a": {"b": {"c": []}}},  # 4 deep with max_depth 3
+    ],
+)
+def test_fast_encode_leaves_the_rest_to_encode(value: object, msgspec_on: bool) -> None:
+    saved = codec._encode_sorted
+    if not msgspec_on:
+        codec._encode_sorted = None
+    try:
+        assert codec.fast_encode(value, max_depth=3) is None
+    finally:
+        codec._encode_sorted = saved
+
+
+def test_fast_encode_uses_msgspec_when_installed() -> None:
+    pytest.importorskip("msgspec")
+    assert codec._encode_sorted is not None
+    assert codec.fast_encode(
+        {"é": 1, "z": [b"\x00"], "a": {"c": None, "b": True}}
+    ) == bytes.fromhex("83a16182a162c3a163c0a17a91c40100a2c3a901")
