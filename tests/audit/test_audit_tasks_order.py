@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from electlog.audit._oneshots import OneShots, balanced_order, makespan
+from electlog.audit._oneshots import TAIL, OneShots, balanced_order, makespan
 from electlog.audit._tasks import CommunityTask, _next_task, _task_order
 
 
@@ -125,3 +125,15 @@ def test_oneshots_starts_the_job_its_choice_names() -> None:
         forks.close()
     assert starts[first] < starts[third] < starts[second]
     assert seen[0] == ([second, third], [])
+
+
+def test_many_tasks_reorder_only_the_last_ones() -> None:
+    # a national election's thousands of communities: the search stays on the last TAIL
+    # jobs (it is quadratic in the jobs it reorders), the first ones stay largest first
+    loads = [1000 + (k * 7919) % 39000 for k in range(3000)]
+    order = balanced_order(loads, [5000], 2)
+    assert sorted(order) == list(range(3000))
+    largest_first = sorted(range(3000), key=lambda j: -loads[j])
+    assert order[: 3000 - TAIL] == largest_first[: 3000 - TAIL]
+    assert makespan(loads, order, [5000], 2) <= makespan(loads, largest_first, [5000], 2)
+    assert makespan(loads, order, [5000], 2) - (sum(loads) + 5000 + 1) // 2 <= 1000

@@ -15,7 +15,7 @@ from typing import Any, Final
 from electlog._procs import worker_signals, workers_starting
 from electlog.errors import AuditError, UsageError
 
-__all__ = ["FORKS", "OneShots", "balanced_order", "makespan"]
+__all__ = ["FORKS", "TAIL", "OneShots", "balanced_order", "makespan"]
 
 FORKS: Final = (
     sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
@@ -183,40 +183,57 @@ def _one_shot_main(
         conn.close()
 
 
+TAIL: Final = 16
+"""How many of the last jobs :func:`balanced_order` reorders (the first ones stay largest
+first): its search is quadratic in them, and the end is decided by the last few."""
+
+
+def _finish_times(
+    loads: Sequence[int], order: Sequence[int], busy: Sequence[int], processes: int
+) -> list[int]:
+    """When each process is free again once ``order``'s jobs (by index into ``loads``) have
+    run, each started on the first process free (as :class:`OneShots` runs them), the
+    processes busy for ``busy`` first (the jobs already running); a heap."""
+    free = sorted([*busy[:processes], *[0] * max(0, processes - len(busy))])
+    for job in order:
+        heapq.heapreplace(free, free[0] + loads[job])
+    return free
+
+
 def makespan(
     loads: Sequence[int], order: Sequence[int], busy: Sequence[int], processes: int
 ) -> int:
     """When the last of ``order``'s jobs (by index into ``loads``) ends, if each starts on the
     first process free (as :class:`OneShots` runs them) and the processes are busy for
     ``busy`` first (the jobs already running), in the units of ``loads``."""
-    free = sorted([*busy[:processes], *[0] * max(0, processes - len(busy))])
-    for job in order:
-        heapq.heapreplace(free, free[0] + loads[job])
-    return max(free)
+    return max(_finish_times(loads, order, busy, processes))
 
 
 def balanced_order(loads: Sequence[int], busy: Sequence[int] = (), processes: int = 2) -> list[int]:
     """An order to submit jobs of ``loads`` in (indexes into it) so that ``processes`` running
     them one after another end as close together as they can: the largest first, then any two
-    jobs swapped while that makes the last end sooner (:func:`makespan`). Largest first alone
-    leaves the processes waiting for the last job up to its whole length; the jobs here are
-    communities, whose sizes the routing plan gives."""
+    of the last :data:`TAIL` jobs swapped while that makes the last end sooner
+    (:func:`makespan`). Largest first alone leaves the processes waiting for the last job up to
+    its whole length; the jobs here are communities, whose sizes the routing plan gives."""
     order = sorted(range(len(loads)), key=lambda job: -loads[job])
     if processes < 2 or len(order) < 2:
         return order
-    best = makespan(loads, order, busy, processes)
-    for _ in range(len(order)):  # bounded: each pass that changes the order shortens the end
+    cut = max(0, len(order) - TAIL)
+    head, tail = order[:cut], order[cut:]
+    start = _finish_times(loads, head, busy, processes)  # the processes after the first jobs
+    best = makespan(loads, tail, start, processes)
+    for _ in range(len(tail)):  # bounded: each pass that changes the order shortens the end
         improved = False
-        for i in range(len(order) - 1):
-            for j in range(i + 1, len(order)):
-                if loads[order[i]] == loads[order[j]]:
+        for i in range(len(tail) - 1):
+            for j in range(i + 1, len(tail)):
+                if loads[tail[i]] == loads[tail[j]]:
                     continue
-                order[i], order[j] = order[j], order[i]
-                span = makespan(loads, order, busy, processes)
+                tail[i], tail[j] = tail[j], tail[i]
+                span = makespan(loads, tail, start, processes)
                 if span < best:
                     best, improved = span, True
                 else:
-                    order[i], order[j] = order[j], order[i]
+                    tail[i], tail[j] = tail[j], tail[i]
         if not improved:
             break
-    return order
+    return head + tail
