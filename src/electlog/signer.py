@@ -527,9 +527,9 @@ class ChainSigner:
         """The statement bytes before and after ``prev`` (as :func:`_split_parts`; fields
         checked). The common case, a plain ``dict`` body that :func:`codec.fast_encode
         <electlog.codec.fast_encode>` takes, is encoded by it, the fields after ``prev`` by one
-        msgpack call;
-        anything else (and any value msgpack refuses) goes through :func:`_split_parts`, which
-        encodes it or raises the :class:`EntryError` naming the problem."""
+        msgpack call; anything else (and any value msgpack refuses) goes through
+        :func:`_split_parts`, which encodes it or raises the :class:`EntryError` naming the
+        problem."""
         if type(body) is dict:
             packed_body = fast_encode(body)
             if packed_body is not None:

@@ -13,12 +13,16 @@ from electlog.audit._oneshots import TAIL, OneShots, balanced_order, makespan
 from electlog.audit._tasks import CommunityTask, _next_task, _task_order
 
 
-def _best(loads: list[int], busy: list[int], processes: int) -> int:
-    """The shortest end over every order (small cases only)."""
-    return min(
-        makespan(loads, order, busy, processes)
-        for order in itertools.permutations(range(len(loads)))
-    )
+def _no_swap_helps(loads: list[int], order: list[int], busy: list[int], processes: int) -> bool:
+    """Whether no swap of two of the last TAIL jobs of ``order`` would end them sooner."""
+    span = makespan(loads, order, busy, processes)
+    cut = max(0, len(order) - TAIL)
+    for i, j in itertools.combinations(range(cut, len(order)), 2):
+        swapped = list(order)
+        swapped[i], swapped[j] = swapped[j], swapped[i]
+        if makespan(loads, swapped, busy, processes) < span:
+            return False
+    return True
 
 
 def test_makespan_runs_each_job_on_the_first_free_process() -> None:
@@ -50,7 +54,7 @@ def test_the_seed_districts_tasks_end_within_one_small_task() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.integers(1, 50), min_size=1, max_size=6),
+    st.lists(st.integers(1, 50), min_size=1, max_size=20),
     st.lists(st.integers(0, 60), max_size=2),
     st.integers(1, 3),
 )
@@ -62,7 +66,7 @@ def test_never_later_than_largest_first_and_a_permutation(
     largest_first = sorted(range(len(loads)), key=lambda j: -loads[j])
     span = makespan(loads, order, busy, processes)
     assert span <= makespan(loads, largest_first, busy, processes)
-    assert span >= _best(loads, busy, processes)
+    assert _no_swap_helps(loads, order, busy, processes)  # the search ran to its end
 
 
 class _Stream:
