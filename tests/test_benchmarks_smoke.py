@@ -3,11 +3,14 @@ produces a well-formed table and report. No timing is asserted here, ever."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -212,8 +215,30 @@ def test_loops_in_children_run_together_and_a_failing_one_is_an_error() -> None:
     def fails() -> None:
         raise RuntimeError("boom")
 
-    with pytest.raises(cases.BenchError, match="2 of 2 verify loops did not report"):
+    with pytest.raises(cases.BenchError, match="2 of 2 loops did not report"):
         cases._loop_in_children(fails, 2, 1)
+    with pytest.raises(cases.BenchError, match="1 of 2 loops did not report"):
+        cases._loops_in_children([lambda: None, fails], 1)
+
+
+def test_loops_in_children_report_each_loops_cpu_time_in_order() -> None:
+    def spin(seconds: float) -> Callable[[], None]:
+        def loop() -> None:
+            end = time.process_time() + seconds
+            while time.process_time() < end:
+                pass
+
+        return loop
+
+    def sleep() -> None:
+        time.sleep(0.3)  # wall time, almost no CPU time
+
+    busy, idle = cases._loops_in_children([spin(0.3), sleep], 1, cpu=True)
+    assert busy >= 0.3 and idle < 0.1  # each loop's own CPU time, in the loops' order
+    idle, busy = cases._loops_in_children([sleep, spin(0.2)], 2, cpu=True)
+    assert busy >= 0.2 and idle < 0.1
+    walls = cases._loops_in_children([sleep, sleep], 1)
+    assert all(w >= 0.3 for w in walls)  # without cpu: the wall time
 
 
 def test_store_check_measures_both_checks(
@@ -261,3 +286,24 @@ def test_the_memory_sampler_counts_descendants_and_not_itself() -> None:
     assert peak - peak_self >= 120 << 20  # the grandchild's bytearray, found in the tree
     assert peak - peak_self < 200 << 20
     assert cpu > 0
+
+
+def test_append_row_gives_the_ceiling_of_two_busy_cores(
+    quick_run: tuple[subprocess.CompletedProcess[str], str],
+) -> None:
+    _, report = quick_run
+    note = next(line for line in report.splitlines() if line.startswith("- **a** — "))
+    if importlib.util.find_spec("msgspec") is None or (os.cpu_count() or 1) < 2:
+        pytest.skip("the ceiling needs msgspec and two cores")
+    found = re.search(
+        r"took ([\d.]+) and ([\d.]+) µs of CPU per entry \(alone ([\d.]+) and ([\d.]+)\).*? "
+        r"\(msgspec .*?\) ([\d.]+): with these, and nothing else done per entry, ([\d.]+) µs "
+        r"of CPU, ([\d.]+) on each core, at most ([\d.]+)×",
+        note,
+    )
+    assert found, note
+    sign_c, check_c, sign, check, least, bound, half, ceiling = map(float, found.groups())
+    assert min(sign_c, check_c, sign, check, least) > 0
+    assert bound > sign_c + check_c + least  # plus SHA-256 and the raw insert
+    assert half == pytest.approx(bound / 2, abs=0.06)
+    assert ceiling == pytest.approx(sign / half, abs=0.011)
