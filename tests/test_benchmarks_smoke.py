@@ -296,7 +296,8 @@ def test_append_row_gives_the_ceiling_of_two_busy_cores(
     if importlib.util.find_spec("msgspec") is None or (os.cpu_count() or 1) < 2:
         pytest.skip("the ceiling needs msgspec and two cores")
     found = re.search(
-        r"took ([\d.]+) and ([\d.]+) µs of CPU per entry \(alone ([\d.]+) and ([\d.]+)\).*? "
+        r"took ([\d.]+) and ([\d.]+) µs of CPU per entry \(alone, taking turns with them: "
+        r"([\d.]+) and ([\d.]+)\).*? "
         r"\(msgspec .*?\) ([\d.]+): with these, and nothing else done per entry, ([\d.]+) µs "
         r"of CPU, ([\d.]+) on each core, at most ([\d.]+)×",
         note,
