@@ -136,14 +136,19 @@ def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
     """Decode and verify a chunk of entries (runs in a worker, or inline with one job)."""
     parsed: list[ParsedEntry | RejectedEntry] = []
     triples: list[tuple[bytes, bytes, bytes]] = []
+    # Each stage in a loop of its own (the leaf hashes, the decode, the signatures, the
+    # results): run stage by stage, each one's code stays in the core's caches for the whole
+    # batch (the leaf hashes apart from the decode: 0.5 µs an entry less, docs/benchmarks.md).
     leaves: list[bytes] = []
-    fast = _decoding.fast_path
-    context = SIGNATURE_CONTEXT
+    add_leaf = leaves.append
     leaf_hash = _LEAF_HASH.copy
     for data in chunk:
         h = leaf_hash()  # entry_leaf_hash(data), inline
         h.update(data)
-        leaves.append(h.digest())
+        add_leaf(h.digest())
+    fast = _decoding.fast_path
+    context = SIGNATURE_CONTEXT
+    for data in chunk:
         # parse_entry(data): its fast path first, without the call that dispatches to it
         entry = fast(data) if type(data) is bytes else None
         if entry is None:
@@ -151,7 +156,9 @@ def verify_chunk(chunk: list[bytes]) -> list[EntryResult]:
                 entry = parse_entry(data)
             except ElectlogError as exc:
                 parsed.append(
-                    RejectedEntry(leaves[-1], F.ENTRY_MALFORMED, str(exc), {"size": len(data)})
+                    RejectedEntry(
+                        leaves[len(parsed)], F.ENTRY_MALFORMED, str(exc), {"size": len(data)}
+                    )
                 )
                 continue
         parsed.append(entry)
