@@ -18,7 +18,7 @@ splits the work accordingly:
 
 Every signature is checked before it is handed out, with :meth:`SigningKey.verify
 <electlog.keys.SigningKey.verify>` (the strict rule, at about the cost of signing): the helper
-checks the first signatures of each batch as it makes them, the calling process the others as
+checks the first signatures of each batch once it has signed it, the calling process the others as
 it builds the entries. How many the helper checks follows the two processes' measured CPU time
 (each batch reports both): the process with time to spare checks more, so both cores stay
 about equally busy whatever else the caller does between batches.
@@ -122,20 +122,25 @@ def _sign_chain(
     header = _stmt_header
     out: list[bytes] = []
     append = out.append
+    messages: list[bytes] = []  # the first ``checked``, checked after the chain is signed
     for position, (head, tail) in enumerate(zip(heads, tails, strict=True)):
         stmt = b"".join((head, prev, tail))
         message = context + stmt
         sig = sign(message)
         if position < checked:
-            try:
-                verify(sig, message)
-            except SignatureError as exc:
-                raise SignerError(
-                    f"batch item {position}: the signature made does not verify ({exc})"
-                ) from None
+            messages.append(message)
         prev = sha256(b"".join((lead, sig, header(len(stmt)), stmt))).digest()
         append(sig)
         append(prev)
+    # the checks in a loop of their own (each stage's code stays in the core's caches: 0.4-0.7
+    # µs an entry less than a check between two signings); nothing is returned before them
+    for position, message in enumerate(messages):
+        try:
+            verify(out[2 * position], message)
+        except SignatureError as exc:
+            raise SignerError(
+                f"batch item {position}: the signature made does not verify ({exc})"
+            ) from None
     return b"".join(out)
 
 
