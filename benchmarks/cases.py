@@ -472,19 +472,17 @@ def _append_pieces(
         # several per cent within minutes: only figures of the same moments compare)
         messages = [m for _, m in pairs]
         both = [lambda: sign_loop(messages), lambda: [verify(s, m) for s, m in pairs]]
-        best = dict.fromkeys(("sign_alone", "check_alone", "sign_together", "check_together"))
+        names = ("sign_alone", "check_alone", "sign_together", "check_together")
+        best = dict.fromkeys(names, float("inf"))
         for _ in range(max(1, repeat)):
-            measured = {
-                "sign_alone": _loops_in_children(both[:1], 1, cpu=True)[0],
-                "check_alone": _loops_in_children(both[1:], 1, cpu=True)[0],
-            }
-            measured["sign_together"], measured["check_together"] = _loops_in_children(
-                both, 1, cpu=True
+            measured = (
+                _loops_in_children(both[:1], 1, cpu=True)
+                + _loops_in_children(both[1:], 1, cpu=True)
+                + _loops_in_children(both, 1, cpu=True)
             )
-            for name, seconds in measured.items():
-                old = best[name]
-                best[name] = seconds if old is None else min(old, seconds)
-        out.update({name: seconds / n * 1e6 for name, seconds in best.items() if seconds})
+            for name, seconds in zip(names, measured, strict=True):
+                best[name] = min(best[name], seconds)
+        out.update({name: seconds / n * 1e6 for name, seconds in best.items()})
     out["sha256"] = _cpu_per_entry(
         n, repeat, lambda: [hashlib.sha256(b"\x00" + d).digest() for d in log_bytes]
     )
