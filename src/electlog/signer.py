@@ -18,10 +18,10 @@ splits the work accordingly:
 
 Every signature is checked before it is handed out, with :meth:`SigningKey.verify
 <electlog.keys.SigningKey.verify>` (the strict rule, at about the cost of signing): the helper
-checks the first signatures of each batch once it has signed it, the calling process the others as
-it builds the entries. How many the helper checks follows the two processes' measured CPU time
-(each batch reports both): the process with time to spare checks more, so both cores stay
-about equally busy whatever else the caller does between batches.
+checks the first signatures of each batch once it has signed it, the calling process the
+others as it builds the entries. How many the helper checks follows the two processes'
+measured CPU time (each batch reports both): the process with time to spare checks more, so
+both cores stay about equally busy whatever else the caller does between batches.
 
 Batches are signed in the order they were submitted, so a caller can submit the next batch,
 then append the previous one (``Log.append_many``) while the helper signs: encoding, appending
